@@ -1,0 +1,95 @@
+// Communicator: the one seam between algorithms and the transport.
+// Algorithms receive a Communicator& and never touch MPI/NCCL directly, so the
+// same k-means/kNN/SCAN code runs on one process (Local), across ranks over
+// MPI (host buffers), or over NCCL (device buffers, GPUs). Model: RAFT's
+// comms_iface, Arbor's distributed_context.
+//
+// All collectives are blocking and must be called by every rank in the same
+// order. Errors throw distclust::Error naming call, error string, rank, host.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace distclust {
+
+enum class DType { f32, f64, i32, i64, u8 };
+
+/// Bytes per element of a DType.
+size_t dtype_size(DType t);
+
+template <class T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return DType::f32; }
+template <> constexpr DType dtype_of<double>() { return DType::f64; }
+template <> constexpr DType dtype_of<int32_t>() { return DType::i32; }
+template <> constexpr DType dtype_of<int64_t>() { return DType::i64; }
+template <> constexpr DType dtype_of<uint8_t>() { return DType::u8; }
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// Rank among the processes on this host (selects the GPU).
+  virtual int local_rank() const = 0;
+  virtual int local_size() const = 0;
+  /// "local", "mpi" or "nccl".
+  virtual std::string name() const = 0;
+
+  /// In place: buf[i] = sum over ranks of buf[i]. buf: [count].
+  virtual void allreduce_sum(void* buf, size_t count, DType t) = 0;
+  /// In place: buf[i] = max over ranks of buf[i]. buf: [count].
+  virtual void allreduce_max(void* buf, size_t count, DType t) = 0;
+  /// Copies root's buf [bytes] to every rank.
+  virtual void broadcast(void* buf, size_t bytes, int root) = 0;
+  /// Gathers each rank's send [send_bytes] into recv on every rank, in rank
+  /// order; counts[r] receives rank r's byte count.
+  virtual void allgatherv(const void* send, size_t send_bytes, std::vector<uint8_t>& recv,
+                          std::vector<size_t>& counts) = 0;
+  /// Sends send [send_bytes] to dest while receiving recv [recv_bytes] from
+  /// src (a ring step). Either may be skipped with bytes = 0.
+  virtual void sendrecv(const void* send, size_t send_bytes, int dest, void* recv,
+                        size_t recv_bytes, int src) = 0;
+  virtual void barrier() = 0;
+  /// Ends the whole job (every rank) after printing msg; never returns.
+  [[noreturn]] virtual void abort(const std::string& msg, int code = 1) = 0;
+
+  // Typed conveniences.
+  template <class T> void allreduce_sum(T* buf, size_t n) { allreduce_sum(buf, n, dtype_of<T>()); }
+  template <class T> void allreduce_max(T* buf, size_t n) { allreduce_max(buf, n, dtype_of<T>()); }
+  template <class T> T sum(T v) { allreduce_sum(&v, 1); return v; }
+  template <class T> T max(T v) { allreduce_max(&v, 1); return v; }
+  /// Gathers equal-typed vectors from all ranks, concatenated in rank order.
+  template <class T> std::vector<T> allgather(const std::vector<T>& mine) {
+    std::vector<uint8_t> raw;
+    std::vector<size_t> counts;
+    allgatherv(mine.data(), mine.size() * sizeof(T), raw, counts);
+    std::vector<T> out(raw.size() / sizeof(T));
+    if (!raw.empty()) std::copy(raw.data(), raw.data() + raw.size(), reinterpret_cast<uint8_t*>(out.data()));
+    return out;
+  }
+};
+
+/// Runtime choice of transport (`comm:` in the config).
+struct CommParams {
+  std::string comm = "auto";  ///< auto|local|mpi|nccl; auto = mpi when launched by mpirun/srun with >1 ranks, else local
+  template <class V> void visit(V& v) { v("comm", comm, "communicator: auto|local|mpi|nccl"); }
+  void validate() const;
+};
+
+/// Creates the communicator. MPI must already be initialised (main does it).
+/// nccl needs a CUDA+NCCL build and one GPU per local rank.
+std::unique_ptr<Communicator> make_communicator(const CommParams& p);
+
+/// Row block of rank r out of P for N rows: [floor(r*N/P), floor((r+1)*N/P)).
+struct RowRange {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end - begin; }
+};
+RowRange row_block(int64_t n, int rank, int size);
+
+}  // namespace distclust

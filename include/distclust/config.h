@@ -1,0 +1,138 @@
+// Config: YAML file + CLI flags + --set overrides -> params structs.
+//
+// Precedence (later wins): struct defaults < YAML section < CLI flags <
+// --set section.key=value. Every YAML section maps 1:1 to one params struct
+// (params.h); an unknown section or key is an error that names it. The
+// resolved values are dumped as YAML beside the outputs and hashed so a stage
+// can tell whether its existing output was made with the same settings.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "distclust/error.h"
+
+namespace distclust {
+
+/// Parses text into a field, with errors naming "section.key".
+void parse_value(const std::string& where, const std::string& text, bool& out);
+void parse_value(const std::string& where, const std::string& text, int& out);
+void parse_value(const std::string& where, const std::string& text, int64_t& out);
+void parse_value(const std::string& where, const std::string& text, double& out);
+void parse_value(const std::string& where, const std::string& text, float& out);
+void parse_value(const std::string& where, const std::string& text, std::string& out);
+void parse_value(const std::string& where, const std::string& text, std::vector<float>& out);
+
+std::string to_text(bool v);
+std::string to_text(int v);
+std::string to_text(int64_t v);
+std::string to_text(double v);
+std::string to_text(float v);
+std::string to_text(const std::string& v);
+std::string to_text(const std::vector<float>& v);
+
+/// Sets field `key` of params from text; returns false when no field has that name.
+template <class P>
+bool set_field(P& params, const std::string& section, const std::string& key, const std::string& text) {
+  bool found = false;
+  auto v = [&](const char* name, auto& field, const char*) {
+    if (key == name) {
+      parse_value(section + "." + key, text, field);
+      found = true;
+    }
+  };
+  params.visit(v);
+  return found;
+}
+
+/// Field names of params, in declaration order.
+template <class P>
+std::vector<std::string> field_names(P& params) {
+  std::vector<std::string> names;
+  auto v = [&](const char* name, auto&, const char*) { names.emplace_back(name); };
+  params.visit(v);
+  return names;
+}
+
+/// The loaded YAML plus ordered --set overrides.
+class Config {
+ public:
+  /// Loads path (empty path -> empty config). Errors name the file and line.
+  static Config load(const std::string& path);
+
+  /// Adds an override "section.key=value" (or "key=value" meaning default_section).
+  void add_override(const std::string& kv, const std::string& default_section);
+
+  /// Applies YAML section `section` then overrides for it to params.
+  /// Unknown keys in either are errors naming the key and listing valid ones.
+  template <class P>
+  void apply(const std::string& section, P& params) const {
+    apply_yaml(section, params);
+    apply_overrides(section, params);
+  }
+
+  /// The YAML section only.
+  template <class P>
+  void apply_yaml(const std::string& section, P& params) const {
+    if (!yaml_[section]) return;
+    const YAML::Node& node = yaml_[section];
+    if (node.IsNull()) return;
+    require(node.IsMap(), path_, ": section '", section, "' must be a mapping of key: value");
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      std::string text = scalar_text(kv.second, section + "." + key);
+      if (!set_field(params, section, key, text)) unknown_key(section, key, field_names(params));
+    }
+  }
+
+  /// The --set overrides for `section` only.
+  template <class P>
+  void apply_overrides(const std::string& section, P& params) const {
+    for (const auto& o : overrides_) {
+      if (o.section != section) continue;
+      if (!set_field(params, section, o.key, o.value)) unknown_key(section, o.key, field_names(params));
+    }
+  }
+
+  /// Checks that every YAML section and override names one of `known`.
+  void check_sections(const std::vector<std::string>& known) const;
+
+  const std::string& path() const { return path_; }
+  bool has_section(const std::string& s) const { return static_cast<bool>(yaml_[s]); }
+
+ private:
+  struct Override { std::string section, key, value; };
+  static std::string scalar_text(const YAML::Node& n, const std::string& where);
+  [[noreturn]] void unknown_key(const std::string& section, const std::string& key,
+                                const std::vector<std::string>& valid) const;
+  YAML::Node yaml_;
+  std::string path_;
+  std::vector<Override> overrides_;
+};
+
+/// Resolved-config writer: collects sections, emits YAML, hashes.
+class ResolvedConfig {
+ public:
+  template <class P>
+  void add(const std::string& section, P& params) {
+    auto& out = sections_[section];
+    auto v = [&](const char* name, auto& field, const char*) { out.emplace_back(name, to_text(field)); };
+    params.visit(v);
+  }
+  /// YAML text of all sections, keys in declaration order.
+  std::string yaml() const;
+  /// FNV-1a 64 of one section's text (a stage's config hash), hex.
+  std::string hash(const std::string& section) const;
+
+ private:
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections_;
+};
+
+/// FNV-1a 64-bit hash, hex string.
+std::string fnv1a_hex(const std::string& text);
+
+}  // namespace distclust

@@ -1,0 +1,29 @@
+// `distclust eval`: scores of a clustering (kmeans.h5 or scan.h5 /assign)
+// against the labels of a features file.
+#pragma once
+
+#include <string>
+
+#include "distclust/comm.h"
+
+namespace distclust {
+
+/// Parameters of `distclust eval` (YAML section `eval`).
+struct EvalParams {
+  std::string pred = "";    ///< predictions file with /assign [N] (kmeans.h5, scan.h5)
+  std::string labels = "";  ///< features.h5 holding /labels [N] (-1 = unknown, ignored)
+  bool json = false;        ///< print the scores as one JSON object instead of a table
+  std::string out = "";     ///< also write the JSON to this file
+  template <class V> void visit(V& v) {
+    v("pred", pred, "predictions file with /assign (kmeans.h5, scan.h5)");
+    v("labels", labels, "features file with /labels");
+    v("json", json, "print scores as JSON");
+    v("out", out, "write the JSON scores to this file too");
+  }
+  void validate() const;
+};
+
+/// Runs eval on rank 0 (others wait); returns the JSON text.
+std::string run_eval(const EvalParams& p, Communicator& comm);
+
+}  // namespace distclust

@@ -1,0 +1,32 @@
+// Logging: one line per message, prefixed with elapsed time, rank and host.
+// Rank 0 prints info to stdout; every rank prints warnings and errors to
+// stderr; an optional per-rank log file receives everything from its rank.
+#pragma once
+
+#include <string>
+
+#include "distclust/error.h"
+
+namespace distclust::log {
+
+enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+
+/// Sets this process' rank/size/host for the prefix (called after MPI_Init).
+void set_identity(int rank, int size);
+/// Minimum level printed to the terminal (default info; DISTCLUST_LOG=debug).
+void set_level(Level level);
+/// Opens DIR/rank-R.log for this rank; every message of the rank goes there.
+void open_rank_file(const std::string& dir);
+
+void write(Level level, bool all_ranks, const std::string& msg);
+
+/// Rank 0 only, to stdout.
+template <class... A> void info(const A&... a) { write(Level::info, false, fmt(a...)); }
+/// Rank 0 only, when DISTCLUST_LOG=debug.
+template <class... A> void debug(const A&... a) { write(Level::debug, false, fmt(a...)); }
+/// Any rank, to stderr.
+template <class... A> void warn(const A&... a) { write(Level::warn, true, fmt(a...)); }
+/// Any rank, to stderr.
+template <class... A> void error(const A&... a) { write(Level::error, true, fmt(a...)); }
+
+}  // namespace distclust::log

@@ -1,0 +1,112 @@
+// `distclust bench kmeans`: seconds per Lloyd iteration, GFLOP/s (2*N*K*D per
+// iteration) and the ratio to the machine's sgemm rate measured at the same
+// shape in the same run; peak memory against the bytes of features+centroids.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "cli/commands.h"
+#include "cli/context.h"
+#include "distclust/bench.h"
+#include "distclust/kmeans.h"
+#include "distclust/log.h"
+#include "distclust/synth_features.h"
+
+namespace distclust {
+
+/// Parameters of `distclust bench kmeans` (YAML section `bench_kmeans`).
+struct BenchKMeansParams {
+  int64_t n = 200000;         ///< rows (synthetic unless features is given)
+  int d = 256;                ///< dimension
+  int k = 1000;               ///< clusters
+  int iters = 10;             ///< Lloyd iterations timed
+  int64_t seed = 1;           ///< seed of data and init
+  std::string features = "";  ///< time on this features file instead of synthetic data
+  bool spherical = false;     ///< cosine k-means
+  bool sgemm = true;          ///< also measure the sgemm rate at the same shape
+  std::string json = "";      ///< write the figures as JSON to this file
+  template <class V> void visit(V& v) {
+    v("n", n, "rows of synthetic data");
+    v("d", d, "dimension of synthetic data");
+    v("k", k, "clusters");
+    v("iters", iters, "Lloyd iterations to time");
+    v("seed", seed, "seed");
+    v("features", features, "use this features.h5 instead of synthetic data");
+    v("spherical", spherical, "cosine k-means");
+    v("sgemm", sgemm, "measure the sgemm rate at the same shape");
+    v("json", json, "write results as JSON to this file");
+  }
+  void validate() const {
+    require(n >= 1 && d >= 1 && k >= 1 && iters >= 1, "bench kmeans: n, d, k, iters must be >= 1");
+  }
+};
+
+namespace cli {
+
+void add_bench_commands(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks against the machine's measured limits");
+  bench->require_subcommand(1);
+  static CommandLine cl;
+  static BenchKMeansParams defaults;
+  auto* km = bench->add_subcommand("kmeans", "Time k-means iterations; compare with the sgemm rate at the same shape");
+  add_common(km, cl);
+  cl.flags.add(km, "bench_kmeans", defaults);
+  km->callback([] {
+    Context ctx = make_context(cl, "bench_kmeans", {"runtime", "bench_kmeans"});
+    BenchKMeansParams p;
+    resolve(ctx, cl, "bench_kmeans", p);
+    Communicator& comm = *ctx.comm;
+    FeatureBlock b;
+    if (!p.features.empty()) {
+      b = read_features(p.features, comm);
+    } else {
+      SynthFeaturesParams sp;
+      sp.n = p.n, sp.d = p.d, sp.k = std::min(p.k, 100), sp.noise = 0.5, sp.seed = p.seed, sp.out = "-";
+      b = synth_features(sp, comm.rank(), comm.size());
+    }
+    const int threads = compute_threads();
+    KMeansParams kp;
+    kp.k = p.k, kp.iters = p.iters, kp.tol = 0, kp.init = "random", kp.seed = p.seed, kp.spherical = p.spherical;
+    kp.checkpoint = false;
+    auto assigner = make_cpu_assigner({kp.tile_rows, kp.tile_k});
+    KMeansResult r = kmeans(b, kp, comm, *assigner);
+    std::vector<double> t = r.iter_seconds;
+    std::sort(t.begin(), t.end());
+    const double med = t[t.size() / 2], best = t.front();
+    const double flops = 2.0 * double(b.n_total) * p.k * b.d;
+    const double gf = flops / med / 1e9;
+    double multi = 0, tiled = 0, limit = 0;
+    if (p.sgemm) {
+      // Same shape per rank: this rank's rows (capped for memory) x K x D.
+      int64_t m = std::min<int64_t>(b.local_rows(), 65536);
+      limit = measured_sgemm_gflops(m, p.k, b.d, threads, 3, &multi, &tiled) * comm.size();
+    }
+    const int64_t rss = comm.max(peak_rss_bytes());
+    const double data_bytes = 4.0 * (double(b.n_total) * b.d + double(p.k) * b.d);
+    std::string json = fmt("{\"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k, ", \"ranks\": ", comm.size(),
+                           ", \"threads\": ", threads, ", \"sec_per_iter_median\": ", med,
+                           ", \"sec_per_iter_best\": ", best, ", \"gflops\": ", gf,
+                           ", \"sgemm_gflops\": ", limit, ", \"sgemm_multi_gflops\": ", multi * comm.size(),
+                           ", \"sgemm_tiled_gflops\": ", tiled * comm.size(),
+                           ", \"ratio_to_sgemm\": ", limit > 0 ? gf / limit : 0.0,
+                           ", \"peak_rss_bytes\": ", rss, ", \"rss_over_data\": ", rss / data_bytes * comm.size(),
+                           ", \"env\": \"", compute_env_summary(), "\"}");
+    if (comm.rank() == 0) {
+      std::printf("bench kmeans: N=%lld D=%lld K=%d, %d rank(s) x %d threads\n", (long long)b.n_total,
+                  (long long)b.d, p.k, comm.size(), threads);
+      std::printf("  %-28s %10.4f s/iter (best %.4f)  %8.1f GFLOP/s\n", "distclust Lloyd iteration", med, best, gf);
+      if (p.sgemm)
+        std::printf("  %-28s %10.4f s/iter            %8.1f GFLOP/s (multi-threaded %.1f, per-thread tiles %.1f)\n",
+                    "sgemm limit, same shape", flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
+      if (p.sgemm) std::printf("  ratio to sgemm limit: %.3f\n", gf / limit);
+      std::printf("  peak RSS %.1f MiB per rank (features+centroids %.1f MiB in all)\n", rss / 1048576.0,
+                  data_bytes / 1048576.0);
+      std::printf("  %s\nRESULT %s\n", compute_env_summary().c_str(), json.c_str());
+      std::fflush(stdout);
+      if (!p.json.empty()) std::ofstream(p.json) << json << "\n";
+    }
+  });
+}
+
+}  // namespace cli
+}  // namespace distclust

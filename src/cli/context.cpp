@@ -1,0 +1,43 @@
+#include "cli/context.h"
+
+#include "distclust/log.h"
+
+namespace distclust::cli {
+
+const std::vector<std::string>& all_sections() {
+  static const std::vector<std::string> s = {"runtime", "synth_features", "synth_images", "kmeans", "eval",
+                                             "bench_kmeans"};
+  return s;
+}
+
+void add_common(CLI::App* app, CommandLine& cl) {
+  app->add_option("--config", cl.config_path, "YAML config file (sections map to each stage's parameters)")
+      ->group("Config");
+  app->add_option("--set", cl.sets, "override: section.key=value (repeatable; bare key = this command's section)")
+      ->group("Config");
+  cl.flags.add(app, "runtime", cl.runtime);
+}
+
+Context make_context(CommandLine& cl, const std::string& default_section,
+                     const std::vector<std::string>& sections) {
+  Context ctx;
+  ctx.config = Config::load(cl.config_path);
+  for (const auto& s : cl.sets) ctx.config.add_override(s, default_section);
+  ctx.config.check_sections(all_sections());
+  (void)sections;
+  ctx.runtime = RuntimeParams{};
+  ctx.config.apply_yaml("runtime", ctx.runtime);
+  cl.flags.apply("runtime", ctx.runtime);
+  ctx.config.apply_overrides("runtime", ctx.runtime);
+  ctx.runtime.validate();
+  ctx.resolved.add("runtime", ctx.runtime);
+  ctx.comm = make_communicator(CommParams{ctx.runtime.comm});
+  log::set_identity(ctx.comm->rank(), ctx.comm->size());
+  if (!ctx.runtime.log_dir.empty()) log::open_rank_file(ctx.runtime.log_dir);
+  int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
+  log::debug(compute_env_summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),
+             " threads/rank=", threads);
+  return ctx;
+}
+
+}  // namespace distclust::cli

@@ -1,0 +1,56 @@
+// What every subcommand shares: --config, --set, the runtime section, and the
+// communicator built from it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/param_flags.h"
+#include "distclust/comm.h"
+#include "distclust/config.h"
+#include "distclust/runtime.h"
+
+namespace distclust::cli {
+
+/// Command-line state of one subcommand.
+struct CommandLine {
+  std::string config_path;
+  std::vector<std::string> sets;
+  RuntimeParams runtime;
+  ParamFlags flags;
+};
+
+/// Adds --config, --set and the runtime flags (--comm, --threads, --log-dir).
+void add_common(CLI::App* app, CommandLine& cl);
+
+/// Everything a subcommand runs with.
+struct Context {
+  Config config;
+  RuntimeParams runtime;
+  std::unique_ptr<Communicator> comm;
+  ResolvedConfig resolved;
+};
+
+/// Loads the config, applies runtime settings, builds the communicator, sets
+/// threads, logs the environment. default_section: where bare --set keys go;
+/// sections: the YAML sections this command accepts.
+Context make_context(CommandLine& cl, const std::string& default_section,
+                     const std::vector<std::string>& sections);
+
+/// YAML + flags + --set applied to params, validated, recorded in resolved.
+template <class P>
+void resolve(Context& ctx, CommandLine& cl, const std::string& section, P& params) {
+  ctx.config.apply_yaml(section, params);
+  cl.flags.apply(section, params);
+  ctx.config.apply_overrides(section, params);
+  params.validate();
+  ctx.resolved.add(section, params);
+}
+
+/// All section names any subcommand knows (for `run` configs and --set).
+const std::vector<std::string>& all_sections();
+
+}  // namespace distclust::cli

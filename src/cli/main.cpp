@@ -1,0 +1,48 @@
+// distclust: one binary, one subcommand per pipeline stage.
+#include <mpi.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "distclust/error.h"
+#include "distclust/log.h"
+#include "distclust/runtime.h"
+
+int main(int argc, char** argv) {
+  distclust::ensure_compute_env(argc, argv);  // may re-exec with the BLAS/OpenMP env
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  distclust::log::set_identity(rank, size);
+
+  CLI::App app{"distclust " DISTCLUST_VERSION
+               ": distributed clustering of large image collections\n"
+               "(extract -> kmeans -> knn -> scan). Run under mpirun/srun for several ranks."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "distclust " DISTCLUST_VERSION);
+  distclust::cli::add_synth_commands(app);
+  distclust::cli::add_kmeans_command(app);
+  distclust::cli::add_eval_command(app);
+  distclust::cli::add_bench_commands(app);
+
+  int code = 0;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    code = rank == 0 ? app.exit(e) : (e.get_exit_code() != 0 ? 2 : 0);
+    if (e.get_exit_code() != 0) code = 2;
+  } catch (const std::exception& e) {
+    // A failure on one rank ends the whole job: no rank is left waiting.
+    distclust::log::error(e.what());
+    if (size > 1) {
+      std::fflush(stdout);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    code = 1;
+  }
+  MPI_Finalize();
+  return code;
+}

@@ -1,0 +1,63 @@
+// CLI flags generated from a params struct's visit(): --name for each field
+// ('_' -> '-'), with the field's doc and default in --help. Flags given on
+// the command line are applied after the YAML section and before --set.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "distclust/config.h"
+
+namespace distclust::cli {
+
+class ParamFlags {
+ public:
+  template <class P>
+  void add(CLI::App* app, const std::string& section, P& params, const std::vector<std::string>& skip = {}) {
+    auto v = [&](const char* name, auto& field, const char* doc) {
+      for (const auto& s : skip)
+        if (s == name) return;
+      Entry e{section, name, nullptr, std::make_shared<std::string>(), std::make_shared<bool>(false)};
+      std::string flag = "--" + dashed(name);
+      using T = std::decay_t<decltype(field)>;
+      if constexpr (std::is_same_v<T, bool>) {
+        e.opt = app->add_flag(flag + ",!--no-" + dashed(name), *e.flag, doc);
+        e.is_bool = true;
+      } else {
+        e.opt = app->add_option(flag, *e.value, doc);
+      }
+      e.opt->default_str(to_text(field))->group(section_title(section));
+      entries_.push_back(e);
+    };
+    params.visit(v);
+  }
+
+  /// Applies the flags given on the command line for `section`.
+  template <class P>
+  void apply(const std::string& section, P& params) const {
+    for (const auto& e : entries_) {
+      if (e.section != section || e.opt->count() == 0) continue;
+      set_field(params, section, e.key, e.is_bool ? to_text(*e.flag) : *e.value);
+    }
+  }
+
+ private:
+  struct Entry {
+    std::string section, key;
+    CLI::Option* opt;
+    std::shared_ptr<std::string> value;
+    std::shared_ptr<bool> flag;
+    bool is_bool = false;
+  };
+  static std::string dashed(std::string s) {
+    for (auto& c : s) c = c == '_' ? '-' : c;
+    return s;
+  }
+  static std::string section_title(const std::string& s) { return "Options (" + s + ":)"; }
+  std::vector<Entry> entries_;
+};
+
+}  // namespace distclust::cli

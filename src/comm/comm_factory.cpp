@@ -1,0 +1,31 @@
+#include <cstdlib>
+
+#include "comm/local_comm.h"
+#include "comm/mpi_comm.h"
+#include "distclust/error.h"
+#include "distclust/log.h"
+#ifdef DISTCLUST_HAVE_NCCL
+#include "comm/nccl_comm.h"
+#endif
+
+namespace distclust {
+
+std::unique_ptr<Communicator> make_communicator(const CommParams& p) {
+  p.validate();
+  int world = 1;
+  DC_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world));
+  std::string kind = p.comm;
+  if (kind == "auto") kind = world > 1 ? "mpi" : "local";
+  if (kind == "local") {
+    require(world == 1, "comm=local but the job has ", world, " ranks: use comm=mpi (or auto)");
+    return std::make_unique<LocalCommunicator>();
+  }
+  if (kind == "mpi") return std::make_unique<MpiCommunicator>();
+#ifdef DISTCLUST_HAVE_NCCL
+  return std::make_unique<NcclCommunicator>();
+#else
+  throw Error("comm=nccl: this distclust was built without CUDA/NCCL (rebuild where CMake finds both)");
+#endif
+}
+
+}  // namespace distclust

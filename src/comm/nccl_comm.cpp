@@ -1,0 +1,148 @@
+// NCCL communicator: collectives on GPU buffers, bootstrapped over MPI
+// (rank 0 ncclGetUniqueId -> MPI_Bcast -> ncclCommInitRank). Host buffers are
+// staged through a device scratch buffer so callers may pass either; variable
+// sized gathers (metadata) go over MPI, which NCCL lacks.
+#include "comm/nccl_comm.h"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace distclust {
+namespace {
+
+void cuda_check(cudaError_t e, const char* call) {
+  if (e != cudaSuccess) throw Error(fmt(call, " failed: ", cudaGetErrorString(e), " (", where(), ")"));
+}
+void nccl_check(ncclResult_t r, const char* call) {
+  if (r != ncclSuccess) throw Error(fmt(call, " failed: ", ncclGetErrorString(r), " (", where(), ")"));
+}
+#define DC_CUDA(x) cuda_check((x), #x)
+#define DC_NCCL(x) nccl_check((x), #x)
+
+ncclDataType_t nccl_type(DType t) {
+  switch (t) {
+    case DType::f32: return ncclFloat32;
+    case DType::f64: return ncclFloat64;
+    case DType::i32: return ncclInt32;
+    case DType::i64: return ncclInt64;
+    case DType::u8: return ncclUint8;
+  }
+  return ncclUint8;
+}
+
+bool is_device_ptr(const void* p) {
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();  // host pointers unknown to CUDA set a sticky-free error
+    return false;
+  }
+  return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+}
+
+}  // namespace
+
+struct NcclCommunicator::Impl {
+  ncclComm_t comm = nullptr;
+  cudaStream_t stream = nullptr;
+  void* scratch = nullptr;
+  size_t scratch_bytes = 0;
+  int device = 0;
+
+  void* stage(size_t bytes) {
+    if (bytes > scratch_bytes) {
+      if (scratch) DC_CUDA(cudaFree(scratch));
+      DC_CUDA(cudaMalloc(&scratch, bytes));
+      scratch_bytes = bytes;
+    }
+    return scratch;
+  }
+};
+
+NcclCommunicator::NcclCommunicator() : impl_(new Impl) {
+  int count = 0;
+  DC_CUDA(cudaGetDeviceCount(&count));
+  require(count > 0, "comm=nccl: no CUDA device visible on ", where());
+  impl_->device = local_rank() % count;
+  DC_CUDA(cudaSetDevice(impl_->device));
+
+  // Refuse two ranks on one GPU: compare PCI bus ids among all ranks of the
+  // host (CUDA_VISIBLE_DEVICES may renumber devices per rank).
+  char bus[32] = {0};
+  DC_CUDA(cudaDeviceGetPCIBusId(bus, sizeof(bus) - 1, impl_->device));
+  std::vector<char> mine(96, 0);
+  std::string tag = where();
+  tag = tag.substr(tag.find(" on ") + 4);
+  std::snprintf(mine.data(), mine.size(), "%s|%s", tag.c_str(), bus);
+  auto all = allgather(mine);
+  for (int r = 0; r < size(); ++r) {
+    if (r == rank()) continue;
+    if (std::strncmp(all.data() + r * 96, mine.data(), 96) == 0) {
+      cudaDeviceProp prop{};
+      cudaGetDeviceProperties(&prop, impl_->device);
+      throw Error(fmt("comm=nccl: rank ", rank(), " and rank ", r, " would share GPU ", impl_->device,
+                      " (", prop.name, ", PCI ", bus, ") on ", tag,
+                      ": run one rank per GPU (local ranks ", local_size(), ", visible GPUs ", count, ")"));
+    }
+  }
+
+  ncclUniqueId id;
+  if (rank() == 0) DC_NCCL(ncclGetUniqueId(&id));
+  MpiCommunicator::broadcast(&id, sizeof(id), 0);
+  DC_NCCL(ncclCommInitRank(&impl_->comm, size(), id, rank()));
+  DC_CUDA(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking));
+  log::debug("nccl: rank ", rank(), " on GPU ", impl_->device, " (PCI ", bus, ")");
+}
+
+NcclCommunicator::~NcclCommunicator() {
+  if (impl_->comm) ncclCommDestroy(impl_->comm);
+  if (impl_->stream) cudaStreamDestroy(impl_->stream);
+  if (impl_->scratch) cudaFree(impl_->scratch);
+}
+
+int NcclCommunicator::device() const { return impl_->device; }
+
+void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
+  const size_t bytes = count * dtype_size(t);
+  if (bytes == 0) return;
+  const bool dev = is_device_ptr(buf);
+  void* d = dev ? buf : impl_->stage(bytes);
+  if (!dev) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
+  DC_NCCL(ncclAllReduce(d, d, count, nccl_type(t), max ? ncclMax : ncclSum, impl_->comm, impl_->stream));
+  if (!dev) DC_CUDA(cudaMemcpyAsync(buf, d, bytes, cudaMemcpyDeviceToHost, impl_->stream));
+  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+}
+
+void NcclCommunicator::allreduce_sum(void* buf, size_t count, DType t) { reduce(buf, count, t, false); }
+void NcclCommunicator::allreduce_max(void* buf, size_t count, DType t) { reduce(buf, count, t, true); }
+
+void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
+  if (bytes == 0) return;
+  const bool dev = is_device_ptr(buf);
+  void* d = dev ? buf : impl_->stage(bytes);
+  if (!dev && rank() == root) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
+  DC_NCCL(ncclBroadcast(d, d, bytes, ncclUint8, root, impl_->comm, impl_->stream));
+  if (!dev) DC_CUDA(cudaMemcpyAsync(buf, d, bytes, cudaMemcpyDeviceToHost, impl_->stream));
+  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+}
+
+void NcclCommunicator::sendrecv(const void* send, size_t send_bytes, int dest, void* recv,
+                                size_t recv_bytes, int src) {
+  const bool dev = (send_bytes == 0 || is_device_ptr(send)) && (recv_bytes == 0 || is_device_ptr(recv));
+  if (!dev) {  // host buffers: MPI is the better transport
+    MpiCommunicator::sendrecv(send, send_bytes, dest, recv, recv_bytes, src);
+    return;
+  }
+  DC_NCCL(ncclGroupStart());
+  if (send_bytes) DC_NCCL(ncclSend(send, send_bytes, ncclUint8, dest, impl_->comm, impl_->stream));
+  if (recv_bytes) DC_NCCL(ncclRecv(recv, recv_bytes, ncclUint8, src, impl_->comm, impl_->stream));
+  DC_NCCL(ncclGroupEnd());
+  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+}
+
+}  // namespace distclust

@@ -1,0 +1,29 @@
+// NCCL communicator (built only with CUDA + NCCL). Collectives accept device
+// or host pointers; allgatherv and barrier go over the MPI base.
+#pragma once
+#include <memory>
+
+#include "comm/mpi_comm.h"
+
+namespace distclust {
+
+class NcclCommunicator final : public MpiCommunicator {
+ public:
+  NcclCommunicator();
+  ~NcclCommunicator() override;
+  std::string name() const override { return "nccl"; }
+  void allreduce_sum(void* buf, size_t count, DType t) override;
+  void allreduce_max(void* buf, size_t count, DType t) override;
+  void broadcast(void* buf, size_t bytes, int root) override;
+  void sendrecv(const void* send, size_t send_bytes, int dest, void* recv, size_t recv_bytes,
+                int src) override;
+  /// CUDA device ordinal this rank uses.
+  int device() const;
+
+ private:
+  void reduce(void* buf, size_t count, DType t, bool max);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace distclust

@@ -1,0 +1,203 @@
+#include "distclust/config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace distclust {
+
+namespace {
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+}  // namespace
+
+void parse_value(const std::string& where, const std::string& text, bool& out) {
+  std::string t = trim(text);
+  if (t == "true" || t == "1" || t == "yes" || t == "on" || t == "True") out = true;
+  else if (t == "false" || t == "0" || t == "no" || t == "off" || t == "False") out = false;
+  else throw Error(fmt(where, ": '", text, "' is not a boolean (true/false)"));
+}
+
+void parse_value(const std::string& where, const std::string& text, int64_t& out) {
+  std::string t = trim(text);
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(t.c_str(), &end, 10);
+  // Accept 1e6-style integers too: users write n: 1e6.
+  if (t.empty() || *end != '\0' || errno) {
+    char* e2 = nullptr;
+    double d = std::strtod(t.c_str(), &e2);
+    if (t.empty() || *e2 != '\0' || d != std::floor(d) || std::fabs(d) > 9.2e18)
+      throw Error(fmt(where, ": '", text, "' is not an integer"));
+    v = static_cast<long long>(d);
+  }
+  out = v;
+}
+
+void parse_value(const std::string& where, const std::string& text, int& out) {
+  int64_t v = 0;
+  parse_value(where, text, v);
+  if (v < INT32_MIN || v > INT32_MAX) throw Error(fmt(where, ": ", text, " is out of range for a 32-bit integer"));
+  out = static_cast<int>(v);
+}
+
+void parse_value(const std::string& where, const std::string& text, double& out) {
+  std::string t = trim(text);
+  char* end = nullptr;
+  out = std::strtod(t.c_str(), &end);
+  if (t.empty() || *end != '\0') throw Error(fmt(where, ": '", text, "' is not a number"));
+}
+
+void parse_value(const std::string& where, const std::string& text, float& out) {
+  double d = 0;
+  parse_value(where, text, d);
+  out = static_cast<float>(d);
+}
+
+void parse_value(const std::string&, const std::string& text, std::string& out) { out = trim(text); }
+
+void parse_value(const std::string& where, const std::string& text, std::vector<float>& out) {
+  std::string t = trim(text);
+  if (!t.empty() && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
+  out.clear();
+  std::stringstream ss(t);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (trim(item).empty()) continue;
+    float f = 0;
+    parse_value(where, item, f);
+    out.push_back(f);
+  }
+}
+
+std::string to_text(bool v) { return v ? "true" : "false"; }
+std::string to_text(int v) { return std::to_string(v); }
+std::string to_text(int64_t v) { return std::to_string(v); }
+std::string to_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+std::string to_text(float v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  return buf;
+}
+std::string to_text(const std::string& v) { return v; }
+std::string to_text(const std::vector<float>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + to_text(v[i]);
+  return s + "]";
+}
+
+Config Config::load(const std::string& path) {
+  Config c;
+  c.path_ = path;
+  if (path.empty()) return c;
+  struct stat st{};
+  require(stat(path.c_str(), &st) == 0, "config file ", path, " does not exist");
+  require(S_ISREG(st.st_mode), "config file ", path, " is not a regular file");
+  try {
+    c.yaml_ = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw Error(fmt(path, ": YAML error at line ", e.mark.line + 1, ": ", e.msg));
+  }
+  if (c.yaml_.IsNull()) c.yaml_ = YAML::Node(YAML::NodeType::Map);
+  require(c.yaml_.IsMap(), path, ": top level must be a mapping of sections");
+  return c;
+}
+
+void Config::add_override(const std::string& kv, const std::string& default_section) {
+  size_t eq = kv.find('=');
+  require(eq != std::string::npos && eq > 0, "--set '", kv, "': expected section.key=value");
+  std::string key = trim(kv.substr(0, eq)), value = kv.substr(eq + 1);
+  size_t dot = key.find('.');
+  Override o;
+  o.section = dot == std::string::npos ? default_section : key.substr(0, dot);
+  o.key = dot == std::string::npos ? key : key.substr(dot + 1);
+  o.value = value;
+  require(!o.section.empty(), "--set '", kv, "': no section given (use section.key=value)");
+  overrides_.push_back(o);
+}
+
+void Config::check_sections(const std::vector<std::string>& known) const {
+  auto is_known = [&](const std::string& s) {
+    for (const auto& k : known) if (k == s) return true;
+    return false;
+  };
+  auto list = [&] {
+    std::string s;
+    for (const auto& k : known) s += (s.empty() ? "" : ", ") + k;
+    return s;
+  };
+  if (yaml_.IsMap())
+    for (const auto& kv : yaml_) {
+      std::string s = kv.first.as<std::string>();
+      require(is_known(s), path_, ": unknown section '", s, "' (known: ", list(), ")");
+    }
+  for (const auto& o : overrides_)
+    require(is_known(o.section), "--set ", o.section, ".", o.key, ": unknown section '", o.section,
+            "' (known: ", list(), ")");
+}
+
+std::string Config::scalar_text(const YAML::Node& n, const std::string& where) {
+  if (n.IsScalar()) return n.Scalar();
+  if (n.IsNull()) return "";
+  if (n.IsSequence()) {
+    std::string s;
+    for (const auto& item : n) {
+      require(item.IsScalar(), where, ": list items must be scalars");
+      s += (s.empty() ? "" : ",") + item.Scalar();
+    }
+    return s;
+  }
+  throw Error(fmt(where, ": expected a value, got a mapping"));
+}
+
+void Config::unknown_key(const std::string& section, const std::string& key,
+                         const std::vector<std::string>& valid) const {
+  std::string list;
+  for (const auto& k : valid) list += (list.empty() ? "" : ", ") + k;
+  throw Error(fmt(path_.empty() ? "" : path_ + ": ", "unknown key '", key, "' in section '", section,
+                  "' (valid keys: ", list, ")"));
+}
+
+std::string ResolvedConfig::yaml() const {
+  std::string out;
+  for (const auto& [section, fields] : sections_) {
+    out += section + ":\n";
+    for (const auto& [k, v] : fields) {
+      bool quote = v.empty() || v.find_first_of(":#{}&*!|>'\"%@`") != std::string::npos;
+      bool list = !v.empty() && v.front() == '[';
+      out += "  " + k + ": " + (quote && !list ? "\"" + v + "\"" : v) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string ResolvedConfig::hash(const std::string& section) const {
+  auto it = sections_.find(section);
+  std::string text;
+  if (it != sections_.end())
+    for (const auto& [k, v] : it->second) text += k + "=" + v + "\n";
+  return fnv1a_hex(text);
+}
+
+std::string fnv1a_hex(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace distclust

@@ -1,0 +1,74 @@
+#include "distclust/log.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+
+namespace distclust::log {
+namespace {
+struct State {
+  int rank = 0, size = 1;
+  std::string host;
+  Level level = Level::info;
+  std::ofstream file;
+  std::mutex mu;
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  State() {
+    char h[256] = {0};
+    gethostname(h, sizeof(h) - 1);
+    host = h;
+    const char* env = std::getenv("DISTCLUST_LOG");
+    if (env && std::strcmp(env, "debug") == 0) level = Level::debug;
+    if (env && std::strcmp(env, "warn") == 0) level = Level::warn;
+  }
+};
+State& state() {
+  static State s;
+  return s;
+}
+const char* tag(Level l) {
+  switch (l) {
+    case Level::debug: return "debug";
+    case Level::info: return "info";
+    case Level::warn: return "WARN";
+    case Level::error: return "ERROR";
+  }
+  return "";
+}
+}  // namespace
+
+void set_identity(int rank, int size) {
+  state().rank = rank;
+  state().size = size;
+}
+void set_level(Level level) { state().level = level; }
+
+void open_rank_file(const std::string& dir) {
+  auto& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  std::string path = dir + "/rank-" + std::to_string(s.rank) + ".log";
+  s.file.open(path, std::ios::app);
+  if (!s.file) throw Error(fmt("cannot open log file ", path, " for writing"));
+}
+
+void write(Level level, bool all_ranks, const std::string& msg) {
+  auto& s = state();
+  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.t0).count();
+  char prefix[64];
+  std::snprintf(prefix, sizeof(prefix), "[%8.2fs r%d ", t, s.rank);
+  std::string line = std::string(prefix) + s.host + "] " +
+                     (level >= Level::warn ? std::string(tag(level)) + ": " : "") + msg + "\n";
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.file.is_open()) s.file << line << std::flush;
+  if (level < s.level) return;
+  if (!all_ranks && s.rank != 0) return;
+  std::fputs(line.c_str(), level >= Level::warn ? stderr : stdout);
+  std::fflush(level >= Level::warn ? stderr : stdout);
+}
+
+}  // namespace distclust::log

@@ -1,0 +1,39 @@
+// Internal HDF5 helpers: checked calls, type mapping, file access lists.
+#pragma once
+#include <hdf5.h>
+
+#include <string>
+
+#include "distclust/comm.h"
+#include "distclust/error.h"
+
+/// Checks an HDF5 call returning herr_t/hid_t: negative -> Error naming the call.
+#define DC_H5(call)                                                              \
+  ([&]() {                                                                       \
+    auto dc_r_ = (call);                                                         \
+    if (dc_r_ < 0) ::distclust::throw_hdf5_error(#call, __FILE__, __LINE__);     \
+    return dc_r_;                                                                \
+  }())
+
+namespace distclust::h5 {
+
+/// Native memory type for a DType.
+hid_t mem_type(DType t);
+/// IEEE half precision (as h5py/numpy write float16).
+hid_t half_type();
+/// "float32", "float16", "int64", ... for a dataset's type.
+std::string type_name(hid_t type);
+/// File access list: MPI-IO over the communicator's MPI_Comm when it has >1
+/// ranks, default (POSIX) otherwise. Caller closes.
+hid_t file_access(Communicator& comm);
+/// Transfer list: collective MPI-IO when comm has >1 ranks. Caller closes.
+hid_t transfer(Communicator& comm);
+
+/// Closes an hid on scope exit.
+struct Closer {
+  hid_t id;
+  herr_t (*fn)(hid_t);
+  ~Closer() { if (id >= 0) fn(id); }
+};
+
+}  // namespace distclust::h5

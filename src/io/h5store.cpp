@@ -1,0 +1,303 @@
+#include "distclust/h5store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "io/h5_util.h"
+
+namespace distclust {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? " x " : "") + std::to_string(s[i]);
+  return out.empty() ? "scalar" : out;
+}
+
+std::string members(hid_t file) {
+  std::string out;
+  auto cb = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+    auto* s = static_cast<std::string*>(data);
+    *s += (s->empty() ? "/" : ", /") + std::string(name);
+    return 0;
+  };
+  H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, cb, &out);
+  return out.empty() ? "nothing" : out;
+}
+
+std::string ds_path(const std::string& name) { return name.empty() || name[0] != '/' ? "/" + name : name; }
+
+}  // namespace
+
+std::string DatasetInfo::describe() const { return shape_text(shape) + " " + dtype; }
+
+void check_input_file(const std::string& path, const std::string& what) {
+  struct stat st{};
+  require(!path.empty(), what, ": no file given");
+  require(stat(path.c_str(), &st) == 0, what, " ", path, " does not exist");
+  require(!S_ISDIR(st.st_mode), what, " ", path, " is a directory, expected an HDF5 file");
+  require(st.st_size > 0, what, " ", path, " is empty (0 bytes)");
+}
+
+// ---------------------------------------------------------------- reader
+
+H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {
+  check_input_file(path, "HDF5 file");
+  require(H5Fis_hdf5(path.c_str()) > 0, path, " is not an HDF5 file");
+  hid_t fapl = h5::file_access(comm);
+  h5::Closer c{fapl, H5Pclose};
+  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  if (file_ < 0) throw_hdf5_error(("H5Fopen(" + path + ")").c_str(), __FILE__, __LINE__);
+}
+
+H5Reader::~H5Reader() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+bool H5Reader::has(const std::string& dataset) const {
+  std::string p = ds_path(dataset);
+  return H5Lexists(file_, p.c_str(), H5P_DEFAULT) > 0;
+}
+
+DatasetInfo H5Reader::info(const std::string& dataset) const {
+  std::string p = ds_path(dataset);
+  require(has(p), path_, ": no dataset ", p, " (file holds ", members(file_), ")");
+  hid_t ds = DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT));
+  h5::Closer cd{ds, H5Dclose};
+  hid_t sp = DC_H5(H5Dget_space(ds));
+  h5::Closer cs{sp, H5Sclose};
+  hid_t ty = DC_H5(H5Dget_type(ds));
+  h5::Closer ct{ty, H5Tclose};
+  int nd = H5Sget_simple_extent_ndims(sp);
+  std::vector<hsize_t> dims(nd > 0 ? nd : 0);
+  if (nd > 0) H5Sget_simple_extent_dims(sp, dims.data(), nullptr);
+  DatasetInfo info;
+  for (auto d : dims) info.shape.push_back(static_cast<int64_t>(d));
+  info.dtype = h5::type_name(ty);
+  return info;
+}
+
+void H5Reader::read_raw(const std::string& dataset, RowRange rows, DType t, void* out) const {
+  DatasetInfo di = info(dataset);
+  std::string p = ds_path(dataset);
+  require(di.shape.size() == 1 || di.shape.size() == 2, path_, ": ", p, " is ", di.describe(),
+          ", expected 1-D or 2-D");
+  require(di.dtype.rfind("float", 0) == 0 || di.dtype.rfind("int", 0) == 0 || di.dtype.rfind("uint", 0) == 0,
+          path_, ": ", p, " has type ", di.dtype, ", expected numbers");
+  require(rows.begin >= 0 && rows.end <= di.shape[0] && rows.begin <= rows.end, path_, ": rows [",
+          rows.begin, ", ", rows.end, ") outside ", p, " (", di.describe(), ")");
+  hid_t ds = DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT));
+  h5::Closer cd{ds, H5Dclose};
+  hid_t fs = DC_H5(H5Dget_space(ds));
+  h5::Closer cf{fs, H5Sclose};
+  hsize_t start[2] = {hsize_t(rows.begin), 0};
+  hsize_t count[2] = {hsize_t(rows.size()), di.shape.size() == 2 ? hsize_t(di.shape[1]) : 1};
+  int nd = static_cast<int>(di.shape.size());
+  if (rows.size() == 0) {
+    DC_H5(H5Sselect_none(fs));
+  } else {
+    DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr));
+  }
+  hid_t ms = DC_H5(H5Screate_simple(nd, count, nullptr));
+  h5::Closer cm{ms, H5Sclose};
+  if (rows.size() == 0) DC_H5(H5Sselect_none(ms));
+  if (H5Dread(ds, h5::mem_type(t), ms, fs, H5P_DEFAULT, out) < 0)
+    throw_hdf5_error(("H5Dread(" + path_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+}
+
+template <class T>
+std::vector<T> H5Reader::read_rows(const std::string& dataset, RowRange rows) const {
+  DatasetInfo di = info(dataset);
+  int64_t width = di.shape.size() == 2 ? di.shape[1] : 1;
+  std::vector<T> out(static_cast<size_t>(std::max<int64_t>(0, rows.size()) * width));
+  read_raw(dataset, rows, dtype_of<T>(), out.data());
+  return out;
+}
+
+template <class T>
+std::vector<T> H5Reader::read_all(const std::string& dataset) const {
+  DatasetInfo di = info(dataset);
+  require(!di.shape.empty(), path_, ": ", dataset, " is a scalar");
+  return read_rows<T>(dataset, {0, di.shape[0]});
+}
+
+bool H5Reader::has_attr(const std::string& name) const { return H5Aexists(file_, name.c_str()) > 0; }
+
+std::string H5Reader::attr_string(const std::string& name) const {
+  require(has_attr(name), path_, ": no attribute ", name);
+  hid_t a = DC_H5(H5Aopen(file_, name.c_str(), H5P_DEFAULT));
+  h5::Closer ca{a, H5Aclose};
+  hid_t ty = DC_H5(H5Aget_type(a));
+  h5::Closer ct{ty, H5Tclose};
+  require(H5Tget_class(ty) == H5T_STRING, path_, ": attribute ", name, " is not a string");
+  if (H5Tis_variable_str(ty) > 0) {
+    char* s = nullptr;
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    DC_H5(H5Aread(a, mt, &s));
+    std::string out = s ? s : "";
+    H5free_memory(s);
+    H5Tclose(mt);
+    return out;
+  }
+  size_t n = H5Tget_size(ty);
+  std::string out(n, '\0');
+  DC_H5(H5Aread(a, ty, out.data()));
+  out.resize(out.find('\0') == std::string::npos ? n : out.find('\0'));
+  return out;
+}
+
+double H5Reader::attr_double(const std::string& name) const {
+  require(has_attr(name), path_, ": no attribute ", name);
+  hid_t a = DC_H5(H5Aopen(file_, name.c_str(), H5P_DEFAULT));
+  h5::Closer ca{a, H5Aclose};
+  double v = 0;
+  DC_H5(H5Aread(a, H5T_NATIVE_DOUBLE, &v));
+  return v;
+}
+
+// ---------------------------------------------------------------- writer
+
+H5Writer::H5Writer(const std::string& path, Communicator& comm)
+    : path_(path), tmp_(path + ".tmp"), comm_(comm) {
+  struct stat st{};
+  require(!(stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", path,
+          " is a directory, expected a file name");
+  hid_t fapl = h5::file_access(comm);
+  h5::Closer c{fapl, H5Pclose};
+  file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (file_ < 0) throw_hdf5_error(("H5Fcreate(" + tmp_ + ")").c_str(), __FILE__, __LINE__);
+}
+
+H5Writer::~H5Writer() { close(); }
+
+void H5Writer::close() {
+  if (file_ >= 0) H5Fclose(file_);
+  file_ = -1;
+}
+
+void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>& shape, DType t, bool half) {
+  std::string p = ds_path(dataset);
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  hid_t sp = DC_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  h5::Closer cs{sp, H5Sclose};
+  hid_t dcpl = DC_H5(H5Pcreate(H5P_DATASET_CREATE));
+  h5::Closer cp{dcpl, H5Pclose};
+  if (!dims.empty() && dims[0] > 0) {
+    // Row chunks of ~1 MiB: big enough for bandwidth, small enough for
+    // partial reads of a rank's block.
+    std::vector<hsize_t> chunk = dims;
+    size_t row_bytes = dtype_size(t) * (dims.size() == 2 ? std::max<hsize_t>(1, dims[1]) : 1);
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], (1 << 20) / row_bytes));
+    if (dims.size() == 2 && dims[1] == 0) chunk[1] = 1;
+    DC_H5(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()));
+  }
+  hid_t ft = half ? h5::half_type() : h5::mem_type(t);
+  hid_t ds = H5Dcreate2(file_, p.c_str(), ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (ds < 0) throw_hdf5_error(("H5Dcreate2(" + tmp_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+  H5Dclose(ds);
+}
+
+void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, const void* data, bool all) {
+  std::string p = ds_path(dataset);
+  hid_t ds = DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT));
+  h5::Closer cd{ds, H5Dclose};
+  hid_t fs = DC_H5(H5Dget_space(ds));
+  h5::Closer cf{fs, H5Sclose};
+  int nd = H5Sget_simple_extent_ndims(fs);
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(fs, dims, nullptr);
+  bool mine = all ? comm_.rank() == 0 : rows.size() > 0;
+  if (all) rows = {0, static_cast<int64_t>(dims[0])};
+  require(rows.begin >= 0 && rows.end <= int64_t(dims[0]), tmp_, ": rows [", rows.begin, ", ", rows.end,
+          ") outside ", p, " of ", dims[0], " rows");
+  hsize_t start[2] = {hsize_t(rows.begin), 0};
+  hsize_t count[2] = {hsize_t(rows.size()), nd == 2 ? dims[1] : 1};
+  hsize_t mdims[2] = {std::max<hsize_t>(1, count[0]), count[1]};
+  hid_t ms = DC_H5(H5Screate_simple(nd, mdims, nullptr));
+  h5::Closer cm{ms, H5Sclose};
+  if (mine && count[0] > 0 && count[1] > 0) {
+    DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr));
+  } else {
+    DC_H5(H5Sselect_none(fs));
+    DC_H5(H5Sselect_none(ms));
+  }
+  hid_t dxpl = h5::transfer(comm_);
+  h5::Closer cx{dxpl, H5Pclose};
+  if (H5Dwrite(ds, h5::mem_type(t), ms, fs, dxpl, data) < 0)
+    throw_hdf5_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+}
+
+template <class T>
+void H5Writer::create(const std::string& dataset, std::vector<int64_t> shape, bool half) {
+  create_raw(dataset, shape, dtype_of<T>(), half);
+}
+
+template <class T>
+void H5Writer::write_rows(const std::string& dataset, RowRange rows, const T* data) {
+  write_raw(dataset, rows, dtype_of<T>(), data, false);
+}
+
+template <class T>
+void H5Writer::write_all(const std::string& dataset, std::vector<int64_t> shape, const T* data) {
+  create_raw(dataset, shape, dtype_of<T>(), false);
+  write_raw(dataset, {}, dtype_of<T>(), data, true);
+}
+
+void H5Writer::attr(const std::string& name, const std::string& value) {
+  hid_t ty = DC_H5(H5Tcopy(H5T_C_S1));
+  h5::Closer ct{ty, H5Tclose};
+  DC_H5(H5Tset_size(ty, std::max<size_t>(1, value.size())));
+  DC_H5(H5Tset_strpad(ty, H5T_STR_NULLPAD));
+  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
+  h5::Closer cs{sp, H5Sclose};
+  if (H5Aexists(file_, name.c_str()) > 0) H5Adelete(file_, name.c_str());
+  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), ty, sp, H5P_DEFAULT, H5P_DEFAULT));
+  h5::Closer ca{a, H5Aclose};
+  std::string v = value.empty() ? std::string(1, '\0') : value;
+  DC_H5(H5Awrite(a, ty, v.data()));
+}
+
+void H5Writer::attr(const std::string& name, double value) {
+  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
+  h5::Closer cs{sp, H5Sclose};
+  if (H5Aexists(file_, name.c_str()) > 0) H5Adelete(file_, name.c_str());
+  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT));
+  h5::Closer ca{a, H5Aclose};
+  DC_H5(H5Awrite(a, H5T_NATIVE_DOUBLE, &value));
+}
+
+void H5Writer::attr(const std::string& name, int64_t value) {
+  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
+  h5::Closer cs{sp, H5Sclose};
+  if (H5Aexists(file_, name.c_str()) > 0) H5Adelete(file_, name.c_str());
+  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT));
+  h5::Closer ca{a, H5Aclose};
+  DC_H5(H5Awrite(a, H5T_NATIVE_INT64, &value));
+}
+
+void H5Writer::commit() {
+  close();
+  comm_.barrier();
+  if (comm_.rank() == 0 && std::rename(tmp_.c_str(), path_.c_str()) != 0)
+    throw Error(fmt("cannot rename ", tmp_, " to ", path_, ": ", std::strerror(errno)));
+  comm_.barrier();
+  committed_ = true;
+}
+
+#define DC_INSTANTIATE(T)                                                                     \
+  template std::vector<T> H5Reader::read_rows<T>(const std::string&, RowRange) const;         \
+  template std::vector<T> H5Reader::read_all<T>(const std::string&) const;                     \
+  template void H5Writer::create<T>(const std::string&, std::vector<int64_t>, bool);           \
+  template void H5Writer::write_rows<T>(const std::string&, RowRange, const T*);               \
+  template void H5Writer::write_all<T>(const std::string&, std::vector<int64_t>, const T*);
+DC_INSTANTIATE(float)
+DC_INSTANTIATE(double)
+DC_INSTANTIATE(int32_t)
+DC_INSTANTIATE(int64_t)
+DC_INSTANTIATE(uint8_t)
+
+}  // namespace distclust
