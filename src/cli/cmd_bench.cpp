@@ -75,13 +75,14 @@ void add_bench_commands(CLI::App& app) {
     const double med = t[t.size() / 2], best = t.front();
     const double flops = 2.0 * double(b.n_total) * p.k * b.d;
     const double gf = flops / med / 1e9;
+    // Peak memory of the k-means run itself, before the sgemm probe allocates.
+    const int64_t rss = comm.max(peak_rss_bytes());
     double multi = 0, tiled = 0, limit = 0;
     if (p.sgemm) {
       // Same shape per rank: this rank's rows (capped for memory) x K x D.
       int64_t m = std::min<int64_t>(b.local_rows(), 65536);
       limit = measured_sgemm_gflops(m, p.k, b.d, threads, 3, &multi, &tiled) * comm.size();
     }
-    const int64_t rss = comm.max(peak_rss_bytes());
     const double data_bytes = 4.0 * (double(b.n_total) * b.d + double(p.k) * b.d);
     std::string json = fmt("{\"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k, ", \"ranks\": ", comm.size(),
                            ", \"threads\": ", threads, ", \"sec_per_iter_median\": ", med,

@@ -1,5 +1,7 @@
 #include "io/h5_util.h"
 
+#include <cstring>
+
 #include "comm/mpi_comm.h"
 
 namespace distclust::h5 {
@@ -18,14 +20,54 @@ hid_t mem_type(DType t) {
 hid_t half_type() {
   // Built once; HDF5 converts it to/from float32 in software.
   static hid_t t = [] {
+    // The sequence h5py uses: numpy/h5py read it back as float16.
     hid_t h = H5Tcopy(H5T_IEEE_F32LE);
     H5Tset_fields(h, 15, 10, 5, 0, 10);
-    H5Tset_precision(h, 16);
     H5Tset_size(h, 2);
     H5Tset_ebias(h, 15);
     return h;
   }();
   return t;
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);  // Inf / NaN
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);  // rebias 15 -> 127
+  } else if (mant == 0) {
+    bits = sign;  // +-0
+  } else {  // subnormal: normalise
+    int e = -1;
+    do {
+      ++e;
+      mant <<= 1;
+    } while ((mant & 0x400) == 0);
+    bits = sign | (uint32_t(112 - e) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+uint16_t float_to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof(x));
+  const uint16_t sign = uint16_t((x >> 16) & 0x8000);
+  const uint32_t ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) return sign | (ax > 0x7f800000u ? 0x7e00 : 0x7c00);  // NaN / Inf
+  if (ax >= 0x477ff000u) return sign | 0x7c00;  // rounds beyond 65504: Inf
+  if (ax < 0x33000001u) return sign;           // below half the smallest subnormal: 0
+  int e = int(ax >> 23) - 127;
+  uint32_t mant = (ax & 0x7fffff) | 0x800000;  // 24 bits with the implicit one
+  // Shift so that 10 fraction bits remain (more for subnormals).
+  int shift = e < -14 ? 13 + (-14 - e) : 13;
+  uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (q & 1))) ++q;  // nearest, ties to even; carry flows on
+  if (e < -14) return sign | uint16_t(q);            // subnormal (q may carry into the first normal)
+  return sign | uint16_t((uint32_t(e + 15) << 10) + (q - 0x400));
 }
 
 std::string type_name(hid_t type) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <hdf5.h>
 
+#include <cstdint>
 #include <string>
 
 #include "distclust/comm.h"
@@ -21,6 +22,11 @@ namespace distclust::h5 {
 hid_t mem_type(DType t);
 /// IEEE half precision (as h5py/numpy write float16).
 hid_t half_type();
+/// IEEE half bits -> float (exact; subnormals, Inf and NaN included).
+float half_to_float(uint16_t h);
+/// float -> IEEE half bits, round to nearest even (the carry into the
+/// exponent included, which HDF5 1.10's own conversion loses).
+uint16_t float_to_half(float f);
 /// "float32", "float16", "int64", ... for a dataset's type.
 std::string type_name(hid_t type);
 /// File access list: MPI-IO over the communicator's MPI_Comm when it has >1

@@ -104,6 +104,16 @@ void H5Reader::read_raw(const std::string& dataset, RowRange rows, DType t, void
   hid_t ms = DC_H5(H5Screate_simple(nd, count, nullptr));
   h5::Closer cm{ms, H5Sclose};
   if (rows.size() == 0) DC_H5(H5Sselect_none(ms));
+  if (di.dtype == "float16" && t == DType::f32) {
+    // HDF5 1.10's soft half->float conversion halves values (seen on
+    // 1.10.8): read the raw bits and convert here instead.
+    std::vector<uint16_t> raw(static_cast<size_t>(count[0] * count[1]));
+    if (H5Dread(ds, h5::half_type(), ms, fs, H5P_DEFAULT, raw.data()) < 0)
+      throw_hdf5_error(("H5Dread(" + path_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+    float* f = static_cast<float*>(out);
+    for (size_t i = 0; i < raw.size(); ++i) f[i] = h5::half_to_float(raw[i]);
+    return;
+  }
   if (H5Dread(ds, h5::mem_type(t), ms, fs, H5P_DEFAULT, out) < 0)
     throw_hdf5_error(("H5Dread(" + path_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
 }
@@ -227,6 +237,18 @@ void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, con
   }
   hid_t dxpl = h5::transfer(comm_);
   h5::Closer cx{dxpl, H5Pclose};
+  hid_t ftype = DC_H5(H5Dget_type(ds));
+  h5::Closer ct{ftype, H5Tclose};
+  std::vector<uint16_t> half;
+  if (t == DType::f32 && h5::type_name(ftype) == "float16") {
+    // Convert here: HDF5 1.10 loses the rounding carry (0.06249 -> 0.03125).
+    const float* f = static_cast<const float*>(data);
+    half.resize(mine ? static_cast<size_t>(count[0] * count[1]) : 0);
+    for (size_t i = 0; i < half.size(); ++i) half[i] = h5::float_to_half(f[i]);
+    if (H5Dwrite(ds, h5::half_type(), ms, fs, dxpl, half.empty() ? nullptr : half.data()) < 0)
+      throw_hdf5_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+    return;
+  }
   if (H5Dwrite(ds, h5::mem_type(t), ms, fs, dxpl, data) < 0)
     throw_hdf5_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
 }

@@ -1,0 +1,104 @@
+// Communicator collectives with exact expected values, for any rank count.
+#include <gtest/gtest.h>
+
+#include <mpi.h>
+
+#include <numeric>
+
+#include "distclust/comm.h"
+#include "distclust/error.h"
+
+using namespace distclust;
+
+namespace {
+std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }
+}  // namespace
+
+TEST(Comm, RankAndSizeMatchMpi) {
+  auto c = world();
+  int r = 0, s = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  EXPECT_EQ(c->rank(), r);
+  EXPECT_EQ(c->size(), s);
+  EXPECT_GE(c->local_size(), 1);
+  EXPECT_LT(c->local_rank(), c->local_size());
+  EXPECT_EQ(c->name(), s > 1 ? "mpi" : "local");
+}
+
+TEST(Comm, AllreduceSumAndMaxEveryType) {
+  auto c = world();
+  const int P = c->size(), r = c->rank();
+  std::vector<double> d = {1.5 * r, -2.0, 1e300 / 8};
+  c->allreduce_sum(d.data(), d.size());
+  EXPECT_EQ(d[0], 1.5 * P * (P - 1) / 2);
+  EXPECT_EQ(d[1], -2.0 * P);
+  std::vector<float> f = {float(r + 1)};
+  c->allreduce_sum(f.data(), 1);
+  EXPECT_EQ(f[0], float(P * (P + 1) / 2));
+  std::vector<int64_t> i = {int64_t(1) << 40, r};
+  c->allreduce_sum(i.data(), 2);
+  EXPECT_EQ(i[0], (int64_t(1) << 40) * P);
+  EXPECT_EQ(i[1], int64_t(P) * (P - 1) / 2);
+  std::vector<int32_t> m = {r, -r};
+  c->allreduce_max(m.data(), 2);
+  EXPECT_EQ(m[0], P - 1);
+  EXPECT_EQ(m[1], 0);
+  EXPECT_EQ(c->max(uint8_t(r * 10)), uint8_t((P - 1) * 10));
+}
+
+TEST(Comm, BroadcastFromEveryRoot) {
+  auto c = world();
+  for (int root = 0; root < c->size(); ++root) {
+    std::vector<int64_t> v(1000, c->rank() == root ? root * 7 + 1 : -1);
+    c->broadcast(v.data(), v.size() * sizeof(int64_t), root);
+    for (auto x : v) ASSERT_EQ(x, root * 7 + 1);
+  }
+}
+
+TEST(Comm, AllgatherVariableSizesInRankOrder) {
+  auto c = world();
+  std::vector<int64_t> mine(c->rank() + 1);  // rank r sends r+1 values
+  std::iota(mine.begin(), mine.end(), int64_t(100 * c->rank()));
+  auto all = c->allgather(mine);
+  std::vector<int64_t> expect;
+  for (int r = 0; r < c->size(); ++r)
+    for (int j = 0; j <= r; ++j) expect.push_back(100 * r + j);
+  EXPECT_EQ(all, expect);
+  std::vector<int64_t> empty;
+  EXPECT_TRUE(c->allgather(empty).empty());
+}
+
+TEST(Comm, SendrecvRoundTheRing) {
+  auto c = world();
+  const int P = c->size(), r = c->rank();
+  std::vector<int> block(257, r), recv(257, -1);
+  // After P steps every block has visited every rank and is home again.
+  std::vector<int> seen;
+  for (int step = 0; step < P; ++step) {
+    c->sendrecv(block.data(), block.size() * sizeof(int), (r + 1) % P, recv.data(), recv.size() * sizeof(int),
+                (r - 1 + P) % P);
+    block.swap(recv);
+    seen.push_back(block[0]);
+  }
+  EXPECT_EQ(block[0], r);
+  std::vector<int> expect;
+  for (int step = 1; step <= P; ++step) expect.push_back(((r - step) % P + P) % P);
+  EXPECT_EQ(seen, expect);
+}
+
+TEST(Comm, RowBlocksTileTheRows) {
+  auto c = world();
+  for (int64_t n : {0, 1, 2, 7, 1000003}) {
+    RowRange me = row_block(n, c->rank(), c->size());
+    int64_t total = c->sum(me.size());
+    EXPECT_EQ(total, n);
+    EXPECT_EQ(me.begin, (n * c->rank()) / c->size());
+  }
+}
+
+TEST(Comm, LocalRefusedInMultiRankJob) {
+  auto c = world();
+  if (c->size() == 1) GTEST_SKIP() << "needs more than one rank";
+  EXPECT_THROW(make_communicator(CommParams{"local"}), distclust::Error);
+}

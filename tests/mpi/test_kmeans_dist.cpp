@@ -1,0 +1,120 @@
+// Distributed k-means and HDF5 I/O give the same answer for any rank count:
+// each rank also runs the whole problem alone (LocalCommunicator) and the
+// distributed result must match it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "comm/local_comm.h"
+#include "distclust/h5store.h"
+#include "distclust/kmeans.h"
+#include "distclust/metrics.h"
+#include "distclust/synth_features.h"
+
+using namespace distclust;
+
+namespace {
+
+std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }
+
+std::string tmp_path(Communicator& c, const std::string& name) {
+  const char* base = std::getenv("DC_TEST_TMP");
+  std::string dir = base ? base : "/tmp";
+  std::string cmd = "mkdir -p " + dir;
+  if (c.rank() == 0 && std::system(cmd.c_str()) != 0) ADD_FAILURE() << "cannot create " << dir;
+  c.barrier();
+  return dir + "/" + name + "-np" + std::to_string(c.size()) + ".h5";
+}
+
+SynthFeaturesParams mixture() {
+  SynthFeaturesParams p;
+  p.n = 6007, p.d = 24, p.k = 7, p.noise = 0.4, p.seed = 3;
+  return p;
+}
+
+}  // namespace
+
+TEST(DistKMeans, SameAssignmentsAndInertiaAsOneProcess) {
+  auto comm = world();
+  auto assigner = make_cpu_assigner();
+  for (const char* init : {"kmeans++", "random", "kmeans-parallel"}) {
+    for (bool spherical : {false, true}) {
+      KMeansParams kp;
+      kp.k = 9, kp.iters = 15, kp.init = init, kp.spherical = spherical, kp.restarts = 2, kp.seed = 5;
+      FeatureBlock mine = synth_features(mixture(), comm->rank(), comm->size());
+      KMeansResult dist = kmeans(mine, kp, *comm, *assigner);
+      LocalCommunicator self;
+      FeatureBlock all = synth_features(mixture(), 0, 1);
+      KMeansResult ref = kmeans(all, kp, self, *assigner);
+      SCOPED_TRACE(std::string(init) + (spherical ? " spherical" : " l2"));
+      ASSERT_EQ(dist.iterations, ref.iterations);
+      EXPECT_NEAR(dist.final_inertia, ref.final_inertia, 1e-6 * ref.final_inertia);
+      for (size_t i = 0; i < dist.inertia.size(); ++i)
+        EXPECT_NEAR(dist.inertia[i], ref.inertia[i], 1e-6 * ref.inertia[i]);
+      for (int64_t i = 0; i < mine.local_rows(); ++i)
+        ASSERT_EQ(dist.assign[i], ref.assign[mine.rows.begin + i]) << "row " << mine.rows.begin + i;
+    }
+  }
+}
+
+TEST(DistKMeans, RecoversWellSeparatedMixture) {
+  auto comm = world();
+  SynthFeaturesParams sp = mixture();
+  sp.noise = 0.3;
+  FeatureBlock mine = synth_features(sp, comm->rank(), comm->size());
+  KMeansParams kp;
+  kp.k = sp.k, kp.restarts = 3;
+  auto assigner = make_cpu_assigner();
+  KMeansResult r = kmeans(mine, kp, *comm, *assigner);
+  auto pred = comm->allgather(r.assign);
+  auto truth = comm->allgather(mine.labels);
+  Scores s = score(truth, pred);
+  EXPECT_GE(s.ari, 0.99);
+  EXPECT_GE(s.acc, 0.99);
+}
+
+TEST(DistH5, CollectiveWriteThenBlockReadRoundTrips) {
+  auto comm = world();
+  FeatureBlock mine = synth_features(mixture(), comm->rank(), comm->size());
+  for (int i = 0; i < mine.local_rows(); ++i) mine.valid[i] = (mine.rows.begin + i) % 5 != 0;
+  for (bool half : {false, true}) {
+    std::string path = tmp_path(*comm, half ? "roundtrip16" : "roundtrip32");
+    write_features(path, *comm, mine, half, {{"backbone", "test"}});
+    EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0) << "temporary file left behind";
+    FeatureBlock back = read_features(path, *comm);
+    ASSERT_EQ(back.rows.begin, mine.rows.begin);
+    ASSERT_EQ(back.x.size(), mine.x.size());
+    for (size_t j = 0; j < mine.x.size(); ++j) {
+      if (half) ASSERT_NEAR(back.x[j], mine.x[j], 1e-3f);  // float16 keeps 11 significant bits
+      else ASSERT_EQ(back.x[j], mine.x[j]);
+    }
+    EXPECT_EQ(back.labels, mine.labels);
+    EXPECT_EQ(back.valid, mine.valid);
+    LocalCommunicator self;
+    H5Reader r(path, self);
+    EXPECT_EQ(r.info("/features").dtype, half ? "float16" : "float32");
+    EXPECT_EQ(r.attr_string("backbone"), "test");
+  }
+}
+
+TEST(DistKMeans, InvalidRowsAreIgnored) {
+  auto comm = world();
+  FeatureBlock mine = synth_features(mixture(), comm->rank(), comm->size());
+  // Invalid rows hold garbage that would pull a centroid away if counted.
+  for (int64_t i = 0; i < mine.local_rows(); ++i)
+    if ((mine.rows.begin + i) % 10 == 0) {
+      mine.valid[i] = 0;
+      for (int64_t j = 0; j < mine.d; ++j) mine.x[i * mine.d + j] = 1e6f;
+    }
+  KMeansParams kp;
+  kp.k = 7, kp.restarts = 2;
+  auto assigner = make_cpu_assigner();
+  KMeansResult r = kmeans(mine, kp, *comm, *assigner);
+  for (int64_t i = 0; i < mine.local_rows(); ++i) {
+    if (!mine.valid[i]) EXPECT_EQ(r.assign[i], -1);
+    else EXPECT_GE(r.assign[i], 0);
+  }
+  for (float c : r.centroids) EXPECT_LT(std::fabs(c), 2.0f);
+}

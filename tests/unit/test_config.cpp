@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "distclust/config.h"
+#include "distclust/kmeans.h"
+
+using namespace distclust;
+
+namespace {
+std::string write_yaml(const std::string& text) {
+  std::string path = testing::TempDir() + "/cfg-" + std::to_string(std::hash<std::string>{}(text)) + ".yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const distclust::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Config, YamlThenOverridesWithPrecedence) {
+  Config c = Config::load(write_yaml("kmeans:\n  k: 7\n  spherical: true\n  init: random\n"));
+  c.add_override("kmeans.k=12", "kmeans");
+  c.add_override("tol=0.5", "kmeans");
+  KMeansParams p;
+  c.apply("kmeans", p);
+  EXPECT_EQ(p.k, 12);
+  EXPECT_TRUE(p.spherical);
+  EXPECT_EQ(p.init, "random");
+  EXPECT_DOUBLE_EQ(p.tol, 0.5);
+  EXPECT_EQ(p.iters, KMeansParams{}.iters);  // untouched default
+}
+
+TEST(Config, UnknownKeyIsNamed) {
+  Config c = Config::load(write_yaml("kmeans:\n  kk: 7\n"));
+  KMeansParams p;
+  std::string e = error_of([&] { c.apply("kmeans", p); });
+  EXPECT_NE(e.find("unknown key 'kk'"), std::string::npos) << e;
+  EXPECT_NE(e.find("valid keys: features, out, k"), std::string::npos) << e;
+  Config c2;
+  c2.add_override("kmeans.nope=1", "kmeans");
+  e = error_of([&] { c2.apply("kmeans", p); });
+  EXPECT_NE(e.find("unknown key 'nope'"), std::string::npos) << e;
+}
+
+TEST(Config, UnknownSectionIsNamed) {
+  Config c = Config::load(write_yaml("kmaens:\n  k: 7\n"));
+  std::string e = error_of([&] { c.check_sections({"kmeans", "runtime"}); });
+  EXPECT_NE(e.find("unknown section 'kmaens'"), std::string::npos) << e;
+}
+
+TEST(Config, BadValuesNameKeyAndValue) {
+  KMeansParams p;
+  std::string e = error_of([&] { set_field(p, "kmeans", "k", "ten"); });
+  EXPECT_NE(e.find("kmeans.k: 'ten' is not an integer"), std::string::npos) << e;
+  e = error_of([&] { set_field(p, "kmeans", "spherical", "maybe"); });
+  EXPECT_NE(e.find("kmeans.spherical: 'maybe' is not a boolean"), std::string::npos) << e;
+  EXPECT_TRUE(set_field(p, "kmeans", "k", "1e3"));
+  EXPECT_EQ(p.k, 1000);
+}
+
+TEST(Config, MissingFileAndBadYamlAreClear) {
+  std::string e = error_of([] { Config::load("/nonexistent/x.yaml"); });
+  EXPECT_NE(e.find("/nonexistent/x.yaml does not exist"), std::string::npos) << e;
+  std::string bad = write_yaml("kmeans:\n  k: [1, 2\n");
+  e = error_of([&] { Config::load(bad); });
+  EXPECT_NE(e.find("YAML error at line"), std::string::npos) << e;
+  e = error_of([] { Config c; c.add_override("novalue", "kmeans"); });
+  EXPECT_NE(e.find("expected section.key=value"), std::string::npos) << e;
+}
+
+TEST(Config, ResolvedYamlAndHashFollowValues) {
+  KMeansParams a, b;
+  b.k = 11;
+  ResolvedConfig ra, rb, ra2;
+  ra.add("kmeans", a);
+  rb.add("kmeans", b);
+  ra2.add("kmeans", a);
+  EXPECT_EQ(ra.hash("kmeans"), ra2.hash("kmeans"));
+  EXPECT_NE(ra.hash("kmeans"), rb.hash("kmeans"));
+  EXPECT_NE(rb.yaml().find("  k: 11\n"), std::string::npos);
+  // The dump reads back to the same values.
+  Config c = Config::load(write_yaml(rb.yaml()));
+  KMeansParams back;
+  c.apply("kmeans", back);
+  EXPECT_EQ(back.k, 11);
+  EXPECT_EQ(back.init, "kmeans++");
+}
+
+TEST(Config, ValidateNamesBadValue) {
+  KMeansParams p;
+  p.k = 0;
+  std::string e = error_of([&] { p.validate(); });
+  EXPECT_NE(e.find("kmeans.k: 0 must be >= 1"), std::string::npos) << e;
+  p.k = 3;
+  p.init = "kmeans+";
+  e = error_of([&] { p.validate(); });
+  EXPECT_NE(e.find("'kmeans+'"), std::string::npos) << e;
+}

@@ -1,0 +1,138 @@
+// Feature files: round trips and the errors users see for bad files.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "comm/local_comm.h"
+#include "distclust/error.h"
+#include "distclust/features.h"
+#include "distclust/h5store.h"
+
+using namespace distclust;
+
+namespace {
+std::string tmp(const std::string& name) { return testing::TempDir() + "/dc-h5-" + name; }
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const distclust::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+FeatureBlock block(int64_t n, int64_t d) {
+  FeatureBlock b;
+  b.n_total = n, b.d = d, b.rows = {0, n};
+  b.x.resize(n * d);
+  for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = float(i) * 0.25f;
+  b.labels.assign(n, 1);
+  b.valid.assign(n, 1);
+  return b;
+}
+}  // namespace
+
+TEST(H5Store, MissingEmptyDirectoryAndNonHdf5FilesAreNamed) {
+  LocalCommunicator c;
+  EXPECT_NE(error_of([&] { read_features("/nonexistent/f.h5", c); }).find("/nonexistent/f.h5 does not exist"),
+            std::string::npos);
+  std::string dir = tmp("adir");
+  mkdir(dir.c_str(), 0755);
+  EXPECT_NE(error_of([&] { read_features(dir, c); }).find("is a directory"), std::string::npos);
+  std::string empty = tmp("empty.h5");
+  std::ofstream(empty).close();
+  EXPECT_NE(error_of([&] { read_features(empty, c); }).find("is empty (0 bytes)"), std::string::npos);
+  std::string text = tmp("text.h5");
+  std::ofstream(text) << "not hdf5";
+  EXPECT_NE(error_of([&] { read_features(text, c); }).find("is not an HDF5 file"), std::string::npos);
+}
+
+TEST(H5Store, MissingDatasetWrongShapeAndDtypeAreNamed) {
+  LocalCommunicator c;
+  std::string p = tmp("nofeat.h5");
+  {
+    H5Writer w(p, c);
+    std::vector<int64_t> v(10, 1);
+    w.write_all<int64_t>("/labels", {10}, v.data());
+    w.commit();
+  }
+  std::string e = error_of([&] { read_features(p, c); });
+  EXPECT_NE(e.find("no dataset /features (file holds /labels)"), std::string::npos) << e;
+  std::string q = tmp("intfeat.h5");
+  {
+    H5Writer w(q, c);
+    std::vector<int32_t> v(12, 1);
+    w.write_all<int32_t>("/features", {3, 4}, v.data());
+    w.commit();
+  }
+  e = error_of([&] { read_features(q, c); });
+  EXPECT_NE(e.find("/features has type int32, expected float32 or float16"), std::string::npos) << e;
+  std::string r = tmp("badlabels.h5");
+  {
+    FeatureBlock b = block(5, 2);
+    H5Writer w(r, c);
+    w.write_all<float>("/features", {5, 2}, b.x.data());
+    w.write_all<int64_t>("/labels", {4}, b.labels.data());
+    w.commit();
+  }
+  e = error_of([&] { read_features(r, c); });
+  EXPECT_NE(e.find("/labels is 4 int64 but /features has 5 rows"), std::string::npos) << e;
+}
+
+TEST(H5Store, NanRowsAreReportedWithRow) {
+  LocalCommunicator c;
+  FeatureBlock b = block(6, 3);
+  b.x[4 * 3 + 1] = NAN;
+  b.x[5 * 3] = INFINITY;
+  std::string e = error_of([&] { check_finite(b, "f.h5", c); });
+  EXPECT_NE(e.find("f.h5: /features row 4 holds NaN or Inf (2 such rows in all)"), std::string::npos) << e;
+  b.valid[4] = b.valid[5] = 0;  // invalid rows may hold anything
+  EXPECT_NO_THROW(check_finite(b, "f.h5", c));
+}
+
+TEST(H5Store, WriterLeavesNoFinalFileUntilCommit) {
+  LocalCommunicator c;
+  std::string p = tmp("uncommitted.h5");
+  std::remove(p.c_str());
+  {
+    H5Writer w(p, c);
+    std::vector<float> v(4, 1);
+    w.write_all<float>("/features", {2, 2}, v.data());
+  }  // destroyed without commit, as when a job dies
+  struct stat st{};
+  EXPECT_NE(stat(p.c_str(), &st), 0) << "a half-written file appeared under the final name";
+  EXPECT_NE(error_of([&] { H5Writer w(testing::TempDir(), c); }).find("is a directory"), std::string::npos);
+}
+
+TEST(H5Store, HalfPrecisionReadsBackExactly) {
+  LocalCommunicator c;
+  FeatureBlock b = block(4, 5);
+  // Values float16 holds exactly: normal, subnormal (2^-20), zero, negatives.
+  std::vector<float> v = {0.0625f, -2.0f, 1.0f / 1048576.0f, 0.0f, 65504.0f, -0.5f, 3.140625f, 1e-4f};
+  for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = v[i % v.size()];
+  std::string p = tmp("half.h5");
+  write_features(p, c, b, true, {});
+  FeatureBlock back = read_features(p, c);
+  for (size_t i = 0; i < b.x.size(); ++i) {
+    if (v[i % v.size()] == 1e-4f) EXPECT_NEAR(back.x[i], 1e-4f, 1e-7f);  // rounded to nearest half
+    else EXPECT_EQ(back.x[i], b.x[i]) << i;
+  }
+}
+
+TEST(H5Store, HalfRoundingCarriesIntoTheExponent) {
+  LocalCommunicator c;
+  FeatureBlock b = block(1, 6);
+  // Each rounds up across a power of two; HDF5 1.10's conversion wrote half.
+  b.x = {0.062488973f, 0.99999f, -1.9996f, 65519.0f, 1e-8f, 6.102e-5f};
+  std::string p = tmp("halfcarry.h5");
+  write_features(p, c, b, true, {});
+  FeatureBlock back = read_features(p, c);
+  EXPECT_EQ(back.x[0], 0.0625f);
+  EXPECT_EQ(back.x[1], 1.0f);
+  EXPECT_EQ(back.x[2], -2.0f);
+  EXPECT_EQ(back.x[3], 65504.0f);
+  EXPECT_EQ(back.x[4], 0.0f);
+  EXPECT_EQ(back.x[5], 6.103515625e-05f);  // largest subnormal rounds up to the smallest normal
+}
