@@ -36,8 +36,8 @@ std::string compute_env_summary();
 /// Cores this process may run on (sched_getaffinity).
 int available_cores();
 
-/// Sets OpenMP threads to `threads` (0 = auto: available cores / local ranks,
-/// at least 1) and OpenBLAS to 1 thread (our kernels call it per thread).
+/// Sets OpenMP threads to `threads` (0 = auto: DISTCLUST_THREADS if set, else
+/// available cores / local ranks, at least 1) and OpenBLAS to 1 thread (our kernels call it per thread).
 /// Returns the thread count chosen.
 int configure_threads(int threads, int local_size);
 

@@ -1,5 +1,7 @@
 #include "cli/context.h"
 
+#include <cstdlib>
+
 #include "distclust/log.h"
 
 namespace distclust::cli {
@@ -34,6 +36,9 @@ Context make_context(CommandLine& cl, const std::string& default_section,
   ctx.comm = make_communicator(CommParams{ctx.runtime.comm});
   log::set_identity(ctx.comm->rank(), ctx.comm->size());
   if (!ctx.runtime.log_dir.empty()) log::open_rank_file(ctx.runtime.log_dir);
+  // Test hook: make one rank fail, to check that the whole job ends.
+  if (const char* r = std::getenv("DISTCLUST_TEST_FAIL_RANK"); r && std::atoi(r) == ctx.comm->rank())
+    throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
   log::debug(compute_env_summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),
              " threads/rank=", threads);

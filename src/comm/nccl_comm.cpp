@@ -17,10 +17,10 @@ namespace distclust {
 namespace {
 
 void cuda_check(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) throw Error(fmt(call, " failed: ", cudaGetErrorString(e), " (", where(), ")"));
+  if (e != cudaSuccess) throw Error(fmt("comm=nccl: ", call, " failed: ", cudaGetErrorString(e), " (", where(), ")"));
 }
 void nccl_check(ncclResult_t r, const char* call) {
-  if (r != ncclSuccess) throw Error(fmt(call, " failed: ", ncclGetErrorString(r), " (", where(), ")"));
+  if (r != ncclSuccess) throw Error(fmt("comm=nccl: ", call, " failed: ", ncclGetErrorString(r), " (", where(), ")"));
 }
 #define DC_CUDA(x) cuda_check((x), #x)
 #define DC_NCCL(x) nccl_check((x), #x)

@@ -79,6 +79,8 @@ int available_cores() {
 }
 
 int configure_threads(int threads, int local_size) {
+  const char* env = std::getenv("DISTCLUST_THREADS");  // set by launch/distclust-rank
+  if (threads <= 0 && env && std::atoi(env) > 0) threads = std::atoi(env);
   if (threads <= 0) {
     int cores = available_cores();
     // Ranks bound to one core each see 1 core; unbound ranks on a node see all

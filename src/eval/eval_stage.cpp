@@ -30,7 +30,9 @@ std::string run_eval(const EvalParams& p, Communicator& comm) {
       require(pred.size() == truth.size(), p.pred, ": /assign has ", pred.size(), " rows but ", p.labels,
               ": /labels has ", truth.size());
       Scores s = score(truth, pred);
-      json = fmt("{\"acc\": ", s.acc, ", \"nmi\": ", s.nmi, ", \"ari\": ", s.ari, ", \"n\": ", s.n,
+      char num[128];
+      std::snprintf(num, sizeof(num), "\"acc\": %.17g, \"nmi\": %.17g, \"ari\": %.17g", s.acc, s.nmi, s.ari);
+      json = fmt("{", num, ", \"n\": ", s.n,
                  ", \"clusters\": ", s.clusters, ", \"classes\": ", s.classes,
                  ", \"acc_mapping\": \"", s.many_to_one ? "many-to-one" : "hungarian", "\"}");
       if (p.json) {

@@ -1,0 +1,90 @@
+// The JSON file beside a TorchScript model that says how its input is made.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "distclust/error.h"
+#include "distclust/preprocess.h"
+#include "extract/json.h"
+
+namespace distclust {
+namespace {
+
+using json::Value;
+
+const Value* find(const Value& root, const char* key) {
+  auto it = root.obj.find(key);
+  return it == root.obj.end() ? nullptr : &it->second;
+}
+
+int64_t integer(const std::string& file, const char* key, const Value& v, int64_t min) {
+  require(v.type == Value::Type::number && std::floor(v.num) == v.num && v.num >= double(min) && v.num < 1e15, file,
+          ": key '", key, "' is ", v.type == Value::Type::number ? fmt(v.num) : std::string(v.type_name()),
+          " (expected an integer >= ", min, ")");
+  return static_cast<int64_t>(v.num);
+}
+
+std::vector<float> three_floats(const std::string& file, const char* key, const Value* v) {
+  require(v != nullptr, file, ": key '", key, "' is missing (expected an array of 3 numbers, R,G,B)");
+  require(v->type == Value::Type::array, file, ": key '", key, "' is ", v->type_name(),
+          " (expected an array of 3 numbers, R,G,B)");
+  require(v->arr.size() == 3, file, ": key '", key, "' has ", v->arr.size(), " values (expected 3, R,G,B)");
+  std::vector<float> out;
+  for (const Value& x : v->arr) {
+    require(x.type == Value::Type::number, file, ": key '", key, "' holds ", x.type_name(), " (expected numbers)");
+    out.push_back(static_cast<float>(x.num));
+  }
+  return out;
+}
+
+}  // namespace
+
+ModelSidecar load_model_sidecar(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), "model sidecar ", path, " cannot be opened (expected a JSON file with input_size, mean, std)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Value root = json::parse(ss.str(), path);
+  require(root.type == Value::Type::object, path, ": top level is ", root.type_name(), " (expected an object)");
+
+  ModelSidecar s;
+  const Value* size = find(root, "input_size");
+  require(size != nullptr, path, ": key 'input_size' is missing (expected [H, W] or N)");
+  if (size->type == Value::Type::array) {
+    require(size->arr.size() == 1 || size->arr.size() == 2, path, ": key 'input_size' has ", size->arr.size(),
+            " values (expected [H, W] or [N])");
+    s.input_height = static_cast<int>(integer(path, "input_size", size->arr[0], 1));
+    s.input_width = static_cast<int>(integer(path, "input_size", size->arr.back(), 1));
+  } else {
+    s.input_height = s.input_width = static_cast<int>(integer(path, "input_size", *size, 1));
+  }
+  s.mean = three_floats(path, "mean", find(root, "mean"));
+  s.std = three_floats(path, "std", find(root, "std"));
+  for (float x : s.std) require(x > 0, path, ": key 'std' holds ", x, " (expected > 0)");
+  if (const Value* r = find(root, "resize")) s.resize = static_cast<int>(integer(path, "resize", *r, 1));
+  if (const Value* r = find(root, "interpolation")) {
+    require(r->type == Value::Type::string, path, ": key 'interpolation' is ", r->type_name(), " (expected a string)");
+    s.interpolation = r->str;
+  }
+  if (const Value* r = find(root, "output_dim")) s.output_dim = integer(path, "output_dim", *r, 1);
+  return s;
+}
+
+std::string sidecar_path_for(const std::string& model_path) {
+  return std::filesystem::path(model_path).replace_extension(".json").string();
+}
+
+void apply_sidecar(const ModelSidecar& s, PreprocessParams& p) {
+  require(s.input_height == s.input_width, "model input is ", s.input_height, " x ", s.input_width,
+          " (only square inputs are supported: preprocess.crop is one side)");
+  p.crop = s.input_height;
+  p.resize = s.resize > 0 ? s.resize : s.input_height;
+  p.mean = s.mean;
+  p.std = s.std;
+  p.scale_to_unit = true;
+  if (!s.interpolation.empty()) p.interpolation = s.interpolation;
+  p.validate();
+}
+
+}  // namespace distclust

@@ -1,0 +1,139 @@
+// What every image source shares: params validation, the factory that picks
+// a source kind from the path, file reading, and the HDF5 lock.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "distclust/error.h"
+#include "extract/sources.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust {
+
+namespace {
+
+bool one_of(const std::string& v, std::initializer_list<const char*> ok) {
+  for (const char* o : ok)
+    if (v == o) return true;
+  return false;
+}
+
+std::string extension_lower(const std::string& path) {
+  return extract::lower(fs::path(path).extension().string());
+}
+
+// A directory that directly holds CIFAR binary batches is a CIFAR source, not
+// a folder of images (it has no image files anyway).
+bool holds_cifar_batches(const std::string& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name == "test_batch.bin" || name == "train.bin" || name == "test.bin" ||
+        (name.rfind("data_batch_", 0) == 0 && extension_lower(name) == ".bin"))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void SourceParams::validate() const {
+  require(!path.empty(), "source.path is empty: give a folder, list file, HDF5 file or CIFAR batch");
+  require(one_of(type, {"auto", "folder", "list", "hdf5", "cifar"}), "source.type is '", type,
+          "' (expected auto|folder|list|hdf5|cifar)");
+  require(one_of(folder_labels, {"auto", "yes", "no"}), "source.folder_labels is '", folder_labels,
+          "' (expected auto|yes|no)");
+  require(!hdf5_images.empty(), "source.hdf5_images is empty (expected a dataset name such as /images)");
+  require(one_of(cifar_split, {"all", "train", "test"}), "source.cifar_split is '", cifar_split,
+          "' (expected all|train|test)");
+  require(max_file_bytes > 0, "source.max_file_bytes is ", max_file_bytes, " (expected > 0)");
+}
+
+std::string ImageSource::describe() const {
+  auto classes = class_names();
+  return fmt(kind(), " source ", path_, ": ", size(), " images",
+             classes.empty() ? std::string() : fmt(", ", classes.size(), " classes"));
+}
+
+void ImageSource::check_row(int64_t i) const {
+  require(i >= 0 && i < size(), kind(), " source ", path_, ": row ", i, " is out of range [0, ", size(), ")");
+}
+
+bool has_image_extension(const std::string& path) {
+  std::string e = extension_lower(path);
+  return one_of(e, {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"});
+}
+
+std::mutex& hdf5_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::unique_ptr<ImageSource> open_source(const SourceParams& p) {
+  p.validate();
+  std::string type = p.type;
+  if (type == "auto") {
+    std::error_code ec;
+    auto st = fs::status(p.path, ec);
+    require(!ec && fs::exists(st), "source path ", p.path, " does not exist");
+    if (fs::is_directory(st)) {
+      type = holds_cifar_batches(p.path) ? "cifar" : "folder";
+    } else {
+      std::string e = extension_lower(p.path);
+      if (one_of(e, {".h5", ".hdf5", ".he5"})) type = "hdf5";
+      else if (one_of(e, {".txt", ".csv", ".lst", ".list"})) type = "list";
+      else if (e == ".bin") type = "cifar";
+      else
+        throw Error(fmt("cannot tell the kind of image source ", p.path, " from its extension '", e,
+                        "' (expected a folder, .h5/.hdf5, .txt/.csv/.lst or .bin): set source.type"));
+    }
+  }
+  if (type == "folder") return extract::open_folder_source(p);
+  if (type == "list") return extract::open_list_source(p);
+  if (type == "hdf5") return extract::open_hdf5_source(p);
+  return extract::open_cifar_source(p);
+}
+
+namespace extract {
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt(path, ": cannot open: ", errno_text(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error(fmt(path, ": cannot stat: ", errno_text(errno)));
+  require(S_ISREG(st.st_mode), path, ": not a regular file");
+  require(st.st_size <= max_bytes, path, ": file is ", st.st_size, " bytes, over source.max_file_bytes = ",
+          max_bytes);
+  std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t r = ::read(fd, out.data() + got, out.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw Error(fmt(path, ": read failed after ", got, " bytes: ", errno_text(errno)));
+    if (r == 0) break;  // shrank while we read: keep what is there
+    got += static_cast<size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+}  // namespace extract
+}  // namespace distclust

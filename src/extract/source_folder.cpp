@@ -1,0 +1,143 @@
+// Folder source: image files under a root, found recursively. With class
+// subfolders (torchvision ImageFolder layout) the label of a file is the index
+// of its first-level folder among the sorted folder names; otherwise -1.
+//
+// Rows are the files' paths relative to the root in byte order (the same on
+// every rank and every run). Hidden entries (".name") are skipped, unlike
+// torchvision, so that ".ipynb_checkpoints" or ".snapshot" do not become
+// classes. Symbolic links are followed; a directory reached twice (a link
+// loop) is walked once.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "distclust/error.h"
+#include "distclust/log.h"
+#include "extract/sources.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust::extract {
+namespace {
+
+using Visited = std::set<std::pair<dev_t, ino_t>>;
+
+bool hidden(const fs::path& p) {
+  std::string n = p.filename().string();
+  return !n.empty() && n[0] == '.';
+}
+
+// Appends image files under dir (relative to the root as rel/...) to out.
+void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vector<std::string>& out) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) return;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  require(!ec, "folder source: cannot list directory ", dir.string(), ": ", ec.message());
+  for (fs::directory_iterator end; it != end; it.increment(ec)) {
+    require(!ec, "folder source: error while listing ", dir.string(), ": ", ec.message());
+    const fs::path& p = it->path();
+    if (hidden(p)) continue;
+    std::string name = rel + p.filename().string();
+    std::error_code e2;
+    if (it->is_directory(e2)) walk(p, name + "/", seen, out);
+    else if (it->is_regular_file(e2) && has_image_extension(name)) out.push_back(name);
+  }
+}
+
+class FolderSource : public ImageSource {
+ public:
+  explicit FolderSource(const SourceParams& p) : max_bytes_(p.max_file_bytes) {
+    path_ = p.path;
+    std::error_code ec;
+    require(fs::is_directory(p.path, ec), "folder source ", p.path, ": not a directory (or does not exist)");
+    root_ = p.path;
+    if (root_.back() != '/') root_ += '/';
+
+    // First level: image files and (non-hidden) subfolders, sorted.
+    std::vector<std::string> top_dirs;
+    int64_t top_files = 0;
+    fs::directory_iterator it(p.path, ec);
+    require(!ec, "folder source: cannot list directory ", p.path, ": ", ec.message());
+    for (fs::directory_iterator end; it != end; it.increment(ec)) {
+      require(!ec, "folder source: error while listing ", p.path, ": ", ec.message());
+      if (hidden(it->path())) continue;
+      std::error_code e2;
+      if (it->is_directory(e2)) top_dirs.push_back(it->path().filename().string());
+      else if (it->is_regular_file(e2) && has_image_extension(it->path().string())) ++top_files;
+    }
+    std::sort(top_dirs.begin(), top_dirs.end());
+
+    bool classes = p.folder_labels == "yes" ||
+                   (p.folder_labels == "auto" && top_files == 0 && !top_dirs.empty());
+    std::vector<std::pair<std::string, int32_t>> files;
+    Visited seen;
+    if (classes) {
+      if (top_files > 0)
+        log::warn("folder source ", p.path, ": ", top_files,
+                  " image files directly in the root are ignored (folder_labels: yes; images belong in class folders)");
+      classes_ = top_dirs;
+      struct stat st {};
+      if (::stat(p.path.c_str(), &st) == 0) seen.insert({st.st_dev, st.st_ino});
+      for (size_t c = 0; c < top_dirs.size(); ++c) {
+        std::vector<std::string> found;
+        walk(fs::path(p.path) / top_dirs[c], top_dirs[c] + "/", seen, found);
+        if (found.empty())
+          log::warn("folder source ", p.path, ": class folder '", top_dirs[c],
+                    "' holds no images (its label ", c, " is kept so labels match torchvision's ImageFolder)");
+        for (auto& f : found) files.emplace_back(std::move(f), static_cast<int32_t>(c));
+      }
+    } else {
+      std::vector<std::string> found;
+      walk(p.path, "", seen, found);
+      for (auto& f : found) files.emplace_back(std::move(f), -1);
+    }
+    require(!files.empty(), "folder source ", p.path,
+            ": no image files (.jpg .jpeg .png .bmp .tif .tiff .webp, any case) found in it or below it");
+
+    std::sort(files.begin(), files.end());
+    labels_.reserve(files.size());
+    for (auto& f : files) {
+      rel_.add(f.first);
+      labels_.push_back(f.second);
+    }
+    rel_.shrink();
+  }
+
+  int64_t size() const override { return rel_.size(); }
+  std::string id(int64_t i) const override {
+    check_row(i);
+    return root_ + rel_[i];
+  }
+  int64_t label(int64_t i) const override {
+    check_row(i);
+    return labels_[i];
+  }
+  std::vector<std::string> class_names() const override { return classes_; }
+  RawImage read(int64_t i) const override {
+    check_row(i);
+    RawImage r;
+    r.bytes = read_file_bytes(root_ + rel_[i], max_bytes_);
+    return r;
+  }
+  std::string kind() const override { return "folder"; }
+
+ private:
+  std::string root_;  // ends in '/'
+  PathTable rel_;
+  std::vector<int32_t> labels_;
+  std::vector<std::string> classes_;
+  int64_t max_bytes_;
+};
+
+}  // namespace
+
+std::unique_ptr<ImageSource> open_folder_source(const SourceParams& p) {
+  return std::make_unique<FolderSource>(p);
+}
+
+}  // namespace distclust::extract

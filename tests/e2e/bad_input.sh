@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Bad input: each case must exit non-zero within seconds, print an error that
+# names the thing and the value, and leave no output file behind.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 100 --d 8 --k 3 --out ok.h5
+mkdir adir
+: > empty.h5
+echo "hello" > text.h5
+$PY - <<'PY'
+import h5py, numpy as np
+with h5py.File("nan.h5", "w") as f:
+    x = np.random.rand(50, 4).astype(np.float32); x[17, 2] = np.nan; x[30, 0] = np.inf
+    f["features"] = x
+with h5py.File("intfeat.h5", "w") as f:
+    f["features"] = np.ones((10, 4), dtype=np.int32)
+with h5py.File("nofeat.h5", "w") as f:
+    f["stuff"] = np.ones(3)
+with h5py.File("vec.h5", "w") as f:
+    f["features"] = np.ones(10, dtype=np.float32)
+with h5py.File("zero.h5", "w") as f:
+    f["features"] = np.ones((0, 4), dtype=np.float32)
+with h5py.File("lab99.h5", "w") as f:
+    f["labels"] = np.zeros(99, dtype=np.int64)
+PY
+n=0
+check() {  # check NP "expected message" args...
+  local np=$1 msg=$2; shift 2
+  n=$((n + 1))
+  rm -f out.h5 out.h5.tmp
+  if timeout 60 $DC_MPIEXEC -n "$np" "$DC" "$@" --out out.h5 >out.txt 2>&1; then
+    cat out.txt; fail "case $n ($*) succeeded"
+  fi
+  local rc=$?
+  [[ $rc -ne 124 ]] || fail "case $n ($*) hung"
+  grep -qF -- "$msg" out.txt || { cat out.txt; fail "case $n ($*): message lacks '$msg'"; }
+  [[ ! -e out.h5 ]] || fail "case $n ($*) left out.h5"
+  echo "ok $n: $* -> $(grep -F -- "$msg" out.txt | head -1 | sed 's/^.*ERROR: //')"
+}
+check 1 "k=101 exceeds the number of valid rows (100 of 100)" kmeans --features ok.h5 --k 101
+check 2 "k=101 exceeds the number of valid rows (100 of 100)" kmeans --features ok.h5 --k 101
+check 1 "kmeans.k: 0 must be >= 1" kmeans --features ok.h5 --k 0
+check 1 "kmeans.k: -3 must be >= 1" kmeans --features ok.h5 --k -3
+check 1 "kmeans.k: 'ten' is not an integer" kmeans --features ok.h5 --k ten
+check 1 "missing.h5 does not exist" kmeans --features missing.h5 --k 2
+check 3 "missing.h5 does not exist" kmeans --features missing.h5 --k 2
+check 1 "adir is a directory" kmeans --features adir --k 2
+check 1 "empty.h5 is empty (0 bytes)" kmeans --features empty.h5 --k 2
+check 1 "text.h5 is not an HDF5 file" kmeans --features text.h5 --k 2
+check 2 "nan.h5: /features row 17 holds NaN or Inf (2 such rows in all)" kmeans --features nan.h5 --k 2
+check 1 "/features has type int32, expected float32 or float16" kmeans --features intfeat.h5 --k 2
+check 1 "no dataset /features (file holds /stuff)" kmeans --features nofeat.h5 --k 2
+check 1 "/features is 10 float32, expected 2-D [N x D]" kmeans --features vec.h5 --k 2
+check 1 "/features is 0 x 4 float32, which is empty" kmeans --features zero.h5 --k 2
+check 1 "kmeans.init: 'kmeans+' is not one of" kmeans --features ok.h5 --k 2 --init kmeans+
+check 1 "unknown key 'kk' in section 'kmeans'" kmeans --features ok.h5 --set kmeans.kk=3
+check 1 "no input given (--features" kmeans --k 3
+$PY -c "import h5py,numpy as np; h5py.File('pred.h5','w')['assign']=np.zeros(100,dtype=np.int64)"
+check 1 "pred.h5: /assign has 100 rows but lab99.h5: /labels has 99" eval --pred pred.h5 --labels lab99.h5
+check 1 "no dataset /assign" eval --pred ok.h5 --labels ok.h5
+check 1 "comm=nccl" kmeans --features ok.h5 --k 2 --comm nccl
+check 1 "runtime.comm: 'nccll' is not one of" kmeans --features ok.h5 --k 2 --comm nccll
+mkdir outdir
+check 1 "outdir is a directory, expected a file name" synth features --n 10 --set out=outdir
+printf 'kmeans:\n  k: [1, 2\n' > broken.yaml
+check 1 "broken.yaml: YAML error at line" kmeans --features ok.h5 --config broken.yaml
+printf 'kmaens:\n  k: 3\n' > typo.yaml
+check 1 "unknown section 'kmaens'" kmeans --features ok.h5 --config typo.yaml
+pass "$n bad-input cases"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# A k-means job killed mid-way (SIGKILL after N checkpointed iterations) and
+# started again ends with the same kmeans.h5 as a job that never stopped.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 20000 --d 32 --k 10 --noise 1.2 --seed 5 --out f.h5
+args=(kmeans --features f.h5 --k 25 --iters 12 --tol 0 --restarts 2 --seed 9)
+dcrun 2 "${args[@]}" --out ref.h5
+for at in 3 12 14; do  # mid restart 0, end of restart 0, mid restart 1
+  rm -f km.h5 km.h5.ckpt
+  if DISTCLUST_FAULT_AFTER_ITER=$at dcrun 2 "${args[@]}" --out km.h5 >log-$at.txt 2>&1; then
+    fail "the injected kill after $at iterations did not stop the job"
+  fi
+  [[ -e km.h5.ckpt ]] || fail "no checkpoint after a kill at iteration $at"
+  [[ ! -e km.h5 ]] || fail "a kmeans.h5 exists although the job was killed"
+  dcrun 2 "${args[@]}" --out km.h5 >resume-$at.txt 2>&1 || { cat resume-$at.txt; fail "resume failed"; }
+  grep -q "resuming from km.h5.ckpt" resume-$at.txt || fail "the second run did not resume"
+  $PY - <<'PY'
+import h5py, numpy as np
+a, b = h5py.File("ref.h5", "r"), h5py.File("km.h5", "r")
+for name in ["centroids", "assign", "distance", "inertia"]:
+    assert np.array_equal(a[name][:], b[name][:]), f"/{name} differs after resume"
+PY
+  pass "killed after $at iterations, resumed, identical output"
+done
+# A checkpoint from other parameters is ignored, not used.
+DISTCLUST_FAULT_AFTER_ITER=2 dcrun 1 "${args[@]}" --out km2.h5 >/dev/null 2>&1 || true
+dcrun 1 kmeans --features f.h5 --k 25 --iters 12 --tol 0 --restarts 2 --seed 10 --out km2.h5 >other.txt 2>&1
+grep -q "ignoring checkpoint" other.txt || fail "a checkpoint made with other parameters was not ignored"
+pass "foreign checkpoint ignored"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# A failure on one rank ends the whole job quickly (MPI_Abort), naming the
+# rank and the cause, instead of leaving the other ranks waiting.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 3000 --d 8 --k 3 --out f.h5
+for np in 2 3; do
+  last=$((np - 1))
+  start=$(date +%s)
+  if DISTCLUST_TEST_FAIL_RANK=$last timeout 60 $DC_MPIEXEC -n $np "$DC" kmeans --features f.h5 --k 3 --out km.h5 >out.txt 2>&1; then
+    fail "job with a failing rank exited 0"
+  fi
+  rc=$?
+  [[ $rc -ne 124 ]] || fail "job with a failing rank $last of $np hung"
+  grep -q "injected failure (DISTCLUST_TEST_FAIL_RANK) on rank $last" out.txt || { cat out.txt; fail "cause not reported"; }
+  [[ ! -e km.h5 ]] || fail "output written by a failed job"
+  pass "rank $last of $np failed -> job ended in $(( $(date +%s) - start )) s with rc $rc"
+done

@@ -1,0 +1,285 @@
+// Preprocessing: torchvision's Resize + CenterCrop + ToTensor + Normalize
+// arithmetic, Pillow-exact resampling against outputs Pillow wrote
+// (tests/data/extract/make_fixtures.py), and the model sidecar reader.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "distclust/error.h"
+#include "distclust/preprocess.h"
+
+namespace fs = std::filesystem;
+using namespace distclust;
+
+namespace {
+
+const std::string kFixtures = std::string(DC_SOURCE_DIR) + "/tests/data/extract/";
+
+cv::Mat read_rgb(const std::string& name, int flags = cv::IMREAD_COLOR) {
+  cv::Mat m = cv::imread(kFixtures + name, flags);
+  EXPECT_FALSE(m.empty()) << kFixtures + name;
+  if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  return m;
+}
+
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+cv::Mat random_rgb(int h, int w, unsigned seed) {
+  std::mt19937 rng(seed);
+  cv::Mat m(h, w, CV_8UC3);
+  for (size_t i = 0; i < m.total() * 3; ++i) m.data[i] = uint8_t(rng());
+  return m;
+}
+
+TEST(ExtractPreprocess, ResizedShapeFollowsTorchvision) {
+  EXPECT_EQ(resized_shape(32, 32, 32), std::make_pair(32, 32));
+  EXPECT_EQ(resized_shape(375, 500, 256), std::make_pair(256, 341));  // 341.33 truncated
+  EXPECT_EQ(resized_shape(500, 375, 256), std::make_pair(341, 256));
+  EXPECT_EQ(resized_shape(33, 50, 32), std::make_pair(32, 48));       // 48.48
+  EXPECT_EQ(resized_shape(10, 10, 224), std::make_pair(224, 224));    // enlarging
+  EXPECT_EQ(resized_shape(7, 9, 0), std::make_pair(7, 9));            // 0 = keep
+  EXPECT_THROW(resized_shape(1, 100000000, 256), Error);             // 256 x 2.56e10
+}
+
+TEST(ExtractPreprocess, CenterCropRoundsHalfToEvenAndPads) {
+  cv::Mat m(40, 40, CV_8UC3);
+  for (int y = 0; y < 40; ++y)
+    for (int x = 0; x < 40; ++x) m.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(x), uint8_t(y), 7);
+  // Python round: (35-32)/2 = 1.5 -> 2, (33-32)/2 = 0.5 -> 0, (34-32)/2 -> 1.
+  EXPECT_EQ(center_crop(m(cv::Rect(0, 0, 35, 33)), 32).at<cv::Vec3b>(0, 0), cv::Vec3b(2, 0, 7));
+  EXPECT_EQ(center_crop(m(cv::Rect(0, 0, 34, 34)), 32).at<cv::Vec3b>(0, 0), cv::Vec3b(1, 1, 7));
+  // Smaller than the crop: zero padding, left/top get the smaller half.
+  cv::Mat small = m(cv::Rect(0, 0, 5, 6));
+  cv::Mat c = center_crop(small, 8);  // pad w 3 -> 1 left, 2 right; h 2 -> 1 top, 1 bottom
+  ASSERT_EQ(c.size(), cv::Size(8, 8));
+  EXPECT_EQ(c.at<cv::Vec3b>(0, 0), cv::Vec3b(0, 0, 0));
+  EXPECT_EQ(c.at<cv::Vec3b>(1, 1), cv::Vec3b(0, 0, 7));
+  EXPECT_EQ(c.at<cv::Vec3b>(6, 5), cv::Vec3b(4, 5, 7));
+  EXPECT_EQ(c.at<cv::Vec3b>(6, 6), cv::Vec3b(0, 0, 0));
+  // Padded in width only, cropped in height: 5 x 12 -> 8: rows from round(2) = 2.
+  c = center_crop(m(cv::Rect(0, 0, 5, 12)), 8);
+  EXPECT_EQ(c.at<cv::Vec3b>(0, 1), cv::Vec3b(0, 2, 7));
+}
+
+TEST(ExtractPreprocess, Cifar32IsExactIdentityBeforeNormalising) {
+  cv::Mat img = random_rgb(32, 32, 1);
+  PreprocessParams p;  // resize 32, crop 32, ImageNet mean/std
+  p.validate();
+  cv::Mat g = preprocess_geometry(img, p);
+  ASSERT_EQ(g.size(), img.size());
+  EXPECT_EQ(cv::norm(g, img, cv::NORM_INF), 0);
+
+  std::vector<float> out(3 * 32 * 32);
+  preprocess(img, p, out.data(), out.size());
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) {
+        // torchvision: ToTensor divides by 255 in float32, Normalize subtracts then divides.
+        float v = float(img.at<cv::Vec3b>(y, x)[c]) / 255.0f;
+        float want = (v - p.mean[c]) / p.std[c];
+        float got = out[(c * 32 + y) * 32 + x];
+        ASSERT_EQ(std::memcmp(&got, &want, sizeof(float)), 0) << c << "," << y << "," << x;
+      }
+}
+
+TEST(ExtractPreprocess, HandComputedBilinearShrink) {
+  // One row 0,100,200,255 shrunk 4 -> 2 with Pillow's bilinear: support
+  // 1 * scale 2 = 2. Output 0: centre 1, taps 0..2, weights f(-.25),f(.25),
+  // f(.75) = .75,.75,.25 -> 3/7,3/7,1/7: 500/7 = 71.4 -> 71. Output 1:
+  // centre 3, taps 1..3, weights 1/7,3/7,3/7: 1465/7 = 209.3 -> 209.
+  cv::Mat row = (cv::Mat_<uint8_t>(1, 4) << 0, 100, 200, 255);
+  cv::Mat r = resize_pil(row, 2, 1, "bilinear");
+  ASSERT_EQ(r.size(), cv::Size(2, 1));
+  EXPECT_EQ(r.at<uint8_t>(0, 0), 71);
+  EXPECT_EQ(r.at<uint8_t>(0, 1), 209);
+
+  // The same through the whole transform: a 2 x 4 RGB image with that row in
+  // R, G = 51, B = 255, resize shorter side 2 -> 1 (so 4 -> 2), no crop,
+  // mean 0.5, std 0.25.
+  cv::Mat img(2, 4, CV_8UC3);
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 4; ++x) img.at<cv::Vec3b>(y, x) = cv::Vec3b(row.at<uint8_t>(0, x), 51, 255);
+  PreprocessParams p;
+  p.resize = 1;
+  p.crop = 0;
+  p.mean = {0.5f};
+  p.std = {0.25f};
+  std::vector<float> out(3 * 1 * 2);
+  preprocess(img, p, out.data(), out.size());
+  const float want[6] = {(71 / 255.0f - 0.5f) / 0.25f, (209 / 255.0f - 0.5f) / 0.25f, -1.2f, -1.2f, 2.0f, 2.0f};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(out[i], want[i], 1e-6) << i;
+  EXPECT_NEAR(out[0], -0.886275f, 1e-6);  // (0.278431 - 0.5) / 0.25
+  EXPECT_NEAR(out[1], 1.278431f, 1e-6);
+}
+
+TEST(ExtractPreprocess, ResizeMatchesPillowByteForByte) {
+  cv::Mat src = read_rgb("resample_src.png");
+  ASSERT_EQ(src.size(), cv::Size(24, 17));
+  for (std::string f : {"bilinear", "bicubic", "area", "lanczos"})
+    for (auto [w, h] : {std::pair{10, 7}, {7, 10}, {37, 29}, {24, 9}}) {
+      std::string name = "pil_" + f + "_" + std::to_string(w) + "x" + std::to_string(h) + ".png";
+      cv::Mat want = read_rgb(name);
+      cv::Mat got = resize_pil(src, w, h, f);
+      ASSERT_EQ(got.size(), want.size()) << name;
+      EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0) << name;
+    }
+  // The 1-channel path, on Pillow's own "L" conversion of the source
+  // (L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16, libImaging/Convert.c).
+  cv::Mat gray(src.rows, src.cols, CV_8UC1);
+  for (int y = 0; y < src.rows; ++y)
+    for (int x = 0; x < src.cols; ++x) {
+      cv::Vec3b v = src.at<cv::Vec3b>(y, x);
+      gray.at<uint8_t>(y, x) = uint8_t((19595 * v[0] + 38470 * v[1] + 7471 * v[2] + 0x8000) >> 16);
+    }
+  cv::Mat want = read_rgb("pil_gray_bilinear_10x7.png", cv::IMREAD_GRAYSCALE);
+  EXPECT_EQ(cv::norm(resize_pil(gray, 10, 7, "bilinear"), want, cv::NORM_INF), 0);
+}
+
+TEST(ExtractPreprocess, ResizeSameSizeIsACopyAndBadArgumentsThrow) {
+  cv::Mat img = random_rgb(9, 11, 3);
+  cv::Mat same = resize_pil(img, 11, 9, "bicubic");
+  EXPECT_EQ(cv::norm(same, img, cv::NORM_INF), 0);
+  EXPECT_NE(same.data, img.data);
+  EXPECT_NE(error_of([&] { resize_pil(img, 5, 5, "nearest"); }).find("'nearest'"), std::string::npos);
+  EXPECT_THROW(resize_pil(img, 0, 5, "bilinear"), Error);
+}
+
+TEST(ExtractPreprocess, ValidateAndBufferSizeErrors) {
+  PreprocessParams p;
+  std::vector<float> out(10);
+  cv::Mat img = random_rgb(32, 32, 2);
+  std::string msg = error_of([&] { preprocess(img, p, out.data(), out.size()); });
+  EXPECT_NE(msg.find("3072"), std::string::npos) << msg;
+  p.mean = {0.1f, 0.2f};
+  EXPECT_NE(error_of([&] { p.validate(); }).find("preprocess.mean"), std::string::npos);
+  p = PreprocessParams{};
+  p.std = {1.f, 0.f, 1.f};
+  EXPECT_NE(error_of([&] { p.validate(); }).find("preprocess.std"), std::string::npos);
+  p = PreprocessParams{};
+  p.interpolation = "cubic";
+  EXPECT_NE(error_of([&] { p.validate(); }).find("'cubic'"), std::string::npos);
+  p = PreprocessParams{};
+  p.crop = -1;
+  EXPECT_THROW(p.validate(), Error);
+}
+
+TEST(ExtractPreprocess, UnscaledNormalisationAndBigImage) {
+  // A 300 x 200 image, resize 64, crop 56: output is 3 x 56 x 56.
+  cv::Mat img = random_rgb(200, 300, 4);
+  PreprocessParams p;
+  p.resize = 64;
+  p.crop = 56;
+  p.scale_to_unit = false;
+  p.mean = {127.5f};
+  p.std = {1.0f};
+  std::vector<float> out(3 * 56 * 56);
+  preprocess(img, p, out.data(), out.size());
+  cv::Mat resized = resize_pil(img, 96, 64, "bilinear");  // 300*64/200 = 96
+  cv::Mat want = resized(cv::Rect(20, 4, 56, 56));         // round((96-56)/2), round((64-56)/2)
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 56; y += 5)
+      for (int x = 0; x < 56; x += 5)
+        ASSERT_EQ(out[(c * 56 + y) * 56 + x], float(want.at<cv::Vec3b>(y, x)[c]) - 127.5f);
+}
+
+// ---------------------------------------------------------------- sidecar
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "dc_extract_pre_XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::string p = (path / name).string();
+    std::ofstream(p) << text;
+    return p;
+  }
+};
+
+TEST(ExtractPreprocess, SharedResnet20Sidecar) {
+  const std::string file = std::string(DC_SHARED_DIR) + "/models/cifar10-resnet20.json";
+  if (!fs::exists(file)) GTEST_SKIP() << file << " is not there";
+  EXPECT_EQ(sidecar_path_for(std::string(DC_SHARED_DIR) + "/models/cifar10-resnet20.pt"), file);
+  ModelSidecar s = load_model_sidecar(file);
+  EXPECT_EQ(s.input_height, 32);
+  EXPECT_EQ(s.input_width, 32);
+  EXPECT_EQ(s.mean, (std::vector<float>{0.485f, 0.456f, 0.406f}));
+  EXPECT_EQ(s.std, (std::vector<float>{0.229f, 0.224f, 0.225f}));
+  EXPECT_EQ(s.output_dim, 64);
+  EXPECT_EQ(s.resize, 0);
+  PreprocessParams p;
+  p.resize = 7;
+  apply_sidecar(s, p);
+  EXPECT_EQ(p.resize, 32);
+  EXPECT_EQ(p.crop, 32);
+  EXPECT_EQ(p.mean, s.mean);
+}
+
+TEST(ExtractPreprocess, SidecarParsingIsRobustAndErrorsNameFileAndKey) {
+  TempDir t;
+  std::string ok = t.write("m.json",
+                           "\n\t{ \"notes\": {\"a\": [1, {\"b\": null}], \"c\": \"x\\\"y\\u00e9\"},\r\n"
+                           "  \"std\":[1e-1 , 2E-1,0.3], \"interpolation\" : \"bicubic\",\n"
+                           "  \"mean\": [0, -0.5, 1.0], \"resize\": 256, \"input_size\": 224, \"flag\": true }\n");
+  ModelSidecar s = load_model_sidecar(ok);
+  EXPECT_EQ(s.input_height, 224);
+  EXPECT_EQ(s.input_width, 224);
+  EXPECT_EQ(s.resize, 256);
+  EXPECT_EQ(s.interpolation, "bicubic");
+  EXPECT_EQ(s.mean, (std::vector<float>{0.f, -0.5f, 1.f}));
+  EXPECT_FLOAT_EQ(s.std[1], 0.2f);
+  EXPECT_EQ(s.output_dim, -1);
+  PreprocessParams p;
+  apply_sidecar(s, p);
+  EXPECT_EQ(p.resize, 256);
+  EXPECT_EQ(p.crop, 224);
+  EXPECT_EQ(p.interpolation, "bicubic");
+
+  std::string f = t.write("nomean.json", "{\"input_size\": [32, 32], \"std\": [1,1,1]}");
+  std::string msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find(f), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'mean'"), std::string::npos) << msg;
+
+  f = t.write("two.json", "{\"input_size\": [32, 32], \"mean\": [1,1], \"std\": [1,1,1]}");
+  msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find("'mean' has 2 values"), std::string::npos) << msg;
+
+  f = t.write("size.json", "{\"input_size\": \"32\", \"mean\": [1,1,1], \"std\": [1,1,1]}");
+  msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find("'input_size'"), std::string::npos) << msg;
+
+  f = t.write("syntax.json", "{\"input_size\": 32,\n  \"mean\" [1,1,1]}");
+  msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find(f + ":2:10"), std::string::npos) << msg;
+
+  f = t.write("rect.json", "{\"input_size\": [32, 48], \"mean\": [1,1,1], \"std\": [1,1,1]}");
+  ModelSidecar rect = load_model_sidecar(f);
+  EXPECT_EQ(rect.input_width, 48);
+  EXPECT_NE(error_of([&] { apply_sidecar(rect, p); }).find("32 x 48"), std::string::npos);
+
+  msg = error_of([&] { load_model_sidecar(t.path.string() + "/absent.json"); });
+  EXPECT_NE(msg.find("absent.json"), std::string::npos) << msg;
+}
+
+}  // namespace
