@@ -9,6 +9,7 @@
 #include "cli/context.h"
 #include "distclust/bench.h"
 #include "distclust/kmeans.h"
+#include "distclust/knn.h"
 #include "distclust/log.h"
 #include "distclust/synth_features.h"
 
@@ -39,6 +40,27 @@ struct BenchKMeansParams {
   void validate() const {
     require(n >= 1 && d >= 1 && k >= 1 && iters >= 1, "bench kmeans: n, d, k, iters must be >= 1");
   }
+};
+
+/// Parameters of `distclust bench knn` (YAML section `bench_knn`).
+struct BenchKnnParams {
+  int64_t n = 100000;         ///< rows (synthetic unless features is given)
+  int d = 256;                ///< dimension
+  int k = 20;                 ///< neighbours
+  int64_t seed = 1;           ///< seed of the synthetic data
+  std::string features = "";  ///< time on this features file instead
+  std::string metric = "cosine";  ///< cosine|l2
+  std::string json = "";      ///< write the figures as JSON to this file
+  template <class V> void visit(V& v) {
+    v("n", n, "rows of synthetic data");
+    v("d", d, "dimension");
+    v("k", k, "neighbours");
+    v("seed", seed, "seed");
+    v("features", features, "use this features.h5 instead of synthetic data");
+    v("metric", metric, "cosine|l2");
+    v("json", json, "write results as JSON to this file");
+  }
+  void validate() const { require(n >= 2 && d >= 1 && k >= 1, "bench knn: n >= 2, d, k >= 1"); }
 };
 
 namespace cli {
@@ -103,6 +125,51 @@ void add_bench_commands(CLI::App& app) {
       std::printf("  peak RSS %.1f MiB per rank (features+centroids %.1f MiB in all)\n", rss / 1048576.0,
                   data_bytes / 1048576.0);
       std::printf("  %s\nRESULT %s\n", compute_env_summary().c_str(), json.c_str());
+      std::fflush(stdout);
+      if (!p.json.empty()) std::ofstream(p.json) << json << "\n";
+    }
+  });
+
+  static CommandLine kcl;
+  static BenchKnnParams kdefaults;
+  auto* kn = bench->add_subcommand("knn", "Time the exact kNN graph; compare with the sgemm rate at the kernel's shape");
+  add_common(kn, kcl);
+  kcl.flags.add(kn, "bench_knn", kdefaults);
+  kn->callback([] {
+    Context ctx = make_context(kcl, "bench_knn", {"runtime", "bench_knn"});
+    BenchKnnParams p;
+    resolve(ctx, kcl, "bench_knn", p);
+    Communicator& comm = *ctx.comm;
+    FeatureBlock b;
+    if (!p.features.empty()) {
+      b = read_features(p.features, comm);
+    } else {
+      SynthFeaturesParams sp;
+      sp.n = p.n, sp.d = p.d, sp.k = 100, sp.noise = 1.0, sp.seed = p.seed, sp.out = "-";
+      b = synth_features(sp, comm.rank(), comm.size());
+    }
+    KnnParams kp;
+    kp.k = p.k, kp.metric = p.metric, kp.checkpoint = false;
+    KnnGraph g = knn_exact(b, kp, comm);
+    const double flops = 2.0 * double(b.n_total) * double(b.n_total) * b.d;
+    const double gf = flops / g.seconds_search / 1e9;
+    double multi = 0, tiled = 0;
+    const int threads = compute_threads();
+    // The kernel's shape: this rank's queries x a block tile x D.
+    double limit = measured_sgemm_gflops(std::min<int64_t>(b.local_rows(), 32768), kp.tile_cols, b.d, threads, 3,
+                                         &multi, &tiled) * comm.size();
+    std::string json = fmt("{\"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k, ", \"ranks\": ", comm.size(),
+                           ", \"threads\": ", threads, ", \"seconds\": ", g.seconds_search, ", \"gflops\": ", gf,
+                           ", \"sgemm_gflops\": ", limit, ", \"sgemm_limit_seconds\": ", flops / limit / 1e9,
+                           ", \"ratio_to_sgemm\": ", gf / limit, ", \"env\": \"", compute_env_summary(), "\"}");
+    if (comm.rank() == 0) {
+      std::printf("bench knn (exact): N=%lld D=%lld k=%d %s, %d rank(s) x %d threads\n", (long long)b.n_total,
+                  (long long)b.d, p.k, p.metric.c_str(), comm.size(), threads);
+      std::printf("  %-26s %9.2f s  %8.1f GFLOP/s (2*N*N*D)\n", "distclust knn exact", g.seconds_search, gf);
+      std::printf("  %-26s %9.2f s  %8.1f GFLOP/s (multi-threaded %.1f, per-thread tiles %.1f)\n", "sgemm limit",
+                  flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
+      std::printf("  ratio to sgemm limit: %.3f\n  %s\nRESULT %s\n", gf / limit, compute_env_summary().c_str(),
+                  json.c_str());
       std::fflush(stdout);
       if (!p.json.empty()) std::ofstream(p.json) << json << "\n";
     }

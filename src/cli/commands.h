@@ -7,6 +7,7 @@ namespace distclust::cli {
 void add_synth_commands(CLI::App& app);
 void add_kmeans_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_knn_command(CLI::App& app);
 void add_bench_commands(CLI::App& app);
 
 }  // namespace distclust::cli

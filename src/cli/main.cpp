@@ -12,7 +12,9 @@
 int main(int argc, char** argv) {
   distclust::ensure_compute_env(argc, argv);  // may re-exec with the BLAS/OpenMP env
   int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  // MULTIPLE lets the kNN ring pass blocks on while the GEMM runs; with less
+  // the transfer follows the compute instead.
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -25,6 +27,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "distclust " DISTCLUST_VERSION);
   distclust::cli::add_synth_commands(app);
   distclust::cli::add_kmeans_command(app);
+  distclust::cli::add_knn_command(app);
   distclust::cli::add_eval_command(app);
   distclust::cli::add_bench_commands(app);
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# knn killed after a ring step and started again gives the same knn.h5; a
+# features file changed since the checkpoint is refused with a clear error;
+# bad k and NaN rows are named.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 9000 --d 16 --k 10 --noise 1.0 --out f.h5
+dcrun 3 knn --features f.h5 --k 10 --no-checkpoint --out ref.h5 >/dev/null
+if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out knn.h5 >kill.txt 2>&1; then fail "not killed"; fi
+[[ -d knn.h5.ckpt && ! -e knn.h5 ]] || fail "no checkpoint / output present after kill"
+dcrun 3 knn --features f.h5 --k 10 --out knn.h5 > resume.txt
+grep -q "resuming from knn.h5.ckpt after 2 of 3 ring steps" resume.txt || { cat resume.txt; fail "did not resume"; }
+$PY -c "
+import h5py, numpy as np
+a, b = h5py.File('ref.h5'), h5py.File('knn.h5')
+assert np.array_equal(a['indices'][:], b['indices'][:]) and np.array_equal(a['similarities'][:], b['similarities'][:])
+print('resumed graph identical')"
+[[ ! -e knn.h5.ckpt ]] || fail "checkpoint left after success"
+# Changed input between kill and resume.
+if DISTCLUST_FAULT_AFTER_STEPS=1 dcrun 2 knn --features f.h5 --k 10 --out k2.h5 >/dev/null 2>&1; then fail "not killed"; fi
+sleep 1; dcrun 1 synth features --n 9000 --d 16 --k 10 --noise 1.0 --seed 2 --out f.h5 >/dev/null
+if dcrun 2 knn --features f.h5 --k 10 --out k2.h5 >changed.txt 2>&1; then fail "changed input accepted"; fi
+grep -q "the features file changed since checkpoint" changed.txt || { cat changed.txt; fail "no clear error"; }
+# Bad input.
+for args in "--k 0:knn.k: 0 must be >= 1" "--k 9000:k=9000 must be below the number of valid rows (9000 of 9000)" \
+            "--metric dot:knn.metric: 'dot' is not one of cosine|l2" "--mode hnsw:knn.mode: 'hnsw' is not one of exact|ivf"; do
+  a=${args%%:*}; msg=${args#*:}
+  if dcrun 1 knn --features f.h5 $a --out bad.h5 >bad.txt 2>&1; then fail "$a accepted"; fi
+  grep -qF "$msg" bad.txt || { cat bad.txt; fail "$a: message lacks '$msg'"; }
+  [[ ! -e bad.h5 ]] || fail "$a left output"
+done
+$PY -c "
+import h5py, numpy as np
+x = np.random.rand(100, 4).astype(np.float32); x[42, 1] = np.nan
+h5py.File('nan.h5', 'w')['features'] = x"
+if dcrun 1 knn --features nan.h5 --k 3 --out bad.h5 >bad.txt 2>&1; then fail "NaN accepted"; fi
+grep -q "row 42 holds NaN" bad.txt || fail "NaN row not named"
+pass "knn resume and bad input"
