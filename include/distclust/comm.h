@@ -81,7 +81,14 @@ struct CommParams {
   void validate() const;
 };
 
-/// Creates the communicator. MPI must already be initialised (main does it).
+/// True when an MPI launcher started this process (mpirun/mpiexec, srun with
+/// PMI/PMIx, hydra): then MPI is initialised at start.
+bool launched_by_mpi();
+/// MPI_Init_thread asking for MPI_THREAD_MULTIPLE (the kNN ring overlaps its
+/// transfers with compute on a thread; with less it transfers after).
+void init_mpi();
+
+/// Creates the communicator; starts MPI if needed (comm=mpi|nccl).
 /// nccl needs a CUDA+NCCL build and one GPU per local rank.
 std::unique_ptr<Communicator> make_communicator(const CommParams& p);
 

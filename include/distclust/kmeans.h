@@ -25,6 +25,7 @@ struct KMeansParams {
   int restarts = 1;              ///< independent runs; the lowest final inertia is kept
   int64_t seed = 1;              ///< random seed
   double tol = 1e-4;             ///< stop when inertia falls by less than tol (relative); 0 = never
+  std::string init_centroids = "";  ///< start from these centroids (a kmeans.h5 /centroids [k x D]) instead of init
   int init_sample = 64;          ///< k-means++/random draw from a keyed sample of init_sample*k rows
   int parallel_rounds = 5;       ///< k-means||: oversampling rounds
   double parallel_factor = 2.0;  ///< k-means||: expected candidates per round = factor * k
@@ -42,6 +43,7 @@ struct KMeansParams {
     v("restarts", restarts, "independent runs; lowest inertia kept");
     v("seed", seed, "random seed");
     v("tol", tol, "stop when relative inertia decrease < tol (0 = run all iterations)");
+    v("init_centroids", init_centroids, "warm start from a kmeans.h5's /centroids (k x D) instead of init");
     v("init_sample", init_sample, "init draws from a keyed sample of init_sample*k rows");
     v("parallel_rounds", parallel_rounds, "k-means|| oversampling rounds");
     v("parallel_factor", parallel_factor, "k-means|| candidates per round, times k");

@@ -5,19 +5,22 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "distclust/comm.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 
 int main(int argc, char** argv) {
   distclust::ensure_compute_env(argc, argv);  // may re-exec with the BLAS/OpenMP env
-  int provided = 0;
-  // MULTIPLE lets the kNN ring pass blocks on while the GEMM runs; with less
-  // the transfer follows the compute instead.
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  // MPI starts only under a launcher (mpirun, srun, hydra): a single process
+  // needs none, and Open MPI's singleton start costs seconds. comm=mpi|nccl
+  // without a launcher starts it later (make_communicator).
   int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (distclust::launched_by_mpi()) {
+    distclust::init_mpi();
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
   distclust::log::set_identity(rank, size);
 
   CLI::App app{"distclust " DISTCLUST_VERSION
@@ -26,9 +29,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "distclust " DISTCLUST_VERSION);
   distclust::cli::add_synth_commands(app);
+  distclust::cli::add_extract_command(app);
   distclust::cli::add_kmeans_command(app);
   distclust::cli::add_knn_command(app);
   distclust::cli::add_eval_command(app);
+  distclust::cli::add_report_command(app);
+  distclust::cli::add_export_command(app);
   distclust::cli::add_bench_commands(app);
 
   int code = 0;
@@ -46,6 +52,9 @@ int main(int argc, char** argv) {
     }
     code = 1;
   }
-  MPI_Finalize();
+  int inited = 0, finalized = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (inited && !finalized) MPI_Finalize();
   return code;
 }

@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "distclust/error.h"
+#include "distclust/h5store.h"
 #include "distclust/kmeans.h"
 #include "distclust/log.h"
 #include "distclust/rng.h"
@@ -197,6 +198,14 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
 std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& norms, const KMeansParams& p,
                                uint64_t seed, Communicator& comm, Assigner& assigner) {
   const int64_t d = b.d, k = p.k;
+  if (!p.init_centroids.empty()) {
+    H5Reader r(p.init_centroids, comm);
+    DatasetInfo ci = r.info("/centroids");
+    require(ci.shape.size() == 2 && ci.shape[0] == k && ci.shape[1] == d, p.features.empty() ? "features" : p.features,
+            ": /features is ", b.n_total, " x ", d, " and k=", k, " but ", p.init_centroids, ": /centroids is ",
+            ci.describe(), " (expected ", k, " x ", d, ")");
+    return r.read_all<float>("/centroids");
+  }
   int64_t n_valid = 0;
   for (auto v : b.valid) n_valid += v ? 1 : 0;
   n_valid = comm.sum(n_valid);

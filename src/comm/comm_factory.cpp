@@ -10,8 +10,26 @@
 
 namespace distclust {
 
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+
+void init_mpi() {
+  int inited = 0;
+  MPI_Initialized(&inited);
+  if (inited) return;
+  int provided = 0;
+  DC_MPI(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
+}
+
 std::unique_ptr<Communicator> make_communicator(const CommParams& p) {
   p.validate();
+  int inited = 0;
+  MPI_Initialized(&inited);
+  if (!inited && (p.comm == "auto" || p.comm == "local")) return std::make_unique<LocalCommunicator>();
+  init_mpi();
   int world = 1;
   DC_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world));
   std::string kind = p.comm;

@@ -61,6 +61,10 @@ check 1 "comm=nccl" kmeans --features ok.h5 --k 2 --comm nccl
 check 1 "runtime.comm: 'nccll' is not one of" kmeans --features ok.h5 --k 2 --comm nccll
 mkdir outdir
 check 1 "outdir is a directory, expected a file name" synth features --n 10 --set out=outdir
+dcrun 1 synth features --n 100 --d 6 --k 3 --out d6.h5 >/dev/null
+dcrun 1 kmeans --features d6.h5 --k 3 --out km6.h5 >/dev/null
+check 1 "ok.h5: /features is 100 x 8 and k=3 but km6.h5: /centroids is 3 x 6 float32 (expected 3 x 8)" kmeans --features ok.h5 --k 3 --init-centroids km6.h5
+check 1 "but km6.h5: /centroids is 3 x 6 float32 (expected 4 x 6)" kmeans --features d6.h5 --k 4 --init-centroids km6.h5
 printf 'kmeans:\n  k: [1, 2\n' > broken.yaml
 check 1 "broken.yaml: YAML error at line" kmeans --features ok.h5 --config broken.yaml
 printf 'kmaens:\n  k: 3\n' > typo.yaml

@@ -18,4 +18,13 @@ assert k["assign"].shape == (30000,) and k["distance"].shape == (30000,)
 assert k["assign"][:].min() >= 0 and k["assign"][:].max() < 12
 assert np.all(np.diff(k["inertia"][:]) <= 1e-6 * k["inertia"][0]), "inertia rose"
 PY
+# Warm start from the converged centroids: same solution within 2 iterations.
+dcrun "$np" kmeans --features f.h5 --k 12 --init-centroids km.h5 --out warm.h5 >/dev/null
+$PY - <<'PY'
+import h5py, numpy as np
+a, b = h5py.File("km.h5", "r"), h5py.File("warm.h5", "r")
+assert len(b["inertia"]) <= 2, f"warm start took {len(b['inertia'])} iterations"
+assert np.array_equal(a["assign"][:], b["assign"][:]), "warm start moved assignments"
+assert abs(a.attrs["final_inertia"] - b.attrs["final_inertia"]) <= 1e-6 * a.attrs["final_inertia"]
+PY
 pass "np=$np ARI=$ari ACC=$acc"
