@@ -9,7 +9,8 @@ pkgs=(build-essential cmake ccache pkg-config
       libopencv-dev libopenblas-dev libtorch-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # Reference implementations the tests compare against.
-  pkgs+=(python3 python3-numpy python3-h5py python3-sklearn python3-scipy python3-faiss python3-pil)
+  pkgs+=(python3 python3-numpy python3-h5py python3-sklearn python3-scipy python3-faiss python3-pil chromium
+        python3-torch python3-torchvision)
 fi
 
 missing=()

@@ -1,24 +1,9 @@
 // `distclust knn`: features.h5 -> knn.h5 (global kNN graph).
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdio>
-
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/knn.h"
-#include "distclust/log.h"
+#include "distclust/stages.h"
 
 namespace distclust::cli {
-
-namespace {
-/// Identity of the input for resuming: size, mtime, shape.
-std::string features_signature(const std::string& path, int64_t n, int64_t d) {
-  struct stat st{};
-  stat(path.c_str(), &st);
-  return fmt(path, " size ", st.st_size, " bytes, mtime ", st.st_mtime, ", ", n, " x ", d);
-}
-}  // namespace
 
 void add_knn_command(CLI::App& app) {
   static CommandLine cl;
@@ -30,34 +15,7 @@ void add_knn_command(CLI::App& app) {
     Context ctx = make_context(cl, "knn", {"runtime", "knn"});
     KnnParams p;
     resolve(ctx, cl, "knn", p);
-    require(!p.features.empty(), "knn: no input given (--features features.h5)");
-    Communicator& comm = *ctx.comm;
-    FeatureBlock b = read_features(p.features, comm);
-    check_finite(b, p.features, comm);
-    log::info("knn: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.metric, ", ", p.mode, ", ",
-              comm.size(), " ranks x ", compute_threads(), " threads");
-    KnnGraph g;
-    std::string ckpt = p.checkpoint && p.mode == "exact" ? p.out + ".ckpt" : "";
-    if (p.mode == "exact") {
-      std::string key = "params=" + ctx.resolved.hash("knn") + "|features=" + features_signature(p.features, b.n_total, b.d);
-      g = knn_exact(b, p, comm, ckpt, key);
-    } else {
-      g = knn_ivf(b, p, comm);
-    }
-    const double flops = 2.0 * double(b.n_total) * double(b.n_total) * double(b.d);
-    if (p.mode == "exact")
-      log::info("knn: search ", g.seconds_search, " s, ", flops / g.seconds_search / 1e9, " GFLOP/s (2*N*N*D)");
-    else
-      log::info("knn: search ", g.seconds_search, " s, recall@", p.k, " ", g.recall, " on ", p.recall_sample,
-                " sampled rows");
-    double purity = knn_label_purity(b, g, comm);
-    if (purity >= 0) log::info("knn: neighbour label purity ", purity, " (fraction of neighbours sharing the row's label)");
-    write_knn(p.out, comm, b, g, p, ctx.resolved.yaml(), ctx.resolved.hash("knn"));
-    if (!ckpt.empty() && comm.rank() == 0) {
-      for (int r = 0; r < comm.size(); ++r) std::remove(fmt(ckpt, "/rank-", r, "-of-", comm.size(), ".bin").c_str());
-      ::rmdir(ckpt.c_str());
-    }
-    log::info("knn: wrote ", p.out);
+    run_knn_stage(p, *ctx.comm, {ctx.resolved.yaml(), ctx.resolved.hash("knn")});
   });
 }
 

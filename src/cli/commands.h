@@ -9,5 +9,12 @@ void add_kmeans_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_knn_command(CLI::App& app);
 void add_bench_commands(CLI::App& app);
+void add_scan_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_export_command(CLI::App& app);
+void add_extract_command(CLI::App& app);
+/// Adds `bench extract` under the `bench` subcommand (call after add_bench_commands).
+void add_bench_extract_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 
 }  // namespace distclust::cli

@@ -7,8 +7,8 @@
 namespace distclust::cli {
 
 const std::vector<std::string>& all_sections() {
-  static const std::vector<std::string> s = {"runtime", "synth_features", "synth_images", "kmeans", "knn", "eval",
-                                             "bench_kmeans", "bench_knn"};
+  static const std::vector<std::string> s = {"runtime", "synth_features", "synth_images", "extract", "kmeans",
+                                             "knn", "scan", "eval", "report", "export", "bench_kmeans", "bench_knn", "bench_extract", "run"};
   return s;
 }
 

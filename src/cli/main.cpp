@@ -32,10 +32,13 @@ int main(int argc, char** argv) {
   distclust::cli::add_extract_command(app);
   distclust::cli::add_kmeans_command(app);
   distclust::cli::add_knn_command(app);
+  distclust::cli::add_scan_command(app);
   distclust::cli::add_eval_command(app);
   distclust::cli::add_report_command(app);
   distclust::cli::add_export_command(app);
+  distclust::cli::add_run_command(app);
   distclust::cli::add_bench_commands(app);
+  distclust::cli::add_bench_extract_command(app);
 
   int code = 0;
   try {

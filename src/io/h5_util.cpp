@@ -6,6 +6,14 @@
 
 namespace distclust::h5 {
 
+void quiet() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
 hid_t mem_type(DType t) {
   switch (t) {
     case DType::f32: return H5T_NATIVE_FLOAT;

@@ -18,6 +18,9 @@
 
 namespace distclust::h5 {
 
+/// Turns off HDF5's printing of its error stack: our errors carry the
+/// innermost description with file, call, rank and host (once per process).
+void quiet();
 /// Native memory type for a DType.
 hid_t mem_type(DType t);
 /// IEEE half precision (as h5py/numpy write float16).

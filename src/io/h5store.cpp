@@ -45,6 +45,7 @@ void check_input_file(const std::string& path, const std::string& what) {
 // ---------------------------------------------------------------- reader
 
 H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {
+  h5::quiet();
   check_input_file(path, "HDF5 file");
   require(H5Fis_hdf5(path.c_str()) > 0, path, " is not an HDF5 file");
   hid_t fapl = h5::file_access(comm);
@@ -173,6 +174,7 @@ double H5Reader::attr_double(const std::string& name) const {
 
 H5Writer::H5Writer(const std::string& path, Communicator& comm)
     : path_(path), tmp_(path + ".tmp"), comm_(comm) {
+  h5::quiet();
   struct stat st{};
   require(!(stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", path,
           " is a directory, expected a file name");
@@ -220,6 +222,7 @@ void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, con
   int nd = H5Sget_simple_extent_ndims(fs);
   hsize_t dims[2] = {0, 1};
   H5Sget_simple_extent_dims(fs, dims, nullptr);
+  if (dims[0] == 0 || (nd == 2 && dims[1] == 0)) return;  // an empty dataset: nothing to write
   bool mine = all ? comm_.rank() == 0 : rows.size() > 0;
   if (all) rows = {0, static_cast<int64_t>(dims[0])};
   require(rows.begin >= 0 && rows.end <= int64_t(dims[0]), tmp_, ": rows [", rows.begin, ", ", rows.end,

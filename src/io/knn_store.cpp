@@ -5,6 +5,11 @@ namespace distclust {
 
 void write_knn(const std::string& path, Communicator& comm, const FeatureBlock& b, const KnnGraph& g,
                const KnnParams& p, const std::string& params_yaml, const std::string& params_hash) {
+  std::string features_hash;  // lets `scan` check that a knn.h5 belongs to its features.h5
+  {
+    H5Reader fr(p.features, comm);
+    if (fr.has_attr("config_hash")) features_hash = fr.attr_string("config_hash");
+  }
   H5Writer w(path, comm);
   w.create<int64_t>("/indices", {b.n_total, g.k});
   w.write_rows("/indices", b.rows, g.indices.data());
@@ -19,6 +24,7 @@ void write_knn(const std::string& path, Communicator& comm, const FeatureBlock& 
   w.attr("features", p.features);
   w.attr("params", params_yaml);
   w.attr("config_hash", params_hash);
+  if (!features_hash.empty()) w.attr("features_config_hash", features_hash);
   if (g.recall >= 0) w.attr("recall_at_k", g.recall);
   w.commit();
 }

@@ -136,3 +136,19 @@ TEST(H5Store, HalfRoundingCarriesIntoTheExponent) {
   EXPECT_EQ(back.x[4], 0.0f);
   EXPECT_EQ(back.x[5], 6.103515625e-05f);  // largest subnormal rounds up to the smallest normal
 }
+
+TEST(H5Store, EmptyDatasetsAreWritten) {
+  LocalCommunicator c;
+  std::string p = tmp("emptyds.h5");
+  {
+    H5Writer w(p, c);
+    std::vector<double> none;
+    w.write_all<double>("/history", {0}, none.data());  // e.g. no self-label epochs
+    w.create<float>("/zero_cols", {5, 0});
+    w.write_rows<float>("/zero_cols", {0, 5}, nullptr);
+    w.commit();
+  }
+  H5Reader r(p, c);
+  EXPECT_EQ(r.info("/history").shape, std::vector<int64_t>{0});
+  EXPECT_TRUE(r.read_all<double>("/history").empty());
+}

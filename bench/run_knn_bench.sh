@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Exact kNN graph side by side on the same data: distclust (exact, ring + GEMM
+# + top-k) against FAISS IndexFlatIP with 2 threads in its best configuration
+# (OMP_WAIT_POLICY=PASSIVE; OPENBLAS_CORETYPE unset and =SkylakeX both
+# tried), and the machine's sgemm rate measured in the same run at the
+# kernel's shape. Then IVF mode at N=1,000,000, D=128: time and recall@k.
+# Usage: bench/run_knn_bench.sh [N D K] [--no-ivf]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+DC="$root/build/src/cli/distclust"
+N=${1:-100000}; D=${2:-256}; K=${3:-20}
+T=$(mktemp -d /tmp/dc-knn-bench.XXXX)
+trap 'rm -rf "$T"' EXIT
+"$DC" synth features --n "$N" --d "$D" --k 100 --noise 1.0 --seed 1 --out "$T/f.h5" >/dev/null
+echo "## exact kNN graph, N=$N D=$D k=$K, $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+"$DC" bench knn --features "$T/f.h5" --k "$K" --json "$T/dc.json" | tee "$T/dc.txt"
+"$DC" knn --features "$T/f.h5" --k "$K" --no-checkpoint --out "$T/knn.h5" >/dev/null
+best=""; bests=1e9
+for cfg in "PASSIVE:" "PASSIVE:SkylakeX" "given:"; do
+  wait=${cfg%%:*}; core=${cfg#*:}
+  envs=(env -u OPENBLAS_CORETYPE)
+  [[ -n "$core" ]] && envs=(env OPENBLAS_CORETYPE="$core")
+  [[ "$wait" == PASSIVE ]] && envs+=(OMP_WAIT_POLICY=PASSIVE)
+  line=$("${envs[@]}" /usr/bin/python3 "$root/bench/knn_peers.py" "$T/f.h5" "$K" --threads 2 --check "$T/knn.h5" | grep '^PEER')
+  echo "faiss [$cfg] ${line#PEER }"
+  s=$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1][5:])['seconds'])" "$line")
+  if /usr/bin/python3 -c "import sys; sys.exit(0 if $s < $bests else 1)"; then bests=$s; best="$cfg"; fi
+done
+/usr/bin/python3 - "$T/dc.json" "$bests" "$best" <<'PY'
+import json, sys
+dc = json.load(open(sys.argv[1])); fs = float(sys.argv[2])
+print(f"| implementation | s | GFLOP/s | ratio to sgemm limit |\n|---|---:|---:|---:|")
+print(f"| distclust knn exact | {dc['seconds']:.1f} | {dc['gflops']:.0f} | {dc['ratio_to_sgemm']:.2f} |")
+flops = 2.0 * dc['n'] * dc['n'] * dc['d']
+print(f"| FAISS IndexFlatIP, 2 threads, best config ({sys.argv[3]}) | {fs:.1f} | {flops/fs/1e9:.0f} | {flops/fs/1e9/dc['sgemm_gflops']:.2f} |")
+print(f"| sgemm limit (measured, same run) | {dc['sgemm_limit_seconds']:.1f} | {dc['sgemm_gflops']:.0f} | 1.00 |")
+print(f"distclust / FAISS time: {dc['seconds']/fs:.2f}")
+PY
+if [[ "${4:-}" != "--no-ivf" ]]; then
+  echo "## IVF, N=1000000 D=128 k=$K"
+  "$DC" synth features --n 1000000 --d 128 --k 1000 --noise 1.0 --seed 2 --out "$T/big.h5" >/dev/null
+  /usr/bin/time -f "wall %e s, max RSS %M KiB" "$DC" knn --features "$T/big.h5" --k "$K" --mode ivf --recall-sample 2000 \
+    --out "$T/ivf.h5" 2>&1 | grep -E "lists|search|purity|wall"
+fi

@@ -1,0 +1,80 @@
+// `distclust report`: a static HTML report of a clustering that opens
+// offline (no scripts, fonts or styles from the network; plots are inline
+// SVG). Written to OUT/ (index.html + thumbs/), built in OUT.tmp and moved
+// into place whole (see export.h for the --force rule, shared by both).
+//
+// The page holds: a summary of the inputs; the metrics table (ACC, NMI, ARI
+// from metrics.h score()) and a clusters x classes confusion matrix when the
+// features file has labels; a cluster-size chart; SCAN loss curves and the
+// k-means inertia curve when those files are given; an overview table of all
+// clusters; and one <section class="cluster"> per non-empty cluster with its
+// size, mean confidence and a gallery: the top-confidence prototypes and
+// random members drawn by a keyed RNG (seed, cluster, row), so one seed shows
+// the same rows for any number of ranks.
+//
+// Thumbnails are small files in OUT/thumbs/ (PNG for images no larger than
+// --thumb, JPEG otherwise), loaded lazily, so index.html stays small when
+// there are thousands of clusters. Only the rows shown are decoded. A row
+// whose image cannot be read gets a placeholder tile and is counted; a
+// features file with integer /ids (no image paths) gives text tiles.
+//
+// Confidence (also used by export): scan.h5's /confidence; for kmeans.h5
+// the margin 1 - sqrt(d1 / d2), where d1 is the squared distance of the row
+// to its assigned centroid and d2 to the nearest other centroid (confidence.h).
+//
+// Under mpirun the k-means margin is computed by all ranks on their row
+// blocks; everything else runs on rank 0 while the other ranks wait.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "distclust/comm.h"
+
+namespace distclust {
+
+/// Parameters of `distclust report` (YAML section `report`).
+struct ReportParams {
+  std::string features = "";               ///< features.h5 (/ids paths for thumbnails, /labels for metrics)
+  std::string pred = "";                   ///< predictions: scan.h5 or kmeans.h5 (/assign)
+  std::string out = "report";              ///< output folder (index.html, thumbs/)
+  std::string kmeans = "";                 ///< kmeans.h5 for the inertia curve (default: --pred when it is one)
+  std::string scan = "";                   ///< scan.h5 for the loss curves (default: --pred when it is one)
+  int prototypes = 8;                      ///< top-confidence rows shown per cluster
+  int members = 8;                         ///< random member rows shown per cluster
+  int thumb = 64;                          ///< thumbnail size in pixels (longest side)
+  int64_t seed = 1;                        ///< seed of the random member draw
+  std::string title = "distclust report";  ///< page title
+  int64_t max_thumbs = 20000;              ///< thumbnail budget (fewer per cluster, then fewer galleries)
+  int open_clusters = 32;                  ///< galleries start expanded when there are at most this many clusters
+  int64_t confusion_cells = 4000;          ///< largest confusion matrix drawn (clusters x classes cells)
+  std::string image_root = "";             ///< folder relative /ids paths are relative to (default: current folder)
+  bool force = false;                      ///< replace an existing output folder (atomically)
+
+  template <class V>
+  void visit(V& v) {
+    v("features", features, "features.h5 (image paths in /ids, labels in /labels)");
+    v("pred", pred, "predictions file with /assign: scan.h5 or kmeans.h5");
+    v("out", out, "output folder (index.html and thumbs/)");
+    v("kmeans", kmeans, "kmeans.h5 for the inertia curve (default: --pred if it is a k-means file)");
+    v("scan", scan, "scan.h5 for the loss curves (default: --pred if it is a SCAN file)");
+    v("prototypes", prototypes, "top-confidence rows shown per cluster");
+    v("members", members, "random member rows shown per cluster");
+    v("thumb", thumb, "thumbnail size in pixels");
+    v("seed", seed, "seed of the random member draw");
+    v("title", title, "page title");
+    v("max_thumbs", max_thumbs, "thumbnail budget for the whole report");
+    v("open_clusters", open_clusters, "galleries start expanded when there are at most this many clusters");
+    v("confusion_cells", confusion_cells, "largest confusion matrix drawn, in cells (clusters x classes)");
+    v("image_root", image_root, "folder relative image paths are relative to (default: current folder)");
+    v("force", force, "replace an existing output folder");
+  }
+  /// Throws Error naming the bad value.
+  void validate() const;
+};
+
+/// Writes the report (collective: every rank calls it). Returns the path of
+/// index.html on rank 0, "" elsewhere.
+std::string run_report(const ReportParams& p, Communicator& comm);
+
+}  // namespace distclust

@@ -1,0 +1,148 @@
+// The TorchScript backbone: the only translation unit that includes LibTorch
+// (it costs ~8 s to compile), built into the distclust_torch library.
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "distclust/backbone.h"
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace distclust {
+namespace {
+
+std::string shape_text(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+// LibTorch's message without its C++ backtrace.
+std::string reason(const std::exception& e) {
+  if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
+torch::Device pick_device(const TorchScriptSpec& s) {
+  require(s.device == "auto" || s.device == "cpu" || s.device == "cuda", "extract.device is '", s.device,
+          "' (expected auto|cpu|cuda)");
+  const bool have = torch::cuda::is_available();
+  if (s.device == "cpu" || (s.device == "auto" && !have)) return torch::Device(torch::kCPU);
+  require(have, "extract.device is cuda but this LibTorch has no CUDA or sees no GPU (", where(), ")");
+  const int64_t n = static_cast<int64_t>(torch::cuda::device_count());
+  require(s.local_rank < n, "local rank ", s.local_rank, " needs cuda:", s.local_rank, " but ", n,
+          " GPU(s) are visible on this host (", where(), "): start at most ", n,
+          " ranks per node, one per GPU");
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(s.local_rank));
+}
+
+class TorchScriptBackbone : public Backbone {
+ public:
+  explicit TorchScriptBackbone(const TorchScriptSpec& spec) : spec_(spec), device_(pick_device(spec)) {
+    struct stat st {};
+    require(stat(spec.path.c_str(), &st) == 0, "model file ", spec.path, " does not exist");
+    require(S_ISREG(st.st_mode), "model file ", spec.path, " is not a regular file");
+    require(spec.input_size >= 1, "model ", spec.path, ": input size ", spec.input_size, " (expected >= 1)");
+    require(spec.autocast == "none" || spec.autocast == "fp16" || spec.autocast == "bf16", "extract.autocast is '",
+            spec.autocast, "' (expected none|fp16|bf16)");
+    if (spec.autocast != "none" && !device_.is_cuda())
+      log::warn("extract.autocast=", spec.autocast, " is ignored on the CPU");
+    // Torch uses one thread here unless told (design.md).
+    at::set_num_threads(std::max(1, spec.threads));
+    // On the CPU the profiling executor only costs: each new input shape (the
+    // probe, the first full batch, the last short one) is first run in a
+    // profiling mode ~3x slower, for fusions that a CNN on the CPU does not
+    // get. The GPU keeps it (it fuses elementwise kernels there).
+    if (!device_.is_cuda()) torch::jit::getProfilingMode() = false;
+    try {
+      module_ = torch::jit::load(spec.path, device_);
+    } catch (const std::exception& e) {
+      throw Error(fmt("cannot load TorchScript model ", spec.path, ": ", reason(e),
+                      " (expected a file written by torch.jit.save; tools/export_backbone.py makes one)"));
+    }
+    module_.eval();
+    // Probe: learn D and refuse outputs that are not features before any
+    // image is decoded. Two rows: BatchNorm-style layers may dislike one.
+    std::vector<float> zeros(static_cast<size_t>(2 * 3 * spec.input_size * spec.input_size), 0.0f);
+    at::Tensor out = run(zeros.data(), 2, &pooled_, &raw_shape_);
+    dim_ = out.size(1);
+  }
+
+  int64_t dim() const override { return dim_; }
+  bool on_gpu() const override { return device_.is_cuda(); }
+
+  void forward(const float* x, int64_t batch, float* out) override {
+    at::Tensor y = run(x, batch, nullptr, nullptr);
+    require(y.size(1) == dim_, "model ", spec_.path, " gave ", shape_text(y), " for a batch of ", batch,
+            ", but ", dim_, " features per image at the start");
+    std::memcpy(out, y.data_ptr<float>(), sizeof(float) * size_t(batch * dim_));
+  }
+
+  std::string describe() const override {
+    return fmt("torchscript ", spec_.path, " on ", device_.str(),
+               spec_.autocast != "none" && device_.is_cuda() ? ", autocast " + spec_.autocast : std::string(),
+               ", input 3 x ", spec_.input_size, " x ", spec_.input_size, ", D = ", dim_,
+               pooled_ ? fmt(" (global average of ", raw_shape_, ")") : std::string());
+  }
+
+ private:
+  // Runs the model on x [batch x 3 x S x S] and returns [batch x D] float32
+  // contiguous on the CPU.
+  at::Tensor run(const float* x, int64_t batch, bool* pooled, std::string* raw_shape) {
+    const int64_t s = spec_.input_size;
+    c10::InferenceMode guard;
+    torch::NoGradGuard no_grad;
+    at::Tensor in = torch::from_blob(const_cast<float*>(x), {batch, 3, s, s}, torch::kFloat);
+    if (device_.is_cuda()) in = in.to(device_);
+    const bool cast = device_.is_cuda() && spec_.autocast != "none";
+    if (cast) {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(spec_.autocast == "bf16" ? at::kBFloat16 : at::kHalf);
+    }
+    c10::IValue result;
+    try {
+      result = module_.forward({in});
+    } catch (const std::exception& e) {
+      if (cast) at::autocast::set_enabled(false);
+      throw Error(fmt("model ", spec_.path, " failed on input [", batch, ", 3, ", s, ", ", s, "]: ", reason(e)));
+    }
+    if (cast) {
+      at::autocast::set_enabled(false);
+      at::autocast::clear_cache();
+    }
+    require(result.isTensor(), "model ", spec_.path, " returned a ", result.tagKind(),
+            " for input [", batch, ", 3, ", s, ", ", s, "]; expected a tensor [B, D] or [B, C, H, W]");
+    at::Tensor t = result.toTensor();
+    const std::string shape = shape_text(t);
+    require((t.dim() == 2 || t.dim() == 4) && t.size(0) == batch, "model ", spec_.path, " output is ", shape,
+            " for input [", batch, ", 3, ", s, ", ", s, "]; expected [B, D] or [B, C, H, W] with B = ", batch,
+            " (export the model without its classifier, e.g. with tools/export_backbone.py)");
+    if (pooled) *pooled = t.dim() == 4;
+    if (raw_shape) *raw_shape = "[B, " + shape.substr(shape.find(',') + 2);
+    if (t.dim() == 4) t = t.mean({2, 3});
+    require(t.size(1) >= 1, "model ", spec_.path, " output is ", shape, ": no features");
+    return t.to(torch::kCPU, torch::kFloat).contiguous();
+  }
+
+  TorchScriptSpec spec_;
+  torch::Device device_;
+  torch::jit::script::Module module_;
+  int64_t dim_ = 0;
+  bool pooled_ = false;
+  std::string raw_shape_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backbone> load_torchscript_backbone(const TorchScriptSpec& spec) {
+  return std::make_unique<TorchScriptBackbone>(spec);
+}
+
+}  // namespace distclust

@@ -1,0 +1,317 @@
+// run_extract: source -> decode pool -> backbone -> OUT.tmp -> OUT, on every
+// rank (extract.h).
+#include <opencv2/core/utility.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "distclust/config.h"
+#include "distclust/decode_pool.h"
+#include "distclust/error.h"
+#include "distclust/extract.h"
+#include "distclust/log.h"
+#include "distclust/pixels.h"
+#include "distclust/runtime.h"
+#include "extract/extract_output.h"
+#include "extract/progress.h"
+
+namespace distclust {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Invalid rows logged per rank; the rest are in the file (/valid, /ids).
+constexpr int64_t kMaxLoggedInvalid = 1000;
+
+/// Test hook: DISTCLUST_FAULT_AFTER_BATCHES=K kills this rank (SIGKILL, and
+/// mpirun the others wherever they are) once it has written K batches.
+void maybe_fault(int64_t batches_done) {
+  static const char* env = std::getenv("DISTCLUST_FAULT_AFTER_BATCHES");
+  if (!env || std::atoll(env) != batches_done) return;
+  std::fprintf(stderr, "distclust: DISTCLUST_FAULT_AFTER_BATCHES=%lld: killing rank %s\n", (long long)batches_done,
+               where().c_str());
+  std::fflush(stderr);
+  std::raise(SIGKILL);
+}
+
+// Size and FNV-1a of the model file's bytes (rank 0 reads, all get it): a
+// model replaced under the same name must not be resumed into.
+std::string file_fingerprint(const std::string& path, Communicator& comm) {
+  uint64_t h[2] = {0, 0};
+  if (comm.rank() == 0) {
+    std::ifstream in(path, std::ios::binary);
+    uint64_t x = 0xcbf29ce484222325ull, n = 0;
+    char buf[1 << 16];
+    while (in) {
+      in.read(buf, sizeof(buf));
+      for (std::streamsize i = 0; i < in.gcount(); ++i) x = (x ^ uint8_t(buf[i])) * 0x100000001b3ull;
+      n += uint64_t(in.gcount());
+    }
+    h[0] = x, h[1] = n;
+  }
+  comm.broadcast(h, sizeof(h), 0);
+  return fmt(h[1], ":", std::hex, h[0]);
+}
+
+// The config hash: settings that change the output (not threads, queue,
+// progress or resume), the row count and the model's bytes.
+std::string config_hash(const ExtractParams& p, int64_t n, const std::string& model_fp) {
+  std::string text;
+  ExtractParams q = p;
+  auto v = [&](const char* name, auto& field, const char*) {
+    static const char* skip[] = {"decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds"};
+    for (const char* s : skip)
+      if (std::strcmp(s, name) == 0) return;
+    text += fmt(name, "=", to_text(field), "\n");
+  };
+  q.visit(v);
+  return fnv1a_hex(fmt(text, "rows=", n, "\nmodel=", model_fp, "\n"));
+}
+
+std::string json_list(const std::vector<std::string>& items) {
+  std::string s = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    s += i ? ", \"" : "\"";
+    for (char c : items[i]) {
+      if (static_cast<unsigned char>(c) < 0x20) {
+        char esc[8];
+        std::snprintf(esc, sizeof(esc), "\\u%04x", unsigned(c));
+        s += esc;
+        continue;
+      }
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "]";
+}
+
+std::string floats_text(const std::vector<float>& v) { return to_text(v); }
+
+// Contiguous runs of rows whose done flag is 0.
+std::vector<RowRange> pending_ranges(RowRange mine, const std::vector<uint8_t>& done) {
+  std::vector<RowRange> out;
+  for (int64_t i = 0; i < mine.size();) {
+    if (done[i]) {
+      ++i;
+      continue;
+    }
+    int64_t j = i;
+    while (j < mine.size() && !done[j]) ++j;
+    out.push_back({mine.begin + i, mine.begin + j});
+    i = j;
+  }
+  return out;
+}
+
+void l2_normalize(float* x, const uint8_t* valid, int64_t rows, int64_t d) {
+  for (int64_t i = 0; i < rows; ++i) {
+    if (!valid[i]) continue;
+    float* r = x + i * d;
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += double(r[j]) * r[j];
+    if (s <= 0) continue;
+    const double inv = 1.0 / std::sqrt(s);
+    for (int64_t j = 0; j < d; ++j) r[j] = static_cast<float>(r[j] * inv);
+  }
+}
+
+}  // namespace
+
+ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
+                                const BackboneLoader& loader, int cores) {
+  ExtractModel m;
+  DecodeParams dp;
+  dp.max_pixels = p.max_pixels;
+  if (p.is_pixels()) {
+    const PreprocessParams norm = pixels_normalization(p);
+    const int s = p.pixels_size;
+    const std::string interp = norm.interpolation;
+    auto [decode, model] = resolve_threads(p, cores, true, false);
+    m.decode_threads = decode;
+    m.model_threads = model;
+    m.row_floats = 3 * int64_t(s) * s;
+    m.prep = [norm, s, interp](const cv::Mat& rgb, float* out) { pixels_preprocess(rgb, s, interp, norm, out); };
+    m.preprocessing = fmt("pixels: resize to ", s, " x ", s, " (", interp, ", Pillow), x = (v/255 - mean)/std, mean ",
+                          floats_text(norm.mean), ", std ", floats_text(norm.std), ", CHW flattened");
+    if (p.pca_dim > 0) {
+      PixelPcaOptions o;
+      o.size = s;
+      o.interpolation = interp;
+      o.norm = norm;
+      o.decode = dp;
+      o.dim = p.pca_dim;
+      o.max_sample = p.pca_sample;
+      o.seed = static_cast<uint64_t>(p.seed);
+      o.threads = decode;
+      auto t0 = Clock::now();
+      m.pca = std::make_shared<PixelProjection>(fit_pixel_pca(src, o, comm));
+      m.preprocessing += fmt(", PCA to ", p.pca_dim, " dimensions");
+      log::info("extract: PCA ", m.row_floats, " -> ", p.pca_dim, " fitted on ", m.pca->sample_rows, " rows in ",
+                since(t0), " s");
+    }
+    m.net = make_pixels_backbone(m.row_floats, m.pca, model);
+    return m;
+  }
+  const PreprocessParams pp = model_preprocess(p);
+  TorchScriptSpec spec;
+  spec.path = p.backbone;
+  spec.input_size = pp.crop;
+  spec.device = p.device;
+  spec.local_rank = comm.local_rank();
+  spec.threads = m.model_threads = resolve_threads(p, cores, false, false).second;
+  spec.autocast = p.autocast;
+  m.net = loader(spec);
+  m.decode_threads = resolve_threads(p, cores, false, m.net->on_gpu()).first;
+  m.row_floats = 3 * int64_t(pp.crop) * pp.crop;
+  const size_t len = static_cast<size_t>(m.row_floats);
+  m.prep = [pp, len](const cv::Mat& rgb, float* out) { preprocess(rgb, pp, out, len); };
+  m.preprocessing = fmt("resize shorter side to ", pp.resize, " (", pp.interpolation, ", Pillow), centre crop ",
+                        pp.crop, ", x = (v/255 - mean)/std, mean ", floats_text(pp.mean), ", std ",
+                        floats_text(pp.std));
+  return m;
+}
+
+ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
+                           const std::string& config_yaml) {
+  p.validate();
+  const auto t_start = Clock::now();
+  // Parallelism is across images: OpenCV's own threads would only contend.
+  cv::setNumThreads(1);
+  std::unique_ptr<ImageSource> src = open_source(source_params(p));
+  const int64_t n = src->size();
+  require(n >= 1, "extract: ", src->describe(), " holds no images");
+  log::info("extract: ", src->describe());
+
+  const int cores = compute_threads() > 0 ? compute_threads() : 1;
+  ExtractModel m = make_extract_model(p, *src, comm, loader, cores);
+  const int64_t d = m.net->dim();
+  const RowRange mine = row_block(n, comm.rank(), comm.size());
+
+  extract::OutputLayout layout;
+  layout.n = n;
+  layout.d = d;
+  layout.half = p.half;
+  for (int64_t i = mine.begin; i < mine.end; ++i)
+    layout.id_len = std::max<int64_t>(layout.id_len, int64_t(src->id(i).size()));
+  layout.id_len = comm.max(layout.id_len);
+  layout.hash = config_hash(p, n, p.is_pixels() ? std::string("pixels") : file_fingerprint(p.backbone, comm));
+  std::string note;
+  extract::FeatureOutput out(p.out, comm, layout, p.resume, note);
+  if (!note.empty()) log::info("extract: ", note);
+  if (m.pca) {
+    out.write_small("/pca_mean", {m.pca->in_dim}, m.pca->mean.data());
+    out.write_small("/pca_components", {m.pca->out_dim, m.pca->in_dim}, m.pca->components.data());
+    out.write_small("/pca_variances", {m.pca->out_dim}, m.pca->variances.data());
+  }
+
+  const std::vector<uint8_t> done = out.done(mine);
+  const std::vector<RowRange> batches = plan_batches(pending_ranges(mine, done), p.batch);
+  int64_t mine_pending = 0;
+  for (const RowRange& b : batches) mine_pending += b.size();
+  const int64_t pending = comm.sum(mine_pending);
+  if (out.resumed())
+    log::info("extract: resuming from ", out.tmp_path(), ": ", n - pending, " of ", n, " rows already done");
+  log::info("extract: ", n, " images -> ", p.out, " (", n, " x ", d, p.half ? " float16" : " float32", "), ",
+            comm.size(), " rank(s); per rank: ", m.net->describe(), ", ", m.decode_threads, " decode + ",
+            m.net->on_gpu() ? std::string("GPU") : fmt(m.model_threads, " backbone"), " threads, batch ", p.batch);
+
+  // Batch loop: the pool decodes ahead while the backbone runs; each rank
+  // writes its batches with independent I/O as they complete, and the ranks
+  // meet only every k batches (k sized by rank 0 for ~2 s between meetings)
+  // to add up progress: no lockstep per batch, which on an oversubscribed
+  // node cost 10x (ranks spinning in collectives starve the decoders).
+  const auto t_loop = Clock::now();
+  DecodePool pool(*src, DecodeParams{p.max_pixels}, m.prep, m.row_floats, batches, m.decode_threads,
+                  p.queue_batches);
+  std::vector<float> feats(static_cast<size_t>(int64_t(p.batch) * d));
+  std::vector<uint8_t> valid(static_cast<size_t>(p.batch));
+  std::vector<int64_t> labels(static_cast<size_t>(p.batch));
+  std::vector<char> ids(static_cast<size_t>(int64_t(p.batch) * layout.id_len));
+  extract::Progress progress("extract", pending, p.progress_seconds, comm.rank() == 0);
+  int64_t computed = 0, invalid_logged = 0, bad_here = 0, taken = 0, k = 4;
+  auto last_sync = Clock::now();
+  for (;;) {
+    for (const int64_t stop = std::min(pool.size(), taken + k); taken < stop; ++taken) {
+      ReadyBatch b = pool.next();
+      const RowRange rows = b.rows;
+      const int64_t nr = rows.size();
+      m.net->forward(b.x, nr, feats.data());
+      for (int64_t i = 0; i < nr; ++i) {
+        valid[i] = b.valid[i];
+        if (valid[i]) continue;
+        std::fill(feats.begin() + i * d, feats.begin() + (i + 1) * d, 0.0f);
+        ++bad_here;
+        if (invalid_logged++ < kMaxLoggedInvalid)
+          log::warn("extract: ", src->id(rows.begin + i), ": ", (*b.reasons)[i], " (row ", rows.begin + i,
+                    " marked invalid)");
+        else if (invalid_logged == kMaxLoggedInvalid + 1)
+          log::warn("extract: more invalid rows on this rank are not logged: see /valid and /ids in ", p.out);
+      }
+      pool.release();
+      if (p.normalize) l2_normalize(feats.data(), valid.data(), nr, d);
+      std::fill(ids.begin(), ids.begin() + nr * layout.id_len, '\0');
+      for (int64_t i = 0; i < nr; ++i) {
+        labels[i] = src->label(rows.begin + i);
+        const std::string id = src->id(rows.begin + i);
+        std::memcpy(ids.data() + i * layout.id_len, id.data(), std::min<size_t>(id.size(), layout.id_len));
+      }
+      out.write_batch(rows, feats.data(), valid.data(), labels.data(), ids.data());
+      computed += nr;
+      maybe_fault(taken + 1);
+    }
+    // Meeting: rows computed, batches left, and rank 0's next k (others add 0).
+    if (comm.rank() == 0) {
+      const double dt = since(last_sync);
+      k = dt < 1.0 ? std::min<int64_t>(k * 2, 1 << 20) : dt > 4.0 ? std::max<int64_t>(1, k / 2) : k;
+    }
+    int64_t meet[3] = {computed, pool.size() - taken, comm.rank() == 0 ? k : 0};
+    comm.allreduce_sum(meet, 3);
+    last_sync = Clock::now();
+    k = meet[2];
+    progress.update(meet[0]);
+    if (meet[1] == 0) break;
+  }
+  progress.finish();
+  const double loop_secs = since(t_loop);
+  const double decode_wait = pool.wait_seconds();
+
+  ExtractSummary s;
+  s.rows = n;
+  s.dim = d;
+  s.computed = comm.sum(computed);
+  s.resumed = n - s.computed;
+  const std::vector<uint8_t> v = out.valid(mine);
+  int64_t bad = 0;
+  for (uint8_t x : v) bad += x ? 0 : 1;
+  s.invalid = comm.sum(bad);
+  bad_here = comm.sum(bad_here);
+  s.backbone = m.net->describe();
+  s.images_per_second = loop_secs > 0 ? s.computed / loop_secs : 0;
+
+  out.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  out.attr("backbone", s.backbone);
+  out.attr("preprocessing", m.preprocessing);
+  out.attr("source", src->describe());
+  out.attr("class_names", json_list(src->class_names()));
+  out.attr("params", config_yaml);
+  out.attr("invalid_rows", s.invalid);
+  out.commit();
+  s.seconds = since(t_start);
+  log::info("extract: wrote ", p.out, ": ", n, " x ", d, p.half ? " float16" : " float32", ", ", s.invalid,
+            " invalid rows (", bad_here, " found by this run), ", s.computed, " rows computed",
+            s.resumed ? fmt(" (", s.resumed, " resumed)") : std::string(), " in ", loop_secs, " s = ",
+            s.images_per_second, " images/s (rank 0 waited ", decode_wait, " s for decoding); ", s.seconds,
+            " s in all");
+  return s;
+}
+
+}  // namespace distclust

@@ -1,0 +1,370 @@
+// OUT.tmp of the extract stage: create or reopen, write batches, commit.
+// See extract_output.h for why the file is laid out as it is.
+#include "extract/extract_output.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "distclust/error.h"
+#include "distclust/image_source.h"
+#include "io/h5_util.h"
+
+namespace distclust::extract {
+namespace {
+
+using h5::Closer;
+
+// HDF5 calls hold the library lock: decode threads may read an HDF5 source
+// meanwhile (Debian's HDF5 is not thread-safe).
+std::unique_lock<std::mutex> h5lock() { return std::unique_lock<std::mutex>(hdf5_mutex()); }
+
+// File access without HDF5's raw-data chunk cache: writes reach the file in
+// program order (see the header), and each rank writes disjoint rows anyway.
+hid_t access_list(Communicator& comm) {
+  hid_t fapl = h5::file_access(comm);
+  DC_H5(H5Pset_cache(fapl, 0, 0, 0, 1.0));
+  return fapl;
+}
+
+// Allocated at creation, no timestamps (files made by two runs then differ
+// only where their data does).
+hid_t create_list(bool zero_fill) {
+  hid_t dcpl = DC_H5(H5Pcreate(H5P_DATASET_CREATE));
+  DC_H5(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+  DC_H5(H5Pset_obj_track_times(dcpl, false));
+  if (zero_fill) {
+    uint8_t zero = 0;
+    DC_H5(H5Pset_fill_value(dcpl, H5T_NATIVE_UINT8, &zero));
+    DC_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
+  } else {
+    // N x D of fill would be written at creation (10 GB for ImageNet x 2048):
+    // every row is written before commit, so no fill is needed.
+    DC_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  }
+  return dcpl;
+}
+
+hid_t make_dataset(hid_t file, const char* name, hid_t type, int64_t n, int64_t width, bool zero_fill) {
+  const int rank = width > 0 ? 2 : 1;
+  hsize_t dims[2] = {hsize_t(n), hsize_t(std::max<int64_t>(width, 1))};
+  hid_t sp = DC_H5(H5Screate_simple(rank, dims, nullptr));
+  Closer cs{sp, H5Sclose};
+  // Row chunks of ~1 MiB: big enough for bandwidth, small enough for a rank's block.
+  int64_t row_bytes = int64_t(H5Tget_size(type)) * std::max<int64_t>(width, 1);
+  hid_t dcpl = create_list(zero_fill);
+  Closer cp{dcpl, H5Pclose};
+  hsize_t chunk[2] = {hsize_t(std::max<int64_t>(1, std::min<int64_t>(n, (1 << 20) / std::max<int64_t>(1, row_bytes)))),
+                      dims[1]};
+  DC_H5(H5Pset_chunk(dcpl, rank, chunk));
+  hid_t ds = H5Dcreate2(file, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (ds < 0) throw_hdf5_error(fmt("H5Dcreate2(", name, ")").c_str(), __FILE__, __LINE__);
+  return ds;
+}
+
+hid_t string_type(int64_t len) {
+  hid_t t = DC_H5(H5Tcopy(H5T_C_S1));
+  DC_H5(H5Tset_size(t, static_cast<size_t>(len)));
+  DC_H5(H5Tset_strpad(t, H5T_STR_NULLPAD));
+  return t;
+}
+
+std::string read_string_attr(hid_t file, const char* name) {
+  if (H5Aexists(file, name) <= 0) return "";
+  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+  if (a < 0) return "";
+  Closer ca{a, H5Aclose};
+  hid_t ty = H5Aget_type(a);
+  Closer ct{ty, H5Tclose};
+  if (H5Tget_class(ty) != H5T_STRING || H5Tis_variable_str(ty) > 0) return "";
+  std::string s(H5Tget_size(ty), '\0');
+  if (H5Aread(a, ty, s.data()) < 0) return "";
+  return s.substr(0, s.find('\0'));
+}
+
+// Shape of a dataset, empty when it is absent.
+std::vector<int64_t> shape_of(hid_t file, const char* name, std::string* dtype = nullptr, size_t* size = nullptr) {
+  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return {};
+  hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+  if (ds < 0) return {};
+  Closer cd{ds, H5Dclose};
+  hid_t sp = H5Dget_space(ds);
+  Closer cs{sp, H5Sclose};
+  hid_t ty = H5Dget_type(ds);
+  Closer ct{ty, H5Tclose};
+  if (dtype) *dtype = h5::type_name(ty);
+  if (size) *size = H5Tget_size(ty);
+  hsize_t dims[4] = {0, 0, 0, 0};
+  int nd = H5Sget_simple_extent_ndims(sp);
+  if (nd < 1 || nd > 4) return {};
+  H5Sget_simple_extent_dims(sp, dims, nullptr);
+  return std::vector<int64_t>(dims, dims + nd);
+}
+
+// Silences HDF5's error printing while probing a file that may be damaged.
+struct QuietHdf5 {
+  H5E_auto2_t fn = nullptr;
+  void* data = nullptr;
+  QuietHdf5() {
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5() {
+    H5Eclear2(H5E_DEFAULT);
+    H5Eset_auto2(H5E_DEFAULT, fn, data);
+  }
+};
+
+}  // namespace
+
+FeatureOutput::FeatureOutput(const std::string& out, Communicator& comm, const OutputLayout& layout, bool try_resume,
+                             std::string& note)
+    : out_(out), tmp_(out + ".tmp"), comm_(comm), layout_(layout) {
+  struct stat st {};
+  require(!(stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", out,
+          " is a directory, expected a file name");
+  auto lock = h5lock();
+  note.clear();
+  if (try_resume && stat(tmp_.c_str(), &st) == 0) {
+    std::string why;
+    resumed_ = reopen(layout, why);
+    if (!resumed_) note = fmt("ignoring ", tmp_, " (", why, "): starting afresh");
+  }
+  if (!resumed_) create(layout);
+}
+
+FeatureOutput::~FeatureOutput() {
+  auto lock = h5lock();
+  close();
+}
+
+void FeatureOutput::close() {
+  for (int64_t* id : {&features_, &labels_, &valid_, &ids_, &done_}) {
+    if (*id >= 0) H5Dclose(*id);
+    *id = -1;
+  }
+  if (id_type_ >= 0) H5Tclose(id_type_);
+  id_type_ = -1;
+  if (file_ >= 0) H5Fclose(file_);
+  file_ = -1;
+}
+
+void FeatureOutput::create(const OutputLayout& l) {
+  hid_t fapl = access_list(comm_);
+  Closer cf{fapl, H5Pclose};
+  file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (file_ < 0) throw_hdf5_error(fmt("H5Fcreate(", tmp_, ")").c_str(), __FILE__, __LINE__);
+  hid_t ft = l.half ? h5::half_type() : H5T_NATIVE_FLOAT;
+  hid_t st = string_type(l.id_len);
+  Closer cst{st, H5Tclose};
+  for (auto [name, type, width, zero] :
+       {std::make_tuple("/features", ft, l.d, false), std::make_tuple("/labels", H5T_NATIVE_INT64, int64_t(0), false),
+        std::make_tuple("/valid", H5T_NATIVE_UINT8, int64_t(0), false),
+        std::make_tuple("/ids", st, int64_t(0), false), std::make_tuple("/done", H5T_NATIVE_UINT8, int64_t(0), true)})
+    H5Dclose(make_dataset(file_, name, type, l.n, width, zero));
+  set_attr("config_hash", l.hash);
+  // The layout is final: put it on disk now, so a job killed later leaves a
+  // file that opens (raw-data writes do not touch the metadata).
+  DC_H5(H5Fflush(file_, H5F_SCOPE_GLOBAL));
+  open_datasets();
+}
+
+bool FeatureOutput::reopen(const OutputLayout& l, std::string& why) {
+  int ok = 1;
+  {
+    QuietHdf5 quiet;
+    hid_t fapl = access_list(comm_);
+    Closer cf{fapl, H5Pclose};
+    if (H5Fis_hdf5(tmp_.c_str()) <= 0) {
+      ok = 0;
+      why = "not a readable HDF5 file";
+    } else {
+      file_ = H5Fopen(tmp_.c_str(), H5F_ACC_RDWR, fapl);
+      if (file_ < 0) ok = 0, why = "cannot be opened";
+    }
+    if (ok) {
+      std::string hash = read_string_attr(file_, "config_hash"), fdtype;
+      size_t id_size = 0;
+      auto fshape = shape_of(file_, "/features", &fdtype);
+      auto ishape = shape_of(file_, "/ids", nullptr, &id_size);
+      auto dshape = shape_of(file_, "/done");
+      if (hash != l.hash) {
+        ok = 0, why = fmt("made with other settings: config hash ", hash.empty() ? "none" : hash, ", now ", l.hash);
+      } else if (fshape.size() != 2 || fshape[0] != l.n || dshape != std::vector<int64_t>{l.n} ||
+                 ishape != std::vector<int64_t>{l.n} || int64_t(id_size) != l.id_len ||
+                 fdtype != (l.half ? "float16" : "float32")) {
+        ok = 0, why = "its datasets do not have the expected layout";
+      } else if (fshape[1] != l.d) {
+        // Same settings, other D: the model is not what the hash says.
+        throw Error(fmt(tmp_, ": /features is ", fshape[0], " x ", fshape[1], " but the backbone now gives ", l.n,
+                        " x ", l.d, " with the same settings; remove ", tmp_, " to start afresh"));
+      }
+    }
+  }
+  // Every rank must take the same branch.
+  int all_ok = comm_.sum(ok) == comm_.size();
+  if (!all_ok) {
+    if (ok) why = "not readable on every rank";
+    if (file_ >= 0) H5Fclose(file_);
+    file_ = -1;
+    return false;
+  }
+  open_datasets();
+  return true;
+}
+
+void FeatureOutput::open_datasets() {
+  hid_t dapl = DC_H5(H5Pcreate(H5P_DATASET_ACCESS));
+  Closer ca{dapl, H5Pclose};
+  DC_H5(H5Pset_chunk_cache(dapl, 0, 0, 1.0));
+  features_ = DC_H5(H5Dopen2(file_, "/features", dapl));
+  labels_ = DC_H5(H5Dopen2(file_, "/labels", dapl));
+  valid_ = DC_H5(H5Dopen2(file_, "/valid", dapl));
+  ids_ = DC_H5(H5Dopen2(file_, "/ids", dapl));
+  done_ = DC_H5(H5Dopen2(file_, "/done", dapl));
+  id_type_ = string_type(layout_.id_len);
+}
+
+void FeatureOutput::write(int64_t ds, RowRange rows, int64_t mem_type, const void* data, int64_t width) {
+  hid_t fs = DC_H5(H5Dget_space(ds));
+  Closer cf{fs, H5Sclose};
+  const int nd = H5Sget_simple_extent_ndims(fs);
+  hsize_t start[2] = {hsize_t(rows.begin), 0}, count[2] = {hsize_t(rows.size()), hsize_t(std::max<int64_t>(width, 1))};
+  hid_t ms = DC_H5(H5Screate_simple(nd, count, nullptr));
+  Closer cm{ms, H5Sclose};
+  DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr));
+  // Independent I/O (the default transfer list): no rank waits for another.
+  if (H5Dwrite(ds, mem_type, ms, fs, H5P_DEFAULT, data) < 0)
+    throw_hdf5_error(fmt("H5Dwrite(", tmp_, ", rows ", rows.begin, "..", rows.end, ")").c_str(), __FILE__, __LINE__);
+}
+
+std::vector<uint8_t> FeatureOutput::read_u8(int64_t ds, RowRange rows) {
+  std::vector<uint8_t> out(static_cast<size_t>(rows.size()));
+  hid_t fs = DC_H5(H5Dget_space(ds));
+  Closer cf{fs, H5Sclose};
+  hsize_t start = hsize_t(rows.begin), count = std::max<hsize_t>(1, hsize_t(rows.size()));
+  hid_t ms = DC_H5(H5Screate_simple(1, &count, nullptr));
+  Closer cm{ms, H5Sclose};
+  if (rows.size() > 0) {
+    count = hsize_t(rows.size());
+    DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nullptr, &count, nullptr));
+  } else {
+    DC_H5(H5Sselect_none(fs));
+    DC_H5(H5Sselect_none(ms));
+  }
+  hid_t dxpl = h5::transfer(comm_);
+  Closer cx{dxpl, H5Pclose};
+  uint8_t dummy = 0;
+  if (H5Dread(ds, H5T_NATIVE_UINT8, ms, fs, dxpl, out.empty() ? &dummy : out.data()) < 0)
+    throw_hdf5_error(fmt("H5Dread(", tmp_, ")").c_str(), __FILE__, __LINE__);
+  return out;
+}
+
+std::vector<uint8_t> FeatureOutput::done(RowRange rows) {
+  auto lock = h5lock();
+  return read_u8(done_, rows);
+}
+
+std::vector<uint8_t> FeatureOutput::valid(RowRange rows) {
+  auto lock = h5lock();
+  return read_u8(valid_, rows);
+}
+
+void FeatureOutput::write_batch(RowRange rows, const float* x, const uint8_t* valid, const int64_t* labels,
+                                const char* ids) {
+  const size_t n = static_cast<size_t>(rows.size());
+  if (n == 0) return;
+  const void* fx = x;
+  hid_t fxt = H5T_NATIVE_FLOAT;
+  std::vector<uint16_t> half;
+  if (layout_.half) {
+    // Converted here: HDF5 1.10's own float->half conversion loses the
+    // rounding carry (see h5_util.h).
+    half.resize(n * layout_.d);
+    for (size_t i = 0; i < half.size(); ++i) half[i] = h5::float_to_half(x[i]);
+    fx = half.data();
+    fxt = h5::half_type();
+  }
+  const std::vector<uint8_t> ones(n, 1);
+  auto lock = h5lock();
+  write(features_, rows, fxt, fx, layout_.d);
+  write(valid_, rows, H5T_NATIVE_UINT8, valid, 0);
+  write(labels_, rows, H5T_NATIVE_INT64, labels, 0);
+  write(ids_, rows, id_type_, ids, 0);
+  // Last: a row is done only once everything above is in the file.
+  write(done_, rows, H5T_NATIVE_UINT8, ones.data(), 0);
+}
+
+void FeatureOutput::write_small(const std::string& name, const std::vector<int64_t>& shape, const double* data) {
+  auto lock = h5lock();
+  const std::string path = name[0] == '/' ? name : "/" + name;
+  if (H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0) DC_H5(H5Ldelete(file_, path.c_str(), H5P_DEFAULT));
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  hid_t sp = DC_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  Closer cs{sp, H5Sclose};
+  hid_t dcpl = DC_H5(H5Pcreate(H5P_DATASET_CREATE));
+  Closer cp{dcpl, H5Pclose};
+  DC_H5(H5Pset_obj_track_times(dcpl, false));
+  hid_t ds = H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (ds < 0) throw_hdf5_error(fmt("H5Dcreate2(", tmp_, ":", path, ")").c_str(), __FILE__, __LINE__);
+  Closer cd{ds, H5Dclose};
+  hid_t fs = DC_H5(H5Dget_space(ds));
+  Closer cf{fs, H5Sclose};
+  hid_t ms = DC_H5(H5Scopy(fs));
+  Closer cm{ms, H5Sclose};
+  if (comm_.rank() != 0) {
+    DC_H5(H5Sselect_none(fs));
+    DC_H5(H5Sselect_none(ms));
+  }
+  hid_t dxpl = h5::transfer(comm_);
+  Closer cx{dxpl, H5Pclose};
+  if (H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, fs, dxpl, data) < 0)
+    throw_hdf5_error(fmt("H5Dwrite(", tmp_, ":", path, ")").c_str(), __FILE__, __LINE__);
+}
+
+void FeatureOutput::attr(const std::string& name, const std::string& value) {
+  auto lock = h5lock();
+  set_attr(name, value);
+}
+
+void FeatureOutput::set_attr(const std::string& name, const std::string& value) {
+  hid_t ty = string_type(std::max<int64_t>(1, int64_t(value.size())));
+  Closer ct{ty, H5Tclose};
+  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
+  Closer cs{sp, H5Sclose};
+  if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
+  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), ty, sp, H5P_DEFAULT, H5P_DEFAULT));
+  Closer ca{a, H5Aclose};
+  std::string v = value.empty() ? std::string(1, '\0') : value;
+  DC_H5(H5Awrite(a, ty, v.data()));
+}
+
+void FeatureOutput::attr(const std::string& name, int64_t value) {
+  auto lock = h5lock();
+  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
+  Closer cs{sp, H5Sclose};
+  if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
+  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT));
+  Closer ca{a, H5Aclose};
+  DC_H5(H5Awrite(a, H5T_NATIVE_INT64, &value));
+}
+
+void FeatureOutput::commit() {
+  {
+    auto lock = h5lock();
+    DC_H5(H5Dclose(done_));
+    done_ = -1;
+    DC_H5(H5Ldelete(file_, "/done", H5P_DEFAULT));
+    close();
+  }
+  comm_.barrier();
+  if (comm_.rank() == 0 && std::rename(tmp_.c_str(), out_.c_str()) != 0)
+    throw Error(fmt("cannot rename ", tmp_, " to ", out_, ": ", std::strerror(errno)));
+  comm_.barrier();
+}
+
+}  // namespace distclust::extract

@@ -1,0 +1,84 @@
+// Internal to src/extract: the features file while extract writes it
+// (OUT.tmp), with the per-row /done flags that make it resumable.
+//
+// Why not H5Writer: it always truncates, and resuming must reopen OUT.tmp.
+// Every dataset is allocated when created (no fill written except /done's
+// zeros) and the HDF5 chunk cache is off for this file, so each write goes to
+// the file in program order: /done is written after a batch's other datasets,
+// and a job killed at any point leaves no row marked done whose data is not on
+// disk. The metadata is flushed once, after the layout is created, and not
+// changed until commit().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "distclust/comm.h"
+
+namespace distclust::extract {
+
+/// Shape and identity of a features file.
+struct OutputLayout {
+  int64_t n = 0;         ///< rows
+  int64_t d = 0;         ///< feature dimension
+  bool half = false;     ///< /features as float16
+  int64_t id_len = 1;    ///< bytes per /ids entry (fixed-length strings, NUL-padded)
+  std::string hash;      ///< config hash: a different one means OUT.tmp cannot be resumed
+};
+
+class FeatureOutput {
+ public:
+  /// Collective. With try_resume, reopens OUT.tmp when it exists, opens on
+  /// every rank and has the layout's hash, N, half and id length (a D
+  /// mismatch with the same hash is an Error naming the file and both
+  /// shapes); otherwise creates a fresh OUT.tmp. `note` receives what was
+  /// done ("resuming from X.tmp: 123 of 456 rows done", "ignoring X.tmp: ...").
+  FeatureOutput(const std::string& out, Communicator& comm, const OutputLayout& layout, bool try_resume,
+                std::string& note);
+  ~FeatureOutput();
+  FeatureOutput(const FeatureOutput&) = delete;
+  FeatureOutput& operator=(const FeatureOutput&) = delete;
+
+  /// True when OUT.tmp was reopened.
+  bool resumed() const { return resumed_; }
+  /// The done flags of rows (all 0 for a fresh file). Collective.
+  std::vector<uint8_t> done(RowRange rows);
+  /// /valid of rows. Collective.
+  std::vector<uint8_t> valid(RowRange rows);
+
+  /// Writes one batch of this rank's rows, then marks them done. Independent
+  /// I/O: ranks call it at their own pace, any number of times.
+  /// x: [rows x d] float32; valid, labels: [rows]; ids: [rows x id_len] bytes.
+  void write_batch(RowRange rows, const float* x, const uint8_t* valid, const int64_t* labels, const char* ids);
+
+  /// Creates and writes a small float64 dataset from rank 0's data. Collective.
+  void write_small(const std::string& name, const std::vector<int64_t>& shape, const double* data);
+  /// Root-group attributes (values from rank 0's call; every rank calls). Collective.
+  void attr(const std::string& name, const std::string& value);
+  void attr(const std::string& name, int64_t value);
+
+  /// Removes /done, closes, renames OUT.tmp -> OUT. Collective.
+  void commit();
+
+  const std::string& tmp_path() const { return tmp_; }
+
+ private:
+  void create(const OutputLayout& l);
+  void set_attr(const std::string& name, const std::string& value);  // caller holds the HDF5 lock
+  bool reopen(const OutputLayout& l, std::string& why);
+  void open_datasets();
+  void close();
+  void write(int64_t ds, RowRange rows, int64_t mem_type, const void* data, int64_t width);
+  std::vector<uint8_t> read_u8(int64_t ds, RowRange rows);
+
+  std::string out_, tmp_;
+  Communicator& comm_;
+  OutputLayout layout_;
+  bool resumed_ = false;
+  int64_t file_ = -1;
+  int64_t features_ = -1, labels_ = -1, valid_ = -1, ids_ = -1, done_ = -1;
+  int64_t id_type_ = -1;
+};
+
+}  // namespace distclust::extract

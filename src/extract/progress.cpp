@@ -1,0 +1,62 @@
+#include "extract/progress.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace distclust::extract {
+
+std::string clock_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60),
+                  (long long)(s % 60));
+  else
+    std::snprintf(buf, sizeof(buf), "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
+  return buf;
+}
+
+Progress::Progress(std::string what, int64_t total, double interval_seconds, bool rank0)
+    : what_(std::move(what)), total_(total), interval_(interval_seconds), on_(rank0 && interval_seconds > 0) {
+  tty_ = on_ && isatty(STDOUT_FILENO);
+  t0_ = last_ = Clock::now();
+}
+
+void Progress::update(int64_t done) {
+  if (!on_) return;
+  auto now = Clock::now();
+  if (std::chrono::duration<double>(now - last_).count() < interval_) return;
+  last_ = now;
+  print(done, std::chrono::duration<double>(now - t0_).count());
+}
+
+void Progress::print(int64_t done, double secs) {
+  const double rate = secs > 0 ? done / secs : 0;
+  const double pct = total_ > 0 ? 100.0 * done / total_ : 100.0;
+  std::string line = fmt(what_, ": ", done, "/", total_, " images (", std::lround(pct * 10) / 10.0, "%), ",
+                         std::lround(rate * 10) / 10.0, " images/s, ETA ",
+                         rate > 0 ? clock_text((total_ - done) / rate) : std::string("?"));
+  if (tty_) {
+    std::printf("\r%s\033[K", line.c_str());
+    std::fflush(stdout);
+    open_line_ = true;
+  } else {
+    log::info(line);
+  }
+}
+
+void Progress::finish() {
+  if (open_line_) {
+    std::printf("\n");
+    std::fflush(stdout);
+    open_line_ = false;
+  }
+}
+
+}  // namespace distclust::extract

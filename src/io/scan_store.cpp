@@ -1,0 +1,46 @@
+#include "distclust/h5store.h"
+#include "distclust/scan.h"
+
+namespace distclust {
+
+void write_scan(const std::string& path, Communicator& comm, const ScanResult& r, const ScanParams& p,
+                const ScanInputs& in, const std::string& params_yaml, const std::string& params_hash) {
+  const int64_t C = r.clusters, H = p.heads;
+  H5Writer w(path, comm);
+  w.create<float>("/probabilities", {r.n_total, C});
+  w.write_rows("/probabilities", r.rows, r.probabilities.data());
+  w.create<int64_t>("/assign", {r.n_total});
+  w.write_rows("/assign", r.rows, r.assign.data());
+  w.create<float>("/confidence", {r.n_total});
+  w.write_rows("/confidence", r.rows, r.confidence.data());
+  const int64_t epochs = H > 0 ? int64_t(r.loss.size()) / H : 0;
+  w.write_all<double>("/loss", {epochs, H}, r.loss.data());
+  w.write_all<double>("/consistency", {epochs, H}, r.consistency.data());
+  w.write_all<double>("/entropy", {epochs, H}, r.entropy.data());
+  w.write_all<double>("/self_label_loss", {int64_t(r.self_label_loss.size())}, r.self_label_loss.data());
+  w.write_all<int64_t>("/self_label_confident", {int64_t(r.self_label_confident.size())},
+                       r.self_label_confident.data());
+  w.write_all<int64_t>("/cluster_sizes", {C}, r.cluster_sizes.data());
+  w.write_all<int64_t>("/prototypes", {C, int64_t(p.prototypes)}, r.prototypes.data());
+  w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  w.attr("stage", std::string("scan"));
+  w.attr("chosen_head", int64_t(r.kept_head));
+  w.attr("clusters", C);
+  w.attr("heads", H);
+  w.attr("head", p.head);
+  w.attr("collapse", int64_t(r.collapse ? 1 : 0));
+  w.attr("collapse_note", r.collapse_note);
+  w.attr("self_label", r.self_label_note);
+  w.attr("neighbour_features", r.neighbour_mode);
+  w.attr("valid_rows", r.n_valid);
+  w.attr("rows_without_neighbour", r.rows_no_neighbour);
+  w.attr("features", p.features);
+  w.attr("knn", p.knn);
+  w.attr("features_config_hash", in.features_hash);
+  w.attr("knn_config_hash", in.knn_hash);
+  w.attr("params", params_yaml);
+  w.attr("config_hash", params_hash);
+  w.commit();
+}
+
+}  // namespace distclust

@@ -1,0 +1,31 @@
+#include <sys/stat.h>
+
+#include "comm/local_comm.h"
+#include "distclust/error.h"
+#include "distclust/h5store.h"
+#include "distclust/stages.h"
+
+namespace distclust {
+
+std::string output_config_hash(const std::string& path, Communicator& comm) {
+  std::string h;
+  if (comm.rank() == 0) {
+    struct stat st{};
+    if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      try {
+        LocalCommunicator self;
+        H5Reader r(path, self);
+        if (r.has_attr("config_hash")) h = r.attr_string("config_hash");
+      } catch (const Error&) {
+        h.clear();  // unreadable: treat as absent, the stage runs again
+      }
+    }
+  }
+  int64_t n = static_cast<int64_t>(h.size());
+  comm.broadcast(&n, sizeof(n), 0);
+  h.resize(n);
+  if (n) comm.broadcast(h.data(), n, 0);
+  return h;
+}
+
+}  // namespace distclust

@@ -1,0 +1,182 @@
+#include "report/clustering.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "comm/local_comm.h"
+#include "distclust/error.h"
+#include "distclust/h5store.h"
+#include "report/confidence.h"
+#include "report/h5_strings.h"
+#include "report/root_only.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust::report {
+
+std::string Clustering::class_name(int64_t cls) const {
+  if (cls >= 0 && cls < int64_t(class_names.size()) && !class_names[cls].empty()) return class_names[cls];
+  return "class " + std::to_string(cls);
+}
+
+std::string resolve_image_path(const std::string& path, const std::string& image_root) {
+  if (path.empty() || image_root.empty() || fs::path(path).is_absolute()) return path;
+  return (fs::path(image_root) / path).string();
+}
+
+bool is_array_row_id(const std::string& id) {
+  size_t colon = id.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == id.size()) return false;
+  for (size_t i = colon + 1; i < id.size(); ++i)
+    if (id[i] < '0' || id[i] > '9') return false;
+  std::error_code ec;
+  return !fs::exists(id, ec) && fs::is_regular_file(id.substr(0, colon), ec);
+}
+
+namespace {
+
+// What every rank needs to know before the collective part.
+struct Header {
+  int64_t n = 0;
+  int64_t kind = 0;
+  int64_t spherical = 0;
+};
+
+Header inspect(const std::string& features, const std::string& pred) {
+  check_input_file(features, "features file");
+  check_input_file(pred, "predictions file");
+  LocalCommunicator self;
+  H5Reader fr(features, self), pr(pred, self);
+  DatasetInfo fi = fr.info("/features");
+  require(fi.shape.size() == 2, features, ": /features is ", fi.describe(), " (expected rows x dimensions)");
+  require(pr.has("/assign"), pred, ": no /assign dataset: expected a kmeans.h5 or scan.h5 file");
+  DatasetInfo ai = pr.info("/assign");
+  require(ai.shape.size() == 1 && ai.shape[0] == fi.shape[0], features, ": /features has ", fi.shape[0], " rows but ",
+          pred, ": /assign is ", ai.describe(), " (the files come from different runs?)");
+  Header h;
+  h.n = fi.shape[0];
+  if (pr.has("/confidence"))
+    h.kind = int64_t(PredKind::scan);
+  else if (pr.has("/centroids"))
+    h.kind = int64_t(PredKind::kmeans);
+  else if (pr.has("/probabilities"))
+    h.kind = int64_t(PredKind::probs);
+  else
+    h.kind = int64_t(PredKind::plain);
+  for (const char* name : {"/confidence", "/probabilities"}) {
+    if (!pr.has(name)) continue;
+    DatasetInfo di = pr.info(name);
+    require(!di.shape.empty() && di.shape[0] == h.n, pred, ": ", name, " is ", di.describe(), " but there are ", h.n,
+            " rows");
+  }
+  return h;
+}
+
+std::vector<float> row_max(const H5Reader& r, const std::string& ds, int64_t n) {
+  DatasetInfo di = r.info(ds);
+  int64_t c = di.shape.size() == 2 ? di.shape[1] : 1;
+  std::vector<float> out(static_cast<size_t>(n));
+  const int64_t piece = std::max<int64_t>(1, (int64_t(1) << 24) / std::max<int64_t>(c, 1));
+  for (int64_t b = 0; b < n; b += piece) {
+    RowRange rr{b, std::min(n, b + piece)};
+    std::vector<float> p = r.read_rows<float>(ds, rr);
+    for (int64_t i = 0; i < rr.size(); ++i) out[b + i] = *std::max_element(p.begin() + i * c, p.begin() + (i + 1) * c);
+  }
+  return out;
+}
+
+void read_on_root(Clustering& cl) {
+  LocalCommunicator self;
+  H5Reader fr(cl.features, self), pr(cl.pred, self);
+  cl.assign = pr.read_all<int64_t>("/assign");
+  std::vector<uint8_t> valid;
+  if (fr.has("/valid")) {
+    valid = fr.read_all<uint8_t>("/valid");
+    require(int64_t(valid.size()) == cl.n, cl.features, ": /valid has ", valid.size(), " rows, /features ", cl.n);
+  }
+  int64_t max_assign = -1;
+  for (int64_t i = 0; i < cl.n; ++i) {
+    if (cl.assign[i] < 0 || (!valid.empty() && valid[i] == 0)) {
+      cl.assign[i] = -1;
+      ++cl.invalid;
+    }
+    max_assign = std::max(max_assign, cl.assign[i]);
+  }
+  cl.k = max_assign + 1;
+  if (pr.has("/centroids")) cl.k = std::max(cl.k, pr.info("/centroids").shape[0]);
+  if (pr.has("/probabilities")) {
+    DatasetInfo di = pr.info("/probabilities");
+    if (di.shape.size() == 2) cl.k = std::max(cl.k, di.shape[1]);
+  }
+  switch (cl.kind) {
+    case PredKind::scan:
+      cl.confidence = pr.read_all<float>("/confidence");
+      cl.confidence_def = "the predictions file's /confidence (SCAN: the probability of the assigned cluster)";
+      break;
+    case PredKind::kmeans:
+      cl.confidence_def = kMarginDefinition;
+      break;
+    case PredKind::probs:
+      cl.confidence = row_max(pr, "/probabilities", cl.n);
+      cl.confidence_def = "the largest probability of the row in /probabilities";
+      break;
+    case PredKind::plain:
+      cl.confidence_def = "none (the predictions file has no /confidence or /centroids)";
+      break;
+  }
+  if (pr.has("/prototypes")) {
+    DatasetInfo di = pr.info("/prototypes");
+    if (di.shape.size() == 2 && di.shape[1] > 0) {
+      cl.prototypes = pr.read_all<int64_t>("/prototypes");
+      cl.prototypes_per = di.shape[1];
+      cl.k = std::max(cl.k, di.shape[0]);
+    }
+  }
+  if (fr.has("/labels")) {
+    cl.labels = fr.read_all<int64_t>("/labels");
+    require(int64_t(cl.labels.size()) == cl.n, cl.features, ": /labels has ", cl.labels.size(), " rows, /features ",
+            cl.n);
+    if (std::none_of(cl.labels.begin(), cl.labels.end(), [](int64_t v) { return v >= 0; })) cl.labels.clear();
+  }
+  H5Strings fs5(cl.features);
+  cl.has_paths = fs5.is_strings("/ids");
+  cl.class_names = fs5.name_list("/", "class_names");
+  if (cl.class_names.empty()) cl.class_names = fs5.name_list("/labels", "class_names");
+}
+
+}  // namespace
+
+Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm) {
+  Clustering cl;
+  cl.features = features;
+  cl.pred = pred;
+  Header h;
+  run_on_root(comm, "reading the inputs", [&] {
+    h = inspect(features, pred);
+    if (h.kind == int64_t(PredKind::kmeans)) h.spherical = kmeans_is_spherical(pred, comm) ? 1 : 0;
+  });
+  comm.broadcast(&h, sizeof(h), 0);
+  cl.n = h.n;
+  cl.kind = static_cast<PredKind>(h.kind);
+  std::vector<float> margin;
+  if (cl.kind == PredKind::kmeans) margin = kmeans_margin_confidence(features, pred, h.spherical != 0, comm);
+  run_on_root(comm, "reading the inputs", [&] {
+    read_on_root(cl);
+    if (cl.kind == PredKind::kmeans) {
+      cl.confidence = std::move(margin);
+      for (int64_t i = 0; i < cl.n; ++i)
+        if (cl.assign[i] < 0) cl.confidence[i] = 0.f;
+    }
+  });
+  comm.broadcast(&cl.k, sizeof(cl.k), 0);
+  return cl;
+}
+
+std::vector<std::string> image_paths(const std::string& features, const std::vector<int64_t>& rows) {
+  H5Strings s(features);
+  if (!s.is_strings("/ids")) return std::vector<std::string>(rows.size());
+  return s.read("/ids", rows);
+}
+
+}  // namespace distclust::report

@@ -1,0 +1,71 @@
+// Internal to src/report: everything the HTML page shows, gathered first
+// (report.cpp) and rendered after (report_page.cpp), so the page code does
+// no I/O and can be read on its own.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "distclust/metrics.h"
+#include "report/confusion.h"
+#include "report/svg_plot.h"
+
+namespace distclust::report {
+
+/// One gallery tile.
+struct Tile {
+  int64_t row = -1;
+  float confidence = NAN;     ///< NaN when the predictions carry none
+  std::string label;          ///< class name, "" when unknown
+  std::string path;           ///< image path, "" when /ids holds no paths
+  std::string img;            ///< thumbnail file relative to the report, "" when none
+  int width = 0, height = 0;  ///< of the thumbnail file
+  std::string problem;        ///< why an image with a path has no thumbnail (placeholder shown)
+};
+
+/// One non-empty cluster.
+struct ClusterView {
+  int64_t id = 0;
+  int64_t size = 0;
+  double mean_confidence = NAN;
+  Majority majority;  ///< cls -1 when there are no labels
+  std::string majority_name;
+  bool gallery = true;  ///< false when the thumbnail budget ran out
+  std::vector<Tile> prototypes, members;
+};
+
+/// One plot of training curves.
+struct Curve {
+  std::string title, xlabel, ylabel, source;
+  std::vector<Series> series;
+  std::string note;  ///< shown under the plot (e.g. which head was chosen)
+};
+
+struct ReportModel {
+  std::string title, features, pred, pred_kind, generated;
+  int64_t n = 0, invalid = 0, k = 0;
+  std::string confidence_def;
+  double mean_confidence = NAN;
+  bool has_paths = false;
+  bool has_labels = false;
+  Scores scores;
+  Confusion confusion;                     ///< with has_labels
+  std::vector<std::string> class_headers;  ///< [confusion.classes] names of the columns
+  int64_t confusion_cells = 4000;          ///< the limit the matrix was built under
+  std::vector<ClusterView> clusters;       ///< non-empty clusters, by id
+  std::vector<Curve> curves;
+  int thumb = 64;
+  int open_clusters = 32;
+  bool lazy = false;  ///< many thumbnails: let the browser load them on scroll
+  int64_t thumbs_written = 0, thumbs_failed = 0;
+  std::vector<std::string> failures;  ///< a few "row R: PATH: reason" lines
+  std::string gallery_note;           ///< e.g. that the thumbnail budget reduced galleries
+  int64_t seed = 1;
+};
+
+/// The whole index.html.
+std::string render_report(const ReportModel& m);
+
+}  // namespace distclust::report

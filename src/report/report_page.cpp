@@ -1,0 +1,287 @@
+// The report page: static HTML, inline CSS, inline SVG; no script, no
+// resource from the network.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+#include "report/html.h"
+#include "report/report_model.h"
+
+namespace distclust::report {
+
+namespace {
+
+const char* kStyle = R"CSS(
+:root{color-scheme:light}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;color:#222;background:#f6f7f9}
+header{background:#2b3e50;color:#fff;padding:16px 24px}
+header h1{margin:0 0 4px;font-size:22px}
+header p{margin:0;opacity:.85}
+nav{padding:8px 24px;background:#e9edf2;font-size:13px}
+nav a{margin-right:14px}
+main{padding:8px 24px 40px}
+h2{margin:28px 0 10px;font-size:18px;border-bottom:1px solid #d5dbe2;padding-bottom:4px}
+a{color:#1f5f9e}
+table{border-collapse:collapse;background:#fff;margin:6px 0}
+th,td{border:1px solid #d5dbe2;padding:3px 8px;text-align:right}
+th{background:#eef1f5}
+td.l,th.l{text-align:left}
+table.kv td:first-child{text-align:left;font-weight:600;background:#f3f5f8}
+table.kv td{text-align:left}
+table.cm td{min-width:28px;font-size:12px}
+table.cm th{font-size:12px}
+.plots{display:flex;flex-wrap:wrap;gap:16px}
+.plots figure{margin:0;background:#fff;border:1px solid #d5dbe2;padding:4px}
+.plots figcaption{font-size:12px;color:#555;max-width:640px}
+.scroll{overflow:auto;max-height:640px}
+section.cluster{background:#fff;border:1px solid #d5dbe2;border-radius:6px;margin:12px 0;padding:8px 12px}
+section.cluster h3{margin:0 0 4px;font-size:16px}
+.meta{font-weight:normal;color:#555;font-size:13px}
+section.cluster h4{margin:6px 0 4px;font-size:13px;color:#444}
+.gallery{display:flex;flex-wrap:wrap;gap:6px}
+.gallery figure{margin:0;width:max(var(--t),76px);font-size:11px;color:#444;text-align:center}
+.gallery img,.gallery .ph{width:var(--t);height:var(--t);object-fit:contain;background:#eee;border:1px solid #ccc;display:block;margin:0 auto}
+.gallery img.px{image-rendering:pixelated}
+.gallery figcaption{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.ph{display:flex!important;align-items:center;justify-content:center;color:#777;font-size:11px;box-sizing:border-box}
+.ph.bad{background:repeating-linear-gradient(45deg,#fde8e8,#fde8e8 6px,#f8d4d4 6px,#f8d4d4 12px)!important;color:#a33}
+.note{color:#555;font-size:13px}
+summary{cursor:pointer;color:#1f5f9e}
+)CSS";
+
+std::string conf_text(double v) { return std::isnan(v) ? "\u2013" : fixed(v, 3); }
+
+std::string thousands(int64_t v) {
+  std::string s = std::to_string(v < 0 ? -v : v), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+std::string pct(double num_, double den) { return den > 0 ? fixed(100.0 * num_ / den, 1) + "%" : "\u2013"; }
+
+void tile(std::ostringstream& o, const Tile& t, int thumb, bool lazy) {
+  std::string cap = "#" + std::to_string(t.row);
+  if (!std::isnan(t.confidence)) cap += " \u00b7 " + fixed(t.confidence, 2);
+  std::string tip = "row " + std::to_string(t.row);
+  if (!t.path.empty()) tip += "\n" + t.path;
+  if (!std::isnan(t.confidence)) tip += "\nconfidence " + fixed(t.confidence, 4);
+  if (!t.label.empty()) tip += "\nlabel " + t.label;
+  if (!t.problem.empty()) tip += "\nunreadable: " + t.problem;
+  o << "<figure title=\"" << html_escape(tip) << "\">";
+  if (!t.img.empty()) {
+    bool small = t.width * 2 <= thumb && t.height * 2 <= thumb;
+    o << "<img src=\"" << html_escape(t.img) << "\" width=\"" << thumb << "\" height=\"" << thumb << "\""
+      << (small ? " class=\"px\"" : "") << (lazy ? " loading=\"lazy\"" : "") << " alt=\"row " << t.row << "\">";
+  } else if (!t.problem.empty()) {
+    o << "<div class=\"ph bad\">unreadable</div>";
+  } else {
+    o << "<div class=\"ph\">row " << t.row << "</div>";
+  }
+  o << "<figcaption>" << html_escape(cap) << "</figcaption>";
+  if (!t.label.empty()) o << "<figcaption>" << html_escape(t.label) << "</figcaption>";
+  o << "</figure>";
+}
+
+void summary(std::ostringstream& o, const ReportModel& m) {
+  o << "<section id=\"summary\"><h2>Summary</h2><table class=\"kv\">";
+  auto row = [&](const std::string& k, const std::string& v) {
+    o << "<tr><td>" << html_escape(k) << "</td><td>" << v << "</td></tr>";
+  };
+  row("Features", html_escape(m.features));
+  row("Predictions", html_escape(m.pred) + " (" + html_escape(m.pred_kind) + ")");
+  row("Rows", thousands(m.n) + (m.invalid ? " (" + thousands(m.invalid) + " invalid, in no cluster)" : ""));
+  row("Clusters", thousands(int64_t(m.clusters.size())) + " non-empty of " + thousands(m.k));
+  row("Confidence", html_escape(m.confidence_def));
+  row("Mean confidence", conf_text(m.mean_confidence));
+  row("Images", m.has_paths ? "paths in /ids" : "none: /ids holds row indices, galleries show row numbers");
+  if (m.has_paths)
+    row("Thumbnails", thousands(m.thumbs_written) + " written, " + thousands(m.thumbs_failed) + " unreadable");
+  row("Member draw seed", std::to_string(m.seed));
+  row("Generated", html_escape(m.generated));
+  o << "</table>";
+  if (!m.gallery_note.empty()) o << "<p class=\"note\">" << html_escape(m.gallery_note) << "</p>";
+  if (!m.failures.empty()) {
+    o << "<details><summary>Unreadable images (" << m.thumbs_failed << ")</summary><ul>";
+    for (const auto& f : m.failures) o << "<li>" << html_escape(f) << "</li>";
+    if (m.thumbs_failed > int64_t(m.failures.size())) o << "<li>\u2026</li>";
+    o << "</ul></details>";
+  }
+  o << "</section>";
+}
+
+void metrics(std::ostringstream& o, const ReportModel& m) {
+  const Scores& s = m.scores;
+  o << "<section id=\"metrics\"><h2>Metrics</h2><table class=\"metrics\"><tr><th>ACC</th><th>NMI</th><th>ARI</th>"
+       "<th>labelled rows</th><th>clusters</th><th>classes</th><th class=\"l\">ACC mapping</th></tr><tr><td>"
+    << fixed(s.acc, 4) << "</td><td>" << fixed(s.nmi, 4) << "</td><td>" << fixed(s.ari, 4) << "</td><td>"
+    << thousands(s.n) << "</td><td>" << s.clusters << "</td><td>" << s.classes << "</td><td class=\"l\">"
+    << (s.many_to_one ? "many-to-one majority (more clusters than classes)" : "Hungarian one-to-one")
+    << "</td></tr></table></section>";
+}
+
+void confusion(std::ostringstream& o, const ReportModel& m) {
+  const Confusion& c = m.confusion;
+  o << "<section id=\"confusion\"><h2>Confusion matrix</h2>";
+  if (!c.dense()) {
+    o << "<p class=\"note\">" << c.clusters.size() << " clusters \u00d7 " << c.classes.size()
+      << " classes is too large to draw (limit " << m.confusion_cells
+      << " cells, --confusion-cells); the cluster table below gives each cluster's majority class and purity.</p>"
+         "</section>";
+    return;
+  }
+  // Rows ordered by majority class so that a good clustering reads as a diagonal.
+  std::vector<size_t> order(c.clusters.size()), arg(c.clusters.size());
+  std::vector<int64_t> total(c.clusters.size(), 0);
+  for (size_t r = 0; r < c.clusters.size(); ++r) {
+    order[r] = r;
+    for (size_t j = 0; j < c.classes.size(); ++j) {
+      total[r] += c.at(r, j);
+      if (c.at(r, j) > c.at(r, arg[r])) arg[r] = j;
+    }
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (arg[a] != arg[b]) return arg[a] < arg[b];
+    return c.at(a, arg[a]) > c.at(b, arg[b]);
+  });
+  o << "<p class=\"note\">Rows: clusters; columns: classes; cells: labelled rows. Shading: share of the cluster's "
+       "labelled rows.</p><div class=\"scroll\"><table class=\"cm\"><tr><th>cluster</th>";
+  for (size_t j = 0; j < c.classes.size(); ++j) o << "<th>" << html_escape(m.class_headers[j]) << "</th>";
+  o << "<th>total</th></tr>";
+  for (size_t r : order) {
+    o << "<tr><th><a href=\"#cluster-" << c.clusters[r] << "\">" << c.clusters[r] << "</a></th>";
+    for (size_t j = 0; j < c.classes.size(); ++j) {
+      int64_t v = c.at(r, j);
+      double a = total[r] ? double(v) / double(total[r]) : 0;
+      o << "<td";
+      if (v)
+        o << " style=\"background:rgba(31,95,158," << fixed(0.08 + 0.85 * a, 2) << ")" << (a > 0.5 ? ";color:#fff" : "")
+          << "\"";
+      o << ">" << (v ? std::to_string(v) : "") << "</td>";
+    }
+    o << "<td>" << total[r] << "</td></tr>";
+  }
+  o << "</table></div></section>";
+}
+
+void sizes(std::ostringstream& o, const ReportModel& m) {
+  o << "<section id=\"sizes\"><h2>Cluster sizes</h2><div class=\"plots\"><figure>";
+  const auto& cs = m.clusters;
+  if (cs.size() <= 200) {
+    std::vector<double> v;
+    std::vector<std::string> lab, href;
+    for (const auto& c : cs) {
+      v.push_back(double(c.size));
+      lab.push_back(std::to_string(c.id));
+      href.push_back("#cluster-" + std::to_string(c.id));
+    }
+    o << svg_bars("Rows per cluster", "cluster", "rows", v, lab, href,
+                  std::max(480, std::min(1200, int(cs.size()) * 24 + 80)));
+  } else {
+    int64_t lo = cs.front().size, hi = lo;
+    for (const auto& c : cs) lo = std::min(lo, c.size), hi = std::max(hi, c.size);
+    const int bins = 30;
+    double w = std::max(1.0, double(hi - lo + 1) / bins);
+    std::vector<double> v(bins, 0);
+    std::vector<std::string> lab(bins);
+    for (const auto& c : cs) v[std::min(bins - 1, int(double(c.size - lo) / w))] += 1;
+    for (int b = 0; b < bins; ++b) lab[b] = std::to_string(int64_t(lo + b * w));
+    o << svg_bars("Histogram of cluster sizes", "rows in the cluster (bin start)", "clusters", v, lab, {}, 900);
+  }
+  o << "</figure></div></section>";
+}
+
+void curves(std::ostringstream& o, const ReportModel& m) {
+  if (m.curves.empty()) return;
+  o << "<section id=\"curves\"><h2>Training curves</h2><div class=\"plots\">";
+  for (const auto& c : m.curves) {
+    o << "<figure>" << svg_lines(c.title, c.xlabel, c.ylabel, c.series) << "<figcaption>" << html_escape(c.source)
+      << (c.note.empty() ? "" : ". ") << html_escape(c.note) << "</figcaption></figure>";
+  }
+  o << "</div></section>";
+}
+
+void cluster_table(std::ostringstream& o, const ReportModel& m) {
+  o << "<div class=\"scroll\"><table class=\"clusters\"><tr><th>cluster</th><th>rows</th><th>share</th>"
+       "<th>mean confidence</th>";
+  if (m.has_labels) o << "<th class=\"l\">majority class</th><th>purity</th>";
+  o << "</tr>";
+  for (const auto& c : m.clusters) {
+    o << "<tr><td><a href=\"#cluster-" << c.id << "\">" << c.id << "</a></td><td>" << thousands(c.size) << "</td><td>"
+      << pct(double(c.size), double(m.n - m.invalid)) << "</td><td>" << conf_text(c.mean_confidence) << "</td>";
+    if (m.has_labels)
+      o << "<td class=\"l\">" << html_escape(c.majority_name) << "</td><td>"
+        << pct(double(c.majority.count), double(c.majority.labelled)) << "</td>";
+    o << "</tr>";
+  }
+  o << "</table></div>";
+}
+
+void cluster_sections(std::ostringstream& o, const ReportModel& m) {
+  o << "<section id=\"clusters\"><h2>Clusters</h2>";
+  cluster_table(o, m);
+  const bool open = int64_t(m.clusters.size()) <= m.open_clusters;
+  for (const auto& c : m.clusters) {
+    o << "<section class=\"cluster\" id=\"cluster-" << c.id << "\" data-cluster=\"" << c.id << "\"><h3>Cluster " << c.id
+      << " <span class=\"meta\">" << thousands(c.size) << " rows \u00b7 mean confidence "
+      << conf_text(c.mean_confidence);
+    if (c.majority.cls >= 0)
+      o << " \u00b7 majority " << html_escape(c.majority_name) << " ("
+        << pct(double(c.majority.count), double(c.majority.labelled)) << " of labelled)";
+    o << "</span></h3>";
+    if (!c.gallery) {
+      o << "<p class=\"note\">Gallery omitted: the thumbnail budget (--max-thumbs) was spent on larger clusters.</p>";
+    } else {
+      o << "<details" << (open ? " open" : "") << "><summary>" << c.prototypes.size() << " prototypes, "
+        << c.members.size() << " random members</summary>";
+      if (!c.prototypes.empty()) {
+        o << "<h4>Prototypes (highest confidence)</h4><div class=\"gallery\">";
+        for (const auto& t : c.prototypes) tile(o, t, m.thumb, m.lazy);
+        o << "</div>";
+      }
+      if (!c.members.empty()) {
+        o << "<h4>Random members</h4><div class=\"gallery\">";
+        for (const auto& t : c.members) tile(o, t, m.thumb, m.lazy);
+        o << "</div>";
+      }
+      o << "</details>";
+    }
+    o << "</section>";
+  }
+  o << "</section>";
+}
+
+}  // namespace
+
+std::string render_report(const ReportModel& m) {
+  std::ostringstream o;
+  o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+       "<meta name=\"generator\" content=\"distclust\"><title>"
+    << html_escape(m.title) << "</title><style>" << kStyle << ".gallery{--t:" << m.thumb << "px}</style></head><body>";
+  o << "<header><h1>" << html_escape(m.title) << "</h1><p>" << thousands(m.n) << " rows in " << m.clusters.size()
+    << " clusters";
+  if (m.has_labels)
+    o << " \u00b7 ACC " << fixed(m.scores.acc, 3) << " \u00b7 NMI " << fixed(m.scores.nmi, 3) << " \u00b7 ARI "
+      << fixed(m.scores.ari, 3);
+  o << "</p></header><nav><a href=\"#summary\">Summary</a>";
+  if (m.has_labels) o << "<a href=\"#metrics\">Metrics</a><a href=\"#confusion\">Confusion matrix</a>";
+  o << "<a href=\"#sizes\">Cluster sizes</a>";
+  if (!m.curves.empty()) o << "<a href=\"#curves\">Training curves</a>";
+  o << "<a href=\"#clusters\">Clusters</a></nav><main>";
+  summary(o, m);
+  if (m.has_labels) {
+    metrics(o, m);
+    confusion(o, m);
+  }
+  sizes(o, m);
+  curves(o, m);
+  cluster_sections(o, m);
+  o << "</main></body></html>\n";
+  return o.str();
+}
+
+}  // namespace distclust::report

@@ -1,0 +1,92 @@
+#include "report/thumbnails.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "distclust/decode.h"
+#include "distclust/error.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust::report {
+
+cv::Mat fit_thumbnail(const cv::Mat& rgb, int size) {
+  int w = rgb.cols, h = rgb.rows;
+  if (w <= size && h <= size) return rgb;
+  double s = double(size) / std::max(w, h);
+  cv::Size to(std::max(1, int(w * s + 0.5)), std::max(1, int(h * s + 0.5)));
+  cv::Mat out;
+  cv::resize(rgb, out, to, 0, 0, cv::INTER_AREA);  // area averaging: no aliasing when shrinking
+  return out;
+}
+
+namespace {
+
+bool read_file(const std::string& path, int64_t max_bytes, std::vector<uint8_t>& out, std::string& reason) {
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) return reason = "file not found", false;
+  if (!fs::is_regular_file(st)) return reason = "not a regular file", false;
+  auto size = fs::file_size(path, ec);
+  if (ec) return reason = "cannot stat: " + ec.message(), false;
+  if (int64_t(size) > max_bytes) return reason = fmt("file is ", size, " bytes (limit ", max_bytes, ")"), false;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return reason = "cannot open", false;
+  out.resize(size);
+  if (size && !f.read(reinterpret_cast<char*>(out.data()), std::streamsize(size))) return reason = "read failed", false;
+  return true;
+}
+
+Thumb one(int64_t row, const std::string& path, const std::string& dir, int size, const ThumbLimits& lim) {
+  Thumb t;
+  std::vector<uint8_t> bytes;
+  if (!read_file(path, lim.max_file_bytes, bytes, t.reason)) return t;
+  DecodeParams dp;
+  dp.max_pixels = lim.max_pixels;
+  DecodeResult d = decode_image(bytes, dp);
+  if (!d.ok) return t.reason = d.reason, t;
+  try {
+    cv::Mat small = fit_thumbnail(d.rgb, size), bgr;
+    cv::cvtColor(small, bgr, cv::COLOR_RGB2BGR);
+    bool lossless = d.rgb.cols <= size && d.rgb.rows <= size;
+    char name[48];
+    std::snprintf(name, sizeof(name), "thumbs/r%09lld.%s", static_cast<long long>(row), lossless ? "png" : "jpg");
+    std::vector<int> opts;
+    if (!lossless) opts = {cv::IMWRITE_JPEG_QUALITY, 88};
+    if (!cv::imwrite((fs::path(dir) / name).string(), bgr, opts)) return t.reason = "cannot write the thumbnail", t;
+    t.ok = true;
+    t.file = name;
+    t.width = bgr.cols;
+    t.height = bgr.rows;
+  } catch (const cv::Exception& e) {
+    t.reason = std::string("OpenCV: ") + e.what();
+  }
+  return t;
+}
+
+}  // namespace
+
+std::vector<Thumb> make_thumbnails(const std::vector<int64_t>& rows, const std::vector<std::string>& paths,
+                                   const std::string& dir, int size, const ThumbLimits& limits) {
+  require(rows.size() == paths.size(), "make_thumbnails: ", rows.size(), " rows but ", paths.size(), " paths");
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "thumbs", ec);
+  require(!ec, "cannot create ", (fs::path(dir) / "thumbs").string(), ": ", ec.message());
+  std::vector<Thumb> out(rows.size());
+  const int64_t n = static_cast<int64_t>(rows.size());
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t i = 0; i < n; ++i) {
+    if (paths[i].empty()) continue;
+    try {
+      out[i] = one(rows[i], paths[i], dir, size, limits);
+    } catch (const std::exception& e) {  // e.g. bad_alloc on a huge file: one placeholder, not a crash
+      out[i].reason = e.what();
+    }
+  }
+  return out;
+}
+
+}  // namespace distclust::report

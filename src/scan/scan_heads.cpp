@@ -1,0 +1,304 @@
+#include "distclust/scan_heads.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "distclust/error.h"
+#include "distclust/rng.h"
+
+namespace distclust {
+
+namespace {
+
+/// C[M x N] = op(A) * op(B) (+ beta*C), row-major, split over output rows or
+/// columns (never over K) across OpenMP threads, each calling single-threaded
+/// OpenBLAS. ta/tb: A is [K x M] / B is [N x K] when true.
+void par_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+              int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0 ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const bool split_rows = M >= N;
+  const int64_t ext = split_rows ? M : N;
+  const int64_t flops = M * N * K;
+  int parts = (nt <= 1 || flops < (int64_t(1) << 18)) ? 1 : int(std::min<int64_t>(nt, (ext + 15) / 16));
+  if (parts <= 1) {
+    cblas_sgemm(CblasRowMajor, TA, TB, int(M), int(N), int(K), 1.0f, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    return;
+  }
+  const int64_t step = ((ext + parts - 1) / parts + 15) / 16 * 16;
+#pragma omp parallel for schedule(static) num_threads(parts)
+  for (int t = 0; t < parts; ++t) {
+    const int64_t a0 = t * step, a1 = std::min(ext, a0 + step);
+    if (a0 >= a1) continue;
+    if (split_rows) {
+      const float* Ap = ta ? A + a0 : A + a0 * lda;
+      cblas_sgemm(CblasRowMajor, TA, TB, int(a1 - a0), int(N), int(K), 1.0f, Ap, int(lda), B, int(ldb), beta,
+                  C + a0 * ldc, int(ldc));
+    } else {
+      const float* Bp = tb ? B + a0 * ldb : B + a0;
+      cblas_sgemm(CblasRowMajor, TA, TB, int(M), int(a1 - a0), int(K), 1.0f, A, int(lda), Bp, int(ldb), beta,
+                  C + a0, int(ldc));
+    }
+  }
+}
+
+/// out[j] += sum_i x[i*ld + j] over rows in order (double accumulators), for j < cols.
+void add_column_sums(const float* x, int64_t rows, int64_t cols, int64_t ld, float* out) {
+  const int64_t blk = 256;
+  const int64_t nb = (cols + blk - 1) / blk;
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t j0 = b * blk, j1 = std::min(cols, j0 + blk);
+    double acc[256] = {0};
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* r = x + i * ld;
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] += r[j];
+    }
+    for (int64_t j = j0; j < j1; ++j) out[j] += float(acc[j - j0]);
+  }
+}
+
+/// Adds bias[j] to every row of z [rows x cols] (leading dimension ld).
+void add_bias(float* z, int64_t rows, int64_t cols, int64_t ld, const float* bias) {
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t i = 0; i < rows; ++i) {
+    float* r = z + i * ld;
+    for (int64_t j = 0; j < cols; ++j) r[j] += bias[j];
+  }
+}
+
+}  // namespace
+
+ScanHeads::ScanHeads(const HeadShape& s) : s_(s) {
+  require(s.kind == "linear" || s.kind == "mlp", "scan.head: '", s.kind, "' is not one of linear|mlp");
+  require(s.d >= 1 && s.c >= 1 && s.heads >= 1 && (s.kind == "linear" || s.hidden >= 1), "scan heads: bad shape D=",
+          s.d, " C=", s.c, " H=", s.heads, " hidden=", s.hidden);
+  const size_t H = s.heads, D = s.d, C = s.c, Hd = s.hidden;
+  if (s.kind == "linear") {
+    L_.w1 = 0;
+    L_.b1 = H * C * D;
+    params_.resize(L_.b1 + H * C);
+  } else {
+    L_.w1 = 0;
+    L_.b1 = H * Hd * D;
+    L_.w2 = L_.b1 + H * Hd;
+    L_.b2 = L_.w2 + H * C * Hd;
+    params_.resize(L_.b2 + H * C);
+  }
+  grad_.assign(params_.size(), 0.f);
+  reset_adam();
+}
+
+void ScanHeads::init(uint64_t seed) {
+  const int64_t H = s_.heads, D = s_.d, C = s_.c, Hd = s_.hidden;
+  auto fill = [&](size_t off, int64_t h, int64_t count, uint64_t tensor, double fan_in) {
+    const double bound = 1.0 / std::sqrt(fan_in);
+    for (int64_t j = 0; j < count; ++j)
+      params_[off + j] = float((2.0 * unit_double(key_hash(seed, 0x5CA4'0000ull + tensor, uint64_t(h), uint64_t(j))) - 1.0) * bound);
+  };
+  for (int64_t h = 0; h < H; ++h) {
+    if (!mlp()) {
+      fill(L_.w1 + h * C * D, h, C * D, 0, double(D));
+      fill(L_.b1 + h * C, h, C, 1, double(D));
+    } else {
+      fill(L_.w1 + h * Hd * D, h, Hd * D, 0, double(D));
+      fill(L_.b1 + h * Hd, h, Hd, 1, double(D));
+      fill(L_.w2 + h * C * Hd, h, C * Hd, 2, double(Hd));
+      fill(L_.b2 + h * C, h, C, 3, double(Hd));
+    }
+  }
+  reset_adam();
+}
+
+void ScanHeads::forward(const float* x, int64_t n, float* z) {
+  x_ = x;
+  n_ = n;
+  const int64_t H = s_.heads, D = s_.d, C = s_.c, Hd = s_.hidden, W = H * C;
+  const float* P = params_.data();
+  if (!mlp()) {
+    par_gemm(false, true, n, W, D, x, D, P + L_.w1, D, 0.f, z, W);
+    add_bias(z, n, W, W, P + L_.b1);
+    return;
+  }
+  const int64_t HW = H * Hd;
+  hid_.resize(size_t(n * HW));
+  par_gemm(false, true, n, HW, D, x, D, P + L_.w1, D, 0.f, hid_.data(), HW);
+  float* hp = hid_.data();
+  const float* b1 = P + L_.b1;
+#pragma omp parallel for schedule(static) if (n * HW > 65536)
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < HW; ++j) hp[i * HW + j] = std::max(0.f, hp[i * HW + j] + b1[j]);
+  for (int64_t h = 0; h < H; ++h)
+    par_gemm(false, true, n, C, Hd, hp + h * Hd, HW, P + L_.w2 + h * C * Hd, Hd, 0.f, z + h * C, W);
+  add_bias(z, n, W, W, P + L_.b2);
+}
+
+void ScanHeads::backward(const float* dz) {
+  const int64_t H = s_.heads, D = s_.d, C = s_.c, Hd = s_.hidden, W = H * C, n = n_;
+  float* G = grad_.data();
+  const float* P = params_.data();
+  if (n == 0) return;
+  if (!mlp()) {
+    par_gemm(true, false, W, D, n, dz, W, x_, D, 1.f, G + L_.w1, D);
+    add_column_sums(dz, n, W, W, G + L_.b1);
+    return;
+  }
+  const int64_t HW = H * Hd;
+  add_column_sums(dz, n, W, W, G + L_.b2);
+  dhid_.resize(size_t(n * HW));
+  for (int64_t h = 0; h < H; ++h) {
+    // dW2_h [C x hid] += dz_h^T hid_h ; dhid_h [n x hid] = dz_h W2_h
+    par_gemm(true, false, C, Hd, n, dz + h * C, W, hid_.data() + h * Hd, HW, 1.f, G + L_.w2 + h * C * Hd, Hd);
+    par_gemm(false, false, n, Hd, C, dz + h * C, W, P + L_.w2 + h * C * Hd, Hd, 0.f, dhid_.data() + h * Hd, HW);
+  }
+  float* dh = dhid_.data();
+  const float* hp = hid_.data();
+#pragma omp parallel for schedule(static) if (n * HW > 65536)
+  for (int64_t i = 0; i < n * HW; ++i)
+    if (hp[i] <= 0.f) dh[i] = 0.f;
+  par_gemm(true, false, HW, D, n, dh, HW, x_, D, 1.f, G + L_.w1, D);
+  add_column_sums(dh, n, HW, HW, G + L_.b1);
+}
+
+void ScanHeads::zero_grad() { std::fill(grad_.begin(), grad_.end(), 0.f); }
+
+void ScanHeads::reset_adam() {
+  m_.assign(params_.size(), 0.f);
+  v_.assign(params_.size(), 0.f);
+  t_ = 0;
+}
+
+void ScanHeads::adam(const AdamConfig& a) {
+  ++t_;
+  const double bc1 = 1.0 - std::pow(a.beta1, double(t_)), bc2 = 1.0 - std::pow(a.beta2, double(t_));
+  const float lr = float(a.lr / bc1), wd = float(a.weight_decay), b1 = float(a.beta1), b2 = float(a.beta2);
+  const float isq = float(1.0 / std::sqrt(bc2)), eps = float(a.eps);
+  const int64_t n = int64_t(params_.size());
+  float *p = params_.data(), *g = grad_.data(), *m = m_.data(), *v = v_.data();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + wd * p[i];
+    m[i] = b1 * m[i] + (1.f - b1) * gi;
+    v[i] = b2 * v[i] + (1.f - b2) * gi * gi;
+    p[i] -= lr * m[i] / (std::sqrt(v[i]) * isq + eps);
+  }
+}
+
+ScanHeads ScanHeads::extract(int h) const {
+  require(h >= 0 && h < s_.heads, "scan: head ", h, " out of range (", s_.heads, " heads)");
+  HeadShape one = s_;
+  one.heads = 1;
+  ScanHeads out(one);
+  const int64_t D = s_.d, C = s_.c, Hd = s_.hidden;
+  auto copy = [&](size_t from, size_t to, int64_t count) {
+    std::copy_n(params_.begin() + from, count, out.params_.begin() + to);
+  };
+  if (!mlp()) {
+    copy(L_.w1 + h * C * D, out.L_.w1, C * D);
+    copy(L_.b1 + h * C, out.L_.b1, C);
+  } else {
+    copy(L_.w1 + h * Hd * D, out.L_.w1, Hd * D);
+    copy(L_.b1 + h * Hd, out.L_.b1, Hd);
+    copy(L_.w2 + h * C * Hd, out.L_.w2, C * Hd);
+    copy(L_.b2 + h * C, out.L_.b2, C);
+  }
+  return out;
+}
+
+void softmax_heads(const float* z, int64_t n, int heads, int64_t c, float* p) {
+  const int64_t W = heads * c;
+#pragma omp parallel for schedule(static) if (n * W > 16384)
+  for (int64_t i = 0; i < n; ++i)
+    for (int h = 0; h < heads; ++h) {
+      const float* zi = z + i * W + h * c;
+      float* pi = p + i * W + h * c;
+      float mx = zi[0];
+      for (int64_t j = 1; j < c; ++j) mx = std::max(mx, zi[j]);
+      double s = 0;
+      for (int64_t j = 0; j < c; ++j) {
+        pi[j] = std::exp(zi[j] - mx);
+        s += pi[j];
+      }
+      const float inv = float(1.0 / s);
+      for (int64_t j = 0; j < c; ++j) pi[j] *= inv;
+    }
+}
+
+void mean_entropy(const double* pbar, int heads, int64_t c, double* out) {
+  for (int h = 0; h < heads; ++h) {
+    double e = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      const double q = std::max(pbar[h * c + j], 1e-8);
+      e -= q * std::log(q);
+    }
+    out[h] = e;
+  }
+}
+
+void scan_loss_grad(const float* pa, const float* pn, int64_t n, int heads, int64_t c, const double* pbar,
+                    double b_global, double entropy_weight, float* dz, double* cons_sum) {
+  constexpr double kDotEps = 1e-7, kProbEps = 1e-8;
+  const int64_t W = heads * c;
+  const double inv_b = 1.0 / b_global;
+  // Entropy gradient w.r.t. each anchor's probabilities: g_c = w/B (log pbar_c + 1)
+  // where pbar_c is not clamped (torch.clamp passes no gradient below the floor).
+  std::vector<double> g(static_cast<size_t>(W));
+  for (int64_t j = 0; j < W; ++j)
+    g[j] = pbar[j] > kProbEps ? entropy_weight * inv_b * (std::log(pbar[j]) + 1.0) : 0.0;
+  std::vector<double> cons(static_cast<size_t>(n * heads));
+#pragma omp parallel for schedule(static) if (n * W > 16384)
+  for (int64_t i = 0; i < n; ++i)
+    for (int h = 0; h < heads; ++h) {
+      const float* a = pa + i * W + h * c;
+      const float* b = pn + i * W + h * c;
+      float* da = dz + i * W + h * c;
+      float* db = dz + (n + i) * W + h * c;
+      const double* gh = g.data() + h * c;
+      double s = 0, ga = 0;
+      for (int64_t j = 0; j < c; ++j) {
+        s += double(a[j]) * b[j];
+        ga += gh[j] * a[j];
+      }
+      const bool clamped = s < kDotEps;
+      cons[i * heads + h] = -std::log(std::max(s, kDotEps));
+      // consistency: d/dz_a = 1/B (pa - pa*pn/s), d/dz_n = 1/B (pn - pa*pn/s); entropy: pa*(g - <g,pa>)
+      const double inv_s = clamped ? 0.0 : 1.0 / s;
+      for (int64_t j = 0; j < c; ++j) {
+        const double ab = double(a[j]) * b[j] * inv_s;
+        const double ca = clamped ? 0.0 : inv_b * (a[j] - ab);
+        const double cb = clamped ? 0.0 : inv_b * (b[j] - ab);
+        da[j] = float(ca + a[j] * (gh[j] - ga));
+        db[j] = float(cb);
+      }
+    }
+  for (int64_t i = 0; i < n; ++i)
+    for (int h = 0; h < heads; ++h) cons_sum[h] += cons[i * heads + h];
+}
+
+double balanced_ce_grad(const float* p, const int64_t* y, int64_t n, int64_t c, const double* weight,
+                        double w_total, float* dz) {
+  std::vector<double> li(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static) if (n * c > 16384)
+  for (int64_t i = 0; i < n; ++i) {
+    const double w = weight[y[i]] / w_total;
+    const float* pi = p + i * c;
+    float* d = dz + i * c;
+    for (int64_t j = 0; j < c; ++j) d[j] = float(w * pi[j]);
+    d[y[i]] = float(w * (double(pi[y[i]]) - 1.0));
+    li[i] = -w * std::log(std::max(double(pi[y[i]]), 1e-30));
+  }
+  double s = 0;
+  for (double v : li) s += v;
+  return s;
+}
+
+}  // namespace distclust

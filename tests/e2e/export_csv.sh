@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# export: assignments.csv matches kmeans.h5 row by row (read back with
+# Python's csv, paths with commas and quotes included), the confidence is the
+# documented margin, cluster folders hold one link per member resolving to
+# the original file, --copy makes real copies, invalid and missing rows stay
+# out of the folders, several ranks write the same files, and an existing
+# output folder is refused without --force and replaced whole with it.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/report_lib.sh"
+
+dcrun 1 synth images --classes 4 --per-class 15 --size 24 --seed 9 --out imgs >/dev/null
+make_features imgs f.h5 paths odd   # 62 rows; row 60 has a comma and quotes in its name
+$PY -c "import h5py; h = h5py.File('f.h5', 'r+'); h['valid'][7] = 0"  # row 7 invalid
+dcrun 1 kmeans --features f.h5 --k 4 --seed 1 --restarts 2 --out km.h5 >/dev/null
+GONE=$(ls imgs/class_02/*.png | head -1)
+export GONE
+rm "$GONE"   # an image gone since extraction: in the CSV only
+dcrun 1 export --features f.h5 --pred km.h5 --out ex >ex.log 2>&1 || { cat ex.log; fail "export failed"; }
+grep -q "not a readable file" ex.log || fail "the missing image was not reported"
+dcrun 2 export --features f.h5 --pred km.h5 --out ex2 >/dev/null 2>&1
+cmp ex/assignments.csv ex2/assignments.csv || fail "CSV on 2 ranks differs from 1 rank"
+dcrun 1 export --features f.h5 --pred km.h5 --out excopy --copy >/dev/null 2>&1
+
+$PY - <<'PY'
+import csv, os, h5py, numpy as np
+f, k = h5py.File("f.h5", "r"), h5py.File("km.h5", "r")
+ids = [s.decode() if isinstance(s, bytes) else s for s in f["ids"][:]]
+labels, x = f["labels"][:], f["features"][:]
+assign, cen = k["assign"][:], k["centroids"][:]
+with open("ex/assignments.csv", newline="", encoding="utf-8") as fh:
+    rows = list(csv.reader(fh))
+assert rows[0] == ["row", "path", "cluster", "confidence", "label"], rows[0]
+rows = rows[1:]
+assert len(rows) == len(assign) == 62, len(rows)
+assert assign[7] == -1
+missing = os.path.abspath(os.environ["GONE"])
+for i, (r, p, c, conf, lab) in enumerate(rows):
+    assert int(r) == i and p == ids[i] and int(c) == assign[i] and int(lab) == labels[i], (i, r, p, c, lab)
+    if assign[i] < 0:
+        assert conf == "", (i, conf)
+        continue
+    d = ((x[i] - cen) ** 2).sum(1)
+    d1, d2 = d[assign[i]], np.delete(d, assign[i]).min()
+    want = min(1.0, max(0.0, 1 - np.sqrt(d1 / d2)))
+    assert abs(float(conf) - want) < 1e-3, (i, conf, want)
+assert rows[60][1].endswith('odd, "quoted" name.png') and os.path.exists(rows[60][1])
+
+def listing(root, copies):
+    seen = {}
+    for c in sorted(os.listdir(os.path.join(root, "clusters"))):
+        for name in os.listdir(os.path.join(root, "clusters", c)):
+            e = os.path.join(root, "clusters", c, name)
+            row = int(name.split("_", 1)[0])
+            assert row not in seen, f"row {row} twice"
+            seen[row] = int(c.split("_")[1])
+            if copies:
+                assert os.path.isfile(e) and not os.path.islink(e), e
+                assert open(e, "rb").read() == open(ids[row], "rb").read(), e
+            else:
+                assert os.path.islink(e) and os.path.isabs(os.readlink(e)), e
+                assert os.path.samefile(e, ids[row]), (e, ids[row])
+            assert name.endswith(os.path.basename(ids[row])), name
+    return seen
+
+gone = next(i for i, p in enumerate(ids) if os.path.abspath(p) == missing)
+for root, copies in (("ex", False), ("excopy", True)):
+    seen = listing(root, copies)
+    want = {i: int(a) for i, a in enumerate(assign) if a >= 0 and i != gone}
+    assert seen == want, (root, set(seen) ^ set(want))
+    for c in set(want.values()):
+        n = len(os.listdir(os.path.join(root, "clusters", "cluster_%04d" % c)))
+        assert n == sum(1 for v in want.values() if v == c)
+print("export ok:", len(rows), "rows;", len(want), "links and copies; missing row", gone, "CSV only")
+PY
+
+# Integer /ids: the CSV has empty paths and there are no folders.
+make_features imgs fint.h5 int >/dev/null
+dcrun 1 kmeans --features fint.h5 --k 4 --seed 1 --out kmint.h5 >/dev/null
+dcrun 1 export --features fint.h5 --pred kmint.h5 --out exint >/dev/null
+$PY - <<'PY'
+import csv, os
+rows = list(csv.DictReader(open("exint/assignments.csv", newline="")))
+assert len(rows) > 0 and all(r["path"] == "" for r in rows)
+assert not os.path.exists("exint/clusters")
+PY
+
+# An existing output folder: refused without --force, replaced whole with it.
+if $DC export --features f.h5 --pred km.h5 --out ex >refuse.log 2>&1; then fail "existing output replaced without --force"; fi
+grep -q -- "--force" refuse.log || fail "refusal does not mention --force"
+touch ex/marker
+$DC export --features f.h5 --pred km.h5 --out ex --force >/dev/null 2>&1
+[[ -f ex/assignments.csv && ! -e ex/marker && ! -e ex.tmp && ! -e ex.old ]] || fail "--force did not replace the folder"
+pass "export CSV, links, copies, ranks, --force"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Bad input to extract: each case exits non-zero within seconds with an
+# error that names the file and, for models, the shape; no output is left.
+source "$(dirname "$0")/lib.sh"
+shared="$DC_SOURCE/../shared"
+cifar="$shared/data/cifar10-test1k"
+mkdir emptydir notimages && echo hi > notimages/readme.txt
+: > empty.txt
+echo "not a model" > bad.pt && cp "$shared/models/cifar10-resnet20.json" bad.json
+$PY - <<'PY'
+import json, shutil, torch
+class Flat(torch.nn.Module):
+    def forward(self, x):
+        return x.flatten()
+class Tokens(torch.nn.Module):
+    def forward(self, x):
+        return x.flatten(2).transpose(1, 2)  # [B, L, C]
+class Pair(torch.nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3)), x
+for name, m in [("flat", Flat()), ("tokens", Tokens()), ("pair", Pair())]:
+    torch.jit.save(torch.jit.trace(m, torch.zeros(2, 3, 32, 32)), f"{name}.pt")
+    json.dump({"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}, open(f"{name}.json", "w"))
+torch.jit.save(torch.jit.trace(Tokens(), torch.zeros(2, 3, 32, 32)), "nosidecar.pt")
+PY
+n=0
+check() {  # check NP "expected message" args...
+  local np=$1 msg=$2; shift 2
+  n=$((n + 1))
+  rm -f out.h5 out.h5.tmp
+  if timeout 60 $DC_MPIEXEC -n "$np" "$DC" extract "$@" --out out.h5 >out.txt 2>&1; then
+    cat out.txt; fail "case $n ($*) succeeded, expected an error with: $msg"
+  fi
+  grep -qF -- "$msg" out.txt || { cat out.txt; fail "case $n ($*): message lacks '$msg'"; }
+  [[ ! -e out.h5 ]] || fail "case $n: out.h5 written despite the error"
+  echo "ok $n: $(grep -m1 -F -- "$msg" out.txt | cut -c1-220)"
+}
+m=(--backbone "$shared/models/cifar10-resnet20.pt")
+check 1 "source path nope/imgs does not exist" --source nope/imgs "${m[@]}"
+check 2 "folder source emptydir: no image files" --source emptydir "${m[@]}"
+check 2 "folder source notimages: no image files" --source notimages "${m[@]}"
+check 1 "empty.txt" --source empty.txt "${m[@]}"
+check 1 "model file missing.pt does not exist" --source "$cifar" --backbone missing.pt
+check 2 "cannot load TorchScript model bad.pt" --source "$cifar" --backbone bad.pt
+check 1 "model flat.pt output is [6144] for input [2, 3, 32, 32]; expected [B, D] or [B, C, H, W]" \
+  --source "$cifar" --backbone flat.pt
+check 1 "model tokens.pt output is [2, 1024, 3]" --source "$cifar" --backbone tokens.pt
+check 1 "model pair.pt returned a Tuple" --source "$cifar" --backbone pair.pt
+check 1 "has no sidecar nosidecar.json" --source "$cifar" --backbone nosidecar.pt
+check 1 "extract.pca_dim is 5000 but the pixels backbone gives 3072 values" --source "$cifar" --backbone pixels \
+  --pca-dim 5000
+check 1 "extract: no backbone given" --source "$cifar"
+check 1 "extract.device is cuda but this LibTorch has no CUDA" --source "$cifar" "${m[@]}" --device cuda
+check 1 "extract.batch is 0" --source "$cifar" "${m[@]}" --batch 0
+pass "$n bad-input cases give clear errors"

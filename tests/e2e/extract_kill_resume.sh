@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# An extract job killed mid-way (SIGKILL after K batch rounds) and started
+# again resumes from OUT.tmp's per-row done flags and ends with the same
+# features.h5 as a job that never stopped, also when restarted on another
+# number of ranks, and for the pixels backbone whose PCA is refitted. An
+# OUT.tmp made with other settings is ignored.
+source "$(dirname "$0")/lib.sh"
+shared="$DC_SOURCE/../shared"
+cifar="$shared/data/cifar10-test1k"
+tv=(extract --source "$cifar" --backbone "$shared/models/cifar10-resnet20.pt" --batch 50 --progress-seconds 0)
+px=(extract --source "$cifar" --backbone pixels --pixels-size 16 --pca-dim 16 --batch 50 --progress-seconds 0)
+# Each run works in its own folder with --out f.h5: the files' attributes
+# (the resolved config included) can then be compared whole.
+mkdir ref_tv ref_px
+(cd ref_tv && dcrun 2 "${tv[@]}" --out f.h5 >/dev/null)
+(cd ref_px && dcrun 2 "${px[@]}" --out f.h5 >/dev/null)
+same() {
+  $PY - "$1" "$2" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert sorted(a) == sorted(b), (list(a), list(b))
+for k in a:
+    assert np.array_equal(a[k][:], b[k][:]), f"/{k} differs after resume"
+assert dict(a.attrs) == dict(b.attrs), "attributes differ after resume"
+PY
+}
+run_case() {  # run_case NAME KILL_AFTER NP_FIRST NP_SECOND REF ARGS...
+  local name=$1 at=$2 np1=$3 np2=$4 ref=$5; shift 5
+  mkdir "$name" && cd "$name"
+  if DISTCLUST_FAULT_AFTER_BATCHES=$at dcrun "$np1" "$@" --out f.h5 >kill.txt 2>&1; then
+    fail "$name: the injected kill after $at batches did not stop the job"
+  fi
+  [[ -e f.h5.tmp && ! -e f.h5 ]] || fail "$name: expected f.h5.tmp and no f.h5 after the kill"
+  dcrun "$np2" "$@" --out f.h5 >resume.txt 2>&1 || { cat resume.txt; fail "$name: resume failed"; }
+  grep -q "resuming from f.h5.tmp" resume.txt || { cat resume.txt; fail "$name: did not resume"; }
+  grep -E "resuming" resume.txt
+  [[ ! -e f.h5.tmp ]] || fail "$name: f.h5.tmp left behind"
+  same "../$ref/f.h5" f.h5 || fail "$name: resumed file differs from the uninterrupted run"
+  cd ..
+  pass "$name: killed after $at batch rounds on $np1 ranks, resumed on $np2, identical output"
+}
+run_case tv_np2 3 2 2 ref_tv "${tv[@]}"
+run_case tv_np2_to_np3 7 2 3 ref_tv "${tv[@]}"
+run_case px_np1_to_np2 4 1 2 ref_px "${px[@]}"
+# A temporary file from other settings is not resumed into.
+rm -f other.h5 other.h5.tmp
+DISTCLUST_FAULT_AFTER_BATCHES=2 dcrun 1 "${tv[@]}" --out other.h5 >/dev/null 2>&1 || true
+[[ -e other.h5.tmp ]] || fail "no other.h5.tmp after the kill"
+dcrun 1 "${tv[@]}" --normalize --out other.h5 >other.txt 2>&1 || { cat other.txt; fail "run after foreign tmp failed"; }
+grep -q "ignoring other.h5.tmp (made with other settings" other.txt || { cat other.txt; fail "foreign tmp not ignored"; }
+$PY -c "
+import h5py, numpy as np
+x = h5py.File('other.h5', 'r')['features'][:]
+assert np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5), 'rows not normalised: the old tmp was used'"
+pass "OUT.tmp made with other settings ignored"

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A real one-node Slurm cluster (../shared/tools/slurm-local.sh): the demo job
+# submitted with sbatch through slurm/distclust-1node.sbatch finishes with its
+# outputs and scores; the requeue template, signalled part-way (USR1, as
+# Slurm does before the time limit), requeues itself and the second start
+# finishes from the checkpoints with the same outputs as an uninterrupted run.
+set -euo pipefail
+: "${DC_SOURCE:?}" "${DC:?}"
+[[ $(id -u) -eq 0 ]] || { echo "SKIP: slurm-local needs root"; exit 77; }
+SLURM_LOCAL="$DC_SOURCE/../shared/tools/slurm-local.sh"
+[[ -x "$SLURM_LOCAL" || -f "$SLURM_LOCAL" ]] || { echo "SKIP: $SLURM_LOCAL not found"; exit 77; }
+PY=/usr/bin/python3
+T="${DC_TMP:-/tmp/dc-slurm}"
+rm -rf "$T" && mkdir -p "$T" && cd "$T"
+export SB="$T/slurm" SLURM_CONF="$T/slurm/slurm.conf"
+bash "$SLURM_LOCAL" up >up.log 2>&1 || { cat up.log; exit 1; }
+trap 'bash "$SLURM_LOCAL" down >/dev/null 2>&1 || true' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export_env="ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,DISTCLUST_ROOT=$DC_SOURCE,OMP_WAIT_POLICY=PASSIVE"
+small=(--ntasks-per-node=2 --cpus-per-task=1 --gpus-per-node=0)  # this node: 2 cores, no GPU
+wait_job() {  # wait_job ID TIMEOUT: poll squeue (sbatch --wait polls slowly)
+  for _ in $(seq "$2"); do
+    state=$(squeue -h -j "$1" -o %T 2>/dev/null || true)
+    [[ -z "$state" ]] && break
+    sleep 1
+  done
+  scontrol show job "$1" 2>/dev/null | grep -o "ExitCode=[0-9:]*" || sacct -j "$1" 2>/dev/null | tail -1
+}
+cfg="$DC_SOURCE/configs/demo.yaml"
+
+# 1. The demo job, end to end.
+j=$(sbatch --parsable "${small[@]}" --output="$T/demo-%j.out" --export="$export_env" \
+      "$DC_SOURCE/slurm/distclust-1node.sbatch" "$cfg" --set run.workdir="$T/demo")
+echo "submitted demo job $j"
+code=$(wait_job "$j" 240)
+[[ "$code" == "ExitCode=0:0" ]] || { cat "$T/demo-$j.out"; fail "demo job $j: $code"; }
+for f in features.h5 kmeans.h5 knn.h5 scan.h5 scores.json report/index.html export/assignments.csv; do
+  [[ -e "$T/demo/$f" ]] || fail "demo job: $f missing"
+done
+acc=$($PY -c "import json; print(json.load(open('$T/demo/scores.json'))['acc'])")
+$PY -c "import sys; sys.exit(0 if $acc >= 0.75 else 1)" || fail "demo ACC $acc < 0.75"
+echo "PASS: demo job $j under Slurm: ACC $acc, all outputs present"
+
+# 2. Requeue: bigger run, signalled once the features exist.
+args=(--set run.workdir="$T/rq" --set synth_images.per_class=600 --set kmeans.iters=60 --set kmeans.tol=0
+      --set kmeans.restarts=6)
+j=$(sbatch --parsable "${small[@]}" --output="$T/rq-%j.out" --export="$export_env" \
+      "$DC_SOURCE/slurm/distclust-requeue.sbatch" "$cfg" "${args[@]}")
+echo "submitted requeue job $j"
+for _ in $(seq 240); do [[ -e "$T/rq/features.h5" ]] && break; sleep 0.5; done
+[[ -e "$T/rq/features.h5" ]] || { cat "$T/rq-$j.out"; fail "job $j made no features"; }
+[[ -e "$T/rq/.scan.key" ]] && fail "job finished before it could be signalled (make the workload bigger)"
+scancel --signal=USR1 --batch "$j"   # what --signal=B:USR1@300 does before the limit
+# Slurm holds a requeued job ~2 minutes before it may start again: once it
+# is pending, let it start now (the test is about resuming, not waiting).
+for _ in $(seq 120); do
+  [[ "$(squeue -h -j "$j" -o %T 2>/dev/null)" == PENDING ]] && { scontrol update JobId="$j" StartTime=now; break; }
+  sleep 0.5
+done
+code=$(wait_job "$j" 300)
+out="$T/rq-$j.out"
+grep -q "time limit near: requeueing job $j" "$out" || { cat "$out"; fail "the trap did not requeue"; }
+grep -q "restart count 1" "$out" || { cat "$out"; fail "the job did not start again"; }
+grep -q "extract: up to date" "$out" || { cat "$out"; fail "the restarted job redid finished stages"; }
+[[ "$code" == "ExitCode=0:0" ]] || { cat "$out"; fail "requeued job: $code"; }
+# Same outputs as an uninterrupted run of the same config.
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$DC_SOURCE/launch/distclust-mpirun" -np 2 "$DC" run \
+  --config "$cfg" "${args[@]}" --set run.workdir="$T/ref" >ref.log 2>&1 || { tail ref.log; fail "reference run"; }
+$PY - "$T" <<'PY'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+for f, ds in [("features.h5", "features"), ("kmeans.h5", "assign"), ("knn.h5", "indices"), ("scan.h5", "assign")]:
+    a, b = h5py.File(f"{t}/rq/{f}")[ds][:], h5py.File(f"{t}/ref/{f}")[ds][:]
+    assert np.array_equal(a, b), f"{f}:/{ds} differs between the requeued and the uninterrupted run"
+print("requeued outputs identical to an uninterrupted run")
+PY
+echo "PASS: requeue job $j resumed and finished"

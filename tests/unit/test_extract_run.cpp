@@ -1,0 +1,216 @@
+// The extract stage end to end in one process with a fake backbone (no
+// Torch): file layout, labels, ids, invalid rows, normalisation, and the
+// settings derived from ExtractParams.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "comm/local_comm.h"
+#include "distclust/error.h"
+#include "distclust/extract.h"
+#include "distclust/h5store.h"
+
+namespace fs = std::filesystem;
+using namespace distclust;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "dc_extract_run_XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
+};
+
+void write_png(const std::string& path, int w, int h, cv::Scalar bgr) {
+  fs::create_directories(fs::path(path).parent_path());
+  cv::imwrite(path, cv::Mat(h, w, CV_8UC3, bgr));
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+// Features: per-channel means of the input and the batch size it came in.
+class MeanBackbone : public Backbone {
+ public:
+  explicit MeanBackbone(int s) : s_(s) {}
+  int64_t dim() const override { return 4; }
+  void forward(const float* x, int64_t batch, float* out) override {
+    const int64_t plane = int64_t(s_) * s_;
+    for (int64_t i = 0; i < batch; ++i) {
+      for (int c = 0; c < 3; ++c) {
+        double sum = 0;
+        for (int64_t k = 0; k < plane; ++k) sum += x[(i * 3 + c) * plane + k];
+        out[i * 4 + c] = float(sum / plane);
+      }
+      out[i * 4 + 3] = 1.0f;
+    }
+  }
+  std::string describe() const override { return "mean backbone"; }
+
+ private:
+  int s_;
+};
+
+// The sidecar of a fake model: input 8, mean 0, std 1 (features = RGB / 255).
+std::string fake_model(const TempDir& t) {
+  write_text(t / "model.pt", "fake");
+  write_text(t / "model.json", R"({"input_size": 8, "mean": [0, 0, 0], "std": [1, 1, 1]})");
+  return t / "model.pt";
+}
+
+BackboneLoader mean_loader(TorchScriptSpec* seen = nullptr) {
+  return [seen](const TorchScriptSpec& s) {
+    if (seen) *seen = s;
+    return std::make_unique<MeanBackbone>(s.input_size);
+  };
+}
+
+}  // namespace
+
+TEST(ExtractRun, WritesFeaturesLabelsIdsAndMarksBadFiles) {
+  TempDir t;
+  write_png(t / "imgs/cat/a.png", 8, 8, cv::Scalar(0, 0, 255));     // red
+  write_png(t / "imgs/cat/b.png", 16, 12, cv::Scalar(255, 0, 0));   // blue, resized and cropped
+  write_text(t / "imgs/dog/bad.png", "not a png");
+  write_png(t / "imgs/dog/c.png", 8, 8, cv::Scalar(0, 255, 0));     // green
+  ExtractParams p;
+  p.source = t / "imgs";
+  p.backbone = fake_model(t);
+  p.out = t / "f.h5";
+  p.batch = 2;
+  p.progress_seconds = 0;
+  LocalCommunicator comm;
+  TorchScriptSpec spec;
+  ExtractSummary s = run_extract(p, comm, mean_loader(&spec), "extract: {}\n");
+  EXPECT_EQ(spec.input_size, 8);
+  EXPECT_EQ(spec.path, p.backbone);
+  EXPECT_EQ(s.rows, 4);
+  EXPECT_EQ(s.dim, 4);
+  EXPECT_EQ(s.invalid, 1);
+  EXPECT_EQ(s.computed, 4);
+  EXPECT_EQ(s.resumed, 0);
+
+  H5Reader r(p.out, comm);
+  auto x = r.read_all<float>("/features");
+  ASSERT_EQ(x.size(), 16u);
+  const std::vector<float> want = {1, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1};
+  //                               a: red     b: blue    bad: zeros c: green
+  for (size_t i = 0; i < 16; ++i) EXPECT_NEAR(x[i], want[i], 1e-6) << i;
+  EXPECT_EQ(r.read_all<int64_t>("/labels"), (std::vector<int64_t>{0, 0, 1, 1}));
+  EXPECT_EQ(r.read_all<uint8_t>("/valid"), (std::vector<uint8_t>{1, 1, 0, 1}));
+  EXPECT_EQ(r.attr_string("class_names"), R"(["cat", "dog"])");
+  EXPECT_EQ(r.attr_string("backbone"), "mean backbone");
+  EXPECT_NE(r.attr_string("preprocessing").find("centre crop 8"), std::string::npos);
+  EXPECT_EQ(r.attr_string("params"), "extract: {}\n");
+  EXPECT_FALSE(r.has("/done"));
+}
+
+TEST(ExtractRun, NormalizeAndHalfAndPixelsBackbone) {
+  TempDir t;
+  for (int i = 0; i < 6; ++i) write_png(t / ("imgs/" + std::to_string(i) + ".png"), 5, 5, cv::Scalar(i * 40, 10, 200));
+  ExtractParams p;
+  p.source = t / "imgs";
+  p.backbone = "pixels";
+  p.pixels_size = 2;
+  p.normalize = true;
+  p.half = true;
+  p.out = t / "px.h5";
+  p.progress_seconds = 0;
+  LocalCommunicator comm;
+  ExtractSummary s = run_extract(p, comm, mean_loader(), "");
+  EXPECT_EQ(s.dim, 12);
+  H5Reader r(p.out, comm);
+  EXPECT_EQ(r.info("/features").dtype, "float16");
+  auto x = r.read_all<float>("/features");
+  for (int i = 0; i < 6; ++i) {
+    double n2 = 0;
+    for (int j = 0; j < 12; ++j) n2 += double(x[i * 12 + j]) * x[i * 12 + j];
+    EXPECT_NEAR(std::sqrt(n2), 1.0, 2e-3) << "row " << i << " is L2-normalised (float16)";
+  }
+  EXPECT_EQ(r.read_all<int64_t>("/labels"), std::vector<int64_t>(6, -1));
+  EXPECT_FALSE(r.has("/pca_components"));
+}
+
+TEST(ExtractRun, ModelPreprocessingComesFromTheSidecarWithOverrides) {
+  TempDir t;
+  write_text(t / "m.pt", "x");
+  write_text(t / "m.json", R"({"input_size": [224, 224], "resize": 256, "mean": [0.1, 0.2, 0.3],
+                               "std": [0.5, 0.5, 0.5], "interpolation": "bicubic"})");
+  ExtractParams p;
+  p.backbone = t / "m.pt";
+  PreprocessParams pp = model_preprocess(p);
+  EXPECT_EQ(pp.crop, 224);
+  EXPECT_EQ(pp.resize, 256);
+  EXPECT_EQ(pp.interpolation, "bicubic");
+  EXPECT_FLOAT_EQ(pp.mean[2], 0.3f);
+  p.resize = 232;
+  p.mean = {0.5f};
+  p.interpolation = "bilinear";
+  pp = model_preprocess(p);
+  EXPECT_EQ(pp.resize, 232);
+  EXPECT_EQ(pp.mean, std::vector<float>{0.5f});
+  EXPECT_EQ(pp.interpolation, "bilinear");
+
+  write_text(t / "bare.pt", "x");
+  p = ExtractParams{};
+  p.backbone = t / "bare.pt";
+  try {
+    model_preprocess(p);
+    FAIL() << "no error without a sidecar";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has no sidecar " + t / "bare.json"), std::string::npos) << e.what();
+  }
+  p.crop = 64, p.mean = {0.5f}, p.std = {0.25f};
+  pp = model_preprocess(p);
+  EXPECT_EQ(pp.crop, 64);
+  EXPECT_EQ(pp.resize, 64);
+}
+
+TEST(ExtractRun, ThreadSplitDefaults) {
+  ExtractParams p;
+  EXPECT_EQ(resolve_threads(p, 2, false, false), std::make_pair(1, 2));   // CPU CNN: the model gets the cores
+  EXPECT_EQ(resolve_threads(p, 16, false, false), std::make_pair(4, 16));
+  EXPECT_EQ(resolve_threads(p, 16, false, true), std::make_pair(15, 16));  // GPU: all cores but one decode
+  EXPECT_EQ(resolve_threads(p, 2, true, false), std::make_pair(2, 2));     // pixels: decoding is the work
+  p.decode_threads = 3, p.torch_threads = 5;
+  EXPECT_EQ(resolve_threads(p, 2, false, false), std::make_pair(3, 5));
+}
+
+TEST(ExtractRun, InvalidSettingsAreNamed) {
+  auto message = [](ExtractParams p) {
+    try {
+      p.validate();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  ExtractParams ok;
+  ok.source = "x", ok.backbone = "pixels";
+  EXPECT_EQ(message(ok), "(no error)");
+  ExtractParams p = ok;
+  p.source = "";
+  EXPECT_NE(message(p).find("no images given"), std::string::npos);
+  p = ok, p.pca_dim = 8, p.backbone = "m.pt";
+  EXPECT_NE(message(p).find("PCA applies to the pixels backbone only"), std::string::npos);
+  p = ok, p.device = "tpu";
+  EXPECT_NE(message(p).find("extract.device is 'tpu'"), std::string::npos);
+  p = ok, p.mean = {1, 2};
+  EXPECT_NE(message(p).find("extract.mean has 2 values"), std::string::npos);
+  p = ok, p.source_type = "zip";
+  EXPECT_NE(message(p).find("extract.source_type is 'zip'"), std::string::npos);
+}

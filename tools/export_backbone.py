@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""Export a torchvision or timm image model, without its classifier, as a
+TorchScript backbone for `distclust extract`, plus the JSON sidecar that
+tells distclust how to preprocess images for it.
+
+  tools/export_backbone.py resnet50 --weights DEFAULT --out models/resnet50.pt
+  tools/export_backbone.py vit_base_patch16_224 --source timm --pretrained --out models/vit_b16.pt
+  tools/export_backbone.py resnet18 --weights none --out /tmp/resnet18.pt   # random weights, no network
+
+Writes OUT (TorchScript, torch.jit.save) and OUT with .json (the sidecar):
+  {"input_size": [H, W], "resize": R, "mean": [3], "std": [3],
+   "interpolation": "bilinear"|"bicubic", "output_dim": D, ...provenance}
+The model is put in eval mode, its classifier removed (torchvision: the last
+nn.Linear becomes nn.Identity, so ResNet gives its pooled 2048/512 features
+and ViT its class token; timm: num_classes=0), traced (or scripted with
+--script) on a [2, 3, H, W] input, reloaded and checked against the eager
+model. Downloading weights needs internet; --weights none does not.
+Needs python3-torch (and python3-torchvision or timm): Debian's
+/usr/bin/python3 with apt-get install python3-torchvision works.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import torch
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def interp_name(mode):
+    """'bilinear' or 'bicubic' from a torchvision InterpolationMode or a timm string."""
+    name = str(getattr(mode, "value", mode)).lower()
+    for known in ("bicubic", "bilinear", "lanczos"):
+        if known in name:
+            return known
+    if "box" in name or "area" in name:
+        return "area"
+    sys.exit(f"export_backbone: interpolation {mode!r} is not supported by distclust "
+             "(bilinear|bicubic|area|lanczos)")
+
+
+def strip_last_linear(model):
+    """Replaces the last nn.Linear (in definition order) with nn.Identity."""
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            last = name
+    if last is None:
+        return None
+    parent = model
+    parts = last.split(".")
+    for p in parts[:-1]:
+        parent = getattr(parent, p) if not p.isdigit() else parent[int(p)]
+    if parts[-1].isdigit():
+        parent[int(parts[-1])] = torch.nn.Identity()
+    else:
+        setattr(parent, parts[-1], torch.nn.Identity())
+    return last
+
+
+def torchvision_model(args):
+    import torchvision
+    from torchvision import models
+    weights_enum = None
+    try:
+        weights_enum = models.get_model_weights(args.model)
+    except (ValueError, AttributeError, KeyError):
+        pass
+    w = args.weights
+    if w.lower() == "none" or os.path.isfile(w):
+        model = models.get_model(args.model, weights=None)
+        if os.path.isfile(w):
+            model.load_state_dict(torch.load(w, map_location="cpu"))
+        ref = weights_enum.DEFAULT if weights_enum is not None else None
+    else:
+        model = models.get_model(args.model, weights=w)  # downloads
+        ref = weights_enum[w] if w != "DEFAULT" else weights_enum.DEFAULT
+    # Preprocessing: from the weights' own eval transform when the model has
+    # published weights (no download needed to read it), else ImageNet defaults.
+    size, resize, mean, std, interp = 224, 256, IMAGENET_MEAN, IMAGENET_STD, "bilinear"
+    if ref is not None:
+        t = ref.transforms()
+        size = int(t.crop_size[0])
+        resize = int(t.resize_size[0])
+        mean, std, interp = list(t.mean), list(t.std), interp_name(t.interpolation)
+    removed = strip_last_linear(model)
+    prov = {"source": f"torchvision {torchvision.__version__} models.{args.model}",
+            "weights": w, "classifier_removed": removed}
+    return model, size, resize, mean, std, interp, prov
+
+
+def timm_model(args):
+    import timm
+    model = timm.create_model(args.model, pretrained=args.pretrained, num_classes=0)
+    cfg = timm.data.resolve_data_config({}, model=model)
+    size = int(cfg["input_size"][-1])
+    resize = int(math.floor(size / cfg.get("crop_pct", 0.875)))
+    prov = {"source": f"timm {timm.__version__} {args.model}", "weights": "pretrained" if args.pretrained else "random",
+            "classifier_removed": "num_classes=0"}
+    return (model, size, resize, list(cfg["mean"]), list(cfg["std"]), interp_name(cfg.get("interpolation", "bicubic")),
+            prov)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help="torchvision model name (resnet50, vit_b_16, ...) or timm name with --source timm")
+    ap.add_argument("--out", required=True, help="output TorchScript file (.pt); the sidecar is written beside it")
+    ap.add_argument("--source", choices=["torchvision", "timm"], default="torchvision")
+    ap.add_argument("--weights", default="DEFAULT",
+                    help="torchvision: DEFAULT, a weights name (IMAGENET1K_V2), a state_dict file, or none (random)")
+    ap.add_argument("--pretrained", action="store_true", help="timm: load pretrained weights (downloads)")
+    ap.add_argument("--input-size", type=int, help="override the input side (square)")
+    ap.add_argument("--resize", type=int, help="override the shorter side before the centre crop")
+    ap.add_argument("--script", action="store_true", help="torch.jit.script instead of trace")
+    ap.add_argument("--seed", type=int, default=0, help="seed for random weights")
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    if args.source == "torchvision":
+        model, size, resize, mean, std, interp, prov = torchvision_model(args)
+    else:
+        model, size, resize, mean, std, interp, prov = timm_model(args)
+    if args.input_size:
+        size = args.input_size
+        resize = args.resize or int(math.floor(size / 0.875))
+    if args.resize:
+        resize = args.resize
+    model.eval()
+    example = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        eager = model(example)
+        ts = torch.jit.script(model) if args.script else torch.jit.trace(model, example)
+        ts = torch.jit.freeze(ts) if not args.script else ts
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    torch.jit.save(ts, args.out)
+
+    # Check the saved file: same output as the eager model, of a usable shape.
+    loaded = torch.jit.load(args.out).eval()
+    with torch.no_grad():
+        out = loaded(example)
+    if not isinstance(out, torch.Tensor) or out.dim() not in (2, 4):
+        sys.exit(f"export_backbone: {args.model} without its classifier returns "
+                 f"{type(out).__name__} {tuple(getattr(out, 'shape', ()))}; distclust needs [B, D] or [B, C, H, W]")
+    err = (out - eager).abs().max().item() / max(eager.abs().max().item(), 1e-30)
+    if err > 1e-4:
+        sys.exit(f"export_backbone: the TorchScript model differs from the eager one by {err:.2e} (relative)")
+    dim = int(out.shape[1])
+    sidecar = {"input_size": [size, size], "resize": resize, "mean": mean, "std": std, "interpolation": interp,
+               "output_dim": dim, "output_shape": list(out.shape[1:]), **prov,
+               "exported_by": "distclust tools/export_backbone.py", "torch": torch.__version__}
+    json_path = os.path.splitext(args.out)[0] + ".json"
+    with open(json_path, "w") as f:
+        json.dump(sidecar, f, indent=1)
+    print(f"export_backbone: wrote {args.out} ({'scripted' if args.script else 'traced'}, input 3 x {size} x {size}, "
+          f"output {list(out.shape[1:])} -> D = {dim}) and {json_path} (resize {resize}, {interp})")
+
+
+if __name__ == "__main__":
+    main()
