@@ -52,6 +52,7 @@ struct ExtractParams {
   int queue_batches = 3;              ///< decoded batches buffered ahead of the backbone (bounds memory)
   std::string device = "auto";        ///< auto|cpu|cuda (cuda:local_rank)
   std::string autocast = "none";      ///< none|fp16|bf16 mixed precision (GPU only)
+  bool flush_denormal = true;         ///< CPU: denormal floats as zero (FTZ/DAZ), ~1.5x faster here; false = PyTorch's default
   bool half = false;                  ///< store /features as float16
   bool normalize = false;             ///< L2-normalise each feature row
   int pixels_size = 32;               ///< pixels backbone: side S of the resized image (D = 3*S*S before PCA)
@@ -84,6 +85,7 @@ struct ExtractParams {
     v("queue_batches", queue_batches, "decoded batches buffered ahead of the backbone");
     v("device", device, "auto|cpu|cuda (cuda:local_rank)");
     v("autocast", autocast, "none|fp16|bf16 mixed precision on the GPU");
+    v("flush_denormal", flush_denormal, "CPU: flush denormal floats to zero (faster; false = PyTorch default)");
     v("half", half, "store features as float16");
     v("normalize", normalize, "L2-normalise feature rows");
     v("pixels_size", pixels_size, "pixels backbone: resize images to S x S");

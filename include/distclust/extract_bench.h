@@ -1,6 +1,7 @@
 // `distclust bench extract`: the extract pipeline's images/s against its two
 // limits on this machine, each measured alone in the same run:
-//   (a) forward only: the backbone on a batch already in memory;
+//   (a) forward only: the backbone on a batch of the source's images,
+//       preprocessed and already in memory;
 //   (b) decode + preprocess only: the decode pool with every core, no model.
 // The pipeline overlaps them on the same cores, so its target is a share of
 // min(a, b) (design.md: extraction is limited by the slower of the two).

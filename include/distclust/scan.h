@@ -48,6 +48,7 @@ struct ScanParams {
   bool self_label = false;          ///< after SCAN, self-label the kept head with its confident rows
   double threshold = 0.99;          ///< self-labelling: top probability above which a row is confident
   int self_label_epochs = 10;       ///< self-labelling epochs
+  double self_label_lr = 1e-4;      ///< self-labelling Adam learning rate (no weight decay)
   int prototypes = 10;              ///< rows per cluster in /prototypes (highest confidence first)
   int64_t seed = 1;                 ///< seed of initialisation, batches and neighbour draws
   std::string neighbour_features = "auto"; ///< auto | replicate | exchange (how neighbour rows reach a rank)
@@ -72,6 +73,7 @@ struct ScanParams {
     v("self_label", self_label, "self-label the kept head after SCAN");
     v("threshold", threshold, "self-labelling confidence threshold");
     v("self_label_epochs", self_label_epochs, "self-labelling epochs");
+    v("self_label_lr", self_label_lr, "self-labelling Adam learning rate (no weight decay)");
     v("prototypes", prototypes, "top-confidence rows per cluster written to /prototypes");
     v("seed", seed, "random seed (init, batches, neighbour draws)");
     v("neighbour_features", neighbour_features, "auto|replicate|exchange: how neighbour rows reach each rank");
@@ -89,6 +91,8 @@ struct ScanResult {
   int kept_head = 0;                  ///< head kept (lowest total loss in the last epoch)
   std::vector<float> probabilities;   ///< [local rows x C] of the kept head (0 for invalid rows)
   std::vector<int64_t> assign;        ///< [local rows], -1 for invalid rows
+  std::vector<int64_t> assign_scan;   ///< [local rows] before self-labelling (empty when it was not asked for)
+  int64_t self_label_moved = 0;       ///< rows whose cluster self-labelling changed
   std::vector<float> confidence;      ///< [local rows] top probability (0 for invalid rows)
   std::vector<double> loss;           ///< [epochs x heads] total loss (consistency - w * entropy), mean over steps
   std::vector<double> consistency;    ///< [epochs x heads]
@@ -124,7 +128,8 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
 /// Writes scan.h5 (collective): /probabilities [N x C] float32, /assign [N]
 /// int64, /confidence [N] float32, /loss, /consistency, /entropy [epochs x
 /// heads] float64, /self_label_loss [E'] float64, /cluster_sizes [C],
-/// /prototypes [C x P] int64; attributes chosen_head, clusters, collapse, ...
+/// /prototypes [C x P] int64, with self-labelling /assign_scan [N] int64 (the
+/// assignment before it); attributes chosen_head, clusters, collapse, ...
 void write_scan(const std::string& path, Communicator& comm, const ScanResult& r, const ScanParams& p,
                 const ScanInputs& inputs, const std::string& params_yaml, const std::string& params_hash);
 

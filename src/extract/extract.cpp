@@ -60,13 +60,14 @@ std::string file_fingerprint(const std::string& path, Communicator& comm) {
   return fmt(h[1], ":", std::hex, h[0]);
 }
 
-// The config hash: settings that change the output (not threads, queue,
-// progress or resume), the row count and the model's bytes.
+// The config hash: settings that change the output (not the output's name,
+// threads, queue, progress or resume), the row count and the model's bytes.
 std::string config_hash(const ExtractParams& p, int64_t n, const std::string& model_fp) {
   std::string text;
   ExtractParams q = p;
   auto v = [&](const char* name, auto& field, const char*) {
-    static const char* skip[] = {"decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds"};
+    static const char* skip[] = {"out", "decode_threads", "torch_threads", "queue_batches", "resume",
+                                 "progress_seconds"};
     for (const char* s : skip)
       if (std::strcmp(s, name) == 0) return;
     text += fmt(name, "=", to_text(field), "\n");
@@ -93,8 +94,6 @@ std::string json_list(const std::vector<std::string>& items) {
   }
   return s + "]";
 }
-
-std::string floats_text(const std::vector<float>& v) { return to_text(v); }
 
 // Contiguous runs of rows whose done flag is 0.
 std::vector<RowRange> pending_ranges(RowRange mine, const std::vector<uint8_t>& done) {
@@ -125,60 +124,6 @@ void l2_normalize(float* x, const uint8_t* valid, int64_t rows, int64_t d) {
 }
 
 }  // namespace
-
-ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
-                                const BackboneLoader& loader, int cores) {
-  ExtractModel m;
-  DecodeParams dp;
-  dp.max_pixels = p.max_pixels;
-  if (p.is_pixels()) {
-    const PreprocessParams norm = pixels_normalization(p);
-    const int s = p.pixels_size;
-    const std::string interp = norm.interpolation;
-    auto [decode, model] = resolve_threads(p, cores, true, false);
-    m.decode_threads = decode;
-    m.model_threads = model;
-    m.row_floats = 3 * int64_t(s) * s;
-    m.prep = [norm, s, interp](const cv::Mat& rgb, float* out) { pixels_preprocess(rgb, s, interp, norm, out); };
-    m.preprocessing = fmt("pixels: resize to ", s, " x ", s, " (", interp, ", Pillow), x = (v/255 - mean)/std, mean ",
-                          floats_text(norm.mean), ", std ", floats_text(norm.std), ", CHW flattened");
-    if (p.pca_dim > 0) {
-      PixelPcaOptions o;
-      o.size = s;
-      o.interpolation = interp;
-      o.norm = norm;
-      o.decode = dp;
-      o.dim = p.pca_dim;
-      o.max_sample = p.pca_sample;
-      o.seed = static_cast<uint64_t>(p.seed);
-      o.threads = decode;
-      auto t0 = Clock::now();
-      m.pca = std::make_shared<PixelProjection>(fit_pixel_pca(src, o, comm));
-      m.preprocessing += fmt(", PCA to ", p.pca_dim, " dimensions");
-      log::info("extract: PCA ", m.row_floats, " -> ", p.pca_dim, " fitted on ", m.pca->sample_rows, " rows in ",
-                since(t0), " s");
-    }
-    m.net = make_pixels_backbone(m.row_floats, m.pca, model);
-    return m;
-  }
-  const PreprocessParams pp = model_preprocess(p);
-  TorchScriptSpec spec;
-  spec.path = p.backbone;
-  spec.input_size = pp.crop;
-  spec.device = p.device;
-  spec.local_rank = comm.local_rank();
-  spec.threads = m.model_threads = resolve_threads(p, cores, false, false).second;
-  spec.autocast = p.autocast;
-  m.net = loader(spec);
-  m.decode_threads = resolve_threads(p, cores, false, m.net->on_gpu()).first;
-  m.row_floats = 3 * int64_t(pp.crop) * pp.crop;
-  const size_t len = static_cast<size_t>(m.row_floats);
-  m.prep = [pp, len](const cv::Mat& rgb, float* out) { preprocess(rgb, pp, out, len); };
-  m.preprocessing = fmt("resize shorter side to ", pp.resize, " (", pp.interpolation, ", Pillow), centre crop ",
-                        pp.crop, ", x = (v/255 - mean)/std, mean ", floats_text(pp.mean), ", std ",
-                        floats_text(pp.std));
-  return m;
-}
 
 ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
                            const std::string& config_yaml) {

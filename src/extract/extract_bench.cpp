@@ -8,7 +8,6 @@
 #include "distclust/bench.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
-#include "distclust/rng.h"
 #include "distclust/runtime.h"
 
 namespace distclust {
@@ -17,12 +16,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// (a): the backbone on one batch in memory, after warm-up (TorchScript's
-// profiling executor optimises the graph on the first calls).
-double forward_rate(Backbone& net, int64_t batch, int64_t row_floats, int iters) {
-  std::vector<float> x(static_cast<size_t>(batch * row_floats)), out(static_cast<size_t>(batch * net.dim()));
-  KeyedRng rng(1, 2);
-  for (float& v : x) v = float(rng.normal());
+// (a): the backbone on one batch of the source's first images, preprocessed
+// and held in memory, after warm-up. Real images, not random numbers: a
+// trained network's speed depends on the values (denormals; random inputs
+// ran ResNet-20 1.1-3x slower here).
+double forward_rate(Backbone& net, const ImageSource& src, const ExtractParams& p, const ExtractModel& m, int iters) {
+  const int64_t batch = p.batch;
+  std::vector<float> x(static_cast<size_t>(batch * m.row_floats)), out(static_cast<size_t>(batch * net.dim()));
+  for (int64_t i = 0; i < batch; ++i) {
+    DecodeResult d = load_image(src, i % src.size(), DecodeParams{p.max_pixels});
+    if (d.ok) m.prep(d.rgb, &x[size_t(i * m.row_floats)]);
+  }
   for (int i = 0; i < 3; ++i) net.forward(x.data(), batch, out.data());
   auto t0 = Clock::now();
   for (int i = 0; i < iters; ++i) net.forward(x.data(), batch, out.data());
@@ -73,7 +77,7 @@ BenchExtractResult bench_extract(const ExtractParams& p, const BenchExtractParam
     r.model_threads = m.model_threads;
     r.backbone = m.net->describe();
     const int64_t rows = b.decode_images > 0 ? std::min(b.decode_images, r.images) : r.images;
-    r.forward = forward_rate(*m.net, p.batch, m.row_floats, b.iters);
+    r.forward = forward_rate(*m.net, *src, p, m, b.iters);
     log::info("bench extract: forward only: ", r.forward, " images/s (batch ", p.batch, ", ", m.model_threads,
               " threads)");
     r.decode_all_cores = decode_rate(*src, p, m, rows, r.cores);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <mutex>
 
 #include "distclust/error.h"
@@ -138,6 +139,10 @@ FeatureOutput::FeatureOutput(const std::string& out, Communicator& comm, const O
 }
 
 FeatureOutput::~FeatureOutput() {
+  // Unwinding after an error on this rank: closing would be collective and
+  // wait for ranks that will never come (the job is being aborted), so the
+  // file is left to the OS. One rank alone can close.
+  if (std::uncaught_exceptions() > 0 && comm_.size() > 1) return;
   auto lock = h5lock();
   close();
 }

@@ -13,6 +13,12 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.write_rows("/assign", r.rows, r.assign.data());
   w.create<float>("/confidence", {r.n_total});
   w.write_rows("/confidence", r.rows, r.confidence.data());
+  // Same on every rank (self-labelling asked for or not), as collective calls need.
+  if (p.self_label && p.self_label_epochs > 0) {
+    w.create<int64_t>("/assign_scan", {r.n_total});
+    w.write_rows("/assign_scan", r.rows, r.assign_scan.data());
+    w.attr("self_label_moved", r.self_label_moved);
+  }
   const int64_t epochs = H > 0 ? int64_t(r.loss.size()) / H : 0;
   w.write_all<double>("/loss", {epochs, H}, r.loss.data());
   w.write_all<double>("/consistency", {epochs, H}, r.consistency.data());

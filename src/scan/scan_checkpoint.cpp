@@ -34,6 +34,7 @@ void save_scan_state(const std::string& path, const ScanState& s, Communicator& 
     put(w, "/loss", s.loss);
     put(w, "/consistency", s.consistency);
     put(w, "/entropy", s.entropy);
+    put(w, "/scan_head", s.scan_head);
     put(w, "/self_label_loss", s.sl_loss);
     put(w, "/self_label_confident", s.sl_confident);
     w.attr("key", s.key);
@@ -66,6 +67,7 @@ bool load_scan_state(const std::string& path, const std::string& key, ScanState&
         t.loss = r.read_all<double>("/loss");
         t.consistency = r.read_all<double>("/consistency");
         t.entropy = r.read_all<double>("/entropy");
+        t.scan_head = r.read_all<float>("/scan_head");
         t.sl_loss = r.read_all<double>("/self_label_loss");
         t.sl_confident = r.read_all<int64_t>("/self_label_confident");
         t.phase = int(r.attr_double("phase"));
@@ -92,6 +94,7 @@ bool load_scan_state(const std::string& path, const std::string& key, ScanState&
   bcast_vec(t.loss, comm);
   bcast_vec(t.consistency, comm);
   bcast_vec(t.entropy, comm);
+  bcast_vec(t.scan_head, comm);
   bcast_vec(t.sl_loss, comm);
   bcast_vec(t.sl_confident, comm);
   t.key = key;

@@ -22,6 +22,7 @@ struct ScanState {
   int kept_head = -1;                ///< chosen after SCAN (phase 1)
   int heads = 0;                     ///< H (columns of the histories)
   std::vector<double> loss, consistency, entropy;  ///< [epochs done x H]
+  std::vector<float> scan_head;      ///< phase 1: the kept head's parameters before self-labelling
   std::vector<double> sl_loss;       ///< self-label loss per epoch done
   std::vector<int64_t> sl_confident; ///< confident rows per self-label epoch done
 };

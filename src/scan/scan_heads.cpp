@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "distclust/error.h"
 #include "distclust/rng.h"
@@ -137,6 +138,9 @@ void ScanHeads::forward(const float* x, int64_t n, float* z) {
 #pragma omp parallel for schedule(static) if (n * HW > 65536)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < HW; ++j) hp[i * HW + j] = std::max(0.f, hp[i * HW + j] + b1[j]);
+  // Second layer: one GEMM per head, heads spread over the threads (one
+  // parallel region instead of H; each head's output is computed by one thread).
+#pragma omp parallel for schedule(static) if (H > 1 && n * HW > 65536)
   for (int64_t h = 0; h < H; ++h)
     par_gemm(false, true, n, C, Hd, hp + h * Hd, HW, P + L_.w2 + h * C * Hd, Hd, 0.f, z + h * C, W);
   add_bias(z, n, W, W, P + L_.b2);
@@ -155,6 +159,7 @@ void ScanHeads::backward(const float* dz) {
   const int64_t HW = H * Hd;
   add_column_sums(dz, n, W, W, G + L_.b2);
   dhid_.resize(size_t(n * HW));
+#pragma omp parallel for schedule(static) if (H > 1 && n * HW > 65536)
   for (int64_t h = 0; h < H; ++h) {
     // dW2_h [C x hid] += dz_h^T hid_h ; dhid_h [n x hid] = dz_h W2_h
     par_gemm(true, false, C, Hd, n, dz + h * C, W, hid_.data() + h * Hd, HW, 1.f, G + L_.w2 + h * C * Hd, Hd);
@@ -214,6 +219,35 @@ ScanHeads ScanHeads::extract(int h) const {
   return out;
 }
 
+namespace {
+
+/// exp(x) for x <= 0 (softmax after subtracting the max), within ~2 ulp of
+/// expf: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
+/// polynomial for e^r, then 2^n by exponent bits. Plain arithmetic, so the
+/// compiler vectorises it (expf calls do not vectorise without -ffast-math)
+/// and the result is the same on every rank.
+inline float exp_nonpos(float x) {
+  x = std::max(x, -86.0f);  // keeps 2^n normal; e^-86 ~ 4e-38 is 0 for a softmax
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float q = 1.9875691500e-4f;
+  q = q * r + 1.3981999507e-3f;
+  q = q * r + 8.3334519073e-3f;
+  q = q * r + 4.1665795894e-2f;
+  q = q * r + 1.6666665459e-1f;
+  q = q * r + 5.0000001201e-1f;
+  const float e = (q * r) * r + r + 1.0f;
+  int32_t bits;
+  std::memcpy(&bits, &e, 4);
+  bits += int32_t(n) << 23;
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
+}
+
+}  // namespace
+
 void softmax_heads(const float* z, int64_t n, int heads, int64_t c, float* p) {
   const int64_t W = heads * c;
 #pragma omp parallel for schedule(static) if (n * W > 16384)
@@ -223,12 +257,15 @@ void softmax_heads(const float* z, int64_t n, int heads, int64_t c, float* p) {
       float* pi = p + i * W + h * c;
       float mx = zi[0];
       for (int64_t j = 1; j < c; ++j) mx = std::max(mx, zi[j]);
-      double s = 0;
+      float s = 0;
+#pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < c; ++j) {
-        pi[j] = std::exp(zi[j] - mx);
-        s += pi[j];
+        const float e = exp_nonpos(zi[j] - mx);
+        pi[j] = e;
+        s += e;
       }
-      const float inv = float(1.0 / s);
+      const float inv = 1.0f / s;
+#pragma omp simd
       for (int64_t j = 0; j < c; ++j) pi[j] *= inv;
     }
 }
@@ -251,9 +288,9 @@ void scan_loss_grad(const float* pa, const float* pn, int64_t n, int heads, int6
   const double inv_b = 1.0 / b_global;
   // Entropy gradient w.r.t. each anchor's probabilities: g_c = w/B (log pbar_c + 1)
   // where pbar_c is not clamped (torch.clamp passes no gradient below the floor).
-  std::vector<double> g(static_cast<size_t>(W));
+  std::vector<float> g(static_cast<size_t>(W));
   for (int64_t j = 0; j < W; ++j)
-    g[j] = pbar[j] > kProbEps ? entropy_weight * inv_b * (std::log(pbar[j]) + 1.0) : 0.0;
+    g[j] = pbar[j] > kProbEps ? float(entropy_weight * inv_b * (std::log(pbar[j]) + 1.0)) : 0.f;
   std::vector<double> cons(static_cast<size_t>(n * heads));
 #pragma omp parallel for schedule(static) if (n * W > 16384)
   for (int64_t i = 0; i < n; ++i)
@@ -262,22 +299,22 @@ void scan_loss_grad(const float* pa, const float* pn, int64_t n, int heads, int6
       const float* b = pn + i * W + h * c;
       float* da = dz + i * W + h * c;
       float* db = dz + (n + i) * W + h * c;
-      const double* gh = g.data() + h * c;
+      const float* gh = g.data() + h * c;
       double s = 0, ga = 0;
+#pragma omp simd reduction(+ : s, ga)
       for (int64_t j = 0; j < c; ++j) {
-        s += double(a[j]) * b[j];
-        ga += gh[j] * a[j];
+        s += double(a[j]) * double(b[j]);
+        ga += double(gh[j]) * double(a[j]);
       }
       const bool clamped = s < kDotEps;
       cons[i * heads + h] = -std::log(std::max(s, kDotEps));
       // consistency: d/dz_a = 1/B (pa - pa*pn/s), d/dz_n = 1/B (pn - pa*pn/s); entropy: pa*(g - <g,pa>)
-      const double inv_s = clamped ? 0.0 : 1.0 / s;
+      const float ib = clamped ? 0.f : float(inv_b), is = clamped ? 0.f : float(1.0 / s), gaf = float(ga);
+#pragma omp simd
       for (int64_t j = 0; j < c; ++j) {
-        const double ab = double(a[j]) * b[j] * inv_s;
-        const double ca = clamped ? 0.0 : inv_b * (a[j] - ab);
-        const double cb = clamped ? 0.0 : inv_b * (b[j] - ab);
-        da[j] = float(ca + a[j] * (gh[j] - ga));
-        db[j] = float(cb);
+        const float ab = a[j] * b[j] * is;
+        da[j] = ib * (a[j] - ab) + a[j] * (gh[j] - gaf);
+        db[j] = ib * (b[j] - ab);
       }
     }
   for (int64_t i = 0; i < n; ++i)

@@ -6,9 +6,18 @@
 # OUT.tmp made with other settings is ignored.
 source "$(dirname "$0")/lib.sh"
 shared="$DC_SOURCE/../shared"
-cifar="$shared/data/cifar10-test1k"
-tv=(extract --source "$cifar" --backbone "$shared/models/cifar10-resnet20.pt" --batch 50 --progress-seconds 0)
-px=(extract --source "$cifar" --backbone pixels --pixels-size 16 --pca-dim 16 --batch 50 --progress-seconds 0)
+# 400 CIFAR images (40 a class) in a list file: 8 batches of 25 per rank on 2 ranks.
+$PY - "$shared/data/cifar10-test1k" <<'PY'
+import os, sys
+src = sys.argv[1]
+with open("cifar400.txt", "w") as f:
+    for k, c in enumerate(sorted(os.listdir(src))):
+        for n in sorted(os.listdir(os.path.join(src, c)))[:40]:
+            f.write(f"{os.path.join(src, c, n)},{k}\n")
+PY
+list="$PWD/cifar400.txt"
+tv=(extract --source "$list" --backbone "$shared/models/cifar10-resnet20.pt" --batch 25 --progress-seconds 0)
+px=(extract --source "$list" --backbone pixels --pixels-size 16 --pca-dim 16 --batch 25 --progress-seconds 0)
 # Each run works in its own folder with --out f.h5: the files' attributes
 # (the resolved config included) can then be compared whole.
 mkdir ref_tv ref_px
@@ -37,7 +46,7 @@ run_case() {  # run_case NAME KILL_AFTER NP_FIRST NP_SECOND REF ARGS...
   [[ ! -e f.h5.tmp ]] || fail "$name: f.h5.tmp left behind"
   same "../$ref/f.h5" f.h5 || fail "$name: resumed file differs from the uninterrupted run"
   cd ..
-  pass "$name: killed after $at batch rounds on $np1 ranks, resumed on $np2, identical output"
+  pass "$name: killed after $at batches on $np1 rank(s), resumed on $np2, identical output"
 }
 run_case tv_np2 3 2 2 ref_tv "${tv[@]}"
 run_case tv_np2_to_np3 7 2 3 ref_tv "${tv[@]}"

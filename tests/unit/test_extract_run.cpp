@@ -214,3 +214,18 @@ TEST(ExtractRun, InvalidSettingsAreNamed) {
   p = ok, p.source_type = "zip";
   EXPECT_NE(message(p).find("extract.source_type is 'zip'"), std::string::npos);
 }
+
+TEST(ExtractRun, MissingTorchPluginIsNamed) {
+  // The LibTorch plugin is opened on first use; a wrong path is a clear error.
+  setenv("DISTCLUST_TORCH_PLUGIN", "/nonexistent/libdistclust_torch.so", 1);
+  TorchScriptSpec spec;
+  spec.path = "model.pt";
+  try {
+    load_torchscript_backbone(spec);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/libdistclust_torch.so: not found"), std::string::npos)
+        << e.what();
+  }
+  unsetenv("DISTCLUST_TORCH_PLUGIN");
+}

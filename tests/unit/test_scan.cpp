@@ -1,0 +1,261 @@
+// SCAN on one process: recovers a mixture, self-labelling, collapse guard,
+// bad inputs named, bit-identical repeats, resume from
+// a finished checkpoint, scan.h5 layout. (Exchange == replicate and P-independence: tests/mpi/test_scan_dist.cpp.)
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "comm/local_comm.h"
+#include "distclust/error.h"
+#include "distclust/h5store.h"
+#include "distclust/knn.h"
+#include "distclust/metrics.h"
+#include "distclust/scan.h"
+#include "distclust/synth_features.h"
+
+using namespace distclust;
+
+namespace {
+
+std::string tmp(const std::string& name) {
+  return (std::string("/tmp/dc-unit-scan-") + std::to_string(::getpid()) + "-") + name;
+}
+
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const distclust::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+/// Writes features (a k-component mixture) and their exact cosine knn.h5.
+struct Files {
+  std::string features, knn;
+  std::vector<int64_t> labels;
+};
+
+Files make_files(const std::string& tag, int64_t n, int d, int k, double noise, int64_t seed = 1,
+                 const std::string& hash = "h1", std::vector<uint8_t> valid = {}) {
+  LocalCommunicator c;
+  SynthFeaturesParams sp;
+  sp.n = n, sp.d = d, sp.k = k, sp.noise = noise, sp.seed = seed;
+  FeatureBlock b = synth_features(sp, 0, 1);
+  if (!valid.empty()) b.valid = valid;
+  Files f{tmp(tag + "-features.h5"), tmp(tag + "-knn.h5"), b.labels};
+  write_features(f.features, c, b, false, {{"config_hash", hash}});
+  KnnParams kp;
+  kp.features = f.features;
+  kp.k = 10;
+  kp.checkpoint = false;
+  KnnGraph g = knn_exact(b, kp, c);
+  write_knn(f.knn, c, b, g, kp, "", "knnhash");
+  return f;
+}
+
+ScanParams params(const Files& f, int clusters) {
+  ScanParams p;
+  p.features = f.features;
+  p.knn = f.knn;
+  p.clusters = clusters;
+  p.heads = 3;
+  p.epochs = 15;
+  p.batch = 128;
+  return p;
+}
+
+}  // namespace
+
+TEST(Scan, RecoversMixtureAndWritesScanH5) {
+  LocalCommunicator c;
+  Files f = make_files("mix", 1500, 16, 5, 0.5);
+  ScanParams p = params(f, 5);
+  p.self_label = true;
+  p.self_label_epochs = 3;
+  p.threshold = 0.9;
+  ScanInputs in;
+  ScanResult r = scan(p, c, "", "hash", &in);
+  Scores s = score(f.labels, r.assign);
+  EXPECT_GE(s.acc, 0.97);
+  EXPECT_FALSE(r.collapse) << r.collapse_note;
+  EXPECT_TRUE(r.self_labelled) << r.self_label_note;
+  EXPECT_EQ(in.features_hash, "h1");
+  EXPECT_EQ(in.knn_hash, "knnhash");
+  ASSERT_EQ(r.loss.size(), size_t(p.epochs * p.heads));
+  EXPECT_EQ(r.self_label_loss.size(), size_t(3));
+  // Probabilities are distributions; assign/confidence are their argmax/max.
+  for (int64_t i = 0; i < 1500; ++i) {
+    double sum = 0, mx = 0;
+    int64_t am = 0;
+    for (int64_t j = 0; j < 5; ++j) {
+      float v = r.probabilities[i * 5 + j];
+      sum += v;
+      if (v > mx) {
+        mx = v;
+        am = j;
+      }
+    }
+    ASSERT_NEAR(sum, 1.0, 1e-5);
+    ASSERT_EQ(am, r.assign[i]);
+    ASSERT_FLOAT_EQ(float(mx), r.confidence[i]);
+  }
+  // Prototypes: rows of their cluster, by decreasing confidence.
+  for (int64_t cl = 0; cl < 5; ++cl)
+    for (int64_t j = 0; j < p.prototypes; ++j) {
+      int64_t row = r.prototypes[cl * p.prototypes + j];
+      ASSERT_GE(row, 0);
+      EXPECT_EQ(r.assign[row], cl);
+      if (j > 0) {
+        EXPECT_LE(r.confidence[row], r.confidence[r.prototypes[cl * p.prototypes + j - 1]]);
+      }
+    }
+  std::string out = tmp("scan.h5");
+  write_scan(out, c, r, p, in, "yaml", "hash");
+  H5Reader rd(out, c);
+  EXPECT_EQ(rd.info("/probabilities").shape, (std::vector<int64_t>{1500, 5}));
+  EXPECT_EQ(rd.info("/assign").dtype, "int64");
+  EXPECT_EQ(rd.info("/loss").shape, (std::vector<int64_t>{15, 3}));
+  EXPECT_EQ(rd.info("/prototypes").shape, (std::vector<int64_t>{5, 10}));
+  EXPECT_EQ(int(rd.attr_double("chosen_head")), r.kept_head);
+  EXPECT_EQ(int(rd.attr_double("collapse")), 0);
+  EXPECT_EQ(rd.read_all<int64_t>("/assign"), r.assign);
+  for (auto& s2 : {out, f.features, f.knn}) std::remove(s2.c_str());
+}
+
+TEST(Scan, RepeatedRunsAreBitIdentical) {
+  LocalCommunicator c;
+  Files f = make_files("rep", 700, 8, 4, 0.6);
+  ScanParams p = params(f, 4);
+  p.head = "mlp";
+  p.hidden = 16;
+  ScanResult a = scan(p, c), b = scan(p, c);
+  EXPECT_EQ(a.probabilities, b.probabilities);
+  EXPECT_EQ(a.loss, b.loss);
+  std::remove(f.features.c_str());
+  std::remove(f.knn.c_str());
+}
+
+TEST(Scan, CollapseGuardFires) {
+  LocalCommunicator c;
+  Files f = make_files("col", 600, 8, 4, 0.6);
+  ScanParams p = params(f, 4);
+  p.entropy_weight = 0;  // nothing holds the clusters apart
+  p.epochs = 20;
+  ScanResult r = scan(p, c);
+  EXPECT_TRUE(r.collapse);
+  EXPECT_NE(r.collapse_note.find("clusters are empty"), std::string::npos) << r.collapse_note;
+  std::remove(f.features.c_str());
+  std::remove(f.knn.c_str());
+}
+
+TEST(Scan, BadInputsAreNamed) {
+  LocalCommunicator c;
+  Files f = make_files("bad", 300, 8, 3, 0.5, 1, "hashA");
+  Files g = make_files("bad2", 400, 8, 3, 0.5);
+  Files h = make_files("bad3", 300, 8, 3, 0.5, 2, "hashB");
+  ScanParams p = params(f, 3);
+  // Row counts differ.
+  p.knn = g.knn;
+  EXPECT_NE(error_of([&] { scan(p, c); }).find("has 300 rows but " + g.knn + " has 400 rows"), std::string::npos)
+      << error_of([&] { scan(p, c); });
+  // Same row count, other features (config_hash differs).
+  p.knn = h.knn;
+  std::string e = error_of([&] { scan(p, c); });
+  EXPECT_NE(e.find("config_hash hashB"), std::string::npos) << e;
+  EXPECT_NE(e.find("hashA"), std::string::npos) << e;
+  p.knn = f.knn;
+  // C < 2, C > valid rows.
+  p.clusters = 1;
+  EXPECT_NE(error_of([&] { scan(p, c); }).find("scan.clusters: 1 must be >= 2"), std::string::npos);
+  p.clusters = 301;
+  EXPECT_NE(error_of([&] { scan(p, c); }).find("clusters=301 exceeds the number of valid rows (300 of 300"),
+            std::string::npos);
+  // Knn file that is not one.
+  p.clusters = 3;
+  p.knn = f.features;
+  EXPECT_NE(error_of([&] { scan(p, c); }).find("has no /indices dataset"), std::string::npos);
+  // All rows invalid (the knn.h5 of the same rows while they were valid).
+  Files z = make_files("bad4", 50, 8, 3, 0.5, 1, "h");
+  {
+    SynthFeaturesParams sp;
+    sp.n = 50, sp.d = 8, sp.k = 3, sp.noise = 0.5, sp.seed = 1;
+    FeatureBlock b = synth_features(sp, 0, 1);
+    b.valid.assign(50, 0);
+    write_features(z.features, c, b, false, {{"config_hash", "h"}});
+  }
+  ScanParams q = params(z, 3);
+  EXPECT_NE(error_of([&] { scan(q, c); }).find("all 50 rows are invalid"), std::string::npos);
+  for (auto* x : {&f, &g, &h, &z}) {
+    std::remove(x->features.c_str());
+    std::remove(x->knn.c_str());
+  }
+}
+
+TEST(Scan, InvalidRowsAreNeitherAnchorsNorNeighbours) {
+  LocalCommunicator c;
+  std::vector<uint8_t> valid(800, 1);
+  for (int i = 0; i < 800; i += 7) valid[i] = 0;
+  Files f = make_files("inv", 800, 8, 4, 0.5, 3, "h", valid);
+  ScanParams p = params(f, 4);
+  p.epochs = 30;
+  ScanResult r = scan(p, c);
+  int64_t nv = 0;
+  for (int i = 0; i < 800; ++i) {
+    if (!valid[i]) {
+      EXPECT_EQ(r.assign[i], -1);
+      EXPECT_EQ(r.confidence[i], 0.f);
+    } else {
+      ++nv;
+      EXPECT_GE(r.assign[i], 0);
+    }
+  }
+  EXPECT_EQ(r.n_valid, nv);
+  int64_t total = 0;
+  for (auto s : r.cluster_sizes) total += s;
+  EXPECT_EQ(total, nv);
+  EXPECT_GE(score(f.labels, r.assign).acc, 0.95);
+  std::remove(f.features.c_str());
+  std::remove(f.knn.c_str());
+}
+
+TEST(Scan, ResumingFromAFinishedCheckpointGivesTheSameResult) {
+  LocalCommunicator c;
+  Files f = make_files("ck", 500, 8, 3, 0.5);
+  ScanParams p = params(f, 3);
+  p.self_label = true;
+  p.self_label_epochs = 2;
+  p.threshold = 0.8;
+  std::string ck = tmp("scan.ckpt");
+  ScanResult a = scan(p, c, ck, "key");
+  ScanResult b = scan(p, c, ck, "key");
+  EXPECT_FALSE(a.resumed);
+  EXPECT_TRUE(b.resumed);
+  EXPECT_EQ(a.probabilities, b.probabilities);
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_EQ(a.self_label_loss, b.self_label_loss);
+  // Another key: the checkpoint is ignored.
+  ScanResult d = scan(p, c, ck, "other");
+  EXPECT_FALSE(d.resumed);
+  EXPECT_EQ(a.probabilities, d.probabilities);
+  for (auto& s : {ck, f.features, f.knn}) std::remove(s.c_str());
+}
+
+TEST(Scan, SelfLabellingWithoutConfidentRowsIsSkipped) {
+  LocalCommunicator c;
+  Files f = make_files("noconf", 400, 8, 4, 1.5);
+  ScanParams p = params(f, 4);
+  p.epochs = 2;
+  p.self_label = true;
+  p.threshold = 0.999999;
+  ScanResult r = scan(p, c);
+  EXPECT_FALSE(r.self_labelled);
+  EXPECT_NE(r.self_label_note.find("no row is confident"), std::string::npos) << r.self_label_note;
+  EXPECT_TRUE(r.self_label_loss.empty());
+  std::remove(f.features.c_str());
+  std::remove(f.knn.c_str());
+}
