@@ -26,7 +26,9 @@ struct KnnParams {
   std::string metric = "cosine"; ///< cosine (rows L2-normalised, similarity) | l2 (squared distance)
   std::string mode = "exact";    ///< exact | ivf
   int nlist = 0;                 ///< ivf: coarse lists (0 = about 4*sqrt(N))
-  int nprobe = 0;                ///< ivf: lists searched per query (0 = nlist/8, at least 16)
+  int nprobe = 0;                ///< ivf: lists searched per query (0 = the smallest reaching target_recall on tune_sample rows)
+  double target_recall = 0.97;   ///< ivf, nprobe 0: recall@k the chosen nprobe must reach on the tuning sample
+  int tune_sample = 1000;        ///< ivf, nprobe 0: rows of the tuning sample (exact neighbours computed for them)
   std::string centroids = "";    ///< ivf: take the lists' centroids from this kmeans.h5 (else trained on a sample)
   int recall_sample = 1000;      ///< ivf: rows whose recall@k against exact search is measured and printed
   int64_t seed = 1;              ///< seed of the IVF training sample and the recall sample
@@ -40,7 +42,9 @@ struct KnnParams {
     v("metric", metric, "cosine|l2");
     v("mode", mode, "exact|ivf");
     v("nlist", nlist, "ivf: number of coarse lists (0 = ~4*sqrt(N))");
-    v("nprobe", nprobe, "ivf: lists searched per query (0 = max(16, nlist/8))");
+    v("nprobe", nprobe, "ivf: lists searched per query (0 = the smallest reaching target_recall on tune_sample rows)");
+    v("target_recall", target_recall, "ivf, nprobe 0: recall@k the chosen nprobe reaches on the tuning sample");
+    v("tune_sample", tune_sample, "ivf, nprobe 0: tuning sample rows (0 = nprobe max(16, nlist/16) untuned)");
     v("centroids", centroids, "ivf: coarse centroids from this kmeans.h5 (default: trained on a sample)");
     v("recall_sample", recall_sample, "ivf: rows for the printed recall@k against exact search");
     v("seed", seed, "seed for sampling");
@@ -59,6 +63,8 @@ struct KnnGraph {
   std::vector<float> values;    ///< [rows x k] cosine similarity (descending) or squared L2 (ascending)
   double seconds_search = 0;    ///< wall time of the search
   double recall = -1;           ///< ivf: measured recall@k on the sample (-1 = not measured)
+  int64_t nlist = 0;            ///< ivf: coarse lists used
+  int nprobe = 0;               ///< ivf: lists searched per query
 };
 
 /// Exact graph (collective). data rows are L2-normalised in cosine mode.

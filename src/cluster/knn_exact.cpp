@@ -21,6 +21,7 @@
 #include "distclust/error.h"
 #include "distclust/knn.h"
 #include "distclust/log.h"
+#include "distclust/progress.h"
 
 namespace distclust {
 
@@ -30,6 +31,8 @@ void KnnParams::validate() const {
   require(mode == "exact" || mode == "ivf", "knn.mode: '", mode, "' is not one of exact|ivf");
   require(nlist >= 0 && nprobe >= 0, "knn.nlist/nprobe: ", nlist, "/", nprobe, " must be >= 0");
   require(recall_sample >= 0, "knn.recall_sample: ", recall_sample, " must be >= 0");
+  require(tune_sample >= 0, "knn.tune_sample: ", tune_sample, " must be >= 0");
+  require(target_recall > 0 && target_recall <= 1, "knn.target_recall: ", target_recall, " must be in (0, 1]");
   require(tile_rows >= 1 && tile_cols >= 16, "knn.tile_rows/tile_cols: ", tile_rows, "/", tile_cols,
           " must be >= 1/16");
 }
@@ -140,6 +143,8 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
   }
   auto t0 = std::chrono::steady_clock::now();
   std::vector<float> bias;
+  // Rank 0's share (ranks hold equal shares): local queries x ring steps.
+  Progress progress("knn exact (rank 0)", "query rows", n * (comm.size() - start), comm.rank() == 0);
   ring_pass(b, comm, start, [&](const RingBlock& blk, int step) {
     const int64_t m = blk.rows.size();
     bias.assign(m, 0.0f);
@@ -150,7 +155,10 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
       bias[j] = blk.valid[j] ? -nb : -INFINITY;
     }
     KnnBlock kb{blk.x, bias.data(), m, blk.rows.begin};
-    knn_search_block(b.x.data(), n, d, b.rows.begin, kb, l2 ? 2.0f : 1.0f, p.tile_rows, p.tile_cols, top);
+    const int64_t before = n * (step - start);
+    knn_search_block(b.x.data(), n, d, b.rows.begin, kb, l2 ? 2.0f : 1.0f, p.tile_rows, p.tile_cols, top, nullptr,
+                     [&](int64_t rows) { progress.update(before + rows); });
+    progress.finish();
     log::info("knn: ring step ", step + 1, "/", comm.size(), " done (block of rank ", blk.origin, ", ", m, " rows)");
     if (!ck.path.empty() && p.checkpoint) {
       ck.save(input_key, step + 1, top, n);

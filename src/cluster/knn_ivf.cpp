@@ -1,29 +1,39 @@
-// IVF kNN: coarse lists, rows sent to their list's owner rank (l mod P),
-// queries sent once to each owner of their probe lists, searched there with
-// one GEMM per (query batch, list), partial top-k sent home and merged.
+// IVF kNN: coarse lists, rows sent to their list's owner rank (l mod P);
+// queries, in rounds of bounded size, sent once to each owner of their probe
+// lists, searched there with one GEMM per (query batch, list), partial top-k
+// sent home and merged. nprobe is chosen from a target recall on a keyed
+// sample unless given (knn_ivf_tune.cpp).
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "cluster/alltoall.h"
-#include "cluster/knn_kernel.h"
-#include "comm/local_comm.h"
+#include "cluster/knn_ivf_parts.h"
+#include "cluster/knn_topk.h"
 #include "distclust/assign.h"
 #include "distclust/error.h"
 #include "distclust/h5store.h"
 #include "distclust/kmeans.h"
 #include "distclust/knn.h"
 #include "distclust/log.h"
+#include "distclust/progress.h"
 #include "distclust/rng.h"
 
 namespace distclust {
 
 namespace {
 
-/// Coarse centroids [nlist x d]: from a kmeans.h5, or k-means on a keyed sample.
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// Coarse centroids [nlist x d]: from a kmeans.h5, or k-means on a keyed
+/// sample of ~64 rows per list with random initialisation (as FAISS trains
+/// its coarse quantizer: k-means++ at thousands of lists costs more than the
+/// iterations and buys nothing measurable in recall).
 std::vector<float> coarse_centroids(const FeatureBlock& b, const KnnParams& p, int64_t nlist, bool cosine,
                                     int64_t n_valid, Communicator& comm) {
   if (!p.centroids.empty()) {
@@ -40,7 +50,6 @@ std::vector<float> coarse_centroids(const FeatureBlock& b, const KnnParams& p, i
     }
     return c;
   }
-  // Train on a keyed sample of ~64 rows per list (rows are keyed by global row).
   const double frac = std::min(1.0, 64.0 * double(nlist) / double(n_valid));
   FeatureBlock s;
   s.d = b.d;
@@ -57,182 +66,164 @@ std::vector<float> coarse_centroids(const FeatureBlock& b, const KnnParams& p, i
   s.labels.assign(mine, -1);
   require(s.n_total >= nlist, "knn: nlist=", nlist, " exceeds the ", s.n_total, " sampled rows");
   KMeansParams kp;
-  kp.k = static_cast<int>(nlist), kp.iters = 12, kp.spherical = cosine, kp.seed = p.seed, kp.init_sample = 8;
+  kp.k = static_cast<int>(nlist), kp.iters = 10, kp.spherical = cosine, kp.seed = p.seed, kp.init = "random";
+  kp.tol = 0;
   auto a = make_cpu_assigner();
   return kmeans(s, kp, comm, *a).centroids;
 }
 
-/// Top `np` lists for each row of x [n x d] against centroids [nl x d].
-std::vector<int32_t> probes(const float* x, int64_t n, int64_t d, const std::vector<float>& c, int64_t nl, int np,
-                            bool l2) {
-  std::vector<float> cn(nl, 0.0f);
-  if (l2) row_norms(c.data(), nl, d, cn.data());
-  std::vector<int32_t> out(static_cast<size_t>(n * np));
-  const int64_t tr = 256;
-#pragma omp parallel
-  {
-    std::vector<float> g(static_cast<size_t>(tr * nl));
-    std::vector<int32_t> order(nl);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t r0 = 0; r0 < n; r0 += tr) {
-      int64_t rn = std::min(tr, n - r0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rn), int(nl), int(d), 2.0f, x + r0 * d, int(d),
-                  c.data(), int(d), 0.0f, g.data(), int(nl));
-      for (int64_t i = 0; i < rn; ++i) {
-        float* s = g.data() + i * nl;
-        for (int64_t j = 0; j < nl; ++j) s[j] -= cn[j];
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + np, order.end(),
-                          [&](int32_t a, int32_t b2) { return s[a] > s[b2] || (s[a] == s[b2] && a < b2); });
-        std::copy_n(order.begin(), np, out.begin() + (r0 + i) * np);
-      }
-    }
-  }
-  return out;
-}
+/// The lists this rank owns (list l lives on rank l mod P), rows sorted by
+/// (list, row): list l is rows [begin[l], begin[l+1]).
+struct OwnedLists {
+  std::vector<int64_t> begin;  ///< [nlist + 1]
+  std::vector<float> x;        ///< [rows x d]
+  std::vector<float> bias;     ///< [rows] 0 (cosine) or -|x|^2 (l2)
+  std::vector<int64_t> row;    ///< [rows] global row
+};
 
-}  // namespace
-
-KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
-  p.validate();
-  const int P = comm.size(), me = comm.rank();
-  const int64_t n = b.local_rows(), d = b.d, k = p.k;
-  int64_t n_valid = 0;
-  for (auto v : b.valid) n_valid += v ? 1 : 0;
-  n_valid = comm.sum(n_valid);
-  require(k < n_valid, "knn: k=", k, " must be below the number of valid rows (", n_valid, " of ", b.n_total, ")");
-  const bool l2 = p.metric == "l2";
-  if (!l2) normalize_rows(b);
-  auto t0 = std::chrono::steady_clock::now();
-  int64_t nlist = p.nlist > 0 ? p.nlist : std::max<int64_t>(1, std::llround(4.0 * std::sqrt(double(n_valid))));
-  nlist = std::min(nlist, std::max<int64_t>(1, n_valid / 8));
-  std::vector<float> cent = coarse_centroids(b, p, nlist, !l2, n_valid, comm);
-  nlist = int64_t(cent.size() / d);
-  const int np = static_cast<int>(std::min<int64_t>(nlist, p.nprobe > 0 ? p.nprobe : std::max<int64_t>(16, nlist / 8)));
-  log::info("knn ivf: ", nlist, " lists, nprobe ", np);
-
-  // 1. Rows to the owners of their lists: record = [row int64][x d floats].
-  std::vector<int32_t> home = probes(b.x.data(), n, d, cent, nlist, 1, l2);
+OwnedLists distribute_lists(const FeatureBlock& b, const std::vector<int32_t>& home, int64_t nlist, bool l2,
+                            Communicator& comm) {
+  const int P = comm.size();
+  const int64_t d = b.d;
   std::vector<std::vector<uint8_t>> out(P);
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < b.local_rows(); ++i) {
     if (!b.valid[i]) continue;
-    int64_t row = b.rows.begin + i;
+    const int64_t row = b.rows.begin + i;
     auto& buf = out[home[i] % P];
-    int32_t list = home[i];
-    put_bytes(buf, &list, 1);
+    put_bytes(buf, &home[i], 1);
     put_bytes(buf, &row, 1);
     put_bytes(buf, b.x.data() + i * d, d);
   }
   auto in = alltoallv(out, comm);
-  // Owned lists: rows grouped by list (sorted by row within a list).
-  struct Entry { int32_t list; int64_t row; size_t at; int src; };
+  out.clear();
+  struct Entry { int32_t list; int64_t row; const uint8_t* at; };
   std::vector<Entry> entries;
   const size_t rec = sizeof(int32_t) + sizeof(int64_t) + d * sizeof(float);
   for (int s = 0; s < P; ++s)
     for (size_t at = 0; at < in[s].size(); at += rec) {
-      Entry e{0, 0, at, s};
+      Entry e{0, 0, in[s].data() + at + sizeof(int32_t) + sizeof(int64_t)};
       get_bytes(get_bytes(in[s].data() + at, &e.list, 1), &e.row, 1);
       entries.push_back(e);
     }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& c) {
     return a.list < c.list || (a.list == c.list && a.row < c.row);
   });
-  std::vector<int64_t> list_begin(nlist + 1, 0);
-  std::vector<float> lx(entries.size() * d), lbias(entries.size(), 0.0f);
-  std::vector<int64_t> lrow(entries.size());
+  OwnedLists L;
+  L.begin.assign(nlist + 1, 0);
+  L.x.resize(entries.size() * d);
+  L.bias.assign(entries.size(), 0.0f);
+  L.row.resize(entries.size());
   for (size_t e = 0; e < entries.size(); ++e) {
-    const uint8_t* at = in[entries[e].src].data() + entries[e].at + sizeof(int32_t) + sizeof(int64_t);
-    get_bytes(at, lx.data() + e * d, d);
-    lrow[e] = entries[e].row;
-    list_begin[entries[e].list + 1]++;
+    get_bytes(entries[e].at, L.x.data() + e * d, d);
+    L.row[e] = entries[e].row;
+    L.begin[entries[e].list + 1]++;
     if (l2) {
       float s = 0;
-      for (int64_t t = 0; t < d; ++t) s += lx[e * d + t] * lx[e * d + t];
-      lbias[e] = -s;
+      for (int64_t t = 0; t < d; ++t) s += L.x[e * d + t] * L.x[e * d + t];
+      L.bias[e] = -s;
     }
   }
-  for (int64_t l = 0; l < nlist; ++l) list_begin[l + 1] += list_begin[l];
-  in.clear();
+  for (int64_t l = 0; l < nlist; ++l) L.begin[l + 1] += L.begin[l];
+  return L;
+}
 
-  // 2. Queries to the owners of their probe lists: [row][nprobes_for_owner int32][lists...][x].
-  std::vector<int32_t> pr = probes(b.x.data(), n, d, cent, nlist, np, l2);
-  for (auto& o : out) o.clear();
-  for (int64_t i = 0; i < n; ++i) {
-    if (!b.valid[i]) continue;
-    int64_t row = b.rows.begin + i;
+/// Queries a list owner received in one round, flat.
+struct Queries {
+  std::vector<int64_t> row;     ///< [nq] global row
+  std::vector<int32_t> src;     ///< [nq] rank that asked
+  std::vector<int64_t> lbegin;  ///< [nq + 1] offsets into lists
+  std::vector<int32_t> lists;   ///< probe lists owned here, nearest first
+  std::vector<float> x;         ///< [nq x d]
+  int64_t size() const { return int64_t(row.size()); }
+};
+
+/// Sends rows [r0, r0+rn) of b with their probe lists pr [rn x np] to the
+/// owners of those lists; returns what this rank received (collective).
+Queries exchange_queries(const FeatureBlock& b, int64_t r0, int64_t rn, const std::vector<int32_t>& pr, int np,
+                         Communicator& comm) {
+  const int P = comm.size();
+  const int64_t d = b.d;
+  std::vector<std::vector<uint8_t>> out(P);
+  std::vector<int32_t> mine;
+  for (int64_t i = 0; i < rn; ++i) {
+    if (!b.valid[r0 + i]) continue;
+    const int64_t row = b.rows.begin + r0 + i;
     for (int o = 0; o < P; ++o) {
-      std::vector<int32_t> mine;
+      mine.clear();
       for (int j = 0; j < np; ++j)
         if (pr[i * np + j] % P == o) mine.push_back(pr[i * np + j]);
       if (mine.empty()) continue;
-      int32_t cnt = int32_t(mine.size());
+      const int32_t cnt = int32_t(mine.size());
       put_bytes(out[o], &row, 1);
       put_bytes(out[o], &cnt, 1);
       put_bytes(out[o], mine.data(), mine.size());
-      put_bytes(out[o], b.x.data() + i * d, d);
+      put_bytes(out[o], b.x.data() + (r0 + i) * d, d);
     }
   }
-  auto qin = alltoallv(out, comm);
-  struct Query { int64_t row; std::vector<int32_t> lists; const float* x; int src; };
-  std::vector<Query> qs;
+  auto in = alltoallv(out, comm);
+  Queries q;
+  q.lbegin.push_back(0);
   for (int s = 0; s < P; ++s) {
-    const uint8_t* at = qin[s].data();
-    const uint8_t* end = at + qin[s].size();
+    const uint8_t* at = in[s].data();
+    const uint8_t* end = at + in[s].size();
     while (at < end) {
-      Query q;
+      int64_t row = 0;
       int32_t cnt = 0;
-      at = get_bytes(get_bytes(at, &q.row, 1), &cnt, 1);
-      q.lists.resize(cnt);
-      at = get_bytes(at, q.lists.data(), cnt);
-      q.x = reinterpret_cast<const float*>(at);  // records are float-aligned? copy below
-      q.src = s;
-      at += d * sizeof(float);
-      qs.push_back(std::move(q));
+      at = get_bytes(get_bytes(at, &row, 1), &cnt, 1);
+      q.row.push_back(row);
+      q.src.push_back(s);
+      q.lists.resize(q.lists.size() + cnt);
+      at = get_bytes(at, q.lists.data() + q.lists.size() - cnt, cnt);
+      q.lbegin.push_back(int64_t(q.lists.size()));
+      q.x.resize(q.x.size() + d);
+      at = get_bytes(at, q.x.data() + q.x.size() - d, d);
     }
   }
-  // Queries in order of their first probe list: a batch then shares lists.
-  std::sort(qs.begin(), qs.end(), [](const Query& a, const Query& c) {
-    return a.lists[0] < c.lists[0] || (a.lists[0] == c.lists[0] && a.row < c.row);
+  return q;
+}
+
+/// Top-k of every received query over its probe lists (self excluded).
+/// Queries are taken in order of their nearest list, in batches, so the
+/// queries of a batch share lists and each (batch, list) is one GEMM.
+TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool l2) {
+  const int64_t nq = q.size();
+  std::vector<int64_t> order(nq);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
+    const int32_t la = q.lists[q.lbegin[a]], lc = q.lists[q.lbegin[c]];
+    return la < lc || (la == lc && q.row[a] < q.row[c]);
   });
-  const int64_t nq = int64_t(qs.size());
-  std::vector<float> qx(static_cast<size_t>(nq * d));
-  std::vector<int64_t> qrow(nq);
-  for (int64_t i = 0; i < nq; ++i) {
-    std::copy_n(reinterpret_cast<const uint8_t*>(qs[i].x), d * sizeof(float),
-                reinterpret_cast<uint8_t*>(qx.data() + i * d));
-    qrow[i] = qs[i].row;
-  }
-  TopK top(nq, static_cast<int>(k));
-  const int64_t batch = 2048;
+  TopK top(nq, k);
+  const int64_t batch = 4096;
 #pragma omp parallel
   {
     std::vector<float> g, bx;
-    std::vector<int64_t> members, bq;
+    std::vector<std::pair<int32_t, int64_t>> pairs;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b0 = 0; b0 < nq; b0 += batch) {
-      const int64_t b1 = std::min(nq, b0 + batch);
-      // Lists probed by this batch -> the batch's queries probing each.
-      std::vector<std::pair<int32_t, int64_t>> pairs;
-      for (int64_t i = b0; i < b1; ++i)
-        for (int32_t l : qs[i].lists) pairs.emplace_back(l, i);
+      pairs.clear();
+      for (int64_t o = b0; o < std::min(nq, b0 + batch); ++o)
+        for (int64_t t = q.lbegin[order[o]]; t < q.lbegin[order[o] + 1]; ++t) pairs.emplace_back(q.lists[t], order[o]);
       std::sort(pairs.begin(), pairs.end());
       for (size_t a = 0; a < pairs.size();) {
         size_t z = a;
         while (z < pairs.size() && pairs[z].first == pairs[a].first) ++z;
-        const int32_t l = pairs[a].first;
-        const int64_t lb = list_begin[l], ln = list_begin[l + 1] - lb;
+        const int64_t lb = L.begin[pairs[a].first], ln = L.begin[pairs[a].first + 1] - lb, m = int64_t(z - a);
         if (ln > 0) {
-          const int64_t m = int64_t(z - a);
           bx.resize(m * d);
-          for (int64_t t = 0; t < m; ++t) std::copy_n(qx.data() + pairs[a + t].second * d, d, bx.data() + t * d);
+          for (int64_t t = 0; t < m; ++t) std::copy_n(q.x.data() + pairs[a + t].second * d, d, bx.data() + t * d);
           g.resize(m * ln);
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(ln), int(d), l2 ? 2.0f : 1.0f, bx.data(),
-                      int(d), lx.data() + lb * d, int(d), 0.0f, g.data(), int(ln));
+                      int(d), L.x.data() + lb * d, int(d), 0.0f, g.data(), int(ln));
           for (int64_t t = 0; t < m; ++t) {
-            const int64_t q = pairs[a + t].second;
+            const int64_t qi = pairs[a + t].second;
+            float thr = top.threshold(qi);
             for (int64_t j = 0; j < ln; ++j) {
-              float v = g[t * ln + j] + lbias[lb + j];
-              if (lrow[lb + j] != qrow[q] && v >= top.threshold(q)) top.push(q, v, lrow[lb + j]);
+              const float v = g[t * ln + j] + L.bias[lb + j];
+              if (v >= thr && L.row[lb + j] != q.row[qi]) {
+                top.push(qi, v, L.row[lb + j]);
+                thr = top.threshold(qi);
+              }
             }
           }
         }
@@ -240,37 +231,41 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
       }
     }
   }
-  // 3. Partial results home: [row][k scores][k indices].
-  for (auto& o : out) o.clear();
-  for (int64_t i = 0; i < nq; ++i) {
-    auto& buf = out[qs[i].src];
-    put_bytes(buf, &qs[i].row, 1);
+  return top;
+}
+
+/// Partial results back to the asking ranks, merged into `mine` (collective).
+void return_results(const Queries& q, const TopK& top, const FeatureBlock& b, int k, TopK& mine, Communicator& comm) {
+  std::vector<std::vector<uint8_t>> out(comm.size());
+  for (int64_t i = 0; i < q.size(); ++i) {
+    auto& buf = out[q.src[i]];
+    put_bytes(buf, &q.row[i], 1);
     put_bytes(buf, top.scores(i), k);
     put_bytes(buf, top.indices(i), k);
   }
-  qs.clear();
   auto res = alltoallv(out, comm);
-  TopK mine(n, static_cast<int>(k));
-  for (int s = 0; s < P; ++s) {
-    const uint8_t* at = res[s].data();
-    const uint8_t* end = at + res[s].size();
-    std::vector<float> sc(k);
-    std::vector<int64_t> ix(k);
-    while (at < end) {
+  std::vector<float> sc(k);
+  std::vector<int64_t> ix(k);
+  for (const auto& r : res)
+    for (const uint8_t* at = r.data(); at < r.data() + r.size();) {
       int64_t row = 0;
       at = get_bytes(get_bytes(get_bytes(at, &row, 1), sc.data(), k), ix.data(), k);
-      for (int64_t j = 0; j < k; ++j)
+      for (int j = 0; j < k; ++j)
         if (ix[j] != std::numeric_limits<int64_t>::max()) mine.push(row - b.rows.begin, sc[j], ix[j]);
     }
-  }
+}
+
+/// The graph rows from the merged heaps: sorted best first, l2 distances.
+KnnGraph finish_graph(const FeatureBlock& b, const TopK& mine, int64_t k, bool l2) {
+  const int64_t n = b.local_rows(), d = b.d;
   KnnGraph gr;
   gr.k = k;
   gr.rows = b.rows;
   gr.indices.assign(static_cast<size_t>(n * k), -1);
   gr.values.assign(static_cast<size_t>(n * k), 0.0f);
+  std::vector<int> order(k);
   for (int64_t q = 0; q < n; ++q) {
     if (!b.valid[q]) continue;
-    std::vector<int> order(k);
     std::iota(order.begin(), order.end(), 0);
     const float* s = mine.scores(q);
     const int64_t* ix = mine.indices(q);
@@ -284,66 +279,93 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
       gr.values[q * k + j] = filled ? (l2 ? std::max(0.0f, qn - s[order[j]]) : s[order[j]]) : 0.0f;
     }
   }
-  gr.seconds_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // 4. recall@k on a keyed sample of valid rows.
-  if (p.recall_sample > 0) {
-    std::vector<int64_t> cand;
-    for (int64_t i = 0; i < n; ++i)
-      if (b.valid[i]) cand.push_back(b.rows.begin + i);
-    std::sort(cand.begin(), cand.end(), [&](int64_t a, int64_t c) {
-      return key_hash(uint64_t(p.seed), uint64_t(a), 0x5ec) < key_hash(uint64_t(p.seed), uint64_t(c), 0x5ec);
-    });
-    // Smallest hashes globally: take up to recall_sample per rank, then the global smallest.
-    cand.resize(std::min<size_t>(cand.size(), size_t(p.recall_sample)));
-    auto all = comm.allgather(cand);
-    std::sort(all.begin(), all.end(), [&](int64_t a, int64_t c) {
-      return key_hash(uint64_t(p.seed), uint64_t(a), 0x5ec) < key_hash(uint64_t(p.seed), uint64_t(c), 0x5ec);
-    });
-    all.resize(std::min<size_t>(all.size(), size_t(p.recall_sample)));
-    std::sort(all.begin(), all.end());
-    gr.recall = knn_recall(b, gr, all, p, comm);
+  return gr;
+}
+
+/// nprobe: given, or the smallest reaching the target recall on a sample.
+int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nlist,
+                  const std::vector<int32_t>& home, const KnnParams& p, Communicator& comm) {
+  if (p.nprobe > 0) {
+    const int np = int(std::min<int64_t>(nlist, p.nprobe));
+    log::info("knn ivf: ", nlist, " lists, nprobe ", np, " (given)");
+    return np;
   }
-  (void)me;
+  if (p.tune_sample == 0) {
+    const int np = int(std::min<int64_t>(nlist, std::max<int64_t>(16, nlist / 16)));
+    log::info("knn ivf: ", nlist, " lists, nprobe ", np, " (max(16, nlist/16): tune_sample is 0)");
+    return np;
+  }
+  auto t0 = Clock::now();
+  ivf::Tuned t = ivf::tune_nprobe(b, cent, nlist, home, p, comm);
+  log::info("knn ivf: ", nlist, " lists, nprobe ", t.nprobe, ": the smallest whose predicted recall@", p.k, " (",
+            t.predicted_recall, " on ", std::min<int64_t>(p.tune_sample, b.n_total), " sampled rows) reaches ",
+            p.target_recall, " (", since(t0), " s)");
+  return t.nprobe;
+}
+
+}  // namespace
+
+KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
+  p.validate();
+  const int64_t n = b.local_rows(), d = b.d, k = p.k;
+  int64_t n_valid = 0;
+  for (auto v : b.valid) n_valid += v ? 1 : 0;
+  n_valid = comm.sum(n_valid);
+  require(k < n_valid, "knn: k=", k, " must be below the number of valid rows (", n_valid, " of ", b.n_total, ")");
+  const bool l2 = p.metric == "l2";
+  if (!l2) normalize_rows(b);
+  auto t0 = Clock::now();
+  int64_t nlist = p.nlist > 0 ? p.nlist : std::max<int64_t>(1, std::llround(4.0 * std::sqrt(double(n_valid))));
+  nlist = std::min(nlist, std::max<int64_t>(1, n_valid / 8));
+  std::vector<float> cent = coarse_centroids(b, p, nlist, !l2, n_valid, comm);
+  nlist = int64_t(cent.size() / d);
+  log::info("knn ivf: ", nlist, " coarse lists ready (", since(t0), " s)");
+
+  std::vector<int32_t> home = ivf::nearest_lists(b.x.data(), n, d, cent, nlist, 1, l2);
+  OwnedLists lists = distribute_lists(b, home, nlist, l2, comm);
+  const int np = choose_nprobe(b, cent, nlist, home, p, comm);
+  home.clear();
+
+  // Rounds of at most `chunk` local queries: memory stays bounded by the
+  // round, not by N * nprobe.
+  const int64_t chunk = std::clamp<int64_t>((int64_t(1) << 21) / np, 4096, 262144);
+  const int64_t rounds = comm.max((n + chunk - 1) / chunk);
+  TopK mine(n, static_cast<int>(k));
+  Progress progress("knn ivf", "rows", n * comm.size(), comm.rank() == 0);
+  auto ts = Clock::now();
+  for (int64_t r = 0; r < rounds; ++r) {
+    const int64_t r0 = std::min(n, r * chunk), rn = std::min(chunk, n - r0);
+    auto pr = ivf::nearest_lists(b.x.data() + r0 * d, rn, d, cent, nlist, np, l2);
+    Queries q = exchange_queries(b, r0, rn, pr, np, comm);
+    TopK top = search_lists(q, lists, d, static_cast<int>(k), l2);
+    return_results(q, top, b, static_cast<int>(k), mine, comm);
+    progress.update((r0 + rn) * comm.size());  // rank 0's share times P: ranks hold equal shares
+  }
+  progress.finish();
+  KnnGraph gr = finish_graph(b, mine, k, l2);
+  gr.nprobe = np;
+  gr.nlist = nlist;
+  gr.seconds_search = since(t0);
+  log::debug("knn ivf: search rounds ", since(ts), " s");
+  if (p.recall_sample > 0) {
+    auto sample = ivf::keyed_sample(b, p.recall_sample, uint64_t(p.seed), 0x5ec, comm);
+    gr.recall = knn_recall(b, gr, sample, p, comm);
+  }
   return gr;
 }
 
 double knn_recall(const FeatureBlock& b, const KnnGraph& g, const std::vector<int64_t>& sample, const KnnParams& p,
                   Communicator& comm) {
-  const int64_t d = b.d, k = g.k, m = int64_t(sample.size());
+  const int64_t k = g.k, m = int64_t(sample.size());
   if (m == 0) return -1;
-  const bool l2 = p.metric == "l2";
-  // The sample's vectors, from their owners (rows are replicated in order).
-  std::vector<float> mx;
-  for (int64_t row : sample)
-    if (row >= b.rows.begin && row < b.rows.end) mx.insert(mx.end(), b.x.begin() + (row - b.rows.begin) * d, b.x.begin() + (row - b.rows.begin + 1) * d);
-  std::vector<float> qx = comm.allgather(mx);
-  // Exact top-k of the sample against this rank's rows, then merged.
-  std::vector<float> bias(b.local_rows());
-  for (int64_t j = 0; j < b.local_rows(); ++j) {
-    float s = 0;
-    if (l2)
-      for (int64_t t = 0; t < d; ++t) s += b.x[j * d + t] * b.x[j * d + t];
-    bias[j] = b.valid[j] ? -s : -INFINITY;
-  }
-  TopK top(m, static_cast<int>(k));
-  KnnBlock blk{b.x.data(), bias.data(), b.local_rows(), b.rows.begin};
-  knn_search_block(qx.data(), m, d, 0, blk, l2 ? 2.0f : 1.0f, p.tile_rows, p.tile_cols, top, sample.data());
-  auto sc = comm.allgather(top.raw_scores());
-  auto ix = comm.allgather(top.raw_indices());
-  TopK merged(m, static_cast<int>(k));
-  for (size_t r = 0; r < sc.size() / (m * k); ++r)
-    for (int64_t q = 0; q < m; ++q)
-      for (int64_t j = 0; j < k; ++j) {
-        size_t at = r * m * k + q * k + j;
-        if (ix[at] != std::numeric_limits<int64_t>::max()) merged.push(q, sc[at], ix[at]);
-      }
+  auto qx = ivf::gather_rows(b, sample, comm);
+  auto truth = ivf::exact_sample_topk(b, sample, qx, p, comm);
   double hits = 0, total = 0;
   for (int64_t q = 0; q < m; ++q) {
     const int64_t row = sample[q];
     if (row < g.rows.begin || row >= g.rows.end) continue;
     const int64_t* got = &g.indices[(row - g.rows.begin) * k];
-    const int64_t* truth = merged.indices(q);
-    for (int64_t j = 0; j < k; ++j) hits += std::find(got, got + k, truth[j]) != got + k;
+    for (int64_t j = 0; j < k; ++j) hits += std::find(got, got + k, truth[q * k + j]) != got + k;
     total += double(k);
   }
   hits = comm.sum(hits);

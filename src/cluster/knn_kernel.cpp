@@ -2,7 +2,10 @@
 
 #include <cblas.h>
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -41,9 +44,11 @@ inline void offer_row(const float* g, const float* bias, int64_t cols, int64_t r
 }  // namespace
 
 void knn_search_block(const float* x, int64_t nq, int64_t d, int64_t q0, const KnnBlock& b, float alpha,
-                      int tile_rows, int tile_cols, TopK& top, const int64_t* qids) {
+                      int tile_rows, int tile_cols, TopK& top, const int64_t* qids,
+                      const std::function<void(int64_t)>& on_rows) {
   const int64_t tr = std::max(1, tile_rows), tc = std::max(16, tile_cols);
   const int64_t tiles = (nq + tr - 1) / tr;
+  std::atomic<int64_t> done{0};
 #pragma omp parallel
   {
     std::vector<float> g(static_cast<size_t>(tr * tc));
@@ -58,6 +63,8 @@ void knn_search_block(const float* x, int64_t nq, int64_t d, int64_t q0, const K
           offer_row(g.data() + i * cn, b.bias + c0, cn, b.first_row + c0, qids ? qids[r0 + i] : q0 + r0 + i, r0 + i,
                     top);
       }
+      const int64_t now = done += rn;
+      if (on_rows && omp_get_thread_num() == 0) on_rows(now);
     }
   }
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "cluster/knn_topk.h"
 
@@ -20,7 +21,9 @@ struct KnnBlock {
 /// the query itself. Tiled: sgemm per (tile_rows x tile_cols) in each thread,
 /// then a vectorised threshold test so most candidates cost one compare.
 /// qids (optional, [nq]): global row of each query when they are not q0.. in order.
+/// on_rows (optional): called by one thread now and then with the queries done so far (progress).
 void knn_search_block(const float* x, int64_t nq, int64_t d, int64_t q0, const KnnBlock& b, float alpha,
-                      int tile_rows, int tile_cols, TopK& top, const int64_t* qids = nullptr);
+                      int tile_rows, int tile_cols, TopK& top, const int64_t* qids = nullptr,
+                      const std::function<void(int64_t)>& on_rows = {});
 
 }  // namespace distclust

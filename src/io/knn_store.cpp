@@ -26,6 +26,10 @@ void write_knn(const std::string& path, Communicator& comm, const FeatureBlock& 
   w.attr("config_hash", params_hash);
   if (!features_hash.empty()) w.attr("features_config_hash", features_hash);
   if (g.recall >= 0) w.attr("recall_at_k", g.recall);
+  if (g.nprobe > 0) {
+    w.attr("nlist", g.nlist);
+    w.attr("nprobe", int64_t(g.nprobe));
+  }
   w.commit();
 }
 

@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "distclust/log.h"
@@ -33,8 +34,11 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
     log::info("knn: search ", g.seconds_search, " s, ", flops / g.seconds_search / 1e9, " GFLOP/s (2*N*N*D)");
   } else {
     g = knn_ivf(b, p, comm);
-    log::info("knn: search ", g.seconds_search, " s, recall@", p.k, " ", g.recall, " on ", p.recall_sample,
-              " sampled rows");
+    if (g.recall >= 0)
+      log::info("knn: search ", g.seconds_search, " s (", g.nlist, " lists, nprobe ", g.nprobe, "), recall@", p.k, " ",
+                g.recall, " on ", std::min<int64_t>(p.recall_sample, b.n_total), " sampled rows");
+    else
+      log::info("knn: search ", g.seconds_search, " s (", g.nlist, " lists, nprobe ", g.nprobe, "), recall not measured");
   }
   double purity = knn_label_purity(b, g, comm);
   if (purity >= 0) log::info("knn: neighbour label purity ", purity, " (fraction of neighbours sharing the row's label)");

@@ -135,3 +135,43 @@ TEST(KnnIvf, HighRecallOnClusteredData) {
   EXPECT_GE(recall, 0.95);
   EXPECT_NEAR(g.recall, recall, 0.02);  // the printed sample estimate agrees
 }
+
+TEST(KnnIvf, ProbingEveryListIsExactSearch) {
+  // nprobe = nlist: every row is a candidate, so the graph is the exact one
+  // (the search runs in several rounds here: 9000 rows > one round).
+  LocalCommunicator c;
+  for (const char* metric : {"cosine", "l2"}) {
+    FeatureBlock b = mixture(9000, 12, 15, 1.0, 3);
+    for (int64_t i = 0; i < b.local_rows(); ++i) b.valid[i] = i % 13 != 0;
+    FeatureBlock e = b;
+    KnnParams p;
+    p.k = 8, p.mode = "ivf", p.metric = metric, p.nlist = 40, p.nprobe = 40, p.recall_sample = 0;
+    KnnGraph g = knn_ivf(b, p, c);
+    EXPECT_EQ(g.nprobe, 40);
+    KnnParams pe = p;
+    pe.mode = "exact";
+    KnnGraph x = knn_exact(e, pe, c);
+    int64_t differ = 0;
+    for (int64_t q = 0; q < b.local_rows(); ++q)
+      for (int j = 0; j < p.k; ++j) differ += g.indices[q * p.k + j] != x.indices[q * p.k + j];
+    // Exact mode rescores in double; float near-ties may swap order.
+    EXPECT_LE(differ, b.local_rows() * p.k / 1000) << metric;
+    for (int64_t q = 0; q < b.local_rows(); q += 13) EXPECT_EQ(g.indices[q * p.k], -1) << "invalid row " << q;
+  }
+}
+
+TEST(KnnIvf, TunedNprobeReachesTheTargetAndPredictsTheRecall) {
+  LocalCommunicator c;
+  FeatureBlock b = mixture(8000, 16, 20, 1.4, 6);
+  for (double target : {0.8, 0.97}) {
+    FeatureBlock w = b;
+    KnnParams p;
+    p.k = 10, p.mode = "ivf", p.target_recall = target, p.tune_sample = 800, p.recall_sample = 800;
+    KnnGraph g = knn_ivf(w, p, c);
+    EXPECT_GE(g.recall, target - 0.03) << "nprobe " << g.nprobe;
+    EXPECT_LT(g.nprobe, g.nlist) << "target " << target;
+    if (target < 0.9) {
+      EXPECT_LT(g.recall, 0.97) << "a low target should not search everything";
+    }
+  }
+}
