@@ -1,35 +1,39 @@
-// Internal to src/extract: the progress line of a long job on rank 0.
+// The progress line of a long stage on rank 0: count done, rate and ETA.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 
-namespace distclust::extract {
+namespace distclust {
 
-/// Prints "extract: 1200/10000 images (12.0%), 310 images/s, ETA 0:28" on
-/// rank 0: rewritten in place on a terminal, one plain line per interval
-/// otherwise (logs, batch jobs). The caller supplies the job-wide count.
+/// Prints "WHAT: 1200/10000 UNIT (12.0%), 310 UNIT/s, ETA 0:28" on rank 0:
+/// rewritten in place on a terminal, one plain line per interval otherwise
+/// (logs, batch jobs). The caller supplies job-wide counts. The interval
+/// defaults to 10 s; DISTCLUST_PROGRESS_SECONDS overrides the default.
 class Progress {
  public:
-  /// total: images this run computes (all ranks); interval 0 = silent.
-  Progress(std::string what, int64_t total, double interval_seconds, bool rank0);
-  /// done: images computed so far (all ranks). Prints when the interval passed.
+  /// total: units this run computes (all ranks); interval 0 = silent,
+  /// negative = the default.
+  Progress(std::string what, std::string unit, int64_t total, bool rank0, double interval_seconds = -1);
+  /// done: units computed so far (all ranks). Prints when the interval passed.
   void update(int64_t done);
   /// Ends a terminal line (newline) if one is open.
   void finish();
+  /// Seconds since construction.
+  double elapsed() const;
 
  private:
   using Clock = std::chrono::steady_clock;
   void print(int64_t done, double secs);
-  std::string what_;
+  std::string what_, unit_;
   int64_t total_;
   double interval_;
   bool on_ = false, tty_ = false, open_line_ = false;
   Clock::time_point t0_, last_;
 };
 
-/// "1:02:03" or "2:03" for seconds.
+/// "1:02:03" or "2:03" for seconds; "?" when unknown.
 std::string clock_text(double seconds);
 
-}  // namespace distclust::extract
+}  // namespace distclust

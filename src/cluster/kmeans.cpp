@@ -14,6 +14,7 @@
 #include "cluster/kmeans_checkpoint.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
+#include "distclust/progress.h"
 #include "distclust/rng.h"
 
 namespace distclust {
@@ -136,6 +137,9 @@ KMeansResult kmeans(FeatureBlock& b, const KMeansParams& p, Communicator& comm, 
   std::vector<float> dist(n);
   std::vector<double> buf(static_cast<size_t>(k * (d + 1) + 1));
   int64_t done_iters = 0;
+  // Upper bound: restarts x iters (tol may stop a restart early).
+  Progress progress("kmeans (ETA if all iterations run)", "iterations", int64_t(p.restarts - st.restart) * p.iters - st.next_iter,
+                    comm.rank() == 0);
 
   for (; st.restart < p.restarts; ++st.restart) {
     const uint64_t seed = key_hash(static_cast<uint64_t>(p.seed), static_cast<uint64_t>(st.restart), 0xC0FFEE);
@@ -174,7 +178,8 @@ KMeansResult kmeans(FeatureBlock& b, const KMeansParams& p, Communicator& comm, 
         save.next_iter = st.next_iter + 1;
         save_kmeans_state(ckpt, save, comm);
       }
-      maybe_fault(++done_iters, comm);
+      progress.update(++done_iters);
+      maybe_fault(done_iters, comm);
     }
     // Final pass: inertia of the finished centroids decides between restarts.
     double fin = comm.sum(assigner.assign(b.x.data(), norms.data(), b.valid.data(), n, d, st.centroids.data(), k,

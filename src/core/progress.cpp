@@ -1,14 +1,15 @@
-#include "extract/progress.h"
+#include "distclust/progress.h"
 
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "distclust/error.h"
 #include "distclust/log.h"
 
-namespace distclust::extract {
+namespace distclust {
 
 std::string clock_text(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -22,8 +23,19 @@ std::string clock_text(double seconds) {
   return buf;
 }
 
-Progress::Progress(std::string what, int64_t total, double interval_seconds, bool rank0)
-    : what_(std::move(what)), total_(total), interval_(interval_seconds), on_(rank0 && interval_seconds > 0) {
+namespace {
+double default_interval() {
+  const char* e = std::getenv("DISTCLUST_PROGRESS_SECONDS");
+  return e && *e ? std::atof(e) : 10.0;
+}
+}  // namespace
+
+Progress::Progress(std::string what, std::string unit, int64_t total, bool rank0, double interval_seconds)
+    : what_(std::move(what)),
+      unit_(std::move(unit)),
+      total_(total),
+      interval_(interval_seconds < 0 ? default_interval() : interval_seconds),
+      on_(rank0 && interval_ > 0) {
   tty_ = on_ && isatty(STDOUT_FILENO);
   t0_ = last_ = Clock::now();
 }
@@ -39,8 +51,8 @@ void Progress::update(int64_t done) {
 void Progress::print(int64_t done, double secs) {
   const double rate = secs > 0 ? done / secs : 0;
   const double pct = total_ > 0 ? 100.0 * done / total_ : 100.0;
-  std::string line = fmt(what_, ": ", done, "/", total_, " images (", std::lround(pct * 10) / 10.0, "%), ",
-                         std::lround(rate * 10) / 10.0, " images/s, ETA ",
+  std::string line = fmt(what_, ": ", done, "/", total_, " ", unit_, " (", std::lround(pct * 10) / 10.0, "%), ",
+                         std::lround(rate * 10) / 10.0, " ", unit_, "/s, ETA ",
                          rate > 0 ? clock_text((total_ - done) / rate) : std::string("?"));
   if (tty_) {
     std::printf("\r%s\033[K", line.c_str());
@@ -51,6 +63,8 @@ void Progress::print(int64_t done, double secs) {
   }
 }
 
+double Progress::elapsed() const { return std::chrono::duration<double>(Clock::now() - t0_).count(); }
+
 void Progress::finish() {
   if (open_line_) {
     std::printf("\n");
@@ -59,4 +73,4 @@ void Progress::finish() {
   }
 }
 
-}  // namespace distclust::extract
+}  // namespace distclust

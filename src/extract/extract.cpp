@@ -19,7 +19,7 @@
 #include "distclust/pixels.h"
 #include "distclust/runtime.h"
 #include "extract/extract_output.h"
-#include "extract/progress.h"
+#include "distclust/progress.h"
 
 namespace distclust {
 namespace {
@@ -181,7 +181,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   std::vector<uint8_t> valid(static_cast<size_t>(p.batch));
   std::vector<int64_t> labels(static_cast<size_t>(p.batch));
   std::vector<char> ids(static_cast<size_t>(int64_t(p.batch) * layout.id_len));
-  extract::Progress progress("extract", pending, p.progress_seconds, comm.rank() == 0);
+  Progress progress("extract", "images", pending, comm.rank() == 0, p.progress_seconds);
   int64_t computed = 0, invalid_logged = 0, bad_here = 0, taken = 0, k = 4;
   auto last_sync = Clock::now();
   for (;;) {

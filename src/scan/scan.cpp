@@ -16,6 +16,7 @@
 #include "distclust/features.h"
 #include "distclust/h5store.h"
 #include "distclust/log.h"
+#include "distclust/progress.h"
 #include "distclust/rng.h"
 #include "distclust/runtime.h"
 #include "distclust/scan_heads.h"
@@ -253,7 +254,9 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
 
   // ---- SCAN epochs ----
   const int64_t nb = (n_valid + p.batch - 1) / p.batch;
-  for (int e = st.phase == 0 ? st.next_epoch : p.epochs; e < p.epochs; ++e) {
+  const int first_epoch = st.phase == 0 ? st.next_epoch : p.epochs;
+  Progress progress("scan", "steps", nb * (p.epochs - first_epoch), comm.rank() == 0);
+  for (int e = first_epoch; e < p.epochs; ++e) {
     auto t0 = std::chrono::steady_clock::now();
     // Batch and neighbour of each valid row: keyed by (seed, epoch, row).
     std::vector<int64_t> batch_of(my_rows.size()), nb_of(size_t(nloc), -1);
@@ -323,7 +326,9 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
         ent_acc[h] += ent[h];
       }
       ++steps;
+      progress.update((e - first_epoch) * nb + b + 1);
     }
+    progress.finish();
     comm.allreduce_sum(cons_acc.data(), cons_acc.size());
     const double sd = double(std::max<int64_t>(1, steps));
     int best = 0;
@@ -547,9 +552,12 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     const int64_t empty = std::count(sizes.begin(), sizes.end(), int64_t(0));
     const int64_t at = std::max_element(sizes.begin(), sizes.end()) - sizes.begin();
     std::string why;
-    if (2 * biggest > n_valid)
+    // More than half the rows in one cluster (with C = 2 half is the balanced
+    // size, so there the bar is three quarters), or empty clusters.
+    const double limit = C == 2 ? 0.75 : 0.5;
+    if (double(biggest) > limit * double(n_valid))
       why = fmt("cluster ", at, " holds ", biggest, " of ", n_valid, " rows (", 100.0 * double(biggest) / double(n_valid),
-                "% > 50%)");
+                "% > ", 100 * limit, "%)");
     if (empty > 0) why += fmt(why.empty() ? "" : "; ", empty, " of ", C, " clusters are empty");
     res.collapse = !why.empty();
     res.collapse_note = why;
