@@ -102,7 +102,7 @@ struct ScanResult {
   std::vector<int64_t> cluster_sizes; ///< [C] rows per cluster (all ranks)
   std::vector<int64_t> prototypes;    ///< [C x prototypes] global rows, best first, -1 padded
   int64_t n_valid = 0;                ///< valid rows
-  bool collapse = false;              ///< kept head puts > half the rows in one cluster or leaves one empty
+  bool collapse = false;              ///< kept head puts > half the rows (C = 2: > 3/4) in one cluster or leaves one empty
   std::string collapse_note;          ///< why (empty when no collapse)
   bool self_labelled = false;         ///< self-labelling ran (at least one epoch, some row confident)
   std::string self_label_note;        ///< what self-labelling did or why it was skipped

@@ -4,6 +4,13 @@
 # each exits non-zero, names the values and leaves no scan.h5. And the
 # collapse guard: entropy weight 0 collapses, which is flagged loudly.
 source "$(dirname "$0")/lib.sh"
+# --help lists the flags issue 5 names, with defaults.
+help=$("$DC" scan --help)
+for f in --features --knn --clusters --out --heads --epochs --batch --lr --weight-decay --entropy-weight --head \
+         --hidden --self-label --threshold --self-label-epochs --seed --memory-budget --neighbour-features; do
+  grep -q -- "$f" <<<"$help" || fail "'scan --help' lacks $f"
+done
+grep -q "linear|mlp" <<<"$help" || fail "head choices not in scan --help"
 dcrun 1 synth features --n 300 --d 8 --k 3 --seed 1 --out a.h5
 dcrun 1 synth features --n 300 --d 8 --k 3 --seed 2 --out b.h5
 dcrun 1 synth features --n 400 --d 8 --k 3 --seed 1 --out c.h5

@@ -238,6 +238,13 @@ TEST(Scan, ResumingFromAFinishedCheckpointGivesTheSameResult) {
   EXPECT_EQ(a.probabilities, b.probabilities);
   EXPECT_EQ(a.loss, b.loss);
   EXPECT_EQ(a.self_label_loss, b.self_label_loss);
+  EXPECT_EQ(a.assign_scan, b.assign_scan);  // the pre-self-label head comes back from the checkpoint
+  // The assignment before self-labelling is what SCAN alone gives.
+  ScanParams plain = p;
+  plain.self_label = false;
+  ScanResult s = scan(plain, c);
+  EXPECT_EQ(s.assign, a.assign_scan);
+  EXPECT_TRUE(s.assign_scan.empty());
   // Another key: the checkpoint is ignored.
   ScanResult d = scan(p, c, ck, "other");
   EXPECT_FALSE(d.resumed);
