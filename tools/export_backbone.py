@@ -94,8 +94,12 @@ def torchvision_model(args):
 
 def timm_model(args):
     import timm
+    import timm.data
     model = timm.create_model(args.model, pretrained=args.pretrained, num_classes=0)
-    cfg = timm.data.resolve_data_config({}, model=model)
+    if hasattr(timm.data, "resolve_model_data_config"):  # timm >= 0.9
+        cfg = timm.data.resolve_model_data_config(model)
+    else:
+        cfg = timm.data.resolve_data_config({}, model=model)
     size = int(cfg["input_size"][-1])
     resize = int(math.floor(size / cfg.get("crop_pct", 0.875)))
     prov = {"source": f"timm {timm.__version__} {args.model}", "weights": "pretrained" if args.pretrained else "random",

@@ -123,9 +123,12 @@ PreprocessParams pixels_normalization(const ExtractParams& p);
 /// Thread split on a rank with `cores` cores: {decode threads, backbone
 /// threads} (p's values where > 0). Pixels backbone: all cores decode (the
 /// "forward" is a copy or a projection). GPU: every core but the one that
-/// feeds the GPU decodes. TorchScript on the CPU: the backbone gets all cores
-/// and decoding max(1, cores/4), since decoding costs ~10-100x less per image
-/// than a CNN forward and that thread mostly sleeps (bench/RESULTS-extract.md).
+/// feeds the GPU decodes. TorchScript on the CPU: the backbone and the
+/// decoders each get all cores. Decoders sleep while the queue is full and
+/// then fill a batch in a short burst on every core; a single decoder instead
+/// preempts one backbone thread for longer, and the backbone's bulk-synchronous
+/// parallel regions wait for that straggler (2 cores, ResNet-20: 0.88 of the
+/// limit with 1 decoder, 0.96 with 2; bench/RESULTS-extract.md).
 std::pair<int, int> resolve_threads(const ExtractParams& p, int cores, bool pixels, bool gpu);
 
 /// The backbone of p and the row transform that feeds it, as run_extract

@@ -111,7 +111,7 @@ std::pair<int, int> resolve_threads(const ExtractParams& p, int cores, bool pixe
   cores = std::max(1, cores);
   const int model = p.torch_threads > 0 ? p.torch_threads : cores;
   int decode = p.decode_threads;
-  if (decode <= 0) decode = pixels ? cores : gpu ? std::max(1, cores - 1) : std::max(1, cores / 4);
+  if (decode <= 0) decode = gpu && !pixels ? std::max(1, cores - 1) : cores;
   return {decode, model};
 }
 

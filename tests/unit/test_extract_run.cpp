@@ -2,6 +2,7 @@
 // Torch): file layout, labels, ids, invalid rows, normalisation, and the
 // settings derived from ExtractParams.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <stdlib.h>
 
 #include <cmath>
@@ -145,6 +146,52 @@ TEST(ExtractRun, NormalizeAndHalfAndPixelsBackbone) {
   EXPECT_FALSE(r.has("/pca_components"));
 }
 
+TEST(ExtractRun, CompressedHdf5SourceReadByManyThreadsWhileWriting) {
+  // Chunked, compressed HDF5 images are read under the HDF5 lock by the
+  // decode threads while the main thread writes the output file.
+  TempDir t;
+  const std::string path = t / "imgs.h5";
+  const hsize_t n = 37, dims[4] = {n, 3, 3, 3}, chunk[4] = {1, 3, 3, 3};
+  std::vector<uint8_t> px(n * 27);
+  std::vector<int64_t> labels(n);
+  for (hsize_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 27; ++k) px[i * 27 + k] = uint8_t(i * 5 + k % 3);
+    labels[i] = int64_t(i % 4);
+  }
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t sp = H5Screate_simple(4, dims, nullptr), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 4, chunk);
+  if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) H5Pset_deflate(dcpl, 4);
+  hid_t ds = H5Dcreate2(f, "/images", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Dwrite(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, px.data());
+  hid_t lsp = H5Screate_simple(1, dims, nullptr);
+  hid_t lds = H5Dcreate2(f, "/labels", H5T_NATIVE_INT64, lsp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(lds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data());
+  for (hid_t h : {ds, lds}) H5Dclose(h);
+  for (hid_t h : {sp, lsp}) H5Sclose(h);
+  H5Pclose(dcpl);
+  H5Fclose(f);
+
+  ExtractParams p;
+  p.source = path;
+  p.backbone = "pixels";
+  p.pixels_size = 3;
+  p.batch = 4;
+  p.decode_threads = 4;
+  p.out = t / "f.h5";
+  p.progress_seconds = 0;
+  LocalCommunicator comm;
+  run_extract(p, comm, mean_loader(), "");
+  H5Reader r(p.out, comm);
+  auto x = r.read_all<float>("/features");
+  ASSERT_EQ(x.size(), size_t(n * 27));
+  for (hsize_t i = 0; i < n; ++i)
+    for (int c = 0; c < 3; ++c)  // CHW: channel c is the byte i * 5 + c everywhere
+      EXPECT_FLOAT_EQ(x[i * 27 + c * 9 + 4], float(i * 5 + c) / 255.0f) << i;
+  EXPECT_EQ(r.read_all<int64_t>("/labels"), labels);
+  EXPECT_EQ(r.read_all<uint8_t>("/valid"), std::vector<uint8_t>(n, 1));
+}
+
 TEST(ExtractRun, ModelPreprocessingComesFromTheSidecarWithOverrides) {
   TempDir t;
   write_text(t / "m.pt", "x");
@@ -182,8 +229,8 @@ TEST(ExtractRun, ModelPreprocessingComesFromTheSidecarWithOverrides) {
 
 TEST(ExtractRun, ThreadSplitDefaults) {
   ExtractParams p;
-  EXPECT_EQ(resolve_threads(p, 2, false, false), std::make_pair(1, 2));   // CPU CNN: the model gets the cores
-  EXPECT_EQ(resolve_threads(p, 16, false, false), std::make_pair(4, 16));
+  EXPECT_EQ(resolve_threads(p, 2, false, false), std::make_pair(2, 2));   // CPU CNN: both get every core
+  EXPECT_EQ(resolve_threads(p, 16, false, false), std::make_pair(16, 16));
   EXPECT_EQ(resolve_threads(p, 16, false, true), std::make_pair(15, 16));  // GPU: all cores but one decode
   EXPECT_EQ(resolve_threads(p, 2, true, false), std::make_pair(2, 2));     // pixels: decoding is the work
   p.decode_threads = 3, p.torch_threads = 5;
