@@ -41,7 +41,7 @@ struct KMeansParams {
     v("init", init, "initialisation: kmeans++|random|kmeans-parallel");
     v("spherical", spherical, "cosine k-means (normalised rows and centroids)");
     v("restarts", restarts, "independent runs; lowest inertia kept");
-    v("seed", seed, "random seed");
+    v("seed", seed, "random seed (draws keyed by seed and global row: the same result for any rank count)");
     v("tol", tol, "stop when relative inertia decrease < tol (0 = run all iterations)");
     v("init_centroids", init_centroids, "warm start from a kmeans.h5's /centroids (k x D) instead of init");
     v("init_sample", init_sample, "init draws from a keyed sample of init_sample*k rows");

@@ -39,15 +39,15 @@ struct KnnParams {
     v("features", features, "input features.h5");
     v("out", out, "output knn.h5");
     v("k", k, "neighbours per row (self excluded)");
-    v("metric", metric, "cosine|l2");
-    v("mode", mode, "exact|ivf");
+    v("metric", metric, "cosine (rows L2-normalised; similarity, descending) | l2 (squared distance, ascending)");
+    v("mode", mode, "exact (ring of row blocks, GEMM + top-k; identical for any rank count) | ivf (approximate, for huge N)");
     v("nlist", nlist, "ivf: number of coarse lists (0 = ~4*sqrt(N))");
     v("nprobe", nprobe, "ivf: lists searched per query (0 = the smallest reaching target_recall on tune_sample rows)");
     v("target_recall", target_recall, "ivf, nprobe 0: recall@k the chosen nprobe reaches on the tuning sample");
     v("tune_sample", tune_sample, "ivf, nprobe 0: tuning sample rows (0 = nprobe max(16, nlist/16) untuned)");
     v("centroids", centroids, "ivf: coarse centroids from this kmeans.h5 (default: trained on a sample)");
     v("recall_sample", recall_sample, "ivf: rows for the printed recall@k against exact search");
-    v("seed", seed, "seed for sampling");
+    v("seed", seed, "seed of the IVF training, tuning and recall samples (rows keyed by seed and global row)");
     v("tile_rows", tile_rows, "kernel: queries per GEMM tile");
     v("tile_cols", tile_cols, "kernel: block rows per GEMM tile");
     v("checkpoint", checkpoint, "exact: checkpoint each ring step and resume");

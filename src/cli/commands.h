@@ -16,5 +16,7 @@ void add_extract_command(CLI::App& app);
 /// Adds `bench extract` under the `bench` subcommand (call after add_bench_commands).
 void add_bench_extract_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+/// `distclust config`: the config reference from the params structs.
+void add_config_command(CLI::App& app);
 
 }  // namespace distclust::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   distclust::cli::add_run_command(app);
   distclust::cli::add_bench_commands(app);
   distclust::cli::add_bench_extract_command(app);
+  distclust::cli::add_config_command(app);
 
   int code = 0;
   try {

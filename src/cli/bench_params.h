@@ -1,0 +1,60 @@
+// Parameters of `distclust bench kmeans` and `bench knn` (YAML sections
+// bench_kmeans, bench_knn): shared by the bench commands and `distclust config`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "distclust/error.h"
+
+namespace distclust {
+
+/// Parameters of `distclust bench kmeans` (YAML section `bench_kmeans`).
+struct BenchKMeansParams {
+  int64_t n = 200000;         ///< rows (synthetic unless features is given)
+  int d = 256;                ///< dimension
+  int k = 1000;               ///< clusters
+  int iters = 10;             ///< Lloyd iterations timed
+  int64_t seed = 1;           ///< seed of data and init
+  std::string features = "";  ///< time on this features file instead of synthetic data
+  bool spherical = false;     ///< cosine k-means
+  bool sgemm = true;          ///< also measure the sgemm rate at the same shape
+  std::string json = "";      ///< write the figures as JSON to this file
+  template <class V> void visit(V& v) {
+    v("n", n, "rows of synthetic data");
+    v("d", d, "dimension of synthetic data");
+    v("k", k, "clusters");
+    v("iters", iters, "Lloyd iterations to time");
+    v("seed", seed, "seed");
+    v("features", features, "use this features.h5 instead of synthetic data");
+    v("spherical", spherical, "cosine k-means");
+    v("sgemm", sgemm, "measure the sgemm rate at the same shape");
+    v("json", json, "write results as JSON to this file");
+  }
+  void validate() const {
+    require(n >= 1 && d >= 1 && k >= 1 && iters >= 1, "bench kmeans: n, d, k, iters must be >= 1");
+  }
+};
+
+/// Parameters of `distclust bench knn` (YAML section `bench_knn`).
+struct BenchKnnParams {
+  int64_t n = 100000;         ///< rows (synthetic unless features is given)
+  int d = 256;                ///< dimension
+  int k = 20;                 ///< neighbours
+  int64_t seed = 1;           ///< seed of the synthetic data
+  std::string features = "";  ///< time on this features file instead
+  std::string metric = "cosine";  ///< cosine|l2
+  std::string json = "";      ///< write the figures as JSON to this file
+  template <class V> void visit(V& v) {
+    v("n", n, "rows of synthetic data");
+    v("d", d, "dimension");
+    v("k", k, "neighbours");
+    v("seed", seed, "seed");
+    v("features", features, "use this features.h5 instead of synthetic data");
+    v("metric", metric, "cosine|l2");
+    v("json", json, "write results as JSON to this file");
+  }
+  void validate() const { require(n >= 2 && d >= 1 && k >= 1, "bench knn: n >= 2, d, k >= 1"); }
+};
+
+}  // namespace distclust
