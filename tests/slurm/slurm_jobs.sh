@@ -38,7 +38,7 @@ for f in features.h5 kmeans.h5 knn.h5 scan.h5 scores.json report/index.html expo
   [[ -e "$T/demo/$f" ]] || fail "demo job: $f missing"
 done
 acc=$($PY -c "import json; print(json.load(open('$T/demo/scores.json'))['acc'])")
-$PY -c "import sys; sys.exit(0 if $acc >= 0.75 else 1)" || fail "demo ACC $acc < 0.75"
+$PY -c "import sys; sys.exit(0 if $acc >= 0.95 else 1)" || fail "demo ACC $acc < 0.95"
 echo "PASS: demo job $j under Slurm: ACC $acc, all outputs present"
 
 # 2. Requeue: bigger run, signalled once the features exist.
