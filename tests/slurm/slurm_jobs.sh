@@ -18,10 +18,16 @@ trap 'bash "$SLURM_LOCAL" down >/dev/null 2>&1 || true' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export_env="ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,DISTCLUST_ROOT=$DC_SOURCE,OMP_WAIT_POLICY=PASSIVE"
 small=(--ntasks-per-node=2 --cpus-per-task=1 --gpus-per-node=0)  # this node: 2 cores, no GPU
-wait_job() {  # wait_job ID TIMEOUT: poll squeue (sbatch --wait polls slowly)
+wait_job() {  # wait_job ID TIMEOUT: poll the job's state (sbatch --wait polls slowly)
+  # Done only in a terminal state: squeue can briefly list nothing while a
+  # requeued job moves between states (seen: the test read that as "ended").
+  local state
   for _ in $(seq "$2"); do
-    state=$(squeue -h -j "$1" -o %T 2>/dev/null || true)
-    [[ -z "$state" ]] && break
+    state=$(scontrol show job "$1" 2>/dev/null | grep -o "JobState=[A-Z_]*" | cut -d= -f2 || true)
+    case "$state" in
+      COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) break ;;
+      "") squeue -h -j "$1" 2>/dev/null | grep -q . || break ;;  # record gone and not queued
+    esac
     sleep 1
   done
   scontrol show job "$1" 2>/dev/null | grep -o "ExitCode=[0-9:]*" || sacct -j "$1" 2>/dev/null | tail -1
