@@ -84,9 +84,13 @@ struct KnnCkpt {
                       "\nremove ", path, " (or restore the file) to go on"));
     }
     if (hdr[2] != uint64_t(n) || hdr[3] != uint64_t(top.cap())) return 0;
-    f.read(reinterpret_cast<char*>(top.raw_scores().data()), top.raw_scores().size() * sizeof(float));
-    f.read(reinterpret_cast<char*>(top.raw_indices().data()), top.raw_indices().size() * sizeof(int64_t));
-    return f ? static_cast<int>(hdr[1]) : 0;
+    // Into a copy: a short read (truncated file) must leave `top` untouched.
+    TopK t(n, top.cap());
+    f.read(reinterpret_cast<char*>(t.raw_scores().data()), t.raw_scores().size() * sizeof(float));
+    f.read(reinterpret_cast<char*>(t.raw_indices().data()), t.raw_indices().size() * sizeof(int64_t));
+    if (!f) return 0;
+    top = std::move(t);
+    return static_cast<int>(hdr[1]);
   }
 };
 
@@ -137,9 +141,22 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
     if (comm.rank() == 0) ::mkdir(ckpt_dir.c_str(), 0755);
     comm.barrier();
     ck.path = fmt(ckpt_dir, "/rank-", comm.rank(), "-of-", comm.size(), ".bin");
-    start = ck.load(input_key, top, n);
-    start = -comm.max(-start);  // every rank resumes from the same step
-    if (start > 0) log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps");
+    // Resume only when every rank's checkpoint is at the same step: a job
+    // killed between the ranks' saves leaves some one step ahead (or
+    // missing), and a heap from another step cannot be rolled back; then all
+    // start afresh. (A heap loaded and then searched again from an earlier
+    // step held duplicate neighbours: seen in the Slurm requeue test.)
+    TopK loaded(n, cap);
+    const int mine = ck.load(input_key, loaded, n);
+    const int lo = -comm.max(-mine), hi = comm.max(mine);
+    start = lo == hi ? lo : 0;
+    if (start > 0) {
+      top = std::move(loaded);
+      log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps");
+    } else if (hi > 0) {
+      log::info("knn: checkpoints in ", ckpt_dir, " are at different ring steps (", lo, "..", hi,
+                " of ", comm.size(), "): starting afresh");
+    }
   }
   auto t0 = std::chrono::steady_clock::now();
   std::vector<float> bias;
