@@ -3,17 +3,21 @@
 # features file changed since the checkpoint is refused with a clear error;
 # bad k and NaN rows are named.
 source "$(dirname "$0")/lib.sh"
+# same_graph A.h5 B.h5 WHAT: identical /indices and /similarities.
+same_graph() {
+  $PY -c "
+import h5py, numpy as np, sys
+a, b = h5py.File('$1'), h5py.File('$2')
+assert np.array_equal(a['indices'][:], b['indices'][:]) and np.array_equal(a['similarities'][:], b['similarities'][:]), '$3: graphs differ'
+print('$3: graph identical')"
+}
 dcrun 1 synth features --n 9000 --d 16 --k 10 --noise 1.0 --out f.h5
 dcrun 3 knn --features f.h5 --k 10 --no-checkpoint --out ref.h5 >/dev/null
 if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out knn.h5 >kill.txt 2>&1; then fail "not killed"; fi
 [[ -d knn.h5.ckpt && ! -e knn.h5 ]] || fail "no checkpoint / output present after kill"
 dcrun 3 knn --features f.h5 --k 10 --out knn.h5 > resume.txt
 grep -q "resuming from knn.h5.ckpt after 2 of 3 ring steps" resume.txt || { cat resume.txt; fail "did not resume"; }
-$PY -c "
-import h5py, numpy as np
-a, b = h5py.File('ref.h5'), h5py.File('knn.h5')
-assert np.array_equal(a['indices'][:], b['indices'][:]) and np.array_equal(a['similarities'][:], b['similarities'][:])
-print('resumed graph identical')"
+same_graph ref.h5 knn.h5 "resumed"
 [[ ! -e knn.h5.ckpt ]] || fail "checkpoint left after success"
 # Killed between the ranks' saves: rank 1's checkpoint is missing (or a step
 # behind). The ranks must start afresh together, not search again on top of
@@ -22,11 +26,7 @@ if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out k3.h5 
 rm -f k3.h5.ckpt/rank-1-of-3.bin
 dcrun 3 knn --features f.h5 --k 10 --out k3.h5 > uneven.txt
 grep -q "are at different ring steps (0..2 of 3): starting afresh" uneven.txt || { cat uneven.txt; fail "uneven checkpoints not noticed"; }
-$PY -c "
-import h5py, numpy as np
-a, b = h5py.File('ref.h5'), h5py.File('k3.h5')
-assert np.array_equal(a['indices'][:], b['indices'][:]) and np.array_equal(a['similarities'][:], b['similarities'][:])
-print('graph after uneven checkpoints identical')"
+same_graph ref.h5 k3.h5 "after uneven checkpoints"
 # Changed input between kill and resume.
 if DISTCLUST_FAULT_AFTER_STEPS=1 dcrun 2 knn --features f.h5 --k 10 --out k2.h5 >/dev/null 2>&1; then fail "not killed"; fi
 sleep 1; dcrun 1 synth features --n 9000 --d 16 --k 10 --noise 1.0 --seed 2 --out f.h5 >/dev/null
