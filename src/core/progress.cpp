@@ -36,7 +36,12 @@ Progress::Progress(std::string what, std::string unit, int64_t total, bool rank0
       total_(total),
       interval_(interval_seconds < 0 ? default_interval() : interval_seconds),
       on_(rank0 && interval_ > 0) {
-  tty_ = on_ && isatty(STDOUT_FILENO);
+  // mpirun hands its ranks a pseudo-terminal even when its own output goes
+  // to a file, so under a launcher isatty() says nothing about the reader:
+  // plain lines there (batch logs must not fill with carriage returns).
+  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") ||
+                        std::getenv("PMI_RANK") || std::getenv("SLURM_PROCID");
+  tty_ = on_ && !launched && isatty(STDOUT_FILENO);
   t0_ = last_ = Clock::now();
 }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every long stage prints progress lines with a rate and an ETA on rank 0
+# (DISTCLUST_PROGRESS_SECONDS=0 would silence them; a tiny interval prints
+# one per step here), as plain lines when stdout is not a terminal.
+source "$(dirname "$0")/lib.sh"
+export DISTCLUST_PROGRESS_SECONDS=0.000001
+dcrun 1 synth features --n 3000 --d 16 --k 5 --out f.h5 >/dev/null
+dcrun 2 kmeans --features f.h5 --k 5 --iters 5 --tol 0 --out km.h5 > km.txt
+dcrun 2 knn --features f.h5 --k 5 --tile-rows 64 --out knn.h5 > knn.txt
+dcrun 2 knn --features f.h5 --k 5 --mode ivf --out ivf.h5 > ivf.txt
+dcrun 2 scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 2 --heads 2 --out s.h5 > scan.txt
+for f in km knn ivf scan; do
+  line=$(grep -E "/s, ETA [0-9?]" $f.txt | tail -1)
+  [[ -n "$line" ]] || { cat $f.txt; fail "$f: no progress line with rate and ETA"; }
+  echo "$f: ${line#*] }"
+  ! grep -q $'\r' $f.txt || fail "$f: carriage returns in non-terminal output"
+done
+grep -q "kmeans (ETA if all iterations run): 5/5 iterations (100%)" km.txt || fail "kmeans progress does not reach 5/5"
+grep -q "knn exact (rank 0): 3000/3000 query rows (100%)" knn.txt || fail "knn progress does not reach its total"
+pass "progress with rate and ETA: kmeans, knn exact, knn ivf, scan"
