@@ -21,4 +21,10 @@ done
 # Coarse lists from a k-means run.
 dcrun 2 kmeans --features f.h5 --k 300 --iters 5 --out km.h5 >/dev/null
 dcrun 2 knn --features f.h5 --k 20 --mode ivf --centroids km.h5 --out ivfk.h5 | grep -q "300 lists" || fail "centroids not used"
+# Weakly clustered data: the tuned nprobe scans far more than 10% of the
+# lists, and the log says that IVF then gains little over exact search.
+dcrun 1 synth features --n 20000 --d 32 --k 40 --noise 4.0 --seed 9 --out weak.h5
+dcrun 1 knn --features weak.h5 --k 20 --mode ivf --recall-sample 0 --out weak-ivf.h5 > weak.txt 2>&1
+grep -q "IVF is not much faster than --mode exact" weak.txt || { cat weak.txt; fail "no warning for a high nprobe"; }
+grep -o "nprobe [0-9]*: the smallest" weak.txt
 pass "ivf"

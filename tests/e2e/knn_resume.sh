@@ -34,7 +34,9 @@ if dcrun 2 knn --features f.h5 --k 10 --out k2.h5 >changed.txt 2>&1; then fail "
 grep -q "the features file changed since checkpoint" changed.txt || { cat changed.txt; fail "no clear error"; }
 # Bad input.
 for args in "--k 0:knn.k: 0 must be >= 1" "--k 9000:k=9000 must be below the number of valid rows (9000 of 9000)" \
-            "--metric dot:knn.metric: 'dot' is not one of cosine|l2" "--mode hnsw:knn.mode: 'hnsw' is not one of exact|ivf"; do
+            "--metric dot:knn.metric: 'dot' is not one of cosine|l2" "--mode hnsw:knn.mode: 'hnsw' is not one of exact|ivf" \
+            "--mode ivf --target-recall 1.5:knn.target_recall: 1.5 must be in (0, 1]" \
+            "--mode ivf --tune-sample -3:knn.tune_sample: -3 must be >= 0"; do
   a=${args%%:*}; msg=${args#*:}
   if dcrun 1 knn --features f.h5 $a --out bad.h5 >bad.txt 2>&1; then fail "$a accepted"; fi
   grep -qF "$msg" bad.txt || { cat bad.txt; fail "$a: message lacks '$msg'"; }

@@ -137,26 +137,30 @@ TEST(KnnIvf, HighRecallOnClusteredData) {
 }
 
 TEST(KnnIvf, ProbingEveryListIsExactSearch) {
-  // nprobe = nlist: every row is a candidate, so the graph is the exact one
-  // (the search runs in several rounds here: 9000 rows > one round).
+  // nprobe = nlist: every row is a candidate, so the graph is the exact one.
+  // nprobe 40: one round, insertion top-lists; nprobe 520: rounds of 4096
+  // queries (2 here) and the partial-sort top-lists (nprobe > 64).
   LocalCommunicator c;
-  for (const char* metric : {"cosine", "l2"}) {
-    FeatureBlock b = mixture(9000, 12, 15, 1.0, 3);
-    for (int64_t i = 0; i < b.local_rows(); ++i) b.valid[i] = i % 13 != 0;
-    FeatureBlock e = b;
-    KnnParams p;
-    p.k = 8, p.mode = "ivf", p.metric = metric, p.nlist = 40, p.nprobe = 40, p.recall_sample = 0;
-    KnnGraph g = knn_ivf(b, p, c);
-    EXPECT_EQ(g.nprobe, 40);
-    KnnParams pe = p;
-    pe.mode = "exact";
-    KnnGraph x = knn_exact(e, pe, c);
-    int64_t differ = 0;
-    for (int64_t q = 0; q < b.local_rows(); ++q)
-      for (int j = 0; j < p.k; ++j) differ += g.indices[q * p.k + j] != x.indices[q * p.k + j];
-    // Exact mode rescores in double; float near-ties may swap order.
-    EXPECT_LE(differ, b.local_rows() * p.k / 1000) << metric;
-    for (int64_t q = 0; q < b.local_rows(); q += 13) EXPECT_EQ(g.indices[q * p.k], -1) << "invalid row " << q;
+  const std::pair<int, const char*> cases[] = {{40, "cosine"}, {40, "l2"}, {520, "cosine"}};
+  for (auto [np, metric] : cases) {
+    {
+      FeatureBlock b = mixture(5000, 12, 15, 1.0, 3);
+      for (int64_t i = 0; i < b.local_rows(); ++i) b.valid[i] = i % 13 != 0;
+      FeatureBlock e = b;
+      KnnParams p;
+      p.k = 8, p.mode = "ivf", p.metric = metric, p.nlist = np, p.nprobe = np, p.recall_sample = 0;
+      KnnGraph g = knn_ivf(b, p, c);
+      EXPECT_EQ(g.nprobe, np);
+      KnnParams pe = p;
+      pe.mode = "exact";
+      KnnGraph x = knn_exact(e, pe, c);
+      int64_t differ = 0;
+      for (int64_t q = 0; q < b.local_rows(); ++q)
+        for (int j = 0; j < p.k; ++j) differ += g.indices[q * p.k + j] != x.indices[q * p.k + j];
+      // Exact mode rescores in double; float near-ties may swap order.
+      EXPECT_LE(differ, b.local_rows() * p.k / 1000) << metric << " nprobe " << np;
+      for (int64_t q = 0; q < b.local_rows(); q += 13) EXPECT_EQ(g.indices[q * p.k], -1) << "invalid row " << q;
+    }
   }
 }
 

@@ -2,6 +2,8 @@
 // bad inputs named, bit-identical repeats, resume from
 // a finished checkpoint, scan.h5 layout. (Exchange == replicate and P-independence: tests/mpi/test_scan_dist.cpp.)
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <cstdio>
@@ -136,6 +138,21 @@ TEST(Scan, RepeatedRunsAreBitIdentical) {
   ScanResult a = scan(p, c), b = scan(p, c);
   EXPECT_EQ(a.probabilities, b.probabilities);
   EXPECT_EQ(a.loss, b.loss);
+  std::remove(f.features.c_str());
+  std::remove(f.knn.c_str());
+}
+
+TEST(Scan, TwoClustersOverThreeComponentsIsNotACollapse) {
+  // C = 2 on three equal, well-separated components: the natural split is
+  // 2/3 + 1/3, above the "half the rows" bar used for C > 2 but a real
+  // clustering, so at C = 2 the bar is three quarters.
+  LocalCommunicator c;
+  Files f = make_files("c2", 900, 8, 3, 0.3);
+  ScanParams p = params(f, 2);
+  ScanResult r = scan(p, c);
+  const int64_t big = *std::max_element(r.cluster_sizes.begin(), r.cluster_sizes.end());
+  EXPECT_GT(2 * big, r.n_valid) << "expected one cluster above half the rows";
+  EXPECT_FALSE(r.collapse) << r.collapse_note;
   std::remove(f.features.c_str());
   std::remove(f.knn.c_str());
 }
