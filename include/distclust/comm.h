@@ -63,6 +63,14 @@ class Communicator {
   template <class T> void allreduce_max(T* buf, size_t n) { allreduce_max(buf, n, dtype_of<T>()); }
   template <class T> T sum(T v) { allreduce_sum(&v, 1); return v; }
   template <class T> T max(T v) { allreduce_max(&v, 1); return v; }
+  /// Replaces v (a std::vector or std::string) on every rank with root's v:
+  /// size first, then the data.
+  template <class V> void broadcast(V& v, int root) {
+    int64_t n = static_cast<int64_t>(v.size());
+    broadcast(&n, sizeof(n), root);
+    v.resize(static_cast<size_t>(n));
+    if (n) broadcast(v.data(), static_cast<size_t>(n) * sizeof(typename V::value_type), root);
+  }
   /// Gathers equal-typed vectors from all ranks, concatenated in rank order.
   template <class T> std::vector<T> allgather(const std::vector<T>& mine) {
     std::vector<uint8_t> raw;

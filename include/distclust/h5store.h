@@ -65,6 +65,10 @@ class H5Writer {
   template <class T> void write_rows(const std::string& dataset, RowRange rows, const T* data);
   /// Creates and writes a small dataset from rank 0's data (others' ignored).
   template <class T> void write_all(const std::string& dataset, std::vector<int64_t> shape, const T* data);
+  /// write_all of a 1-d vector [v.size()].
+  template <class T> void write_vector(const std::string& dataset, const std::vector<T>& v) {
+    write_all<T>(dataset, {static_cast<int64_t>(v.size())}, v.data());
+  }
 
   /// File attributes (root group); values from rank 0.
   void attr(const std::string& name, const std::string& value);

@@ -56,10 +56,7 @@ std::string read_text(const std::string& p) {
 
 /// Rank 0's view of a small fact, shared with all ranks.
 std::string shared(Communicator& comm, std::string s) {
-  int64_t n = static_cast<int64_t>(s.size());
-  comm.broadcast(&n, sizeof(n), 0);
-  s.resize(n);
-  if (n) comm.broadcast(s.data(), n, 0);
+  comm.broadcast(s, 0);
   return s;
 }
 

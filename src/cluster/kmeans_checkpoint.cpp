@@ -7,32 +7,15 @@
 #include "distclust/log.h"
 
 namespace distclust {
-namespace {
-
-template <class T>
-void put(H5Writer& w, const std::string& name, const std::vector<T>& v) {
-  w.write_all<T>(name, {static_cast<int64_t>(v.size())}, v.data());
-}
-
-/// Sends a vector from rank 0 to all (size first).
-template <class T>
-void bcast_vec(std::vector<T>& v, Communicator& comm) {
-  int64_t n = static_cast<int64_t>(v.size());
-  comm.broadcast(&n, sizeof(n), 0);
-  v.resize(n);
-  if (n) comm.broadcast(v.data(), n * sizeof(T), 0);
-}
-
-}  // namespace
 
 void save_kmeans_state(const std::string& path, const KMeansState& s, Communicator& comm) {
   if (comm.rank() == 0) {
     LocalCommunicator self;
     H5Writer w(path, self);
-    put(w, "/centroids", s.centroids);
-    put(w, "/history", s.history);
-    put(w, "/best_centroids", s.best_centroids);
-    put(w, "/best_history", s.best_history);
+    w.write_vector("/centroids", s.centroids);
+    w.write_vector("/history", s.history);
+    w.write_vector("/best_centroids", s.best_centroids);
+    w.write_vector("/best_history", s.best_history);
     w.attr("params_hash", s.params_hash);
     w.attr("restart", int64_t(s.restart));
     w.attr("next_iter", int64_t(s.next_iter));
@@ -81,10 +64,10 @@ bool load_kmeans_state(const std::string& path, const std::string& hash, int64_t
   int64_t ints[5] = {t.restart, t.next_iter, t.finished, t.best_restart, t.empty_splits};
   comm.broadcast(ints, sizeof(ints), 0);
   comm.broadcast(&t.best_inertia, sizeof(double), 0);
-  bcast_vec(t.centroids, comm);
-  bcast_vec(t.history, comm);
-  bcast_vec(t.best_centroids, comm);
-  bcast_vec(t.best_history, comm);
+  comm.broadcast(t.centroids, 0);
+  comm.broadcast(t.history, 0);
+  comm.broadcast(t.best_centroids, 0);
+  comm.broadcast(t.best_history, 0);
   t.restart = int(ints[0]);
   t.next_iter = int(ints[1]);
   t.finished = ints[2] != 0;

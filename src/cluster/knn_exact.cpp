@@ -84,13 +84,9 @@ struct KnnCkpt {
                       "\nremove ", path, " (or restore the file) to go on"));
     }
     if (hdr[2] != uint64_t(n) || hdr[3] != uint64_t(top.cap())) return 0;
-    // Into a copy: a short read (truncated file) must leave `top` untouched.
-    TopK t(n, top.cap());
-    f.read(reinterpret_cast<char*>(t.raw_scores().data()), t.raw_scores().size() * sizeof(float));
-    f.read(reinterpret_cast<char*>(t.raw_indices().data()), t.raw_indices().size() * sizeof(int64_t));
-    if (!f) return 0;
-    top = std::move(t);
-    return static_cast<int>(hdr[1]);
+    f.read(reinterpret_cast<char*>(top.raw_scores().data()), top.raw_scores().size() * sizeof(float));
+    f.read(reinterpret_cast<char*>(top.raw_indices().data()), top.raw_indices().size() * sizeof(int64_t));
+    return f ? static_cast<int>(hdr[1]) : 0;  // short read: 0, and the caller drops the scratch heap
   }
 };
 

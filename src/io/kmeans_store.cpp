@@ -11,7 +11,7 @@ void write_kmeans(const std::string& path, Communicator& comm, const FeatureBloc
   w.write_rows("/assign", b.rows, r.assign.data());
   w.create<float>("/distance", {b.n_total});
   w.write_rows("/distance", b.rows, r.distance.data());
-  w.write_all<double>("/inertia", {static_cast<int64_t>(r.inertia.size())}, r.inertia.data());
+  w.write_vector("/inertia", r.inertia);
   w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
   w.attr("stage", std::string("kmeans"));
   w.attr("params", params_yaml);

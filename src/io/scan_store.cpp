@@ -23,9 +23,8 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.write_all<double>("/loss", {epochs, H}, r.loss.data());
   w.write_all<double>("/consistency", {epochs, H}, r.consistency.data());
   w.write_all<double>("/entropy", {epochs, H}, r.entropy.data());
-  w.write_all<double>("/self_label_loss", {int64_t(r.self_label_loss.size())}, r.self_label_loss.data());
-  w.write_all<int64_t>("/self_label_confident", {int64_t(r.self_label_confident.size())},
-                       r.self_label_confident.data());
+  w.write_vector("/self_label_loss", r.self_label_loss);
+  w.write_vector("/self_label_confident", r.self_label_confident);
   w.write_all<int64_t>("/cluster_sizes", {C}, r.cluster_sizes.data());
   w.write_all<int64_t>("/prototypes", {C, int64_t(p.prototypes)}, r.prototypes.data());
   w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);

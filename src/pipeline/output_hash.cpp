@@ -21,10 +21,7 @@ std::string output_config_hash(const std::string& path, Communicator& comm) {
       }
     }
   }
-  int64_t n = static_cast<int64_t>(h.size());
-  comm.broadcast(&n, sizeof(n), 0);
-  h.resize(n);
-  if (n) comm.broadcast(h.data(), n, 0);
+  comm.broadcast(h, 0);
   return h;
 }
 

@@ -7,36 +7,20 @@
 #include "distclust/log.h"
 
 namespace distclust {
-namespace {
-
-template <class T>
-void put(H5Writer& w, const std::string& name, const std::vector<T>& v) {
-  w.write_all<T>(name, {static_cast<int64_t>(v.size())}, v.data());
-}
-
-template <class T>
-void bcast_vec(std::vector<T>& v, Communicator& comm) {
-  int64_t n = static_cast<int64_t>(v.size());
-  comm.broadcast(&n, sizeof(n), 0);
-  v.resize(size_t(n));
-  if (n) comm.broadcast(v.data(), size_t(n) * sizeof(T), 0);
-}
-
-}  // namespace
 
 void save_scan_state(const std::string& path, const ScanState& s, Communicator& comm) {
   if (comm.rank() == 0) {
     LocalCommunicator self;
     H5Writer w(path, self);
-    put(w, "/params", s.params);
-    put(w, "/adam_m", s.m);
-    put(w, "/adam_v", s.v);
-    put(w, "/loss", s.loss);
-    put(w, "/consistency", s.consistency);
-    put(w, "/entropy", s.entropy);
-    put(w, "/scan_head", s.scan_head);
-    put(w, "/self_label_loss", s.sl_loss);
-    put(w, "/self_label_confident", s.sl_confident);
+    w.write_vector("/params", s.params);
+    w.write_vector("/adam_m", s.m);
+    w.write_vector("/adam_v", s.v);
+    w.write_vector("/loss", s.loss);
+    w.write_vector("/consistency", s.consistency);
+    w.write_vector("/entropy", s.entropy);
+    w.write_vector("/scan_head", s.scan_head);
+    w.write_vector("/self_label_loss", s.sl_loss);
+    w.write_vector("/self_label_confident", s.sl_confident);
     w.attr("key", s.key);
     w.attr("phase", int64_t(s.phase));
     w.attr("next_epoch", int64_t(s.next_epoch));
@@ -88,15 +72,15 @@ bool load_scan_state(const std::string& path, const std::string& key, ScanState&
   t.adam_step = ints[2];
   t.kept_head = int(ints[3]);
   t.heads = int(ints[4]);
-  bcast_vec(t.params, comm);
-  bcast_vec(t.m, comm);
-  bcast_vec(t.v, comm);
-  bcast_vec(t.loss, comm);
-  bcast_vec(t.consistency, comm);
-  bcast_vec(t.entropy, comm);
-  bcast_vec(t.scan_head, comm);
-  bcast_vec(t.sl_loss, comm);
-  bcast_vec(t.sl_confident, comm);
+  comm.broadcast(t.params, 0);
+  comm.broadcast(t.m, 0);
+  comm.broadcast(t.v, 0);
+  comm.broadcast(t.loss, 0);
+  comm.broadcast(t.consistency, 0);
+  comm.broadcast(t.entropy, 0);
+  comm.broadcast(t.scan_head, 0);
+  comm.broadcast(t.sl_loss, 0);
+  comm.broadcast(t.sl_confident, 0);
   t.key = key;
   s = std::move(t);
   return true;
