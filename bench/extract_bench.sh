@@ -21,6 +21,7 @@
 # 2-core machine only ever slow a run down), WAIT_QUIET (default 120: seconds
 # to wait at most for the load average to drop below 1), WORK (scratch folder).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISTCLUST:-$ROOT/build/src/cli/distclust}
 PY=${PYTHON:-/usr/bin/python3}
@@ -59,14 +60,6 @@ os.rename("jpegs.tmp", "jpegs")
 PY
 fi
 
-wait_quiet() {
-  local t=0
-  while (( t < WAIT_QUIET )); do
-    awk '{exit !($1 < 1.0)}' /proc/loadavg && return 0
-    sleep 5; t=$((t + 5))
-  done
-  echo "bench: load average still $(cut -d' ' -f1 /proc/loadavg) after ${WAIT_QUIET}s; timing anyway" >&2
-}
 
 # best_of NAME ARGS...: runs `distclust bench extract ARGS` ROUNDS times and
 # keeps, per figure, the best round (other processes on a shared machine only
@@ -77,7 +70,7 @@ best_of() {
   local name=$1; shift
   : > "results/$name.jsonl"
   for ((i = 0; i < ROUNDS; i++)); do
-    wait_quiet
+    wait_quiet "$WAIT_QUIET" 1.0
     "$BIN" bench extract "$@" --out "$WORK/f.h5" --progress-seconds 0 2>/dev/null | sed -n 's/^RESULT //p' \
       >> "results/$name.jsonl"
   done
@@ -107,7 +100,7 @@ best_of r18_decode2 "${R18[@]}" --decode-threads 2
 # Two ranks x 1 torch thread: the rate from extract's own summary (best of ROUNDS).
 mpi_best=0
 for ((i = 0; i < ROUNDS; i++)); do
-  wait_quiet
+  wait_quiet "$WAIT_QUIET" 1.0
   rate=$(mpirun --bind-to none --oversubscribe --allow-run-as-root -np 2 "$BIN" extract "${CIFAR[@]:0:4}" --threads 1 \
            --out "$WORK/f.h5" --progress-seconds 0 2>&1 | sed -n 's/.* = \([0-9.]*\) images\/s.*/\1/p')
   mpi_best=$($PY -c "print(max(float('$mpi_best'), float('${rate:-0}')))")

@@ -19,6 +19,7 @@
 # average to drop below 0.5 before each timed run (other jobs on the
 # machine distort the figures; the load is printed with each row).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISTCLUST:-$ROOT/build/src/cli/distclust}
@@ -49,19 +50,12 @@ with h5py.File("knn.h5.tmp", "w") as f:
 os.replace("knn.h5.tmp", "knn.h5")
 PY
 
-wait_quiet() {
-  local t=0
-  while (( t < WAIT_QUIET )); do
-    awk '{exit !($1 < 0.5)}' /proc/loadavg && return 0
-    sleep 5; t=$((t + 5))
-  done
-}
 
 echo "| C | ranks x threads | neighbour rows | epoch s | rows/s | gather s | forward s | backward s | allreduce s | adam s | load before |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 run() {  # run C NP [extra args...]
   local c=$1 np=$2; shift 2
-  wait_quiet
+  wait_quiet "$WAIT_QUIET" 0.5
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   $MPI -n "$np" "$BIN" scan --features f.h5 --knn knn.h5 --clusters "$c" --epochs "$EPOCHS" --no-checkpoint \
     --out s.h5 "$@" >log.txt 2>&1 || { cat log.txt >&2; exit 1; }
