@@ -49,6 +49,7 @@ struct ScanParams {
   double threshold = 0.99;          ///< self-labelling: top probability above which a row is confident
   int self_label_epochs = 10;       ///< self-labelling epochs
   double self_label_lr = 1e-4;      ///< self-labelling Adam learning rate (no weight decay)
+  bool self_label_gate = true;      ///< keep a self-labelling move only where the row's neighbours support it (scan_gate.h)
   int prototypes = 10;              ///< rows per cluster in /prototypes (highest confidence first)
   int64_t seed = 1;                 ///< seed of initialisation, batches and neighbour draws
   std::string neighbour_features = "auto"; ///< auto | replicate | exchange (how neighbour rows reach a rank)
@@ -74,6 +75,8 @@ struct ScanParams {
     v("threshold", threshold, "self-labelling confidence threshold");
     v("self_label_epochs", self_label_epochs, "self-labelling epochs");
     v("self_label_lr", self_label_lr, "self-labelling Adam learning rate (no weight decay)");
+    v("self_label_gate", self_label_gate,
+      "keep a self-labelling move of a row only where at least as many of its neighbours have the new SCAN cluster as the old");
     v("prototypes", prototypes, "top-confidence rows per cluster written to /prototypes");
     v("seed", seed, "random seed (init, batches, neighbour draws)");
     v("neighbour_features", neighbour_features, "auto|replicate|exchange: how neighbour rows reach each rank");
@@ -89,10 +92,13 @@ struct ScanResult {
   int64_t clusters = 0;               ///< C
   RowRange rows;                      ///< this rank's rows
   int kept_head = 0;                  ///< head kept (lowest total loss in the last epoch)
-  std::vector<float> probabilities;   ///< [local rows x C] of the kept head (0 for invalid rows)
+  std::vector<float> probabilities;   ///< [local rows x C] of the kept head (0 for invalid rows); rows whose
+                                      ///< self-labelling move the gate turned down: the SCAN head's
   std::vector<int64_t> assign;        ///< [local rows], -1 for invalid rows
   std::vector<int64_t> assign_scan;   ///< [local rows] before self-labelling (empty when it was not asked for)
-  int64_t self_label_moved = 0;       ///< rows whose cluster self-labelling changed
+  int64_t self_label_moved = 0;       ///< rows whose cluster self-labelling changed (after the neighbour gate)
+  int64_t self_label_proposed = 0;    ///< rows the self-labelled head moved, before the neighbour gate
+  int64_t self_label_rejected = 0;    ///< of those, moves the neighbour gate turned down (kept their SCAN prediction)
   std::vector<float> confidence;      ///< [local rows] top probability (0 for invalid rows)
   std::vector<double> loss;           ///< [epochs x heads] total loss (consistency - w * entropy), mean over steps
   std::vector<double> consistency;    ///< [epochs x heads]

@@ -18,6 +18,8 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
     w.create<int64_t>("/assign_scan", {r.n_total});
     w.write_rows("/assign_scan", r.rows, r.assign_scan.data());
     w.attr("self_label_moved", r.self_label_moved);
+    w.attr("self_label_proposed", r.self_label_proposed);
+    w.attr("self_label_rejected", r.self_label_rejected);
   }
   const int64_t epochs = H > 0 ? int64_t(r.loss.size()) / H : 0;
   w.write_all<double>("/loss", {epochs, H}, r.loss.data());

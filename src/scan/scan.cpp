@@ -21,6 +21,7 @@
 #include "distclust/runtime.h"
 #include "distclust/scan_heads.h"
 #include "scan/scan_checkpoint.h"
+#include "scan/scan_gate.h"
 #include "scan/scan_rows.h"
 
 namespace distclust {
@@ -370,19 +371,31 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
   }
   ScanHeads one = heads.extract(kept);
   const int64_t chunk = 4096;
-  // Forward of all local valid rows with head `h`: probabilities [nloc x C].
-  auto predict = [&](ScanHeads& h, std::vector<float>& prob) {
-    prob.assign(size_t(nloc * C), 0.f);
+  // Forward of local rows `which` with head `h` into their rows of prob [nloc x C].
+  auto predict_rows = [&](ScanHeads& h, const std::vector<int64_t>& which, std::vector<float>& prob) {
     std::vector<float> xb, zb;
-    for (size_t q0 = 0; q0 < my_rows.size(); q0 += chunk) {
-      const int64_t m = std::min<int64_t>(chunk, int64_t(my_rows.size() - q0));
+    for (size_t q0 = 0; q0 < which.size(); q0 += chunk) {
+      const int64_t m = std::min<int64_t>(chunk, int64_t(which.size() - q0));
       xb.resize(size_t(m * D));
       zb.resize(size_t(m * C));
-      for (int64_t q = 0; q < m; ++q) std::copy_n(rows.row(own.begin + my_rows[q0 + q]), D, xb.data() + q * D);
+      for (int64_t q = 0; q < m; ++q) std::copy_n(rows.row(own.begin + which[q0 + q]), D, xb.data() + q * D);
       h.forward(xb.data(), m, zb.data());
       softmax_heads(zb.data(), m, 1, C, zb.data());
-      for (int64_t q = 0; q < m; ++q) std::copy_n(zb.data() + q * C, C, prob.data() + my_rows[q0 + q] * C);
+      for (int64_t q = 0; q < m; ++q) std::copy_n(zb.data() + q * C, C, prob.data() + which[q0 + q] * C);
     }
+  };
+  // All local valid rows (0 for invalid ones).
+  auto predict = [&](ScanHeads& h, std::vector<float>& prob) {
+    prob.assign(size_t(nloc * C), 0.f);
+    predict_rows(h, my_rows, prob);
+  };
+  auto argmax_rows = [&](const std::vector<float>& prob) {
+    std::vector<int64_t> a(size_t(nloc), -1);
+    for (int64_t i : my_rows) {
+      const float* pi = prob.data() + i * C;
+      a[i] = std::max_element(pi, pi + C) - pi;
+    }
+    return a;
   };
 
   // ---- self-labelling ----
@@ -395,11 +408,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
       ScanHeads pre = one;
       pre.params() = st.scan_head;
       predict(pre, prob);
-      res.assign_scan.assign(size_t(nloc), -1);
-      for (int64_t i : my_rows) {
-        const float* pi = prob.data() + i * C;
-        res.assign_scan[i] = std::max_element(pi, pi + C) - pi;
-      }
+      res.assign_scan = argmax_rows(prob);
     }
     if (st.phase == 1) {
       one.params() = st.params;
@@ -526,6 +535,24 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
 
   // ---- final assignment with the kept head ----
   predict(one, prob);
+  if (sl_asked && p.self_label_gate) {
+    // Keep only the self-labelling moves the row's neighbours support; rows
+    // whose move is turned down keep the SCAN head's prediction.
+    std::vector<uint8_t> keep;
+    const GateCounts gc = neighbour_gate(res.assign_scan, argmax_rows(prob), my_rows,
+                                         NeighbourLists{nbr, nbr_count, kuse}, rows, comm, keep);
+    std::vector<int64_t> back;
+    for (int64_t i : my_rows)
+      if (!keep[i]) back.push_back(i);
+    ScanHeads pre = one;
+    pre.params() = st.scan_head;
+    predict_rows(pre, back, prob);
+    res.self_label_proposed = gc.proposed;
+    res.self_label_rejected = gc.proposed - gc.kept;
+    log::info("scan: self-labelling proposed ", gc.proposed, " moves; neighbour gate kept ", gc.kept,
+              " (new cluster at least as common among the row's neighbours' SCAN clusters as the old), turned down ",
+              gc.proposed - gc.kept);
+  }
   res.probabilities = std::move(prob);
   res.assign.assign(size_t(nloc), -1);
   res.confidence.assign(size_t(nloc), 0.f);
@@ -543,6 +570,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
   if (sl_asked) {
     moved = comm.sum(moved);
     res.self_label_moved = moved;
+    if (!p.self_label_gate) res.self_label_proposed = moved;
     log::info("scan: self-labelling moved ", moved, " of ", n_valid, " rows (", 100.0 * double(moved) / double(n_valid),
               "%) to another cluster");
   }

@@ -283,3 +283,51 @@ TEST(Scan, SelfLabellingWithoutConfidentRowsIsSkipped) {
   std::remove(f.features.c_str());
   std::remove(f.knn.c_str());
 }
+
+// The neighbour gate (scan_gate.h) acts on the final assignment only: the
+// self-labelled head is the same with and without it, every gated row ends
+// either where self-labelling put it or where SCAN had it, and a row whose
+// move is turned down carries the SCAN head's probabilities.
+TEST(Scan, SelfLabelGateKeepsOrTurnsDownEachMove) {
+  LocalCommunicator c;
+  Files f = make_files("gate", 1200, 8, 6, 1.3);
+  ScanParams p = params(f, 6);
+  p.self_label = true;
+  p.self_label_epochs = 5;
+  p.self_label_lr = 1e-2;  // large on purpose: many moves to judge
+  p.threshold = 0.9;
+  p.self_label_gate = false;
+  const ScanResult raw = scan(p, c);
+  p.self_label_gate = true;
+  const ScanResult gated = scan(p, c);
+  p.self_label = false;
+  const ScanResult plain = scan(p, c);
+
+  ASSERT_EQ(raw.assign_scan, gated.assign_scan);
+  EXPECT_EQ(gated.assign_scan, plain.assign);
+  EXPECT_EQ(raw.self_label_loss, gated.self_label_loss);
+  EXPECT_EQ(raw.self_label_proposed, raw.self_label_moved);
+  EXPECT_EQ(raw.self_label_rejected, 0);
+  EXPECT_EQ(gated.self_label_proposed, raw.self_label_moved);
+  ASSERT_GT(gated.self_label_rejected, 0) << "the data should give the gate moves to turn down";
+  ASSERT_GT(gated.self_label_moved, 0) << "the data should give the gate moves to keep";
+  EXPECT_EQ(gated.self_label_moved, gated.self_label_proposed - gated.self_label_rejected);
+  int64_t kept = 0, turned_down = 0;
+  for (size_t i = 0; i < gated.assign.size(); ++i) {
+    const int64_t s = gated.assign_scan[i], r = raw.assign[i], g = gated.assign[i];
+    if (r == s) {
+      EXPECT_EQ(g, s) << "row " << i << " was not moved by self-labelling";
+    } else if (g == r) {
+      ++kept;
+    } else {
+      ASSERT_EQ(g, s) << "row " << i << " is neither where SCAN nor where self-labelling put it";
+      ++turned_down;
+      for (int64_t j = 0; j < 6; ++j)
+        EXPECT_EQ(gated.probabilities[i * 6 + j], plain.probabilities[i * 6 + j]) << "row " << i;
+    }
+  }
+  EXPECT_EQ(kept, gated.self_label_moved);
+  EXPECT_EQ(turned_down, gated.self_label_rejected);
+  std::remove(f.features.c_str());
+  std::remove(f.knn.c_str());
+}

@@ -1,0 +1,88 @@
+#include "scan/scan_gate.h"
+
+#include <algorithm>
+
+#include "cluster/alltoall.h"
+#include "distclust/error.h"
+
+namespace distclust {
+
+std::vector<int64_t> fetch_row_values(const std::vector<int64_t>& ids, const std::vector<int64_t>& own_values,
+                                      const ScanRows& rows, Communicator& comm) {
+  const int P = comm.size();
+  const RowRange own = rows.own();
+  require(int64_t(own_values.size()) == own.size(), "scan: internal error: ", own_values.size(),
+          " values for ", own.size(), " own rows");
+  // Requests: the distinct rows owned elsewhere, sorted (owners hold contiguous ranges).
+  std::vector<int64_t> want;
+  for (int64_t g : ids)
+    if (g < own.begin || g >= own.end) want.push_back(g);
+  std::sort(want.begin(), want.end());
+  want.erase(std::unique(want.begin(), want.end()), want.end());
+  std::vector<std::vector<uint8_t>> req(P);
+  for (int64_t g : want) put_bytes(req[rows.owner(g)], &g, 1);
+  auto got = alltoallv(req, comm);
+  std::vector<std::vector<uint8_t>> rep(P);
+  for (int r = 0; r < P; ++r) {
+    const size_t cnt = got[r].size() / sizeof(int64_t);
+    const uint8_t* at = got[r].data();
+    for (size_t i = 0; i < cnt; ++i) {
+      int64_t g = 0;
+      at = get_bytes(at, &g, 1);
+      require(g >= own.begin && g < own.end, "scan: rank ", comm.rank(), " asked for row ", g, " it does not own");
+      put_bytes(rep[r], &own_values[size_t(g - own.begin)], 1);
+    }
+  }
+  auto back = alltoallv(rep, comm);
+  // Replies come per owner in request order, so concatenated they follow `want`.
+  std::vector<int64_t> wanted_values;
+  for (int r = 0; r < P; ++r) {
+    const size_t cnt = back[r].size() / sizeof(int64_t);
+    const size_t at = wanted_values.size();
+    wanted_values.resize(at + cnt);
+    get_bytes(back[r].data(), wanted_values.data() + at, cnt);
+  }
+  require(wanted_values.size() == want.size(), "scan: received ", wanted_values.size(), " of ", want.size(),
+          " requested row values");
+  std::vector<int64_t> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int64_t g = ids[i];
+    if (g >= own.begin && g < own.end) {
+      out[i] = own_values[size_t(g - own.begin)];
+    } else {
+      out[i] = wanted_values[size_t(std::lower_bound(want.begin(), want.end(), g) - want.begin())];
+    }
+  }
+  return out;
+}
+
+GateCounts neighbour_gate(const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                          const std::vector<int64_t>& my_rows, const NeighbourLists& nl, const ScanRows& rows,
+                          Communicator& comm, std::vector<uint8_t>& keep) {
+  keep.assign(before.size(), 1);
+  // Only the neighbours of moved rows are looked up.
+  std::vector<int64_t> moved, ids;
+  for (int64_t i : my_rows)
+    if (after[i] != before[i]) {
+      moved.push_back(i);
+      ids.insert(ids.end(), nl.nbr.begin() + i * nl.k, nl.nbr.begin() + i * nl.k + nl.count[i]);
+    }
+  const std::vector<int64_t> nb_before = fetch_row_values(ids, before, rows, comm);
+  GateCounts gc;
+  size_t at = 0;
+  for (int64_t i : moved) {
+    int64_t for_old = 0, for_new = 0;
+    for (int32_t j = 0; j < nl.count[i]; ++j, ++at) {
+      for_old += nb_before[at] == before[i];
+      for_new += nb_before[at] == after[i];
+    }
+    keep[i] = for_new >= for_old;
+    ++gc.proposed;
+    gc.kept += keep[i];
+  }
+  gc.proposed = comm.sum(gc.proposed);
+  gc.kept = comm.sum(gc.kept);
+  return gc;
+}
+
+}  // namespace distclust
