@@ -68,8 +68,9 @@ class ScanHeads {
   std::vector<float>& adam_m() { return m_; }
   std::vector<float>& adam_v() { return v_; }
   int64_t& adam_step() { return t_; }
-  /// One Adam step with grad() (already summed over ranks and scaled).
-  void adam(const AdamConfig& a);
+  /// One Adam step with grad() (already summed over ranks and scaled) on
+  /// parameters [begin, end) (end < 0: all); the step count advances once.
+  void adam(const AdamConfig& a, int64_t begin = 0, int64_t end = -1);
   /// Clears the Adam moments and step count.
   void reset_adam();
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 
 #include "distclust/error.h"
 
@@ -59,6 +60,41 @@ void MpiCommunicator::broadcast(void* buf, size_t bytes, int root) {
     int n = static_cast<int>(std::min(kChunk, bytes - off));
     DC_MPI(MPI_Bcast(p + off, n, MPI_BYTE, root, comm_));
   }
+}
+
+namespace {
+// MPI's int counts and displacements of blocks (elements), checked.
+void int_blocks(const std::vector<size_t>& counts, int size, std::vector<int>& icounts, std::vector<int>& displs,
+                const std::string& call) {
+  require(int(counts.size()) == size, call, ": ", counts.size(), " block counts for ", size, " ranks");
+  icounts.resize(size);
+  displs.resize(size);
+  size_t total = 0;
+  for (int r = 0; r < size; ++r) {
+    require(total + counts[r] <= size_t(INT_MAX), call, ": ", total + counts[r],
+            " elements exceed MPI's int limit (", where(), ")");
+    icounts[r] = int(counts[r]);
+    displs[r] = int(total);
+    total += counts[r];
+  }
+}
+}  // namespace
+
+void MpiCommunicator::reduce_scatter_sum(void* buf, const std::vector<size_t>& counts, DType t) {
+  std::vector<int> icounts, displs;
+  int_blocks(counts, size_, icounts, displs, "reduce_scatter_sum");
+  DC_MPI(MPI_Reduce_scatter(MPI_IN_PLACE, buf, icounts.data(), mpi_type(t), MPI_SUM, comm_));
+  // In place, MPI leaves this rank's block at the start of buf.
+  auto* p = static_cast<uint8_t*>(buf);
+  const size_t es = dtype_size(t);
+  if (displs[rank_] > 0 && counts[rank_] > 0) std::memmove(p + displs[rank_] * es, p, counts[rank_] * es);
+}
+
+void MpiCommunicator::allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) {
+  std::vector<int> icounts, displs;
+  int_blocks(counts, size_, icounts, displs, "allgather_blocks");
+  DC_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, icounts.data(), displs.data(), mpi_type(t),
+                        comm_));
 }
 
 void MpiCommunicator::allgatherv(const void* send, size_t send_bytes, std::vector<uint8_t>& recv,

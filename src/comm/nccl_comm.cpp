@@ -131,6 +131,37 @@ void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
   DC_CUDA(cudaStreamSynchronize(impl_->stream));
 }
 
+// Blocks of different sizes: NCCL's reduce-scatter and all-gather take equal
+// blocks, so a group of one reduce (broadcast) per block does it in place.
+// Host buffers go over MPI, as for sendrecv.
+void NcclCommunicator::reduce_scatter_sum(void* buf, const std::vector<size_t>& counts, DType t) {
+  if (!is_device_ptr(buf)) return MpiCommunicator::reduce_scatter_sum(buf, counts, t);
+  require(int(counts.size()) == size(), "reduce_scatter_sum: ", counts.size(), " block counts for ", size(), " ranks");
+  auto* p = static_cast<uint8_t*>(buf);
+  const size_t es = dtype_size(t);
+  DC_NCCL(ncclGroupStart());
+  for (size_t r = 0, off = 0; r < counts.size(); off += counts[r], ++r)
+    if (counts[r])
+      DC_NCCL(ncclReduce(p + off * es, p + off * es, counts[r], nccl_type(t), ncclSum, int(r), impl_->comm,
+                         impl_->stream));
+  DC_NCCL(ncclGroupEnd());
+  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+}
+
+void NcclCommunicator::allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) {
+  if (!is_device_ptr(buf)) return MpiCommunicator::allgather_blocks(buf, counts, t);
+  require(int(counts.size()) == size(), "allgather_blocks: ", counts.size(), " block counts for ", size(), " ranks");
+  auto* p = static_cast<uint8_t*>(buf);
+  const size_t es = dtype_size(t);
+  DC_NCCL(ncclGroupStart());
+  for (size_t r = 0, off = 0; r < counts.size(); off += counts[r], ++r)
+    if (counts[r])
+      DC_NCCL(ncclBroadcast(p + off * es, p + off * es, counts[r], nccl_type(t), int(r), impl_->comm,
+                            impl_->stream));
+  DC_NCCL(ncclGroupEnd());
+  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+}
+
 void NcclCommunicator::sendrecv(const void* send, size_t send_bytes, int dest, void* recv,
                                 size_t recv_bytes, int src) {
   const bool dev = (send_bytes == 0 || is_device_ptr(send)) && (recv_bytes == 0 || is_device_ptr(recv));

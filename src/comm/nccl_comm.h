@@ -15,6 +15,8 @@ class NcclCommunicator final : public MpiCommunicator {
   void allreduce_sum(void* buf, size_t count, DType t) override;
   void allreduce_max(void* buf, size_t count, DType t) override;
   void broadcast(void* buf, size_t bytes, int root) override;
+  void reduce_scatter_sum(void* buf, const std::vector<size_t>& counts, DType t) override;
+  void allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) override;
   void sendrecv(const void* send, size_t send_bytes, int dest, void* recv, size_t recv_bytes,
                 int src) override;
   /// CUDA device ordinal this rank uses.

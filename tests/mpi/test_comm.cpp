@@ -102,3 +102,34 @@ TEST(Comm, LocalRefusedInMultiRankJob) {
   if (c->size() == 1) GTEST_SKIP() << "needs more than one rank";
   EXPECT_THROW(make_communicator(CommParams{"local"}), distclust::Error);
 }
+
+// reduce_scatter_sum then allgather_blocks is an allreduce, block by block,
+// with uneven and empty blocks (n < P) and both float types.
+TEST(Comm, ReduceScatterThenAllgatherBlocks) {
+  auto c = world();
+  const int P = c->size(), r = c->rank();
+  for (int64_t n : {int64_t(2), int64_t(1001)}) {
+    std::vector<size_t> counts;
+    for (int q = 0; q < P; ++q) counts.push_back(size_t(row_block(n, q, P).size()));
+    const RowRange mine = row_block(n, r, P);
+    std::vector<double> d(static_cast<size_t>(n));
+    std::vector<float> f(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      d[i] = double(r + 1) * double(i) + 0.5;
+      f[i] = float((r + 1) * (i % 97));
+    }
+    c->reduce_scatter_sum(d.data(), counts, DType::f64);
+    c->reduce_scatter_sum(f.data(), counts, DType::f32);
+    const double tri = double(P) * (P + 1) / 2;
+    for (int64_t i = mine.begin; i < mine.end; ++i) {
+      ASSERT_EQ(d[i], tri * double(i) + 0.5 * P) << "n " << n << " element " << i;
+      ASSERT_EQ(f[i], float(tri * double(i % 97))) << "n " << n << " element " << i;
+    }
+    c->allgather_blocks(d.data(), counts, DType::f64);
+    c->allgather_blocks(f.data(), counts, DType::f32);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(d[i], tri * double(i) + 0.5 * P) << "n " << n << " element " << i;
+      ASSERT_EQ(f[i], float(tri * double(i % 97))) << "n " << n << " element " << i;
+    }
+  }
+}
