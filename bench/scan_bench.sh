@@ -3,12 +3,13 @@
 # C = 1000 clusters, on 1 and 2 ranks (bench/RESULTS-scan.md holds the figures).
 #
 #   bench/scan_bench.sh [N D EPOCHS]      defaults 1000000 256 1
+#   CLUSTERS="1000" BATCHES="256 1024" bench/scan_bench.sh   (subsets; defaults "10 1000", "256")
 #
 # Data: `distclust synth features` (N x D, 100 classes) and a synthetic
 # knn.h5 of k=20 random neighbours per row (never the row itself): timing
 # only, the neighbours carry no meaning, so the heads learn nothing; the
 # work per step is the same as on real data. Every run: default heads
-# (10 linear heads), batch 256, replicated neighbour features (N*D*4 fits the
+# (10 linear heads), batch 256 (or BATCHES), replicated neighbour features (N*D*4 fits the
 # 2 GiB default budget), checkpoints off; plus one exchange-mode run at P=2.
 # The per-phase times come from the epoch log line of rank 0.
 #
@@ -51,13 +52,13 @@ os.replace("knn.h5.tmp", "knn.h5")
 PY
 
 
-echo "| C | ranks x threads | neighbour rows | epoch s | rows/s | gather s | forward s | backward s | allreduce s | adam s | load before |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-run() {  # run C NP [extra args...]
-  local c=$1 np=$2; shift 2
+echo "| C | batch | ranks x threads | neighbour rows | epoch s | rows/s | gather s | forward s | backward s | allreduce s | adam s | load before |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+run() {  # run C BATCH NP [extra args...]
+  local c=$1 batch=$2 np=$3; shift 3
   wait_quiet "$WAIT_QUIET" 0.5
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
-  $MPI -n "$np" "$BIN" scan --features f.h5 --knn knn.h5 --clusters "$c" --epochs "$EPOCHS" --no-checkpoint \
+  $MPI -n "$np" "$BIN" scan --features f.h5 --knn knn.h5 --clusters "$c" --batch "$batch" --epochs "$EPOCHS" --no-checkpoint \
     --out s.h5 "$@" >log.txt 2>&1 || { cat log.txt >&2; exit 1; }
   local mode threads line phases
   mode=$(grep -q "exchanged each epoch" log.txt && echo exchange || echo replicate)
@@ -68,11 +69,14 @@ run() {  # run C NP [extra args...]
   secs=$(sed -E 's/.* steps, ([0-9.e+-]+) s, .*/\1/' <<<"$line")
   rps=$(sed -E 's/.* s, ([0-9.e+-]+) rows\/s.*/\1/' <<<"$line")
   read -r g f b a m < <(sed -E 's/.*gather ([0-9.e+-]+) s, forward ([0-9.e+-]+) s, backward ([0-9.e+-]+) s, allreduce ([0-9.e+-]+) s, adam ([0-9.e+-]+) s.*/\1 \2 \3 \4 \5/' <<<"$phases")
-  printf "| %s | %s x %s | %s | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n" \
-    "$c" "$np" "$threads" "$mode" "$secs" "$rps" "$g" "$f" "$b" "$a" "$m" "$load"
+  printf "| %s | %s | %s x %s | %s | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n" \
+    "$c" "$batch" "$np" "$threads" "$mode" "$secs" "$rps" "$g" "$f" "$b" "$a" "$m" "$load"
 }
-for c in 10 1000; do
-  run "$c" 1
-  run "$c" 2
+for c in ${CLUSTERS:-10 1000}; do
+  for b in ${BATCHES:-256}; do
+    run "$c" "$b" 1
+    run "$c" "$b" 2
+  done
 done
-run 10 2 --neighbour-features exchange
+b0=${BATCHES:-256}
+[[ " ${CLUSTERS:-10 1000} " == *" 10 "* ]] && run 10 "${b0%% *}" 2 --neighbour-features exchange || true
