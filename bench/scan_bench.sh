@@ -65,7 +65,7 @@ run() {  # run C BATCH NP [extra args...]
   threads=$(grep -o "ranks x [0-9]* threads" log.txt | head -1 | awk '{print $3}')
   line=$(grep "scan: epoch $EPOCHS/$EPOCHS:" log.txt)
   phases=$(grep "scan: epoch $EPOCHS time on rank 0" log.txt)
-  local secs rps
+  local secs rps g f b a m
   secs=$(sed -E 's/.* steps, ([0-9.e+-]+) s, .*/\1/' <<<"$line")
   rps=$(sed -E 's/.* s, ([0-9.e+-]+) rows\/s.*/\1/' <<<"$line")
   read -r g f b a m < <(sed -E 's/.*gather ([0-9.e+-]+) s, forward ([0-9.e+-]+) s, backward ([0-9.e+-]+) s, allreduce ([0-9.e+-]+) s, adam ([0-9.e+-]+) s.*/\1 \2 \3 \4 \5/' <<<"$phases")

@@ -24,6 +24,8 @@ class NcclCommunicator final : public MpiCommunicator {
 
  private:
   void reduce(void* buf, size_t count, DType t, bool max);
+  // One grouped rooted call per non-empty block r: call(block, count, r).
+  template <class F> void per_block(void* buf, const std::vector<size_t>& counts, DType t, const char* what, F call);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -552,6 +552,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     predict_rows(pre, back, prob);
     res.self_label_proposed = gc.proposed;
     res.self_label_rejected = gc.proposed - gc.kept;
+    if (res.self_labelled) res.self_label_note += fmt("; neighbour gate kept ", gc.kept, " of ", gc.proposed, " moves");
     log::info("scan: self-labelling proposed ", gc.proposed, " moves; neighbour gate kept ", gc.kept,
               " (new cluster at least as common among the row's neighbours' SCAN clusters as the old), turned down ",
               gc.proposed - gc.kept);

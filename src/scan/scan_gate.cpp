@@ -9,41 +9,17 @@ namespace distclust {
 
 std::vector<int64_t> fetch_row_values(const std::vector<int64_t>& ids, const std::vector<int64_t>& own_values,
                                       const ScanRows& rows, Communicator& comm) {
-  const int P = comm.size();
   const RowRange own = rows.own();
   require(int64_t(own_values.size()) == own.size(), "scan: internal error: ", own_values.size(),
           " values for ", own.size(), " own rows");
-  // Requests: the distinct rows owned elsewhere, sorted (owners hold contiguous ranges).
-  std::vector<int64_t> want;
-  for (int64_t g : ids)
-    if (g < own.begin || g >= own.end) want.push_back(g);
-  std::sort(want.begin(), want.end());
-  want.erase(std::unique(want.begin(), want.end()), want.end());
-  std::vector<std::vector<uint8_t>> req(P);
-  for (int64_t g : want) put_bytes(req[rows.owner(g)], &g, 1);
-  auto got = alltoallv(req, comm);
-  std::vector<std::vector<uint8_t>> rep(P);
-  for (int r = 0; r < P; ++r) {
-    const size_t cnt = got[r].size() / sizeof(int64_t);
-    const uint8_t* at = got[r].data();
-    for (size_t i = 0; i < cnt; ++i) {
-      int64_t g = 0;
-      at = get_bytes(at, &g, 1);
-      require(g >= own.begin && g < own.end, "scan: rank ", comm.rank(), " asked for row ", g, " it does not own");
-      put_bytes(rep[r], &own_values[size_t(g - own.begin)], 1);
-    }
-  }
-  auto back = alltoallv(rep, comm);
-  // Replies come per owner in request order, so concatenated they follow `want`.
-  std::vector<int64_t> wanted_values;
-  for (int r = 0; r < P; ++r) {
-    const size_t cnt = back[r].size() / sizeof(int64_t);
-    const size_t at = wanted_values.size();
-    wanted_values.resize(at + cnt);
-    get_bytes(back[r].data(), wanted_values.data() + at, cnt);
-  }
-  require(wanted_values.size() == want.size(), "scan: received ", wanted_values.size(), " of ", want.size(),
-          " requested row values");
+  const std::vector<int64_t> want = distinct_remote(ids, own);
+  const std::vector<int64_t> wanted_values = fetch_from_owners<int64_t>(
+      want, 1, [&](int64_t g) { return rows.owner(g); },
+      [&](int64_t g) {
+        require(g >= own.begin && g < own.end, "scan: rank ", comm.rank(), " asked for row ", g, " it does not own");
+        return &own_values[size_t(g - own.begin)];
+      },
+      comm);
   std::vector<int64_t> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     const int64_t g = ids[i];

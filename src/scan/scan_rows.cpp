@@ -38,42 +38,15 @@ const float* ScanRows::row(int64_t g) const {
 
 int64_t ScanRows::fetch(const std::vector<int64_t>& needed, Communicator& comm) {
   if (replicated_) return 0;
-  const int P = comm.size();
-  std::vector<int64_t> ids;
-  ids.reserve(needed.size());
-  for (int64_t g : needed)
-    if (g < own_.begin || g >= own_.end) ids.push_back(g);
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  // Requests, grouped by owner (ids are sorted and owners hold contiguous ranges).
-  std::vector<std::vector<uint8_t>> req(P);
-  for (int64_t g : ids) put_bytes(req[owner(g)], &g, 1);
-  auto got = alltoallv(req, comm);
-  std::vector<std::vector<uint8_t>> rep(P);
-  for (int r = 0; r < P; ++r) {
-    const size_t cnt = got[r].size() / sizeof(int64_t);
-    const uint8_t* at = got[r].data();
-    rep[r].reserve(cnt * d_ * sizeof(float));
-    for (size_t i = 0; i < cnt; ++i) {
-      int64_t g = 0;
-      at = get_bytes(at, &g, 1);
-      require(g >= own_.begin && g < own_.end, "scan: rank ", comm.rank(), " asked for row ", g, " it does not own");
-      put_bytes(rep[r], x_.data() + (g - own_.begin) * d_, size_t(d_));
-    }
-  }
-  std::vector<std::vector<uint8_t>>().swap(got);
-  auto back = alltoallv(rep, comm);
+  std::vector<int64_t> ids = distinct_remote(needed, own_);
+  fetched_x_ = fetch_from_owners<float>(
+      ids, size_t(d_), [&](int64_t g) { return owner(g); },
+      [&](int64_t g) {
+        require(g >= own_.begin && g < own_.end, "scan: rank ", comm.rank(), " asked for row ", g, " it does not own");
+        return x_.data() + (g - own_.begin) * d_;
+      },
+      comm);
   fetched_ids_ = std::move(ids);
-  fetched_x_.resize(fetched_ids_.size() * d_);
-  size_t off = 0;
-  for (int r = 0; r < P; ++r) {
-    require(off + back[r].size() / sizeof(float) <= fetched_x_.size(), "scan: rank ", r,
-            " sent more rows than asked for");
-    std::copy(back[r].begin(), back[r].end(), reinterpret_cast<uint8_t*>(fetched_x_.data() + off));
-    off += back[r].size() / sizeof(float);
-  }
-  require(off == fetched_x_.size(), "scan: received ", off / std::max<int64_t>(1, d_), " of ", fetched_ids_.size(),
-          " requested rows");
   return int64_t(fetched_ids_.size());
 }
 
