@@ -50,12 +50,12 @@ class Communicator {
   /// order; counts[r] receives rank r's byte count.
   virtual void allgatherv(const void* send, size_t send_bytes, std::vector<uint8_t>& recv,
                           std::vector<size_t>& counts) = 0;
-  /// In place on buf [sum of counts], blocks in rank order (block r has
-  /// counts[r] elements; counts the same on every rank): afterwards this
-  /// rank's block holds the sum over ranks of that block; the other blocks
-  /// are unspecified. With allgather_blocks, an allreduce in two halves (ZeRO-1
-  /// style: each rank updates only its block in between).
-  virtual void reduce_scatter_sum(void* buf, const std::vector<size_t>& counts, DType t) = 0;
+  /// Block-wise sum over ranks: send [sum of counts] holds blocks in rank
+  /// order (block r has counts[r] elements; counts the same on every rank);
+  /// recv [counts[rank()]] receives the sum over ranks of this rank's block.
+  /// send and recv must not overlap. With allgather_blocks, an allreduce in
+  /// two halves (ZeRO-1 style: each rank updates only its block in between).
+  virtual void reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) = 0;
   /// In place on buf [sum of counts], blocks as in reduce_scatter_sum: every
   /// rank's own block is copied into that block on all ranks.
   virtual void allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) = 0;

@@ -68,9 +68,10 @@ class ScanHeads {
   std::vector<float>& adam_m() { return m_; }
   std::vector<float>& adam_v() { return v_; }
   int64_t& adam_step() { return t_; }
-  /// One Adam step with grad() (already summed over ranks and scaled) on
-  /// parameters [begin, end) (end < 0: all); the step count advances once.
-  void adam(const AdamConfig& a, int64_t begin = 0, int64_t end = -1);
+  /// One Adam step on parameters [begin, end) (end < 0: all) with their
+  /// gradient g [end - begin] (nullptr: grad() from begin), already summed
+  /// over ranks and scaled; the step count advances once.
+  void adam(const AdamConfig& a, int64_t begin = 0, int64_t end = -1, const float* g = nullptr);
   /// Clears the Adam moments and step count.
   void reset_adam();
 

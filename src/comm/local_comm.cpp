@@ -14,6 +14,12 @@ void LocalCommunicator::allgatherv(const void* send, size_t send_bytes, std::vec
   counts.assign(1, send_bytes);
 }
 
+void LocalCommunicator::reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts,
+                                           DType t) {
+  require(counts.size() == 1, "reduce_scatter_sum: ", counts.size(), " block counts for 1 rank");
+  if (counts[0]) std::memcpy(recv, send, counts[0] * dtype_size(t));
+}
+
 void LocalCommunicator::sendrecv(const void* send, size_t send_bytes, int dest, void* recv,
                                  size_t recv_bytes, int src) {
   require(dest == 0 && src == 0, "local communicator: sendrecv to rank ", dest, " from ", src);

@@ -14,7 +14,7 @@ class LocalCommunicator final : public Communicator {
   void allreduce_sum(void*, size_t, DType) override {}
   void allreduce_max(void*, size_t, DType) override {}
   void broadcast(void*, size_t, int) override {}
-  void reduce_scatter_sum(void*, const std::vector<size_t>&, DType) override {}
+  void reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) override;
   void allgather_blocks(void*, const std::vector<size_t>&, DType) override {}
   void allgatherv(const void* send, size_t send_bytes, std::vector<uint8_t>& recv,
                   std::vector<size_t>& counts) override;

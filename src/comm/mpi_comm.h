@@ -19,7 +19,7 @@ class MpiCommunicator : public Communicator {
   void allreduce_sum(void* buf, size_t count, DType t) override;
   void allreduce_max(void* buf, size_t count, DType t) override;
   void broadcast(void* buf, size_t bytes, int root) override;
-  void reduce_scatter_sum(void* buf, const std::vector<size_t>& counts, DType t) override;
+  void reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) override;
   void allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) override;
   void allgatherv(const void* send, size_t send_bytes, std::vector<uint8_t>& recv,
                   std::vector<size_t>& counts) override;

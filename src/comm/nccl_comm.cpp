@@ -132,31 +132,34 @@ void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
 }
 
 // Blocks of different sizes: NCCL's reduce-scatter and all-gather take equal
-// blocks, so a group of one rooted call per block (reduce, broadcast) does it
-// in place. Host buffers go over MPI, as for sendrecv.
+// blocks, so a group of one rooted call per block (reduce, broadcast) does
+// it. Host buffers go over MPI, as for sendrecv.
 template <class F>
-void NcclCommunicator::per_block(void* buf, const std::vector<size_t>& counts, DType t, const char* what, F call) {
+void NcclCommunicator::per_block(const std::vector<size_t>& counts, const char* what, F call) {
   require(int(counts.size()) == size(), what, ": ", counts.size(), " block counts for ", size(), " ranks");
-  auto* p = static_cast<uint8_t*>(buf);
-  const size_t es = dtype_size(t);
   DC_NCCL(ncclGroupStart());
   for (size_t r = 0, off = 0; r < counts.size(); off += counts[r], ++r)
-    if (counts[r]) call(p + off * es, counts[r], int(r));
+    if (counts[r]) call(off, counts[r], int(r));
   DC_NCCL(ncclGroupEnd());
   DC_CUDA(cudaStreamSynchronize(impl_->stream));
 }
 
-void NcclCommunicator::reduce_scatter_sum(void* buf, const std::vector<size_t>& counts, DType t) {
-  if (!is_device_ptr(buf)) return MpiCommunicator::reduce_scatter_sum(buf, counts, t);
-  per_block(buf, counts, t, "reduce_scatter_sum", [&](void* b, size_t n, int root) {
-    DC_NCCL(ncclReduce(b, b, n, nccl_type(t), ncclSum, root, impl_->comm, impl_->stream));
+void NcclCommunicator::reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) {
+  if (!is_device_ptr(send) || !is_device_ptr(recv)) return MpiCommunicator::reduce_scatter_sum(send, recv, counts, t);
+  const auto* s = static_cast<const uint8_t*>(send);
+  const size_t es = dtype_size(t);
+  // Block r's sum lands in recv on rank r (the root); other ranks' recv is not written.
+  per_block(counts, "reduce_scatter_sum", [&](size_t off, size_t n, int root) {
+    DC_NCCL(ncclReduce(s + off * es, recv, n, nccl_type(t), ncclSum, root, impl_->comm, impl_->stream));
   });
 }
 
 void NcclCommunicator::allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) {
   if (!is_device_ptr(buf)) return MpiCommunicator::allgather_blocks(buf, counts, t);
-  per_block(buf, counts, t, "allgather_blocks", [&](void* b, size_t n, int root) {
-    DC_NCCL(ncclBroadcast(b, b, n, nccl_type(t), root, impl_->comm, impl_->stream));
+  auto* p = static_cast<uint8_t*>(buf);
+  const size_t es = dtype_size(t);
+  per_block(counts, "allgather_blocks", [&](size_t off, size_t n, int root) {
+    DC_NCCL(ncclBroadcast(p + off * es, p + off * es, n, nccl_type(t), root, impl_->comm, impl_->stream));
   });
 }
 

@@ -15,7 +15,7 @@ class NcclCommunicator final : public MpiCommunicator {
   void allreduce_sum(void* buf, size_t count, DType t) override;
   void allreduce_max(void* buf, size_t count, DType t) override;
   void broadcast(void* buf, size_t bytes, int root) override;
-  void reduce_scatter_sum(void* buf, const std::vector<size_t>& counts, DType t) override;
+  void reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) override;
   void allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) override;
   void sendrecv(const void* send, size_t send_bytes, int dest, void* recv, size_t recv_bytes,
                 int src) override;
@@ -24,8 +24,8 @@ class NcclCommunicator final : public MpiCommunicator {
 
  private:
   void reduce(void* buf, size_t count, DType t, bool max);
-  // One grouped rooted call per non-empty block r: call(block, count, r).
-  template <class F> void per_block(void* buf, const std::vector<size_t>& counts, DType t, const char* what, F call);
+  // One grouped rooted call per non-empty block r: call(offset, count, r).
+  template <class F> void per_block(const std::vector<size_t>& counts, const char* what, F call);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -182,7 +182,7 @@ void ScanHeads::reset_adam() {
   t_ = 0;
 }
 
-void ScanHeads::adam(const AdamConfig& a, int64_t begin, int64_t end) {
+void ScanHeads::adam(const AdamConfig& a, int64_t begin, int64_t end, const float* g) {
   ++t_;
   const double bc1 = 1.0 - std::pow(a.beta1, double(t_)), bc2 = 1.0 - std::pow(a.beta2, double(t_));
   const float lr = float(a.lr / bc1), wd = float(a.weight_decay), b1 = float(a.beta1), b2 = float(a.beta2);
@@ -191,7 +191,8 @@ void ScanHeads::adam(const AdamConfig& a, int64_t begin, int64_t end) {
   require(begin >= 0 && begin <= end && end <= int64_t(params_.size()), "scan: Adam range [", begin, ", ", end,
           ") outside ", params_.size(), " parameters");
   const int64_t n = end - begin;
-  float *p = params_.data() + begin, *g = grad_.data() + begin, *m = m_.data() + begin, *v = v_.data() + begin;
+  if (!g) g = grad_.data() + begin;
+  float *p = params_.data() + begin, *m = m_.data() + begin, *v = v_.data() + begin;
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float gi = g[i] + wd * p[i];

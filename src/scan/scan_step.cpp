@@ -21,6 +21,7 @@ DataParallelStep::DataParallelStep(int64_t n, Communicator& comm) : comm_(comm),
   const RowRange mine = sharded_ ? row_block(n, comm.rank(), P) : RowRange{0, n};
   begin_ = mine.begin;
   end_ = mine.end;
+  if (sharded_) gshard_.resize(size_t(mine.size()));
 }
 
 void DataParallelStep::step(ScanHeads& h, const AdamConfig& a, double* t_comm, double* t_adam) {
@@ -34,9 +35,9 @@ void DataParallelStep::step(ScanHeads& h, const AdamConfig& a, double* t_comm, d
     return;
   }
   require(int64_t(g.size()) == n_, "scan: internal error: gradient of ", g.size(), " values, step made for ", n_);
-  comm_.reduce_scatter_sum(g.data(), counts_, DType::f32);
+  comm_.reduce_scatter_sum(g.data(), gshard_.data(), counts_, DType::f32);
   *t_comm += since(t);
-  h.adam(a, begin_, end_);
+  h.adam(a, begin_, end_, gshard_.data());
   *t_adam += since(t);
   comm_.allgather_blocks(h.params().data(), counts_, DType::f32);
   *t_comm += since(t);

@@ -5,9 +5,9 @@
 // (ZeRO stage 1): reduce-scatter the gradient, each rank updates only its
 // block of the parameters, all-gather the parameters. The traffic is that of
 // one allreduce (which MPI runs as reduce-scatter + all-gather anyway), and
-// each rank does 1/P of the Adam work instead of all of it: measured at
-// C = 1000 (10 M parameters), 2 ranks x 1 thread repeated the full update in
-// 43.5 s an epoch against 25 s for 1 rank x 2 threads. Adam is elementwise,
+// each rank does 1/P of the Adam work instead of all of it: at C = 1000
+// (10 M parameters), batch 256, 2 ranks, Adam 25.2 -> 17.9 s an epoch and
+// the epoch 1.06x faster (bench/RESULTS-scan.md). Adam is elementwise,
 // so sharding changes no result; only the gradient sums' order may differ
 // from an allreduce (floating-point reduction order, as between rank counts).
 #pragma once
@@ -46,6 +46,7 @@ class DataParallelStep {
   bool sharded_ = false;
   std::vector<size_t> counts_;  // [P] block sizes (row_block of the parameters)
   int64_t begin_ = 0, end_ = 0;  // this rank's block
+  std::vector<float> gshard_;    // [end_ - begin_] this block's gradient summed over ranks
 };
 
 }  // namespace distclust

@@ -103,7 +103,8 @@ TEST(Comm, LocalRefusedInMultiRankJob) {
   EXPECT_THROW(make_communicator(CommParams{"local"}), distclust::Error);
 }
 
-// reduce_scatter_sum then allgather_blocks is an allreduce, block by block,
+// reduce_scatter_sum, own block written back, then allgather_blocks is an
+// allreduce, block by block,
 // with uneven and empty blocks (n < P) and both float types.
 TEST(Comm, ReduceScatterThenAllgatherBlocks) {
   auto c = world();
@@ -118,12 +119,16 @@ TEST(Comm, ReduceScatterThenAllgatherBlocks) {
       d[i] = double(r + 1) * double(i) + 0.5;
       f[i] = float((r + 1) * (i % 97));
     }
-    c->reduce_scatter_sum(d.data(), counts, DType::f64);
-    c->reduce_scatter_sum(f.data(), counts, DType::f32);
+    std::vector<double> dsum(counts[r], -1.0);
+    std::vector<float> fsum(counts[r], -1.f);
+    c->reduce_scatter_sum(d.data(), dsum.data(), counts, DType::f64);
+    c->reduce_scatter_sum(f.data(), fsum.data(), counts, DType::f32);
     const double tri = double(P) * (P + 1) / 2;
     for (int64_t i = mine.begin; i < mine.end; ++i) {
-      ASSERT_EQ(d[i], tri * double(i) + 0.5 * P) << "n " << n << " element " << i;
-      ASSERT_EQ(f[i], float(tri * double(i % 97))) << "n " << n << " element " << i;
+      ASSERT_EQ(dsum[i - mine.begin], tri * double(i) + 0.5 * P) << "n " << n << " element " << i;
+      ASSERT_EQ(fsum[i - mine.begin], float(tri * double(i % 97))) << "n " << n << " element " << i;
+      d[i] = dsum[i - mine.begin];
+      f[i] = fsum[i - mine.begin];
     }
     c->allgather_blocks(d.data(), counts, DType::f64);
     c->allgather_blocks(f.data(), counts, DType::f32);
