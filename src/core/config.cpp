@@ -1,5 +1,6 @@
 #include "distclust/config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -79,14 +80,30 @@ void parse_value(const std::string& where, const std::string& text, std::vector<
 std::string to_text(bool v) { return v ? "true" : "false"; }
 std::string to_text(int v) { return std::to_string(v); }
 std::string to_text(int64_t v) { return std::to_string(v); }
+// The shortest %g text that reads back as exactly v (0.99, not
+// 0.98999999999999999): what --help, the config template and saved configs
+// show. At least as many digits as the integer part has, so that 10 prints
+// as 10 and not 1e+01.
+namespace {
+int integer_digits(double v, int max_digits) {
+  if (!std::isfinite(v) || std::fabs(v) < 1) return 1;
+  return std::min(max_digits, int(std::floor(std::log10(std::fabs(v)))) + 1);
+}
+}  // namespace
 std::string to_text(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  for (int prec = integer_digits(v, 17); prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof(buf), "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 std::string to_text(float v) {
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  for (int prec = integer_digits(v, 9); prec <= 9; ++prec) {
+    std::snprintf(buf, sizeof(buf), "%.*g", prec, double(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
   return buf;
 }
 std::string to_text(const std::string& v) { return v; }

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "distclust/config.h"
@@ -102,4 +105,27 @@ TEST(Config, ValidateNamesBadValue) {
   p.init = "kmeans+";
   e = error_of([&] { p.validate(); });
   EXPECT_NE(e.find("'kmeans+'"), std::string::npos) << e;
+}
+
+// Numbers print as the shortest text that reads back exactly: --help, the
+// config template and saved configs show 0.99, not 0.98999999999999999.
+TEST(Config, NumbersPrintShortestExactText) {
+  EXPECT_EQ(to_text(0.99), "0.99");
+  EXPECT_EQ(to_text(1e-4), "0.0001");
+  EXPECT_EQ(to_text(5.0), "5");
+  EXPECT_EQ(to_text(10.0), "10");  // not 1e+01
+  EXPECT_EQ(to_text(268435456.0), "268435456");
+  EXPECT_EQ(to_text(1024.f), "1024");
+  EXPECT_EQ(to_text(0.1f), "0.1");
+  EXPECT_EQ(to_text(1.0 / 3.0), "0.3333333333333333");  // 16 digits suffice here
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 2000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    double d;
+    std::memcpy(&d, &x, sizeof(d));
+    if (!std::isfinite(d)) continue;
+    ASSERT_EQ(std::strtod(to_text(d).c_str(), nullptr), d) << to_text(d);
+    const float f = float(double(x >> 11) * 0x1p-53 * 1e6);
+    ASSERT_EQ(std::strtof(to_text(f).c_str(), nullptr), f) << to_text(f);
+  }
 }
