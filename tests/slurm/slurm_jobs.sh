@@ -62,14 +62,24 @@ for _ in $(seq 240); do [[ -e "$T/rq/features.h5" ]] && break; sleep 0.5; done
 [[ -e "$T/rq/features.h5" ]] || { cat "$T/rq-$j.out"; fail "job $j made no features"; }
 [[ -e "$T/rq/.scan.key" ]] && fail "job finished before it could be signalled (make the workload bigger)"
 scancel --signal=USR1 --batch "$j"   # what --signal=B:USR1@300 does before the limit
-# Slurm holds a requeued job ~2 minutes before it may start again: once it
-# is pending, let it start now (the test is about resuming, not waiting).
-for _ in $(seq 120); do
-  [[ "$(squeue -h -j "$j" -o %T 2>/dev/null)" == PENDING ]] && { scontrol update JobId="$j" StartTime=now; break; }
-  sleep 0.5
-done
-code=$(wait_job "$j" 300 1)
+# Slurm holds a requeued job ~2 minutes before it may start again (and a
+# requeue that lands while the job is completing can leave it held): until
+# the second start prints its line, let a pending job start now and release
+# a held one (the test is about resuming, not waiting). Only then poll for
+# the end: between the requeue and that start the job passes through states
+# that read as final even with Restarts=1.
 out="$T/rq-$j.out"
+for _ in $(seq 300); do
+  grep -q "restart count 1" "$out" 2>/dev/null && break
+  st=$(squeue -h -j "$j" -o "%T %r" 2>/dev/null || true)
+  if [[ $st == PENDING* ]]; then
+    [[ $st == *Held* ]] && { scontrol release "$j" 2>/dev/null || true; }
+    scontrol update JobId="$j" StartTime=now 2>/dev/null || true
+  fi
+  sleep 1
+done
+grep -q "restart count 1" "$out" || { scontrol show job "$j"; cat "$out"; fail "the job did not start again"; }
+code=$(wait_job "$j" 300 1)
 grep -q "time limit near: requeueing job $j" "$out" || { cat "$out"; fail "the trap did not requeue"; }
 grep -q "restart count 1" "$out" || { cat "$out"; fail "the job did not start again"; }
 grep -q "extract: up to date" "$out" || { cat "$out"; fail "the restarted job redid finished stages"; }
