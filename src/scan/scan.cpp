@@ -400,6 +400,13 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     return a;
   };
 
+  // The kept head as SCAN left it (before self-labelling).
+  auto scan_head = [&] {
+    ScanHeads h = one;
+    h.params() = st.scan_head;
+    return h;
+  };
+
   // ---- self-labelling ----
   std::vector<float> prob;
   const bool sl_asked = p.self_label && p.self_label_epochs > 0;
@@ -407,8 +414,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     // The SCAN assignment before self-labelling, kept to show its effect.
     if (st.phase == 0) st.scan_head = one.params();
     {
-      ScanHeads pre = one;
-      pre.params() = st.scan_head;
+      ScanHeads pre = scan_head();
       predict(pre, prob);
       res.assign_scan = argmax_rows(prob);
     }
@@ -424,7 +430,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     // of ACC on MNIST pixels at lr 1e-3).
     const AdamConfig sl_adam{p.self_label_lr, 0.0};
     DataParallelStep sl_step(one.num_params(), comm);
-    double t_sl_comm = 0, t_sl_adam = 0;  // (not logged: self-labelling epochs are short)
+    double t_sl_comm = 0, t_sl_adam = 0;  // over all self-labelling epochs (logged with each)
     std::vector<int64_t> y(size_t(nloc), -1);
     for (int e = st.phase == 1 ? st.next_epoch : 0; e < p.self_label_epochs; ++e) {
       auto t0 = std::chrono::steady_clock::now();
@@ -521,7 +527,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
       const double secs = seconds_since(t0);
       res.epoch_seconds.push_back(secs);
       log::info("scan: self-label epoch ", e + 1, "/", p.self_label_epochs, ": balanced cross-entropy ", loss, ", ",
-                steps, " steps, ", secs, " s");
+                steps, " steps, ", secs, " s (so far: collectives ", t_sl_comm, " s, adam ", t_sl_adam, " s)");
       res.self_labelled = true;
       st.phase = 1;
       st.next_epoch = e + 1;
@@ -547,8 +553,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     std::vector<int64_t> back;
     for (int64_t i : my_rows)
       if (!keep[i]) back.push_back(i);
-    ScanHeads pre = one;
-    pre.params() = st.scan_head;
+    ScanHeads pre = scan_head();
     predict_rows(pre, back, prob);
     res.self_label_proposed = gc.proposed;
     res.self_label_rejected = gc.proposed - gc.kept;
