@@ -9,9 +9,10 @@
 //   mlp:    W1 [H*hid x D], b1 [H*hid], W2 [H x C x hid], b2 [H*C]
 // Logits of n rows for all heads: Z [n x H*C], head h = columns h*C ...
 //
-// Determinism: the GEMMs are split over output rows only (never over the
-// summed dimension), and sums over rows run in row order, so a result
-// depends on the inputs alone, not on the thread count.
+// Determinism: every GEMM runs in fixed output tiles, one single-threaded
+// sgemm each (kernels/gemm.h), and sums over rows run in row order, so a
+// result depends on the inputs alone, not on the thread count, whatever
+// OpenBLAS kernel is loaded.
 #pragma once
 
 #include <cstdint>

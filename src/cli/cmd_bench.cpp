@@ -8,7 +8,8 @@
 #include "cli/bench_params.h"
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/bench.h"
+#include "kernels/sgemm_rate.h"
+#include "kernels/compute_env.h"
 #include "distclust/kmeans.h"
 #include "distclust/knn.h"
 #include "distclust/log.h"
@@ -66,7 +67,7 @@ void add_bench_commands(CLI::App& app) {
                            ", \"sgemm_tiled_gflops\": ", tiled * comm.size(),
                            ", \"ratio_to_sgemm\": ", limit > 0 ? gf / limit : 0.0,
                            ", \"peak_rss_bytes\": ", rss, ", \"rss_over_data\": ", rss / data_bytes * comm.size(),
-                           ", \"env\": \"", compute_env_summary(), "\"}");
+                           ", \"env\": \"", compute_env::summary(), "\"}");
     if (comm.rank() == 0) {
       std::printf("bench kmeans: N=%lld D=%lld K=%d, %d rank(s) x %d threads\n", (long long)b.n_total,
                   (long long)b.d, p.k, comm.size(), threads);
@@ -77,7 +78,7 @@ void add_bench_commands(CLI::App& app) {
       if (p.sgemm) std::printf("  ratio to sgemm limit: %.3f\n", gf / limit);
       std::printf("  peak RSS %.1f MiB per rank (features+centroids %.1f MiB in all)\n", rss / 1048576.0,
                   data_bytes / 1048576.0);
-      std::printf("  %s\nRESULT %s\n", compute_env_summary().c_str(), json.c_str());
+      std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), json.c_str());
       std::fflush(stdout);
       if (!p.json.empty()) std::ofstream(p.json) << json << "\n";
     }
@@ -114,14 +115,14 @@ void add_bench_commands(CLI::App& app) {
     std::string json = fmt("{\"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k, ", \"ranks\": ", comm.size(),
                            ", \"threads\": ", threads, ", \"seconds\": ", g.seconds_search, ", \"gflops\": ", gf,
                            ", \"sgemm_gflops\": ", limit, ", \"sgemm_limit_seconds\": ", flops / limit / 1e9,
-                           ", \"ratio_to_sgemm\": ", gf / limit, ", \"env\": \"", compute_env_summary(), "\"}");
+                           ", \"ratio_to_sgemm\": ", gf / limit, ", \"env\": \"", compute_env::summary(), "\"}");
     if (comm.rank() == 0) {
       std::printf("bench knn (exact): N=%lld D=%lld k=%d %s, %d rank(s) x %d threads\n", (long long)b.n_total,
                   (long long)b.d, p.k, p.metric.c_str(), comm.size(), threads);
       std::printf("  %-26s %9.2f s  %8.1f GFLOP/s (2*N*N*D)\n", "distclust knn exact", g.seconds_search, gf);
       std::printf("  %-26s %9.2f s  %8.1f GFLOP/s (multi-threaded %.1f, per-thread tiles %.1f)\n", "sgemm limit",
                   flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
-      std::printf("  ratio to sgemm limit: %.3f\n  %s\nRESULT %s\n", gf / limit, compute_env_summary().c_str(),
+      std::printf("  ratio to sgemm limit: %.3f\n  %s\nRESULT %s\n", gf / limit, compute_env::summary().c_str(),
                   json.c_str());
       std::fflush(stdout);
       if (!p.json.empty()) std::ofstream(p.json) << json << "\n";

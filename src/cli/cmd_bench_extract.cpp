@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/context.h"
+#include "kernels/compute_env.h"
 #include "distclust/extract_bench.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"
@@ -41,7 +42,7 @@ void add_bench_extract_command(CLI::App& app) {
                 r.extract, r.extract_wall);
     std::printf("  extract / min(a, b) = %.1f / %.1f = %.3f   peak RSS %.0f MiB\n", r.extract, limit, r.ratio,
                 r.peak_rss_bytes / 1048576.0);
-    std::printf("  %s\nRESULT %s\n", compute_env_summary().c_str(), r.json().c_str());
+    std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), r.json().c_str());
     std::fflush(stdout);
     if (!b.json.empty()) std::ofstream(b.json) << r.json() << "\n";
   });

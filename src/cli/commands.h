@@ -18,5 +18,7 @@ void add_bench_extract_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 /// `distclust config`: the config reference from the params structs.
 void add_config_command(CLI::App& app);
+/// `distclust env`: the BLAS/OpenMP environment as distclust runs it.
+void add_env_command(CLI::App& app);
 
 }  // namespace distclust::cli

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "kernels/compute_env.h"
 #include "distclust/log.h"
 
 namespace distclust::cli {
@@ -40,8 +41,14 @@ Context make_context(CommandLine& cl, const std::string& default_section,
   if (const char* r = std::getenv("DISTCLUST_TEST_FAIL_RANK"); r && std::atoi(r) == ctx.comm->rank())
     throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
-  log::debug(compute_env_summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),
-             " threads/rank=", threads);
+  // A decision about the BLAS kernels is worth a line on the terminal; the
+  // rest of the environment only in the logs.
+  const std::string env = fmt(compute_env::summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),
+                              " threads/rank=", threads);
+  if (compute_env::blas_decision_made())
+    log::info(env);
+  else
+    log::debug(env);
   return ctx;
 }
 

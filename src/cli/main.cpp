@@ -5,13 +5,14 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "kernels/compute_env.h"
 #include "distclust/comm.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 
 int main(int argc, char** argv) {
-  distclust::ensure_compute_env(argc, argv);  // may re-exec with the BLAS/OpenMP env
+  distclust::compute_env::prepare(argc, argv);  // may re-exec with the BLAS/OpenMP env
   // MPI starts only under a launcher (mpirun, srun, hydra): a single process
   // needs none, and Open MPI's singleton start costs seconds. comm=mpi|nccl
   // without a launcher starts it later (make_communicator).
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   distclust::cli::add_bench_commands(app);
   distclust::cli::add_bench_extract_command(app);
   distclust::cli::add_config_command(app);
+  distclust::cli::add_env_command(app);
 
   int code = 0;
   try {

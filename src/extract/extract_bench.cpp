@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "distclust/bench.h"
+#include "kernels/sgemm_rate.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"

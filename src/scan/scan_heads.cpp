@@ -1,6 +1,5 @@
 #include "distclust/scan_heads.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -9,47 +8,20 @@
 
 #include "distclust/error.h"
 #include "distclust/rng.h"
+#include "kernels/gemm.h"
 
 namespace distclust {
 
 namespace {
 
-/// C[M x N] = op(A) * op(B) (+ beta*C), row-major, split over output rows or
-/// columns (never over K) across OpenMP threads, each calling single-threaded
-/// OpenBLAS. ta/tb: A is [K x M] / B is [N x K] when true.
-void par_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-              int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0 ? 0.f : beta * C[i * ldc + j];
-    return;
-  }
-  const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const bool split_rows = M >= N;
-  const int64_t ext = split_rows ? M : N;
-  const int64_t flops = M * N * K;
-  int parts = (nt <= 1 || flops < (int64_t(1) << 18)) ? 1 : int(std::min<int64_t>(nt, (ext + 15) / 16));
-  if (parts <= 1) {
-    cblas_sgemm(CblasRowMajor, TA, TB, int(M), int(N), int(K), 1.0f, A, int(lda), B, int(ldb), beta, C, int(ldc));
-    return;
-  }
-  const int64_t step = ((ext + parts - 1) / parts + 15) / 16 * 16;
-#pragma omp parallel for schedule(static) num_threads(parts)
-  for (int t = 0; t < parts; ++t) {
-    const int64_t a0 = t * step, a1 = std::min(ext, a0 + step);
-    if (a0 >= a1) continue;
-    if (split_rows) {
-      const float* Ap = ta ? A + a0 : A + a0 * lda;
-      cblas_sgemm(CblasRowMajor, TA, TB, int(a1 - a0), int(N), int(K), 1.0f, Ap, int(lda), B, int(ldb), beta,
-                  C + a0 * ldc, int(ldc));
-    } else {
-      const float* Bp = tb ? B + a0 * ldb : B + a0;
-      cblas_sgemm(CblasRowMajor, TA, TB, int(M), int(a1 - a0), int(K), 1.0f, A, int(lda), Bp, int(ldb), beta,
-                  C + a0, int(ldc));
-    }
-  }
+/// One product of the heads (see kernels/gemm.h: fixed tiles, thread-count
+/// independent). ta: A is [K x M]; tb: B is [N x K].
+Gemm gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  Gemm g;
+  g.ta = ta, g.tb = tb, g.m = M, g.n = N, g.k = K, g.a = A, g.lda = lda, g.b = B, g.ldb = ldb, g.beta = beta,
+  g.c = C, g.ldc = ldc;
+  return g;
 }
 
 /// out[j] += sum_i x[i*ld + j] over rows in order (double accumulators), for j < cols.
@@ -126,23 +98,23 @@ void ScanHeads::forward(const float* x, int64_t n, float* z) {
   const int64_t H = s_.heads, D = s_.d, C = s_.c, Hd = s_.hidden, W = H * C;
   const float* P = params_.data();
   if (!mlp()) {
-    par_gemm(false, true, n, W, D, x, D, P + L_.w1, D, 0.f, z, W);
+    tiled_gemm(gemm(false, true, n, W, D, x, D, P + L_.w1, D, 0.f, z, W));
     add_bias(z, n, W, W, P + L_.b1);
     return;
   }
   const int64_t HW = H * Hd;
   hid_.resize(size_t(n * HW));
-  par_gemm(false, true, n, HW, D, x, D, P + L_.w1, D, 0.f, hid_.data(), HW);
+  tiled_gemm(gemm(false, true, n, HW, D, x, D, P + L_.w1, D, 0.f, hid_.data(), HW));
   float* hp = hid_.data();
   const float* b1 = P + L_.b1;
 #pragma omp parallel for schedule(static) if (n * HW > 65536)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < HW; ++j) hp[i * HW + j] = std::max(0.f, hp[i * HW + j] + b1[j]);
-  // Second layer: one GEMM per head, heads spread over the threads (one
-  // parallel region instead of H; each head's output is computed by one thread).
-#pragma omp parallel for schedule(static) if (H > 1 && n * HW > 65536)
+  // Second layer: one GEMM per head, all their tiles in one parallel loop.
+  std::vector<Gemm> ops;
   for (int64_t h = 0; h < H; ++h)
-    par_gemm(false, true, n, C, Hd, hp + h * Hd, HW, P + L_.w2 + h * C * Hd, Hd, 0.f, z + h * C, W);
+    ops.push_back(gemm(false, true, n, C, Hd, hp + h * Hd, HW, P + L_.w2 + h * C * Hd, Hd, 0.f, z + h * C, W));
+  tiled_gemm(ops);
   add_bias(z, n, W, W, P + L_.b2);
 }
 
@@ -152,25 +124,26 @@ void ScanHeads::backward(const float* dz) {
   const float* P = params_.data();
   if (n == 0) return;
   if (!mlp()) {
-    par_gemm(true, false, W, D, n, dz, W, x_, D, 1.f, G + L_.w1, D);
+    tiled_gemm(gemm(true, false, W, D, n, dz, W, x_, D, 1.f, G + L_.w1, D));
     add_column_sums(dz, n, W, W, G + L_.b1);
     return;
   }
   const int64_t HW = H * Hd;
   add_column_sums(dz, n, W, W, G + L_.b2);
   dhid_.resize(size_t(n * HW));
-#pragma omp parallel for schedule(static) if (H > 1 && n * HW > 65536)
+  std::vector<Gemm> ops;
   for (int64_t h = 0; h < H; ++h) {
     // dW2_h [C x hid] += dz_h^T hid_h ; dhid_h [n x hid] = dz_h W2_h
-    par_gemm(true, false, C, Hd, n, dz + h * C, W, hid_.data() + h * Hd, HW, 1.f, G + L_.w2 + h * C * Hd, Hd);
-    par_gemm(false, false, n, Hd, C, dz + h * C, W, P + L_.w2 + h * C * Hd, Hd, 0.f, dhid_.data() + h * Hd, HW);
+    ops.push_back(gemm(true, false, C, Hd, n, dz + h * C, W, hid_.data() + h * Hd, HW, 1.f, G + L_.w2 + h * C * Hd, Hd));
+    ops.push_back(gemm(false, false, n, Hd, C, dz + h * C, W, P + L_.w2 + h * C * Hd, Hd, 0.f, dhid_.data() + h * Hd, HW));
   }
+  tiled_gemm(ops);
   float* dh = dhid_.data();
   const float* hp = hid_.data();
 #pragma omp parallel for schedule(static) if (n * HW > 65536)
   for (int64_t i = 0; i < n * HW; ++i)
     if (hp[i] <= 0.f) dh[i] = 0.f;
-  par_gemm(true, false, HW, D, n, dh, HW, x_, D, 1.f, G + L_.w1, D);
+  tiled_gemm(gemm(true, false, HW, D, n, dh, HW, x_, D, 1.f, G + L_.w1, D));
   add_column_sums(dh, n, HW, HW, G + L_.b1);
 }
 

@@ -16,7 +16,7 @@ export SB="$T/slurm" SLURM_CONF="$T/slurm/slurm.conf"
 bash "$SLURM_LOCAL" up >up.log 2>&1 || { cat up.log; exit 1; }
 trap 'bash "$SLURM_LOCAL" down >/dev/null 2>&1 || true' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-export_env="ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,DISTCLUST_ROOT=$DC_SOURCE,OMP_WAIT_POLICY=PASSIVE"
+export_env="ALL,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,DISTCLUST_ROOT=$DC_SOURCE"
 small=(--ntasks-per-node=2 --cpus-per-task=1 --gpus-per-node=0)  # this node: 2 cores, no GPU
 wait_job() {  # wait_job ID TIMEOUT [RESTARTS]: poll the job (sbatch --wait polls slowly)
   # Done in a terminal state reached after at least RESTARTS requeues:

@@ -1,4 +1,4 @@
-#include "distclust/bench.h"
+#include "kernels/sgemm_rate.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "distclust/rng.h"
-#include "distclust/runtime.h"
+
+extern "C" void openblas_set_num_threads(int);
 
 namespace distclust {
 
@@ -21,14 +22,14 @@ double measured_sgemm_gflops(int64_t m, int64_t n, int64_t k, int threads, int r
   const double flops = 2.0 * double(m) * double(n) * double(k);
   auto secs = [](auto t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   double best_multi = 0, best_tiled = 0;
-  set_blas_threads(threads);
+  openblas_set_num_threads(threads);
   for (int r = 0; r < reps; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.0f, a.data(), int(k), b.data(),
                 int(k), 0.0f, c.data(), int(n));
     best_multi = std::max(best_multi, flops / secs(t0) / 1e9);
   }
-  set_blas_threads(1);
+  openblas_set_num_threads(1);
   const int64_t tr = 512;
   for (int r = 0; r < reps; ++r) {
     auto t0 = std::chrono::steady_clock::now();

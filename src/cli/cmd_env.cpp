@@ -1,0 +1,31 @@
+// `distclust env`: the compute environment this process runs under: the
+// BLAS/OpenMP variables as given, what distclust changed and checked
+// (kernels/compute_env.h), the OpenBLAS library and core type, threads.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/context.h"
+#include "kernels/blas.h"
+#include "kernels/compute_env.h"
+
+namespace distclust::cli {
+
+void add_env_command(CLI::App& app) {
+  static CommandLine cl;
+  auto* cmd = app.add_subcommand("env", "Print the compute environment: BLAS library and core type, what distclust "
+                                        "changed or checked in it, threads per rank");
+  add_common(cmd, cl);
+  cmd->callback([] {
+    Context ctx = make_context(cl, "runtime", {"runtime"});
+    if (ctx.comm->rank() != 0) return;
+    std::printf("given:       %s\n", compute_env::given().c_str());
+    std::printf("%s\n", compute_env::summary().c_str());
+    std::printf("BLAS:        %s\n", blas::describe().c_str());
+    std::printf("CPU:         AVX-512 %s, AVX2 %s\n", __builtin_cpu_supports("avx512f") ? "yes" : "no",
+                __builtin_cpu_supports("avx2") ? "yes" : "no");
+    std::printf("threads:     %d OpenMP threads per rank x %d ranks; OpenBLAS: one thread per call\n",
+                compute_threads(), ctx.comm->size());
+  });
+}
+
+}  // namespace distclust::cli

@@ -1,0 +1,95 @@
+#include "kernels/blas.h"
+
+#include <cblas.h>
+#include <dlfcn.h>
+
+#include <cmath>
+#include <vector>
+
+#include "distclust/error.h"
+
+extern "C" {
+void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+}
+
+namespace distclust::blas {
+
+void single_thread() {
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // no products: C = beta C (BLAS leaves this case to the implementation)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0 ? 0.f : beta * c[i * ldc + j];
+    return;
+  }
+  require(m < INT32_MAX && n < INT32_MAX && k < INT32_MAX && lda < INT32_MAX && ldb < INT32_MAX && ldc < INT32_MAX,
+          "sgemm: ", m, " x ", n, " x ", k, " exceeds the 32-bit sizes BLAS takes");
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
+              alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+std::string core_name() {
+  const char* c = openblas_get_corename();
+  return c ? c : "unknown";
+}
+
+std::string describe() {
+  std::string lib = "?";
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&cblas_sgemm), &info) && info.dli_fname) lib = info.dli_fname;
+  const char* cfg = openblas_get_config();
+  return fmt(cfg ? cfg : "OpenBLAS", ", core ", core_name(), ", library ", lib);
+}
+
+Check check_sgemm(bool perturb) {
+  // Shapes that reach the kernels' edge paths (odd sizes) and a full block,
+  // in the transposes distclust uses (NT: search, NN/TN: SCAN heads).
+  struct Shape { bool ta, tb; int m, n, k; };
+  const Shape shapes[] = {{false, true, 67, 45, 33}, {false, false, 96, 96, 96}, {true, false, 40, 72, 129},
+                          {false, true, 5, 300, 64}};
+  Check out;
+  out.ok = true;
+  uint64_t s = 0x243F6A8885A308D3ull;
+  auto next = [&s] {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return float(int64_t(s >> 40) - (int64_t(1) << 23)) / float(1 << 23);  // [-1, 1)
+  };
+  bool perturbed = false;
+  for (const Shape& sh : shapes) {
+    std::vector<float> a(size_t(sh.m) * sh.k), b(size_t(sh.k) * sh.n), c(size_t(sh.m) * sh.n);
+    for (auto& v : a) v = next();
+    for (auto& v : b) v = next();
+    const int lda = sh.ta ? sh.m : sh.k, ldb = sh.tb ? sh.k : sh.n;
+    sgemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(), sh.n);
+    if (perturb && !perturbed) c[0] += 1.f, perturbed = true;
+    for (int i = 0; i < sh.m; ++i)
+      for (int j = 0; j < sh.n; ++j) {
+        double ref = 0, mag = 0;
+        for (int t = 0; t < sh.k; ++t) {
+          const double x = sh.ta ? a[size_t(t) * lda + i] : a[size_t(i) * lda + t];
+          const double y = sh.tb ? b[size_t(j) * ldb + t] : b[size_t(t) * ldb + j];
+          ref += x * y;
+          mag += std::fabs(x * y);
+        }
+        const double err = std::fabs(double(c[size_t(i) * sh.n + j]) - ref) / std::max(mag, 1e-30);
+        if (err > out.max_error) {
+          out.max_error = err;
+          out.detail = fmt(sh.ta ? "T" : "N", sh.tb ? "T" : "N", " ", sh.m, "x", sh.n, "x", sh.k, " element (", i,
+                           ",", j, "): ", c[size_t(i) * sh.n + j], " vs ", ref);
+        }
+      }
+  }
+  // float32 products summed in any order: relative error ~k * 2^-24 of the
+  // magnitude sum at worst (k <= 129 here: ~8e-6); a wrong kernel is off by O(1).
+  out.ok = out.max_error < 1e-4;
+  return out;
+}
+
+}  // namespace distclust::blas

@@ -1,0 +1,41 @@
+// The environment OpenBLAS and OpenMP read when they load, set before they
+// do. OpenBLAS picks its kernels (OPENBLAS_CORETYPE) and libgomp its wait
+// policy at load time, so distclust re-executes itself once (same pid, same
+// argv: mpirun and srun still see the process they started) when it wants
+// them otherwise:
+//  - OMP_WAIT_POLICY=PASSIVE unless set (spinning OpenMP threads slow the
+//    BLAS threads beside them);
+//  - a preset OPENBLAS_CORETYPE of pre-AVX-512 kernels (Haswell, Zen, ...)
+//    is dropped when the CPU has AVX-512 (they run at half the rate), and
+//    one that needs AVX-512 the CPU lacks (SkylakeX, ...) is dropped too
+//    (its kernels die on an illegal instruction);
+//  - DISTCLUST_OPENBLAS_CORETYPE=X forces core type X.
+// An operator may have preset a core type because other kernels compute
+// wrongly on that machine (older OpenBLAS builds did), so kernels distclust
+// switches to are checked before use: a small sgemm against a
+// double-precision reference (blas::check_sgemm, ~1 ms). When they
+// disagree, distclust re-executes once more with the preset restored. The
+// decision is one log line either way (summary()).
+// DISTCLUST_KEEP_ENV=1 leaves the environment exactly as given.
+#pragma once
+
+#include <string>
+
+namespace distclust::compute_env {
+
+/// Call first in main(), before MPI_Init or any thread starts. May not return
+/// (re-executes the program).
+void prepare(int argc, char** argv);
+
+/// What prepare() did, one line.
+std::string summary();
+
+/// True when prepare() changed or checked OPENBLAS_CORETYPE (worth an info
+/// line in the log; otherwise the summary is a debug line).
+bool blas_decision_made();
+
+/// The BLAS/OpenMP variables as the process was started with them, before
+/// any re-execution: "OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512 OMP_WAIT_POLICY=unset ...".
+std::string given();
+
+}  // namespace distclust::compute_env

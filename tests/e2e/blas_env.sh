@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The compute environment at start (kernels/compute_env.h): kernels distclust
+# switches to are checked against a double-precision sgemm before use, and a
+# preset is kept when they disagree; the decision is printed either way.
+# DISTCLUST_OPENBLAS_CORETYPE forces a switch on any CPU (the AVX-512 drop
+# needs such a CPU); DISTCLUST_TEST_BLAS_CHECK=fail makes the check disagree.
+source "$(dirname "$0")/lib.sh"
+core() { grep -o 'core [A-Za-z0-9]*' "$1" | head -1 | cut -d' ' -f2; }
+
+# Switch accepted: the forced kernels agree with the reference and are used.
+OPENBLAS_CORETYPE=Haswell DISTCLUST_OPENBLAS_CORETYPE=Sandybridge "$DC" env >ok.txt 2>&1 || { cat ok.txt; fail "env"; }
+grep -q "the Sandybridge kernels agree with a double-precision sgemm" ok.txt || { cat ok.txt; fail "check not reported"; }
+[[ $(core ok.txt) == Sandybridge ]] || { cat ok.txt; fail "forced kernels not in use"; }
+pass "switch checked and taken: $(grep -o 'max relative error [0-9.e-]*' ok.txt | head -1)"
+
+# Switch refused: the check disagrees, the preset stays, the log says why.
+OPENBLAS_CORETYPE=Haswell DISTCLUST_OPENBLAS_CORETYPE=Sandybridge DISTCLUST_TEST_BLAS_CHECK=fail \
+  "$DC" env >bad.txt 2>&1 || { cat bad.txt; fail "env with a failing check"; }
+grep -q "kept OPENBLAS_CORETYPE=Haswell: the Sandybridge kernels distclust would switch to disagree" bad.txt ||
+  { cat bad.txt; fail "kept preset not reported"; }
+[[ $(core bad.txt) == Haswell ]] || { cat bad.txt; fail "preset not restored"; }
+# A stage logs the decision too (info line on rank 0), and runs on the preset's kernels.
+OPENBLAS_CORETYPE=Haswell DISTCLUST_OPENBLAS_CORETYPE=Sandybridge DISTCLUST_TEST_BLAS_CHECK=fail \
+  "$DC" synth features --n 100 --d 4 --k 2 --out f.h5 >stage.txt 2>&1 || { cat stage.txt; fail "stage"; }
+grep -q "kept OPENBLAS_CORETYPE=Haswell" stage.txt || { cat stage.txt; fail "decision not in the stage's log"; }
+pass "disagreeing kernels refused, preset kept and named"
+
+# No switch asked for: no check, kernels as given.
+DISTCLUST_KEEP_ENV=1 OPENBLAS_CORETYPE=Haswell "$DC" env >keep.txt 2>&1
+grep -q "kept as given" keep.txt && [[ $(core keep.txt) == Haswell ]] || { cat keep.txt; fail "KEEP_ENV"; }
+pass "blas env"
