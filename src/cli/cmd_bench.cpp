@@ -10,10 +10,10 @@
 #include "cli/context.h"
 #include "kernels/sgemm_rate.h"
 #include "kernels/compute_env.h"
-#include "distclust/kmeans.h"
-#include "distclust/knn.h"
+#include "kmeans/kmeans.h"
+#include "knn/knn.h"
 #include "distclust/log.h"
-#include "distclust/synth_features.h"
+#include "synth/synth_features.h"
 
 namespace distclust {
 
@@ -44,8 +44,8 @@ void add_bench_commands(CLI::App& app) {
     KMeansParams kp;
     kp.k = p.k, kp.iters = p.iters, kp.tol = 0, kp.init = "random", kp.seed = p.seed, kp.spherical = p.spherical;
     kp.checkpoint = false;
-    auto assigner = make_cpu_assigner({kp.tile_rows, kp.tile_k});
-    KMeansResult r = kmeans(b, kp, comm, *assigner);
+    auto kernel = make_cpu_search({kp.tile_rows, kp.tile_k});
+    KMeansResult r = kmeans(b, kp, comm, *kernel);
     std::vector<double> t = r.iter_seconds;
     std::sort(t.begin(), t.end());
     const double med = t[t.size() / 2], best = t.front();

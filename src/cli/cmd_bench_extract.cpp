@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "kernels/compute_env.h"
-#include "distclust/extract_bench.h"
+#include "extract/extract_bench.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 

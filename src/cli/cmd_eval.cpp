@@ -1,7 +1,7 @@
 // `distclust eval`: ACC / NMI / ARI of predictions against labels.
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/eval_stage.h"
+#include "eval/eval.h"
 
 namespace distclust::cli {
 

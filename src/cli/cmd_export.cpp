@@ -2,7 +2,7 @@
 // per-cluster folders of links (or copies) to the images.
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/export.h"
+#include "export/export.h"
 
 namespace distclust::cli {
 

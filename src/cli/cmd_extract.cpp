@@ -1,8 +1,8 @@
 // `distclust extract`: images -> features.h5 (TorchScript or pixels backbone).
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/backbone.h"
-#include "distclust/extract.h"
+#include "extract/backbone.h"
+#include "extract/extract.h"
 #include "distclust/log.h"
 
 namespace distclust::cli {

@@ -1,7 +1,7 @@
 // `distclust kmeans`: features.h5 -> kmeans.h5.
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/stages.h"
+#include "pipeline/stages.h"
 
 namespace distclust::cli {
 

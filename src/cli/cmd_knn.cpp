@@ -1,7 +1,7 @@
 // `distclust knn`: features.h5 -> knn.h5 (global kNN graph).
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/stages.h"
+#include "pipeline/stages.h"
 
 namespace distclust::cli {
 

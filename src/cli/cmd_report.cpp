@@ -1,7 +1,7 @@
 // `distclust report`: features.h5 + scan.h5|kmeans.h5 -> an HTML report folder.
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "distclust/report.h"
+#include "report/report.h"
 
 namespace distclust::cli {
 

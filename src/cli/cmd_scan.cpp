@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "distclust/log.h"
-#include "distclust/scan.h"
+#include "scan/scan.h"
 
 namespace distclust::cli {
 

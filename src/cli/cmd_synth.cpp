@@ -4,8 +4,8 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "distclust/log.h"
-#include "distclust/synth_features.h"
-#include "distclust/synth_images.h"
+#include "synth/synth_features.h"
+#include "synth/synth_images.h"
 
 namespace distclust::cli {
 

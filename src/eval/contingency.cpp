@@ -8,7 +8,7 @@
 
 #include "int64_map.h"
 #include "distclust/error.h"
-#include "distclust/metrics.h"
+#include "eval/metrics.h"
 
 namespace distclust {
 namespace {

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "distclust/error.h"
-#include "distclust/metrics.h"
+#include "eval/metrics.h"
 
 namespace distclust {
 namespace {

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "distclust/error.h"
-#include "distclust/metrics.h"
+#include "eval/metrics.h"
 
 namespace distclust {
 namespace {

@@ -24,7 +24,7 @@
 #include <queue>
 
 #include "distclust/error.h"
-#include "distclust/metrics.h"
+#include "eval/metrics.h"
 
 namespace distclust {
 namespace {

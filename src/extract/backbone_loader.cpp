@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "distclust/backbone.h"
+#include "extract/backbone.h"
 #include "distclust/error.h"
 
 #ifndef DISTCLUST_TORCH_PLUGIN

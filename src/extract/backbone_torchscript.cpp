@@ -16,7 +16,7 @@
 
 #include <cstring>
 
-#include "distclust/backbone.h"
+#include "extract/backbone.h"
 #include "distclust/error.h"
 
 namespace distclust {

@@ -1,6 +1,6 @@
 // Decoding encoded images to 8-bit RGB with OpenCV, never throwing: see
 // decode.h for the conversions and the bomb guard.
-#include "distclust/decode.h"
+#include "extract/decode.h"
 
 #include <cstdint>
 #include <cstring>

@@ -1,5 +1,5 @@
 // Decode workers feeding a bounded ring of batch buffers (decode_pool.h).
-#include "distclust/decode_pool.h"
+#include "extract/decode_pool.h"
 
 #include <algorithm>
 #include <chrono>

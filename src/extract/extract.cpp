@@ -12,11 +12,11 @@
 #include <fstream>
 
 #include "distclust/config.h"
-#include "distclust/decode_pool.h"
+#include "extract/decode_pool.h"
 #include "distclust/error.h"
-#include "distclust/extract.h"
+#include "extract/extract.h"
 #include "distclust/log.h"
-#include "distclust/pixels.h"
+#include "extract/pixels.h"
 #include "distclust/runtime.h"
 #include "extract/extract_output.h"
 #include "distclust/progress.h"

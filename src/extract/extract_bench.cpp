@@ -1,5 +1,5 @@
 // `distclust bench extract` measurements (extract_bench.h).
-#include "distclust/extract_bench.h"
+#include "extract/extract_bench.h"
 
 #include <algorithm>
 #include <chrono>

@@ -10,7 +10,7 @@
 
 #include "distclust/config.h"
 #include "distclust/error.h"
-#include "distclust/extract.h"
+#include "extract/extract.h"
 #include "distclust/log.h"
 
 namespace distclust {

@@ -12,7 +12,7 @@
 #include <mutex>
 
 #include "distclust/error.h"
-#include "distclust/image_source.h"
+#include "extract/image_source.h"
 #include "io/h5_util.h"
 
 namespace distclust::extract {

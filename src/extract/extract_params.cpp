@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "distclust/error.h"
-#include "distclust/extract.h"
+#include "extract/extract.h"
 
 namespace distclust {
 namespace {

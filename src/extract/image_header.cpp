@@ -3,7 +3,7 @@
 // Every read is bounds-checked; malformed input gives false and a reason.
 #include <cstring>
 
-#include "distclust/decode.h"
+#include "extract/decode.h"
 #include "distclust/error.h"
 
 namespace distclust {

@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "distclust/error.h"
-#include "distclust/preprocess.h"
-#include "extract/json.h"
+#include "extract/preprocess.h"
+#include "core/json.h"
 
 namespace distclust {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "distclust/error.h"
 #include "distclust/log.h"
-#include "distclust/pixels.h"
+#include "extract/pixels.h"
 #include "distclust/rng.h"
 
 namespace distclust {

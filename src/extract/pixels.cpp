@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "distclust/error.h"
-#include "distclust/pixels.h"
+#include "extract/pixels.h"
 
 namespace distclust {
 

@@ -1,6 +1,6 @@
 // Resize + centre crop + normalisation into the backbone's CHW float input,
 // with torchvision's arithmetic (see preprocess.h).
-#include "distclust/preprocess.h"
+#include "extract/preprocess.h"
 
 #include <cmath>
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "distclust/error.h"
-#include "distclust/preprocess.h"
+#include "extract/preprocess.h"
 
 namespace distclust {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "distclust/image_source.h"
+#include "extract/image_source.h"
 
 namespace distclust::extract {
 

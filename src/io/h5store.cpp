@@ -1,4 +1,4 @@
-#include "distclust/h5store.h"
+#include "io/h5store.h"
 
 #include <sys/stat.h>
 

@@ -2,8 +2,8 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/h5store.h"
-#include "distclust/stages.h"
+#include "io/h5store.h"
+#include "pipeline/stages.h"
 
 namespace distclust {
 

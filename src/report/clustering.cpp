@@ -6,10 +6,10 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/h5store.h"
-#include "report/confidence.h"
-#include "report/h5_strings.h"
-#include "report/root_only.h"
+#include "io/h5store.h"
+#include "kmeans/kmeans_confidence.h"
+#include "io/h5_strings.h"
+#include "comm/root.h"
 
 namespace fs = std::filesystem;
 
@@ -40,7 +40,6 @@ namespace {
 struct Header {
   int64_t n = 0;
   int64_t kind = 0;
-  int64_t spherical = 0;
 };
 
 Header inspect(const std::string& features, const std::string& pred) {
@@ -154,13 +153,12 @@ Clustering load_clustering(const std::string& features, const std::string& pred,
   Header h;
   run_on_root(comm, "reading the inputs", [&] {
     h = inspect(features, pred);
-    if (h.kind == int64_t(PredKind::kmeans)) h.spherical = kmeans_is_spherical(pred, comm) ? 1 : 0;
   });
   comm.broadcast(&h, sizeof(h), 0);
   cl.n = h.n;
   cl.kind = static_cast<PredKind>(h.kind);
   std::vector<float> margin;
-  if (cl.kind == PredKind::kmeans) margin = kmeans_margin_confidence(features, pred, h.spherical != 0, comm);
+  if (cl.kind == PredKind::kmeans) margin = kmeans_margin_confidence(features, pred, comm);
   run_on_root(comm, "reading the inputs", [&] {
     read_on_root(cl);
     if (cl.kind == PredKind::kmeans) {

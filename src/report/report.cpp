@@ -1,5 +1,5 @@
 // `distclust report`: gathers the report model on rank 0 and writes the page.
-#include "distclust/report.h"
+#include "report/report.h"
 
 #include <chrono>
 #include <cmath>
@@ -10,16 +10,16 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/h5store.h"
+#include "io/h5store.h"
 #include "distclust/log.h"
-#include "distclust/metrics.h"
+#include "eval/metrics.h"
 #include "report/clustering.h"
 #include "report/html.h"
-#include "report/out_dir.h"
+#include "core/out_dir.h"
 #include "report/picks.h"
 #include "report/report_curves.h"
 #include "report/report_model.h"
-#include "report/root_only.h"
+#include "comm/root.h"
 #include "report/thumbnails.h"
 
 namespace fs = std::filesystem;
@@ -260,7 +260,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl) {
 std::string run_report(const ReportParams& p, Communicator& comm) {
   p.validate();
   // Refuse an existing output before the expensive part.
-  report::run_on_root(comm, "report", [&] {
+  run_on_root(comm, "report", [&] {
     std::error_code ec;
     require(p.force || !fs::exists(fs::symlink_status(p.out, ec)), p.out,
             " already exists: pass --force to replace it, or choose another --out");
@@ -269,7 +269,7 @@ std::string run_report(const ReportParams& p, Communicator& comm) {
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
   std::string index;
-  report::run_on_root(comm, "report", [&] { index = report::write_report(p, cl); });
+  run_on_root(comm, "report", [&] { index = report::write_report(p, cl); });
   return index;
 }
 

@@ -4,7 +4,7 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/h5store.h"
+#include "io/h5store.h"
 #include "distclust/log.h"
 #include "report/html.h"
 

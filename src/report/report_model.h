@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "distclust/metrics.h"
+#include "eval/metrics.h"
 #include "report/confusion.h"
 #include "report/svg_plot.h"
 

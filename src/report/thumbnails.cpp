@@ -6,7 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "distclust/decode.h"
+#include "extract/decode.h"
 #include "distclust/error.h"
 
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
 // SCAN training loop across ranks, self-labelling, final assignment.
-#include "distclust/scan.h"
+#include "scan/scan.h"
 
 #include <omp.h>
 
@@ -13,13 +13,13 @@
 #include <numeric>
 
 #include "distclust/error.h"
-#include "distclust/features.h"
-#include "distclust/h5store.h"
+#include "extract/features_file.h"
+#include "io/h5store.h"
 #include "distclust/log.h"
 #include "distclust/progress.h"
 #include "distclust/rng.h"
 #include "distclust/runtime.h"
-#include "distclust/scan_heads.h"
+#include "scan/scan_heads.h"
 #include "scan/scan_checkpoint.h"
 #include "scan/scan_gate.h"
 #include "scan/scan_rows.h"

@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 
 #include "comm/local_comm.h"
-#include "distclust/h5store.h"
+#include "io/h5store.h"
 #include "distclust/log.h"
 
 namespace distclust {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "cluster/alltoall.h"
+#include "comm/alltoall.h"
 #include "distclust/error.h"
 
 namespace distclust {

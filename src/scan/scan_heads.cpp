@@ -1,4 +1,4 @@
-#include "distclust/scan_heads.h"
+#include "scan/scan_heads.h"
 
 #include <omp.h>
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "distclust/comm.h"
-#include "distclust/features.h"
+#include "extract/features_file.h"
 
 namespace distclust {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "distclust/comm.h"
-#include "distclust/scan_heads.h"
+#include "scan/scan_heads.h"
 
 namespace distclust {
 

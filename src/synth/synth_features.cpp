@@ -1,4 +1,4 @@
-#include "distclust/synth_features.h"
+#include "synth/synth_features.h"
 
 #include <cmath>
 

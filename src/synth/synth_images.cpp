@@ -8,7 +8,7 @@
 // of (seed, index), and are turned into numbers by our own code (not the
 // implementation-defined std:: distributions), in a fixed order.
 
-#include "distclust/synth_images.h"
+#include "synth/synth_images.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "comm/local_comm.h"
-#include "distclust/knn.h"
-#include "distclust/synth_features.h"
+#include "knn/knn.h"
+#include "synth/synth_features.h"
 
 using namespace distclust;
 

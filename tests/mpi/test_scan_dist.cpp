@@ -10,10 +10,10 @@
 #include <cstdlib>
 
 #include "comm/local_comm.h"
-#include "distclust/knn.h"
+#include "knn/knn.h"
 #include "distclust/rng.h"
-#include "distclust/scan.h"
-#include "distclust/synth_features.h"
+#include "scan/scan.h"
+#include "synth/synth_features.h"
 #include "scan/scan_rows.h"
 
 using namespace distclust;

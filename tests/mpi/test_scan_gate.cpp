@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "distclust/comm.h"
-#include "distclust/features.h"
+#include "extract/features_file.h"
 #include "scan/scan_gate.h"
 #include "scan/scan_rows.h"
 

@@ -7,7 +7,7 @@
 
 #include "distclust/comm.h"
 #include "distclust/rng.h"
-#include "distclust/scan_heads.h"
+#include "scan/scan_heads.h"
 #include "scan/scan_step.h"
 
 using namespace distclust;

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "distclust/config.h"
-#include "distclust/kmeans.h"
+#include "kmeans/kmeans.h"
 
 using namespace distclust;
 

@@ -11,7 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "distclust/decode.h"
+#include "extract/decode.h"
 #include "distclust/error.h"
 
 using namespace distclust;

@@ -9,7 +9,7 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/h5store.h"
+#include "io/h5store.h"
 #include "extract/extract_output.h"
 
 using namespace distclust;

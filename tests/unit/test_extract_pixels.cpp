@@ -7,7 +7,7 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/pixels.h"
+#include "extract/pixels.h"
 #include "distclust/rng.h"
 
 using namespace distclust;

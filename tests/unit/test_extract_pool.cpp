@@ -7,7 +7,7 @@
 #include <chrono>
 #include <thread>
 
-#include "distclust/decode_pool.h"
+#include "extract/decode_pool.h"
 #include "distclust/error.h"
 
 using namespace distclust;

@@ -14,7 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "distclust/error.h"
-#include "distclust/preprocess.h"
+#include "extract/preprocess.h"
 
 namespace fs = std::filesystem;
 using namespace distclust;

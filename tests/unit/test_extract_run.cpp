@@ -13,8 +13,8 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/extract.h"
-#include "distclust/h5store.h"
+#include "extract/extract.h"
+#include "io/h5store.h"
 
 namespace fs = std::filesystem;
 using namespace distclust;

@@ -14,9 +14,9 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "distclust/decode.h"
+#include "extract/decode.h"
 #include "distclust/error.h"
-#include "distclust/image_source.h"
+#include "extract/image_source.h"
 
 namespace fs = std::filesystem;
 using namespace distclust;

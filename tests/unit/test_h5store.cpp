@@ -7,8 +7,8 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/features.h"
-#include "distclust/h5store.h"
+#include "extract/features_file.h"
+#include "io/h5store.h"
 
 using namespace distclust;
 

@@ -7,9 +7,9 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/kmeans.h"
-#include "distclust/metrics.h"
-#include "distclust/synth_features.h"
+#include "kmeans/kmeans.h"
+#include "eval/metrics.h"
+#include "synth/synth_features.h"
 
 using namespace distclust;
 
@@ -32,7 +32,7 @@ std::string error_of(F f) {
 
 TEST(KMeans, RecoversMixtureWithSeedingInits) {
   LocalCommunicator c;
-  auto a = make_cpu_assigner();
+  auto a = make_cpu_search();
   double best = 0;
   for (const char* init : {"kmeans++", "kmeans-parallel"}) {
     FeatureBlock b = data(5000, 16, 8, 0.3);
@@ -56,7 +56,7 @@ TEST(KMeans, RecoversMixtureWithSeedingInits) {
 
 TEST(KMeans, EmptyClustersAreSplit) {
   LocalCommunicator c;
-  auto a = make_cpu_assigner();
+  auto a = make_cpu_search();
   // 3 distinct points repeated, k = 6: random init picks duplicates, leaving
   // clusters empty; they must be re-seeded, not left as NaN centroids.
   FeatureBlock b;
@@ -81,7 +81,7 @@ TEST(KMeans, EmptyClustersAreSplit) {
 
 TEST(KMeans, RestartsKeepLowestInertia) {
   LocalCommunicator c;
-  auto a = make_cpu_assigner();
+  auto a = make_cpu_search();
   FeatureBlock b0 = data(3000, 8, 12, 0.9, 4);
   double worst = 0, best = 1e300;
   for (int s = 0; s < 4; ++s) {
@@ -102,7 +102,7 @@ TEST(KMeans, RestartsKeepLowestInertia) {
 
 TEST(KMeans, BadKIsNamed) {
   LocalCommunicator c;
-  auto a = make_cpu_assigner();
+  auto a = make_cpu_search();
   FeatureBlock b = data(50, 4, 2, 0.1);
   KMeansParams p;
   p.k = 51;
@@ -117,7 +117,7 @@ TEST(KMeans, BadKIsNamed) {
 
 TEST(KMeans, ResumeFromCheckpointGivesSameResult) {
   LocalCommunicator c;
-  auto a = make_cpu_assigner();
+  auto a = make_cpu_search();
   KMeansParams p;
   p.k = 10, p.iters = 8, p.tol = 0, p.restarts = 2, p.init = "random";
   FeatureBlock b = data(4000, 8, 10, 1.0);

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <numeric>
 
-#include "cluster/knn_topk.h"
+#include "distclust/topk.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/knn.h"
-#include "distclust/synth_features.h"
+#include "knn/knn.h"
+#include "synth/synth_features.h"
 
 using namespace distclust;
 

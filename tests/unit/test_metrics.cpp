@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "distclust/error.h"
-#include "distclust/metrics.h"
+#include "eval/metrics.h"
 
 namespace distclust {
 namespace {

@@ -13,8 +13,9 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/h5store.h"
-#include "report/confidence.h"
+#include "io/h5store.h"
+#include "kmeans/kmeans_confidence.h"
+#include "kmeans/kmeans_file.h"
 
 namespace fs = std::filesystem;
 
@@ -68,8 +69,7 @@ class report_confidence_files : public ::testing::Test {
     H5Writer w(km(), self);
     w.write_all<float>("/centroids", {k, centroid_d ? centroid_d : d}, c.data());
     w.write_all<int64_t>("/assign", {n}, a.data());
-    w.attr("params", std::string("kmeans:\n  k: ") + std::to_string(k) +
-                         "\n  spherical: " + (spherical ? "true" : "false") + "\n");
+    w.attr("spherical", int64_t(spherical ? 1 : 0));
     w.commit();
   }
   std::string feat() const { return (dir_ / "f.h5").string(); }
@@ -120,8 +120,8 @@ TEST_F(report_confidence_files, MatchesBruteForce) {
     }
     write(n, d, k, x, c, a, spherical);
     LocalCommunicator self;
-    EXPECT_EQ(kmeans_is_spherical(km(), self), spherical);
-    std::vector<float> got = kmeans_margin_confidence(feat(), km(), spherical, self);
+    EXPECT_EQ(read_kmeans_model(km()).spherical, spherical);
+    std::vector<float> got = kmeans_margin_confidence(feat(), km(), self);
     std::vector<double> want = brute(n, d, k, x, c, a, spherical);
     ASSERT_EQ(got.size(), size_t(n));
     for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 2e-3) << "row " << i << " spherical " << spherical;
@@ -131,7 +131,7 @@ TEST_F(report_confidence_files, MatchesBruteForce) {
 TEST_F(report_confidence_files, SingleCentroidGivesOne) {
   write(3, 2, 1, {0, 0, 1, 1, 2, 2}, {1, 1}, {0, 0, 0}, false);
   LocalCommunicator self;
-  auto got = kmeans_margin_confidence(feat(), km(), false, self);
+  auto got = kmeans_margin_confidence(feat(), km(), self);
   EXPECT_EQ(got, (std::vector<float>{1, 1, 1}));
 }
 
@@ -139,14 +139,14 @@ TEST_F(report_confidence_files, MismatchedFilesAreClearErrors) {
   write(3, 2, 2, {0, 0, 1, 1, 2, 2}, {1, 1, 0, 0}, {0, 0, 5}, false);
   LocalCommunicator self;
   try {
-    kmeans_margin_confidence(feat(), km(), false, self);
+    kmeans_margin_confidence(feat(), km(), self);
     FAIL() << "assign 5 with 2 centroids accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/assign[2] = 5"), std::string::npos) << e.what();
   }
   write(3, 2, 1, {0, 0, 1, 1, 2, 2}, {1, 1, 1}, {0, 0, 0}, false, 3);  // centroids 1 x 3 vs D = 2
   LocalCommunicator self2;
-  EXPECT_THROW(kmeans_margin_confidence(feat(), km(), false, self2), Error);
+  EXPECT_THROW(kmeans_margin_confidence(feat(), km(), self2), Error);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // any RFC 4180 reader (the e2e test reads them back with Python's csv).
 #include <gtest/gtest.h>
 
-#include "report/csv.h"
+#include "export/csv.h"
 
 namespace distclust::report {
 namespace {

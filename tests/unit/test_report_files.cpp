@@ -13,9 +13,9 @@
 
 #include "distclust/error.h"
 #include "report/clustering.h"
-#include "report/h5_strings.h"
+#include "io/h5_strings.h"
 #include "report/html.h"
-#include "report/out_dir.h"
+#include "core/out_dir.h"
 #include "report/svg_plot.h"
 #include "report/thumbnails.h"
 

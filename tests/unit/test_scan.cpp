@@ -12,11 +12,11 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
-#include "distclust/h5store.h"
-#include "distclust/knn.h"
-#include "distclust/metrics.h"
-#include "distclust/scan.h"
-#include "distclust/synth_features.h"
+#include "io/h5store.h"
+#include "knn/knn.h"
+#include "eval/metrics.h"
+#include "scan/scan.h"
+#include "synth/synth_features.h"
 
 using namespace distclust;
 

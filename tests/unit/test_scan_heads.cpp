@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "distclust/rng.h"
-#include "distclust/scan_heads.h"
+#include "scan/scan_heads.h"
 
 extern "C" void openblas_set_num_threads(int);
 

@@ -1,6 +1,6 @@
 // Unit tests for the procedural image generator (distclust/synth_images.h).
 
-#include "distclust/synth_images.h"
+#include "synth/synth_images.h"
 
 #include <unistd.h>
 

@@ -1,0 +1,91 @@
+// The one search kernel (in the spirit of FAISS's Index::search): for a block
+// of queries, the k best rows of a block of base rows by inner product or L2.
+// Every nearest-something in distclust goes through it: k-means assignment
+// (k = 1), the report's margin confidence (k = 2), exact kNN (k = K, over a
+// ring of blocks), IVF coarse assignment (k = nprobe) and list scans, and the
+// k-means++ / k-means|| distance updates. The OpenBLAS implementation
+// (search_cpu.cpp) is the CPU kernel; a GPU implementation goes behind the
+// same interface.
+//
+// Scores, higher is better: inner product <q, b>; L2 2<q, b> - |b|^2, so that
+// |q|^2 - score is the squared distance. Ties go to the lower id.
+//
+// Determinism: queries are cut into tiles of `tile_rows` aligned to their
+// global row numbers (first_row), a partial tile padded to full size, so a
+// query's scores come from the same sgemm shape at the same position for any
+// rank count (row split) and thread count (threads take whole tiles). A
+// given OpenBLAS kernel therefore gives bit-identical results everywhere;
+// different core types may differ in the last bits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "distclust/topk.h"
+
+namespace distclust {
+
+enum class Metric { inner_product, l2 };
+
+/// Queries x [n x d].
+///  first_row: global row of x[0]; with `aligned`, tiles fall on multiples of
+///    the tile size in that numbering and a partial tile is padded (the
+///    determinism above); without, tiles start at x[0] (for gathered batches
+///    whose results need not match across rank counts, e.g. IVF list scans).
+///  ids (optional, [n]): each query's own id, for exclude_self, when the
+///    queries are not the rows first_row, first_row + 1, ...
+///  top_rows (optional, [n]): the row of `top` query i updates (default i).
+struct SearchQueries {
+  const float* x = nullptr;
+  int64_t n = 0, d = 0;
+  int64_t first_row = 0;
+  const int64_t* ids = nullptr;
+  const int64_t* top_rows = nullptr;
+  bool aligned = true;
+};
+
+/// Base rows x [n x d]. Ids reported: first_id + j, or ids[j] when given
+/// (increasing in j: ties go to the lower id).
+/// norms ([n] |b|^2, l2 only) are computed when null; valid ([n], 0 = never
+/// returned) may be null (all valid). exclude_self: never return a query's
+/// own id.
+struct SearchBase {
+  const float* x = nullptr;
+  int64_t n = 0;
+  int64_t first_id = 0;
+  const int64_t* ids = nullptr;
+  const float* norms = nullptr;
+  const uint8_t* valid = nullptr;
+  bool exclude_self = false;
+};
+
+/// Tile sizes of the CPU kernel (defaults suit a 1-2 MiB L2 per core).
+struct SearchTiling {
+  int tile_rows = 512;   ///< queries per GEMM tile
+  int tile_cols = 1024;  ///< base rows per GEMM tile
+};
+
+class SearchKernel {
+ public:
+  virtual ~SearchKernel() = default;
+  virtual std::string name() const = 0;
+  /// Offers every base row to every query: top [rows x cap] keeps, per
+  /// query, the cap best (score, id) of this and earlier calls (unordered;
+  /// empty slots hold id INT64_MAX). on_rows (optional): progress, the
+  /// queries done so far, called now and then from one thread. Inside an
+  /// OpenMP parallel region it runs on the calling thread alone.
+  virtual void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+                      const std::function<void(int64_t)>& on_rows = {}) = 0;
+};
+
+/// OpenBLAS sgemm per tile (single-threaded, threads over tiles), selection
+/// while the tile is in cache.
+std::unique_ptr<SearchKernel> make_cpu_search(const SearchTiling& t = {});
+
+/// The query's results best first (score descending, ids ascending on ties),
+/// empty slots last: writes cap ids and scores.
+void sorted_results(const TopK& top, int64_t q, int64_t* ids, float* scores);
+
+}  // namespace distclust

@@ -1,0 +1,69 @@
+#include "core/out_dir.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust {
+
+namespace {
+
+std::string strip_slashes(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+StagedDir::StagedDir(const std::string& out, bool force) : out_(strip_slashes(out)), tmp_(out_ + ".tmp") {
+  require(!out_.empty() && out_ != "/" && out_ != "." && out_ != "..", "output folder '", out,
+          "' is not allowed (give a new folder name)");
+  std::error_code ec;
+  auto st = fs::symlink_status(out_, ec);
+  require(!fs::exists(st) || force, out_, " already exists: pass --force to replace it, or choose another --out");
+  fs::remove_all(tmp_, ec);
+  require(!ec, "cannot remove the stale temporary folder ", tmp_, ": ", ec.message());
+  fs::create_directories(tmp_, ec);
+  require(!ec, "cannot create the output folder ", tmp_, ": ", ec.message());
+}
+
+StagedDir::~StagedDir() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove_all(tmp_, ec);
+}
+
+void StagedDir::commit() {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(out_, ec))) {
+    require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",
+            std::strerror(errno));
+    committed_ = true;
+    return;
+  }
+  // OUT exists and --force was given: swap atomically, then delete the old one.
+  std::string old = tmp_;
+  if (renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, out_.c_str(), RENAME_EXCHANGE) != 0) {
+    int e = errno;
+    require(e == EINVAL || e == ENOSYS || e == ENOTSUP, "cannot swap ", tmp_, " into ", out_, ": ", std::strerror(e));
+    old = out_ + ".old";
+    fs::remove_all(old, ec);
+    require(std::rename(out_.c_str(), old.c_str()) == 0, "cannot move the old ", out_,
+            " aside: ", std::strerror(errno));
+    require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",
+            std::strerror(errno));
+  }
+  committed_ = true;
+  fs::remove_all(old, ec);
+  if (ec) log::warn("replaced ", out_, " but could not delete the old copy at ", old, ": ", ec.message());
+}
+
+}  // namespace distclust

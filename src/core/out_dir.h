@@ -1,0 +1,35 @@
+// An output folder (report, export) that appears whole or not at all.
+// Everything is written into OUT.tmp, which commit() moves to OUT.
+#pragma once
+
+#include <string>
+
+namespace distclust {
+
+class StagedDir {
+ public:
+  /// Throws Error when `out` exists and !force (naming it and --force).
+  /// Removes a stale OUT.tmp left by an earlier killed run and creates a
+  /// fresh one.
+  StagedDir(const std::string& out, bool force);
+  /// Removes OUT.tmp when commit() was not reached (an error on the way).
+  ~StagedDir();
+  StagedDir(const StagedDir&) = delete;
+  StagedDir& operator=(const StagedDir&) = delete;
+
+  /// The folder to write into (OUT.tmp).
+  const std::string& path() const { return tmp_; }
+  const std::string& out() const { return out_; }
+
+  /// Moves OUT.tmp to OUT. When OUT exists (force), the two are swapped in
+  /// one atomic renameat2(RENAME_EXCHANGE), so readers see either the old or
+  /// the new folder, and the old one is then deleted; on file systems without
+  /// RENAME_EXCHANGE the old folder is renamed aside first.
+  void commit();
+
+ private:
+  std::string out_, tmp_;
+  bool committed_ = false;
+};
+
+}  // namespace distclust

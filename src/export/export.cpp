@@ -1,0 +1,162 @@
+// `distclust export`: assignments.csv and per-cluster folders of links.
+#include "export/export.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "distclust/error.h"
+#include "io/h5store.h"
+#include "distclust/log.h"
+#include "report/clustering.h"
+#include "export/csv.h"
+#include "io/h5_strings.h"
+#include "core/out_dir.h"
+#include "comm/root.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust {
+
+void ExportParams::validate() const {
+  require(!features.empty(), "export.features: no features file given (--features features.h5)");
+  require(!pred.empty(), "export.pred: no predictions file given (--pred scan.h5 or kmeans.h5)");
+  require(!out.empty(), "export.out: no output folder given (--out export)");
+}
+
+namespace report {
+namespace {
+
+std::string cluster_folder(int64_t c) {
+  char b[40];
+  std::snprintf(b, sizeof(b), "cluster_%04lld", static_cast<long long>(c));
+  return b;
+}
+
+// ROW_NAME, unique by the row prefix; long names are shortened (file names
+// have a 255-byte limit) keeping the extension.
+std::string entry_name(int64_t row, int width, const std::string& path) {
+  std::string base = fs::path(path).filename().string();
+  if (base.empty() || base == "." || base == "..") base = "image";
+  if (base.size() > 200) {
+    std::string ext = fs::path(base).extension().string();
+    if (ext.size() > 16) ext.clear();
+    base = base.substr(0, 200 - ext.size()) + ext;
+  }
+  char b[32];
+  std::snprintf(b, sizeof(b), "%0*lld_", width, static_cast<long long>(row));
+  return b + base;
+}
+
+std::string conf_text(float v) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.6g", double(v));
+  return b;
+}
+
+ExportSummary write_export(const ExportParams& p, const Clustering& cl) {
+  auto t0 = std::chrono::steady_clock::now();
+  StagedDir dir(p.out, p.force);
+  ExportSummary s;
+  const fs::path root(dir.path());
+  std::string csv_path = (root / "assignments.csv").string();
+  std::ofstream csv(csv_path, std::ios::binary);
+  require(static_cast<bool>(csv), "export: cannot write ", csv_path);
+  csv << "row,path,cluster,confidence,label\n";
+  const bool folders = p.folders && cl.has_paths;
+  if (folders) {
+    std::error_code ec;
+    fs::create_directories(root / "clusters", ec);
+    require(!ec, "export: cannot create ", (root / "clusters").string(), ": ", ec.message());
+  }
+  std::vector<char> made(static_cast<size_t>(cl.k), 0);
+  int width = std::max<int>(6, int(std::to_string(std::max<int64_t>(cl.n - 1, 0)).size()));
+  H5Strings ids(cl.features);
+  const int64_t block = 65536;
+  std::string line;
+  for (int64_t b = 0; b < cl.n; b += block) {
+    RowRange r{b, std::min(cl.n, b + block)};
+    std::vector<std::string> paths = cl.has_paths ? ids.read_range("/ids", r) : std::vector<std::string>(r.size());
+    for (int64_t i = r.begin; i < r.end; ++i) {
+      const std::string& path = paths[i - r.begin];
+      int64_t c = cl.assign[i];
+      bool valid = c >= 0;
+      std::string conf = valid && !cl.confidence.empty() ? conf_text(cl.confidence[i]) : "";
+      std::string label = !cl.labels.empty() && cl.labels[i] >= 0 ? std::to_string(cl.labels[i]) : "";
+      csv << csv_line({std::to_string(i), path, std::to_string(c), conf, label});
+      ++s.rows;
+      if (!valid) {
+        ++s.invalid;
+        continue;
+      }
+      if (path.empty()) {
+        ++s.no_path;
+        continue;
+      }
+      if (is_array_row_id(path)) {  // a row of an HDF5 array or CIFAR batch: no file to link
+        ++s.no_path;
+        continue;
+      }
+      if (!folders) continue;
+      fs::path src = resolve_image_path(path, p.image_root);
+      std::error_code ec;
+      if (!fs::is_regular_file(src, ec)) {
+        if (s.missing++ < 5)
+          log::warn("export: row ", i, ": ", path, " is not a readable file; left out of the folders");
+        continue;
+      }
+      fs::path sub = root / "clusters" / cluster_folder(c);
+      if (!made[c]) {
+        fs::create_directories(sub, ec);
+        require(!ec, "export: cannot create ", sub.string(), ": ", ec.message());
+        made[c] = 1;
+        ++s.clusters;
+      }
+      fs::path dst = sub / entry_name(i, width, path);
+      if (p.copy) {
+        fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
+      } else {
+        // Absolute targets: the export folder can be moved and its links still resolve.
+        fs::create_symlink(fs::absolute(src).lexically_normal(), dst, ec);
+      }
+      if (ec) {
+        if (s.missing++ < 5)
+          log::warn("export: row ", i, ": cannot ", p.copy ? "copy " : "link ", src.string(), ": ", ec.message());
+        continue;
+      }
+      ++s.linked;
+    }
+  }
+  csv.flush();
+  require(static_cast<bool>(csv), "export: writing ", csv_path, " failed (disk full?)");
+  csv.close();
+  dir.commit();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (s.missing)
+    log::warn("export: ", s.missing, " rows with a path could not be ", p.copy ? "copied" : "linked",
+              " (missing or unreadable files); they are in the CSV only");
+  log::info("export: wrote ", dir.out(), ": ", s.rows, " rows in assignments.csv (", s.invalid, " invalid), ",
+            folders ? fmt(s.linked, " images ", p.copy ? "copied" : "linked", " into ", s.clusters, " cluster folders")
+                    : std::string(cl.has_paths ? "no folders (--no-folders)" : "no folders (/ids holds no paths)"),
+            ", ", secs, " s");
+  return s;
+}
+
+}  // namespace
+}  // namespace report
+
+ExportSummary run_export(const ExportParams& p, Communicator& comm) {
+  p.validate();
+  run_on_root(comm, "export", [&] {
+    std::error_code ec;
+    require(p.force || !fs::exists(fs::symlink_status(p.out, ec)), p.out,
+            " already exists: pass --force to replace it, or choose another --out");
+  });
+  report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
+  ExportSummary s;
+  run_on_root(comm, "export", [&] { s = report::write_export(p, cl); });
+  return s;
+}
+
+}  // namespace distclust

@@ -1,0 +1,171 @@
+// The extract stage: images -> features.h5, across ranks.
+//
+// Rank r of P owns rows row_block(N, r, P) of the source. On each rank a
+// decode pool (decode_pool.h) prepares batches [B x 3 x S x S] while the
+// backbone (backbone.h: TorchScript, or pixels.h) runs on the previous one;
+// every finished batch is written at once into OUT.tmp (parallel HDF5,
+// independent I/O: ranks do not wait for each other per batch), and OUT.tmp
+// is renamed to OUT when all rows are in.
+//
+// Output (design.md): /features [N x D] float32 (float16 with half), /labels
+// [N] int64 (-1 unknown), /valid [N] uint8 (0 = unreadable image, zero
+// features), /ids [N] fixed-length strings (paths, or FILE:INDEX), and for a
+// PCA'd pixels backbone /pca_mean [D_in], /pca_components [d x D_in];
+// attributes backbone, preprocessing, source, created_by, config_hash,
+// class_names (JSON list), params (resolved YAML), invalid_rows.
+//
+// Resume: OUT.tmp also holds /done [N] uint8, set after each batch's rows are
+// written (HDF5 caches are off for the file, so a kill leaves done rows on
+// disk). A run that finds OUT.tmp with the same config hash (output-affecting
+// settings, N, D, model file contents) computes only the rows not done, and
+// ends with the same file an uninterrupted run writes; other OUT.tmp files
+// are replaced. Test hook: DISTCLUST_FAULT_AFTER_BATCHES=K kills a rank
+// (SIGKILL; mpirun then ends the others) once it has written K batches.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "extract/backbone.h"
+#include "distclust/comm.h"
+#include "extract/decode_pool.h"
+#include "extract/image_source.h"
+#include "extract/pixels.h"
+#include "extract/preprocess.h"
+
+namespace distclust {
+
+/// Parameters of `distclust extract` (YAML section `extract`).
+struct ExtractParams {
+  std::string source = "";            ///< images: folder, list file, HDF5 file, CIFAR batches (image_source.h)
+  std::string source_type = "auto";   ///< auto|folder|list|hdf5|cifar
+  std::string folder_labels = "auto"; ///< folder source: auto|yes|no (class subfolders give labels)
+  std::string hdf5_images = "/images";  ///< HDF5 source: uint8 dataset N x H x W x C
+  std::string hdf5_labels = "/labels";  ///< HDF5 source: labels dataset ('' = none)
+  std::string cifar_split = "all";    ///< CIFAR folder: all|train|test
+  std::string backbone = "";          ///< TorchScript file (.pt with a .json sidecar) or "pixels"
+  std::string out = "features.h5";    ///< output file (written as OUT.tmp, renamed when complete)
+  int batch = 64;                     ///< images per backbone call
+  int decode_threads = 0;             ///< decode/preprocess threads per rank; 0 = auto (see resolve_threads)
+  int torch_threads = 0;              ///< CPU threads of the backbone; 0 = the runtime's compute threads
+  int queue_batches = 3;              ///< decoded batches buffered ahead of the backbone (bounds memory)
+  std::string device = "auto";        ///< auto|cpu|cuda (cuda:local_rank)
+  std::string autocast = "none";      ///< none|fp16|bf16 mixed precision (GPU only)
+  bool flush_denormal = true;         ///< CPU: denormal floats as zero (FTZ/DAZ), ~1.5x faster here; false = PyTorch's default
+  bool half = false;                  ///< store /features as float16
+  bool normalize = false;             ///< L2-normalise each feature row
+  int pixels_size = 32;               ///< pixels backbone: side S of the resized image (D = 3*S*S before PCA)
+  int pca_dim = 0;                    ///< pixels backbone: principal components kept (0 = no PCA)
+  int64_t pca_sample = 20000;         ///< pixels backbone: rows sampled to fit the PCA
+  int resize = -1;                    ///< shorter side before the crop; -1 = from the sidecar (TorchScript)
+  int crop = -1;                      ///< centre crop; -1 = the sidecar's input size
+  std::vector<float> mean{};          ///< per-channel mean R,G,B; [] = sidecar (pixels: 0)
+  std::vector<float> std{};           ///< per-channel std R,G,B; [] = sidecar (pixels: 1)
+  std::string interpolation = "";     ///< bilinear|bicubic|area|lanczos; '' = sidecar or bilinear
+  int64_t max_pixels = 100'000'000;   ///< images with more pixels are refused undecoded (invalid rows)
+  int64_t max_file_bytes = int64_t(256) << 20;  ///< larger files are not read (invalid rows)
+  int64_t seed = 1;                   ///< keys the PCA sample: (seed, global row)
+  bool resume = true;                 ///< continue from OUT.tmp when it was made with the same settings
+  double progress_seconds = 10;       ///< rank 0 progress line interval (0 = none)
+
+  template <class V>
+  void visit(V& v) {
+    v("source", source, "images: folder, list file (path[,label]), HDF5 file, CIFAR .bin or folder");
+    v("source_type", source_type, "auto|folder|list|hdf5|cifar");
+    v("folder_labels", folder_labels, "folder source: auto|yes|no (class subfolders give labels)");
+    v("hdf5_images", hdf5_images, "HDF5 source: uint8 dataset N x H x W x C");
+    v("hdf5_labels", hdf5_labels, "HDF5 source: labels dataset ('' = none)");
+    v("cifar_split", cifar_split, "CIFAR folder: all|train|test");
+    v("backbone", backbone, "TorchScript file (.pt + .json sidecar) or 'pixels'");
+    v("out", out, "output features file");
+    v("batch", batch, "images per backbone call");
+    v("decode_threads", decode_threads, "decode threads per rank (0 = auto)");
+    v("torch_threads", torch_threads, "backbone CPU threads per rank (0 = runtime threads)");
+    v("queue_batches", queue_batches, "decoded batches buffered ahead of the backbone");
+    v("device", device, "auto|cpu|cuda (cuda:local_rank)");
+    v("autocast", autocast, "none|fp16|bf16 mixed precision on the GPU");
+    v("flush_denormal", flush_denormal, "CPU: flush denormal floats to zero (faster; false = PyTorch default)");
+    v("half", half, "store features as float16");
+    v("normalize", normalize, "L2-normalise feature rows");
+    v("pixels_size", pixels_size, "pixels backbone: resize images to S x S");
+    v("pca_dim", pca_dim, "pixels backbone: PCA components kept (0 = none)");
+    v("pca_sample", pca_sample, "pixels backbone: rows sampled to fit the PCA");
+    v("resize", resize, "shorter side before cropping (-1 = from the model sidecar)");
+    v("crop", crop, "centre crop side (-1 = the model's input size)");
+    v("mean", mean, "per-channel mean R,G,B ([] = sidecar; pixels: 0)");
+    v("std", std, "per-channel std R,G,B ([] = sidecar; pixels: 1)");
+    v("interpolation", interpolation, "bilinear|bicubic|area|lanczos ('' = sidecar or bilinear)");
+    v("max_pixels", max_pixels, "refuse images with more pixels (decompression-bomb guard)");
+    v("max_file_bytes", max_file_bytes, "refuse files larger than this");
+    v("seed", seed, "seed of the PCA sample");
+    v("resume", resume, "resume from OUT.tmp when made with the same settings");
+    v("progress_seconds", progress_seconds, "seconds between progress lines (0 = none)");
+  }
+  /// Throws Error naming the bad field and value.
+  void validate() const;
+  /// True for the pixels backbone.
+  bool is_pixels() const { return backbone == "pixels"; }
+};
+
+/// The source settings of p.
+SourceParams source_params(const ExtractParams& p);
+
+/// The preprocessing of a TorchScript backbone: the sidecar beside the model
+/// (sidecar_path_for) when it exists, overridden by p's resize, crop, mean,
+/// std and interpolation where set. Without a sidecar crop, mean and std must
+/// be given. Throws Error naming the model and the missing setting.
+PreprocessParams model_preprocess(const ExtractParams& p);
+
+/// The normalisation of the pixels backbone: mean/std from p or 0/1.
+PreprocessParams pixels_normalization(const ExtractParams& p);
+
+/// Thread split on a rank with `cores` cores: {decode threads, backbone
+/// threads} (p's values where > 0). Pixels backbone: all cores decode (the
+/// "forward" is a copy or a projection). GPU: every core but the one that
+/// feeds the GPU decodes. TorchScript on the CPU: the backbone and the
+/// decoders each get all cores. Decoders sleep while the queue is full and
+/// then fill a batch in a short burst on every core; a single decoder instead
+/// preempts one backbone thread for longer, and the backbone's bulk-synchronous
+/// parallel regions wait for that straggler (2 cores, ResNet-20: 0.88 of the
+/// limit with 1 decoder, 0.96 with 2; bench/RESULTS-extract.md).
+std::pair<int, int> resolve_threads(const ExtractParams& p, int cores, bool pixels, bool gpu);
+
+/// The backbone of p and the row transform that feeds it, as run_extract
+/// builds them (also used by `distclust bench extract`).
+struct ExtractModel {
+  std::unique_ptr<Backbone> net;
+  RowPreprocessor prep;             ///< decoded RGB image -> row_floats floats
+  int64_t row_floats = 0;           ///< 3 x S x S
+  std::string preprocessing;        ///< text for the file's `preprocessing` attribute
+  std::shared_ptr<const PixelProjection> pca;  ///< pixels backbone with PCA only
+  int decode_threads = 1;           ///< resolve_threads' split for this backbone
+  int model_threads = 1;
+};
+
+/// Loads the backbone (loader for TorchScript; a PCA'd pixels backbone is
+/// fitted on src, collectively) on a rank with `cores` cores.
+ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
+                                const BackboneLoader& loader, int cores);
+
+/// What one run did (every rank gets the job totals).
+struct ExtractSummary {
+  int64_t rows = 0;          ///< N
+  int64_t dim = 0;           ///< D
+  int64_t computed = 0;      ///< rows computed by this run (N minus rows resumed)
+  int64_t resumed = 0;       ///< rows found done in OUT.tmp
+  int64_t invalid = 0;       ///< rows with valid = 0 in the file
+  double seconds = 0;        ///< wall time of the run
+  double images_per_second = 0;  ///< computed / time spent in the batch loop
+  std::string backbone;      ///< Backbone::describe()
+};
+
+/// Runs the stage (collective). loader builds TorchScript backbones (unused
+/// for pixels). config_yaml: the resolved config, stored as the `params`
+/// attribute. Throws Error for a missing source, no images, an unreadable
+/// model, a model output of unexpected shape, or a D that differs from
+/// OUT.tmp's on resume with the same settings.
+ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
+                           const std::string& config_yaml);
+
+}  // namespace distclust

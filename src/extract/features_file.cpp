@@ -1,0 +1,80 @@
+#include <cmath>
+
+#include "distclust/error.h"
+#include "extract/features_file.h"
+#include "io/h5store.h"
+#include "kernels/rows.h"
+
+namespace distclust {
+
+std::pair<int64_t, int64_t> features_shape(const std::string& path, Communicator& comm) {
+  H5Reader r(path, comm);
+  DatasetInfo fi = r.info("/features");
+  require(fi.shape.size() == 2, path, ": /features is ", fi.describe(), ", expected 2-D [N x D]");
+  return {fi.shape[0], fi.shape[1]};
+}
+
+FeatureBlock read_features(const std::string& path, Communicator& comm) {
+  H5Reader r(path, comm);
+  DatasetInfo fi = r.info("/features");
+  require(fi.shape.size() == 2, path, ": /features is ", fi.describe(), ", expected 2-D [N x D]");
+  require(fi.dtype == "float32" || fi.dtype == "float16" || fi.dtype == "float64", path,
+          ": /features has type ", fi.dtype, ", expected float32 or float16");
+  require(fi.shape[0] >= 1 && fi.shape[1] >= 1, path, ": /features is ", fi.describe(), ", which is empty");
+  FeatureBlock b;
+  b.n_total = fi.shape[0];
+  b.d = fi.shape[1];
+  b.rows = row_block(b.n_total, comm.rank(), comm.size());
+  b.x = r.read_rows<float>("/features", b.rows);
+  for (const char* name : {"/labels", "/valid"}) {
+    if (!r.has(name)) continue;
+    DatasetInfo li = r.info(name);
+    require(li.shape.size() == 1 && li.shape[0] == b.n_total, path, ": ", name, " is ", li.describe(),
+            " but /features has ", b.n_total, " rows");
+  }
+  b.labels = r.has("/labels") ? r.read_rows<int64_t>("/labels", b.rows)
+                              : std::vector<int64_t>(b.rows.size(), -1);
+  b.valid = r.has("/valid") ? r.read_rows<uint8_t>("/valid", b.rows)
+                            : std::vector<uint8_t>(b.rows.size(), 1);
+  return b;
+}
+
+void write_features(const std::string& path, Communicator& comm, const FeatureBlock& mine, bool half,
+                    const std::map<std::string, std::string>& attrs) {
+  H5Writer w(path, comm);
+  w.create<float>("/features", {mine.n_total, mine.d}, half);
+  w.write_rows("/features", mine.rows, mine.x.data());
+  w.create<int64_t>("/labels", {mine.n_total});
+  w.write_rows("/labels", mine.rows, mine.labels.data());
+  w.create<uint8_t>("/valid", {mine.n_total});
+  w.write_rows("/valid", mine.rows, mine.valid.data());
+  std::vector<int64_t> ids(mine.rows.size());
+  for (int64_t i = 0; i < mine.rows.size(); ++i) ids[i] = mine.rows.begin + i;
+  w.create<int64_t>("/ids", {mine.n_total});
+  w.write_rows("/ids", mine.rows, ids.data());
+  w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  for (const auto& [k, v] : attrs) w.attr(k, v);
+  w.commit();
+}
+
+void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm) {
+  int64_t bad = 0, first = INT64_MAX;
+  for (int64_t i = 0; i < b.local_rows(); ++i) {
+    if (!b.valid[i]) continue;
+    const float* row = b.x.data() + i * b.d;
+    for (int64_t j = 0; j < b.d; ++j)
+      if (!std::isfinite(row[j])) {
+        ++bad;
+        first = std::min(first, b.rows.begin + i);
+        break;
+      }
+  }
+  bad = comm.sum(bad);
+  first = -comm.max(-first);
+  require(bad == 0, path, ": /features row ", first, " holds NaN or Inf (", bad,
+          " such rows in all); fix the input or mark those rows invalid in /valid");
+}
+
+void normalize_rows(FeatureBlock& b) { normalize_rows(b.x.data(), b.local_rows(), b.d, b.valid.data()); }
+
+}  // namespace distclust

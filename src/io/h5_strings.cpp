@@ -1,0 +1,272 @@
+#include "io/h5_strings.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "distclust/error.h"
+#include "io/h5_util.h"
+
+namespace distclust {
+
+namespace {
+
+// Fixed-length strings end at the first NUL; space padding is removed too.
+std::string trim_fixed(const char* p, size_t len, H5T_str_t pad) {
+  std::string s(p, strnlen(p, len));
+  if (pad == H5T_STR_SPACEPAD)
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+void append_utf8(std::string& out, unsigned cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace
+
+bool parse_json_string_list(const std::string& t, std::vector<std::string>& out) {
+  out.clear();
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < t.size() && std::strchr(" \t\r\n", t[i])) ++i;
+  };
+  auto hex4 = [&](unsigned& v) {
+    if (i + 4 > t.size()) return false;
+    v = 0;
+    for (int j = 0; j < 4; ++j) {
+      char c = t[i++];
+      v <<= 4;
+      if (c >= '0' && c <= '9')
+        v |= unsigned(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= unsigned(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= unsigned(c - 'A' + 10);
+      else
+        return false;
+    }
+    return true;
+  };
+  ws();
+  if (i >= t.size() || t[i++] != '[') return false;
+  ws();
+  if (i < t.size() && t[i] == ']') return ++i, ws(), i == t.size();
+  while (true) {
+    ws();
+    if (i >= t.size() || t[i++] != '"') return false;
+    std::string s;
+    while (true) {
+      if (i >= t.size()) return false;
+      char c = t[i++];
+      if (c == '"') break;
+      if (c != '\\') {
+        s += c;
+        continue;
+      }
+      if (i >= t.size()) return false;
+      char e = t[i++];
+      switch (e) {
+        case '"':
+          s += '"';
+          break;
+        case '\\':
+          s += '\\';
+          break;
+        case '/':
+          s += '/';
+          break;
+        case 'b':
+          s += '\b';
+          break;
+        case 'f':
+          s += '\f';
+          break;
+        case 'n':
+          s += '\n';
+          break;
+        case 'r':
+          s += '\r';
+          break;
+        case 't':
+          s += '\t';
+          break;
+        case 'u': {
+          unsigned cp;
+          if (!hex4(cp)) return false;
+          if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < t.size() && t[i] == '\\' && t[i + 1] == 'u') {
+            i += 2;
+            unsigned lo;
+            if (!hex4(lo)) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          }
+          append_utf8(s, cp);
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    out.push_back(s);
+    ws();
+    if (i >= t.size()) return false;
+    char c = t[i++];
+    if (c == ']') break;
+    if (c != ',') return false;
+  }
+  ws();
+  return i == t.size();
+}
+
+H5Strings::H5Strings(const std::string& path) : path_(path) {
+  require(H5Fis_hdf5(path.c_str()) > 0, path, " is not an HDF5 file");
+  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file_ < 0) throw_hdf5_error(("H5Fopen(" + path + ")").c_str(), __FILE__, __LINE__);
+}
+
+H5Strings::~H5Strings() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+bool H5Strings::is_strings(const std::string& dataset) const {
+  if (H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) <= 0) return false;
+  hid_t ds = DC_H5(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  h5::Closer cd{ds, H5Dclose};
+  hid_t ty = DC_H5(H5Dget_type(ds));
+  h5::Closer ct{ty, H5Tclose};
+  return H5Tget_class(ty) == H5T_STRING;
+}
+
+std::vector<std::string> H5Strings::read(const std::string& dataset, const std::vector<int64_t>& rows) const {
+  // HDF5 returns a point selection in file order whatever the order asked,
+  // so read the sorted distinct rows and map back.
+  std::vector<int64_t> uniq(rows);
+  std::sort(uniq.begin(), uniq.end());
+  uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+  std::vector<std::string> got = read_selected(dataset, &uniq, {});
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (int64_t r : rows) out.push_back(got[std::lower_bound(uniq.begin(), uniq.end(), r) - uniq.begin()]);
+  return out;
+}
+
+std::vector<std::string> H5Strings::read_range(const std::string& dataset, RowRange rows) const {
+  return read_selected(dataset, nullptr, rows);
+}
+
+std::vector<std::string> H5Strings::read_selected(const std::string& dataset, const std::vector<int64_t>* rows,
+                                                  RowRange range) const {
+  require(is_strings(dataset), path_, ": ", dataset, " is absent or does not hold strings");
+  hid_t ds = DC_H5(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  h5::Closer cd{ds, H5Dclose};
+  hid_t fs = DC_H5(H5Dget_space(ds));
+  h5::Closer cs{fs, H5Sclose};
+  int nd = H5Sget_simple_extent_ndims(fs);
+  hsize_t dims[2] = {0, 1};
+  require(nd == 1 || nd == 2, path_, ": ", dataset, " has ", nd, " dimensions (expected 1)");
+  H5Sget_simple_extent_dims(fs, dims, nullptr);
+  require(nd == 1 || dims[1] == 1, path_, ": ", dataset, " is ", dims[0], " x ", dims[1], " (expected a list)");
+  const int64_t n = static_cast<int64_t>(dims[0]);
+  size_t count = 0;
+  if (rows) {
+    for (int64_t r : *rows) require(r >= 0 && r < n, path_, ": row ", r, " is outside ", dataset, " (", n, " rows)");
+    count = rows->size();
+    if (count) {
+      std::vector<hsize_t> coord(count * nd, 0);
+      for (size_t i = 0; i < count; ++i) coord[i * nd] = static_cast<hsize_t>((*rows)[i]);
+      DC_H5(H5Sselect_elements(fs, H5S_SELECT_SET, count, coord.data()));
+    }
+  } else {
+    require(range.begin >= 0 && range.begin <= range.end && range.end <= n, path_, ": rows [", range.begin, ", ",
+            range.end, ") are outside ", dataset, " (", n, " rows)");
+    count = static_cast<size_t>(range.size());
+    hsize_t start[2] = {hsize_t(range.begin), 0}, cnt[2] = {hsize_t(count), 1};
+    if (count) DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, cnt, nullptr));
+  }
+  std::vector<std::string> out;
+  if (count == 0) return out;
+  hsize_t mdim = count;
+  hid_t ms = DC_H5(H5Screate_simple(1, &mdim, nullptr));
+  h5::Closer cm{ms, H5Sclose};
+  hid_t ft = DC_H5(H5Dget_type(ds));
+  h5::Closer cft{ft, H5Tclose};
+  out.reserve(count);
+  std::string what = "H5Dread(" + path_ + ":" + dataset + ")";
+  if (H5Tis_variable_str(ft) > 0) {
+    hid_t mt = DC_H5(H5Tcopy(H5T_C_S1));
+    h5::Closer cmt{mt, H5Tclose};
+    DC_H5(H5Tset_size(mt, H5T_VARIABLE));
+    DC_H5(H5Tset_cset(mt, H5Tget_cset(ft)));
+    std::vector<char*> ptrs(count, nullptr);
+    if (H5Dread(ds, mt, ms, fs, H5P_DEFAULT, ptrs.data()) < 0) throw_hdf5_error(what.c_str(), __FILE__, __LINE__);
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, ptrs.data());
+  } else {
+    size_t len = H5Tget_size(ft);
+    H5T_str_t pad = H5Tget_strpad(ft);
+    std::vector<char> buf(count * len + 1, '\0');
+    if (H5Dread(ds, ft, ms, fs, H5P_DEFAULT, buf.data()) < 0) throw_hdf5_error(what.c_str(), __FILE__, __LINE__);
+    for (size_t i = 0; i < count; ++i) out.push_back(trim_fixed(buf.data() + i * len, len, pad));
+  }
+  return out;
+}
+
+std::vector<std::string> H5Strings::name_list(const std::string& object, const std::string& name) const {
+  std::vector<std::string> out;
+  if (object != "/" && H5Lexists(file_, object.c_str(), H5P_DEFAULT) <= 0) return out;
+  if (H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) return out;
+  hid_t a = DC_H5(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+  h5::Closer ca{a, H5Aclose};
+  hid_t ft = DC_H5(H5Aget_type(a));
+  h5::Closer cft{ft, H5Tclose};
+  require(H5Tget_class(ft) == H5T_STRING, path_, ": attribute ", object, ":", name, " does not hold strings");
+  hid_t sp = DC_H5(H5Aget_space(a));
+  h5::Closer csp{sp, H5Sclose};
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  if (n <= 0) return out;
+  std::string what = "H5Aread(" + path_ + ":" + object + ":" + name + ")";
+  if (H5Tis_variable_str(ft) > 0) {
+    hid_t mt = DC_H5(H5Tcopy(H5T_C_S1));
+    h5::Closer cmt{mt, H5Tclose};
+    DC_H5(H5Tset_size(mt, H5T_VARIABLE));
+    DC_H5(H5Tset_cset(mt, H5Tget_cset(ft)));
+    std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+    if (H5Aread(a, mt, ptrs.data()) < 0) throw_hdf5_error(what.c_str(), __FILE__, __LINE__);
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, ptrs.data());
+  } else {
+    size_t len = H5Tget_size(ft);
+    std::vector<char> buf(static_cast<size_t>(n) * len + 1, '\0');
+    if (H5Aread(a, ft, buf.data()) < 0) throw_hdf5_error(what.c_str(), __FILE__, __LINE__);
+    for (hssize_t i = 0; i < n; ++i) out.push_back(trim_fixed(buf.data() + i * len, len, H5Tget_strpad(ft)));
+  }
+  if (out.size() != 1) return out;
+  // One string: a JSON list, else one name per line.
+  std::vector<std::string> names;
+  if (parse_json_string_list(out[0], names)) return names;
+  names.clear();
+  size_t b = 0;
+  const std::string& s = out[0];
+  while (b <= s.size()) {
+    size_t e = s.find('\n', b);
+    if (e == std::string::npos) e = s.size();
+    names.push_back(s.substr(b, e - b));
+    b = e + 1;
+  }
+  return names;
+}
+
+}  // namespace distclust

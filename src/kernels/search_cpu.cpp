@@ -1,0 +1,193 @@
+// CPU search kernel: per thread, a tile of queries times a tile of base rows
+// by one single-threaded sgemm (kernels/blas.h), then, while the scores are
+// in cache, the selection: a vectorised arg-max for k = 1, otherwise a
+// 16-lane threshold test so that most candidates cost one compare before the
+// per-query heap (topk.h). Threads take whole query tiles and never
+// synchronise inside a call.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "distclust/error.h"
+#include "kernels/blas.h"
+#include "kernels/rows.h"
+#include "distclust/search.h"
+
+namespace distclust {
+namespace {
+
+constexpr int kLanes = 16;
+constexpr float kNever = -std::numeric_limits<float>::infinity();
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/// Best column of g[j] + bias[j], j < n (ties to the lower j), or -1 when all
+/// are -inf. Lanes keep their own best so the compiler vectorises.
+inline int64_t argmax_row(const float* g, const float* bias, int64_t n, float& best) {
+  float bv[kLanes];
+  int32_t bi[kLanes];
+  for (int l = 0; l < kLanes; ++l) bv[l] = kNever, bi[l] = -1;
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = g[j + l] + bias[j + l];
+      const bool gt = v > bv[l];
+      bv[l] = gt ? v : bv[l];
+      bi[l] = gt ? int32_t(j + l) : bi[l];
+    }
+  }
+  for (; j < n; ++j) {
+    const float v = g[j] + bias[j];
+    if (v > bv[0]) bv[0] = v, bi[0] = int32_t(j);  // lane 0 holds only lower j: ties keep them
+  }
+  int64_t out = -1;
+  best = kNever;
+  for (int l = 0; l < kLanes; ++l) {
+    if (bi[l] < 0) continue;
+    if (out < 0 || bv[l] > best || (bv[l] == best && bi[l] < out)) best = bv[l], out = bi[l];
+  }
+  return out;
+}
+
+/// Offers scores g[j] + bias[j] of base ids id(j) to query q of top; only
+/// lanes at or above the query's current threshold reach the heap.
+template <class Id>
+inline void offer_row(const float* g, const float* bias, int64_t n, Id id, int64_t self, int64_t q, TopK& top) {
+  float thr = top.threshold(q);
+  auto offer = [&](int64_t j) {
+    const float v = g[j] + bias[j];
+    if (v >= thr && v != kNever) {
+      const int64_t i = id(j);
+      if (i == self) return;
+      top.push(q, v, i);
+      thr = top.threshold(q);
+    }
+  };
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    int hit = 0;
+#pragma omp simd reduction(| : hit)
+    for (int l = 0; l < kLanes; ++l) hit |= (g[j + l] + bias[j + l] >= thr);
+    if (!hit) continue;
+    for (int l = 0; l < kLanes; ++l) offer(j + l);
+  }
+  for (; j < n; ++j) offer(j);
+}
+
+class CpuSearch final : public SearchKernel {
+ public:
+  explicit CpuSearch(const SearchTiling& t) : t_(t) {}
+  std::string name() const override { return "cpu-openblas"; }
+
+  void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+              const std::function<void(int64_t)>& on_rows) override {
+    require(q.d >= 1 && (q.n == 0 || q.x) && (b.n == 0 || b.x), "search: bad shapes (", q.n, " x ", q.d,
+            " queries, ", b.n, " base rows)");
+    if (q.n == 0 || b.n == 0) return;
+    blas::single_thread();
+    const int64_t d = q.d, T = std::max(1, t_.tile_rows), C = std::min<int64_t>(b.n, std::max(kLanes, t_.tile_cols));
+    const bool l2 = m == Metric::l2;
+    std::vector<float> bias = base_bias(b, d, l2);
+    const float alpha = l2 ? 2.f : 1.f;
+    // Query tiles: aligned to multiples of T in the global row numbering
+    // (or from x[0] when not aligned).
+    const int64_t origin = q.aligned ? q.first_row : 0;
+    const int64_t t_first = floor_div(origin, T), t_last = floor_div(origin + q.n - 1, T);
+    const int64_t tiles = t_last - t_first + 1;
+    const int64_t tile_m = q.aligned ? T : std::min(T, q.n);
+    const bool fast1 = top.cap() == 1 && !(b.exclude_self && b.ids);
+    std::atomic<int64_t> done{0};
+#pragma omp parallel if (tiles > 1 && !omp_in_parallel())
+    {
+      std::vector<float> g(static_cast<size_t>(tile_m * C)), pad;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t g0 = (t_first + t) * T;
+        const int64_t lo = std::max(origin, g0) - origin, hi = std::min(origin + q.n, g0 + T) - origin;
+        const int64_t off = origin + lo - g0;  // tile position of local query lo
+        int64_t m = hi - lo;
+        const float* a = q.x + lo * d;
+        if (q.aligned && m < T) {  // partial tile: the same sgemm shape and positions as a whole one
+          pad.assign(static_cast<size_t>(T * d), 0.f);
+          std::copy(q.x + lo * d, q.x + hi * d, pad.begin() + off * d);
+          a = pad.data();
+          m = T;
+        }
+        for (int64_t c0 = 0; c0 < b.n; c0 += C) {
+          const int64_t cn = std::min(C, b.n - c0);
+          blas::sgemm(false, true, m, cn, d, alpha, a, d, b.x + c0 * d, d, 0.f, g.data(), cn);
+          for (int64_t i = lo; i < hi; ++i) {
+            float* gi = g.data() + (off + i - lo) * cn;
+            const int64_t self = !b.exclude_self ? -1 : q.ids ? q.ids[i] : q.first_row + i;
+            const int64_t row = q.top_rows ? q.top_rows[i] : i;
+            if (fast1) {
+              offer_best(gi, bias.data() + c0, cn, b, c0, self, row, top);
+            } else if (b.ids) {
+              offer_row(gi, bias.data() + c0, cn, [&](int64_t j) { return b.ids[c0 + j]; }, self, row, top);
+            } else {
+              const int64_t id0 = b.first_id + c0;
+              offer_row(gi, bias.data() + c0, cn, [id0](int64_t j) { return id0 + j; }, self, row, top);
+            }
+          }
+        }
+        const int64_t now = done += hi - lo;
+        if (on_rows && omp_get_thread_num() == 0) on_rows(now);
+      }
+    }
+  }
+
+ private:
+  /// Per base row: -|b|^2 (l2) or 0, and -inf for rows never to return.
+  static std::vector<float> base_bias(const SearchBase& b, int64_t d, bool l2) {
+    std::vector<float> bias(static_cast<size_t>(b.n), 0.f);
+    if (l2) {
+      if (b.norms)
+        std::copy(b.norms, b.norms + b.n, bias.begin());
+      else
+        row_norms(b.x, b.n, d, bias.data());
+      for (auto& v : bias) v = -v;
+    }
+    if (b.valid)
+      for (int64_t j = 0; j < b.n; ++j)
+        if (!b.valid[j]) bias[j] = kNever;
+    return bias;
+  }
+
+  /// k = 1: the best column of the tile row, then one compare with the kept one.
+  static void offer_best(float* g, const float* bias, int64_t cn, const SearchBase& b, int64_t c0, int64_t self,
+                         int64_t q, TopK& top) {
+    const int64_t self_col = self - b.first_id - c0;
+    float saved = 0;
+    if (self >= 0 && self_col >= 0 && self_col < cn) saved = g[self_col], g[self_col] = kNever;
+    float best;
+    const int64_t j = argmax_row(g, bias, cn, best);
+    if (self >= 0 && self_col >= 0 && self_col < cn) g[self_col] = saved;
+    if (j < 0) return;
+    const int64_t id = b.ids ? b.ids[c0 + j] : b.first_id + c0 + j;
+    top.push(q, best, id);
+  }
+
+  SearchTiling t_;
+};
+
+}  // namespace
+
+std::unique_ptr<SearchKernel> make_cpu_search(const SearchTiling& t) { return std::make_unique<CpuSearch>(t); }
+
+void sorted_results(const TopK& top, int64_t q, int64_t* ids, float* scores) {
+  const int cap = top.cap();
+  std::vector<int> order(static_cast<size_t>(cap));
+  std::iota(order.begin(), order.end(), 0);
+  const float* s = top.scores(q);
+  const int64_t* ix = top.indices(q);
+  std::sort(order.begin(), order.end(), [&](int a, int c) { return TopK::better(s[a], ix[a], s[c], ix[c]); });
+  for (int j = 0; j < cap; ++j) ids[j] = ix[order[j]], scores[j] = s[order[j]];
+}
+
+}  // namespace distclust

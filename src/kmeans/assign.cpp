@@ -1,0 +1,33 @@
+#include "kmeans/assign.h"
+
+#include <algorithm>
+
+#include "distclust/error.h"
+
+namespace distclust {
+
+void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* norms, const float* c, int64_t k,
+                    bool spherical, int64_t* labels, float* dist) {
+  const int64_t n = b.local_rows(), d = b.d;
+  require(k >= 1 && d >= 1, "assign: k=", k, " d=", d);
+  require(spherical || norms != nullptr, "assign: L2 mode needs row norms");
+  TopK top(n, 1);
+  SearchQueries q{b.x.data(), n, d, b.rows.begin, nullptr};
+  SearchBase base{c, k, 0, nullptr, nullptr, nullptr, false};
+  kernel.search(q, base, spherical ? Metric::inner_product : Metric::l2, top);
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    if (!b.valid[i]) {
+      labels[i] = -1;
+      dist[i] = 0.f;
+      continue;
+    }
+    const float s = top.scores(i)[0];
+    // L2: |x|^2 - (2<x,c> - |c|^2); spherical: 2 - 2<x,c> for unit rows.
+    // Rounding can dip below zero for x == c.
+    labels[i] = top.indices(i)[0];
+    dist[i] = std::max(spherical ? 2.0f - 2.0f * s : norms[i] - s, 0.0f);
+  }
+}
+
+}  // namespace distclust

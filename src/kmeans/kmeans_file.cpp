@@ -1,0 +1,45 @@
+#include "kmeans/kmeans_file.h"
+
+#include "comm/local_comm.h"
+#include "distclust/error.h"
+#include "io/h5store.h"
+
+namespace distclust {
+
+void write_kmeans(const std::string& path, Communicator& comm, const FeatureBlock& b, const KMeansResult& r,
+                  const std::string& params_yaml, const std::string& params_hash) {
+  H5Writer w(path, comm);
+  w.write_all<float>("/centroids", {r.k, r.d}, r.centroids.data());
+  w.create<int64_t>("/assign", {b.n_total});
+  w.write_rows("/assign", b.rows, r.assign.data());
+  w.create<float>("/distance", {b.n_total});
+  w.write_rows("/distance", b.rows, r.distance.data());
+  w.write_vector("/inertia", r.inertia);
+  w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  w.attr("stage", std::string("kmeans"));
+  w.attr("params", params_yaml);
+  w.attr("config_hash", params_hash);
+  w.attr("k", r.k);
+  w.attr("spherical", int64_t(r.spherical ? 1 : 0));
+  w.attr("iterations", int64_t(r.iterations));
+  w.attr("best_restart", int64_t(r.best_restart));
+  w.attr("empty_splits", r.empty_splits);
+  w.attr("final_inertia", r.final_inertia);
+  w.commit();
+}
+
+KMeansModel read_kmeans_model(const std::string& path) {
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  const DatasetInfo ci = r.info("/centroids");
+  require(ci.shape.size() == 2 && ci.shape[0] >= 1 && ci.shape[1] >= 1, path, ": /centroids is ", ci.describe(),
+          ", expected [k x D]");
+  KMeansModel m;
+  m.k = ci.shape[0];
+  m.d = ci.shape[1];
+  m.spherical = r.has_attr("spherical") && r.attr_double("spherical") != 0;
+  m.centroids = r.read_all<float>("/centroids");
+  return m;
+}
+
+}  // namespace distclust

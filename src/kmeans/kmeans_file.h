@@ -1,0 +1,36 @@
+// kmeans.h5, the output of `distclust kmeans`: written and read here only.
+//   /centroids [k x D] float32   final centroids
+//   /assign    [N] int64         cluster of each row, -1 for invalid rows
+//   /distance  [N] float32       squared L2 distance to its centroid (spherical: 2 - 2 cos)
+//   /inertia   [iterations] float64  sum of distances per Lloyd iteration of the kept restart
+// Attributes: k, spherical (1 = cosine k-means: rows and centroids are unit
+// vectors), iterations, best_restart, empty_splits, final_inertia, and the
+// stage attributes of every output (created_by, stage, params, config_hash).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "distclust/comm.h"
+#include "extract/features_file.h"
+#include "kmeans/kmeans.h"
+
+namespace distclust {
+
+/// Writes kmeans.h5 (collective).
+void write_kmeans(const std::string& path, Communicator& comm, const FeatureBlock& data, const KMeansResult& r,
+                  const std::string& params_yaml, const std::string& params_hash);
+
+/// The model part of a kmeans.h5: what assigning new rows needs.
+struct KMeansModel {
+  int64_t k = 0, d = 0;
+  bool spherical = false;
+  std::vector<float> centroids;  ///< [k x d]
+};
+
+/// Reads the model of a kmeans.h5 on this process alone. Throws naming the
+/// file when /centroids is not [k x D].
+KMeansModel read_kmeans_model(const std::string& path);
+
+}  // namespace distclust

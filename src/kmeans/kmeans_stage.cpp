@@ -1,0 +1,36 @@
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "distclust/log.h"
+#include "kmeans/kmeans_file.h"
+#include "distclust/runtime.h"
+#include "pipeline/stages.h"
+
+namespace distclust {
+
+double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageConfig& cfg) {
+  require(!p.features.empty(), "kmeans: no input given (--features features.h5)");
+  auto t0 = std::chrono::steady_clock::now();
+  FeatureBlock b = read_features(p.features, comm);
+  check_finite(b, p.features, comm);
+  log::info("kmeans: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", comm.size(), " ranks x ",
+            compute_threads(), " threads");
+  auto kernel = make_cpu_search({p.tile_rows, p.tile_k});
+  std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
+  KMeansResult r = kmeans(b, p, comm, *kernel, ckpt, cfg.hash);
+  write_kmeans(p.out, comm, b, r, cfg.yaml, cfg.hash);
+  if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
+  std::vector<int64_t> sizes(p.k, 0);
+  for (auto a : r.assign)
+    if (a >= 0) ++sizes[a];
+  comm.allreduce_sum(sizes.data(), sizes.size());
+  auto [mn, mx] = std::minmax_element(sizes.begin(), sizes.end());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log::info("kmeans: wrote ", p.out, ": inertia ", r.final_inertia, " after ", r.iterations, " iterations (restart ",
+            r.best_restart, "), cluster sizes ", *mn, "..", *mx, ", ", r.empty_splits, " empty-cluster splits, ", secs,
+            " s");
+  return r.final_inertia;
+}
+
+}  // namespace distclust

@@ -1,0 +1,51 @@
+// Internal to src/cluster: the pieces of IVF kNN search that the search
+// itself (knn_ivf.cpp) and the choice of nprobe (knn_ivf_tune.cpp) share.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "distclust/comm.h"
+#include "extract/features_file.h"
+#include "knn/knn.h"
+
+namespace distclust::ivf {
+
+/// The `np` best lists of each row of x [n x d] (global rows first_row..)
+/// against centroids c [nl x d], best first (score <x,c> for cosine,
+/// 2<x,c> - |c|^2 for l2; ties to the lower list), through the search
+/// kernel. Returns [n x np].
+std::vector<int32_t> nearest_lists(const float* x, int64_t n, int64_t d, int64_t first_row, const std::vector<float>& c,
+                                   int64_t nl, int np, bool l2);
+
+/// The rank [n x nl] of every list for each row of x (0 = its nearest list),
+/// in nearest_lists' order.
+std::vector<int32_t> list_ranks(const float* x, int64_t n, int64_t d, const std::vector<float>& c, int64_t nl,
+                                bool l2);
+
+/// A keyed sample of up to m valid rows (global rows, sorted, replicated):
+/// the rows with the smallest key_hash(seed, row, salt). The same rows for
+/// any rank count (collective).
+std::vector<int64_t> keyed_sample(const FeatureBlock& b, int64_t m, uint64_t seed, uint64_t salt,
+                                  Communicator& comm);
+
+/// The vectors [m x d] of global rows `rows` (replicated), from their owners (collective).
+std::vector<float> gather_rows(const FeatureBlock& b, const std::vector<int64_t>& rows, Communicator& comm);
+
+/// Exact k nearest valid rows of each sample row (self excluded), as global
+/// rows [m x k], best first (collective; replicated). qx: [m x d] the sample's vectors.
+std::vector<int64_t> exact_sample_topk(const FeatureBlock& b, const std::vector<int64_t>& rows,
+                                       const std::vector<float>& qx, const KnnParams& p, Communicator& comm);
+
+/// The smallest nprobe at which a keyed sample of p.tune_sample rows would
+/// find a fraction >= p.target_recall of its exact k neighbours, given each
+/// local row's list `home` [local rows] (collective). Exact for IVF: a true
+/// neighbour is found iff its list is probed. Also returns that predicted recall.
+struct Tuned {
+  int nprobe = 1;
+  double predicted_recall = 0;
+};
+Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nl, const std::vector<int32_t>& home,
+                  const KnnParams& p, Communicator& comm);
+
+}  // namespace distclust::ivf

@@ -1,0 +1,228 @@
+// Exact kNN: ring pass with the GEMM kernel into per-query heaps of k+4
+// candidates, then a second ring pass rescoring every candidate exactly in
+// double precision. The rescoring makes the graph independent of how rows
+// were tiled across ranks and threads (one answer for any rank count), puts
+// ties in row order, and gives exact similarities.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <numeric>
+#include <sys/stat.h>
+
+#include "knn/knn_ring.h"
+#include "distclust/error.h"
+#include "knn/knn.h"
+#include "distclust/log.h"
+#include "distclust/progress.h"
+#include "distclust/search.h"
+
+namespace distclust {
+
+void KnnParams::validate() const {
+  require(k >= 1, "knn.k: ", k, " must be >= 1");
+  require(metric == "cosine" || metric == "l2", "knn.metric: '", metric, "' is not one of cosine|l2");
+  require(mode == "exact" || mode == "ivf", "knn.mode: '", mode, "' is not one of exact|ivf");
+  require(nlist >= 0 && nprobe >= 0, "knn.nlist/nprobe: ", nlist, "/", nprobe, " must be >= 0");
+  require(recall_sample >= 0, "knn.recall_sample: ", recall_sample, " must be >= 0");
+  require(tune_sample >= 0, "knn.tune_sample: ", tune_sample, " must be >= 0");
+  require(target_recall > 0 && target_recall <= 1, "knn.target_recall: ", target_recall, " must be in (0, 1]");
+  require(tile_rows >= 1 && tile_cols >= 16, "knn.tile_rows/tile_cols: ", tile_rows, "/", tile_cols,
+          " must be >= 1/16");
+}
+
+namespace {
+
+constexpr uint64_t kMagic = 0x64636b6e6e763031ull;  // "dcknnv01"
+
+/// Per-rank checkpoint of the search pass: ring steps done and the heaps.
+struct KnnCkpt {
+  std::string path;
+  void save(const std::string& key, int steps_done, const TopK& top, int64_t n) const {
+    std::string tmp = path + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::binary);
+      require(static_cast<bool>(f), "knn: cannot write checkpoint ", tmp);
+      uint64_t hdr[4] = {kMagic, uint64_t(steps_done), uint64_t(n), uint64_t(top.cap())};
+      uint64_t klen = key.size();
+      f.write(reinterpret_cast<const char*>(hdr), sizeof(hdr));
+      f.write(reinterpret_cast<const char*>(&klen), sizeof(klen));
+      f.write(key.data(), klen);
+      auto& t = const_cast<TopK&>(top);
+      f.write(reinterpret_cast<const char*>(t.raw_scores().data()), t.raw_scores().size() * sizeof(float));
+      f.write(reinterpret_cast<const char*>(t.raw_indices().data()), t.raw_indices().size() * sizeof(int64_t));
+      require(static_cast<bool>(f), "knn: writing checkpoint ", tmp, " failed (disk full?)");
+    }
+    require(std::rename(tmp.c_str(), path.c_str()) == 0, "knn: cannot rename ", tmp, " to ", path);
+  }
+  /// Steps done (0 = nothing usable). `key` identifies input and parameters.
+  int load(const std::string& key, TopK& top, int64_t n) const {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return 0;
+    uint64_t hdr[4] = {0, 0, 0, 0}, klen = 0;
+    f.read(reinterpret_cast<char*>(hdr), sizeof(hdr));
+    f.read(reinterpret_cast<char*>(&klen), sizeof(klen));
+    if (!f || hdr[0] != kMagic || klen > 4096) return 0;
+    std::string saved(klen, '\0');
+    f.read(saved.data(), klen);
+    // key = "params=<hash>|features=<signature>": other parameters -> start
+    // afresh; same parameters but a changed features file -> stop and say so.
+    if (saved != key) {
+      auto part = [](const std::string& k) { return k.substr(0, k.find('|')); };
+      if (part(saved) != part(key)) {
+        log::warn("knn: ignoring checkpoint ", path, " made with other parameters");
+        return 0;
+      }
+      throw Error(fmt("knn: the features file changed since checkpoint ", path, " was written:\n  then: ",
+                      saved.substr(saved.find('|') + 1), "\n  now:  ", key.substr(key.find('|') + 1),
+                      "\nremove ", path, " (or restore the file) to go on"));
+    }
+    if (hdr[2] != uint64_t(n) || hdr[3] != uint64_t(top.cap())) return 0;
+    f.read(reinterpret_cast<char*>(top.raw_scores().data()), top.raw_scores().size() * sizeof(float));
+    f.read(reinterpret_cast<char*>(top.raw_indices().data()), top.raw_indices().size() * sizeof(int64_t));
+    return f ? static_cast<int>(hdr[1]) : 0;  // short read: 0, and the caller drops the scratch heap
+  }
+};
+
+/// Test hook: DISTCLUST_FAULT_AFTER_STEPS=N kills the job after N ring steps.
+void maybe_fault(int steps, Communicator& comm) {
+  static const char* env = std::getenv("DISTCLUST_FAULT_AFTER_STEPS");
+  if (!env || std::atoi(env) != steps) return;
+  comm.barrier();
+  std::fprintf(stderr, "distclust: DISTCLUST_FAULT_AFTER_STEPS=%d: killing the job\n", steps);
+  std::fflush(stderr);
+  std::raise(SIGKILL);
+}
+
+/// Exact score in double: cosine <q,b>; l2 -||q-b||^2 (higher is better).
+inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
+  double s = 0;
+  if (l2) {
+    for (int64_t t = 0; t < d; ++t) {
+      double u = double(q[t]) - double(b[t]);
+      s -= u * u;
+    }
+  } else {
+    for (int64_t t = 0; t < d; ++t) s += double(q[t]) * double(b[t]);
+  }
+  return s;
+}
+
+}  // namespace
+
+KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, const std::string& ckpt_dir,
+                   const std::string& input_key) {
+  p.validate();
+  const int64_t n = b.local_rows(), d = b.d;
+  int64_t n_valid = 0;
+  for (auto v : b.valid) n_valid += v ? 1 : 0;
+  n_valid = comm.sum(n_valid);
+  require(p.k < n_valid, "knn: k=", p.k, " must be below the number of valid rows (", n_valid, " of ", b.n_total,
+          "): each row needs k neighbours other than itself");
+  const bool l2 = p.metric == "l2";
+  if (!l2) normalize_rows(b);
+  const int cap = static_cast<int>(std::min<int64_t>(p.k + 4, n_valid - 1));
+  TopK top(n, cap);
+
+  // Pass 1: search.
+  KnnCkpt ck;
+  int start = 0;
+  if (!ckpt_dir.empty()) {
+    if (comm.rank() == 0) ::mkdir(ckpt_dir.c_str(), 0755);
+    comm.barrier();
+    ck.path = fmt(ckpt_dir, "/rank-", comm.rank(), "-of-", comm.size(), ".bin");
+    // Resume only when every rank's checkpoint is at the same step: a job
+    // killed between the ranks' saves leaves some one step ahead (or
+    // missing), and a heap from another step cannot be rolled back; then all
+    // start afresh. (A heap loaded and then searched again from an earlier
+    // step held duplicate neighbours: seen in the Slurm requeue test.)
+    TopK loaded(n, cap);
+    const int mine = ck.load(input_key, loaded, n);
+    const int lo = -comm.max(-mine), hi = comm.max(mine);
+    start = lo == hi ? lo : 0;
+    if (start > 0) {
+      top = std::move(loaded);
+      log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps");
+    } else if (hi > 0) {
+      log::info("knn: checkpoints in ", ckpt_dir, " are at different ring steps (", lo, "..", hi,
+                " of ", comm.size(), "): starting afresh");
+    }
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto kernel = make_cpu_search({p.tile_rows, p.tile_cols});
+  // Rank 0's share (ranks hold equal shares): local queries x ring steps.
+  Progress progress("knn exact (rank 0)", "query rows", n * (comm.size() - start), comm.rank() == 0);
+  ring_pass(b, comm, start, [&](const RingBlock& blk, int step) {
+    const SearchBase base{blk.x, blk.rows.size(), blk.rows.begin, nullptr, nullptr, blk.valid, true};
+    const int64_t before = n * (step - start);
+    kernel->search({b.x.data(), n, d, b.rows.begin}, base, l2 ? Metric::l2 : Metric::inner_product, top,
+                   [&](int64_t rows) { progress.update(before + rows); });
+    progress.finish();
+    log::info("knn: ring step ", step + 1, "/", comm.size(), " done (block of rank ", blk.origin, ", ", blk.rows.size(), " rows)");
+    if (!ck.path.empty() && p.checkpoint) {
+      ck.save(input_key, step + 1, top, n);
+      comm.barrier();
+    }
+    maybe_fault(step + 1, comm);
+  });
+
+  // Pass 2: rescore candidates exactly where their rows are.
+  std::vector<double> exact(static_cast<size_t>(n * cap), -std::numeric_limits<double>::infinity());
+  ring_pass(b, comm, 0, [&](const RingBlock& blk, int) {
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < n; ++q) {
+      if (!b.valid[q]) continue;
+      const int64_t* idx = top.indices(q);
+      for (int c = 0; c < cap; ++c)
+        if (idx[c] >= blk.rows.begin && idx[c] < blk.rows.end)
+          exact[q * cap + c] = exact_score(b.x.data() + q * d, blk.x + (idx[c] - blk.rows.begin) * d, d, l2);
+    }
+  });
+  KnnGraph g;
+  g.k = p.k;
+  g.rows = b.rows;
+  g.indices.assign(static_cast<size_t>(n * p.k), -1);
+  g.values.assign(static_cast<size_t>(n * p.k), 0.0f);
+#pragma omp parallel for schedule(static)
+  for (int64_t q = 0; q < n; ++q) {
+    if (!b.valid[q]) continue;
+    std::vector<int> order(cap);
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t* idx = top.indices(q);
+    const double* e = &exact[q * cap];
+    std::sort(order.begin(), order.end(), [&](int a, int c) { return e[a] > e[c] || (e[a] == e[c] && idx[a] < idx[c]); });
+    for (int j = 0; j < p.k; ++j) {
+      g.indices[q * p.k + j] = idx[order[j]];
+      g.values[q * p.k + j] = float(l2 ? -e[order[j]] : e[order[j]]);
+    }
+  }
+  g.seconds_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return g;
+}
+
+double knn_label_purity(const FeatureBlock& b, const KnnGraph& g, Communicator& comm) {
+  // Labels of all rows as int32 (4 bytes/row) to look neighbours up.
+  std::vector<int32_t> mine(b.labels.begin(), b.labels.end());
+  std::vector<int32_t> all = comm.allgather(mine);
+  double same = 0, total = 0;
+  for (int64_t q = 0; q < b.local_rows(); ++q) {
+    if (b.labels[q] < 0 || !b.valid[q]) continue;
+    for (int64_t j = 0; j < g.k; ++j) {
+      int64_t nb = g.indices[q * g.k + j];
+      if (nb < 0 || all[nb] < 0) continue;
+      same += all[nb] == b.labels[q];
+      total += 1;
+    }
+  }
+  same = comm.sum(same);
+  total = comm.sum(total);
+  return total > 0 ? same / total : -1.0;
+}
+
+}  // namespace distclust

@@ -1,0 +1,373 @@
+// IVF kNN: coarse lists, rows sent to their list's owner rank (l mod P);
+// queries, in rounds of bounded size, sent once to each owner of their probe
+// lists, searched there with one GEMM per (query batch, list), partial top-k
+// sent home and merged. nprobe is chosen from a target recall on a keyed
+// sample unless given (knn_ivf_tune.cpp).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "comm/alltoall.h"
+#include "knn/ivf_parts.h"
+#include "distclust/topk.h"
+#include "distclust/search.h"
+#include "kernels/rows.h"
+#include "distclust/error.h"
+#include "io/h5store.h"
+#include "kmeans/kmeans.h"
+#include "knn/knn.h"
+#include "distclust/log.h"
+#include "distclust/progress.h"
+#include "distclust/rng.h"
+
+namespace distclust {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// Coarse centroids [nlist x d]: from a kmeans.h5, or k-means on a keyed
+/// sample of ~64 rows per list with random initialisation (as FAISS trains
+/// its coarse quantizer: k-means++ at thousands of lists costs more than the
+/// iterations and buys nothing measurable in recall).
+std::vector<float> coarse_centroids(const FeatureBlock& b, const KnnParams& p, int64_t nlist, bool cosine,
+                                    int64_t n_valid, Communicator& comm) {
+  if (!p.centroids.empty()) {
+    H5Reader r(p.centroids, comm);
+    DatasetInfo ci = r.info("/centroids");
+    require(ci.shape.size() == 2 && ci.shape[1] == b.d, p.features, ": /features is ", b.n_total, " x ", b.d,
+            " but ", p.centroids, ": /centroids is ", ci.describe());
+    auto c = r.read_all<float>("/centroids");
+    if (cosine) normalize_rows(c.data(), ci.shape[0], b.d);
+    return c;
+  }
+  const double frac = std::min(1.0, 64.0 * double(nlist) / double(n_valid));
+  FeatureBlock s;
+  s.d = b.d;
+  for (int64_t i = 0; i < b.local_rows(); ++i)
+    if (b.valid[i] && unit_double(key_hash(uint64_t(p.seed), uint64_t(b.rows.begin + i), 0x1f1f)) < frac)
+      s.x.insert(s.x.end(), b.x.begin() + i * b.d, b.x.begin() + (i + 1) * b.d);
+  int64_t mine = int64_t(s.x.size() / b.d);
+  auto counts = comm.allgather(std::vector<int64_t>{mine});
+  int64_t before = 0;
+  for (int r = 0; r < comm.rank(); ++r) before += counts[r];
+  s.n_total = std::accumulate(counts.begin(), counts.end(), int64_t(0));
+  s.rows = {before, before + mine};
+  s.valid.assign(mine, 1);
+  s.labels.assign(mine, -1);
+  require(s.n_total >= nlist, "knn: nlist=", nlist, " exceeds the ", s.n_total, " sampled rows");
+  KMeansParams kp;
+  kp.k = static_cast<int>(nlist), kp.iters = 10, kp.spherical = cosine, kp.seed = p.seed, kp.init = "random";
+  kp.tol = 0;
+  auto kernel = make_cpu_search();
+  return kmeans(s, kp, comm, *kernel).centroids;
+}
+
+/// The lists this rank owns (list l lives on rank l mod P), rows sorted by
+/// (list, row): list l is rows [begin[l], begin[l+1]).
+struct OwnedLists {
+  std::vector<int64_t> begin;  ///< [nlist + 1]
+  std::vector<float> x;        ///< [rows x d]
+  std::vector<float> norms;    ///< [rows] |x|^2 (l2; empty for cosine)
+  std::vector<int64_t> row;    ///< [rows] global row
+};
+
+OwnedLists distribute_lists(const FeatureBlock& b, const std::vector<int32_t>& home, int64_t nlist, bool l2,
+                            Communicator& comm) {
+  const int P = comm.size();
+  const int64_t d = b.d;
+  std::vector<std::vector<uint8_t>> out(P);
+  for (int64_t i = 0; i < b.local_rows(); ++i) {
+    if (!b.valid[i]) continue;
+    const int64_t row = b.rows.begin + i;
+    auto& buf = out[home[i] % P];
+    put_bytes(buf, &home[i], 1);
+    put_bytes(buf, &row, 1);
+    put_bytes(buf, b.x.data() + i * d, d);
+  }
+  auto in = alltoallv(out, comm);
+  out.clear();
+  struct Entry { int32_t list; int64_t row; const uint8_t* at; };
+  std::vector<Entry> entries;
+  const size_t rec = sizeof(int32_t) + sizeof(int64_t) + d * sizeof(float);
+  for (int s = 0; s < P; ++s)
+    for (size_t at = 0; at < in[s].size(); at += rec) {
+      Entry e{0, 0, in[s].data() + at + sizeof(int32_t) + sizeof(int64_t)};
+      get_bytes(get_bytes(in[s].data() + at, &e.list, 1), &e.row, 1);
+      entries.push_back(e);
+    }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& c) {
+    return a.list < c.list || (a.list == c.list && a.row < c.row);
+  });
+  OwnedLists L;
+  L.begin.assign(nlist + 1, 0);
+  L.x.resize(entries.size() * d);
+  L.row.resize(entries.size());
+  for (size_t e = 0; e < entries.size(); ++e) {
+    get_bytes(entries[e].at, L.x.data() + e * d, d);
+    L.row[e] = entries[e].row;
+    L.begin[entries[e].list + 1]++;
+  }
+  if (l2) {
+    L.norms.resize(entries.size());
+    row_norms(L.x.data(), int64_t(entries.size()), d, L.norms.data());
+  }
+  for (int64_t l = 0; l < nlist; ++l) L.begin[l + 1] += L.begin[l];
+  return L;
+}
+
+/// Queries a list owner received in one round, flat.
+struct Queries {
+  std::vector<int64_t> row;     ///< [nq] global row
+  std::vector<int32_t> src;     ///< [nq] rank that asked
+  std::vector<int64_t> lbegin;  ///< [nq + 1] offsets into lists
+  std::vector<int32_t> lists;   ///< probe lists owned here, nearest first
+  std::vector<float> x;         ///< [nq x d]
+  int64_t size() const { return int64_t(row.size()); }
+};
+
+/// Sends rows [r0, r0+rn) of b with their probe lists pr [rn x np] to the
+/// owners of those lists; returns what this rank received (collective).
+Queries exchange_queries(const FeatureBlock& b, int64_t r0, int64_t rn, const std::vector<int32_t>& pr, int np,
+                         Communicator& comm) {
+  const int P = comm.size();
+  const int64_t d = b.d;
+  std::vector<std::vector<uint8_t>> out(P);
+  std::vector<int32_t> mine;
+  for (int64_t i = 0; i < rn; ++i) {
+    if (!b.valid[r0 + i]) continue;
+    const int64_t row = b.rows.begin + r0 + i;
+    for (int o = 0; o < P; ++o) {
+      mine.clear();
+      for (int j = 0; j < np; ++j)
+        if (pr[i * np + j] % P == o) mine.push_back(pr[i * np + j]);
+      if (mine.empty()) continue;
+      const int32_t cnt = int32_t(mine.size());
+      put_bytes(out[o], &row, 1);
+      put_bytes(out[o], &cnt, 1);
+      put_bytes(out[o], mine.data(), mine.size());
+      put_bytes(out[o], b.x.data() + (r0 + i) * d, d);
+    }
+  }
+  auto in = alltoallv(out, comm);
+  Queries q;
+  q.lbegin.push_back(0);
+  for (int s = 0; s < P; ++s) {
+    const uint8_t* at = in[s].data();
+    const uint8_t* end = at + in[s].size();
+    while (at < end) {
+      int64_t row = 0;
+      int32_t cnt = 0;
+      at = get_bytes(get_bytes(at, &row, 1), &cnt, 1);
+      q.row.push_back(row);
+      q.src.push_back(s);
+      q.lists.resize(q.lists.size() + cnt);
+      at = get_bytes(at, q.lists.data() + q.lists.size() - cnt, cnt);
+      q.lbegin.push_back(int64_t(q.lists.size()));
+      q.x.resize(q.x.size() + d);
+      at = get_bytes(at, q.x.data() + q.x.size() - d, d);
+    }
+  }
+  return q;
+}
+
+/// Top-k of every received query over its probe lists (self excluded).
+/// Queries are taken in order of their nearest list, in batches, so the
+/// queries of a batch share lists and each (batch, list) is one search
+/// kernel call (its rows: the list's rows; results straight into `top`).
+TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool l2) {
+  const int64_t nq = q.size();
+  std::vector<int64_t> order(nq);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
+    const int32_t la = q.lists[q.lbegin[a]], lc = q.lists[q.lbegin[c]];
+    return la < lc || (la == lc && q.row[a] < q.row[c]);
+  });
+  TopK top(nq, k);
+  auto kernel = make_cpu_search();
+  const Metric metric = l2 ? Metric::l2 : Metric::inner_product;
+  const int64_t batch = 4096;
+#pragma omp parallel
+  {
+    std::vector<float> bx;
+    std::vector<int64_t> ids, slots;
+    std::vector<std::pair<int32_t, int64_t>> pairs;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b0 = 0; b0 < nq; b0 += batch) {
+      pairs.clear();
+      for (int64_t o = b0; o < std::min(nq, b0 + batch); ++o)
+        for (int64_t t = q.lbegin[order[o]]; t < q.lbegin[order[o] + 1]; ++t) pairs.emplace_back(q.lists[t], order[o]);
+      std::sort(pairs.begin(), pairs.end());
+      for (size_t a = 0; a < pairs.size();) {
+        size_t z = a;
+        while (z < pairs.size() && pairs[z].first == pairs[a].first) ++z;
+        const int64_t lb = L.begin[pairs[a].first], ln = L.begin[pairs[a].first + 1] - lb, m = int64_t(z - a);
+        if (ln > 0) {
+          bx.resize(m * d);
+          ids.resize(m);
+          slots.resize(m);
+          for (int64_t t = 0; t < m; ++t) {
+            slots[t] = pairs[a + t].second;
+            ids[t] = q.row[slots[t]];
+            std::copy_n(q.x.data() + slots[t] * d, d, bx.data() + t * d);
+          }
+          const SearchBase base{L.x.data() + lb * d, ln, 0, L.row.data() + lb, l2 ? L.norms.data() + lb : nullptr,
+                                nullptr, true};
+          kernel->search({bx.data(), m, d, 0, ids.data(), slots.data(), false}, base, metric, top);
+        }
+        a = z;
+      }
+    }
+  }
+  return top;
+}
+
+/// Partial results back to the asking ranks, merged into `mine` (collective).
+void return_results(const Queries& q, const TopK& top, const FeatureBlock& b, int k, TopK& mine, Communicator& comm) {
+  std::vector<std::vector<uint8_t>> out(comm.size());
+  for (int64_t i = 0; i < q.size(); ++i) {
+    auto& buf = out[q.src[i]];
+    put_bytes(buf, &q.row[i], 1);
+    put_bytes(buf, top.scores(i), k);
+    put_bytes(buf, top.indices(i), k);
+  }
+  auto res = alltoallv(out, comm);
+  std::vector<float> sc(k);
+  std::vector<int64_t> ix(k);
+  for (const auto& r : res)
+    for (const uint8_t* at = r.data(); at < r.data() + r.size();) {
+      int64_t row = 0;
+      at = get_bytes(get_bytes(get_bytes(at, &row, 1), sc.data(), k), ix.data(), k);
+      for (int j = 0; j < k; ++j)
+        if (ix[j] != std::numeric_limits<int64_t>::max()) mine.push(row - b.rows.begin, sc[j], ix[j]);
+    }
+}
+
+/// The graph rows from the merged heaps: sorted best first, l2 distances.
+KnnGraph finish_graph(const FeatureBlock& b, const TopK& mine, int64_t k, bool l2) {
+  const int64_t n = b.local_rows(), d = b.d;
+  KnnGraph gr;
+  gr.k = k;
+  gr.rows = b.rows;
+  gr.indices.assign(static_cast<size_t>(n * k), -1);
+  gr.values.assign(static_cast<size_t>(n * k), 0.0f);
+  std::vector<int> order(k);
+  for (int64_t q = 0; q < n; ++q) {
+    if (!b.valid[q]) continue;
+    std::iota(order.begin(), order.end(), 0);
+    const float* s = mine.scores(q);
+    const int64_t* ix = mine.indices(q);
+    std::sort(order.begin(), order.end(), [&](int a, int c) { return TopK::better(s[a], ix[a], s[c], ix[c]); });
+    float qn = 0;
+    if (l2)
+      for (int64_t t = 0; t < d; ++t) qn += b.x[q * d + t] * b.x[q * d + t];
+    for (int64_t j = 0; j < k; ++j) {
+      const bool filled = ix[order[j]] != std::numeric_limits<int64_t>::max();
+      gr.indices[q * k + j] = filled ? ix[order[j]] : -1;
+      gr.values[q * k + j] = filled ? (l2 ? std::max(0.0f, qn - s[order[j]]) : s[order[j]]) : 0.0f;
+    }
+  }
+  return gr;
+}
+
+/// nprobe: given, or the smallest reaching the target recall on a sample.
+int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nlist,
+                  const std::vector<int32_t>& home, const KnnParams& p, Communicator& comm) {
+  if (p.nprobe > 0) {
+    const int np = int(std::min<int64_t>(nlist, p.nprobe));
+    log::info("knn ivf: ", nlist, " lists, nprobe ", np, " (given)");
+    return np;
+  }
+  if (p.tune_sample == 0) {
+    const int np = int(std::min<int64_t>(nlist, std::max<int64_t>(16, nlist / 16)));
+    log::info("knn ivf: ", nlist, " lists, nprobe ", np, " (max(16, nlist/16): tune_sample is 0)");
+    return np;
+  }
+  auto t0 = Clock::now();
+  ivf::Tuned t = ivf::tune_nprobe(b, cent, nlist, home, p, comm);
+  log::info("knn ivf: ", nlist, " lists, nprobe ", t.nprobe, ": the smallest whose predicted recall@", p.k, " (",
+            t.predicted_recall, " on ", std::min<int64_t>(p.tune_sample, b.n_total), " sampled rows) reaches ",
+            p.target_recall, " (", since(t0), " s)");
+  // Each query then scans ~nprobe/nlist of the rows, at a lower GEMM rate
+  // than exact mode's (small per-list GEMMs): past ~10% IVF gains little.
+  if (t.nprobe * 10 > nlist)
+    log::warn("knn ivf: nprobe ", t.nprobe, " of ", nlist, " lists: each query scans ~",
+              100.0 * double(t.nprobe) / double(nlist), "% of the rows; on data this weakly clustered IVF is ",
+              "not much faster than --mode exact (or lower --target-recall)");
+  return t.nprobe;
+}
+
+}  // namespace
+
+KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
+  p.validate();
+  const int64_t n = b.local_rows(), d = b.d, k = p.k;
+  int64_t n_valid = 0;
+  for (auto v : b.valid) n_valid += v ? 1 : 0;
+  n_valid = comm.sum(n_valid);
+  require(k < n_valid, "knn: k=", k, " must be below the number of valid rows (", n_valid, " of ", b.n_total, ")");
+  const bool l2 = p.metric == "l2";
+  if (!l2) normalize_rows(b);
+  auto t0 = Clock::now();
+  int64_t nlist = p.nlist > 0 ? p.nlist : std::max<int64_t>(1, std::llround(4.0 * std::sqrt(double(n_valid))));
+  nlist = std::min(nlist, std::max<int64_t>(1, n_valid / 8));
+  std::vector<float> cent = coarse_centroids(b, p, nlist, !l2, n_valid, comm);
+  nlist = int64_t(cent.size() / d);
+  log::info("knn ivf: ", nlist, " coarse lists ready (", since(t0), " s)");
+
+  std::vector<int32_t> home = ivf::nearest_lists(b.x.data(), n, d, b.rows.begin, cent, nlist, 1, l2);
+  OwnedLists lists = distribute_lists(b, home, nlist, l2, comm);
+  const int np = choose_nprobe(b, cent, nlist, home, p, comm);
+  home.clear();
+
+  // Rounds of at most `chunk` local queries: memory stays bounded by the
+  // round, not by N * nprobe.
+  const int64_t chunk = std::clamp<int64_t>((int64_t(1) << 21) / np, 4096, 262144);
+  const int64_t rounds = comm.max((n + chunk - 1) / chunk);
+  TopK mine(n, static_cast<int>(k));
+  Progress progress("knn ivf", "rows", n * comm.size(), comm.rank() == 0);
+  auto ts = Clock::now();
+  for (int64_t r = 0; r < rounds; ++r) {
+    const int64_t r0 = std::min(n, r * chunk), rn = std::min(chunk, n - r0);
+    auto pr = ivf::nearest_lists(b.x.data() + r0 * d, rn, d, b.rows.begin + r0, cent, nlist, np, l2);
+    Queries q = exchange_queries(b, r0, rn, pr, np, comm);
+    TopK top = search_lists(q, lists, d, static_cast<int>(k), l2);
+    return_results(q, top, b, static_cast<int>(k), mine, comm);
+    progress.update((r0 + rn) * comm.size());  // rank 0's share times P: ranks hold equal shares
+  }
+  progress.finish();
+  KnnGraph gr = finish_graph(b, mine, k, l2);
+  gr.nprobe = np;
+  gr.nlist = nlist;
+  gr.seconds_search = since(t0);
+  log::debug("knn ivf: search rounds ", since(ts), " s");
+  if (p.recall_sample > 0) {
+    auto sample = ivf::keyed_sample(b, p.recall_sample, uint64_t(p.seed), 0x5ec, comm);
+    gr.recall = knn_recall(b, gr, sample, p, comm);
+  }
+  return gr;
+}
+
+double knn_recall(const FeatureBlock& b, const KnnGraph& g, const std::vector<int64_t>& sample, const KnnParams& p,
+                  Communicator& comm) {
+  const int64_t k = g.k, m = int64_t(sample.size());
+  if (m == 0) return -1;
+  auto qx = ivf::gather_rows(b, sample, comm);
+  auto truth = ivf::exact_sample_topk(b, sample, qx, p, comm);
+  double hits = 0, total = 0;
+  for (int64_t q = 0; q < m; ++q) {
+    const int64_t row = sample[q];
+    if (row < g.rows.begin || row >= g.rows.end) continue;
+    const int64_t* got = &g.indices[(row - g.rows.begin) * k];
+    for (int64_t j = 0; j < k; ++j) hits += std::find(got, got + k, truth[q * k + j]) != got + k;
+    total += double(k);
+  }
+  hits = comm.sum(hits);
+  total = comm.sum(total);
+  return total > 0 ? hits / total : -1;
+}
+
+}  // namespace distclust

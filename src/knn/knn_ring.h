@@ -1,0 +1,28 @@
+// The ring of blocks: at step s rank r holds the row block of rank
+// (r - s) mod P, and passes it on to r + 1 while it computes with it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "distclust/comm.h"
+#include "extract/features_file.h"
+
+namespace distclust {
+
+/// A block of rows travelling round the ring.
+struct RingBlock {
+  int origin = 0;               ///< rank whose rows these are
+  RowRange rows;                ///< their global rows
+  const float* x = nullptr;     ///< [rows x d]
+  const uint8_t* valid = nullptr;  ///< [rows]
+};
+
+/// Calls visit(block, step) for steps first..P-1, the block of step s coming
+/// from rank (r - s) mod P. The transfer of the next block overlaps visit()
+/// when MPI allows threads (MPI_THREAD_MULTIPLE), else follows it.
+void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
+               const std::function<void(const RingBlock&, int step)>& visit);
+
+}  // namespace distclust

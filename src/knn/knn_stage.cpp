@@ -1,0 +1,53 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "distclust/log.h"
+#include "distclust/runtime.h"
+#include "pipeline/stages.h"
+
+namespace distclust {
+
+namespace {
+/// Identity of the input for resuming: size, mtime, shape.
+std::string features_signature(const std::string& path, int64_t n, int64_t d) {
+  struct stat st{};
+  stat(path.c_str(), &st);
+  return fmt(path, " size ", st.st_size, " bytes, mtime ", st.st_mtime, ", ", n, " x ", d);
+}
+}  // namespace
+
+void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
+  require(!p.features.empty(), "knn: no input given (--features features.h5)");
+  FeatureBlock b = read_features(p.features, comm);
+  check_finite(b, p.features, comm);
+  log::info("knn: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.metric, ", ", p.mode, ", ",
+            comm.size(), " ranks x ", compute_threads(), " threads");
+  KnnGraph g;
+  std::string ckpt = p.checkpoint && p.mode == "exact" ? p.out + ".ckpt" : "";
+  if (p.mode == "exact") {
+    std::string key = "params=" + cfg.hash + "|features=" + features_signature(p.features, b.n_total, b.d);
+    g = knn_exact(b, p, comm, ckpt, key);
+    const double flops = 2.0 * double(b.n_total) * double(b.n_total) * double(b.d);
+    log::info("knn: search ", g.seconds_search, " s, ", flops / g.seconds_search / 1e9, " GFLOP/s (2*N*N*D)");
+  } else {
+    g = knn_ivf(b, p, comm);
+    if (g.recall >= 0)
+      log::info("knn: search ", g.seconds_search, " s (", g.nlist, " lists, nprobe ", g.nprobe, "), recall@", p.k, " ",
+                g.recall, " on ", std::min<int64_t>(p.recall_sample, b.n_total), " sampled rows");
+    else
+      log::info("knn: search ", g.seconds_search, " s (", g.nlist, " lists, nprobe ", g.nprobe, "), recall not measured");
+  }
+  double purity = knn_label_purity(b, g, comm);
+  if (purity >= 0) log::info("knn: neighbour label purity ", purity, " (fraction of neighbours sharing the row's label)");
+  write_knn(p.out, comm, b, g, p, cfg.yaml, cfg.hash);
+  if (!ckpt.empty() && comm.rank() == 0) {
+    for (int r = 0; r < comm.size(); ++r) std::remove(fmt(ckpt, "/rank-", r, "-of-", comm.size(), ".bin").c_str());
+    ::rmdir(ckpt.c_str());
+  }
+  log::info("knn: wrote ", p.out);
+}
+
+}  // namespace distclust

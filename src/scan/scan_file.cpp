@@ -1,0 +1,53 @@
+#include "io/h5store.h"
+#include "scan/scan.h"
+
+namespace distclust {
+
+void write_scan(const std::string& path, Communicator& comm, const ScanResult& r, const ScanParams& p,
+                const ScanInputs& in, const std::string& params_yaml, const std::string& params_hash) {
+  const int64_t C = r.clusters, H = p.heads;
+  H5Writer w(path, comm);
+  w.create<float>("/probabilities", {r.n_total, C});
+  w.write_rows("/probabilities", r.rows, r.probabilities.data());
+  w.create<int64_t>("/assign", {r.n_total});
+  w.write_rows("/assign", r.rows, r.assign.data());
+  w.create<float>("/confidence", {r.n_total});
+  w.write_rows("/confidence", r.rows, r.confidence.data());
+  // Same on every rank (self-labelling asked for or not), as collective calls need.
+  if (p.self_label && p.self_label_epochs > 0) {
+    w.create<int64_t>("/assign_scan", {r.n_total});
+    w.write_rows("/assign_scan", r.rows, r.assign_scan.data());
+    w.attr("self_label_moved", r.self_label_moved);
+    w.attr("self_label_proposed", r.self_label_proposed);
+    w.attr("self_label_rejected", r.self_label_rejected);
+  }
+  const int64_t epochs = H > 0 ? int64_t(r.loss.size()) / H : 0;
+  w.write_all<double>("/loss", {epochs, H}, r.loss.data());
+  w.write_all<double>("/consistency", {epochs, H}, r.consistency.data());
+  w.write_all<double>("/entropy", {epochs, H}, r.entropy.data());
+  w.write_vector("/self_label_loss", r.self_label_loss);
+  w.write_vector("/self_label_confident", r.self_label_confident);
+  w.write_all<int64_t>("/cluster_sizes", {C}, r.cluster_sizes.data());
+  w.write_all<int64_t>("/prototypes", {C, int64_t(p.prototypes)}, r.prototypes.data());
+  w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  w.attr("stage", std::string("scan"));
+  w.attr("chosen_head", int64_t(r.kept_head));
+  w.attr("clusters", C);
+  w.attr("heads", H);
+  w.attr("head", p.head);
+  w.attr("collapse", int64_t(r.collapse ? 1 : 0));
+  w.attr("collapse_note", r.collapse_note);
+  w.attr("self_label", r.self_label_note);
+  w.attr("neighbour_features", r.neighbour_mode);
+  w.attr("valid_rows", r.n_valid);
+  w.attr("rows_without_neighbour", r.rows_no_neighbour);
+  w.attr("features", p.features);
+  w.attr("knn", p.knn);
+  w.attr("features_config_hash", in.features_hash);
+  w.attr("knn_config_hash", in.knn_hash);
+  w.attr("params", params_yaml);
+  w.attr("config_hash", params_hash);
+  w.commit();
+}
+
+}  // namespace distclust
