@@ -125,8 +125,6 @@ class ResolvedConfig {
   }
   /// YAML text of all sections, keys in declaration order.
   std::string yaml() const;
-  /// FNV-1a 64 of one section's text (a stage's config hash), hex.
-  std::string hash(const std::string& section) const;
 
  private:
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections_;
@@ -134,5 +132,21 @@ class ResolvedConfig {
 
 /// FNV-1a 64-bit hash, hex string.
 std::string fnv1a_hex(const std::string& text);
+
+/// The config hash, one scheme for every output and checkpoint: FNV-1a 64
+/// of the "key=value" lines of params' fields except `not_hashed` (those
+/// that do not change the output), followed by `inputs`, the identity of
+/// what the output is computed from (pipeline/stage_config.h).
+template <class P>
+std::string config_hash(P params, const std::vector<std::string>& not_hashed, const std::string& inputs) {
+  std::string text;
+  auto v = [&](const char* name, auto& field, const char*) {
+    for (const auto& s : not_hashed)
+      if (s == name) return;
+    text += std::string(name) + "=" + to_text(field) + "\n";
+  };
+  params.visit(v);
+  return fnv1a_hex(text + "inputs: " + inputs + "\n");
+}
 
 }  // namespace distclust

@@ -28,7 +28,7 @@ void add_bench_commands(CLI::App& app) {
   add_common(km, cl);
   cl.flags.add(km, "bench_kmeans", defaults);
   km->callback([] {
-    Context ctx = make_context(cl, "bench_kmeans", {"runtime", "bench_kmeans"});
+    Context ctx = make_context(cl, "bench_kmeans");
     BenchKMeansParams p;
     resolve(ctx, cl, "bench_kmeans", p);
     Communicator& comm = *ctx.comm;
@@ -90,7 +90,7 @@ void add_bench_commands(CLI::App& app) {
   add_common(kn, kcl);
   kcl.flags.add(kn, "bench_knn", kdefaults);
   kn->callback([] {
-    Context ctx = make_context(kcl, "bench_knn", {"runtime", "bench_knn"});
+    Context ctx = make_context(kcl, "bench_knn");
     BenchKnnParams p;
     resolve(ctx, kcl, "bench_knn", p);
     Communicator& comm = *ctx.comm;

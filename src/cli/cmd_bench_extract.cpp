@@ -23,7 +23,7 @@ void add_bench_extract_command(CLI::App& app) {
   cl.flags.add(cmd, "extract", edefaults);
   cl.flags.add(cmd, "bench_extract", bdefaults);
   cmd->callback([] {
-    Context ctx = make_context(cl, "bench_extract", {"runtime", "extract", "bench_extract"});
+    Context ctx = make_context(cl, "bench_extract");
     ExtractParams p;
     resolve(ctx, cl, "extract", p);
     BenchExtractParams b;

@@ -8,18 +8,11 @@
 #include "cli/bench_params.h"
 #include "cli/commands.h"
 #include "distclust/config.h"
-#include "eval/eval.h"
-#include "export/export.h"
-#include "extract/extract.h"
 #include "extract/extract_bench.h"
-#include "kmeans/kmeans.h"
-#include "knn/knn.h"
-#include "report/report.h"
 #include "pipeline/run.h"
+#include "pipeline/stage_table.h"
 #include "distclust/runtime.h"
-#include "scan/scan.h"
 #include "synth/synth_features.h"
-#include "synth/synth_images.h"
 
 namespace distclust::cli {
 
@@ -64,15 +57,13 @@ template <class F>
 void each_section(F&& f) {
   f(RuntimeParams{}, "runtime", "every command");
   f(RunParams{}, "run", "`distclust run`");
-  f(SynthImagesParams{}, "synth_images", "`distclust synth images`; the run stage synth_images");
+  for_each_stage([&](const auto& def) {
+    std::string cmd;
+    for (const auto& c : def.command) cmd += " " + c;
+    f(typename std::decay_t<decltype(def)>::Params{}, def.name,
+      "`distclust" + cmd + "`; the run stage " + def.name + (def.name == "extract" ? "; `distclust bench extract`" : ""));
+  });
   f(SynthFeaturesParams{}, "synth_features", "`distclust synth features`");
-  f(ExtractParams{}, "extract", "`distclust extract`, `distclust bench extract`");
-  f(KMeansParams{}, "kmeans", "`distclust kmeans`");
-  f(KnnParams{}, "knn", "`distclust knn`");
-  f(ScanParams{}, "scan", "`distclust scan`");
-  f(EvalParams{}, "eval", "`distclust eval`");
-  f(ReportParams{}, "report", "`distclust report`");
-  f(ExportParams{}, "export", "`distclust export`");
   f(BenchKMeansParams{}, "bench_kmeans", "`distclust bench kmeans`");
   f(BenchKnnParams{}, "bench_knn", "`distclust bench knn`");
   f(BenchExtractParams{}, "bench_extract", "`distclust bench extract`");

@@ -16,7 +16,7 @@ void add_env_command(CLI::App& app) {
                                         "changed or checked in it, threads per rank");
   add_common(cmd, cl);
   cmd->callback([] {
-    Context ctx = make_context(cl, "runtime", {"runtime"});
+    Context ctx = make_context(cl, "runtime");
     if (ctx.comm->rank() != 0) return;
     std::printf("given:       %s\n", compute_env::given().c_str());
     std::printf("%s\n", compute_env::summary().c_str());

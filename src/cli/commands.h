@@ -1,18 +1,12 @@
-// Subcommand registration: each adds itself to the top-level app.
+// Registration of the subcommands that are not stages (the stages' come
+// from the stage table: cli/stage_command.h).
 #pragma once
 #include <CLI/CLI.hpp>
 
 namespace distclust::cli {
 
 void add_synth_commands(CLI::App& app);
-void add_kmeans_command(CLI::App& app);
-void add_eval_command(CLI::App& app);
-void add_knn_command(CLI::App& app);
 void add_bench_commands(CLI::App& app);
-void add_scan_command(CLI::App& app);
-void add_report_command(CLI::App& app);
-void add_export_command(CLI::App& app);
-void add_extract_command(CLI::App& app);
 /// Adds `bench extract` under the `bench` subcommand (call after add_bench_commands).
 void add_bench_extract_command(CLI::App& app);
 void add_run_command(CLI::App& app);

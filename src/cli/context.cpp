@@ -4,12 +4,17 @@
 
 #include "kernels/compute_env.h"
 #include "distclust/log.h"
+#include "pipeline/stage_table.h"
 
 namespace distclust::cli {
 
 const std::vector<std::string>& all_sections() {
-  static const std::vector<std::string> s = {"runtime", "synth_features", "synth_images", "extract", "kmeans",
-                                             "knn", "scan", "eval", "report", "export", "bench_kmeans", "bench_knn", "bench_extract", "run"};
+  static const std::vector<std::string> s = [] {
+    std::vector<std::string> v = {"runtime", "run"};
+    for (const auto& name : stage_names()) v.push_back(name);
+    for (const char* other : {"synth_features", "bench_kmeans", "bench_knn", "bench_extract"}) v.push_back(other);
+    return v;
+  }();
   return s;
 }
 
@@ -21,13 +26,11 @@ void add_common(CLI::App* app, CommandLine& cl) {
   cl.flags.add(app, "runtime", cl.runtime);
 }
 
-Context make_context(CommandLine& cl, const std::string& default_section,
-                     const std::vector<std::string>& sections) {
+Context make_context(CommandLine& cl, const std::string& default_section) {
   Context ctx;
   ctx.config = Config::load(cl.config_path);
   for (const auto& s : cl.sets) ctx.config.add_override(s, default_section);
   ctx.config.check_sections(all_sections());
-  (void)sections;
   ctx.runtime = RuntimeParams{};
   ctx.config.apply_yaml("runtime", ctx.runtime);
   cl.flags.apply("runtime", ctx.runtime);

@@ -34,11 +34,11 @@ struct Context {
   ResolvedConfig resolved;
 };
 
-/// Loads the config, applies runtime settings, builds the communicator, sets
-/// threads, logs the environment. default_section: where bare --set keys go;
-/// sections: the YAML sections this command accepts.
-Context make_context(CommandLine& cl, const std::string& default_section,
-                     const std::vector<std::string>& sections);
+/// Loads the config (any known section may be in it: one config file
+/// serves every command), applies runtime settings, builds the
+/// communicator, sets threads, logs the environment. default_section: where
+/// bare --set keys go.
+Context make_context(CommandLine& cl, const std::string& default_section);
 
 /// YAML + flags + --set applied to params, validated, recorded in resolved.
 template <class P>
@@ -50,7 +50,8 @@ void resolve(Context& ctx, CommandLine& cl, const std::string& section, P& param
   ctx.resolved.add(section, params);
 }
 
-/// All section names any subcommand knows (for `run` configs and --set).
+/// All section names any subcommand knows: runtime, run, the stage table's
+/// stages, and the sections of the commands that are not stages.
 const std::vector<std::string>& all_sections();
 
 }  // namespace distclust::cli

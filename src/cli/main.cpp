@@ -5,11 +5,13 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/stage_command.h"
 #include "kernels/compute_env.h"
 #include "distclust/comm.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"
+#include "pipeline/stage_table.h"
 
 int main(int argc, char** argv) {
   distclust::compute_env::prepare(argc, argv);  // may re-exec with the BLAS/OpenMP env
@@ -30,13 +32,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "distclust " DISTCLUST_VERSION);
   distclust::cli::add_synth_commands(app);
-  distclust::cli::add_extract_command(app);
-  distclust::cli::add_kmeans_command(app);
-  distclust::cli::add_knn_command(app);
-  distclust::cli::add_scan_command(app);
-  distclust::cli::add_eval_command(app);
-  distclust::cli::add_report_command(app);
-  distclust::cli::add_export_command(app);
+  // One subcommand per stage of the stage table.
+  distclust::for_each_stage([&](const auto& def) { distclust::cli::add_stage_command(app, def); });
   distclust::cli::add_run_command(app);
   distclust::cli::add_bench_commands(app);
   distclust::cli::add_bench_extract_command(app);

@@ -198,14 +198,6 @@ std::string ResolvedConfig::yaml() const {
   return out;
 }
 
-std::string ResolvedConfig::hash(const std::string& section) const {
-  auto it = sections_.find(section);
-  std::string text;
-  if (it != sections_.end())
-    for (const auto& [k, v] : it->second) text += k + "=" + v + "\n";
-  return fnv1a_hex(text);
-}
-
 std::string fnv1a_hex(const std::string& text) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : text) {

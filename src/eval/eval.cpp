@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "comm/local_comm.h"
+#include "comm/root.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
 #include "distclust/log.h"
@@ -16,7 +17,7 @@ void EvalParams::validate() const {
   require(!labels.empty(), "eval.labels: no labels file given (--labels features.h5)");
 }
 
-std::string run_eval(const EvalParams& p, Communicator& comm) {
+std::string run_eval(const EvalParams& p, Communicator& comm, const std::string& hash) {
   std::string json;
   int64_t ok = 1;
   std::string err;
@@ -44,9 +45,11 @@ std::string run_eval(const EvalParams& p, Communicator& comm) {
       }
       std::fflush(stdout);
       if (!p.out.empty()) {
+        // The file also names the config hash it was made with (`run` reads it back).
+        const std::string text = hash.empty() ? json : json.substr(0, json.size() - 1) + ", \"config_hash\": \"" + hash + "\"}";
         std::ofstream f(p.out);
         require(static_cast<bool>(f), "eval: cannot write ", p.out);
-        f << json << "\n";
+        f << text << "\n";
       }
     } catch (const Error& e) {
       ok = 0;
@@ -59,6 +62,41 @@ std::string run_eval(const EvalParams& p, Communicator& comm) {
     throw Error("eval failed on rank 0");
   }
   return json;
+}
+
+const StageDef<EvalParams>& eval_stage() {
+  static const StageDef<EvalParams> def{
+      "eval",
+      {"eval"},
+      "Score predictions (ACC by Hungarian matching, NMI, ARI) against labels",
+      "scores.json",
+      {"pred", "labels", "out", "json"},
+      [](EvalParams& p, const RunLayout& w) {
+        p.pred = w.predictions();
+        p.labels = w.features();
+        p.out = w.file("scores.json");
+        p.json = false;
+      },
+      [](const EvalParams& p) { return p.out; },
+      [](const EvalParams& p) { return std::vector<std::string>{p.pred, p.labels}; },
+      nullptr,
+      [](const EvalParams& p, Communicator& comm) {
+        // A run on unlabelled images has nothing to score: not an error there.
+        int64_t labelled = 0;
+        run_on_root(comm, "reading the labels", [&] {
+          LocalCommunicator self;
+          H5Reader r(p.labels, self);
+          if (r.has("/labels"))
+            for (int64_t l : r.read_all<int64_t>("/labels")) labelled |= l >= 0;
+        });
+        comm.broadcast(&labelled, sizeof(labelled), 0);
+        return labelled ? std::string() : p.labels + " has no labels, nothing to score";
+      },
+      [](const EvalParams& p, Communicator& comm, const StageConfig& cfg) {
+        run_eval(p, comm, cfg.hash);
+        return StageOutcome{};
+      }};
+  return def;
 }
 
 }  // namespace distclust

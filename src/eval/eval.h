@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/stage.h"
 #include "distclust/comm.h"
 
 namespace distclust {
@@ -23,7 +24,11 @@ struct EvalParams {
   void validate() const;
 };
 
-/// Runs eval on rank 0 (others wait); returns the JSON text.
-std::string run_eval(const EvalParams& p, Communicator& comm);
+/// Runs eval on rank 0 (others wait); returns the JSON text. hash: the
+/// config hash written into p.out beside the scores.
+std::string run_eval(const EvalParams& p, Communicator& comm, const std::string& hash = "");
+
+/// The eval stage (core/stage.h).
+const StageDef<EvalParams>& eval_stage();
 
 }  // namespace distclust

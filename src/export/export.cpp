@@ -12,7 +12,7 @@
 #include "report/clustering.h"
 #include "export/csv.h"
 #include "io/h5_strings.h"
-#include "core/out_dir.h"
+#include "io/out_dir.h"
 #include "comm/root.h"
 
 namespace fs = std::filesystem;
@@ -55,7 +55,7 @@ std::string conf_text(float v) {
   return b;
 }
 
-ExportSummary write_export(const ExportParams& p, const Clustering& cl) {
+ExportSummary write_export(const ExportParams& p, const Clustering& cl, const std::string& hash) {
   auto t0 = std::chrono::steady_clock::now();
   StagedDir dir(p.out, p.force);
   ExportSummary s;
@@ -131,7 +131,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl) {
   csv.flush();
   require(static_cast<bool>(csv), "export: writing ", csv_path, " failed (disk full?)");
   csv.close();
-  dir.commit();
+  dir.commit(hash);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (s.missing)
     log::warn("export: ", s.missing, " rows with a path could not be ", p.copy ? "copied" : "linked",
@@ -146,7 +146,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl) {
 }  // namespace
 }  // namespace report
 
-ExportSummary run_export(const ExportParams& p, Communicator& comm) {
+ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
   run_on_root(comm, "export", [&] {
     std::error_code ec;
@@ -155,8 +155,32 @@ ExportSummary run_export(const ExportParams& p, Communicator& comm) {
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
   ExportSummary s;
-  run_on_root(comm, "export", [&] { s = report::write_export(p, cl); });
+  run_on_root(comm, "export", [&] { s = report::write_export(p, cl, hash); });
   return s;
+}
+
+const StageDef<ExportParams>& export_stage() {
+  static const StageDef<ExportParams> def{
+      "export",
+      {"export"},
+      "assignments.csv (row,path,cluster,confidence,label) and clusters/cluster_XXXX/ folders of links",
+      "export",
+      {"features", "pred", "out", "force"},
+      [](ExportParams& p, const RunLayout& w) {
+        p.features = w.features();
+        p.pred = w.predictions();
+        p.out = w.file("export");
+        p.force = true;  // a run replaces its own export
+      },
+      [](const ExportParams& p) { return p.out; },
+      [](const ExportParams& p) { return std::vector<std::string>{p.features, p.pred}; },
+      nullptr,
+      nullptr,
+      [](const ExportParams& p, Communicator& comm, const StageConfig& cfg) {
+        run_export(p, comm, cfg.hash);
+        return StageOutcome{};
+      }};
+  return def;
 }
 
 }  // namespace distclust

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/stage.h"
 #include "distclust/comm.h"
 
 namespace distclust {
@@ -74,6 +75,9 @@ struct ExportSummary {
 };
 
 /// Writes the export (collective: every rank calls it).
-ExportSummary run_export(const ExportParams& p, Communicator& comm);
+ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::string& hash = "");
+
+/// The export stage (core/stage.h).
+const StageDef<ExportParams>& export_stage();
 
 }  // namespace distclust

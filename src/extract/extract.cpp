@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 #include "distclust/config.h"
 #include "extract/decode_pool.h"
@@ -39,41 +38,6 @@ void maybe_fault(int64_t batches_done) {
                where().c_str());
   std::fflush(stderr);
   std::raise(SIGKILL);
-}
-
-// Size and FNV-1a of the model file's bytes (rank 0 reads, all get it): a
-// model replaced under the same name must not be resumed into.
-std::string file_fingerprint(const std::string& path, Communicator& comm) {
-  uint64_t h[2] = {0, 0};
-  if (comm.rank() == 0) {
-    std::ifstream in(path, std::ios::binary);
-    uint64_t x = 0xcbf29ce484222325ull, n = 0;
-    char buf[1 << 16];
-    while (in) {
-      in.read(buf, sizeof(buf));
-      for (std::streamsize i = 0; i < in.gcount(); ++i) x = (x ^ uint8_t(buf[i])) * 0x100000001b3ull;
-      n += uint64_t(in.gcount());
-    }
-    h[0] = x, h[1] = n;
-  }
-  comm.broadcast(h, sizeof(h), 0);
-  return fmt(h[1], ":", std::hex, h[0]);
-}
-
-// The config hash: settings that change the output (not the output's name,
-// threads, queue, progress or resume), the row count and the model's bytes.
-std::string config_hash(const ExtractParams& p, int64_t n, const std::string& model_fp) {
-  std::string text;
-  ExtractParams q = p;
-  auto v = [&](const char* name, auto& field, const char*) {
-    static const char* skip[] = {"out", "decode_threads", "torch_threads", "queue_batches", "resume",
-                                 "progress_seconds"};
-    for (const char* s : skip)
-      if (std::strcmp(s, name) == 0) return;
-    text += fmt(name, "=", to_text(field), "\n");
-  };
-  q.visit(v);
-  return fnv1a_hex(fmt(text, "rows=", n, "\nmodel=", model_fp, "\n"));
 }
 
 std::string json_list(const std::vector<std::string>& items) {
@@ -126,7 +90,7 @@ void l2_normalize(float* x, const uint8_t* valid, int64_t rows, int64_t d) {
 }  // namespace
 
 ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
-                           const std::string& config_yaml) {
+                           const StageConfig& cfg) {
   p.validate();
   const auto t_start = Clock::now();
   // Parallelism is across images: OpenCV's own threads would only contend.
@@ -148,7 +112,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   for (int64_t i = mine.begin; i < mine.end; ++i)
     layout.id_len = std::max<int64_t>(layout.id_len, int64_t(src->id(i).size()));
   layout.id_len = comm.max(layout.id_len);
-  layout.hash = config_hash(p, n, p.is_pixels() ? std::string("pixels") : file_fingerprint(p.backbone, comm));
+  layout.hash = cfg.hash;  // also the resume key of OUT.tmp
   std::string note;
   extract::FeatureOutput out(p.out, comm, layout, p.resume, note);
   if (!note.empty()) log::info("extract: ", note);
@@ -247,7 +211,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   out.attr("preprocessing", m.preprocessing);
   out.attr("source", src->describe());
   out.attr("class_names", json_list(src->class_names()));
-  out.attr("params", config_yaml);
+  out.attr("params", cfg.yaml);
   out.attr("invalid_rows", s.invalid);
   out.commit();
   s.seconds = since(t_start);

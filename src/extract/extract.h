@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "extract/backbone.h"
+#include "core/stage.h"
 #include "distclust/comm.h"
 #include "extract/decode_pool.h"
 #include "extract/image_source.h"
@@ -161,11 +162,11 @@ struct ExtractSummary {
 };
 
 /// Runs the stage (collective). loader builds TorchScript backbones (unused
-/// for pixels). config_yaml: the resolved config, stored as the `params`
-/// attribute. Throws Error for a missing source, no images, an unreadable
+/// for pixels). cfg: the resolved config (the `params` attribute) and the
+/// config hash (`config_hash`, and the key that lets a rerun resume OUT.tmp). Throws Error for a missing source, no images, an unreadable
 /// model, a model output of unexpected shape, or a D that differs from
 /// OUT.tmp's on resume with the same settings.
 ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
-                           const std::string& config_yaml);
+                           const StageConfig& cfg);
 
 }  // namespace distclust

@@ -88,7 +88,7 @@ BenchExtractResult bench_extract(const ExtractParams& p, const BenchExtractParam
   q.resume = false;
   q.progress_seconds = 0;
   auto t0 = Clock::now();
-  ExtractSummary s = run_extract(q, comm, loader, "bench_extract: {}\n");
+  ExtractSummary s = run_extract(q, comm, loader, {"bench_extract: {}\n", "bench"});
   r.extract_wall = double(s.computed) / since(t0);
   r.extract = s.images_per_second;
   r.ratio = r.extract / std::min(r.forward, r.decode_all_cores);

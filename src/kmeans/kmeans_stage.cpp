@@ -5,9 +5,11 @@
 #include "distclust/log.h"
 #include "kmeans/kmeans_file.h"
 #include "distclust/runtime.h"
-#include "pipeline/stages.h"
+#include "kmeans/kmeans_stage.h"
+#include "distclust/search.h"
 
 namespace distclust {
+namespace {
 
 double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "kmeans: no input given (--features features.h5)");
@@ -31,6 +33,30 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
             r.best_restart, "), cluster sizes ", *mn, "..", *mx, ", ", r.empty_splits, " empty-cluster splits, ", secs,
             " s");
   return r.final_inertia;
+}
+
+}  // namespace
+
+const StageDef<KMeansParams>& kmeans_stage() {
+  static const StageDef<KMeansParams> def{
+      "kmeans",
+      {"kmeans"},
+      "Distributed k-means on a features file -> kmeans.h5",
+      "kmeans.h5",
+      {"features", "out", "checkpoint", "init_centroids"},
+      [](KMeansParams& p, const RunLayout& w) {
+        p.features = w.features();
+        p.out = w.file("kmeans.h5");
+      },
+      [](const KMeansParams& p) { return p.out; },
+      [](const KMeansParams& p) { return std::vector<std::string>{p.features, p.init_centroids}; },
+      nullptr,
+      nullptr,
+      [](const KMeansParams& p, Communicator& comm, const StageConfig& cfg) {
+        run_kmeans_stage(p, comm, cfg);
+        return StageOutcome{};
+      }};
+  return def;
 }
 
 }  // namespace distclust

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "distclust/config.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"
-#include "pipeline/stages.h"
+#include "knn/knn_stage.h"
 
 namespace distclust {
-
 namespace {
 /// Identity of the input for resuming: size, mtime, shape.
 std::string features_signature(const std::string& path, int64_t n, int64_t d) {
@@ -17,8 +17,6 @@ std::string features_signature(const std::string& path, int64_t n, int64_t d) {
   stat(path.c_str(), &st);
   return fmt(path, " size ", st.st_size, " bytes, mtime ", st.st_mtime, ", ", n, " x ", d);
 }
-}  // namespace
-
 void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "knn: no input given (--features features.h5)");
   FeatureBlock b = read_features(p.features, comm);
@@ -28,7 +26,10 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   KnnGraph g;
   std::string ckpt = p.checkpoint && p.mode == "exact" ? p.out + ".ckpt" : "";
   if (p.mode == "exact") {
-    std::string key = "params=" + cfg.hash + "|features=" + features_signature(p.features, b.n_total, b.d);
+    // The checkpoint key tells other settings (start afresh) from a changed
+    // features file (refused by name): the settings' hash alone, then the file.
+    std::string key = "params=" + config_hash(p, knn_stage().not_hashed, "") +
+                      "|features=" + features_signature(p.features, b.n_total, b.d);
     g = knn_exact(b, p, comm, ckpt, key);
     const double flops = 2.0 * double(b.n_total) * double(b.n_total) * double(b.d);
     log::info("knn: search ", g.seconds_search, " s, ", flops / g.seconds_search / 1e9, " GFLOP/s (2*N*N*D)");
@@ -48,6 +49,30 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
     ::rmdir(ckpt.c_str());
   }
   log::info("knn: wrote ", p.out);
+}
+
+}  // namespace
+
+const StageDef<KnnParams>& knn_stage() {
+  static const StageDef<KnnParams> def{
+      "knn",
+      {"knn"},
+      "Global k-nearest-neighbour graph across ranks -> knn.h5",
+      "knn.h5",
+      {"features", "out", "checkpoint", "centroids"},
+      [](KnnParams& p, const RunLayout& w) {
+        p.features = w.features();
+        p.out = w.file("knn.h5");
+      },
+      [](const KnnParams& p) { return p.out; },
+      [](const KnnParams& p) { return std::vector<std::string>{p.features, p.centroids}; },
+      nullptr,
+      nullptr,
+      [](const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
+        run_knn_stage(p, comm, cfg);
+        return StageOutcome{};
+      }};
+  return def;
 }
 
 }  // namespace distclust

@@ -1,15 +1,22 @@
-// `distclust run`: the whole job from one config.
+// `distclust run`: the stages of the stage table (stage_table.h) chained in
+// one workdir, from one config. Each stage's config hash (stage_config.h:
+// its settings plus the identity of its inputs) is written into its output;
+// a stage whose output exists with the same hash is skipped, and one that
+// was interrupted resumes from its own checkpoint.
 #pragma once
 
 #include <string>
+
+#include "distclust/comm.h"
+#include "distclust/config.h"
+#include "distclust/runtime.h"
 
 namespace distclust {
 
 /// Parameters of `distclust run` (YAML section `run`).
 struct RunParams {
   std::string workdir = "distclust-work";  ///< where every stage's output goes (features.h5, kmeans.h5, ...)
-  /// Stages in order, comma-separated, from: synth_images, extract, kmeans,
-  /// knn, scan, eval, report, export.
+  /// Stages in order, comma-separated, from the stage table.
   std::string stages = "extract,kmeans,knn,scan,eval,report,export";
   bool force = false;  ///< run every stage even when its output is up to date
   template <class V> void visit(V& v) {
@@ -19,5 +26,11 @@ struct RunParams {
   }
   void validate() const;
 };
+
+/// Runs the job (collective): resolves every stage's params from `config`
+/// (its section and --set overrides) with the run's paths, validates them all
+/// before the first stage starts, then runs or skips each in order, and logs
+/// a summary. runtime: recorded in WORKDIR/config.resolved.yaml.
+void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runtime, Communicator& comm);
 
 }  // namespace distclust

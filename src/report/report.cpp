@@ -15,7 +15,7 @@
 #include "eval/metrics.h"
 #include "report/clustering.h"
 #include "report/html.h"
-#include "core/out_dir.h"
+#include "io/out_dir.h"
 #include "report/picks.h"
 #include "report/report_curves.h"
 #include "report/report_model.h"
@@ -190,7 +190,7 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
   return tiles;
 }
 
-std::string write_report(const ReportParams& p, const Clustering& cl) {
+std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
   auto t0 = std::chrono::steady_clock::now();
   StagedDir dir(p.out, p.force);
   ReportModel m;
@@ -243,7 +243,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl) {
     f << render_report(m);
     require(static_cast<bool>(f.flush()), "report: writing ", index, " failed (disk full?)");
   }
-  dir.commit();
+  dir.commit(hash);
   if (m.thumbs_failed)
     log::warn("report: ", m.thumbs_failed, " of ", m.thumbs_written + m.thumbs_failed,
               " images could not be read (placeholders shown), e.g. ", m.failures.front());
@@ -257,7 +257,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl) {
 }  // namespace
 }  // namespace report
 
-std::string run_report(const ReportParams& p, Communicator& comm) {
+std::string run_report(const ReportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
   // Refuse an existing output before the expensive part.
   run_on_root(comm, "report", [&] {
@@ -269,8 +269,34 @@ std::string run_report(const ReportParams& p, Communicator& comm) {
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
   std::string index;
-  run_on_root(comm, "report", [&] { index = report::write_report(p, cl); });
+  run_on_root(comm, "report", [&] { index = report::write_report(p, cl, hash); });
   return index;
+}
+
+const StageDef<ReportParams>& report_stage() {
+  static const StageDef<ReportParams> def{
+      "report",
+      {"report"},
+      "Static HTML report (galleries, sizes, metrics, confusion matrix, curves) that opens offline",
+      "report",
+      {"features", "pred", "out", "kmeans", "scan", "force"},
+      [](ReportParams& p, const RunLayout& w) {
+        p.features = w.features();
+        p.pred = w.predictions();
+        p.out = w.file("report");
+        p.force = true;  // a run replaces its own report
+        if (w.has("kmeans")) p.kmeans = w.output_of("kmeans");
+        if (w.has("scan")) p.scan = w.output_of("scan");
+      },
+      [](const ReportParams& p) { return p.out; },
+      [](const ReportParams& p) { return std::vector<std::string>{p.features, p.pred, p.kmeans, p.scan}; },
+      nullptr,
+      nullptr,
+      [](const ReportParams& p, Communicator& comm, const StageConfig& cfg) {
+        run_report(p, comm, cfg.hash);
+        return StageOutcome{};
+      }};
+  return def;
 }
 
 }  // namespace distclust

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/stage.h"
 #include "distclust/comm.h"
 
 namespace distclust {
@@ -75,6 +76,9 @@ struct ReportParams {
 
 /// Writes the report (collective: every rank calls it). Returns the path of
 /// index.html on rank 0, "" elsewhere.
-std::string run_report(const ReportParams& p, Communicator& comm);
+std::string run_report(const ReportParams& p, Communicator& comm, const std::string& hash = "");
+
+/// The report stage (core/stage.h).
+const StageDef<ReportParams>& report_stage();
 
 }  // namespace distclust

@@ -3,9 +3,10 @@
 
 #include "distclust/log.h"
 #include "scan/scan.h"
-#include "pipeline/stages.h"
+#include "scan/scan_stage.h"
 
 namespace distclust {
+namespace {
 
 void run_scan_stage(const ScanParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "scan: no input given (--features features.h5)");
@@ -20,6 +21,33 @@ void run_scan_stage(const ScanParams& p, Communicator& comm, const StageConfig& 
   log::info("scan: wrote ", p.out, ": head ", r.kept_head, " of ", p.heads, ", ", r.clusters, " clusters, self-label: ",
             r.self_label_note, r.collapse ? fmt(", COLLAPSED (", r.collapse_note, ")") : std::string(), ", ", secs,
             " s");
+}
+
+}  // namespace
+
+const StageDef<ScanParams>& scan_stage() {
+  static const StageDef<ScanParams> def{
+      "scan",
+      {"scan"},
+      "SCAN clustering heads on frozen features and their kNN graph (+ self-labelling) -> scan.h5",
+      "scan.h5",
+      // neighbour_features and memory_budget choose how rows travel, not
+      // what is computed (replicate and exchange are bit-identical).
+      {"features", "knn", "out", "checkpoint", "neighbour_features", "memory_budget"},
+      [](ScanParams& p, const RunLayout& w) {
+        p.features = w.features();
+        p.knn = w.output_or("knn", "knn.h5");
+        p.out = w.file("scan.h5");
+      },
+      [](const ScanParams& p) { return p.out; },
+      [](const ScanParams& p) { return std::vector<std::string>{p.features, p.knn}; },
+      nullptr,
+      nullptr,
+      [](const ScanParams& p, Communicator& comm, const StageConfig& cfg) {
+        run_scan_stage(p, comm, cfg);
+        return StageOutcome{};
+      }};
+  return def;
 }
 
 }  // namespace distclust

@@ -60,7 +60,7 @@ j=$(sbatch --parsable "${small[@]}" --output="$T/rq-%j.out" --export="$export_en
 echo "submitted requeue job $j"
 for _ in $(seq 240); do [[ -e "$T/rq/features.h5" ]] && break; sleep 0.5; done
 [[ -e "$T/rq/features.h5" ]] || { cat "$T/rq-$j.out"; fail "job $j made no features"; }
-[[ -e "$T/rq/.scan.key" ]] && fail "job finished before it could be signalled (make the workload bigger)"
+[[ -e "$T/rq/scan.h5" ]] && fail "job finished before it could be signalled (make the workload bigger)"
 scancel --signal=USR1 --batch "$j"   # what --signal=B:USR1@300 does before the limit
 # Slurm holds a requeued job ~2 minutes before it may start again (and a
 # requeue that lands while the job is completing can leave it held): until

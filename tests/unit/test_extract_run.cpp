@@ -14,6 +14,8 @@
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "extract/extract.h"
+#include "extract/extract_stage.h"
+#include "pipeline/stage_config.h"
 #include "io/h5store.h"
 
 namespace fs = std::filesystem;
@@ -96,7 +98,7 @@ TEST(ExtractRun, WritesFeaturesLabelsIdsAndMarksBadFiles) {
   p.progress_seconds = 0;
   LocalCommunicator comm;
   TorchScriptSpec spec;
-  ExtractSummary s = run_extract(p, comm, mean_loader(&spec), "extract: {}\n");
+  ExtractSummary s = run_extract(p, comm, mean_loader(&spec), stage_config(extract_stage(), p, comm));
   EXPECT_EQ(spec.input_size, 8);
   EXPECT_EQ(spec.path, p.backbone);
   EXPECT_EQ(s.rows, 4);
@@ -116,7 +118,7 @@ TEST(ExtractRun, WritesFeaturesLabelsIdsAndMarksBadFiles) {
   EXPECT_EQ(r.attr_string("class_names"), R"(["cat", "dog"])");
   EXPECT_EQ(r.attr_string("backbone"), "mean backbone");
   EXPECT_NE(r.attr_string("preprocessing").find("centre crop 8"), std::string::npos);
-  EXPECT_EQ(r.attr_string("params"), "extract: {}\n");
+  EXPECT_EQ(r.attr_string("params").rfind("extract:\n  source: ", 0), 0u) << r.attr_string("params");
   EXPECT_FALSE(r.has("/done"));
 }
 
@@ -132,7 +134,7 @@ TEST(ExtractRun, NormalizeAndHalfAndPixelsBackbone) {
   p.out = t / "px.h5";
   p.progress_seconds = 0;
   LocalCommunicator comm;
-  ExtractSummary s = run_extract(p, comm, mean_loader(), "");
+  ExtractSummary s = run_extract(p, comm, mean_loader(), stage_config(extract_stage(), p, comm));
   EXPECT_EQ(s.dim, 12);
   H5Reader r(p.out, comm);
   EXPECT_EQ(r.info("/features").dtype, "float16");
@@ -181,7 +183,7 @@ TEST(ExtractRun, CompressedHdf5SourceReadByManyThreadsWhileWriting) {
   p.out = t / "f.h5";
   p.progress_seconds = 0;
   LocalCommunicator comm;
-  run_extract(p, comm, mean_loader(), "");
+  run_extract(p, comm, mean_loader(), stage_config(extract_stage(), p, comm));
   H5Reader r(p.out, comm);
   auto x = r.read_all<float>("/features");
   ASSERT_EQ(x.size(), size_t(n * 27));

@@ -15,7 +15,7 @@
 #include "report/clustering.h"
 #include "io/h5_strings.h"
 #include "report/html.h"
-#include "core/out_dir.h"
+#include "io/out_dir.h"
 #include "report/svg_plot.h"
 #include "report/thumbnails.h"
 

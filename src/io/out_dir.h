@@ -21,11 +21,12 @@ class StagedDir {
   const std::string& path() const { return tmp_; }
   const std::string& out() const { return out_; }
 
-  /// Moves OUT.tmp to OUT. When OUT exists (force), the two are swapped in
-  /// one atomic renameat2(RENAME_EXCHANGE), so readers see either the old or
-  /// the new folder, and the old one is then deleted; on file systems without
-  /// RENAME_EXCHANGE the old folder is renamed aside first.
-  void commit();
+  /// Moves OUT.tmp to OUT, first writing `hash` (when given) as the folder's
+  /// config hash (io/output_identity.h). When OUT exists (force), the two are
+  /// swapped in one atomic renameat2(RENAME_EXCHANGE), so readers see either
+  /// the old or the new folder, and the old one is then deleted; on file
+  /// systems without RENAME_EXCHANGE the old folder is renamed aside first.
+  void commit(const std::string& hash = "");
 
  private:
   std::string out_, tmp_;

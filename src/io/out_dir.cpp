@@ -1,4 +1,4 @@
-#include "core/out_dir.h"
+#include "io/out_dir.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "distclust/error.h"
 #include "distclust/log.h"
+#include "io/output_identity.h"
 
 namespace fs = std::filesystem;
 
@@ -41,7 +42,8 @@ StagedDir::~StagedDir() {
   fs::remove_all(tmp_, ec);
 }
 
-void StagedDir::commit() {
+void StagedDir::commit(const std::string& hash) {
+  if (!hash.empty()) write_folder_hash(tmp_, hash);
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(out_, ec))) {
     require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",

@@ -1,0 +1,93 @@
+// The stage contract: each stage of the pipeline is described once, in its
+// own folder (kmeans/kmeans_stage.cpp, ...), by a StageDef over its params
+// struct: its name (the run stage, the YAML section and the subcommand), its
+// output in a run's workdir, how a run wires its paths, what its output
+// depends on, and the function that runs it. The stage table
+// (pipeline/stage_table.h) lists them in pipeline order; every subcommand
+// (cli/stage_command.h) and `distclust run` (pipeline/run.h) are driven by it.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "distclust/comm.h"
+
+namespace distclust {
+
+/// A run's folder and stage list: where each stage reads and writes.
+struct RunLayout {
+  std::string workdir;
+  std::vector<std::string> stages;             ///< in run order
+  std::map<std::string, std::string> outputs;  ///< output of each stage wired so far
+
+  bool has(const std::string& stage) const {
+    for (const auto& s : stages)
+      if (s == stage) return true;
+    return false;
+  }
+  /// workdir/name
+  std::string file(const std::string& name) const { return workdir + "/" + name; }
+  /// The output of stage s in this run ("" when the run does not have it).
+  std::string output_of(const std::string& s) const {
+    auto it = outputs.find(s);
+    return it == outputs.end() ? std::string() : it->second;
+  }
+  /// The output of stage s, or workdir/file when the run does not have s
+  /// (an earlier run's output in the same workdir).
+  std::string output_or(const std::string& s, const std::string& file_name) const {
+    const std::string o = output_of(s);
+    return o.empty() ? file(file_name) : o;
+  }
+  /// The features every stage after extract reads.
+  std::string features() const { return output_or("extract", "features.h5"); }
+  /// The predictions eval, report and export read: SCAN's when the run
+  /// trains SCAN, else k-means'.
+  std::string predictions() const { return has("scan") ? output_of("scan") : output_or("kmeans", "kmeans.h5"); }
+};
+
+/// What a stage runs with besides its params: the resolved YAML of its
+/// section (stored in its output as `params`) and the hash that identifies
+/// its output (stored as `config_hash`; pipeline/stage_config.h: the fields
+/// that change the output plus the identity of its inputs). The same hash
+/// keys the stage's checkpoint and tells `run` that an output is up to date.
+struct StageConfig {
+  std::string yaml;
+  std::string hash;
+};
+
+/// What a stage reports to the run's summary.
+struct StageOutcome {
+  std::vector<std::string> summary;  ///< lines, e.g. "extract: 683 images/s, 0 invalid images"
+};
+
+/// One stage, described once. P: its params struct (params.h convention).
+template <class P>
+struct StageDef {
+  using Params = P;
+  std::string name;                    ///< run stage, YAML section, subcommand name
+  std::vector<std::string> command;    ///< subcommand path: {"kmeans"}, {"synth", "images"}
+  std::string help;                    ///< one line for --help
+  std::string output;                  ///< its output in a run's workdir (file or folder)
+  /// Fields that do not change the output (file paths, whose contents count
+  /// through inputs(); threads; checkpointing; progress), left out of the hash.
+  std::vector<std::string> not_hashed;
+  /// A run's wiring: input and output paths in the workdir, given the stages it runs.
+  std::function<void(P&, const RunLayout&)> wire;
+  /// The output path of resolved params.
+  std::function<std::string(const P&)> out;
+  /// Input files: their config_hash (io/output_identity.h) is their identity in the hash.
+  std::function<std::vector<std::string>(const P&)> inputs;
+  /// Optional: an identity of the inputs computed otherwise (extract: the
+  /// image files and the model's bytes). Collective.
+  std::function<std::string(const P&, Communicator&)> identity;
+  /// Optional: a reason to skip the stage in a run ("" = run it), e.g. eval
+  /// without labels. Collective.
+  std::function<std::string(const P&, Communicator&)> skip;
+  /// Runs the stage (collective): writes the output whole, with cfg.yaml as
+  /// `params` and cfg.hash as `config_hash`.
+  std::function<StageOutcome(const P&, Communicator&, const StageConfig&)> run;
+};
+
+}  // namespace distclust

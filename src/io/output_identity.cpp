@@ -1,0 +1,58 @@
+#include "io/output_identity.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "comm/local_comm.h"
+#include "core/json.h"
+#include "distclust/error.h"
+#include "io/h5_util.h"
+#include "io/h5store.h"
+
+namespace distclust {
+
+namespace {
+constexpr const char* kFolderHash = "/.config_hash";
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+std::string output_config_hash(const std::string& path) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) return "";
+  try {
+    if (S_ISDIR(st.st_mode)) {
+      std::string h = read_text(path + kFolderHash);
+      while (!h.empty() && (h.back() == '\n' || h.back() == ' ')) h.pop_back();
+      return h;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size == 0) return "";
+    if (H5Fis_hdf5(path.c_str()) > 0) {
+      LocalCommunicator self;
+      H5Reader r(path, self);
+      return r.has_attr("config_hash") ? r.attr_string("config_hash") : "";
+    }
+    const json::Value v = json::parse(read_text(path), path);
+    auto it = v.obj.find("config_hash");
+    return v.type == json::Value::Type::object && it != v.obj.end() ? it->second.str : "";
+  } catch (const Error&) {
+    return "";  // unreadable: as if absent, so the stage runs again
+  }
+}
+
+void write_folder_hash(const std::string& dir, const std::string& hash) {
+  const std::string path = dir + kFolderHash;
+  std::ofstream f(path);
+  f << hash << "\n";
+  f.close();
+  require(static_cast<bool>(f), "cannot write ", path);
+}
+
+}  // namespace distclust

@@ -1,0 +1,185 @@
+#include "pipeline/run.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "comm/local_comm.h"
+#include "io/h5store.h"
+#include "io/output_identity.h"
+#include "distclust/log.h"
+#include "pipeline/stage_config.h"
+#include "pipeline/stage_table.h"
+
+namespace distclust {
+
+void RunParams::validate() const {
+  require(!workdir.empty(), "run.workdir: empty");
+  const std::vector<std::string> known = stage_names();
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  std::stringstream ss(stages);
+  std::string s;
+  while (std::getline(ss, s, ','))
+    require(std::find(known.begin(), known.end(), s) != known.end(), "run.stages: unknown stage '", s,
+            "' (known: ", list, ")");
+}
+
+namespace {
+
+/// One stage of this run with its resolved params (the table's StageDef<P>
+/// behind one interface, so the run can hold them in run order).
+class RunStage {
+ public:
+  virtual ~RunStage() = default;
+  virtual const std::string& name() const = 0;
+  /// Params from the config (section, --set), the run's paths, validated;
+  /// records the output in the layout for the stages after it.
+  virtual void resolve(const Config& config, RunLayout& layout) = 0;
+  virtual void record(ResolvedConfig& all) = 0;
+  virtual std::string output() const = 0;
+  virtual StageConfig config(Communicator& comm) = 0;
+  virtual std::string skip(Communicator& comm) = 0;
+  virtual StageOutcome run(Communicator& comm, const StageConfig& cfg) = 0;
+};
+
+template <class P>
+class TypedRunStage final : public RunStage {
+ public:
+  explicit TypedRunStage(const StageDef<P>& def) : def_(def) {}
+  const std::string& name() const override { return def_.name; }
+  void resolve(const Config& config, RunLayout& layout) override {
+    config.apply(def_.name, p_);
+    def_.wire(p_, layout);
+    p_.validate();
+    layout.outputs[def_.name] = def_.out(p_);
+  }
+  void record(ResolvedConfig& all) override { all.add(def_.name, p_); }
+  std::string output() const override { return def_.out(p_); }
+  StageConfig config(Communicator& comm) override { return stage_config(def_, p_, comm); }
+  std::string skip(Communicator& comm) override { return def_.skip ? def_.skip(p_, comm) : std::string(); }
+  StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return def_.run(p_, comm, cfg); }
+
+ private:
+  const StageDef<P>& def_;
+  P p_;
+};
+
+std::unique_ptr<RunStage> make_run_stage(const std::string& name) {
+  std::unique_ptr<RunStage> out;
+  for_each_stage([&](const auto& def) {
+    using P = typename std::decay_t<decltype(def)>::Params;
+    if (def.name == name) out = std::make_unique<TypedRunStage<P>>(def);
+  });
+  require(out != nullptr, "run: no stage named '", name, "'");
+  return out;
+}
+
+/// The output's config hash as rank 0 reads it, on every rank.
+std::string shared_output_hash(const std::string& path, Communicator& comm) {
+  std::string h = comm.rank() == 0 ? output_config_hash(path) : std::string();
+  comm.broadcast(h, 0);
+  return h;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// Sizes of the clusters in a predictions file and the scores, for the summary (rank 0).
+std::string results_text(const std::string& pred, const std::string& scores) {
+  struct stat st{};
+  if (pred.empty() || stat(pred.c_str(), &st) != 0) return "";
+  LocalCommunicator self;
+  H5Reader r(pred, self);
+  std::map<int64_t, int64_t> sizes;
+  for (int64_t a : r.read_all<int64_t>("/assign")) ++sizes[a];
+  std::string s;
+  int shown = 0;
+  for (auto& [c, n] : sizes)
+    if (c >= 0 && shown++ < 50) s += fmt(s.empty() ? "" : " ", n);
+  std::string text = fmt("  cluster sizes (", pred, "): ", s, sizes.size() > 50 ? " ..." : "", "\n");
+  if (!scores.empty() && stat(scores.c_str(), &st) == 0) {
+    std::ifstream f(scores);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    text += "  scores: " + ss.str();
+  }
+  return text;
+}
+
+}  // namespace
+
+void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runtime, Communicator& comm) {
+  RunLayout layout;
+  layout.workdir = rp.workdir;
+  std::stringstream ss(rp.stages);
+  for (std::string s; std::getline(ss, s, ',');) layout.stages.push_back(s);
+  if (comm.rank() == 0) {
+    std::string cmd = "mkdir -p '" + rp.workdir + "/logs'";
+    require(std::system(cmd.c_str()) == 0, "run: cannot create workdir ", rp.workdir);
+  }
+  comm.barrier();
+  if (runtime.log_dir.empty()) log::open_rank_file(rp.workdir + "/logs");
+
+  // Every stage resolved and validated up front: a typo fails before hours of extraction.
+  std::vector<std::unique_ptr<RunStage>> stages;
+  ResolvedConfig all;
+  for (const auto& name : layout.stages) {
+    stages.push_back(make_run_stage(name));
+    stages.back()->resolve(config, layout);
+    stages.back()->record(all);
+  }
+  all.add("runtime", runtime);
+  RunParams rp_copy = rp;
+  all.add("run", rp_copy);
+  if (comm.rank() == 0) std::ofstream(rp.workdir + "/config.resolved.yaml") << all.yaml();
+  log::info("run: ", stages.size(), " stages into ", rp.workdir, " (resolved config: ", rp.workdir,
+            "/config.resolved.yaml)");
+
+  std::vector<std::pair<std::string, double>> times;
+  std::vector<std::string> lines;
+  for (auto& st : stages) {
+    // Inputs are whole now (the stages before ran or were up to date), so
+    // their hashes, and with them this stage's, are final.
+    const StageConfig cfg = st->config(comm);
+    const std::string out = st->output();
+    if (!rp.force && shared_output_hash(out, comm) == cfg.hash) {
+      log::info("run: ", st->name(), ": up to date (", out, "), skipped");
+      times.emplace_back(st->name(), -1.0);
+      continue;
+    }
+    if (const std::string why = st->skip(comm); !why.empty()) {
+      log::info("run: ", st->name(), ": ", why, ", skipped");
+      times.emplace_back(st->name(), -2.0);
+      continue;
+    }
+    log::info("run: ", st->name(), " ...");
+    const auto t0 = std::chrono::steady_clock::now();
+    StageOutcome o = st->run(comm, cfg);
+    comm.barrier();
+    times.emplace_back(st->name(), seconds_since(t0));
+    lines.insert(lines.end(), o.summary.begin(), o.summary.end());
+  }
+
+  std::string text = "run: summary\n";
+  double total = 0;
+  for (const auto& [name, secs] : times) {
+    text += secs == -1.0   ? fmt("  ", name, ": skipped (up to date)\n")
+            : secs == -2.0 ? fmt("  ", name, ": skipped (nothing to do)\n")
+                           : fmt("  ", name, ": ", secs, " s\n");
+    total += std::max(0.0, secs);
+  }
+  text += fmt("  total: ", total, " s\n");
+  for (const auto& l : lines) text += "  " + l + "\n";
+  if (comm.rank() == 0) text += results_text(layout.predictions(), layout.output_of("eval"));
+  log::info(text);
+}
+
+}  // namespace distclust

@@ -1,0 +1,32 @@
+// A stage's StageConfig (core/stage.h) from its resolved params: the YAML of
+// its section and its config hash: the fields that change the output plus
+// the identity of its inputs (their own config hashes, or what the stage
+// says identifies them). Subcommands and `distclust run` both compute it
+// here, so a file written by `distclust kmeans` and by `distclust run` with
+// the same settings and inputs carries the same hash.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/stage.h"
+#include "distclust/config.h"
+
+namespace distclust {
+
+/// "hash;" for each file: its config_hash, or its size and modification
+/// time when it has none (a file not written by distclust). Rank 0 reads;
+/// collective.
+std::string inputs_identity(const std::vector<std::string>& files, Communicator& comm);
+
+template <class P>
+StageConfig stage_config(const StageDef<P>& def, const P& p, Communicator& comm) {
+  P q = p;
+  ResolvedConfig rc;
+  rc.add(def.name, q);
+  const std::string inputs = def.identity ? def.identity(p, comm)
+                                          : inputs_identity(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm);
+  return {rc.yaml(), config_hash(q, def.not_hashed, inputs)};
+}
+
+}  // namespace distclust
