@@ -1,6 +1,8 @@
 // Recursive-descent JSON parser (RFC 8259) for small configuration files.
 #include "core/json.h"
 
+#include <cstdio>
+
 #include <charconv>
 #include <system_error>
 
@@ -192,5 +194,26 @@ class Parser {
 }  // namespace
 
 Value parse(const std::string& text, const std::string& where) { return Parser(text, where).document(); }
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\u%04x", unsigned(c));
+      out += esc;
+      continue;
+    }
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string string_list(const std::vector<std::string>& items) {
+  std::string s = "[";
+  for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + quote(items[i]);
+  return s + "]";
+}
 
 }  // namespace distclust::json

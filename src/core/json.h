@@ -1,6 +1,7 @@
-// Internal to src/extract: a small JSON reader for model sidecar files (a
-// flat object of numbers, strings and arrays). Full JSON syntax is accepted
-// (nested values, escapes, \u sequences); errors give line and column.
+// The one JSON reader and string writer: model sidecar files, class-name
+// lists in features.h5, scores.json. Full JSON syntax is accepted (nested
+// values, escapes, \u sequences and surrogate pairs); errors give line and
+// column.
 #pragma once
 
 #include <map>
@@ -24,5 +25,12 @@ struct Value {
 /// Parses text; `where` (a file name) prefixes error messages:
 /// "model.json:3:7: expected ',' or '}' in object".
 Value parse(const std::string& text, const std::string& where);
+
+/// s as a JSON string literal: quoted, with '"', '\\' and control
+/// characters escaped.
+std::string quote(const std::string& s);
+
+/// A JSON list of strings: ["a", "b"].
+std::string string_list(const std::vector<std::string>& items);
 
 }  // namespace distclust::json

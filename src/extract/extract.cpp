@@ -5,11 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/fault.h"
+#include "core/json.h"
 #include "distclust/config.h"
 #include "extract/decode_pool.h"
 #include "distclust/error.h"
@@ -29,35 +30,6 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 // Invalid rows logged per rank; the rest are in the file (/valid, /ids).
 constexpr int64_t kMaxLoggedInvalid = 1000;
 
-/// Test hook: DISTCLUST_FAULT_AFTER_BATCHES=K kills this rank (SIGKILL, and
-/// mpirun the others wherever they are) once it has written K batches.
-void maybe_fault(int64_t batches_done) {
-  static const char* env = std::getenv("DISTCLUST_FAULT_AFTER_BATCHES");
-  if (!env || std::atoll(env) != batches_done) return;
-  std::fprintf(stderr, "distclust: DISTCLUST_FAULT_AFTER_BATCHES=%lld: killing rank %s\n", (long long)batches_done,
-               where().c_str());
-  std::fflush(stderr);
-  std::raise(SIGKILL);
-}
-
-std::string json_list(const std::vector<std::string>& items) {
-  std::string s = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    s += i ? ", \"" : "\"";
-    for (char c : items[i]) {
-      if (static_cast<unsigned char>(c) < 0x20) {
-        char esc[8];
-        std::snprintf(esc, sizeof(esc), "\\u%04x", unsigned(c));
-        s += esc;
-        continue;
-      }
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
-    }
-    s += '"';
-  }
-  return s + "]";
-}
 
 // Contiguous runs of rows whose done flag is 0.
 std::vector<RowRange> pending_ranges(RowRange mine, const std::vector<uint8_t>& done) {
@@ -175,7 +147,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
       }
       out.write_batch(rows, feats.data(), valid.data(), labels.data(), ids.data());
       computed += nr;
-      maybe_fault(taken + 1);
+      fault_point("DISTCLUST_FAULT_AFTER_BATCHES", taken + 1);
     }
     // Meeting: rows computed, batches left, and rank 0's next k (others add 0).
     if (comm.rank() == 0) {
@@ -210,7 +182,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   out.attr("backbone", s.backbone);
   out.attr("preprocessing", m.preprocessing);
   out.attr("source", src->describe());
-  out.attr("class_names", json_list(src->class_names()));
+  out.attr("class_names", json::string_list(src->class_names()));
   out.attr("params", cfg.yaml);
   out.attr("invalid_rows", s.invalid);
   out.commit();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/json.h"
 #include "distclust/error.h"
 #include "io/h5_util.h"
 
@@ -18,117 +19,22 @@ std::string trim_fixed(const char* p, size_t len, H5T_str_t pad) {
   return s;
 }
 
-void append_utf8(std::string& out, unsigned cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
-
 }  // namespace
 
 bool parse_json_string_list(const std::string& t, std::vector<std::string>& out) {
   out.clear();
-  size_t i = 0;
-  auto ws = [&] {
-    while (i < t.size() && std::strchr(" \t\r\n", t[i])) ++i;
-  };
-  auto hex4 = [&](unsigned& v) {
-    if (i + 4 > t.size()) return false;
-    v = 0;
-    for (int j = 0; j < 4; ++j) {
-      char c = t[i++];
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= unsigned(c - '0');
-      else if (c >= 'a' && c <= 'f')
-        v |= unsigned(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F')
-        v |= unsigned(c - 'A' + 10);
-      else
-        return false;
-    }
-    return true;
-  };
-  ws();
-  if (i >= t.size() || t[i++] != '[') return false;
-  ws();
-  if (i < t.size() && t[i] == ']') return ++i, ws(), i == t.size();
-  while (true) {
-    ws();
-    if (i >= t.size() || t[i++] != '"') return false;
-    std::string s;
-    while (true) {
-      if (i >= t.size()) return false;
-      char c = t[i++];
-      if (c == '"') break;
-      if (c != '\\') {
-        s += c;
-        continue;
-      }
-      if (i >= t.size()) return false;
-      char e = t[i++];
-      switch (e) {
-        case '"':
-          s += '"';
-          break;
-        case '\\':
-          s += '\\';
-          break;
-        case '/':
-          s += '/';
-          break;
-        case 'b':
-          s += '\b';
-          break;
-        case 'f':
-          s += '\f';
-          break;
-        case 'n':
-          s += '\n';
-          break;
-        case 'r':
-          s += '\r';
-          break;
-        case 't':
-          s += '\t';
-          break;
-        case 'u': {
-          unsigned cp;
-          if (!hex4(cp)) return false;
-          if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < t.size() && t[i] == '\\' && t[i + 1] == 'u') {
-            i += 2;
-            unsigned lo;
-            if (!hex4(lo)) return false;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          append_utf8(s, cp);
-          break;
-        }
-        default:
-          return false;
-      }
-    }
-    out.push_back(s);
-    ws();
-    if (i >= t.size()) return false;
-    char c = t[i++];
-    if (c == ']') break;
-    if (c != ',') return false;
+  json::Value v;
+  try {
+    v = json::parse(t, "class_names");
+  } catch (const Error&) {
+    return false;
   }
-  ws();
-  return i == t.size();
+  if (v.type != json::Value::Type::array) return false;
+  for (const auto& item : v.arr) {
+    if (item.type != json::Value::Type::string) return out.clear(), false;
+    out.push_back(item.str);
+  }
+  return true;
 }
 
 H5Strings::H5Strings(const std::string& path) : path_(path) {

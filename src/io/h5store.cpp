@@ -42,6 +42,11 @@ void check_input_file(const std::string& path, const std::string& what) {
   require(st.st_size > 0, what, " ", path, " is empty (0 bytes)");
 }
 
+bool file_exists(const std::string& path) {
+  struct stat st{};
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 // ---------------------------------------------------------------- reader
 
 H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {

@@ -92,4 +92,7 @@ class H5Writer {
 /// Throws a clear error if `path` is missing, a directory, or empty.
 void check_input_file(const std::string& path, const std::string& what);
 
+/// True when `path` names an existing file (not a folder).
+bool file_exists(const std::string& path);
+
 }  // namespace distclust

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 
+#include "core/fault.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "distclust/progress.h"
@@ -18,6 +18,7 @@
 #include "kernels/exact_sum.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
+#include "io/state_file.h"
 #include "kmeans/kmeans_state.h"
 
 namespace distclust {
@@ -123,16 +124,6 @@ int64_t split_empty(std::vector<float>& cent, std::vector<double>& counts, int64
 
 void normalize(std::vector<float>& c, int64_t d) { normalize_rows(c.data(), int64_t(c.size()) / d, d); }
 
-/// Test hook: DISTCLUST_FAULT_AFTER_ITER=N kills the job (SIGKILL) once N
-/// Lloyd iterations have been checkpointed, to test resuming.
-void maybe_fault(int64_t done, Communicator& comm) {
-  static const char* env = std::getenv("DISTCLUST_FAULT_AFTER_ITER");
-  if (!env || std::atoll(env) != done) return;
-  comm.barrier();
-  std::fprintf(stderr, "distclust: DISTCLUST_FAULT_AFTER_ITER=%lld: killing the job\n", (long long)done);
-  std::fflush(stderr);
-  std::raise(SIGKILL);
-}
 
 }  // namespace
 
@@ -156,7 +147,13 @@ KMeansResult kmeans(FeatureBlock& b, const KMeansParams& p, Communicator& comm, 
   KMeansState st;
   st.params_hash = hash;
   KMeansResult res;
-  if (!ckpt.empty() && load_kmeans_state(ckpt, hash, k, d, st, comm)) {
+  auto usable = [&](const KMeansState& s) -> std::string {
+    if (s.params_hash != hash) return fmt("made with other parameters (hash ", s.params_hash, " != ", hash, ")");
+    for (const auto* c : {&s.centroids, &s.best_centroids})
+      if (!c->empty() && int64_t(c->size()) != k * d) return fmt("its centroids do not match k=", k, " d=", d);
+    return "";
+  };
+  if (!ckpt.empty() && load_state<KMeansState>(ckpt, st, comm, usable)) {
     res.resumed = true;
     log::info("kmeans: resuming from ", ckpt, " at restart ", st.restart, ", iteration ", st.next_iter);
   }
@@ -202,10 +199,10 @@ KMeansResult kmeans(FeatureBlock& b, const KMeansParams& p, Communicator& comm, 
       if (!ckpt.empty() && p.checkpoint) {
         KMeansState save = st;
         save.next_iter = st.next_iter + 1;
-        save_kmeans_state(ckpt, save, comm);
+        save_state(ckpt, save, comm);
       }
       progress.update(++done_iters);
-      maybe_fault(done_iters, comm);
+      fault_point("DISTCLUST_FAULT_AFTER_ITER", done_iters, &comm);
     }
     // Final pass: inertia of the finished centroids decides between restarts.
     assign(st.centroids, lab, dist);
@@ -224,7 +221,7 @@ KMeansResult kmeans(FeatureBlock& b, const KMeansParams& p, Communicator& comm, 
     if (!ckpt.empty() && p.checkpoint) {
       KMeansState save = st;
       save.restart = st.restart + 1;
-      save_kmeans_state(ckpt, save, comm);
+      save_state(ckpt, save, comm);
     }
   }
   res.k = k;

@@ -8,16 +8,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <numeric>
 #include <sys/stat.h>
 
 #include "knn/knn_ring.h"
+#include "core/fault.h"
 #include "distclust/error.h"
+#include "io/state_file.h"
 #include "knn/knn.h"
 #include "distclust/log.h"
 #include "distclust/progress.h"
@@ -39,66 +39,67 @@ void KnnParams::validate() const {
 
 namespace {
 
-constexpr uint64_t kMagic = 0x64636b6e6e763031ull;  // "dcknnv01"
+/// Per-rank checkpoint of the search pass (io/state_file.h, one file per
+/// rank): the ring steps done and the heaps.
+struct KnnState {
+  std::string key;                 ///< "params=<settings hash>|features=<signature of the file>"
+  int64_t steps_done = 0;          ///< ring steps whose blocks are in the heaps
+  int64_t rows = 0, cap = 0;       ///< heap shape
+  std::vector<float> scores;       ///< [rows x cap]
+  std::vector<int64_t> indices;    ///< [rows x cap]
+  template <class V> void visit(V& v) {
+    v("key", key);
+    v("steps_done", steps_done);
+    v("rows", rows);
+    v("cap", cap);
+    v("scores", scores);
+    v("indices", indices);
+  }
+};
 
-/// Per-rank checkpoint of the search pass: ring steps done and the heaps.
 struct KnnCkpt {
   std::string path;
-  void save(const std::string& key, int steps_done, const TopK& top, int64_t n) const {
-    std::string tmp = path + ".tmp";
-    {
-      std::ofstream f(tmp, std::ios::binary);
-      require(static_cast<bool>(f), "knn: cannot write checkpoint ", tmp);
-      uint64_t hdr[4] = {kMagic, uint64_t(steps_done), uint64_t(n), uint64_t(top.cap())};
-      uint64_t klen = key.size();
-      f.write(reinterpret_cast<const char*>(hdr), sizeof(hdr));
-      f.write(reinterpret_cast<const char*>(&klen), sizeof(klen));
-      f.write(key.data(), klen);
-      auto& t = const_cast<TopK&>(top);
-      f.write(reinterpret_cast<const char*>(t.raw_scores().data()), t.raw_scores().size() * sizeof(float));
-      f.write(reinterpret_cast<const char*>(t.raw_indices().data()), t.raw_indices().size() * sizeof(int64_t));
-      require(static_cast<bool>(f), "knn: writing checkpoint ", tmp, " failed (disk full?)");
+  void save(const std::string& key, int steps_done, TopK& top, int64_t n) const {
+    // The heaps move into the state and back: no copy of [n x cap].
+    KnnState s{key, steps_done, n, top.cap(), std::move(top.raw_scores()), std::move(top.raw_indices())};
+    try {
+      write_state_file(path, s);
+    } catch (...) {
+      top.raw_scores() = std::move(s.scores), top.raw_indices() = std::move(s.indices);
+      throw;
     }
-    require(std::rename(tmp.c_str(), path.c_str()) == 0, "knn: cannot rename ", tmp, " to ", path);
+    top.raw_scores() = std::move(s.scores);
+    top.raw_indices() = std::move(s.indices);
   }
   /// Steps done (0 = nothing usable). `key` identifies input and parameters.
   int load(const std::string& key, TopK& top, int64_t n) const {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return 0;
-    uint64_t hdr[4] = {0, 0, 0, 0}, klen = 0;
-    f.read(reinterpret_cast<char*>(hdr), sizeof(hdr));
-    f.read(reinterpret_cast<char*>(&klen), sizeof(klen));
-    if (!f || hdr[0] != kMagic || klen > 4096) return 0;
-    std::string saved(klen, '\0');
-    f.read(saved.data(), klen);
+    if (!file_exists(path)) return 0;
+    KnnState s;
+    try {
+      read_state_file(path, s);
+    } catch (const Error& e) {
+      log::warn("knn: ignoring checkpoint ", path, ": unreadable (", e.what(), ")");
+      return 0;
+    }
     // key = "params=<hash>|features=<signature>": other parameters -> start
     // afresh; same parameters but a changed features file -> stop and say so.
-    if (saved != key) {
+    if (s.key != key) {
       auto part = [](const std::string& k) { return k.substr(0, k.find('|')); };
-      if (part(saved) != part(key)) {
+      if (part(s.key) != part(key)) {
         log::warn("knn: ignoring checkpoint ", path, " made with other parameters");
         return 0;
       }
       throw Error(fmt("knn: the features file changed since checkpoint ", path, " was written:\n  then: ",
-                      saved.substr(saved.find('|') + 1), "\n  now:  ", key.substr(key.find('|') + 1),
+                      s.key.substr(s.key.find('|') + 1), "\n  now:  ", key.substr(key.find('|') + 1),
                       "\nremove ", path, " (or restore the file) to go on"));
     }
-    if (hdr[2] != uint64_t(n) || hdr[3] != uint64_t(top.cap())) return 0;
-    f.read(reinterpret_cast<char*>(top.raw_scores().data()), top.raw_scores().size() * sizeof(float));
-    f.read(reinterpret_cast<char*>(top.raw_indices().data()), top.raw_indices().size() * sizeof(int64_t));
-    return f ? static_cast<int>(hdr[1]) : 0;  // short read: 0, and the caller drops the scratch heap
+    const size_t cells = size_t(n) * size_t(top.cap());
+    if (s.rows != n || s.cap != top.cap() || s.scores.size() != cells || s.indices.size() != cells) return 0;
+    top.raw_scores() = std::move(s.scores);
+    top.raw_indices() = std::move(s.indices);
+    return static_cast<int>(s.steps_done);
   }
 };
-
-/// Test hook: DISTCLUST_FAULT_AFTER_STEPS=N kills the job after N ring steps.
-void maybe_fault(int steps, Communicator& comm) {
-  static const char* env = std::getenv("DISTCLUST_FAULT_AFTER_STEPS");
-  if (!env || std::atoi(env) != steps) return;
-  comm.barrier();
-  std::fprintf(stderr, "distclust: DISTCLUST_FAULT_AFTER_STEPS=%d: killing the job\n", steps);
-  std::fflush(stderr);
-  std::raise(SIGKILL);
-}
 
 /// Exact score in double: cosine <q,b>; l2 -||q-b||^2 (higher is better).
 inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
@@ -136,7 +137,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
   if (!ckpt_dir.empty()) {
     if (comm.rank() == 0) ::mkdir(ckpt_dir.c_str(), 0755);
     comm.barrier();
-    ck.path = fmt(ckpt_dir, "/rank-", comm.rank(), "-of-", comm.size(), ".bin");
+    ck.path = fmt(ckpt_dir, "/rank-", comm.rank(), "-of-", comm.size(), ".h5");
     // Resume only when every rank's checkpoint is at the same step: a job
     // killed between the ranks' saves leaves some one step ahead (or
     // missing), and a heap from another step cannot be rolled back; then all
@@ -169,7 +170,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
       ck.save(input_key, step + 1, top, n);
       comm.barrier();
     }
-    maybe_fault(step + 1, comm);
+    fault_point("DISTCLUST_FAULT_AFTER_STEPS", step + 1, &comm);
   });
 
   // Pass 2: rescore candidates exactly where their rows are.

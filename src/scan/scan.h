@@ -131,12 +131,4 @@ struct ScanInputs {
 ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt_path = "",
                 const std::string& params_hash = "", ScanInputs* inputs = nullptr);
 
-/// Writes scan.h5 (collective): /probabilities [N x C] float32, /assign [N]
-/// int64, /confidence [N] float32, /loss, /consistency, /entropy [epochs x
-/// heads] float64, /self_label_loss [E'] float64, /cluster_sizes [C],
-/// /prototypes [C x P] int64, with self-labelling /assign_scan [N] int64 (the
-/// assignment before it); attributes chosen_head, clusters, collapse, ...
-void write_scan(const std::string& path, Communicator& comm, const ScanResult& r, const ScanParams& p,
-                const ScanInputs& inputs, const std::string& params_yaml, const std::string& params_hash);
-
 }  // namespace distclust

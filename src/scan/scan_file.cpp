@@ -1,5 +1,5 @@
 #include "io/h5store.h"
-#include "scan/scan.h"
+#include "scan/scan_file.h"
 
 namespace distclust {
 

@@ -16,6 +16,7 @@ class ScanRows {
  public:
   /// Takes this rank's block (rows already normalised as wanted). replicate:
   /// gathers every block on every rank (collective).
+  ScanRows() = default;
   ScanRows(FeatureBlock&& block, bool replicate, Communicator& comm);
 
   int64_t d() const { return d_; }

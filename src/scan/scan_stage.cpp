@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "distclust/log.h"
-#include "scan/scan.h"
+#include "scan/scan_file.h"
 #include "scan/scan_stage.h"
 
 namespace distclust {

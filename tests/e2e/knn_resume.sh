@@ -23,7 +23,7 @@ same_graph ref.h5 knn.h5 "resumed"
 # behind). The ranks must start afresh together, not search again on top of
 # rank 0's loaded heap (that gave duplicate neighbours in the Slurm requeue test).
 if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out k3.h5 >/dev/null 2>&1; then fail "not killed"; fi
-rm -f k3.h5.ckpt/rank-1-of-3.bin
+rm -f k3.h5.ckpt/rank-1-of-3.h5
 dcrun 3 knn --features f.h5 --k 10 --out k3.h5 > uneven.txt
 grep -q "are at different ring steps (0..2 of 3): starting afresh" uneven.txt || { cat uneven.txt; fail "uneven checkpoints not noticed"; }
 same_graph ref.h5 k3.h5 "after uneven checkpoints"

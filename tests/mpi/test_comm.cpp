@@ -5,13 +5,14 @@
 
 #include <numeric>
 
+#include "common/test_common.h"
 #include "distclust/comm.h"
 #include "distclust/error.h"
 
 using namespace distclust;
+using test::world;
 
 namespace {
-std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }
 }  // namespace
 
 TEST(Comm, RankAndSizeMatchMpi) {

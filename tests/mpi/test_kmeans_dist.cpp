@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "io/h5store.h"
 #include "kmeans/kmeans.h"
@@ -14,19 +15,9 @@
 #include "synth/synth_features.h"
 
 using namespace distclust;
+using test::world;
 
 namespace {
-
-std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }
-
-std::string tmp_path(Communicator& c, const std::string& name) {
-  const char* base = std::getenv("DC_TEST_TMP");
-  std::string dir = base ? base : "/tmp";
-  std::string cmd = "mkdir -p " + dir;
-  if (c.rank() == 0 && std::system(cmd.c_str()) != 0) ADD_FAILURE() << "cannot create " << dir;
-  c.barrier();
-  return dir + "/" + name + "-np" + std::to_string(c.size()) + ".h5";
-}
 
 SynthFeaturesParams mixture() {
   SynthFeaturesParams p;
@@ -83,14 +74,14 @@ TEST(DistH5, CollectiveWriteThenBlockReadRoundTrips) {
   FeatureBlock mine = synth_features(mixture(), comm->rank(), comm->size());
   for (int i = 0; i < mine.local_rows(); ++i) mine.valid[i] = (mine.rows.begin + i) % 5 != 0;
   for (bool half : {false, true}) {
-    std::string path = tmp_path(*comm, half ? "roundtrip16" : "roundtrip32");
+    std::string path = test::shared_tmp(*comm, half ? "roundtrip16" : "roundtrip32");
     write_features(path, *comm, mine, half, {{"backbone", "test"}});
     EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0) << "temporary file left behind";
     FeatureBlock back = read_features(path, *comm);
     ASSERT_EQ(back.rows.begin, mine.rows.begin);
     ASSERT_EQ(back.x.size(), mine.x.size());
     for (size_t j = 0; j < mine.x.size(); ++j) {
-      if (half) ASSERT_NEAR(back.x[j], mine.x[j], 1e-3f);  // float16 keeps 11 significant bits
+      if (half) ASSERT_NEAR(back.x[j], mine.x[j], tol::kHalfRelative * std::abs(mine.x[j]) + 1e-7);
       else ASSERT_EQ(back.x[j], mine.x[j]);
     }
     EXPECT_EQ(back.labels, mine.labels);

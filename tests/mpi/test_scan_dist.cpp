@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "knn/knn.h"
 #include "distclust/rng.h"
@@ -17,19 +18,9 @@
 #include "scan/scan_rows.h"
 
 using namespace distclust;
+using test::world;
 
 namespace {
-
-std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }
-
-std::string tmp_path(Communicator& c, const std::string& name) {
-  const char* base = std::getenv("DC_TEST_TMP");
-  std::string dir = base ? base : "/tmp";
-  std::string cmd = "mkdir -p " + dir;
-  if (c.rank() == 0 && std::system(cmd.c_str()) != 0) ADD_FAILURE() << "cannot create " << dir;
-  c.barrier();
-  return dir + "/" + name + "-np" + std::to_string(c.size()) + ".h5";
-}
 
 SynthFeaturesParams mixture() {
   SynthFeaturesParams p;
@@ -40,8 +31,8 @@ SynthFeaturesParams mixture() {
 /// Rank 0 writes features.h5 (every 11th row invalid) and its knn.h5.
 ScanParams make_inputs(Communicator& comm) {
   ScanParams p;
-  p.features = tmp_path(comm, "scan-features");
-  p.knn = tmp_path(comm, "scan-knn");
+  p.features = test::shared_tmp(comm, "scan-features");
+  p.knn = test::shared_tmp(comm, "scan-knn");
   if (comm.rank() == 0) {
     LocalCommunicator self;
     FeatureBlock b = synth_features(mixture(), 0, 1);
@@ -140,7 +131,7 @@ TEST(DistScan, RepeatedRunsAndExchangeAreBitIdentical) {
 TEST(DistScan, ResumeFromCheckpointMatchesAcrossRanks) {
   auto comm = world();
   ScanParams p = make_inputs(*comm);
-  std::string ck = tmp_path(*comm, "scan-ckpt");
+  std::string ck = test::shared_tmp(*comm, "scan-ckpt");
   if (comm->rank() == 0) std::remove(ck.c_str());
   comm->barrier();
   ScanResult a = scan(p, *comm, ck, "key");
@@ -191,7 +182,7 @@ TEST(DistScan, ShardedAdamMatchesAndResumes) {
     lmax = std::max(lmax, std::abs(whole.loss[i] - ref.loss[i]) / std::max(1.0, std::abs(ref.loss[i])));
   EXPECT_LE(lmax, 1e-4);
 
-  std::string ck = tmp_path(*comm, "scan-sharded-ckpt");
+  std::string ck = test::shared_tmp(*comm, "scan-sharded-ckpt");
   if (comm->rank() == 0) std::remove(ck.c_str());
   comm->barrier();
   ScanParams first = p;

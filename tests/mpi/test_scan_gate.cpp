@@ -3,16 +3,16 @@
 // the neighbours' SCAN clusters wherever those neighbours live.
 #include <gtest/gtest.h>
 
+#include "common/test_common.h"
 #include "distclust/comm.h"
 #include "extract/features_file.h"
 #include "scan/scan_gate.h"
 #include "scan/scan_rows.h"
 
 using namespace distclust;
+using test::world;
 
 namespace {
-
-std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }
 
 /// This rank's block of an N-row, 1-column feature set (exchange mode: rows
 /// of other ranks are not held, so every lookup must go through the owner).

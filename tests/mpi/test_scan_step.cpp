@@ -5,16 +5,16 @@
 
 #include <cmath>
 
+#include "common/test_common.h"
 #include "distclust/comm.h"
 #include "distclust/rng.h"
 #include "scan/scan_heads.h"
 #include "scan/scan_step.h"
 
 using namespace distclust;
+using test::world;
 
 namespace {
-std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }
-
 /// Rank-dependent gradient with small-integer multiples of 2^-10, so sums
 /// are exact in float whatever the reduction order.
 void fill_grad(ScanHeads& h, int rank, int step) {

@@ -5,25 +5,18 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/test_common.h"
 #include "distclust/config.h"
 #include "kmeans/kmeans.h"
 
 using namespace distclust;
+using test::error_of;
 
 namespace {
 std::string write_yaml(const std::string& text) {
   std::string path = testing::TempDir() + "/cfg-" + std::to_string(std::hash<std::string>{}(text)) + ".yaml";
   std::ofstream(path) << text;
   return path;
-}
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const distclust::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 }  // namespace
 

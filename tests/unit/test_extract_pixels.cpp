@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "common/tolerances.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "extract/pixels.h"
@@ -101,11 +102,11 @@ TEST(ExtractPixels, SubspaceIterationFindsTheLeadingEigenpairs) {
   top_eigenpairs(c, n, 10, /*exact_max_dim=*/1000, 1, v_exact, l_exact);
   top_eigenpairs(c, n, 10, /*exact_max_dim=*/0, 1, v_iter, l_iter);
   for (int k = 0; k < 10; ++k) {
-    EXPECT_NEAR(l_iter[k], l_exact[k], 1e-9 * l_exact[0]) << k;
-    EXPECT_NEAR(l_exact[k], std::exp(-0.1 * k), 1e-12);
+    EXPECT_NEAR(l_iter[k], l_exact[k], tol::kDoubleIterative * l_exact[0]) << k;
+    EXPECT_NEAR(l_exact[k], std::exp(-0.1 * k), tol::kDoubleIterative);
     double dot = 0;
     for (int64_t i = 0; i < n; ++i) dot += v_iter[k * n + i] * v_exact[k * n + i];
-    EXPECT_NEAR(dot, 1.0, 1e-6) << "eigenvector " << k << " (signs are fixed, so no -1)";
+    EXPECT_NEAR(dot, 1.0, tol::kFloatFew) << "eigenvector " << k << " (signs are fixed, so no -1)";
   }
   std::vector<double> v2, l2;
   top_eigenpairs(c, n, 10, 0, 1, v2, l2);
@@ -140,13 +141,13 @@ TEST(ExtractPixels, PcaMatchesADirectComputationAndSkipsBadRows) {
       for (int j = 0; j < 48; ++j) c[i * 48 + j] += (row[i] - mean[i]) * (row[j] - mean[j]) / double(n - 2);
   for (int i = 0; i < 48; ++i) trace += c[i * 48 + i];
   top_eigenpairs(c, 48, 5, 1000, 1, vec, val);  // Eigen's full solver on the direct covariance
-  for (int j = 0; j < 48; ++j) EXPECT_NEAR(p.mean[j], mean[j], 1e-5);
-  EXPECT_NEAR(p.total_variance, trace, 1e-6 * trace);
+  for (int j = 0; j < 48; ++j) EXPECT_NEAR(p.mean[j], mean[j], tol::kFloatSum);
+  EXPECT_NEAR(p.total_variance, trace, tol::kFloatFew * trace);
   for (int k = 0; k < 5; ++k) {
-    EXPECT_NEAR(p.variances[k], val[k], 1e-6 * val[0]) << k;
+    EXPECT_NEAR(p.variances[k], val[k], tol::kFloatFew * val[0]) << k;
     double dot = 0;
     for (int j = 0; j < 48; ++j) dot += p.components[k * 48 + j] * vec[k * 48 + j];
-    EXPECT_NEAR(dot, 1.0, 1e-6) << k;
+    EXPECT_NEAR(dot, 1.0, tol::kFloatFew) << k;
   }
 
   // The backbone projects each row onto the components.
@@ -158,7 +159,7 @@ TEST(ExtractPixels, PcaMatchesADirectComputationAndSkipsBadRows) {
   for (int k = 0; k < 5; ++k) {
     double ref = 0;
     for (int j = 0; j < 48; ++j) ref += p.components[k * 48 + j] * (double(in[j]) - p.mean[j]);
-    EXPECT_NEAR(out[k], ref, 1e-5);
+    EXPECT_NEAR(out[k], ref, tol::kFloatSum);
   }
   EXPECT_NE(net->describe().find("PCA 5"), std::string::npos) << net->describe();
 }

@@ -13,11 +13,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "common/test_common.h"
 #include "distclust/error.h"
 #include "extract/preprocess.h"
 
 namespace fs = std::filesystem;
 using namespace distclust;
+using test::error_of;
 
 namespace {
 
@@ -28,16 +30,6 @@ cv::Mat read_rgb(const std::string& name, int flags = cv::IMREAD_COLOR) {
   EXPECT_FALSE(m.empty()) << kFixtures + name;
   if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
   return m;
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 cv::Mat random_rgb(int h, int w, unsigned seed) {
@@ -123,9 +115,9 @@ TEST(ExtractPreprocess, HandComputedBilinearShrink) {
   std::vector<float> out(3 * 1 * 2);
   preprocess(img, p, out.data(), out.size());
   const float want[6] = {(71 / 255.0f - 0.5f) / 0.25f, (209 / 255.0f - 0.5f) / 0.25f, -1.2f, -1.2f, 2.0f, 2.0f};
-  for (int i = 0; i < 6; ++i) EXPECT_NEAR(out[i], want[i], 1e-6) << i;
-  EXPECT_NEAR(out[0], -0.886275f, 1e-6);  // (0.278431 - 0.5) / 0.25
-  EXPECT_NEAR(out[1], 1.278431f, 1e-6);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(out[i], want[i], tol::kFloatFew) << i;
+  EXPECT_NEAR(out[0], -0.886275f, tol::kFloatFew);  // (0.278431 - 0.5) / 0.25
+  EXPECT_NEAR(out[1], 1.278431f, tol::kFloatFew);
 }
 
 TEST(ExtractPreprocess, ResizeMatchesPillowByteForByte) {

@@ -11,6 +11,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "common/tolerances.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "extract/extract.h"
@@ -112,7 +113,7 @@ TEST(ExtractRun, WritesFeaturesLabelsIdsAndMarksBadFiles) {
   ASSERT_EQ(x.size(), 16u);
   const std::vector<float> want = {1, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1};
   //                               a: red     b: blue    bad: zeros c: green
-  for (size_t i = 0; i < 16; ++i) EXPECT_NEAR(x[i], want[i], 1e-6) << i;
+  for (size_t i = 0; i < 16; ++i) EXPECT_NEAR(x[i], want[i], tol::kFloatFew) << i;
   EXPECT_EQ(r.read_all<int64_t>("/labels"), (std::vector<int64_t>{0, 0, 1, 1}));
   EXPECT_EQ(r.read_all<uint8_t>("/valid"), (std::vector<uint8_t>{1, 1, 0, 1}));
   EXPECT_EQ(r.attr_string("class_names"), R"(["cat", "dog"])");
@@ -142,7 +143,7 @@ TEST(ExtractRun, NormalizeAndHalfAndPixelsBackbone) {
   for (int i = 0; i < 6; ++i) {
     double n2 = 0;
     for (int j = 0; j < 12; ++j) n2 += double(x[i * 12 + j]) * x[i * 12 + j];
-    EXPECT_NEAR(std::sqrt(n2), 1.0, 2e-3) << "row " << i << " is L2-normalised (float16)";
+    EXPECT_NEAR(std::sqrt(n2), 1.0, 4 * tol::kHalfRelative) << "row " << i << " is L2-normalised (float16)";
   }
   EXPECT_EQ(r.read_all<int64_t>("/labels"), std::vector<int64_t>(6, -1));
   EXPECT_FALSE(r.has("/pca_components"));

@@ -14,12 +14,14 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "common/test_common.h"
 #include "extract/decode.h"
 #include "distclust/error.h"
 #include "extract/image_source.h"
 
 namespace fs = std::filesystem;
 using namespace distclust;
+using test::error_of;
 
 namespace {
 
@@ -56,16 +58,6 @@ std::vector<uint8_t> png_of(int value) {
 }
 
 // The message of the Error that f throws ("" when it throws none).
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 SourceParams params(const std::string& path, const std::string& type = "auto") {
   SourceParams p;
   p.path = path;

@@ -5,24 +5,17 @@
 #include <cmath>
 #include <fstream>
 
+#include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "extract/features_file.h"
 #include "io/h5store.h"
 
 using namespace distclust;
+using test::error_of;
 
 namespace {
 std::string tmp(const std::string& name) { return testing::TempDir() + "/dc-h5-" + name; }
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const distclust::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 FeatureBlock block(int64_t n, int64_t d) {
   FeatureBlock b;
   b.n_total = n, b.d = d, b.rows = {0, n};
@@ -116,7 +109,7 @@ TEST(H5Store, HalfPrecisionReadsBackExactly) {
   write_features(p, c, b, true, {});
   FeatureBlock back = read_features(p, c);
   for (size_t i = 0; i < b.x.size(); ++i) {
-    if (v[i % v.size()] == 1e-4f) EXPECT_NEAR(back.x[i], 1e-4f, 1e-7f);  // rounded to nearest half
+    if (v[i % v.size()] == 1e-4f) EXPECT_NEAR(back.x[i], 1e-4f, tol::kHalfRelative * 1e-4f);  // rounded to the nearest float16
     else EXPECT_EQ(back.x[i], b.x[i]) << i;
   }
 }

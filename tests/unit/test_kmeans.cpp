@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "kmeans/kmeans.h"
@@ -12,22 +13,10 @@
 #include "synth/synth_features.h"
 
 using namespace distclust;
+using test::error_of;
 
 namespace {
-FeatureBlock data(int64_t n, int d, int k, double noise, int64_t seed = 1) {
-  SynthFeaturesParams p;
-  p.n = n, p.d = d, p.k = k, p.noise = noise, p.seed = seed;
-  return synth_features(p, 0, 1);
-}
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const distclust::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+FeatureBlock data(int64_t n, int d, int k, double noise, int64_t seed = 1) { return test::mixture(n, d, k, noise, seed); }
 }  // namespace
 
 TEST(KMeans, RecoversMixtureWithSeedingInits) {

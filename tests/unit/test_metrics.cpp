@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tolerances.h"
 #include "distclust/error.h"
 #include "eval/metrics.h"
 
@@ -51,12 +52,12 @@ TEST(Metrics, KnownTableMoreClustersThanClasses) {
   const Scores s = score(truth, pred);
   // Pairs: sum C(n_ij,2) = 2, sum C(a_i,2) = 6, sum C(b_j,2) = 3, C(6,2) = 15;
   // expected index 6*3/15 = 1.2, max 4.5: ARI = 0.8 / 3.3.
-  EXPECT_NEAR(s.ari, 8.0 / 33.0, 1e-15);
+  EXPECT_NEAR(s.ari, 8.0 / 33.0, tol::kDoubleClosedForm);
   // MI = 2 * (2/6) ln 2 = (2/3) ln 2; H = ln 2 and ln 3.
-  EXPECT_NEAR(s.nmi, (2.0 / 3.0) * std::log(2.0) / ((std::log(2.0) + std::log(3.0)) / 2), 1e-15);
+  EXPECT_NEAR(s.nmi, (2.0 / 3.0) * std::log(2.0) / ((std::log(2.0) + std::log(3.0)) / 2), tol::kDoubleClosedForm);
   // Majority: 2 + 1 + 2 of 6.
   EXPECT_TRUE(s.many_to_one);
-  EXPECT_NEAR(s.acc, 5.0 / 6.0, 1e-15);
+  EXPECT_NEAR(s.acc, 5.0 / 6.0, tol::kDoubleClosedForm);
 }
 
 // Table [[3,2],[2,0]]: greedy takes the 3 and then a 0; the optimum is 2 + 2.
@@ -65,10 +66,10 @@ TEST(Metrics, HungarianBeatsGreedy) {
   const Labels pred = {0, 0, 0, 1, 1, 0, 0};
   const Scores s = score(truth, pred);
   EXPECT_FALSE(s.many_to_one);
-  EXPECT_NEAR(s.acc, 4.0 / 7.0, 1e-15);
+  EXPECT_NEAR(s.acc, 4.0 / 7.0, tol::kDoubleClosedForm);
   // sum C(n_ij,2) = 5, sum C(a,2) = sum C(b,2) = 11, C(7,2) = 21:
   // (5 - 121/21) / (11 - 121/21) = -16/110.
-  EXPECT_NEAR(s.ari, -8.0 / 55.0, 1e-15);
+  EXPECT_NEAR(s.ari, -8.0 / 55.0, tol::kDoubleClosedForm);
 }
 
 // Table [[1,1],[1,1]]: independent labelings.
@@ -76,9 +77,9 @@ TEST(Metrics, IndependentLabelings) {
   const Labels truth = {0, 0, 1, 1};
   const Labels pred = {0, 1, 0, 1};
   const Scores s = score(truth, pred);
-  EXPECT_NEAR(s.nmi, 0.0, 1e-15);
-  EXPECT_NEAR(s.ari, -0.5, 1e-15);  // (0 - 2/3) / (2 - 2/3)
-  EXPECT_NEAR(s.acc, 0.5, 1e-15);
+  EXPECT_NEAR(s.nmi, 0.0, tol::kDoubleClosedForm);
+  EXPECT_NEAR(s.ari, -0.5, tol::kDoubleClosedForm);  // (0 - 2/3) / (2 - 2/3)
+  EXPECT_NEAR(s.acc, 0.5, tol::kDoubleClosedForm);
 }
 
 TEST(Metrics, IgnoresNegativeLabels) {
@@ -125,7 +126,7 @@ TEST(Metrics, OneClusterManyClasses) {
   const Labels pred(6, 0);
   const Scores s = score(truth, pred);
   EXPECT_FALSE(s.many_to_one);
-  EXPECT_NEAR(s.acc, 1.0 / 6.0, 1e-15);
+  EXPECT_NEAR(s.acc, 1.0 / 6.0, tol::kDoubleClosedForm);
   EXPECT_EQ(s.nmi, 0.0);
   EXPECT_EQ(s.ari, 0.0);
 }
@@ -286,7 +287,7 @@ TEST(Hungarian, MatchesBruteForceOnRandomMatrices) {
       c = ints ? double(int(rng() % 7) - 3) : std::uniform_real_distribution<double>(-5, 5)(rng);
     const std::vector<int> col_of = hungarian_min_cost(cost, rows, cols);
     expect_valid_assignment(col_of, rows, cols);
-    EXPECT_NEAR(assignment_cost(cost, cols, col_of), brute_force_min_cost(cost, rows, cols), 1e-9)
+    EXPECT_NEAR(assignment_cost(cost, cols, col_of), brute_force_min_cost(cost, rows, cols), tol::kDoubleIterative)
         << rows << " x " << cols << " trial " << trial;
   }
 }
@@ -433,9 +434,9 @@ TEST(Metrics, MatchesScikitLearnReference) {
     EXPECT_EQ(s.classes, c.distinct_classes);
     EXPECT_EQ(s.clusters, c.distinct_clusters);
     EXPECT_EQ(s.many_to_one, c.many_to_one);
-    EXPECT_NEAR(s.acc, c.acc, 1e-9);
-    EXPECT_NEAR(s.nmi, c.nmi, 1e-9);
-    EXPECT_NEAR(s.ari, c.ari, 1e-9);
+    EXPECT_NEAR(s.acc, c.acc, tol::kDoubleIterative);
+    EXPECT_NEAR(s.nmi, c.nmi, tol::kDoubleIterative);
+    EXPECT_NEAR(s.ari, c.ari, tol::kDoubleIterative);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tolerances.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
@@ -124,7 +125,7 @@ TEST_F(report_confidence_files, MatchesBruteForce) {
     std::vector<float> got = kmeans_margin_confidence(feat(), km(), self);
     std::vector<double> want = brute(n, d, k, x, c, a, spherical);
     ASSERT_EQ(got.size(), size_t(n));
-    for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 2e-3) << "row " << i << " spherical " << spherical;
+    for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], tol::kMarginFromFloatDistances) << "row " << i << " spherical " << spherical;
   }
 }
 

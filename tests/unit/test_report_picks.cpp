@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "common/tolerances.h"
 #include "distclust/error.h"
 #include "report/picks.h"
 
@@ -86,7 +87,7 @@ TEST(report_sampling, EveryRowEquallyLikelyOverSeeds) {
     for (int64_t r : picks[0].members) ++hits[r];
   }
   const double expect = double(seeds) * m / n;  // 1000
-  for (int r = 0; r < n; ++r) EXPECT_NEAR(hits[r], expect, 0.15 * expect) << "row " << r;
+  for (int r = 0; r < n; ++r) EXPECT_NEAR(hits[r], expect, tol::kDrawCountRelative * expect) << "row " << r;
 }
 
 TEST(report_sampling, GivenPrototypesWinAndPaddingIsSkipped) {

@@ -10,30 +10,23 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
 #include "knn/knn.h"
 #include "eval/metrics.h"
 #include "scan/scan.h"
+#include "scan/scan_file.h"
 #include "synth/synth_features.h"
 
 using namespace distclust;
+using test::error_of;
 
 namespace {
 
 std::string tmp(const std::string& name) {
   return (std::string("/tmp/dc-unit-scan-") + std::to_string(::getpid()) + "-") + name;
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const distclust::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 /// Writes features (a k-component mixture) and their exact cosine knn.h5.
@@ -102,7 +95,7 @@ TEST(Scan, RecoversMixtureAndWritesScanH5) {
         am = j;
       }
     }
-    ASSERT_NEAR(sum, 1.0, 1e-5);
+    ASSERT_NEAR(sum, 1.0, tol::kFloatSum);
     ASSERT_EQ(am, r.assign[i]);
     ASSERT_FLOAT_EQ(float(mx), r.confidence[i]);
   }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/test_common.h"
 #include "distclust/rng.h"
 #include "scan/scan_heads.h"
 
@@ -18,12 +19,7 @@ using namespace distclust;
 
 namespace {
 
-std::vector<float> random_rows(int64_t n, int64_t d, uint64_t seed) {
-  KeyedRng rng(seed, 7);
-  std::vector<float> x(size_t(n * d));
-  for (auto& v : x) v = float(rng.normal());
-  return x;
-}
+std::vector<float> random_rows(int64_t n, int64_t d, uint64_t seed) { return test::randn(n, d, seed, 7); }
 
 /// SCAN total loss (sum over heads) of anchors x[0..n) and neighbours x[n..2n), one rank.
 double scan_total(ScanHeads& h, const std::vector<float>& x, int64_t n, double w) {
@@ -79,7 +75,7 @@ void check_scan_gradient(const HeadShape& shape) {
     const double dn = scan_total(h, x, n, w);
     h.params()[j] = keep;
     const double fd = (up - dn) / (2.0 * eps);
-    EXPECT_NEAR(g[j], fd, 2e-3 + 2e-2 * std::abs(fd)) << shape.kind << " parameter " << j;
+    EXPECT_NEAR(g[j], fd, tol::finite_difference(fd, 2)) << shape.kind << " parameter " << j;
     ++checked;
   }
   EXPECT_EQ(checked, int(h.num_params()));
@@ -102,15 +98,15 @@ TEST(ScanHeads, ConsistencyLossIsAsDefined) {
   std::vector<double> pbar = {0.5, 0.25, 0.25};
   double cons = 0;
   scan_loss_grad(pa.data(), pn.data(), 1, 1, C, pbar.data(), 1.0, 0.0, dz.data(), &cons);
-  EXPECT_NEAR(cons, -std::log(0.375), 1e-7);
+  EXPECT_NEAR(cons, -std::log(0.375), tol::kFloatFew);
   double ent = 0;
   mean_entropy(pbar.data(), 1, C, &ent);
-  EXPECT_NEAR(ent, -(0.5 * std::log(0.5) + 0.5 * std::log(0.25)), 1e-12);
+  EXPECT_NEAR(ent, -(0.5 * std::log(0.5) + 0.5 * std::log(0.25)), tol::kDoubleIterative);
   // Orthogonal predictions: the dot product is clamped at 1e-7 and passes no gradient.
   std::vector<float> qa = {1, 0, 0}, qn = {0, 1, 0};
   cons = 0;
   scan_loss_grad(qa.data(), qn.data(), 1, 1, C, pbar.data(), 1.0, 0.0, dz.data(), &cons);
-  EXPECT_NEAR(cons, -std::log(1e-7), 1e-9);
+  EXPECT_NEAR(cons, -std::log(1e-7), tol::kDoubleIterative);
   for (float v : dz) EXPECT_EQ(v, 0.f);
 }
 
@@ -137,7 +133,7 @@ TEST(ScanHeads, BalancedCrossEntropyGradient) {
   // Weighted mean of -log p_y (torch cross_entropy with weight=, reduction=mean).
   double ref = 0;
   for (int64_t i = 0; i < n; ++i) ref += wc[y[i]] * -std::log(double(z[i * 3 + y[i]]));
-  EXPECT_NEAR(l0, ref / wt, 1e-6);
+  EXPECT_NEAR(l0, ref / wt, tol::kFloatFew);
   h.zero_grad();
   h.backward(dz.data());
   std::vector<float> g = h.grad();
@@ -150,7 +146,7 @@ TEST(ScanHeads, BalancedCrossEntropyGradient) {
     double dn = loss_of(h);
     h.params()[j] = keep;
     double fd = (up - dn) / (2 * eps);
-    EXPECT_NEAR(g[j], fd, 1e-3 + 1e-2 * std::abs(fd)) << "parameter " << j;
+    EXPECT_NEAR(g[j], fd, tol::finite_difference(fd)) << "parameter " << j;
   }
 }
 
@@ -171,7 +167,7 @@ TEST(ScanHeads, AdamFollowsTorchFormula) {
     h.adam(a);
   }
   EXPECT_EQ(h.adam_step(), 5);
-  for (size_t j = 0; j < p.size(); ++j) EXPECT_NEAR(h.params()[j], p[j], 1e-5) << j;
+  for (size_t j = 0; j < p.size(); ++j) EXPECT_NEAR(h.params()[j], p[j], tol::kFloatSum) << j;
 }
 
 TEST(ScanHeads, ExtractedHeadGivesTheSameOutputs) {
@@ -216,9 +212,8 @@ TEST(ScanHeads, SoftmaxMatchesDoublePrecision) {
         // within 2 ulp (4 u), the float sum of C terms <= 1 adds up to (C - 1) u
         // (its order depends on the vector width -march=native picks), the
         // reciprocal and the product 1 u each.
-        const double u = std::ldexp(1.0, -24);
-        const double tol = ref * u * (double(C) + 6 + std::abs(double(zi[j]) - mx)) + 1e-30;
-        ASSERT_NEAR(p[i * 2 * C + h * C + j], ref, tol) << i << " " << h << " " << j;
+        const double bound = ref * tol::kFloatUnit * (double(C) + 6 + std::abs(double(zi[j]) - mx)) + 1e-30;
+        ASSERT_NEAR(p[i * 2 * C + h * C + j], ref, bound) << i << " " << h << " " << j;
       }
     }
 }
@@ -226,9 +221,9 @@ TEST(ScanHeads, SoftmaxMatchesDoublePrecision) {
 TEST(ScanHeads, SoftmaxIsStable) {
   std::vector<float> z = {1000.f, 999.f, -1000.f, 0.f, 0.f, 0.f};
   softmax_heads(z.data(), 1, 2, 3, z.data());
-  EXPECT_NEAR(z[0], 1 / (1 + std::exp(-1.0)), 1e-6);
-  EXPECT_NEAR(z[2], 0.0, 1e-30);
-  EXPECT_NEAR(z[3] + z[4] + z[5], 1.0, 1e-6);
+  EXPECT_NEAR(z[0], 1 / (1 + std::exp(-1.0)), tol::kFloatFew);
+  EXPECT_NEAR(z[2], 0.0, 1e-30);  // e^-2000 underflows: exactly 0 up to a denormal
+  EXPECT_NEAR(z[3] + z[4] + z[5], 1.0, tol::kFloatFew);
 }
 
 TEST(ScanHeads, ResultsDoNotDependOnThreadCount) {

@@ -1,5 +1,6 @@
 // Unit tests for the procedural image generator (distclust/synth_images.h).
 
+#include "common/test_common.h"
 #include "synth/synth_images.h"
 
 #include <unistd.h>
@@ -27,6 +28,7 @@ namespace fs = std::filesystem;
 using distclust::Error;
 using distclust::SynthImagesParams;
 
+using distclust::test::error_of;
 namespace {
 
 /// A unique temporary folder, removed with everything in it.
@@ -70,16 +72,6 @@ std::vector<std::string> list_files(const fs::path& dir) {
 }
 
 /// Message of the Error thrown by f ("" when none is thrown).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 /// Visitor collecting field names (and checking every field has a doc).
 struct FieldNames {
   std::vector<std::string> names;

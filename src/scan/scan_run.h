@@ -1,0 +1,78 @@
+// Internal to src/scan: what the phases of one SCAN run share. scan.cpp runs
+// the phases in order: load the inputs (scan_data.cpp), train the heads
+// (scan_train.cpp), keep the best head, self-label it (scan_selflabel.cpp),
+// assign every row with the gate and the collapse check, pick prototypes
+// (scan_finish.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "distclust/comm.h"
+#include "scan/scan.h"
+#include "scan/scan_heads.h"
+#include "scan/scan_rows.h"
+#include "scan/scan_state.h"
+#include "scan/scan_step.h"
+
+namespace distclust {
+
+/// The inputs of a run, read and checked once.
+struct ScanData {
+  int64_t n = 0, d = 0;              ///< N x D of the features
+  RowRange own;                      ///< this rank's rows
+  int64_t k_file = 0;                ///< neighbours per row in knn.h5
+  int64_t kuse = 0;                  ///< neighbours drawn from (the first kuse)
+  int64_t n_valid = 0;               ///< valid rows (all ranks)
+  std::vector<int64_t> nbr;          ///< [own rows x kuse] valid neighbours (global rows), first count[i] used
+  std::vector<int32_t> nbr_count;    ///< [own rows]
+  std::vector<int64_t> my_rows;      ///< local indices of this rank's valid rows, ascending
+  int64_t lonely = 0;                ///< valid rows without a valid neighbour (all ranks)
+  bool replicate = true;             ///< every rank holds every feature row
+  ScanRows rows;                     ///< where any feature row is found
+  ScanInputs inputs;                 ///< identities stored with outputs and checkpoints
+
+  int64_t local_rows() const { return own.size(); }
+};
+
+/// Reads features.h5 and knn.h5, checks that they belong together, builds
+/// the neighbour lists and places the feature rows (collective).
+ScanData load_scan_data(const ScanParams& p, Communicator& comm);
+
+/// One run: its inputs, checkpointable state and result.
+struct ScanRun {
+  const ScanParams& p;
+  Communicator& comm;
+  ScanData data;
+  ScanState st;
+  ScanResult res;
+  std::string ckpt;             ///< "" = no checkpoints
+  int64_t epochs_here = 0;      ///< epochs (both phases) run by this process, for the fault hook
+
+  /// Saves the state with h's parameters and Adam moments (collective).
+  void save(ScanHeads& h, DataParallelStep& dp);
+};
+
+/// SCAN epochs from st.next_epoch (phase 0), all heads (collective).
+void train_epochs(ScanRun& r, ScanHeads& heads);
+
+/// Self-labelling of the kept head `one` (collective); fills res.assign_scan.
+void self_label(ScanRun& r, ScanHeads& one);
+
+/// Final probabilities, assignment, cluster sizes and collapse check, with
+/// the neighbour gate on self-labelling's moves (collective).
+void final_assignment(ScanRun& r, ScanHeads& one);
+
+/// The most confident rows of each cluster (collective).
+void pick_prototypes(ScanRun& r);
+
+/// The kept head's softmax for local rows `which` into their rows of prob
+/// [own rows x C]; rows not in `which` are left as they are.
+void predict_rows(ScanHeads& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob);
+/// All valid local rows (0 for invalid ones).
+void predict_all(ScanHeads& h, const ScanData& data, std::vector<float>& prob);
+/// Arg-max cluster of each valid local row of prob [own rows x C] (-1 for invalid rows).
+std::vector<int64_t> argmax_rows(const ScanData& data, const std::vector<float>& prob, int64_t c);
+
+}  // namespace distclust

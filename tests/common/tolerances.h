@@ -1,0 +1,60 @@
+// The tests' tolerances, each named with the reason for its size. A result
+// a test holds bit-identical (the determinism the README lists) is compared
+// with EXPECT_EQ instead, never with a tolerance.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace distclust::tol {
+
+/// float32 rounding unit u = 2^-24: the relative error of one float operation.
+constexpr double kFloatUnit = 5.9604644775390625e-08;
+
+/// A double computed by a few operations from small exact integers (the
+/// closed-form scores of tiny contingency tables): only the last bits of a
+/// double may differ.
+constexpr double kDoubleClosedForm = 1e-15;
+
+/// A double computed two ways by an O(n^3) or iterative algorithm on a
+/// well-conditioned input (assignment costs against brute force, scores
+/// against a reference printed with 17 digits, power iteration against a
+/// direct eigensolver): accumulated rounding of ~1e6 double operations.
+constexpr double kDoubleIterative = 1e-9;
+
+/// A float32 result of a handful of float operations on values of order 1
+/// (a normalised pixel, a softmax of a few terms, one cross-entropy, Adam's
+/// update over 5 steps) against the same formula in double: some u.
+constexpr double kFloatFew = 1e-6;
+
+/// A float32 sum or dot product of d terms against double, for terms whose
+/// magnitudes sum to `scale`: float rounding grows like d u (worst case).
+inline double float_dot(int64_t d, double scale) { return double(d + 4) * kFloatUnit * 4 * scale; }
+
+/// A float32 sum of tens of terms of order 1 (a row of probabilities, a PCA
+/// projection of 48 pixels): 1e-5 covers ~100 terms at d u.
+constexpr double kFloatSum = 1e-5;
+
+/// Central finite differences of a float32 loss with step eps = 1e-3 against
+/// the analytic gradient: truncation O(eps^2) plus float rounding O(u / eps),
+/// about 1e-3 absolute and 1e-2 relative (`scale` 2 for the MLP, whose
+/// ReLU kinks add error when a step crosses one).
+inline double finite_difference(double fd, double scale = 1) { return scale * (1e-3 + 1e-2 * std::abs(fd)); }
+
+/// float16 storage keeps 11 significant bits: relative rounding 2^-11.
+constexpr double kHalfRelative = 1.0 / 2048;
+
+/// A k-means margin 1 - sqrt(d1/d2) from float distances (|x|^2 - score,
+/// cancelling to ~1e-6 of |x|^2) against double: the square root near d1 ~
+/// d2 amplifies that to ~1e-3.
+constexpr double kMarginFromFloatDistances = 2e-3;
+
+/// A recall or frequency estimated from a random sample of ~1000 draws: a
+/// few binomial standard deviations sqrt(p(1-p)/n) ~ 0.005-0.016.
+constexpr double kSampledRate = 0.02;
+
+/// Counts of a keyed random draw against their expectation E (E ~ 1000
+/// here): 0.15 E is ~5 standard deviations sqrt(E).
+constexpr double kDrawCountRelative = 0.15;
+
+}  // namespace distclust::tol

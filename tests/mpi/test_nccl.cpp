@@ -1,0 +1,171 @@
+// NcclCommunicator with exact expected values, in the manner of nccl-tests:
+// every rank's input depends on its rank and the element index so that each
+// result element has one right value (small integers, exact in every type),
+// on device buffers (the GPU path) and host buffers (staged or over MPI),
+// for empty, tiny, odd and large counts. Built where CMake finds CUDA and
+// NCCL; each test skips, naming the reason, where no GPU is visible.
+#include <gtest/gtest.h>
+
+#include "common/test_common.h"
+
+#ifdef DISTCLUST_HAVE_NCCL
+#include <cuda_runtime.h>
+
+#include <numeric>
+#include <vector>
+
+using namespace distclust;
+
+namespace {
+
+/// "" when this rank sees a GPU, else why not.
+std::string no_gpu_reason() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) return std::string("no GPU visible: cudaGetDeviceCount: ") + cudaGetErrorString(e);
+  if (n == 0) return "no GPU visible: cudaGetDeviceCount returned 0";
+  return "";
+}
+
+/// A device copy of a host vector, freed at scope exit.
+template <class T>
+struct DeviceVec {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit DeviceVec(const std::vector<T>& h) : n(h.size()) {
+    if (n == 0) return;
+    EXPECT_EQ(cudaMalloc(&p, n * sizeof(T)), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  ~DeviceVec() {
+    if (p) cudaFree(p);
+  }
+  std::vector<T> host() const {
+    std::vector<T> h(n);
+    if (n) {
+      EXPECT_EQ(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+    }
+    return h;
+  }
+};
+
+class Nccl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = no_gpu_reason();
+    if (!why.empty()) GTEST_SKIP() << why;
+    comm_ = make_communicator(CommParams{"nccl"});
+  }
+  std::unique_ptr<Communicator> comm_;
+};
+
+const std::vector<size_t> kCounts = {0, 1, 7, 1000, (size_t(1) << 20) + 3};
+
+template <class T>
+void check_allreduce(Communicator& c, bool on_device) {
+  const int P = c.size(), r = c.rank();
+  for (size_t n : kCounts) {
+    std::vector<T> v(n), m(n);
+    for (size_t j = 0; j < n; ++j) v[j] = T((r + 1) * (j % 17 + 1)), m[j] = T(r * (j % 5));
+    if (on_device) {
+      DeviceVec<T> dv(v), dm(m);
+      c.allreduce_sum(dv.p, n, dtype_of<T>());
+      c.allreduce_max(dm.p, n, dtype_of<T>());
+      v = dv.host(), m = dm.host();
+    } else {
+      c.allreduce_sum(v.data(), n, dtype_of<T>());
+      c.allreduce_max(m.data(), n, dtype_of<T>());
+    }
+    for (size_t j = 0; j < n; ++j) {
+      ASSERT_EQ(v[j], T(P * (P + 1) / 2 * (j % 17 + 1))) << "sum, count " << n << " element " << j;
+      ASSERT_EQ(m[j], T((P - 1) * (j % 5))) << "max, count " << n << " element " << j;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_F(Nccl, AllreduceSumAndMaxEveryTypeDeviceAndHost) {
+  for (bool dev : {true, false}) {
+    SCOPED_TRACE(dev ? "device buffers" : "host buffers");
+    check_allreduce<float>(*comm_, dev);
+    check_allreduce<double>(*comm_, dev);
+    check_allreduce<int32_t>(*comm_, dev);
+    check_allreduce<int64_t>(*comm_, dev);
+  }
+}
+
+TEST_F(Nccl, BroadcastFromEveryRoot) {
+  for (bool dev : {true, false})
+    for (int root = 0; root < comm_->size(); ++root)
+      for (size_t n : kCounts) {
+        std::vector<int64_t> v(n);
+        for (size_t j = 0; j < n; ++j) v[j] = comm_->rank() == root ? int64_t(root * 1000003 + j) : -1;
+        if (dev) {
+          DeviceVec<int64_t> d(v);
+          comm_->broadcast(d.p, n * sizeof(int64_t), root);
+          v = d.host();
+        } else {
+          comm_->broadcast(v.data(), n * sizeof(int64_t), root);
+        }
+        for (size_t j = 0; j < n; ++j) ASSERT_EQ(v[j], int64_t(root * 1000003 + j)) << "root " << root << " n " << n;
+      }
+}
+
+TEST_F(Nccl, ReduceScatterThenAllgatherBlocksIsAnAllreduce) {
+  const int P = comm_->size(), r = comm_->rank();
+  for (size_t base : {size_t(0), size_t(5), size_t(100003)}) {
+    std::vector<size_t> counts(P);
+    for (int q = 0; q < P; ++q) counts[q] = base + size_t(q);  // uneven blocks
+    const size_t total = std::accumulate(counts.begin(), counts.end(), size_t(0));
+    std::vector<float> v(total);
+    for (size_t j = 0; j < total; ++j) v[j] = float((r + 1) * (j % 13));
+    for (bool dev : {true, false}) {
+      std::vector<float> mine(counts[r]), all = v;
+      if (dev) {
+        DeviceVec<float> dv(v), dm(mine);
+        comm_->reduce_scatter_sum(dv.p, dm.p, counts, DType::f32);
+        mine = dm.host();
+        DeviceVec<float> da(v);
+        comm_->allgather_blocks(da.p, counts, DType::f32);
+        all = da.host();
+      } else {
+        comm_->reduce_scatter_sum(v.data(), mine.data(), counts, DType::f32);
+        comm_->allgather_blocks(all.data(), counts, DType::f32);
+      }
+      size_t off = 0;
+      for (int q = 0; q < r; ++q) off += counts[q];
+      for (size_t j = 0; j < counts[r]; ++j)
+        ASSERT_EQ(mine[j], float(P * (P + 1) / 2 * ((off + j) % 13))) << (dev ? "device" : "host") << " j " << j;
+      // allgather_blocks: every block is its owner's values.
+      off = 0;
+      for (int q = 0; q < P; off += counts[q], ++q)
+        for (size_t j = 0; j < counts[q]; ++j)
+          ASSERT_EQ(all[off + j], float((q + 1) * ((off + j) % 13))) << "block " << q << " j " << j;
+    }
+  }
+}
+
+TEST_F(Nccl, SendrecvRingDeviceAndHost) {
+  const int P = comm_->size(), r = comm_->rank();
+  for (size_t n : kCounts)
+    for (bool dev : {true, false}) {
+      std::vector<int32_t> out(n), in(n, -1);
+      for (size_t j = 0; j < n; ++j) out[j] = int32_t(r * 100000 + j % 99991);
+      const int dest = (r + 1) % P, src = (r - 1 + P) % P;
+      if (dev) {
+        DeviceVec<int32_t> d_out(out), d_in(in);
+        comm_->sendrecv(d_out.p, n * 4, dest, d_in.p, n * 4, src);
+        in = d_in.host();
+      } else {
+        comm_->sendrecv(out.data(), n * 4, dest, in.data(), n * 4, src);
+      }
+      for (size_t j = 0; j < n; ++j) ASSERT_EQ(in[j], int32_t(src * 100000 + j % 99991)) << "n " << n;
+    }
+}
+
+#else
+
+TEST(Nccl, NotBuilt) { GTEST_SKIP() << "built without CUDA/NCCL: the NCCL communicator is not compiled"; }
+
+#endif

@@ -1,0 +1,228 @@
+// The search kernel (include/distclust/search.h) and the fixed-tile GEMM
+// (kernels/gemm.h): against brute force in double, ties and exclusions, and
+// results that do not depend on the thread count or on how the queries are
+// split between ranks (tiles aligned to global rows).
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "common/test_common.h"
+#include "distclust/rng.h"
+#include "distclust/search.h"
+#include "kernels/exact_sum.h"
+#include "kernels/gemm.h"
+#include "kernels/rows.h"
+#include "kmeans/assign.h"
+
+using namespace distclust;
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace {
+
+/// Scores in double, higher is better: <q,b> or -|q-b|^2; ids ascending on ties.
+std::vector<std::pair<double, int64_t>> brute(const float* q, const std::vector<float>& base, int64_t d, bool l2) {
+  std::vector<std::pair<double, int64_t>> s;
+  for (int64_t j = 0; j < int64_t(base.size()) / d; ++j) {
+    double v = 0;
+    for (int64_t t = 0; t < d; ++t) {
+      const double a = q[t], b = base[j * d + t];
+      v += l2 ? -(a - b) * (a - b) : a * b;
+    }
+    s.emplace_back(v, j);
+  }
+  std::sort(s.begin(), s.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  return s;
+}
+
+/// Everything search() left in top, sorted per query, as (scores, ids).
+std::pair<std::vector<float>, std::vector<int64_t>> results(const TopK& top, int64_t n) {
+  std::vector<float> s(size_t(n * top.cap()));
+  std::vector<int64_t> id(s.size());
+  for (int64_t i = 0; i < n; ++i) sorted_results(top, i, id.data() + i * top.cap(), s.data() + i * top.cap());
+  return {s, id};
+}
+
+}  // namespace
+
+TEST(Search, MatchesBruteForceForEveryKAndTileShape) {
+  const int64_t n = 300, m = 700, d = 19;
+  auto q = test::randn(n, d, 1), b = test::randn(m, d, 2);
+  for (bool l2 : {false, true})
+    for (int k : {1, 2, 7, 40})
+      for (SearchTiling t : {SearchTiling{}, SearchTiling{7, 16}, SearchTiling{64, 33}}) {
+        TopK top(n, k);
+        make_cpu_search(t)->search({q.data(), n, d, 0}, {b.data(), m}, l2 ? Metric::l2 : Metric::inner_product, top);
+        auto [sc, id] = results(top, n);
+        int64_t near_ties = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          auto ref = brute(q.data() + i * d, b, d, l2);
+          double qn = 0;
+          for (int64_t t2 = 0; t2 < d; ++t2) qn += double(q[i * d + t2]) * q[i * d + t2];
+          for (int j = 0; j < k; ++j) {
+            // Kernel score (l2): 2<q,b> - |b|^2 = |q|^2 - |q-b|^2.
+            const double got = l2 ? double(sc[i * k + j]) - qn : sc[i * k + j];
+            EXPECT_NEAR(got, ref[j].first, tol::float_dot(d, 1 + std::abs(ref[j].first) + qn)) << i << " " << j;
+            if (id[i * k + j] != ref[j].second) ++near_ties;  // float near-ties only
+          }
+        }
+        EXPECT_LE(near_ties, 2) << "l2 " << l2 << " k " << k;
+      }
+}
+
+TEST(Search, TiesInvalidRowsSelfAndIds) {
+  const int64_t d = 4, m = 40;
+  std::vector<float> b(m * d, 0.0f);
+  for (int64_t j = 0; j < m; ++j) b[j * d] = float(j % 5);  // rows j, j+5, ... identical
+  std::vector<uint8_t> valid(m, 1);
+  valid[3] = 0;  // the best match of query 0
+  std::vector<float> q = {3, 0, 0, 0, 1, 0, 0, 0};
+  for (SearchTiling t : {SearchTiling{}, SearchTiling{1, 16}}) {
+    for (int k : {1, 3}) {
+      TopK top(2, k);
+      SearchBase base{b.data(), m};
+      base.valid = valid.data();
+      make_cpu_search(t)->search({q.data(), 2, d, 0}, base, Metric::l2, top);
+      auto [sc, id] = results(top, 2);
+      EXPECT_EQ(id[0], 8) << "tie to the lowest valid row";
+      EXPECT_EQ(id[k], 1);
+      if (k == 3) EXPECT_EQ((std::vector<int64_t>(id.begin() + 3, id.end())), (std::vector<int64_t>{1, 6, 11}));
+    }
+    // exclude_self: query 1 is base row 1 (ids given and not).
+    for (int k : {1, 2}) {
+      TopK top(1, k);
+      SearchBase base{b.data(), m};
+      base.exclude_self = true;
+      make_cpu_search(t)->search({q.data() + d, 1, d, 1}, base, Metric::l2, top);
+      EXPECT_EQ(results(top, 1).second[0], 6);
+      std::vector<int64_t> ids(m);
+      std::iota(ids.begin(), ids.end(), 100);
+      const int64_t self = 101;
+      TopK top2(1, k);
+      base.ids = ids.data();
+      make_cpu_search(t)->search({q.data() + d, 1, d, 0, &self}, base, Metric::l2, top2);
+      EXPECT_EQ(results(top2, 1).second[0], 106);
+    }
+  }
+}
+
+TEST(Search, BitIdenticalForAnyThreadCountAndQuerySplit) {
+  // The determinism the stages build on: one call with every query, or the
+  // queries split as ranks split rows (any offsets), on 1-3 threads, with
+  // OpenBLAS' own thread count changed too: the same bits.
+  const int64_t n = 2500, m = 1300, d = 40;
+  auto q = test::randn(n, d, 5), b = test::randn(m, d, 6);
+  for (bool l2 : {false, true})
+    for (int k : {1, 2, 20}) {
+      std::vector<std::pair<std::vector<float>, std::vector<int64_t>>> runs;
+      for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+        for (std::vector<int64_t> cuts : {std::vector<int64_t>{0, n}, std::vector<int64_t>{0, 833, 1667, n},
+                                          std::vector<int64_t>{0, 1, 1250, n}}) {
+          TopK top(n, k);
+          auto kernel = make_cpu_search({256, 200});
+          for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+            const int64_t rows = cuts[c + 1] - cuts[c];
+            TopK part(rows, k);
+            kernel->search({q.data() + cuts[c] * d, rows, d, cuts[c]}, {b.data(), m},
+                           l2 ? Metric::l2 : Metric::inner_product, part);
+            for (int64_t i = 0; i < rows; ++i)
+              for (int j = 0; j < k; ++j) top.push(cuts[c] + i, part.scores(i)[j], part.indices(i)[j]);
+          }
+          runs.push_back(results(top, n));
+        }
+      }
+      omp_set_num_threads(2);
+      for (size_t r = 1; r < runs.size(); ++r) {
+        EXPECT_TRUE(runs[r].first == runs[0].first) << "scores differ: run " << r << " l2 " << l2 << " k " << k;
+        EXPECT_TRUE(runs[r].second == runs[0].second) << "ids differ: run " << r << " l2 " << l2 << " k " << k;
+      }
+    }
+}
+
+TEST(Search, AssignNearestLabelsDistancesAndInvalidRows) {
+  const int64_t n = 500, d = 32, k = 20;
+  FeatureBlock blk;
+  blk.n_total = n, blk.d = d, blk.rows = {0, n}, blk.x = test::randn(n, d, 3), blk.valid.assign(n, 1);
+  blk.labels.assign(n, -1);
+  blk.valid[17] = 0;
+  auto c = test::randn(k, d, 4);
+  auto kernel = make_cpu_search();
+  for (bool spherical : {false, true}) {
+    FeatureBlock b = blk;
+    std::vector<float> cc = c;
+    if (spherical) normalize_rows(b.x.data(), n, d), normalize_rows(cc.data(), k, d);
+    std::vector<float> norms(n), dist(n);
+    row_norms(b.x.data(), n, d, norms.data());
+    std::vector<int64_t> lab(n);
+    assign_nearest(*kernel, b, norms.data(), cc.data(), k, spherical, lab.data(), dist.data());
+    for (int64_t i = 0; i < n; ++i) {
+      if (!b.valid[i]) {
+        EXPECT_EQ(lab[i], -1);
+        EXPECT_EQ(dist[i], 0.f);
+        continue;
+      }
+      auto ip = brute(b.x.data() + i * d, cc, d, false), l2 = brute(b.x.data() + i * d, cc, d, true);
+      EXPECT_EQ(lab[i], spherical ? ip[0].second : l2[0].second) << i;
+      EXPECT_NEAR(dist[i], spherical ? 2 - 2 * ip[0].first : -l2[0].first, tol::float_dot(d, 1 + norms[i])) << i;
+    }
+  }
+}
+
+TEST(TiledGemm, MatchesNaiveAndIsThreadCountIndependent) {
+  struct Shape { bool ta, tb; int64_t m, n, k; };
+  for (Shape s : {Shape{false, true, 300, 700, 50}, Shape{true, false, 513, 90, 257}, Shape{false, false, 5, 3000, 64},
+                  Shape{false, true, 1, 1, 1}, Shape{false, false, 40, 40, 0}}) {
+    auto a = test::randn(s.m, std::max<int64_t>(s.k, 1), 7), b = test::randn(s.n, std::max<int64_t>(s.k, 1), 8);
+    const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+    std::vector<std::vector<float>> outs;
+    for (int threads : {1, 2, 3}) {
+      omp_set_num_threads(threads);
+      openblas_set_num_threads(threads);
+      std::vector<float> c(size_t(s.m * s.n), 1.f);
+      Gemm g;
+      g.ta = s.ta, g.tb = s.tb, g.m = s.m, g.n = s.n, g.k = s.k, g.a = a.data(), g.lda = std::max<int64_t>(lda, 1),
+      g.b = b.data(), g.ldb = std::max<int64_t>(ldb, 1), g.beta = 0.5f, g.c = c.data(), g.ldc = s.n;
+      tiled_gemm(g);
+      outs.push_back(c);
+    }
+    omp_set_num_threads(2);
+    EXPECT_TRUE(outs[0] == outs[1] && outs[0] == outs[2]) << s.m << "x" << s.n << "x" << s.k;
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        double ref = 0.5;
+        for (int64_t t = 0; t < s.k; ++t)
+          ref += double(s.ta ? a[t * lda + i] : a[i * lda + t]) * double(s.tb ? b[j * ldb + t] : b[t * ldb + j]);
+        ASSERT_NEAR(outs[0][i * s.n + j], ref, tol::float_dot(s.k, 1 + std::sqrt(double(s.k)))) << i << "," << j;
+      }
+  }
+}
+
+TEST(FixedGrid, SumsDoNotDependOnOrderAndKeepFloatPrecision) {
+  // Terms of very different sizes: a double sum depends on the order, the
+  // grid sum does not; and it stays within float precision of the exact sum.
+  std::vector<float> v(20000);
+  KeyedRng r(9, 1);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(r.normal() * std::pow(10.0, double(i % 7) - 3));
+  const double bound = 1e4;
+  FixedGrid g(bound, bound * double(v.size()));
+  int64_t fwd = 0, bwd = 0;
+  for (size_t i = 0; i < v.size(); ++i) fwd += g.to_fixed(v[i]);
+  for (size_t i = v.size(); i-- > 0;) bwd += g.to_fixed(v[i]);
+  EXPECT_EQ(fwd, bwd);
+  long double exact = 0;
+  for (float x : v) exact += x;
+  // Each term rounds by at most half a grid step: n/2 steps in all.
+  const double grid = std::ldexp(1.0, -g.shift());
+  EXPECT_NEAR(g.to_double(fwd), double(exact), 0.5 * grid * double(v.size()));
+  EXPECT_LT(0.5 * grid * double(v.size()), tol::kFloatUnit * std::abs(double(exact)));
+  EXPECT_EQ(g.to_fixed(0.0), 0);
+  EXPECT_NEAR(g.to_double(g.to_fixed(1.2345)), 1.2345, 0.5 * grid);
+  EXPECT_EQ(g.to_fixed(-2.5) + g.to_fixed(2.5), 0);
+}
