@@ -18,6 +18,7 @@
 #include "distclust/log.h"
 #include "extract/pixels.h"
 #include "distclust/runtime.h"
+#include "kernels/rows.h"
 #include "extract/extract_output.h"
 #include "distclust/progress.h"
 
@@ -47,17 +48,125 @@ std::vector<RowRange> pending_ranges(RowRange mine, const std::vector<uint8_t>& 
   return out;
 }
 
-void l2_normalize(float* x, const uint8_t* valid, int64_t rows, int64_t d) {
-  for (int64_t i = 0; i < rows; ++i) {
-    if (!valid[i]) continue;
-    float* r = x + i * d;
-    double s = 0;
-    for (int64_t j = 0; j < d; ++j) s += double(r[j]) * r[j];
-    if (s <= 0) continue;
-    const double inv = 1.0 / std::sqrt(s);
-    for (int64_t j = 0; j < d; ++j) r[j] = static_cast<float>(r[j] * inv);
+
+/// OUT.tmp opened for this job (resumed when it holds rows of these
+/// settings), with the PCA of a pixels backbone written.
+std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Communicator& comm, const ImageSource& src,
+                                                   const ExtractModel& m, const StageConfig& cfg, int64_t& id_len) {
+  const int64_t n = src.size();
+  const RowRange mine = row_block(n, comm.rank(), comm.size());
+  extract::OutputLayout layout;
+  layout.n = n;
+  layout.d = m.net->dim();
+  layout.half = p.half;
+  for (int64_t i = mine.begin; i < mine.end; ++i)
+    layout.id_len = std::max<int64_t>(layout.id_len, int64_t(src.id(i).size()));
+  layout.id_len = comm.max(layout.id_len);
+  layout.hash = cfg.hash;  // also the resume key of OUT.tmp
+  id_len = layout.id_len;
+  std::string note;
+  auto out = std::make_unique<extract::FeatureOutput>(p.out, comm, layout, p.resume, note);
+  if (!note.empty()) log::info("extract: ", note);
+  if (m.pca) {
+    out->write_small("/pca_mean", {m.pca->in_dim}, m.pca->mean.data());
+    out->write_small("/pca_components", {m.pca->out_dim, m.pca->in_dim}, m.pca->components.data());
+    out->write_small("/pca_variances", {m.pca->out_dim}, m.pca->variances.data());
   }
+  return out;
 }
+
+/// The batch loop of one rank and what it counted.
+class BatchLoop {
+ public:
+  BatchLoop(const ExtractParams& p, Communicator& comm, const ImageSource& src, ExtractModel& m,
+            extract::FeatureOutput& out, int64_t id_len)
+      : p_(p), comm_(comm), src_(src), m_(m), out_(out), id_len_(id_len), d_(m.net->dim()),
+        feats_(static_cast<size_t>(int64_t(p.batch) * d_)), valid_(static_cast<size_t>(p.batch)),
+        labels_(static_cast<size_t>(p.batch)), ids_(static_cast<size_t>(int64_t(p.batch) * id_len)) {}
+
+  /// Runs `batches`. The pool decodes ahead while the backbone runs; each
+  /// rank writes its batches with independent I/O as they complete, and the
+  /// ranks meet only every k batches (k sized by rank 0 for ~2 s between
+  /// meetings) to add up progress: no lockstep per batch, which on an
+  /// oversubscribed node cost 10x (ranks spinning in collectives starve the decoders).
+  void run(const std::vector<RowRange>& batches, int64_t pending) {
+    DecodePool pool(src_, DecodeParams{p_.max_pixels}, m_.prep, m_.row_floats, batches, m_.decode_threads,
+                    p_.queue_batches);
+    Progress progress("extract", "images", pending, comm_.rank() == 0, p_.progress_seconds);
+    int64_t taken = 0, k = 4;
+    auto last_sync = Clock::now();
+    for (;;) {
+      for (const int64_t stop = std::min(pool.size(), taken + k); taken < stop; ++taken) {
+        ReadyBatch b = pool.next();
+        forward(b);
+        pool.release();  // the decoders may refill the slot while this batch is written
+        write(b.rows);
+        fault_point("DISTCLUST_FAULT_AFTER_BATCHES", taken + 1);
+      }
+      // Meeting: rows computed, batches left, and rank 0's next k (others add 0).
+      if (comm_.rank() == 0) {
+        const double dt = since(last_sync);
+        k = dt < 1.0 ? std::min<int64_t>(k * 2, 1 << 20) : dt > 4.0 ? std::max<int64_t>(1, k / 2) : k;
+      }
+      int64_t meet[3] = {computed, pool.size() - taken, comm_.rank() == 0 ? k : 0};
+      comm_.allreduce_sum(meet, 3);
+      last_sync = Clock::now();
+      k = meet[2];
+      progress.update(meet[0]);
+      if (meet[1] == 0) break;
+    }
+    progress.finish();
+    decode_wait = pool.wait_seconds();
+  }
+
+  int64_t computed = 0, bad_here = 0;
+  double decode_wait = 0;
+
+ private:
+  /// One batch through the backbone; invalid rows zeroed and logged.
+  void forward(const ReadyBatch& b) {
+    const RowRange rows = b.rows;
+    const int64_t nr = rows.size();
+    m_.net->forward(b.x, nr, feats_.data());
+    for (int64_t i = 0; i < nr; ++i) {
+      valid_[i] = b.valid[i];
+      if (valid_[i]) continue;
+      std::fill(feats_.begin() + i * d_, feats_.begin() + (i + 1) * d_, 0.0f);
+      ++bad_here;
+      if (invalid_logged_++ < kMaxLoggedInvalid)
+        log::warn("extract: ", src_.id(rows.begin + i), ": ", (*b.reasons)[i], " (row ", rows.begin + i,
+                  " marked invalid)");
+      else if (invalid_logged_ == kMaxLoggedInvalid + 1)
+        log::warn("extract: more invalid rows on this rank are not logged: see /valid and /ids in ", p_.out);
+    }
+  }
+
+  /// The batch's features (normalised if asked), labels and ids, into OUT.tmp.
+  void write(RowRange rows) {
+    const int64_t nr = rows.size();
+    if (p_.normalize) normalize_rows(feats_.data(), nr, d_, valid_.data());
+    std::fill(ids_.begin(), ids_.begin() + nr * id_len_, '\0');
+    for (int64_t i = 0; i < nr; ++i) {
+      labels_[i] = src_.label(rows.begin + i);
+      const std::string id = src_.id(rows.begin + i);
+      std::memcpy(ids_.data() + i * id_len_, id.data(), std::min<size_t>(id.size(), id_len_));
+    }
+    out_.write_batch(rows, feats_.data(), valid_.data(), labels_.data(), ids_.data());
+    computed += nr;
+  }
+
+  const ExtractParams& p_;
+  Communicator& comm_;
+  const ImageSource& src_;
+  ExtractModel& m_;
+  extract::FeatureOutput& out_;
+  const int64_t id_len_, d_;
+  std::vector<float> feats_;
+  std::vector<uint8_t> valid_;
+  std::vector<int64_t> labels_;
+  std::vector<char> ids_;
+  int64_t invalid_logged_ = 0;
+};
 
 }  // namespace
 
@@ -71,126 +180,50 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   const int64_t n = src->size();
   require(n >= 1, "extract: ", src->describe(), " holds no images");
   log::info("extract: ", src->describe());
-
-  const int cores = compute_threads() > 0 ? compute_threads() : 1;
-  ExtractModel m = make_extract_model(p, *src, comm, loader, cores);
+  ExtractModel m = make_extract_model(p, *src, comm, loader, compute_threads() > 0 ? compute_threads() : 1);
   const int64_t d = m.net->dim();
   const RowRange mine = row_block(n, comm.rank(), comm.size());
+  int64_t id_len = 0;
+  std::unique_ptr<extract::FeatureOutput> out = open_output(p, comm, *src, m, cfg, id_len);
 
-  extract::OutputLayout layout;
-  layout.n = n;
-  layout.d = d;
-  layout.half = p.half;
-  for (int64_t i = mine.begin; i < mine.end; ++i)
-    layout.id_len = std::max<int64_t>(layout.id_len, int64_t(src->id(i).size()));
-  layout.id_len = comm.max(layout.id_len);
-  layout.hash = cfg.hash;  // also the resume key of OUT.tmp
-  std::string note;
-  extract::FeatureOutput out(p.out, comm, layout, p.resume, note);
-  if (!note.empty()) log::info("extract: ", note);
-  if (m.pca) {
-    out.write_small("/pca_mean", {m.pca->in_dim}, m.pca->mean.data());
-    out.write_small("/pca_components", {m.pca->out_dim, m.pca->in_dim}, m.pca->components.data());
-    out.write_small("/pca_variances", {m.pca->out_dim}, m.pca->variances.data());
-  }
-
-  const std::vector<uint8_t> done = out.done(mine);
-  const std::vector<RowRange> batches = plan_batches(pending_ranges(mine, done), p.batch);
+  const std::vector<RowRange> batches = plan_batches(pending_ranges(mine, out->done(mine)), p.batch);
   int64_t mine_pending = 0;
   for (const RowRange& b : batches) mine_pending += b.size();
   const int64_t pending = comm.sum(mine_pending);
-  if (out.resumed())
-    log::info("extract: resuming from ", out.tmp_path(), ": ", n - pending, " of ", n, " rows already done");
+  if (out->resumed())
+    log::info("extract: resuming from ", out->tmp_path(), ": ", n - pending, " of ", n, " rows already done");
   log::info("extract: ", n, " images -> ", p.out, " (", n, " x ", d, p.half ? " float16" : " float32", "), ",
             comm.size(), " rank(s); per rank: ", m.net->describe(), ", ", m.decode_threads, " decode + ",
             m.net->on_gpu() ? std::string("GPU") : fmt(m.model_threads, " backbone"), " threads, batch ", p.batch);
-
-  // Batch loop: the pool decodes ahead while the backbone runs; each rank
-  // writes its batches with independent I/O as they complete, and the ranks
-  // meet only every k batches (k sized by rank 0 for ~2 s between meetings)
-  // to add up progress: no lockstep per batch, which on an oversubscribed
-  // node cost 10x (ranks spinning in collectives starve the decoders).
   const auto t_loop = Clock::now();
-  DecodePool pool(*src, DecodeParams{p.max_pixels}, m.prep, m.row_floats, batches, m.decode_threads,
-                  p.queue_batches);
-  std::vector<float> feats(static_cast<size_t>(int64_t(p.batch) * d));
-  std::vector<uint8_t> valid(static_cast<size_t>(p.batch));
-  std::vector<int64_t> labels(static_cast<size_t>(p.batch));
-  std::vector<char> ids(static_cast<size_t>(int64_t(p.batch) * layout.id_len));
-  Progress progress("extract", "images", pending, comm.rank() == 0, p.progress_seconds);
-  int64_t computed = 0, invalid_logged = 0, bad_here = 0, taken = 0, k = 4;
-  auto last_sync = Clock::now();
-  for (;;) {
-    for (const int64_t stop = std::min(pool.size(), taken + k); taken < stop; ++taken) {
-      ReadyBatch b = pool.next();
-      const RowRange rows = b.rows;
-      const int64_t nr = rows.size();
-      m.net->forward(b.x, nr, feats.data());
-      for (int64_t i = 0; i < nr; ++i) {
-        valid[i] = b.valid[i];
-        if (valid[i]) continue;
-        std::fill(feats.begin() + i * d, feats.begin() + (i + 1) * d, 0.0f);
-        ++bad_here;
-        if (invalid_logged++ < kMaxLoggedInvalid)
-          log::warn("extract: ", src->id(rows.begin + i), ": ", (*b.reasons)[i], " (row ", rows.begin + i,
-                    " marked invalid)");
-        else if (invalid_logged == kMaxLoggedInvalid + 1)
-          log::warn("extract: more invalid rows on this rank are not logged: see /valid and /ids in ", p.out);
-      }
-      pool.release();
-      if (p.normalize) l2_normalize(feats.data(), valid.data(), nr, d);
-      std::fill(ids.begin(), ids.begin() + nr * layout.id_len, '\0');
-      for (int64_t i = 0; i < nr; ++i) {
-        labels[i] = src->label(rows.begin + i);
-        const std::string id = src->id(rows.begin + i);
-        std::memcpy(ids.data() + i * layout.id_len, id.data(), std::min<size_t>(id.size(), layout.id_len));
-      }
-      out.write_batch(rows, feats.data(), valid.data(), labels.data(), ids.data());
-      computed += nr;
-      fault_point("DISTCLUST_FAULT_AFTER_BATCHES", taken + 1);
-    }
-    // Meeting: rows computed, batches left, and rank 0's next k (others add 0).
-    if (comm.rank() == 0) {
-      const double dt = since(last_sync);
-      k = dt < 1.0 ? std::min<int64_t>(k * 2, 1 << 20) : dt > 4.0 ? std::max<int64_t>(1, k / 2) : k;
-    }
-    int64_t meet[3] = {computed, pool.size() - taken, comm.rank() == 0 ? k : 0};
-    comm.allreduce_sum(meet, 3);
-    last_sync = Clock::now();
-    k = meet[2];
-    progress.update(meet[0]);
-    if (meet[1] == 0) break;
-  }
-  progress.finish();
+  BatchLoop loop(p, comm, *src, m, *out, id_len);
+  loop.run(batches, pending);
   const double loop_secs = since(t_loop);
-  const double decode_wait = pool.wait_seconds();
 
   ExtractSummary s;
   s.rows = n;
   s.dim = d;
-  s.computed = comm.sum(computed);
+  s.computed = comm.sum(loop.computed);
   s.resumed = n - s.computed;
-  const std::vector<uint8_t> v = out.valid(mine);
   int64_t bad = 0;
-  for (uint8_t x : v) bad += x ? 0 : 1;
+  for (uint8_t x : out->valid(mine)) bad += x ? 0 : 1;
   s.invalid = comm.sum(bad);
-  bad_here = comm.sum(bad_here);
+  const int64_t bad_here = comm.sum(loop.bad_here);
   s.backbone = m.net->describe();
   s.images_per_second = loop_secs > 0 ? s.computed / loop_secs : 0;
-
-  out.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
-  out.attr("backbone", s.backbone);
-  out.attr("preprocessing", m.preprocessing);
-  out.attr("source", src->describe());
-  out.attr("class_names", json::string_list(src->class_names()));
-  out.attr("params", cfg.yaml);
-  out.attr("invalid_rows", s.invalid);
-  out.commit();
+  out->attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  out->attr("backbone", s.backbone);
+  out->attr("preprocessing", m.preprocessing);
+  out->attr("source", src->describe());
+  out->attr("class_names", json::string_list(src->class_names()));
+  out->attr("params", cfg.yaml);
+  out->attr("invalid_rows", s.invalid);
+  out->commit();
   s.seconds = since(t_start);
   log::info("extract: wrote ", p.out, ": ", n, " x ", d, p.half ? " float16" : " float32", ", ", s.invalid,
             " invalid rows (", bad_here, " found by this run), ", s.computed, " rows computed",
             s.resumed ? fmt(" (", s.resumed, " resumed)") : std::string(), " in ", loop_secs, " s = ",
-            s.images_per_second, " images/s (rank 0 waited ", decode_wait, " s for decoding); ", s.seconds,
+            s.images_per_second, " images/s (rank 0 waited ", loop.decode_wait, " s for decoding); ", s.seconds,
             " s in all");
   return s;
 }

@@ -85,26 +85,27 @@ void top_eigenpairs(const std::vector<double>& cov, int64_t n, int dim, int64_t 
   }
 }
 
-PixelProjection fit_pixel_pca(const ImageSource& src, const PixelPcaOptions& o, Communicator& comm) {
+namespace {
+
+/// Moments of the sampled images' 8-bit values, summed over ranks.
+struct PixelMoments {
+  Eigen::MatrixXd cross;  ///< [D_in x D_in] sum of v v^T
+  Eigen::VectorXd sum;    ///< [D_in] sum of v
+  int64_t count = 0;      ///< readable sampled images
+};
+
+/// The keyed sample of this rank's rows, decoded and resized, their moments
+/// allreduced. Products <= 255^2 and sums of them stay integers far below
+/// 2^53, so double holds them exactly whatever the order of additions (GEMM
+/// threads and blocking, then the allreduce).
+PixelMoments sample_moments(const ImageSource& src, const PixelPcaOptions& o, Communicator& comm) {
   const int64_t s = o.size, d_in = 3 * s * s, n_all = src.size();
-  require(o.dim >= 1 && o.dim <= d_in, "extract.pca_dim is ", o.dim, " but the pixels backbone gives ", d_in,
-          " values per image (3 x ", s, " x ", s, "); expected 1..", d_in);
-  // The D_in x D_in moment matrix is held in double on every rank.
-  require(d_in <= 8192, "extract.pixels_size ", s, " with PCA needs a ", d_in, " x ", d_in,
-          " covariance (", d_in * d_in * 8 >> 20, " MiB); use pixels_size <= 52");
-  require(o.max_sample >= 2, "extract.pca_sample is ", o.max_sample, " (expected >= 2)");
   const double p = std::min(1.0, double(o.max_sample) / double(std::max<int64_t>(1, n_all)));
   const RowRange mine = row_block(n_all, comm.rank(), comm.size());
   std::vector<int64_t> rows;
   for (int64_t i = mine.begin; i < mine.end; ++i)
     if (p >= 1.0 || unit_double(key_hash(o.seed, uint64_t(i), kPcaSampleKey)) < p) rows.push_back(i);
-
-  // Moments of the 8-bit values: products <= 255^2 and sums of them stay
-  // integers far below 2^53, so double holds them exactly whatever the order
-  // of additions (GEMM threads and blocking, then the allreduce).
-  Eigen::MatrixXd cross = Eigen::MatrixXd::Zero(d_in, d_in);
-  Eigen::VectorXd sum = Eigen::VectorXd::Zero(d_in);
-  int64_t count = 0;
+  PixelMoments mo{Eigen::MatrixXd::Zero(d_in, d_in), Eigen::VectorXd::Zero(d_in), 0};
   constexpr int64_t kChunk = 512;
   RowMat x(kChunk, d_in);
   std::vector<uint8_t> ok(kChunk);
@@ -135,44 +136,61 @@ PixelProjection fit_pixel_pca(const ImageSource& src, const PixelPcaOptions& o, 
         ++k;
       }
     if (k == 0) continue;
-    cross.noalias() += x.topRows(k).transpose() * x.topRows(k);
-    sum += x.topRows(k).colwise().sum().transpose();
-    count += k;
+    mo.cross.noalias() += x.topRows(k).transpose() * x.topRows(k);
+    mo.sum += x.topRows(k).colwise().sum().transpose();
+    mo.count += k;
   }
-  comm.allreduce_sum(cross.data(), size_t(d_in * d_in));
-  comm.allreduce_sum(sum.data(), size_t(d_in));
-  count = comm.sum(count);
-  require(count >= 2, "PCA of the pixels backbone: only ", count, " readable images were sampled from ", n_all,
-          " (need at least 2)");
+  comm.allreduce_sum(mo.cross.data(), size_t(d_in * d_in));
+  comm.allreduce_sum(mo.sum.data(), size_t(d_in));
+  mo.count = comm.sum(mo.count);
+  return mo;
+}
 
+/// The projection from the moments, in the backbone's input units (rank 0).
+void solve_projection(const PixelMoments& mo, const PixelPcaOptions& o, PixelProjection& proj) {
+  const int64_t s = o.size, d_in = 3 * s * s;
+  // Input units: x = a_c v + b_c per channel c (normalize_chw's affine map).
+  Eigen::VectorXd a(d_in), b(d_in);
+  for (int64_t j = 0; j < d_in; ++j) {
+    const int ch = int(j / (s * s));
+    const double mean = o.norm.mean[o.norm.mean.size() == 3 ? ch : 0];
+    const double sd = o.norm.std[o.norm.std.size() == 3 ? ch : 0];
+    a(j) = (o.norm.scale_to_unit ? 1.0 / 255.0 : 1.0) / sd;
+    b(j) = -mean / sd;
+  }
+  const double n = double(mo.count);
+  Eigen::VectorXd mv = mo.sum / n;
+  // Covariance of v, then of x = a v + b: cov_x = diag(a) cov_v diag(a).
+  Eigen::MatrixXd cov = (mo.cross - n * mv * mv.transpose()) / (n - 1);
+  cov = a.asDiagonal() * cov * a.asDiagonal();
+  std::vector<double> c(size_t(d_in * d_in));
+  Eigen::Map<RowMat>(c.data(), d_in, d_in) = cov;
+  proj.total_variance = cov.trace();
+  top_eigenpairs(c, d_in, o.dim, o.exact_max_dim, o.seed, proj.components, proj.variances);
+  for (int64_t j = 0; j < d_in; ++j) proj.mean[j] = a(j) * mv(j) + b(j);
+}
+
+}  // namespace
+
+PixelProjection fit_pixel_pca(const ImageSource& src, const PixelPcaOptions& o, Communicator& comm) {
+  const int64_t s = o.size, d_in = 3 * s * s, n_all = src.size();
+  require(o.dim >= 1 && o.dim <= d_in, "extract.pca_dim is ", o.dim, " but the pixels backbone gives ", d_in,
+          " values per image (3 x ", s, " x ", s, "); expected 1..", d_in);
+  // The D_in x D_in moment matrix is held in double on every rank.
+  require(d_in <= 8192, "extract.pixels_size ", s, " with PCA needs a ", d_in, " x ", d_in,
+          " covariance (", d_in * d_in * 8 >> 20, " MiB); use pixels_size <= 52");
+  require(o.max_sample >= 2, "extract.pca_sample is ", o.max_sample, " (expected >= 2)");
+  const PixelMoments mo = sample_moments(src, o, comm);
+  require(mo.count >= 2, "PCA of the pixels backbone: only ", mo.count, " readable images were sampled from ", n_all,
+          " (need at least 2)");
   PixelProjection proj;
   proj.in_dim = d_in;
   proj.out_dim = o.dim;
-  proj.sample_rows = count;
+  proj.sample_rows = mo.count;
   proj.mean.resize(size_t(d_in));
   proj.components.resize(size_t(o.dim) * d_in);
   proj.variances.resize(size_t(o.dim));
-  if (comm.rank() == 0) {
-    // Input units: x = a_c v + b_c per channel c (normalize_chw's affine map).
-    Eigen::VectorXd a(d_in), b(d_in);
-    for (int64_t j = 0; j < d_in; ++j) {
-      const int ch = int(j / (s * s));
-      const double mean = o.norm.mean[o.norm.mean.size() == 3 ? ch : 0];
-      const double sd = o.norm.std[o.norm.std.size() == 3 ? ch : 0];
-      a(j) = (o.norm.scale_to_unit ? 1.0 / 255.0 : 1.0) / sd;
-      b(j) = -mean / sd;
-    }
-    const double n = double(count);
-    Eigen::VectorXd mv = sum / n;
-    // Covariance of v, then of x = a v + b: cov_x = diag(a) cov_v diag(a).
-    Eigen::MatrixXd cov = (cross - n * mv * mv.transpose()) / (n - 1);
-    cov = a.asDiagonal() * cov * a.asDiagonal();
-    std::vector<double> c(size_t(d_in * d_in));
-    Eigen::Map<RowMat>(c.data(), d_in, d_in) = cov;
-    proj.total_variance = cov.trace();
-    top_eigenpairs(c, d_in, o.dim, o.exact_max_dim, o.seed, proj.components, proj.variances);
-    for (int64_t j = 0; j < d_in; ++j) proj.mean[j] = a(j) * mv(j) + b(j);
-  }
+  if (comm.rank() == 0) solve_projection(mo, o, proj);
   comm.broadcast(proj.mean.data(), proj.mean.size() * sizeof(double), 0);
   comm.broadcast(proj.components.data(), proj.components.size() * sizeof(double), 0);
   comm.broadcast(proj.variances.data(), proj.variances.size() * sizeof(double), 0);

@@ -125,118 +125,162 @@ int64_t split_empty(std::vector<float>& cent, std::vector<double>& counts, int64
 void normalize(std::vector<float>& c, int64_t d) { normalize_rows(c.data(), int64_t(c.size()) / d, d); }
 
 
+/// One k-means run: its data, exact-sum grids, checkpointable state and
+/// work buffers; kmeans() below drives it restart by restart.
+class Lloyd {
+ public:
+  Lloyd(FeatureBlock& b, const KMeansParams& p, Communicator& comm, SearchKernel& kernel, const std::string& ckpt,
+        const std::string& hash)
+      : b_(b), p_(p), comm_(comm), kernel_(kernel), ckpt_(ckpt), hash_(hash), k_(p.k), d_(b.d) {
+    int64_t n_valid = 0;
+    for (auto v : b.valid) n_valid += v ? 1 : 0;
+    n_valid_ = comm.sum(n_valid);
+    require(n_valid_ >= 1, "kmeans: no valid rows (all ", b.n_total, " rows are marked invalid)");
+    require(k_ <= n_valid_, "kmeans: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");
+    if (p.spherical) normalize_rows(b);
+    norms_.resize(b.local_rows());
+    row_norms(b.x.data(), b.local_rows(), d_, norms_.data());
+    grids_ = make_grids(b, norms_, n_valid_, p.spherical, comm);
+    lab_.resize(b.local_rows());
+    dist_.resize(b.local_rows());
+    buf_.resize(static_cast<size_t>(k_ * (d_ + 1) + 1));
+    st_.params_hash = hash;
+  }
+
+  /// Continues from the checkpoint when one was made with these settings.
+  void resume() {
+    auto usable = [&](const KMeansState& s) -> std::string {
+      if (s.params_hash != hash_) return fmt("made with other parameters (hash ", s.params_hash, " != ", hash_, ")");
+      for (const auto* c : {&s.centroids, &s.best_centroids})
+        if (!c->empty() && int64_t(c->size()) != k_ * d_) return fmt("its centroids do not match k=", k_, " d=", d_);
+      return "";
+    };
+    if (ckpt_.empty() || !load_state<KMeansState>(ckpt_, st_, comm_, usable)) return;
+    res_.resumed = true;
+    log::info("kmeans: resuming from ", ckpt_, " at restart ", st_.restart, ", iteration ", st_.next_iter);
+  }
+
+  void run() {
+    // Upper bound: restarts x iters (tol may stop a restart early).
+    Progress progress("kmeans (ETA if all iterations run)", "iterations",
+                      int64_t(p_.restarts - st_.restart) * p_.iters - st_.next_iter, comm_.rank() == 0);
+    for (; st_.restart < p_.restarts; ++st_.restart) {
+      const uint64_t seed = key_hash(static_cast<uint64_t>(p_.seed), static_cast<uint64_t>(st_.restart), 0xC0FFEE);
+      if (st_.centroids.empty()) start_restart(seed);
+      for (; !st_.finished && st_.next_iter < p_.iters; ++st_.next_iter) {
+        iterate(seed);
+        progress.update(++done_iters_);
+        fault_point("DISTCLUST_FAULT_AFTER_ITER", done_iters_, &comm_);
+      }
+      finish_restart();
+    }
+  }
+
+  KMeansResult result() {
+    res_.k = k_;
+    res_.d = d_;
+    res_.spherical = p_.spherical;
+    res_.centroids = st_.best_centroids;
+    res_.inertia = st_.best_history;
+    res_.best_restart = st_.best_restart;
+    res_.final_inertia = st_.best_inertia;
+    res_.empty_splits = st_.empty_splits;
+    res_.iterations = static_cast<int>(st_.best_history.size());
+    res_.assign.resize(b_.local_rows());
+    res_.distance.resize(b_.local_rows());
+    assign(res_.centroids, res_.assign, res_.distance);
+    return std::move(res_);
+  }
+
+ private:
+  void assign(const std::vector<float>& c, std::vector<int64_t>& lab, std::vector<float>& dist) {
+    assign_nearest(kernel_, b_, norms_.data(), c.data(), k_, p_.spherical, lab.data(), dist.data());
+  }
+
+  void save(KMeansState& s) {
+    if (!ckpt_.empty() && p_.checkpoint) save_state(ckpt_, s, comm_);
+  }
+
+  void start_restart(uint64_t seed) {
+    st_.centroids = kmeans_init(b_, norms_, p_, seed, comm_, kernel_);
+    if (p_.spherical) normalize(st_.centroids, d_);
+    st_.next_iter = 0;
+    st_.history.clear();
+    st_.finished = false;
+  }
+
+  /// One Lloyd iteration: assign, one exact allreduce of sums, counts and
+  /// inertia, new centroids (empty clusters split), the stopping rule.
+  void iterate(uint64_t seed) {
+    const auto t0 = std::chrono::steady_clock::now();
+    assign(st_.centroids, lab_, dist_);
+    accumulate(b_, lab_, dist_, k_, grids_, buf_);
+    comm_.allreduce_sum(buf_.data(), buf_.size());  // sums, counts, inertia: one message, exact
+    const double inertia = grids_.dist.to_double(buf_[k_ * (d_ + 1)]);
+    res_.iter_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    st_.history.push_back(inertia);
+    std::vector<double> counts(buf_.begin() + k_ * d_, buf_.begin() + k_ * (d_ + 1));
+    for (int64_t c = 0; c < k_; ++c)
+      if (counts[c] > 0)
+        for (int64_t j = 0; j < d_; ++j)
+          st_.centroids[c * d_ + j] = float(grids_.sums.to_double(buf_[c * d_ + j]) / counts[c]);
+    const int64_t splits = split_empty(st_.centroids, counts, d_, n_valid_, seed, st_.next_iter);
+    st_.empty_splits += splits;
+    if (p_.spherical) normalize(st_.centroids, d_);
+    const size_t h = st_.history.size();
+    const double rel = h >= 2 ? (st_.history[h - 2] - inertia) / std::max(st_.history[h - 2], 1e-300) : 1.0;
+    log::info("kmeans: restart ", st_.restart, " iter ", st_.next_iter, " inertia ", inertia,
+              splits ? fmt(" (", splits, " empty clusters split)") : std::string());
+    st_.finished = (p_.tol > 0 && h >= 2 && rel >= 0 && rel < p_.tol && splits == 0) || inertia == 0;
+    if (st_.finished || st_.next_iter + 1 == p_.iters) st_.finished = true;
+    KMeansState next = st_;
+    next.next_iter = st_.next_iter + 1;
+    save(next);
+  }
+
+  /// Final pass: the inertia of the finished centroids decides between restarts.
+  void finish_restart() {
+    assign(st_.centroids, lab_, dist_);
+    const double fin = grids_.dist.to_double(comm_.sum(exact_total(dist_, lab_, grids_.dist)));
+    log::info("kmeans: restart ", st_.restart, " finished after ", st_.history.size(), " iterations, inertia ", fin);
+    if (st_.best_restart < 0 || fin < st_.best_inertia) {
+      st_.best_restart = st_.restart;
+      st_.best_inertia = fin;
+      st_.best_centroids = st_.centroids;
+      st_.best_history = st_.history;
+    }
+    st_.centroids.clear();
+    st_.history.clear();
+    st_.finished = false;
+    st_.next_iter = 0;
+    KMeansState next = st_;
+    next.restart = st_.restart + 1;
+    save(next);
+  }
+
+  FeatureBlock& b_;
+  const KMeansParams& p_;
+  Communicator& comm_;
+  SearchKernel& kernel_;
+  const std::string ckpt_, hash_;
+  const int64_t k_, d_;
+  int64_t n_valid_ = 0, done_iters_ = 0;
+  std::vector<float> norms_, dist_;
+  std::vector<int64_t> lab_, buf_;
+  Grids grids_;
+  KMeansState st_;
+  KMeansResult res_;
+};
+
 }  // namespace
 
 KMeansResult kmeans(FeatureBlock& b, const KMeansParams& p, Communicator& comm, SearchKernel& kernel,
                     const std::string& ckpt, const std::string& hash) {
   p.validate();
-  const int64_t n = b.local_rows(), d = b.d, k = p.k;
-  int64_t n_valid = 0;
-  for (auto v : b.valid) n_valid += v ? 1 : 0;
-  n_valid = comm.sum(n_valid);
-  require(n_valid >= 1, "kmeans: no valid rows (all ", b.n_total, " rows are marked invalid)");
-  require(k <= n_valid, "kmeans: k=", k, " exceeds the number of valid rows (", n_valid, " of ", b.n_total, ")");
-  if (p.spherical) normalize_rows(b);
-  std::vector<float> norms(n);
-  row_norms(b.x.data(), n, d, norms.data());
-  const Grids grids = make_grids(b, norms, n_valid, p.spherical, comm);
-  auto assign = [&](const std::vector<float>& c, std::vector<int64_t>& lab, std::vector<float>& dist) {
-    assign_nearest(kernel, b, norms.data(), c.data(), k, p.spherical, lab.data(), dist.data());
-  };
-
-  KMeansState st;
-  st.params_hash = hash;
-  KMeansResult res;
-  auto usable = [&](const KMeansState& s) -> std::string {
-    if (s.params_hash != hash) return fmt("made with other parameters (hash ", s.params_hash, " != ", hash, ")");
-    for (const auto* c : {&s.centroids, &s.best_centroids})
-      if (!c->empty() && int64_t(c->size()) != k * d) return fmt("its centroids do not match k=", k, " d=", d);
-    return "";
-  };
-  if (!ckpt.empty() && load_state<KMeansState>(ckpt, st, comm, usable)) {
-    res.resumed = true;
-    log::info("kmeans: resuming from ", ckpt, " at restart ", st.restart, ", iteration ", st.next_iter);
-  }
-  std::vector<int64_t> lab(n);
-  std::vector<float> dist(n);
-  std::vector<int64_t> buf(static_cast<size_t>(k * (d + 1) + 1));
-  int64_t done_iters = 0;
-  // Upper bound: restarts x iters (tol may stop a restart early).
-  Progress progress("kmeans (ETA if all iterations run)", "iterations", int64_t(p.restarts - st.restart) * p.iters - st.next_iter,
-                    comm.rank() == 0);
-
-  for (; st.restart < p.restarts; ++st.restart) {
-    const uint64_t seed = key_hash(static_cast<uint64_t>(p.seed), static_cast<uint64_t>(st.restart), 0xC0FFEE);
-    if (st.centroids.empty()) {
-      st.centroids = kmeans_init(b, norms, p, seed, comm, kernel);
-      if (p.spherical) normalize(st.centroids, d);
-      st.next_iter = 0;
-      st.history.clear();
-      st.finished = false;
-    }
-    for (; !st.finished && st.next_iter < p.iters; ++st.next_iter) {
-      auto t0 = std::chrono::steady_clock::now();
-      assign(st.centroids, lab, dist);
-      accumulate(b, lab, dist, k, grids, buf);
-      comm.allreduce_sum(buf.data(), buf.size());  // sums, counts, inertia: one message, exact
-      const double inertia = grids.dist.to_double(buf[k * (d + 1)]);
-      res.iter_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      st.history.push_back(inertia);
-      std::vector<double> counts(buf.begin() + k * d, buf.begin() + k * (d + 1));
-      for (int64_t c = 0; c < k; ++c)
-        if (counts[c] > 0)
-          for (int64_t j = 0; j < d; ++j)
-            st.centroids[c * d + j] = float(grids.sums.to_double(buf[c * d + j]) / counts[c]);
-      int64_t splits = split_empty(st.centroids, counts, d, n_valid, seed, st.next_iter);
-      st.empty_splits += splits;
-      if (p.spherical) normalize(st.centroids, d);
-      const size_t h = st.history.size();
-      double rel = h >= 2 ? (st.history[h - 2] - inertia) / std::max(st.history[h - 2], 1e-300) : 1.0;
-      log::info("kmeans: restart ", st.restart, " iter ", st.next_iter, " inertia ", inertia,
-                splits ? fmt(" (", splits, " empty clusters split)") : std::string());
-      st.finished = (p.tol > 0 && h >= 2 && rel >= 0 && rel < p.tol && splits == 0) || inertia == 0;
-      if (st.finished || st.next_iter + 1 == p.iters) st.finished = true;
-      if (!ckpt.empty() && p.checkpoint) {
-        KMeansState save = st;
-        save.next_iter = st.next_iter + 1;
-        save_state(ckpt, save, comm);
-      }
-      progress.update(++done_iters);
-      fault_point("DISTCLUST_FAULT_AFTER_ITER", done_iters, &comm);
-    }
-    // Final pass: inertia of the finished centroids decides between restarts.
-    assign(st.centroids, lab, dist);
-    const double fin = grids.dist.to_double(comm.sum(exact_total(dist, lab, grids.dist)));
-    log::info("kmeans: restart ", st.restart, " finished after ", st.history.size(), " iterations, inertia ", fin);
-    if (st.best_restart < 0 || fin < st.best_inertia) {
-      st.best_restart = st.restart;
-      st.best_inertia = fin;
-      st.best_centroids = st.centroids;
-      st.best_history = st.history;
-    }
-    st.centroids.clear();
-    st.history.clear();
-    st.finished = false;
-    st.next_iter = 0;
-    if (!ckpt.empty() && p.checkpoint) {
-      KMeansState save = st;
-      save.restart = st.restart + 1;
-      save_state(ckpt, save, comm);
-    }
-  }
-  res.k = k;
-  res.d = d;
-  res.spherical = p.spherical;
-  res.centroids = st.best_centroids;
-  res.inertia = st.best_history;
-  res.best_restart = st.best_restart;
-  res.final_inertia = st.best_inertia;
-  res.empty_splits = st.empty_splits;
-  res.iterations = static_cast<int>(st.best_history.size());
-  res.assign.resize(n);
-  res.distance.resize(n);
-  assign(res.centroids, res.assign, res.distance);
-  return res;
+  Lloyd lloyd(b, p, comm, kernel, ckpt, hash);
+  lloyd.resume();
+  lloyd.run();
+  return lloyd.result();
 }
 
 }  // namespace distclust

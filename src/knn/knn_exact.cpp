@@ -115,6 +115,72 @@ inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
   return s;
 }
 
+/// The ring step to start from (0 = afresh), with the checkpointed heaps in
+/// top. Resumes only when every rank's checkpoint is at the same step: a job
+/// killed between the ranks' saves leaves some one step ahead (or missing),
+/// and a heap from another step cannot be rolled back; then all start
+/// afresh. (A heap loaded and then searched again from an earlier step held
+/// duplicate neighbours: seen in the Slurm requeue test.)
+int resume_step(const KnnCkpt& ck, const std::string& ckpt_dir, const std::string& input_key, TopK& top, int64_t n,
+                Communicator& comm) {
+  TopK loaded(n, top.cap());
+  const int mine = ck.load(input_key, loaded, n);
+  const int lo = -comm.max(-mine), hi = comm.max(mine);
+  const int start = lo == hi ? lo : 0;
+  if (start > 0) {
+    top = std::move(loaded);
+    log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps");
+  } else if (hi > 0) {
+    log::info("knn: checkpoints in ", ckpt_dir, " are at different ring steps (", lo, "..", hi, " of ", comm.size(),
+              "): starting afresh");
+  }
+  return start;
+}
+
+/// Pass 2: each candidate's exact score (double), computed where its row is.
+std::vector<double> rescore(FeatureBlock& b, const TopK& top, bool l2, Communicator& comm) {
+  const int64_t n = b.local_rows(), d = b.d;
+  const int cap = top.cap();
+  std::vector<double> exact(static_cast<size_t>(n * cap), -std::numeric_limits<double>::infinity());
+  ring_pass(b, comm, 0, [&](const RingBlock& blk, int) {
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < n; ++q) {
+      if (!b.valid[q]) continue;
+      const int64_t* idx = top.indices(q);
+      for (int c = 0; c < cap; ++c)
+        if (idx[c] >= blk.rows.begin && idx[c] < blk.rows.end)
+          exact[q * cap + c] = exact_score(b.x.data() + q * d, blk.x + (idx[c] - blk.rows.begin) * d, d, l2);
+    }
+  });
+  return exact;
+}
+
+/// The graph: each valid row's k best candidates by exact score (ties to the
+/// lower row), with those scores (l2: distances).
+KnnGraph best_k(const FeatureBlock& b, const TopK& top, const std::vector<double>& exact, int k, bool l2) {
+  const int64_t n = b.local_rows();
+  const int cap = top.cap();
+  KnnGraph g;
+  g.k = k;
+  g.rows = b.rows;
+  g.indices.assign(static_cast<size_t>(n * k), -1);
+  g.values.assign(static_cast<size_t>(n * k), 0.0f);
+#pragma omp parallel for schedule(static)
+  for (int64_t q = 0; q < n; ++q) {
+    if (!b.valid[q]) continue;
+    std::vector<int> order(cap);
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t* idx = top.indices(q);
+    const double* e = &exact[q * cap];
+    std::sort(order.begin(), order.end(), [&](int a, int c) { return e[a] > e[c] || (e[a] == e[c] && idx[a] < idx[c]); });
+    for (int j = 0; j < k; ++j) {
+      g.indices[q * k + j] = idx[order[j]];
+      g.values[q * k + j] = float(l2 ? -e[order[j]] : e[order[j]]);
+    }
+  }
+  return g;
+}
+
 }  // namespace
 
 KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, const std::string& ckpt_dir,
@@ -128,34 +194,19 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
           "): each row needs k neighbours other than itself");
   const bool l2 = p.metric == "l2";
   if (!l2) normalize_rows(b);
-  const int cap = static_cast<int>(std::min<int64_t>(p.k + 4, n_valid - 1));
-  TopK top(n, cap);
+  // k + 4 candidates: the rescoring in double may reorder float near-ties at the k-th place.
+  TopK top(n, static_cast<int>(std::min<int64_t>(p.k + 4, n_valid - 1)));
 
-  // Pass 1: search.
+  // Pass 1: search, a ring of row blocks through the search kernel.
   KnnCkpt ck;
   int start = 0;
   if (!ckpt_dir.empty()) {
     if (comm.rank() == 0) ::mkdir(ckpt_dir.c_str(), 0755);
     comm.barrier();
     ck.path = fmt(ckpt_dir, "/rank-", comm.rank(), "-of-", comm.size(), ".h5");
-    // Resume only when every rank's checkpoint is at the same step: a job
-    // killed between the ranks' saves leaves some one step ahead (or
-    // missing), and a heap from another step cannot be rolled back; then all
-    // start afresh. (A heap loaded and then searched again from an earlier
-    // step held duplicate neighbours: seen in the Slurm requeue test.)
-    TopK loaded(n, cap);
-    const int mine = ck.load(input_key, loaded, n);
-    const int lo = -comm.max(-mine), hi = comm.max(mine);
-    start = lo == hi ? lo : 0;
-    if (start > 0) {
-      top = std::move(loaded);
-      log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps");
-    } else if (hi > 0) {
-      log::info("knn: checkpoints in ", ckpt_dir, " are at different ring steps (", lo, "..", hi,
-                " of ", comm.size(), "): starting afresh");
-    }
+    start = resume_step(ck, ckpt_dir, input_key, top, n, comm);
   }
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   auto kernel = make_cpu_search({p.tile_rows, p.tile_cols});
   // Rank 0's share (ranks hold equal shares): local queries x ring steps.
   Progress progress("knn exact (rank 0)", "query rows", n * (comm.size() - start), comm.rank() == 0);
@@ -165,7 +216,8 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
     kernel->search({b.x.data(), n, d, b.rows.begin}, base, l2 ? Metric::l2 : Metric::inner_product, top,
                    [&](int64_t rows) { progress.update(before + rows); });
     progress.finish();
-    log::info("knn: ring step ", step + 1, "/", comm.size(), " done (block of rank ", blk.origin, ", ", blk.rows.size(), " rows)");
+    log::info("knn: ring step ", step + 1, "/", comm.size(), " done (block of rank ", blk.origin, ", ",
+              blk.rows.size(), " rows)");
     if (!ck.path.empty() && p.checkpoint) {
       ck.save(input_key, step + 1, top, n);
       comm.barrier();
@@ -173,36 +225,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
     fault_point("DISTCLUST_FAULT_AFTER_STEPS", step + 1, &comm);
   });
 
-  // Pass 2: rescore candidates exactly where their rows are.
-  std::vector<double> exact(static_cast<size_t>(n * cap), -std::numeric_limits<double>::infinity());
-  ring_pass(b, comm, 0, [&](const RingBlock& blk, int) {
-#pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < n; ++q) {
-      if (!b.valid[q]) continue;
-      const int64_t* idx = top.indices(q);
-      for (int c = 0; c < cap; ++c)
-        if (idx[c] >= blk.rows.begin && idx[c] < blk.rows.end)
-          exact[q * cap + c] = exact_score(b.x.data() + q * d, blk.x + (idx[c] - blk.rows.begin) * d, d, l2);
-    }
-  });
-  KnnGraph g;
-  g.k = p.k;
-  g.rows = b.rows;
-  g.indices.assign(static_cast<size_t>(n * p.k), -1);
-  g.values.assign(static_cast<size_t>(n * p.k), 0.0f);
-#pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < n; ++q) {
-    if (!b.valid[q]) continue;
-    std::vector<int> order(cap);
-    std::iota(order.begin(), order.end(), 0);
-    const int64_t* idx = top.indices(q);
-    const double* e = &exact[q * cap];
-    std::sort(order.begin(), order.end(), [&](int a, int c) { return e[a] > e[c] || (e[a] == e[c] && idx[a] < idx[c]); });
-    for (int j = 0; j < p.k; ++j) {
-      g.indices[q * p.k + j] = idx[order[j]];
-      g.values[q * p.k + j] = float(l2 ? -e[order[j]] : e[order[j]]);
-    }
-  }
+  KnnGraph g = best_k(b, top, rescore(b, top, l2, comm), p.k, l2);
   g.seconds_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return g;
 }

@@ -114,6 +114,23 @@ std::string results_text(const std::string& pred, const std::string& scores) {
   return text;
 }
 
+/// Time per stage, the stages' own lines, cluster sizes and scores.
+void log_summary(const std::vector<std::pair<std::string, double>>& times, const std::vector<std::string>& lines,
+                 const RunLayout& layout, Communicator& comm) {
+  std::string text = "run: summary\n";
+  double total = 0;
+  for (const auto& [name, secs] : times) {
+    text += secs == -1.0   ? fmt("  ", name, ": skipped (up to date)\n")
+            : secs == -2.0 ? fmt("  ", name, ": skipped (nothing to do)\n")
+                           : fmt("  ", name, ": ", secs, " s\n");
+    total += std::max(0.0, secs);
+  }
+  text += fmt("  total: ", total, " s\n");
+  for (const auto& l : lines) text += "  " + l + "\n";
+  if (comm.rank() == 0) text += results_text(layout.predictions(), layout.output_of("eval"));
+  log::info(text);
+}
+
 }  // namespace
 
 void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runtime, Communicator& comm) {
@@ -168,18 +185,7 @@ void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runti
     lines.insert(lines.end(), o.summary.begin(), o.summary.end());
   }
 
-  std::string text = "run: summary\n";
-  double total = 0;
-  for (const auto& [name, secs] : times) {
-    text += secs == -1.0   ? fmt("  ", name, ": skipped (up to date)\n")
-            : secs == -2.0 ? fmt("  ", name, ": skipped (nothing to do)\n")
-                           : fmt("  ", name, ": ", secs, " s\n");
-    total += std::max(0.0, secs);
-  }
-  text += fmt("  total: ", total, " s\n");
-  for (const auto& l : lines) text += "  " + l + "\n";
-  if (comm.rank() == 0) text += results_text(layout.predictions(), layout.output_of("eval"));
-  log::info(text);
+  log_summary(times, lines, layout, comm);
 }
 
 }  // namespace distclust

@@ -346,6 +346,84 @@ std::string synth_class_description(int cls) {
              kTextureNames[s.texture]);
 }
 
+namespace {
+
+constexpr int kGrid = 5;  // mottle: kGrid x kGrid random values, bilinear
+
+/// Everything an image's pixels depend on besides its class style, drawn
+/// from its keyed stream in a fixed order.
+struct ImageLayout {
+  double cx, cy, radius, cos_t, sin_t;  // placement: centre, scale, rotation
+  Rgb bg, fg;                           // colours, slightly jittered
+  double grad_cx, grad_cy, stripe_phase;
+  double grid[kGrid][kGrid];
+};
+
+ImageLayout draw_layout(const ClassStyle& st, ImageRng& rng, double S) {
+  ImageLayout l;
+  l.cx = S * rng.uniform(0.38, 0.62);
+  l.cy = S * rng.uniform(0.38, 0.62);
+  l.radius = S * rng.uniform(0.25, 0.35);
+  const double theta = rng.uniform(0.0, 2.0 * kPi);
+  l.cos_t = std::cos(theta), l.sin_t = std::sin(theta);
+  const double bg_h = kHueDeg[st.bg_hue] + rng.uniform(-6.0, 6.0);
+  const double bg_s = (st.light_bg ? 0.40 : 0.85) + rng.uniform(-0.05, 0.05);
+  const double bg_v = (st.light_bg ? 0.94 : 0.50) + rng.uniform(-0.05, 0.05);
+  const double fg_h = kHueDeg[st.fg_hue] + rng.uniform(-6.0, 6.0);
+  const double fg_s = 0.90 + rng.uniform(-0.06, 0.06);
+  const double fg_v = (st.light_bg ? 0.55 : 0.97) + rng.uniform(-0.05, 0.03);
+  l.bg = hsv_to_rgb(bg_h, bg_s, bg_v);
+  l.fg = hsv_to_rgb(fg_h, fg_s, fg_v);
+  // Texture parameters (always drawn, so the draw order is class-independent).
+  const double grad_angle = rng.uniform(0.0, 2.0 * kPi);
+  l.grad_cx = std::cos(grad_angle), l.grad_cy = std::sin(grad_angle);
+  l.stripe_phase = rng.uniform(0.0, 2.0 * kPi);
+  for (auto& row : l.grid)
+    for (double& g : row) g = rng.uniform(-1.0, 1.0);
+  return l;
+}
+
+/// Background brightness factor at pixel centre (px, py) (texture).
+double bg_factor(const ClassStyle& st, const ImageLayout& l, double px, double py, double S) {
+  if (st.texture == kGradientBg) return 1.0 + 0.18 * ((px - S / 2) * l.grad_cx + (py - S / 2) * l.grad_cy) / (S / 2);
+  if (st.texture != kMottledBg) return 1.0;
+  const double gx = px / S * (kGrid - 1), gy = py / S * (kGrid - 1);
+  const int ix = std::min(kGrid - 2, static_cast<int>(gx));
+  const int iy = std::min(kGrid - 2, static_cast<int>(gy));
+  const double fx = gx - ix, fy = gy - iy;
+  const double m = (1 - fx) * (1 - fy) * l.grid[iy][ix] + fx * (1 - fy) * l.grid[iy][ix + 1] +
+                   (1 - fx) * fy * l.grid[iy + 1][ix] + fx * fy * l.grid[iy + 1][ix + 1];
+  return 1.0 + 0.20 * m;
+}
+
+/// Foreground brightness factor (texture): diagonal stripes in the shape's
+/// frame, so they rotate and scale with it.
+double fg_factor(const ClassStyle& st, const ImageLayout& l, double px, double py) {
+  if (st.texture != kStripedFg) return 1.0;
+  const double dx = px - l.cx, dy = py - l.cy, inv_r = 1.0 / l.radius;
+  const double u = (l.cos_t * dx + l.sin_t * dy) * inv_r;
+  const double v = (-l.sin_t * dx + l.cos_t * dy) * inv_r;
+  return 1.0 - 0.30 * (0.5 + 0.5 * std::sin(2.0 * kPi * (u + v) / 0.4 + l.stripe_phase));
+}
+
+/// Coverage of the shape over pixel (x, y), supersampled ss x ss.
+double coverage(const ClassStyle& st, const ImageLayout& l, int x, int y, int ss) {
+  const double inv_r = 1.0 / l.radius;
+  int hits = 0;
+  for (int sy = 0; sy < ss; ++sy) {
+    const double dy = y + (sy + 0.5) / ss - l.cy;
+    for (int sx = 0; sx < ss; ++sx) {
+      const double dx = x + (sx + 0.5) / ss - l.cx;
+      const double u = (l.cos_t * dx + l.sin_t * dy) * inv_r;
+      const double v = (-l.sin_t * dx + l.cos_t * dy) * inv_r;
+      hits += inside(st.shape, u, v);
+    }
+  }
+  return hits * (1.0 / (ss * ss));
+}
+
+}  // namespace
+
 cv::Mat synth_image(const SynthImagesParams& p, int64_t index) {
   validate_render_params(p);
   require(index >= 0 && index < synth_images_total(p), "synth images: image index ", index,
@@ -354,88 +432,25 @@ cv::Mat synth_image(const SynthImagesParams& p, int64_t index) {
   ImageRng rng(p.seed, index);
   const int n = p.size;
   const double S = n;
-
-  // Placement: centre, radius (scale), rotation. Draw order is fixed.
-  const double cx = S * rng.uniform(0.38, 0.62);
-  const double cy = S * rng.uniform(0.38, 0.62);
-  const double radius = S * rng.uniform(0.25, 0.35);
-  const double theta = rng.uniform(0.0, 2.0 * kPi);
-
-  // Colours with slight jitter.
-  const double bg_h = kHueDeg[st.bg_hue] + rng.uniform(-6.0, 6.0);
-  const double bg_s = (st.light_bg ? 0.40 : 0.85) + rng.uniform(-0.05, 0.05);
-  const double bg_v = (st.light_bg ? 0.94 : 0.50) + rng.uniform(-0.05, 0.05);
-  const double fg_h = kHueDeg[st.fg_hue] + rng.uniform(-6.0, 6.0);
-  const double fg_s = 0.90 + rng.uniform(-0.06, 0.06);
-  const double fg_v = (st.light_bg ? 0.55 : 0.97) + rng.uniform(-0.05, 0.03);
-  const Rgb bg = hsv_to_rgb(bg_h, bg_s, bg_v);
-  const Rgb fg = hsv_to_rgb(fg_h, fg_s, fg_v);
-
-  // Texture parameters (always drawn, so the draw order is class-independent).
-  const double grad_angle = rng.uniform(0.0, 2.0 * kPi);
-  const double stripe_phase = rng.uniform(0.0, 2.0 * kPi);
-  constexpr int kGrid = 5;  // mottle: kGrid x kGrid random values, bilinear
-  double grid[kGrid][kGrid];
-  for (auto& row : grid)
-    for (double& g : row) g = rng.uniform(-1.0, 1.0);
-
-  const double cos_t = std::cos(theta), sin_t = std::sin(theta);
-  const double inv_r = 1.0 / radius;
-  const double grad_cx = std::cos(grad_angle), grad_cy = std::sin(grad_angle);
+  const ImageLayout l = draw_layout(st, rng, S);
   const int ss = std::clamp(256 / n, 1, 4);  // supersampling per axis
-  const double inv_ss2 = 1.0 / (ss * ss);
-  const double sigma = p.noise;
-
   cv::Mat img(n, n, CV_8UC3);
   for (int y = 0; y < n; ++y) {
     uchar* row = img.ptr<uchar>(y);
     for (int x = 0; x < n; ++x) {
-      // Coverage of the shape over the pixel.
-      int hits = 0;
-      for (int sy = 0; sy < ss; ++sy) {
-        const double dy = y + (sy + 0.5) / ss - cy;
-        for (int sx = 0; sx < ss; ++sx) {
-          const double dx = x + (sx + 0.5) / ss - cx;
-          const double u = (cos_t * dx + sin_t * dy) * inv_r;
-          const double v = (-sin_t * dx + cos_t * dy) * inv_r;
-          hits += inside(st.shape, u, v);
-        }
-      }
-      const double cov = hits * inv_ss2;
-
-      // Background brightness factor (texture).
+      const double cov = coverage(st, l, x, y, ss);
       const double px = x + 0.5, py = y + 0.5;
-      double bg_f = 1.0;
-      if (st.texture == kGradientBg) {
-        bg_f += 0.18 * ((px - S / 2) * grad_cx + (py - S / 2) * grad_cy) / (S / 2);
-      } else if (st.texture == kMottledBg) {
-        const double gx = px / S * (kGrid - 1), gy = py / S * (kGrid - 1);
-        const int ix = std::min(kGrid - 2, static_cast<int>(gx));
-        const int iy = std::min(kGrid - 2, static_cast<int>(gy));
-        const double fx = gx - ix, fy = gy - iy;
-        const double m = (1 - fx) * (1 - fy) * grid[iy][ix] + fx * (1 - fy) * grid[iy][ix + 1] +
-                         (1 - fx) * fy * grid[iy + 1][ix] + fx * fy * grid[iy + 1][ix + 1];
-        bg_f += 0.20 * m;
-      }
-      // Foreground brightness factor (texture): diagonal stripes in the
-      // shape's frame, so they rotate and scale with it.
-      double fg_f = 1.0;
-      if (st.texture == kStripedFg && cov > 0) {
-        const double dx = px - cx, dy = py - cy;
-        const double u = (cos_t * dx + sin_t * dy) * inv_r;
-        const double v = (-sin_t * dx + cos_t * dy) * inv_r;
-        fg_f = 1.0 - 0.30 * (0.5 + 0.5 * std::sin(2.0 * kPi * (u + v) / 0.4 + stripe_phase));
-      }
-
+      const double bg_f = bg_factor(st, l, px, py, S);
+      const double fg_f = cov > 0 ? fg_factor(st, l, px, py) : 1.0;
       const double rgb[3] = {
-          bg.r * bg_f * (1 - cov) + fg.r * fg_f * cov,
-          bg.g * bg_f * (1 - cov) + fg.g * fg_f * cov,
-          bg.b * bg_f * (1 - cov) + fg.b * fg_f * cov,
+          l.bg.r * bg_f * (1 - cov) + l.fg.r * fg_f * cov,
+          l.bg.g * bg_f * (1 - cov) + l.fg.g * fg_f * cov,
+          l.bg.b * bg_f * (1 - cov) + l.fg.b * fg_f * cov,
       };
       // Noise drawn for every channel of every pixel (fixed order R, G, B),
       // even when sigma is 0, so the stream does not depend on `noise`.
       for (int ch = 0; ch < 3; ++ch) {
-        const double val = rgb[ch] + sigma * rng.normal();
+        const double val = rgb[ch] + p.noise * rng.normal();
         const double q = std::clamp(val, 0.0, 1.0) * 255.0;
         row[3 * x + (2 - ch)] = static_cast<uchar>(std::lround(q));  // BGR
       }
