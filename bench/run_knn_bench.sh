@@ -16,7 +16,10 @@ echo "## exact kNN graph, N=$N D=$D k=$K, $(nproc) cores ($(grep -m1 'model name
 "$DC" bench knn --features "$T/f.h5" --k "$K" --json "$T/dc.json" | tee "$T/dc.txt"
 "$DC" knn --features "$T/f.h5" --k "$K" --no-checkpoint --out "$T/knn.h5" >/dev/null
 best=""; bests=1e9
-for cfg in "PASSIVE:" "PASSIVE:SkylakeX" "given:"; do
+cfgs=("PASSIVE:" "PASSIVE:SkylakeX" "given:")
+# SkylakeX kernels need AVX-512 (without it they die on an illegal instruction).
+grep -q avx512f /proc/cpuinfo || cfgs=("PASSIVE:" "given:")
+for cfg in "${cfgs[@]}"; do
   wait=${cfg%%:*}; core=${cfg#*:}
   envs=(env -u OPENBLAS_CORETYPE)
   [[ -n "$core" ]] && envs=(env OPENBLAS_CORETYPE="$core")

@@ -20,11 +20,17 @@ struct BenchKMeansParams {
   bool spherical = false;     ///< cosine k-means
   bool sgemm = true;          ///< also measure the sgemm rate at the same shape
   std::string json = "";      ///< write the figures as JSON to this file
+  int tile_rows = 512;        ///< search kernel: rows per tile (kmeans.tile_rows)
+  int tile_k = 1024;          ///< search kernel: centroids per tile (kmeans.tile_k)
+  bool init_seconds = true;   ///< also time the k-means++ initialisation (kmeans' default)
   template <class V> void visit(V& v) {
     v("n", n, "rows of synthetic data");
     v("d", d, "dimension of synthetic data");
     v("k", k, "clusters");
     v("iters", iters, "Lloyd iterations to time");
+    v("tile_rows", tile_rows, "search kernel rows per tile (as kmeans.tile_rows)");
+    v("tile_k", tile_k, "search kernel centroids per tile (as kmeans.tile_k)");
+    v("init_seconds", init_seconds, "also time the k-means++ initialisation");
     v("seed", seed, "seed");
     v("features", features, "use this features.h5 instead of synthetic data");
     v("spherical", spherical, "cosine k-means");

@@ -2,6 +2,7 @@
 // iteration) and the ratio to the machine's sgemm rate measured at the same
 // shape in the same run; peak memory against the bytes of features+centroids.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -10,6 +11,7 @@
 #include "cli/context.h"
 #include "kernels/sgemm_rate.h"
 #include "kernels/compute_env.h"
+#include "kernels/rows.h"
 #include "kmeans/kmeans.h"
 #include "knn/knn.h"
 #include "distclust/log.h"
@@ -44,8 +46,22 @@ void add_bench_commands(CLI::App& app) {
     KMeansParams kp;
     kp.k = p.k, kp.iters = p.iters, kp.tol = 0, kp.init = "random", kp.seed = p.seed, kp.spherical = p.spherical;
     kp.checkpoint = false;
+    kp.tile_rows = p.tile_rows, kp.tile_k = p.tile_k;
     auto kernel = make_cpu_search({kp.tile_rows, kp.tile_k});
     KMeansResult r = kmeans(b, kp, comm, *kernel);
+    // The default initialisation (k-means++ on a keyed sample), timed alone:
+    // against a Lloyd iteration it says what seeding costs.
+    double init_s = 0;
+    if (p.init_seconds) {
+      KMeansParams ip = kp;
+      ip.init = "kmeans++";
+      std::vector<float> norms(b.local_rows());
+      row_norms(b.x.data(), b.local_rows(), b.d, norms.data());
+      comm.barrier();
+      const auto t0 = std::chrono::steady_clock::now();
+      kmeans_init(b, norms, ip, uint64_t(p.seed), comm, *kernel);
+      init_s = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
     std::vector<double> t = r.iter_seconds;
     std::sort(t.begin(), t.end());
     const double med = t[t.size() / 2], best = t.front();
@@ -67,6 +83,7 @@ void add_bench_commands(CLI::App& app) {
                            ", \"sgemm_tiled_gflops\": ", tiled * comm.size(),
                            ", \"ratio_to_sgemm\": ", limit > 0 ? gf / limit : 0.0,
                            ", \"peak_rss_bytes\": ", rss, ", \"rss_over_data\": ", rss / data_bytes * comm.size(),
+                           ", \"kmeanspp_init_seconds\": ", init_s, ", \"init_over_iteration\": ", init_s / med,
                            ", \"env\": \"", compute_env::summary(), "\"}");
     if (comm.rank() == 0) {
       std::printf("bench kmeans: N=%lld D=%lld K=%d, %d rank(s) x %d threads\n", (long long)b.n_total,
@@ -76,6 +93,8 @@ void add_bench_commands(CLI::App& app) {
         std::printf("  %-28s %10.4f s/iter            %8.1f GFLOP/s (multi-threaded %.1f, per-thread tiles %.1f)\n",
                     "sgemm limit, same shape", flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
       if (p.sgemm) std::printf("  ratio to sgemm limit: %.3f\n", gf / limit);
+      if (p.init_seconds)
+        std::printf("  k-means++ initialisation     %10.4f s = %.2f Lloyd iterations\n", init_s, init_s / med);
       std::printf("  peak RSS %.1f MiB per rank (features+centroids %.1f MiB in all)\n", rss / 1048576.0,
                   data_bytes / 1048576.0);
       std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), json.c_str());

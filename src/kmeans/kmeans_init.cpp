@@ -1,133 +1,75 @@
-// k-means initialisation: k-means++ (greedy, as scikit-learn) or random on a
-// keyed global sample, or k-means|| (Bahmani et al.) over all rows. The
-// sample is chosen by hashing (seed, global row), gathered in row order, and
-// the seeding itself runs on rank 0 and is broadcast, so every rank starts
-// from bit-identical centroids for any number of ranks.
+// k-means initialisation: k-means++ (greedy, as scikit-learn) on a keyed
+// sample of the rows, spread over ranks (kmeans_pp.h); random (k sampled
+// rows); or k-means|| (Bahmani et al.) over all rows, its weighted
+// candidates reduced to k by the same greedy k-means++. Samples are chosen
+// by hashing (seed, global row), so every rank starts from bit-identical
+// centroids for any number of ranks.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
 #include "distclust/error.h"
-#include "io/h5store.h"
-#include "kmeans/kmeans.h"
 #include "distclust/log.h"
 #include "distclust/rng.h"
+#include "io/h5store.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
+#include "kmeans/kmeans.h"
+#include "kmeans/kmeans_pp.h"
 
 namespace distclust {
 namespace {
 
 constexpr uint64_t kSampleKey = 0x5a3b1e;
-constexpr int64_t kChunk = 4096;  // fixed reduction chunks: sums independent of thread count
-
+/// Points to seed from: this rank's share, in global order.
 struct Points {
   std::vector<float> x;        // [m x d]
   std::vector<int64_t> rows;   // global row of each point
   std::vector<double> weight;  // [m] (k-means|| candidates); empty = 1
+  int64_t first = 0;           // index of this rank's first point among all ranks' points
+  int64_t total = 0;           // points on all ranks
   int64_t m() const { return static_cast<int64_t>(rows.size()); }
+  SeedPoints seed_points(int64_t d) const {
+    return {x.data(), weight.empty() ? nullptr : weight.data(), m(), d, first};
+  }
 };
 
-/// Valid local rows whose keyed hash is below frac, gathered from all ranks in
-/// global row order.
-Points gather_sample(const FeatureBlock& b, double frac, uint64_t seed, Communicator& comm) {
-  std::vector<int64_t> rows;
-  std::vector<float> x;
+/// This rank's valid rows whose keyed hash is below frac (collective: the
+/// counts of all ranks give each its first index).
+Points local_sample(const FeatureBlock& b, double frac, uint64_t seed, Communicator& comm) {
+  Points p;
   for (int64_t i = 0; i < b.local_rows(); ++i) {
     int64_t g = b.rows.begin + i;
     if (!b.valid[i] || unit_double(key_hash(seed, g, kSampleKey)) >= frac) continue;
-    rows.push_back(g);
-    x.insert(x.end(), b.x.begin() + i * b.d, b.x.begin() + (i + 1) * b.d);
+    p.rows.push_back(g);
+    p.x.insert(p.x.end(), b.x.begin() + i * b.d, b.x.begin() + (i + 1) * b.d);
   }
-  Points p;
-  p.rows = comm.allgather(rows);
-  p.x = comm.allgather(x);
+  const std::vector<int64_t> counts = comm.allgather(std::vector<int64_t>{p.m()});
+  for (int r = 0; r < comm.size(); ++r) (r < comm.rank() ? p.first : p.total) += counts[r];
+  p.total += p.first;
   return p;
 }
 
-/// Squared distances [m x t] of points to t centres (rows of c), through the
-/// search kernel with k = t (all of them): (|p|^2 + |c|^2) - 2<p, c>
-/// (spherical: 2 - 2<p, c>), clamped at 0.
-void distances(SearchKernel& kernel, const Points& p, int64_t d, const float* c, int64_t t,
-               const std::vector<float>& pn, bool ip, std::vector<float>& out) {
-  const int64_t m = p.m();
-  out.resize(static_cast<size_t>(m * t));
-  std::vector<float> cn(t);
-  row_norms(c, t, d, cn.data());
-  TopK top(m, static_cast<int>(t));
-  kernel.search({p.x.data(), m, d, 0, nullptr}, {c, t, 0, nullptr, nullptr, nullptr, false}, Metric::inner_product, top);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t s = 0; s < t; ++s) {
-      const int64_t j = top.indices(i)[s];
-      const float v = (ip ? 2.0f : pn[i] + cn[j]) + -2.0f * top.scores(i)[s];
-      out[i * t + j] = std::max(v, 0.0f);
-    }
+/// Every rank's points on every rank, in global order.
+Points gathered(const Points& mine, Communicator& comm) {
+  Points p;
+  p.rows = comm.allgather(mine.rows);
+  p.x = comm.allgather(mine.x);
+  p.total = p.m();
+  return p;
 }
 
-/// sum_i w_i * min(closest_i, cand_i) in fixed chunks (deterministic).
-double potential(const std::vector<float>& closest, const float* cand, int64_t stride,
-                 const std::vector<double>& w) {
-  const int64_t m = static_cast<int64_t>(closest.size());
-  std::vector<double> part((m + kChunk - 1) / kChunk, 0.0);
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < int64_t(part.size()); ++c) {
-    double s = 0;
-    for (int64_t i = c * kChunk; i < std::min(m, (c + 1) * kChunk); ++i) {
-      double v = cand ? std::min(closest[i], cand[i * stride]) : closest[i];
-      s += (w.empty() ? 1.0 : w[i]) * v;
-    }
-    part[c] = s;
-  }
-  return std::accumulate(part.begin(), part.end(), 0.0);
-}
-
-/// Index drawn with probability proportional to w_i * closest_i.
-int64_t draw(const std::vector<float>& closest, const std::vector<double>& w, double total, double u) {
-  double target = u * total, acc = 0;
-  const int64_t m = static_cast<int64_t>(closest.size());
-  for (int64_t i = 0; i < m; ++i) {
-    acc += (w.empty() ? 1.0 : w[i]) * closest[i];
-    if (acc > target) return i;
-  }
-  for (int64_t i = m - 1; i >= 0; --i)
-    if (closest[i] > 0) return i;
-  return m - 1;
-}
-
-/// Greedy k-means++ (2 + ln k candidates per step, the best kept) on points.
-std::vector<float> kmeanspp(SearchKernel& kernel, const Points& p, int64_t d, int64_t k, uint64_t seed, bool ip) {
-  const int64_t m = p.m();
-  std::vector<float> pn(m), cent(static_cast<size_t>(k * d)), dist;
-  row_norms(p.x.data(), m, d, pn.data());
-  KeyedRng rng(seed, 0x1417);
-  const int trials = 2 + static_cast<int>(std::log(double(k)));
-  std::vector<float> closest(m, std::numeric_limits<float>::max());
-  std::vector<float> ones(m, 1.0f);
-  int64_t first = draw(ones, p.weight, potential(ones, nullptr, 0, p.weight), rng.uniform());
-  std::copy_n(p.x.begin() + first * d, d, cent.begin());
-  distances(kernel, p, d, cent.data(), 1, pn, ip, dist);
-  closest = dist;
-  std::vector<float> cand(static_cast<size_t>(trials * d));
-  for (int64_t c = 1; c < k; ++c) {
-    double pot = potential(closest, nullptr, 0, p.weight);
-    std::vector<int64_t> idx(trials);
-    for (int t = 0; t < trials; ++t) {
-      idx[t] = pot > 0 ? draw(closest, p.weight, pot, rng.uniform()) : static_cast<int64_t>(rng.below(m));
-      std::copy_n(p.x.begin() + idx[t] * d, d, cand.begin() + t * d);
-    }
-    distances(kernel, p, d, cand.data(), trials, pn, ip, dist);
-    int best = 0;
-    double best_pot = std::numeric_limits<double>::infinity();
-    for (int t = 0; t < trials; ++t) {
-      double v = potential(closest, dist.data() + t, trials, p.weight);
-      if (v < best_pot) best_pot = v, best = t;
-    }
-    std::copy_n(cand.begin() + best * d, d, cent.begin() + c * d);
-    for (int64_t i = 0; i < m; ++i) closest[i] = std::min(closest[i], dist[i * trials + best]);
-  }
-  return cent;
+/// Rows [begin, end) of replicated points as one rank's share.
+Points share(const Points& all, int64_t d, Communicator& comm) {
+  const RowRange r = row_block(all.m(), comm.rank(), comm.size());
+  Points p;
+  p.rows.assign(all.rows.begin() + r.begin, all.rows.begin() + r.end);
+  p.x.assign(all.x.begin() + r.begin * d, all.x.begin() + r.end * d);
+  if (!all.weight.empty()) p.weight.assign(all.weight.begin() + r.begin, all.weight.begin() + r.end);
+  p.first = r.begin;
+  p.total = all.m();
+  return p;
 }
 
 /// k rows of the sample with the smallest keyed hashes.
@@ -150,9 +92,13 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
   const int64_t d = b.d, n = b.local_rows();
   const bool ip = prm.spherical;
   Points cand;
-  int64_t first = static_cast<int64_t>(KeyedRng(seed, 0x9a11).below(sample.m()));
-  cand.rows.push_back(sample.rows[first]);
-  cand.x.assign(sample.x.begin() + first * d, sample.x.begin() + (first + 1) * d);
+  const int64_t first = static_cast<int64_t>(KeyedRng(seed, 0x9a11).below(uint64_t(sample.total)));
+  // Its owner sends the first candidate; the others send nothing.
+  const bool mine = first >= sample.first && first < sample.first + sample.m();
+  cand.rows = comm.allgather(mine ? std::vector<int64_t>{sample.rows[first - sample.first]} : std::vector<int64_t>{});
+  cand.x = comm.allgather(mine ? std::vector<float>(sample.x.begin() + (first - sample.first) * d,
+                                                    sample.x.begin() + (first - sample.first + 1) * d)
+                               : std::vector<float>{});
   std::vector<float> closest(n), dist(n);
   std::vector<int64_t> lab(n);
   assign_nearest(kernel, b, norms.data(), cand.x.data(), 1, ip, lab.data(), closest.data());
@@ -210,20 +156,20 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
   n_valid = comm.sum(n_valid);
   // Sample fraction: init_sample*k rows expected; at least enough for k.
   double frac = std::min(1.0, double(std::max<int64_t>(int64_t(p.init_sample) * k, 4 * k)) / double(n_valid));
-  Points sample = gather_sample(b, frac, seed, comm);
-  if (sample.m() < k) sample = gather_sample(b, 1.0, seed, comm);
-  require(sample.m() >= k, "kmeans: k=", k, " exceeds the ", sample.m(), " valid rows");
-  std::vector<float> cent(static_cast<size_t>(k * d));
+  Points sample = local_sample(b, frac, seed, comm);
+  if (sample.total < k) sample = local_sample(b, 1.0, seed, comm);
+  require(sample.total >= k, "kmeans: k=", k, " exceeds the ", sample.total, " valid rows");
+  if (p.init == "random") {
+    // Every rank gathers the sample and takes the same k rows.
+    return random_init(gathered(sample, comm), d, k, seed);
+  }
   if (p.init == "kmeans-parallel") {
     Points cand = kmeans_parallel_candidates(b, norms, p, seed, comm, kernel, sample);
-    if (cand.m() < k) cand = sample;  // too few candidates (tiny data): fall back to the sample
     log::debug("kmeans||: ", cand.m(), " candidates for k=", k);
-    if (comm.rank() == 0) cent = kmeanspp(kernel, cand, d, k, seed, p.spherical);
-  } else if (comm.rank() == 0) {
-    cent = p.init == "random" ? random_init(sample, d, k, seed) : kmeanspp(kernel, sample, d, k, seed, p.spherical);
+    // Too few candidates (tiny data): seed from the sample instead.
+    if (cand.m() >= k) return kmeanspp(share(cand, d, comm).seed_points(d), k, seed, p.spherical, comm);
   }
-  comm.broadcast(cent.data(), cent.size() * sizeof(float), 0);
-  return cent;
+  return kmeanspp(sample.seed_points(d), k, seed, p.spherical, comm);
 }
 
 }  // namespace distclust

@@ -2,13 +2,19 @@
 // errors, checkpoint resume.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 #include <cstdio>
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
+#include "kernels/rows.h"
+#include "kmeans/assign.h"
 #include "kmeans/kmeans.h"
+#include "kmeans/kmeans_pp.h"
 #include "eval/metrics.h"
 #include "synth/synth_features.h"
 
@@ -132,4 +138,38 @@ TEST(KMeans, ResumeFromCheckpointGivesSameResult) {
   FeatureBlock b3 = data(4000, 8, 10, 1.0);
   EXPECT_FALSE(kmeans(b3, p, c, *a, ckpt, "other").resumed);
   std::remove(ckpt.c_str());
+}
+
+TEST(KMeansPlusPlus, PruningChangesNothingAndSpreadsCentres) {
+  // The triangle-inequality pruning skips points a candidate cannot come
+  // closer to: the centres must be exactly those of measuring every point.
+  LocalCommunicator c;
+  for (bool ip : {false, true}) {
+    FeatureBlock b = test::mixture(6000, 24, 40, 0.15, 3);  // separated: pruning has work to skip
+    if (ip) normalize_rows(b);
+    std::vector<double> w(size_t(b.local_rows()));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = double(1 + i % 3);  // weighted, as k-means|| candidates are
+    for (const double* weight : {static_cast<const double*>(nullptr), static_cast<const double*>(w.data())}) {
+      SeedPoints pts{b.x.data(), weight, b.local_rows(), b.d, 0};
+      int64_t measured = 0;
+      const auto pruned = kmeanspp(pts, 60, 7, ip, c, true, &measured);
+      const auto full = kmeanspp(pts, 60, 7, ip, c, false);
+      EXPECT_TRUE(pruned == full) << (ip ? "spherical" : "l2") << (weight ? " weighted" : "");
+      // ... and it skipped most of the work (else this test shows nothing).
+      EXPECT_LT(measured, b.local_rows() * 59 / 2) << "pruning measured " << measured << " of " << b.local_rows() * 59;
+      // Seeding spreads: of 40 well-separated components, every one is the
+      // majority of some centre's nearest rows.
+      std::vector<int64_t> lab(b.local_rows());
+      std::vector<float> dist(b.local_rows()), norms(b.local_rows());
+      row_norms(b.x.data(), b.local_rows(), b.d, norms.data());
+      assign_nearest(*make_cpu_search(), b, norms.data(), pruned.data(), 60, ip, lab.data(), dist.data());
+      std::vector<std::map<int64_t, int64_t>> votes(60);
+      for (int64_t i = 0; i < b.local_rows(); ++i) ++votes[lab[i]][b.labels[i]];
+      std::set<int64_t> covered;
+      for (const auto& v : votes)
+        if (!v.empty())
+          covered.insert(std::max_element(v.begin(), v.end(), [](auto& a, auto& c) { return a.second < c.second; })->first);
+      EXPECT_EQ(covered.size(), 40u);
+    }
+  }
 }

@@ -91,7 +91,9 @@ TEST(Search, TiesInvalidRowsSelfAndIds) {
       auto [sc, id] = results(top, 2);
       EXPECT_EQ(id[0], 8) << "tie to the lowest valid row";
       EXPECT_EQ(id[k], 1);
-      if (k == 3) EXPECT_EQ((std::vector<int64_t>(id.begin() + 3, id.end())), (std::vector<int64_t>{1, 6, 11}));
+      if (k == 3) {
+        EXPECT_EQ((std::vector<int64_t>(id.begin() + 3, id.end())), (std::vector<int64_t>{1, 6, 11}));
+      }
     }
     // exclude_self: query 1 is base row 1 (ids given and not).
     for (int k : {1, 2}) {
