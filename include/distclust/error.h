@@ -35,6 +35,21 @@ inline void require(bool cond, const Args&... args) {
 
 [[noreturn]] void throw_mpi_error(const char* call, int code, const char* file, int line);
 [[noreturn]] void throw_hdf5_error(const char* call, const char* file, int line);
+/// As throw_hdf5_error for a write to `path`: over MPI-IO a full disk shows
+/// only as a short write without errno, so the free space of path's file
+/// system is added when it is nearly exhausted (disk_space_note).
+[[noreturn]] void throw_hdf5_write_error(const char* call, const std::string& path, const char* file, int line);
+/// "" or, when the file system holding `path` has under 16 MiB free,
+/// "; DIR has N KiB free: No space left on device".
+std::string disk_space_note(const std::string& path);
+/// HDF5's error stack as one line (what failed: why, e.g. the errno of a
+/// write), and the stack cleared.
+std::string hdf5_error_text();
+/// Set when an HDF5 file failed to close (a full disk): HDF5 keeps that file
+/// half-open and its own clean-up at MPI_Finalize then crashes (SIGSEGV in
+/// HDF5 1.10), so the process exits without it (cli/main.cpp).
+void note_hdf5_close_failed();
+bool hdf5_close_failed();
 
 }  // namespace distclust
 

@@ -1,8 +1,10 @@
 // distclust: one binary, one subcommand per pipeline stage.
+#include <hdf5.h>
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/commands.h"
 #include "cli/stage_command.h"
@@ -15,6 +17,10 @@
 
 int main(int argc, char** argv) {
   distclust::compute_env::prepare(argc, argv);  // may re-exec with the BLAS/OpenMP env
+  // Every HDF5 file is closed explicitly, its result checked (io/commit.h).
+  // HDF5's own clean-up at exit would close again a file whose close failed
+  // (a full disk) and crash in HDF5 1.10 (SIGSEGV in H5F__close_cb): skip it.
+  H5dont_atexit();
   // MPI starts only under a launcher (mpirun, srun, hydra): a single process
   // needs none, and Open MPI's singleton start costs seconds. comm=mpi|nccl
   // without a launcher starts it later (make_communicator).
@@ -54,6 +60,12 @@ int main(int argc, char** argv) {
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     code = 1;
+    if (distclust::hdf5_close_failed()) {
+      // HDF5's clean-up at MPI_Finalize would crash on the half-closed file.
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::_Exit(code);
+    }
   }
   int inited = 0, finalized = 0;
   MPI_Initialized(&inited);

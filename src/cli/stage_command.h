@@ -27,7 +27,7 @@ void add_stage_command(CLI::App& app, const StageDef<P>& def) {
     Context ctx = make_context(cl, def.name);
     P p;
     resolve(ctx, cl, def.name, p);
-    def.run(p, *ctx.comm, stage_config(def, p, *ctx.comm));
+    run_stage(def, p, *ctx.comm, stage_config(def, p, *ctx.comm));
   });
 }
 

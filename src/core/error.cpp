@@ -1,7 +1,10 @@
 #include "distclust/error.h"
 
+#include <atomic>
+
 #include <hdf5.h>
 #include <mpi.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace distclust {
@@ -24,18 +27,65 @@ void throw_mpi_error(const char* call, int code, const char* file, int line) {
 }
 
 namespace {
+// Walked from the API call down: the first description says what failed,
+// the last (where the error was detected) why, e.g. a write's errno.
 herr_t walk_cb(unsigned n, const H5E_error2_t* e, void* out) {
-  auto* s = static_cast<std::string*>(out);
-  if (n == 0 && e->desc) *s = e->desc;  // innermost description is the useful one
+  auto* s = static_cast<std::pair<std::string, std::string>*>(out);
+  if (!e->desc) return 0;
+  if (n == 0) s->first = e->desc;
+  s->second = e->desc;
   return 0;
 }
 }  // namespace
 
-void throw_hdf5_error(const char* call, const char* file, int line) {
-  std::string desc;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &desc);
+namespace {
+// A system error deep in HDF5 reads "file write failed: time = ..., filename
+// = '...', ..., errno = 28, error message = 'No space left on device', buf =
+// 0x..., ...": keep what failed and the system's message.
+std::string tidy(const std::string& desc) {
+  const std::string key = "error message = '";
+  const size_t m = desc.find(key);
+  if (m == std::string::npos) return desc;
+  const size_t end = desc.find('\'', m + key.size());
+  std::string out = desc.substr(0, desc.find(':')) + ": " + desc.substr(m + key.size(), end - m - key.size());
+  const size_t e = desc.find("errno = ");
+  if (e != std::string::npos) out += " (errno " + desc.substr(e + 8, desc.find(',', e) - e - 8) + ")";
+  return out;
+}
+}  // namespace
+
+namespace {
+std::atomic<bool> g_hdf5_close_failed{false};
+}
+void note_hdf5_close_failed() { g_hdf5_close_failed = true; }
+bool hdf5_close_failed() { return g_hdf5_close_failed; }
+
+std::string hdf5_error_text() {
+  std::pair<std::string, std::string> d;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &d);
   H5Eclear2(H5E_DEFAULT);
-  throw Error(fmt(call, " failed", desc.empty() ? "" : ": ", desc, " at ", file, ":", line, ", ", where()));
+  if (d.first.empty()) return "no HDF5 error description";
+  return d.second == d.first ? tidy(d.first) : d.first + ": " + tidy(d.second);
+}
+
+void throw_hdf5_error(const char* call, const char* file, int line) {
+  const std::string desc = hdf5_error_text();
+  throw Error(fmt(call, " failed: ", desc, " at ", file, ":", line, ", ", where()));
+}
+
+std::string disk_space_note(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  struct statvfs fs{};
+  if (statvfs(dir.c_str(), &fs) != 0) return "";
+  const double free_bytes = double(fs.f_bavail) * double(fs.f_frsize);
+  if (free_bytes >= 16.0 * (1 << 20)) return "";
+  return fmt("; ", dir, " has ", static_cast<int64_t>(free_bytes / 1024), " KiB free: No space left on device");
+}
+
+void throw_hdf5_write_error(const char* call, const std::string& path, const char* file, int line) {
+  const std::string desc = hdf5_error_text();
+  throw Error(fmt(call, " failed: ", desc, disk_space_note(path), " at ", file, ":", line, ", ", where()));
 }
 
 }  // namespace distclust

@@ -7,6 +7,7 @@
 #include "comm/root.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
+#include "io/text_file.h"
 #include "distclust/log.h"
 #include "eval/metrics.h"
 
@@ -26,6 +27,9 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
       LocalCommunicator self;
       H5Reader pr(p.pred, self), lr(p.labels, self);
       require(lr.has("/labels"), p.labels, ": no /labels dataset, so there is nothing to score against");
+      const DatasetInfo ai = pr.info("/assign");
+      require(ai.integer() && ai.shape.size() == 1, p.pred, ": /assign is ", ai.describe(),
+              ": expected one integer cluster number per row (a float would be truncated)");
       auto pred = pr.read_all<int64_t>("/assign");
       auto truth = lr.read_all<int64_t>("/labels");
       require(pred.size() == truth.size(), p.pred, ": /assign has ", pred.size(), " rows but ", p.labels,
@@ -47,9 +51,7 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
       if (!p.out.empty()) {
         // The file also names the config hash it was made with (`run` reads it back).
         const std::string text = hash.empty() ? json : json.substr(0, json.size() - 1) + ", \"config_hash\": \"" + hash + "\"}";
-        std::ofstream f(p.out);
-        require(static_cast<bool>(f), "eval: cannot write ", p.out);
-        f << text << "\n";
+        write_text_file(p.out, text + "\n");
       }
     } catch (const Error& e) {
       ok = 0;

@@ -13,6 +13,7 @@
 
 #include "distclust/error.h"
 #include "extract/image_source.h"
+#include "io/commit.h"
 #include "io/h5_util.h"
 
 namespace distclust::extract {
@@ -125,6 +126,7 @@ struct QuietHdf5 {
 FeatureOutput::FeatureOutput(const std::string& out, Communicator& comm, const OutputLayout& layout, bool try_resume,
                              std::string& note)
     : out_(out), tmp_(out + ".tmp"), comm_(comm), layout_(layout) {
+  h5::quiet();  // errors are reported once, as ours, with the HDF5 cause in them
   struct stat st {};
   require(!(stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", out,
           " is a directory, expected a file name");
@@ -147,22 +149,30 @@ FeatureOutput::~FeatureOutput() {
   close();
 }
 
-void FeatureOutput::close() {
+std::string FeatureOutput::close() {
   for (int64_t* id : {&features_, &labels_, &valid_, &ids_, &done_}) {
     if (*id >= 0) H5Dclose(*id);
     *id = -1;
   }
   if (id_type_ >= 0) H5Tclose(id_type_);
   id_type_ = -1;
-  if (file_ >= 0) H5Fclose(file_);
+  if (file_ < 0) return "";
+  const hid_t f = file_;
   file_ = -1;
+  // Metadata and cached small datasets reach the disk here: a full disk shows now.
+  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(f) < 0) {
+    note_hdf5_close_failed();
+    return fmt("writing ", tmp_, " failed when its last data reached the disk (", hdf5_error_text(), ")",
+               disk_space_note(tmp_));
+  }
+  return "";
 }
 
 void FeatureOutput::create(const OutputLayout& l) {
   hid_t fapl = access_list(comm_);
   Closer cf{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  if (file_ < 0) throw_hdf5_error(fmt("H5Fcreate(", tmp_, ")").c_str(), __FILE__, __LINE__);
+  if (file_ < 0) throw_hdf5_write_error(fmt("H5Fcreate(", tmp_, ")").c_str(), tmp_, __FILE__, __LINE__);
   hid_t ft = l.half ? h5::half_type() : H5T_NATIVE_FLOAT;
   hid_t st = string_type(l.id_len);
   Closer cst{st, H5Tclose};
@@ -244,7 +254,7 @@ void FeatureOutput::write(int64_t ds, RowRange rows, int64_t mem_type, const voi
   DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr));
   // Independent I/O (the default transfer list): no rank waits for another.
   if (H5Dwrite(ds, mem_type, ms, fs, H5P_DEFAULT, data) < 0)
-    throw_hdf5_error(fmt("H5Dwrite(", tmp_, ", rows ", rows.begin, "..", rows.end, ")").c_str(), __FILE__, __LINE__);
+    throw_hdf5_write_error(fmt("H5Dwrite(", tmp_, ", rows ", rows.begin, "..", rows.end, ")").c_str(), tmp_, __FILE__, __LINE__);
 }
 
 std::vector<uint8_t> FeatureOutput::read_u8(int64_t ds, RowRange rows) {
@@ -315,7 +325,7 @@ void FeatureOutput::write_small(const std::string& name, const std::vector<int64
   Closer cp{dcpl, H5Pclose};
   DC_H5(H5Pset_obj_track_times(dcpl, false));
   hid_t ds = H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (ds < 0) throw_hdf5_error(fmt("H5Dcreate2(", tmp_, ":", path, ")").c_str(), __FILE__, __LINE__);
+  if (ds < 0) throw_hdf5_write_error(fmt("H5Dcreate2(", tmp_, ":", path, ")").c_str(), tmp_, __FILE__, __LINE__);
   Closer cd{ds, H5Dclose};
   hid_t fs = DC_H5(H5Dget_space(ds));
   Closer cf{fs, H5Sclose};
@@ -328,7 +338,7 @@ void FeatureOutput::write_small(const std::string& name, const std::vector<int64
   hid_t dxpl = h5::transfer(comm_);
   Closer cx{dxpl, H5Pclose};
   if (H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, fs, dxpl, data) < 0)
-    throw_hdf5_error(fmt("H5Dwrite(", tmp_, ":", path, ")").c_str(), __FILE__, __LINE__);
+    throw_hdf5_write_error(fmt("H5Dwrite(", tmp_, ":", path, ")").c_str(), tmp_, __FILE__, __LINE__);
 }
 
 void FeatureOutput::attr(const std::string& name, const std::string& value) {
@@ -359,17 +369,15 @@ void FeatureOutput::attr(const std::string& name, int64_t value) {
 }
 
 void FeatureOutput::commit() {
+  std::string why;
   {
     auto lock = h5lock();
     DC_H5(H5Dclose(done_));
     done_ = -1;
     DC_H5(H5Ldelete(file_, "/done", H5P_DEFAULT));
-    close();
+    why = close();
   }
-  comm_.barrier();
-  if (comm_.rank() == 0 && std::rename(tmp_.c_str(), out_.c_str()) != 0)
-    throw Error(fmt("cannot rename ", tmp_, " to ", out_, ": ", std::strerror(errno)));
-  comm_.barrier();
+  commit_output(tmp_, out_, why, comm_);
 }
 
 }  // namespace distclust::extract

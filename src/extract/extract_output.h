@@ -68,7 +68,7 @@ class FeatureOutput {
   void set_attr(const std::string& name, const std::string& value);  // caller holds the HDF5 lock
   bool reopen(const OutputLayout& l, std::string& why);
   void open_datasets();
-  void close();
+  std::string close();  // "" or why the file did not reach the disk
   void write(int64_t ds, RowRange rows, int64_t mem_type, const void* data, int64_t width);
   std::vector<uint8_t> read_u8(int64_t ds, RowRange rows);
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "io/commit.h"
 #include "io/h5_util.h"
 
 namespace distclust {
@@ -186,14 +187,30 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm)
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  if (file_ < 0) throw_hdf5_error(("H5Fcreate(" + tmp_ + ")").c_str(), __FILE__, __LINE__);
+  if (file_ < 0) throw_hdf5_write_error(("H5Fcreate(" + tmp_ + ")").c_str(), tmp_, __FILE__, __LINE__);
 }
 
-H5Writer::~H5Writer() { close(); }
+H5Writer::~H5Writer() {
+  if (file_ < 0) return;
+  // Not committed: an error is unwinding this rank. With other ranks, closing
+  // is collective and would wait for ranks that are elsewhere (in another
+  // collective write, or already gone): the file is abandoned to the OS and
+  // the error ends the job; NAME.tmp is unlinked all the same (the other
+  // ranks' open handles do not stop that). Alone, close it first.
+  if (comm_.size() == 1 && H5Fclose(file_) < 0) note_hdf5_close_failed();
+  std::remove(tmp_.c_str());
+}
 
-void H5Writer::close() {
-  if (file_ >= 0) H5Fclose(file_);
+std::string H5Writer::close() {
+  if (file_ < 0) return "";
+  const hid_t f = file_;
   file_ = -1;
+  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(f) < 0) {
+    note_hdf5_close_failed();
+    return fmt("writing ", tmp_, " failed when its last data reached the disk (", hdf5_error_text(), ")",
+               disk_space_note(tmp_));
+  }
+  return "";
 }
 
 void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>& shape, DType t, bool half) {
@@ -214,7 +231,7 @@ void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>
   }
   hid_t ft = half ? h5::half_type() : h5::mem_type(t);
   hid_t ds = H5Dcreate2(file_, p.c_str(), ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (ds < 0) throw_hdf5_error(("H5Dcreate2(" + tmp_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+  if (ds < 0) throw_hdf5_write_error(("H5Dcreate2(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
   H5Dclose(ds);
 }
 
@@ -254,11 +271,11 @@ void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, con
     half.resize(mine ? static_cast<size_t>(count[0] * count[1]) : 0);
     for (size_t i = 0; i < half.size(); ++i) half[i] = h5::float_to_half(f[i]);
     if (H5Dwrite(ds, h5::half_type(), ms, fs, dxpl, half.empty() ? nullptr : half.data()) < 0)
-      throw_hdf5_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+      throw_hdf5_write_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
     return;
   }
   if (H5Dwrite(ds, h5::mem_type(t), ms, fs, dxpl, data) < 0)
-    throw_hdf5_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+    throw_hdf5_write_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
 }
 
 template <class T>
@@ -310,11 +327,7 @@ void H5Writer::attr(const std::string& name, int64_t value) {
 }
 
 void H5Writer::commit() {
-  close();
-  comm_.barrier();
-  if (comm_.rank() == 0 && std::rename(tmp_.c_str(), path_.c_str()) != 0)
-    throw Error(fmt("cannot rename ", tmp_, " to ", path_, ": ", std::strerror(errno)));
-  comm_.barrier();
+  commit_output(tmp_, path_, close(), comm_);
   committed_ = true;
 }
 

@@ -19,6 +19,8 @@ struct DatasetInfo {
   std::string dtype;
   /// "1000 x 512 float32"
   std::string describe() const;
+  /// int8..int64 or uint8..uint64 (ids, labels, cluster numbers must be).
+  bool integer() const { return dtype.rfind("int", 0) == 0 || dtype.rfind("uint", 0) == 0; }
 };
 
 /// Read access. Collective open: every rank constructs it.
@@ -75,14 +77,17 @@ class H5Writer {
   void attr(const std::string& name, double value);
   void attr(const std::string& name, int64_t value);
 
-  /// Closes the file and renames PATH.tmp -> PATH (replacing an old PATH).
+  /// Closes the file and renames PATH.tmp -> PATH (replacing an old PATH)
+  /// when every rank's part reached the disk (io/commit.h); else removes
+  /// PATH.tmp and throws on every rank.
   void commit();
   const std::string& path() const { return path_; }
 
  private:
   void create_raw(const std::string& dataset, const std::vector<int64_t>& shape, DType t, bool half);
   void write_raw(const std::string& dataset, RowRange rows, DType t, const void* data, bool all);
-  void close();
+  /// Flushes and closes; "" or why it failed (a full disk shows here).
+  std::string close();
   std::string path_, tmp_;
   Communicator& comm_;
   int64_t file_ = -1;

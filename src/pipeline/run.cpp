@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -12,7 +13,10 @@
 
 #include "comm/local_comm.h"
 #include "io/h5store.h"
+#include "comm/root.h"
 #include "io/output_identity.h"
+#include "io/output_lock.h"
+#include "io/text_file.h"
 #include "distclust/log.h"
 #include "pipeline/stage_config.h"
 #include "pipeline/stage_table.h"
@@ -21,6 +25,12 @@ namespace distclust {
 
 void RunParams::validate() const {
   require(!workdir.empty(), "run.workdir: empty");
+  // A workdir's outputs are replaced and removed by name (report/, export/,
+  // *.tmp, logs/): the file system root is refused.
+  std::error_code ec;
+  const std::filesystem::path w = std::filesystem::weakly_canonical(std::filesystem::absolute(workdir), ec);
+  require(!ec && w != w.root_path(), "run.workdir = '", workdir,
+          "': give a folder of its own for the job's outputs, not the file system root");
   const std::vector<std::string> known = stage_names();
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
@@ -64,7 +74,7 @@ class TypedRunStage final : public RunStage {
   std::string output() const override { return def_.out(p_); }
   StageConfig config(Communicator& comm) override { return stage_config(def_, p_, comm); }
   std::string skip(Communicator& comm) override { return def_.skip ? def_.skip(p_, comm) : std::string(); }
-  StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return def_.run(p_, comm, cfg); }
+  StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return run_stage(def_, p_, comm, cfg); }
 
  private:
   const StageDef<P>& def_;
@@ -138,11 +148,13 @@ void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runti
   layout.workdir = rp.workdir;
   std::stringstream ss(rp.stages);
   for (std::string s; std::getline(ss, s, ',');) layout.stages.push_back(s);
-  if (comm.rank() == 0) {
-    std::string cmd = "mkdir -p '" + rp.workdir + "/logs'";
-    require(std::system(cmd.c_str()) == 0, "run: cannot create workdir ", rp.workdir);
-  }
-  comm.barrier();
+  run_on_root(comm, "run", [&] {
+    std::error_code ec;
+    std::filesystem::create_directories(rp.workdir + "/logs", ec);
+    require(!ec, "run: cannot create workdir ", rp.workdir, "/logs: ", ec.message());
+  });
+  // One job per workdir: a second `run` on it is refused before it touches a file.
+  OutputLock workdir_lock(rp.workdir + "/.distclust.lock", "run workdir " + rp.workdir, comm);
   if (runtime.log_dir.empty()) log::open_rank_file(rp.workdir + "/logs");
 
   // Every stage resolved and validated up front: a typo fails before hours of extraction.
@@ -156,7 +168,8 @@ void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runti
   all.add("runtime", runtime);
   RunParams rp_copy = rp;
   all.add("run", rp_copy);
-  if (comm.rank() == 0) std::ofstream(rp.workdir + "/config.resolved.yaml") << all.yaml();
+  run_on_root(comm, "writing config.resolved.yaml",
+              [&] { write_text_file(rp.workdir + "/config.resolved.yaml", all.yaml()); });
   log::info("run: ", stages.size(), " stages into ", rp.workdir, " (resolved config: ", rp.workdir,
             "/config.resolved.yaml)");
 

@@ -11,6 +11,7 @@
 
 #include "core/stage.h"
 #include "distclust/config.h"
+#include "io/output_lock.h"
 
 namespace distclust {
 
@@ -27,6 +28,16 @@ StageConfig stage_config(const StageDef<P>& def, const P& p, Communicator& comm)
   const std::string inputs = def.identity ? def.identity(p, comm)
                                           : inputs_identity(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm);
   return {rc.yaml(), config_hash(q, def.not_hashed, inputs)};
+}
+
+/// Runs a stage as every subcommand and `distclust run` do: with the lock on
+/// its output held (io/output_lock.h) from before it touches the output or
+/// its checkpoint until it is done (collective).
+template <class P>
+StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, const StageConfig& cfg) {
+  const std::string out = def.out(p);
+  OutputLock lock(OutputLock::path_for(out), "output " + out, comm);
+  return def.run(p, comm, cfg);
 }
 
 }  // namespace distclust

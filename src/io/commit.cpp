@@ -1,0 +1,27 @@
+#include "io/commit.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "distclust/error.h"
+
+namespace distclust {
+
+void commit_output(const std::string& tmp, const std::string& out, const std::string& close_error,
+                   Communicator& comm) {
+  int64_t failed = close_error.empty() ? 0 : 1;
+  failed = comm.max(failed);
+  std::string rename_error;
+  if (!failed && comm.rank() == 0 && std::rename(tmp.c_str(), out.c_str()) != 0)
+    rename_error = fmt("cannot rename ", tmp, " to ", out, ": ", std::strerror(errno));
+  int64_t renamed = rename_error.empty() ? 1 : 0;
+  comm.broadcast(&renamed, sizeof(renamed), 0);
+  if (!failed && renamed) return;
+  if (comm.rank() == 0) std::remove(tmp.c_str());
+  if (!close_error.empty()) throw Error(fmt(close_error, "; ", out, " was not written"));
+  if (!rename_error.empty()) throw Error(rename_error);
+  throw Error(fmt("writing ", tmp, " failed on another rank; ", out, " was not written"));
+}
+
+}  // namespace distclust

@@ -1,0 +1,89 @@
+#include "io/output_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "distclust/error.h"
+
+namespace distclust {
+namespace {
+
+std::string host_name() {
+  char h[256] = {0};
+  if (gethostname(h, sizeof(h) - 1) != 0) return "?";
+  return h;
+}
+
+/// The holder's "host pid" as written in the lock file.
+std::string holder(int fd) {
+  char buf[300] = {0};
+  const ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+  std::string s = n > 0 ? std::string(buf, size_t(n)) : std::string();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  const size_t sp = s.rfind(' ');
+  if (sp == std::string::npos) return "another process";
+  return "pid " + s.substr(sp + 1) + " on host " + s.substr(0, sp);
+}
+
+/// Rank 0's part: the locked fd, or -1 and why not.
+int take(const std::string& path, const std::string& what, std::string& why) {
+  // A holder removes the file when it is done: a lock taken on a file that
+  // was removed meanwhile is on the old inode, so check and retry.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      why = fmt("cannot create the lock ", path, " for ", what, ": ", std::strerror(errno));
+      return -1;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      why = fmt(what, " is being written by ", holder(fd), " (lock ", path,
+                "): wait for that job to end, or choose another output");
+      ::close(fd);
+      return -1;
+    }
+    struct stat a{}, b{};
+    if (::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+      const std::string me = host_name() + " " + std::to_string(::getpid()) + "\n";
+      if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != ssize_t(me.size()))
+        why = fmt("cannot write the lock ", path, ": ", std::strerror(errno));
+      if (!why.empty()) {
+        ::unlink(path.c_str());  // ours: a full disk must not leave it behind
+        ::close(fd);
+        return -1;
+      }
+      return fd;
+    }
+    ::close(fd);
+  }
+  why = fmt("cannot take the lock ", path, " for ", what, ": it keeps being replaced");
+  return -1;
+}
+
+}  // namespace
+
+std::string OutputLock::path_for(const std::string& out) {
+  std::string o = out;
+  while (o.size() > 1 && o.back() == '/') o.pop_back();
+  return o + ".lock";
+}
+
+OutputLock::OutputLock(const std::string& lock_path, const std::string& what, Communicator& comm)
+    : path_(lock_path) {
+  std::string why;
+  if (comm.rank() == 0) fd_ = take(lock_path, what, why);
+  comm.broadcast(why, 0);
+  if (!why.empty()) throw Error(why);
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // while still holding it: see take()
+  ::close(fd_);
+}
+
+}  // namespace distclust

@@ -1,0 +1,32 @@
+// One writer per output. Before a stage touches its output or its checkpoint,
+// rank 0 takes an exclusive lock on OUT.lock (flock: the kernel releases it
+// when the process ends, however it ends) and writes its host and pid into
+// it; a second job writing the same output is refused with a message naming
+// the holder. (Without it, a second `extract` truncated the first's OUT.tmp,
+// and the first then committed a corrupt file.)
+#pragma once
+
+#include <string>
+
+#include "distclust/comm.h"
+
+namespace distclust {
+
+class OutputLock {
+ public:
+  /// Collective: rank 0 locks `lock_path`; every rank throws when another
+  /// process holds it. what: the thing locked, for the message ("output
+  /// kmeans.h5", "run workdir w/").
+  OutputLock(const std::string& lock_path, const std::string& what, Communicator& comm);
+  /// The lock of an output file or folder: OUT.lock beside it.
+  static std::string path_for(const std::string& out);
+  ~OutputLock();
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+}  // namespace distclust

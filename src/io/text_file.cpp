@@ -1,0 +1,49 @@
+#include "io/text_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "distclust/error.h"
+
+namespace distclust {
+
+void write_text_file(const std::string& path, const std::string& text) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) == 0)
+    require(S_ISREG(st.st_mode), path, " exists and is not a regular file (",
+            S_ISDIR(st.st_mode) ? "a folder" : S_ISCHR(st.st_mode) ? "a character device" : "not a file",
+            "): give the name of a file to write");
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  require(fd >= 0, "cannot create ", tmp, ": ", std::strerror(errno));
+  auto fail = [&](const char* what) {
+    const int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error(fmt(what, " ", tmp, " failed: ", std::strerror(e), "; ", path, " was not written"));
+  };
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("writing");
+    done += size_t(n);
+  }
+  if (::fsync(fd) != 0 && errno != EINVAL) fail("syncing");
+  if (::close(fd) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error(fmt("closing ", tmp, " failed: ", std::strerror(e), "; ", path, " was not written"));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error(fmt("cannot rename ", tmp, " to ", path, ": ", std::strerror(e)));
+  }
+}
+
+}  // namespace distclust
