@@ -22,6 +22,13 @@ struct RuntimeParams {
 /// Cores this process may run on (sched_getaffinity).
 int available_cores();
 
+/// Physical memory of this machine in bytes.
+double physical_memory_bytes();
+/// Throws, naming `what`, the bytes it needs and the machine's memory, when
+/// `bytes` exceeds half of the physical memory: checked before allocating,
+/// so a hostile parameter is an error, not an out-of-memory kill.
+void require_memory(double bytes, const std::string& what);
+
 /// Sets OpenMP threads to `threads` (0 = auto: DISTCLUST_THREADS if set, else
 /// available cores / local ranks, at least 1) and OpenBLAS to one thread per
 /// call (the kernels split work over their own threads: kernels/gemm.h).

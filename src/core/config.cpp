@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -113,6 +114,28 @@ std::string to_text(const std::vector<float>& v) {
   return s + "]";
 }
 
+
+namespace {
+// YAML parsers keep one of two equal keys (yaml-cpp the first, PyYAML the
+// last): a key written twice is a mistake either way, so it is refused.
+void refuse_duplicate_keys(const YAML::Node& n, const std::string& path, const std::string& where) {
+  if (n.IsSequence()) {
+    for (const auto& e : n) refuse_duplicate_keys(e, path, where);
+    return;
+  }
+  if (!n.IsMap()) return;
+  std::map<std::string, int> seen;  // key -> line
+  for (const auto& kv : n) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+    const int line = kv.first.Mark().line + 1;
+    auto [it, fresh] = seen.emplace(key, line);
+    require(fresh, path, ": line ", line, ": key '", where, key, "' appears twice (first at line ", it->second,
+            "); remove one");
+    refuse_duplicate_keys(kv.second, path, where + key + ".");
+  }
+}
+}  // namespace
+
 Config Config::load(const std::string& path) {
   Config c;
   c.path_ = path;
@@ -127,6 +150,7 @@ Config Config::load(const std::string& path) {
   }
   if (c.yaml_.IsNull()) c.yaml_ = YAML::Node(YAML::NodeType::Map);
   require(c.yaml_.IsMap(), path, ": top level must be a mapping of sections");
+  refuse_duplicate_keys(c.yaml_, path, "");
   return c;
 }
 

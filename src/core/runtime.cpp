@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -20,7 +21,21 @@ int g_threads = 1;
 void RuntimeParams::validate() const {
   require(comm == "auto" || comm == "local" || comm == "mpi" || comm == "nccl",
           "runtime.comm: '", comm, "' is not one of auto|local|mpi|nccl");
-  require(threads >= 0, "runtime.threads: ", threads, " must be >= 0 (0 = auto)");
+  require(threads >= 0 && threads <= 1024, "runtime.threads: ", threads, " must be in [0, 1024] (0 = auto)");
+}
+
+double physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
+}
+
+void require_memory(double bytes, const std::string& what) {
+  const double mem = physical_memory_bytes();
+  if (mem <= 0 || bytes <= mem / 2) return;
+  char b[160];
+  std::snprintf(b, sizeof(b), " would need %.3g GiB, more than half of this machine's %.3g GiB", bytes / (1 << 30),
+                mem / (1 << 30));
+  throw Error(what + b);
 }
 
 int available_cores() {

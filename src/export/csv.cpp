@@ -16,6 +16,11 @@ std::string csv_field(const std::string& s) {
   return out;
 }
 
+std::string spreadsheet_safe(const std::string& s) {
+  if (!s.empty() && std::string("=+-@\t\r").find(s.front()) != std::string::npos) return "'" + s;
+  return s;
+}
+
 std::string csv_line(const std::vector<std::string>& fields) {
   std::string out;
   for (size_t i = 0; i < fields.size(); ++i) {

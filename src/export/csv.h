@@ -13,6 +13,11 @@ namespace distclust {
 /// doubled. Anything else is written as is.
 std::string csv_field(const std::string& s);
 
+/// A text field (a path) that a spreadsheet must not run: one starting with
+/// = + - @ TAB or CR gets a leading ' (OWASP, "CSV injection"); quoting is
+/// left to csv_line. Numbers are not passed through this ("-1" stays).
+std::string spreadsheet_safe(const std::string& s);
+
 /// Fields joined by commas, ending with "\n".
 std::string csv_line(const std::vector<std::string>& fields);
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "distclust/error.h"
 #include "io/h5store.h"
@@ -71,6 +72,8 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
     require(!ec, "export: cannot create ", (root / "clusters").string(), ": ", ec.message());
   }
   std::vector<char> made(static_cast<size_t>(cl.k), 0);
+  std::set<std::string> source_dirs;  // folders of the images: inputs that --force must not delete
+  std::string first_failure;
   int width = std::max<int>(6, int(std::to_string(std::max<int64_t>(cl.n - 1, 0)).size()));
   H5Strings ids(cl.features);
   const int64_t block = 65536;
@@ -84,7 +87,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
       bool valid = c >= 0;
       std::string conf = valid && !cl.confidence.empty() ? conf_text(cl.confidence[i]) : "";
       std::string label = !cl.labels.empty() && cl.labels[i] >= 0 ? std::to_string(cl.labels[i]) : "";
-      csv << csv_line({std::to_string(i), path, std::to_string(c), conf, label});
+      csv << csv_line({std::to_string(i), spreadsheet_safe(path), std::to_string(c), conf, label});
       ++s.rows;
       if (!valid) {
         ++s.invalid;
@@ -100,6 +103,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
       }
       if (!folders) continue;
       fs::path src = resolve_image_path(path, p.image_root);
+      source_dirs.insert(src.parent_path().string());
       std::error_code ec;
       if (!fs::is_regular_file(src, ec)) {
         if (s.missing++ < 5)
@@ -109,7 +113,10 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
       fs::path sub = root / "clusters" / cluster_folder(c);
       if (!made[c]) {
         fs::create_directories(sub, ec);
-        require(!ec, "export: cannot create ", sub.string(), ": ", ec.message());
+        if (ec) {  // counted with the links it would hold (no inodes left, ...)
+          if (s.failed++ == 0) first_failure = fmt("create ", sub.string(), ": ", ec.message());
+          continue;
+        }
         made[c] = 1;
         ++s.clusters;
       }
@@ -120,9 +127,9 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
         // Absolute targets: the export folder can be moved and its links still resolve.
         fs::create_symlink(fs::absolute(src).lexically_normal(), dst, ec);
       }
-      if (ec) {
-        if (s.missing++ < 5)
-          log::warn("export: row ", i, ": cannot ", p.copy ? "copy " : "link ", src.string(), ": ", ec.message());
+      if (ec) {  // the file is there: the output side failed (no space, no inodes, ...)
+        if (s.failed++ == 0)
+          first_failure = fmt("row ", i, ": ", p.copy ? "copy " : "link ", dst.string(), ": ", ec.message());
         continue;
       }
       ++s.linked;
@@ -131,6 +138,12 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
   csv.flush();
   require(static_cast<bool>(csv), "export: writing ", csv_path, " failed (disk full?)");
   csv.close();
+  require(s.failed == 0, "export: ", s.failed, " of ", s.failed + s.linked, " images could not be ",
+          p.copy ? "copied" : "linked", " into the cluster folders (first: ", first_failure, "); ", dir.out(),
+          " was not written");
+  std::vector<std::string> inputs{p.features, p.pred};
+  inputs.insert(inputs.end(), source_dirs.begin(), source_dirs.end());
+  require_apart(dir.out(), inputs);
   dir.commit(hash);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (s.missing)
@@ -152,6 +165,7 @@ ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::s
     std::error_code ec;
     require(p.force || !fs::exists(fs::symlink_status(p.out, ec)), p.out,
             " already exists: pass --force to replace it, or choose another --out");
+    require_apart(p.out, {p.features, p.pred});
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
   ExportSummary s;

@@ -70,6 +70,7 @@ struct ExportSummary {
   int64_t invalid = 0;   ///< rows with cluster -1
   int64_t linked = 0;    ///< files linked or copied into cluster folders
   int64_t missing = 0;   ///< valid rows with a path whose file does not exist
+  int64_t failed = 0;     ///< files there that could not be linked or copied (an error: nothing is written)
   int64_t no_path = 0;   ///< valid rows without a file of their own (integer /ids, FILE:INDEX ids)
   int64_t clusters = 0;  ///< non-empty cluster folders
 };

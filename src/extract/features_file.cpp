@@ -58,21 +58,36 @@ void write_features(const std::string& path, Communicator& comm, const FeatureBl
 }
 
 void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm) {
-  int64_t bad = 0, first = INT64_MAX;
+  // Squared distances are float sums of d squares (and 4x a squared norm at
+  // most): a row whose squared norm passes 1e37 would overflow them to inf
+  // and silently put every row in one cluster (features scaled by 1e30 did).
+  const double kMaxNorm2 = 1e37;
+  int64_t bad = 0, first = INT64_MAX, huge = 0, first_huge = INT64_MAX;
   for (int64_t i = 0; i < b.local_rows(); ++i) {
     if (!b.valid[i]) continue;
     const float* row = b.x.data() + i * b.d;
-    for (int64_t j = 0; j < b.d; ++j)
-      if (!std::isfinite(row[j])) {
-        ++bad;
-        first = std::min(first, b.rows.begin + i);
-        break;
-      }
+    double norm2 = 0;
+    bool finite = true;
+    for (int64_t j = 0; j < b.d; ++j) {
+      finite = finite && std::isfinite(row[j]);
+      norm2 += double(row[j]) * double(row[j]);
+    }
+    if (!finite) {
+      ++bad;
+      first = std::min(first, b.rows.begin + i);
+    } else if (norm2 > kMaxNorm2 / 4) {
+      ++huge;
+      first_huge = std::min(first_huge, b.rows.begin + i);
+    }
   }
   bad = comm.sum(bad);
   first = -comm.max(-first);
+  huge = comm.sum(huge);
+  first_huge = -comm.max(-first_huge);
   require(bad == 0, path, ": /features row ", first, " holds NaN or Inf (", bad,
           " such rows in all); fix the input or mark those rows invalid in /valid");
+  require(huge == 0, path, ": /features row ", first_huge, " has a norm above 1.6e18 (", huge,
+          " such rows in all): float32 distances would overflow; rescale the features");
 }
 
 void normalize_rows(FeatureBlock& b) { normalize_rows(b.x.data(), b.local_rows(), b.d, b.valid.data()); }

@@ -111,7 +111,9 @@ std::string lower(std::string s) {
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a named pipe must not wait for a writer (it hung
+  // extract forever); the regular-file check below then refuses it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(fmt(path, ": cannot open: ", errno_text(errno)));
   struct Closer {
     int fd;

@@ -31,8 +31,19 @@ bool hidden(const fs::path& p) {
   return !n.empty() && n[0] == '.';
 }
 
+// Entries with an image name that are not files: dangling links, pipes,
+// sockets, devices. Skipped, counted and named in one warning.
+struct Skipped {
+  int64_t count = 0;
+  std::string example;
+  void add(const std::string& name) {
+    if (count++ == 0) example = name;
+  }
+};
+
 // Appends image files under dir (relative to the root as rel/...) to out.
-void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vector<std::string>& out) {
+void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vector<std::string>& out,
+          Skipped& skipped) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) return;
   std::error_code ec;
@@ -44,8 +55,10 @@ void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vecto
     if (hidden(p)) continue;
     std::string name = rel + p.filename().string();
     std::error_code e2;
-    if (it->is_directory(e2)) walk(p, name + "/", seen, out);
-    else if (it->is_regular_file(e2) && has_image_extension(name)) out.push_back(name);
+    if (it->is_directory(e2)) walk(p, name + "/", seen, out, skipped);
+    else if (!has_image_extension(name)) continue;
+    else if (it->is_regular_file(e2)) out.push_back(name);
+    else skipped.add(name);
   }
 }
 
@@ -68,7 +81,7 @@ class FolderSource : public ImageSource {
       if (hidden(it->path())) continue;
       std::error_code e2;
       if (it->is_directory(e2)) top_dirs.push_back(it->path().filename().string());
-      else if (it->is_regular_file(e2) && has_image_extension(it->path().string())) ++top_files;
+      else if (has_image_extension(it->path().string()) && it->is_regular_file(e2)) ++top_files;
     }
     std::sort(top_dirs.begin(), top_dirs.end());
 
@@ -76,6 +89,7 @@ class FolderSource : public ImageSource {
                    (p.folder_labels == "auto" && top_files == 0 && !top_dirs.empty());
     std::vector<std::pair<std::string, int32_t>> files;
     Visited seen;
+    Skipped skipped;
     if (classes) {
       if (top_files > 0)
         log::warn("folder source ", p.path, ": ", top_files,
@@ -85,7 +99,7 @@ class FolderSource : public ImageSource {
       if (::stat(p.path.c_str(), &st) == 0) seen.insert({st.st_dev, st.st_ino});
       for (size_t c = 0; c < top_dirs.size(); ++c) {
         std::vector<std::string> found;
-        walk(fs::path(p.path) / top_dirs[c], top_dirs[c] + "/", seen, found);
+        walk(fs::path(p.path) / top_dirs[c], top_dirs[c] + "/", seen, found, skipped);
         if (found.empty())
           log::warn("folder source ", p.path, ": class folder '", top_dirs[c],
                     "' holds no images (its label ", c, " is kept so labels match torchvision's ImageFolder)");
@@ -93,9 +107,13 @@ class FolderSource : public ImageSource {
       }
     } else {
       std::vector<std::string> found;
-      walk(p.path, "", seen, found);
+      walk(p.path, "", seen, found, skipped);
       for (auto& f : found) files.emplace_back(std::move(f), -1);
     }
+    if (skipped.count)
+      log::warn("folder source ", p.path, ": ", skipped.count,
+                " entries with an image name skipped: not regular files (dangling links, pipes, sockets), e.g. ",
+                skipped.example);
     require(!files.empty(), "folder source ", p.path,
             ": no image files (.jpg .jpeg .png .bmp .tif .tiff .webp, any case) found in it or below it");
 

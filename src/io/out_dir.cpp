@@ -22,7 +22,31 @@ std::string strip_slashes(std::string s) {
   return s;
 }
 
+// a == b or b inside a, as paths (component-wise).
+bool within(const fs::path& a, const fs::path& b) {
+  auto ai = a.begin(), bi = b.begin();
+  for (; ai != a.end(); ++ai, ++bi) {
+    if (ai->empty()) continue;  // a trailing "/"
+    if (bi == b.end() || *ai != *bi) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+void require_apart(const std::string& out, const std::vector<std::string>& inputs) {
+  std::error_code ec;
+  const fs::path o = fs::weakly_canonical(fs::absolute(out), ec);
+  if (ec) return;  // nothing there to delete
+  for (const auto& in : inputs) {
+    if (in.empty()) continue;
+    const fs::path i = fs::weakly_canonical(fs::absolute(in), ec);
+    if (ec) continue;
+    const char* how = o == i ? "is" : within(o, i) ? "contains" : within(i, o) && fs::is_directory(i, ec) ? "lies inside" : nullptr;
+    require(how == nullptr, "output ", out, " ", how, " the input ", in,
+            ": writing it would replace or delete that input; choose another --out");
+  }
+}
 
 StagedDir::StagedDir(const std::string& out, bool force) : out_(strip_slashes(out)), tmp_(out_ + ".tmp") {
   require(!out_.empty() && out_ != "/" && out_ != "." && out_ != "..", "output folder '", out,

@@ -3,8 +3,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace distclust {
+
+/// Throws when the output folder `out` is, contains or lies inside one of
+/// `inputs` (files or folders; "" ignored): committing with --force deletes
+/// what it replaces, and that must never be an input. Paths are compared as
+/// the file system resolves them (symlinks, "..").
+void require_apart(const std::string& out, const std::vector<std::string>& inputs);
 
 class StagedDir {
  public:

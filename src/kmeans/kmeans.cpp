@@ -12,6 +12,7 @@
 
 #include "core/fault.h"
 #include "distclust/error.h"
+#include "distclust/runtime.h"
 #include "distclust/log.h"
 #include "distclust/progress.h"
 #include "distclust/rng.h"
@@ -31,10 +32,16 @@ void KMeansParams::validate() const {
   require(restarts >= 1, "kmeans.restarts: ", restarts, " must be >= 1");
   require(tol >= 0, "kmeans.tol: ", tol, " must be >= 0");
   require(init_sample >= 1, "kmeans.init_sample: ", init_sample, " must be >= 1");
-  require(parallel_rounds >= 1, "kmeans.parallel_rounds: ", parallel_rounds, " must be >= 1");
-  require(parallel_factor > 0, "kmeans.parallel_factor: ", parallel_factor, " must be > 0");
-  require(tile_rows >= 1 && tile_k >= 16, "kmeans.tile_rows/tile_k: ", tile_rows, "/", tile_k,
-          " must be >= 1/16");
+  // k-means|| needs a handful of rounds (Bahmani et al. use 5); each round is
+  // a pass over the data, so a huge count is a mistake that would run for hours.
+  require(parallel_rounds >= 1 && parallel_rounds <= 100, "kmeans.parallel_rounds: ", parallel_rounds,
+          " must be in [1, 100]");
+  require(parallel_factor > 0 && parallel_factor <= 100, "kmeans.parallel_factor: ", parallel_factor,
+          " must be in (0, 100] (candidates per round = factor x k)");
+  require(tile_rows >= 1 && tile_k >= 16 && tile_rows <= (1 << 20) && tile_k <= (1 << 20), "kmeans.tile_rows/tile_k: ",
+          tile_rows, "/", tile_k, " must be in [1, 1048576]/[16, 1048576]");
+  require_memory(double(tile_rows) * double(tile_k) * 4.0 * available_cores(),
+                 fmt("kmeans.tile_rows x tile_k = ", tile_rows, " x ", tile_k, " (a float tile per thread)"));
 }
 
 namespace {

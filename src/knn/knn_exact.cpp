@@ -17,6 +17,7 @@
 #include "knn/knn_ring.h"
 #include "core/fault.h"
 #include "distclust/error.h"
+#include "distclust/runtime.h"
 #include "io/state_file.h"
 #include "knn/knn.h"
 #include "distclust/log.h"
@@ -33,8 +34,10 @@ void KnnParams::validate() const {
   require(recall_sample >= 0, "knn.recall_sample: ", recall_sample, " must be >= 0");
   require(tune_sample >= 0, "knn.tune_sample: ", tune_sample, " must be >= 0");
   require(target_recall > 0 && target_recall <= 1, "knn.target_recall: ", target_recall, " must be in (0, 1]");
-  require(tile_rows >= 1 && tile_cols >= 16, "knn.tile_rows/tile_cols: ", tile_rows, "/", tile_cols,
-          " must be >= 1/16");
+  require(tile_rows >= 1 && tile_cols >= 16 && tile_rows <= (1 << 20) && tile_cols <= (1 << 20),
+          "knn.tile_rows/tile_cols: ", tile_rows, "/", tile_cols, " must be in [1, 1048576]/[16, 1048576]");
+  require_memory(double(tile_rows) * double(tile_cols) * 4.0 * available_cores(),
+                 fmt("knn.tile_rows x tile_cols = ", tile_rows, " x ", tile_cols, " (a float tile per thread)"));
 }
 
 namespace {

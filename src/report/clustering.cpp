@@ -53,6 +53,7 @@ Header inspect(const std::string& features, const std::string& pred) {
   DatasetInfo ai = pr.info("/assign");
   require(ai.shape.size() == 1 && ai.shape[0] == fi.shape[0], features, ": /features has ", fi.shape[0], " rows but ",
           pred, ": /assign is ", ai.describe(), " (the files come from different runs?)");
+  require(ai.integer(), pred, ": /assign is ", ai.describe(), ": expected integer cluster numbers");
   Header h;
   h.n = fi.shape[0];
   if (pr.has("/confidence"))
@@ -68,6 +69,9 @@ Header inspect(const std::string& features, const std::string& pred) {
     DatasetInfo di = pr.info(name);
     require(!di.shape.empty() && di.shape[0] == h.n, pred, ": ", name, " is ", di.describe(), " but there are ", h.n,
             " rows");
+    const bool probs = std::string(name) == "/probabilities";
+    require(probs ? di.shape.size() == 2 && di.shape[1] >= 1 : di.shape.size() == 1, pred, ": ", name, " is ",
+            di.describe(), probs ? ": expected rows x clusters with at least one cluster" : ": expected one value per row");
   }
   return h;
 }
@@ -102,12 +106,18 @@ void read_on_root(Clustering& cl) {
     }
     max_assign = std::max(max_assign, cl.assign[i]);
   }
-  cl.k = max_assign + 1;
-  if (pr.has("/centroids")) cl.k = std::max(cl.k, pr.info("/centroids").shape[0]);
+  int64_t declared = 0;  // clusters the file declares (centroids, probability columns)
+  if (pr.has("/centroids")) declared = std::max(declared, pr.info("/centroids").shape[0]);
   if (pr.has("/probabilities")) {
     DatasetInfo di = pr.info("/probabilities");
-    if (di.shape.size() == 2) cl.k = std::max(cl.k, di.shape[1]);
+    if (di.shape.size() == 2) declared = std::max(declared, di.shape[1]);
   }
+  // Per-cluster tables are sized by the largest id: one id far above the row
+  // count (5e8 in 1,000 rows) would allocate gigabytes for empty clusters.
+  require(max_assign < std::max(cl.n, declared), cl.pred, ": /assign holds cluster ", max_assign, " but there are ",
+          cl.n, " rows", declared ? fmt(" and ", declared, " declared clusters") : std::string(),
+          ": a cluster number must be below the row count or the declared cluster count");
+  cl.k = std::max(max_assign + 1, declared);
   switch (cl.kind) {
     case PredKind::scan:
       cl.confidence = pr.read_all<float>("/confidence");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <unordered_map>
 
@@ -152,8 +153,10 @@ std::vector<ClusterPicks> choose_gallery_rows(ReportModel& m, const ReportParams
 }
 
 // Thumbnails of exactly the rows shown, and their tiles by row.
+// image_dirs gets the folders of the images shown (inputs --force must not delete).
 std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams& p, const Clustering& cl,
-                                             const std::vector<ClusterPicks>& picks, const std::string& dir) {
+                                             const std::vector<ClusterPicks>& picks, const std::string& dir,
+                                             std::set<std::string>& image_dirs) {
   std::vector<int64_t> shown;
   for (const auto& pk : picks) {
     shown.insert(shown.end(), pk.prototypes.begin(), pk.prototypes.end());
@@ -164,7 +167,10 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
   // Files to read: none for a row without a path or with an array-row id.
   std::vector<std::string> files(ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
-    if (!ids[i].empty() && !is_array_row_id(ids[i])) files[i] = resolve_image_path(ids[i], p.image_root);
+    if (!ids[i].empty() && !is_array_row_id(ids[i])) {
+      files[i] = resolve_image_path(ids[i], p.image_root);
+      image_dirs.insert(fs::path(files[i]).parent_path().string());
+    }
   std::vector<Thumb> thumbs = make_thumbnails(shown, files, dir, p.thumb);
   m.lazy = shown.size() > 400;
   std::unordered_map<int64_t, Tile> tiles;
@@ -214,7 +220,8 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   std::vector<Majority> majority = add_label_views(m, p, cl);
   std::vector<char> omitted;
   std::vector<ClusterPicks> picks = choose_gallery_rows(m, p, cl, sz.size, omitted);
-  std::unordered_map<int64_t, Tile> tiles = make_tiles(m, p, cl, picks, dir.path());
+  std::set<std::string> image_dirs;
+  std::unordered_map<int64_t, Tile> tiles = make_tiles(m, p, cl, picks, dir.path(), image_dirs);
   for (int64_t c = 0; c < cl.k; ++c) {
     if (sz.size[c] == 0) continue;  // sections only for non-empty clusters
     ClusterView v;
@@ -243,6 +250,9 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
     f << render_report(m);
     require(static_cast<bool>(f.flush()), "report: writing ", index, " failed (disk full?)");
   }
+  std::vector<std::string> inputs{p.features, p.pred, p.kmeans, p.scan};
+  inputs.insert(inputs.end(), image_dirs.begin(), image_dirs.end());
+  require_apart(dir.out(), inputs);
   dir.commit(hash);
   if (m.thumbs_failed)
     log::warn("report: ", m.thumbs_failed, " of ", m.thumbs_written + m.thumbs_failed,
@@ -264,6 +274,7 @@ std::string run_report(const ReportParams& p, Communicator& comm, const std::str
     std::error_code ec;
     require(p.force || !fs::exists(fs::symlink_status(p.out, ec)), p.out,
             " already exists: pass --force to replace it, or choose another --out");
+    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan});
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");
   });

@@ -14,7 +14,9 @@ namespace distclust {
 
 void ScanParams::validate() const {
   require(clusters >= 2, "scan.clusters: ", clusters, " must be >= 2 (one cluster needs no training)");
-  require(heads >= 1, "scan.heads: ", heads, " must be >= 1");
+  // Each head multiplies the memory of a batch's activations and the time of
+  // a step; SCAN uses 10.
+  require(heads >= 1 && heads <= 1000, "scan.heads: ", heads, " must be in [1, 1000]");
   require(head == "linear" || head == "mlp", "scan.head: '", head, "' is not one of linear|mlp");
   require(hidden >= 1, "scan.hidden: ", hidden, " must be >= 1");
   require(epochs >= 1, "scan.epochs: ", epochs, " must be >= 1");

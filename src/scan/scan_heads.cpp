@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "distclust/error.h"
+#include "distclust/runtime.h"
 #include "distclust/rng.h"
 #include "kernels/gemm.h"
 
@@ -56,6 +57,10 @@ ScanHeads::ScanHeads(const HeadShape& s) : s_(s) {
   require(s.d >= 1 && s.c >= 1 && s.heads >= 1 && (s.kind == "linear" || s.hidden >= 1), "scan heads: bad shape D=",
           s.d, " C=", s.c, " H=", s.heads, " hidden=", s.hidden);
   const size_t H = s.heads, D = s.d, C = s.c, Hd = s.hidden;
+  const double n_params = s.kind == "linear" ? double(H) * C * (D + 1) : double(H) * (Hd * (D + 1.0) + C * (Hd + 1.0));
+  // Weights, gradients and Adam's two moments; checked before allocating.
+  require_memory(n_params * 4.0 * 4.0, fmt("scan heads (", H, " heads, ", s.kind, ", D=", D, ", C=", C,
+                                             s.kind == "mlp" ? fmt(", hidden=", Hd) : std::string(), ")"));
   if (s.kind == "linear") {
     L_.w1 = 0;
     L_.b1 = H * C * D;

@@ -28,6 +28,20 @@ TEST(report_csv, EdgeSpacesAreQuotedSoReadersDoNotTrimThem) {
   EXPECT_EQ(csv_field("in side.png"), "in side.png");
 }
 
+// OWASP "CSV injection": a cell starting with = + - @ TAB CR is a formula.
+TEST(report_csv, SpreadsheetSafePrefixesFormulaStarts) {
+  EXPECT_EQ(spreadsheet_safe("=HYPERLINK(\"x\").png"), "'=HYPERLINK(\"x\").png");
+  EXPECT_EQ(spreadsheet_safe("+1.png"), "'+1.png");
+  EXPECT_EQ(spreadsheet_safe("-2.png"), "'-2.png");
+  EXPECT_EQ(spreadsheet_safe("@SUM.png"), "'@SUM.png");
+  EXPECT_EQ(spreadsheet_safe("\tcmd.png"), "'\tcmd.png");
+  EXPECT_EQ(spreadsheet_safe("\rcmd.png"), "'\rcmd.png");
+  EXPECT_EQ(spreadsheet_safe("a=b.png"), "a=b.png");
+  EXPECT_EQ(spreadsheet_safe("/data/x.png"), "/data/x.png");
+  EXPECT_EQ(spreadsheet_safe(""), "");
+  EXPECT_EQ(csv_line({"1", spreadsheet_safe("=a,b"), "-1"}), "1,\"'=a,b\",-1\n");
+}
+
 TEST(report_csv, LineJoinsFieldsAndEndsWithNewline) {
   EXPECT_EQ(csv_line({"row", "path", "cluster"}), "row,path,cluster\n");
   EXPECT_EQ(csv_line({"3", "x,\"y\".png", "-1", "", ""}), "3,\"x,\"\"y\"\".png\",-1,,\n");

@@ -60,6 +60,34 @@ TEST_F(report_files, out_dir_AppearsOnlyOnCommit) {
   EXPECT_FALSE(fs::exists(out + ".tmp"));
 }
 
+// --force replaces (deletes) what was at OUT: an input there must stop it.
+TEST_F(report_files, out_dir_RequireApartRefusesOutputsOverInputs) {
+  fs::create_directories(at("imgs/cat"));
+  touch(at("imgs/cat/1.png"), "x");
+  touch(at("features.h5"), "x");
+  fs::create_symlink(at("imgs"), at("link"));
+  auto refused = [&](const std::string& out, const std::vector<std::string>& in, const std::string& how) {
+    try {
+      require_apart(out, in);
+      ADD_FAILURE() << out << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(" " + how + " the input"), std::string::npos) << e.what();
+    }
+  };
+  refused(at("imgs/cat"), {at("imgs/cat")}, "is");
+  refused(at("imgs/cat/"), {at("imgs/cat")}, "is");        // a trailing slash names the same folder
+  refused(at("link/cat"), {at("imgs/cat")}, "is");         // through a symlink
+  refused(at("imgs"), {at("imgs/cat")}, "contains");
+  refused(dir_.string(), {at("features.h5")}, "contains");
+  refused(at("imgs/cat/out"), {at("imgs/cat")}, "lies inside");
+  refused(at("imgs/cat/../cat/x"), {at("imgs/cat")}, "lies inside");
+  refused(at("features.h5"), {"", at("features.h5")}, "is");
+  EXPECT_NO_THROW(require_apart(at("out"), {at("imgs/cat"), at("features.h5"), ""}));
+  EXPECT_NO_THROW(require_apart(at("imgs/ca"), {at("imgs/cat")}));      // a prefix of the name is not inside
+  EXPECT_NO_THROW(require_apart(at("features.h5.d"), {at("features.h5")}));
+  EXPECT_NO_THROW(require_apart(at("features.h5/x"), {at("features.h5")}));  // a file holds nothing
+}
+
 TEST_F(report_files, out_dir_RefusesExistingUnlessForced) {
   std::string out = at("out");
   fs::create_directories(out);

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Hostile values (issue 14): each used to crash, hang, exhaust memory or give
+# a silently wrong result. Each must now be a clear error naming the value (or
+# be skipped and counted), within seconds, leaving no output behind.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 300 --d 8 --k 3 --seed 2 --out ok.h5 >/dev/null
+dcrun 1 knn --features ok.h5 --k 5 --out knn.h5 >/dev/null
+dcrun 1 kmeans --features ok.h5 --k 3 --out km.h5 >/dev/null
+$PY - <<'PY'
+import h5py, numpy as np
+x = h5py.File("ok.h5", "r")["features"][:]
+with h5py.File("huge.h5", "w") as f:          # finite, but distances overflow float32
+    f["features"] = (x * 1e30).astype(np.float32)
+with h5py.File("p0.h5", "w") as f:            # N x 0 probabilities, no /confidence
+    f["assign"] = np.zeros(300, np.int64); f["probabilities"] = np.zeros((300, 0), np.float32)
+with h5py.File("bigid.h5", "w") as f:         # one cluster id of 5e8
+    a = np.zeros(300, np.int64); a[7] = 500_000_000; f["assign"] = a
+with h5py.File("fassign.h5", "w") as f:       # float cluster numbers
+    f["assign"] = np.linspace(0, 2.9, 300).astype(np.float32)
+PY
+n=0
+check() {  # check "expected message" args...: fails in time, says it, leaves nothing
+  local msg=$1; shift
+  n=$((n + 1))
+  rm -rf out.h5 out.h5.tmp outdir
+  set +e; timeout 60 "$DC" "$@" >out.txt 2>&1; local rc=$?; set -e
+  [[ $rc -ne 0 ]] || { cat out.txt; fail "case $n ($*) succeeded"; }
+  [[ $rc -ne 124 ]] || fail "case $n ($*) hung"
+  [[ $rc -lt 128 ]] || { cat out.txt; fail "case $n ($*) crashed (rc $rc)"; }
+  grep -qF -- "$msg" out.txt || { cat out.txt; fail "case $n ($*): message lacks '$msg'"; }
+  [[ ! -e out.h5 && ! -e outdir ]] || fail "case $n ($*) left its output"
+  echo "ok $n: $(grep -F -- "$msg" out.txt | head -1 | sed 's/^.*ERROR: //')"
+}
+check "runtime.threads: 1000000 must be in [0, 1024]" kmeans --features ok.h5 --k 3 --threads 1000000 --out out.h5
+check "knn.tile_rows x tile_cols = 100000 x 100000 (a float tile per thread) would need" \
+  knn --features ok.h5 --k 5 --tile-rows 100000 --tile-cols 100000 --out out.h5
+check "kmeans.tile_rows/tile_k: 2000000000/2000000000 must be in" \
+  kmeans --features ok.h5 --k 3 --tile-rows 2e9 --tile-k 2e9 --out out.h5
+check "scan.heads: 1000000 must be in [1, 1000]" scan --features ok.h5 --knn knn.h5 --heads 1000000 --out out.h5
+check "heads, mlp, D=8, C=3, hidden=1000000000) would need" \
+  scan --features ok.h5 --knn knn.h5 --clusters 3 --head mlp --hidden 1e9 --out out.h5
+check "kmeans.parallel_rounds: 1000000000 must be in [1, 100]" \
+  kmeans --features ok.h5 --k 3 --init kmeans-parallel --parallel-rounds 1e9 --out out.h5
+check "huge.h5: /features row 0 has a norm above 1.6e18 (300 such rows in all)" kmeans --features huge.h5 --k 3 --out out.h5
+check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" report --features ok.h5 --pred p0.h5 --out outdir
+check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" export --features ok.h5 --pred p0.h5 --out outdir
+check "bigid.h5: /assign holds cluster 500000000 but there are 300 rows" report --features ok.h5 --pred bigid.h5 --out outdir
+check "fassign.h5: /assign is 300 float32: expected one integer cluster number per row" \
+  eval --labels ok.h5 --pred fassign.h5 --out out.h5
+printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
+check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans --features ok.h5 --config dup.yaml --out out.h5
+check "run.workdir = '/': give a folder of its own" run --set run.workdir=/ --set run.stages=kmeans
+check "run.workdir = '/tmp/..': give a folder of its own" run --set run.workdir=/tmp/.. --set run.stages=kmeans
+
+# --force never deletes an input: the output is, contains or lies inside one.
+dcrun 1 synth images --classes 2 --per-class 20 --size 16 --out imgs >/dev/null
+dcrun 1 extract --source imgs --backbone pixels --pixels-size 8 --out feat.h5 >/dev/null
+dcrun 1 kmeans --features feat.h5 --k 2 --out kmi.h5 >/dev/null
+before=$(find imgs | sort | md5sum)
+for out in imgs imgs/class_00 .; do
+  n=$((n + 1))
+  set +e; "$DC" export --features feat.h5 --pred kmi.h5 --out $out --force >ex.txt 2>&1; rc=$?; set -e
+  [[ $rc -ne 0 ]] || { cat ex.txt; fail "export --out $out --force succeeded"; }
+  grep -q "writing it would replace or delete that input" ex.txt || { cat ex.txt; fail "export --out $out: unclear"; }
+  [[ "$(find imgs | sort | md5sum)" == "$before" && -e feat.h5 && -e kmi.h5 ]] || fail "export --out $out deleted inputs"
+  echo "ok $n: $(grep -m1 ERROR ex.txt | sed 's/^.*ERROR: //')"
+done
+n=$((n + 1))
+set +e; "$DC" report --features feat.h5 --pred kmi.h5 --out feat.h5 --force >rp.txt 2>&1; rc=$?; set -e
+[[ $rc -ne 0 ]] && grep -q "output feat.h5 is the input feat.h5" rp.txt || { cat rp.txt; fail "report --out feat.h5 --force"; }
+[[ -f feat.h5 ]] || fail "report --out feat.h5 --force deleted feat.h5"
+echo "ok $n: $(grep -m1 ERROR rp.txt | sed 's/^.*ERROR: //')"
+
+# A named pipe, a socket and a dangling link with image names: skipped and
+# counted (a pipe used to hang extract forever).
+mkfifo imgs/class_00/pipe.png
+ln -s /nonexistent/x.png imgs/class_01/dangling.png
+$PY -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('imgs/class_01/sock.png')"
+set +e; timeout 60 "$DC" extract --source imgs --backbone pixels --pixels-size 8 --out feat2.h5 >fifo.txt 2>&1; rc=$?; set -e
+[[ $rc -eq 0 ]] || { cat fifo.txt; fail "extract with a pipe in the folder: rc $rc"; }
+grep -q "3 entries with an image name skipped: not regular files" fifo.txt || { cat fifo.txt; fail "skipped entries not counted"; }
+n=$((n + 1)); echo "ok $n: $(grep -m1 'skipped' fifo.txt | sed 's/^.*WARN[A-Z]*: //')"
+printf '%s\n' "$DC_TMP/imgs/class_00/pipe.png" "$DC_TMP/imgs/class_01/$(ls imgs/class_01 | grep -m1 '^[^ds]')" > list.txt
+set +e; timeout 60 "$DC" extract --source list.txt --backbone pixels --pixels-size 8 --out feat3.h5 >list.txt.out 2>&1; rc=$?; set -e
+[[ $rc -ne 124 ]] || fail "extract hangs on a named pipe in a list"
+$PY - <<'PY' || { cat list.txt.out; fail "the pipe in a list is not an invalid row"; }
+import h5py
+v = h5py.File("feat3.h5", "r")["valid"][:]
+assert list(v) == [0, 1], v
+PY
+n=$((n + 1)); echo "ok $n: a named pipe in a list is an invalid row, counted"
+
+# CSV: a path that a spreadsheet would run as a formula is written with a '.
+cp imgs/class_00/000000.png "=1+2.png" && cp imgs/class_01/000020.png "@x.png"
+printf '%s\n' "=1+2.png" "@x.png" > evil.txt
+dcrun 1 extract --source evil.txt --backbone pixels --pixels-size 8 --out fe.h5 >/dev/null
+dcrun 1 kmeans --features fe.h5 --k 1 --out ke.h5 >/dev/null
+"$DC" export --features fe.h5 --pred ke.h5 --out ex-evil >/dev/null 2>&1 || fail "export of the formula paths failed"
+$PY - <<'PY' || { cat ex-evil/assignments.csv; fail "formula paths not neutralised"; }
+import csv
+rows = list(csv.DictReader(open("ex-evil/assignments.csv")))
+assert all(r["path"][0] == "'" for r in rows), [r["path"] for r in rows]
+PY
+n=$((n + 1)); echo "ok $n: formula-like paths written as $(sed -n 2p ex-evil/assignments.csv | cut -d, -f2)"
+pass "$n hostile-value cases"
