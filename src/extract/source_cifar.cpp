@@ -4,8 +4,8 @@
 //   CIFAR-100: records of 2 label bytes (coarse, fine) + 3072 (3074); the fine
 //              label is used; train.bin, test.bin.
 // Pixels are 32 x 32, channel planes R, G, B, rows top to bottom. The kind is
-// told by record size (the file size divides by exactly one of 3073, 3074;
-// the file name decides a tie). Class names come from batches.meta.txt
+// told by the official file names (the size must then fit), else by record
+// size (divides by exactly one of 3073, 3074; CIFAR-10 on a tie). Class names come from batches.meta.txt
 // (CIFAR-10) or fine_label_names.txt (CIFAR-100) beside the batches.
 // Rows: batches in order (train before test, data_batch_N by N), records in
 // file order. Reads use pread() on descriptors opened once.
@@ -150,13 +150,23 @@ class CifarSource : public ImageSource {
     require(::fstat(b.fd, &st) == 0 && S_ISREG(st.st_mode), "cifar source: ", file, " is not a regular file");
     const int64_t size = st.st_size;
     require(size > 0, "cifar source: ", file, " is empty (0 bytes)");
+    // The official names decide the kind; the size must then fit it (a
+    // CIFAR-10 batch cut short was read as CIFAR-100, pixels as labels).
+    const std::string name = fs::path(file).filename().string();
+    const bool named10 = name.rfind("data_batch_", 0) == 0 || name == "test_batch.bin";
+    const bool named100 = name == "train.bin" || name == "test.bin";
     bool is10 = size % 3073 == 0, is100 = size % 3074 == 0;
+    if (named10 || named100) {
+      const int64_t rec = named10 ? 3073 : 3074;
+      require(size % rec == 0, "cifar source: ", file, " is ", size, " bytes, not a whole number of ",
+              named10 ? "CIFAR-10" : "CIFAR-100", " records of ", rec, " bytes (", size / rec, " records and ",
+              size % rec, " bytes): the file is truncated or damaged");
+      is10 = named10;
+      is100 = named100;
+    }
     require(is10 || is100, "cifar source: ", file, " is ", size,
             " bytes, not a whole number of CIFAR-10 records (3073 bytes) or CIFAR-100 records (3074 bytes)");
-    if (is10 && is100) {
-      std::string name = fs::path(file).filename().string();
-      is100 = name == "train.bin" || name == "test.bin";
-    }
+    if (is10 && is100) is100 = false;  // an unofficial name fitting both: CIFAR-10
     int64_t record = is100 ? 3074 : 3073;
     require(record_ == 0 || record_ == record, "cifar source ", path_, ": ", file, " holds ",
             is100 ? "CIFAR-100" : "CIFAR-10", " records but earlier batches hold ",
@@ -165,6 +175,10 @@ class CifarSource : public ImageSource {
     batches_.back().first = n_;
     batches_.back().count = size / record;
     n_ += size / record;
+    const int64_t official = named10 ? 10000 : name == "train.bin" ? 50000 : name == "test.bin" ? 10000 : 0;
+    if (official && size / record != official)
+      log::warn("cifar source: ", file, " holds ", size / record, " records; the official file holds ", official,
+                " (a subset, or truncated?)");
 
     // Labels: one pass over the file in large blocks.
     const int64_t max_label = record == 3074 ? 100 : 10;

@@ -127,7 +127,7 @@ std::vector<std::string> read_string_attr(hid_t obj, const char* name, const std
 
 class Hdf5Source : public ImageSource {
  public:
-  explicit Hdf5Source(const SourceParams& p) : images_(p.hdf5_images) {
+  explicit Hdf5Source(const SourceParams& p) : images_(p.hdf5_images), max_row_bytes_(p.max_file_bytes) {
     path_ = p.path;
     std::error_code ec;
     require(std::filesystem::is_regular_file(p.path, ec), "hdf5 source ", p.path, ": not a file (or does not exist)");
@@ -211,6 +211,12 @@ class Hdf5Source : public ImageSource {
     w_ = static_cast<int64_t>(dims[2]);
     c_ = dims.size() == 4 ? static_cast<int64_t>(dims[3]) : 1;
     require(n_ > 0 && h_ > 0 && w_ > 0, path_, ": ", images_, " is ", shape_text(dims), " (expected no empty dimension)");
+    // Checked here, where the size is first known: a small compressed file
+    // may declare images of gigabytes, and each row would be read in full
+    // before the decoder's max_pixels could refuse it.
+    const double row_bytes = double(h_) * double(w_) * double(c_);
+    require(row_bytes <= double(max_row_bytes_), path_, ": ", images_, " is ", shape_text(dims), ": one image is ",
+            static_cast<int64_t>(row_bytes), " bytes, over source.max_file_bytes = ", max_row_bytes_);
     setup_direct_reads();
   }
 
@@ -264,6 +270,7 @@ class Hdf5Source : public ImageSource {
   }
 
   std::string images_;
+  int64_t max_row_bytes_;  // bytes of one image at most (source.max_file_bytes)
   hid_t file_ = -1, dset_ = -1;
   int fd_ = -1;
   uint64_t offset_ = 0;

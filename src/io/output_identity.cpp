@@ -24,6 +24,14 @@ std::string read_text(const std::string& path) {
 }
 }  // namespace
 
+std::string file_identity(const std::string& path) {
+  std::string h = output_config_hash(path);
+  if (!h.empty()) return h;
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) return "missing";
+  return fmt("size ", st.st_size, " mtime ", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+}
+
 std::string output_config_hash(const std::string& path) {
   struct stat st{};
   if (stat(path.c_str(), &st) != 0) return "";

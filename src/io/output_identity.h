@@ -13,6 +13,10 @@ namespace distclust {
 /// none. Reads on this process alone.
 std::string output_config_hash(const std::string& path);
 
+/// An input's identity: its config_hash, or "size S mtime T.N" for a file
+/// not written by distclust (rewritten, it changes), or "missing".
+std::string file_identity(const std::string& path);
+
 /// Writes DIR/.config_hash (an output folder's identity).
 void write_folder_hash(const std::string& dir, const std::string& hash);
 

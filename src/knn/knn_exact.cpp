@@ -9,6 +9,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <cerrno>
+#include <unistd.h>
 #include <cstdlib>
 #include <limits>
 #include <numeric>
@@ -62,7 +65,15 @@ struct KnnState {
 
 struct KnnCkpt {
   std::string path;
+  /// The generation before the latest: ranks killed between their saves of
+  /// one ring step (one has step s, another s - 1) resume from s - 1.
+  std::string prev() const { return path + ".prev"; }
   void save(const std::string& key, int steps_done, TopK& top, int64_t n) const {
+    // Keep the latest as the previous generation (a hard link: the rename
+    // that commits the new one leaves it whole), then write the new one.
+    std::remove(prev().c_str());
+    if (file_exists(path) && ::link(path.c_str(), prev().c_str()) != 0)
+      log::warn("knn: cannot keep the previous checkpoint generation ", prev(), ": ", std::strerror(errno));
     // The heaps move into the state and back: no copy of [n x cap].
     KnnState s{key, steps_done, n, top.cap(), std::move(top.raw_scores()), std::move(top.raw_indices())};
     try {
@@ -74,14 +85,15 @@ struct KnnCkpt {
     top.raw_scores() = std::move(s.scores);
     top.raw_indices() = std::move(s.indices);
   }
-  /// Steps done (0 = nothing usable). `key` identifies input and parameters.
-  int load(const std::string& key, TopK& top, int64_t n) const {
-    if (!file_exists(path)) return 0;
+  /// Steps done (0 = nothing usable) in the generation `file` (path or
+  /// prev()). `key` identifies input and parameters.
+  int load(const std::string& file, const std::string& key, TopK& top, int64_t n) const {
+    if (!file_exists(file)) return 0;
     KnnState s;
     try {
-      read_state_file(path, s);
+      read_state_file(file, s);
     } catch (const Error& e) {
-      log::warn("knn: ignoring checkpoint ", path, ": unreadable (", e.what(), ")");
+      log::warn("knn: ignoring checkpoint ", file, ": unreadable (", e.what(), ")");
       return 0;
     }
     // key = "params=<hash>|features=<signature>": other parameters -> start
@@ -89,12 +101,12 @@ struct KnnCkpt {
     if (s.key != key) {
       auto part = [](const std::string& k) { return k.substr(0, k.find('|')); };
       if (part(s.key) != part(key)) {
-        log::warn("knn: ignoring checkpoint ", path, " made with other parameters");
+        log::warn("knn: ignoring checkpoint ", file, " made with other parameters");
         return 0;
       }
-      throw Error(fmt("knn: the features file changed since checkpoint ", path, " was written:\n  then: ",
+      throw Error(fmt("knn: the features file changed since checkpoint ", file, " was written:\n  then: ",
                       s.key.substr(s.key.find('|') + 1), "\n  now:  ", key.substr(key.find('|') + 1),
-                      "\nremove ", path, " (or restore the file) to go on"));
+                      "\nremove ", file, " (or restore the file) to go on"));
     }
     const size_t cells = size_t(n) * size_t(top.cap());
     if (s.rows != n || s.cap != top.cap() || s.scores.size() != cells || s.indices.size() != cells) return 0;
@@ -119,23 +131,33 @@ inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
 }
 
 /// The ring step to start from (0 = afresh), with the checkpointed heaps in
-/// top. Resumes only when every rank's checkpoint is at the same step: a job
-/// killed between the ranks' saves leaves some one step ahead (or missing),
-/// and a heap from another step cannot be rolled back; then all start
-/// afresh. (A heap loaded and then searched again from an earlier step held
-/// duplicate neighbours: seen in the Slurm requeue test.)
+/// top. Resumes at the latest step every rank has saved: a job killed
+/// between the ranks' saves leaves some one step ahead, and those go back to
+/// their previous generation (KnnCkpt::prev). A heap from another step
+/// cannot be rolled back (searched again from an earlier step it held
+/// duplicate neighbours: seen in the Slurm requeue test), so a rank without
+/// that step makes all start afresh.
 int resume_step(const KnnCkpt& ck, const std::string& ckpt_dir, const std::string& input_key, TopK& top, int64_t n,
                 Communicator& comm) {
   TopK loaded(n, top.cap());
-  const int mine = ck.load(input_key, loaded, n);
+  int mine = ck.load(ck.path, input_key, loaded, n);
   const int lo = -comm.max(-mine), hi = comm.max(mine);
-  const int start = lo == hi ? lo : 0;
+  if (mine != lo && lo > 0) {
+    TopK prev(n, top.cap());
+    if (ck.load(ck.prev(), input_key, prev, n) == lo) {
+      loaded = std::move(prev);
+      mine = lo;
+    }
+  }
+  const bool all_at_lo = comm.max(mine == lo ? 0 : 1) == 0;
+  const int start = all_at_lo ? lo : 0;
   if (start > 0) {
     top = std::move(loaded);
-    log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps");
+    log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps",
+              lo == hi ? std::string() : fmt(" (ranks were at steps ", lo, "..", hi, "; those ahead went back one)"));
   } else if (hi > 0) {
-    log::info("knn: checkpoints in ", ckpt_dir, " are at different ring steps (", lo, "..", hi, " of ", comm.size(),
-              "): starting afresh");
+    log::info("knn: checkpoints in ", ckpt_dir, " are at ring steps ", lo, "..", hi, " of ", comm.size(),
+              " with no common step: starting afresh");
   }
   return start;
 }

@@ -1,15 +1,16 @@
 #include "io/h5store.h"
+#include "io/output_identity.h"
 #include "knn/knn.h"
 
 namespace distclust {
 
 void write_knn(const std::string& path, Communicator& comm, const FeatureBlock& b, const KnnGraph& g,
                const KnnParams& p, const std::string& params_yaml, const std::string& params_hash) {
-  std::string features_hash;  // lets `scan` check that a knn.h5 belongs to its features.h5
-  {
-    H5Reader fr(p.features, comm);
-    if (fr.has_attr("config_hash")) features_hash = fr.attr_string("config_hash");
-  }
+  // Lets `scan` check that a knn.h5 belongs to its features.h5 (a features
+  // file not written by distclust is known by its size and mtime).
+  std::string features_hash;
+  if (comm.rank() == 0) features_hash = file_identity(p.features);
+  comm.broadcast(features_hash, 0);
   H5Writer w(path, comm);
   w.create<int64_t>("/indices", {b.n_total, g.k});
   w.write_rows("/indices", b.rows, g.indices.data());

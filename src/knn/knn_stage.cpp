@@ -45,7 +45,9 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   if (purity >= 0) log::info("knn: neighbour label purity ", purity, " (fraction of neighbours sharing the row's label)");
   write_knn(p.out, comm, b, g, p, cfg.yaml, cfg.hash);
   if (!ckpt.empty() && comm.rank() == 0) {
-    for (int r = 0; r < comm.size(); ++r) std::remove(fmt(ckpt, "/rank-", r, "-of-", comm.size(), ".h5").c_str());
+    for (int r = 0; r < comm.size(); ++r)
+      for (const char* gen : {"", ".prev"})
+        std::remove(fmt(ckpt, "/rank-", r, "-of-", comm.size(), ".h5", gen).c_str());
     ::rmdir(ckpt.c_str());
   }
   log::info("knn: wrote ", p.out);

@@ -12,13 +12,7 @@ std::string inputs_identity(const std::vector<std::string>& files, Communicator&
   if (comm.rank() == 0)
     for (const auto& f : files) {
       if (f.empty()) continue;
-      std::string h = output_config_hash(f);
-      if (h.empty()) {
-        struct stat st{};
-        h = stat(f.c_str(), &st) == 0 ? fmt("size ", st.st_size, " mtime ", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec)
-                                      : "missing";
-      }
-      out += h + ";";
+      out += file_identity(f) + ";";
     }
   comm.broadcast(out, 0);
   return out;

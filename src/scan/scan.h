@@ -120,7 +120,7 @@ struct ScanResult {
 
 /// Input identity stored with outputs and checkpoints.
 struct ScanInputs {
-  std::string features_hash;  ///< features.h5 config_hash attribute ("" if absent)
+  std::string features_hash;  ///< features.h5 identity: its config_hash, or size and mtime (io/output_identity.h)
   std::string knn_hash;       ///< knn.h5 config_hash attribute ("" if absent)
 };
 

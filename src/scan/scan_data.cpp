@@ -7,6 +7,7 @@
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 #include "io/h5store.h"
+#include "io/output_identity.h"
 #include "scan/scan_run.h"
 
 namespace distclust {
@@ -27,17 +28,15 @@ void check_inputs(const ScanParams& p, Communicator& comm, ScanData& s) {
     if (kr.has_attr("config_hash")) s.inputs.knn_hash = kr.attr_string("config_hash");
     if (kr.has_attr("features_config_hash")) knn_features_hash = kr.attr_string("features_config_hash");
   }
-  {
-    H5Reader fr(p.features, comm);
-    if (fr.has_attr("config_hash")) s.inputs.features_hash = fr.attr_string("config_hash");
-  }
+  if (comm.rank() == 0) s.inputs.features_hash = file_identity(p.features);
+  comm.broadcast(s.inputs.features_hash, 0);
   auto [n_feat, d_feat] = features_shape(p.features, comm);
   (void)d_feat;
   require(n_feat == n_knn, "scan: ", p.features, " has ", n_feat, " rows but ", p.knn, " has ", n_knn,
           " rows: the kNN graph was not built from these features");
   require(knn_features_hash.empty() || s.inputs.features_hash.empty() || knn_features_hash == s.inputs.features_hash,
-          "scan: ", p.knn, " was built from features with config_hash ", knn_features_hash, " but ", p.features,
-          " has config_hash ", s.inputs.features_hash, ": the files do not belong together");
+          "scan: ", p.knn, " was built from features ", knn_features_hash, " but ", p.features, " is now ",
+          s.inputs.features_hash, ": the files do not belong together (rebuild ", p.knn, ")");
 }
 
 /// Neighbour lists of this rank's rows: valid, in range, not the row itself.

@@ -23,10 +23,21 @@ same_graph ref.h5 knn.h5 "resumed"
 # behind). The ranks must start afresh together, not search again on top of
 # rank 0's loaded heap (that gave duplicate neighbours in the Slurm requeue test).
 if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out k3.h5 >/dev/null 2>&1; then fail "not killed"; fi
-rm -f k3.h5.ckpt/rank-1-of-3.h5
+rm -f k3.h5.ckpt/rank-1-of-3.h5 k3.h5.ckpt/rank-1-of-3.h5.prev
 dcrun 3 knn --features f.h5 --k 10 --out k3.h5 > uneven.txt
-grep -q "are at different ring steps (0..2 of 3): starting afresh" uneven.txt || { cat uneven.txt; fail "uneven checkpoints not noticed"; }
+grep -q "are at ring steps 0..2 of 3 with no common step: starting afresh" uneven.txt || { cat uneven.txt; fail "uneven checkpoints not noticed"; }
 same_graph ref.h5 k3.h5 "after uneven checkpoints"
+# Killed between the ranks' saves of step 2: rank 1 saved only step 1. Every
+# rank keeps two generations, so ranks 0 and 2 go back to step 1 and all
+# resume from there (one generation made them start afresh).
+if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out k4.h5 >/dev/null 2>&1; then fail "not killed"; fi
+[[ -e k4.h5.ckpt/rank-1-of-3.h5.prev ]] || fail "no previous checkpoint generation kept"
+mv k4.h5.ckpt/rank-1-of-3.h5.prev k4.h5.ckpt/rank-1-of-3.h5
+dcrun 3 knn --features f.h5 --k 10 --out k4.h5 > behind.txt
+grep -q "resuming from k4.h5.ckpt after 1 of 3 ring steps (ranks were at steps 1..2" behind.txt \
+  || { cat behind.txt; fail "ranks one step apart did not resume from the common step"; }
+same_graph ref.h5 k4.h5 "resumed from the previous generation"
+[[ ! -e k4.h5.ckpt ]] || { ls -la k4.h5.ckpt; fail "checkpoint generations left after success"; }
 # Changed input between kill and resume.
 if DISTCLUST_FAULT_AFTER_STEPS=1 dcrun 2 knn --features f.h5 --k 10 --out k2.h5 >/dev/null 2>&1; then fail "not killed"; fi
 sleep 1; dcrun 1 synth features --n 9000 --d 16 --k 10 --noise 1.0 --seed 2 --out f.h5 >/dev/null

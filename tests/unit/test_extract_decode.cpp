@@ -172,6 +172,37 @@ TEST(ExtractDecode, ExifOrientationIsApplied) {
   EXPECT_EQ(h.height, 8);
 }
 
+// A TIFF declaring its width twice (10, then 40000): libtiff uses one, a
+// size check that reads the other would be fooled. Refused as corrupt.
+TEST(ExtractDecode, TiffSizeDeclaredTwiceIsRefused) {
+  std::vector<uint8_t> t = {'I', 'I', 42, 0, 8, 0, 0, 0, 3, 0};
+  auto entry = [&](uint16_t tag, uint16_t type, uint32_t value) {
+    const uint8_t e[12] = {uint8_t(tag), uint8_t(tag >> 8), uint8_t(type), 0, 1, 0, 0, 0,
+                           uint8_t(value), uint8_t(value >> 8), uint8_t(value >> 16), uint8_t(value >> 24)};
+    t.insert(t.end(), e, e + 12);
+  };
+  entry(256, 3, 10);
+  entry(257, 3, 10);
+  entry(256, 4, 40000);
+  t.insert(t.end(), {0, 0, 0, 0});
+  ImageHeader h;
+  std::string why;
+  EXPECT_FALSE(read_image_header(t.data(), t.size(), h, why));
+  EXPECT_NE(why.find("image width declared twice"), std::string::npos) << why;
+}
+
+// A list entry or link may reach a file that is no image (a key): its bytes
+// must not reach the log, only its size.
+TEST(ExtractDecode, NotAnImageReasonHoldsNoBytesOfTheFile) {
+  const std::string secret = "SECRET-KEY-0123456789";
+  ImageHeader h;
+  std::string why;
+  EXPECT_FALSE(read_image_header(reinterpret_cast<const uint8_t*>(secret.data()), secret.size(), h, why));
+  EXPECT_NE(why.find("not a supported image"), std::string::npos) << why;
+  EXPECT_EQ(why.find("SECRET"), std::string::npos) << why;
+  EXPECT_EQ(why.find("53 45"), std::string::npos) << why;  // "SE" in hex
+}
+
 void expect_bad(const std::vector<uint8_t>& bytes, const std::string& reason_part, const std::string& what) {
   DecodeResult d;
   ASSERT_NO_THROW(d = decode_image(bytes)) << what;

@@ -384,6 +384,13 @@ TEST(ExtractSources, Hdf5ErrorsNameFileDatasetAndShape) {
   msg = error_of([&] { open_source(p); });
   EXPECT_NE(msg.find("/targets"), std::string::npos) << msg;
 
+  // A small file declaring 1 x 20000 x 20000 x 3 (1.2 GB an image) is
+  // refused when opened, before a row is read.
+  write_h5_dataset(t / "bomb.h5", "/images", H5T_STD_U8LE, {1, 20000, 20000, 3});
+  msg = error_of([&] { open_source(params(t / "bomb.h5")); });
+  EXPECT_NE(msg.find("one image is 1200000000 bytes, over source.max_file_bytes = 268435456"), std::string::npos)
+      << msg;
+
   write_text(t / "text.h5", "not hdf5");
   msg = error_of([&] { open_source(params(t / "text.h5")); });
   EXPECT_NE(msg.find(t / "text.h5"), std::string::npos) << msg;
@@ -470,6 +477,16 @@ TEST(ExtractSources, CifarErrorsNameTheFile) {
   std::string msg = error_of([&] { open_source(params(t / "data_batch_1.bin")); });
   EXPECT_NE(msg.find(t / "data_batch_1.bin"), std::string::npos) << msg;
   EXPECT_NE(msg.find("3073"), std::string::npos) << msg;
+
+  // A CIFAR-10 batch whose size happens to fit CIFAR-100 records (2 x 3074
+  // bytes): it was read as CIFAR-100 with
+  // pixel bytes as labels. The official name decides; the size must fit it.
+  auto cut = cifar_records(3, 1, 0);
+  cut.resize(2 * 3074);
+  write_bytes(t / "cut/data_batch_1.bin", cut);
+  msg = error_of([&] { open_source(params(t / "cut")); });
+  EXPECT_NE(msg.find("not a whole number of CIFAR-10 records of 3073 bytes (2 records and 2 bytes)"),
+            std::string::npos) << msg;
 
   auto bad_label = cifar_records(1, 1, 0);
   bad_label[0] = 12;

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Images changed under the same names and count (issue 14, item 6): a resume
+# never mixes old and new images, `run` re-extracts instead of skipping, and
+# a knn.h5 built from the old features is refused by scan by name.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth images --classes 3 --per-class 40 --size 16 --out imgs >/dev/null
+ex=(extract --source imgs --backbone pixels --pixels-size 8 --batch 10 --progress-seconds 0)
+row_of() { $PY -c "
+import h5py; ids=[i.decode() if isinstance(i, bytes) else str(i) for i in h5py.File('$1','r')['ids'][:]]
+print([k for k, s in enumerate(ids) if s.endswith('$2')][0])"; }
+same_row() {  # same_row FILE ROW_A FILE_B ROW_B: the features rows are equal
+  $PY -c "
+import h5py, numpy as np, sys
+a = h5py.File('$1','r')['features'][$2]; b = h5py.File('$3','r')['features'][$4]
+sys.exit(0 if np.array_equal(a, b) else 1)"; }
+
+# 1. A resume after images were replaced starts afresh (the old OUT.tmp is
+#    ignored, with the reason), and row 0 is the new image's.
+set +e; DISTCLUST_FAULT_AFTER_BATCHES=2 dcrun 1 "${ex[@]}" --out f.h5 >kill.txt 2>&1; set -e
+[[ -e f.h5.tmp && ! -e f.h5 ]] || { cat kill.txt; fail "the injected kill left no f.h5.tmp"; }
+cp imgs/class_02/000080.png imgs/class_00/000000.png    # same name, same count, other pixels
+dcrun 1 "${ex[@]}" --out f.h5 >resume.txt 2>&1 || { cat resume.txt; fail "extract after the change failed"; }
+grep -q "ignoring f.h5.tmp" resume.txt || { cat resume.txt; fail "the old f.h5.tmp was resumed into"; }
+r0=$(row_of f.h5 class_00/000000.png); r80=$(row_of f.h5 class_02/000080.png)
+same_row f.h5 "$r0" f.h5 "$r80" || fail "row $r0 does not hold the replaced image's features"
+pass "resume after replacing an image: f.h5.tmp ignored, row $r0 is the new image"
+
+# 2. run: a replaced image makes extract run again (it was skipped as up to date).
+cat >job.yaml <<YAML
+run: {workdir: w, stages: "extract,kmeans"}
+extract: {source: $DC_TMP/imgs, backbone: pixels, pixels_size: 8}
+kmeans: {k: 3, seed: 1}
+YAML
+dcrun 1 run --config job.yaml >run1.txt 2>&1 || { cat run1.txt; fail "run 1"; }
+dcrun 1 run --config job.yaml >run2.txt 2>&1 || { cat run2.txt; fail "run 2"; }
+grep -q "extract: skipped (up to date)" run2.txt || { cat run2.txt; fail "an unchanged run did not skip extract"; }
+cp imgs/class_01/000040.png imgs/class_00/000001.png
+dcrun 1 run --config job.yaml >run3.txt 2>&1 || { cat run3.txt; fail "run 3"; }
+grep -q "extract: skipped" run3.txt && { cat run3.txt; fail "run skipped extract after an image was replaced"; }
+grep -q "kmeans: skipped" run3.txt && { cat run3.txt; fail "run skipped kmeans on the new features"; }
+r1=$(row_of w/features.h5 class_00/000001.png); r40=$(row_of w/features.h5 class_01/000040.png)
+same_row w/features.h5 "$r1" w/features.h5 "$r40" || fail "run's features.h5 holds the old image"
+pass "run after replacing an image: extract and kmeans ran again"
+
+# 3. scan refuses a knn.h5 built from the features of the old images.
+dcrun 1 "${ex[@]}" --out old.h5 >/dev/null
+dcrun 1 knn --features old.h5 --k 5 --out knn-old.h5 >/dev/null
+touch imgs/class_00/000002.png                          # only the time changes
+dcrun 1 "${ex[@]}" --out new.h5 >/dev/null
+set +e; dcrun 1 scan --features new.h5 --knn knn-old.h5 --clusters 3 --epochs 2 --out s.h5 >scan.txt 2>&1; rc=$?; set -e
+[[ $rc -ne 0 ]] || { cat scan.txt; fail "scan accepted a knn.h5 of other features with the same row count"; }
+grep -q "the files do not belong together" scan.txt || { cat scan.txt; fail "scan's refusal is unclear"; }
+pass "scan refuses knn.h5 of the old features: $(grep -m1 ERROR scan.txt | sed 's/^.*ERROR: //' | cut -c1-160)"
+
+# 4. The same for features not written by distclust (no config_hash): knn.h5
+#    knows them by size and mtime, and a rewritten file is refused.
+$PY - <<'PY'
+import h5py, numpy as np
+x = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
+h5py.File("ext.h5", "w")["features"] = x
+PY
+dcrun 1 knn --features ext.h5 --k 5 --out knn-ext.h5 >/dev/null
+dcrun 1 scan --features ext.h5 --knn knn-ext.h5 --clusters 3 --epochs 2 --out s-ext.h5 >/dev/null \
+  || fail "scan on an external features file and its own knn.h5 failed"
+sleep 0.01
+$PY -c "import h5py, numpy as np; h5py.File('ext.h5', 'r+')['features'][0] = np.ones(8, np.float32)"
+set +e; dcrun 1 scan --features ext.h5 --knn knn-ext.h5 --clusters 3 --epochs 2 --out s-ext2.h5 >ext.txt 2>&1; rc=$?; set -e
+[[ $rc -ne 0 ]] && grep -q "the files do not belong together" ext.txt || { cat ext.txt; fail "a rewritten external features file was accepted"; }
+pass "scan refuses knn.h5 of an external features file rewritten since"
