@@ -68,9 +68,13 @@ class Seeder {
   /// closest (uniform when every point sits on a centre), as positions in
   /// the exact prefix sums of all ranks' points in global order.
   std::vector<Pick> draw(int n) {
+    // Terms in parallel (the costly part), then the integer scan: the same
+    // sums for any thread count.
     prefix_.resize(size_t(p_.m));
+#pragma omp parallel for schedule(static) if (p_.m > 4096)
+    for (int64_t i = 0; i < p_.m; ++i) prefix_[i] = term(i, closest_[i]);
     int64_t acc = 0;
-    for (int64_t i = 0; i < p_.m; ++i) prefix_[i] = acc += term(i, closest_[i]);
+    for (int64_t i = 0; i < p_.m; ++i) prefix_[i] = acc += prefix_[i];
     const std::vector<int64_t> totals = comm_.allgather(std::vector<int64_t>{acc});
     int64_t total = 0;
     for (int64_t t : totals) total += t;
@@ -118,6 +122,7 @@ class Seeder {
     std::vector<float> cn(static_cast<size_t>(t)), dot(rows.size() * static_cast<size_t>(t));
     row_norms(c, t, d_, cn.data());
     dot_rows(p_.x, d_, rows.data(), int64_t(rows.size()), c, t, dot.data());
+#pragma omp parallel for schedule(static) if (rows.size() > 4096)
     for (size_t r = 0; r < rows.size(); ++r)
       for (int64_t j = 0; j < t; ++j) {
         const float v = (ip_ ? 2.0f : pn_[rows[r]] + cn[j]) + -2.0f * dot[r * t + j];
@@ -143,15 +148,18 @@ class Seeder {
     for (int64_t a = 0; a < c; ++a) centres[a] = a;
     std::vector<float> dc = distances_between(centres, cand);  // [c x trials]
     const double f = (2.01) * (2.01);
+    // Marked in parallel, gathered in order: the same list for any thread count.
+    keep_.resize(size_t(p_.m));
+#pragma omp parallel for schedule(static) if (p_.m > 4096)
     for (int64_t i = 0; i < p_.m; ++i) {
       const float* di = dc.data() + owner_[i] * trials_;
       const double bound = f * double(closest_[i]) + slack_;
-      for (int t = 0; t < trials_; ++t)
-        if (double(di[t]) < bound) {
-          rows.push_back(i);
-          break;
-        }
+      uint8_t k = 0;
+      for (int t = 0; t < trials_ && !k; ++t) k = double(di[t]) < bound;
+      keep_[i] = k;
     }
+    for (int64_t i = 0; i < p_.m; ++i)
+      if (keep_[i]) rows.push_back(i);
     return rows;
   }
 
@@ -175,19 +183,20 @@ class Seeder {
     const std::vector<float> dist = distances(rows, cand.data(), trials_);
     // Potential of each candidate, minus that of the current centres: only
     // the points in reach can change it.
+    // Integer sums: exact, so the same for any thread count and order.
     std::vector<int64_t> delta(size_t(trials_), 0);
-    for (int t = 0; t < trials_; ++t) {
-      int64_t s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (rows.size() > 4096)
-      for (size_t r = 0; r < rows.size(); ++r) {
-        const int64_t i = rows[r];
-        s += term(i, std::min(closest_[i], dist[r * trials_ + t])) - term(i, closest_[i]);
-      }
-      delta[t] = s;
+    int64_t* dl = delta.data();
+    const int nt = trials_;
+#pragma omp parallel for reduction(+ : dl[:nt]) schedule(static) if (rows.size() > 4096)
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const int64_t i = rows[r];
+      const int64_t now = term(i, closest_[i]);
+      for (int t = 0; t < nt; ++t) dl[t] += term(i, std::min(closest_[i], dist[r * nt + t])) - now;
     }
     comm_.allreduce_sum(delta.data(), delta.size());  // exact: integers
     const int best = int(std::min_element(delta.begin(), delta.end()) - delta.begin());
     add_centre(c, cand.data() + best * d_);
+#pragma omp parallel for schedule(static) if (rows.size() > 4096)
     for (size_t r = 0; r < rows.size(); ++r) {
       const int64_t i = rows[r];
       const float v = dist[r * trials_ + best];
@@ -203,6 +212,7 @@ class Seeder {
   const int trials_;
   std::vector<float> pn_, closest_, cent_, cn_;
   std::vector<int32_t> owner_;
+  std::vector<uint8_t> keep_;  // in_reach's marks, [m]
   std::vector<int64_t> counts_, prefix_;
   FixedGrid grid_;
   double slack_ = 0;
