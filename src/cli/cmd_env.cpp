@@ -25,6 +25,9 @@ void add_env_command(CLI::App& app) {
                 __builtin_cpu_supports("avx2") ? "yes" : "no");
     std::printf("threads:     %d OpenMP threads per rank x %d ranks; OpenBLAS: one thread per call\n",
                 compute_threads(), ctx.comm->size());
+    int all = 0;
+    const int flushing = compute_env::threads_flushing_denormals(&all);
+    std::printf("denormals:   flushed to zero (FTZ/DAZ) on %d of %d OpenMP threads\n", flushing, all);
   });
 }
 

@@ -16,6 +16,8 @@
 #include "pipeline/stage_table.h"
 
 int main(int argc, char** argv) {
+  // Before any thread exists, so that all inherit it (kernels/compute_env.h).
+  distclust::compute_env::flush_denormals();
   distclust::compute_env::prepare(argc, argv);  // may re-exec with the BLAS/OpenMP env
   // Every HDF5 file is closed explicitly, its result checked (io/commit.h).
   // HDF5's own clean-up at exit would close again a file whose close failed

@@ -1,5 +1,9 @@
 #include "kernels/compute_env.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 #include <setjmp.h>
 #include <signal.h>
 #include <strings.h>
@@ -156,6 +160,25 @@ void prepare(int, char** argv) {
     setenv(kPreset, preset.c_str(), 1);
   }
   reexec(argv);
+}
+
+void flush_denormals() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
+#endif
+}
+
+int threads_flushing_denormals(int* of) {
+  int n = 0, all = 0;
+#pragma omp parallel reduction(+ : n, all)
+  {
+    ++all;
+#if defined(__x86_64__) || defined(__i386__)
+    n += (_mm_getcsr() & 0x8040) == 0x8040;
+#endif
+  }
+  if (of) *of = all;
+  return n;
 }
 
 std::string summary() { return g_summary; }

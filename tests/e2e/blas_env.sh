@@ -28,4 +28,11 @@ pass "disagreeing kernels refused, preset kept and named"
 # No switch asked for: no check, kernels as given.
 DISTCLUST_KEEP_ENV=1 OPENBLAS_CORETYPE=Haswell "$DC" env >keep.txt 2>&1
 grep -q "kept as given" keep.txt && [[ $(core keep.txt) == Haswell ]] || { cat keep.txt; fail "KEEP_ENV"; }
+# Denormals are flushed on every thread (main sets FTZ/DAZ before any thread
+# starts; threads inherit it). Without it SCAN's sgemm slowed 30x on an
+# AVX-512 machine once operands fell below 1.2e-38 (bench/RESULTS-scan.md).
+for t in 1 2 3; do
+  "$DC" env --threads $t >ftz.txt 2>&1
+  grep -q "denormals:   flushed to zero (FTZ/DAZ) on $t of $t OpenMP threads" ftz.txt || { cat ftz.txt; fail "denormals not flushed on every thread ($t)"; }
+done
 pass "blas env"
