@@ -6,7 +6,8 @@
 # planted labels.
 #   bench/imagenet_rehearsal.sh [SCAN_EPOCHS]      default 1 (seconds/epoch)
 # Env: N (1281167), D (512), NOISE (1.0), WORK (folder, default a temp dir),
-# DISTCLUST (binary). Needs ~3 GB of disk and ~2 x 3 GiB of memory.
+# DISTCLUST (binary), FROM=STAGE (in an existing WORK: skip the stages
+# before STAGE, whose outputs are there). Needs ~3 GB of disk and ~2 x 3 GiB of memory.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISTCLUST:-$ROOT/build/src/cli/distclust}
@@ -14,8 +15,11 @@ N=${N:-1281167}; D=${D:-512}; NOISE=${NOISE:-1.0}; EPOCHS=${1:-1}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/rehearsal.XXXXXX")}
 cd "$WORK"
 MPI=("$ROOT/launch/distclust-mpirun" -np 2)
+FROM=${FROM:-synth}; started=0
 stage() {  # stage NAME args...: time and peak RSS per rank
   local name=$1; shift
+  [[ $name == "$FROM" ]] && started=1
+  (( started )) || return 0
   local t0; t0=$(date +%s.%N)
   "${MPI[@]}" bash -c 'exec /usr/bin/time -v -o "time-$0-$OMPI_COMM_WORLD_RANK.txt" "$@"' "$name" "$BIN" "$@" \
     >"$name.log" 2>&1 || {
@@ -24,8 +28,10 @@ stage() {  # stage NAME args...: time and peak RSS per rank
   local rss; rss=$(grep -h "Maximum resident" time-"$name"-*.txt 2>/dev/null | awk '{printf "%s%.2f", sep, $NF/1048576; sep=" / "}')
   printf "| %s | %.1f | %s |\n" "$name" "$(echo "$t1 - $t0" | bc)" "${rss:-?}" | tee -a table.md
 }
-echo "| stage | wall s | peak RSS per rank (GiB) |" | tee table.md
-echo "|---|---:|---|" | tee -a table.md
+if [[ $FROM == synth ]]; then
+  echo "| stage | wall s | peak RSS per rank (GiB) |" | tee table.md
+  echo "|---|---:|---|" | tee -a table.md
+fi
 stage synth synth features --n "$N" --d "$D" --k 1000 --noise "$NOISE" --seed 7 --half --out f.h5
 stage kmeans kmeans --features f.h5 --k 1000 --spherical --init kmeans-parallel --seed 1 --out kmeans.h5
 stage knn knn --features f.h5 --k 20 --mode ivf --recall-sample 2000 --out knn.h5
