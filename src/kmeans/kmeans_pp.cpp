@@ -147,17 +147,17 @@ class Seeder {
     std::vector<int64_t> centres(static_cast<size_t>(c));
     for (int64_t a = 0; a < c; ++a) centres[a] = a;
     std::vector<float> dc = distances_between(centres, cand);  // [c x trials]
+    // A point is in reach when some candidate is near its centre: the
+    // nearest candidate to each centre decides it (one lookup per point).
+    std::vector<float> near(static_cast<size_t>(c));
+    for (int64_t a = 0; a < c; ++a)
+      near[a] = *std::min_element(dc.begin() + a * trials_, dc.begin() + (a + 1) * trials_);
     const double f = (2.01) * (2.01);
     // Marked in parallel, gathered in order: the same list for any thread count.
     keep_.resize(size_t(p_.m));
 #pragma omp parallel for schedule(static) if (p_.m > 4096)
-    for (int64_t i = 0; i < p_.m; ++i) {
-      const float* di = dc.data() + owner_[i] * trials_;
-      const double bound = f * double(closest_[i]) + slack_;
-      uint8_t k = 0;
-      for (int t = 0; t < trials_ && !k; ++t) k = double(di[t]) < bound;
-      keep_[i] = k;
-    }
+    for (int64_t i = 0; i < p_.m; ++i)
+      keep_[i] = double(near[owner_[i]]) < f * double(closest_[i]) + slack_;
     for (int64_t i = 0; i < p_.m; ++i)
       if (keep_[i]) rows.push_back(i);
     return rows;
