@@ -78,6 +78,26 @@ class SearchKernel {
   /// OpenMP parallel region it runs on the calling thread alone.
   virtual void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
                       const std::function<void(int64_t)>& on_rows = {}) = 0;
+  /// The self-join of a block, as a kNN graph needs it: every query row of
+  /// q against every other row of q, the result that search(q, base = q's
+  /// rows with ids first_row + j, valid, exclude_self) gives up to float
+  /// near-ties, but a kernel may compute each pair's product once and offer
+  /// it to both rows (the CPU kernel does: half the GEMM work). q.ids and
+  /// q.top_rows must be null. valid ([n], may be null): rows never returned.
+  /// The default calls search().
+  virtual void search_self(const SearchQueries& q, const uint8_t* valid, Metric m, TopK& top,
+                           const std::function<void(int64_t)>& on_rows = {});
+  /// Two distinct row blocks a [na x d] and b [nb x d] (global rows
+  /// a.first_row.. and b.first_row.., not overlapping) against each other:
+  /// a's rows search b's into top_a [na x cap], b's rows search a's into
+  /// top_b [nb x cap], as two search() calls would (up to float near-ties),
+  /// each pair's product computed once (the CPU kernel). Exact kNN uses it
+  /// for the first half of the ring, sending top_b back to b's rank. valid_a,
+  /// valid_b ([na], [nb], may be null): rows never returned. ids and
+  /// top_rows must be null. on_rows: progress in a's rows.
+  virtual void search_pair(const SearchQueries& a, const uint8_t* valid_a, const SearchQueries& b,
+                           const uint8_t* valid_b, Metric m, TopK& top_a, TopK& top_b,
+                           const std::function<void(int64_t)>& on_rows = {});
 };
 
 /// OpenBLAS sgemm per tile (single-threaded, threads over tiles), selection

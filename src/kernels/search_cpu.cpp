@@ -17,67 +17,11 @@
 #include "kernels/blas.h"
 #include "kernels/rows.h"
 #include "distclust/search.h"
+#include "kernels/search_offer.h"
 
 namespace distclust {
 namespace {
-
-constexpr int kLanes = 16;  // base tiles are at least this wide
-constexpr float kNever = -std::numeric_limits<float>::infinity();
-
-int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-/// Best column of g[j] + bias[j], j < n (ties to the lower j), or -1 when all
-/// are -inf. Two passes: the maximum of each block of 64 (a vectorised max),
-/// then the first column holding the row's maximum, looked for from its
-/// block on: 5x faster than carrying an index per lane (0.14 against 0.68
-/// ns per score here). Earlier blocks hold only smaller values, so the
-/// column found is the lowest one with the maximum.
-inline int64_t argmax_row(const float* g, const float* bias, int64_t n, float& best) {
-  constexpr int64_t kBlock = 64;
-  float m = kNever;
-  int64_t at = -1;
-  int64_t j0 = 0;
-  for (; j0 + kBlock <= n; j0 += kBlock) {
-    float bm = kNever;
-#pragma omp simd reduction(max : bm)
-    for (int64_t l = 0; l < kBlock; ++l) bm = std::max(bm, g[j0 + l] + bias[j0 + l]);
-    if (bm > m) m = bm, at = j0;
-  }
-  for (int64_t j = j0; j < n; ++j)
-    if (g[j] + bias[j] > m) m = g[j] + bias[j], at = j;
-  best = m;
-  if (at < 0) return -1;
-  for (int64_t j = at; j < n; ++j)
-    if (g[j] + bias[j] == m) return j;
-  return -1;
-}
-
-/// Offers scores g[j] + bias[j] of base ids id(j) to query q of top. Blocks
-/// of 64 whose maximum is below the query's current threshold are passed
-/// over with one vectorised max; once the heap is warm almost all are.
-template <class Id>
-inline void offer_row(const float* g, const float* bias, int64_t n, Id id, int64_t self, int64_t q, TopK& top) {
-  constexpr int64_t kBlock = 64;
-  float thr = top.threshold(q);
-  auto offer = [&](int64_t j) {
-    const float v = g[j] + bias[j];
-    if (v >= thr && v != kNever) {
-      const int64_t i = id(j);
-      if (i == self) return;
-      top.push(q, v, i);
-      thr = top.threshold(q);
-    }
-  };
-  int64_t j = 0;
-  for (; j + kBlock <= n; j += kBlock) {
-    float m = kNever;
-#pragma omp simd reduction(max : m)
-    for (int64_t l = 0; l < kBlock; ++l) m = std::max(m, g[j + l] + bias[j + l]);
-    if (m < thr) continue;
-    for (int64_t l = 0; l < kBlock; ++l) offer(j + l);
-  }
-  for (; j < n; ++j) offer(j);
-}
+using namespace search_detail;
 
 class CpuSearch final : public SearchKernel {
  public:
@@ -142,22 +86,6 @@ class CpuSearch final : public SearchKernel {
   }
 
  private:
-  /// Per base row: -|b|^2 (l2) or 0, and -inf for rows never to return.
-  static std::vector<float> base_bias(const SearchBase& b, int64_t d, bool l2) {
-    std::vector<float> bias(static_cast<size_t>(b.n), 0.f);
-    if (l2) {
-      if (b.norms)
-        std::copy(b.norms, b.norms + b.n, bias.begin());
-      else
-        row_norms(b.x, b.n, d, bias.data());
-      for (auto& v : bias) v = -v;
-    }
-    if (b.valid)
-      for (int64_t j = 0; j < b.n; ++j)
-        if (!b.valid[j]) bias[j] = kNever;
-    return bias;
-  }
-
   /// k = 1: the best column of the tile row, then one compare with the kept one.
   static void offer_best(float* g, const float* bias, int64_t cn, const SearchBase& b, int64_t c0, int64_t self,
                          int64_t q, TopK& top) {
@@ -172,10 +100,33 @@ class CpuSearch final : public SearchKernel {
     top.push(q, best, id);
   }
 
+  void search_self(const SearchQueries& q, const uint8_t* valid, Metric m, TopK& top,
+                   const std::function<void(int64_t)>& on_rows) override {
+    cpu_search_self(t_, q, valid, m, top, on_rows);
+  }
+  void search_pair(const SearchQueries& a, const uint8_t* valid_a, const SearchQueries& b, const uint8_t* valid_b,
+                   Metric m, TopK& top_a, TopK& top_b, const std::function<void(int64_t)>& on_rows) override {
+    cpu_search_pair(t_, a, valid_a, b, valid_b, m, top_a, top_b, on_rows);
+  }
+
   SearchTiling t_;
 };
 
 }  // namespace
+
+void SearchKernel::search_self(const SearchQueries& q, const uint8_t* valid, Metric m, TopK& top,
+                               const std::function<void(int64_t)>& on_rows) {
+  require(!q.ids && !q.top_rows, "search_self: queries with ids or top_rows are not a self-join");
+  search(q, SearchBase{q.x, q.n, q.first_row, nullptr, nullptr, valid, true}, m, top, on_rows);
+}
+
+void SearchKernel::search_pair(const SearchQueries& a, const uint8_t* valid_a, const SearchQueries& b,
+                               const uint8_t* valid_b, Metric m, TopK& top_a, TopK& top_b,
+                               const std::function<void(int64_t)>& on_rows) {
+  require(!a.ids && !a.top_rows && !b.ids && !b.top_rows, "search_pair: queries with ids or top_rows");
+  search(a, SearchBase{b.x, b.n, b.first_row, nullptr, nullptr, valid_b, true}, m, top_a, on_rows);
+  search(b, SearchBase{a.x, a.n, a.first_row, nullptr, nullptr, valid_a, true}, m, top_b);
+}
 
 std::unique_ptr<SearchKernel> make_cpu_search(const SearchTiling& t) { return std::make_unique<CpuSearch>(t); }
 

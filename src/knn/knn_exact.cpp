@@ -1,8 +1,10 @@
-// Exact kNN: ring pass with the GEMM kernel into per-query heaps of k+4
-// candidates, then a second ring pass rescoring every candidate exactly in
-// double precision. The rescoring makes the graph independent of how rows
-// were tiled across ranks and threads (one answer for any rank count), puts
-// ties in row order, and gives exact similarities.
+// Exact kNN: a ring pass with the search kernel into per-query heaps of k+4
+// candidates (half a ring: each pair of ranks, and each pair of rows, is
+// multiplied once and the candidates of the far side sent back), then a
+// second ring pass rescoring every candidate exactly in double precision.
+// The rescoring makes the graph independent of how rows were tiled across
+// ranks and threads (one answer for any rank count), puts ties in row order,
+// and gives exact similarities.
 #include <omp.h>
 
 #include <algorithm>
@@ -116,6 +118,12 @@ struct KnnCkpt {
   }
 };
 
+/// Ring steps of the search pass: 0..P/2. Each pair of ranks meets once:
+/// at step s < P/2 rank r searches the block of r - s both ways and sends
+/// that rank its half (search_step); at s = P/2 (P even) both ranks of a
+/// pair hold each other's block and each searches for its own rows.
+int half_ring_steps(int P) { return P / 2 + 1; }
+
 /// Exact score in double: cosine <q,b>; l2 -||q-b||^2 (higher is better).
 inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
   double s = 0;
@@ -153,10 +161,10 @@ int resume_step(const KnnCkpt& ck, const std::string& ckpt_dir, const std::strin
   const int start = all_at_lo ? lo : 0;
   if (start > 0) {
     top = std::move(loaded);
-    log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", comm.size(), " ring steps",
+    log::info("knn: resuming from ", ckpt_dir, " after ", start, " of ", half_ring_steps(comm.size()), " ring steps",
               lo == hi ? std::string() : fmt(" (ranks were at steps ", lo, "..", hi, "; those ahead went back one)"));
   } else if (hi > 0) {
-    log::info("knn: checkpoints in ", ckpt_dir, " are at ring steps ", lo, "..", hi, " of ", comm.size(),
+    log::info("knn: checkpoints in ", ckpt_dir, " are at ring steps ", lo, "..", hi, " of ", half_ring_steps(comm.size()),
               " with no common step: starting afresh");
   }
   return start;
@@ -206,12 +214,48 @@ KnnGraph best_k(const FeatureBlock& b, const TopK& top, const std::vector<double
   return g;
 }
 
+/// One ring step of the search pass into top (the rank's rows).
+void search_step(SearchKernel& kernel, const FeatureBlock& b, const RingBlock& blk, int step, Metric metric,
+                 TopK& top, Communicator& comm, const std::function<void(int64_t)>& on_rows) {
+  const int64_t n = b.local_rows(), d = b.d;
+  const int P = comm.size(), r = comm.rank();
+  const SearchQueries mine{b.x.data(), n, d, b.rows.begin};
+  if (step == 0) {  // the rank's own block: a self-join
+    kernel.search_self(mine, b.valid.data(), metric, top, on_rows);
+    return;
+  }
+  if (2 * step == P) {  // the pair's other rank searches the other way
+    kernel.search(mine, SearchBase{blk.x, blk.rows.size(), blk.rows.begin, nullptr, nullptr, blk.valid, true}, metric,
+                  top, on_rows);
+    return;
+  }
+  // Both ways at once; the candidates for blk's rows go back to their rank,
+  // and this rank's come from rank r + step, which holds its block now.
+  TopK back(blk.rows.size(), top.cap());
+  kernel.search_pair(mine, b.valid.data(), {blk.x, blk.rows.size(), d, blk.rows.begin}, blk.valid, metric, top, back,
+                     on_rows);
+  const int from = (r + step) % P;
+  const size_t cells = size_t(n) * size_t(top.cap());
+  std::vector<float> s(cells);
+  std::vector<int64_t> ix(cells);
+  comm.sendrecv(back.raw_scores().data(), back.raw_scores().size() * sizeof(float), blk.origin, s.data(),
+                cells * sizeof(float), from);
+  comm.sendrecv(back.raw_indices().data(), back.raw_indices().size() * sizeof(int64_t), blk.origin, ix.data(),
+                cells * sizeof(int64_t), from);
+  const int cap = top.cap();
+#pragma omp parallel for schedule(static)
+  for (int64_t q = 0; q < n; ++q)
+    for (int c = 0; c < cap; ++c)
+      if (ix[size_t(q * cap + c)] != std::numeric_limits<int64_t>::max())
+        top.push(q, s[size_t(q * cap + c)], ix[size_t(q * cap + c)]);
+}
+
 }  // namespace
 
 KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, const std::string& ckpt_dir,
                    const std::string& input_key) {
   p.validate();
-  const int64_t n = b.local_rows(), d = b.d;
+  const int64_t n = b.local_rows();
   int64_t n_valid = 0;
   for (auto v : b.valid) n_valid += v ? 1 : 0;
   n_valid = comm.sum(n_valid);
@@ -233,22 +277,22 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto kernel = make_cpu_search({p.tile_rows, p.tile_cols});
+  const int steps = half_ring_steps(comm.size());
   // Rank 0's share (ranks hold equal shares): local queries x ring steps.
-  Progress progress("knn exact (rank 0)", "query rows", n * (comm.size() - start), comm.rank() == 0);
+  Progress progress("knn exact (rank 0)", "query rows", n * (steps - start), comm.rank() == 0);
   ring_pass(b, comm, start, [&](const RingBlock& blk, int step) {
-    const SearchBase base{blk.x, blk.rows.size(), blk.rows.begin, nullptr, nullptr, blk.valid, true};
     const int64_t before = n * (step - start);
-    kernel->search({b.x.data(), n, d, b.rows.begin}, base, l2 ? Metric::l2 : Metric::inner_product, top,
-                   [&](int64_t rows) { progress.update(before + rows); });
+    search_step(*kernel, b, blk, step, l2 ? Metric::l2 : Metric::inner_product, top, comm,
+                [&](int64_t rows) { progress.update(before + rows); });
     progress.finish();
-    log::info("knn: ring step ", step + 1, "/", comm.size(), " done (block of rank ", blk.origin, ", ",
+    log::info("knn: ring step ", step + 1, "/", steps, " done (block of rank ", blk.origin, ", ",
               blk.rows.size(), " rows)");
     if (!ck.path.empty() && p.checkpoint) {
       ck.save(input_key, step + 1, top, n);
       comm.barrier();
     }
     fault_point("DISTCLUST_FAULT_AFTER_STEPS", step + 1, &comm);
-  });
+  }, steps);
 
   KnnGraph g = best_k(b, top, rescore(b, top, l2, comm), p.k, l2);
   g.seconds_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -17,8 +17,10 @@ bool threads_may_call_mpi() {
 }  // namespace
 
 void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
-               const std::function<void(const RingBlock&, int)>& visit) {
+               const std::function<void(const RingBlock&, int)>& visit, int end) {
   const int P = comm.size(), r = comm.rank();
+  if (end < 0) end = P;
+  if (first_step >= end) return;  // every rank starts at the same step
   const int64_t d = mine.d;
   const bool overlap = P > 1 && threads_may_call_mpi();
   // Step s holds origin (r - s) mod P. Buffers: cur (being computed on) and
@@ -39,14 +41,14 @@ void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
   };
   bool own = first_step % P == 0;
   if (!own) fetch(first_step, cur_x, cur_v);
-  for (int s = first_step; s < P; ++s) {
+  for (int s = first_step; s < end; ++s) {
     const int o = origin_of(s);
     RingBlock blk;
     blk.origin = o;
     blk.rows = row_block(mine.n_total, o, P);
     blk.x = own ? mine.x.data() : cur_x.data();
     blk.valid = own ? mine.valid.data() : cur_v.data();
-    const bool more = s + 1 < P;
+    const bool more = s + 1 < end;
     auto pass_on = [&] {
       RowRange nr = row_block(mine.n_total, origin_of(s + 1), P);
       nxt_x.resize(static_cast<size_t>(nr.size() * d));

@@ -19,10 +19,11 @@ struct RingBlock {
   const uint8_t* valid = nullptr;  ///< [rows]
 };
 
-/// Calls visit(block, step) for steps first..P-1, the block of step s coming
-/// from rank (r - s) mod P. The transfer of the next block overlaps visit()
-/// when MPI allows threads (MPI_THREAD_MULTIPLE), else follows it.
+/// Calls visit(block, step) for steps first..end-1 (end: P when < 0), the
+/// block of step s coming from rank (r - s) mod P. The transfer of the next
+/// block overlaps visit() when MPI allows threads (MPI_THREAD_MULTIPLE),
+/// else follows it.
 void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
-               const std::function<void(const RingBlock&, int step)>& visit);
+               const std::function<void(const RingBlock&, int step)>& visit, int end = -1);
 
 }  // namespace distclust

@@ -28,7 +28,9 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   if (p.mode == "exact") {
     // The checkpoint key tells other settings (start afresh) from a changed
     // features file (refused by name): the settings' hash alone, then the file.
-    std::string key = "params=" + config_hash(p, knn_stage().not_hashed, "") +
+    // ";ring=half": heaps saved by the full ring of earlier versions hold
+    // other rows at a given step, so they are not resumed.
+    std::string key = "params=" + config_hash(p, knn_stage().not_hashed, "") + ";ring=half" +
                       "|features=" + features_signature(p.features, b.n_total, b.d);
     g = knn_exact(b, p, comm, ckpt, key);
     const double flops = 2.0 * double(b.n_total) * double(b.n_total) * double(b.d);

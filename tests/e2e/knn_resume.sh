@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# knn killed after a ring step and started again gives the same knn.h5; a
+# knn killed after a ring step and started again gives the same knn.h5 (5
+# ranks, the graph of 1 rank); a
 # features file changed since the checkpoint is refused with a clear error;
 # bad k and NaN rows are named.
 source "$(dirname "$0")/lib.sh"
@@ -11,29 +12,34 @@ a, b = h5py.File('$1'), h5py.File('$2')
 assert np.array_equal(a['indices'][:], b['indices'][:]) and np.array_equal(a['similarities'][:], b['similarities'][:]), '$3: graphs differ'
 print('$3: graph identical')"
 }
+# 5 ranks: the search pass is half a ring, steps 0..2 (own block; the blocks
+# of r - 1 and r - 2, each searched both ways with the far side's candidates
+# sent back), so a kill after step 2 leaves one step to do.
 dcrun 1 synth features --n 9000 --d 16 --k 10 --noise 1.0 --out f.h5
-dcrun 3 knn --features f.h5 --k 10 --no-checkpoint --out ref.h5 >/dev/null
-if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out knn.h5 >kill.txt 2>&1; then fail "not killed"; fi
+dcrun 1 knn --features f.h5 --k 10 --no-checkpoint --out ref.h5 >/dev/null
+dcrun 5 knn --features f.h5 --k 10 --no-checkpoint --out ref5.h5 >/dev/null
+same_graph ref.h5 ref5.h5 "5 ranks against 1"
+if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 5 knn --features f.h5 --k 10 --out knn.h5 >kill.txt 2>&1; then fail "not killed"; fi
 [[ -d knn.h5.ckpt && ! -e knn.h5 ]] || fail "no checkpoint / output present after kill"
-dcrun 3 knn --features f.h5 --k 10 --out knn.h5 > resume.txt
+dcrun 5 knn --features f.h5 --k 10 --out knn.h5 > resume.txt
 grep -q "resuming from knn.h5.ckpt after 2 of 3 ring steps" resume.txt || { cat resume.txt; fail "did not resume"; }
 same_graph ref.h5 knn.h5 "resumed"
 [[ ! -e knn.h5.ckpt ]] || fail "checkpoint left after success"
 # Killed between the ranks' saves: rank 1's checkpoint is missing (or a step
 # behind). The ranks must start afresh together, not search again on top of
 # rank 0's loaded heap (that gave duplicate neighbours in the Slurm requeue test).
-if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out k3.h5 >/dev/null 2>&1; then fail "not killed"; fi
-rm -f k3.h5.ckpt/rank-1-of-3.h5 k3.h5.ckpt/rank-1-of-3.h5.prev
-dcrun 3 knn --features f.h5 --k 10 --out k3.h5 > uneven.txt
+if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 5 knn --features f.h5 --k 10 --out k3.h5 >/dev/null 2>&1; then fail "not killed"; fi
+rm -f k3.h5.ckpt/rank-1-of-5.h5 k3.h5.ckpt/rank-1-of-5.h5.prev
+dcrun 5 knn --features f.h5 --k 10 --out k3.h5 > uneven.txt
 grep -q "are at ring steps 0..2 of 3 with no common step: starting afresh" uneven.txt || { cat uneven.txt; fail "uneven checkpoints not noticed"; }
 same_graph ref.h5 k3.h5 "after uneven checkpoints"
 # Killed between the ranks' saves of step 2: rank 1 saved only step 1. Every
 # rank keeps two generations, so ranks 0 and 2 go back to step 1 and all
 # resume from there (one generation made them start afresh).
-if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 3 knn --features f.h5 --k 10 --out k4.h5 >/dev/null 2>&1; then fail "not killed"; fi
-[[ -e k4.h5.ckpt/rank-1-of-3.h5.prev ]] || fail "no previous checkpoint generation kept"
-mv k4.h5.ckpt/rank-1-of-3.h5.prev k4.h5.ckpt/rank-1-of-3.h5
-dcrun 3 knn --features f.h5 --k 10 --out k4.h5 > behind.txt
+if DISTCLUST_FAULT_AFTER_STEPS=2 dcrun 5 knn --features f.h5 --k 10 --out k4.h5 >/dev/null 2>&1; then fail "not killed"; fi
+[[ -e k4.h5.ckpt/rank-1-of-5.h5.prev ]] || fail "no previous checkpoint generation kept"
+mv k4.h5.ckpt/rank-1-of-5.h5.prev k4.h5.ckpt/rank-1-of-5.h5
+dcrun 5 knn --features f.h5 --k 10 --out k4.h5 > behind.txt
 grep -q "resuming from k4.h5.ckpt after 1 of 3 ring steps (ranks were at steps 1..2" behind.txt \
   || { cat behind.txt; fail "ranks one step apart did not resume from the common step"; }
 same_graph ref.h5 k4.h5 "resumed from the previous generation"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/test_common.h"
+#include "distclust/error.h"
 #include "distclust/rng.h"
 #include "distclust/search.h"
 #include "kernels/exact_sum.h"
@@ -146,6 +147,97 @@ TEST(Search, BitIdenticalForAnyThreadCountAndQuerySplit) {
         EXPECT_TRUE(runs[r].second == runs[0].second) << "ids differ: run " << r << " l2 " << l2 << " k " << k;
       }
     }
+}
+
+using Results = std::pair<std::vector<float>, std::vector<int64_t>>;
+
+/// A join's results (runs on 1-3 threads) against search()'s: ids equal,
+/// scores within float rounding (a pair's product may come from the other
+/// operand order), every run the same bits.
+void expect_same_results(const std::vector<Results>& runs, const Results& want, int64_t d, const std::string& at) {
+  ASSERT_TRUE(runs[0].second == want.second) << at;
+  for (size_t c = 0; c < want.first.size(); ++c) {
+    if (want.first[c] == runs[0].first[c]) continue;  // covers the -inf of empty slots
+    ASSERT_NEAR(runs[0].first[c], want.first[c], tol::float_dot(d, 4.0 * d)) << at << " cell " << c;
+  }
+  for (size_t r = 1; r < runs.size(); ++r) ASSERT_TRUE(runs[r] == runs[0]) << at << ": " << r + 1 << " threads differ from 1";
+}
+
+TEST(Search, SelfJoinMatchesSearchForEveryBlockLayoutAndThreadCount) {
+  // search_self computes each pair once and offers it both ways, in
+  // tournament rounds: the graph must be search()'s against the same rows
+  // (ids equal; scores within float rounding: a pair's product may come
+  // from the other operand order), with invalid rows never returned, for
+  // block counts odd and even, blocks not aligned to the rows' first global
+  // row, and the same bits for 1-3 threads.
+  const int64_t d = 24;
+  for (int64_t n : {1, 7, 100, 515}) {
+    auto x = test::randn(n, d, uint64_t(n));
+    std::vector<uint8_t> valid(static_cast<size_t>(n), 1);
+    for (int64_t i = 3; i < n; i += 11) valid[size_t(i)] = 0;
+    for (int64_t first : {0, 37})
+      for (int tile : {16, 48, 1024})
+        for (bool l2 : {false, true}) {
+          const int k = int(std::min<int64_t>(5, std::max<int64_t>(1, n - 1)));
+          const Metric m = l2 ? Metric::l2 : Metric::inner_product;
+          auto kernel = make_cpu_search({tile, 64});
+          TopK ref(n, k);
+          omp_set_num_threads(1);
+          kernel->search({x.data(), n, d, first}, {x.data(), n, first, nullptr, nullptr, valid.data(), true}, m, ref);
+          const auto want = results(ref, n);
+          std::vector<Results> runs;
+          for (int threads : {1, 2, 3}) {
+            omp_set_num_threads(threads);
+            TopK top(n, k);
+            kernel->search_self({x.data(), n, d, first}, valid.data(), m, top);
+            runs.push_back(results(top, n));
+          }
+          omp_set_num_threads(2);
+          const std::string at = fmt("n=", n, " first=", first, " tile=", tile, " l2=", l2);
+          expect_same_results(runs, want, d, at);
+          for (int64_t id : runs[0].second) {
+            if (id < first || id >= first + n) continue;
+            ASSERT_TRUE(valid[size_t(id - first)]) << at << ": invalid row " << id;
+          }
+        }
+  }
+}
+
+TEST(Search, PairJoinMatchesTwoSearchesForEveryBlockLayoutAndThreadCount) {
+  // search_pair: two distinct blocks against each other, each tile pair
+  // once, in rounds of shifted diagonals: each side's results must be
+  // search()'s against the other block, for more tiles on either side,
+  // unaligned first rows and invalid rows, the same bits for 1-3 threads.
+  const int64_t d = 20;
+  for (auto [na, nb] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {5, 130}, {130, 5}, {77, 64}, {300, 301}}) {
+    auto xa = test::randn(na, d, uint64_t(na)), xb = test::randn(nb, d, uint64_t(1000 + nb));
+    std::vector<uint8_t> va(static_cast<size_t>(na), 1), vb(static_cast<size_t>(nb), 1);
+    for (int64_t i = 2; i < na; i += 9) va[size_t(i)] = 0;
+    for (int64_t i = 4; i < nb; i += 13) vb[size_t(i)] = 0;
+    const int64_t fa = 11, fb = fa + na + 29;  // rows fa.., then fb..: not overlapping, not aligned
+    for (int tile : {16, 48})
+      for (bool l2 : {false, true}) {
+        const Metric m = l2 ? Metric::l2 : Metric::inner_product;
+        const int k = 4;
+        auto kernel = make_cpu_search({tile, 64});
+        omp_set_num_threads(1);
+        TopK ra(na, k), rb(nb, k);
+        kernel->search({xa.data(), na, d, fa}, {xb.data(), nb, fb, nullptr, nullptr, vb.data(), true}, m, ra);
+        kernel->search({xb.data(), nb, d, fb}, {xa.data(), na, fa, nullptr, nullptr, va.data(), true}, m, rb);
+        std::vector<Results> runs_a, runs_b;
+        for (int threads : {1, 2, 3}) {
+          omp_set_num_threads(threads);
+          TopK ta(na, k), tb(nb, k);
+          kernel->search_pair({xa.data(), na, d, fa}, va.data(), {xb.data(), nb, d, fb}, vb.data(), m, ta, tb);
+          runs_a.push_back(results(ta, na));
+          runs_b.push_back(results(tb, nb));
+        }
+        omp_set_num_threads(2);
+        const std::string at = fmt("na=", na, " nb=", nb, " tile=", tile, " l2=", l2);
+        expect_same_results(runs_a, results(ra, na), d, at + " side a");
+        expect_same_results(runs_b, results(rb, nb), d, at + " side b");
+      }
+  }
 }
 
 TEST(Search, AssignNearestLabelsDistancesAndInvalidRows) {

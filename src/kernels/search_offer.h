@@ -1,0 +1,102 @@
+// The selection half of the CPU search kernel, shared by search() and
+// search_self(): scores of a GEMM tile offered to per-query heaps while the
+// tile is in cache. Internal to src/kernels.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "distclust/search.h"
+#include "distclust/topk.h"
+#include "kernels/rows.h"
+
+namespace distclust {
+namespace search_detail {
+
+constexpr int kLanes = 16;  // base tiles are at least this wide
+constexpr float kNever = -std::numeric_limits<float>::infinity();
+
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/// Best column of g[j] + bias[j], j < n (ties to the lower j), or -1 when all
+/// are -inf. Two passes: the maximum of each block of 64 (a vectorised max),
+/// then the first column holding the row's maximum, looked for from its
+/// block on: 5x faster than carrying an index per lane (0.14 against 0.68
+/// ns per score here). Earlier blocks hold only smaller values, so the
+/// column found is the lowest one with the maximum.
+inline int64_t argmax_row(const float* g, const float* bias, int64_t n, float& best) {
+  constexpr int64_t kBlock = 64;
+  float m = kNever;
+  int64_t at = -1;
+  int64_t j0 = 0;
+  for (; j0 + kBlock <= n; j0 += kBlock) {
+    float bm = kNever;
+#pragma omp simd reduction(max : bm)
+    for (int64_t l = 0; l < kBlock; ++l) bm = std::max(bm, g[j0 + l] + bias[j0 + l]);
+    if (bm > m) m = bm, at = j0;
+  }
+  for (int64_t j = j0; j < n; ++j)
+    if (g[j] + bias[j] > m) m = g[j] + bias[j], at = j;
+  best = m;
+  if (at < 0) return -1;
+  for (int64_t j = at; j < n; ++j)
+    if (g[j] + bias[j] == m) return j;
+  return -1;
+}
+
+/// Offers scores g[j] + bias[j] of base ids id(j) to query q of top. Blocks
+/// of 64 whose maximum is below the query's current threshold are passed
+/// over with one vectorised max; once the heap is warm almost all are.
+template <class Id>
+inline void offer_row(const float* g, const float* bias, int64_t n, Id id, int64_t self, int64_t q, TopK& top) {
+  constexpr int64_t kBlock = 64;
+  float thr = top.threshold(q);
+  auto offer = [&](int64_t j) {
+    const float v = g[j] + bias[j];
+    if (v >= thr && v != kNever) {
+      const int64_t i = id(j);
+      if (i == self) return;
+      top.push(q, v, i);
+      thr = top.threshold(q);
+    }
+  };
+  int64_t j = 0;
+  for (; j + kBlock <= n; j += kBlock) {
+    float m = kNever;
+#pragma omp simd reduction(max : m)
+    for (int64_t l = 0; l < kBlock; ++l) m = std::max(m, g[j + l] + bias[j + l]);
+    if (m < thr) continue;
+    for (int64_t l = 0; l < kBlock; ++l) offer(j + l);
+  }
+  for (; j < n; ++j) offer(j);
+}
+
+/// Per base row: -|b|^2 (l2) or 0, and -inf for rows never to return.
+inline std::vector<float> base_bias(const SearchBase& b, int64_t d, bool l2) {
+  std::vector<float> bias(static_cast<size_t>(b.n), 0.f);
+  if (l2) {
+    if (b.norms)
+      std::copy(b.norms, b.norms + b.n, bias.begin());
+    else
+      row_norms(b.x, b.n, d, bias.data());
+    for (auto& v : bias) v = -v;
+  }
+  if (b.valid)
+    for (int64_t j = 0; j < b.n; ++j)
+      if (!b.valid[j]) bias[j] = kNever;
+  return bias;
+}
+
+/// The joins on the CPU (search_join_cpu.cpp): SearchKernel::search_self
+/// and search_pair.
+void cpu_search_self(const SearchTiling& t, const SearchQueries& q, const uint8_t* valid, Metric m, TopK& top,
+                     const std::function<void(int64_t)>& on_rows);
+void cpu_search_pair(const SearchTiling& t, const SearchQueries& qa, const uint8_t* valid_a, const SearchQueries& qb,
+                     const uint8_t* valid_b, Metric m, TopK& top_a, TopK& top_b,
+                     const std::function<void(int64_t)>& on_rows);
+
+}  // namespace search_detail
+}  // namespace distclust
