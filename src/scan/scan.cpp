@@ -22,7 +22,7 @@ void ScanParams::validate() const {
   require(epochs >= 1, "scan.epochs: ", epochs, " must be >= 1");
   require(batch >= 1, "scan.batch: ", batch, " must be >= 1");
   require(lr > 0, "scan.lr: ", lr, " must be > 0");
-  require(weight_decay >= 0, "scan.weight_decay: ", weight_decay, " must be >= 0");
+  require(weight_decay >= 0 || weight_decay == -1, "scan.weight_decay: ", weight_decay, " must be >= 0 (or -1: auto)");
   require(entropy_weight >= 0, "scan.entropy_weight: ", entropy_weight, " must be >= 0");
   require(neighbours >= 0, "scan.neighbours: ", neighbours, " must be >= 0 (0 = all)");
   require(threshold > 0 && threshold < 1, "scan.threshold: ", threshold, " must be in (0, 1)");

@@ -41,7 +41,16 @@ struct ScanParams {
   int epochs = 60;                  ///< SCAN epochs (one pass over the valid rows each)
   int batch = 256;                  ///< global batch (anchors per step, all ranks together)
   double lr = 0.01;                 ///< Adam learning rate
-  double weight_decay = 1e-4;       ///< Adam weight decay (L2 added to the gradient, as torch.optim.Adam)
+  /// Adam weight decay (L2 added to the gradient, as torch.optim.Adam);
+  /// -1 = auto: 1e-3 / clusters (1e-4 at C = 10, SCAN's setting). Adam
+  /// normalises the sum of loss gradient and decay, and the loss gradient
+  /// of each output weight shrinks like 1/C: with 1e-4 at C = 1000 the decay
+  /// wins, the heads shrink to uniform outputs within one epoch (a
+  /// stationary point) and every row lands in one cluster
+  /// (bench/RESULTS-scan.md, "Weight decay and C").
+  double weight_decay = -1;
+  /// The weight decay used: weight_decay, or the auto value for `clusters`.
+  double effective_weight_decay() const { return weight_decay >= 0 ? weight_decay : 1e-3 / clusters; }
   double entropy_weight = 5.0;      ///< weight of the entropy of the batch-mean prediction
   int neighbours = 0;               ///< draw from the first this many neighbours of knn.h5 (0 = all k)
   bool normalize = true;            ///< L2-normalise feature rows before training
@@ -67,7 +76,7 @@ struct ScanParams {
     v("epochs", epochs, "SCAN epochs");
     v("batch", batch, "global batch size (anchors per step over all ranks)");
     v("lr", lr, "Adam learning rate");
-    v("weight_decay", weight_decay, "Adam weight decay");
+    v("weight_decay", weight_decay, "Adam weight decay (-1 = auto: 1e-3 / clusters)");
     v("entropy_weight", entropy_weight, "weight of the entropy term (against collapse)");
     v("neighbours", neighbours, "draw neighbours from the first this many of knn.h5 (0 = all)");
     v("normalize", normalize, "L2-normalise feature rows before training");

@@ -72,7 +72,8 @@ void log_placement(const ScanParams& p, Communicator& comm, const ScanData& s) {
   const double bytes = double(s.n) * double(s.d) * sizeof(float);
   log::info("scan: ", p.features, ": ", s.n, " x ", s.d, " (", s.n_valid, " valid), knn ", p.knn, ": k=", s.k_file,
             " (drawing from ", s.kuse, "), C=", p.clusters, ", ", p.heads, " ", p.head, " heads",
-            p.head == "mlp" ? fmt(" (hidden ", p.hidden, ")") : std::string(), ", ", comm.size(), " ranks x ",
+            p.head == "mlp" ? fmt(" (hidden ", p.hidden, ")") : std::string(), ", lr ", p.lr, ", weight decay ",
+            p.effective_weight_decay(), p.weight_decay < 0 ? " (auto: 1e-3 / C)" : "", ", ", comm.size(), " ranks x ",
             compute_threads(), " threads");
   log::info("scan: neighbour features: ",
             s.replicate ? fmt("replicated on every rank (N*D*4 = ", bytes / double(1ull << 20), " MiB",

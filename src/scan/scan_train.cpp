@@ -117,7 +117,7 @@ bool scan_step(ScanRun& r, ScanHeads& heads, DataParallelStep& dp, const EpochDr
   heads.zero_grad();
   heads.backward(w.dz.data());
   t.bwd += tick(tp);
-  dp.step(heads, AdamConfig{r.p.lr, r.p.weight_decay}, &t.comm, &t.adam);
+  dp.step(heads, AdamConfig{r.p.lr, r.p.effective_weight_decay()}, &t.comm, &t.adam);
   for (int h = 0; h < H; ++h) {
     cons_acc[h] += cons[h] / bg;
     ent_acc[h] += ent[h];
