@@ -18,12 +18,19 @@
 
 namespace distclust {
 
+/// `~` at the start (alone or before '/') becomes $HOME; $VAR and ${VAR}
+/// become the environment variable's value (so a config may say
+/// /lustre/$USER/run); "$$" is a literal "$". An unset variable is an error
+/// naming `where` ("section.key") and the variable.
+std::string expand_env(const std::string& where, const std::string& text);
+
 /// Parses text into a field, with errors naming "section.key".
 void parse_value(const std::string& where, const std::string& text, bool& out);
 void parse_value(const std::string& where, const std::string& text, int& out);
 void parse_value(const std::string& where, const std::string& text, int64_t& out);
 void parse_value(const std::string& where, const std::string& text, double& out);
 void parse_value(const std::string& where, const std::string& text, float& out);
+/// Text values are expanded as a shell would expand a path (expand_env).
 void parse_value(const std::string& where, const std::string& text, std::string& out);
 void parse_value(const std::string& where, const std::string& text, std::vector<float>& out);
 

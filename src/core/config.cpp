@@ -1,6 +1,7 @@
 #include "distclust/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -62,7 +63,52 @@ void parse_value(const std::string& where, const std::string& text, float& out) 
   out = static_cast<float>(d);
 }
 
-void parse_value(const std::string&, const std::string& text, std::string& out) { out = trim(text); }
+std::string expand_env(const std::string& where, const std::string& text) {
+  auto value_of = [&](const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    if (!v)
+      throw Error(fmt(where, ": '", text, "' uses $", name, ", which is not set in the environment (write $$ for a literal $)"));
+    return std::string(v);
+  };
+  std::string out;
+  size_t i = 0;
+  if (!text.empty() && text[0] == '~' && (text.size() == 1 || text[1] == '/')) {
+    out = value_of("HOME");
+    i = 1;
+  }
+  auto name_char = [](char c, bool first) { return c == '_' || std::isalpha(static_cast<unsigned char>(c)) || (!first && std::isdigit(static_cast<unsigned char>(c))); };
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c != '$' || i + 1 == text.size()) {
+      out += c, ++i;
+      continue;
+    }
+    if (text[i + 1] == '$') {  // $$: a literal $
+      out += '$', i += 2;
+      continue;
+    }
+    if (text[i + 1] == '{') {
+      const size_t end = text.find('}', i + 2);
+      require(end != std::string::npos && end > i + 2, where, ": '", text, "': unterminated or empty ${...}");
+      out += value_of(text.substr(i + 2, end - i - 2));
+      i = end + 1;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < text.size() && name_char(text[j], j == i + 1)) ++j;
+    if (j == i + 1) {  // "$" not followed by a name: kept as it is
+      out += c, ++i;
+      continue;
+    }
+    out += value_of(text.substr(i + 1, j - i - 1));
+    i = j;
+  }
+  return out;
+}
+
+void parse_value(const std::string& where, const std::string& text, std::string& out) {
+  out = expand_env(where, trim(text));
+}
 
 void parse_value(const std::string& where, const std::string& text, std::vector<float>& out) {
   std::string t = trim(text);

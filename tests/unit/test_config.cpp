@@ -126,3 +126,32 @@ TEST(Config, NumbersPrintShortestExactText) {
     ASSERT_EQ(std::strtof(to_text(f).c_str(), nullptr), f) << to_text(f);
   }
 }
+
+TEST(Config, PathsExpandHomeAndVariablesAndNameAnUnsetOne) {
+  // configs/imagenet.yaml says /lustre/$USER/...: that must not become a
+  // folder named "$USER".
+  const char* home = std::getenv("HOME");
+  const std::string saved = home ? home : "";
+  ::setenv("DC_TEST_USER", "alice", 1);
+  ::setenv("HOME", "/home/alice", 1);
+  ::unsetenv("DC_TEST_UNSET");
+  EXPECT_EQ(expand_env("w", "/lustre/$DC_TEST_USER/run"), "/lustre/alice/run");
+  EXPECT_EQ(expand_env("w", "/x/${DC_TEST_USER}_1/y"), "/x/alice_1/y");
+  EXPECT_EQ(expand_env("w", "~/data"), "/home/alice/data");
+  EXPECT_EQ(expand_env("w", "~"), "/home/alice");
+  EXPECT_EQ(expand_env("w", "a~b/~c"), "a~b/~c");  // only a leading ~ is home
+  EXPECT_EQ(expand_env("w", "cost$$5 and $ alone and 5$"), "cost$5 and $ alone and 5$");
+  EXPECT_EQ(expand_env("w", "cosine"), "cosine");
+  const std::string e = error_of([] { expand_env("run.workdir", "/scratch/$DC_TEST_UNSET/w"); });
+  EXPECT_NE(e.find("run.workdir"), std::string::npos) << e;
+  EXPECT_NE(e.find("$DC_TEST_UNSET, which is not set"), std::string::npos) << e;
+  EXPECT_NE(error_of([] { expand_env("w", "${DC_TEST_USER"); }).find("unterminated"), std::string::npos);
+  // Through a YAML file and --set, as a user writes them.
+  Config c = Config::load(write_yaml("kmeans:\n  features: $DC_TEST_USER/f.h5\n"));
+  c.add_override("kmeans.out=~/km.h5", "kmeans");
+  KMeansParams p;
+  c.apply("kmeans", p);
+  EXPECT_EQ(p.features, "alice/f.h5");
+  EXPECT_EQ(p.out, "/home/alice/km.h5");
+  if (home) ::setenv("HOME", saved.c_str(), 1);
+}
