@@ -20,8 +20,10 @@ const std::vector<std::string>& all_sections() {
 
 void add_common(CLI::App* app, CommandLine& cl) {
   app->add_option("--config", cl.config_path, "YAML config file (sections map to each stage's parameters)")
+      ->type_name("PATH")
       ->group("Config");
   app->add_option("--set", cl.sets, "override: section.key=value (repeatable; bare key = this command's section)")
+      ->type_name("KEY=VALUE")
       ->group("Config");
   cl.flags.add(app, "runtime", cl.runtime);
 }

@@ -7,6 +7,8 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/help_format.h"
+#include "cli/suggest.h"
 #include "cli/stage_command.h"
 #include "kernels/compute_env.h"
 #include "distclust/comm.h"
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   CLI::App app{"distclust " DISTCLUST_VERSION
                ": distributed clustering of large image collections\n"
                "(extract -> kmeans -> knn -> scan). Run under mpirun/srun for several ranks."};
+  app.formatter(std::make_shared<distclust::cli::HelpFormatter>());
   app.require_subcommand(1);
   app.set_version_flag("--version", "distclust " DISTCLUST_VERSION);
   distclust::cli::add_synth_commands(app);
@@ -52,7 +55,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    code = rank == 0 ? app.exit(e) : (e.get_exit_code() != 0 ? 2 : 0);
+    // A mistyped subcommand or flag: name the nearest known one.
+    const std::string hint = e.get_exit_code() != 0 ? distclust::cli::unknown_argument_hint(app, argc, argv) : "";
+    if (rank == 0 && !hint.empty())
+      std::fprintf(stderr, "distclust: %s\n", hint.c_str());
+    code = rank == 0 && hint.empty() ? app.exit(e) : (e.get_exit_code() != 0 ? 2 : 0);
     if (e.get_exit_code() != 0) code = 2;
   } catch (const std::exception& e) {
     // A failure on one rank ends the whole job: no rank is left waiting.

@@ -27,7 +27,7 @@ class ParamFlags {
         e.opt = app->add_flag(flag + ",!--no-" + dashed(name), *e.flag, doc);
         e.is_bool = true;
       } else {
-        e.opt = app->add_option(flag, *e.value, doc);
+        e.opt = app->add_option(flag, *e.value, doc)->type_name(type_name<T>(name));
       }
       e.opt->default_str(to_text(field))->group(section_title(section));
       entries_.push_back(e);
@@ -57,6 +57,20 @@ class ParamFlags {
     return s;
   }
   static std::string section_title(const std::string& s) { return "Options (" + s + ":)"; }
+  /// --help's type of a field: INT, FLOAT, PATH (files and folders), TEXT,
+  /// FLOATS (a list: 1,2,3).
+  template <class T>
+  static const char* type_name(const std::string& name) {
+    if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) return "INT";
+    if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) return "FLOAT";
+    if constexpr (std::is_same_v<T, std::vector<float>>) return "FLOATS";
+    static const char* const paths[] = {"features", "knn", "out", "source", "backbone", "labels", "pred",
+                                        "kmeans", "centroids", "init_centroids", "image_root", "log_dir",
+                                        "workdir", "json", "list"};
+    for (const char* p : paths)
+      if (name == p) return "PATH";
+    return "TEXT";
+  }
   std::vector<Entry> entries_;
 };
 

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # --help of every subcommand lists the flags the issues name, with defaults.
 source "$(dirname "$0")/lib.sh"
-expect() { local out; out=$("$DC" "$@" --help); for f in "${FLAGS[@]}"; do grep -q -- "$f" <<<"$out" || fail "'$* --help' lacks $f"; done; }
+# A boolean flag shows as --[no-]name.
+expect() {
+  local out; out=$("$DC" "$@" --help)
+  for f in "${FLAGS[@]}"; do
+    grep -q -- "$f" <<<"$out" || grep -qF -- "--[no-]${f#--}" <<<"$out" || fail "'$* --help' lacks $f"
+  done
+}
 FLAGS=(--n --d --k --noise --seed --out --config --set); expect synth features
 FLAGS=(--classes --per-class --size --seed --out); expect synth images
 FLAGS=(--features --k --out --iters --init --spherical --restarts --seed --tol --comm --threads); expect kmeans
@@ -15,4 +21,22 @@ FLAGS=(--config --set --workdir --stages --force); expect run
 "$DC" kmeans --help | grep -q "kmeans++|random|kmeans-parallel" || fail "init choices not in help"
 "$DC" --version | grep -q "distclust" || fail "--version"
 if "$DC" frobnicate >out.txt 2>&1; then fail "unknown subcommand accepted"; fi
+# Types instead of TEXT everywhere, booleans without CLI11's raw form.
+h=$("$DC" scan --help)
+grep -q -- "--clusters INT=10" <<<"$h" || fail "no INT type: $(grep clusters <<<"$h")"
+grep -q -- "--lr FLOAT=0.01" <<<"$h" || fail "no FLOAT type"
+grep -q -- "--features PATH" <<<"$h" || fail "no PATH type"
+grep -qF -- "--[no-]self-label BOOL=false" <<<"$h" || fail "boolean not shown as --[no-]self-label BOOL=false"
+! grep -q -- "{false}" <<<"$h" || fail "raw CLI11 boolean form in --help"
+# A mistyped subcommand or flag gets the nearest name, exit code 2.
+typo() {  # expected-hint args...
+  local want=$1; shift
+  local rc=0; "$DC" "$@" >typo.txt 2>&1 || rc=$?
+  [[ $rc == 2 ]] || fail "'$*' exited $rc, not 2"
+  grep -qF -- "$want" typo.txt || { cat typo.txt; fail "'$*': no hint '$want'"; }
+}
+typo "unknown subcommand 'kmean'; did you mean 'kmeans'?" kmean --k 3
+typo "unknown option '--iter' for 'kmeans'; did you mean '--iters'?" kmeans --features f.h5 --iter 3
+typo "did you mean 'features'?" synth featurs
+typo "did you mean '--clusters'?" scan --cluster=4
 pass "help"
