@@ -73,7 +73,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
   }
   std::vector<char> made(static_cast<size_t>(cl.k), 0);
   std::set<std::string> source_dirs;  // folders of the images: inputs that --force must not delete
-  std::string first_failure;
+  std::string first_failure, first_missing;
   int width = std::max<int>(6, int(std::to_string(std::max<int64_t>(cl.n - 1, 0)).size()));
   H5Strings ids(cl.features);
   const int64_t block = 65536;
@@ -106,6 +106,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
       source_dirs.insert(src.parent_path().string());
       std::error_code ec;
       if (!fs::is_regular_file(src, ec)) {
+        if (s.missing == 0) first_missing = path;
         if (s.missing++ < 5)
           log::warn("export: row ", i, ": ", path, " is not a readable file; left out of the folders");
         continue;
@@ -141,6 +142,16 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
   require(s.failed == 0, "export: ", s.failed, " of ", s.failed + s.linked, " images could not be ",
           p.copy ? "copied" : "linked", " into the cluster folders (first: ", first_failure, "); ", dir.out(),
           " was not written");
+  // Not one image found: relative paths from a features file made in
+  // another folder (files written since /ids became absolute do not have
+  // them), or the images moved. A folder of empty clusters is no export.
+  if (folders && s.missing > 0 && s.linked == 0)
+    throw Error(fmt("export: none of the ", s.missing, " image paths in ", p.features, " is a readable file (first: ",
+                    first_missing, ", looked for at ",
+                    fs::absolute(resolve_image_path(first_missing, p.image_root)).string(),
+                    "): relative paths are resolved from --image-root (default: the current folder); pass the folder "
+                    "extract ran in, or extract again (new features files store absolute paths); ",
+                    dir.out(), " was not written"));
   std::vector<std::string> inputs{p.features, p.pred};
   inputs.insert(inputs.end(), source_dirs.begin(), source_dirs.end());
   require_apart(dir.out(), inputs);

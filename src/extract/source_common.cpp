@@ -76,7 +76,49 @@ std::mutex& hdf5_mutex() {
   return m;
 }
 
+namespace {
+
+/// A source whose row ids are absolute paths ("FILE:INDEX" with FILE
+/// absolute), so that report and export find the images from any folder,
+/// not only from the one extract ran in. Messages keep the path as given.
+class AbsoluteIds final : public ImageSource {
+ public:
+  explicit AbsoluteIds(std::unique_ptr<ImageSource> in, const std::string& given)
+      : in_(std::move(in)), cwd_(fs::current_path()) {
+    path_ = given;
+  }
+  int64_t size() const override { return in_->size(); }
+  std::string id(int64_t i) const override {
+    const std::string s = in_->id(i);
+    if (s.empty() || s[0] == '/') return s;
+    if (in_->kind() == "hdf5" || in_->kind() == "cifar") {  // FILE:INDEX
+      const size_t colon = s.rfind(':');
+      if (colon != std::string::npos) return absolute(s.substr(0, colon)) + s.substr(colon);
+    }
+    return absolute(s);
+  }
+  int64_t label(int64_t i) const override { return in_->label(i); }
+  std::vector<std::string> class_names() const override { return in_->class_names(); }
+  RawImage read(int64_t i) const override { return in_->read(i); }
+  std::string kind() const override { return in_->kind(); }
+
+ private:
+  std::string absolute(const std::string& rel) const { return (cwd_ / rel).lexically_normal().string(); }
+  std::unique_ptr<ImageSource> in_;
+  fs::path cwd_;
+};
+
+std::unique_ptr<ImageSource> open_source_as_given(const SourceParams& p);
+
+}  // namespace
+
 std::unique_ptr<ImageSource> open_source(const SourceParams& p) {
+  return std::make_unique<AbsoluteIds>(open_source_as_given(p), p.path);
+}
+
+namespace {
+
+std::unique_ptr<ImageSource> open_source_as_given(const SourceParams& p) {
   p.validate();
   std::string type = p.type;
   if (type == "auto") {
@@ -100,6 +142,8 @@ std::unique_ptr<ImageSource> open_source(const SourceParams& p) {
   if (type == "hdf5") return extract::open_hdf5_source(p);
   return extract::open_cifar_source(p);
 }
+
+}  // namespace
 
 namespace extract {
 

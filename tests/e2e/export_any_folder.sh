@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# /ids holds absolute paths, so export links every image from any folder
+# (before: relative paths, and export run elsewhere linked 0 images and
+# exited 0). A features file with relative paths that resolve nowhere is an
+# error naming where it looked and --image-root, not an empty export.
+source "$(dirname "$0")/lib.sh"
+mkdir -p a b
+(cd a && dcrun 1 synth images --classes 3 --per-class 4 --size 16 --out imgs >/dev/null &&
+  dcrun 1 extract --source imgs --backbone pixels --out f.h5 >/dev/null &&
+  dcrun 1 kmeans --features f.h5 --k 3 --out km.h5 >/dev/null)
+$PY -c "
+import h5py, os
+ids = [i.decode() for i in h5py.File('a/f.h5')['ids'][:]]
+assert all(os.path.isabs(i) for i in ids), ids[:2]
+print('ids absolute:', ids[0])"
+(cd b && dcrun 1 export --features ../a/f.h5 --pred ../a/km.h5 --out exp >out.txt 2>&1) || { cat b/out.txt; fail "export from another folder failed"; }
+n=$(find b/exp/clusters -type l | wc -l)
+[[ $n == 12 ]] || fail "$n of 12 images linked from another folder"
+# Relative ids (files from before), exported from a folder where they do not resolve.
+$PY -c "
+import h5py, numpy as np
+f = h5py.File('a/f.h5', 'a'); ids = [i.decode() for i in f['ids'][:]]
+rel = [i[i.index('imgs/'):] for i in ids]; del f['ids']; f['ids'] = np.array(rel, dtype='S64')"
+if (cd b && dcrun 1 export --features ../a/f.h5 --pred ../a/km.h5 --out exp2 >out2.txt 2>&1); then
+  fail "an export that found no image exited 0"
+fi
+grep -q "none of the 12 image paths .* is a readable file (first: imgs/" b/out2.txt || { cat b/out2.txt; fail "unclear error"; }
+grep -q -- "--image-root" b/out2.txt || fail "the error does not name --image-root"
+[[ ! -e b/exp2 ]] || fail "an empty export was written"
+(cd b && dcrun 1 export --features ../a/f.h5 --pred ../a/km.h5 --image-root ../a --out exp3 >/dev/null) || fail "--image-root did not resolve them"
+[[ $(find b/exp3/clusters -type l | wc -l) == 12 ]] || fail "--image-root: not every image linked"
+pass "export from any folder; relative ids resolved by --image-root or refused by name"
