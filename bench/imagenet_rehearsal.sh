@@ -35,7 +35,7 @@ fi
 stage synth synth features --n "$N" --d "$D" --k 1000 --noise "$NOISE" --seed 7 --half --out f.h5
 stage kmeans kmeans --features f.h5 --k 1000 --spherical --init kmeans-parallel --seed 1 --out kmeans.h5
 stage knn knn --features f.h5 --k 20 --mode ivf --recall-sample 2000 --out knn.h5
-stage scan scan --features f.h5 --knn knn.h5 --clusters 1000 --head mlp --epochs "$EPOCHS" --out scan.h5
+stage scan scan -v --features f.h5 --knn knn.h5 --clusters 1000 --head mlp --epochs "$EPOCHS" --out scan.h5
 stage eval-kmeans eval --labels f.h5 --pred kmeans.h5 --out scores-kmeans.json
 stage eval-scan eval --labels f.h5 --pred scan.h5 --out scores-scan.json
 stage report report --features f.h5 --pred scan.h5 --out report

@@ -58,7 +58,7 @@ run() {  # run C BATCH NP [extra args...]
   local c=$1 batch=$2 np=$3; shift 3
   wait_quiet "$WAIT_QUIET" 0.5
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
-  $MPI -n "$np" "$BIN" scan --features f.h5 --knn knn.h5 --clusters "$c" --batch "$batch" --epochs "$EPOCHS" --no-checkpoint \
+  $MPI -n "$np" "$BIN" scan -v --features f.h5 --knn knn.h5 --clusters "$c" --batch "$batch" --epochs "$EPOCHS" --no-checkpoint \
     --out s.h5 "$@" >log.txt 2>&1 || { cat log.txt >&2; exit 1; }
   local mode threads line phases
   mode=$(grep -q "exchanged each epoch" log.txt && echo exchange || echo replicate)

@@ -9,12 +9,17 @@
 
 namespace distclust::log {
 
-enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+/// debug: DISTCLUST_LOG=debug. detail: per-iteration, per-epoch and timing
+/// breakdowns (the rank logs always; the terminal with -v). info: a line or
+/// two per stage and the summary (the terminal by default). -q: errors only.
+enum class Level { debug = 0, detail = 1, info = 2, warn = 3, error = 4 };
 
 /// Sets this process' rank/size/host for the prefix (called after MPI_Init).
 void set_identity(int rank, int size);
-/// Minimum level printed to the terminal (default info; DISTCLUST_LOG=debug).
+/// Minimum level printed to the terminal (default info; DISTCLUST_LOG=debug|
+/// detail|warn|error; -v = detail, -q = error). Rank log files get everything.
 void set_level(Level level);
+Level level();
 /// Opens DIR/rank-R.log for this rank; every message of the rank goes there.
 void open_rank_file(const std::string& dir);
 
@@ -22,6 +27,8 @@ void write(Level level, bool all_ranks, const std::string& msg);
 
 /// Rank 0 only, to stdout.
 template <class... A> void info(const A&... a) { write(Level::info, false, fmt(a...)); }
+/// Rank 0 only: per-iteration / per-epoch lines (terminal with -v).
+template <class... A> void detail(const A&... a) { write(Level::detail, false, fmt(a...)); }
 /// Rank 0 only, when DISTCLUST_LOG=debug.
 template <class... A> void debug(const A&... a) { write(Level::debug, false, fmt(a...)); }
 /// Any rank, to stderr.

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -41,6 +42,11 @@ int main(int argc, char** argv) {
                "(extract -> kmeans -> knn -> scan). Run under mpirun/srun for several ranks."};
   app.formatter(std::make_shared<distclust::cli::HelpFormatter>());
   app.require_subcommand(1);
+  // -v / -q anywhere on the line (subcommands pass them up: fallthrough).
+  app.add_flag("-v,--verbose",
+               "also print per-iteration, per-epoch and timing lines (always in the rank logs)");
+  app.add_flag("-q,--quiet", "print errors only");
+  app.fallthrough();
   app.set_version_flag("--version", "distclust " DISTCLUST_VERSION);
   distclust::cli::add_synth_commands(app);
   // One subcommand per stage of the stage table.
@@ -53,6 +59,14 @@ int main(int argc, char** argv) {
 
   int code = 0;
   try {
+    // The level is set before parsing: the commands run inside parse().
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "-v" || a == "--verbose")
+        distclust::log::set_level(std::min(distclust::log::level(), distclust::log::Level::detail));
+      if (a == "-q" || a == "--quiet") distclust::log::set_level(distclust::log::Level::error);
+      if (a == "--") break;
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // A mistyped subcommand or flag: name the nearest known one.

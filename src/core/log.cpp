@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,7 +25,9 @@ struct State {
     host = h;
     const char* env = std::getenv("DISTCLUST_LOG");
     if (env && std::strcmp(env, "debug") == 0) level = Level::debug;
+    if (env && std::strcmp(env, "detail") == 0) level = Level::detail;
     if (env && std::strcmp(env, "warn") == 0) level = Level::warn;
+    if (env && std::strcmp(env, "error") == 0) level = Level::error;
   }
 };
 State& state() {
@@ -34,6 +37,7 @@ State& state() {
 const char* tag(Level l) {
   switch (l) {
     case Level::debug: return "debug";
+    case Level::detail: return "detail";
     case Level::info: return "info";
     case Level::warn: return "WARN";
     case Level::error: return "ERROR";
@@ -47,10 +51,13 @@ void set_identity(int rank, int size) {
   state().size = size;
 }
 void set_level(Level level) { state().level = level; }
+Level level() { return state().level; }
 
 void open_rank_file(const std::string& dir) {
   auto& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);  // --log-dir logs: made if missing (errors: the open below names it)
   std::string path = dir + "/rank-" + std::to_string(s.rank) + ".log";
   s.file.open(path, std::ios::app);
   if (!s.file) throw Error(fmt("cannot open log file ", path, " for writing"));

@@ -59,7 +59,7 @@ void Progress::print(int64_t done, double secs) {
   std::string line = fmt(what_, ": ", done, "/", total_, " ", unit_, " (", std::lround(pct * 10) / 10.0, "%), ",
                          std::lround(rate * 10) / 10.0, " ", unit_, "/s, ETA ",
                          rate > 0 ? clock_text((total_ - done) / rate) : std::string("?"));
-  if (tty_) {
+  if (tty_ && log::level() <= log::Level::info) {  // -q: nothing on the terminal
     std::printf("\r%s\033[K", line.c_str());
     std::fflush(stdout);
     open_line_ = true;

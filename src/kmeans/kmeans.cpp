@@ -236,7 +236,7 @@ class Lloyd {
     if (p_.spherical) normalize(st_.centroids, d_);
     const size_t h = st_.history.size();
     const double rel = h >= 2 ? (st_.history[h - 2] - inertia) / std::max(st_.history[h - 2], 1e-300) : 1.0;
-    log::info("kmeans: restart ", st_.restart, " iter ", st_.next_iter, " inertia ", inertia,
+    log::detail("kmeans: restart ", st_.restart, " iter ", st_.next_iter, " inertia ", inertia,
               splits ? fmt(" (", splits, " empty clusters split)") : std::string());
     st_.finished = (p_.tol > 0 && h >= 2 && rel >= 0 && rel < p_.tol && splits == 0) || inertia == 0;
     if (st_.finished || st_.next_iter + 1 == p_.iters) st_.finished = true;
@@ -249,7 +249,7 @@ class Lloyd {
   void finish_restart() {
     assign(st_.centroids, lab_, dist_);
     const double fin = grids_.dist.to_double(comm_.sum(exact_total(dist_, lab_, grids_.dist)));
-    log::info("kmeans: restart ", st_.restart, " finished after ", st_.history.size(), " iterations, inertia ", fin);
+    log::detail("kmeans: restart ", st_.restart, " finished after ", st_.history.size(), " iterations, inertia ", fin);
     if (st_.best_restart < 0 || fin < st_.best_inertia) {
       st_.best_restart = st_.restart;
       st_.best_inertia = fin;

@@ -285,7 +285,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
     search_step(*kernel, b, blk, step, l2 ? Metric::l2 : Metric::inner_product, top, comm,
                 [&](int64_t rows) { progress.update(before + rows); });
     progress.finish();
-    log::info("knn: ring step ", step + 1, "/", steps, " done (block of rank ", blk.origin, ", ",
+    log::detail("knn: ring step ", step + 1, "/", steps, " done (block of rank ", blk.origin, ", ",
               blk.rows.size(), " rows)");
     if (!ck.path.empty() && p.checkpoint) {
       ck.save(input_key, step + 1, top, n);

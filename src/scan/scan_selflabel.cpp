@@ -52,9 +52,9 @@ PseudoLabels pseudo_labels(ScanRun& r, const std::vector<float>& prob) {
 
 void log_confident(ScanRun& r, int e, const PseudoLabels& pl) {
   const int64_t C = r.p.clusters;
-  log::info("scan: self-label epoch ", e + 1, "/", r.p.self_label_epochs, ": ", pl.n_conf, " of ", r.data.n_valid,
+  log::detail("scan: self-label epoch ", e + 1, "/", r.p.self_label_epochs, ": ", pl.n_conf, " of ", r.data.n_valid,
             " rows confident (> ", r.p.threshold, "), in ", pl.present, " of ", C, " clusters");
-  if (e == 0 || C <= 64) log::info("scan: confident rows per cluster: ", join_counts(pl.per));
+  if (e == 0 || C <= 64) log::detail("scan: confident rows per cluster: ", join_counts(pl.per));
   if (e == 0 && pl.present < C && r.comm.rank() == 0)
     log::warn("scan: self-labelling: only ", pl.present, " of ", C, " clusters have confident rows (top probability > ",
               r.p.threshold, "); the others get no pseudo-labels and can only lose rows. A lower --threshold gives more.");
@@ -182,7 +182,7 @@ void self_label(ScanRun& r, ScanHeads& one) {
     st.sl_loss.push_back(loss);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     res.epoch_seconds.push_back(secs);
-    log::info("scan: self-label epoch ", e + 1, "/", r.p.self_label_epochs, ": balanced cross-entropy ", loss, ", ",
+    log::detail("scan: self-label epoch ", e + 1, "/", r.p.self_label_epochs, ": balanced cross-entropy ", loss, ", ",
               steps, " steps, ", secs, " s (so far: collectives ", t_comm, " s, adam ", t_adam, " s)");
     res.self_labelled = true;
     st.phase = 1;

@@ -144,11 +144,11 @@ void end_epoch(ScanRun& r, int e, int64_t steps, std::vector<double>& cons_acc, 
     if (last[h] < last[best]) best = h;
   r.res.epoch_seconds.push_back(secs);
   auto [mn, mx] = std::minmax_element(last, last + H);
-  log::info("scan: epoch ", e + 1, "/", r.p.epochs, ": loss ", last[best], " (head ", best, ": consistency ",
+  log::detail("scan: epoch ", e + 1, "/", r.p.epochs, ": loss ", last[best], " (head ", best, ": consistency ",
             st.consistency[size_t(e) * H + best], ", entropy ", st.entropy[size_t(e) * H + best], "; heads ", *mn,
             "..", *mx, "), ", steps, " steps, ", secs, " s, ", double(r.data.n_valid) / secs, " rows/s",
             r.data.replicate ? std::string() : fmt(", ", r.comm.sum(d.fetched), " rows fetched"));
-  log::info("scan: epoch ", e + 1, " time on rank 0: draws+gather ", t.gather, " s, forward ", t.fwd,
+  log::detail("scan: epoch ", e + 1, " time on rank 0: draws+gather ", t.gather, " s, forward ", t.fwd,
             " s, backward ", t.bwd, " s, allreduce ", t.comm, " s, adam ", t.adam, " s");
 }
 

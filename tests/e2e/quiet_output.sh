@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Quiet by default: a stage prints a few lines and its result; per-epoch and
+# per-iteration lines go to the rank logs (--log-dir, or WORKDIR/logs in a
+# run) and to the terminal only with -v; -q prints nothing on success.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 3000 --d 16 --k 5 --noise 0.5 --out f.h5 >/dev/null
+dcrun 2 knn --features f.h5 --k 10 --out knn.h5 >/dev/null
+args=(scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 7 --no-checkpoint)
+dcrun 2 "${args[@]}" --out s1.h5 --log-dir logs >default.txt 2>&1
+n=$(grep -c "scan: epoch" default.txt || true)
+[[ $n == 0 ]] || fail "$n per-epoch lines on the terminal by default"
+(( $(wc -l < default.txt) <= 8 )) || { cat default.txt; fail "$(wc -l < default.txt) lines for one small stage"; }
+grep -q "scan: wrote s1.h5" default.txt || fail "no result line"
+[[ $(grep -c "scan: epoch [0-9]*/7:" logs/rank-0.log) == 7 ]] || fail "the rank log lacks the per-epoch lines"
+dcrun 2 "${args[@]}" --out s2.h5 -v >verbose.txt 2>&1
+[[ $(grep -c "scan: epoch [0-9]*/7:" verbose.txt) == 7 ]] || fail "-v does not show the per-epoch lines"
+dcrun 2 -q "${args[@]}" --out s3.h5 >quiet.txt 2>&1 || fail "-q run failed"
+[[ ! -s quiet.txt ]] || { cat quiet.txt; fail "-q printed something on success"; }
+dcrun 1 kmeans --features f.h5 --k 5 --restarts 3 --no-checkpoint --out km.h5 >km.txt 2>&1
+! grep -q " iter " km.txt || fail "k-means prints every iteration by default"
+pass "quiet by default ($(wc -l < default.txt) lines), -v shows epochs, -q nothing"
