@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/help_format.h"
 #include "cli/suggest.h"
+#include "comm/error_agreement.h"
 #include "cli/stage_command.h"
 #include "kernels/compute_env.h"
 #include "distclust/comm.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     distclust::init_mpi();
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    distclust::init_error_agreement();
   }
   distclust::log::set_identity(rank, size);
 
@@ -76,11 +78,15 @@ int main(int argc, char** argv) {
     code = rank == 0 && hint.empty() ? app.exit(e) : (e.get_exit_code() != 0 ? 2 : 0);
     if (e.get_exit_code() != 0) code = 2;
   } catch (const std::exception& e) {
-    // A failure on one rank ends the whole job: no rank is left waiting.
-    distclust::log::error(e.what());
-    if (size > 1) {
-      std::fflush(stdout);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+    // Every rank failed (a config error, a bad input): said once by rank 0,
+    // and a normal exit. Else a failure on one rank ends the whole job: no
+    // rank is left waiting.
+    if (size <= 1 || !distclust::all_ranks_failed(e.what(), 1.0)) {
+      distclust::log::error(e.what());
+      if (size > 1) {
+        std::fflush(stdout);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+      }
     }
     code = 1;
     if (distclust::hdf5_close_failed()) {

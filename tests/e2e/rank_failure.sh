@@ -15,3 +15,14 @@ for np in 2 3; do
   [[ ! -e km.h5 ]] || fail "output written by a failed job"
   pass "rank $last of $np failed -> job ended in $(( $(date +%s) - start )) s with rc $rc"
 done
+# A config error fails every rank at once: said once (by rank 0), no
+# MPI_Abort banner, exit non-zero.
+for np in 2 3; do
+  if dcrun $np kmeans --features f.h5 --k 0 --out km.h5 >cfg.txt 2>&1; then fail "k=0 accepted"; fi
+  [[ $(grep -c "ERROR: kmeans.k: 0 must be >= 1" cfg.txt) == 1 ]] || { cat cfg.txt; fail "$np ranks: the config error is not printed exactly once"; }
+  ! grep -q "MPI_ABORT" cfg.txt || { cat cfg.txt; fail "$np ranks: MPI_Abort banner for a config error"; }
+  # Through the launcher, not even mpirun's note on the exit code.
+  if "$DC_SOURCE/launch/distclust-mpirun" -np $np "$DC" kmeans --features f.h5 --k 0 --out km.h5 >cfg2.txt 2>&1; then fail "k=0 accepted"; fi
+  [[ $(wc -l < cfg2.txt) == 1 ]] || { cat cfg2.txt; fail "$np ranks via distclust-mpirun: more than the one error line"; }
+done
+pass "config errors: one line from rank 0, no abort banner"
