@@ -40,7 +40,8 @@ class ParamFlags {
   void apply(const std::string& section, P& params) const {
     for (const auto& e : entries_) {
       if (e.section != section || e.opt->count() == 0) continue;
-      set_field(params, section, e.key, e.is_bool ? to_text(*e.flag) : *e.value);
+      const std::string value = e.is_bool ? to_text(*e.flag) : *e.value;
+      set_field(params, section, list_key(section, e.key, value), value);
     }
   }
 
@@ -57,6 +58,13 @@ class ParamFlags {
     return s;
   }
   static std::string section_title(const std::string& s) { return "Options (" + s + ":)"; }
+  /// A list given to a flag that takes one number, where the section has a
+  /// key for the list: `kmeans --k 5,10,20` (or 5:50:5) sets kmeans.sweep.
+  static std::string list_key(const std::string& section, const std::string& key, const std::string& value) {
+    const bool list = value.find_first_of(",:") != std::string::npos;
+    if (list && section == "kmeans" && key == "k") return "sweep";
+    return key;
+  }
   /// --help's type of a field: INT, FLOAT, PATH (files and folders), TEXT,
   /// FLOATS (a list: 1,2,3).
   template <class T>

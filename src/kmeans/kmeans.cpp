@@ -1,5 +1,6 @@
 // Distributed Lloyd iterations, restarts and checkpoints.
 #include "kmeans/kmeans.h"
+#include "kmeans/kmeans_sweep.h"
 
 #include <omp.h>
 
@@ -26,6 +27,8 @@ namespace distclust {
 
 void KMeansParams::validate() const {
   require(k >= 1, "kmeans.k: ", k, " must be >= 1");
+  if (!sweep.empty()) parse_sweep("kmeans.sweep", sweep);  // throws naming a bad value
+  require(sweep_sample >= 2, "kmeans.sweep_sample: ", sweep_sample, " must be >= 2");
   require(iters >= 1, "kmeans.iters: ", iters, " must be >= 1");
   require(init == "kmeans++" || init == "random" || init == "kmeans-parallel", "kmeans.init: '", init,
           "' is not one of kmeans++|random|kmeans-parallel");

@@ -35,6 +35,12 @@ struct KMeansParams {
   bool checkpoint = true;        ///< save state to OUT.ckpt after each iteration and resume from it
   int tile_rows = 512;           ///< assignment kernel: rows per thread-local GEMM tile
   int tile_k = 1024;             ///< assignment kernel: centroids per GEMM tile
+  /// Choosing K: "5,10,20,50" or "A:B[:STEP]" runs k-means at each K (k is
+  /// then ignored), stores inertia and a sampled silhouette per K and the
+  /// fit at the K of best silhouette (kmeans_sweep.h); "" = one fit at k.
+  /// `--k 5,10,20` on the command line sets it.
+  std::string sweep = "";
+  int64_t sweep_sample = 2000;   ///< rows sampled for each silhouette (cost sample^2 x D)
 
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5");
@@ -53,6 +59,8 @@ struct KMeansParams {
     v("checkpoint", checkpoint, "checkpoint each iteration to OUT.ckpt and resume from it");
     v("tile_rows", tile_rows, "assignment kernel rows per tile");
     v("tile_k", tile_k, "assignment kernel centroids per tile");
+    v("sweep", sweep, "choose K: 5,10,20,50 or A:B[:STEP] (--k takes it too); inertia and sampled silhouette per K");
+    v("sweep_sample", sweep_sample, "rows sampled for each silhouette of a sweep");
   }
   void validate() const;
 };

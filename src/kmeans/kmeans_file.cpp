@@ -7,7 +7,7 @@
 namespace distclust {
 
 void write_kmeans(const std::string& path, Communicator& comm, const FeatureBlock& b, const KMeansResult& r,
-                  const std::string& params_yaml, const std::string& params_hash) {
+                  const std::string& params_yaml, const std::string& params_hash, const KMeansSweep* sweep) {
   H5Writer w(path, comm);
   w.write_all<float>("/centroids", {r.k, r.d}, r.centroids.data());
   w.create<int64_t>("/assign", {b.n_total});
@@ -25,7 +25,29 @@ void write_kmeans(const std::string& path, Communicator& comm, const FeatureBloc
   w.attr("best_restart", int64_t(r.best_restart));
   w.attr("empty_splits", r.empty_splits);
   w.attr("final_inertia", r.final_inertia);
+  if (sweep) {
+    w.write_vector("/sweep_k", sweep->k);
+    w.write_vector("/sweep_inertia", sweep->inertia);
+    w.write_vector("/sweep_silhouette", sweep->silhouette);
+    w.attr("suggested_k", sweep->suggested_k);
+    w.attr("sweep_sample", sweep->sample);
+  }
   w.commit();
+}
+
+KMeansSweep read_kmeans_sweep(const std::string& path) {
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  KMeansSweep s;
+  if (!r.has("/sweep_k")) return s;
+  s.k = r.read_all<int64_t>("/sweep_k");
+  s.inertia = r.read_all<double>("/sweep_inertia");
+  s.silhouette = r.read_all<double>("/sweep_silhouette");
+  require(s.inertia.size() == s.k.size() && s.silhouette.size() == s.k.size(), path,
+          ": /sweep_k, /sweep_inertia and /sweep_silhouette differ in length");
+  s.suggested_k = r.has_attr("suggested_k") ? int64_t(r.attr_double("suggested_k")) : 0;
+  s.sample = r.has_attr("sweep_sample") ? int64_t(r.attr_double("sweep_sample")) : 0;
+  return s;
 }
 
 KMeansModel read_kmeans_model(const std::string& path) {

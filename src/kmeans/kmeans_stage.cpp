@@ -4,6 +4,7 @@
 
 #include "distclust/log.h"
 #include "kmeans/kmeans_file.h"
+#include "kmeans/kmeans_sweep.h"
 #include "distclust/runtime.h"
 #include "kmeans/kmeans_stage.h"
 #include "distclust/search.h"
@@ -11,19 +12,47 @@
 namespace distclust {
 namespace {
 
+/// k-means at each K of p.sweep (no checkpoints: each fit is short next to
+/// the job); returns the fit at the K of best sampled silhouette.
+KMeansResult run_sweep(FeatureBlock& b, const KMeansParams& p, Communicator& comm, SearchKernel& kernel,
+                       KMeansSweep& sweep) {
+  const std::vector<int> ks = parse_sweep("kmeans.sweep", p.sweep);
+  KMeansResult best;
+  double best_sil = -2;
+  sweep.sample = p.sweep_sample;
+  for (int k : ks) {
+    const auto t0 = std::chrono::steady_clock::now();
+    KMeansParams q = p;
+    q.k = k;
+    q.sweep.clear();
+    KMeansResult r = kmeans(b, q, comm, kernel);
+    const double sil = sampled_silhouette(b, r.assign, p.sweep_sample, uint64_t(p.seed), comm);
+    sweep.k.push_back(k);
+    sweep.inertia.push_back(r.final_inertia);
+    sweep.silhouette.push_back(sil);
+    log::info("kmeans sweep: K=", k, ": inertia ", r.final_inertia, ", silhouette ", sil, " (", p.sweep_sample,
+              " sampled rows), ", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
+    if (sil > best_sil) best_sil = sil, best = std::move(r), sweep.suggested_k = k;  // ties: the smaller K
+  }
+  log::info("kmeans sweep: suggested K=", sweep.suggested_k, " (best silhouette ", best_sil,
+            "); its fit is the one written");
+  return best;
+}
+
 double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "kmeans: no input given (--features features.h5)");
   auto t0 = std::chrono::steady_clock::now();
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm);
-  log::info("kmeans: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", comm.size(), " ranks x ",
+  log::info("kmeans: ", p.features, ": ", b.n_total, " x ", b.d, ", ", p.sweep.empty() ? fmt("k=", p.k) : "K sweep " + p.sweep, ", ", comm.size(), " ranks x ",
             compute_threads(), " threads");
   auto kernel = make_cpu_search({p.tile_rows, p.tile_k});
   std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
-  KMeansResult r = kmeans(b, p, comm, *kernel, ckpt, cfg.hash);
-  write_kmeans(p.out, comm, b, r, cfg.yaml, cfg.hash);
+  KMeansSweep sweep;
+  KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash) : run_sweep(b, p, comm, *kernel, sweep);
+  write_kmeans(p.out, comm, b, r, cfg.yaml, cfg.hash, p.sweep.empty() ? nullptr : &sweep);
   if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
-  std::vector<int64_t> sizes(p.k, 0);
+  std::vector<int64_t> sizes(size_t(r.k), 0);
   for (auto a : r.assign)
     if (a >= 0) ++sizes[a];
   comm.allreduce_sum(sizes.data(), sizes.size());

@@ -1,5 +1,7 @@
 #include "report/report_curves.h"
 
+#include "kmeans/kmeans_file.h"
+
 #include <cmath>
 
 #include "comm/local_comm.h"
@@ -65,6 +67,8 @@ void add_inertia_curve(ReportModel& m, const std::string& path) {
   c.series.push_back({"inertia", r.read_all<double>("/inertia"), false});
   if (r.has_attr("final_inertia")) c.note = "final inertia " + num(r.attr_double("final_inertia"), 6);
   m.curves.push_back(std::move(c));
+  const KMeansSweep sw = read_kmeans_sweep(path);
+  if (!sw.k.empty()) m.k_sweep = KSweepPlot{path, sw.k, sw.inertia, sw.silhouette, sw.suggested_k, sw.sample};
 }
 
 }  // namespace distclust::report

@@ -13,7 +13,8 @@ namespace distclust::report {
 /// without /loss gives a warning and no curve.
 void add_loss_curve(ReportModel& m, const std::string& path);
 
-/// Appends the k-means inertia curve from `path` (a kmeans.h5).
+/// Appends the k-means inertia curve from `path` (a kmeans.h5), and its K
+/// sweep (m.k_sweep) when it holds one.
 void add_inertia_curve(ReportModel& m, const std::string& path);
 
 }  // namespace distclust::report

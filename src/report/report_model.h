@@ -43,8 +43,17 @@ struct Curve {
   std::string note;  ///< shown under the plot (e.g. which head was chosen)
 };
 
+/// A K sweep of kmeans.h5 (kmeans_sweep.h): silhouette and inertia by K.
+struct KSweepPlot {
+  std::string source;
+  std::vector<int64_t> k;
+  std::vector<double> inertia, silhouette;
+  int64_t suggested_k = 0, sample = 0;
+};
+
 struct ReportModel {
   std::string title, features, pred, pred_kind, generated;
+  KSweepPlot k_sweep;  ///< empty k: no sweep
   int64_t n = 0, invalid = 0, k = 0;
   std::string confidence_def;
   double mean_confidence = NAN;

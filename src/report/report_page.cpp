@@ -204,6 +204,22 @@ void curves(std::ostringstream& o, const ReportModel& m) {
   o << "</div></section>";
 }
 
+/// Choosing K: sampled silhouette and inertia by K, the suggested K marked.
+void k_sweep(std::ostringstream& o, const ReportModel& m) {
+  const KSweepPlot& s = m.k_sweep;
+  if (s.k.empty()) return;
+  std::vector<std::string> labels;
+  for (int64_t k : s.k) labels.push_back(k == s.suggested_k ? std::to_string(k) + " (suggested)" : std::to_string(k));
+  std::vector<double> inertia(s.inertia.begin(), s.inertia.end()), sil(s.silhouette.begin(), s.silhouette.end());
+  o << "<section id=\"k-sweep\"><h2>Choosing K</h2><p>k-means at each K of the sweep; suggested K = <b>"
+    << s.suggested_k << "</b>, the highest mean silhouette on " << thousands(s.sample)
+    << " sampled rows (1 = tight, well-separated clusters; 0 = overlapping). Inertia always falls as K grows: "
+       "look for where it stops falling fast.</p><div class=\"plots\"><figure>"
+    << svg_bars("Mean silhouette by K (sampled)", "K", "silhouette", sil, labels)
+    << "</figure><figure>" << svg_bars("Inertia by K", "K", "inertia", inertia, labels) << "<figcaption>"
+    << html_escape(s.source) << "</figcaption></figure></div></section>";
+}
+
 void cluster_table(std::ostringstream& o, const ReportModel& m) {
   o << "<div class=\"scroll\"><table class=\"clusters\"><tr><th>cluster</th><th>rows</th><th>share</th>"
        "<th>mean confidence</th>";
@@ -271,6 +287,7 @@ std::string render_report(const ReportModel& m) {
   if (m.has_labels) o << "<a href=\"#metrics\">Metrics</a><a href=\"#confusion\">Confusion matrix</a>";
   o << "<a href=\"#sizes\">Cluster sizes</a>";
   if (!m.curves.empty()) o << "<a href=\"#curves\">Training curves</a>";
+  if (!m.k_sweep.k.empty()) o << "<a href=\"#k-sweep\">Choosing K</a>";
   o << "<a href=\"#clusters\">Clusters</a></nav><main>";
   summary(o, m);
   if (m.has_labels) {
@@ -279,6 +296,7 @@ std::string render_report(const ReportModel& m) {
   }
   sizes(o, m);
   curves(o, m);
+  k_sweep(o, m);
   cluster_sections(o, m);
   o << "</main></body></html>\n";
   return o.str();

@@ -39,4 +39,9 @@ typo "unknown subcommand 'kmean'; did you mean 'kmeans'?" kmean --k 3
 typo "unknown option '--iter' for 'kmeans'; did you mean '--iters'?" kmeans --features f.h5 --iter 3
 typo "did you mean 'features'?" synth featurs
 typo "did you mean '--clusters'?" scan --cluster=4
+# run --help names the keys set most, with their defaults.
+r=$("$DC" run --help)
+for key in extract.source extract.backbone "kmeans.k INT=10" "scan.clusters INT=10" "run.workdir PATH=distclust-work"; do
+  grep -qF -- "$key" <<<"$r" || fail "run --help lacks $key"
+done
 pass "help"
