@@ -72,7 +72,7 @@ const StageDef<EvalParams>& eval_stage() {
       {"eval"},
       "Score predictions (ACC by Hungarian matching, NMI, ARI) against labels",
       "scores.json",
-      {"pred", "labels", "out", "json"},
+      {"pred", "labels", "out", "json", "force"},
       [](EvalParams& p, const RunLayout& w) {
         p.pred = w.predictions();
         p.labels = w.features();

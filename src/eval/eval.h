@@ -15,11 +15,13 @@ struct EvalParams {
   std::string labels = "";  ///< features.h5 holding /labels [N] (-1 = unknown, ignored)
   bool json = false;        ///< print the scores as one JSON object instead of a table
   std::string out = "";     ///< also write the JSON to this file
+  bool force = false;       ///< replace an existing --out that distclust did not write (io/replace_rule.h)
   template <class V> void visit(V& v) {
     v("pred", pred, "predictions file with /assign (kmeans.h5, scan.h5)");
     v("labels", labels, "features file with /labels");
     v("json", json, "print scores as JSON");
     v("out", out, "write the JSON scores to this file too");
+    v("force", force, "replace an existing --out that distclust did not write");
   }
   void validate() const;
 };

@@ -1,6 +1,8 @@
 // `distclust export`: assignments.csv and per-cluster folders of links.
 #include "export/export.h"
 
+#include "io/replace_rule.h"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -58,7 +60,7 @@ std::string conf_text(float v) {
 
 ExportSummary write_export(const ExportParams& p, const Clustering& cl, const std::string& hash) {
   auto t0 = std::chrono::steady_clock::now();
-  StagedDir dir(p.out, p.force);
+  StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
   ExportSummary s;
   const fs::path root(dir.path());
   std::string csv_path = (root / "assignments.csv").string();
@@ -172,10 +174,8 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
 
 ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
+  require_replaceable("export", p.out, p.force, comm);  // io/replace_rule.h
   run_on_root(comm, "export", [&] {
-    std::error_code ec;
-    require(p.force || !fs::exists(fs::symlink_status(p.out, ec)), p.out,
-            " already exists: pass --force to replace it, or choose another --out");
     require_apart(p.out, {p.features, p.pred});
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);

@@ -24,7 +24,8 @@
 //
 // Output folders (here and for the report): everything is written into
 // OUT.tmp and moved to OUT when complete, so OUT is never half written. An
-// existing OUT is refused unless --force; with --force the new folder
+// existing OUT is replaced when distclust wrote it (io/replace_rule.h: the
+// rule of every stage), anything else only with --force; the new folder
 // replaces the old one in a single atomic rename (Linux renameat2
 // RENAME_EXCHANGE, falling back to rename-aside on file systems without it),
 // then the old one is deleted.
@@ -48,7 +49,7 @@ struct ExportParams {
   bool copy = false;            ///< copy the images instead of symlinking them
   bool folders = true;          ///< write clusters/ (false: only the CSV)
   std::string image_root = "";  ///< folder that relative /ids paths are relative to (default: current folder)
-  bool force = false;           ///< replace an existing output folder (atomically)
+  bool force = false;           ///< replace an existing OUT that distclust did not write (io/replace_rule.h)
 
   template <class V>
   void visit(V& v) {
@@ -58,7 +59,7 @@ struct ExportParams {
     v("copy", copy, "copy images instead of symlinking them");
     v("folders", folders, "write the per-cluster folders (off: CSV only)");
     v("image_root", image_root, "folder relative image paths are relative to (default: current folder)");
-    v("force", force, "replace an existing output folder");
+    v("force", force, "replace an existing --out that distclust did not write");
   }
   /// Throws Error naming the bad value.
   void validate() const;

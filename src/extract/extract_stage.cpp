@@ -85,7 +85,7 @@ const StageDef<ExtractParams>& extract_stage() {
       {"extract"},
       "Images -> features.h5: a TorchScript backbone (+ JSON sidecar) or 'pixels' (+ optional PCA), sharded by rank",
       "features.h5",
-      {"out", "decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds"},
+      {"out", "decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds", "force"},
       [](ExtractParams& p, const RunLayout& w) {
         if (w.has("synth_images")) p.source = w.output_of("synth_images");
         p.out = w.file("features.h5");

@@ -72,7 +72,7 @@ const StageDef<KMeansParams>& kmeans_stage() {
       {"kmeans"},
       "Distributed k-means on a features file -> kmeans.h5",
       "kmeans.h5",
-      {"features", "out", "checkpoint", "init_centroids"},
+      {"features", "out", "checkpoint", "init_centroids", "force"},
       [](KMeansParams& p, const RunLayout& w) {
         p.features = w.features();
         p.out = w.file("kmeans.h5");

@@ -63,7 +63,7 @@ const StageDef<KnnParams>& knn_stage() {
       {"knn"},
       "Global k-nearest-neighbour graph across ranks -> knn.h5",
       "knn.h5",
-      {"features", "out", "checkpoint", "centroids"},
+      {"features", "out", "checkpoint", "centroids", "force"},
       [](KnnParams& p, const RunLayout& w) {
         p.features = w.features();
         p.out = w.file("knn.h5");

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/stage.h"
 #include "distclust/config.h"
 #include "io/output_lock.h"
+#include "io/replace_rule.h"
 
 namespace distclust {
 
@@ -30,6 +32,12 @@ StageConfig stage_config(const StageDef<P>& def, const P& p, Communicator& comm)
   return {rc.yaml(), config_hash(q, def.not_hashed, inputs)};
 }
 
+/// Whether a params struct has a `force` field (the overwrite rule's escape).
+template <class P, class = void>
+struct has_force : std::false_type {};
+template <class P>
+struct has_force<P, std::void_t<decltype(std::declval<P>().force)>> : std::true_type {};
+
 /// Runs a stage as every subcommand and `distclust run` do: with the lock on
 /// its output held (io/output_lock.h) from before it touches the output or
 /// its checkpoint until it is done (collective).
@@ -37,6 +45,12 @@ template <class P>
 StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, const StageConfig& cfg) {
   const std::string out = def.out(p);
   OutputLock lock(OutputLock::path_for(out), "output " + out, comm);
+  // The one overwrite rule (io/replace_rule.h): ours is replaced, anything
+  // else only with --force (stages without the key: never).
+  if constexpr (has_force<P>::value)
+    require_replaceable(def.name, out, p.force, comm);
+  else
+    require_replaceable(def.name, out, false, comm);
   return def.run(p, comm, cfg);
 }
 

@@ -1,6 +1,8 @@
 // `distclust report`: gathers the report model on rank 0 and writes the page.
 #include "report/report.h"
 
+#include "io/replace_rule.h"
+
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -198,7 +200,7 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
 
 std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
   auto t0 = std::chrono::steady_clock::now();
-  StagedDir dir(p.out, p.force);
+  StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
   ReportModel m;
   m.title = p.title;
   m.features = p.features;
@@ -269,11 +271,9 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
 
 std::string run_report(const ReportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
-  // Refuse an existing output before the expensive part.
+  // Refuse an output that is not ours before the expensive part (io/replace_rule.h).
+  require_replaceable("report", p.out, p.force, comm);
   run_on_root(comm, "report", [&] {
-    std::error_code ec;
-    require(p.force || !fs::exists(fs::symlink_status(p.out, ec)), p.out,
-            " already exists: pass --force to replace it, or choose another --out");
     require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan});
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");

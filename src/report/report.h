@@ -50,7 +50,7 @@ struct ReportParams {
   int open_clusters = 32;                  ///< galleries start expanded when there are at most this many clusters
   int64_t confusion_cells = 4000;          ///< largest confusion matrix drawn (clusters x classes cells)
   std::string image_root = "";             ///< folder relative /ids paths are relative to (default: current folder)
-  bool force = false;                      ///< replace an existing output folder (atomically)
+  bool force = false;                      ///< replace an existing OUT that distclust did not write (io/replace_rule.h)
 
   template <class V>
   void visit(V& v) {
@@ -68,7 +68,7 @@ struct ReportParams {
     v("open_clusters", open_clusters, "galleries start expanded when there are at most this many clusters");
     v("confusion_cells", confusion_cells, "largest confusion matrix drawn, in cells (clusters x classes)");
     v("image_root", image_root, "folder relative image paths are relative to (default: current folder)");
-    v("force", force, "replace an existing output folder");
+    v("force", force, "replace an existing --out that distclust did not write");
   }
   /// Throws Error naming the bad value.
   void validate() const;

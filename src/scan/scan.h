@@ -64,6 +64,7 @@ struct ScanParams {
   std::string neighbour_features = "auto"; ///< auto | replicate | exchange (how neighbour rows reach a rank)
   double memory_budget = 2.0;       ///< GiB per rank for replicated features (auto: replicate when N*D*4 fits)
   bool checkpoint = true;           ///< checkpoint each epoch to OUT.ckpt and resume from it
+  bool force = false;               ///< replace an existing --out that distclust did not write (io/replace_rule.h)
 
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5");
@@ -91,6 +92,7 @@ struct ScanParams {
     v("neighbour_features", neighbour_features, "auto|replicate|exchange: how neighbour rows reach each rank");
     v("memory_budget", memory_budget, "GiB per rank allowed for replicating all features (auto mode)");
     v("checkpoint", checkpoint, "checkpoint each epoch to OUT.ckpt and resume from it");
+    v("force", force, "replace an existing --out that distclust did not write");
   }
   void validate() const;
 };

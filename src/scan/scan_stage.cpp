@@ -33,7 +33,7 @@ const StageDef<ScanParams>& scan_stage() {
       "scan.h5",
       // neighbour_features and memory_budget choose how rows travel, not
       // what is computed (replicate and exchange are bit-identical).
-      {"features", "knn", "out", "checkpoint", "neighbour_features", "memory_budget"},
+      {"features", "knn", "out", "checkpoint", "neighbour_features", "memory_budget", "force"},
       [](ScanParams& p, const RunLayout& w) {
         p.features = w.features();
         p.knn = w.output_or("knn", "knn.h5");

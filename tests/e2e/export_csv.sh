@@ -4,7 +4,7 @@
 # documented margin, cluster folders hold one link per member resolving to
 # the original file, --copy makes real copies, invalid and missing rows stay
 # out of the folders, several ranks write the same files, and an existing
-# output folder is refused without --force and replaced whole with it.
+# output folder is replaced whole when it is an earlier export, else only with --force.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/report_lib.sh"
 
@@ -84,10 +84,15 @@ assert len(rows) > 0 and all(r["path"] == "" for r in rows)
 assert not os.path.exists("exint/clusters")
 PY
 
-# An existing output folder: refused without --force, replaced whole with it.
-if $DC export --features f.h5 --pred km.h5 --out ex >refuse.log 2>&1; then fail "existing output replaced without --force"; fi
-grep -q -- "--force" refuse.log || fail "refusal does not mention --force"
+# The overwrite rule (io/replace_rule.h): its own earlier export is replaced
+# whole; a folder distclust did not write is refused without --force.
 touch ex/marker
-$DC export --features f.h5 --pred km.h5 --out ex --force >/dev/null 2>&1
-[[ -f ex/assignments.csv && ! -e ex/marker && ! -e ex.tmp && ! -e ex.old ]] || fail "--force did not replace the folder"
+$DC export --features f.h5 --pred km.h5 --out ex >/dev/null 2>&1 || fail "export into its own earlier output refused"
+[[ -f ex/assignments.csv && ! -e ex/marker && ! -e ex.tmp && ! -e ex.old ]] || fail "the earlier export was not replaced whole"
+mkdir -p mine && echo keep > mine/notes.txt
+if $DC export --features f.h5 --pred km.h5 --out mine >refuse.log 2>&1; then fail "a folder distclust did not write was replaced without --force"; fi
+grep -q "mine exists and is not a distclust output: pass --force" refuse.log || { cat refuse.log; fail "refusal unclear"; }
+[[ -e mine/notes.txt ]] || fail "the refused folder was touched"
+$DC export --features f.h5 --pred km.h5 --out mine --force >/dev/null 2>&1
+[[ -f mine/assignments.csv && ! -e mine/notes.txt ]] || fail "--force did not replace the folder"
 pass "export CSV, links, copies, ranks, --force"

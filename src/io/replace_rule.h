@@ -1,0 +1,23 @@
+// The one overwrite rule of every stage (subcommands and `distclust run`):
+// an output that exists is replaced when distclust wrote it, and anything
+// else at that path only with --force. So running a stage again just works,
+// and a typo in --out cannot destroy a file or folder of the user's.
+#pragma once
+
+#include <string>
+
+#include "distclust/comm.h"
+
+namespace distclust {
+
+/// True when `path` is a distclust output: an HDF5 file whose created_by
+/// attribute starts with "distclust", a folder holding .config_hash (report,
+/// export, synth images), or a JSON file with a "config_hash" field
+/// (scores.json).
+bool written_by_distclust(const std::string& path);
+
+/// Throws, naming `stage`, `out` and --force, when `out` exists, is not a
+/// distclust output and !force. Checked on rank 0 (collective).
+void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm);
+
+}  // namespace distclust

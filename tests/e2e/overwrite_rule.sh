@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One overwrite rule for every stage (io/replace_rule.h): an output that
+# distclust wrote is replaced when the stage runs again; a file or folder it
+# did not write is refused, naming it and --force, and left as it was.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 2000 --d 8 --k 3 --out f.h5 >/dev/null
+dcrun 1 kmeans --features f.h5 --k 3 --out km.h5 >/dev/null
+dcrun 1 kmeans --features f.h5 --k 4 --out km.h5 >/dev/null || fail "kmeans refused to replace its own output"
+$PY -c "import h5py; assert h5py.File('km.h5')['centroids'].shape[0] == 4, 'not replaced'"
+echo "my notes" > notes.txt
+$PY -c "import h5py, numpy as np; h5py.File('mine.h5', 'w')['x'] = np.zeros(3)"
+check_refused() {  # out stage args...
+  local out=$1; shift
+  local before; before=$(md5sum "$out" | cut -d' ' -f1)
+  if dcrun 2 "$@" --out "$out" >refuse.txt 2>&1; then fail "$1 replaced $out, which distclust did not write"; fi
+  grep -q "$out exists and is not a distclust output: pass --force to replace it" refuse.txt || { cat refuse.txt; fail "$1: unclear refusal"; }
+  [[ $(md5sum "$out" | cut -d' ' -f1) == "$before" ]] || fail "$1 changed $out"
+}
+check_refused notes.txt kmeans --features f.h5 --k 3
+check_refused mine.h5 kmeans --features f.h5 --k 3
+dcrun 1 knn --features f.h5 --k 5 --out knn.h5 >/dev/null
+check_refused notes.txt knn --features f.h5 --k 5
+check_refused notes.txt scan --features f.h5 --knn knn.h5 --clusters 3 --epochs 2
+check_refused notes.txt eval --pred km.h5 --labels f.h5
+dcrun 1 eval --pred km.h5 --labels f.h5 --out scores.json >/dev/null
+dcrun 1 eval --pred km.h5 --labels f.h5 --out scores.json >/dev/null || fail "eval refused to replace its own scores.json"
+dcrun 1 kmeans --features f.h5 --k 3 --out notes.txt --force >/dev/null || fail "--force did not replace"
+$PY -c "import h5py; h5py.File('notes.txt')['centroids']"
+pass "overwrite rule: own outputs replaced, others refused without --force"
