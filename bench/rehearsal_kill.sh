@@ -7,7 +7,9 @@
 #   bench/rehearsal_kill.sh           in WORK (default: a temp dir)
 # Env: N (1281167), D (512), WORK, DISTCLUST, EPOCHS (SCAN epochs, 1),
 # STAGES ("kmeans knn scan"), KILL_AT (fraction of the uninterrupted wall
-# time at which rank 1 is killed, 0.7). Uses bench/imagenet_rehearsal.sh's
+# time at which rank 1 is killed, 0.7), KILL_WHEN_<stage> (kill instead once
+# the stage's log matches this extended regex, e.g. KILL_WHEN_kmeans='[4-9]/25
+# iterations': after its checkpoints began). Uses bench/imagenet_rehearsal.sh's
 # file names, so a WORK left by it is reused (its outputs are the references).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,8 +40,10 @@ rank_pid() {
   done
 }
 
-echo "| stage | uninterrupted s | killed rank 1 at s | job ended after kill, s | rerun s | rerun resumed | output identical |" | tee kill-table.md
-echo "|---|---:|---:|---:|---:|---|---|" | tee -a kill-table.md
+if [[ ! -s kill-table.md ]]; then  # a second run (other STAGES) adds rows
+  echo "| stage | uninterrupted s | killed rank 1 at s | job ended after kill, s | rerun s | rerun resumed | output identical |" | tee kill-table.md
+  echo "|---|---:|---:|---:|---:|---|---|" | tee -a kill-table.md
+fi
 for stage in $STAGES; do
   ref=$(ref_of "$stage")
   if [[ ! -e $ref || ! -e $ref.seconds ]]; then
@@ -54,7 +58,16 @@ for stage in $STAGES; do
   t0=$(date +%s.%N)
   "${MPI[@]}" "$BIN" $(args_of "$stage" "$out") >"$stage-killed.log" 2>&1 &
   job=$!
-  sleep "$at"
+  when_var=KILL_WHEN_$stage
+  if [[ -n ${!when_var:-} ]]; then  # kill on a log line, not at a time
+    until grep -Eq "${!when_var}" "$stage-killed.log" 2>/dev/null; do
+      sleep 1
+      kill -0 "$job" 2>/dev/null || { echo "$stage ended before '${!when_var}'"; exit 1; }
+    done
+    at=$(echo "$(date +%s.%N) - $t0" | bc)
+  else
+    sleep "$at"
+  fi
   pid=$(rank_pid 1)
   [[ -n $pid ]] || { echo "no rank 1 found for $stage"; exit 1; }
   kill -9 "$pid"
