@@ -47,6 +47,9 @@ std::string output_config_hash(const std::string& path) {
       H5Reader r(path, self);
       return r.has_attr("config_hash") ? r.attr_string("config_hash") : "";
     }
+    // A JSON output (scores.json) is small: anything large is not one, and
+    // is not read whole (the overwrite rule asks this of any file at --out).
+    if (st.st_size > (1 << 20)) return "";
     const json::Value v = json::parse(read_text(path), path);
     auto it = v.obj.find("config_hash");
     return v.type == json::Value::Type::object && it != v.obj.end() ? it->second.str : "";

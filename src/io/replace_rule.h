@@ -10,10 +10,9 @@
 
 namespace distclust {
 
-/// True when `path` is a distclust output: an HDF5 file whose created_by
-/// attribute starts with "distclust", a folder holding .config_hash (report,
-/// export, synth images), or a JSON file with a "config_hash" field
-/// (scores.json).
+/// True when `path` is a whole distclust output: it has a config hash
+/// (io/output_identity.h: the HDF5 attribute, a folder's .config_hash, the
+/// field of scores.json). A symbolic link is never taken as one.
 bool written_by_distclust(const std::string& path);
 
 /// Throws, naming `stage`, `out` and --force, when `out` exists, is not a
