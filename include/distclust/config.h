@@ -70,6 +70,9 @@ class Config {
  public:
   /// Loads path (empty path -> empty config). Errors name the file and line.
   static Config load(const std::string& path);
+  /// Parses YAML text (e.g. the `params` attribute an output stores); `name`
+  /// stands for the file in errors.
+  static Config parse(const std::string& text, const std::string& name);
 
   /// Adds an override "section.key=value" (or "key=value" meaning default_section).
   void add_override(const std::string& kv, const std::string& default_section);

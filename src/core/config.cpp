@@ -200,6 +200,19 @@ Config Config::load(const std::string& path) {
   return c;
 }
 
+Config Config::parse(const std::string& text, const std::string& name) {
+  Config c;
+  c.path_ = name;
+  try {
+    c.yaml_ = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(fmt(name, ": YAML error at line ", e.mark.line + 1, ": ", e.msg));
+  }
+  if (c.yaml_.IsNull()) c.yaml_ = YAML::Node(YAML::NodeType::Map);
+  require(c.yaml_.IsMap(), name, ": top level must be a mapping of sections");
+  return c;
+}
+
 void Config::add_override(const std::string& kv, const std::string& default_section) {
   size_t eq = kv.find('=');
   require(eq != std::string::npos && eq > 0, "--set '", kv, "': expected section.key=value");

@@ -213,6 +213,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   s.images_per_second = loop_secs > 0 ? s.computed / loop_secs : 0;
   out->attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
   out->attr("backbone", s.backbone);
+  out->attr("model", model_fingerprint(p));
   out->attr("preprocessing", m.preprocessing);
   out->attr("source", src->describe());
   out->attr("class_names", json::string_list(src->class_names()));

@@ -11,7 +11,7 @@
 // [N] int64 (-1 unknown), /valid [N] uint8 (0 = unreadable image, zero
 // features), /ids [N] fixed-length strings (paths, or FILE:INDEX), and for a
 // PCA'd pixels backbone /pca_mean [D_in], /pca_components [d x D_in];
-// attributes backbone, preprocessing, source, created_by, config_hash,
+// attributes backbone, model (model_fingerprint), preprocessing, source, created_by, config_hash,
 // class_names (JSON list), params (resolved YAML), invalid_rows.
 //
 // Resume: OUT.tmp also holds /done [N] uint8, set after each batch's rows are
@@ -110,6 +110,11 @@ struct ExtractParams {
   /// True for the pixels backbone.
   bool is_pixels() const { return backbone == "pixels"; }
 };
+
+/// The model's identity: "pixels", or the size and FNV-1a of the TorchScript
+/// file's bytes (features.h5 attribute `model`; `assign` refuses features or
+/// a model file whose fingerprint differs from the run's).
+std::string model_fingerprint(const ExtractParams& p);
 
 /// The source settings of p.
 SourceParams source_params(const ExtractParams& p);

@@ -71,13 +71,17 @@ std::string extract_identity(const ExtractParams& p, Communicator& comm) {
   run_on_root(comm, "reading the image source", [&] {
     std::unique_ptr<ImageSource> src = open_source(source_params(p));
     id = fmt("source ", src->describe(), " rows ", src->size(), " files ", files_stamp(*src), "; model ",
-             p.is_pixels() ? std::string("pixels") : file_fingerprint(p.backbone));
+             model_fingerprint(p));
   });
   comm.broadcast(id, 0);
   return id;
 }
 
 }  // namespace
+
+std::string model_fingerprint(const ExtractParams& p) {
+  return p.is_pixels() ? std::string("pixels") : file_fingerprint(p.backbone);
+}
 
 const StageDef<ExtractParams>& extract_stage() {
   static const StageDef<ExtractParams> def{

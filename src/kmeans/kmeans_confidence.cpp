@@ -25,13 +25,7 @@ float margin_confidence(float d1, float d2) {
   return std::clamp(c, 0.f, 1.f);
 }
 
-namespace {
-
-/// Margins of rows x [n x d] (global rows first_row..) against centroids c
-/// [k x d] with norms cn [k]: the two nearest centroids by the search kernel
-/// (k = 2). When the assigned centroid is not one of them, d1 > d2 and the
-/// margin is 0.
-void margins(const float* x, const int64_t* assign, int64_t n, int64_t d, int64_t first_row, const float* c,
+void kmeans_margins(const float* x, const int64_t* assign, int64_t n, int64_t d, int64_t first_row, const float* c,
              const float* cn, int64_t k, float* out) {
   TopK top(n, int(std::min<int64_t>(k, 2)));
   make_cpu_search()->search({x, n, d, first_row}, {c, k, 0, nullptr, cn, nullptr, false}, Metric::l2, top);
@@ -56,8 +50,6 @@ void margins(const float* x, const int64_t* assign, int64_t n, int64_t d, int64_
     out[i] = margin_confidence(d1, d2);
   }
 }
-
-}  // namespace
 
 std::vector<float> kmeans_margin_confidence(const std::string& features, const std::string& kmeans, Communicator& comm) {
   // Each rank reads its own rows through its own handle: independent reads,
@@ -87,7 +79,7 @@ std::vector<float> kmeans_margin_confidence(const std::string& features, const s
     for (int64_t i = 0; i < r.size(); ++i)
       require(a[i] < k, kmeans, ": /assign[", r.begin + i, "] = ", a[i], " but /centroids has ", k, " rows");
     if (km.spherical) normalize_rows(x.data(), r.size(), d);
-    margins(x.data(), a.data(), r.size(), d, r.begin, c.data(), cn.data(), k, out.data() + (b - mine.begin));
+    kmeans_margins(x.data(), a.data(), r.size(), d, r.begin, c.data(), cn.data(), k, out.data() + (b - mine.begin));
   }
   return gather_rows_to_root(comm, out, n);
 }

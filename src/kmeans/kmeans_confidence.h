@@ -25,6 +25,14 @@ float margin_confidence(float d1, float d2);
 /// One line for the report naming the definition.
 extern const char* const kMarginDefinition;
 
+/// Margins of rows x [n x d] (global rows first_row.., for the search
+/// kernel's tiles) assigned to `assign` [n] (-1: margin 0) against centroids
+/// c [k x d] with norms cn [k]: the two nearest centroids by the search
+/// kernel (k = 2). When the assigned centroid is not one of them, d1 > d2 and
+/// the margin is 0. Rows and centroids as k-means saw them (spherical: unit).
+void kmeans_margins(const float* x, const int64_t* assign, int64_t n, int64_t d, int64_t first_row, const float* c,
+                    const float* cn, int64_t k, float* out);
+
 /// Collective. Reads each rank's row block of features (in pieces, so a
 /// rank's memory stays bounded) and the centroids and assignment of a
 /// kmeans.h5, and returns the margin confidence of all N rows on rank 0

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "assign/assign.h"
 #include "eval/eval.h"
 #include "export/export.h"
 #include "extract/extract_stage.h"
@@ -30,6 +31,7 @@ void for_each_stage(F&& f) {
   f(eval_stage());
   f(report_stage());
   f(export_stage());
+  f(assign_stage());
 }
 
 /// The stage names, in pipeline order.

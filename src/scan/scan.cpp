@@ -110,6 +110,10 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     res.self_label_note = "not run";
   final_assignment(r, one);
   pick_prototypes(r);
+  // The model `distclust assign` applies to new rows (scan.h5 /head, /head_scan).
+  res.d = r.data.d;
+  res.head = one.params();
+  if (p.self_label && p.self_label_epochs > 0 && p.self_label_gate) res.head_scan = r.st.scan_head;
 
   res.loss = r.st.loss;
   res.consistency = r.st.consistency;

@@ -127,6 +127,9 @@ struct ScanResult {
   bool resumed = false;               ///< started from a checkpoint
   std::vector<double> epoch_seconds;  ///< wall time of each epoch run here (SCAN and self-label)
   int64_t rows_no_neighbour = 0;      ///< valid rows without a valid neighbour (paired with themselves)
+  std::vector<float> head;            ///< the kept head's parameters (scan_heads.h layout, one head), final
+  std::vector<float> head_scan;       ///< the kept head before self-labelling, when the neighbour gate used it
+  int64_t d = 0;                      ///< D, the heads' input width
 };
 
 /// Input identity stored with outputs and checkpoints.

@@ -1,4 +1,8 @@
+#include "comm/local_comm.h"
 #include "io/h5store.h"
+
+#include "distclust/config.h"
+#include "distclust/error.h"
 #include "scan/scan_file.h"
 
 namespace distclust {
@@ -29,6 +33,11 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.write_vector("/self_label_confident", r.self_label_confident);
   w.write_all<int64_t>("/cluster_sizes", {C}, r.cluster_sizes.data());
   w.write_all<int64_t>("/prototypes", {C, int64_t(p.prototypes)}, r.prototypes.data());
+  // The kept head, so that `distclust assign` can apply it to new rows.
+  w.write_vector("/head", r.head);
+  if (!r.head_scan.empty()) w.write_vector("/head_scan", r.head_scan);
+  w.attr("head_d", r.d);
+  w.attr("head_hidden", int64_t(p.head == "mlp" ? p.hidden : 0));
   w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
   w.attr("stage", std::string("scan"));
   w.attr("chosen_head", int64_t(r.kept_head));
@@ -48,6 +57,24 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.attr("params", params_yaml);
   w.attr("config_hash", params_hash);
   w.commit();
+}
+
+ScanModel read_scan_model(const std::string& path) {
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  ScanModel m;
+  m.path = path;
+  Config::parse(r.attr_string("params"), path + ": params").apply_yaml("scan", m.params);
+  require(r.has("/head"), path, ": no /head (written by a distclust before heads were saved: rerun `distclust scan` ",
+          "to assign new rows with it)");
+  std::vector<float> head = r.read_all<float>("/head");
+  m.shape = HeadShape{m.params.head, int64_t(r.attr_double("head_d")), m.params.clusters, m.params.hidden, 1};
+  m.head = std::move(head);
+  if (r.has("/head_scan")) m.head_scan = r.read_all<float>("/head_scan");
+  const size_t want = ScanHeads(m.shape).num_params();
+  require(m.head.size() == want && (m.head_scan.empty() || m.head_scan.size() == want), path, ": /head holds ",
+          m.head.size(), " values but a ", m.shape.kind, " head ", m.shape.d, " -> ", m.shape.c, " has ", want);
+  return m;
 }
 
 }  // namespace distclust

@@ -6,6 +6,7 @@
 
 #include "distclust/comm.h"
 #include "scan/scan.h"
+#include "scan/scan_heads.h"
 
 namespace distclust {
 
@@ -13,8 +14,24 @@ namespace distclust {
 /// int64, /confidence [N] float32, /loss, /consistency, /entropy [epochs x
 /// heads] float64, /self_label_loss [E'] float64, /cluster_sizes [C],
 /// /prototypes [C x P] int64, with self-labelling /assign_scan [N] int64 (the
-/// assignment before it); attributes chosen_head, clusters, collapse, ...
+/// assignment before it); /head [P] float32 the kept head's parameters
+/// (scan_heads.h layout, H = 1) and, when self-labelling's neighbour gate
+/// ran, /head_scan [P] the head before self-labelling; attributes head_d,
+/// head_hidden, chosen_head, clusters, collapse, ...
 void write_scan(const std::string& path, Communicator& comm, const ScanResult& r, const ScanParams& p,
                 const ScanInputs& inputs, const std::string& params_yaml, const std::string& params_hash);
+
+/// What assigning new rows with a finished SCAN run needs.
+struct ScanModel {
+  std::string path;
+  ScanParams params;             ///< the run's scan section (normalize, gate, knn, ...)
+  HeadShape shape;               ///< one head: D -> C
+  std::vector<float> head;       ///< the kept head
+  std::vector<float> head_scan;  ///< before self-labelling (empty: no neighbour gate)
+};
+
+/// Reads the model of a scan.h5 on this process alone. Throws naming the file
+/// when it has no /head (older files) or a head of the wrong size.
+ScanModel read_scan_model(const std::string& path);
 
 }  // namespace distclust

@@ -1,0 +1,155 @@
+// assign's inputs: the run's files, the new rows, and the checks that the new
+// rows are features of the same kind as the run's.
+#include <filesystem>
+
+#include "assign/assign_parts.h"
+#include "comm/local_comm.h"
+#include "comm/root.h"
+#include "distclust/config.h"
+#include "distclust/error.h"
+#include "distclust/log.h"
+#include "extract/backbone.h"
+#include "extract/extract.h"
+#include "extract/extract_stage.h"
+#include "io/h5store.h"
+#include "io/output_identity.h"
+#include "io/output_lock.h"
+#include "io/replace_rule.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust::assign {
+namespace {
+
+bool exists(const std::string& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+
+/// An explicit path, else RUN/name when it exists (or must exist), "none" = "".
+std::string pick(const std::string& given, const std::string& run, const char* name, bool required) {
+  if (given == "none") return "";
+  if (!given.empty()) {
+    require(exists(given), "assign: ", given, " does not exist");
+    return given;
+  }
+  if (run.empty()) return "";
+  const std::string at = run + "/" + name;
+  if (exists(at)) return at;
+  require(!required, "assign: the run folder ", run, " has no ", name, " (--run names a finished run's workdir)");
+  return "";
+}
+
+std::string string_attr(const std::string& file, const char* name) {
+  LocalCommunicator self;
+  H5Reader r(file, self);
+  return r.has_attr(name) ? r.attr_string(name) : std::string();
+}
+
+/// The reference's extract settings with the new source and output.
+ExtractParams replay_params(const AssignParams& p, const Inputs& in) {
+  ExtractParams ep;
+  const std::string yaml = string_attr(in.reference, "params");
+  require(!yaml.empty(), "assign: ", in.reference, " has no `params` attribute (not written by distclust extract): ",
+          "extract the new images yourself and pass --features");
+  Config::parse(yaml, in.reference + ": params").apply_yaml("extract", ep);
+  require(!ep.backbone.empty(), "assign: ", in.reference, " was not written by `distclust extract` (no backbone in its ",
+          "params; synthetic features?): pass the new rows as --features");
+  ep.source = p.source;
+  ep.source_type = "auto";
+  ep.out = in.new_features;
+  ep.force = p.force;
+  ep.resume = true;
+  return ep;
+}
+
+}  // namespace
+
+std::string sibling(const std::string& out, const std::string& ext) {
+  fs::path o(out);
+  if (o.extension() == ".h5") o.replace_extension();
+  return o.string() + ext;
+}
+
+Inputs resolve_inputs(const AssignParams& p) {
+  Inputs in;
+  if (!p.run.empty()) require(fs::is_directory(p.run), "assign: --run ", p.run, " is not a folder (a run's workdir)");
+  in.reference = pick(p.reference, p.run, "features.h5", true);
+  require(!in.reference.empty(), "assign: no run given: --run WORKDIR, or --reference features.h5 with --kmeans ",
+          "and/or --scan");
+  in.kmeans = pick(p.kmeans, p.run, "kmeans.h5", false);
+  in.scan = pick(p.scan, p.run, "scan.h5", false);
+  require(!in.kmeans.empty() || !in.scan.empty(), "assign: nothing to assign with: the run ", p.run.empty() ? in.reference : p.run,
+          " has neither kmeans.h5 nor scan.h5 (or both were set to none)");
+  if (!in.scan.empty()) {
+    in.knn = p.knn.empty() ? string_attr(in.scan, "knn") : p.knn;
+    // The stored path may be relative to where the run was started.
+    if (!in.knn.empty() && !exists(in.knn) && !p.run.empty() && exists(p.run + "/knn.h5")) in.knn = p.run + "/knn.h5";
+  }
+  in.new_features = p.source.empty() ? p.features : (p.features_out.empty() ? sibling(p.out, ".features.h5")
+                                                                             : p.features_out);
+  if (p.source.empty()) require(exists(p.features), "assign: --features ", p.features, " does not exist");
+  in.csv = p.csv.empty() ? sibling(p.out, ".csv") : p.csv;
+  return in;
+}
+
+void extract_new_rows(const AssignParams& p, const Inputs& in, Communicator& comm) {
+  if (p.source.empty()) return;
+  const ExtractParams ep = replay_params(p, in);
+  const std::string ref_model = string_attr(in.reference, "model");
+  const std::string now = model_fingerprint(ep);
+  require(ref_model.empty() || ref_model == now, "assign: the model ", ep.backbone, " changed since the run extracted ",
+          in.reference, " (fingerprint ", now, ", the run's ", ref_model, "): the new rows would not be comparable");
+  if (ref_model.empty() && comm.rank() == 0)
+    log::warn("assign: ", in.reference, " does not record its model's fingerprint (written by an older distclust): ",
+              "cannot check that ", ep.backbone, " is the model the run used");
+  const StageDef<ExtractParams>& def = extract_stage();
+  ResolvedConfig rc;
+  ExtractParams q = ep;
+  rc.add(def.name, q);
+  const StageConfig cfg{rc.yaml(), config_hash(q, def.not_hashed, def.identity(ep, comm))};
+  if (output_config_hash(ep.out) == cfg.hash) {
+    if (comm.rank() == 0) log::info("assign: ", ep.out, " is up to date (same images, model and settings): reused");
+    return;
+  }
+  OutputLock lock(OutputLock::path_for(ep.out), "output " + ep.out, comm);
+  require_replaceable("assign", ep.out, p.force, comm);
+  if (comm.rank() == 0)
+    log::info("assign: extracting ", p.source, " as the run extracted ", in.reference, " (backbone ", ep.backbone, ")");
+  run_extract(ep, comm, load_torchscript_backbone, cfg);
+}
+
+void check_same_features(const Inputs& in, Communicator& comm) {
+  run_on_root(comm, "checking the new features against the run's", [&] {
+    LocalCommunicator self;
+    H5Reader ref(in.reference, self), nw(in.new_features, self);
+    const DatasetInfo a = ref.info("/features"), b = nw.info("/features");
+    require(b.shape.size() == 2 && a.shape.size() == 2 && a.shape[1] == b.shape[1], "assign: dimension mismatch: ",
+            in.new_features, ": /features is ", b.describe(), " but the run's ", in.reference, " is ", a.describe());
+    auto attr = [](const H5Reader& r, const char* n) { return r.has_attr(n) ? r.attr_string(n) : std::string(); };
+    for (const char* n : {"model", "backbone", "preprocessing"}) {
+      const std::string x = attr(ref, n), y = attr(nw, n);
+      require(x.empty() || y.empty() || x == y, "assign: backbone mismatch: ", in.new_features, " has ", n, " '", y,
+              "' but the run's ", in.reference, " has '", x, "'");
+    }
+    // A projection (PCA) fitted on the run's rows must be the one applied to
+    // the new rows: compare every stored /pca_* dataset bit for bit.
+    for (const char* d : {"/pca_mean", "/pca_components", "/pca_scale"}) {
+      const bool ha = ref.has(d), hb = nw.has(d);
+      require(ha == hb && (!ha || ref.read_all<float>(d) == nw.read_all<float>(d)), "assign: projection mismatch: ",
+              in.new_features, (hb ? " has " : " lacks "), d, (ha ? " different from" : " which"), " the run's ",
+              in.reference, ha ? "" : " lacks", ": extract the new images with the run's PCA (extract.pca_from)");
+    }
+  });
+}
+
+std::string inputs_identity(const AssignParams& p, Communicator& comm) {
+  const Inputs in = resolve_inputs(p);
+  std::string id;
+  for (const std::string& f : {in.reference, in.kmeans, in.scan, in.knn})
+    id += (f.empty() ? std::string("-") : file_identity(f)) + ";";
+  if (p.source.empty()) return id + "features " + file_identity(in.new_features);
+  return id + "source " + extract_stage().identity(replay_params(p, in), comm);
+}
+
+}  // namespace distclust::assign

@@ -1,0 +1,89 @@
+// assign's outputs: OUT (assign.h5, the schema in assign.h) and its CSV.
+#include "assign/assign_parts.h"
+#include "comm/root.h"
+#include "distclust/error.h"
+#include "export/csv.h"
+#include "io/h5_strings.h"
+#include "io/h5store.h"
+#include "io/text_file.h"
+
+namespace distclust::assign {
+namespace {
+
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.6g", v);
+  return b;
+}
+
+/// OUT's CSV on rank 0, one line per row of the new features, in row order.
+/// The whole text is built in memory (~100 bytes a row) and written through
+/// NAME.tmp, so a CSV that exists is whole.
+void write_csv(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, const std::vector<float>& conf,
+               const std::vector<int64_t>& km_assign, const std::vector<float>& km_conf,
+               const std::vector<int64_t>& labels) {
+  H5Strings ids(in.new_features);
+  const bool paths = ids.is_strings("/ids");
+  std::string text = "row,path,cluster,confidence,kmeans_cluster,kmeans_confidence,label\n";
+  const int64_t block = 65536;
+  for (int64_t b0 = 0; b0 < n; b0 += block) {
+    const RowRange r{b0, std::min(n, b0 + block)};
+    const std::vector<std::string> p = paths ? ids.read_range("/ids", r) : std::vector<std::string>(size_t(r.size()));
+    for (int64_t i = r.begin; i < r.end; ++i) {
+      const bool ok = assign[i] >= 0;
+      text += csv_line({std::to_string(i), spreadsheet_safe(p[size_t(i - r.begin)]), std::to_string(assign[i]),
+                        ok ? num(conf[i]) : "", km_assign.empty() ? "" : std::to_string(km_assign[i]),
+                        km_assign.empty() || km_assign[i] < 0 ? "" : num(km_conf[i]),
+                        labels[i] >= 0 ? std::to_string(labels[i]) : ""});
+    }
+  }
+  write_text_file(in.csv, text);
+}
+
+}  // namespace
+
+void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& b, const KMeansOut* km,
+                   const ScanOut* sc, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
+                   const StageConfig& cfg, Communicator& comm) {
+  const int64_t N = b.n_total;
+  const RowRange r = b.rows;
+  H5Writer w(p.out, comm);
+  w.create<int64_t>("/assign", {N});
+  w.write_rows("/assign", r, assign.data());
+  w.create<float>("/confidence", {N});
+  w.write_rows("/confidence", r, confidence.data());
+  if (sc) {
+    w.create<float>("/probabilities", {N, sc->c});
+    w.write_rows("/probabilities", r, sc->prob.data());
+    w.attr("gate_proposed", sc->gate_proposed);
+    w.attr("gate_kept", sc->gate_kept);
+  }
+  if (km) {
+    w.create<int64_t>("/kmeans_assign", {N});
+    w.write_rows("/kmeans_assign", r, km->assign.data());
+    w.create<float>("/kmeans_distance", {N});
+    w.write_rows("/kmeans_distance", r, km->distance.data());
+    w.create<float>("/kmeans_confidence", {N});
+    w.write_rows("/kmeans_confidence", r, km->confidence.data());
+  }
+  w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  w.attr("stage", std::string("assign"));
+  w.attr("features", in.new_features);
+  w.attr("reference", in.reference);
+  w.attr("kmeans", in.kmeans);
+  w.attr("scan", in.scan);
+  w.attr("params", cfg.yaml);
+  w.attr("config_hash", cfg.hash);
+  // The CSV before the commit: when it fails, OUT is not left behind
+  // claiming a complete assign.
+  const std::vector<int64_t> all_assign = gather_rows_to_root(comm, assign, N);
+  const std::vector<float> all_conf = gather_rows_to_root(comm, confidence, N);
+  const std::vector<int64_t> all_km = km ? gather_rows_to_root(comm, km->assign, N) : std::vector<int64_t>();
+  const std::vector<float> all_km_conf = km ? gather_rows_to_root(comm, km->confidence, N) : std::vector<float>();
+  const std::vector<int64_t> labels = gather_rows_to_root(comm, b.labels, N);
+  run_on_root(comm, "writing " + in.csv,
+              [&] { write_csv(in, N, all_assign, all_conf, all_km, all_km_conf, labels); });
+  w.commit();
+}
+
+}  // namespace distclust::assign

@@ -1,0 +1,90 @@
+// `distclust assign` as a stage (core/stage.h) and its run.
+#include "assign/assign_parts.h"
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace distclust {
+
+void AssignParams::validate() const {
+  require(!source.empty() || !features.empty(), "assign: no new rows given: --source DIR (images) or --features F.h5");
+  require(source.empty() || features.empty(), "assign: --source ", source, " and --features ", features,
+          " both given: pass one (images are extracted into --features-out)");
+  require(!out.empty(), "assign.out: no output file given (--out assign.h5)");
+  require(csv.empty() || csv != out, "assign.csv: ", csv, " is also --out");
+}
+
+AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
+  p.validate();
+  const assign::Inputs in = assign::resolve_inputs(p);
+  assign::extract_new_rows(p, in, comm);
+  assign::check_same_features(in, comm);
+  FeatureBlock b = read_features(in.new_features, comm);
+  check_finite(b, in.new_features, comm);
+  AssignSummary s;
+  assign::KMeansOut km;
+  assign::ScanOut sc;
+  s.kmeans = !in.kmeans.empty();
+  s.scan = !in.scan.empty();
+  if (s.kmeans) km = assign::apply_kmeans(in.kmeans, b);
+  if (s.scan) sc = assign::apply_scan(in, b, comm);
+  // The cluster: SCAN's when the run has it (as eval, report and export
+  // take scan.h5 over kmeans.h5), else k-means'.
+  const int64_t n = b.local_rows();
+  std::vector<int64_t> assign(size_t(n), -1);
+  std::vector<float> conf(size_t(n), 0.f);
+  int64_t invalid = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!b.valid[i]) {
+      ++invalid;
+      if (s.kmeans) km.assign[i] = -1;
+      continue;
+    }
+    if (s.scan) {
+      const float* pi = sc.prob.data() + i * sc.c;
+      assign[i] = std::max_element(pi, pi + sc.c) - pi;
+      conf[i] = pi[assign[i]];
+    } else {
+      assign[i] = km.assign[i];
+      conf[i] = km.confidence[i];
+    }
+  }
+  assign::write_outputs(p, in, b, s.kmeans ? &km : nullptr, s.scan ? &sc : nullptr, assign, conf, cfg, comm);
+  s.rows = b.n_total;
+  s.invalid = comm.sum(invalid);
+  s.gate_proposed = sc.gate_proposed;
+  s.gate_kept = sc.gate_kept;
+  if (comm.rank() == 0)
+    log::info("assign: wrote ", p.out, " and ", in.csv, ": ", s.rows, " rows (", s.invalid, " invalid) assigned with ",
+              s.scan ? "the SCAN head of " + in.scan : std::string(), s.scan && s.kmeans ? " and " : "",
+              s.kmeans ? "the centroids of " + in.kmeans : std::string());
+  return s;
+}
+
+const StageDef<AssignParams>& assign_stage() {
+  static const StageDef<AssignParams> def{
+      "assign",
+      {"assign"},
+      "New images or features -> clusters of a finished run (nearest k-means centroid, the SCAN head)",
+      "assign.h5",
+      {"run", "source", "features", "reference", "kmeans", "scan", "knn", "out", "csv", "features_out", "force"},
+      [](AssignParams& p, const RunLayout& w) {
+        p.run = w.workdir;
+        p.reference = w.features();
+        p.out = w.file("assign.h5");
+      },
+      [](const AssignParams& p) { return p.out; },
+      nullptr,
+      assign::inputs_identity,
+      [](const AssignParams& p, Communicator&) {
+        return p.source.empty() && p.features.empty() ? std::string("no new images (set assign.source)") : "";
+      },
+      [](const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
+        const AssignSummary s = run_assign(p, comm, cfg);
+        return StageOutcome{{fmt("assign: ", s.rows, " new rows, ", s.invalid, " invalid",
+                                 s.gate_proposed ? fmt(", gate kept ", s.gate_kept, " of ", s.gate_proposed, " moves")
+                                                 : std::string())}};
+      }};
+  return def;
+}
+
+}  // namespace distclust

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `distclust assign`: a finished run's models applied to images.
+#  - the run's own images, re-extracted and assigned under 2 and 3 ranks,
+#    get exactly the run's SCAN and k-means clusters (the self-labelling gate
+#    included: the run below moves rows, so the gate path runs);
+#  - copies of some images under new paths (not rows of the run) get the
+#    clusters of the originals, and eval scores assign.h5;
+#  - features of another model, another dimension, or a model file changed
+#    since the run are refused by name; nothing is written.
+source "$(dirname "$0")/lib.sh"
+DATA="$DC_SOURCE/../shared/data/cifar10-test1k"
+MODEL="$DC_SOURCE/../shared/models/cifar10-resnet20.pt"
+[[ -d $DATA && -f $MODEL ]] || { echo "SKIP: no shared CIFAR images or model"; exit 77; }
+cp "$MODEL" m.pt && cp "${MODEL%.pt}.json" m.json
+cat >run.yaml <<YAML
+run: {workdir: w, stages: "extract,kmeans,knn,scan"}
+extract: {source: $DATA, backbone: m.pt}
+kmeans: {k: 10}
+knn: {k: 20}
+scan: {clusters: 10, head: mlp, epochs: 20, self_label: true}
+YAML
+dcrun 2 run --config run.yaml >run.txt 2>&1 || { cat run.txt; fail "the run failed"; }
+for np in 2 3; do
+  dcrun $np assign --run w --source "$DATA" --out own$np.h5 >own$np.txt 2>&1 || { cat own$np.txt; fail "assign -np $np failed"; }
+  $PY - own$np.h5 <<'PY' || fail "assign -np $np did not reproduce the run"
+import csv, sys, h5py, numpy as np
+a, s, k = h5py.File(sys.argv[1]), h5py.File('w/scan.h5'), h5py.File('w/kmeans.h5')
+assert np.array_equal(a['assign'][:], s['assign'][:]), 'SCAN clusters differ: %d rows' % (a['assign'][:] != s['assign'][:]).sum()
+assert np.array_equal(a['kmeans_assign'][:], k['assign'][:]), 'k-means clusters differ'
+assert a.attrs['gate_proposed'] > 0, 'the gate did not run (no self-labelling move)'
+assert a.attrs['gate_proposed'] == s.attrs['self_label_proposed'] and a.attrs['gate_kept'] == s.attrs['self_label_proposed'] - s.attrs['self_label_rejected']
+rows = list(csv.DictReader(open(sys.argv[1][:-3] + '.csv')))
+assert len(rows) == 1000 and [int(r['cluster']) for r in rows] == list(a['assign'][:])
+assert rows[0]['path'].endswith('.png') and rows[0]['label'] == '0'
+print('reproduced: %d rows, gate kept %d of %d moves' % (len(rows), a.attrs['gate_kept'], a.attrs['gate_proposed']))
+PY
+done
+# New paths: 100 images copied elsewhere (same pixels, not rows of the run).
+mkdir -p new/a new/b
+ls "$DATA/cat" | head -50 | while read f; do cp "$DATA/cat/$f" new/a/; done
+ls "$DATA/ship" | head -50 | while read f; do cp "$DATA/ship/$f" new/b/; done
+dcrun 2 assign --run w --source new --out new.h5 >new.txt 2>&1 || { cat new.txt; fail "assign of new images failed"; }
+$PY - <<'PY' || fail "new images did not get their originals' clusters"
+import h5py, numpy as np, os
+a, f = h5py.File('new.h5'), h5py.File('new.features.h5')
+ref = h5py.File('w/features.h5'); s = h5py.File('w/scan.h5')
+row = {os.path.basename(os.path.dirname(p.decode())) + '/' + os.path.basename(p.decode()): i for i, p in enumerate(ref['ids'][:])}
+cls = {'a': 'cat', 'b': 'ship'}
+orig = [row[cls[os.path.basename(os.path.dirname(p.decode()))] + '/' + os.path.basename(p.decode())] for p in f['ids'][:]]
+agree = (a['assign'][:] == s['assign'][:][orig]).mean()
+# Only self-labelling moves judged by other neighbours may differ.
+assert agree >= 0.95, agree
+print('new paths: %.3f agree with the originals' % agree)
+PY
+dcrun 1 eval --labels new.features.h5 --pred new.h5 --out new_scores.json >/dev/null 2>&1 || fail "eval does not take assign.h5"
+acc=$(json_get new_scores.json acc)
+ge "$acc" 0.9 || fail "eval of the assigned copies: ACC $acc"
+# Refusals, each naming the cause; no output written.
+dcrun 1 extract --source new --backbone pixels --out pix.h5 >/dev/null 2>&1
+$PY - m.pt other.pt <<'PY'
+import sys, torch
+m = torch.jit.load(sys.argv[1])
+with torch.no_grad():
+    for p in m.parameters(): p.mul_(1.01); break
+m.save(sys.argv[2])
+PY
+cp m.json other.json
+dcrun 1 extract --source new --backbone other.pt --out other.h5 >/dev/null 2>&1
+expect_refusal() {  # NAME PATTERN ARGS...
+  local name=$1 pat=$2; shift 2
+  if dcrun 1 assign --run w --out bad.h5 "$@" >bad.txt 2>&1; then fail "$name: accepted"; fi
+  grep -q "$pat" bad.txt || { cat bad.txt; fail "$name: no '$pat' in the error"; }
+  [[ ! -e bad.h5 && ! -e bad.csv ]] || fail "$name: an output was written"
+}
+expect_refusal "pixels features" "dimension mismatch: pix.h5" --features pix.h5
+expect_refusal "another model" "backbone mismatch: other.h5 has model" --features other.h5
+cp other.pt m.pt
+expect_refusal "model changed" "the model m.pt changed since the run" --source new
+pass "assign reproduces the run on its own images (2 and 3 ranks), follows copies, refuses other features"
