@@ -160,7 +160,7 @@ Shown choose_gallery_rows(ReportModel& m, const ReportParams& p, const Clusterin
   for (size_t c = 0; c < majority.size(); ++c) major[c] = majority[c].cls;
   out.doubts = pick_doubts(cl.assign, cl.k, got.l, got.d, static_cast<uint64_t>(p.seed), cl.confidence,
                            has_labels ? cl.labels : std::vector<int64_t>{}, major, picks);
-  m.prototypes_def = src.given ? "from " + cl.pred : "highest confidence";
+  m.prototypes_def = src.given ? "from " + fs::path(cl.pred).filename().string() : "highest confidence";
   m.picks_note = fmt("Each cluster shows up to ",
                      np ? fmt(np, " prototypes (", m.prototypes_def, "), ") : std::string(),
                      has_conf ? fmt(got.l, " least confident members, ") : std::string(),

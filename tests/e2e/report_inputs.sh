@@ -64,6 +64,13 @@ grep -q 'class="ph">row ' rint/index.html || fail "no text tiles for integer ids
 [[ -z "$(ls -A rint/thumbs 2>/dev/null)" ]] || fail "thumbnails written without image paths"
 [[ $(grep -c '<section class="cluster"' rint/index.html) == 3 ]] || fail "sections with integer ids"
 
+# No labels: the mismatched strip says so instead of showing nothing.
+cp f.h5 fnolab.h5
+$PY -c "import h5py; h = h5py.File('fnolab.h5', 'r+'); del h['labels']"
+dcrun 1 report --features fnolab.h5 --pred km.h5 --out rnolab >/dev/null
+[[ $(grep -o 'data-strip="mismatched"><h4>[^<]*</h4><p class="note">no labels<' rnolab/index.html | wc -l) == 3 ]] \
+  || fail "no 'no labels' in each cluster's mismatched strip"
+
 # Two and three ranks write the same page as one (the margin is computed on every rank's rows).
 dcrun 1 report --features f.h5 --pred km.h5 --out r1 --members 5 >/dev/null
 for np in 2 3; do
