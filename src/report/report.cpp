@@ -281,6 +281,38 @@ ExportLinks export_links(const ReportParams& p, const std::string& report_out) {
   return e;
 }
 
+// One view per non-empty cluster: its numbers, strips and export folder.
+std::vector<ClusterView> cluster_views(const ReportModel& m, const ReportParams& p, const Clustering& cl,
+                                       const Sizes& sz, const std::vector<Majority>& majority, const Shown& sh,
+                                       const std::unordered_map<int64_t, Tile>& tiles) {
+  std::vector<ClusterView> out;
+  for (int64_t c = 0; c < cl.k; ++c) {
+    if (sz.size[c] == 0) continue;  // sections only for non-empty clusters
+    ClusterView v;
+    v.id = c;
+    v.size = sz.size[c];
+    if (!cl.confidence.empty()) v.mean_confidence = sz.conf_sum[c] / double(sz.size[c]);
+    if (!majority.empty()) {
+      v.majority = majority[c];
+      if (v.majority.cls >= 0) v.majority_name = cl.class_name(v.majority.cls);
+      v.mismatched_total = v.majority.labelled - v.majority.count;
+    }
+    v.gallery = !sh.omitted[c];
+    for (int64_t r : sh.picks[c].prototypes) v.prototypes.push_back(tiles.at(r));
+    for (int64_t r : sh.doubts[c].least) v.least.push_back(tiles.at(r));
+    for (int64_t r : sh.doubts[c].mismatched) v.mismatched.push_back(tiles.at(r));
+    for (int64_t r : sh.picks[c].members) v.members.push_back(tiles.at(r));
+    if (!m.exported.clusters.empty()) {
+      std::error_code ec;
+      const std::string name = cluster_folder_name(c);
+      if (fs::is_directory(fs::path(p.export_dir) / "clusters" / name, ec))
+        v.folder = m.exported.clusters + url_path_escape(name) + "/";
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
 std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
   auto t0 = std::chrono::steady_clock::now();
   StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
@@ -308,30 +340,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   std::set<std::string> image_dirs;
   std::unordered_map<int64_t, Tile> tiles = make_tiles(m, p, cl, sh, dir.path(), image_dirs);
   m.exported = export_links(p, dir.out());
-  for (int64_t c = 0; c < cl.k; ++c) {
-    if (sz.size[c] == 0) continue;  // sections only for non-empty clusters
-    ClusterView v;
-    v.id = c;
-    v.size = sz.size[c];
-    if (has_conf) v.mean_confidence = sz.conf_sum[c] / double(sz.size[c]);
-    if (!majority.empty()) {
-      v.majority = majority[c];
-      if (v.majority.cls >= 0) v.majority_name = cl.class_name(v.majority.cls);
-      v.mismatched_total = v.majority.labelled - v.majority.count;
-    }
-    v.gallery = !sh.omitted[c];
-    for (int64_t r : sh.picks[c].prototypes) v.prototypes.push_back(tiles.at(r));
-    for (int64_t r : sh.doubts[c].least) v.least.push_back(tiles.at(r));
-    for (int64_t r : sh.doubts[c].mismatched) v.mismatched.push_back(tiles.at(r));
-    for (int64_t r : sh.picks[c].members) v.members.push_back(tiles.at(r));
-    if (!m.exported.clusters.empty()) {
-      std::error_code ec;
-      const std::string name = cluster_folder_name(c);
-      if (fs::is_directory(fs::path(p.export_dir) / "clusters" / name, ec))
-        v.folder = m.exported.clusters + url_path_escape(name) + "/";
-    }
-    m.clusters.push_back(std::move(v));
-  }
+  m.clusters = cluster_views(m, p, cl, sz, majority, sh, tiles);
 
   std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan ? p.pred : "");
   std::string kmeans = !p.kmeans.empty() ? p.kmeans : (cl.kind == PredKind::kmeans ? p.pred : "");
