@@ -254,6 +254,7 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
 // one root (a run's report/ and export/ move together), else a file:// URL.
 std::string href_from(const std::string& report_out, const std::string& target) {
   fs::path from = fs::absolute(report_out).lexically_normal(), to = fs::absolute(target).lexically_normal();
+  if (to.filename().empty()) to = to.parent_path();  // "export/": no "export//assignments.csv"
   fs::path rel = to.lexically_relative(from);
   return rel.empty() ? file_url(to.string()) : url_path_escape(rel.generic_string());
 }
