@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, and runs the
 # default job on built-in data (configs/demo.yaml: procedural images ->
-# features -> k-means -> kNN -> SCAN -> scores -> report -> export) under
+# features -> k-means -> kNN -> SCAN -> scores -> export -> report) under
 # mpirun -np 2. Outputs in out/demo/ (report/index.html, export/, *.h5).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

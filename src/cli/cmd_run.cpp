@@ -43,7 +43,7 @@ std::string run_footer() {
 void add_run_command(CLI::App& app) {
   static CommandLine cl;
   static RunParams defaults;
-  auto* cmd = app.add_subcommand("run", "The whole job from one config: extract -> kmeans -> knn -> scan -> eval -> report -> export");
+  auto* cmd = app.add_subcommand("run", "The whole job from one config: extract -> kmeans -> knn -> scan -> eval -> export -> report");
   add_common(cmd, cl);
   cl.flags.add(cmd, "run", defaults);
   cmd->footer(run_footer());

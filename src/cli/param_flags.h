@@ -75,7 +75,7 @@ class ParamFlags {
     static const char* const paths[] = {"features", "knn", "out", "source", "backbone", "labels", "pred",
                                         "kmeans", "centroids", "init_centroids", "image_root", "log_dir",
                                         "workdir", "json", "list", "run", "reference", "scan", "csv",
-                                        "features_out"};
+                                        "features_out", "export_dir"};
     for (const char* p : paths)
       if (name == p) return "PATH";
     return "TEXT";

@@ -31,12 +31,6 @@ void ExportParams::validate() const {
 namespace report {
 namespace {
 
-std::string cluster_folder(int64_t c) {
-  char b[40];
-  std::snprintf(b, sizeof(b), "cluster_%04lld", static_cast<long long>(c));
-  return b;
-}
-
 // ROW_NAME, unique by the row prefix; long names are shortened (file names
 // have a 255-byte limit) keeping the extension.
 std::string entry_name(int64_t row, int width, const std::string& path) {
@@ -66,7 +60,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
   std::string csv_path = (root / "assignments.csv").string();
   std::ofstream csv(csv_path, std::ios::binary);
   require(static_cast<bool>(csv), "export: cannot write ", csv_path);
-  csv << "row,path,cluster,confidence,label\n";
+  csv << "row,path,cluster,confidence,label,class_name\n";
   const bool folders = p.folders && cl.has_paths;
   if (folders) {
     std::error_code ec;
@@ -88,8 +82,12 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
       int64_t c = cl.assign[i];
       bool valid = c >= 0;
       std::string conf = valid && !cl.confidence.empty() ? conf_text(cl.confidence[i]) : "";
-      std::string label = !cl.labels.empty() && cl.labels[i] >= 0 ? std::to_string(cl.labels[i]) : "";
-      csv << csv_line({std::to_string(i), spreadsheet_safe(path), std::to_string(c), conf, label});
+      const int64_t lab = cl.labels.empty() ? -1 : cl.labels[i];
+      std::string label = lab >= 0 ? std::to_string(lab) : "";
+      // The stored name only ("" when the features file names no classes), not class_name()'s "class 3".
+      std::string name = lab >= 0 && lab < int64_t(cl.class_names.size()) ? cl.class_names[lab] : "";
+      csv << csv_line({std::to_string(i), spreadsheet_safe(path), std::to_string(c), conf, label,
+                       spreadsheet_safe(name)});
       ++s.rows;
       if (!valid) {
         ++s.invalid;
@@ -113,7 +111,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
           log::warn("export: row ", i, ": ", path, " is not a readable file; left out of the folders");
         continue;
       }
-      fs::path sub = root / "clusters" / cluster_folder(c);
+      fs::path sub = root / "clusters" / cluster_folder_name(c);
       if (!made[c]) {
         fs::create_directories(sub, ec);
         if (ec) {  // counted with the links it would hold (no inodes left, ...)
@@ -188,7 +186,7 @@ const StageDef<ExportParams>& export_stage() {
   static const StageDef<ExportParams> def{
       "export",
       {"export"},
-      "assignments.csv (row,path,cluster,confidence,label) and clusters/cluster_XXXX/ folders of links",
+      "assignments.csv (row,path,cluster,confidence,label,class_name) and clusters/cluster_XXXX/ folders of links",
       "export",
       {"features", "pred", "out", "force"},
       [](ExportParams& p, const RunLayout& w) {

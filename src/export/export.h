@@ -1,14 +1,19 @@
 // `distclust export`: a clustering as plain files for people and scripts.
 //
-//   OUT/assignments.csv    header `row,path,cluster,confidence,label`; one
-//                          line per row of the features file, in row order.
-//                          path: the image path from /ids (empty when /ids
-//                          holds integer indices); cluster: -1 for invalid
-//                          rows (/valid 0 or /assign < 0); confidence: see
-//                          report.h (empty for invalid rows or when the
-//                          predictions carry none); label: empty when
-//                          unknown. Fields are quoted as RFC 4180 says (a
-//                          path with a comma, quote or newline survives).
+//   OUT/assignments.csv    header `row,path,cluster,confidence,label,class_name`;
+//                          one line per row of the features file, in row
+//                          order. path: the image path from /ids (empty when
+//                          /ids holds integer indices); cluster: -1 for
+//                          invalid rows (/valid 0 or /assign < 0);
+//                          confidence: see report.h (empty for invalid rows
+//                          or when the predictions carry none); label: the
+//                          class id, empty when unknown; class_name: the
+//                          label's name from the features file's
+//                          class_names (extract stores the class folder
+//                          names), empty when unknown. New columns are added
+//                          at the end, so readers by position keep working.
+//                          Fields are quoted as RFC 4180 says (a path with a
+//                          comma, quote or newline survives).
 //   OUT/clusters/cluster_XXXX/ROW_NAME
 //                          one entry per valid row that has an image path:
 //                          an absolute symlink to the original image (the

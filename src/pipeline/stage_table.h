@@ -29,8 +29,8 @@ void for_each_stage(F&& f) {
   f(knn_stage());
   f(scan_stage());
   f(eval_stage());
+  f(export_stage());  // before report: the report links the export's CSV and folders
   f(report_stage());
-  f(export_stage());
   f(assign_stage());
 }
 

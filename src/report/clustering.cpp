@@ -1,5 +1,6 @@
 #include "report/clustering.h"
 
+#include <cstdio>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -14,6 +15,12 @@
 namespace fs = std::filesystem;
 
 namespace distclust::report {
+
+std::string cluster_folder_name(int64_t c) {
+  char b[40];
+  std::snprintf(b, sizeof(b), "cluster_%04lld", static_cast<long long>(c));
+  return b;
+}
 
 std::string Clustering::class_name(int64_t cls) const {
   if (cls >= 0 && cls < int64_t(class_names.size()) && !class_names[cls].empty()) return class_names[cls];

@@ -53,6 +53,10 @@ std::vector<std::string> image_paths(const std::string& features, const std::vec
 /// of its own, shown as a text tile and left out of export folders.
 bool is_array_row_id(const std::string& id);
 
+/// The name of cluster c's folder in an export: "cluster_0007" (at least 4
+/// digits). Export writes it, the report links it.
+std::string cluster_folder_name(int64_t c);
+
 /// `path` as the file system sees it: relative paths are taken relative to
 /// image_root when it is set (else to the current folder).
 std::string resolve_image_path(const std::string& path, const std::string& image_root);

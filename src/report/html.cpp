@@ -1,5 +1,6 @@
 #include "report/html.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -31,6 +32,24 @@ std::string html_escape(const std::string& s) {
   }
   return out;
 }
+
+std::string url_path_escape(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(path.size());
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string file_url(const std::string& absolute_path) { return "file://" + url_path_escape(absolute_path); }
 
 std::string num(double v, int digits) {
   if (std::isnan(v)) return "\u2013";

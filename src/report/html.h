@@ -9,6 +9,14 @@ namespace distclust::report {
 /// element content and in quoted attributes.
 std::string html_escape(const std::string& s);
 
+/// A path as a URL path: bytes other than A-Z a-z 0-9 - . _ ~ / are
+/// percent-encoded (spaces, #, ?, %, quotes, non-ASCII), so any file name
+/// survives in an href.
+std::string url_path_escape(const std::string& path);
+
+/// "file://" + url_path_escape(absolute path): a link to a local file.
+std::string file_url(const std::string& absolute_path);
+
 /// A number for people: %.*g with `digits` significant digits ("0.9134").
 std::string num(double v, int digits = 4);
 

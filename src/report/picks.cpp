@@ -93,4 +93,48 @@ std::vector<ClusterPicks> pick_rows(const std::vector<int64_t>& assign, int64_t 
   return out;
 }
 
+std::vector<ClusterDoubts> pick_doubts(const std::vector<int64_t>& assign, int64_t k, int nl, int nd, uint64_t seed,
+                                       const std::vector<float>& confidence, const std::vector<int64_t>& labels,
+                                       const std::vector<int64_t>& majority, const std::vector<ClusterPicks>& exclude) {
+  const int64_t n = static_cast<int64_t>(assign.size());
+  require(k >= 0 && nl >= 0 && nd >= 0, "pick_doubts: k, nl, nd must be >= 0");
+  const bool by_conf = !confidence.empty();
+  const bool by_label = !labels.empty() && nd > 0;
+  require(!by_conf || int64_t(confidence.size()) == n, "pick_doubts: ", confidence.size(), " confidences for ", n,
+          " rows");
+  require(!by_label || (int64_t(labels.size()) == n && int64_t(majority.size()) == k), "pick_doubts: ",
+          labels.size(), " labels and ", majority.size(), " majorities for ", n, " rows and ", k, " clusters");
+  // (score, row), "smaller" first: least = lowest confidence, mismatched = highest.
+  using Item = std::pair<double, int64_t>;
+  auto conf = [&](int64_t i) {
+    float v = confidence[i];
+    return std::isnan(v) ? -std::numeric_limits<double>::infinity() : double(v);
+  };
+  std::vector<std::vector<Item>> least(static_cast<size_t>(by_conf ? k : 0)), odd(static_cast<size_t>(k));
+  auto excluded = [&](int64_t c) { return c < int64_t(exclude.size()) ? exclude[c].prototypes.size() : size_t(0); };
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t c = assign[i];
+    if (c < 0) continue;
+    require(c < k, "row ", i, " is assigned to cluster ", c, " but there are only ", k, " clusters");
+    if (by_conf && nl > 0) keep_smallest(least[c], size_t(nl) + excluded(c), Item{conf(i), i}, std::less<Item>());
+    if (by_label && labels[i] >= 0 && majority[c] >= 0 && labels[i] != majority[c]) {
+      double s = by_conf ? -conf(i) : double(member_key(seed, c, i));
+      keep_smallest(odd[c], size_t(nd), Item{s, i}, std::less<Item>());
+    }
+  }
+  std::vector<ClusterDoubts> out(static_cast<size_t>(k));
+  for (int64_t c = 0; c < k; ++c) {
+    if (by_conf) {
+      std::unordered_set<int64_t> taken;
+      if (c < int64_t(exclude.size())) taken.insert(exclude[c].prototypes.begin(), exclude[c].prototypes.end());
+      std::sort(least[c].begin(), least[c].end());
+      for (const auto& e : least[c])
+        if (int64_t(out[c].least.size()) < nl && !taken.count(e.second)) out[c].least.push_back(e.second);
+    }
+    std::sort(odd[c].begin(), odd[c].end());
+    for (const auto& e : odd[c]) out[c].mismatched.push_back(e.second);
+  }
+  return out;
+}
+
 }  // namespace distclust::report

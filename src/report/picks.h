@@ -38,4 +38,22 @@ struct PrototypeSource {
 std::vector<ClusterPicks> pick_rows(const std::vector<int64_t>& assign, int64_t k, int p, int m, uint64_t seed,
                                     const PrototypeSource& src);
 
+/// The rows of one cluster that question it.
+struct ClusterDoubts {
+  std::vector<int64_t> least;       ///< lowest confidence first (NaN lowest; ties: lower row), no prototype among them
+  std::vector<int64_t> mismatched;  ///< label >= 0 and != the majority class: highest confidence first, else by member_key
+};
+
+/// For each cluster id in [0, k): up to nl least-confident rows (none when
+/// confidence is empty) and up to nd rows whose label differs from
+/// majority[c] (none when labels are empty or majority[c] < 0). The
+/// mismatched rows are the confidently wrong ones first (what a reader
+/// checks: is the label or the cluster wrong?); without confidence a keyed
+/// random draw (seed) as for members. assign, confidence, labels: [n];
+/// majority: [k] class ids; exclude[c].prototypes are kept out of `least`
+/// (a small cluster would show its rows twice). One pass with bounded heaps.
+std::vector<ClusterDoubts> pick_doubts(const std::vector<int64_t>& assign, int64_t k, int nl, int nd, uint64_t seed,
+                                       const std::vector<float>& confidence, const std::vector<int64_t>& labels,
+                                       const std::vector<int64_t>& majority, const std::vector<ClusterPicks>& exclude);
+
 }  // namespace distclust::report

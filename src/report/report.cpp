@@ -35,6 +35,9 @@ void ReportParams::validate() const {
   require(!out.empty(), "report.out: no output folder given (--out report)");
   require(prototypes >= 0 && prototypes <= 1000, "report.prototypes is ", prototypes, " (expected 0..1000)");
   require(members >= 0 && members <= 1000, "report.members is ", members, " (expected 0..1000)");
+  require(least_confident >= 0 && least_confident <= 1000, "report.least_confident is ", least_confident,
+          " (expected 0..1000)");
+  require(mismatched >= 0 && mismatched <= 1000, "report.mismatched is ", mismatched, " (expected 0..1000)");
   require(thumb >= 8 && thumb <= 1024, "report.thumb is ", thumb, " (expected 8..1024 pixels)");
   require(max_thumbs >= 0, "report.max_thumbs is ", max_thumbs, " (expected >= 0)");
   require(open_clusters >= 0, "report.open_clusters is ", open_clusters, " (expected >= 0)");
@@ -64,17 +67,28 @@ std::string kind_name(PredKind k) {
   }
 }
 
-// Shrinks prototypes/members per cluster so that the galleries stay within
-// the thumbnail budget; returns a note when it had to.
-std::string fit_budget(int64_t clusters, int64_t budget, int& p, int& m) {
-  int64_t want = clusters * (p + m);
+// Thumbnails per cluster of each strip: prototypes, least confident,
+// mismatched, random members.
+struct Counts {
+  int p = 0, l = 0, d = 0, m = 0;
+  int64_t sum() const { return int64_t(p) + l + d + m; }
+};
+
+// Shrinks every strip in proportion so that the galleries stay within the
+// thumbnail budget (a prototype stays while there were any); returns a note
+// when it had to.
+std::string fit_budget(int64_t clusters, int64_t budget, Counts& c) {
+  int64_t want = clusters * c.sum();
   if (want <= budget || want == 0) return "";
   double f = double(budget) / double(want);
-  int p0 = p, m0 = m;
-  p = p0 > 0 ? std::max(1, int(p0 * f)) : 0;
-  m = int(m0 * f);
-  if (p + m == 0) m = 1;
-  return fmt("Galleries reduced to ", p, " prototypes and ", m, " members per cluster (from ", p0, " and ", m0,
+  Counts c0 = c;
+  c.p = c0.p > 0 ? std::max(1, int(c0.p * f)) : 0;
+  c.l = int(c0.l * f);
+  c.d = int(c0.d * f);
+  c.m = int(c0.m * f);
+  if (c.sum() == 0) c.m = 1;
+  return fmt("Strips reduced to ", c.p, " prototypes, ", c.l, " least confident, ", c.d, " mismatched and ", c.m,
+             " random members per cluster (from ", c0.p, ", ", c0.l, ", ", c0.d, " and ", c0.m,
              ") to stay within --max-thumbs ", budget, ".");
 }
 
@@ -113,15 +127,24 @@ std::vector<Majority> add_label_views(ReportModel& m, const ReportParams& p, con
   return majority_per_cluster(cl.assign, cl.labels, cl.k);
 }
 
-// The rows each cluster's gallery shows, within the thumbnail budget:
-// fewer per cluster first, then galleries for the largest clusters only.
-// omitted[c] = 1 for a cluster left without a gallery by the budget.
-std::vector<ClusterPicks> choose_gallery_rows(ReportModel& m, const ReportParams& p, const Clustering& cl,
-                                              const std::vector<int64_t>& size, std::vector<char>& omitted) {
+// The rows each cluster's strips show.
+struct Shown {
+  std::vector<ClusterPicks> picks;
+  std::vector<ClusterDoubts> doubts;
+  std::vector<char> omitted;  ///< [k] 1 for a cluster left without strips by the budget
+};
+
+// The rows each cluster's strips show, within the thumbnail budget: fewer
+// per cluster first, then strips for the largest clusters only.
+Shown choose_gallery_rows(ReportModel& m, const ReportParams& p, const Clustering& cl, const std::vector<int64_t>& size,
+                          const std::vector<Majority>& majority) {
   int64_t nonempty = 0;
   for (int64_t c = 0; c < cl.k; ++c) nonempty += size[c] > 0;
-  int np = p.prototypes, nm = p.members;
-  m.gallery_note = fit_budget(nonempty, p.max_thumbs, np, nm);
+  const bool has_conf = !cl.confidence.empty(), has_labels = !majority.empty();
+  Counts want{p.prototypes, has_conf ? p.least_confident : 0, has_labels ? p.mismatched : 0, p.members};
+  Counts got = want;
+  m.gallery_note = fit_budget(nonempty, p.max_thumbs, got);
+  int np = got.p, nm = got.m;
   PrototypeSource src;
   if (!cl.prototypes.empty()) {
     src.given = &cl.prototypes;
@@ -130,20 +153,39 @@ std::vector<ClusterPicks> choose_gallery_rows(ReportModel& m, const ReportParams
     src.confidence = &cl.confidence;
   }
   if (!src.given && !src.confidence) nm += np, np = 0;  // no confidence: no prototypes, more members
-  std::vector<ClusterPicks> picks = pick_rows(cl.assign, cl.k, np, nm, static_cast<uint64_t>(p.seed), src);
+  Shown out;
+  std::vector<ClusterPicks>& picks = out.picks;
+  picks = pick_rows(cl.assign, cl.k, np, nm, static_cast<uint64_t>(p.seed), src);
+  std::vector<int64_t> major(static_cast<size_t>(majority.size()));
+  for (size_t c = 0; c < majority.size(); ++c) major[c] = majority[c].cls;
+  out.doubts = pick_doubts(cl.assign, cl.k, got.l, got.d, static_cast<uint64_t>(p.seed), cl.confidence,
+                           has_labels ? cl.labels : std::vector<int64_t>{}, major, picks);
+  m.prototypes_def = src.given ? "from " + fs::path(cl.pred).filename().string() : "highest confidence";
+  m.picks_note = fmt("Each cluster shows up to ",
+                     np ? fmt(np, " prototypes (", m.prototypes_def, "), ") : std::string(),
+                     has_conf ? fmt(got.l, " least confident members, ") : std::string(),
+                     has_labels ? fmt(got.d, " members whose label is not the majority class (",
+                                      has_conf ? "most confident first" : "a random draw", "), ")
+                                : std::string(),
+                     np || has_conf || has_labels ? "and " : "", nm,
+                     " random members: set with --prototypes, --least-confident, --mismatched and --members, "
+                     "all within --max-thumbs ", p.max_thumbs, ".",
+                     cl.has_paths ? " A thumbnail opens its image file; hover for its path." : "");
   std::vector<int64_t> by_size;
   for (int64_t c = 0; c < cl.k; ++c)
     if (size[c] > 0) by_size.push_back(c);
   std::stable_sort(by_size.begin(), by_size.end(), [&](int64_t a, int64_t b) { return size[a] > size[b]; });
   int64_t spent = 0, n_omitted = 0;
-  omitted.assign(static_cast<size_t>(cl.k), 0);
+  out.omitted.assign(static_cast<size_t>(cl.k), 0);
   for (int64_t c : by_size) {
-    int64_t cost = int64_t(picks[c].prototypes.size() + picks[c].members.size());
+    const ClusterDoubts& d = out.doubts[c];
+    int64_t cost = int64_t(picks[c].prototypes.size() + picks[c].members.size() + d.least.size() + d.mismatched.size());
     if (spent + cost <= p.max_thumbs) {
       spent += cost;
     } else {
       picks[c] = ClusterPicks{};
-      omitted[c] = 1;
+      out.doubts[c] = ClusterDoubts{};
+      out.omitted[c] = 1;
       ++n_omitted;
     }
   }
@@ -151,18 +193,26 @@ std::vector<ClusterPicks> choose_gallery_rows(ReportModel& m, const ReportParams
     m.gallery_note += fmt(m.gallery_note.empty() ? "" : " ", n_omitted,
                           " small clusters have no gallery: the thumbnail budget (--max-thumbs ", p.max_thumbs,
                           ") was spent on larger ones.");
-  return picks;
+  return out;
 }
 
 // Thumbnails of exactly the rows shown, and their tiles by row.
 // image_dirs gets the folders of the images shown (inputs --force must not delete).
 std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams& p, const Clustering& cl,
-                                             const std::vector<ClusterPicks>& picks, const std::string& dir,
+                                             const Shown& sh, const std::string& dir,
                                              std::set<std::string>& image_dirs) {
+  // Each row once (a row can be least confident and mismatched): one thumbnail file per row.
   std::vector<int64_t> shown;
-  for (const auto& pk : picks) {
-    shown.insert(shown.end(), pk.prototypes.begin(), pk.prototypes.end());
-    shown.insert(shown.end(), pk.members.begin(), pk.members.end());
+  std::set<int64_t> seen;
+  auto add = [&](const std::vector<int64_t>& rows) {
+    for (int64_t r : rows)
+      if (seen.insert(r).second) shown.push_back(r);
+  };
+  for (size_t c = 0; c < sh.picks.size(); ++c) {
+    add(sh.picks[c].prototypes);
+    add(sh.doubts[c].least);
+    add(sh.doubts[c].mismatched);
+    add(sh.picks[c].members);
   }
   std::vector<std::string> ids =
       cl.has_paths ? image_paths(cl.features, shown) : std::vector<std::string>(shown.size());
@@ -183,6 +233,8 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
     if (!cl.confidence.empty()) t.confidence = cl.confidence[row];
     if (!cl.labels.empty() && cl.labels[row] >= 0) t.label = cl.class_name(cl.labels[row]);
     t.path = ids[i];
+    std::error_code ec;
+    if (!files[i].empty() && fs::exists(files[i], ec)) t.href = file_url(fs::absolute(files[i]).lexically_normal().string());
     if (thumbs[i].ok) {
       t.img = thumbs[i].file;
       t.width = thumbs[i].width;
@@ -196,6 +248,70 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
     tiles.emplace(row, std::move(t));
   }
   return tiles;
+}
+
+// href from the report folder to `target`: relative when both lie under
+// one root (a run's report/ and export/ move together), else a file:// URL.
+std::string href_from(const std::string& report_out, const std::string& target) {
+  fs::path from = fs::absolute(report_out).lexically_normal(), to = fs::absolute(target).lexically_normal();
+  if (to.filename().empty()) to = to.parent_path();  // "export/": no "export//assignments.csv"
+  fs::path rel = to.lexically_relative(from);
+  return rel.empty() ? file_url(to.string()) : url_path_escape(rel.generic_string());
+}
+
+// What of the export the page can link, or how to make it.
+ExportLinks export_links(const ReportParams& p, const std::string& report_out) {
+  ExportLinks e;
+  const std::string how = fmt("distclust export --features ", p.features, " --pred ", p.pred, " --out ",
+                              p.export_dir.empty() ? std::string("export") : p.export_dir);
+  std::error_code ec;
+  if (p.export_dir.empty()) {
+    e.missing = fmt("No export linked. `", how,
+                    "` writes assignments.csv (row, path, cluster, confidence, label, class name) and one folder of "
+                    "links per cluster; run this report again with --export-dir export to link them (`distclust run` "
+                    "links its own export/).");
+  } else if (!fs::is_regular_file(fs::path(p.export_dir) / "assignments.csv", ec)) {
+    e.missing = fmt("Not exported yet: ", p.export_dir, "/assignments.csv does not exist. `", how,
+                    "` writes it and one folder of links per cluster (in `distclust run`: list export before report "
+                    "in run.stages); then run this report again to link them.");
+  } else {
+    const std::string base = href_from(report_out, p.export_dir);
+    e.csv = base + "/assignments.csv";
+    if (fs::is_directory(fs::path(p.export_dir) / "clusters", ec)) e.clusters = base + "/clusters/";
+  }
+  return e;
+}
+
+// One view per non-empty cluster: its numbers, strips and export folder.
+std::vector<ClusterView> cluster_views(const ReportModel& m, const ReportParams& p, const Clustering& cl,
+                                       const Sizes& sz, const std::vector<Majority>& majority, const Shown& sh,
+                                       const std::unordered_map<int64_t, Tile>& tiles) {
+  std::vector<ClusterView> out;
+  for (int64_t c = 0; c < cl.k; ++c) {
+    if (sz.size[c] == 0) continue;  // sections only for non-empty clusters
+    ClusterView v;
+    v.id = c;
+    v.size = sz.size[c];
+    if (!cl.confidence.empty()) v.mean_confidence = sz.conf_sum[c] / double(sz.size[c]);
+    if (!majority.empty()) {
+      v.majority = majority[c];
+      if (v.majority.cls >= 0) v.majority_name = cl.class_name(v.majority.cls);
+      v.mismatched_total = v.majority.labelled - v.majority.count;
+    }
+    v.gallery = !sh.omitted[c];
+    for (int64_t r : sh.picks[c].prototypes) v.prototypes.push_back(tiles.at(r));
+    for (int64_t r : sh.doubts[c].least) v.least.push_back(tiles.at(r));
+    for (int64_t r : sh.doubts[c].mismatched) v.mismatched.push_back(tiles.at(r));
+    for (int64_t r : sh.picks[c].members) v.members.push_back(tiles.at(r));
+    if (!m.exported.clusters.empty()) {
+      std::error_code ec;
+      const std::string name = cluster_folder_name(c);
+      if (fs::is_directory(fs::path(p.export_dir) / "clusters" / name, ec))
+        v.folder = m.exported.clusters + url_path_escape(name) + "/";
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
@@ -220,25 +336,12 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   const bool has_conf = !cl.confidence.empty();
   if (has_conf && cl.n > cl.invalid) m.mean_confidence = sz.all_conf / double(cl.n - cl.invalid);
   std::vector<Majority> majority = add_label_views(m, p, cl);
-  std::vector<char> omitted;
-  std::vector<ClusterPicks> picks = choose_gallery_rows(m, p, cl, sz.size, omitted);
+  m.has_confidence = !cl.confidence.empty();
+  Shown sh = choose_gallery_rows(m, p, cl, sz.size, majority);
   std::set<std::string> image_dirs;
-  std::unordered_map<int64_t, Tile> tiles = make_tiles(m, p, cl, picks, dir.path(), image_dirs);
-  for (int64_t c = 0; c < cl.k; ++c) {
-    if (sz.size[c] == 0) continue;  // sections only for non-empty clusters
-    ClusterView v;
-    v.id = c;
-    v.size = sz.size[c];
-    if (has_conf) v.mean_confidence = sz.conf_sum[c] / double(sz.size[c]);
-    if (!majority.empty()) {
-      v.majority = majority[c];
-      if (v.majority.cls >= 0) v.majority_name = cl.class_name(v.majority.cls);
-    }
-    v.gallery = !omitted[c];
-    for (int64_t r : picks[c].prototypes) v.prototypes.push_back(tiles.at(r));
-    for (int64_t r : picks[c].members) v.members.push_back(tiles.at(r));
-    m.clusters.push_back(std::move(v));
-  }
+  std::unordered_map<int64_t, Tile> tiles = make_tiles(m, p, cl, sh, dir.path(), image_dirs);
+  m.exported = export_links(p, dir.out());
+  m.clusters = cluster_views(m, p, cl, sz, majority, sh, tiles);
 
   std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan ? p.pred : "");
   std::string kmeans = !p.kmeans.empty() ? p.kmeans : (cl.kind == PredKind::kmeans ? p.pred : "");
@@ -252,7 +355,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
     f << render_report(m);
     require(static_cast<bool>(f.flush()), "report: writing ", index, " failed (disk full?)");
   }
-  std::vector<std::string> inputs{p.features, p.pred, p.kmeans, p.scan};
+  std::vector<std::string> inputs{p.features, p.pred, p.kmeans, p.scan, p.export_dir};
   inputs.insert(inputs.end(), image_dirs.begin(), image_dirs.end());
   require_apart(dir.out(), inputs);
   dir.commit(hash);
@@ -274,7 +377,7 @@ std::string run_report(const ReportParams& p, Communicator& comm, const std::str
   // Refuse an output that is not ours before the expensive part (io/replace_rule.h).
   require_replaceable("report", p.out, p.force, comm);
   run_on_root(comm, "report", [&] {
-    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan});
+    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir});
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");
   });
@@ -290,7 +393,7 @@ const StageDef<ReportParams>& report_stage() {
       {"report"},
       "Static HTML report (galleries, sizes, metrics, confusion matrix, curves) that opens offline",
       "report",
-      {"features", "pred", "out", "kmeans", "scan", "force"},
+      {"features", "pred", "out", "kmeans", "scan", "export_dir", "force"},
       [](ReportParams& p, const RunLayout& w) {
         p.features = w.features();
         p.pred = w.predictions();
@@ -298,9 +401,11 @@ const StageDef<ReportParams>& report_stage() {
         p.force = true;  // a run replaces its own report
         if (w.has("kmeans")) p.kmeans = w.output_of("kmeans");
         if (w.has("scan")) p.scan = w.output_of("scan");
+        p.export_dir = w.output_or("export", "export");  // linked when it exists (export before report)
       },
       [](const ReportParams& p) { return p.out; },
-      [](const ReportParams& p) { return std::vector<std::string>{p.features, p.pred, p.kmeans, p.scan}; },
+      // The export counts as an input: a report made before it is made again once it exists.
+      [](const ReportParams& p) { return std::vector<std::string>{p.features, p.pred, p.kmeans, p.scan, p.export_dir}; },
       nullptr,
       nullptr,
       [](const ReportParams& p, Communicator& comm, const StageConfig& cfg) {

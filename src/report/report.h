@@ -8,9 +8,16 @@
 // features file has labels; a cluster-size chart; SCAN loss curves and the
 // k-means inertia curve when those files are given; an overview table of all
 // clusters; and one <section class="cluster"> per non-empty cluster with its
-// size, mean confidence and a gallery: the top-confidence prototypes and
-// random members drawn by a keyed RNG (seed, cluster, row), so one seed shows
-// the same rows for any number of ranks.
+// size, mean confidence, a link to its export folder and strips of small
+// thumbnails, always shown whatever the number of clusters (a contact
+// sheet): the top-confidence prototypes, the least confident members, the
+// members whose label is not the cluster's majority class (with labels),
+// and random members drawn by a keyed RNG (seed, cluster, row), so one seed
+// shows the same rows for any number of ranks; only the random members fold
+// away when there are more than --open-clusters clusters. Every thumbnail
+// links to its image file (the path on hover). The page links to the
+// export's assignments.csv and cluster folders when --export-dir holds
+// them (a run links its own export/), and says how to make them otherwise.
 //
 // Thumbnails are small files in OUT/thumbs/ (PNG for images no larger than
 // --thumb, JPEG otherwise), loaded lazily, so index.html stays small when
@@ -43,13 +50,16 @@ struct ReportParams {
   std::string scan = "";                   ///< scan.h5 for the loss curves (default: --pred when it is one)
   int prototypes = 8;                      ///< top-confidence rows shown per cluster
   int members = 8;                         ///< random member rows shown per cluster
+  int least_confident = 6;                 ///< lowest-confidence rows shown per cluster
+  int mismatched = 6;                      ///< rows whose label is not the cluster's majority, shown per cluster
   int thumb = 64;                          ///< thumbnail size in pixels (longest side)
   int64_t seed = 1;                        ///< seed of the random member draw
   std::string title = "distclust report";  ///< page title
   int64_t max_thumbs = 20000;              ///< thumbnail budget (fewer per cluster, then fewer galleries)
-  int open_clusters = 32;                  ///< galleries start expanded when there are at most this many clusters
+  int open_clusters = 32;                  ///< random members start expanded when there are at most this many clusters
   int64_t confusion_cells = 4000;          ///< largest confusion matrix drawn (clusters x classes cells)
   std::string image_root = "";             ///< folder relative /ids paths are relative to (default: current folder)
+  std::string export_dir = "";             ///< `distclust export` folder to link (assignments.csv, clusters/); "" = none
   bool force = false;                      ///< replace an existing OUT that distclust did not write (io/replace_rule.h)
 
   template <class V>
@@ -61,13 +71,16 @@ struct ReportParams {
     v("scan", scan, "scan.h5 for the loss curves (default: --pred if it is a SCAN file)");
     v("prototypes", prototypes, "top-confidence rows shown per cluster");
     v("members", members, "random member rows shown per cluster");
+    v("least_confident", least_confident, "lowest-confidence rows shown per cluster");
+    v("mismatched", mismatched, "rows whose label is not the cluster's majority class, shown per cluster");
     v("thumb", thumb, "thumbnail size in pixels");
     v("seed", seed, "seed of the random member draw");
     v("title", title, "page title");
     v("max_thumbs", max_thumbs, "thumbnail budget for the whole report");
-    v("open_clusters", open_clusters, "galleries start expanded when there are at most this many clusters");
+    v("open_clusters", open_clusters, "random members start expanded when there are at most this many clusters");
     v("confusion_cells", confusion_cells, "largest confusion matrix drawn, in cells (clusters x classes)");
     v("image_root", image_root, "folder relative image paths are relative to (default: current folder)");
+    v("export_dir", export_dir, "export folder to link (assignments.csv, clusters/); a run links its own");
     v("force", force, "replace an existing --out that distclust did not write");
   }
   /// Throws Error naming the bad value.

@@ -21,6 +21,7 @@ struct Tile {
   std::string label;          ///< class name, "" when unknown
   std::string path;           ///< image path, "" when /ids holds no paths
   std::string img;            ///< thumbnail file relative to the report, "" when none
+  std::string href;           ///< link to the image file (file:// URL), "" when there is no file
   int width = 0, height = 0;  ///< of the thumbnail file
   std::string problem;        ///< why an image with a path has no thumbnail (placeholder shown)
 };
@@ -34,6 +35,17 @@ struct ClusterView {
   std::string majority_name;
   bool gallery = true;  ///< false when the thumbnail budget ran out
   std::vector<Tile> prototypes, members;
+  std::vector<Tile> least;       ///< least confident members
+  std::vector<Tile> mismatched;  ///< members whose label is not the majority class
+  int64_t mismatched_total = 0;  ///< labelled members whose label is not the majority class
+  std::string folder;            ///< href of the cluster's export folder, "" when there is none
+};
+
+/// Where the export (assignments.csv, clusters/) is, as the page links it.
+struct ExportLinks {
+  std::string csv;       ///< href of assignments.csv, "" when it is not there
+  std::string clusters;  ///< href of clusters/, "" when there are no folders
+  std::string missing;   ///< when csv is "": how to produce the export
 };
 
 /// One plot of training curves.
@@ -67,6 +79,10 @@ struct ReportModel {
   std::vector<Curve> curves;
   int thumb = 64;
   int open_clusters = 32;
+  bool has_confidence = false;
+  std::string picks_note;      ///< what each cluster shows and the caps
+  std::string prototypes_def;  ///< where prototypes come from ("highest confidence", "from scan.h5")
+  ExportLinks exported;
   bool lazy = false;  ///< many thumbnails: let the browser load them on scroll
   int64_t thumbs_written = 0, thumbs_failed = 0;
   std::vector<std::string> failures;  ///< a few "row R: PATH: reason" lines

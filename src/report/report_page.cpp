@@ -39,7 +39,11 @@ section.cluster{background:#fff;border:1px solid #d5dbe2;border-radius:6px;margi
 section.cluster h3{margin:0 0 4px;font-size:16px}
 .meta{font-weight:normal;color:#555;font-size:13px}
 section.cluster h4{margin:6px 0 4px;font-size:13px;color:#444}
+.sheet{display:flex;flex-wrap:wrap;gap:2px 22px;align-items:flex-start}
+.strip{min-width:160px}
 .gallery{display:flex;flex-wrap:wrap;gap:6px}
+.gallery a{display:block}
+.folder{font-size:13px;font-weight:normal;margin-left:8px}
 .gallery figure{margin:0;width:max(var(--t),76px);font-size:11px;color:#444;text-align:center}
 .gallery img,.gallery .ph{width:var(--t);height:var(--t);object-fit:contain;background:#eee;border:1px solid #ccc;display:block;margin:0 auto}
 .gallery img.px{image-rendering:pixelated}
@@ -47,6 +51,7 @@ section.cluster h4{margin:6px 0 4px;font-size:13px;color:#444}
 .ph{display:flex!important;align-items:center;justify-content:center;color:#777;font-size:11px;box-sizing:border-box}
 .ph.bad{background:repeating-linear-gradient(45deg,#fde8e8,#fde8e8 6px,#f8d4d4 6px,#f8d4d4 12px)!important;color:#a33}
 .note{color:#555;font-size:13px}
+.gallery figcaption.off{color:#b22;font-weight:600}
 summary{cursor:pointer;color:#1f5f9e}
 )CSS";
 
@@ -63,7 +68,8 @@ std::string thousands(int64_t v) {
 
 std::string pct(double num_, double den) { return den > 0 ? fixed(100.0 * num_ / den, 1) + "%" : "\u2013"; }
 
-void tile(std::ostringstream& o, const Tile& t, int thumb, bool lazy) {
+// majority: the cluster's majority class name ("" when none); a tile with another label shows it in red.
+void tile(std::ostringstream& o, const Tile& t, int thumb, bool lazy, const std::string& majority = "") {
   std::string cap = "#" + std::to_string(t.row);
   if (!std::isnan(t.confidence)) cap += " \u00b7 " + fixed(t.confidence, 2);
   std::string tip = "row " + std::to_string(t.row);
@@ -72,6 +78,8 @@ void tile(std::ostringstream& o, const Tile& t, int thumb, bool lazy) {
   if (!t.label.empty()) tip += "\nlabel " + t.label;
   if (!t.problem.empty()) tip += "\nunreadable: " + t.problem;
   o << "<figure title=\"" << html_escape(tip) << "\">";
+  // The thumbnail opens the image file itself (the title shows its path).
+  if (!t.href.empty()) o << "<a href=\"" << html_escape(t.href) << "\">";
   if (!t.img.empty()) {
     bool small = t.width * 2 <= thumb && t.height * 2 <= thumb;
     o << "<img src=\"" << html_escape(t.img) << "\" width=\"" << thumb << "\" height=\"" << thumb << "\""
@@ -81,9 +89,21 @@ void tile(std::ostringstream& o, const Tile& t, int thumb, bool lazy) {
   } else {
     o << "<div class=\"ph\">row " << t.row << "</div>";
   }
+  if (!t.href.empty()) o << "</a>";
   o << "<figcaption>" << html_escape(cap) << "</figcaption>";
-  if (!t.label.empty()) o << "<figcaption>" << html_escape(t.label) << "</figcaption>";
+  if (!t.label.empty())
+    o << "<figcaption" << (!majority.empty() && t.label != majority ? " class=\"off\"" : "") << ">"
+      << html_escape(t.label) << "</figcaption>";
   o << "</figure>";
+}
+
+// Links to assignments.csv and the cluster folders, or how to make them.
+std::string export_text(const ExportLinks& e) {
+  if (e.csv.empty()) return "<span class=\"note\" id=\"export-missing\">" + html_escape(e.missing) + "</span>";
+  std::string s = "<a id=\"export-csv\" href=\"" + html_escape(e.csv) + "\">assignments.csv</a>";
+  if (!e.clusters.empty())
+    s += " \u00b7 <a id=\"export-clusters\" href=\"" + html_escape(e.clusters) + "\">cluster folders</a>";
+  return s;
 }
 
 void summary(std::ostringstream& o, const ReportModel& m) {
@@ -100,6 +120,7 @@ void summary(std::ostringstream& o, const ReportModel& m) {
   row("Images", m.has_paths ? "paths in /ids" : "none: /ids holds row indices, galleries show row numbers");
   if (m.has_paths)
     row("Thumbnails", thousands(m.thumbs_written) + " written, " + thousands(m.thumbs_failed) + " unreadable");
+  row("Export", export_text(m.exported));
   row("Member draw seed", std::to_string(m.seed));
   row("Generated", html_escape(m.generated));
   o << "</table>";
@@ -236,9 +257,55 @@ void cluster_table(std::ostringstream& o, const ReportModel& m) {
   o << "</table></div>";
 }
 
+void strip(std::ostringstream& o, const char* kind, const std::string& heading, const std::vector<Tile>& tiles,
+           const std::string& empty, const ReportModel& m, const std::string& majority) {
+  o << "<div class=\"strip\" data-strip=\"" << kind << "\"><h4>" << html_escape(heading) << "</h4>";
+  if (tiles.empty()) {
+    o << "<p class=\"note\">" << html_escape(empty) << "</p>";
+  } else {
+    o << "<div class=\"gallery\">";
+    for (const auto& t : tiles) tile(o, t, m.thumb, m.lazy, majority);
+    o << "</div>";
+  }
+  o << "</div>";
+}
+
+// A cluster's contact sheet, always shown: prototypes, least confident and
+// mismatched members side by side; the random members fold away at many clusters.
+void cluster_sheet(std::ostringstream& o, const ClusterView& c, const ReportModel& m, bool open) {
+  o << "<div class=\"sheet\">";
+  // Without confidence there are no prototypes: the random members are the sheet.
+  const bool members_first = c.prototypes.empty() && !m.has_confidence;
+  if (members_first)
+    strip(o, "members", "Random members (no confidence to rank by)", c.members, "none", m, c.majority_name);
+  else
+    strip(o, "prototypes", "Prototypes (" + m.prototypes_def + ")", c.prototypes, "none", m, c.majority_name);
+  strip(o, "least", "Least confident", c.least,
+        m.has_confidence ? "none beyond the prototypes" : "no confidence in the predictions", m, c.majority_name);
+  std::string odd = "Label not the majority class";
+  if (c.majority.cls >= 0) {
+    odd = "Label not " + c.majority_name;
+    if (c.mismatched_total) odd += " (" + std::to_string(c.mismatched.size()) + " of " + thousands(c.mismatched_total) + ")";
+  }
+  strip(o, "mismatched", odd, c.mismatched,
+        !m.has_labels          ? "no labels"
+        : c.majority.cls < 0   ? "no labelled members"
+        : c.mismatched_total   ? "none shown (--mismatched 0)"
+                               : "none: every labelled member is " + c.majority_name,
+        m, c.majority_name);
+  o << "</div>";
+  if (!c.members.empty() && !members_first) {
+    o << "<details class=\"members\"" << (open ? " open" : "") << "><summary>" << c.members.size()
+      << " random members</summary><div class=\"gallery\">";
+    for (const auto& t : c.members) tile(o, t, m.thumb, m.lazy, c.majority_name);
+    o << "</div></details>";
+  }
+}
+
 void cluster_sections(std::ostringstream& o, const ReportModel& m) {
   o << "<section id=\"clusters\"><h2>Clusters</h2>";
   cluster_table(o, m);
+  o << "<p class=\"note\">" << html_escape(m.picks_note) << " Export: " << export_text(m.exported) << "</p>";
   const bool open = int64_t(m.clusters.size()) <= m.open_clusters;
   for (const auto& c : m.clusters) {
     o << "<section class=\"cluster\" id=\"cluster-" << c.id << "\" data-cluster=\"" << c.id << "\"><h3>Cluster " << c.id
@@ -247,23 +314,13 @@ void cluster_sections(std::ostringstream& o, const ReportModel& m) {
     if (c.majority.cls >= 0)
       o << " \u00b7 majority " << html_escape(c.majority_name) << " ("
         << pct(double(c.majority.count), double(c.majority.labelled)) << " of labelled)";
-    o << "</span></h3>";
+    o << "</span>";
+    if (!c.folder.empty()) o << "<a class=\"folder\" href=\"" << html_escape(c.folder) << "\">folder</a>";
+    o << "</h3>";
     if (!c.gallery) {
-      o << "<p class=\"note\">Gallery omitted: the thumbnail budget (--max-thumbs) was spent on larger clusters.</p>";
+      o << "<p class=\"note\">Thumbnails omitted: the thumbnail budget (--max-thumbs) was spent on larger clusters.</p>";
     } else {
-      o << "<details" << (open ? " open" : "") << "><summary>" << c.prototypes.size() << " prototypes, "
-        << c.members.size() << " random members</summary>";
-      if (!c.prototypes.empty()) {
-        o << "<h4>Prototypes (highest confidence)</h4><div class=\"gallery\">";
-        for (const auto& t : c.prototypes) tile(o, t, m.thumb, m.lazy);
-        o << "</div>";
-      }
-      if (!c.members.empty()) {
-        o << "<h4>Random members</h4><div class=\"gallery\">";
-        for (const auto& t : c.members) tile(o, t, m.thumb, m.lazy);
-        o << "</div>";
-      }
-      o << "</details>";
+      cluster_sheet(o, c, m, open);
     }
     o << "</section>";
   }

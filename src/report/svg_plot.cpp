@@ -88,6 +88,14 @@ std::vector<double> nice_ticks(double lo, double hi, int want) {
 std::string svg_lines(const std::string& title, const std::string& xlabel, const std::string& ylabel,
                       const std::vector<Series>& series, double x0, int width, int height) {
   Frame f{width, height};
+  // The legend gets a column of its own right of the plot, so it never covers a curve.
+  double legend_w = 0;
+  if (series.size() > 1) {
+    size_t chars = 6;
+    for (const auto& s : series) chars = std::max(chars, s.name.size());
+    legend_w = std::min(200.0, 24.0 + 6.5 * double(chars));
+    f.r += legend_w;
+  }
   size_t len = 0;
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& s : series) {
@@ -123,13 +131,19 @@ std::string svg_lines(const std::string& title, const std::string& xlabel, const
       o << "<circle cx=\"" << f.px(x0) << "\" cy=\"" << f.py(s.y[0]) << "\" r=\"3\" fill=\"" << col << "\"/>";
   }
   if (series.size() > 1) {
+    const double x = f.w - legend_w + 4;  // right of the plot area (which ends at f.w - f.r)
+    const size_t rows = std::max<size_t>(2, size_t((f.h - f.t) / 14));
+    const size_t shown = series.size() <= rows ? series.size() : rows - 1;
+    o << "<g class=\"legend\" font-size=\"11\">";
     double y = f.t + 4;
-    for (size_t i = 0; i < series.size() && i < 12; ++i, y += 14) {
-      o << "<g font-size=\"11\"><rect x=\"" << f.w - f.r - 120 << "\" y=\"" << y
-        << "\" width=\"10\" height=\"10\" fill=\"" << kColours[i % 10] << "\"/><text x=\"" << f.w - f.r - 106
-        << "\" y=\"" << y + 9 << "\"" << (series[i].highlight ? " font-weight=\"bold\"" : "") << ">"
-        << html_escape(series[i].name) << "</text></g>";
+    for (size_t i = 0; i < shown; ++i, y += 14) {
+      o << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"10\" height=\"10\" fill=\"" << kColours[i % 10]
+        << "\"/><text x=\"" << x + 14 << "\" y=\"" << y + 9 << "\""
+        << (series[i].highlight ? " font-weight=\"bold\"" : "") << ">" << html_escape(series[i].name) << "</text>";
     }
+    if (shown < series.size())
+      o << "<text x=\"" << x << "\" y=\"" << y + 9 << "\">+" << series.size() - shown << " more</text>";
+    o << "</g>";
   }
   o << "</svg>";
   return o.str();

@@ -14,7 +14,8 @@ struct Series {
   bool highlight = false;  ///< drawn thicker (e.g. SCAN's chosen head)
 };
 
-/// Line chart with axes, ticks, a title and a legend (when several series).
+/// Line chart with axes, ticks, a title and a legend (when several series)
+/// in a column right of the plot area, so it covers no curve.
 /// x0: the x of the first value (0 for epochs counted from 0, 1 for iterations).
 std::string svg_lines(const std::string& title, const std::string& xlabel, const std::string& ylabel,
                       const std::vector<Series>& series, double x0 = 1, int width = 640, int height = 260);

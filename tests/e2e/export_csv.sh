@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # export: assignments.csv matches kmeans.h5 row by row (read back with
 # Python's csv, paths with commas and quotes included), the confidence is the
-# documented margin, cluster folders hold one link per member resolving to
+# documented margin, class_name is the label's stored class name (empty when
+# the features file names no classes), cluster folders hold one link per member resolving to
 # the original file, --copy makes real copies, invalid and missing rows stay
 # out of the folders, several ranks write the same files, and an existing
 # output folder is replaced whole when it is an earlier export, else only with --force.
@@ -22,20 +23,23 @@ cmp ex/assignments.csv ex2/assignments.csv || fail "CSV on 2 ranks differs from 
 dcrun 1 export --features f.h5 --pred km.h5 --out excopy --copy >/dev/null 2>&1
 
 $PY - <<'PY'
-import csv, os, h5py, numpy as np
+import csv, os, json, h5py, numpy as np
 f, k = h5py.File("f.h5", "r"), h5py.File("km.h5", "r")
+names = json.loads(f.attrs["class_names"])
 ids = [s.decode() if isinstance(s, bytes) else s for s in f["ids"][:]]
 labels, x = f["labels"][:], f["features"][:]
 assign, cen = k["assign"][:], k["centroids"][:]
 with open("ex/assignments.csv", newline="", encoding="utf-8") as fh:
     rows = list(csv.reader(fh))
-assert rows[0] == ["row", "path", "cluster", "confidence", "label"], rows[0]
+# New columns only at the end: readers by position keep working.
+assert rows[0] == ["row", "path", "cluster", "confidence", "label", "class_name"], rows[0]
 rows = rows[1:]
 assert len(rows) == len(assign) == 62, len(rows)
 assert assign[7] == -1
 missing = os.path.abspath(os.environ["GONE"])
-for i, (r, p, c, conf, lab) in enumerate(rows):
+for i, (r, p, c, conf, lab, name) in enumerate(rows):
     assert int(r) == i and p == ids[i] and int(c) == assign[i] and int(lab) == labels[i], (i, r, p, c, lab)
+    assert name == names[labels[i]] and name.startswith("class_"), (i, name, labels[i])
     if assign[i] < 0:
         assert conf == "", (i, conf)
         continue
@@ -82,6 +86,16 @@ import csv, os
 rows = list(csv.DictReader(open("exint/assignments.csv", newline="")))
 assert len(rows) > 0 and all(r["path"] == "" for r in rows)
 assert not os.path.exists("exint/clusters")
+PY
+
+# No class names stored: class_name is empty, the label id stays.
+cp f.h5 fnonames.h5
+$PY -c "import h5py; h = h5py.File('fnonames.h5', 'r+'); del h.attrs['class_names']"
+dcrun 1 export --features fnonames.h5 --pred km.h5 --out exnonames --no-folders >/dev/null
+$PY - <<'PY'
+import csv
+rows = list(csv.DictReader(open("exnonames/assignments.csv", newline="")))
+assert rows and all(r["class_name"] == "" and r["label"] != "" for r in rows), rows[0]
 PY
 
 # The overwrite rule (io/replace_rule.h): its own earlier export is replaced

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # synth images -> features.h5 with their paths -> kmeans -> report, opened in
 # headless Chromium: no JS, console or resource errors; one section per
-# non-empty cluster; thumbnails; metrics and confusion tables; only local
+# non-empty cluster; thumbnails linking to their image files; links to the
+# export's CSV and cluster folders; metrics and confusion tables; only local
 # resources; a screenshot that is not blank (left in $DC_TMP/report.png).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/report_lib.sh"
@@ -10,8 +11,9 @@ command -v chromium >/dev/null || fail "chromium not installed (tools/setup-debi
 dcrun 1 synth images --classes 5 --per-class 24 --size 40 --seed 3 --out imgs >/dev/null
 make_features imgs f.h5 paths odd  # 122 rows: 120 images, one odd name, one corrupt file
 dcrun 1 kmeans --features f.h5 --k 5 --restarts 3 --seed 2 --out km.h5 >/dev/null
+dcrun 1 export --features f.h5 --pred km.h5 --out ex >/dev/null 2>&1
 # members 40 > any cluster: every row is shown, so the corrupt one is too.
-dcrun 1 report --features f.h5 --pred km.h5 --out report --members 40 --title 'Synth <test> & report' >report.log 2>&1 \
+dcrun 1 report --features f.h5 --pred km.h5 --out report --members 40 --export-dir ex --title 'Synth <test> & report' >report.log 2>&1 \
   || { cat report.log; fail "report exited non-zero"; }
 grep -q "1 unreadable" report.log || fail "the corrupt image was not counted: $(cat report.log)"
 
@@ -29,19 +31,40 @@ nonempty = sorted(set(int(a) for a in assign if a >= 0))
 sections = re.findall(r'<section class="cluster" id="cluster-(\d+)"', dom)
 assert sorted(map(int, sections)) == nonempty, (sections, nonempty)
 imgs = re.findall(r'<img src="(thumbs/[^"]+)"', dom)
-assert len(imgs) == 121, f"{len(imgs)} thumbnails shown, expected 121 (122 rows, one corrupt)"
+assert len(set(imgs)) == 121, f"{len(set(imgs))} thumbnails shown, expected 121 (122 rows, one corrupt)"
 assert all(os.path.getsize("report/" + i) > 0 for i in imgs)
-assert dom.count('class="ph bad"') == 1, "expected one placeholder for the corrupt image"
+# The corrupt image (in several strips, as a least confident member too) and only it gets a placeholder.
+bad = re.findall(r'<figure title="([^"]*)">(?:<a [^>]*>)?<div class="ph bad">', dom)
+assert bad and all("corrupt.png" in t for t in bad), "expected placeholders for the corrupt image only: %s" % bad
 acc = float(re.search(r'<table class="metrics">.*?<td>([0-9.]+)</td>', dom, re.S).group(1))
 assert acc >= 0.95, f"ACC {acc} in the metrics table"
 assert '<table class="cm">' in dom and "class_04" in dom, "no confusion matrix with class names"
 assert "Synth &lt;test&gt; &amp; report" in page, "title not escaped"
 assert page.count("<svg") >= 2, "expected the size chart and the inertia curve"
-# Offline: no script, stylesheet, font or image from anywhere but the folder.
+# Offline: no script, stylesheet, font or image from anywhere but the folder;
+# links only to the images (file://) and to the export next to the report.
+from urllib.parse import unquote
+import html as H
 assert "<script" not in page and "<link" not in page and "@import" not in page and "url(" not in page
-for ref in re.findall(r'(?:src|href)="([^"]*)"', page):
-    assert ref.startswith("#") or ref.startswith("thumbs/"), "non-local reference " + ref
-print(f"dom ok: {len(sections)} cluster sections, {len(imgs)} thumbnails, ACC {acc}")
+links = 0
+for ref in map(H.unescape, re.findall(r'(?:src|href)="([^"]*)"', page)):
+    if ref.startswith("#") or ref.startswith("thumbs/"):
+        continue
+    path = unquote(ref[len("file://"):]) if ref.startswith("file://") else os.path.join("report", unquote(ref))
+    assert ref.startswith("file:///") or ref.startswith("../ex/"), "non-local reference " + ref
+    assert os.path.exists(path), "link to nothing: " + ref
+    links += 1
+# Every image tile links to its own file, the path in its title.
+ids = [s.decode() if isinstance(s, bytes) else s for s in h5py.File("f.h5", "r")["ids"][:]]
+linked = re.findall(r'<figure title="([^"]*)"><a href="([^"]*)"><img [^>]*alt="row (\d+)"', page)
+assert len(set(r for _, _, r in linked)) == 121, f"{len(set(r for _, _, r in linked))} rows with a linked thumbnail"
+for title, href, row in linked:
+    assert unquote(H.unescape(href)) == "file://" + os.path.abspath(ids[int(row)]), (href, ids[int(row)])
+    assert ids[int(row)] in H.unescape(title), (title, row)
+assert 'id="export-csv" href="../ex/assignments.csv"' in page, "no link to assignments.csv"
+for c in nonempty:
+    assert f'id="cluster-{c}"' in page and f'href="../ex/clusters/cluster_{c:04d}/"' in page, f"no folder link for {c}"
+print(f"dom ok: {len(sections)} cluster sections, {len(imgs)} thumbnails, {links} local links, ACC {acc}")
 PY
 
 # Chromium's own log of console messages and failed loads on the real page.
@@ -76,7 +99,7 @@ with h5py.File("gap.h5", "w") as h:
     h["distance"] = src["distance"][:]
     h["inertia"] = src["inertia"][:]
 PY
-dcrun 1 report --features f.h5 --pred gap.h5 --out report_gap >/dev/null
+dcrun 1 report --features f.h5 --pred gap.h5 --out report_gap --export-dir not-exported >/dev/null
 probe_page report_gap/index.html dom_gap.html
 $PY - <<'PY'
 import re
@@ -85,5 +108,9 @@ assert re.search(r'<pre id="probe-errors">ERRORS:0 BROKEN_IMAGES:0', dom)
 ids = sorted(int(s) for s in re.findall(r'<section class="cluster" id="cluster-(\d+)"', dom))
 assert ids == [0, 1, 3, 4, 5], ids
 assert "5 non-empty of 6" in dom
+# No export there: how to make one, not a dead link.
+m = re.search(r'id="export-missing">([^<]*)<', dom)
+assert m and "distclust export --features f.h5 --pred gap.h5 --out not-exported" in m.group(1), m
+assert "assignments.csv\"" not in dom and "/clusters/" not in dom
 PY
 pass "report opens cleanly in Chromium; screenshot $DC_TMP/report.png"

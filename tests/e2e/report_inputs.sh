@@ -47,6 +47,14 @@ for k in range(3):
     rows = [int(r) for r in re.findall(r'<figcaption>#(\d+)', sec)]
     assert rows == [int(r) for r in proto[k] if r >= 0], (k, rows, proto[k])
 assert 'id="cluster-' in page and page.count('<section class="cluster"') == 3
+# The loss legend sits right of every plotted point (it covered the curves).
+svg = re.search(r'<svg[^>]*aria-label="SCAN loss".*?</svg>', page, re.S).group(0)
+xs = [float(x) for d in re.findall(r'<path d="([^"]*)"', svg) for x in re.findall(r'[ML](-?[\d.]+) ', d)]
+legend = re.search(r'<g class="legend".*?</g>', svg, re.S).group(0)
+lx = [float(x) for x in re.findall(r'<(?:rect|text) x="(-?[\d.]+)"', legend)]
+width = float(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1))
+assert len(xs) >= 36 and len(lx) == 6, (len(xs), lx)
+assert max(xs) < min(lx) and max(lx) < width, ("legend over the curves", max(xs), min(lx), width)
 PY
 
 # Integer /ids: text tiles, no thumbnails, still one section per cluster.
@@ -55,6 +63,13 @@ dcrun 1 report --features fint.h5 --pred kmint.h5 --out rint >/dev/null
 grep -q 'class="ph">row ' rint/index.html || fail "no text tiles for integer ids"
 [[ -z "$(ls -A rint/thumbs 2>/dev/null)" ]] || fail "thumbnails written without image paths"
 [[ $(grep -c '<section class="cluster"' rint/index.html) == 3 ]] || fail "sections with integer ids"
+
+# No labels: the mismatched strip says so instead of showing nothing.
+cp f.h5 fnolab.h5
+$PY -c "import h5py; h = h5py.File('fnolab.h5', 'r+'); del h['labels']"
+dcrun 1 report --features fnolab.h5 --pred km.h5 --out rnolab >/dev/null
+[[ $(grep -o 'data-strip="mismatched"><h4>[^<]*</h4><p class="note">no labels<' rnolab/index.html | wc -l) == 3 ]] \
+  || fail "no 'no labels' in each cluster's mismatched strip"
 
 # Two and three ranks write the same page as one (the margin is computed on every rank's rows).
 dcrun 1 report --features f.h5 --pred km.h5 --out r1 --members 5 >/dev/null
@@ -65,8 +80,9 @@ for np in 2 3; do
   diff -r r1/thumbs r$np/thumbs >/dev/null || fail "thumbnails on $np ranks differ"
 done
 
-# Many clusters: still one section each, galleries collapsed, a size
-# histogram instead of one bar per cluster, the thumbnail budget respected.
+# Many clusters: still one section each, each with its prototypes shown (only
+# the random members fold away), a size histogram instead of one bar per
+# cluster, the thumbnail budget respected.
 dcrun 1 synth features --n 12000 --d 8 --k 1000 --seed 4 --out many.h5 >/dev/null
 dcrun 1 kmeans --features many.h5 --k 1000 --iters 3 --seed 1 --out kmany.h5 >/dev/null
 dcrun 1 report --features many.h5 --pred kmany.h5 --out rmany --max-thumbs 1500 >/dev/null
@@ -76,7 +92,10 @@ page = open("rmany/index.html", encoding="utf-8").read()
 a = h5py.File("kmany.h5", "r")["assign"][:]
 nonempty = len(np.unique(a[a >= 0]))
 assert page.count('<section class="cluster"') == nonempty, (page.count('<section class="cluster"'), nonempty)
-assert "<details open" not in page, "galleries of 1000 clusters should start collapsed"
+assert "<details open" not in page, "random members of 1000 clusters should start collapsed"
+sheets = re.findall(r'<div class="strip" data-strip="prototypes">', page)
+assert len(sheets) > 0 and not re.search(r'<details[^>]*>(?:(?!</details>).)*data-strip=', page, re.S), \
+    "the prototypes strips must not be inside <details>"
 assert "Histogram of cluster sizes" in page
 tiles = len(re.findall(r'<figure title=', page))
 assert 0 < tiles <= 1500, tiles

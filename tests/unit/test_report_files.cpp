@@ -228,6 +228,9 @@ TEST(report_html, EscapesEverythingSpecial) {
   EXPECT_EQ(html_escape("<a href=\"x\">Tom & Jerry's</a>"),
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
   EXPECT_EQ(num(0.91234567), "0.9123");
+  // Any file name survives in an href: spaces, #, ?, %, quotes, non-ASCII.
+  EXPECT_EQ(url_path_escape("/a b/c#1?%\"\xc3\xa9.png"), "/a%20b/c%231%3F%25%22%C3%A9.png");
+  EXPECT_EQ(file_url("/d/x-y_z.~1.png"), "file:///d/x-y_z.~1.png");
   EXPECT_EQ(fixed(0.5, 2), "0.50");
 }
 
@@ -239,6 +242,13 @@ TEST(report_svg, NiceTicksAndWellFormedPlots) {
   EXPECT_NE(s.find("loss &lt;1&gt;"), std::string::npos);
   EXPECT_EQ(s.find("nan"), std::string::npos);
   EXPECT_EQ(s.substr(s.size() - 6), "</svg>");
+  // The legend is right of the plot area (the x axis ends before it).
+  const size_t legend = s.find("<g class=\"legend\"");
+  ASSERT_NE(legend, std::string::npos);
+  const double legend_x = std::stod(s.substr(s.find("x=\"", legend) + 3));
+  const size_t axis = s.find("stroke=\"#333\"/>");  // the x axis line: x1=left x2=right
+  const size_t x2 = s.rfind("x2=\"", axis);
+  EXPECT_GT(legend_x, std::stod(s.substr(x2 + 4)));
   std::string b = svg_bars("sizes", "cluster", "rows", {5, 0, 12}, {"0", "1", "2"}, {"#c0", "", "#c2"});
   EXPECT_NE(b.find("href=\"#c2\""), std::string::npos);
   EXPECT_EQ(b.find("nan"), std::string::npos);

@@ -110,5 +110,33 @@ TEST(report_sampling, GivenPrototypesWinAndPaddingIsSkipped) {
 
 TEST(report_sampling, AssignOutOfRangeIsAnError) { EXPECT_THROW(pick_rows({0, 3}, 2, 1, 1, 1, {}), Error); }
 
+// Least confident: lowest first (NaN lowest), prototypes left out, rows of
+// other clusters and invalid rows never; mismatched: labelled rows off the
+// majority, most confident first.
+TEST(report_sampling, DoubtsAreLeastConfidentAndMismatchedRows) {
+  const V assign = {0, 0, 0, 0, 0, 1, -1, 0};
+  const std::vector<float> conf = {0.9f, 0.1f, 0.5f, NAN, 0.8f, 0.0f, 0.0f, 0.3f};
+  const V labels = {2, 2, 7, 2, 7, 2, 7, -1};
+  std::vector<ClusterPicks> protos(2);
+  protos[0].prototypes = {0, 4};
+  auto d = pick_doubts(assign, 2, 3, 5, 1, conf, labels, {2, 2}, protos);
+  EXPECT_EQ(d[0].least, (V{3, 1, 7}));       // NaN, 0.1, 0.3 (0.9 and 0.8 are prototypes)
+  EXPECT_EQ(d[0].mismatched, (V{4, 2}));     // label 7 in a class-2 cluster: 0.8 before 0.5; row 7 unlabelled
+  EXPECT_EQ(d[1].least, (V{5}));
+  EXPECT_TRUE(d[1].mismatched.empty());
+  // No confidence: no least confident strip; mismatched rows by the keyed draw, all of them here.
+  auto n = pick_doubts(assign, 2, 3, 5, 1, {}, labels, {2, 2}, protos);
+  EXPECT_TRUE(n[0].least.empty());
+  EXPECT_EQ(std::set<int64_t>(n[0].mismatched.begin(), n[0].mismatched.end()), (std::set<int64_t>{2, 4}));
+  // No labels: no mismatched rows; a cluster without a majority (-1) neither.
+  EXPECT_TRUE(pick_doubts(assign, 2, 3, 5, 1, conf, {}, {}, protos)[0].mismatched.empty());
+  EXPECT_TRUE(pick_doubts(assign, 2, 3, 5, 1, conf, labels, {-1, 2}, protos)[0].mismatched.empty());
+  // Caps hold.
+  auto c = pick_doubts(assign, 2, 1, 1, 1, conf, labels, {2, 2}, protos);
+  EXPECT_EQ(c[0].least, (V{3}));
+  EXPECT_EQ(c[0].mismatched, (V{4}));
+  EXPECT_THROW(pick_doubts({0, 2}, 2, 1, 1, 1, {}, {}, {}, {}), Error);
+}
+
 }  // namespace
 }  // namespace distclust::report
