@@ -74,7 +74,7 @@ class ParamFlags {
     if constexpr (std::is_same_v<T, std::vector<float>>) return "FLOATS";
     static const char* const paths[] = {"features", "knn", "out", "source", "backbone", "labels", "pred",
                                         "kmeans", "centroids", "init_centroids", "image_root", "log_dir",
-                                        "workdir", "json", "list"};
+                                        "workdir", "json", "list", "duplicates_csv"};
     for (const char* p : paths)
       if (name == p) return "PATH";
     return "TEXT";
