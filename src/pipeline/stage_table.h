@@ -28,8 +28,8 @@ void for_each_stage(F&& f) {
   f(knn_stage());
   f(scan_stage());
   f(eval_stage());
-  f(export_stage());  // before report: the report shows export's near-duplicates
   f(report_stage());
+  f(export_stage());
 }
 
 /// The stage names, in pipeline order.

@@ -303,7 +303,7 @@ const StageDef<ReportParams>& report_stage() {
         if (w.has("scan")) p.scan = w.output_of("scan");
         // Export's duplicates.csv, when this run's export comes first (a
         // later one would leave an old folder's file here).
-        if (!w.output_of("export").empty()) p.duplicates_csv = w.output_of("export");
+        if (p.duplicates_csv.empty() && !w.output_of("export").empty()) p.duplicates_csv = w.output_of("export");
       },
       [](const ReportParams& p) { return p.out; },
       [](const ReportParams& p) {
