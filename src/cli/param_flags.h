@@ -66,7 +66,7 @@ class ParamFlags {
     return key;
   }
   /// --help's type of a field: INT, FLOAT, PATH (files and folders), TEXT,
-  /// FLOATS (a list: 1,2,3).
+  /// FLOATS (a list: 1,2,3); FLOAT too for an optional number kept as text.
   template <class T>
   static const char* type_name(const std::string& name) {
     if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) return "INT";
@@ -77,6 +77,7 @@ class ParamFlags {
                                         "workdir", "json", "list", "duplicates_csv"};
     for (const char* p : paths)
       if (name == p) return "PATH";
+    if (name == "duplicates") return "FLOAT";  // a number held as text: empty means off
     return "TEXT";
   }
   std::vector<Entry> entries_;
