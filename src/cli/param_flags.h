@@ -66,7 +66,7 @@ class ParamFlags {
     return key;
   }
   /// --help's type of a field: INT, FLOAT, PATH (files and folders), TEXT,
-  /// FLOATS (a list: 1,2,3).
+  /// FLOATS (a list: 1,2,3); FLOAT too for an optional number kept as text.
   template <class T>
   static const char* type_name(const std::string& name) {
     if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) return "INT";
@@ -75,9 +75,10 @@ class ParamFlags {
     static const char* const paths[] = {"features", "knn", "out", "source", "backbone", "labels", "pred",
                                         "kmeans", "centroids", "init_centroids", "image_root", "log_dir",
                                         "workdir", "json", "list", "run", "reference", "scan", "csv",
-                                        "features_out", "export_dir"};
+                                        "features_out", "export_dir", "duplicates_csv"};
     for (const char* p : paths)
       if (name == p) return "PATH";
+    if (name == "duplicates") return "FLOAT";  // a number held as text: empty means off
     return "TEXT";
   }
   std::vector<Entry> entries_;

@@ -40,4 +40,30 @@ std::vector<T> gather_rows_to_root(Communicator& comm, const std::vector<T>& min
   return all;
 }
 
+/// Collective: each rank's `mine` (any length, plain data) -> all of them
+/// on rank 0, concatenated in rank order (empty elsewhere). Sent point to
+/// point in pieces under MPI's int limit, like gather_rows_to_root.
+template <class T>
+std::vector<T> gather_to_root(Communicator& comm, const std::vector<T>& mine) {
+  std::vector<int64_t> counts = comm.allgather(std::vector<int64_t>{static_cast<int64_t>(mine.size())});
+  int64_t total = 0;
+  for (int64_t c : counts) total += c;
+  std::vector<T> all;
+  if (comm.rank() == 0) {
+    all.resize(static_cast<size_t>(total));
+    std::copy(mine.begin(), mine.end(), all.begin());
+  }
+  const size_t piece = (size_t(1) << 28) / sizeof(T);
+  int64_t at = counts.empty() ? 0 : counts[0];
+  for (int r = 1; r < comm.size(); ++r) {
+    for (int64_t off = 0; off < counts[r]; off += static_cast<int64_t>(piece)) {
+      size_t count = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(piece), counts[r] - off));
+      if (comm.rank() == r) comm.sendrecv(mine.data() + off, count * sizeof(T), 0, nullptr, 0, 0);
+      if (comm.rank() == 0) comm.sendrecv(nullptr, 0, r, all.data() + at + off, count * sizeof(T), r);
+    }
+    at += counts[r];
+  }
+  return all;
+}
+
 }  // namespace distclust

@@ -9,8 +9,14 @@
 #include <fstream>
 #include <set>
 
+#include "comm/local_comm.h"
+
+#include "distclust/config.h"
 #include "distclust/error.h"
+#include "export/duplicates_csv.h"
+#include "extract/features_file.h"
 #include "io/h5store.h"
+#include "io/output_identity.h"
 #include "distclust/log.h"
 #include "report/clustering.h"
 #include "export/csv.h"
@@ -24,8 +30,19 @@ namespace distclust {
 
 void ExportParams::validate() const {
   require(!features.empty(), "export.features: no features file given (--features features.h5)");
-  require(!pred.empty(), "export.pred: no predictions file given (--pred scan.h5 or kmeans.h5)");
+  require(!pred.empty() || !duplicates.empty(),
+          "export.pred: no predictions file given (--pred scan.h5 or kmeans.h5; without one, export writes only "
+          "--duplicates)");
   require(!out.empty(), "export.out: no output folder given (--out export)");
+  if (duplicates.empty()) return;
+  duplicate_threshold();  // a number; its range depends on the graph's metric (checked when it is read)
+  require(!knn.empty(), "export.duplicates is ", duplicates, " but no kNN graph is given (--knn knn.h5)");
+}
+
+double ExportParams::duplicate_threshold() const {
+  double t = 0;
+  parse_value("export.duplicates", duplicates, t);
+  return t;
 }
 
 namespace report {
@@ -52,10 +69,10 @@ std::string conf_text(float v) {
   return b;
 }
 
-ExportSummary write_export(const ExportParams& p, const Clustering& cl, const std::string& hash) {
-  auto t0 = std::chrono::steady_clock::now();
-  StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
-  ExportSummary s;
+// assignments.csv and the cluster folders into dir; source_dirs gets the
+// folders of the images linked (inputs that --force must not delete).
+void write_assignments(const ExportParams& p, const Clustering& cl, const StagedDir& dir, ExportSummary& s,
+                       std::set<std::string>& source_dirs) {
   const fs::path root(dir.path());
   std::string csv_path = (root / "assignments.csv").string();
   std::ofstream csv(csv_path, std::ios::binary);
@@ -68,7 +85,6 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
     require(!ec, "export: cannot create ", (root / "clusters").string(), ": ", ec.message());
   }
   std::vector<char> made(static_cast<size_t>(cl.k), 0);
-  std::set<std::string> source_dirs;  // folders of the images: inputs that --force must not delete
   std::string first_failure, first_missing;
   int width = std::max<int>(6, int(std::to_string(std::max<int64_t>(cl.n - 1, 0)).size()));
   H5Strings ids(cl.features);
@@ -152,19 +168,63 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const st
                     "): relative paths are resolved from --image-root (default: the current folder); pass the folder "
                     "extract ran in, or extract again (new features files store absolute paths); ",
                     dir.out(), " was not written"));
-  std::vector<std::string> inputs{p.features, p.pred};
+  if (s.missing)
+    log::warn("export: ", s.missing, " rows with a path could not be ", p.copy ? "copied" : "linked",
+              " (missing or unreadable files); they are in the CSV only");
+  log::info("export: ", s.rows, " rows in assignments.csv (", s.invalid, " invalid), ",
+            folders ? fmt(s.linked, " images ", p.copy ? "copied" : "linked", " into ", s.clusters, " cluster folders")
+                    : std::string(cl.has_paths ? "no folders (--no-folders)" : "no folders (/ids holds no paths)"));
+}
+
+ExportSummary write_export(const ExportParams& p, const Clustering& cl, const NearDuplicates* dups,
+                           const std::string& hash) {
+  auto t0 = std::chrono::steady_clock::now();
+  StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
+  ExportSummary s;
+  std::set<std::string> source_dirs;
+  if (!p.pred.empty()) write_assignments(p, cl, dir, s, source_dirs);
+  if (dups) {
+    write_duplicates(dir.path(), *dups, p.features, p.pred.empty() ? nullptr : &cl.assign);
+    s.duplicate_groups = int64_t(dups->groups.size());
+    s.duplicate_rows = dups->rows_in_groups();
+  }
+  std::vector<std::string> inputs{p.features, p.pred, p.knn};
   inputs.insert(inputs.end(), source_dirs.begin(), source_dirs.end());
   require_apart(dir.out(), inputs);
   dir.commit(hash);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (s.missing)
-    log::warn("export: ", s.missing, " rows with a path could not be ", p.copy ? "copied" : "linked",
-              " (missing or unreadable files); they are in the CSV only");
-  log::info("export: wrote ", dir.out(), ": ", s.rows, " rows in assignments.csv (", s.invalid, " invalid), ",
-            folders ? fmt(s.linked, " images ", p.copy ? "copied" : "linked", " into ", s.clusters, " cluster folders")
-                    : std::string(cl.has_paths ? "no folders (--no-folders)" : "no folders (/ids holds no paths)"),
-            ", ", secs, " s");
+  log::info("export: wrote ", dir.out(), " in ", secs, " s");
   return s;
+}
+
+// The near-duplicate groups of --knn at --duplicates (collective), after
+// checking that the graph was built from these features.
+NearDuplicates near_duplicates(const ExportParams& p, Communicator& comm) {
+  auto [n, d] = features_shape(p.features, comm);
+  (void)d;
+  NearDuplicates dups = find_near_duplicates(p.knn, p.duplicate_threshold(), "export.duplicates", comm);
+  require(dups.n == n, "export: ", p.features, " has ", n, " rows but ", p.knn, " has ", dups.n,
+          " rows: the kNN graph was not built from these features");
+  run_on_root(comm, "export", [&] {
+    LocalCommunicator self;
+    H5Reader r(p.knn, self);
+    const std::string built = r.has_attr("features_config_hash") ? r.attr_string("features_config_hash") : "";
+    const std::string now = file_identity(p.features);
+    require(built.empty() || built == now, "export: ", p.knn, " was built from features ", built, " but ",
+            p.features, " is now ", now, ": the files do not belong together (rebuild ", p.knn, ")");
+    const int64_t rows = dups.rows_in_groups(), largest = dups.groups.empty() ? 0 : int64_t(dups.groups[0].size());
+    log::info("export: near-duplicates in ", p.knn, " (", dups.rule.metric, ", k=", dups.k, ") at ",
+              dups.rule.describe(), ": ", dups.groups.size(), " groups, ", rows, " rows, largest ", largest);
+    if (dups.rule.metric == "cosine" && dups.rule.threshold >= 1)
+      log::warn("export: cosine similarity >= 1 misses identical images stored as 0.9999999 (float rounding); "
+                "--duplicates 0.9999 finds exact copies");
+    // A threshold far from "duplicate" chains most of the collection into one group.
+    if (largest > 2 && largest * 10 > n)
+      log::warn("export: the largest near-duplicate group holds ", largest, " of ", n, " rows: ",
+                dups.rule.describe(), " joins more than near-duplicates (try a threshold closer to ",
+                dups.rule.metric == "l2" ? "0" : "1", ")");
+  });
+  return dups;
 }
 
 }  // namespace
@@ -174,11 +234,15 @@ ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::s
   p.validate();
   require_replaceable("export", p.out, p.force, comm);  // io/replace_rule.h
   run_on_root(comm, "export", [&] {
-    require_apart(p.out, {p.features, p.pred});
+    require_apart(p.out, {p.features, p.pred, p.knn});
   });
-  report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
+  report::Clustering cl;
+  if (!p.pred.empty()) cl = report::load_clustering(p.features, p.pred, comm);
+  NearDuplicates dups;
+  if (!p.duplicates.empty()) dups = report::near_duplicates(p, comm);
   ExportSummary s;
-  run_on_root(comm, "export", [&] { s = report::write_export(p, cl, hash); });
+  run_on_root(comm, "export",
+              [&] { s = report::write_export(p, cl, p.duplicates.empty() ? nullptr : &dups, hash); });
   return s;
 }
 
@@ -186,17 +250,23 @@ const StageDef<ExportParams>& export_stage() {
   static const StageDef<ExportParams> def{
       "export",
       {"export"},
-      "assignments.csv (row,path,cluster,confidence,label,class_name) and clusters/cluster_XXXX/ folders of links",
+      "assignments.csv (row,path,cluster,confidence,label,class_name), clusters/cluster_XXXX/ folders of links, "
+      "near-duplicate groups (--duplicates)",
       "export",
-      {"features", "pred", "out", "force"},
+      {"features", "pred", "knn", "out", "force"},
       [](ExportParams& p, const RunLayout& w) {
         p.features = w.features();
         p.pred = w.predictions();
+        if (!p.duplicates.empty()) p.knn = w.output_or("knn", "knn.h5");
         p.out = w.file("export");
         p.force = true;  // a run replaces its own export
       },
       [](const ExportParams& p) { return p.out; },
-      [](const ExportParams& p) { return std::vector<std::string>{p.features, p.pred}; },
+      [](const ExportParams& p) {
+        std::vector<std::string> in{p.features, p.pred};
+        if (!p.duplicates.empty()) in.push_back(p.knn);  // the graph counts only when it is read
+        return in;
+      },
       nullptr,
       nullptr,
       [](const ExportParams& p, Communicator& comm, const StageConfig& cfg) {

@@ -14,6 +14,12 @@
 //                          at the end, so readers by position keep working.
 //                          Fields are quoted as RFC 4180 says (a path with a
 //                          comma, quote or newline survives).
+//   OUT/duplicates.csv, OUT/duplicates.json
+//                          with --duplicates T (off by default): groups of
+//                          near-duplicate rows over the kNN graph --knn
+//                          (export/duplicates_csv.h; the threshold's meaning
+//                          per metric: knn/near_duplicates.h). Without
+//                          --pred, these are all that is written.
 //   OUT/clusters/cluster_XXXX/ROW_NAME
 //                          one entry per valid row that has an image path:
 //                          an absolute symlink to the original image (the
@@ -35,7 +41,8 @@
 // RENAME_EXCHANGE, falling back to rename-aside on file systems without it),
 // then the old one is deleted.
 //
-// Runs on rank 0 (the other ranks help only with the k-means confidence).
+// Runs on rank 0 (the other ranks help with the k-means confidence and
+// read their row blocks of knn.h5 for --duplicates).
 #pragma once
 
 #include <cstdint>
@@ -49,7 +56,9 @@ namespace distclust {
 /// Parameters of `distclust export` (YAML section `export`).
 struct ExportParams {
   std::string features = "";    ///< features.h5 (/ids paths, /labels)
-  std::string pred = "";        ///< predictions: scan.h5 or kmeans.h5 (/assign)
+  std::string pred = "";        ///< predictions: scan.h5 or kmeans.h5 (/assign); may be "" with --duplicates
+  std::string knn = "";         ///< knn.h5 whose edges --duplicates groups
+  std::string duplicates = "";  ///< near-duplicate threshold, "" = off (knn/near_duplicates.h says what it means)
   std::string out = "export";   ///< output folder
   bool copy = false;            ///< copy the images instead of symlinking them
   bool folders = true;          ///< write clusters/ (false: only the CSV)
@@ -59,7 +68,11 @@ struct ExportParams {
   template <class V>
   void visit(V& v) {
     v("features", features, "features.h5 (image paths in /ids, labels in /labels)");
-    v("pred", pred, "predictions file with /assign: scan.h5 or kmeans.h5");
+    v("pred", pred, "predictions file with /assign: scan.h5 or kmeans.h5 (optional with --duplicates)");
+    v("knn", knn, "knn.h5 for --duplicates (a run: its knn.h5)");
+    v("duplicates", duplicates,
+      "near-duplicates into duplicates.csv (off when empty): rows joined by a kNN edge passing this threshold; "
+      "cosine graph: similarity >= T (T in [-1, 1], e.g. 0.95), l2 graph: squared distance <= T (T >= 0)");
     v("out", out, "output folder (assignments.csv, clusters/)");
     v("copy", copy, "copy images instead of symlinking them");
     v("folders", folders, "write the per-cluster folders (off: CSV only)");
@@ -68,6 +81,8 @@ struct ExportParams {
   }
   /// Throws Error naming the bad value.
   void validate() const;
+  /// --duplicates as a number (validate() has checked it parses).
+  double duplicate_threshold() const;
 };
 
 /// What run_export wrote (rank 0; zeros elsewhere).
@@ -79,6 +94,8 @@ struct ExportSummary {
   int64_t failed = 0;     ///< files there that could not be linked or copied (an error: nothing is written)
   int64_t no_path = 0;   ///< valid rows without a file of their own (integer /ids, FILE:INDEX ids)
   int64_t clusters = 0;  ///< non-empty cluster folders
+  int64_t duplicate_groups = 0;  ///< groups in duplicates.csv (--duplicates)
+  int64_t duplicate_rows = 0;    ///< rows in those groups
 };
 
 /// Writes the export (collective: every rank calls it).

@@ -21,6 +21,7 @@
 #include "io/out_dir.h"
 #include "report/picks.h"
 #include "report/report_curves.h"
+#include "report/report_duplicates.h"
 #include "report/report_model.h"
 #include "comm/root.h"
 #include "report/thumbnails.h"
@@ -347,6 +348,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   std::string kmeans = !p.kmeans.empty() ? p.kmeans : (cl.kind == PredKind::kmeans ? p.pred : "");
   if (!scan.empty()) add_loss_curve(m, scan);
   if (!kmeans.empty()) add_inertia_curve(m, kmeans);
+  add_duplicates(m, duplicates_csv_file(p.duplicates_csv), cl, p.image_root, dir.path(), image_dirs);
 
   std::string index = (fs::path(dir.path()) / "index.html").string();
   {
@@ -355,7 +357,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
     f << render_report(m);
     require(static_cast<bool>(f.flush()), "report: writing ", index, " failed (disk full?)");
   }
-  std::vector<std::string> inputs{p.features, p.pred, p.kmeans, p.scan, p.export_dir};
+  std::vector<std::string> inputs{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
   inputs.insert(inputs.end(), image_dirs.begin(), image_dirs.end());
   require_apart(dir.out(), inputs);
   dir.commit(hash);
@@ -377,9 +379,10 @@ std::string run_report(const ReportParams& p, Communicator& comm, const std::str
   // Refuse an output that is not ours before the expensive part (io/replace_rule.h).
   require_replaceable("report", p.out, p.force, comm);
   run_on_root(comm, "report", [&] {
-    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir});
+    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv});
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");
+    report::duplicates_csv_file(p.duplicates_csv);  // a path given must exist
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
   std::string index;
@@ -393,7 +396,7 @@ const StageDef<ReportParams>& report_stage() {
       {"report"},
       "Static HTML report (galleries, sizes, metrics, confusion matrix, curves) that opens offline",
       "report",
-      {"features", "pred", "out", "kmeans", "scan", "export_dir", "force"},
+      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "force"},
       [](ReportParams& p, const RunLayout& w) {
         p.features = w.features();
         p.pred = w.predictions();
@@ -402,10 +405,15 @@ const StageDef<ReportParams>& report_stage() {
         if (w.has("kmeans")) p.kmeans = w.output_of("kmeans");
         if (w.has("scan")) p.scan = w.output_of("scan");
         p.export_dir = w.output_or("export", "export");  // linked when it exists (export before report)
+        // Export's duplicates.csv, when this run's export comes first (a
+        // later one would leave an old folder's file here).
+        if (p.duplicates_csv.empty() && !w.output_of("export").empty()) p.duplicates_csv = w.output_of("export");
       },
       [](const ReportParams& p) { return p.out; },
       // The export counts as an input: a report made before it is made again once it exists.
-      [](const ReportParams& p) { return std::vector<std::string>{p.features, p.pred, p.kmeans, p.scan, p.export_dir}; },
+      [](const ReportParams& p) {
+        return std::vector<std::string>{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
+      },
       nullptr,
       nullptr,
       [](const ReportParams& p, Communicator& comm, const StageConfig& cfg) {

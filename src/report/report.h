@@ -7,7 +7,8 @@
 // from metrics.h score()) and a clusters x classes confusion matrix when the
 // features file has labels; a cluster-size chart; SCAN loss curves and the
 // k-means inertia curve when those files are given; an overview table of all
-// clusters; and one <section class="cluster"> per non-empty cluster with its
+// clusters; near-duplicate groups when a duplicates.csv of `export
+// --duplicates` is given (report_duplicates.h); and one <section class="cluster"> per non-empty cluster with its
 // size, mean confidence, a link to its export folder and strips of small
 // thumbnails, always shown whatever the number of clusters (a contact
 // sheet): the top-confidence prototypes, the least confident members, the
@@ -48,6 +49,7 @@ struct ReportParams {
   std::string out = "report";              ///< output folder (index.html, thumbs/)
   std::string kmeans = "";                 ///< kmeans.h5 for the inertia curve (default: --pred when it is one)
   std::string scan = "";                   ///< scan.h5 for the loss curves (default: --pred when it is one)
+  std::string duplicates_csv = "";         ///< duplicates.csv of `export --duplicates`, or its export folder ("" = none)
   int prototypes = 8;                      ///< top-confidence rows shown per cluster
   int members = 8;                         ///< random member rows shown per cluster
   int least_confident = 6;                 ///< lowest-confidence rows shown per cluster
@@ -69,6 +71,9 @@ struct ReportParams {
     v("out", out, "output folder (index.html and thumbs/)");
     v("kmeans", kmeans, "kmeans.h5 for the inertia curve (default: --pred if it is a k-means file)");
     v("scan", scan, "scan.h5 for the loss curves (default: --pred if it is a SCAN file)");
+    v("duplicates_csv", duplicates_csv,
+      "near-duplicates section from the duplicates.csv of `export --duplicates`, or the export folder holding it "
+      "(a run: its export, when export runs before report)");
     v("prototypes", prototypes, "top-confidence rows shown per cluster");
     v("members", members, "random member rows shown per cluster");
     v("least_confident", least_confident, "lowest-confidence rows shown per cluster");

@@ -63,6 +63,23 @@ struct KSweepPlot {
   int64_t suggested_k = 0, sample = 0;
 };
 
+/// One near-duplicate group as the page shows it (report_duplicates.h).
+struct DuplicateGroupView {
+  int64_t id = 0, size = 0;
+  std::vector<Tile> tiles;        ///< the group's first rows
+  std::vector<int64_t> clusters;  ///< [tiles] each tile's cluster (-1: invalid row)
+};
+
+/// The near-duplicates section: present only when a duplicates.csv was given or found.
+struct DuplicatesView {
+  bool present = false;
+  std::string source;  ///< the duplicates.csv read
+  std::string rule;    ///< "cosine similarity >= 0.95" from duplicates.json ("" without it)
+  std::string knn;     ///< the graph they came from ("" without duplicates.json)
+  int64_t groups = 0, rows = 0;
+  std::vector<DuplicateGroupView> shown;  ///< the largest groups
+};
+
 struct ReportModel {
   std::string title, features, pred, pred_kind, generated;
   KSweepPlot k_sweep;  ///< empty k: no sweep
@@ -88,6 +105,7 @@ struct ReportModel {
   std::vector<std::string> failures;  ///< a few "row R: PATH: reason" lines
   std::string gallery_note;           ///< e.g. that the thumbnail budget reduced galleries
   int64_t seed = 1;
+  DuplicatesView duplicates;
 };
 
 /// The whole index.html.

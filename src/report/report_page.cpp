@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "report/html.h"
+#include "report/report_duplicates.h"
 #include "report/report_model.h"
 
 namespace distclust::report {
@@ -345,6 +346,7 @@ std::string render_report(const ReportModel& m) {
   o << "<a href=\"#sizes\">Cluster sizes</a>";
   if (!m.curves.empty()) o << "<a href=\"#curves\">Training curves</a>";
   if (!m.k_sweep.k.empty()) o << "<a href=\"#k-sweep\">Choosing K</a>";
+  if (m.duplicates.present) o << "<a href=\"#duplicates\">Near-duplicates</a>";
   o << "<a href=\"#clusters\">Clusters</a></nav><main>";
   summary(o, m);
   if (m.has_labels) {
@@ -354,6 +356,7 @@ std::string render_report(const ReportModel& m) {
   sizes(o, m);
   curves(o, m);
   k_sweep(o, m);
+  render_duplicates(o, m);
   cluster_sections(o, m);
   o << "</main></body></html>\n";
   return o.str();
