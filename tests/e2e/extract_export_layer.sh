@@ -20,8 +20,12 @@ fi
 grep -q "resnet18 has no layer 'avgpol'; close: avgpool" err.txt || { cat err.txt; fail "no close names offered"; }
 [ ! -e bad.pt ] || fail "bad.pt written for an unknown layer"
 mkdir imgs
-for f in $(ls -d "$DC_SOURCE"/../shared/data/cifar10-test1k/*/ | head -3); do
-  ls "$f"*.png | head -2 | while read -r p; do cp "$p" "imgs/$(basename "$f")-$(basename "$p")"; done
+# Two images of each of three classes (globs, not `ls | head`: under
+# pipefail a SIGPIPE'd ls fails the test at random).
+classes=("$DC_SOURCE"/../shared/data/cifar10-test1k/*/)
+for f in "${classes[@]:0:3}"; do
+  pngs=("$f"*.png)
+  for p in "${pngs[@]:0:2}"; do cp "$p" "imgs/$(basename "$f")-$(basename "$p")"; done
 done
 [ "$(ls imgs | wc -l)" = 6 ] || fail "expected 6 test images, got $(ls imgs | wc -l)"
 check() {  # model layer D
