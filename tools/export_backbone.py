@@ -6,6 +6,8 @@ tells distclust how to preprocess images for it.
   tools/export_backbone.py resnet50 --weights DEFAULT --out models/resnet50.pt
   tools/export_backbone.py vit_base_patch16_224 --source timm --pretrained --out models/vit_b16.pt
   tools/export_backbone.py resnet18 --weights none --out /tmp/resnet18.pt   # random weights, no network
+  tools/export_backbone.py vgg16 --layer classifier.3 --out models/vgg16-fc7.pt  # a named layer's output
+  tools/export_backbone.py resnet50 --list-layers                             # the names --layer takes
 
 Writes OUT (TorchScript, torch.jit.save) and OUT with .json (the sidecar):
   {"input_size": [H, W], "resize": R, "mean": [3], "std": [3],
@@ -14,11 +16,20 @@ The model is put in eval mode, its classifier removed (torchvision: the last
 nn.Linear becomes nn.Identity, so ResNet gives its pooled 2048/512 features
 and ViT its class token; timm: num_classes=0), traced (or scripted with
 --script) on a [2, 3, H, W] input, reloaded and checked against the eager
-model. Downloading weights needs internet; --weights none does not.
+model. With --layer NAME the model instead ends at that layer (a node of
+torchvision.models.feature_extraction.create_feature_extractor: a module
+path such as avgpool, layer4, classifier.3, or a function node such as
+flatten; --list-layers prints them), its output flattened to [B, D]: ResNet-50
+avgpool gives 2048, VGG-16 classifier.3 (fc7 before its ReLU) 4096,
+classifier.4 (after it) 4096, avgpool or features 25088 = 512 x 7 x 7. The
+sidecar's output_dim is that D, its layer the name and layer_shape the
+shape before flattening. distclust extract fits a PCA on up to 8192 values
+per image (extract.pca_dim): pool larger outputs first. Downloading weights needs internet; --weights none does not.
 Needs python3-torch (and python3-torchvision or timm): Debian's
 /usr/bin/python3 with apt-get install python3-torchvision works.
 """
 import argparse
+import difflib
 import json
 import math
 import os
@@ -61,6 +72,37 @@ def strip_last_linear(model):
     return last
 
 
+class LayerOutput(torch.nn.Module):
+    """The model up to one node, its output flattened to [B, D]."""
+
+    def __init__(self, extractor):
+        super().__init__()
+        self.extractor = extractor
+
+    def forward(self, x):
+        return torch.flatten(self.extractor(x)["out"], 1)
+
+
+def layer_names(model):
+    """The node names --layer accepts (eval mode), in graph order."""
+    from torchvision.models.feature_extraction import get_graph_node_names
+    return get_graph_node_names(model)[1]
+
+
+def truncate_at(model, layer, model_name):
+    """The model ending at `layer`; an unknown name is refused with the close ones."""
+    from torchvision.models.feature_extraction import create_feature_extractor
+    model.eval()
+    names = layer_names(model)
+    if layer not in names:
+        close = difflib.get_close_matches(layer, names, n=6, cutoff=0.5)
+        top = [n for n in names if "." not in n]
+        sys.exit(f"export_backbone: {model_name} has no layer {layer!r}"
+                 + (f"; close: {', '.join(close)}" if close else "")
+                 + f"\n  top-level layers: {', '.join(top)}\n  all {len(names)} names: --list-layers")
+    return LayerOutput(create_feature_extractor(model, return_nodes={layer: "out"}).eval())
+
+
 def torchvision_model(args):
     import torchvision
     from torchvision import models
@@ -69,7 +111,7 @@ def torchvision_model(args):
         weights_enum = models.get_model_weights(args.model)
     except (ValueError, AttributeError, KeyError):
         pass
-    w = args.weights
+    w = "none" if args.list_layers else args.weights  # the names need no weights
     if w.lower() == "none" or os.path.isfile(w):
         model = models.get_model(args.model, weights=None)
         if os.path.isfile(w):
@@ -86,24 +128,39 @@ def torchvision_model(args):
         size = int(t.crop_size[0])
         resize = int(t.resize_size[0])
         mean, std, interp = list(t.mean), list(t.std), interp_name(t.interpolation)
-    removed = strip_last_linear(model)
-    prov = {"source": f"torchvision {torchvision.__version__} models.{args.model}",
-            "weights": w, "classifier_removed": removed}
+    if args.list_layers:
+        print("\n".join(layer_names(model.eval())))
+        sys.exit(0)
+    prov = {"source": f"torchvision {torchvision.__version__} models.{args.model}", "weights": w}
+    if args.layer:
+        model = truncate_at(model, args.layer, args.model)
+        prov["layer"] = args.layer
+    else:
+        prov["classifier_removed"] = strip_last_linear(model)
     return model, size, resize, mean, std, interp, prov
 
 
 def timm_model(args):
     import timm
     import timm.data
-    model = timm.create_model(args.model, pretrained=args.pretrained, num_classes=0)
+    # With --layer the head stays: the named layer may be in it.
+    model = timm.create_model(args.model, pretrained=args.pretrained and not args.list_layers,
+                              **({} if args.layer or args.list_layers else {"num_classes": 0}))
     if hasattr(timm.data, "resolve_model_data_config"):  # timm >= 0.9
         cfg = timm.data.resolve_model_data_config(model)
     else:
         cfg = timm.data.resolve_data_config({}, model=model)
     size = int(cfg["input_size"][-1])
     resize = int(math.floor(size / cfg.get("crop_pct", 0.875)))
-    prov = {"source": f"timm {timm.__version__} {args.model}", "weights": "pretrained" if args.pretrained else "random",
-            "classifier_removed": "num_classes=0"}
+    if args.list_layers:
+        print("\n".join(layer_names(model.eval())))
+        sys.exit(0)
+    prov = {"source": f"timm {timm.__version__} {args.model}", "weights": "pretrained" if args.pretrained else "random"}
+    if args.layer:
+        model = truncate_at(model, args.layer, args.model)
+        prov["layer"] = args.layer
+    else:
+        prov["classifier_removed"] = "num_classes=0"
     return (model, size, resize, list(cfg["mean"]), list(cfg["std"]), interp_name(cfg.get("interpolation", "bicubic")),
             prov)
 
@@ -112,7 +169,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="torchvision model name (resnet50, vit_b_16, ...) or timm name with --source timm")
-    ap.add_argument("--out", required=True, help="output TorchScript file (.pt); the sidecar is written beside it")
+    ap.add_argument("--out", help="output TorchScript file (.pt); the sidecar is written beside it")
+    ap.add_argument("--layer", help="export the output of this layer (module path or graph node, e.g. avgpool, "
+                                    "classifier.3), flattened to [B, D], instead of the model without its classifier")
+    ap.add_argument("--list-layers", action="store_true", help="print the names --layer takes, and exit")
     ap.add_argument("--source", choices=["torchvision", "timm"], default="torchvision")
     ap.add_argument("--weights", default="DEFAULT",
                     help="torchvision: DEFAULT, a weights name (IMAGENET1K_V2), a state_dict file, or none (random)")
@@ -122,6 +182,8 @@ def main():
     ap.add_argument("--script", action="store_true", help="torch.jit.script instead of trace")
     ap.add_argument("--seed", type=int, default=0, help="seed for random weights")
     args = ap.parse_args()
+    if not args.out and not args.list_layers:
+        ap.error("--out is required")
 
     torch.manual_seed(args.seed)
     if args.source == "torchvision":
@@ -153,14 +215,18 @@ def main():
     if err > 1e-4:
         sys.exit(f"export_backbone: the TorchScript model differs from the eager one by {err:.2e} (relative)")
     dim = int(out.shape[1])
+    if args.layer:
+        with torch.no_grad():
+            prov["layer_shape"] = list(model.extractor(example)["out"].shape[1:])
     sidecar = {"input_size": [size, size], "resize": resize, "mean": mean, "std": std, "interpolation": interp,
                "output_dim": dim, "output_shape": list(out.shape[1:]), **prov,
                "exported_by": "distclust tools/export_backbone.py", "torch": torch.__version__}
     json_path = os.path.splitext(args.out)[0] + ".json"
     with open(json_path, "w") as f:
         json.dump(sidecar, f, indent=1)
+    layer = f"layer {args.layer} {prov['layer_shape']} flattened, " if args.layer else ""
     print(f"export_backbone: wrote {args.out} ({'scripted' if args.script else 'traced'}, input 3 x {size} x {size}, "
-          f"output {list(out.shape[1:])} -> D = {dim}) and {json_path} (resize {resize}, {interp})")
+          f"{layer}output {list(out.shape[1:])} -> D = {dim}) and {json_path} (resize {resize}, {interp})")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ ExtractParams replay_params(const AssignParams& p, const Inputs& in) {
   Config::parse(yaml, in.reference + ": params").apply_yaml("extract", ep);
   require(!ep.backbone.empty(), "assign: ", in.reference, " was not written by `distclust extract` (no backbone in its ",
           "params; synthetic features?): pass the new rows as --features");
+  // The run's projection, not one fitted on the new images.
+  {
+    LocalCommunicator self;
+    if (H5Reader(in.reference, self).has("/pca_components")) ep.pca_from = in.reference;
+  }
   ep.source = p.source;
   ep.source_type = "auto";
   ep.out = in.new_features;
@@ -127,16 +132,27 @@ void check_same_features(const Inputs& in, Communicator& comm) {
     require(b.shape.size() == 2 && a.shape.size() == 2 && a.shape[1] == b.shape[1], "assign: dimension mismatch: ",
             in.new_features, ": /features is ", b.describe(), " but the run's ", in.reference, " is ", a.describe());
     auto attr = [](const H5Reader& r, const char* n) { return r.has_attr(n) ? r.attr_string(n) : std::string(); };
-    for (const char* n : {"model", "backbone", "preprocessing"}) {
+    // The model's bytes (`model`); files from before it was recorded are
+    // compared by their backbone description. Descriptions are compared up
+    // to the PCA, whose text says how it was made (fitted here, or from a
+    // file); the projection itself is compared below.
+    auto net = [](const std::string& d) { return d.substr(0, d.find(" -> ")); };
+    auto pre = [](const std::string& d) { return d.substr(0, d.find(", PCA")); };
+    const bool fingerprints = !attr(ref, "model").empty() && !attr(nw, "model").empty();
+    const std::vector<std::pair<const char*, bool>> checks{
+        {"model", fingerprints}, {"backbone", !fingerprints}, {"preprocessing", true}};
+    for (const auto& [n, on] : checks) {
       const std::string x = attr(ref, n), y = attr(nw, n);
-      require(x.empty() || y.empty() || x == y, "assign: backbone mismatch: ", in.new_features, " has ", n, " '", y,
-              "' but the run's ", in.reference, " has '", x, "'");
+      const std::string name = n;
+      const bool same = name == "backbone" ? net(x) == net(y) : name == "preprocessing" ? pre(x) == pre(y) : x == y;
+      require(!on || x.empty() || y.empty() || same, "assign: backbone mismatch: ", in.new_features, " has ", n, " '",
+              y, "' but the run's ", in.reference, " has '", x, "'");
     }
     // A projection (PCA) fitted on the run's rows must be the one applied to
     // the new rows: compare every stored /pca_* dataset bit for bit.
-    for (const char* d : {"/pca_mean", "/pca_components", "/pca_scale"}) {
+    for (const char* d : {"/pca_mean", "/pca_components", "/pca_variances", "/pca_whiten_scales"}) {
       const bool ha = ref.has(d), hb = nw.has(d);
-      require(ha == hb && (!ha || ref.read_all<float>(d) == nw.read_all<float>(d)), "assign: projection mismatch: ",
+      require(ha == hb && (!ha || ref.read_all<double>(d) == nw.read_all<double>(d)), "assign: projection mismatch: ",
               in.new_features, (hb ? " has " : " lacks "), d, (ha ? " different from" : " which"), " the run's ",
               in.reference, ha ? "" : " lacks", ": extract the new images with the run's PCA (extract.pca_from)");
     }

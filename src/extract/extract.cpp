@@ -20,6 +20,8 @@
 #include "distclust/runtime.h"
 #include "kernels/rows.h"
 #include "extract/extract_output.h"
+#include "extract/pca_file.h"
+#include "io/out_dir.h"
 #include "distclust/progress.h"
 
 namespace distclust {
@@ -50,7 +52,7 @@ std::vector<RowRange> pending_ranges(RowRange mine, const std::vector<uint8_t>& 
 
 
 /// OUT.tmp opened for this job (resumed when it holds rows of these
-/// settings), with the PCA of a pixels backbone written.
+/// settings), with the PCA written.
 std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Communicator& comm, const ImageSource& src,
                                                    const ExtractModel& m, const StageConfig& cfg, int64_t& id_len) {
   const int64_t n = src.size();
@@ -67,11 +69,7 @@ std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Comm
   std::string note;
   auto out = std::make_unique<extract::FeatureOutput>(p.out, comm, layout, p.resume, note);
   if (!note.empty()) log::info("extract: ", note);
-  if (m.pca) {
-    out->write_small("/pca_mean", {m.pca->in_dim}, m.pca->mean.data());
-    out->write_small("/pca_components", {m.pca->out_dim, m.pca->in_dim}, m.pca->components.data());
-    out->write_small("/pca_variances", {m.pca->out_dim}, m.pca->variances.data());
-  }
+  if (m.pca) write_projection(*out, *m.pca);
   return out;
 }
 
@@ -173,6 +171,7 @@ class BatchLoop {
 ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
                            const StageConfig& cfg) {
   p.validate();
+  require_apart(p.out, {p.pca_from});
   const auto t_start = Clock::now();
   // Parallelism is across images: OpenCV's own threads would only contend.
   cv::setNumThreads(1);

@@ -9,8 +9,9 @@
 //
 // Output (design.md): /features [N x D] float32 (float16 with half), /labels
 // [N] int64 (-1 unknown), /valid [N] uint8 (0 = unreadable image, zero
-// features), /ids [N] fixed-length strings (paths, or FILE:INDEX), and for a
-// PCA'd pixels backbone /pca_mean [D_in], /pca_components [d x D_in];
+// features), /ids [N] fixed-length strings (paths, or FILE:INDEX), and with a
+// PCA (any backbone; pca_file.h) /pca_mean [D_in], /pca_components
+// [d x D_in], /pca_variances [d], /pca_whiten_scales [d] when whitened;
 // attributes backbone, model (model_fingerprint), preprocessing, source, created_by, config_hash,
 // class_names (JSON list), params (resolved YAML), invalid_rows.
 //
@@ -55,10 +56,29 @@ struct ExtractParams {
   std::string autocast = "none";      ///< none|fp16|bf16 mixed precision (GPU only)
   bool flush_denormal = true;         ///< CPU: denormal floats as zero (FTZ/DAZ), ~1.5x faster here; false = PyTorch's default
   bool half = false;                  ///< store /features as float16
-  bool normalize = false;             ///< L2-normalise each feature row
+  /// L2-normalise each stored row. With a PCA on a network backbone, rows
+  /// are L2-normalised before the PCA too (fit and apply), the recipe for
+  /// pretrained features: backbone -> L2 -> PCA (-> whiten) -> L2. Why:
+  /// a network's activation norm follows image content (contrast, object
+  /// size, texture) more than class, and the later stages compare directions
+  /// (cosine kNN, spherical k-means); unnormalised, the leading components
+  /// spend themselves on that norm. After the projection (and whitening
+  /// above all) rows are no longer unit length, so they are put back on the
+  /// sphere. The pixels backbone's PCA is not preceded by the L2 step: its
+  /// moments are exact on the 8-bit values (pixels.h), and unlike a
+  /// network's features raw pixels have no scale-free reading to keep.
+  bool normalize = false;
   int pixels_size = 32;               ///< pixels backbone: side S of the resized image (D = 3*S*S before PCA)
-  int pca_dim = 0;                    ///< pixels backbone: principal components kept (0 = no PCA)
-  int64_t pca_sample = 20000;         ///< pixels backbone: rows sampled to fit the PCA
+  int pca_dim = 0;                    ///< principal components kept, any backbone (0 = no PCA)
+  int64_t pca_sample = 20000;         ///< rows sampled to fit the PCA
+  /// Whiten the PCA: component k scaled by 1 / sqrt(variance_k + 1e-6 *
+  /// variance_0) (pca.h kWhitenEps), so every kept component has ~unit
+  /// variance and k-means weighs them equally.
+  bool pca_whiten = false;
+  /// A features.h5 whose stored PCA (/pca_mean, /pca_components,
+  /// /pca_whiten_scales) is applied instead of fitting one: new images
+  /// projected exactly as that file's were ('' = fit here when pca_dim > 0).
+  std::string pca_from = "";
   int resize = -1;                    ///< shorter side before the crop; -1 = from the sidecar (TorchScript)
   int crop = -1;                      ///< centre crop; -1 = the sidecar's input size
   std::vector<float> mean{};          ///< per-channel mean R,G,B; [] = sidecar (pixels: 0)
@@ -89,10 +109,12 @@ struct ExtractParams {
     v("autocast", autocast, "none|fp16|bf16 mixed precision on the GPU");
     v("flush_denormal", flush_denormal, "CPU: flush denormal floats to zero (faster; false = PyTorch default)");
     v("half", half, "store features as float16");
-    v("normalize", normalize, "L2-normalise feature rows");
+    v("normalize", normalize, "L2-normalise feature rows (with PCA on a network backbone: before and after it)");
     v("pixels_size", pixels_size, "pixels backbone: resize images to S x S");
-    v("pca_dim", pca_dim, "pixels backbone: PCA components kept (0 = none)");
-    v("pca_sample", pca_sample, "pixels backbone: rows sampled to fit the PCA");
+    v("pca_dim", pca_dim, "PCA components kept, any backbone (0 = none)");
+    v("pca_sample", pca_sample, "rows sampled to fit the PCA");
+    v("pca_whiten", pca_whiten, "whiten the PCA: component k / sqrt(variance_k + 1e-6 variance_0)");
+    v("pca_from", pca_from, "apply the PCA stored in this features.h5 instead of fitting one ('' = none)");
     v("resize", resize, "shorter side before cropping (-1 = from the model sidecar)");
     v("crop", crop, "centre crop side (-1 = the model's input size)");
     v("mean", mean, "per-channel mean R,G,B ([] = sidecar; pixels: 0)");
@@ -146,13 +168,15 @@ struct ExtractModel {
   RowPreprocessor prep;             ///< decoded RGB image -> row_floats floats
   int64_t row_floats = 0;           ///< 3 x S x S
   std::string preprocessing;        ///< text for the file's `preprocessing` attribute
-  std::shared_ptr<const PixelProjection> pca;  ///< pixels backbone with PCA only
+  std::shared_ptr<const Projection> pca;  ///< the PCA applied after the backbone (null = none)
   int decode_threads = 1;           ///< resolve_threads' split for this backbone
   int model_threads = 1;
 };
 
-/// Loads the backbone (loader for TorchScript; a PCA'd pixels backbone is
-/// fitted on src, collectively) on a rank with `cores` cores.
+/// Loads the backbone (loader for TorchScript) on a rank with `cores` cores,
+/// with its PCA: read from p.pca_from, or fitted on src (collectively) when
+/// p.pca_dim > 0. Throws Error naming pca_from when it holds no projection
+/// or one that does not fit the backbone or p.
 ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
                                 const BackboneLoader& loader, int cores);
 

@@ -1,6 +1,6 @@
 // make_extract_model: the backbone of ExtractParams and the per-row
 // transform that feeds it (TorchScript with its sidecar's preprocessing, or
-// the pixels backbone with its PCA fitted across ranks).
+// the pixels backbone), with its PCA fitted across ranks or read from a file.
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +12,8 @@
 #include "distclust/error.h"
 #include "extract/extract.h"
 #include "distclust/log.h"
+#include "extract/feature_pca.h"
+#include "extract/pca_file.h"
 
 namespace distclust {
 namespace {
@@ -20,6 +22,15 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string floats_text(const std::vector<float>& v) { return to_text(v); }
+
+PcaOptions pca_options(const ExtractParams& p) {
+  PcaOptions o;
+  o.dim = p.pca_dim;
+  o.whiten = p.pca_whiten;
+  o.max_sample = p.pca_sample;
+  o.seed = static_cast<uint64_t>(p.seed);
+  return o;
+}
 
 // Two ranks of one host on one GPU would halve each other's speed and may run
 // out of memory: refuse, naming the device. A GPU is told by host,
@@ -39,41 +50,26 @@ void refuse_shared_gpu(const std::string& device, Communicator& comm) {
 
 }  // namespace
 
-ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
-                                const BackboneLoader& loader, int cores) {
-  ExtractModel m;
-  DecodeParams dp;
-  dp.max_pixels = p.max_pixels;
-  if (p.is_pixels()) {
-    const PreprocessParams norm = pixels_normalization(p);
-    const int s = p.pixels_size;
-    const std::string interp = norm.interpolation;
-    auto [decode, model] = resolve_threads(p, cores, true, false);
-    m.decode_threads = decode;
-    m.model_threads = model;
-    m.row_floats = 3 * int64_t(s) * s;
-    m.prep = [norm, s, interp](const cv::Mat& rgb, float* out) { pixels_preprocess(rgb, s, interp, norm, out); };
-    m.preprocessing = fmt("pixels: resize to ", s, " x ", s, " (", interp, ", Pillow), x = (v/255 - mean)/std, mean ",
-                          floats_text(norm.mean), ", std ", floats_text(norm.std), ", CHW flattened");
-    if (p.pca_dim > 0) {
-      PixelPcaOptions o;
-      o.size = s;
-      o.interpolation = interp;
-      o.norm = norm;
-      o.decode = dp;
-      o.dim = p.pca_dim;
-      o.max_sample = p.pca_sample;
-      o.seed = static_cast<uint64_t>(p.seed);
-      o.threads = decode;
-      auto t0 = Clock::now();
-      m.pca = std::make_shared<PixelProjection>(fit_pixel_pca(src, o, comm));
-      m.preprocessing += fmt(", PCA to ", p.pca_dim, " dimensions");
-      log::info("extract: PCA ", m.row_floats, " -> ", p.pca_dim, " fitted on ", m.pca->sample_rows, " rows in ",
-                since(t0), " s");
-    }
-    m.net = make_pixels_backbone(m.row_floats, m.pca, model);
-    return m;
-  }
+namespace {
+
+/// The pixels backbone and its input transform.
+void make_pixels(const ExtractParams& p, int cores, ExtractModel& m) {
+  const PreprocessParams norm = pixels_normalization(p);
+  const int s = p.pixels_size;
+  const std::string interp = norm.interpolation;
+  auto [decode, model] = resolve_threads(p, cores, true, false);
+  m.decode_threads = decode;
+  m.model_threads = model;
+  m.row_floats = 3 * int64_t(s) * s;
+  m.prep = [norm, s, interp](const cv::Mat& rgb, float* out) { pixels_preprocess(rgb, s, interp, norm, out); };
+  m.preprocessing = fmt("pixels: resize to ", s, " x ", s, " (", interp, ", Pillow), x = (v/255 - mean)/std, mean ",
+                        floats_text(norm.mean), ", std ", floats_text(norm.std), ", CHW flattened");
+  m.net = make_pixels_backbone(m.row_floats);
+}
+
+/// A TorchScript backbone (collective: a GPU shared by two ranks is refused).
+void make_torchscript(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader, int cores,
+                      ExtractModel& m) {
   const PreprocessParams pp = model_preprocess(p);
   TorchScriptSpec spec;
   spec.path = p.backbone;
@@ -93,6 +89,66 @@ ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, 
   m.preprocessing = fmt("resize shorter side to ", pp.resize, " (", pp.interpolation, ", Pillow), centre crop ",
                         pp.crop, ", x = (v/255 - mean)/std, mean ", floats_text(pp.mean), ", std ",
                         floats_text(pp.std));
+}
+
+/// The projection of p.pca_from, checked against the backbone and p: the
+/// same input dimension, components, whitening and L2 step as p would fit.
+Projection projection_from(const ExtractParams& p, const Backbone& net, Communicator& comm) {
+  Projection proj = read_projection(p.pca_from, comm);
+  require_projection_input(proj, net.dim(), net.describe());
+  require(p.pca_dim == 0 || p.pca_dim == proj.out_dim, "extract.pca_dim is ", p.pca_dim, " but the PCA in ",
+          p.pca_from, " (extract.pca_from) keeps ", proj.out_dim, " components (pca_dim 0 takes the file's)");
+  require(p.pca_whiten == !proj.scales.empty(), "extract.pca_whiten is ", p.pca_whiten ? "true" : "false",
+          " but the PCA in ", p.pca_from, " (extract.pca_from) is ", proj.scales.empty() ? "not " : "", "whitened");
+  const bool l2 = p.normalize && !p.is_pixels();
+  require(l2 == proj.normalize_input, "extract.normalize is ", p.normalize ? "true" : "false", " with backbone ",
+          p.backbone, ", so rows are ", l2 ? "" : "not ", "L2-normalised before the PCA, but the PCA in ", p.pca_from,
+          " (extract.pca_from) was fitted on rows that were ", proj.normalize_input ? "" : "not ", "normalised");
+  return proj;
+}
+
+}  // namespace
+
+ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
+                                const BackboneLoader& loader, int cores) {
+  ExtractModel m;
+  if (p.is_pixels())
+    make_pixels(p, cores, m);
+  else
+    make_torchscript(p, comm, loader, cores, m);
+  if (p.pca_from.empty() && p.pca_dim == 0) return m;
+  const auto t0 = Clock::now();
+  if (!p.pca_from.empty()) {
+    m.pca = std::make_shared<Projection>(projection_from(p, *m.net, comm));
+  } else if (p.is_pixels()) {
+    PixelPcaOptions o;
+    o.size = p.pixels_size;
+    o.norm = pixels_normalization(p);
+    o.interpolation = o.norm.interpolation;
+    o.decode.max_pixels = p.max_pixels;
+    o.pca = pca_options(p);
+    o.threads = m.decode_threads;
+    m.pca = std::make_shared<Projection>(fit_pixel_pca(src, o, comm));
+  } else {
+    FeaturePcaOptions o;
+    o.pca = pca_options(p);
+    o.normalize_input = p.normalize;
+    o.decode.max_pixels = p.max_pixels;
+    o.prep = m.prep;
+    o.row_floats = m.row_floats;
+    o.decode_threads = m.decode_threads;
+    o.batch = p.batch;
+    o.queue_batches = p.queue_batches;
+    m.pca = std::make_shared<Projection>(fit_feature_pca(src, *m.net, o, comm));
+  }
+  const int64_t d_in = m.net->dim();
+  m.preprocessing += fmt(m.pca->normalize_input ? ", L2-normalised" : "", ", PCA to ", m.pca->out_dim, " dimensions",
+                         m.pca->scales.empty() ? "" : ", whitened",
+                         p.pca_from.empty() ? std::string() : " (from " + p.pca_from + ")");
+  if (p.pca_from.empty())
+    log::info("extract: PCA ", d_in, " -> ", m.pca->out_dim, " fitted on ", m.pca->sample_rows, " rows in ",
+              since(t0), " s");
+  m.net = make_projected_backbone(std::move(m.net), m.pca, m.model_threads);
   return m;
 }
 

@@ -368,6 +368,16 @@ void FeatureOutput::attr(const std::string& name, int64_t value) {
   DC_H5(H5Awrite(a, H5T_NATIVE_INT64, &value));
 }
 
+void FeatureOutput::attr(const std::string& name, double value) {
+  auto lock = h5lock();
+  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
+  Closer cs{sp, H5Sclose};
+  if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
+  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT));
+  Closer ca{a, H5Aclose};
+  DC_H5(H5Awrite(a, H5T_NATIVE_DOUBLE, &value));
+}
+
 void FeatureOutput::commit() {
   std::string why;
   {

@@ -57,6 +57,7 @@ class FeatureOutput {
   /// Root-group attributes (values from rank 0's call; every rank calls). Collective.
   void attr(const std::string& name, const std::string& value);
   void attr(const std::string& name, int64_t value);
+  void attr(const std::string& name, double value);
 
   /// Removes /done, closes, renames OUT.tmp -> OUT. Collective.
   void commit();

@@ -41,8 +41,8 @@ void ExtractParams::validate() const {
           "' (expected none|fp16|bf16)");
   require(pixels_size >= 1 && pixels_size <= 1024, "extract.pixels_size is ", pixels_size, " (expected 1..1024)");
   require(pca_dim >= 0, "extract.pca_dim is ", pca_dim, " (expected >= 0; 0 = no PCA)");
-  require(pca_dim == 0 || is_pixels(), "extract.pca_dim is ", pca_dim,
-          " but PCA applies to the pixels backbone only (backbone is ", backbone, ")");
+  require(!pca_whiten || pca_dim > 0 || !pca_from.empty(),
+          "extract.pca_whiten is true but there is no PCA to whiten (set extract.pca_dim or extract.pca_from)");
   require(pca_sample >= 2, "extract.pca_sample is ", pca_sample, " (expected >= 2)");
   require(resize >= -1, "extract.resize is ", resize, " (expected -1 = from the sidecar, 0 = keep, or a size)");
   require(crop >= -1, "extract.crop is ", crop, " (expected -1 = from the sidecar, 0 = none, or a size)");

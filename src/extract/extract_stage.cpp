@@ -8,6 +8,7 @@
 #include "distclust/log.h"
 #include "extract/backbone.h"
 #include "extract/image_source.h"
+#include "io/output_identity.h"
 
 namespace distclust {
 namespace {
@@ -65,13 +66,17 @@ std::string files_stamp(const ImageSource& src) {
 
 /// What the features are computed from besides the settings: the source
 /// (its kind, where, how many images, each file's size and mtime) and the
-/// model file's bytes. Rank 0 looks, every rank gets it.
+/// model file's bytes, and the file a PCA is taken from. Rank 0 looks, every
+/// rank gets it.
 std::string extract_identity(const ExtractParams& p, Communicator& comm) {
   std::string id;
   run_on_root(comm, "reading the image source", [&] {
     std::unique_ptr<ImageSource> src = open_source(source_params(p));
     id = fmt("source ", src->describe(), " rows ", src->size(), " files ", files_stamp(*src), "; model ",
              model_fingerprint(p));
+    // The projection applied is an input: its file's identity (its config
+    // hash, or size and mtime) stands for it, as a model's bytes do.
+    if (!p.pca_from.empty()) id += "; pca_from " + file_identity(p.pca_from);
   });
   comm.broadcast(id, 0);
   return id;
@@ -87,9 +92,9 @@ const StageDef<ExtractParams>& extract_stage() {
   static const StageDef<ExtractParams> def{
       "extract",
       {"extract"},
-      "Images -> features.h5: a TorchScript backbone (+ JSON sidecar) or 'pixels' (+ optional PCA), sharded by rank",
+      "Images -> features.h5: a TorchScript backbone (+ JSON sidecar) or 'pixels', optional PCA, sharded by rank",
       "features.h5",
-      {"out", "decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds", "force"},
+      {"out", "pca_from", "decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds", "force"},
       [](ExtractParams& p, const RunLayout& w) {
         if (w.has("synth_images")) p.source = w.output_of("synth_images");
         p.out = w.file("features.h5");

@@ -35,6 +35,25 @@ assert rows[0]['path'].endswith('.png') and rows[0]['label'] == '0'
 print('reproduced: %d rows, gate kept %d of %d moves' % (len(rows), a.attrs['gate_kept'], a.attrs['gate_proposed']))
 PY
 done
+# A run with a PCA (fitted on the run's rows): assign applies that PCA, not one
+# fitted on the new images, and reproduces the run.
+cat >pca.yaml <<YAML
+run: {workdir: wp, stages: "extract,kmeans"}
+extract: {source: $DATA, backbone: m.pt, normalize: true, pca_dim: 16}
+kmeans: {k: 10}
+YAML
+dcrun 2 run --config pca.yaml >pca.txt 2>&1 || { cat pca.txt; fail "the PCA run failed"; }
+dcrun 2 assign --run wp --source "$DATA/cat" --out pca.h5 >pca_assign.txt 2>&1 || { cat pca_assign.txt; fail "assign with PCA failed"; }
+$PY - <<'PY' || fail "assign with the run's PCA did not reproduce the run"
+import h5py, numpy as np
+a, f, ref, k = h5py.File('pca.h5'), h5py.File('pca.features.h5'), h5py.File('wp/features.h5'), h5py.File('wp/kmeans.h5')
+row = {p: i for i, p in enumerate(ref['ids'][:])}
+orig = [row[p] for p in f['ids'][:]]
+assert np.array_equal(f['pca_components'][:], ref['pca_components'][:]), 'another projection'
+assert np.array_equal(f['features'][:], ref['features'][:][orig]), 'features differ from the run'
+assert np.array_equal(a['kmeans_assign'][:], k['assign'][:][orig]), 'clusters differ'
+print('PCA run reproduced on %d rows' % len(orig))
+PY
 # New paths: 100 images copied elsewhere (same pixels, not rows of the run).
 mkdir -p new/a new/b
 ls "$DATA/cat" | head -50 | while read f; do cp "$DATA/cat/$f" new/a/; done

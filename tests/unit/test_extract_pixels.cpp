@@ -53,10 +53,10 @@ class PatternSource : public ImageSource {
 PixelPcaOptions options(int dim) {
   PixelPcaOptions o;
   o.size = 4;
-  o.dim = dim;
+  o.pca.dim = dim;
   o.norm.mean = {0.5f, 0.4f, 0.3f};
   o.norm.std = {0.25f, 0.2f, 0.3f};
-  o.max_sample = 100000;
+  o.pca.max_sample = 100000;
   return o;
 }
 
@@ -119,7 +119,7 @@ TEST(ExtractPixels, PcaMatchesADirectComputationAndSkipsBadRows) {
   PatternSource src(n, /*bad=*/17);
   LocalCommunicator comm;
   PixelPcaOptions o = options(5);
-  PixelProjection p = fit_pixel_pca(src, o, comm);
+  Projection p = fit_pixel_pca(src, o, comm);
   ASSERT_EQ(p.in_dim, 48);
   ASSERT_EQ(p.out_dim, 5);
   EXPECT_EQ(p.sample_rows, n - 1);
@@ -151,7 +151,7 @@ TEST(ExtractPixels, PcaMatchesADirectComputationAndSkipsBadRows) {
   }
 
   // The backbone projects each row onto the components.
-  auto net = make_pixels_backbone(48, std::make_shared<PixelProjection>(p), 2);
+  auto net = make_projected_backbone(make_pixels_backbone(48), std::make_shared<Projection>(p), 2);
   EXPECT_EQ(net->dim(), 5);
   std::vector<float> in(48), out(5);
   pixels_preprocess(PatternSource::image(3), 4, "bilinear", o.norm, in.data());
@@ -168,13 +168,13 @@ TEST(ExtractPixels, SampleIsKeyedBySeedAndRowOnly) {
   PatternSource src(2000);
   LocalCommunicator comm;
   PixelPcaOptions o = options(3);
-  o.max_sample = 500;
-  PixelProjection a = fit_pixel_pca(src, o, comm), b = fit_pixel_pca(src, o, comm);
+  o.pca.max_sample = 500;
+  Projection a = fit_pixel_pca(src, o, comm), b = fit_pixel_pca(src, o, comm);
   EXPECT_EQ(a.components, b.components);
   EXPECT_GT(a.sample_rows, 400);
   EXPECT_LT(a.sample_rows, 600);
-  o.seed = 2;
-  PixelProjection c = fit_pixel_pca(src, o, comm);
+  o.pca.seed = 2;
+  Projection c = fit_pixel_pca(src, o, comm);
   EXPECT_FALSE(a.sample_rows == c.sample_rows && a.mean == c.mean) << "another seed, another sample";
 }
 
@@ -182,18 +182,18 @@ TEST(ExtractPixels, ProjectionOfARowDoesNotDependOnTheBatch) {
   PatternSource src(64);
   LocalCommunicator comm;
   PixelPcaOptions o = options(4);
-  auto p = std::make_shared<PixelProjection>(fit_pixel_pca(src, o, comm));
+  auto p = std::make_shared<Projection>(fit_pixel_pca(src, o, comm));
   std::vector<float> in(64 * 48);
   for (int64_t i = 0; i < 64; ++i) pixels_preprocess(PatternSource::image(i), 4, "bilinear", o.norm, &in[i * 48]);
   std::vector<float> all(64 * 4), parts(64 * 4);
-  make_pixels_backbone(48, p, 3)->forward(in.data(), 64, all.data());
-  auto one = make_pixels_backbone(48, p, 1);
+  make_projected_backbone(make_pixels_backbone(48), p, 3)->forward(in.data(), 64, all.data());
+  auto one = make_projected_backbone(make_pixels_backbone(48), p, 1);
   for (int64_t b = 0; b < 64; b += 7) {
     const int64_t k = std::min<int64_t>(7, 64 - b);
     one->forward(&in[b * 48], k, &parts[b * 4]);
   }
   EXPECT_EQ(all, parts) << "bit-identical whatever the batch split and thread count";
-  auto identity = make_pixels_backbone(48, nullptr, 1);
+  auto identity = make_pixels_backbone(48);
   EXPECT_EQ(identity->dim(), 48);
   std::vector<float> copy(48);
   identity->forward(in.data(), 1, copy.data());

@@ -255,8 +255,8 @@ TEST(ExtractRun, InvalidSettingsAreNamed) {
   ExtractParams p = ok;
   p.source = "";
   EXPECT_NE(message(p).find("no images given"), std::string::npos);
-  p = ok, p.pca_dim = 8, p.backbone = "m.pt";
-  EXPECT_NE(message(p).find("PCA applies to the pixels backbone only"), std::string::npos);
+  p = ok, p.pca_whiten = true;
+  EXPECT_NE(message(p).find("extract.pca_whiten is true but there is no PCA"), std::string::npos);
   p = ok, p.device = "tpu";
   EXPECT_NE(message(p).find("extract.device is 'tpu'"), std::string::npos);
   p = ok, p.mean = {1, 2};

@@ -1,0 +1,113 @@
+// PCA of a backbone's output rows (feature_pca.h): sample pass through the
+// backbone, per-column rounding to exact integers, pca.h's moments and solve.
+#include "extract/feature_pca.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace distclust {
+namespace {
+
+/// Rows rows[0..m) of a source as rows 0..m of another: the sample as one
+/// contiguous range for the decode pool, whatever rows were drawn.
+class SubsetSource : public ImageSource {
+ public:
+  SubsetSource(const ImageSource& src, const std::vector<int64_t>& rows) : src_(src), rows_(rows) {
+    path_ = src.describe() + " (PCA sample)";
+  }
+  int64_t size() const override { return int64_t(rows_.size()); }
+  std::string id(int64_t i) const override { return src_.id(at(i)); }
+  int64_t label(int64_t i) const override { return src_.label(at(i)); }
+  std::vector<std::string> class_names() const override { return src_.class_names(); }
+  RawImage read(int64_t i) const override { return src_.read(at(i)); }
+  std::string kind() const override { return src_.kind(); }
+
+ private:
+  int64_t at(int64_t i) const {
+    check_row(i);
+    return rows_[size_t(i)];
+  }
+  const ImageSource& src_;
+  const std::vector<int64_t>& rows_;
+};
+
+/// The backbone's rows of this rank's sample (valid rows only), L2-normalised
+/// when asked, as the projection will normalise them (in double).
+std::vector<float> sample_rows(const ImageSource& src, Backbone& net, const FeaturePcaOptions& o,
+                               Communicator& comm) {
+  const std::vector<int64_t> rows =
+      pca_sample_rows(src.size(), row_block(src.size(), comm.rank(), comm.size()), o.pca.max_sample, o.pca.seed);
+  const int64_t d = net.dim();
+  std::vector<float> held;
+  if (rows.empty()) return held;
+  SubsetSource sub(src, rows);
+  DecodePool pool(sub, o.decode, o.prep, o.row_floats, plan_batches({RowRange{0, int64_t(rows.size())}}, o.batch),
+                  o.decode_threads, o.queue_batches);
+  std::vector<float> out(size_t(o.batch * d));
+  for (int64_t b = 0; b < pool.size(); ++b) {
+    ReadyBatch r = pool.next();
+    net.forward(r.x, r.rows.size(), out.data());
+    for (int64_t i = 0; i < r.rows.size(); ++i) {
+      if (!r.valid[i]) continue;
+      const float* x = out.data() + i * d;
+      double inv = 1.0;
+      if (o.normalize_input) {
+        double ss = 0;
+        for (int64_t j = 0; j < d; ++j) ss += double(x[j]) * double(x[j]);
+        inv = ss > 0 ? 1.0 / std::sqrt(ss) : 1.0;
+      }
+      for (int64_t j = 0; j < d; ++j) held.push_back(static_cast<float>(double(x[j]) * inv));
+    }
+    pool.release();
+  }
+  return held;
+}
+
+}  // namespace
+
+int pca_quantization_bits(int64_t count) {
+  int log2n = 0;
+  while ((int64_t(1) << log2n) < std::max<int64_t>(1, count)) ++log2n;
+  return std::clamp((52 - log2n) / 2, 1, 24);
+}
+
+Projection fit_feature_pca(const ImageSource& src, Backbone& net, const FeaturePcaOptions& o, Communicator& comm) {
+  const int64_t d = net.dim();
+  require(o.pca.dim >= 1 && o.pca.dim <= d, "extract.pca_dim is ", o.pca.dim, " but the backbone gives ", d,
+          " values per image (", net.describe(), "); expected 1..", d);
+  require(d <= kPcaMaxInputDim, "extract.pca_dim: the backbone gives ", d, " values per image, and a PCA of more than ",
+          kPcaMaxInputDim, " needs a ", d, " x ", d, " covariance on every rank (", d * d * 8 >> 20,
+          " MiB); export a smaller layer (tools/export_backbone.py --layer) or pool its output");
+  require(o.pca.max_sample >= 2, "extract.pca_sample is ", o.pca.max_sample, " (expected >= 2)");
+  const std::vector<float> held = sample_rows(src, net, o, comm);
+  const int64_t m = int64_t(held.size()) / d, count = comm.sum(m);
+  require(count >= 2, "PCA of the backbone's features: only ", count, " readable images were sampled from ",
+          src.size(), " (need at least 2)");
+  // Per-column scale from the sample's range, the same on every rank.
+  std::vector<double> range(size_t(d), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < d; ++j) range[j] = std::max(range[j], std::fabs(double(held[i * d + j])));
+  comm.allreduce_max(range.data(), range.size());
+  const int bits = pca_quantization_bits(count);
+  std::vector<double> scale(static_cast<size_t>(d)), zero(static_cast<size_t>(d), 0.0);
+  for (int64_t j = 0; j < d; ++j) scale[j] = range[j] > 0 ? std::ldexp(range[j], -bits) : 1.0;
+  PcaMoments mo(d);
+  constexpr int64_t kChunk = 512;
+  std::vector<double> v(size_t(kChunk * d));
+  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
+    const int64_t k = std::min(kChunk, m - c0);
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < d; ++j) v[i * d + j] = std::nearbyint(double(held[(c0 + i) * d + j]) / scale[j]);
+    mo.add(v.data(), k);
+  }
+  mo.allreduce(comm);
+  Projection p = solve_pca(mo, scale, zero, o.pca, comm);
+  p.normalize_input = o.normalize_input;
+  log::debug("extract: PCA sample of ", count, " rows rounded to ", bits, " bits per column");
+  return p;
+}
+
+}  // namespace distclust

@@ -1,0 +1,30 @@
+// The PCA of a features.h5: written by extract beside /features, read back
+// by extract.pca_from so new images are projected exactly as the file's were.
+//
+//   /pca_mean          [D_in]      float64  mean subtracted (after the L2 step)
+//   /pca_components    [d x D_in]  float64  unit rows, by decreasing variance
+//   /pca_variances     [d]         float64  variance along each component
+//   /pca_whiten_scales [d]         float64  only when whitened: 1 / sqrt(var + eps)
+//   attributes pca_normalize_input (0/1: rows L2-normalised before the PCA),
+//   pca_sample_rows, pca_total_variance
+//
+// float64 as computed: a projection read back is the one that was applied,
+// bit for bit, so re-extracting an image with pca_from gives its row again.
+#pragma once
+
+#include <string>
+
+#include "distclust/comm.h"
+#include "extract/extract_output.h"
+#include "extract/pca.h"
+
+namespace distclust {
+
+/// Writes p into the features file being written (collective).
+void write_projection(extract::FeatureOutput& out, const Projection& p);
+
+/// The projection stored in the features file `path` (collective). Throws
+/// Error naming the file when it cannot be read or holds no projection.
+Projection read_projection(const std::string& path, Communicator& comm);
+
+}  // namespace distclust
