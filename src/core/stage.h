@@ -45,6 +45,21 @@ struct RunLayout {
   /// The predictions eval, report and export read: SCAN's when the run
   /// trains SCAN, else k-means'.
   std::string predictions() const { return has("scan") ? output_of("scan") : output_or("kmeans", "kmeans.h5"); }
+  /// The stages whose output is a clustering (/assign [N]), in the order
+  /// scores are shown side by side. A stage not in the table (yet) is never
+  /// in a run, so listing it costs nothing.
+  static const std::vector<std::string>& clustering_stages() {
+    static const std::vector<std::string> s{"kmeans", "gmm", "scan"};
+    return s;
+  }
+  /// Every clustering this run makes, "NAME=FILE,..." (eval's and report's
+  /// --compare): the methods scored side by side.
+  std::string clusterings() const {
+    std::string list;
+    for (const auto& s : clustering_stages())
+      if (has(s) && !output_of(s).empty()) list += (list.empty() ? "" : ",") + s + "=" + output_of(s);
+    return list;
+  }
 };
 
 /// What a stage runs with besides its params: the resolved YAML of its

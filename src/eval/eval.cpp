@@ -5,6 +5,7 @@
 
 #include "comm/local_comm.h"
 #include "comm/root.h"
+#include "core/json.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
 #include "io/text_file.h"
@@ -16,7 +17,50 @@ namespace distclust {
 void EvalParams::validate() const {
   require(!pred.empty(), "eval.pred: no predictions file given (--pred kmeans.h5)");
   require(!labels.empty(), "eval.labels: no labels file given (--labels features.h5)");
+  parse_methods(compare, "eval.compare");
 }
+
+std::vector<std::pair<std::string, std::string>> parse_methods(const std::string& list, const std::string& where) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t at = 0;
+  while (at < list.size()) {
+    size_t end = list.find(',', at);
+    if (end == std::string::npos) end = list.size();
+    const std::string item = list.substr(at, end - at);
+    const size_t eq = item.find('=');
+    require(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), where, ": '", item,
+            "' is not NAME=FILE (e.g. kmeans=run/kmeans.h5)");
+    const std::string name = item.substr(0, eq);
+    for (const auto& m : out) require(m.first != name, where, ": method '", name, "' given twice");
+    out.emplace_back(name, item.substr(eq + 1));
+    at = end + 1;
+  }
+  return out;
+}
+
+namespace {
+
+/// /assign of a predictions file, checked against the label count.
+std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std::string& labels) {
+  LocalCommunicator self;
+  H5Reader pr(path, self);
+  const DatasetInfo ai = pr.info("/assign");
+  require(ai.integer() && ai.shape.size() == 1, path, ": /assign is ", ai.describe(),
+          ": expected one integer cluster number per row (a float would be truncated)");
+  auto pred = pr.read_all<int64_t>("/assign");
+  require(pred.size() == rows, path, ": /assign has ", pred.size(), " rows but ", labels, ": /labels has ", rows);
+  return pred;
+}
+
+/// The scores as the members of a JSON object (no braces).
+std::string score_members(const Scores& s) {
+  char num[128];
+  std::snprintf(num, sizeof(num), "\"acc\": %.17g, \"nmi\": %.17g, \"ari\": %.17g", s.acc, s.nmi, s.ari);
+  return fmt(num, ", \"n\": ", s.n, ", \"clusters\": ", s.clusters, ", \"classes\": ", s.classes,
+             ", \"acc_mapping\": \"", s.many_to_one ? "many-to-one" : "hungarian", "\"");
+}
+
+}  // namespace
 
 std::string run_eval(const EvalParams& p, Communicator& comm, const std::string& hash) {
   std::string json;
@@ -25,27 +69,29 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
   if (comm.rank() == 0) {
     try {
       LocalCommunicator self;
-      H5Reader pr(p.pred, self), lr(p.labels, self);
+      H5Reader lr(p.labels, self);
       require(lr.has("/labels"), p.labels, ": no /labels dataset, so there is nothing to score against");
-      const DatasetInfo ai = pr.info("/assign");
-      require(ai.integer() && ai.shape.size() == 1, p.pred, ": /assign is ", ai.describe(),
-              ": expected one integer cluster number per row (a float would be truncated)");
-      auto pred = pr.read_all<int64_t>("/assign");
       auto truth = lr.read_all<int64_t>("/labels");
-      require(pred.size() == truth.size(), p.pred, ": /assign has ", pred.size(), " rows but ", p.labels,
-              ": /labels has ", truth.size());
-      Scores s = score(truth, pred);
-      char num[128];
-      std::snprintf(num, sizeof(num), "\"acc\": %.17g, \"nmi\": %.17g, \"ari\": %.17g", s.acc, s.nmi, s.ari);
-      json = fmt("{", num, ", \"n\": ", s.n,
-                 ", \"clusters\": ", s.clusters, ", \"classes\": ", s.classes,
-                 ", \"acc_mapping\": \"", s.many_to_one ? "many-to-one" : "hungarian", "\"}");
+      Scores s = score(truth, read_assign(p.pred, truth.size(), p.labels));
+      // Each method side by side, in the order given (the top-level keys stay --pred's).
+      std::string methods, lines;
+      for (const auto& [name, file] : parse_methods(p.compare, "eval.compare")) {
+        const Scores m = file == p.pred ? s : score(truth, read_assign(file, truth.size(), p.labels));
+        methods += fmt(methods.empty() ? "" : ", ", json::quote(name), ": {", score_members(m), ", \"pred\": ",
+                       json::quote(file), "}");
+        char line[160];
+        std::snprintf(line, sizeof line, "  %-8s ACC %.4f  NMI %.4f  ARI %.4f  (%d clusters)\n", name.c_str(), m.acc,
+                      m.nmi, m.ari, m.clusters);
+        lines += line;
+      }
+      json = fmt("{", score_members(s), methods.empty() ? "" : ", \"methods\": {" + methods + "}", "}");
       if (p.json) {
         std::printf("%s\n", json.c_str());
       } else {
         std::printf("ACC %.4f  NMI %.4f  ARI %.4f  (%lld labelled rows, %d clusters, %d classes, ACC by %s)\n",
                     s.acc, s.nmi, s.ari, static_cast<long long>(s.n), s.clusters, s.classes,
                     s.many_to_one ? "many-to-one majority" : "Hungarian matching");
+        if (!lines.empty()) std::printf("side by side:\n%s", lines.c_str());
       }
       std::fflush(stdout);
       if (!p.out.empty()) {
@@ -72,15 +118,20 @@ const StageDef<EvalParams>& eval_stage() {
       {"eval"},
       "Score predictions (ACC by Hungarian matching, NMI, ARI) against labels",
       "scores.json",
-      {"pred", "labels", "out", "json", "force"},
+      {"pred", "labels", "out", "json", "compare", "force"},
       [](EvalParams& p, const RunLayout& w) {
         p.pred = w.predictions();
         p.labels = w.features();
         p.out = w.file("scores.json");
         p.json = false;
+        p.compare = w.clusterings();
       },
       [](const EvalParams& p) { return p.out; },
-      [](const EvalParams& p) { return std::vector<std::string>{p.pred, p.labels}; },
+      [](const EvalParams& p) {
+        std::vector<std::string> in{p.pred, p.labels};
+        for (const auto& m : parse_methods(p.compare, "eval.compare")) in.push_back(m.second);
+        return in;
+      },
       nullptr,
       [](const EvalParams& p, Communicator& comm) {
         // A run on unlabelled images has nothing to score: not an error there.

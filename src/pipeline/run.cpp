@@ -21,6 +21,7 @@
 #include "distclust/log.h"
 #include "pipeline/stage_config.h"
 #include "pipeline/stage_table.h"
+#include "scan/scan_file.h"
 
 namespace distclust {
 
@@ -103,10 +104,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-/// scores.json for a person: "ACC 0.918  NMI 0.843  ARI 0.831 (1000 rows)"
+/// Scores for a person: "ACC 0.918  NMI 0.843  ARI 0.831 (1000 rows)"
 /// (the file keeps every digit; three are what a score means to a reader).
-std::string scores_line(const std::string& text, const std::string& where) {
-  const json::Value v = json::parse(text, where);
+std::string scores_line(const json::Value& v) {
   std::string line;
   for (const char* key : {"acc", "nmi", "ari"}) {
     auto it = v.obj.find(key);
@@ -119,6 +119,34 @@ std::string scores_line(const std::string& text, const std::string& where) {
   auto n = v.obj.find("n");
   if (n != v.obj.end() && n->second.type == json::Value::Type::number) line += fmt(" (", int64_t(n->second.num), " labelled rows)");
   return line.empty() ? "no scores (no labels)" : line;
+}
+
+/// scores.json's "methods" (eval --compare), one line each, side by side.
+std::string methods_text(const json::Value& v) {
+  auto it = v.obj.find("methods");
+  if (it == v.obj.end() || it->second.type != json::Value::Type::object || it->second.obj.size() < 2) return "";
+  size_t w = 0;
+  for (const auto& m : it->second.obj) w = std::max(w, m.first.size());
+  std::string text = "  scores side by side:\n";
+  // In the order of the clustering stages, then any other name.
+  std::vector<std::string> order = RunLayout::clustering_stages();
+  for (const auto& m : it->second.obj)
+    if (std::find(order.begin(), order.end(), m.first) == order.end()) order.push_back(m.first);
+  for (const auto& name : order) {
+    auto m = it->second.obj.find(name);
+    if (m == it->second.obj.end()) continue;
+    text += "    " + name + std::string(w - name.size(), ' ') + "  " + scores_line(m->second) + "\n";
+  }
+  return text;
+}
+
+/// The SCAN health warnings stored in scan.h5 (scan_health.h), loud.
+std::string scan_warnings_text(const std::string& scan) {
+  struct stat st{};
+  if (scan.empty() || stat(scan.c_str(), &st) != 0) return "";
+  std::string text;
+  for (const auto& w : read_scan_warnings(scan)) text += "  SCAN WARNING: " + w + "\n";
+  return text;
 }
 
 /// Sizes of the clusters in a predictions file and the scores, for the summary (rank 0).
@@ -138,7 +166,8 @@ std::string results_text(const std::string& pred, const std::string& scores) {
     std::ifstream f(scores);
     std::stringstream ss;
     ss << f.rdbuf();
-    text += "  scores (" + scores + "): " + scores_line(ss.str(), scores) + "\n";
+    const json::Value v = json::parse(ss.str(), scores);
+    text += "  scores (" + scores + "): " + scores_line(v) + "\n" + methods_text(v);
   }
   return text;
 }
@@ -156,7 +185,8 @@ void log_summary(const std::vector<std::pair<std::string, double>>& times, const
   }
   text += fmt("  total: ", total, " s\n");
   for (const auto& l : lines) text += "  " + l + "\n";
-  if (comm.rank() == 0) text += results_text(layout.predictions(), layout.output_of("eval"));
+  if (comm.rank() == 0)
+    text += results_text(layout.predictions(), layout.output_of("eval")) + scan_warnings_text(layout.output_of("scan"));
   log::info(text);
 }
 

@@ -25,6 +25,8 @@
 #include "report/report_model.h"
 #include "comm/root.h"
 #include "report/thumbnails.h"
+#include "eval/eval.h"
+#include "scan/scan_file.h"
 
 namespace fs = std::filesystem;
 
@@ -43,6 +45,7 @@ void ReportParams::validate() const {
   require(max_thumbs >= 0, "report.max_thumbs is ", max_thumbs, " (expected >= 0)");
   require(open_clusters >= 0, "report.open_clusters is ", open_clusters, " (expected >= 0)");
   require(confusion_cells >= 1, "report.confusion_cells is ", confusion_cells, " (expected >= 1)");
+  parse_methods(compare, "report.compare");
 }
 
 namespace report {
@@ -112,6 +115,27 @@ Sizes cluster_sizes(const Clustering& cl) {
   return s;
 }
 
+// Every --compare clustering scored against the same labels (the one in
+// --pred reuses its scores); a file that cannot be read is named, not fatal.
+void add_method_scores(ReportModel& m, const ReportParams& p, const Clustering& cl) {
+  for (const auto& [name, file] : parse_methods(p.compare, "report.compare")) {
+    MethodScores ms{name, file, m.scores, ""};
+    if (file != p.pred) {
+      try {
+        LocalCommunicator self;
+        H5Reader r(file, self);
+        std::vector<int64_t> a = r.read_all<int64_t>("/assign");
+        require(int64_t(a.size()) == cl.n, file, ": /assign has ", a.size(), " rows, ", p.pred, " ", cl.n);
+        ms.scores = score(cl.labels, a);
+      } catch (const Error& e) {
+        ms.problem = e.what();
+        log::warn("report: no scores for ", name, ": ", e.what());
+      }
+    }
+    m.methods.push_back(std::move(ms));
+  }
+}
+
 // Scores, confusion matrix and majority classes, when there are labels.
 std::vector<Majority> add_label_views(ReportModel& m, const ReportParams& p, const Clustering& cl) {
   if (cl.labels.empty()) return {};
@@ -122,6 +146,7 @@ std::vector<Majority> add_label_views(ReportModel& m, const ReportParams& p, con
     log::warn("report: no scores: ", e.what());
     return {};
   }
+  add_method_scores(m, p, cl);
   m.confusion = confusion_matrix(cl.assign, cl.labels, p.confusion_cells);
   m.confusion_cells = p.confusion_cells;
   for (int64_t c : m.confusion.classes) m.class_headers.push_back(cl.class_name(c));
@@ -346,7 +371,11 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
 
   std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan ? p.pred : "");
   std::string kmeans = !p.kmeans.empty() ? p.kmeans : (cl.kind == PredKind::kmeans ? p.pred : "");
-  if (!scan.empty()) add_loss_curve(m, scan);
+  if (!scan.empty()) {
+    add_loss_curve(m, scan);
+    m.warnings = read_scan_warnings(scan);
+    m.warnings_source = scan;
+  }
   if (!kmeans.empty()) add_inertia_curve(m, kmeans);
   add_duplicates(m, duplicates_csv_file(p.duplicates_csv), cl, p.image_root, dir.path(), image_dirs);
 
@@ -396,7 +425,7 @@ const StageDef<ReportParams>& report_stage() {
       {"report"},
       "Static HTML report (galleries, sizes, metrics, confusion matrix, curves) that opens offline",
       "report",
-      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "force"},
+      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "compare", "force"},
       [](ReportParams& p, const RunLayout& w) {
         p.features = w.features();
         p.pred = w.predictions();
@@ -404,6 +433,7 @@ const StageDef<ReportParams>& report_stage() {
         p.force = true;  // a run replaces its own report
         if (w.has("kmeans")) p.kmeans = w.output_of("kmeans");
         if (w.has("scan")) p.scan = w.output_of("scan");
+        p.compare = w.clusterings();
         p.export_dir = w.output_or("export", "export");  // linked when it exists (export before report)
         // Export's duplicates.csv, when this run's export comes first (a
         // later one would leave an old folder's file here).
@@ -412,7 +442,9 @@ const StageDef<ReportParams>& report_stage() {
       [](const ReportParams& p) { return p.out; },
       // The export counts as an input: a report made before it is made again once it exists.
       [](const ReportParams& p) {
-        return std::vector<std::string>{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
+        std::vector<std::string> in{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
+        for (const auto& m : parse_methods(p.compare, "report.compare")) in.push_back(m.second);
+        return in;
       },
       nullptr,
       nullptr,

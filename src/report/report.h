@@ -3,7 +3,9 @@
 // SVG). Written to OUT/ (index.html + thumbs/), built in OUT.tmp and moved
 // into place whole (see export.h for the --force rule, shared by both).
 //
-// The page holds: a summary of the inputs; the metrics table (ACC, NMI, ARI
+// The page holds: a warning box at the top when the SCAN file's health
+// checks found problems (scan.h5 `warnings`, scan_health.h); a summary of
+// the inputs; the metrics table, with every --compare clustering side by side, (ACC, NMI, ARI
 // from metrics.h score()) and a clusters x classes confusion matrix when the
 // features file has labels; a cluster-size chart; SCAN loss curves and the
 // k-means inertia curve when those files are given; an overview table of all
@@ -50,6 +52,9 @@ struct ReportParams {
   std::string kmeans = "";                 ///< kmeans.h5 for the inertia curve (default: --pred when it is one)
   std::string scan = "";                   ///< scan.h5 for the loss curves (default: --pred when it is one)
   std::string duplicates_csv = "";         ///< duplicates.csv of `export --duplicates`, or its export folder ("" = none)
+  /// Clusterings scored side by side in the metrics section, "NAME=FILE,..."
+  /// (eval.h parse_methods); a run lists every clustering it makes.
+  std::string compare = "";
   int prototypes = 8;                      ///< top-confidence rows shown per cluster
   int members = 8;                         ///< random member rows shown per cluster
   int least_confident = 6;                 ///< lowest-confidence rows shown per cluster
@@ -74,6 +79,7 @@ struct ReportParams {
     v("duplicates_csv", duplicates_csv,
       "near-duplicates section from the duplicates.csv of `export --duplicates`, or the export folder holding it "
       "(a run: its export, when export runs before report)");
+    v("compare", compare, "clusterings scored side by side, NAME=FILE,... (a run: each clustering it makes)");
     v("prototypes", prototypes, "top-confidence rows shown per cluster");
     v("members", members, "random member rows shown per cluster");
     v("least_confident", least_confident, "lowest-confidence rows shown per cluster");

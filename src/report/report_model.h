@@ -80,6 +80,13 @@ struct DuplicatesView {
   std::vector<DuplicateGroupView> shown;  ///< the largest groups
 };
 
+/// One clustering of --compare, scored against the same labels.
+struct MethodScores {
+  std::string name, file;
+  Scores scores;
+  std::string problem;  ///< why it has no scores ("" when scored)
+};
+
 struct ReportModel {
   std::string title, features, pred, pred_kind, generated;
   KSweepPlot k_sweep;  ///< empty k: no sweep
@@ -89,6 +96,9 @@ struct ReportModel {
   bool has_paths = false;
   bool has_labels = false;
   Scores scores;
+  std::vector<MethodScores> methods;       ///< --compare, side by side (with has_labels)
+  std::vector<std::string> warnings;       ///< SCAN health warnings (scan.h5 `warnings`), shown at the top
+  std::string warnings_source;             ///< the scan.h5 they came from
   Confusion confusion;                     ///< with has_labels
   std::vector<std::string> class_headers;  ///< [confusion.classes] names of the columns
   int64_t confusion_cells = 4000;          ///< the limit the matrix was built under

@@ -54,6 +54,9 @@ section.cluster h4{margin:6px 0 4px;font-size:13px;color:#444}
 .note{color:#555;font-size:13px}
 .gallery figcaption.off{color:#b22;font-weight:600}
 summary{cursor:pointer;color:#1f5f9e}
+.warnbox{background:#fff4d6;border:2px solid #c98a00;border-radius:6px;margin:14px 0 4px;padding:8px 14px;color:#4a3300}
+.warnbox h2{margin:0 0 4px;border:0;font-size:17px;color:#8a4b00}
+.warnbox ul{margin:4px 0;padding-left:20px}
 )CSS";
 
 std::string conf_text(double v) { return std::isnan(v) ? "\u2013" : fixed(v, 3); }
@@ -135,6 +138,35 @@ void summary(std::ostringstream& o, const ReportModel& m) {
   o << "</section>";
 }
 
+// The SCAN health warnings, loud, before anything else on the page.
+void warning_box(std::ostringstream& o, const ReportModel& m) {
+  if (m.warnings.empty()) return;
+  o << "<section class=\"warnbox\" id=\"warnings\"><h2>&#9888; Warning: the SCAN training did not end well</h2>"
+       "<p>The clustering below may not be usable. Checks of "
+    << html_escape(m.warnings_source) << " (no labels needed):</p><ul>";
+  for (const auto& w : m.warnings) o << "<li>" << html_escape(w) << "</li>";
+  o << "</ul></section>";
+}
+
+// Every --compare clustering against the same labels, one row each.
+void methods_table(std::ostringstream& o, const ReportModel& m) {
+  if (m.methods.empty()) return;
+  o << "<h3>Side by side</h3><table class=\"methods\"><tr><th class=\"l\">method</th><th class=\"l\">file</th>"
+       "<th>ACC</th><th>NMI</th><th>ARI</th><th>clusters</th></tr>";
+  for (const auto& ms : m.methods) {
+    o << "<tr data-method=\"" << html_escape(ms.name) << "\"><td class=\"l\">" << html_escape(ms.name)
+      << (ms.file == m.pred ? " (shown in this report)" : "") << "</td><td class=\"l\">" << html_escape(ms.file)
+      << "</td>";
+    if (!ms.problem.empty())
+      o << "<td colspan=\"4\" class=\"l\">not scored: " << html_escape(ms.problem) << "</td>";
+    else
+      o << "<td>" << fixed(ms.scores.acc, 4) << "</td><td>" << fixed(ms.scores.nmi, 4) << "</td><td>"
+        << fixed(ms.scores.ari, 4) << "</td><td>" << ms.scores.clusters << "</td>";
+    o << "</tr>";
+  }
+  o << "</table>";
+}
+
 void metrics(std::ostringstream& o, const ReportModel& m) {
   const Scores& s = m.scores;
   o << "<section id=\"metrics\"><h2>Metrics</h2><table class=\"metrics\"><tr><th>ACC</th><th>NMI</th><th>ARI</th>"
@@ -142,7 +174,9 @@ void metrics(std::ostringstream& o, const ReportModel& m) {
     << fixed(s.acc, 4) << "</td><td>" << fixed(s.nmi, 4) << "</td><td>" << fixed(s.ari, 4) << "</td><td>"
     << thousands(s.n) << "</td><td>" << s.clusters << "</td><td>" << s.classes << "</td><td class=\"l\">"
     << (s.many_to_one ? "many-to-one majority (more clusters than classes)" : "Hungarian one-to-one")
-    << "</td></tr></table></section>";
+    << "</td></tr></table>";
+  methods_table(o, m);
+  o << "</section>";
 }
 
 void confusion(std::ostringstream& o, const ReportModel& m) {
@@ -348,6 +382,7 @@ std::string render_report(const ReportModel& m) {
   if (!m.k_sweep.k.empty()) o << "<a href=\"#k-sweep\">Choosing K</a>";
   if (m.duplicates.present) o << "<a href=\"#duplicates\">Near-duplicates</a>";
   o << "<a href=\"#clusters\">Clusters</a></nav><main>";
+  warning_box(o, m);
   summary(o, m);
   if (m.has_labels) {
     metrics(o, m);

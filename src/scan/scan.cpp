@@ -20,6 +20,7 @@ void ScanParams::validate() const {
   require(head == "linear" || head == "mlp", "scan.head: '", head, "' is not one of linear|mlp");
   require(hidden >= 1, "scan.hidden: ", hidden, " must be >= 1");
   require(epochs >= 1, "scan.epochs: ", epochs, " must be >= 1");
+  require(min_steps >= 0 && min_steps <= 10000000, "scan.min_steps: ", min_steps, " must be in [0, 1e7]");
   require(batch >= 1, "scan.batch: ", batch, " must be >= 1");
   require(lr > 0, "scan.lr: ", lr, " must be > 0");
   require(weight_decay >= 0 || weight_decay == -1, "scan.weight_decay: ", weight_decay, " must be >= 0 (or -1: auto)");
@@ -73,12 +74,30 @@ void resume(ScanRun& r, ScanHeads& heads) {
 /// The head with the lowest total loss in the last SCAN epoch.
 int keep_head(ScanRun& r) {
   const int H = r.p.heads;
-  const double* last = r.st.loss.data() + size_t(r.p.epochs - 1) * H;
+  const double* last = r.st.loss.data() + size_t(r.epochs - 1) * H;
   const int kept = r.st.phase == 0 ? int(std::min_element(last, last + H) - last) : r.st.kept_head;
   r.st.kept_head = kept;
   r.res.kept_head = kept;
   log::info("scan: kept head ", kept, " (lowest total loss ", last[kept], " in the last epoch)");
   return kept;
+}
+
+/// The SCAN epochs to run: p.epochs, extended when they are fewer than
+/// p.min_steps optimiser steps. Depends only on the settings and the valid
+/// row count, so every rank count runs the same epochs.
+void plan_epochs(ScanRun& r) {
+  const ScanParams& p = r.p;
+  r.steps_per_epoch = (r.data.n_valid + p.batch - 1) / p.batch;
+  const int64_t need = (p.min_steps + r.steps_per_epoch - 1) / r.steps_per_epoch;
+  r.epochs = int(std::max<int64_t>(p.epochs, need));
+  const int64_t steps = int64_t(r.epochs) * r.steps_per_epoch;
+  if (r.epochs > p.epochs)
+    log::info("scan: ", r.data.n_valid, " rows at batch ", p.batch, " are ", r.steps_per_epoch,
+              " optimiser steps an epoch: ", p.epochs, " epochs would be ", int64_t(p.epochs) * r.steps_per_epoch,
+              " steps, fewer than --min-steps ", p.min_steps, "; running ", r.epochs, " epochs (", steps, " steps)");
+  else
+    log::detail("scan: ", r.epochs, " epochs x ", r.steps_per_epoch, " steps = ", steps, " optimiser steps (--min-steps ",
+              p.min_steps, ")");
 }
 
 }  // namespace
@@ -96,9 +115,13 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
   res.n_valid = r.data.n_valid;
   res.rows_no_neighbour = r.data.lonely;
 
+  plan_epochs(r);
   ScanHeads heads(HeadShape{p.head, r.data.d, p.clusters, p.hidden, p.heads});
   heads.init(key_hash(uint64_t(p.seed), kInitKey));
-  r.st.key = fmt(params_hash, "|N=", r.data.n, "|D=", r.data.d, "|k=", r.data.k_file, "|P-independent");
+  // The epochs run are in the key: a checkpoint of a run planned for other
+  // epochs (other valid rows, batch or min_steps) is never continued.
+  r.st.key = fmt(params_hash, "|N=", r.data.n, "|D=", r.data.d, "|k=", r.data.k_file, "|epochs=", r.epochs,
+                 "|P-independent");
   r.st.heads = p.heads;
   resume(r, heads);
 
@@ -108,6 +131,9 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
     self_label(r, one);
   else
     res.self_label_note = "not run";
+  res.epochs_run = r.epochs;
+  res.steps_per_epoch = r.steps_per_epoch;
+  res.steps = r.st.scan_steps;
   final_assignment(r, one);
   pick_prototypes(r);
   // The model `distclust assign` applies to new rows (scan.h5 /head, /head_scan).
@@ -120,6 +146,7 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
   res.entropy = r.st.entropy;
   res.self_label_loss = r.st.sl_loss;
   res.self_label_confident = r.st.sl_confident;
+  check_health(r);
   return std::move(res);
 }
 

@@ -1,6 +1,7 @@
 #include "comm/local_comm.h"
 #include "io/h5store.h"
 
+#include "core/json.h"
 #include "distclust/config.h"
 #include "distclust/error.h"
 #include "scan/scan_file.h"
@@ -46,6 +47,12 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.attr("head", p.head);
   w.attr("collapse", int64_t(r.collapse ? 1 : 0));
   w.attr("collapse_note", r.collapse_note);
+  // The health checks (scan_health.h): a JSON list of sentences, [] when healthy.
+  w.attr("warnings", json::string_list(r.warnings));
+  w.attr("epochs_run", r.epochs_run);
+  w.attr("steps_per_epoch", r.steps_per_epoch);
+  w.attr("steps", r.steps);
+  w.attr("mean_confidence", r.mean_confidence);
   w.attr("self_label", r.self_label_note);
   w.attr("neighbour_features", r.neighbour_mode);
   w.attr("valid_rows", r.n_valid);
@@ -57,6 +64,18 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.attr("params", params_yaml);
   w.attr("config_hash", params_hash);
   w.commit();
+}
+
+std::vector<std::string> read_scan_warnings(const std::string& path) {
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  std::vector<std::string> out;
+  if (!r.has_attr("warnings")) return out;
+  const json::Value v = json::parse(r.attr_string("warnings"), path + ": warnings");
+  require(v.type == json::Value::Type::array, path, ": attribute warnings is not a JSON list");
+  for (const json::Value& x : v.arr)
+    if (x.type == json::Value::Type::string) out.push_back(x.str);
+  return out;
 }
 
 ScanModel read_scan_model(const std::string& path) {

@@ -17,9 +17,16 @@ namespace distclust {
 /// assignment before it); /head [P] float32 the kept head's parameters
 /// (scan_heads.h layout, H = 1) and, when self-labelling's neighbour gate
 /// ran, /head_scan [P] the head before self-labelling; attributes head_d,
-/// head_hidden, chosen_head, clusters, collapse, ...
+/// head_hidden, chosen_head, clusters, collapse, warnings (JSON list of the
+/// health checks' sentences), epochs_run, steps_per_epoch, steps,
+/// mean_confidence, ...
 void write_scan(const std::string& path, Communicator& comm, const ScanResult& r, const ScanParams& p,
                 const ScanInputs& inputs, const std::string& params_yaml, const std::string& params_hash);
+
+/// The health warnings of a scan.h5 (attribute `warnings`, a JSON list of
+/// sentences, scan_health.h), read on this process alone; empty when the
+/// run was healthy or the file predates the checks.
+std::vector<std::string> read_scan_warnings(const std::string& path);
 
 /// What assigning new rows with a finished SCAN run needs.
 struct ScanModel {

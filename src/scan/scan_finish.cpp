@@ -77,15 +77,18 @@ void final_assignment(ScanRun& r, ScanHeads& one) {
   res.confidence.assign(size_t(s.local_rows()), 0.f);
   std::vector<int64_t> sizes(size_t(C), 0);
   int64_t moved = 0;
+  double conf_sum = 0;
   for (int64_t i : s.my_rows) {
     const float* pi = res.probabilities.data() + i * C;
     const int64_t a = std::max_element(pi, pi + C) - pi;
     res.assign[i] = a;
     res.confidence[i] = pi[a];
+    conf_sum += pi[a];
     ++sizes[a];
     if (sl_asked) moved += res.assign_scan[i] != a;
   }
   r.comm.allreduce_sum(sizes.data(), sizes.size());
+  res.mean_confidence = r.comm.sum(conf_sum) / double(std::max<int64_t>(1, s.n_valid));
   if (sl_asked) {
     moved = r.comm.sum(moved);
     res.self_label_moved = moved;

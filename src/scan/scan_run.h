@@ -49,6 +49,8 @@ struct ScanRun {
   ScanResult res;
   std::string ckpt;             ///< "" = no checkpoints
   int64_t epochs_here = 0;      ///< epochs (both phases) run by this process, for the fault hook
+  int epochs = 0;               ///< SCAN epochs to run: p.epochs, extended to reach p.min_steps
+  int64_t steps_per_epoch = 0;  ///< ceil(valid rows / batch), the same for any rank count
 
   /// Saves the state with h's parameters and Adam moments (collective).
   void save(ScanHeads& h, DataParallelStep& dp);
@@ -66,6 +68,10 @@ void final_assignment(ScanRun& r, ScanHeads& one);
 
 /// The most confident rows of each cluster (collective).
 void pick_prototypes(ScanRun& r);
+
+/// The health checks of the finished run into res.warnings, each logged
+/// loudly on rank 0 (scan_health.cpp). Every rank computes the same list.
+void check_health(ScanRun& r);
 
 /// The kept head's softmax for local rows `which` into their rows of prob
 /// [own rows x C]; rows not in `which` are left as they are.

@@ -8,7 +8,7 @@
 namespace distclust {
 namespace {
 
-void run_scan_stage(const ScanParams& p, Communicator& comm, const StageConfig& cfg) {
+StageOutcome run_scan_stage(const ScanParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "scan: no input given (--features features.h5)");
   require(!p.knn.empty(), "scan: no neighbour graph given (--knn knn.h5, from `distclust knn`)");
   auto t0 = std::chrono::steady_clock::now();
@@ -20,7 +20,13 @@ void run_scan_stage(const ScanParams& p, Communicator& comm, const StageConfig& 
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log::info("scan: wrote ", p.out, ": head ", r.kept_head, " of ", p.heads, ", ", r.clusters, " clusters, self-label: ",
             r.self_label_note, r.collapse ? fmt(", COLLAPSED (", r.collapse_note, ")") : std::string(), ", ", secs,
-            " s");
+            " s", r.warnings.empty() ? std::string() : fmt(", ", r.warnings.size(), " warnings"));
+  // The warnings themselves: the run's summary reads them from scan.h5, so
+  // that an up-to-date scan.h5 shows them too.
+  return StageOutcome{{fmt("scan: ", r.steps, " optimiser steps (", r.epochs_run, " epochs x ", r.steps_per_epoch,
+                           r.epochs_run > p.epochs ? fmt("; --epochs ", p.epochs, " extended for --min-steps ", p.min_steps)
+                                                   : std::string(),
+                           "), mean confidence ", r.mean_confidence)}};
 }
 
 }  // namespace
@@ -44,8 +50,7 @@ const StageDef<ScanParams>& scan_stage() {
       nullptr,
       nullptr,
       [](const ScanParams& p, Communicator& comm, const StageConfig& cfg) {
-        run_scan_stage(p, comm, cfg);
-        return StageOutcome{};
+        return run_scan_stage(p, comm, cfg);
       }};
   return def;
 }

@@ -19,6 +19,7 @@ struct ScanState {
   int64_t adam_step = 0;             ///< Adam steps taken
   int kept_head = -1;                ///< chosen after SCAN (phase 1)
   int heads = 0;                     ///< H (columns of the histories)
+  int64_t scan_steps = 0;            ///< SCAN optimiser steps taken (phase 0)
   std::vector<double> loss, consistency, entropy;  ///< [epochs done x H]
   std::vector<float> scan_head;      ///< phase 1: the kept head's parameters before self-labelling
   std::vector<double> sl_loss;       ///< self-label loss per epoch done
@@ -34,6 +35,7 @@ struct ScanState {
     vis("adam_step", adam_step);
     vis("kept_head", kept_head);
     vis("heads", heads);
+    vis("scan_steps", scan_steps);
     vis("loss", loss);
     vis("consistency", consistency);
     vis("entropy", entropy);

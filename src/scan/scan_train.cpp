@@ -144,7 +144,7 @@ void end_epoch(ScanRun& r, int e, int64_t steps, std::vector<double>& cons_acc, 
     if (last[h] < last[best]) best = h;
   r.res.epoch_seconds.push_back(secs);
   auto [mn, mx] = std::minmax_element(last, last + H);
-  log::detail("scan: epoch ", e + 1, "/", r.p.epochs, ": loss ", last[best], " (head ", best, ": consistency ",
+  log::detail("scan: epoch ", e + 1, "/", r.epochs, ": loss ", last[best], " (head ", best, ": consistency ",
             st.consistency[size_t(e) * H + best], ", entropy ", st.entropy[size_t(e) * H + best], "; heads ", *mn,
             "..", *mx, "), ", steps, " steps, ", secs, " s, ", double(r.data.n_valid) / secs, " rows/s",
             r.data.replicate ? std::string() : fmt(", ", r.comm.sum(d.fetched), " rows fetched"));
@@ -159,11 +159,11 @@ void train_epochs(ScanRun& r, ScanHeads& heads) {
   if (dp.sharded())
     log::info("scan: Adam update sharded over ", r.comm.size(), " ranks (", heads.num_params(), " parameters)");
   const int H = r.p.heads;
-  const int64_t nb = (r.data.n_valid + r.p.batch - 1) / r.p.batch;
-  const int first_epoch = r.st.phase == 0 ? r.st.next_epoch : r.p.epochs;
-  Progress progress("scan", "steps", nb * (r.p.epochs - first_epoch), r.comm.rank() == 0);
+  const int64_t nb = r.steps_per_epoch;
+  const int first_epoch = r.st.phase == 0 ? r.st.next_epoch : r.epochs;
+  Progress progress("scan", "steps", nb * (r.epochs - first_epoch), r.comm.rank() == 0);
   StepBuffers w;
-  for (int e = first_epoch; e < r.p.epochs; ++e) {
+  for (int e = first_epoch; e < r.epochs; ++e) {
     const auto t0 = Clock::now();
     const EpochDraws d = draw_epoch(r, e, nb);
     std::vector<double> cons_acc(H, 0.0), ent_acc(H, 0.0);
@@ -176,6 +176,7 @@ void train_epochs(ScanRun& r, ScanHeads& heads) {
       progress.update((e - first_epoch) * nb + b + 1);
     }
     progress.finish();
+    r.st.scan_steps += steps;
     end_epoch(r, e, steps, cons_acc, ent_acc, d, t, std::chrono::duration<double>(Clock::now() - t0).count());
     r.st.phase = 0;
     r.st.next_epoch = e + 1;

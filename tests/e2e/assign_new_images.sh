@@ -17,7 +17,7 @@ run: {workdir: w, stages: "extract,kmeans,knn,scan"}
 extract: {source: $DATA, backbone: m.pt}
 kmeans: {k: 10}
 knn: {k: 20}
-scan: {clusters: 10, head: mlp, epochs: 20, self_label: true}
+scan: {clusters: 10, head: mlp, epochs: 20, min_steps: 0, self_label: true}
 YAML
 dcrun 2 run --config run.yaml >run.txt 2>&1 || { cat run.txt; fail "the run failed"; }
 for np in 2 3; do

@@ -8,7 +8,7 @@ dcrun 1 synth features --n 3000 --d 16 --k 5 --out f.h5 >/dev/null
 dcrun 2 kmeans --features f.h5 --k 5 --iters 5 --tol 0 --out km.h5 > km.txt
 dcrun 2 knn --features f.h5 --k 5 --tile-rows 64 --out knn.h5 > knn.txt
 dcrun 2 knn --features f.h5 --k 5 --mode ivf --out ivf.h5 > ivf.txt
-dcrun 2 scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 2 --heads 2 --out s.h5 > scan.txt
+dcrun 2 scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 2 --min-steps 0 --heads 2 --out s.h5 > scan.txt
 for f in km knn ivf scan; do
   line=$(grep -E "/s, ETA [0-9?]" $f.txt | tail -1)
   [[ -n "$line" ]] || { cat $f.txt; fail "$f: no progress line with rate and ETA"; }

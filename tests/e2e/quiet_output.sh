@@ -5,11 +5,12 @@
 source "$(dirname "$0")/lib.sh"
 dcrun 1 synth features --n 3000 --d 16 --k 5 --noise 0.5 --out f.h5 >/dev/null
 dcrun 2 knn --features f.h5 --k 10 --out knn.h5 >/dev/null
-args=(scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 7 --no-checkpoint)
+args=(scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 7 --min-steps 0 --no-checkpoint)
 dcrun 2 "${args[@]}" --out s1.h5 --log-dir logs >default.txt 2>&1
 n=$(grep -c "scan: epoch" default.txt || true)
 [[ $n == 0 ]] || fail "$n per-epoch lines on the terminal by default"
-(( $(wc -l < default.txt) <= 8 )) || { cat default.txt; fail "$(wc -l < default.txt) lines for one small stage"; }
+# Warnings may print (SCAN's health checks: 7 short epochs may end unfinished).
+(( $(grep -vc "WARN" default.txt) <= 8 )) || { cat default.txt; fail "$(grep -vc WARN default.txt) lines for one small stage"; }
 grep -q "scan: wrote s1.h5" default.txt || fail "no result line"
 [[ $(grep -c "scan: epoch [0-9]*/7:" logs/rank-0.log) == 7 ]] || fail "the rank log lacks the per-epoch lines"
 dcrun 2 "${args[@]}" --out s2.h5 -v >verbose.txt 2>&1

@@ -10,7 +10,8 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/scan_common.sh"
 dcrun 1 synth features --n 50000 --d 32 --k 1000 --noise 1.0 --seed 7 --out f.h5 >/dev/null
 dcrun 2 knn --features f.h5 --k 20 --out knn.h5 >/dev/null
-args=(scan --features f.h5 --knn knn.h5 --clusters 1000 --heads 2 --epochs 2)
+# Linear heads and exactly two epochs (--min-steps 0): what was measured.
+args=(scan --features f.h5 --knn knn.h5 --clusters 1000 --heads 2 --head linear --epochs 2 --min-steps 0)
 dcrun 2 "${args[@]}" --out auto.h5 >auto.txt 2>&1 || { cat auto.txt; fail "scan failed"; }
 grep -q "weight decay 1e-06 (auto: 1e-3 / C)" auto.txt || { cat auto.txt; fail "the auto weight decay is not logged"; }
 ! grep -q "COLLAPSE" auto.txt || { grep COLLAPSE auto.txt; fail "collapsed with the default weight decay"; }

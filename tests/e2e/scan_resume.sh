@@ -5,7 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 dcrun 1 synth features --n 8000 --d 24 --k 8 --noise 1.0 --seed 6 --out f.h5
 dcrun 1 knn --features f.h5 --k 15 --out knn.h5 >/dev/null
-args=(scan --features f.h5 --knn knn.h5 --clusters 8 --epochs 12 --head mlp --hidden 32 --self-label --threshold 0.9 --self-label-epochs 4)
+# --min-steps 0: exactly 12 SCAN epochs, so that the kills land mid-SCAN, at
+# its end and mid self-labelling (scan_min_steps.sh covers the extension).
+args=(scan --features f.h5 --knn knn.h5 --clusters 8 --epochs 12 --min-steps 0 --head mlp --hidden 32 --self-label --threshold 0.9 --self-label-epochs 4)
 dcrun 2 "${args[@]}" --out ref.h5 >ref.txt
 for at in 5 12 14; do
   rm -f s.h5 s.h5.ckpt
