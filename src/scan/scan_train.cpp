@@ -163,6 +163,9 @@ void train_epochs(ScanRun& r, ScanHeads& heads) {
   const int first_epoch = r.st.phase == 0 ? r.st.next_epoch : r.epochs;
   Progress progress("scan", "steps", nb * (r.epochs - first_epoch), r.comm.rank() == 0);
   StepBuffers w;
+  // Epochs extended for min_steps are short (one step each at 200 rows):
+  // a checkpoint every `every` epochs keeps their number near p.epochs.
+  const int every = std::max(1, r.epochs / r.p.epochs);
   for (int e = first_epoch; e < r.epochs; ++e) {
     const auto t0 = Clock::now();
     const EpochDraws d = draw_epoch(r, e, nb);
@@ -180,7 +183,7 @@ void train_epochs(ScanRun& r, ScanHeads& heads) {
     end_epoch(r, e, steps, cons_acc, ent_acc, d, t, std::chrono::duration<double>(Clock::now() - t0).count());
     r.st.phase = 0;
     r.st.next_epoch = e + 1;
-    r.save(heads, dp);
+    if ((e + 1) % every == 0 || e + 1 == r.epochs) r.save(heads, dp);
     fault_point("DISTCLUST_FAULT_AFTER_EPOCHS", ++r.epochs_here, &r.comm);
   }
 }
