@@ -40,10 +40,11 @@ for set in cifar mnist; do
       for s in $SEEDS; do
         t0=$(date +%s.%N)
         "$DC" scan --features "$W/f.h5" --knn "$W/knn.h5" --clusters 10 --head "$head" --min-steps "$m" --seed "$s" \
-          --no-checkpoint --out "$W/s.h5" >"$W/log.txt" 2>&1
+          --no-checkpoint --out "$W/s.h5" -v >"$W/log.txt" 2>&1
         t1=$(date +%s.%N)
         a=$(acc "$W/s.h5" "$W/f.h5")
-        fall=$(grep -o 'lowered the loss by [0-9.]*%' "$W/log.txt" | grep -o '[0-9.]*' || echo "?")
+        # the health line (-v): "the last W epochs lowered the loss by X% of its fall"
+        fall=$(grep -o 'lowered the loss by [-0-9.]*%' "$W/log.txt" | grep -o '[-0-9.]*' || echo "?")
         $PY - "$W/s.h5" "$set" "$head" "$m" "$s" "$a" "$fall" "$($PY -c "print($t1-$t0)")" <<'PY'
 import h5py, json, sys
 f = h5py.File(sys.argv[1], "r")
