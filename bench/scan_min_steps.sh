@@ -21,7 +21,8 @@ acc() { "$DC" eval --pred "$1" --labels "$2" --json | tail -1 | $PY -c 'import j
 subset() {  # subset SRC DST: the first 20 files (by name) of each class folder
   for c in "$1"/*/; do
     mkdir -p "$2/$(basename "$c")"
-    find "$c" -maxdepth 1 -type f | sort | head -20 | while read -r f; do cp "$f" "$2/$(basename "$c")/"; done
+    local files=("$c"*)  # sorted; `sort | head` can die of SIGPIPE under pipefail
+    cp "${files[@]:0:20}" "$2/$(basename "$c")/"
   done
 }
 echo "| set | head | min_steps | seed | steps | ACC | mean confidence | sizes | late fall % | warnings | seconds |"

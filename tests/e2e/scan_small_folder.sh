@@ -10,9 +10,12 @@
 #    SCAN scores side by side, equal to `distclust eval` of each file.
 source "$(dirname "$0")/lib.sh"
 SHARED=$DC_SOURCE/../shared
+# The first 20 files of each class (a sorted glob: `sort | head` can die
+# of SIGPIPE under pipefail).
 for c in "$SHARED"/data/cifar10-test1k/*/; do
   mkdir -p "imgs/$(basename "$c")"
-  find "$c" -maxdepth 1 -type f | sort | head -20 | while read -r f; do cp "$f" "imgs/$(basename "$c")/"; done
+  files=("$c"*)
+  cp "${files[@]:0:20}" "imgs/$(basename "$c")/"
 done
 [[ $(find imgs -type f | wc -l) == 200 ]] || fail "the folder does not hold 200 images"
 cat > run.yaml <<YAML
@@ -52,6 +55,21 @@ for name, ref in (("kmeans", km), ("scan", sc)):
     assert f"{ref['acc']:.4f}" in row.group(1) and f"{ref['ari']:.4f}" in row.group(1), row.group(1)
 print(f"k-means ACC {km['acc']:.3f}, SCAN ACC {sc['acc']:.3f} (500 steps, mean confidence {s.attrs['mean_confidence']:.3f})")
 PY
+# Resume within extended epochs: a checkpoint every 500 / 60 = 8 epochs; a
+# job killed after 100 resumes after 96 and ends with the same scan.h5.
+a=(scan --features w/features.h5 --knn w/knn.h5 --clusters 10 --head linear)
+dcrun 2 "${a[@]}" --out ref.h5 >ref.txt 2>&1 || { cat ref.txt; fail "scan failed"; }
+if DISTCLUST_FAULT_AFTER_EPOCHS=100 dcrun 2 "${a[@]}" --out r.h5 >kill.txt 2>&1; then fail "the injected kill did not stop the job"; fi
+[[ -e r.h5.ckpt && ! -e r.h5 ]] || fail "no checkpoint (or a scan.h5) after the kill"
+dcrun 2 "${a[@]}" --out r.h5 >resume.txt 2>&1 || { cat resume.txt; fail "resume failed"; }
+grep -q "resuming from r.h5.ckpt after 96 SCAN epochs" resume.txt || { grep scan: resume.txt; fail "did not resume after epoch 96"; }
+$PY - <<'PY' || fail "the resumed scan.h5 differs"
+import h5py, numpy as np
+a, b = h5py.File("ref.h5", "r"), h5py.File("r.h5", "r")
+for k in a.keys():
+    assert np.array_equal(a[k][:], b[k][:]), f"/{k} differs after resume"
+assert int(b.attrs["steps"]) == 500, b.attrs["steps"]
+PY
 # Provoked: exactly the 60 default epochs, 60 steps.
 dcrun 2 run --config run.yaml --set scan.min_steps=0 >bad.txt 2>&1 || { cat bad.txt; fail "the second run failed"; }
 grep -q "WARN: scan: WARNING: the SCAN training did not end well (60 optimiser steps, 60 epochs)" bad.txt \
@@ -71,4 +89,4 @@ for x in w:
     assert x.split(":")[0] in box.group(1), x
 print("warnings:", "; ".join(x.split(":")[0] for x in w))
 PY
-pass "200 images: 500 steps by default, healthy and quiet; 60 steps warned in log, summary, scan.h5 and report"
+pass "200 images: 500 steps by default, healthy and quiet, resumed within them; 60 steps warned in log, summary, scan.h5 and report"
