@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "distclust/log.h"
@@ -26,7 +27,7 @@ StageOutcome run_scan_stage(const ScanParams& p, Communicator& comm, const Stage
   return StageOutcome{{fmt("scan: ", r.steps, " optimiser steps (", r.epochs_run, " epochs x ", r.steps_per_epoch,
                            r.epochs_run > p.epochs ? fmt("; --epochs ", p.epochs, " extended for --min-steps ", p.min_steps)
                                                    : std::string(),
-                           "), mean confidence ", r.mean_confidence)}};
+                           "), mean confidence ", std::to_string(std::lround(r.mean_confidence * 1000) / 1000.0).substr(0, 5))}};
 }
 
 }  // namespace
