@@ -55,6 +55,8 @@ void resume(ScanRun& r, ScanHeads& heads) {
   const std::string key = r.st.key;
   auto usable = [&](const ScanState& s) -> std::string {
     if (s.key != key) return fmt("made with other parameters or inputs (", s.key, " != ", key, ")");
+    if (s.phase == 0 && s.next_epoch > r.epochs)
+      return fmt("made by a run of more epochs (", s.next_epoch, " done, ", r.epochs, " planned)");
     return "";
   };
   if (r.ckpt.empty() || !load_state<ScanState>(r.ckpt, r.st, r.comm, usable)) return;
@@ -118,10 +120,12 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
   plan_epochs(r);
   ScanHeads heads(HeadShape{p.head, r.data.d, p.clusters, p.hidden, p.heads});
   heads.init(key_hash(uint64_t(p.seed), kInitKey));
-  // The epochs run are in the key: a checkpoint of a run planned for other
-  // epochs (other valid rows, batch or min_steps) is never continued.
-  r.st.key = fmt(params_hash, "|N=", r.data.n, "|D=", r.data.d, "|k=", r.data.k_file, "|epochs=", r.epochs,
-                 "|P-independent");
+  // The epochs run follow from hashed settings (epochs, min_steps, batch)
+  // and the features' identity (valid rows), so params_hash covers them;
+  // and the state after epoch e does not depend on how many epochs follow
+  // (constant lr, draws keyed by epoch): a checkpoint is a prefix of any
+  // longer run. One from a longer run is refused in resume().
+  r.st.key = fmt(params_hash, "|N=", r.data.n, "|D=", r.data.d, "|k=", r.data.k_file, "|P-independent");
   r.st.heads = p.heads;
   resume(r, heads);
 

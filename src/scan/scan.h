@@ -41,7 +41,7 @@ struct ScanParams {
   /// (0.80..0.84 against 0.62..0.68, 3 seeds; issue 16 saw the same on
   /// 60,000 digits and on clothing), while on features a backbone learnt on
   /// the very classes (CIFAR-10 test1k, ResNet-20 trained on CIFAR-10) the
-  /// linear head is ahead by only 0.6..2.4 points (bench/RESULTS-scan.md,
+  /// linear head is ahead by only 0.1..2.4 points (bench/RESULTS-scan.md,
   /// "Default head"). The mlp costs about hidden / C times the linear
   /// head's compute a row (50x at D = 512, C = 10): choose linear for
   /// features known to be linearly separable, or when time matters.

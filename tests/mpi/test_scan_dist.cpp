@@ -49,6 +49,8 @@ ScanParams make_inputs(Communicator& comm) {
   p.clusters = 6;
   p.heads = 3;
   p.epochs = 12;
+  p.min_steps = 0;  // exactly the epochs asked (the resume test continues a 2-epoch run to 4)
+  p.head = "linear";  // as written (tests that need the mlp set it)
   p.batch = 200;
   p.self_label = true;
   p.self_label_epochs = 3;
