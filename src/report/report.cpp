@@ -43,6 +43,7 @@ void ReportParams::validate() const {
   require(max_thumbs >= 0, "report.max_thumbs is ", max_thumbs, " (expected >= 0)");
   require(open_clusters >= 0, "report.open_clusters is ", open_clusters, " (expected >= 0)");
   require(confusion_cells >= 1, "report.confusion_cells is ", confusion_cells, " (expected >= 1)");
+  require(map_sample >= 1 && map_sample <= 1000000, "report.map_sample is ", map_sample, " (expected 1..1000000)");
 }
 
 namespace report {
@@ -315,6 +316,20 @@ std::vector<ClusterView> cluster_views(const ReportModel& m, const ReportParams&
   return out;
 }
 
+/// The 2-D map: from --map, or none.
+void add_map(ReportModel& m, const ReportParams& p, const Clustering& cl) {
+  if (p.map == "none") {
+    m.map.note = "no map (report.map = none)";
+    return;
+  }
+  const std::vector<int64_t> rows = map_sample_rows(cl, p.map_sample, p.seed);
+  if (!p.map.empty()) {
+    map_from_file(m, cl, p.map, rows);
+    return;
+  }
+  m.map.note = "no 2-D map: give one with --map embed.h5 (distclust embed --dim 2)";
+}
+
 std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
   auto t0 = std::chrono::steady_clock::now();
   StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
@@ -349,6 +364,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   if (!scan.empty()) add_loss_curve(m, scan);
   if (!kmeans.empty()) add_inertia_curve(m, kmeans);
   add_duplicates(m, duplicates_csv_file(p.duplicates_csv), cl, p.image_root, dir.path(), image_dirs);
+  add_map(m, p, cl);
 
   std::string index = (fs::path(dir.path()) / "index.html").string();
   {
@@ -379,9 +395,10 @@ std::string run_report(const ReportParams& p, Communicator& comm, const std::str
   // Refuse an output that is not ours before the expensive part (io/replace_rule.h).
   require_replaceable("report", p.out, p.force, comm);
   run_on_root(comm, "report", [&] {
-    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv});
+    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv, p.map});
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");
+    if (!p.map.empty() && p.map != "none") check_input_file(p.map, "map file");
     report::duplicates_csv_file(p.duplicates_csv);  // a path given must exist
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
@@ -396,7 +413,7 @@ const StageDef<ReportParams>& report_stage() {
       {"report"},
       "Static HTML report (galleries, sizes, metrics, confusion matrix, curves) that opens offline",
       "report",
-      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "force"},
+      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "map", "force"},
       [](ReportParams& p, const RunLayout& w) {
         p.features = w.features();
         p.pred = w.predictions();
@@ -412,7 +429,9 @@ const StageDef<ReportParams>& report_stage() {
       [](const ReportParams& p) { return p.out; },
       // The export counts as an input: a report made before it is made again once it exists.
       [](const ReportParams& p) {
-        return std::vector<std::string>{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
+        std::vector<std::string> in{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
+        if (!p.map.empty() && p.map != "none") in.push_back(p.map);
+        return in;
       },
       nullptr,
       nullptr,
