@@ -53,7 +53,7 @@ done
 grep -q "bash $src_dir/tools/setup-debian.sh" post.txt || fail "%post does not run tools/setup-debian.sh"
 grep -q "bash $src_dir/tools/build.sh .*-DDISTCLUST_NATIVE=OFF" post.txt || fail "%post does not build portable with tools/build.sh"
 grep -q -- "-DDISTCLUST_BUILD_TESTS=OFF" post.txt || fail "%post builds the tests"
-grep -Eq "(apt-get|apt|dpkg|pip) " post.txt && fail "%post installs packages itself (the list is tools/setup-debian.sh's)"
+grep -Eq "\b(apt-get|apt|dpkg|pip3?) " post.txt && fail "%post installs packages itself (the list is tools/setup-debian.sh's)"
 prefix=$(grep -oE "cmake --install [^ ]+ --prefix [^ ]+" post.txt | awk '{print $5}')
 [[ $prefix == /usr/local ]] || fail "%post installs to '$prefix', not /usr/local"
 build_dir=$(grep -oE "DISTCLUST_BUILD_DIR=[^ ]+" post.txt | cut -d= -f2)
