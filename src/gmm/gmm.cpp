@@ -76,11 +76,6 @@ class EM {
  public:
   EM(FeatureBlock& b, const GMMParams& p, Communicator& comm, const std::string& ckpt, const std::string& hash)
       : b_(b), p_(p), comm_(comm), ckpt_(ckpt), hash_(hash), k_(p.k), d_(b.d), full_(p.covariance == "full") {
-    int64_t n_valid = 0;
-    for (auto v : b.valid) n_valid += v ? 1 : 0;
-    n_valid_ = comm.sum(n_valid);
-    require(n_valid_ >= 1, "gmm: no valid rows (all ", b.n_total, " rows are marked invalid)");
-    require(k_ <= n_valid_, "gmm: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");
     // The model is replicated: every thread holds its own statistics, one
     // K x D x D block each, and the state keeps a few copies.
     const double cov_bytes = double(k_) * double(d_) * (full_ ? double(d_) : 1.0) * 8.0;
@@ -89,6 +84,11 @@ class EM {
                        " covariances, and their statistics per thread)"));
     require_memory(double(b.local_rows()) * double(k_) * 4.0,
                    fmt("gmm: the responsibilities, rows x k = ", b.local_rows(), " x ", k_, " floats"));
+    int64_t n_valid = 0;
+    for (auto v : b.valid) n_valid += v ? 1 : 0;
+    n_valid_ = comm.sum(n_valid);
+    require(n_valid_ >= 1, "gmm: no valid rows (all ", b.n_total, " rows are marked invalid)");
+    require(k_ <= n_valid_, "gmm: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");
     if (full_ && d_ > 128)
       log::warn("gmm: D=", d_, " with full covariances costs D^2/2 per row and component; gmm is meant for an ",
                 "embedding or a PCA of a few dimensions (or use gmm.covariance=diag)");
@@ -126,7 +126,8 @@ class EM {
       for (; !st_.finished && st_.next_iter < p_.iters; ++st_.next_iter) {
         iterate();
         progress.update(++done_iters_);
-        fault_point("DISTCLUST_FAULT_AFTER_ITER", done_iters_, &comm_);
+        // Its own name: the in-process k-means init counts DISTCLUST_FAULT_AFTER_ITER.
+        fault_point("DISTCLUST_FAULT_AFTER_EM_ITERS", done_iters_, &comm_);
       }
       finish_restart();
     }
