@@ -16,26 +16,38 @@ constexpr int64_t kTile = 64;  // rows per E-step tile (transposed, so the loops
 
 double grid_step(const FixedGrid& g) { return std::ldexp(1.0, -g.shift()); }
 
-/// Adds m rows' terms for component c: dev [m x d] = x - mu_c, r [m].
+/// Adds m rows' terms for component c, given transposed: dev [d x stride]
+/// (dev[j * stride + u] = x_uj - mu_cj), r [m]; rd: d x stride scratch.
+/// Each statistic is a reduction over the rows (vectorised); the terms are
+/// rounded one by one, so the sums are those of any other order.
 void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const double* dev, const double* r,
-                   int64_t m, bool full, int64_t* acc) {
+                   int64_t m, int64_t stride, bool full, double* rd, int64_t* acc) {
   const int64_t d = L.d;
-  int64_t* n = acc + c;
   int64_t* s = acc + L.s() + c * d;
   int64_t* q = acc + L.q() + c * L.dq;
-  for (int64_t i = 0; i < m; ++i) {
-    const double* x = dev + i * d;
-    const double ri = r[i];
-    *n += G.r.to_fixed(ri);
-    for (int64_t j = 0; j < d; ++j) s[j] += G.s.to_fixed(ri * x[j]);
+  int64_t n = 0;
+  for (int64_t u = 0; u < m; ++u) n += G.r.to_fixed(r[u]);
+  acc[c] += n;
+  for (int64_t j = 0; j < d; ++j) {
+    const double* dj = dev + j * stride;
+    double* rdj = rd + j * stride;
+    int64_t sj = 0;
+    for (int64_t u = 0; u < m; ++u) {
+      rdj[u] = r[u] * dj[u];
+      sj += G.s.to_fixed(rdj[u]);
+    }
+    s[j] += sj;
     if (full) {
-      for (int64_t j = 0; j < d; ++j) {
-        int64_t* qj = q + j * (j + 1) / 2;
-        const double rj = ri * x[j];
-        for (int64_t l = 0; l <= j; ++l) qj[l] += G.q.to_fixed(rj * x[l]);
+      for (int64_t l = 0; l <= j; ++l) {
+        const double* dl = dev + l * stride;
+        int64_t t = 0;
+        for (int64_t u = 0; u < m; ++u) t += G.q.to_fixed(rdj[u] * dl[u]);
+        q[j * (j + 1) / 2 + l] += t;
       }
     } else {
-      for (int64_t j = 0; j < d; ++j) q[j] += G.q.to_fixed(ri * x[j] * x[j]);
+      int64_t t = 0;
+      for (int64_t u = 0; u < m; ++u) t += G.q.to_fixed(rdj[u] * dj[u]);
+      q[j] += t;
     }
   }
 }
@@ -89,7 +101,7 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& G, s
   {
     std::vector<int64_t> acc(size_t(L.size()), 0);
     std::vector<double> xt(static_cast<size_t>(d * kTile)), work(static_cast<size_t>(d * kTile + kTile)), lp(static_cast<size_t>(kTile * k));
-    std::vector<double> dev(static_cast<size_t>(kTile * d)), rr(kTile);
+    std::vector<double> dev(static_cast<size_t>(kTile * d)), rd(static_cast<size_t>(kTile * d)), rr(kTile);
     int64_t rows[kTile];
 #pragma omp for schedule(static)
     for (int64_t tile = 0; tile < tiles; ++tile) {
@@ -112,10 +124,10 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& G, s
         double* l = lp.data() + u * k;
         const double mx = *std::max_element(l, l + k);
         double sum = 0;
-        for (int64_t c = 0; c < k; ++c) sum += std::exp(l[c] - mx);
-        const double ll = mx + std::log(sum);
-        add_loglik(L, G, ll, acc.data());
-        for (int64_t c = 0; c < k; ++c) l[c] = std::exp(l[c] - ll);
+        for (int64_t c = 0; c < k; ++c) sum += (l[c] = std::exp(l[c] - mx));
+        add_loglik(L, G, mx + std::log(sum), acc.data());
+        const double inv = 1.0 / sum;  // r = exp(l - mx) / sum: one exp per component, not two
+        for (int64_t c = 0; c < k; ++c) l[c] *= inv;
         if (out) {
           const int64_t i = rows[u];
           int64_t best = 0;
@@ -134,10 +146,10 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& G, s
           const double r = lp[u * k + c];
           if (!(r >= G.r_skip)) continue;
           rr[m] = r;
-          for (int64_t j = 0; j < d; ++j) dev[m * d + j] = xt[j * kTile + u] - mu[j];
+          for (int64_t j = 0; j < d; ++j) dev[j * kTile + m] = xt[j * kTile + u] - mu[j];
           ++m;
         }
-        add_component(L, G, c, dev.data(), rr.data(), m, g.full, acc.data());
+        if (m > 0) add_component(L, G, c, dev.data(), rr.data(), m, kTile, g.full, rd.data(), acc.data());
       }
     }
 #pragma omp critical
@@ -153,14 +165,14 @@ void gmm_hard_stats(const FeatureBlock& b, const std::vector<int64_t>& labels, c
 #pragma omp parallel
   {
     std::vector<int64_t> acc(size_t(L.size()), 0);
-    std::vector<double> dev(static_cast<size_t>(d));
+    std::vector<double> dev(static_cast<size_t>(d)), rd(static_cast<size_t>(d));
     const double one = 1.0;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       const int64_t c = labels[i];
       if (c < 0 || !b.valid[i]) continue;
       for (int64_t j = 0; j < d; ++j) dev[j] = double(b.x[i * d + j]) - centres[c * d + j];
-      add_component(L, G, c, dev.data(), &one, 1, full, acc.data());
+      add_component(L, G, c, dev.data(), &one, 1, 1, full, rd.data(), acc.data());
     }
 #pragma omp critical
     for (size_t j = 0; j < acc.size(); ++j) stats[j] += acc[j];
