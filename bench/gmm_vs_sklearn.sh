@@ -20,7 +20,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(n
   "$(grep -o -m1 'avx512f' /proc/cpuinfo || echo 'no avx512'), $(date -u +%F)"
 "$dc" synth features --n "$n" --d "$d" --k "$k" --noise 0.6 --seed 3 --out f.h5 >/dev/null
 "$dc" kmeans --features f.h5 --k "$k" --seed 1 --out km.h5 >/dev/null 2>&1
-wait_quiet 120 0.5
+wait_quiet 60 1.0
 for cov in full diag; do
   args=(gmm --features f.h5 --k "$k" --covariance $cov --init-centroids km.h5 --init-iters 0 --tol 0
         --iters "$iters" --no-checkpoint)
