@@ -105,16 +105,15 @@ void expect_recovers(const Truth& t, int64_t n) {
   std::vector<int> sorted = m;
   std::sort(sorted.begin(), sorted.end());
   ASSERT_TRUE(std::unique(sorted.begin(), sorted.end()) == sorted.end()) << "two true components share a fit";
-  // Sampling error of n w rows: the mean within ~4 sigma / sqrt(n w), the
-  // weight within ~4 sqrt(w (1 - w) / n), the covariance within ~15%.
+  // The sample's error (tol::kMixture*).
   for (size_t c = 0; c < t.mu.size(); ++c) {
     const int f = m[c];
-    EXPECT_NEAR(r.model.weights[f], t.w[c], 0.02) << "component " << c;
+    EXPECT_NEAR(r.model.weights[f], t.w[c], tol::kMixtureWeight) << "component " << c;
     const std::vector<double> s = t.cov(int(c));
     for (int64_t j = 0; j < t.d; ++j) {
-      EXPECT_NEAR(r.model.means[f * t.d + j], t.mu[c][j], 0.1) << "component " << c << " dim " << j;
+      EXPECT_NEAR(r.model.means[f * t.d + j], t.mu[c][j], tol::kMixtureMean) << "component " << c << " dim " << j;
       for (int64_t l = 0; l < t.d; ++l)
-        EXPECT_NEAR(r.model.covariances[(f * t.d + j) * t.d + l], s[j * t.d + l], 0.15 * (0.1 + std::sqrt(s[j * t.d + j] * s[l * t.d + l])))
+        EXPECT_NEAR(r.model.covariances[(f * t.d + j) * t.d + l], s[j * t.d + l], tol::kMixtureCovarianceRelative * (0.1 + std::sqrt(s[j * t.d + j] * s[l * t.d + l])))
             << "component " << c << " covariance (" << j << ", " << l << ")";
     }
   }
@@ -207,9 +206,9 @@ TEST(GMM, LogLikelihoodNeverFalls) {
     GMMResult r = gmm(b, p, comm);
     ASSERT_EQ(r.log_likelihood.size(), size_t(40));
     for (size_t i = 1; i < r.log_likelihood.size(); ++i)
-      EXPECT_GE(r.log_likelihood[i], r.log_likelihood[i - 1] - 1e-12 * std::fabs(r.log_likelihood[i - 1]))
+      EXPECT_GE(r.log_likelihood[i], r.log_likelihood[i - 1] - tol::kEMMonotoneRelative * std::fabs(r.log_likelihood[i - 1]))
           << cov << " iteration " << i;
-    EXPECT_GE(r.final_log_likelihood, r.log_likelihood.back() - 1e-12 * std::fabs(r.final_log_likelihood));
+    EXPECT_GE(r.final_log_likelihood, r.log_likelihood.back() - tol::kEMMonotoneRelative * std::fabs(r.final_log_likelihood));
   }
 }
 
