@@ -359,8 +359,10 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   m.exported = export_links(p, dir.out());
   m.clusters = cluster_views(m, p, cl, sz, majority, sh, tiles);
 
-  std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan ? p.pred : "");
+  const bool gmm = cl.kind == PredKind::scan && is_gmm_file(p.pred);  // gmm.h5 has /confidence too
+  std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan && !gmm ? p.pred : "");
   std::string kmeans = !p.kmeans.empty() ? p.kmeans : (cl.kind == PredKind::kmeans ? p.pred : "");
+  if (gmm) add_likelihood_curve(m, p.pred);
   if (!scan.empty()) add_loss_curve(m, scan);
   if (!kmeans.empty()) add_inertia_curve(m, kmeans);
   add_duplicates(m, duplicates_csv_file(p.duplicates_csv), cl, p.image_root, dir.path(), image_dirs);
