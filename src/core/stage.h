@@ -43,8 +43,15 @@ struct RunLayout {
   /// The features every stage after extract reads.
   std::string features() const { return output_or("extract", "features.h5"); }
   /// The predictions eval, report and export read: SCAN's when the run
-  /// trains SCAN, else k-means'.
-  std::string predictions() const { return has("scan") ? output_of("scan") : output_or("kmeans", "kmeans.h5"); }
+  /// trains SCAN, else the Gaussian mixture's when the run fits one, else
+  /// k-means'. The later, sharper model wins: SCAN is trained from the
+  /// features' neighbours and usually the best clustering; a GMM refines a
+  /// k-means start with soft assignments and shapes; k-means is the base.
+  std::string predictions() const {
+    if (has("scan")) return output_of("scan");
+    if (has("gmm")) return output_of("gmm");
+    return output_or("kmeans", "kmeans.h5");
+  }
   /// The stages whose output is a clustering (/assign [N]), in the order
   /// scores are shown side by side. A stage not in the table (yet) is never
   /// in a run, so listing it costs nothing.

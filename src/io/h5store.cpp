@@ -224,9 +224,12 @@ void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>
     // Row chunks of ~1 MiB: big enough for bandwidth, small enough for
     // partial reads of a rank's block.
     std::vector<hsize_t> chunk = dims;
-    size_t row_bytes = dtype_size(t) * (dims.size() == 2 ? std::max<hsize_t>(1, dims[1]) : 1);
-    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], (1 << 20) / row_bytes));
-    if (dims.size() == 2 && dims[1] == 0) chunk[1] = 1;
+    size_t row_bytes = dtype_size(t);  // a row: every dimension after the first
+    for (size_t j = 1; j < dims.size(); ++j) {
+      row_bytes *= std::max<hsize_t>(1, dims[j]);
+      if (dims[j] == 0) chunk[j] = 1;
+    }
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], std::max<size_t>(1, (1 << 20) / row_bytes)));
     DC_H5(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()));
   }
   hid_t ft = half ? h5::half_type() : h5::mem_type(t);
@@ -241,20 +244,26 @@ void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, con
   h5::Closer cd{ds, H5Dclose};
   hid_t fs = DC_H5(H5Dget_space(ds));
   h5::Closer cf{fs, H5Sclose};
+  // Rows are the first dimension; a row is everything after it (a [k x d x d] dataset has k rows of d x d).
   int nd = H5Sget_simple_extent_ndims(fs);
-  hsize_t dims[2] = {0, 1};
+  require(nd >= 1 && nd <= 8, tmp_, ": ", p, " has ", nd, " dimensions (1 to 8 are written)");
+  hsize_t dims[8] = {0, 1, 1, 1, 1, 1, 1, 1};
   H5Sget_simple_extent_dims(fs, dims, nullptr);
-  if (dims[0] == 0 || (nd == 2 && dims[1] == 0)) return;  // an empty dataset: nothing to write
+  for (int j = 0; j < nd; ++j)
+    if (dims[j] == 0) return;  // an empty dataset: nothing to write
   bool mine = all ? comm_.rank() == 0 : rows.size() > 0;
   if (all) rows = {0, static_cast<int64_t>(dims[0])};
   require(rows.begin >= 0 && rows.end <= int64_t(dims[0]), tmp_, ": rows [", rows.begin, ", ", rows.end,
           ") outside ", p, " of ", dims[0], " rows");
-  hsize_t start[2] = {hsize_t(rows.begin), 0};
-  hsize_t count[2] = {hsize_t(rows.size()), nd == 2 ? dims[1] : 1};
-  hsize_t mdims[2] = {std::max<hsize_t>(1, count[0]), count[1]};
+  hsize_t start[8] = {hsize_t(rows.begin), 0, 0, 0, 0, 0, 0, 0};
+  hsize_t count[8], mdims[8];
+  hsize_t row_values = 1;
+  count[0] = hsize_t(rows.size());
+  mdims[0] = std::max<hsize_t>(1, count[0]);
+  for (int j = 1; j < nd; ++j) row_values *= (count[j] = mdims[j] = dims[j]);
   hid_t ms = DC_H5(H5Screate_simple(nd, mdims, nullptr));
   h5::Closer cm{ms, H5Sclose};
-  if (mine && count[0] > 0 && count[1] > 0) {
+  if (mine && count[0] > 0) {
     DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr));
   } else {
     DC_H5(H5Sselect_none(fs));
@@ -268,7 +277,7 @@ void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, con
   if (t == DType::f32 && h5::type_name(ftype) == "float16") {
     // Convert here: HDF5 1.10 loses the rounding carry (0.06249 -> 0.03125).
     const float* f = static_cast<const float*>(data);
-    half.resize(mine ? static_cast<size_t>(count[0] * count[1]) : 0);
+    half.resize(mine ? static_cast<size_t>(count[0] * row_values) : 0);
     for (size_t i = 0; i < half.size(); ++i) half[i] = h5::float_to_half(f[i]);
     if (H5Dwrite(ds, h5::half_type(), ms, fs, dxpl, half.empty() ? nullptr : half.data()) < 0)
       throw_hdf5_write_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);

@@ -20,8 +20,8 @@ struct RunParams {
   std::string stages = "extract,kmeans,knn,scan,eval,export,report";
   bool force = false;  ///< run every stage even when its output is up to date
   template <class V> void visit(V& v) {
-    v("workdir", workdir, "folder for all outputs (features.h5, kmeans.h5, knn.h5, scan.h5, report/, export/)");
-    v("stages", stages, "comma-separated: synth_images,extract,kmeans,knn,scan,eval,export,report,assign");
+    v("workdir", workdir, "folder for all outputs (features.h5, kmeans.h5, gmm.h5, knn.h5, scan.h5, report/, export/)");
+    v("stages", stages, "comma-separated: synth_images,extract,kmeans,gmm,knn,scan,eval,export,report,assign");
     v("force", force, "rerun stages whose outputs are up to date");
   }
   void validate() const;

@@ -12,6 +12,7 @@
 #include "eval/eval.h"
 #include "export/export.h"
 #include "extract/extract_stage.h"
+#include "gmm/gmm_stage.h"
 #include "kmeans/kmeans_stage.h"
 #include "knn/knn_stage.h"
 #include "report/report.h"
@@ -26,6 +27,7 @@ void for_each_stage(F&& f) {
   f(synth_images_stage());
   f(extract_stage());
   f(kmeans_stage());
+  f(gmm_stage());
   f(knn_stage());
   f(scan_stage());
   f(eval_stage());

@@ -128,7 +128,7 @@ void read_on_root(Clustering& cl) {
   switch (cl.kind) {
     case PredKind::scan:
       cl.confidence = pr.read_all<float>("/confidence");
-      cl.confidence_def = "the predictions file's /confidence (SCAN: the probability of the assigned cluster)";
+      cl.confidence_def = "the predictions file's /confidence (SCAN, GMM: the probability of the assigned cluster)";
       break;
     case PredKind::kmeans:
       cl.confidence_def = kMarginDefinition;

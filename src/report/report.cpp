@@ -46,6 +46,7 @@ void ReportParams::validate() const {
   require(open_clusters >= 0, "report.open_clusters is ", open_clusters, " (expected >= 0)");
   require(confusion_cells >= 1, "report.confusion_cells is ", confusion_cells, " (expected >= 1)");
   parse_methods(compare, "report.compare");
+  require(map_sample >= 1 && map_sample <= 1000000, "report.map_sample is ", map_sample, " (expected 1..1000000)");
 }
 
 namespace report {
@@ -340,6 +341,20 @@ std::vector<ClusterView> cluster_views(const ReportModel& m, const ReportParams&
   return out;
 }
 
+/// The 2-D map: from --map, or none.
+void add_map(ReportModel& m, const ReportParams& p, const Clustering& cl) {
+  if (p.map == "none") {
+    m.map.note = "no map (report.map = none)";
+    return;
+  }
+  const std::vector<int64_t> rows = map_sample_rows(cl, p.map_sample, p.seed);
+  if (!p.map.empty()) {
+    map_from_file(m, cl, p.map, rows);
+    return;
+  }
+  m.map.note = "no 2-D map: give one with --map embed.h5 (distclust embed --dim 2)";
+}
+
 std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
   auto t0 = std::chrono::steady_clock::now();
   StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
@@ -369,8 +384,10 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   m.exported = export_links(p, dir.out());
   m.clusters = cluster_views(m, p, cl, sz, majority, sh, tiles);
 
-  std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan ? p.pred : "");
+  const bool gmm = cl.kind == PredKind::scan && is_gmm_file(p.pred);  // gmm.h5 has /confidence too
+  std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan && !gmm ? p.pred : "");
   std::string kmeans = !p.kmeans.empty() ? p.kmeans : (cl.kind == PredKind::kmeans ? p.pred : "");
+  if (gmm) add_likelihood_curve(m, p.pred);
   if (!scan.empty()) {
     add_loss_curve(m, scan);
     m.warnings = read_scan_warnings(scan);
@@ -378,6 +395,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   }
   if (!kmeans.empty()) add_inertia_curve(m, kmeans);
   add_duplicates(m, duplicates_csv_file(p.duplicates_csv), cl, p.image_root, dir.path(), image_dirs);
+  add_map(m, p, cl);
 
   std::string index = (fs::path(dir.path()) / "index.html").string();
   {
@@ -408,9 +426,10 @@ std::string run_report(const ReportParams& p, Communicator& comm, const std::str
   // Refuse an output that is not ours before the expensive part (io/replace_rule.h).
   require_replaceable("report", p.out, p.force, comm);
   run_on_root(comm, "report", [&] {
-    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv});
+    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv, p.map});
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");
+    if (!p.map.empty() && p.map != "none") check_input_file(p.map, "map file");
     report::duplicates_csv_file(p.duplicates_csv);  // a path given must exist
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
@@ -425,7 +444,7 @@ const StageDef<ReportParams>& report_stage() {
       {"report"},
       "Static HTML report (galleries, sizes, metrics, confusion matrix, curves) that opens offline",
       "report",
-      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "compare", "force"},
+      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "compare", "map", "force"},
       [](ReportParams& p, const RunLayout& w) {
         p.features = w.features();
         p.pred = w.predictions();
@@ -444,6 +463,7 @@ const StageDef<ReportParams>& report_stage() {
       [](const ReportParams& p) {
         std::vector<std::string> in{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
         for (const auto& m : parse_methods(p.compare, "report.compare")) in.push_back(m.second);
+        if (!p.map.empty() && p.map != "none") in.push_back(p.map);
         return in;
       },
       nullptr,

@@ -67,6 +67,8 @@ struct ReportParams {
   int64_t confusion_cells = 4000;          ///< largest confusion matrix drawn (clusters x classes cells)
   std::string image_root = "";             ///< folder relative /ids paths are relative to (default: current folder)
   std::string export_dir = "";             ///< `distclust export` folder to link (assignments.csv, clusters/); "" = none
+  std::string map = "";                    ///< 2-D map: an embed.h5 [N x 2]; '' = auto (a run's 2-D embed, else computed on a sample); none = no map
+  int64_t map_sample = 100000;             ///< rows the map shows (a keyed sample when N is larger)
   bool force = false;                      ///< replace an existing OUT that distclust did not write (io/replace_rule.h)
 
   template <class V>
@@ -92,6 +94,8 @@ struct ReportParams {
     v("confusion_cells", confusion_cells, "largest confusion matrix drawn, in cells (clusters x classes)");
     v("image_root", image_root, "folder relative image paths are relative to (default: current folder)");
     v("export_dir", export_dir, "export folder to link (assignments.csv, clusters/); a run links its own");
+    v("map", map, "2-D map: an embed.h5 with [N x 2] /features ('' = auto: a run's 2-D embed, else computed on a sample; none = no map)");
+    v("map_sample", map_sample, "rows the map shows (a keyed sample of the valid rows when there are more)");
     v("force", force, "replace an existing --out that distclust did not write");
   }
   /// Throws Error naming the bad value.

@@ -71,4 +71,20 @@ void add_inertia_curve(ReportModel& m, const std::string& path) {
   if (!sw.k.empty()) m.k_sweep = KSweepPlot{path, sw.k, sw.inertia, sw.silhouette, sw.suggested_k, sw.sample};
 }
 
+void add_likelihood_curve(ReportModel& m, const std::string& path) {
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  Curve c{"Gaussian mixture: mean log-likelihood per row", "EM iteration", "log-likelihood", path, {}, ""};
+  c.series.push_back({"log-likelihood", r.read_all<double>("/log_likelihood"), false});
+  if (r.has_attr("final_log_likelihood") && r.has_attr("bic"))
+    c.note = "final " + num(r.attr_double("final_log_likelihood"), 6) + ", BIC " + num(r.attr_double("bic"), 8);
+  m.curves.push_back(std::move(c));
+}
+
+bool is_gmm_file(const std::string& path) {
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  return r.has("/log_likelihood");
+}
+
 }  // namespace distclust::report

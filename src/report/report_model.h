@@ -10,6 +10,7 @@
 
 #include "eval/metrics.h"
 #include "report/confusion.h"
+#include "report/report_map.h"
 #include "report/svg_plot.h"
 
 namespace distclust::report {
@@ -116,6 +117,7 @@ struct ReportModel {
   std::string gallery_note;           ///< e.g. that the thumbnail budget reduced galleries
   int64_t seed = 1;
   DuplicatesView duplicates;
+  MapView map;
 };
 
 /// The whole index.html.

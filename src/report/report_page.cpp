@@ -377,7 +377,7 @@ std::string render_report(const ReportModel& m) {
       << fixed(m.scores.ari, 3);
   o << "</p></header><nav><a href=\"#summary\">Summary</a>";
   if (m.has_labels) o << "<a href=\"#metrics\">Metrics</a><a href=\"#confusion\">Confusion matrix</a>";
-  o << "<a href=\"#sizes\">Cluster sizes</a>";
+  o << "<a href=\"#map\">Map</a><a href=\"#sizes\">Cluster sizes</a>";
   if (!m.curves.empty()) o << "<a href=\"#curves\">Training curves</a>";
   if (!m.k_sweep.k.empty()) o << "<a href=\"#k-sweep\">Choosing K</a>";
   if (m.duplicates.present) o << "<a href=\"#duplicates\">Near-duplicates</a>";
@@ -388,6 +388,7 @@ std::string render_report(const ReportModel& m) {
     metrics(o, m);
     confusion(o, m);
   }
+  render_map(o, m);
   sizes(o, m);
   curves(o, m);
   k_sweep(o, m);

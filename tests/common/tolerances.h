@@ -57,4 +57,18 @@ constexpr double kSampledRate = 0.02;
 /// here): 0.15 E is ~5 standard deviations sqrt(E).
 constexpr double kDrawCountRelative = 0.15;
 
+/// A Gaussian mixture fitted to n ~ 6000 rows drawn from a known one
+/// (tests/unit/test_gmm.cpp): the fit's error is the sample's. A mean of
+/// n w >= 900 rows with unit-scale spread is off by ~1/sqrt(n w) ~ 0.03
+/// (0.1: ~3 standard errors); a weight by sqrt(w (1 - w) / n) ~ 0.006 (0.02);
+/// a covariance entry by ~sqrt(2 / (n w)) ~ 5% of its scale (15%).
+constexpr double kMixtureMean = 0.1;
+constexpr double kMixtureWeight = 0.02;
+constexpr double kMixtureCovarianceRelative = 0.15;
+
+/// EM's log-likelihood never falls (reg 0): between iterations only the
+/// rounding of a mean log-likelihood of order 1-10, summed exactly, may
+/// show: 1e-12 relative.
+constexpr double kEMMonotoneRelative = 1e-12;
+
 }  // namespace distclust::tol

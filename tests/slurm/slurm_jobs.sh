@@ -3,7 +3,8 @@
 # submitted with sbatch through slurm/distclust-1node.sbatch finishes with its
 # outputs and scores; the requeue template, signalled part-way (USR1, as
 # Slurm does before the time limit), requeues itself and the second start
-# finishes from the checkpoints with the same outputs as an uninterrupted run.
+# finishes from the checkpoints with the same outputs as an uninterrupted run;
+# the K-sweep array template writes one kmeans-K<k>.h5 per array task.
 set -euo pipefail
 : "${DC_SOURCE:?}" "${DC:?}"
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: slurm-local needs root"; exit 77; }
@@ -52,7 +53,42 @@ acc=$($PY -c "import json; print(json.load(open('$T/demo/scores.json'))['acc'])"
 $PY -c "import sys; sys.exit(0 if $acc >= 0.95 else 1)" || fail "demo ACC $acc < 0.95"
 echo "PASS: demo job $j under Slurm: ACC $acc, all outputs present"
 
-# 2. Requeue: bigger run, signalled once the features exist.
+# 2. Choosing K with a job array on the demo's features: task i fits the
+# i-th K; each file holds its K's fit and the inertia and silhouette a
+# one-job sweep of the same Ks stores, bit for bit.
+ks="5 10 20"
+j=$(sbatch --parsable "${small[@]}" --array=0-2 --output="$T/ks-%A_%a.out" --export="$export_env" \
+      "$DC_SOURCE/slurm/distclust-ksweep.sbatch" "$T/demo/features.h5" "$T/ks" "$ks")
+echo "submitted K-sweep array job $j"
+for _ in $(seq 240); do squeue -h -j "$j" 2>/dev/null | grep -q . || break; sleep 1; done
+codes=$(scontrol show job "$j" | grep -o "ExitCode=[0-9:]*" | sort | uniq -c | xargs)
+[[ "$codes" == "3 ExitCode=0:0" ]] || { cat "$T"/ks-*.out; fail "K-sweep array job $j: $codes"; }
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$DC_SOURCE/launch/distclust-mpirun" -np 2 "$DC" kmeans \
+  --features "$T/demo/features.h5" --k "${ks// /,}" --out "$T/ks-ref.h5" >ks-ref.log 2>&1 || { cat ks-ref.log; fail "one-job sweep"; }
+$PY - "$T" $ks <<'PY'
+import sys, h5py, numpy as np
+t, ks = sys.argv[1], [int(k) for k in sys.argv[2:]]
+ref = h5py.File(f"{t}/ks-ref.h5", "r")
+assert ref["sweep_k"][:].tolist() == ks
+for i, k in enumerate(ks):
+    f = h5py.File(f"{t}/ks/kmeans-K{k}.h5", "r")
+    assert f["sweep_k"][:].tolist() == [k] and f.attrs["suggested_k"] == k, f"kmeans-K{k}.h5 is not a fit at K={k}"
+    assert f["centroids"].shape[0] == k and f["assign"][:].max() < k, f"kmeans-K{k}.h5 has another K"
+    for name in ("sweep_inertia", "sweep_silhouette"):
+        assert f[name][0] == ref[name][i], f"K={k}: /{name} {f[name][0]} != {ref[name][i]} of the one-job sweep"
+print("array tasks: " + ", ".join(f"K={k} silhouette {ref['sweep_silhouette'][i]:.4f}" for i, k in enumerate(ks)))
+PY
+for k in $ks; do  # the template's note: the K lines of the task logs
+  grep -h "kmeans sweep: K=$k: inertia" "$T"/ks-"$j"_*.out | grep -q silhouette || fail "no log line for K=$k"
+done
+"$DC" eval --pred "$T/ks/kmeans-K10.h5" --labels "$T/demo/features.h5" | grep -q "^ACC" || fail "eval of kmeans-K10.h5"
+# A task beyond the list stops with a message (no job step started).
+if SLURM_ARRAY_TASK_ID=3 SLURM_SUBMIT_DIR="$DC_SOURCE" bash "$DC_SOURCE/slurm/distclust-ksweep.sbatch" \
+     "$T/demo/features.h5" "$T/ks" "$ks" >ks-bad.log 2>&1; then fail "array task 3 of 3 Ks ran"; fi
+grep -q "array task 3 has no K: the list '5 10 20' has 3" ks-bad.log || { cat ks-bad.log; fail "message"; }
+echo "PASS: K-sweep array job $j: one file per K, the same figures as a one-job sweep"
+
+# 3. Requeue: bigger run, signalled once the features exist.
 args=(--set run.workdir="$T/rq" --set synth_images.per_class=600 --set kmeans.iters=60 --set kmeans.tol=0
       --set kmeans.restarts=6)
 j=$(sbatch --parsable "${small[@]}" --output="$T/rq-%j.out" --export="$export_env" \

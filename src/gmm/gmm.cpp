@@ -1,0 +1,306 @@
+// Distributed EM: restarts, iterations, checkpoints (gmm.h).
+#include "gmm/gmm.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/fault.h"
+#include "distclust/error.h"
+#include "distclust/log.h"
+#include "distclust/progress.h"
+#include "distclust/rng.h"
+#include "distclust/runtime.h"
+#include "gmm/gmm_model.h"
+#include "gmm/gmm_state.h"
+#include "gmm/gmm_stats.h"
+#include "io/state_file.h"
+#include "kernels/exact_sum.h"
+#include "kernels/rows.h"
+#include "kmeans/assign.h"
+#include "kmeans/kmeans.h"
+
+namespace distclust {
+
+void GMMParams::validate() const {
+  require(k >= 1, "gmm.k: ", k, " must be >= 1");
+  require(covariance == "full" || covariance == "diag", "gmm.covariance: '", covariance, "' is not one of full|diag");
+  require(reg >= 0 && std::isfinite(reg), "gmm.reg: ", reg, " must be a finite value >= 0");
+  require(iters >= 1, "gmm.iters: ", iters, " must be >= 1");
+  require(tol >= 0, "gmm.tol: ", tol, " must be >= 0");
+  require(restarts >= 1 && restarts <= 10000, "gmm.restarts: ", restarts, " must be in [1, 10000]");
+  require(init_iters >= 0 && init_iters <= 10000, "gmm.init_iters: ", init_iters, " must be in [0, 10000]");
+}
+
+double GMMResult::n_parameters() const {
+  const double k = double(model.k), d = double(model.d);
+  return (k - 1) + k * d + (model.full ? k * d * (d + 1) / 2 : k * d);
+}
+double GMMResult::bic() const {
+  const double n = double(std::max<int64_t>(n_valid, 1));
+  return -2 * final_log_likelihood * n + n_parameters() * std::log(n);
+}
+double GMMResult::aic() const {
+  return -2 * final_log_likelihood * double(n_valid) + 2 * n_parameters();
+}
+
+namespace {
+
+/// Per-dimension variance of the valid rows, exact (two passes with
+/// fixed-point sums): the same on every rank count. Scales gmm.reg.
+std::vector<double> column_variance(const FeatureBlock& b, const std::vector<double>& col_max, int64_t n_valid,
+                                    Communicator& comm) {
+  const int64_t d = b.d;
+  const double m = std::max(*std::max_element(col_max.begin(), col_max.end()), 1e-30);
+  const double n = double(std::max<int64_t>(n_valid, 1));
+  FixedGrid gs(m, n * m), gq(4 * m * m, 4 * n * m * m);
+  std::vector<int64_t> s(size_t(d), 0), q(size_t(d), 0);
+  for (int64_t i = 0; i < b.local_rows(); ++i)
+    if (b.valid[i]) gs.add(s.data(), b.x.data() + i * d, d);
+  comm.allreduce_sum(s.data(), s.size());
+  std::vector<double> mean(static_cast<size_t>(d)), var(static_cast<size_t>(d));
+  for (int64_t j = 0; j < d; ++j) mean[j] = gs.to_double(s[j]) / n;
+  for (int64_t i = 0; i < b.local_rows(); ++i)
+    if (b.valid[i])
+      for (int64_t j = 0; j < d; ++j) {
+        const double v = double(b.x[i * d + j]) - mean[j];
+        q[j] += gq.to_fixed(v * v);
+      }
+  comm.allreduce_sum(q.data(), q.size());
+  for (int64_t j = 0; j < d; ++j) var[j] = gq.to_double(q[j]) / n;
+  return var;
+}
+
+/// One GMM fit: data, bounds, checkpointable state; gmm() drives it.
+class EM {
+ public:
+  EM(FeatureBlock& b, const GMMParams& p, Communicator& comm, const std::string& ckpt, const std::string& hash)
+      : b_(b), p_(p), comm_(comm), ckpt_(ckpt), hash_(hash), k_(p.k), d_(b.d), full_(p.covariance == "full") {
+    // The model is replicated: every thread holds its own statistics, one
+    // K x D x D block each, and the state keeps a few copies.
+    const double cov_bytes = double(k_) * double(d_) * (full_ ? double(d_) : 1.0) * 8.0;
+    require_memory(cov_bytes * (compute_threads() + 8),
+                   fmt("gmm: k x D x D = ", k_, " x ", d_, " x ", full_ ? d_ : 1, " (", p.covariance,
+                       " covariances, and their statistics per thread)"));
+    require_memory(double(b.local_rows()) * double(k_) * 4.0,
+                   fmt("gmm: the responsibilities, rows x k = ", b.local_rows(), " x ", k_, " floats"));
+    int64_t n_valid = 0;
+    for (auto v : b.valid) n_valid += v ? 1 : 0;
+    n_valid_ = comm.sum(n_valid);
+    require(n_valid_ >= 1, "gmm: no valid rows (all ", b.n_total, " rows are marked invalid)");
+    require(k_ <= n_valid_, "gmm: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");
+    if (full_ && d_ > 128)
+      log::warn("gmm: D=", d_, " with full covariances costs D^2/2 per row and component; gmm is meant for an ",
+                "embedding or a PCA of a few dimensions (or use gmm.covariance=diag)");
+    col_max_ = column_abs_max(b, comm);
+    var_ = column_variance(b, col_max_, n_valid_, comm);
+    double mean_var = 0;
+    for (double v : var_) mean_var += v / double(d_);
+    reg_covar_ = mean_var > 0 ? p.reg * mean_var : p.reg;
+    st_.params_hash = hash;
+  }
+
+  double reg_covar() const { return reg_covar_; }
+
+  void resume() {
+    const size_t kd = size_t(k_ * d_), kc = size_t(full_ ? k_ * d_ * d_ : k_ * d_);
+    auto usable = [&](const GMMState& s) -> std::string {
+      if (s.params_hash != hash_) return fmt("made with other parameters (hash ", s.params_hash, " != ", hash_, ")");
+      auto fits = [&](const std::vector<double>& w, const std::vector<double>& m, const std::vector<double>& c) {
+        return (w.empty() && m.empty() && c.empty()) || (w.size() == size_t(k_) && m.size() == kd && c.size() == kc);
+      };
+      if (!fits(s.weights, s.means, s.covariances) || !fits(s.best_weights, s.best_means, s.best_covariances))
+        return fmt("its model does not match k=", k_, " d=", d_, " covariance=", p_.covariance);
+      return "";
+    };
+    if (ckpt_.empty() || !load_state<GMMState>(ckpt_, st_, comm_, usable)) return;
+    resumed_ = true;
+    log::info("gmm: resuming from ", ckpt_, " at restart ", st_.restart, ", iteration ", st_.next_iter);
+  }
+
+  void run() {
+    Progress progress("gmm (ETA if all iterations run)", "iterations",
+                      int64_t(p_.restarts - st_.restart) * p_.iters - st_.next_iter, comm_.rank() == 0);
+    for (; st_.restart < p_.restarts; ++st_.restart) {
+      if (st_.means.empty()) start_restart();
+      for (; !st_.finished && st_.next_iter < p_.iters; ++st_.next_iter) {
+        iterate();
+        progress.update(++done_iters_);
+        // Its own name: the in-process k-means init counts DISTCLUST_FAULT_AFTER_ITER.
+        fault_point("DISTCLUST_FAULT_AFTER_EM_ITERS", done_iters_, &comm_);
+      }
+      finish_restart();
+    }
+    progress.finish();
+  }
+
+  GMMResult result() {
+    GMMResult r;
+    r.model = model_of(st_.best_weights, st_.best_means, st_.best_covariances);
+    r.log_likelihood = st_.best_history;
+    r.restart_log_likelihood = st_.restart_loglik;
+    r.reg_covar = reg_covar_;
+    r.n_valid = n_valid_;
+    r.best_restart = st_.best_restart;
+    r.iterations = int(st_.best_history.size());
+    r.converged = st_.best_converged;
+    r.empty_components = st_.empty_components;
+    r.resumed = resumed_;
+    r.iter_seconds = iter_seconds_;
+    const int64_t n = b_.local_rows();
+    r.probabilities.resize(size_t(n * k_));
+    r.assign.resize(size_t(n));
+    r.confidence.resize(size_t(n));
+    GMMRowOutput out{r.probabilities.data(), r.assign.data(), r.confidence.data()};
+    r.final_log_likelihood = pass(r.model, &out);
+    return r;
+  }
+
+ private:
+  GMMParamsFit model_of(const std::vector<double>& w, const std::vector<double>& m,
+                        const std::vector<double>& c) const {
+    GMMParamsFit f;
+    f.k = k_, f.d = d_, f.full = full_;
+    f.weights = w, f.means = m, f.covariances = c;
+    return f;
+  }
+  GMMParamsFit current() const { return model_of(st_.weights, st_.means, st_.covariances); }
+  void set_current(GMMParamsFit&& f) {
+    st_.weights = std::move(f.weights);
+    st_.means = std::move(f.means);
+    st_.covariances = std::move(f.covariances);
+  }
+
+  void save(GMMState& s) {
+    if (!ckpt_.empty() && p_.checkpoint) save_state(ckpt_, s, comm_);
+  }
+
+  /// An E-step pass of m over the data: the mean log-likelihood (collective).
+  double pass(const GMMParamsFit& m, const GMMRowOutput* out, std::vector<int64_t>* stats_out = nullptr,
+              GMMGrids* grids_out = nullptr) {
+    const GMMGrids grids(double(n_valid_), deviation_bound(col_max_, m.means));
+    std::vector<int64_t> stats;
+    gmm_e_step(b_, make_density(m), grids, stats, out);
+    comm_.allreduce_sum(stats.data(), stats.size());  // N, S, Q, log-likelihood: one message, exact
+    const double ll = gmm_mean_loglik(stats, GMMStatsLayout(k_, d_, full_), grids, n_valid_);
+    if (stats_out) *stats_out = std::move(stats);
+    if (grids_out) *grids_out = grids;
+    return ll;
+  }
+
+  /// k-means (in process, on the same rows; src/kmeans), then the M-step
+  /// of its hard assignment: sklearn's init_params="kmeans".
+  void start_restart() {
+    const uint64_t seed = key_hash(uint64_t(p_.seed), uint64_t(st_.restart), 0x6A11);
+    KMeansParams kp;
+    kp.features = p_.features;
+    kp.k = p_.k;
+    kp.iters = std::max(1, p_.init_iters);
+    kp.seed = int64_t(seed >> 1);
+    kp.init_centroids = p_.init_centroids;
+    kp.checkpoint = false;
+    std::vector<float> cent;
+    std::vector<int64_t> labels;
+    if (p_.init_iters == 0) {  // the initial centroids as they are: their nearest rows
+      auto kernel = make_cpu_search();
+      std::vector<float> norms(size_t(b_.local_rows())), dist(size_t(b_.local_rows()));
+      row_norms(b_.x.data(), b_.local_rows(), d_, norms.data());
+      cent = kmeans_init(b_, norms, kp, key_hash(uint64_t(kp.seed), 0, 0xC0FFEE), comm_, *kernel);
+      labels.resize(size_t(b_.local_rows()));
+      assign_nearest(*kernel, b_, norms.data(), cent.data(), k_, false, labels.data(), dist.data());
+    } else {
+      auto kernel = make_cpu_search();
+      KMeansResult km = kmeans(b_, kp, comm_, *kernel);
+      cent = std::move(km.centroids);
+      labels = std::move(km.assign);
+    }
+    GMMParamsFit prev;
+    prev.k = k_, prev.d = d_, prev.full = full_;
+    prev.weights.assign(size_t(k_), 1.0 / double(k_));
+    prev.means.assign(cent.begin(), cent.end());
+    // A cluster k-means left empty keeps its centroid and the data's variance.
+    prev.covariances.assign(size_t(full_ ? k_ * d_ * d_ : k_ * d_), 0.0);
+    for (int64_t c = 0; c < k_; ++c)
+      for (int64_t j = 0; j < d_; ++j)
+        prev.covariances[full_ ? c * d_ * d_ + j * d_ + j : c * d_ + j] = var_[j] + reg_covar_;
+    const GMMGrids grids(double(n_valid_), deviation_bound(col_max_, prev.means));
+    std::vector<int64_t> stats;
+    gmm_hard_stats(b_, labels, prev.means, k_, full_, grids, stats);
+    comm_.allreduce_sum(stats.data(), stats.size());
+    set_current(gmm_m_step(stats, prev, grids, reg_covar_, nullptr));
+    st_.next_iter = 0;
+    st_.history.clear();
+    st_.finished = st_.converged = false;
+  }
+
+  /// One EM iteration: E-step on every rank's rows, one exact allreduce of
+  /// the statistics and the log-likelihood, M-step, the stopping rule.
+  void iterate() {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<int64_t> stats;
+    GMMGrids grids(1, 1);
+    const GMMParamsFit m = current();
+    const double ll = pass(m, nullptr, &stats, &grids);
+    set_current(gmm_m_step(stats, m, grids, reg_covar_, &st_.empty_components));
+    iter_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    st_.history.push_back(ll);
+    const size_t h = st_.history.size();
+    const double change = h >= 2 ? ll - st_.history[h - 2] : INFINITY;
+    log::detail("gmm: restart ", st_.restart, " iter ", st_.next_iter, " mean log-likelihood ", ll,
+                h >= 2 ? fmt(" (change ", change, ")") : std::string());
+    st_.converged = p_.tol > 0 && h >= 2 && std::fabs(change) < p_.tol;
+    st_.finished = st_.converged || st_.next_iter + 1 == p_.iters;
+    GMMState next = st_;
+    next.next_iter = st_.next_iter + 1;
+    save(next);
+  }
+
+  /// Final pass: the log-likelihood of the finished model decides between restarts.
+  void finish_restart() {
+    const double fin = pass(current(), nullptr);
+    log::detail("gmm: restart ", st_.restart, " finished after ", st_.history.size(), " iterations",
+                st_.converged ? " (converged)" : " (iteration limit)", ", mean log-likelihood ", fin);
+    st_.restart_loglik.push_back(fin);
+    if (st_.best_restart < 0 || fin > st_.best_loglik) {
+      st_.best_restart = st_.restart;
+      st_.best_loglik = fin;
+      st_.best_converged = st_.converged;
+      st_.best_weights = st_.weights;
+      st_.best_means = st_.means;
+      st_.best_covariances = st_.covariances;
+      st_.best_history = st_.history;
+    }
+    st_.weights.clear(), st_.means.clear(), st_.covariances.clear(), st_.history.clear();
+    st_.finished = st_.converged = false;
+    st_.next_iter = 0;
+    GMMState next = st_;
+    next.restart = st_.restart + 1;
+    save(next);
+  }
+
+  FeatureBlock& b_;
+  const GMMParams& p_;
+  Communicator& comm_;
+  const std::string ckpt_, hash_;
+  const int64_t k_, d_;
+  const bool full_;
+  int64_t n_valid_ = 0, done_iters_ = 0;
+  std::vector<double> col_max_, var_;
+  double reg_covar_ = 0;
+  bool resumed_ = false;
+  std::vector<double> iter_seconds_;
+  GMMState st_;
+};
+
+}  // namespace
+
+GMMResult gmm(FeatureBlock& b, const GMMParams& p, Communicator& comm, const std::string& ckpt,
+              const std::string& hash) {
+  p.validate();
+  EM em(b, p, comm, ckpt, hash);
+  em.resume();
+  em.run();
+  return em.result();
+}
+
+}  // namespace distclust

@@ -1,0 +1,45 @@
+#include "gmm/gmm_file.h"
+
+#include "io/h5store.h"
+
+namespace distclust {
+
+void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& b, const GMMResult& r,
+               const GMMParams& p, const std::string& params_yaml, const std::string& params_hash) {
+  const int64_t k = r.model.k, d = r.model.d;
+  H5Writer w(path, comm);
+  w.create<int64_t>("/assign", {b.n_total});
+  w.write_rows("/assign", b.rows, r.assign.data());
+  w.create<float>("/probabilities", {b.n_total, k});
+  w.write_rows("/probabilities", b.rows, r.probabilities.data());
+  w.create<float>("/confidence", {b.n_total});
+  w.write_rows("/confidence", b.rows, r.confidence.data());
+  w.write_all<double>("/means", {k, d}, r.model.means.data());
+  if (r.model.full)
+    w.write_all<double>("/covariances", {k, d, d}, r.model.covariances.data());
+  else
+    w.write_all<double>("/covariances", {k, d}, r.model.covariances.data());
+  w.write_vector("/weights", r.model.weights);
+  w.write_vector("/log_likelihood", r.log_likelihood);
+  w.write_vector("/restart_log_likelihood", r.restart_log_likelihood);
+  w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  w.attr("stage", std::string("gmm"));
+  w.attr("params", params_yaml);
+  w.attr("config_hash", params_hash);
+  w.attr("k", k);
+  w.attr("covariance", p.covariance);
+  w.attr("reg", p.reg);
+  w.attr("reg_covar", r.reg_covar);
+  w.attr("final_log_likelihood", r.final_log_likelihood);
+  w.attr("bic", r.bic());
+  w.attr("aic", r.aic());
+  w.attr("n_parameters", r.n_parameters());
+  w.attr("valid_rows", r.n_valid);
+  w.attr("best_restart", int64_t(r.best_restart));
+  w.attr("iterations", int64_t(r.iterations));
+  w.attr("converged", int64_t(r.converged ? 1 : 0));
+  w.attr("empty_components", r.empty_components);
+  w.commit();
+}
+
+}  // namespace distclust

@@ -1,0 +1,63 @@
+#include "gmm/gmm_stage.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "distclust/log.h"
+#include "distclust/runtime.h"
+#include "gmm/gmm_file.h"
+
+namespace distclust {
+namespace {
+
+StageOutcome run_gmm_stage(const GMMParams& p, Communicator& comm, const StageConfig& cfg) {
+  require(!p.features.empty(), "gmm: no input given (--features features.h5)");
+  const auto t0 = std::chrono::steady_clock::now();
+  FeatureBlock b = read_features(p.features, comm);
+  check_finite(b, p.features, comm);
+  log::info("gmm: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.covariance, " covariances, ",
+            comm.size(), " ranks x ", compute_threads(), " threads");
+  const std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
+  GMMResult r = gmm(b, p, comm, ckpt, cfg.hash);
+  write_gmm(p.out, comm, b, r, p, cfg.yaml, cfg.hash);
+  if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
+  std::vector<int64_t> sizes(size_t(r.model.k), 0);
+  for (auto a : r.assign)
+    if (a >= 0) ++sizes[a];
+  comm.allreduce_sum(sizes.data(), sizes.size());
+  auto [mn, mx] = std::minmax_element(sizes.begin(), sizes.end());
+  double per_iter = 0;
+  for (double s : r.iter_seconds) per_iter += s / double(r.iter_seconds.size());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log::info("gmm: wrote ", p.out, ": mean log-likelihood ", r.final_log_likelihood, ", BIC ", r.bic(), " after ",
+            r.iterations, " iterations (restart ", r.best_restart, r.converged ? ", converged" : ", iteration limit",
+            "), cluster sizes ", *mn, "..", *mx, ", ", per_iter, " s/iteration, ", secs, " s");
+  StageOutcome o;
+  o.summary.push_back(fmt("gmm: mean log-likelihood ", r.final_log_likelihood, ", BIC ", r.bic(), ", ",
+                          r.iterations, " iterations"));
+  return o;
+}
+
+}  // namespace
+
+const StageDef<GMMParams>& gmm_stage() {
+  static const StageDef<GMMParams> def{
+      "gmm",
+      {"gmm"},
+      "Gaussian mixture (EM across ranks) on a low-dimensional features file -> gmm.h5",
+      "gmm.h5",
+      {"features", "out", "checkpoint", "init_centroids", "force"},
+      [](GMMParams& p, const RunLayout& w) {
+        p.features = w.features();
+        p.out = w.file("gmm.h5");
+      },
+      [](const GMMParams& p) { return p.out; },
+      [](const GMMParams& p) { return std::vector<std::string>{p.features, p.init_centroids}; },
+      nullptr,
+      nullptr,
+      run_gmm_stage};
+  return def;
+}
+
+}  // namespace distclust

@@ -1,0 +1,83 @@
+// The EM step's sufficient statistics, summed exactly (kernels/exact_sum.h)
+// so that they are bit-identical for any rank and thread count. Each term is
+// rounded once to a fixed grid and the grid counts are added as int64: the
+// per-component sums are centred on the component's current mean mu_c,
+//   N_c = sum_i r_ic,  S_c = sum_i r_ic (x_i - mu_c),  Q_c = sum_i r_ic (x_i - mu_c)(x_i - mu_c)^T
+// (diag: Q's diagonal), so the update mu' = mu + S/N, Sigma' = Q/N - (S/N)(S/N)^T
+// cancels no more than scikit-learn's two-pass covariance does, in one pass.
+// Why exact sums rather than double in a fixed order: a fixed order across
+// ranks needs every block partial gathered (K d^2 each); the grid keeps the
+// one small allreduce per iteration, and its rounding (below 2^-40 of the
+// largest sum) is far below what the fit resolves. The log-likelihood has no
+// a-priori bound: it is split into an integer part and a remainder on a fine
+// grid (two int64 slots, exact for |log p(x)| < 2^50, clamped beyond).
+// Terms that would round to 0 on every grid (a responsibility below
+// GMMGrids::r_skip) are skipped: the same sums, faster.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "extract/features_file.h"
+#include "gmm/gmm.h"
+#include "gmm/gmm_model.h"
+#include "kernels/exact_sum.h"
+
+namespace distclust {
+
+/// Where each statistic sits in the one int64 message:
+/// [N (k) | S (k x d) | Q (k x dq) | loglik integer part | loglik remainder].
+struct GMMStatsLayout {
+  int64_t k = 0, d = 0, dq = 0;  ///< dq: d (d + 1) / 2 (full, packed lower triangle) or d (diag)
+  GMMStatsLayout(int64_t k_, int64_t d_, bool full) : k(k_), d(d_), dq(full ? d_ * (d_ + 1) / 2 : d_) {}
+  int64_t s() const { return k; }
+  int64_t q() const { return k + k * d; }
+  int64_t ll() const { return k + k * d + k * dq; }
+  int64_t size() const { return ll() + 2; }
+};
+
+/// The grids of one iteration, from bounds every rank shares: n_valid and
+/// the largest |x_ij - mu_cj| (dev).
+struct GMMGrids {
+  FixedGrid r, s, q, ll;
+  double r_skip = 0;  ///< responsibilities below this add 0 to every sum
+  GMMGrids(double n_valid, double dev);
+};
+
+/// The largest |x_ij| over valid rows, per dimension [d] (collective).
+std::vector<double> column_abs_max(const FeatureBlock& b, Communicator& comm);
+
+/// A bound on |x_ij - mu_cj| for the rows and means given.
+double deviation_bound(const std::vector<double>& col_max, const std::vector<double>& means);
+
+/// What the E-step writes per row (the final pass): may be null.
+struct GMMRowOutput {
+  float* probabilities = nullptr;  ///< [local rows x k]
+  int64_t* assign = nullptr;       ///< [local rows], -1 for invalid rows
+  float* confidence = nullptr;     ///< [local rows]
+};
+
+/// E-step over this rank's valid rows: responsibilities under g (centred on
+/// g.means) added to stats (resized to layout.size(), local sums; the caller
+/// allreduces). Writes rows' outputs when `out` is given.
+void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& grids, std::vector<int64_t>& stats,
+                const GMMRowOutput* out = nullptr);
+
+/// The statistics of a hard assignment (labels [local rows], -1 = none)
+/// centred on `centres` [k x d]: the k-means initialisation.
+void gmm_hard_stats(const FeatureBlock& b, const std::vector<int64_t>& labels, const std::vector<double>& centres,
+                    int64_t k, bool full, const GMMGrids& grids, std::vector<int64_t>& stats);
+
+/// The mean log-likelihood per row from allreduced stats.
+double gmm_mean_loglik(const std::vector<int64_t>& stats, const GMMStatsLayout& layout, const GMMGrids& grids,
+                       int64_t n_valid);
+
+/// M-step (sklearn's formulas: N + 10 eps, weights N / sum N): the new
+/// model from allreduced stats centred on prev's means. A component without
+/// any responsibility mass keeps prev's mean and covariance (counted in
+/// *empty); a covariance that rounding left not positive definite gets
+/// reg_covar x 10, 100, ... more on its diagonal until it is.
+GMMParamsFit gmm_m_step(const std::vector<int64_t>& stats, const GMMParamsFit& prev, const GMMGrids& grids,
+                        double reg_covar, int64_t* empty);
+
+}  // namespace distclust

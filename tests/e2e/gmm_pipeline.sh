@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `distclust run` with the gmm stage: images -> pixels + PCA 4 -> k-means ->
+# gmm -> eval, export, report. With gmm in run.stages (and no scan) eval,
+# export and report read gmm.h5, not kmeans.h5: the scores, the CSV's
+# clusters and confidences are gmm.h5's, the report draws its log-likelihood;
+# the subcommands take a gmm.h5 as --pred too.
+source "$(dirname "$0")/lib.sh"
+dcrun 2 run --set run.workdir=w --set run.stages=synth_images,extract,kmeans,gmm,eval,export,report \
+  --set synth_images.classes=4 --set synth_images.per_class=40 --set synth_images.size=16 \
+  --set extract.backbone=pixels --set extract.pixels_size=8 --set extract.pca_dim=4 --set kmeans.k=4 --set gmm.k=4 --set gmm.restarts=2 \
+  >run.txt 2>&1 || { cat run.txt; fail "run failed"; }
+[[ -f w/gmm.h5 && -f w/kmeans.h5 ]] || fail "no gmm.h5 or kmeans.h5 in the workdir"
+grep -q "gmm: mean log-likelihood" run.txt || fail "the run's summary has no gmm line"
+grep -q "cluster sizes (w/gmm.h5)" run.txt || fail "the run's summary does not show gmm.h5's clusters"
+$PY - <<'PY'
+import csv, json, h5py, numpy as np
+from scipy.optimize import linear_sum_assignment
+g, f = h5py.File("w/gmm.h5", "r"), h5py.File("w/features.h5", "r")
+a, y, conf = g["assign"][:], f["labels"][:], g["confidence"][:]
+m = np.zeros((4, 4)); np.add.at(m, (a, y), 1)
+r, c = linear_sum_assignment(-m)
+acc = m[r, c].sum() / len(y)
+s = json.load(open("w/scores.json"))
+assert abs(s["acc"] - acc) < 1e-12, f"scores.json ACC {s['acc']} is not gmm.h5's {acc}"
+assert acc >= 0.95, f"gmm ACC {acc} on 4 distinct synthetic classes"
+rows = list(csv.DictReader(open("w/export/assignments.csv")))
+assert [int(x["cluster"]) for x in rows] == list(a), "export's clusters are not gmm.h5's /assign"
+assert np.allclose([float(x["confidence"]) for x in rows], conf, atol=1e-6), "export's confidence is not gmm.h5's"
+html = open("w/report/index.html").read()
+assert "Gaussian mixture: mean log-likelihood" in html, "the report has no log-likelihood curve"
+assert "gmm.h5" in html, "the report does not name gmm.h5"
+print(f"  run: gmm ACC {acc:.4f}, mean log-likelihood {g.attrs['final_log_likelihood']:.4f}, BIC {g.attrs['bic']:.1f}")
+PY
+pass "run with gmm: eval, export and report read gmm.h5"
+dcrun 1 eval --pred w/gmm.h5 --labels w/features.h5 --json --out s.json >/dev/null
+dcrun 2 export --features w/features.h5 --pred w/gmm.h5 --out ex >/dev/null 2>&1 || fail "export --pred gmm.h5 failed"
+cmp ex/assignments.csv w/export/assignments.csv || fail "export of gmm.h5 differs from the run's"
+dcrun 1 report --features w/features.h5 --pred w/gmm.h5 --out rep >rep.txt 2>&1 || { cat rep.txt; fail "report failed"; }
+! grep -q "WARN" rep.txt || { cat rep.txt; fail "report warned about gmm.h5"; }
+pass "eval, export and report subcommands take gmm.h5"
