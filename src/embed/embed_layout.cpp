@@ -45,7 +45,7 @@ struct EmbedState {
   }
 };
 
-float clip4(double v) { return float(std::max(-4.0, std::min(4.0, v))); }
+inline float clip4(float v) { return std::max(-4.0f, std::min(4.0f, v)); }
 
 /// One epoch of row-local updates of rows [0, nloc) into `mine`, reading
 /// the snapshot `all` [N x D].
@@ -60,9 +60,12 @@ struct Epoch {
   uint64_t seed;
 
   void row(int64_t i, int64_t n, float alpha, float* cur) const {
-    const int64_t gi = g.rows.begin + i, N = g.n;
-    KeyedRng rng(key_hash(seed, uint64_t(n), 0x5A3D), uint64_t(gi));
-    const double a = ab.a, b = ab.b;
+    const int64_t gi = g.rows.begin + i;
+    const uint64_t N = uint64_t(g.n);
+    // The row's stream for this epoch: splitmix64 from a state keyed by
+    // (seed, epoch, row): one mix per draw.
+    uint64_t state = key_hash(seed, uint64_t(n), uint64_t(gi));
+    const float a = float(ab.a), b = float(ab.b);
     for (int64_t e = g.offsets[size_t(i)]; e < g.offsets[size_t(i) + 1]; ++e) {
       const double ep = eps[size_t(e)];
       const int64_t j = g.cols[size_t(e)];
@@ -71,20 +74,22 @@ struct Epoch {
       // epoch_of_next_sample <= n, without its float drift).
       if (n < 1 || std::floor(double(n) / ep) == std::floor(double(n - 1) / ep)) continue;
       const float* o = all.data() + j * dim;
-      double d2 = 0;
-      for (int c = 0; c < dim; ++c) d2 += double(cur[c] - o[c]) * (cur[c] - o[c]);
+      float d2 = 0;
+      for (int c = 0; c < dim; ++c) d2 += (cur[c] - o[c]) * (cur[c] - o[c]);
       if (d2 > 0) {
-        const double gc = -2.0 * a * b * std::pow(d2, b - 1.0) / (a * std::pow(d2, b) + 1.0);
+        const float pb = std::pow(d2, b);  // d2^(b-1) = pb / d2
+        const float gc = -2.0f * a * b * (pb / d2) / (a * pb + 1.0f);
         for (int c = 0; c < dim; ++c) cur[c] += 2.0f * clip4(gc * (cur[c] - o[c])) * alpha;
       }
       for (int s = 0; s < neg_rate; ++s) {
-        const int64_t k = int64_t(rng.below(uint64_t(N)));
+        state += 0x9e3779b97f4a7c15ull;
+        const int64_t k = int64_t(mix64(state) % N);
         if (k == gi || !valid[size_t(k)]) continue;
         const float* q = all.data() + k * dim;
-        double q2 = 0;
-        for (int c = 0; c < dim; ++c) q2 += double(cur[c] - q[c]) * (cur[c] - q[c]);
+        float q2 = 0;
+        for (int c = 0; c < dim; ++c) q2 += (cur[c] - q[c]) * (cur[c] - q[c]);
         if (q2 <= 0) continue;
-        const double gc = 2.0 * b / ((0.001 + q2) * (a * std::pow(q2, b) + 1.0));
+        const float gc = 2.0f * b / ((0.001f + q2) * (a * std::pow(q2, b) + 1.0f));
         for (int c = 0; c < dim; ++c) cur[c] += clip4(gc * (cur[c] - q[c])) * alpha;
       }
     }
