@@ -6,14 +6,30 @@
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 #include "embed/embed_stage.h"
+#include "io/h5store.h"
+#include "io/output_identity.h"
 
 namespace distclust {
 namespace {
+
+/// knn.h5 records the identity of the features it was built from.
+void check_knn_belongs(const EmbedParams& p, Communicator& comm) {
+  std::string built, now;
+  {
+    H5Reader r(p.knn, comm);
+    if (r.has_attr("features_config_hash")) built = r.attr_string("features_config_hash");
+  }
+  if (comm.rank() == 0) now = file_identity(p.features);
+  comm.broadcast(now, 0);
+  require(built.empty() || now.empty() || built == now, "embed: ", p.knn, " was built from features ", built, " but ",
+          p.features, " is now ", now, ": the files do not belong together (rebuild ", p.knn, ")");
+}
 
 StageOutcome run_embed_stage(const EmbedParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "embed: no features given (--features features.h5)");
   require(!p.knn.empty(), "embed: no kNN graph given (--knn knn.h5, from `distclust knn`)");
   const auto t0 = std::chrono::steady_clock::now();
+  check_knn_belongs(p, comm);
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm);
   // Every rank holds the whole layout twice at a checkpoint (the snapshot and the state).

@@ -42,6 +42,10 @@ acc=$(json_get scores.json acc); nmi=$(json_get scores.json nmi)
 ge "$acc" 0.65 || fail "k-means ACC $acc < 0.65 on the embedding"
 ge "$nmi" 0.70 || fail "k-means NMI $nmi < 0.70 on the embedding"
 pass "trustworthiness@15 $trust, k-means on the embedding ACC $acc NMI $nmi"
+# A graph of other features is refused by name.
+dcrun 1 synth features --n 10000 --d 50 --out other.h5 >/dev/null 2>&1
+if dcrun 1 embed --features other.h5 --knn knn.h5 --out bad.h5 >bad.txt 2>&1; then fail "embed took a graph of other features"; fi
+grep -q "do not belong together" bad.txt || { cat bad.txt; fail "no clear error for a graph of other features"; }
 # Killed after 20 of 60 epochs (checkpoints every 10), resumed: the same file.
 args=(embed --features m.h5 --knn knn.h5 --epochs 60 --checkpoint-every 10)
 dcrun 2 "${args[@]}" --out ref60.h5 >/dev/null 2>&1 || fail "embed 60 epochs"
