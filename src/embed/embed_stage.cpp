@@ -42,6 +42,7 @@ StageOutcome run_embed_stage(const EmbedParams& p, Communicator& comm, const Sta
             "): ", edges / 2, " symmetric edges, ", p.dim, "-D, ", comm.size(), " ranks x ", compute_threads(),
             " threads");
   std::vector<float> y = pca_init(b, p.dim, g.metric == "cosine", uint64_t(p.seed), comm);
+  std::vector<float>().swap(b.x);  // only labels, valid and rows are written back: memory N x D + the graph
   const double t_prep = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string ckpt = p.checkpoint_every > 0 ? p.out + ".ckpt" : "";
   const double per_epoch = embed_layout(g, p, valid_all, y, comm, ckpt, cfg.hash);
