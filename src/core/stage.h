@@ -42,6 +42,15 @@ struct RunLayout {
   }
   /// The features every stage after extract reads.
   std::string features() const { return output_or("extract", "features.h5"); }
+  /// The rows the clustering stages (kmeans, scan) cluster: embed's output
+  /// when the run embeds before them (outputs holds only the stages wired so
+  /// far, i.e. the earlier ones), else features(). knn, eval, report and
+  /// export keep features(): the graph of the original features, and the
+  /// images, labels and ids (which embed.h5 carries over all the same).
+  std::string cluster_features() const {
+    const std::string e = output_of("embed");
+    return e.empty() ? features() : e;
+  }
   /// The predictions eval, report and export read: SCAN's when the run
   /// trains SCAN, else the Gaussian mixture's when the run fits one, else
   /// k-means'. The later, sharper model wins: SCAN is trained from the

@@ -49,7 +49,7 @@ const StageDef<GMMParams>& gmm_stage() {
       "gmm.h5",
       {"features", "out", "checkpoint", "init_centroids", "force"},
       [](GMMParams& p, const RunLayout& w) {
-        p.features = w.features();
+        p.features = w.cluster_features();  // the embedding when the run embeds before gmm
         p.out = w.file("gmm.h5");
       },
       [](const GMMParams& p) { return p.out; },

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -301,6 +302,50 @@ template <class T>
 void H5Writer::write_all(const std::string& dataset, std::vector<int64_t> shape, const T* data) {
   create_raw(dataset, shape, dtype_of<T>(), false);
   write_raw(dataset, {}, dtype_of<T>(), data, true);
+}
+
+void H5Writer::write_strings(const std::string& dataset, int64_t n_total, RowRange rows,
+                             const std::vector<std::string>& mine) {
+  require(int64_t(mine.size()) == rows.size(), tmp_, ": ", mine.size(), " strings for rows [", rows.begin, ", ",
+          rows.end, ")");
+  int64_t len = 1;
+  for (const auto& s : mine) len = std::max<int64_t>(len, int64_t(s.size()));
+  len = comm_.max(len);
+  std::vector<char> buf(size_t(rows.size() * len), '\0');
+  for (size_t i = 0; i < mine.size(); ++i) std::copy(mine[i].begin(), mine[i].end(), buf.begin() + i * len);
+  const std::string p = ds_path(dataset);
+  hid_t ty = DC_H5(H5Tcopy(H5T_C_S1));
+  h5::Closer ct{ty, H5Tclose};
+  DC_H5(H5Tset_size(ty, size_t(len)));
+  DC_H5(H5Tset_strpad(ty, H5T_STR_NULLPAD));
+  hsize_t dims[1] = {hsize_t(n_total)};
+  hid_t sp = DC_H5(H5Screate_simple(1, dims, nullptr));
+  h5::Closer cs{sp, H5Sclose};
+  hid_t dcpl = DC_H5(H5Pcreate(H5P_DATASET_CREATE));
+  h5::Closer cp{dcpl, H5Pclose};
+  if (n_total > 0) {
+    hsize_t chunk[1] = {std::max<hsize_t>(1, std::min<hsize_t>(hsize_t(n_total), (1 << 20) / hsize_t(len)))};
+    DC_H5(H5Pset_chunk(dcpl, 1, chunk));
+  }
+  hid_t ds = H5Dcreate2(file_, p.c_str(), ty, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (ds < 0) throw_hdf5_write_error(("H5Dcreate2(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
+  h5::Closer cd{ds, H5Dclose};
+  if (n_total == 0) return;
+  hsize_t start[1] = {hsize_t(rows.begin)}, count[1] = {hsize_t(rows.size())}, mdims[1] = {std::max<hsize_t>(1, count[0])};
+  hid_t fs = DC_H5(H5Dget_space(ds));
+  h5::Closer cf{fs, H5Sclose};
+  hid_t ms = DC_H5(H5Screate_simple(1, mdims, nullptr));
+  h5::Closer cm{ms, H5Sclose};
+  if (count[0] > 0) {
+    DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr));
+  } else {
+    DC_H5(H5Sselect_none(fs));
+    DC_H5(H5Sselect_none(ms));
+  }
+  hid_t dxpl = h5::transfer(comm_);
+  h5::Closer cx{dxpl, H5Pclose};
+  if (H5Dwrite(ds, ty, ms, fs, dxpl, buf.empty() ? nullptr : buf.data()) < 0)
+    throw_hdf5_write_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
 }
 
 void H5Writer::attr(const std::string& name, const std::string& value) {

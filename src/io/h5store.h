@@ -72,6 +72,11 @@ class H5Writer {
     write_all<T>(dataset, {static_cast<int64_t>(v.size())}, v.data());
   }
 
+  /// Creates and writes a 1-D [n_total] dataset of fixed-length strings
+  /// (NUL-padded, as extract writes /ids) from every rank's rows (may be
+  /// empty); the length is the longest string on any rank.
+  void write_strings(const std::string& dataset, int64_t n_total, RowRange rows, const std::vector<std::string>& mine);
+
   /// File attributes (root group); values from rank 0.
   void attr(const std::string& name, const std::string& value);
   void attr(const std::string& name, double value);

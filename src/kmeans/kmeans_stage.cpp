@@ -74,7 +74,7 @@ const StageDef<KMeansParams>& kmeans_stage() {
       "kmeans.h5",
       {"features", "out", "checkpoint", "init_centroids", "force"},
       [](KMeansParams& p, const RunLayout& w) {
-        p.features = w.features();
+        p.features = w.cluster_features();
         p.out = w.file("kmeans.h5");
       },
       [](const KMeansParams& p) { return p.out; },

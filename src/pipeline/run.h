@@ -21,7 +21,7 @@ struct RunParams {
   bool force = false;  ///< run every stage even when its output is up to date
   template <class V> void visit(V& v) {
     v("workdir", workdir, "folder for all outputs (features.h5, kmeans.h5, gmm.h5, knn.h5, scan.h5, report/, export/)");
-    v("stages", stages, "comma-separated: synth_images,extract,kmeans,gmm,knn,scan,eval,export,report,assign");
+    v("stages", stages, "comma-separated: synth_images,extract,kmeans,gmm,knn,embed,scan,eval,export,report,assign; embed after knn and before kmeans/gmm/scan makes them cluster the embedding");
     v("force", force, "rerun stages whose outputs are up to date");
   }
   void validate() const;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "assign/assign.h"
+#include "embed/embed_stage.h"
 #include "eval/eval.h"
 #include "export/export.h"
 #include "extract/extract_stage.h"
@@ -29,6 +30,7 @@ void for_each_stage(F&& f) {
   f(kmeans_stage());
   f(gmm_stage());
   f(knn_stage());
+  f(embed_stage());  // after knn: its graph; before the clustering stages that may read its output
   f(scan_stage());
   f(eval_stage());
   f(export_stage());  // before report: the report links the export's CSV and folders

@@ -8,6 +8,8 @@
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
+#include "distclust/config.h"
+#include "kmeans/kmeans.h"
 #include "kmeans/kmeans_confidence.h"
 #include "io/h5_strings.h"
 #include "comm/root.h"
@@ -15,6 +17,24 @@
 namespace fs = std::filesystem;
 
 namespace distclust::report {
+
+std::string kmeans_rows_file(const std::string& features, const std::string& kmeans) {
+  // k-means may have clustered other rows than the ones shown: a run that
+  // embeds before kmeans clusters embed.h5 while report and export show
+  // features.h5 (the same N rows, ids and labels). The margin needs the rows
+  // k-means saw: its own `features`, when its centroids' D differs from
+  // these features' and that file has the same rows.
+  LocalCommunicator self;
+  H5Reader k(kmeans, self), f(features, self);
+  if (!k.has("/centroids") || !k.has_attr("params")) return features;
+  const DatasetInfo c = k.info("/centroids"), x = f.info("/features");
+  if (c.shape.size() != 2 || x.shape.size() != 2 || c.shape[1] == x.shape[1]) return features;
+  KMeansParams kp;
+  Config::parse(k.attr_string("params"), kmeans + ": params").apply_yaml("kmeans", kp);
+  if (kp.features.empty() || kp.features == features || !std::filesystem::exists(kp.features)) return features;
+  const DatasetInfo o = H5Reader(kp.features, self).info("/features");
+  return o.shape.size() == 2 && o.shape[0] == x.shape[0] && o.shape[1] == c.shape[1] ? kp.features : features;
+}
 
 std::string cluster_folder_name(int64_t c) {
   char b[40];
@@ -175,7 +195,7 @@ Clustering load_clustering(const std::string& features, const std::string& pred,
   cl.n = h.n;
   cl.kind = static_cast<PredKind>(h.kind);
   std::vector<float> margin;
-  if (cl.kind == PredKind::kmeans) margin = kmeans_margin_confidence(features, pred, comm);
+  if (cl.kind == PredKind::kmeans) margin = kmeans_margin_confidence(kmeans_rows_file(features, pred), pred, comm);
   run_on_root(comm, "reading the inputs", [&] {
     read_on_root(cl);
     if (cl.kind == PredKind::kmeans) {

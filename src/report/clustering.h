@@ -44,6 +44,11 @@ struct Clustering {
 /// Rank 0 gets the full Clustering; other ranks get n, k and kind only.
 Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm);
 
+/// The rows a kmeans.h5 was fitted on, for its margin confidence: `features`,
+/// or the kmeans.h5's own features file (its params) when k-means clustered
+/// other rows of the same N (an embedding of them: the centroids' D differs).
+std::string kmeans_rows_file(const std::string& features, const std::string& kmeans);
+
 /// Image paths of the given rows (features /ids), "" for every row when /ids
 /// holds no strings. Rank 0 only.
 std::vector<std::string> image_paths(const std::string& features, const std::vector<int64_t>& rows);

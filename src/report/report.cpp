@@ -352,7 +352,25 @@ void add_map(ReportModel& m, const ReportParams& p, const Clustering& cl) {
     map_from_file(m, cl, p.map, rows);
     return;
   }
-  m.map.note = "no 2-D map: give one with --map embed.h5 (distclust embed --dim 2)";
+  if (!p.embed.empty()) {  // the run's embedding, when it is a map already
+    LocalCommunicator self;
+    const DatasetInfo fi = H5Reader(p.embed, self).info("/features");
+    if (fi.shape.size() == 2 && fi.shape[0] == cl.n && fi.shape[1] == 2) {
+      map_from_file(m, cl, p.embed, rows);
+      return;
+    }
+  }
+  if (rows.size() < 3) {
+    m.map.note = "no map: fewer than 3 valid rows";
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<float> xy = compute_map_xy(cl.features, rows, p.seed);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  map_from_points(m, cl, xy, rows,
+                  fmt("a UMAP-style layout (distclust embed) of these rows' cosine 15-NN graph, computed by the report "
+                      "in ", fixed(secs, 1), " s"));
+  log::info("report: map of ", rows.size(), " rows computed in ", secs, " s");
 }
 
 std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
@@ -454,6 +472,7 @@ const StageDef<ReportParams>& report_stage() {
         if (w.has("scan")) p.scan = w.output_of("scan");
         p.compare = w.clusterings();
         p.export_dir = w.output_or("export", "export");  // linked when it exists (export before report)
+        p.embed = w.output_of("embed");                  // the map, when 2-D
         // Export's duplicates.csv, when this run's export comes first (a
         // later one would leave an old folder's file here).
         if (p.duplicates_csv.empty() && !w.output_of("export").empty()) p.duplicates_csv = w.output_of("export");
@@ -464,6 +483,7 @@ const StageDef<ReportParams>& report_stage() {
         std::vector<std::string> in{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
         for (const auto& m : parse_methods(p.compare, "report.compare")) in.push_back(m.second);
         if (!p.map.empty() && p.map != "none") in.push_back(p.map);
+        if (!p.embed.empty()) in.push_back(p.embed);
         return in;
       },
       nullptr,

@@ -67,7 +67,8 @@ struct ReportParams {
   int64_t confusion_cells = 4000;          ///< largest confusion matrix drawn (clusters x classes cells)
   std::string image_root = "";             ///< folder relative /ids paths are relative to (default: current folder)
   std::string export_dir = "";             ///< `distclust export` folder to link (assignments.csv, clusters/); "" = none
-  std::string map = "";                    ///< 2-D map: an embed.h5 [N x 2]; '' = auto (a run's 2-D embed, else computed on a sample); none = no map
+  std::string map = "";                    ///< 2-D map: an embed.h5 [N x 2]; '' = auto (`embed` when 2-D, else computed on a sample); none = no map
+  std::string embed = "";                  ///< the run's embed.h5: the map when it is 2-D ('' = none)
   int64_t map_sample = 100000;             ///< rows the map shows (a keyed sample when N is larger)
   bool force = false;                      ///< replace an existing OUT that distclust did not write (io/replace_rule.h)
 
@@ -95,6 +96,7 @@ struct ReportParams {
     v("image_root", image_root, "folder relative image paths are relative to (default: current folder)");
     v("export_dir", export_dir, "export folder to link (assignments.csv, clusters/); a run links its own");
     v("map", map, "2-D map: an embed.h5 with [N x 2] /features ('' = auto: a run's 2-D embed, else computed on a sample; none = no map)");
+    v("embed", embed, "an embed.h5 of these rows, the map when it is 2-D (a run: its embed)");
     v("map_sample", map_sample, "rows the map shows (a keyed sample of the valid rows when there are more)");
     v("force", force, "replace an existing --out that distclust did not write");
   }

@@ -41,6 +41,11 @@ void map_from_file(ReportModel& m, const Clustering& cl, const std::string& coor
 void map_from_points(ReportModel& m, const Clustering& cl, const std::vector<float>& xy,
                      const std::vector<int64_t>& rows, const std::string& source);
 
+/// A 2-D layout [rows x 2] of the given rows of a features file: the
+/// embed stage's UMAP layout (embed/embed.h) of those rows' own exact cosine
+/// kNN graph (k = 15), on this process alone.
+std::vector<float> compute_map_xy(const std::string& features, const std::vector<int64_t>& rows, int64_t seed);
+
 /// <section id="map"> (a note when there is none).
 void render_map(std::ostringstream& o, const ReportModel& m);
 

@@ -34,7 +34,14 @@ void check_inputs(const ScanParams& p, Communicator& comm, ScanData& s) {
   (void)d_feat;
   require(n_feat == n_knn, "scan: ", p.features, " has ", n_feat, " rows but ", p.knn, " has ", n_knn,
           " rows: the kNN graph was not built from these features");
-  require(knn_features_hash.empty() || s.inputs.features_hash.empty() || knn_features_hash == s.inputs.features_hash,
+  // An embedding (embed.h5) goes with the graph of the features it embeds.
+  std::string embedded_from;
+  {
+    H5Reader fr(p.features, comm);
+    if (fr.has_attr("source_features_config_hash")) embedded_from = fr.attr_string("source_features_config_hash");
+  }
+  require(knn_features_hash.empty() || s.inputs.features_hash.empty() || knn_features_hash == s.inputs.features_hash ||
+              knn_features_hash == embedded_from,
           "scan: ", p.knn, " was built from features ", knn_features_hash, " but ", p.features, " is now ",
           s.inputs.features_hash, ": the files do not belong together (rebuild ", p.knn, ")");
 }

@@ -42,7 +42,7 @@ const StageDef<ScanParams>& scan_stage() {
       // what is computed (replicate and exchange are bit-identical).
       {"features", "knn", "out", "checkpoint", "neighbour_features", "memory_budget", "force"},
       [](ScanParams& p, const RunLayout& w) {
-        p.features = w.features();
+        p.features = w.cluster_features();
         p.knn = w.output_or("knn", "knn.h5");
         p.out = w.file("scan.h5");
       },

@@ -41,4 +41,30 @@ dcrun 1 report --features f.h5 --pred km.h5 --map none --out rep2 >/dev/null 2>&
 grep -q 'no map (report.map = none)' rep2/index.html || fail "--map none"
 if dcrun 1 report --features f.h5 --pred km.h5 --map bad.h5 --out rep3 >bad.txt 2>&1; then fail "a [N x 3] map accepted"; fi
 grep -q "bad.h5: /features is .*expected \[1000 x 2\]" bad.txt || { cat bad.txt; fail "unclear map error"; }
-pass "report map: sampled points, legend per cluster, hover shows image and path; none; bad shape refused"
+# Without --map the report lays out the rows itself (embed's UMAP layout of
+# their cosine 15-NN graph): every row placed, and the map keeps the rows'
+# cosine neighbourhoods (trustworthiness) better than the PCA map above does.
+dcrun 1 report --features f.h5 --pred km.h5 --out rep4 >rep4.txt 2>&1 || { cat rep4.txt; fail "report with a computed map"; }
+$PY - <<'PY' || fail "computed map"
+import re, h5py, numpy as np
+from sklearn.manifold import trustworthiness
+s = re.search(r'<section id="map">.*?</section>', open('rep4/index.html').read(), re.S).group(0)
+assert 'computed by the report' in s and '1000 of 1000 rows' in s, s[:300]
+get = lambda k: np.array([int(v) for v in re.search(k + r':\[([^\]]*)\]', s).group(1).split(',')])
+M = np.stack([get('x'), get('y')], 1).astype(float)
+X = h5py.File('f.h5')['features'][:]; X /= np.linalg.norm(X, axis=1, keepdims=True)
+tw, tw_pca = trustworthiness(X, M, n_neighbors=10), trustworthiness(X, h5py.File('map.h5')['features'][:], n_neighbors=10)
+assert tw >= 0.8 and tw > tw_pca, (tw, tw_pca)
+print('computed map: trustworthiness %.3f (PCA map %.3f)' % (tw, tw_pca))
+PY
+# A run that embeds to 2-D shows that embedding as its map.
+cat >run.yaml <<YAML
+run: {workdir: w, stages: "extract,knn,embed,kmeans,report"}
+extract: {source: $DATA, backbone: pixels, pixels_size: 8}
+knn: {k: 15}
+embed: {dim: 2, epochs: 50}
+kmeans: {k: 10}
+YAML
+dcrun 1 run --config run.yaml >run.txt 2>&1 || { cat run.txt; fail "run with embed"; }
+grep -q 'rows placed by w/embed.h5' w/report/index.html || fail "the run's 2-D embedding is not its map"
+pass "report map: sampled points, legend per cluster, hover shows image and path; computed when none is given; a run's 2-D embed; none; bad shape refused"
