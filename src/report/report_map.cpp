@@ -45,9 +45,12 @@ cv.addEventListener('mousemove',e=>{const r=cv.getBoundingClientRect(),px=(e.cli
   for(const i of l){if(only>=0&&M.c[i]!==only)continue;const dx=M.x[i]*W/1000-px,dy=M.y[i]*H/1000-py,d=dx*dx+dy*dy;if(d<bd){bd=d;best=i;}}}
  if(best<0){tip.style.display='none';cv.title='';return;}
  const p=M.f[best]?M.dirs[M.f[best][0]]+'/'+M.f[best][1]:'';
- tip.innerHTML=(p?'<img src="'+encodeURI('file://'+p)+'" alt="">':'')+'<div>row '+M.r[best]+' \u00b7 cluster '+M.c[best]+
-  (M.l[best]>=0?' \u00b7 '+M.names[M.l[best]]:'')+'</div><div class="path"></div>';
- tip.querySelector('.path').textContent=p;cv.title=p;
+ // Built as nodes, text as text: a path or class name is never read as HTML.
+ tip.textContent='';
+ if(p){const im=document.createElement('img');im.src=encodeURI('file://'+p);im.alt='';tip.appendChild(im);}
+ const t=document.createElement('div');t.textContent='row '+M.r[best]+' \u00b7 cluster '+M.c[best]+
+  (M.l[best]>=0?' \u00b7 '+M.names[M.l[best]]:'');tip.appendChild(t);
+ const q=document.createElement('div');q.className='path';q.textContent=p;tip.appendChild(q);cv.title=p;
  tip.style.display='block';tip.style.left=(e.clientX-r.left+14)+'px';tip.style.top=(e.clientY-r.top+14)+'px';});
 cv.addEventListener('mouseleave',()=>{tip.style.display='none';});
 for(const s of document.querySelectorAll('#map-legend .sw')){const c=+s.dataset.c;s.style.background=col(c);
