@@ -40,24 +40,9 @@ Projection fit_rows_pca(const FeatureBlock& b, int dim, bool cosine, uint64_t se
   }
   const int64_t m = int64_t(held.size()) / d, count = comm.sum(m);
   require(count >= 2, "embed: fewer than 2 valid rows to initialise the layout from");
-  // Columns rounded to integers (as feature_pca.cpp does): exact moments.
-  std::vector<double> range(size_t(d), 0.0);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < d; ++j) range[j] = std::max(range[j], std::fabs(double(held[i * d + j])));
-  comm.allreduce_max(range.data(), range.size());
-  const int bits = pca_quantization_bits(count);
-  std::vector<double> scale(static_cast<size_t>(d)), zero(static_cast<size_t>(d), 0.0);
-  for (int64_t j = 0; j < d; ++j) scale[j] = range[j] > 0 ? std::ldexp(range[j], -bits) : 1.0;
-  PcaMoments mo(d);
-  constexpr int64_t kChunk = 512;
-  std::vector<double> v(size_t(kChunk * d));
-  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
-    const int64_t c = std::min(kChunk, m - c0);
-    for (int64_t i = 0; i < c; ++i)
-      for (int64_t j = 0; j < d; ++j) v[i * d + j] = std::nearbyint(double(held[(c0 + i) * d + j]) / scale[j]);
-    mo.add(v.data(), c);
-  }
-  mo.allreduce(comm);
+  // Columns rounded to integers: exact moments (feature_pca.h).
+  std::vector<double> scale, zero(static_cast<size_t>(d), 0.0);
+  PcaMoments mo = quantized_moments(held, d, count, scale, comm);
   Projection p = solve_pca(mo, scale, zero, o, comm);
   p.normalize_input = cosine;
   return p;

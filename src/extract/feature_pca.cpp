@@ -68,6 +68,30 @@ std::vector<float> sample_rows(const ImageSource& src, Backbone& net, const Feat
 
 }  // namespace
 
+PcaMoments quantized_moments(const std::vector<float>& held, int64_t d, int64_t count, std::vector<double>& scale,
+                             Communicator& comm) {
+  const int64_t m = int64_t(held.size()) / d;
+  // Per-column scale from the rows' range, the same on every rank.
+  std::vector<double> range(size_t(d), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < d; ++j) range[j] = std::max(range[j], std::fabs(double(held[i * d + j])));
+  comm.allreduce_max(range.data(), range.size());
+  const int bits = pca_quantization_bits(count);
+  scale.assign(size_t(d), 1.0);
+  for (int64_t j = 0; j < d; ++j) scale[j] = range[j] > 0 ? std::ldexp(range[j], -bits) : 1.0;
+  PcaMoments mo(d);
+  constexpr int64_t kChunk = 512;
+  std::vector<double> v(size_t(kChunk * d));
+  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
+    const int64_t k = std::min(kChunk, m - c0);
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < d; ++j) v[i * d + j] = std::nearbyint(double(held[(c0 + i) * d + j]) / scale[j]);
+    mo.add(v.data(), k);
+  }
+  mo.allreduce(comm);
+  return mo;
+}
+
 int pca_quantization_bits(int64_t count) {
   int log2n = 0;
   while ((int64_t(1) << log2n) < std::max<int64_t>(1, count)) ++log2n;
@@ -86,27 +110,11 @@ Projection fit_feature_pca(const ImageSource& src, Backbone& net, const FeatureP
   const int64_t m = int64_t(held.size()) / d, count = comm.sum(m);
   require(count >= 2, "PCA of the backbone's features: only ", count, " readable images were sampled from ",
           src.size(), " (need at least 2)");
-  // Per-column scale from the sample's range, the same on every rank.
-  std::vector<double> range(size_t(d), 0.0);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < d; ++j) range[j] = std::max(range[j], std::fabs(double(held[i * d + j])));
-  comm.allreduce_max(range.data(), range.size());
-  const int bits = pca_quantization_bits(count);
-  std::vector<double> scale(static_cast<size_t>(d)), zero(static_cast<size_t>(d), 0.0);
-  for (int64_t j = 0; j < d; ++j) scale[j] = range[j] > 0 ? std::ldexp(range[j], -bits) : 1.0;
-  PcaMoments mo(d);
-  constexpr int64_t kChunk = 512;
-  std::vector<double> v(size_t(kChunk * d));
-  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
-    const int64_t k = std::min(kChunk, m - c0);
-    for (int64_t i = 0; i < k; ++i)
-      for (int64_t j = 0; j < d; ++j) v[i * d + j] = std::nearbyint(double(held[(c0 + i) * d + j]) / scale[j]);
-    mo.add(v.data(), k);
-  }
-  mo.allreduce(comm);
+  std::vector<double> scale, zero(static_cast<size_t>(d), 0.0);
+  PcaMoments mo = quantized_moments(held, d, count, scale, comm);
   Projection p = solve_pca(mo, scale, zero, o.pca, comm);
   p.normalize_input = o.normalize_input;
-  log::debug("extract: PCA sample of ", count, " rows rounded to ", bits, " bits per column");
+  log::debug("extract: PCA sample of ", count, " rows rounded to ", pca_quantization_bits(count), " bits per column");
   return p;
 }
 

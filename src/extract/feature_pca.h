@@ -44,4 +44,12 @@ Projection fit_feature_pca(const ImageSource& src, Backbone& net, const FeatureP
 /// double: (2 bits + ceil(log2 count)) <= 52, at most 24 (float32's precision).
 int pca_quantization_bits(int64_t count);
 
+/// Exact moments of the rows held [m x d] on every rank (count rows in all):
+/// each column rounded to integers on a grid of 2^-bits of its largest
+/// magnitude over all ranks (pca_quantization_bits), so the sums, and the
+/// PCA solved from them, do not depend on the rank split. scale: [d] the
+/// grid step of each column (input to solve_pca). Collective.
+PcaMoments quantized_moments(const std::vector<float>& held, int64_t d, int64_t count, std::vector<double>& scale,
+                             Communicator& comm);
+
 }  // namespace distclust
