@@ -7,6 +7,7 @@
 // metric (exact search, the graph's k or scan.neighbours of them).
 #include <unordered_map>
 
+#include "kernels/compute_target.h"
 #include "assign/assign_parts.h"
 #include "comm/local_comm.h"
 #include "distclust/config.h"
@@ -63,7 +64,7 @@ std::vector<int64_t> graph_neighbours(const H5Reader& k, const RunGraph& g, int6
 std::vector<std::vector<int64_t>> search_run(const H5Reader& f, const RunGraph& g, std::vector<float> q, int64_t m) {
   if (g.cosine) normalize_rows(q.data(), m, g.d);
   TopK top(m, int(g.kuse));
-  auto kernel = make_cpu_search();
+  auto kernel = make_search();
   const int64_t piece = std::max<int64_t>(1024, (int64_t(1) << 24) / std::max<int64_t>(g.d, 1));
   for (int64_t r0 = 0; r0 < g.n; r0 += piece) {
     const RowRange r{r0, std::min(g.n, r0 + piece)};

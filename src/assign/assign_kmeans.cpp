@@ -2,6 +2,7 @@
 // the run's final assignment applied them (kmeans.cpp, Lloyd::result): its
 // tiles, its normalisation, the search kernel with k = 1; and the margin
 // confidence the report shows for the run's rows (kmeans_confidence.h).
+#include "kernels/compute_target.h"
 #include "assign/assign_parts.h"
 #include "comm/local_comm.h"
 #include "distclust/config.h"
@@ -34,7 +35,7 @@ KMeansOut apply_kmeans(const std::string& kmeans_h5, const FeatureBlock& b) {
   KMeansOut o;
   o.assign.resize(size_t(n));
   o.distance.resize(size_t(n));
-  auto kernel = make_cpu_search({kp.tile_rows, kp.tile_k});
+  auto kernel = make_search({kp.tile_rows, kp.tile_k});
   assign_nearest(*kernel, x, norms.data(), km.centroids.data(), k, km.spherical, o.assign.data(), o.distance.data());
   std::vector<float>& c = km.centroids;
   if (km.spherical) normalize_rows(c.data(), k, d);

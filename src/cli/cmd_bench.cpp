@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "kernels/compute_target.h"
 #include "cli/bench_params.h"
 #include "cli/commands.h"
 #include "cli/context.h"
@@ -63,7 +64,7 @@ void add_bench_commands(CLI::App& app) {
     kp.k = p.k, kp.iters = p.iters, kp.tol = 0, kp.init = "random", kp.seed = p.seed, kp.spherical = p.spherical;
     kp.checkpoint = false;
     kp.tile_rows = p.tile_rows, kp.tile_k = p.tile_k;
-    auto kernel = make_cpu_search({kp.tile_rows, kp.tile_k});
+    auto kernel = make_search({kp.tile_rows, kp.tile_k});
     KMeansResult r = kmeans(b, kp, comm, *kernel);
     // The default initialisation (k-means++ on a keyed sample), timed alone:
     // against a Lloyd iteration it says what seeding costs.

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "kernels/compute_env.h"
+#include "kernels/compute_target.h"
 #include "distclust/log.h"
 #include "pipeline/stage_table.h"
 
@@ -46,10 +47,11 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   if (const char* r = std::getenv("DISTCLUST_TEST_FAIL_RANK"); r && std::atoi(r) == ctx.comm->rank())
     throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
+  set_compute_target(ctx.runtime, ctx.comm->local_rank());
   // A decision about the BLAS kernels is worth a line on the terminal; the
   // rest of the environment only in the logs.
   const std::string env = fmt(compute_env::summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),
-                              " threads/rank=", threads);
+                              " threads/rank=", threads, "; compute ", compute_target().describe());
   if (compute_env::blas_decision_made())
     log::info(env);
   else

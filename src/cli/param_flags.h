@@ -1,6 +1,8 @@
 // CLI flags generated from a params struct's visit(): --name for each field
 // ('_' -> '-'), with the field's doc and default in --help. Flags given on
 // the command line are applied after the YAML section and before --set.
+// Where a stage and the runtime section share a key, the stage keeps --NAME
+// and the runtime's flag is --runtime-NAME (extract: --device, --runtime-device).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -22,6 +24,13 @@ class ParamFlags {
         if (s == name) return;
       Entry e{section, name, nullptr, std::make_shared<std::string>(), std::make_shared<bool>(false)};
       std::string flag = "--" + dashed(name);
+      // Two sections with one key on one command (runtime.device and
+      // extract.device on `extract`): the stage keeps the plain flag, the
+      // runtime's says its section (--runtime-device).
+      if (CLI::Option* clash = app->get_option_no_throw(flag)) {
+        if (section == "runtime") flag = "--runtime-" + dashed(name);
+        else rename_runtime_flag(app, clash);
+      }
       using T = std::decay_t<decltype(field)>;
       if constexpr (std::is_same_v<T, bool>) {
         e.opt = app->add_flag(flag + ",!--no-" + dashed(name), *e.flag, doc);
@@ -53,6 +62,19 @@ class ParamFlags {
     std::shared_ptr<bool> flag;
     bool is_bool = false;
   };
+  /// Moves the runtime flag `opt` to --runtime-NAME (same doc and default).
+  void rename_runtime_flag(CLI::App* app, CLI::Option* opt) {
+    for (auto& e : entries_) {
+      if (e.opt != opt) continue;
+      require(e.section == "runtime", "internal: flag ", opt->get_name(), " of two stage sections");
+      const std::string doc = opt->get_description(), def = opt->get_default_str(), type = opt->get_type_name();
+      const std::string group = opt->get_group();
+      app->remove_option(opt);
+      e.opt = app->add_option("--runtime-" + dashed(e.key), *e.value, doc)->type_name(type);
+      e.opt->default_str(def)->group(group);
+      return;
+    }
+  }
   static std::string dashed(std::string s) {
     for (auto& c : s) c = c == '_' ? '-' : c;
     return s;

@@ -22,6 +22,14 @@ void RuntimeParams::validate() const {
   require(comm == "auto" || comm == "local" || comm == "mpi" || comm == "nccl",
           "runtime.comm: '", comm, "' is not one of auto|local|mpi|nccl");
   require(threads >= 0 && threads <= 1024, "runtime.threads: ", threads, " must be in [0, 1024] (0 = auto)");
+  const bool cuda_n = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
+                      device.find_first_not_of("0123456789", 5) == std::string::npos;
+  require(device == "auto" || device == "cpu" || device == "cuda" || cuda_n, "runtime.device: '", device,
+          "' is not one of auto|cpu|cuda|cuda:N");
+  require(kernels == "auto" || kernels == "cpu" || kernels == "torch", "runtime.kernels: '", kernels,
+          "' is not one of auto|cpu|torch");
+  require(precision == "fp32" || precision == "tf32" || precision == "bf16" || precision == "fp16",
+          "runtime.precision: '", precision, "' is not one of fp32|tf32|bf16|fp16");
 }
 
 double physical_memory_bytes() {

@@ -1,4 +1,5 @@
 // Distributed EM: restarts, iterations, checkpoints (gmm.h).
+#include "kernels/compute_target.h"
 #include "gmm/gmm.h"
 
 #include <algorithm>
@@ -202,14 +203,14 @@ class EM {
     std::vector<float> cent;
     std::vector<int64_t> labels;
     if (p_.init_iters == 0) {  // the initial centroids as they are: their nearest rows
-      auto kernel = make_cpu_search();
+      auto kernel = make_search();
       std::vector<float> norms(size_t(b_.local_rows())), dist(size_t(b_.local_rows()));
       row_norms(b_.x.data(), b_.local_rows(), d_, norms.data());
       cent = kmeans_init(b_, norms, kp, key_hash(uint64_t(kp.seed), 0, 0xC0FFEE), comm_, *kernel);
       labels.resize(size_t(b_.local_rows()));
       assign_nearest(*kernel, b_, norms.data(), cent.data(), k_, false, labels.data(), dist.data());
     } else {
-      auto kernel = make_cpu_search();
+      auto kernel = make_search();
       KMeansResult km = kmeans(b_, kp, comm_, *kernel);
       cent = std::move(km.centroids);
       labels = std::move(km.assign);

@@ -1,3 +1,4 @@
+#include "kernels/compute_target.h"
 #include "kmeans/kmeans_confidence.h"
 
 #include <algorithm>
@@ -28,7 +29,7 @@ float margin_confidence(float d1, float d2) {
 void kmeans_margins(const float* x, const int64_t* assign, int64_t n, int64_t d, int64_t first_row, const float* c,
              const float* cn, int64_t k, float* out) {
   TopK top(n, int(std::min<int64_t>(k, 2)));
-  make_cpu_search()->search({x, n, d, first_row}, {c, k, 0, nullptr, cn, nullptr, false}, Metric::l2, top);
+  make_search()->search({x, n, d, first_row}, {c, k, 0, nullptr, cn, nullptr, false}, Metric::l2, top);
   std::vector<float> xn(static_cast<size_t>(n));
   row_norms(x, n, d, xn.data());
 #pragma omp parallel for schedule(static)

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "kernels/compute_target.h"
 #include "distclust/log.h"
 #include "kmeans/kmeans_file.h"
 #include "kmeans/kmeans_sweep.h"
@@ -46,7 +47,7 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   check_finite(b, p.features, comm);
   log::info("kmeans: ", p.features, ": ", b.n_total, " x ", b.d, ", ", p.sweep.empty() ? fmt("k=", p.k) : "K sweep " + p.sweep, ", ", comm.size(), " ranks x ",
             compute_threads(), " threads");
-  auto kernel = make_cpu_search({p.tile_rows, p.tile_k});
+  auto kernel = make_search({p.tile_rows, p.tile_k});
   std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
   KMeansSweep sweep;
   KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash) : run_sweep(b, p, comm, *kernel, sweep);

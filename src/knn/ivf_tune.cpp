@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/compute_target.h"
 #include "knn/ivf_parts.h"
 #include "distclust/search.h"
 #include "distclust/error.h"
@@ -21,7 +22,7 @@ Metric metric_of(bool l2) { return l2 ? Metric::l2 : Metric::inner_product; }
 TopK best_lists(const float* x, int64_t n, int64_t d, int64_t first_row, const std::vector<float>& c, int64_t nl,
                 int np, bool l2) {
   TopK top(n, np);
-  auto kernel = make_cpu_search();
+  auto kernel = make_search();
   kernel->search({x, n, d, first_row}, {c.data(), nl, 0, nullptr, nullptr, nullptr, false}, metric_of(l2), top);
   return top;
 }
@@ -95,7 +96,7 @@ std::vector<int64_t> exact_sample_topk(const FeatureBlock& b, const std::vector<
   const int64_t d = b.d, k = p.k, m = int64_t(rows.size());
   const bool l2 = p.metric == "l2";
   TopK top(m, static_cast<int>(k));
-  auto kernel = make_cpu_search({p.tile_rows, p.tile_cols});
+  auto kernel = make_search({p.tile_rows, p.tile_cols});
   const SearchBase base{b.x.data(), b.local_rows(), b.rows.begin, nullptr, nullptr, b.valid.data(), true};
   kernel->search({qx.data(), m, d, 0, rows.data()}, base, metric_of(l2), top);
   auto sc = comm.allgather(top.raw_scores());

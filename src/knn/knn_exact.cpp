@@ -19,6 +19,7 @@
 #include <numeric>
 #include <sys/stat.h>
 
+#include "kernels/compute_target.h"
 #include "knn/knn_ring.h"
 #include "core/fault.h"
 #include "distclust/error.h"
@@ -276,7 +277,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
     start = resume_step(ck, ckpt_dir, input_key, top, n, comm);
   }
   const auto t0 = std::chrono::steady_clock::now();
-  auto kernel = make_cpu_search({p.tile_rows, p.tile_cols});
+  auto kernel = make_search({p.tile_rows, p.tile_cols});
   const int steps = half_ring_steps(comm.size());
   // Rank 0's share (ranks hold equal shares): local queries x ring steps.
   Progress progress("knn exact (rank 0)", "query rows", n * (steps - start), comm.rank() == 0);

@@ -9,6 +9,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/compute_target.h"
 #include "comm/alltoall.h"
 #include "knn/ivf_parts.h"
 #include "distclust/topk.h"
@@ -62,7 +63,7 @@ std::vector<float> coarse_centroids(const FeatureBlock& b, const KnnParams& p, i
   KMeansParams kp;
   kp.k = static_cast<int>(nlist), kp.iters = 10, kp.spherical = cosine, kp.seed = p.seed, kp.init = "random";
   kp.tol = 0;
-  auto kernel = make_cpu_search();
+  auto kernel = make_search();
   return kmeans(s, kp, comm, *kernel).centroids;
 }
 
@@ -187,7 +188,7 @@ TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool 
     return la < lc || (la == lc && q.row[a] < q.row[c]);
   });
   TopK top(nq, k);
-  auto kernel = make_cpu_search();
+  auto kernel = make_search();
   const Metric metric = l2 ? Metric::l2 : Metric::inner_product;
   const int64_t batch = 4096;
 #pragma omp parallel

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/compute_target.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "distclust/search.h"
@@ -41,7 +42,7 @@ std::vector<float> compute_map_xy(const std::string& features, const std::vector
   require(k >= 1, "report: map of ", m, " rows: too few to embed");
   TopK top(m, k);
   SearchBase base{b.x.data(), m, 0, nullptr, nullptr, nullptr, true};
-  make_cpu_search()->search(SearchQueries{b.x.data(), m, b.d, 0}, base, Metric::inner_product, top);
+  make_search()->search(SearchQueries{b.x.data(), m, b.d, 0}, base, Metric::inner_product, top);
   std::vector<int64_t> idx(size_t(m * k));
   std::vector<float> sim(size_t(m * k));
   for (int64_t i = 0; i < m; ++i) {

@@ -1,0 +1,45 @@
+// Where k-means, kNN and SCAN compute (runtime.device, runtime.kernels,
+// runtime.precision), resolved once per process, and the search kernel that
+// goes with it. Stages ask make_search() for their SearchKernel and
+// compute_target() whether to train SCAN with LibTorch; they never test the
+// device themselves.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "distclust/runtime.h"
+#include "distclust/search.h"
+#include "kernels/torch_abi.h"
+
+namespace distclust {
+
+struct ComputeTarget {
+  bool torch = false;              ///< LibTorch kernels (plugin); else OpenBLAS and the hand-written SCAN heads
+  std::string device = "cpu";      ///< "cpu" or "cuda:N"
+  std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16
+  bool gpu() const { return device != "cpu"; }
+  /// One line for logs: "cpu (OpenBLAS)", "cuda:0 (LibTorch, bf16)", ...
+  std::string describe() const;
+  /// The plugin's spec for this target (threads: this rank's compute threads).
+  TorchComputeSpec spec(const SearchTiling& t = {}) const;
+};
+
+/// Resolves p for this rank (auto: cuda:local_rank % GPUs when the plugin's
+/// LibTorch has CUDA and a GPU is visible, else cpu; kernels auto: torch on
+/// a GPU, cpu on the CPU). Throws naming the value when cuda is asked for
+/// and there is none. Called once at start (cli/context.cpp); before, the
+/// target is the CPU with OpenBLAS.
+void set_compute_target(const RuntimeParams& p, int local_rank);
+const ComputeTarget& compute_target();
+/// Test hook: sets the target as is (no probing).
+void set_compute_target_for_tests(const ComputeTarget& t);
+
+/// The search kernel of the compute target: the OpenBLAS kernel (tiles t),
+/// or the plugin's LibTorch kernel on the target's device.
+std::unique_ptr<SearchKernel> make_search(const SearchTiling& t = {});
+
+/// The plugin's report of its LibTorch (loads the plugin).
+TorchInfo torch_info();
+
+}  // namespace distclust

@@ -1,0 +1,40 @@
+// The LibTorch plugin's entry points (kernels/torch_plugin.h opens it). The
+// binary and the plugin are built together (same compiler, same headers), so
+// C++ types cross the boundary; the names carry a version so that a plugin
+// from another build fails by name, not by crashing.
+#pragma once
+
+#include <string>
+
+#include "distclust/search.h"
+
+namespace distclust {
+
+/// What the plugin's LibTorch can do here (distclust_torch_info_v1).
+struct TorchInfo {
+  std::string version;      ///< LibTorch version, e.g. "1.13.1"
+  bool cuda_built = false;  ///< LibTorch was built with CUDA
+  int cuda_devices = 0;     ///< GPUs visible to this process (0 without CUDA)
+  std::string devices;      ///< their names, "; "-separated
+};
+
+/// Where and how the LibTorch kernels compute (from runtime.device,
+/// runtime.precision; kernels/compute_target.h).
+struct TorchComputeSpec {
+  std::string device = "cpu";      ///< "cpu" or "cuda:N"
+  std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16 (matrix products on a GPU)
+  int threads = 1;                 ///< intra-op threads for CPU tensors
+  SearchTiling tiling;             ///< block sizes (the kernel may use larger blocks on a GPU)
+};
+
+extern "C" {
+/// Fills *info. Never throws.
+using TorchInfoFn = void (*)(TorchInfo* info);
+/// A LibTorch search kernel on spec->device, or null with *error set.
+using TorchSearchFn = SearchKernel* (*)(const TorchComputeSpec* spec, std::string* error);
+}
+
+constexpr const char* kTorchInfoV1 = "distclust_torch_info_v1";
+constexpr const char* kTorchSearchV1 = "distclust_torch_search_v1";
+
+}  // namespace distclust

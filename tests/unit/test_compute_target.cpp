@@ -1,0 +1,84 @@
+// runtime.device / kernels / precision: validation, resolution, and the
+// search kernel that make_search() hands the stages.
+#include <gtest/gtest.h>
+
+#include "distclust/error.h"
+#include "distclust/runtime.h"
+#include "kernels/compute_target.h"
+
+using namespace distclust;
+
+namespace {
+
+std::string error_of(const RuntimeParams& p) {
+  try {
+    p.validate();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+/// Restores the CPU target after a test that changed it.
+struct TargetGuard {
+  ComputeTarget saved = compute_target();
+  ~TargetGuard() { set_compute_target_for_tests(saved); }
+};
+
+}  // namespace
+
+TEST(ComputeTarget, BadValuesAreNamed) {
+  RuntimeParams p;
+  EXPECT_EQ(error_of(p), "");
+  for (const char* ok : {"cpu", "cuda", "cuda:0", "cuda:12"}) {
+    p.device = ok;
+    EXPECT_EQ(error_of(p), "") << ok;
+  }
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda0", ""}) {
+    p.device = bad;
+    EXPECT_NE(error_of(p).find(std::string("runtime.device: '") + bad + "'"), std::string::npos) << bad;
+  }
+  p = RuntimeParams{};
+  p.kernels = "blas";
+  EXPECT_NE(error_of(p).find("runtime.kernels: 'blas'"), std::string::npos);
+  p = RuntimeParams{};
+  p.precision = "fp8";
+  EXPECT_NE(error_of(p).find("runtime.precision: 'fp8'"), std::string::npos);
+}
+
+TEST(ComputeTarget, CpuByDefaultAndOnRequest) {
+  TargetGuard guard;
+  EXPECT_FALSE(compute_target().torch);
+  EXPECT_EQ(compute_target().device, "cpu");
+  RuntimeParams p;
+  p.device = "cpu";
+  set_compute_target(p, 0);
+  EXPECT_FALSE(compute_target().torch);
+  EXPECT_EQ(compute_target().describe(), "cpu (OpenBLAS)");
+  EXPECT_EQ(make_search()->name(), make_cpu_search()->name());
+  p.kernels = "torch";  // LibTorch on CPU tensors: the test path of the GPU code
+  set_compute_target(p, 0);
+  EXPECT_TRUE(compute_target().torch);
+  EXPECT_EQ(compute_target().device, "cpu");
+}
+
+TEST(ComputeTarget, CudaWithoutCudaIsNamed) {
+  TargetGuard guard;
+  const TorchInfo info = torch_info();
+  EXPECT_FALSE(info.version.empty());
+  if (info.cuda_devices > 0) GTEST_SKIP() << "a GPU is visible (" << info.devices << ")";
+  RuntimeParams p;
+  p.device = "cuda";
+  try {
+    set_compute_target(p, 0);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_TRUE(m.find("without CUDA") != std::string::npos || m.find("no GPU is visible") != std::string::npos) << m;
+  }
+  // auto on a machine without a GPU: the CPU, OpenBLAS.
+  p.device = "auto";
+  set_compute_target(p, 0);
+  EXPECT_EQ(compute_target().device, "cpu");
+  EXPECT_FALSE(compute_target().torch);
+}
