@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/compute_target.h"
 #include "distclust/config.h"
 #include "distclust/error.h"
 #include "extract/extract.h"
@@ -74,7 +75,9 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
   TorchScriptSpec spec;
   spec.path = p.backbone;
   spec.input_size = pp.crop;
-  spec.device = p.device;
+  // auto follows runtime.device (resolved once per process: a CUDA LibTorch
+  // and a visible GPU, unless the run asked for the CPU).
+  spec.device = p.device != "auto" ? p.device : compute_target().gpu() ? "cuda" : "cpu";
   spec.local_rank = comm.local_rank();
   spec.threads = m.model_threads = resolve_threads(p, cores, false, false).second;
   spec.autocast = p.autocast;
