@@ -14,54 +14,44 @@
 namespace distclust {
 namespace torch_search {
 namespace {
-
 constexpr float kNever = -std::numeric_limits<float>::infinity();
-
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+}  // namespace
 
-/// Where a block's picks go: query rows lo..hi of q (block rows off..),
-/// base rows c0.. of b.
-struct Offer {
-  const SearchQueries& q;
-  const SearchBase& b;
-  int64_t lo, hi, off, c0;
-  int64_t id(int64_t col) const { return b.ids ? b.ids[c0 + col] : b.first_id + c0 + col; }
-  int64_t row(int64_t i) const { return q.top_rows ? q.top_rows[i] : i; }
-};
+/// The best `keep` of each row of scores e [m x w] with their ids [m x w],
+/// ties to the lower position (callers keep positions in id order), best
+/// first: int64 keys, the float's bits made monotone in the high half and
+/// the complement of the position in the low half, so that topk's order is
+/// exact and total (no tie is left to topk's own choice).
+Picks best_by_key(const torch::Tensor& e, const torch::Tensor& ids, int64_t keep) {
+  const int64_t w = e.size(1), kk = std::min(keep, w);
+  const torch::Tensor bits = e.add(0.0f).view(torch::kInt).to(torch::kLong);  // + 0: -0 becomes +0
+  const torch::Tensor ord = torch::where(bits >= 0, bits, bits.bitwise_xor(0x7FFFFFFF));
+  const torch::Tensor pos = torch::arange(w, ids.options());
+  const torch::Tensor key = ord.mul(int64_t(1) << 32).add_(int64_t(0xFFFFFFFF) - pos);
+  const torch::Tensor at = std::get<1>(torch::topk(key, kk, 1, /*largest=*/true, /*sorted=*/true));
+  return {e.gather(1, at), ids.gather(1, at)};
+}
 
-/// The best `keep` candidates of each row into top. A row whose keep-th
-/// score is tied with candidates topk left out offers all candidates at or
-/// above it, so the TopK's order (ties to the lower id) decides, as on the CPU.
-void offer_best(const Candidates& c, int64_t keep, const Offer& o, TopK& top) {
-  const int64_t w = c.e.size(1), kk = std::min(keep, w);
-  auto tk = torch::topk(c.e, kk, 1, /*largest=*/true, /*sorted=*/true);
-  torch::Tensor v = std::get<0>(tk), j = std::get<1>(tk);
-  torch::Tensor cols = c.cols.defined() ? c.cols.gather(1, j) : j;
-  torch::Tensor tied;
-  if (kk < w) {
-    const torch::Tensor t = v.select(1, kk - 1).unsqueeze(1);
-    tied = ((c.e >= t).sum(1) > kk).logical_and(t.squeeze(1) > kNever).to(torch::kCPU);
-  }
-  v = v.to(torch::kCPU).contiguous();
-  cols = cols.to(torch::kCPU).contiguous();
+namespace {
+
+/// running (best first, ids below the new block's) merged with a block's picks.
+Picks merge(const Picks& running, const Picks& block, int64_t keep) {
+  if (!running.v.defined()) return block;
+  return best_by_key(torch::cat({running.v, block.v}, 1), torch::cat({running.ids, block.ids}, 1), keep);
+}
+
+/// Picks of query rows lo..hi (block rows off..) of q into top.
+void push(const Picks& p, const SearchQueries& q, int64_t lo, int64_t hi, int64_t off, TopK& top) {
+  const torch::Tensor v = p.v.narrow(0, off, hi - lo).to(torch::kCPU).contiguous();
+  const torch::Tensor id = p.ids.narrow(0, off, hi - lo).to(torch::kCPU).contiguous();
+  const int64_t kk = v.size(1);
   const float* pv = v.data_ptr<float>();
-  const int64_t* pc = cols.data_ptr<int64_t>();
-  const bool* pt = tied.defined() ? tied.data_ptr<bool>() : nullptr;
-  for (int64_t i = o.lo; i < o.hi; ++i) {
-    const int64_t r = o.off + i - o.lo, row = o.row(i);
-    if (pt && pt[r]) {  // rare: all candidates at or above the tied score
-      const torch::Tensor e = c.e[r].to(torch::kCPU).contiguous();
-      const torch::Tensor ec = (c.cols.defined() ? c.cols[r] : torch::arange(w, c.e.options().dtype(torch::kLong)))
-                                   .to(torch::kCPU).contiguous();
-      const float t = pv[r * kk + kk - 1];
-      for (int64_t x = 0; x < w; ++x)
-        if (e.data_ptr<float>()[x] >= t) top.push(row, e.data_ptr<float>()[x], o.id(ec.data_ptr<int64_t>()[x]));
-      continue;
-    }
-    for (int64_t x = 0; x < kk; ++x) {
-      const float s = pv[r * kk + x];
-      if (s > kNever) top.push(row, s, o.id(pc[r * kk + x]));
-    }
+  const int64_t* pi = id.data_ptr<int64_t>();
+  for (int64_t i = lo; i < hi; ++i) {
+    const int64_t row = q.top_rows ? q.top_rows[i] : i, r = i - lo;
+    for (int64_t x = 0; x < kk; ++x)
+      if (pv[r * kk + x] > kNever) top.push(row, pv[r * kk + x], pi[r * kk + x]);
   }
 }
 
@@ -119,6 +109,12 @@ torch::Tensor TorchSearch::upload(const void* p, int64_t n, torch::ScalarType t)
   // from_blob does not copy: on CPU tensors the caller's memory is used as
   // is (never written), on a GPU .to() copies it over.
   return torch::from_blob(const_cast<void*>(p), {n}, torch::TensorOptions().dtype(t)).to(dev_);
+}
+
+bool TorchSearch::is_held(const float* x, int64_t n, int64_t d) const {
+  for (const Held& h : held_)
+    if (h.t.defined() && h.d == d && x >= h.x && x + n * d <= h.x + h.n * h.d && (x - h.x) % d == 0) return true;
+  return false;
 }
 
 torch::Tensor TorchSearch::rows(const float* x, int64_t n, int64_t d) const {
@@ -188,7 +184,8 @@ Candidates TorchSearch::candidates(const torch::Tensor& qx, const torch::Tensor&
   }
   if (!low_) return {s, {}};
   const int64_t m = qx.size(0), d = qx.size(1), c = std::min<int64_t>(bx.size(0), keep + margin(keep));
-  torch::Tensor cols = std::get<1>(torch::topk(s, c, 1, true, false));
+  // Columns in increasing order: positions then follow ids (best_by_key).
+  const torch::Tensor cols = std::get<0>(torch::sort(std::get<1>(torch::topk(s, c, 1, true, false)), 1));
   const torch::Tensor flat = cols.reshape({-1});
   torch::Tensor e = (bx.index_select(0, flat).view({m, c, d}) * qx.unsqueeze(1)).sum(2);
   e.mul_(alpha).add_(bias.index_select(0, flat).view({m, c}));
@@ -197,7 +194,7 @@ Candidates TorchSearch::candidates(const torch::Tensor& qx, const torch::Tensor&
 }
 
 void TorchSearch::block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const {
-  constexpr int64_t kScoreBytes = 16;  // fp32 scores, a low-precision copy, topk and mask temporaries
+  constexpr int64_t kScoreBytes = 40;  // fp32 scores, a low-precision copy, int64 selection keys and temporaries
   (void)n;  // block sizes must not depend on a rank's row count (aligned blocks)
   cb = std::min(nb, std::max<int64_t>(16, work_budget_ / (kScoreBytes * 1024)));
   const int64_t c = std::min(cb, cap + margin(cap));
@@ -210,35 +207,65 @@ void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, 
   require(q.d >= 1 && (q.n == 0 || q.x) && (b.n == 0 || b.x), "search: bad shapes (", q.n, " x ", q.d,
           " queries, ", b.n, " base rows)");
   if (q.n == 0 || b.n == 0) return;
+  // On a GPU, rows that fit are uploaded once for this call (each query
+  // block meets every base block).
+  std::vector<const float*> temp;
+  auto release_temp = [&] {
+    for (const float* x : temp) release(x);
+  };
   try {
     torch::NoGradGuard no_grad;
-    const int64_t d = q.d, cap = top.cap();
-    const bool l2 = m == Metric::l2;
-    int64_t qb = 0, cb = 0;
-    block_sizes(q.n, b.n, d, cap, qb, cb);
-    if (!q.aligned) qb = std::min(qb, q.n);
-    const int64_t origin = q.aligned ? q.first_row : 0;
-    const int64_t t_first = floor_div(origin, qb), t_last = floor_div(origin + q.n - 1, qb);
-    const auto i64 = torch::TensorOptions().dtype(torch::kLong);
-    for (int64_t c0 = 0; c0 < b.n; c0 += cb) {
-      const int64_t cn = std::min(cb, b.n - c0);
-      const torch::Tensor bx = rows(b.x + c0 * d, cn, d);
-      const torch::Tensor bias = base_bias(bx, b.norms ? b.norms + c0 : nullptr, b.valid ? b.valid + c0 : nullptr, l2);
-      for (int64_t t = t_first; t <= t_last; ++t) {
-        const int64_t g0 = t * qb;
-        const int64_t lo = std::max(origin, g0) - origin, hi = std::min(origin + q.n, g0 + qb) - origin;
-        const int64_t off = origin + lo - g0, n = q.aligned ? qb : hi - lo;
-        const int64_t o = q.aligned ? off : 0;
-        bool any = false;
-        std::vector<int64_t> sc = self_columns(q, b, lo, hi, o, n, c0, cn, any);
-        const torch::Tensor selfcol = any ? torch::tensor(sc, i64).to(dev_) : torch::Tensor();
-        const Candidates c = candidates(query_block(q.x, d, lo, hi, o, n), bx, bias, selfcol, l2 ? 2.f : 1.f, cap);
-        offer_best(c, cap, Offer{q, b, lo, hi, o, c0}, top);
-      }
-      if (on_rows) on_rows(int64_t(double(q.n) * double(c0 + cn) / double(b.n)));
-    }
+    const int64_t d = q.d;
+    for (const auto& [x, n] : {std::pair<const float*, int64_t>{b.x, b.n}, {q.x, q.n}})
+      if (dev_.is_cuda() && !is_held(x, n, d) && held_bytes_ + n * d * 4 <= held_budget_) hold(x, n, d), temp.push_back(x);
+    search_blocks(q, b, m, top, on_rows);
   } catch (const c10::Error& e) {
+    release_temp();
     throw Error(fmt("LibTorch search on ", spec_.device, ": ", e.what_without_backtrace()));
+  } catch (...) {
+    release_temp();
+    throw;
+  }
+  release_temp();
+}
+
+void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+                                const std::function<void(int64_t)>& on_rows) {
+  const int64_t d = q.d, cap = top.cap();
+  const bool l2 = m == Metric::l2;
+  int64_t qb = 0, cb = 0;
+  block_sizes(q.n, b.n, d, cap, qb, cb);
+  if (!q.aligned) qb = std::min(qb, q.n);
+  const int64_t origin = q.aligned ? q.first_row : 0;
+  const int64_t t_first = floor_div(origin, qb), t_last = floor_div(origin + q.n - 1, qb);
+  const auto i64 = torch::TensorOptions().dtype(torch::kLong);
+  // Per base row, once per call: bias and id.
+  std::vector<torch::Tensor> bias, ids;
+  for (int64_t c0 = 0; c0 < b.n; c0 += cb) {
+    const int64_t cn = std::min(cb, b.n - c0);
+    bias.push_back(base_bias(rows(b.x + c0 * d, cn, d), b.norms ? b.norms + c0 : nullptr,
+                             b.valid ? b.valid + c0 : nullptr, l2));
+    ids.push_back(b.ids ? upload(b.ids + c0, cn, torch::kLong) : torch::arange(b.first_id + c0, b.first_id + c0 + cn, i64.device(dev_)));
+  }
+  for (int64_t t = t_first; t <= t_last; ++t) {
+    const int64_t g0 = t * qb;
+    const int64_t lo = std::max(origin, g0) - origin, hi = std::min(origin + q.n, g0 + qb) - origin;
+    const int64_t off = q.aligned ? origin + lo - g0 : 0, n = q.aligned ? qb : hi - lo;
+    const torch::Tensor qx = query_block(q.x, d, lo, hi, off, n);
+    Picks best;
+    for (int64_t c0 = 0, blk = 0; c0 < b.n; c0 += cb, ++blk) {
+      const int64_t cn = std::min(cb, b.n - c0);
+      bool any = false;
+      const std::vector<int64_t> sc = self_columns(q, b, lo, hi, off, n, c0, cn, any);
+      const torch::Tensor selfcol = any ? torch::tensor(sc, i64).to(dev_) : torch::Tensor();
+      const Candidates c =
+          candidates(qx, rows(b.x + c0 * d, cn, d), bias[size_t(blk)], selfcol, l2 ? 2.f : 1.f, cap);
+      const torch::Tensor cid = c.cols.defined() ? ids[size_t(blk)].index_select(0, c.cols.reshape({-1})).view_as(c.cols)
+                                                 : ids[size_t(blk)].unsqueeze(0).expand_as(c.e);
+      best = merge(best, best_by_key(c.e, cid, cap), cap);
+    }
+    push(best, q, lo, hi, off, top);
+    if (on_rows) on_rows(hi);
   }
 }
 

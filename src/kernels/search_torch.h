@@ -4,8 +4,8 @@
 // budget (a shard larger than the GPU streams through), scores are one
 // torch::mm per block pair (L2: 2<q,b> - |b|^2 as on the CPU), invalid and
 // self pairs are masked to -inf, torch::topk picks each block's best, and
-// the host TopK merges blocks and calls (ties to the lower id: rows whose
-// k-th score is tied hand all tied candidates to the TopK). bf16/fp16/tf32
+// a running best per query merges the blocks on the device (exact keys: ties
+// to the lower id), and the host TopK merges calls. bf16/fp16/tf32
 // products pick cap + margin candidates that are then re-scored in fp32, so
 // well-separated data gets the fp32 answer. Held rows (hold()) stay on the
 // device between calls; lloyd_step runs a whole k-means step there.
@@ -23,10 +23,20 @@ namespace distclust {
 namespace torch_search {
 
 /// A block's candidates: exact (fp32) scores e [m x c] of base columns
-/// cols [m x c] (block-relative; -inf: never to return).
+/// cols [m x c] (block-relative, increasing along a row; undefined: all
+/// columns in order; -inf: never to return).
 struct Candidates {
   torch::Tensor e, cols;
 };
+
+/// Per query row, kept candidates best first: scores v and ids [m x kept].
+struct Picks {
+  torch::Tensor v, ids;
+};
+
+/// The best `keep` of each row of scores e [m x w] with ids [m x w] (int64),
+/// best first, ties to the lower position: callers keep positions in id order.
+Picks best_by_key(const torch::Tensor& e, const torch::Tensor& ids, int64_t keep);
 
 class TorchSearch final : public SearchKernel {
  public:
@@ -35,6 +45,9 @@ class TorchSearch final : public SearchKernel {
   void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
               const std::function<void(int64_t)>& on_rows) override;
   void hold(const float* x, int64_t n, int64_t d) override;
+  /// search() once the rows are where they will stay for the call.
+  void search_blocks(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+                     const std::function<void(int64_t)>& on_rows);
   void release(const float* x) override;
   bool lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) override;
 
@@ -46,6 +59,7 @@ class TorchSearch final : public SearchKernel {
   };
   /// Rows x [n x d] on the device as fp32: a slice of a held copy, or uploaded.
   torch::Tensor rows(const float* x, int64_t n, int64_t d) const;
+  bool is_held(const float* x, int64_t n, int64_t d) const;
   /// Query rows lo..hi of q on the device; with q.aligned, a partial block is
   /// padded to `rows` so that every block has the same GEMM shape.
   torch::Tensor query_block(const float* x, int64_t d, int64_t lo, int64_t hi, int64_t off, int64_t rows) const;
