@@ -55,8 +55,8 @@ void push(const Picks& p, const SearchQueries& q, int64_t lo, int64_t hi, int64_
   }
 }
 
-/// Each query's own column in base rows c0..c0+cn ([rows], -1: none), or an
-/// undefined tensor without exclude_self.
+/// Each query's own column in base rows c0..c0+cn ([rows], -1: none; any:
+/// whether one is; all -1 without exclude_self).
 std::vector<int64_t> self_columns(const SearchQueries& q, const SearchBase& b, int64_t lo, int64_t hi, int64_t off,
                                   int64_t rows, int64_t c0, int64_t cn, bool& any) {
   std::vector<int64_t> sc(static_cast<size_t>(rows), -1);
