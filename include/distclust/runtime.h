@@ -13,14 +13,14 @@ struct RuntimeParams {
   std::string log_dir = "";   ///< if set, every rank also logs to LOG_DIR/rank-R.log
   std::string device = "auto";     ///< auto|cpu|cuda|cuda:N: where k-means, kNN and SCAN compute; auto = cuda:local_rank when LibTorch has CUDA and a GPU is visible, else cpu
   std::string kernels = "auto";    ///< auto|cpu|torch: cpu = OpenBLAS and the hand-written SCAN heads; torch = LibTorch on `device`; auto = torch on a GPU, cpu on the CPU
-  std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16: GPU matrix products (bf16/fp16 also store the features so); near-ties re-checked in fp32
+  std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16: matrix products of the LibTorch kernels in this type; each query's best candidates re-scored in fp32
   template <class V> void visit(V& v) {
     v("comm", comm, "communicator: auto|local|mpi|nccl");
     v("threads", threads, "compute threads per rank (0 = auto from the cores this rank may use)");
     v("log_dir", log_dir, "folder for per-rank log files (empty = none)");
     v("device", device, "auto|cpu|cuda|cuda:N: where k-means, kNN and SCAN compute (auto = cuda:local_rank when LibTorch has CUDA and a GPU is visible)");
     v("kernels", kernels, "auto|cpu|torch: OpenBLAS + hand-written SCAN heads, or LibTorch on the device (auto = torch on a GPU)");
-    v("precision", precision, "fp32|tf32|bf16|fp16: GPU matrix products (bf16/fp16 also store features); near-ties re-checked in fp32");
+    v("precision", precision, "fp32|tf32|bf16|fp16: LibTorch matrix products in this type; the best candidates re-scored in fp32");
   }
   void validate() const;
 };

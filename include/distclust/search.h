@@ -27,6 +27,8 @@
 
 namespace distclust {
 
+class Communicator;
+
 enum class Metric { inner_product, l2 };
 
 /// Queries x [n x d].
@@ -59,6 +61,25 @@ struct SearchBase {
   const float* norms = nullptr;
   const uint8_t* valid = nullptr;
   bool exclude_self = false;
+};
+
+/// One Lloyd iteration's sums (kmeans/kmeans.cpp), for a kernel that can
+/// compute them where its data lives (SearchKernel::lloyd_step). Rows x
+/// [n x d] (global rows first_row..), valid [n] (0: left out), norms [n]
+/// (|x|^2; L2 only), centroids c [k x d]. Each valid row's nearest centroid
+/// as search() with cap 1 finds it (ties to the lower index), its distance
+/// dist (L2: max(|x|^2 - score, 0), spherical: max(2 - 2 score, 0), in
+/// float), and in exact grid units (kernels/exact_sum.h: round(v * 2^shift),
+/// ties to even, summed as int64): out [k*d sums | k counts | total dist].
+struct LloydStep {
+  const float* x = nullptr;
+  int64_t n = 0, d = 0, first_row = 0;
+  const uint8_t* valid = nullptr;
+  const float* norms = nullptr;
+  const float* c = nullptr;
+  int64_t k = 0;
+  bool spherical = false;
+  int sum_shift = 0, dist_shift = 0;  ///< FixedGrid::shift() of the sums and distance grids
 };
 
 /// Tile sizes of the CPU kernel (defaults suit a 1-2 MiB L2 per core).
@@ -98,6 +119,42 @@ class SearchKernel {
   virtual void search_pair(const SearchQueries& a, const uint8_t* valid_a, const SearchQueries& b,
                            const uint8_t* valid_b, Metric m, TopK& top_a, TopK& top_b,
                            const std::function<void(int64_t)>& on_rows = {});
+
+  /// Residency (optional): the caller promises that rows x [n x d] stay
+  /// unchanged until release(x). A kernel on a device may then keep a copy
+  /// there (within its memory budget) and use it for every later query or
+  /// base block that lies inside x, instead of uploading it on each call
+  /// (k-means searches with the same shard every iteration). Holds nest by
+  /// pointer; release every hold. Default: nothing.
+  virtual void hold(const float* x, int64_t n, int64_t d) { (void)x, (void)n, (void)d; }
+  virtual void release(const float* x) { (void)x; }
+
+  /// Optional device-side k-means step (LloydStep above): assignment, exact
+  /// sums, counts and distance computed by the kernel, summed over ranks
+  /// through comm (one allreduce_sum of k*(d+1)+1 int64, from device memory
+  /// when comm is NCCL), written to out [k*(d+1)+1] on the host. Returns
+  /// false, touching nothing, when the kernel has no such step (the caller
+  /// then assigns with search() and sums on the CPU); every rank's kernel
+  /// must answer alike (all ranks take the same path). Integer sums do not
+  /// depend on order, so the sums and counts are bit-identical to the CPU's
+  /// for the same assignments.
+  virtual bool lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) {
+    (void)s, (void)comm, (void)out;
+    return false;
+  }
+};
+
+/// Holds rows in a kernel for a scope (SearchKernel::hold / release).
+class HeldRows {
+ public:
+  HeldRows(SearchKernel& k, const float* x, int64_t n, int64_t d) : k_(k), x_(x) { k_.hold(x, n, d); }
+  ~HeldRows() { k_.release(x_); }
+  HeldRows(const HeldRows&) = delete;
+  HeldRows& operator=(const HeldRows&) = delete;
+
+ private:
+  SearchKernel& k_;
+  const float* x_;
 };
 
 /// OpenBLAS sgemm per tile (single-threaded, threads over tiles), selection

@@ -25,6 +25,11 @@ struct TorchComputeSpec {
   std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16 (matrix products on a GPU)
   int threads = 1;                 ///< intra-op threads for CPU tensors
   SearchTiling tiling;             ///< block sizes (the kernel may use larger blocks on a GPU)
+  /// Device memory the search kernel may use: half for held rows
+  /// (SearchKernel::hold), half for blocks of scores; a shard larger than
+  /// that streams through in blocks. 0: 40% of the GPU's memory, 512 MiB
+  /// for CPU tensors.
+  int64_t memory_bytes = 0;
 };
 
 extern "C" {

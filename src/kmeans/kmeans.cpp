@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 
 #include "core/fault.h"
 #include "distclust/error.h"
@@ -155,6 +156,10 @@ class Lloyd {
     dist_.resize(b.local_rows());
     buf_.resize(static_cast<size_t>(k_ * (d_ + 1) + 1));
     st_.params_hash = hash;
+    // The rows and norms stay as they are from here on: a kernel on a GPU
+    // keeps them there for every iteration instead of uploading them each time.
+    held_.emplace_back(std::make_unique<HeldRows>(kernel_, b.x.data(), b.local_rows(), d_));
+    held_.emplace_back(std::make_unique<HeldRows>(kernel_, norms_.data(), b.local_rows(), 1));
   }
 
   /// Continues from the checkpoint when one was made with these settings.
@@ -223,9 +228,11 @@ class Lloyd {
   /// inertia, new centroids (empty clusters split), the stopping rule.
   void iterate(uint64_t seed) {
     const auto t0 = std::chrono::steady_clock::now();
-    assign(st_.centroids, lab_, dist_);
-    accumulate(b_, lab_, dist_, k_, grids_, buf_);
-    comm_.allreduce_sum(buf_.data(), buf_.size());  // sums, counts, inertia: one message, exact
+    if (!device_step()) {
+      assign(st_.centroids, lab_, dist_);
+      accumulate(b_, lab_, dist_, k_, grids_, buf_);
+      comm_.allreduce_sum(buf_.data(), buf_.size());  // sums, counts, inertia: one message, exact
+    }
     const double inertia = grids_.dist.to_double(buf_[k_ * (d_ + 1)]);
     res_.iter_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st_.history.push_back(inertia);
@@ -246,6 +253,16 @@ class Lloyd {
     KMeansState next = st_;
     next.next_iter = st_.next_iter + 1;
     save(next);
+  }
+
+  /// The same buffer computed where the kernel's data lives (a GPU), when
+  /// the kernel offers it (SearchKernel::lloyd_step): false otherwise.
+  bool device_step() {
+    LloydStep s;
+    s.x = b_.x.data(), s.n = b_.local_rows(), s.d = d_, s.first_row = b_.rows.begin;
+    s.valid = b_.valid.data(), s.norms = norms_.data(), s.c = st_.centroids.data(), s.k = k_;
+    s.spherical = p_.spherical, s.sum_shift = grids_.sums.shift(), s.dist_shift = grids_.dist.shift();
+    return kernel_.lloyd_step(s, comm_, buf_.data());
   }
 
   /// Final pass: the inertia of the finished centroids decides between restarts.
@@ -278,6 +295,7 @@ class Lloyd {
   std::vector<float> norms_, dist_;
   std::vector<int64_t> lab_, buf_;
   Grids grids_;
+  std::vector<std::unique_ptr<HeldRows>> held_;
   KMeansState st_;
   KMeansResult res_;
 };

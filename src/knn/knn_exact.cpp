@@ -278,6 +278,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto kernel = make_search({p.tile_rows, p.tile_cols});
+  HeldRows held(*kernel, b.x.data(), n, b.d);  // this rank's rows: every ring step's queries
   const int steps = half_ring_steps(comm.size());
   // Rank 0's share (ranks hold equal shares): local queries x ring steps.
   Progress progress("knn exact (rank 0)", "query rows", n * (steps - start), comm.rank() == 0);

@@ -10,6 +10,8 @@
 #include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "io/h5store.h"
+#include "kernels/torch_abi.h"
+#include "kernels/torch_plugin.h"
 #include "kmeans/kmeans.h"
 #include "eval/metrics.h"
 #include "synth/synth_features.h"
@@ -111,4 +113,35 @@ TEST(DistKMeans, InvalidRowsAreIgnored) {
     else EXPECT_GE(r.assign[i], 0);
   }
   for (float c : r.centroids) EXPECT_LT(std::fabs(c), 2.0f);
+}
+
+TEST(DistKMeans, TorchKernelMatchesOneProcessAndOpenBlas) {
+  // The LibTorch kernel and k-means step on CPU tensors (the GPU's code
+  // path, kernels/search_torch.h): distributed = one process, bit for bit
+  // (aligned query blocks, exact sums), and the OpenBLAS kernel's answer.
+  auto comm = world();
+  TorchComputeSpec spec;
+  spec.threads = 1;
+  std::string error;
+  std::unique_ptr<SearchKernel> torch(torch_plugin_function<TorchSearchFn>(kTorchSearchV1)(&spec, &error));
+  ASSERT_TRUE(torch) << error;
+  auto cpu = make_cpu_search();
+  for (bool spherical : {false, true}) {
+    KMeansParams kp;
+    kp.k = 9, kp.iters = 10, kp.spherical = spherical, kp.restarts = 2, kp.seed = 5;
+    SynthFeaturesParams sp = mixture();
+    sp.noise = 0.3;
+    FeatureBlock mine = synth_features(sp, comm->rank(), comm->size());
+    KMeansResult dist = kmeans(mine, kp, *comm, *torch);
+    LocalCommunicator self;
+    FeatureBlock all = synth_features(sp, 0, 1), all2 = all;
+    KMeansResult ref = kmeans(all, kp, self, *torch), blas = kmeans(all2, kp, self, *cpu);
+    SCOPED_TRACE(spherical ? "spherical" : "l2");
+    EXPECT_EQ(dist.inertia, ref.inertia);
+    EXPECT_TRUE(dist.centroids == ref.centroids) << "centroids differ from the one-process run";
+    EXPECT_TRUE(blas.centroids == ref.centroids) << "centroids differ from the OpenBLAS kernel's";
+    EXPECT_NEAR(blas.final_inertia, ref.final_inertia, 1e-6 * blas.final_inertia);
+    for (int64_t i = 0; i < mine.local_rows(); ++i)
+      ASSERT_EQ(dist.assign[i], blas.assign[mine.rows.begin + i]) << "row " << mine.rows.begin + i;
+  }
 }

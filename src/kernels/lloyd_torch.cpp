@@ -1,0 +1,98 @@
+// The k-means step on the LibTorch kernel's device (SearchKernel::lloyd_step,
+// include/distclust/search.h): assignment, exact grid sums by index_add_ on
+// int64 (order-independent, so bit-identical to the CPU's accumulation for
+// the same assignments), one allreduce of the int64 buffer (from device
+// memory when the communicator is NCCL), then the buffer to the host.
+#include <cmath>
+#include <limits>
+
+#include "distclust/comm.h"
+#include "distclust/error.h"
+#include "kernels/search_torch.h"
+
+#if DISTCLUST_TORCH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace distclust {
+namespace torch_search {
+namespace {
+
+/// Each row's best candidate: score v [m] and column [m], ties to the lower column.
+void best_of(const Candidates& c, torch::Tensor& v, torch::Tensor& col) {
+  v = std::get<0>(c.e.max(1));
+  const torch::Tensor cols =
+      c.cols.defined() ? c.cols : torch::arange(c.e.size(1), c.e.options().dtype(torch::kLong)).expand_as(c.e);
+  col = std::get<0>(torch::where(c.e == v.unsqueeze(1), cols, std::numeric_limits<int64_t>::max()).min(1));
+}
+
+}  // namespace
+
+bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) {
+  const int64_t k = s.k, d = s.d, width = k * (d + 1) + 1;
+  require(k >= 1 && d >= 1 && s.n >= 0 && s.c && (s.n == 0 || (s.x && s.valid && (s.spherical || s.norms))),
+          "lloyd_step: bad input (k=", k, " d=", d, " n=", s.n, ")");
+  torch::Tensor acc;
+  try {
+    torch::NoGradGuard no_grad;
+    const bool l2 = !s.spherical;
+    const auto i64 = torch::TensorOptions().dtype(torch::kLong).device(dev_);
+    acc = torch::zeros({width}, i64);
+    torch::Tensor sums = acc.narrow(0, 0, k * d).view({k, d}), counts = acc.narrow(0, k * d, k);
+    torch::Tensor total = acc.narrow(0, k * (d + 1), 1);
+    const double sum_scale = std::ldexp(1.0, s.sum_shift), dist_scale = std::ldexp(1.0, s.dist_shift);
+    int64_t qb = 0, cb = 0;
+    block_sizes(s.n, k, d, 1, qb, cb);
+    const torch::Tensor cx = rows(s.c, k, d);
+    const torch::Tensor bias = base_bias(cx, nullptr, nullptr, l2);
+    const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
+    for (int64_t t = t_first; t <= t_last; ++t) {
+      // Query blocks aligned to global rows as in search().
+      const int64_t g0 = t * qb;
+      const int64_t lo = std::max(s.first_row, g0) - s.first_row, hi = std::min(s.first_row + s.n, g0 + qb) - s.first_row;
+      const int64_t off = s.first_row + lo - g0, m = hi - lo;
+      const torch::Tensor qx = query_block(s.x, d, lo, hi, off, qb);
+      torch::Tensor best, lab;
+      for (int64_t c0 = 0; c0 < k; c0 += cb) {  // centroid blocks: a later block wins only when strictly better
+        const int64_t cn = std::min(cb, k - c0);
+        torch::Tensor v, col;
+        best_of(candidates(qx, cx.narrow(0, c0, cn), bias.narrow(0, c0, cn), {}, l2 ? 2.f : 1.f, 1), v, col);
+        if (!best.defined()) {
+          best = v, lab = col;
+        } else {
+          const torch::Tensor win = v > best;
+          best = torch::where(win, v, best), lab = torch::where(win, col + c0, lab);
+        }
+      }
+      best = best.narrow(0, off, m), lab = lab.narrow(0, off, m);
+      // The distance in float as assign_nearest computes it.
+      const torch::Tensor dist =
+          l2 ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f) : (2.f - 2.f * best).clamp_min(0.f);
+      const torch::Tensor keep = upload(s.valid + lo, m, torch::kByte).ne(0);
+      const torch::Tensor at = keep.nonzero().squeeze(1);
+      const torch::Tensor lv = lab.index_select(0, at);
+      const torch::Tensor xv = qx.narrow(0, off, m).index_select(0, at);
+      sums.index_add_(0, lv, xv.to(torch::kDouble).mul_(sum_scale).round_().to(torch::kLong));
+      counts.index_add_(0, lv, torch::ones_like(lv));
+      total.add_(dist.index_select(0, at).to(torch::kDouble).mul_(dist_scale).round_().to(torch::kLong).sum());
+    }
+    bool reduced = false;
+#if DISTCLUST_TORCH_CUDA
+    if (dev_.is_cuda() && comm.name() == "nccl") {
+      // NCCL reads device memory on its own stream: torch's work must be done.
+      c10::cuda::getCurrentCUDAStream(dev_.index()).synchronize();
+      comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(width));
+      reduced = true;
+    }
+#endif
+    acc = acc.to(torch::kCPU).contiguous();
+    if (!reduced) comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(width));  // local, MPI: host memory
+  } catch (const c10::Error& e) {
+    throw Error(fmt("LibTorch k-means step on ", spec_.device, ": ", e.what_without_backtrace()));
+  }
+  std::copy(acc.data_ptr<int64_t>(), acc.data_ptr<int64_t>() + width, out);
+  return true;
+}
+
+}  // namespace torch_search
+}  // namespace distclust

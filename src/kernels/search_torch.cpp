@@ -1,0 +1,285 @@
+// The LibTorch search kernel (search_torch.h): blocks, scores, selection and
+// the plugin's entry point distclust_torch_search_v1.
+#include "kernels/search_torch.h"
+
+#if DISTCLUST_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+#include <algorithm>
+#include <limits>
+
+#include "distclust/error.h"
+
+namespace distclust {
+namespace torch_search {
+namespace {
+constexpr float kNever = -std::numeric_limits<float>::infinity();
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+}  // namespace
+
+/// The best `keep` of each row of scores e [m x w] with their ids [m x w],
+/// ties to the lower position (callers keep positions in id order), best
+/// first: int64 keys, the float's bits made monotone in the high half and
+/// the complement of the position in the low half, so that topk's order is
+/// exact and total (no tie is left to topk's own choice).
+Picks best_by_key(const torch::Tensor& e, const torch::Tensor& ids, int64_t keep) {
+  const int64_t w = e.size(1), kk = std::min(keep, w);
+  const torch::Tensor bits = e.add(0.0f).view(torch::kInt).to(torch::kLong);  // + 0: -0 becomes +0
+  const torch::Tensor ord = torch::where(bits >= 0, bits, bits.bitwise_xor(0x7FFFFFFF));
+  const torch::Tensor pos = torch::arange(w, ids.options());
+  const torch::Tensor key = ord.mul(int64_t(1) << 32).add_(int64_t(0xFFFFFFFF) - pos);
+  const torch::Tensor at = std::get<1>(torch::topk(key, kk, 1, /*largest=*/true, /*sorted=*/true));
+  return {e.gather(1, at), ids.gather(1, at)};
+}
+
+namespace {
+
+/// running (best first, ids below the new block's) merged with a block's picks.
+Picks merge(const Picks& running, const Picks& block, int64_t keep) {
+  if (!running.v.defined()) return block;
+  return best_by_key(torch::cat({running.v, block.v}, 1), torch::cat({running.ids, block.ids}, 1), keep);
+}
+
+/// Picks of query rows lo..hi (block rows off..) of q into top.
+void push(const Picks& p, const SearchQueries& q, int64_t lo, int64_t hi, int64_t off, TopK& top) {
+  const torch::Tensor v = p.v.narrow(0, off, hi - lo).to(torch::kCPU).contiguous();
+  const torch::Tensor id = p.ids.narrow(0, off, hi - lo).to(torch::kCPU).contiguous();
+  const int64_t kk = v.size(1);
+  const float* pv = v.data_ptr<float>();
+  const int64_t* pi = id.data_ptr<int64_t>();
+  for (int64_t i = lo; i < hi; ++i) {
+    const int64_t row = q.top_rows ? q.top_rows[i] : i, r = i - lo;
+    for (int64_t x = 0; x < kk; ++x)
+      if (pv[r * kk + x] > kNever) top.push(row, pv[r * kk + x], pi[r * kk + x]);
+  }
+}
+
+/// Each query's own column in base rows c0..c0+cn ([rows], -1: none; any:
+/// whether one is; all -1 without exclude_self).
+std::vector<int64_t> self_columns(const SearchQueries& q, const SearchBase& b, int64_t lo, int64_t hi, int64_t off,
+                                  int64_t rows, int64_t c0, int64_t cn, bool& any) {
+  std::vector<int64_t> sc(static_cast<size_t>(rows), -1);
+  any = false;
+  if (!b.exclude_self) return sc;
+  for (int64_t i = lo; i < hi; ++i) {
+    const int64_t self = q.ids ? q.ids[i] : q.first_row + i;
+    int64_t col = -1;
+    if (b.ids) {
+      const int64_t* at = std::lower_bound(b.ids + c0, b.ids + c0 + cn, self);
+      if (at != b.ids + c0 + cn && *at == self) col = at - (b.ids + c0);
+    } else if (self - b.first_id - c0 >= 0 && self - b.first_id - c0 < cn) {
+      col = self - b.first_id - c0;
+    }
+    sc[size_t(off + i - lo)] = col;
+    any = any || col >= 0;
+  }
+  return sc;
+}
+
+}  // namespace
+
+TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device) {
+  const std::string& p = s.precision;
+  require(p == "fp32" || p == "tf32" || p == "bf16" || p == "fp16", "runtime.precision: '", p, "' is not one of fp32|tf32|bf16|fp16");
+  mm_type_ = p == "bf16" ? torch::kBFloat16 : p == "fp16" ? torch::kHalf : torch::kFloat;
+  low_ = p != "fp32";
+  int64_t total = s.memory_bytes;
+  if (dev_.is_cuda()) {
+#if DISTCLUST_TORCH_CUDA
+    require(torch::cuda::is_available() && dev_.index() < int(torch::cuda::device_count()), "runtime.device: '",
+            s.device, "' but ", torch::cuda::is_available() ? torch::cuda::device_count() : 0, " GPU(s) are visible");
+    if (total <= 0) total = int64_t(double(at::cuda::getDeviceProperties(dev_.index())->totalGlobalMem) * 0.4);
+    // tf32: tensor-core products for fp32 matrices (the candidates are re-scored in fp32).
+    at::globalContext().setFloat32MatmulPrecision(p == "tf32" ? "high" : "highest");
+#else
+    throw Error(fmt("runtime.device: '", s.device, "' needs a LibTorch with CUDA; this plugin's has none"));
+#endif
+  } else {
+    if (total <= 0) total = int64_t(512) << 20;
+    at::set_num_threads(std::max(1, s.threads));
+  }
+  held_budget_ = total / 2;
+  work_budget_ = std::max<int64_t>(total - held_budget_, 1);
+}
+
+std::string TorchSearch::name() const { return fmt("torch:", spec_.device, " ", spec_.precision); }
+
+torch::Tensor TorchSearch::upload(const void* p, int64_t n, torch::ScalarType t) const {
+  // from_blob does not copy: on CPU tensors the caller's memory is used as
+  // is (never written), on a GPU .to() copies it over.
+  return torch::from_blob(const_cast<void*>(p), {n}, torch::TensorOptions().dtype(t)).to(dev_);
+}
+
+bool TorchSearch::is_held(const float* x, int64_t n, int64_t d) const {
+  for (const Held& h : held_)
+    if (h.t.defined() && h.d == d && x >= h.x && x + n * d <= h.x + h.n * h.d && (x - h.x) % d == 0) return true;
+  return false;
+}
+
+torch::Tensor TorchSearch::rows(const float* x, int64_t n, int64_t d) const {
+  for (const Held& h : held_) {
+    if (!h.t.defined() || h.d != d || x < h.x || x + n * d > h.x + h.n * h.d || (x - h.x) % d != 0) continue;
+    return h.t.narrow(0, (x - h.x) / d, n);
+  }
+  return upload(x, n * d, torch::kFloat).view({n, d});
+}
+
+void TorchSearch::hold(const float* x, int64_t n, int64_t d) {
+  Held h{x, n, d, {}};
+  const int64_t bytes = n * d * int64_t(sizeof(float));
+  if (x && n > 0 && held_bytes_ + bytes <= held_budget_) {
+    h.t = upload(x, n * d, torch::kFloat).view({n, d});
+    if (!dev_.is_cuda()) h.t = h.t.clone();  // CPU tensors: an own copy, as on a device
+    held_bytes_ += bytes;
+  }
+  held_.push_back(std::move(h));
+}
+
+void TorchSearch::release(const float* x) {
+  for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
+    if (it->x != x) continue;
+    if (it->t.defined()) held_bytes_ -= it->n * it->d * int64_t(sizeof(float));
+    held_.erase(std::next(it).base());
+    return;
+  }
+}
+
+torch::Tensor TorchSearch::query_block(const float* x, int64_t d, int64_t lo, int64_t hi, int64_t off,
+                                       int64_t n) const {
+  torch::Tensor real = rows(x + lo * d, hi - lo, d);
+  if (hi - lo == n) return real;
+  torch::Tensor pad = torch::zeros({n, d}, torch::TensorOptions().dtype(torch::kFloat).device(dev_));
+  pad.narrow(0, off, hi - lo).copy_(real);
+  return pad;
+}
+
+torch::Tensor TorchSearch::base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid,
+                                     bool l2) const {
+  const int64_t cn = bx.size(0);
+  torch::Tensor bias = !l2    ? torch::zeros({cn}, bx.options())
+                       : norms ? upload(norms, cn, torch::kFloat).neg()
+                               : bx.mul(bx).sum(1).neg();
+  if (valid) bias.masked_fill_(upload(valid, cn, torch::kByte) == 0, kNever);
+  return bias;
+}
+
+Candidates TorchSearch::candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
+                                   const torch::Tensor& selfcol, float alpha, int64_t keep) const {
+  torch::Tensor s;
+  if (!low_) {
+    s = torch::mm(qx, bx.t());
+  } else if (dev_.is_cuda()) {
+    s = torch::mm(qx.to(mm_type_), bx.to(mm_type_).t()).to(torch::kFloat);
+  } else {
+    // CPU tensors: inputs rounded to the low type, products accumulated in
+    // fp32 (what tensor cores do), so the re-scoring below is exercised.
+    s = torch::mm(qx.to(mm_type_).to(torch::kFloat), bx.to(mm_type_).to(torch::kFloat).t());
+  }
+  s.mul_(alpha).add_(bias.unsqueeze(0));
+  torch::Tensor own;
+  if (selfcol.defined()) {
+    own = selfcol.ge(0).nonzero().squeeze(1);
+    if (own.numel()) s.index_put_({own, selfcol.index_select(0, own)}, kNever);
+  }
+  if (!low_) return {s, {}};
+  const int64_t m = qx.size(0), d = qx.size(1), c = std::min<int64_t>(bx.size(0), keep + margin(keep));
+  // Columns in increasing order: positions then follow ids (best_by_key).
+  const torch::Tensor cols = std::get<0>(torch::sort(std::get<1>(torch::topk(s, c, 1, true, false)), 1));
+  const torch::Tensor flat = cols.reshape({-1});
+  torch::Tensor e = (bx.index_select(0, flat).view({m, c, d}) * qx.unsqueeze(1)).sum(2);
+  e.mul_(alpha).add_(bias.index_select(0, flat).view({m, c}));
+  if (selfcol.defined()) e.masked_fill_(cols == selfcol.unsqueeze(1), kNever);
+  return {e, cols};
+}
+
+void TorchSearch::block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const {
+  constexpr int64_t kScoreBytes = 40;  // fp32 scores, a low-precision copy, int64 selection keys and temporaries
+  (void)n;  // block sizes must not depend on a rank's row count (aligned blocks)
+  cb = std::min(nb, std::max<int64_t>(16, work_budget_ / (kScoreBytes * 1024)));
+  const int64_t c = std::min(cb, cap + margin(cap));
+  const int64_t per_row = cb * kScoreBytes + d * 8 + c * 16 + (low_ ? c * d * 8 : 0);
+  qb = std::clamp<int64_t>(work_budget_ / per_row, 1, 8192);
+}
+
+void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+                         const std::function<void(int64_t)>& on_rows) {
+  require(q.d >= 1 && (q.n == 0 || q.x) && (b.n == 0 || b.x), "search: bad shapes (", q.n, " x ", q.d,
+          " queries, ", b.n, " base rows)");
+  if (q.n == 0 || b.n == 0) return;
+  // On a GPU, rows that fit are uploaded once for this call (each query
+  // block meets every base block).
+  std::vector<const float*> temp;
+  auto release_temp = [&] {
+    for (const float* x : temp) release(x);
+  };
+  try {
+    torch::NoGradGuard no_grad;
+    const int64_t d = q.d;
+    for (const auto& [x, n] : {std::pair<const float*, int64_t>{b.x, b.n}, {q.x, q.n}})
+      if (dev_.is_cuda() && !is_held(x, n, d) && held_bytes_ + n * d * 4 <= held_budget_) hold(x, n, d), temp.push_back(x);
+    search_blocks(q, b, m, top, on_rows);
+  } catch (const c10::Error& e) {
+    release_temp();
+    throw Error(fmt("LibTorch search on ", spec_.device, ": ", e.what_without_backtrace()));
+  } catch (...) {
+    release_temp();
+    throw;
+  }
+  release_temp();
+}
+
+void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+                                const std::function<void(int64_t)>& on_rows) {
+  const int64_t d = q.d, cap = top.cap();
+  const bool l2 = m == Metric::l2;
+  int64_t qb = 0, cb = 0;
+  block_sizes(q.n, b.n, d, cap, qb, cb);
+  if (!q.aligned) qb = std::min(qb, q.n);
+  const int64_t origin = q.aligned ? q.first_row : 0;
+  const int64_t t_first = floor_div(origin, qb), t_last = floor_div(origin + q.n - 1, qb);
+  const auto i64 = torch::TensorOptions().dtype(torch::kLong);
+  // Per base row, once per call: bias and id.
+  std::vector<torch::Tensor> bias, ids;
+  for (int64_t c0 = 0; c0 < b.n; c0 += cb) {
+    const int64_t cn = std::min(cb, b.n - c0);
+    bias.push_back(base_bias(rows(b.x + c0 * d, cn, d), b.norms ? b.norms + c0 : nullptr,
+                             b.valid ? b.valid + c0 : nullptr, l2));
+    ids.push_back(b.ids ? upload(b.ids + c0, cn, torch::kLong) : torch::arange(b.first_id + c0, b.first_id + c0 + cn, i64.device(dev_)));
+  }
+  for (int64_t t = t_first; t <= t_last; ++t) {
+    const int64_t g0 = t * qb;
+    const int64_t lo = std::max(origin, g0) - origin, hi = std::min(origin + q.n, g0 + qb) - origin;
+    const int64_t off = q.aligned ? origin + lo - g0 : 0, n = q.aligned ? qb : hi - lo;
+    const torch::Tensor qx = query_block(q.x, d, lo, hi, off, n);
+    Picks best;
+    for (int64_t c0 = 0, blk = 0; c0 < b.n; c0 += cb, ++blk) {
+      const int64_t cn = std::min(cb, b.n - c0);
+      bool any = false;
+      const std::vector<int64_t> sc = self_columns(q, b, lo, hi, off, n, c0, cn, any);
+      const torch::Tensor selfcol = any ? torch::tensor(sc, i64).to(dev_) : torch::Tensor();
+      const Candidates c =
+          candidates(qx, rows(b.x + c0 * d, cn, d), bias[size_t(blk)], selfcol, l2 ? 2.f : 1.f, cap);
+      const torch::Tensor cid = c.cols.defined() ? ids[size_t(blk)].index_select(0, c.cols.reshape({-1})).view_as(c.cols)
+                                                 : ids[size_t(blk)].unsqueeze(0).expand_as(c.e);
+      best = merge(best, best_by_key(c.e, cid, cap), cap);
+    }
+    push(best, q, lo, hi, off, top);
+    if (on_rows) on_rows(hi);
+  }
+}
+
+}  // namespace torch_search
+}  // namespace distclust
+
+extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v1(
+    const distclust::TorchComputeSpec* spec, std::string* error) noexcept {
+  try {
+    return new distclust::torch_search::TorchSearch(*spec);
+  } catch (const c10::Error& e) {
+    *error = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    *error = e.what();
+  }
+  return nullptr;
+}

@@ -1,0 +1,88 @@
+// The LibTorch search kernel (plugin side; includes LibTorch): the
+// SearchKernel contract of include/distclust/search.h on CPU tensors or a
+// GPU. Queries and base rows go to the device in blocks sized by a memory
+// budget (a shard larger than the GPU streams through), scores are one
+// torch::mm per block pair (L2: 2<q,b> - |b|^2 as on the CPU), invalid and
+// self pairs are masked to -inf, torch::topk picks each block's best, and
+// a running best per query merges the blocks on the device (exact keys: ties
+// to the lower id), and the host TopK merges calls. bf16/fp16/tf32
+// products pick cap + margin candidates that are then re-scored in fp32, so
+// well-separated data gets the fp32 answer. Held rows (hold()) stay on the
+// device between calls; lloyd_step runs a whole k-means step there.
+// Internal to the plugin (search_torch.cpp, lloyd_torch.cpp).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "distclust/search.h"
+#include "kernels/torch_abi.h"
+
+namespace distclust {
+namespace torch_search {
+
+/// A block's candidates: exact (fp32) scores e [m x c] of base columns
+/// cols [m x c] (block-relative, increasing along a row; undefined: all
+/// columns in order; -inf: never to return).
+struct Candidates {
+  torch::Tensor e, cols;
+};
+
+/// Per query row, kept candidates best first: scores v and ids [m x kept].
+struct Picks {
+  torch::Tensor v, ids;
+};
+
+/// The best `keep` of each row of scores e [m x w] with ids [m x w] (int64),
+/// best first, ties to the lower position: callers keep positions in id order.
+Picks best_by_key(const torch::Tensor& e, const torch::Tensor& ids, int64_t keep);
+
+class TorchSearch final : public SearchKernel {
+ public:
+  explicit TorchSearch(const TorchComputeSpec& s);
+  std::string name() const override;
+  void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+              const std::function<void(int64_t)>& on_rows) override;
+  void hold(const float* x, int64_t n, int64_t d) override;
+  /// search() once the rows are where they will stay for the call.
+  void search_blocks(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+                     const std::function<void(int64_t)>& on_rows);
+  void release(const float* x) override;
+  bool lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) override;
+
+ private:
+  struct Held {
+    const float* x;
+    int64_t n, d;
+    torch::Tensor t;  ///< the device copy; undefined when it did not fit
+  };
+  /// Rows x [n x d] on the device as fp32: a slice of a held copy, or uploaded.
+  torch::Tensor rows(const float* x, int64_t n, int64_t d) const;
+  bool is_held(const float* x, int64_t n, int64_t d) const;
+  /// Query rows lo..hi of q on the device; with q.aligned, a partial block is
+  /// padded to `rows` so that every block has the same GEMM shape.
+  torch::Tensor query_block(const float* x, int64_t d, int64_t lo, int64_t hi, int64_t off, int64_t rows) const;
+  /// Per base row: -|b|^2 (l2) or 0, -inf where valid[j] == 0.
+  torch::Tensor base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid, bool l2) const;
+  /// Candidates of queries qx [m x d] against base bx [cn x d]: all columns
+  /// in fp32, or the best `keep` + margin by low-precision products re-scored
+  /// in fp32. selfcol [m]: a query's own column (-1: none), masked.
+  Candidates candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
+                        const torch::Tensor& selfcol, float alpha, int64_t keep) const;
+  /// Rows of query and base blocks for a search of n queries against nb
+  /// base rows keeping cap (within the work budget).
+  void block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const;
+  int64_t margin(int64_t keep) const { return low_ ? std::max<int64_t>(8, keep) : 0; }
+  torch::Tensor upload(const void* p, int64_t n, torch::ScalarType t) const;
+
+  TorchComputeSpec spec_;
+  torch::Device dev_;
+  torch::ScalarType mm_type_;  ///< type of the matrix products
+  bool low_;                   ///< products below fp32: candidates re-scored in fp32
+  int64_t held_budget_, work_budget_, held_bytes_ = 0;
+  std::vector<Held> held_;
+};
+
+}  // namespace torch_search
+}  // namespace distclust

@@ -1,0 +1,324 @@
+// The LibTorch search kernel (kernels/search_torch.h, in the plugin) against
+// the OpenBLAS kernel: run on CPU tensors here, it is the code path the GPU
+// takes (same blocks, masks, selection, re-scoring and k-means step). Tests
+// named *Cuda* run it on a GPU and skip, saying why, where none is visible.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "comm/local_comm.h"
+#include "common/test_common.h"
+#include "distclust/error.h"
+#include "kernels/compute_target.h"
+#include "kernels/torch_plugin.h"
+#include "kmeans/kmeans.h"
+#include "knn/knn.h"
+
+using namespace distclust;
+
+namespace {
+
+/// The plugin's kernel with an explicit spec (memory: its budget, 0 = default).
+std::unique_ptr<SearchKernel> torch_kernel(const std::string& device = "cpu", const std::string& precision = "fp32",
+                                           int64_t memory = 0) {
+  TorchComputeSpec s;
+  s.device = device, s.precision = precision, s.threads = 2, s.memory_bytes = memory;
+  std::string error;
+  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV1)(&s, &error);
+  if (!k) throw Error(error);
+  return std::unique_ptr<SearchKernel>(k);
+}
+
+/// Sorted (ids, scores) of every query of top.
+struct Lists {
+  std::vector<int64_t> ids;
+  std::vector<float> scores;
+};
+Lists lists(const TopK& top, int64_t n) {
+  Lists l;
+  l.ids.resize(size_t(n * top.cap()));
+  l.scores.resize(l.ids.size());
+  for (int64_t i = 0; i < n; ++i) sorted_results(top, i, l.ids.data() + i * top.cap(), l.scores.data() + i * top.cap());
+  return l;
+}
+
+/// Same ids, scores within float rounding; an id may differ only where the
+/// two lists hold equal scores up to rounding (a float near-tie: the fp32
+/// products of the two kernels round differently), at most max_ties times.
+void expect_same(const Lists& a, const Lists& b, const std::string& what, int64_t max_ties = 0) {
+  ASSERT_EQ(a.ids.size(), b.ids.size()) << what;
+  int64_t ties = 0;
+  for (size_t i = 0; i < a.ids.size(); ++i) {
+    const float tol = 2e-5f * (1 + std::fabs(a.scores[i]));
+    if (std::isfinite(a.scores[i])) {
+      EXPECT_NEAR(a.scores[i], b.scores[i], tol) << what << " at " << i;
+    }
+    if (a.ids[i] == b.ids[i]) continue;
+    ++ties;
+    EXPECT_NEAR(a.scores[i], b.scores[i], tol) << what << ": ids " << a.ids[i] << " and " << b.ids[i] << " at " << i;
+  }
+  EXPECT_LE(ties, max_ties) << what;
+}
+
+/// Queries near base rows 0..n-1 of b (noise 0.01): each has one clear best
+/// row, and the rest of its list are random rows with unit-sized gaps.
+std::vector<float> near_rows(const std::vector<float>& b, int64_t n, int64_t d, uint64_t seed) {
+  std::vector<float> q = test::randn(n, d, seed);
+  for (int64_t i = 0; i < n * d; ++i) q[size_t(i)] = b[size_t(i)] + 0.01f * q[size_t(i)];
+  return q;
+}
+
+struct TargetGuard {
+  ComputeTarget saved = compute_target();
+  ~TargetGuard() { set_compute_target_for_tests(saved); }
+};
+
+void use_torch(const std::string& precision = "fp32") {
+  ComputeTarget t;
+  t.torch = true, t.device = "cpu", t.precision = precision;
+  set_compute_target_for_tests(t);
+}
+
+}  // namespace
+
+TEST(SearchTorch, MatchesCpuKernelWithMasksSelfIdsAndStreaming) {
+  const int64_t n = 333, m = 1000, d = 24;
+  const auto q = test::randn(n, d, 1), b = test::randn(m, d, 2);
+  std::vector<uint8_t> valid(m, 1);
+  for (int64_t j = 0; j < m; j += 9) valid[size_t(j)] = 0;
+  std::vector<int64_t> ids(m), qids(n), rows(n);
+  for (int64_t j = 0; j < m; ++j) ids[size_t(j)] = 3 * j + 1;
+  for (int64_t i = 0; i < n; ++i) qids[size_t(i)] = 3 * (2 * i) + 1, rows[size_t(i)] = n - 1 - i;
+  auto cpu = make_cpu_search();
+  // Default budget, and one so small that queries and base rows stream in many blocks.
+  for (int64_t memory : {int64_t(0), int64_t(48) << 10}) {
+    auto tk = torch_kernel("cpu", "fp32", memory);
+    for (Metric metric : {Metric::inner_product, Metric::l2})
+      for (int cap : {1, 5, 17}) {
+        const std::string what = "memory " + std::to_string(memory) + " l2 " + std::to_string(metric == Metric::l2) +
+                                 " cap " + std::to_string(cap);
+        SearchBase base{b.data(), m};
+        base.valid = valid.data();
+        TopK a(n, cap), c(n, cap);
+        cpu->search({q.data(), n, d, 70}, base, metric, a);
+        tk->search({q.data(), n, d, 70}, base, metric, c);
+        expect_same(lists(a, n), lists(c, n), what);
+        // Self-exclusion by given ids, into permuted TopK rows, merged over two calls.
+        SearchBase half1{b.data(), m / 2, 0, ids.data()}, half2{b.data() + m / 2 * d, m - m / 2, 0, ids.data() + m / 2};
+        half1.exclude_self = half2.exclude_self = true;
+        SearchQueries qs{b.data(), n, d, 0, qids.data(), rows.data(), false};
+        std::vector<float> qx(size_t(n * d));
+        for (int64_t i = 0; i < n; ++i) std::copy_n(b.data() + (2 * i) * d, d, qx.data() + i * d);  // query i = base row 2i
+        qs.x = qx.data();
+        TopK a2(n, cap), c2(n, cap);
+        for (auto* h : {&half1, &half2}) {
+          cpu->search(qs, *h, metric, a2);
+          tk->search(qs, *h, metric, c2);
+        }
+        expect_same(lists(a2, n), lists(c2, n), what + " ids/self/top_rows");
+        for (int64_t i = 0; i < n; ++i) EXPECT_NE(lists(c2, n).ids[size_t(rows[size_t(i)] * cap)], qids[size_t(i)]);
+      }
+  }
+}
+
+TEST(SearchTorch, SelfAndPairJoinsMatchCpuKernel) {
+  const int64_t n = 400, d = 16, cap = 9;
+  const auto x = test::randn(n, d, 5);
+  std::vector<uint8_t> valid(n, 1);
+  for (int64_t j = 3; j < n; j += 11) valid[size_t(j)] = 0;
+  auto cpu = make_cpu_search();
+  for (int64_t memory : {int64_t(0), int64_t(40) << 10}) {
+    auto tk = torch_kernel("cpu", "fp32", memory);
+    for (Metric metric : {Metric::inner_product, Metric::l2}) {
+      TopK a(n, cap), c(n, cap);
+      cpu->search_self({x.data(), n, d, 1000}, valid.data(), metric, a);
+      tk->search_self({x.data(), n, d, 1000}, valid.data(), metric, c);
+      expect_same(lists(a, n), lists(c, n), "self");
+      const int64_t na = 150, nb = n - na;
+      TopK aa(na, cap), ab(nb, cap), ca(na, cap), cb(nb, cap);
+      SearchQueries qa{x.data(), na, d, 0}, qb{x.data() + na * d, nb, d, na};
+      cpu->search_pair(qa, valid.data(), qb, valid.data() + na, metric, aa, ab);
+      tk->search_pair(qa, valid.data(), qb, valid.data() + na, metric, ca, cb);
+      expect_same(lists(aa, na), lists(ca, na), "pair a");
+      expect_same(lists(ab, nb), lists(cb, nb), "pair b");
+    }
+  }
+}
+
+TEST(SearchTorch, TiesGoToTheLowerIdAcrossBlocks) {
+  // Rows j, j+5, ... identical: the ties at the cap must keep the lowest ids,
+  // also when topk sees only a block of them.
+  const int64_t d = 4, m = 40;
+  std::vector<float> b(m * d, 0.0f);
+  for (int64_t j = 0; j < m; ++j) b[size_t(j * d)] = float(j % 5);
+  std::vector<float> q = {3, 0, 0, 0, 1, 0, 0, 0};
+  for (int64_t memory : {int64_t(0), int64_t(1) << 10})
+    for (int cap : {1, 3, 6}) {
+      TopK a(2, cap), c(2, cap);
+      make_cpu_search()->search({q.data(), 2, d, 0}, {b.data(), m}, Metric::l2, a);
+      torch_kernel("cpu", "fp32", memory)->search({q.data(), 2, d, 0}, {b.data(), m}, Metric::l2, c);
+      EXPECT_EQ(lists(a, 2).ids, lists(c, 2).ids) << "cap " << cap << " memory " << memory;
+      EXPECT_EQ(lists(c, 2).ids[0], 3);
+    }
+}
+
+TEST(SearchTorch, LowPrecisionIsRescoredToTheFp32Result) {
+  const int64_t n = 500, m = 800, d = 64;
+  const auto b = test::randn(m, d, 8), q = near_rows(b, n, d, 7);
+  auto fp32 = torch_kernel("cpu", "fp32");
+  for (const char* prec : {"bf16", "fp16", "tf32"})
+    for (Metric metric : {Metric::inner_product, Metric::l2})
+      for (int cap : {1, 10}) {
+        TopK a(n, cap), c(n, cap);
+        fp32->search({q.data(), n, d, 0}, {b.data(), m}, metric, a);
+        torch_kernel("cpu", prec)->search({q.data(), n, d, 0}, {b.data(), m}, metric, c);
+        // The low-precision products only pick candidates; their fp32 scores
+        // order them as the fp32 kernel does, up to float near-ties (the
+        // re-scoring sums in another order than torch::mm): one swap here.
+        expect_same(lists(a, n), lists(c, n), std::string(prec) + " cap " + std::to_string(cap), 2);
+      }
+}
+
+TEST(SearchTorch, HeldRowsAreUsedInsteadOfTheHostCopy) {
+  const int64_t n = 64, m = 128, d = 8;
+  auto q = test::randn(n, d, 1);
+  const auto b = test::randn(m, d, 2);
+  auto tk = torch_kernel();
+  TopK before(n, 3), after(n, 3), changed(n, 3);
+  tk->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, before);
+  {
+    HeldRows held(*tk, q.data(), n, d);
+    const std::vector<float> orig = q;
+    std::fill(q.begin(), q.end(), 0.f);  // breaks the promise on purpose: the held copy answers
+    tk->search({q.data() + 16 * d, n - 16, d, 16}, {b.data(), m}, Metric::l2, after);
+    q = orig;
+  }
+  const Lists lb = lists(before, n), la = lists(after, n - 16);
+  EXPECT_EQ(std::vector<int64_t>(lb.ids.begin() + 16 * 3, lb.ids.end()), la.ids);
+  // Released: the host rows count again.
+  std::fill(q.begin(), q.end(), 0.f);
+  tk->search({q.data(), n, d, 0}, {b.data(), m}, Metric::inner_product, changed);
+  EXPECT_EQ(lists(changed, n).scores[0], 0.f);
+}
+
+TEST(SearchTorch, KMeansMatchesCpuKernelBitForBit) {
+  LocalCommunicator comm;
+  for (bool spherical : {false, true})
+    for (const char* prec : {"fp32", "bf16"}) {
+      FeatureBlock b1 = test::mixture(3000, 16, 6, 0.2, 4), b2 = b1;
+      KMeansParams p;
+      p.k = 6, p.iters = 8, p.restarts = 2, p.spherical = spherical;
+      auto cpu = make_cpu_search();
+      auto tk = torch_kernel("cpu", prec);
+      const KMeansResult a = kmeans(b1, p, comm, *cpu), c = kmeans(b2, p, comm, *tk);
+      const std::string what = std::string(prec) + (spherical ? " spherical" : " l2");
+      EXPECT_EQ(a.assign, c.assign) << what;
+      // Same assignments: the exact integer sums give the same centroids.
+      EXPECT_EQ(a.centroids, c.centroids) << what;
+      ASSERT_EQ(a.inertia.size(), c.inertia.size()) << what;
+      for (size_t i = 0; i < a.inertia.size(); ++i) EXPECT_NEAR(a.inertia[i], c.inertia[i], 1e-5 * a.inertia[i]) << what;
+    }
+}
+
+TEST(SearchTorch, LloydStepBufferEqualsCpuAccumulation) {
+  // The device step's int64 buffer against the CPU's for the same input
+  // (assignments of well-separated rows agree, so every integer agrees).
+  LocalCommunicator comm;
+  const int64_t n = 900, d = 12, k = 8;
+  FeatureBlock b = test::mixture(n, d, k, 0.1, 6);
+  for (int64_t i = 0; i < n; i += 13) b.valid[size_t(i)] = 0;
+  std::vector<float> norms(n), c(size_t(k * d));
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += double(b.x[size_t(i * d + j)]) * b.x[size_t(i * d + j)];
+    norms[size_t(i)] = float(s);
+  }
+  for (int64_t i = 0; i < k; ++i) std::copy_n(b.x.data() + (i + 16) * d, d, c.data() + i * d);  // rows 16.. are of every component
+  LloydStep s;
+  s.x = b.x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = b.valid.data(), s.norms = norms.data();
+  s.c = c.data(), s.k = k, s.sum_shift = 40, s.dist_shift = 30;
+  std::vector<int64_t> got(size_t(k * (d + 1) + 1), -7), want(got.size(), 0);
+  auto tk = torch_kernel("cpu", "fp32", 64 << 10);  // small blocks
+  ASSERT_TRUE(tk->lloyd_step(s, comm, got.data()));
+  EXPECT_FALSE(make_cpu_search()->lloyd_step(s, comm, want.data()));
+  TopK top(n, 1);
+  make_cpu_search()->search({b.x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!b.valid[size_t(i)]) continue;
+    const int64_t l = top.indices(i)[0];
+    for (int64_t j = 0; j < d; ++j)
+      want[size_t(l * d + j)] += int64_t(std::nearbyint(std::ldexp(double(b.x[size_t(i * d + j)]), 40)));
+    want[size_t(k * d + l)] += 1;
+    const float di = std::max(norms[size_t(i)] - top.scores(i)[0], 0.f);
+    want[size_t(k * (d + 1))] += int64_t(std::nearbyint(std::ldexp(double(di), 30)));
+  }
+  EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end() - 1), std::vector<int64_t>(want.begin(), want.end() - 1));
+  EXPECT_NEAR(double(got.back()), double(want.back()), 1e-5 * double(want.back()));
+}
+
+TEST(SearchTorch, ExactKnnAndIvfThroughTheComputeTarget) {
+  TargetGuard guard;
+  LocalCommunicator comm;
+  for (bool l2 : {false, true}) {
+    FeatureBlock b1 = test::mixture(1200, 12, 6, 1.0, 3);
+    for (int64_t i = 0; i < b1.local_rows(); i += 7) b1.valid[size_t(i)] = 0;
+    FeatureBlock b2 = b1;
+    KnnParams p;
+    p.k = 8, p.metric = l2 ? "l2" : "cosine";
+    set_compute_target_for_tests(ComputeTarget{});
+    const KnnGraph a = knn_exact(b1, p, comm);
+    use_torch();
+    const KnnGraph c = knn_exact(b2, p, comm);
+    // The float search picks k + 4 candidates and the rescoring in double
+    // orders them: the graphs are identical, values included.
+    EXPECT_EQ(a.indices, c.indices) << (l2 ? "l2" : "cosine");
+    EXPECT_EQ(a.values, c.values) << (l2 ? "l2" : "cosine");
+  }
+  FeatureBlock b = test::mixture(3000, 16, 10, 0.5, 9);
+  KnnParams p;
+  p.k = 10, p.mode = "ivf", p.nlist = 20, p.nprobe = 4, p.recall_sample = 300;
+  use_torch();
+  const KnnGraph g = knn_ivf(b, p, comm);
+  EXPECT_GE(g.recall, 0.9);
+}
+
+TEST(SearchTorch, CudaKernelMatchesCpu) {
+  const TorchInfo info = torch_info();
+  if (info.cuda_devices == 0)
+    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  const int64_t n = 3000, m = 5000, d = 96;
+  const auto b = test::randn(m, d, 12), q = near_rows(b, n, d, 11);
+  auto cpu = make_cpu_search();
+  for (const char* prec : {"fp32", "tf32", "bf16", "fp16"})
+    for (int64_t memory : {int64_t(0), int64_t(1) << 20}) {
+      auto g = torch_kernel("cuda:0", prec, memory);
+      for (Metric metric : {Metric::inner_product, Metric::l2}) {
+        TopK a(n, 1), c(n, 1);
+        cpu->search({q.data(), n, d, 0}, {b.data(), m}, metric, a);
+        HeldRows held(*g, q.data(), n, d);
+        g->search({q.data(), n, d, 0}, {b.data(), m}, metric, c);
+        expect_same(lists(a, n), lists(c, n), std::string(prec) + " " + g->name(), 2);
+      }
+    }
+}
+
+TEST(SearchTorch, CudaKMeansMatchesCpu) {
+  const TorchInfo info = torch_info();
+  if (info.cuda_devices == 0)
+    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  LocalCommunicator comm;
+  for (const char* prec : {"fp32", "bf16"}) {
+    FeatureBlock b1 = test::mixture(20000, 32, 10, 0.2, 4), b2 = b1;
+    KMeansParams p;
+    p.k = 10, p.iters = 10;
+    auto cpu = make_cpu_search();
+    auto g = torch_kernel("cuda:0", prec);
+    const KMeansResult a = kmeans(b1, p, comm, *cpu), c = kmeans(b2, p, comm, *g);
+    EXPECT_EQ(a.assign, c.assign) << prec;
+    EXPECT_EQ(a.centroids, c.centroids) << prec;
+    EXPECT_NEAR(a.final_inertia, c.final_inertia, 1e-5 * a.final_inertia) << prec;
+  }
+}
