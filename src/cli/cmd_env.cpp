@@ -1,19 +1,22 @@
 // `distclust env`: the compute environment this process runs under: the
 // BLAS/OpenMP variables as given, what distclust changed and checked
-// (kernels/compute_env.h), the OpenBLAS library and core type, threads.
+// (kernels/compute_env.h), the OpenBLAS library and core type, threads, the
+// compute target (runtime.device) and what the LibTorch plugin can do.
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "kernels/blas.h"
 #include "kernels/compute_env.h"
+#include "kernels/compute_target.h"
+#include "distclust/error.h"
 
 namespace distclust::cli {
 
 void add_env_command(CLI::App& app) {
   static CommandLine cl;
   auto* cmd = app.add_subcommand("env", "Print the compute environment: BLAS library and core type, what distclust "
-                                        "changed or checked in it, threads per rank");
+                                        "changed or checked in it, threads per rank, compute device, LibTorch and GPUs");
   add_common(cmd, cl);
   cmd->callback([] {
     Context ctx = make_context(cl, "runtime");
@@ -28,6 +31,18 @@ void add_env_command(CLI::App& app) {
     int all = 0;
     const int flushing = compute_env::threads_flushing_denormals(&all);
     std::printf("denormals:   flushed to zero (FTZ/DAZ) on %d of %d OpenMP threads\n", flushing, all);
+    std::printf("compute:     %s (runtime.device=%s, kernels=%s)\n", compute_target().describe().c_str(),
+                ctx.runtime.device.c_str(), ctx.runtime.kernels.c_str());
+    // Loading the plugin costs ~0.4 s, which `env` may spend: what LibTorch
+    // can do here is what a user checking a GPU build wants to see.
+    try {
+      const TorchInfo t = torch_info();
+      std::printf("LibTorch:    %s, CUDA %s, %d GPU(s) visible%s%s\n", t.version.c_str(),
+                  t.cuda_built ? "built" : "not built", t.cuda_devices, t.devices.empty() ? "" : ": ",
+                  t.devices.c_str());
+    } catch (const Error& e) {
+      std::printf("LibTorch:    plugin not loaded: %s\n", e.what());
+    }
   });
 }
 
