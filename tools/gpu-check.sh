@@ -181,6 +181,7 @@ bundle_env() {
   export PATH="$DCB/usr/bin:$PATH"
   export LD_LIBRARY_PATH="$DCB/usr/lib/$a:$DCB/usr/lib/$a/openmpi/lib:$DCB/usr/lib/$a/openblas-pthread:$DCB/opt/opencv/lib:$DCB/base${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  export PMIX_MCA_pcompress_base_silence_warning=1  # PMIx looks for its help files at the packaged path
 }
 
 configure() {

@@ -115,6 +115,13 @@ def main():
     for name in os.listdir(bindir):
         if name.endswith(".openmpi") and not os.path.lexists(os.path.join(bindir, name[:-8])):
             os.symlink(name, os.path.join(bindir, name[:-8]))
+    # h5pcc is a shell script with prefix="/usr" written in: make it the
+    # folder above the script's, wherever the bundle is unpacked.
+    for name in ("h5pcc.openmpi", "h5c++.openmpi"):
+        p = os.path.join(bindir, name)
+        if os.path.isfile(p):
+            text = open(p).read().replace('prefix="/usr"', 'prefix="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"', 1)
+            open(p, "w").write(text)
     lib_dirs = [stage_path(stage, d) for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu/openmpi/lib",
                                               "/usr/lib/x86_64-linux-gnu/openblas-pthread")]
     lib_dirs.append(os.path.join(stage, "opt/opencv/lib"))
