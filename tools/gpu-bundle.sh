@@ -4,6 +4,7 @@
 # no package access) lacks, for tools/gpu-check.sh to unpack there.
 #
 #   tools/gpu-bundle.sh            on Debian 12 with package access
+#   tools/gpu-bundle.sh --print-packages    the Debian packages it takes files from
 #
 # .gpu-bundle/deps.tar.xz holds a tree laid out as /:
 #   usr/...      the files of Debian 12's packages (dpkg -L, less docs, man
@@ -30,6 +31,7 @@ limit_mib=60
 pkgs=(openmpi-bin openmpi-common libopenmpi3 libopenmpi-dev libpmix2 libhdf5-openmpi-103-1 libhdf5-openmpi-dev
       libyaml-cpp0.7 libyaml-cpp-dev libcli11-dev libeigen3-dev libgtest-dev libgmock-dev
       libopenblas0 libopenblas0-pthread libopenblas-dev libopenblas-pthread-dev)
+if [[ "${1:-}" == --print-packages ]]; then echo "${pkgs[@]}"; exit 0; fi
 export CCACHE_BASEDIR="$root"
 [[ -r /etc/debian_version && $(cut -d. -f1 /etc/debian_version) == 12 ]] ||
   { echo "gpu-bundle: needs Debian 12 (its packages are what the bundle holds)" >&2; exit 1; }

@@ -6,6 +6,10 @@
 #   tools/gpu-check.sh              writes ${OUT:-./gpu-check-out}/results.md + gpu-check.log
 #   tools/gpu-check.sh --no-gpu     every step on the CPU at tiny sizes (checks the plumbing here)
 #   tools/gpu-check.sh --dry-run    prints the steps and their time limits, runs nothing
+# Env: OUT, PYTHON (default python3: the one with the CUDA torch), DCB (where
+# the bundle is unpacked, default /tmp/dcb), BUDGET (s, default 480),
+# LIMIT_SCALE (step limits x this, default 1), WORK (scratch, default
+# /tmp/gpu-check-work), DISTCLUST_BUILD_DIR (default build-gpu).
 #
 # Needs .gpu-bundle/deps.tar.xz (tools/gpu-bundle.sh, made on Debian 12 with
 # package access): Open MPI, parallel HDF5, yaml-cpp, CLI11, OpenCV, Eigen,
@@ -34,15 +38,19 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode=gpu
+sub=""   # --step MODE FUNCTION ARGS...: one step's shell function, run by step() under timeout
 case "${1:-}" in
   --no-gpu) mode=cpu ;;
   --dry-run) mode=dry ;;
+  --step) mode=$2; sub=$3; shift 3 ;;
   "") ;;
   *) echo "usage: tools/gpu-check.sh [--no-gpu|--dry-run]" >&2; exit 2 ;;
 esac
+self="$root/tools/gpu-check.sh"
 OUT=${OUT:-$root/gpu-check-out}
 DCB=${DCB:-/tmp/dcb}
 BUDGET=${BUDGET:-480}
+LIMIT_SCALE=${LIMIT_SCALE:-1}   # step limits x this (a slow machine checking the plumbing)
 PY=${PYTHON:-python3}
 build=${DISTCLUST_BUILD_DIR:-$root/build-gpu}
 work=${WORK:-/tmp/gpu-check-work}
@@ -51,7 +59,7 @@ start=$(date +%s)
 mkdir -p "$OUT" "$work"
 log="$OUT/gpu-check.log"
 results="$OUT/results.md"
-: > "$log"
+[[ -n $sub ]] || : > "$log"
 rows=()     # "| step | status | seconds | figure |"
 
 if [[ $mode == cpu ]]; then
@@ -63,6 +71,7 @@ else
   LIM=(--device cuda --size 8192 --copy-mib 4096); IMGS=1024; EXB=(--batch 128 --iters 10)
 fi
 DEVSET=(--set runtime.device=$DEV)
+[[ ${DC_NO_DEVICE_SETTING:-0} == 1 ]] && DEVSET=()
 
 # --dry-run: a clock that advances by each step's limit (the worst case).
 virtual=0
@@ -86,7 +95,7 @@ write_results() {
 # step NAME LIMIT FIGURE-FUNCTION COMMAND...: runs COMMAND under timeout,
 # its output appended to the log; FIGURE-FUNCTION (or -) prints the figure.
 step() {
-  local name=$1 limit=$2 figure=$3; shift 3
+  local name=$1 limit=$(($2 * LIMIT_SCALE)) figure=$3; shift 3
   local left=$((BUDGET - 10 - $(elapsed)))
   ((limit > left)) && limit=$left
   if [[ $mode == dry ]]; then
@@ -99,7 +108,9 @@ step() {
   fi
   echo "=== $name (limit $limit s): $*" >> "$log"
   local t0=$(date +%s) rc status fig=""
-  timeout --kill-after=5 "$limit" "$@" > "$work/$name.log" 2>&1
+  local cmd=("$@")
+  declare -F "$1" > /dev/null && cmd=("$self" --step "$mode" "$@")
+  timeout --kill-after=5 "$limit" "${cmd[@]}" > "$work/$name.log" 2>&1
   rc=$?
   cat "$work/$name.log" >> "$log"
   case $rc in
@@ -182,6 +193,7 @@ bundle_env() {
   export LD_LIBRARY_PATH="$DCB/usr/lib/$a:$DCB/usr/lib/$a/openmpi/lib:$DCB/usr/lib/$a/openblas-pthread:$DCB/opt/opencv/lib:$DCB/base${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   export PMIX_MCA_pcompress_base_silence_warning=1  # PMIx looks for its help files at the packaged path
+  export HDF5_USE_SHLIB=yes  # h5pcc links the static libhdf5.a by default; the bundle has the shared one only
 }
 
 configure() {
@@ -190,6 +202,7 @@ configure() {
   tlib=$(cd "$prefix/../../lib" && pwd)
   nccl=$("$PY" -c 'import nvidia.nccl as n, os; print(list(n.__path__)[0])' 2>/dev/null) || nccl=""
   echo "torch prefix $prefix; NCCL ${nccl:-none}"
+  rm -f "$build/CMakeCache.txt"  # a cache from an earlier try keeps its failed find results
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_FIND_ROOT_PATH="$DCB" -DCMAKE_PREFIX_PATH="$prefix;$DCB/opt/opencv;$DCB/usr" \
     -DTORCH_LIBRARY="$tlib/libtorch.so" -Dc10_LIBRARY="$tlib/libc10.so" \
@@ -241,6 +254,11 @@ PY
 
 ctest_label() { (cd "$build" && ctest -L "$1" --output-on-failure -j "$jobs" --timeout 120); }
 
+if [[ -n $sub ]]; then
+  "$sub" "$@"
+  exit $?
+fi
+
 # --- run, most important figures first.
 step check 15 - check || { [[ $mode == dry ]] || { echo "gpu-check: the machine lacks what it needs (see $log)"; exit 1; }; }
 step limits 30 fig_limits "$PY" "$root/bench/gpu_limits.py" "${LIM[@]}" --json "$work/limits.json"
@@ -253,6 +271,7 @@ step build 100 - cmake --build "$build" -j "$jobs" --target distclust distclust_
 if [[ $mode != dry ]] && ! "$build/src/cli/distclust" env "${DEVSET[@]}" > /dev/null 2>&1; then
   rows+=("| note | runtime.device unknown to this distclust: figures below are the CPU kernels' | 0 | |")
   DEVSET=()
+  export DC_NO_DEVICE_SETTING=1
 fi
 step kmeans 45 fig_kmeans "$build/src/cli/distclust" bench kmeans "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}"
 step knn 45 fig_knn "$build/src/cli/distclust" bench knn "${KNN[@]}" "${DEVSET[@]}"

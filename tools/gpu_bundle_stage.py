@@ -116,11 +116,16 @@ def main():
         if name.endswith(".openmpi") and not os.path.lexists(os.path.join(bindir, name[:-8])):
             os.symlink(name, os.path.join(bindir, name[:-8]))
     # h5pcc is a shell script with prefix="/usr" written in: make it the
-    # folder above the script's, wherever the bundle is unpacked.
+    # folder above the script's, wherever the bundle is unpacked (and run it
+    # with HDF5_USE_SHLIB=yes: static archives are not bundled).
     for name in ("h5pcc.openmpi", "h5c++.openmpi"):
         p = os.path.join(bindir, name)
         if os.path.isfile(p):
             text = open(p).read().replace('prefix="/usr"', 'prefix="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"', 1)
+            # The libraries a static libhdf5.a needs (-lcurl -lcrypto -lsz -lz):
+            # the bundle has the shared libhdf5 only, which names them itself,
+            # and a machine without their -dev packages has no libcurl.so.
+            text = text.replace('H5BLD_LIBS="-lcrypto -lcurl -lsz -lz -ldl -lm "', 'H5BLD_LIBS="-ldl -lm "', 1)
             open(p, "w").write(text)
     lib_dirs = [stage_path(stage, d) for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu/openmpi/lib",
                                               "/usr/lib/x86_64-linux-gnu/openblas-pthread")]
