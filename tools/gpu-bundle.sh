@@ -22,7 +22,7 @@
 #                libstdc++, libgcc_s, libgomp; gpu-check.sh drops each one
 #                the device's own ldconfig already knows.
 # .gpu-bundle/MANIFEST.txt: package versions, sizes, the base/ libraries.
-# Build products are cached in build-bundle/ (OpenCV: ~25 min on 2 cores).
+# Build products are cached in build-bundle/ (OpenCV: 11 min on 2 busy cores; packing 80 s).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/build-bundle"

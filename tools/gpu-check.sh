@@ -27,12 +27,13 @@
 #   unpack      20 s  .gpu-bundle -> $DCB
 #   configure   30 s  cmake (Release, -march=native: built where it runs)
 #   build      100 s  distclust + the torch plugin, -j nproc
+#   libs        10 s  ldd: nothing "not found", libraries by folder
 #   kmeans      45 s  bench kmeans N=1,000,000 D=256 K=20,000, 25 iterations
 #   knn         45 s  bench knn N=1,281,167 D=512 k=20 (exact)
 #   scan        55 s  synth N=1,281,167 x 512 + random knn, 1 SCAN epoch C=1000, 10 MLP heads
 #   extract     45 s  bench extract, ResNet-50 224x224 random weights, 1024 generated JPEGs
 #   tests       45 s  build the tests, ctest -L gpu
-#   unit        rest  ctest -L unit (what is left of BUDGET - 10 s: 40 s when
+#   unit        rest  ctest -L unit (what is left of BUDGET - 10 s: 30 s when
 #                     every step before ran to its limit)
 # The GPU figures pass --set runtime.device=cuda (runtime.kernels=auto).
 set -uo pipefail
@@ -129,7 +130,7 @@ step() {
 # --- figures: read off each step's log.
 result_json() { sed -n 's/^RESULT //p' "$1" | tail -1; }
 fig_limits() {
-  result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("GEMM fp32 %.1f, tf32 %.1f, bf16 %.1f TFLOP/s; copy %.0f GB/s" % (r["fp32_tflops"], r["tf32_tflops"], r["bf16_tflops"], r["copy_gbps"]))'
+  result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("GEMM fp32 %.4g, tf32 %.4g, bf16 %.4g TFLOP/s; copy %.4g GB/s" % (r["fp32_tflops"], r["tf32_tflops"], r["bf16_tflops"], r["copy_gbps"]))'
 }
 fig_kmeans() {
   result_json "$1" | "$PY" -c '
@@ -144,7 +145,7 @@ fig_knn() {
   result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s (target <= 15 s), %.1f TFLOP/s (2N^2D)" % (r["seconds"], r["gflops"] / 1e3))'
 }
 fig_scan() {
-  grep -o 'scan: epoch 1/1: .*' "$1" | tail -1
+  grep -o 'scan: epoch 1/[0-9]*: .*' "$1" | tail -1
 }
 fig_extract() {
   result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("extract %.0f img/s, forward %.0f, decode %.0f, ratio %.3f (target 0.9)" % (r["extract_ips"], r["forward_ips"], r["decode_all_cores_ips"], r["ratio"]))'
@@ -210,6 +211,18 @@ configure() {
     ${nccl:+-DNCCL_ROOT="$nccl"} || return 1
 }
 
+# The built binary and plugin: every library resolved (none "not found"),
+# and the folders they come from (the bundle, torch's wheels, the system).
+libs() {
+  local bad=0 f
+  for f in "$build/src/cli/distclust" "$build/src/cli/libdistclust_torch.so"; do
+    if ldd "$f" | grep "not found"; then bad=1; fi
+    echo "$(basename "$f"): libraries by folder:"
+    ldd "$f" | awk '$3 ~ /^\// {print $3}' | xargs -n1 dirname | sort | uniq -c
+  done
+  return $bad
+}
+
 synth_scan_data() {
   "$build/src/cli/distclust" synth features --n "$SN" --d "$SD" --k 100 --noise 1.0 --seed 1 --out "$work/sf.h5" \
     > /dev/null || return 1
@@ -228,7 +241,7 @@ PY
 scan_epoch() {
   synth_scan_data || return 1
   "$build/src/cli/distclust" scan -v --features "$work/sf.h5" --knn "$work/knn.h5" --clusters 1000 --heads 10 \
-    --head mlp --epochs 1 --no-checkpoint --force --out "$work/s.h5" "${DEVSET[@]}"
+    --head mlp --epochs 1 --min-steps 0 --no-checkpoint --force --out "$work/s.h5" "${DEVSET[@]}"
 }
 
 extract_bench() {
@@ -266,6 +279,7 @@ step unpack 20 - unpack
 bundle_env
 step configure 30 fig_configure configure || { [[ $mode == dry ]] || exit 1; }
 step build 100 - cmake --build "$build" -j "$jobs" --target distclust distclust_torch || { [[ $mode == dry ]] || exit 1; }
+step libs 10 - libs
 # runtime.device arrives with the GPU kernels (issue 15): without it the
 # figures are the CPU's, and results.md says so.
 if [[ $mode != dry ]] && ! "$build/src/cli/distclust" env "${DEVSET[@]}" > /dev/null 2>&1; then

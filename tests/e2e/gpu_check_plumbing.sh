@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 S=$DC_SOURCE
 OUT=$DC_TMP/out WORK=$DC_TMP/work bash "$S/tools/gpu-check.sh" --dry-run > dry.txt || fail "dry run failed"
 steps=$(sed -n 's/^step \([a-z]*\): limit \([0-9]*\) s:.*/\1/p' dry.txt | tr '\n' ' ')
-[[ $steps == "check limits unpack configure build kmeans knn scan extract tests unit " ]] || fail "steps: $steps"
+[[ $steps == "check limits unpack configure build libs kmeans knn scan extract tests unit " ]] || fail "steps: $steps"
 total=$(sed -n 's/^step [a-z]*: limit \([0-9]*\) s:.*/\1/p' dry.txt | paste -sd+ | bc)
 ((total <= 480)) || fail "step limits add up to $total s > 480"
 grep -q 'bench kmeans --n 1000000 --d 256 --k 20000 --iters 25 .*--set runtime.device=cuda' dry.txt || fail "kmeans sizes"
