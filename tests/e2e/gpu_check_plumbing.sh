@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# tools/gpu-check.sh without a GPU (issue 15): its --dry-run lists every step
+# in the documented order with limits inside the 8-minute budget and the
+# issue's sizes; bench/gpu_limits.py runs on the CPU at a tiny size and
+# writes the four figures. No network, no build: a few seconds.
+source "$(dirname "$0")/lib.sh"
+S=$DC_SOURCE
+OUT=$DC_TMP/out WORK=$DC_TMP/work bash "$S/tools/gpu-check.sh" --dry-run > dry.txt || fail "dry run failed"
+steps=$(sed -n 's/^step \([a-z]*\): limit \([0-9]*\) s:.*/\1/p' dry.txt | tr '\n' ' ')
+[[ $steps == "check limits unpack configure build libs kmeans knn scan extract tests unit " ]] || fail "steps: $steps"
+total=$(sed -n 's/^step [a-z]*: limit \([0-9]*\) s:.*/\1/p' dry.txt | paste -sd+ | bc)
+((total <= 480)) || fail "step limits add up to $total s > 480"
+grep -q 'bench kmeans --n 1000000 --d 256 --k 20000 --iters 25 .*--set runtime.device=cuda' dry.txt || fail "kmeans sizes"
+grep -q 'bench knn --n 1281167 --d 512 --k 20 --set runtime.device=cuda' dry.txt || fail "knn sizes"
+grep -q 'gpu_limits.py --device cuda --size 8192' dry.txt || fail "limits sizes"
+if bash "$S/tools/gpu-check.sh" --bogus > /dev/null 2>&1; then fail "a bad option was accepted"; fi
+pass "dry run: $steps($total s)"
+
+$PY "$S/bench/gpu_limits.py" --device cpu --size 128 --copy-mib 8 --reps 2 --warmup 1 --json limits.json > limits.txt ||
+  fail "gpu_limits.py on the CPU"
+for k in fp32_tflops tf32_tflops bf16_tflops copy_gbps; do
+  ge "$(json_get limits.json $k)" 1e-6 || fail "$k = $(json_get limits.json $k)"
+done
+grep -q '^RESULT {' limits.txt || fail "no RESULT line"
+if $PY "$S/bench/gpu_limits.py" --device cuda --size 64 > /dev/null 2>&1 && ! $PY -c 'import torch,sys; sys.exit(not torch.cuda.is_available())'; then
+  fail "--device cuda without a GPU did not fail"
+fi
+pass "gpu_limits.py: $(tail -1 limits.txt | cut -c1-120)"

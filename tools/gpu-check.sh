@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# The one prepared command for a machine with an NVIDIA GPU and a CUDA
+# PyTorch but no internet and no package access (e.g. an H200 node: Python
+# 3.12, torch 2.11.0+cu130, the nvidia-nccl-cu13 wheel, nvcc 13, g++, cmake):
+#
+#   tools/gpu-check.sh              writes ${OUT:-./gpu-check-out}/results.md + gpu-check.log
+#   tools/gpu-check.sh --no-gpu     every step on the CPU at tiny sizes (checks the plumbing here)
+#   tools/gpu-check.sh --dry-run    prints the steps and their time limits, runs nothing
+# Env: OUT, PYTHON (default python3: the one with the CUDA torch), DCB (where
+# the bundle is unpacked, default /tmp/dcb), BUDGET (s, default 480),
+# LIMIT_SCALE (step limits x this, default 1), WORK (scratch, default
+# /tmp/gpu-check-work), DISTCLUST_BUILD_DIR (default build-gpu).
+#
+# Needs .gpu-bundle/deps.tar.xz (tools/gpu-bundle.sh, made on Debian 12 with
+# package access): Open MPI, parallel HDF5, yaml-cpp, CLI11, OpenCV, Eigen,
+# GoogleTest, OpenBLAS, unpacked to $DCB (default /tmp/dcb). distclust is
+# built against the machine's own torch (torch.utils.cmake_prefix_path) and
+# its nvidia-nccl wheel, into build-gpu/.
+#
+# Time: the whole script stays inside BUDGET seconds (default 480 = 8 min);
+# each step runs under `timeout` with the smaller of its own limit and what
+# is left, so a hung or slow step costs its limit only, and results.md is
+# rewritten after every step (a step that fails or times out is recorded
+# as such; the steps after it still run where they can). Order and limits:
+#   check       15 s  nvidia-smi, torch.cuda, g++/cmake/glibc, the bundle
+#   limits      30 s  bench/gpu_limits.py: GEMM fp32/tf32/bf16 8192^3, copy 4 GiB
+#   unpack      20 s  .gpu-bundle -> $DCB
+#   configure   30 s  cmake (Release, -march=native: built where it runs)
+#   build      100 s  distclust + the torch plugin, -j nproc
+#   libs        10 s  ldd: nothing "not found", libraries by folder
+#   kmeans      45 s  bench kmeans N=1,000,000 D=256 K=20,000, 25 iterations
+#   knn         45 s  bench knn N=1,281,167 D=512 k=20 (exact)
+#   scan        55 s  synth N=1,281,167 x 512 + random knn, 1 SCAN epoch C=1000, 10 MLP heads
+#   extract     45 s  bench extract, ResNet-50 224x224 random weights, 1024 generated JPEGs
+#   tests       45 s  build the tests, ctest -L gpu
+#   unit        rest  ctest -L unit (what is left of BUDGET - 10 s: 30 s when
+#                     every step before ran to its limit)
+# The GPU figures pass --set runtime.device=cuda (runtime.kernels=auto).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+mode=gpu
+sub=""   # --step MODE FUNCTION ARGS...: one step's shell function, run by step() under timeout
+case "${1:-}" in
+  --no-gpu) mode=cpu ;;
+  --dry-run) mode=dry ;;
+  --step) mode=$2; sub=$3; shift 3 ;;
+  "") ;;
+  *) echo "usage: tools/gpu-check.sh [--no-gpu|--dry-run]" >&2; exit 2 ;;
+esac
+self="$root/tools/gpu-check.sh"
+OUT=${OUT:-$root/gpu-check-out}
+DCB=${DCB:-/tmp/dcb}
+BUDGET=${BUDGET:-480}
+LIMIT_SCALE=${LIMIT_SCALE:-1}   # step limits x this (a slow machine checking the plumbing)
+PY=${PYTHON:-python3}
+build=${DISTCLUST_BUILD_DIR:-$root/build-gpu}
+work=${WORK:-/tmp/gpu-check-work}
+jobs=$(nproc)
+start=$(date +%s)
+mkdir -p "$OUT" "$work"
+log="$OUT/gpu-check.log"
+results="$OUT/results.md"
+[[ -n $sub ]] || : > "$log"
+rows=()     # "| step | status | seconds | figure |"
+
+if [[ $mode == cpu ]]; then
+  # Same steps, sizes a 2-core machine runs in seconds.
+  DEV=cpu; KM=(--n 20000 --d 32 --k 200 --iters 3); KNN=(--n 20000 --d 32 --k 20); SN=20000; SD=32
+  LIM=(--device cpu --size 256 --copy-mib 16); IMGS=32; EXB=(--batch 8 --iters 2)
+else
+  DEV=cuda; KM=(--n 1000000 --d 256 --k 20000 --iters 25); KNN=(--n 1281167 --d 512 --k 20); SN=1281167; SD=512
+  LIM=(--device cuda --size 8192 --copy-mib 4096); IMGS=1024; EXB=(--batch 128 --iters 10)
+fi
+DEVSET=(--set runtime.device=$DEV)
+[[ ${DC_NO_DEVICE_SETTING:-0} == 1 ]] && DEVSET=()
+
+# --dry-run: a clock that advances by each step's limit (the worst case).
+virtual=0
+elapsed() { if [[ $mode == dry ]]; then echo $virtual; else echo $(($(date +%s) - start)); fi; }
+
+write_results() {
+  {
+    echo "# distclust gpu-check ($mode), $(date -u +%FT%TZ)"
+    echo
+    echo "host: $(hostname), $(nproc) cores; $(cat "$work/gpu.txt" 2>/dev/null)"
+    echo "torch: $(cat "$work/torch.txt" 2>/dev/null)"
+    echo
+    echo "| step | status | seconds | figures |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "total $(elapsed) s of the $BUDGET s budget; step logs in gpu-check.log"
+  } > "$results.tmp" && mv "$results.tmp" "$results"
+}
+
+# step NAME LIMIT FIGURE-FUNCTION COMMAND...: runs COMMAND under timeout,
+# its output appended to the log; FIGURE-FUNCTION (or -) prints the figure.
+step() {
+  local name=$1 limit=$(($2 * LIMIT_SCALE)) figure=$3; shift 3
+  local left=$((BUDGET - 10 - $(elapsed)))
+  ((limit > left)) && limit=$left
+  if [[ $mode == dry ]]; then
+    echo "step $name: limit ${limit} s: $*"
+    virtual=$((virtual + limit))
+    return 0
+  fi
+  if ((limit < 5)); then
+    rows+=("| $name | skipped: no time left | 0 | |"); write_results; return 1
+  fi
+  echo "=== $name (limit $limit s): $*" >> "$log"
+  local t0=$(date +%s) rc status fig=""
+  local cmd=("$@")
+  declare -F "$1" > /dev/null && cmd=("$self" --step "$mode" "$@")
+  timeout --kill-after=5 "$limit" "${cmd[@]}" > "$work/$name.log" 2>&1
+  rc=$?
+  cat "$work/$name.log" >> "$log"
+  case $rc in
+    0) status=ok ;;
+    124|137) status="timed out" ;;
+    *) status="failed (exit $rc)" ;;
+  esac
+  [[ $figure != - ]] && fig=$($figure "$work/$name.log" 2>/dev/null | tr '\n' ' ')
+  rows+=("| $name | $status | $(($(date +%s) - t0)) | $fig |")
+  echo "=== $name: $status" >> "$log"
+  echo "gpu-check: $name: $status ($(($(date +%s) - t0)) s) $fig"
+  write_results
+  return $rc
+}
+
+# --- figures: read off each step's log.
+result_json() { sed -n 's/^RESULT //p' "$1" | tail -1; }
+fig_limits() {
+  result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("GEMM fp32 %.4g, tf32 %.4g, bf16 %.4g TFLOP/s; copy %.4g GB/s" % (r["fp32_tflops"], r["tf32_tflops"], r["bf16_tflops"], r["copy_gbps"]))'
+}
+fig_kmeans() {
+  result_json "$1" | "$PY" -c '
+import json, sys
+r, lim, iters = json.load(sys.stdin), json.load(open(sys.argv[1])), int(sys.argv[2])
+tf = 2.0 * r["n"] * r["k"] * r["d"] / r["sec_per_iter_median"] / 1e12
+print("%.4f s/iter, %d iterations %.2f s (target <= 2 s on an H200), %.1f TFLOP/s = %.2f of the fp32 GEMM rate, %.2f of tf32" % (
+    r["sec_per_iter_median"], iters, r["sec_per_iter_median"] * iters, tf, tf / lim["fp32_tflops"], tf / lim["tf32_tflops"]))
+' "$work/limits.json" "${KM[7]}"
+}
+fig_knn() {
+  result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s (target <= 15 s), %.1f TFLOP/s (2N^2D)" % (r["seconds"], r["gflops"] / 1e3))'
+}
+fig_scan() {
+  grep -o 'scan: epoch 1/[0-9]*: .*' "$1" | tail -1
+}
+fig_extract() {
+  result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("extract %.0f img/s, forward %.0f, decode %.0f, ratio %.3f (target 0.9)" % (r["extract_ips"], r["forward_ips"], r["decode_all_cores_ips"], r["ratio"]))'
+}
+fig_configure() { grep -E '^-- distclust:' "$1"; }
+fig_ctest() { grep -E 'tests passed|tests failed|No tests were found' "$1" | tail -1; }
+
+# --- steps.
+check() {
+  local ok=0
+  if [[ $mode == gpu ]]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$work/gpu.txt" || ok=1
+  else
+    echo "no GPU (--no-gpu)" > "$work/gpu.txt"
+  fi
+  "$PY" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' \
+    | tee "$work/torch.txt" || { echo "gpu-check: $PY has no torch"; ok=1; }
+  if [[ $mode == gpu ]] && ! grep -q "available True" "$work/torch.txt"; then
+    echo "gpu-check: torch sees no CUDA device"; ok=1
+  fi
+  for t in g++ cmake tar xz; do command -v $t > /dev/null || { echo "gpu-check: $t not found"; ok=1; }; done
+  # The bundle's libraries are Debian 12's: glibc >= 2.36.
+  local glibc; glibc=$(ldd --version | head -1 | grep -o '[0-9]*\.[0-9]*$')
+  echo "glibc $glibc, $(g++ --version | head -1), $(cmake --version | head -1)"
+  "$PY" -c "import sys; sys.exit(tuple(map(int, '$glibc'.split('.'))) < (2, 36))" ||
+    { echo "gpu-check: glibc $glibc is older than 2.36 (the bundle's Debian 12 libraries need >= 2.36)"; ok=1; }
+  [[ -s $root/.gpu-bundle/deps.tar.xz ]] || { echo "gpu-check: no .gpu-bundle/deps.tar.xz (run tools/gpu-bundle.sh on Debian 12 and carry it)"; ok=1; }
+  return $ok
+}
+
+unpack() {
+  rm -rf "$DCB" && mkdir -p "$DCB" && tar xJf "$root/.gpu-bundle/deps.tar.xz" -C "$DCB" || return 1
+  # base/: libraries the machine may have itself: keep only those it lacks.
+  local kept=() dropped=()
+  for f in "$DCB"/base/*.so*; do
+    local so; so=$(basename "$f")
+    if ldconfig -p | grep -q "^[[:space:]]*$so "; then rm "$f"; dropped+=("$so"); else kept+=("$so"); fi
+  done
+  echo "base: kept ${kept[*]:-none}; the machine's own: ${dropped[*]:-none}"
+}
+
+bundle_env() {
+  local a=x86_64-linux-gnu
+  export OPAL_PREFIX="$DCB/usr" PMIX_INSTALL_PREFIX="$DCB/usr/lib/$a/pmix2"
+  export PATH="$DCB/usr/bin:$PATH"
+  export LD_LIBRARY_PATH="$DCB/usr/lib/$a:$DCB/usr/lib/$a/openmpi/lib:$DCB/usr/lib/$a/openblas-pthread:$DCB/opt/opencv/lib:$DCB/base${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  export PMIX_MCA_pcompress_base_silence_warning=1  # PMIx looks for its help files at the packaged path
+  export HDF5_USE_SHLIB=yes  # h5pcc links the static libhdf5.a by default; the bundle has the shared one only
+}
+
+configure() {
+  local prefix nccl tlib
+  prefix=$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null) || return 1
+  tlib=$(cd "$prefix/../../lib" && pwd)
+  nccl=$("$PY" -c 'import nvidia.nccl as n, os; print(list(n.__path__)[0])' 2>/dev/null) || nccl=""
+  echo "torch prefix $prefix; NCCL ${nccl:-none}"
+  rm -f "$build/CMakeCache.txt"  # a cache from an earlier try keeps its failed find results
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_FIND_ROOT_PATH="$DCB" -DCMAKE_PREFIX_PATH="$prefix;$DCB/opt/opencv;$DCB/usr" \
+    -DTORCH_LIBRARY="$tlib/libtorch.so" -Dc10_LIBRARY="$tlib/libc10.so" \
+    -DHDF5_C_COMPILER_EXECUTABLE="$DCB/usr/bin/h5pcc" -DMPI_C_COMPILER="$DCB/usr/bin/mpicc" \
+    ${nccl:+-DNCCL_ROOT="$nccl"} || return 1
+}
+
+# The built binary and plugin: every library resolved (none "not found"),
+# and the folders they come from (the bundle, torch's wheels, the system).
+libs() {
+  local bad=0 f
+  for f in "$build/src/cli/distclust" "$build/src/cli/libdistclust_torch.so"; do
+    if ldd "$f" | grep "not found"; then bad=1; fi
+    echo "$(basename "$f"): libraries by folder:"
+    ldd "$f" | awk '$3 ~ /^\// {print $3}' | xargs -n1 dirname | sort | uniq -c
+  done
+  return $bad
+}
+
+synth_scan_data() {
+  "$build/src/cli/distclust" synth features --n "$SN" --d "$SD" --k 100 --noise 1.0 --seed 1 --out "$work/sf.h5" \
+    > /dev/null || return 1
+  "$PY" - "$SN" "$work/knn.h5" <<'PY'
+import os, sys, h5py, numpy as np
+N, k, out = int(sys.argv[1]), 20, sys.argv[2]
+idx = np.random.default_rng(0).integers(0, N - 1, size=(N, k), dtype=np.int64)
+idx += idx >= np.arange(N)[:, None]  # never the row itself
+with h5py.File(out + ".tmp", "w") as f:
+    f.create_dataset("indices", data=idx, chunks=(min(N, 16384), k))
+    f.create_dataset("similarities", data=np.zeros((N, k), np.float32), chunks=(min(N, 16384), k))
+    f.attrs["stage"] = "knn"
+os.replace(out + ".tmp", out)
+PY
+}
+scan_epoch() {
+  synth_scan_data || return 1
+  "$build/src/cli/distclust" scan -v --features "$work/sf.h5" --knn "$work/knn.h5" --clusters 1000 --heads 10 \
+    --head mlp --epochs 1 --min-steps 0 --no-checkpoint --force --out "$work/s.h5" "${DEVSET[@]}"
+}
+
+extract_bench() {
+  "$PY" "$root/tools/export_backbone.py" resnet50 --weights none --out "$work/resnet50.pt" || return 1
+  "$PY" - "$IMGS" "$work/jpegs" <<'PY' || return 1
+import os, sys
+import numpy as np
+from PIL import Image
+n, out = int(sys.argv[1]), sys.argv[2]
+if not os.path.isdir(out):
+    os.makedirs(out + ".tmp", exist_ok=True)
+    rng = np.random.RandomState(0)
+    y, x = np.mgrid[0:375, 0:500]
+    for i in range(n):
+        a = np.stack([128 + 90 * np.sin(x / (5 + i % 13) + c + i) * np.cos(y / (7 + c + i % 5)) for c in range(3)], -1)
+        a = np.clip(a + rng.normal(0, 12, a.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(f"{out}.tmp/{i:05d}.jpg", quality=90)
+    os.rename(out + ".tmp", out)
+PY
+  "$build/src/cli/distclust" bench extract --source "$work/jpegs" --backbone "$work/resnet50.pt" "${EXB[@]}" \
+    --out "$work/f.h5" --progress-seconds 0 "${DEVSET[@]}"
+}
+
+ctest_label() { (cd "$build" && ctest -L "$1" --output-on-failure -j "$jobs" --timeout 120); }
+
+if [[ -n $sub ]]; then
+  "$sub" "$@"
+  exit $?
+fi
+
+# --- run, most important figures first.
+step check 15 - check || { [[ $mode == dry ]] || { echo "gpu-check: the machine lacks what it needs (see $log)"; exit 1; }; }
+step limits 30 fig_limits "$PY" "$root/bench/gpu_limits.py" "${LIM[@]}" --json "$work/limits.json"
+step unpack 20 - unpack
+bundle_env
+step configure 30 fig_configure configure || { [[ $mode == dry ]] || exit 1; }
+step build 100 - cmake --build "$build" -j "$jobs" --target distclust distclust_torch || { [[ $mode == dry ]] || exit 1; }
+step libs 10 - libs
+# runtime.device arrives with the GPU kernels (issue 15): without it the
+# figures are the CPU's, and results.md says so.
+if [[ $mode != dry ]] && ! "$build/src/cli/distclust" env "${DEVSET[@]}" > /dev/null 2>&1; then
+  rows+=("| note | runtime.device unknown to this distclust: figures below are the CPU kernels' | 0 | |")
+  DEVSET=()
+  export DC_NO_DEVICE_SETTING=1
+fi
+step kmeans 45 fig_kmeans "$build/src/cli/distclust" bench kmeans "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}"
+step knn 45 fig_knn "$build/src/cli/distclust" bench knn "${KNN[@]}" "${DEVSET[@]}"
+step scan 55 fig_scan scan_epoch
+step extract 45 fig_extract extract_bench
+step tests 45 fig_ctest bash -c "cmake --build '$build' -j $jobs && cd '$build' && ctest -L gpu --output-on-failure -j $jobs --timeout 120"
+left=$((BUDGET - 10 - $(elapsed)))
+((left > 60)) && left=60
+step unit "$left" fig_ctest ctest_label unit
+[[ $mode == dry ]] || echo "gpu-check: $results ($(elapsed) s)"
