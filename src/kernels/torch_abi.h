@@ -10,6 +10,10 @@
 
 namespace distclust {
 
+class Communicator;
+class HeadsCompute;
+struct HeadShape;
+
 /// What the plugin's LibTorch can do here (distclust_torch_info_v1).
 struct TorchInfo {
   std::string version;      ///< LibTorch version, e.g. "1.13.1"
@@ -37,9 +41,15 @@ extern "C" {
 using TorchInfoFn = void (*)(TorchInfo* info);
 /// A LibTorch search kernel on spec->device, or null with *error set.
 using TorchSearchFn = SearchKernel* (*)(const TorchComputeSpec* spec, std::string* error);
+/// LibTorch SCAN heads of *shape on spec->device (scan/scan_compute.h),
+/// their gradient summed over *comm (which must outlive them), or null with
+/// *error set. Parameters start at zero: load() them.
+using TorchScanHeadsFn = HeadsCompute* (*)(const HeadShape* shape, const TorchComputeSpec* spec, Communicator* comm,
+                                           std::string* error);
 }
 
 constexpr const char* kTorchInfoV1 = "distclust_torch_info_v1";
 constexpr const char* kTorchSearchV1 = "distclust_torch_search_v1";
+constexpr const char* kTorchScanHeadsV1 = "distclust_torch_scan_heads_v1";
 
 }  // namespace distclust

@@ -37,9 +37,9 @@ void ScanParams::validate() const {
           " is in GiB (", memory_budget, " GiB is more than a PiB): for 12 GiB write 12, not a byte count");
 }
 
-void ScanRun::save(ScanHeads& h, DataParallelStep& dp) {
+void ScanRun::save(ScanHeads& h, HeadsCompute& c) {
   if (ckpt.empty()) return;
-  dp.gather_moments(h);
+  store_heads(c, h);
   st.params = h.params();
   st.m = h.adam_m();
   st.v = h.adam_v();

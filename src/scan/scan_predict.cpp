@@ -5,7 +5,7 @@
 
 namespace distclust {
 
-void predict_rows(ScanHeads& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob) {
+void predict_rows(HeadsCompute& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob) {
   const int64_t chunk = 4096, D = data.d, C = h.shape().c;
   std::vector<float> xb, zb;
   for (size_t q0 = 0; q0 < which.size(); q0 += chunk) {
@@ -13,13 +13,13 @@ void predict_rows(ScanHeads& h, const ScanData& data, const std::vector<int64_t>
     xb.resize(size_t(m * D));
     zb.resize(size_t(m * C));
     for (int64_t q = 0; q < m; ++q) std::copy_n(data.rows.row(data.own.begin + which[q0 + q]), D, xb.data() + q * D);
-    h.forward(xb.data(), m, zb.data());
+    h.forward(xb.data(), m, zb.data(), false);
     softmax_heads(zb.data(), m, 1, C, zb.data());
     for (int64_t q = 0; q < m; ++q) std::copy_n(zb.data() + q * C, C, prob.data() + which[q0 + q] * C);
   }
 }
 
-void predict_all(ScanHeads& h, const ScanData& data, std::vector<float>& prob) {
+void predict_all(HeadsCompute& h, const ScanData& data, std::vector<float>& prob) {
   prob.assign(size_t(data.local_rows() * h.shape().c), 0.f);
   predict_rows(h, data, data.my_rows, prob);
 }

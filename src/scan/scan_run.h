@@ -11,6 +11,7 @@
 
 #include "distclust/comm.h"
 #include "scan/scan.h"
+#include "scan/scan_compute.h"
 #include "scan/scan_heads.h"
 #include "scan/scan_rows.h"
 #include "scan/scan_state.h"
@@ -52,8 +53,9 @@ struct ScanRun {
   int epochs = 0;               ///< SCAN epochs to run: p.epochs, extended to reach p.min_steps
   int64_t steps_per_epoch = 0;  ///< ceil(valid rows / batch), the same for any rank count
 
-  /// Saves the state with h's parameters and Adam moments (collective).
-  void save(ScanHeads& h, DataParallelStep& dp);
+  /// Saves the state with the parameters and Adam moments of c, stored
+  /// into h on the way (collective).
+  void save(ScanHeads& h, HeadsCompute& c);
 };
 
 /// SCAN epochs from st.next_epoch (phase 0), all heads (collective).
@@ -75,9 +77,9 @@ void check_health(ScanRun& r);
 
 /// The kept head's softmax for local rows `which` into their rows of prob
 /// [own rows x C]; rows not in `which` are left as they are.
-void predict_rows(ScanHeads& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob);
+void predict_rows(HeadsCompute& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob);
 /// All valid local rows (0 for invalid ones).
-void predict_all(ScanHeads& h, const ScanData& data, std::vector<float>& prob);
+void predict_all(HeadsCompute& h, const ScanData& data, std::vector<float>& prob);
 /// Arg-max cluster of each valid local row of prob [own rows x C] (-1 for invalid rows).
 std::vector<int64_t> argmax_rows(const ScanData& data, const std::vector<float>& prob, int64_t c);
 

@@ -108,7 +108,7 @@ SelfLabelBatches plan_epoch(ScanRun& r, int e, const PseudoLabels& pl) {
 }
 
 /// One epoch's steps (collective); returns the mean loss over the steps.
-double train_epoch(ScanRun& r, ScanHeads& one, DataParallelStep& dp, const PseudoLabels& pl,
+double train_epoch(ScanRun& r, HeadsCompute& one, const PseudoLabels& pl,
                    const SelfLabelBatches& sb, int64_t& steps, double& t_comm, double& t_adam) {
   const int64_t C = r.p.clusters, D = r.data.d;
   // No weight decay here: on rows the head already predicts with
@@ -131,12 +131,11 @@ double train_epoch(ScanRun& r, ScanHeads& one, DataParallelStep& dp, const Pseud
     }
     z.resize(size_t(na * C));
     dz.resize(z.size());
-    one.forward(x.data(), na, z.data());
+    one.forward(x.data(), na, z.data(), true);
     softmax_heads(z.data(), na, 1, C, z.data());
     loss += balanced_ce_grad(z.data(), yb.data(), na, C, sb.wc.data(), sb.wsum[b], dz.data());
-    one.zero_grad();
     one.backward(dz.data());
-    dp.step(one, adam, &t_comm, &t_adam);
+    one.step(adam, &t_comm, &t_adam);
     ++steps;
   }
   return r.comm.sum(loss) / double(std::max<int64_t>(1, steps));
@@ -153,7 +152,7 @@ void self_label(ScanRun& r, ScanHeads& one) {
   {
     ScanHeads pre = one;
     pre.params() = st.scan_head;
-    predict_all(pre, r.data, prob);
+    predict_all(*heads_compute(pre, r.comm), r.data, prob);
     res.assign_scan = argmax_rows(r.data, prob, r.p.clusters);
   }
   if (st.phase == 1) {
@@ -162,11 +161,11 @@ void self_label(ScanRun& r, ScanHeads& one) {
     one.adam_v() = st.v;
     one.adam_step() = st.adam_step;
   }
-  DataParallelStep dp(one.num_params(), r.comm);
+  const std::unique_ptr<HeadsCompute> hc = heads_compute(one, r.comm);
   double t_comm = 0, t_adam = 0;  // over all self-labelling epochs (logged with each)
   for (int e = st.phase == 1 ? st.next_epoch : 0; e < r.p.self_label_epochs; ++e) {
     const auto t0 = Clock::now();
-    predict_all(one, r.data, prob);
+    predict_all(*hc, r.data, prob);
     const PseudoLabels pl = pseudo_labels(r, prob);
     if (pl.n_conf == 0) {
       res.self_label_note = fmt("no row is confident (top probability > ", r.p.threshold,
@@ -178,7 +177,7 @@ void self_label(ScanRun& r, ScanHeads& one) {
     log_confident(r, e, pl);
     const SelfLabelBatches sb = plan_epoch(r, e, pl);
     int64_t steps = 0;
-    const double loss = train_epoch(r, one, dp, pl, sb, steps, t_comm, t_adam);
+    const double loss = train_epoch(r, *hc, pl, sb, steps, t_comm, t_adam);
     st.sl_loss.push_back(loss);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     res.epoch_seconds.push_back(secs);
@@ -187,9 +186,10 @@ void self_label(ScanRun& r, ScanHeads& one) {
     res.self_labelled = true;
     st.phase = 1;
     st.next_epoch = e + 1;
-    r.save(one, dp);
+    r.save(one, *hc);
     fault_point("DISTCLUST_FAULT_AFTER_EPOCHS", ++r.epochs_here, &r.comm);
   }
+  store_heads(*hc, one);
   if (st.phase == 1 && !st.sl_loss.empty()) res.self_labelled = true;
   if (res.self_labelled && res.self_label_note.empty())
     res.self_label_note = fmt(st.sl_loss.size(), " epochs; confident rows ", st.sl_confident.front(), " -> ",

@@ -82,7 +82,7 @@ struct StepBuffers {
 /// One step on this rank's anchors of batch b (collective). Adds each head's
 /// consistency (over the global batch) and entropy to cons_acc / ent_acc;
 /// false when the global batch is empty.
-bool scan_step(ScanRun& r, ScanHeads& heads, DataParallelStep& dp, const EpochDraws& d, int64_t b, StepBuffers& w,
+bool scan_step(ScanRun& r, HeadsCompute& heads, const EpochDraws& d, int64_t b, StepBuffers& w,
                StepTimes& t, std::vector<double>& cons_acc, std::vector<double>& ent_acc) {
   const ScanData& s = r.data;
   const int H = r.p.heads;
@@ -97,7 +97,7 @@ bool scan_step(ScanRun& r, ScanHeads& heads, DataParallelStep& dp, const EpochDr
   }
   t.gather += tick(tp);
   w.z.resize(size_t(2 * na * W));
-  heads.forward(w.x.data(), 2 * na, w.z.data());
+  heads.forward(w.x.data(), 2 * na, w.z.data(), true);
   softmax_heads(w.z.data(), 2 * na, H, C, w.z.data());
   // Global batch mean of the anchors' predictions (entropy term) and batch size.
   w.red.assign(size_t(W + 1), 0.0);
@@ -114,10 +114,9 @@ bool scan_step(ScanRun& r, ScanHeads& heads, DataParallelStep& dp, const EpochDr
   w.dz.resize(w.z.size());
   scan_loss_grad(w.z.data(), w.z.data() + na * W, na, H, C, w.red.data(), bg, r.p.entropy_weight, w.dz.data(),
                  cons.data());
-  heads.zero_grad();
   heads.backward(w.dz.data());
   t.bwd += tick(tp);
-  dp.step(heads, AdamConfig{r.p.lr, r.p.effective_weight_decay()}, &t.comm, &t.adam);
+  heads.step(AdamConfig{r.p.lr, r.p.effective_weight_decay()}, &t.comm, &t.adam);
   for (int h = 0; h < H; ++h) {
     cons_acc[h] += cons[h] / bg;
     ent_acc[h] += ent[h];
@@ -155,9 +154,8 @@ void end_epoch(ScanRun& r, int e, int64_t steps, std::vector<double>& cons_acc, 
 }  // namespace
 
 void train_epochs(ScanRun& r, ScanHeads& heads) {
-  DataParallelStep dp(heads.num_params(), r.comm);
-  if (dp.sharded())
-    log::info("scan: Adam update sharded over ", r.comm.size(), " ranks (", heads.num_params(), " parameters)");
+  const std::unique_ptr<HeadsCompute> hc = heads_compute(heads, r.comm);
+  log::info("scan: heads compute on ", hc->describe());
   const int H = r.p.heads;
   const int64_t nb = r.steps_per_epoch;
   const int first_epoch = r.st.phase == 0 ? r.st.next_epoch : r.epochs;
@@ -174,7 +172,7 @@ void train_epochs(ScanRun& r, ScanHeads& heads) {
     t.gather = std::chrono::duration<double>(Clock::now() - t0).count();
     int64_t steps = 0;
     for (int64_t b = 0; b < nb; ++b) {
-      if (!scan_step(r, heads, dp, d, b, w, t, cons_acc, ent_acc)) continue;
+      if (!scan_step(r, *hc, d, b, w, t, cons_acc, ent_acc)) continue;
       ++steps;
       progress.update((e - first_epoch) * nb + b + 1);
     }
@@ -183,9 +181,10 @@ void train_epochs(ScanRun& r, ScanHeads& heads) {
     end_epoch(r, e, steps, cons_acc, ent_acc, d, t, std::chrono::duration<double>(Clock::now() - t0).count());
     r.st.phase = 0;
     r.st.next_epoch = e + 1;
-    if ((e + 1) % every == 0 || e + 1 == r.epochs) r.save(heads, dp);
+    if ((e + 1) % every == 0 || e + 1 == r.epochs) r.save(heads, *hc);
     fault_point("DISTCLUST_FAULT_AFTER_EPOCHS", ++r.epochs_here, &r.comm);
   }
+  store_heads(*hc, heads);
 }
 
 }  // namespace distclust

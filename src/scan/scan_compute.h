@@ -1,0 +1,72 @@
+// Where the SCAN heads compute: the seam between the training loop (batches,
+// epochs, phases, checkpoints, self-labelling, health checks; shared) and
+// the heads' arithmetic (forward, gradient, allreduce, Adam).
+//
+// ScanHeads (scan_heads.h) holds the state in its flat layout: parameters,
+// Adam moments and step count, the layout of checkpoints and scan.h5. A
+// HeadsCompute is made from it (heads_compute()), owns the state while the
+// loop runs, and gives it back (store) for a checkpoint or when a phase ends.
+// Two implementations:
+//   - the hand-written heads on OpenBLAS (CpuHeadsCompute: ScanHeads itself
+//     plus DataParallelStep's allreduce or sharded Adam), the default;
+//   - LibTorch (the plugin's distclust_torch_scan_heads_v1, scan_heads_torch.cpp)
+//     when compute_target().torch: parameters, gradient and Adam moments are
+//     tensors on the target's device, the gradient comes from autograd and
+//     the update from torch::optim::Adam.
+// What stays shared: the softmax, the loss and its gradient w.r.t. the
+// logits (scan_loss_grad, balanced_ce_grad) run on the host from the logits
+// forward() returns, so both implementations optimise the same loss, and
+// the batch-mean prediction is reduced over ranks by the loop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "distclust/comm.h"
+#include "scan/scan_heads.h"
+
+namespace distclust {
+
+class HeadsCompute {
+ public:
+  explicit HeadsCompute(const HeadShape& s) : shape_(s) {}
+  virtual ~HeadsCompute() = default;
+
+  const HeadShape& shape() const { return shape_; }
+  /// Outputs of all heads per row: H*C.
+  int64_t width() const { return shape_.heads * shape_.c; }
+  /// For the log: where and how the heads compute.
+  virtual std::string describe() const = 0;
+
+  /// Parameters and Adam state in the flat layout (scan_heads.h), each
+  /// [num_params], into the compute.
+  virtual void load(const float* params, const float* m, const float* v, int64_t step) = 0;
+  /// The current state out into the flat layout (collective: a sharded
+  /// update gathers its moments first).
+  virtual void store(float* params, float* m, float* v, int64_t* step) = 0;
+
+  /// Logits of n rows x [n x D] (host) -> z [n x H*C] (host). train: keep
+  /// what backward() needs (x must stay alive and unchanged until then).
+  virtual void forward(const float* x, int64_t n, float* z, bool train) = 0;
+  /// The gradient of the parameters for dz = dLoss/dz [n x H*C] (host) of
+  /// the last training forward(); replaces the previous gradient.
+  virtual void backward(const float* dz) = 0;
+  /// Sums the gradient over ranks and takes one Adam step (collective). Adds
+  /// the time spent in collectives to *t_comm and in the update to *t_adam.
+  virtual void step(const AdamConfig& a, double* t_comm, double* t_adam) = 0;
+
+ private:
+  HeadShape shape_;
+};
+
+/// The compute of the current target (kernels/compute_target.h) for heads
+/// h, loaded with h's state. With the CPU compute, h is the working state
+/// itself; with LibTorch h is left as it is until store_heads(). h must
+/// outlive the compute.
+std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm);
+
+/// c's state into h (collective).
+void store_heads(HeadsCompute& c, ScanHeads& h);
+
+}  // namespace distclust

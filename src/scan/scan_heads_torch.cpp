@@ -1,0 +1,208 @@
+// Plugin side of distclust_torch_scan_heads_v1 (scan/scan_compute.h): the
+// SCAN heads in LibTorch on the compute target's device.
+//
+// All parameters are one flat tensor in ScanHeads' layout (scan_heads.h),
+// and each layer's weight and bias are views of it. So the gradient autograd
+// accumulates is one flat buffer, allreduced in one call with no packing;
+// torch::optim::Adam updates that one tensor; and load/store are plain
+// copies. (torch::nn::Linear modules, one per head, would own H separate
+// parameter pairs and need a pack and unpack around every allreduce.) The
+// layers are torch::nn::functional's: linear, relu, and one batched product
+// for the H second layers of the MLP.
+//
+// Precision: the heads train in fp32 on every device; on a GPU, tf32, bf16
+// or fp16 let the matrix products use tf32 (Adam on bf16/fp16 weights would
+// lose the small updates of the late epochs).
+#include <torch/torch.h>
+
+#if DISTCLUST_TORCH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/torch_abi.h"
+#include "scan/scan_compute.h"
+
+namespace distclust {
+namespace {
+
+namespace F = torch::nn::functional;
+
+class TorchHeads : public HeadsCompute {
+ public:
+  TorchHeads(const HeadShape& s, const TorchComputeSpec& spec, Communicator& comm)
+      : HeadsCompute(s), comm_(comm), dev_(spec.device) {
+    if (dev_.is_cpu()) {
+      torch::set_num_threads(std::max(1, spec.threads));
+    } else {
+#if DISTCLUST_TORCH_CUDA
+      // Over NCCL the gradient goes from device memory; mpi and local
+      // communicators take host buffers.
+      device_comm_ = comm.name() == "nccl";
+      at::globalContext().setFloat32MatmulPrecision(spec.precision == "fp32" ? "highest" : "high");
+#else
+      throw std::runtime_error("this LibTorch has no CUDA: device " + spec.device + " is not available");
+#endif
+    }
+    const int64_t H = s.heads, D = s.d, C = s.c, Hd = s.hidden;
+    const bool mlp = s.kind == "mlp";
+    n_ = mlp ? H * (Hd * (D + 1) + C * (Hd + 1)) : H * C * (D + 1);
+    flat_ = torch::zeros({n_}, torch::TensorOptions().dtype(torch::kFloat).device(dev_)).requires_grad_(true);
+    adam_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{flat_}, torch::optim::AdamOptions(1e-3));
+  }
+
+  std::string describe() const override {
+    return dev_.str() + " (LibTorch " + TORCH_VERSION + ", autograd, torch::optim::Adam" +
+           (dev_.is_cpu() ? std::string() : device_comm_ ? ", gradient over NCCL from the device" : ", gradient via host") +
+           ")";
+  }
+
+  void load(const float* p, const float* m, const float* v, int64_t step) override {
+    torch::NoGradGuard ng;
+    adam_->state().clear();
+    if (step > 0) {
+      // Adam creates its state for a parameter on its first step: take one
+      // with a zero gradient, then overwrite the state and the parameters.
+      flat_.mutable_grad() = torch::zeros_like(flat_);
+      adam_->step();
+      torch::optim::AdamParamState& st = state();
+      st.exp_avg().copy_(host(m));
+      st.exp_avg_sq().copy_(host(v));
+      st.step(step);
+    }
+    flat_.copy_(host(p));
+  }
+
+  void store(float* p, float* m, float* v, int64_t* step) override {
+    torch::NoGradGuard ng;
+    out(flat_, p);
+    if (adam_->state().empty()) {
+      std::memset(m, 0, sizeof(float) * size_t(n_));
+      std::memset(v, 0, sizeof(float) * size_t(n_));
+      *step = 0;
+      return;
+    }
+    torch::optim::AdamParamState& st = state();
+    out(st.exp_avg(), m);
+    out(st.exp_avg_sq(), v);
+    *step = st.step();
+  }
+
+  void forward(const float* x, int64_t n, float* z, bool train) override {
+    std::unique_ptr<torch::NoGradGuard> ng;
+    if (!train) ng = std::make_unique<torch::NoGradGuard>();
+    const torch::Tensor xt = torch::from_blob(const_cast<float*>(x), {n, shape().d}, torch::kFloat).to(dev_);
+    torch::Tensor zt = logits(xt);
+    out(zt, z);
+    if (train) z_ = zt;
+  }
+
+  void backward(const float* dz) override {
+    if (!z_.defined()) throw std::runtime_error("scan: backward() without a training forward()");
+    const torch::Tensor g = torch::from_blob(const_cast<float*>(dz), z_.sizes(), torch::kFloat).to(dev_);
+    flat_.mutable_grad() = torch::Tensor();
+    z_.backward(g);
+    z_ = torch::Tensor();
+  }
+
+  void step(const AdamConfig& a, double* t_comm, double* t_adam) override {
+    auto t = std::chrono::steady_clock::now();
+    allreduce_grad();
+    *t_comm += since(t);
+    auto& o = static_cast<torch::optim::AdamOptions&>(adam_->param_groups()[0].options());
+    o.lr(a.lr).weight_decay(a.weight_decay).betas({a.beta1, a.beta2}).eps(a.eps);
+    adam_->step();
+    sync();
+    *t_adam += since(t);
+  }
+
+ private:
+  /// Z [n x H*C] for x [n x D] on the device. The layers' weights are
+  /// views of flat_ taken per call (so they never outlive an in-place
+  /// update of it), in the flat layout's order.
+  torch::Tensor logits(const torch::Tensor& x) const {
+    const int64_t n = x.size(0), H = shape().heads, D = shape().d, Hd = shape().hidden, C = shape().c;
+    int64_t off = 0;
+    auto view = [&](std::initializer_list<int64_t> dims) {
+      int64_t len = 1;
+      for (int64_t v : dims) len *= v;
+      torch::Tensor t = flat_.narrow(0, off, len).view(dims);
+      off += len;
+      return t;
+    };
+    if (shape().kind != "mlp") {
+      const torch::Tensor w1 = view({H * C, D}), b1 = view({H * C});
+      return F::linear(x, w1, b1);
+    }
+    const torch::Tensor w1 = view({H * Hd, D}), b1 = view({H * Hd}), w2 = view({H, C, Hd}), b2 = view({H * C});
+    const torch::Tensor hid = torch::relu(F::linear(x, w1, b1));      // [n x H*hid]
+    const torch::Tensor per = hid.view({n, H, Hd}).transpose(0, 1);   // [H x n x hid]
+    const torch::Tensor z = torch::bmm(per, w2.transpose(1, 2));      // [H x n x C]
+    return z.transpose(0, 1).reshape({n, H * C}) + b2;
+  }
+
+  /// The gradient summed over ranks, in place (one flat buffer, one call).
+  void allreduce_grad() {
+    if (comm_.size() == 1) return;
+    torch::Tensor g = flat_.mutable_grad();
+    if (dev_.is_cpu() || device_comm_) {
+      sync();  // the gradient is complete before NCCL reads it
+      comm_.allreduce_sum(g.data_ptr<float>(), size_t(n_), DType::f32);
+      return;
+    }
+    torch::Tensor h = g.to(torch::kCPU).contiguous();
+    comm_.allreduce_sum(h.data_ptr<float>(), size_t(n_), DType::f32);
+    g.copy_(h);
+  }
+
+  /// Waits for the device's queued work (a no-op on the CPU).
+  void sync() const {
+#if DISTCLUST_TORCH_CUDA
+    if (dev_.is_cuda()) c10::cuda::getCurrentCUDAStream(dev_.index()).synchronize();
+#endif
+  }
+
+  torch::optim::AdamParamState& state() {
+    return static_cast<torch::optim::AdamParamState&>(*adam_->state().begin()->second);
+  }
+  torch::Tensor host(const float* p) const { return torch::from_blob(const_cast<float*>(p), {n_}, torch::kFloat); }
+  static void out(const torch::Tensor& t, float* dst) {
+    const torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
+    std::memcpy(dst, c.data_ptr<float>(), sizeof(float) * size_t(c.numel()));
+  }
+  static double since(std::chrono::steady_clock::time_point& t) {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  }
+
+  Communicator& comm_;
+  torch::Device dev_;
+  bool device_comm_ = false;
+  int64_t n_ = 0;
+  torch::Tensor flat_;  // [n_] all parameters, the flat layout
+  torch::Tensor z_;     // last training forward's logits (graph attached)
+  std::unique_ptr<torch::optim::Adam> adam_;
+};
+
+}  // namespace
+}  // namespace distclust
+
+/// The plugin's entry point (scan/scan_compute.cpp): new heads, or null with
+/// *error set. Never throws across the C boundary.
+extern "C" __attribute__((visibility("default"))) distclust::HeadsCompute* distclust_torch_scan_heads_v1(
+    const distclust::HeadShape* shape, const distclust::TorchComputeSpec* spec, distclust::Communicator* comm,
+    std::string* error) noexcept {
+  try {
+    return new distclust::TorchHeads(*shape, *spec, *comm);
+  } catch (const std::exception& e) {
+    *error = e.what();
+  } catch (...) {
+    *error = "unknown error";
+  }
+  return nullptr;
+}
