@@ -1,0 +1,200 @@
+// The LibTorch SCAN heads (scan/scan_compute.h, runtime.kernels=torch) on
+// CPU tensors against the hand-written OpenBLAS heads: the same seed,
+// batches and initial parameters, so the two differ only by float rounding
+// (tol::kScanTorchLoss). Also: the state round-trips through the flat
+// layout (checkpoint and resume), and predict agrees.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "common/test_common.h"
+#include "common/tolerances.h"
+#include "comm/local_comm.h"
+#include "distclust/rng.h"
+#include "eval/metrics.h"
+#include "kernels/compute_target.h"
+#include "knn/knn.h"
+#include "scan/scan.h"
+#include "scan/scan_compute.h"
+#include "synth/synth_features.h"
+
+using namespace distclust;
+
+namespace {
+
+std::string tmp(const std::string& name) {
+  return (std::string("/tmp/dc-unit-scan-torch-") + std::to_string(::getpid()) + "-") + name;
+}
+
+/// Sets the compute target for the scope of a test, then restores it.
+struct Target {
+  ComputeTarget saved = compute_target();
+  explicit Target(bool torch) {
+    ComputeTarget t;
+    t.torch = torch;
+    set_compute_target_for_tests(t);
+  }
+  ~Target() { set_compute_target_for_tests(saved); }
+};
+
+/// A 5-component mixture and its exact knn.h5; the labels.
+struct Inputs {
+  ScanParams p;
+  std::vector<int64_t> labels;
+};
+
+Inputs make_inputs(const std::string& tag, const std::string& head) {
+  LocalCommunicator c;
+  SynthFeaturesParams sp;
+  sp.n = 1500, sp.d = 16, sp.k = 5, sp.noise = 0.5, sp.seed = 3;
+  FeatureBlock b = synth_features(sp, 0, 1);
+  Inputs in;
+  in.labels = b.labels;
+  in.p.features = tmp(tag + "-features.h5");
+  in.p.knn = tmp(tag + "-knn.h5");
+  write_features(in.p.features, c, b, false, {{"config_hash", "h"}});
+  KnnParams kp;
+  kp.features = in.p.features;
+  kp.k = 10;
+  kp.checkpoint = false;
+  write_knn(in.p.knn, c, b, knn_exact(b, kp, c), kp, "", "k");
+  in.p.clusters = 5;
+  in.p.heads = 3;
+  in.p.epochs = 12;
+  in.p.min_steps = 0;
+  in.p.batch = 128;
+  in.p.head = head;
+  in.p.hidden = 32;
+  in.p.self_label = true;
+  in.p.self_label_epochs = 2;
+  in.p.threshold = 0.9;
+  return in;
+}
+
+ScanResult run(const ScanParams& p, bool torch, const std::string& ckpt = "") {
+  Target t(torch);
+  LocalCommunicator c;
+  return scan(p, c, ckpt, "key");
+}
+
+/// Largest relative difference of two loss curves (relative to max(1, |loss|)).
+double curve_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]) / std::max(1.0, std::abs(b[i])));
+  return m;
+}
+
+void expect_torch_matches_cpu(const std::string& head) {
+  Inputs in = make_inputs(head, head);
+  const ScanResult cpu = run(in.p, false), tr = run(in.p, true);
+  ASSERT_EQ(tr.loss.size(), cpu.loss.size());
+  const double dl = curve_diff(tr.loss, cpu.loss), dc = curve_diff(tr.consistency, cpu.consistency);
+  EXPECT_LE(dl, tol::kScanTorchLoss) << head;
+  EXPECT_LE(dc, tol::kScanTorchLoss) << head;
+  EXPECT_LE(curve_diff(tr.self_label_loss, cpu.self_label_loss), tol::kScanTorchLoss) << head;
+  EXPECT_EQ(tr.kept_head, cpu.kept_head) << head;
+  // Same clusters: well-separated data, so ACC of one run against the other is 1.
+  const double acc = accuracy(cpu.assign, tr.assign);
+  EXPECT_GE(acc, 1.0 - tol::kScanTorchAssignFraction) << head;
+  const double truth_cpu = accuracy(in.labels, cpu.assign), truth_torch = accuracy(in.labels, tr.assign);
+  EXPECT_GE(truth_cpu, 0.9) << head;  // the runs learned something (the test can fail)
+  EXPECT_NEAR(truth_torch, truth_cpu, tol::kScanTorchAssignFraction) << head;
+  std::printf("[ scan %s: torch vs cpu: loss rel diff %.2e, consistency %.2e, ACC torch vs cpu %.4f, ACC vs truth %.4f / %.4f ]\n",
+              head.c_str(), dl, dc, acc, truth_torch, truth_cpu);
+  std::remove(in.p.features.c_str());
+  std::remove(in.p.knn.c_str());
+}
+
+}  // namespace
+
+TEST(ScanTorch, LinearHeadsMatchTheCpuHeads) { expect_torch_matches_cpu("linear"); }
+
+TEST(ScanTorch, MlpHeadsMatchTheCpuHeads) { expect_torch_matches_cpu("mlp"); }
+
+// One step of each compute from the same parameters and input: the updated
+// parameters and Adam moments agree to float rounding, and the state comes
+// back out through the flat layout as it went in.
+TEST(ScanTorch, OneStepMatchesAndStateRoundTrips) {
+  for (const char* kind : {"linear", "mlp"}) {
+    const HeadShape s{kind, 7, 4, 5, 2};
+    LocalCommunicator c;
+    ScanHeads a(s), b(s);
+    a.init(11);
+    b.init(11);
+    const int64_t n = 9, W = s.heads * s.c;
+    std::vector<float> x(size_t(n * s.d)), dz(size_t(n * W)), za(dz.size()), zb(dz.size());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(unit_double(key_hash(1, i)) - 0.5);
+    for (size_t i = 0; i < dz.size(); ++i) dz[i] = float(unit_double(key_hash(2, i)) - 0.5);
+    std::unique_ptr<HeadsCompute> ca, cb;
+    {
+      Target t(false);
+      ca = heads_compute(a, c);
+    }
+    {
+      Target t(true);
+      cb = heads_compute(b, c);
+    }
+    for (int step = 0; step < 3; ++step) {
+      ca->forward(x.data(), n, za.data(), true);
+      cb->forward(x.data(), n, zb.data(), true);
+      for (size_t i = 0; i < za.size(); ++i) ASSERT_NEAR(zb[i], za[i], tol::kFloatSum) << kind << " logit " << i;
+      ca->backward(dz.data());
+      cb->backward(dz.data());
+      double tc = 0, ta = 0;
+      const AdamConfig adam{1e-2, 1e-3};
+      ca->step(adam, &tc, &ta);
+      cb->step(adam, &tc, &ta);
+    }
+    store_heads(*ca, a);
+    store_heads(*cb, b);
+    EXPECT_EQ(b.adam_step(), 3) << kind;
+    EXPECT_EQ(a.adam_step(), 3) << kind;
+    for (size_t i = 0; i < a.num_params(); ++i) {
+      ASSERT_NEAR(b.params()[i], a.params()[i], tol::kFloatSum) << kind << " parameter " << i;
+      ASSERT_NEAR(b.adam_m()[i], a.adam_m()[i], tol::kFloatSum) << kind << " first moment " << i;
+      ASSERT_NEAR(b.adam_v()[i], a.adam_v()[i], tol::kFloatSum) << kind << " second moment " << i;
+    }
+    // Round trip: load the stored state into fresh LibTorch heads; they store the same bits.
+    ScanHeads back(s);
+    {
+      Target t(true);
+      std::unique_ptr<HeadsCompute> cc = heads_compute(b, c);
+      store_heads(*cc, back);
+    }
+    EXPECT_EQ(back.params(), b.params()) << kind;
+    EXPECT_EQ(back.adam_m(), b.adam_m()) << kind;
+    EXPECT_EQ(back.adam_v(), b.adam_v()) << kind;
+    EXPECT_EQ(back.adam_step(), b.adam_step()) << kind;
+  }
+}
+
+// A LibTorch run stopped after 6 SCAN epochs and resumed from its checkpoint
+// (parameters and Adam moments through the flat layout) ends as the
+// uninterrupted LibTorch run, to the bit; and a finished checkpoint
+// (self-labelling phase) resumes to the same result.
+TEST(ScanTorch, CheckpointResumeIsExact) {
+  Inputs in = make_inputs("resume", "mlp");
+  const std::string ck = tmp("scan.ckpt");
+  std::remove(ck.c_str());
+  const ScanResult whole = run(in.p, true);
+  ScanParams first = in.p;
+  first.epochs = 6;
+  first.self_label = false;
+  run(first, true, ck);
+  const ScanResult resumed = run(in.p, true, ck);
+  EXPECT_TRUE(resumed.resumed);
+  EXPECT_EQ(resumed.loss, whole.loss);
+  EXPECT_EQ(resumed.self_label_loss, whole.self_label_loss);
+  EXPECT_EQ(resumed.probabilities, whole.probabilities);
+  const ScanResult again = run(in.p, true, ck);  // the finished run's checkpoint (self-labelling phase)
+  EXPECT_TRUE(again.resumed);
+  EXPECT_EQ(again.probabilities, whole.probabilities);
+  std::remove(ck.c_str());
+  std::remove(in.p.features.c_str());
+  std::remove(in.p.knn.c_str());
+}
