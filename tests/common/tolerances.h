@@ -82,6 +82,15 @@ constexpr double kEMMonotoneRelative = 1e-12;
 /// differences); the bound leaves 7x. (A GPU in fp32 adds its own summation
 /// order, the same size; tests/gpu.)
 constexpr double kScanTorchLoss = 1e-3;
+/// Longer SCAN runs with the mlp heads (CIFAR-10 ResNet-20 features, hidden
+/// 512, lr 0.01, 125 epochs; tests/e2e/scan_torch_cifar.sh) amplify float
+/// rounding of any origin once the heads break symmetry (epoch ~6): the
+/// CPU heads on 1 and on 2 ranks (only the gradient sums' order differs)
+/// part 6e-2 at epoch 40 and 4e-3 at the end, LibTorch vs CPU the same
+/// (8e-2, 4e-3); ACC within 0.002. There the curves are held to
+/// kScanTorchLoss for the first 5 epochs and the last epoch to this
+/// relative bound (the end of a run settles: 4e-3 of |loss| ~ 11).
+constexpr double kScanTorchLongRunLoss = 1e-2;
 /// ... and the rows that may change cluster between the two (rows on a
 /// decision boundary), as a fraction of the rows: measured 0 of 1500.
 constexpr double kScanTorchAssignFraction = 0.005;
