@@ -110,6 +110,9 @@ class TorchHeads : public HeadsCompute {
 
   void step(const AdamConfig& a, double* t_comm, double* t_adam) override {
     auto t = std::chrono::steady_clock::now();
+    // No backward since the last step: a zero gradient, so the allreduce
+    // still takes part and Adam still steps as on the other ranks.
+    if (!flat_.grad().defined()) flat_.mutable_grad() = torch::zeros_like(flat_);
     allreduce_grad();
     *t_comm += since(t);
     auto& o = static_cast<torch::optim::AdamOptions&>(adam_->param_groups()[0].options());

@@ -173,6 +173,39 @@ TEST(ScanTorch, OneStepMatchesAndStateRoundTrips) {
   }
 }
 
+// A rank with no anchors in a batch still steps (a zero gradient from an
+// empty forward/backward), as the CPU heads do: Adam's weight decay moves
+// the parameters the same way in both.
+TEST(ScanTorch, EmptyBatchStepsLikeTheCpuHeads) {
+  const HeadShape s{"mlp", 5, 3, 4, 2};
+  LocalCommunicator c;
+  ScanHeads a(s), b(s);
+  a.init(5);
+  b.init(5);
+  std::unique_ptr<HeadsCompute> ca, cb;
+  {
+    Target t(false);
+    ca = heads_compute(a, c);
+  }
+  {
+    Target t(true);
+    cb = heads_compute(b, c);
+  }
+  std::vector<float> none;
+  double tc = 0, ta = 0;
+  for (HeadsCompute* h : {ca.get(), cb.get()}) {
+    h->forward(none.data(), 0, none.data(), true);
+    h->backward(none.data());
+    h->step(AdamConfig{1e-2, 1e-2}, &tc, &ta);
+  }
+  cb->step(AdamConfig{1e-2, 1e-2}, &tc, &ta);  // and with no backward at all
+  ca->step(AdamConfig{1e-2, 1e-2}, &tc, &ta);
+  store_heads(*ca, a);
+  store_heads(*cb, b);
+  EXPECT_EQ(b.adam_step(), 2);
+  for (size_t i = 0; i < a.num_params(); ++i) ASSERT_NEAR(b.params()[i], a.params()[i], tol::kFloatSum) << i;
+}
+
 // A LibTorch run stopped after 6 SCAN epochs and resumed from its checkpoint
 // (parameters and Adam moments through the flat layout) ends as the
 // uninterrupted LibTorch run, to the bit; and a finished checkpoint
