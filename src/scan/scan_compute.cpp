@@ -55,7 +55,7 @@ class CpuHeadsCompute : public HeadsCompute {
 
 }  // namespace
 
-std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm) {
+std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm, const ScanRows* rows) {
   const ComputeTarget& t = compute_target();
   if (!t.torch) return std::make_unique<CpuHeadsCompute>(h, comm);
   auto make = torch_plugin_function<TorchScanHeadsFn>(kTorchScanHeadsV1);
@@ -64,7 +64,17 @@ std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm) {
   std::unique_ptr<HeadsCompute> c(make(&h.shape(), &spec, &comm, &error));
   require(c != nullptr, "scan: the LibTorch heads on ", t.describe(), " failed: ", error);
   c->load(h.params().data(), h.adam_m().data(), h.adam_v().data(), h.adam_step());
+  if (rows && rows->replicated() && rows->n_total() > 0) c->hold(rows->row(0), rows->n_total());
   return c;
+}
+
+void forward_global_rows(HeadsCompute& h, const ScanRows& rows, const std::vector<int64_t>& g, std::vector<float>& x,
+                         float* z, bool train) {
+  const int64_t n = int64_t(g.size()), D = h.shape().d;
+  if (h.holds_rows()) return h.forward_rows(g.data(), n, z, train);
+  x.resize(size_t(n * D));
+  for (int64_t q = 0; q < n; ++q) std::copy_n(rows.row(g[q]), D, x.data() + q * D);
+  h.forward(x.data(), n, z, train);
 }
 
 void store_heads(HeadsCompute& c, ScanHeads& h) {

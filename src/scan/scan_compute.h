@@ -21,10 +21,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "distclust/comm.h"
 #include "scan/scan_heads.h"
+#include "scan/scan_rows.h"
 
 namespace distclust {
 
@@ -56,15 +59,41 @@ class HeadsCompute {
   /// the time spent in collectives to *t_comm and in the update to *t_adam.
   virtual void step(const AdamConfig& a, double* t_comm, double* t_adam) = 0;
 
+  /// Keeps feature rows x [n x D] (global rows 0..n-1) where the heads
+  /// compute, so that a batch is gathered there by index (forward_rows)
+  /// instead of copied and uploaded each step. x must outlive the compute.
+  /// False when the compute does not (the CPU heads) or the rows do not fit.
+  bool hold(const float* x, int64_t n) { return held_ = hold_rows(x, n); }
+  bool holds_rows() const { return held_; }
+  /// forward() of held rows rows[0..n) (global row numbers).
+  virtual void forward_rows(const int64_t* rows, int64_t n, float* z, bool train) {
+    (void)rows, (void)n, (void)z, (void)train;
+    throw std::logic_error("scan: forward_rows() on heads that hold no rows");
+  }
+
+ protected:
+  virtual bool hold_rows(const float* x, int64_t n) {
+    (void)x, (void)n;
+    return false;
+  }
+
  private:
   HeadShape shape_;
+  bool held_ = false;
 };
 
 /// The compute of the current target (kernels/compute_target.h) for heads
 /// h, loaded with h's state. With the CPU compute, h is the working state
-/// itself; with LibTorch h is left as it is until store_heads(). h must
-/// outlive the compute.
-std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm);
+/// itself; with LibTorch h is left as it is until store_heads(). h (and
+/// rows) must outlive the compute. rows: when every row is replicated, the
+/// compute may hold them all (LibTorch: on the device, when they fit).
+std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm, const ScanRows* rows = nullptr);
+
+/// Logits z [n x H*C] of global rows g [n]: gathered by the compute when it
+/// holds the rows, else copied from rows into x [n x D] first (x must then
+/// stay alive until backward()).
+void forward_global_rows(HeadsCompute& h, const ScanRows& rows, const std::vector<int64_t>& g, std::vector<float>& x,
+                         float* z, bool train);
 
 /// c's state into h (collective).
 void store_heads(HeadsCompute& c, ScanHeads& h);

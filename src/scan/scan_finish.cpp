@@ -23,7 +23,7 @@ void gate_moves(ScanRun& r, const ScanHeads& one, std::vector<float>& prob) {
     if (!keep[i]) back.push_back(i);
   ScanHeads pre = one;
   pre.params() = r.st.scan_head;
-  predict_rows(*heads_compute(pre, r.comm), s, back, prob);
+  predict_rows(*heads_compute(pre, r.comm, &r.data.rows), s, back, prob);
   res.self_label_proposed = gc.proposed;
   res.self_label_rejected = gc.proposed - gc.kept;
   if (res.self_labelled) res.self_label_note += fmt("; neighbour gate kept ", gc.kept, " of ", gc.proposed, " moves");
@@ -70,7 +70,7 @@ void final_assignment(ScanRun& r, ScanHeads& one) {
   const int64_t C = p.clusters;
   const bool sl_asked = p.self_label && p.self_label_epochs > 0;
   std::vector<float> prob;
-  predict_all(*heads_compute(one, r.comm), s, prob);
+  predict_all(*heads_compute(one, r.comm, &r.data.rows), s, prob);
   if (sl_asked && p.self_label_gate) gate_moves(r, one, prob);
   res.probabilities = std::move(prob);
   res.assign.assign(size_t(s.local_rows()), -1);

@@ -56,6 +56,7 @@ class TorchHeads : public HeadsCompute {
 
   std::string describe() const override {
     return dev_.str() + " (LibTorch " + TORCH_VERSION + ", autograd, torch::optim::Adam" +
+           (rows_.defined() ? ", feature rows held on the device" : "") +
            (dev_.is_cpu() ? std::string() : device_comm_ ? ", gradient over NCCL from the device" : ", gradient via host") +
            ")";
   }
@@ -92,12 +93,12 @@ class TorchHeads : public HeadsCompute {
   }
 
   void forward(const float* x, int64_t n, float* z, bool train) override {
-    std::unique_ptr<torch::NoGradGuard> ng;
-    if (!train) ng = std::make_unique<torch::NoGradGuard>();
-    const torch::Tensor xt = torch::from_blob(const_cast<float*>(x), {n, shape().d}, torch::kFloat).to(dev_);
-    torch::Tensor zt = logits(xt);
-    out(zt, z);
-    if (train) z_ = zt;
+    run(torch::from_blob(const_cast<float*>(x), {n, shape().d}, torch::kFloat), z, train);
+  }
+
+  void forward_rows(const int64_t* rows, int64_t n, float* z, bool train) override {
+    const torch::Tensor idx = torch::from_blob(const_cast<int64_t*>(rows), {n}, torch::kLong).to(dev_);
+    run(rows_.index_select(0, idx), z, train);
   }
 
   void backward(const float* dz) override {
@@ -122,7 +123,29 @@ class TorchHeads : public HeadsCompute {
     *t_adam += since(t);
   }
 
+ protected:
+  /// CPU tensors use the host rows in place; on a GPU they are copied once,
+  /// and refused when the device has no room for them.
+  bool hold_rows(const float* x, int64_t n) override {
+    const torch::Tensor host = torch::from_blob(const_cast<float*>(x), {n, shape().d}, torch::kFloat);
+    try {
+      rows_ = host.to(dev_);
+    } catch (const c10::Error&) {
+      return false;
+    }
+    return true;
+  }
+
  private:
+  /// Logits of x [n x D] (host or device) into z (host); train: keeps the graph.
+  void run(const torch::Tensor& x, float* z, bool train) {
+    std::unique_ptr<torch::NoGradGuard> ng;
+    if (!train) ng = std::make_unique<torch::NoGradGuard>();
+    torch::Tensor zt = logits(x.to(dev_));
+    out(zt, z);
+    if (train) z_ = zt;
+  }
+
   /// Z [n x H*C] for x [n x D] on the device. The layers' weights are
   /// views of flat_ taken per call (so they never outlive an in-place
   /// update of it), in the flat layout's order.
@@ -189,6 +212,7 @@ class TorchHeads : public HeadsCompute {
   int64_t n_ = 0;
   torch::Tensor flat_;  // [n_] all parameters, the flat layout
   torch::Tensor z_;     // last training forward's logits (graph attached)
+  torch::Tensor rows_;  // held feature rows [N x D] on the device (hold_rows)
   std::unique_ptr<torch::optim::Adam> adam_;
 };
 

@@ -6,14 +6,15 @@
 namespace distclust {
 
 void predict_rows(HeadsCompute& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob) {
-  const int64_t chunk = 4096, D = data.d, C = h.shape().c;
+  const int64_t chunk = 4096, C = h.shape().c;
   std::vector<float> xb, zb;
+  std::vector<int64_t> g;
   for (size_t q0 = 0; q0 < which.size(); q0 += chunk) {
     const int64_t m = std::min<int64_t>(chunk, int64_t(which.size() - q0));
-    xb.resize(size_t(m * D));
     zb.resize(size_t(m * C));
-    for (int64_t q = 0; q < m; ++q) std::copy_n(data.rows.row(data.own.begin + which[q0 + q]), D, xb.data() + q * D);
-    h.forward(xb.data(), m, zb.data(), false);
+    g.resize(size_t(m));
+    for (int64_t q = 0; q < m; ++q) g[q] = data.own.begin + which[q0 + q];
+    forward_global_rows(h, data.rows, g, xb, zb.data(), false);
     softmax_heads(zb.data(), m, 1, C, zb.data());
     for (int64_t q = 0; q < m; ++q) std::copy_n(zb.data() + q * C, C, prob.data() + which[q0 + q] * C);
   }

@@ -110,28 +110,28 @@ SelfLabelBatches plan_epoch(ScanRun& r, int e, const PseudoLabels& pl) {
 /// One epoch's steps (collective); returns the mean loss over the steps.
 double train_epoch(ScanRun& r, HeadsCompute& one, const PseudoLabels& pl,
                    const SelfLabelBatches& sb, int64_t& steps, double& t_comm, double& t_adam) {
-  const int64_t C = r.p.clusters, D = r.data.d;
+  const int64_t C = r.p.clusters;
   // No weight decay here: on rows the head already predicts with
   // confidence the cross-entropy gradient is tiny, and Adam would turn an
   // L2 term into full-size steps that shrink the head (measured: -4 points
   // of ACC on MNIST pixels at lr 1e-3).
   const AdamConfig adam{r.p.self_label_lr, 0.0};
   std::vector<float> x, z, dz;
-  std::vector<int64_t> yb;
+  std::vector<int64_t> yb, g;
   double loss = 0;
   for (int64_t b = 0; b + 1 < int64_t(sb.bk.start.size()); ++b) {
     if (sb.wsum[b] <= 0) continue;
     const int64_t r0 = sb.bk.start[b], na = sb.bk.start[b + 1] - r0;
-    x.resize(size_t(na * D));
     yb.resize(size_t(na));
+    g.resize(size_t(na));
     for (int64_t q = 0; q < na; ++q) {
       const int64_t i = sb.bk.order[r0 + q];
-      std::copy_n(r.data.rows.row(sb.view[i]), D, x.data() + q * D);
+      g[q] = sb.view[i];
       yb[q] = pl.y[i];
     }
     z.resize(size_t(na * C));
     dz.resize(z.size());
-    one.forward(x.data(), na, z.data(), true);
+    forward_global_rows(one, r.data.rows, g, x, z.data(), true);
     softmax_heads(z.data(), na, 1, C, z.data());
     loss += balanced_ce_grad(z.data(), yb.data(), na, C, sb.wc.data(), sb.wsum[b], dz.data());
     one.backward(dz.data());
@@ -152,7 +152,7 @@ void self_label(ScanRun& r, ScanHeads& one) {
   {
     ScanHeads pre = one;
     pre.params() = st.scan_head;
-    predict_all(*heads_compute(pre, r.comm), r.data, prob);
+    predict_all(*heads_compute(pre, r.comm, &r.data.rows), r.data, prob);
     res.assign_scan = argmax_rows(r.data, prob, r.p.clusters);
   }
   if (st.phase == 1) {
@@ -161,7 +161,7 @@ void self_label(ScanRun& r, ScanHeads& one) {
     one.adam_v() = st.v;
     one.adam_step() = st.adam_step;
   }
-  const std::unique_ptr<HeadsCompute> hc = heads_compute(one, r.comm);
+  const std::unique_ptr<HeadsCompute> hc = heads_compute(one, r.comm, &r.data.rows);
   double t_comm = 0, t_adam = 0;  // over all self-labelling epochs (logged with each)
   for (int e = st.phase == 1 ? st.next_epoch : 0; e < r.p.self_label_epochs; ++e) {
     const auto t0 = Clock::now();

@@ -76,6 +76,7 @@ struct StepTimes {
 /// Work buffers of the steps (kept across steps and epochs).
 struct StepBuffers {
   std::vector<float> x, z, dz;
+  std::vector<int64_t> g;  // global rows of a step's batch
   std::vector<double> red;
 };
 
@@ -86,18 +87,19 @@ bool scan_step(ScanRun& r, HeadsCompute& heads, const EpochDraws& d, int64_t b, 
                StepTimes& t, std::vector<double>& cons_acc, std::vector<double>& ent_acc) {
   const ScanData& s = r.data;
   const int H = r.p.heads;
-  const int64_t C = r.p.clusters, D = s.d, W = heads.width();
+  const int64_t C = r.p.clusters, W = heads.width();
   auto tp = Clock::now();
   const int64_t r0 = d.batches.start[b], na = d.batches.start[b + 1] - r0;
-  w.x.resize(size_t(2 * na * D));
+  // The anchors' rows, then their partners'.
+  w.g.resize(size_t(2 * na));
   for (int64_t q = 0; q < na; ++q) {
     const int64_t i = d.batches.order[r0 + q];
-    std::copy_n(s.rows.row(s.own.begin + i), D, w.x.data() + q * D);
-    std::copy_n(s.rows.row(d.partner[i]), D, w.x.data() + (na + q) * D);
+    w.g[q] = s.own.begin + i;
+    w.g[na + q] = d.partner[i];
   }
   t.gather += tick(tp);
   w.z.resize(size_t(2 * na * W));
-  heads.forward(w.x.data(), 2 * na, w.z.data(), true);
+  forward_global_rows(heads, s.rows, w.g, w.x, w.z.data(), true);
   softmax_heads(w.z.data(), 2 * na, H, C, w.z.data());
   // Global batch mean of the anchors' predictions (entropy term) and batch size.
   w.red.assign(size_t(W + 1), 0.0);
@@ -154,7 +156,7 @@ void end_epoch(ScanRun& r, int e, int64_t steps, std::vector<double>& cons_acc, 
 }  // namespace
 
 void train_epochs(ScanRun& r, ScanHeads& heads) {
-  const std::unique_ptr<HeadsCompute> hc = heads_compute(heads, r.comm);
+  const std::unique_ptr<HeadsCompute> hc = heads_compute(heads, r.comm, &r.data.rows);
   log::info("scan: heads compute on ", hc->describe());
   const int H = r.p.heads;
   const int64_t nb = r.steps_per_epoch;

@@ -36,6 +36,7 @@ TEST(DistScanTorch, MatchesOneProcessWithinReductionTolerance) {
     write_knn(p.knn, self, b, knn_exact(b, kp, self), kp, "", "k");
   }
   comm->barrier();
+  p.neighbour_features = "replicate";
   p.clusters = 5, p.heads = 2, p.epochs = 8, p.min_steps = 0, p.batch = 150, p.hidden = 24;
   p.self_label_epochs = 2, p.threshold = 0.9;
   const ComputeTarget saved = compute_target();
@@ -55,6 +56,15 @@ TEST(DistScanTorch, MatchesOneProcessWithinReductionTolerance) {
       EXPECT_EQ(prob, ref.probabilities) << head;
       continue;
     }
+    // Exchanged neighbour rows (copied per step from the host) against
+    // replicated ones (held by the compute, gathered by index): the same rows
+    // in, the same bits out.
+    ScanParams px = p;
+    px.neighbour_features = "exchange";
+    const ScanResult ex = scan(px, *comm);
+    EXPECT_EQ(ex.neighbour_mode, "exchange");
+    EXPECT_EQ(ex.loss, dist.loss) << head;
+    EXPECT_EQ(ex.probabilities, dist.probabilities) << head;
     // The CPU heads' cross-rank tolerance (test_scan_dist.cpp): only the
     // order of the gradient and batch-mean sums differs.
     double lmax = 0;

@@ -21,6 +21,7 @@
 #include "knn/knn.h"
 #include "scan/scan.h"
 #include "scan/scan_compute.h"
+#include "scan/scan_rows.h"
 #include "synth/synth_features.h"
 
 using namespace distclust;
@@ -204,6 +205,36 @@ TEST(ScanTorch, EmptyBatchStepsLikeTheCpuHeads) {
   store_heads(*cb, b);
   EXPECT_EQ(b.adam_step(), 2);
   for (size_t i = 0; i < a.num_params(); ++i) ASSERT_NEAR(b.params()[i], a.params()[i], tol::kFloatSum) << i;
+}
+
+// Rows held by the compute (replicated features: on the device) and
+// gathered by index give the logits of the same rows passed from the host,
+// bit for bit; the CPU heads hold none and take the host path.
+TEST(ScanTorch, HeldRowsGiveTheSameLogits) {
+  FeatureBlock b;
+  b.n_total = 40, b.d = 6, b.rows = {0, 40};
+  b.x.resize(240);
+  for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = float(unit_double(key_hash(3, i)) - 0.5);
+  b.valid.assign(40, 1);
+  LocalCommunicator c;
+  const ScanRows rows(std::move(b), true, c);
+  ScanHeads h({"mlp", 6, 3, 5, 2});
+  h.init(2);
+  const std::vector<int64_t> g = {7, 0, 39, 7, 12};
+  std::vector<float> x, z_held(5 * 6), z_host(5 * 6);
+  {
+    Target t(true);
+    std::unique_ptr<HeadsCompute> held = heads_compute(h, c, &rows), plain = heads_compute(h, c);
+    ASSERT_TRUE(held->holds_rows());
+    EXPECT_NE(held->describe().find("feature rows held"), std::string::npos) << held->describe();
+    ASSERT_FALSE(plain->holds_rows());
+    forward_global_rows(*held, rows, g, x, z_held.data(), false);
+    EXPECT_TRUE(x.empty());  // nothing copied on the host
+    forward_global_rows(*plain, rows, g, x, z_host.data(), false);
+    EXPECT_EQ(z_held, z_host);
+  }
+  Target t(false);
+  EXPECT_FALSE(heads_compute(h, c, &rows)->holds_rows());
 }
 
 // A LibTorch run stopped after 6 SCAN epochs and resumed from its checkpoint
