@@ -12,7 +12,8 @@
 //   - LibTorch (the plugin's distclust_torch_scan_heads_v1, scan_heads_torch.cpp)
 //     when compute_target().torch: parameters, gradient and Adam moments are
 //     tensors on the target's device, the gradient comes from autograd and
-//     the update from torch::optim::Adam.
+//     the update from torch::optim::Adam; replicated feature rows stay on
+//     the device when they fit (hold), and a batch is gathered by index.
 // What stays shared: the softmax, the loss and its gradient w.r.t. the
 // logits (scan_loss_grad, balanced_ce_grad) run on the host from the logits
 // forward() returns, so both implementations optimise the same loss, and
