@@ -64,7 +64,10 @@ std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm, co
   std::unique_ptr<HeadsCompute> c(make(&h.shape(), &spec, &comm, &error));
   require(c != nullptr, "scan: the LibTorch heads on ", t.describe(), " failed: ", error);
   c->load(h.params().data(), h.adam_m().data(), h.adam_v().data(), h.adam_step());
-  if (rows && rows->replicated() && rows->n_total() > 0) c->hold(rows->row(0), rows->n_total());
+  // Every row on this rank, contiguous: replicated, or one rank's block of all.
+  const bool all = rows && rows->n_total() > 0 &&
+                   (rows->replicated() || (rows->own().begin == 0 && rows->own().end == rows->n_total()));
+  if (all) c->hold(rows->row(0), rows->n_total());
   return c;
 }
 

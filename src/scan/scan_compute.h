@@ -86,8 +86,9 @@ class HeadsCompute {
 /// The compute of the current target (kernels/compute_target.h) for heads
 /// h, loaded with h's state. With the CPU compute, h is the working state
 /// itself; with LibTorch h is left as it is until store_heads(). h (and
-/// rows) must outlive the compute. rows: when every row is replicated, the
-/// compute may hold them all (LibTorch: on the device, when they fit).
+/// rows) must outlive the compute. rows: when this rank has every row
+/// (replicated, or one rank), the compute may hold them all (LibTorch: on
+/// the device, when they fit).
 std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm, const ScanRows* rows = nullptr);
 
 /// Logits z [n x H*C] of global rows g [n]: gathered by the compute when it
