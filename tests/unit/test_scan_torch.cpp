@@ -1,8 +1,9 @@
 // The LibTorch SCAN heads (scan/scan_compute.h, runtime.kernels=torch) on
 // CPU tensors against the hand-written OpenBLAS heads: the same seed,
 // batches and initial parameters, so the two differ only by float rounding
-// (tol::kScanTorchLoss). Also: the state round-trips through the flat
-// layout (checkpoint and resume), and predict agrees.
+// (tol::kScanTorchLoss); on a GPU too (ScanTorch.Cuda*, ctest label gpu).
+// Also: the state round-trips through the flat layout (checkpoint and
+// resume), held rows give the logits of host rows, an empty batch steps.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -235,6 +236,39 @@ TEST(ScanTorch, HeldRowsGiveTheSameLogits) {
   }
   Target t(false);
   EXPECT_FALSE(heads_compute(h, c, &rows)->holds_rows());
+}
+
+// The same on a GPU (cuda:0, fp32): ctest label gpu (gpu_scan_torch);
+// skipped, with the reason, where the plugin's LibTorch sees no GPU.
+TEST(ScanTorch, CudaHeadsMatchTheCpuHeads) {
+  const TorchInfo info = torch_info();
+  if (info.cuda_devices == 0)
+    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version
+                 << (info.cuda_built ? " (built with CUDA)" : " (built without CUDA)");
+  Inputs in = make_inputs("cuda", "linear");
+  ScanParams& p = in.p;
+  for (const char* head : {"linear", "mlp"}) {
+    p.head = head;
+    const ScanResult a = run(p, false);
+    ScanResult g;
+    {
+      Target t(true);
+      ComputeTarget gpu = compute_target();
+      gpu.device = "cuda:0";  // fp32: cuBLAS without tf32
+      set_compute_target_for_tests(gpu);
+      LocalCommunicator c;
+      g = scan(p, c, "", "key");
+    }
+    ASSERT_EQ(g.loss.size(), a.loss.size());
+    double dl = 0;
+    for (size_t i = 0; i < a.loss.size(); ++i)
+      dl = std::max(dl, std::abs(g.loss[i] - a.loss[i]) / std::max(1.0, std::abs(a.loss[i])));
+    EXPECT_LE(dl, tol::kScanTorchLoss) << head;
+    EXPECT_GE(accuracy(a.assign, g.assign), 1.0 - tol::kScanTorchAssignFraction) << head;
+    std::printf("[ scan %s on %s: loss rel diff %.2e vs the CPU heads ]\n", head, info.devices.c_str(), dl);
+  }
+  std::remove(p.features.c_str());
+  std::remove(p.knn.c_str());
 }
 
 // A LibTorch run stopped after 6 SCAN epochs and resumed from its checkpoint
