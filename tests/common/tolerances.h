@@ -79,8 +79,9 @@ constexpr double kEMMonotoneRelative = 1e-12;
 /// loop carries and grows over ~150 steps. Measured on the test's mixture:
 /// per-epoch total loss within 7e-7 (linear heads) and 1.6e-5 (mlp), the
 /// consistency term within 1.4e-4 (mlp; its log amplifies the probability
-/// differences); the bound leaves 7x. (A GPU in fp32 adds its own summation
-/// order, the same size: ScanTorch.CudaHeadsMatchTheCpuHeads.)
+/// differences); the bound leaves 7x. A GPU in fp32 only sums in another
+/// order, so the same bound is asked of it (ScanTorch.CudaHeadsMatchTheCpuHeads;
+/// not yet run: no GPU so far).
 constexpr double kScanTorchLoss = 1e-3;
 /// Longer SCAN runs with the mlp heads (CIFAR-10 ResNet-20 features, hidden
 /// 512, lr 0.01, 125 epochs; tests/e2e/scan_torch_cifar.sh) amplify float
