@@ -24,17 +24,23 @@ class DeviceBlocks {
   DeviceBlocks(SearchKernel* kernel, const FeatureBlock& mine, Communicator& comm) : kernel_(kernel) {
     int64_t rows = 0;
     for (int o = 0; o < comm.size(); ++o) rows = std::max(rows, row_block(mine.n_total, o, comm.size()).size());
+    if (!kernel_) return;  // alike on every rank (ring_pass's argument)
     bool ok = false;
-    if (kernel_) {
-      try {
-        for (float*& b : block_) b = kernel_->alloc_block(std::max<int64_t>(rows, 1), mine.d, comm);
-        ok = block_[0] && block_[1];
-      } catch (const Error& e) {
-        log::warn("knn ring: no device blocks (", e.what(), "): the blocks travel on the host");
-      }
+    try {
+      for (float*& b : block_) b = kernel_->alloc_block(std::max<int64_t>(rows, 1), mine.d, comm);
+      ok = block_[0] && block_[1];
+    } catch (const Error& e) {
+      log::warn("knn ring: no device blocks (", e.what(), "): the blocks travel on the host");
     }
     // Every rank takes the same path: a sendrecv pairs NCCL with NCCL.
-    if (comm.max(ok ? 0 : 1) != 0) release();
+    bool all = false;
+    try {
+      all = comm.max(ok ? 0 : 1) == 0;
+    } catch (...) {
+      release();  // no destructor for a constructor that throws
+      throw;
+    }
+    if (!all) release();
     else log::detail("knn ring: blocks travel in ", kernel_->name(), " device blocks");
   }
   ~DeviceBlocks() { release(); }
