@@ -6,6 +6,7 @@
 #include <string>
 
 #include "comm/local_comm.h"
+#include "common/test_common.h"
 #include "distclust/error.h"
 #include "kernels/compute_target.h"
 #include "kernels/torch_abi.h"
@@ -176,9 +177,26 @@ TEST(DistKnn, GpuRingOfDeviceBlocksWithNccl) {
   auto comm = make_communicator(CommParams{"nccl"});
   const std::string device = "cuda:" + std::to_string(comm->local_rank() % info.cuda_devices);
   auto tk = torch_search(device);
-  float* b = tk->alloc_block(100, 8, *comm);
-  EXPECT_NE(b, nullptr) << "a GPU kernel offers NCCL device blocks";
-  if (b) tk->free_block(b);
+  // A ring step by hand: my rows in a device block to rank r + 1 (NCCL, device
+  // to device; to itself on one rank), rank r - 1's received into another,
+  // searched in place as its host rows would be.
+  const int P = comm->size(), r = comm->rank();
+  const int64_t n = 300, d = 16;
+  const std::vector<float> q = test::randn(n, d, 100), mine = test::randn(n, d, 200 + r),
+                           theirs = test::randn(n, d, 200 + (r - 1 + P) % P);
+  float* send = tk->alloc_block(n, d, *comm);
+  float* recv = tk->alloc_block(n, d, *comm);
+  ASSERT_NE(send, nullptr) << "a GPU kernel offers NCCL device blocks";
+  ASSERT_NE(recv, nullptr);
+  tk->write_block(send, mine.data(), n, d);
+  comm->sendrecv(send, n * d * sizeof(float), (r + 1) % P, recv, n * d * sizeof(float), (r - 1 + P) % P);
+  TopK a(n, 5), c(n, 5);
+  tk->search({q.data(), n, d, 0}, {recv, n}, Metric::l2, a);
+  tk->search({q.data(), n, d, 0}, {theirs.data(), n}, Metric::l2, c);
+  EXPECT_EQ(a.raw_indices(), c.raw_indices());
+  EXPECT_EQ(a.raw_scores(), c.raw_scores());
+  tk->free_block(send);
+  tk->free_block(recv);
   ComputeTarget t;
   t.torch = true, t.device = device;
   expect_graph_as_openblas(*comm, t);
