@@ -129,6 +129,28 @@ class SearchKernel {
   virtual void hold(const float* x, int64_t n, int64_t d) { (void)x, (void)n, (void)d; }
   virtual void release(const float* x) { (void)x; }
 
+  /// Device blocks (optional): row buffers [n x d] float that the kernel
+  /// owns in its own memory (on a GPU: device memory), for the exact kNN
+  /// ring (knn/knn_ring.cpp), whose travelling blocks then go from device to
+  /// device. A block's pointer (or a row inside it) is
+  ///  - what comm.sendrecv() is given: offer blocks only to a comm that can
+  ///    send the kernel's memory (device memory: NCCL; CPU memory: any), and
+  ///  - accepted as rows x by search(), search_self() and search_pair()
+  ///    (queries or base), which then read the block in place: no upload.
+  ///    valid, norms and ids stay host pointers.
+  /// alloc_block: a block of n rows, or null when not offered for this comm
+  /// or within the kernel's memory budget (default: never offered).
+  virtual float* alloc_block(int64_t n, int64_t d, const Communicator& comm) {
+    (void)n, (void)d, (void)comm;
+    return nullptr;
+  }
+  /// Copies host rows x [n x d] into block (a row of a block); done when it returns.
+  virtual void write_block(float* block, const float* x, int64_t n, int64_t d) { (void)block, (void)x, (void)n, (void)d; }
+  /// Returns when all kernel work queued so far (reads of blocks included)
+  /// is done: a block searched last may then be received into.
+  virtual void block_fence() {}
+  virtual void free_block(float* block) { (void)block; }
+
   /// Optional device-side k-means step (LloydStep above): assignment, exact
   /// sums, counts and distance computed by the kernel, summed over ranks
   /// through comm (one allreduce_sum of k*(d+1)+1 int64, from device memory

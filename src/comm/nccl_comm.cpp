@@ -170,6 +170,9 @@ void NcclCommunicator::sendrecv(const void* send, size_t send_bytes, int dest, v
     MpiCommunicator::sendrecv(send, send_bytes, dest, recv, recv_bytes, src);
     return;
   }
+  // The kNN ring calls this from its own thread, whose current device is
+  // not set yet (it would open a context on GPU 0).
+  DC_CUDA(cudaSetDevice(impl_->device));
   DC_NCCL(ncclGroupStart());
   if (send_bytes) DC_NCCL(ncclSend(send, send_bytes, ncclUint8, dest, impl_->comm, impl_->stream));
   if (recv_bytes) DC_NCCL(ncclRecv(recv, recv_bytes, ncclUint8, src, impl_->comm, impl_->stream));

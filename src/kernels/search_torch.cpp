@@ -4,11 +4,13 @@
 
 #if DISTCLUST_TORCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #endif
 
 #include <algorithm>
 #include <limits>
 
+#include "distclust/comm.h"
 #include "distclust/error.h"
 
 namespace distclust {
@@ -111,13 +113,23 @@ torch::Tensor TorchSearch::upload(const void* p, int64_t n, torch::ScalarType t)
   return torch::from_blob(const_cast<void*>(p), {n}, torch::TensorOptions().dtype(t)).to(dev_);
 }
 
+torch::Tensor TorchSearch::in_block(const float* x, int64_t n, int64_t d) const {
+  for (const torch::Tensor& t : blocks_) {
+    const float* b = t.data_ptr<float>();
+    if (t.size(1) == d && x >= b && x + n * d <= b + t.numel() && (x - b) % d == 0) return t.narrow(0, (x - b) / d, n);
+  }
+  return {};
+}
+
 bool TorchSearch::is_held(const float* x, int64_t n, int64_t d) const {
+  if (in_block(x, n, d).defined()) return true;
   for (const Held& h : held_)
     if (h.t.defined() && h.d == d && x >= h.x && x + n * d <= h.x + h.n * h.d && (x - h.x) % d == 0) return true;
   return false;
 }
 
 torch::Tensor TorchSearch::rows(const float* x, int64_t n, int64_t d) const {
+  if (torch::Tensor b = in_block(x, n, d); b.defined()) return b;
   for (const Held& h : held_) {
     if (!h.t.defined() || h.d != d || x < h.x || x + n * d > h.x + h.n * h.d || (x - h.x) % d != 0) continue;
     return h.t.narrow(0, (x - h.x) / d, n);
@@ -141,6 +153,45 @@ void TorchSearch::release(const float* x) {
     if (it->x != x) continue;
     if (it->t.defined()) held_bytes_ -= it->n * it->d * int64_t(sizeof(float));
     held_.erase(std::next(it).base());
+    return;
+  }
+}
+
+float* TorchSearch::alloc_block(int64_t n, int64_t d, const Communicator& comm) {
+  // A GPU's memory goes only to NCCL (MPI would read a device pointer as a host one).
+  if (n < 1 || d < 1 || (dev_.is_cuda() && comm.name() != "nccl")) return nullptr;
+  const int64_t bytes = n * d * int64_t(sizeof(float));
+  if (held_bytes_ + bytes > held_budget_) return nullptr;
+  try {
+    blocks_.push_back(torch::empty({n, d}, torch::TensorOptions().dtype(torch::kFloat).device(dev_)));
+  } catch (const c10::Error& e) {
+    throw Error(fmt("LibTorch device block of ", n, " x ", d, " on ", spec_.device, ": ", e.what_without_backtrace()));
+  }
+  held_bytes_ += bytes;
+  return blocks_.back().data_ptr<float>();
+}
+
+void TorchSearch::write_block(float* block, const float* x, int64_t n, int64_t d) {
+  if (n == 0) return;
+  torch::Tensor b = in_block(block, n, d);
+  require(b.defined(), "write_block: ", n, " x ", d, " rows are not inside a device block of ", name());
+  torch::NoGradGuard no_grad;
+  b.copy_(torch::from_blob(const_cast<float*>(x), {n, d}, torch::TensorOptions().dtype(torch::kFloat)));
+  block_fence();  // written before the comm (NCCL: its own stream) sends it
+}
+
+void TorchSearch::block_fence() {
+#if DISTCLUST_TORCH_CUDA
+  if (dev_.is_cuda()) c10::cuda::getCurrentCUDAStream(dev_.index()).synchronize();
+#endif
+}
+
+void TorchSearch::free_block(float* block) {
+  for (auto it = blocks_.begin(); it != blocks_.end(); ++it) {
+    if (it->data_ptr<float>() != block) continue;
+    block_fence();  // no queued work may read it after the free
+    held_bytes_ -= it->numel() * int64_t(sizeof(float));
+    blocks_.erase(it);
     return;
   }
 }

@@ -50,6 +50,12 @@ class TorchSearch final : public SearchKernel {
                      const std::function<void(int64_t)>& on_rows);
   void release(const float* x) override;
   bool lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) override;
+  /// Device blocks: tensors on the device (CPU tensors: host memory any comm
+  /// sends; a GPU: only with comm nccl), counted in the held-rows budget.
+  float* alloc_block(int64_t n, int64_t d, const Communicator& comm) override;
+  void write_block(float* block, const float* x, int64_t n, int64_t d) override;
+  void block_fence() override;
+  void free_block(float* block) override;
 
  private:
   struct Held {
@@ -57,8 +63,11 @@ class TorchSearch final : public SearchKernel {
     int64_t n, d;
     torch::Tensor t;  ///< the device copy; undefined when it did not fit
   };
-  /// Rows x [n x d] on the device as fp32: a slice of a held copy, or uploaded.
+  /// Rows x [n x d] on the device as fp32: a slice of a device block or a
+  /// held copy, or uploaded.
   torch::Tensor rows(const float* x, int64_t n, int64_t d) const;
+  /// The rows x [n x d] inside a device block (undefined: none holds them).
+  torch::Tensor in_block(const float* x, int64_t n, int64_t d) const;
   bool is_held(const float* x, int64_t n, int64_t d) const;
   /// Query rows lo..hi of q on the device; with q.aligned, a partial block is
   /// padded to `rows` so that every block has the same GEMM shape.
@@ -82,6 +91,7 @@ class TorchSearch final : public SearchKernel {
   bool low_;                   ///< products below fp32: candidates re-scored in fp32
   int64_t held_budget_, work_budget_, held_bytes_ = 0;
   std::vector<Held> held_;
+  std::vector<torch::Tensor> blocks_;  ///< device blocks [n x d] (alloc_block)
 };
 
 }  // namespace torch_search

@@ -294,7 +294,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
       comm.barrier();
     }
     fault_point("DISTCLUST_FAULT_AFTER_STEPS", step + 1, &comm);
-  }, steps);
+  }, steps, kernel.get());  // the kernel's device blocks, when it offers them
 
   KnnGraph g = best_k(b, top, rescore(b, top, l2, comm), p.k, l2);
   g.seconds_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

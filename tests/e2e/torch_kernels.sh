@@ -2,14 +2,18 @@
 # runtime.kernels torch on CPU tensors (the LibTorch search kernel and
 # k-means step that a GPU runs) against the default OpenBLAS kernels:
 # kmeans on 2 ranks gives the same assignments, centroids and inertia as on
-# 1 rank with OpenBLAS; the exact kNN graph on 2 ranks is identical.
+# 1 rank with OpenBLAS; the exact kNN graph on 2 ranks (its ring in the
+# kernel's device blocks) is identical.
 source "$(dirname "$0")/lib.sh"
 dcrun 1 synth features --n 6000 --d 32 --k 8 --noise 0.3 --seed 5 --out f.h5
 dcrun 1 kmeans --features f.h5 --k 8 --restarts 2 --seed 3 --out cpu.h5
 dcrun 2 kmeans --features f.h5 --k 8 --restarts 2 --seed 3 --device cpu --kernels torch --out torch.h5 --log-dir logs
 grep -q "compute: cpu (LibTorch)" logs/rank-1.log || fail "rank 1 did not compute with LibTorch: $(head -c 600 logs/rank-1.log)"
 dcrun 1 knn --features f.h5 --k 10 --out knn_cpu.h5
-dcrun 2 knn --features f.h5 --k 10 --kernels torch --out knn_torch.h5
+dcrun 2 knn --features f.h5 --k 10 --kernels torch --out knn_torch.h5 --log-dir knn_logs
+# The ring's blocks travel in the kernel's device blocks (CPU tensors here, a GPU's memory with NCCL).
+grep -q "knn ring: blocks travel in torch:cpu" knn_logs/rank-1.log ||
+  fail "the kNN ring did not use the kernel's device blocks: $(grep -i 'knn' knn_logs/rank-1.log | head -c 600)"
 $PY - <<'PY'
 import h5py, numpy as np
 a, b = h5py.File("cpu.h5", "r"), h5py.File("torch.h5", "r")

@@ -204,6 +204,54 @@ TEST(SearchTorch, HeldRowsAreUsedInsteadOfTheHostCopy) {
   EXPECT_EQ(lists(changed, n).scores[0], 0.f);
 }
 
+TEST(SearchTorch, DeviceBlocksAreSearchedInPlace) {
+  // Device blocks (SearchKernel::alloc_block) on CPU tensors: the kNN ring's
+  // device path. A block is searched where it is, as queries and as base,
+  // and gives the host rows' answer.
+  const int64_t n = 70, m = 150, d = 9;
+  auto q = test::randn(n, d, 3);
+  auto b = test::randn(m, d, 4);
+  LocalCommunicator comm;
+  EXPECT_EQ(make_cpu_search()->alloc_block(m, d, comm), nullptr) << "the OpenBLAS kernel offers no device blocks";
+  auto tk = torch_kernel();
+  float* qb = tk->alloc_block(n, d, comm);
+  float* bb = tk->alloc_block(m + 5, d, comm);  // larger than its rows, as the ring's
+  ASSERT_NE(qb, nullptr);
+  ASSERT_NE(bb, nullptr);
+  tk->write_block(qb, q.data(), n, d);
+  tk->write_block(bb, b.data(), m, d);
+  std::vector<uint8_t> valid(m, 1);
+  for (int64_t j = 0; j < m; j += 5) valid[size_t(j)] = 0;
+  // The same rows in the same blocks: bit for bit.
+  auto same = [](const Lists& a, const Lists& c, const char* what) {
+    EXPECT_EQ(a.ids, c.ids) << what;
+    EXPECT_EQ(a.scores, c.scores) << what;
+  };
+  for (Metric metric : {Metric::inner_product, Metric::l2}) {
+    TopK host(n, 4), dev(n, 4), pa(n, 4), pb(m, 4), ha(n, 4), hb(m, 4);
+    tk->search({q.data(), n, d, 0}, {b.data(), m, 0, nullptr, nullptr, valid.data()}, metric, host);
+    tk->search({qb, n, d, 0}, {bb, m, 0, nullptr, nullptr, valid.data()}, metric, dev);
+    same(lists(host, n), lists(dev, n), "block vs host");
+    // A join as the ring's first half makes it: host queries, block rows.
+    tk->search_pair({q.data(), n, d, 0}, nullptr, {bb, m, d, 1000}, valid.data(), metric, pa, pb);
+    tk->search_pair({q.data(), n, d, 0}, nullptr, {b.data(), m, d, 1000}, valid.data(), metric, ha, hb);
+    same(lists(ha, n), lists(pa, n), "pair a");
+    same(lists(hb, m), lists(pb, m), "pair b");
+  }
+  // The block is a copy: changing the host rows does not change its answer.
+  TopK before(n, 2), after(n, 2);
+  tk->search({qb, n, d, 0}, {bb, m}, Metric::l2, before);
+  std::fill(b.begin(), b.end(), 0.f);
+  tk->search({qb, n, d, 0}, {bb, m}, Metric::l2, after);
+  EXPECT_EQ(lists(before, n).ids, lists(after, n).ids);
+  tk->free_block(qb);
+  tk->free_block(bb);
+  // Blocks count in the held budget: one beyond it is not offered.
+  auto small = torch_kernel("cpu", "fp32", 1 << 16);  // 32 KiB for held rows
+  EXPECT_EQ(small->alloc_block(1000, d, comm), nullptr);
+  EXPECT_NE(small->alloc_block(100, d, comm), nullptr);
+}
+
 TEST(SearchTorch, KMeansMatchesCpuKernelBitForBit) {
   LocalCommunicator comm;
   for (bool spherical : {false, true})
@@ -321,4 +369,14 @@ TEST(SearchTorch, CudaKMeansMatchesCpu) {
     EXPECT_EQ(a.centroids, c.centroids) << prec;
     EXPECT_NEAR(a.final_inertia, c.final_inertia, 1e-5 * a.final_inertia) << prec;
   }
+}
+
+TEST(SearchTorch, CudaDeviceBlocksOnlyForNccl) {
+  const TorchInfo info = torch_info();
+  if (info.cuda_devices == 0)
+    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  // MPI (or one process) would read a device pointer as a host one: a GPU
+  // kernel offers blocks only to NCCL (tests/mpi: DistKnn.GpuRing*).
+  LocalCommunicator comm;
+  EXPECT_EQ(torch_kernel("cuda:0")->alloc_block(100, 8, comm), nullptr);
 }
