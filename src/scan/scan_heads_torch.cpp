@@ -17,8 +17,9 @@
 // over ranks) and the global mean comes back. The global mean enters the
 // graph as global + (local - local.detach()): its value is the global
 // mean, its gradient that of this rank's anchors (1/B each), which is the
-// gradient scan_loss_grad writes on the host. Sums over classes are in
-// double, as on the host.
+// gradient scan_loss_grad writes on the host. The [2n x H x C] products
+// and sums are fp32 (fp64 is slow on most GPUs and costs conversions of the
+// whole batch); their [n x H] and [H x C] results are double, as on the host.
 //
 // Precision: the heads train in fp32 on every device; on a GPU, tf32, bf16
 // or fp16 let the matrix products use tf32 (Adam on bf16/fp16 weights would
@@ -125,21 +126,21 @@ class TorchHeads : public HeadsCompute {
     if (!z_.defined()) throw std::runtime_error("scan: probs() without a training forward()");
     const int64_t H = shape().heads, C = shape().c;
     p_ = torch::softmax(z_.view({z_.size(0), H, C}), -1);  // [2n x H x C]
-    const torch::Tensor s = p_.narrow(0, 0, n).detach().to(torch::kDouble).sum(0).reshape({H * C});
+    const torch::Tensor s = p_.narrow(0, 0, n).detach().sum(0).to(torch::kDouble).reshape({H * C});
     add_out(s, colsum);
   }
 
   void scan_loss_backward(const double* pbar, double b_global, double entropy_weight, double* cons_sum) override {
     if (!p_.defined()) throw std::runtime_error("scan: scan_loss_backward() without probs()");
     const int64_t n = p_.size(0) / 2, H = shape().heads, C = shape().c;
-    // In double, as on the host: the dot products of probabilities and the
-    // entropy of the batch mean.
-    const torch::Tensor pa = p_.narrow(0, 0, n).to(torch::kDouble), pn = p_.narrow(0, n, n).to(torch::kDouble);
+    // The [2n x H x C] work in fp32 (sums over C or over the batch's rows);
+    // the [n x H] and [H x C] results in double, as on the host.
+    const torch::Tensor pa = p_.narrow(0, 0, n), pn = p_.narrow(0, n, n);
     // -log max(<pa, pn>, 1e-7) [n x H]; clamp passes no gradient below the floor.
-    const torch::Tensor cons = -torch::log(torch::clamp_min((pa * pn).sum(-1), 1e-7));
+    const torch::Tensor cons = -torch::log(torch::clamp_min((pa * pn).sum(-1).to(torch::kDouble), 1e-7));
     // The mean prediction has the GLOBAL value (the loop's allreduce) and
     // the gradient of this rank's anchors: d pbar / d pa_i = 1/B.
-    const torch::Tensor local = pa.sum(0) / b_global;  // [H x C]
+    const torch::Tensor local = pa.sum(0).to(torch::kDouble) / b_global;  // [H x C]
     const torch::Tensor q = torch::clamp_min(device_doubles(pbar, H * C).view({H, C}) + (local - local.detach()), 1e-8);
     const torch::Tensor entropy = -(q * torch::log(q)).sum();
     const torch::Tensor loss = cons.sum() / b_global - entropy_weight * entropy;
