@@ -14,10 +14,20 @@
 //     tensors on the target's device, the gradient comes from autograd and
 //     the update from torch::optim::Adam; replicated feature rows stay on
 //     the device when they fit (hold), and a batch is gathered by index.
-// What stays shared: the softmax, the loss and its gradient w.r.t. the
-// logits (scan_loss_grad, balanced_ce_grad) run on the host from the logits
-// forward() returns, so both implementations optimise the same loss, and
-// the batch-mean prediction is reduced over ranks by the loop.
+// Where the loss is computed: by default (the CPU heads) the softmax, the
+// loss and its gradient w.r.t. the logits (scan_loss_grad, balanced_ce_grad)
+// run on the host from the logits forward() returns, and backward() takes
+// dz. A compute may offer the loss on its device instead (offers_loss():
+// LibTorch does): forward() with z == nullptr keeps the logits there,
+// probs() takes the softmax there and returns only the anchors' column sums
+// [H*C], the loop reduces them over ranks through the Communicator (as it
+// does on the host path: the entropy term needs the global batch mean) and
+// hands the global mean back to scan_loss_backward(), which finishes the
+// loss, runs autograd and returns only the per-head consistency sums [H]
+// (the self-label phase: ce_backward(), the class-balanced cross-entropy).
+// Both paths compute the same loss with the same clamps (scan_heads.h); per
+// step only [H*C] + [H] values cross to the host instead of the logits and
+// dz [2*batch x H*C] each way.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +62,8 @@ class HeadsCompute {
 
   /// Logits of n rows x [n x D] (host) -> z [n x H*C] (host). train: keep
   /// what backward() needs (x must stay alive and unchanged until then).
+  /// z == nullptr (train, offers_loss() only): the logits stay on the device
+  /// for probs().
   virtual void forward(const float* x, int64_t n, float* z, bool train) = 0;
   /// The gradient of the parameters for dz = dLoss/dz [n x H*C] (host) of
   /// the last training forward(); replaces the previous gradient.
@@ -59,6 +71,36 @@ class HeadsCompute {
   /// Sums the gradient over ranks and takes one Adam step (collective). Adds
   /// the time spent in collectives to *t_comm and in the update to *t_adam.
   virtual void step(const AdamConfig& a, double* t_comm, double* t_adam) = 0;
+
+  /// True when the compute takes the softmax, the SCAN loss and its
+  /// gradient on its own device (probs, scan_loss_backward, ce_backward);
+  /// false (the CPU heads): the loop computes them on the host.
+  virtual bool offers_loss() const { return false; }
+  /// After a training forward (z == nullptr) of 2n rows, rows 0..n-1 the
+  /// anchors and n..2n-1 their neighbours: the softmax per head, kept on the
+  /// device for scan_loss_backward(); adds the anchors' probability column
+  /// sums to colsum [H*C] (host; the loop reduces them over ranks).
+  virtual void probs(int64_t n, double* colsum) {
+    (void)n, (void)colsum;
+    throw std::logic_error("scan: probs() on heads that offer no loss");
+  }
+  /// The SCAN loss of the last probs() (scan_loss_grad's definition): pbar
+  /// [H*C] the mean anchor prediction over the GLOBAL batch of b_global
+  /// anchors. Computes the parameters' gradient (replacing the previous one)
+  /// and adds sum_i -log max(<pa_i, pn_i>, 1e-7) per head to cons_sum [H].
+  virtual void scan_loss_backward(const double* pbar, double b_global, double entropy_weight, double* cons_sum) {
+    (void)pbar, (void)b_global, (void)entropy_weight, (void)cons_sum;
+    throw std::logic_error("scan: scan_loss_backward() on heads that offer no loss");
+  }
+  /// The class-balanced cross-entropy (H = 1, balanced_ce_grad's
+  /// definition) of the last training forward (z == nullptr) of n rows:
+  /// targets y [n], class weights weight [C], w_total the sum of weight[y]
+  /// over the global batch. Computes the gradient (replacing the previous
+  /// one) and returns this rank's share of the loss.
+  virtual double ce_backward(const int64_t* y, const double* weight, double w_total) {
+    (void)y, (void)weight, (void)w_total;
+    throw std::logic_error("scan: ce_backward() on heads that offer no loss");
+  }
 
   /// Keeps feature rows x [n x D] (global rows 0..n-1) where the heads
   /// compute, so that a batch is gathered there by index (forward_rows)
@@ -93,7 +135,8 @@ std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm, co
 
 /// Logits z [n x H*C] of global rows g [n]: gathered by the compute when it
 /// holds the rows, else copied from rows into x [n x D] first (x must then
-/// stay alive until backward()).
+/// stay alive until backward()). z == nullptr: kept on the device for the
+/// device loss (offers_loss()).
 void forward_global_rows(HeadsCompute& h, const ScanRows& rows, const std::vector<int64_t>& g, std::vector<float>& x,
                          float* z, bool train);
 

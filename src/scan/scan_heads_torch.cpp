@@ -10,6 +10,17 @@
 // layers are torch::nn::functional's: linear, relu, and one batched product
 // for the H second layers of the MLP.
 //
+// The loss (offers_loss()): the softmax, the SCAN loss (consistency and the
+// entropy of the batch-mean prediction) and the self-label cross-entropy
+// are tensors on the device too, and autograd differentiates through them;
+// only the anchors' column sums [H*C] go to the host (the loop sums them
+// over ranks) and the global mean comes back. The global mean enters the
+// graph as global + (local - local.detach()): its value is the global
+// mean, its gradient that of this rank's anchors (1/B each), which is the
+// gradient scan_loss_grad writes on the host. The [2n x H x C] products
+// and sums are fp32 (fp64 is slow on most GPUs and costs conversions of the
+// whole batch); their [n x H] and [H x C] results are double, as on the host.
+//
 // Precision: the heads train in fp32 on every device; on a GPU, tf32, bf16
 // or fp16 let the matrix products use tf32 (Adam on bf16/fp16 weights would
 // lose the small updates of the late epochs).
@@ -109,6 +120,52 @@ class TorchHeads : public HeadsCompute {
     z_ = torch::Tensor();
   }
 
+  bool offers_loss() const override { return true; }
+
+  void probs(int64_t n, double* colsum) override {
+    if (!z_.defined()) throw std::runtime_error("scan: probs() without a training forward()");
+    const int64_t H = shape().heads, C = shape().c;
+    p_ = torch::softmax(z_.view({z_.size(0), H, C}), -1);  // [2n x H x C]
+    const torch::Tensor s = p_.narrow(0, 0, n).detach().sum(0).to(torch::kDouble).reshape({H * C});
+    add_out(s, colsum);
+  }
+
+  void scan_loss_backward(const double* pbar, double b_global, double entropy_weight, double* cons_sum) override {
+    if (!p_.defined()) throw std::runtime_error("scan: scan_loss_backward() without probs()");
+    const int64_t n = p_.size(0) / 2, H = shape().heads, C = shape().c;
+    // The [2n x H x C] work in fp32 (sums over C or over the batch's rows);
+    // the [n x H] and [H x C] results in double, as on the host.
+    const torch::Tensor pa = p_.narrow(0, 0, n), pn = p_.narrow(0, n, n);
+    // -log max(<pa, pn>, 1e-7) [n x H]; clamp passes no gradient below the floor.
+    const torch::Tensor cons = -torch::log(torch::clamp_min((pa * pn).sum(-1).to(torch::kDouble), 1e-7));
+    // The mean prediction has the GLOBAL value (the loop's allreduce) and
+    // the gradient of this rank's anchors: d pbar / d pa_i = 1/B.
+    const torch::Tensor local = pa.sum(0).to(torch::kDouble) / b_global;  // [H x C]
+    const torch::Tensor q = torch::clamp_min(device_doubles(pbar, H * C).view({H, C}) + (local - local.detach()), 1e-8);
+    const torch::Tensor entropy = -(q * torch::log(q)).sum();
+    const torch::Tensor loss = cons.sum() / b_global - entropy_weight * entropy;
+    flat_.mutable_grad() = torch::Tensor();
+    loss.backward();
+    z_ = p_ = torch::Tensor();
+    add_out(cons.detach().sum(0), cons_sum);
+  }
+
+  double ce_backward(const int64_t* y, const double* weight, double w_total) override {
+    if (!z_.defined()) throw std::runtime_error("scan: ce_backward() without a training forward()");
+    const int64_t n = z_.size(0);
+    const torch::Tensor yt = torch::from_blob(const_cast<int64_t*>(y), {n}, torch::kLong).to(dev_);
+    const torch::Tensor w = device_doubles(weight, shape().c).index_select(0, yt) / w_total;  // [n]
+    const torch::Tensor logp = torch::log_softmax(z_, 1).gather(1, yt.unsqueeze(1)).squeeze(1).to(torch::kDouble);
+    // The gradient w * (p - onehot(y)) everywhere (log_softmax, unclamped);
+    // the value with the host's floor on p, -log max(p_y, 1e-30).
+    const torch::Tensor loss = -(w * logp).sum();
+    const double value = (-(w * torch::clamp_min(logp.detach(), std::log(1e-30)))).sum().item<double>();
+    flat_.mutable_grad() = torch::Tensor();
+    loss.backward();
+    z_ = torch::Tensor();
+    return value;
+  }
+
   void step(const AdamConfig& a, double* t_comm, double* t_adam) override {
     auto t = std::chrono::steady_clock::now();
     // No backward since the last step: a zero gradient, so the allreduce
@@ -142,7 +199,7 @@ class TorchHeads : public HeadsCompute {
     std::unique_ptr<torch::NoGradGuard> ng;
     if (!train) ng = std::make_unique<torch::NoGradGuard>();
     torch::Tensor zt = logits(x.to(dev_));
-    out(zt, z);
+    if (z != nullptr) out(zt, z);
     if (train) z_ = zt;
   }
 
@@ -195,6 +252,16 @@ class TorchHeads : public HeadsCompute {
     return static_cast<torch::optim::AdamParamState&>(*adam_->state().begin()->second);
   }
   torch::Tensor host(const float* p) const { return torch::from_blob(const_cast<float*>(p), {n_}, torch::kFloat); }
+  /// k doubles (host) as a device tensor.
+  torch::Tensor device_doubles(const double* p, int64_t k) const {
+    return torch::from_blob(const_cast<double*>(p), {k}, torch::kDouble).to(dev_);
+  }
+  /// dst[j] += t[j] for a double tensor t (device).
+  static void add_out(const torch::Tensor& t, double* dst) {
+    const torch::Tensor c = t.to(torch::kCPU).contiguous();
+    const double* s = c.data_ptr<double>();
+    for (int64_t j = 0; j < c.numel(); ++j) dst[j] += s[j];
+  }
   static void out(const torch::Tensor& t, float* dst) {
     const torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
     std::memcpy(dst, c.data_ptr<float>(), sizeof(float) * size_t(c.numel()));
@@ -212,6 +279,7 @@ class TorchHeads : public HeadsCompute {
   int64_t n_ = 0;
   torch::Tensor flat_;  // [n_] all parameters, the flat layout
   torch::Tensor z_;     // last training forward's logits (graph attached)
+  torch::Tensor p_;     // their softmax [rows x H x C] (probs(), for the device loss)
   torch::Tensor rows_;  // held feature rows [N x D] on the device (hold_rows)
   std::unique_ptr<torch::optim::Adam> adam_;
 };

@@ -129,12 +129,17 @@ double train_epoch(ScanRun& r, HeadsCompute& one, const PseudoLabels& pl,
       g[q] = sb.view[i];
       yb[q] = pl.y[i];
     }
-    z.resize(size_t(na * C));
-    dz.resize(z.size());
-    forward_global_rows(one, r.data.rows, g, x, z.data(), true);
-    softmax_heads(z.data(), na, 1, C, z.data());
-    loss += balanced_ce_grad(z.data(), yb.data(), na, C, sb.wc.data(), sb.wsum[b], dz.data());
-    one.backward(dz.data());
+    if (one.offers_loss()) {  // the loss on the heads' device
+      forward_global_rows(one, r.data.rows, g, x, nullptr, true);
+      loss += one.ce_backward(yb.data(), sb.wc.data(), sb.wsum[b]);
+    } else {
+      z.resize(size_t(na * C));
+      dz.resize(z.size());
+      forward_global_rows(one, r.data.rows, g, x, z.data(), true);
+      softmax_heads(z.data(), na, 1, C, z.data());
+      loss += balanced_ce_grad(z.data(), yb.data(), na, C, sb.wc.data(), sb.wsum[b], dz.data());
+      one.backward(dz.data());
+    }
     one.step(adam, &t_comm, &t_adam);
     ++steps;
   }

@@ -98,12 +98,19 @@ bool scan_step(ScanRun& r, HeadsCompute& heads, const EpochDraws& d, int64_t b, 
     w.g[na + q] = d.partner[i];
   }
   t.gather += tick(tp);
-  w.z.resize(size_t(2 * na * W));
-  forward_global_rows(heads, s.rows, w.g, w.x, w.z.data(), true);
-  softmax_heads(w.z.data(), 2 * na, H, C, w.z.data());
+  // The loss on the heads' device when they offer it (the logits stay
+  // there), else on the host from the logits.
+  const bool dev = heads.offers_loss();
+  w.z.resize(dev ? 0 : size_t(2 * na * W));
+  forward_global_rows(heads, s.rows, w.g, w.x, dev ? nullptr : w.z.data(), true);
   // Global batch mean of the anchors' predictions (entropy term) and batch size.
   w.red.assign(size_t(W + 1), 0.0);
-  column_sums(w.z.data(), na, W, w.red.data());
+  if (dev) {
+    heads.probs(na, w.red.data());
+  } else {
+    softmax_heads(w.z.data(), 2 * na, H, C, w.z.data());
+    column_sums(w.z.data(), na, W, w.red.data());
+  }
   w.red[W] = double(na);
   t.fwd += tick(tp);
   r.comm.allreduce_sum(w.red.data(), w.red.size());
@@ -113,10 +120,14 @@ bool scan_step(ScanRun& r, HeadsCompute& heads, const EpochDraws& d, int64_t b, 
   for (int64_t j = 0; j < W; ++j) w.red[j] /= bg;
   std::vector<double> ent(H), cons(H, 0.0);
   mean_entropy(w.red.data(), H, C, ent.data());
-  w.dz.resize(w.z.size());
-  scan_loss_grad(w.z.data(), w.z.data() + na * W, na, H, C, w.red.data(), bg, r.p.entropy_weight, w.dz.data(),
-                 cons.data());
-  heads.backward(w.dz.data());
+  if (dev) {
+    heads.scan_loss_backward(w.red.data(), bg, r.p.entropy_weight, cons.data());
+  } else {
+    w.dz.resize(w.z.size());
+    scan_loss_grad(w.z.data(), w.z.data() + na * W, na, H, C, w.red.data(), bg, r.p.entropy_weight, w.dz.data(),
+                   cons.data());
+    heads.backward(w.dz.data());
+  }
   t.bwd += tick(tp);
   heads.step(AdamConfig{r.p.lr, r.p.effective_weight_decay()}, &t.comm, &t.adam);
   for (int h = 0; h < H; ++h) {

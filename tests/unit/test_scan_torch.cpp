@@ -175,6 +175,104 @@ TEST(ScanTorch, OneStepMatchesAndStateRoundTrips) {
   }
 }
 
+namespace {
+
+/// Two LibTorch heads from the same parameters (x [n x d] random rows).
+struct TwinHeads {
+  LocalCommunicator comm;
+  ScanHeads a, b;
+  std::unique_ptr<HeadsCompute> host, dev;  // host: loss on the host; dev: on the device
+  explicit TwinHeads(const HeadShape& s) : a(s), b(s) {
+    a.init(5);
+    b.init(5);
+    Target t(true);
+    host = heads_compute(a, comm);
+    dev = heads_compute(b, comm);
+  }
+  /// One Adam step each, then both states stored: after a first step the
+  /// first moment is (1 - beta1) * gradient, so adam_m compares the gradients.
+  void step_and_store() {
+    double tc = 0, ta = 0;
+    host->step(AdamConfig{1e-2, 0.0}, &tc, &ta);
+    dev->step(AdamConfig{1e-2, 0.0}, &tc, &ta);
+    store_heads(*host, a);
+    store_heads(*dev, b);
+  }
+};
+
+std::vector<float> random_rows(int64_t n, int64_t d, uint64_t seed) {
+  std::vector<float> x(size_t(n * d));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(2.0 * unit_double(key_hash(seed, i)) - 1.0);
+  return x;
+}
+
+}  // namespace
+
+// The SCAN loss on the device (probs + scan_loss_backward, what the loop
+// runs when offers_loss()) against the host's softmax_heads + scan_loss_grad
+// + backward(dz): same per-head consistency sums and the same gradient,
+// with a batch-mean prediction that, as on several ranks, is not this
+// rank's own (the entropy term's gradient must use the global mean).
+TEST(ScanTorch, DeviceLossMatchesTheHostLoss) {
+  for (const char* kind : {"linear", "mlp"}) {
+    const HeadShape s{kind, 6, 5, 8, 3};
+    TwinHeads t(s);
+    ASSERT_TRUE(t.dev->offers_loss());
+    const int64_t n = 11, W = s.heads * s.c, other = 7;  // 7 anchors on "another rank"
+    const std::vector<float> x = random_rows(2 * n, s.d, 3);
+    std::vector<float> z(size_t(2 * n * W)), dz(z.size());
+    t.host->forward(x.data(), 2 * n, z.data(), true);
+    softmax_heads(z.data(), 2 * n, s.heads, s.c, z.data());
+    std::vector<double> host_sum(size_t(W), 0.0), dev_sum(size_t(W), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < W; ++j) host_sum[j] += z[size_t(i * W + j)];
+    t.dev->forward(x.data(), 2 * n, nullptr, true);
+    t.dev->probs(n, dev_sum.data());
+    for (int64_t j = 0; j < W; ++j) ASSERT_NEAR(dev_sum[j], host_sum[j], tol::kFloatSum) << kind << " column " << j;
+    // The other rank's anchors: a peaked prediction, so the global mean differs from this rank's.
+    std::vector<double> pbar(static_cast<size_t>(W));
+    for (int64_t j = 0; j < W; ++j) pbar[j] = (host_sum[j] + (j % s.c == 0 ? double(other) : 0.0)) / double(n + other);
+    const double B = double(n + other), ew = 2.0;
+    std::vector<double> ch(size_t(s.heads), 0.0), cd(size_t(s.heads), 0.0);
+    scan_loss_grad(z.data(), z.data() + n * W, n, s.heads, s.c, pbar.data(), B, ew, dz.data(), ch.data());
+    t.host->backward(dz.data());
+    t.dev->scan_loss_backward(pbar.data(), B, ew, cd.data());
+    for (int h = 0; h < s.heads; ++h) EXPECT_NEAR(cd[size_t(h)], ch[size_t(h)], 1e-5 * std::abs(ch[size_t(h)])) << kind;
+    t.step_and_store();
+    double gmax = 0;
+    for (size_t i = 0; i < t.a.num_params(); ++i) {
+      gmax = std::max(gmax, double(std::abs(t.a.adam_m()[i])));
+      ASSERT_NEAR(t.b.adam_m()[i], t.a.adam_m()[i], 1e-6) << kind << " gradient " << i;
+    }
+    EXPECT_GT(gmax, 1e-3) << kind;  // the gradients compared are not all zero
+  }
+}
+
+// The self-label phase's class-balanced cross-entropy on the device
+// (ce_backward) against balanced_ce_grad + backward(dz) on the host.
+TEST(ScanTorch, DeviceCrossEntropyMatchesTheHostLoss) {
+  const HeadShape s{"mlp", 6, 5, 8, 1};
+  TwinHeads t(s);
+  const int64_t n = 13;
+  const std::vector<float> x = random_rows(n, s.d, 4);
+  std::vector<int64_t> y(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) y[size_t(i)] = (i * 3) % s.c;
+  const std::vector<double> weight{0.5, 1.0, 2.0, 1.5, 0.25};
+  const double wt = 30.0;  // the global batch's sum of weight[y] (other ranks' rows too)
+  std::vector<float> z(size_t(n * s.c)), dz(z.size());
+  t.host->forward(x.data(), n, z.data(), true);
+  softmax_heads(z.data(), n, 1, s.c, z.data());
+  const double lh = balanced_ce_grad(z.data(), y.data(), n, s.c, weight.data(), wt, dz.data());
+  t.host->backward(dz.data());
+  t.dev->forward(x.data(), n, nullptr, true);
+  const double ld = t.dev->ce_backward(y.data(), weight.data(), wt);
+  EXPECT_NEAR(ld, lh, 1e-6 * std::abs(lh));
+  EXPECT_GT(lh, 0.1);
+  t.step_and_store();
+  for (size_t i = 0; i < t.a.num_params(); ++i)
+    ASSERT_NEAR(t.b.adam_m()[i], t.a.adam_m()[i], 1e-6) << "gradient " << i;
+}
+
 // A rank with no anchors in a batch still steps (a zero gradient from an
 // empty forward/backward), as the CPU heads do: Adam's weight decay moves
 // the parameters the same way in both.
