@@ -105,6 +105,9 @@ bool launched_by_mpi();
 /// transfers with compute on a thread; with less it transfers after).
 void init_mpi();
 
+/// True when this build has the NCCL communicator (CUDA + NCCL found).
+bool nccl_built();
+
 /// Creates the communicator; starts MPI if needed (comm=mpi|nccl).
 /// nccl needs a CUDA+NCCL build and one GPU per local rank.
 std::unique_ptr<Communicator> make_communicator(const CommParams& p);

@@ -29,6 +29,20 @@ void add_common(CLI::App* app, CommandLine& cl) {
   cl.flags.add(app, "runtime", cl.runtime);
 }
 
+/// comm auto on GPUs: the device buffers' collectives (k-means sums, SCAN
+/// gradients, ring blocks) go over NCCL when every rank computes on a GPU
+/// of its own. All ranks decide together (one rank without a GPU keeps MPI
+/// for all: NCCL's set-up is collective); ranks sharing a GPU keep MPI
+/// (NCCL refuses two ranks on one device).
+void upgrade_to_nccl(Context& ctx) {
+  if (ctx.runtime.comm != "auto" || ctx.comm->name() != "mpi" || !nccl_built()) return;
+  const ComputeTarget& t = compute_target();
+  const bool own_gpu = t.gpu() && torch_info().cuda_devices >= ctx.comm->local_size();
+  if (ctx.comm->max(own_gpu ? 0 : 1) != 0) return;
+  ctx.comm = make_communicator(CommParams{"nccl"});
+  log::info("comm: nccl (runtime.comm auto: every rank computes on its own GPU)");
+}
+
 Context make_context(CommandLine& cl, const std::string& default_section) {
   Context ctx;
   ctx.config = Config::load(cl.config_path);
@@ -48,6 +62,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
     throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
   set_compute_target(ctx.runtime, ctx.comm->local_rank());
+  upgrade_to_nccl(ctx);
   // A decision about the BLAS kernels is worth a line on the terminal; the
   // rest of the environment only in the logs.
   const std::string env = fmt(compute_env::summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),

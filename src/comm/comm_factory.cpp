@@ -24,6 +24,14 @@ void init_mpi() {
   DC_MPI(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
 }
 
+bool nccl_built() {
+#ifdef DISTCLUST_HAVE_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::unique_ptr<Communicator> make_communicator(const CommParams& p) {
   p.validate();
   int inited = 0;
