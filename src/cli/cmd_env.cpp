@@ -31,6 +31,7 @@ void add_env_command(CLI::App& app) {
     int all = 0;
     const int flushing = compute_env::threads_flushing_denormals(&all);
     std::printf("denormals:   flushed to zero (FTZ/DAZ) on %d of %d OpenMP threads\n", flushing, all);
+    std::printf("comm:        %s, %d rank(s)\n", ctx.comm->name().c_str(), ctx.comm->size());
     std::printf("compute:     %s (runtime.device=%s, kernels=%s)\n", compute_target().describe().c_str(),
                 ctx.runtime.device.c_str(), ctx.runtime.kernels.c_str());
     // Loading the plugin costs ~0.4 s, which `env` may spend: what LibTorch
