@@ -35,4 +35,11 @@ for t in 1 2 3; do
   "$DC" env --threads $t >ftz.txt 2>&1
   grep -q "denormals:   flushed to zero (FTZ/DAZ) on $t of $t OpenMP threads" ftz.txt || { cat ftz.txt; fail "denormals not flushed on every thread ($t)"; }
 done
+# The compute target, communicator and LibTorch's abilities are shown.
+"$DC" env >ct.txt 2>&1
+grep -q "^comm:        local, 1 rank(s)" ct.txt || { cat ct.txt; fail "env: no comm line"; }
+grep -q "^compute:     cpu (OpenBLAS) (runtime.device=auto, kernels=auto)" ct.txt || { cat ct.txt; fail "env: no compute line"; }
+grep -qE "^LibTorch:    [0-9.]+, CUDA (built|not built), [0-9]+ GPU" ct.txt || { cat ct.txt; fail "env: no LibTorch line"; }
+"$DC" env --device cpu --kernels torch >ct2.txt 2>&1
+grep -q "^compute:     cpu (LibTorch)" ct2.txt || { cat ct2.txt; fail "env: kernels=torch not shown"; }
 pass "blas env"

@@ -44,4 +44,15 @@ r=$("$DC" run --help)
 for key in extract.source extract.backbone "kmeans.k INT=10" "scan.clusters INT=10" "run.workdir PATH=distclust-work"; do
   grep -qF -- "$key" <<<"$r" || fail "run --help lacks $key"
 done
+# runtime.device/kernels/precision on every command; where a stage has its
+# own key of that name (extract.device) the stage keeps --device and the
+# runtime's flag is --runtime-device, and each sets its own section.
+FLAGS=(--device --kernels --precision); expect kmeans
+e=$("$DC" extract --help)
+grep -q -- "--device TEXT=auto .*auto follows runtime.device" <<<"$e" || fail "extract --help: --device is not extract's"
+grep -q -- "--runtime-device TEXT=auto .*k-means, kNN and SCAN" <<<"$e" || fail "extract --help lacks --runtime-device"
+if "$DC" extract --source none --out x.h5 --runtime-device gpu >rd.txt 2>&1; then fail "--runtime-device gpu accepted"; fi
+grep -q "runtime.device: 'gpu' is not one of auto|cpu|cuda|cuda:N" rd.txt || { cat rd.txt; fail "--runtime-device not runtime.device"; }
+if "$DC" kmeans --features x.h5 --out k.h5 --precision fp8 >pr.txt 2>&1; then fail "--precision fp8 accepted"; fi
+grep -q "runtime.precision: 'fp8'" pr.txt || { cat pr.txt; fail "bad precision not named"; }
 pass "help"
