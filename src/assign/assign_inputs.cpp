@@ -2,6 +2,8 @@
 // rows are features of the same kind as the run's.
 #include <filesystem>
 
+#include <yaml-cpp/yaml.h>
+
 #include "assign/assign_parts.h"
 #include "comm/local_comm.h"
 #include "comm/root.h"
@@ -69,6 +71,27 @@ ExtractParams replay_params(const AssignParams& p, const Inputs& in) {
 }
 
 }  // namespace
+
+void refuse_embedding_clusters(const Inputs& in) {
+  for (const auto& [file, section] : {std::pair{in.kmeans, "kmeans"}, std::pair{in.scan, "scan"}}) {
+    if (file.empty()) continue;
+    std::string input;
+    try {
+      const YAML::Node params = YAML::Load(string_attr(file, "params"));
+      if (!params[section] || !params[section]["features"]) continue;
+      input = params[section]["features"].as<std::string>();
+    } catch (const YAML::Exception&) {
+      continue;  // not distclust's params: the reading of the file itself reports what is wrong
+    }
+    // Stored as given when the run started, maybe relative to another folder.
+    if (!exists(input)) input = (fs::path(file).parent_path() / fs::path(input).filename()).string();
+    if (!exists(input) || string_attr(input, "stage") != "embed") continue;
+    throw Error(fmt("assign: ", file, " clustered the embedding ", input,
+                    " (made by distclust embed), and an embedding has no transform for new rows: its clusters ",
+                    "cannot be applied to new images. Rerun the job with the new images included, or assign with a ",
+                    "run that clusters its features"));
+  }
+}
 
 std::string sibling(const std::string& out, const std::string& ext) {
   fs::path o(out);

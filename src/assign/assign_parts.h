@@ -25,6 +25,13 @@ struct Inputs {
 /// there is something to apply. Same on every rank (file system only).
 Inputs resolve_inputs(const AssignParams& p);
 
+/// Refuses a kmeans.h5 or scan.h5 that clustered an embedding (a file made
+/// by `distclust embed`, its `stage` attribute): an embedding has no
+/// transform for new rows, so applying its centroids or head to new
+/// features would be wrong even where the dimensions happen to agree.
+/// File system only, the same on every rank.
+void refuse_embedding_clusters(const Inputs& in);
+
 /// With p.source: extracts the new images into in.new_features with the
 /// reference's extract settings (its `params`), its model (refused when the
 /// file's bytes changed since the run) and its PCA; reused when that file is

@@ -16,6 +16,7 @@ void AssignParams::validate() const {
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
   p.validate();
   const assign::Inputs in = assign::resolve_inputs(p);
+  assign::refuse_embedding_clusters(in);
   assign::extract_new_rows(p, in, comm);
   assign::check_same_features(in, comm);
   FeatureBlock b = read_features(in.new_features, comm);

@@ -69,6 +69,10 @@ struct ExtractParams {
   /// network's features raw pixels have no scale-free reading to keep.
   bool normalize = false;
   int pixels_size = 32;               ///< pixels backbone: side S of the resized image (D = 3*S*S before PCA)
+  /// Pixels backbone: shear each resized image so that its ink's principal
+  /// axis is vertical and centre its ink (deskew.h): handwriting and other
+  /// strokes drawn at a slant. The PCA is fitted on the deskewed images.
+  bool pixels_deskew = false;
   int pca_dim = 0;                    ///< principal components kept, any backbone (0 = no PCA)
   int64_t pca_sample = 20000;         ///< rows sampled to fit the PCA
   /// Whiten the PCA: component k scaled by 1 / sqrt(variance_k + 1e-6 *
@@ -111,6 +115,7 @@ struct ExtractParams {
     v("half", half, "store features as float16");
     v("normalize", normalize, "L2-normalise feature rows (with PCA on a network backbone: before and after it)");
     v("pixels_size", pixels_size, "pixels backbone: resize images to S x S");
+    v("pixels_deskew", pixels_deskew, "pixels backbone: deskew and centre each image by its ink's moments (handwriting)");
     v("pca_dim", pca_dim, "PCA components kept, any backbone (0 = none)");
     v("pca_sample", pca_sample, "rows sampled to fit the PCA");
     v("pca_whiten", pca_whiten, "whiten the PCA: component k / sqrt(variance_k + 1e-6 variance_0)");

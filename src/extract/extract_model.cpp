@@ -15,6 +15,7 @@
 #include "distclust/log.h"
 #include "extract/feature_pca.h"
 #include "extract/pca_file.h"
+#include "io/h5store.h"
 
 namespace distclust {
 namespace {
@@ -62,8 +63,12 @@ void make_pixels(const ExtractParams& p, int cores, ExtractModel& m) {
   m.decode_threads = decode;
   m.model_threads = model;
   m.row_floats = 3 * int64_t(s) * s;
-  m.prep = [norm, s, interp](const cv::Mat& rgb, float* out) { pixels_preprocess(rgb, s, interp, norm, out); };
-  m.preprocessing = fmt("pixels: resize to ", s, " x ", s, " (", interp, ", Pillow), x = (v/255 - mean)/std, mean ",
+  const bool deskew = p.pixels_deskew;
+  m.prep = [norm, s, interp, deskew](const cv::Mat& rgb, float* out) {
+    pixels_preprocess(rgb, s, interp, norm, out, deskew);
+  };
+  m.preprocessing = fmt("pixels: resize to ", s, " x ", s, " (", interp, ", Pillow)",
+                        deskew ? ", deskewed and centred by ink moments" : "", ", x = (v/255 - mean)/std, mean ",
                         floats_text(norm.mean), ", std ", floats_text(norm.std), ", CHW flattened");
   m.net = make_pixels_backbone(m.row_floats);
 }
@@ -94,6 +99,18 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
                         floats_text(pp.std));
 }
 
+/// A pixels PCA fitted on deskewed images projects only deskewed ones (and
+/// the other way round): the same input dimension would hide the mismatch.
+void require_same_deskew(const ExtractParams& p, Communicator& comm) {
+  H5Reader r(p.pca_from, comm);
+  if (!r.has_attr("params")) return;  // not written by extract: nothing to compare
+  ExtractParams q;
+  Config::parse(r.attr_string("params"), p.pca_from + ": params").apply_yaml("extract", q);
+  require(q.pixels_deskew == p.pixels_deskew, "extract.pixels_deskew is ", p.pixels_deskew ? "true" : "false",
+          " but the PCA in ", p.pca_from, " (extract.pca_from) was fitted on images ",
+          q.pixels_deskew ? "" : "not ", "deskewed");
+}
+
 /// The projection of p.pca_from, checked against the backbone and p: the
 /// same input dimension, components, whitening and L2 step as p would fit.
 Projection projection_from(const ExtractParams& p, const Backbone& net, Communicator& comm) {
@@ -107,6 +124,7 @@ Projection projection_from(const ExtractParams& p, const Backbone& net, Communic
   require(l2 == proj.normalize_input, "extract.normalize is ", p.normalize ? "true" : "false", " with backbone ",
           p.backbone, ", so rows are ", l2 ? "" : "not ", "L2-normalised before the PCA, but the PCA in ", p.pca_from,
           " (extract.pca_from) was fitted on rows that were ", proj.normalize_input ? "" : "not ", "normalised");
+  if (p.is_pixels()) require_same_deskew(p, comm);
   return proj;
 }
 
@@ -126,6 +144,7 @@ ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, 
   } else if (p.is_pixels()) {
     PixelPcaOptions o;
     o.size = p.pixels_size;
+    o.deskew = p.pixels_deskew;
     o.norm = pixels_normalization(p);
     o.interpolation = o.norm.interpolation;
     o.decode.max_pixels = p.max_pixels;

@@ -28,8 +28,7 @@ PcaMoments sample_moments(const ImageSource& src, const PixelPcaOptions& o, Comm
       DecodeResult img = load_image(src, rows[c0 + r], o.decode);
       if (!img.ok) continue;
       try {
-        cv::Mat g = img.rgb.cols == s && img.rgb.rows == s ? img.rgb
-                                                             : resize_pil(img.rgb, int(s), int(s), o.interpolation);
+        const cv::Mat g = pixels_image(img.rgb, int(s), o.interpolation, o.deskew);
         double* row = x.data() + r * d_in;
         for (int64_t y = 0; y < s; ++y) {
           const uint8_t* px = g.ptr<uint8_t>(int(y));

@@ -4,20 +4,22 @@
 #include <cstring>
 
 #include "distclust/error.h"
+#include "extract/deskew.h"
 #include "extract/pixels.h"
 
 namespace distclust {
 
-void pixels_preprocess(const cv::Mat& rgb, int size, const std::string& interpolation, const PreprocessParams& norm,
-                       float* out) {
+cv::Mat pixels_image(const cv::Mat& rgb, int size, const std::string& interpolation, bool deskew_it) {
   require(rgb.type() == CV_8UC3 && !rgb.empty(), "pixels backbone: image must be non-empty CV_8UC3 RGB (got type ",
           rgb.type(), ", ", rgb.cols, " x ", rgb.rows, ")");
   require(size >= 1, "pixels backbone: size ", size, " (expected >= 1)");
-  if (rgb.cols == size && rgb.rows == size) {
-    normalize_chw(rgb, norm, out);
-  } else {
-    normalize_chw(resize_pil(rgb, size, size, interpolation), norm, out);
-  }
+  const cv::Mat sized = rgb.cols == size && rgb.rows == size ? rgb : resize_pil(rgb, size, size, interpolation);
+  return deskew_it ? deskew(sized) : sized;
+}
+
+void pixels_preprocess(const cv::Mat& rgb, int size, const std::string& interpolation, const PreprocessParams& norm,
+                       float* out, bool deskew_it) {
+  normalize_chw(pixels_image(rgb, size, interpolation, deskew_it), norm, out);
 }
 
 namespace {

@@ -28,17 +28,23 @@
 
 namespace distclust {
 
-/// Pixels-backbone input: rgb (H x W CV_8UC3) resized to size x size with
-/// Pillow's filter `interpolation` (identity when already that size), then
-/// normalised as norm says (norm.resize/crop are ignored). out: [3 x size x size].
-/// Throws Error like preprocess().
+/// The 8-bit image the pixels backbone reads: rgb (H x W CV_8UC3) resized to
+/// size x size with Pillow's filter `interpolation` (identity when already
+/// that size), then deskewed (deskew.h) when asked. Throws Error like
+/// preprocess().
+cv::Mat pixels_image(const cv::Mat& rgb, int size, const std::string& interpolation, bool deskew);
+
+/// Pixels-backbone input: pixels_image(rgb, size, interpolation, deskew)
+/// normalised as norm says (norm.resize/crop are ignored).
+/// out: [3 x size x size]. Throws Error like preprocess().
 void pixels_preprocess(const cv::Mat& rgb, int size, const std::string& interpolation,
-                       const PreprocessParams& norm, float* out);
+                       const PreprocessParams& norm, float* out, bool deskew = false);
 
 /// What fit_pixel_pca needs.
 struct PixelPcaOptions {
   int size = 32;                        ///< S
   std::string interpolation = "bilinear";
+  bool deskew = false;                  ///< deskew each resized image (deskew.h)
   PreprocessParams norm;                ///< mean/std/scale_to_unit of the input
   DecodeParams decode;                  ///< limits for decoding
   PcaOptions pca;                       ///< components kept, whitening, sample, seed
