@@ -14,6 +14,12 @@ struct RuntimeParams {
   std::string device = "auto";     ///< auto|cpu|cuda|cuda:N: where k-means, kNN and SCAN compute; auto = cuda:local_rank when LibTorch has CUDA and a GPU is visible, else cpu
   std::string kernels = "auto";    ///< auto|cpu|torch: cpu = OpenBLAS and the hand-written SCAN heads; torch = LibTorch on `device`; auto = torch on a GPU, cpu on the CPU
   std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16: matrix products of the LibTorch kernels in this type; each query's best candidates re-scored in fp32
+  /// fp32|fp16|bf16: the type of the feature rows the LibTorch kernels hold
+  /// on the device (a k-means shard, kNN's own block, SCAN's rows). fp16 and
+  /// bf16 halve that memory; the kernels then work on the rounded rows (so
+  /// k-means centroids are means of rounded rows, and scores differ from the
+  /// CPU's in the 3rd (fp16) or 2nd (bf16) significant digit).
+  std::string storage = "fp32";
   template <class V> void visit(V& v) {
     v("comm", comm, "communicator: auto|local|mpi|nccl (auto: nccl when every rank has its own GPU, else mpi with >1 ranks)");
     v("threads", threads, "compute threads per rank (0 = auto from the cores this rank may use)");
@@ -21,6 +27,7 @@ struct RuntimeParams {
     v("device", device, "auto|cpu|cuda|cuda:N: where k-means, kNN and SCAN compute (auto = cuda:local_rank when LibTorch has CUDA and a GPU is visible)");
     v("kernels", kernels, "auto|cpu|torch: OpenBLAS + hand-written SCAN heads, or LibTorch on the device (auto = torch on a GPU)");
     v("precision", precision, "fp32|tf32|bf16|fp16: LibTorch matrix products in this type; the best candidates re-scored in fp32");
+    v("storage", storage, "fp32|fp16|bf16: type of the feature rows LibTorch holds on the device (fp16/bf16: half the memory, rounded rows)");
   }
   void validate() const;
 };

@@ -30,6 +30,8 @@ void RuntimeParams::validate() const {
           "' is not one of auto|cpu|torch");
   require(precision == "fp32" || precision == "tf32" || precision == "bf16" || precision == "fp16",
           "runtime.precision: '", precision, "' is not one of fp32|tf32|bf16|fp16");
+  require(storage == "fp32" || storage == "fp16" || storage == "bf16", "runtime.storage: '", storage,
+          "' is not one of fp32|fp16|bf16");
 }
 
 double physical_memory_bytes() {

@@ -45,13 +45,15 @@ std::string resolve_cuda(const std::string& asked, int local_rank) {
 
 std::string ComputeTarget::describe() const {
   if (!torch) return "cpu (OpenBLAS)";
-  return fmt(device, " (LibTorch", gpu() ? ", " + precision : std::string(), ")");
+  return fmt(device, " (LibTorch", gpu() ? ", " + precision : std::string(),
+             storage != "fp32" ? ", rows held in " + storage : std::string(), ")");
 }
 
 TorchComputeSpec ComputeTarget::spec(const SearchTiling& t) const {
   TorchComputeSpec s;
   s.device = device;
   s.precision = precision;
+  s.storage = storage;
   s.threads = compute_threads();
   s.tiling = t;
   return s;
@@ -60,6 +62,7 @@ TorchComputeSpec ComputeTarget::spec(const SearchTiling& t) const {
 void set_compute_target(const RuntimeParams& p, int local_rank) {
   ComputeTarget t;
   t.precision = p.precision;
+  t.storage = p.storage;
   if (p.device == "auto")
     t.device = may_have_gpu() && torch_info().cuda_devices > 0 ? resolve_cuda("cuda", local_rank) : "cpu";
   else if (p.device == "cpu")
@@ -79,7 +82,7 @@ void set_compute_target_for_tests(const ComputeTarget& t) { g_target = t; }
 
 std::unique_ptr<SearchKernel> make_search(const SearchTiling& t) {
   if (!g_target.torch) return make_cpu_search(t);
-  auto make = torch_plugin_function<TorchSearchFn>(kTorchSearchV1);
+  auto make = torch_plugin_function<TorchSearchFn>(kTorchSearchV2);
   const TorchComputeSpec spec = g_target.spec(t);
   std::string error;
   SearchKernel* k = make(&spec, &error);

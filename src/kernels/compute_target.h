@@ -18,6 +18,7 @@ struct ComputeTarget {
   bool torch = false;              ///< LibTorch kernels (plugin); else OpenBLAS and the hand-written SCAN heads
   std::string device = "cpu";      ///< "cpu" or "cuda:N"
   std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16
+  std::string storage = "fp32";    ///< fp32|fp16|bf16 (runtime.storage)
   bool gpu() const { return device != "cpu"; }
   /// One line for logs: "cpu (OpenBLAS)", "cuda:0 (LibTorch, bf16)", ...
   std::string describe() const;

@@ -1,5 +1,5 @@
 // The LibTorch search kernel (search_torch.h): blocks, scores, selection and
-// the plugin's entry point distclust_torch_search_v1.
+// the plugin's entry point distclust_torch_search_v2.
 #include "kernels/search_torch.h"
 
 #if DISTCLUST_TORCH_CUDA
@@ -86,6 +86,9 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device) {
   require(p == "fp32" || p == "tf32" || p == "bf16" || p == "fp16", "runtime.precision: '", p, "' is not one of fp32|tf32|bf16|fp16");
   mm_type_ = p == "bf16" ? torch::kBFloat16 : p == "fp16" ? torch::kHalf : torch::kFloat;
   low_ = p != "fp32";
+  const std::string& st = s.storage;
+  require(st == "fp32" || st == "fp16" || st == "bf16", "runtime.storage: '", st, "' is not one of fp32|fp16|bf16");
+  store_type_ = st == "bf16" ? torch::kBFloat16 : st == "fp16" ? torch::kHalf : torch::kFloat;
   int64_t total = s.memory_bytes;
   if (dev_.is_cuda()) {
 #if DISTCLUST_TORCH_CUDA
@@ -105,7 +108,9 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device) {
   work_budget_ = std::max<int64_t>(total - held_budget_, 1);
 }
 
-std::string TorchSearch::name() const { return fmt("torch:", spec_.device, " ", spec_.precision); }
+std::string TorchSearch::name() const {
+  return fmt("torch:", spec_.device, " ", spec_.precision, spec_.storage != "fp32" ? " rows " + spec_.storage : "");
+}
 
 torch::Tensor TorchSearch::upload(const void* p, int64_t n, torch::ScalarType t) const {
   // from_blob does not copy: on CPU tensors the caller's memory is used as
@@ -132,17 +137,24 @@ torch::Tensor TorchSearch::rows(const float* x, int64_t n, int64_t d) const {
   if (torch::Tensor b = in_block(x, n, d); b.defined()) return b;
   for (const Held& h : held_) {
     if (!h.t.defined() || h.d != d || x < h.x || x + n * d > h.x + h.n * h.d || (x - h.x) % d != 0) continue;
-    return h.t.narrow(0, (x - h.x) / d, n);
+    const torch::Tensor t = h.t.narrow(0, (x - h.x) / d, n);
+    return t.scalar_type() == torch::kFloat ? t : t.to(torch::kFloat);
   }
   return upload(x, n * d, torch::kFloat).view({n, d});
 }
 
 void TorchSearch::hold(const float* x, int64_t n, int64_t d) {
   Held h{x, n, d, {}};
-  const int64_t bytes = n * d * int64_t(sizeof(float));
+  const int64_t bytes = n * d * int64_t(c10::elementSize(store_type_));
   if (x && n > 0 && held_bytes_ + bytes <= held_budget_) {
-    h.t = upload(x, n * d, torch::kFloat).view({n, d});
-    if (!dev_.is_cuda()) h.t = h.t.clone();  // CPU tensors: an own copy, as on a device
+    if (store_type_ == torch::kFloat) {
+      h.t = upload(x, n * d, torch::kFloat).view({n, d});
+      if (!dev_.is_cuda()) h.t = h.t.clone();  // CPU tensors: an own copy, as on a device
+    } else {
+      // Rounded on the host, so the device never holds an fp32 copy of the shard.
+      const torch::Tensor host = torch::from_blob(const_cast<float*>(x), {n, d}, torch::kFloat);
+      h.t = host.to(store_type_).to(dev_);
+    }
     held_bytes_ += bytes;
   }
   held_.push_back(std::move(h));
@@ -151,7 +163,7 @@ void TorchSearch::hold(const float* x, int64_t n, int64_t d) {
 void TorchSearch::release(const float* x) {
   for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
     if (it->x != x) continue;
-    if (it->t.defined()) held_bytes_ -= it->n * it->d * int64_t(sizeof(float));
+    if (it->t.defined()) held_bytes_ -= it->t.numel() * int64_t(it->t.element_size());
     held_.erase(std::next(it).base());
     return;
   }
@@ -268,7 +280,8 @@ void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, 
     torch::NoGradGuard no_grad;
     const int64_t d = q.d;
     for (const auto& [x, n] : {std::pair<const float*, int64_t>{b.x, b.n}, {q.x, q.n}})
-      if (dev_.is_cuda() && !is_held(x, n, d) && held_bytes_ + n * d * 4 <= held_budget_) hold(x, n, d), temp.push_back(x);
+      if (dev_.is_cuda() && !is_held(x, n, d) && held_bytes_ + n * d * int64_t(c10::elementSize(store_type_)) <= held_budget_)
+        hold(x, n, d), temp.push_back(x);
     search_blocks(q, b, m, top, on_rows);
   } catch (const c10::Error& e) {
     release_temp();
@@ -323,7 +336,7 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
 }  // namespace torch_search
 }  // namespace distclust
 
-extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v1(
+extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v2(
     const distclust::TorchComputeSpec* spec, std::string* error) noexcept {
   try {
     return new distclust::torch_search::TorchSearch(*spec);

@@ -61,10 +61,11 @@ class TorchSearch final : public SearchKernel {
   struct Held {
     const float* x;
     int64_t n, d;
-    torch::Tensor t;  ///< the device copy; undefined when it did not fit
+    torch::Tensor t;  ///< the device copy (store_type_); undefined when it did not fit
   };
   /// Rows x [n x d] on the device as fp32: a slice of a device block or a
-  /// held copy, or uploaded.
+  /// held copy (rows held in fp16/bf16: an fp32 copy of the slice), or
+  /// uploaded.
   torch::Tensor rows(const float* x, int64_t n, int64_t d) const;
   /// The rows x [n x d] inside a device block (undefined: none holds them).
   torch::Tensor in_block(const float* x, int64_t n, int64_t d) const;
@@ -88,6 +89,7 @@ class TorchSearch final : public SearchKernel {
   TorchComputeSpec spec_;
   torch::Device dev_;
   torch::ScalarType mm_type_;  ///< type of the matrix products
+  torch::ScalarType store_type_;  ///< type of held rows (runtime.storage)
   bool low_;                   ///< products below fp32: candidates re-scored in fp32
   int64_t held_budget_, work_budget_, held_bytes_ = 0;
   std::vector<Held> held_;

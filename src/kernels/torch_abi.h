@@ -27,6 +27,7 @@ struct TorchInfo {
 struct TorchComputeSpec {
   std::string device = "cpu";      ///< "cpu" or "cuda:N"
   std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16 (matrix products on a GPU)
+  std::string storage = "fp32";    ///< fp32|fp16|bf16: held feature rows (runtime.storage)
   int threads = 1;                 ///< intra-op threads for CPU tensors
   SearchTiling tiling;             ///< block sizes (the kernel may use larger blocks on a GPU)
   /// Device memory the search kernel may use: half for held rows
@@ -49,7 +50,7 @@ using TorchScanHeadsFn = HeadsCompute* (*)(const HeadShape* shape, const TorchCo
 }
 
 constexpr const char* kTorchInfoV1 = "distclust_torch_info_v1";
-constexpr const char* kTorchSearchV1 = "distclust_torch_search_v1";
-constexpr const char* kTorchScanHeadsV1 = "distclust_torch_scan_heads_v1";
+constexpr const char* kTorchSearchV2 = "distclust_torch_search_v2";
+constexpr const char* kTorchScanHeadsV2 = "distclust_torch_scan_heads_v2";
 
 }  // namespace distclust

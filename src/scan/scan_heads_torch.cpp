@@ -1,4 +1,4 @@
-// Plugin side of distclust_torch_scan_heads_v1 (scan/scan_compute.h): the
+// Plugin side of distclust_torch_scan_heads_v2 (scan/scan_compute.h): the
 // SCAN heads in LibTorch on the compute target's device.
 //
 // All parameters are one flat tensor in ScanHeads' layout (scan_heads.h),
@@ -45,7 +45,8 @@ namespace F = torch::nn::functional;
 class TorchHeads : public HeadsCompute {
  public:
   TorchHeads(const HeadShape& s, const TorchComputeSpec& spec, Communicator& comm)
-      : HeadsCompute(s), comm_(comm), dev_(spec.device) {
+      : HeadsCompute(s), comm_(comm), dev_(spec.device),
+        store_type_(spec.storage == "bf16" ? torch::kBFloat16 : spec.storage == "fp16" ? torch::kHalf : torch::kFloat) {
     if (dev_.is_cpu()) {
       torch::set_num_threads(std::max(1, spec.threads));
     } else {
@@ -67,7 +68,9 @@ class TorchHeads : public HeadsCompute {
 
   std::string describe() const override {
     return dev_.str() + " (LibTorch " + TORCH_VERSION + ", autograd, torch::optim::Adam" +
-           (rows_.defined() ? ", feature rows held on the device" : "") +
+           (rows_.defined() ? std::string(", feature rows held on the device") +
+                                  (store_type_ == torch::kFloat ? "" : store_type_ == torch::kHalf ? " in fp16" : " in bf16")
+                            : std::string()) +
            (dev_.is_cpu() ? std::string() : device_comm_ ? ", gradient over NCCL from the device" : ", gradient via host") +
            ")";
   }
@@ -109,7 +112,8 @@ class TorchHeads : public HeadsCompute {
 
   void forward_rows(const int64_t* rows, int64_t n, float* z, bool train) override {
     const torch::Tensor idx = torch::from_blob(const_cast<int64_t*>(rows), {n}, torch::kLong).to(dev_);
-    run(rows_.index_select(0, idx), z, train);
+    const torch::Tensor x = rows_.index_select(0, idx);
+    run(x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat), z, train);
   }
 
   void backward(const float* dz) override {
@@ -182,11 +186,12 @@ class TorchHeads : public HeadsCompute {
 
  protected:
   /// CPU tensors use the host rows in place; on a GPU they are copied once,
-  /// and refused when the device has no room for them.
+  /// and refused when the device has no room for them. runtime.storage
+  /// fp16/bf16: rounded on the host, then held in that type.
   bool hold_rows(const float* x, int64_t n) override {
     const torch::Tensor host = torch::from_blob(const_cast<float*>(x), {n, shape().d}, torch::kFloat);
     try {
-      rows_ = host.to(dev_);
+      rows_ = host.to(store_type_).to(dev_);
     } catch (const c10::Error&) {
       return false;
     }
@@ -280,7 +285,8 @@ class TorchHeads : public HeadsCompute {
   torch::Tensor flat_;  // [n_] all parameters, the flat layout
   torch::Tensor z_;     // last training forward's logits (graph attached)
   torch::Tensor p_;     // their softmax [rows x H x C] (probs(), for the device loss)
-  torch::Tensor rows_;  // held feature rows [N x D] on the device (hold_rows)
+  torch::Tensor rows_;  // held feature rows [N x D] on the device (hold_rows), in store_type_
+  torch::ScalarType store_type_;  // runtime.storage
   std::unique_ptr<torch::optim::Adam> adam_;
 };
 
@@ -289,7 +295,7 @@ class TorchHeads : public HeadsCompute {
 
 /// The plugin's entry point (scan/scan_compute.cpp): new heads, or null with
 /// *error set. Never throws across the C boundary.
-extern "C" __attribute__((visibility("default"))) distclust::HeadsCompute* distclust_torch_scan_heads_v1(
+extern "C" __attribute__((visibility("default"))) distclust::HeadsCompute* distclust_torch_scan_heads_v2(
     const distclust::HeadShape* shape, const distclust::TorchComputeSpec* spec, distclust::Communicator* comm,
     std::string* error) noexcept {
   try {

@@ -47,7 +47,7 @@ done
 # runtime.device/kernels/precision on every command; where a stage has its
 # own key of that name (extract.device) the stage keeps --device and the
 # runtime's flag is --runtime-device, and each sets its own section.
-FLAGS=(--device --kernels --precision); expect kmeans
+FLAGS=(--device --kernels --precision --storage); expect kmeans
 e=$("$DC" extract --help)
 grep -q -- "--device TEXT=auto .*auto follows runtime.device" <<<"$e" || fail "extract --help: --device is not extract's"
 grep -q -- "--runtime-device TEXT=auto .*k-means, kNN and SCAN" <<<"$e" || fail "extract --help lacks --runtime-device"
@@ -55,4 +55,6 @@ if "$DC" extract --source none --out x.h5 --runtime-device gpu >rd.txt 2>&1; the
 grep -q "runtime.device: 'gpu' is not one of auto|cpu|cuda|cuda:N" rd.txt || { cat rd.txt; fail "--runtime-device not runtime.device"; }
 if "$DC" kmeans --features x.h5 --out k.h5 --precision fp8 >pr.txt 2>&1; then fail "--precision fp8 accepted"; fi
 grep -q "runtime.precision: 'fp8'" pr.txt || { cat pr.txt; fail "bad precision not named"; }
+if "$DC" knn --features x.h5 --out k.h5 --storage int8 >st.txt 2>&1; then fail "--storage int8 accepted"; fi
+grep -q "runtime.storage: 'int8' is not one of fp32|fp16|bf16" st.txt || { cat st.txt; fail "bad storage not named"; }
 pass "help"

@@ -27,3 +27,17 @@ assert np.array_equal(a["similarities"][:], b["similarities"][:]), "kNN similari
 print("final inertia", fa, fb)
 PY
 pass "kernels torch = OpenBLAS (kmeans np 2 vs 1, exact kNN np 2 vs 1)"
+# runtime.storage bf16: the k-means shard held in bf16 (half the bytes).
+# Well-separated data keeps every assignment; the centroids are means of
+# rounded rows, so close to, not equal to, the fp32 ones.
+dcrun 2 kmeans --features f.h5 --k 8 --restarts 2 --seed 3 --kernels torch --storage bf16 --out half.h5 --log-dir half_logs
+grep -q "compute: cpu (LibTorch, rows held in bf16)" half_logs/rank-0.log || fail "storage bf16 not in the compute line: $(grep -m3 compute half_logs/rank-0.log)"
+$PY - <<'PY'
+import h5py, numpy as np
+a, b = h5py.File("cpu.h5", "r"), h5py.File("half.h5", "r")
+assert np.array_equal(a["assign"][:], b["assign"][:]), "bf16 storage changed assignments of well-separated data"
+d = np.abs(a["centroids"][:] - b["centroids"][:]).max()
+assert 0 < d < 1e-2, f"centroid difference {d}: expected bf16 rounding (0 < d < 1e-2)"
+print("bf16 storage: same assignments, centroids within", d)
+PY
+pass "storage bf16: same k-means assignments, centroids within bf16 rounding"

@@ -123,7 +123,7 @@ TEST(DistKMeans, TorchKernelMatchesOneProcessAndOpenBlas) {
   TorchComputeSpec spec;
   spec.threads = 1;
   std::string error;
-  std::unique_ptr<SearchKernel> torch(torch_plugin_function<TorchSearchFn>(kTorchSearchV1)(&spec, &error));
+  std::unique_ptr<SearchKernel> torch(torch_plugin_function<TorchSearchFn>(kTorchSearchV2)(&spec, &error));
   ASSERT_TRUE(torch) << error;
   auto cpu = make_cpu_search();
   for (bool spherical : {false, true}) {

@@ -44,6 +44,13 @@ TEST(ComputeTarget, BadValuesAreNamed) {
   p = RuntimeParams{};
   p.precision = "fp8";
   EXPECT_NE(error_of(p).find("runtime.precision: 'fp8'"), std::string::npos);
+  p = RuntimeParams{};
+  for (const char* ok : {"fp32", "fp16", "bf16"}) {
+    p.storage = ok;
+    EXPECT_EQ(error_of(p), "") << ok;
+  }
+  p.storage = "tf32";  // a product type, not a storage type
+  EXPECT_NE(error_of(p).find("runtime.storage: 'tf32' is not one of fp32|fp16|bf16"), std::string::npos);
 }
 
 TEST(ComputeTarget, CpuByDefaultAndOnRequest) {

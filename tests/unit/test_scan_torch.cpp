@@ -336,6 +336,33 @@ TEST(ScanTorch, HeldRowsGiveTheSameLogits) {
   EXPECT_FALSE(heads_compute(h, c, &rows)->holds_rows());
 }
 
+TEST(ScanTorch, RowsHeldInHalfGiveTheLogitsOfRoundedRows) {
+  FeatureBlock b;
+  b.n_total = 40, b.d = 6, b.rows = {0, 40};
+  b.x.resize(240);
+  for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = float(unit_double(key_hash(3, i)) - 0.5);
+  b.valid.assign(40, 1);
+  LocalCommunicator c;
+  const ScanRows rows(std::move(b), true, c);
+  ScanHeads h({"mlp", 6, 3, 5, 2});
+  h.init(2);
+  const std::vector<int64_t> g = {7, 0, 39, 7, 12};
+  std::vector<float> x, z_held(5 * 6), z_host(5 * 6);
+  Target t(true);
+  ComputeTarget half = compute_target();
+  half.storage = "bf16";
+  set_compute_target_for_tests(half);
+  std::unique_ptr<HeadsCompute> held = heads_compute(h, c, &rows), plain = heads_compute(h, c);
+  ASSERT_TRUE(held->holds_rows());
+  EXPECT_NE(held->describe().find("held on the device in bf16"), std::string::npos) << held->describe();
+  forward_global_rows(*held, rows, g, x, z_held.data(), false);
+  forward_global_rows(*plain, rows, g, x, z_host.data(), false);
+  double diff = 0;
+  for (size_t i = 0; i < z_held.size(); ++i) diff = std::max(diff, double(std::fabs(z_held[i] - z_host[i])));
+  EXPECT_GT(diff, 0.0) << "bf16 rows gave the fp32 logits: the rows were not rounded";
+  EXPECT_LT(diff, 2e-2) << "bf16 rounding (2^-8 relative) moved the logits by more than expected";
+}
+
 // The same on a GPU (cuda:0, fp32): ctest label gpu (gpu_scan_torch);
 // skipped, with the reason, where the plugin's LibTorch sees no GPU.
 TEST(ScanTorch, CudaHeadsMatchTheCpuHeads) {

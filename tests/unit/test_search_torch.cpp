@@ -23,11 +23,11 @@ namespace {
 
 /// The plugin's kernel with an explicit spec (memory: its budget, 0 = default).
 std::unique_ptr<SearchKernel> torch_kernel(const std::string& device = "cpu", const std::string& precision = "fp32",
-                                           int64_t memory = 0) {
+                                           int64_t memory = 0, const std::string& storage = "fp32") {
   TorchComputeSpec s;
-  s.device = device, s.precision = precision, s.threads = 2, s.memory_bytes = memory;
+  s.device = device, s.precision = precision, s.threads = 2, s.memory_bytes = memory, s.storage = storage;
   std::string error;
-  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV1)(&s, &error);
+  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV2)(&s, &error);
   if (!k) throw Error(error);
   return std::unique_ptr<SearchKernel>(k);
 }
@@ -252,6 +252,69 @@ TEST(SearchTorch, DeviceBlocksAreSearchedInPlace) {
   EXPECT_NE(small->alloc_block(100, d, comm), nullptr);
 }
 
+TEST(SearchTorch, HalfStorageHoldsRoundedRowsInHalfTheBytes) {
+  // A held-rows budget (half of memory_bytes) of 1,500 bytes: 64 x 8 query
+  // rows fit in fp16/bf16 (1,024 bytes), not in fp32 (2,048).
+  const int64_t n = 64, m = 128, d = 8;
+  const auto b = test::randn(m, d, 2);
+  auto q = near_rows(b, n, d, 3);
+  TopK want(n, 3);
+  make_cpu_search()->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, want);
+  const Lists lw = lists(want, n);
+  for (const char* storage : {"fp32", "fp16", "bf16"}) {
+    auto tk = torch_kernel("cpu", "fp32", 3000, storage);
+    EXPECT_EQ(tk->name().find(std::string("rows ") + storage) != std::string::npos, std::string(storage) != "fp32")
+        << tk->name();
+    TopK got(n, 3);
+    {
+      HeldRows held(*tk, q.data(), n, d);
+      const std::vector<float> orig = q;
+      std::fill(q.begin(), q.end(), 0.f);  // only a held copy still knows the queries
+      tk->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, got);
+      q = orig;
+    }
+    const Lists lg = lists(got, n);
+    if (std::string(storage) == "fp32") {
+      // Not held (no room): the zeroed host rows were searched.
+      EXPECT_NE(lg.ids, lw.ids) << "fp32 rows must not fit the budget, else this test shows nothing";
+      continue;
+    }
+    // Held, rounded: the nearest row is still each query's own; scores move
+    // by the rounding (fp16: 2^-11, bf16: 2^-8 relative, on |q|^2 ~ d).
+    const double rel = std::string(storage) == "fp16" ? 1e-3 : 1e-2;
+    double moved = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      EXPECT_EQ(lg.ids[size_t(i * 3)], i) << storage << " query " << i;
+      for (int j = 0; j < 3; ++j) {
+        const size_t at = size_t(i * 3 + j);
+        EXPECT_NEAR(lg.scores[at], lw.scores[at], rel * (2.0 * d)) << storage << " " << at;
+        moved = std::max(moved, double(std::fabs(lg.scores[at] - lw.scores[at])));
+      }
+    }
+    EXPECT_GT(moved, 0.0) << storage << ": scores of rounded rows equal the fp32 ones: rows were not rounded";
+  }
+}
+
+TEST(SearchTorch, KMeansWithHalfStorageKeepsTheAssignments) {
+  LocalCommunicator comm;
+  for (const char* storage : {"fp16", "bf16"}) {
+    FeatureBlock b1 = test::mixture(3000, 16, 6, 0.2, 4), b2 = b1;
+    KMeansParams p;
+    p.k = 6, p.iters = 8, p.restarts = 2;
+    auto cpu = make_cpu_search();
+    auto tk = torch_kernel("cpu", "fp32", 0, storage);
+    const KMeansResult a = kmeans(b1, p, comm, *cpu), c = kmeans(b2, p, comm, *tk);
+    EXPECT_EQ(a.assign, c.assign) << storage;
+    // Centroids: means of the rounded rows.
+    ASSERT_EQ(a.centroids.size(), c.centroids.size());
+    const double tol = std::string(storage) == "fp16" ? 2e-3 : 1e-2;
+    double diff = 0;
+    for (size_t i = 0; i < a.centroids.size(); ++i) diff = std::max(diff, double(std::fabs(a.centroids[i] - c.centroids[i])));
+    EXPECT_LT(diff, tol) << storage;
+    EXPECT_GT(diff, 0.0) << storage << ": centroids equal the fp32 ones: the shard was not held rounded";
+  }
+}
+
 TEST(SearchTorch, KMeansMatchesCpuKernelBitForBit) {
   LocalCommunicator comm;
   for (bool spherical : {false, true})
@@ -368,6 +431,16 @@ TEST(SearchTorch, CudaKMeansMatchesCpu) {
     EXPECT_EQ(a.assign, c.assign) << prec;
     EXPECT_EQ(a.centroids, c.centroids) << prec;
     EXPECT_NEAR(a.final_inertia, c.final_inertia, 1e-5 * a.final_inertia) << prec;
+  }
+  for (const char* storage : {"fp16", "bf16"}) {  // the shard held rounded on the GPU
+    FeatureBlock b1 = test::mixture(20000, 32, 10, 0.2, 4), b2 = b1;
+    KMeansParams p;
+    p.k = 10, p.iters = 10;
+    auto cpu = make_cpu_search();
+    auto g = torch_kernel("cuda:0", "fp32", 0, storage);
+    const KMeansResult a = kmeans(b1, p, comm, *cpu), c = kmeans(b2, p, comm, *g);
+    EXPECT_EQ(a.assign, c.assign) << storage;
+    EXPECT_NEAR(a.final_inertia, c.final_inertia, 1e-2 * a.final_inertia) << storage;
   }
 }
 
