@@ -3,6 +3,8 @@
 //
 //   new images --(the run's extract settings, model and PCA)--> features
 //     -> nearest k-means centroid (kmeans.h5 /centroids), margin confidence
+//     -> the run's Gaussian mixture (gmm.h5 /means, /covariances, /weights):
+//        responsibilities, most probable component, its responsibility
 //     -> the run's SCAN head (scan.h5 /head), softmax, confidence; where the
 //        run self-labelled with the neighbour gate (scan_gate.h), a row the
 //        self-labelled head moves keeps the move only when its neighbours in
@@ -12,19 +14,23 @@
 //        features (exact search, the graph's metric).
 //
 // So assigning the run's own images reproduces the run's /assign exactly
-// (k-means and SCAN). A model file that changed since the run, features from
+// (k-means, gmm and SCAN). A run that clustered an embedding is refused: an
+// embedding has no transform for new rows. A model file that changed since the run, features from
 // another backbone, or a dimension that differs are refused by name.
 //
 // Output OUT (assign.h5, rows as in the new features file):
-//   /assign [n] int64 (SCAN's cluster when the run has scan.h5, else k-means';
+//   /assign [n] int64 (SCAN's cluster when the run has scan.h5, else gmm's
+//     when it has gmm.h5, else k-means', as eval, report and export choose;
 //     -1 for invalid rows), /confidence [n] float32, /probabilities [n x C]
-//     (SCAN), /kmeans_assign [n] int64, /kmeans_distance [n] float32 (squared
-//     L2; spherical: 2 - 2 cos), /kmeans_confidence [n] float32 (margin,
-//     kmeans_confidence.h); attributes features (the new features file),
-//     reference, kmeans, scan, gate_proposed, gate_kept, and the stage
+//     (SCAN's, else gmm's), /kmeans_assign [n] int64, /kmeans_distance [n]
+//     float32 (squared L2; spherical: 2 - 2 cos), /kmeans_confidence [n]
+//     float32 (margin, kmeans_confidence.h), /gmm_assign [n] int64,
+//     /gmm_confidence [n] float32, /gmm_probabilities [n x K] float32;
+//     attributes features (the new features file), reference, kmeans, scan,
+//     gmm, gate_proposed, gate_kept, and the stage
 //     attributes (params, config_hash). `eval`, `report` and `export` take it
 //     with --features set to the new features file.
-// OUT's .csv: row,path,cluster,confidence,kmeans_cluster,kmeans_confidence,label
+// OUT's .csv: row,path,cluster,confidence,kmeans_cluster,kmeans_confidence,gmm_cluster,gmm_confidence,label
 // With --source, the new features are kept as FEATURES_OUT (default OUT's
 // .features.h5).
 #pragma once
@@ -45,6 +51,7 @@ struct AssignParams {
   std::string reference = "";     ///< the run's features.h5 ('' = RUN/features.h5)
   std::string kmeans = "";        ///< the run's kmeans.h5 ('' = RUN/kmeans.h5 if present; none = skip)
   std::string scan = "";          ///< the run's scan.h5 ('' = RUN/scan.h5 if present; none = skip)
+  std::string gmm = "";           ///< the run's gmm.h5 ('' = RUN/gmm.h5 if present; none = skip)
   std::string knn = "";           ///< the run's knn.h5 for the neighbour gate ('' = the one scan.h5 names)
   std::string out = "assign.h5";  ///< output file (written as OUT.tmp, renamed when whole)
   std::string csv = "";           ///< CSV output ('' = OUT with .csv)
@@ -59,6 +66,7 @@ struct AssignParams {
     v("reference", reference, "the run's features.h5 ('' = RUN/features.h5)");
     v("kmeans", kmeans, "the run's kmeans.h5 ('' = RUN/kmeans.h5 if present; none = skip)");
     v("scan", scan, "the run's scan.h5 ('' = RUN/scan.h5 if present; none = skip)");
+    v("gmm", gmm, "the run's gmm.h5 ('' = RUN/gmm.h5 if present; none = skip)");
     v("knn", knn, "the run's knn.h5 for the self-labelling gate ('' = the one scan.h5 names)");
     v("out", out, "output assign.h5");
     v("csv", csv, "output CSV ('' = OUT with .csv)");
@@ -73,7 +81,7 @@ struct AssignParams {
 struct AssignSummary {
   int64_t rows = 0, invalid = 0;
   int64_t gate_proposed = 0, gate_kept = 0;  ///< self-labelling moves of new rows, and those the gate kept
-  bool kmeans = false, scan = false;         ///< which models were applied
+  bool kmeans = false, scan = false, gmm = false;  ///< which models were applied
 };
 
 /// Runs assign (collective).

@@ -73,7 +73,8 @@ ExtractParams replay_params(const AssignParams& p, const Inputs& in) {
 }  // namespace
 
 void refuse_embedding_clusters(const Inputs& in) {
-  for (const auto& [file, section] : {std::pair{in.kmeans, "kmeans"}, std::pair{in.scan, "scan"}}) {
+  for (const auto& [file, section] :
+       {std::pair{in.kmeans, "kmeans"}, std::pair{in.gmm, "gmm"}, std::pair{in.scan, "scan"}}) {
     if (file.empty()) continue;
     std::string input;
     try {
@@ -107,8 +108,9 @@ Inputs resolve_inputs(const AssignParams& p) {
           "and/or --scan");
   in.kmeans = pick(p.kmeans, p.run, "kmeans.h5", false);
   in.scan = pick(p.scan, p.run, "scan.h5", false);
-  require(!in.kmeans.empty() || !in.scan.empty(), "assign: nothing to assign with: the run ", p.run.empty() ? in.reference : p.run,
-          " has neither kmeans.h5 nor scan.h5 (or both were set to none)");
+  in.gmm = pick(p.gmm, p.run, "gmm.h5", false);
+  require(!in.kmeans.empty() || !in.scan.empty() || !in.gmm.empty(), "assign: nothing to assign with: the run ",
+          p.run.empty() ? in.reference : p.run, " has no kmeans.h5, gmm.h5 or scan.h5 (or they were set to none)");
   if (!in.scan.empty()) {
     in.knn = p.knn.empty() ? string_attr(in.scan, "knn") : p.knn;
     // The stored path may be relative to where the run was started.
@@ -185,7 +187,7 @@ void check_same_features(const Inputs& in, Communicator& comm) {
 std::string inputs_identity(const AssignParams& p, Communicator& comm) {
   const Inputs in = resolve_inputs(p);
   std::string id;
-  for (const std::string& f : {in.reference, in.kmeans, in.scan, in.knn})
+  for (const std::string& f : {in.reference, in.kmeans, in.scan, in.knn, in.gmm})
     id += (f.empty() ? std::string("-") : file_identity(f)) + ";";
   if (p.source.empty()) return id + "features " + file_identity(in.new_features);
   return id + "source " + extract_stage().identity(replay_params(p, in), comm);

@@ -21,10 +21,11 @@ std::string num(double v) {
 /// NAME.tmp, so a CSV that exists is whole.
 void write_csv(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, const std::vector<float>& conf,
                const std::vector<int64_t>& km_assign, const std::vector<float>& km_conf,
+               const std::vector<int64_t>& gm_assign, const std::vector<float>& gm_conf,
                const std::vector<int64_t>& labels) {
   H5Strings ids(in.new_features);
   const bool paths = ids.is_strings("/ids");
-  std::string text = "row,path,cluster,confidence,kmeans_cluster,kmeans_confidence,label\n";
+  std::string text = "row,path,cluster,confidence,kmeans_cluster,kmeans_confidence,gmm_cluster,gmm_confidence,label\n";
   const int64_t block = 65536;
   for (int64_t b0 = 0; b0 < n; b0 += block) {
     const RowRange r{b0, std::min(n, b0 + block)};
@@ -34,6 +35,8 @@ void write_csv(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, 
       text += csv_line({std::to_string(i), spreadsheet_safe(p[size_t(i - r.begin)]), std::to_string(assign[i]),
                         ok ? num(conf[i]) : "", km_assign.empty() ? "" : std::to_string(km_assign[i]),
                         km_assign.empty() || km_assign[i] < 0 ? "" : num(km_conf[i]),
+                        gm_assign.empty() ? "" : std::to_string(gm_assign[i]),
+                        gm_assign.empty() || gm_assign[i] < 0 ? "" : num(gm_conf[i]),
                         labels[i] >= 0 ? std::to_string(labels[i]) : ""});
     }
   }
@@ -43,7 +46,7 @@ void write_csv(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, 
 }  // namespace
 
 void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& b, const KMeansOut* km,
-                   const ScanOut* sc, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
+                   const ScanOut* sc, const GMMOut* gm, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
                    const StageConfig& cfg, Communicator& comm) {
   const int64_t N = b.n_total;
   const RowRange r = b.rows;
@@ -57,6 +60,18 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
     w.write_rows("/probabilities", r, sc->prob.data());
     w.attr("gate_proposed", sc->gate_proposed);
     w.attr("gate_kept", sc->gate_kept);
+  }
+  if (gm) {
+    w.create<int64_t>("/gmm_assign", {N});
+    w.write_rows("/gmm_assign", r, gm->assign.data());
+    w.create<float>("/gmm_confidence", {N});
+    w.write_rows("/gmm_confidence", r, gm->confidence.data());
+    w.create<float>("/gmm_probabilities", {N, gm->k});
+    w.write_rows("/gmm_probabilities", r, gm->prob.data());
+    if (!sc) {  // the chosen clustering's probabilities, as scan.h5 and gmm.h5 hold them
+      w.create<float>("/probabilities", {N, gm->k});
+      w.write_rows("/probabilities", r, gm->prob.data());
+    }
   }
   if (km) {
     w.create<int64_t>("/kmeans_assign", {N});
@@ -72,6 +87,7 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   w.attr("reference", in.reference);
   w.attr("kmeans", in.kmeans);
   w.attr("scan", in.scan);
+  w.attr("gmm", in.gmm);
   w.attr("params", cfg.yaml);
   w.attr("config_hash", cfg.hash);
   // The CSV before the commit: when it fails, OUT is not left behind
@@ -80,9 +96,11 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   const std::vector<float> all_conf = gather_rows_to_root(comm, confidence, N);
   const std::vector<int64_t> all_km = km ? gather_rows_to_root(comm, km->assign, N) : std::vector<int64_t>();
   const std::vector<float> all_km_conf = km ? gather_rows_to_root(comm, km->confidence, N) : std::vector<float>();
+  const std::vector<int64_t> all_gm = gm ? gather_rows_to_root(comm, gm->assign, N) : std::vector<int64_t>();
+  const std::vector<float> all_gm_conf = gm ? gather_rows_to_root(comm, gm->confidence, N) : std::vector<float>();
   const std::vector<int64_t> labels = gather_rows_to_root(comm, b.labels, N);
   run_on_root(comm, "writing " + in.csv,
-              [&] { write_csv(in, N, all_assign, all_conf, all_km, all_km_conf, labels); });
+              [&] { write_csv(in, N, all_assign, all_conf, all_km, all_km_conf, all_gm, all_gm_conf, labels); });
   w.commit();
 }
 

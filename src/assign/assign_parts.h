@@ -16,6 +16,7 @@ struct Inputs {
   std::string reference;     ///< the run's features.h5
   std::string kmeans;        ///< "" = none
   std::string scan;          ///< "" = none
+  std::string gmm;           ///< "" = none
   std::string knn;           ///< "" = no gate (or not needed)
   std::string new_features;  ///< the new rows (given, or to be extracted from source)
   std::string csv;           ///< CSV output
@@ -25,7 +26,7 @@ struct Inputs {
 /// there is something to apply. Same on every rank (file system only).
 Inputs resolve_inputs(const AssignParams& p);
 
-/// Refuses a kmeans.h5 or scan.h5 that clustered an embedding (a file made
+/// Refuses a kmeans.h5, gmm.h5 or scan.h5 that clustered an embedding (a file made
 /// by `distclust embed`, its `stage` attribute): an embedding has no
 /// transform for new rows, so applying its centroids or head to new
 /// features would be wrong even where the dimensions happen to agree.
@@ -56,6 +57,15 @@ struct KMeansOut {
 };
 KMeansOut apply_kmeans(const std::string& kmeans_h5, const FeatureBlock& b);
 
+/// gmm part: the run's mixture applied to b's local rows (gmm_predict).
+struct GMMOut {
+  int64_t k = 0;
+  std::vector<float> prob;        ///< [local rows x K], 0 for invalid rows
+  std::vector<int64_t> assign;    ///< [local rows], -1 for invalid rows
+  std::vector<float> confidence;  ///< [local rows]
+};
+GMMOut apply_gmm(const std::string& gmm_h5, const FeatureBlock& b);
+
 /// SCAN part: probabilities [local rows x C] of the run's kept head, with the
 /// run's row normalisation; rows whose self-labelling move the neighbour
 /// gate turns down get the SCAN head's probabilities (assign_gate.cpp).
@@ -77,7 +87,7 @@ std::vector<uint8_t> gate_new_rows(const Inputs& in, const FeatureBlock& b, cons
 
 /// Writes OUT (collective) and the CSV (rank 0).
 void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& b, const KMeansOut* km,
-                   const ScanOut* sc, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
+                   const ScanOut* sc, const GMMOut* gm, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
                    const StageConfig& cfg, Communicator& comm);
 
 /// p with '' defaults filled: OUT's .csv and .features.h5 siblings.

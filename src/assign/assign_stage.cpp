@@ -24,12 +24,15 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
   AssignSummary s;
   assign::KMeansOut km;
   assign::ScanOut sc;
+  assign::GMMOut gm;
   s.kmeans = !in.kmeans.empty();
   s.scan = !in.scan.empty();
+  s.gmm = !in.gmm.empty();
   if (s.kmeans) km = assign::apply_kmeans(in.kmeans, b);
+  if (s.gmm) gm = assign::apply_gmm(in.gmm, b);
   if (s.scan) sc = assign::apply_scan(in, b, comm);
-  // The cluster: SCAN's when the run has it (as eval, report and export
-  // take scan.h5 over kmeans.h5), else k-means'.
+  // The cluster: SCAN's when the run has it, else gmm's, else k-means' (as
+  // eval, report and export choose among a run's outputs).
   const int64_t n = b.local_rows();
   std::vector<int64_t> assign(size_t(n), -1);
   std::vector<float> conf(size_t(n), 0.f);
@@ -44,19 +47,24 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
       const float* pi = sc.prob.data() + i * sc.c;
       assign[i] = std::max_element(pi, pi + sc.c) - pi;
       conf[i] = pi[assign[i]];
+    } else if (s.gmm) {
+      assign[i] = gm.assign[i];
+      conf[i] = gm.confidence[i];
     } else {
       assign[i] = km.assign[i];
       conf[i] = km.confidence[i];
     }
   }
-  assign::write_outputs(p, in, b, s.kmeans ? &km : nullptr, s.scan ? &sc : nullptr, assign, conf, cfg, comm);
+  assign::write_outputs(p, in, b, s.kmeans ? &km : nullptr, s.scan ? &sc : nullptr, s.gmm ? &gm : nullptr, assign,
+                        conf, cfg, comm);
   s.rows = b.n_total;
   s.invalid = comm.sum(invalid);
   s.gate_proposed = sc.gate_proposed;
   s.gate_kept = sc.gate_kept;
   if (comm.rank() == 0)
     log::info("assign: wrote ", p.out, " and ", in.csv, ": ", s.rows, " rows (", s.invalid, " invalid) assigned with ",
-              s.scan ? "the SCAN head of " + in.scan : std::string(), s.scan && s.kmeans ? " and " : "",
+              s.scan ? "the SCAN head of " + in.scan + (s.gmm || s.kmeans ? ", " : "") : std::string(),
+              s.gmm ? "the mixture of " + in.gmm + (s.kmeans ? ", " : "") : std::string(),
               s.kmeans ? "the centroids of " + in.kmeans : std::string());
   return s;
 }
@@ -65,9 +73,9 @@ const StageDef<AssignParams>& assign_stage() {
   static const StageDef<AssignParams> def{
       "assign",
       {"assign"},
-      "New images or features -> clusters of a finished run (nearest k-means centroid, the SCAN head)",
+      "New images or features -> clusters of a finished run (nearest k-means centroid, the mixture, the SCAN head)",
       "assign.h5",
-      {"run", "source", "features", "reference", "kmeans", "scan", "knn", "out", "csv", "features_out", "force"},
+      {"run", "source", "features", "reference", "kmeans", "scan", "gmm", "knn", "out", "csv", "features_out", "force"},
       [](AssignParams& p, const RunLayout& w) {
         p.run = w.workdir;
         p.reference = w.features();

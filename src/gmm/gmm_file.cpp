@@ -1,5 +1,8 @@
 #include "gmm/gmm_file.h"
 
+#include "comm/local_comm.h"
+#include "distclust/error.h"
+#include "gmm/gmm_model.h"
 #include "io/h5store.h"
 
 namespace distclust {
@@ -40,6 +43,40 @@ void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& 
   w.attr("converged", int64_t(r.converged ? 1 : 0));
   w.attr("empty_components", r.empty_components);
   w.commit();
+}
+
+GMMParamsFit read_gmm_model(const std::string& path) {
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  require(r.has("/means") && r.has("/covariances") && r.has("/weights"), path,
+          " has no /means, /covariances or /weights: not a gmm.h5 written by `distclust gmm`");
+  const DatasetInfo m = r.info("/means"), c = r.info("/covariances"), w = r.info("/weights");
+  require(m.shape.size() == 2 && m.shape[0] >= 1 && m.shape[1] >= 1, path, ": /means is ", m.describe(),
+          " (expected K x D)");
+  GMMParamsFit f;
+  f.k = m.shape[0], f.d = m.shape[1];
+  f.full = c.shape.size() == 3;
+  const bool shapes = w.shape == std::vector<int64_t>{f.k} &&
+                      (f.full ? c.shape == std::vector<int64_t>{f.k, f.d, f.d} : c.shape == std::vector<int64_t>{f.k, f.d});
+  require(shapes, path, ": /covariances ", c.describe(), " and /weights ", w.describe(), " do not fit /means ",
+          m.describe());
+  f.means = r.read_all<double>("/means");
+  f.covariances = r.read_all<double>("/covariances");
+  f.weights = r.read_all<double>("/weights");
+  return f;
+}
+
+void gmm_predict(const FeatureBlock& b, const GMMParamsFit& m, const GMMRowOutput& out) {
+  require(b.d == m.d, "gmm: rows of D=", b.d, " for a mixture of D=", m.d);
+  const GMMDensity g = make_density(m);
+  // The E-step also sums statistics on fixed grids sized from the rows'
+  // bounds; they are not used here, but the bounds must hold for these rows.
+  LocalCommunicator self;
+  int64_t n_valid = 0;
+  for (int64_t i = 0; i < b.local_rows(); ++i) n_valid += b.valid[i] ? 1 : 0;
+  const GMMGrids grids(double(std::max<int64_t>(n_valid, 1)), deviation_bound(column_abs_max(b, self), m.means));
+  std::vector<int64_t> unused;
+  gmm_e_step(b, g, grids, unused, &out);
 }
 
 }  // namespace distclust

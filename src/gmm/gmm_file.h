@@ -20,11 +20,22 @@
 #include "distclust/comm.h"
 #include "extract/features_file.h"
 #include "gmm/gmm.h"
+#include "gmm/gmm_stats.h"
 
 namespace distclust {
 
 /// Writes gmm.h5 (collective).
 void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& data, const GMMResult& r,
                const GMMParams& p, const std::string& params_yaml, const std::string& params_hash);
+
+/// The fitted mixture stored in gmm.h5 (this process reads it). Throws
+/// naming the file when a dataset is missing or its shape does not fit.
+GMMParamsFit read_gmm_model(const std::string& path);
+
+/// Responsibilities, argmax and confidence of b's local rows under m, as
+/// gmm() computed them for its own rows with the kept model (the same
+/// E-step): new rows assigned to a fitted mixture. Local. out's arrays:
+/// [local rows x k], [local rows], [local rows]; invalid rows: 0, -1, 0.
+void gmm_predict(const FeatureBlock& b, const GMMParamsFit& m, const GMMRowOutput& out);
 
 }  // namespace distclust

@@ -139,7 +139,24 @@ template <class T>
 std::vector<T> H5Reader::read_all(const std::string& dataset) const {
   DatasetInfo di = info(dataset);
   require(!di.shape.empty(), path_, ": ", dataset, " is a scalar");
-  return read_rows<T>(dataset, {0, di.shape[0]});
+  if (di.shape.size() <= 2) return read_rows<T>(dataset, {0, di.shape[0]});
+  // 3-D and more (gmm.h5's full covariances): the whole dataset, row-major.
+  require(di.dtype.rfind("float", 0) == 0 || di.dtype.rfind("int", 0) == 0 || di.dtype.rfind("uint", 0) == 0,
+          path_, ": ", dataset, " has type ", di.dtype, ", expected numbers");
+  require(di.dtype != "float16", path_, ": ", dataset, " is ", di.describe(), ": float16 is read only in 1-D or 2-D");
+  int64_t count = 1;
+  for (int64_t e : di.shape) {
+    require(e >= 0 && (e == 0 || count <= (int64_t(1) << 40) / e), path_, ": ", dataset, " is ", di.describe(),
+            ": too large to read whole");
+    count *= e;
+  }
+  std::vector<T> out(static_cast<size_t>(count));
+  const std::string p = ds_path(dataset);
+  hid_t ds = DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT));
+  h5::Closer cd{ds, H5Dclose};
+  if (count > 0 && H5Dread(ds, h5::mem_type(dtype_of<T>()), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    throw_hdf5_error(("H5Dread(" + path_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+  return out;
 }
 
 bool H5Reader::has_attr(const std::string& name) const { return H5Aexists(file_, name.c_str()) > 0; }

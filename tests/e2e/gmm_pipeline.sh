@@ -38,3 +38,26 @@ cmp ex/assignments.csv w/export/assignments.csv || fail "export of gmm.h5 differ
 dcrun 1 report --features w/features.h5 --pred w/gmm.h5 --out rep >rep.txt 2>&1 || { cat rep.txt; fail "report failed"; }
 ! grep -q "WARN" rep.txt || { cat rep.txt; fail "report warned about gmm.h5"; }
 pass "eval, export and report subcommands take gmm.h5"
+# assign with the run's mixture: the run's own images get gmm.h5's clusters,
+# responsibilities and confidences exactly (the same E-step), on 3 ranks;
+# /assign is gmm's (no scan in the run), k-means' beside it.
+dcrun 3 assign --run w --source w/images --out own.h5 >own.txt 2>&1 || { cat own.txt; fail "assign with gmm.h5 failed"; }
+grep -q "assigned with the mixture of w/gmm.h5, the centroids of w/kmeans.h5" own.txt || { cat own.txt; fail "assign did not name the mixture"; }
+# A diagonal mixture, given explicitly, on rows already extracted.
+dcrun 2 gmm --features w/features.h5 --k 4 --covariance diag --out gd.h5 >/dev/null 2>&1 || fail "diag gmm failed"
+dcrun 2 assign --reference w/features.h5 --features w/features.h5 --gmm gd.h5 --kmeans none --out diag.h5 >diag.txt 2>&1 ||
+  { cat diag.txt; fail "assign --gmm diag failed"; }
+$PY - <<'PY'
+import csv, h5py, numpy as np
+for out, model, km in (("own.h5", "w/gmm.h5", "w/kmeans.h5"), ("diag.h5", "gd.h5", None)):
+    a, g = h5py.File(out, "r"), h5py.File(model, "r")
+    for name in ("assign", "probabilities", "confidence"):
+        assert np.array_equal(a[name][:], g[name][:]), f"{out}: /{name} differs from {model}"
+    assert np.array_equal(a["gmm_assign"][:], g["assign"][:]), f"{out}: /gmm_assign"
+    if km:
+        assert np.array_equal(a["kmeans_assign"][:], h5py.File(km, "r")["assign"][:]), f"{out}: /kmeans_assign"
+rows = list(csv.DictReader(open("own.csv")))
+assert [int(r["gmm_cluster"]) for r in rows] == list(h5py.File("w/gmm.h5", "r")["assign"][:]), "CSV gmm_cluster"
+assert [int(r["cluster"]) for r in rows] == [int(r["gmm_cluster"]) for r in rows], "CSV cluster is not gmm's"
+PY
+pass "assign applies gmm.h5 (full on 3 ranks, diag given with --gmm): the run's own rows get its clusters exactly"
