@@ -2,6 +2,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/fault.h"
+#include "distclust/error.h"
 #include "kernels/compute_target.h"
 #include "distclust/log.h"
 #include "kmeans/kmeans_file.h"
@@ -13,20 +15,27 @@
 namespace distclust {
 namespace {
 
-/// k-means at each K of p.sweep (no checkpoints: each fit is short next to
-/// the job); returns the fit at the K of best sampled silhouette.
+/// The checkpoint of one K of a sweep: beside the stage's, one per K.
+std::string sweep_checkpoint(const std::string& ckpt, int k) { return ckpt.empty() ? ckpt : fmt(ckpt, ".k", k); }
+
+/// k-means at each K of p.sweep; returns the fit at the K of best sampled
+/// silhouette. Each K checkpoints as a single fit does (ckpt.kK, kept until
+/// the sweep's output is written): a killed sweep resumes inside the K it
+/// was fitting, and a finished K costs one assignment pass and its
+/// silhouette on resume, so the result is the uninterrupted one.
 KMeansResult run_sweep(FeatureBlock& b, const KMeansParams& p, Communicator& comm, SearchKernel& kernel,
-                       KMeansSweep& sweep) {
+                       KMeansSweep& sweep, const std::string& ckpt, const std::string& hash) {
   const std::vector<int> ks = parse_sweep("kmeans.sweep", p.sweep);
   KMeansResult best;
   double best_sil = -2;
   sweep.sample = p.sweep_sample;
+  int64_t done = 0;
   for (int k : ks) {
     const auto t0 = std::chrono::steady_clock::now();
     KMeansParams q = p;
     q.k = k;
     q.sweep.clear();
-    KMeansResult r = kmeans(b, q, comm, kernel);
+    KMeansResult r = kmeans(b, q, comm, kernel, sweep_checkpoint(ckpt, k), fmt(hash, "/k=", k));
     const double sil = sampled_silhouette(b, r.assign, p.sweep_sample, uint64_t(p.seed), comm);
     sweep.k.push_back(k);
     sweep.inertia.push_back(r.final_inertia);
@@ -34,6 +43,7 @@ KMeansResult run_sweep(FeatureBlock& b, const KMeansParams& p, Communicator& com
     log::info("kmeans sweep: K=", k, ": inertia ", r.final_inertia, ", silhouette ", sil, " (", p.sweep_sample,
               " sampled rows), ", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
     if (sil > best_sil) best_sil = sil, best = std::move(r), sweep.suggested_k = k;  // ties: the smaller K
+    fault_point("DISTCLUST_FAULT_AFTER_SWEEP_KS", ++done, &comm);
   }
   log::info("kmeans sweep: suggested K=", sweep.suggested_k, " (best silhouette ", best_sil,
             "); its fit is the one written");
@@ -50,9 +60,13 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   auto kernel = make_search({p.tile_rows, p.tile_k});
   std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
   KMeansSweep sweep;
-  KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash) : run_sweep(b, p, comm, *kernel, sweep);
+  KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash)
+                                    : run_sweep(b, p, comm, *kernel, sweep, ckpt, cfg.hash);
   write_kmeans(p.out, comm, b, r, cfg.yaml, cfg.hash, p.sweep.empty() ? nullptr : &sweep);
-  if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
+  if (!ckpt.empty() && comm.rank() == 0) {
+    std::remove(ckpt.c_str());
+    for (int64_t k : sweep.k) std::remove(sweep_checkpoint(ckpt, int(k)).c_str());
+  }
   std::vector<int64_t> sizes(size_t(r.k), 0);
   for (auto a : r.assign)
     if (a >= 0) ++sizes[a];

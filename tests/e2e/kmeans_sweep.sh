@@ -35,6 +35,26 @@ for bad in "5,x|kmeans.sweep: 'x' is not a K" "1:3|kmeans.sweep: '1' is not a K"
   if dcrun 1 kmeans --features f.h5 --k "$args" --out bad.h5 >bad.txt 2>&1; then fail "--k $args accepted"; fi
   grep -qF "$msg" bad.txt || { cat bad.txt; fail "--k $args: message lacks '$msg'"; }
 done
+# A sweep killed after 2 of its 5 Ks, and one killed inside its first K,
+# resume from the per-K checkpoints to the uninterrupted file.
+for kill in DISTCLUST_FAULT_AFTER_SWEEP_KS=2 DISTCLUST_FAULT_AFTER_ITER=2; do
+  rm -f kk.h5 kk.h5.ckpt*
+  if env "$kill" $DC_MPIEXEC -n 2 "$DC" kmeans --features f.h5 --k 3:7 --restarts 3 --out kk.h5 >kill.txt 2>&1; then
+    fail "$kill did not stop the sweep"
+  fi
+  [[ -e kk.h5.ckpt.k3 && ! -e kk.h5 ]] || { ls; fail "$kill: no per-K checkpoint, or an output"; }
+  dcrun 2 kmeans --features f.h5 --k 3:7 --restarts 3 --out kk.h5 >resume.txt 2>&1 || { cat resume.txt; fail "resume after $kill"; }
+  grep -q "resuming from kk.h5.ckpt.k3" resume.txt || { cat resume.txt; fail "$kill: the sweep did not resume"; }
+  ! ls kk.h5.ckpt* >/dev/null 2>&1 || fail "$kill: checkpoints left behind: $(ls kk.h5.ckpt*)"
+  $PY - <<'PY' || fail "$kill: the resumed sweep differs from the uninterrupted one"
+import h5py, numpy as np
+a, b = h5py.File("km2.h5", "r"), h5py.File("kk.h5", "r")
+for name in ["sweep_k", "sweep_inertia", "sweep_silhouette", "centroids", "assign"]:
+    assert np.array_equal(a[name][:], b[name][:]), name
+assert a.attrs["suggested_k"] == b.attrs["suggested_k"]
+PY
+done
+pass "a killed sweep (after 2 Ks; inside the first) resumes to the same file"
 dcrun 1 report --features f.h5 --pred km1.h5 --out rep >/dev/null
 grep -q "Choosing K" rep/index.html && grep -q "5 (suggested)" rep/index.html || fail "the report does not show the sweep"
 pass "K sweep: suggested the planted K, silhouette = sklearn, ranks agree, report shows it"
