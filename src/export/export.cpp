@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 
 #include "comm/local_comm.h"
@@ -69,6 +70,91 @@ std::string conf_text(float v) {
   return b;
 }
 
+/// The cluster folders: one row's image linked (or copied) into
+/// clusters/NNN/ROW_NAME, with the counts and the first failure kept for
+/// the summary and the errors.
+class ClusterLinker {
+ public:
+  ClusterLinker(const ExportParams& p, const fs::path& root, int64_t k, int64_t n, ExportSummary& s)
+      : p_(p), root_(root), made_(static_cast<size_t>(k), 0), s_(s),
+        width_(std::max<int>(6, int(std::to_string(std::max<int64_t>(n - 1, 0)).size()))) {
+    std::error_code ec;
+    fs::create_directories(root_ / "clusters", ec);
+    require(!ec, "export: cannot create ", (root_ / "clusters").string(), ": ", ec.message());
+  }
+
+  /// Row i (cluster c, a file path) into its folder; src's folder added to source_dirs.
+  void link(int64_t i, int64_t c, const std::string& path, std::set<std::string>& source_dirs) {
+    fs::path src = resolve_image_path(path, p_.image_root);
+    source_dirs.insert(src.parent_path().string());
+    std::error_code ec;
+    if (!fs::is_regular_file(src, ec)) {
+      if (s_.missing == 0) first_missing_ = path;
+      if (s_.missing++ < 5) log::warn("export: row ", i, ": ", path, " is not a readable file; left out of the folders");
+      return;
+    }
+    fs::path sub = root_ / "clusters" / cluster_folder_name(c);
+    if (!made_[size_t(c)]) {
+      fs::create_directories(sub, ec);
+      if (ec) {  // counted with the links it would hold (no inodes left, ...)
+        if (s_.failed++ == 0) first_failure_ = fmt("create ", sub.string(), ": ", ec.message());
+        return;
+      }
+      made_[size_t(c)] = 1;
+      ++s_.clusters;
+    }
+    fs::path dst = sub / entry_name(i, width_, path);
+    if (p_.copy) {
+      fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
+    } else {
+      // Absolute targets: the export folder can be moved and its links still resolve.
+      fs::create_symlink(fs::absolute(src).lexically_normal(), dst, ec);
+    }
+    if (ec) {  // the file is there: the output side failed (no space, no inodes, ...)
+      if (s_.failed++ == 0)
+        first_failure_ = fmt("row ", i, ": ", p_.copy ? "copy " : "link ", dst.string(), ": ", ec.message());
+      return;
+    }
+    ++s_.linked;
+  }
+
+  /// Throws when a link failed, or when no image path at all was found.
+  void check(const StagedDir& dir) const {
+    require(s_.failed == 0, "export: ", s_.failed, " of ", s_.failed + s_.linked, " images could not be ",
+            p_.copy ? "copied" : "linked", " into the cluster folders (first: ", first_failure_, "); ", dir.out(),
+            " was not written");
+    // Not one image found: relative paths from a features file made in
+    // another folder (files written since /ids became absolute do not have
+    // them), or the images moved. A folder of empty clusters is no export.
+    if (s_.missing > 0 && s_.linked == 0)
+      throw Error(fmt("export: none of the ", s_.missing, " image paths in ", p_.features,
+                      " is a readable file (first: ", first_missing_, ", looked for at ",
+                      fs::absolute(resolve_image_path(first_missing_, p_.image_root)).string(),
+                      "): relative paths are resolved from --image-root (default: the current folder); pass the "
+                      "folder extract ran in, or extract again (new features files store absolute paths); ",
+                      dir.out(), " was not written"));
+  }
+
+ private:
+  const ExportParams& p_;
+  const fs::path root_;
+  std::vector<char> made_;  ///< [k] cluster folder created
+  ExportSummary& s_;
+  const int width_;         ///< digits of the row prefix
+  std::string first_failure_, first_missing_;
+};
+
+/// One assignments.csv line for row i.
+std::string csv_row(const Clustering& cl, int64_t i, const std::string& path) {
+  const int64_t c = cl.assign[i];
+  const std::string conf = c >= 0 && !cl.confidence.empty() ? conf_text(cl.confidence[i]) : "";
+  const int64_t lab = cl.labels.empty() ? -1 : cl.labels[i];
+  // The stored name only ("" when the features file names no classes), not class_name()'s "class 3".
+  const std::string name = lab >= 0 && lab < int64_t(cl.class_names.size()) ? cl.class_names[lab] : "";
+  return csv_line({std::to_string(i), spreadsheet_safe(path), std::to_string(c), conf,
+                   lab >= 0 ? std::to_string(lab) : "", spreadsheet_safe(name)});
+}
+
 // assignments.csv and the cluster folders into dir; source_dirs gets the
 // folders of the images linked (inputs that --force must not delete).
 void write_assignments(const ExportParams& p, const Clustering& cl, const StagedDir& dir, ExportSummary& s,
@@ -79,95 +165,29 @@ void write_assignments(const ExportParams& p, const Clustering& cl, const Staged
   require(static_cast<bool>(csv), "export: cannot write ", csv_path);
   csv << "row,path,cluster,confidence,label,class_name\n";
   const bool folders = p.folders && cl.has_paths;
-  if (folders) {
-    std::error_code ec;
-    fs::create_directories(root / "clusters", ec);
-    require(!ec, "export: cannot create ", (root / "clusters").string(), ": ", ec.message());
-  }
-  std::vector<char> made(static_cast<size_t>(cl.k), 0);
-  std::string first_failure, first_missing;
-  int width = std::max<int>(6, int(std::to_string(std::max<int64_t>(cl.n - 1, 0)).size()));
+  std::unique_ptr<ClusterLinker> linker = folders ? std::make_unique<ClusterLinker>(p, root, cl.k, cl.n, s) : nullptr;
   H5Strings ids(cl.features);
   const int64_t block = 65536;
-  std::string line;
   for (int64_t b = 0; b < cl.n; b += block) {
     RowRange r{b, std::min(cl.n, b + block)};
     std::vector<std::string> paths = cl.has_paths ? ids.read_range("/ids", r) : std::vector<std::string>(r.size());
     for (int64_t i = r.begin; i < r.end; ++i) {
       const std::string& path = paths[i - r.begin];
-      int64_t c = cl.assign[i];
-      bool valid = c >= 0;
-      std::string conf = valid && !cl.confidence.empty() ? conf_text(cl.confidence[i]) : "";
-      const int64_t lab = cl.labels.empty() ? -1 : cl.labels[i];
-      std::string label = lab >= 0 ? std::to_string(lab) : "";
-      // The stored name only ("" when the features file names no classes), not class_name()'s "class 3".
-      std::string name = lab >= 0 && lab < int64_t(cl.class_names.size()) ? cl.class_names[lab] : "";
-      csv << csv_line({std::to_string(i), spreadsheet_safe(path), std::to_string(c), conf, label,
-                       spreadsheet_safe(name)});
+      csv << csv_row(cl, i, path);
       ++s.rows;
-      if (!valid) {
+      if (cl.assign[i] < 0) {
         ++s.invalid;
-        continue;
-      }
-      if (path.empty()) {
+      } else if (path.empty() || is_array_row_id(path)) {  // no path, or a row of an HDF5 array / CIFAR batch
         ++s.no_path;
-        continue;
+      } else if (linker) {
+        linker->link(i, cl.assign[i], path, source_dirs);
       }
-      if (is_array_row_id(path)) {  // a row of an HDF5 array or CIFAR batch: no file to link
-        ++s.no_path;
-        continue;
-      }
-      if (!folders) continue;
-      fs::path src = resolve_image_path(path, p.image_root);
-      source_dirs.insert(src.parent_path().string());
-      std::error_code ec;
-      if (!fs::is_regular_file(src, ec)) {
-        if (s.missing == 0) first_missing = path;
-        if (s.missing++ < 5)
-          log::warn("export: row ", i, ": ", path, " is not a readable file; left out of the folders");
-        continue;
-      }
-      fs::path sub = root / "clusters" / cluster_folder_name(c);
-      if (!made[c]) {
-        fs::create_directories(sub, ec);
-        if (ec) {  // counted with the links it would hold (no inodes left, ...)
-          if (s.failed++ == 0) first_failure = fmt("create ", sub.string(), ": ", ec.message());
-          continue;
-        }
-        made[c] = 1;
-        ++s.clusters;
-      }
-      fs::path dst = sub / entry_name(i, width, path);
-      if (p.copy) {
-        fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
-      } else {
-        // Absolute targets: the export folder can be moved and its links still resolve.
-        fs::create_symlink(fs::absolute(src).lexically_normal(), dst, ec);
-      }
-      if (ec) {  // the file is there: the output side failed (no space, no inodes, ...)
-        if (s.failed++ == 0)
-          first_failure = fmt("row ", i, ": ", p.copy ? "copy " : "link ", dst.string(), ": ", ec.message());
-        continue;
-      }
-      ++s.linked;
     }
   }
   csv.flush();
   require(static_cast<bool>(csv), "export: writing ", csv_path, " failed (disk full?)");
   csv.close();
-  require(s.failed == 0, "export: ", s.failed, " of ", s.failed + s.linked, " images could not be ",
-          p.copy ? "copied" : "linked", " into the cluster folders (first: ", first_failure, "); ", dir.out(),
-          " was not written");
-  // Not one image found: relative paths from a features file made in
-  // another folder (files written since /ids became absolute do not have
-  // them), or the images moved. A folder of empty clusters is no export.
-  if (folders && s.missing > 0 && s.linked == 0)
-    throw Error(fmt("export: none of the ", s.missing, " image paths in ", p.features, " is a readable file (first: ",
-                    first_missing, ", looked for at ",
-                    fs::absolute(resolve_image_path(first_missing, p.image_root)).string(),
-                    "): relative paths are resolved from --image-root (default: the current folder); pass the folder "
-                    "extract ran in, or extract again (new features files store absolute paths); ",
-                    dir.out(), " was not written"));
+  if (linker) linker->check(dir);
   if (s.missing)
     log::warn("export: ", s.missing, " rows with a path could not be ", p.copy ? "copied" : "linked",
               " (missing or unreadable files); they are in the CSV only");
