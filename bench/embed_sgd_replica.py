@@ -11,6 +11,8 @@
 # GaussianMixture (full, 4 inits) and ACC.
 # Usage: PY bench/embed_sgd_replica.py MODE... (PY with umap-learn; reads
 #   /tmp/digits-compare/deskew-true from bench/digits_compare.sh)
+import os, sys, time
+import h5py, numba, numpy as np
 import umap
 from umap.umap_ import fuzzy_simplicial_set, find_ab_params
 from sklearn.mixture import GaussianMixture
@@ -80,7 +82,7 @@ def run(Y, head, tail, eps, a, b, E, mode, seed):
             snap[:] = Y
     return Y
 for mode in [int(m) for m in sys.argv[1:]]:
-  for seed in [int(x) for x in __import__('os').environ.get('SEEDS', '1').split(',')]:
+  for seed in [int(x) for x in os.environ.get('SEEDS', '1').split(',')]:
     t = time.time(); Yo = run(init.copy(), head, tail, eps, a, b, E, mode, seed)
     p = GaussianMixture(10, covariance_type='full', n_init=4, random_state=1).fit_predict(Yo)
     print('mode', mode, 'seed', seed, 'ACC %.4f' % acc(y, p), '%.1f s' % (time.time() - t), flush=True)
