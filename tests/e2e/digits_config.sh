@@ -44,3 +44,13 @@ mkdir -p new && cp "$(ls -d "$shared"/data/mnist-test/3/* | head -1)" new/
 if dcrun 1 assign --run w2 --source new --out new.h5 >assign.txt 2>&1; then fail "assign applied clusters of an embedding"; fi
 grep -q "clustered the embedding .*no transform for new rows" assign.txt || { cat assign.txt; fail "no clear error from assign"; }
 pass "assign refuses a run that clustered its embedding, naming why"
+# A PCA fitted on deskewed images is refused for images that are not deskewed
+# (the input dimension alone would not tell).
+if dcrun 1 extract --source new --backbone pixels --pixels-size 28 --pca-from w2/features.h5 --out pf.h5 >pf.txt 2>&1; then
+  fail "a deskewed PCA was applied to images that are not deskewed"
+fi
+grep -q "extract.pixels_deskew is false but the PCA in w2/features.h5 (extract.pca_from) was fitted on images deskewed" pf.txt ||
+  { cat pf.txt; fail "no clear error for the deskew mismatch"; }
+dcrun 1 extract --source new --backbone pixels --pixels-size 28 --pixels-deskew --pca-from w2/features.h5 --out pf.h5 >/dev/null 2>&1 ||
+  fail "the matching deskew was refused"
+pass "pca_from refuses a PCA fitted with the other deskew setting"

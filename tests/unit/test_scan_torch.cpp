@@ -306,19 +306,28 @@ TEST(ScanTorch, EmptyBatchStepsLikeTheCpuHeads) {
   for (size_t i = 0; i < a.num_params(); ++i) ASSERT_NEAR(b.params()[i], a.params()[i], tol::kFloatSum) << i;
 }
 
-// Rows held by the compute (replicated features: on the device) and
-// gathered by index give the logits of the same rows passed from the host,
-// bit for bit; the CPU heads hold none and take the host path.
-TEST(ScanTorch, HeldRowsGiveTheSameLogits) {
+// 40 keyed rows of D=6 and small mlp heads on them (the held-rows tests).
+FeatureBlock keyed_rows() {
   FeatureBlock b;
   b.n_total = 40, b.d = 6, b.rows = {0, 40};
   b.x.resize(240);
   for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = float(unit_double(key_hash(3, i)) - 0.5);
   b.valid.assign(40, 1);
-  LocalCommunicator c;
-  const ScanRows rows(std::move(b), true, c);
+  return b;
+}
+ScanHeads small_heads() {
   ScanHeads h({"mlp", 6, 3, 5, 2});
   h.init(2);
+  return h;
+}
+
+// Rows held by the compute (replicated features: on the device) and
+// gathered by index give the logits of the same rows passed from the host,
+// bit for bit; the CPU heads hold none and take the host path.
+TEST(ScanTorch, HeldRowsGiveTheSameLogits) {
+  LocalCommunicator c;
+  const ScanRows rows(keyed_rows(), true, c);
+  ScanHeads h = small_heads();
   const std::vector<int64_t> g = {7, 0, 39, 7, 12};
   std::vector<float> x, z_held(5 * 6), z_host(5 * 6);
   {
@@ -337,15 +346,9 @@ TEST(ScanTorch, HeldRowsGiveTheSameLogits) {
 }
 
 TEST(ScanTorch, RowsHeldInHalfGiveTheLogitsOfRoundedRows) {
-  FeatureBlock b;
-  b.n_total = 40, b.d = 6, b.rows = {0, 40};
-  b.x.resize(240);
-  for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = float(unit_double(key_hash(3, i)) - 0.5);
-  b.valid.assign(40, 1);
   LocalCommunicator c;
-  const ScanRows rows(std::move(b), true, c);
-  ScanHeads h({"mlp", 6, 3, 5, 2});
-  h.init(2);
+  const ScanRows rows(keyed_rows(), true, c);
+  ScanHeads h = small_heads();
   const std::vector<int64_t> g = {7, 0, 39, 7, 12};
   std::vector<float> x, z_held(5 * 6), z_host(5 * 6);
   Target t(true);
