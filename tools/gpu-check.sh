@@ -28,13 +28,15 @@
 #   configure   30 s  cmake (Release, -march=native: built where it runs)
 #   build      100 s  distclust + the torch plugin, -j nproc
 #   libs        10 s  ldd: nothing "not found", libraries by folder
-#   kmeans      45 s  bench kmeans N=1,000,000 D=256 K=20,000, 25 iterations
-#   knn         45 s  bench knn N=1,281,167 D=512 k=20 (exact)
+#   kmeans      35 s  bench kmeans N=1,000,000 D=256 K=20,000, 25 iterations, fp32 products
+#   kmeans-bf16 25 s  the same, bf16 products (each row's best 9 re-scored in fp32)
+#   knn-bf16    35 s  bench knn N=1,281,167 D=512 k=20 (exact: bf16 products pick candidates, re-scored in fp32)
 #   scan        55 s  synth N=1,281,167 x 512 + random knn, 1 SCAN epoch C=1000, 10 MLP heads
 #   extract     45 s  bench extract, ResNet-50 224x224 random weights, 1024 generated JPEGs
 #   tests       45 s  build the tests, ctest -L gpu
-#   unit        rest  ctest -L unit (what is left of BUDGET - 10 s: 30 s when
-#                     every step before ran to its limit)
+#   knn         50 s  bench knn as knn-bf16, fp32 products
+#   unit        rest  ctest -L unit (what is left of BUDGET - 10 s, at most 60 s;
+#                     none when every step before ran to its limit)
 # The GPU figures pass --set runtime.device=cuda (runtime.kernels=auto).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -132,18 +134,22 @@ result_json() { sed -n 's/^RESULT //p' "$1" | tail -1; }
 fig_limits() {
   result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("GEMM fp32 %.4g, tf32 %.4g, bf16 %.4g TFLOP/s; copy %.4g GB/s" % (r["fp32_tflops"], r["tf32_tflops"], r["bf16_tflops"], r["copy_gbps"]))'
 }
+# fig_kmeans LOG PRECISION: the ratio is to the GEMM rate of the products' type.
 fig_kmeans() {
   result_json "$1" | "$PY" -c '
 import json, sys
-r, lim, iters = json.load(sys.stdin), json.load(open(sys.argv[1])), int(sys.argv[2])
+r, lim, iters, prec = json.load(sys.stdin), json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3]
 tf = 2.0 * r["n"] * r["k"] * r["d"] / r["sec_per_iter_median"] / 1e12
-print("%.4f s/iter, %d iterations %.2f s (target <= 2 s on an H200), %.1f TFLOP/s = %.2f of the fp32 GEMM rate, %.2f of tf32" % (
-    r["sec_per_iter_median"], iters, r["sec_per_iter_median"] * iters, tf, tf / lim["fp32_tflops"], tf / lim["tf32_tflops"]))
-' "$work/limits.json" "${KM[7]}"
+rate = lim.get(prec + "_tflops") or lim["fp32_tflops"]
+print("%s: %.4f s/iter, %d iterations %.2f s (target <= 2 s on an H200), %.1f TFLOP/s = %.2f of the %s GEMM rate (%.4g)" % (
+    prec, r["sec_per_iter_median"], iters, r["sec_per_iter_median"] * iters, tf, tf / rate, prec, rate))
+' "$work/limits.json" "${KM[7]}" "${2:-fp32}"
 }
+fig_kmeans_bf16() { fig_kmeans "$1" bf16; }
 fig_knn() {
-  result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s (target <= 15 s), %.1f TFLOP/s (2N^2D)" % (r["seconds"], r["gflops"] / 1e3))'
+  result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%s: %.2f s (target <= 15 s), %.1f TFLOP/s (2N^2D)" % (sys.argv[1], r["seconds"], r["gflops"] / 1e3))' "${2:-fp32}"
 }
+fig_knn_bf16() { fig_knn "$1" bf16; }
 fig_scan() {
   grep -o 'scan: epoch 1/[0-9]*: .*' "$1" | tail -1
 }
@@ -287,11 +293,17 @@ if [[ $mode != dry ]] && ! "$build/src/cli/distclust" env "${DEVSET[@]}" > /dev/
   DEVSET=()
   export DC_NO_DEVICE_SETTING=1
 fi
-step kmeans 45 fig_kmeans "$build/src/cli/distclust" bench kmeans "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}"
-step knn 45 fig_knn "$build/src/cli/distclust" bench knn "${KNN[@]}" "${DEVSET[@]}"
+# fp32 products, then bf16 products with each row's best re-scored in fp32
+# (the targets are within reach of the latter: fp32 GEMM alone is ~0.15x bf16's).
+BF16=(--set runtime.precision=bf16)
+step kmeans 35 fig_kmeans "$build/src/cli/distclust" bench kmeans "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}"
+step kmeans-bf16 25 fig_kmeans_bf16 "$build/src/cli/distclust" bench kmeans "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}" "${BF16[@]}"
+step knn-bf16 35 fig_knn_bf16 "$build/src/cli/distclust" bench knn "${KNN[@]}" "${DEVSET[@]}" "${BF16[@]}"
 step scan 55 fig_scan scan_epoch
 step extract 45 fig_extract extract_bench
 step tests 45 fig_ctest bash -c "cmake --build '$build' -j $jobs && cd '$build' && ctest -L gpu --output-on-failure -j $jobs --timeout 120"
+# fp32 kNN: 2N^2D = 1.7 PFLOP, some 30 s at an H200's fp32 rate: after the rest.
+step knn 50 fig_knn "$build/src/cli/distclust" bench knn "${KNN[@]}" "${DEVSET[@]}"
 left=$((BUDGET - 10 - $(elapsed)))
 ((left > 60)) && left=60
 step unit "$left" fig_ctest ctest_label unit

@@ -4,7 +4,6 @@
 // the same assignments), one allreduce of the int64 buffer (from device
 // memory when the communicator is NCCL), then the buffer to the host.
 #include <cmath>
-#include <limits>
 
 #include "distclust/comm.h"
 #include "distclust/error.h"
@@ -18,12 +17,13 @@ namespace distclust {
 namespace torch_search {
 namespace {
 
-/// Each row's best candidate: score v [m] and column [m], ties to the lower column.
+/// Each row's best candidate: score v [m] and column [m]. max() returns the
+/// first of equal maxima and candidate columns increase along a row, so ties
+/// go to the lower column, in one pass over the scores.
 void best_of(const Candidates& c, torch::Tensor& v, torch::Tensor& col) {
-  v = std::get<0>(c.e.max(1));
-  const torch::Tensor cols =
-      c.cols.defined() ? c.cols : torch::arange(c.e.size(1), c.e.options().dtype(torch::kLong)).expand_as(c.e);
-  col = std::get<0>(torch::where(c.e == v.unsqueeze(1), cols, std::numeric_limits<int64_t>::max()).min(1));
+  auto [best, at] = c.e.max(1);
+  v = best;
+  col = c.cols.defined() ? c.cols.gather(1, at.unsqueeze(1)).squeeze(1) : at;
 }
 
 }  // namespace
@@ -56,7 +56,12 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       for (int64_t c0 = 0; c0 < k; c0 += cb) {  // centroid blocks: a later block wins only when strictly better
         const int64_t cn = std::min(cb, k - c0);
         torch::Tensor v, col;
-        best_of(candidates(qx, cx.narrow(0, c0, cn), bias.narrow(0, c0, cn), {}, l2 ? 2.f : 1.f, 1), v, col);
+        const torch::Tensor cb_x = cx.narrow(0, c0, cn), cb_bias = bias.defined() ? bias.narrow(0, c0, cn) : bias;
+        const float alpha = l2 ? 2.f : 1.f;
+        // fp32: every centroid's score, the best by max(); low precision: the
+        // best 1 + margin by the low products, re-scored in fp32.
+        best_of(low_ ? candidates(qx, cb_x, cb_bias, {}, alpha, 1) : Candidates{scores(qx, cb_x, cb_bias, alpha), {}},
+                v, col);
         if (!best.defined()) {
           best = v, lab = col;
         } else {

@@ -220,6 +220,7 @@ torch::Tensor TorchSearch::query_block(const float* x, int64_t d, int64_t lo, in
 torch::Tensor TorchSearch::base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid,
                                      bool l2) const {
   const int64_t cn = bx.size(0);
+  if (!l2 && !valid) return {};  // inner products of valid rows: no pass over the scores
   torch::Tensor bias = !l2    ? torch::zeros({cn}, bx.options())
                        : norms ? upload(norms, cn, torch::kFloat).neg()
                                : bx.mul(bx).sum(1).neg();
@@ -227,37 +228,70 @@ torch::Tensor TorchSearch::base_bias(const torch::Tensor& bx, const float* norms
   return bias;
 }
 
-Candidates TorchSearch::candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
-                                   const torch::Tensor& selfcol, float alpha, int64_t keep) const {
-  torch::Tensor s;
-  if (!low_) {
-    s = torch::mm(qx, bx.t());
-  } else if (dev_.is_cuda()) {
-    s = torch::mm(qx.to(mm_type_), bx.to(mm_type_).t()).to(torch::kFloat);
+torch::Tensor TorchSearch::scores(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
+                                  float alpha) const {
+  // Each elementwise pass over an [m x cn] block costs as much memory traffic
+  // as the GEMM's own output, so the scale and bias ride in one pass: the
+  // GEMM's epilogue (addmm) or one add that also widens a low-precision product.
+  if (!low_ || mm_type_ == torch::kFloat) {  // fp32, or tf32 (fp32 tensors, tf32 tensor-core math)
+    if (bias.defined()) return torch::addmm(bias, qx, bx.t(), /*beta=*/1, /*alpha=*/alpha);
+    const torch::Tensor s = torch::mm(qx, bx.t());
+    return alpha == 1.f ? s : s.mul_(alpha);
+  }
+  torch::Tensor p;
+  if (dev_.is_cuda()) {
+    p = torch::mm(qx.to(mm_type_), bx.to(mm_type_).t());
   } else {
     // CPU tensors: inputs rounded to the low type, products accumulated in
-    // fp32 (what tensor cores do), so the re-scoring below is exercised.
-    s = torch::mm(qx.to(mm_type_).to(torch::kFloat), bx.to(mm_type_).to(torch::kFloat).t());
+    // fp32 and rounded to the low type (what tensor cores and cuBLAS do), so
+    // the re-scoring is exercised; held in fp32 (CPU topk has no fp16).
+    p = torch::mm(qx.to(mm_type_).to(torch::kFloat), bx.to(mm_type_).to(torch::kFloat).t())
+            .to(mm_type_)
+            .to(torch::kFloat);
   }
-  s.mul_(alpha).add_(bias.unsqueeze(0));
-  torch::Tensor own;
+  if (bias.defined()) return torch::add(bias, p, alpha);  // fp32 = bias + alpha p, one pass
+  // Unbiased inner products stay in the product's type: topk orders them as
+  // their fp32 values (widening is exact), reading half the bytes.
+  return alpha == 1.f ? p : p.to(torch::kFloat).mul_(alpha);
+}
+
+Candidates TorchSearch::candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
+                                   const torch::Tensor& selfcol, float alpha, int64_t keep) const {
+  torch::Tensor s = scores(qx, bx, bias, alpha);
   if (selfcol.defined()) {
-    own = selfcol.ge(0).nonzero().squeeze(1);
+    const torch::Tensor own = selfcol.ge(0).nonzero().squeeze(1);
     if (own.numel()) s.index_put_({own, selfcol.index_select(0, own)}, kNever);
   }
-  if (!low_) return {s, {}};
-  const int64_t m = qx.size(0), d = qx.size(1), c = std::min<int64_t>(bx.size(0), keep + margin(keep));
+  const int64_t m = qx.size(0), d = qx.size(1), cn = bx.size(0), c = std::min<int64_t>(cn, keep + margin(keep));
+  if (!low_ && c == cn) return {s, {}};
+  // topk on the float scores, one pass over the block; the exact keys
+  // (best_by_key) then order only the c picked per row.
+  auto [v, at] = torch::topk(s, c, 1, /*largest=*/true, /*sorted=*/!low_);  // fp32: v sorted for the tie check
+  if (!low_ && c < cn) {
+    // topk leaves the choice among equal scores to itself: where the keep-th
+    // score is also the last picked, more equal scores may lie beyond the
+    // pick, so that row's picks are made again by exact keys over the whole
+    // row (ties to the lower column). Rare: it takes keep + margin equal scores.
+    const torch::Tensor kth = v.select(1, keep - 1);
+    const torch::Tensor redo = kth.eq(v.select(1, c - 1)).logical_and_(kth.gt(kNever)).nonzero().squeeze(1);
+    if (redo.numel()) {
+      const torch::Tensor pos = torch::arange(cn, at.options()).unsqueeze(0).expand({redo.numel(), cn});
+      at.index_copy_(0, redo, best_by_key(s.index_select(0, redo), pos, c).ids);
+    }
+  }
   // Columns in increasing order: positions then follow ids (best_by_key).
-  const torch::Tensor cols = std::get<0>(torch::sort(std::get<1>(torch::topk(s, c, 1, true, false)), 1));
+  const torch::Tensor cols = std::get<0>(torch::sort(at, 1));
+  if (!low_) return {s.gather(1, cols), cols};
   const torch::Tensor flat = cols.reshape({-1});
   torch::Tensor e = (bx.index_select(0, flat).view({m, c, d}) * qx.unsqueeze(1)).sum(2);
-  e.mul_(alpha).add_(bias.index_select(0, flat).view({m, c}));
+  e.mul_(alpha);
+  if (bias.defined()) e.add_(bias.index_select(0, flat).view({m, c}));
   if (selfcol.defined()) e.masked_fill_(cols == selfcol.unsqueeze(1), kNever);
   return {e, cols};
 }
 
 void TorchSearch::block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const {
-  constexpr int64_t kScoreBytes = 40;  // fp32 scores, a low-precision copy, int64 selection keys and temporaries
+  constexpr int64_t kScoreBytes = 40;  // fp32 scores, a low-precision product, topk temporaries, re-picked rows' int64 keys
   (void)n;  // block sizes must not depend on a rank's row count (aligned blocks)
   cb = std::min(nb, std::max<int64_t>(16, work_budget_ / (kScoreBytes * 1024)));
   const int64_t c = std::min(cb, cap + margin(cap));

@@ -3,9 +3,9 @@
 // GPU. Queries and base rows go to the device in blocks sized by a memory
 // budget (a shard larger than the GPU streams through), scores are one
 // torch::mm per block pair (L2: 2<q,b> - |b|^2 as on the CPU), invalid and
-// self pairs are masked to -inf, torch::topk picks each block's best, and
-// a running best per query merges the blocks on the device (exact keys: ties
-// to the lower id), and the host TopK merges calls. bf16/fp16/tf32
+// self pairs are masked to -inf, torch::topk picks each block's best (exact
+// keys order the picks: ties to the lower id), a running best per query
+// merges the blocks on the device, and the host TopK merges calls. bf16/fp16/tf32
 // products pick cap + margin candidates that are then re-scored in fp32, so
 // well-separated data gets the fp32 answer. Held rows (hold()) stay on the
 // device between calls; lloyd_step runs a whole k-means step there.
@@ -73,17 +73,27 @@ class TorchSearch final : public SearchKernel {
   /// Query rows lo..hi of q on the device; with q.aligned, a partial block is
   /// padded to `rows` so that every block has the same GEMM shape.
   torch::Tensor query_block(const float* x, int64_t d, int64_t lo, int64_t hi, int64_t off, int64_t rows) const;
-  /// Per base row: -|b|^2 (l2) or 0, -inf where valid[j] == 0.
+  /// Per base row [cn]: -|b|^2 (l2) or 0, -inf where valid[j] == 0;
+  /// undefined (no bias) for inner products without a valid mask.
   torch::Tensor base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid, bool l2) const;
-  /// Candidates of queries qx [m x d] against base bx [cn x d]: all columns
-  /// in fp32, or the best `keep` + margin by low-precision products re-scored
+  /// Scores [m x cn] of queries qx [m x d] against base bx [cn x d]:
+  /// alpha <q, b> + bias (undefined: none), the products in mm_type_; fp32,
+  /// except low-precision inner products with alpha 1 and no bias, which stay
+  /// in the products' type (only a candidate pick reads them).
+  torch::Tensor scores(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias, float alpha) const;
+  /// Candidates of queries qx [m x d] against base bx [cn x d]: the best
+  /// `keep` + margin columns per row by topk (fp32: a row whose keep-th score
+  /// ties past the pick is picked again by exact keys; a block of at most
+  /// that many columns: all of them), or by low-precision products re-scored
   /// in fp32. selfcol [m]: a query's own column (-1: none), masked.
   Candidates candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
                         const torch::Tensor& selfcol, float alpha, int64_t keep) const;
   /// Rows of query and base blocks for a search of n queries against nb
   /// base rows keeping cap (within the work budget).
   void block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const;
-  int64_t margin(int64_t keep) const { return low_ ? std::max<int64_t>(8, keep) : 0; }
+  /// Candidates beyond `keep`: low precision, room for rounding; fp32, room
+  /// for equal scores before a row must be picked again by exact keys.
+  int64_t margin(int64_t keep) const { return low_ ? std::max<int64_t>(8, keep) : 8; }
   torch::Tensor upload(const void* p, int64_t n, torch::ScalarType t) const;
 
   TorchComputeSpec spec_;

@@ -165,6 +165,28 @@ TEST(SearchTorch, TiesGoToTheLowerIdAcrossBlocks) {
     }
 }
 
+TEST(SearchTorch, TiesPastTheTopkPickKeepTheLowestIds) {
+  // 40 equal rows (ids 7..46) and a worse one: topk picks cap + 8 of the 40 as
+  // it likes, so the row must be picked again by exact keys to keep the
+  // lowest ids, whatever the block size and metric.
+  const int64_t d = 8, m = 48;
+  std::vector<float> b(size_t(m * d), 0.0f);
+  for (int64_t j = 7; j < 47; ++j) b[size_t(j * d)] = 1.0f;
+  for (int64_t j = 0; j < 7; ++j) b[size_t(j * d + 1)] = 1.0f;  // orthogonal: worse for both metrics
+  b[size_t(47 * d)] = 0.5f;
+  const std::vector<float> q = {1, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t memory : {int64_t(0), int64_t(8) << 10})
+    for (Metric metric : {Metric::inner_product, Metric::l2})
+      for (int cap : {1, 3, 20}) {
+        TopK a(1, cap), c(1, cap);
+        make_cpu_search()->search({q.data(), 1, d, 0}, {b.data(), m}, metric, a);
+        torch_kernel("cpu", "fp32", memory)->search({q.data(), 1, d, 0}, {b.data(), m}, metric, c);
+        const std::vector<int64_t> got = lists(c, 1).ids;
+        EXPECT_EQ(lists(a, 1).ids, got) << "cap " << cap << " memory " << memory;
+        for (int i = 0; i < cap; ++i) EXPECT_EQ(got[size_t(i)], 7 + i) << "cap " << cap << " memory " << memory;
+      }
+}
+
 TEST(SearchTorch, LowPrecisionIsRescoredToTheFp32Result) {
   const int64_t n = 500, m = 800, d = 64;
   const auto b = test::randn(m, d, 8), q = near_rows(b, n, d, 7);
@@ -348,26 +370,31 @@ TEST(SearchTorch, LloydStepBufferEqualsCpuAccumulation) {
     norms[size_t(i)] = float(s);
   }
   for (int64_t i = 0; i < k; ++i) std::copy_n(b.x.data() + (i + 16) * d, d, c.data() + i * d);  // rows 16.. are of every component
-  LloydStep s;
-  s.x = b.x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = b.valid.data(), s.norms = norms.data();
-  s.c = c.data(), s.k = k, s.sum_shift = 40, s.dist_shift = 30;
-  std::vector<int64_t> got(size_t(k * (d + 1) + 1), -7), want(got.size(), 0);
-  auto tk = torch_kernel("cpu", "fp32", 64 << 10);  // small blocks
-  ASSERT_TRUE(tk->lloyd_step(s, comm, got.data()));
-  EXPECT_FALSE(make_cpu_search()->lloyd_step(s, comm, want.data()));
-  TopK top(n, 1);
-  make_cpu_search()->search({b.x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
-  for (int64_t i = 0; i < n; ++i) {
-    if (!b.valid[size_t(i)]) continue;
-    const int64_t l = top.indices(i)[0];
-    for (int64_t j = 0; j < d; ++j)
-      want[size_t(l * d + j)] += int64_t(std::nearbyint(std::ldexp(double(b.x[size_t(i * d + j)]), 40)));
-    want[size_t(k * d + l)] += 1;
-    const float di = std::max(norms[size_t(i)] - top.scores(i)[0], 0.f);
-    want[size_t(k * (d + 1))] += int64_t(std::nearbyint(std::ldexp(double(di), 30)));
+  for (bool twins : {false, true}) {
+    // twins: centroids 5..7 equal to 0..2, so their rows tie: the lower centroid takes them.
+    if (twins) std::copy_n(c.data(), 3 * d, c.data() + 5 * d);
+    LloydStep s;
+    s.x = b.x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = b.valid.data(), s.norms = norms.data();
+    s.c = c.data(), s.k = k, s.sum_shift = 40, s.dist_shift = 30;
+    std::vector<int64_t> got(size_t(k * (d + 1) + 1), -7), want(got.size(), 0);
+    auto tk = torch_kernel("cpu", "fp32", 64 << 10);  // small blocks
+    ASSERT_TRUE(tk->lloyd_step(s, comm, got.data()));
+    EXPECT_FALSE(make_cpu_search()->lloyd_step(s, comm, want.data()));
+    TopK top(n, 1);
+    make_cpu_search()->search({b.x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
+    for (int64_t i = 0; i < n; ++i) {
+      if (!b.valid[size_t(i)]) continue;
+      const int64_t l = top.indices(i)[0];
+      for (int64_t j = 0; j < d; ++j)
+        want[size_t(l * d + j)] += int64_t(std::nearbyint(std::ldexp(double(b.x[size_t(i * d + j)]), 40)));
+      want[size_t(k * d + l)] += 1;
+      const float di = std::max(norms[size_t(i)] - top.scores(i)[0], 0.f);
+      want[size_t(k * (d + 1))] += int64_t(std::nearbyint(std::ldexp(double(di), 30)));
+    }
+    EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end() - 1), std::vector<int64_t>(want.begin(), want.end() - 1));
+    EXPECT_NEAR(double(got.back()), double(want.back()), 1e-5 * double(want.back()));
+    for (int64_t l = 5; twins && l < 8; ++l) EXPECT_EQ(got[size_t(k * d + l)], 0) << "centroid " << l << " took tied rows";
   }
-  EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end() - 1), std::vector<int64_t>(want.begin(), want.end() - 1));
-  EXPECT_NEAR(double(got.back()), double(want.back()), 1e-5 * double(want.back()));
 }
 
 TEST(SearchTorch, ExactKnnAndIvfThroughTheComputeTarget) {
