@@ -231,28 +231,52 @@ torch::Tensor TorchSearch::base_bias(const torch::Tensor& bx, const float* norms
 torch::Tensor TorchSearch::scores(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
                                   float alpha) const {
   // Each elementwise pass over an [m x cn] block costs as much memory traffic
-  // as the GEMM's own output, so the scale and bias ride in one pass: the
-  // GEMM's epilogue (addmm) or one add that also widens a low-precision product.
+  // as the GEMM's own output, so the scale and bias ride in the GEMM.
   if (!low_ || mm_type_ == torch::kFloat) {  // fp32, or tf32 (fp32 tensors, tf32 tensor-core math)
-    if (bias.defined()) return torch::addmm(bias, qx, bx.t(), /*beta=*/1, /*alpha=*/alpha);
+    if (bias.defined()) return torch::addmm(bias, qx, bx.t(), /*beta=*/1, /*alpha=*/alpha);  // in the epilogue
     const torch::Tensor s = torch::mm(qx, bx.t());
     return alpha == 1.f ? s : s.mul_(alpha);
   }
-  torch::Tensor p;
-  if (dev_.is_cuda()) {
-    p = torch::mm(qx.to(mm_type_), bx.to(mm_type_).t());
+  // bf16/fp16: the bias is one more column of the product (q' = [q, 1],
+  // b' = [alpha b, bias]), so the scores leave the GEMM in the low type and
+  // topk reads them as they are (2 bytes a score, no fp32 pass); they only
+  // pick candidates, which are re-scored in fp32.
+  if (mm_type_ == torch::kHalf) check_half_range(qx, bx, bias, alpha);
+  torch::Tensor a = qx, b = alpha == 1.f ? bx : bx * alpha;
+  if (bias.defined()) {
+    a = with_column(a, {}), b = with_column(b, bias);
   } else {
-    // CPU tensors: inputs rounded to the low type, products accumulated in
-    // fp32 and rounded to the low type (what tensor cores and cuBLAS do), so
-    // the re-scoring is exercised; held in fp32 (CPU topk has no fp16).
-    p = torch::mm(qx.to(mm_type_).to(torch::kFloat), bx.to(mm_type_).to(torch::kFloat).t())
-            .to(mm_type_)
-            .to(torch::kFloat);
+    a = a.to(mm_type_), b = b.to(mm_type_);
   }
-  if (bias.defined()) return torch::add(bias, p, alpha);  // fp32 = bias + alpha p, one pass
-  // Unbiased inner products stay in the product's type: topk orders them as
-  // their fp32 values (widening is exact), reading half the bytes.
-  return alpha == 1.f ? p : p.to(torch::kFloat).mul_(alpha);
+  if (dev_.is_cuda()) return torch::mm(a, b.t());
+  // CPU tensors: the rounded inputs' products accumulated in fp32 and the
+  // result rounded to the low type (what tensor cores and cuBLAS do), held
+  // as fp32 (CPU topk has no fp16): the same picks as on a GPU.
+  return torch::mm(a.to(torch::kFloat), b.to(torch::kFloat).t()).to(mm_type_).to(torch::kFloat);
+}
+
+void TorchSearch::check_half_range(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
+                                   float alpha) const {
+  // |score| <= alpha |q| |b| + |bias|: past fp16's largest finite value a
+  // score would become inf and the pick silently wrong.
+  constexpr double kHalfMax = 65504;
+  torch::Tensor bound = qx.norm(2, 1).max() * bx.norm(2, 1).max() * alpha;
+  if (bias.defined()) bound = bound + torch::where(bias.isfinite(), bias.abs(), torch::zeros_like(bias)).max();
+  const double at_most = bound.item<double>();
+  require(at_most < kHalfMax, "runtime.precision fp16: scores of these rows reach ", at_most,
+          ", past fp16's largest value 65504; use bf16 (fp32's range) or fp32, or scale the features");
+}
+
+torch::Tensor TorchSearch::with_column(const torch::Tensor& x, const torch::Tensor& col) const {
+  const int64_t n = x.size(0), d = x.size(1), dp = (d + 1 + 7) / 8 * 8;  // tensor cores want multiples of 8
+  torch::Tensor out = torch::zeros({n, dp}, x.options().dtype(mm_type_));
+  out.narrow(1, 0, d).copy_(x);
+  if (col.defined()) {
+    out.select(1, d).copy_(col);
+  } else {
+    out.select(1, d).fill_(1);
+  }
+  return out;
 }
 
 Candidates TorchSearch::candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,

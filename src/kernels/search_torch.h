@@ -77,10 +77,18 @@ class TorchSearch final : public SearchKernel {
   /// undefined (no bias) for inner products without a valid mask.
   torch::Tensor base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid, bool l2) const;
   /// Scores [m x cn] of queries qx [m x d] against base bx [cn x d]:
-  /// alpha <q, b> + bias (undefined: none), the products in mm_type_; fp32,
-  /// except low-precision inner products with alpha 1 and no bias, which stay
-  /// in the products' type (only a candidate pick reads them).
+  /// alpha <q, b> + bias (undefined: none). fp32 and tf32: fp32 scores.
+  /// bf16/fp16: the bias is a column of the product and the scores are in
+  /// that type on a GPU (rounded to it, held as fp32, on CPU tensors): only
+  /// a candidate pick reads them.
   torch::Tensor scores(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias, float alpha) const;
+  /// Throws unless every fp16 score of qx [m x d] against bx [cn x d] stays
+  /// finite (bounded by alpha |q|max |b|max + |bias|max; one sync).
+  void check_half_range(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
+                        float alpha) const;
+  /// [x, col] [n x dp] in mm_type_, dp = d + 1 rounded up to a multiple of 8
+  /// (zeros after col); col [n] undefined: ones.
+  torch::Tensor with_column(const torch::Tensor& x, const torch::Tensor& col) const;
   /// Candidates of queries qx [m x d] against base bx [cn x d]: the best
   /// `keep` + margin columns per row by topk (fp32: a row whose keep-th score
   /// ties past the pick is picked again by exact keys; a block of at most

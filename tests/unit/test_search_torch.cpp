@@ -204,6 +204,33 @@ TEST(SearchTorch, LowPrecisionIsRescoredToTheFp32Result) {
       }
 }
 
+TEST(SearchTorch, Fp16RefusesScoresPastItsRange) {
+  // Rows of norm ~300: l2 scores reach ~2e5, past fp16's 65504. fp16 must
+  // say so (not return picks from inf scores); bf16 has fp32's range.
+  const int64_t n = 50, m = 200, d = 16;
+  auto b = test::randn(m, d, 3);
+  for (float& v : b) v *= 75.f;
+  const auto q = near_rows(b, n, d, 4);
+  TopK want(n, 5), got(n, 5), half(n, 5);
+  torch_kernel("cpu", "fp32")->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, want);
+  torch_kernel("cpu", "bf16")->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, got);
+  EXPECT_EQ(lists(want, n).ids, lists(got, n).ids);
+  try {
+    torch_kernel("cpu", "fp16")->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, half);
+    FAIL() << "fp16 searched scores past its range";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("runtime.precision fp16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
+  }
+  // Scaled to norm ~4, fp16 answers as fp32 does.
+  for (float& v : b) v /= 75.f;
+  const auto q2 = near_rows(b, n, d, 4);
+  TopK want2(n, 5), half2(n, 5);
+  torch_kernel("cpu", "fp32")->search({q2.data(), n, d, 0}, {b.data(), m}, Metric::l2, want2);
+  torch_kernel("cpu", "fp16")->search({q2.data(), n, d, 0}, {b.data(), m}, Metric::l2, half2);
+  EXPECT_EQ(lists(want2, n).ids, lists(half2, n).ids);
+}
+
 TEST(SearchTorch, HeldRowsAreUsedInsteadOfTheHostCopy) {
   const int64_t n = 64, m = 128, d = 8;
   auto q = test::randn(n, d, 1);
