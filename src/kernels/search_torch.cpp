@@ -12,6 +12,7 @@
 
 #include "distclust/comm.h"
 #include "distclust/error.h"
+#include "kernels/torch_types.h"
 
 namespace distclust {
 namespace torch_search {
@@ -83,12 +84,9 @@ std::vector<int64_t> self_columns(const SearchQueries& q, const SearchBase& b, i
 
 TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device) {
   const std::string& p = s.precision;
-  require(p == "fp32" || p == "tf32" || p == "bf16" || p == "fp16", "runtime.precision: '", p, "' is not one of fp32|tf32|bf16|fp16");
-  mm_type_ = p == "bf16" ? torch::kBFloat16 : p == "fp16" ? torch::kHalf : torch::kFloat;
+  mm_type_ = torch_type(p, "runtime.precision", /*tf32_ok=*/true);
   low_ = p != "fp32";
-  const std::string& st = s.storage;
-  require(st == "fp32" || st == "fp16" || st == "bf16", "runtime.storage: '", st, "' is not one of fp32|fp16|bf16");
-  store_type_ = st == "bf16" ? torch::kBFloat16 : st == "fp16" ? torch::kHalf : torch::kFloat;
+  store_type_ = torch_type(s.storage, "runtime.storage", /*tf32_ok=*/false);
   int64_t total = s.memory_bytes;
   if (dev_.is_cuda()) {
 #if DISTCLUST_TORCH_CUDA

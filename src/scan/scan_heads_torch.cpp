@@ -35,6 +35,7 @@
 #include <stdexcept>
 
 #include "kernels/torch_abi.h"
+#include "kernels/torch_types.h"
 #include "scan/scan_compute.h"
 
 namespace distclust {
@@ -46,7 +47,7 @@ class TorchHeads : public HeadsCompute {
  public:
   TorchHeads(const HeadShape& s, const TorchComputeSpec& spec, Communicator& comm)
       : HeadsCompute(s), comm_(comm), dev_(spec.device),
-        store_type_(spec.storage == "bf16" ? torch::kBFloat16 : spec.storage == "fp16" ? torch::kHalf : torch::kFloat) {
+        store_type_(torch_type(spec.storage, "runtime.storage", /*tf32_ok=*/false)) {
     if (dev_.is_cpu()) {
       torch::set_num_threads(std::max(1, spec.threads));
     } else {
@@ -69,7 +70,7 @@ class TorchHeads : public HeadsCompute {
   std::string describe() const override {
     return dev_.str() + " (LibTorch " + TORCH_VERSION + ", autograd, torch::optim::Adam" +
            (rows_.defined() ? std::string(", feature rows held on the device") +
-                                  (store_type_ == torch::kFloat ? "" : store_type_ == torch::kHalf ? " in fp16" : " in bf16")
+                                  (store_type_ == torch::kFloat ? "" : std::string(" in ") + torch_type_name(store_type_))
                             : std::string()) +
            (dev_.is_cpu() ? std::string() : device_comm_ ? ", gradient over NCCL from the device" : ", gradient via host") +
            ")";
