@@ -181,7 +181,7 @@ class EM {
               GMMGrids* grids_out = nullptr) {
     const GMMGrids grids(double(n_valid_), deviation_bound(col_max_, m.means));
     std::vector<int64_t> stats;
-    gmm_e_step(b_, make_density(m), grids, stats, out);
+    gmm_e_step(b_, make_density(m), &grids, &stats, out);
     comm_.allreduce_sum(stats.data(), stats.size());  // N, S, Q, log-likelihood: one message, exact
     const double ll = gmm_mean_loglik(stats, GMMStatsLayout(k_, d_, full_), grids, n_valid_);
     if (stats_out) *stats_out = std::move(stats);

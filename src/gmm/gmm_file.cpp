@@ -68,15 +68,7 @@ GMMParamsFit read_gmm_model(const std::string& path) {
 
 void gmm_predict(const FeatureBlock& b, const GMMParamsFit& m, const GMMRowOutput& out) {
   require(b.d == m.d, "gmm: rows of D=", b.d, " for a mixture of D=", m.d);
-  const GMMDensity g = make_density(m);
-  // The E-step also sums statistics on fixed grids sized from the rows'
-  // bounds; they are not used here, but the bounds must hold for these rows.
-  LocalCommunicator self;
-  int64_t n_valid = 0;
-  for (int64_t i = 0; i < b.local_rows(); ++i) n_valid += b.valid[i] ? 1 : 0;
-  const GMMGrids grids(double(std::max<int64_t>(n_valid, 1)), deviation_bound(column_abs_max(b, self), m.means));
-  std::vector<int64_t> unused;
-  gmm_e_step(b, g, grids, unused, &out);
+  gmm_e_step(b, make_density(m), nullptr, nullptr, &out);  // the outputs only: no statistics
 }
 
 }  // namespace distclust

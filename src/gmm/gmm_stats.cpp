@@ -91,15 +91,17 @@ double deviation_bound(const std::vector<double>& col_max, const std::vector<dou
   return dev * (1 + 1e-9);  // x - mu rounded in double stays below
 }
 
-void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& G, std::vector<int64_t>& stats,
+void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
                 const GMMRowOutput* out) {
+  require(!stats == !grids, "gmm_e_step: statistics need their grids");
   const int64_t k = g.k, d = g.d, n = b.local_rows();
   const GMMStatsLayout L(k, d, g.full);
-  stats.assign(size_t(L.size()), 0);
+  const bool sums = stats != nullptr;
+  if (sums) stats->assign(size_t(L.size()), 0);
   const int64_t tiles = (n + kTile - 1) / kTile;
 #pragma omp parallel
   {
-    std::vector<int64_t> acc(size_t(L.size()), 0);
+    std::vector<int64_t> acc(sums ? size_t(L.size()) : 0, 0);
     std::vector<double> xt(static_cast<size_t>(d * kTile)), work(static_cast<size_t>(d * kTile + kTile)), lp(static_cast<size_t>(kTile * k));
     std::vector<double> dev(static_cast<size_t>(kTile * d)), rd(static_cast<size_t>(kTile * d)), rr(kTile);
     int64_t rows[kTile];
@@ -125,7 +127,7 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& G, s
         const double mx = *std::max_element(l, l + k);
         double sum = 0;
         for (int64_t c = 0; c < k; ++c) sum += (l[c] = std::exp(l[c] - mx));
-        add_loglik(L, G, mx + std::log(sum), acc.data());
+        if (sums) add_loglik(L, *grids, mx + std::log(sum), acc.data());
         const double inv = 1.0 / sum;  // r = exp(l - mx) / sum: one exp per component, not two
         for (int64_t c = 0; c < k; ++c) l[c] *= inv;
         if (out) {
@@ -139,7 +141,8 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& G, s
           out->confidence[i] = float(l[best]);
         }
       }
-      for (int64_t c = 0; c < k; ++c) {
+      for (int64_t c = 0; sums && c < k; ++c) {
+        const GMMGrids& G = *grids;
         const double* mu = g.means.data() + c * d;
         int64_t m = 0;
         for (int64_t u = 0; u < t; ++u) {
@@ -153,7 +156,7 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& G, s
       }
     }
 #pragma omp critical
-    for (size_t j = 0; j < acc.size(); ++j) stats[j] += acc[j];
+    for (size_t j = 0; j < acc.size(); ++j) (*stats)[j] += acc[j];
   }
 }
 

@@ -58,9 +58,10 @@ struct GMMRowOutput {
 };
 
 /// E-step over this rank's valid rows: responsibilities under g (centred on
-/// g.means) added to stats (resized to layout.size(), local sums; the caller
-/// allreduces). Writes rows' outputs when `out` is given.
-void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids& grids, std::vector<int64_t>& stats,
+/// g.means) summed into *stats on `grids` (resized to layout.size(), local
+/// sums; the caller allreduces). Writes rows' outputs when `out` is given.
+/// stats and grids null: the outputs only (applying a fitted mixture).
+void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
                 const GMMRowOutput* out = nullptr);
 
 /// The statistics of a hard assignment (labels [local rows], -1 = none)
