@@ -96,7 +96,9 @@ class SearchKernel {
   /// query, the cap best (score, id) of this and earlier calls (unordered;
   /// empty slots hold id INT64_MAX). on_rows (optional): progress, the
   /// queries done so far, called now and then from one thread. Inside an
-  /// OpenMP parallel region it runs on the calling thread alone.
+  /// OpenMP parallel region it runs on the calling thread alone. search(),
+  /// hold() and release() may be called from several threads at once (IVF
+  /// list scans do): a kernel with state (a GPU's) serialises them.
   virtual void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
                       const std::function<void(int64_t)>& on_rows = {}) = 0;
   /// The self-join of a block, as a kNN graph needs it: every query row of

@@ -32,6 +32,7 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
   const int64_t k = s.k, d = s.d, width = k * (d + 1) + 1;
   require(k >= 1 && d >= 1 && s.n >= 0 && s.c && (s.n == 0 || (s.x && s.valid && (s.spherical || s.norms))),
           "lloyd_step: bad input (k=", k, " d=", d, " n=", s.n, ")");
+  std::lock_guard<std::mutex> lock(mu_);
   torch::Tensor acc;
   try {
     torch::NoGradGuard no_grad;

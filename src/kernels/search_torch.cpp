@@ -142,6 +142,11 @@ torch::Tensor TorchSearch::rows(const float* x, int64_t n, int64_t d) const {
 }
 
 void TorchSearch::hold(const float* x, int64_t n, int64_t d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hold_locked(x, n, d);
+}
+
+void TorchSearch::hold_locked(const float* x, int64_t n, int64_t d) {
   Held h{x, n, d, {}};
   const int64_t bytes = n * d * int64_t(c10::elementSize(store_type_));
   if (x && n > 0 && held_bytes_ + bytes <= held_budget_) {
@@ -159,6 +164,11 @@ void TorchSearch::hold(const float* x, int64_t n, int64_t d) {
 }
 
 void TorchSearch::release(const float* x) {
+  std::lock_guard<std::mutex> lock(mu_);
+  release_locked(x);
+}
+
+void TorchSearch::release_locked(const float* x) {
   for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
     if (it->x != x) continue;
     if (it->t.defined()) held_bytes_ -= it->t.numel() * int64_t(it->t.element_size());
@@ -168,6 +178,7 @@ void TorchSearch::release(const float* x) {
 }
 
 float* TorchSearch::alloc_block(int64_t n, int64_t d, const Communicator& comm) {
+  std::lock_guard<std::mutex> lock(mu_);
   // A GPU's memory goes only to NCCL (MPI would read a device pointer as a host one).
   if (n < 1 || d < 1 || (dev_.is_cuda() && comm.name() != "nccl")) return nullptr;
   const int64_t bytes = n * d * int64_t(sizeof(float));
@@ -183,6 +194,7 @@ float* TorchSearch::alloc_block(int64_t n, int64_t d, const Communicator& comm) 
 
 void TorchSearch::write_block(float* block, const float* x, int64_t n, int64_t d) {
   if (n == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
   torch::Tensor b = in_block(block, n, d);
   require(b.defined(), "write_block: ", n, " x ", d, " rows are not inside a device block of ", name());
   torch::NoGradGuard no_grad;
@@ -197,6 +209,7 @@ void TorchSearch::block_fence() {
 }
 
 void TorchSearch::free_block(float* block) {
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto it = blocks_.begin(); it != blocks_.end(); ++it) {
     if (it->data_ptr<float>() != block) continue;
     block_fence();  // no queued work may read it after the free
@@ -326,18 +339,19 @@ void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, 
   require(q.d >= 1 && (q.n == 0 || q.x) && (b.n == 0 || b.x), "search: bad shapes (", q.n, " x ", q.d,
           " queries, ", b.n, " base rows)");
   if (q.n == 0 || b.n == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
   // On a GPU, rows that fit are uploaded once for this call (each query
   // block meets every base block).
   std::vector<const float*> temp;
   auto release_temp = [&] {
-    for (const float* x : temp) release(x);
+    for (const float* x : temp) release_locked(x);
   };
   try {
     torch::NoGradGuard no_grad;
     const int64_t d = q.d;
     for (const auto& [x, n] : {std::pair<const float*, int64_t>{b.x, b.n}, {q.x, q.n}})
       if (dev_.is_cuda() && !is_held(x, n, d) && held_bytes_ + n * d * int64_t(c10::elementSize(store_type_)) <= held_budget_)
-        hold(x, n, d), temp.push_back(x);
+        hold_locked(x, n, d), temp.push_back(x);
     search_blocks(q, b, m, top, on_rows);
   } catch (const c10::Error& e) {
     release_temp();

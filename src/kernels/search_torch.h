@@ -14,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include <mutex>
 #include <vector>
 
 #include "distclust/search.h"
@@ -45,9 +46,6 @@ class TorchSearch final : public SearchKernel {
   void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
               const std::function<void(int64_t)>& on_rows) override;
   void hold(const float* x, int64_t n, int64_t d) override;
-  /// search() once the rows are where they will stay for the call.
-  void search_blocks(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
-                     const std::function<void(int64_t)>& on_rows);
   void release(const float* x) override;
   bool lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) override;
   /// Device blocks: tensors on the device (CPU tensors: host memory any comm
@@ -58,6 +56,13 @@ class TorchSearch final : public SearchKernel {
   void free_block(float* block) override;
 
  private:
+  /// search() once the rows are where they will stay for the call.
+  void search_blocks(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+                     const std::function<void(int64_t)>& on_rows);
+  /// hold() and release() with mu_ held.
+  void hold_locked(const float* x, int64_t n, int64_t d);
+  void release_locked(const float* x);
+
   struct Held {
     const float* x;
     int64_t n, d;
@@ -112,6 +117,10 @@ class TorchSearch final : public SearchKernel {
   int64_t held_budget_, work_budget_, held_bytes_ = 0;
   std::vector<Held> held_;
   std::vector<torch::Tensor> blocks_;  ///< device blocks [n x d] (alloc_block)
+  /// One call at a time: callers may search from several threads (IVF list
+  /// scans do, inside an OpenMP region), and a call changes held_ (a GPU's
+  /// per-call uploads) and the budget; on a GPU the work is one stream anyway.
+  mutable std::mutex mu_;
 };
 
 }  // namespace torch_search

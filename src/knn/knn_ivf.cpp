@@ -178,7 +178,8 @@ Queries exchange_queries(const FeatureBlock& b, int64_t r0, int64_t rn, const st
 /// Top-k of every received query over its probe lists (self excluded).
 /// Queries are taken in order of their nearest list, in batches, so the
 /// queries of a batch share lists and each (batch, list) is one search
-/// kernel call (its rows: the list's rows; results straight into `top`).
+/// kernel call (its rows: the list's rows, held by the kernel for the scan;
+/// results straight into `top`). The calls come from several threads.
 TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool l2) {
   const int64_t nq = q.size();
   std::vector<int64_t> order(nq);
@@ -189,6 +190,9 @@ TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool 
   });
   TopK top(nq, k);
   auto kernel = make_search();
+  // The lists stay where the kernel computes (a GPU) for the whole scan:
+  // each list meets many query batches, and is uploaded once, not per call.
+  const HeldRows held(*kernel, L.x.data(), int64_t(L.row.size()), d);
   const Metric metric = l2 ? Metric::l2 : Metric::inner_product;
   const int64_t batch = 4096;
 #pragma omp parallel

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "comm/local_comm.h"
@@ -229,6 +231,38 @@ TEST(SearchTorch, Fp16RefusesScoresPastItsRange) {
   torch_kernel("cpu", "fp32")->search({q2.data(), n, d, 0}, {b.data(), m}, Metric::l2, want2);
   torch_kernel("cpu", "fp16")->search({q2.data(), n, d, 0}, {b.data(), m}, Metric::l2, half2);
   EXPECT_EQ(lists(want2, n).ids, lists(half2, n).ids);
+}
+
+TEST(SearchTorch, CallsFromSeveralThreadsAtOnce) {
+  // IVF list scans call search() from inside an OpenMP region, and on a GPU
+  // a call holds and releases its rows: threads that hold, search and
+  // release their own copies at once must get the one-thread answer.
+  const int64_t n = 16, m = 64, d = 8;
+  const auto b = test::randn(m, d, 11), q = near_rows(b, n, d, 12);
+  auto tk = torch_kernel("cpu", "fp32");
+  TopK want(n, 3);
+  tk->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, want);
+  const std::vector<int64_t> expect = lists(want, n).ids;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      const std::vector<float> mine(b);  // a pointer of its own to hold
+      std::vector<std::vector<float>> small(64, std::vector<float>(size_t(d), 1.0f));
+      for (int it = 0; it < 200; ++it) {
+        // Many small holds too: the kernel's list of held rows grows and
+        // shrinks under the other threads' searches.
+        for (auto& r : small) tk->hold(r.data(), 1, d);
+        tk->hold(mine.data(), m, d);
+        TopK got(n, 3);
+        tk->search({q.data(), n, d, 0}, {mine.data(), m}, Metric::l2, got);
+        tk->release(mine.data());
+        for (auto& r : small) tk->release(r.data());
+        if (lists(got, n).ids != expect) ++wrong;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(SearchTorch, HeldRowsAreUsedInsteadOfTheHostCopy) {
