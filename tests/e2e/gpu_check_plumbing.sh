@@ -6,12 +6,15 @@
 source "$(dirname "$0")/lib.sh"
 S=$DC_SOURCE
 OUT=$DC_TMP/out WORK=$DC_TMP/work bash "$S/tools/gpu-check.sh" --dry-run > dry.txt || fail "dry run failed"
-steps=$(sed -n 's/^step \([a-z]*\): limit \([0-9]*\) s:.*/\1/p' dry.txt | tr '\n' ' ')
-[[ $steps == "check limits unpack configure build libs kmeans knn scan extract tests unit " ]] || fail "steps: $steps"
-total=$(sed -n 's/^step [a-z]*: limit \([0-9]*\) s:.*/\1/p' dry.txt | paste -sd+ | bc)
+steps=$(sed -n 's/^step \([a-z0-9-]*\): limit \([0-9]*\) s:.*/\1/p' dry.txt | tr '\n' ' ')
+[[ $steps == "check limits unpack configure build libs kmeans kmeans-bf16 knn-bf16 scan extract tests knn unit " ]] ||
+  fail "steps: $steps"
+total=$(sed -n 's/^step [a-z0-9-]*: limit \([0-9]*\) s:.*/\1/p' dry.txt | paste -sd+ | bc)
 ((total <= 480)) || fail "step limits add up to $total s > 480"
 grep -q 'bench kmeans --n 1000000 --d 256 --k 20000 --iters 25 .*--set runtime.device=cuda' dry.txt || fail "kmeans sizes"
 grep -q 'bench knn --n 1281167 --d 512 --k 20 --set runtime.device=cuda' dry.txt || fail "knn sizes"
+grep -q 'step kmeans-bf16: .*--iters 25 .*--set runtime.precision=bf16' dry.txt || fail "kmeans bf16"
+grep -q 'step knn-bf16: .*--k 20 .*--set runtime.precision=bf16' dry.txt || fail "knn bf16"
 grep -q 'gpu_limits.py --device cuda --size 8192' dry.txt || fail "limits sizes"
 if bash "$S/tools/gpu-check.sh" --bogus > /dev/null 2>&1; then fail "a bad option was accepted"; fi
 pass "dry run: $steps($total s)"
