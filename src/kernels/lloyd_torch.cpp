@@ -4,6 +4,7 @@
 // the same assignments), one allreduce of the int64 buffer (from device
 // memory when the communicator is NCCL), then the buffer to the host.
 #include <cmath>
+#include <vector>
 
 #include "distclust/comm.h"
 #include "distclust/error.h"
@@ -46,23 +47,33 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     block_sizes(s.n, k, d, 1, qb, cb);
     const torch::Tensor cx = rows(s.c, k, d);
     const torch::Tensor bias = base_bias(cx, nullptr, nullptr, l2);
+    const float alpha = l2 ? 2.f : 1.f;
+    // Centroid blocks' operands, once per step where they fit the reserve.
+    const bool once = operands_fit(k, d);
+    std::vector<Operand> cents;
+    for (int64_t c0 = 0; c0 < k; c0 += cb) {
+      const int64_t cn = std::min(cb, k - c0);
+      const torch::Tensor cb_x = cx.narrow(0, c0, cn), cb_bias = bias.defined() ? bias.narrow(0, c0, cn) : bias;
+      cents.push_back(once ? base_operand(cb_x, cb_bias, alpha) : Operand{{}, cb_bias, {}});
+      cents.back().x = cb_x;
+    }
     const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
     for (int64_t t = t_first; t <= t_last; ++t) {
       // Query blocks aligned to global rows as in search().
       const int64_t g0 = t * qb;
       const int64_t lo = std::max(s.first_row, g0) - s.first_row, hi = std::min(s.first_row + s.n, g0 + qb) - s.first_row;
       const int64_t off = s.first_row + lo - g0, m = hi - lo;
-      const torch::Tensor qx = query_block(s.x, d, lo, hi, off, qb);
+      const Operand qo = query_operand(query_block(s.x, d, lo, hi, off, qb));
+      const torch::Tensor& qx = qo.x;
       torch::Tensor best, lab;
-      for (int64_t c0 = 0; c0 < k; c0 += cb) {  // centroid blocks: a later block wins only when strictly better
-        const int64_t cn = std::min(cb, k - c0);
+      for (int64_t c0 = 0, blk = 0; c0 < k; c0 += cb, ++blk) {  // centroid blocks: a later block wins only when strictly better
+        const Operand& pre = cents[size_t(blk)];
+        Operand co = once ? pre : base_operand(pre.x, pre.bias, alpha);
+        co.x = pre.x;
         torch::Tensor v, col;
-        const torch::Tensor cb_x = cx.narrow(0, c0, cn), cb_bias = bias.defined() ? bias.narrow(0, c0, cn) : bias;
-        const float alpha = l2 ? 2.f : 1.f;
         // fp32: every centroid's score, the best by max(); low precision: the
         // best 1 + margin by the low products, re-scored in fp32.
-        best_of(low_ ? candidates(qx, cb_x, cb_bias, {}, alpha, 1) : Candidates{scores(qx, cb_x, cb_bias, alpha), {}},
-                v, col);
+        best_of(low_ ? candidates(qo, co, {}, alpha, 1) : Candidates{scores(qo, co, alpha), {}}, v, col);
         if (!best.defined()) {
           best = v, lab = col;
         } else {

@@ -1,5 +1,6 @@
-// The LibTorch search kernel (search_torch.h): blocks, scores, selection and
-// the plugin's entry point distclust_torch_search_v2.
+// The LibTorch search kernel (search_torch.h): held rows, device blocks, the
+// blocks of a search and the plugin's entry point distclust_torch_search_v2
+// (the products and picks: scores_torch.cpp).
 #include "kernels/search_torch.h"
 
 #if DISTCLUST_TORCH_CUDA
@@ -8,7 +9,6 @@
 #endif
 
 #include <algorithm>
-#include <limits>
 
 #include "distclust/comm.h"
 #include "distclust/error.h"
@@ -17,26 +17,7 @@
 namespace distclust {
 namespace torch_search {
 namespace {
-constexpr float kNever = -std::numeric_limits<float>::infinity();
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-}  // namespace
-
-/// The best `keep` of each row of scores e [m x w] with their ids [m x w],
-/// ties to the lower position (callers keep positions in id order), best
-/// first: int64 keys, the float's bits made monotone in the high half and
-/// the complement of the position in the low half, so that topk's order is
-/// exact and total (no tie is left to topk's own choice).
-Picks best_by_key(const torch::Tensor& e, const torch::Tensor& ids, int64_t keep) {
-  const int64_t w = e.size(1), kk = std::min(keep, w);
-  const torch::Tensor bits = e.add(0.0f).view(torch::kInt).to(torch::kLong);  // + 0: -0 becomes +0
-  const torch::Tensor ord = torch::where(bits >= 0, bits, bits.bitwise_xor(0x7FFFFFFF));
-  const torch::Tensor pos = torch::arange(w, ids.options());
-  const torch::Tensor key = ord.mul(int64_t(1) << 32).add_(int64_t(0xFFFFFFFF) - pos);
-  const torch::Tensor at = std::get<1>(torch::topk(key, kk, 1, /*largest=*/true, /*sorted=*/true));
-  return {e.gather(1, at), ids.gather(1, at)};
-}
-
-namespace {
 
 /// running (best first, ids below the new block's) merged with a block's picks.
 Picks merge(const Picks& running, const Picks& block, int64_t keep) {
@@ -104,6 +85,7 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device) {
   }
   held_budget_ = total / 2;
   work_budget_ = std::max<int64_t>(total - held_budget_, 1);
+  reserve_budget_ = low_mm() ? work_budget_ / 8 : 0;
 }
 
 std::string TorchSearch::name() const {
@@ -239,99 +221,14 @@ torch::Tensor TorchSearch::base_bias(const torch::Tensor& bx, const float* norms
   return bias;
 }
 
-torch::Tensor TorchSearch::scores(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
-                                  float alpha) const {
-  // Each elementwise pass over an [m x cn] block costs as much memory traffic
-  // as the GEMM's own output, so the scale and bias ride in the GEMM.
-  if (!low_ || mm_type_ == torch::kFloat) {  // fp32, or tf32 (fp32 tensors, tf32 tensor-core math)
-    if (bias.defined()) return torch::addmm(bias, qx, bx.t(), /*beta=*/1, /*alpha=*/alpha);  // in the epilogue
-    const torch::Tensor s = torch::mm(qx, bx.t());
-    return alpha == 1.f ? s : s.mul_(alpha);
-  }
-  // bf16/fp16: the bias is one more column of the product (q' = [q, 1],
-  // b' = [alpha b, bias]), so the scores leave the GEMM in the low type and
-  // topk reads them as they are (2 bytes a score, no fp32 pass); they only
-  // pick candidates, which are re-scored in fp32.
-  if (mm_type_ == torch::kHalf) check_half_range(qx, bx, bias, alpha);
-  torch::Tensor a = qx, b = alpha == 1.f ? bx : bx * alpha;
-  if (bias.defined()) {
-    a = with_column(a, {}), b = with_column(b, bias);
-  } else {
-    a = a.to(mm_type_), b = b.to(mm_type_);
-  }
-  if (dev_.is_cuda()) return torch::mm(a, b.t());
-  // CPU tensors: the rounded inputs' products accumulated in fp32 and the
-  // result rounded to the low type (what tensor cores and cuBLAS do), held
-  // as fp32 (CPU topk has no fp16): the same picks as on a GPU.
-  return torch::mm(a.to(torch::kFloat), b.to(torch::kFloat).t()).to(mm_type_).to(torch::kFloat);
-}
-
-void TorchSearch::check_half_range(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
-                                   float alpha) const {
-  // |score| <= alpha |q| |b| + |bias|: past fp16's largest finite value a
-  // score would become inf and the pick silently wrong.
-  constexpr double kHalfMax = 65504;
-  torch::Tensor bound = qx.norm(2, 1).max() * bx.norm(2, 1).max() * alpha;
-  if (bias.defined()) bound = bound + torch::where(bias.isfinite(), bias.abs(), torch::zeros_like(bias)).max();
-  const double at_most = bound.item<double>();
-  require(at_most < kHalfMax, "runtime.precision fp16: scores of these rows reach ", at_most,
-          ", past fp16's largest value 65504; use bf16 (fp32's range) or fp32, or scale the features");
-}
-
-torch::Tensor TorchSearch::with_column(const torch::Tensor& x, const torch::Tensor& col) const {
-  const int64_t n = x.size(0), d = x.size(1), dp = (d + 1 + 7) / 8 * 8;  // tensor cores want multiples of 8
-  torch::Tensor out = torch::zeros({n, dp}, x.options().dtype(mm_type_));
-  out.narrow(1, 0, d).copy_(x);
-  if (col.defined()) {
-    out.select(1, d).copy_(col);
-  } else {
-    out.select(1, d).fill_(1);
-  }
-  return out;
-}
-
-Candidates TorchSearch::candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
-                                   const torch::Tensor& selfcol, float alpha, int64_t keep) const {
-  torch::Tensor s = scores(qx, bx, bias, alpha);
-  if (selfcol.defined()) {
-    const torch::Tensor own = selfcol.ge(0).nonzero().squeeze(1);
-    if (own.numel()) s.index_put_({own, selfcol.index_select(0, own)}, kNever);
-  }
-  const int64_t m = qx.size(0), d = qx.size(1), cn = bx.size(0), c = std::min<int64_t>(cn, keep + margin(keep));
-  if (!low_ && c == cn) return {s, {}};
-  // topk on the float scores, one pass over the block; the exact keys
-  // (best_by_key) then order only the c picked per row.
-  auto [v, at] = torch::topk(s, c, 1, /*largest=*/true, /*sorted=*/!low_);  // fp32: v sorted for the tie check
-  if (!low_ && c < cn) {
-    // topk leaves the choice among equal scores to itself: where the keep-th
-    // score is also the last picked, more equal scores may lie beyond the
-    // pick, so that row's picks are made again by exact keys over the whole
-    // row (ties to the lower column). Rare: it takes keep + margin equal scores.
-    const torch::Tensor kth = v.select(1, keep - 1);
-    const torch::Tensor redo = kth.eq(v.select(1, c - 1)).logical_and_(kth.gt(kNever)).nonzero().squeeze(1);
-    if (redo.numel()) {
-      const torch::Tensor pos = torch::arange(cn, at.options()).unsqueeze(0).expand({redo.numel(), cn});
-      at.index_copy_(0, redo, best_by_key(s.index_select(0, redo), pos, c).ids);
-    }
-  }
-  // Columns in increasing order: positions then follow ids (best_by_key).
-  const torch::Tensor cols = std::get<0>(torch::sort(at, 1));
-  if (!low_) return {s.gather(1, cols), cols};
-  const torch::Tensor flat = cols.reshape({-1});
-  torch::Tensor e = (bx.index_select(0, flat).view({m, c, d}) * qx.unsqueeze(1)).sum(2);
-  e.mul_(alpha);
-  if (bias.defined()) e.add_(bias.index_select(0, flat).view({m, c}));
-  if (selfcol.defined()) e.masked_fill_(cols == selfcol.unsqueeze(1), kNever);
-  return {e, cols};
-}
-
 void TorchSearch::block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const {
   constexpr int64_t kScoreBytes = 40;  // fp32 scores, a low-precision product, topk temporaries, re-picked rows' int64 keys
   (void)n;  // block sizes must not depend on a rank's row count (aligned blocks)
-  cb = std::min(nb, std::max<int64_t>(16, work_budget_ / (kScoreBytes * 1024)));
+  const int64_t work = work_budget_ - reserve_budget_;
+  cb = std::min(nb, std::max<int64_t>(16, work / (kScoreBytes * 1024)));
   const int64_t c = std::min(cb, cap + margin(cap));
   const int64_t per_row = cb * kScoreBytes + d * 8 + c * 16 + (low_ ? c * d * 8 : 0);
-  qb = std::clamp<int64_t>(work_budget_ / per_row, 1, 8192);
+  qb = std::clamp<int64_t>(work / per_row, 1, 8192);
 }
 
 void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
@@ -373,27 +270,35 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
   const int64_t origin = q.aligned ? q.first_row : 0;
   const int64_t t_first = floor_div(origin, qb), t_last = floor_div(origin + q.n - 1, qb);
   const auto i64 = torch::TensorOptions().dtype(torch::kLong);
-  // Per base row, once per call: bias and id.
-  std::vector<torch::Tensor> bias, ids;
+  const float alpha = l2 ? 2.f : 1.f;
+  // Per base block, once per call: bias, ids and (bf16/fp16, where they fit
+  // the reserve) the low operand; otherwise that is made per block pair.
+  const bool once = operands_fit(b.n, d);
+  std::vector<Operand> base;
+  std::vector<torch::Tensor> ids;
   for (int64_t c0 = 0; c0 < b.n; c0 += cb) {
     const int64_t cn = std::min(cb, b.n - c0);
-    bias.push_back(base_bias(rows(b.x + c0 * d, cn, d), b.norms ? b.norms + c0 : nullptr,
-                             b.valid ? b.valid + c0 : nullptr, l2));
+    const torch::Tensor bx = rows(b.x + c0 * d, cn, d);
+    const torch::Tensor bias =
+        base_bias(bx, b.norms ? b.norms + c0 : nullptr, b.valid ? b.valid + c0 : nullptr, l2);
+    base.push_back(once ? base_operand(bx, bias, alpha) : Operand{{}, bias, {}});
     ids.push_back(b.ids ? upload(b.ids + c0, cn, torch::kLong) : torch::arange(b.first_id + c0, b.first_id + c0 + cn, i64.device(dev_)));
   }
   for (int64_t t = t_first; t <= t_last; ++t) {
     const int64_t g0 = t * qb;
     const int64_t lo = std::max(origin, g0) - origin, hi = std::min(origin + q.n, g0 + qb) - origin;
     const int64_t off = q.aligned ? origin + lo - g0 : 0, n = q.aligned ? qb : hi - lo;
-    const torch::Tensor qx = query_block(q.x, d, lo, hi, off, n);
+    const Operand qo = query_operand(query_block(q.x, d, lo, hi, off, n));
     Picks best;
     for (int64_t c0 = 0, blk = 0; c0 < b.n; c0 += cb, ++blk) {
       const int64_t cn = std::min(cb, b.n - c0);
       bool any = false;
       const std::vector<int64_t> sc = self_columns(q, b, lo, hi, off, n, c0, cn, any);
       const torch::Tensor selfcol = any ? torch::tensor(sc, i64).to(dev_) : torch::Tensor();
-      const Candidates c =
-          candidates(qx, rows(b.x + c0 * d, cn, d), bias[size_t(blk)], selfcol, l2 ? 2.f : 1.f, cap);
+      const torch::Tensor bx = rows(b.x + c0 * d, cn, d);
+      Operand bo = once ? base[size_t(blk)] : base_operand(bx, base[size_t(blk)].bias, alpha);
+      bo.x = bx;
+      const Candidates c = candidates(qo, bo, selfcol, alpha, cap);
       const torch::Tensor cid = c.cols.defined() ? ids[size_t(blk)].index_select(0, c.cols.reshape({-1})).view_as(c.cols)
                                                  : ids[size_t(blk)].unsqueeze(0).expand_as(c.e);
       best = merge(best, best_by_key(c.e, cid, cap), cap);

@@ -1,19 +1,22 @@
 // The LibTorch search kernel (plugin side; includes LibTorch): the
 // SearchKernel contract of include/distclust/search.h on CPU tensors or a
 // GPU. Queries and base rows go to the device in blocks sized by a memory
-// budget (a shard larger than the GPU streams through), scores are one
-// torch::mm per block pair (L2: 2<q,b> - |b|^2 as on the CPU), invalid and
+// budget (a shard larger than the GPU streams through), scores are one GEMM
+// per block pair with the L2 bias in it (2<q,b> - |b|^2 as on the CPU: addmm's
+// epilogue in fp32/tf32, one more product column in bf16/fp16), invalid and
 // self pairs are masked to -inf, torch::topk picks each block's best (exact
 // keys order the picks: ties to the lower id), a running best per query
 // merges the blocks on the device, and the host TopK merges calls. bf16/fp16/tf32
 // products pick cap + margin candidates that are then re-scored in fp32, so
 // well-separated data gets the fp32 answer. Held rows (hold()) stay on the
 // device between calls; lloyd_step runs a whole k-means step there.
-// Internal to the plugin (search_torch.cpp, lloyd_torch.cpp).
+// Internal to the plugin: search_torch.cpp (blocks, held rows), scores_torch.cpp
+// (operands, scores, candidate picks), lloyd_torch.cpp (the k-means step).
 #pragma once
 
 #include <torch/torch.h>
 
+#include <limits>
 #include <mutex>
 #include <vector>
 
@@ -22,6 +25,9 @@
 
 namespace distclust {
 namespace torch_search {
+
+/// A score never to return (masked pairs, invalid rows).
+constexpr float kNever = -std::numeric_limits<float>::infinity();
 
 /// A block's candidates: exact (fp32) scores e [m x c] of base columns
 /// cols [m x c] (block-relative, increasing along a row; undefined: all
@@ -33,6 +39,18 @@ struct Candidates {
 /// Per query row, kept candidates best first: scores v and ids [m x kept].
 struct Picks {
   torch::Tensor v, ids;
+};
+
+/// One side of a block product. x [r x d]: the rows in fp32 on the device
+/// (base side: set per block pair, as held rows may be stored in another
+/// type); bias [r] (base side; undefined: none); low [r x dp]: bf16/fp16
+/// products' GEMM operand in that type (queries [x, 1], base [alpha x, bias]
+/// or [alpha x, 0]), made once per block and used against
+/// every block of the other side (a conversion per pair would move about as
+/// many bytes as the scores); norm_max, bias_max: fp16's range check.
+struct Operand {
+  torch::Tensor x, bias, low;
+  double norm_max = 0, bias_max = 0;
 };
 
 /// The best `keep` of each row of scores e [m x w] with ids [m x w] (int64),
@@ -81,29 +99,41 @@ class TorchSearch final : public SearchKernel {
   /// Per base row [cn]: -|b|^2 (l2) or 0, -inf where valid[j] == 0;
   /// undefined (no bias) for inner products without a valid mask.
   torch::Tensor base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid, bool l2) const;
-  /// Scores [m x cn] of queries qx [m x d] against base bx [cn x d]:
+  /// bf16/fp16 products: their GEMM operands are made once per block.
+  bool low_mm() const { return low_ && mm_type_ != torch::kFloat; }
+  /// A query block qx [m x d] as an operand.
+  Operand query_operand(const torch::Tensor& qx) const;
+  /// A base block as an operand (x left undefined: rows() gives it per
+  /// pair): bias [cn] (undefined: none) and, bf16/fp16, low from bx [cn x d].
+  Operand base_operand(const torch::Tensor& bx, const torch::Tensor& bias, float alpha) const;
+  /// Device bytes of a low operand of n x d rows (0 for fp32/tf32 products).
+  int64_t operand_bytes(int64_t n, int64_t d) const;
+  /// Scores [m x cn] of queries q against base b (x set on both):
   /// alpha <q, b> + bias (undefined: none). fp32 and tf32: fp32 scores.
-  /// bf16/fp16: the bias is a column of the product and the scores are in
-  /// that type on a GPU (rounded to it, held as fp32, on CPU tensors): only
-  /// a candidate pick reads them.
-  torch::Tensor scores(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias, float alpha) const;
-  /// Throws unless every fp16 score of qx [m x d] against bx [cn x d] stays
-  /// finite (bounded by alpha |q|max |b|max + |bias|max; one sync).
-  void check_half_range(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
-                        float alpha) const;
-  /// [x, col] [n x dp] in mm_type_, dp = d + 1 rounded up to a multiple of 8
-  /// (zeros after col); col [n] undefined: ones.
-  torch::Tensor with_column(const torch::Tensor& x, const torch::Tensor& col) const;
-  /// Candidates of queries qx [m x d] against base bx [cn x d]: the best
-  /// `keep` + margin columns per row by topk (fp32: a row whose keep-th score
-  /// ties past the pick is picked again by exact keys; a block of at most
-  /// that many columns: all of them), or by low-precision products re-scored
-  /// in fp32. selfcol [m]: a query's own column (-1: none), masked.
-  Candidates candidates(const torch::Tensor& qx, const torch::Tensor& bx, const torch::Tensor& bias,
-                        const torch::Tensor& selfcol, float alpha, int64_t keep) const;
+  /// bf16/fp16: the product of the low operands, in that type on a GPU
+  /// (rounded to it, held as fp32, on CPU tensors): only a candidate pick
+  /// reads them.
+  torch::Tensor scores(const Operand& q, const Operand& b, float alpha) const;
+  /// Throws unless every fp16 score of q against b stays finite (bounded by
+  /// alpha |q|max |b|max + |bias|max, from the operands: no device work).
+  void check_half_range(const Operand& q, const Operand& b, float alpha) const;
+  /// [scale x, col] [n x dp] in mm_type_, dp = d + 1 rounded up to a multiple
+  /// of 8 (zeros after col), in one pass over x; col [n] undefined: ones.
+  torch::Tensor with_column(const torch::Tensor& x, float scale, const torch::Tensor& col) const;
+  /// Candidates of queries q [m x d] against base b [cn x d] (x set on
+  /// both): the best `keep` + margin columns per row by topk (fp32: a row
+  /// whose keep-th score ties past the pick is picked again by exact keys; a
+  /// block of at most that many columns: all of them), or by low-precision
+  /// products re-scored in fp32. selfcol [m]: a query's own column (-1:
+  /// none), masked.
+  Candidates candidates(const Operand& q, const Operand& b, const torch::Tensor& selfcol, float alpha,
+                        int64_t keep) const;
   /// Rows of query and base blocks for a search of n queries against nb
-  /// base rows keeping cap (within the work budget).
+  /// base rows keeping cap (within the work budget less the operand reserve).
   void block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const;
+  /// Whether a call's low operands of nb x d base rows are made once per
+  /// call (they fit the reserve) rather than once per block pair.
+  bool operands_fit(int64_t nb, int64_t d) const { return operand_bytes(nb, d) <= reserve_budget_; }
   /// Candidates beyond `keep`: low precision, room for rounding; fp32, room
   /// for equal scores before a row must be picked again by exact keys.
   int64_t margin(int64_t keep) const { return low_ ? std::max<int64_t>(8, keep) : 8; }
@@ -114,7 +144,10 @@ class TorchSearch final : public SearchKernel {
   torch::ScalarType mm_type_;  ///< type of the matrix products
   torch::ScalarType store_type_;  ///< type of held rows (runtime.storage)
   bool low_;                   ///< products below fp32: candidates re-scored in fp32
-  int64_t held_budget_, work_budget_, held_bytes_ = 0;
+  /// Device memory: held rows and device blocks; each call's score blocks
+  /// and temporaries; bf16/fp16: each call's low base operands (reserve,
+  /// 1/8 of the work; fp32/tf32: 0).
+  int64_t held_budget_, work_budget_, reserve_budget_, held_bytes_ = 0;
   std::vector<Held> held_;
   std::vector<torch::Tensor> blocks_;  ///< device blocks [n x d] (alloc_block)
   /// One call at a time: callers may search from several threads (IVF list

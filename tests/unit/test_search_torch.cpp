@@ -206,6 +206,52 @@ TEST(SearchTorch, LowPrecisionIsRescoredToTheFp32Result) {
       }
 }
 
+TEST(SearchTorch, LowOperandsOncePerCallOrPerBlockPairAgree) {
+  // bf16/fp16 GEMM operands are made once per call where they fit the
+  // reserve (1/8 of the work budget: the default here), else once per block
+  // pair (16 MiB: 2 MiB of rows against a 1 MiB reserve). Both must give the
+  // same lists, with masks, ids and either metric; the blocks (~180 columns)
+  // are wide enough that a wrong operand changes the picks.
+  const int64_t n = 200, m = 20000, d = 24, memory = 16 << 20;
+  auto b = test::randn(m, d, 8);
+  for (int64_t j = 0; j < m; ++j)  // norms from 0.25x to 4x: l2 and inner product pick differently
+    for (int64_t x = 0; x < d; ++x) b[size_t(j * d + x)] *= 0.25f + 3.75f * float(j % 11) / 10.f;
+  const auto q = near_rows(b, n, d, 9);
+  std::vector<uint8_t> valid(m, 1);
+  for (int64_t j = 0; j < m; j += 7) valid[size_t(j)] = 0;
+  for (const char* prec : {"bf16", "fp16"})
+    for (Metric metric : {Metric::inner_product, Metric::l2})
+      for (bool masked : {false, true}) {
+        SearchBase base{b.data(), m, 100};
+        if (masked) base.valid = valid.data();
+        TopK once(n, 6), per_pair(n, 6);
+        torch_kernel("cpu", prec)->search({q.data(), n, d, 0}, base, metric, once);
+        torch_kernel("cpu", prec, memory)->search({q.data(), n, d, 0}, base, metric, per_pair);
+        expect_same(lists(once, n), lists(per_pair, n),
+                    std::string(prec) + " l2 " + std::to_string(metric == Metric::l2) + " masked " + std::to_string(masked));
+      }
+  // The k-means step: centroid operands once per step, or per block pair;
+  // rows near centroids 0..1999.
+  LocalCommunicator comm;
+  const int64_t k = m, rows = 2000;
+  const auto x = near_rows(b, rows, d, 10);
+  std::vector<uint8_t> all(static_cast<size_t>(rows), 1);
+  std::vector<float> norms(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i)
+    norms[size_t(i)] = float(std::inner_product(x.begin() + i * d, x.begin() + (i + 1) * d, x.begin() + i * d, 0.0));
+  LloydStep s;
+  s.x = x.data(), s.n = rows, s.d = d, s.valid = all.data(), s.norms = norms.data();
+  s.c = b.data(), s.k = k, s.sum_shift = 30, s.dist_shift = 30;
+  for (const char* prec : {"bf16", "fp16"}) {
+    std::vector<int64_t> a(size_t(k * (d + 1) + 1)), z(a.size());
+    ASSERT_TRUE(torch_kernel("cpu", prec)->lloyd_step(s, comm, a.data()));
+    ASSERT_TRUE(torch_kernel("cpu", prec, memory)->lloyd_step(s, comm, z.data()));
+    EXPECT_EQ(std::vector<int64_t>(a.begin() + k * d, a.end() - 1), std::vector<int64_t>(z.begin() + k * d, z.end() - 1))
+        << prec << ": counts";
+    EXPECT_EQ(a, z) << prec;
+  }
+}
+
 TEST(SearchTorch, Fp16RefusesScoresPastItsRange) {
   // Rows of norm ~300: l2 scores reach ~2e5, past fp16's 65504. fp16 must
   // say so (not return picks from inf scores); bf16 has fp32's range.
