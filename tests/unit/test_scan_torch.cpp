@@ -16,6 +16,7 @@
 #include "common/test_common.h"
 #include "common/tolerances.h"
 #include "comm/local_comm.h"
+#include "distclust/error.h"
 #include "distclust/rng.h"
 #include "eval/metrics.h"
 #include "kernels/compute_target.h"
@@ -364,6 +365,25 @@ TEST(ScanTorch, RowsHeldInHalfGiveTheLogitsOfRoundedRows) {
   for (size_t i = 0; i < z_held.size(); ++i) diff = std::max(diff, double(std::fabs(z_held[i] - z_host[i])));
   EXPECT_GT(diff, 0.0) << "bf16 rows gave the fp32 logits: the rows were not rounded";
   EXPECT_LT(diff, 2e-2) << "bf16 rounding (2^-8 relative) moved the logits by more than expected";
+}
+
+TEST(ScanTorch, UnknownStorageIsRefusedByName) {
+  // Config validation refuses such names first; the heads must not fall
+  // back to fp32 rows when handed one anyway (a plugin reached another way).
+  LocalCommunicator c;
+  const ScanRows rows(keyed_rows(), true, c);
+  ScanHeads h = small_heads();
+  Target t(true);
+  ComputeTarget odd = compute_target();
+  odd.storage = "fp8";
+  set_compute_target_for_tests(odd);
+  try {
+    heads_compute(h, c, &rows);
+    FAIL() << "runtime.storage fp8 was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("runtime.storage"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'fp8'"), std::string::npos) << e.what();
+  }
 }
 
 // The same on a GPU (cuda:0, fp32): ctest label gpu (gpu_scan_torch);
