@@ -92,6 +92,11 @@ class SearchKernel {
  public:
   virtual ~SearchKernel() = default;
   virtual std::string name() const = 0;
+  /// Where this kernel's time went since it was made, per phase, largest
+  /// first ("gemm 1.2 s (60%), select 0.4 s (20%), ...; device events"):
+  /// what a bench or stage logs to say where the time goes. Empty: not
+  /// measured (the CPU kernel, whose time is its GEMM tiles).
+  virtual std::string time_report() const { return {}; }
   /// Offers every base row to every query: top [rows x cap] keeps, per
   /// query, the cap best (score, id) of this and earlier calls (unordered;
   /// empty slots hold id INT64_MAX). on_rows (optional): progress, the

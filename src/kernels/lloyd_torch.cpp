@@ -37,6 +37,7 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
   torch::Tensor acc;
   try {
     torch::NoGradGuard no_grad;
+    clock_.start();
     const bool l2 = !s.spherical;
     const auto i64 = torch::TensorOptions().dtype(torch::kLong).device(dev_);
     acc = torch::zeros({width}, i64);
@@ -57,29 +58,43 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       cents.push_back(once ? base_operand(cb_x, cb_bias, alpha) : Operand{{}, cb_bias, {}});
       cents.back().x = cb_x;
     }
+    clock_.mark(Phase::operands);
     const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
     for (int64_t t = t_first; t <= t_last; ++t) {
       // Query blocks aligned to global rows as in search().
       const int64_t g0 = t * qb;
       const int64_t lo = std::max(s.first_row, g0) - s.first_row, hi = std::min(s.first_row + s.n, g0 + qb) - s.first_row;
       const int64_t off = s.first_row + lo - g0, m = hi - lo;
-      const Operand qo = query_operand(query_block(s.x, d, lo, hi, off, qb));
+      const torch::Tensor qb_x = query_block(s.x, d, lo, hi, off, qb);
+      clock_.mark(Phase::upload);
+      const Operand qo = query_operand(qb_x);
+      clock_.mark(Phase::operands);
       const torch::Tensor& qx = qo.x;
       torch::Tensor best, lab;
       for (int64_t c0 = 0, blk = 0; c0 < k; c0 += cb, ++blk) {  // centroid blocks: a later block wins only when strictly better
         const Operand& pre = cents[size_t(blk)];
         Operand co = once ? pre : base_operand(pre.x, pre.bias, alpha);
         co.x = pre.x;
+        if (!once) clock_.mark(Phase::operands);
         torch::Tensor v, col;
         // fp32: every centroid's score, the best by max(); low precision: the
-        // best 1 + margin by the low products, re-scored in fp32.
-        best_of(low_ ? candidates(qo, co, {}, alpha, 1) : Candidates{scores(qo, co, alpha), {}}, v, col);
+        // best 1 + margin by the low products, re-scored in fp32 (candidates
+        // marks gemm, select and rescore).
+        Candidates c;
+        if (low_) {
+          c = candidates(qo, co, {}, alpha, 1);
+        } else {
+          c.e = scores(qo, co, alpha);
+          clock_.mark(Phase::gemm);
+        }
+        best_of(c, v, col);
         if (!best.defined()) {
           best = v, lab = col;
         } else {
           const torch::Tensor win = v > best;
           best = torch::where(win, v, best), lab = torch::where(win, col + c0, lab);
         }
+        clock_.mark(Phase::select);
       }
       best = best.narrow(0, off, m), lab = lab.narrow(0, off, m);
       // The distance in float as assign_nearest computes it.
@@ -92,6 +107,7 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       sums.index_add_(0, lv, xv.to(torch::kDouble).mul_(sum_scale).round_().to(torch::kLong));
       counts.index_add_(0, lv, torch::ones_like(lv));
       total.add_(dist.index_select(0, at).to(torch::kDouble).mul_(dist_scale).round_().to(torch::kLong).sum());
+      clock_.mark(Phase::sums);
     }
     bool reduced = false;
 #if DISTCLUST_TORCH_CUDA
@@ -100,10 +116,14 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       c10::cuda::getCurrentCUDAStream(dev_.index()).synchronize();
       comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(width));
       reduced = true;
+      clock_.mark(Phase::reduce);
     }
 #endif
     acc = acc.to(torch::kCPU).contiguous();
+    clock_.mark(Phase::download);
     if (!reduced) comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(width));  // local, MPI: host memory
+    clock_.mark(Phase::reduce);
+    clock_.settle();
   } catch (const c10::Error& e) {
     throw Error(fmt("LibTorch k-means step on ", spec_.device, ": ", e.what_without_backtrace()));
   }

@@ -101,13 +101,17 @@ void TorchSearch::check_half_range(const Operand& q, const Operand& b, float alp
 Candidates TorchSearch::candidates(const Operand& q, const Operand& b, const torch::Tensor& selfcol, float alpha,
                                    int64_t keep) const {
   torch::Tensor s = scores(q, b, alpha);
+  clock_.mark(Phase::gemm);
   if (selfcol.defined()) {
     const torch::Tensor own = selfcol.ge(0).nonzero().squeeze(1);
     if (own.numel()) s.index_put_({own, selfcol.index_select(0, own)}, kNever);
   }
   const int64_t m = q.x.size(0), d = q.x.size(1), cn = b.x.size(0);
   const int64_t c = std::min<int64_t>(cn, keep + margin(keep));
-  if (!low_ && c == cn) return {s, {}};
+  if (!low_ && c == cn) {
+    clock_.mark(Phase::select);
+    return {s, {}};
+  }
   // topk on the float scores, one pass over the block; the exact keys
   // (best_by_key) then order only the c picked per row.
   auto [v, at] = torch::topk(s, c, 1, /*largest=*/true, /*sorted=*/!low_);  // fp32: v sorted for the tie check
@@ -125,12 +129,18 @@ Candidates TorchSearch::candidates(const Operand& q, const Operand& b, const tor
   }
   // Columns in increasing order: positions then follow ids (best_by_key).
   const torch::Tensor cols = std::get<0>(torch::sort(at, 1));
-  if (!low_) return {s.gather(1, cols), cols};
+  clock_.mark(Phase::select);
+  if (!low_) {
+    Candidates out{s.gather(1, cols), cols};
+    clock_.mark(Phase::rescore);
+    return out;
+  }
   const torch::Tensor flat = cols.reshape({-1});
   torch::Tensor e = (b.x.index_select(0, flat).view({m, c, d}) * q.x.unsqueeze(1)).sum(2);
   e.mul_(alpha);
   if (b.bias.defined()) e.add_(b.bias.index_select(0, flat).view({m, c}));
   if (selfcol.defined()) e.masked_fill_(cols == selfcol.unsqueeze(1), kNever);
+  clock_.mark(Phase::rescore);
   return {e, cols};
 }
 

@@ -63,7 +63,7 @@ std::vector<int64_t> self_columns(const SearchQueries& q, const SearchBase& b, i
 
 }  // namespace
 
-TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device) {
+TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device), clock_(dev_) {
   const std::string& p = s.precision;
   mm_type_ = torch_type(p, "runtime.precision", /*tf32_ok=*/true);
   low_ = p != "fp32";
@@ -86,6 +86,11 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device) {
   held_budget_ = total / 2;
   work_budget_ = std::max<int64_t>(total - held_budget_, 1);
   reserve_budget_ = low_mm() ? work_budget_ / 8 : 0;
+}
+
+std::string TorchSearch::time_report() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return clock_.report();
 }
 
 std::string TorchSearch::name() const {
@@ -245,10 +250,12 @@ void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, 
   };
   try {
     torch::NoGradGuard no_grad;
+    clock_.start();
     const int64_t d = q.d;
     for (const auto& [x, n] : {std::pair<const float*, int64_t>{b.x, b.n}, {q.x, q.n}})
       if (dev_.is_cuda() && !is_held(x, n, d) && held_bytes_ + n * d * int64_t(c10::elementSize(store_type_)) <= held_budget_)
         hold_locked(x, n, d), temp.push_back(x);
+    clock_.mark(Phase::upload);
     search_blocks(q, b, m, top, on_rows);
   } catch (const c10::Error& e) {
     release_temp();
@@ -284,11 +291,15 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
     base.push_back(once ? base_operand(bx, bias, alpha) : Operand{{}, bias, {}});
     ids.push_back(b.ids ? upload(b.ids + c0, cn, torch::kLong) : torch::arange(b.first_id + c0, b.first_id + c0 + cn, i64.device(dev_)));
   }
+  clock_.mark(Phase::operands);
   for (int64_t t = t_first; t <= t_last; ++t) {
     const int64_t g0 = t * qb;
     const int64_t lo = std::max(origin, g0) - origin, hi = std::min(origin + q.n, g0 + qb) - origin;
     const int64_t off = q.aligned ? origin + lo - g0 : 0, n = q.aligned ? qb : hi - lo;
-    const Operand qo = query_operand(query_block(q.x, d, lo, hi, off, n));
+    const torch::Tensor qx = query_block(q.x, d, lo, hi, off, n);
+    clock_.mark(Phase::upload);
+    const Operand qo = query_operand(qx);
+    clock_.mark(Phase::operands);
     Picks best;
     for (int64_t c0 = 0, blk = 0; c0 < b.n; c0 += cb, ++blk) {
       const int64_t cn = std::min(cb, b.n - c0);
@@ -296,14 +307,19 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
       const std::vector<int64_t> sc = self_columns(q, b, lo, hi, off, n, c0, cn, any);
       const torch::Tensor selfcol = any ? torch::tensor(sc, i64).to(dev_) : torch::Tensor();
       const torch::Tensor bx = rows(b.x + c0 * d, cn, d);
+      clock_.mark(Phase::upload);
       Operand bo = once ? base[size_t(blk)] : base_operand(bx, base[size_t(blk)].bias, alpha);
       bo.x = bx;
-      const Candidates c = candidates(qo, bo, selfcol, alpha, cap);
+      clock_.mark(Phase::operands);
+      const Candidates c = candidates(qo, bo, selfcol, alpha, cap);  // marks gemm, select, rescore
       const torch::Tensor cid = c.cols.defined() ? ids[size_t(blk)].index_select(0, c.cols.reshape({-1})).view_as(c.cols)
                                                  : ids[size_t(blk)].unsqueeze(0).expand_as(c.e);
       best = merge(best, best_by_key(c.e, cid, cap), cap);
+      clock_.mark(Phase::merge);
     }
-    push(best, q, lo, hi, off, top);
+    push(best, q, lo, hi, off, top);  // waits for the device
+    clock_.mark(Phase::download);
+    clock_.settle();
     if (on_rows) on_rows(hi);
   }
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "distclust/search.h"
+#include "kernels/phase_clock_torch.h"
 #include "kernels/torch_abi.h"
 
 namespace distclust {
@@ -61,6 +62,7 @@ class TorchSearch final : public SearchKernel {
  public:
   explicit TorchSearch(const TorchComputeSpec& s);
   std::string name() const override;
+  std::string time_report() const override;
   void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
               const std::function<void(int64_t)>& on_rows) override;
   void hold(const float* x, int64_t n, int64_t d) override;
@@ -141,6 +143,8 @@ class TorchSearch final : public SearchKernel {
 
   TorchComputeSpec spec_;
   torch::Device dev_;
+  /// Phase times of every call (time_report); marks from const methods too.
+  mutable PhaseClock clock_;
   torch::ScalarType mm_type_;  ///< type of the matrix products
   torch::ScalarType store_type_;  ///< type of held rows (runtime.storage)
   bool low_;                   ///< products below fp32: candidates re-scored in fp32

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <regex>
 #include <cmath>
 #include <numeric>
 #include <thread>
@@ -249,6 +252,59 @@ TEST(SearchTorch, LowOperandsOncePerCallOrPerBlockPairAgree) {
     EXPECT_EQ(std::vector<int64_t>(a.begin() + k * d, a.end() - 1), std::vector<int64_t>(z.begin() + k * d, z.end() - 1))
         << prec << ": counts";
     EXPECT_EQ(a, z) << prec;
+  }
+}
+
+namespace {
+/// Seconds per phase name of a time_report() ("gemm 1.2 s (60%), ...").
+std::map<std::string, double> phase_seconds(const std::string& report) {
+  std::map<std::string, double> out;
+  const std::regex item("([a-z]+) ([0-9.e+-]+) s \\(");
+  for (std::sregex_iterator it(report.begin(), report.end(), item), end; it != end; ++it)
+    out[(*it)[1]] = std::stod((*it)[2]);
+  return out;
+}
+double total(const std::map<std::string, double>& p) {
+  double t = 0;
+  for (const auto& [name, s] : p) t += s;
+  return t;
+}
+}  // namespace
+
+TEST(SearchTorch, TimeReportSaysWhereTheCallsWent) {
+  // The phases of a call are contiguous spans from its start to its last
+  // mark: they add up to at most the call's wall time, and to most of it.
+  EXPECT_EQ(make_cpu_search()->time_report(), "");
+  const int64_t n = 2000, m = 6000, d = 32;
+  const auto b = test::randn(m, d, 5), q = near_rows(b, n, d, 6);
+  for (const char* prec : {"fp32", "bf16"}) {
+    auto tk = torch_kernel("cpu", prec);
+    EXPECT_EQ(tk->time_report(), "") << prec << ": nothing measured yet";
+    TopK top(n, 10);
+    const auto t0 = std::chrono::steady_clock::now();
+    tk->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, top);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::string r = tk->time_report();
+    const auto p = phase_seconds(r);
+    EXPECT_NE(r.find("host clock"), std::string::npos) << r;
+    for (const char* phase : {"gemm", "select", "rescore", "merge"}) EXPECT_GT(p.count(phase), 0u) << prec << ": " << r;
+    EXPECT_LE(total(p), wall * 1.02 + 1e-3) << prec << ": " << r;  // the report rounds to 3 digits
+    EXPECT_GE(total(p), 0.5 * wall) << prec << ": " << r << " (wall " << wall << " s)";
+    // A k-means step adds its sums and reduce phases to the same totals.
+    LocalCommunicator comm;
+    std::vector<float> norms(static_cast<size_t>(n));
+    std::vector<uint8_t> valid(static_cast<size_t>(n), 1);
+    for (int64_t i = 0; i < n; ++i)
+      norms[size_t(i)] = float(std::inner_product(q.begin() + i * d, q.begin() + (i + 1) * d, q.begin() + i * d, 0.0));
+    LloydStep s;
+    s.x = q.data(), s.n = n, s.d = d, s.valid = valid.data(), s.norms = norms.data();
+    s.c = b.data(), s.k = 50, s.sum_shift = 30, s.dist_shift = 30;
+    std::vector<int64_t> buf(size_t(s.k * (d + 1) + 1));
+    ASSERT_TRUE(tk->lloyd_step(s, comm, buf.data()));
+    const auto p2 = phase_seconds(tk->time_report());
+    EXPECT_GT(p2.count("sums"), 0u) << tk->time_report();
+    EXPECT_GT(p2.count("reduce"), 0u) << tk->time_report();
+    EXPECT_GE(p2.at("gemm"), p.at("gemm")) << tk->time_report();
   }
 }
 
