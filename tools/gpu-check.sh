@@ -136,6 +136,11 @@ fig_limits() {
 }
 # fig_kmeans LOG PRECISION: the ratio is to the GEMM rate of the products' type.
 fig_kmeans() {
+  if [[ -z $(result_json "$1") ]]; then  # cut short: the iterations it finished (-v lines)
+    echo "$2: no result; $(grep -c ' iter [0-9]* inertia' "$1") iterations done, last: $(grep -o 'iter [0-9]* inertia .*' "$1" | tail -1)"
+    grep -o 'kernel time after .*' "$1" | tail -1 | sed 's/^/; /'
+    return
+  fi
   result_json "$1" | "$PY" -c '
 import json, sys
 r, lim, iters, prec = json.load(sys.stdin), json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3]
@@ -144,10 +149,15 @@ rate = lim.get(prec + "_tflops") or lim["fp32_tflops"]
 print("%s: %.4f s/iter, %d iterations %.2f s (target <= 2 s on an H200), %.1f TFLOP/s = %.2f of the %s GEMM rate (%.4g)" % (
     prec, r["sec_per_iter_median"], iters, r["sec_per_iter_median"] * iters, tf, tf / rate, prec, rate))
 ' "$work/limits.json" "${KM[7]}" "${2:-fp32}"
+  fig_phases "$1"
 }
+fig_kmeans_fp32() { fig_kmeans "$1" fp32; }
 fig_kmeans_bf16() { fig_kmeans "$1" bf16; }
+# Where the device kernel's time went (its phase report), after a figure.
+fig_phases() { grep -o 'kernel time (.*' "$1" | tail -1 | sed 's/^/; /'; }
 fig_knn() {
   result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%s: %.2f s (target <= 15 s), %.1f TFLOP/s (2N^2D)" % (sys.argv[1], r["seconds"], r["gflops"] / 1e3))' "${2:-fp32}"
+  fig_phases "$1"
 }
 fig_knn_bf16() { fig_knn "$1" bf16; }
 fig_scan() {
@@ -296,8 +306,8 @@ fi
 # fp32 products, then bf16 products with each row's best re-scored in fp32
 # (the targets are within reach of the latter: fp32 GEMM alone is ~0.15x bf16's).
 BF16=(--set runtime.precision=bf16)
-step kmeans 35 fig_kmeans "$build/src/cli/distclust" bench kmeans "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}"
-step kmeans-bf16 25 fig_kmeans_bf16 "$build/src/cli/distclust" bench kmeans "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}" "${BF16[@]}"
+step kmeans 35 fig_kmeans_fp32 "$build/src/cli/distclust" bench kmeans -v "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}"
+step kmeans-bf16 25 fig_kmeans_bf16 "$build/src/cli/distclust" bench kmeans -v "${KM[@]}" --no-sgemm --no-init-seconds "${DEVSET[@]}" "${BF16[@]}"
 step knn-bf16 35 fig_knn_bf16 "$build/src/cli/distclust" bench knn "${KNN[@]}" "${DEVSET[@]}" "${BF16[@]}"
 step scan 55 fig_scan scan_epoch
 step extract 45 fig_extract extract_bench

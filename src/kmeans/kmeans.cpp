@@ -246,8 +246,13 @@ class Lloyd {
     if (p_.spherical) normalize(st_.centroids, d_);
     const size_t h = st_.history.size();
     const double rel = h >= 2 ? (st_.history[h - 2] - inertia) / std::max(st_.history[h - 2], 1e-300) : 1.0;
-    log::detail("kmeans: restart ", st_.restart, " iter ", st_.next_iter, " inertia ", inertia,
-              splits ? fmt(" (", splits, " empty clusters split)") : std::string());
+    log::detail("kmeans: restart ", st_.restart, " iter ", st_.next_iter, " inertia ", inertia, ", ",
+                res_.iter_seconds.back(), " s", splits ? fmt(" (", splits, " empty clusters split)") : std::string());
+    // A device kernel's phases early on: a run cut short by a time limit
+    // still says where its time goes (-v; the whole run's at the end).
+    if (st_.restart == 0 && st_.next_iter < 2)
+      if (const std::string t = kernel_.time_report(); !t.empty())
+        log::detail("kmeans: kernel time after iteration ", st_.next_iter, ": ", t);
     st_.finished = (p_.tol > 0 && h >= 2 && rel >= 0 && rel < p_.tol && splits == 0) || inertia == 0;
     if (st_.finished || st_.next_iter + 1 == p_.iters) st_.finished = true;
     KMeansState next = st_;
@@ -308,6 +313,8 @@ KMeansResult kmeans(FeatureBlock& b, const KMeansParams& p, Communicator& comm, 
   Lloyd lloyd(b, p, comm, kernel, ckpt, hash);
   lloyd.resume();
   lloyd.run();
+  // Where a device kernel's time went (empty for the CPU kernel): rank 0's.
+  if (const std::string t = kernel.time_report(); !t.empty()) log::info("kmeans: kernel time (", kernel.name(), "): ", t);
   return lloyd.result();
 }
 

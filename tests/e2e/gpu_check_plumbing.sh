@@ -11,7 +11,7 @@ steps=$(sed -n 's/^step \([a-z0-9-]*\): limit \([0-9]*\) s:.*/\1/p' dry.txt | tr
   fail "steps: $steps"
 total=$(sed -n 's/^step [a-z0-9-]*: limit \([0-9]*\) s:.*/\1/p' dry.txt | paste -sd+ | bc)
 ((total <= 480)) || fail "step limits add up to $total s > 480"
-grep -q 'bench kmeans --n 1000000 --d 256 --k 20000 --iters 25 .*--set runtime.device=cuda' dry.txt || fail "kmeans sizes"
+grep -q 'step kmeans: .*bench kmeans -v --n 1000000 --d 256 --k 20000 --iters 25 .*--set runtime.device=cuda' dry.txt || fail "kmeans sizes"
 grep -q 'bench knn --n 1281167 --d 512 --k 20 --set runtime.device=cuda' dry.txt || fail "knn sizes"
 grep -q 'step kmeans-bf16: .*--iters 25 .*--set runtime.precision=bf16' dry.txt || fail "kmeans bf16"
 grep -q 'step knn-bf16: .*--k 20 .*--set runtime.precision=bf16' dry.txt || fail "knn bf16"
@@ -29,3 +29,24 @@ if $PY "$S/bench/gpu_limits.py" --device cuda --size 64 > /dev/null 2>&1 && ! $P
   fail "--device cuda without a GPU did not fail"
 fi
 pass "gpu_limits.py: $(tail -1 limits.txt | cut -c1-120)"
+
+# The figures read off a step's log: a k-means run's result with the
+# kernel's phases, and a run cut short by its time limit (no RESULT line):
+# the iterations it finished and the kernel's early phases.
+mkdir -p work && cp limits.json work/limits.json
+cat > km.log <<'LOG'
+[    1.00s r0 h] kmeans: restart 0 iter 0 inertia 10, 0.5 s
+[    1.10s r0 h] kmeans: kernel time after iteration 0: gemm 0.3 s (60%), select 0.2 s (40%); device events
+[    1.60s r0 h] kmeans: restart 0 iter 1 inertia 9, 0.25 s
+[    9.00s r0 h] kmeans: kernel time (torch:cuda:0 bf16): gemm 3 s (75%), select 1 s (25%); device events
+RESULT {"n": 20000, "d": 32, "k": 200, "sec_per_iter_median": 0.25}
+LOG
+fig() { WORK=$PWD/work OUT=$PWD/out PYTHON=$PY bash "$S/tools/gpu-check.sh" --step cpu "$@" | tr '\n' ' '; }
+got=$(fig fig_kmeans_bf16 km.log)
+[[ $got == *"bf16: 0.2500 s/iter, 3 iterations 0.75 s"* && $got == *"; kernel time (torch:cuda:0 bf16): gemm 3 s"* ]] ||
+  fail "k-means figure: $got"
+grep -v '^RESULT' km.log > km-cut.log
+got=$(fig fig_kmeans_bf16 km-cut.log)
+[[ $got == *"no result; 2 iterations done, last: iter 1 inertia 9, 0.25 s"* && $got == *"; kernel time after iteration 0: gemm 0.3 s"* ]] ||
+  fail "cut-short k-means figure: $got"
+pass "figures: $got"
