@@ -156,6 +156,10 @@ fig_kmeans_bf16() { fig_kmeans "$1" bf16; }
 # Where the device kernel's time went (its phase report), after a figure.
 fig_phases() { grep -o 'kernel time (.*' "$1" | tail -1 | sed 's/^/; /'; }
 fig_knn() {
+  if [[ -z $(result_json "$1") ]]; then  # cut short: its last progress line
+    echo "${2:-fp32}: no result; $(grep -o 'knn exact (rank 0): [0-9].*' "$1" | tail -1)"
+    return
+  fi
   result_json "$1" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%s: %.2f s (target <= 15 s), %.1f TFLOP/s (2N^2D)" % (sys.argv[1], r["seconds"], r["gflops"] / 1e3))' "${2:-fp32}"
   fig_phases "$1"
 }

@@ -49,4 +49,8 @@ grep -v '^RESULT' km.log > km-cut.log
 got=$(fig fig_kmeans_bf16 km-cut.log)
 [[ $got == *"no result; 2 iterations done, last: iter 1 inertia 9, 0.25 s"* && $got == *"; kernel time after iteration 0: gemm 0.3 s"* ]] ||
   fail "cut-short k-means figure: $got"
+printf '%s\n' "[   20.00s r0 h] knn exact (rank 0): 640000/1281167 query rows (50%), 32000 query rows/s, ETA 0:20" > knn-cut.log
+got=$(fig fig_knn_bf16 knn-cut.log)
+[[ $got == "bf16: no result; knn exact (rank 0): 640000/1281167 query rows (50%), 32000 query rows/s, ETA 0:20 " ]] ||
+  fail "cut-short kNN figure: $got"
 pass "figures: $got"
