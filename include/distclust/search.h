@@ -97,6 +97,13 @@ class SearchKernel {
   /// what a bench or stage logs to say where the time goes. Empty: not
   /// measured (the CPU kernel, whose time is its GEMM tiles).
   virtual std::string time_report() const { return {}; }
+  /// Query rows a call should carry for the kernel to be used well: 0 for
+  /// a kernel whose calls are cheap and may run side by side from OpenMP
+  /// threads (the CPU kernel: callers pick their own batches); more for one
+  /// with a fixed cost per call that serialises its calls (LibTorch: tens of
+  /// kernel launches a call, one stream), whose callers then make fewer,
+  /// larger calls from one thread and leave the threads to the kernel.
+  virtual int64_t min_call_rows() const { return 0; }
   /// Offers every base row to every query: top [rows x cap] keeps, per
   /// query, the cap best (score, id) of this and earlier calls (unordered;
   /// empty slots hold id INT64_MAX). on_rows (optional): progress, the

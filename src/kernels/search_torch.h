@@ -63,6 +63,8 @@ class TorchSearch final : public SearchKernel {
   explicit TorchSearch(const TorchComputeSpec& s);
   std::string name() const override;
   std::string time_report() const override;
+  /// Each call costs tens of kernel launches and takes the mutex.
+  int64_t min_call_rows() const override { return int64_t(1) << 18; }
   void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
               const std::function<void(int64_t)>& on_rows) override;
   void hold(const float* x, int64_t n, int64_t d) override;

@@ -179,7 +179,10 @@ Queries exchange_queries(const FeatureBlock& b, int64_t r0, int64_t rn, const st
 /// Queries are taken in order of their nearest list, in batches, so the
 /// queries of a batch share lists and each (batch, list) is one search
 /// kernel call (its rows: the list's rows, held by the kernel for the scan;
-/// results straight into `top`). The calls come from several threads.
+/// results straight into `top`). The calls come from several threads, in
+/// batches of 4096 queries; a kernel with a cost per call (a GPU's:
+/// SearchKernel::min_call_rows) gets batches of that many from one thread,
+/// so that each list is searched by few, large calls.
 TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool l2) {
   const int64_t nq = q.size();
   std::vector<int64_t> order(nq);
@@ -194,8 +197,8 @@ TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool 
   // each list meets many query batches, and is uploaded once, not per call.
   const HeldRows held(*kernel, L.x.data(), int64_t(L.row.size()), d);
   const Metric metric = l2 ? Metric::l2 : Metric::inner_product;
-  const int64_t batch = 4096;
-#pragma omp parallel
+  const int64_t per_call = kernel->min_call_rows(), batch = std::max<int64_t>(4096, per_call);
+#pragma omp parallel if (per_call == 0)
   {
     std::vector<float> bx;
     std::vector<int64_t> ids, slots;
