@@ -649,6 +649,33 @@ TEST(SearchTorch, CudaKMeansMatchesCpu) {
   }
 }
 
+TEST(SearchTorch, CudaTimeReportUsesDeviceEvents) {
+  const TorchInfo info = torch_info();
+  if (info.cuda_devices == 0)
+    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  // The phases come from CUDA events between the marks: spans of the
+  // device's stream inside the call, so at most the call's wall time.
+  const int64_t n = 20000, m = 50000, d = 128;
+  const auto b = test::randn(m, d, 21), q = near_rows(b, n, d, 22);
+  for (const char* prec : {"fp32", "bf16"}) {
+    auto g = torch_kernel("cuda:0", prec);
+    TopK warm(100, 10), top(n, 10);
+    g->search({q.data(), 100, d, 0}, {b.data(), m}, Metric::l2, warm);  // CUDA context, cuBLAS handles
+    const std::string before = g->time_report();
+    const double gemm0 = phase_seconds(before).count("gemm") ? phase_seconds(before).at("gemm") : 0.0;
+    const auto t0 = std::chrono::steady_clock::now();
+    g->search({q.data(), n, d, 0}, {b.data(), m}, Metric::l2, top);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::string r = g->time_report();
+    const auto p = phase_seconds(r), p0 = phase_seconds(before);
+    EXPECT_NE(r.find("device events"), std::string::npos) << r;
+    for (const char* phase : {"gemm", "select", "merge", "download"}) EXPECT_GT(p.count(phase), 0u) << prec << ": " << r;
+    EXPECT_GT(p.at("gemm"), gemm0) << prec << ": " << r;
+    EXPECT_LE(total(p) - total(p0), wall * 1.02 + 1e-3) << prec << ": " << r << " (wall " << wall << " s)";
+    std::printf("[ %s: wall %.4f s; %s ]\n", prec, wall, r.c_str());
+  }
+}
+
 TEST(SearchTorch, CudaDeviceBlocksOnlyForNccl) {
   const TorchInfo info = torch_info();
   if (info.cuda_devices == 0)
