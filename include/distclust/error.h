@@ -3,6 +3,7 @@
 // main() turns an exception on any rank into MPI_Abort of the whole job.
 #pragma once
 
+#include <cstdint>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,11 @@ std::string hdf5_error_text();
 /// HDF5 1.10), so the process exits without it (cli/main.cpp).
 void note_hdf5_close_failed();
 bool hdf5_close_failed();
+/// Flushes and closes the HDF5 file `file` (an hid_t) that is being written
+/// as `tmp`: "" or what failed, naming tmp, HDF5's reason and the free space
+/// when it is nearly gone. Metadata and cached small datasets reach the disk
+/// here, so a full disk shows now; a failure is noted (note_hdf5_close_failed).
+std::string flush_and_close_hdf5(int64_t file, const std::string& tmp);
 
 }  // namespace distclust
 

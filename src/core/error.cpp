@@ -60,6 +60,13 @@ std::atomic<bool> g_hdf5_close_failed{false};
 void note_hdf5_close_failed() { g_hdf5_close_failed = true; }
 bool hdf5_close_failed() { return g_hdf5_close_failed; }
 
+std::string flush_and_close_hdf5(int64_t file, const std::string& tmp) {
+  if (H5Fflush(hid_t(file), H5F_SCOPE_GLOBAL) >= 0 && H5Fclose(hid_t(file)) >= 0) return "";
+  note_hdf5_close_failed();
+  return fmt("writing ", tmp, " failed when its last data reached the disk (", hdf5_error_text(), ")",
+             disk_space_note(tmp));
+}
+
 std::string hdf5_error_text() {
   std::pair<std::string, std::string> d;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &d);

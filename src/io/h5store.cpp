@@ -223,12 +223,7 @@ std::string H5Writer::close() {
   if (file_ < 0) return "";
   const hid_t f = file_;
   file_ = -1;
-  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(f) < 0) {
-    note_hdf5_close_failed();
-    return fmt("writing ", tmp_, " failed when its last data reached the disk (", hdf5_error_text(), ")",
-               disk_space_note(tmp_));
-  }
-  return "";
+  return flush_and_close_hdf5(f, tmp_);
 }
 
 void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>& shape, DType t, bool half) {
