@@ -76,6 +76,13 @@ std::vector<float> near_rows(const std::vector<float>& b, int64_t n, int64_t d, 
   return q;
 }
 
+/// Why the *Cuda* tests skip here ("" where LibTorch sees a GPU).
+std::string no_gpu() {
+  const TorchInfo info = torch_info();
+  if (info.cuda_devices > 0) return "";
+  return "no GPU visible to LibTorch " + info.version + (info.cuda_built ? "" : " (built without CUDA)");
+}
+
 struct TargetGuard {
   ComputeTarget saved = compute_target();
   ~TargetGuard() { set_compute_target_for_tests(saved); }
@@ -602,9 +609,7 @@ TEST(SearchTorch, ExactKnnAndIvfThroughTheComputeTarget) {
 }
 
 TEST(SearchTorch, CudaKernelMatchesCpu) {
-  const TorchInfo info = torch_info();
-  if (info.cuda_devices == 0)
-    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  if (const std::string why = no_gpu(); !why.empty()) GTEST_SKIP() << why;
   const int64_t n = 3000, m = 5000, d = 96;
   const auto b = test::randn(m, d, 12), q = near_rows(b, n, d, 11);
   auto cpu = make_cpu_search();
@@ -622,9 +627,7 @@ TEST(SearchTorch, CudaKernelMatchesCpu) {
 }
 
 TEST(SearchTorch, CudaKMeansMatchesCpu) {
-  const TorchInfo info = torch_info();
-  if (info.cuda_devices == 0)
-    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  if (const std::string why = no_gpu(); !why.empty()) GTEST_SKIP() << why;
   LocalCommunicator comm;
   for (const char* prec : {"fp32", "bf16"}) {
     FeatureBlock b1 = test::mixture(20000, 32, 10, 0.2, 4), b2 = b1;
@@ -650,9 +653,7 @@ TEST(SearchTorch, CudaKMeansMatchesCpu) {
 }
 
 TEST(SearchTorch, CudaTimeReportUsesDeviceEvents) {
-  const TorchInfo info = torch_info();
-  if (info.cuda_devices == 0)
-    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  if (const std::string why = no_gpu(); !why.empty()) GTEST_SKIP() << why;
   // The phases come from CUDA events between the marks: spans of the
   // device's stream inside the call, so at most the call's wall time.
   const int64_t n = 20000, m = 50000, d = 128;
@@ -677,9 +678,7 @@ TEST(SearchTorch, CudaTimeReportUsesDeviceEvents) {
 }
 
 TEST(SearchTorch, CudaDeviceBlocksOnlyForNccl) {
-  const TorchInfo info = torch_info();
-  if (info.cuda_devices == 0)
-    GTEST_SKIP() << "no GPU visible to LibTorch " << info.version << (info.cuda_built ? "" : " (built without CUDA)");
+  if (const std::string why = no_gpu(); !why.empty()) GTEST_SKIP() << why;
   // MPI (or one process) would read a device pointer as a host one: a GPU
   // kernel offers blocks only to NCCL (tests/mpi: DistKnn.GpuRing*).
   LocalCommunicator comm;
