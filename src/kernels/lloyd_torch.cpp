@@ -38,6 +38,7 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
   try {
     torch::NoGradGuard no_grad;
     clock_.start();
+    ++calls_;
     const bool l2 = !s.spherical;
     const auto i64 = torch::TensorOptions().dtype(torch::kLong).device(dev_);
     acc = torch::zeros({width}, i64);
@@ -47,7 +48,7 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     int64_t qb = 0, cb = 0;
     block_sizes(s.n, k, d, 1, qb, cb);
     const torch::Tensor cx = rows(s.c, k, d);
-    const torch::Tensor bias = base_bias(cx, nullptr, nullptr, l2);
+    const torch::Tensor bias = base_bias(k, cx, nullptr, nullptr, l2);
     const float alpha = l2 ? 2.f : 1.f;
     // Centroid blocks' operands, once per step where they fit the reserve.
     const bool once = operands_fit(k, d);

@@ -90,7 +90,15 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device), 
 
 std::string TorchSearch::time_report() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return clock_.report();
+  const std::string phases = clock_.report();
+  if (phases.empty()) return phases;
+  // "<phases>; <calls> calls, <MB> MB of rows not held; <clock>": where a
+  // call's rows came from is half of where its time went on a GPU.
+  const size_t at = phases.rfind("; ");
+  char traffic[96];
+  std::snprintf(traffic, sizeof(traffic), "; %lld calls, %.4g MB of rows not held", static_cast<long long>(calls_),
+                double(streamed_bytes_) / 1e6);
+  return phases.substr(0, at) + traffic + phases.substr(at);
 }
 
 std::string TorchSearch::name() const {
@@ -125,6 +133,7 @@ torch::Tensor TorchSearch::rows(const float* x, int64_t n, int64_t d) const {
     const torch::Tensor t = h.t.narrow(0, (x - h.x) / d, n);
     return t.scalar_type() == torch::kFloat ? t : t.to(torch::kFloat);
   }
+  streamed_bytes_ += n * d * int64_t(sizeof(float));
   return upload(x, n * d, torch::kFloat).view({n, d});
 }
 
@@ -215,11 +224,10 @@ torch::Tensor TorchSearch::query_block(const float* x, int64_t d, int64_t lo, in
   return pad;
 }
 
-torch::Tensor TorchSearch::base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid,
+torch::Tensor TorchSearch::base_bias(int64_t cn, const torch::Tensor& bx, const float* norms, const uint8_t* valid,
                                      bool l2) const {
-  const int64_t cn = bx.size(0);
   if (!l2 && !valid) return {};  // inner products of valid rows: no pass over the scores
-  torch::Tensor bias = !l2    ? torch::zeros({cn}, bx.options())
+  torch::Tensor bias = !l2    ? torch::zeros({cn}, torch::TensorOptions().dtype(torch::kFloat).device(dev_))
                        : norms ? upload(norms, cn, torch::kFloat).neg()
                                : bx.mul(bx).sum(1).neg();
   if (valid) bias.masked_fill_(upload(valid, cn, torch::kByte) == 0, kNever);
@@ -251,6 +259,7 @@ void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, 
   try {
     torch::NoGradGuard no_grad;
     clock_.start();
+    ++calls_;
     const int64_t d = q.d;
     for (const auto& [x, n] : {std::pair<const float*, int64_t>{b.x, b.n}, {q.x, q.n}})
       if (dev_.is_cuda() && !is_held(x, n, d) && held_bytes_ + n * d * int64_t(c10::elementSize(store_type_)) <= held_budget_)
@@ -278,19 +287,26 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
   const int64_t t_first = floor_div(origin, qb), t_last = floor_div(origin + q.n - 1, qb);
   const auto i64 = torch::TensorOptions().dtype(torch::kLong);
   const float alpha = l2 ? 2.f : 1.f;
-  // Per base block, once per call: bias, ids and (bf16/fp16, where they fit
-  // the reserve) the low operand; otherwise that is made per block pair.
-  const bool once = operands_fit(b.n, d);
-  std::vector<Operand> base;
-  std::vector<torch::Tensor> ids;
-  for (int64_t c0 = 0; c0 < b.n; c0 += cb) {
+  // Per base block, once per call where several query blocks meet it: bias,
+  // ids and (bf16/fp16, where they fit the reserve) the low operand;
+  // otherwise made per block pair. The rows are read here only where the
+  // bias or operand needs them: rows not held are copied per read on a GPU.
+  const bool shared = t_last > t_first, once = shared && operands_fit(b.n, d);
+  // A base block's bias, ids and (with_low) low operand; bx undefined: read
+  // the rows only if those need them.
+  auto base_parts = [&](int64_t c0, torch::Tensor bx, bool with_low) {
     const int64_t cn = std::min(cb, b.n - c0);
-    const torch::Tensor bx = rows(b.x + c0 * d, cn, d);
+    if (!bx.defined() && (with_low || (l2 && !b.norms))) bx = rows(b.x + c0 * d, cn, d);
     const torch::Tensor bias =
-        base_bias(bx, b.norms ? b.norms + c0 : nullptr, b.valid ? b.valid + c0 : nullptr, l2);
-    base.push_back(once ? base_operand(bx, bias, alpha) : Operand{{}, bias, {}});
-    ids.push_back(b.ids ? upload(b.ids + c0, cn, torch::kLong) : torch::arange(b.first_id + c0, b.first_id + c0 + cn, i64.device(dev_)));
-  }
+        base_bias(cn, bx, b.norms ? b.norms + c0 : nullptr, b.valid ? b.valid + c0 : nullptr, l2);
+    Operand o = with_low ? base_operand(bx, bias, alpha) : Operand{{}, bias, {}};
+    const torch::Tensor id = b.ids ? upload(b.ids + c0, cn, torch::kLong)
+                                   : torch::arange(b.first_id + c0, b.first_id + c0 + cn, i64.device(dev_));
+    return std::make_pair(std::move(o), id);
+  };
+  std::vector<std::pair<Operand, torch::Tensor>> base;
+  if (shared)
+    for (int64_t c0 = 0; c0 < b.n; c0 += cb) base.push_back(base_parts(c0, {}, once));
   clock_.mark(Phase::operands);
   for (int64_t t = t_first; t <= t_last; ++t) {
     const int64_t g0 = t * qb;
@@ -308,12 +324,13 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
       const torch::Tensor selfcol = any ? torch::tensor(sc, i64).to(dev_) : torch::Tensor();
       const torch::Tensor bx = rows(b.x + c0 * d, cn, d);
       clock_.mark(Phase::upload);
-      Operand bo = once ? base[size_t(blk)] : base_operand(bx, base[size_t(blk)].bias, alpha);
+      auto [bo, id] = shared ? base[size_t(blk)] : base_parts(c0, bx, false);
+      if (!once) bo = base_operand(bx, bo.bias, alpha);
       bo.x = bx;
       clock_.mark(Phase::operands);
       const Candidates c = candidates(qo, bo, selfcol, alpha, cap);  // marks gemm, select, rescore
-      const torch::Tensor cid = c.cols.defined() ? ids[size_t(blk)].index_select(0, c.cols.reshape({-1})).view_as(c.cols)
-                                                 : ids[size_t(blk)].unsqueeze(0).expand_as(c.e);
+      const torch::Tensor cid = c.cols.defined() ? id.index_select(0, c.cols.reshape({-1})).view_as(c.cols)
+                                                 : id.unsqueeze(0).expand_as(c.e);
       best = merge(best, best_by_key(c.e, cid, cap), cap);
       clock_.mark(Phase::merge);
     }

@@ -100,9 +100,11 @@ class TorchSearch final : public SearchKernel {
   /// Query rows lo..hi of q on the device; with q.aligned, a partial block is
   /// padded to `rows` so that every block has the same GEMM shape.
   torch::Tensor query_block(const float* x, int64_t d, int64_t lo, int64_t hi, int64_t off, int64_t rows) const;
-  /// Per base row [cn]: -|b|^2 (l2) or 0, -inf where valid[j] == 0;
-  /// undefined (no bias) for inner products without a valid mask.
-  torch::Tensor base_bias(const torch::Tensor& bx, const float* norms, const uint8_t* valid, bool l2) const;
+  /// Per base row [cn]: -|b|^2 (l2: norms, else from bx [cn x d]) or 0,
+  /// -inf where valid[j] == 0; undefined (no bias) for inner products
+  /// without a valid mask. bx is read only for l2 without norms.
+  torch::Tensor base_bias(int64_t cn, const torch::Tensor& bx, const float* norms, const uint8_t* valid,
+                          bool l2) const;
   /// bf16/fp16 products: their GEMM operands are made once per block.
   bool low_mm() const { return low_ && mm_type_ != torch::kFloat; }
   /// A query block qx [m x d] as an operand.
@@ -147,6 +149,11 @@ class TorchSearch final : public SearchKernel {
   torch::Device dev_;
   /// Phase times of every call (time_report); marks from const methods too.
   mutable PhaseClock clock_;
+  /// Calls (search and lloyd_step) and bytes of host rows they read without
+  /// those being held or in a device block (a GPU copies them per use): the
+  /// time report's traffic line.
+  int64_t calls_ = 0;
+  mutable int64_t streamed_bytes_ = 0;
   torch::ScalarType mm_type_;  ///< type of the matrix products
   torch::ScalarType store_type_;  ///< type of held rows (runtime.storage)
   bool low_;                   ///< products below fp32: candidates re-scored in fp32

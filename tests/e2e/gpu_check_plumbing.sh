@@ -54,3 +54,17 @@ got=$(fig fig_knn_bf16 knn-cut.log)
 [[ $got == "bf16: no result; knn exact (rank 0): 640000/1281167 query rows (50%), 32000 query rows/s, ETA 0:20 " ]] ||
   fail "cut-short kNN figure: $got"
 pass "figures: $got"
+
+# The same figures off a real run's log (the LibTorch kernel on CPU
+# tensors, -v as gpu-check runs it): its per-iteration lines and kernel
+# phases are what the figures read, whole and cut short.
+$DC bench kmeans -v --n 4000 --d 16 --k 40 --iters 3 --no-sgemm --no-init-seconds --set runtime.kernels=torch \
+  > real.log 2>&1 || fail "bench kmeans with the torch kernel: $(tail -5 real.log)"
+got=$(fig fig_kmeans_fp32 real.log)
+[[ $got == *"fp32: "*" s/iter, 3 iterations "* && $got == *"; kernel time (torch:cpu fp32): "*"host clock"* ]] ||
+  fail "k-means figure off a real log: $got"
+grep -v '^RESULT' real.log > real-cut.log
+got=$(fig fig_kmeans_fp32 real-cut.log)
+[[ $got == *"no result; 3 iterations done, last: iter 2 inertia "* && $got == *"; kernel time after iteration 1: "*"gemm "*"host clock"* ]] ||
+  fail "cut-short k-means figure off a real log: $got"
+pass "figures off a real run: $got"

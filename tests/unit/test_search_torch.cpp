@@ -11,7 +11,10 @@
 #include <regex>
 #include <cmath>
 #include <numeric>
+#include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "comm/local_comm.h"
@@ -315,6 +318,47 @@ TEST(SearchTorch, TimeReportSaysWhereTheCallsWent) {
   }
 }
 
+/// The report's "<calls> calls, <MB> MB of rows not held" ({-1, -1}: none).
+std::pair<long, double> traffic(const std::string& report) {
+  std::smatch m;
+  if (!std::regex_search(report, m, std::regex("; ([0-9]+) calls, ([0-9.e+-]+) MB of rows not held;"))) return {-1, -1.0};
+  return {std::stol(m[1]), std::stod(m[2])};
+}
+
+TEST(SearchTorch, TimeReportCountsCallsAndRowsNotHeld) {
+  // Rows not held are copied host->device on each read on a GPU: a call with
+  // one query block reads each of its rows once, whatever the precision,
+  // metric or bias (the base used to be read twice: once for the bias and
+  // operands, once for the products). 500 queries x 6000 base rows: one
+  // query block in the default budget.
+  const int64_t n = 500, m = 6000, d = 32;
+  const auto b = test::randn(m, d, 5), q = near_rows(b, n, d, 6);
+  std::vector<float> norms(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i)
+    norms[size_t(i)] = float(std::inner_product(b.begin() + i * d, b.begin() + (i + 1) * d, b.begin() + i * d, 0.0));
+  const double mb = 4.0 * d / 1e6;
+  for (const char* prec : {"fp32", "bf16"})
+    for (Metric metric : {Metric::l2, Metric::inner_product})
+      for (bool with_norms : {false, true}) {
+        const std::string what = std::string(prec) + (metric == Metric::l2 ? " l2" : " ip") + (with_norms ? " norms" : "");
+        auto tk = torch_kernel("cpu", prec);
+        SearchBase base{b.data(), m};
+        if (with_norms) base.norms = norms.data();
+        TopK top(n, 10);
+        tk->search({q.data(), n, d, 0}, base, metric, top);
+        auto [calls, streamed] = traffic(tk->time_report());
+        EXPECT_EQ(calls, 1) << what << ": " << tk->time_report();
+        EXPECT_NEAR(streamed, (n + m) * mb, 1e-3 * (n + m) * mb) << what << ": " << tk->time_report();
+        // Held base rows are not read again; the queries are.
+        tk->hold(b.data(), m, d);
+        tk->search({q.data(), n, d, 0}, base, metric, top);
+        std::tie(calls, streamed) = traffic(tk->time_report());
+        EXPECT_EQ(calls, 2) << what;
+        EXPECT_NEAR(streamed, (2 * n + m) * mb, 1e-3 * (2 * n + m) * mb) << what << ": " << tk->time_report();
+        tk->release(b.data());
+      }
+}
+
 TEST(SearchTorch, Fp16RefusesScoresPastItsRange) {
   // Rows of norm ~300: l2 scores reach ~2e5, past fp16's 65504. fp16 must
   // say so (not return picks from inf scores); bf16 has fp32's range.
@@ -597,7 +641,16 @@ TEST(SearchTorch, ExactKnnAndIvfThroughTheComputeTarget) {
   const KnnGraph want = knn_ivf(b3, p, comm);
   use_torch();
   EXPECT_EQ(make_search()->min_call_rows(), int64_t(1) << 18);
+  testing::internal::CaptureStdout();
   const KnnGraph g = knn_ivf(b, p, comm);
+  const std::string log = testing::internal::GetCapturedStdout();
+  // All 9,000 queries are one batch (a GPU pays per call): one call per
+  // probed list, not one per list and 4096-query batch.
+  const size_t at = log.find("knn ivf: kernel time (torch:cpu fp32");
+  ASSERT_NE(at, std::string::npos) << log;
+  const long calls = traffic(log.substr(at, log.find('\n', at) - at)).first;
+  EXPECT_GE(calls, 1) << log;
+  EXPECT_LE(calls, p.nlist) << log;
   EXPECT_GE(g.recall, 0.9);
   ASSERT_EQ(g.indices.size(), want.indices.size());
   int64_t swaps = 0;
