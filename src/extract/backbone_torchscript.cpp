@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <sys/stat.h>
 #include <xmmintrin.h>
@@ -21,6 +22,17 @@
 
 namespace distclust {
 namespace {
+/// CUDA autocast on or off, in bf16 or fp16: LibTorch 2.4 gave the calls a
+/// device argument and deprecated the old ones (Debian's 1.13 has only those).
+void cuda_autocast(bool on, at::ScalarType type = at::kHalf) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_enabled(at::kCUDA, on);
+  if (on) at::autocast::set_autocast_dtype(at::kCUDA, type);
+#else
+  at::autocast::set_enabled(on);
+  if (on) at::autocast::set_autocast_gpu_dtype(type);
+#endif
+}
 
 std::string shape_text(const at::Tensor& t) {
   std::string s = "[";
@@ -119,19 +131,16 @@ class TorchScriptBackbone : public Backbone {
     at::Tensor in = torch::from_blob(const_cast<float*>(x), {batch, 3, s, s}, torch::kFloat);
     if (device_.is_cuda()) in = in.to(device_);
     const bool cast = device_.is_cuda() && spec_.autocast != "none";
-    if (cast) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(spec_.autocast == "bf16" ? at::kBFloat16 : at::kHalf);
-    }
+    if (cast) cuda_autocast(true, spec_.autocast == "bf16" ? at::kBFloat16 : at::kHalf);
     c10::IValue result;
     try {
       result = module_.forward({in});
     } catch (const std::exception& e) {
-      if (cast) at::autocast::set_enabled(false);
+      if (cast) cuda_autocast(false);
       throw Error(fmt("model ", spec_.path, " failed on input [", batch, ", 3, ", s, ", ", s, "]: ", reason(e)));
     }
     if (cast) {
-      at::autocast::set_enabled(false);
+      cuda_autocast(false);
       at::autocast::clear_cache();
     }
     require(result.isTensor(), "model ", spec_.path, " returned a ", result.tagKind(),
