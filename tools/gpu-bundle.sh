@@ -44,9 +44,11 @@ if [[ ! -e "$ocv/lib/libopencv_imgcodecs.so" ]]; then
   src="$work/src/opencv-4.6.0"
   if [[ ! -d "$src" ]]; then
     apt_dir=$(mktemp -d)
+    # The source list outside the lists folder: apt-get update deletes every
+    # file there that is not an index it fetched (it took the list with it).
+    mkdir -p "$apt_dir/lists/partial"
     printf 'deb-src http://deb.debian.org/debian bookworm main\n' > "$apt_dir/sources.list"
-    o=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt_dir")
-    mkdir -p "$apt_dir/partial"
+    o=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt_dir/lists")
     apt-get "${o[@]}" update -qq
     (cd "$work/src" && apt-get "${o[@]}" source --download-only opencv=4.6.0+dfsg-12)
     tar xf "$work/src/opencv_4.6.0+dfsg.orig.tar.xz" -C "$work/src"
