@@ -39,97 +39,117 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     torch::NoGradGuard no_grad;
     clock_.start();
     ++calls_;
-    const bool l2 = !s.spherical;
-    const auto i64 = torch::TensorOptions().dtype(torch::kLong).device(dev_);
-    acc = torch::zeros({width}, i64);
-    torch::Tensor sums = acc.narrow(0, 0, k * d).view({k, d}), counts = acc.narrow(0, k * d, k);
-    torch::Tensor total = acc.narrow(0, k * (d + 1), 1);
-    const double sum_scale = std::ldexp(1.0, s.sum_shift), dist_scale = std::ldexp(1.0, s.dist_shift);
+    acc = torch::zeros({width}, torch::TensorOptions().dtype(torch::kLong).device(dev_));
     int64_t qb = 0, cb = 0;
     block_sizes(s.n, k, d, 1, qb, cb);
-    const torch::Tensor cx = rows(s.c, k, d);
-    const torch::Tensor bias = base_bias(k, cx, nullptr, nullptr, l2);
-    const float alpha = l2 ? 2.f : 1.f;
-    // Centroid blocks' operands, once per step where they fit the reserve.
-    const bool once = operands_fit(k, d);
-    std::vector<Operand> cents;
-    for (int64_t c0 = 0; c0 < k; c0 += cb) {
-      const int64_t cn = std::min(cb, k - c0);
-      const torch::Tensor cb_x = cx.narrow(0, c0, cn), cb_bias = bias.defined() ? bias.narrow(0, c0, cn) : bias;
-      cents.push_back(once ? base_operand(cb_x, cb_bias, alpha) : Operand{{}, cb_bias, {}});
-      cents.back().x = cb_x;
-    }
+    const CentroidBlocks cents = centroid_blocks(s, cb);
     clock_.mark(Phase::operands);
     const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
     for (int64_t t = t_first; t <= t_last; ++t) {
       // Query blocks aligned to global rows as in search().
       const int64_t g0 = t * qb;
       const int64_t lo = std::max(s.first_row, g0) - s.first_row, hi = std::min(s.first_row + s.n, g0 + qb) - s.first_row;
-      const int64_t off = s.first_row + lo - g0, m = hi - lo;
+      const int64_t off = s.first_row + lo - g0;
       const torch::Tensor qb_x = query_block(s.x, d, lo, hi, off, qb);
       clock_.mark(Phase::upload);
       const Operand qo = query_operand(qb_x);
       clock_.mark(Phase::operands);
-      const torch::Tensor& qx = qo.x;
       torch::Tensor best, lab;
-      for (int64_t c0 = 0, blk = 0; c0 < k; c0 += cb, ++blk) {  // centroid blocks: a later block wins only when strictly better
-        const Operand& pre = cents[size_t(blk)];
-        Operand co = once ? pre : base_operand(pre.x, pre.bias, alpha);
-        co.x = pre.x;
-        if (!once) clock_.mark(Phase::operands);
-        torch::Tensor v, col;
-        // fp32: every centroid's score, the best by max(); low precision: the
-        // best 1 + margin by the low products, re-scored in fp32 (candidates
-        // marks gemm, select and rescore).
-        Candidates c;
-        if (low_) {
-          c = candidates(qo, co, {}, alpha, 1);
-        } else {
-          c.e = scores(qo, co, alpha);
-          clock_.mark(Phase::gemm);
-        }
-        best_of(c, v, col);
-        if (!best.defined()) {
-          best = v, lab = col;
-        } else {
-          const torch::Tensor win = v > best;
-          best = torch::where(win, v, best), lab = torch::where(win, col + c0, lab);
-        }
-        clock_.mark(Phase::select);
-      }
-      best = best.narrow(0, off, m), lab = lab.narrow(0, off, m);
-      // The distance in float as assign_nearest computes it.
-      const torch::Tensor dist =
-          l2 ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f) : (2.f - 2.f * best).clamp_min(0.f);
-      const torch::Tensor keep = upload(s.valid + lo, m, torch::kByte).ne(0);
-      const torch::Tensor at = keep.nonzero().squeeze(1);
-      const torch::Tensor lv = lab.index_select(0, at);
-      const torch::Tensor xv = qx.narrow(0, off, m).index_select(0, at);
-      sums.index_add_(0, lv, xv.to(torch::kDouble).mul_(sum_scale).round_().to(torch::kLong));
-      counts.index_add_(0, lv, torch::ones_like(lv));
-      total.add_(dist.index_select(0, at).to(torch::kDouble).mul_(dist_scale).round_().to(torch::kLong).sum());
+      nearest(qo, cents, best, lab);
+      add_sums(s, lo, hi - lo, qo.x.narrow(0, off, hi - lo), best.narrow(0, off, hi - lo),
+               lab.narrow(0, off, hi - lo), acc);
       clock_.mark(Phase::sums);
     }
-    bool reduced = false;
-#if DISTCLUST_TORCH_CUDA
-    if (dev_.is_cuda() && comm.name() == "nccl") {
-      // NCCL reads device memory on its own stream: torch's work must be done.
-      c10::cuda::getCurrentCUDAStream(dev_.index()).synchronize();
-      comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(width));
-      reduced = true;
-      clock_.mark(Phase::reduce);
-    }
-#endif
-    acc = acc.to(torch::kCPU).contiguous();
-    clock_.mark(Phase::download);
-    if (!reduced) comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(width));  // local, MPI: host memory
-    clock_.mark(Phase::reduce);
+    acc = reduce_sums(acc, comm);
     clock_.settle();
   } catch (const c10::Error& e) {
     throw Error(fmt("LibTorch k-means step on ", spec_.device, ": ", e.what_without_backtrace()));
   }
   std::copy(acc.data_ptr<int64_t>(), acc.data_ptr<int64_t>() + width, out);
   return true;
+}
+
+TorchSearch::CentroidBlocks TorchSearch::centroid_blocks(const LloydStep& s, int64_t cb) const {
+  const int64_t k = s.k, d = s.d;
+  CentroidBlocks out;
+  out.l2 = !s.spherical;
+  out.alpha = out.l2 ? 2.f : 1.f;
+  // Centroid blocks' operands, once per step where they fit the reserve.
+  out.once = operands_fit(k, d);
+  const torch::Tensor cx = rows(s.c, k, d);
+  const torch::Tensor bias = base_bias(k, cx, nullptr, nullptr, out.l2);
+  for (int64_t c0 = 0; c0 < k; c0 += cb) {
+    const int64_t cn = std::min(cb, k - c0);
+    const torch::Tensor cb_x = cx.narrow(0, c0, cn), cb_bias = bias.defined() ? bias.narrow(0, c0, cn) : bias;
+    out.blocks.push_back(out.once ? base_operand(cb_x, cb_bias, out.alpha) : Operand{{}, cb_bias, {}});
+    out.blocks.back().x = cb_x;
+    out.first.push_back(c0);
+  }
+  return out;
+}
+
+void TorchSearch::nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best,
+                          torch::Tensor& lab) const {
+  for (size_t blk = 0; blk < cents.blocks.size(); ++blk) {  // a later block wins only when strictly better
+    const Operand& pre = cents.blocks[blk];
+    Operand co = cents.once ? pre : base_operand(pre.x, pre.bias, cents.alpha);
+    co.x = pre.x;
+    if (!cents.once) clock_.mark(Phase::operands);
+    // fp32: every centroid's score, the best by max(); low precision: the
+    // best 1 + margin by the low products, re-scored in fp32 (candidates
+    // marks gemm, select and rescore).
+    Candidates c;
+    if (low_) {
+      c = candidates(qo, co, {}, cents.alpha, 1);
+    } else {
+      c.e = scores(qo, co, cents.alpha);
+      clock_.mark(Phase::gemm);
+    }
+    torch::Tensor v, col;
+    best_of(c, v, col);
+    if (!best.defined()) {
+      best = v, lab = col;
+    } else {
+      const torch::Tensor win = v > best;
+      best = torch::where(win, v, best), lab = torch::where(win, col + cents.first[blk], lab);
+    }
+    clock_.mark(Phase::select);
+  }
+}
+
+void TorchSearch::add_sums(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
+                           const torch::Tensor& lab, torch::Tensor& acc) const {
+  const int64_t k = s.k, d = s.d;
+  torch::Tensor sums = acc.narrow(0, 0, k * d).view({k, d}), counts = acc.narrow(0, k * d, k);
+  torch::Tensor total = acc.narrow(0, k * (d + 1), 1);
+  const double sum_scale = std::ldexp(1.0, s.sum_shift), dist_scale = std::ldexp(1.0, s.dist_shift);
+  // The distance in float as assign_nearest computes it.
+  const torch::Tensor dist = !s.spherical ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f)
+                                          : (2.f - 2.f * best).clamp_min(0.f);
+  const torch::Tensor at = upload(s.valid + lo, m, torch::kByte).ne(0).nonzero().squeeze(1);
+  const torch::Tensor lv = lab.index_select(0, at);
+  sums.index_add_(0, lv, x.index_select(0, at).to(torch::kDouble).mul_(sum_scale).round_().to(torch::kLong));
+  counts.index_add_(0, lv, torch::ones_like(lv));
+  total.add_(dist.index_select(0, at).to(torch::kDouble).mul_(dist_scale).round_().to(torch::kLong).sum());
+}
+
+torch::Tensor TorchSearch::reduce_sums(torch::Tensor acc, Communicator& comm) {
+#if DISTCLUST_TORCH_CUDA
+  if (dev_.is_cuda() && comm.name() == "nccl") {
+    // NCCL reads device memory on its own stream: torch's work must be done.
+    c10::cuda::getCurrentCUDAStream(dev_.index()).synchronize();
+    comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(acc.numel()));
+    clock_.mark(Phase::reduce);
+    acc = acc.to(torch::kCPU).contiguous();
+    clock_.mark(Phase::download);
+    return acc;
+  }
+#endif
+  acc = acc.to(torch::kCPU).contiguous();
+  clock_.mark(Phase::download);
+  comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(acc.numel()));  // local, MPI: host memory
+  clock_.mark(Phase::reduce);
+  return acc;
 }
 
 }  // namespace torch_search

@@ -134,6 +134,24 @@ class TorchSearch final : public SearchKernel {
   /// none), masked.
   Candidates candidates(const Operand& q, const Operand& b, const torch::Tensor& selfcol, float alpha,
                         int64_t keep) const;
+  /// A k-means step's centroids in blocks of cb: operands (x set; low
+  /// operands made here when `once`), each block's first centroid.
+  struct CentroidBlocks {
+    std::vector<Operand> blocks;
+    std::vector<int64_t> first;
+    bool l2 = true, once = false;
+    float alpha = 2.f;
+  };
+  CentroidBlocks centroid_blocks(const LloydStep& s, int64_t cb) const;
+  /// Each query row's nearest centroid: score best [qb] and index lab [qb]
+  /// (ties to the lower index, as search() with cap 1).
+  void nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best, torch::Tensor& lab) const;
+  /// Rows lo..lo+m of the step (x [m x d] on the device, their best scores
+  /// and labels [m]): valid rows' grid sums, counts and distance into acc.
+  void add_sums(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
+                const torch::Tensor& lab, torch::Tensor& acc) const;
+  /// acc summed over ranks (from device memory with NCCL), on the host.
+  torch::Tensor reduce_sums(torch::Tensor acc, Communicator& comm);
   /// Rows of query and base blocks for a search of n queries against nb
   /// base rows keeping cap (within the work budget less the operand reserve).
   void block_sizes(int64_t n, int64_t nb, int64_t d, int64_t cap, int64_t& qb, int64_t& cb) const;
