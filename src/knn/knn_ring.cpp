@@ -61,72 +61,110 @@ class DeviceBlocks {
   float* block_[2] = {nullptr, nullptr};
   int cur_ = 0;
 };
+
+/// The ring's double buffers of rows and valid bytes at rank r: the block
+/// being computed on (cur) and the one being received (spare), in host
+/// vectors or in dev's two device blocks. Step s holds origin (r - s) mod P.
+class RingBuffers {
+ public:
+  RingBuffers(const FeatureBlock& mine, Communicator& comm, SearchKernel* kernel)
+      : mine_(mine), comm_(comm), P_(comm.size()), r_(comm.rank()), dev_(P_ > 1 ? kernel : nullptr, mine, comm) {}
+
+  int origin_of(int s) const { return ((r_ - s) % P_ + P_) % P_; }
+  RowRange rows_of(int s) const { return row_block(mine_.n_total, origin_of(s), P_); }
+
+  /// The first step's block: the owner's rows (s a multiple of P), or for
+  /// a resumed pass fetched directly (my rows to r + s, those of r - s in).
+  void start(int s) {
+    own_ = s % P_ == 0;
+    const int64_t d = mine_.d, my_rows = mine_.local_rows();
+    if (own_) {
+      if (dev_.on()) dev_.kernel().write_block(dev_.cur(), mine_.x.data(), my_rows, d);  // sent from the device
+      return;
+    }
+    const RowRange rr = rows_of(s);
+    cur_v_.resize(rr.size());
+    const int dest = (r_ + s) % P_, src = origin_of(s);
+    const float* send = mine_.x.data();
+    float* recv = nullptr;
+    if (dev_.on()) {
+      dev_.kernel().write_block(dev_.spare(), mine_.x.data(), my_rows, d);
+      send = dev_.spare(), recv = dev_.cur();
+    } else {
+      cur_x_.resize(static_cast<size_t>(rr.size() * d));
+      recv = cur_x_.data();
+    }
+    comm_.sendrecv(send, my_rows * d * sizeof(float), dest, recv, rr.size() * d * sizeof(float), src);
+    comm_.sendrecv(mine_.valid.data(), mine_.valid.size(), dest, cur_v_.data(), cur_v_.size(), src);
+  }
+
+  /// Step s's block (cur).
+  RingBlock block(int s) const {
+    RingBlock blk;
+    blk.origin = origin_of(s);
+    blk.rows = rows_of(s);
+    blk.x = dev_.on() ? dev_.cur() : own_ ? mine_.x.data() : cur_x_.data();
+    blk.valid = own_ ? mine_.valid.data() : cur_v_.data();
+    return blk;
+  }
+
+  /// Sends blk (step s's, cur) to r + 1 and receives step s + 1's from
+  /// r - 1 into the spare buffers, which nothing reads now (their last
+  /// search ended at advance()'s fence); the compute only reads cur.
+  /// Returns when both transfers are done.
+  void pass_on(const RingBlock& blk, int s) {
+    const int64_t d = mine_.d;
+    const RowRange nr = rows_of(s + 1);
+    float* recv = nullptr;
+    if (dev_.on()) {
+      recv = dev_.spare();
+    } else {
+      nxt_x_.resize(static_cast<size_t>(nr.size() * d));
+      recv = nxt_x_.data();
+    }
+    nxt_v_.resize(nr.size());
+    const int to = (r_ + 1) % P_, from = (r_ - 1 + P_) % P_;
+    comm_.sendrecv(blk.x, blk.rows.size() * d * sizeof(float), to, recv, nr.size() * d * sizeof(float), from);
+    comm_.sendrecv(blk.valid, blk.rows.size(), to, nxt_v_.data(), nxt_v_.size(), from);
+  }
+
+  /// The received block becomes cur. The kernel may still read the current
+  /// block (a GPU queues its work): fenced before it is received into.
+  void advance() {
+    if (dev_.on()) {
+      dev_.kernel().block_fence();
+      dev_.swap();
+    } else {
+      cur_x_.swap(nxt_x_);
+    }
+    cur_v_.swap(nxt_v_);
+    own_ = false;
+  }
+
+ private:
+  const FeatureBlock& mine_;
+  Communicator& comm_;
+  const int P_, r_;
+  DeviceBlocks dev_;
+  bool own_ = true;
+  std::vector<float> cur_x_, nxt_x_;
+  std::vector<uint8_t> cur_v_, nxt_v_;
+};
 }  // namespace
 
 void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
                const std::function<void(const RingBlock&, int)>& visit, int end, SearchKernel* kernel) {
-  const int P = comm.size(), r = comm.rank();
+  const int P = comm.size();
   if (end < 0) end = P;
   if (first_step >= end) return;  // every rank starts at the same step
-  const int64_t d = mine.d;
   const bool overlap = P > 1 && threads_may_call_mpi();
-  DeviceBlocks dev(P > 1 ? kernel : nullptr, mine, comm);
-  // Step s holds origin (r - s) mod P. Buffers: cur (being computed on) and
-  // nxt (being received): host vectors, or dev's two blocks. Step
-  // `first_step` starts from the owner's rows, so a resumed pass first
-  // fetches the right block directly.
-  std::vector<float> cur_x, nxt_x;
-  std::vector<uint8_t> cur_v, nxt_v;
-  auto origin_of = [&](int s) { return ((r - s) % P + P) % P; };
-  auto rows_of = [&](int s) { return row_block(mine.n_total, origin_of(s), P); };
-  const int64_t my_rows = mine.local_rows();
-  auto fetch = [&](int s) {
-    // Direct exchange for a resumed start: send my rows to r + s, receive the
-    // rows of r - s.
-    const RowRange rr = rows_of(s);
-    cur_v.resize(rr.size());
-    const int dest = (r + s) % P, src = origin_of(s);
-    const float* send = mine.x.data();
-    float* recv = nullptr;
-    if (dev.on()) {
-      dev.kernel().write_block(dev.spare(), mine.x.data(), my_rows, d);
-      send = dev.spare(), recv = dev.cur();
-    } else {
-      cur_x.resize(static_cast<size_t>(rr.size() * d));
-      recv = cur_x.data();
-    }
-    comm.sendrecv(send, my_rows * d * sizeof(float), dest, recv, rr.size() * d * sizeof(float), src);
-    comm.sendrecv(mine.valid.data(), mine.valid.size(), dest, cur_v.data(), cur_v.size(), src);
-  };
-  bool own = first_step % P == 0;
-  if (!own) fetch(first_step);
-  else if (dev.on()) dev.kernel().write_block(dev.cur(), mine.x.data(), my_rows, d);  // sent from the device
+  RingBuffers ring(mine, comm, kernel);
+  ring.start(first_step);
   for (int s = first_step; s < end; ++s) {
-    RingBlock blk;
-    blk.origin = origin_of(s);
-    blk.rows = rows_of(s);
-    blk.x = dev.on() ? dev.cur() : own ? mine.x.data() : cur_x.data();
-    blk.valid = own ? mine.valid.data() : cur_v.data();
+    const RingBlock blk = ring.block(s);
     const bool more = s + 1 < end;
-    auto pass_on = [&] {
-      // Receives into the spare buffer, which nothing reads now (its last
-      // search ended at the fence below); sends the current one, which the
-      // compute only reads. sendrecv returns when both transfers are done.
-      const RowRange nr = rows_of(s + 1);
-      float* recv = nullptr;
-      if (dev.on()) {
-        recv = dev.spare();
-      } else {
-        nxt_x.resize(static_cast<size_t>(nr.size() * d));
-        recv = nxt_x.data();
-      }
-      nxt_v.resize(nr.size());
-      comm.sendrecv(blk.x, blk.rows.size() * d * sizeof(float), (r + 1) % P, recv, nr.size() * d * sizeof(float),
-                    (r - 1 + P) % P);
-      comm.sendrecv(blk.valid, blk.rows.size(), (r + 1) % P, nxt_v.data(), nxt_v.size(), (r - 1 + P) % P);
-    };
     if (more && overlap) {
-      std::thread t(pass_on);
+      std::thread t([&] { ring.pass_on(blk, s); });
       try {
         visit(blk, s);
       } catch (...) {
@@ -136,20 +174,9 @@ void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
       t.join();
     } else {
       visit(blk, s);
-      if (more) pass_on();
+      if (more) ring.pass_on(blk, s);
     }
-    if (more) {
-      // The kernel may still read the current block (a GPU queues its
-      // work): done before that block is received into at the next step.
-      if (dev.on()) {
-        dev.kernel().block_fence();
-        dev.swap();
-      } else {
-        cur_x.swap(nxt_x);
-      }
-      cur_v.swap(nxt_v);
-      own = false;
-    }
+    if (more) ring.advance();
   }
 }
 
