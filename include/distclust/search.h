@@ -104,6 +104,10 @@ class SearchKernel {
   /// kernel launches a call, one stream), whose callers then make fewer,
   /// larger calls from one thread and leave the threads to the kernel.
   virtual int64_t min_call_rows() const { return 0; }
+  /// Whether search_self() and search_pair() multiply each pair of rows
+  /// once and offer the product to both (the CPU kernel); false: they are
+  /// the default two searches (benches count the products executed).
+  virtual bool joins_pairs_once() const { return false; }
   /// Offers every base row to every query: top [rows x cap] keeps, per
   /// query, the cap best (score, id) of this and earlier calls (unordered;
   /// empty slots hold id INT64_MAX). on_rows (optional): progress, the

@@ -19,23 +19,6 @@
 #include "synth/synth_features.h"
 
 namespace distclust {
-namespace {
-
-/// Products exact kNN executes on one rank (rows [first, first + n) of N):
-/// its own block as a self-join in tiles of `tile` aligned to global rows
-/// (pairs of tiles once, tiles on the diagonal in full), the rest in full.
-double executed_knn_flops(int64_t first, int64_t n, int64_t N, int64_t d, int64_t tile) {
-  double squares = 0;
-  for (int64_t t0 = first - first % tile; t0 < first + n; t0 += tile) {
-    const double m = double(std::min(first + n, t0 + tile) - std::max(first, t0));
-    squares += m * m;
-  }
-  return double(d) * (double(n) * double(n) + squares) + 2.0 * double(d) * double(n) * double(N - n);
-}
-
-}  // namespace
-
-
 namespace cli {
 
 void add_bench_commands(CLI::App& app) {
@@ -142,12 +125,14 @@ void add_bench_commands(CLI::App& app) {
     kp.k = p.k, kp.metric = p.metric, kp.checkpoint = false;
     KnnGraph g = knn_exact(b, kp, comm);
     // Two rates: the full join's 2 N^2 D (what a search of every row against
-    // every row costs, FAISS's work) and the products executed: the rank's
-    // own block is a self-join whose tile pairs are computed once
-    // (search_self), D (n^2 + sum of tile^2), the other ranks' blocks in full.
+    // every row costs, FAISS's work) and the products executed (the CPU
+    // kernel multiplies each pair of rows once: D (N^2 + sum of tile^2)
+    // on one rank; a kernel whose joins are two searches, every pair twice).
     const double flops = 2.0 * double(b.n_total) * double(b.n_total) * b.d;
     const double gf = flops / g.seconds_search / 1e9;
-    const double done = comm.sum(executed_knn_flops(b.rows.begin, b.local_rows(), b.n_total, b.d, kp.tile_rows));
+    const bool once = make_search({kp.tile_rows, kp.tile_cols})->joins_pairs_once();
+    const double done =
+        comm.sum(knn_exact_flops(b.n_total, b.d, comm.size(), comm.rank(), kp.tile_rows, once));
     const double gf_done = done / g.seconds_search / 1e9;
     double multi = 0, tiled = 0;
     const int threads = compute_threads();

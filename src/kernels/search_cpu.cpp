@@ -100,6 +100,7 @@ class CpuSearch final : public SearchKernel {
     top.push(q, best, id);
   }
 
+  bool joins_pairs_once() const override { return true; }
   void search_self(const SearchQueries& q, const uint8_t* valid, Metric m, TopK& top,
                    const std::function<void(int64_t)>& on_rows) override {
     cpu_search_self(t_, q, valid, m, top, on_rows);

@@ -73,6 +73,16 @@ struct KnnGraph {
 KnnGraph knn_exact(FeatureBlock& data, const KnnParams& p, Communicator& comm,
                    const std::string& ckpt_dir = "", const std::string& input_key = "");
 
+/// Multiply-adds x 2 (flops) that knn_exact's search pass executes on rank
+/// r of P whose rows are row_block(N, r, P) of dimension d: the rank's own
+/// block as a self-join in tiles of `tile` rows aligned to global rows, then
+/// the half ring (each pair of ranks' blocks multiplied once by one of
+/// them; at step P/2, P even, each searches the other's block for its own
+/// rows). pairs_once: the kernel's search_self/search_pair multiply each
+/// pair of rows once (SearchKernel::joins_pairs_once: the CPU kernel);
+/// otherwise they are two searches and each such pair is multiplied twice.
+double knn_exact_flops(int64_t N, int64_t d, int P, int r, int64_t tile, bool pairs_once);
+
 /// Approximate graph by IVF (collective).
 KnnGraph knn_ivf(FeatureBlock& data, const KnnParams& p, Communicator& comm);
 

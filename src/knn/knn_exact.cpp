@@ -125,6 +125,30 @@ struct KnnCkpt {
 /// pair hold each other's block and each searches for its own rows.
 int half_ring_steps(int P) { return P / 2 + 1; }
 
+}  // namespace
+
+double knn_exact_flops(int64_t N, int64_t d, int P, int r, int64_t tile, bool pairs_once) {
+  const RowRange own = row_block(N, r, P);
+  const double n = double(own.size());
+  double self = 2.0 * n * n;  // two searches: every ordered pair
+  if (pairs_once) {           // tile pairs once, tiles on the diagonal in full
+    double squares = 0;
+    for (int64_t t0 = own.begin - own.begin % tile; t0 < own.end; t0 += tile) {
+      const double m = double(std::min(own.end, t0 + tile) - std::max(own.begin, t0));
+      squares += m * m;
+    }
+    self = n * n + squares;
+  }
+  double cross = 0;
+  for (int s = 1; s < half_ring_steps(P); ++s) {
+    const double other = double(row_block(N, ((r - s) % P + P) % P, P).size());
+    cross += (2 * s == P || pairs_once ? 2.0 : 4.0) * n * other;
+  }
+  return double(d) * (self + cross);
+}
+
+namespace {
+
 /// Exact score in double: cosine <q,b>; l2 -||q-b||^2 (higher is better).
 inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
   double s = 0;

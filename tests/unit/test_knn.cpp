@@ -114,6 +114,34 @@ TEST(KnnExact, KTooLargeIsNamed) {
   EXPECT_THROW(knn_exact(b, p, c), distclust::Error);
 }
 
+TEST(KnnExact, FlopsCountTheHalfRingsProductsOnceOrTwice) {
+  // Over all ranks the half ring meets each pair of blocks once, but at
+  // step P/2 (P even) both ranks of a pair search each other's block. With
+  // tile 1 the self-join multiplies each pair of a block's rows once and
+  // each row with itself: the CPU kernel executes D (N^2 + N) in all, plus
+  // D n_r n_(r+P/2) per rank for P even; a kernel whose joins are two
+  // searches, 2 D N^2 for any rank count (it used to be counted as
+  // 2 D n (N - n) per rank: each cross pair twice from 3 ranks on,
+  // whichever the kernel).
+  const int64_t N = 1003, d = 7;
+  for (int P = 1; P <= 5; ++P) {
+    double once = 0, twice = 0, one_tile = 0;
+    for (int r = 0; r < P; ++r) {
+      once += knn_exact_flops(N, d, P, r, 1, true);
+      twice += knn_exact_flops(N, d, P, r, 1, false);
+      one_tile += knn_exact_flops(N, d, P, r, N + 1, true);  // the whole block one tile: the self-join in full
+    }
+    double own = 0, facing = 0;
+    for (int r = 0; r < P; ++r) {
+      own += std::pow(double(row_block(N, r, P).size()), 2);
+      if (P % 2 == 0) facing += double(row_block(N, r, P).size()) * double(row_block(N, (r + P / 2) % P, P).size());
+    }
+    EXPECT_DOUBLE_EQ(once, double(d) * (double(N) * N + N + facing)) << P << " ranks";
+    EXPECT_DOUBLE_EQ(twice, 2.0 * d * double(N) * N) << P << " ranks";
+    EXPECT_DOUBLE_EQ(one_tile, double(d) * (double(N) * N + own + facing)) << P << " ranks";
+  }
+}
+
 TEST(KnnIvf, HighRecallOnClusteredData) {
   LocalCommunicator c;
   FeatureBlock b = mixture(8000, 16, 20, 1.2, 5);
