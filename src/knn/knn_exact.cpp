@@ -321,7 +321,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
   }, steps, kernel.get());  // the kernel's device blocks, when it offers them
 
   if (const std::string t = kernel->time_report(); !t.empty())
-    log::info("knn exact: kernel time (", kernel->name(), ", rank 0): ", t);
+    log::info("knn exact: kernel time (", kernel->name(), "): ", t);  // this rank's (the line's r<rank>)
   KnnGraph g = best_k(b, top, rescore(b, top, l2, comm), p.k, l2);
   g.seconds_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return g;

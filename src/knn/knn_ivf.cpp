@@ -231,7 +231,7 @@ TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool 
     }
   }
   if (const std::string t = kernel->time_report(); !t.empty())
-    log::info("knn ivf: kernel time (", kernel->name(), ", rank 0): ", t);
+    log::info("knn ivf: kernel time (", kernel->name(), "): ", t);  // this rank's (the line's r<rank>)
   return top;
 }
 

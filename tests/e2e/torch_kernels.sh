@@ -14,6 +14,20 @@ dcrun 2 knn --features f.h5 --k 10 --kernels torch --out knn_torch.h5 --log-dir 
 # The ring's blocks travel in the kernel's device blocks (CPU tensors here, a GPU's memory with NCCL).
 grep -q "knn ring: blocks travel in torch:cpu" knn_logs/rank-1.log ||
   fail "the kNN ring did not use the kernel's device blocks: $(grep -i 'knn' knn_logs/rank-1.log | head -c 600)"
+# What a GPU would copy over per use: nothing. Each rank's own rows are held
+# and the other's block is searched where it was received.
+for r in 0 1; do
+  grep -q "r$r .*knn exact: kernel time (torch:cpu fp32): .*; 2 calls, 0 MB of rows not held;" knn_logs/rank-$r.log ||
+    fail "rank $r's kNN kernel read rows it did not hold: $(grep 'kernel time' knn_logs/rank-$r.log)"
+done
+# k-means holds the shard: only the 8 x 32 centroids (1,024 bytes) are
+# read per iteration.
+for r in 0 1; do
+  line=$(grep 'kmeans: kernel time (torch' logs/rank-$r.log) || fail "no k-means kernel time on rank $r"
+  [[ $line =~ \;\ ([0-9]+)\ calls,\ ([0-9.e+-]+)\ MB\ of\ rows\ not\ held ]] || fail "rank $r: $line"
+  $PY -c "import sys; c, mb = int(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(mb - c * 1024e-6) > 1e-9)" \
+    "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" || fail "rank $r's k-means read more than its centroids: $line"
+done
 $PY - <<'PY'
 import h5py, numpy as np
 a, b = h5py.File("cpu.h5", "r"), h5py.File("torch.h5", "r")
