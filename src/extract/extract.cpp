@@ -50,6 +50,19 @@ std::vector<RowRange> pending_ranges(RowRange mine, const std::vector<uint8_t>& 
   return out;
 }
 
+/// A GPU backbone (TorchScript's profiling executor) runs a new input
+/// shape's first batches slowly: a profiling run, then the fusion
+/// compiles. Two zero batches of `rows` (the first batch's shape) before the
+/// timed loop keep that out of images/s and the ETA; bench extract's
+/// forward-only rate is taken after warm-up too. A CPU backbone runs without
+/// the profiling executor (backbone_torchscript.cpp): nothing to warm.
+void warm_up(Backbone& net, int64_t rows, int64_t row_floats) {
+  if (!net.on_gpu() || rows < 1) return;
+  const auto t = Clock::now();
+  std::vector<float> x(static_cast<size_t>(rows * row_floats), 0.0f), out(static_cast<size_t>(rows * net.dim()));
+  for (int i = 0; i < 2; ++i) net.forward(x.data(), rows, out.data());
+  log::detail("extract: GPU warm-up, 2 batches of ", rows, ": ", since(t), " s");
+}
 
 /// OUT.tmp opened for this job (resumed when it holds rows of these
 /// settings), with the PCA written.
@@ -194,6 +207,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   log::info("extract: ", n, " images -> ", p.out, " (", n, " x ", d, p.half ? " float16" : " float32", "), ",
             comm.size(), " rank(s); per rank: ", m.net->describe(), ", ", m.decode_threads, " decode + ",
             m.net->on_gpu() ? std::string("GPU") : fmt(m.model_threads, " backbone"), " threads, batch ", p.batch);
+  if (!batches.empty()) warm_up(*m.net, batches.front().size(), m.row_floats);
   const auto t_loop = Clock::now();
   BatchLoop loop(p, comm, *src, m, *out, id_len);
   loop.run(batches, pending);

@@ -5,9 +5,12 @@
 #include <hdf5.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -67,6 +70,23 @@ class MeanBackbone : public Backbone {
 
  private:
   int s_;
+};
+
+// MeanBackbone that says it runs on a GPU and records each call's batch
+// size and whether its input was all zeros.
+class GpuMeanBackbone : public MeanBackbone {
+ public:
+  GpuMeanBackbone(int s, std::vector<std::pair<int64_t, bool>>* calls) : MeanBackbone(s), s_(s), calls_(calls) {}
+  bool on_gpu() const override { return true; }
+  void forward(const float* x, int64_t batch, float* out) override {
+    const int64_t n = batch * 3 * int64_t(s_) * s_;
+    calls_->emplace_back(batch, std::all_of(x, x + n, [](float v) { return v == 0.0f; }));
+    MeanBackbone::forward(x, batch, out);
+  }
+
+ private:
+  int s_;
+  std::vector<std::pair<int64_t, bool>>* calls_;
 };
 
 // The sidecar of a fake model: input 8, mean 0, std 1 (features = RGB / 255).
@@ -278,4 +298,29 @@ TEST(ExtractRun, MissingTorchPluginIsNamed) {
         << e.what();
   }
   unsetenv("DISTCLUST_TORCH_PLUGIN");
+}
+
+TEST(ExtractRun, GpuBackboneIsWarmedUpBeforeTheTimedLoop) {
+  // A GPU backbone's first batches of a shape are slow (profiling executor,
+  // fusion compiles): two zero batches of the first batch's shape run
+  // before the loop; the features are those of a run without them. A CPU
+  // backbone gets none.
+  TempDir t;
+  for (int i = 0; i < 5; ++i) write_png(t / ("imgs/" + std::to_string(i) + ".png"), 8, 8, cv::Scalar(40 * i, 10, 200));
+  ExtractParams p;
+  p.source = t / "imgs";
+  p.backbone = fake_model(t);
+  p.batch = 2;
+  p.progress_seconds = 0;
+  LocalCommunicator comm;
+  std::vector<std::pair<int64_t, bool>> calls;
+  p.out = t / "gpu.h5";
+  run_extract(p, comm, [&](const TorchScriptSpec& s) { return std::make_unique<GpuMeanBackbone>(s.input_size, &calls); },
+              stage_config(extract_stage(), p, comm));
+  const std::vector<std::pair<int64_t, bool>> want = {{2, true}, {2, true}, {2, false}, {2, false}, {1, false}};
+  EXPECT_EQ(calls, want);
+  p.out = t / "cpu.h5";
+  run_extract(p, comm, mean_loader(), stage_config(extract_stage(), p, comm));
+  H5Reader a(t / "gpu.h5", comm), b(t / "cpu.h5", comm);
+  EXPECT_EQ(a.read_all<float>("/features"), b.read_all<float>("/features"));
 }
