@@ -72,12 +72,12 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
 TorchSearch::CentroidBlocks TorchSearch::centroid_blocks(const LloydStep& s, int64_t cb) const {
   const int64_t k = s.k, d = s.d;
   CentroidBlocks out;
-  out.l2 = !s.spherical;
-  out.alpha = out.l2 ? 2.f : 1.f;
+  const bool l2 = !s.spherical;
+  out.alpha = l2 ? 2.f : 1.f;
   // Centroid blocks' operands, once per step where they fit the reserve.
   out.once = operands_fit(k, d);
   const torch::Tensor cx = rows(s.c, k, d);
-  const torch::Tensor bias = base_bias(k, cx, nullptr, nullptr, out.l2);
+  const torch::Tensor bias = base_bias(k, cx, nullptr, nullptr, l2);
   for (int64_t c0 = 0; c0 < k; c0 += cb) {
     const int64_t cn = std::min(cb, k - c0);
     const torch::Tensor cb_x = cx.narrow(0, c0, cn), cb_bias = bias.defined() ? bias.narrow(0, c0, cn) : bias;
@@ -134,20 +134,19 @@ void TorchSearch::add_sums(const LloydStep& s, int64_t lo, int64_t m, const torc
 }
 
 torch::Tensor TorchSearch::reduce_sums(torch::Tensor acc, Communicator& comm) {
+  bool reduced = false;
 #if DISTCLUST_TORCH_CUDA
   if (dev_.is_cuda() && comm.name() == "nccl") {
     // NCCL reads device memory on its own stream: torch's work must be done.
     c10::cuda::getCurrentCUDAStream(dev_.index()).synchronize();
     comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(acc.numel()));
+    reduced = true;
     clock_.mark(Phase::reduce);
-    acc = acc.to(torch::kCPU).contiguous();
-    clock_.mark(Phase::download);
-    return acc;
   }
 #endif
   acc = acc.to(torch::kCPU).contiguous();
   clock_.mark(Phase::download);
-  comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(acc.numel()));  // local, MPI: host memory
+  if (!reduced) comm.allreduce_sum(acc.data_ptr<int64_t>(), size_t(acc.numel()));  // local, MPI: host memory
   clock_.mark(Phase::reduce);
   return acc;
 }

@@ -60,7 +60,7 @@ void PhaseClock::settle() {
   marks_.clear();
 }
 
-std::string PhaseClock::report() const {
+std::string PhaseClock::report(const std::string& note) const {
   const double all = std::accumulate(total_.begin(), total_.end(), 0.0);
   if (all <= 0) return "";
   std::vector<size_t> order(total_.size());
@@ -74,6 +74,7 @@ std::string PhaseClock::report() const {
                   100.0 * total_[i] / all);
     out += buf;
   }
+  if (!note.empty()) out += "; " + note;
   return out + (dev_.is_cuda() ? "; device events" : "; host clock");
 }
 

@@ -38,9 +38,10 @@ class PhaseClock {
   /// Adds the marks so far to the totals; on a GPU it waits for the last
   /// event (call it where the host waits for the device anyway).
   void settle();
-  /// "gemm 1.23 s (61%), select 0.40 s (20%), ...; device events" (largest
-  /// first, empty phases left out; empty before any mark).
-  std::string report() const;
+  /// "gemm 1.23 s (61%), select 0.40 s (20%), ...; <note>; device events"
+  /// (largest first, empty phases left out; note: the caller's, left out
+  /// when empty; empty before any mark).
+  std::string report(const std::string& note = "") const;
 
  private:
 #if DISTCLUST_TORCH_CUDA

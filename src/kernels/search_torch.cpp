@@ -90,15 +90,11 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device), 
 
 std::string TorchSearch::time_report() const {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string phases = clock_.report();
-  if (phases.empty()) return phases;
-  // "<phases>; <calls> calls, <MB> MB of rows not held; <clock>": where a
-  // call's rows came from is half of where its time went on a GPU.
-  const size_t at = phases.rfind("; ");
+  // Where a call's rows came from is half of where its time went on a GPU.
   char traffic[96];
-  std::snprintf(traffic, sizeof(traffic), "; %lld calls, %.4g MB of rows not held", static_cast<long long>(calls_),
+  std::snprintf(traffic, sizeof(traffic), "%lld calls, %.4g MB of rows not held", static_cast<long long>(calls_),
                 double(streamed_bytes_) / 1e6);
-  return phases.substr(0, at) + traffic + phases.substr(at);
+  return clock_.report(traffic);
 }
 
 std::string TorchSearch::name() const {

@@ -139,8 +139,8 @@ class TorchSearch final : public SearchKernel {
   struct CentroidBlocks {
     std::vector<Operand> blocks;
     std::vector<int64_t> first;
-    bool l2 = true, once = false;
-    float alpha = 2.f;
+    bool once = false;
+    float alpha = 2.f;  ///< l2: 2, spherical: 1
   };
   CentroidBlocks centroid_blocks(const LloydStep& s, int64_t cb) const;
   /// Each query row's nearest centroid: score best [qb] and index lab [qb]

@@ -641,6 +641,10 @@ TEST(SearchTorch, ExactKnnAndIvfThroughTheComputeTarget) {
   const KnnGraph want = knn_ivf(b3, p, comm);
   use_torch();
   EXPECT_EQ(make_search()->min_call_rows(), int64_t(1) << 18);
+  // bench knn's executed products: the CPU kernel's joins multiply each
+  // pair once, the LibTorch kernel's are two searches.
+  EXPECT_TRUE(make_cpu_search()->joins_pairs_once());
+  EXPECT_FALSE(make_search()->joins_pairs_once());
   testing::internal::CaptureStdout();
   const KnnGraph g = knn_ivf(b, p, comm);
   const std::string log = testing::internal::GetCapturedStdout();
