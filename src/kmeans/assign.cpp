@@ -15,7 +15,10 @@ void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* no
   SearchQueries q{b.x.data(), n, d, b.rows.begin, nullptr};
   SearchBase base{c, k, 0, nullptr, nullptr, nullptr, false};
   kernel.search(q, base, spherical ? Metric::inner_product : Metric::l2, top);
-#pragma omp parallel for schedule(static) if (n > 65536)
+  // A valid row with no nearest centroid (its scores NaN: NaN or Inf in the
+  // row or the centroids) would index the sums with an empty slot's id.
+  int64_t unassigned = INT64_MAX;
+#pragma omp parallel for schedule(static) reduction(min : unassigned) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     if (!b.valid[i]) {
       labels[i] = -1;
@@ -27,7 +30,13 @@ void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* no
     // Rounding can dip below zero for x == c.
     labels[i] = top.indices(i)[0];
     dist[i] = std::max(spherical ? 2.0f - 2.0f * s : norms[i] - s, 0.0f);
+    if (labels[i] < 0 || labels[i] >= k) {
+      unassigned = std::min(unassigned, b.rows.begin + i);
+      labels[i] = -1, dist[i] = 0.f;
+    }
   }
+  require(unassigned == INT64_MAX, "assign: row ", unassigned,
+          " has no nearest centroid: its scores are NaN (NaN or Inf in the row or the centroids)");
 }
 
 }  // namespace distclust

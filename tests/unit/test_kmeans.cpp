@@ -110,6 +110,20 @@ TEST(KMeans, BadKIsNamed) {
   EXPECT_NE(error_of([&] { kmeans(b, p, c, *a); }).find("no valid rows"), std::string::npos);
 }
 
+TEST(KMeans, NanRowIsAnErrorNotAWildIndex) {
+  // A NaN row has no nearest centroid: its empty slot's id (INT64_MAX) once
+  // indexed the centroid sums (bench kmeans on such a file: double free).
+  LocalCommunicator c;
+  auto a = make_cpu_search();
+  FeatureBlock b = data(200, 4, 2, 0.1);
+  b.x[17 * 4 + 2] = std::nanf("");
+  KMeansParams p;
+  p.k = 2, p.iters = 2;
+  EXPECT_NE(error_of([&] { kmeans(b, p, c, *a); }).find("row 17 has no nearest centroid"), std::string::npos);
+  b.valid[17] = 0;  // left out: no error
+  EXPECT_EQ(kmeans(b, p, c, *a).assign[17], -1);
+}
+
 TEST(KMeans, ResumeFromCheckpointGivesSameResult) {
   LocalCommunicator c;
   auto a = make_cpu_search();
