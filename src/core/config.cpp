@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <sys/stat.h>
@@ -55,11 +56,17 @@ void parse_value(const std::string& where, const std::string& text, double& out)
   char* end = nullptr;
   out = std::strtod(t.c_str(), &end);
   if (t.empty() || *end != '\0') throw Error(fmt(where, ": '", text, "' is not a number"));
+  // No setting means anything at infinity or NaN (1e999 reads as inf): such
+  // a value only poisons what it touches (an inf learning rate once made
+  // every SCAN probability NaN and exited 0).
+  if (!std::isfinite(out)) throw Error(fmt(where, ": '", text, "' is not a finite number"));
 }
 
 void parse_value(const std::string& where, const std::string& text, float& out) {
   double d = 0;
   parse_value(where, text, d);
+  if (std::fabs(d) > double(std::numeric_limits<float>::max()))
+    throw Error(fmt(where, ": ", text, " is out of range for a 32-bit float"));
   out = static_cast<float>(d);
 }
 

@@ -77,7 +77,7 @@ void resume(ScanRun& r, ScanHeads& heads) {
 int keep_head(ScanRun& r) {
   const int H = r.p.heads;
   const double* last = r.st.loss.data() + size_t(r.epochs - 1) * H;
-  const int kept = r.st.phase == 0 ? int(std::min_element(last, last + H) - last) : r.st.kept_head;
+  const int kept = r.st.phase == 0 ? lowest_finite(last, H) : r.st.kept_head;
   r.st.kept_head = kept;
   r.res.kept_head = kept;
   log::info("scan: kept head ", kept, " (lowest total loss ", last[kept], " in the last epoch)");

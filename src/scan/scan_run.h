@@ -5,6 +5,7 @@
 // (scan_finish.cpp).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -57,6 +58,15 @@ struct ScanRun {
   /// into h on the way (collective).
   void save(ScanHeads& h, HeadsCompute& c);
 };
+
+/// The head with the lowest loss among loss [H] that are finite, ties to the
+/// lower head; -1 when none is (a diverged head is never kept).
+inline int lowest_finite(const double* loss, int H) {
+  int best = -1;
+  for (int h = 0; h < H; ++h)
+    if (std::isfinite(loss[h]) && (best < 0 || loss[h] < loss[best])) best = h;
+  return best;
+}
 
 /// SCAN epochs from st.next_epoch (phase 0), all heads (collective).
 void train_epochs(ScanRun& r, ScanHeads& heads);

@@ -4,6 +4,7 @@
 // (the kNN graph stands in for SCAN's strong augmentation).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "core/fault.h"
 #include "distclust/log.h"
@@ -183,6 +184,8 @@ void self_label(ScanRun& r, ScanHeads& one) {
     const SelfLabelBatches sb = plan_epoch(r, e, pl);
     int64_t steps = 0;
     const double loss = train_epoch(r, *hc, pl, sb, steps, t_comm, t_adam);
+    require(std::isfinite(loss), "scan: the self-labelling loss is ", loss, " at epoch ", e + 1,
+            ": training diverged; lower scan.self_label_lr (now ", r.p.self_label_lr, ")");
     st.sl_loss.push_back(loss);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     res.epoch_seconds.push_back(secs);

@@ -151,9 +151,11 @@ void end_epoch(ScanRun& r, int e, int64_t steps, std::vector<double>& cons_acc, 
     st.loss.push_back(c - r.p.entropy_weight * en);
   }
   const double* last = st.loss.data() + size_t(e) * H;
-  int best = 0;
-  for (int h = 1; h < H; ++h)
-    if (last[h] < last[best]) best = h;
+  const int best = lowest_finite(last, H);
+  // Every head NaN or inf: the parameters are too, and so would be every
+  // probability written (an lr of 1e300 did that and exited 0).
+  require(best >= 0, "scan: the loss of every head is ", last[0], " after epoch ", e + 1,
+          ": training diverged; lower scan.lr (now ", r.p.lr, ") or scale the features");
   r.res.epoch_seconds.push_back(secs);
   auto [mn, mx] = std::minmax_element(last, last + H);
   log::detail("scan: epoch ", e + 1, "/", r.epochs, ": loss ", last[best], " (head ", best, ": consistency ",

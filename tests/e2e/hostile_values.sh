@@ -17,6 +17,8 @@ with h5py.File("bigid.h5", "w") as f:         # one cluster id of 5e8
     a = np.zeros(300, np.int64); a[7] = 500_000_000; f["assign"] = a
 with h5py.File("fassign.h5", "w") as f:       # float cluster numbers
     f["assign"] = np.linspace(0, 2.9, 300).astype(np.float32)
+with h5py.File("nanrow.h5", "w") as f:        # one NaN row (bench kmeans: double free)
+    y = x.copy(); y[17] = np.nan; f["features"] = y
 PY
 n=0
 check() {  # check "expected message" args...: fails in time, says it, leaves nothing
@@ -47,6 +49,14 @@ check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" expor
 check "bigid.h5: /assign holds cluster 500000000 but there are 300 rows" report --features ok.h5 --pred bigid.h5 --out outdir
 check "fassign.h5: /assign is 300 float32: expected one integer cluster number per row" \
   eval --labels ok.h5 --pred fassign.h5 --out out.h5
+# Non-finite settings (each used to run to the end and exit 0: all-NaN
+# probabilities or features), a diverging SCAN, a NaN row in a bench.
+check "scan.lr: 'inf' is not a finite number" scan --features ok.h5 --knn knn.h5 --clusters 3 --lr inf --out out.h5
+check "synth_features.noise: '1e999' is not a finite number" synth features --n 50 --d 4 --noise 1e999 --out out.h5
+check "training diverged; lower scan.lr (now 1e+30)" \
+  scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 --min-steps 0 --lr 1e30 --out out.h5
+check "nanrow.h5: /features row 17 holds NaN or Inf" bench kmeans --features nanrow.h5 --k 4 --iters 2 --no-sgemm
+check "nanrow.h5: /features row 17 holds NaN or Inf" bench knn --features nanrow.h5 --k 4
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
 check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans --features ok.h5 --config dup.yaml --out out.h5
 check "run.workdir = '/': give a folder of its own" run --set run.workdir=/ --set run.stages=kmeans

@@ -61,6 +61,23 @@ TEST(Config, BadValuesNameKeyAndValue) {
   EXPECT_EQ(p.k, 1000);
 }
 
+TEST(Config, NonFiniteNumbersAreRefusedByName) {
+  // An inf learning rate once trained to all-NaN probabilities and exited 0;
+  // 1e999 reads as inf; a float setting past float's range becomes inf.
+  double d = 0;
+  float f = 0;
+  for (const char* t : {"inf", "-inf", "nan", "1e999", "-1e999"})
+    EXPECT_NE(error_of([&] { parse_value("scan.lr", t, d); }).find(fmt("scan.lr: '", t, "' is not a finite number")),
+              std::string::npos)
+        << t;
+  EXPECT_NE(error_of([&] { parse_value("x.f", "1e39", f); }).find("x.f: 1e39 is out of range for a 32-bit float"),
+            std::string::npos);
+  parse_value("x.f", "3e38", f);
+  EXPECT_FLOAT_EQ(f, 3e38f);
+  parse_value("scan.lr", "1e300", d);
+  EXPECT_EQ(d, 1e300);
+}
+
 TEST(Config, MissingFileAndBadYamlAreClear) {
   std::string e = error_of([] { Config::load("/nonexistent/x.yaml"); });
   EXPECT_NE(e.find("/nonexistent/x.yaml does not exist"), std::string::npos) << e;
