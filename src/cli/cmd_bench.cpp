@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 
 #include "kernels/compute_target.h"
 #include "cli/bench_params.h"
+#include "io/text_file.h"
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "kernels/sgemm_rate.h"
@@ -100,7 +100,7 @@ void add_bench_commands(CLI::App& app) {
                   data_bytes / 1048576.0);
       std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), json.c_str());
       std::fflush(stdout);
-      if (!p.json.empty()) std::ofstream(p.json) << json << "\n";
+      if (!p.json.empty()) write_text_file(p.json, json + "\n");
     }
   });
 
@@ -156,7 +156,7 @@ void add_bench_commands(CLI::App& app) {
       std::printf("  ratio to sgemm limit: %.3f (executed products: %.3f)\n  %s\nRESULT %s\n", gf / limit,
                   gf_done / limit, compute_env::summary().c_str(), json.c_str());
       std::fflush(stdout);
-      if (!p.json.empty()) std::ofstream(p.json) << json << "\n";
+      if (!p.json.empty()) write_text_file(p.json, json + "\n");
     }
   });
 }

@@ -1,9 +1,9 @@
 // `distclust bench extract`: extract images/s against the forward-only and
 // decode-only rates of the same model and images (extract_bench.h).
 #include <cstdio>
-#include <fstream>
 
 #include "cli/commands.h"
+#include "io/text_file.h"
 #include "cli/context.h"
 #include "kernels/compute_env.h"
 #include "extract/extract_bench.h"
@@ -18,7 +18,9 @@ void add_bench_extract_command(CLI::App& app) {
   static ExtractParams edefaults;
   static BenchExtractParams bdefaults;
   auto* cmd = bench->add_subcommand(
-      "extract", "Time extract against its limits: forward-only and decode+preprocess-only rates, same model/images");
+      "extract",
+      "Time extract against its limits: forward-only and decode+preprocess-only rates, same model/images; the timed "
+      "extract run writes --out (replaced only if distclust wrote it, or with --force; never resumed)");
   add_common(cmd, cl);
   cl.flags.add(cmd, "extract", edefaults);
   cl.flags.add(cmd, "bench_extract", bdefaults);
@@ -44,7 +46,7 @@ void add_bench_extract_command(CLI::App& app) {
                 r.peak_rss_bytes / 1048576.0);
     std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), r.json().c_str());
     std::fflush(stdout);
-    if (!b.json.empty()) std::ofstream(b.json) << r.json() << "\n";
+    if (!b.json.empty()) write_text_file(b.json, r.json() + "\n");
   });
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "io/replace_rule.h"
 #include "kernels/sgemm_rate.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
@@ -66,6 +67,9 @@ BenchExtractResult bench_extract(const ExtractParams& p, const BenchExtractParam
   b.validate();
   require(comm.size() == 1, "bench extract runs on one rank (got ", comm.size(),
           "); time `distclust extract` under mpirun for multi-rank rates");
+  // Its extract run writes p.out like the stage does: the stage's overwrite
+  // rule, checked before any timing (it once replaced a user's features.h5).
+  require_replaceable("bench extract", p.out, p.force, comm);
   BenchExtractResult r;
   std::unique_ptr<ImageSource> src = open_source(source_params(p));
   r.images = src->size();

@@ -10,6 +10,7 @@ void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* no
                     bool spherical, int64_t* labels, float* dist) {
   const int64_t n = b.local_rows(), d = b.d;
   require(k >= 1 && d >= 1, "assign: k=", k, " d=", d);
+  if (n == 0) return;  // a rank without rows (fewer rows than ranks): its norms are an empty vector's null data()
   require(spherical || norms != nullptr, "assign: L2 mode needs row norms");
   TopK top(n, 1);
   SearchQueries q{b.x.data(), n, d, b.rows.begin, nullptr};

@@ -57,6 +57,7 @@ check "training diverged; lower scan.lr (now 1e+30)" \
   scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 --min-steps 0 --lr 1e30 --out out.h5
 check "nanrow.h5: /features row 17 holds NaN or Inf" bench kmeans --features nanrow.h5 --k 4 --iters 2 --no-sgemm
 check "nanrow.h5: /features row 17 holds NaN or Inf" bench knn --features nanrow.h5 --k 4
+check "cannot create nodir/x.json.tmp" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
 check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans --features ok.h5 --config dup.yaml --out out.h5
 check "run.workdir = '/': give a folder of its own" run --set run.workdir=/ --set run.stages=kmeans

@@ -24,6 +24,17 @@ check_refused notes.txt scan --features f.h5 --knn knn.h5 --clusters 3 --epochs 
 check_refused notes.txt eval --pred km.h5 --labels f.h5
 dcrun 1 eval --pred km.h5 --labels f.h5 --out scores.json >/dev/null
 dcrun 1 eval --pred km.h5 --labels f.h5 --out scores.json >/dev/null || fail "eval refused to replace its own scores.json"
+# bench extract's timed run writes --out (features.h5 by default) under the same rule.
+dcrun 1 synth images --classes 2 --per-class 4 --size 16 --out imgs >/dev/null
+before=$(md5sum notes.txt | cut -d' ' -f1)
+if dcrun 1 bench extract --source imgs --backbone pixels --pixels-size 8 --iters 1 --out notes.txt >refuse.txt 2>&1; then
+  fail "bench extract replaced notes.txt"
+fi
+grep -q "notes.txt exists and is not a distclust output: pass --force" refuse.txt || { cat refuse.txt; fail "bench extract: unclear refusal"; }
+[[ $(md5sum notes.txt | cut -d' ' -f1) == "$before" ]] || fail "bench extract changed notes.txt"
+dcrun 1 bench extract --source imgs --backbone pixels --pixels-size 8 --iters 1 --out bx.h5 >/dev/null || fail "bench extract"
+dcrun 1 bench extract --source imgs --backbone pixels --pixels-size 8 --iters 1 --out bx.h5 >/dev/null ||
+  fail "bench extract refused to replace its own output"
 dcrun 1 kmeans --features f.h5 --k 3 --out notes.txt --force >/dev/null || fail "--force did not replace"
 $PY -c "import h5py; h5py.File('notes.txt')['centroids']"
 pass "overwrite rule: own outputs replaced, others refused without --force"

@@ -145,3 +145,34 @@ TEST(DistKMeans, TorchKernelMatchesOneProcessAndOpenBlas) {
       ASSERT_EQ(dist.assign[i], blas.assign[mine.rows.begin + i]) << "row " << mine.rows.begin + i;
   }
 }
+
+TEST(DistKMeans, FewerRowsThanRanks) {
+  // Under mpiexec -n 3 one rank holds no rows: its norms vector is empty
+  // (null data()), which L2 assignment once refused ("L2 mode needs row
+  // norms"), ending kmeans, gmm, IVF l2 and assign for n < ranks.
+  auto comm = world();
+  TorchComputeSpec spec;
+  spec.threads = 1;
+  std::string error;
+  std::unique_ptr<SearchKernel> torch(torch_plugin_function<TorchSearchFn>(kTorchSearchV2)(&spec, &error));
+  ASSERT_TRUE(torch) << error;
+  auto cpu = make_cpu_search();
+  SynthFeaturesParams sp = mixture();
+  sp.n = 2;
+  for (SearchKernel* kernel : {cpu.get(), torch.get()}) {
+    for (const char* init : {"kmeans++", "random", "kmeans-parallel"}) {
+      for (bool spherical : {false, true}) {
+        SCOPED_TRACE(kernel->name() + " " + init + (spherical ? " spherical" : " l2"));
+        KMeansParams kp;
+        kp.k = 1, kp.iters = 3, kp.init = init, kp.spherical = spherical, kp.seed = 5;
+        FeatureBlock mine = synth_features(sp, comm->rank(), comm->size());
+        KMeansResult dist = kmeans(mine, kp, *comm, *kernel);
+        LocalCommunicator self;
+        FeatureBlock all = synth_features(sp, 0, 1);
+        KMeansResult ref = kmeans(all, kp, self, *kernel);
+        EXPECT_TRUE(dist.centroids == ref.centroids);
+        for (int64_t i = 0; i < mine.local_rows(); ++i) EXPECT_EQ(dist.assign[i], ref.assign[mine.rows.begin + i]);
+      }
+    }
+  }
+}
