@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 #include "io/commit.h"
 #include "io/h5_util.h"
@@ -59,10 +60,18 @@ H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
   if (file_ < 0) throw_hdf5_error(("H5Fopen(" + path + ")").c_str(), __FILE__, __LINE__);
+  collective_ = comm.size() > 1;
 }
 
 H5Reader::~H5Reader() {
-  if (file_ >= 0) H5Fclose(file_);
+  if (file_ < 0) return;
+  // An error unwinding this rank alone (a bad value in its rows of the
+  // file) must not wait in the collective close for ranks that are in
+  // another collective: that hung scan, embed and export --duplicates on
+  // one bad /indices entry. The handle is left to the OS; the error ends
+  // the job (cli/main.cpp), as for an unfinished H5Writer.
+  if (collective_ && std::uncaught_exceptions() > 0) return;
+  H5Fclose(file_);
 }
 
 bool H5Reader::has(const std::string& dataset) const {

@@ -50,6 +50,7 @@ class H5Reader {
   void read_raw(const std::string& dataset, RowRange rows, DType t, void* out) const;
   std::string path_;
   int64_t file_ = -1;
+  bool collective_ = false;  ///< opened through MPI-IO (several ranks): closing is collective
 };
 
 /// Write access to PATH.tmp, renamed to PATH by commit(). Every call is

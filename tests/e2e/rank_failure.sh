@@ -27,3 +27,18 @@ for np in 2 3; do
   ! grep -Eq "MPI_ABORT|mpirun detected|Primary job" cfg2.txt || { cat cfg2.txt; fail "$np ranks via distclust-mpirun: an mpirun banner"; }
 done
 pass "config errors: one line from rank 0, no abort banner"
+# A bad value in one rank's rows of an input, found while that rank still has
+# the file open: the collective close must not wait for the others (scan,
+# embed and export --duplicates once hung here on one bad /indices entry).
+dcrun 1 knn --features f.h5 --k 5 --out knn.h5 >/dev/null
+$PY -c "
+import h5py, shutil; shutil.copy('knn.h5', 'kbig.h5')
+with h5py.File('kbig.h5', 'r+') as f: f['indices'][2999, 0] = 3000"
+for cmd in "scan --clusters 3 --out s.h5" "embed --out e.h5" "export --duplicates 0.99 --out dups"; do
+  start=$(date +%s)
+  rc=0
+  timeout 60 $DC_MPIEXEC -n 2 "$DC" $cmd --features f.h5 --knn kbig.h5 >bad.txt 2>&1 || rc=$?
+  [[ $rc -ne 0 && $rc -ne 124 ]] || { cat bad.txt; fail "$cmd with a bad id in rank 1's rows: rc $rc (124: hung)"; }
+  grep -q "kbig.h5: /indices row 2999 column 0 holds 3000, outside \[-1, 3000)" bad.txt || { cat bad.txt; fail "$cmd: cause not reported"; }
+  pass "$cmd: bad id in rank 1's rows -> ended in $(( $(date +%s) - start )) s"
+done
