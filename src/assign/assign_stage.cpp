@@ -2,6 +2,7 @@
 #include "assign/assign_parts.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
+#include "io/out_dir.h"
 
 namespace distclust {
 
@@ -16,6 +17,8 @@ void AssignParams::validate() const {
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
   p.validate();
   const assign::Inputs in = assign::resolve_inputs(p);
+  for (const std::string& out : {p.out, in.csv})
+    if (!out.empty()) require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn, in.new_features});
   assign::refuse_embedding_clusters(in);
   assign::extract_new_rows(p, in, comm);
   assign::check_same_features(in, comm);

@@ -13,6 +13,7 @@
 #include "core/stage.h"
 #include "distclust/config.h"
 #include "io/output_lock.h"
+#include "io/out_dir.h"
 #include "io/replace_rule.h"
 
 namespace distclust {
@@ -44,6 +45,9 @@ struct has_force<P, std::void_t<decltype(std::declval<P>().force)>> : std::true_
 template <class P>
 StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, const StageConfig& cfg) {
   const std::string out = def.out(p);
+  // An input is a distclust output too, so the overwrite rule alone would
+  // let --out name it (kmeans --out features.h5 replaced the features).
+  if (def.inputs) require_apart(out, def.inputs(p));
   OutputLock lock(OutputLock::path_for(out), "output " + out, comm);
   // The one overwrite rule (io/replace_rule.h): ours is replaced, anything
   // else only with --force (stages without the key: never).

@@ -24,6 +24,21 @@ check_refused notes.txt scan --features f.h5 --knn knn.h5 --clusters 3 --epochs 
 check_refused notes.txt eval --pred km.h5 --labels f.h5
 dcrun 1 eval --pred km.h5 --labels f.h5 --out scores.json >/dev/null
 dcrun 1 eval --pred km.h5 --labels f.h5 --out scores.json >/dev/null || fail "eval refused to replace its own scores.json"
+# An input is a distclust output too: --out naming it (with or without
+# --force) is refused, naming both, and the input is left as it was (these
+# once replaced their own input).
+dcrun 1 gmm --features f.h5 --k 2 --out gm.h5 >/dev/null
+before=$(md5sum f.h5 km.h5 knn.h5 | md5sum)
+for cmd in "kmeans --features f.h5 --k 3 --out f.h5" "knn --features f.h5 --k 5 --out f.h5 --force" \
+           "gmm --features f.h5 --k 2 --out f.h5" "scan --features f.h5 --knn knn.h5 --clusters 3 --out knn.h5" \
+           "embed --features f.h5 --knn knn.h5 --out f.h5" "eval --labels f.h5 --pred km.h5 --out km.h5" \
+           "assign --features f.h5 --reference f.h5 --kmeans km.h5 --out f.h5" \
+           "assign --features f.h5 --reference f.h5 --gmm gm.h5 --out as.h5 --csv gm.h5"; do
+  if dcrun 2 $cmd >apart.txt 2>&1; then fail "$cmd: accepted"; fi
+  grep -Eq "output (f|km|knn|gm).h5 is the input (f|km|knn|gm).h5: writing it would replace or delete that input" apart.txt ||
+    { cat apart.txt; fail "$cmd: unclear refusal"; }
+done
+[[ $(md5sum f.h5 km.h5 knn.h5 | md5sum) == "$before" ]] || fail "an input was changed"
 # bench extract's timed run writes --out (features.h5 by default) under the same rule.
 dcrun 1 synth images --classes 2 --per-class 4 --size 16 --out imgs >/dev/null
 before=$(md5sum notes.txt | cut -d' ' -f1)
