@@ -94,6 +94,9 @@ class Communicator {
 /// Runtime choice of transport (`comm:` in the config).
 struct CommParams {
   std::string comm = "auto";  ///< auto|local|mpi|nccl; auto = mpi when launched by mpirun/srun with >1 ranks, else local
+  /// nccl: the CUDA device of this rank's buffers (the compute target's);
+  /// -1 = local rank % visible GPUs. Not a setting (runtime.device says it).
+  int device = -1;
   template <class V> void visit(V& v) { v("comm", comm, "communicator: auto|local|mpi|nccl"); }
   void validate() const;
 };
@@ -107,6 +110,14 @@ void init_mpi();
 
 /// True when this build has the NCCL communicator (CUDA + NCCL found).
 bool nccl_built();
+/// "host|PCI bus id" of CUDA device `device` as this process sees it: the
+/// same physical GPU gives the same key on every rank of a host, however
+/// CUDA_VISIBLE_DEVICES numbers it. "" without the NCCL communicator.
+std::string gpu_key(int device);
+/// Whether every rank's key (gpu_key, or "" for a rank that computes on no
+/// GPU) names a GPU and no two ranks name the same one: then NCCL can carry
+/// the device buffers' collectives (it refuses two ranks on one device).
+bool one_gpu_per_rank(const std::vector<std::string>& keys);
 
 /// Creates the communicator; starts MPI if needed (comm=mpi|nccl).
 /// nccl needs a CUDA+NCCL build and one GPU per local rank.

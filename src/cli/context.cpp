@@ -1,5 +1,6 @@
 #include "cli/context.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "kernels/compute_env.h"
@@ -33,13 +34,24 @@ void add_common(CLI::App* app, CommandLine& cl) {
 /// gradients, ring blocks) go over NCCL when every rank computes on a GPU
 /// of its own. All ranks decide together (one rank without a GPU keeps MPI
 /// for all: NCCL's set-up is collective); ranks sharing a GPU keep MPI
-/// (NCCL refuses two ranks on one device).
+/// (NCCL refuses two ranks on one device). GPUs are told apart by host and
+/// PCI bus id: counting visible devices said "shared" whenever
+/// launch/distclust-rank or Slurm gave each rank one GPU of its own.
 void upgrade_to_nccl(Context& ctx) {
   if (ctx.runtime.comm != "auto" || ctx.comm->name() != "mpi" || !nccl_built()) return;
   const ComputeTarget& t = compute_target();
-  const bool own_gpu = t.gpu() && torch_info().cuda_devices >= ctx.comm->local_size();
-  if (ctx.comm->max(own_gpu ? 0 : 1) != 0) return;
-  ctx.comm = make_communicator(CommParams{"nccl"});
+  if (ctx.comm->max(t.gpu() ? 0 : 1) != 0) return;  // collective: every rank takes this branch alike
+  const int device = std::atoi(t.device.c_str() + 5);  // "cuda:N"
+  std::vector<char> key(128, 0);
+  std::snprintf(key.data(), key.size(), "%s", gpu_key(device).c_str());
+  const std::vector<char> all = ctx.comm->allgather(key);
+  std::vector<std::string> keys;
+  for (int r = 0; r < ctx.comm->size(); ++r) keys.emplace_back(all.data() + r * key.size());
+  if (!one_gpu_per_rank(keys)) {
+    log::info("comm: mpi (runtime.comm auto: ranks share a GPU, which NCCL refuses)");
+    return;
+  }
+  ctx.comm = make_communicator(CommParams{"nccl", device});
   log::info("comm: nccl (runtime.comm auto: every rank computes on its own GPU)");
 }
 
@@ -54,7 +66,9 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   ctx.config.apply_overrides("runtime", ctx.runtime);
   ctx.runtime.validate();
   ctx.resolved.add("runtime", ctx.runtime);
-  ctx.comm = make_communicator(CommParams{ctx.runtime.comm});
+  // comm nccl is made once the compute target says which GPU its buffers
+  // are on (runtime.device cuda:N); MPI until then.
+  ctx.comm = make_communicator(CommParams{ctx.runtime.comm == "nccl" ? "mpi" : ctx.runtime.comm});
   log::set_identity(ctx.comm->rank(), ctx.comm->size());
   if (!ctx.runtime.log_dir.empty()) log::open_rank_file(ctx.runtime.log_dir);
   // Test hook: make one rank fail, to check that the whole job ends.
@@ -62,6 +76,10 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
     throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
   set_compute_target(ctx.runtime, ctx.comm->local_rank());
+  if (ctx.runtime.comm == "nccl") {
+    const ComputeTarget& t = compute_target();
+    ctx.comm = make_communicator(CommParams{"nccl", t.gpu() ? std::atoi(t.device.c_str() + 5) : -1});
+  }
   upgrade_to_nccl(ctx);
   // A decision about the BLAS kernels is worth a line on the terminal; the
   // rest of the environment only in the logs.

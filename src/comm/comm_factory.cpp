@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <set>
 
 #include "comm/local_comm.h"
 #include "comm/mpi_comm.h"
@@ -32,6 +33,17 @@ bool nccl_built() {
 #endif
 }
 
+bool one_gpu_per_rank(const std::vector<std::string>& keys) {
+  std::set<std::string> seen;
+  for (const std::string& k : keys)
+    if (k.empty() || !seen.insert(k).second) return false;
+  return true;
+}
+
+#ifndef DISTCLUST_HAVE_NCCL
+std::string gpu_key(int) { return ""; }
+#endif
+
 std::unique_ptr<Communicator> make_communicator(const CommParams& p) {
   p.validate();
   int inited = 0;
@@ -48,7 +60,7 @@ std::unique_ptr<Communicator> make_communicator(const CommParams& p) {
   }
   if (kind == "mpi") return std::make_unique<MpiCommunicator>();
 #ifdef DISTCLUST_HAVE_NCCL
-  return std::make_unique<NcclCommunicator>();
+  return std::make_unique<NcclCommunicator>(p.device);
 #else
   throw Error("comm=nccl: this distclust was built without CUDA/NCCL (rebuild where CMake finds both)");
 #endif

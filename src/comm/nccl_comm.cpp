@@ -64,21 +64,28 @@ struct NcclCommunicator::Impl {
   }
 };
 
-NcclCommunicator::NcclCommunicator() : impl_(new Impl) {
+std::string gpu_key(int device) {
+  char bus[32] = {0};
+  DC_CUDA(cudaDeviceGetPCIBusId(bus, sizeof(bus) - 1, device));
+  std::string tag = where();
+  return tag.substr(tag.find(" on ") + 4) + "|" + bus;
+}
+
+NcclCommunicator::NcclCommunicator(int device) : impl_(new Impl) {
   int count = 0;
   DC_CUDA(cudaGetDeviceCount(&count));
   require(count > 0, "comm=nccl: no CUDA device visible on ", where());
-  impl_->device = local_rank() % count;
+  // The compute target's device when given: NCCL's buffers are LibTorch's.
+  require(device < count, "comm=nccl: CUDA device ", device, " but ", count, " visible on ", where());
+  impl_->device = device >= 0 ? device : local_rank() % count;
   DC_CUDA(cudaSetDevice(impl_->device));
 
   // Refuse two ranks on one GPU: compare PCI bus ids among all ranks of the
   // host (CUDA_VISIBLE_DEVICES may renumber devices per rank).
-  char bus[32] = {0};
-  DC_CUDA(cudaDeviceGetPCIBusId(bus, sizeof(bus) - 1, impl_->device));
+  const std::string key = gpu_key(impl_->device);
+  const std::string bus = key.substr(key.rfind('|') + 1), tag = key.substr(0, key.rfind('|'));
   std::vector<char> mine(96, 0);
-  std::string tag = where();
-  tag = tag.substr(tag.find(" on ") + 4);
-  std::snprintf(mine.data(), mine.size(), "%s|%s", tag.c_str(), bus);
+  std::snprintf(mine.data(), mine.size(), "%s", key.c_str());
   auto all = allgather(mine);
   for (int r = 0; r < size(); ++r) {
     if (r == rank()) continue;

@@ -9,7 +9,8 @@ namespace distclust {
 
 class NcclCommunicator final : public MpiCommunicator {
  public:
-  NcclCommunicator();
+  /// device: the CUDA device of this rank's buffers (-1: local rank % visible GPUs).
+  explicit NcclCommunicator(int device = -1);
   ~NcclCommunicator() override;
   std::string name() const override { return "nccl"; }
   void allreduce_sum(void* buf, size_t count, DType t) override;

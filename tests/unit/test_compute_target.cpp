@@ -2,6 +2,7 @@
 // search kernel that make_search() hands the stages.
 #include <gtest/gtest.h>
 
+#include "distclust/comm.h"
 #include "distclust/error.h"
 #include "distclust/runtime.h"
 #include "kernels/compute_target.h"
@@ -88,4 +89,15 @@ TEST(ComputeTarget, CudaWithoutCudaIsNamed) {
   set_compute_target(p, 0);
   EXPECT_EQ(compute_target().device, "cpu");
   EXPECT_FALSE(compute_target().torch);
+}
+
+TEST(ComputeTarget, NcclOnlyWhenEveryRankHasAGpuOfItsOwn) {
+  // Keys are host|PCI bus id: ranks that each see their one GPU as device 0
+  // (launch/distclust-rank, Slurm's per-task GPUs) still differ, which the
+  // old count of visible devices against ranks per node took for sharing.
+  EXPECT_TRUE(one_gpu_per_rank({"n1|0000:19:00.0"}));
+  EXPECT_TRUE(one_gpu_per_rank({"n1|0000:19:00.0", "n1|0000:3B:00.0", "n2|0000:19:00.0", "n2|0000:3B:00.0"}));
+  EXPECT_FALSE(one_gpu_per_rank({"n1|0000:19:00.0", "n1|0000:19:00.0"}));  // two ranks, one GPU
+  EXPECT_FALSE(one_gpu_per_rank({"n1|0000:19:00.0", ""}));                 // a rank on its CPU
+  EXPECT_FALSE(one_gpu_per_rank({""}));
 }
