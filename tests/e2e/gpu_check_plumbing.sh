@@ -15,6 +15,7 @@ grep -q 'step kmeans: .*bench kmeans -v --n 1000000 --d 256 --k 20000 --iters 25
 grep -q 'bench knn --n 1281167 --d 512 --k 20 --set runtime.device=cuda' dry.txt || fail "knn sizes"
 grep -q 'step kmeans-bf16: .*--iters 25 .*--set runtime.precision=bf16' dry.txt || fail "kmeans bf16"
 grep -q 'step knn-bf16: .*--k 20 .*--set runtime.precision=bf16' dry.txt || fail "knn bf16"
+grep -q 'step knn: .*bench knn --n 640000 --d 512 --k 20 --set runtime.device=cuda$' dry.txt || fail "knn fp32 sizes"
 grep -q 'gpu_limits.py --device cuda --size 8192' dry.txt || fail "limits sizes"
 if bash "$S/tools/gpu-check.sh" --bogus > /dev/null 2>&1; then fail "a bad option was accepted"; fi
 pass "dry run: $steps($total s)"
