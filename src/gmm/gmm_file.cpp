@@ -1,6 +1,7 @@
 #include "gmm/gmm_file.h"
 
 #include "comm/local_comm.h"
+#include "io/finite.h"
 #include "distclust/error.h"
 #include "gmm/gmm_model.h"
 #include "io/h5store.h"
@@ -63,6 +64,15 @@ GMMParamsFit read_gmm_model(const std::string& path) {
   f.means = r.read_all<double>("/means");
   f.covariances = r.read_all<double>("/covariances");
   f.weights = r.read_all<double>("/weights");
+  require_finite_rows(f.means.data(), f.k, f.d, path + ": /means");
+  require_finite_rows(f.covariances.data(), f.k, int64_t(f.covariances.size()) / f.k, path + ": /covariances");
+  double total = 0;
+  for (int64_t j = 0; j < f.k; ++j) {
+    require(std::isfinite(f.weights[j]) && f.weights[j] >= 0, path, ": /weights[", j, "] = ", f.weights[j],
+            ": a mixture weight must be a finite value >= 0");
+    total += f.weights[j];
+  }
+  require(std::fabs(total - 1) < 1e-6, path, ": /weights sum to ", total, ", not 1");
   return f;
 }
 

@@ -1,6 +1,7 @@
 #include "kmeans/kmeans_file.h"
 
 #include "comm/local_comm.h"
+#include "io/finite.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
 
@@ -61,6 +62,7 @@ KMeansModel read_kmeans_model(const std::string& path) {
   m.d = ci.shape[1];
   m.spherical = r.has_attr("spherical") && r.attr_double("spherical") != 0;
   m.centroids = r.read_all<float>("/centroids");
+  require_finite_rows(m.centroids.data(), m.k, m.d, path + ": /centroids");
   return m;
 }
 

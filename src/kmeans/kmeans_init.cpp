@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "distclust/error.h"
+#include "io/finite.h"
 #include "distclust/log.h"
 #include "distclust/rng.h"
 #include "io/h5store.h"
@@ -162,7 +163,9 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
     require(ci.shape.size() == 2 && ci.shape[0] == k && ci.shape[1] == d, p.features.empty() ? "features" : p.features,
             ": /features is ", b.n_total, " x ", d, " and k=", k, " but ", p.init_centroids, ": /centroids is ",
             ci.describe(), " (expected ", k, " x ", d, ")");
-    return r.read_all<float>("/centroids");
+    std::vector<float> c = r.read_all<float>("/centroids");
+    require_finite_rows(c.data(), k, d, p.init_centroids + ": /centroids");
+    return c;
   }
   int64_t n_valid = 0;
   for (auto v : b.valid) n_valid += v ? 1 : 0;

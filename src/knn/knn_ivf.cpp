@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "kernels/compute_target.h"
+#include "io/finite.h"
 #include "comm/alltoall.h"
 #include "knn/ivf_parts.h"
 #include "distclust/topk.h"
@@ -42,6 +43,7 @@ std::vector<float> coarse_centroids(const FeatureBlock& b, const KnnParams& p, i
     require(ci.shape.size() == 2 && ci.shape[1] == b.d, p.features, ": /features is ", b.n_total, " x ", b.d,
             " but ", p.centroids, ": /centroids is ", ci.describe());
     auto c = r.read_all<float>("/centroids");
+    require_finite_rows(c.data(), ci.shape[0], b.d, p.centroids + ": /centroids");
     if (cosine) normalize_rows(c.data(), ci.shape[0], b.d);
     return c;
   }

@@ -1,5 +1,6 @@
 #include "comm/local_comm.h"
 #include "io/h5store.h"
+#include "io/finite.h"
 
 #include "core/json.h"
 #include "distclust/config.h"
@@ -93,6 +94,8 @@ ScanModel read_scan_model(const std::string& path) {
   const size_t want = ScanHeads(m.shape).num_params();
   require(m.head.size() == want && (m.head_scan.empty() || m.head_scan.size() == want), path, ": /head holds ",
           m.head.size(), " values but a ", m.shape.kind, " head ", m.shape.d, " -> ", m.shape.c, " has ", want);
+  require_finite_rows(m.head.data(), 1, int64_t(m.head.size()), path + ": /head");
+  if (!m.head_scan.empty()) require_finite_rows(m.head_scan.data(), 1, int64_t(m.head_scan.size()), path + ": /head_scan");
   return m;
 }
 

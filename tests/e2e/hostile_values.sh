@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 dcrun 1 synth features --n 300 --d 8 --k 3 --seed 2 --out ok.h5 >/dev/null
 dcrun 1 knn --features ok.h5 --k 5 --out knn.h5 >/dev/null
 dcrun 1 kmeans --features ok.h5 --k 3 --out km.h5 >/dev/null
+dcrun 1 gmm --features ok.h5 --k 3 --out gm.h5 >/dev/null
+dcrun 1 scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 --out sc.h5 >/dev/null
 $PY - <<'PY'
 import h5py, numpy as np
 x = h5py.File("ok.h5", "r")["features"][:]
@@ -19,6 +21,15 @@ with h5py.File("fassign.h5", "w") as f:       # float cluster numbers
     f["assign"] = np.linspace(0, 2.9, 300).astype(np.float32)
 with h5py.File("nanrow.h5", "w") as f:        # one NaN row (bench kmeans: double free)
     y = x.copy(); y[17] = np.nan; f["features"] = y
+import shutil
+def spoil(src, dst, name, how):               # a copy of a model file with one bad value
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        v = f[name][...]; how(v); f[name][...] = v
+spoil("km.h5", "km_nan.h5", "centroids", lambda v: v.__setitem__((1, 2), np.nan))
+spoil("km.h5", "km_huge.h5", "centroids", lambda v: v.__setitem__((1, 2), 1e38))
+spoil("gm.h5", "gm_negw.h5", "weights", lambda v: v.__setitem__(0, -0.5))
+spoil("sc.h5", "sc_nan.h5", "head", lambda v: v.__setitem__(-1, np.nan))
 PY
 n=0
 check() {  # check "expected message" args...: fails in time, says it, leaves nothing
@@ -57,6 +68,18 @@ check "training diverged; lower scan.lr (now 1e+30)" \
   scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 --min-steps 0 --lr 1e30 --out out.h5
 check "nanrow.h5: /features row 17 holds NaN or Inf" bench kmeans --features nanrow.h5 --k 4 --iters 2 --no-sgemm
 check "nanrow.h5: /features row 17 holds NaN or Inf" bench knn --features nanrow.h5 --k 4
+# Model files with NaN/Inf (once: a crash for IVF's coarse lists, wrong
+# clusters or NaN confidences with exit 0 for assign).
+check "km_nan.h5: /centroids row 1 holds NaN or Inf" knn --features ok.h5 --k 5 --mode ivf --centroids km_nan.h5 --out out.h5
+check "km_huge.h5: /centroids row 1 has a norm above 1.6e18" \
+  knn --features ok.h5 --k 5 --mode ivf --metric l2 --centroids km_huge.h5 --out out.h5
+check "km_nan.h5: /centroids row 1 holds NaN or Inf" kmeans --features ok.h5 --k 3 --init-centroids km_nan.h5 --out out.h5
+check "km_nan.h5: /centroids row 1 holds NaN or Inf" \
+  assign --features ok.h5 --reference ok.h5 --kmeans km_nan.h5 --gmm none --scan none --out out.h5
+check "gm_negw.h5: /weights[0] = -0.5: a mixture weight must be a finite value >= 0" \
+  assign --features ok.h5 --reference ok.h5 --kmeans none --gmm gm_negw.h5 --scan none --out out.h5
+check "sc_nan.h5: /head row 0 holds NaN or Inf" \
+  assign --features ok.h5 --reference ok.h5 --kmeans none --gmm none --scan sc_nan.h5 --out out.h5
 check "cannot create nodir/x.json.tmp" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
 check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans --features ok.h5 --config dup.yaml --out out.h5
