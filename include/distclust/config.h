@@ -41,6 +41,11 @@ std::string to_text(double v);
 std::string to_text(float v);
 std::string to_text(const std::string& v);
 std::string to_text(const std::vector<float>& v);
+/// A field's value as YAML: numbers, booleans and float lists as to_text;
+/// text always double-quoted with \ and " escaped, so that any path reads
+/// back as itself ("[2024] photos", "-x", "null", "a: b" included).
+template <class T> std::string yaml_text(const T& v) { return to_text(v); }
+std::string yaml_text(const std::string& v);
 
 /// Sets field `key` of params from text; returns false when no field has that name.
 template <class P>
@@ -130,7 +135,7 @@ class ResolvedConfig {
   template <class P>
   void add(const std::string& section, P& params) {
     auto& out = sections_[section];
-    auto v = [&](const char* name, auto& field, const char*) { out.emplace_back(name, to_text(field)); };
+    auto v = [&](const char* name, auto& field, const char*) { out.emplace_back(name, yaml_text(field)); };
     params.visit(v);
   }
   /// YAML text of all sections, keys in declaration order.

@@ -275,15 +275,28 @@ void Config::unknown_key(const std::string& section, const std::string& key,
                   "' (valid keys: ", list, ")"));
 }
 
+std::string yaml_text(const std::string& v) {
+  std::string out = "\"";
+  for (const char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\x%02x", static_cast<unsigned char>(c));
+      out += esc;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 std::string ResolvedConfig::yaml() const {
   std::string out;
   for (const auto& [section, fields] : sections_) {
     out += section + ":\n";
-    for (const auto& [k, v] : fields) {
-      bool quote = v.empty() || v.find_first_of(":#{}&*!|>'\"%@`") != std::string::npos;
-      bool list = !v.empty() && v.front() == '[';
-      out += "  " + k + ": " + (quote && !list ? "\"" + v + "\"" : v) + "\n";
-    }
+    for (const auto& [k, v] : fields) out += "  " + k + ": " + v + "\n";
   }
   return out;
 }

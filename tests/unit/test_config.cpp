@@ -110,6 +110,24 @@ TEST(Config, ResolvedYamlAndHashFollowValues) {
   EXPECT_EQ(back.init, "kmeans++");
 }
 
+TEST(Config, ResolvedYamlReadsBackAnyText) {
+  // A path starting with '[' was written unquoted (as if a float list), and
+  // quotes and backslashes unescaped: assign --run and extract --pca-from
+  // then failed to read a run's params ("[2024] photos" is a common name).
+  for (const std::string& path : {std::string("[2024] photos/features.h5"), std::string("-x"), std::string("null"),
+                                  std::string("a: b # c"), std::string("say \"hi\" \\ back"),
+                                  std::string("tab\there"), std::string(""), std::string("? ,x")}) {
+    KMeansParams a;
+    a.features = path, a.out = path;
+    ResolvedConfig r;
+    r.add("kmeans", a);
+    KMeansParams back;
+    Config::parse(r.yaml(), "resolved").apply("kmeans", back);
+    EXPECT_EQ(back.features, path) << r.yaml();
+    EXPECT_EQ(back.out, path);
+  }
+}
+
 TEST(Config, ValidateNamesBadValue) {
   KMeansParams p;
   p.k = 0;
