@@ -85,6 +85,8 @@ std::string disk_space_note(const std::string& path) {
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   struct statvfs fs{};
   if (statvfs(dir.c_str(), &fs) != 0) return "";
+  // Any write error there (EROFS included) would otherwise read as a full disk.
+  if (fs.f_flag & ST_RDONLY) return fmt("; ", dir, " is on a read-only file system");
   const double free_bytes = double(fs.f_bavail) * double(fs.f_frsize);
   if (free_bytes >= 16.0 * (1 << 20)) return "";
   return fmt("; ", dir, " has ", static_cast<int64_t>(free_bytes / 1024), " KiB free: No space left on device");

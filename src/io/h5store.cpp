@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "io/commit.h"
+#include "io/full_disk_watch.h"
 #include "io/h5_util.h"
 
 namespace distclust {
@@ -232,6 +233,8 @@ std::string H5Writer::close() {
   if (file_ < 0) return "";
   const hid_t f = file_;
   file_ = -1;
+  if (comm_.size() == 1) return flush_and_close_hdf5(f, tmp_);
+  FullDiskWatch watch(tmp_, comm_);  // the collective close can deadlock on a full disk
   return flush_and_close_hdf5(f, tmp_);
 }
 

@@ -1,0 +1,49 @@
+#include "io/full_disk_watch.h"
+
+#include <sys/statvfs.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace distclust {
+
+double free_bytes_at(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  struct statvfs fs {};
+  if (statvfs(dir.c_str(), &fs) != 0) return -1;
+  return double(fs.f_bavail) * double(fs.f_frsize);
+}
+
+FullDiskWatch::FullDiskWatch(const std::string& path, Communicator& comm, double full_below, double grace_s)
+    : path_(path), comm_(comm), thread_([this, full_below, grace_s] { watch(full_below, grace_s); }) {}
+
+FullDiskWatch::~FullDiskWatch() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void FullDiskWatch::watch(double full_below, double grace_s) {
+  double full_for = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return done_; })) {
+    const double free = free_bytes_at(path_);
+    full_for = free >= 0 && free < full_below ? full_for + 1 : 0;
+    if (full_for < grace_s) continue;
+    // The collective close has not returned for grace_s seconds of a full
+    // disk: the output is lost either way; end the job with the cause.
+    std::remove(path_.c_str());
+    comm_.abort(fmt("writing ", path_, " did not finish: its file system has ", int64_t(free / 1024),
+                    " KiB free: No space left on device (the collective HDF5 close was stuck; ", path_,
+                    " was removed)"));
+  }
+}
+
+}  // namespace distclust
