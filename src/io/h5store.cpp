@@ -182,6 +182,9 @@ std::string H5Reader::attr_string(const std::string& name) const {
     char* s = nullptr;
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, H5T_VARIABLE);
+    // The file's character set: h5py writes str attributes as UTF-8, and
+    // HDF5 has no conversion from UTF-8 to the default ASCII.
+    H5Tset_cset(mt, H5Tget_cset(ty));
     DC_H5(H5Aread(a, mt, &s));
     std::string out = s ? s : "";
     H5free_memory(s);
@@ -199,6 +202,10 @@ double H5Reader::attr_double(const std::string& name) const {
   require(has_attr(name), path_, ": no attribute ", name);
   hid_t a = DC_H5(H5Aopen(file_, name.c_str(), H5P_DEFAULT));
   h5::Closer ca{a, H5Aclose};
+  hid_t ty = DC_H5(H5Aget_type(a));
+  h5::Closer ct{ty, H5Tclose};
+  const H5T_class_t cls = H5Tget_class(ty);
+  require(cls == H5T_INTEGER || cls == H5T_FLOAT, path_, ": attribute ", name, " is not a number");
   double v = 0;
   DC_H5(H5Aread(a, H5T_NATIVE_DOUBLE, &v));
   return v;
