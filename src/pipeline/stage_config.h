@@ -23,6 +23,13 @@ namespace distclust {
 /// collective.
 std::string inputs_identity(const std::vector<std::string>& files, Communicator& comm);
 
+/// Throws on every rank, naming the first differing line, unless every
+/// rank resolved the same settings (yaml: a stage's section as
+/// ResolvedConfig writes it). A per-rank value (kmeans.out=r$RANK.h5, a
+/// rank-local $TMPDIR) once sent ranks into collective writes of different
+/// files, where they waited forever. Collective.
+void require_same_settings(const std::string& stage, const std::string& yaml, Communicator& comm);
+
 template <class P>
 StageConfig stage_config(const StageDef<P>& def, const P& p, Communicator& comm) {
   P q = p;
@@ -44,6 +51,12 @@ struct has_force<P, std::void_t<decltype(std::declval<P>().force)>> : std::true_
 /// its checkpoint until it is done (collective).
 template <class P>
 StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, const StageConfig& cfg) {
+  {
+    P q = p;
+    ResolvedConfig rc;
+    rc.add(def.name, q);
+    require_same_settings(def.name, rc.yaml(), comm);
+  }
   const std::string out = def.out(p);
   // An input is a distclust output too, so the overwrite rule alone would
   // let --out name it (kmeans --out features.h5 replaced the features).

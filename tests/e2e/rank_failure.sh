@@ -42,3 +42,14 @@ for cmd in "scan --clusters 3 --out s.h5" "embed --out e.h5" "export --duplicate
   grep -q "kbig.h5: /indices row 2999 column 0 holds 3000, outside \[-1, 3000)" bad.txt || { cat bad.txt; fail "$cmd: cause not reported"; }
   pass "$cmd: bad id in rank 1's rows -> ended in $(( $(date +%s) - start )) s"
 done
+# Ranks that resolve different settings (a per-rank variable in a path) are
+# refused at once, naming the value; they once hung in collective writes of
+# different files.
+start=$(date +%s)
+rc=0
+timeout 60 $DC_MPIEXEC -n 2 "$DC" kmeans --features f.h5 --k 3 --set 'kmeans.out=r$OMPI_COMM_WORLD_RANK.h5' >per.txt 2>&1 || rc=$?
+[[ $rc -ne 0 && $rc -ne 124 ]] || { cat per.txt; fail "per-rank kmeans.out: rc $rc (124: hung)"; }
+grep -q "the ranks resolved different settings: rank 0 has '  out: \"r0.h5\"', rank 1 has '  out: \"r1.h5\"'" per.txt ||
+  { cat per.txt; fail "per-rank kmeans.out: cause not reported"; }
+[[ ! -e r0.h5.tmp && ! -e r1.h5.tmp ]] || fail "per-rank kmeans.out left a .tmp"
+pass "per-rank settings refused in $(( $(date +%s) - start )) s"
