@@ -1,4 +1,6 @@
 #include <sys/stat.h>
+
+#include <cmath>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,16 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   require(!p.features.empty(), "knn: no input given (--features features.h5)");
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm);
+  {
+    // Each rank keeps k + 4 (score, id) per row in its heaps, a checkpoint's
+    // copy, a resumed copy and the output (12 bytes a slot each): a k near N
+    // failed as a bare std::bad_alloc. The largest rank's rows, so that every
+    // rank decides alike.
+    const double rows = std::ceil(double(b.n_total) / comm.size());
+    require_memory(rows * double(p.k + 4) * 12.0 * 4.0,
+                   fmt("knn.k=", p.k, ": the neighbour lists of ", int64_t(rows), " rows per rank (", comm.size(),
+                       " ranks)"));
+  }
   log::info("knn: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.metric, ", ", p.mode, ", ",
             comm.size(), " ranks x ", compute_threads(), " threads");
   KnnGraph g;
