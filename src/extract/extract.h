@@ -93,7 +93,7 @@ struct ExtractParams {
   int64_t seed = 1;                   ///< keys the PCA sample: (seed, global row)
   bool resume = true;                 ///< continue from OUT.tmp when it was made with the same settings
   bool force = false;                 ///< replace an existing --out that distclust did not write (io/replace_rule.h)
-  double progress_seconds = 10;       ///< rank 0 progress line interval (0 = none)
+  double progress_seconds = -1;       ///< rank 0 progress line interval (0 = none; -1 = DISTCLUST_PROGRESS_SECONDS, else 10)
 
   template <class V>
   void visit(V& v) {
@@ -130,7 +130,7 @@ struct ExtractParams {
     v("seed", seed, "seed of the PCA sample");
     v("resume", resume, "resume from OUT.tmp when made with the same settings");
     v("force", force, "replace an existing --out that distclust did not write");
-    v("progress_seconds", progress_seconds, "seconds between progress lines (0 = none)");
+    v("progress_seconds", progress_seconds, "seconds between progress lines (0 = none; -1 = $DISTCLUST_PROGRESS_SECONDS or 10)");
   }
   /// Throws Error naming the bad field and value.
   void validate() const;

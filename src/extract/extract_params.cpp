@@ -55,7 +55,8 @@ void ExtractParams::validate() const {
           "extract.interpolation is '", interpolation, "' (expected bilinear|bicubic|area|lanczos)");
   require(max_pixels > 0, "extract.max_pixels is ", max_pixels, " (expected > 0)");
   require(max_file_bytes > 0, "extract.max_file_bytes is ", max_file_bytes, " (expected > 0)");
-  require(progress_seconds >= 0, "extract.progress_seconds is ", progress_seconds, " (expected >= 0)");
+  require(progress_seconds >= 0 || progress_seconds == -1, "extract.progress_seconds is ", progress_seconds,
+          " (expected >= 0, or -1 for $DISTCLUST_PROGRESS_SECONDS or 10)");
   source_params(*this).validate();
 }
 

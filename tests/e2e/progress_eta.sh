@@ -9,7 +9,10 @@ dcrun 2 kmeans --features f.h5 --k 5 --iters 5 --tol 0 --out km.h5 > km.txt
 dcrun 2 knn --features f.h5 --k 5 --tile-rows 64 --out knn.h5 > knn.txt
 dcrun 2 knn --features f.h5 --k 5 --mode ivf --out ivf.h5 > ivf.txt
 dcrun 2 scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 2 --min-steps 0 --heads 2 --out s.h5 > scan.txt
-for f in km knn ivf scan; do
+# extract too (its progress_seconds once defaulted to 10, hiding the variable)
+dcrun 1 synth images --classes 2 --per-class 40 --size 16 --out imgs >/dev/null
+dcrun 1 extract --source imgs --backbone pixels --pixels-size 8 --batch 8 --out fx.h5 > ex.txt
+for f in km knn ivf scan ex; do
   line=$(grep -E "/s, ETA [0-9?]" $f.txt | tail -1)
   [[ -n "$line" ]] || { cat $f.txt; fail "$f: no progress line with rate and ETA"; }
   echo "$f: ${line#*] }"
@@ -17,4 +20,4 @@ for f in km knn ivf scan; do
 done
 grep -q "kmeans (ETA if all iterations run): 5/5 iterations (100%)" km.txt || fail "kmeans progress does not reach 5/5"
 grep -q "knn exact (rank 0): 3000/3000 query rows (100%)" knn.txt || fail "knn progress does not reach its total"
-pass "progress with rate and ETA: kmeans, knn exact, knn ivf, scan"
+pass "progress with rate and ETA: kmeans, knn exact, knn ivf, scan, extract"
