@@ -219,6 +219,10 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm)
   struct stat st{};
   require(!(stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", path,
           " is a directory, expected a file name");
+  // A stale NAME.tmp is replaced, never written through: a symbolic link
+  // left there once made the output overwrite the file it pointed to.
+  if (comm.rank() == 0 && lstat(tmp_.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) std::remove(tmp_.c_str());
+  comm.barrier();
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);

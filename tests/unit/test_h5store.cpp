@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
@@ -172,4 +174,29 @@ TEST(H5Store, Utf8StringAttributesAsH5pyWritesThem) {
   EXPECT_NE(error_of([&] { r.attr_double("backbone"); }).find("attribute backbone is not a number"),
             std::string::npos);
   std::remove(path.c_str());
+}
+
+TEST(H5Store, StaleTmpSymlinkIsReplacedNotWrittenThrough) {
+  // A symbolic link at NAME.tmp made H5Fcreate truncate the file it points
+  // to, and the commit then renamed the link to NAME.
+  LocalCommunicator c;
+  const std::string p = tmp("linked.h5"), precious = tmp("precious.txt");
+  std::remove(p.c_str());
+  std::remove((p + ".tmp").c_str());
+  std::ofstream(precious) << "keep";
+  ASSERT_EQ(symlink(precious.c_str(), (p + ".tmp").c_str()), 0);
+  {
+    H5Writer w(p, c);
+    std::vector<float> v(4, 1);
+    w.write_all<float>("/features", {2, 2}, v.data());
+    w.commit();
+  }
+  std::ifstream in(precious);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "keep");
+  struct stat st{};
+  ASSERT_EQ(lstat(p.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << p << " is not a regular file";
+  std::remove(p.c_str());
+  std::remove(precious.c_str());
 }
