@@ -9,6 +9,7 @@
 #include "distclust/error.h"
 #include "export/csv.h"
 #include "report/clustering.h"
+#include "io/text_file.h"
 
 namespace fs = std::filesystem;
 
@@ -33,8 +34,7 @@ void write_csv(const std::string& path, const NearDuplicates& d, const std::stri
                        spreadsheet_safe(paths[at]), cluster});
     }
   }
-  csv.flush();
-  require(static_cast<bool>(csv), "export: writing ", path, " failed (disk full?)");
+  close_checked(csv, path, "export");
 }
 
 void write_json(const std::string& path, const NearDuplicates& d) {
@@ -45,8 +45,7 @@ void write_json(const std::string& path, const NearDuplicates& d) {
     << ",\n  \"k\": " << d.k << ",\n  \"rows\": " << d.n << ",\n  \"groups\": " << d.groups.size()
     << ",\n  \"rows_in_groups\": " << d.rows_in_groups()
     << ",\n  \"largest_group\": " << (d.groups.empty() ? 0 : d.groups.front().size()) << "\n}\n";
-  f.flush();
-  require(static_cast<bool>(f), "export: writing ", path, " failed (disk full?)");
+  close_checked(f, path, "export");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "export/csv.h"
 #include "io/h5_strings.h"
 #include "io/out_dir.h"
+#include "io/text_file.h"
 #include "comm/root.h"
 
 namespace fs = std::filesystem;
@@ -184,8 +185,7 @@ void write_assignments(const ExportParams& p, const Clustering& cl, const Staged
       }
     }
   }
-  csv.flush();
-  require(static_cast<bool>(csv), "export: writing ", csv_path, " failed (disk full?)");
+  close_checked(csv, csv_path, "export");
   csv.close();
   if (linker) linker->check(dir);
   if (s.missing)

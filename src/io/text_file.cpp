@@ -46,4 +46,15 @@ void write_text_file(const std::string& path, const std::string& text) {
   }
 }
 
+void close_checked(std::ofstream& f, const std::string& path, const std::string& who) {
+  errno = 0;
+  const bool written = static_cast<bool>(f.flush());
+  const int e1 = errno;
+  f.close();
+  const int e = written ? errno : e1;
+  // errno holds the reason only when the failing write was the flush's own.
+  require(written && !f.fail(), who, ": writing ", path, " failed", e ? std::string(": ") + std::strerror(e) : "",
+          disk_space_note(path));
+}
+
 }  // namespace distclust

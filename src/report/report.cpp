@@ -19,6 +19,7 @@
 #include "report/clustering.h"
 #include "report/html.h"
 #include "io/out_dir.h"
+#include "io/text_file.h"
 #include "report/picks.h"
 #include "report/report_curves.h"
 #include "report/report_duplicates.h"
@@ -416,12 +417,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   add_map(m, p, cl);
 
   std::string index = (fs::path(dir.path()) / "index.html").string();
-  {
-    std::ofstream f(index, std::ios::binary);
-    require(static_cast<bool>(f), "report: cannot write ", index);
-    f << render_report(m);
-    require(static_cast<bool>(f.flush()), "report: writing ", index, " failed (disk full?)");
-  }
+  write_text_file(index, render_report(m));  // checked to the close, the system's reason named
   std::vector<std::string> inputs{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
   inputs.insert(inputs.end(), image_dirs.begin(), image_dirs.end());
   require_apart(dir.out(), inputs);

@@ -122,6 +122,17 @@ grep -q "images could not be linked into the cluster folders (first: .*No space 
 [[ ! -e inodes/ex && ! -e inodes/ex.tmp ]] || { ls -la inodes; fail "export out of inodes left a folder"; }
 pass "export out of inodes: $(grep -m1 ERROR exi.txt | sed 's/^.*ERROR: //')"
 
+# 6. export and report into a full disk: the system's cause, not "(disk full?)".
+rm -rf full/w
+for what in export report; do
+  fill_leaving 5
+  set +e; timeout 60 $DC_MPIEXEC -n 2 "$DC" $what --features fi.h5 --pred ki.h5 --out full/$what >$what.txt 2>&1
+  rc=$?; set -e
+  expect_enospc "$what np=2" $what.txt $rc
+  ! grep -q "disk full?" $what.txt || { cat $what.txt; fail "$what: a guess instead of the cause"; }
+done
+rm -f full/fill
+
 # A read-only file system with little free space is not reported as full.
 mkdir -p ro && mount -t tmpfs -o ro,size=1m tmpfs ro
 set +e; timeout 60 $DC_MPIEXEC -n 2 "$DC" synth features --n 100 --d 4 --k 2 --out ro/sf.h5 >ro.txt 2>&1; rc=$?; set -e
