@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <cstdio>
@@ -17,6 +18,7 @@ struct State {
   std::string host;
   Level level = Level::info;
   std::ofstream file;
+  std::string path;  ///< of file (--log-dir)
   std::mutex mu;
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   State() {
@@ -61,6 +63,7 @@ void open_rank_file(const std::string& dir) {
   std::string path = dir + "/rank-" + std::to_string(s.rank) + ".log";
   s.file.open(path, std::ios::app);
   if (!s.file) throw Error(fmt("cannot open log file ", path, " for writing"));
+  s.path = path;
 }
 
 void write(Level level, bool all_ranks, const std::string& msg) {
@@ -71,7 +74,20 @@ void write(Level level, bool all_ranks, const std::string& msg) {
   std::string line = std::string(prefix) + s.host + "] " +
                      (level >= Level::warn ? std::string(tag(level)) + ": " : "") + msg + "\n";
   std::lock_guard<std::mutex> lock(s.mu);
-  if (s.file.is_open()) s.file << line << std::flush;
+  if (s.file.is_open()) {
+    errno = 0;
+    s.file << line << std::flush;
+    if (!s.file) {
+      // A full disk (or a lost mount) under --log-dir: say it once on the
+      // terminal, then go on with the terminal only (the run is not at fault;
+      // a log that silently stops is).
+      const int e = errno;
+      s.file.close();
+      std::fprintf(stderr, "[rank %d] WARN: log file %s: writing failed (%s); this rank's log stops here\n", s.rank,
+                   s.path.c_str(), e ? std::strerror(e) : "stream error");
+      std::fflush(stderr);
+    }
+  }
   if (level < s.level) return;
   if (!all_ranks && s.rank != 0) return;
   std::fputs(line.c_str(), level >= Level::warn ? stderr : stdout);

@@ -133,6 +133,19 @@ for what in export report; do
 done
 rm -f full/fill
 
+# 7. --log-dir on a full disk: the job (writing elsewhere) goes on, and each
+# rank says once that its log stops (the logs were silently empty).
+mkdir -p full/logs
+fill_leaving 0
+dcrun 2 kmeans --features f.h5 --k 5 --seed 1 --out km-logs.h5 --log-dir full/logs >logs.txt 2>&1 ||
+  { cat logs.txt; fail "--log-dir on a full disk failed the job"; }
+for r in 0 1; do
+  [[ $(grep -c "\[rank $r\] WARN: log file full/logs/rank-$r.log: writing failed (No space left on device)" logs.txt) == 1 ]] ||
+    { cat logs.txt; fail "rank $r: the lost log is not said once"; }
+done
+rm -rf full/fill full/logs
+pass "--log-dir on a full disk: each rank warns once, the job completes"
+
 # A read-only file system with little free space is not reported as full.
 mkdir -p ro && mount -t tmpfs -o ro,size=1m tmpfs ro
 set +e; timeout 60 $DC_MPIEXEC -n 2 "$DC" synth features --n 100 --d 4 --k 2 --out ro/sf.h5 >ro.txt 2>&1; rc=$?; set -e
