@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <set>
 #include <cstdio>
 
 #include "distclust/config.h"
@@ -19,6 +21,23 @@ std::string features_signature(const std::string& path, int64_t n, int64_t d) {
   stat(path.c_str(), &st);
   return fmt(path, " size ", st.st_size, " bytes, mtime ", st.st_mtime, ", ", n, " x ", d);
 }
+/// The ring's checkpoint files in dir (rank-R-of-P.h5 and .prev) for any P,
+/// and the rank counts that made them.
+std::vector<std::string> checkpoint_files(const std::string& dir, std::set<int>* counts = nullptr) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    int r = 0, np = 0, used = 0;
+    if (std::sscanf(name.c_str(), "rank-%d-of-%d.h5%n", &r, &np, &used) != 2) continue;
+    const std::string rest = name.substr(size_t(used));
+    if (rest != "" && rest != ".prev") continue;
+    out.push_back(e.path().string());
+    if (counts) counts->insert(np);
+  }
+  return out;
+}
+
 void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "knn: no input given (--features features.h5)");
   FeatureBlock b = read_features(p.features, comm);
@@ -44,6 +63,14 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
     // other rows at a given step, so they are not resumed.
     std::string key = "params=" + config_hash(p, knn_stage().not_hashed, "") + ";ring=half" +
                       "|features=" + features_signature(p.features, b.n_total, b.d);
+    if (!ckpt.empty() && comm.rank() == 0) {
+      std::set<int> counts;
+      checkpoint_files(ckpt, &counts);
+      counts.erase(comm.size());
+      for (int np : counts)
+        log::info("knn: ", ckpt, " holds checkpoints of a run on ", np, " ranks; this run has ", comm.size(),
+                  ": they are not resumed (removed when this run ends)");
+    }
     g = knn_exact(b, p, comm, ckpt, key);
     const double flops = 2.0 * double(b.n_total) * double(b.n_total) * double(b.d);
     log::info("knn: search ", g.seconds_search, " s, ", flops / g.seconds_search / 1e9, " GFLOP/s (2*N*N*D)");
@@ -59,9 +86,8 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   if (purity >= 0) log::info("knn: neighbour label purity ", purity, " (fraction of neighbours sharing the row's label)");
   write_knn(p.out, comm, b, g, p, cfg.yaml, cfg.hash);
   if (!ckpt.empty() && comm.rank() == 0) {
-    for (int r = 0; r < comm.size(); ++r)
-      for (const char* gen : {"", ".prev"})
-        std::remove(fmt(ckpt, "/rank-", r, "-of-", comm.size(), ".h5", gen).c_str());
+    // Every rank count's files (a run on another count left its own: GBs at scale).
+    for (const std::string& f : checkpoint_files(ckpt)) std::remove(f.c_str());
     ::rmdir(ckpt.c_str());
   }
   log::info("knn: wrote ", p.out);

@@ -25,6 +25,15 @@ dcrun 5 knn --features f.h5 --k 10 --out knn.h5 > resume.txt
 grep -q "resuming from knn.h5.ckpt after 2 of 3 ring steps" resume.txt || { cat resume.txt; fail "did not resume"; }
 same_graph ref.h5 knn.h5 "resumed"
 [[ ! -e knn.h5.ckpt ]] || fail "checkpoint left after success"
+# Checkpoints of another rank count: said, not resumed, and removed with the
+# run's own at the end (they were silently left behind: GBs at scale).
+rm -f knn.h5
+if DISTCLUST_FAULT_AFTER_STEPS=1 dcrun 3 knn --features f.h5 --k 10 --out knn.h5 >kill3.txt 2>&1; then fail "not killed"; fi
+dcrun 2 knn --features f.h5 --k 10 --out knn.h5 > other.txt
+grep -q "knn.h5.ckpt holds checkpoints of a run on 3 ranks; this run has 2: they are not resumed" other.txt ||
+  { cat other.txt; fail "checkpoints of 3 ranks not reported"; }
+same_graph ref.h5 knn.h5 "after checkpoints of another rank count"
+[[ ! -e knn.h5.ckpt ]] || { ls knn.h5.ckpt; fail "another rank count's checkpoint left after success"; }
 # Killed between the ranks' saves: rank 1's checkpoint is missing (or a step
 # behind). The ranks must start afresh together, not search again on top of
 # rank 0's loaded heap (that gave duplicate neighbours in the Slurm requeue test).
