@@ -115,6 +115,10 @@ class Config {
 
   /// Checks that every YAML section and override names one of `known`.
   void check_sections(const std::vector<std::string>& known) const;
+  /// Checks that every key the YAML and the overrides give for `section`
+  /// is one of `keys` (values are parsed only by the commands that use the
+  /// section): a typo in a section the command does not read is an error too.
+  void check_keys(const std::string& section, const std::vector<std::string>& keys) const;
 
   const std::string& path() const { return path_; }
   bool has_section(const std::string& s) const { return static_cast<bool>(yaml_[s]); }

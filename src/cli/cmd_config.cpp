@@ -5,14 +5,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/bench_params.h"
 #include "cli/commands.h"
+#include "cli/sections.h"
 #include "distclust/config.h"
-#include "extract/extract_bench.h"
-#include "pipeline/run.h"
-#include "pipeline/stage_table.h"
-#include "distclust/runtime.h"
-#include "synth/synth_features.h"
 
 namespace distclust::cli {
 
@@ -51,23 +46,6 @@ struct Yaml {
   os << "\n";
   }
 };
-
-/// Every section, in pipeline order, with the commands that read it.
-template <class F>
-void each_section(F&& f) {
-  f(RuntimeParams{}, "runtime", "every command");
-  f(RunParams{}, "run", "`distclust run`");
-  for_each_stage([&](const auto& def) {
-    std::string cmd;
-    for (const auto& c : def.command) cmd += " " + c;
-    f(typename std::decay_t<decltype(def)>::Params{}, def.name,
-      "`distclust" + cmd + "`; the run stage " + def.name + (def.name == "extract" ? "; `distclust bench extract`" : ""));
-  });
-  f(SynthFeaturesParams{}, "synth_features", "`distclust synth features`");
-  f(BenchKMeansParams{}, "bench_kmeans", "`distclust bench kmeans`");
-  f(BenchKnnParams{}, "bench_knn", "`distclust bench knn`");
-  f(BenchExtractParams{}, "bench_extract", "`distclust bench extract`");
-}
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/sections.h"
 #include "kernels/compute_env.h"
 #include "kernels/compute_target.h"
 #include "distclust/log.h"
@@ -60,6 +61,11 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   ctx.config = Config::load(cl.config_path);
   for (const auto& s : cl.sets) ctx.config.add_override(s, default_section);
   ctx.config.check_sections(all_sections());
+  // Every section's keys, not only those the command reads (the README:
+  // an unknown key is an error; a typo elsewhere was silently ignored).
+  each_section([&](auto params, const std::string& section, const std::string&) {
+    ctx.config.check_keys(section, field_names(params));
+  });
   ctx.runtime = RuntimeParams{};
   ctx.config.apply_yaml("runtime", ctx.runtime);
   cl.flags.apply("runtime", ctx.runtime);

@@ -253,6 +253,17 @@ void Config::check_sections(const std::vector<std::string>& known) const {
             "' (known: ", list(), ")");
 }
 
+void Config::check_keys(const std::string& section, const std::vector<std::string>& keys) const {
+  auto known = [&](const std::string& k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
+  if (yaml_.IsMap() && yaml_[section] && yaml_[section].IsMap())
+    for (const auto& kv : yaml_[section]) {
+      const std::string key = kv.first.as<std::string>();
+      if (!known(key)) unknown_key(section, key, keys);
+    }
+  for (const auto& o : overrides_)
+    if (o.section == section && !known(o.key)) unknown_key(section, o.key, keys);
+}
+
 std::string Config::scalar_text(const YAML::Node& n, const std::string& where) {
   if (n.IsScalar()) return n.Scalar();
   if (n.IsNull()) return "";

@@ -83,6 +83,7 @@ check "sc_nan.h5: /head row 0 holds NaN or Inf" \
 dcrun 1 synth features --n 100000 --d 2 --k 2 --out tall.h5 >/dev/null
 check "knn.k=99999: the neighbour lists of 100000 rows per rank (1 ranks) would need" \
   knn --features tall.h5 --k 99999 --out out.h5
+check "unknown key 'clustrs' in section 'scan'" kmeans --features ok.h5 --k 3 --set scan.clustrs=5 --out out.h5
 check "cannot create nodir/x.json.tmp" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
 check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans --features ok.h5 --config dup.yaml --out out.h5

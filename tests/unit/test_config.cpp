@@ -190,3 +190,16 @@ TEST(Config, PathsExpandHomeAndVariablesAndNameAnUnsetOne) {
   EXPECT_EQ(p.out, "/home/alice/km.h5");
   if (home) ::setenv("HOME", saved.c_str(), 1);
 }
+
+TEST(Config, KeysOfEverySectionAreChecked) {
+  // A typo in a section the command does not read was silently ignored.
+  Config c = Config::parse("kmeans:\n  k: 3\nscan:\n  clustrs: 5\n", "typo.yaml");
+  KMeansParams km;
+  EXPECT_NO_THROW(c.check_keys("kmeans", field_names(km)));
+  std::string e = error_of([&] { c.check_keys("scan", {"clusters", "heads"}); });
+  EXPECT_NE(e.find("typo.yaml: unknown key 'clustrs' in section 'scan' (valid keys: clusters, heads)"), std::string::npos)
+      << e;
+  c.add_override("scan.hedas=2", "kmeans");
+  e = error_of([&] { c.check_keys("scan", {"clusters", "heads", "clustrs"}); });
+  EXPECT_NE(e.find("unknown key 'hedas' in section 'scan'"), std::string::npos) << e;
+}
