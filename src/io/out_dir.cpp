@@ -35,6 +35,7 @@ bool within(const fs::path& a, const fs::path& b) {
 }  // namespace
 
 void require_apart(const std::string& out, const std::vector<std::string>& inputs) {
+  if (out.empty()) return;  // no output file (eval printing its scores only)
   std::error_code ec;
   const fs::path o = fs::weakly_canonical(fs::absolute(out), ec);
   if (ec) return;  // nothing there to delete

@@ -68,7 +68,9 @@ class TypedRunStage final : public RunStage {
   const std::string& name() const override { return def_.name; }
   void resolve(const Config& config, RunLayout& layout) override {
     config.apply(def_.name, p_);
+    const P given = p_;
     def_.wire(p_, layout);
+    refuse_rewired(given);
     p_.validate();
     layout.outputs[def_.name] = def_.out(p_);
   }
@@ -79,6 +81,24 @@ class TypedRunStage final : public RunStage {
   StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return run_stage(def_, p_, comm, cfg); }
 
  private:
+  /// A key the config set that the run's wiring then replaced (kmeans.out,
+  /// extract.out, ...) was silently dropped: the outputs went to the
+  /// workdir and the file the user named never appeared. Now an error.
+  void refuse_rewired(P given) const {
+    auto texts = [](P q) {
+      std::vector<std::pair<std::string, std::string>> out;
+      auto v = [&](const char* name, auto& field, const char*) { out.emplace_back(name, to_text(field)); };
+      q.visit(v);
+      return out;
+    };
+    const auto defaults = texts(P{}), set = texts(given), wired = texts(p_);
+    for (size_t i = 0; i < set.size(); ++i)
+      require(set[i].second == defaults[i].second || wired[i].second == set[i].second, "run: ", def_.name, ".",
+              set[i].first, " = '", set[i].second, "' is set by the run itself ('", wired[i].second,
+              "', from run.workdir and the stages before): remove it from the config, or run `distclust ", def_.name,
+              "` on its own to choose it");
+  }
+
   const StageDef<P>& def_;
   P p_;
 };

@@ -92,6 +92,11 @@ check "run.workdir = '/tmp/..': give a folder of its own" run --set run.workdir=
 
 # --force never deletes an input: the output is, contains or lies inside one.
 dcrun 1 synth images --classes 2 --per-class 20 --size 16 --out imgs >/dev/null
+# A path the run wires itself, set in the config, was silently dropped.
+check "run: kmeans.out = 'mine.h5' is set by the run itself ('wr/kmeans.h5'" run --set run.workdir=wr \
+  --set run.stages=extract,kmeans --set extract.source=imgs --set extract.backbone=pixels --set kmeans.k=2 \
+  --set kmeans.out=mine.h5
+[[ ! -e wr/kmeans.h5 ]] || fail "run with a refused kmeans.out ran"
 dcrun 1 extract --source imgs --backbone pixels --pixels-size 8 --out feat.h5 >/dev/null
 dcrun 1 kmeans --features feat.h5 --k 2 --out kmi.h5 >/dev/null
 before=$(find imgs | sort | md5sum)
