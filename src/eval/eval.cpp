@@ -71,6 +71,9 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
       LocalCommunicator self;
       H5Reader lr(p.labels, self);
       require(lr.has("/labels"), p.labels, ": no /labels dataset, so there is nothing to score against");
+      const DatasetInfo li = lr.info("/labels");  // as /assign: a 2-D or float one was read as something else
+      require(li.shape.size() == 1 && li.integer(), p.labels, ": /labels is ", li.describe(),
+              ": expected one integer class per row");
       auto truth = lr.read_all<int64_t>("/labels");
       Scores s = score(truth, read_assign(p.pred, truth.size(), p.labels));
       // Each method side by side, in the order given (the top-level keys stay --pred's).

@@ -137,6 +137,14 @@ void map_from_file(ReportModel& m, const Clustering& cl, const std::string& coor
     xy.insert(xy.end(), part.begin(), part.end());
     a = b;
   }
+  // One Inf coordinate made the scale infinite and drew every other point on
+  // one pixel (a NaN one at the corner), under "all rows placed".
+  int64_t bad = 0, first = -1;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (!std::isfinite(xy[2 * i]) || !std::isfinite(xy[2 * i + 1]))
+      if (bad++ == 0) first = rows[i];
+  require(bad == 0, "report: map ", coords, ": /features row ", first, " holds NaN or Inf (", bad,
+          " such rows among those shown): a map needs finite coordinates");
   map_from_points(m, cl, xy, rows, coords);
 }
 

@@ -30,6 +30,13 @@ spoil("km.h5", "km_nan.h5", "centroids", lambda v: v.__setitem__((1, 2), np.nan)
 spoil("km.h5", "km_huge.h5", "centroids", lambda v: v.__setitem__((1, 2), 1e38))
 spoil("gm.h5", "gm_negw.h5", "weights", lambda v: v.__setitem__(0, -0.5))
 spoil("sc.h5", "sc_nan.h5", "head", lambda v: v.__setitem__(-1, np.nan))
+with h5py.File("infmap.h5", "w") as f:         # a 2-D map with one Inf coordinate
+    xy = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32); xy[5, 1] = np.inf
+    f["features"] = xy
+with h5py.File("lab2d.h5", "w") as f:          # 150 x 2 labels (once read as 300)
+    f["labels"] = np.zeros((150, 2), np.int64)
+with h5py.File("labf.h5", "w") as f:           # fractional labels (once truncated)
+    f["labels"] = np.linspace(0, 2.5, 300)
 PY
 n=0
 check() {  # check "expected message" args...: fails in time, says it, leaves nothing
@@ -83,6 +90,10 @@ check "sc_nan.h5: /head row 0 holds NaN or Inf" \
 dcrun 1 synth features --n 100000 --d 2 --k 2 --out tall.h5 >/dev/null
 check "knn.k=99999: the neighbour lists of 100000 rows per rank (1 ranks) would need" \
   knn --features tall.h5 --k 99999 --out out.h5
+check "report: map infmap.h5: /features row 5 holds NaN or Inf (1 such rows among those shown)" \
+  report --features ok.h5 --pred km.h5 --map infmap.h5 --out outdir
+check "lab2d.h5: /labels is 150 x 2 int64: expected one integer class per row" eval --labels lab2d.h5 --pred km.h5 --out out.h5
+check "labf.h5: /labels is 300 float64: expected one integer class per row" eval --labels labf.h5 --pred km.h5 --out out.h5
 check "unknown key 'clustrs' in section 'scan'" kmeans --features ok.h5 --k 3 --set scan.clustrs=5 --out out.h5
 check "cannot create nodir/x.json.tmp" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
