@@ -290,7 +290,9 @@ int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
                   const std::vector<int32_t>& home, const KnnParams& p, Communicator& comm) {
   if (p.nprobe > 0) {
     const int np = int(std::min<int64_t>(nlist, p.nprobe));
-    log::info("knn ivf: ", nlist, " lists, nprobe ", np, " (given)");
+    log::info("knn ivf: ", nlist, " lists, nprobe ", np,
+              np < p.nprobe ? fmt(" (given ", p.nprobe, ", capped at the list count: every list is searched)")
+                            : std::string(" (given)"));
     return np;
   }
   if (p.tune_sample == 0) {
@@ -326,6 +328,9 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   auto t0 = Clock::now();
   int64_t nlist = p.nlist > 0 ? p.nlist : std::max<int64_t>(1, std::llround(4.0 * std::sqrt(double(n_valid))));
   nlist = std::min(nlist, std::max<int64_t>(1, n_valid / 8));
+  if (p.nlist > nlist)  // said, not silently changed
+    log::info("knn ivf: knn.nlist=", p.nlist, " lowered to ", nlist, " (at least 8 valid rows per list; ", n_valid,
+              " valid rows)");
   std::vector<float> cent = coarse_centroids(b, p, nlist, !l2, n_valid, comm);
   nlist = int64_t(cent.size() / d);
   log::info("knn ivf: ", nlist, " coarse lists ready (", since(t0), " s)");

@@ -27,4 +27,9 @@ dcrun 1 synth features --n 20000 --d 32 --k 40 --noise 4.0 --seed 9 --out weak.h
 dcrun 1 knn --features weak.h5 --k 20 --mode ivf --recall-sample 0 --out weak-ivf.h5 > weak.txt 2>&1
 grep -q "IVF is not much faster than --mode exact" weak.txt || { cat weak.txt; fail "no warning for a high nprobe"; }
 grep -o "nprobe [0-9]*: the smallest" weak.txt
+# Settings the data cannot take are said, not silently changed.
+dcrun 1 synth features --n 1001 --d 8 --k 4 --out small.h5 >/dev/null
+dcrun 1 knn --features small.h5 --k 5 --mode ivf --nlist 5000 --nprobe 500 --out small-ivf.h5 > clamp.txt 2>&1
+grep -q "knn.nlist=5000 lowered to 125 (at least 8 valid rows per list; 1001 valid rows)" clamp.txt &&
+  grep -q "125 lists, nprobe 125 (given 500, capped at the list count" clamp.txt || { cat clamp.txt; fail "clamps not said"; }
 pass "ivf"
