@@ -140,15 +140,20 @@ void TorchSearch::hold(const float* x, int64_t n, int64_t d) {
 
 void TorchSearch::hold_locked(const float* x, int64_t n, int64_t d) {
   Held h{x, n, d, {}};
-  const int64_t bytes = n * d * int64_t(c10::elementSize(store_type_));
+  // Per-row scalars ([n x 1]: k-means' |x|^2) stay fp32 whatever the
+  // storage: they are tiny, and a distance is |x|^2 - score, so a norm
+  // rounded to bf16 moved every distance (the inertia, the tol rule) by up
+  // to 0.4% of the norm.
+  const torch::ScalarType type = d == 1 ? torch::kFloat : store_type_;
+  const int64_t bytes = n * d * int64_t(c10::elementSize(type));
   if (x && n > 0 && held_bytes_ + bytes <= held_budget_) {
-    if (store_type_ == torch::kFloat) {
+    if (type == torch::kFloat) {
       h.t = upload(x, n * d, torch::kFloat).view({n, d});
       if (!dev_.is_cuda()) h.t = h.t.clone();  // CPU tensors: an own copy, as on a device
     } else {
       // Rounded on the host, so the device never holds an fp32 copy of the shard.
       const torch::Tensor host = torch::from_blob(const_cast<float*>(x), {n, d}, torch::kFloat);
-      h.t = host.to(store_type_).to(dev_);
+      h.t = host.to(type).to(dev_);
     }
     held_bytes_ += bytes;
   }

@@ -744,3 +744,20 @@ TEST(SearchTorch, CudaDeviceBlocksOnlyForNccl) {
   LocalCommunicator comm;
   EXPECT_EQ(torch_kernel("cuda:0")->alloc_block(100, 8, comm), nullptr);
 }
+
+TEST(SearchTorch, PerRowScalarsAreHeldInFp32WhateverTheStorage) {
+  // k-means holds its |x|^2 as [n x 1] rows; with storage bf16 they were
+  // rounded (8 bits of mantissa), moving every distance. Here a [n x 1]
+  // base 1 + j/1000 held under bf16 storage must still give the exact best.
+  const int64_t n = 500;
+  std::vector<float> b(n), q{1.f};
+  for (int64_t j = 0; j < n; ++j) b[size_t(j)] = 1.f + float(j) / 1000.f;
+  for (const char* storage : {"bf16", "fp16"}) {
+    auto k = torch_kernel("cpu", "fp32", 0, storage);
+    HeldRows held(*k, b.data(), n, 1);
+    TopK top(1, 1);
+    k->search({q.data(), 1, 1, 0}, {b.data(), n}, Metric::inner_product, top);
+    EXPECT_EQ(top.indices(0)[0], n - 1) << storage;  // rounded: ties, and the lowest id of the top group
+    EXPECT_EQ(top.scores(0)[0], b[size_t(n - 1)]) << storage;
+  }
+}
