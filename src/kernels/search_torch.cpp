@@ -5,6 +5,7 @@
 
 #if DISTCLUST_TORCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
 
@@ -73,6 +74,9 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device), 
 #if DISTCLUST_TORCH_CUDA
     require(torch::cuda::is_available() && dev_.index() < int(torch::cuda::device_count()), "runtime.device: '",
             s.device, "' but ", torch::cuda::is_available() ? torch::cuda::device_count() : 0, " GPU(s) are visible");
+    // The rank's own GPU as the thread's current device: a CUDA call that
+    // names no device then never opens a context on GPU 0 (one per rank there).
+    if (dev_.has_index()) c10::cuda::set_device(dev_.index());
     if (total <= 0) total = int64_t(double(at::cuda::getDeviceProperties(dev_.index())->totalGlobalMem) * 0.4);
     // tf32: tensor-core products for fp32 matrices (the candidates are re-scored in fp32).
     at::globalContext().setFloat32MatmulPrecision(p == "tf32" ? "high" : "highest");

@@ -27,6 +27,7 @@
 #include <torch/torch.h>
 
 #if DISTCLUST_TORCH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
 
@@ -52,6 +53,9 @@ class TorchHeads : public HeadsCompute {
       torch::set_num_threads(std::max(1, spec.threads));
     } else {
 #if DISTCLUST_TORCH_CUDA
+      // The rank's own GPU as the thread's current device: a CUDA call that
+      // names no device then never opens a context on GPU 0 (one per rank there).
+      if (dev_.has_index()) c10::cuda::set_device(dev_.index());
       // Over NCCL the gradient goes from device memory; mpi and local
       // communicators take host buffers.
       device_comm_ = comm.name() == "nccl";
