@@ -10,6 +10,7 @@
 
 #include "kernels/compute_target.h"
 #include "distclust/config.h"
+#include "distclust/comm.h"
 #include "distclust/error.h"
 #include "extract/extract.h"
 #include "distclust/log.h"
@@ -35,14 +36,26 @@ PcaOptions pca_options(const ExtractParams& p) {
 }
 
 // Two ranks of one host on one GPU would halve each other's speed and may run
-// out of memory: refuse, naming the device. A GPU is told by host,
+// out of memory: refuse, naming the device. A GPU is told by host and PCI bus
+// id where the build has the CUDA runtime (gpu_key: ranks that each see their
+// own GPU as device 0, as under Slurm's per-task GPUs, differ), else by host,
 // CUDA_VISIBLE_DEVICES and device index (collective over all ranks).
 void refuse_shared_gpu(const std::string& device, Communicator& comm) {
   char host[128] = {0};
   gethostname(host, sizeof(host) - 1);
   const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES");
+  std::string key;
+  try {
+    const size_t colon = device.find(':');
+    key = gpu_key(colon == std::string::npos ? 0 : std::atoi(device.c_str() + colon + 1));
+  } catch (const std::exception&) {
+    key.clear();  // no CUDA runtime answer: the names below
+  }
   std::vector<char> mine(256, 0);
-  std::snprintf(mine.data(), mine.size(), "%s|%s|%s", host, cvd ? cvd : "(all)", device.c_str());
+  if (!key.empty())
+    std::snprintf(mine.data(), mine.size(), "%s", key.c_str());
+  else
+    std::snprintf(mine.data(), mine.size(), "%s|%s|%s", host, cvd ? cvd : "(all)", device.c_str());
   const std::vector<char> all = comm.allgather(mine);
   for (int r = 0; r < comm.size(); ++r)
     require(r == comm.rank() || std::memcmp(all.data() + size_t(r) * 256, mine.data(), 256) != 0, "extract: rank ",
