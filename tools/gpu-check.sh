@@ -307,6 +307,16 @@ fi
 step check 15 - check || { [[ $mode == dry ]] || { echo "gpu-check: the machine lacks what it needs (see $log)"; exit 1; }; }
 step limits 30 fig_limits "$PY" "$root/bench/gpu_limits.py" "${LIM[@]}" --json "$work/limits.json"
 step unpack 20 - unpack
+# Python after this point runs without the bundle's libraries (Debian 12's
+# libssl, libffi, ... could shadow those of the node's Python): a wrapper
+# that restores the node's own LD_LIBRARY_PATH, inherited by the steps.
+if [[ $mode != dry ]]; then
+  real_py=$(command -v "$PY")
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%q exec %q "$@"\n' "${LD_LIBRARY_PATH:-}" "$real_py" > "$work/python3"
+  chmod +x "$work/python3"
+  export PYTHON="$work/python3"
+  PY=$PYTHON
+fi
 bundle_env
 step configure 30 fig_configure configure || { [[ $mode == dry ]] || exit 1; }
 # Everything, tests included (the tests step then only runs them).
