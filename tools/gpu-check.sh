@@ -222,6 +222,7 @@ bundle_env() {
   export OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   export PMIX_MCA_pcompress_base_silence_warning=1  # PMIx looks for its help files at the packaged path
   export HDF5_USE_SHLIB=yes  # h5pcc links the static libhdf5.a by default; the bundle has the shared one only
+  export NCCL_DEBUG=${NCCL_DEBUG:-WARN}  # an NCCL failure says why in the step's log (one run, no second look)
 }
 
 configure() {

@@ -20,7 +20,15 @@ void cuda_check(cudaError_t e, const char* call) {
   if (e != cudaSuccess) throw Error(fmt("comm=nccl: ", call, " failed: ", cudaGetErrorString(e), " (", where(), ")"));
 }
 void nccl_check(ncclResult_t r, const char* call) {
-  if (r != ncclSuccess) throw Error(fmt("comm=nccl: ", call, " failed: ", ncclGetErrorString(r), " (", where(), ")"));
+  if (r == ncclSuccess) return;
+  // ncclGetErrorString says only the class ("unhandled system error");
+  // the last error says which call, peer or resource failed.
+  std::string detail;
+#if defined(NCCL_VERSION_CODE) && NCCL_VERSION_CODE >= 21300
+  if (const char* last = ncclGetLastError(nullptr); last && *last) detail = fmt(": ", last);
+#endif
+  throw Error(fmt("comm=nccl: ", call, " failed: ", ncclGetErrorString(r), detail, " (", where(),
+                  "; NCCL_DEBUG=WARN tells more)"));
 }
 #define DC_CUDA(x) cuda_check((x), #x)
 #define DC_NCCL(x) nccl_check((x), #x)
