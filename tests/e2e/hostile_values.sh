@@ -94,6 +94,8 @@ check "report: map infmap.h5: /features row 5 holds NaN or Inf (1 such rows amon
   report --features ok.h5 --pred km.h5 --map infmap.h5 --out outdir
 check "lab2d.h5: /labels is 150 x 2 int64: expected one integer class per row" eval --labels lab2d.h5 --pred km.h5 --out out.h5
 check "labf.h5: /labels is 300 float64: expected one integer class per row" eval --labels labf.h5 --pred km.h5 --out out.h5
+check "synth_features.n x d = 1000000000000 x 64 (1000000000000 rows per rank) would need" \
+  synth features --n 1e12 --d 64 --out out.h5
 check "unknown key 'clustrs' in section 'scan'" kmeans --features ok.h5 --k 3 --set scan.clustrs=5 --out out.h5
 check "cannot create nodir/x.json.tmp" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
