@@ -96,6 +96,8 @@ check "lab2d.h5: /labels is 150 x 2 int64: expected one integer class per row" e
 check "labf.h5: /labels is 300 float64: expected one integer class per row" eval --labels labf.h5 --pred km.h5 --out out.h5
 check "synth_features.n x d = 1000000000000 x 64 (1000000000000 rows per rank) would need" \
   synth features --n 1e12 --d 64 --out out.h5
+check "kmeans: sweep K=301 exceeds the number of valid rows (300 of 300)" kmeans --features ok.h5 --k 3,301 --out out.h5
+[[ ! -e out.h5.ckpt.k3 ]] || fail "a sweep with a bad K fitted the good ones first"
 check "unknown key 'clustrs' in section 'scan'" kmeans --features ok.h5 --k 3 --set scan.clustrs=5 --out out.h5
 check "cannot create nodir/x.json.tmp" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
