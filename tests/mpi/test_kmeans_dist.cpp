@@ -9,6 +9,7 @@
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
+#include "distclust/error.h"
 #include "io/h5store.h"
 #include "kernels/torch_abi.h"
 #include "kernels/torch_plugin.h"
@@ -25,6 +26,16 @@ SynthFeaturesParams mixture() {
   SynthFeaturesParams p;
   p.n = 6007, p.d = 24, p.k = 7, p.noise = 0.4, p.seed = 3;
   return p;
+}
+
+/// The LibTorch kernel on CPU tensors, one thread (throws naming the plugin's error).
+std::unique_ptr<SearchKernel> torch_cpu_kernel() {
+  TorchComputeSpec spec;
+  spec.threads = 1;
+  std::string error;
+  std::unique_ptr<SearchKernel> k(torch_plugin_function<TorchSearchFn>(kTorchSearchV2)(&spec, &error));
+  if (!k) throw Error("LibTorch search kernel: " + error);
+  return k;
 }
 
 }  // namespace
@@ -120,11 +131,7 @@ TEST(DistKMeans, TorchKernelMatchesOneProcessAndOpenBlas) {
   // path, kernels/search_torch.h): distributed = one process, bit for bit
   // (aligned query blocks, exact sums), and the OpenBLAS kernel's answer.
   auto comm = world();
-  TorchComputeSpec spec;
-  spec.threads = 1;
-  std::string error;
-  std::unique_ptr<SearchKernel> torch(torch_plugin_function<TorchSearchFn>(kTorchSearchV2)(&spec, &error));
-  ASSERT_TRUE(torch) << error;
+  std::unique_ptr<SearchKernel> torch = torch_cpu_kernel();
   auto cpu = make_cpu_search();
   for (bool spherical : {false, true}) {
     KMeansParams kp;
@@ -151,11 +158,7 @@ TEST(DistKMeans, FewerRowsThanRanks) {
   // (null data()), which L2 assignment once refused ("L2 mode needs row
   // norms"), ending kmeans, gmm, IVF l2 and assign for n < ranks.
   auto comm = world();
-  TorchComputeSpec spec;
-  spec.threads = 1;
-  std::string error;
-  std::unique_ptr<SearchKernel> torch(torch_plugin_function<TorchSearchFn>(kTorchSearchV2)(&spec, &error));
-  ASSERT_TRUE(torch) << error;
+  std::unique_ptr<SearchKernel> torch = torch_cpu_kernel();
   auto cpu = make_cpu_search();
   SynthFeaturesParams sp = mixture();
   sp.n = 2;
