@@ -43,6 +43,9 @@ inline void require(bool cond, const Args&... args) {
 /// "" or, when the file system holding `path` has under 16 MiB free,
 /// "; DIR has N KiB free: No space left on device".
 std::string disk_space_note(const std::string& path);
+/// Free bytes for unprivileged writes on the file system holding `path`
+/// (its folder); -1 when statvfs fails.
+double free_bytes_at(const std::string& path);
 /// HDF5's error stack as one line (what failed: why, e.g. the errno of a
 /// write), and the stack cleared.
 std::string hdf5_error_text();

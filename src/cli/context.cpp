@@ -42,7 +42,7 @@ void upgrade_to_nccl(Context& ctx) {
   if (ctx.runtime.comm != "auto" || ctx.comm->name() != "mpi" || !nccl_built()) return;
   const ComputeTarget& t = compute_target();
   if (ctx.comm->max(t.gpu() ? 0 : 1) != 0) return;  // collective: every rank takes this branch alike
-  const int device = std::atoi(t.device.c_str() + 5);  // "cuda:N"
+  const int device = t.device_index();
   std::vector<char> key(128, 0);
   std::snprintf(key.data(), key.size(), "%s", gpu_key(device).c_str());
   const std::vector<char> all = ctx.comm->allgather(key);
@@ -83,8 +83,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
   set_compute_target(ctx.runtime, ctx.comm->local_rank());
   if (ctx.runtime.comm == "nccl") {
-    const ComputeTarget& t = compute_target();
-    ctx.comm = make_communicator(CommParams{"nccl", t.gpu() ? std::atoi(t.device.c_str() + 5) : -1});
+    ctx.comm = make_communicator(CommParams{"nccl", compute_target().device_index()});
   }
   upgrade_to_nccl(ctx);
   // A decision about the BLAS kernels is worth a line on the terminal; the

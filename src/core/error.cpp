@@ -80,11 +80,25 @@ void throw_hdf5_error(const char* call, const char* file, int line) {
   throw Error(fmt(call, " failed: ", desc, " at ", file, ":", line, ", ", where()));
 }
 
-std::string disk_space_note(const std::string& path) {
+namespace {
+/// statvfs of the folder holding `path` (dir: that folder's name).
+bool stat_folder(const std::string& path, std::string& dir, struct statvfs& fs) {
   const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  return statvfs(dir.c_str(), &fs) == 0;
+}
+}  // namespace
+
+double free_bytes_at(const std::string& path) {
+  std::string dir;
   struct statvfs fs{};
-  if (statvfs(dir.c_str(), &fs) != 0) return "";
+  return stat_folder(path, dir, fs) ? double(fs.f_bavail) * double(fs.f_frsize) : -1;
+}
+
+std::string disk_space_note(const std::string& path) {
+  std::string dir;
+  struct statvfs fs{};
+  if (!stat_folder(path, dir, fs)) return "";
   // Any write error there (EROFS included) would otherwise read as a full disk.
   if (fs.f_flag & ST_RDONLY) return fmt("; ", dir, " is on a read-only file system");
   const double free_bytes = double(fs.f_bavail) * double(fs.f_frsize);

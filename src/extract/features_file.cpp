@@ -2,6 +2,7 @@
 
 #include "distclust/error.h"
 #include "extract/features_file.h"
+#include "io/finite.h"
 #include "io/h5store.h"
 #include "kernels/rows.h"
 
@@ -57,29 +58,20 @@ void write_features(const std::string& path, Communicator& comm, const FeatureBl
   w.commit();
 }
 
+int64_t count_valid(const FeatureBlock& b, Communicator& comm) {
+  int64_t n = 0;
+  for (const uint8_t v : b.valid) n += v ? 1 : 0;
+  return comm.sum(n);
+}
+
 void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm) {
-  // Squared distances are float sums of d squares (and 4x a squared norm at
-  // most): a row whose squared norm passes 1e37 would overflow them to inf
-  // and silently put every row in one cluster (features scaled by 1e30 did).
-  const double kMaxNorm2 = 1e37;
-  int64_t bad = 0, first = INT64_MAX, huge = 0, first_huge = INT64_MAX;
-  for (int64_t i = 0; i < b.local_rows(); ++i) {
-    if (!b.valid[i]) continue;
-    const float* row = b.x.data() + i * b.d;
-    double norm2 = 0;
-    bool finite = true;
-    for (int64_t j = 0; j < b.d; ++j) {
-      finite = finite && std::isfinite(row[j]);
-      norm2 += double(row[j]) * double(row[j]);
-    }
-    if (!finite) {
-      ++bad;
-      first = std::min(first, b.rows.begin + i);
-    } else if (norm2 > kMaxNorm2 / 4) {
-      ++huge;
-      first_huge = std::min(first_huge, b.rows.begin + i);
-    }
-  }
+  // A row whose squared norm passes kMaxRowNorm2 would overflow float
+  // distances to inf and silently put every row in one cluster (features
+  // scaled by 1e30 did).
+  const RowScan s = scan_rows(b.x.data(), b.local_rows(), b.d, b.valid.data());
+  int64_t bad = s.bad, huge = s.huge;
+  int64_t first = s.bad ? b.rows.begin + s.first_bad : INT64_MAX;
+  int64_t first_huge = s.huge ? b.rows.begin + s.first_huge : INT64_MAX;
   bad = comm.sum(bad);
   first = -comm.max(-first);
   huge = comm.sum(huge);

@@ -39,6 +39,9 @@ std::pair<int64_t, int64_t> features_shape(const std::string& path, Communicator
 void write_features(const std::string& path, Communicator& comm, const FeatureBlock& mine, bool half,
                     const std::map<std::string, std::string>& attrs);
 
+/// Valid rows over all ranks (collective).
+int64_t count_valid(const FeatureBlock& b, Communicator& comm);
+
 /// Throws naming the file and the first global row holding NaN/Inf among
 /// valid rows (with the total count of such rows across ranks).
 void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm);

@@ -85,9 +85,7 @@ class EM {
                        " covariances, and their statistics per thread)"));
     require_memory(double(b.local_rows()) * double(k_) * 4.0,
                    fmt("gmm: the responsibilities, rows x k = ", b.local_rows(), " x ", k_, " floats"));
-    int64_t n_valid = 0;
-    for (auto v : b.valid) n_valid += v ? 1 : 0;
-    n_valid_ = comm.sum(n_valid);
+    n_valid_ = count_valid(b, comm);
     require(n_valid_ >= 1, "gmm: no valid rows (all ", b.n_total, " rows are marked invalid)");
     require(k_ <= n_valid_, "gmm: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");
     if (full_ && d_ > 128)

@@ -8,10 +8,10 @@ namespace distclust {
 namespace {
 
 template <class T>
-void check_rows(const T* x, int64_t n, int64_t d, const std::string& what) {
-  constexpr double kMaxNorm2 = 1e37 / 4;  // as check_finite (extract/features_file.cpp)
-  int64_t bad = 0, first = -1, huge = 0, first_huge = -1;
+RowScan scan(const T* x, int64_t n, int64_t d, const uint8_t* valid) {
+  RowScan s;
   for (int64_t i = 0; i < n; ++i) {
+    if (valid && !valid[i]) continue;
     const T* row = x + i * d;
     double norm2 = 0;
     bool finite = true;
@@ -20,18 +20,26 @@ void check_rows(const T* x, int64_t n, int64_t d, const std::string& what) {
       norm2 += double(row[j]) * double(row[j]);
     }
     if (!finite) {
-      if (bad++ == 0) first = i;
-    } else if (norm2 > kMaxNorm2) {
-      if (huge++ == 0) first_huge = i;
+      if (s.bad++ == 0) s.first_bad = i;
+    } else if (norm2 > kMaxRowNorm2) {
+      if (s.huge++ == 0) s.first_huge = i;
     }
   }
-  require(bad == 0, what, " row ", first, " holds NaN or Inf (", bad, " such rows of ", n, ")");
-  require(huge == 0, what, " row ", first_huge, " has a norm above 1.6e18 (", huge, " such rows of ", n,
+  return s;
+}
+
+template <class T>
+void check_rows(const T* x, int64_t n, int64_t d, const std::string& what) {
+  const RowScan s = scan(x, n, d, nullptr);
+  require(s.bad == 0, what, " row ", s.first_bad, " holds NaN or Inf (", s.bad, " such rows of ", n, ")");
+  require(s.huge == 0, what, " row ", s.first_huge, " has a norm above 1.6e18 (", s.huge, " such rows of ", n,
           "): float32 distances would overflow");
 }
 
 }  // namespace
 
+RowScan scan_rows(const float* x, int64_t n, int64_t d, const uint8_t* valid) { return scan(x, n, d, valid); }
+RowScan scan_rows(const double* x, int64_t n, int64_t d, const uint8_t* valid) { return scan(x, n, d, valid); }
 void require_finite_rows(const float* x, int64_t n, int64_t d, const std::string& what) { check_rows(x, n, d, what); }
 void require_finite_rows(const double* x, int64_t n, int64_t d, const std::string& what) { check_rows(x, n, d, what); }
 

@@ -9,6 +9,19 @@
 
 namespace distclust {
 
+/// The squared norm past which float32 distances to a row would overflow
+/// (sums of d squares, up to 4x a squared norm: 1e37 / 4).
+constexpr double kMaxRowNorm2 = 1e37 / 4;
+
+/// Rows of x [n x d] (row-major) that hold NaN or Inf, and finite rows whose
+/// squared norm passes kMaxRowNorm2: counts and the first of each (-1: none),
+/// counting only rows with valid[i] != 0 (valid may be null: all).
+struct RowScan {
+  int64_t bad = 0, first_bad = -1, huge = 0, first_huge = -1;
+};
+RowScan scan_rows(const float* x, int64_t n, int64_t d, const uint8_t* valid = nullptr);
+RowScan scan_rows(const double* x, int64_t n, int64_t d, const uint8_t* valid = nullptr);
+
 /// Throws naming `what` (e.g. "km.h5: /centroids") and the first of its rows
 /// x [n x d] (row-major) that holds NaN or Inf, or whose squared norm passes
 /// 2.5e36 (float32 distances to it would overflow, as check_finite refuses

@@ -1,7 +1,5 @@
 #include "io/full_disk_watch.h"
 
-#include <sys/statvfs.h>
-
 #include <chrono>
 #include <cstdio>
 
@@ -9,14 +7,6 @@
 #include "distclust/log.h"
 
 namespace distclust {
-
-double free_bytes_at(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  struct statvfs fs {};
-  if (statvfs(dir.c_str(), &fs) != 0) return -1;
-  return double(fs.f_bavail) * double(fs.f_frsize);
-}
 
 FullDiskWatch::FullDiskWatch(const std::string& path, Communicator& comm, double full_below, double grace_s)
     : path_(path), comm_(comm), thread_([this, full_below, grace_s] { watch(full_below, grace_s); }) {}

@@ -16,10 +16,6 @@
 
 namespace distclust {
 
-/// Free bytes for unprivileged writes on the file system holding `path`
-/// (its folder); -1 when statvfs fails.
-double free_bytes_at(const std::string& path);
-
 class FullDiskWatch {
  public:
   /// Watches the file system of `path` (the file being closed). full_below:

@@ -5,6 +5,7 @@
 // device themselves.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,8 @@ struct ComputeTarget {
   std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16
   std::string storage = "fp32";    ///< fp32|fp16|bf16 (runtime.storage)
   bool gpu() const { return device != "cpu"; }
+  /// N of "cuda:N"; -1 on the CPU.
+  int device_index() const { return gpu() ? std::atoi(device.c_str() + 5) : -1; }
   /// One line for logs: "cpu (OpenBLAS)", "cuda:0 (LibTorch, bf16)", ...
   std::string describe() const;
   /// The plugin's spec for this target (threads: this rank's compute threads).

@@ -143,9 +143,7 @@ class Lloyd {
   Lloyd(FeatureBlock& b, const KMeansParams& p, Communicator& comm, SearchKernel& kernel, const std::string& ckpt,
         const std::string& hash)
       : b_(b), p_(p), comm_(comm), kernel_(kernel), ckpt_(ckpt), hash_(hash), k_(p.k), d_(b.d) {
-    int64_t n_valid = 0;
-    for (auto v : b.valid) n_valid += v ? 1 : 0;
-    n_valid_ = comm.sum(n_valid);
+    n_valid_ = count_valid(b, comm);
     require(n_valid_ >= 1, "kmeans: no valid rows (all ", b.n_total, " rows are marked invalid)");
     require(k_ <= n_valid_, "kmeans: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");
     if (p.spherical) normalize_rows(b);

@@ -167,9 +167,7 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
     require_finite_rows(c.data(), k, d, p.init_centroids + ": /centroids");
     return c;
   }
-  int64_t n_valid = 0;
-  for (auto v : b.valid) n_valid += v ? 1 : 0;
-  n_valid = comm.sum(n_valid);
+  const int64_t n_valid = count_valid(b, comm);
   // Sample fraction: init_sample*k rows expected; at least enough for k.
   double frac = std::min(1.0, double(std::max<int64_t>(int64_t(p.init_sample) * k, 4 * k)) / double(n_valid));
   Points sample = local_sample(b, frac, seed, comm);

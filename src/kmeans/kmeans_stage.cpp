@@ -26,16 +26,11 @@ std::string sweep_checkpoint(const std::string& ckpt, int k) { return ckpt.empty
 KMeansResult run_sweep(FeatureBlock& b, const KMeansParams& p, Communicator& comm, SearchKernel& kernel,
                        KMeansSweep& sweep, const std::string& ckpt, const std::string& hash) {
   const std::vector<int> ks = parse_sweep("kmeans.sweep", p.sweep);
-  {
-    // Every K checked before the first fit: --k 3,301 on 300 rows fitted
-    // K=3, then failed on 301, leaving K=3's checkpoint behind.
-    int64_t n_valid = 0;
-    for (auto v : b.valid) n_valid += v ? 1 : 0;
-    n_valid = comm.sum(n_valid);
-    for (int k : ks)
-      require(k <= n_valid, "kmeans: sweep K=", k, " exceeds the number of valid rows (", n_valid, " of ", b.n_total,
-              ")");
-  }
+  // Every K checked before the first fit: --k 3,301 on 300 rows fitted K=3,
+  // then failed on 301, leaving K=3's checkpoint behind.
+  const int64_t n_valid = count_valid(b, comm);
+  for (int k : ks)
+    require(k <= n_valid, "kmeans: sweep K=", k, " exceeds the number of valid rows (", n_valid, " of ", b.n_total, ")");
   KMeansResult best;
   double best_sil = -2;
   sweep.sample = p.sweep_sample;

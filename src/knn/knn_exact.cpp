@@ -281,9 +281,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
                    const std::string& input_key) {
   p.validate();
   const int64_t n = b.local_rows();
-  int64_t n_valid = 0;
-  for (auto v : b.valid) n_valid += v ? 1 : 0;
-  n_valid = comm.sum(n_valid);
+  const int64_t n_valid = count_valid(b, comm);
   require(p.k < n_valid, "knn: k=", p.k, " must be below the number of valid rows (", n_valid, " of ", b.n_total,
           "): each row needs k neighbours other than itself");
   const bool l2 = p.metric == "l2";

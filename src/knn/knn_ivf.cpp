@@ -319,9 +319,7 @@ int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
 KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   p.validate();
   const int64_t n = b.local_rows(), d = b.d, k = p.k;
-  int64_t n_valid = 0;
-  for (auto v : b.valid) n_valid += v ? 1 : 0;
-  n_valid = comm.sum(n_valid);
+  const int64_t n_valid = count_valid(b, comm);
   require(k < n_valid, "knn: k=", k, " must be below the number of valid rows (", n_valid, " of ", b.n_total, ")");
   const bool l2 = p.metric == "l2";
   if (!l2) normalize_rows(b);
