@@ -234,6 +234,7 @@ class Lloyd {
     const double inertia = grids_.dist.to_double(buf_[k_ * (d_ + 1)]);
     res_.iter_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st_.history.push_back(inertia);
+    if (inertia == 0) return finish_iteration(0, 1.0);  // every row on its centroid: these are the answer
     std::vector<double> counts(buf_.begin() + k_ * d_, buf_.begin() + k_ * (d_ + 1));
     for (int64_t c = 0; c < k_; ++c)
       if (counts[c] > 0)
@@ -243,7 +244,16 @@ class Lloyd {
     st_.empty_splits += splits;
     if (p_.spherical) normalize(st_.centroids, d_);
     const size_t h = st_.history.size();
-    const double rel = h >= 2 ? (st_.history[h - 2] - inertia) / std::max(st_.history[h - 2], 1e-300) : 1.0;
+    finish_iteration(splits, h >= 2 ? (st_.history[h - 2] - inertia) / std::max(st_.history[h - 2], 1e-300) : 1.0);
+  }
+
+  /// Logs the iteration, applies the stopping rule (rel: relative inertia
+  /// drop) and checkpoints. A perfect fit (inertia 0) stops before its
+  /// update: moving the centroids then (an empty cluster's split perturbs
+  /// them) would return centroids whose inertia is not the last one logged.
+  void finish_iteration(int64_t splits, double rel) {
+    const double inertia = st_.history.back();
+    const size_t h = st_.history.size();
     log::detail("kmeans: restart ", st_.restart, " iter ", st_.next_iter, " inertia ", inertia, ", ",
                 res_.iter_seconds.back(), " s", splits ? fmt(" (", splits, " empty clusters split)") : std::string());
     // A device kernel's phases early on: a run cut short by a time limit

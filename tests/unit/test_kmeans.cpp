@@ -74,6 +74,28 @@ TEST(KMeans, EmptyClustersAreSplit) {
   EXPECT_LT(r.final_inertia, 0.02);
 }
 
+TEST(KMeans, PerfectFitStopsWithTheCentroidsThatGaveIt) {
+  // Identical rows: the first iteration puts every row on its centroid
+  // (inertia 0) and leaves a cluster empty. Stopping there once returned the
+  // split's perturbed centroids, so /inertia ended 0 while final_inertia
+  // (and /distance) did not.
+  LocalCommunicator c;
+  auto a = make_cpu_search();
+  FeatureBlock b;
+  b.n_total = 40, b.d = 3, b.rows = {0, 40};
+  for (int i = 0; i < 40; ++i) b.x.insert(b.x.end(), {1.5f, -2.0f, 0.25f});
+  b.labels.assign(40, -1);
+  b.valid.assign(40, 1);
+  KMeansParams p;
+  p.k = 2, p.iters = 20;
+  KMeansResult r = kmeans(b, p, c, *a);
+  ASSERT_FALSE(r.inertia.empty());
+  EXPECT_EQ(r.inertia.back(), 0.0);
+  EXPECT_EQ(r.final_inertia, 0.0);
+  for (float v : r.distance) EXPECT_EQ(v, 0.0f);
+  EXPECT_EQ(r.iterations, 1);
+}
+
 TEST(KMeans, RestartsKeepLowestInertia) {
   LocalCommunicator c;
   auto a = make_cpu_search();
