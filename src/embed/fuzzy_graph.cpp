@@ -166,6 +166,10 @@ FuzzyGraph fuzzy_graph_from_knn(const std::vector<int64_t>& idx, std::vector<flo
         d = -1;
         continue;
       }
+      // A NaN would become distance 0 (std::max keeps its first argument),
+      // the strongest edge there is: a damaged graph, so say where.
+      require(std::isfinite(d), "embed: ", knn_path, ": /similarities row ", rows.begin + i, " column ", j, " holds ",
+              d, ": a kNN graph's values are finite");
       d = metric == "cosine" ? std::max(0.0f, 1.0f - d) : std::sqrt(std::max(0.0f, d));
       dsum += d;
       ++dcount;

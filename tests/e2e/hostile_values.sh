@@ -33,6 +33,9 @@ spoil("sc.h5", "sc_nan.h5", "head", lambda v: v.__setitem__(-1, np.nan))
 with h5py.File("infmap.h5", "w") as f:         # a 2-D map with one Inf coordinate
     xy = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32); xy[5, 1] = np.inf
     f["features"] = xy
+shutil.copy("knn.h5", "knn_nan.h5")           # one NaN similarity (embed: distance 0, the strongest edge)
+with h5py.File("knn_nan.h5", "r+") as f:
+    v = f["similarities"][...]; v[9, 2] = np.nan; f["similarities"][...] = v
 with h5py.File("lab2d.h5", "w") as f:          # 150 x 2 labels (once read as 300)
     f["labels"] = np.zeros((150, 2), np.int64)
 with h5py.File("labf.h5", "w") as f:           # fractional labels (once truncated)
@@ -87,6 +90,7 @@ check "gm_negw.h5: /weights[0] = -0.5: a mixture weight must be a finite value >
   assign --features ok.h5 --reference ok.h5 --kmeans none --gmm gm_negw.h5 --scan none --out out.h5
 check "sc_nan.h5: /head row 0 holds NaN or Inf" \
   assign --features ok.h5 --reference ok.h5 --kmeans none --gmm none --scan sc_nan.h5 --out out.h5
+check "knn_nan.h5: /similarities row 9 column 2 holds nan" embed --features ok.h5 --knn knn_nan.h5 --out out.h5
 dcrun 1 synth features --n 100000 --d 2 --k 2 --out tall.h5 >/dev/null
 check "knn.k=99999: the neighbour lists of 100000 rows per rank (1 ranks) would need" \
   knn --features tall.h5 --k 99999 --out out.h5
