@@ -47,7 +47,9 @@ int main(int argc, char** argv) {
   // -v / -q anywhere on the line (subcommands pass them up: fallthrough).
   app.add_flag("-v,--verbose",
                "also print per-iteration, per-epoch and timing lines (always in the rank logs)");
-  app.add_flag("-q,--quiet", "print errors only");
+  app.add_flag("-q,--quiet",
+               "no progress or log lines: errors, and a command's own result (eval's scores, bench tables, "
+               "config, env) only; `-q eval --json` prints just the JSON");
   app.fallthrough();
   app.set_version_flag("--version", "distclust " DISTCLUST_VERSION);
   distclust::cli::add_synth_commands(app);

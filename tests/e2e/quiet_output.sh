@@ -19,4 +19,9 @@ dcrun 2 -q "${args[@]}" --out s3.h5 >quiet.txt 2>&1 || fail "-q run failed"
 [[ ! -s quiet.txt ]] || { cat quiet.txt; fail "-q printed something on success"; }
 dcrun 1 kmeans --features f.h5 --k 5 --restarts 3 --no-checkpoint --out km.h5 >km.txt 2>&1
 ! grep -q " iter " km.txt || fail "k-means prints every iteration by default"
+# -q leaves a command's result alone: eval's scores, and with --json nothing
+# but the JSON (so it can be piped).
+dcrun 1 -q eval --labels f.h5 --pred km.h5 --json >eval.txt 2>&1 || fail "-q eval failed"
+$PY -c "import json,sys; d=json.load(open('eval.txt')); assert d['ari'] > 0.5, d" || { cat eval.txt; fail "-q eval --json is not just the JSON"; }
+dcrun 1 --help | grep -q "own result (eval's scores" || fail "--help does not say what -q keeps"
 pass "quiet by default ($(wc -l < default.txt) lines), -v shows epochs, -q nothing"
