@@ -4,8 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <iostream>
 
 #include "cli/commands.h"
 #include "cli/help_format.h"
@@ -97,6 +100,17 @@ int main(int argc, char** argv) {
       std::fflush(stderr);
       std::_Exit(code);
     }
+  }
+  // A result written to a full or closed stdout (`distclust config >
+  // /dev/full`) must not end in success: checked once here for every
+  // command, as coreutils' close_stdout does.
+  std::cout.flush();
+  const bool out_failed = std::fflush(stdout) != 0, out_error = std::ferror(stdout) != 0 || !std::cout;
+  if (out_failed || out_error) {
+    const int err = errno;
+    std::fprintf(stderr, "distclust: writing to standard output failed%s%s: what it printed is incomplete\n", out_failed ? ": " : "",
+                 out_failed ? std::strerror(err) : "");
+    if (code == 0) code = 1;
   }
   int inited = 0, finalized = 0;
   MPI_Initialized(&inited);

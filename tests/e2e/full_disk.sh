@@ -154,3 +154,13 @@ umount ro
 grep -q "ro is on a read-only file system" ro.txt || { cat ro.txt; fail "read-only output: the cause is not printed"; }
 ! grep -qi "no space left" ro.txt || { cat ro.txt; fail "read-only output reported as a full disk"; }
 pass "read-only output: $(grep -m1 -o 'ro is on a read-only file system' ro.txt)"
+
+# A command's result printed to a full stdout is a failure, not exit 0.
+dcrun 1 synth features --n 200 --d 4 --k 2 --out sf.h5 >/dev/null
+dcrun 1 kmeans --features sf.h5 --k 2 --out skm.h5 >/dev/null
+for c in "config" "env" "eval --labels sf.h5 --pred skm.h5 --json" "--help"; do
+  set +e; "$DC" $c >/dev/full 2>full.txt; rc=$?; set -e
+  [[ $rc -eq 1 ]] || { cat full.txt; fail "'distclust $c >/dev/full': rc $rc"; }
+  grep -q "writing to standard output failed" full.txt || { cat full.txt; fail "'distclust $c >/dev/full': no cause"; }
+done
+pass "config, env, eval --json, --help to a full stdout: rc 1, said"
