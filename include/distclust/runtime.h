@@ -42,13 +42,18 @@ double physical_memory_bytes();
 /// so a hostile parameter is an error, not an out-of-memory kill.
 void require_memory(double bytes, const std::string& what);
 
-/// Sets OpenMP threads to `threads` (0 = auto: DISTCLUST_THREADS if set, else
-/// available cores / local ranks, at least 1) and OpenBLAS to one thread per
-/// call (the kernels split work over their own threads: kernels/gemm.h).
-/// Returns the thread count chosen.
+/// Sets OpenMP threads to `threads` (0 = auto: DISTCLUST_THREADS if set,
+/// else the first count in OMP_NUM_THREADS, else available cores / local
+/// ranks, at least 1) and OpenBLAS to one thread per call (the kernels split
+/// work over their own threads: kernels/gemm.h). Returns the count chosen;
+/// a set but malformed DISTCLUST_THREADS/OMP_NUM_THREADS throws naming it.
 int configure_threads(int threads, int local_size);
 
 /// Threads chosen by configure_threads.
 int compute_threads();
+
+/// Where that count came from: "runtime.threads", "DISTCLUST_THREADS",
+/// "OMP_NUM_THREADS" or "cores".
+const char* compute_threads_from();
 
 }  // namespace distclust

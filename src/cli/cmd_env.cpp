@@ -26,8 +26,8 @@ void add_env_command(CLI::App& app) {
     std::printf("BLAS:        %s\n", blas::describe().c_str());
     std::printf("CPU:         AVX-512 %s, AVX2 %s\n", __builtin_cpu_supports("avx512f") ? "yes" : "no",
                 __builtin_cpu_supports("avx2") ? "yes" : "no");
-    std::printf("threads:     %d OpenMP threads per rank x %d ranks; OpenBLAS: one thread per call\n",
-                compute_threads(), ctx.comm->size());
+    std::printf("threads:     %d OpenMP threads per rank (from %s) x %d ranks; OpenBLAS: one thread per call\n",
+                compute_threads(), compute_threads_from(), ctx.comm->size());
     int all = 0;
     const int flushing = compute_env::threads_flushing_denormals(&all);
     std::printf("denormals:   flushed to zero (FTZ/DAZ) on %d of %d OpenMP threads\n", flushing, all);

@@ -89,7 +89,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   // A decision about the BLAS kernels is worth a line on the terminal; the
   // rest of the environment only in the logs.
   const std::string env = fmt(compute_env::summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),
-                              " threads/rank=", threads, "; compute ", compute_target().describe());
+                              " threads/rank=", threads, " (from ", compute_threads_from(), "); compute ", compute_target().describe());
   if (compute_env::blas_decision_made())
     log::info(env);
   else

@@ -30,6 +30,10 @@ struct State {
     if (env && std::strcmp(env, "detail") == 0) level = Level::detail;
     if (env && std::strcmp(env, "warn") == 0) level = Level::warn;
     if (env && std::strcmp(env, "error") == 0) level = Level::error;
+    // A typo would silently give the default: say so (once per rank; the
+    // logger cannot throw before it exists).
+    if (env && *env && level == Level::info && std::strcmp(env, "info") != 0)
+      std::fprintf(stderr, "distclust: DISTCLUST_LOG='%s' is not one of debug|detail|info|warn|error: using info\n", env);
   }
 };
 State& state() {

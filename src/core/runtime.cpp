@@ -16,6 +16,22 @@ extern "C" void openblas_set_num_threads(int);
 namespace distclust {
 namespace {
 int g_threads = 1;
+const char* g_threads_from = "auto";
+
+/// A thread count from the environment: 0 when unset or empty. OMP_NUM_THREADS
+/// may list one count per nesting level ("8,2"): the first is ours. A value
+/// that is not a count is an error naming it (OpenMP itself would ignore it
+/// with a warning, and the run would use every core).
+int env_threads(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return 0;
+  const std::string s = std::string(v).substr(0, std::string(v).find(','));
+  char* end = nullptr;
+  const long n = std::strtol(s.c_str(), &end, 10);
+  require(!s.empty() && *end == '\0' && n >= 1 && n <= 1024, name, "='", v,
+          "' is not a thread count in [1, 1024] (unset it for automatic threads)");
+  return int(n);
+}
 }  // namespace
 
 void RuntimeParams::validate() const {
@@ -57,9 +73,14 @@ int available_cores() {
 }
 
 int configure_threads(int threads, int local_size) {
-  const char* env = std::getenv("DISTCLUST_THREADS");  // set by launch/distclust-rank
-  if (threads <= 0 && env && std::atoi(env) > 0) threads = std::atoi(env);
+  // Automatic: the launcher's count (launch/distclust-rank), else the
+  // user's OMP_NUM_THREADS (as any OpenMP program honours it), else cores.
+  g_threads_from = "runtime.threads";
+  const int launcher = env_threads("DISTCLUST_THREADS"), omp = env_threads("OMP_NUM_THREADS");
+  if (threads <= 0 && launcher > 0) threads = launcher, g_threads_from = "DISTCLUST_THREADS";
+  if (threads <= 0 && omp > 0) threads = omp, g_threads_from = "OMP_NUM_THREADS";
   if (threads <= 0) {
+    g_threads_from = "cores";
     int cores = available_cores();
     // Ranks bound to one core each see 1 core; unbound ranks on a node see all
     // of them and share them.
@@ -75,5 +96,7 @@ int configure_threads(int threads, int local_size) {
 }
 
 int compute_threads() { return g_threads; }
+
+const char* compute_threads_from() { return g_threads_from; }
 
 }  // namespace distclust

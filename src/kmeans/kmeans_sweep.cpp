@@ -30,8 +30,11 @@ std::vector<int> parse_sweep(const std::string& where, const std::string& text) 
     parts.push_back(text.substr(at));
     require(parts.size() == 2 || parts.size() == 3, where, ": '", text, "' is not a range A:B or A:B:STEP");
     const int a = to_k(where, parts[0]), b = to_k(where, parts[1]);
-    const int step = parts.size() == 3 ? std::atoi(parts[2].c_str()) : 1;
-    require(step >= 1 && a <= b, where, ": '", text, "' is an empty range (A <= B, STEP >= 1)");
+    char* end = nullptr;  // STEP whole: atoi read "1.5" as 1 and "x" as 0
+    const long step = parts.size() == 3 ? std::strtol(parts[2].c_str(), &end, 10) : 1;
+    require(parts.size() == 2 || (!parts[2].empty() && *end == '\0'), where, ": '", text, "': STEP '", parts.back(),
+            "' is not a whole number");
+    require(step >= 1 && step <= (1 << 24) && a <= b, where, ": '", text, "' is an empty range (A <= B, 1 <= STEP <= 2^24)");
     for (int k = a; k <= b; k += step) ks.push_back(k);
   } else {
     size_t at = 0;

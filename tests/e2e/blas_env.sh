@@ -42,4 +42,16 @@ grep -q "^compute:     cpu (OpenBLAS) (runtime.device=auto, kernels=auto)" ct.tx
 grep -qE "^LibTorch:    [0-9.]+, CUDA (built|not built), [0-9]+ GPU" ct.txt || { cat ct.txt; fail "env: no LibTorch line"; }
 "$DC" env --device cpu --kernels torch >ct2.txt 2>&1
 grep -q "^compute:     cpu (LibTorch)" ct2.txt || { cat ct2.txt; fail "env: kernels=torch not shown"; }
+# Threads: a user's OMP_NUM_THREADS is honoured (first count of a nesting
+# list), named as the source, also through the launcher; a bad one refused.
+OMP_NUM_THREADS=1,1 "$DC" env >th.txt 2>&1
+grep -q "^threads:     1 OpenMP threads per rank (from OMP_NUM_THREADS)" th.txt || { cat th.txt; fail "OMP_NUM_THREADS ignored"; }
+"$DC" env --threads 2 >th2.txt 2>&1
+grep -q "^threads:     2 OpenMP threads per rank (from runtime.threads)" th2.txt || { cat th2.txt; fail "runtime.threads"; }
+OMP_NUM_THREADS=1 $DC_MPIEXEC -n 2 -x OMP_NUM_THREADS "$DC_SOURCE/launch/distclust-rank" "$DC" env >th3.txt 2>&1 ||
+  { cat th3.txt; fail "env under distclust-rank"; }
+grep -q "^threads:     1 OpenMP threads per rank (from DISTCLUST_THREADS) x 2 ranks" th3.txt ||
+  { cat th3.txt; fail "distclust-rank overrode OMP_NUM_THREADS"; }
+set +e; OMP_NUM_THREADS=lots "$DC" env >th4.txt 2>&1; rc=$?; set -e
+[[ $rc == 1 ]] && grep -q "OMP_NUM_THREADS='lots' is not a thread count" th4.txt || { cat th4.txt; fail "bad OMP_NUM_THREADS"; }
 pass "blas env"

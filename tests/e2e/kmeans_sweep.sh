@@ -30,7 +30,8 @@ for np_ in (2, 3):
         assert np.array_equal(f[name][:], g[name][:]), f"/{name} differs between 1 and {np_} ranks"
 print(f"silhouette at K=5: {ours:.6f} (sklearn {ref:.6f}); identical for 1, 2, 3 ranks")
 PY
-for bad in "5,x|kmeans.sweep: 'x' is not a K" "1:3|kmeans.sweep: '1' is not a K" "7:3|is an empty range"; do
+for bad in "5,x|kmeans.sweep: 'x' is not a K" "1:3|kmeans.sweep: '1' is not a K" "7:3|is an empty range" \
+           "3:7:1.5|STEP '1.5' is not a whole number" "3:7:|STEP '' is not a whole number"; do
   args=${bad%%|*}; msg=${bad#*|}
   if dcrun 1 kmeans --features f.h5 --k "$args" --out bad.h5 >bad.txt 2>&1; then fail "--k $args accepted"; fi
   grep -qF "$msg" bad.txt || { cat bad.txt; fail "--k $args: message lacks '$msg'"; }

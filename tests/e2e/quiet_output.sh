@@ -24,4 +24,7 @@ dcrun 1 kmeans --features f.h5 --k 5 --restarts 3 --no-checkpoint --out km.h5 >k
 dcrun 1 -q eval --labels f.h5 --pred km.h5 --json >eval.txt 2>&1 || fail "-q eval failed"
 $PY -c "import json,sys; d=json.load(open('eval.txt')); assert d['ari'] > 0.5, d" || { cat eval.txt; fail "-q eval --json is not just the JSON"; }
 dcrun 1 --help | grep -q "own result (eval's scores" || fail "--help does not say what -q keeps"
+DISTCLUST_LOG=verbose "$DC" config >log.txt 2>&1 || fail "config with a bad DISTCLUST_LOG"
+grep -q "DISTCLUST_LOG='verbose' is not one of debug|detail|info|warn|error: using info" log.txt ||
+  { head -3 log.txt; fail "a bad DISTCLUST_LOG is not said"; }
 pass "quiet by default ($(wc -l < default.txt) lines), -v shows epochs, -q nothing"
