@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "comm/watched_wait.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 
@@ -19,15 +20,20 @@ namespace {
 void cuda_check(cudaError_t e, const char* call) {
   if (e != cudaSuccess) throw Error(fmt("comm=nccl: ", call, " failed: ", cudaGetErrorString(e), " (", where(), ")"));
 }
+/// NCCL's words for r: ncclGetErrorString says only the class ("unhandled
+/// system error"); the last error says which call, peer or resource failed.
+std::string nccl_words(ncclResult_t r, ncclComm_t comm) {
+  std::string s = ncclGetErrorString(r);
+#if defined(NCCL_VERSION_CODE) && NCCL_VERSION_CODE >= 21300
+  if (const char* last = ncclGetLastError(comm); last && *last) s += fmt(": ", last);
+#else
+  (void)comm;
+#endif
+  return s;
+}
 void nccl_check(ncclResult_t r, const char* call) {
   if (r == ncclSuccess) return;
-  // ncclGetErrorString says only the class ("unhandled system error");
-  // the last error says which call, peer or resource failed.
-  std::string detail;
-#if defined(NCCL_VERSION_CODE) && NCCL_VERSION_CODE >= 21300
-  if (const char* last = ncclGetLastError(nullptr); last && *last) detail = fmt(": ", last);
-#endif
-  throw Error(fmt("comm=nccl: ", call, " failed: ", ncclGetErrorString(r), detail, " (", where(),
+  throw Error(fmt("comm=nccl: ", call, " failed: ", nccl_words(r, nullptr), " (", where(),
                   "; NCCL_DEBUG=WARN tells more)"));
 }
 #define DC_CUDA(x) cuda_check((x), #x)
@@ -61,6 +67,7 @@ struct NcclCommunicator::Impl {
   void* scratch = nullptr;
   size_t scratch_bytes = 0;
   int device = 0;
+  double timeout_s = 1800;  ///< collective_timeout_seconds()
 
   void* stage(size_t bytes) {
     if (bytes > scratch_bytes) {
@@ -86,6 +93,7 @@ NcclCommunicator::NcclCommunicator(int device) : impl_(new Impl) {
   // The compute target's device when given: NCCL's buffers are LibTorch's.
   require(device < count, "comm=nccl: CUDA device ", device, " but ", count, " visible on ", where());
   impl_->device = device >= 0 ? device : local_rank() % count;
+  impl_->timeout_s = collective_timeout_seconds();  // a bad value fails here, before any collective
   DC_CUDA(cudaSetDevice(impl_->device));
 
   // Refuse two ranks on one GPU: compare PCI bus ids among all ranks of the
@@ -115,12 +123,38 @@ NcclCommunicator::NcclCommunicator(int device) : impl_(new Impl) {
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (impl_->comm) ncclCommDestroy(impl_->comm);
+  if (impl_->comm) ncclCommDestroy(impl_->comm);  // null after wait() aborted it
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
   if (impl_->scratch) cudaFree(impl_->scratch);
 }
 
 int NcclCommunicator::device() const { return impl_->device; }
+
+// The stream's NCCL work, watched (comm/watched_wait.h): a peer that died
+// without MPI_Abort ends this rank too, within DISTCLUST_NCCL_TIMEOUT,
+// instead of leaving it in a stream synchronize until the job's time limit.
+void NcclCommunicator::wait(const char* what) {
+  WatchedWork w;
+  w.done = [&] {
+    const cudaError_t e = cudaStreamQuery(impl_->stream);
+    if (e == cudaErrorNotReady) return false;
+    cuda_check(e, "cudaStreamQuery");
+    return true;
+  };
+  w.failure = [&]() -> std::string {
+    ncclResult_t a = ncclSuccess;
+    nccl_check(ncclCommGetAsyncError(impl_->comm, &a), "ncclCommGetAsyncError");
+#if defined(NCCL_VERSION_CODE) && NCCL_VERSION_CODE >= 21400
+    if (a == ncclInProgress) return "";
+#endif
+    return a == ncclSuccess ? "" : nccl_words(a, impl_->comm);
+  };
+  w.give_up = [&] {
+    ncclCommAbort(impl_->comm);  // ends the work's kernels; the stream can be left
+    impl_->comm = nullptr;
+  };
+  watched_wait(fmt("comm=nccl: ", what), w, impl_->timeout_s);
+}
 
 void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
   const size_t bytes = count * dtype_size(t);
@@ -130,7 +164,7 @@ void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
   if (!dev) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
   DC_NCCL(ncclAllReduce(d, d, count, nccl_type(t), max ? ncclMax : ncclSum, impl_->comm, impl_->stream));
   if (!dev) DC_CUDA(cudaMemcpyAsync(buf, d, bytes, cudaMemcpyDeviceToHost, impl_->stream));
-  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+  wait(max ? "allreduce (max)" : "allreduce (sum)");
 }
 
 void NcclCommunicator::allreduce_sum(void* buf, size_t count, DType t) { reduce(buf, count, t, false); }
@@ -143,7 +177,7 @@ void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
   if (!dev && rank() == root) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
   DC_NCCL(ncclBroadcast(d, d, bytes, ncclUint8, root, impl_->comm, impl_->stream));
   if (!dev) DC_CUDA(cudaMemcpyAsync(buf, d, bytes, cudaMemcpyDeviceToHost, impl_->stream));
-  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+  wait("broadcast");
 }
 
 // Blocks of different sizes: NCCL's reduce-scatter and all-gather take equal
@@ -156,7 +190,7 @@ void NcclCommunicator::per_block(const std::vector<size_t>& counts, const char* 
   for (size_t r = 0, off = 0; r < counts.size(); off += counts[r], ++r)
     if (counts[r]) call(off, counts[r], int(r));
   DC_NCCL(ncclGroupEnd());
-  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+  wait(what);
 }
 
 void NcclCommunicator::reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) {
@@ -192,7 +226,7 @@ void NcclCommunicator::sendrecv(const void* send, size_t send_bytes, int dest, v
   if (send_bytes) DC_NCCL(ncclSend(send, send_bytes, ncclUint8, dest, impl_->comm, impl_->stream));
   if (recv_bytes) DC_NCCL(ncclRecv(recv, recv_bytes, ncclUint8, src, impl_->comm, impl_->stream));
   DC_NCCL(ncclGroupEnd());
-  DC_CUDA(cudaStreamSynchronize(impl_->stream));
+  wait("sendrecv");
 }
 
 }  // namespace distclust

@@ -25,6 +25,9 @@ class NcclCommunicator final : public MpiCommunicator {
 
  private:
   void reduce(void* buf, size_t count, DType t, bool max);
+  // Waits for the stream's work, giving up on an NCCL error or a peer that
+  // never joins (DISTCLUST_NCCL_TIMEOUT): comm/watched_wait.h.
+  void wait(const char* what);
   // One grouped rooted call per non-empty block r: call(offset, count, r).
   template <class F> void per_block(const std::vector<size_t>& counts, const char* what, F call);
   struct Impl;

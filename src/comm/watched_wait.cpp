@@ -1,0 +1,49 @@
+#include "comm/watched_wait.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "distclust/error.h"
+#include "distclust/log.h"
+
+namespace distclust {
+
+void watched_wait(const std::string& what, const WatchedWork& work, double timeout_s, double warn_s) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  bool warned = false;
+  for (long polls = 0;; ++polls) {
+    if (work.done()) return;
+    if (const std::string f = work.failure(); !f.empty()) {
+      work.give_up();
+      throw Error(fmt(what, " failed: ", f, " (", where(), ")"));
+    }
+    const double waited = std::chrono::duration<double>(clock::now() - t0).count();
+    if (timeout_s > 0 && waited > timeout_s) {
+      work.give_up();
+      throw Error(fmt(what, " did not finish in ", timeout_s, " s (", where(),
+                      "): a rank stopped taking part (it died without MPI_Abort, or is stuck elsewhere); "
+                      "DISTCLUST_NCCL_TIMEOUT sets the limit in seconds (0 = none)"));
+    }
+    if (!warned && warn_s > 0 && waited > warn_s) {
+      log::warn(what, ": waiting ", int(waited), " s for the other ranks (gives up after ",
+                timeout_s > 0 ? fmt(timeout_s, " s") : std::string("no limit: DISTCLUST_NCCL_TIMEOUT=0"), ")");
+      warned = true;
+    }
+    if (polls > 4000) std::this_thread::sleep_for(std::chrono::microseconds(polls > 40000 ? 1000 : 50));
+  }
+}
+
+double collective_timeout_seconds() {
+  const char* v = std::getenv("DISTCLUST_NCCL_TIMEOUT");
+  if (!v || !*v) return 1800;
+  char* end = nullptr;
+  const double s = std::strtod(v, &end);
+  require(*end == '\0' && std::isfinite(s) && s >= 0, "DISTCLUST_NCCL_TIMEOUT='", v,
+          "' is not a number of seconds >= 0 (0 = no limit)");
+  return s;
+}
+
+}  // namespace distclust

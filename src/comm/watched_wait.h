@@ -1,0 +1,41 @@
+// Waiting for a device collective without waiting forever. A stream
+// synchronize on NCCL work never returns when a peer died without
+// MPI_Abort (the OOM killer, a lost node under srun without
+// --kill-on-bad-exit): the job would hold every GPU until its time limit.
+// watched_wait polls instead, as PyTorch's NCCL watchdog does: it returns
+// when the work is done, and gives up (aborting the communicator, then
+// throwing) on an asynchronous error or after a timeout. Kept free of CUDA
+// so that its rules are tested on CPUs (tests/unit/test_watched_wait.cpp).
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace distclust {
+
+/// What a watched wait polls and how it gives up.
+struct WatchedWork {
+  /// true once the work is finished (cudaStreamQuery). Throws on a failure
+  /// of the query itself.
+  std::function<bool()> done;
+  /// An asynchronous error of the communicator (ncclCommGetAsyncError):
+  /// empty while there is none.
+  std::function<std::string()> failure;
+  /// Called once before throwing (ncclCommAbort: the work's kernels end).
+  std::function<void()> give_up;
+};
+
+/// Waits for `work`: returns when done(); throws naming `what` on a failure
+/// or after timeout_s seconds (0 = no limit); warns once after warn_s
+/// seconds that the wait is long (a slow peer, or one that is gone). Spins
+/// for the first few thousand polls (a collective usually ends within
+/// microseconds), then sleeps between polls so a long wait costs no core.
+void watched_wait(const std::string& what, const WatchedWork& work, double timeout_s, double warn_s = 60);
+
+/// Seconds a device collective may take: DISTCLUST_NCCL_TIMEOUT, default
+/// 1800 (a rank may wait in a collective while another writes a checkpoint
+/// or finishes a larger shard); 0 = wait forever. A value that is not a
+/// number >= 0 is an error naming it.
+double collective_timeout_seconds();
+
+}  // namespace distclust
