@@ -118,6 +118,9 @@ std::string gpu_key(int device);
 /// GPU) names a GPU and no two ranks name the same one: then NCCL can carry
 /// the device buffers' collectives (it refuses two ranks on one device).
 bool one_gpu_per_rank(const std::vector<std::string>& keys);
+/// How many ranks' keys equal keys[rank] (1 for a rank on no GPU: ""),
+/// i.e. how many ranks compute on this rank's GPU and share its memory.
+int ranks_on_same_gpu(const std::vector<std::string>& keys, int rank);
 
 /// Creates the communicator; starts MPI if needed (comm=mpi|nccl).
 /// nccl needs a CUDA+NCCL build and one GPU per local rank.

@@ -1,5 +1,6 @@
 #include "cli/context.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -31,6 +32,40 @@ void add_common(CLI::App* app, CommandLine& cl) {
   cl.flags.add(app, "runtime", cl.runtime);
 }
 
+/// Every rank's GPU ("" for a rank on its CPU), in rank order (collective).
+/// gpu_key (host|PCI bus id) where the build has NCCL; else host, the
+/// visible devices and the device number, which tells apart the GPUs that
+/// launch/distclust-rank or Slurm hand out per rank.
+std::vector<std::string> gather_gpu_keys(Communicator& comm) {
+  const ComputeTarget& t = compute_target();
+  std::string mine;
+  if (t.gpu()) {
+    mine = gpu_key(t.device_index());
+    if (mine.empty()) {
+      const char* vis = std::getenv("CUDA_VISIBLE_DEVICES");
+      const std::string w = where();
+      mine = fmt(w.substr(w.find(" on ") + 4), "|visible ", vis ? vis : "all", "|", t.device);
+    }
+  }
+  std::vector<char> key(160, 0);
+  std::snprintf(key.data(), key.size(), "%s", mine.c_str());
+  const std::vector<char> all = comm.allgather(key);
+  std::vector<std::string> keys;
+  for (int r = 0; r < comm.size(); ++r) keys.emplace_back(all.data() + r * key.size());
+  return keys;
+}
+
+/// Ranks sharing a GPU share its memory: the LibTorch kernels' default
+/// budget (40% of the GPU) is divided among them, or together they would
+/// ask for 40% each and run out of memory.
+void share_gpu_memory(const std::vector<std::string>& keys, int rank) {
+  const int n = ranks_on_same_gpu(keys, rank);
+  set_ranks_on_device(n);
+  if (n > 1)
+    log::info("compute: ", n, " ranks compute on ", compute_target().device, " (", keys[size_t(rank)],
+              "): each kernel's default memory budget is 40% of the GPU / ", n);
+}
+
 /// comm auto on GPUs: the device buffers' collectives (k-means sums, SCAN
 /// gradients, ring blocks) go over NCCL when every rank computes on a GPU
 /// of its own. All ranks decide together (one rank without a GPU keeps MPI
@@ -38,16 +73,11 @@ void add_common(CLI::App* app, CommandLine& cl) {
 /// (NCCL refuses two ranks on one device). GPUs are told apart by host and
 /// PCI bus id: counting visible devices said "shared" whenever
 /// launch/distclust-rank or Slurm gave each rank one GPU of its own.
-void upgrade_to_nccl(Context& ctx) {
+void upgrade_to_nccl(Context& ctx, const std::vector<std::string>& keys) {
   if (ctx.runtime.comm != "auto" || ctx.comm->name() != "mpi" || !nccl_built()) return;
   const ComputeTarget& t = compute_target();
-  if (ctx.comm->max(t.gpu() ? 0 : 1) != 0) return;  // collective: every rank takes this branch alike
   const int device = t.device_index();
-  std::vector<char> key(128, 0);
-  std::snprintf(key.data(), key.size(), "%s", gpu_key(device).c_str());
-  const std::vector<char> all = ctx.comm->allgather(key);
-  std::vector<std::string> keys;
-  for (int r = 0; r < ctx.comm->size(); ++r) keys.emplace_back(all.data() + r * key.size());
+  if (std::any_of(keys.begin(), keys.end(), [](const std::string& k) { return k.empty(); })) return;
   if (!one_gpu_per_rank(keys)) {
     log::info("comm: mpi (runtime.comm auto: ranks share a GPU, which NCCL refuses)");
     return;
@@ -82,10 +112,12 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
     throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
   set_compute_target(ctx.runtime, ctx.comm->local_rank());
+  const std::vector<std::string> keys = gather_gpu_keys(*ctx.comm);
+  share_gpu_memory(keys, ctx.comm->rank());
   if (ctx.runtime.comm == "nccl") {
     ctx.comm = make_communicator(CommParams{"nccl", compute_target().device_index()});
   }
-  upgrade_to_nccl(ctx);
+  upgrade_to_nccl(ctx, keys);
   // A decision about the BLAS kernels is worth a line on the terminal; the
   // rest of the environment only in the logs.
   const std::string env = fmt(compute_env::summary(), "; comm=", ctx.comm->name(), " ranks=", ctx.comm->size(),

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -38,6 +39,11 @@ bool one_gpu_per_rank(const std::vector<std::string>& keys) {
   for (const std::string& k : keys)
     if (k.empty() || !seen.insert(k).second) return false;
   return true;
+}
+
+int ranks_on_same_gpu(const std::vector<std::string>& keys, int rank) {
+  const std::string& mine = keys.at(size_t(rank));
+  return mine.empty() ? 1 : int(std::count(keys.begin(), keys.end(), mine));
 }
 
 #ifndef DISTCLUST_HAVE_NCCL

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "distclust/error.h"
@@ -56,6 +57,7 @@ TorchComputeSpec ComputeTarget::spec(const SearchTiling& t) const {
   s.storage = storage;
   s.threads = compute_threads();
   s.tiling = t;
+  s.ranks_on_device = ranks_on_device;
   return s;
 }
 
@@ -78,11 +80,12 @@ void set_compute_target(const RuntimeParams& p, int local_rank) {
 }
 
 const ComputeTarget& compute_target() { return g_target; }
+void set_ranks_on_device(int n) { g_target.ranks_on_device = std::max(1, n); }
 void set_compute_target_for_tests(const ComputeTarget& t) { g_target = t; }
 
 std::unique_ptr<SearchKernel> make_search(const SearchTiling& t) {
   if (!g_target.torch) return make_cpu_search(t);
-  auto make = torch_plugin_function<TorchSearchFn>(kTorchSearchV2);
+  auto make = torch_plugin_function<TorchSearchFn>(kTorchSearchV3);
   const TorchComputeSpec spec = g_target.spec(t);
   std::string error;
   SearchKernel* k = make(&spec, &error);

@@ -20,6 +20,7 @@ struct ComputeTarget {
   std::string device = "cpu";      ///< "cpu" or "cuda:N"
   std::string precision = "fp32";  ///< fp32|tf32|bf16|fp16
   std::string storage = "fp32";    ///< fp32|fp16|bf16 (runtime.storage)
+  int ranks_on_device = 1;         ///< ranks computing on this GPU (they share its memory budget)
   bool gpu() const { return device != "cpu"; }
   /// N of "cuda:N"; -1 on the CPU.
   int device_index() const { return gpu() ? std::atoi(device.c_str() + 5) : -1; }
@@ -36,6 +37,9 @@ struct ComputeTarget {
 /// target is the CPU with OpenBLAS.
 void set_compute_target(const RuntimeParams& p, int local_rank);
 const ComputeTarget& compute_target();
+/// Sets how many ranks compute on this rank's GPU (cli/context.cpp counts
+/// them from every rank's gpu_key once the target is set).
+void set_ranks_on_device(int n);
 /// Test hook: sets the target as is (no probing).
 void set_compute_target_for_tests(const ComputeTarget& t);
 

@@ -1,5 +1,5 @@
 // The LibTorch search kernel (search_torch.h): held rows, device blocks, the
-// blocks of a search and the plugin's entry point distclust_torch_search_v2
+// blocks of a search and the plugin's entry point distclust_torch_search_v3
 // (the products and picks: scores_torch.cpp).
 #include "kernels/search_torch.h"
 
@@ -77,7 +77,10 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device), 
     // The rank's own GPU as the thread's current device: a CUDA call that
     // names no device then never opens a context on GPU 0 (one per rank there).
     if (dev_.has_index()) c10::cuda::set_device(dev_.index());
-    if (total <= 0) total = int64_t(double(at::cuda::getDeviceProperties(dev_.index())->totalGlobalMem) * 0.4);
+    // Ranks sharing the GPU share the 40% (cli/context.cpp logs it).
+    if (total <= 0)
+      total = int64_t(double(at::cuda::getDeviceProperties(dev_.index())->totalGlobalMem) * 0.4 /
+                      std::max(1, s.ranks_on_device));
     // tf32: tensor-core products for fp32 matrices (the candidates are re-scored in fp32).
     at::globalContext().setFloat32MatmulPrecision(p == "tf32" ? "high" : "highest");
 #else
@@ -349,7 +352,7 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
 }  // namespace torch_search
 }  // namespace distclust
 
-extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v2(
+extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v3(
     const distclust::TorchComputeSpec* spec, std::string* error) noexcept {
   try {
     return new distclust::torch_search::TorchSearch(*spec);

@@ -32,9 +32,12 @@ struct TorchComputeSpec {
   SearchTiling tiling;             ///< block sizes (the kernel may use larger blocks on a GPU)
   /// Device memory the search kernel may use: half for held rows
   /// (SearchKernel::hold), half for blocks of scores; a shard larger than
-  /// that streams through in blocks. 0: 40% of the GPU's memory, 512 MiB
-  /// for CPU tensors.
+  /// that streams through in blocks. 0: 40% of the GPU's memory divided
+  /// among the ranks on it (ranks_on_device), 512 MiB for CPU tensors.
   int64_t memory_bytes = 0;
+  /// Ranks computing on this GPU (same host and PCI bus id): together they
+  /// stay within the default 40%, instead of asking for 40% each.
+  int ranks_on_device = 1;
 };
 
 extern "C" {
@@ -50,7 +53,7 @@ using TorchScanHeadsFn = HeadsCompute* (*)(const HeadShape* shape, const TorchCo
 }
 
 constexpr const char* kTorchInfoV1 = "distclust_torch_info_v1";
-constexpr const char* kTorchSearchV2 = "distclust_torch_search_v2";
-constexpr const char* kTorchScanHeadsV2 = "distclust_torch_scan_heads_v2";
+constexpr const char* kTorchSearchV3 = "distclust_torch_search_v3";
+constexpr const char* kTorchScanHeadsV3 = "distclust_torch_scan_heads_v3";
 
 }  // namespace distclust

@@ -58,7 +58,7 @@ class CpuHeadsCompute : public HeadsCompute {
 std::unique_ptr<HeadsCompute> heads_compute(ScanHeads& h, Communicator& comm, const ScanRows* rows) {
   const ComputeTarget& t = compute_target();
   if (!t.torch) return std::make_unique<CpuHeadsCompute>(h, comm);
-  auto make = torch_plugin_function<TorchScanHeadsFn>(kTorchScanHeadsV2);
+  auto make = torch_plugin_function<TorchScanHeadsFn>(kTorchScanHeadsV3);
   const TorchComputeSpec spec = t.spec();
   std::string error;
   std::unique_ptr<HeadsCompute> c(make(&h.shape(), &spec, &comm, &error));

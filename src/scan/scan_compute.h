@@ -9,7 +9,7 @@
 // Two implementations:
 //   - the hand-written heads on OpenBLAS (CpuHeadsCompute: ScanHeads itself
 //     plus DataParallelStep's allreduce or sharded Adam), the default;
-//   - LibTorch (the plugin's distclust_torch_scan_heads_v2, scan_heads_torch.cpp)
+//   - LibTorch (the plugin's distclust_torch_scan_heads_v3, scan_heads_torch.cpp)
 //     when compute_target().torch: parameters, gradient and Adam moments are
 //     tensors on the target's device, the gradient comes from autograd and
 //     the update from torch::optim::Adam; replicated feature rows stay on

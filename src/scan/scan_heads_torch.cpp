@@ -1,4 +1,4 @@
-// Plugin side of distclust_torch_scan_heads_v2 (scan/scan_compute.h): the
+// Plugin side of distclust_torch_scan_heads_v3 (scan/scan_compute.h): the
 // SCAN heads in LibTorch on the compute target's device.
 //
 // All parameters are one flat tensor in ScanHeads' layout (scan_heads.h),
@@ -300,7 +300,7 @@ class TorchHeads : public HeadsCompute {
 
 /// The plugin's entry point (scan/scan_compute.cpp): new heads, or null with
 /// *error set. Never throws across the C boundary.
-extern "C" __attribute__((visibility("default"))) distclust::HeadsCompute* distclust_torch_scan_heads_v2(
+extern "C" __attribute__((visibility("default"))) distclust::HeadsCompute* distclust_torch_scan_heads_v3(
     const distclust::HeadShape* shape, const distclust::TorchComputeSpec* spec, distclust::Communicator* comm,
     std::string* error) noexcept {
   try {

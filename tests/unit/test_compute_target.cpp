@@ -101,3 +101,22 @@ TEST(ComputeTarget, NcclOnlyWhenEveryRankHasAGpuOfItsOwn) {
   EXPECT_FALSE(one_gpu_per_rank({"n1|0000:19:00.0", ""}));                 // a rank on its CPU
   EXPECT_FALSE(one_gpu_per_rank({""}));
 }
+
+TEST(ComputeTarget, RanksSharingAGpuShareItsMemoryBudget) {
+  // Four ranks on two GPUs of n1, one on n2's, one on its CPU: each of the
+  // first four gets half of the default budget (40% of the GPU / 2); before,
+  // each asked for 40% and two together could run the GPU out of memory.
+  const std::vector<std::string> keys = {"n1|0000:19:00.0", "n1|0000:19:00.0", "n1|0000:3B:00.0",
+                                         "n1|0000:3B:00.0", "n2|0000:19:00.0", ""};
+  const int want[] = {2, 2, 2, 2, 1, 1};
+  for (int r = 0; r < 6; ++r) EXPECT_EQ(ranks_on_same_gpu(keys, r), want[r]) << r;
+  // The count reaches the plugin's spec (the kernel divides its budget by it).
+  ComputeTarget t;
+  t.torch = true, t.device = "cuda:0";
+  set_compute_target_for_tests(t);
+  set_ranks_on_device(3);
+  EXPECT_EQ(compute_target().spec().ranks_on_device, 3);
+  set_ranks_on_device(0);
+  EXPECT_EQ(compute_target().spec().ranks_on_device, 1);
+  set_compute_target_for_tests(ComputeTarget{});
+}

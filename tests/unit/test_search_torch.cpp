@@ -35,7 +35,7 @@ std::unique_ptr<SearchKernel> torch_kernel(const std::string& device = "cpu", co
   TorchComputeSpec s;
   s.device = device, s.precision = precision, s.threads = 2, s.memory_bytes = memory, s.storage = storage;
   std::string error;
-  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV2)(&s, &error);
+  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV3)(&s, &error);
   if (!k) throw Error(error);
   return std::unique_ptr<SearchKernel>(k);
 }
