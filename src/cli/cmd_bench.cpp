@@ -132,9 +132,8 @@ void add_bench_commands(CLI::App& app) {
     // on one rank; a kernel whose joins are two searches, every pair twice).
     const double flops = 2.0 * double(b.n_total) * double(b.n_total) * b.d;
     const double gf = flops / g.seconds_search / 1e9;
-    const bool once = make_search({kp.tile_rows, kp.tile_cols})->joins_pairs_once();
     const double done =
-        comm.sum(knn_exact_flops(b.n_total, b.d, comm.size(), comm.rank(), kp.tile_rows, once));
+        comm.sum(knn_exact_flops(b.n_total, b.d, comm.size(), comm.rank(), kp.tile_rows, g.pairs_once));
     const double gf_done = done / g.seconds_search / 1e9;
     double multi = 0, tiled = 0;
     const int threads = compute_threads();

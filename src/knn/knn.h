@@ -67,6 +67,7 @@ struct KnnGraph {
   double recall = -1;           ///< ivf: measured recall@k on the sample (-1 = not measured)
   int64_t nlist = 0;            ///< ivf: coarse lists used
   int nprobe = 0;               ///< ivf: lists searched per query
+  bool pairs_once = false;      ///< exact: the kernel multiplied each pair of rows once (knn_exact_flops)
 };
 
 /// Exact graph (collective). data rows are L2-normalised in cosine mode.

@@ -322,6 +322,7 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
     log::info("knn exact: kernel time (", kernel->name(), "): ", t);  // this rank's (the line's r<rank>)
   KnnGraph g = best_k(b, top, rescore(b, top, l2, comm), p.k, l2);
   g.seconds_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  g.pairs_once = kernel->joins_pairs_once();
   return g;
 }
 
