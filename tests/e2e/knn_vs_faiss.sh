@@ -50,3 +50,19 @@ PY
 done
 grep -q "neighbour label purity" log-clustered-cosine-2.txt || fail "label purity not printed"
 pass "knn exact vs FAISS"
+
+# bench knn's executed-products rate follows the kernel knn used: the CPU
+# kernel multiplies each pair of rows once (one rank, tiles of 512: a
+# fraction (N^2 + sum tile^2) / 2N^2 of the full join), LibTorch's joins
+# are two searches (all of it).
+dcrun 1 bench knn --n 3000 --d 16 --k 5 --json bcpu.json >/dev/null
+dcrun 1 bench knn --n 3000 --d 16 --k 5 --kernels torch --json btorch.json >/dev/null
+$PY - <<'PY' || fail "bench knn executed fraction"
+import json
+c, t = json.load(open("bcpu.json")), json.load(open("btorch.json"))
+fc, ft = c["executed_gflops"] / c["gflops"], t["executed_gflops"] / t["gflops"]
+want = (3000**2 + 5 * 512**2 + 440**2) / (2 * 3000**2)
+assert abs(fc - want) < 1e-4 and abs(ft - 1) < 1e-4, (fc, want, ft)  # the JSON keeps 6 digits
+print(f"executed fraction: cpu {fc:.4f} (expected {want:.4f}), torch {ft:.4f}")
+PY
+pass "bench knn counts the products of the kernel it ran"
