@@ -118,6 +118,11 @@ std::string gpu_key(int device);
 /// GPU) names a GPU and no two ranks name the same one: then NCCL can carry
 /// the device buffers' collectives (it refuses two ranks on one device).
 bool one_gpu_per_rank(const std::vector<std::string>& keys);
+/// Every rank's GPU in rank order (collective): gpu_key(device) where the
+/// build reads PCI bus ids, else "host|visible CUDA_VISIBLE_DEVICES|cuda:N"
+/// (which still tells apart the GPUs launch/distclust-rank or Slurm hand
+/// out per rank); "" for a rank whose device is < 0 (its CPU).
+std::vector<std::string> gather_gpu_keys(Communicator& comm, int device);
 /// How many ranks' keys equal keys[rank] (1 for a rank on no GPU: ""),
 /// i.e. how many ranks compute on this rank's GPU and share its memory.
 int ranks_on_same_gpu(const std::vector<std::string>& keys, int rank);

@@ -32,29 +32,6 @@ void add_common(CLI::App* app, CommandLine& cl) {
   cl.flags.add(app, "runtime", cl.runtime);
 }
 
-/// Every rank's GPU ("" for a rank on its CPU), in rank order (collective).
-/// gpu_key (host|PCI bus id) where the build has NCCL; else host, the
-/// visible devices and the device number, which tells apart the GPUs that
-/// launch/distclust-rank or Slurm hand out per rank.
-std::vector<std::string> gather_gpu_keys(Communicator& comm) {
-  const ComputeTarget& t = compute_target();
-  std::string mine;
-  if (t.gpu()) {
-    mine = gpu_key(t.device_index());
-    if (mine.empty()) {
-      const char* vis = std::getenv("CUDA_VISIBLE_DEVICES");
-      const std::string w = where();
-      mine = fmt(w.substr(w.find(" on ") + 4), "|visible ", vis ? vis : "all", "|", t.device);
-    }
-  }
-  std::vector<char> key(160, 0);
-  std::snprintf(key.data(), key.size(), "%s", mine.c_str());
-  const std::vector<char> all = comm.allgather(key);
-  std::vector<std::string> keys;
-  for (int r = 0; r < comm.size(); ++r) keys.emplace_back(all.data() + r * key.size());
-  return keys;
-}
-
 /// Ranks sharing a GPU share its memory: the LibTorch kernels' default
 /// budget (40% of the GPU) is divided among them, or together they would
 /// ask for 40% each and run out of memory.
@@ -112,7 +89,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
     throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
   int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
   set_compute_target(ctx.runtime, ctx.comm->local_rank());
-  const std::vector<std::string> keys = gather_gpu_keys(*ctx.comm);
+  const std::vector<std::string> keys = gather_gpu_keys(*ctx.comm, compute_target().device_index());
   share_gpu_memory(keys, ctx.comm->rank());
   if (ctx.runtime.comm == "nccl") {
     ctx.comm = make_communicator(CommParams{"nccl", compute_target().device_index()});

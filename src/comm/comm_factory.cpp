@@ -41,6 +41,28 @@ bool one_gpu_per_rank(const std::vector<std::string>& keys) {
   return true;
 }
 
+std::vector<std::string> gather_gpu_keys(Communicator& comm, int device) {
+  std::string mine;
+  if (device >= 0) {
+    try {
+      mine = gpu_key(device);
+    } catch (const std::exception&) {
+      mine.clear();  // no CUDA runtime answer: the names below
+    }
+    if (mine.empty()) {
+      const char* vis = std::getenv("CUDA_VISIBLE_DEVICES");
+      const std::string w = where();
+      mine = fmt(w.substr(w.find(" on ") + 4), "|visible ", vis ? vis : "all", "|cuda:", device);
+    }
+  }
+  std::vector<char> key(256, 0);
+  std::snprintf(key.data(), key.size(), "%s", mine.c_str());
+  const std::vector<char> all = comm.allgather(key);
+  std::vector<std::string> keys;
+  for (int r = 0; r < comm.size(); ++r) keys.emplace_back(all.data() + size_t(r) * key.size());
+  return keys;
+}
+
 int ranks_on_same_gpu(const std::vector<std::string>& keys, int rank) {
   const std::string& mine = keys.at(size_t(rank));
   return mine.empty() ? 1 : int(std::count(keys.begin(), keys.end(), mine));

@@ -36,30 +36,16 @@ PcaOptions pca_options(const ExtractParams& p) {
 }
 
 // Two ranks of one host on one GPU would halve each other's speed and may run
-// out of memory: refuse, naming the device. A GPU is told by host and PCI bus
-// id where the build has the CUDA runtime (gpu_key: ranks that each see their
-// own GPU as device 0, as under Slurm's per-task GPUs, differ), else by host,
-// CUDA_VISIBLE_DEVICES and device index (collective over all ranks).
+// out of memory: refuse, naming the device (collective over all ranks; GPUs
+// told apart as comm.h's gather_gpu_keys does).
 void refuse_shared_gpu(const std::string& device, Communicator& comm) {
-  char host[128] = {0};
-  gethostname(host, sizeof(host) - 1);
+  const size_t colon = device.find(':');
+  const int index = colon == std::string::npos ? 0 : std::atoi(device.c_str() + colon + 1);
+  const std::vector<std::string> keys = gather_gpu_keys(comm, index);
   const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES");
-  std::string key;
-  try {
-    const size_t colon = device.find(':');
-    key = gpu_key(colon == std::string::npos ? 0 : std::atoi(device.c_str() + colon + 1));
-  } catch (const std::exception&) {
-    key.clear();  // no CUDA runtime answer: the names below
-  }
-  std::vector<char> mine(256, 0);
-  if (!key.empty())
-    std::snprintf(mine.data(), mine.size(), "%s", key.c_str());
-  else
-    std::snprintf(mine.data(), mine.size(), "%s|%s|%s", host, cvd ? cvd : "(all)", device.c_str());
-  const std::vector<char> all = comm.allgather(mine);
   for (int r = 0; r < comm.size(); ++r)
-    require(r == comm.rank() || std::memcmp(all.data() + size_t(r) * 256, mine.data(), 256) != 0, "extract: rank ",
-            comm.rank(), " and rank ", r, " would share GPU ", device, " on ", host, " (CUDA_VISIBLE_DEVICES=",
+    require(r == comm.rank() || keys[size_t(r)] != keys[size_t(comm.rank())], "extract: rank ", comm.rank(),
+            " and rank ", r, " would share GPU ", device, " (", keys[size_t(comm.rank())], ", CUDA_VISIBLE_DEVICES=",
             cvd ? cvd : "unset", "): start one rank per GPU (launch/distclust-mpirun sets one GPU per rank)");
 }
 
