@@ -3,6 +3,7 @@
 #include "comm/root.h"
 #include "distclust/error.h"
 #include "export/csv.h"
+#include "io/rows_identity.h"
 #include "io/h5_strings.h"
 #include "io/h5store.h"
 #include "io/text_file.h"
@@ -84,6 +85,7 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
   w.attr("stage", std::string("assign"));
   w.attr("features", in.new_features);
+  write_rows_identity(w, rows_identity(in.new_features, comm));  // collective, as the writer
   w.attr("reference", in.reference);
   w.attr("kmeans", in.kmeans);
   w.attr("scan", in.scan);

@@ -7,6 +7,8 @@
 #include "comm/root.h"
 #include "core/json.h"
 #include "distclust/error.h"
+#include "io/output_identity.h"
+#include "io/rows_identity.h"
 #include "io/h5store.h"
 #include "io/text_file.h"
 #include "distclust/log.h"
@@ -49,6 +51,9 @@ std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std
           ": expected one integer cluster number per row (a float would be truncated)");
   auto pred = pr.read_all<int64_t>("/assign");
   require(pred.size() == rows, path, ": /assign has ", pred.size(), " rows but ", labels, ": /labels has ", rows);
+  // Labels in a distclust features file: it must be the one the predictions
+  // were made from (a labels-only file from elsewhere cannot be told apart).
+  if (!output_config_hash(labels).empty()) require_same_rows(path, labels, "eval");
   return pred;
 }
 

@@ -257,7 +257,7 @@ ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::s
     require_apart(p.out, {p.features, p.pred, p.knn});
   });
   report::Clustering cl;
-  if (!p.pred.empty()) cl = report::load_clustering(p.features, p.pred, comm);
+  if (!p.pred.empty()) cl = report::load_clustering(p.features, p.pred, comm, "export");
   NearDuplicates dups;
   if (!p.duplicates.empty()) dups = report::near_duplicates(p, comm);
   ExportSummary s;

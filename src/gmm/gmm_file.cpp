@@ -8,7 +8,8 @@
 
 namespace distclust {
 
-void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& b, const GMMResult& r,
+void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& b, const RowsIdentity& rows,
+               const GMMResult& r,
                const GMMParams& p, const std::string& params_yaml, const std::string& params_hash) {
   const int64_t k = r.model.k, d = r.model.d;
   H5Writer w(path, comm);
@@ -30,6 +31,7 @@ void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& 
   w.attr("stage", std::string("gmm"));
   w.attr("params", params_yaml);
   w.attr("config_hash", params_hash);
+  write_rows_identity(w, rows);  // whose rows /assign's are (io/rows_identity.h)
   w.attr("k", k);
   w.attr("covariance", p.covariance);
   w.attr("reg", p.reg);

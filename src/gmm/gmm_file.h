@@ -19,13 +19,14 @@
 
 #include "distclust/comm.h"
 #include "extract/features_file.h"
+#include "io/rows_identity.h"
 #include "gmm/gmm.h"
 #include "gmm/gmm_stats.h"
 
 namespace distclust {
 
 /// Writes gmm.h5 (collective).
-void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& data, const GMMResult& r,
+void write_gmm(const std::string& path, Communicator& comm, const FeatureBlock& data, const RowsIdentity& rows, const GMMResult& r,
                const GMMParams& p, const std::string& params_yaml, const std::string& params_hash);
 
 /// The fitted mixture stored in gmm.h5 (this process reads it). Throws

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "distclust/log.h"
+#include "io/rows_identity.h"
 #include "distclust/runtime.h"
 #include "gmm/gmm_file.h"
 
@@ -20,7 +21,7 @@ StageOutcome run_gmm_stage(const GMMParams& p, Communicator& comm, const StageCo
             comm.size(), " ranks x ", compute_threads(), " threads");
   const std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
   GMMResult r = gmm(b, p, comm, ckpt, cfg.hash);
-  write_gmm(p.out, comm, b, r, p, cfg.yaml, cfg.hash);
+  write_gmm(p.out, comm, b, rows_identity(p.features, comm), r, p, cfg.yaml, cfg.hash);
   if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
   std::vector<int64_t> sizes(size_t(r.model.k), 0);
   for (auto a : r.assign)

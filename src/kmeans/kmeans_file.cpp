@@ -7,7 +7,8 @@
 
 namespace distclust {
 
-void write_kmeans(const std::string& path, Communicator& comm, const FeatureBlock& b, const KMeansResult& r,
+void write_kmeans(const std::string& path, Communicator& comm, const FeatureBlock& b, const RowsIdentity& rows,
+                  const KMeansResult& r,
                   const std::string& params_yaml, const std::string& params_hash, const KMeansSweep* sweep) {
   H5Writer w(path, comm);
   w.write_all<float>("/centroids", {r.k, r.d}, r.centroids.data());
@@ -20,6 +21,7 @@ void write_kmeans(const std::string& path, Communicator& comm, const FeatureBloc
   w.attr("stage", std::string("kmeans"));
   w.attr("params", params_yaml);
   w.attr("config_hash", params_hash);
+  write_rows_identity(w, rows);  // whose rows /assign's are (io/rows_identity.h)
   w.attr("k", r.k);
   w.attr("spherical", int64_t(r.spherical ? 1 : 0));
   w.attr("iterations", int64_t(r.iterations));

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "io/rows_identity.h"
 #include "distclust/comm.h"
 #include "extract/features_file.h"
 #include "kmeans/kmeans.h"
@@ -22,7 +23,7 @@
 namespace distclust {
 
 /// Writes kmeans.h5 (collective).
-void write_kmeans(const std::string& path, Communicator& comm, const FeatureBlock& data, const KMeansResult& r,
+void write_kmeans(const std::string& path, Communicator& comm, const FeatureBlock& data, const RowsIdentity& rows, const KMeansResult& r,
                   const std::string& params_yaml, const std::string& params_hash, const KMeansSweep* sweep = nullptr);
 
 /// A kmeans.h5's sweep (empty k when it has none), on this process alone.

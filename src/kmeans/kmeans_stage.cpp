@@ -67,7 +67,7 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   KMeansSweep sweep;
   KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash)
                                     : run_sweep(b, p, comm, *kernel, sweep, ckpt, cfg.hash);
-  write_kmeans(p.out, comm, b, r, cfg.yaml, cfg.hash, p.sweep.empty() ? nullptr : &sweep);
+  write_kmeans(p.out, comm, b, rows_identity(p.features, comm), r, cfg.yaml, cfg.hash, p.sweep.empty() ? nullptr : &sweep);
   if (!ckpt.empty() && comm.rank() == 0) {
     std::remove(ckpt.c_str());
     for (int64_t k : sweep.k) std::remove(sweep_checkpoint(ckpt, int(k)).c_str());

@@ -12,6 +12,7 @@
 #include "kmeans/kmeans.h"
 #include "kmeans/kmeans_confidence.h"
 #include "io/h5_strings.h"
+#include "io/rows_identity.h"
 #include "comm/root.h"
 
 namespace fs = std::filesystem;
@@ -69,7 +70,7 @@ struct Header {
   int64_t kind = 0;
 };
 
-Header inspect(const std::string& features, const std::string& pred) {
+Header inspect(const std::string& features, const std::string& pred, const std::string& who) {
   check_input_file(features, "features file");
   check_input_file(pred, "predictions file");
   LocalCommunicator self;
@@ -81,6 +82,7 @@ Header inspect(const std::string& features, const std::string& pred) {
   require(ai.shape.size() == 1 && ai.shape[0] == fi.shape[0], features, ": /features has ", fi.shape[0], " rows but ",
           pred, ": /assign is ", ai.describe(), " (the files come from different runs?)");
   require(ai.integer(), pred, ": /assign is ", ai.describe(), ": expected integer cluster numbers");
+  require_same_rows(pred, features, who);  // same row count is not same rows (io/rows_identity.h)
   Header h;
   h.n = fi.shape[0];
   if (pr.has("/confidence"))
@@ -183,13 +185,14 @@ void read_on_root(Clustering& cl) {
 
 }  // namespace
 
-Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm) {
+Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm,
+                           const std::string& who) {
   Clustering cl;
   cl.features = features;
   cl.pred = pred;
   Header h;
   run_on_root(comm, "reading the inputs", [&] {
-    h = inspect(features, pred);
+    h = inspect(features, pred, who);
   });
   comm.broadcast(&h, sizeof(h), 0);
   cl.n = h.n;

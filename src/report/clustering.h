@@ -42,7 +42,8 @@ struct Clustering {
 /// count: an Error names both files and counts), computes the k-means margin
 /// confidence on all ranks when needed, and reads everything else on rank 0.
 /// Rank 0 gets the full Clustering; other ranks get n, k and kind only.
-Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm);
+Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm,
+                           const std::string& who);
 
 /// The rows a kmeans.h5 was fitted on, for its margin confidence: `features`,
 /// or the kmeans.h5's own features file (its params) when k-means clustered

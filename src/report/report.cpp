@@ -1,6 +1,7 @@
 // `distclust report`: gathers the report model on rank 0 and writes the page.
 #include "report/report.h"
 
+#include "io/rows_identity.h"
 #include "io/replace_rule.h"
 
 #include <chrono>
@@ -128,6 +129,7 @@ void add_method_scores(ReportModel& m, const ReportParams& p, const Clustering& 
         H5Reader r(file, self);
         std::vector<int64_t> a = r.read_all<int64_t>("/assign");
         require(int64_t(a.size()) == cl.n, file, ": /assign has ", a.size(), " rows, ", p.pred, " ", cl.n);
+        require_same_rows(file, p.features, "report.compare");
         ms.scores = score(cl.labels, a);
       } catch (const Error& e) {
         ms.problem = e.what();
@@ -446,7 +448,7 @@ std::string run_report(const ReportParams& p, Communicator& comm, const std::str
     if (!p.map.empty() && p.map != "none") check_input_file(p.map, "map file");
     report::duplicates_csv_file(p.duplicates_csv);  // a path given must exist
   });
-  report::Clustering cl = report::load_clustering(p.features, p.pred, comm);
+  report::Clustering cl = report::load_clustering(p.features, p.pred, comm, "report");
   std::string index;
   run_on_root(comm, "report", [&] { index = report::write_report(p, cl, hash); });
   return index;

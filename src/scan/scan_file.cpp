@@ -1,6 +1,7 @@
 #include "comm/local_comm.h"
 #include "io/h5store.h"
 #include "io/finite.h"
+#include "io/rows_identity.h"
 
 #include "core/json.h"
 #include "distclust/config.h"
@@ -60,7 +61,7 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.attr("rows_without_neighbour", r.rows_no_neighbour);
   w.attr("features", p.features);
   w.attr("knn", p.knn);
-  w.attr("features_config_hash", in.features_hash);
+  write_rows_identity(w, {in.features_hash, in.features_source});
   w.attr("knn_config_hash", in.knn_hash);
   w.attr("params", params_yaml);
   w.attr("config_hash", params_hash);
