@@ -66,6 +66,27 @@ TEST(DistKMeans, BitIdenticalToOneProcess) {
   }
 }
 
+TEST(DistKMeans, SmallNormsGiveTheSameResultForAnyRankCount) {
+  // Rows of norm ~0.01: k-means++'s first draw overflowed its exact-sum grid
+  // and the seeds (and so the clusters) depended on the rank count.
+  auto comm = world();
+  auto kernel = make_cpu_search();
+  auto scaled = [](FeatureBlock b) {
+    for (float& v : b.x) v *= 0.01f;
+    return b;
+  };
+  KMeansParams kp;
+  kp.k = 9, kp.iters = 10, kp.seed = 2;
+  FeatureBlock mine = scaled(synth_features(mixture(), comm->rank(), comm->size()));
+  KMeansResult dist = kmeans(mine, kp, *comm, *kernel);
+  LocalCommunicator self;
+  FeatureBlock all = scaled(synth_features(mixture(), 0, 1));
+  KMeansResult ref = kmeans(all, kp, self, *kernel);
+  EXPECT_TRUE(dist.centroids == ref.centroids) << "centroids differ from the one-process run";
+  for (int64_t i = 0; i < mine.local_rows(); ++i)
+    ASSERT_EQ(dist.assign[i], ref.assign[mine.rows.begin + i]) << "row " << mine.rows.begin + i;
+}
+
 TEST(DistKMeans, RecoversWellSeparatedMixture) {
   auto comm = world();
   SynthFeaturesParams sp = mixture();

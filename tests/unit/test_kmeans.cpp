@@ -176,6 +176,28 @@ TEST(KMeans, ResumeFromCheckpointGivesSameResult) {
   std::remove(ckpt.c_str());
 }
 
+TEST(KMeansPlusPlus, SeedingIsScaleEquivariant) {
+  // Scaling the rows by a power of two is exact in float: the centres must
+  // be the same rows, scaled. The first draw once weighed every point by a
+  // fixed 1.0, above the exact-sum grid's bound once 4.1 max|x|^2 < 1: from
+  // 2^-12 on the seeds changed (and depended on the rank count; the audit).
+  LocalCommunicator c;
+  const FeatureBlock b = test::mixture(3000, 16, 8, 0.3, 5);
+  std::vector<double> w(size_t(b.local_rows()));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = double(1 + i % 3);
+  for (const double* weight : {static_cast<const double*>(nullptr), static_cast<const double*>(w.data())}) {
+    const auto ref = kmeanspp({b.x.data(), weight, b.local_rows(), b.d, 0}, 8, 11, false, c, true);
+    for (int e : {-6, -12, -20, -40}) {
+      std::vector<float> x = b.x;
+      for (float& v : x) v = std::ldexp(v, e);
+      const auto got = kmeanspp({x.data(), weight, b.local_rows(), b.d, 0}, 8, 11, false, c, true);
+      ASSERT_EQ(got.size(), ref.size());
+      for (size_t j = 0; j < got.size(); ++j)
+        ASSERT_EQ(got[j], std::ldexp(ref[j], e)) << "2^" << e << (weight ? " weighted" : "") << ", value " << j;
+    }
+  }
+}
+
 TEST(KMeansPlusPlus, PruningChangesNothingAndSpreadsCentres) {
   // The triangle-inequality pruning skips points a candidate cannot come
   // closer to: the centres must be exactly those of measuring every point.
