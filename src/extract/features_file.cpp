@@ -64,7 +64,7 @@ int64_t count_valid(const FeatureBlock& b, Communicator& comm) {
   return comm.sum(n);
 }
 
-void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm) {
+void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm, const std::string& l2_user) {
   // A row whose squared norm passes kMaxRowNorm2 would overflow float
   // distances to inf and silently put every row in one cluster (features
   // scaled by 1e30 did).
@@ -80,6 +80,13 @@ void check_finite(const FeatureBlock& b, const std::string& path, Communicator& 
           " such rows in all); fix the input or mark those rows invalid in /valid");
   require(huge == 0, path, ": /features row ", first_huge, " has a norm above 1.6e18 (", huge,
           " such rows in all): float32 distances would overflow; rescale the features");
+  if (l2_user.empty()) return;
+  // The other end: all-zero data has no scale to lose (every distance is 0).
+  const double top = comm.max(s.max_norm2);
+  require(top == 0 || top >= kMinL2Norm2, l2_user, ": ", path, ": the largest row norm is ", std::sqrt(top),
+          ": squared L2 distances (below ", 4 * top, ") fall under float32's smallest normal number and are "
+          "flushed to 0, so every row would look as near as any other; multiply the features by a constant "
+          "(L2 clusters and neighbours do not change with scale), or use the cosine metric (kmeans --spherical)");
 }
 
 void normalize_rows(FeatureBlock& b) { normalize_rows(b.x.data(), b.local_rows(), b.d, b.valid.data()); }

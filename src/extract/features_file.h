@@ -44,7 +44,11 @@ int64_t count_valid(const FeatureBlock& b, Communicator& comm);
 
 /// Throws naming the file and the first global row holding NaN/Inf among
 /// valid rows (with the total count of such rows across ranks).
-void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm);
+/// l2_user: a stage measuring L2 distances (e.g. "kmeans"): then also
+/// throws when the largest valid row's squared norm is below kMinL2Norm2
+/// (io/finite.h; features scaled by 1e-20 put every row in one cluster).
+void check_finite(const FeatureBlock& b, const std::string& path, Communicator& comm,
+                  const std::string& l2_user = "");
 
 /// L2-normalises each valid row in place (zero rows left as they are).
 void normalize_rows(FeatureBlock& b);

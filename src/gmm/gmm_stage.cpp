@@ -16,7 +16,7 @@ StageOutcome run_gmm_stage(const GMMParams& p, Communicator& comm, const StageCo
   require(!p.features.empty(), "gmm: no input given (--features features.h5)");
   const auto t0 = std::chrono::steady_clock::now();
   FeatureBlock b = read_features(p.features, comm);
-  check_finite(b, p.features, comm);
+  check_finite(b, p.features, comm, "gmm");
   log::info("gmm: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.covariance, " covariances, ",
             comm.size(), " ranks x ", compute_threads(), " threads");
   const std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";

@@ -1,5 +1,6 @@
 #include "io/finite.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "distclust/error.h"
@@ -21,8 +22,9 @@ RowScan scan(const T* x, int64_t n, int64_t d, const uint8_t* valid) {
     }
     if (!finite) {
       if (s.bad++ == 0) s.first_bad = i;
-    } else if (norm2 > kMaxRowNorm2) {
-      if (s.huge++ == 0) s.first_huge = i;
+    } else {
+      s.max_norm2 = std::max(s.max_norm2, norm2);
+      if (norm2 > kMaxRowNorm2 && s.huge++ == 0) s.first_huge = i;
     }
   }
   return s;

@@ -12,12 +12,19 @@ namespace distclust {
 /// The squared norm past which float32 distances to a row would overflow
 /// (sums of d squares, up to 4x a squared norm: 1e37 / 4).
 constexpr double kMaxRowNorm2 = 1e37 / 4;
+/// The squared norm under which, for the largest row of a data set, L2
+/// distances are lost: a squared distance is below 4x it, and products of
+/// values of that size fall under float32's smallest normal number (1.2e-38)
+/// and are flushed to 0 (FTZ), every row then as near as any other.
+/// 2^-100 (7.9e-31) leaves seven orders of magnitude above that.
+constexpr double kMinL2Norm2 = 7.888609052210118e-31;
 
 /// Rows of x [n x d] (row-major) that hold NaN or Inf, and finite rows whose
 /// squared norm passes kMaxRowNorm2: counts and the first of each (-1: none),
 /// counting only rows with valid[i] != 0 (valid may be null: all).
 struct RowScan {
   int64_t bad = 0, first_bad = -1, huge = 0, first_huge = -1;
+  double max_norm2 = 0;  ///< largest squared norm among the finite rows counted
 };
 RowScan scan_rows(const float* x, int64_t n, int64_t d, const uint8_t* valid = nullptr);
 RowScan scan_rows(const double* x, int64_t n, int64_t d, const uint8_t* valid = nullptr);

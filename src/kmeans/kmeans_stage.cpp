@@ -59,7 +59,7 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   require(!p.features.empty(), "kmeans: no input given (--features features.h5)");
   auto t0 = std::chrono::steady_clock::now();
   FeatureBlock b = read_features(p.features, comm);
-  check_finite(b, p.features, comm);
+  check_finite(b, p.features, comm, p.spherical ? "" : "kmeans");
   log::info("kmeans: ", p.features, ": ", b.n_total, " x ", b.d, ", ", p.sweep.empty() ? fmt("k=", p.k) : "K sweep " + p.sweep, ", ", comm.size(), " ranks x ",
             compute_threads(), " threads");
   auto kernel = make_search({p.tile_rows, p.tile_k});

@@ -41,7 +41,7 @@ std::vector<std::string> checkpoint_files(const std::string& dir, std::set<int>*
 void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "knn: no input given (--features features.h5)");
   FeatureBlock b = read_features(p.features, comm);
-  check_finite(b, p.features, comm);
+  check_finite(b, p.features, comm, p.metric == "l2" ? "knn --metric l2" : "");
   {
     // Each rank keeps k + 4 (score, id) per row in its heaps, a checkpoint's
     // copy, a resumed copy and the output (12 bytes a slot each): a k near N

@@ -36,6 +36,8 @@ with h5py.File("infmap.h5", "w") as f:         # a 2-D map with one Inf coordina
 shutil.copy("knn.h5", "knn_nan.h5")           # one NaN similarity (embed: distance 0, the strongest edge)
 with h5py.File("knn_nan.h5", "r+") as f:
     v = f["similarities"][...]; v[9, 2] = np.nan; f["similarities"][...] = v
+with h5py.File("tiny.h5", "w") as f:          # finite, but every squared distance under float32's normals
+    f["features"] = (x * 1e-20).astype(np.float32)
 with h5py.File("lab2d.h5", "w") as f:          # 150 x 2 labels (once read as 300)
     f["labels"] = np.zeros((150, 2), np.int64)
 with h5py.File("labf.h5", "w") as f:           # fractional labels (once truncated)
@@ -65,6 +67,11 @@ check "heads, mlp, D=8, C=3, hidden=1000000000) would need" \
 check "kmeans.parallel_rounds: 1000000000 must be in [1, 100]" \
   kmeans --features ok.h5 --k 3 --init kmeans-parallel --parallel-rounds 1e9 --out out.h5
 check "huge.h5: /features row 0 has a norm above 1.6e18 (300 such rows in all)" kmeans --features huge.h5 --k 3 --out out.h5
+for c in "kmeans --k 3" "gmm --k 3" "knn --k 5 --metric l2"; do  # once: one cluster, inertia 0; knn recall 0.007
+  check "tiny.h5: the largest row norm is" $c --features tiny.h5 --out out.h5
+done
+dcrun 1 kmeans --features tiny.h5 --k 3 --spherical --out tiny-sph.h5 >/dev/null || fail "spherical k-means on tiny rows"
+dcrun 1 knn --features tiny.h5 --k 5 --out tiny-knn.h5 >/dev/null || fail "cosine knn on tiny rows"
 check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" report --features ok.h5 --pred p0.h5 --out outdir
 check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" export --features ok.h5 --pred p0.h5 --out outdir
 check "bigid.h5: /assign holds cluster 500000000 but there are 300 rows" report --features ok.h5 --pred bigid.h5 --out outdir
