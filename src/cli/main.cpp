@@ -15,6 +15,7 @@
 #include "cli/suggest.h"
 #include "comm/error_agreement.h"
 #include "cli/stage_command.h"
+#include "cli/stop_signals.h"
 #include "kernels/compute_env.h"
 #include "distclust/comm.h"
 #include "distclust/error.h"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     distclust::init_error_agreement();
   }
   distclust::log::set_identity(rank, size);
+  distclust::cli::install_stop_message(rank);  // after MPI_Init, which may install its own
 
   CLI::App app{"distclust " DISTCLUST_VERSION
                ": distributed clustering of large image collections\n"

@@ -27,3 +27,20 @@ DISTCLUST_FAULT_AFTER_ITER=2 dcrun 1 "${args[@]}" --out km2.h5 >/dev/null 2>&1 |
 dcrun 1 kmeans --features f.h5 --k 25 --iters 12 --tol 0 --restarts 2 --seed 10 --out km2.h5 >other.txt 2>&1
 grep -q "ignoring checkpoint" other.txt || fail "a checkpoint made with other parameters was not ignored"
 pass "foreign checkpoint ignored"
+
+# Stopped by a signal (scancel, a time limit, Ctrl-C): rank 0 says so and
+# what is left, the exit status is the signal's, and the rerun resumes.
+dcrun 1 synth features --n 60000 --d 32 --k 10 --out big.h5 >/dev/null
+"$DC" kmeans --features big.h5 --k 400 --iters 300 --tol 0 --out sig.h5 >sig.txt 2>&1 &
+pid=$!
+for _ in $(seq 200); do [[ -s sig.h5.ckpt ]] && break; sleep 0.1; done
+[[ -s sig.h5.ckpt ]] || { kill $pid; fail "no checkpoint to stop after"; }
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[[ $rc -eq 143 ]] || { cat sig.txt; fail "SIGTERM: rc $rc, not 143"; }
+grep -q "distclust: stopped by SIGTERM: the running stage's output was not committed" sig.txt ||
+  { cat sig.txt; fail "SIGTERM not said"; }
+[[ ! -e sig.h5 ]] || fail "a stopped stage left its output"
+dcrun 1 kmeans --features big.h5 --k 400 --iters 300 --tol 0 --out sig.h5 >sig2.txt 2>&1
+grep -q "resuming from sig.h5.ckpt" sig2.txt || { cat sig2.txt; fail "the rerun did not resume"; }
+pass "SIGTERM said, rc 143, resumed: $(grep -o 'resuming from .*' sig2.txt)"

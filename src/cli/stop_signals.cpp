@@ -1,0 +1,48 @@
+#include "cli/stop_signals.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+namespace distclust::cli {
+namespace {
+
+struct Note {
+  int sig;
+  const char* name;
+  char text[320];
+  size_t len;
+};
+Note g_notes[] = {{SIGTERM, "SIGTERM", {0}, 0}, {SIGINT, "SIGINT", {0}, 0}, {SIGHUP, "SIGHUP", {0}, 0}};
+
+void on_stop(int sig) {
+  // Only async-signal-safe calls: write(2), then the default action.
+  for (const Note& n : g_notes)
+    if (n.sig == sig && n.len) (void)!write(STDERR_FILENO, n.text, n.len);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+}  // namespace
+
+void install_stop_message(int rank) {
+  for (Note& n : g_notes) {
+    if (rank == 0) {
+      const int w = std::snprintf(n.text, sizeof(n.text),
+                                  "distclust: stopped by %s: the running stage's output was not committed "
+                                  "(NAME.tmp may be left); where the stage checkpoints, the same command "
+                                  "resumes it\n",
+                                  n.name);
+      n.len = w > 0 ? std::min(size_t(w), sizeof(n.text) - 1) : 0;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(n.sig, &sa, nullptr);
+  }
+}
+
+}  // namespace distclust::cli
