@@ -1,5 +1,6 @@
 #include "eval/eval.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -42,6 +43,14 @@ std::vector<std::pair<std::string, std::string>> parse_methods(const std::string
 
 namespace {
 
+/// Throws naming `what` and the first value below -1 (and how many).
+void require_codes(const std::vector<int64_t>& v, const std::string& what, const char* rule) {
+  const auto bad = std::find_if(v.begin(), v.end(), [](int64_t x) { return x < -1; });
+  if (bad == v.end()) return;
+  const auto count = std::count_if(v.begin(), v.end(), [](int64_t x) { return x < -1; });
+  throw Error(fmt(what, " holds ", *bad, " at row ", bad - v.begin(), " (", count, " values below -1): ", rule));
+}
+
 /// /assign of a predictions file, checked against the label count.
 std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std::string& labels) {
   LocalCommunicator self;
@@ -51,6 +60,7 @@ std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std
           ": expected one integer cluster number per row (a float would be truncated)");
   auto pred = pr.read_all<int64_t>("/assign");
   require(pred.size() == rows, path, ": /assign has ", pred.size(), " rows but ", labels, ": /labels has ", rows);
+  require_codes(pred, path + ": /assign", "cluster numbers are >= 0, -1 for invalid rows");
   // Labels in a distclust features file: it must be the one the predictions
   // were made from (a labels-only file from elsewhere cannot be told apart).
   if (!output_config_hash(labels).empty()) require_same_rows(path, labels, "eval");
@@ -80,6 +90,11 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
       require(li.shape.size() == 1 && li.integer(), p.labels, ": /labels is ", li.describe(),
               ": expected one integer class per row");
       auto truth = lr.read_all<int64_t>("/labels");
+      // -1 is "unknown"; another negative number was dropped silently as one.
+      require_codes(truth, p.labels + ": /labels", "class numbers are >= 0, -1 where unknown");
+      require(std::any_of(truth.begin(), truth.end(), [](int64_t v) { return v >= 0; }), p.labels,
+              ": /labels has no known class (all ", truth.size(), " rows are -1): nothing to score "
+              "(a folder without class subfolders gives no labels)");
       Scores s = score(truth, read_assign(p.pred, truth.size(), p.labels));
       // Each method side by side, in the order given (the top-level keys stay --pred's).
       std::string methods, lines;
@@ -124,7 +139,8 @@ const StageDef<EvalParams>& eval_stage() {
   static const StageDef<EvalParams> def{
       "eval",
       {"eval"},
-      "Score predictions (ACC by Hungarian matching, NMI, ARI) against labels",
+      "Score predictions against labels: ACC (Hungarian one-to-one matching; with more clusters than classes, "
+      "each cluster's majority class: acc_mapping says which), NMI, ARI",
       "scores.json",
       {"pred", "labels", "out", "json", "compare", "force"},
       [](EvalParams& p, const RunLayout& w) {

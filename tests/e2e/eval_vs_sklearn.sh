@@ -38,3 +38,25 @@ print(f"{name}: ACC {acc:.6f} NMI {ref['nmi']:.6f} ARI {ref['ari']:.6f} match ({
 PY
 done
 pass "eval matches scikit-learn/scipy"
+
+# Only -1 means unknown/invalid: another negative number was dropped as one,
+# silently; labels that are all unknown were "no row to score".
+$PY - <<'PY'
+import h5py, numpy as np
+y = np.arange(300) % 3; p = np.arange(300) % 4
+y2 = y.copy(); y2[[5, 9]] = -2
+p2 = p.copy(); p2[7] = -3
+for name, arr, key in [("neg_lab", y2, "labels"), ("neg_pred", p2, "assign"), ("ok_lab", y, "labels"),
+                       ("ok_pred", p, "assign"), ("nolab", np.full(300, -1), "labels")]:
+    with h5py.File(f"{name}.h5", "w") as f: f[key] = arr.astype(np.int64)
+PY
+for c in "neg_lab.h5 ok_pred.h5|neg_lab.h5: /labels holds -2 at row 5 (2 values below -1): class numbers are >= 0, -1 where unknown" \
+         "ok_lab.h5 neg_pred.h5|neg_pred.h5: /assign holds -3 at row 7 (1 values below -1): cluster numbers are >= 0" \
+         "nolab.h5 ok_pred.h5|nolab.h5: /labels has no known class (all 300 rows are -1)"; do
+  set -- ${c%%|*}
+  set +e; "$DC" eval --labels "$1" --pred "$2" >neg.txt 2>&1; rc=$?; set -e
+  [[ $rc -eq 1 ]] && grep -qF "${c#*|}" neg.txt || { cat neg.txt; fail "eval --labels $1 --pred $2: rc $rc"; }
+done
+"$DC" --help >/dev/null; "$DC" eval --help | grep -q "with more clusters than classes, each cluster's majority class" ||
+  fail "eval --help does not say when ACC is many-to-one"
+pass "negative codes other than -1 and label-less files refused by name; help says the ACC rule"
