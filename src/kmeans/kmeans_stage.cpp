@@ -45,8 +45,11 @@ KMeansResult run_sweep(FeatureBlock& b, const KMeansParams& p, Communicator& com
     sweep.k.push_back(k);
     sweep.inertia.push_back(r.final_inertia);
     sweep.silhouette.push_back(sil);
-    log::info("kmeans sweep: K=", k, ": inertia ", r.final_inertia, ", silhouette ", sil, " (", p.sweep_sample,
-              " sampled rows), ", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
+    // Rows are kept with probability sample / valid: all of them when fewer.
+    const std::string rows = n_valid <= p.sweep_sample ? fmt("all ", n_valid, " rows")
+                                                       : fmt("about ", p.sweep_sample, " sampled rows");
+    log::info("kmeans sweep: K=", k, ": inertia ", r.final_inertia, ", silhouette ", sil, " (", rows, "), ",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
     if (sil > best_sil) best_sil = sil, best = std::move(r), sweep.suggested_k = k;  // ties: the smaller K
     fault_point("DISTCLUST_FAULT_AFTER_SWEEP_KS", ++done, &comm);
   }
@@ -77,6 +80,10 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
     if (a >= 0) ++sizes[a];
   comm.allreduce_sum(sizes.data(), sizes.size());
   auto [mn, mx] = std::minmax_element(sizes.begin(), sizes.end());
+  // No split can fill a cluster when the data has fewer distinct rows than k.
+  if (const auto empty = std::count(sizes.begin(), sizes.end(), int64_t(0)); empty > 0)
+    log::warn("kmeans: ", empty, " of ", r.k, " clusters are empty (the data may hold fewer distinct rows than k=",
+              r.k, ")");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log::info("kmeans: wrote ", p.out, ": inertia ", r.final_inertia, " after ", r.iterations, " iterations (restart ",
             r.best_restart, "), cluster sizes ", *mn, "..", *mx, ", ", r.empty_splits, " empty-cluster splits, ", secs,

@@ -61,7 +61,17 @@ std::string now_text() {
   return std::string(b) + " by distclust " DISTCLUST_VERSION;
 }
 
-std::string kind_name(PredKind k) {
+/// What made the predictions, for the summary. gmm.h5 and assign.h5 hold
+/// /confidence as scan.h5 does (and were called "SCAN"): their stage says.
+std::string kind_name(PredKind k, const std::string& pred) {
+  std::string stage;
+  {
+    LocalCommunicator self;
+    H5Reader r(pred, self);
+    if (r.has_attr("stage")) stage = r.attr_string("stage");
+  }
+  if (stage == "gmm") return "Gaussian mixture";
+  if (stage == "assign") return "assign (new rows)";
   switch (k) {
     case PredKind::scan:
       return "SCAN";
@@ -383,7 +393,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   m.title = p.title;
   m.features = p.features;
   m.pred = p.pred;
-  m.pred_kind = kind_name(cl.kind);
+  m.pred_kind = kind_name(cl.kind, p.pred);
   m.generated = now_text();
   m.n = cl.n;
   m.invalid = cl.invalid;

@@ -29,6 +29,7 @@ assert np.allclose([float(x["confidence"]) for x in rows], conf, atol=1e-6), "ex
 html = open("w/report/index.html").read()
 assert "Gaussian mixture: mean log-likelihood" in html, "the report has no log-likelihood curve"
 assert "gmm.h5" in html, "the report does not name gmm.h5"
+assert "gmm.h5 (Gaussian mixture)" in html, "the summary does not call gmm.h5 a Gaussian mixture (it said SCAN)"
 print(f"  run: gmm ACC {acc:.4f}, mean log-likelihood {g.attrs['final_log_likelihood']:.4f}, BIC {g.attrs['bic']:.1f}")
 PY
 pass "run with gmm: eval, export and report read gmm.h5"

@@ -9,6 +9,8 @@ for np in 1 2 3; do
   dcrun $np kmeans --features f.h5 --k 3:7 --restarts 3 --out km$np.h5 >sweep$np.txt
 done
 grep -q "kmeans sweep: suggested K=5" sweep1.txt || { cat sweep1.txt; fail "the planted K=5 was not suggested"; }
+# 1500 rows, sweep_sample 2000: every row is in the silhouette, and the log says so.
+grep -q "silhouette .* (all 1500 rows)" sweep1.txt || { cat sweep1.txt; fail "the sampled row count is not the real one"; }
 $PY - <<'PY'
 import h5py, numpy as np
 from sklearn.metrics import silhouette_score
@@ -59,3 +61,11 @@ pass "a killed sweep (after 2 Ks; inside the first) resumes to the same file"
 dcrun 1 report --features f.h5 --pred km1.h5 --out rep >/dev/null
 grep -q "Choosing K" rep/index.html && grep -q "5 (suggested)" rep/index.html || fail "the report does not show the sweep"
 pass "K sweep: suggested the planted K, silhouette = sklearn, ranks agree, report shows it"
+
+# Fewer distinct rows than k: the clusters no split can fill are said.
+$PY -c "
+import h5py, numpy as np
+with h5py.File('same.h5', 'w') as f: f['features'] = np.tile(np.float32([[1, 2, 3]]), (50, 1))"
+dcrun 1 kmeans --features same.h5 --k 3 --out same-km.h5 >same.txt 2>&1 || { cat same.txt; fail "k-means on identical rows"; }
+grep -q "WARN: kmeans: 2 of 3 clusters are empty" same.txt || { cat same.txt; fail "empty clusters not said"; }
+pass "empty clusters said: $(grep -o 'kmeans: 2 of 3 clusters are empty.*' same.txt)"
