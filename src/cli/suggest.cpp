@@ -1,5 +1,7 @@
 #include "cli/suggest.h"
 
+#include "cli/sections.h"
+
 #include <algorithm>
 
 namespace distclust::cli {
@@ -47,6 +49,26 @@ std::vector<std::string> option_names(CLI::App* app) {
   return names;
 }
 
+/// `run` takes stage settings as --set SECTION.KEY=VALUE, not as the
+/// subcommands' flags: "--source" -> "--set extract.source=...", naming
+/// every stage section with that key (k: kmeans.k, gmm.k, knn.k, ...).
+std::string as_set_hint(const std::string& flag) {
+  std::string key = flag;
+  std::replace(key.begin(), key.end(), '-', '_');
+  std::vector<std::string> found;
+  each_section([&](auto params, const std::string& section, const std::string&) {
+    // run's own flags, and the sections of commands run does not run.
+    if (section == "runtime" || section == "run" || section == "synth_features" || section.rfind("bench_", 0) == 0)
+      return;
+    for (const auto& f : field_names(params))
+      if (f == key) found.push_back("--set " + section + "." + key + "=...");
+  });
+  if (found.empty()) return "";
+  std::string list;
+  for (size_t i = 0; i < found.size(); ++i) list += (i ? (i + 1 == found.size() ? "' or '" : "', '") : "") + found[i];
+  return "; run takes stage settings as --set SECTION.KEY=VALUE: '" + list + "'";
+}
+
 }  // namespace
 
 std::string unknown_argument_hint(CLI::App& app, int argc, char** argv) {
@@ -59,9 +81,10 @@ std::string unknown_argument_hint(CLI::App& app, int argc, char** argv) {
       const std::string name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
       const auto known = option_names(at);
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-      const std::string guess = nearest(name, known);
+      const std::string set = path == "run" ? as_set_hint(name) : "";
+      const std::string guess = set.empty() ? nearest(name, known) : "";
       std::string where = path.empty() ? "distclust" : "'" + path + "'";
-      return "unknown option '--" + name + "' for " + where +
+      return "unknown option '--" + name + "' for " + where + set +
              (guess.empty() ? "" : "; did you mean '--" + guess + "'?") + " (see " +
              (path.empty() ? "distclust" : "distclust " + path) + " --help)";
     }

@@ -24,7 +24,8 @@ bool file_exists(const std::string& path) {
 }  // namespace
 
 void ExtractParams::validate() const {
-  require(!source.empty(), "extract: no images given (--source FOLDER|LIST|FILE.h5|CIFAR)");
+  require(!source.empty(), "extract: no images given (--source FOLDER|LIST|FILE.h5|CIFAR; in `distclust run`: ",
+          "--set extract.source=... or extract: source: in the config)");
   require(!backbone.empty(), "extract: no backbone given (--backbone MODEL.pt, a TorchScript file with its .json "
                              "sidecar, or --backbone pixels)");
   require(!out.empty(), "extract.out is empty (expected a file name such as features.h5)");

@@ -39,6 +39,11 @@ typo "unknown subcommand 'kmean'; did you mean 'kmeans'?" kmean --k 3
 typo "unknown option '--iter' for 'kmeans'; did you mean '--iters'?" kmeans --features f.h5 --iter 3
 typo "did you mean 'features'?" synth featurs
 typo "did you mean '--clusters'?" scan --cluster=4
+# run takes stage settings as --set: a subcommand's flag names the keys
+# (once: "did you mean '--force'?" for --source).
+typo "unknown option '--source' for 'run'; run takes stage settings as --set SECTION.KEY=VALUE: '--set extract.source=...' or '--set assign.source=...'" run --source imgs
+typo "'--set kmeans.k=...', '--set gmm.k=...' or '--set knn.k=...'" run --k 4
+typo "did you mean '--force'?" run --forse
 # run --help names the keys set most, with their defaults.
 r=$("$DC" run --help)
 for key in extract.source extract.backbone "kmeans.k INT=10" "scan.clusters INT=10" "run.workdir PATH=distclust-work"; do
