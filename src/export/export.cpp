@@ -252,10 +252,12 @@ NearDuplicates near_duplicates(const ExportParams& p, Communicator& comm) {
 
 ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
-  require_replaceable("export", p.out, p.force, comm);  // io/replace_rule.h
+  // An input first (--force cannot help there: it was once advised, and the
+  // refusal came after every link was made), then an output not ours.
   run_on_root(comm, "export", [&] {
-    require_apart(p.out, {p.features, p.pred, p.knn});
+    require_apart(p.out, {p.features, p.pred, p.knn, report::image_folder_of(p.features)});
   });
+  require_replaceable("export", p.out, p.force, comm);  // io/replace_rule.h
   report::Clustering cl;
   if (!p.pred.empty()) cl = report::load_clustering(p.features, p.pred, comm, "export");
   NearDuplicates dups;

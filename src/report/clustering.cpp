@@ -13,6 +13,8 @@
 #include "kmeans/kmeans_confidence.h"
 #include "io/h5_strings.h"
 #include "io/rows_identity.h"
+#include "distclust/config.h"
+#include "extract/extract.h"
 #include "comm/root.h"
 
 namespace fs = std::filesystem;
@@ -184,6 +186,24 @@ void read_on_root(Clustering& cl) {
 }
 
 }  // namespace
+
+std::string image_folder_of(const std::string& features) {
+  try {
+    LocalCommunicator self;
+    H5Reader r(features, self);
+    if (!r.has_attr("params")) return "";  // not written by extract
+    std::string src;
+    {
+      ExtractParams ep;
+      Config::parse(r.attr_string("params"), features + ": params").apply_yaml("extract", ep);
+      src = ep.source;  // as given to extract: relative to where it ran, as a rerun here would read it
+    }
+    std::error_code ec;
+    return std::filesystem::is_directory(src, ec) ? src : "";
+  } catch (const Error&) {
+    return "";  // the features' own read names the problem
+  }
+}
 
 Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm,
                            const std::string& who) {

@@ -42,6 +42,11 @@ struct Clustering {
 /// count: an Error names both files and counts), computes the k-means margin
 /// confidence on all ranks when needed, and reads everything else on rank 0.
 /// Rank 0 gets the full Clustering; other ranks get n, k and kind only.
+/// The image folder extract read `features` from (its `source` attribute,
+/// when that is a folder), else "": an output must not replace it, and
+/// saying so before any work needs no pass over every row's path.
+std::string image_folder_of(const std::string& features);
+
 Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm,
                            const std::string& who);
 

@@ -449,10 +449,15 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
 
 std::string run_report(const ReportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
-  // Refuse an output that is not ours before the expensive part (io/replace_rule.h).
+  // An input first (--force cannot help there: it was once advised, and the
+  // refusal came after all the work), then an output that is not ours,
+  // both before the expensive part (io/replace_rule.h).
+  run_on_root(comm, "report", [&] {
+    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv, p.map,
+                          report::image_folder_of(p.features)});
+  });
   require_replaceable("report", p.out, p.force, comm);
   run_on_root(comm, "report", [&] {
-    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv, p.map});
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");
     if (!p.map.empty() && p.map != "none") check_input_file(p.map, "map file");

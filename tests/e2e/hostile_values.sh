@@ -126,11 +126,16 @@ check "run: kmeans.out = 'mine.h5' is set by the run itself ('wr/kmeans.h5'" run
 dcrun 1 extract --source imgs --backbone pixels --pixels-size 8 --out feat.h5 >/dev/null
 dcrun 1 kmeans --features feat.h5 --k 2 --out kmi.h5 >/dev/null
 before=$(find imgs | sort | md5sum)
-for out in imgs imgs/class_00 .; do
+for out in imgs imgs/class_00 . "imgs "; do
   n=$((n + 1))
-  set +e; "$DC" export --features feat.h5 --pred kmi.h5 --out $out --force >ex.txt 2>&1; rc=$?; set -e
+  force=--force; [[ $out == "imgs " ]] && out=imgs force=  # without --force: not told to pass it
+  set +e; "$DC" export --features feat.h5 --pred kmi.h5 --out $out $force >ex.txt 2>&1; rc=$?; set -e
   [[ $rc -ne 0 ]] || { cat ex.txt; fail "export --out $out --force succeeded"; }
   grep -q "writing it would replace or delete that input" ex.txt || { cat ex.txt; fail "export --out $out: unclear"; }
+  ! grep -q "pass --force\|images linked" ex.txt || { cat ex.txt; fail "export --out $out: advised --force or did the work first"; }
+  set +e; "$DC" report --features feat.h5 --pred kmi.h5 --out $out $force >rp.txt 2>&1; rc=$?; set -e
+  [[ $rc -ne 0 ]] && grep -q "writing it would replace or delete that input" rp.txt && ! grep -q "pass --force\|map of" rp.txt ||
+    { cat rp.txt; fail "report --out $out $force"; }
   [[ "$(find imgs | sort | md5sum)" == "$before" && -e feat.h5 && -e kmi.h5 ]] || fail "export --out $out deleted inputs"
   echo "ok $n: $(grep -m1 ERROR ex.txt | sed 's/^.*ERROR: //')"
 done
