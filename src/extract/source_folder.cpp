@@ -106,6 +106,12 @@ class FolderSource : public ImageSource {
         for (auto& f : found) files.emplace_back(std::move(f), static_cast<int32_t>(c));
       }
     } else {
+      // Images beside subfolders: no classes (which would a loose image
+      // be?), but say so: the subfolders' labels were dropped silently.
+      if (p.folder_labels == "auto" && top_files > 0 && !top_dirs.empty())
+        log::warn("folder source ", p.path, ": no labels: ", top_files, " image files lie directly in it beside ",
+                  top_dirs.size(), " subfolders, so the subfolders are not taken as classes (folder_labels: yes "
+                  "takes them and ignores the loose files)");
       std::vector<std::string> found;
       walk(p.path, "", seen, found, skipped);
       for (auto& f : found) files.emplace_back(std::move(f), -1);

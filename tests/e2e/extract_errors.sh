@@ -55,3 +55,12 @@ check 1 "extract: no backbone given" --source "$cifar"
 check 1 "extract.device is cuda but this LibTorch has no CUDA" --source "$cifar" "${m[@]}" --device cuda
 check 1 "extract.batch is 0" --source "$cifar" "${m[@]}" --batch 0
 pass "$n bad-input cases give clear errors"
+
+# Loose images beside class folders: no labels (which class would a loose
+# image be?), now said instead of dropping the subfolders' labels silently.
+dcrun 1 synth images --classes 2 --per-class 3 --size 16 --out mixed >/dev/null
+cp "$(ls -d mixed/*/ | head -1)"/$(ls "$(ls -d mixed/*/ | head -1)" | head -1) mixed/loose.png
+dcrun 1 extract --source mixed --backbone pixels --pixels-size 8 --out mixed.h5 >mixed.txt 2>&1 || { cat mixed.txt; fail "mixed folder"; }
+grep -q "folder source mixed: no labels: 1 image files lie directly in it beside 2 subfolders" mixed.txt ||
+  { cat mixed.txt; fail "loose images beside class folders not said"; }
+pass "loose images beside class folders: said"
