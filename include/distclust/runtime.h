@@ -9,7 +9,7 @@ namespace distclust {
 /// Settings shared by all stages (YAML section `runtime`).
 struct RuntimeParams {
   std::string comm = "auto";  ///< communicator: auto|local|mpi|nccl; auto = nccl when every rank computes on its own GPU (NCCL built), mpi with >1 ranks, else local
-  int threads = 0;            ///< compute threads per rank; 0 = cores this rank may use / ranks sharing them
+  int threads = 0;            ///< compute threads per rank; 0 = DISTCLUST_THREADS, else OMP_NUM_THREADS, else cores this rank may use / ranks sharing them
   std::string log_dir = "";   ///< if set, every rank also logs to LOG_DIR/rank-R.log
   std::string device = "auto";     ///< auto|cpu|cuda|cuda:N: where k-means, kNN and SCAN compute; auto = cuda:local_rank when LibTorch has CUDA and a GPU is visible, else cpu
   std::string kernels = "auto";    ///< auto|cpu|torch: cpu = OpenBLAS and the hand-written SCAN heads; torch = LibTorch on `device`; auto = torch on a GPU, cpu on the CPU
@@ -22,7 +22,7 @@ struct RuntimeParams {
   std::string storage = "fp32";
   template <class V> void visit(V& v) {
     v("comm", comm, "communicator: auto|local|mpi|nccl (auto: nccl when every rank has its own GPU, else mpi with >1 ranks)");
-    v("threads", threads, "compute threads per rank (0 = auto from the cores this rank may use)");
+    v("threads", threads, "compute threads per rank (0 = auto: OMP_NUM_THREADS if set, else the cores this rank may use)");
     v("log_dir", log_dir, "folder for per-rank log files (empty = none)");
     v("device", device, "auto|cpu|cuda|cuda:N: where k-means, kNN and SCAN compute (auto = cuda:local_rank when LibTorch has CUDA and a GPU is visible)");
     v("kernels", kernels, "auto|cpu|torch: OpenBLAS + hand-written SCAN heads, or LibTorch on the device (auto = torch on a GPU)");
