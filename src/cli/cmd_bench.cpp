@@ -37,7 +37,7 @@ void add_bench_commands(CLI::App& app) {
     FeatureBlock b;
     if (!p.features.empty()) {
       b = read_features(p.features, comm);
-      check_finite(b, p.features, comm, "bench kmeans");  // as the stage does: a NaN row has no nearest anything
+      check_finite(b, p.features, comm, p.spherical ? "" : "bench kmeans");  // as the stage does: a NaN row has no nearest anything
     } else {
       SynthFeaturesParams sp;
       sp.n = p.n, sp.d = p.d, sp.k = std::min(p.k, 100), sp.noise = 0.5, sp.seed = p.seed, sp.out = "-";

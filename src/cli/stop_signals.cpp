@@ -38,6 +38,10 @@ void install_stop_message(int rank) {
                                   n.name);
       n.len = w > 0 ? std::min(size_t(w), sizeof(n.text) - 1) : 0;
     }
+    // A signal the process was started ignoring stays ignored: `nohup`
+    // (SIGHUP) and a shell's background jobs (SIGINT) rely on it.
+    struct sigaction old {};
+    if (sigaction(n.sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
     struct sigaction sa {};
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);

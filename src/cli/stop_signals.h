@@ -6,8 +6,9 @@
 
 namespace distclust::cli {
 
-/// Installs the handlers for SIGTERM, SIGINT and SIGHUP; the message is
-/// formatted now (a handler may only write it). Other ranks stay silent.
+/// Installs the handlers for SIGTERM, SIGINT and SIGHUP (not for one the
+/// process inherited as ignored: nohup); the message is formatted now (a
+/// handler may only write it). Other ranks stay silent.
 void install_stop_message(int rank);
 
 }  // namespace distclust::cli

@@ -1,8 +1,10 @@
 #include "cli/suggest.h"
 
-#include "cli/sections.h"
-
 #include <algorithm>
+#include <set>
+
+#include "cli/sections.h"
+#include "pipeline/run.h"
 
 namespace distclust::cli {
 
@@ -56,14 +58,20 @@ std::string as_set_hint(const std::string& flag) {
   std::string key = flag;
   std::replace(key.begin(), key.end(), '-', '_');
   std::vector<std::string> found;
+  const std::set<std::string> wired = run_wired_keys();
+  bool only_wired = false;
   each_section([&](auto params, const std::string& section, const std::string&) {
     // run's own flags, and the sections of commands run does not run.
     if (section == "runtime" || section == "run" || section == "synth_features" || section.rfind("bench_", 0) == 0)
       return;
-    for (const auto& f : field_names(params))
-      if (f == key) found.push_back("--set " + section + "." + key + "=...");
+    for (const auto& f : field_names(params)) {
+      if (f != key) continue;
+      if (wired.count(section + "." + key)) only_wired = true;
+      else found.push_back("--set " + section + "." + key + "=...");
+    }
   });
-  if (found.empty()) return "";
+  if (found.empty())
+    return only_wired ? "; run sets each stage's input and output paths itself, in run.workdir (--workdir DIR)" : "";
   std::string list;
   for (size_t i = 0; i < found.size(); ++i) list += (i ? (i + 1 == found.size() ? "' or '" : "', '") : "") + found[i];
   return "; run takes stage settings as --set SECTION.KEY=VALUE: '" + list + "'";

@@ -25,7 +25,9 @@ const char* g_threads_from = "auto";
 int env_threads(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) return 0;
-  const std::string s = std::string(v).substr(0, std::string(v).find(','));
+  std::string s = std::string(v).substr(0, std::string(v).find(','));
+  s.erase(0, s.find_first_not_of(" \t"));  // OpenMP allows blanks around the count
+  s.erase(s.find_last_not_of(" \t") + 1);
   char* end = nullptr;
   const long n = std::strtol(s.c_str(), &end, 10);
   require(!s.empty() && *end == '\0' && n >= 1 && n <= 1024, name, "='", v,
@@ -75,10 +77,13 @@ int available_cores() {
 int configure_threads(int threads, int local_size) {
   // Automatic: the launcher's count (launch/distclust-rank), else the
   // user's OMP_NUM_THREADS (as any OpenMP program honours it), else cores.
+  // (Read only when asked for: a set runtime.threads makes them irrelevant.)
   g_threads_from = "runtime.threads";
-  const int launcher = env_threads("DISTCLUST_THREADS"), omp = env_threads("OMP_NUM_THREADS");
-  if (threads <= 0 && launcher > 0) threads = launcher, g_threads_from = "DISTCLUST_THREADS";
-  if (threads <= 0 && omp > 0) threads = omp, g_threads_from = "OMP_NUM_THREADS";
+  if (threads <= 0)
+    if (const int launcher = env_threads("DISTCLUST_THREADS"); launcher > 0)
+      threads = launcher, g_threads_from = "DISTCLUST_THREADS";
+  if (threads <= 0)
+    if (const int omp = env_threads("OMP_NUM_THREADS"); omp > 0) threads = omp, g_threads_from = "OMP_NUM_THREADS";
   if (threads <= 0) {
     g_threads_from = "cores";
     int cores = available_cores();

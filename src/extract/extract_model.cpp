@@ -38,10 +38,14 @@ PcaOptions pca_options(const ExtractParams& p) {
 // Two ranks of one host on one GPU would halve each other's speed and may run
 // out of memory: refuse, naming the device (collective over all ranks; GPUs
 // told apart as comm.h's gather_gpu_keys does).
+// Every rank calls it (device "" on a rank whose backbone is on its CPU):
+// the gather is collective, and a job mixing GPU and CPU ranks once waited
+// in it forever.
 void refuse_shared_gpu(const std::string& device, Communicator& comm) {
   const size_t colon = device.find(':');
-  const int index = colon == std::string::npos ? 0 : std::atoi(device.c_str() + colon + 1);
+  const int index = device.empty() ? -1 : colon == std::string::npos ? 0 : std::atoi(device.c_str() + colon + 1);
   const std::vector<std::string> keys = gather_gpu_keys(comm, index);
+  if (index < 0) return;  // on the CPU: nothing to share
   const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES");
   for (int r = 0; r < comm.size(); ++r)
     require(r == comm.rank() || keys[size_t(r)] != keys[size_t(comm.rank())], "extract: rank ", comm.rank(),
@@ -88,7 +92,7 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
   spec.flush_denormal = p.flush_denormal;
   m.net = loader(spec);
   if (p.autocast != "none" && !m.net->on_gpu()) log::warn("extract.autocast=", p.autocast, " is ignored on the CPU");
-  if (m.net->on_gpu()) refuse_shared_gpu(m.net->device(), comm);
+  refuse_shared_gpu(m.net->on_gpu() ? m.net->device() : "", comm);
   m.decode_threads = resolve_threads(p, cores, false, m.net->on_gpu()).first;
   m.row_floats = 3 * int64_t(pp.crop) * pp.crop;
   const size_t len = static_cast<size_t>(m.row_floats);

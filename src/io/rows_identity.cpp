@@ -26,17 +26,24 @@ RowsIdentity recorded(const std::string& path) {
   return id;
 }
 
-/// Whether identities a and b may name the same features. Two config
-/// hashes must be equal. A file distclust did not write is known by
-/// "size S mtime T" (io/output_identity.h), and a plain copy or an h5py
-/// edit changes its mtime but not its rows: only the sizes are compared.
-bool may_match(const std::string& a, const std::string& b) {
-  if (a.empty() || b.empty()) return false;
-  auto foreign_size = [](const std::string& id) {
-    return id.rfind("size ", 0) == 0 ? id.substr(0, id.find(" mtime ")) : std::string();
-  };
-  const std::string sa = foreign_size(a), sb = foreign_size(b);
-  return a == b || (!sa.empty() && sa == sb);
+/// The rows' identity of a features file: its config_hash; for a file
+/// distclust did not write, the shape of its /features (its size and
+/// mtime, file_identity's answer, change with a copy or an h5py edit that
+/// leaves the rows alone); "" when it has neither.
+std::string identity_of(const std::string& path) {
+  const std::string h = output_config_hash(path);
+  if (!h.empty()) return h;
+  try {
+    LocalCommunicator self;
+    H5Reader r(path, self);
+    if (!r.has("/features")) return "";
+    const DatasetInfo fi = r.info("/features");
+    std::string shape;
+    for (int64_t s : fi.shape) shape += (shape.empty() ? "" : " x ") + std::to_string(s);
+    return "a file distclust did not write, /features " + shape;
+  } catch (const Error&) {
+    return "";
+  }
 }
 
 }  // namespace
@@ -44,7 +51,7 @@ bool may_match(const std::string& a, const std::string& b) {
 RowsIdentity rows_identity(const std::string& features, Communicator& comm) {
   RowsIdentity id;
   if (comm.rank() == 0) {
-    id.features = file_identity(features);
+    id.features = identity_of(features);
     id.source = recorded(features).source;
   }
   comm.broadcast(id.features, 0);
@@ -60,9 +67,10 @@ void write_rows_identity(H5Writer& w, const RowsIdentity& id) {
 void require_same_rows(const std::string& pred, const std::string& features, const std::string& who) {
   const RowsIdentity made = recorded(pred);
   if (made.features.empty()) return;
-  const std::string now = file_identity(features), embeds = recorded(features).source;
+  const std::string now = identity_of(features), embeds = recorded(features).source;
+  if (now.empty()) return;  // no /features and no hash: nothing to compare (a labels-only file)
   // Same features; or an embedding of them on either side (same rows).
-  const bool same = may_match(now, made.features) || may_match(now, made.source) || may_match(embeds, made.features);
+  const bool same = now == made.features || now == made.source || (!embeds.empty() && embeds == made.features);
   require(same, who, ": ", pred, " was made from features ", made.features,
           made.source.empty() ? std::string() : " (an embedding of " + made.source + ")", " but ", features, " is ",
           now, ": the files do not belong together (their rows are other images)");

@@ -33,7 +33,8 @@ void write_rows_identity(H5Writer& w, const RowsIdentity& id);
 /// records no identity (a file from elsewhere, or an older distclust) or
 /// `features` is (or embeds, or is embedded by) the features whose rows
 /// pred's rows are: the same config_hash, or for a file distclust did not
-/// write, the same size (its mtime changes with any copy). One process.
+/// write, the same /features shape (its size and mtime change with a copy
+/// or an edit). A file with neither (labels only) is not judged. One process.
 void require_same_rows(const std::string& pred, const std::string& features, const std::string& who);
 
 }  // namespace distclust

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -44,6 +45,15 @@ void RunParams::validate() const {
 }
 
 namespace {
+
+/// Every field of params q as (key, text), in declaration order.
+template <class P>
+std::vector<std::pair<std::string, std::string>> field_texts(P q) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto v = [&](const char* name, auto& field, const char*) { out.emplace_back(name, to_text(field)); };
+  q.visit(v);
+  return out;
+}
 
 /// One stage of this run with its resolved params (the table's StageDef<P>
 /// behind one interface, so the run can hold them in run order).
@@ -85,13 +95,7 @@ class TypedRunStage final : public RunStage {
   /// extract.out, ...) was silently dropped: the outputs went to the
   /// workdir and the file the user named never appeared. Now an error.
   void refuse_rewired(P given) const {
-    auto texts = [](P q) {
-      std::vector<std::pair<std::string, std::string>> out;
-      auto v = [&](const char* name, auto& field, const char*) { out.emplace_back(name, to_text(field)); };
-      q.visit(v);
-      return out;
-    };
-    const auto defaults = texts(P{}), set = texts(given), wired = texts(p_);
+    const auto defaults = field_texts(P{}), set = field_texts(given), wired = field_texts(p_);
     for (size_t i = 0; i < set.size(); ++i)
       require(set[i].second == defaults[i].second || wired[i].second == set[i].second, "run: ", def_.name, ".",
               set[i].first, " = '", set[i].second, "' is set by the run itself ('", wired[i].second,
@@ -102,6 +106,39 @@ class TypedRunStage final : public RunStage {
   const StageDef<P>& def_;
   P p_;
 };
+
+}  // namespace
+
+std::set<std::string> run_wired_keys() {
+  // Set in a run of every stage and in one without synth_images (whose
+  // output becomes extract.source only when it runs): the keys a run
+  // always sets.
+  auto wired_in = [](std::vector<std::string> stages) {
+    RunLayout layout;
+    layout.workdir = "W";
+    layout.stages = stages;
+    for (const auto& s : stages) layout.outputs[s] = "W/" + s;
+    std::set<std::string> keys;
+    for_each_stage([&](const auto& def) {
+      using P = typename std::decay_t<decltype(def)>::Params;
+      P wired{};
+      if (def.wire) def.wire(wired, layout);
+      const auto before = field_texts(P{}), after = field_texts(wired);
+      for (size_t i = 0; i < before.size(); ++i)
+        if (before[i].second != after[i].second) keys.insert(def.name + "." + before[i].first);
+    });
+    return keys;
+  };
+  std::vector<std::string> all = stage_names(), most;
+  for (const auto& s : all)
+    if (s != "synth_images") most.push_back(s);
+  const std::set<std::string> a = wired_in(all), b = wired_in(most);
+  std::set<std::string> both;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::inserter(both, both.begin()));
+  return both;
+}
+
+namespace {
 
 std::unique_ptr<RunStage> make_run_stage(const std::string& name) {
   std::unique_ptr<RunStage> out;

@@ -5,6 +5,7 @@
 // was interrupted resumes from its own checkpoint.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "distclust/comm.h"
@@ -32,5 +33,9 @@ struct RunParams {
 /// before the first stage starts, then runs or skips each in order, and logs
 /// a summary. runtime: recorded in WORKDIR/config.resolved.yaml.
 void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runtime, Communicator& comm);
+
+/// The SECTION.KEY settings a run sets itself from its workdir and stages
+/// (kmeans.features, kmeans.out, scan.knn, ...): a config may not set them.
+std::set<std::string> run_wired_keys();
 
 }  // namespace distclust

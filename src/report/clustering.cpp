@@ -192,14 +192,28 @@ std::string image_folder_of(const std::string& features) {
     LocalCommunicator self;
     H5Reader r(features, self);
     if (!r.has_attr("params")) return "";  // not written by extract
-    std::string src;
-    {
-      ExtractParams ep;
-      Config::parse(r.attr_string("params"), features + ": params").apply_yaml("extract", ep);
-      src = ep.source;  // as given to extract: relative to where it ran, as a rerun here would read it
-    }
+    ExtractParams ep;
+    Config::parse(r.attr_string("params"), features + ": params").apply_yaml("extract", ep);
+    namespace fs = std::filesystem;
+    const fs::path src = fs::path(ep.source).lexically_normal();
     std::error_code ec;
-    return std::filesystem::is_directory(src, ec) ? src : "";
+    if (src.is_absolute()) return fs::is_directory(src, ec) ? src.string() : "";
+    // As given to extract, relative to where it ran: found as the ancestor
+    // of the first image's absolute path (/ids) that ends in those names.
+    std::vector<std::string> tail;
+    for (const auto& part : src)
+      if (part != "." && part != ".." && !part.empty()) tail.push_back(part.string());
+    if (tail.empty()) return "";  // "." or "..": which ancestor is not known
+    H5Strings ids(features);
+    if (!ids.is_strings("/ids")) return "";
+    for (fs::path p = fs::path(ids.read("/ids", {0}).at(0)).parent_path(); !p.empty() && p != p.root_path();
+         p = p.parent_path()) {
+      fs::path q = p;
+      bool match = true;
+      for (auto t = tail.rbegin(); t != tail.rend() && match; ++t, q = q.parent_path()) match = q.filename() == *t;
+      if (match) return fs::is_directory(p, ec) ? p.string() : "";
+    }
+    return "";
   } catch (const Error&) {
     return "";  // the features' own read names the problem
   }

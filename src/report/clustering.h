@@ -42,9 +42,11 @@ struct Clustering {
 /// count: an Error names both files and counts), computes the k-means margin
 /// confidence on all ranks when needed, and reads everything else on rank 0.
 /// Rank 0 gets the full Clustering; other ranks get n, k and kind only.
-/// The image folder extract read `features` from (its `source` attribute,
-/// when that is a folder), else "": an output must not replace it, and
-/// saying so before any work needs no pass over every row's path.
+/// The image folder extract read `features` from (extract.source in its
+/// params: as is when absolute, else the ancestor of the first image's path
+/// that ends in it), else "" (a list file, ".", not found): an output must
+/// not replace it, and saying so before any work needs no pass over every
+/// row's path (the full check at the end still makes one).
 std::string image_folder_of(const std::string& features);
 
 Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm,

@@ -161,7 +161,6 @@ struct ScanResult {
 struct ScanInputs {
   std::string features_hash;  ///< features.h5 identity: its config_hash, or size and mtime (io/output_identity.h)
   std::string knn_hash;       ///< knn.h5 config_hash attribute ("" if absent)
-  std::string features_source;  ///< features.h5 an embedding: its source's identity (io/rows_identity.h), else ""
 };
 
 /// Runs SCAN (and self-labelling when asked) on the files named in p

@@ -40,7 +40,6 @@ void check_inputs(const ScanParams& p, Communicator& comm, ScanData& s) {
     H5Reader fr(p.features, comm);
     if (fr.has_attr("source_features_config_hash")) embedded_from = fr.attr_string("source_features_config_hash");
   }
-  s.inputs.features_source = embedded_from;
   require(knn_features_hash.empty() || s.inputs.features_hash.empty() || knn_features_hash == s.inputs.features_hash ||
               knn_features_hash == embedded_from,
           "scan: ", p.knn, " was built from features ", knn_features_hash, " but ", p.features, " is now ",

@@ -61,7 +61,7 @@ void write_scan(const std::string& path, Communicator& comm, const ScanResult& r
   w.attr("rows_without_neighbour", r.rows_no_neighbour);
   w.attr("features", p.features);
   w.attr("knn", p.knn);
-  write_rows_identity(w, {in.features_hash, in.features_source});
+  write_rows_identity(w, rows_identity(p.features, comm));  // collective, as the writer
   w.attr("knn_config_hash", in.knn_hash);
   w.attr("params", params_yaml);
   w.attr("config_hash", params_hash);

@@ -54,4 +54,8 @@ grep -q "^threads:     1 OpenMP threads per rank (from DISTCLUST_THREADS) x 2 ra
   { cat th3.txt; fail "distclust-rank overrode OMP_NUM_THREADS"; }
 set +e; OMP_NUM_THREADS=lots "$DC" env >th4.txt 2>&1; rc=$?; set -e
 [[ $rc == 1 ]] && grep -q "OMP_NUM_THREADS='lots' is not a thread count" th4.txt || { cat th4.txt; fail "bad OMP_NUM_THREADS"; }
+# An explicit --threads does not read them; OpenMP's blanks are allowed.
+OMP_NUM_THREADS=lots "$DC" env --threads 2 >th5.txt 2>&1 || { cat th5.txt; fail "--threads 2 with a bad OMP_NUM_THREADS"; }
+OMP_NUM_THREADS=" 1 " "$DC" env >th6.txt 2>&1 && grep -q "^threads:     1 OpenMP threads per rank (from OMP_NUM_THREADS)" th6.txt ||
+  { cat th6.txt; fail "OMP_NUM_THREADS=' 1 '"; }
 pass "blas env"

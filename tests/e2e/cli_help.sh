@@ -44,6 +44,7 @@ typo "did you mean '--clusters'?" scan --cluster=4
 typo "unknown option '--source' for 'run'; run takes stage settings as --set SECTION.KEY=VALUE: '--set extract.source=...' or '--set assign.source=...'" run --source imgs
 typo "'--set kmeans.k=...', '--set gmm.k=...' or '--set knn.k=...'" run --k 4
 typo "did you mean '--force'?" run --forse
+typo "run sets each stage's input and output paths itself, in run.workdir" run --out f.h5
 # run --help names the keys set most, with their defaults.
 r=$("$DC" run --help)
 for key in extract.source extract.backbone "kmeans.k INT=10" "scan.clusters INT=10" "run.workdir PATH=distclust-work"; do

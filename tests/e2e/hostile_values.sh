@@ -72,6 +72,7 @@ for c in "kmeans --k 3" "gmm --k 3" "knn --k 5 --metric l2"; do  # once: one clu
 done
 dcrun 1 kmeans --features tiny.h5 --k 3 --spherical --out tiny-sph.h5 >/dev/null || fail "spherical k-means on tiny rows"
 dcrun 1 knn --features tiny.h5 --k 5 --out tiny-knn.h5 >/dev/null || fail "cosine knn on tiny rows"
+dcrun 1 bench kmeans --features tiny.h5 --k 3 --iters 2 --spherical --no-sgemm >/dev/null || fail "bench kmeans --spherical on tiny rows"
 check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" report --features ok.h5 --pred p0.h5 --out outdir
 check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" export --features ok.h5 --pred p0.h5 --out outdir
 check "bigid.h5: /assign holds cluster 500000000 but there are 300 rows" report --features ok.h5 --pred bigid.h5 --out outdir

@@ -44,3 +44,13 @@ grep -q "distclust: stopped by SIGTERM: the running stage's output was not commi
 dcrun 1 kmeans --features big.h5 --k 400 --iters 300 --tol 0 --out sig.h5 >sig2.txt 2>&1
 grep -q "resuming from sig.h5.ckpt" sig2.txt || { cat sig2.txt; fail "the rerun did not resume"; }
 pass "SIGTERM said, rc 143, resumed: $(grep -o 'resuming from .*' sig2.txt)"
+# A signal inherited as ignored stays ignored: nohup's SIGHUP (the handler
+# once undid it and the job died with rc 129).
+rm -f sig.h5 sig.h5.ckpt
+nohup "$DC" kmeans --features big.h5 --k 50 --iters 40 --tol 0 --out hup.h5 >hup.txt 2>&1 &
+pid=$!
+for _ in $(seq 200); do [[ -s hup.h5.ckpt || -e hup.h5 ]] && break; sleep 0.1; done
+kill -HUP $pid 2>/dev/null || true
+set +e; wait $pid; rc=$?; set -e
+[[ $rc -eq 0 && -e hup.h5 ]] || { cat hup.txt; fail "nohup: SIGHUP ended the job (rc $rc)"; }
+pass "under nohup, SIGHUP is still ignored"

@@ -44,4 +44,22 @@ $PY -c "
 import h5py
 with h5py.File('fb.h5') as s, h5py.File('labels-only.h5', 'w') as d: d['labels'] = s['labels'][:]"
 dcrun 1 eval --labels labels-only.h5 --pred km.h5 >/dev/null || fail "eval with a plain labels file"
+# Features distclust did not write: known by their /features shape, so an
+# h5py edit that adds labels (the file's size changes) still pairs.
+$PY -c "
+import h5py, numpy as np
+with h5py.File('fa.h5') as s, h5py.File('foreign.h5', 'w') as d: d['features'] = s['features'][:]"
+dcrun 1 kmeans --features foreign.h5 --k 3 --out kmf.h5 >/dev/null
+$PY -c "
+import h5py
+with h5py.File('fa.h5') as s, h5py.File('foreign.h5', 'r+') as d: d['labels'] = s['labels'][:]"
+dcrun 1 export --features foreign.h5 --pred kmf.h5 --out ex-foreign --no-folders >/dev/null || fail "export after an h5py edit"
+dcrun 1 eval --labels foreign.h5 --pred kmf.h5 >/dev/null || fail "eval after an h5py edit"
+# Extracted with --source . from inside the image folder: a report written
+# from elsewhere is not "inside the input ." (the early check once resolved
+# the relative source from the report's own folder).
+(cd a && "$DC" extract --source . --backbone pixels --pixels-size 8 --out ../fdot.h5 >/dev/null)
+dcrun 1 kmeans --features fdot.h5 --k 3 --out kmdot.h5 >/dev/null
+mkdir -p elsewhere && (cd elsewhere && "$DC" report --features ../fdot.h5 --pred ../kmdot.h5 --out rep >/dev/null) ||
+  fail "report from another folder, features extracted with --source ."
 pass "$n refusals of other rows; copies, edits, embeddings and plain label files accepted"
