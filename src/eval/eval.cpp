@@ -8,7 +8,6 @@
 #include "comm/root.h"
 #include "core/json.h"
 #include "distclust/error.h"
-#include "io/output_identity.h"
 #include "io/rows_identity.h"
 #include "io/h5store.h"
 #include "io/text_file.h"
@@ -61,9 +60,9 @@ std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std
   auto pred = pr.read_all<int64_t>("/assign");
   require(pred.size() == rows, path, ": /assign has ", pred.size(), " rows but ", labels, ": /labels has ", rows);
   require_codes(pred, path + ": /assign", "cluster numbers are >= 0, -1 for invalid rows");
-  // Labels in a distclust features file: it must be the one the predictions
-  // were made from (a labels-only file from elsewhere cannot be told apart).
-  if (!output_config_hash(labels).empty()) require_same_rows(path, labels, "eval");
+  // Labels in a features file: it must hold the rows the predictions were
+  // made from (a labels-only file is not judged: io/rows_identity.h).
+  require_same_rows(path, labels, "eval");
   return pred;
 }
 
