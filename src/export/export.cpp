@@ -236,7 +236,7 @@ NearDuplicates near_duplicates(const ExportParams& p, Communicator& comm) {
     log::info("export: near-duplicates in ", p.knn, " (", dups.rule.metric, ", k=", dups.k, ") at ",
               dups.rule.describe(), ": ", dups.groups.size(), " groups, ", rows, " rows, largest ", largest);
     if (dups.rule.metric == "cosine" && dups.rule.threshold >= 1)
-      log::warn("export: cosine similarity >= 1 misses identical images stored as 0.9999999 (float rounding); "
+      log::warn("export: cosine similarity >= 1 misses identical images that score 0.9999999 (float rounding); "
                 "--duplicates 0.9999 finds exact copies");
     // A threshold far from "duplicate" chains most of the collection into one group.
     if (largest > 2 && largest * 10 > n)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "kernels/compute_target.h"
+#include "knn/graph_value.h"
 #include "knn/knn_ring.h"
 #include "core/fault.h"
 #include "distclust/error.h"
@@ -233,7 +234,7 @@ KnnGraph best_k(const FeatureBlock& b, const TopK& top, const std::vector<double
     std::sort(order.begin(), order.end(), [&](int a, int c) { return e[a] > e[c] || (e[a] == e[c] && idx[a] < idx[c]); });
     for (int j = 0; j < k; ++j) {
       g.indices[q * k + j] = idx[order[j]];
-      g.values[q * k + j] = float(l2 ? -e[order[j]] : e[order[j]]);
+      g.values[q * k + j] = graph_value(e[order[j]], l2);
     }
   }
   return g;

@@ -12,6 +12,7 @@
 #include "kernels/compute_target.h"
 #include "io/finite.h"
 #include "comm/alltoall.h"
+#include "knn/graph_value.h"
 #include "knn/ivf_parts.h"
 #include "distclust/topk.h"
 #include "distclust/search.h"
@@ -279,7 +280,7 @@ KnnGraph finish_graph(const FeatureBlock& b, const TopK& mine, int64_t k, bool l
     for (int64_t j = 0; j < k; ++j) {
       const bool filled = ix[order[j]] != std::numeric_limits<int64_t>::max();
       gr.indices[q * k + j] = filled ? ix[order[j]] : -1;
-      gr.values[q * k + j] = filled ? (l2 ? std::max(0.0f, qn - s[order[j]]) : s[order[j]]) : 0.0f;
+      gr.values[q * k + j] = filled ? (l2 ? graph_value(s[order[j]] - qn, true) : graph_value(s[order[j]], false)) : 0.0f;
     }
   }
   return gr;

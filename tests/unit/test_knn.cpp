@@ -97,6 +97,42 @@ TEST(KnnExact, DuplicatePointsTieToLowerRow) {
   EXPECT_EQ(g.values[4 * 3], 0.0f);
 }
 
+TEST(KnnExact, IdenticalRowsStoreSimilarityOneAndDistancePlusZero) {
+  // Rows rounded to unit length in float can have <q,q> = 1.0000001 in
+  // double; the graph stored that, a "similarity" above 1. l2 stored -0.0.
+  LocalCommunicator c;
+  for (bool l2 : {false, true}) {
+    FeatureBlock b = mixture(400, 16, 4, 1.0, 5);
+    for (int64_t i = 1; i < b.local_rows(); i += 2)  // rows 2i and 2i+1 identical
+      std::copy_n(&b.x[(i - 1) * b.d], b.d, &b.x[i * b.d]);
+    KnnParams p;
+    p.k = 3, p.metric = l2 ? "l2" : "cosine";
+    for (const char* mode : {"exact", "ivf"}) {
+      p.mode = mode, p.nlist = 4, p.nprobe = 4, p.recall_sample = 0;
+      FeatureBlock x = b;
+      KnnGraph g = p.mode == "exact" ? knn_exact(x, p, c) : knn_ivf(x, p, c);
+      int64_t at_one = 0;
+      for (int64_t q = 0; q < b.local_rows(); ++q) {
+        const float v = g.values[q * p.k];
+        EXPECT_EQ(g.indices[q * p.k], q ^ 1) << mode << " row " << q;
+        if (l2) {
+          // ivf scores in float32 (2<q,b> - |b|^2 against |q|^2): a copy's
+          // distance rounds to within a few ulps of |q|^2 (~17 here) of 0.
+          if (p.mode == "exact") EXPECT_EQ(v, 0.0f) << mode << " row " << q;
+          else EXPECT_LE(v, 1e-5f) << mode << " row " << q;
+          EXPECT_FALSE(std::signbit(v)) << mode << " row " << q << " stores -0.0";
+        } else {
+          for (int j = 0; j < p.k; ++j) EXPECT_LE(g.values[q * p.k + j], 1.0f) << mode << " row " << q;
+          at_one += v == 1.0f;
+        }
+      }
+      if (!l2) {
+        EXPECT_GT(at_one, 0) << mode << ": no copy scored exactly 1";
+      }
+    }
+  }
+}
+
 TEST(KnnExact, KTooLargeIsNamed) {
   LocalCommunicator c;
   FeatureBlock b = mixture(30, 4, 2, 0.5);
