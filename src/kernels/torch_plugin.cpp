@@ -53,11 +53,17 @@ void* open_plugin(std::string& tried) {
   return nullptr;
 }
 
+std::mutex mu;
+void* handle = nullptr;  // the open plugin, under mu
+
 }  // namespace
 
+bool torch_plugin_opened() {
+  std::lock_guard<std::mutex> lock(mu);
+  return handle != nullptr;
+}
+
 void* torch_plugin_symbol(const char* name) {
-  static std::mutex mu;
-  static void* handle = nullptr;
   std::lock_guard<std::mutex> lock(mu);
   std::string tried;
   if (!handle) handle = open_plugin(tried);

@@ -17,6 +17,10 @@ namespace distclust {
 /// executable, ../lib/distclust/ from it (an install), the build tree.
 void* torch_plugin_symbol(const char* name);
 
+/// Whether this process has opened the plugin (it stays open: a later
+/// DISTCLUST_TORCH_PLUGIN changes nothing).
+bool torch_plugin_opened();
+
 /// Typed form: F is the entry point's function pointer type.
 template <class F> F torch_plugin_function(const char* name) {
   return reinterpret_cast<F>(torch_plugin_symbol(name));
