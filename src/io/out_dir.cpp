@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "distclust/error.h"
 #include "distclust/log.h"
@@ -16,6 +17,9 @@ namespace fs = std::filesystem;
 namespace distclust {
 
 namespace {
+
+/// The file that marks OUT.tmp as distclust's staging folder.
+constexpr const char* kStagingMarker = "/.distclust-staging";
 
 std::string strip_slashes(std::string s) {
   while (s.size() > 1 && s.back() == '/') s.pop_back();
@@ -39,6 +43,8 @@ void require_apart(const std::string& out, const std::vector<std::string>& input
   std::error_code ec;
   const fs::path o = fs::weakly_canonical(fs::absolute(out), ec);
   if (ec) return;  // nothing there to delete
+  // OUT.tmp, where outputs are staged, is replaced as well.
+  const fs::path t = fs::weakly_canonical(fs::absolute(strip_slashes(out) + ".tmp"), ec);
   for (const auto& in : inputs) {
     if (in.empty()) continue;
     const fs::path i = fs::weakly_canonical(fs::absolute(in), ec);
@@ -46,6 +52,8 @@ void require_apart(const std::string& out, const std::vector<std::string>& input
     const char* how = o == i ? "is" : within(o, i) ? "contains" : within(i, o) && fs::is_directory(i, ec) ? "lies inside" : nullptr;
     require(how == nullptr, "output ", out, " ", how, " the input ", in,
             ": writing it would replace or delete that input; choose another --out");
+    require(!within(t, i), "output ", out, " is staged in ", t.string(), ", which would replace the input ", in,
+            ": choose another --out");
   }
 }
 
@@ -55,10 +63,21 @@ StagedDir::StagedDir(const std::string& out, bool force) : out_(strip_slashes(ou
   std::error_code ec;
   auto st = fs::symlink_status(out_, ec);
   require(!fs::exists(st) || force, out_, " already exists: pass --force to replace it, or choose another --out");
-  fs::remove_all(tmp_, ec);
-  require(!ec, "cannot remove the stale temporary folder ", tmp_, ": ", ec.message());
+  // A stale OUT.tmp is deleted only when distclust made it (its marker, or
+  // a whole output's config hash): a folder or file of the user's that
+  // happens to have that name is never deleted, --force or not.
+  if (fs::exists(fs::symlink_status(tmp_, ec))) {
+    const bool ours = !fs::is_symlink(tmp_, ec) && fs::is_directory(tmp_, ec) &&
+                      (fs::exists(tmp_ + kStagingMarker, ec) || !output_config_hash(tmp_).empty());
+    require(ours, tmp_, " exists and was not made by distclust: it is where ", out_,
+            " is staged, so move or delete it, or choose another --out");
+    fs::remove_all(tmp_, ec);
+    require(!ec, "cannot remove the stale temporary folder ", tmp_, ": ", ec.message());
+  }
   fs::create_directories(tmp_, ec);
   require(!ec, "cannot create the output folder ", tmp_, ": ", ec.message());
+  std::ofstream(tmp_ + kStagingMarker).put('\n');
+  require(fs::exists(tmp_ + kStagingMarker, ec), "cannot write in the output folder ", tmp_);
 }
 
 StagedDir::~StagedDir() {
@@ -70,6 +89,7 @@ StagedDir::~StagedDir() {
 void StagedDir::commit(const std::string& hash) {
   if (!hash.empty()) write_folder_hash(tmp_, hash);
   std::error_code ec;
+  fs::remove(tmp_ + kStagingMarker, ec);  // not part of the output
   if (!fs::exists(fs::symlink_status(out_, ec))) {
     require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",
             std::strerror(errno));

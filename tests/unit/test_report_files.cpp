@@ -99,7 +99,8 @@ TEST_F(report_files, out_dir_RefusesExistingUnlessForced) {
     EXPECT_NE(std::string(e.what()).find("--force"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(fs::exists(out + "/old.txt"));
-  fs::create_directories(out + ".tmp/stale");  // left by a killed run
+  fs::create_directories(out + ".tmp/stale");  // left by a killed run: its marker says so
+  touch(out + ".tmp/.distclust-staging", "\n");
   StagedDir d(out, true);
   EXPECT_FALSE(fs::exists(out + ".tmp/stale"));
   touch(d.path() + "/new.txt", "new");
@@ -108,7 +109,38 @@ TEST_F(report_files, out_dir_RefusesExistingUnlessForced) {
   EXPECT_EQ(slurp(out + "/new.txt"), "new");
   EXPECT_FALSE(fs::exists(out + ".tmp"));
   EXPECT_FALSE(fs::exists(out + ".old"));
+  EXPECT_FALSE(fs::exists(out + "/.distclust-staging")) << "the staging marker is not part of the output";
   EXPECT_THROW(StagedDir("/", true), Error);
+}
+
+// OUT.tmp that distclust did not make (a user's folder or file, an input)
+// was deleted without a word: it is refused, --force or not, and kept.
+TEST_F(report_files, out_dir_NeverDeletesAnOutTmpItDidNotMake) {
+  const std::string out = at("myreport");
+  fs::create_directories(out + ".tmp");
+  touch(out + ".tmp/thesis.tex", "draft");
+  for (bool force : {false, true}) {
+    try {
+      StagedDir d(out, force);
+      ADD_FAILURE() << "a user's " << out << ".tmp replaced (force " << force << ")";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("was not made by distclust"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(slurp(out + ".tmp/thesis.tex"), "draft");
+  }
+  touch(at("clusters.tmp"), "an input file");
+  EXPECT_THROW(StagedDir(at("clusters"), true), Error);
+  EXPECT_EQ(slurp(at("clusters.tmp")), "an input file");
+  try {
+    require_apart(at("clusters"), {at("features.h5"), at("clusters.tmp")});
+    ADD_FAILURE() << "an input at OUT.tmp accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("which would replace the input"), std::string::npos) << e.what();
+  }
+  // A distclust output folder of that name (a committed copy) is replaceable.
+  fs::create_directories(at("done.tmp"));
+  touch(at("done.tmp/.config_hash"), "abc\n");
+  EXPECT_NO_THROW(StagedDir(at("done"), false));
 }
 
 // Writes /fixed (NUL-padded, as extract does) and /vlen (as h5py does) and
