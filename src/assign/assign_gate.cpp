@@ -1,7 +1,7 @@
 // The self-labelling neighbour gate (scan_gate.h) for rows assign sees: a
 // move from SCAN cluster a to b is kept when at least as many of the row's
 // neighbours in the run have SCAN cluster b as a. A row of the run (its
-// image path and bit-identical features) has its neighbours in knn.h5, so
+// id, an image path or an integer, and bit-identical features) has its neighbours in knn.h5, so
 // the run's own rows are judged exactly as the run judged them; a new row's
 // neighbours are its nearest valid rows of the run's features by the graph's
 // metric (exact search, the graph's k or scan.neighbours of them).
@@ -49,6 +49,22 @@ RunGraph read_run_graph(const Inputs& in, const ScanParams& sp, LocalCommunicato
   return g;
 }
 
+/// The /ids of `rows` (null: all n rows) of a features file as keys: a path
+/// as it is, an integer id as "#id" (never equal to a path's key); none
+/// without /ids.
+std::vector<std::string> id_keys(const std::string& file, const std::vector<int64_t>* rows, int64_t n) {
+  H5Strings s(file);
+  if (s.is_strings("/ids")) return rows ? s.read("/ids", *rows) : s.read_range("/ids", RowRange{0, n});
+  LocalCommunicator self;
+  H5Reader r(file, self);
+  if (!r.has("/ids") || r.info("/ids").shape != std::vector<int64_t>{n}) return {};
+  const std::vector<int64_t> ids = r.read_all<int64_t>("/ids");
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < (rows ? int64_t(rows->size()) : n); ++i)
+    out.push_back("#" + std::to_string(ids[size_t(rows ? (*rows)[size_t(i)] : i)]));
+  return out;
+}
+
 /// The run's neighbours of its row r: valid, not r, first kuse columns (scan_data.cpp).
 std::vector<int64_t> graph_neighbours(const H5Reader& k, const RunGraph& g, int64_t r) {
   std::vector<int64_t> idx = k.read_rows<int64_t>("/indices", RowRange{r, r + 1}), out;
@@ -91,19 +107,16 @@ std::vector<uint8_t> gate_new_rows(const Inputs& in, const FeatureBlock& b, cons
   const ScanParams sp = read_scan_model(in.scan).params;
   const RunGraph g = read_run_graph(in, sp, self);
   H5Reader f(in.reference, self), k(in.knn, self);
-  // Which moved rows the run holds: same path and the same stored features.
-  std::vector<std::string> paths;
-  {
-    H5Strings nw(in.new_features);
-    std::vector<int64_t> rows;
-    for (int64_t i : moved) rows.push_back(b.rows.begin + i);
-    if (nw.is_strings("/ids")) paths = nw.read("/ids", rows);
-  }
+  // Which moved rows the run holds: the same id (an image path, or the
+  // integer source index of synthetic or converted features) and the same
+  // stored features.
+  std::vector<int64_t> rows;
+  for (int64_t i : moved) rows.push_back(b.rows.begin + i);
+  const std::vector<std::string> paths = id_keys(in.new_features, &rows, b.n_total);
   std::unordered_map<std::string, int64_t> run_row;
-  H5Strings ref(in.reference);
-  if (!paths.empty() && ref.is_strings("/ids")) {
-    const std::vector<std::string> ids = ref.read_range("/ids", RowRange{0, g.n});
-    for (int64_t r = 0; r < g.n; ++r) run_row.emplace(ids[size_t(r)], r);
+  if (!paths.empty()) {
+    const std::vector<std::string> ids = id_keys(in.reference, nullptr, g.n);
+    for (int64_t r = 0; r < int64_t(ids.size()); ++r) run_row.emplace(ids[size_t(r)], r);
   }
   std::vector<std::vector<int64_t>> nbrs(moved.size());
   std::vector<size_t> unknown;

@@ -17,6 +17,7 @@
 #include "io/output_identity.h"
 #include "io/output_lock.h"
 #include "io/replace_rule.h"
+#include "io/rows_identity.h"
 
 namespace fs = std::filesystem;
 
@@ -92,6 +93,16 @@ void refuse_embedding_clusters(const Inputs& in) {
                     "cannot be applied to new images. Rerun the job with the new images included, or assign with a ",
                     "run that clusters its features"));
   }
+}
+
+void refuse_foreign_models(const Inputs& in, Communicator& comm) {
+  run_on_root(comm, "checking the models against the run's features", [&] {
+    for (const std::string& model : {in.kmeans, in.gmm, in.scan})
+      if (!model.empty())
+        require_same_rows(model, in.reference, "assign",
+                          "the model was fitted on other features than " + in.reference +
+                              "; assign with the run that made it: --run, or --reference its features.h5");
+  });
 }
 
 std::string sibling(const std::string& out, const std::string& ext) {

@@ -26,7 +26,7 @@ void write_csv(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, 
                const std::vector<int64_t>& labels) {
   H5Strings ids(in.new_features);
   const bool paths = ids.is_strings("/ids");
-  std::string text = "row,path,cluster,confidence,kmeans_cluster,kmeans_confidence,gmm_cluster,gmm_confidence,label\n";
+  std::string text = std::string(kCsvHeader) + "\n";
   const int64_t block = 65536;
   for (int64_t b0 = 0; b0 < n; b0 += block) {
     const RowRange r{b0, std::min(n, b0 + block)};

@@ -11,6 +11,10 @@
 
 namespace distclust::assign {
 
+/// The first line of assign's CSV (the overwrite rule knows its own CSV by it).
+constexpr const char* kCsvHeader =
+    "row,path,cluster,confidence,kmeans_cluster,kmeans_confidence,gmm_cluster,gmm_confidence,label";
+
 /// The files of one assign: the run's and the new rows'.
 struct Inputs {
   std::string reference;     ///< the run's features.h5
@@ -25,6 +29,11 @@ struct Inputs {
 /// Paths from p and the run folder; checks that the files exist and that
 /// there is something to apply. Same on every rank (file system only).
 Inputs resolve_inputs(const AssignParams& p);
+
+/// Refuses a kmeans.h5, gmm.h5 or scan.h5 fitted on other features than the
+/// reference (io/rows_identity.h): another run's model of the same
+/// dimension would assign without a word (collective).
+void refuse_foreign_models(const Inputs& in, Communicator& comm);
 
 /// Refuses a kmeans.h5, gmm.h5 or scan.h5 that clustered an embedding (a file made
 /// by `distclust embed`, its `stage` attribute): an embedding has no

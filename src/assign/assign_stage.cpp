@@ -3,6 +3,7 @@
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "io/out_dir.h"
+#include "io/replace_rule.h"
 #include "kmeans/kmeans_file.h"
 
 namespace distclust {
@@ -18,9 +19,17 @@ void AssignParams::validate() const {
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
   p.validate();
   const assign::Inputs in = assign::resolve_inputs(p);
-  for (const std::string& out : {p.out, in.csv})
-    if (!out.empty()) require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn, in.new_features});
+  // Every file written (the features extracted from --source too) apart
+  // from every file and folder read.
+  const std::string extracted = p.source.empty() ? "" : in.new_features;
+  for (const std::string& out : {p.out, in.csv, extracted})
+    require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn, p.source,
+                        out == extracted ? std::string() : in.new_features});
+  require(extracted.empty() || (extracted != p.out && extracted != in.csv), "assign: --features-out ", extracted,
+          " is also an output of this command");
+  require_replaceable_text("assign", in.csv, assign::kCsvHeader, p.force, comm);
   assign::refuse_embedding_clusters(in);
+  assign::refuse_foreign_models(in, comm);
   assign::extract_new_rows(p, in, comm);
   assign::check_same_features(in, comm);
   FeatureBlock b = read_features(in.new_features, comm);

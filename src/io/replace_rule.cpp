@@ -1,6 +1,7 @@
 #include "io/replace_rule.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include "comm/root.h"
 #include "distclust/error.h"
@@ -23,6 +24,22 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
     if (!fs::exists(fs::symlink_status(out, ec))) return;
     require(written_by_distclust(out), stage, ": ", out,
             " exists and is not a distclust output: pass --force to replace it, or choose another --out");
+  });
+}
+
+void require_replaceable_text(const std::string& stage, const std::string& out, const std::string& first_line,
+                              bool force, Communicator& comm) {
+  if (out.empty() || out == "-" || force) return;
+  run_on_root(comm, stage + " output check", [&] {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(out, ec))) return;
+    std::string line;
+    if (!fs::is_symlink(out, ec) && fs::is_regular_file(out, ec)) {
+      std::ifstream f(out);
+      std::getline(f, line);
+    }
+    require(line == first_line, stage, ": ", out, " exists and is not a file distclust ", stage,
+            " wrote (its first line is not that header): pass --force to replace it, or choose another name");
   });
 }
 

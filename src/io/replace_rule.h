@@ -19,4 +19,10 @@ bool written_by_distclust(const std::string& path);
 /// distclust output and !force. Checked on rank 0 (collective).
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm);
 
+/// The rule for a text output that carries no config hash (a CSV): it is
+/// distclust's when its first line is `first_line` (the header distclust
+/// writes), so a user's file of that name is replaced only with --force.
+void require_replaceable_text(const std::string& stage, const std::string& out, const std::string& first_line,
+                              bool force, Communicator& comm);
+
 }  // namespace distclust

@@ -64,7 +64,8 @@ void write_rows_identity(H5Writer& w, const RowsIdentity& id) {
   if (!id.source.empty()) w.attr(kSource, id.source);
 }
 
-void require_same_rows(const std::string& pred, const std::string& features, const std::string& who) {
+void require_same_rows(const std::string& pred, const std::string& features, const std::string& who,
+                       const std::string& why) {
   const RowsIdentity made = recorded(pred);
   if (made.features.empty()) return;
   const std::string now = identity_of(features), embeds = recorded(features).source;
@@ -73,7 +74,7 @@ void require_same_rows(const std::string& pred, const std::string& features, con
   const bool same = now == made.features || now == made.source || (!embeds.empty() && embeds == made.features);
   require(same, who, ": ", pred, " was made from features ", made.features,
           made.source.empty() ? std::string() : " (an embedding of " + made.source + ")", " but ", features, " is ",
-          now, ": the files do not belong together (their rows are other images)");
+          now, ": the files do not belong together (", why, ")");
 }
 
 }  // namespace distclust

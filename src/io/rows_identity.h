@@ -35,6 +35,8 @@ void write_rows_identity(H5Writer& w, const RowsIdentity& id);
 /// pred's rows are: the same config_hash, or for a file distclust did not
 /// write, the same /features shape (its size and mtime change with a copy
 /// or an edit). A file with neither (labels only) is not judged. One process.
-void require_same_rows(const std::string& pred, const std::string& features, const std::string& who);
+/// `why`: what the mismatch means to the caller, ending the message.
+void require_same_rows(const std::string& pred, const std::string& features, const std::string& who,
+                       const std::string& why = "their rows are other images");
 
 }  // namespace distclust

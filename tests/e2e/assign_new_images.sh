@@ -6,7 +6,9 @@
 #  - copies of some images under new paths (not rows of the run) get the
 #    clusters of the originals, and eval scores assign.h5;
 #  - features of another model, another dimension, or a model file changed
-#    since the run are refused by name; nothing is written.
+#    since the run are refused by name; nothing is written;
+#  - --features-out naming one of the run's files is refused (it was
+#    overwritten with features: the run's k-means model gone).
 source "$(dirname "$0")/lib.sh"
 DATA="$DC_SOURCE/../shared/data/cifar10-test1k"
 MODEL="$DC_SOURCE/../shared/models/cifar10-resnet20.pt"
@@ -93,6 +95,10 @@ expect_refusal() {  # NAME PATTERN ARGS...
 }
 expect_refusal "pixels features" "dimension mismatch: pix.h5" --features pix.h5
 expect_refusal "another model" "backbone mismatch: other.h5 has model" --features other.h5
+md5=$(md5sum <w/kmeans.h5)
+expect_refusal "--features-out over the run's model" "output w/kmeans.h5 is the input w/kmeans.h5" \
+  --source new --features-out w/kmeans.h5
+[[ $(md5sum <w/kmeans.h5) == "$md5" ]] || fail "--features-out replaced w/kmeans.h5"
 cp other.pt m.pt
 expect_refusal "model changed" "the model m.pt changed since the run" --source new
 pass "assign reproduces the run on its own images (2 and 3 ranks), follows copies, refuses other features"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `distclust assign` on features without images (integer /ids) and the
+# files it must not take or replace:
+#  - a run's own rows get exactly the run's SCAN clusters, the
+#    self-labelling gate included, under 1 and 3 ranks (rows with integer
+#    ids were judged by a fresh search that found the row itself, which the
+#    run's graph leaves out: 20 of 3000 rows differed);
+#  - a model fitted on other features of the same dimension is refused;
+#  - a CSV at the CSV's path that assign did not write is kept without
+#    --force (it was replaced), and assign's own CSV is replaced.
+source "$(dirname "$0")/lib.sh"
+dcrun 1 synth features --n 3000 --d 32 --k 12 --noise 1.5 --seed 1 --out feat.h5 >/dev/null 2>&1 || fail "synth"
+dcrun 1 knn --features feat.h5 --k 10 --out knn.h5 >/dev/null 2>&1 || fail "knn"
+dcrun 2 scan --features feat.h5 --knn knn.h5 --clusters 12 --heads 2 --hidden 64 --epochs 5 --min-steps 0 \
+  --self-label --threshold 0.6 --self-label-epochs 5 --self-label-lr 0.003 --out scan.h5 >scan.txt 2>&1 ||
+  { cat scan.txt; fail "scan"; }
+for np in 1 3; do
+  dcrun $np assign --reference feat.h5 --scan scan.h5 --features feat.h5 --out own$np.h5 >own$np.txt 2>&1 ||
+    { cat own$np.txt; fail "assign -np $np"; }
+  $PY - own$np.h5 <<'PY' || fail "assign -np $np did not reproduce the run's SCAN clusters"
+import sys, h5py, numpy as np
+a, s = h5py.File(sys.argv[1]), h5py.File('scan.h5')
+assert h5py.check_dtype(vlen=h5py.File('feat.h5')['ids'].dtype) is None, 'the ids are meant to be integers'
+assert s.attrs['self_label_rejected'] > 0, 'the gate turned nothing down: this data does not test it'
+d = int((a['assign'][:] != s['assign'][:]).sum())
+assert d == 0, '%d of %d rows differ' % (d, len(s['assign']))
+assert a.attrs['gate_kept'] == s.attrs['self_label_proposed'] - s.attrs['self_label_rejected']
+print('reproduced, gate kept %d of %d' % (a.attrs['gate_kept'], a.attrs['gate_proposed']))
+PY
+done
+# Another model of the same dimension.
+dcrun 1 synth features --n 500 --d 32 --k 3 --seed 7 --out other.h5 >/dev/null 2>&1 || fail "synth other"
+dcrun 1 kmeans --features other.h5 --k 3 --out other_km.h5 >/dev/null 2>&1 || fail "kmeans other"
+for m in "--kmeans other_km.h5" "--scan scan.h5 --kmeans other_km.h5"; do
+  if dcrun 1 assign --reference feat.h5 $m --features feat.h5 --out bad.h5 >bad.txt 2>&1; then fail "$m: accepted"; fi
+  grep -q "other_km.h5 was made from features .*the model was fitted on other features than feat.h5" bad.txt ||
+    { cat bad.txt; fail "$m: not named"; }
+  [[ ! -e bad.h5 && ! -e bad.csv ]] || fail "$m: an output was written"
+done
+# The CSV: the user's file kept, assign's own replaced.
+echo "my notes" >notes.csv
+if dcrun 1 assign --reference feat.h5 --scan scan.h5 --features feat.h5 --out n.h5 --csv notes.csv >n.txt 2>&1; then
+  fail "a CSV assign did not write was replaced"
+fi
+grep -q "notes.csv exists and is not a file distclust assign wrote" n.txt || { cat n.txt; fail "the CSV refusal"; }
+[[ $(cat notes.csv) == "my notes" && ! -e n.h5 ]] || fail "notes.csv changed or n.h5 written"
+dcrun 1 assign --reference feat.h5 --scan scan.h5 --features feat.h5 --out n.h5 --csv notes.csv --force >/dev/null 2>&1 ||
+  fail "--force did not replace it"
+dcrun 1 assign --reference feat.h5 --scan scan.h5 --features feat.h5 --out own1.h5 >again.txt 2>&1 ||
+  { cat again.txt; fail "assign's own CSV was not replaced"; }
+head -1 notes.csv | grep -q '^row,path,cluster' || fail "notes.csv is not assign's CSV after --force"
+pass "assign reproduces integer-id rows (1 and 3 ranks), refuses other features' models, keeps a user's CSV"
