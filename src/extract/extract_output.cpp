@@ -150,8 +150,11 @@ FeatureOutput::~FeatureOutput() {
 }
 
 std::string FeatureOutput::close() {
+  // A dataset's close is where its cached chunks are written: a failure
+  // there (a full disk) is the file's failure, as a failed flush is.
+  bool dataset_failed = false;
   for (int64_t* id : {&features_, &labels_, &valid_, &ids_, &done_}) {
-    if (*id >= 0) H5Dclose(*id);
+    if (*id >= 0 && H5Dclose(*id) < 0) dataset_failed = true;
     *id = -1;
   }
   if (id_type_ >= 0) H5Tclose(id_type_);
@@ -159,7 +162,11 @@ std::string FeatureOutput::close() {
   if (file_ < 0) return "";
   const hid_t f = file_;
   file_ = -1;
-  return flush_and_close_hdf5(f, tmp_);
+  if (!dataset_failed) return flush_and_close_hdf5(f, tmp_);
+  const std::string why = fmt("writing ", tmp_, " failed when its datasets were closed (", hdf5_error_text(), ")",
+                              disk_space_note(tmp_));
+  H5Fclose(f);
+  return why;
 }
 
 void FeatureOutput::create(const OutputLayout& l) {
@@ -318,9 +325,9 @@ void FeatureOutput::write_small(const std::string& name, const std::vector<int64
   hid_t dcpl = DC_H5(H5Pcreate(H5P_DATASET_CREATE));
   Closer cp{dcpl, H5Pclose};
   DC_H5(H5Pset_obj_track_times(dcpl, false));
-  hid_t ds = H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  h5::WrittenDataset dsw{H5Dcreate2(file_, path.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)};
+  const hid_t ds = dsw.id;
   if (ds < 0) throw_hdf5_write_error(fmt("H5Dcreate2(", tmp_, ":", path, ")").c_str(), tmp_, __FILE__, __LINE__);
-  Closer cd{ds, H5Dclose};
   hid_t fs = DC_H5(H5Dget_space(ds));
   Closer cf{fs, H5Sclose};
   hid_t ms = DC_H5(H5Scopy(fs));
@@ -333,6 +340,7 @@ void FeatureOutput::write_small(const std::string& name, const std::vector<int64
   Closer cx{dxpl, H5Pclose};
   if (H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, fs, dxpl, data) < 0)
     throw_hdf5_write_error(fmt("H5Dwrite(", tmp_, ":", path, ")").c_str(), tmp_, __FILE__, __LINE__);
+  dsw.close(tmp_, path, __FILE__, __LINE__);
 }
 
 void FeatureOutput::attr(const std::string& name, const std::string& value) {

@@ -45,4 +45,20 @@ struct Closer {
   ~Closer() { if (id >= 0) fn(id); }
 };
 
+/// A dataset this process wrote to. Its chunk cache reaches the file only
+/// when it is closed, so a write that fails then (a full disk) fails
+/// H5Dclose alone, and an unchecked close left a hole of zeros in a file
+/// that was committed. close() checks; the destructor (an error unwinding)
+/// closes unchecked.
+struct WrittenDataset {
+  hid_t id;
+  ~WrittenDataset() { if (id >= 0) H5Dclose(id); }
+  /// Throws (throw_hdf5_write_error, naming tmp and the dataset) when the close fails.
+  void close(const std::string& tmp, const std::string& name, const char* file, int line) {
+    const hid_t d = id;
+    id = -1;
+    if (H5Dclose(d) < 0) throw_hdf5_write_error(("H5Dclose(" + tmp + ":" + name + ")").c_str(), tmp, file, line);
+  }
+};
+
 }  // namespace distclust::h5

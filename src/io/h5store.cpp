@@ -271,13 +271,17 @@ void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>
   hid_t ft = half ? h5::half_type() : h5::mem_type(t);
   hid_t ds = H5Dcreate2(file_, p.c_str(), ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (ds < 0) throw_hdf5_write_error(("H5Dcreate2(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
-  H5Dclose(ds);
+  h5::WrittenDataset{ds}.close(tmp_, p, __FILE__, __LINE__);
 }
 
 void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, const void* data, bool all) {
   std::string p = ds_path(dataset);
-  hid_t ds = DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT));
-  h5::Closer cd{ds, H5Dclose};
+  h5::WrittenDataset ds{DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT))};
+  write_open(ds.id, p, rows, t, data, all);
+  ds.close(tmp_, p, __FILE__, __LINE__);
+}
+
+void H5Writer::write_open(int64_t ds, const std::string& p, RowRange rows, DType t, const void* data, bool all) {
   hid_t fs = DC_H5(H5Dget_space(ds));
   h5::Closer cf{fs, H5Sclose};
   // Rows are the first dimension; a row is everything after it (a [k x d x d] dataset has k rows of d x d).
@@ -362,10 +366,10 @@ void H5Writer::write_strings(const std::string& dataset, int64_t n_total, RowRan
     hsize_t chunk[1] = {std::max<hsize_t>(1, std::min<hsize_t>(hsize_t(n_total), (1 << 20) / hsize_t(len)))};
     DC_H5(H5Pset_chunk(dcpl, 1, chunk));
   }
-  hid_t ds = H5Dcreate2(file_, p.c_str(), ty, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  h5::WrittenDataset dsw{H5Dcreate2(file_, p.c_str(), ty, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)};
+  const hid_t ds = dsw.id;
   if (ds < 0) throw_hdf5_write_error(("H5Dcreate2(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
-  h5::Closer cd{ds, H5Dclose};
-  if (n_total == 0) return;
+  if (n_total == 0) return dsw.close(tmp_, p, __FILE__, __LINE__);
   hsize_t start[1] = {hsize_t(rows.begin)}, count[1] = {hsize_t(rows.size())}, mdims[1] = {std::max<hsize_t>(1, count[0])};
   hid_t fs = DC_H5(H5Dget_space(ds));
   h5::Closer cf{fs, H5Sclose};
@@ -381,6 +385,7 @@ void H5Writer::write_strings(const std::string& dataset, int64_t n_total, RowRan
   h5::Closer cx{dxpl, H5Pclose};
   if (H5Dwrite(ds, ty, ms, fs, dxpl, buf.empty() ? nullptr : buf.data()) < 0)
     throw_hdf5_write_error(("H5Dwrite(" + tmp_ + ":" + p + ")").c_str(), tmp_, __FILE__, __LINE__);
+  dsw.close(tmp_, p, __FILE__, __LINE__);
 }
 
 void H5Writer::attr(const std::string& name, const std::string& value) {

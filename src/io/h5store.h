@@ -92,6 +92,8 @@ class H5Writer {
  private:
   void create_raw(const std::string& dataset, const std::vector<int64_t>& shape, DType t, bool half);
   void write_raw(const std::string& dataset, RowRange rows, DType t, const void* data, bool all);
+  /// write_raw's work on the open dataset ds (named p), which it closes, checked.
+  void write_open(int64_t ds, const std::string& p, RowRange rows, DType t, const void* data, bool all);
   /// Flushes and closes; "" or why it failed (a full disk shows here).
   std::string close();
   std::string path_, tmp_;

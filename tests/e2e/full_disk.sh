@@ -75,6 +75,28 @@ PY
 pass "extract after freeing space: identical to the reference"
 rm -f full/feat.h5
 
+# 2b. A kNN checkpoint: small datasets stay in HDF5's chunk cache until the
+# dataset is closed, and that close was unchecked: the checkpoint was
+# committed with a hole of zeros, and the rerun resumed from it and wrote
+# every neighbour as row 0, rc 0. Each space either fits or fails with the
+# cause; the rerun after freeing space is the uninterrupted graph.
+dcrun 1 synth features --n 300 --d 64 --k 10 --seed 3 --out kf.h5 >/dev/null
+dcrun 1 knn --features kf.h5 --k 10 --out knn-ref.h5 >/dev/null
+for kb in 32 40 48 56; do
+  fill_leaving $kb
+  set +e; "$DC" knn --features kf.h5 --k 10 --out full/knn.h5 >kn.txt 2>&1; rc=$?; set -e
+  [[ $rc -eq 0 ]] || expect_enospc "knn with ${kb} KiB free" kn.txt $rc knn.h5.ckpt
+  rm -f full/fill
+  "$DC" knn --features kf.h5 --k 10 --out full/knn.h5 >kn2.txt 2>&1 || { cat kn2.txt; fail "knn after freeing space"; }
+  $PY - full/knn.h5 knn-ref.h5 <<'PY' || { cat kn2.txt; fail "knn after a full disk at ${kb} KiB: another graph"; }
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert np.array_equal(a["indices"][:], b["indices"][:]), "%d rows differ" % (a["indices"][:] != b["indices"][:]).any(1).sum()
+PY
+  rm -rf full/knn.h5 full/knn.h5.ckpt
+done
+pass "knn checkpoints on a full disk: failed with the cause, the rerun is the uninterrupted graph"
+
 # 3. eval --out: into a full disk, and into a device that is not a file.
 dcrun 1 eval --labels f.h5 --pred ref.h5 --out scores.json >/dev/null
 fill_leaving 0
