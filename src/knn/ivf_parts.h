@@ -44,6 +44,7 @@ std::vector<int64_t> exact_sample_topk(const FeatureBlock& b, const std::vector<
 struct Tuned {
   int nprobe = 1;
   double predicted_recall = 0;
+  int64_t sample_rows = 0;  ///< rows of the tuning sample (valid rows only)
 };
 Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nl, const std::vector<int32_t>& home,
                   const KnnParams& p, Communicator& comm);

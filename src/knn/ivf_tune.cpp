@@ -142,6 +142,7 @@ Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
   comm.allreduce_sum(hist.data(), hist.size());
   const double total = std::accumulate(hist.begin(), hist.end(), 0.0);
   Tuned t;
+  t.sample_rows = m;
   double found = 0;
   for (int64_t r = 0; r < nl; ++r) {
     found += hist[r];

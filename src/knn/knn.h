@@ -42,7 +42,7 @@ struct KnnParams {
     v("k", k, "neighbours per row (self excluded)");
     v("metric", metric, "cosine (rows L2-normalised; similarity, descending) | l2 (squared distance, ascending)");
     v("mode", mode, "exact (ring of row blocks, GEMM + top-k; identical for any rank count) | ivf (approximate, for huge N)");
-    v("nlist", nlist, "ivf: number of coarse lists (0 = ~4*sqrt(N))");
+    v("nlist", nlist, "ivf: number of coarse lists (0 = ~4*sqrt(N); with centroids: their count)");
     v("nprobe", nprobe, "ivf: lists searched per query (0 = the smallest reaching target_recall on tune_sample rows)");
     v("target_recall", target_recall, "ivf, nprobe 0: recall@k the chosen nprobe reaches on the tuning sample");
     v("tune_sample", tune_sample, "ivf, nprobe 0: tuning sample rows (0 = nprobe max(16, nlist/16) untuned)");
@@ -65,6 +65,7 @@ struct KnnGraph {
   std::vector<float> values;    ///< [rows x k] cosine similarity (descending) or squared L2 (ascending)
   double seconds_search = 0;    ///< wall time of the search
   double recall = -1;           ///< ivf: measured recall@k on the sample (-1 = not measured)
+  int64_t recall_rows = 0;      ///< ivf: rows of that sample (valid rows only)
   int64_t nlist = 0;            ///< ivf: coarse lists used
   int nprobe = 0;               ///< ivf: lists searched per query
   bool pairs_once = false;      ///< exact: the kernel multiplied each pair of rows once (knn_exact_flops)

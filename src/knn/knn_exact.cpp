@@ -150,20 +150,6 @@ double knn_exact_flops(int64_t N, int64_t d, int P, int r, int64_t tile, bool pa
 
 namespace {
 
-/// Exact score in double: cosine <q,b>; l2 -||q-b||^2 (higher is better).
-inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
-  double s = 0;
-  if (l2) {
-    for (int64_t t = 0; t < d; ++t) {
-      double u = double(q[t]) - double(b[t]);
-      s -= u * u;
-    }
-  } else {
-    for (int64_t t = 0; t < d; ++t) s += double(q[t]) * double(b[t]);
-  }
-  return s;
-}
-
 /// The ring step to start from (0 = afresh), with the checkpointed heaps in
 /// top. Resumes at the latest step every rank has saved: a job killed
 /// between the ranks' saves leaves some one step ahead, and those go back to

@@ -238,13 +238,51 @@ TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool 
   return top;
 }
 
-/// Partial results back to the asking ranks, merged into `mine` (collective).
-void return_results(const Queries& q, const TopK& top, const FeatureBlock& b, int k, TopK& mine, Communicator& comm) {
+/// Each received query's candidates in `top` rescored in double from the
+/// rows this rank holds (graph_value.h's exact_score), as exact mode
+/// rescores its picks: the kernel's float l2 score 2<q,b> - |b|^2 cancels
+/// against |q|^2, and a copy's distance was stored as 4 instead of 0 on
+/// pixel features. [queries x k]; an empty slot keeps its score.
+std::vector<float> rescore(const Queries& q, const OwnedLists& L, const TopK& top, int64_t d, int k, bool l2) {
+  std::vector<float> out(size_t(q.size()) * size_t(k));
+  // Queries in the order of their nearest list, as searched: neighbours
+  // share lists, whose rows then stay in cache (in arrival order the rows
+  // were read from memory, 15% of the IVF search's time at N=200,000).
+  std::vector<int64_t> order(size_t(q.size()));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
+    const int32_t la = q.lists[q.lbegin[a]], lc = q.lists[q.lbegin[c]];
+    return la < lc || (la == lc && a < c);
+  });
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < q.size(); ++o) {
+    const int64_t i = order[size_t(o)];
+    for (int j = 0; j < k; ++j) {
+      const int64_t g = top.indices(i)[j];
+      float& s = out[size_t(i) * size_t(k) + size_t(j)];
+      s = top.scores(i)[j];
+      if (g == std::numeric_limits<int64_t>::max()) continue;
+      // The candidate is in one of the query's lists here, rows ascending.
+      for (int64_t t = q.lbegin[i]; t < q.lbegin[i + 1]; ++t) {
+        const auto lo = L.row.begin() + L.begin[q.lists[t]], hi = L.row.begin() + L.begin[q.lists[t] + 1];
+        const auto at = std::lower_bound(lo, hi, g);
+        if (at == hi || *at != g) continue;
+        s = float(exact_score(q.x.data() + i * d, L.x.data() + (at - L.row.begin()) * d, d, l2));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/// Partial results (scores rescored) back to the asking ranks, merged into `mine` (collective).
+void return_results(const Queries& q, const TopK& top, const std::vector<float>& scores, const FeatureBlock& b, int k,
+                    TopK& mine, Communicator& comm) {
   std::vector<std::vector<uint8_t>> out(comm.size());
   for (int64_t i = 0; i < q.size(); ++i) {
     auto& buf = out[q.src[i]];
     put_bytes(buf, &q.row[i], 1);
-    put_bytes(buf, top.scores(i), k);
+    put_bytes(buf, scores.data() + size_t(i) * size_t(k), k);
     put_bytes(buf, top.indices(i), k);
   }
   auto res = alltoallv(out, comm);
@@ -261,7 +299,7 @@ void return_results(const Queries& q, const TopK& top, const FeatureBlock& b, in
 
 /// The graph rows from the merged heaps: sorted best first, l2 distances.
 KnnGraph finish_graph(const FeatureBlock& b, const TopK& mine, int64_t k, bool l2) {
-  const int64_t n = b.local_rows(), d = b.d;
+  const int64_t n = b.local_rows();
   KnnGraph gr;
   gr.k = k;
   gr.rows = b.rows;
@@ -274,16 +312,30 @@ KnnGraph finish_graph(const FeatureBlock& b, const TopK& mine, int64_t k, bool l
     const float* s = mine.scores(q);
     const int64_t* ix = mine.indices(q);
     std::sort(order.begin(), order.end(), [&](int a, int c) { return TopK::better(s[a], ix[a], s[c], ix[c]); });
-    float qn = 0;
-    if (l2)
-      for (int64_t t = 0; t < d; ++t) qn += b.x[q * d + t] * b.x[q * d + t];
     for (int64_t j = 0; j < k; ++j) {
       const bool filled = ix[order[j]] != std::numeric_limits<int64_t>::max();
       gr.indices[q * k + j] = filled ? ix[order[j]] : -1;
-      gr.values[q * k + j] = filled ? (l2 ? graph_value(s[order[j]] - qn, true) : graph_value(s[order[j]], false)) : 0.0f;
+      gr.values[q * k + j] = filled ? graph_value(s[order[j]], l2) : 0.0f;
     }
   }
   return gr;
+}
+
+/// Says how many valid rows found fewer than k neighbours in their probed
+/// lists (their lists end in -1, which otherwise marks invalid rows).
+void warn_short_lists(const FeatureBlock& b, const KnnGraph& g, Communicator& comm) {
+  int64_t rows = 0, missing = 0;
+  for (int64_t q = 0; q < b.local_rows(); ++q) {
+    if (!b.valid[q]) continue;
+    const int64_t m = std::count(g.indices.begin() + q * g.k, g.indices.begin() + (q + 1) * g.k, int64_t(-1));
+    rows += m > 0;
+    missing += m;
+  }
+  rows = comm.sum(rows);
+  missing = comm.sum(missing);
+  if (rows > 0 && comm.rank() == 0)
+    log::warn("knn ivf: ", rows, " valid rows found fewer than k=", g.k, " neighbours in their probed lists (", missing,
+              " entries are -1, similarity 0): raise --nprobe or --target-recall");
 }
 
 /// nprobe: given, or the smallest reaching the target recall on a sample.
@@ -304,7 +356,7 @@ int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
   auto t0 = Clock::now();
   ivf::Tuned t = ivf::tune_nprobe(b, cent, nlist, home, p, comm);
   log::info("knn ivf: ", nlist, " lists, nprobe ", t.nprobe, ": the smallest whose predicted recall@", p.k, " (",
-            t.predicted_recall, " on ", std::min<int64_t>(p.tune_sample, b.n_total), " sampled rows) reaches ",
+            t.predicted_recall, " on ", t.sample_rows, " sampled rows) reaches ",
             p.target_recall, " (", since(t0), " s)");
   // Each query then scans ~nprobe/nlist of the rows, at a lower GEMM rate
   // than exact mode's (small per-list GEMMs): past ~10% IVF gains little.
@@ -331,6 +383,9 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
     log::info("knn ivf: knn.nlist=", p.nlist, " lowered to ", nlist, " (at least 8 valid rows per list; ", n_valid,
               " valid rows)");
   std::vector<float> cent = coarse_centroids(b, p, nlist, !l2, n_valid, comm);
+  if (!p.centroids.empty() && p.nlist > 0 && p.nlist != int64_t(cent.size() / d) && comm.rank() == 0)
+    log::warn("knn ivf: knn.nlist=", p.nlist, " ignored: the lists are the ", cent.size() / d, " centroids of ",
+              p.centroids);
   nlist = int64_t(cent.size() / d);
   log::info("knn ivf: ", nlist, " coarse lists ready (", since(t0), " s)");
 
@@ -350,12 +405,18 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
     const int64_t r0 = std::min(n, r * chunk), rn = std::min(chunk, n - r0);
     auto pr = ivf::nearest_lists(b.x.data() + r0 * d, rn, d, b.rows.begin + r0, cent, nlist, np, l2);
     Queries q = exchange_queries(b, r0, rn, pr, np, comm);
-    TopK top = search_lists(q, lists, d, static_cast<int>(k), l2);
-    return_results(q, top, b, static_cast<int>(k), mine, comm);
+    // k + 4 candidates per query and owner, as exact mode keeps: float
+    // near-ties at the k-th place come out in another order for another
+    // batching of the queries (another rank count); the double rescoring
+    // then puts them in one order.
+    const int cap = static_cast<int>(std::min<int64_t>(k + 4, n_valid - 1));
+    TopK top = search_lists(q, lists, d, cap, l2);
+    return_results(q, top, rescore(q, lists, top, d, cap, l2), b, cap, mine, comm);
     progress.update((r0 + rn) * comm.size());  // rank 0's share times P: ranks hold equal shares
   }
   progress.finish();
   KnnGraph gr = finish_graph(b, mine, k, l2);
+  warn_short_lists(b, gr, comm);
   gr.nprobe = np;
   gr.nlist = nlist;
   gr.seconds_search = since(t0);
@@ -363,6 +424,7 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   if (p.recall_sample > 0) {
     auto sample = ivf::keyed_sample(b, p.recall_sample, uint64_t(p.seed), 0x5ec, comm);
     gr.recall = knn_recall(b, gr, sample, p, comm);
+    gr.recall_rows = int64_t(sample.size());
   }
   return gr;
 }

@@ -78,7 +78,7 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
     g = knn_ivf(b, p, comm);
     if (g.recall >= 0)
       log::info("knn: search ", g.seconds_search, " s (", g.nlist, " lists, nprobe ", g.nprobe, "), recall@", p.k, " ",
-                g.recall, " on ", std::min<int64_t>(p.recall_sample, b.n_total), " sampled rows");
+                g.recall, " on ", g.recall_rows, " sampled rows");
     else
       log::info("knn: search ", g.seconds_search, " s (", g.nlist, " lists, nprobe ", g.nprobe, "), recall not measured");
   }
