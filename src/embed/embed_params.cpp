@@ -22,15 +22,16 @@ void EmbedParams::validate() const {
 
 int embed_epochs(const EmbedParams& p, int64_t n) { return p.epochs > 0 ? p.epochs : (n < 10000 ? 500 : 200); }
 
-CurveAB fit_ab(double min_dist, double spread) {
-  // umap-learn's find_ab_params: 300 points of [0, 3 spread], target 1 below
-  // min_dist and exp(-(x - min_dist) / spread) above; scipy's curve_fit
-  // (Levenberg-Marquardt from a = b = 1) finds the least squares minimum.
+namespace {
+
+/// fit_ab at spread 1: the curve 1 / (1 + a x^2b) nearest (least squares)
+/// to 1 below min_dist and exp(-(x - min_dist)) above, on 300 points of [0, 3].
+CurveAB fit_unit_spread(double min_dist) {
   const int m = 300;
   std::vector<double> xs(m), ys(m);
   for (int i = 0; i < m; ++i) {
-    xs[i] = 3.0 * spread * i / (m - 1);
-    ys[i] = xs[i] < min_dist ? 1.0 : std::exp(-(xs[i] - min_dist) / spread);
+    xs[i] = 3.0 * i / (m - 1);
+    ys[i] = xs[i] < min_dist ? 1.0 : std::exp(-(xs[i] - min_dist));
   }
   auto residuals = [&](double a, double b, double* jta, double* jtj) {
     double sse = 0;
@@ -73,6 +74,24 @@ CurveAB fit_ab(double min_dist, double spread) {
     if (!stepped) break;
   }
   return {a, b};
+}
+
+}  // namespace
+
+CurveAB fit_ab(double min_dist, double spread) {
+  // umap-learn's find_ab_params: 300 points of [0, 3 spread], target 1 below
+  // min_dist and exp(-(x - min_dist) / spread) above; scipy's curve_fit
+  // (Levenberg-Marquardt from a = b = 1) finds the least squares minimum.
+  // With x = spread * u that is the fit at spread 1 and min_dist / spread,
+  // and a = a_1 spread^(-2b): the same minimum, but Levenberg-Marquardt
+  // from a = b = 1 on the unscaled axis found b = -125 at spread 0.2 (and
+  // scipy too): a curve that rises with distance, and noise for a layout.
+  CurveAB ab = fit_unit_spread(min_dist / spread);
+  ab.a *= std::pow(spread, -2.0 * ab.b);
+  require(std::isfinite(ab.a) && std::isfinite(ab.b) && ab.a > 0 && ab.b > 0, "embed: the curve fitted to ",
+          "embed.min_dist=", min_dist, " and embed.spread=", spread, " is degenerate (a ", ab.a, ", b ", ab.b,
+          "): choose a spread nearer 1");
+  return ab;
 }
 
 }  // namespace distclust

@@ -20,6 +20,23 @@ TEST(Embed, CurveFitMatchesUmapLearn) {
   }
 }
 
+TEST(Embed, CurveFitScalesWithTheSpread) {
+  // At min_dist 0 the target is exp(-x / spread): b is the spread's for any
+  // spread and a = a_1 spread^(-2b). Fitted on the unscaled axis, spread 0.2
+  // gave b = -124.9 and spread 0.1 b = -5.3e19 (so did scipy's curve_fit).
+  const CurveAB one = fit_ab(0.0, 1.0);
+  for (double spread : {0.3, 0.2, 0.1, 0.01, 3.0, 100.0}) {
+    const CurveAB ab = fit_ab(0.0, spread);
+    EXPECT_NEAR(ab.b, one.b, 1e-9) << "spread " << spread;
+    EXPECT_NEAR(ab.a, one.a * std::pow(spread, -2 * one.b), 1e-9 * ab.a) << "spread " << spread;
+  }
+  for (double spread : {0.2, 0.1, 1e10}) {
+    const CurveAB ab = fit_ab(0.05 * std::min(1.0, spread), spread);
+    EXPECT_GT(ab.a, 0) << spread;
+    EXPECT_GT(ab.b, 0) << spread;
+  }
+}
+
 TEST(Embed, SigmaSearchHitsLog2OfNeighbours) {
   const float d[6] = {0.05f, 0.1f, 0.2f, -1.0f, 0.4f, 0.9f};  // -1: no edge
   const RhoSigma rs = smooth_knn_row(d, 6, 0.3);
