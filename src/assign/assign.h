@@ -56,6 +56,7 @@ struct AssignParams {
   std::string out = "assign.h5";  ///< output file (written as OUT.tmp, renamed when whole)
   std::string csv = "";           ///< CSV output ('' = OUT with .csv)
   std::string features_out = "";  ///< with --source: the new features ('' = OUT with .features.h5)
+  std::string backbone = "";      ///< with --source: the run's model file where it is now ('' = the path the run recorded)
   bool force = false;             ///< replace an existing --out that distclust did not write (io/replace_rule.h)
 
   template <class V>
@@ -71,6 +72,7 @@ struct AssignParams {
     v("out", out, "output assign.h5");
     v("csv", csv, "output CSV ('' = OUT with .csv)");
     v("features_out", features_out, "with --source: where the new features go ('' = OUT with .features.h5)");
+    v("backbone", backbone, "with --source: the run's model file where it is now ('' = the path the run recorded)");
     v("force", force, "replace an existing --out that distclust did not write");
   }
   /// Throws Error naming the bad value.

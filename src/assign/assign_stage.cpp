@@ -90,7 +90,7 @@ const StageDef<AssignParams>& assign_stage() {
       {"assign"},
       "New images or features -> clusters of a finished run (nearest k-means centroid, the mixture, the SCAN head)",
       "assign.h5",
-      {"run", "source", "features", "reference", "kmeans", "scan", "gmm", "knn", "out", "csv", "features_out", "force"},
+      {"run", "source", "features", "reference", "kmeans", "scan", "gmm", "knn", "out", "csv", "features_out", "backbone", "force"},
       [](AssignParams& p, const RunLayout& w) {
         p.run = w.workdir;
         p.reference = w.features();

@@ -7,6 +7,8 @@
 #    clusters of the originals, and eval scores assign.h5;
 #  - features of another model, another dimension, or a model file changed
 #    since the run are refused by name; nothing is written;
+#  - run from another folder, the run's relative model path is said to be
+#    missing (not "changed"), and --backbone names it;
 #  - --features-out naming one of the run's files is refused (it was
 #    overwritten with features: the run's k-means model gone).
 source "$(dirname "$0")/lib.sh"
@@ -95,6 +97,16 @@ expect_refusal() {  # NAME PATTERN ARGS...
 }
 expect_refusal "pixels features" "dimension mismatch: pix.h5" --features pix.h5
 expect_refusal "another model" "backbone mismatch: other.h5 has model" --features other.h5
+# From another folder the run's relative model path (m.pt) is not there: said
+# as such (it read as "the model changed"), and --backbone finds it.
+mkdir -p elsewhere
+(cd elsewhere && dcrun 1 assign --run ../w --source ../new --out e.h5 >e.txt 2>&1) && fail "a missing model accepted"
+grep -q "the run's model m.pt (the path the run recorded, relative to the folder it started in) does not exist" \
+  elsewhere/e.txt || { cat elsewhere/e.txt; fail "the missing model is not named"; }
+(cd elsewhere && dcrun 1 assign --run ../w --source ../new --backbone ../m.pt --out e.h5 >e.txt 2>&1) ||
+  { cat elsewhere/e.txt; fail "assign --backbone from another folder"; }
+cmp <($PY -c "import h5py; print(list(h5py.File('elsewhere/e.h5')['assign'][:]))") \
+  <($PY -c "import h5py; print(list(h5py.File('new.h5')['assign'][:]))") || fail "--backbone gave other clusters"
 md5=$(md5sum <w/kmeans.h5)
 expect_refusal "--features-out over the run's model" "output w/kmeans.h5 is the input w/kmeans.h5" \
   --source new --features-out w/kmeans.h5
