@@ -58,7 +58,10 @@ std::string entry_name(int64_t row, int width, const std::string& path) {
   if (base.size() > 200) {
     std::string ext = fs::path(base).extension().string();
     if (ext.size() > 16) ext.clear();
-    base = base.substr(0, 200 - ext.size()) + ext;
+    size_t cut = 200 - ext.size();
+    // Back to a character boundary: a UTF-8 continuation byte is 10xxxxxx.
+    while (cut > 0 && (static_cast<unsigned char>(base[cut]) & 0xC0) == 0x80) --cut;
+    base = base.substr(0, cut) + ext;
   }
   char b[32];
   std::snprintf(b, sizeof(b), "%0*lld_", width, static_cast<long long>(row));

@@ -29,4 +29,22 @@ grep -q -- "--image-root" b/out2.txt || fail "the error does not name --image-ro
 [[ ! -e b/exp2 ]] || fail "an empty export was written"
 (cd b && dcrun 1 export --features ../a/f.h5 --pred ../a/km.h5 --image-root ../a --out exp3 >/dev/null) || fail "--image-root did not resolve them"
 [[ $(find b/exp3/clusters -type l | wc -l) == 12 ]] || fail "--image-root: not every image linked"
-pass "export from any folder; relative ids resolved by --image-root or refused by name"
+# A file name longer than 200 bytes is shortened at a character boundary:
+# it was cut inside a two-byte UTF-8 character (an invalid name).
+mkdir -p u/src/c
+long="a$(printf 'é%.0s' $(seq 1 124)).png"
+cp "$(ls -d a/imgs/*/* | head -1)" "u/src/c/$long"
+cp "$(ls -d a/imgs/*/* | tail -1)" u/src/c/b.png
+(cd u && dcrun 1 extract --source src --backbone pixels --out f.h5 >/dev/null &&
+  dcrun 1 kmeans --features f.h5 --k 1 --out k.h5 >/dev/null &&
+  dcrun 1 export --features f.h5 --pred k.h5 --out ex >/dev/null) || fail "export of a long unicode name"
+$PY - <<'PY' || fail "a link name is not valid UTF-8"
+import os
+names = [n for n in os.listdir(os.fsencode("u/ex/clusters/cluster_0000")) if n.endswith(b".png")]
+assert len(names) == 2, names
+for n in names:
+    n.decode("utf-8")  # raises on a cut character
+    assert len(n) <= 255, len(n)
+print("link names valid UTF-8:", [len(n) for n in names])
+PY
+pass "export from any folder; relative ids resolved by --image-root or refused by name; long names cut whole"
