@@ -195,9 +195,10 @@ void check_same_features(const Inputs& in, Communicator& comm) {
     // the new rows: compare every stored /pca_* dataset bit for bit.
     for (const char* d : {"/pca_mean", "/pca_components", "/pca_variances", "/pca_whiten_scales"}) {
       const bool ha = ref.has(d), hb = nw.has(d);
+      const char* how = ha && hb ? " different from the run's " : ", which the run's ";
       require(ha == hb && (!ha || ref.read_all<double>(d) == nw.read_all<double>(d)), "assign: projection mismatch: ",
-              in.new_features, (hb ? " has " : " lacks "), d, (ha ? " different from" : " which"), " the run's ",
-              in.reference, ha ? "" : " lacks", ": extract the new images with the run's PCA (extract.pca_from)");
+              in.new_features, (hb ? " has " : " lacks "), d, how, in.reference, ha && hb ? "" : ha ? " has" : " lacks",
+              ": extract the new images with the run's PCA (extract.pca_from)");
     }
   });
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <set>
 
 namespace distclust::log {
 namespace {
@@ -68,6 +69,13 @@ void open_rank_file(const std::string& dir) {
   s.file.open(path, std::ios::app);
   if (!s.file) throw Error(fmt("cannot open log file ", path, " for writing"));
   s.path = path;
+}
+
+bool first_time(const std::string& msg) {
+  static std::mutex mu;
+  static std::set<std::string> seen;
+  std::lock_guard<std::mutex> lock(mu);
+  return seen.insert(msg).second;
 }
 
 void write(Level level, bool all_ranks, const std::string& msg) {

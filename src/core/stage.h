@@ -119,6 +119,10 @@ struct StageDef {
   /// Runs the stage (collective): writes the output whole, with cfg.yaml as
   /// `params` and cfg.hash as `config_hash`.
   std::function<StageOutcome(const P&, Communicator&, const StageConfig&)> run;
+  /// Optional: checks made before the overwrite rule (collective), for
+  /// refusals --force cannot lift (export: --out is the images folder),
+  /// which would otherwise come after the rule's advice to pass --force.
+  std::function<void(const P&, Communicator&)> precheck = nullptr;
 };
 
 }  // namespace distclust

@@ -253,13 +253,17 @@ NearDuplicates near_duplicates(const ExportParams& p, Communicator& comm) {
 }  // namespace
 }  // namespace report
 
+void require_export_apart(const ExportParams& p, Communicator& comm) {
+  run_on_root(comm, "export", [&] {
+    require_apart(p.out, {p.features, p.pred, p.knn, report::image_folder_of(p.features)});
+  });
+}
+
 ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
   // An input first (--force cannot help there: it was once advised, and the
   // refusal came after every link was made), then an output not ours.
-  run_on_root(comm, "export", [&] {
-    require_apart(p.out, {p.features, p.pred, p.knn, report::image_folder_of(p.features)});
-  });
+  require_export_apart(p, comm);
   require_replaceable("export", p.out, p.force, comm);  // io/replace_rule.h
   report::Clustering cl;
   if (!p.pred.empty()) cl = report::load_clustering(p.features, p.pred, comm, "export");
@@ -297,7 +301,8 @@ const StageDef<ExportParams>& export_stage() {
       [](const ExportParams& p, Communicator& comm, const StageConfig& cfg) {
         run_export(p, comm, cfg.hash);
         return StageOutcome{};
-      }};
+      },
+      require_export_apart};
   return def;
 }
 

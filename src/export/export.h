@@ -99,6 +99,10 @@ struct ExportSummary {
 };
 
 /// Writes the export (collective: every rank calls it).
+/// Throws when --out is, holds or lies in one of export's inputs or the
+/// images folder (before the overwrite rule: --force cannot lift it). Collective.
+void require_export_apart(const ExportParams& p, Communicator& comm);
+
 ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::string& hash = "");
 
 /// The export stage (core/stage.h).

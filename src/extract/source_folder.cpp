@@ -92,7 +92,7 @@ class FolderSource : public ImageSource {
     Skipped skipped;
     if (classes) {
       if (top_files > 0)
-        log::warn("folder source ", p.path, ": ", top_files,
+        log::warn_once("folder source ", p.path, ": ", top_files,
                   " image files directly in the root are ignored (folder_labels: yes; images belong in class folders)");
       classes_ = top_dirs;
       struct stat st {};
@@ -101,7 +101,7 @@ class FolderSource : public ImageSource {
         std::vector<std::string> found;
         walk(fs::path(p.path) / top_dirs[c], top_dirs[c] + "/", seen, found, skipped);
         if (found.empty())
-          log::warn("folder source ", p.path, ": class folder '", top_dirs[c],
+          log::warn_once("folder source ", p.path, ": class folder '", top_dirs[c],
                     "' holds no images (its label ", c, " is kept so labels match torchvision's ImageFolder)");
         for (auto& f : found) files.emplace_back(std::move(f), static_cast<int32_t>(c));
       }
@@ -109,7 +109,7 @@ class FolderSource : public ImageSource {
       // Images beside subfolders: no classes (which would a loose image
       // be?), but say so: the subfolders' labels were dropped silently.
       if (p.folder_labels == "auto" && top_files > 0 && !top_dirs.empty())
-        log::warn("folder source ", p.path, ": no labels: ", top_files, " image files lie directly in it beside ",
+        log::warn_once("folder source ", p.path, ": no labels: ", top_files, " image files lie directly in it beside ",
                   top_dirs.size(), " subfolders, so the subfolders are not taken as classes (folder_labels: yes "
                   "takes them and ignores the loose files)");
       std::vector<std::string> found;
@@ -117,7 +117,7 @@ class FolderSource : public ImageSource {
       for (auto& f : found) files.emplace_back(std::move(f), -1);
     }
     if (skipped.count)
-      log::warn("folder source ", p.path, ": ", skipped.count,
+      log::warn_once("folder source ", p.path, ": ", skipped.count,
                 " entries with an image name skipped: not regular files (dangling links, pipes, sockets), e.g. ",
                 skipped.example);
     require(!files.empty(), "folder source ", p.path,

@@ -360,7 +360,7 @@ int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
             p.target_recall, " (", since(t0), " s)");
   // Each query then scans ~nprobe/nlist of the rows, at a lower GEMM rate
   // than exact mode's (small per-list GEMMs): past ~10% IVF gains little.
-  if (t.nprobe * 10 > nlist)
+  if (t.nprobe * 10 > nlist && comm.rank() == 0)  // the same on every rank: said once
     log::warn("knn ivf: nprobe ", t.nprobe, " of ", nlist, " lists: each query scans ~",
               100.0 * double(t.nprobe) / double(nlist), "% of the rows; on data this weakly clustered IVF is ",
               "not much faster than --mode exact (or lower --target-recall)");

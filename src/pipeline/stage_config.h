@@ -61,6 +61,7 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
   // An input is a distclust output too, so the overwrite rule alone would
   // let --out name it (kmeans --out features.h5 replaced the features).
   if (def.inputs) require_apart(out, def.inputs(p));
+  if (def.precheck) def.precheck(p, comm);
   OutputLock lock(OutputLock::path_for(out), "output " + out, comm);
   // The one overwrite rule (io/replace_rule.h): ours is replaced, anything
   // else only with --force (stages without the key: never).

@@ -61,15 +61,17 @@ std::string now_text() {
   return std::string(b) + " by distclust " DISTCLUST_VERSION;
 }
 
+/// The `stage` attribute of a predictions file ("" when it has none).
+std::string pred_stage(const std::string& pred) {
+  LocalCommunicator self;
+  H5Reader r(pred, self);
+  return r.has_attr("stage") ? r.attr_string("stage") : std::string();
+}
+
 /// What made the predictions, for the summary. gmm.h5 and assign.h5 hold
 /// /confidence as scan.h5 does (and were called "SCAN"): their stage says.
 std::string kind_name(PredKind k, const std::string& pred) {
-  std::string stage;
-  {
-    LocalCommunicator self;
-    H5Reader r(pred, self);
-    if (r.has_attr("stage")) stage = r.attr_string("stage");
-  }
+  const std::string stage = pred_stage(pred);
   if (stage == "gmm") return "Gaussian mixture";
   if (stage == "assign") return "assign (new rows)";
   switch (k) {
@@ -416,7 +418,9 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   m.clusters = cluster_views(m, p, cl, sz, majority, sh, tiles);
 
   const bool gmm = cl.kind == PredKind::scan && is_gmm_file(p.pred);  // gmm.h5 has /confidence too
-  std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan && !gmm ? p.pred : "");
+  // assign.h5 holds SCAN's /confidence but no training, so no loss curve.
+  const bool trained_here = !gmm && pred_stage(p.pred) != "assign";
+  std::string scan = !p.scan.empty() ? p.scan : (cl.kind == PredKind::scan && trained_here ? p.pred : "");
   std::string kmeans = !p.kmeans.empty() ? p.kmeans : (cl.kind == PredKind::kmeans ? p.pred : "");
   if (gmm) add_likelihood_curve(m, p.pred);
   if (!scan.empty()) {
@@ -447,15 +451,19 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
 }  // namespace
 }  // namespace report
 
+void require_report_apart(const ReportParams& p, Communicator& comm) {
+  run_on_root(comm, "report", [&] {
+    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv, p.map,
+                          report::image_folder_of(p.features)});
+  });
+}
+
 std::string run_report(const ReportParams& p, Communicator& comm, const std::string& hash) {
   p.validate();
   // An input first (--force cannot help there: it was once advised, and the
   // refusal came after all the work), then an output that is not ours,
   // both before the expensive part (io/replace_rule.h).
-  run_on_root(comm, "report", [&] {
-    require_apart(p.out, {p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv, p.map,
-                          report::image_folder_of(p.features)});
-  });
+  require_report_apart(p, comm);
   require_replaceable("report", p.out, p.force, comm);
   run_on_root(comm, "report", [&] {
     for (const auto& f : {p.kmeans, p.scan})
@@ -504,7 +512,8 @@ const StageDef<ReportParams>& report_stage() {
       [](const ReportParams& p, Communicator& comm, const StageConfig& cfg) {
         run_report(p, comm, cfg.hash);
         return StageOutcome{};
-      }};
+      },
+      require_report_apart};
   return def;
 }
 

@@ -106,6 +106,10 @@ struct ReportParams {
 
 /// Writes the report (collective: every rank calls it). Returns the path of
 /// index.html on rank 0, "" elsewhere.
+/// Throws when --out is, holds or lies in one of report's inputs or the
+/// images folder (before the overwrite rule: --force cannot lift it). Collective.
+void require_report_apart(const ReportParams& p, Communicator& comm);
+
 std::string run_report(const ReportParams& p, Communicator& comm, const std::string& hash = "");
 
 /// The report stage (core/stage.h).

@@ -28,6 +28,11 @@ assert a.attrs['gate_kept'] == s.attrs['self_label_proposed'] - s.attrs['self_la
 print('reproduced, gate kept %d of %d' % (a.attrs['gate_kept'], a.attrs['gate_proposed']))
 PY
 done
+# A report of assign.h5: named as assign's, and no "no /loss dataset"
+# warning (it was taken for a scan.h5).
+dcrun 1 report --features feat.h5 --pred own1.h5 --out rep --map none >rep.txt 2>&1 || { cat rep.txt; fail "report of assign.h5"; }
+! grep -q "no /loss" rep.txt || { cat rep.txt; fail "report looked for a SCAN loss in assign.h5"; }
+grep -q "assign (new rows)" rep/index.html || fail "the report does not name assign"
 # Another model of the same dimension.
 dcrun 1 synth features --n 500 --d 32 --k 3 --seed 7 --out other.h5 >/dev/null 2>&1 || fail "synth other"
 dcrun 1 kmeans --features other.h5 --k 3 --out other_km.h5 >/dev/null 2>&1 || fail "kmeans other"
@@ -37,6 +42,12 @@ for m in "--kmeans other_km.h5" "--scan scan.h5 --kmeans other_km.h5"; do
     { cat bad.txt; fail "$m: not named"; }
   [[ ! -e bad.h5 && ! -e bad.csv ]] || fail "$m: an output was written"
 done
+# A projection the run has and the new rows lack (the message was garbled).
+dcrun 1 kmeans --features feat.h5 --k 12 --out km.h5 >/dev/null 2>&1 || fail "kmeans"
+cp feat.h5 pca.h5
+$PY -c "import h5py, numpy as np; h5py.File('pca.h5', 'a')['pca_mean'] = np.zeros(32)"
+if dcrun 1 assign --reference pca.h5 --kmeans km.h5 --features feat.h5 --out bad.h5 >bad.txt 2>&1; then fail "PCA: accepted"; fi
+grep -q "projection mismatch: feat.h5 lacks /pca_mean, which the run's pca.h5 has: extract" bad.txt || { cat bad.txt; fail "PCA message"; }
 # The CSV: the user's file kept, assign's own replaced.
 echo "my notes" >notes.csv
 if dcrun 1 assign --reference feat.h5 --scan scan.h5 --features feat.h5 --out n.h5 --csv notes.csv >n.txt 2>&1; then

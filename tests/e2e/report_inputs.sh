@@ -131,4 +131,13 @@ grep -q -- "--force" bad.txt || fail "refusal does not mention --force"
 [[ -e bad/old.txt ]] || fail "existing folder touched"
 $DC report --features f.h5 --pred km.h5 --out bad --force >/dev/null
 [[ -e bad/index.html && ! -e bad/old.txt && ! -e bad.tmp ]] || fail "--force did not replace the folder"
+# --out in the images folder: refused as an input first (the overwrite rule
+# advised --force, which the input check then refused), export and report.
+dcrun 1 extract --source imgs --backbone pixels --pixels-size 8 --out fx.h5 >/dev/null
+dcrun 1 kmeans --features fx.h5 --k 3 --out kmx.h5 >/dev/null
+for cmd in report export; do
+  if $DC $cmd --features fx.h5 --pred kmx.h5 --out imgs/class_00 >in.txt 2>&1; then fail "$cmd --out imgs/class_00 accepted"; fi
+  grep -q "output imgs/class_00 lies inside the input" in.txt && ! grep -q -- "--force" in.txt ||
+    { cat in.txt; fail "$cmd --out in the images: not refused as an input first"; }
+done
 pass "report inputs: scan file, integer ids, invalid rows, 1-3 ranks, bad input"
