@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "distclust/error.h"
 
@@ -64,7 +67,47 @@ int take(const std::string& path, const std::string& what, std::string& why) {
   return -1;
 }
 
+/// The (device, inode) of every lock this process holds.
+std::mutex held_mu;
+std::set<std::pair<dev_t, ino_t>> held;
+
+bool held_here(const struct stat& st) {
+  std::lock_guard<std::mutex> lock(held_mu);
+  return held.count({st.st_dev, st.st_ino}) > 0;
+}
+
+void note_held(int fd, bool on) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return;
+  std::lock_guard<std::mutex> lock(held_mu);
+  if (on) held.insert({st.st_dev, st.st_ino});
+  else held.erase({st.st_dev, st.st_ino});
+}
+
 }  // namespace
+
+void OutputLock::require_no_run_in(const std::string& out, Communicator& comm) {
+  std::string why;
+  if (comm.rank() == 0) {
+    std::string o = out;
+    while (o.size() > 1 && o.back() == '/') o.pop_back();
+    const size_t slash = o.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : o.substr(0, slash == 0 ? 1 : slash);
+    const std::string path = dir + "/.distclust.lock";
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0 && !held_here(st)) {
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+          why = fmt("output ", out, " lies in the run workdir ", dir, ", which ", holder(fd), " is running (lock ",
+                    path, "): wait for that job to end, or write elsewhere");
+        ::close(fd);  // releases a shared lock taken just now
+      }
+    }
+  }
+  comm.broadcast(why, 0);
+  if (!why.empty()) throw Error(why);
+}
 
 std::string OutputLock::path_for(const std::string& out) {
   std::string o = out;
@@ -76,12 +119,14 @@ OutputLock::OutputLock(const std::string& lock_path, const std::string& what, Co
     : path_(lock_path) {
   std::string why;
   if (comm.rank() == 0) fd_ = take(lock_path, what, why);
+  if (fd_ >= 0) note_held(fd_, true);
   comm.broadcast(why, 0);
   if (!why.empty()) throw Error(why);
 }
 
 OutputLock::~OutputLock() {
   if (fd_ < 0) return;
+  note_held(fd_, false);
   ::unlink(path_.c_str());  // while still holding it: see take()
   ::close(fd_);
 }

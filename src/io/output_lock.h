@@ -20,6 +20,12 @@ class OutputLock {
   OutputLock(const std::string& lock_path, const std::string& what, Communicator& comm);
   /// The lock of an output file or folder: OUT.lock beside it.
   static std::string path_for(const std::string& out);
+  /// Collective: throws when `out` lies in a run workdir whose
+  /// .distclust.lock another process holds (a `distclust run` going on
+  /// there), naming it. A stage command replaced that run's outputs, and
+  /// the run then scored and reported them as its own. The run's own
+  /// stages pass (this process holds the lock).
+  static void require_no_run_in(const std::string& out, Communicator& comm);
   ~OutputLock();
   OutputLock(const OutputLock&) = delete;
   OutputLock& operator=(const OutputLock&) = delete;

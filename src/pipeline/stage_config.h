@@ -62,6 +62,7 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
   // let --out name it (kmeans --out features.h5 replaced the features).
   if (def.inputs) require_apart(out, def.inputs(p));
   if (def.precheck) def.precheck(p, comm);
+  OutputLock::require_no_run_in(out, comm);
   OutputLock lock(OutputLock::path_for(out), "output " + out, comm);
   // The one overwrite rule (io/replace_rule.h): ours is replaced, anything
   // else only with --force (stages without the key: never).

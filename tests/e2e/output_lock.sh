@@ -56,3 +56,26 @@ assert k["assign"].shape == (f["features"].shape[0],) and np.all(k["assign"][:] 
 PY
 [[ ! -e w/.distclust.lock ]] || fail "the first run left its lock behind"
 pass "second run on the same workdir refused: $(grep -m1 ERROR runB.txt); the first run's outputs whole"
+
+# 4. A stage command writing into a workdir a run is using (its
+#    .distclust.lock held: here by a python standing in for the run) is
+#    refused; it replaced the run's kmeans.h5, which the run then scored as
+#    its own. Without the holder it runs.
+mkdir -p busy
+$PY - <<'PY' &
+import fcntl, os, time
+fd = os.open("busy/.distclust.lock", os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, b"runhost 4242\n")
+open("held2", "w").close()
+time.sleep(30)
+PY
+holder=$!
+for _ in $(seq 100); do [[ -e held2 ]] && break; sleep 0.1; done
+set +e; dcrun 2 kmeans --features f.h5 --k 4 --out busy/kmeans.h5 >k4.txt 2>&1; rc=$?; set -e
+kill $holder; wait $holder 2>/dev/null || true
+[[ $rc -ne 0 && ! -e busy/kmeans.h5 ]] || { cat k4.txt; fail "kmeans wrote into a workdir a run holds"; }
+grep -q "output busy/kmeans.h5 lies in the run workdir busy, which pid 4242 on host runhost is running" k4.txt ||
+  { cat k4.txt; fail "the run holding the workdir is not named"; }
+dcrun 1 kmeans --features f.h5 --k 4 --out busy/kmeans.h5 >/dev/null || fail "kmeans into busy/ after the run ended"
+pass "a stage command into a workdir a run holds: refused, named; after it ends: runs"
