@@ -196,11 +196,16 @@ Config Config::load(const std::string& path) {
   struct stat st{};
   require(stat(path.c_str(), &st) == 0, "config file ", path, " does not exist");
   require(S_ISREG(st.st_mode), "config file ", path, " is not a regular file");
+  std::vector<YAML::Node> docs;
   try {
-    c.yaml_ = YAML::LoadFile(path);
+    docs = YAML::LoadAllFromFile(path);
   } catch (const YAML::Exception& e) {
     throw Error(fmt(path, ": YAML error at line ", e.mark.line + 1, ": ", e.msg));
   }
+  // A second document (after ---) was read by no one, silently.
+  require(docs.size() <= 1, path, ": holds ", docs.size(), " YAML documents (separated by ---): only one is read, so ",
+          "put every section in one document");
+  if (!docs.empty()) c.yaml_ = docs[0];
   if (c.yaml_.IsNull()) c.yaml_ = YAML::Node(YAML::NodeType::Map);
   require(c.yaml_.IsMap(), path, ": top level must be a mapping of sections");
   refuse_duplicate_keys(c.yaml_, path, "");

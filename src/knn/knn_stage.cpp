@@ -38,6 +38,21 @@ std::vector<std::string> checkpoint_files(const std::string& dir, std::set<int>*
   return out;
 }
 
+/// Valid rows that are all zero have no direction: by cosine they score 0
+/// against every row, so their neighbours are arbitrary and identical blank
+/// images are never near-duplicates. Said, with the way out.
+void warn_zero_rows(const FeatureBlock& b, const std::string& features, Communicator& comm) {
+  int64_t zero = 0;
+  for (int64_t i = 0; i < b.local_rows(); ++i)
+    if (b.valid[i] && std::all_of(b.x.begin() + i * b.d, b.x.begin() + (i + 1) * b.d, [](float v) { return v == 0; }))
+      ++zero;
+  zero = comm.sum(zero);
+  if (zero > 0 && comm.rank() == 0)
+    log::warn("knn: ", zero, " valid rows of ", features, " are all zero: by cosine they score 0 against every ",
+              "row, so their neighbours are arbitrary and copies of them are never near-duplicates (--metric l2 ",
+              "compares them)");
+}
+
 void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "knn: no input given (--features features.h5)");
   FeatureBlock b = read_features(p.features, comm);
@@ -54,6 +69,7 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   }
   log::info("knn: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.metric, ", ", p.mode, ", ",
             comm.size(), " ranks x ", compute_threads(), " threads");
+  if (p.metric == "cosine") warn_zero_rows(b, p.features, comm);
   KnnGraph g;
   std::string ckpt = p.checkpoint && p.mode == "exact" ? p.out + ".ckpt" : "";
   if (p.mode == "exact") {

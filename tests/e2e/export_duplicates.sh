@@ -161,4 +161,15 @@ dcrun 2 run --set run.workdir=w --set run.stages=kmeans,knn,export,report --set 
   --set export.duplicates=0.999 >run.log 2>&1 || { cat run.log; fail "run failed"; }
 check_groups w/export w/features.h5 ABC w/kmeans.h5 || fail "run: not the planted groups"
 check_report w/report/index.html w/features.h5 || fail "run: the report's near-duplicates section is wrong"
-pass "near-duplicates: planted groups by cosine and l2, 1-3 ranks agree, ties, bad thresholds, report"
+# All-zero rows (blank images) score 0 by cosine against everything: copies
+# of them are never near-duplicates. Said, with the way out; l2 groups them.
+$PY -c "
+import h5py, numpy as np
+X = np.random.default_rng(4).standard_normal((60, 8)).astype(np.float32); X[:5] = 0
+h5py.File('zero.h5', 'w')['features'] = X"
+dcrun 2 knn --features zero.h5 --k 3 --out zk.h5 >zk.txt 2>&1 || { cat zk.txt; fail "knn on zero rows"; }
+grep -q "knn: 5 valid rows of zero.h5 are all zero: by cosine" zk.txt || { cat zk.txt; fail "zero rows not said"; }
+[[ $(grep -c "are all zero" zk.txt) -eq 1 ]] || { cat zk.txt; fail "said more than once"; }
+dcrun 1 knn --features zero.h5 --k 3 --metric l2 --out zl.h5 >zl.txt 2>&1 || fail "knn l2"
+! grep -q "are all zero" zl.txt || fail "warned under l2"
+pass "near-duplicates: planted groups by cosine and l2, 1-3 ranks agree, ties, bad thresholds, report, zero rows said"

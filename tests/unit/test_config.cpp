@@ -45,6 +45,14 @@ TEST(Config, UnknownKeyIsNamed) {
   EXPECT_NE(e.find("unknown key 'nope'"), std::string::npos) << e;
 }
 
+TEST(Config, SecondYamlDocumentIsRefused) {
+  // kmeans.k: 9 after --- was read by no one, and k=7 ran.
+  const std::string e = error_of([] { Config::load(write_yaml("kmeans:\n  k: 7\n---\nkmeans:\n  k: 9\n")); });
+  EXPECT_NE(e.find("holds 2 YAML documents (separated by ---)"), std::string::npos) << e;
+  EXPECT_NO_THROW(Config::load(write_yaml("---\nkmeans:\n  k: 7\n")));  // one document, marked
+  EXPECT_NO_THROW(Config::load(write_yaml("")));                           // none: every default
+}
+
 TEST(Config, UnknownSectionIsNamed) {
   Config c = Config::load(write_yaml("kmaens:\n  k: 7\n"));
   std::string e = error_of([&] { c.check_sections({"kmeans", "runtime"}); });
