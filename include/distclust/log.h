@@ -36,12 +36,12 @@ template <class... A> void warn(const A&... a) { write(Level::warn, true, fmt(a.
 /// Whether this process has not yet printed `msg` through warn_once (and
 /// now records it).
 bool first_time(const std::string& msg);
-/// Any rank, to stderr, once per process for the same text: for what a
-/// setup step finds, which runs more than once (an image folder is listed
-/// for the config hash and again for the work).
+/// Rank 0 only, to stderr, once per process for the same text: for what a
+/// setup step finds alike on every rank, which runs more than once (an image
+/// folder is listed for the config hash and again for the work).
 template <class... A> void warn_once(const A&... a) {
   const std::string msg = fmt(a...);
-  if (first_time(msg)) write(Level::warn, true, msg);
+  if (first_time(msg)) write(Level::warn, false, msg);
 }
 /// Any rank, to stderr.
 template <class... A> void error(const A&... a) { write(Level::error, true, fmt(a...)); }

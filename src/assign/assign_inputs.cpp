@@ -60,11 +60,13 @@ ExtractParams replay_params(const AssignParams& p, const Inputs& in) {
           "params; synthetic features?): pass the new rows as --features");
   // The run recorded the path it was given, maybe relative to the folder it
   // started in; a missing model must not read as a changed one.
-  if (!p.backbone.empty()) ep.backbone = p.backbone;
+  if (!p.backbone.empty()) {
+    ep.backbone = p.backbone;
+    require(exists(ep.backbone), "assign: --backbone ", ep.backbone, " does not exist");
+  }
   require(ep.is_pixels() || exists(ep.backbone), "assign: the run's model ", ep.backbone,
-          p.backbone.empty() ? " (the path the run recorded, relative to the folder it started in)" : "",
-          " does not exist from ", fs::current_path().string(), ": run assign from that folder, or pass --backbone ",
-          "with the model's path");
+          " (the path the run recorded, relative to the folder it started in) does not exist from ",
+          fs::current_path().string(), ": run assign from that folder, or pass --backbone with the model's path");
   // The run's projection, not one fitted on the new images.
   {
     LocalCommunicator self;

@@ -3,6 +3,7 @@
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "io/out_dir.h"
+#include "io/output_lock.h"
 #include "io/replace_rule.h"
 #include "kmeans/kmeans_file.h"
 
@@ -14,6 +15,8 @@ void AssignParams::validate() const {
           " both given: pass one (images are extracted into --features-out)");
   require(!out.empty(), "assign.out: no output file given (--out assign.h5)");
   require(csv.empty() || csv != out, "assign.csv: ", csv, " is also --out");
+  require(backbone.empty() || !source.empty(), "assign.backbone: ", backbone,
+          " is given without --source (it names the model that extracts new images)");
 }
 
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
@@ -22,9 +25,13 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
   // Every file written (the features extracted from --source too) apart
   // from every file and folder read.
   const std::string extracted = p.source.empty() ? "" : in.new_features;
-  for (const std::string& out : {p.out, in.csv, extracted})
-    require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn, p.source,
+  for (const std::string& out : {p.out, in.csv, extracted}) {
+    require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn,
                         out == extracted ? std::string() : in.new_features});
+    require_not_over(out, p.source);  // a file inside the images folder replaces nothing
+  }
+  for (const std::string& out : {in.csv, extracted})
+    if (!out.empty()) OutputLock::require_no_run_in(out, comm);
   require(extracted.empty() || (extracted != p.out && extracted != in.csv), "assign: --features-out ", extracted,
           " is also an output of this command");
   require_replaceable_text("assign", in.csv, assign::kCsvHeader, p.force, comm);

@@ -4,6 +4,8 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "distclust/log.h"
+#include "io/output_lock.h"
+#include "io/replace_rule.h"
 #include "synth/synth_features.h"
 
 namespace distclust::cli {
@@ -20,9 +22,13 @@ void add_synth_commands(CLI::App& app) {
     Context ctx = make_context(cl, "synth_features");
     SynthFeaturesParams p;
     resolve(ctx, cl, "synth_features", p);
+    // The rules every stage's output follows (pipeline/stage_config.h's run_stage).
+    OutputLock::require_no_run_in(p.out, *ctx.comm);
+    OutputLock lock(OutputLock::path_for(p.out), "output " + p.out, *ctx.comm);
+    require_replaceable("synth features", p.out, p.force, *ctx.comm);
     FeatureBlock b = synth_features(p, ctx.comm->rank(), ctx.comm->size());
     write_features(p.out, *ctx.comm, b, p.half,
-                   {{"backbone", "synthetic"}, {"config_hash", config_hash(p, {"out"}, "")},
+                   {{"backbone", "synthetic"}, {"config_hash", config_hash(p, {"out", "force"}, "")},
                     {"params", ctx.resolved.yaml()}});
     log::info("synth features: wrote ", p.out, " (", p.n, " x ", p.d, ", ", p.k, " classes, noise ", p.noise, ")");
   });

@@ -202,7 +202,9 @@ Config Config::load(const std::string& path) {
   } catch (const YAML::Exception& e) {
     throw Error(fmt(path, ": YAML error at line ", e.mark.line + 1, ": ", e.msg));
   }
-  // A second document (after ---) was read by no one, silently.
+  // A second document (after ---) was read by no one, silently. Empty ones
+  // (a trailing ---) hold nothing to lose.
+  docs.erase(std::remove_if(docs.begin(), docs.end(), [](const YAML::Node& d) { return d.IsNull(); }), docs.end());
   require(docs.size() <= 1, path, ": holds ", docs.size(), " YAML documents (separated by ---): only one is read, so ",
           "put every section in one document");
   if (!docs.empty()) c.yaml_ = docs[0];

@@ -162,11 +162,12 @@ std::string FeatureOutput::close() {
   if (file_ < 0) return "";
   const hid_t f = file_;
   file_ = -1;
-  if (!dataset_failed) return flush_and_close_hdf5(f, tmp_);
-  const std::string why = fmt("writing ", tmp_, " failed when its datasets were closed (", hdf5_error_text(), ")",
-                              disk_space_note(tmp_));
-  H5Fclose(f);
-  return why;
+  // Every rank flushes and closes alike (collective on a parallel file).
+  const std::string dataset_error = dataset_failed ? hdf5_error_text() : std::string();
+  const std::string why = flush_and_close_hdf5(f, tmp_);
+  if (!why.empty() || !dataset_failed) return why;
+  note_hdf5_close_failed();
+  return fmt("writing ", tmp_, " failed when its datasets were closed (", dataset_error, ")", disk_space_note(tmp_));
 }
 
 void FeatureOutput::create(const OutputLayout& l) {

@@ -57,6 +57,17 @@ void require_apart(const std::string& out, const std::vector<std::string>& input
   }
 }
 
+void require_not_over(const std::string& out, const std::string& folder) {
+  if (out.empty() || folder.empty()) return;
+  std::error_code ec;
+  const fs::path o = fs::weakly_canonical(fs::absolute(out), ec);
+  if (ec) return;
+  const fs::path f = fs::weakly_canonical(fs::absolute(folder), ec);
+  if (ec) return;
+  require(!within(o, f), "output ", out, o == f ? " is" : " contains", " the input ", folder,
+          ": writing it would replace or delete that input; choose another name");
+}
+
 StagedDir::StagedDir(const std::string& out, bool force) : out_(strip_slashes(out)), tmp_(out_ + ".tmp") {
   require(!out_.empty() && out_ != "/" && out_ != "." && out_ != "..", "output folder '", out,
           "' is not allowed (give a new folder name)");

@@ -13,6 +13,11 @@ namespace distclust {
 /// the file system resolves them (symlinks, "..").
 void require_apart(const std::string& out, const std::vector<std::string>& inputs);
 
+/// Throws when the output `out` is or contains the folder `folder` ("" ignored):
+/// writing it would replace that folder. An output inside it replaces nothing
+/// and passes (assign --source . writes its files beside the new images).
+void require_not_over(const std::string& out, const std::string& folder);
+
 class StagedDir {
  public:
   /// Throws Error when `out` exists and !force (naming it and --force).

@@ -6,6 +6,7 @@
 // the same settings and inputs carries the same hash.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -62,8 +63,12 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
   // let --out name it (kmeans --out features.h5 replaced the features).
   if (def.inputs) require_apart(out, def.inputs(p));
   if (def.precheck) def.precheck(p, comm);
-  OutputLock::require_no_run_in(out, comm);
-  OutputLock lock(OutputLock::path_for(out), "output " + out, comm);
+  // eval without --out writes nothing: nothing to lock or to keep apart.
+  std::optional<OutputLock> lock;
+  if (!out.empty()) {
+    OutputLock::require_no_run_in(out, comm);
+    lock.emplace(OutputLock::path_for(out), "output " + out, comm);
+  }
   // The one overwrite rule (io/replace_rule.h): ours is replaced, anything
   // else only with --force (stages without the key: never).
   if constexpr (has_force<P>::value)

@@ -107,6 +107,10 @@ grep -q "the run's model m.pt (the path the run recorded, relative to the folder
   { cat elsewhere/e.txt; fail "assign --backbone from another folder"; }
 cmp <($PY -c "import h5py; print(list(h5py.File('elsewhere/e.h5')['assign'][:]))") \
   <($PY -c "import h5py; print(list(h5py.File('new.h5')['assign'][:]))") || fail "--backbone gave other clusters"
+# Outputs inside the --source folder replace nothing and are taken (an
+# early version of the input check refused them).
+(cd new && dcrun 1 assign --run ../w --source . --backbone ../m.pt --out here.h5 >here.txt 2>&1) || { cat new/here.txt; fail "assign --source ."; }
+[[ -s new/here.csv && -s new/here.features.h5 ]] || fail "assign --source . wrote no CSV or features"
 md5=$(md5sum <w/kmeans.h5)
 expect_refusal "--features-out over the run's model" "output w/kmeans.h5 is the input w/kmeans.h5" \
   --source new --features-out w/kmeans.h5

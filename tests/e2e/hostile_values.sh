@@ -154,8 +154,11 @@ $PY -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('imgs/class_01/so
 set +e; timeout 60 "$DC" extract --source imgs --backbone pixels --pixels-size 8 --out feat2.h5 >fifo.txt 2>&1; rc=$?; set -e
 [[ $rc -eq 0 ]] || { cat fifo.txt; fail "extract with a pipe in the folder: rc $rc"; }
 grep -q "3 entries with an image name skipped: not regular files" fifo.txt || { cat fifo.txt; fail "skipped entries not counted"; }
-# Said once (the folder is listed for the config hash and for the work).
+# Said once (the folder is listed for the config hash and for the work, on
+# every rank).
 [[ $(grep -c "entries with an image name skipped" fifo.txt) -eq 1 ]] || { cat fifo.txt; fail "the skip warning repeated"; }
+set +e; timeout 60 $DC_MPIEXEC -n 3 "$DC" extract --source imgs --backbone pixels --pixels-size 8 --out feat2r.h5 >fifo3.txt 2>&1; set -e
+[[ $(grep -c "entries with an image name skipped" fifo3.txt) -eq 1 ]] || { cat fifo3.txt; fail "the skip warning repeated on 3 ranks"; }
 n=$((n + 1)); echo "ok $n: $(grep -m1 'skipped' fifo.txt | sed 's/^.*WARN[A-Z]*: //')"
 printf '%s\n' "$DC_TMP/imgs/class_00/pipe.png" "$DC_TMP/imgs/class_01/$(ls imgs/class_01 | grep -m1 '^[^ds]')" > list.txt
 set +e; timeout 60 "$DC" extract --source list.txt --backbone pixels --pixels-size 8 --out feat3.h5 >list.txt.out 2>&1; rc=$?; set -e

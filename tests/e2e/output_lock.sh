@@ -7,18 +7,24 @@ source "$(dirname "$0")/lib.sh"
 
 dcrun 1 synth features --n 2000 --d 8 --k 4 --seed 3 --out f.h5 >/dev/null
 
-# 1. A lock held by another process (here: a python holding flock on
-#    km.h5.lock with "otherhost 12345" in it) refuses kmeans, naming it.
-$PY - <<'PY' &
-import fcntl, os, time
-fd = os.open("km.h5.lock", os.O_RDWR | os.O_CREAT, 0o644)
+# hold_lock FILE "HOST PID": a python holding flock on FILE with that
+# content, standing in for another job; sets $holder once it holds it.
+hold_lock() {
+  rm -f held
+  $PY - "$1" "$2" <<'PY' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
 fcntl.flock(fd, fcntl.LOCK_EX)
-os.write(fd, b"otherhost 12345\n")
+os.write(fd, (sys.argv[2] + "\n").encode())
 open("held", "w").close()
 time.sleep(30)
 PY
-holder=$!
-for _ in $(seq 100); do [[ -e held ]] && break; sleep 0.1; done
+  holder=$!
+  for _ in $(seq 100); do [[ -e held ]] && break; sleep 0.1; done
+}
+
+# 1. A lock held by another process refuses kmeans, naming it.
+hold_lock km.h5.lock "otherhost 12345"
 set +e; dcrun 2 kmeans --features f.h5 --k 4 --out km.h5 >k1.txt 2>&1; rc=$?; set -e
 kill $holder; wait $holder 2>/dev/null || true
 [[ $rc -ne 0 ]] || { cat k1.txt; fail "kmeans wrote km.h5 while another process held its lock"; }
@@ -62,20 +68,27 @@ pass "second run on the same workdir refused: $(grep -m1 ERROR runB.txt); the fi
 #    refused; it replaced the run's kmeans.h5, which the run then scored as
 #    its own. Without the holder it runs.
 mkdir -p busy
-$PY - <<'PY' &
-import fcntl, os, time
-fd = os.open("busy/.distclust.lock", os.O_RDWR | os.O_CREAT, 0o644)
-fcntl.flock(fd, fcntl.LOCK_EX)
-os.write(fd, b"runhost 4242\n")
-open("held2", "w").close()
-time.sleep(30)
-PY
-holder=$!
-for _ in $(seq 100); do [[ -e held2 ]] && break; sleep 0.1; done
-set +e; dcrun 2 kmeans --features f.h5 --k 4 --out busy/kmeans.h5 >k4.txt 2>&1; rc=$?; set -e
+hold_lock busy/.distclust.lock "runhost 4242"
+set +e; dcrun 2 kmeans --features f.h5 --k 4 --out busy/kmeans.h5 >k4.txt 2>&1; rc=$?
+dcrun 1 synth features --n 100 --d 4 --k 2 --out busy/features.h5 >s4.txt 2>&1; rcs=$?
+# eval without --out writes nothing there, and is not refused.
+(cd busy && "$DC" eval --labels ../f.h5 --pred ../km.h5 >../e4.txt 2>&1); rce=$?; set -e
 kill $holder; wait $holder 2>/dev/null || true
 [[ $rc -ne 0 && ! -e busy/kmeans.h5 ]] || { cat k4.txt; fail "kmeans wrote into a workdir a run holds"; }
 grep -q "output busy/kmeans.h5 lies in the run workdir busy, which pid 4242 on host runhost is running" k4.txt ||
   { cat k4.txt; fail "the run holding the workdir is not named"; }
+[[ $rcs -ne 0 && ! -e busy/features.h5 ]] && grep -q "lies in the run workdir busy" s4.txt ||
+  { cat s4.txt; fail "synth features wrote into a workdir a run holds"; }
+[[ $rce -eq 0 ]] || { cat e4.txt; fail "eval without --out refused in a busy workdir"; }
 dcrun 1 kmeans --features f.h5 --k 4 --out busy/kmeans.h5 >/dev/null || fail "kmeans into busy/ after the run ended"
-pass "a stage command into a workdir a run holds: refused, named; after it ends: runs"
+pass "a stage command into a workdir a run holds: refused, named; eval printing only: runs; after the run: runs"
+
+# 5. synth features follows the overwrite rule: a file it did not write is
+#    replaced only with --force (it was replaced silently), its own always.
+echo "my notes" >notes.h5
+if dcrun 1 synth features --n 100 --d 4 --k 2 --out notes.h5 >s5.txt 2>&1; then fail "synth replaced notes.h5"; fi
+grep -q "notes.h5 exists and is not a distclust output: pass --force" s5.txt || { cat s5.txt; fail "synth: no refusal"; }
+[[ $(cat notes.h5) == "my notes" ]] || fail "notes.h5 changed"
+dcrun 1 synth features --n 100 --d 4 --k 2 --out notes.h5 --force >/dev/null || fail "synth --force"
+dcrun 1 synth features --n 100 --d 4 --k 2 --seed 2 --out notes.h5 >/dev/null || fail "synth over its own file"
+pass "synth features: a user's file kept without --force, its own replaced"

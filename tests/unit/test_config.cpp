@@ -51,6 +51,7 @@ TEST(Config, SecondYamlDocumentIsRefused) {
   EXPECT_NE(e.find("holds 2 YAML documents (separated by ---)"), std::string::npos) << e;
   EXPECT_NO_THROW(Config::load(write_yaml("---\nkmeans:\n  k: 7\n")));  // one document, marked
   EXPECT_NO_THROW(Config::load(write_yaml("")));                           // none: every default
+  EXPECT_NO_THROW(Config::load(write_yaml("kmeans:\n  k: 7\n---\n")));   // a trailing --- holds nothing
 }
 
 TEST(Config, UnknownSectionIsNamed) {
