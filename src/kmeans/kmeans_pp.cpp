@@ -43,13 +43,16 @@ class Seeder {
     grid_ = FixedGrid(mx[1] * dmax, std::max(w_total, 1.0) * dmax);
     slack_ = 64.0 * double(d_ + 8) * kFloatUnit * (ip ? 1.0 : mx[0]);
     // The first draw: every point by its weight alone, times one value
-    // within the grid's term bound (a fixed 1.0 exceeded it once 4.1
-    // max|x|^2 < 1, and the overflowing sums changed the seeds with the
-    // scale and the rank count). A power of two, 1.0 for most data, so
-    // the seeds are those of a 1.0 there and scale exactly with the rows.
+    // that scales with the grid: half of dmax's power of two. A fixed 1.0
+    // exceeded the grid's term bound once 4.1 max|x|^2 < 1 (the sums
+    // overflowed, differently for each rank count), and fell below its
+    // step once the data was large (x 3e7 on unit rows: every term 0, the
+    // uniform branch, other seeds). Any exact value gives the same picks
+    // (the prefix sums scale with it), so these are a 1.0's seeds wherever
+    // a 1.0 was exact, and they scale exactly with the rows.
     int e = 0;
     std::frexp(dmax, &e);
-    closest_.assign(size_t(p_.m), float(std::min(1.0, std::ldexp(1.0, e - 1))));
+    closest_.assign(size_t(p_.m), float(std::ldexp(1.0, e - 1)));
     owner_.assign(size_t(p_.m), -1);
     cent_.assign(size_t(k * d_), 0.f);
     cn_.assign(size_t(k), 0.f);

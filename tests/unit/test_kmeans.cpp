@@ -180,14 +180,16 @@ TEST(KMeansPlusPlus, SeedingIsScaleEquivariant) {
   // Scaling the rows by a power of two is exact in float: the centres must
   // be the same rows, scaled. The first draw once weighed every point by a
   // fixed 1.0, above the exact-sum grid's bound once 4.1 max|x|^2 < 1: from
-  // 2^-12 on the seeds changed (and depended on the rank count; the audit).
+  // 2^-12 on the seeds changed (and depended on the rank count; the audit);
+  // and below the grid's step once the data was large (2^25 on: every
+  // first-draw term rounded to 0, and the uniform branch drew others).
   LocalCommunicator c;
   const FeatureBlock b = test::mixture(3000, 16, 8, 0.3, 5);
   std::vector<double> w(size_t(b.local_rows()));
   for (size_t i = 0; i < w.size(); ++i) w[i] = double(1 + i % 3);
   for (const double* weight : {static_cast<const double*>(nullptr), static_cast<const double*>(w.data())}) {
     const auto ref = kmeanspp({b.x.data(), weight, b.local_rows(), b.d, 0}, 8, 11, false, c, true);
-    for (int e : {-6, -12, -20, -40}) {
+    for (int e : {-6, -12, -20, -40, 20, 25, 27, 40, 60}) {
       std::vector<float> x = b.x;
       for (float& v : x) v = std::ldexp(v, e);
       const auto got = kmeanspp({x.data(), weight, b.local_rows(), b.d, 0}, 8, 11, false, c, true);
