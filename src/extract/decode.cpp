@@ -48,11 +48,22 @@ bool jpeg_has_eoi(const uint8_t* d, size_t n) {
 // libpng reports a PNG cut inside its image data, but not one cut after it
 // (lost IEND); require the IEND chunk so that "truncated" means one thing.
 bool png_has_iend(const uint8_t* d, size_t n) {
-  // IEND is the last chunk: length 0, "IEND", CRC; allow trailing bytes after it.
-  const size_t tail = n < 4096 ? n : 4096;
-  for (size_t k = n - tail; k + 8 <= n; ++k)
-    if (std::memcmp(d + k, "\0\0\0\0IEND", 8) == 0) return true;
+  // Walk the chunks (length, type, data, CRC) from the signature to IEND;
+  // bytes after it are allowed. (Searching only the last 4 KiB for IEND
+  // called a whole PNG with 5 KB appended "truncated".)
+  size_t k = 8;
+  while (k + 12 <= n) {
+    const size_t len = size_t(d[k]) << 24 | size_t(d[k + 1]) << 16 | size_t(d[k + 2]) << 8 | size_t(d[k + 3]);
+    if (std::memcmp(d + k + 4, "IEND", 4) == 0) return true;
+    if (len > n - k - 12) return false;  // a chunk runs past the end
+    k += 12 + len;
+  }
   return false;
+}
+
+/// A WebP with the animation flag (its VP8X chunk): OpenCV decodes none of its frames.
+bool webp_is_animated(const uint8_t* d, size_t n) {
+  return n >= 21 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBPVP8X", 8) == 0 && (d[20] & 0x02);
 }
 
 // Any depth and channel count OpenCV returns -> CV_8UC3 RGB.
@@ -89,7 +100,7 @@ std::string title(const std::string& format) {
 }  // namespace
 
 void DecodeParams::validate() const {
-  require(max_pixels > 0, "decode.max_pixels is ", max_pixels, " (expected > 0)");
+  require(max_pixels > 0, "extract.max_pixels is ", max_pixels, " (expected > 0)");
 }
 
 DecodeResult decode_image(const uint8_t* data, size_t size, const DecodeParams& p) {
@@ -100,7 +111,7 @@ DecodeResult decode_image(const uint8_t* data, size_t size, const DecodeParams& 
     const std::string name = title(h.format);
     if (h.width > p.max_pixels / h.height)  // no overflow: sides may be up to 2^32 - 1
       return failed(fmt(name, " of ", h.width, " x ", h.height, " = ", uint64_t(h.width) * uint64_t(h.height),
-                        " pixels is over decode.max_pixels = ", p.max_pixels, " (not decoded)"));
+                        " pixels is over extract.max_pixels = ", p.max_pixels, " (not decoded)"));
     if (h.format == "jpeg" && !jpeg_has_eoi(data, size)) return failed("truncated JPEG (no end-of-image marker)");
     if (h.format == "png" && !png_has_iend(data, size)) return failed("truncated PNG (no IEND chunk)");
 
@@ -110,9 +121,11 @@ DecodeResult decode_image(const uint8_t* data, size_t size, const DecodeParams& 
     if (size > static_cast<size_t>(INT32_MAX)) return failed(fmt(name, " file of ", size, " bytes is too large for OpenCV"));
     cv::Mat buf(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));
     cv::Mat img = cv::imdecode(buf, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
+    if (img.empty() && h.format == "webp" && webp_is_animated(data, size))
+      return failed("animated WebP: OpenCV decodes none of its frames (convert it, e.g. to PNG)");
     if (img.empty()) return failed(fmt("corrupt ", name, " (OpenCV could not decode it)"));
     if (int64_t(img.rows) * img.cols > p.max_pixels)
-      return failed(fmt(name, " decoded to ", img.cols, " x ", img.rows, " pixels, over decode.max_pixels = ",
+      return failed(fmt(name, " decoded to ", img.cols, " x ", img.rows, " pixels, over extract.max_pixels = ",
                         p.max_pixels));
     DecodeResult r;
     if (!to_rgb8(img, r.rgb, reason)) return failed(name + ": " + reason);
@@ -135,7 +148,7 @@ DecodeResult load_image(const ImageSource& src, int64_t i, const DecodeParams& p
     if (raw.encoded) return decode_image(raw.bytes, p);
     if (raw.pixels.empty() || raw.pixels.type() != CV_8UC3) return failed("source gave no RGB pixels");
     if (int64_t(raw.pixels.rows) * raw.pixels.cols > p.max_pixels)
-      return failed(fmt(raw.pixels.cols, " x ", raw.pixels.rows, " pixels is over decode.max_pixels = ", p.max_pixels));
+      return failed(fmt(raw.pixels.cols, " x ", raw.pixels.rows, " pixels is over extract.max_pixels = ", p.max_pixels));
     DecodeResult r;
     r.ok = true;
     r.rgb = raw.pixels;

@@ -13,7 +13,8 @@
 //   - CMYK (and YCCK) JPEG -> RGB by OpenCV's libjpeg path;
 //   - EXIF orientation (JPEG) is applied: the result is upright as viewers
 //     show it (OpenCV's IMREAD_COLOR does this; IMREAD_IGNORE_ORIENTATION is
-//     never used). Multi-frame files give their first frame.
+//     never used). Multi-frame files give their first frame
+//     (APNG, TIFF); an animated WebP is invalid, said so (OpenCV decodes none).
 //
 // Decompression bombs: the width and height are read from the header (PNG
 // IHDR, JPEG SOFn, BMP info header, TIFF first IFD, WebP VP8/VP8L/VP8X)

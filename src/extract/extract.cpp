@@ -141,14 +141,40 @@ class BatchLoop {
     m_.net->forward(b.x, nr, feats_.data());
     for (int64_t i = 0; i < nr; ++i) {
       valid_[i] = b.valid[i];
-      if (valid_[i]) continue;
-      std::fill(feats_.begin() + i * d_, feats_.begin() + (i + 1) * d_, 0.0f);
-      ++bad_here;
-      if (invalid_logged_++ < kMaxLoggedInvalid)
-        log::warn("extract: ", src_.id(rows.begin + i), ": ", (*b.reasons)[i], " (row ", rows.begin + i,
-                  " marked invalid)");
-      else if (invalid_logged_ == kMaxLoggedInvalid + 1)
-        log::warn("extract: more invalid rows on this rank are not logged: see /valid and /ids in ", p_.out);
+      if (!valid_[i]) mark_invalid(rows, i, (*b.reasons)[i]);
+    }
+  }
+
+  /// Row i of the batch zeroed, marked invalid, counted and logged (the
+  /// first kMaxLoggedInvalid of the rank).
+  void mark_invalid(RowRange rows, int64_t i, const std::string& why) {
+    valid_[i] = 0;
+    std::fill(feats_.begin() + i * d_, feats_.begin() + (i + 1) * d_, 0.0f);
+    ++bad_here;
+    if (invalid_logged_++ < kMaxLoggedInvalid)
+      log::warn("extract: ", src_.id(rows.begin + i), ": ", why, " (row ", rows.begin + i, " marked invalid)");
+    else if (invalid_logged_ == kMaxLoggedInvalid + 1)
+      log::warn("extract: more invalid rows on this rank are not logged: see /valid and /ids in ", p_.out);
+  }
+
+  /// Rows the backbone gave NaN or Inf (or, stored as float16, values
+  /// beyond its range, which become Inf): invalid, not written as valid
+  /// rows that every later stage refuses.
+  void refuse_unstorable(RowRange rows) {
+    constexpr float kHalfMax = 65504.0f;
+    for (int64_t i = 0; i < rows.size(); ++i) {
+      if (!valid_[i]) continue;
+      const float* x = feats_.data() + i * d_;
+      bool finite = true, fits = true;
+      for (int64_t j = 0; j < d_; ++j) {
+        finite = finite && std::isfinite(x[j]);
+        fits = fits && std::fabs(x[j]) <= kHalfMax;
+      }
+      if (!finite)
+        mark_invalid(rows, i, "the backbone's features hold NaN or Inf");
+      else if (p_.half && !fits)
+        mark_invalid(rows, i, "a feature beyond float16's range (|x| > 65504) with extract.half (extract without "
+                              "--half, or with --normalize)");
     }
   }
 
@@ -156,6 +182,7 @@ class BatchLoop {
   void write(RowRange rows) {
     const int64_t nr = rows.size();
     if (p_.normalize) normalize_rows(feats_.data(), nr, d_, valid_.data());
+    refuse_unstorable(rows);
     std::fill(ids_.begin(), ids_.begin() + nr * id_len_, '\0');
     for (int64_t i = 0; i < nr; ++i) {
       labels_[i] = src_.label(rows.begin + i);

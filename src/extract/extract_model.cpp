@@ -91,6 +91,14 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
   spec.autocast = p.autocast;
   spec.flush_denormal = p.flush_denormal;
   m.net = loader(spec);
+  // The sidecar's output_dim was parsed and never compared: a sidecar of
+  // another model passed without a word.
+  const std::string sidecar = sidecar_path_for(p.backbone);
+  if (file_exists(sidecar)) {
+    const int64_t said = load_model_sidecar(sidecar).output_dim;
+    require(said < 0 || said == m.net->dim(), sidecar, ": output_dim is ", said, " but ", p.backbone, " gives ",
+            m.net->dim(), " values per image: the sidecar belongs to another model");
+  }
   if (p.autocast != "none" && !m.net->on_gpu()) log::warn("extract.autocast=", p.autocast, " is ignored on the CPU");
   refuse_shared_gpu(m.net->on_gpu() ? m.net->device() : "", comm);
   m.decode_threads = resolve_threads(p, cores, false, m.net->on_gpu()).first;

@@ -18,12 +18,17 @@ const Value* find(const Value& root, const char* key) {
   return it == root.obj.end() ? nullptr : &it->second;
 }
 
-int64_t integer(const std::string& file, const char* key, const Value& v, int64_t min) {
-  require(v.type == Value::Type::number && std::floor(v.num) == v.num && v.num >= double(min) && v.num < 1e15, file,
-          ": key '", key, "' is ", v.type == Value::Type::number ? fmt(v.num) : std::string(v.type_name()),
-          " (expected an integer >= ", min, ")");
+/// An integer in [min, max] (max: what the caller's type and use can take;
+/// 4294967328 was taken as 32 by a cast to int).
+int64_t integer(const std::string& file, const char* key, const Value& v, int64_t min, int64_t max) {
+  require(v.type == Value::Type::number && std::floor(v.num) == v.num && v.num >= double(min) && v.num <= double(max),
+          file, ": key '", key, "' is ", v.type == Value::Type::number ? fmt(v.num) : std::string(v.type_name()),
+          " (expected an integer in [", min, ", ", max, "])");
   return static_cast<int64_t>(v.num);
 }
+
+/// Image sides: far above any network's input, far below int's range.
+constexpr int64_t kMaxSide = 1 << 15;
 
 std::vector<float> three_floats(const std::string& file, const char* key, const Value* v) {
   require(v != nullptr, file, ": key '", key, "' is missing (expected an array of 3 numbers, R,G,B)");
@@ -54,20 +59,20 @@ ModelSidecar load_model_sidecar(const std::string& path) {
   if (size->type == Value::Type::array) {
     require(size->arr.size() == 1 || size->arr.size() == 2, path, ": key 'input_size' has ", size->arr.size(),
             " values (expected [H, W] or [N])");
-    s.input_height = static_cast<int>(integer(path, "input_size", size->arr[0], 1));
-    s.input_width = static_cast<int>(integer(path, "input_size", size->arr.back(), 1));
+    s.input_height = static_cast<int>(integer(path, "input_size", size->arr[0], 1, kMaxSide));
+    s.input_width = static_cast<int>(integer(path, "input_size", size->arr.back(), 1, kMaxSide));
   } else {
-    s.input_height = s.input_width = static_cast<int>(integer(path, "input_size", *size, 1));
+    s.input_height = s.input_width = static_cast<int>(integer(path, "input_size", *size, 1, kMaxSide));
   }
   s.mean = three_floats(path, "mean", find(root, "mean"));
   s.std = three_floats(path, "std", find(root, "std"));
   for (float x : s.std) require(x > 0, path, ": key 'std' holds ", x, " (expected > 0)");
-  if (const Value* r = find(root, "resize")) s.resize = static_cast<int>(integer(path, "resize", *r, 1));
+  if (const Value* r = find(root, "resize")) s.resize = static_cast<int>(integer(path, "resize", *r, 1, kMaxSide));
   if (const Value* r = find(root, "interpolation")) {
     require(r->type == Value::Type::string, path, ": key 'interpolation' is ", r->type_name(), " (expected a string)");
     s.interpolation = r->str;
   }
-  if (const Value* r = find(root, "output_dim")) s.output_dim = integer(path, "output_dim", *r, 1);
+  if (const Value* r = find(root, "output_dim")) s.output_dim = integer(path, "output_dim", *r, 1, int64_t(1) << 31);
   return s;
 }
 

@@ -146,6 +146,12 @@ Projection solve_pca(const PcaMoments& mo, const std::vector<double>& a, const s
   require(o.dim >= 1 && o.dim <= d_in, "extract.pca_dim is ", o.dim, " but the rows have ", d_in,
           " values; expected 1..", d_in);
   require(mo.count >= 2, "PCA: only ", mo.count, " readable rows were sampled (need at least 2)");
+  // m rows span at most m - 1 directions around their mean: the rest are
+  // arbitrary, with variance ~0, and whitening scaled them up to dominate
+  // every row that has any value there.
+  require(!o.whiten || mo.count > o.dim, "extract.pca_whiten: ", mo.count, " sampled rows span at most ",
+          mo.count - 1, " directions, fewer than extract.pca_dim = ", o.dim,
+          ": raise extract.pca_sample (or the images), lower pca_dim, or do not whiten");
   require(int64_t(a.size()) == d_in && int64_t(b.size()) == d_in, "solve_pca: affine map of ", a.size(), " and ",
           b.size(), " values for ", d_in, " columns");
   Projection proj;

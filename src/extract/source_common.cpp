@@ -45,15 +45,15 @@ bool holds_cifar_batches(const std::string& dir) {
 }  // namespace
 
 void SourceParams::validate() const {
-  require(!path.empty(), "source.path is empty: give a folder, list file, HDF5 file or CIFAR batch");
-  require(one_of(type, {"auto", "folder", "list", "hdf5", "cifar"}), "source.type is '", type,
+  require(!path.empty(), "extract.source is empty: give a folder, list file, HDF5 file or CIFAR batch");
+  require(one_of(type, {"auto", "folder", "list", "hdf5", "cifar"}), "extract.source_type is '", type,
           "' (expected auto|folder|list|hdf5|cifar)");
-  require(one_of(folder_labels, {"auto", "yes", "no"}), "source.folder_labels is '", folder_labels,
+  require(one_of(folder_labels, {"auto", "yes", "no"}), "extract.folder_labels is '", folder_labels,
           "' (expected auto|yes|no)");
-  require(!hdf5_images.empty(), "source.hdf5_images is empty (expected a dataset name such as /images)");
-  require(one_of(cifar_split, {"all", "train", "test"}), "source.cifar_split is '", cifar_split,
+  require(!hdf5_images.empty(), "extract.hdf5_images is empty (expected a dataset name such as /images)");
+  require(one_of(cifar_split, {"all", "train", "test"}), "extract.cifar_split is '", cifar_split,
           "' (expected all|train|test)");
-  require(max_file_bytes > 0, "source.max_file_bytes is ", max_file_bytes, " (expected > 0)");
+  require(max_file_bytes > 0, "extract.max_file_bytes is ", max_file_bytes, " (expected > 0)");
 }
 
 std::string ImageSource::describe() const {
@@ -134,7 +134,7 @@ std::unique_ptr<ImageSource> open_source_as_given(const SourceParams& p) {
       else if (e == ".bin") type = "cifar";
       else
         throw Error(fmt("cannot tell the kind of image source ", p.path, " from its extension '", e,
-                        "' (expected a folder, .h5/.hdf5, .txt/.csv/.lst or .bin): set source.type"));
+                        "' (expected a folder, .h5/.hdf5, .txt/.csv/.lst or .bin): set extract.source_type"));
     }
   }
   if (type == "folder") return extract::open_folder_source(p);
@@ -166,7 +166,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes)
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw Error(fmt(path, ": cannot stat: ", errno_text(errno)));
   require(S_ISREG(st.st_mode), path, ": not a regular file");
-  require(st.st_size <= max_bytes, path, ": file is ", st.st_size, " bytes, over source.max_file_bytes = ",
+  require(st.st_size <= max_bytes, path, ": file is ", st.st_size, " bytes, over extract.max_file_bytes = ",
           max_bytes);
   std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
   size_t got = 0;

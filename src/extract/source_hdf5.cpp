@@ -198,7 +198,7 @@ class Hdf5Source : public ImageSource {
   void open_images() {
     dset_ = quiet([&] { return H5Dopen2(file_, images_.c_str(), H5P_DEFAULT); });
     require(dset_ >= 0, path_, ": no dataset '", images_, "' (the file's root holds ", root_members(file_),
-            "; set source.hdf5_images)");
+            "; set extract.hdf5_images)");
     Hid type(H5Dget_type(dset_), H5Tclose);
     require(H5Tget_class(type.id) == H5T_INTEGER && H5Tget_size(type.id) == 1 && H5Tget_sign(type.id) == H5T_SGN_NONE,
             path_, ": ", images_, " is ", type_text(type.id), " (expected uint8 pixels)");
@@ -216,7 +216,7 @@ class Hdf5Source : public ImageSource {
     // before the decoder's max_pixels could refuse it.
     const double row_bytes = double(h_) * double(w_) * double(c_);
     require(row_bytes <= double(max_row_bytes_), path_, ": ", images_, " is ", shape_text(dims), ": one image is ",
-            static_cast<int64_t>(row_bytes), " bytes, over source.max_file_bytes = ", max_row_bytes_);
+            static_cast<int64_t>(row_bytes), " bytes, over extract.max_file_bytes = ", max_row_bytes_);
     setup_direct_reads();
   }
 
@@ -240,7 +240,7 @@ class Hdf5Source : public ImageSource {
     if (exists <= 0) {
       H5Eclear2(H5E_DEFAULT);
       require(!must_exist, path_, ": no labels dataset '", name, "' (the file's root holds ", root_members(file_),
-              "; set source.hdf5_labels, or '' for none)");
+              "; set extract.hdf5_labels, or '' for none)");
       return;
     }
     Hid d(quiet([&] { return H5Dopen2(file_, name.c_str(), H5P_DEFAULT); }), H5Dclose);
@@ -270,7 +270,7 @@ class Hdf5Source : public ImageSource {
   }
 
   std::string images_;
-  int64_t max_row_bytes_;  // bytes of one image at most (source.max_file_bytes)
+  int64_t max_row_bytes_;  // bytes of one image at most (extract.max_file_bytes)
   hid_t file_ = -1, dset_ = -1;
   int fd_ = -1;
   uint64_t offset_ = 0;

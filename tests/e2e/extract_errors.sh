@@ -22,6 +22,22 @@ for name, m in [("flat", Flat()), ("tokens", Tokens()), ("pair", Pair())]:
     torch.jit.save(torch.jit.trace(m, torch.zeros(2, 3, 32, 32)), f"{name}.pt")
     json.dump({"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}, open(f"{name}.json", "w"))
 torch.jit.save(torch.jit.trace(Tokens(), torch.zeros(2, 3, 32, 32)), "nosidecar.pt")
+# NaN for images whose red mean is high; 1e5-scale features (fine in float32,
+# Inf in float16); a sidecar that names another model's output size; an
+# input size that wrapped to 32 in a cast to int.
+class SomeNaN(torch.nn.Module):
+    def forward(self, x):
+        m = x.mean((2, 3))
+        return torch.where(m[:, :1] > 0.0, m * float("nan"), m)
+class Big(torch.nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3)) * 1e5 + 1e5
+side = {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
+for name, m in [("somenan", SomeNaN()), ("big", Big()), ("otherdim", Big()), ("wrap", Big())]:
+    torch.jit.save(torch.jit.trace(m, torch.zeros(2, 3, 32, 32)), f"{name}.pt")
+    json.dump(side, open(f"{name}.json", "w"))
+json.dump(dict(side, output_dim=512), open("otherdim.json", "w"))
+json.dump(dict(side, input_size=4294967328), open("wrap.json", "w"))
 PY
 n=0
 check() {  # check NP "expected message" args...
@@ -54,7 +70,28 @@ check 1 "extract.pca_dim is 5000 but the pixels backbone gives 3072 values" --so
 check 1 "extract: no backbone given" --source "$cifar"
 check 1 "extract.device is cuda but this LibTorch has no CUDA" --source "$cifar" "${m[@]}" --device cuda
 check 1 "extract.batch is 0" --source "$cifar" "${m[@]}" --batch 0
+check 1 "otherdim.json: output_dim is 512 but otherdim.pt gives 3 values per image" --source "$cifar" --backbone otherdim.pt
+check 1 "wrap.json: key 'input_size' is 4.29497e+09 (expected an integer in [1, 32768])" --source "$cifar" --backbone wrap.pt
 pass "$n bad-input cases give clear errors"
+
+# Features the backbone gives as NaN, or beyond float16's range with --half:
+# invalid rows, counted and logged (they were written as valid rows, rc 0,
+# and every later stage refused the file).
+for args in "--backbone somenan.pt" "--backbone big.pt --half"; do
+  rm -f nan.h5
+  dcrun 2 extract --source "$cifar" $args --out nan.h5 >nan.txt 2>&1 || { cat nan.txt; fail "extract $args"; }
+  $PY - "$args" <<'PY' || { cat nan.txt; fail "extract $args: non-finite rows stored as valid"; }
+import sys, h5py, numpy as np
+f = h5py.File("nan.h5"); X = f["features"][:].astype(np.float32); v = f["valid"][:]
+bad = ~np.isfinite(X).all(1)
+assert not (bad & (v == 1)).any(), "%d valid rows hold NaN/Inf" % (bad & (v == 1)).sum()
+assert 0 < (v == 0).sum() <= len(v), "no row marked invalid"
+print(sys.argv[1], ": %d of %d rows invalid, none non-finite and valid" % ((v == 0).sum(), len(v)))
+PY
+  grep -q "the backbone's features hold NaN or Inf\|beyond float16's range" nan.txt || { cat nan.txt; fail "$args: not said"; }
+done
+dcrun 1 kmeans --features nan.h5 --k 3 --out nan-km.h5 >/dev/null 2>&1 || fail "kmeans on the extract with invalid rows"
+pass "non-finite features: invalid rows, said; later stages take the file"
 
 # Loose images beside class folders: no labels (which class would a loose
 # image be?), now said instead of dropping the subfolders' labels silently.

@@ -236,6 +236,24 @@ TEST(ExtractDecode, BadInputGivesReasonsNotExceptions) {
   expect_bad(std::vector<uint8_t>(webp.begin(), webp.begin() + webp.size() / 2), "WebP", "WebP cut");
   auto tif = encode(pattern_rgb(), ".tiff");
   expect_bad(std::vector<uint8_t>(tif.begin(), tif.begin() + 10), "TIFF", "TIFF cut in header");
+
+  // An animated WebP (VP8X with the animation flag, an ANIM chunk): OpenCV
+  // decodes none of it; the reason said "corrupt WebP".
+  std::vector<uint8_t> anim = {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
+                               0x02, 0, 0, 0, 15, 0, 0, 15, 0, 0, 'A', 'N', 'I', 'M', 6, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  anim[4] = uint8_t(anim.size() - 8);
+  expect_bad(anim, "animated WebP: OpenCV decodes none of its frames", "animated WebP");
+}
+
+TEST(ExtractDecode, BytesAfterIendAreAllowed) {
+  // A whole PNG followed by 5 KB (an appended thumbnail, a download's
+  // padding): IEND was searched for in the last 4 KiB only, and the image
+  // was dropped as "truncated PNG".
+  auto png = encode(pattern_rgb(), ".png");
+  png.insert(png.end(), 5000, uint8_t(0x42));
+  DecodeResult d = decode_image(png);
+  EXPECT_TRUE(d.ok) << d.reason;
+  EXPECT_EQ(d.rgb.cols, pattern_rgb().cols);
 }
 
 TEST(ExtractDecode, OversizedImagesAreRefusedBeforeDecoding) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "comm/local_comm.h"
+#include "common/test_common.h"
 #include "common/tolerances.h"
 #include "distclust/error.h"
 #include "distclust/rng.h"
@@ -157,6 +158,18 @@ TEST(ExtractPca, TooManyComponentsAndAMismatchedProjectionAreNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("extract.pca_dim is 11 but the backbone gives 10 values"), std::string::npos)
         << e.what();
+  }
+  // Whitening 8 components of 6 rows: 3 directions arbitrary, scaled ~600x
+  // (the audit's garbage columns); refused, naming both keys.
+  {
+    NoiseSource few(6, -1);
+    FeaturePcaOptions o = options(8, false, true);
+    const std::string e = test::error_of([&] { fit_feature_pca(few, net, o, comm); });
+    EXPECT_NE(e.find("extract.pca_whiten: 6 sampled rows span at most 5 directions, fewer than extract.pca_dim = 8"),
+              std::string::npos)
+        << e;
+    o.pca.whiten = false;
+    EXPECT_NO_THROW(fit_feature_pca(few, net, o, comm));  // unwhitened, those directions carry ~0
   }
   Projection p = fit_feature_pca(src, net, options(3, false, false), comm);
   EXPECT_FALSE(p.normalize_input);

@@ -388,7 +388,7 @@ TEST(ExtractSources, Hdf5ErrorsNameFileDatasetAndShape) {
   // refused when opened, before a row is read.
   write_h5_dataset(t / "bomb.h5", "/images", H5T_STD_U8LE, {1, 20000, 20000, 3});
   msg = error_of([&] { open_source(params(t / "bomb.h5")); });
-  EXPECT_NE(msg.find("one image is 1200000000 bytes, over source.max_file_bytes = 268435456"), std::string::npos)
+  EXPECT_NE(msg.find("one image is 1200000000 bytes, over extract.max_file_bytes = 268435456"), std::string::npos)
       << msg;
 
   write_text(t / "text.h5", "not hdf5");
@@ -505,9 +505,9 @@ TEST(ExtractSources, OpenSourceChoosesAndValidates) {
   TempDir t;
   write_text(t / "x.foo", "?");
   std::string msg = error_of([&] { open_source(params(t / "x.foo")); });
-  EXPECT_NE(msg.find("source.type"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("extract.source_type"), std::string::npos) << msg;
   EXPECT_NE(error_of([&] { open_source(params(t / "x.foo", "pictures")); }).find("'pictures'"), std::string::npos);
-  EXPECT_NE(error_of([&] { open_source(params("")); }).find("source.path"), std::string::npos);
+  EXPECT_NE(error_of([&] { open_source(params("")); }).find("extract.source"), std::string::npos);
   SourceParams p = params(t / "x.foo");
   p.max_file_bytes = 0;
   EXPECT_THROW(p.validate(), Error);
