@@ -82,7 +82,7 @@ std::string sidecar_path_for(const std::string& model_path) {
 
 void apply_sidecar(const ModelSidecar& s, PreprocessParams& p) {
   require(s.input_height == s.input_width, "model input is ", s.input_height, " x ", s.input_width,
-          " (only square inputs are supported: preprocess.crop is one side)");
+          " (only square inputs are supported: extract.crop is one side)");
   p.crop = s.input_height;
   p.resize = s.resize > 0 ? s.resize : s.input_height;
   p.mean = s.mean;

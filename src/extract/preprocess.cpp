@@ -17,17 +17,17 @@ constexpr int64_t kMaxResizedPixels = int64_t(1) << 28;
 }  // namespace
 
 void PreprocessParams::validate() const {
-  require(resize >= 0, "preprocess.resize is ", resize, " (expected >= 0; 0 = keep size)");
-  require(crop >= 0, "preprocess.crop is ", crop, " (expected >= 0; 0 = no crop)");
-  require(mean.size() == 1 || mean.size() == 3, "preprocess.mean has ", mean.size(),
+  require(resize >= 0, "extract.resize is ", resize, " (expected >= 0; 0 = keep size)");
+  require(crop >= 0, "extract.crop is ", crop, " (expected >= 0; 0 = no crop)");
+  require(mean.size() == 1 || mean.size() == 3, "extract.mean has ", mean.size(),
           " values (expected 3, R,G,B, or 1 for all channels)");
-  require(std.size() == 1 || std.size() == 3, "preprocess.std has ", std.size(),
+  require(std.size() == 1 || std.size() == 3, "extract.std has ", std.size(),
           " values (expected 3, R,G,B, or 1 for all channels)");
-  for (float s : std) require(std::isfinite(s) && s > 0, "preprocess.std holds ", s, " (expected > 0)");
-  for (float m : mean) require(std::isfinite(m), "preprocess.mean holds ", m, " (expected a finite number)");
+  for (float s : std) require(std::isfinite(s) && s > 0, "extract.std holds ", s, " (expected > 0)");
+  for (float m : mean) require(std::isfinite(m), "extract.mean holds ", m, " (expected a finite number)");
   require(interpolation == "bilinear" || interpolation == "bicubic" || interpolation == "area" ||
               interpolation == "lanczos",
-          "preprocess.interpolation is '", interpolation, "' (expected bilinear|bicubic|area|lanczos)");
+          "extract.interpolation is '", interpolation, "' (expected bilinear|bicubic|area|lanczos)");
 }
 
 std::pair<int, int> resized_shape(int height, int width, int shorter) {

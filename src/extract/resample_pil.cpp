@@ -58,7 +58,7 @@ Filter filter_named(const std::string& name) {
   if (name == "bicubic") return {bicubic_filter, 2.0};
   if (name == "area") return {box_filter, 0.5};
   if (name == "lanczos") return {lanczos_filter, 3.0};
-  throw Error(fmt("preprocess.interpolation is '", name, "' (expected bilinear|bicubic|area|lanczos)"));
+  throw Error(fmt("extract.interpolation is '", name, "' (expected bilinear|bicubic|area|lanczos)"));
 }
 
 // Taps of each output position: first input index, count, fixed-point weights.

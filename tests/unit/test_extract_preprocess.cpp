@@ -159,10 +159,10 @@ TEST(ExtractPreprocess, ValidateAndBufferSizeErrors) {
   std::string msg = error_of([&] { preprocess(img, p, out.data(), out.size()); });
   EXPECT_NE(msg.find("3072"), std::string::npos) << msg;
   p.mean = {0.1f, 0.2f};
-  EXPECT_NE(error_of([&] { p.validate(); }).find("preprocess.mean"), std::string::npos);
+  EXPECT_NE(error_of([&] { p.validate(); }).find("extract.mean"), std::string::npos);
   p = PreprocessParams{};
   p.std = {1.f, 0.f, 1.f};
-  EXPECT_NE(error_of([&] { p.validate(); }).find("preprocess.std"), std::string::npos);
+  EXPECT_NE(error_of([&] { p.validate(); }).find("extract.std"), std::string::npos);
   p = PreprocessParams{};
   p.interpolation = "cubic";
   EXPECT_NE(error_of([&] { p.validate(); }).find("'cubic'"), std::string::npos);
