@@ -172,6 +172,7 @@ ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, 
     o.decode_threads = m.decode_threads;
     o.batch = p.batch;
     o.queue_batches = p.queue_batches;
+    o.progress_seconds = p.progress_seconds;
     m.pca = std::make_shared<Projection>(fit_feature_pca(src, *m.net, o, comm));
   }
   const int64_t d_in = m.net->dim();

@@ -1,6 +1,7 @@
 // PCA of a backbone's output rows (feature_pca.h): sample pass through the
 // backbone, per-column rounding to exact integers, pca.h's moments and solve.
 #include "extract/feature_pca.h"
+#include "distclust/progress.h"
 
 #include <algorithm>
 #include <cmath>
@@ -47,9 +48,16 @@ std::vector<float> sample_rows(const ImageSource& src, Backbone& net, const Feat
   DecodePool pool(sub, o.decode, o.prep, o.row_floats, plan_batches({RowRange{0, int64_t(rows.size())}}, o.batch),
                   o.decode_threads, o.queue_batches);
   std::vector<float> out(size_t(o.batch * d));
+  // Up to 20,000 images through the network before the extraction proper:
+  // minutes on a CPU node, so it reports progress (rank 0's share times
+  // the ranks: the sample is spread evenly).
+  Progress progress("extract PCA sample", "images", int64_t(rows.size()) * comm.size(), comm.rank() == 0,
+                    o.progress_seconds);
+  int64_t done = 0;
   for (int64_t b = 0; b < pool.size(); ++b) {
     ReadyBatch r = pool.next();
     net.forward(r.x, r.rows.size(), out.data());
+    progress.update((done += r.rows.size()) * comm.size());
     for (int64_t i = 0; i < r.rows.size(); ++i) {
       if (!r.valid[i]) continue;
       const float* x = out.data() + i * d;
@@ -63,6 +71,7 @@ std::vector<float> sample_rows(const ImageSource& src, Backbone& net, const Feat
     }
     pool.release();
   }
+  progress.finish();
   return held;
 }
 

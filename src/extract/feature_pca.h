@@ -32,6 +32,7 @@ struct FeaturePcaOptions {
   int decode_threads = 1;
   int batch = 64;                  ///< images per backbone call
   int queue_batches = 3;
+  double progress_seconds = -1;    ///< the sample pass's progress interval (extract.progress_seconds; < 0: default)
 };
 
 /// Fits the PCA of net's output rows over a keyed sample of src's rows [0, N),

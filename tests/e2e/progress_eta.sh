@@ -20,4 +20,11 @@ for f in km knn ivf scan ex; do
 done
 grep -q "kmeans (ETA if all iterations run): 5/5 iterations (100%)" km.txt || fail "kmeans progress does not reach 5/5"
 grep -q "knn exact (rank 0): 3000/3000 query rows (100%)" knn.txt || fail "knn progress does not reach its total"
-pass "progress with rate and ETA: kmeans, knn exact, knn ivf, scan, extract"
+# The PCA sample pass of a network backbone (up to 20,000 images through
+# the network before the extraction proper) was silent.
+model="$DC_SOURCE/../shared/models/cifar10-resnet20.pt"
+if [[ -f $model ]]; then
+  dcrun 2 extract --source imgs --backbone "$model" --pca-dim 4 --batch 8 --out fp.h5 > exp.txt
+  grep -qE "extract PCA sample: [0-9]+/80 images .*/s, ETA" exp.txt || { cat exp.txt; fail "no progress in the PCA sample pass"; }
+fi
+pass "progress with rate and ETA: kmeans, knn exact, knn ivf, scan, extract (and its PCA sample)"
