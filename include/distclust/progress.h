@@ -18,6 +18,9 @@ class Progress {
   Progress(std::string what, std::string unit, int64_t total, bool rank0, double interval_seconds = -1);
   /// done: units computed so far (all ranks). Prints when the interval passed.
   void update(int64_t done);
+  /// As update, for a count with a fraction (an iteration part done),
+  /// printed with one decimal.
+  void update_partial(double done);
   /// Ends a terminal line (newline) if one is open.
   void finish();
   /// Seconds since construction.
@@ -25,7 +28,7 @@ class Progress {
 
  private:
   using Clock = std::chrono::steady_clock;
-  void print(int64_t done, double secs);
+  void print(double done, double secs);
   std::string what_, unit_;
   int64_t total_;
   double interval_;

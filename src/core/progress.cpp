@@ -53,10 +53,20 @@ void Progress::update(int64_t done) {
   print(done, std::chrono::duration<double>(now - t0_).count());
 }
 
-void Progress::print(int64_t done, double secs) {
+void Progress::update_partial(double done) {
+  if (!on_) return;
+  auto now = Clock::now();
+  if (std::chrono::duration<double>(now - last_).count() < interval_) return;
+  last_ = now;
+  print(done, std::chrono::duration<double>(now - t0_).count());
+}
+
+void Progress::print(double done, double secs) {
   const double rate = secs > 0 ? done / secs : 0;
   const double pct = total_ > 0 ? 100.0 * done / total_ : 100.0;
-  std::string line = fmt(what_, ": ", done, "/", total_, " ", unit_, " (", std::lround(pct * 10) / 10.0, "%), ",
+  // Whole counts as integers (as before); a partial count with one decimal.
+  const std::string count = done == std::floor(done) ? fmt(int64_t(done)) : fmt(std::lround(done * 10) / 10.0);
+  std::string line = fmt(what_, ": ", count, "/", total_, " ", unit_, " (", std::lround(pct * 10) / 10.0, "%), ",
                          std::lround(rate * 10) / 10.0, " ", unit_, "/s, ETA ",
                          rate > 0 ? clock_text((total_ - done) / rate) : std::string("?"));
   if (tty_ && log::level() <= log::Level::info) {  // -q: nothing on the terminal

@@ -120,6 +120,7 @@ class EM {
   void run() {
     Progress progress("gmm (ETA if all iterations run)", "iterations",
                       int64_t(p_.restarts - st_.restart) * p_.iters - st_.next_iter, comm_.rank() == 0);
+    progress_ = &progress;
     for (; st_.restart < p_.restarts; ++st_.restart) {
       if (st_.means.empty()) start_restart();
       for (; !st_.finished && st_.next_iter < p_.iters; ++st_.next_iter) {
@@ -131,6 +132,7 @@ class EM {
       finish_restart();
     }
     progress.finish();
+    progress_ = nullptr;
   }
 
   GMMResult result() {
@@ -176,10 +178,10 @@ class EM {
 
   /// An E-step pass of m over the data: the mean log-likelihood (collective).
   double pass(const GMMParamsFit& m, const GMMRowOutput* out, std::vector<int64_t>* stats_out = nullptr,
-              GMMGrids* grids_out = nullptr) {
+              GMMGrids* grids_out = nullptr, const std::function<void(double)>& on_progress = {}) {
     const GMMGrids grids(double(n_valid_), deviation_bound(col_max_, m.means));
     std::vector<int64_t> stats;
-    gmm_e_step(b_, make_density(m), &grids, &stats, out);
+    gmm_e_step(b_, make_density(m), &grids, &stats, out, on_progress);
     comm_.allreduce_sum(stats.data(), stats.size());  // N, S, Q, log-likelihood: one message, exact
     const double ll = gmm_mean_loglik(stats, GMMStatsLayout(k_, d_, full_), grids, n_valid_);
     if (stats_out) *stats_out = std::move(stats);
@@ -239,7 +241,10 @@ class EM {
     std::vector<int64_t> stats;
     GMMGrids grids(1, 1);
     const GMMParamsFit m = current();
-    const double ll = pass(m, nullptr, &stats, &grids);
+    // Rank 0's share of the pass as part of the iteration (ranks hold equal shares).
+    const double ll = pass(m, nullptr, &stats, &grids, [&](double f) {
+      if (progress_) progress_->update_partial(double(done_iters_) + f);
+    });
     set_current(gmm_m_step(stats, m, grids, reg_covar_, &st_.empty_components));
     iter_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st_.history.push_back(ll);
@@ -284,6 +289,7 @@ class EM {
   const int64_t k_, d_;
   const bool full_;
   int64_t n_valid_ = 0, done_iters_ = 0;
+  Progress* progress_ = nullptr;  // run()'s, for the lines from inside an iteration
   std::vector<double> col_max_, var_;
   double reg_covar_ = 0;
   bool resumed_ = false;

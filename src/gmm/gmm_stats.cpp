@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cfloat>
 #include <cmath>
 
@@ -92,13 +93,14 @@ double deviation_bound(const std::vector<double>& col_max, const std::vector<dou
 }
 
 void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
-                const GMMRowOutput* out) {
+                const GMMRowOutput* out, const std::function<void(double)>& on_progress) {
   require(!stats == !grids, "gmm_e_step: statistics need their grids");
   const int64_t k = g.k, d = g.d, n = b.local_rows();
   const GMMStatsLayout L(k, d, g.full);
   const bool sums = stats != nullptr;
   if (sums) stats->assign(size_t(L.size()), 0);
   const int64_t tiles = (n + kTile - 1) / kTile;
+  std::atomic<int64_t> started{0};
 #pragma omp parallel
   {
     std::vector<int64_t> acc(sums ? size_t(L.size()) : 0, 0);
@@ -107,6 +109,8 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grid
     int64_t rows[kTile];
 #pragma omp for schedule(static)
     for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t now = ++started;
+      if (on_progress && omp_get_thread_num() == 0) on_progress(double(now) / double(tiles));
       int64_t t = 0;
       for (int64_t i = tile * kTile; i < std::min(n, (tile + 1) * kTile); ++i) {
         if (!b.valid[i]) {

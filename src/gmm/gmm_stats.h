@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "extract/features_file.h"
@@ -61,8 +62,11 @@ struct GMMRowOutput {
 /// g.means) summed into *stats on `grids` (resized to layout.size(), local
 /// sums; the caller allreduces). Writes rows' outputs when `out` is given.
 /// stats and grids null: the outputs only (applying a fitted mixture).
+/// on_progress: called now and then from one thread with the fraction of
+/// this rank's rows taken so far (a full-covariance pass at large D takes
+/// a minute: progress lines come from inside it).
 void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
-                const GMMRowOutput* out = nullptr);
+                const GMMRowOutput* out = nullptr, const std::function<void(double)>& on_progress = {});
 
 /// The statistics of a hard assignment (labels [local rows], -1 = none)
 /// centred on `centres` [k x d]: the k-means initialisation.

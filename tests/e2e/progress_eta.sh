@@ -20,6 +20,11 @@ for f in km knn ivf scan ex; do
 done
 grep -q "kmeans (ETA if all iterations run): 5/5 iterations (100%)" km.txt || fail "kmeans progress does not reach 5/5"
 grep -q "knn exact (rank 0): 3000/3000 query rows (100%)" knn.txt || fail "knn progress does not reach its total"
+# gmm reports from inside an EM pass (a full-covariance pass at D=2048 ran
+# 57 s without a line): a fractional iteration count.
+dcrun 2 gmm --features f.h5 --k 3 --iters 2 --tol 0 --out g.h5 > gmm.txt
+grep -qE "gmm \(ETA if all iterations run\): [0-9]+\.[0-9]/2 iterations .*/s, ETA" gmm.txt ||
+  { cat gmm.txt; fail "gmm: no progress from inside an iteration"; }
 # The PCA sample pass of a network backbone (up to 20,000 images through
 # the network before the extraction proper) was silent.
 model="$DC_SOURCE/../shared/models/cifar10-resnet20.pt"
