@@ -179,8 +179,11 @@ void refuse_duplicate_keys(const YAML::Node& n, const std::string& path, const s
   if (!n.IsMap()) return;
   std::map<std::string, int> seen;  // key -> line
   for (const auto& kv : n) {
-    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
     const int line = kv.first.Mark().line + 1;
+    // A complex key (? [a]: 1) failed later as "yaml-cpp: bad conversion", no file named.
+    require(kv.first.IsScalar(), path, ": line ", line, ": a key under '", where.empty() ? "(top)" : where,
+            "' is a list or mapping, not a name");
+    const std::string key = kv.first.Scalar();
     auto [it, fresh] = seen.emplace(key, line);
     require(fresh, path, ": line ", line, ": key '", where, key, "' appears twice (first at line ", it->second,
             "); remove one");

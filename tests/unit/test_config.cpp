@@ -45,13 +45,15 @@ TEST(Config, UnknownKeyIsNamed) {
   EXPECT_NE(e.find("unknown key 'nope'"), std::string::npos) << e;
 }
 
-TEST(Config, SecondYamlDocumentIsRefused) {
+TEST(Config, SecondDocumentAndComplexKeysAreRefused) {
   // kmeans.k: 9 after --- was read by no one, and k=7 ran.
   const std::string e = error_of([] { Config::load(write_yaml("kmeans:\n  k: 7\n---\nkmeans:\n  k: 9\n")); });
   EXPECT_NE(e.find("holds 2 YAML documents (separated by ---)"), std::string::npos) << e;
   EXPECT_NO_THROW(Config::load(write_yaml("---\nkmeans:\n  k: 7\n")));  // one document, marked
   EXPECT_NO_THROW(Config::load(write_yaml("")));                           // none: every default
   EXPECT_NO_THROW(Config::load(write_yaml("kmeans:\n  k: 7\n---\n")));   // a trailing --- holds nothing
+  const std::string k = error_of([] { Config::load(write_yaml("? [a]\n: 1\n")); });
+  EXPECT_NE(k.find(": line 1: a key under '(top)' is a list or mapping, not a name"), std::string::npos) << k;
 }
 
 TEST(Config, UnknownSectionIsNamed) {
