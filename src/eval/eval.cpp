@@ -42,14 +42,6 @@ std::vector<std::pair<std::string, std::string>> parse_methods(const std::string
 
 namespace {
 
-/// Throws naming `what` and the first value below -1 (and how many).
-void require_codes(const std::vector<int64_t>& v, const std::string& what, const char* rule) {
-  const auto bad = std::find_if(v.begin(), v.end(), [](int64_t x) { return x < -1; });
-  if (bad == v.end()) return;
-  const auto count = std::count_if(v.begin(), v.end(), [](int64_t x) { return x < -1; });
-  throw Error(fmt(what, " holds ", *bad, " at row ", bad - v.begin(), " (", count, " values below -1): ", rule));
-}
-
 /// /assign of a predictions file, checked against the label count.
 std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std::string& labels) {
   LocalCommunicator self;
@@ -59,7 +51,7 @@ std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std
           ": expected one integer cluster number per row (a float would be truncated)");
   auto pred = pr.read_all<int64_t>("/assign");
   require(pred.size() == rows, path, ": /assign has ", pred.size(), " rows but ", labels, ": /labels has ", rows);
-  require_codes(pred, path + ": /assign", "cluster numbers are >= 0, -1 for invalid rows");
+  require_codes(pred, path + ": /assign", kClusterRule);
   // Labels in a features file: it must hold the rows the predictions were
   // made from (a labels-only file is not judged: io/rows_identity.h).
   require_same_rows(path, labels, "eval");
@@ -90,7 +82,7 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
               ": expected one integer class per row");
       auto truth = lr.read_all<int64_t>("/labels");
       // -1 is "unknown"; another negative number was dropped silently as one.
-      require_codes(truth, p.labels + ": /labels", "class numbers are >= 0, -1 where unknown");
+      require_codes(truth, p.labels + ": /labels", kLabelRule);
       require(std::any_of(truth.begin(), truth.end(), [](int64_t v) { return v >= 0; }), p.labels,
               ": /labels has no known class (all ", truth.size(), " rows are -1): nothing to score "
               "(a folder without class subfolders gives no labels)");

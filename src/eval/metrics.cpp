@@ -8,6 +8,14 @@
 #include "eval/metrics.h"
 
 namespace distclust {
+
+void require_codes(const std::vector<int64_t>& v, const std::string& what, const char* rule) {
+  const auto bad = std::find_if(v.begin(), v.end(), [](int64_t x) { return x < -1; });
+  if (bad == v.end()) return;
+  const auto count = std::count_if(v.begin(), v.end(), [](int64_t x) { return x < -1; });
+  throw Error(fmt(what, " holds ", *bad, " at row ", bad - v.begin(), " (", count, " values below -1): ", rule));
+}
+
 namespace {
 
 // Dense Hungarian up to this many clusters x classes cells (256 x 256, a few

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace distclust {
@@ -64,6 +65,16 @@ Contingency contingency_table(const std::vector<int64_t>& truth,
 /// split differently by the two labelings (e.g. both all-singletons).
 /// Throws Error when no row is left.
 Scores score(const std::vector<int64_t>& truth, const std::vector<int64_t>& pred);
+
+/// Class and cluster numbers are >= 0, or -1 (unknown, invalid): throws
+/// naming `what`, the first value below -1, its row and how many, then
+/// `rule`. (Dropped as unknown, 1165 of 3000 rows once went unscored.)
+/// eval and report apply it alike.
+void require_codes(const std::vector<int64_t>& v, const std::string& what, const char* rule);
+
+/// The rules require_codes states for labels and for clusters.
+constexpr const char* kLabelRule = "class numbers are >= 0, -1 where unknown";
+constexpr const char* kClusterRule = "cluster numbers are >= 0, -1 for invalid rows";
 
 /// Same conventions as score(); each builds its own contingency table, so
 /// call score() when more than one number is needed.

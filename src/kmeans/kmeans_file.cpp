@@ -34,6 +34,7 @@ void write_kmeans(const std::string& path, Communicator& comm, const FeatureBloc
     w.write_vector("/sweep_silhouette", sweep->silhouette);
     w.attr("suggested_k", sweep->suggested_k);
     w.attr("sweep_sample", sweep->sample);
+    w.attr("sweep_valid_rows", sweep->valid_rows);
   }
   w.commit();
 }
@@ -50,6 +51,7 @@ KMeansSweep read_kmeans_sweep(const std::string& path) {
           ": /sweep_k, /sweep_inertia and /sweep_silhouette differ in length");
   s.suggested_k = r.has_attr("suggested_k") ? int64_t(r.attr_double("suggested_k")) : 0;
   s.sample = r.has_attr("sweep_sample") ? int64_t(r.attr_double("sweep_sample")) : 0;
+  s.valid_rows = r.has_attr("sweep_valid_rows") ? int64_t(r.attr_double("sweep_valid_rows")) : 0;
   return s;
 }
 

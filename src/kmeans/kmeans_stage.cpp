@@ -34,6 +34,7 @@ KMeansResult run_sweep(FeatureBlock& b, const KMeansParams& p, Communicator& com
   KMeansResult best;
   double best_sil = -2;
   sweep.sample = p.sweep_sample;
+  sweep.valid_rows = n_valid;
   int64_t done = 0;
   for (int k : ks) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -45,9 +46,7 @@ KMeansResult run_sweep(FeatureBlock& b, const KMeansParams& p, Communicator& com
     sweep.k.push_back(k);
     sweep.inertia.push_back(r.final_inertia);
     sweep.silhouette.push_back(sil);
-    // Rows are kept with probability sample / valid: all of them when fewer.
-    const std::string rows = n_valid <= p.sweep_sample ? fmt("all ", n_valid, " rows")
-                                                       : fmt("about ", p.sweep_sample, " sampled rows");
+    const std::string rows = sweep_rows_text(p.sweep_sample, n_valid);
     log::info("kmeans sweep: K=", k, ": inertia ", r.final_inertia, ", silhouette ", sil, " (", rows, "), ",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
     if (sil > best_sil) best_sil = sil, best = std::move(r), sweep.suggested_k = k;  // ties: the smaller K

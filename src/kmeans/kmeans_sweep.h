@@ -36,7 +36,16 @@ struct KMeansSweep {
   std::vector<int64_t> k;
   std::vector<double> inertia, silhouette;
   int64_t suggested_k = 0;
-  int64_t sample = 0;  ///< rows the silhouette was computed on
+  int64_t sample = 0;      ///< kmeans.sweep_sample: rows drawn for each silhouette
+  int64_t valid_rows = 0;  ///< valid rows of the features (0: not recorded, an older file)
 };
+
+/// The rows a sweep's silhouettes were computed on, as the log and the
+/// report say it: "all N rows" when there were no more than the sample,
+/// else "about S sampled rows" (rows are kept with probability S / N).
+inline std::string sweep_rows_text(int64_t sample, int64_t valid_rows) {
+  if (valid_rows > 0 && valid_rows <= sample) return "all " + std::to_string(valid_rows) + " rows";
+  return "about " + std::to_string(sample) + " sampled rows";
+}
 
 }  // namespace distclust

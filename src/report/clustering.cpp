@@ -7,6 +7,7 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
+#include "eval/metrics.h"
 #include "io/h5store.h"
 #include "distclust/config.h"
 #include "kmeans/kmeans.h"
@@ -124,6 +125,7 @@ void read_on_root(Clustering& cl) {
   LocalCommunicator self;
   H5Reader fr(cl.features, self), pr(cl.pred, self);
   cl.assign = pr.read_all<int64_t>("/assign");
+  require_codes(cl.assign, cl.pred + ": /assign", kClusterRule);  // as eval: not dropped as invalid rows
   std::vector<uint8_t> valid;
   if (fr.has("/valid")) {
     valid = fr.read_all<uint8_t>("/valid");
@@ -175,6 +177,7 @@ void read_on_root(Clustering& cl) {
   }
   if (fr.has("/labels")) {
     cl.labels = fr.read_all<int64_t>("/labels");
+    require_codes(cl.labels, cl.features + ": /labels", kLabelRule);
     require(int64_t(cl.labels.size()) == cl.n, cl.features, ": /labels has ", cl.labels.size(), " rows, /features ",
             cl.n);
     if (std::none_of(cl.labels.begin(), cl.labels.end(), [](int64_t v) { return v >= 0; })) cl.labels.clear();

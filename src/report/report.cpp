@@ -141,6 +141,7 @@ void add_method_scores(ReportModel& m, const ReportParams& p, const Clustering& 
         H5Reader r(file, self);
         std::vector<int64_t> a = r.read_all<int64_t>("/assign");
         require(int64_t(a.size()) == cl.n, file, ": /assign has ", a.size(), " rows, ", p.pred, " ", cl.n);
+        require_codes(a, file + ": /assign", kClusterRule);
         require_same_rows(file, p.features, "report.compare");
         ms.scores = score(cl.labels, a);
       } catch (const Error& e) {

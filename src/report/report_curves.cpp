@@ -68,7 +68,9 @@ void add_inertia_curve(ReportModel& m, const std::string& path) {
   if (r.has_attr("final_inertia")) c.note = "final inertia " + num(r.attr_double("final_inertia"), 6);
   m.curves.push_back(std::move(c));
   const KMeansSweep sw = read_kmeans_sweep(path);
-  if (!sw.k.empty()) m.k_sweep = KSweepPlot{path, sw.k, sw.inertia, sw.silhouette, sw.suggested_k, sw.sample};
+  if (!sw.k.empty())
+    m.k_sweep = KSweepPlot{path, sw.k, sw.inertia, sw.silhouette, sw.suggested_k,
+                           sweep_rows_text(sw.sample, sw.valid_rows)};
 }
 
 void add_likelihood_curve(ReportModel& m, const std::string& path) {

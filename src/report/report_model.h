@@ -61,7 +61,8 @@ struct KSweepPlot {
   std::string source;
   std::vector<int64_t> k;
   std::vector<double> inertia, silhouette;
-  int64_t suggested_k = 0, sample = 0;
+  int64_t suggested_k = 0;
+  std::string rows;  ///< what the silhouettes were computed on (kmeans_sweep.h's sweep_rows_text)
 };
 
 /// One near-duplicate group as the page shows it (report_duplicates.h).

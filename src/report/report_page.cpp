@@ -268,8 +268,8 @@ void k_sweep(std::ostringstream& o, const ReportModel& m) {
   for (int64_t k : s.k) labels.push_back(k == s.suggested_k ? std::to_string(k) + " (suggested)" : std::to_string(k));
   std::vector<double> inertia(s.inertia.begin(), s.inertia.end()), sil(s.silhouette.begin(), s.silhouette.end());
   o << "<section id=\"k-sweep\"><h2>Choosing K</h2><p>k-means at each K of the sweep; suggested K = <b>"
-    << s.suggested_k << "</b>, the highest mean silhouette on " << thousands(s.sample)
-    << " sampled rows (1 = tight, well-separated clusters; 0 = overlapping). Inertia always falls as K grows: "
+    << s.suggested_k << "</b>, the highest mean silhouette on " << html_escape(s.rows)
+    << " (1 = tight, well-separated clusters; 0 = overlapping). Inertia always falls as K grows: "
        "look for where it stops falling fast.</p><div class=\"plots\"><figure>"
     << svg_bars("Mean silhouette by K (sampled)", "K", "silhouette", sil, labels)
     << "</figure><figure>" << svg_bars("Inertia by K", "K", "inertia", inertia, labels) << "<figcaption>"

@@ -60,6 +60,11 @@ done
 pass "a killed sweep (after 2 Ks; inside the first) resumes to the same file"
 dcrun 1 report --features f.h5 --pred km1.h5 --out rep >/dev/null
 grep -q "Choosing K" rep/index.html && grep -q "5 (suggested)" rep/index.html || fail "the report does not show the sweep"
+# It said "2,000 sampled rows" of these 1500 (the requested sample, not the rows used).
+grep -q "the highest mean silhouette on all 1500 rows" rep/index.html || fail "the report misstates the silhouette's rows"
+dcrun 1 kmeans --features f.h5 --k 4:5 --sweep-sample 500 --out km500.h5 >/dev/null
+dcrun 1 report --features f.h5 --pred km500.h5 --out rep500 >/dev/null
+grep -q "the highest mean silhouette on about 500 sampled rows" rep500/index.html || fail "the sampled silhouette misstated"
 pass "K sweep: suggested the planted K, silhouette = sklearn, ranks agree, report shows it"
 
 # Fewer distinct rows than k: the clusters no split can fill are said.

@@ -140,4 +140,18 @@ for cmd in report export; do
   grep -q "output imgs/class_00 lies inside the input" in.txt && ! grep -q -- "--force" in.txt ||
     { cat in.txt; fail "$cmd --out in the images: not refused as an input first"; }
 done
+# Labels or clusters below -1: refused by name as eval refuses them (report
+# scored the rest and dropped those rows without a word; --compare too).
+cp f.h5 lab2.h5
+$PY -c "
+import h5py, numpy as np
+with h5py.File('lab2.h5', 'r+') as f: y = f['labels'][:]; y[:4] = -2; f['labels'][:] = y
+a = h5py.File('km.h5')['assign'][:]; a[::7] = -5
+with h5py.File('neg5.h5', 'w') as f: f['assign'] = a"
+expect_fail 1 "lab2.h5: /labels holds -2 at row 0 (4 values below -1): class numbers are >= 0" --features lab2.h5 --pred km.h5
+# A bad comparison file costs its row of scores, not the report: said.
+rm -rf cmp && $DC report --features f.h5 --pred km.h5 --compare a=km.h5,c=neg5.h5 --out cmp >cmp.txt 2>&1 ||
+  { cat cmp.txt; fail "report with a bad --compare file"; }
+grep -q "report: no scores for c: neg5.h5: /assign holds -5 at row 0" cmp.txt || { cat cmp.txt; fail "--compare -5 not said"; }
+expect_fail 1 "neg5.h5: /assign holds -5 at row 0" --features f.h5 --pred neg5.h5
 pass "report inputs: scan file, integer ids, invalid rows, 1-3 ranks, bad input"
