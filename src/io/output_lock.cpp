@@ -40,7 +40,7 @@ int take(const std::string& path, const std::string& what, std::string& why) {
   for (int attempt = 0; attempt < 20; ++attempt) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-      why = fmt("cannot create the lock ", path, " for ", what, ": ", std::strerror(errno));
+      why = fmt("cannot create the lock ", path, " for ", what, ": ", std::strerror(errno), disk_space_note(path));
       return -1;
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

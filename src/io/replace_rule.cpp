@@ -17,6 +17,11 @@ bool written_by_distclust(const std::string& path) {
   return !output_config_hash(path).empty();
 }
 
+void require_not_directory(const std::string& out) {
+  std::error_code ec;
+  require(out.empty() || !fs::is_directory(out, ec), "output ", out, " is a directory, expected a file name");
+}
+
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm) {
   if (out.empty() || out == "-" || force) return;
   run_on_root(comm, stage + " output check", [&] {

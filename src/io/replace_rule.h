@@ -19,6 +19,10 @@ bool written_by_distclust(const std::string& path);
 /// distclust output and !force. Checked on rank 0 (collective).
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm);
 
+/// Throws when `out` is a directory: a file output there was first refused
+/// by the rule above ("pass --force"), then, with --force, as a directory.
+void require_not_directory(const std::string& out);
+
 /// The rule for a text output that carries no config hash (a CSV): it is
 /// distclust's when its first line is `first_line` (the header distclust
 /// writes), so a user's file of that name is replaced only with --force.

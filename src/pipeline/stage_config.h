@@ -63,6 +63,7 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
   // let --out name it (kmeans --out features.h5 replaced the features).
   if (def.inputs) require_apart(out, def.inputs(p));
   if (def.precheck) def.precheck(p, comm);
+  if (def.output.find('.') != std::string::npos) require_not_directory(out);  // a file output (kmeans.h5, scores.json)
   // eval without --out writes nothing: nothing to lock or to keep apart.
   std::optional<OutputLock> lock;
   if (!out.empty()) {

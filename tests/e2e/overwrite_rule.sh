@@ -53,3 +53,12 @@ dcrun 1 bench extract --source imgs --backbone pixels --pixels-size 8 --iters 1 
 dcrun 1 kmeans --features f.h5 --k 3 --out notes.txt --force >/dev/null || fail "--force did not replace"
 $PY -c "import h5py; h5py.File('notes.txt')['centroids']"
 pass "overwrite rule: own outputs replaced, others refused without --force"
+# A folder where a stage writes a file: said as such (the rule advised
+# --force, which then failed on the folder).
+mkdir -p adir
+for cmd in "kmeans --features f.h5 --k 3" "synth features --n 10"; do
+  if dcrun 1 $cmd --out adir >adir.txt 2>&1; then fail "$cmd --out adir accepted"; fi
+  grep -q "output adir is a directory, expected a file name" adir.txt && ! grep -q -- "--force" adir.txt ||
+    { cat adir.txt; fail "$cmd --out a folder: not said, or --force advised"; }
+done
+pass "a folder at a file output: said, no --force advised"
