@@ -51,6 +51,9 @@ void read_neighbours(const ScanParams& p, Communicator& comm, const std::vector<
                      const FeatureBlock& blk, ScanData& s) {
   const int64_t nloc = blk.local_rows();
   s.kuse = p.neighbours > 0 ? std::min<int64_t>(p.neighbours, s.k_file) : s.k_file;
+  if (p.neighbours > s.k_file && comm.rank() == 0)  // said, not silently lowered
+    log::warn("scan.neighbours=", p.neighbours, " lowered to ", s.k_file, ": ", p.knn, " holds ", s.k_file,
+              " neighbours per row (rebuild it with a larger knn.k for more)");
   s.nbr.assign(size_t(nloc * s.kuse), 0);
   s.nbr_count.assign(size_t(nloc), 0);
   H5Reader kr(p.knn, comm);

@@ -60,4 +60,9 @@ print("collapse recorded:", s.attrs["collapse_note"].decode(), "; sizes", s["clu
 PY
 dcrun 2 scan --features c.h5 --knn knn-c.h5 --clusters 3 --out ok.h5 >ok.txt 2>&1
 ! grep -q "COLLAPSE" ok.txt || fail "collapse reported on a healthy run"
+# More neighbours than the graph holds: lowered, and said (it was silent).
+grep -q "scan.neighbours=50 lowered to" ok.txt && fail "the lowering said without being asked"
+dcrun 2 scan --features c.h5 --knn knn-c.h5 --clusters 3 --neighbours 50 --epochs 2 --out nb.h5 >nb.txt 2>&1 ||
+  { cat nb.txt; fail "scan --neighbours 50"; }
+[[ $(grep -c "scan.neighbours=50 lowered to [0-9]*: knn-c.h5 holds" nb.txt) -eq 1 ]] || { cat nb.txt; fail "not said once"; }
 pass "scan bad input and collapse guard"
