@@ -45,14 +45,6 @@ Progress::Progress(std::string what, std::string unit, int64_t total, bool rank0
   t0_ = last_ = Clock::now();
 }
 
-void Progress::update(int64_t done) {
-  if (!on_) return;
-  auto now = Clock::now();
-  if (std::chrono::duration<double>(now - last_).count() < interval_) return;
-  last_ = now;
-  print(done, std::chrono::duration<double>(now - t0_).count());
-}
-
 void Progress::update_partial(double done) {
   if (!on_) return;
   auto now = Clock::now();
@@ -60,6 +52,8 @@ void Progress::update_partial(double done) {
   last_ = now;
   print(done, std::chrono::duration<double>(now - t0_).count());
 }
+
+void Progress::update(int64_t done) { update_partial(double(done)); }  // exact below 2^53
 
 void Progress::print(double done, double secs) {
   const double rate = secs > 0 ? done / secs : 0;
