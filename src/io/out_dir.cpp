@@ -28,6 +28,7 @@ std::string strip_slashes(std::string s) {
 
 // a == b or b inside a, as paths (component-wise).
 bool within(const fs::path& a, const fs::path& b) {
+  if (a.empty()) return false;  // no path holds nothing
   auto ai = a.begin(), bi = b.begin();
   for (; ai != a.end(); ++ai, ++bi) {
     if (ai->empty()) continue;  // a trailing "/"
@@ -43,8 +44,14 @@ void require_apart(const std::string& out, const std::vector<std::string>& input
   std::error_code ec;
   const fs::path o = fs::weakly_canonical(fs::absolute(out), ec);
   if (ec) return;  // nothing there to delete
-  // OUT.tmp, where outputs are staged, is replaced as well.
-  const fs::path t = fs::weakly_canonical(fs::absolute(strip_slashes(out) + ".tmp"), ec);
+  // OUT.tmp, where outputs are staged, is replaced as well. Another rank may
+  // be creating or renaming it right now, and resolving it can then fail:
+  // the path as written (a failure left it empty, which "contained" every
+  // input, and one rank refused a run's scores.json).
+  std::error_code tec;
+  const fs::path tmp = fs::absolute(strip_slashes(out) + ".tmp", tec).lexically_normal();
+  fs::path t = fs::weakly_canonical(tmp, tec);
+  if (tec || t.empty()) t = tmp;
   for (const auto& in : inputs) {
     if (in.empty()) continue;
     const fs::path i = fs::weakly_canonical(fs::absolute(in), ec);
@@ -52,8 +59,8 @@ void require_apart(const std::string& out, const std::vector<std::string>& input
     const char* how = o == i ? "is" : within(o, i) ? "contains" : within(i, o) && fs::is_directory(i, ec) ? "lies inside" : nullptr;
     require(how == nullptr, "output ", out, " ", how, " the input ", in,
             ": writing it would replace or delete that input; choose another --out");
-    require(!within(t, i), "output ", out, " is staged in ", t.string(), ", which would replace the input ", in,
-            ": choose another --out");
+    require(t.empty() || !within(t, i), "output ", out, " is staged in ", t.string(),
+            ", which would replace the input ", in, ": choose another --out");
   }
 }
 

@@ -86,6 +86,11 @@ TEST_F(report_files, out_dir_RequireApartRefusesOutputsOverInputs) {
   EXPECT_NO_THROW(require_apart(at("imgs/ca"), {at("imgs/cat")}));      // a prefix of the name is not inside
   EXPECT_NO_THROW(require_apart(at("features.h5.d"), {at("features.h5")}));
   EXPECT_NO_THROW(require_apart(at("features.h5/x"), {at("features.h5")}));  // a file holds nothing
+  // OUT.tmp that cannot be resolved (here a symlink loop; in a run, another
+  // rank renaming it at that moment) was taken as an empty path, which
+  // "contained" every input: a run's eval on rank 1 refused its scores.json.
+  fs::create_symlink(at("x.tmp"), at("x.tmp"));
+  EXPECT_NO_THROW(require_apart(at("x"), {at("features.h5"), at("imgs/cat")}));
 }
 
 TEST_F(report_files, out_dir_RefusesExistingUnlessForced) {
