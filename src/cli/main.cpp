@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <new>
 
 #include "cli/commands.h"
 #include "cli/help_format.h"
@@ -88,8 +89,16 @@ int main(int argc, char** argv) {
     // Every rank failed (a config error, a bad input): said once by rank 0,
     // and a normal exit. Else a failure on one rank ends the whole job: no
     // rank is left waiting.
-    if (size <= 1 || !distclust::all_ranks_failed(e.what(), 1.0)) {
-      distclust::log::error(e.what());
+    // std::bad_alloc says only "std::bad_alloc": say what it means and what
+    // the user can change.
+    const std::string what =
+        dynamic_cast<const std::bad_alloc*>(&e) != nullptr
+            ? std::string("out of memory (") + e.what() +
+                  "): a buffer did not fit in this rank's memory; lower the batch or block sizes, use more "
+                  "ranks or nodes, or give each rank more memory"
+            : std::string(e.what());
+    if (size <= 1 || !distclust::all_ranks_failed(what, 1.0)) {
+      distclust::log::error(what);
       if (size > 1) {
         std::fflush(stdout);
         MPI_Abort(MPI_COMM_WORLD, 1);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "distclust/error.h"
+#include "distclust/runtime.h"
 #include "extract/extract.h"
 
 namespace distclust {
@@ -94,6 +95,12 @@ PreprocessParams model_preprocess(const ExtractParams& p) {
   if (!p.interpolation.empty()) pp.interpolation = p.interpolation;
   require(pp.crop > 0, "model ", p.backbone, ": extract.crop is 0, but a network needs a fixed input size");
   pp.validate();
+  // The decode queue holds queue_batches batches, plus one being filled and
+  // one in the model: refused here, by name, rather than as a bad_alloc.
+  const double side = pp.crop;
+  require_memory(double(p.batch) * (p.queue_batches + 2) * 3.0 * side * side * sizeof(float),
+                 fmt("extract: ", p.queue_batches + 2, " batches of ", p.batch, " images of 3 x ", pp.crop, " x ",
+                     pp.crop, " floats (extract.batch, extract.queue_batches, the model's input size)"));
   return pp;
 }
 

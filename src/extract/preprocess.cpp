@@ -14,11 +14,15 @@ namespace {
 // A resize may enlarge: a 1 x 100000 strip with shorter side 256 would need
 // 2.5e9 pixels. Refuse such images rather than exhaust memory.
 constexpr int64_t kMaxResizedPixels = int64_t(1) << 28;
+/// Resize and crop sides: the sidecar's bound (model_sidecar.cpp); far
+/// below int's range when squared in 64 bits.
+constexpr int kMaxSide = 1 << 15;
 }  // namespace
 
 void PreprocessParams::validate() const {
-  require(resize >= 0, "extract.resize is ", resize, " (expected >= 0; 0 = keep size)");
-  require(crop >= 0, "extract.crop is ", crop, " (expected >= 0; 0 = no crop)");
+  require(resize >= 0 && resize <= kMaxSide, "extract.resize is ", resize, " (expected 0..", kMaxSide,
+          "; 0 = keep size)");
+  require(crop >= 0 && crop <= kMaxSide, "extract.crop is ", crop, " (expected 0..", kMaxSide, "; 0 = no crop)");
   require(mean.size() == 1 || mean.size() == 3, "extract.mean has ", mean.size(),
           " values (expected 3, R,G,B, or 1 for all channels)");
   require(std.size() == 1 || std.size() == 3, "extract.std has ", std.size(),

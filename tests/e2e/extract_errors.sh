@@ -72,6 +72,16 @@ check 1 "extract.device is cuda but this LibTorch has no CUDA" --source "$cifar"
 check 1 "extract.batch is 0" --source "$cifar" "${m[@]}" --batch 0
 check 1 "otherdim.json: output_dim is 512 but otherdim.pt gives 3 values per image" --source "$cifar" --backbone otherdim.pt
 check 1 "wrap.json: key 'input_size' is 4.29497e+09 (expected an integer in [1, 32768])" --source "$cifar" --backbone wrap.pt
+# A huge input size ended in a bare "std::bad_alloc" (or 7 GB of RSS first).
+check 1 "extract.crop is 40000 (expected 0..32768" --source "$cifar" "${m[@]}" --crop 40000
+check 1 "images of 3 x 30000 x 30000 floats (extract.batch, extract.queue_batches, the model's input size) would need" \
+  --source "$cifar" "${m[@]}" --crop 30000
+# An HDF5 source of 1e9 rows (a 1.4 KB file) under a 3 GB address-space
+# limit: the bad_alloc is said as what it is, with what to change.
+$PY -c "import h5py; h5py.File('huge.h5', 'w').create_dataset('images', (10**9, 8, 8), 'u1', chunks=(1024, 8, 8))"
+(ulimit -v 3000000; check 1 "out of memory (std::bad_alloc): a buffer did not fit in this rank's memory; lower" \
+  --source huge.h5 --backbone pixels) || fail "huge HDF5 source"
+n=$((n + 1))
 pass "$n bad-input cases give clear errors"
 
 # Features the backbone gives as NaN, or beyond float16's range with --half:
