@@ -195,17 +195,49 @@ class Parser {
 
 Value parse(const std::string& text, const std::string& where) { return Parser(text, where).document(); }
 
+namespace {
+
+/// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
+/// forms, no surrogates, at most U+10FFFF), or 0 when it is not one.
+size_t utf8_length(const std::string& s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  const unsigned char d = b(i + 1);
+  if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d > 0x8F))
+    return 0;
+  return n;
+}
+
+}  // namespace
+
 std::string quote(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
     if (static_cast<unsigned char>(c) < 0x20) {
       char esc[8];
       std::snprintf(esc, sizeof(esc), "\\u%04x", unsigned(c));
       out += esc;
+      ++i;
+      continue;
+    }
+    // A file name need not be UTF-8 (Latin-1 folders): JSON must be, or
+    // every reader (Python's json, jq, a browser) refuses the whole text.
+    // Each stray byte becomes U+FFFD, as Python's errors="replace" does.
+    const size_t n = utf8_length(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
       continue;
     }
     if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    out.append(s, i, n);
+    i += n;
   }
   return out + "\"";
 }

@@ -14,6 +14,7 @@
 #include "distclust/error.h"
 #include "report/clustering.h"
 #include "io/h5_strings.h"
+#include "core/json.h"
 #include "report/html.h"
 #include "io/out_dir.h"
 #include "report/svg_plot.h"
@@ -219,6 +220,20 @@ TEST(report_h5_strings, JsonStringLists) {
   EXPECT_EQ(out, (std::vector<std::string>{"\xf0\x9f\x98\x80"}));
   for (const char* bad : {"", "cat", "[\"a\"", "[\"a\",]", "[1]", "[\"a\"] x", "[\"\\q\"]"})
     EXPECT_FALSE(parse_json_string_list(bad, out)) << bad;
+}
+
+// A Latin-1 folder name ("caf\xe9") was written raw into class_names and
+// scores.json: invalid UTF-8, which Python's json.loads refuses.
+TEST(report_h5_strings, JsonQuoteWritesValidUtf8) {
+  EXPECT_EQ(json::quote("caf\xe9"), "\"caf\\ufffd\"");
+  EXPECT_EQ(json::quote("\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80"), "\"\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80\"");  // kept
+  EXPECT_EQ(json::quote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");       // overlong '/'
+  EXPECT_EQ(json::quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  EXPECT_EQ(json::quote("\xe2\x82"), "\"\\ufffd\\ufffd\"");         // cut short
+  EXPECT_EQ(json::quote("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
+  std::vector<std::string> out;
+  ASSERT_TRUE(parse_json_string_list(json::string_list({"caf\xe9", "ok"}), out));
+  EXPECT_EQ(out, (std::vector<std::string>{"caf\xef\xbf\xbd", "ok"}));
 }
 
 TEST_F(report_files, thumbnails_GoodBadAndMissingImages) {
