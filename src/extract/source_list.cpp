@@ -39,6 +39,9 @@ class ListSource : public ImageSource {
     int64_t lineno = 0;
     while (std::getline(in, line)) {
       ++lineno;
+      // Editors on Windows start UTF-8 files with a byte-order mark: not
+      // part of the first path.
+      if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
       std::string t = trim(line);
       if (t.empty() || t[0] == '#') continue;
       std::string file = t;

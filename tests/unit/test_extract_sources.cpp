@@ -219,6 +219,19 @@ TEST(ExtractSources, ListResolvesRelativePathsAndReadsLabels) {
   EXPECT_TRUE(src->class_names().empty());
 }
 
+// A list saved by a Windows editor starts with a UTF-8 byte-order mark:
+// it made the first path invalid, with an invisible character in the message.
+TEST(ExtractSources, ListIgnoresAByteOrderMark) {
+  TempDir t;
+  write_bytes(t / "a.png", png_of(1));
+  write_text(t / "bom.txt", "\xEF\xBB\xBF" "a.png,3\r\na.png\r\n");
+  auto src = open_source(params(t / "bom.txt"));
+  ASSERT_EQ(src->size(), 2);
+  EXPECT_EQ(src->id(0), t / "a.png");
+  EXPECT_EQ(src->label(0), 3);
+  EXPECT_EQ(src->read(0).bytes, png_of(1));
+}
+
 TEST(ExtractSources, ListErrorsNameFileAndLine) {
   TempDir t;
   write_text(t / "bad.csv", "a.png,1\n# ok\nb.png,cat\n");
