@@ -150,7 +150,9 @@ SourceParams source_params(const ExtractParams& p);
 /// (sidecar_path_for) when it exists, overridden by p's resize, crop, mean,
 /// std and interpolation where set. Without a sidecar crop, mean and std must
 /// be given. Throws Error naming the model and the missing setting.
-PreprocessParams model_preprocess(const ExtractParams& p);
+/// sidecar_output_dim (optional): the sidecar's output_dim, -1 when it has
+/// none or there is no sidecar (read with the rest: the file is read once).
+PreprocessParams model_preprocess(const ExtractParams& p, int64_t* sidecar_output_dim = nullptr);
 
 /// The normalisation of the pixels backbone: mean/std from p or 0/1.
 PreprocessParams pixels_normalization(const ExtractParams& p);

@@ -60,6 +60,9 @@ namespace {
 /// The pixels backbone and its input transform.
 void make_pixels(const ExtractParams& p, int cores, ExtractModel& m) {
   const PreprocessParams norm = pixels_normalization(p);
+  if (p.crop != -1 || p.resize != -1)
+    log::warn_once("extract.crop and extract.resize are for a TorchScript model: ignored with --backbone pixels "
+                   "(it resizes each image to extract.pixels_size = ", p.pixels_size, ")");
   const int s = p.pixels_size;
   const std::string interp = norm.interpolation;
   auto [decode, model] = resolve_threads(p, cores, true, false);
@@ -79,7 +82,12 @@ void make_pixels(const ExtractParams& p, int cores, ExtractModel& m) {
 /// A TorchScript backbone (collective: a GPU shared by two ranks is refused).
 void make_torchscript(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader, int cores,
                       ExtractModel& m) {
-  const PreprocessParams pp = model_preprocess(p);
+  int64_t said_dim = -1;
+  const PreprocessParams pp = model_preprocess(p, &said_dim);
+  const ExtractParams defaults;
+  if (p.pixels_size != defaults.pixels_size || p.pixels_deskew != defaults.pixels_deskew)
+    log::warn_once("extract.pixels_size and extract.pixels_deskew are for --backbone pixels: ignored with the model ",
+                   p.backbone, " (its input is 3 x ", pp.crop, " x ", pp.crop, ")");
   TorchScriptSpec spec;
   spec.path = p.backbone;
   spec.input_size = pp.crop;
@@ -93,12 +101,8 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
   m.net = loader(spec);
   // The sidecar's output_dim was parsed and never compared: a sidecar of
   // another model passed without a word.
-  const std::string sidecar = sidecar_path_for(p.backbone);
-  if (file_exists(sidecar)) {
-    const int64_t said = load_model_sidecar(sidecar).output_dim;
-    require(said < 0 || said == m.net->dim(), sidecar, ": output_dim is ", said, " but ", p.backbone, " gives ",
-            m.net->dim(), " values per image: the sidecar belongs to another model");
-  }
+  require(said_dim < 0 || said_dim == m.net->dim(), sidecar_path_for(p.backbone), ": output_dim is ", said_dim,
+          " but ", p.backbone, " gives ", m.net->dim(), " values per image: the sidecar belongs to another model");
   if (p.autocast != "none" && !m.net->on_gpu()) log::warn("extract.autocast=", p.autocast, " is ignored on the CPU");
   refuse_shared_gpu(m.net->on_gpu() ? m.net->device() : "", comm);
   m.decode_threads = resolve_threads(p, cores, false, m.net->on_gpu()).first;

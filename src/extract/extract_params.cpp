@@ -74,14 +74,17 @@ SourceParams source_params(const ExtractParams& p) {
   return s;
 }
 
-PreprocessParams model_preprocess(const ExtractParams& p) {
+PreprocessParams model_preprocess(const ExtractParams& p, int64_t* sidecar_output_dim) {
   PreprocessParams pp;
+  if (sidecar_output_dim != nullptr) *sidecar_output_dim = -1;
   require(file_exists(p.backbone), "model file ", p.backbone,
           " does not exist (expected a TorchScript file with a .json sidecar, or 'pixels')");
   const std::string sidecar = sidecar_path_for(p.backbone);
   const bool have = file_exists(sidecar);
   if (have) {
-    apply_sidecar(load_model_sidecar(sidecar), pp);
+    const ModelSidecar side = load_model_sidecar(sidecar);
+    apply_sidecar(side, pp);
+    if (sidecar_output_dim != nullptr) *sidecar_output_dim = side.output_dim;
   } else {
     require(p.crop > 0 && !p.mean.empty() && !p.std.empty(), "model ", p.backbone, " has no sidecar ", sidecar,
             ": give its input size and normalisation (extract.crop, extract.mean, extract.std, and extract.resize "

@@ -111,3 +111,12 @@ dcrun 1 extract --source mixed --backbone pixels --pixels-size 8 --out mixed.h5 
 grep -q "folder source mixed: no labels: 1 image files lie directly in it beside 2 subfolders" mixed.txt ||
   { cat mixed.txt; fail "loose images beside class folders not said"; }
 pass "loose images beside class folders: said"
+
+# Settings of the other backbone were ignored without a word.
+dcrun 1 extract --source mixed --backbone pixels --pixels-size 8 --crop 20 --out ign1.h5 >ign1.txt 2>&1 || { cat ign1.txt; fail "pixels with --crop"; }
+grep -q "extract.crop and extract.resize are for a TorchScript model: ignored with --backbone pixels" ign1.txt ||
+  { cat ign1.txt; fail "--crop with pixels not said"; }
+dcrun 1 extract --source mixed "${m[@]}" --pixels-size 8 --out ign2.h5 >ign2.txt 2>&1 || { cat ign2.txt; fail "model with --pixels-size"; }
+grep -q "extract.pixels_size and extract.pixels_deskew are for --backbone pixels: ignored with the model" ign2.txt ||
+  { cat ign2.txt; fail "--pixels-size with a model not said"; }
+pass "settings of the other backbone: said to be ignored"
