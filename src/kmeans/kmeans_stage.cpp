@@ -62,6 +62,9 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   auto t0 = std::chrono::steady_clock::now();
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm, p.spherical ? "" : "kmeans");
+  // `--k 20 --sweep 5:50` (or a config's k beside a sweep): the sweep picks K.
+  if (!p.sweep.empty() && p.k != KMeansParams{}.k)
+    log::warn_once("kmeans.k=", p.k, " is ignored: kmeans.sweep ", p.sweep, " chooses K (its best silhouette)");
   log::info("kmeans: ", p.features, ": ", b.n_total, " x ", b.d, ", ", p.sweep.empty() ? fmt("k=", p.k) : "K sweep " + p.sweep, ", ", comm.size(), " ranks x ",
             compute_threads(), " threads");
   auto kernel = make_search({p.tile_rows, p.tile_k});

@@ -32,6 +32,9 @@ for np_ in (2, 3):
         assert np.array_equal(f[name][:], g[name][:]), f"/{name} differs between 1 and {np_} ranks"
 print(f"silhouette at K=5: {ours:.6f} (sklearn {ref:.6f}); identical for 1, 2, 3 ranks")
 PY
+# A K given beside a sweep was dropped without a word.
+dcrun 1 kmeans --features f.h5 --k 4 --sweep 3:5 --out both.h5 >both.txt 2>&1 || { cat both.txt; fail "--k beside --sweep"; }
+grep -q "kmeans.k=4 is ignored: kmeans.sweep 3:5 chooses K" both.txt || { cat both.txt; fail "--k beside --sweep not said"; }
 for bad in "5,x|kmeans.sweep: 'x' is not a K" "1:3|kmeans.sweep: '1' is not a K" "7:3|is an empty range" \
            "3:7:1.5|STEP '1.5' is not a whole number" "3:7:|STEP '' is not a whole number"; do
   args=${bad%%|*}; msg=${bad#*|}
