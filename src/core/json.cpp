@@ -195,10 +195,6 @@ class Parser {
 
 Value parse(const std::string& text, const std::string& where) { return Parser(text, where).document(); }
 
-namespace {
-
-/// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
-/// forms, no surrogates, at most U+10FFFF), or 0 when it is not one.
 size_t utf8_length(const std::string& s, size_t i) {
   const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char c = b(i);
@@ -212,8 +208,6 @@ size_t utf8_length(const std::string& s, size_t i) {
     return 0;
   return n;
 }
-
-}  // namespace
 
 std::string quote(const std::string& s) {
   std::string out = "\"";

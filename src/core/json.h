@@ -27,8 +27,13 @@ struct Value {
 Value parse(const std::string& text, const std::string& where);
 
 /// s as a JSON string literal: quoted, with '"', '\\' and control
-/// characters escaped.
+/// characters escaped, and each byte that is not part of well-formed UTF-8
+/// written as U+FFFD (file names need not be UTF-8; JSON must be).
 std::string quote(const std::string& s);
+
+/// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
+/// forms, no surrogates, at most U+10FFFF), or 0 when it is not one.
+size_t utf8_length(const std::string& s, size_t i);
 
 /// A JSON list of strings: ["a", "b"].
 std::string string_list(const std::vector<std::string>& items);

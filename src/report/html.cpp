@@ -4,12 +4,27 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/json.h"
+
 namespace distclust::report {
 
 std::string html_escape(const std::string& s) {
   std::string out;
   out.reserve(s.size());
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    // The page is declared UTF-8: a name that is not (a Latin-1 folder)
+    // shows U+FFFD per stray byte instead of making the file invalid.
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      const size_t n = json::utf8_length(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+      } else {
+        out.append(s, i, n);
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '&':
         out += "&amp;";

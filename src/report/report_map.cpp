@@ -10,6 +10,7 @@
 #include "distclust/error.h"
 #include "distclust/rng.h"
 #include "io/h5store.h"
+#include "report/html.h"
 #include "report/clustering.h"
 #include "report/html.h"
 #include "report/report_model.h"
@@ -44,10 +45,12 @@ cv.addEventListener('mousemove',e=>{const r=cv.getBoundingClientRect(),px=(e.cli
  for(let a=cx-1;a<=cx+1;a++)for(let b=cy-1;b<=cy+1;b++){const l=grid.get(a+','+b);if(!l)continue;
   for(const i of l){if(only>=0&&M.c[i]!==only)continue;const dx=M.x[i]*W/1000-px,dy=M.y[i]*H/1000-py,d=dx*dx+dy*dy;if(d<bd){bd=d;best=i;}}}
  if(best<0){tip.style.display='none';cv.title='';return;}
- const p=M.f[best]?M.dirs[M.f[best][0]]+'/'+M.f[best][1]:'';
+ // Paths come URL-escaped (as the thumbnails' links: '#', '?', bytes that
+ // are not UTF-8); shown decoded where they decode.
+ const u=M.f[best]?M.dirs[M.f[best][0]]+'/'+M.f[best][1]:'';let p=u;try{p=decodeURIComponent(u);}catch(x){}
  // Built as nodes, text as text: a path or class name is never read as HTML.
  tip.textContent='';
- if(p){const im=document.createElement('img');im.src=encodeURI('file://'+p);im.alt='';tip.appendChild(im);}
+ if(u){const im=document.createElement('img');im.src='file://'+u;im.alt='';tip.appendChild(im);}
  const t=document.createElement('div');t.textContent='row '+M.r[best]+' \u00b7 cluster '+M.c[best]+
   (M.l[best]>=0?' \u00b7 '+M.names[M.l[best]]:'');tip.appendChild(t);
  const q=document.createElement('div');q.className='path';q.textContent=p;tip.appendChild(q);cv.title=p;
@@ -63,7 +66,10 @@ if(location.hash==='#map-selftest'&&n){const r=cv.getBoundingClientRect();
 )JS";
 
 /// Paths as (folder index, file name) over a table of folders: 100,000 paths
-/// of a few folders cost the names, not the folders again and again.
+/// of a few folders cost the names, not the folders again and again. Both
+/// URL-escaped (url_path_escape): encodeURI in the page left '#' and '?',
+/// which cut the image's URL short, and JSON cannot hold bytes that are not
+/// UTF-8.
 void paths_json(std::ostringstream& o, const std::vector<std::string>& paths) {
   std::map<std::string, int> dir_id;
   std::vector<std::string> dirs;
@@ -79,11 +85,11 @@ void paths_json(std::ostringstream& o, const std::vector<std::string>& paths) {
     const std::string d = p.parent_path().string();
     auto it = dir_id.emplace(d, int(dirs.size())).first;
     if (it->second == int(dirs.size())) dirs.push_back(d);
-    f << "[" << it->second << "," << js_string(p.filename().string()) << "]";
+    f << "[" << it->second << "," << js_string(url_path_escape(p.filename().string())) << "]";
   }
   f << "]";
   o << "dirs:[";
-  for (size_t i = 0; i < dirs.size(); ++i) o << (i ? "," : "") << js_string(dirs[i]);
+  for (size_t i = 0; i < dirs.size(); ++i) o << (i ? "," : "") << js_string(url_path_escape(dirs[i]));
   o << "],f:" << f.str();
 }
 

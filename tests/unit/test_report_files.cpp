@@ -280,6 +280,8 @@ TEST(report_html, EscapesEverythingSpecial) {
   EXPECT_EQ(html_escape("<a href=\"x\">Tom & Jerry's</a>"),
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
   EXPECT_EQ(num(0.91234567), "0.9123");
+  // The page is UTF-8: a Latin-1 name's byte was copied in raw (invalid).
+  EXPECT_EQ(html_escape("caf\xe9 <\xc3\xa9t\xc3\xa9>"), "caf\xef\xbf\xbd &lt;\xc3\xa9t\xc3\xa9&gt;");
   // Any file name survives in an href: spaces, #, ?, %, quotes, non-ASCII.
   EXPECT_EQ(url_path_escape("/a b/c#1?%\"\xc3\xa9.png"), "/a%20b/c%231%3F%25%22%C3%A9.png");
   EXPECT_EQ(file_url("/d/x-y_z.~1.png"), "file:///d/x-y_z.~1.png");
