@@ -97,6 +97,9 @@ std::string title(const std::string& format) {
   return t;
 }
 
+/// libpng's default user_width_max and user_height_max.
+constexpr int64_t kLibpngMaxSide = 1000000;
+
 }  // namespace
 
 void DecodeParams::validate() const {
@@ -123,6 +126,11 @@ DecodeResult decode_image(const uint8_t* data, size_t size, const DecodeParams& 
     cv::Mat img = cv::imdecode(buf, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
     if (img.empty() && h.format == "webp" && webp_is_animated(data, size))
       return failed("animated WebP: OpenCV decodes none of its frames (convert it, e.g. to PNG)");
+    // libpng refuses sides over its default user limit of 1,000,000 pixels
+    // (png_set_user_limits); not a corrupt file.
+    if (img.empty() && h.format == "png" && std::max(h.width, h.height) > kLibpngMaxSide)
+      return failed(fmt("PNG of ", h.width, " x ", h.height, " pixels: a side over libpng's limit of ",
+                        kLibpngMaxSide, " (not decoded)"));
     if (img.empty()) return failed(fmt("corrupt ", name, " (OpenCV could not decode it)"));
     if (int64_t(img.rows) * img.cols > p.max_pixels)
       return failed(fmt(name, " decoded to ", img.cols, " x ", img.rows, " pixels, over extract.max_pixels = ",

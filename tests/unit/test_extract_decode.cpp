@@ -292,6 +292,25 @@ TEST(ExtractDecode, OversizedImagesAreRefusedBeforeDecoding) {
   DecodeParams bad;
   bad.max_pixels = 0;
   EXPECT_THROW(bad.validate(), Error);
+
+  // A PNG whose IHDR (CRC intact) says 1,100,000 x 1: over libpng's side
+  // limit, not corrupt (the reason said "corrupt PNG"). OpenCV cannot write
+  // one, so the header of a small PNG is rewritten.
+  std::vector<uint8_t> strip = encode(pattern_rgb(), ".png");
+  const uint32_t wide = 1100000;
+  for (int b = 0; b < 4; ++b) strip[16 + b] = uint8_t(wide >> (24 - 8 * b));
+  uint32_t crc = 0xFFFFFFFFu;  // CRC-32 of "IHDR" + its 13 bytes (PNG spec)
+  for (int i = 12; i < 29; ++i) {
+    crc ^= strip[i];
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xFFFFFFFFu;
+  for (int b = 0; b < 4; ++b) strip[29 + b] = uint8_t(crc >> (24 - 8 * b));
+  DecodeParams roomy;
+  roomy.max_pixels = int64_t(1) << 40;
+  d = decode_image(strip, roomy);
+  EXPECT_FALSE(d.ok);
+  EXPECT_NE(d.reason.find("over libpng's limit of 1000000"), std::string::npos) << d.reason;
 }
 
 TEST(ExtractDecode, RandomCorruptionNeverThrows) {
