@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# launch/distclust-mpirun: mpirun options that take a value are passed with
+# it (they were run as the program: --map-by core, -x VAR=1, --mca K V), a
+# bad -np is refused by name, and mpirun's own errors reach the user (its
+# --quiet hid "not enough slots" and which rank a signal killed) while its
+# banners after distclust's own error stay out (rank_failure.sh).
+source "$(dirname "$0")/lib.sh"
+M="$DC_SOURCE/launch/distclust-mpirun"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+show='echo "rank=$OMPI_COMM_WORLD_RANK foo=${FOO-unset}"'
+out=$(timeout 60 "$M" -np 2 --map-by core -x FOO=1 --mca btl self,vader,tcp bash -c "$show" 2>&1) ||
+  { echo "$out"; fail "value options"; }
+[[ $(grep -c "foo=1" <<<"$out") == 2 ]] || { echo "$out"; fail "-x FOO=1 did not reach both ranks"; }
+out=$(timeout 60 "$M" -np 2 --tag-output -- bash -c "$show" 2>&1) || { echo "$out"; fail "-- before the program"; }
+grep -q "^\[1,1\]<stdout>:rank=1 foo=unset" <<<"$out" || { echo "$out"; fail "--tag-output / --"; }
+pass "mpirun options with values, and --, are passed through"
+
+if timeout 60 "$M" -np abc bash -c true >bad.txt 2>&1; then fail "-np abc accepted"; fi
+grep -q "\-np 'abc' is not a number of ranks" bad.txt || { cat bad.txt; fail "-np abc: unclear"; }
+if timeout 60 "$M" -np 2 --map-by >bad.txt 2>&1; then fail "--map-by without a value accepted"; fi
+grep -q -- "--map-by needs a value" bad.txt || { cat bad.txt; fail "--map-by without value: unclear"; }
+pass "a bad -np, a missing value: said"
+
+# One slot in a hostfile, two ranks (the launcher adds --oversubscribe only
+# above the node's cores): mpirun's message was swallowed, rc 1 in silence.
+echo "localhost slots=1" >hf
+if OMPI_MCA_orte_default_hostfile=$PWD/hf timeout 60 "$M" -np 2 "$DC" env >slots.txt 2>&1; then
+  cat slots.txt; fail "2 ranks on 1 slot started"
+fi
+grep -q "not enough slots available" slots.txt || { cat slots.txt; fail "too few slots: not said"; }
+pass "too few slots: mpirun's message is shown"
+
+# A rank killed by SIGKILL (as the OOM killer does): mpirun names it.
+dcrun 1 synth features --n 4000 --d 32 --k 20 --out f.h5 >/dev/null || fail "synth"
+timeout 120 "$M" -np 2 "$DC" kmeans --features f.h5 --k 50 --iters 100000 --tol 0 --restarts 20 \
+  --out km.h5 >kill.txt 2>&1 &
+job=$!
+for _ in $(seq 100); do grep -q "kmeans: f.h5" kill.txt && break; sleep 0.2; done
+sleep 1
+victim=$(pgrep -f "^$DC kmeans --features f.h5" | tail -1)
+[[ -n $victim ]] || { cat kill.txt; fail "no rank to kill"; }
+kill -9 "$victim"
+if wait $job; then cat kill.txt; fail "the job survived a killed rank"; fi
+grep -q "exited on signal 9 (Killed)" kill.txt || { cat kill.txt; fail "the killed rank is not named"; }
+! pgrep -f "^$DC kmeans --features f.h5" >/dev/null || fail "ranks left running"
+pass "a rank killed by SIGKILL: mpirun's line names it"
