@@ -114,7 +114,9 @@ const StageDef<AssignParams>& assign_stage() {
         return StageOutcome{{fmt("assign: ", s.rows, " new rows, ", s.invalid, " invalid",
                                  s.gate_proposed ? fmt(", gate kept ", s.gate_kept, " of ", s.gate_proposed, " moves")
                                                  : std::string())}};
-      }};
+      },
+      /*precheck=*/nullptr,
+      /*compute_hashed=*/true};
   return def;
 }
 

@@ -123,6 +123,11 @@ struct StageDef {
   /// refusals --force cannot lift (export: --out is the images folder),
   /// which would otherwise come after the rule's advice to pass --force.
   std::function<void(const P&, Communicator&)> precheck = nullptr;
+  /// Whether its output depends on where it computes: LibTorch kernels with
+  /// runtime.precision or runtime.storage other than fp32 round the rows or
+  /// their products (kernels/compute_target.h compute_identity()), so these
+  /// are in its config hash and its checkpoints' keys.
+  bool compute_hashed = false;
 };
 
 }  // namespace distclust

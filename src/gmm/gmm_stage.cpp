@@ -57,7 +57,9 @@ const StageDef<GMMParams>& gmm_stage() {
       [](const GMMParams& p) { return std::vector<std::string>{p.features, p.init_centroids}; },
       nullptr,
       nullptr,
-      run_gmm_stage};
+      run_gmm_stage,
+      /*precheck=*/nullptr,
+      /*compute_hashed=*/true};
   return def;
 }
 

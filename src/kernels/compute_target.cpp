@@ -50,6 +50,12 @@ std::string ComputeTarget::describe() const {
              storage != "fp32" ? ", rows held in " + storage : std::string(), ")");
 }
 
+std::string compute_identity() {
+  const ComputeTarget& t = compute_target();
+  if (!t.torch || (t.precision == "fp32" && t.storage == "fp32")) return "";
+  return fmt("compute=torch precision=", t.precision, " storage=", t.storage, ";");
+}
+
 TorchComputeSpec ComputeTarget::spec(const SearchTiling& t) const {
   TorchComputeSpec s;
   s.device = device;

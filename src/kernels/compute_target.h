@@ -43,6 +43,13 @@ void set_ranks_on_device(int n);
 /// Test hook: sets the target as is (no probing).
 void set_compute_target_for_tests(const ComputeTarget& t);
 
+/// What of the compute target changes a stage's numbers: "" for OpenBLAS or
+/// LibTorch in fp32 (the same results, up to summation order), else
+/// "compute=torch precision=P storage=S;". Part of the config hash of the
+/// stages with StageDef::compute_hashed: a run with other settings neither
+/// skips them as up to date nor resumes their checkpoints.
+std::string compute_identity();
+
 /// The search kernel of the compute target: the OpenBLAS kernel (tiles t),
 /// or the plugin's LibTorch kernel on the target's device.
 std::unique_ptr<SearchKernel> make_search(const SearchTiling& t = {});

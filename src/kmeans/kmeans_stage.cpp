@@ -113,7 +113,9 @@ const StageDef<KMeansParams>& kmeans_stage() {
       [](const KMeansParams& p, Communicator& comm, const StageConfig& cfg) {
         run_kmeans_stage(p, comm, cfg);
         return StageOutcome{};
-      }};
+      },
+      /*precheck=*/nullptr,
+      /*compute_hashed=*/true};
   return def;
 }
 

@@ -12,6 +12,7 @@
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 #include "knn/knn_stage.h"
+#include "kernels/compute_target.h"
 
 namespace distclust {
 namespace {
@@ -77,7 +78,7 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
     // features file (refused by name): the settings' hash alone, then the file.
     // ";ring=half": heaps saved by the full ring of earlier versions hold
     // other rows at a given step, so they are not resumed.
-    std::string key = "params=" + config_hash(p, knn_stage().not_hashed, "") + ";ring=half" +
+    std::string key = "params=" + config_hash(p, knn_stage().not_hashed, compute_identity()) + ";ring=half" +
                       "|features=" + features_signature(p.features, b.n_total, b.d);
     if (!ckpt.empty() && comm.rank() == 0) {
       std::set<int> counts;
@@ -129,7 +130,9 @@ const StageDef<KnnParams>& knn_stage() {
       [](const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
         run_knn_stage(p, comm, cfg);
         return StageOutcome{};
-      }};
+      },
+      /*precheck=*/nullptr,
+      /*compute_hashed=*/true};
   return def;
 }
 

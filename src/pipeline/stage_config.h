@@ -16,6 +16,7 @@
 #include "io/output_lock.h"
 #include "io/out_dir.h"
 #include "io/replace_rule.h"
+#include "kernels/compute_target.h"
 
 namespace distclust {
 
@@ -38,7 +39,7 @@ StageConfig stage_config(const StageDef<P>& def, const P& p, Communicator& comm)
   rc.add(def.name, q);
   const std::string inputs = def.identity ? def.identity(p, comm)
                                           : inputs_identity(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm);
-  return {rc.yaml(), config_hash(q, def.not_hashed, inputs)};
+  return {rc.yaml(), config_hash(q, def.not_hashed, inputs + (def.compute_hashed ? compute_identity() : ""))};
 }
 
 /// Whether a params struct has a `force` field (the overwrite rule's escape).

@@ -52,7 +52,9 @@ const StageDef<ScanParams>& scan_stage() {
       nullptr,
       [](const ScanParams& p, Communicator& comm, const StageConfig& cfg) {
         return run_scan_stage(p, comm, cfg);
-      }};
+      },
+      /*precheck=*/nullptr,
+      /*compute_hashed=*/true};
   return def;
 }
 

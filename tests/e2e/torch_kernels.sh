@@ -55,3 +55,22 @@ assert 0 < d < 1e-2, f"centroid difference {d}: expected bf16 rounding (0 < d < 
 print("bf16 storage: same assignments, centroids within", d)
 PY
 pass "storage bf16: same k-means assignments, centroids within bf16 rounding"
+
+# runtime.precision/storage change the numbers, so they are in the config
+# hash of kmeans, knn, scan, gmm and assign: a run with bf16 rows and then
+# fp32 rows skipped the second as up to date (the file kept bf16's numbers),
+# and a bf16 checkpoint was resumed by an fp32 run (a mix of both).
+mkdir -p w && cp f.h5 w/features.h5
+R=(run --set run.workdir=w --set run.stages=kmeans --set kmeans.k=8 --set kmeans.seed=3)
+dcrun 1 "${R[@]}" --set runtime.kernels=torch --set runtime.storage=bf16 >r1.txt 2>&1 || { cat r1.txt; fail "run bf16"; }
+dcrun 1 "${R[@]}" >r2.txt 2>&1 || { cat r2.txt; fail "run fp32"; }
+! grep -q "kmeans: skipped (up to date)" r2.txt || { cat r2.txt; fail "fp32 after bf16: skipped as up to date"; }
+dcrun 1 "${R[@]}" --set runtime.kernels=torch >r3.txt 2>&1 || { cat r3.txt; fail "run torch fp32"; }
+grep -q "kmeans: skipped (up to date)" r3.txt || { cat r3.txt; fail "torch fp32 after OpenBLAS: not up to date (same numbers)"; }
+if DISTCLUST_FAULT_AFTER_ITER=3 "$DC" kmeans --features f.h5 --k 8 --tol 0 --kernels torch --storage bf16 --out ck.h5 >/dev/null 2>&1; then
+  fail "the fault did not stop kmeans"
+fi
+[[ -e ck.h5.ckpt ]] || fail "no checkpoint"
+dcrun 1 kmeans --features f.h5 --k 8 --tol 0 --out ck.h5 >ck.txt 2>&1 || { cat ck.txt; fail "fp32 after a bf16 checkpoint"; }
+grep -q "ignoring checkpoint ck.h5.ckpt: made with other parameters" ck.txt || { cat ck.txt; fail "a bf16 checkpoint resumed in fp32"; }
+pass "precision/storage in the config hash: a bf16 run is not up to date for fp32, nor its checkpoint resumed"
