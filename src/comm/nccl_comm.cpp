@@ -163,8 +163,16 @@ void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
   void* d = dev ? buf : impl_->stage(bytes);
   if (!dev) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
   DC_NCCL(ncclAllReduce(d, d, count, nccl_type(t), max ? ncclMax : ncclSum, impl_->comm, impl_->stream));
-  if (!dev) DC_CUDA(cudaMemcpyAsync(buf, d, bytes, cudaMemcpyDeviceToHost, impl_->stream));
   wait(max ? "allreduce (max)" : "allreduce (sum)");
+  if (!dev) copy_back(buf, d, bytes);
+}
+
+// After the watched wait, never before: a copy into pageable host memory
+// returns only when it is done, so queued behind the collective it blocked
+// this rank inside cudaMemcpyAsync, past the watch, when a peer had died.
+void NcclCommunicator::copy_back(void* host, const void* device, size_t bytes) {
+  DC_CUDA(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, impl_->stream));
+  DC_CUDA(cudaStreamSynchronize(impl_->stream));
 }
 
 void NcclCommunicator::allreduce_sum(void* buf, size_t count, DType t) { reduce(buf, count, t, false); }
@@ -176,8 +184,8 @@ void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
   void* d = dev ? buf : impl_->stage(bytes);
   if (!dev && rank() == root) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
   DC_NCCL(ncclBroadcast(d, d, bytes, ncclUint8, root, impl_->comm, impl_->stream));
-  if (!dev) DC_CUDA(cudaMemcpyAsync(buf, d, bytes, cudaMemcpyDeviceToHost, impl_->stream));
   wait("broadcast");
+  if (!dev) copy_back(buf, d, bytes);
 }
 
 // Blocks of different sizes: NCCL's reduce-scatter and all-gather take equal

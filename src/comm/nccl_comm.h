@@ -28,6 +28,8 @@ class NcclCommunicator final : public MpiCommunicator {
   // Waits for the stream's work, giving up on an NCCL error or a peer that
   // never joins (DISTCLUST_NCCL_TIMEOUT): comm/watched_wait.h.
   void wait(const char* what);
+  // Copies a staged result [bytes] back to the caller's host buffer (after wait).
+  void copy_back(void* host, const void* device, size_t bytes);
   // One grouped rooted call per non-empty block r: call(offset, count, r).
   template <class F> void per_block(const std::vector<size_t>& counts, const char* what, F call);
   struct Impl;
