@@ -39,7 +39,7 @@ class Backbone {
 struct TorchScriptSpec {
   std::string path;              ///< TorchScript file (torch.jit.save), e.g. models/resnet18.pt
   int input_size = 224;          ///< S: the side of the square input the model is run on
-  std::string device = "auto";   ///< auto|cpu|cuda; auto = cuda when LibTorch has CUDA and a GPU, else cpu
+  std::string device = "auto";   ///< auto|cpu|cuda|cuda:N; auto = cuda when LibTorch has CUDA and a GPU, else cpu
   int local_rank = 0;            ///< picks the GPU: cuda:(local_rank % GPUs visible), as the NCCL communicator does
   int threads = 1;               ///< CPU intra-op threads (torch defaults to 1 here: set explicitly)
   std::string autocast = "none"; ///< none|fp16|bf16: mixed precision on the GPU (ignored on the CPU)

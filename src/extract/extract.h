@@ -52,7 +52,7 @@ struct ExtractParams {
   int decode_threads = 0;             ///< decode/preprocess threads per rank; 0 = auto (see resolve_threads)
   int torch_threads = 0;              ///< CPU threads of the backbone; 0 = the runtime's compute threads
   int queue_batches = 3;              ///< decoded batches buffered ahead of the backbone (bounds memory)
-  std::string device = "auto";        ///< auto|cpu|cuda (cuda:local_rank); auto follows runtime.device
+  std::string device = "auto";        ///< auto|cpu|cuda|cuda:N (cuda: local_rank % GPUs); auto follows runtime.device
   std::string autocast = "none";      ///< none|fp16|bf16 mixed precision (GPU only)
   bool flush_denormal = true;         ///< CPU: denormal floats as zero (FTZ/DAZ), ~1.5x faster here; false = PyTorch's default
   bool half = false;                  ///< store /features as float16
@@ -109,7 +109,7 @@ struct ExtractParams {
     v("decode_threads", decode_threads, "decode threads per rank (0 = auto)");
     v("torch_threads", torch_threads, "backbone CPU threads per rank (0 = runtime threads)");
     v("queue_batches", queue_batches, "decoded batches buffered ahead of the backbone");
-    v("device", device, "auto|cpu|cuda (cuda:local_rank); auto follows runtime.device");
+    v("device", device, "auto|cpu|cuda|cuda:N (cuda: GPU local_rank % GPUs); auto follows runtime.device");
     v("autocast", autocast, "none|fp16|bf16 mixed precision on the GPU");
     v("flush_denormal", flush_denormal, "CPU: flush denormal floats to zero (faster; false = PyTorch default)");
     v("half", half, "store features as float16");

@@ -93,7 +93,8 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
   spec.input_size = pp.crop;
   // auto follows runtime.device (resolved once per process: a CUDA LibTorch
   // and a visible GPU, unless the run asked for the CPU).
-  spec.device = p.device != "auto" ? p.device : compute_target().gpu() ? "cuda" : "cpu";
+  // (cuda:N as resolved: runtime.device cuda:1 once extracted on GPU 0.)
+  spec.device = p.device != "auto" ? p.device : compute_target().device;
   spec.local_rank = comm.local_rank();
   spec.threads = m.model_threads = resolve_threads(p, cores, false, false).second;
   spec.autocast = p.autocast;

@@ -69,6 +69,8 @@ check 1 "extract.pca_dim is 5000 but the pixels backbone gives 3072 values" --so
   --pca-dim 5000
 check 1 "extract: no backbone given" --source "$cifar"
 check 1 "extract.device is cuda but this LibTorch has no CUDA" --source "$cifar" "${m[@]}" --device cuda
+check 1 "extract.device is cuda:1 but this LibTorch has no CUDA" --source "$cifar" "${m[@]}" --device cuda:1
+check 1 "extract.device is 'cuda:x' (expected auto|cpu|cuda|cuda:N)" --source "$cifar" "${m[@]}" --device cuda:x
 check 1 "extract.batch is 0" --source "$cifar" "${m[@]}" --batch 0
 check 1 "otherdim.json: output_dim is 512 but otherdim.pt gives 3 values per image" --source "$cifar" --backbone otherdim.pt
 check 1 "wrap.json: key 'input_size' is 4.29497e+09 (expected an integer in [1, 32768])" --source "$cifar" --backbone wrap.pt
