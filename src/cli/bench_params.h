@@ -38,7 +38,15 @@ struct BenchKMeansParams {
     v("json", json, "write results as JSON to this file");
   }
   void validate() const {
-    require(n >= 1 && d >= 1 && k >= 1 && iters >= 1, "bench kmeans: n, d, k, iters must be >= 1");
+    require(n >= 1, "bench_kmeans.n is ", n, " (expected >= 1)");
+    require(d >= 1, "bench_kmeans.d is ", d, " (expected >= 1)");
+    require(k >= 1, "bench_kmeans.k is ", k, " (expected >= 1)");
+    require(iters >= 1, "bench_kmeans.iters is ", iters, " (expected >= 1)");
+    // kmeans' own bounds (KMeansParams::validate), said here under this
+    // section's names and before any data is made.
+    require(tile_rows >= 1 && tile_rows <= (1 << 20), "bench_kmeans.tile_rows is ", tile_rows,
+            " (expected 1..1048576)");
+    require(tile_k >= 16 && tile_k <= (1 << 20), "bench_kmeans.tile_k is ", tile_k, " (expected 16..1048576)");
   }
 };
 
@@ -60,7 +68,11 @@ struct BenchKnnParams {
     v("metric", metric, "cosine|l2");
     v("json", json, "write results as JSON to this file");
   }
-  void validate() const { require(n >= 2 && d >= 1 && k >= 1, "bench knn: n >= 2, d, k >= 1"); }
+  void validate() const {
+    require(n >= 2, "bench_knn.n is ", n, " (expected >= 2)");
+    require(d >= 1, "bench_knn.d is ", d, " (expected >= 1)");
+    require(k >= 1, "bench_knn.k is ", k, " (expected >= 1)");
+  }
 };
 
 }  // namespace distclust

@@ -6,6 +6,8 @@
 #include <cstdio>
 
 #include "kernels/compute_target.h"
+#include "cli/bench_output.h"
+#include "core/json.h"
 #include "cli/bench_params.h"
 #include "io/text_file.h"
 #include "cli/commands.h"
@@ -34,6 +36,7 @@ void add_bench_commands(CLI::App& app) {
     BenchKMeansParams p;
     resolve(ctx, cl, "bench_kmeans", p);
     Communicator& comm = *ctx.comm;
+    require_bench_json_path("kmeans", p.json, {p.features}, comm);
     FeatureBlock b;
     if (!p.features.empty()) {
       b = read_features(p.features, comm);
@@ -71,29 +74,36 @@ void add_bench_commands(CLI::App& app) {
     // Peak memory of the k-means run itself, before the sgemm probe allocates.
     const int64_t rss = comm.max(peak_rss_bytes());
     double multi = 0, tiled = 0, limit = 0;
-    if (p.sgemm) {
+    // On a GPU the CPU's sgemm is not the limit (bench/gpu_limits.py
+    // measures the GPU's): not measured there.
+    const bool gpu = compute_target().gpu();
+    if (p.sgemm && !gpu) {
       // Same shape per rank: this rank's rows (capped for memory) x K x D.
       int64_t m = std::min<int64_t>(b.local_rows(), 65536);
       limit = measured_sgemm_gflops(m, p.k, b.d, threads, 3, &multi, &tiled) * comm.size();
     }
     const double data_bytes = 4.0 * (double(b.n_total) * b.d + double(p.k) * b.d);
-    std::string json = fmt("{\"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k, ", \"ranks\": ", comm.size(),
-                           ", \"threads\": ", threads, ", \"sec_per_iter_median\": ", med,
+    std::string json = fmt(bench_json_head("kmeans"), ", \"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k,
+                           ", \"ranks\": ", comm.size(), ", \"threads\": ", threads, ", \"sec_per_iter_median\": ", med,
                            ", \"sec_per_iter_best\": ", best, ", \"gflops\": ", gf,
                            ", \"sgemm_gflops\": ", limit, ", \"sgemm_multi_gflops\": ", multi * comm.size(),
                            ", \"sgemm_tiled_gflops\": ", tiled * comm.size(),
                            ", \"ratio_to_sgemm\": ", limit > 0 ? gf / limit : 0.0,
                            ", \"peak_rss_bytes\": ", rss, ", \"rss_over_data\": ", rss / data_bytes * comm.size(),
                            ", \"kmeanspp_init_seconds\": ", init_s, ", \"init_over_iteration\": ", init_s / med,
-                           ", \"env\": \"", compute_env::summary(), "\"}");
+                           ", \"env\": ", json::quote(compute_env::summary()), "}");
     if (comm.rank() == 0) {
       std::printf("bench kmeans: N=%lld D=%lld K=%d, %d rank(s) x %d threads\n", (long long)b.n_total,
                   (long long)b.d, p.k, comm.size(), threads);
       std::printf("  %-28s %10.4f s/iter (best %.4f)  %8.1f GFLOP/s\n", "distclust Lloyd iteration", med, best, gf);
-      if (p.sgemm)
+      if (limit > 0) {
         std::printf("  %-28s %10.4f s/iter            %8.1f GFLOP/s (multi-threaded %.1f, per-thread tiles %.1f)\n",
-                    "sgemm limit, same shape", flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
-      if (p.sgemm) std::printf("  ratio to sgemm limit: %.3f\n", gf / limit);
+                    "sgemm limit, same K x D", flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
+        std::printf("  ratio to sgemm limit: %.3f\n", gf / limit);
+      } else if (gpu) {
+        std::printf("  computing on %s: the CPU's sgemm is not this run's limit (bench/gpu_limits.py measures the "
+                    "GPU's GEMM rates)\n", compute_target().device.c_str());
+      }
       if (p.init_seconds)
         std::printf("  k-means++ initialisation     %10.4f s = %.2f Lloyd iterations\n", init_s, init_s / med);
       std::printf("  peak RSS %.1f MiB per rank (features+centroids %.1f MiB in all)\n", rss / 1048576.0,
@@ -114,6 +124,7 @@ void add_bench_commands(CLI::App& app) {
     BenchKnnParams p;
     resolve(ctx, kcl, "bench_knn", p);
     Communicator& comm = *ctx.comm;
+    require_bench_json_path("knn", p.json, {p.features}, comm);
     FeatureBlock b;
     if (!p.features.empty()) {
       b = read_features(p.features, comm);
@@ -137,23 +148,32 @@ void add_bench_commands(CLI::App& app) {
     const double gf_done = done / g.seconds_search / 1e9;
     double multi = 0, tiled = 0;
     const int threads = compute_threads();
-    // The kernel's shape: this rank's queries x a block tile x D.
-    double limit = measured_sgemm_gflops(std::min<int64_t>(b.local_rows(), 32768), kp.tile_cols, b.d, threads, 3,
-                                         &multi, &tiled) * comm.size();
-    std::string json = fmt("{\"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k, ", \"ranks\": ", comm.size(),
-                           ", \"threads\": ", threads, ", \"seconds\": ", g.seconds_search, ", \"gflops\": ", gf,
-                           ", \"sgemm_gflops\": ", limit, ", \"sgemm_limit_seconds\": ", flops / limit / 1e9,
-                           ", \"ratio_to_sgemm\": ", gf / limit, ", \"executed_gflops\": ", gf_done,
-                           ", \"executed_ratio_to_sgemm\": ", gf_done / limit, ", \"env\": \"", compute_env::summary(), "\"}");
+    // The kernel's shape: this rank's queries x a block tile x D. On a GPU
+    // the CPU's sgemm is not the limit: none is measured (0 in the JSON).
+    const bool gpu = compute_target().gpu();
+    const double limit = gpu ? 0.0
+                             : measured_sgemm_gflops(std::min<int64_t>(b.local_rows(), 32768), kp.tile_cols, b.d,
+                                                     threads, 3, &multi, &tiled) * comm.size();
+    const auto over = [&](double x) { return limit > 0 ? x / limit : 0.0; };
+    std::string json = fmt(bench_json_head("knn"), ", \"n\": ", b.n_total, ", \"d\": ", b.d, ", \"k\": ", p.k,
+                           ", \"ranks\": ", comm.size(), ", \"threads\": ", threads, ", \"seconds\": ", g.seconds_search, ", \"gflops\": ", gf,
+                           ", \"sgemm_gflops\": ", limit, ", \"sgemm_limit_seconds\": ", over(flops / 1e9),
+                           ", \"ratio_to_sgemm\": ", over(gf), ", \"executed_gflops\": ", gf_done,
+                           ", \"executed_ratio_to_sgemm\": ", over(gf_done), ", \"env\": ", json::quote(compute_env::summary()), "}");
     if (comm.rank() == 0) {
       std::printf("bench knn (exact): N=%lld D=%lld k=%d %s, %d rank(s) x %d threads\n", (long long)b.n_total,
                   (long long)b.d, p.k, p.metric.c_str(), comm.size(), threads);
       std::printf("  %-26s %9.2f s  %8.1f GFLOP/s (2*N*N*D), %.1f GFLOP/s executed (%.3g of 2*N*N*D)\n",
                   "distclust knn exact", g.seconds_search, gf, gf_done, done / flops);
-      std::printf("  %-26s %9.2f s  %8.1f GFLOP/s (multi-threaded %.1f, per-thread tiles %.1f)\n", "sgemm limit",
-                  flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
-      std::printf("  ratio to sgemm limit: %.3f (executed products: %.3f)\n  %s\nRESULT %s\n", gf / limit,
-                  gf_done / limit, compute_env::summary().c_str(), json.c_str());
+      if (gpu) {
+        std::printf("  computing on %s: the CPU's sgemm is not this run's limit (bench/gpu_limits.py measures the "
+                    "GPU's GEMM rates)\n", compute_target().device.c_str());
+      } else {
+        std::printf("  %-26s %9.2f s  %8.1f GFLOP/s (multi-threaded %.1f, per-thread tiles %.1f)\n",
+                    "sgemm limit (OpenBLAS)", flops / limit / 1e9, limit, multi * comm.size(), tiled * comm.size());
+        std::printf("  ratio to sgemm limit: %.3f (executed products: %.3f)\n", gf / limit, gf_done / limit);
+      }
+      std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), json.c_str());
       std::fflush(stdout);
       if (!p.json.empty()) write_text_file(p.json, json + "\n");
     }

@@ -2,6 +2,7 @@
 // decode-only rates of the same model and images (extract_bench.h).
 #include <cstdio>
 
+#include "cli/bench_output.h"
 #include "cli/commands.h"
 #include "io/text_file.h"
 #include "cli/context.h"
@@ -30,6 +31,7 @@ void add_bench_extract_command(CLI::App& app) {
     resolve(ctx, cl, "extract", p);
     BenchExtractParams b;
     resolve(ctx, cl, "bench_extract", b);
+    require_bench_json_path("extract", b.json, {p.backbone, p.source, p.out}, *ctx.comm);
     BenchExtractResult r = bench_extract(p, b, *ctx.comm, load_torchscript_backbone);
     if (ctx.comm->rank() != 0) return;
     const double limit = std::min(r.forward, r.decode_all_cores);

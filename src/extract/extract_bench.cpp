@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/json.h"
 #include "io/replace_rule.h"
 #include "kernels/sgemm_rate.h"
 #include "distclust/error.h"
@@ -54,11 +55,12 @@ void BenchExtractParams::validate() const {
 }
 
 std::string BenchExtractResult::json() const {
-  return fmt("{\"images\": ", images, ", \"cores\": ", cores, ", \"decode_threads\": ", decode_threads,
+  // {"bench": "extract": the head cli/bench_output.h knows its results by.
+  return fmt("{\"bench\": \"extract\", \"images\": ", images, ", \"cores\": ", cores, ", \"decode_threads\": ", decode_threads,
              ", \"model_threads\": ", model_threads, ", \"forward_ips\": ", forward,
              ", \"decode_all_cores_ips\": ", decode_all_cores, ", \"decode_pipeline_threads_ips\": ", decode_pipeline,
              ", \"extract_ips\": ", extract, ", \"extract_wall_ips\": ", extract_wall, ", \"ratio\": ", ratio,
-             ", \"peak_rss_bytes\": ", peak_rss_bytes, ", \"backbone\": \"", backbone, "\"}");
+             ", \"peak_rss_bytes\": ", peak_rss_bytes, ", \"backbone\": ", json::quote(backbone), "}");
 }
 
 BenchExtractResult bench_extract(const ExtractParams& p, const BenchExtractParams& b, Communicator& comm,

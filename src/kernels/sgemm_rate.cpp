@@ -16,6 +16,11 @@ extern "C" void openblas_set_num_threads(int);
 namespace distclust {
 
 double measured_sgemm_gflops(int64_t m, int64_t n, int64_t k, int threads, int reps, double* multi, double* tiled) {
+  // The rate, not the caller's whole product: at most ~256 MiB of operands
+  // (m = 65536 rows against K = 20000 centroids was 5.2 GB, a bad_alloc
+  // after the benchmark itself had run). At least one 512-row tile.
+  const int64_t budget = int64_t(64) << 20;  // floats
+  m = std::max<int64_t>(std::min<int64_t>(m, 512), std::min<int64_t>(m, (budget - n * k) / std::max<int64_t>(1, k + n)));
   std::vector<float> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(n * k)), c(static_cast<size_t>(m * n));
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(unit_double(mix64(i)) - 0.5);
   for (size_t i = 0; i < b.size(); ++i) b[i] = float(unit_double(mix64(i + 77)) - 0.5);

@@ -111,7 +111,12 @@ check "synth_features.n x d = 1000000000000 x 64 (1000000000000 rows per rank) w
 check "kmeans: sweep K=301 exceeds the number of valid rows (300 of 300)" kmeans --features ok.h5 --k 3,301 --out out.h5
 [[ ! -e out.h5.ckpt.k3 ]] || fail "a sweep with a bad K fitted the good ones first"
 check "unknown key 'clustrs' in section 'scan'" kmeans --features ok.h5 --k 3 --set scan.clustrs=5 --out out.h5
-check "cannot create nodir/x.json.tmp" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
+# The sgemm limit was measured on 65536 rows x K: 5.2 GB at K=20000, a
+# bad_alloc after the benchmark had run (k-means itself needs 60 MiB).
+(ulimit -v 1500000; "$DC" bench kmeans --n 20000 --d 2 --k 20000 --iters 1 --no-init-seconds >bigk.txt 2>&1) ||
+  { cat bigk.txt; fail "bench kmeans at K=20000 within 1.5 GB of address space"; }
+grep -q "ratio to sgemm limit" bigk.txt || { cat bigk.txt; fail "bench kmeans at K=20000: no sgemm limit"; }
+check "bench kmeans: --json nodir/x.json: the folder nodir does not exist" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
 check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans --features ok.h5 --config dup.yaml --out out.h5
 check "run.workdir = '/': give a folder of its own" run --set run.workdir=/ --set run.stages=kmeans

@@ -50,6 +50,19 @@ grep -q "notes.txt exists and is not a distclust output: pass --force" refuse.tx
 dcrun 1 bench extract --source imgs --backbone pixels --pixels-size 8 --iters 1 --out bx.h5 >/dev/null || fail "bench extract"
 dcrun 1 bench extract --source imgs --backbone pixels --pixels-size 8 --iters 1 --out bx.h5 >/dev/null ||
   fail "bench extract refused to replace its own output"
+# bench --json: it replaced any file (the bench's own features, its model,
+# notes.txt) after the whole run. Checked first; its own result is replaced.
+before=$(md5sum f.h5 notes.txt | md5sum)
+for args in "kmeans --features f.h5 --k 3 --iters 2 --no-sgemm --json f.h5|--json f.h5 is also a file the benchmark reads" \
+            "knn --n 300 --d 4 --json notes.txt|--json notes.txt exists and is not a bench knn result distclust wrote" \
+            "extract --source imgs --backbone pixels --pixels-size 8 --iters 1 --out bx2.h5 --json bx2.h5|--json bx2.h5 is also a file the benchmark reads or writes"; do
+  if dcrun 1 bench ${args%%|*} >bj.txt 2>&1; then fail "bench ${args%%|*} accepted"; fi
+  grep -qF -- "${args#*|}" bj.txt || { cat bj.txt; fail "bench ${args%%|*}: unclear"; }
+done
+[[ $(md5sum f.h5 notes.txt | md5sum) == "$before" ]] || fail "bench --json changed an input"
+dcrun 1 bench knn --n 300 --d 4 --json bk.json >/dev/null && dcrun 1 bench knn --n 300 --d 4 --json bk.json >/dev/null ||
+  fail "bench knn refused to replace its own --json"
+$PY -c "import json; assert json.load(open('bk.json'))['bench'] == 'knn'"
 dcrun 1 kmeans --features f.h5 --k 3 --out notes.txt --force >/dev/null || fail "--force did not replace"
 $PY -c "import h5py; h5py.File('notes.txt')['centroids']"
 pass "overwrite rule: own outputs replaced, others refused without --force"

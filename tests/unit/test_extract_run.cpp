@@ -18,6 +18,7 @@
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "extract/extract.h"
+#include "extract/extract_bench.h"
 #include "extract/extract_stage.h"
 #include "pipeline/stage_config.h"
 #include "io/h5store.h"
@@ -327,3 +328,19 @@ TEST(ExtractRun, GpuBackboneIsWarmedUpBeforeTheTimedLoop) {
   H5Reader a(t / "gpu.h5", comm), b(t / "cpu.h5", comm);
   EXPECT_EQ(a.read_all<float>("/features"), b.read_all<float>("/features"));
 }
+
+namespace distclust {
+namespace {
+
+// A backbone path with a quote made bench extract's RESULT line and --json
+// invalid JSON (written unescaped).
+TEST(BenchExtract, JsonEscapesTheBackbone) {
+  BenchExtractResult r;
+  r.backbone = "torchscript /m/a\"b\\c.pt on cpu";
+  const std::string j = r.json();
+  EXPECT_EQ(j.rfind("{\"bench\": \"extract\", ", 0), 0u) << j;
+  EXPECT_NE(j.find("\"backbone\": \"torchscript /m/a\\\"b\\\\c.pt on cpu\"}"), std::string::npos) << j;
+}
+
+}  // namespace
+}  // namespace distclust

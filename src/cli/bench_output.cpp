@@ -1,0 +1,47 @@
+#include "cli/bench_output.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "comm/root.h"
+#include "distclust/error.h"
+
+namespace fs = std::filesystem;
+
+namespace distclust::cli {
+
+std::string bench_json_head(const std::string& bench) { return "{\"bench\": \"" + bench + "\""; }
+
+void require_bench_json_path(const std::string& bench, const std::string& path,
+                             const std::vector<std::string>& inputs, Communicator& comm) {
+  if (path.empty()) return;
+  run_on_root(comm, "bench " + bench + " --json check", [&] {
+    const std::string what = "bench " + bench + ": --json " + path;
+    std::error_code ec;
+    const fs::path parent = fs::path(path).parent_path();
+    require(parent.empty() || fs::is_directory(parent, ec), what, ": the folder ", parent.string(),
+            " does not exist");
+    // The same file by name (an output not yet written) or by identity (links).
+    const fs::path self = fs::weakly_canonical(path, ec);
+    for (const std::string& in : inputs) {
+      if (in.empty()) continue;
+      std::error_code e1, e2;
+      const bool same = fs::weakly_canonical(in, e1) == self || (fs::exists(in, e2) && fs::equivalent(in, path, e2));
+      require(!same, what, " is also a file the benchmark reads or writes (", in, "): choose another name");
+    }
+    const fs::file_status st = fs::symlink_status(path, ec);
+    if (!fs::exists(st)) return;
+    require(!fs::is_directory(fs::status(path, ec)), what, " is a directory (expected a file name such as bench.json)");
+    std::string head;
+    if (!fs::is_symlink(st) && fs::is_regular_file(st)) {
+      std::ifstream f(path, std::ios::binary);
+      head.resize(bench_json_head(bench).size());
+      f.read(head.data(), std::streamsize(head.size()));
+      head.resize(size_t(f.gcount()));
+    }
+    require(head == bench_json_head(bench), what, " exists and is not a bench ", bench,
+            " result distclust wrote: remove it or choose another name");
+  });
+}
+
+}  // namespace distclust::cli
