@@ -132,3 +132,17 @@ for f, ds in [("features.h5", "features"), ("kmeans.h5", "assign"), ("knn.h5", "
 print("requeued outputs identical to an uninterrupted run")
 PY
 echo "PASS: requeue job $j resumed and finished"
+
+# 4. A requeue the site refuses (here --no-requeue): the signalled job runs
+# on to its end (the script's wait, cut short by USR1, once ended it, and
+# the batch script's exit stopped a healthy run 5 minutes early).
+j=$(sbatch --parsable "${small[@]}" --no-requeue --output="$T/nrq-%j.out" --export="$export_env" \
+      "$DC_SOURCE/slurm/distclust-requeue.sbatch" "$cfg" "${args[@]}" --set run.workdir="$T/nrq")
+for _ in $(seq 240); do [[ -e "$T/nrq/features.h5" ]] && break; sleep 0.5; done
+[[ -e "$T/nrq/features.h5" ]] || { cat "$T/nrq-$j.out"; fail "job $j made no features"; }
+scancel --signal=USR1 --batch "$j"
+code=$(wait_job "$j" 300)
+out="$T/nrq-$j.out"
+grep -q "requeue of job $j refused: the run goes on until the time limit" "$out" || { cat "$out"; fail "refused requeue not said"; }
+[[ "$code" == "ExitCode=0:0" && -e "$T/nrq/scan.h5" ]] || { cat "$out"; fail "a refused requeue ended the run: $code"; }
+echo "PASS: requeue refused (job $j): the run went on and finished"
