@@ -34,6 +34,10 @@ expect "threads=5 gpu=none" "$(run /nonexistent SLURM_CPUS_PER_TASK=3 OMP_NUM_TH
 out=$(run /nonexistent OMPI_COMM_WORLD_LOCAL_SIZE=abc 2>&1)
 [[ $out == *"OMPI_COMM_WORLD_LOCAL_SIZE='abc' is not a count; using 1"* && $out == *"threads=$cores"* ]] ||
   fail "garbled local size: $out"
+out=$(run /nonexistent SLURM_CPUS_PER_TASK=4x 2>&1)
+[[ $out == *"SLURM_CPUS_PER_TASK='4x' is not a count; using $cores"* && $out == *"threads=$cores"* ]] ||
+  fail "garbled SLURM_CPUS_PER_TASK: $out"
+expect "threads=3 gpu=none" "$(run /nonexistent SLURM_CPUS_PER_TASK=3)"
 # Under mpirun on a GPU-less node with nvidia-smi installed, a stage runs.
 PATH="$PWD/none:$PATH" $DC_MPIEXEC -n 2 -x PATH "$R" "$DC" synth features --n 200 --d 4 --k 2 --out f.h5 >synth.txt 2>&1 ||
   { cat synth.txt; fail "mpirun through distclust-rank with a failing nvidia-smi"; }
