@@ -50,6 +50,16 @@ bool needs_avx512(const std::string& core) {
   return false;
 }
 
+/// OpenBLAS x86-64 core types whose kernels use AVX2 at most. A name in
+/// neither list is left as given: nothing is known about its kernels.
+bool pre_avx512(const std::string& core) {
+  for (const char* c : {"haswell", "zen", "sandybridge", "nehalem", "core2", "penryn", "dunnington", "prescott",
+                        "atom", "opteron", "opteron_sse3", "barcelona", "bobcat", "bulldozer", "piledriver",
+                        "steamroller", "excavator", "katmai", "coppermine", "northwood", "banias", "athlon"})
+    if (strcasecmp(core.c_str(), c) == 0) return true;
+  return false;
+}
+
 [[noreturn]] void reexec(char** argv) {
   // Same pid, same argv: mpirun/srun still see the process they started.
   execv("/proc/self/exe", argv);
@@ -139,7 +149,8 @@ void prepare(int, char** argv) {
     setenv("OPENBLAS_CORETYPE", forced, 1);
     changes += fmt("OPENBLAS_CORETYPE=", forced, " (forced by DISTCLUST_OPENBLAS_CORETYPE)");
     switched = true;
-  } else if (!forced && !preset.empty() && needs_avx512(preset) != cpu_has_avx512()) {
+  } else if (!forced && !preset.empty() &&
+             (cpu_has_avx512() ? pre_avx512(preset) : needs_avx512(preset))) {
     unsetenv("OPENBLAS_CORETYPE");
     changes += cpu_has_avx512()
                    ? fmt("OPENBLAS_CORETYPE=", preset, " removed (the CPU has AVX-512; ", preset, " kernels use AVX2 at most)")

@@ -25,6 +25,10 @@ OPENBLAS_CORETYPE=Haswell DISTCLUST_OPENBLAS_CORETYPE=Sandybridge DISTCLUST_TEST
 grep -q "kept OPENBLAS_CORETYPE=Haswell" stage.txt || { cat stage.txt; fail "decision not in the stage's log"; }
 pass "disagreeing kernels refused, preset kept and named"
 
+# A core type distclust does not know is left as given (it was removed as
+# if it were pre-AVX-512, "its kernels use AVX2 at most").
+OPENBLAS_CORETYPE=Foo "$DC" env >foo.txt 2>&1 || { cat foo.txt; fail "env with an unknown core type"; }
+! grep -q "OPENBLAS_CORETYPE=Foo removed" foo.txt || { cat foo.txt; fail "an unknown core type was removed"; }
 # No switch asked for: no check, kernels as given.
 DISTCLUST_KEEP_ENV=1 OPENBLAS_CORETYPE=Haswell "$DC" env >keep.txt 2>&1
 grep -q "kept as given" keep.txt && [[ $(core keep.txt) == Haswell ]] || { cat keep.txt; fail "KEEP_ENV"; }
