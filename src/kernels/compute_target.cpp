@@ -81,6 +81,9 @@ void set_compute_target(const RuntimeParams& p, int local_rank) {
   else t.torch = p.kernels == "torch";
   require(!(t.gpu() && !t.torch), "runtime.kernels: 'cpu' computes on the CPU, but runtime.device is '", p.device,
           "' (", t.device, "): use kernels auto|torch on a GPU, or device cpu");
+  if (!t.torch && (p.precision != "fp32" || p.storage != "fp32"))
+    log::warn_once("runtime.precision=", p.precision, " and runtime.storage=", p.storage,
+                   " are for LibTorch kernels: ignored with OpenBLAS (set runtime.kernels=torch to use them)");
   g_target = t;
   log::debug("compute: ", t.describe());
 }

@@ -58,8 +58,8 @@ struct KMeansParams {
     v("parallel_rounds", parallel_rounds, "k-means|| oversampling rounds");
     v("parallel_factor", parallel_factor, "k-means|| candidates per round, times k");
     v("checkpoint", checkpoint, "checkpoint each iteration to OUT.ckpt and resume from it");
-    v("tile_rows", tile_rows, "assignment kernel rows per tile");
-    v("tile_k", tile_k, "assignment kernel centroids per tile");
+    v("tile_rows", tile_rows, "assignment kernel rows per tile (OpenBLAS; LibTorch kernels size blocks by memory)");
+    v("tile_k", tile_k, "assignment kernel centroids per tile (OpenBLAS; LibTorch kernels size blocks by memory)");
     v("sweep", sweep, "choose K: 5,10,20,50 or A:B[:STEP] (--k takes it too); inertia and sampled silhouette per K");
     v("sweep_sample", sweep_sample, "rows sampled for each silhouette of a sweep");
     v("force", force, "replace an existing --out that distclust did not write");

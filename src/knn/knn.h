@@ -49,8 +49,8 @@ struct KnnParams {
     v("centroids", centroids, "ivf: coarse centroids from this kmeans.h5 (default: trained on a sample)");
     v("recall_sample", recall_sample, "ivf: rows for the printed recall@k against exact search");
     v("seed", seed, "seed of the IVF training, tuning and recall samples (rows keyed by seed and global row)");
-    v("tile_rows", tile_rows, "kernel: queries per GEMM tile");
-    v("tile_cols", tile_cols, "kernel: block rows per GEMM tile");
+    v("tile_rows", tile_rows, "kernel: queries per GEMM tile (OpenBLAS; LibTorch kernels size blocks by memory)");
+    v("tile_cols", tile_cols, "kernel: block rows per GEMM tile (OpenBLAS; LibTorch kernels size blocks by memory)");
     v("checkpoint", checkpoint, "exact: checkpoint each ring step and resume");
     v("force", force, "replace an existing --out that distclust did not write");
   }

@@ -74,3 +74,9 @@ fi
 dcrun 1 kmeans --features f.h5 --k 8 --tol 0 --out ck.h5 >ck.txt 2>&1 || { cat ck.txt; fail "fp32 after a bf16 checkpoint"; }
 grep -q "ignoring checkpoint ck.h5.ckpt: made with other parameters" ck.txt || { cat ck.txt; fail "a bf16 checkpoint resumed in fp32"; }
 pass "precision/storage in the config hash: a bf16 run is not up to date for fp32, nor its checkpoint resumed"
+
+# With OpenBLAS kernels precision and storage do nothing: said, not silent.
+dcrun 1 kmeans --features f.h5 --k 8 --storage bf16 --out ob.h5 >ob.txt 2>&1 || { cat ob.txt; fail "kmeans --storage bf16 on OpenBLAS"; }
+grep -q "runtime.precision=fp32 and runtime.storage=bf16 are for LibTorch kernels: ignored with OpenBLAS" ob.txt ||
+  { cat ob.txt; fail "storage on OpenBLAS not said to be ignored"; }
+pass "precision/storage with OpenBLAS kernels: said to be ignored"
