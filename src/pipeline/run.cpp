@@ -34,14 +34,29 @@ void RunParams::validate() const {
   const std::filesystem::path w = std::filesystem::weakly_canonical(std::filesystem::absolute(workdir), ec);
   require(!ec && w != w.root_path(), "run.workdir = '", workdir,
           "': give a folder of its own for the job's outputs, not the file system root");
+  stage_list();
+}
+
+std::vector<std::string> RunParams::stage_list() const {
   const std::vector<std::string> known = stage_names();
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  std::vector<std::string> out;
   std::stringstream ss(stages);
-  std::string s;
-  while (std::getline(ss, s, ','))
+  for (std::string s; std::getline(ss, s, ',');) {
+    // "kmeans, knn" (a space after the comma) named a stage 'knn '.
+    const size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
+    if (a == std::string::npos) continue;
+    s = s.substr(a, b - a + 1);
     require(std::find(known.begin(), known.end(), s) != known.end(), "run.stages: unknown stage '", s,
             "' (known: ", list, ")");
+    // A stage twice ran it twice, the second time as up to date.
+    require(std::find(out.begin(), out.end(), s) == out.end(), "run.stages: '", s, "' is listed twice in '", stages,
+            "' (each stage runs once)");
+    out.push_back(s);
+  }
+  require(!out.empty(), "run.stages is empty (expected e.g. ", RunParams{}.stages, ")");
+  return out;
 }
 
 namespace {
@@ -252,8 +267,7 @@ void log_summary(const std::vector<std::pair<std::string, double>>& times, const
 void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runtime, Communicator& comm) {
   RunLayout layout;
   layout.workdir = rp.workdir;
-  std::stringstream ss(rp.stages);
-  for (std::string s; std::getline(ss, s, ',');) layout.stages.push_back(s);
+  layout.stages = rp.stage_list();
   run_on_root(comm, "run", [&] {
     std::error_code ec;
     std::filesystem::create_directories(rp.workdir + "/logs", ec);

@@ -26,6 +26,9 @@ struct RunParams {
     v("force", force, "rerun stages whose outputs are up to date");
   }
   void validate() const;
+  /// The stages in run order: items trimmed, empty ones (a doubled comma)
+  /// dropped; throws naming a stage listed twice or an unknown one.
+  std::vector<std::string> stage_list() const;
 };
 
 /// Runs the job (collective): resolves every stage's params from `config`

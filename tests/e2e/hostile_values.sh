@@ -119,6 +119,13 @@ grep -q "ratio to sgemm limit" bigk.txt || { cat bigk.txt; fail "bench kmeans at
 check "bench kmeans: --json nodir/x.json: the folder nodir does not exist" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
 printf 'kmeans:\n  k: 3\n  seed: 1\n  k: 5\n' > dup.yaml
 check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans --features ok.h5 --config dup.yaml --out out.h5
+# run.stages: a stage twice ran twice; "kmeans, knn" named a stage 'knn '.
+check "run.stages: 'kmeans' is listed twice in 'kmeans,knn,kmeans' (each stage runs once)" \
+  run --set run.workdir=outdir --set run.stages=kmeans,knn,kmeans
+check "run.stages is empty" run --set run.workdir=outdir --set run.stages=" , "
+mkdir -p sp && cp ok.h5 sp/features.h5
+dcrun 1 run --set run.workdir=sp --set run.stages=" kmeans , knn,," >sp.txt 2>&1 || { cat sp.txt; fail "run.stages with spaces"; }
+[[ -e sp/kmeans.h5 && -e sp/knn.h5 ]] || { cat sp.txt; fail "run.stages with spaces: no outputs"; }
 check "run.workdir = '/': give a folder of its own" run --set run.workdir=/ --set run.stages=kmeans
 check "run.workdir = '/tmp/..': give a folder of its own" run --set run.workdir=/tmp/.. --set run.stages=kmeans
 
