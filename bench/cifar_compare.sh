@@ -6,13 +6,19 @@
 # k-means / GMM) and umap-learn + scikit-learn on the same features and
 # graph. Issue 16: no worse than k-means on the raw features (about 0.91).
 # Usage: UMAP_PY=VENV/bin/python bench/cifar_compare.sh [WORK]
+# WORK (default /tmp/cifar-compare) must be new, empty, or a folder an
+# earlier run made (it carries .distclust-bench-workdir): only then is it
+# cleared; any other folder is refused. Env: DC (binary), MPIRUN (launcher),
+# SHARED (default ../shared next to the repo: data/ and models/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/bench/lib.sh"
 dc=${DC:-$root/build/src/cli/distclust}
 mpirun=${MPIRUN:-$root/launch/distclust-mpirun}
 py=${UMAP_PY:?set UMAP_PY to a python with umap-learn}
-work=${1:-/tmp/cifar-compare}; rm -rf "$work"; mkdir -p "$work"; cd "$work"
-shared=$root/../shared
+"$py" -c "import umap, sklearn, h5py" || { echo "cifar_compare: $py cannot import umap, sklearn and h5py" >&2; exit 1; }
+shared=${SHARED:-$root/../shared}
+work=${1:-/tmp/cifar-compare}; own_workdir "$work"; cd "$work"
 "$mpirun" -np 2 "$dc" -q run --config "$root/configs/cifar10.yaml" --set run.workdir=job \
   --set extract.source="$shared/data/cifar10-test1k" --set extract.backbone="$shared/models/cifar10-resnet20.pt" \
   --set run.stages=extract,kmeans,knn,scan,eval >job.log 2>&1 || { cat job.log; exit 1; }

@@ -7,8 +7,9 @@
 #   bench/extract_bench.sh            writes bench/RESULTS-extract.md
 #
 # Cases:
-#   cifar    ../shared/models/cifar10-resnet20.pt on the 1,000 CIFAR-10 test
-#            PNGs listed 8 times (8,000 rows: enough batches to time)
+#   cifar    $SHARED/models/cifar10-resnet20.pt on the 1,000 CIFAR-10 test
+#            PNGs of $SHARED/data/cifar10-test1k listed 8 times (8,000 rows:
+#            enough batches to time)
 #   resnet18 a 224x224 ResNet-18 TorchScript with random weights exported by
 #            tools/export_backbone.py from Debian's python3-torchvision, on
 #            512 generated 500x375 JPEGs (resize 256, crop 224)
@@ -19,7 +20,11 @@
 # (/usr/bin/python3 with torch, torchvision, PIL), ROUNDS (default 3: each
 # measurement repeated, the best kept per figure: other processes on a shared
 # 2-core machine only ever slow a run down), WAIT_QUIET (default 120: seconds
-# to wait at most for the load average to drop below 1), WORK (scratch folder).
+# to wait at most for the load average to drop below 1), WORK (scratch folder,
+# default out/bench-extract in the repo; its data and models are reused),
+# SHARED (default ../shared next to the repo: data/cifar10-test1k and
+# models/cifar10-resnet20.pt). A missing input or a failed command stops the
+# script with its output; the report is written only when every run worked.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,14 +33,20 @@ PY=${PYTHON:-/usr/bin/python3}
 ROUNDS=${ROUNDS:-3}
 WAIT_QUIET=${WAIT_QUIET:-120}
 WORK=${WORK:-$ROOT/out/bench-extract}
-SHARED=$ROOT/../shared
+SHARED=${SHARED:-$ROOT/../shared}
 OUT=$ROOT/bench/RESULTS-extract.md
+for f in "$SHARED/data/cifar10-test1k" "$SHARED/models/cifar10-resnet20.pt"; do
+  [[ -e $f ]] || { echo "extract_bench: $f is missing (set SHARED to the folder holding data/ and models/)" >&2; exit 1; }
+done
 mkdir -p "$WORK"
 cd "$WORK"
+# fail LOG MESSAGE: the log and the message, then stop.
+fail() { { cat "$1"; echo "extract_bench: $2 (log above: $WORK/$1)"; } >&2; exit 1; }
 
 # ---------------------------------------------------------------- data
-if [[ ! -s cifar8k.txt ]]; then
-  $PY - "$SHARED/data/cifar10-test1k" <<'PY'
+cifar_src=$SHARED/data/cifar10-test1k
+if [[ ! -s cifar8k.txt || $(head -c ${#cifar_src} cifar8k.txt) != "$cifar_src" ]]; then  # missing, or another SHARED's
+  $PY - "$cifar_src" <<'PY'
 import os, sys
 src = sys.argv[1]
 classes = sorted(os.listdir(src))
@@ -71,8 +82,10 @@ best_of() {
   : > "results/$name.jsonl"
   for ((i = 0; i < ROUNDS; i++)); do
     wait_quiet "$WAIT_QUIET" 1.0
-    "$BIN" bench extract "$@" --out "$WORK/f.h5" --progress-seconds 0 2>/dev/null | sed -n 's/^RESULT //p' \
-      >> "results/$name.jsonl"
+    "$BIN" bench extract "$@" --out "$WORK/f.h5" --progress-seconds 0 >"results/$name.log" 2>&1 \
+      || fail "results/$name.log" "FAILED (rc $?): distclust bench extract $*"
+    grep -q '^RESULT ' "results/$name.log" || fail "results/$name.log" "no RESULT line from distclust bench extract $*"
+    sed -n 's/^RESULT //p' "results/$name.log" >> "results/$name.jsonl"
   done
   $PY - "results/$name.jsonl" > "results/$name.json" <<'PY'
 import json, sys
@@ -101,8 +114,11 @@ best_of r18_decode2 "${R18[@]}" --decode-threads 2
 mpi_best=0
 for ((i = 0; i < ROUNDS; i++)); do
   wait_quiet "$WAIT_QUIET" 1.0
-  rate=$(mpirun --bind-to none --oversubscribe --allow-run-as-root -np 2 "$BIN" extract "${CIFAR[@]:0:4}" --threads 1 \
-           --out "$WORK/f.h5" --progress-seconds 0 2>&1 | sed -n 's/.* = \([0-9.]*\) images\/s.*/\1/p')
+  mpirun --bind-to none --oversubscribe --allow-run-as-root -np 2 "$BIN" extract "${CIFAR[@]:0:4}" --threads 1 \
+    --out "$WORK/f.h5" --progress-seconds 0 >results/cifar_np2.log 2>&1 \
+    || fail results/cifar_np2.log "FAILED (rc $?): mpirun -np 2 distclust extract ${CIFAR[*]:0:4} --threads 1"
+  rate=$(sed -n 's/.* = \([0-9.]*\) images\/s.*/\1/p' results/cifar_np2.log)
+  [[ -n $rate ]] || fail results/cifar_np2.log "no 'N images/s' line from mpirun -np 2 distclust extract"
   mpi_best=$($PY -c "print(max(float('$mpi_best'), float('${rate:-0}')))")
 done
 echo "cifar_np2: $mpi_best images/s"
@@ -141,7 +157,9 @@ L += ["", f"ResNet-20 on 2 ranks x 1 thread (mpirun -np 2 ... --threads 1): {mpi
       "distclust bench extract --source jpegs --backbone models/resnet18.pt --batch 32 --iters 8 [settings]",
       "mpirun --bind-to none -np 2 distclust extract --source cifar8k.txt "
       "--backbone ../shared/models/cifar10-resnet20.pt --threads 1 --out f.h5", "```"]
-open(out, "w").write("\n".join(L) + "\n")
+import os
+open(out + ".tmp", "w").write("\n".join(L) + "\n")
+os.replace(out + ".tmp", out)
 print("\n".join(L))
 PY
 echo "bench: wrote $OUT"

@@ -8,7 +8,10 @@ device-to-device copy bandwidth (GB/s counting bytes read plus written).
 
 Each figure: the mean of --reps timed runs after --warmup untimed ones, timed
 with CUDA events on a GPU (wall clock on the CPU), on random data (zeros
-run faster on Hopper: less switching power, higher clocks).
+run faster on Hopper: less switching power, higher clocks). With --device
+cuda:N, device N is made the current device for the whole measurement, so
+the work and the timing events share its stream. --size, --copy-mib and
+--reps must be >= 1 and --warmup >= 0 (anything else is refused).
 """
 import argparse
 import json
@@ -24,14 +27,18 @@ def timer(device):
         for _ in range(warmup):
             fn()
         if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            for _ in range(reps):
-                fn()
-            end.record()
-            end.synchronize()
-            return start.elapsed_time(end) / 1e3 / reps
+            # The events go on the stream the work runs on: device's current
+            # stream (main() made device the current device as well).
+            with torch.cuda.device(device):
+                torch.cuda.synchronize(device)
+                stream = torch.cuda.current_stream(device)
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record(stream)
+                for _ in range(reps):
+                    fn()
+                end.record(stream)
+                end.synchronize()
+                return start.elapsed_time(end) / 1e3 / reps
         t0 = time.perf_counter()
         for _ in range(reps):
             fn()
@@ -71,9 +78,22 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
+    for opt, value, least in [("--size", a.size, 1), ("--copy-mib", a.copy_mib, 1), ("--reps", a.reps, 1),
+                              ("--warmup", a.warmup, 0)]:
+        if value < least:
+            ap.error(f"{opt} {value}: must be >= {least}")
     device = torch.device(a.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        sys.exit(f"gpu_limits: --device {a.device} but torch {torch.__version__} sees no CUDA device")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit(f"gpu_limits: --device {a.device} but torch {torch.__version__} sees no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if device.index >= torch.cuda.device_count():
+            sys.exit(f"gpu_limits: --device {a.device} but torch sees {torch.cuda.device_count()} CUDA device(s)")
+        # Every kernel, allocation and timing event below runs on this device
+        # (torch.cuda.Event.record() with no stream records on the current
+        # device's stream, which is device 0 unless it is set).
+        torch.cuda.set_device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     r = {"device": name, "torch": torch.__version__, "cuda": torch.version.cuda, "size": a.size,
          "copy_mib": a.copy_mib}

@@ -5,6 +5,10 @@
 # RSS of each rank), then recall@20 of the IVF graph and ACC/NMI against the
 # planted labels.
 #   bench/imagenet_rehearsal.sh [SCAN_EPOCHS]      default 1 (seconds/epoch)
+# SCAN_EPOCHS is what scan is asked for; scan extends the epochs until its
+# --min-steps (500 optimiser steps) have run, which matters only at a small N
+# (at 1,281,167 rows one epoch is ~5,000 steps): the epochs it ran are read
+# from scan.log and printed beside the scan scores.
 # Env: N (1281167), D (512), NOISE (1.0), WORK (folder, default a temp dir),
 # DISTCLUST (binary), FROM=STAGE (in an existing WORK: skip the stages
 # before STAGE, whose outputs are there). Needs ~3 GB of disk and ~2 x 3 GiB of memory.
@@ -43,6 +47,7 @@ stage export export --features f.h5 --pred scan.h5 --out export
 echo
 grep -h -o "recall@20[^,]*" knn.log | tail -1 || true
 echo "k-means: $(cat scores-kmeans.json)"
-echo "scan ($EPOCHS epochs): $(cat scores-scan.json)"
+ran=$(grep -o "scan: epoch [0-9]*/[0-9]*:" scan.log | tail -1 | sed 's|.*/\([0-9]*\):|\1|' || true)
+echo "scan (${ran:-?} epochs run, $EPOCHS asked): $(cat scores-scan.json)"
 grep -h "epoch" scan.log | tail -2 || true
 echo "N=$N D=$D noise=$NOISE; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; work in $WORK"

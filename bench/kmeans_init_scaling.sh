@@ -5,16 +5,26 @@
 # kmeans_pp.h alone, beside the Lloyd iterations) as 1 rank x 1 thread,
 # 1 rank x 2 threads and 2 ranks x 1 thread, and prints one table. On a
 # machine with C cores, ranks x threads <= C keeps the comparison fair.
+# A command that fails stops the script with its output (e.g. K > N).
+# Env: DISTCLUST (binary), TMPDIR.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISTCLUST:-$ROOT/build/src/cli/distclust}
 N=${1:-200000}; D=${2:-256}; K=${3:-1000}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kmeans-init.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-"$BIN" synth features --n "$N" --d "$D" --k 100 --noise 0.5 --seed 1 --out "$TMP/f.h5" >/dev/null
+logged() {  # logged LOG CMD...: CMD's output into LOG; on failure the command and LOG, then stop
+  local log=$1; shift
+  "$@" >"$log" 2>&1 || {
+    local rc=$?
+    { echo "kmeans_init_scaling: FAILED (rc $rc): $*"; cat "$log"; } >&2
+    exit 1
+  }
+}
+logged "$TMP/synth.log" "$BIN" synth features --n "$N" --d "$D" --k 100 --noise 0.5 --seed 1 --out "$TMP/f.h5"
 run() {  # ranks threads
-  "$ROOT/launch/distclust-mpirun" -np "$1" "$BIN" bench kmeans --features "$TMP/f.h5" --k "$K" --iters 4 \
-    --no-sgemm --threads "$2" --json "$TMP/r$1t$2.json" >/dev/null 2>&1
+  logged "$TMP/r$1t$2.log" "$ROOT/launch/distclust-mpirun" -np "$1" "$BIN" bench kmeans --features "$TMP/f.h5" \
+    --k "$K" --iters 4 --no-sgemm --threads "$2" --json "$TMP/r$1t$2.json"
 }
 echo "| ranks x threads | Lloyd s/iter (median) | k-means++ init s | init / iteration |"
 echo "|---|---:|---:|---:|"

@@ -9,3 +9,25 @@ wait_quiet() {
   done
   echo "bench: load average still $(cut -d' ' -f1 /proc/loadavg) after ${1}s; timing anyway" >&2
 }
+
+# own_workdir DIR: makes DIR this script's scratch folder, never deleting a
+# folder a bench script did not make. A DIR that does not exist or is empty
+# is created and marked with the file .distclust-bench-workdir; a DIR that
+# holds that marker (an earlier run's) is emptied; any other DIR (one of the
+# user's) is refused with a message, and the script stops.
+own_workdir() {
+  local d=$1 marker=.distclust-bench-workdir
+  if [[ -e $d && ! -d $d ]]; then
+    echo "bench: $d exists and is not a folder; give a new or empty folder" >&2; exit 1
+  fi
+  if [[ -d $d && -n $(ls -A "$d") ]]; then
+    if [[ ! -f $d/$marker ]]; then
+      echo "bench: $d is not empty and was not made by a bench script (no $marker in it);" \
+        "refusing to clear it: give a new or empty folder (or delete it yourself)" >&2
+      exit 1
+    fi
+    find "$d" -mindepth 1 -maxdepth 1 ! -name "$marker" -exec rm -rf {} +
+  fi
+  mkdir -p "$d"
+  touch "$d/$marker"
+}

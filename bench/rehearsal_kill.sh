@@ -9,8 +9,11 @@
 # STAGES ("kmeans knn scan"), KILL_AT (fraction of the uninterrupted wall
 # time at which rank 1 is killed, 0.7), KILL_WHEN_<stage> (kill instead once
 # the stage's log matches this extended regex, e.g. KILL_WHEN_kmeans='[4-9]/25
-# iterations': after its checkpoints began). Uses bench/imagenet_rehearsal.sh's
-# file names, so a WORK left by it is reused (its outputs are the references).
+# iterations': after its checkpoints began). The rank killed is looked for
+# only below the launcher this script started (never another job's rank on
+# the machine); when none is there, the script stops its job and fails.
+# Uses bench/imagenet_rehearsal.sh's file names, so a WORK left by it is
+# reused (its outputs are the references).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISTCLUST:-$ROOT/build/src/cli/distclust}
@@ -32,10 +35,19 @@ ref_of() { case $1 in kmeans) echo kmeans.h5 ;; knn) echo knn.h5 ;; scan) echo s
 
 [[ -e f.h5 ]] || "${MPI[@]}" "$BIN" synth features --n "$N" --d "$D" --k 1000 --noise 1.0 --seed 7 --half --out f.h5 >synth.log 2>&1
 
-# The pid of rank R of the running stage (its OMPI_COMM_WORLD_RANK).
+# descendants PID: the pids of every process below PID (children, theirs, ...).
+descendants() {
+  local c
+  for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done
+}
+# rank_pid R LAUNCHER: the pid of rank R (its OMPI_COMM_WORLD_RANK) of the job
+# this script started as process LAUNCHER: only a process named distclust
+# below LAUNCHER qualifies, never another job's rank on the same machine.
+# Prints nothing when there is none.
 rank_pid() {
-  local want=$1 p
-  for p in $(pgrep -x distclust || true); do
+  local want=$1 launcher=$2 p
+  for p in $(descendants "$launcher"); do
+    [[ $(cat "/proc/$p/comm" 2>/dev/null) == distclust ]] || continue
     if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$want"; then echo "$p"; return; fi
   done
 }
@@ -68,8 +80,14 @@ for stage in $STAGES; do
   else
     sleep "$at"
   fi
-  pid=$(rank_pid 1)
-  [[ -n $pid ]] || { echo "no rank 1 found for $stage"; exit 1; }
+  pid=$(rank_pid 1 "$job")
+  if [[ -z $pid ]]; then
+    echo "$stage: no rank 1 (a distclust with OMPI_COMM_WORLD_RANK=1) below this script's launcher (pid $job);" \
+      "stopping its job and this script (log: $WORK/$stage-killed.log)" >&2
+    kill $(descendants "$job") "$job" 2>/dev/null || true
+    wait "$job" || true
+    exit 1
+  fi
   kill -9 "$pid"
   tk=$(date +%s.%N)
   if wait "$job"; then echo "$stage: the job exited 0 after its rank was killed"; exit 1; fi

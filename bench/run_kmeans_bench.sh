@@ -19,7 +19,8 @@
 #
 # Memory mode: runs `distclust kmeans` under /usr/bin/time -v and compares
 # the max RSS with the bytes of features + centroids (target <= 1.5x).
-# Writes bench/results/kmeans-memory-<date>.md.
+# Writes bench/results/kmeans-memory-<date>.md; exits 1 when the check FAILs.
+# Reports are written to NAME.tmp, then renamed (never left half-written).
 #
 # Env: DISTCLUST (binary), PYTHON (default /usr/bin/python3, which has numpy,
 # h5py, sklearn, faiss), THREADS (default 2), SPHERICAL=0 to skip the
@@ -96,7 +97,7 @@ if [[ $MODE == memory ]]; then
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$TMP/time.log")
   OUTMD=$RESULTS/kmeans-memory-$DATE.md
   "$PY" - "$N" "$D" "$K" "$ITERS" "$rss_kb" "$wall" "$cpu_model" "$THREADS" "$OUTMD" <<'EOF'
-import sys
+import os, sys
 n, d, k, iters, rss_kb = map(int, sys.argv[1:6])
 wall, cpu, threads, out = sys.argv[6:10]
 data = n * d * 4 + k * d * 4
@@ -115,8 +116,11 @@ md = f"""# distclust k-means memory check
 """
 print()
 print(md)
-open(out, "w").write(md)
+open(out + ".tmp", "w").write(md)
+os.replace(out + ".tmp", out)
 print(f"written to {out}")
+if not ok:
+    sys.exit(f"FAIL: max RSS {mib(rss):.1f} MiB is {ratio:.3f}x the features + centroids (target <= 1.5x)")
 EOF
   exit 0
 fi
@@ -371,6 +375,7 @@ L.append("```\n</details>")
 md = "\n".join(L) + "\n"
 print()
 print(md)
-open(out, "w").write(md)
+open(out + ".tmp", "w").write(md)
+os.replace(out + ".tmp", out)
 print(f"written to {out}")
 EOF

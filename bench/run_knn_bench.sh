@@ -4,11 +4,21 @@
 # (OMP_WAIT_POLICY=PASSIVE; OPENBLAS_CORETYPE unset and =SkylakeX both
 # tried), and the machine's sgemm rate measured in the same run at the
 # kernel's shape. Then IVF mode at N=1,000,000, D=128: time and recall@k.
-# Usage: bench/run_knn_bench.sh [N D K] [--no-ivf]
+# Usage: bench/run_knn_bench.sh [--no-ivf] [N D K]   (defaults 100000 256 20;
+# --no-ivf, anywhere among the arguments, skips the IVF part). Env: DC (binary).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-DC="$root/build/src/cli/distclust"
-N=${1:-100000}; D=${2:-256}; K=${3:-20}
+DC=${DC:-$root/build/src/cli/distclust}
+ivf=1; pos=()
+for a in "$@"; do
+  case $a in
+    --no-ivf) ivf=0 ;;
+    -*) echo "usage: $0 [--no-ivf] [N D K]   (unknown option '$a')" >&2; exit 2 ;;
+    *) pos+=("$a") ;;
+  esac
+done
+(( ${#pos[@]} <= 3 )) || { echo "usage: $0 [--no-ivf] [N D K]   (more than 3 numbers: ${pos[*]})" >&2; exit 2; }
+N=${pos[0]:-100000}; D=${pos[1]:-256}; K=${pos[2]:-20}
 T=$(mktemp -d /tmp/dc-knn-bench.XXXX)
 trap 'rm -rf "$T"' EXIT
 "$DC" synth features --n "$N" --d "$D" --k 100 --noise 1.0 --seed 1 --out "$T/f.h5" >/dev/null
@@ -40,7 +50,7 @@ print(f"| FAISS IndexFlatIP, 2 threads, best config ({sys.argv[3]}) | {fs:.1f} |
 print(f"| sgemm limit (measured, same run) | {dc['sgemm_limit_seconds']:.1f} | {dc['sgemm_gflops']:.0f} | 1.00 |")
 print(f"distclust / FAISS time: {dc['seconds']/fs:.2f}")
 PY
-if [[ "${4:-}" != "--no-ivf" ]]; then
+if (( ivf )); then
   echo "## IVF, N=1000000 D=128 k=$K"
   "$DC" synth features --n 1000000 --d 128 --k 1000 --noise 1.0 --seed 2 --out "$T/big.h5" >/dev/null
   /usr/bin/time -f "wall %e s, max RSS %M KiB" "$DC" knn --features "$T/big.h5" --k "$K" --mode ivf --recall-sample 2000 \

@@ -10,8 +10,10 @@
 # only, the neighbours carry no meaning, so the heads learn nothing; the
 # work per step is the same as on real data. Every run: default heads
 # (10 linear heads), batch 256 (or BATCHES), replicated neighbour features (N*D*4 fits the
-# 2 GiB default budget), checkpoints off; plus one exchange-mode run at P=2.
-# The per-phase times come from the epoch log line of rank 0.
+# 2 GiB default budget), checkpoints off, --min-steps 0 (EPOCHS epochs run
+# exactly: scan's default min_steps would add epochs on a small N); plus one
+# exchange-mode run at P=2. The per-phase times come from the epoch log line
+# of rank 0; a run whose log lacks them stops the script with the log.
 #
 # Env: DISTCLUST (binary), PYTHON (default /usr/bin/python3: numpy, h5py),
 # MPIEXEC (default "mpiexec --oversubscribe --bind-to none", plus
@@ -54,17 +56,22 @@ PY
 
 echo "| C | batch | ranks x threads | neighbour rows | epoch s | rows/s | gather s | forward s | backward s | allreduce s | adam s | load before |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+find_line() {  # the line of log.txt holding $1, or the log and a message, then stop
+  grep -F -- "$1" log.txt && return
+  { cat log.txt; echo "scan_bench: no line '$1' in the log of this run (above); stopping"; } >&2
+  exit 1
+}
 run() {  # run C BATCH NP [extra args...]
   local c=$1 batch=$2 np=$3; shift 3
   wait_quiet "$WAIT_QUIET" 0.5
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   $MPI -n "$np" "$BIN" scan -v --features f.h5 --knn knn.h5 --clusters "$c" --batch "$batch" --epochs "$EPOCHS" --no-checkpoint \
-    --out s.h5 "$@" >log.txt 2>&1 || { cat log.txt >&2; exit 1; }
+    --min-steps 0 --out s.h5 "$@" >log.txt 2>&1 || { cat log.txt >&2; exit 1; }
   local mode threads line phases
   mode=$(grep -q "exchanged each epoch" log.txt && echo exchange || echo replicate)
   threads=$(grep -o "ranks x [0-9]* threads" log.txt | head -1 | awk '{print $3}')
-  line=$(grep "scan: epoch $EPOCHS/$EPOCHS:" log.txt)
-  phases=$(grep "scan: epoch $EPOCHS time on rank 0" log.txt)
+  line=$(find_line "scan: epoch $EPOCHS/$EPOCHS:")
+  phases=$(find_line "scan: epoch $EPOCHS time on rank 0")
   local secs rps g f b a m
   secs=$(sed -E 's/.* steps, ([0-9.e+-]+) s, .*/\1/' <<<"$line")
   rps=$(sed -E 's/.* s, ([0-9.e+-]+) rows\/s.*/\1/' <<<"$line")
@@ -79,4 +86,4 @@ for c in ${CLUSTERS:-10 1000}; do
   done
 done
 b0=${BATCHES:-256}
-[[ " ${CLUSTERS:-10 1000} " == *" 10 "* ]] && run 10 "${b0%% *}" 2 --neighbour-features exchange || true
+if [[ " ${CLUSTERS:-10 1000} " == *" 10 "* ]]; then run 10 "${b0%% *}" 2 --neighbour-features exchange; fi
