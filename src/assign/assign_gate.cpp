@@ -15,6 +15,7 @@
 #include "distclust/search.h"
 #include "io/h5_strings.h"
 #include "io/h5store.h"
+#include "io/row_columns.h"
 #include "kernels/rows.h"
 #include "knn/knn.h"
 #include "scan/scan_file.h"
@@ -43,7 +44,7 @@ RunGraph read_run_graph(const Inputs& in, const ScanParams& sp, LocalCommunicato
   KnnParams kp;
   if (k.has_attr("params")) Config::parse(k.attr_string("params"), in.knn + ": params").apply_yaml("knn", kp);
   g.cosine = kp.metric == "cosine";
-  g.valid = f.has("/valid") ? f.read_all<uint8_t>("/valid") : std::vector<uint8_t>(size_t(g.n), 1);
+  g.valid = read_valid(f, RowRange{0, g.n}, g.n);
   require(s.has("/assign_scan"), "assign: ", in.scan, " has no /assign_scan (the SCAN clusters the gate compares)");
   g.scan_assign = s.read_all<int64_t>("/assign_scan");
   return g;

@@ -1,9 +1,11 @@
+#include <cfloat>
 #include <cmath>
 
 #include "distclust/error.h"
 #include "extract/features_file.h"
 #include "io/finite.h"
 #include "io/h5store.h"
+#include "io/row_columns.h"
 #include "kernels/rows.h"
 
 namespace distclust {
@@ -20,23 +22,28 @@ FeatureBlock read_features(const std::string& path, Communicator& comm) {
   DatasetInfo fi = r.info("/features");
   require(fi.shape.size() == 2, path, ": /features is ", fi.describe(), ", expected 2-D [N x D]");
   require(fi.dtype == "float32" || fi.dtype == "float16" || fi.dtype == "float64", path,
-          ": /features has type ", fi.dtype, ", expected float32 or float16");
+          ": /features has type ", fi.dtype, ", expected float32, float16 or float64");
   require(fi.shape[0] >= 1 && fi.shape[1] >= 1, path, ": /features is ", fi.describe(), ", which is empty");
   FeatureBlock b;
   b.n_total = fi.shape[0];
   b.d = fi.shape[1];
   b.rows = row_block(b.n_total, comm.rank(), comm.size());
-  b.x = r.read_rows<float>("/features", b.rows);
-  for (const char* name : {"/labels", "/valid"}) {
-    if (!r.has(name)) continue;
-    DatasetInfo li = r.info(name);
-    require(li.shape.size() == 1 && li.shape[0] == b.n_total, path, ": ", name, " is ", li.describe(),
-            " but /features has ", b.n_total, " rows");
+  if (fi.dtype == "float64") {
+    // Read as double first: a finite 1e300 became Inf in the conversion and
+    // was then refused as "NaN or Inf", which the file does not hold.
+    const std::vector<double> x = r.read_rows<double>("/features", b.rows);
+    b.x.resize(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      require(!std::isfinite(x[i]) || std::fabs(x[i]) <= double(FLT_MAX), path, ": /features row ",
+              b.rows.begin + int64_t(i) / b.d, " holds ", x[i], ", beyond float32's range (3.4e38): distclust ",
+              "computes in float32; rescale the features");
+      b.x[i] = float(x[i]);
+    }
+  } else {
+    b.x = r.read_rows<float>("/features", b.rows);
   }
-  b.labels = r.has("/labels") ? r.read_rows<int64_t>("/labels", b.rows)
-                              : std::vector<int64_t>(b.rows.size(), -1);
-  b.valid = r.has("/valid") ? r.read_rows<uint8_t>("/valid", b.rows)
-                            : std::vector<uint8_t>(b.rows.size(), 1);
+  b.labels = read_labels(r, b.rows, b.n_total);
+  b.valid = read_valid(r, b.rows, b.n_total);
   return b;
 }
 

@@ -9,6 +9,7 @@
 #include "distclust/error.h"
 #include "eval/metrics.h"
 #include "io/h5store.h"
+#include "io/row_columns.h"
 #include "distclust/config.h"
 #include "kmeans/kmeans.h"
 #include "kmeans/kmeans_confidence.h"
@@ -127,10 +128,7 @@ void read_on_root(Clustering& cl) {
   cl.assign = pr.read_all<int64_t>("/assign");
   require_codes(cl.assign, cl.pred + ": /assign", kClusterRule);  // as eval: not dropped as invalid rows
   std::vector<uint8_t> valid;
-  if (fr.has("/valid")) {
-    valid = fr.read_all<uint8_t>("/valid");
-    require(int64_t(valid.size()) == cl.n, cl.features, ": /valid has ", valid.size(), " rows, /features ", cl.n);
-  }
+  if (fr.has("/valid")) valid = read_valid(fr, RowRange{0, cl.n}, cl.n);
   int64_t max_assign = -1;
   for (int64_t i = 0; i < cl.n; ++i) {
     if (cl.assign[i] < 0 || (!valid.empty() && valid[i] == 0)) {
@@ -176,10 +174,8 @@ void read_on_root(Clustering& cl) {
     }
   }
   if (fr.has("/labels")) {
-    cl.labels = fr.read_all<int64_t>("/labels");
+    cl.labels = read_labels(fr, RowRange{0, cl.n}, cl.n);
     require_codes(cl.labels, cl.features + ": /labels", kLabelRule);
-    require(int64_t(cl.labels.size()) == cl.n, cl.features, ": /labels has ", cl.labels.size(), " rows, /features ",
-            cl.n);
     if (std::none_of(cl.labels.begin(), cl.labels.end(), [](int64_t v) { return v >= 0; })) cl.labels.clear();
   }
   H5Strings fs5(cl.features);

@@ -1,0 +1,34 @@
+#include "io/row_columns.h"
+
+#include "distclust/error.h"
+
+namespace distclust {
+
+void require_row_column(const H5Reader& r, const std::string& name, int64_t n) {
+  const DatasetInfo li = r.info(name);
+  const bool rows = (li.shape.size() == 1 && li.shape[0] == n) ||
+                    (li.shape.size() == 2 && li.shape[0] == n && li.shape[1] == 1);
+  require(rows, r.path(), ": ", name, " is ", li.describe(), " but /features has ", n, " rows (expected one value per row, [",
+          n, "])");
+  require(li.integer(), r.path(), ": ", name, " is ", li.describe(), ": expected integers (",
+          name == "/valid" ? "0 = invalid row, else valid; a numpy bool array: store it as uint8"
+                           : "one class per row, -1 = unknown",
+          ")");
+}
+
+std::vector<int64_t> read_labels(const H5Reader& r, RowRange rows, int64_t n) {
+  if (!r.has("/labels")) return std::vector<int64_t>(size_t(rows.size()), -1);
+  require_row_column(r, "/labels", n);
+  return r.read_rows<int64_t>("/labels", rows);
+}
+
+std::vector<uint8_t> read_valid(const H5Reader& r, RowRange rows, int64_t n) {
+  if (!r.has("/valid")) return std::vector<uint8_t>(size_t(rows.size()), 1);
+  require_row_column(r, "/valid", n);
+  const std::vector<int64_t> v = r.read_rows<int64_t>("/valid", rows);
+  std::vector<uint8_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = v[i] != 0;
+  return out;
+}
+
+}  // namespace distclust
