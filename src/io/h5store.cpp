@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 
+#include "comm/root.h"
 #include "io/commit.h"
 #include "io/full_disk_watch.h"
 #include "io/h5_util.h"
@@ -53,14 +54,48 @@ bool file_exists(const std::string& path) {
 
 // ---------------------------------------------------------------- reader
 
+namespace {
+
+/// Throws the HDF5 error of a failed H5Fopen(path), saying what a lock or an
+/// open-for-write mark means.
+[[noreturn]] void throw_open_error(const std::string& path) {
+  try {
+    throw_hdf5_error(("H5Fopen(" + path + ")").c_str(), __FILE__, __LINE__);
+  } catch (const Error& e) {
+    const std::string why = e.what();
+    if (why.find("lock") == std::string::npos && why.find("already open for write") == std::string::npos) throw;
+    throw Error(fmt(path, " cannot be opened for reading: another process may be writing it (it holds the HDF5 file "
+                    "lock, or the file is marked open for writing; `h5clear -s` clears the mark a crashed writer "
+                    "left): ", why));
+  }
+}
+
+/// Opens path read-only once with HDF5's own checks, which MPI-IO skips: the
+/// file lock a writer holds and the superblock's open-for-write flag. A
+/// 1-rank run refused a file another process was writing; 3 ranks clustered
+/// its unwritten rows as zeros. Filesystems without locks pass (best effort).
+void require_not_being_written(const std::string& path) {
+  hid_t fapl = DC_H5(H5Pcreate(H5P_FILE_ACCESS));
+  h5::Closer cp{fapl, H5Pclose};
+#if H5_VERSION_GE(1, 10, 7)
+  DC_H5(H5Pset_file_locking(fapl, true, /*ignore_when_disabled=*/true));
+#endif
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  if (f < 0) throw_open_error(path);
+  H5Fclose(f);
+}
+
+}  // namespace
+
 H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {
   h5::quiet();
   check_input_file(path, "HDF5 file");
   require(H5Fis_hdf5(path.c_str()) > 0, path, " is not an HDF5 file");
+  if (comm.size() > 1) run_on_root(comm, "opening " + path, [&] { require_not_being_written(path); });
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
-  if (file_ < 0) throw_hdf5_error(("H5Fopen(" + path + ")").c_str(), __FILE__, __LINE__);
+  if (file_ < 0) throw_open_error(path);
   collective_ = comm.size() > 1;
 }
 
@@ -83,8 +118,19 @@ bool H5Reader::has(const std::string& dataset) const {
 DatasetInfo H5Reader::info(const std::string& dataset) const {
   std::string p = ds_path(dataset);
   require(has(p), path_, ": no dataset ", p, " (file holds ", members(file_), ")");
-  hid_t ds = DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT));
+  // H5Lexists is true for a soft or external link to nothing.
+  hid_t ds = H5Dopen2(file_, p.c_str(), H5P_DEFAULT);
+  require(ds >= 0, path_, ": ", p, " cannot be opened as a dataset (a soft or external link to nothing, or a group)");
   h5::Closer cd{ds, H5Dclose};
+  // A virtual dataset: HDF5 reads none in parallel (2 ranks failed where 1
+  // ran), and a missing source file reads as fill values (zeros clustered
+  // as data, exit 0). Refused on every rank count.
+  hid_t dcpl = DC_H5(H5Dget_create_plist(ds));
+  h5::Closer cp{dcpl, H5Pclose};
+  require(H5Pget_layout(dcpl) != H5D_VIRTUAL, path_, ": ", p,
+          " is a virtual dataset (HDF5 VDS), which distclust does not read (HDF5 cannot read one in parallel, and a "
+          "missing source file would read as zeros): store it as a regular dataset, e.g. with h5py: "
+          "out['", p.substr(1), "'] = f['", p.substr(1), "'][:]");
   hid_t sp = DC_H5(H5Dget_space(ds));
   h5::Closer cs{sp, H5Sclose};
   hid_t ty = DC_H5(H5Dget_type(ds));
