@@ -48,7 +48,9 @@ GMMDensity make_density(const GMMParamsFit& m) {
   g.log_norm.resize(size_t(k));
   g.prec.assign(size_t(m.full ? k * d * d : k * d), 0.0);
   const double half_log_2pi = 0.5 * std::log(2 * 3.14159265358979323846);
-  std::vector<double> c(static_cast<size_t>(d * d));
+  // The Cholesky factor's room: full covariances only (diag at D=20000 held
+  // 3.2 GB here for nothing, beyond gmm's memory check).
+  std::vector<double> c(static_cast<size_t>(m.full ? d * d : 0));
   for (int64_t ci = 0; ci < k; ++ci) {
     double log_det_p = 0;
     if (m.full) {
