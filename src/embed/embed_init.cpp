@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "distclust/error.h"
+#include "distclust/log.h"
 #include "distclust/rng.h"
 #include "distclust/runtime.h"
 #include "embed/embed.h"
@@ -48,14 +49,44 @@ Projection fit_rows_pca(const FeatureBlock& b, int dim, bool cosine, uint64_t se
   return p;
 }
 
+/// b's rows (L2-normalised first when cosine) times a keyed Gaussian
+/// [D x pdim] matrix: the initial layout above the PCA's input limit, where
+/// the D x D moments would not fit (D = 20000: 9.5 GB and 38 s for 60 rows).
+/// The same matrix on every rank: the same layout for any rank count.
+void random_projection(const FeatureBlock& b, int pdim, bool cosine, uint64_t seed, float* proj) {
+  const int64_t d = b.d, nloc = b.local_rows();
+  std::vector<float> w(size_t(d * pdim));
+  for (int64_t j = 0; j < d; ++j) {
+    KeyedRng rng(key_hash(seed, 0x52414E44), uint64_t(j));
+    for (int c = 0; c < pdim; ++c) w[size_t(j * pdim + c)] = float(rng.normal());
+  }
+  for (int64_t i = 0; i < nloc; ++i) {
+    const float* x = b.x.data() + i * d;
+    double ss = 0;
+    for (int64_t j = 0; j < d; ++j) ss += double(x[j]) * x[j];
+    const double inv = cosine && ss > 0 ? 1.0 / std::sqrt(ss) : 1.0;
+    for (int c = 0; c < pdim; ++c) {
+      double acc = 0;
+      for (int64_t j = 0; j < d; ++j) acc += double(x[j]) * w[size_t(j * pdim + c)];
+      proj[i * pdim + c] = float(acc * inv);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<float> pca_init(const FeatureBlock& b, int dim, bool cosine, uint64_t seed, Communicator& comm) {
   const int64_t nloc = b.local_rows();
   const int pdim = int(std::min<int64_t>(dim, b.d));
-  Projection p = fit_rows_pca(b, pdim, cosine, seed, comm);
   std::vector<float> proj(size_t(nloc * pdim));
-  project_rows(p, b.x.data(), nloc, proj.data(), compute_threads());
+  if (b.d <= kPcaMaxInputDim) {
+    Projection p = fit_rows_pca(b, pdim, cosine, seed, comm);
+    project_rows(p, b.x.data(), nloc, proj.data(), compute_threads());
+  } else {
+    log::info("embed: initial layout from a random projection of the rows (D = ", b.d, " is above the PCA's ",
+              kPcaMaxInputDim, ")");
+    random_projection(b, pdim, cosine, seed, proj.data());
+  }
   // Axes beyond the features' dimension (dim > D): keyed uniform values.
   std::vector<float> y(size_t(nloc * dim), 0.0f);
   for (int64_t i = 0; i < nloc; ++i) {
