@@ -26,7 +26,10 @@ void require_bench_json_path(const std::string& bench, const std::string& path,
     for (const std::string& in : inputs) {
       if (in.empty()) continue;
       std::error_code e1, e2;
-      const bool same = fs::weakly_canonical(in, e1) == self || (fs::exists(in, e2) && fs::equivalent(in, path, e2));
+      // (A path that cannot be resolved is empty: it names nothing, and two
+      // such must not compare equal.)
+      const fs::path other = fs::weakly_canonical(in, e1);
+      const bool same = (!self.empty() && other == self) || (fs::exists(in, e2) && fs::equivalent(in, path, e2));
       require(!same, what, " is also a file the benchmark reads or writes (", in, "): choose another name");
     }
     const fs::file_status st = fs::symlink_status(path, ec);

@@ -13,7 +13,9 @@ out=$(timeout 60 "$M" -np 2 --map-by core -x FOO=1 --mca btl self,vader,tcp bash
 [[ $(grep -c "foo=1" <<<"$out") == 2 ]] || { echo "$out"; fail "-x FOO=1 did not reach both ranks"; }
 out=$(timeout 60 "$M" -np 2 --tag-output -- bash -c "$show" 2>&1) || { echo "$out"; fail "-- before the program"; }
 grep -q "^\[1,1\]<stdout>:rank=1 foo=unset" <<<"$out" || { echo "$out"; fail "--tag-output / --"; }
-pass "mpirun options with values, and --, are passed through"
+# stdin reaches rank 0 (a background command's stdin is /dev/null).
+[[ $(echo hello | timeout 60 "$M" -np 1 cat 2>&1) == hello ]] || fail "stdin did not reach the program"
+pass "mpirun options with values, and --, are passed through; stdin reaches rank 0"
 
 if timeout 60 "$M" -np abc bash -c true >bad.txt 2>&1; then fail "-np abc accepted"; fi
 grep -q "\-np 'abc' is not a number of ranks" bad.txt || { cat bad.txt; fail "-np abc: unclear"; }

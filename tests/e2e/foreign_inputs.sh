@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Features files written by other tools (h5py), as a user's own pipeline
+# makes them: each case gives the right result or a clear error naming the
+# file and dataset (an audit found these read wrongly or unclearly).
+source "$(dirname "$0")/lib.sh"
+$PY - <<'PY'
+import h5py, numpy as np
+rng = np.random.default_rng(3)
+C = rng.normal(size=(4, 16)) * 6
+y = np.repeat(np.arange(4), 150)
+X = (C[y] + rng.normal(size=(600, 16))).astype(np.float32)
+def write(name, **extra):
+    with h5py.File(name, "w") as f:
+        f["features"] = extra.pop("features", X)
+        for k, v in extra.items():
+            f[k] = v
+write("float_labels.h5", labels=y + 0.5)                        # export/report/embed truncated 3.5 -> 3
+write("col_labels.h5", labels=y.reshape(-1, 1).astype(np.int16))  # numpy column vector: fine
+v = np.ones(600, np.int8); v[:10] = -1                          # README: only 0 marks an invalid row
+write("valid_neg.h5", labels=y, valid=v)
+write("big64.h5", features=np.where(np.arange(16) == 3, 1e300, X.astype(np.float64)))
+with h5py.File("dangling.h5", "w") as f:
+    f["features_real"] = X
+    f["features"] = h5py.SoftLink("/nowhere")
+for i in range(2):
+    with h5py.File(f"part{i}.h5", "w") as f:
+        f["x"] = X[i * 300:(i + 1) * 300]
+lay = h5py.VirtualLayout(shape=(600, 16), dtype=np.float32)
+for i in range(2):
+    lay[i * 300:(i + 1) * 300] = h5py.VirtualSource(f"part{i}.h5", "x", shape=(300, 16))
+with h5py.File("vds.h5", "w") as f:
+    f.create_virtual_dataset("features", lay, fillvalue=0)
+with h5py.File("wide.h5", "w") as f:                           # 60 rows x 20000 dims
+    f["features"] = rng.normal(size=(60, 20000)).astype(np.float32)
+PY
+n=0
+check() {  # check NP "expected message" args...: fails, says it, writes nothing
+  local np=$1 msg=$2; shift 2
+  n=$((n + 1))
+  rm -rf out.h5 outdir
+  if dcrun "$np" "$@" >out.txt 2>&1; then cat out.txt; fail "case $n ($*) succeeded"; fi
+  grep -qF -- "$msg" out.txt || { cat out.txt; fail "case $n ($*): message lacks '$msg'"; }
+  [[ ! -e out.h5 && ! -e outdir ]] || fail "case $n ($*) left its output"
+  echo "ok $n: $(grep -F -- "$msg" out.txt | head -1 | sed 's/^.*ERROR: //')"
+}
+dcrun 1 kmeans --features col_labels.h5 --k 4 --out km.h5 >/dev/null || fail "kmeans on col_labels.h5"
+for np in 1 2; do
+  check $np "float_labels.h5: /labels is 600 float64: expected integers (one class per row" \
+    export --features float_labels.h5 --pred km.h5 --out outdir
+  check $np "float_labels.h5: /labels is 600 float64: expected integers" kmeans --features float_labels.h5 --k 4 --out out.h5
+  check $np "vds.h5: /features is a virtual dataset (HDF5 VDS), which distclust does not read" \
+    kmeans --features vds.h5 --k 4 --out out.h5
+  check $np "dangling.h5: /features cannot be opened as a dataset (a soft or external link to nothing" \
+    kmeans --features dangling.h5 --k 4 --out out.h5
+  check $np "big64.h5: /features row 0 holds 1e+300, beyond float32's range" kmeans --features big64.h5 --k 4 --out out.h5
+done
+dcrun 1 report --features col_labels.h5 --pred km.h5 --map none --out rep >/dev/null 2>&1 || fail "report with [N x 1] labels"
+pass "$n foreign files refused by name; [N x 1] labels read"
+
+# An int8 /valid of -1 is valid (nonzero), as the README says; it became 0.
+dcrun 1 kmeans --features valid_neg.h5 --k 4 --out kv.h5 >kv.txt 2>&1 || { cat kv.txt; fail "kmeans valid_neg"; }
+$PY -c "
+import h5py, numpy as np
+a = h5py.File('kv.h5')['assign'][:]
+assert (a >= 0).all(), 'rows with /valid = -1 were taken as invalid: %d' % (a < 0).sum()"
+pass "/valid: nonzero is valid (int8 -1 included)"
+
+# A file another process is writing: refused on 1 rank (HDF5's lock) and
+# now on 2 (MPI-IO takes no lock: its unwritten rows were clustered as 0).
+$PY - <<'PY' &
+import h5py, numpy as np, time, os
+with h5py.File("writing.h5", "w") as f:
+    d = f.create_dataset("features", (600, 16), "f4")
+    d[:300] = np.random.default_rng(1).normal(size=(300, 16))
+    f.flush()
+    open("writing.ready", "w").close()
+    while not os.path.exists("writing.done"):
+        time.sleep(0.1)
+PY
+writer=$!
+for _ in $(seq 100); do [[ -e writing.ready ]] && break; sleep 0.1; done
+for np in 1 2; do
+  check $np "writing.h5" kmeans --features writing.h5 --k 4 --out out.h5
+  grep -q "writing.h5 cannot be opened for reading: another process may be writing it" out.txt ||
+    { cat out.txt; fail "$np ranks: cause not said"; }
+done
+touch writing.done; wait $writer
+dcrun 2 kmeans --features writing.h5 --k 4 --out kw.h5 >/dev/null 2>&1 || fail "the closed file was refused"
+pass "a file open for writing elsewhere: refused on 1 and 2 ranks; read once closed"
+
+# 60 rows x 20000 dims: gmm diag held an unused D x D matrix (3.2 GB), embed
+# and report's map a D x D PCA (9.5 GB): both now fit in 2 GB.
+dcrun 1 knn --features wide.h5 --k 5 --out wk.h5 >/dev/null 2>&1 || fail "knn wide"
+(ulimit -v 2000000
+ "$DC" gmm --features wide.h5 --k 2 --covariance diag --iters 3 --out wg.h5 >wg.txt 2>&1 || { cat wg.txt; exit 1; }
+ "$DC" embed --features wide.h5 --knn wk.h5 --dim 2 --epochs 20 --out we.h5 >we.txt 2>&1 || { cat we.txt; exit 1; }
+) || fail "gmm diag / embed at D=20000 within 2 GB"
+grep -q "initial layout from a random projection of the rows (D = 20000" we.txt || { cat we.txt; fail "embed init not said"; }
+pass "D=20000: gmm diag and embed fit in 2 GB"
