@@ -64,7 +64,7 @@ TEST(H5Store, MissingDatasetWrongShapeAndDtypeAreNamed) {
     w.commit();
   }
   e = error_of([&] { read_features(q, c); });
-  EXPECT_NE(e.find("/features has type int32, expected float32 or float16"), std::string::npos) << e;
+  EXPECT_NE(e.find("/features has type int32, expected float32, float16 or float64"), std::string::npos) << e;
   std::string r = tmp("badlabels.h5");
   {
     FeatureBlock b = block(5, 2);
