@@ -83,8 +83,10 @@ Header inspect(const std::string& features, const std::string& pred, const std::
   require(fi.shape.size() == 2, features, ": /features is ", fi.describe(), " (expected rows x dimensions)");
   require(pr.has("/assign"), pred, ": no /assign dataset: expected a kmeans.h5 or scan.h5 file");
   DatasetInfo ai = pr.info("/assign");
-  require(ai.shape.size() == 1 && ai.shape[0] == fi.shape[0], features, ": /features has ", fi.shape[0], " rows but ",
-          pred, ": /assign is ", ai.describe(), " (the files come from different runs?)");
+  require(ai.shape.size() == 1, pred, ": /assign is ", ai.describe(), ": expected one cluster number per row, [",
+          fi.shape[0], "]");
+  require(ai.shape[0] == fi.shape[0], features, ": /features has ", fi.shape[0], " rows but ", pred, ": /assign is ",
+          ai.describe(), " (the files come from different runs?)");
   require(ai.integer(), pred, ": /assign is ", ai.describe(), ": expected integer cluster numbers");
   require_same_rows(pred, features, who);  // same row count is not same rows (io/rows_identity.h)
   Header h;

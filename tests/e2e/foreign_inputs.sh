@@ -54,6 +54,11 @@ for np in 1 2; do
     kmeans --features dangling.h5 --k 4 --out out.h5
   check $np "big64.h5: /features row 0 holds 1e+300, beyond float32's range" kmeans --features big64.h5 --k 4 --out out.h5
 done
+$PY -c "
+import h5py
+with h5py.File('col_assign.h5', 'w') as f: f['assign'] = h5py.File('km.h5')['assign'][:].reshape(-1, 1)"
+check 1 "col_assign.h5: /assign is 600 x 1 int64: expected one cluster number per row, [600]" \
+  export --features col_labels.h5 --pred col_assign.h5 --out outdir
 dcrun 1 report --features col_labels.h5 --pred km.h5 --map none --out rep >/dev/null 2>&1 || fail "report with [N x 1] labels"
 pass "$n foreign files refused by name; [N x 1] labels read"
 
