@@ -10,6 +10,7 @@
 #include "distclust/error.h"
 #include "io/rows_identity.h"
 #include "io/h5store.h"
+#include "io/row_columns.h"
 #include "io/text_file.h"
 #include "distclust/log.h"
 #include "eval/metrics.h"
@@ -77,10 +78,10 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
       LocalCommunicator self;
       H5Reader lr(p.labels, self);
       require(lr.has("/labels"), p.labels, ": no /labels dataset, so there is nothing to score against");
-      const DatasetInfo li = lr.info("/labels");  // as /assign: a 2-D or float one was read as something else
-      require(li.shape.size() == 1 && li.integer(), p.labels, ": /labels is ", li.describe(),
-              ": expected one integer class per row");
-      auto truth = lr.read_all<int64_t>("/labels");
+      // As every stage reads it (io/row_columns.h): integers, [N] or [N x 1].
+      const DatasetInfo li = lr.info("/labels");
+      const int64_t n = li.shape.empty() ? 0 : li.shape[0];
+      auto truth = read_labels(lr, RowRange{0, n}, n);
       // -1 is "unknown"; another negative number was dropped silently as one.
       require_codes(truth, p.labels + ": /labels", kLabelRule);
       require(std::any_of(truth.begin(), truth.end(), [](int64_t v) { return v >= 0; }), p.labels,
@@ -154,8 +155,10 @@ const StageDef<EvalParams>& eval_stage() {
         run_on_root(comm, "reading the labels", [&] {
           LocalCommunicator self;
           H5Reader r(p.labels, self);
-          if (r.has("/labels"))
-            for (int64_t l : r.read_all<int64_t>("/labels")) labelled |= l >= 0;
+          if (!r.has("/labels")) return;
+          const DatasetInfo li = r.info("/labels");
+          const int64_t n = li.shape.empty() ? 0 : li.shape[0];
+          for (int64_t l : read_labels(r, RowRange{0, n}, n)) labelled |= l >= 0;
         });
         comm.broadcast(&labelled, sizeof(labelled), 0);
         return labelled ? std::string() : p.labels + " has no labels, nothing to score";

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 
@@ -30,14 +31,20 @@ FeatureBlock read_features(const std::string& path, Communicator& comm) {
   b.rows = row_block(b.n_total, comm.rank(), comm.size());
   if (fi.dtype == "float64") {
     // Read as double first: a finite 1e300 became Inf in the conversion and
-    // was then refused as "NaN or Inf", which the file does not hold.
-    const std::vector<double> x = r.read_rows<double>("/features", b.rows);
-    b.x.resize(x.size());
-    for (size_t i = 0; i < x.size(); ++i) {
-      require(!std::isfinite(x[i]) || std::fabs(x[i]) <= double(FLT_MAX), path, ": /features row ",
-              b.rows.begin + int64_t(i) / b.d, " holds ", x[i], ", beyond float32's range (3.4e38): distclust ",
-              "computes in float32; rescale the features");
-      b.x[i] = float(x[i]);
+    // was then refused as "NaN or Inf", which the file does not hold. In
+    // pieces of ~64 MiB of doubles: the block itself stays float32's size.
+    b.x.resize(size_t(b.rows.size() * b.d));
+    const int64_t piece = std::max<int64_t>(1, (int64_t(8) << 20) / b.d);
+    for (int64_t r0 = b.rows.begin; r0 < b.rows.end; r0 += piece) {
+      const RowRange part{r0, std::min(b.rows.end, r0 + piece)};
+      const std::vector<double> x = r.read_rows<double>("/features", part);
+      float* to = b.x.data() + (r0 - b.rows.begin) * b.d;
+      for (size_t i = 0; i < x.size(); ++i) {
+        require(!std::isfinite(x[i]) || std::fabs(x[i]) <= double(FLT_MAX), path, ": /features row ",
+                r0 + int64_t(i) / b.d, " holds ", x[i], ", beyond float32's range (3.4e38): distclust ",
+                "computes in float32; rescale the features");
+        to[i] = float(x[i]);
+      }
     }
   } else {
     b.x = r.read_rows<float>("/features", b.rows);

@@ -63,7 +63,11 @@ namespace {
     throw_hdf5_error(("H5Fopen(" + path + ")").c_str(), __FILE__, __LINE__);
   } catch (const Error& e) {
     const std::string why = e.what();
-    if (why.find("lock") == std::string::npos && why.find("already open for write") == std::string::npos) throw;
+    // HDF5's own phrases (a truncated file's message holds "sblock", which a
+    // bare "lock" matched).
+    if (why.find("unable to lock file") == std::string::npos &&
+        why.find("already open for write") == std::string::npos)
+      throw;
     throw Error(fmt(path, " cannot be opened for reading: another process may be writing it (it holds the HDF5 file "
                     "lock, or the file is marked open for writing; `h5clear -s` clears the mark a crashed writer "
                     "left): ", why));

@@ -8,8 +8,8 @@ void require_row_column(const H5Reader& r, const std::string& name, int64_t n) {
   const DatasetInfo li = r.info(name);
   const bool rows = (li.shape.size() == 1 && li.shape[0] == n) ||
                     (li.shape.size() == 2 && li.shape[0] == n && li.shape[1] == 1);
-  require(rows, r.path(), ": ", name, " is ", li.describe(), " but /features has ", n, " rows (expected one value per row, [",
-          n, "])");
+  require(rows, r.path(), ": ", name, " is ", li.describe(), ": expected one value per row, [", n, "] or [", n,
+          " x 1]");
   require(li.integer(), r.path(), ": ", name, " is ", li.describe(), ": expected integers (",
           name == "/valid" ? "0 = invalid row, else valid; a numpy bool array: store it as uint8"
                            : "one class per row, -1 = unknown",

@@ -14,7 +14,8 @@
 namespace distclust {
 
 /// Throws naming the file and dataset unless `name` is an integer dataset of
-/// n rows: [n], or [n x 1] (a column vector from numpy).
+/// n rows (those of /features; a labels-only file: its own): [n], or [n x 1]
+/// (a column vector from numpy).
 void require_row_column(const H5Reader& r, const std::string& name, int64_t n);
 
 /// /labels rows [n]; all -1 when the file has none. Checked as above.

@@ -514,7 +514,9 @@ const StageDef<ReportParams>& report_stage() {
         run_report(p, comm, cfg.hash);
         return StageOutcome{};
       },
-      require_report_apart};
+      require_report_apart,
+      // Its confidences and computed map go through the search kernel.
+      /*compute_hashed=*/true};
   return def;
 }
 

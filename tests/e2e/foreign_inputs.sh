@@ -54,6 +54,13 @@ for np in 1 2; do
     kmeans --features dangling.h5 --k 4 --out out.h5
   check $np "big64.h5: /features row 0 holds 1e+300, beyond float32's range" kmeans --features big64.h5 --k 4 --out out.h5
 done
+# A truncated file is said as HDF5 says it, not as one being written (the
+# message's "sblock" matched a search for "lock").
+$PY -c "import shutil, os; shutil.copy('col_labels.h5', 'trunc.h5'); os.truncate('trunc.h5', os.path.getsize('trunc.h5') // 2)"
+check 1 "truncated file" kmeans --features trunc.h5 --k 4 --out out.h5
+! grep -q "another process may be writing it" out.txt || { cat out.txt; fail "a truncated file said to be being written"; }
+# eval reads [N x 1] labels as every stage does (it refused them).
+dcrun 1 eval --labels col_labels.h5 --pred km.h5 >ev.txt 2>&1 || { cat ev.txt; fail "eval with [N x 1] labels"; }
 $PY -c "
 import h5py
 with h5py.File('col_assign.h5', 'w') as f: f['assign'] = h5py.File('km.h5')['assign'][:].reshape(-1, 1)"

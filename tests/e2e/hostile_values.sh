@@ -104,8 +104,8 @@ check "knn.k=99999: the neighbour lists of 100000 rows per rank (1 ranks) would 
   knn --features tall.h5 --k 99999 --out out.h5
 check "report: map infmap.h5: /features row 5 holds NaN or Inf (1 such rows among those shown)" \
   report --features ok.h5 --pred km.h5 --map infmap.h5 --out outdir
-check "lab2d.h5: /labels is 150 x 2 int64: expected one integer class per row" eval --labels lab2d.h5 --pred km.h5 --out out.h5
-check "labf.h5: /labels is 300 float64: expected one integer class per row" eval --labels labf.h5 --pred km.h5 --out out.h5
+check "lab2d.h5: /labels is 150 x 2 int64: expected one value per row, [150] or [150 x 1]" eval --labels lab2d.h5 --pred km.h5 --out out.h5
+check "labf.h5: /labels is 300 float64: expected integers (one class per row, -1 = unknown)" eval --labels labf.h5 --pred km.h5 --out out.h5
 check "synth_features.n x d = 1000000000000 x 64 (1000000000000 rows per rank) would need" \
   synth features --n 1e12 --d 64 --out out.h5
 check "kmeans: sweep K=301 exceeds the number of valid rows (300 of 300)" kmeans --features ok.h5 --k 3,301 --out out.h5

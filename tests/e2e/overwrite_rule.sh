@@ -63,6 +63,9 @@ done
 dcrun 1 bench knn --n 300 --d 4 --json bk.json >/dev/null && dcrun 1 bench knn --n 300 --d 4 --json bk.json >/dev/null ||
   fail "bench knn refused to replace its own --json"
 $PY -c "import json; assert json.load(open('bk.json'))['bench'] == 'knn'"
+# A result of the versions before the head ({"n": ...) is ours too.
+echo '{"n": 300, "d": 4, "k": 20, "ranks": 1}' >old-bench.json
+dcrun 1 bench knn --n 300 --d 4 --json old-bench.json >/dev/null 2>&1 || fail "bench refused its older result file"
 dcrun 1 kmeans --features f.h5 --k 3 --out notes.txt --force >/dev/null || fail "--force did not replace"
 $PY -c "import h5py; h5py.File('notes.txt')['centroids']"
 pass "overwrite rule: own outputs replaced, others refused without --force"
