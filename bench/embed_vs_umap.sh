@@ -23,21 +23,10 @@ DC=${DC:-$here/../build/src/cli/distclust}
 VENV=${UMAP_VENV:-/tmp/umap-venv}
 MPI="mpirun --allow-run-as-root --oversubscribe --bind-to none"
 mkdir -p "$W" && cd "$W"
-# run LOG CMD...: CMD's output into LOG; when CMD fails, its log and a message, then stop.
-run() {
-  local log=$1; shift
-  "$@" >"$log" 2>&1 || {
-    local rc=$?
-    echo "embed_vs_umap: FAILED (rc $rc): $(printf '%q ' "$@")" >&2
-    tr '\r' '\n' <"$log" | tail -30 >&2
-    echo "embed_vs_umap: stopped; the whole log is $W/$log" >&2
-    exit 1
-  }
-}
 if [[ -z ${SKIP_UMAP:-} ]]; then
   if [[ ! -x $VENV/bin/python ]]; then
-    run venv.log /usr/bin/python3 -m venv --system-site-packages "$VENV"
-    run pip.log "$VENV/bin/pip" install -q umap-learn
+    logged venv.log /usr/bin/python3 -m venv --system-site-packages "$VENV"
+    logged pip.log "$VENV/bin/pip" install -q umap-learn
   fi
   "$VENV/bin/python" -c "import umap" 2>/dev/null || {
     echo "embed_vs_umap: $VENV/bin/python cannot import umap (pip install umap-learn there, set UMAP_VENV," \
@@ -53,30 +42,30 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(n
 rows=$([[ -s f.h5 ]] && "$PY" -c "import h5py, sys; print(h5py.File(sys.argv[1], 'r')['/features'].shape[0])" f.h5 2>/dev/null || echo 0)
 if [[ $rows != "$N" ]]; then  # missing, unreadable or another N: both made afresh
   rm -f f.h5 knn.h5
-  run synth.log "$DC" synth features --n "$N" --d 32 --k 20 --noise 0.9 --seed 3 --out f.h5
+  logged synth.log "$DC" synth features --n "$N" --d 32 --k 20 --noise 0.9 --seed 3 --out f.h5
   tail -1 synth.log
 fi
 if [[ ! -s knn.h5 ]]; then
-  run knn.log "$DC" knn --features f.h5 --k 15 --mode ivf --out knn.h5
+  logged knn.log "$DC" knn --features f.h5 --k 15 --mode ivf --out knn.h5
   grep -E "search|wrote" knn.log
 fi
 for D in ${DIMS:-2 10}; do
   for np in ${NPS:-1 2}; do
     wait_quiet 120 1.0
     rm -f "e$D-np$np.h5"
-    run "embed-$D-np$np.log" /usr/bin/time -f "distclust np=$np D=$D: %e s wall, %M KB max RSS per rank" \
+    logged "embed-$D-np$np.log" /usr/bin/time -f "distclust np=$np D=$D: %e s wall, %M KB max RSS per rank" \
       $MPI -np $np "$DC" embed --features f.h5 --knn knn.h5 --dim $D --out e$D-np$np.h5 --checkpoint-every 0
     grep -E "embed: (wrote|.*symmetric)|wall" "embed-$D-np$np.log"
-    run "score-e$D-np$np.log" "$PY" "$here/embed_umap_peer.py" score f.h5 e$D-np$np.h5
+    logged "score-e$D-np$np.log" "$PY" "$here/embed_umap_peer.py" score f.h5 e$D-np$np.h5
     cat "score-e$D-np$np.log"
   done
   if [[ -z ${SKIP_UMAP:-} ]]; then
     wait_quiet 120 1.0
     rm -f "u$D.npy"
-    run "umap-$D.log" /usr/bin/time -f "umap-learn D=$D: %e s wall, %M KB max RSS" \
+    logged "umap-$D.log" /usr/bin/time -f "umap-learn D=$D: %e s wall, %M KB max RSS" \
       "$VENV/bin/python" "$here/embed_umap_peer.py" umap f.h5 knn.h5 $D u$D.npy
     tr "\r" "\n" <"umap-$D.log" | grep -E "^umap-learn|wall"
-    run "score-u$D.log" "$PY" "$here/embed_umap_peer.py" score f.h5 u$D.npy
+    logged "score-u$D.log" "$PY" "$here/embed_umap_peer.py" score f.h5 u$D.npy
     cat "score-u$D.log"
   fi
 done

@@ -17,14 +17,6 @@ n=${1:-100000} d=${2:-10} k=${3:-10} iters=${4:-20}
 work=$(mktemp -d /tmp/gmm-bench.XXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-logged() {  # logged LOG CMD...: CMD's output into LOG; on failure the command and LOG, then stop
-  local log=$1; shift
-  "$@" >"$log" 2>&1 || {
-    local rc=$?
-    { echo "gmm_vs_sklearn: FAILED (rc $rc): $*"; cat "$log"; } >&2
-    exit 1
-  }
-}
 mpi=(mpirun --oversubscribe --bind-to none)
 [[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \

@@ -10,17 +10,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISTCLUST:-$ROOT/build/src/cli/distclust}
+source "$ROOT/bench/lib.sh"
 N=${1:-200000}; D=${2:-256}; K=${3:-1000}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kmeans-init.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-logged() {  # logged LOG CMD...: CMD's output into LOG; on failure the command and LOG, then stop
-  local log=$1; shift
-  "$@" >"$log" 2>&1 || {
-    local rc=$?
-    { echo "kmeans_init_scaling: FAILED (rc $rc): $*"; cat "$log"; } >&2
-    exit 1
-  }
-}
 logged "$TMP/synth.log" "$BIN" synth features --n "$N" --d "$D" --k 100 --noise 0.5 --seed 1 --out "$TMP/f.h5"
 run() {  # ranks threads
   logged "$TMP/r$1t$2.log" "$ROOT/launch/distclust-mpirun" -np "$1" "$BIN" bench kmeans --features "$TMP/f.h5" \

@@ -31,3 +31,17 @@ own_workdir() {
   mkdir -p "$d"
   touch "$d/$marker"
 }
+
+# logged LOG CMD...: CMD's output into LOG; when CMD fails, the command and
+# the end of LOG on stderr, then the script stops (a failed step is never
+# reported as a figure).
+logged() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 || {
+    local rc=$?
+    echo "$(basename "$0" .sh): FAILED (rc $rc): $(printf '%q ' "$@")" >&2
+    tr '\r' '\n' <"$log" | tail -30 >&2
+    echo "$(basename "$0" .sh): stopped (above: the last 30 lines of its log, $log)" >&2
+    exit 1
+  }
+}
