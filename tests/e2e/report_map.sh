@@ -27,34 +27,33 @@ xs = re.search(r'x:\[([^\]]*)\]', s).group(1).split(',')
 assert len(xs) == 400 and all(0 <= int(v) <= 1000 for v in xs)
 assert len(re.findall(r'class="sw" data-c=', s)) == 10, 'legend is not one entry per cluster'
 PY
-chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom "file://$PWD/rep/index.html#map-selftest" 2>/dev/null >dom.html
-$PY - <<'PY' || fail "hovering a point shows no image and path"
-import re, os
-d = open('dom.html').read()
+# hover REPORT_DIR [MUST_CONTAIN]: the page's #map-selftest hovers the first
+# point (headless Chromium's DOM read back); the tooltip must show an image
+# whose URL, read as a browser reads it ('#' starts the fragment, '?' the
+# query), is that file, and the file's path as text.
+hover() {
+  chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 \
+    --dump-dom "file://$PWD/$1/index.html#map-selftest" 2>/dev/null >"$1.dom.html"
+  $PY - "$1.dom.html" "${2:-}" <<'PY'
+import re, os, sys, urllib.parse
+d = open(sys.argv[1]).read()
 tip = re.search(r'<div id="map-tip" style="display: block;[^"]*">(.*?)</div></div>', d, re.S)
 assert tip, 'tooltip not shown'
+src = re.search(r'<img src="file://([^"]*)"', tip.group(1)).group(1)
 path = re.search(r'<div class="path">([^<]*)</div>', tip.group(0)).group(1)
-assert os.path.isfile(path) and re.search(r'<img src="file://', tip.group(1)), tip.group(1)[:300]
-print('hover:', path)
+assert os.path.isfile(urllib.parse.unquote(urllib.parse.urlsplit('file://' + src).path)), src
+assert os.path.isfile(path) and sys.argv[2] in path, (src, path)
+print('hover:', src, '->', path)
 PY
+}
+hover rep || fail "hovering a point shows no image and path"
 # A folder named with '#' and '?': the tooltip's image URL was cut there
 # (encodeURI leaves both), so hovering showed a broken image.
 mkdir -p 'odd#dir?x' && cp "$(ls -d "$DATA"/*/ | head -1)"/* 'odd#dir?x/' 2>/dev/null
 dcrun 1 extract --source 'odd#dir?x' --backbone pixels --pixels-size 8 --out odd.h5 >/dev/null 2>&1 || fail "extract odd#dir?x"
 dcrun 1 kmeans --features odd.h5 --k 2 --out oddk.h5 >/dev/null 2>&1 || fail "kmeans odd"
 dcrun 1 report --features odd.h5 --pred oddk.h5 --out repodd >/dev/null 2>&1 || fail "report odd"
-chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom "file://$PWD/repodd/index.html#map-selftest" 2>/dev/null >domodd.html
-$PY - <<'PY' || fail "the tooltip of a path with '#' and '?' does not name the file"
-import re, os, urllib.parse
-d = open('domodd.html').read()
-tip = re.search(r'<div id="map-tip" style="display: block;[^"]*">(.*?)</div></div>', d, re.S)
-assert tip, 'tooltip not shown'
-src = re.search(r'<img src="file://([^"]*)"', tip.group(1)).group(1)
-path = re.search(r'<div class="path">([^<]*)</div>', tip.group(0)).group(1)
-# As a browser reads the URL: '#' starts the fragment, '?' the query.
-assert os.path.isfile(urllib.parse.unquote(urllib.parse.urlsplit('file://' + src).path)) and 'odd#dir?x' in path and os.path.isfile(path), (src, path)
-print('hover:', src, '->', path)
-PY
+hover repodd 'odd#dir?x' || fail "the tooltip of a path with '#' and '?' does not name the file"
 dcrun 1 report --features f.h5 --pred km.h5 --map none --out rep2 >/dev/null 2>&1 || fail "report --map none"
 grep -q 'no map (report.map = none)' rep2/index.html || fail "--map none"
 if dcrun 1 report --features f.h5 --pred km.h5 --map bad.h5 --out rep3 >bad.txt 2>&1; then fail "a [N x 3] map accepted"; fi
