@@ -47,7 +47,7 @@ check 1 "adir is a directory" kmeans --features adir --k 2
 check 1 "empty.h5 is empty (0 bytes)" kmeans --features empty.h5 --k 2
 check 1 "text.h5 is not an HDF5 file" kmeans --features text.h5 --k 2
 check 2 "nan.h5: /features row 17 holds NaN or Inf (2 such rows in all)" kmeans --features nan.h5 --k 2
-check 1 "/features has type int32, expected float32 or float16" kmeans --features intfeat.h5 --k 2
+check 1 "/features has type int32, expected float32, float16 or float64" kmeans --features intfeat.h5 --k 2
 check 1 "no dataset /features (file holds /stuff)" kmeans --features nofeat.h5 --k 2
 check 1 "/features is 10 float32, expected 2-D [N x D]" kmeans --features vec.h5 --k 2
 check 1 "/features is 0 x 4 float32, which is empty" kmeans --features zero.h5 --k 2
