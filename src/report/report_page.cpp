@@ -239,13 +239,17 @@ void sizes(std::ostringstream& o, const ReportModel& m) {
   } else {
     int64_t lo = cs.front().size, hi = lo;
     for (const auto& c : cs) lo = std::min(lo, c.size), hi = std::max(hi, c.size);
-    const int bins = 30;
-    double w = std::max(1.0, double(hi - lo + 1) / bins);
-    std::vector<double> v(bins, 0);
-    std::vector<std::string> lab(bins);
-    for (const auto& c : cs) v[std::min(bins - 1, int(double(c.size - lo) / w))] += 1;
-    for (int b = 0; b < bins; ++b) lab[b] = std::to_string(int64_t(lo + b * w));
-    o << svg_bars("Histogram of cluster sizes", "rows in the cluster (bin start)", "clusters", v, lab, {}, 900);
+    // Whole-number bins, each labelled with the sizes it counts: a
+    // fractional width labelled by its floor put size-7 clusters under "5".
+    const int64_t w = (hi - lo + 1 + 29) / 30, bins = (hi - lo + 1 + w - 1) / w;
+    std::vector<double> v(size_t(bins), 0);
+    std::vector<std::string> lab(static_cast<size_t>(bins));
+    for (const auto& c : cs) v[size_t((c.size - lo) / w)] += 1;
+    for (int64_t b = 0; b < bins; ++b) {
+      const int64_t a = lo + b * w, z = std::min(hi, a + w - 1);
+      lab[size_t(b)] = a == z ? std::to_string(a) : std::to_string(a) + "\u2013" + std::to_string(z);
+    }
+    o << svg_bars("Histogram of cluster sizes", "rows in the cluster", "clusters", v, lab, {}, 900);
   }
   o << "</figure></div></section>";
 }

@@ -97,6 +97,15 @@ sheets = re.findall(r'<div class="strip" data-strip="prototypes">', page)
 assert len(sheets) > 0 and not re.search(r'<details[^>]*>(?:(?!</details>).)*data-strip=', page, re.S), \
     "the prototypes strips must not be inside <details>"
 assert "Histogram of cluster sizes" in page
+# Each bar counts the clusters whose size its label names (a fractional bin
+# width labelled by its floor put size-7 clusters under "5").
+i = page.find("Histogram of cluster sizes"); seg = page[i:page.find("</svg>", i)]
+sz = np.bincount(a[a >= 0]); sz = sz[sz > 0]
+bars = re.findall(r"<title>(\d+)(?:\u2013(\d+))?: (\d+)</title>", seg)
+assert bars and sum(int(n) for _, _, n in bars) == len(sz), (bars[:5], len(sz))
+for lo_, hi_, n in bars:
+    hi_ = hi_ or lo_
+    assert int(n) == int(((sz >= int(lo_)) & (sz <= int(hi_))).sum()), (lo_, hi_, n)
 tiles = len(re.findall(r'<figure title=', page))
 assert 0 < tiles <= 1500, tiles
 assert "--max-thumbs 1500" in page, "no note about the reduced galleries"
