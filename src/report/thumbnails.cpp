@@ -1,5 +1,8 @@
 #include "report/thumbnails.h"
 
+#include <omp.h>
+
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +11,7 @@
 
 #include "extract/decode.h"
 #include "distclust/error.h"
+#include "distclust/progress.h"
 
 namespace fs = std::filesystem;
 
@@ -77,15 +81,24 @@ std::vector<Thumb> make_thumbnails(const std::vector<int64_t>& rows, const std::
   require(!ec, "cannot create ", (fs::path(dir) / "thumbs").string(), ": ", ec.message());
   std::vector<Thumb> out(rows.size());
   const int64_t n = static_cast<int64_t>(rows.size());
+  // Large images make thousands of thumbnails a minute or two of work: a
+  // progress line as every long step prints (it was silent).
+  Progress progress("report thumbnails", "images", n, true);
+  std::atomic<int64_t> done{0};
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t i = 0; i < n; ++i) {
-    if (paths[i].empty()) continue;
-    try {
-      out[i] = one(rows[i], paths[i], dir, size, limits);
-    } catch (const std::exception& e) {  // e.g. bad_alloc on a huge file: one placeholder, not a crash
-      out[i].reason = e.what();
+    if (!paths[i].empty()) {
+      try {
+        out[i] = one(rows[i], paths[i], dir, size, limits);
+      } catch (const std::exception& e) {  // e.g. bad_alloc on a huge file: one placeholder, not a crash
+        out[i].reason = e.what();
+      }
     }
+    const int64_t d = ++done;
+    if (omp_get_thread_num() == 0) progress.update(d);
   }
+  progress.update(n);  // the last line says 100% (thread 0 may not have counted the last)
+  progress.finish();
   return out;
 }
 

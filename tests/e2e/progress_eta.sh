@@ -12,7 +12,11 @@ dcrun 2 scan --features f.h5 --knn knn.h5 --clusters 5 --epochs 2 --min-steps 0 
 # extract too (its progress_seconds once defaulted to 10, hiding the variable)
 dcrun 1 synth images --classes 2 --per-class 40 --size 16 --out imgs >/dev/null
 dcrun 1 extract --source imgs --backbone pixels --pixels-size 8 --batch 8 --out fx.h5 > ex.txt
-for f in km knn ivf scan ex; do
+# report's thumbnails (a minute or two of silence on large images)
+dcrun 1 kmeans --features fx.h5 --k 2 --out kx.h5 >/dev/null
+dcrun 1 report --features fx.h5 --pred kx.h5 --map none --out rep > rep.txt
+grep -qE "report thumbnails: ([0-9]+)/\1 images \(100%\)" rep.txt || { cat rep.txt; fail "report: thumbnails progress does not reach its total"; }
+for f in km knn ivf scan ex rep; do
   line=$(grep -E "/s, ETA [0-9?]" $f.txt | tail -1)
   [[ -n "$line" ]] || { cat $f.txt; fail "$f: no progress line with rate and ETA"; }
   echo "$f: ${line#*] }"
