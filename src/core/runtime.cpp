@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "distclust/device_name.h"
 #include "distclust/error.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -40,10 +41,7 @@ void RuntimeParams::validate() const {
   require(comm == "auto" || comm == "local" || comm == "mpi" || comm == "nccl",
           "runtime.comm: '", comm, "' is not one of auto|local|mpi|nccl");
   require(threads >= 0 && threads <= 1024, "runtime.threads: ", threads, " must be in [0, 1024] (0 = auto)");
-  const bool cuda_n = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
-                      device.find_first_not_of("0123456789", 5) == std::string::npos;
-  require(device == "auto" || device == "cpu" || device == "cuda" || cuda_n, "runtime.device: '", device,
-          "' is not one of auto|cpu|cuda|cuda:N");
+  require(is_device_name(device), "runtime.device: '", device, "' is not one of auto|cpu|cuda|cuda:N (N of 1-4 digits)");
   require(kernels == "auto" || kernels == "cpu" || kernels == "torch", "runtime.kernels: '", kernels,
           "' is not one of auto|cpu|torch");
   require(precision == "fp32" || precision == "tf32" || precision == "bf16" || precision == "fp16",

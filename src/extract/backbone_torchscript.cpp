@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "extract/backbone.h"
+#include "distclust/device_name.h"
 #include "distclust/error.h"
 
 namespace distclust {
@@ -60,15 +61,13 @@ void flush_denormals(int threads) {
 }
 
 torch::Device pick_device(const TorchScriptSpec& s) {
-  const bool numbered = s.device.rfind("cuda:", 0) == 0 && s.device.size() > 5 && s.device.size() <= 9 &&
-                        s.device.find_first_not_of("0123456789", 5) == std::string::npos;
-  require(s.device == "auto" || s.device == "cpu" || s.device == "cuda" || numbered, "extract.device is '", s.device,
-          "' (expected auto|cpu|cuda|cuda:N)");
+  const int numbered = cuda_device_number(s.device);
+  require(is_device_name(s.device), "extract.device is '", s.device, "' (expected auto|cpu|cuda|cuda:N)");
   const bool have = torch::cuda::is_available();
   if (s.device == "cpu" || (s.device == "auto" && !have)) return torch::Device(torch::kCPU);
   require(have, "extract.device is ", s.device, " but this LibTorch has no CUDA or sees no GPU");
-  if (numbered) {  // runtime.device cuda:N (extract.device auto follows it), or extract.device cuda:N
-    const int64_t i = std::stoll(s.device.substr(5)), n = static_cast<int64_t>(torch::cuda::device_count());
+  if (numbered >= 0) {  // runtime.device cuda:N (extract.device auto follows it), or extract.device cuda:N
+    const int64_t i = numbered, n = static_cast<int64_t>(torch::cuda::device_count());
     require(i < n, "extract.device is ", s.device, " but ", n, " GPU(s) are visible");
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i));
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "distclust/device_name.h"
 #include "distclust/error.h"
 #include "distclust/runtime.h"
 #include "extract/extract.h"
@@ -38,10 +39,7 @@ void ExtractParams::validate() const {
   require(torch_threads >= 0 && torch_threads <= 1024, "extract.torch_threads is ", torch_threads,
           " (expected 0 = auto, or 1..1024)");
   require(queue_batches >= 1 && queue_batches <= 64, "extract.queue_batches is ", queue_batches, " (expected 1..64)");
-  const bool cuda_n = device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 9 &&
-                      device.find_first_not_of("0123456789", 5) == std::string::npos;
-  require(one_of(device, {"auto", "cpu", "cuda"}) || cuda_n, "extract.device is '", device,
-          "' (expected auto|cpu|cuda|cuda:N)");
+  require(is_device_name(device), "extract.device is '", device, "' (expected auto|cpu|cuda|cuda:N)");
   require(one_of(autocast, {"none", "fp16", "bf16"}), "extract.autocast is '", autocast,
           "' (expected none|fp16|bf16)");
   require(pixels_size >= 1 && pixels_size <= 1024, "extract.pixels_size is ", pixels_size, " (expected 1..1024)");

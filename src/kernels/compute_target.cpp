@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "distclust/device_name.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "kernels/torch_plugin.h"
@@ -36,7 +37,7 @@ std::string resolve_cuda(const std::string& asked, int local_rank) {
   require(info.cuda_devices > 0, "runtime.device: '", asked, "' but no GPU is visible on ", where(),
           " (CUDA_VISIBLE_DEVICES, driver)");
   if (asked == "cuda") return fmt("cuda:", local_rank % info.cuda_devices);
-  const int n = std::atoi(asked.c_str() + 5);
+  const int n = cuda_device_number(asked);
   require(n >= 0 && n < info.cuda_devices, "runtime.device: '", asked, "' but ", info.cuda_devices,
           " GPU(s) are visible on ", where());
   return asked;

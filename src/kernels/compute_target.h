@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "distclust/device_name.h"
 #include "distclust/runtime.h"
 #include "distclust/search.h"
 #include "kernels/torch_abi.h"
@@ -23,7 +24,7 @@ struct ComputeTarget {
   int ranks_on_device = 1;         ///< ranks computing on this GPU (they share its memory budget)
   bool gpu() const { return device != "cpu"; }
   /// N of "cuda:N"; -1 on the CPU.
-  int device_index() const { return gpu() ? std::atoi(device.c_str() + 5) : -1; }
+  int device_index() const { return gpu() ? cuda_device_number(device) : -1; }
   /// One line for logs: "cpu (OpenBLAS)", "cuda:0 (LibTorch, bf16)", ...
   std::string describe() const;
   /// The plugin's spec for this target (threads: this rank's compute threads).

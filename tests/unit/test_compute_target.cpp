@@ -35,7 +35,8 @@ TEST(ComputeTarget, BadValuesAreNamed) {
     p.device = ok;
     EXPECT_EQ(error_of(p), "") << ok;
   }
-  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda0", ""}) {
+  // cuda:4294967296 once passed and then read as GPU 0 (atoi wrapped around).
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda0", "", "cuda:-1", "cuda: 1", "cuda:12345", "cuda:4294967296"}) {
     p.device = bad;
     EXPECT_NE(error_of(p).find(std::string("runtime.device: '") + bad + "'"), std::string::npos) << bad;
   }
@@ -52,6 +53,16 @@ TEST(ComputeTarget, BadValuesAreNamed) {
   }
   p.storage = "tf32";  // a product type, not a storage type
   EXPECT_NE(error_of(p).find("runtime.storage: 'tf32' is not one of fp32|fp16|bf16"), std::string::npos);
+}
+
+TEST(ComputeTarget, DeviceNumbersAreReadWithoutOverflow) {
+  EXPECT_EQ(cuda_device_number("cuda:0"), 0);
+  EXPECT_EQ(cuda_device_number("cuda:7"), 7);
+  EXPECT_EQ(cuda_device_number("cuda:9999"), 9999);
+  for (const char* not_numbered : {"cuda", "cpu", "auto", "cuda:", "cuda:1x", "cuda:+1", "cuda:10000", "cuda:4294967296"})
+    EXPECT_EQ(cuda_device_number(not_numbered), -1) << not_numbered;
+  for (const char* ok : {"auto", "cpu", "cuda", "cuda:3"}) EXPECT_TRUE(is_device_name(ok)) << ok;
+  for (const char* bad : {"CUDA", "gpu", "cuda:", "cuda:x", "cpu "}) EXPECT_FALSE(is_device_name(bad)) << bad;
 }
 
 TEST(ComputeTarget, CpuByDefaultAndOnRequest) {
