@@ -1,10 +1,10 @@
 #include "cli/bench_output.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "comm/root.h"
 #include "distclust/error.h"
+#include "io/replace_rule.h"
 
 namespace fs = std::filesystem;
 
@@ -35,16 +35,9 @@ void require_bench_json_path(const std::string& bench, const std::string& path,
     const fs::file_status st = fs::symlink_status(path, ec);
     if (!fs::exists(st)) return;
     require(!fs::is_directory(fs::status(path, ec)), what, " is a directory (expected a file name such as bench.json)");
-    std::string head;
-    if (!fs::is_symlink(st) && fs::is_regular_file(st)) {
-      std::ifstream f(path, std::ios::binary);
-      head.resize(bench_json_head(bench).size());
-      f.read(head.data(), std::streamsize(head.size()));
-      head.resize(size_t(f.gcount()));
-    }
     // Results of versions before the head: {"n": (kmeans, knn), {"images": (extract).
     const std::string old_head = bench == "extract" ? "{\"images\": " : "{\"n\": ";
-    require(head == bench_json_head(bench) || head.rfind(old_head, 0) == 0, what, " exists and is not a bench ",
+    require(file_starts_with(path, bench_json_head(bench)) || file_starts_with(path, old_head), what, " exists and is not a bench ",
             bench, " result distclust wrote: remove it or choose another name");
   });
 }

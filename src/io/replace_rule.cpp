@@ -32,18 +32,22 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
   });
 }
 
+bool file_starts_with(const std::string& path, const std::string& prefix) {
+  std::error_code ec;
+  if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec)) return false;
+  std::ifstream f(path, std::ios::binary);
+  std::string head(prefix.size(), '\0');
+  f.read(head.data(), std::streamsize(head.size()));
+  return size_t(f.gcount()) == prefix.size() && head == prefix;
+}
+
 void require_replaceable_text(const std::string& stage, const std::string& out, const std::string& first_line,
                               bool force, Communicator& comm) {
   if (out.empty() || out == "-" || force) return;
   run_on_root(comm, stage + " output check", [&] {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(out, ec))) return;
-    std::string line;
-    if (!fs::is_symlink(out, ec) && fs::is_regular_file(out, ec)) {
-      std::ifstream f(out);
-      std::getline(f, line);
-    }
-    require(line == first_line, stage, ": ", out, " exists and is not a file distclust ", stage,
+    require(file_starts_with(out, first_line + "\n"), stage, ": ", out, " exists and is not a file distclust ", stage,
             " wrote (its first line is not that header): pass --force to replace it, or choose another name");
   });
 }

@@ -23,6 +23,10 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
 /// by the rule above ("pass --force"), then, with --force, as a directory.
 void require_not_directory(const std::string& out);
 
+/// True when `path` is a regular file (not a link) whose first bytes are
+/// `prefix`: how outputs without a config hash are known as distclust's.
+bool file_starts_with(const std::string& path, const std::string& prefix);
+
 /// The rule for a text output that carries no config hash (a CSV): it is
 /// distclust's when its first line is `first_line` (the header distclust
 /// writes), so a user's file of that name is replaced only with --force.
