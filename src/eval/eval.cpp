@@ -8,6 +8,7 @@
 #include "comm/root.h"
 #include "core/json.h"
 #include "distclust/error.h"
+#include "eval/score_text.h"
 #include "io/rows_identity.h"
 #include "io/h5store.h"
 #include "io/row_columns.h"
@@ -94,17 +95,18 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
         const Scores m = file == p.pred ? s : score(truth, read_assign(file, truth.size(), p.labels));
         methods += fmt(methods.empty() ? "" : ", ", json::quote(name), ": {", score_members(m), ", \"pred\": ",
                        json::quote(file), "}");
-        char line[160];
-        std::snprintf(line, sizeof line, "  %-8s ACC %.4f  NMI %.4f  ARI %.4f  (%d clusters)\n", name.c_str(), m.acc,
-                      m.nmi, m.ari, m.clusters);
-        lines += line;
+        char head[64];
+        std::snprintf(head, sizeof head, "  %-8s ", name.c_str());
+        lines += fmt(head, "ACC ", score_text(m.acc, 4), "  NMI ", score_text(m.nmi, 4), "  ARI ", score_text(m.ari, 4),
+                     "  (", m.clusters, " clusters)\n");
       }
       json = fmt("{", score_members(s), methods.empty() ? "" : ", \"methods\": {" + methods + "}", "}");
       if (p.json) {
         std::printf("%s\n", json.c_str());
       } else {
-        std::printf("ACC %.4f  NMI %.4f  ARI %.4f  (%lld labelled rows, %d clusters, %d classes, ACC by %s)\n",
-                    s.acc, s.nmi, s.ari, static_cast<long long>(s.n), s.clusters, s.classes,
+        std::printf("ACC %s  NMI %s  ARI %s  (%lld labelled rows, %d clusters, %d classes, ACC by %s)\n",
+                    score_text(s.acc, 4).c_str(), score_text(s.nmi, 4).c_str(), score_text(s.ari, 4).c_str(),
+                    static_cast<long long>(s.n), s.clusters, s.classes,
                     s.many_to_one ? "many-to-one majority" : "Hungarian matching");
         if (!lines.empty()) std::printf("side by side:\n%s", lines.c_str());
       }

@@ -20,6 +20,7 @@
 #include "io/text_file.h"
 #include "core/json.h"
 #include "distclust/log.h"
+#include "eval/score_text.h"
 #include "pipeline/stage_config.h"
 #include "pipeline/stage_table.h"
 #include "scan/scan_file.h"
@@ -183,10 +184,8 @@ std::string scores_line(const json::Value& v) {
   for (const char* key : {"acc", "nmi", "ari"}) {
     auto it = v.obj.find(key);
     if (it == v.obj.end() || it->second.type != json::Value::Type::number) continue;
-    char num[32];
-    std::snprintf(num, sizeof num, "%.3f", it->second.num);
     line += fmt(line.empty() ? "" : "  ", key == std::string("acc") ? "ACC" : key == std::string("nmi") ? "NMI" : "ARI",
-                " ", num);
+                " ", score_text(it->second.num));
   }
   auto n = v.obj.find("n");
   if (n != v.obj.end() && n->second.type == json::Value::Type::number) line += fmt(" (", int64_t(n->second.num), " labelled rows)");

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "eval/score_text.h"
 #include "report/html.h"
 #include "report/report_duplicates.h"
 #include "report/report_model.h"
@@ -160,8 +161,8 @@ void methods_table(std::ostringstream& o, const ReportModel& m) {
     if (!ms.problem.empty())
       o << "<td colspan=\"4\" class=\"l\">not scored: " << html_escape(ms.problem) << "</td>";
     else
-      o << "<td>" << fixed(ms.scores.acc, 4) << "</td><td>" << fixed(ms.scores.nmi, 4) << "</td><td>"
-        << fixed(ms.scores.ari, 4) << "</td><td>" << ms.scores.clusters << "</td>";
+      o << "<td>" << score_text(ms.scores.acc, 4) << "</td><td>" << score_text(ms.scores.nmi, 4) << "</td><td>"
+        << score_text(ms.scores.ari, 4) << "</td><td>" << ms.scores.clusters << "</td>";
     o << "</tr>";
   }
   o << "</table>";
@@ -171,7 +172,7 @@ void metrics(std::ostringstream& o, const ReportModel& m) {
   const Scores& s = m.scores;
   o << "<section id=\"metrics\"><h2>Metrics</h2><table class=\"metrics\"><tr><th>ACC</th><th>NMI</th><th>ARI</th>"
        "<th>labelled rows</th><th>clusters</th><th>classes</th><th class=\"l\">ACC mapping</th></tr><tr><td>"
-    << fixed(s.acc, 4) << "</td><td>" << fixed(s.nmi, 4) << "</td><td>" << fixed(s.ari, 4) << "</td><td>"
+    << score_text(s.acc, 4) << "</td><td>" << score_text(s.nmi, 4) << "</td><td>" << score_text(s.ari, 4) << "</td><td>"
     << thousands(s.n) << "</td><td>" << s.clusters << "</td><td>" << s.classes << "</td><td class=\"l\">"
     << (s.many_to_one ? "many-to-one majority (more clusters than classes)" : "Hungarian one-to-one")
     << "</td></tr></table>";
@@ -377,8 +378,8 @@ std::string render_report(const ReportModel& m) {
   o << "<header><h1>" << html_escape(m.title) << "</h1><p>" << thousands(m.n) << " rows in " << m.clusters.size()
     << " clusters";
   if (m.has_labels)
-    o << " \u00b7 ACC " << fixed(m.scores.acc, 3) << " \u00b7 NMI " << fixed(m.scores.nmi, 3) << " \u00b7 ARI "
-      << fixed(m.scores.ari, 3);
+    o << " \u00b7 ACC " << score_text(m.scores.acc, 3) << " \u00b7 NMI " << score_text(m.scores.nmi, 3) << " \u00b7 ARI "
+      << score_text(m.scores.ari, 3);
   o << "</p></header><nav><a href=\"#summary\">Summary</a>";
   if (m.has_labels) o << "<a href=\"#metrics\">Metrics</a><a href=\"#confusion\">Confusion matrix</a>";
   o << "<a href=\"#map\">Map</a><a href=\"#sizes\">Cluster sizes</a>";

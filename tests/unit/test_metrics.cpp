@@ -15,6 +15,7 @@
 #include "common/tolerances.h"
 #include "distclust/error.h"
 #include "eval/metrics.h"
+#include "eval/score_text.h"
 
 namespace distclust {
 namespace {
@@ -464,3 +465,15 @@ TEST(Metrics, ThousandsOfClustersAreFast) {
 
 }  // namespace
 }  // namespace distclust
+
+// ACC 0.9995 once printed as 1.000 in the report header and the run summary.
+TEST(ScoreText, BelowOneNeverReadsAsOne) {
+  using distclust::score_text;
+  EXPECT_EQ(score_text(0.9181, 3), "0.918");
+  EXPECT_EQ(score_text(1.0, 3), "1.000");
+  EXPECT_EQ(score_text(0.9995, 3), "0.9995");
+  EXPECT_EQ(score_text(0.99996, 4), "0.99996");
+  EXPECT_EQ(score_text(0.99949, 3), "0.999");
+  EXPECT_EQ(score_text(-0.0004, 3), "-0.000");
+  EXPECT_EQ(score_text(1.0 - 1e-12, 3), "0.999999999");  // stops at 9 decimals, still below 1
+}
