@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/stop_note.h"
+
 namespace distclust::cli {
 namespace {
 
@@ -14,14 +16,24 @@ struct Note {
   int sig;
   const char* name;
   char text[320];
-  size_t len;
+  size_t len;         ///< 0: say nothing (ranks other than 0)
+  size_t prefix_len;  ///< of "distclust: stopped by SIGNAME", which core/stop_note.h's text may follow
 };
-Note g_notes[] = {{SIGTERM, "SIGTERM", {0}, 0}, {SIGINT, "SIGINT", {0}, 0}, {SIGHUP, "SIGHUP", {0}, 0}};
+Note g_notes[] = {{SIGTERM, "SIGTERM", {0}, 0, 0}, {SIGINT, "SIGINT", {0}, 0, 0}, {SIGHUP, "SIGHUP", {0}, 0, 0}};
 
 void on_stop(int sig) {
   // Only async-signal-safe calls: write(2), then the default action.
-  for (const Note& n : g_notes)
-    if (n.sig == sig && n.len) (void)!write(STDERR_FILENO, n.text, n.len);
+  size_t note_len = 0;
+  const char* note = stop_note_text(&note_len);
+  for (const Note& n : g_notes) {
+    if (n.sig != sig || !n.len) continue;
+    if (note) {
+      (void)!write(STDERR_FILENO, n.text, n.prefix_len);
+      (void)!write(STDERR_FILENO, note, note_len);
+    } else {
+      (void)!write(STDERR_FILENO, n.text, n.len);
+    }
+  }
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -37,6 +49,7 @@ void install_stop_message(int rank) {
                                   "resumes it\n",
                                   n.name);
       n.len = w > 0 ? std::min(size_t(w), sizeof(n.text) - 1) : 0;
+      n.prefix_len = std::min(n.len, std::strlen("distclust: stopped by ") + std::strlen(n.name));
     }
     // A signal the process was started ignoring stays ignored: `nohup`
     // (SIGHUP) and a shell's background jobs (SIGINT) rely on it.

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "distclust/error.h"
 
@@ -16,6 +17,11 @@ void fault_point(const char* var, int64_t count, Communicator* comm) {
                comm ? "the job" : where().c_str());
   std::fflush(stderr);
   std::raise(SIGKILL);
+}
+
+void fault_signal_point(const char* var, const char* point) {
+  const char* env = std::getenv(var);
+  if (env && std::string(env) == point) std::raise(SIGTERM);
 }
 
 }  // namespace distclust

@@ -18,4 +18,9 @@ namespace distclust {
 /// only this rank dies (mpirun then ends the others wherever they are).
 void fault_point(const char* var, int64_t count, Communicator* comm = nullptr);
 
+/// Raises SIGTERM in this process when getenv(var) == point: a stop signal
+/// at an exact place (StagedDir::commit's "replacing-old"), so the tests can
+/// check what the stop message says there.
+void fault_signal_point(const char* var, const char* point);
+
 }  // namespace distclust

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/fault.h"
+#include "core/stop_note.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "io/output_identity.h"
@@ -127,7 +129,10 @@ void StagedDir::commit(const std::string& hash) {
             std::strerror(errno));
   }
   committed_ = true;
+  stop_note_replacing(out_, old);  // a stop signal now comes after the commit
+  fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "replacing-old");
   fs::remove_all(old, ec);
+  stop_note_clear();
   if (ec) log::warn("replaced ", out_, " but could not delete the old copy at ", old, ": ", ec.message());
 }
 

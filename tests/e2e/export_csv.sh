@@ -109,4 +109,17 @@ grep -q "mine exists and is not a distclust output: pass --force" refuse.log || 
 [[ -e mine/notes.txt ]] || fail "the refused folder was touched"
 $DC export --features f.h5 --pred km.h5 --out mine --force >/dev/null 2>&1
 [[ -f mine/assignments.csv && ! -e mine/notes.txt ]] || fail "--force did not replace the folder"
-pass "export CSV, links, copies, ranks, --force"
+# A stop signal after the swap, while the replaced copy is deleted: the new
+# output is whole and the message says so (it said "not committed").
+touch ex/marker
+set +e
+DISTCLUST_FAULT_SIGNAL_AT=replacing-old $DC export --features f.h5 --pred km.h5 --out ex >late.log 2>&1; rc=$?
+set -e
+[[ $rc -eq 143 ]] || { cat late.log; fail "a SIGTERM while deleting the old copy: rc $rc, not 143"; }
+grep -q "stopped by SIGTERM after ex was committed: it is the new output, whole; ex.tmp holds the copy it replaced" late.log ||
+  { cat late.log; fail "the stop message after the commit"; }
+grep -q "not committed" late.log && { cat late.log; fail "said not committed after the commit"; }
+[[ -f ex/assignments.csv && ! -e ex/marker && -e ex.tmp/marker ]] || fail "not the new output with the old copy aside"
+$DC export --features f.h5 --pred km.h5 --out ex >/dev/null 2>&1 || fail "the rerun after a late stop"
+[[ ! -e ex.tmp ]] || fail "the old copy was not removed by the rerun"
+pass "export CSV, links, copies, ranks, --force, a stop after the commit"
