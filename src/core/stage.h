@@ -128,6 +128,10 @@ struct StageDef {
   /// their products (kernels/compute_target.h compute_identity()), so these
   /// are in its config hash and its checkpoints' keys.
   bool compute_hashed = false;
+  /// Whether --out may be empty (eval: prints its scores, writes nothing).
+  /// Elsewhere an empty --out ran the whole stage and then failed renaming
+  /// ".tmp" to "", leaving a hidden .ckpt.
+  bool out_optional = false;
 };
 
 }  // namespace distclust

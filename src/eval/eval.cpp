@@ -168,7 +168,10 @@ const StageDef<EvalParams>& eval_stage() {
       [](const EvalParams& p, Communicator& comm, const StageConfig& cfg) {
         run_eval(p, comm, cfg.hash);
         return StageOutcome{};
-      }};
+      },
+      nullptr,  // precheck
+      false,    // compute_hashed
+      true};    // out_optional: without --out eval prints its scores only
   return def;
 }
 

@@ -60,6 +60,7 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
     require_same_settings(def.name, rc.yaml(), comm);
   }
   const std::string out = def.out(p);
+  require(!out.empty() || def.out_optional, def.name, ".out: no output given (--out ", def.output, ")");
   // An input is a distclust output too, so the overwrite rule alone would
   // let --out name it (kmeans --out features.h5 replaced the features).
   if (def.inputs) require_apart(out, def.inputs(p));

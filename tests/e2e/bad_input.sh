@@ -69,4 +69,19 @@ printf 'kmeans:\n  k: [1, 2\n' > broken.yaml
 check 1 "broken.yaml: YAML error at line" kmeans --features ok.h5 --config broken.yaml
 printf 'kmaens:\n  k: 3\n' > typo.yaml
 check 1 "unknown section 'kmaens'" kmeans --features ok.h5 --config typo.yaml
+# An empty or blank --out: refused before any work (it ran the whole stage,
+# then failed renaming ".tmp" to "" and left a hidden .ckpt).
+dcrun 1 knn --features ok.h5 --k 5 --out knn_ok.h5 >/dev/null 2>&1
+mkdir blank && cd blank
+for args in "kmeans --features ../ok.h5 --k 3" "gmm --features ../ok.h5 --k 3" "knn --features ../ok.h5 --k 5" \
+            "embed --features ../ok.h5 --knn ../knn_ok.h5" "scan --features ../ok.h5 --knn ../knn_ok.h5 --clusters 3"; do
+  for out in "" " "; do
+    n=$((n + 1))
+    if timeout 60 $DC $args --out "$out" >out.txt 2>&1; then fail "$args --out '$out' succeeded"; fi
+    stage=${args%% *}
+    grep -q "$stage.out: no output given (--out $stage.h5)" out.txt || { cat out.txt; fail "$args --out '$out': message"; }
+    [[ -z "$(ls -A)" || "$(ls -A)" == out.txt ]] || { ls -A; fail "$args --out '$out' left files"; }
+  done
+done
+cd ..
 pass "$n bad-input cases"
