@@ -1,8 +1,10 @@
 // What a stop signal's message (cli/stop_signals.h) says about the output in
-// progress. By default that it was not committed; but an output folder that
-// replaces an older one is committed by a swap, and the older copy is then
-// deleted (for 50,000 links, up to a second): a SIGTERM then is after the
-// commit, and "not committed" made the user think the new output was lost.
+// progress. By default that it was not committed; but a SIGTERM can come
+// after the commit (while the ranks shut down, after `run`'s last stage, or
+// while an output folder's replaced copy is deleted: up to a second for
+// 50,000 links), and "not committed" then made users delete or redo a
+// result that was whole. The writers keep the note true: cleared when a
+// stage starts or an output is opened, set when an output is committed.
 #pragma once
 
 #include <cstddef>
@@ -10,9 +12,12 @@
 
 namespace distclust {
 
-/// From now until stop_note_clear(): `out` is committed and whole, and `old`
-/// holds the copy it replaced, being deleted.
+/// Until the next call: `out` is committed and whole, nothing is being written.
+void stop_note_committed(const std::string& out);
+/// Until the next call: `out` is committed and whole, and `old` holds the
+/// copy it replaced, being deleted.
 void stop_note_replacing(const std::string& out, const std::string& old);
+/// A stage started or an output is being written: the default message.
 void stop_note_clear();
 
 /// For a signal handler (async-signal-safe): the note's text, which follows

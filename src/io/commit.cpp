@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/fault.h"
+#include "core/stop_note.h"
 #include "distclust/error.h"
 
 namespace distclust {
 
 void commit_output(const std::string& tmp, const std::string& out, const std::string& close_error,
-                   Communicator& comm) {
+                   Communicator& comm, bool note) {
   int64_t failed = close_error.empty() ? 0 : 1;
   failed = comm.max(failed);
   std::string rename_error;
@@ -17,7 +19,12 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
     rename_error = fmt("cannot rename ", tmp, " to ", out, ": ", std::strerror(errno));
   int64_t renamed = rename_error.empty() ? 1 : 0;
   comm.broadcast(&renamed, sizeof(renamed), 0);
-  if (!failed && renamed) return;
+  if (!failed && renamed) {
+    if (!note) return;
+    stop_note_committed(out);
+    fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "committed");
+    return;
+  }
   if (comm.rank() == 0) std::remove(tmp.c_str());
   if (!close_error.empty()) throw Error(fmt(close_error, "; ", out, " was not written"));
   if (!rename_error.empty()) throw Error(rename_error);

@@ -14,8 +14,9 @@ namespace distclust {
 
 /// Collective. close_error: "" when this rank closed its part cleanly, else
 /// why not. Throws Error on every rank when any rank failed or the rename
-/// failed; NAME.tmp is then removed.
+/// failed; NAME.tmp is then removed. note: a stage's output (not a
+/// checkpoint), which a stop message then says is whole (core/stop_note.h).
 void commit_output(const std::string& tmp, const std::string& out, const std::string& close_error,
-                   Communicator& comm);
+                   Communicator& comm, bool note = true);
 
 }  // namespace distclust

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "comm/root.h"
+#include "core/stop_note.h"
 #include "io/commit.h"
 #include "io/full_disk_watch.h"
 #include "io/h5_util.h"
@@ -263,8 +264,9 @@ double H5Reader::attr_double(const std::string& name) const {
 
 // ---------------------------------------------------------------- writer
 
-H5Writer::H5Writer(const std::string& path, Communicator& comm)
-    : path_(path), tmp_(path + ".tmp"), comm_(comm) {
+H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
+    : path_(path), tmp_(path + ".tmp"), comm_(comm), checkpoint_(checkpoint) {
+  if (!checkpoint) stop_note_clear();  // a stop now leaves this output uncommitted
   h5::quiet();
   struct stat st{};
   require(!(stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", path,
@@ -471,7 +473,7 @@ void H5Writer::attr(const std::string& name, int64_t value) {
 }
 
 void H5Writer::commit() {
-  commit_output(tmp_, path_, close(), comm_);
+  commit_output(tmp_, path_, close(), comm_, !checkpoint_);
   committed_ = true;
 }
 

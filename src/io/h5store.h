@@ -57,7 +57,9 @@ class H5Reader {
 /// collective (all ranks call it in the same order).
 class H5Writer {
  public:
-  H5Writer(const std::string& path, Communicator& comm);
+  /// checkpoint: a file beside the output (a stage's .ckpt), which leaves
+  /// the stop message's note (core/stop_note.h) alone.
+  H5Writer(const std::string& path, Communicator& comm, bool checkpoint = false);
   ~H5Writer();
   H5Writer(const H5Writer&) = delete;
   H5Writer& operator=(const H5Writer&) = delete;
@@ -100,6 +102,7 @@ class H5Writer {
   Communicator& comm_;
   int64_t file_ = -1;
   bool committed_ = false;
+  bool checkpoint_ = false;
 };
 
 /// Throws a clear error if `path` is missing, a directory, or empty.

@@ -80,6 +80,7 @@ void require_not_over(const std::string& out, const std::string& folder) {
 StagedDir::StagedDir(const std::string& out, bool force) : out_(strip_slashes(out)), tmp_(out_ + ".tmp") {
   require(!out_.empty() && out_ != "/" && out_ != "." && out_ != "..", "output folder '", out,
           "' is not allowed (give a new folder name)");
+  stop_note_clear();  // a stop now leaves this output uncommitted
   std::error_code ec;
   auto st = fs::symlink_status(out_, ec);
   require(!fs::exists(st) || force, out_, " already exists: pass --force to replace it, or choose another --out");
@@ -114,6 +115,7 @@ void StagedDir::commit(const std::string& hash) {
     require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",
             std::strerror(errno));
     committed_ = true;
+    stop_note_committed(out_);
     return;
   }
   // OUT exists and --force was given: swap atomically, then delete the old one.
@@ -132,7 +134,7 @@ void StagedDir::commit(const std::string& hash) {
   stop_note_replacing(out_, old);  // a stop signal now comes after the commit
   fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "replacing-old");
   fs::remove_all(old, ec);
-  stop_note_clear();
+  stop_note_committed(out_);
   if (ec) log::warn("replaced ", out_, " but could not delete the old copy at ", old, ": ", ec.message());
 }
 

@@ -68,7 +68,7 @@ struct Broadcast {
 template <class S>
 void write_state_file(const std::string& path, S& s) {
   LocalCommunicator self;
-  H5Writer w(path, self);
+  H5Writer w(path, self, /*checkpoint=*/true);
   state_detail::Writer v{w};
   s.visit(v);
   w.commit();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/stage.h"
+#include "core/stop_note.h"
 #include "distclust/config.h"
 #include "io/output_lock.h"
 #include "io/out_dir.h"
@@ -59,6 +60,7 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
     rc.add(def.name, q);
     require_same_settings(def.name, rc.yaml(), comm);
   }
+  stop_note_clear();  // a stop from now on is in this stage, before its commit
   const std::string out = def.out(p);
   require(!out.empty() || def.out_optional, def.name, ".out: no output given (--out ", def.output, ")");
   // An input is a distclust output too, so the overwrite rule alone would

@@ -44,6 +44,17 @@ grep -q "distclust: stopped by SIGTERM: the running stage's output was not commi
 dcrun 1 kmeans --features big.h5 --k 400 --iters 300 --tol 0 --out sig.h5 >sig2.txt 2>&1
 grep -q "resuming from sig.h5.ckpt" sig2.txt || { cat sig2.txt; fail "the rerun did not resume"; }
 pass "SIGTERM said, rc 143, resumed: $(grep -o 'resuming from .*' sig2.txt)"
+# A SIGTERM after the commit (the ranks shutting down, a run past its last
+# stage) said "not committed" of a whole output: now it says it is whole.
+set +e
+DISTCLUST_FAULT_SIGNAL_AT=committed "$DC" kmeans --features big.h5 --k 5 --iters 3 --out late.h5 >late.txt 2>&1; rc=$?
+set -e
+[[ $rc -eq 143 ]] || { cat late.txt; fail "SIGTERM after the commit: rc $rc, not 143"; }
+grep -q "distclust: stopped by SIGTERM after late.h5 was committed: it is whole and in place" late.txt ||
+  { cat late.txt; fail "the message after the commit"; }
+grep -q "not committed" late.txt && { cat late.txt; fail "said not committed after the commit"; }
+$PY -c "import h5py; assert h5py.File('late.h5', 'r')['centroids'].shape == (5, 32)" || fail "late.h5 not whole"
+pass "a SIGTERM after the commit says the output is whole"
 # A signal inherited as ignored stays ignored: nohup's SIGHUP (the handler
 # once undid it and the job died with rc 129).
 rm -f sig.h5 sig.h5.ckpt
