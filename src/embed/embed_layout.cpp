@@ -108,6 +108,27 @@ std::vector<float> epochs_per_sample(const FuzzyGraph& g, int epochs, Communicat
   return eps;
 }
 
+/// A layout spans tens of units (its start is scaled to 10, the attraction
+/// curve to min_dist and spread ~1): a coordinate past this, or not finite,
+/// means the steps diverged (embed.learning_rate 1e30 wrote coordinates of
+/// 6e33 with exit 0, which the next stage then refused).
+constexpr float kMaxLayoutCoordinate = 1e5f;
+
+/// Throws when the whole layout `all` (identical on every rank, so each
+/// decides alike without communicating) has diverged.
+void require_converging(const std::vector<float>& all, const std::vector<uint8_t>& valid_all, int D, int64_t epoch,
+                        double learning_rate) {
+  for (size_t i = 0; i < valid_all.size(); ++i) {
+    if (!valid_all[i]) continue;
+    for (int j = 0; j < D; ++j) {
+      const float v = all[i * size_t(D) + size_t(j)];
+      require(std::fabs(v) <= kMaxLayoutCoordinate, "embed: the layout diverged after epoch ", epoch, " (row ", i,
+              " at ", v,
+          "; a layout spans tens of units): lower embed.learning_rate (now ", learning_rate, ")");
+    }
+  }
+}
+
 }  // namespace
 
 double embed_layout(const FuzzyGraph& g, const EmbedParams& p, const std::vector<uint8_t>& valid_all,
@@ -150,6 +171,7 @@ double embed_layout(const FuzzyGraph& g, const EmbedParams& p, const std::vector
       if (valid_all[size_t(g.rows.begin + i)]) ep.row(i, n, alpha, y.data() + i * D);
     std::copy(y.begin(), y.end(), all.begin() + g.rows.begin * D);
     comm.allgather_blocks(all.data(), counts, DType::f32);
+    require_converging(all, valid_all, D, n + 1, p.learning_rate);
     progress.update(n + 1 - first);
     if (!ckpt.empty() && p.checkpoint_every > 0 && (n + 1) % p.checkpoint_every == 0 && n + 1 < E) {
       st.epochs_done = n + 1;

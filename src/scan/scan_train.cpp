@@ -155,7 +155,8 @@ void end_epoch(ScanRun& r, int e, int64_t steps, std::vector<double>& cons_acc, 
   // Every head NaN or inf: the parameters are too, and so would be every
   // probability written (an lr of 1e300 did that and exited 0).
   require(best >= 0, "scan: the loss of every head is ", last[0], " after epoch ", e + 1,
-          ": training diverged; lower scan.lr (now ", r.p.lr, ") or scale the features");
+          ": training diverged; lower scan.lr (now ", r.p.lr, "), scan.entropy_weight (now ", r.p.entropy_weight,
+          ") or scan.weight_decay (now ", r.p.effective_weight_decay(), "), or scale the features");
   r.res.epoch_seconds.push_back(secs);
   auto [mn, mx] = std::minmax_element(last, last + H);
   log::detail("scan: epoch ", e + 1, "/", r.epochs, ": loss ", last[best], " (head ", best, ": consistency ",

@@ -12,7 +12,10 @@ void SynthFeaturesParams::validate() const {
   require(n >= 1, "synth_features.n: ", n, " must be >= 1");
   require(d >= 1, "synth_features.d: ", d, " must be >= 1");
   require(k >= 1, "synth_features.k: ", k, " must be >= 1");
-  require(noise >= 0, "synth_features.noise: ", noise, " must be >= 0");
+  // Past float32's range the rows were written as NaN and the run said it
+  // wrote them; centres are unit vectors, so above ~10 rows are noise anyway.
+  require(noise >= 0 && noise <= 1e6, "synth_features.noise: ", noise,
+          " must be in [0, 1e6] (centres are unit vectors: above about 10 the rows are pure noise)");
   require(!out.empty(), "synth_features.out: no output file given");
 }
 

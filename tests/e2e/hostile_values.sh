@@ -82,6 +82,11 @@ check "fassign.h5: /assign is 300 float32: expected one integer cluster number p
 # probabilities or features), a diverging SCAN, a NaN row in a bench.
 check "scan.lr: 'inf' is not a finite number" scan --features ok.h5 --knn knn.h5 --clusters 3 --lr inf --out out.h5
 check "synth_features.noise: '1e999' is not a finite number" synth features --n 50 --d 4 --noise 1e999 --out out.h5
+# Finite but past what the stage can hold: all-NaN rows, a layout of 6e33 (exit 0 both).
+check "synth_features.noise: 1e+40 must be in [0, 1e6]" synth features --n 50 --d 4 --noise 1e40 --out out.h5
+check "embed: the layout diverged after epoch" embed --features ok.h5 --knn knn.h5 --learning-rate 1e30 --out out.h5
+check "scan.entropy_weight (now 1e+308)" \
+  scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 --min-steps 0 --entropy-weight 1e308 --out out.h5
 check "training diverged; lower scan.lr (now 1e+30)" \
   scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 --min-steps 0 --lr 1e30 --out out.h5
 check "nanrow.h5: /features row 17 holds NaN or Inf" bench kmeans --features nanrow.h5 --k 4 --iters 2 --no-sgemm
