@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,7 @@ class H5Reader {
   std::string path_;
   int64_t file_ = -1;
   bool collective_ = false;  ///< opened through MPI-IO (several ranks): closing is collective
+  mutable std::set<std::string> stored_checked_;  ///< datasets whose storage was checked (once each)
 };
 
 /// Write access to PATH.tmp, renamed to PATH by commit(). Every call is

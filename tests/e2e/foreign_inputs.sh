@@ -109,3 +109,40 @@ dcrun 1 knn --features wide.h5 --k 5 --out wk.h5 >/dev/null 2>&1 || fail "knn wi
 ) || fail "gmm diag / embed at D=20000 within 2 GB"
 grep -q "initial layout from a random projection of the rows (D = 20000" we.txt || { cat we.txt; fail "embed init not said"; }
 pass "D=20000: gmm diag and embed fit in 2 GB"
+
+# Parts never written, and damaged metadata: not zeros or "absent".
+$PY - <<'PY'
+import h5py, numpy as np, struct
+X = np.random.default_rng(5).normal(size=(600, 8)).astype(np.float32)
+with h5py.File("half_written.h5", "w") as f:   # a writer that died after 3 of 6 chunks
+    f.create_dataset("features", (600, 8), dtype="f4", chunks=(100, 8))[:300] = X[:300]
+with h5py.File("never_written.h5", "w") as f:  # contiguous, created and never written
+    f.create_dataset("features", (600, 8), dtype="f4")
+with h5py.File("valid_ok.h5", "w") as f:
+    f["features"] = X
+    v = np.ones(600, np.uint8); v[:10] = 0
+    f["valid"] = v
+# One flipped byte: the name offset of the /valid link in the root group's
+# symbol table node. HDF5 sees the damage (h5py: "unable to offset into local
+# heap data block"); reading it as "no /valid" clustered the 10 invalid rows.
+d = bytearray(open("valid_ok.h5", "rb").read())
+h = d.find(b"HEAP"); seg = struct.unpack_from("<Q", d, h + 24)[0]
+s = d.find(b"SNOD")
+for i in range(struct.unpack_from("<H", d, s + 6)[0]):
+    e = s + 8 + 40 * i; off = struct.unpack_from("<Q", d, e)[0]
+    if d[seg + off: seg + off + 6] == b"valid\0":
+        d[e + 2] ^= 0xFF
+open("valid_damaged.h5", "wb").write(d)
+PY
+for np_ in 1 3; do
+  for c in "half_written.h5|holds 3 of its 6 chunks: part of it was never written" \
+           "never_written.h5|/features was never written (no storage is allocated" \
+           "valid_damaged.h5|in valid_damaged.h5 failed: unable to get link info"; do
+    set +e; timeout 60 $DC_MPIEXEC -n $np_ "$DC" kmeans --features "${c%%|*}" --k 3 --out km_bad.h5 >bad.txt 2>&1; rc=$?; set -e
+    [[ $rc -ne 0 ]] || fail "${c%%|*} on $np_ ranks: accepted"
+    grep -q "${c#*|}" bad.txt || { cat bad.txt; fail "${c%%|*} on $np_ ranks: message"; }
+    [[ ! -e km_bad.h5 ]] || fail "${c%%|*}: an output was written"
+  done
+done
+"$DC" kmeans --features valid_ok.h5 --k 3 --out km_ok.h5 >/dev/null 2>&1 || fail "the undamaged file"
+pass "unwritten chunks, unallocated storage and a damaged link are refused by name (1 and 3 ranks)"
