@@ -82,6 +82,8 @@ class RunStage {
   virtual void resolve(const Config& config, RunLayout& layout) = 0;
   virtual void record(ResolvedConfig& all) = 0;
   virtual std::string output() const = 0;
+  /// The files and folders it reads (wired from the layout).
+  virtual std::vector<std::string> inputs() const = 0;
   virtual StageConfig config(Communicator& comm) = 0;
   virtual std::string skip(Communicator& comm) = 0;
   virtual StageOutcome run(Communicator& comm, const StageConfig& cfg) = 0;
@@ -102,6 +104,7 @@ class TypedRunStage final : public RunStage {
   }
   void record(ResolvedConfig& all) override { all.add(def_.name, p_); }
   std::string output() const override { return def_.out(p_); }
+  std::vector<std::string> inputs() const override { return def_.inputs ? def_.inputs(p_) : std::vector<std::string>{}; }
   StageConfig config(Communicator& comm) override { return stage_config(def_, p_, comm); }
   std::string skip(Communicator& comm) override { return def_.skip ? def_.skip(p_, comm) : std::string(); }
   StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return run_stage(def_, p_, comm, cfg); }
@@ -155,6 +158,25 @@ std::set<std::string> run_wired_keys() {
 }
 
 namespace {
+
+/// Every input of every stage exists or is made by an earlier stage of the
+/// run: run.stages=kmeans,scan (no knn, no knn.h5 in the workdir) failed
+/// only after k-means had run. Checked on rank 0, before any stage runs.
+void require_inputs_ready(const std::vector<std::unique_ptr<RunStage>>& stages, const std::string& names,
+                          Communicator& comm) {
+  run_on_root(comm, "checking the run's inputs", [&] {
+    std::set<std::string> made;
+    for (const auto& st : stages) {
+      for (const std::string& in : st->inputs()) {
+        struct stat sb {};
+        require(in.empty() || made.count(in) || stat(in.c_str(), &sb) == 0, "run: ", st->name(), " reads ", in,
+                ", which neither exists nor is made by a stage before it in run.stages (", names,
+                "): add the stage that makes it, or run it first");
+      }
+      made.insert(st->output());
+    }
+  });
+}
 
 std::unique_ptr<RunStage> make_run_stage(const std::string& name) {
   std::unique_ptr<RunStage> out;
@@ -284,6 +306,7 @@ void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runti
     stages.back()->resolve(config, layout);
     stages.back()->record(all);
   }
+  require_inputs_ready(stages, rp.stages, comm);
   all.add("runtime", runtime);
   RunParams rp_copy = rp;
   all.add("run", rp_copy);

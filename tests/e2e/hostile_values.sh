@@ -131,6 +131,12 @@ check "run.stages is empty" run --set run.workdir=outdir --set run.stages=" , "
 mkdir -p sp && cp ok.h5 sp/features.h5
 dcrun 1 run --set run.workdir=sp --set run.stages=" kmeans , knn,," >sp.txt 2>&1 || { cat sp.txt; fail "run.stages with spaces"; }
 [[ -e sp/kmeans.h5 && -e sp/knn.h5 ]] || { cat sp.txt; fail "run.stages with spaces: no outputs"; }
+# A stage whose input no stage before it makes (scan without knn) failed
+# only after k-means had run; now before any stage, naming the file.
+mkdir -p noknn && cp ok.h5 noknn/features.h5
+check "run: scan reads noknn/knn.h5, which neither exists nor is made by a stage before it in run.stages (kmeans,scan)" \
+  run --set run.workdir=noknn --set run.stages=kmeans,scan
+[[ ! -e noknn/kmeans.h5 ]] || fail "run.stages=kmeans,scan ran k-means before refusing"
 check "run.workdir = '/': give a folder of its own" run --set run.workdir=/ --set run.stages=kmeans
 check "run.workdir = '/tmp/..': give a folder of its own" run --set run.workdir=/tmp/.. --set run.stages=kmeans
 
