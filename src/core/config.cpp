@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -197,7 +198,9 @@ Config Config::load(const std::string& path) {
   c.path_ = path;
   if (path.empty()) return c;
   struct stat st{};
-  require(stat(path.c_str(), &st) == 0, "config file ", path, " does not exist");
+  if (stat(path.c_str(), &st) != 0)  // a link loop is not "does not exist"
+    throw Error(errno == ENOENT ? fmt("config file ", path, " does not exist")
+                                : fmt("config file ", path, " cannot be opened: ", std::strerror(errno)));
   require(S_ISREG(st.st_mode), "config file ", path, " is not a regular file");
   std::vector<YAML::Node> docs;
   try {

@@ -74,7 +74,10 @@ std::string DatasetInfo::describe() const { return shape_text(shape) + " " + dty
 void check_input_file(const std::string& path, const std::string& what) {
   struct stat st{};
   require(!path.empty(), what, ": no file given");
-  require(stat(path.c_str(), &st) == 0, what, " ", path, " does not exist");
+  // A link loop or an unreadable folder is not "does not exist": say why.
+  if (stat(path.c_str(), &st) != 0)
+    throw Error(errno == ENOENT ? fmt(what, " ", path, " does not exist")
+                                : fmt(what, " ", path, " cannot be opened: ", std::strerror(errno)));
   require(!S_ISDIR(st.st_mode), what, " ", path, " is a directory, expected an HDF5 file");
   require(st.st_size > 0, what, " ", path, " is empty (0 bytes)");
 }

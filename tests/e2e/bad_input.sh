@@ -44,6 +44,9 @@ check 1 "kmeans.k: 'ten' is not an integer" kmeans --features ok.h5 --k ten
 check 1 "missing.h5 does not exist" kmeans --features missing.h5 --k 2
 check 3 "missing.h5 does not exist" kmeans --features missing.h5 --k 2
 check 1 "adir is a directory" kmeans --features adir --k 2
+ln -s loopb.h5 loopa.h5 && ln -s loopa.h5 loopb.h5   # a link loop is not "does not exist"
+check 1 "HDF5 file loopa.h5 cannot be opened: Too many levels of symbolic links" kmeans --features loopa.h5 --k 2
+check 1 "config file loopa.h5 cannot be opened: Too many levels of symbolic links" kmeans --features ok.h5 --config loopa.h5
 check 1 "empty.h5 is empty (0 bytes)" kmeans --features empty.h5 --k 2
 check 1 "text.h5 is not an HDF5 file" kmeans --features text.h5 --k 2
 check 2 "nan.h5: /features row 17 holds NaN or Inf (2 such rows in all)" kmeans --features nan.h5 --k 2
