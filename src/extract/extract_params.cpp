@@ -81,7 +81,10 @@ PreprocessParams model_preprocess(const ExtractParams& p, int64_t* sidecar_outpu
   require(file_exists(p.backbone), "model file ", p.backbone,
           " does not exist (expected a TorchScript file with a .json sidecar, or 'pixels')");
   const std::string sidecar = sidecar_path_for(p.backbone);
-  const bool have = file_exists(sidecar);
+  // A link there (dangling, or a loop) is a sidecar that cannot be read, not
+  // a missing one: the loader says why.
+  struct stat link {};
+  const bool have = file_exists(sidecar) || lstat(sidecar.c_str(), &link) == 0;
   if (have) {
     const ModelSidecar side = load_model_sidecar(sidecar);
     apply_sidecar(side, pp);

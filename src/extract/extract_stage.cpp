@@ -2,28 +2,27 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
+#include <vector>
 
 #include "comm/root.h"
 #include "distclust/log.h"
 #include "extract/backbone.h"
 #include "extract/image_source.h"
 #include "io/output_identity.h"
+#include "io/regular_file.h"
 
 namespace distclust {
 namespace {
 
 /// Size and FNV-1a of a file's bytes: a model replaced under the same name
-/// must not be resumed into or skipped.
+/// must not be resumed into or skipped. RegularFile: a FIFO or a device in
+/// the model's place hung here.
 std::string file_fingerprint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  const RegularFile in(path, "model file");
   uint64_t x = 0xcbf29ce484222325ull, n = 0;
-  char buf[1 << 16];
-  while (in) {
-    in.read(buf, sizeof(buf));
-    for (std::streamsize i = 0; i < in.gcount(); ++i) x = (x ^ uint8_t(buf[i])) * 0x100000001b3ull;
-    n += uint64_t(in.gcount());
-  }
+  std::vector<char> buf(size_t(1) << 16);
+  for (size_t got; (got = in.read_at(buf.data(), buf.size(), int64_t(n))) > 0; n += got)
+    for (size_t i = 0; i < got; ++i) x = (x ^ uint8_t(buf[i])) * 0x100000001b3ull;
   return fmt(n, ":", std::hex, x);
 }
 

@@ -1,12 +1,11 @@
 // The JSON file beside a TorchScript model that says how its input is made.
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "distclust/error.h"
 #include "extract/preprocess.h"
 #include "core/json.h"
+#include "io/regular_file.h"
 
 namespace distclust {
 namespace {
@@ -27,6 +26,9 @@ int64_t integer(const std::string& file, const char* key, const Value& v, int64_
   return static_cast<int64_t>(v.num);
 }
 
+/// A sidecar holds a few keys (input_size, mean, std, ...): a few hundred bytes.
+constexpr int64_t kMaxSidecarBytes = int64_t(1) << 20;
+
 /// Image sides: far above any network's input, far below int's range.
 constexpr int64_t kMaxSide = 1 << 15;
 
@@ -46,11 +48,11 @@ std::vector<float> three_floats(const std::string& file, const char* key, const 
 }  // namespace
 
 ModelSidecar load_model_sidecar(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(in.good(), "model sidecar ", path, " cannot be opened (expected a JSON file with input_size, mean, std)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Value root = json::parse(ss.str(), path);
+  // RegularFile and a size limit: a FIFO in the sidecar's place hung here,
+  // and a link to /dev/zero grew without end.
+  const std::vector<uint8_t> bytes =
+      RegularFile(path, "model sidecar").read_all(kMaxSidecarBytes, "the limit of 1 MiB for a sidecar (it holds a few keys)");
+  Value root = json::parse(std::string(bytes.begin(), bytes.end()), path);
   require(root.type == Value::Type::object, path, ": top level is ", root.type_name(), " (expected an object)");
 
   ModelSidecar s;

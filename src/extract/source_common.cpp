@@ -1,8 +1,5 @@
 // What every image source shares: params validation, the factory that picks
 // a source kind from the path, file reading, and the HDF5 lock.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,6 +9,7 @@
 
 #include "distclust/error.h"
 #include "extract/sources.h"
+#include "io/regular_file.h"
 
 namespace fs = std::filesystem;
 
@@ -155,30 +153,8 @@ std::string lower(std::string s) {
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes) {
-  // O_NONBLOCK: opening a named pipe must not wait for a writer (it hung
-  // extract forever); the regular-file check below then refuses it.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw Error(fmt(path, ": cannot open: ", errno_text(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw Error(fmt(path, ": cannot stat: ", errno_text(errno)));
-  require(S_ISREG(st.st_mode), path, ": not a regular file");
-  require(st.st_size <= max_bytes, path, ": file is ", st.st_size, " bytes, over extract.max_file_bytes = ",
-          max_bytes);
-  std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t r = ::read(fd, out.data() + got, out.size() - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw Error(fmt(path, ": read failed after ", got, " bytes: ", errno_text(errno)));
-    if (r == 0) break;  // shrank while we read: keep what is there
-    got += static_cast<size_t>(r);
-  }
-  out.resize(got);
-  return out;
+  // RegularFile: a named pipe or a device given as an image hung extract.
+  return RegularFile(path, "").read_all(max_bytes, fmt("extract.max_file_bytes = ", max_bytes));
 }
 
 }  // namespace extract

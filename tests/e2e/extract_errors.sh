@@ -46,7 +46,7 @@ check() {  # check NP "expected message" args...
   rm -f out.h5 out.h5.tmp
   local launch=($DC_MPIEXEC -n "$np")
   ((np > 1)) || launch=()  # alone, as users run it without mpirun (and faster than mpiexec's exit path)
-  if timeout 60 "${launch[@]}" "$DC" extract "$@" --out out.h5 >out.txt 2>&1; then
+  if timeout "${check_timeout:-60}" "${launch[@]}" "$DC" extract "$@" --out out.h5 >out.txt 2>&1; then
     cat out.txt; fail "case $n ($*) succeeded, expected an error with: $msg"
   fi
   grep -qF -- "$msg" out.txt || { cat out.txt; fail "case $n ($*): message lacks '$msg'"; }
@@ -78,6 +78,23 @@ check 1 "wrap.json: key 'input_size' is 4.29497e+09 (expected an integer in [1, 
 check 1 "extract.crop is 40000 (expected 0..32768" --source "$cifar" "${m[@]}" --crop 40000
 check 1 "images of 3 x 30000 x 30000 floats (extract.batch, extract.queue_batches, the model's input size) would need" \
   --source "$cifar" "${m[@]}" --crop 30000
+# A FIFO or a device in the model's or the sidecar's place hung extract
+# forever (a link to /dev/zero grew to GBs): refused at once, saying what it is.
+mkdir fifo-side fifo-model zero-side dir-side big-side
+cp "$shared/models/cifar10-resnet20.pt" fifo-side/m.pt && mkfifo fifo-side/m.json
+mkfifo fifo-model/m.pt && cp "$shared/models/cifar10-resnet20.json" fifo-model/m.json
+cp "$shared/models/cifar10-resnet20.pt" zero-side/m.pt && ln -s /dev/zero zero-side/m.json
+cp "$shared/models/cifar10-resnet20.pt" dir-side/m.pt && mkdir dir-side/m.json
+cp "$shared/models/cifar10-resnet20.pt" big-side/m.pt && head -c 2000000 /dev/zero > big-side/m.json
+check_timeout=20
+check 1 "model sidecar fifo-side/m.json is not a regular file: it is a FIFO" --source "$cifar" --backbone fifo-side/m.pt
+check 1 "model file fifo-model/m.pt is not a regular file: it is a FIFO" --source "$cifar" --backbone fifo-model/m.pt
+check 1 "model sidecar zero-side/m.json is not a regular file: it is a character device" \
+  --source "$cifar" --backbone zero-side/m.pt
+check 1 "model sidecar dir-side/m.json is not a regular file: it is a folder" --source "$cifar" --backbone dir-side/m.pt
+check 1 "model sidecar big-side/m.json: file is 2000000 bytes, over the limit of 1 MiB" \
+  --source "$cifar" --backbone big-side/m.pt
+check_timeout=60
 # An HDF5 source of 1e9 rows (a 1.4 KB file) under a 3 GB address-space
 # limit: the bad_alloc is said as what it is, with what to change.
 $PY -c "import h5py; h5py.File('huge.h5', 'w').create_dataset('images', (10**9, 8, 8), 'u1', chunks=(1024, 8, 8))"
