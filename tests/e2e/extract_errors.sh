@@ -95,6 +95,21 @@ check 1 "model sidecar dir-side/m.json is not a regular file: it is a folder" --
 check 1 "model sidecar big-side/m.json: file is 2000000 bytes, over the limit of 1 MiB" \
   --source "$cifar" --backbone big-side/m.pt
 check_timeout=60
+# One flipped byte inside a weight: LibTorch never checks the zip's CRC-32, so
+# the model loaded and gave other features with exit 0.
+cp "$shared/models/cifar10-resnet20.pt" crc.pt && cp "$shared/models/cifar10-resnet20.json" crc.json
+$PY - <<'PY' || fail "flipping a weight byte of crc.pt"
+import zipfile
+i = zipfile.ZipFile("crc.pt").getinfo("cifar10-resnet20/data/84")
+with open("crc.pt", "rb") as f:
+    f.seek(i.header_offset + 26); n, e = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
+start, o = i.header_offset + 30 + n + e, 351159  # the data start after the LOCAL header's name and extra
+assert i.compress_type == 0 and start <= o < start + i.file_size, (start, i.file_size)
+d = bytearray(open("crc.pt", "rb").read()); d[o] ^= 0xFF; open("crc.pt", "wb").write(d)
+assert zipfile.ZipFile("crc.pt").testzip() == i.filename
+PY
+check 1 "model file crc.pt: entry cifar10-resnet20/data/84 fails its CRC-32 check (the file is corrupt: copy it again)" \
+  --source "$cifar" --backbone crc.pt
 # An HDF5 source of 1e9 rows (a 1.4 KB file) under a 3 GB address-space
 # limit: the bad_alloc is said as what it is, with what to change.
 $PY -c "import h5py; h5py.File('huge.h5', 'w').create_dataset('images', (10**9, 8, 8), 'u1', chunks=(1024, 8, 8))"

@@ -12,10 +12,13 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <zlib.h>
 
 #include "common/test_common.h"
 #include "distclust/error.h"
+#include "extract/model_zip_check.h"
 #include "extract/preprocess.h"
+#include "io/regular_file.h"
 
 namespace fs = std::filesystem;
 using namespace distclust;
@@ -272,6 +275,95 @@ TEST(ExtractPreprocess, SidecarParsingIsRobustAndErrorsNameFileAndKey) {
 
   msg = error_of([&] { load_model_sidecar(t.path.string() + "/absent.json"); });
   EXPECT_NE(msg.find("absent.json"), std::string::npos) << msg;
+}
+
+// ---------------------------------------------------------------- model zip
+
+/// A zip of stored entries, as torch.jit.save writes them: each local header
+/// padded by `pad` extra bytes the central directory does not have (PyTorch
+/// aligns tensors so), and with zip64 the ZIP64 forms: the central
+/// directory's sizes and offsets marked 0xFFFFFFFF and given in its extra
+/// field, a ZIP64 end record. Python's zipfile and unzip -t read both.
+struct ZipEntry {
+  std::string name, data;
+  uint16_t method = 0;  // 8: marked deflated (the data are not: the check must skip it)
+};
+std::string make_zip(const std::vector<ZipEntry>& entries, bool zip64, size_t pad = 11) {
+  std::string out, dir;
+  auto put = [](std::string& s, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) s += char((v >> (8 * i)) & 0xFF);
+  };
+  const uint64_t mark = 0xFFFFFFFF;
+  for (const ZipEntry& e : entries) {
+    const uint64_t at = out.size();
+    const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(e.data.data()), uInt(e.data.size())));
+    put(out, 0x04034b50, 4), put(out, 20, 2), put(out, 0, 2), put(out, e.method, 2), put(out, 0, 4);
+    put(out, crc, 4), put(out, e.data.size(), 4), put(out, e.data.size(), 4);
+    put(out, e.name.size(), 2), put(out, pad, 2);
+    out += e.name;
+    put(out, 0x4246, 2), put(out, pad - 4, 2);  // an extra block "FB" of padding, as PyTorch's
+    out += std::string(pad - 4, 'Z') + e.data;
+    put(dir, 0x02014b50, 4), put(dir, 45, 2), put(dir, 20, 2), put(dir, 0, 2), put(dir, e.method, 2), put(dir, 0, 4);
+    put(dir, crc, 4), put(dir, zip64 ? mark : e.data.size(), 4), put(dir, zip64 ? mark : e.data.size(), 4);
+    put(dir, e.name.size(), 2), put(dir, zip64 ? 28 : 0, 2), put(dir, 0, 2), put(dir, 0, 2), put(dir, 0, 2);
+    put(dir, 0, 4), put(dir, zip64 ? mark : at, 4);
+    dir += e.name;
+    if (zip64) put(dir, 1, 2), put(dir, 24, 2), put(dir, e.data.size(), 8), put(dir, e.data.size(), 8), put(dir, at, 8);
+  }
+  const uint64_t dir_at = out.size(), n = entries.size();
+  out += dir;
+  if (zip64) {
+    const uint64_t end64_at = out.size();
+    put(out, 0x06064b50, 4), put(out, 44, 8), put(out, 45, 2), put(out, 45, 2), put(out, 0, 4), put(out, 0, 4);
+    put(out, n, 8), put(out, n, 8), put(out, dir.size(), 8), put(out, dir_at, 8);
+    put(out, 0x07064b50, 4), put(out, 0, 4), put(out, end64_at, 8), put(out, 1, 4);
+  }
+  put(out, 0x06054b50, 4), put(out, 0, 2), put(out, 0, 2), put(out, zip64 ? 0xFFFF : n, 2);
+  put(out, zip64 ? 0xFFFF : n, 2), put(out, zip64 ? mark : dir.size(), 4), put(out, zip64 ? mark : dir_at, 4);
+  put(out, 0, 2);
+  return out;
+}
+
+std::string first_corrupt(const TempDir& t, const std::string& bytes) {
+  const std::string p = t.write("m.pt", "");
+  std::ofstream(p, std::ios::binary) << bytes;
+  return first_corrupt_zip_entry(RegularFile(p, "model file"));
+}
+
+TEST(ExtractModelFile, ZipCrcCheckNamesTheCorruptStoredEntry) {
+  TempDir t;
+  const std::vector<ZipEntry> entries{{"m/data.pkl", "pickle bytes"}, {"m/data/0", std::string(5000, '\x3f')},
+                                      {"m/data/1", "weights of the second tensor"}};
+  for (bool zip64 : {false, true}) {
+    SCOPED_TRACE(zip64 ? "zip64" : "zip");
+    const std::string good = make_zip(entries, zip64);
+    EXPECT_EQ(first_corrupt(t, good), "");
+    std::string bad = good;
+    bad[good.find("weights") + 3] ^= 0x01;  // one bit inside m/data/1's bytes
+    EXPECT_EQ(first_corrupt(t, bad), "m/data/1");
+    // The data start after the local header's name and extra: a changed
+    // local extra length moves them, as a reader reading them would.
+    bad = good;
+    bad[good.find("m/data/0") - 2] += 1;
+    EXPECT_EQ(first_corrupt(t, bad), "m/data/0");
+  }
+  // A deflated entry is not checked here (TorchScript stores its tensors).
+  std::vector<ZipEntry> deflated = entries;
+  deflated[2].method = 8;
+  std::string bad = make_zip(deflated, false);
+  bad[bad.find("weights") + 3] ^= 0x01;
+  EXPECT_EQ(first_corrupt(t, bad), "");
+  // No zip, or no central directory: left to LibTorch's own error.
+  EXPECT_EQ(first_corrupt(t, "not a model\n"), "");
+  EXPECT_EQ(first_corrupt(t, ""), "");
+  const std::string good = make_zip(entries, false);
+  EXPECT_EQ(first_corrupt(t, good.substr(0, good.size() - 30)), "");
+}
+
+TEST(ExtractModelFile, SharedResnet20PassesTheZipCrcCheck) {
+  const std::string file = std::string(DC_SHARED_DIR) + "/models/cifar10-resnet20.pt";
+  if (!fs::exists(file)) GTEST_SKIP() << file << " is not there";
+  EXPECT_EQ(first_corrupt_zip_entry(RegularFile(file, "model file")), "");
 }
 
 }  // namespace

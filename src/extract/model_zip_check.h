@@ -1,0 +1,21 @@
+// The CRC-32 check of a TorchScript model's zip entries. LibTorch (and
+// torch.jit.load) never checks them: a model with a flipped byte inside a
+// weight loaded and gave other features, exit 0.
+#pragma once
+
+#include <string>
+
+namespace distclust {
+
+class RegularFile;
+
+/// The name of the first stored entry of the zip archive `f` whose bytes
+/// (found through its local header, as a zip reader finds them) do not match
+/// the CRC-32 its central directory records; "" when every checked entry
+/// matches. Not checked, so never named: compressed entries (TorchScript
+/// stores its tensors), and entries whose local header or data cannot be
+/// found. A file whose central directory cannot be read gives "" too: it is
+/// no zip LibTorch can open, and LibTorch says so itself.
+std::string first_corrupt_zip_entry(const RegularFile& f);
+
+}  // namespace distclust
