@@ -3,7 +3,8 @@
 // with its list can be moved as a whole). Blank lines and lines starting with
 // '#' are skipped; surrounding spaces and a trailing '\r' are ignored. The
 // label follows the LAST comma, so paths may contain commas when a label is
-// given. Label -1 means unknown. Files are not checked at open (millions of
+// given. Label -1 means unknown. A line holding a NUL byte is refused (a
+// damaged copy, not text). Files are not checked at open (millions of
 // stat calls on a shared file system): a missing one becomes an invalid row.
 #include <cerrno>
 #include <cstdlib>
@@ -42,6 +43,13 @@ class ListSource : public ImageSource {
       // Editors on Windows start UTF-8 files with a byte-order mark: not
       // part of the first path.
       if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+      // A NUL ended the label and path as C strings: "path,4\0junk" was read
+      // as label 4, "path,\0" as label 0, "x.png\0junk" opened x.png. A list
+      // is text; NULs come from a damaged copy (a zero-filled block) or a
+      // UTF-16 file, and are refused as any other malformed line is.
+      const size_t nul = line.find('\0');
+      require(nul == std::string::npos, p.path, ":", lineno, ": NUL byte at column ", nul + 1,
+              " (a list is text, one 'path' or 'path,label' a line: is the file damaged, or UTF-16?)");
       std::string t = trim(line);
       if (t.empty() || t[0] == '#') continue;
       std::string file = t;

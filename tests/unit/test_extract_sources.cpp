@@ -243,6 +243,14 @@ TEST(ExtractSources, ListErrorsNameFileAndLine) {
   msg = error_of([&] { open_source(params(t / "neg.txt")); });
   EXPECT_NE(msg.find(t / "neg.txt" + ":1"), std::string::npos) << msg;
 
+  // A NUL ended the path or label early: "4\0junk" was label 4, "\0" label 0.
+  for (const std::string& line : {std::string("a.png,4\0junk", 12), std::string("a.png,\0", 7),
+                                  std::string("a.png\0junk,5", 12)}) {
+    write_text(t / "nul.txt", "b.png,1\n" + line + "\n");
+    msg = error_of([&] { open_source(params(t / "nul.txt")); });
+    EXPECT_NE(msg.find(t / "nul.txt" + ":2: NUL byte at column "), std::string::npos) << msg;
+  }
+
   write_text(t / "empty.lst", "# nothing\n\n");
   msg = error_of([&] { open_source(params(t / "empty.lst")); });
   EXPECT_NE(msg.find("no entries"), std::string::npos) << msg;
