@@ -1,7 +1,5 @@
 #include "extract/model_zip_check.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -22,6 +20,20 @@ constexpr uint32_t kZip64Mark = 0xFFFFFFFF;  // "the value is in the ZIP64 extra
 // A directory larger than this is a corrupt size, not a model's (a few
 // hundred bytes per tensor): left to LibTorch rather than allocated.
 constexpr uint64_t kMaxDirectoryBytes = uint64_t(256) << 20;
+
+/// The byte-wise table of the reflected polynomial.
+const uint32_t* crc_table() {
+  static const auto table = [] {
+    static uint32_t t[256];
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  return table;
+}
 
 uint16_t u16(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
 uint32_t u32(const uint8_t* p) { return u16(p) | uint32_t(u16(p + 2)) << 16; }
@@ -121,19 +133,26 @@ bool crc_matches(const RegularFile& f, const Entry& e) {
   if (f.read_at(h, sizeof(h), int64_t(e.local)) != sizeof(h) || u32(h) != kLocalSig) return true;
   const uint64_t data = e.local + kLocalBytes + u16(h + 26) + u16(h + 28);
   if (data > uint64_t(f.size()) || e.size > uint64_t(f.size()) - data) return true;
-  uLong crc = crc32(0L, Z_NULL, 0);
+  uint32_t crc = 0;
   std::vector<uint8_t> buf(size_t(1) << 20);
   for (uint64_t done = 0; done < e.size;) {
     const size_t want = size_t(std::min<uint64_t>(buf.size(), e.size - done));
     const size_t got = f.read_at(buf.data(), want, int64_t(data + done));
     if (got != want) return true;  // shrank while read: not this check's finding
-    crc = crc32(crc, buf.data(), uInt(got));
+    crc = crc32_update(crc, buf.data(), got);
     done += got;
   }
-  return uint32_t(crc) == e.crc;
+  return crc == e.crc;
 }
 
 }  // namespace
+
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t n) {
+  const uint32_t* t = crc_table();
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = t[(crc ^ data[i]) & 0xFFu] ^ (crc >> 8);
+  return ~crc;
+}
 
 std::string first_corrupt_zip_entry(const RegularFile& f) {
   Directory d;

@@ -3,11 +3,18 @@
 // weight loaded and gave other features, exit 0.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace distclust {
 
 class RegularFile;
+
+/// The zip CRC-32 (IEEE 802.3, reflected 0xEDB88320) of `n` bytes continued
+/// from `crc` (0 to start): crc32_update(0, "123456789", 9) == 0xCBF43926.
+/// Our own rather than zlib's, so the GPU bundle's build needs no zlib.
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t n);
 
 /// The name of the first stored entry of the zip archive `f` whose bytes
 /// (found through its local header, as a zip reader finds them) do not match

@@ -12,7 +12,6 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <zlib.h>
 
 #include "common/test_common.h"
 #include "distclust/error.h"
@@ -296,7 +295,7 @@ std::string make_zip(const std::vector<ZipEntry>& entries, bool zip64, size_t pa
   const uint64_t mark = 0xFFFFFFFF;
   for (const ZipEntry& e : entries) {
     const uint64_t at = out.size();
-    const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(e.data.data()), uInt(e.data.size())));
+    const uint32_t crc = crc32_update(0, reinterpret_cast<const uint8_t*>(e.data.data()), e.data.size());
     put(out, 0x04034b50, 4), put(out, 20, 2), put(out, 0, 2), put(out, e.method, 2), put(out, 0, 4);
     put(out, crc, 4), put(out, e.data.size(), 4), put(out, e.data.size(), 4);
     put(out, e.name.size(), 2), put(out, pad, 2);
@@ -328,6 +327,14 @@ std::string first_corrupt(const TempDir& t, const std::string& bytes) {
   const std::string p = t.write("m.pt", "");
   std::ofstream(p, std::ios::binary) << bytes;
   return first_corrupt_zip_entry(RegularFile(p, "model file"));
+}
+
+// The standard check value of CRC-32, and a continuation in two pieces.
+TEST(ExtractModelFile, Crc32MatchesTheStandardCheckValue) {
+  const uint8_t* digits = reinterpret_cast<const uint8_t*>("123456789");
+  EXPECT_EQ(distclust::crc32_update(0, digits, 9), 0xCBF43926u);
+  EXPECT_EQ(distclust::crc32_update(distclust::crc32_update(0, digits, 4), digits + 4, 5), 0xCBF43926u);
+  EXPECT_EQ(distclust::crc32_update(0, digits, 0), 0u);
 }
 
 TEST(ExtractModelFile, ZipCrcCheckNamesTheCorruptStoredEntry) {
