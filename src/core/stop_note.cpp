@@ -3,6 +3,8 @@
 #include <csignal>
 #include <cstdio>
 
+#include "core/fault.h"
+
 namespace distclust {
 namespace {
 
@@ -18,6 +20,7 @@ void set_note(int w) {
 void stop_note_committed(const std::string& out) {
   g_len = 0;  // the handler stops reading g_text before it changes
   set_note(std::snprintf(g_text, sizeof g_text, " after %s was committed: it is whole and in place\n", out.c_str()));
+  fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "committed");  // the tests' stop at this exact point
 }
 
 void stop_note_replacing(const std::string& out, const std::string& old) {

@@ -13,6 +13,7 @@
 namespace distclust {
 
 /// Until the next call: `out` is committed and whole, nothing is being written.
+/// (DISTCLUST_FAULT_SIGNAL_AT=committed raises SIGTERM here: core/fault.h.)
 void stop_note_committed(const std::string& out);
 /// Until the next call: `out` is committed and whole, and `old` holds the
 /// copy it replaced, being deleted.

@@ -7,6 +7,7 @@
 #include "comm/local_comm.h"
 #include "comm/root.h"
 #include "core/json.h"
+#include "core/stop_note.h"
 #include "distclust/error.h"
 #include "eval/score_text.h"
 #include "io/rows_identity.h"
@@ -115,6 +116,7 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
         // The file also names the config hash it was made with (`run` reads it back).
         const std::string text = hash.empty() ? json : json.substr(0, json.size() - 1) + ", \"config_hash\": \"" + hash + "\"}";
         write_text_file(p.out, text + "\n");
+        stop_note_committed(p.out);  // a stop now is after it (until the next stage starts)
       }
     } catch (const Error& e) {
       ok = 0;

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/fault.h"
 #include "core/stop_note.h"
 #include "distclust/error.h"
 
@@ -20,9 +19,7 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
   int64_t renamed = rename_error.empty() ? 1 : 0;
   comm.broadcast(&renamed, sizeof(renamed), 0);
   if (!failed && renamed) {
-    if (!note) return;
-    stop_note_committed(out);
-    fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "committed");
+    if (note) stop_note_committed(out);
     return;
   }
   if (comm.rank() == 0) std::remove(tmp.c_str());

@@ -54,6 +54,11 @@ grep -q "distclust: stopped by SIGTERM after late.h5 was committed: it is whole 
   { cat late.txt; fail "the message after the commit"; }
 grep -q "not committed" late.txt && { cat late.txt; fail "said not committed after the commit"; }
 $PY -c "import h5py; assert h5py.File('late.h5', 'r')['centroids'].shape == (5, 32)" || fail "late.h5 not whole"
+set +e  # eval's scores.json, a text output: the same
+DISTCLUST_FAULT_SIGNAL_AT=committed "$DC" eval --pred late.h5 --labels big.h5 --out late.json >late2.txt 2>&1; rc=$?
+set -e
+[[ $rc -eq 143 ]] && grep -q "stopped by SIGTERM after late.json was committed: it is whole" late2.txt ||
+  { cat late2.txt; fail "eval: the message after the commit (rc $rc)"; }
 pass "a SIGTERM after the commit says the output is whole"
 # A signal inherited as ignored stays ignored: nohup's SIGHUP (the handler
 # once undid it and the job died with rc 129).
