@@ -7,6 +7,16 @@
 #include "distclust/error.h"
 #include "io/h5_util.h"
 
+// DC_H5 naming this file and `what` (a dataset or an attribute): the call's
+// text alone named neither, e.g. for a damaged /ids in report.
+#define DC_H5_IN(what, call)                                                                      \
+  ([&]() {                                                                                        \
+    auto dc_r_ = (call);                                                                          \
+    if (dc_r_ < 0)                                                                                \
+      ::distclust::throw_hdf5_error((path_ + ": " + (what) + ": " #call).c_str(), __FILE__, __LINE__); \
+    return dc_r_;                                                                                 \
+  }())
+
 namespace distclust {
 
 namespace {
@@ -49,9 +59,9 @@ H5Strings::~H5Strings() {
 
 bool H5Strings::is_strings(const std::string& dataset) const {
   if (H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) <= 0) return false;
-  hid_t ds = DC_H5(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  hid_t ds = h5::open_dataset(file_, path_, dataset);
   h5::Closer cd{ds, H5Dclose};
-  hid_t ty = DC_H5(H5Dget_type(ds));
+  hid_t ty = DC_H5_IN(dataset, H5Dget_type(ds));
   h5::Closer ct{ty, H5Tclose};
   return H5Tget_class(ty) == H5T_STRING;
 }
@@ -76,9 +86,9 @@ std::vector<std::string> H5Strings::read_range(const std::string& dataset, RowRa
 std::vector<std::string> H5Strings::read_selected(const std::string& dataset, const std::vector<int64_t>* rows,
                                                   RowRange range) const {
   require(is_strings(dataset), path_, ": ", dataset, " is absent or does not hold strings");
-  hid_t ds = DC_H5(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  hid_t ds = h5::open_dataset(file_, path_, dataset);
   h5::Closer cd{ds, H5Dclose};
-  hid_t fs = DC_H5(H5Dget_space(ds));
+  hid_t fs = DC_H5_IN(dataset, H5Dget_space(ds));
   h5::Closer cs{fs, H5Sclose};
   int nd = H5Sget_simple_extent_ndims(fs);
   hsize_t dims[2] = {0, 1};
@@ -93,29 +103,29 @@ std::vector<std::string> H5Strings::read_selected(const std::string& dataset, co
     if (count) {
       std::vector<hsize_t> coord(count * nd, 0);
       for (size_t i = 0; i < count; ++i) coord[i * nd] = static_cast<hsize_t>((*rows)[i]);
-      DC_H5(H5Sselect_elements(fs, H5S_SELECT_SET, count, coord.data()));
+      DC_H5_IN(dataset, H5Sselect_elements(fs, H5S_SELECT_SET, count, coord.data()));
     }
   } else {
     require(range.begin >= 0 && range.begin <= range.end && range.end <= n, path_, ": rows [", range.begin, ", ",
             range.end, ") are outside ", dataset, " (", n, " rows)");
     count = static_cast<size_t>(range.size());
     hsize_t start[2] = {hsize_t(range.begin), 0}, cnt[2] = {hsize_t(count), 1};
-    if (count) DC_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, cnt, nullptr));
+    if (count) DC_H5_IN(dataset, H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, cnt, nullptr));
   }
   std::vector<std::string> out;
   if (count == 0) return out;
   hsize_t mdim = count;
-  hid_t ms = DC_H5(H5Screate_simple(1, &mdim, nullptr));
+  hid_t ms = DC_H5_IN(dataset, H5Screate_simple(1, &mdim, nullptr));
   h5::Closer cm{ms, H5Sclose};
-  hid_t ft = DC_H5(H5Dget_type(ds));
+  hid_t ft = DC_H5_IN(dataset, H5Dget_type(ds));
   h5::Closer cft{ft, H5Tclose};
   out.reserve(count);
   std::string what = "H5Dread(" + path_ + ":" + dataset + ")";
   if (H5Tis_variable_str(ft) > 0) {
-    hid_t mt = DC_H5(H5Tcopy(H5T_C_S1));
+    hid_t mt = DC_H5_IN(dataset, H5Tcopy(H5T_C_S1));
     h5::Closer cmt{mt, H5Tclose};
-    DC_H5(H5Tset_size(mt, H5T_VARIABLE));
-    DC_H5(H5Tset_cset(mt, H5Tget_cset(ft)));
+    DC_H5_IN(dataset, H5Tset_size(mt, H5T_VARIABLE));
+    DC_H5_IN(dataset, H5Tset_cset(mt, H5Tget_cset(ft)));
     std::vector<char*> ptrs(count, nullptr);
     if (H5Dread(ds, mt, ms, fs, H5P_DEFAULT, ptrs.data()) < 0) throw_hdf5_error(what.c_str(), __FILE__, __LINE__);
     for (char* p : ptrs) out.emplace_back(p ? p : "");
@@ -134,21 +144,22 @@ std::vector<std::string> H5Strings::name_list(const std::string& object, const s
   std::vector<std::string> out;
   if (object != "/" && H5Lexists(file_, object.c_str(), H5P_DEFAULT) <= 0) return out;
   if (H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) return out;
-  hid_t a = DC_H5(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+  const std::string attr = "attribute " + object + ":" + name;
+  hid_t a = DC_H5_IN(attr, H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
   h5::Closer ca{a, H5Aclose};
-  hid_t ft = DC_H5(H5Aget_type(a));
+  hid_t ft = DC_H5_IN(attr, H5Aget_type(a));
   h5::Closer cft{ft, H5Tclose};
   require(H5Tget_class(ft) == H5T_STRING, path_, ": attribute ", object, ":", name, " does not hold strings");
-  hid_t sp = DC_H5(H5Aget_space(a));
+  hid_t sp = DC_H5_IN(attr, H5Aget_space(a));
   h5::Closer csp{sp, H5Sclose};
   hssize_t n = H5Sget_simple_extent_npoints(sp);
   if (n <= 0) return out;
   std::string what = "H5Aread(" + path_ + ":" + object + ":" + name + ")";
   if (H5Tis_variable_str(ft) > 0) {
-    hid_t mt = DC_H5(H5Tcopy(H5T_C_S1));
+    hid_t mt = DC_H5_IN(attr, H5Tcopy(H5T_C_S1));
     h5::Closer cmt{mt, H5Tclose};
-    DC_H5(H5Tset_size(mt, H5T_VARIABLE));
-    DC_H5(H5Tset_cset(mt, H5Tget_cset(ft)));
+    DC_H5_IN(attr, H5Tset_size(mt, H5T_VARIABLE));
+    DC_H5_IN(attr, H5Tset_cset(mt, H5Tget_cset(ft)));
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
     if (H5Aread(a, mt, ptrs.data()) < 0) throw_hdf5_error(what.c_str(), __FILE__, __LINE__);
     for (char* p : ptrs) out.emplace_back(p ? p : "");

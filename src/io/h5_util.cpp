@@ -14,6 +14,14 @@ void quiet() {
   (void)done;
 }
 
+hid_t open_dataset(hid_t file, const std::string& path, const std::string& dataset) {
+  const hid_t ds = H5Dopen2(file, dataset.c_str(), H5P_DEFAULT);
+  if (ds < 0)
+    throw Error(fmt(path, ": ", dataset, " cannot be opened as a dataset (a soft or external link to nothing, a group, "
+                    "or a damaged object header): ", hdf5_error_text()));
+  return ds;
+}
+
 hid_t mem_type(DType t) {
   switch (t) {
     case DType::f32: return H5T_NATIVE_FLOAT;

@@ -38,6 +38,12 @@ hid_t file_access(Communicator& comm);
 /// Transfer list: collective MPI-IO when comm has >1 ranks. Caller closes.
 hid_t transfer(Communicator& comm);
 
+/// Opens `dataset` of `file` (named `path` in messages). A dangling soft or
+/// external link, a group, or a damaged object header -> Error naming the
+/// file, the dataset and HDF5's reason (H5Lexists is true for all of them,
+/// and a bare failed call named neither). Caller closes.
+hid_t open_dataset(hid_t file, const std::string& path, const std::string& dataset);
+
 /// Closes an hid on scope exit.
 struct Closer {
   hid_t id;

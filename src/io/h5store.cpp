@@ -161,9 +161,7 @@ bool H5Reader::has(const std::string& dataset) const {
 DatasetInfo H5Reader::info(const std::string& dataset) const {
   std::string p = ds_path(dataset);
   require(has(p), path_, ": no dataset ", p, " (file holds ", members(file_), ")");
-  // H5Lexists is true for a soft or external link to nothing.
-  hid_t ds = H5Dopen2(file_, p.c_str(), H5P_DEFAULT);
-  require(ds >= 0, path_, ": ", p, " cannot be opened as a dataset (a soft or external link to nothing, or a group)");
+  hid_t ds = h5::open_dataset(file_, path_, p);
   h5::Closer cd{ds, H5Dclose};
   // A virtual dataset: HDF5 reads none in parallel (2 ranks failed where 1
   // ran), and a missing source file reads as fill values (zeros clustered

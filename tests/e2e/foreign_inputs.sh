@@ -30,6 +30,10 @@ for i in range(2):
     lay[i * 300:(i + 1) * 300] = h5py.VirtualSource(f"part{i}.h5", "x", shape=(300, 16))
 with h5py.File("vds.h5", "w") as f:
     f.create_virtual_dataset("features", lay, fillvalue=0)
+write("ids_dangling.h5", labels=y, ids=h5py.SoftLink("/nowhere"))  # report/export read /ids as strings
+write("ids_group.h5", labels=y)
+with h5py.File("ids_group.h5", "a") as f:
+    f.create_group("ids")
 with h5py.File("wide.h5", "w") as f:                           # 60 rows x 20000 dims
     f["features"] = rng.normal(size=(60, 20000)).astype(np.float32)
 PY
@@ -52,6 +56,10 @@ for np in 1 2; do
     kmeans --features vds.h5 --k 4 --out out.h5
   check $np "dangling.h5: /features cannot be opened as a dataset (a soft or external link to nothing" \
     kmeans --features dangling.h5 --k 4 --out out.h5
+  # A bare failed H5Dopen2 named neither the file nor /ids.
+  check $np "ids_dangling.h5: /ids cannot be opened as a dataset" \
+    report --features ids_dangling.h5 --pred km.h5 --map none --out outdir
+  check $np "ids_group.h5: /ids cannot be opened as a dataset" export --features ids_group.h5 --pred km.h5 --out outdir
   check $np "big64.h5: /features row 0 holds 1e+300, beyond float32's range" kmeans --features big64.h5 --k 4 --out out.h5
 done
 # A truncated file is said as HDF5 says it, not as one being written (the
