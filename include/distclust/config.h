@@ -90,7 +90,7 @@ class Config {
     apply_overrides(section, params);
   }
 
-  /// The YAML section only.
+  /// The YAML section only. Its errors name the file (or the `name` given to parse).
   template <class P>
   void apply_yaml(const std::string& section, P& params) const {
     if (!yaml_[section]) return;
@@ -99,8 +99,17 @@ class Config {
     require(node.IsMap(), path_, ": section '", section, "' must be a mapping of key: value");
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>();
-      std::string text = scalar_text(kv.second, section + "." + key);
-      if (!set_field(params, section, key, text)) unknown_key(section, key, field_names(params));
+      bool known = true;
+      try {
+        std::string text = scalar_text(kv.second, section + "." + key);
+        known = set_field(params, section, key, text);
+      } catch (const Error& e) {
+        // Name where the value came from: a bad value in a stored config
+        // (an input's `params`) read as a key the user never set.
+        if (path_.empty()) throw;
+        throw Error(fmt(path_, ": ", e.what()));
+      }
+      if (!known) unknown_key(section, key, field_names(params));
     }
   }
 

@@ -42,7 +42,8 @@ RunGraph read_run_graph(const Inputs& in, const ScanParams& sp, LocalCommunicato
   g.k_file = ki.shape[1];
   g.kuse = sp.neighbours > 0 ? std::min<int64_t>(sp.neighbours, g.k_file) : g.k_file;
   KnnParams kp;
-  if (k.has_attr("params")) Config::parse(k.attr_string("params"), in.knn + ": params").apply_yaml("knn", kp);
+  if (k.has_attr("params"))
+    Config::parse(k.attr_string("params"), in.knn + ": its stored params").apply_yaml("knn", kp);
   g.cosine = kp.metric == "cosine";
   g.valid = read_valid(f, RowRange{0, g.n}, g.n);
   require(s.has("/assign_scan"), "assign: ", in.scan, " has no /assign_scan (the SCAN clusters the gate compares)");

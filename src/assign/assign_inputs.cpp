@@ -55,7 +55,7 @@ ExtractParams replay_params(const AssignParams& p, const Inputs& in) {
   const std::string yaml = string_attr(in.reference, "params");
   require(!yaml.empty(), "assign: ", in.reference, " has no `params` attribute (not written by distclust extract): ",
           "extract the new images yourself and pass --features");
-  Config::parse(yaml, in.reference + ": params").apply_yaml("extract", ep);
+  Config::parse(yaml, in.reference + ": its stored params").apply_yaml("extract", ep);
   require(!ep.backbone.empty(), "assign: ", in.reference, " was not written by `distclust extract` (no backbone in its ",
           "params; synthetic features?): pass the new rows as --features");
   // The run recorded the path it was given, maybe relative to the folder it

@@ -23,7 +23,8 @@ KMeansOut apply_kmeans(const std::string& kmeans_h5, const FeatureBlock& b) {
   {
     LocalCommunicator self;
     H5Reader r(kmeans_h5, self);
-    if (r.has_attr("params")) Config::parse(r.attr_string("params"), kmeans_h5 + ": params").apply_yaml("kmeans", kp);
+    if (r.has_attr("params"))
+      Config::parse(r.attr_string("params"), kmeans_h5 + ": its stored params").apply_yaml("kmeans", kp);
   }
   require(km.d == b.d, "assign: dimension mismatch: the new rows have D=", b.d, " but ", kmeans_h5, ": /centroids is ",
           km.k, " x ", km.d);

@@ -85,7 +85,7 @@ ScanModel read_scan_model(const std::string& path) {
   H5Reader r(path, self);
   ScanModel m;
   m.path = path;
-  Config::parse(r.attr_string("params"), path + ": params").apply_yaml("scan", m.params);
+  Config::parse(r.attr_string("params"), path + ": its stored params").apply_yaml("scan", m.params);
   require(r.has("/head"), path, ": no /head (written by a distclust before heads were saved: rerun `distclust scan` ",
           "to assign new rows with it)");
   std::vector<float> head = r.read_all<float>("/head");

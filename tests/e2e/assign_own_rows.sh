@@ -48,6 +48,16 @@ cp feat.h5 pca.h5
 $PY -c "import h5py, numpy as np; h5py.File('pca.h5', 'a')['pca_mean'] = np.zeros(32)"
 if dcrun 1 assign --reference pca.h5 --kmeans km.h5 --features feat.h5 --out bad.h5 >bad.txt 2>&1; then fail "PCA: accepted"; fi
 grep -q "projection mismatch: feat.h5 lacks /pca_mean, which the run's pca.h5 has: extract" bad.txt || { cat bad.txt; fail "PCA message"; }
+# A damaged value in the model's stored params names the file: the error
+# named only kmeans.tol, a key the user never set.
+cp km.h5 km_bad.h5
+$PY -c "
+import h5py
+with h5py.File('km_bad.h5', 'a') as f: f.attrs['params'] = f.attrs['params'].replace(b'tol: 0.0001', b'tol: 0.0x01')"
+if dcrun 1 assign --reference feat.h5 --kmeans km_bad.h5 --features feat.h5 --out bad.h5 >bad.txt 2>&1; then
+  fail "damaged params: accepted"
+fi
+grep -qF "km_bad.h5: its stored params: kmeans.tol: '0.0x01' is not a number" bad.txt || { cat bad.txt; fail "params message"; }
 # The CSV: the user's file kept, assign's own replaced.
 echo "my notes" >notes.csv
 if dcrun 1 assign --reference feat.h5 --scan scan.h5 --features feat.h5 --out n.h5 --csv notes.csv >n.txt 2>&1; then
