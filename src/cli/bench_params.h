@@ -72,6 +72,8 @@ struct BenchKnnParams {
     require(n >= 2, "bench_knn.n is ", n, " (expected >= 2)");
     require(d >= 1, "bench_knn.d is ", d, " (expected >= 1)");
     require(k >= 1, "bench_knn.k is ", k, " (expected >= 1)");
+    // knn's own check (KnnParams::validate) named knn.metric, a key bench has not.
+    require(metric == "cosine" || metric == "l2", "bench_knn.metric: '", metric, "' is not one of cosine|l2");
   }
 };
 

@@ -44,7 +44,7 @@ void add_bench_commands(CLI::App& app) {
     } else {
       SynthFeaturesParams sp;
       sp.n = p.n, sp.d = p.d, sp.k = std::min(p.k, 100), sp.noise = 0.5, sp.seed = p.seed, sp.out = "-";
-      b = synth_features(sp, comm.rank(), comm.size());
+      b = synth_features(sp, comm.rank(), comm.size(), "bench_kmeans");
     }
     const int threads = compute_threads();
     KMeansParams kp;
@@ -132,7 +132,7 @@ void add_bench_commands(CLI::App& app) {
     } else {
       SynthFeaturesParams sp;
       sp.n = p.n, sp.d = p.d, sp.k = 100, sp.noise = 1.0, sp.seed = p.seed, sp.out = "-";
-      b = synth_features(sp, comm.rank(), comm.size());
+      b = synth_features(sp, comm.rank(), comm.size(), "bench_knn");
     }
     KnnParams kp;
     kp.k = p.k, kp.metric = p.metric, kp.checkpoint = false;

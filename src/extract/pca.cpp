@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "distclust/error.h"
 #include "distclust/rng.h"
@@ -39,10 +41,40 @@ void fix_signs(Eigen::MatrixXd& v) {
 }  // namespace
 
 std::vector<int64_t> pca_sample_rows(int64_t n, RowRange mine, int64_t max_sample, uint64_t seed) {
-  const double p = std::min(1.0, double(max_sample) / double(std::max<int64_t>(1, n)));
   std::vector<int64_t> rows;
-  for (int64_t i = mine.begin; i < mine.end; ++i)
-    if (p >= 1.0 || unit_double(key_hash(seed, uint64_t(i), kPcaSampleKey)) < p) rows.push_back(i);
+  if (max_sample >= n) {
+    for (int64_t i = mine.begin; i < mine.end; ++i) rows.push_back(i);
+    return rows;
+  }
+  // Row i's place in the draw: its key, the row breaking (improbable) ties.
+  using Key = std::pair<uint64_t, int64_t>;
+  const auto key = [&](int64_t i) { return Key{key_hash(seed, uint64_t(i), kPcaSampleKey), i}; };
+  // The max_sample-th smallest key over all N rows (a max-heap of the
+  // smallest; every rank sees the same N keys, so the same bound). The
+  // Bernoulli draw alone gave max_sample +- sqrt(max_sample) rows: 0 of 30
+  // for pca_sample 2, and the fit then said no image was readable.
+  std::vector<Key> heap;
+  heap.reserve(size_t(std::max<int64_t>(0, max_sample)));
+  for (int64_t i = 0; i < n && max_sample > 0; ++i) {
+    const Key k = key(i);
+    if (int64_t(heap.size()) < max_sample) {
+      heap.push_back(k);
+      std::push_heap(heap.begin(), heap.end());
+    } else if (k < heap.front()) {
+      std::pop_heap(heap.begin(), heap.end());
+      heap.back() = k;
+      std::push_heap(heap.begin(), heap.end());
+    }
+  }
+  // A row is in when the keyed draw (key < max_sample / N, as before) or the
+  // max_sample smallest keys hold it: both are the rows below a bound in the
+  // same order, so the sample is the larger of the two, never fewer than
+  // max_sample rows, and the draw's own rows are kept where it had enough.
+  const double p = double(max_sample) / double(n);
+  for (int64_t i = mine.begin; i < mine.end; ++i) {
+    const Key k = key(i);
+    if (unit_double(k.first) < p || (!heap.empty() && !(heap.front() < k))) rows.push_back(i);
+  }
   return rows;
 }
 

@@ -61,8 +61,10 @@ struct PcaOptions {
 constexpr int64_t kPcaMaxInputDim = 8192;
 
 /// The rows of `mine` in the keyed sample of N rows: row i is in when
-/// unit_double(key_hash(seed, i, key)) < max_sample / N (all rows when N <=
-/// max_sample). Depends on (seed, global row) only, never on the rank count.
+/// unit_double(key_hash(seed, i, key)) < max_sample / N, or when its key is
+/// among the max_sample smallest (so never fewer than min(max_sample, N)
+/// rows; all rows when N <= max_sample). Depends on (seed, global row) only,
+/// never on the rank count.
 std::vector<int64_t> pca_sample_rows(int64_t n, RowRange mine, int64_t max_sample, uint64_t seed);
 
 /// Sums over integer-valued rows v [m x D] (see the file comment).

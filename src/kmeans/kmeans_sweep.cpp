@@ -15,7 +15,7 @@ int to_k(const std::string& where, const std::string& s) {
   char* end = nullptr;
   const long v = std::strtol(s.c_str(), &end, 10);
   require(!s.empty() && *end == '\0' && v >= 2 && v <= (1 << 24), where, ": '", s,
-          "' is not a K for a sweep (an integer >= 2)");
+          "' is not a K for a sweep (an integer from 2 to 2^24 = 16777216)");
   return int(v);
 }
 

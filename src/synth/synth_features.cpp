@@ -19,14 +19,14 @@ void SynthFeaturesParams::validate() const {
   require(!out.empty(), "synth_features.out: no output file given");
 }
 
-FeatureBlock synth_features(const SynthFeaturesParams& p, int rank, int size) {
+FeatureBlock synth_features(const SynthFeaturesParams& p, int rank, int size, const std::string& section) {
   p.validate();
   const int64_t d = p.d;
   // This rank's block, its labels and a copy on the way to the file: a size
   // past the machine failed as a bare std::bad_alloc naming nothing.
   const double rows = std::ceil(double(p.n) / double(std::max(1, size)));
   require_memory(rows * (double(d) * 8.0 + 16.0) + double(p.k) * double(d) * 4.0,
-                 fmt("synth_features.n x d = ", p.n, " x ", d, " (", int64_t(rows), " rows per rank)"));
+                 fmt(section, ".n x d = ", p.n, " x ", d, " (", int64_t(rows), " rows per rank)"));
   // Centres: keyed normal vectors, normalised (uniform on the sphere).
   std::vector<float> centres(static_cast<size_t>(p.k * d));
   for (int c = 0; c < p.k; ++c) {

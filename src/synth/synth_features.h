@@ -33,6 +33,9 @@ struct SynthFeaturesParams {
 
 /// This rank's block of the mixture: rows row_block(n, rank, size), unit-norm
 /// centre of class c plus noise, normalised; class of row i is a keyed draw.
-FeatureBlock synth_features(const SynthFeaturesParams& p, int rank, int size);
+/// `section` names n and d in the memory error (bench makes its data here:
+/// its keys are bench_knn.n, bench_kmeans.n).
+FeatureBlock synth_features(const SynthFeaturesParams& p, int rank, int size,
+                            const std::string& section = "synth_features");
 
 }  // namespace distclust

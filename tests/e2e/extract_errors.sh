@@ -154,3 +154,18 @@ dcrun 1 extract --source mixed "${m[@]}" --pixels-size 8 --out ign2.h5 >ign2.txt
 grep -q "extract.pixels_size and extract.pixels_deskew are for --backbone pixels: ignored with the model" ign2.txt ||
   { cat ign2.txt; fail "--pixels-size with a model not said"; }
 pass "settings of the other backbone: said to be ignored"
+
+# A small pca_sample: the keyed draw picked 0 of 30 rows for pca_sample 2
+# and the fit said "only 0 readable images were sampled". Now at least
+# pca_sample rows are drawn, the same ones on any rank count.
+dcrun 1 synth images --classes 3 --per-class 10 --size 16 --out thirty >/dev/null
+small=(extract --source thirty --backbone pixels --pixels-size 8 --pca-dim 2 --pca-sample 2)
+dcrun 1 "${small[@]}" --out ps1.h5 >ps1.txt 2>&1 || { cat ps1.txt; fail "pca_sample 2 of 30 images"; }
+dcrun 3 "${small[@]}" --out ps3.h5 >ps3.txt 2>&1 || { cat ps3.txt; fail "pca_sample 2 of 30 images, 3 ranks"; }
+$PY - <<'PY'
+import h5py, numpy as np
+a, b = h5py.File("ps1.h5", "r"), h5py.File("ps3.h5", "r")
+assert a.attrs["pca_sample_rows"] == 2, a.attrs["pca_sample_rows"]
+assert np.array_equal(a["features"][:], b["features"][:]), "1 and 3 ranks differ"
+PY
+pass "pca_sample 2: 2 rows drawn, the same on 1 and 3 ranks"

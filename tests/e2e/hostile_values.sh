@@ -113,6 +113,14 @@ check "lab2d.h5: /labels is 150 x 2 int64: expected one value per row, [150] or 
 check "labf.h5: /labels is 300 float64: expected integers (one class per row, -1 = unknown)" eval --labels labf.h5 --pred km.h5 --out out.h5
 check "synth_features.n x d = 1000000000000 x 64 (1000000000000 rows per rank) would need" \
   synth features --n 1e12 --d 64 --out out.h5
+# bench makes its data with synth's code and searches with knn's: the
+# messages named synth_features.n and knn.metric, keys bench has not.
+check "bench_knn.n x d = 2000000000 x 8 (2000000000 rows per rank) would need" bench knn --n 2e9 --d 8 --k 5
+check "bench_kmeans.n x d = 2000000000 x 8" bench kmeans --n 2e9 --d 8 --k 5 --iters 1
+check "bench_knn.metric: 'cosin' is not one of cosine|l2" bench knn --n 2000 --d 8 --k 5 --metric cosin
+# A K past the sweep's cap was said not to be an integer >= 2.
+check "kmeans.sweep: '20000000' is not a K for a sweep (an integer from 2 to 2^24 = 16777216)" \
+  kmeans --features ok.h5 --sweep 2:20000000 --out out.h5
 check "kmeans: sweep K=301 exceeds the number of valid rows (300 of 300)" kmeans --features ok.h5 --k 3,301 --out out.h5
 [[ ! -e out.h5.ckpt.k3 ]] || fail "a sweep with a bad K fitted the good ones first"
 check "unknown key 'clustrs' in section 'scan'" kmeans --features ok.h5 --k 3 --set scan.clustrs=5 --out out.h5

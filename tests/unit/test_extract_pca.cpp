@@ -3,6 +3,7 @@
 // it, whitening, the rounding that keeps the moments exact, and the refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "comm/local_comm.h"
@@ -11,6 +12,7 @@
 #include "distclust/error.h"
 #include "distclust/rng.h"
 #include "extract/feature_pca.h"
+#include "extract/pca.h"
 #include "extract/pixels.h"
 
 using namespace distclust;
@@ -184,4 +186,38 @@ TEST(ExtractPca, TooManyComponentsAndAMismatchedProjectionAreNamed) {
               std::string::npos)
         << e.what();
   }
+}
+
+// The keyed draw alone gave max_sample +- sqrt(max_sample) rows (0 of 30 for
+// pca_sample 2, and the pixel PCA then said no image was readable): it is
+// topped up to max_sample by the smallest keys, keeps its own rows where it
+// had enough, and is the same union of rows for any rank count.
+TEST(ExtractPca, SampleHoldsAtLeastMaxSampleRowsOnAnyRankCount) {
+  for (uint64_t seed = 1; seed <= 40; ++seed)
+    for (int64_t n : {30, 200, 5000})
+      for (int64_t m : {2, 3, 10, 29, 30, 31}) {
+        const std::vector<int64_t> all = pca_sample_rows(n, RowRange{0, n}, m, seed);
+        ASSERT_GE(int64_t(all.size()), std::min(m, n)) << "seed " << seed << " n " << n << " m " << m;
+        if (n <= m) {
+          ASSERT_EQ(int64_t(all.size()), n);
+        }
+        // The plain keyed draw's rows stay in (results kept where it had enough).
+        int64_t drawn = 0;
+        for (int64_t i = 0; i < n; ++i)
+          if (unit_double(key_hash(seed, uint64_t(i), 0x70636173616d706cull)) < double(m) / double(n)) {
+            ++drawn;
+            ASSERT_TRUE(std::binary_search(all.begin(), all.end(), i));
+          }
+        if (n > m) {
+          ASSERT_EQ(int64_t(all.size()), std::max(drawn, m));
+        }
+        for (int size : {2, 3, 7}) {
+          std::vector<int64_t> joined;
+          for (int r = 0; r < size; ++r) {
+            const std::vector<int64_t> part = pca_sample_rows(n, row_block(n, r, size), m, seed);
+            joined.insert(joined.end(), part.begin(), part.end());
+          }
+          ASSERT_EQ(joined, all) << size << " ranks";
+        }
+      }
 }
