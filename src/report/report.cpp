@@ -430,7 +430,8 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
     m.warnings_source = scan;
   }
   if (!kmeans.empty()) add_inertia_curve(m, kmeans);
-  add_duplicates(m, duplicates_csv_file(p.duplicates_csv), cl, p.image_root, dir.path(), image_dirs);
+  add_duplicates(m, duplicates_csv_file(p.duplicates_csv, p.duplicates_csv_optional), cl, p.image_root, dir.path(),
+                 image_dirs);
   add_map(m, p, cl);
 
   std::string index = (fs::path(dir.path()) / "index.html").string();
@@ -470,7 +471,7 @@ std::string run_report(const ReportParams& p, Communicator& comm, const std::str
     for (const auto& f : {p.kmeans, p.scan})
       if (!f.empty()) check_input_file(f, "curve file");
     if (!p.map.empty() && p.map != "none") check_input_file(p.map, "map file");
-    report::duplicates_csv_file(p.duplicates_csv);  // a path given must exist
+    report::duplicates_csv_file(p.duplicates_csv, p.duplicates_csv_optional);  // a path given must exist
   });
   report::Clustering cl = report::load_clustering(p.features, p.pred, comm, "report");
   std::string index;
@@ -497,7 +498,10 @@ const StageDef<ReportParams>& report_stage() {
         p.embed = w.output_of("embed");                  // the map, when 2-D
         // Export's duplicates.csv, when this run's export comes first (a
         // later one would leave an old folder's file here).
-        if (p.duplicates_csv.empty() && !w.output_of("export").empty()) p.duplicates_csv = w.output_of("export");
+        if (p.duplicates_csv.empty() && !w.output_of("export").empty()) {
+          p.duplicates_csv = w.output_of("export");
+          p.duplicates_csv_optional = true;  // an export without --duplicates writes none
+        }
       },
       [](const ReportParams& p) { return p.out; },
       // The export counts as an input: a report made before it is made again once it exists.

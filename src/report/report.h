@@ -71,6 +71,10 @@ struct ReportParams {
   std::string embed = "";                  ///< the run's embed.h5: the map when it is 2-D ('' = none)
   int64_t map_sample = 100000;             ///< rows the map shows (a keyed sample when N is larger)
   bool force = false;                      ///< replace an existing OUT that distclust did not write (io/replace_rule.h)
+  /// Set by a run, not a key: duplicates_csv is the run's export folder,
+  /// which holds a duplicates.csv only with export.duplicates, so a folder
+  /// without one means no section. A folder the user names must hold one.
+  bool duplicates_csv_optional = false;
 
   template <class V>
   void visit(V& v) {

@@ -16,14 +16,18 @@ namespace fs = std::filesystem;
 
 namespace distclust::report {
 
-std::string duplicates_csv_file(const std::string& given) {
+std::string duplicates_csv_file(const std::string& given, bool optional) {
   if (given.empty()) return "";
   std::error_code ec;
   require(fs::exists(given, ec), "report.duplicates_csv: ", given,
           " does not exist (give the duplicates.csv of `distclust export --duplicates`, or its export folder)");
   if (!fs::is_directory(given, ec)) return given;
   const std::string in = (fs::path(given) / "duplicates.csv").string();
-  return fs::exists(in, ec) ? in : "";
+  if (fs::exists(in, ec)) return in;
+  // A folder the user named was ignored without a word (no section).
+  require(optional, "report.duplicates_csv: the folder ", given, " holds no duplicates.csv (`distclust export` ",
+          "writes one only with --duplicates; give that export folder or the file)");
+  return "";
 }
 
 bool read_csv_record(std::istream& in, std::vector<std::string>& fields) {

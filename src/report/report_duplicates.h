@@ -23,8 +23,9 @@ constexpr int kDuplicateGroupsShown = 12;
 constexpr int kDuplicateTilesPerGroup = 10;
 
 /// The duplicates.csv that `given` names: the file itself, or FOLDER/duplicates.csv;
-/// "" when given is "" or a folder without one. Throws when `given` does not exist.
-std::string duplicates_csv_file(const std::string& given);
+/// "" when given is "". Throws when `given` does not exist, or is a folder
+/// without one (`optional`, a run's own export folder: "" then).
+std::string duplicates_csv_file(const std::string& given, bool optional);
 
 /// One RFC 4180 record (quoted fields may hold commas, quotes, line breaks;
 /// CRLF or LF ends a record) into fields; false at the end of the input.

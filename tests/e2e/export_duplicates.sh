@@ -154,6 +154,18 @@ dcrun 1 report --features f.h5 --pred km.h5 --duplicates-csv ex1 --out rep >rep.
 check_report rep/index.html f.h5 || fail "report: the near-duplicates section is wrong"
 dcrun 1 report --features f.h5 --pred km.h5 --out rep0 >/dev/null 2>&1
 ! grep -q 'id="duplicates"' rep0/index.html || fail "report without duplicates shows the section"
+# A folder the user names that holds no duplicates.csv was ignored without a
+# word; a run's own export folder (export without --duplicates) stays quiet.
+mkdir nodups
+if dcrun 1 report --features f.h5 --pred km.h5 --duplicates-csv nodups --out rep1 >rep1.log 2>&1; then
+  fail "report: a folder without duplicates.csv accepted"
+fi
+grep -q "report.duplicates_csv: the folder nodups holds no duplicates.csv" rep1.log || { cat rep1.log; fail "not named"; }
+[[ ! -e rep1 ]] || fail "report: rep1 written"
+mkdir w0 && cp f.h5 w0/features.h5
+dcrun 1 run --set run.workdir=w0 --set run.stages=kmeans,export,report --set kmeans.k=10 >run0.log 2>&1 ||
+  { cat run0.log; fail "run with an export without duplicates failed"; }
+! grep -q 'id="duplicates"' w0/report/index.html || fail "run without duplicates shows the section"
 
 # A run (export before report, the default order): its report shows the run's duplicates.
 mkdir w && cp f.h5 w/features.h5
