@@ -132,6 +132,9 @@ struct StageDef {
   /// Elsewhere an empty --out ran the whole stage and then failed renaming
   /// ".tmp" to "", leaving a hidden .ckpt.
   bool out_optional = false;
+  /// Optional: inputs it reads only when they exist (report: an export
+  /// folder, linked when there is one), which `run` does not require up front.
+  std::function<std::vector<std::string>(const P&)> optional_inputs = nullptr;
 };
 
 }  // namespace distclust

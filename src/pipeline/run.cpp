@@ -82,8 +82,8 @@ class RunStage {
   virtual void resolve(const Config& config, RunLayout& layout) = 0;
   virtual void record(ResolvedConfig& all) = 0;
   virtual std::string output() const = 0;
-  /// The files and folders it reads (wired from the layout).
-  virtual std::vector<std::string> inputs() const = 0;
+  /// The files and folders it cannot run without (wired from the layout).
+  virtual std::vector<std::string> required_inputs() const = 0;
   virtual StageConfig config(Communicator& comm) = 0;
   virtual std::string skip(Communicator& comm) = 0;
   virtual StageOutcome run(Communicator& comm, const StageConfig& cfg) = 0;
@@ -104,7 +104,12 @@ class TypedRunStage final : public RunStage {
   }
   void record(ResolvedConfig& all) override { all.add(def_.name, p_); }
   std::string output() const override { return def_.out(p_); }
-  std::vector<std::string> inputs() const override { return def_.inputs ? def_.inputs(p_) : std::vector<std::string>{}; }
+  std::vector<std::string> required_inputs() const override {
+    std::vector<std::string> in = def_.inputs ? def_.inputs(p_) : std::vector<std::string>{};
+    if (def_.optional_inputs)
+      for (const std::string& o : def_.optional_inputs(p_)) in.erase(std::remove(in.begin(), in.end(), o), in.end());
+    return in;
+  }
   StageConfig config(Communicator& comm) override { return stage_config(def_, p_, comm); }
   std::string skip(Communicator& comm) override { return def_.skip ? def_.skip(p_, comm) : std::string(); }
   StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return run_stage(def_, p_, comm, cfg); }
@@ -167,7 +172,7 @@ void require_inputs_ready(const std::vector<std::unique_ptr<RunStage>>& stages, 
   run_on_root(comm, "checking the run's inputs", [&] {
     std::set<std::string> made;
     for (const auto& st : stages) {
-      for (const std::string& in : st->inputs()) {
+      for (const std::string& in : st->required_inputs()) {
         struct stat sb {};
         require(in.empty() || made.count(in) || stat(in.c_str(), &sb) == 0, "run: ", st->name(), " reads ", in,
                 ", which neither exists nor is made by a stage before it in run.stages (", names,

@@ -520,7 +520,10 @@ const StageDef<ReportParams>& report_stage() {
       },
       require_report_apart,
       // Its confidences and computed map go through the search kernel.
-      /*compute_hashed=*/true};
+      /*compute_hashed=*/true,
+      /*out_optional=*/false,
+      // The export folder is linked when it exists (export before report).
+      [](const ReportParams& p) { return std::vector<std::string>{p.export_dir}; }};
   return def;
 }
 

@@ -145,6 +145,11 @@ mkdir -p noknn && cp ok.h5 noknn/features.h5
 check "run: scan reads noknn/knn.h5, which neither exists nor is made by a stage before it in run.stages (kmeans,scan)" \
   run --set run.workdir=noknn --set run.stages=kmeans,scan
 [[ ! -e noknn/kmeans.h5 ]] || fail "run.stages=kmeans,scan ran k-means before refusing"
+# ... but an input read only when it exists (report's export folder) is not required.
+mkdir -p repnoexp && cp ok.h5 repnoexp/features.h5
+dcrun 1 run --set run.workdir=repnoexp --set run.stages=kmeans,report --set kmeans.k=3 >rne.txt 2>&1 ||
+  { cat rne.txt; fail "run.stages=kmeans,report without an export refused"; }
+[[ -f repnoexp/report/index.html ]] || fail "run.stages=kmeans,report: no report"
 check "run.workdir = '/': give a folder of its own" run --set run.workdir=/ --set run.stages=kmeans
 check "run.workdir = '/tmp/..': give a folder of its own" run --set run.workdir=/tmp/.. --set run.stages=kmeans
 
