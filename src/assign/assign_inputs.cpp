@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/stop_note.h"
 #include "assign/assign_parts.h"
 #include "comm/local_comm.h"
 #include "comm/root.h"
@@ -167,6 +168,9 @@ void extract_new_rows(const AssignParams& p, const Inputs& in, Communicator& com
   if (comm.rank() == 0)
     log::info("assign: extracting ", p.source, " as the run extracted ", in.reference, " (backbone ", ep.backbone, ")");
   run_extract(ep, comm, load_torchscript_backbone, cfg);
+  // The new rows' features are a side output: a stop while the models are
+  // applied leaves assign's own output uncommitted, as the message must say.
+  stop_note_clear();
 }
 
 void check_same_features(const Inputs& in, Communicator& comm) {

@@ -1,6 +1,6 @@
 #include "core/stop_note.h"
 
-#include <csignal>
+#include <atomic>
 #include <cstdio>
 
 #include "core/fault.h"
@@ -8,33 +8,39 @@
 namespace distclust {
 namespace {
 
-char g_text[1024];
-volatile std::sig_atomic_t g_len = 0;  // 0: no note; set only once g_text is whole
+// Two paths of up to PATH_MAX and the words around them.
+char g_text[2 * 4096 + 512];
+// The text's length, 0 for none: stored (release) only once g_text is whole
+// and cleared before it changes, so a handler on any thread (acquire) never
+// reads a half-written text (a stop during a rewrite itself may print a
+// mixed text, never past the buffer). A lock-free atomic is async-signal-safe.
+std::atomic<int> g_len{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler reads g_len");
 
 void set_note(int w) {
-  if (w > 0 && size_t(w) < sizeof g_text) g_len = w;  // a path too long for the buffer: no note
+  if (w > 0 && size_t(w) < sizeof g_text) g_len.store(w, std::memory_order_release);  // too long: no note
 }
 
 }  // namespace
 
 void stop_note_committed(const std::string& out) {
-  g_len = 0;  // the handler stops reading g_text before it changes
+  g_len.store(0, std::memory_order_release);  // the handler stops reading g_text before it changes
   set_note(std::snprintf(g_text, sizeof g_text, " after %s was committed: it is whole and in place\n", out.c_str()));
   fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "committed");  // the tests' stop at this exact point
 }
 
 void stop_note_replacing(const std::string& out, const std::string& old) {
-  g_len = 0;
+  g_len.store(0, std::memory_order_release);
   set_note(std::snprintf(g_text, sizeof g_text,
                          " after %s was committed: it is the new output, whole; %s holds the copy it "
                          "replaced, partly deleted (the next run removes it, or rm -r it)\n",
                          out.c_str(), old.c_str()));
 }
 
-void stop_note_clear() { g_len = 0; }
+void stop_note_clear() { g_len.store(0, std::memory_order_release); }
 
 const char* stop_note_text(size_t* len) {
-  const std::sig_atomic_t n = g_len;
+  const int n = g_len.load(std::memory_order_acquire);
   *len = size_t(n);
   return n > 0 ? g_text : nullptr;
 }

@@ -46,7 +46,10 @@ void ExtractParams::validate() const {
   require(pca_dim >= 0, "extract.pca_dim is ", pca_dim, " (expected >= 0; 0 = no PCA)");
   require(!pca_whiten || pca_dim > 0 || !pca_from.empty(),
           "extract.pca_whiten is true but there is no PCA to whiten (set extract.pca_dim or extract.pca_from)");
-  require(pca_sample >= 2, "extract.pca_sample is ", pca_sample, " (expected >= 2)");
+  // Each rank keeps a heap of this many row keys (pca.h): bounded so that
+  // memory stays small; a PCA gains nothing from millions more rows.
+  require(pca_sample >= 2 && pca_sample <= 10000000, "extract.pca_sample is ", pca_sample,
+          " (expected 2..10000000)");
   require(resize >= -1, "extract.resize is ", resize, " (expected -1 = from the sidecar, 0 = keep, or a size)");
   require(crop >= -1, "extract.crop is ", crop, " (expected -1 = from the sidecar, 0 = none, or a size)");
   require(mean.empty() || mean.size() == 1 || mean.size() == 3, "extract.mean has ", mean.size(),

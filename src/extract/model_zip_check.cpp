@@ -130,6 +130,8 @@ bool crc_matches(const RegularFile& f, const Entry& e) {
   // differ from the central directory's (PyTorch pads the local one to align
   // tensors): a reader goes by the local one, and so does this check.
   uint8_t h[kLocalBytes];
+  // A corrupt (ZIP64) offset past the file: not found, so not checked.
+  if (e.local > uint64_t(f.size()) || uint64_t(f.size()) - e.local < kLocalBytes) return true;
   if (f.read_at(h, sizeof(h), int64_t(e.local)) != sizeof(h) || u32(h) != kLocalSig) return true;
   const uint64_t data = e.local + kLocalBytes + u16(h + 26) + u16(h + 28);
   if (data > uint64_t(f.size()) || e.size > uint64_t(f.size()) - data) return true;

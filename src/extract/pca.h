@@ -48,7 +48,7 @@ constexpr double kWhitenEps = 1e-6;
 struct PcaOptions {
   int dim = 50;                    ///< d, components kept (<= D_in)
   bool whiten = false;             ///< also fill Projection::scales
-  int64_t max_sample = 20000;      ///< rows sampled (expected count; all rows when N is smaller)
+  int64_t max_sample = 20000;      ///< rows sampled (at least min(N, this); pca_sample_rows)
   uint64_t seed = 1;               ///< sample key
   /// D_in up to this uses the full Eigen SelfAdjointEigenSolver; above it,
   /// block subspace iteration then Eigen's solver on the small projected

@@ -67,6 +67,8 @@ check 1 "model pair.pt returned a Tuple" --source "$cifar" --backbone pair.pt
 check 1 "has no sidecar nosidecar.json" --source "$cifar" --backbone nosidecar.pt
 check 1 "extract.pca_dim is 5000 but the pixels backbone gives 3072 values" --source "$cifar" --backbone pixels \
   --pca-dim 5000
+check 1 "extract.pca_sample is 20000000 (expected 2..10000000)" --source "$cifar" --backbone pixels --pca-dim 8 \
+  --pca-sample 20000000
 check 1 "extract: no backbone given" --source "$cifar"
 check 1 "extract.device is cuda but this LibTorch has no CUDA" --source "$cifar" "${m[@]}" --device cuda
 check 1 "extract.device is cuda:1 but this LibTorch has no CUDA" --source "$cifar" "${m[@]}" --device cuda:1

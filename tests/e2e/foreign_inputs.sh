@@ -144,7 +144,7 @@ open("valid_damaged.h5", "wb").write(d)
 PY
 for np_ in 1 3; do
   for c in "half_written.h5|holds 3 of its 6 chunks: part of it was never written" \
-           "never_written.h5|/features was never written (no storage is allocated" \
+           "never_written.h5|/features was never written (no storage is allocated: it would read as zeros" \
            "valid_damaged.h5|in valid_damaged.h5 failed: unable to get link info"; do
     set +e; timeout 60 $DC_MPIEXEC -n $np_ "$DC" kmeans --features "${c%%|*}" --k 3 --out km_bad.h5 >bad.txt 2>&1; rc=$?; set -e
     [[ $rc -ne 0 ]] || fail "${c%%|*} on $np_ ranks: accepted"
@@ -153,4 +153,16 @@ for np_ in 1 3; do
   done
 done
 "$DC" kmeans --features valid_ok.h5 --k 3 --out km_ok.h5 >/dev/null 2>&1 || fail "the undamaged file"
+# A fill value the writer chose is content: /labels never written with
+# fillvalue=-1 (all unknown), /valid chunked with fillvalue=1 (all valid).
+$PY - <<'PY'
+import h5py, numpy as np
+X = np.random.default_rng(6).normal(size=(600, 8)).astype(np.float32)
+with h5py.File("filled.h5", "w") as f:
+    f["features"] = X
+    f.create_dataset("labels", (600,), dtype="i8", fillvalue=-1)
+    f.create_dataset("valid", (600,), dtype="u1", chunks=(200,), fillvalue=1)
+PY
+"$DC" kmeans --features filled.h5 --k 3 --out km_filled.h5 >filled.txt 2>&1 || { cat filled.txt; fail "user fill values refused"; }
+$PY -c "import h5py; a = h5py.File('km_filled.h5', 'r')['assign'][:]; assert (a >= 0).all(), 'a row left out'"
 pass "unwritten chunks, unallocated storage and a damaged link are refused by name (1 and 3 ranks)"
