@@ -15,6 +15,7 @@
 #include "distclust/search.h"
 #include "io/h5_strings.h"
 #include "io/h5store.h"
+#include "io/output_identity.h"
 #include "io/row_columns.h"
 #include "kernels/rows.h"
 #include "knn/knn.h"
@@ -43,7 +44,7 @@ RunGraph read_run_graph(const Inputs& in, const ScanParams& sp, LocalCommunicato
   g.kuse = sp.neighbours > 0 ? std::min<int64_t>(sp.neighbours, g.k_file) : g.k_file;
   KnnParams kp;
   if (k.has_attr("params"))
-    Config::parse(k.attr_string("params"), in.knn + ": its stored params").apply_yaml("knn", kp);
+    stored_params(k).apply_yaml("knn", kp);
   g.cosine = kp.metric == "cosine";
   g.valid = read_valid(f, RowRange{0, g.n}, g.n);
   require(s.has("/assign_scan"), "assign: ", in.scan, " has no /assign_scan (the SCAN clusters the gate compares)");

@@ -9,6 +9,7 @@
 #include "distclust/error.h"
 #include "distclust/search.h"
 #include "io/h5store.h"
+#include "io/output_identity.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
 #include "kmeans/kmeans.h"
@@ -24,7 +25,7 @@ KMeansOut apply_kmeans(const std::string& kmeans_h5, const FeatureBlock& b) {
     LocalCommunicator self;
     H5Reader r(kmeans_h5, self);
     if (r.has_attr("params"))
-      Config::parse(r.attr_string("params"), kmeans_h5 + ": its stored params").apply_yaml("kmeans", kp);
+      stored_params(r).apply_yaml("kmeans", kp);
   }
   require(km.d == b.d, "assign: dimension mismatch: the new rows have D=", b.d, " but ", kmeans_h5, ": /centroids is ",
           km.k, " x ", km.d);

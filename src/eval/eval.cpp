@@ -81,9 +81,7 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
       H5Reader lr(p.labels, self);
       require(lr.has("/labels"), p.labels, ": no /labels dataset, so there is nothing to score against");
       // As every stage reads it (io/row_columns.h): integers, [N] or [N x 1].
-      const DatasetInfo li = lr.info("/labels");
-      const int64_t n = li.shape.empty() ? 0 : li.shape[0];
-      auto truth = read_labels(lr, RowRange{0, n}, n);
+      auto truth = read_all_labels(lr);
       // -1 is "unknown"; another negative number was dropped silently as one.
       require_codes(truth, p.labels + ": /labels", kLabelRule);
       require(std::any_of(truth.begin(), truth.end(), [](int64_t v) { return v >= 0; }), p.labels,
@@ -159,10 +157,7 @@ const StageDef<EvalParams>& eval_stage() {
         run_on_root(comm, "reading the labels", [&] {
           LocalCommunicator self;
           H5Reader r(p.labels, self);
-          if (!r.has("/labels")) return;
-          const DatasetInfo li = r.info("/labels");
-          const int64_t n = li.shape.empty() ? 0 : li.shape[0];
-          for (int64_t l : read_labels(r, RowRange{0, n}, n)) labelled |= l >= 0;
+          for (int64_t l : read_all_labels(r)) labelled |= l >= 0;
         });
         comm.broadcast(&labelled, sizeof(labelled), 0);
         return labelled ? std::string() : p.labels + " has no labels, nothing to score";

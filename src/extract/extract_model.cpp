@@ -17,6 +17,7 @@
 #include "extract/feature_pca.h"
 #include "extract/pca_file.h"
 #include "io/h5store.h"
+#include "io/output_identity.h"
 
 namespace distclust {
 namespace {
@@ -121,7 +122,7 @@ void require_same_deskew(const ExtractParams& p, Communicator& comm) {
   H5Reader r(p.pca_from, comm);
   if (!r.has_attr("params")) return;  // not written by extract: nothing to compare
   ExtractParams q;
-  Config::parse(r.attr_string("params"), p.pca_from + ": its stored params").apply_yaml("extract", q);
+  stored_params(r).apply_yaml("extract", q);
   require(q.pixels_deskew == p.pixels_deskew, "extract.pixels_deskew is ", p.pixels_deskew ? "true" : "false",
           " but the PCA in ", p.pca_from, " (extract.pca_from) was fitted on images ",
           q.pixels_deskew ? "" : "not ", "deskewed");

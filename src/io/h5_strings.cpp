@@ -58,7 +58,7 @@ H5Strings::~H5Strings() {
 }
 
 bool H5Strings::is_strings(const std::string& dataset) const {
-  if (H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) <= 0) return false;
+  if (!h5::link_exists(file_, path_, dataset)) return false;
   hid_t ds = h5::open_dataset(file_, path_, dataset);
   h5::Closer cd{ds, H5Dclose};
   hid_t ty = DC_H5_IN(dataset, H5Dget_type(ds));
@@ -142,8 +142,8 @@ std::vector<std::string> H5Strings::read_selected(const std::string& dataset, co
 
 std::vector<std::string> H5Strings::name_list(const std::string& object, const std::string& name) const {
   std::vector<std::string> out;
-  if (object != "/" && H5Lexists(file_, object.c_str(), H5P_DEFAULT) <= 0) return out;
-  if (H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) return out;
+  if (object != "/" && !h5::link_exists(file_, path_, object)) return out;
+  if (!h5::attr_exists(file_, path_, object, name)) return out;
   const std::string attr = "attribute " + object + ":" + name;
   hid_t a = DC_H5_IN(attr, H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
   h5::Closer ca{a, H5Aclose};

@@ -14,6 +14,18 @@ void quiet() {
   (void)done;
 }
 
+bool link_exists(hid_t file, const std::string& path, const std::string& name) {
+  const htri_t e = H5Lexists(file, name.c_str(), H5P_DEFAULT);
+  if (e < 0) throw_hdf5_error(("looking up " + name + " in " + path).c_str(), __FILE__, __LINE__);
+  return e > 0;
+}
+
+bool attr_exists(hid_t file, const std::string& path, const std::string& object, const std::string& attr) {
+  const htri_t e = H5Aexists_by_name(file, object.c_str(), attr.c_str(), H5P_DEFAULT);
+  if (e < 0) throw_hdf5_error(("looking up attribute " + object + ":" + attr + " in " + path).c_str(), __FILE__, __LINE__);
+  return e > 0;
+}
+
 hid_t open_dataset(hid_t file, const std::string& path, const std::string& dataset) {
   const hid_t ds = H5Dopen2(file, dataset.c_str(), H5P_DEFAULT);
   if (ds < 0)

@@ -38,6 +38,14 @@ hid_t file_access(Communicator& comm);
 /// Transfer list: collective MPI-IO when comm has >1 ranks. Caller closes.
 hid_t transfer(Communicator& comm);
 
+/// Whether link `name` (a dataset or group) of `file` exists. HDF5's error
+/// (a damaged group, an unreadable name) throws naming `path` and `name`:
+/// read as "absent", a damaged link to /valid clustered every invalid row.
+bool link_exists(hid_t file, const std::string& path, const std::string& name);
+/// Whether attribute `attr` of object `object` ("/" for the file) exists;
+/// HDF5's error throws as above.
+bool attr_exists(hid_t file, const std::string& path, const std::string& object, const std::string& attr);
+
 /// Opens `dataset` of `file` (named `path` in messages). A dangling soft or
 /// external link, a group, or a damaged object header -> Error naming the
 /// file, the dataset and HDF5's reason (H5Lexists is true for all of them,

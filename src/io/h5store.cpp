@@ -155,12 +155,7 @@ H5Reader::~H5Reader() {
 }
 
 bool H5Reader::has(const std::string& dataset) const {
-  std::string p = ds_path(dataset);
-  // HDF5's error (-1: a damaged group, an unreadable name) is not "absent":
-  // read as absent, a damaged link to /valid clustered every invalid row.
-  const htri_t e = H5Lexists(file_, p.c_str(), H5P_DEFAULT);
-  if (e < 0) throw_hdf5_error(("looking up " + p + " in " + path_).c_str(), __FILE__, __LINE__);
-  return e > 0;
+  return h5::link_exists(file_, path_, ds_path(dataset));
 }
 
 DatasetInfo H5Reader::info(const std::string& dataset) const {
@@ -262,7 +257,7 @@ std::vector<T> H5Reader::read_all(const std::string& dataset) const {
   return out;
 }
 
-bool H5Reader::has_attr(const std::string& name) const { return H5Aexists(file_, name.c_str()) > 0; }
+bool H5Reader::has_attr(const std::string& name) const { return h5::attr_exists(file_, path_, "/", name); }
 
 std::string H5Reader::attr_string(const std::string& name) const {
   require(has_attr(name), path_, ": no attribute ", name);

@@ -7,6 +7,7 @@
 
 #include "comm/local_comm.h"
 #include "core/json.h"
+#include "io/h5store.h"
 #include "distclust/error.h"
 #include "io/h5_util.h"
 #include "io/h5store.h"
@@ -64,6 +65,10 @@ void write_folder_hash(const std::string& dir, const std::string& hash) {
   f << hash << "\n";
   f.close();
   require(static_cast<bool>(f), "cannot write ", path);
+}
+
+Config stored_params(const H5Reader& r) {
+  return Config::parse(r.attr_string("params"), r.path() + ": its stored params");
 }
 
 }  // namespace distclust

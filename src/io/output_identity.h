@@ -7,7 +7,17 @@
 
 #include <string>
 
+#include "distclust/config.h"
+
 namespace distclust {
+
+class H5Reader;
+
+/// The settings an output was made with (its `params` attribute, the
+/// resolved YAML of its stage), parsed; a bad value there is named as the
+/// file's ("km.h5: its stored params: kmeans.tol: ..."), not as a key the
+/// user set.
+Config stored_params(const H5Reader& r);
 
 /// The config_hash of an output, "" when it is missing, incomplete or has
 /// none. Reads on this process alone.

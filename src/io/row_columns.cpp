@@ -22,6 +22,13 @@ std::vector<int64_t> read_labels(const H5Reader& r, RowRange rows, int64_t n) {
   return r.read_rows<int64_t>("/labels", rows);
 }
 
+std::vector<int64_t> read_all_labels(const H5Reader& r) {
+  if (!r.has("/labels")) return {};
+  const DatasetInfo li = r.info("/labels");
+  const int64_t n = li.shape.empty() ? 0 : li.shape[0];
+  return read_labels(r, RowRange{0, n}, n);
+}
+
 std::vector<uint8_t> read_valid(const H5Reader& r, RowRange rows, int64_t n) {
   if (!r.has("/valid")) return std::vector<uint8_t>(size_t(rows.size()), 1);
   require_row_column(r, "/valid", n);

@@ -21,6 +21,10 @@ void require_row_column(const H5Reader& r, const std::string& name, int64_t n);
 /// /labels rows [n]; all -1 when the file has none. Checked as above.
 std::vector<int64_t> read_labels(const H5Reader& r, RowRange rows, int64_t n);
 
+/// Every row of /labels, its own length (a labels-only file: eval's
+/// --labels); empty when the file has none. Checked as above.
+std::vector<int64_t> read_all_labels(const H5Reader& r);
+
 /// /valid rows [n] as 0/1 (nonzero = valid); all 1 when the file has none.
 std::vector<uint8_t> read_valid(const H5Reader& r, RowRange rows, int64_t n);
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "distclust/error.h"
+#include "io/regular_file.h"
 
 namespace distclust {
 
@@ -16,7 +17,7 @@ void write_text_file(const std::string& path, const std::string& text) {
   struct stat st{};
   if (stat(path.c_str(), &st) == 0)
     require(S_ISREG(st.st_mode), path, " exists and is not a regular file (",
-            S_ISDIR(st.st_mode) ? "a folder" : S_ISCHR(st.st_mode) ? "a character device" : "not a file",
+            file_kind(st.st_mode),
             "): give the name of a file to write");
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

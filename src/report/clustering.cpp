@@ -9,6 +9,7 @@
 #include "distclust/error.h"
 #include "eval/metrics.h"
 #include "io/h5store.h"
+#include "io/output_identity.h"
 #include "io/row_columns.h"
 #include "distclust/config.h"
 #include "kmeans/kmeans.h"
@@ -35,7 +36,7 @@ std::string kmeans_rows_file(const std::string& features, const std::string& kme
   const DatasetInfo c = k.info("/centroids"), x = f.info("/features");
   if (c.shape.size() != 2 || x.shape.size() != 2 || c.shape[1] == x.shape[1]) return features;
   KMeansParams kp;
-  Config::parse(k.attr_string("params"), kmeans + ": its stored params").apply_yaml("kmeans", kp);
+  stored_params(k).apply_yaml("kmeans", kp);
   if (kp.features.empty() || kp.features == features || !std::filesystem::exists(kp.features)) return features;
   const DatasetInfo o = H5Reader(kp.features, self).info("/features");
   return o.shape.size() == 2 && o.shape[0] == x.shape[0] && o.shape[1] == c.shape[1] ? kp.features : features;
@@ -194,7 +195,7 @@ std::string image_folder_of(const std::string& features) {
     H5Reader r(features, self);
     if (!r.has_attr("params")) return "";  // not written by extract
     ExtractParams ep;
-    Config::parse(r.attr_string("params"), features + ": its stored params").apply_yaml("extract", ep);
+    stored_params(r).apply_yaml("extract", ep);
     namespace fs = std::filesystem;
     const fs::path src = fs::path(ep.source).lexically_normal();
     std::error_code ec;

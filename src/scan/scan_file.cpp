@@ -1,5 +1,6 @@
 #include "comm/local_comm.h"
 #include "io/h5store.h"
+#include "io/output_identity.h"
 #include "io/finite.h"
 #include "io/rows_identity.h"
 
@@ -85,7 +86,7 @@ ScanModel read_scan_model(const std::string& path) {
   H5Reader r(path, self);
   ScanModel m;
   m.path = path;
-  Config::parse(r.attr_string("params"), path + ": its stored params").apply_yaml("scan", m.params);
+  stored_params(r).apply_yaml("scan", m.params);
   require(r.has("/head"), path, ": no /head (written by a distclust before heads were saved: rerun `distclust scan` ",
           "to assign new rows with it)");
   std::vector<float> head = r.read_all<float>("/head");
