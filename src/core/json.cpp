@@ -76,7 +76,10 @@ class Parser {
         if (i_ >= s_.size() || s_[i_] != '"') fail("expected a string key in object");
         std::string key = string();
         if (!eat(':')) fail("expected ':' after key \"" + key + "\"");
-        v.obj[key] = value(depth + 1);  // a repeated key: the last one wins, as in most parsers
+        // A repeated key is refused, as the YAML config refuses it: "last one
+        // wins" silently used the second input_size of a hand-edited sidecar.
+        if (v.obj.count(key)) fail("key \"" + key + "\" appears twice in one object (which one is meant?)");
+        v.obj[key] = value(depth + 1);
       } while (eat(','));
       if (!eat('}')) fail("expected ',' or '}' in object");
     } else if (c == '[') {

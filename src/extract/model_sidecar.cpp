@@ -1,6 +1,7 @@
 // The JSON file beside a TorchScript model that says how its input is made.
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "distclust/error.h"
 #include "extract/preprocess.h"
@@ -40,6 +41,9 @@ std::vector<float> three_floats(const std::string& file, const char* key, const 
   std::vector<float> out;
   for (const Value& x : v->arr) {
     require(x.type == Value::Type::number, file, ": key '", key, "' holds ", x.type_name(), " (expected numbers)");
+    // Stored as float32: 1e300 became inf and 1e-300 became 0 ("holds 0").
+    require(std::fabs(x.num) <= double(std::numeric_limits<float>::max()), file, ": key '", key, "' holds ",
+            fmt(x.num), " (beyond float32's range)");
     out.push_back(static_cast<float>(x.num));
   }
   return out;
@@ -68,10 +72,15 @@ ModelSidecar load_model_sidecar(const std::string& path) {
   }
   s.mean = three_floats(path, "mean", find(root, "mean"));
   s.std = three_floats(path, "std", find(root, "std"));
-  for (float x : s.std) require(x > 0, path, ": key 'std' holds ", x, " (expected > 0)");
+  for (const Value& x : find(root, "std")->arr)
+    require(static_cast<float>(x.num) > 0, path, ": key 'std' holds ", fmt(x.num),
+            x.num > 0 ? " (rounds to 0 as float32; expected >= 1e-38)" : " (expected > 0)");
   if (const Value* r = find(root, "resize")) s.resize = static_cast<int>(integer(path, "resize", *r, 1, kMaxSide));
   if (const Value* r = find(root, "interpolation")) {
     require(r->type == Value::Type::string, path, ": key 'interpolation' is ", r->type_name(), " (expected a string)");
+    // Checked here so the message names the sidecar, not extract.interpolation.
+    require(known_interpolation(r->str), path, ": key 'interpolation' is '", r->str,
+            "' (expected bilinear|bicubic|area|lanczos)");
     s.interpolation = r->str;
   }
   if (const Value* r = find(root, "output_dim")) s.output_dim = integer(path, "output_dim", *r, 1, int64_t(1) << 31);

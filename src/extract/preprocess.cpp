@@ -19,6 +19,10 @@ constexpr int64_t kMaxResizedPixels = int64_t(1) << 28;
 constexpr int kMaxSide = 1 << 15;
 }  // namespace
 
+bool known_interpolation(const std::string& name) {
+  return name == "bilinear" || name == "bicubic" || name == "area" || name == "lanczos";
+}
+
 void PreprocessParams::validate() const {
   require(resize >= 0 && resize <= kMaxSide, "extract.resize is ", resize, " (expected 0..", kMaxSide,
           "; 0 = keep size)");
@@ -29,8 +33,7 @@ void PreprocessParams::validate() const {
           " values (expected 3, R,G,B, or 1 for all channels)");
   for (float s : std) require(std::isfinite(s) && s > 0, "extract.std holds ", s, " (expected > 0)");
   for (float m : mean) require(std::isfinite(m), "extract.mean holds ", m, " (expected a finite number)");
-  require(interpolation == "bilinear" || interpolation == "bicubic" || interpolation == "area" ||
-              interpolation == "lanczos",
+  require(known_interpolation(interpolation),
           "extract.interpolation is '", interpolation, "' (expected bilinear|bicubic|area|lanczos)");
 }
 

@@ -59,6 +59,9 @@ struct PreprocessParams {
   void validate() const;
 };
 
+/// True for the resampling filters resize_pil knows: bilinear|bicubic|area|lanczos.
+bool known_interpolation(const std::string& name);
+
 /// Pillow-exact resize of an 8-bit image (CV_8UC1 or CV_8UC3) to width x height
 /// with filter `interpolation` (bilinear|bicubic|area|lanczos). Throws Error
 /// for an unknown filter or a non-positive size.

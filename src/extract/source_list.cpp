@@ -42,13 +42,15 @@ class ListSource : public ImageSource {
       ++lineno;
       // Editors on Windows start UTF-8 files with a byte-order mark: not
       // part of the first path.
-      if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+      // Columns in messages still count it: they are the file's bytes.
+      size_t bom = 0;
+      if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, bom = 3);
       // A NUL ended the label and path as C strings: "path,4\0junk" was read
       // as label 4, "path,\0" as label 0, "x.png\0junk" opened x.png. A list
       // is text; NULs come from a damaged copy (a zero-filled block) or a
       // UTF-16 file, and are refused as any other malformed line is.
       const size_t nul = line.find('\0');
-      require(nul == std::string::npos, p.path, ":", lineno, ": NUL byte at column ", nul + 1,
+      require(nul == std::string::npos, p.path, ":", lineno, ": NUL byte at column ", bom + nul + 1,
               " (a list is text, one 'path' or 'path,label' a line: is the file damaged, or UTF-16?)");
       std::string t = trim(line);
       if (t.empty() || t[0] == '#') continue;

@@ -274,6 +274,26 @@ TEST(ExtractPreprocess, SidecarParsingIsRobustAndErrorsNameFileAndKey) {
 
   msg = error_of([&] { load_model_sidecar(t.path.string() + "/absent.json"); });
   EXPECT_NE(msg.find("absent.json"), std::string::npos) << msg;
+
+  // A repeated key was read as "the last one wins": 64 x 64 used silently.
+  f = t.write("dup.json", "{\"input_size\": 32, \"mean\": [1,1,1], \"std\": [1,1,1], \"input_size\": 64}");
+  msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find(f + ":1:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("\"input_size\" appears twice"), std::string::npos) << msg;
+
+  // A bad filter was reported as "extract.interpolation is 'magic'",
+  // without naming the sidecar it came from.
+  f = t.write("interp.json", "{\"input_size\": 32, \"mean\": [1,1,1], \"std\": [1,1,1], \"interpolation\": \"magic\"}");
+  msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find(f + ": key 'interpolation' is 'magic'"), std::string::npos) << msg;
+
+  // float32 cannot hold these: 1e-300 was reported as "holds 0", 1e300 became inf.
+  f = t.write("tiny.json", "{\"input_size\": 32, \"mean\": [1,1,1], \"std\": [1,1e-300,1]}");
+  msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find("'std' holds 1e-300 (rounds to 0"), std::string::npos) << msg;
+  f = t.write("huge.json", "{\"input_size\": 32, \"mean\": [1e300,1,1], \"std\": [1,1,1]}");
+  msg = error_of([&] { load_model_sidecar(f); });
+  EXPECT_NE(msg.find("'mean' holds 1e+300 (beyond float32"), std::string::npos) << msg;
 }
 
 // ---------------------------------------------------------------- model zip

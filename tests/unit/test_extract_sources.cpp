@@ -250,6 +250,13 @@ TEST(ExtractSources, ListErrorsNameFileAndLine) {
     msg = error_of([&] { open_source(params(t / "nul.txt")); });
     EXPECT_NE(msg.find(t / "nul.txt" + ":2: NUL byte at column "), std::string::npos) << msg;
   }
+  // The column is the byte's place in the file's line: a byte-order mark
+  // before it counts (it was 3 short on a BOM file's first line).
+  write_text(t / "nul.txt", std::string("a.png,4\0", 8) + "\n");
+  EXPECT_NE(error_of([&] { open_source(params(t / "nul.txt")); }).find(":1: NUL byte at column 8 "), std::string::npos);
+  write_text(t / "nul.txt", std::string("\xEF\xBB\xBF" "a.png,4\0", 11) + "\n");
+  msg = error_of([&] { open_source(params(t / "nul.txt")); });
+  EXPECT_NE(msg.find(":1: NUL byte at column 11 "), std::string::npos) << msg;
 
   write_text(t / "empty.lst", "# nothing\n\n");
   msg = error_of([&] { open_source(params(t / "empty.lst")); });
