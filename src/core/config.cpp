@@ -20,6 +20,10 @@ std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
+/// Decimal notation only: strtod also reads hexadecimal ("0x10" ran with
+/// k = 16, "0x1p4" too), which no setting documents. Words (inf, nan) are
+/// left to the finiteness check, which names them.
+bool hexadecimal(const std::string& t) { return t.find_first_of("xX") != std::string::npos; }
 }  // namespace
 
 void parse_value(const std::string& where, const std::string& text, bool& out) {
@@ -34,6 +38,7 @@ void parse_value(const std::string& where, const std::string& text, int64_t& out
   char* end = nullptr;
   errno = 0;
   long long v = std::strtoll(t.c_str(), &end, 10);
+  if (hexadecimal(t)) throw Error(fmt(where, ": '", text, "' is not a decimal integer"));
   // Accept 1e6-style integers too: users write n: 1e6.
   if (t.empty() || *end != '\0' || errno) {
     char* e2 = nullptr;
@@ -56,7 +61,7 @@ void parse_value(const std::string& where, const std::string& text, double& out)
   std::string t = trim(text);
   char* end = nullptr;
   out = std::strtod(t.c_str(), &end);
-  if (t.empty() || *end != '\0') throw Error(fmt(where, ": '", text, "' is not a number"));
+  if (t.empty() || *end != '\0' || hexadecimal(t)) throw Error(fmt(where, ": '", text, "' is not a number"));
   // No setting means anything at infinity or NaN (1e999 reads as inf): such
   // a value only poisons what it touches (an inf learning rate once made
   // every SCAN probability NaN and exited 0).
@@ -68,6 +73,9 @@ void parse_value(const std::string& where, const std::string& text, float& out) 
   parse_value(where, text, d);
   if (std::fabs(d) > double(std::numeric_limits<float>::max()))
     throw Error(fmt(where, ": ", text, " is out of range for a 32-bit float"));
+  // 1e-300 became 0, which a setting then refused as "is 0" (or took as 0).
+  if (d != 0 && static_cast<float>(d) == 0)
+    throw Error(fmt(where, ": ", text, " rounds to 0 as a 32-bit float (expected 0 or |x| >= 1e-45)"));
   out = static_cast<float>(d);
 }
 

@@ -70,6 +70,14 @@ TEST(Config, BadValuesNameKeyAndValue) {
   EXPECT_NE(e.find("kmeans.spherical: 'maybe' is not a boolean"), std::string::npos) << e;
   EXPECT_TRUE(set_field(p, "kmeans", "k", "1e3"));
   EXPECT_EQ(p.k, 1000);
+  // strtod's hexadecimal ran "0x10" as k = 16; no setting documents it.
+  for (const char* t : {"0x10", "0X10", "0x1p4", "-0x2"}) {
+    e = error_of([&] { set_field(p, "kmeans", "k", t); });
+    EXPECT_NE(e.find(fmt("kmeans.k: '", t, "' is not a decimal integer")), std::string::npos) << e;
+    double d = 0;
+    e = error_of([&] { parse_value("scan.lr", t, d); });
+    EXPECT_NE(e.find(fmt("scan.lr: '", t, "' is not a number")), std::string::npos) << e;
+  }
 }
 
 TEST(Config, NonFiniteNumbersAreRefusedByName) {
@@ -83,6 +91,10 @@ TEST(Config, NonFiniteNumbersAreRefusedByName) {
         << t;
   EXPECT_NE(error_of([&] { parse_value("x.f", "1e39", f); }).find("x.f: 1e39 is out of range for a 32-bit float"),
             std::string::npos);
+  EXPECT_NE(error_of([&] { parse_value("x.f", "1e-300", f); }).find("x.f: 1e-300 rounds to 0 as a 32-bit float"),
+            std::string::npos);
+  parse_value("x.f", "1e-40", f);  // a float32 subnormal: kept
+  EXPECT_GT(f, 0.f);
   parse_value("x.f", "3e38", f);
   EXPECT_FLOAT_EQ(f, 3e38f);
   parse_value("scan.lr", "1e300", d);
