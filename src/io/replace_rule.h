@@ -23,6 +23,11 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
 /// by the rule above ("pass --force"), then, with --force, as a directory.
 void require_not_directory(const std::string& out);
 
+/// Throws, naming `stage`, when `out` is "-" (there is no stdout output) or
+/// ends in .tmp, .lock or .ckpt: distclust's names for OUT's staging copy,
+/// lock and checkpoint, so `--out x.h5.tmp` collided with a job writing x.h5.
+void require_output_name(const std::string& stage, const std::string& out);
+
 /// True when `path` is a regular file (not a link) whose first bytes are
 /// `prefix`: how outputs without a config hash are known as distclust's.
 bool file_starts_with(const std::string& path, const std::string& prefix);

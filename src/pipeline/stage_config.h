@@ -63,6 +63,7 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
   stop_note_clear();  // a stop from now on is in this stage, before its commit
   const std::string out = def.out(p);
   require(!out.empty() || def.out_optional, def.name, ".out: no output given (--out ", def.output, ")");
+  if (!out.empty()) require_output_name(def.name, out);
   // An input is a distclust output too, so the overwrite rule alone would
   // let --out name it (kmeans --out features.h5 replaced the features).
   if (def.inputs) require_apart(out, def.inputs(p));

@@ -86,5 +86,13 @@ for args in "kmeans --features ../ok.h5 --k 3" "gmm --features ../ok.h5 --k 3" "
     [[ -z "$(ls -A)" || "$(ls -A)" == out.txt ]] || { ls -A; fail "$args --out '$out' left files"; }
   done
 done
+# distclust's own working names (OUT.tmp, OUT.lock, OUT.ckpt) and '-' were
+# taken as plain file names: --out x.h5.tmp collided with a job writing x.h5.
+for out in - x.h5.tmp x.h5.lock x.h5.ckpt rep.tmp/; do
+  n=$((n + 1))
+  if timeout 60 $DC kmeans --features ../ok.h5 --k 3 --out "$out" >out.txt 2>&1; then fail "--out '$out' succeeded"; fi
+  grep -q "kmeans.out is '$out'" out.txt || { cat out.txt; fail "--out '$out': message"; }
+  [[ -z "$(ls -A)" || "$(ls -A)" == out.txt ]] || { ls -A; fail "--out '$out' left files"; }
+done
 cd ..
 pass "$n bad-input cases"
