@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/fault.h"
 #include "core/stop_note.h"
 #include "assign/assign_parts.h"
 #include "comm/local_comm.h"
@@ -171,6 +172,7 @@ void extract_new_rows(const AssignParams& p, const Inputs& in, Communicator& com
   // The new rows' features are a side output: a stop while the models are
   // applied leaves assign's own output uncommitted, as the message must say.
   stop_note_clear();
+  fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "assign-features-written");  // the tests' stop here
 }
 
 void check_same_features(const Inputs& in, Communicator& comm) {

@@ -78,6 +78,15 @@ PY
 dcrun 1 eval --labels new.features.h5 --pred new.h5 --out new_scores.json >/dev/null 2>&1 || fail "eval does not take assign.h5"
 acc=$(json_get new_scores.json acc)
 ge "$acc" 0.9 || fail "eval of the assigned copies: ACC $acc"
+# A SIGTERM after the new rows' features were committed, while the models
+# are applied: assign's own output is not committed, and the message says so
+# (not "after new_sig.features.h5 was committed: it is whole").
+set +e
+DISTCLUST_FAULT_SIGNAL_AT=assign-features-written "$DC" assign --run w --source new --out new_sig.h5 >sig.txt 2>&1; rc=$?
+set -e
+[[ $rc -eq 143 ]] || { cat sig.txt; fail "SIGTERM while assigning: rc $rc, not 143"; }
+grep -q "stopped by SIGTERM: the running stage's output was not committed" sig.txt || { cat sig.txt; fail "stop message"; }
+[[ ! -e new_sig.h5 && -s new_sig.features.h5 ]] || { ls; fail "a stopped assign left its output, or no features"; }
 # Refusals, each naming the cause; no output written.
 dcrun 1 extract --source new --backbone pixels --out pix.h5 >/dev/null 2>&1
 $PY - m.pt other.pt <<'PY'
