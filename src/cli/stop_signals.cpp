@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/stop_note.h"
+#include "io/output_lock.h"
 
 namespace distclust::cli {
 namespace {
@@ -22,7 +23,7 @@ struct Note {
 Note g_notes[] = {{SIGTERM, "SIGTERM", {0}, 0, 0}, {SIGINT, "SIGINT", {0}, 0, 0}, {SIGHUP, "SIGHUP", {0}, 0, 0}};
 
 void on_stop(int sig) {
-  // Only async-signal-safe calls: write(2), then the default action.
+  // Only async-signal-safe calls: write(2), unlink(2), then the default action.
   size_t note_len = 0;
   const char* note = stop_note_text(&note_len);
   for (const Note& n : g_notes) {
@@ -34,6 +35,7 @@ void on_stop(int sig) {
       (void)!write(STDERR_FILENO, n.text, n.len);
     }
   }
+  remove_held_lock_files();  // the process ends now, without its destructors
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }

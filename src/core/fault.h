@@ -15,7 +15,8 @@ namespace distclust {
 
 /// Kills this process when getenv(var) == count. comm: every rank meets
 /// first (the job dies with every rank's work of this step saved); null:
-/// only this rank dies (mpirun then ends the others wherever they are).
+/// only this rank dies (mpirun then ends the others wherever they are), as
+/// with comm when DISTCLUST_FAULT_RANK names a rank: that rank alone dies.
 void fault_point(const char* var, int64_t count, Communicator* comm = nullptr);
 
 /// Raises SIGTERM in this process when getenv(var) == point: a stop signal

@@ -1,5 +1,7 @@
 #include "io/full_disk_watch.h"
 
+#include "io/output_lock.h"
+
 #include <chrono>
 #include <cstdio>
 
@@ -30,6 +32,7 @@ void FullDiskWatch::watch(double full_below, double grace_s) {
     // The collective close has not returned for grace_s seconds of a full
     // disk: the output is lost either way; end the job with the cause.
     std::remove(path_.c_str());
+    remove_held_lock_files();  // the abort skips OutputLock's destructor
     comm_.abort(fmt("writing ", path_, " did not finish: its file system has ", int64_t(free / 1024),
                     " KiB free: No space left on device (the collective HDF5 close was stuck; ", path_,
                     " was removed)"));

@@ -35,4 +35,12 @@ class OutputLock {
   int fd_ = -1;
 };
 
+/// Removes the lock files this process holds without releasing the locks
+/// (the kernel does when the process ends): for a stop signal's handler and
+/// an abort, which skip the destructors, and left OUT.lock behind when
+/// mpirun ended rank 0 for another rank's failure. Async-signal-safe
+/// (unlink(2) only). Removing a held lock's file is what the destructor
+/// does too; take() rechecks the inode after locking.
+void remove_held_lock_files() noexcept;
+
 }  // namespace distclust
