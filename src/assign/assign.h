@@ -45,7 +45,7 @@ namespace distclust {
 
 /// Parameters of `distclust assign` (YAML section `assign`).
 struct AssignParams {
-  std::string run = "";           ///< a finished run's workdir: reference, kmeans, scan default to its files
+  std::string run = "";           ///< a finished run's workdir: reference, kmeans, gmm, scan default to its files
   std::string source = "";        ///< new images (folder, list, HDF5, CIFAR), extracted as the run extracted
   std::string features = "";      ///< or new rows already extracted with the run's model (features.h5)
   std::string reference = "";     ///< the run's features.h5 ('' = RUN/features.h5)
@@ -61,7 +61,7 @@ struct AssignParams {
 
   template <class V>
   void visit(V& v) {
-    v("run", run, "finished run's workdir (reference, kmeans, scan default to its files)");
+    v("run", run, "finished run's workdir (reference, kmeans, gmm, scan default to its files)");
     v("source", source, "new images, extracted with the run's settings, model and PCA");
     v("features", features, "or: new features.h5 already extracted with the run's model");
     v("reference", reference, "the run's features.h5 ('' = RUN/features.h5)");

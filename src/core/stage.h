@@ -42,7 +42,7 @@ struct RunLayout {
   }
   /// The features every stage after extract reads.
   std::string features() const { return output_or("extract", "features.h5"); }
-  /// The rows the clustering stages (kmeans, scan) cluster: embed's output
+  /// The rows the clustering stages (kmeans, gmm, scan) cluster: embed's output
   /// when the run embeds before them (outputs holds only the stages wired so
   /// far, i.e. the earlier ones), else features(). knn, eval, report and
   /// export keep features(): the graph of the original features, and the
