@@ -6,6 +6,7 @@
 
 #include "core/stop_note.h"
 #include "distclust/error.h"
+#include "io/input_watch.h"
 
 namespace distclust {
 
@@ -13,6 +14,13 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
                    Communicator& comm, bool note) {
   int64_t failed = close_error.empty() ? 0 : 1;
   failed = comm.max(failed);
+  // A stage's output records its inputs' identities: an input replaced
+  // meanwhile would be recorded as the source of results it is not.
+  const std::string changed = failed || !note ? std::string() : changed_inputs(comm);
+  if (!changed.empty()) {
+    if (comm.rank() == 0) std::remove(tmp.c_str());
+    throw Error(fmt(changed, "; ", out, " was not written (run the stage again)"));
+  }
   std::string rename_error;
   if (!failed && comm.rank() == 0 && std::rename(tmp.c_str(), out.c_str()) != 0)
     rename_error = fmt("cannot rename ", tmp, " to ", out, ": ", std::strerror(errno));

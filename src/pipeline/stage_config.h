@@ -14,6 +14,7 @@
 #include "core/stage.h"
 #include "core/stop_note.h"
 #include "distclust/config.h"
+#include "io/input_watch.h"
 #include "io/output_lock.h"
 #include "io/out_dir.h"
 #include "io/replace_rule.h"
@@ -81,6 +82,8 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
     require_replaceable(def.name, out, p.force, comm);
   else
     require_replaceable(def.name, out, false, comm);
+  // Its input files, checked again at the commit (io/input_watch.h).
+  InputWatch watch(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm);
   return def.run(p, comm, cfg);
 }
 

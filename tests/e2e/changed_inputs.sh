@@ -67,3 +67,28 @@ $PY -c "import h5py, numpy as np; h5py.File('ext.h5', 'r+')['features'][0] = np.
 set +e; dcrun 1 scan --features ext.h5 --knn knn-ext.h5 --clusters 3 --epochs 2 --out s-ext2.h5 >ext.txt 2>&1; rc=$?; set -e
 [[ $rc -ne 0 ]] && grep -q "the files do not belong together" ext.txt || { cat ext.txt; fail "a rewritten external features file was accepted"; }
 pass "scan refuses knn.h5 of an external features file rewritten since"
+
+# 5. Features replaced while kmeans runs (2 ranks): the output held the old
+#    file's clusters and recorded the new file's identity, so eval and scan
+#    took it with the wrong features. Now the commit is refused, naming the
+#    input, and the rerun clusters the new file.
+dcrun 1 synth features --n 60000 --d 32 --k 10 --seed 1 --out fa.h5 >/dev/null
+dcrun 1 synth features --n 60000 --d 32 --k 10 --seed 2 --out fb.h5 >/dev/null
+cp fa.h5 feat.h5
+km=(kmeans --k 400 --iters 300 --tol 0 --seed 3)
+dcrun 2 "${km[@]}" --features feat.h5 --out km.h5 >mid.txt 2>&1 &
+pid=$!
+for _ in $(seq 300); do [[ -e km.h5.ckpt || -e km.h5 ]] && break; sleep 0.05; done
+[[ ! -e km.h5 ]] || fail "kmeans finished before its input could be replaced (make it longer)"
+cp fb.h5 feat.h5.new && mv feat.h5.new feat.h5
+set +e; wait $pid; rc=$?; set -e
+[[ $rc -ne 0 ]] || { cat mid.txt; fail "kmeans committed although its input was replaced mid-run"; }
+grep -q "input feat.h5 changed while this stage ran" mid.txt || { cat mid.txt; fail "the refusal does not name the input"; }
+[[ ! -e km.h5 && ! -e km.h5.tmp ]] || { ls; fail "a refused commit left km.h5 or km.h5.tmp"; }
+dcrun 2 "${km[@]}" --features feat.h5 --out km.h5 >rerun.txt 2>&1 || { cat rerun.txt; fail "kmeans after the replacement"; }
+dcrun 2 "${km[@]}" --features fb.h5 --out kmb.h5 >/dev/null 2>&1
+$PY -c "
+import h5py, numpy as np
+a, b = h5py.File('km.h5', 'r'), h5py.File('kmb.h5', 'r')
+assert np.array_equal(a['centroids'][:], b['centroids'][:]), 'the rerun did not cluster the new file'"
+pass "features replaced mid-kmeans: commit refused ($(grep -m1 -o 'input feat.h5 changed[^(]*' mid.txt)), rerun clusters the new file"

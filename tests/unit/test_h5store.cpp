@@ -13,6 +13,7 @@
 #include "distclust/error.h"
 #include "extract/features_file.h"
 #include "io/h5store.h"
+#include "io/input_watch.h"
 
 using namespace distclust;
 using test::error_of;
@@ -100,6 +101,45 @@ TEST(H5Store, WriterLeavesNoFinalFileUntilCommit) {
   struct stat st{};
   EXPECT_NE(stat(p.c_str(), &st), 0) << "a half-written file appeared under the final name";
   EXPECT_NE(error_of([&] { H5Writer w(testing::TempDir(), c); }).find("is a directory"), std::string::npos);
+}
+
+// An input replaced while a stage ran: the output was committed with the
+// new file's identity and the old file's results. The watch refuses the
+// commit and names the input; an unchanged input, or none watched, commits.
+TEST(H5Store, CommitRefusedWhenAWatchedInputChanged) {
+  LocalCommunicator c;
+  const std::string in = tmp("watched-in.h5"), out = tmp("watched-out.h5");
+  std::remove(out.c_str());
+  auto write_input = [&](float value, const std::string& hash) {
+    H5Writer w(in, c);
+    std::vector<float> v(4, value);
+    w.write_all<float>("/features", {2, 2}, v.data());
+    w.attr("config_hash", hash);
+    w.commit();
+  };
+  auto write_output = [&] {
+    H5Writer w(out, c);
+    std::vector<float> v(2, 0);
+    w.write_all<float>("/assign", {2}, v.data());
+    w.commit();
+  };
+  write_input(1, "aaaa");
+  {
+    InputWatch watch({in, ""}, c);
+    write_output();  // unchanged: committed
+    EXPECT_TRUE(std::ifstream(out).good());
+    std::remove(out.c_str());
+    write_input(2, "bbbb");  // replaced mid-stage
+    const std::string msg = error_of(write_output);
+    EXPECT_NE(msg.find("input " + in + " changed while this stage ran (its identity was 'aaaa' at the start, 'bbbb' now)"),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find(out + " was not written"), std::string::npos) << msg;
+    EXPECT_FALSE(std::ifstream(out).good());
+    EXPECT_FALSE(std::ifstream(out + ".tmp").good());
+  }
+  write_output();  // no watch any more
+  EXPECT_TRUE(std::ifstream(out).good());
 }
 
 TEST(H5Store, HalfPrecisionReadsBackExactly) {
