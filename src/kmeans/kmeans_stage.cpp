@@ -83,7 +83,8 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   comm.allreduce_sum(sizes.data(), sizes.size());
   auto [mn, mx] = std::minmax_element(sizes.begin(), sizes.end());
   // No split can fill a cluster when the data has fewer distinct rows than k.
-  if (const auto empty = std::count(sizes.begin(), sizes.end(), int64_t(0)); empty > 0)
+  // The sizes are global: said once, by rank 0 (every rank said it).
+  if (const auto empty = std::count(sizes.begin(), sizes.end(), int64_t(0)); empty > 0 && comm.rank() == 0)
     log::warn("kmeans: ", empty, " of ", r.k, " clusters are empty (the data may hold fewer distinct rows than k=",
               r.k, ")");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
