@@ -88,7 +88,7 @@ class EM {
     n_valid_ = count_valid(b, comm);
     require(n_valid_ >= 1, "gmm: no valid rows (all ", b.n_total, " rows are marked invalid)");
     require(k_ <= n_valid_, "gmm: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");
-    if (full_ && d_ > 128)
+    if (full_ && d_ > 128 && comm.rank() == 0)  // the same on every rank: said once
       log::warn("gmm: D=", d_, " with full covariances costs D^2/2 per row and component; gmm is meant for an ",
                 "embedding or a PCA of a few dimensions (or use gmm.covariance=diag)");
     col_max_ = column_abs_max(b, comm);

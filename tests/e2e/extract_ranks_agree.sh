@@ -32,3 +32,10 @@ same("p1.h5", "p3.h5")
 same("t1.h5", "t3.h5", exact=False)
 PY
 pass "np=1 and np=3 give identical feature files (pixels+PCA, TorchScript)"
+# A warning about settings, the same on every rank, is said once (every
+# rank said "extract.autocast=bf16 is ignored on the CPU").
+dcrun 1 synth images --classes 2 --per-class 10 --size 16 --out small >/dev/null
+dcrun 3 extract --source small --backbone "$shared/models/cifar10-resnet20.pt" --autocast bf16 --out ac.h5 >ac.txt 2>&1 ||
+  { cat ac.txt; fail "extract --autocast bf16 on the CPU"; }
+[[ $(grep -c "extract.autocast=bf16 is ignored on the CPU" ac.txt) -eq 1 ]] || { cat ac.txt; fail "the autocast warning not said once"; }
+pass "3 ranks: the ignored autocast said once"

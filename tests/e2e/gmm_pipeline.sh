@@ -62,3 +62,8 @@ assert [int(r["gmm_cluster"]) for r in rows] == list(h5py.File("w/gmm.h5", "r")[
 assert [int(r["cluster"]) for r in rows] == [int(r["gmm_cluster"]) for r in rows], "CSV cluster is not gmm's"
 PY
 pass "assign applies gmm.h5 (full on 3 ranks, diag given with --gmm): the run's own rows get its clusters exactly"
+# The cost warning for full covariances at D > 128: said once, not by every rank.
+dcrun 1 synth features --n 300 --d 130 --k 2 --seed 4 --out d130.h5 >/dev/null
+dcrun 2 gmm --features d130.h5 --k 2 --iters 3 --out g130.h5 >g130.txt 2>&1 || { cat g130.txt; fail "gmm at D=130"; }
+[[ $(grep -c "gmm: D=130 with full covariances costs" g130.txt) -eq 1 ]] || { cat g130.txt; fail "the D=130 warning not said once"; }
+pass "2 ranks: the full-covariance cost warning said once"
