@@ -1,5 +1,8 @@
 // assign's outputs: OUT (assign.h5, the schema in assign.h) and its CSV.
 #include "assign/assign_parts.h"
+
+#include <optional>
+
 #include "comm/root.h"
 #include "distclust/error.h"
 #include "export/csv.h"
@@ -18,9 +21,9 @@ std::string num(double v) {
 }
 
 /// OUT's CSV on rank 0, one line per row of the new features, in row order.
-/// The whole text is built in memory (~100 bytes a row) and written through
-/// NAME.tmp, so a CSV that exists is whole.
-void write_csv(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, const std::vector<float>& conf,
+/// The whole text is built in memory (~100 bytes a row), then staged as
+/// NAME.tmp and committed with OUT, so a CSV that exists is whole.
+std::string csv_text(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, const std::vector<float>& conf,
                const std::vector<int64_t>& km_assign, const std::vector<float>& km_conf,
                const std::vector<int64_t>& gm_assign, const std::vector<float>& gm_conf,
                const std::vector<int64_t>& labels) {
@@ -41,7 +44,7 @@ void write_csv(const Inputs& in, int64_t n, const std::vector<int64_t>& assign, 
                         labels[i] >= 0 ? std::to_string(labels[i]) : ""});
     }
   }
-  write_text_file(in.csv, text);
+  return text;
 }
 
 }  // namespace
@@ -92,8 +95,9 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   w.attr("gmm", in.gmm);
   w.attr("params", cfg.yaml);
   w.attr("config_hash", cfg.hash);
-  // The CSV before the commit: when it fails, OUT is not left behind
-  // claiming a complete assign.
+  // The CSV is staged (CSV.tmp, whole) before OUT's commit and renamed after
+  // it: when either fails neither is left behind (written first, the CSV
+  // stayed when OUT's commit then failed on a full disk).
   const std::vector<int64_t> all_assign = gather_rows_to_root(comm, assign, N);
   const std::vector<float> all_conf = gather_rows_to_root(comm, confidence, N);
   const std::vector<int64_t> all_km = km ? gather_rows_to_root(comm, km->assign, N) : std::vector<int64_t>();
@@ -101,9 +105,12 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   const std::vector<int64_t> all_gm = gm ? gather_rows_to_root(comm, gm->assign, N) : std::vector<int64_t>();
   const std::vector<float> all_gm_conf = gm ? gather_rows_to_root(comm, gm->confidence, N) : std::vector<float>();
   const std::vector<int64_t> labels = gather_rows_to_root(comm, b.labels, N);
-  run_on_root(comm, "writing " + in.csv,
-              [&] { write_csv(in, N, all_assign, all_conf, all_km, all_km_conf, all_gm, all_gm_conf, labels); });
+  std::optional<StagedText> csv;
+  run_on_root(comm, "writing " + in.csv, [&] {
+    csv.emplace(in.csv, csv_text(in, N, all_assign, all_conf, all_km, all_km_conf, all_gm, all_gm_conf, labels));
+  });
   w.commit();
+  run_on_root(comm, "committing " + in.csv, [&] { csv->commit(); });
 }
 
 }  // namespace distclust::assign

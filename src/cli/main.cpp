@@ -105,8 +105,11 @@ int main(int argc, char** argv) {
       }
     }
     code = 1;
-    if (distclust::hdf5_close_failed()) {
-      // HDF5's clean-up at MPI_Finalize would crash on the half-closed file.
+    // HDF5's clean-up at MPI_Finalize would crash on a half-closed file, and
+    // close a file a failed writer left open collectively, which on a full
+    // disk deadlocks (assign failing on its CSV with its .h5 still open hung
+    // at exit with 2 ranks): such files are left to the OS.
+    if (distclust::hdf5_close_failed() || H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) > 0) {
       std::fflush(stdout);
       std::fflush(stderr);
       std::_Exit(code);

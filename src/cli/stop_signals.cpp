@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "core/stop_note.h"
-#include "io/output_lock.h"
+#include "io/abort_cleanup.h"
 
 namespace distclust::cli {
 namespace {
@@ -35,7 +35,7 @@ void on_stop(int sig) {
       (void)!write(STDERR_FILENO, n.text, n.len);
     }
   }
-  remove_held_lock_files();  // the process ends now, without its destructors
+  remove_registered_files();  // the process ends now, without its destructors
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }

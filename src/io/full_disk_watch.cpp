@@ -1,12 +1,11 @@
 #include "io/full_disk_watch.h"
 
-#include "io/output_lock.h"
-
 #include <chrono>
 #include <cstdio>
 
 #include "distclust/error.h"
 #include "distclust/log.h"
+#include "io/abort_cleanup.h"
 
 namespace distclust {
 
@@ -32,9 +31,9 @@ void FullDiskWatch::watch(double full_below, double grace_s) {
     // The collective close has not returned for grace_s seconds of a full
     // disk: the output is lost either way; end the job with the cause.
     std::remove(path_.c_str());
-    remove_held_lock_files();  // the abort skips OutputLock's destructor
+    remove_registered_files();  // the abort skips the destructors (OUT.lock, a staged CSV)
     comm_.abort(fmt("writing ", path_, " did not finish: its file system has ", int64_t(free / 1024),
-                    " KiB free: No space left on device (the collective HDF5 close was stuck; ", path_,
+                    " KiB free: No space left on device (the collective HDF5 flush or close was stuck; ", path_,
                     " was removed)"));
   }
 }

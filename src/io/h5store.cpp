@@ -315,7 +315,13 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  if (file_ < 0) throw_hdf5_write_error(("H5Fcreate(" + tmp_ + ")").c_str(), tmp_, __FILE__, __LINE__);
+  if (file_ < 0) {
+    // A full disk can fail the create after the file appeared (no
+    // destructor runs for a throwing constructor): OUT.ckpt.tmp stayed.
+    const std::string desc = fmt("H5Fcreate(", tmp_, ")");
+    if (comm.rank() == 0) std::remove(tmp_.c_str());
+    throw_hdf5_write_error(desc.c_str(), tmp_, __FILE__, __LINE__);
+  }
 }
 
 H5Writer::~H5Writer() {

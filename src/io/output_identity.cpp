@@ -10,6 +10,7 @@
 #include "io/h5store.h"
 #include "distclust/error.h"
 #include "io/h5_util.h"
+#include "io/text_file.h"
 #include "io/h5store.h"
 
 namespace distclust {
@@ -60,11 +61,9 @@ std::string output_config_hash(const std::string& path) {
 }
 
 void write_folder_hash(const std::string& dir, const std::string& hash) {
-  const std::string path = dir + kFolderHash;
-  std::ofstream f(path);
-  f << hash << "\n";
-  f.close();
-  require(static_cast<bool>(f), "cannot write ", path);
+  // Through PATH.tmp, every write checked: an unchecked stream said only
+  // "cannot write", and left an empty hash in place on a full disk.
+  write_text_file(dir + kFolderHash, hash + "\n");
 }
 
 Config stored_params(const H5Reader& r) {

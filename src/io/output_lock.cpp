@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -13,6 +12,7 @@
 #include <utility>
 
 #include "distclust/error.h"
+#include "io/abort_cleanup.h"
 
 namespace distclust {
 namespace {
@@ -72,31 +72,6 @@ int take(const std::string& path, const std::string& what, std::string& why) {
 std::mutex held_mu;
 std::set<std::pair<dev_t, ino_t>> held;
 
-/// The same locks' paths, for remove_held_lock_files(): fixed storage, since
-/// a signal handler may read it at any moment. Slots are taken and freed
-/// under held_mu (a handler only reads).
-struct HeldPath {
-  std::atomic<bool> used{false};
-  char path[4096] = {0};
-};
-constexpr int kMaxHeldPaths = 8;  // a stage holds one, `run` two
-HeldPath held_paths[kMaxHeldPaths];
-
-void note_path(const std::string& path, bool on) {
-  std::lock_guard<std::mutex> lock(held_mu);
-  for (HeldPath& h : held_paths) {
-    if (on && !h.used.load() && path.size() < sizeof(h.path)) {
-      std::memcpy(h.path, path.c_str(), path.size() + 1);
-      h.used.store(true);
-      return;
-    }
-    if (!on && h.used.load() && path == h.path) {
-      h.used.store(false);
-      return;
-    }
-  }
-}
-
 bool held_here(const struct stat& st) {
   std::lock_guard<std::mutex> lock(held_mu);
   return held.count({st.st_dev, st.st_ino}) > 0;
@@ -145,7 +120,7 @@ OutputLock::OutputLock(const std::string& lock_path, const std::string& what, Co
     : path_(lock_path) {
   std::string why;
   if (comm.rank() == 0) fd_ = take(lock_path, what, why);
-  if (fd_ >= 0) note_held(fd_, true), note_path(lock_path, true);
+  if (fd_ >= 0) note_held(fd_, true), remove_at_abnormal_end(lock_path, true);
   comm.broadcast(why, 0);
   if (!why.empty()) throw Error(why);
 }
@@ -153,14 +128,9 @@ OutputLock::OutputLock(const std::string& lock_path, const std::string& what, Co
 OutputLock::~OutputLock() {
   if (fd_ < 0) return;
   note_held(fd_, false);
-  note_path(path_, false);
+  remove_at_abnormal_end(path_, false);
   ::unlink(path_.c_str());  // while still holding it: see take()
   ::close(fd_);
-}
-
-void remove_held_lock_files() noexcept {
-  for (HeldPath& h : held_paths)
-    if (h.used.load()) ::unlink(h.path);
 }
 
 }  // namespace distclust

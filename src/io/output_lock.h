@@ -3,7 +3,8 @@
 // when the process ends, however it ends) and writes its host and pid into
 // it; a second job writing the same output is refused with a message naming
 // the holder. (Without it, a second `extract` truncated the first's OUT.tmp,
-// and the first then committed a corrupt file.)
+// and the first then committed a corrupt file.) The lock file is removed
+// at an abnormal end too (io/abort_cleanup.h).
 #pragma once
 
 #include <string>
@@ -34,13 +35,5 @@ class OutputLock {
   std::string path_;
   int fd_ = -1;
 };
-
-/// Removes the lock files this process holds without releasing the locks
-/// (the kernel does when the process ends): for a stop signal's handler and
-/// an abort, which skip the destructors, and left OUT.lock behind when
-/// mpirun ended rank 0 for another rank's failure. Async-signal-safe
-/// (unlink(2) only). Removing a held lock's file is what the destructor
-/// does too; take() rechecks the inode after locking.
-void remove_held_lock_files() noexcept;
 
 }  // namespace distclust

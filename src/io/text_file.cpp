@@ -9,11 +9,14 @@
 #include <cstring>
 
 #include "distclust/error.h"
+#include "io/abort_cleanup.h"
 #include "io/regular_file.h"
 
 namespace distclust {
 
-void write_text_file(const std::string& path, const std::string& text) {
+void write_text_file(const std::string& path, const std::string& text) { StagedText(path, text).commit(); }
+
+StagedText::StagedText(const std::string& path, const std::string& text) : path_(path), tmp_(path + ".tmp") {
   struct stat st{};
   if (stat(path.c_str(), &st) == 0)
     require(S_ISREG(st.st_mode), path, " exists and is not a regular file (",
@@ -40,10 +43,22 @@ void write_text_file(const std::string& path, const std::string& text) {
     ::unlink(tmp.c_str());
     throw Error(fmt("closing ", tmp, " failed: ", std::strerror(e), "; ", path, " was not written"));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  remove_at_abnormal_end(tmp_, true);
+}
+
+StagedText::~StagedText() {
+  if (committed_) return;
+  remove_at_abnormal_end(tmp_, false);
+  ::unlink(tmp_.c_str());
+}
+
+void StagedText::commit() {
+  committed_ = true;  // renamed, or removed below: nothing left to clean up
+  remove_at_abnormal_end(tmp_, false);
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
     const int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(fmt("cannot rename ", tmp, " to ", path, ": ", std::strerror(e)));
+    ::unlink(tmp_.c_str());
+    throw Error(fmt("cannot rename ", tmp_, " to ", path_, ": ", std::strerror(e)));
   }
 }
 

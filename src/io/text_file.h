@@ -12,6 +12,24 @@ namespace distclust {
 /// Writes text to path whole or throws naming the path and the system's reason.
 void write_text_file(const std::string& path, const std::string& text);
 
+/// write_text_file in two steps, for a text output committed together with
+/// another (assign's CSV with its .h5: written first, the CSV stayed when
+/// the .h5 then failed on a full disk). The constructor writes PATH.tmp
+/// whole (or throws, leaving nothing); commit() renames it to PATH; an
+/// uncommitted one removes PATH.tmp when destroyed.
+class StagedText {
+ public:
+  StagedText(const std::string& path, const std::string& text);
+  ~StagedText();
+  StagedText(const StagedText&) = delete;
+  StagedText& operator=(const StagedText&) = delete;
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  bool committed_ = false;
+};
+
 /// Closes a stream written to `path` (a file of an output folder streamed
 /// row by row) and throws, naming who, the path and the system's reason
 /// (with the disk's free space where it is nearly full), when any write or

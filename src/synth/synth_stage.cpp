@@ -1,7 +1,10 @@
 #include "synth/synth_stage.h"
 
+#include <optional>
+
+#include "comm/root.h"
 #include "distclust/log.h"
-#include "io/output_identity.h"
+#include "io/out_dir.h"
 
 namespace distclust {
 
@@ -21,12 +24,34 @@ const StageDef<SynthImagesParams>& synth_images_stage() {
       nullptr,
       [](const SynthImagesParams& p, Communicator& comm, const StageConfig& cfg) {
         require(!p.out.empty(), "synth images: no output folder given (--out DIR)");
+        // Staged in OUT.tmp and renamed when whole, as export's folders: the
+        // images were written into OUT in place, so a full disk left an old,
+        // whole folder part-overwritten with its old config hash (a run then
+        // skipped it as up to date), or a new one without a hash.
+        std::optional<StagedDir> dir;
+        std::string tmp;
+        run_on_root(comm, "synth images: staging " + p.out, [&] {
+          dir.emplace(p.out, /*force=*/true);  // the overwrite rule (run_stage) decided already
+          tmp = dir->path();
+        });
+        comm.broadcast(tmp, 0);
+        SynthImagesParams q = p;
+        q.out = tmp;
         const int64_t total = int64_t(p.classes) * p.per_class;
         const RowRange mine = row_block(total, comm.rank(), comm.size());
-        const int64_t written = comm.sum(synth_images(p, mine.begin, mine.end));
+        std::string why;
+        int64_t mine_written = 0;
+        try {
+          mine_written = synth_images(q, mine.begin, mine.end);
+        } catch (const std::exception& e) {
+          why = e.what();
+        }
+        if (comm.max(int64_t(!why.empty())))
+          throw Error(fmt(why.empty() ? "synth images: writing failed on another rank" : why, "; ", p.out,
+                          " was not written"));
+        const int64_t written = comm.sum(mine_written);
         // Every rank's images are on disk: the folder is whole.
-        if (comm.rank() == 0) write_folder_hash(p.out, cfg.hash);
-        comm.barrier();
+        run_on_root(comm, "synth images: committing " + p.out, [&] { dir->commit(cfg.hash); });
         log::info("synth images: wrote ", written, " PNGs (", p.classes, " classes x ", p.per_class, ", ", p.size, "x",
                   p.size, ") to ", p.out);
         return StageOutcome{};
