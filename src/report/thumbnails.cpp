@@ -1,9 +1,13 @@
 #include "report/thumbnails.h"
 
+#include <fcntl.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -44,6 +48,24 @@ bool read_file(const std::string& path, int64_t max_bytes, std::vector<uint8_t>&
   return true;
 }
 
+/// Writes bytes to path; "" or the system's reason (cv::imwrite says only
+/// false, and a full disk read as an unreadable image).
+std::string write_whole(const std::string& path, const std::vector<uchar>& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return std::strerror(errno);
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int e = n < 0 ? errno : EIO;
+      ::close(fd);
+      return std::strerror(e);
+    }
+    done += size_t(n);
+  }
+  return ::close(fd) == 0 ? "" : std::strerror(errno);
+}
+
 Thumb one(int64_t row, const std::string& path, const std::string& dir, int size, const ThumbLimits& lim) {
   Thumb t;
   std::vector<uint8_t> bytes;
@@ -60,7 +82,11 @@ Thumb one(int64_t row, const std::string& path, const std::string& dir, int size
     std::snprintf(name, sizeof(name), "thumbs/r%09lld.%s", static_cast<long long>(row), lossless ? "png" : "jpg");
     std::vector<int> opts;
     if (!lossless) opts = {cv::IMWRITE_JPEG_QUALITY, 88};
-    if (!cv::imwrite((fs::path(dir) / name).string(), bgr, opts)) return t.reason = "cannot write the thumbnail", t;
+    std::vector<uchar> enc;
+    if (!cv::imencode(lossless ? ".png" : ".jpg", bgr, enc, opts)) return t.reason = "cannot encode the thumbnail", t;
+    const std::string file = (fs::path(dir) / name).string();
+    if (const std::string why = write_whole(file, enc); !why.empty())
+      return t.write_error = fmt("report: writing ", file, " failed: ", why, disk_space_note(file)), t;
     t.ok = true;
     t.file = name;
     t.width = bgr.cols;
@@ -98,6 +124,7 @@ std::vector<Thumb> make_thumbnails(const std::vector<int64_t>& rows, const std::
     if (omp_get_thread_num() == 0) progress.update(d);
   }
   progress.update(n);  // the last line says 100% (thread 0 may not have counted the last)
+  for (const Thumb& t : out) require(t.write_error.empty(), t.write_error);
   progress.finish();
   return out;
 }

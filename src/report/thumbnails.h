@@ -18,6 +18,9 @@ struct Thumb {
   int width = 0;     ///< pixels of the written image
   int height = 0;
   std::string reason;  ///< why !ok ("cannot open ...", "truncated JPEG ...")
+  /// Writing the thumbnail failed: the report's fault (a full disk), not the
+  /// image's; make_thumbnails throws it rather than show a placeholder.
+  std::string write_error;
 };
 
 /// Limits on what is read for a thumbnail.
@@ -33,7 +36,9 @@ cv::Mat fit_thumbnail(const cv::Mat& rgb, int size);
 /// For each (rows[i], paths[i]) with a non-empty path: reads the file,
 /// decodes it, writes DIR/thumbs/rROW.png (when it fits in `size` already:
 /// lossless and small) or .jpg. Never throws for a bad image: the result
-/// says why. paths are used as given (resolve them first).
+/// says why. Throws Error when a thumbnail cannot be written (counted as an
+/// unreadable image, a full disk gave a report of placeholders). paths are
+/// used as given (resolve them first).
 std::vector<Thumb> make_thumbnails(const std::vector<int64_t>& rows, const std::vector<std::string>& paths,
                                    const std::string& dir, int size, const ThumbLimits& limits = {});
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/test_common.h"
 #include "distclust/error.h"
 #include "report/clustering.h"
 #include "io/h5_strings.h"
@@ -260,6 +261,18 @@ TEST_F(report_files, thumbnails_GoodBadAndMissingImages) {
   EXPECT_EQ(t[3].reason, "file not found");
   EXPECT_FALSE(t[4].ok);  // no path: nothing tried
   EXPECT_TRUE(t[4].reason.empty());
+}
+
+// A thumbnail that cannot be written is the report's failure, with the
+// system's reason: it was counted as an unreadable image and shown as a
+// placeholder (a full disk gave a report of placeholders).
+TEST_F(report_files, thumbnails_AWriteFailureThrowsWithTheCause) {
+  cv::Mat small(20, 30, CV_8UC3, cv::Scalar(1, 2, 3));
+  cv::imwrite(at("small.png"), small);
+  fs::create_directories(at("rep2/thumbs/r000000008.png"));  // the thumbnail's name taken by a folder
+  const std::string msg = test::error_of([&] { make_thumbnails({8}, {at("small.png")}, at("rep2"), 64); });
+  EXPECT_NE(msg.find("report: writing " + at("rep2") + "/thumbs/r000000008.png failed: Is a directory"), std::string::npos)
+      << msg;
 }
 
 TEST_F(report_files, clustering_ArrayRowIdsAreNotFiles) {
