@@ -66,8 +66,12 @@ void open_rank_file(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);  // --log-dir logs: made if missing (errors: the open below names it)
   std::string path = dir + "/rank-" + std::to_string(s.rank) + ".log";
+  errno = 0;
   s.file.open(path, std::ios::app);
-  if (!s.file) throw Error(fmt("cannot open log file ", path, " for writing"));
+  const int e = errno;  // the open(2)'s reason: a read-only or missing folder said nothing more
+  if (!s.file)
+    throw Error(fmt("cannot open log file ", path, " for writing", e ? std::string(": ") + std::strerror(e) : "",
+                    ec ? " (creating " + dir + ": " + ec.message() + ")" : ""));
   s.path = path;
 }
 

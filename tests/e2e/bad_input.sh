@@ -70,6 +70,9 @@ check 1 "ok.h5: /features is 100 x 8 and k=3 but km6.h5: /centroids is 3 x 6 flo
 check 1 "but km6.h5: /centroids is 3 x 6 float32 (expected 4 x 6)" kmeans --features d6.h5 --k 4 --init-centroids km6.h5
 printf 'kmeans:\n  k: [1, 2\n' > broken.yaml
 check 1 "broken.yaml: YAML error at line" kmeans --features ok.h5 --config broken.yaml
+# A --log-dir that cannot be made: the system's reason (it said only "cannot open").
+touch afile
+check 1 "cannot open log file afile/x/rank-0.log for writing: Not a directory" kmeans --features ok.h5 --k 3 --log-dir afile/x
 printf 'kmaens:\n  k: 3\n' > typo.yaml
 check 1 "unknown section 'kmaens'" kmeans --features ok.h5 --config typo.yaml
 # An empty or blank --out: refused before any work (it ran the whole stage,
