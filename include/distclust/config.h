@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "distclust/error.h"
@@ -32,6 +33,15 @@ void parse_value(const std::string& where, const std::string& text, double& out)
 void parse_value(const std::string& where, const std::string& text, float& out);
 /// Text values are expanded as a shell would expand a path (expand_env).
 void parse_value(const std::string& where, const std::string& text, std::string& out);
+
+/// Where a value comes from. A config file or --set: spaces around it are
+/// trimmed and ~ and $VAR expanded (expand_env). A command-line flag: the
+/// shell expanded it already, so it is taken as given (a second expansion
+/// wrote --out 'o/km$x.h5' to o/kmzzz.h5, and ' g.h5' was trimmed to
+/// g.h5); only a leading ~/ is expanded (`--out=~/x` reaches us as
+/// typed), and a blank value counts as empty.
+enum class TextSource { config, flag };
+void parse_value(const std::string& where, const std::string& text, std::string& out, TextSource source);
 void parse_value(const std::string& where, const std::string& text, std::vector<float>& out);
 
 std::string to_text(bool v);
@@ -49,11 +59,15 @@ std::string yaml_text(const std::string& v);
 
 /// Sets field `key` of params from text; returns false when no field has that name.
 template <class P>
-bool set_field(P& params, const std::string& section, const std::string& key, const std::string& text) {
+bool set_field(P& params, const std::string& section, const std::string& key, const std::string& text,
+               TextSource source = TextSource::config) {
   bool found = false;
   auto v = [&](const char* name, auto& field, const char*) {
     if (key == name) {
-      parse_value(section + "." + key, text, field);
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>)
+        parse_value(section + "." + key, text, field, source);
+      else
+        parse_value(section + "." + key, text, field);
       found = true;
     }
   };

@@ -1,5 +1,8 @@
 // `distclust assign` as a stage (core/stage.h) and its run.
 #include "assign/assign_parts.h"
+
+#include <filesystem>
+
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "io/out_dir.h"
@@ -8,6 +11,8 @@
 #include "kmeans/kmeans_file.h"
 
 namespace distclust {
+
+namespace fs = std::filesystem;
 
 void AssignParams::validate() const {
   require(!source.empty() || !features.empty(), "assign: no new rows given: --source DIR (images) or --features F.h5");
@@ -32,8 +37,15 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
   }
   for (const std::string& out : {in.csv, extracted})
     if (!out.empty()) OutputLock::require_no_run_in(out, comm);
-  require(extracted.empty() || (extracted != p.out && extracted != in.csv), "assign: --features-out ", extracted,
-          " is also an output of this command");
+  // As the file system resolves them: --csv ./t/n.h5 beside --out t/n.h5
+  // passed the string check, and the CSV's rename failed after OUT's commit.
+  auto same = [](const std::string& a, const std::string& b) {
+    std::error_code ea, eb;
+    return fs::weakly_canonical(fs::absolute(a), ea) == fs::weakly_canonical(fs::absolute(b), eb);
+  };
+  require(!same(in.csv, p.out), "assign.csv: ", in.csv, " is also --out ", p.out);
+  require(extracted.empty() || (!same(extracted, p.out) && !same(extracted, in.csv)), "assign: --features-out ",
+          extracted, " is also an output of this command");
   require_replaceable_text("assign", in.csv, assign::kCsvHeader, p.force, comm);
   assign::refuse_embedding_clusters(in);
   assign::refuse_foreign_models(in, comm);

@@ -50,7 +50,7 @@ class ParamFlags {
     for (const auto& e : entries_) {
       if (e.section != section || e.opt->count() == 0) continue;
       const std::string value = e.is_bool ? to_text(*e.flag) : *e.value;
-      set_field(params, section, list_key(section, e.key, value), value);
+      set_field(params, section, list_key(section, e.key, value), value, TextSource::flag);
     }
   }
 

@@ -123,7 +123,20 @@ std::string expand_env(const std::string& where, const std::string& text) {
 }
 
 void parse_value(const std::string& where, const std::string& text, std::string& out) {
-  out = expand_env(where, trim(text));
+  parse_value(where, text, out, TextSource::config);
+}
+
+void parse_value(const std::string& where, const std::string& text, std::string& out, TextSource source) {
+  if (source == TextSource::config) {
+    out = expand_env(where, trim(text));
+    return;
+  }
+  if (trim(text).empty()) {
+    out.clear();
+    return;
+  }
+  const bool home = text[0] == '~' && (text.size() == 1 || text[1] == '/');
+  out = home ? expand_env(where, "~") + text.substr(1) : text;
 }
 
 void parse_value(const std::string& where, const std::string& text, std::vector<float>& out) {
@@ -310,7 +323,9 @@ void Config::unknown_key(const std::string& section, const std::string& key,
 std::string yaml_text(const std::string& v) {
   std::string out = "\"";
   for (const char c : v) {
-    if (c == '"' || c == '\\') {
+    if (c == '$') {
+      out += "$$";  // read back through expand_env: a literal $ stays one
+    } else if (c == '"' || c == '\\') {
       out += '\\';
       out += c;
     } else if (static_cast<unsigned char>(c) < 0x20) {

@@ -35,6 +35,12 @@ void RunParams::validate() const {
   const std::filesystem::path w = std::filesystem::weakly_canonical(std::filesystem::absolute(workdir), ec);
   require(!ec && w != w.root_path(), "run.workdir = '", workdir,
           "': give a folder of its own for the job's outputs, not the file system root");
+  // eval and report get the run's clusterings as one "NAME=FILE,..." list
+  // (eval.compare): a comma in the workdir split a path, and the run failed
+  // on a key the user never set.
+  require(workdir.find(',') == std::string::npos, "run.workdir = '", workdir,
+          "': a comma in the workdir is not supported (the run passes its files to eval and report as a "
+          "comma-separated list); choose another folder name");
   stage_list();
 }
 

@@ -106,6 +106,8 @@ expect_refusal() {  # NAME PATTERN ARGS...
 }
 expect_refusal "pixels features" "dimension mismatch: pix.h5" --features pix.h5
 expect_refusal "another model" "backbone mismatch: other.h5 has model" --features other.h5
+# The same file by another spelling: the CSV's rename failed after OUT's commit.
+expect_refusal "--csv naming --out" "assign.csv: ./bad.h5 is also --out bad.h5" --features new.features.h5 --csv ./bad.h5
 # From another folder the run's relative model path (m.pt) is not there: said
 # as such (it read as "the model changed"), and --backbone finds it.
 mkdir -p elsewhere

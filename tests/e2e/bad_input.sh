@@ -98,4 +98,13 @@ for out in - x.h5.tmp x.h5.lock x.h5.ckpt rep.tmp/; do
   [[ -z "$(ls -A)" || "$(ls -A)" == out.txt ]] || { ls -A; fail "--out '$out' left files"; }
 done
 cd ..
+# Flag values are taken as given (the shell expanded them already): 'km$x.h5'
+# was expanded a second time and written to kmzzz.h5.
+n=$((n + 1))
+x=zzz timeout 60 "$DC" kmeans --features ok.h5 --k 3 --out 'km$x.h5' >flag.txt 2>&1 || { cat flag.txt; fail "--out 'km\$x.h5'"; }
+[[ -e 'km$x.h5' && ! -e kmzzz.h5 ]] || { ls; fail "a flag value was expanded again"; }
+# run: a comma in the workdir split the run's own eval.compare list.
+n=$((n + 1))
+if timeout 60 "$DC" run --workdir 'a,b' --set run.stages=extract,kmeans >cw.txt 2>&1; then fail "a workdir with a comma accepted"; fi
+grep -q "run.workdir = 'a,b': a comma in the workdir is not supported" cw.txt || { cat cw.txt; fail "the comma workdir message"; }
 pass "$n bad-input cases"

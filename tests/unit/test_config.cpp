@@ -101,6 +101,42 @@ TEST(Config, NonFiniteNumbersAreRefusedByName) {
   EXPECT_EQ(d, 1e300);
 }
 
+// Flag values were expanded a second time after the shell ('o/km$x.h5'
+// written to o/kmzzz.h5) and trimmed (' g.h5' written to g.h5); config
+// files and --set keep expanding and trimming, as documented.
+TEST(Config, FlagTextIsTakenAsGiven) {
+  setenv("DC_TEST_X", "zzz", 1);
+  std::string out;
+  parse_value("kmeans.out", "o/km$DC_TEST_X.h5", out, TextSource::flag);
+  EXPECT_EQ(out, "o/km$DC_TEST_X.h5");
+  parse_value("extract.source", " g.h5\t", out, TextSource::flag);
+  EXPECT_EQ(out, " g.h5\t");
+  parse_value("report.title", "Prices in $USD_NOT_SET", out, TextSource::flag);
+  EXPECT_EQ(out, "Prices in $USD_NOT_SET");
+  parse_value("kmeans.out", "  ", out, TextSource::flag);
+  EXPECT_EQ(out, "");  // blank: no output given, as before
+  parse_value("kmeans.out", "~/k.h5", out, TextSource::flag);
+  EXPECT_EQ(out, std::string(getenv("HOME")) + "/k.h5");  // --out=~/k.h5 reaches us unexpanded
+  parse_value("kmeans.out", " o/km$DC_TEST_X.h5 ", out, TextSource::config);
+  EXPECT_EQ(out, "o/kmzzz.h5");
+  unsetenv("DC_TEST_X");
+}
+
+// Stored settings (an output's params, config.resolved.yaml) are read back
+// through the same expansion: a literal $ was written bare and expanded
+// again (assign of a run whose model path held a $ failed; a reused
+// config.resolved.yaml wrote elsewhere).
+TEST(Config, StoredTextReadsBackAsItself) {
+  EXPECT_EQ(yaml_text(std::string("m$v/a\"b")), "\"m$$v/a\\\"b\"");
+  KMeansParams p;
+  p.out = "r$HOME/$x/k.h5";
+  ResolvedConfig rc;
+  rc.add("kmeans", p);
+  KMeansParams q;
+  Config::parse(rc.yaml(), "stored").apply("kmeans", q);
+  EXPECT_EQ(q.out, p.out);
+}
+
 TEST(Config, MissingFileAndBadYamlAreClear) {
   std::string e = error_of([] { Config::load("/nonexistent/x.yaml"); });
   EXPECT_NE(e.find("/nonexistent/x.yaml does not exist"), std::string::npos) << e;
