@@ -92,9 +92,12 @@ class ClusterLinker {
     fs::path src = resolve_image_path(path, p_.image_root);
     source_dirs.insert(src.parent_path().string());
     std::error_code ec;
-    if (!fs::is_regular_file(src, ec)) {
-      if (s_.missing == 0) first_missing_ = path;
-      if (s_.missing++ < 5) log::warn("export: row ", i, ": ", path, " is not a readable file; left out of the folders");
+    const fs::file_status st = fs::status(src, ec);
+    if (ec || !fs::is_regular_file(st)) {
+      // The system's reason: a path over PATH_MAX read as "not a readable file".
+      const std::string why = ec ? ec.message() : fs::exists(st) ? "not a regular file" : "does not exist";
+      if (s_.missing == 0) first_missing_ = path, first_missing_why_ = why;
+      if (s_.missing++ < 5) log::warn("export: row ", i, ": ", path, ": ", why, "; left out of the folders");
       return;
     }
     fs::path sub = root_ / "clusters" / cluster_folder_name(c);
@@ -133,8 +136,8 @@ class ClusterLinker {
     if (s_.missing > 0 && s_.linked == 0)
       throw Error(fmt("export: none of the ", s_.missing, " image paths in ", p_.features,
                       " is a readable file (first: ", first_missing_, ", looked for at ",
-                      fs::absolute(resolve_image_path(first_missing_, p_.image_root)).string(),
-                      "): relative paths are resolved from --image-root (default: the current folder); pass the "
+                      fs::absolute(resolve_image_path(first_missing_, p_.image_root)).string(), ": ",
+                      first_missing_why_, "): relative paths are resolved from --image-root (default: the current folder); pass the "
                       "folder extract ran in, or extract again (new features files store absolute paths); ",
                       dir.out(), " was not written"));
   }
@@ -145,7 +148,7 @@ class ClusterLinker {
   std::vector<char> made_;  ///< [k] cluster folder created
   ExportSummary& s_;
   const int width_;         ///< digits of the row prefix
-  std::string first_failure_, first_missing_;
+  std::string first_failure_, first_missing_, first_missing_why_;
 };
 
 /// One assignments.csv line for row i.

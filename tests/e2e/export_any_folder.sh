@@ -26,9 +26,18 @@ if (cd b && dcrun 1 export --features ../a/f.h5 --pred ../a/km.h5 --out exp2 >ou
 fi
 grep -q "none of the 12 image paths .* is a readable file (first: imgs/" b/out2.txt || { cat b/out2.txt; fail "unclear error"; }
 grep -q -- "--image-root" b/out2.txt || fail "the error does not name --image-root"
+grep -q "/b/imgs/.*: No such file or directory): relative" b/out2.txt || { cat b/out2.txt; fail "the error does not say why"; }
 [[ ! -e b/exp2 ]] || fail "an empty export was written"
 (cd b && dcrun 1 export --features ../a/f.h5 --pred ../a/km.h5 --image-root ../a --out exp3 >/dev/null) || fail "--image-root did not resolve them"
 [[ $(find b/exp3/clusters -type l | wc -l) == 12 ]] || fail "--image-root: not every image linked"
+# A path the system cannot take (over PATH_MAX) says the system's reason:
+# it read as "not a readable file" and --image-root could not help.
+$PY -c "
+import h5py, numpy as np
+f = h5py.File('a/f.h5', 'a'); n = len(f['ids']); del f['ids']
+f['ids'] = np.array(['/' + 'd' * 250 + '/' + 'e' * 4000 + '/%d.png' % i for i in range(n)], dtype='S4300')"
+if dcrun 1 export --features a/f.h5 --pred a/km.h5 --out exp4 >out4.txt 2>&1; then fail "export of unusable paths exited 0"; fi
+grep -q "File name too long" out4.txt || { cat out4.txt; fail "the system's reason (File name too long) is not said"; }
 # A file name longer than 200 bytes is shortened at a character boundary:
 # it was cut inside a two-byte UTF-8 character (an invalid name).
 mkdir -p u/src/c
