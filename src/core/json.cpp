@@ -239,6 +239,23 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
+std::string escape_invalid_utf8(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_length(s, i);
+    if (n > 0) {
+      out.append(s, i, n);
+      i += n;
+      continue;
+    }
+    char esc[8];
+    std::snprintf(esc, sizeof(esc), "\\x%02X", unsigned(static_cast<unsigned char>(s[i])));
+    out += esc;
+    ++i;
+  }
+  return out;
+}
+
 std::string string_list(const std::vector<std::string>& items) {
   std::string s = "[";
   for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + quote(items[i]);

@@ -35,6 +35,12 @@ std::string quote(const std::string& s);
 /// forms, no surrogates, at most U+10FFFF), or 0 when it is not one.
 size_t utf8_length(const std::string& s, size_t i);
 
+/// s with each byte that is not part of well-formed UTF-8 written as the
+/// four characters \xNN: valid UTF-8 that keeps names apart, for names
+/// people read (class folders "caf\xE9" and "caf\xE8" both became
+/// "caf\uFFFD" in quote(), one class name for two classes).
+std::string escape_invalid_utf8(const std::string& s);
+
 /// A JSON list of strings: ["a", "b"].
 std::string string_list(const std::vector<std::string>& items);
 

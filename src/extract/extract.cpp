@@ -256,7 +256,11 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   out->attr("model", model_fingerprint(p));
   out->attr("preprocessing", m.preprocessing);
   out->attr("source", src->describe());
-  out->attr("class_names", json::string_list(src->class_names()));
+  // Folder names need not be UTF-8: kept apart (quote() alone made two
+  // Latin-1 names one), and readable.
+  std::vector<std::string> names = src->class_names();
+  for (std::string& name : names) name = json::escape_invalid_utf8(name);
+  out->attr("class_names", json::string_list(names));
   out->attr("params", cfg.yaml);
   out->attr("invalid_rows", s.invalid);
   out->commit();

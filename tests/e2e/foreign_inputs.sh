@@ -166,3 +166,16 @@ PY
 "$DC" kmeans --features filled.h5 --k 3 --out km_filled.h5 >filled.txt 2>&1 || { cat filled.txt; fail "user fill values refused"; }
 $PY -c "import h5py; a = h5py.File('km_filled.h5', 'r')['assign'][:]; assert (a >= 0).all(), 'a row left out'"
 pass "unwritten chunks, unallocated storage and a damaged link are refused by name (1 and 3 ranks)"
+# Class folders whose names are not UTF-8 (Latin-1 "caf\xe9", "caf\xe8"):
+# both became "caf\ufffd", one name for two classes in the report and CSV.
+"$DC" synth images --classes 2 --per-class 4 --size 16 --out lat1 >/dev/null
+$PY - <<'PY'
+import os
+os.rename(b"lat1/class_00", b"lat1/caf\xe9"); os.rename(b"lat1/class_01", b"lat1/caf\xe8")
+PY
+"$DC" extract --source lat1 --backbone pixels --pixels-size 8 --out lat1.h5 >lat1.txt 2>&1 || { cat lat1.txt; fail "Latin-1 class folders"; }
+$PY -c "
+import h5py, json
+names = json.loads(h5py.File('lat1.h5', 'r').attrs['class_names'])
+assert sorted(names) == ['caf\\\\xE8', 'caf\\\\xE9'], names" || fail "Latin-1 class names not kept apart"
+pass "Latin-1 class folder names kept apart: caf\\xE8, caf\\xE9"

@@ -232,6 +232,10 @@ TEST(report_h5_strings, JsonQuoteWritesValidUtf8) {
   EXPECT_EQ(json::quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
   EXPECT_EQ(json::quote("\xe2\x82"), "\"\\ufffd\\ufffd\"");         // cut short
   EXPECT_EQ(json::quote("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
+  // Class names: two Latin-1 folders became one name; now kept apart, readable.
+  EXPECT_EQ(json::escape_invalid_utf8("caf\xe9"), "caf\\xE9");
+  EXPECT_EQ(json::escape_invalid_utf8("caf\xe8"), "caf\\xE8");
+  EXPECT_EQ(json::escape_invalid_utf8("\xc3\xa9t\xc3\xa9 \xe2\x82"), "\xc3\xa9t\xc3\xa9 \\xE2\\x82");
   std::vector<std::string> out;
   ASSERT_TRUE(parse_json_string_list(json::string_list({"caf\xe9", "ok"}), out));
   EXPECT_EQ(out, (std::vector<std::string>{"caf\xef\xbf\xbd", "ok"}));
