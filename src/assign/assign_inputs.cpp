@@ -96,6 +96,13 @@ void refuse_embedding_clusters(const Inputs& in) {
     } catch (const YAML::Exception&) {
       continue;  // not distclust's params: the reading of the file itself reports what is wrong
     }
+    // Stored settings write a $ as $$ (config.cpp yaml_text): read back as
+    // Config::parse reads them ('e$$x/embed.h5' was looked for as such, and
+    // this check never fired). Files from before that escaping stay as written.
+    try {
+      input = expand_env(file + ": its stored " + section + ".features", input);
+    } catch (const Error&) {
+    }
     // Stored as given when the run started, maybe relative to another folder.
     if (!exists(input)) input = (fs::path(file).parent_path() / fs::path(input).filename()).string();
     if (!exists(input) || string_attr(input, "stage") != "embed") continue;

@@ -1,6 +1,7 @@
 // assign's outputs: OUT (assign.h5, the schema in assign.h) and its CSV.
 #include "assign/assign_parts.h"
 
+#include <cstdio>
 #include <optional>
 
 #include "comm/root.h"
@@ -95,9 +96,11 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   w.attr("gmm", in.gmm);
   w.attr("params", cfg.yaml);
   w.attr("config_hash", cfg.hash);
-  // The CSV is staged (CSV.tmp, whole) before OUT's commit and renamed after
-  // it: when either fails neither is left behind (written first, the CSV
-  // stayed when OUT's commit then failed on a full disk).
+  // The CSV in place first, OUT last: OUT is what a run checks as up to
+  // date, so nothing may leave OUT without its CSV (renamed after OUT, a
+  // stop in between left OUT alone, and the run skipped assign from then
+  // on). When OUT's commit fails the new CSV is removed (it stayed); a stop
+  // between the two leaves a CSV without OUT, which the rerun replaces.
   const std::vector<int64_t> all_assign = gather_rows_to_root(comm, assign, N);
   const std::vector<float> all_conf = gather_rows_to_root(comm, confidence, N);
   const std::vector<int64_t> all_km = km ? gather_rows_to_root(comm, km->assign, N) : std::vector<int64_t>();
@@ -109,8 +112,13 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   run_on_root(comm, "writing " + in.csv, [&] {
     csv.emplace(in.csv, csv_text(in, N, all_assign, all_conf, all_km, all_km_conf, all_gm, all_gm_conf, labels));
   });
-  w.commit();
   run_on_root(comm, "committing " + in.csv, [&] { csv->commit(); });
+  try {
+    w.commit();
+  } catch (...) {
+    if (comm.rank() == 0) std::remove(in.csv.c_str());
+    throw;
+  }
 }
 
 }  // namespace distclust::assign

@@ -44,6 +44,8 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
     return fs::weakly_canonical(fs::absolute(a), ea) == fs::weakly_canonical(fs::absolute(b), eb);
   };
   require(!same(in.csv, p.out), "assign.csv: ", in.csv, " is also --out ", p.out);
+  require_output_name("assign.csv", in.csv);
+  if (!extracted.empty()) require_output_name("assign.features_out", extracted);
   require(extracted.empty() || (!same(extracted, p.out) && !same(extracted, in.csv)), "assign: --features-out ",
           extracted, " is also an output of this command");
   require_replaceable_text("assign", in.csv, assign::kCsvHeader, p.force, comm);

@@ -23,6 +23,7 @@ void add_synth_commands(CLI::App& app) {
     SynthFeaturesParams p;
     resolve(ctx, cl, "synth_features", p);
     // The rules every stage's output follows (pipeline/stage_config.h's run_stage).
+    require_output_name("synth_features.out", p.out);
     require_not_directory(p.out);
     OutputLock::require_no_run_in(p.out, *ctx.comm);
     OutputLock lock(OutputLock::path_for(p.out), "output " + p.out, *ctx.comm);

@@ -86,6 +86,10 @@ struct RunLayout {
 struct StageConfig {
   std::string yaml;
   std::string hash;
+  /// The identities of the input files that went into the hash
+  /// (pipeline/stage_config.h inputs_identity), "" when the stage identifies
+  /// its inputs otherwise: run_stage's input watch must start from these.
+  std::string inputs = "";
 };
 
 /// What a stage reports to the run's summary.

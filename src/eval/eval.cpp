@@ -13,6 +13,7 @@
 #include "io/rows_identity.h"
 #include "io/h5store.h"
 #include "io/row_columns.h"
+#include "io/input_watch.h"
 #include "io/text_file.h"
 #include "distclust/log.h"
 #include "eval/metrics.h"
@@ -113,6 +114,9 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
       if (!p.out.empty()) {
         // The file also names the config hash it was made with (`run` reads it back).
         const std::string text = hash.empty() ? json : json.substr(0, json.size() - 1) + ", \"config_hash\": \"" + hash + "\"}";
+        // An input replaced while eval ran (io/input_watch.h).
+        if (const std::string changed = changed_inputs_here(); !changed.empty())
+          throw Error(fmt(changed, "; ", p.out, " was not written (run the stage again)"));
         write_text_file(p.out, text + "\n");
         stop_note_committed(p.out);  // a stop now is after it (until the next stage starts)
       }

@@ -26,6 +26,12 @@ InputWatch::InputWatch(const std::vector<std::string>& files, Communicator& comm
 
 InputWatch::~InputWatch() { g_watch = previous_; }
 
+std::string InputWatch::identities() const {
+  std::string out;
+  for (const auto& f : files_) out += f.second + ";";
+  return out;
+}
+
 std::string InputWatch::changed() const {
   for (const auto& [path, was] : files_) {
     const std::string now = file_identity(path);
@@ -36,9 +42,11 @@ std::string InputWatch::changed() const {
   return "";
 }
 
+std::string changed_inputs_here() { return g_watch != nullptr ? g_watch->changed() : std::string(); }
+
 std::string changed_inputs(Communicator& comm) {
   std::string why;
-  if (g_watch != nullptr && comm.rank() == 0) why = g_watch->changed();
+  if (comm.rank() == 0) why = changed_inputs_here();
   comm.broadcast(why, 0);
   return why;
 }

@@ -26,6 +26,9 @@ class InputWatch {
   /// "" when every watched file still has its identity, else which changed
   /// and how (this process alone: the caller agrees on it).
   std::string changed() const;
+  /// The identities taken at the start, as pipeline/stage_config.h's
+  /// inputs_identity writes them ("ID;" per file).
+  std::string identities() const;
 
  private:
   std::vector<std::pair<std::string, std::string>> files_;  ///< path, identity at the start
@@ -34,6 +37,11 @@ class InputWatch {
 
 /// Collective: the watched inputs' change (InputWatch::changed, taken on
 /// rank 0 of comm), or "" when nothing changed or nothing is watched.
+/// commit_output asks it (the HDF5 outputs).
 std::string changed_inputs(Communicator& comm);
+
+/// The same on this process alone, for commits made on one rank: an output
+/// folder's (StagedDir::commit: report, export), eval's scores.json.
+std::string changed_inputs_here();
 
 }  // namespace distclust

@@ -12,6 +12,7 @@
 #include "core/stop_note.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
+#include "io/input_watch.h"
 #include "io/output_identity.h"
 
 namespace fs = std::filesystem;
@@ -108,6 +109,9 @@ StagedDir::~StagedDir() {
 }
 
 void StagedDir::commit(const std::string& hash) {
+  // An input replaced while the folder was made (io/input_watch.h).
+  if (const std::string changed = changed_inputs_here(); !changed.empty())
+    throw Error(fmt(changed, "; ", out_, " was not written (run the stage again)"));
   if (!hash.empty()) write_folder_hash(tmp_, hash);
   std::error_code ec;
   fs::remove(tmp_ + kStagingMarker, ec);  // not part of the output

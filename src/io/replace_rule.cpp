@@ -22,13 +22,13 @@ void require_not_directory(const std::string& out) {
   require(out.empty() || !fs::is_directory(out, ec), "output ", out, " is a directory, expected a file name");
 }
 
-void require_output_name(const std::string& stage, const std::string& out) {
-  require(out != "-", stage, ".out is '-': outputs are files (there is no output to stdout); give a file name");
+void require_output_name(const std::string& key, const std::string& out) {
+  require(out != "-", key, " is '-': outputs are files (there is no output to stdout); give a file name");
   std::string name = out;
   while (name.size() > 1 && name.back() == '/') name.pop_back();
   for (const char* suffix : {".tmp", ".lock", ".ckpt"}) {
     const std::string s = suffix;
-    require(name.size() <= s.size() || name.compare(name.size() - s.size(), s.size(), s) != 0, stage, ".out is '",
+    require(name.size() <= s.size() || name.compare(name.size() - s.size(), s.size(), s) != 0, key, " is '",
             out, "': names ending in ", s,
             " are distclust's own (OUT.tmp while writing, OUT.lock, OUT.ckpt); choose another name");
   }

@@ -23,10 +23,12 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
 /// by the rule above ("pass --force"), then, with --force, as a directory.
 void require_not_directory(const std::string& out);
 
-/// Throws, naming `stage`, when `out` is "-" (there is no stdout output) or
-/// ends in .tmp, .lock or .ckpt: distclust's names for OUT's staging copy,
-/// lock and checkpoint, so `--out x.h5.tmp` collided with a job writing x.h5.
-void require_output_name(const std::string& stage, const std::string& out);
+/// Throws, naming `key` (kmeans.out, assign.csv), when `out` is "-" (there
+/// is no stdout output) or ends in .tmp, .lock or .ckpt: distclust's names
+/// for an output's staging copy, lock and checkpoint, so `--out x.h5.tmp`
+/// collided with a job writing x.h5, and `assign --csv OUT.lock` was
+/// renamed onto OUT's lock and deleted with it.
+void require_output_name(const std::string& key, const std::string& out);
 
 /// True when `path` is a regular file (not a link) whose first bytes are
 /// `prefix`: how outputs without a config hash are known as distclust's.

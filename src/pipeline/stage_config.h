@@ -41,7 +41,8 @@ StageConfig stage_config(const StageDef<P>& def, const P& p, Communicator& comm)
   rc.add(def.name, q);
   const std::string inputs = def.identity ? def.identity(p, comm)
                                           : inputs_identity(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm);
-  return {rc.yaml(), config_hash(q, def.not_hashed, inputs + (def.compute_hashed ? compute_identity() : ""))};
+  return {rc.yaml(), config_hash(q, def.not_hashed, inputs + (def.compute_hashed ? compute_identity() : "")),
+          def.identity ? std::string() : inputs};
 }
 
 /// Whether a params struct has a `force` field (the overwrite rule's escape).
@@ -64,7 +65,7 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
   stop_note_clear();  // a stop from now on is in this stage, before its commit
   const std::string out = def.out(p);
   require(!out.empty() || def.out_optional, def.name, ".out: no output given (--out ", def.output, ")");
-  if (!out.empty()) require_output_name(def.name, out);
+  if (!out.empty()) require_output_name(def.name + ".out", out);
   // An input is a distclust output too, so the overwrite rule alone would
   // let --out name it (kmeans --out features.h5 replaced the features).
   if (def.inputs) require_apart(out, def.inputs(p));
@@ -82,8 +83,13 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
     require_replaceable(def.name, out, p.force, comm);
   else
     require_replaceable(def.name, out, false, comm);
-  // Its input files, checked again at the commit (io/input_watch.h).
+  // Its input files, checked again at the commit (io/input_watch.h), from
+  // the identities its config hash was made of: one replaced in between
+  // (the lock, the checks above) is refused now.
   InputWatch watch(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm);
+  if (!cfg.inputs.empty() && watch.identities() != cfg.inputs)
+    throw Error(fmt(def.name, ": an input changed as the stage started (", cfg.inputs, " when its settings were read, ",
+                    watch.identities(), " now): run it again"));
   return def.run(p, comm, cfg);
 }
 

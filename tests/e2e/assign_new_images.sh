@@ -108,6 +108,14 @@ expect_refusal "pixels features" "dimension mismatch: pix.h5" --features pix.h5
 expect_refusal "another model" "backbone mismatch: other.h5 has model" --features other.h5
 # The same file by another spelling: the CSV's rename failed after OUT's commit.
 expect_refusal "--csv naming --out" "assign.csv: ./bad.h5 is also --out bad.h5" --features new.features.h5 --csv ./bad.h5
+# OUT's own lock as the CSV: renamed onto it and deleted with it, rc 0.
+expect_refusal "--csv OUT's lock" "assign.csv is 'bad.h5.lock'" --features new.features.h5 --csv bad.h5.lock
+# A stop right after OUT's commit leaves OUT with its CSV (the CSV came
+# after OUT, and a stop between left OUT alone: run then skipped assign).
+set +e
+DISTCLUST_FAULT_SIGNAL_AT=committed "$DC" assign --run w --features new.features.h5 --out late.h5 >late.txt 2>&1; rc=$?
+set -e
+[[ $rc -eq 143 && -s late.h5 && -s late.csv ]] || { cat late.txt; ls; fail "a stop after OUT's commit: rc $rc, OUT without its CSV"; }
 # From another folder the run's relative model path (m.pt) is not there: said
 # as such (it read as "the model changed"), and --backbone finds it.
 mkdir -p elsewhere

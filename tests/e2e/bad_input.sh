@@ -103,6 +103,10 @@ cd ..
 n=$((n + 1))
 x=zzz timeout 60 "$DC" kmeans --features ok.h5 --k 3 --out 'km$x.h5' >flag.txt 2>&1 || { cat flag.txt; fail "--out 'km\$x.h5'"; }
 [[ -e 'km$x.h5' && ! -e kmzzz.h5 ]] || { ls; fail "a flag value was expanded again"; }
+# synth features kept its own copy of the output rules, without the names.
+n=$((n + 1))
+if timeout 60 "$DC" synth features --n 50 --d 4 --out x.h5.tmp >sx.txt 2>&1; then fail "synth features --out x.h5.tmp accepted"; fi
+grep -q "synth_features.out is 'x.h5.tmp'" sx.txt || { cat sx.txt; fail "synth features: the refused name"; }
 # run: a comma in the workdir split the run's own eval.compare list.
 n=$((n + 1))
 if timeout 60 "$DC" run --workdir 'a,b' --set run.stages=extract,kmeans >cw.txt 2>&1; then fail "a workdir with a comma accepted"; fi

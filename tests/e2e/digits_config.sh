@@ -44,6 +44,18 @@ mkdir -p new && cp "$(ls -d "$shared"/data/mnist-test/3/* | head -1)" new/
 if dcrun 1 assign --run w2 --source new --out new.h5 >assign.txt 2>&1; then fail "assign applied clusters of an embedding"; fi
 grep -q "clustered the embedding .*no transform for new rows" assign.txt || { cat assign.txt; fail "no clear error from assign"; }
 pass "assign refuses a run that clustered its embedding, naming why"
+# The same when the stored path holds a $ (stored as $$, read back as $):
+# read raw, 'e$$x/embed.h5' was not found and the refusal never fired.
+mkdir -p r2 'e$x' && cp w2/embed.h5 'e$x/' && cp w2/features.h5 w2/gmm.h5 r2/
+$PY -c "
+import h5py
+with h5py.File('r2/gmm.h5', 'a') as f:
+    p = f.attrs['params']; p = p.decode() if isinstance(p, bytes) else p
+    assert 'w2/embed.h5' in p, p
+    f.attrs['params'] = p.replace('w2/embed.h5', 'e\$\$x/embed.h5')"
+if dcrun 1 assign --run r2 --source new --out new2.h5 >assign2.txt 2>&1; then fail "assign applied clusters of an embedding (\$ path)"; fi
+grep -q "clustered the embedding .*no transform for new rows" assign2.txt || { cat assign2.txt; fail "a \$ in the stored path hid the embedding"; }
+pass "the same with a \$ in the stored path"
 # A PCA fitted on deskewed images is refused for images that are not deskewed
 # (the input dimension alone would not tell).
 if dcrun 1 extract --source new --backbone pixels --pixels-size 28 --pca-from w2/features.h5 --out pf.h5 >pf.txt 2>&1; then

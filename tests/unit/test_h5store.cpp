@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -14,6 +15,7 @@
 #include "extract/features_file.h"
 #include "io/h5store.h"
 #include "io/input_watch.h"
+#include "io/out_dir.h"
 
 using namespace distclust;
 using test::error_of;
@@ -140,6 +142,21 @@ TEST(H5Store, CommitRefusedWhenAWatchedInputChanged) {
   }
   write_output();  // no watch any more
   EXPECT_TRUE(std::ifstream(out).good());
+
+  // Folders (report, export) commit on one rank: the same check there.
+  const std::string dir = tmp("watched-dir");
+  std::filesystem::remove_all(dir);
+  write_input(1, "cccc");
+  {
+    InputWatch watch({in}, c);
+    EXPECT_EQ(watch.identities(), "cccc;");
+    StagedDir d(dir, false);
+    write_input(2, "dddd");
+    const std::string msg = error_of([&] { d.commit("h"); });
+    EXPECT_NE(msg.find("input " + in + " changed while this stage ran"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_FALSE(std::filesystem::exists(dir + ".tmp"));
 }
 
 TEST(H5Store, HalfPrecisionReadsBackExactly) {
