@@ -97,7 +97,8 @@ class ClusterLinker {
       // The system's reason: a path over PATH_MAX read as "not a readable file".
       const std::string why = ec ? ec.message() : fs::exists(st) ? "not a regular file" : "does not exist";
       if (s_.missing == 0) first_missing_ = path, first_missing_why_ = why;
-      if (s_.missing++ < 5) log::warn("export: row ", i, ": ", path, ": ", why, "; left out of the folders");
+      if (s_.missing++ < 5)
+        log::warn("export: row ", i, ": ", path, " is not a readable file (", why, "); left out of the folders");
       return;
     }
     fs::path sub = root_ / "clusters" / cluster_folder_name(c);
