@@ -8,16 +8,19 @@ namespace {
 InputWatch* g_watch = nullptr;  // the running stage's (main thread only)
 }  // namespace
 
-InputWatch::InputWatch(const std::vector<std::string>& files, Communicator& comm) : previous_(g_watch) {
-  std::string ids;  // one identity a line, in the order of the non-empty files
-  if (comm.rank() == 0)
-    for (const std::string& f : files)
-      if (!f.empty()) ids += file_identity(f) + "\n";
-  comm.broadcast(ids, 0);
+InputWatch::InputWatch(const std::vector<std::string>& files, Communicator& comm, const std::string& taken)
+    : previous_(g_watch) {
+  std::string ids = taken;  // "ID;" per non-empty file, in order
+  if (ids.empty()) {
+    if (comm.rank() == 0)
+      for (const std::string& f : files)
+        if (!f.empty()) ids += file_identity(f) + ";";
+    comm.broadcast(ids, 0);
+  }
   size_t at = 0;
   for (const std::string& f : files) {
     if (f.empty()) continue;
-    const size_t end = ids.find('\n', at);
+    const size_t end = ids.find(';', at);
     files_.emplace_back(f, ids.substr(at, end - at));
     at = end + 1;
   }

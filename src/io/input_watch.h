@@ -16,9 +16,12 @@ namespace distclust {
 class InputWatch {
  public:
   /// Collective: rank 0 takes each file's identity (io/output_identity.h
-  /// file_identity; "" entries skipped), shared with every rank. Watched
+  /// file_identity; "" entries skipped), shared with every rank; or, given
+  /// `taken` (the same on every rank: "ID;" per file, as the config hash's
+  /// inputs_identity took them), starts from those, so a file replaced
+  /// between the hash and the stage is caught at the commit too. Watched
   /// until destroyed (one watch at a time: a nested one replaces it).
-  InputWatch(const std::vector<std::string>& files, Communicator& comm);
+  InputWatch(const std::vector<std::string>& files, Communicator& comm, const std::string& taken = "");
   ~InputWatch();
   InputWatch(const InputWatch&) = delete;
   InputWatch& operator=(const InputWatch&) = delete;

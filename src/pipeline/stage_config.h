@@ -84,12 +84,9 @@ StageOutcome run_stage(const StageDef<P>& def, const P& p, Communicator& comm, c
   else
     require_replaceable(def.name, out, false, comm);
   // Its input files, checked again at the commit (io/input_watch.h), from
-  // the identities its config hash was made of: one replaced in between
-  // (the lock, the checks above) is refused now.
-  InputWatch watch(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm);
-  if (!cfg.inputs.empty() && watch.identities() != cfg.inputs)
-    throw Error(fmt(def.name, ": an input changed as the stage started (", cfg.inputs, " when its settings were read, ",
-                    watch.identities(), " now): run it again"));
+  // the identities its config hash was made of (taken once, not again here):
+  // one replaced in between (the lock, the checks above) is caught too.
+  InputWatch watch(def.inputs ? def.inputs(p) : std::vector<std::string>{}, comm, cfg.inputs);
   return def.run(p, comm, cfg);
 }
 
