@@ -14,6 +14,17 @@
 
 namespace distclust {
 
+int write_all(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  for (size_t done = 0; done < n;) {
+    const ssize_t w = ::write(fd, p + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? errno : EIO;
+    done += size_t(w);
+  }
+  return 0;
+}
+
 void write_text_file(const std::string& path, const std::string& text) { StagedText(path, text).commit(); }
 
 StagedText::StagedText(const std::string& path, const std::string& text) : path_(path), tmp_(path + ".tmp") {
@@ -22,26 +33,19 @@ StagedText::StagedText(const std::string& path, const std::string& text) : path_
     require(S_ISREG(st.st_mode), path, " exists and is not a regular file (",
             file_kind(st.st_mode),
             "): give the name of a file to write");
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  require(fd >= 0, "cannot create ", tmp, ": ", std::strerror(errno));
-  auto fail = [&](const char* what) {
-    const int e = errno;
+  const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  require(fd >= 0, "cannot create ", tmp_, ": ", std::strerror(errno));
+  auto fail = [&](const char* what, int e) {
     ::close(fd);
-    ::unlink(tmp.c_str());
-    throw Error(fmt(what, " ", tmp, " failed: ", std::strerror(e), "; ", path, " was not written"));
+    ::unlink(tmp_.c_str());
+    throw Error(fmt(what, " ", tmp_, " failed: ", std::strerror(e), "; ", path, " was not written"));
   };
-  for (size_t done = 0; done < text.size();) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("writing");
-    done += size_t(n);
-  }
-  if (::fsync(fd) != 0 && errno != EINVAL) fail("syncing");
+  if (const int e = write_all(fd, text.data(), text.size())) fail("writing", e);
+  if (::fsync(fd) != 0 && errno != EINVAL) fail("syncing", errno);
   if (::close(fd) != 0) {
     const int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(fmt("closing ", tmp, " failed: ", std::strerror(e), "; ", path, " was not written"));
+    ::unlink(tmp_.c_str());
+    throw Error(fmt("closing ", tmp_, " failed: ", std::strerror(e), "; ", path, " was not written"));
   }
   remove_at_abnormal_end(tmp_, true);
 }

@@ -4,10 +4,15 @@
 // /dev/full, a folder) is refused rather than replaced.
 #pragma once
 
+#include <cstddef>
 #include <fstream>
 #include <string>
 
 namespace distclust {
+
+/// Writes n bytes to fd, retrying short writes and EINTR: 0, or the errno
+/// of the write that failed (EIO for a write of 0 bytes).
+int write_all(int fd, const void* data, size_t n);
 
 /// Writes text to path whole or throws naming the path and the system's reason.
 void write_text_file(const std::string& path, const std::string& text);

@@ -16,6 +16,7 @@
 #include "extract/decode.h"
 #include "distclust/error.h"
 #include "distclust/progress.h"
+#include "io/text_file.h"
 
 namespace fs = std::filesystem;
 
@@ -53,15 +54,9 @@ bool read_file(const std::string& path, int64_t max_bytes, std::vector<uint8_t>&
 std::string write_whole(const std::string& path, const std::vector<uchar>& bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return std::strerror(errno);
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int e = n < 0 ? errno : EIO;
-      ::close(fd);
-      return std::strerror(e);
-    }
-    done += size_t(n);
+  if (const int e = write_all(fd, bytes.data(), bytes.size())) {
+    ::close(fd);
+    return std::strerror(e);
   }
   return ::close(fd) == 0 ? "" : std::strerror(errno);
 }
