@@ -5,13 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <new>
-#include <thread>
 
 #include "cli/commands.h"
 #include "cli/help_format.h"
@@ -99,18 +97,10 @@ int main(int argc, char** argv) {
                   "): a buffer did not fit in this rank's memory; lower the batch or block sizes, use more "
                   "ranks or nodes, or give each rank more memory"
             : std::string(e.what());
-    // 3 s for the others to fail too: under load a rank failing a little
-    // later (rank 0, reading the input's metadata) missed a 1 s window, and
-    // the job ended by abort instead of one clear message.
-    if (size <= 1 || !distclust::all_ranks_failed(what, 3.0)) {
+    if (size <= 1 || !distclust::all_ranks_failed(what, 1.0)) {
       distclust::log::error(what);
       if (size > 1) {
         std::fflush(stdout);
-        std::fflush(stderr);
-        // mpirun forwards a rank's output asynchronously and tears the job
-        // down at the abort: the error line was sometimes lost (no cause
-        // printed anywhere, rc 137). A moment for it to get through.
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
         MPI_Abort(MPI_COMM_WORLD, 1);
       }
     }
