@@ -75,6 +75,6 @@ for sig in INT KILL; do
   kill -0 $job 2>/dev/null && { kill -TERM $job; fail "SIG$sig: the launcher still runs 10 s later"; }
   wait $job || true
   sleep 1
-  ! pgrep -f "sig$sig.h5" >/dev/null || { pkill -f "sig$sig.h5"; fail "SIG$sig to the launcher left ranks running"; }
+  ! pgrep -f "^$DC kmeans .*sig$sig.h5" >/dev/null || { pkill -f "^$DC kmeans .*sig$sig.h5"; fail "SIG$sig to the launcher left ranks running"; }
 done
 pass "SIGINT and SIGKILL to a background launcher end mpirun and every rank"
