@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,16 @@ namespace {
 
 /// The file that marks OUT.tmp as distclust's staging folder.
 constexpr const char* kStagingMarker = "/.distclust-staging";
+
+/// `base`, or base.1, base.2, ...: the first name nothing has. The old
+/// output is moved aside there and deleted: OUT.old itself may be the
+/// user's (an earlier run's `--out OUT.old`), and was deleted with it.
+std::string unused_name(const std::string& base) {
+  std::error_code ec;
+  std::string name = base;
+  for (int i = 1; fs::exists(fs::symlink_status(name, ec)); ++i) name = base + "." + std::to_string(i);
+  return name;
+}
 
 std::string strip_slashes(std::string s) {
   while (s.size() > 1 && s.back() == '/') s.pop_back();
@@ -124,11 +135,12 @@ void StagedDir::commit(const std::string& hash) {
   }
   // OUT exists and --force was given: swap atomically, then delete the old one.
   std::string old = tmp_;
-  if (renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, out_.c_str(), RENAME_EXCHANGE) != 0) {
-    int e = errno;
+  // (The tests take the fallback on file systems that have the exchange.)
+  const bool no_exchange = std::getenv("DISTCLUST_TEST_NO_RENAME_EXCHANGE") != nullptr;
+  if (no_exchange || renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, out_.c_str(), RENAME_EXCHANGE) != 0) {
+    int e = no_exchange ? ENOSYS : errno;
     require(e == EINVAL || e == ENOSYS || e == ENOTSUP, "cannot swap ", tmp_, " into ", out_, ": ", std::strerror(e));
-    old = out_ + ".old";
-    fs::remove_all(old, ec);
+    old = unused_name(out_ + ".old");
     require(std::rename(out_.c_str(), old.c_str()) == 0, "cannot move the old ", out_,
             " aside: ", std::strerror(errno));
     require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",

@@ -37,7 +37,9 @@ class StagedDir {
   /// config hash (io/output_identity.h). When OUT exists (force), the two are
   /// swapped in one atomic renameat2(RENAME_EXCHANGE), so readers see either
   /// the old or the new folder, and the old one is then deleted; on file
-  /// systems without RENAME_EXCHANGE the old folder is renamed aside first.
+  /// systems without RENAME_EXCHANGE the old folder is renamed aside first
+  /// (to OUT.old, or OUT.old.N when that name is taken: never onto a path
+  /// that exists).
   void commit(const std::string& hash = "");
 
  private:

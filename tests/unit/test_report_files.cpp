@@ -120,6 +120,29 @@ TEST_F(report_files, out_dir_RefusesExistingUnlessForced) {
   EXPECT_THROW(StagedDir("/", true), Error);
 }
 
+// On a file system without RENAME_EXCHANGE the old output is moved aside
+// and deleted: that was OUT.old, removed first, so a user's folder of that
+// name (an earlier `--out OUT.old`) was deleted with it.
+TEST_F(report_files, out_dir_FallbackKeepsAFolderNamedOutOld) {
+  const std::string out = at("res");
+  fs::create_directories(out);
+  touch(out + "/old.txt", "old");
+  fs::create_directories(out + ".old");
+  touch(out + ".old/mine.txt", "mine");
+  setenv("DISTCLUST_TEST_NO_RENAME_EXCHANGE", "1", 1);
+  {
+    StagedDir d(out, true);
+    touch(d.path() + "/new.txt", "new");
+    d.commit();
+  }
+  unsetenv("DISTCLUST_TEST_NO_RENAME_EXCHANGE");
+  EXPECT_EQ(slurp(out + "/new.txt"), "new");
+  EXPECT_FALSE(fs::exists(out + "/old.txt"));
+  EXPECT_EQ(slurp(out + ".old/mine.txt"), "mine") << "the user's OUT.old was deleted";
+  EXPECT_FALSE(fs::exists(out + ".old.1")) << "the old output was not deleted";
+  EXPECT_FALSE(fs::exists(out + ".tmp"));
+}
+
 // OUT.tmp that distclust did not make (a user's folder or file, an input)
 // was deleted without a word: it is refused, --force or not, and kept.
 TEST_F(report_files, out_dir_NeverDeletesAnOutTmpItDidNotMake) {
