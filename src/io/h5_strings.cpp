@@ -31,6 +31,22 @@ std::string trim_fixed(const char* p, size_t len, H5T_str_t pad) {
 
 }  // namespace
 
+std::string escape_control_chars(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
 bool parse_json_string_list(const std::string& t, std::vector<std::string>& out) {
   out.clear();
   json::Value v;
@@ -141,6 +157,12 @@ std::vector<std::string> H5Strings::read_selected(const std::string& dataset, co
 }
 
 std::vector<std::string> H5Strings::name_list(const std::string& object, const std::string& name) const {
+  std::vector<std::string> names = name_list_as_stored(object, name);
+  for (auto& n : names) n = escape_control_chars(n);
+  return names;
+}
+
+std::vector<std::string> H5Strings::name_list_as_stored(const std::string& object, const std::string& name) const {
   std::vector<std::string> out;
   if (object != "/" && !h5::link_exists(file_, path_, object)) return out;
   if (!h5::attr_exists(file_, path_, object, name)) return out;

@@ -34,15 +34,23 @@ class H5Strings {
   /// A list of names stored as attribute `name` of `object` ("/" or a
   /// dataset): an array of strings, or one string holding a JSON list of
   /// strings (as extract writes class_names) or one name per line. Empty
-  /// when the attribute or object is absent.
+  /// when the attribute or object is absent. Control characters come back
+  /// as \xNN (escape_control_chars): the names go into HTML, CSV and logs.
   std::vector<std::string> name_list(const std::string& object, const std::string& name) const;
 
  private:
+  std::vector<std::string> name_list_as_stored(const std::string& object, const std::string& name) const;
   std::vector<std::string> read_selected(const std::string& dataset, const std::vector<int64_t>* rows,
                                          RowRange range) const;
   std::string path_;
   int64_t file_ = -1;
 };
+
+/// s with each control character (below 0x20, and 0x7F) written as the
+/// four characters \xNN, as json::escape_invalid_utf8 writes stray bytes:
+/// a foreign file's class name "\u0000" put raw NULs into index.html and
+/// assignments.csv.
+std::string escape_control_chars(const std::string& s);
 
 /// Parses a JSON list of strings ("[\"cat\", \"dog\"]", escapes included);
 /// returns false when `text` is not one.

@@ -196,7 +196,8 @@ void write_strings(const std::string& path, const std::vector<std::string>& v) {
   hid_t d2 = H5Dcreate2(f, "/vlen", vt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5Dwrite(d2, vt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptr.data());
   // Root: one JSON string. /fixed: an array of variable-length strings.
-  std::string json = "[\"cat\", \"dog \\\"x\\\"\", \"\\u00e9t\\u00e9\"]";
+  // (A NUL and a tab: a foreign file's names, which went raw into HTML and CSV.)
+  std::string json = "[\"cat\", \"dog \\\"x\\\"\", \"\\u00e9t\\u00e9\", \"a\\u0000b\\tc\"]";
   const char* jp = json.c_str();
   hid_t s1 = H5Screate(H5S_SCALAR);
   hid_t a1 = H5Acreate2(f, "class_names", vt, s1, H5P_DEFAULT, H5P_DEFAULT);
@@ -228,7 +229,9 @@ TEST_F(report_files, h5_strings_FixedAndVariableLength) {
     EXPECT_THROW(s.read(ds, {5}), Error);
   }
   EXPECT_FALSE(s.is_strings("/nothing"));
-  EXPECT_EQ(s.name_list("/", "class_names"), (std::vector<std::string>{"cat", "dog \"x\"", "\xc3\xa9t\xc3\xa9"}));
+  EXPECT_EQ(s.name_list("/", "class_names"),
+            (std::vector<std::string>{"cat", "dog \"x\"", "\xc3\xa9t\xc3\xa9", "a\\x00b\\x09c"}));
+  EXPECT_EQ(escape_control_chars(std::string("\x7f\n ok\x1f", 6)), "\\x7F\\x0A ok\\x1F");
   EXPECT_EQ(s.name_list("/fixed", "class_names"), (std::vector<std::string>{"zero", "one"}));
   EXPECT_TRUE(s.name_list("/vlen", "class_names").empty());
   EXPECT_TRUE(s.name_list("/absent", "class_names").empty());
