@@ -22,7 +22,7 @@ struct RuntimeParams {
   std::string storage = "fp32";
   template <class V> void visit(V& v) {
     v("comm", comm, "communicator: auto|local|mpi|nccl (auto: nccl when every rank has its own GPU, else mpi with >1 ranks)");
-    v("threads", threads, "compute threads per rank (0 = auto: OMP_NUM_THREADS if set, else the cores this rank may use)");
+    v("threads", threads, "compute threads per rank (0 = auto: the launcher's DISTCLUST_THREADS, else OMP_NUM_THREADS's first count, else the cores this rank may use)");
     v("log_dir", log_dir, "folder for per-rank log files (empty = none)");
     v("device", device, "auto|cpu|cuda|cuda:N: where k-means, kNN and SCAN compute (auto = cuda:local_rank when LibTorch has CUDA and a GPU is visible)");
     v("kernels", kernels, "auto|cpu|torch: OpenBLAS + hand-written SCAN heads, or LibTorch on the device (auto = torch on a GPU)");

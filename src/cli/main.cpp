@@ -22,6 +22,7 @@
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "distclust/runtime.h"
+#include "io/h5_util.h"
 #include "pipeline/stage_table.h"
 
 int main(int argc, char** argv) {
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
     distclust::init_error_agreement();
   }
   distclust::log::set_identity(rank, size);
+  // distclust's errors say what HDF5's stack would (a probe of an unreadable
+  // input printed 15 lines of it before the one clear line).
+  distclust::h5::quiet();
   distclust::cli::install_stop_message(rank);  // after MPI_Init, which may install its own
 
   CLI::App app{"distclust " DISTCLUST_VERSION

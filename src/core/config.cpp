@@ -11,7 +11,9 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace distclust {
 
@@ -223,6 +225,11 @@ Config Config::load(const std::string& path) {
     throw Error(errno == ENOENT ? fmt("config file ", path, " does not exist")
                                 : fmt("config file ", path, " cannot be opened: ", std::strerror(errno)));
   require(S_ISREG(st.st_mode), "config file ", path, " is not a regular file");
+  // yaml-cpp says only "bad file" (as a YAML error at line 0): the reason.
+  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0)
+    ::close(fd);
+  else
+    throw Error(fmt("config file ", path, " cannot be opened: ", std::strerror(errno)));
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAllFromFile(path);

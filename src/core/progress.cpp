@@ -24,9 +24,21 @@ std::string clock_text(double seconds) {
 }
 
 namespace {
-double default_interval() {
+/// DISTCLUST_PROGRESS_SECONDS, or 10. A value that is not a number >= 0
+/// (0: no progress lines) is said once (by rank 0) and 10 is used: atof
+/// read "abc" as 0 and turned progress off without a word.
+double default_interval(bool say) {
   const char* e = std::getenv("DISTCLUST_PROGRESS_SECONDS");
-  return e && *e ? std::atof(e) : 10.0;
+  if (e == nullptr || *e == '\0') return 10.0;
+  char* end = nullptr;
+  const double v = std::strtod(e, &end);
+  if (end != e && *end == '\0' && std::isfinite(v) && v >= 0) return v;
+  static bool said = false;
+  if (say && !said) {
+    said = true;
+    std::fprintf(stderr, "distclust: DISTCLUST_PROGRESS_SECONDS='%s' is not a number of seconds >= 0: using 10\n", e);
+  }
+  return 10.0;
 }
 }  // namespace
 
@@ -34,14 +46,16 @@ Progress::Progress(std::string what, std::string unit, int64_t total, bool rank0
     : what_(std::move(what)),
       unit_(std::move(unit)),
       total_(total),
-      interval_(interval_seconds < 0 ? default_interval() : interval_seconds),
+      interval_(interval_seconds < 0 ? default_interval(rank0) : interval_seconds),
       on_(rank0 && interval_ > 0) {
   // mpirun hands its ranks a pseudo-terminal even when its own output goes
   // to a file, so under a launcher isatty() says nothing about the reader:
   // plain lines there (batch logs must not fill with carriage returns).
   const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") ||
                         std::getenv("PMI_RANK") || std::getenv("SLURM_PROCID");
-  tty_ = on_ && !launched && isatty(STDOUT_FILENO);
+  // A dumb terminal (an editor's shell) shows the erase-line code as text.
+  const char* term = std::getenv("TERM");
+  tty_ = on_ && !launched && isatty(STDOUT_FILENO) && !(term && std::string(term) == "dumb");
   t0_ = last_ = Clock::now();
 }
 

@@ -8,6 +8,7 @@
 // stat calls on a shared file system): a missing one becomes an invalid row.
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -33,7 +34,7 @@ class ListSource : public ImageSource {
     std::error_code ec;
     require(fs::is_regular_file(p.path, ec), "list source ", p.path, ": not a file (or does not exist)");
     std::ifstream in(p.path);
-    require(in.good(), "list source ", p.path, ": cannot open for reading");
+    require(in.good(), "list source ", p.path, ": cannot open for reading: ", std::strerror(errno));
     fs::path base = fs::path(p.path).parent_path();
 
     std::string line;

@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "distclust/error.h"
 #include "io/h5_util.h"
+#include "io/h5store.h"
 
 // DC_H5 naming this file and `what` (a dataset or an attribute): the call's
 // text alone named neither, e.g. for a damaged /ids in report.
@@ -64,6 +65,7 @@ bool parse_json_string_list(const std::string& t, std::vector<std::string>& out)
 }
 
 H5Strings::H5Strings(const std::string& path) : path_(path) {
+  check_input_file(path, "HDF5 file");
   require(H5Fis_hdf5(path.c_str()) > 0, path, " is not an HDF5 file");
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file_ < 0) throw_hdf5_error(("H5Fopen(" + path + ")").c_str(), __FILE__, __LINE__);

@@ -1,6 +1,8 @@
 #include "io/h5store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -85,6 +87,12 @@ void check_input_file(const std::string& path, const std::string& what) {
                                 : fmt(what, " ", path, " cannot be opened: ", std::strerror(errno)));
   require(!S_ISDIR(st.st_mode), what, " ", path, " is a directory, expected an HDF5 file");
   require(st.st_size > 0, what, " ", path, " is empty (0 bytes)");
+  // A file this user may not read: HDF5 says only "not an HDF5 file" (and
+  // printed its error stack), so try it here and give the system's reason.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt(what, " ", path, " cannot be opened: ", std::strerror(errno)));
+  ::close(fd);
+  h5::quiet();
 }
 
 bool file_exists(const std::string& path) {
@@ -310,8 +318,14 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
           " is a directory, expected a file name");
   // A stale NAME.tmp is replaced, never written through: a symbolic link
   // left there once made the output overwrite the file it pointed to.
-  if (comm.rank() == 0 && lstat(tmp_.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) std::remove(tmp_.c_str());
-  comm.barrier();
+  // One that cannot be removed (another user's in a sticky folder) is said
+  // by name: MPI-IO's create said only "MPI_ERR_ACCESS: invalid access mode".
+  run_on_root(comm, "replacing " + tmp_, [&] {
+    if (lstat(tmp_.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) return;
+    if (std::remove(tmp_.c_str()) == 0 || errno == ENOENT) return;
+    throw Error(fmt("cannot replace ", tmp_, " (left by an earlier job, owner uid ", st.st_uid, "): ",
+                    std::strerror(errno), "; remove it"));
+  });
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);

@@ -34,12 +34,44 @@ std::string holder(int fd) {
   return "pid " + s.substr(sp + 1) + " on host " + s.substr(0, sp);
 }
 
+/// The lock exists but this user may not open it for writing (another
+/// user's, made under a strict umask). 0: nobody holds it and it was
+/// removed; -1 with `why`: it is held, or cannot be removed.
+int take_over_foreign(const std::string& path, const std::string& what, std::string& why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    why = fmt("cannot open the lock ", path, " for ", what, ": ", std::strerror(errno));
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    why = fmt(what, " is being written by ", holder(fd), " (lock ", path,
+              "): wait for that job to end, or choose another output");
+    ::close(fd);
+    return -1;
+  }
+  // Held by us now, so no one else takes it while it goes.
+  const int removed = ::unlink(path.c_str()), e = errno;
+  const std::string left_by = holder(fd);
+  ::close(fd);
+  if (removed == 0) return 0;
+  why = fmt("the lock ", path, " for ", what, " was left by ", left_by,
+            ", which has ended, and cannot be replaced: ", std::strerror(e), "; remove it");
+  return -1;
+}
+
 /// Rank 0's part: the locked fd, or -1 and why not.
 int take(const std::string& path, const std::string& what, std::string& why) {
   // A holder removes the file when it is done: a lock taken on a file that
   // was removed meanwhile is on the old inode, so check and retry.
   for (int attempt = 0; attempt < 20; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // 0666 less the umask: in a group's shared folder (umask 002) the next
+    // member must be able to take over a lock a killed job left.
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EACCES) {
+      const int stale = take_over_foreign(path, what, why);
+      if (stale == 0) continue;  // removed: create ours
+      return -1;
+    }
     if (fd < 0) {
       why = fmt("cannot create the lock ", path, " for ", what, ": ", std::strerror(errno), disk_space_note(path));
       return -1;

@@ -33,7 +33,11 @@ StagedText::StagedText(const std::string& path, const std::string& text) : path_
     require(S_ISREG(st.st_mode), path, " exists and is not a regular file (",
             file_kind(st.st_mode),
             "): give the name of a file to write");
-  const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A stale PATH.tmp is removed, not truncated: another user's (a killed
+  // job of a colleague) cannot be opened for writing, and a link there
+  // would truncate whatever it points to. The mode is the umask's.
+  ::unlink(tmp_.c_str());
+  const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   require(fd >= 0, "cannot create ", tmp_, ": ", std::strerror(errno));
   auto fail = [&](const char* what, int e) {
     ::close(fd);

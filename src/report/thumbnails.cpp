@@ -37,13 +37,15 @@ namespace {
 bool read_file(const std::string& path, int64_t max_bytes, std::vector<uint8_t>& out, std::string& reason) {
   std::error_code ec;
   auto st = fs::status(path, ec);
+  // (A folder on the way this user may not enter is not "not found".)
+  if (ec && ec != std::errc::no_such_file_or_directory) return reason = ec.message(), false;
   if (ec || !fs::exists(st)) return reason = "file not found", false;
   if (!fs::is_regular_file(st)) return reason = "not a regular file", false;
   auto size = fs::file_size(path, ec);
   if (ec) return reason = "cannot stat: " + ec.message(), false;
   if (int64_t(size) > max_bytes) return reason = fmt("file is ", size, " bytes (limit ", max_bytes, ")"), false;
   std::ifstream f(path, std::ios::binary);
-  if (!f) return reason = "cannot open", false;
+  if (!f) return reason = fmt("cannot open: ", std::strerror(errno)), false;
   out.resize(size);
   if (size && !f.read(reinterpret_cast<char*>(out.data()), std::streamsize(size))) return reason = "read failed", false;
   return true;
@@ -52,7 +54,7 @@ bool read_file(const std::string& path, int64_t max_bytes, std::vector<uint8_t>&
 /// Writes bytes to path; "" or the system's reason (cv::imwrite says only
 /// false, and a full disk read as an unreadable image).
 std::string write_whole(const std::string& path, const std::vector<uchar>& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) return std::strerror(errno);
   if (const int e = write_all(fd, bytes.data(), bytes.size())) {
     ::close(fd);

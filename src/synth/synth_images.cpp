@@ -276,7 +276,7 @@ std::string temp_token() {
 void write_file_atomic(const fs::path& target, const std::vector<uchar>& bytes) {
   const fs::path tmp =
       target.parent_path() / fmt(".", target.filename().string(), ".", temp_token(), ".tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) {
     const int err = errno;
     throw Error(fmt("synth images: cannot create file '", tmp.string(), "': ", errno_text(err)));
