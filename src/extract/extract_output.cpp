@@ -17,6 +17,7 @@
 #include "io/commit.h"
 #include "io/full_disk_watch.h"
 #include "io/h5_util.h"
+#include "io/shared_view.h"
 
 namespace distclust::extract {
 namespace {
@@ -134,7 +135,13 @@ FeatureOutput::FeatureOutput(const std::string& out, Communicator& comm, const O
           " is a directory, expected a file name");
   auto lock = h5lock();
   note.clear();
-  if (try_resume && stat(tmp_.c_str(), &st) == 0) {
+  // Rank 0 decides whether there is a checkpoint to resume, and every rank
+  // must see that same file: a rank that saw it late (NFS) created a fresh
+  // one while the others reopened it, and the job hung.
+  int have_tmp = comm.rank() == 0 && stat(tmp_.c_str(), &st) == 0;
+  comm.broadcast(&have_tmp, sizeof(have_tmp), 0);
+  if (try_resume && have_tmp) require_same_file_on_ranks(tmp_, comm, "extract's checkpoint");
+  if (try_resume && have_tmp) {
     std::string why;
     resumed_ = reopen(layout, why);
     if (!resumed_) note = fmt("ignoring ", tmp_, " (", why, "): starting afresh");
@@ -173,6 +180,7 @@ std::string FeatureOutput::close() {
 }
 
 void FeatureOutput::create(const OutputLayout& l) {
+  require_shared_output(tmp_, comm_);  // removes a stale one; every rank sees the one file
   hid_t fapl = access_list(comm_);
   Closer cf{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);

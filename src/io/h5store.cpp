@@ -15,6 +15,7 @@
 #include "io/commit.h"
 #include "io/full_disk_watch.h"
 #include "io/h5_util.h"
+#include "io/shared_view.h"
 
 namespace distclust {
 namespace {
@@ -143,7 +144,10 @@ H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {
   h5::quiet();
   check_input_file(path, "HDF5 file");
   require(H5Fis_hdf5(path.c_str()) > 0, path, " is not an HDF5 file");
-  if (comm.size() > 1) run_on_root(comm, "opening " + path, [&] { require_not_being_written(path); });
+  if (comm.size() > 1) {
+    require_same_file_on_ranks(path, comm, "input");
+    run_on_root(comm, "opening " + path, [&] { require_not_being_written(path); });
+  }
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
@@ -320,12 +324,13 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
   // left there once made the output overwrite the file it pointed to.
   // One that cannot be removed (another user's in a sticky folder) is said
   // by name: MPI-IO's create said only "MPI_ERR_ACCESS: invalid access mode".
-  run_on_root(comm, "replacing " + tmp_, [&] {
-    if (lstat(tmp_.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) return;
-    if (std::remove(tmp_.c_str()) == 0 || errno == ENOENT) return;
-    throw Error(fmt("cannot replace ", tmp_, " (left by an earlier job, owner uid ", st.st_uid, "): ",
-                    std::strerror(errno), "; remove it"));
-  });
+  if (comm.size() == 1) {
+    if (lstat(tmp_.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && std::remove(tmp_.c_str()) != 0 && errno != ENOENT)
+      throw Error(fmt("cannot replace ", tmp_, " (left by an earlier job, owner uid ", st.st_uid, "): ",
+                      std::strerror(errno), "; remove it"));
+  } else {
+    require_shared_output(tmp_, comm);  // and every rank sees the one file
+  }
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
