@@ -142,12 +142,12 @@ void require_not_being_written(const std::string& path) {
 
 H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {
   h5::quiet();
+  // First, so that a file another node just wrote is waited for where this
+  // node's file system shows it late, not failed as missing.
+  require_same_file_on_ranks(path, comm, "input");
   check_input_file(path, "HDF5 file");
   require(H5Fis_hdf5(path.c_str()) > 0, path, " is not an HDF5 file");
-  if (comm.size() > 1) {
-    require_same_file_on_ranks(path, comm, "input");
-    run_on_root(comm, "opening " + path, [&] { require_not_being_written(path); });
-  }
+  if (comm.size() > 1) run_on_root(comm, "opening " + path, [&] { require_not_being_written(path); });
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);

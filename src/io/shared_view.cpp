@@ -1,5 +1,6 @@
 #include "io/shared_view.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,11 +12,17 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include "comm/root.h"
 #include "distclust/error.h"
+#include "distclust/log.h"
 #include "io/text_file.h"
+
+namespace fs = std::filesystem;
 
 namespace distclust {
 namespace {
@@ -83,20 +90,49 @@ constexpr const char* kShared =
     ": every rank must see the same file (a path on node-local storage such as /tmp, /scratch or /dev/shm is one "
     "file per node; use a file system all nodes share)";
 
+/// Runs `agree` (collective: its answer is the same on every rank) until it
+/// says yes or kLagSeconds have passed, refreshing this rank's view of the
+/// folder between tries. An NFS client trusts its cached folder for up to
+/// 30-60 s (a file rank 0 just made or renamed can read as absent there); a
+/// listing of the folder revalidates it. A real difference (node-local
+/// storage) costs these seconds once, before its error.
+bool agree_within_lag(const std::string& path, Communicator& comm, const std::function<bool()>& agree) {
+  constexpr double kLagSeconds = 10;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int round = 0;; ++round) {
+    if (agree()) {
+      if (round > 0 && comm.rank() == 0)
+        log::info("ranks agreed on ", path, " after ", round, " tries (a file system showing changes late)");
+      return true;
+    }
+    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    comm.broadcast(&waited, sizeof(waited), 0);  // rank 0's clock decides, so every rank stops together
+    if (waited >= kLagSeconds) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    const std::string dir = fs::path(path).parent_path().string();
+    if (DIR* d = ::opendir(dir.empty() ? "." : dir.c_str())) ::closedir(d);
+  }
+}
+
 }  // namespace
 
 void require_same_file_on_ranks(const std::string& path, Communicator& comm, const std::string& what) {
   if (comm.size() == 1) return;
-  const View mine = view_of(path);
-  const std::vector<View> all = comm.allgather(std::vector<View>{mine});
+  std::vector<View> all;
   std::string others;
   int differing = 0;
-  for (int r = 1; r < comm.size(); ++r) {
-    const View& v = all[size_t(r)];
-    if (v.kind == all[0].kind && v.size == all[0].size && v.mtime == all[0].mtime && v.ends == all[0].ends) continue;
-    if (++differing <= 3) others += fmt(", rank ", r, " sees ", describe(v));
-  }
-  if (differing == 0) return;
+  const bool same = agree_within_lag(path, comm, [&] {
+    all = comm.allgather(std::vector<View>{view_of(path)});
+    others.clear();
+    differing = 0;
+    for (int r = 1; r < comm.size(); ++r) {
+      const View& v = all[size_t(r)];
+      if (v.kind == all[0].kind && v.size == all[0].size && v.mtime == all[0].mtime && v.ends == all[0].ends) continue;
+      if (++differing <= 3) others += fmt(", rank ", r, " sees ", describe(v));
+    }
+    return differing == 0;
+  });
+  if (same) return;
   throw Error(fmt("the ranks see different files at ", what, " ", path, ": rank 0 sees ", describe(all[0]), others,
                   differing > 3 ? fmt(" (and ", differing - 3, " more ranks)") : std::string(), kShared));
 }
@@ -122,18 +158,18 @@ void require_shared_output(const std::string& path, Communicator& comm) {
   comm.broadcast(token, 0);
   // Rank 0 closed the file before the broadcast: close-to-open consistency
   // (NFS) shows its content to an open that comes after.
-  std::string seen;
-  int ok = 1;
-  if (comm.rank() != 0) {
-    seen = head_of(path, token.size() + 1);
-    ok = seen == token;
-  }
-  const std::vector<int> oks = comm.allgather(std::vector<int>{ok});
   std::string bad;
   int n_bad = 0;
-  for (int r = 1; r < comm.size(); ++r)
-    if (!oks[size_t(r)] && ++n_bad <= 8) bad += fmt(n_bad > 1 ? "," : "", r);
-  if (n_bad == 0) return;
+  const bool seen = agree_within_lag(path, comm, [&] {
+    const int ok = comm.rank() == 0 || head_of(path, token.size() + 1) == token;
+    const std::vector<int> oks = comm.allgather(std::vector<int>{ok});
+    bad.clear();
+    n_bad = 0;
+    for (int r = 1; r < comm.size(); ++r)
+      if (!oks[size_t(r)] && ++n_bad <= 8) bad += fmt(n_bad > 1 ? "," : "", r);
+    return n_bad == 0;
+  });
+  if (seen) return;
   if (comm.rank() == 0) std::remove(path.c_str());
   throw Error(fmt("rank", n_bad > 1 ? "s " : " ", bad, n_bad > 8 ? ",..." : "", " of ", comm.size(),
                   " do not see the file ", path, " that rank 0 created (it is missing there, or another file of that "
