@@ -184,7 +184,11 @@ void FeatureOutput::create(const OutputLayout& l) {
   hid_t fapl = access_list(comm_);
   Closer cf{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  if (file_ < 0) throw_hdf5_write_error(fmt("H5Fcreate(", tmp_, ")").c_str(), tmp_, __FILE__, __LINE__);
+  if (file_ < 0) {
+    const std::string desc = fmt("H5Fcreate(", tmp_, ")");
+    if (comm_.rank() == 0) std::remove(tmp_.c_str());  // (the token, or what the create left)
+    throw_hdf5_write_error(desc.c_str(), tmp_, __FILE__, __LINE__);
+  }
   hid_t ft = l.half ? h5::half_type() : H5T_NATIVE_FLOAT;
   hid_t st = string_type(l.id_len);
   Closer cst{st, H5Tclose};

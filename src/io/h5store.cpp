@@ -320,17 +320,8 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
   struct stat st{};
   require(!(stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", path,
           " is a directory, expected a file name");
-  // A stale NAME.tmp is replaced, never written through: a symbolic link
-  // left there once made the output overwrite the file it pointed to.
-  // One that cannot be removed (another user's in a sticky folder) is said
-  // by name: MPI-IO's create said only "MPI_ERR_ACCESS: invalid access mode".
-  if (comm.size() == 1) {
-    if (lstat(tmp_.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && std::remove(tmp_.c_str()) != 0 && errno != ENOENT)
-      throw Error(fmt("cannot replace ", tmp_, " (left by an earlier job, owner uid ", st.st_uid, "): ",
-                      std::strerror(errno), "; remove it"));
-  } else {
-    require_shared_output(tmp_, comm);  // and every rank sees the one file
-  }
+  // A stale NAME.tmp is removed first, and every rank must see the one file.
+  require_shared_output(tmp_, comm);
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);

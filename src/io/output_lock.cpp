@@ -36,7 +36,8 @@ std::string holder(int fd) {
 
 /// The lock exists but this user may not open it for writing (another
 /// user's, made under a strict umask). 0: nobody holds it and it was
-/// removed; -1 with `why`: it is held, or cannot be removed.
+/// removed, or it changed meanwhile (try again); -1 with `why`: it is held,
+/// or cannot be removed.
 int take_over_foreign(const std::string& path, const std::string& what, std::string& why) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -49,7 +50,14 @@ int take_over_foreign(const std::string& path, const std::string& what, std::str
     ::close(fd);
     return -1;
   }
-  // Held by us now, so no one else takes it while it goes.
+  // Held by us now, so no one else takes it while it goes; but only if the
+  // path still names it: another job may have taken it over between our
+  // open and our flock and made a new lock there, which is not ours to remove.
+  struct stat a{}, b{};
+  if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+    ::close(fd);
+    return 0;  // look again
+  }
   const int removed = ::unlink(path.c_str()), e = errno;
   const std::string left_by = holder(fd);
   ::close(fd);
@@ -67,13 +75,15 @@ int take(const std::string& path, const std::string& what, std::string& why) {
     // 0666 less the umask: in a group's shared folder (umask 002) the next
     // member must be able to take over a lock a killed job left.
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == EACCES) {
+    const int open_errno = errno;
+    struct stat there{};
+    if (fd < 0 && open_errno == EACCES && ::lstat(path.c_str(), &there) == 0) {  // (else: the folder is not writable)
       const int stale = take_over_foreign(path, what, why);
       if (stale == 0) continue;  // removed: create ours
       return -1;
     }
     if (fd < 0) {
-      why = fmt("cannot create the lock ", path, " for ", what, ": ", std::strerror(errno), disk_space_note(path));
+      why = fmt("cannot create the lock ", path, " for ", what, ": ", std::strerror(open_errno), disk_space_note(path));
       return -1;
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

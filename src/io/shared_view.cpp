@@ -27,19 +27,24 @@ namespace fs = std::filesystem;
 namespace distclust {
 namespace {
 
-/// What one rank sees at a path. kind: 0 absent, 1 a file, 2 unreadable.
-/// ends: a hash of its first and last 4 KiB (two files of one size written
-/// in the same second, e.g. copies made by one script, differ there).
+/// What one rank sees at a path. kind: 0 absent, 1 a regular file, 2 one
+/// it cannot open, 3 something else (a FIFO, a folder: not opened, an open
+/// of a FIFO waits for a writer). sample: a hash of 16 blocks of 4 KiB
+/// spread over the file, first and last included. The time is shown, not
+/// compared: byte-identical copies staged onto each node's disk are fine.
 struct View {
   int64_t kind = 0, size = 0, mtime = 0, err = 0;
-  uint64_t ends = 0;
+  uint64_t sample = 0;
 };
 
-/// FNV-1a over the first and the last 4 KiB of fd (size bytes).
-uint64_t hash_ends(int fd, int64_t size) {
+/// FNV-1a over 16 blocks of 4 KiB of fd (size bytes), evenly spaced.
+uint64_t hash_sample(int fd, int64_t size) {
   uint64_t h = 1469598103934665603ull;
   std::vector<unsigned char> buf(4096);
-  for (const int64_t at : {int64_t(0), std::max<int64_t>(0, size - 4096)}) {
+  constexpr int kBlocks = 16;
+  const int64_t last = std::max<int64_t>(0, size - int64_t(buf.size()));
+  for (int b = 0; b < kBlocks; ++b) {
+    const int64_t at = last * b / (kBlocks - 1);
     const ssize_t got = ::pread(fd, buf.data(), buf.size(), at);
     for (ssize_t i = 0; i < got; ++i) h = (h ^ buf[size_t(i)]) * 1099511628211ull;
   }
@@ -48,16 +53,22 @@ uint64_t hash_ends(int fd, int64_t size) {
 
 View view_of(const std::string& path) {
   View v;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
     v.kind = errno == ENOENT ? 0 : 2;
     v.err = errno;
     return v;
   }
-  struct stat st{};
+  if (!S_ISREG(st.st_mode)) return v.kind = 3, v;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    v.kind = 2;
+    v.err = errno;
+    return v;
+  }
   if (::fstat(fd, &st) == 0) {
     v.kind = 1, v.size = st.st_size, v.mtime = st.st_mtim.tv_sec;
-    v.ends = hash_ends(fd, v.size);
+    v.sample = hash_sample(fd, v.size);
   }
   ::close(fd);
   return v;
@@ -77,13 +88,14 @@ std::string head_of(const std::string& path, size_t n) {
 std::string describe(const View& v) {
   if (v.kind == 0) return "nothing there";
   if (v.kind == 2) return fmt("a file it cannot open (", std::strerror(int(v.err)), ")");
+  if (v.kind == 3) return "something that is not a regular file";
   char when[32] = "?";
   const time_t t = time_t(v.mtime);
   struct tm tm{};
   if (gmtime_r(&t, &tm)) std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  char ends[24];
-  std::snprintf(ends, sizeof(ends), "%08llx", static_cast<unsigned long long>(v.ends & 0xffffffffull));
-  return fmt(v.size, " bytes modified ", when, " (first and last 4 KiB hash to ", ends, ")");
+  char sample[24];
+  std::snprintf(sample, sizeof(sample), "%08llx", static_cast<unsigned long long>(v.sample & 0xffffffffull));
+  return fmt(v.size, " bytes modified ", when, " (16 sampled blocks hash to ", sample, ")");
 }
 
 constexpr const char* kShared =
@@ -127,7 +139,7 @@ void require_same_file_on_ranks(const std::string& path, Communicator& comm, con
     differing = 0;
     for (int r = 1; r < comm.size(); ++r) {
       const View& v = all[size_t(r)];
-      if (v.kind == all[0].kind && v.size == all[0].size && v.mtime == all[0].mtime && v.ends == all[0].ends) continue;
+      if (v.kind == all[0].kind && v.size == all[0].size && v.sample == all[0].sample) continue;
       if (++differing <= 3) others += fmt(", rank ", r, " sees ", describe(v));
     }
     return differing == 0;
@@ -137,14 +149,25 @@ void require_same_file_on_ranks(const std::string& path, Communicator& comm, con
                   differing > 3 ? fmt(" (and ", differing - 3, " more ranks)") : std::string(), kShared));
 }
 
+/// Removes a stale `path` (not a folder; one that cannot be removed is
+/// said, with its owner). Throws when it cannot.
+void remove_stale(const std::string& path) {
+  struct stat st{};
+  if (lstat(path.c_str(), &st) != 0) return;
+  if (S_ISDIR(st.st_mode))
+    throw Error(fmt(path, " is a folder, not distclust's staging file: remove it, or choose another output"));
+  if (std::remove(path.c_str()) == 0 || errno == ENOENT) return;
+  throw Error(fmt("cannot replace ", path, " (left by an earlier job, owner uid ", st.st_uid, "): ",
+                  std::strerror(errno), "; remove it"));
+}
+
 void require_shared_output(const std::string& path, Communicator& comm) {
-  if (comm.size() == 1) return;
+  // A stale file is replaced, never written through: a symbolic link left
+  // there once made the output overwrite the file it pointed to.
+  if (comm.size() == 1) return remove_stale(path);
   std::string token;
   run_on_root(comm, "creating " + path, [&] {
-    struct stat st{};
-    if (lstat(path.c_str(), &st) == 0 && std::remove(path.c_str()) != 0 && errno != ENOENT)
-      throw Error(fmt("cannot replace ", path, " (left by an earlier job, owner uid ", st.st_uid, "): ",
-                      std::strerror(errno), "; remove it"));
+    remove_stale(path);
     char host[128] = "?";
     gethostname(host, sizeof(host) - 1);
     token = fmt("distclust ", host, " ", ::getpid(), " ",

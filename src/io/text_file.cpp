@@ -36,7 +36,13 @@ StagedText::StagedText(const std::string& path, const std::string& text) : path_
   // A stale PATH.tmp is removed, not truncated: another user's (a killed
   // job of a colleague) cannot be opened for writing, and a link there
   // would truncate whatever it points to. The mode is the umask's.
-  ::unlink(tmp_.c_str());
+  if (::unlink(tmp_.c_str()) != 0 && errno != ENOENT) {
+    const int e = errno;
+    struct stat old{};
+    const bool seen = lstat(tmp_.c_str(), &old) == 0;
+    throw Error(fmt("cannot replace ", tmp_, " (left by an earlier job", seen ? fmt(", owner uid ", old.st_uid) : "",
+                    "): ", std::strerror(e), "; remove it"));
+  }
   const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   require(fd >= 0, "cannot create ", tmp_, ": ", std::strerror(errno));
   auto fail = [&](const char* what, int e) {

@@ -65,6 +65,13 @@ a, b = h5py.File('k1.h5', 'r'), h5py.File('k3.h5', 'r')
 assert (a['assign'][:] == b['assign'][:]).all(), 'assignments differ'" || fail "3 ranks after the wait differ from 1 rank"
 pass "an input shown 2 s late on the other ranks: waited for ($(grep -o 'after [0-9]* tries' late.txt))"
 
+# Byte-identical copies staged onto each node's disk, made at other times:
+# one input (they were refused for their times alone).
+rm -rf local/* pop/*; cp f.h5 local/in.h5; touch -d '2 hours ago' local/in.h5; cp f.h5 pop/in.h5
+POP=$PWD/pop timeout 60 $DC_MPIEXEC -n 2 ./wrap.sh "$DC" kmeans --features $LOCAL/in.h5 --k 3 --seed 4 --out k2.h5 >staged.txt 2>&1 ||
+  { cat staged.txt; fail "identical staged copies refused"; }
+pass "byte-identical staged copies of an input: accepted"
+
 # extract's checkpoint seen by rank 0 only: each rank decided alone whether
 # to resume (reopen on one, create on the other) and the job hung.
 rm -rf local/* pop/*

@@ -33,6 +33,31 @@ rc=0; $B timeout 60 "$DC" kmeans --features f.h5 --k 3 --out h.h5 >b2.txt 2>&1 |
 kill $job 2>/dev/null; wait $job 2>/dev/null || true
 [[ $rc -ne 0 ]] && grep -q "h.h5 is being written by pid" b2.txt || { cat b2.txt; fail "a held lock was taken over"; }
 pass "a held lock is not taken over"
+# Two jobs taking over one stale foreign lock at once: B opens the old lock,
+# A takes it over (unlink, new lock), then B's flock on the old file
+# succeeded and B unlinked A's live lock: both ran, one resumed the other's
+# checkpoint. strace holds B between its open and its flock (its second
+# flock: the first is HDF5's on the input).
+if command -v strace >/dev/null; then
+  rm -f r.h5*; printf 'otherhost 99999\n' > r.h5.lock; chmod 644 r.h5.lock
+  R="kmeans --features f.h5 --k 3 --tol 0 --iters 20000 --restarts 3 --out r.h5"
+  timeout 120 strace -f -qq -o /dev/null -e trace=flock -e inject=flock:delay_enter=1500000:when=2 $B "$DC" $R >rb.txt 2>&1 &
+  jb=$!
+  sleep 0.5
+  rc=0; $A timeout 120 "$DC" $R >ra.txt 2>&1 || rc=$?
+  wait $jb && rcb=0 || rcb=$?
+  [[ $rc -eq 0 ]] || { cat ra.txt rb.txt; fail "racing takeover: the first job failed (rc $rc)"; }
+  [[ $rcb -ne 0 ]] && grep -q "r.h5 is being written by pid" rb.txt || { cat ra.txt rb.txt; fail "racing takeover: the second job ran too (rc $rcb)"; }
+  ! grep -q "resuming" ra.txt rb.txt || { cat ra.txt rb.txt; fail "racing takeover: a job resumed the other's checkpoint"; }
+  pass "two jobs taking over one stale lock: one runs, the other is told the output is being written"
+else
+  echo "SKIP (this case): no strace to hold a job between its open and its flock"
+fi
+# A folder this user may not write: not "No such file" (the takeover path).
+mkdir -p ro && cp f.h5 ro/ && chmod 755 ro
+rc=0; $A timeout 60 "$DC" kmeans --features ro/f.h5 --k 3 --out ro/k.h5 >ro.txt 2>&1 || rc=$?
+[[ $rc -eq 1 ]] && grep -q "cannot create the lock ro/k.h5.lock for output ro/k.h5: Permission denied" ro.txt || { cat ro.txt; fail "read-only folder: rc $rc"; }
+pass "an output folder the user may not write: Permission denied"
 
 # Text outputs follow the umask as the HDF5 files do (they were always 0644).
 rm -rf rep ex s.json
@@ -72,7 +97,11 @@ for np in 1 2; do
   [[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "cannot replace sticky/k.h5.tmp (left by an earlier job, owner uid 0): Operation not permitted" st.txt ||
     { cat st.txt; fail "$np ranks: a stale k.h5.tmp of another user: rc $rc"; }
 done
-pass "another user's stale NAME.tmp in a sticky folder: said by name (1 and 2 ranks)"
+echo stale > sticky/s3.json.tmp
+rc=0; $A timeout 60 "$DC" eval --pred k.h5 --labels f.h5 --out sticky/s3.json >st.txt 2>&1 || rc=$?
+[[ $rc -eq 1 ]] && grep -q "cannot replace sticky/s3.json.tmp (left by an earlier job, owner uid 0): Operation not permitted" st.txt ||
+  { cat st.txt; fail "a text output's stale .tmp of another user: rc $rc"; }
+pass "another user's stale NAME.tmp in a sticky folder: said by name (HDF5 on 1 and 2 ranks, text)"
 
 # A malformed DISTCLUST_PROGRESS_SECONDS turned progress off without a word.
 DISTCLUST_PROGRESS_SECONDS=abc "$DC" kmeans --features f.h5 --k 3 --out p.h5 --force >p.txt 2>&1 || { cat p.txt; fail "progress abc"; }

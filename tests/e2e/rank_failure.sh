@@ -53,3 +53,24 @@ grep -q "the ranks resolved different settings: rank 0 has '  out: \"r0.h5\"', r
   { cat per.txt; fail "per-rank kmeans.out: cause not reported"; }
 [[ ! -e r0.h5.tmp && ! -e r1.h5.tmp ]] || fail "per-rank kmeans.out left a .tmp"
 pass "per-rank settings refused in $(( $(date +%s) - start )) s"
+
+# A FIFO as the input: the ranks' check that they see one file opened it and
+# waited for a writer forever (1 rank: a clear error).
+mkfifo pipe.h5
+for np in 1 2; do
+  rc=0; timeout 60 $DC_MPIEXEC -n $np "$DC" kmeans --features pipe.h5 --k 3 --out kp.h5 >fifo.txt 2>&1 || rc=$?
+  [[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "ERROR: HDF5 file pipe.h5 " fifo.txt || { cat fifo.txt; fail "$np ranks, a FIFO input: rc $rc (124: hung)"; }
+done
+pass "a FIFO as the input: a clear error on 1 and 2 ranks"
+# H5Fcreate failing on 2 ranks (no MPI-IO component): extract left rank 0's
+# token as e.h5.tmp, which the next run took for a damaged checkpoint.
+dcrun 1 synth images --classes 2 --per-class 8 --size 16 --out img >/dev/null
+rc=0; OMPI_MCA_io='^ompio,romio321' timeout 60 $DC_MPIEXEC -x OMPI_MCA_io -n 2 "$DC" extract --source img --backbone pixels --out e.h5 >ex.txt 2>&1 || rc=$?
+[[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "H5Fcreate(e.h5.tmp)" ex.txt || { cat ex.txt; fail "extract without MPI-IO: rc $rc"; }
+[[ ! -e e.h5.tmp && ! -e e.h5 ]] || fail "extract's failed create left e.h5.tmp"
+# A symbolic link left at OUT.tmp is replaced, not written through (1 rank
+# wrote extract's file into what it pointed to).
+echo precious > victim.txt && ln -s victim.txt e.h5.tmp
+dcrun 1 extract --source img --backbone pixels --out e.h5 >/dev/null
+[[ $(cat victim.txt) == precious && -f e.h5 && ! -L e.h5 ]] || fail "extract wrote through a link at e.h5.tmp"
+pass "extract: a failed parallel create leaves no e.h5.tmp; a link at e.h5.tmp is replaced"
