@@ -34,6 +34,23 @@ std::string holder(int fd) {
   return "pid " + s.substr(sp + 1) + " on host " + s.substr(0, sp);
 }
 
+/// flock(fd) without waiting; false with `why` naming the holder when
+/// another process has it (fd is then closed).
+bool lock_now(int fd, const std::string& path, const std::string& what, std::string& why) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+  why = fmt(what, " is being written by ", holder(fd), " (lock ", path,
+            "): wait for that job to end, or choose another output");
+  ::close(fd);
+  return false;
+}
+
+/// Does `path` still name the file open as fd? (A holder removes its lock
+/// when done, and a takeover replaces it: a lock on the old inode is none.)
+bool still_names(int fd, const std::string& path) {
+  struct stat a{}, b{};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /// The lock exists but this user may not open it for writing (another
 /// user's, made under a strict umask). 0: nobody holds it and it was
 /// removed, or it changed meanwhile (try again); -1 with `why`: it is held,
@@ -44,17 +61,11 @@ int take_over_foreign(const std::string& path, const std::string& what, std::str
     why = fmt("cannot open the lock ", path, " for ", what, ": ", std::strerror(errno));
     return -1;
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    why = fmt(what, " is being written by ", holder(fd), " (lock ", path,
-              "): wait for that job to end, or choose another output");
-    ::close(fd);
-    return -1;
-  }
+  if (!lock_now(fd, path, what, why)) return -1;
   // Held by us now, so no one else takes it while it goes; but only if the
   // path still names it: another job may have taken it over between our
   // open and our flock and made a new lock there, which is not ours to remove.
-  struct stat a{}, b{};
-  if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+  if (!still_names(fd, path)) {
     ::close(fd);
     return 0;  // look again
   }
@@ -86,14 +97,8 @@ int take(const std::string& path, const std::string& what, std::string& why) {
       why = fmt("cannot create the lock ", path, " for ", what, ": ", std::strerror(open_errno), disk_space_note(path));
       return -1;
     }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      why = fmt(what, " is being written by ", holder(fd), " (lock ", path,
-                "): wait for that job to end, or choose another output");
-      ::close(fd);
-      return -1;
-    }
-    struct stat a{}, b{};
-    if (::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    if (!lock_now(fd, path, what, why)) return -1;
+    if (still_names(fd, path)) {
       const std::string me = host_name() + " " + std::to_string(::getpid()) + "\n";
       if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != ssize_t(me.size()))
         why = fmt("cannot write the lock ", path, ": ", std::strerror(errno));
