@@ -104,6 +104,37 @@ int64_t exact_total(const std::vector<float>& dist, const std::vector<int64_t>& 
   return s;
 }
 
+/// Each valid row's squared distance to its own centroid, computed directly
+/// in double (spherical: 2 - 2 x.c) instead of through the kernel's
+/// |x|^2 - 2 x.c + |c|^2. Restarts that reach one partition hold the same
+/// centroids (exact sums) in another order; the kernel's rounding can depend
+/// on a centroid's position (OpenBLAS' Prescott kernels do), so their
+/// inertias differed in the last bits and the noise chose the restart: the
+/// same data gave other cluster numbers per BLAS core type and kernel. Here
+/// a row's distance depends on its values only, the restarts tie, and the
+/// first is kept. Costs n x d (one GEMM row-block's worth).
+void own_centroid_distances(const FeatureBlock& b, const std::vector<float>& c, const std::vector<int64_t>& lab,
+                            bool spherical, std::vector<float>& dist) {
+  const int64_t d = b.d, n = b.local_rows();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    if (lab[i] < 0) {
+      dist[i] = 0;
+      continue;
+    }
+    const float* x = b.x.data() + i * d;
+    const float* ci = c.data() + lab[i] * d;
+    double s = 0;
+    if (spherical) {
+      for (int64_t j = 0; j < d; ++j) s += double(x[j]) * double(ci[j]);
+      s = std::max(0.0, 2.0 - 2.0 * s);
+    } else {
+      for (int64_t j = 0; j < d; ++j) s += (double(x[j]) - double(ci[j])) * (double(x[j]) - double(ci[j]));
+    }
+    dist[i] = float(s);
+  }
+}
+
 /// FAISS-style re-seeding of empty clusters: copy a cluster chosen with
 /// probability ~ (size - 1), perturb both copies symmetrically, split counts.
 int64_t split_empty(std::vector<float>& cent, std::vector<double>& counts, int64_t d, int64_t n,
@@ -281,6 +312,7 @@ class Lloyd {
   /// Final pass: the inertia of the finished centroids decides between restarts.
   void finish_restart() {
     assign(st_.centroids, lab_, dist_);
+    own_centroid_distances(b_, st_.centroids, lab_, p_.spherical, dist_);
     const double fin = grids_.dist.to_double(comm_.sum(exact_total(dist_, lab_, grids_.dist)));
     log::detail("kmeans: restart ", st_.restart, " finished after ", st_.history.size(), " iterations, inertia ", fin);
     if (st_.best_restart < 0 || fin < st_.best_inertia) {

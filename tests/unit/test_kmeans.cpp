@@ -7,6 +7,9 @@
 #include <map>
 #include <set>
 #include <cstdio>
+#include <functional>
+#include <limits>
+#include <memory>
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
@@ -231,5 +234,56 @@ TEST(KMeansPlusPlus, PruningChangesNothingAndSpreadsCentres) {
           covered.insert(std::max_element(v.begin(), v.end(), [](auto& a, auto& c) { return a.second < c.second; })->first);
       EXPECT_EQ(covered.size(), 40u);
     }
+  }
+}
+
+namespace {
+/// The CPU kernel with each candidate's score moved by eps * (id + 1): the
+/// rounding of a kernel whose result depends on a centroid's position (as
+/// OpenBLAS' Prescott kernels' does), made large enough to see.
+class PositionNoiseKernel : public SearchKernel {
+ public:
+  explicit PositionNoiseKernel(float eps) : eps_(eps) {}
+  std::string name() const override { return "cpu+position noise"; }
+  void search(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
+              const std::function<void(int64_t)>& on_rows) override {
+    TopK mine(q.n, top.cap());
+    SearchQueries own = q;
+    own.top_rows = nullptr;
+    inner_->search(own, b, m, mine, on_rows);
+    for (int64_t i = 0; i < q.n; ++i)
+      for (int j = 0; j < top.cap(); ++j) {
+        const int64_t id = mine.indices(i)[j];
+        if (id != std::numeric_limits<int64_t>::max())
+          top.push(q.top_rows ? q.top_rows[i] : i, mine.scores(i)[j] + eps_ * float(id + 1), id);
+      }
+  }
+ private:
+  float eps_;
+  std::unique_ptr<SearchKernel> inner_ = make_cpu_search();
+};
+}  // namespace
+
+// Restarts that reach one partition number its clusters differently; which
+// one is kept decided the cluster numbers. It was chosen by the kernels'
+// last-bit rounding of the inertia, so one data set gave other cluster
+// numbers on OpenBLAS' Prescott kernels than on Haswell's, and the torch
+// kernel other ones than the CPU's. The restarts' inertias are now computed
+// from each row's own centroid alone: they tie, and the first restart stays.
+TEST(KMeans, RestartsReachingOnePartitionKeepTheFirstWhateverTheKernelRounding) {
+  LocalCommunicator c;
+  auto cpu = make_cpu_search();
+  KMeansParams p;
+  p.k = 6, p.iters = 20, p.restarts = 3;
+  FeatureBlock b0 = data(3000, 16, 6, 0.2, 4);
+  const KMeansResult want = kmeans(b0, p, c, *cpu);
+  EXPECT_EQ(want.best_restart, 0) << "every restart reaches the one partition of this data";
+  for (float eps : {2e-5f, -2e-5f}) {
+    PositionNoiseKernel noisy(eps);
+    FeatureBlock b = data(3000, 16, 6, 0.2, 4);
+    const KMeansResult got = kmeans(b, p, c, noisy);
+    EXPECT_EQ(got.best_restart, want.best_restart) << "eps " << eps;
+    EXPECT_EQ(got.assign, want.assign) << "eps " << eps;
+    EXPECT_EQ(got.final_inertia, want.final_inertia) << "eps " << eps;
   }
 }
