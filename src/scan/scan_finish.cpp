@@ -21,9 +21,16 @@ void gate_moves(ScanRun& r, const ScanHeads& one, std::vector<float>& prob) {
   std::vector<int64_t> back;
   for (int64_t i : s.my_rows)
     if (!keep[i]) back.push_back(i);
+  // The SCAN head's pass over every row, as self-labelling and a run
+  // without it make it, not over `back` alone: a GEMM may round a row by its
+  // position in the block (OpenBLAS' Prescott kernels do), and a turned-down
+  // row then carried other probabilities than the SCAN head gives it.
   ScanHeads pre = one;
   pre.params() = r.st.scan_head;
-  predict_rows(*heads_compute(pre, r.comm, &r.data.rows), s, back, prob);
+  std::vector<float> scan_prob;
+  predict_all(*heads_compute(pre, r.comm, &r.data.rows), s, scan_prob);
+  const int64_t C = r.p.clusters;
+  for (int64_t i : back) std::copy_n(scan_prob.data() + i * C, C, prob.data() + i * C);
   res.self_label_proposed = gc.proposed;
   res.self_label_rejected = gc.proposed - gc.kept;
   if (res.self_labelled) res.self_label_note += fmt("; neighbour gate kept ", gc.kept, " of ", gc.proposed, " moves");
