@@ -10,7 +10,8 @@ pkgs=(build-essential cmake ccache pkg-config
 if [[ "${1:-}" == "--test" ]]; then
   # Reference implementations the tests compare against.
   pkgs+=(python3 python3-numpy python3-h5py python3-sklearn python3-scipy python3-faiss python3-pil chromium
-        python3-torch python3-torchvision)
+        python3-torch python3-torchvision
+        strace)  # strace: races the tests reproduce by holding a job at one system call
 fi
 
 missing=()

@@ -10,6 +10,7 @@
 #include "io/rows_identity.h"
 #include "io/h5_strings.h"
 #include "io/h5store.h"
+#include "io/input_watch.h"
 #include "io/text_file.h"
 
 namespace distclust::assign {
@@ -112,6 +113,10 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
   run_on_root(comm, "writing " + in.csv, [&] {
     csv.emplace(in.csv, csv_text(in, N, all_assign, all_conf, all_km, all_km_conf, all_gm, all_gm_conf, labels));
   });
+  // The CSV is committed before OUT, whose commit checks the inputs: check
+  // them here first, or a refused OUT left a CSV of the old inputs' results.
+  if (const std::string changed = changed_inputs(comm); !changed.empty())
+    throw Error(fmt(changed, "; ", p.out, " and ", in.csv, " were not written (run assign again)"));
   run_on_root(comm, "committing " + in.csv, [&] { csv->commit(); });
   try {
     w.commit();

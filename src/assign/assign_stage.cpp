@@ -5,6 +5,7 @@
 
 #include "distclust/error.h"
 #include "distclust/log.h"
+#include "io/input_watch.h"
 #include "io/out_dir.h"
 #include "io/output_lock.h"
 #include "io/replace_rule.h"
@@ -27,6 +28,12 @@ void AssignParams::validate() const {
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
   p.validate();
   const assign::Inputs in = assign::resolve_inputs(p);
+  // The run's models and the new features must not change until the commit
+  // (io/input_watch.h): a kmeans.h5 replaced mid-assign gave assignments to
+  // the old centroids under the new file's name. Features this command
+  // extracts from --source are its own output, not watched.
+  const InputWatch watch({in.reference, in.kmeans, in.scan, in.gmm, in.knn, p.source.empty() ? in.new_features : ""},
+                         comm);
   // Every file written (the features extracted from --source too) apart
   // from every file and folder read.
   const std::string extracted = p.source.empty() ? "" : in.new_features;

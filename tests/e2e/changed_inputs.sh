@@ -92,3 +92,29 @@ import h5py, numpy as np
 a, b = h5py.File('km.h5', 'r'), h5py.File('kmb.h5', 'r')
 assert np.array_equal(a['centroids'][:], b['centroids'][:]), 'the rerun did not cluster the new file'"
 pass "features replaced mid-kmeans: commit refused ($(grep -m1 -o 'input feat.h5 changed[^(]*' mid.txt)), rerun clusters the new file"
+
+# 6. assign: the k-means model replaced after assign read it. The output gave
+#    the old centroids' clusters under the new model's name (assign watched
+#    nothing). strace holds assign at its output's creation (after the models
+#    were read and applied) while the model is replaced.
+if command -v strace >/dev/null; then
+  dcrun 1 kmeans --k 10 --seed 1 --features fa.h5 --out kma.h5 >/dev/null
+  dcrun 1 kmeans --k 10 --seed 2 --iters 1 --features fa.h5 --out kmz.h5 >/dev/null
+  cp kma.h5 model.h5
+  as=(assign --features fb.h5 --reference fa.h5 --kmeans model.h5 --out a.h5 --csv a.csv)
+  timeout 120 strace -f -qq -o /dev/null -P a.h5.tmp -e trace=openat,open \
+    -e inject=openat,open:delay_enter=6000000:when=1 "$DC" "${as[@]}" >as.txt 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do [[ -e a.h5.lock ]] && break; sleep 0.05; done
+  [[ -e a.h5.lock ]] || { cat as.txt; fail "assign did not start"; }
+  sleep 1.5
+  cp kmz.h5 model.h5.new && mv model.h5.new model.h5
+  set +e; wait $pid; rc=$?; set -e
+  [[ $rc -ne 0 ]] || { cat as.txt; fail "assign committed although its k-means model was replaced mid-run"; }
+  grep -q "input model.h5 changed while this stage ran" as.txt || { cat as.txt; fail "assign's refusal does not name the model"; }
+  [[ ! -e a.h5 && ! -e a.h5.tmp && ! -e a.csv && ! -e a.csv.tmp ]] || { ls; fail "a refused assign left an output"; }
+  dcrun 1 "${as[@]}" >as2.txt 2>&1 || { cat as2.txt; fail "assign after the replacement"; }
+  pass "k-means model replaced mid-assign: refused ($(grep -m1 -o 'input model.h5 changed[^(]*' as.txt)), rerun writes both"
+else
+  echo "SKIP (case 6): no strace to hold assign between reading its models and writing"
+fi
