@@ -43,6 +43,31 @@ std::string given_now() {
 
 bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"); }
 
+bool pre_avx512(const std::string& core);
+
+/// The OpenBLAS core type whose sgemm suits this CPU best, of the ones every
+/// OpenBLAS since 0.3.x knows: SkylakeX (AVX-512 F/CD/BW/DQ/VL), Haswell
+/// (AVX2 + FMA), else "" (OpenBLAS' own choice).
+std::string cpu_core() {
+  if (cpu_has_avx512() && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return "";
+}
+
+/// Core types weaker than `want` (cpu_core()): what OpenBLAS falls back to
+/// on a CPU it does not know (0.3.21 takes a Sapphire Rapids for a Prescott,
+/// SSE3: a third of the SkylakeX sgemm rate, measured).
+bool weaker_than(const std::string& core, const std::string& want) {
+  if (want == "SkylakeX") return pre_avx512(core);
+  if (want != "Haswell") return false;
+  for (const char* c : {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "sandybridge", "katmai",
+                        "coppermine", "northwood", "banias", "athlon", "opteron", "opteron_sse3", "barcelona"})
+    if (strcasecmp(core.c_str(), c) == 0) return true;
+  return false;
+}
+
 /// OpenBLAS core types whose kernels use AVX-512.
 bool needs_avx512(const std::string& core) {
   for (const char* c : {"skylakex", "cooperlake", "sapphirerapids"})
@@ -151,11 +176,28 @@ void prepare(int, char** argv) {
     switched = true;
   } else if (!forced && !preset.empty() &&
              (cpu_has_avx512() ? pre_avx512(preset) : needs_avx512(preset))) {
-    unsetenv("OPENBLAS_CORETYPE");
+    // Replaced by the CPU's own type rather than removed: OpenBLAS' choice
+    // on a CPU it does not know is Prescott (SSE3), slower still.
+    const std::string want = cpu_core();
+    if (want.empty() || strcasecmp(want.c_str(), preset.c_str()) == 0)
+      unsetenv("OPENBLAS_CORETYPE");
+    else
+      setenv("OPENBLAS_CORETYPE", want.c_str(), 1);
+    const std::string now = want.empty() ? std::string(" removed") : " replaced by " + want;
     changes += cpu_has_avx512()
-                   ? fmt("OPENBLAS_CORETYPE=", preset, " removed (the CPU has AVX-512; ", preset, " kernels use AVX2 at most)")
-                   : fmt("OPENBLAS_CORETYPE=", preset, " removed (its kernels need AVX-512, which this CPU lacks)");
+                   ? fmt("OPENBLAS_CORETYPE=", preset, now, " (the CPU has AVX-512; ", preset, " kernels use AVX2 at most)")
+                   : fmt("OPENBLAS_CORETYPE=", preset, now, " (its kernels need AVX-512, which this CPU lacks)");
     switched = true;
+  } else if (!forced && preset.empty()) {
+    // OpenBLAS chose when it loaded (this process): kernels weaker than the
+    // CPU mean it does not know the CPU.
+    const std::string chose = blas::core_name(), want = cpu_core();
+    if (!want.empty() && weaker_than(chose, want)) {
+      setenv("OPENBLAS_CORETYPE", want.c_str(), 1);
+      changes += fmt("OPENBLAS_CORETYPE=", want, " (OpenBLAS chose ", chose, " kernels: it does not know this CPU, which has ",
+                     want == "SkylakeX" ? "AVX-512" : "AVX2", ")");
+      switched = true;
+    }
   }
   if (!std::getenv("OMP_WAIT_POLICY")) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);

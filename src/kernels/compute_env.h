@@ -6,9 +6,13 @@
 //  - OMP_WAIT_POLICY=PASSIVE unless set (spinning OpenMP threads slow the
 //    BLAS threads beside them);
 //  - a preset OPENBLAS_CORETYPE of pre-AVX-512 kernels (Haswell, Zen, ...)
-//    is dropped when the CPU has AVX-512 (they run at half the rate), and
-//    one that needs AVX-512 the CPU lacks (SkylakeX, ...) is dropped too
-//    (its kernels die on an illegal instruction);
+//    is replaced by SkylakeX when the CPU has AVX-512 (they run at half the
+//    rate), and one that needs AVX-512 the CPU lacks (SkylakeX, ...) by
+//    Haswell (AVX2 + FMA) or removed (its kernels die on an illegal
+//    instruction): removed, OpenBLAS' own choice may be weaker still;
+//  - none preset, but OpenBLAS chose kernels weaker than the CPU (it falls
+//    back to Prescott on a CPU it does not know: 0.3.21 on a Sapphire
+//    Rapids): OPENBLAS_CORETYPE=SkylakeX or Haswell as the CPU allows;
 //  - DISTCLUST_OPENBLAS_CORETYPE=X forces core type X.
 // An operator may have preset a core type because other kernels compute
 // wrongly on that machine (older OpenBLAS builds did), so kernels distclust

@@ -25,6 +25,26 @@ OPENBLAS_CORETYPE=Haswell DISTCLUST_OPENBLAS_CORETYPE=Sandybridge DISTCLUST_TEST
 grep -q "kept OPENBLAS_CORETYPE=Haswell" stage.txt || { cat stage.txt; fail "decision not in the stage's log"; }
 pass "disagreeing kernels refused, preset kept and named"
 
+# Kernels that suit the CPU whatever OpenBLAS picks or the machine presets:
+# OpenBLAS 0.3.21 does not know a Sapphire Rapids and took Prescott (SSE3)
+# kernels, and a preset Haswell was removed into the same fallback: k-means
+# ran at 62 GFLOP/s where SkylakeX kernels give 253 (bench/RESULTS.md).
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
+if has avx512f avx512cd avx512bw avx512dq avx512vl; then good="SkylakeX|Cooperlake|SapphireRapids"
+elif has avx2 fma; then good="Haswell|Zen|SkylakeX|Cooperlake|SapphireRapids"
+else good=""; fi
+if [[ -n $good ]]; then
+  env -u OPENBLAS_CORETYPE "$DC" env >own.txt 2>&1 || { cat own.txt; fail "env without a preset"; }
+  [[ $(core own.txt) =~ ^($good)$ ]] || { cat own.txt; fail "kernels $(core own.txt) do not suit this CPU ($good)"; }
+  if [[ $good == SkylakeX* ]]; then
+    OPENBLAS_CORETYPE=Haswell "$DC" env >hsw.txt 2>&1 || { cat hsw.txt; fail "env with Haswell preset"; }
+    [[ $(core hsw.txt) =~ ^($good)$ ]] || { cat hsw.txt; fail "a Haswell preset on an AVX-512 CPU left $(core hsw.txt) kernels"; }
+    grep -q "OPENBLAS_CORETYPE=Haswell replaced by SkylakeX" hsw.txt || { cat hsw.txt; fail "the replacement is not said"; }
+  fi
+  pass "kernels suit the CPU: $(core own.txt) without a preset$([[ -e hsw.txt ]] && echo ", $(core hsw.txt) for a Haswell preset")"
+fi
+
 # A core type distclust does not know is left as given (it was removed as
 # if it were pre-AVX-512, "its kernels use AVX2 at most").
 OPENBLAS_CORETYPE=Foo "$DC" env >foo.txt 2>&1 || { cat foo.txt; fail "env with an unknown core type"; }
