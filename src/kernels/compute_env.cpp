@@ -43,31 +43,6 @@ std::string given_now() {
 
 bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"); }
 
-bool pre_avx512(const std::string& core);
-
-/// The OpenBLAS core type whose sgemm suits this CPU best, of the ones every
-/// OpenBLAS since 0.3.x knows: SkylakeX (AVX-512 F/CD/BW/DQ/VL), Haswell
-/// (AVX2 + FMA), else "" (OpenBLAS' own choice).
-std::string cpu_core() {
-  if (cpu_has_avx512() && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vl"))
-    return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-  return "";
-}
-
-/// Core types weaker than `want` (cpu_core()): what OpenBLAS falls back to
-/// on a CPU it does not know (0.3.21 takes a Sapphire Rapids for a Prescott,
-/// SSE3: a third of the SkylakeX sgemm rate, measured).
-bool weaker_than(const std::string& core, const std::string& want) {
-  if (want == "SkylakeX") return pre_avx512(core);
-  if (want != "Haswell") return false;
-  for (const char* c : {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "sandybridge", "katmai",
-                        "coppermine", "northwood", "banias", "athlon", "opteron", "opteron_sse3", "barcelona"})
-    if (strcasecmp(core.c_str(), c) == 0) return true;
-  return false;
-}
-
 /// OpenBLAS core types whose kernels use AVX-512.
 bool needs_avx512(const std::string& core) {
   for (const char* c : {"skylakex", "cooperlake", "sapphirerapids"})
@@ -83,6 +58,27 @@ bool pre_avx512(const std::string& core) {
                         "steamroller", "excavator", "katmai", "coppermine", "northwood", "banias", "athlon"})
     if (strcasecmp(core.c_str(), c) == 0) return true;
   return false;
+}
+
+/// The OpenBLAS core type whose sgemm suits this CPU best, of the ones every
+/// OpenBLAS since 0.3.x knows: SkylakeX (AVX-512 F/CD/BW/DQ/VL), Haswell
+/// (AVX2 + FMA), else "" (OpenBLAS' own choice).
+std::string cpu_core() {
+  if (cpu_has_avx512() && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return "";
+}
+
+/// Core types weaker than `want` (cpu_core()): what OpenBLAS falls back to
+/// on a CPU it does not know (0.3.21 takes a Sapphire Rapids for a Prescott,
+/// SSE3: a quarter of the SkylakeX sgemm rate, measured). For Haswell: the
+/// pre-AVX-512 types other than the AVX2 ones.
+bool weaker_than(const std::string& core, const std::string& want) {
+  if (want == "SkylakeX") return pre_avx512(core);
+  return want == "Haswell" && pre_avx512(core) && strcasecmp(core.c_str(), "haswell") != 0 &&
+         strcasecmp(core.c_str(), "zen") != 0;
 }
 
 [[noreturn]] void reexec(char** argv) {

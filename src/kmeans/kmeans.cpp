@@ -21,6 +21,7 @@
 #include "kernels/exact_sum.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
+#include "knn/graph_value.h"  // exact_score: the restarts' inertia
 #include "io/state_file.h"
 #include "kmeans/kmeans_state.h"
 
@@ -104,15 +105,15 @@ int64_t exact_total(const std::vector<float>& dist, const std::vector<int64_t>& 
   return s;
 }
 
-/// Each valid row's squared distance to its own centroid, computed directly
-/// in double (spherical: 2 - 2 x.c) instead of through the kernel's
-/// |x|^2 - 2 x.c + |c|^2. Restarts that reach one partition hold the same
-/// centroids (exact sums) in another order; the kernel's rounding can depend
-/// on a centroid's position (OpenBLAS' Prescott kernels do), so their
-/// inertias differed in the last bits and the noise chose the restart: the
-/// same data gave other cluster numbers per BLAS core type and kernel. Here
-/// a row's distance depends on its values only, the restarts tie, and the
-/// first is kept. Costs n x d (one GEMM row-block's worth).
+/// Each valid row's squared distance to its own centroid, scored exactly in
+/// double (knn/graph_value.h's exact_score; spherical: 2 - 2 x.c) instead of
+/// through the kernel's |x|^2 - 2 x.c + |c|^2. Restarts that reach one
+/// partition hold the same centroids (exact sums) in another order; the
+/// kernel's rounding can depend on a centroid's position (OpenBLAS' Prescott
+/// kernels do), so their inertias differed in the last bits and the noise
+/// chose the restart: the same data gave other cluster numbers per BLAS core
+/// type and kernel. Here a row's distance depends on its values only, the
+/// restarts tie, and the first is kept. Costs n x d per restart.
 void own_centroid_distances(const FeatureBlock& b, const std::vector<float>& c, const std::vector<int64_t>& lab,
                             bool spherical, std::vector<float>& dist) {
   const int64_t d = b.d, n = b.local_rows();
@@ -122,16 +123,8 @@ void own_centroid_distances(const FeatureBlock& b, const std::vector<float>& c, 
       dist[i] = 0;
       continue;
     }
-    const float* x = b.x.data() + i * d;
-    const float* ci = c.data() + lab[i] * d;
-    double s = 0;
-    if (spherical) {
-      for (int64_t j = 0; j < d; ++j) s += double(x[j]) * double(ci[j]);
-      s = std::max(0.0, 2.0 - 2.0 * s);
-    } else {
-      for (int64_t j = 0; j < d; ++j) s += (double(x[j]) - double(ci[j])) * (double(x[j]) - double(ci[j]));
-    }
-    dist[i] = float(s);
+    const double s = exact_score(b.x.data() + i * d, c.data() + lab[i] * d, d, !spherical);
+    dist[i] = float(spherical ? std::max(0.0, 2.0 - 2.0 * s) : -s);
   }
 }
 

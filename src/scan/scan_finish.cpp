@@ -25,6 +25,8 @@ void gate_moves(ScanRun& r, const ScanHeads& one, std::vector<float>& prob) {
   // without it make it, not over `back` alone: a GEMM may round a row by its
   // position in the block (OpenBLAS' Prescott kernels do), and a turned-down
   // row then carried other probabilities than the SCAN head gives it.
+  // Recomputed rather than kept from self-labelling's identical pass: that
+  // would hold a second [rows x C] through every self-labelling epoch.
   ScanHeads pre = one;
   pre.params() = r.st.scan_head;
   std::vector<float> scan_prob;

@@ -4,7 +4,9 @@
 #include "scan/scan_run.h"
 
 namespace distclust {
+namespace {
 
+/// The head's softmax for local rows `which` into their rows of prob.
 void predict_rows(HeadsCompute& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob) {
   const int64_t chunk = 4096, C = h.shape().c;
   std::vector<float> xb, zb;
@@ -19,6 +21,8 @@ void predict_rows(HeadsCompute& h, const ScanData& data, const std::vector<int64
     for (int64_t q = 0; q < m; ++q) std::copy_n(zb.data() + q * C, C, prob.data() + which[q0 + q] * C);
   }
 }
+
+}  // namespace
 
 void predict_all(HeadsCompute& h, const ScanData& data, std::vector<float>& prob) {
   prob.assign(size_t(data.local_rows() * h.shape().c), 0.f);

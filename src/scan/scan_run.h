@@ -85,10 +85,8 @@ void pick_prototypes(ScanRun& r);
 /// loudly on rank 0 (scan_health.cpp). Every rank computes the same list.
 void check_health(ScanRun& r);
 
-/// The kept head's softmax for local rows `which` into their rows of prob
-/// [own rows x C]; rows not in `which` are left as they are.
-void predict_rows(HeadsCompute& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob);
-/// All valid local rows (0 for invalid ones).
+/// The kept head's softmax for all valid local rows into prob [own rows x C]
+/// (0 for invalid ones), in chunks of the same rows whatever the caller.
 void predict_all(HeadsCompute& h, const ScanData& data, std::vector<float>& prob);
 /// Arg-max cluster of each valid local row of prob [own rows x C] (-1 for invalid rows).
 std::vector<int64_t> argmax_rows(const ScanData& data, const std::vector<float>& prob, int64_t c);
