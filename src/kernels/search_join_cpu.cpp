@@ -58,29 +58,28 @@ void circle_pair(int64_t r, int64_t u, int64_t slots, int64_t& a, int64_t& b) {
 
 /// Offers column j of g [mi x mj] (scores of base rows lo_i.. for query
 /// lo_j + j) to the heaps of J's rows: one pass down g's rows, comparing a
-/// row with the columns' thresholds 64 at a time.
+/// row with the columns' thresholds 64 at a time (score_mask.h) and offering
+/// only the columns whose bit is set.
 void offer_columns(const float* g, int64_t mi, int64_t mj, const float* bias_i, int64_t id_i0, int64_t lo_j,
                    std::vector<float>& thr, TopK& top) {
   constexpr int64_t kBlock = 64;
   for (int64_t j = 0; j < mj; ++j) thr[size_t(j)] = top.threshold(lo_j + j);
+  auto offer = [&](int64_t j, float v, int64_t id) {
+    top.push(lo_j + j, v, id);
+    thr[size_t(j)] = top.threshold(lo_j + j);
+  };
+  const int64_t full = mj - mj % kBlock;
   for (int64_t i = 0; i < mi; ++i) {
     const float bi = bias_i[i];
     if (bi == kNever) continue;  // an invalid row is never a neighbour
     const float* gi = g + i * mj;
-    for (int64_t j0 = 0; j0 < mj; j0 += kBlock) {
-      const int64_t j1 = std::min(mj, j0 + kBlock);
-      int hit = 0;
-#pragma omp simd reduction(| : hit)
-      for (int64_t j = j0; j < j1; ++j) hit |= gi[j] + bi >= thr[size_t(j)];
-      if (!hit) continue;
-      for (int64_t j = j0; j < j1; ++j) {
-        const float v = gi[j] + bi;
-        if (v >= thr[size_t(j)]) {
-          top.push(lo_j + j, v, id_i0 + i);
-          thr[size_t(j)] = top.threshold(lo_j + j);
-        }
+    for (int64_t j0 = 0; j0 < full; j0 += kBlock)
+      for (uint64_t m = ge_mask64_cols(gi + j0, bi, thr.data() + j0); m;) {
+        const int64_t j = j0 + pop_lowest(m);
+        offer(j, gi[j] + bi, id_i0 + i);
       }
-    }
+    for (int64_t j = full; j < mj; ++j)
+      if (gi[j] + bi >= thr[size_t(j)]) offer(j, gi[j] + bi, id_i0 + i);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "distclust/search.h"
 #include "distclust/topk.h"
 #include "kernels/rows.h"
+#include "kernels/score_mask.h"
 
 namespace distclust {
 namespace search_detail {
@@ -47,9 +48,11 @@ inline int64_t argmax_row(const float* g, const float* bias, int64_t n, float& b
   return -1;
 }
 
-/// Offers scores g[j] + bias[j] of base ids id(j) to query q of top. Blocks
-/// of 64 whose maximum is below the query's current threshold are passed
-/// over with one vectorised max; once the heap is warm almost all are.
+/// Offers scores g[j] + bias[j] of base ids id(j) to query q of top. Each
+/// block of 64 is one vectorised compare with the query's current threshold
+/// (score_mask.h); only the candidates whose bit is set are offered, each
+/// re-tested against the threshold as it rises. Once the heap is warm almost
+/// no block has a bit set.
 template <class Id>
 inline void offer_row(const float* g, const float* bias, int64_t n, Id id, int64_t self, int64_t q, TopK& top) {
   constexpr int64_t kBlock = 64;
@@ -64,13 +67,8 @@ inline void offer_row(const float* g, const float* bias, int64_t n, Id id, int64
     }
   };
   int64_t j = 0;
-  for (; j + kBlock <= n; j += kBlock) {
-    float m = kNever;
-#pragma omp simd reduction(max : m)
-    for (int64_t l = 0; l < kBlock; ++l) m = std::max(m, g[j + l] + bias[j + l]);
-    if (m < thr) continue;
-    for (int64_t l = 0; l < kBlock; ++l) offer(j + l);
-  }
+  for (; j + kBlock <= n; j += kBlock)
+    for (uint64_t m = ge_mask64(g + j, bias + j, thr); m;) offer(j + pop_lowest(m));
   for (; j < n; ++j) offer(j);
 }
 
