@@ -15,6 +15,7 @@
 #include "extract/backbone.h"
 #include "extract/extract.h"
 #include "extract/extract_stage.h"
+#include "extract/preprocess.h"
 #include "io/h5store.h"
 #include "io/output_identity.h"
 #include "io/output_lock.h"
@@ -162,6 +163,17 @@ void extract_new_rows(const AssignParams& p, const Inputs& in, Communicator& com
   if (ref_model.empty() && comm.rank() == 0)
     log::warn("assign: ", in.reference, " does not record its model's fingerprint (written by an older distclust): ",
               "cannot check that ", ep.backbone, " is the model the run used");
+  // The same model bytes with another sidecar (input size, mean, std) give
+  // other features just as well.
+  const std::string ref_prep = string_attr(in.reference, "preprocessing");
+  const std::string prep_now = preprocessing_text(ep);
+  // The run's attribute is the transform, then what a PCA added (", L2-normalised, PCA to ...").
+  const bool same_prep = ref_prep.compare(0, prep_now.size(), prep_now) == 0 &&
+                         (ref_prep.size() == prep_now.size() || ref_prep[prep_now.size()] == ',');
+  require(ref_prep.empty() || same_prep, "assign: the input transform of ", ep.backbone,
+          " changed since the run extracted ", in.reference, " (now: ", prep_now, "; the run's: ", ref_prep,
+          "): was its sidecar ", ep.is_pixels() ? std::string("(none: pixels)") : sidecar_path_for(ep.backbone),
+          " edited? The new rows would not be comparable");
   const StageDef<ExtractParams>& def = extract_stage();
   ResolvedConfig rc;
   ExtractParams q = ep;

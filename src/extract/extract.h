@@ -143,6 +143,14 @@ struct ExtractParams {
 /// a model file whose fingerprint differs from the run's).
 std::string model_fingerprint(const ExtractParams& p);
 
+/// The input transform as the features file's `preprocessing` attribute
+/// records it, resolved from the settings and, for a TorchScript model, its
+/// JSON sidecar (input size, mean, std): part of extract's identity, so
+/// that a sidecar edited after a run is not taken for the same features,
+/// and compared by `assign --source` with the run's (the attribute is this
+/// text, then what a PCA adds: ", L2-normalised, PCA to ...").
+std::string preprocessing_text(const ExtractParams& p);
+
 /// The source settings of p.
 SourceParams source_params(const ExtractParams& p);
 

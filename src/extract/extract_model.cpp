@@ -54,6 +54,19 @@ void refuse_shared_gpu(const std::string& device, Communicator& comm) {
             cvd ? cvd : "unset", "): start one rank per GPU (launch/distclust-mpirun sets one GPU per rank)");
 }
 
+/// The features file's `preprocessing` text (preprocessing_text) of each
+/// backbone kind.
+std::string pixels_text(const ExtractParams& p, const PreprocessParams& norm) {
+  return fmt("pixels: resize to ", p.pixels_size, " x ", p.pixels_size, " (", norm.interpolation, ", Pillow)",
+             p.pixels_deskew ? ", deskewed and centred by ink moments" : "", ", x = (v/255 - mean)/std, mean ",
+             floats_text(norm.mean), ", std ", floats_text(norm.std), ", CHW flattened");
+}
+
+std::string torchscript_text(const PreprocessParams& pp) {
+  return fmt("resize shorter side to ", pp.resize, " (", pp.interpolation, ", Pillow), centre crop ", pp.crop,
+             ", x = (v/255 - mean)/std, mean ", floats_text(pp.mean), ", std ", floats_text(pp.std));
+}
+
 }  // namespace
 
 namespace {
@@ -74,9 +87,7 @@ void make_pixels(const ExtractParams& p, int cores, ExtractModel& m) {
   m.prep = [norm, s, interp, deskew](const cv::Mat& rgb, float* out) {
     pixels_preprocess(rgb, s, interp, norm, out, deskew);
   };
-  m.preprocessing = fmt("pixels: resize to ", s, " x ", s, " (", interp, ", Pillow)",
-                        deskew ? ", deskewed and centred by ink moments" : "", ", x = (v/255 - mean)/std, mean ",
-                        floats_text(norm.mean), ", std ", floats_text(norm.std), ", CHW flattened");
+  m.preprocessing = pixels_text(p, norm);
   m.net = make_pixels_backbone(m.row_floats);
 }
 
@@ -111,9 +122,7 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
   m.row_floats = 3 * int64_t(pp.crop) * pp.crop;
   const size_t len = static_cast<size_t>(m.row_floats);
   m.prep = [pp, len](const cv::Mat& rgb, float* out) { preprocess(rgb, pp, out, len); };
-  m.preprocessing = fmt("resize shorter side to ", pp.resize, " (", pp.interpolation, ", Pillow), centre crop ",
-                        pp.crop, ", x = (v/255 - mean)/std, mean ", floats_text(pp.mean), ", std ",
-                        floats_text(pp.std));
+  m.preprocessing = torchscript_text(pp);
 }
 
 /// A pixels PCA fitted on deskewed images projects only deskewed ones (and
@@ -190,6 +199,10 @@ ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, 
               since(t0), " s");
   m.net = make_projected_backbone(std::move(m.net), m.pca, m.model_threads);
   return m;
+}
+
+std::string preprocessing_text(const ExtractParams& p) {
+  return p.is_pixels() ? pixels_text(p, pixels_normalization(p)) : torchscript_text(model_preprocess(p));
 }
 
 }  // namespace distclust

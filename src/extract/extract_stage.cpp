@@ -9,6 +9,7 @@
 #include "extract/backbone.h"
 #include "extract/image_source.h"
 #include "extract/model_zip_check.h"
+#include "extract/preprocess.h"
 #include "io/output_identity.h"
 #include "io/regular_file.h"
 
@@ -82,9 +83,24 @@ std::string extract_identity(const ExtractParams& p, Communicator& comm) {
     // The projection applied is an input: its file's identity (its config
     // hash, or size and mtime) stands for it, as a model's bytes do.
     if (!p.pca_from.empty()) id += "; pca_from " + file_identity(p.pca_from);
+    // The transform the model's sidecar gives (input size, mean, std) is
+    // not in the settings: a sidecar edited after a run made other features
+    // under the same hash (run took them as up to date, --resume mixed them).
+    id += "; preprocessing " + preprocessing_text(p);
   });
   comm.broadcast(id, 0);
   return id;
+}
+
+/// The files besides the images that the features are computed from, which
+/// must not change while extract runs (io/input_watch.h; the images are
+/// stamped in the identity, not watched): the model and its sidecar, the
+/// file a PCA is taken from.
+std::vector<std::string> model_files(const ExtractParams& p) {
+  std::vector<std::string> in;
+  if (!p.is_pixels()) in = {p.backbone, sidecar_path_for(p.backbone)};
+  if (!p.pca_from.empty()) in.push_back(p.pca_from);
+  return in;
 }
 
 }  // namespace
@@ -105,13 +121,18 @@ const StageDef<ExtractParams>& extract_stage() {
         p.out = w.file("features.h5");
       },
       [](const ExtractParams& p) { return p.out; },
-      nullptr,
+      model_files,
       extract_identity,
       nullptr,
       [](const ExtractParams& p, Communicator& comm, const StageConfig& cfg) {
         ExtractSummary s = run_extract(p, comm, load_torchscript_backbone, cfg);
         return StageOutcome{{fmt("extract: ", s.images_per_second, " images/s, ", s.invalid, " invalid images")}};
-      }};
+      },
+      nullptr,
+      /*compute_hashed=*/false,
+      /*out_optional=*/false,
+      // A model given its preprocessing in the settings needs no sidecar.
+      [](const ExtractParams& p) { return std::vector<std::string>{p.is_pixels() ? "" : sidecar_path_for(p.backbone)}; }};
   return def;
 }
 

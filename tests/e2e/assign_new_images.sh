@@ -5,8 +5,8 @@
 #    included: the run below moves rows, so the gate path runs);
 #  - copies of some images under new paths (not rows of the run) get the
 #    clusters of the originals, and eval scores assign.h5;
-#  - features of another model, another dimension, or a model file changed
-#    since the run are refused by name; nothing is written;
+#  - features of another model, another dimension, or a model file (or its
+#    sidecar) changed since the run are refused by name; nothing is written;
 #  - run from another folder, the run's relative model path is said to be
 #    missing (not "changed"), and --backbone names it;
 #  - --features-out naming one of the run's files is refused (it was
@@ -134,6 +134,13 @@ md5=$(md5sum <w/kmeans.h5)
 expect_refusal "--features-out over the run's model" "output w/kmeans.h5 is the input w/kmeans.h5" \
   --source new --features-out w/kmeans.h5
 [[ $(md5sum <w/kmeans.h5) == "$md5" ]] || fail "--features-out replaced w/kmeans.h5"
+# The same model bytes with an edited sidecar (another mean): other features,
+# refused before the images are extracted (it was after, by the features check).
+cp m.json m.json.orig && sed -i 's/0.485/0.2/' m.json
+rm -f bad.features.h5
+expect_refusal "sidecar changed" "the input transform of m.pt changed since the run" --source new
+[[ ! -e bad.features.h5 ]] || fail "sidecar changed: the new images were extracted before the refusal"
+mv m.json.orig m.json
 cp other.pt m.pt
 expect_refusal "model changed" "the model m.pt changed since the run" --source new
 pass "assign reproduces the run on its own images (2 and 3 ranks), follows copies, refuses other features"
