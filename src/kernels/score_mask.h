@@ -14,7 +14,9 @@
 // bits (tests/unit/test_score_mask.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -92,6 +94,13 @@ inline uint64_t ge_mask64(const float* g, const float* bias, float thr) {
 #elif DISTCLUST_X86_MASKS && defined(__AVX2__)
   return ge_mask64_avx2(g, bias, thr);
 #else
+  // Without the vector paths (not x86): a vectorisable max first, so that a
+  // block below the threshold (most, once a heap is warm) costs no mask. A
+  // NaN maximum falls through to the exact lanes.
+  float top = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : top)
+  for (int l = 0; l < 64; ++l) top = std::max(top, g[l] + bias[l]);
+  if (top < thr) return 0;
   return ge_mask64_scalar(g, bias, thr);
 #endif
 }
