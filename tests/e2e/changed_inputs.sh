@@ -102,14 +102,10 @@ if command -v strace >/dev/null; then
   dcrun 1 kmeans --k 10 --seed 2 --iters 1 --features fa.h5 --out kmz.h5 >/dev/null
   cp kma.h5 model.h5
   as=(assign --features fb.h5 --reference fa.h5 --kmeans model.h5 --out a.h5 --csv a.csv)
-  timeout 120 strace -f -qq -o /dev/null -P a.h5.tmp -e trace=openat,open \
-    -e inject=openat,open:delay_enter=6000000:when=1 "$DC" "${as[@]}" >as.txt 2>&1 &
-  pid=$!
-  for _ in $(seq 600); do [[ -e a.h5.lock ]] && break; sleep 0.05; done
-  [[ -e a.h5.lock ]] || { cat as.txt; fail "assign did not start"; }
+  hold_at_output a.h5 as.txt 6 "$DC" "${as[@]}"
   sleep 1.5
   cp kmz.h5 model.h5.new && mv model.h5.new model.h5
-  set +e; wait $pid; rc=$?; set -e
+  set +e; wait $HOLD_PID; rc=$?; set -e
   [[ $rc -ne 0 ]] || { cat as.txt; fail "assign committed although its k-means model was replaced mid-run"; }
   grep -q "input model.h5 changed while this stage ran" as.txt || { cat as.txt; fail "assign's refusal does not name the model"; }
   [[ ! -e a.h5 && ! -e a.h5.tmp && ! -e a.csv && ! -e a.csv.tmp ]] || { ls; fail "a refused assign left an output"; }

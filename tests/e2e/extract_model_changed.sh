@@ -44,14 +44,10 @@ pass "run after the sidecar was edited: extract and kmeans ran again, features o
 if command -v strace >/dev/null; then
   cp m.json m2.json && sed -i 's/0.456/0.3/' m2.json
   ex=(extract --source "$DATA" --backbone m.pt --out f.h5 --progress-seconds 0)
-  timeout 120 strace -f -qq -o /dev/null -P f.h5.tmp -e trace=openat,open \
-    -e inject=openat,open:delay_enter=4000000:when=1 "$DC" "${ex[@]}" >mid.txt 2>&1 &
-  pid=$!
-  for _ in $(seq 600); do [[ -e f.h5.lock ]] && break; sleep 0.05; done
-  [[ -e f.h5.lock ]] || { cat mid.txt; fail "extract did not start"; }
+  hold_at_output f.h5 mid.txt 4 "$DC" "${ex[@]}"
   sleep 1.5
   mv m2.json m.json
-  set +e; wait $pid; rc=$?; set -e
+  set +e; wait $HOLD_PID; rc=$?; set -e
   [[ $rc -ne 0 ]] || { cat mid.txt; fail "extract committed although the model's sidecar was replaced mid-run"; }
   grep -q "input m.json changed while this stage ran" mid.txt || { cat mid.txt; fail "the refusal does not name the sidecar"; }
   [[ ! -e f.h5 && ! -e f.h5.tmp ]] || { ls; fail "a refused extract left f.h5 or f.h5.tmp"; }
