@@ -85,7 +85,8 @@ std::string extract_identity(const ExtractParams& p, Communicator& comm) {
     if (!p.pca_from.empty()) id += "; pca_from " + file_identity(p.pca_from);
     // The transform the model's sidecar gives (input size, mean, std) is
     // not in the settings: a sidecar edited after a run made other features
-    // under the same hash (run took them as up to date, --resume mixed them).
+    // under the same hash: run took them as up to date, and a resume
+    // continued a .tmp of the old transform with the new one.
     id += "; preprocessing " + preprocessing_text(p);
   });
   comm.broadcast(id, 0);

@@ -6,7 +6,9 @@
 #     identity), and the features are those of the new sidecar;
 #  2. the sidecar replaced while extract runs: the commit is refused naming
 #     it (extract watched none of its inputs), nothing is committed, and
-#     the rerun succeeds.
+#     the rerun succeeds;
+#  3. a killed extract resumed after the sidecar was edited starts afresh
+#     (it resumed the old transform's rows: one file of two transforms).
 # (assign --source refusing an edited sidecar: assign_new_images.sh.)
 source "$(dirname "$0")/lib.sh"
 DATA="$DC_SOURCE/../shared/data/cifar10-test1k"
@@ -56,3 +58,14 @@ if command -v strace >/dev/null; then
 else
   echo "SKIP (case 2): no strace to hold extract while its sidecar is replaced"
 fi
+
+# 3. Killed after 3 batches, sidecar edited, resumed: the .tmp is ignored.
+cp "${MODEL%.pt}.json" m.json
+rm -f k.h5 k.h5.tmp
+set +e; DISTCLUST_FAULT_AFTER_BATCHES=3 dcrun 1 extract --source "$DATA" --backbone m.pt --batch 64 --out k.h5 >kill.txt 2>&1; set -e
+[[ -e k.h5.tmp && ! -e k.h5 ]] || { cat kill.txt; fail "the injected kill left no k.h5.tmp"; }
+sed -i 's/0.485/0.2/' m.json
+dcrun 1 extract --source "$DATA" --backbone m.pt --batch 64 --out k.h5 --resume >resume.txt 2>&1 || { cat resume.txt; fail "resume"; }
+grep -q "ignoring k.h5.tmp (made with other settings" resume.txt || { cat resume.txt; fail "a .tmp of the old sidecar was resumed into"; }
+same_features k.h5 direct.h5 || fail "the resumed file is not the edited sidecar's features"
+pass "resume after the sidecar was edited: the old .tmp ignored, features of the new sidecar"
