@@ -133,7 +133,9 @@ const StageDef<ExtractParams>& extract_stage() {
       /*compute_hashed=*/false,
       /*out_optional=*/false,
       // A model given its preprocessing in the settings needs no sidecar.
-      [](const ExtractParams& p) { return std::vector<std::string>{p.is_pixels() ? "" : sidecar_path_for(p.backbone)}; }};
+      [](const ExtractParams& p) {
+        return p.is_pixels() ? std::vector<std::string>{} : std::vector<std::string>{sidecar_path_for(p.backbone)};
+      }};
   return def;
 }
 

@@ -4,29 +4,21 @@
 #include "scan/scan_run.h"
 
 namespace distclust {
-namespace {
-
-/// The head's softmax for local rows `which` into their rows of prob.
-void predict_rows(HeadsCompute& h, const ScanData& data, const std::vector<int64_t>& which, std::vector<float>& prob) {
+void predict_all(HeadsCompute& h, const ScanData& data, std::vector<float>& prob) {
   const int64_t chunk = 4096, C = h.shape().c;
+  const std::vector<int64_t>& rows = data.my_rows;
+  prob.assign(size_t(data.local_rows() * C), 0.f);
   std::vector<float> xb, zb;
   std::vector<int64_t> g;
-  for (size_t q0 = 0; q0 < which.size(); q0 += chunk) {
-    const int64_t m = std::min<int64_t>(chunk, int64_t(which.size() - q0));
+  for (size_t q0 = 0; q0 < rows.size(); q0 += chunk) {
+    const int64_t m = std::min<int64_t>(chunk, int64_t(rows.size() - q0));
     zb.resize(size_t(m * C));
     g.resize(size_t(m));
-    for (int64_t q = 0; q < m; ++q) g[q] = data.own.begin + which[q0 + q];
+    for (int64_t q = 0; q < m; ++q) g[q] = data.own.begin + rows[q0 + q];
     forward_global_rows(h, data.rows, g, xb, zb.data(), false);
     softmax_heads(zb.data(), m, 1, C, zb.data());
-    for (int64_t q = 0; q < m; ++q) std::copy_n(zb.data() + q * C, C, prob.data() + which[q0 + q] * C);
+    for (int64_t q = 0; q < m; ++q) std::copy_n(zb.data() + q * C, C, prob.data() + rows[q0 + q] * C);
   }
-}
-
-}  // namespace
-
-void predict_all(HeadsCompute& h, const ScanData& data, std::vector<float>& prob) {
-  prob.assign(size_t(data.local_rows() * h.shape().c), 0.f);
-  predict_rows(h, data, data.my_rows, prob);
 }
 
 std::vector<int64_t> argmax_rows(const ScanData& data, const std::vector<float>& prob, int64_t c) {
