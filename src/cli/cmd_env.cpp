@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/context.h"
+#include "comm/heartbeat.h"
 #include "kernels/blas.h"
 #include "kernels/compute_env.h"
 #include "kernels/compute_target.h"
@@ -32,6 +33,12 @@ void add_env_command(CLI::App& app) {
     const int flushing = compute_env::threads_flushing_denormals(&all);
     std::printf("denormals:   flushed to zero (FTZ/DAZ) on %d of %d OpenMP threads\n", flushing, all);
     std::printf("comm:        %s, %d rank(s)\n", ctx.comm->name().c_str(), ctx.comm->size());
+    const double beat = heartbeat_timeout_seconds();
+    if (beat > 0)
+      std::printf("heartbeat:   with several ranks, a rank silent for %g s (stopped) ends the job "
+                  "(DISTCLUST_HEARTBEAT_TIMEOUT)\n", beat);
+    else
+      std::printf("heartbeat:   off (DISTCLUST_HEARTBEAT_TIMEOUT=0): a stopped rank holds the others\n");
     std::printf("compute:     %s (runtime.device=%s, kernels=%s)\n", compute_target().describe().c_str(),
                 ctx.runtime.device.c_str(), ctx.runtime.kernels.c_str());
     // Loading the plugin costs ~0.4 s, which `env` may spend: what LibTorch

@@ -15,6 +15,7 @@
 #include "cli/help_format.h"
 #include "cli/suggest.h"
 #include "comm/error_agreement.h"
+#include "comm/heartbeat.h"
 #include "cli/stage_command.h"
 #include "cli/stop_signals.h"
 #include "kernels/compute_env.h"
@@ -48,6 +49,15 @@ int main(int argc, char** argv) {
   // input printed 15 lines of it before the one clear line).
   distclust::h5::quiet();
   distclust::cli::install_stop_message(rank);  // after MPI_Init, which may install its own
+  if (size > 1) {
+    try {
+      distclust::start_heartbeat();  // a stopped rank ends the job (comm/heartbeat.h)
+    } catch (const std::exception& e) {  // a bad DISTCLUST_HEARTBEAT_TIMEOUT: the same on every rank
+      if (rank == 0) distclust::log::error(e.what());
+      MPI_Finalize();
+      return 2;
+    }
+  }
 
   CLI::App app{"distclust " DISTCLUST_VERSION
                ": distributed clustering of large image collections\n"
@@ -133,6 +143,9 @@ int main(int argc, char** argv) {
   int inited = 0, finalized = 0;
   MPI_Initialized(&inited);
   MPI_Finalized(&finalized);
-  if (inited && !finalized) MPI_Finalize();
+  if (inited && !finalized) {
+    distclust::stop_heartbeat();  // every rank is here: none looks stopped to another
+    MPI_Finalize();
+  }
   return code;
 }

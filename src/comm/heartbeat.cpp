@@ -1,0 +1,174 @@
+#include "comm/heartbeat.h"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "comm/liveness.h"
+#include "distclust/error.h"
+#include "distclust/log.h"
+#include "io/abort_cleanup.h"
+
+namespace distclust {
+namespace {
+
+constexpr int kTag = 0x4842;  // "HB"
+
+/// Who a rank is, for the message that names a silent one.
+struct Peer {
+  char host[64] = {0};
+  int64_t pid = 0;
+};
+
+struct Heartbeat {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0, size = 1;
+  double timeout_s = 60, tick_s = 0.5, gap_s = 2;
+  std::vector<Peer> peers;
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop_asked = false;  ///< under mu
+
+  double now() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+
+  [[noreturn]] void declare_gone(int left, double silent) {
+    const Peer& p = peers[size_t(left)];
+    log::error("rank ", left, " (pid ", p.pid, " on ", p.host, ") has sent no heartbeat for ", int(silent),
+               " s: it is stopped (SIGSTOP, a debugger) or its node does not schedule it (hung file system, "
+               "swapping), and every rank would wait for it until the job's time limit; ending the job "
+               "(DISTCLUST_HEARTBEAT_TIMEOUT=", timeout_s, " s; 0 = no heartbeat)");
+    remove_registered_files();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    std::_Exit(1);
+  }
+
+  /// The thread: beats to the right, listens to the left, until every rank
+  /// has asked to stop (a non-blocking barrier it posts once asked).
+  void run() {
+    const int right = (rank + 1) % size, left = (rank + size - 1) % size;
+    int64_t in = 0, out = 0;
+    MPI_Request recv = MPI_REQUEST_NULL, send = MPI_REQUEST_NULL, all_stopping = MPI_REQUEST_NULL;
+    MPI_Irecv(&in, 1, MPI_INT64_T, left, kTag, comm, &recv);
+    Liveness live(timeout_s, gap_s, now());
+    for (;;) {
+      int flag = 0;
+      if (send != MPI_REQUEST_NULL) MPI_Test(&send, &flag, MPI_STATUS_IGNORE);
+      // One beat in flight at most: a silent right neighbour is not flooded.
+      if (send == MPI_REQUEST_NULL) {
+        ++out;
+        MPI_Isend(&out, 1, MPI_INT64_T, right, kTag, comm, &send);
+      }
+      for (;;) {
+        flag = 0;
+        MPI_Test(&recv, &flag, MPI_STATUS_IGNORE);
+        if (!flag) break;
+        live.heard(now());
+        MPI_Irecv(&in, 1, MPI_INT64_T, left, kTag, comm, &recv);
+      }
+      if (all_stopping != MPI_REQUEST_NULL) {
+        flag = 0;
+        MPI_Test(&all_stopping, &flag, MPI_STATUS_IGNORE);
+        if (flag) break;
+      }
+      if (live.gone(now())) declare_gone(left, live.silent_for(now()));
+      std::unique_lock<std::mutex> lock(mu);
+      if (all_stopping != MPI_REQUEST_NULL) {  // the process is about to end: poll the barrier closely
+        lock.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        continue;
+      }
+      cv.wait_for(lock, std::chrono::duration<double>(tick_s), [&] { return stop_asked; });
+      if (stop_asked) MPI_Ibarrier(comm, &all_stopping);
+    }
+    MPI_Cancel(&recv);
+    MPI_Wait(&recv, MPI_STATUS_IGNORE);
+    // A last beat the right neighbour no longer receives completes (or is
+    // dropped) inside MPI; nothing here waits for it.
+    if (send != MPI_REQUEST_NULL) MPI_Request_free(&send);
+  }
+};
+
+Heartbeat* g_beat = nullptr;
+
+}  // namespace
+
+double heartbeat_timeout_seconds() {
+  const char* v = std::getenv("DISTCLUST_HEARTBEAT_TIMEOUT");
+  if (!v || !*v) return 60;
+  char* end = nullptr;
+  const double s = std::strtod(v, &end);
+  require(*end == '\0' && std::isfinite(s) && (s == 0 || s >= 2), "DISTCLUST_HEARTBEAT_TIMEOUT='", v,
+          "' is not a number of seconds >= 2 (0 = no heartbeat)");
+  return s;
+}
+
+void start_heartbeat() {
+  if (g_beat) return;
+  int size = 1, provided = MPI_THREAD_SINGLE;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  MPI_Query_thread(&provided);
+  if (size <= 1) return;
+  // One decision on every rank, so that the collective calls below match
+  // (mpirun passes one environment, but `-x` or a wrapper may not).
+  double timeout = 0;
+  std::string bad;
+  try {
+    timeout = heartbeat_timeout_seconds();
+  } catch (const Error& e) {
+    bad = e.what();
+  }
+  double agree[3] = {bad.empty() ? 0.0 : 1.0, timeout, -timeout};  // any bad, max, -min
+  DC_MPI(MPI_Allreduce(MPI_IN_PLACE, agree, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+  if (agree[0] > 0) throw Error(bad.empty() ? "DISTCLUST_HEARTBEAT_TIMEOUT is not valid on another rank" : bad);
+  require(agree[1] == -agree[2], "DISTCLUST_HEARTBEAT_TIMEOUT differs between ranks (", -agree[2], " to ", agree[1],
+          " s): set it once for the whole job");
+  if (timeout == 0) return;
+  if (provided < MPI_THREAD_MULTIPLE) {
+    log::debug("heartbeat: off (MPI gives thread level ", provided, ", not MPI_THREAD_MULTIPLE)");
+    return;
+  }
+  auto* b = new Heartbeat;
+  b->timeout_s = timeout;
+  b->tick_s = std::min(0.5, timeout / 4);
+  b->gap_s = std::min(timeout / 2, std::max(4 * b->tick_s, 1.0));
+  DC_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &b->comm));
+  MPI_Comm_rank(b->comm, &b->rank);
+  b->size = size;
+  Peer me;
+  gethostname(me.host, sizeof(me.host) - 1);
+  me.pid = int64_t(getpid());
+  b->peers.resize(size_t(size));
+  DC_MPI(MPI_Allgather(&me, int(sizeof(Peer)), MPI_BYTE, b->peers.data(), int(sizeof(Peer)), MPI_BYTE, b->comm));
+  b->thread = std::thread([b] { b->run(); });
+  g_beat = b;
+}
+
+void stop_heartbeat() {
+  if (!g_beat) return;
+  {
+    std::lock_guard<std::mutex> lock(g_beat->mu);
+    g_beat->stop_asked = true;
+  }
+  g_beat->cv.notify_all();
+  g_beat->thread.join();
+  // The duplicate is left to MPI_Finalize: freeing it is collective in
+  // effect, and a beat may still be on its way.
+  delete g_beat;
+  g_beat = nullptr;
+}
+
+}  // namespace distclust
