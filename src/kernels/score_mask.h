@@ -116,6 +116,20 @@ inline uint64_t ge_mask64_cols(const float* g, float b, const float* thr) {
 #endif
 }
 
+/// Bit l set where g[l] + bias[l] >= thr for l < n, 0 < n < 64: a row's
+/// last, partial block. Copied into a block of 64 so that the one vector
+/// compare above serves it; the lanes from n on are cleared. (IVF lists are
+/// ~100 rows long, so a scalar pass over the remainder was ~40% of the
+/// scores offered, each compare a branch that a cold heap mispredicts.)
+inline uint64_t ge_mask64_tail(const float* g, const float* bias, float thr, int64_t n) {
+  float gg[64], bb[64];
+  std::copy_n(g, n, gg);
+  std::fill(gg + n, gg + 64, 0.f);
+  std::copy_n(bias, n, bb);
+  std::fill(bb + n, bb + 64, 0.f);
+  return ge_mask64(gg, bb, thr) & ((uint64_t(1) << n) - 1);
+}
+
 /// Index of the lowest set bit of m != 0, and clears it.
 inline int pop_lowest(uint64_t& m) {
   const int l = __builtin_ctzll(m);

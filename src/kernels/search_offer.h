@@ -49,7 +49,7 @@ inline int64_t argmax_row(const float* g, const float* bias, int64_t n, float& b
 }
 
 /// Offers scores g[j] + bias[j] of base ids id(j) to query q of top. Each
-/// block of 64 is one vectorised compare with the query's current threshold
+/// block of 64 (and the partial last one) is one vectorised compare with the query's current threshold
 /// (score_mask.h); only the candidates whose bit is set are offered, each
 /// re-tested against the threshold as it rises. Once the heap is warm almost
 /// no block has a bit set.
@@ -69,7 +69,8 @@ inline void offer_row(const float* g, const float* bias, int64_t n, Id id, int64
   int64_t j = 0;
   for (; j + kBlock <= n; j += kBlock)
     for (uint64_t m = ge_mask64(g + j, bias + j, thr); m;) offer(j + pop_lowest(m));
-  for (; j < n; ++j) offer(j);
+  if (j < n)
+    for (uint64_t m = ge_mask64_tail(g + j, bias + j, thr, n - j); m;) offer(j + pop_lowest(m));
 }
 
 /// Per base row: -|b|^2 (l2) or 0, and -inf for rows never to return.

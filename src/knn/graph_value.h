@@ -9,17 +9,30 @@
 namespace distclust {
 
 /// Exact score in double: cosine <q,b>; l2 -||q-b||^2 (higher is better).
+/// Eight partial sums over the dimensions t mod 8, added pairwise at the
+/// end: one running sum waited on each FMA's latency (4 cycles a
+/// dimension), and IVF's rescoring of 24 candidates per query took 27% of
+/// its search rounds. The order is fixed here, so every rank, mode and rank
+/// count gets the same value.
 inline double exact_score(const float* q, const float* b, int64_t d, bool l2) {
-  double s = 0;
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t t = 0;
   if (l2) {
-    for (int64_t t = 0; t < d; ++t) {
-      double u = double(q[t]) - double(b[t]);
-      s -= u * u;
+    for (; t + 8 <= d; t += 8)
+      for (int j = 0; j < 8; ++j) {
+        const double u = double(q[t + j]) - double(b[t + j]);
+        acc[j] -= u * u;
+      }
+    for (; t < d; ++t) {
+      const double u = double(q[t]) - double(b[t]);
+      acc[t & 7] -= u * u;
     }
   } else {
-    for (int64_t t = 0; t < d; ++t) s += double(q[t]) * double(b[t]);
+    for (; t + 8 <= d; t += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += double(q[t + j]) * double(b[t + j]);
+    for (; t < d; ++t) acc[t & 7] += double(q[t]) * double(b[t]);
   }
-  return s;
+  return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
 /// The stored value of an edge from its score (higher is better):

@@ -72,6 +72,25 @@ TEST(ScoreMask, EveryPathGivesTheScalarBits) {
 #endif
 }
 
+TEST(ScoreMask, TailGivesTheScalarBitsOfItsLanesOnly) {
+  // A row's partial last block (n < 64 lanes, e.g. an IVF list of 100 rows:
+  // 64 + 36): the bits of its lanes, none beyond, also with a threshold of
+  // -inf (an empty heap), which the padding itself would reach.
+  int minus_inf = 0;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    const Case c = make_case(seed);
+    for (int64_t n = 1; n < 64; ++n) {
+      const float thr = n % 5 == 0 ? -kInf : c.thr[size_t(n)];
+      minus_inf += thr == -kInf;
+      const uint64_t want = ge_mask64_scalar(c.g.data(), c.bias.data(), thr) & ((uint64_t(1) << n) - 1);
+      // Only n valid floats: the rest of a heap block must not be read.
+      const std::vector<float> g(c.g.begin(), c.g.begin() + n), bias(c.bias.begin(), c.bias.begin() + n);
+      ASSERT_EQ(ge_mask64_tail(g.data(), bias.data(), thr, n), want) << "seed " << seed << " n " << n;
+    }
+  }
+  EXPECT_GT(minus_inf, 1000);
+}
+
 TEST(ScoreMask, ScalarBitsFollowTheCompare) {
   // The reference itself, on hand-made lanes: bit l is g + bias >= thr.
   std::vector<float> g(64, 0.f), bias(64, 0.f);

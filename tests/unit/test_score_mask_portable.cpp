@@ -48,5 +48,7 @@ TEST(ScoreMask, PortableBranchGivesTheScalarBits) {
     }
     ASSERT_EQ(ge_mask64(g, b, thr), ge_mask64_scalar(g, b, thr)) << "draw " << it << " threshold " << thr;
     ASSERT_EQ(ge_mask64_cols(g, b[0], b), ge_mask64_cols_scalar(g, b[0], b)) << "draw " << it;
+    const int64_t n = 1 + int64_t(rng.below(63));  // a partial last block: its lanes only
+    ASSERT_EQ(ge_mask64_tail(g, b, thr, n), ge_mask64_scalar(g, b, thr) & ((uint64_t(1) << n) - 1)) << "draw " << it;
   }
 }
