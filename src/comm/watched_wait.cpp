@@ -10,17 +10,23 @@
 
 namespace distclust {
 
-void watched_wait(const std::string& what, const WatchedWork& work, double timeout_s, double warn_s) {
+void watched_wait(const std::string& what, const WatchedWork& work, double timeout_s, double warn_s,
+                  double stopped_s) {
   using clock = std::chrono::steady_clock;
-  const auto t0 = clock::now();
+  auto t0 = clock::now(), last = t0;
   bool warned = false;
   for (long polls = 0;; ++polls) {
+    // A poll lasts microseconds to a millisecond (the queries do not block):
+    // a far longer gap between two means that the process did not run.
+    const auto now = clock::now();
+    if (std::chrono::duration<double>(now - last).count() > stopped_s) t0 += now - last;
+    last = now;
     if (work.done()) return;
     if (const std::string f = work.failure(); !f.empty()) {
       work.give_up();
       throw Error(fmt(what, " failed: ", f, " (", where(), ")"));
     }
-    const double waited = std::chrono::duration<double>(clock::now() - t0).count();
+    const double waited = std::chrono::duration<double>(now - t0).count();
     if (timeout_s > 0 && waited > timeout_s) {
       work.give_up();
       throw Error(fmt(what, " did not finish in ", timeout_s, " s (", where(),

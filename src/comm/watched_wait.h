@@ -30,7 +30,11 @@ struct WatchedWork {
 /// seconds that the wait is long (a slow peer, or one that is gone). Spins
 /// for the first few thousand polls (a collective usually ends within
 /// microseconds), then sleeps between polls so a long wait costs no core.
-void watched_wait(const std::string& what, const WatchedWork& work, double timeout_s, double warn_s = 60);
+/// A pause between polls longer than stopped_s (this process was stopped:
+/// a job suspended as a whole, `scontrol suspend`) does not count as
+/// waiting, so that the job goes on when it is resumed.
+void watched_wait(const std::string& what, const WatchedWork& work, double timeout_s, double warn_s = 60,
+                  double stopped_s = 10);
 
 /// Seconds a device collective may take: DISTCLUST_NCCL_TIMEOUT, default
 /// 1800 (a rank may wait in a collective while another writes a checkpoint

@@ -3,6 +3,10 @@
 // replaced by counters.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 
@@ -49,6 +53,50 @@ TEST(WatchedWait, APeerThatNeverJoinsEndsInTheTimeout) {
   EXPECT_NE(e.find("DISTCLUST_NCCL_TIMEOUT"), std::string::npos) << e;
   EXPECT_EQ(f.aborted, 1);
   EXPECT_GE(s, 0.3);  // not before the limit
+}
+
+TEST(WatchedWait, AProcessStoppedAndResumedDoesNotCountItsStopAsWaiting) {
+  // The job suspended as a whole (`scontrol suspend`: SIGSTOP, later
+  // SIGCONT): 1.2 s stopped against a 1 s limit. The work is done 1.6 s
+  // after the start, ~0.4 s of running time. (Were the process not stopped,
+  // the 1.6 s would exceed the limit: no error needs both the stop and its
+  // allowance.)
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // stops its parent mid-wait, then resumes it
+    const pid_t parent = getppid();
+    usleep(100000);
+    kill(parent, SIGSTOP);
+    usleep(1200000);
+    kill(parent, SIGCONT);
+    _exit(0);
+  }
+  WatchedWork w{[&] { return std::chrono::duration<double>(clock::now() - start).count() > 1.6; },
+                [] { return std::string(); }, [] {}};
+  const std::string e = error_of([&] { watched_wait("comm=nccl: allreduce", w, 1.0, 60, 0.5); });
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(e, "(no error)") << "a stop of the whole process counted as waiting";
+  // Without the allowance the same stop ends the wait: what a job resumed
+  // after more than DISTCLUST_NCCL_TIMEOUT saw before.
+  const auto start2 = clock::now();
+  const pid_t child2 = fork();
+  ASSERT_GE(child2, 0);
+  if (child2 == 0) {
+    const pid_t parent = getppid();
+    usleep(100000);
+    kill(parent, SIGSTOP);
+    usleep(1200000);
+    kill(parent, SIGCONT);
+    _exit(0);
+  }
+  WatchedWork w2{[&] { return std::chrono::duration<double>(clock::now() - start2).count() > 1.6; },
+                 [] { return std::string(); }, [] {}};
+  const std::string e2 = error_of([&] { watched_wait("comm=nccl: allreduce", w2, 1.0, 60, 1e9); });
+  waitpid(child2, &status, 0);
+  EXPECT_NE(e2.find("did not finish in 1 s"), std::string::npos) << e2;
 }
 
 TEST(WatchedWait, TimeoutFromTheEnvironment) {
