@@ -55,48 +55,49 @@ TEST(WatchedWait, APeerThatNeverJoinsEndsInTheTimeout) {
   EXPECT_GE(s, 0.3);  // not before the limit
 }
 
-TEST(WatchedWait, AProcessStoppedAndResumedDoesNotCountItsStopAsWaiting) {
-  // The job suspended as a whole (`scontrol suspend`: SIGSTOP, later
-  // SIGCONT): 1.2 s stopped against a 1 s limit. The work is done 1.6 s
-  // after the start, ~0.4 s of running time. (Were the process not stopped,
-  // the 1.6 s would exceed the limit: no error needs both the stop and its
-  // allowance.)
+namespace {
+/// Forks a child that stops this process (SIGSTOP) 0.1 s from now and
+/// resumes it (SIGCONT) 1.2 s later, as `scontrol suspend`/`resume` do to
+/// a whole job. Returns the child's pid.
+pid_t stop_me_soon() {
+  const pid_t child = fork();
+  if (child == 0) {
+    const pid_t parent = getppid();
+    usleep(100000);
+    kill(parent, SIGSTOP);
+    usleep(1200000);
+    kill(parent, SIGCONT);
+    _exit(0);
+  }
+  return child;
+}
+
+/// The message of a 1 s-limit wait for work done 1.6 s after the call,
+/// while this process is stopped for 1.2 s of them; stopped_s as given.
+std::string wait_through_a_stop(double stopped_s) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {  // stops its parent mid-wait, then resumes it
-    const pid_t parent = getppid();
-    usleep(100000);
-    kill(parent, SIGSTOP);
-    usleep(1200000);
-    kill(parent, SIGCONT);
-    _exit(0);
-  }
+  const pid_t child = stop_me_soon();
+  if (child < 0) return "fork failed";
   WatchedWork w{[&] { return std::chrono::duration<double>(clock::now() - start).count() > 1.6; },
                 [] { return std::string(); }, [] {}};
-  const std::string e = error_of([&] { watched_wait("comm=nccl: allreduce", w, 1.0, 60, 0.5); });
+  const std::string e = error_of([&] { watched_wait("comm=nccl: allreduce", w, 1.0, 60, stopped_s); });
   int status = 0;
   waitpid(child, &status, 0);
-  EXPECT_EQ(e, "(no error)") << "a stop of the whole process counted as waiting";
+  return e;
+}
+}  // namespace
+
+TEST(WatchedWait, AProcessStoppedAndResumedDoesNotCountItsStopAsWaiting) {
+  // The job suspended as a whole: 1.2 s stopped against a 1 s limit, the
+  // work done after ~0.4 s of running time. (Were the process not stopped,
+  // the 1.6 s would exceed the limit: no error needs both the stop and its
+  // allowance.)
+  EXPECT_EQ(wait_through_a_stop(0.5), "(no error)") << "a stop of the whole process counted as waiting";
   // Without the allowance the same stop ends the wait: what a job resumed
   // after more than DISTCLUST_NCCL_TIMEOUT saw before.
-  const auto start2 = clock::now();
-  const pid_t child2 = fork();
-  ASSERT_GE(child2, 0);
-  if (child2 == 0) {
-    const pid_t parent = getppid();
-    usleep(100000);
-    kill(parent, SIGSTOP);
-    usleep(1200000);
-    kill(parent, SIGCONT);
-    _exit(0);
-  }
-  WatchedWork w2{[&] { return std::chrono::duration<double>(clock::now() - start2).count() > 1.6; },
-                 [] { return std::string(); }, [] {}};
-  const std::string e2 = error_of([&] { watched_wait("comm=nccl: allreduce", w2, 1.0, 60, 1e9); });
-  waitpid(child2, &status, 0);
-  EXPECT_NE(e2.find("did not finish in 1 s"), std::string::npos) << e2;
+  const std::string e = wait_through_a_stop(1e9);
+  EXPECT_NE(e.find("did not finish in 1 s"), std::string::npos) << e;
 }
 
 TEST(WatchedWait, TimeoutFromTheEnvironment) {
