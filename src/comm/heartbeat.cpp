@@ -64,13 +64,16 @@ struct Heartbeat {
     MPI_Request recv = MPI_REQUEST_NULL, send = MPI_REQUEST_NULL, all_stopping = MPI_REQUEST_NULL;
     MPI_Irecv(&in, 1, MPI_INT64_T, left, kTag, comm, &recv);
     Liveness live(timeout_s, gap_s, now());
+    double last_beat = -1e300;
     for (;;) {
       int flag = 0;
       if (send != MPI_REQUEST_NULL) MPI_Test(&send, &flag, MPI_STATUS_IGNORE);
-      // One beat in flight at most: a silent right neighbour is not flooded.
-      if (send == MPI_REQUEST_NULL) {
+      // One beat a tick (also while polling the stop barrier more often),
+      // one in flight at most: a silent right neighbour is not flooded.
+      if (send == MPI_REQUEST_NULL && now() - last_beat >= tick_s) {
         ++out;
         MPI_Isend(&out, 1, MPI_INT64_T, right, kTag, comm, &send);
+        last_beat = now();
       }
       for (;;) {
         flag = 0;
