@@ -65,9 +65,17 @@ rc=0; wait $JOB || rc=$?
 ! grep -q "heartbeat" kall.log || { cat kall.log; fail "suspend/resume: a heartbeat message"; }
 pass "3 ranks suspended 9 s together and resumed: the job finished"
 
-# A bad value: one clear line, no hang.
-rc=0; DISTCLUST_HEARTBEAT_TIMEOUT=1 timeout 60 $DC_MPIEXEC -n 2 "$DC" kmeans --features f.h5 --k 5 --out kb.h5 >bad.log 2>&1 || rc=$?
-[[ $rc -ne 0 && $rc -ne 124 ]] || { cat bad.log; fail "DISTCLUST_HEARTBEAT_TIMEOUT=1: rc $rc"; }
-[[ $(grep -c "ERROR: DISTCLUST_HEARTBEAT_TIMEOUT='1' is not a number of seconds >= 2 (0 = no heartbeat)" bad.log) == 1 ]] ||
-  { cat bad.log; fail "DISTCLUST_HEARTBEAT_TIMEOUT=1: not one clear error"; }
-pass "DISTCLUST_HEARTBEAT_TIMEOUT=1 refused with one line"
+# Bad values: one clear line, no hang (also when the ranks were given
+# different values: they must not part ways in the set-up collectives).
+for bad in 1 abc; do
+  rc=0; DISTCLUST_HEARTBEAT_TIMEOUT=$bad timeout 60 $DC_MPIEXEC -n 2 "$DC" kmeans --features f.h5 --k 5 --out kb.h5 >bad.log 2>&1 || rc=$?
+  [[ $rc -ne 0 && $rc -ne 124 ]] || { cat bad.log; fail "DISTCLUST_HEARTBEAT_TIMEOUT=$bad: rc $rc"; }
+  [[ $(grep -c "ERROR: DISTCLUST_HEARTBEAT_TIMEOUT='$bad' is not a number of seconds >= 2 (0 = no heartbeat)" bad.log) == 1 ]] ||
+    { cat bad.log; fail "DISTCLUST_HEARTBEAT_TIMEOUT=$bad: not one clear error"; }
+done
+rc=0; timeout 60 $DC_MPIEXEC -n 2 sh -c 'DISTCLUST_HEARTBEAT_TIMEOUT=$((5 + OMPI_COMM_WORLD_RANK)) exec "$0" "$@"' \
+  "$DC" kmeans --features f.h5 --k 5 --out kb.h5 >per.log 2>&1 || rc=$?
+[[ $rc -ne 0 && $rc -ne 124 ]] || { cat per.log; fail "per-rank DISTCLUST_HEARTBEAT_TIMEOUT: rc $rc (124: hung)"; }
+grep -q "ERROR: DISTCLUST_HEARTBEAT_TIMEOUT differs between ranks (5 to 6 s)" per.log || { cat per.log; fail "per-rank DISTCLUST_HEARTBEAT_TIMEOUT: cause not said"; }
+[[ ! -e kb.h5 ]] || fail "a job refused for its heartbeat setting wrote its output"
+pass "DISTCLUST_HEARTBEAT_TIMEOUT=1, =abc and different values per rank refused with one line each"

@@ -215,9 +215,17 @@ TEST(KnnIvf, ProbingEveryListIsExactSearch) {
       KnnParams pe = p;
       pe.mode = "exact";
       KnnGraph x = knn_exact(e, pe, c);
-      int64_t differ = 0;
+      int64_t differ = 0, same_value = 0, same_edge = 0;
       for (int64_t q = 0; q < b.local_rows(); ++q)
-        for (int j = 0; j < p.k; ++j) differ += g.indices[q * p.k + j] != x.indices[q * p.k + j];
+        for (int j = 0; j < p.k; ++j) {
+          const size_t at = size_t(q * p.k + j);
+          differ += g.indices[at] != x.indices[at];
+          // Both modes rescore their picks in double from the rows
+          // (graph_value.h): an edge both found has the same stored value,
+          // bit for bit (IVF finds the candidate's row by its hash of held rows).
+          if (g.indices[at] == x.indices[at] && g.indices[at] >= 0) ++same_edge, same_value += g.values[at] == x.values[at];
+        }
+      EXPECT_EQ(same_value, same_edge) << metric << " nprobe " << np;
       // Exact mode rescores in double; float near-ties may swap order.
       EXPECT_LE(differ, b.local_rows() * p.k / 1000) << metric << " nprobe " << np;
       for (int64_t q = 0; q < b.local_rows(); q += 13) EXPECT_EQ(g.indices[q * p.k], -1) << "invalid row " << q;
