@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "comm/liveness.h"
+#include "comm/watched_wait.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "io/abort_cleanup.h"
@@ -109,15 +109,7 @@ Heartbeat* g_beat = nullptr;
 
 }  // namespace
 
-double heartbeat_timeout_seconds() {
-  const char* v = std::getenv("DISTCLUST_HEARTBEAT_TIMEOUT");
-  if (!v || !*v) return 60;
-  char* end = nullptr;
-  const double s = std::strtod(v, &end);
-  require(*end == '\0' && std::isfinite(s) && (s == 0 || s >= 2), "DISTCLUST_HEARTBEAT_TIMEOUT='", v,
-          "' is not a number of seconds >= 2 (0 = no heartbeat)");
-  return s;
-}
+double heartbeat_timeout_seconds() { return seconds_from_env("DISTCLUST_HEARTBEAT_TIMEOUT", 60, 2, "no heartbeat"); }
 
 void start_heartbeat() {
   if (g_beat) return;

@@ -42,14 +42,16 @@ void watched_wait(const std::string& what, const WatchedWork& work, double timeo
   }
 }
 
-double collective_timeout_seconds() {
-  const char* v = std::getenv("DISTCLUST_NCCL_TIMEOUT");
-  if (!v || !*v) return 1800;
+double seconds_from_env(const char* name, double dflt, double min_nonzero, const char* zero_means) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return dflt;
   char* end = nullptr;
   const double s = std::strtod(v, &end);
-  require(*end == '\0' && std::isfinite(s) && s >= 0, "DISTCLUST_NCCL_TIMEOUT='", v,
-          "' is not a number of seconds >= 0 (0 = no limit)");
+  require(*end == '\0' && std::isfinite(s) && (s == 0 || s >= min_nonzero), name, "='", v,
+          "' is not a number of seconds >= ", min_nonzero, " (0 = ", zero_means, ")");
   return s;
 }
+
+double collective_timeout_seconds() { return seconds_from_env("DISTCLUST_NCCL_TIMEOUT", 1800, 0, "no limit"); }
 
 }  // namespace distclust

@@ -36,6 +36,11 @@ struct WatchedWork {
 void watched_wait(const std::string& what, const WatchedWork& work, double timeout_s, double warn_s = 60,
                   double stopped_s = 10);
 
+/// A number of seconds from environment variable `name`: `dflt` when unset
+/// or empty; else a finite number that is 0 or at least `min_nonzero`, or an
+/// Error naming the variable, its value and what 0 means (`zero_means`).
+double seconds_from_env(const char* name, double dflt, double min_nonzero, const char* zero_means);
+
 /// Seconds a device collective may take: DISTCLUST_NCCL_TIMEOUT, default
 /// 1800 (a rank may wait in a collective while another writes a checkpoint
 /// or finishes a larger shard); 0 = wait forever. A value that is not a

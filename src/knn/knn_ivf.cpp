@@ -206,22 +206,30 @@ Queries exchange_queries(const FeatureBlock& b, int64_t r0, int64_t rn, const st
   return q;
 }
 
-/// Top-k of every received query over its probe lists (self excluded).
-/// Queries are taken in order of their nearest list, in batches, so the
-/// queries of a batch share lists and each (batch, list) is one search
-/// kernel call (its rows: the list's rows, held by the kernel for the scan;
-/// results straight into `top`). The calls come from several threads, in
-/// batches of 4096 queries; a kernel with a cost per call (a GPU's:
-/// SearchKernel::min_call_rows) gets batches of that many from one thread,
-/// so that each list is searched by few, large calls.
-TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool l2) {
-  const int64_t nq = q.size();
-  std::vector<int64_t> order(nq);
+/// The received queries in the order they are searched and rescored: by
+/// their nearest list (owned here), then global row. Neighbours in it share
+/// lists, whose rows then stay in cache.
+std::vector<int64_t> search_order(const Queries& q) {
+  std::vector<int64_t> order(size_t(q.size()));
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
     const int32_t la = q.lists[q.lbegin[a]], lc = q.lists[q.lbegin[c]];
     return la < lc || (la == lc && q.row[a] < q.row[c]);
   });
+  return order;
+}
+
+/// Top-k of every received query over its probe lists (self excluded), in
+/// arrival order. Queries are taken in `order` (search_order), in batches,
+/// so the queries of a batch share lists and each (batch, list) is one
+/// search kernel call (its rows: the list's rows, held by the kernel for the
+/// scan). The calls come from several threads, in batches of 4096 queries;
+/// a kernel with a cost per call (a GPU's: SearchKernel::min_call_rows) gets
+/// batches of that many from one thread, so that each list is searched by
+/// few, large calls.
+TopK search_lists(const Queries& q, const std::vector<int64_t>& order, const OwnedLists& L, int64_t d, int k,
+                  bool l2) {
+  const int64_t nq = q.size();
   // The heaps in that order too (row o: query order[o]): a batch's heaps
   // are one block of memory that stays in cache while its lists are
   // scanned, not scattered over the round's [nq x k] (5% of the scan at
@@ -282,17 +290,11 @@ TopK search_lists(const Queries& q, const OwnedLists& L, int64_t d, int k, bool 
 /// rescores its picks: the kernel's float l2 score 2<q,b> - |b|^2 cancels
 /// against |q|^2, and a copy's distance was stored as 4 instead of 0 on
 /// pixel features. [queries x k]; an empty slot keeps its score.
-std::vector<float> rescore(const Queries& q, const OwnedLists& L, const TopK& top, int64_t d, int k, bool l2) {
+std::vector<float> rescore(const Queries& q, const std::vector<int64_t>& order, const OwnedLists& L, const TopK& top,
+                           int64_t d, int k, bool l2) {
   std::vector<float> out(size_t(q.size()) * size_t(k));
-  // Queries in the order of their nearest list, as searched: neighbours
-  // share lists, whose rows then stay in cache (in arrival order the rows
-  // were read from memory, 15% of the IVF search's time at N=200,000).
-  std::vector<int64_t> order(size_t(q.size()));
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
-    const int32_t la = q.lists[q.lbegin[a]], lc = q.lists[q.lbegin[c]];
-    return la < lc || (la == lc && a < c);
-  });
+  // In search order: the candidates' rows stay in cache (in arrival order
+  // they were read from memory, 15% of the IVF search's time at N=200,000).
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < q.size(); ++o) {
     const int64_t i = order[size_t(o)];
@@ -448,9 +450,10 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
     // batching of the queries (another rank count); the double rescoring
     // then puts them in one order.
     const int cap = static_cast<int>(std::min<int64_t>(k + 4, n_valid - 1));
-    TopK top = search_lists(q, lists, d, cap, l2);
+    const std::vector<int64_t> order = search_order(q);
+    TopK top = search_lists(q, order, lists, d, cap, l2);
     lap(2, tp);
-    const std::vector<float> scores = rescore(q, lists, top, d, cap, l2);
+    const std::vector<float> scores = rescore(q, order, lists, top, d, cap, l2);
     lap(3, tp);
     return_results(q, top, scores, b, cap, mine, comm);
     lap(4, tp);
