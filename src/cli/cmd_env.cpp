@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/context.h"
+#include "comm/collective_watch.h"
 #include "comm/heartbeat.h"
 #include "kernels/blas.h"
 #include "kernels/compute_env.h"
@@ -33,12 +34,27 @@ void add_env_command(CLI::App& app) {
     const int flushing = compute_env::threads_flushing_denormals(&all);
     std::printf("denormals:   flushed to zero (FTZ/DAZ) on %d of %d OpenMP threads\n", flushing, all);
     std::printf("comm:        %s, %d rank(s)\n", ctx.comm->name().c_str(), ctx.comm->size());
-    const double beat = heartbeat_timeout_seconds();
-    if (beat > 0)
-      std::printf("heartbeat:   with several ranks, a rank silent for %g s (stopped) ends the job "
-                  "(DISTCLUST_HEARTBEAT_TIMEOUT)\n", beat);
-    else
-      std::printf("heartbeat:   off (DISTCLUST_HEARTBEAT_TIMEOUT=0): a stopped rank holds the others\n");
+    // A bad value is reported, not fatal: `env` is where a user looks first.
+    try {
+      const double beat = heartbeat_timeout_seconds();
+      if (beat > 0)
+        std::printf("heartbeat:   with several ranks, a rank silent for %g s (stopped) ends the job "
+                    "(DISTCLUST_HEARTBEAT_TIMEOUT)\n", beat);
+      else
+        std::printf("heartbeat:   off (DISTCLUST_HEARTBEAT_TIMEOUT=0): a stopped rank holds the others\n");
+    } catch (const Error& e) {
+      std::printf("heartbeat:   %s: a job with several ranks is refused\n", e.what());
+    }
+    try {
+      const double wait = collective_timeout_seconds();
+      if (wait > 0)
+        std::printf("collectives: with several ranks, a call waiting %g s for the others (a stuck rank) ends the "
+                    "job (%s)\n", wait, collective_timeout_variable());
+      else
+        std::printf("collectives: no time limit (%s=0): a stuck rank holds the others\n", collective_timeout_variable());
+    } catch (const Error& e) {
+      std::printf("collectives: %s: a job with several ranks is refused\n", e.what());
+    }
     std::printf("compute:     %s (runtime.device=%s, kernels=%s)\n", compute_target().describe().c_str(),
                 ctx.runtime.device.c_str(), ctx.runtime.kernels.c_str());
     // Loading the plugin costs ~0.4 s, which `env` may spend: what LibTorch

@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
   if (size > 1) {
     try {
       distclust::start_heartbeat();  // a stopped rank ends the job (comm/heartbeat.h)
-    } catch (const std::exception& e) {  // a bad DISTCLUST_HEARTBEAT_TIMEOUT: the same on every rank
-      if (rank == 0) distclust::log::error(e.what());
+    } catch (const std::exception& e) {  // a bad or per-rank timeout: refused on every rank, said by one
+      if (*e.what()) distclust::log::error(e.what());
       MPI_Finalize();
       return 2;
     }

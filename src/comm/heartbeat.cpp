@@ -3,6 +3,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "comm/collective_watch.h"
 #include "comm/liveness.h"
 #include "comm/watched_wait.h"
 #include "distclust/error.h"
@@ -32,7 +34,9 @@ struct Peer {
 struct Heartbeat {
   MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0, size = 1;
-  double timeout_s = 60, tick_s = 0.5, gap_s = 2;
+  double timeout_s = 60;             ///< silence that ends the job; 0 = no beats
+  double collective_timeout_s = 1800;  ///< one collective call's wait that ends it; 0 = none
+  double tick_s = 0.5, gap_s = 2;
   std::vector<Peer> peers;
   std::thread thread;
   std::mutex mu;
@@ -56,26 +60,49 @@ struct Heartbeat {
     std::_Exit(1);
   }
 
-  /// The thread: beats to the right, listens to the left, until every rank
-  /// has asked to stop (a non-blocking barrier it posts once asked).
+  /// This rank's main thread has waited `waited` seconds in one collective
+  /// call: a rank it waits for is alive (its beats come) but never gets
+  /// there. Ends the job from this thread, so no buffer of the call is freed
+  /// while MPI may still write into it.
+  [[noreturn]] void declare_stuck(const char* what, double waited) {
+    log::error("waited ", int(waited), " s in ", what, " for the other ranks: one of them is stuck (a read or write "
+               "that never returns, a deadlock) or far behind, and every rank would wait until the job's time "
+               "limit; ending the job (", collective_timeout_variable(), "=", collective_timeout_s,
+               " s; 0 = no limit)");
+    remove_registered_files();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    std::_Exit(1);
+  }
+
+  /// The thread: beats to the right, listens to the left and watches the
+  /// main thread's collective calls, until every rank has asked to stop (a
+  /// non-blocking barrier it posts once asked).
   void run() {
     const int right = (rank + 1) % size, left = (rank + size - 1) % size;
+    const bool beats = timeout_s > 0;
     int64_t in = 0, out = 0;
     MPI_Request recv = MPI_REQUEST_NULL, send = MPI_REQUEST_NULL, all_stopping = MPI_REQUEST_NULL;
-    MPI_Irecv(&in, 1, MPI_INT64_T, left, kTag, comm, &recv);
+    if (beats) MPI_Irecv(&in, 1, MPI_INT64_T, left, kTag, comm, &recv);
     Liveness live(timeout_s, gap_s, now());
+    // The same rule for the main thread's wait: "heard" whenever it is not
+    // in a collective or is in a new one, so a job suspended as a whole
+    // restarts this count too.
+    Liveness waiting(collective_timeout_s, gap_s, now());
+    uint64_t seen_seq = 0;
     double last_beat = -1e300;
     for (;;) {
       int flag = 0;
       if (send != MPI_REQUEST_NULL) MPI_Test(&send, &flag, MPI_STATUS_IGNORE);
       // One beat a tick (also while polling the stop barrier more often),
       // one in flight at most: a silent right neighbour is not flooded.
-      if (send == MPI_REQUEST_NULL && now() - last_beat >= tick_s) {
+      if (beats && send == MPI_REQUEST_NULL && now() - last_beat >= tick_s) {
         ++out;
         MPI_Isend(&out, 1, MPI_INT64_T, right, kTag, comm, &send);
         last_beat = now();
       }
-      for (;;) {
+      while (beats) {
         flag = 0;
         MPI_Test(&recv, &flag, MPI_STATUS_IGNORE);
         if (!flag) break;
@@ -87,7 +114,12 @@ struct Heartbeat {
         MPI_Test(&all_stopping, &flag, MPI_STATUS_IGNORE);
         if (flag) break;
       }
-      if (live.gone(now())) declare_gone(left, live.silent_for(now()));
+      if (beats && live.gone(now())) declare_gone(left, live.silent_for(now()));
+      const CollectiveState cs = collective_state();
+      if (!cs.inside() || cs.seq != seen_seq) waiting.heard(now());
+      seen_seq = cs.seq;
+      if (waiting.gone(now()) && collective_timeout_s > 0 && cs.inside())
+        declare_stuck(cs.what, waiting.silent_for(now()));
       std::unique_lock<std::mutex> lock(mu);
       if (all_stopping != MPI_REQUEST_NULL) {  // the process is about to end: poll the barrier closely
         lock.unlock();
@@ -97,8 +129,10 @@ struct Heartbeat {
       cv.wait_for(lock, std::chrono::duration<double>(tick_s), [&] { return stop_asked; });
       if (stop_asked) MPI_Ibarrier(comm, &all_stopping);
     }
-    MPI_Cancel(&recv);
-    MPI_Wait(&recv, MPI_STATUS_IGNORE);
+    if (recv != MPI_REQUEST_NULL) {
+      MPI_Cancel(&recv);
+      MPI_Wait(&recv, MPI_STATUS_IGNORE);
+    }
     // A last beat the right neighbour no longer receives completes (or is
     // dropped) inside MPI; nothing here waits for it.
     if (send != MPI_REQUEST_NULL) MPI_Request_free(&send);
@@ -119,27 +153,43 @@ void start_heartbeat() {
   if (size <= 1) return;
   // One decision on every rank, so that the collective calls below match
   // (mpirun passes one environment, but `-x` or a wrapper may not).
-  double timeout = 0;
+  double timeout = 0, collective = 0;
   std::string bad;
   try {
     timeout = heartbeat_timeout_seconds();
+    collective = collective_timeout_seconds();
   } catch (const Error& e) {
     bad = e.what();
   }
-  double agree[3] = {bad.empty() ? 0.0 : 1.0, timeout, -timeout};  // any bad, max, -min
-  DC_MPI(MPI_Allreduce(MPI_IN_PLACE, agree, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
-  if (agree[0] > 0) throw Error(bad.empty() ? "DISTCLUST_HEARTBEAT_TIMEOUT is not valid on another rank" : bad);
-  require(agree[1] == -agree[2], "DISTCLUST_HEARTBEAT_TIMEOUT differs between ranks (", -agree[2], " to ", agree[1],
-          " s): set it once for the whole job");
-  if (timeout == 0) return;
+  // The lowest rank with a bad value (as size - rank), then max and -min of each.
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  double agree[5] = {bad.empty() ? 0.0 : double(size - rank), timeout, -timeout, collective, -collective};
+  DC_MPI(MPI_Allreduce(MPI_IN_PLACE, agree, 5, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+  // Refused on every rank; said once: by the lowest rank with a bad value
+  // (only it knows the value), else by rank 0. The others' Error is empty.
+  if (agree[0] > 0) throw Error(size - int(agree[0]) == rank ? bad : std::string());
+  const auto refuse_if = [&](bool differs, const std::string& msg) {
+    if (differs) throw Error(rank == 0 ? msg : std::string());
+  };
+  refuse_if(agree[1] != -agree[2], fmt("DISTCLUST_HEARTBEAT_TIMEOUT differs between ranks (", -agree[2], " to ",
+                                       agree[1], " s): set it once for the whole job"));
+  refuse_if(agree[3] != -agree[4], fmt(collective_timeout_variable(), " differs between ranks (", -agree[4], " to ",
+                                       agree[3], " s): set it once for the whole job"));
+  if (timeout == 0 && collective == 0) return;
   if (provided < MPI_THREAD_MULTIPLE) {
-    log::debug("heartbeat: off (MPI gives thread level ", provided, ", not MPI_THREAD_MULTIPLE)");
+    log::debug("heartbeat and collective watch: off (MPI gives thread level ", provided,
+               ", not MPI_THREAD_MULTIPLE)");
     return;
   }
   auto* b = new Heartbeat;
   b->timeout_s = timeout;
-  b->tick_s = std::min(0.5, timeout / 4);
-  b->gap_s = std::min(timeout / 2, std::max(4 * b->tick_s, 1.0));
+  b->collective_timeout_s = collective;
+  // A tick of at most a quarter of the shorter limit; a gap in the thread's
+  // own ticks of over 4 ticks (at least 1 s) means the process was stopped.
+  const double shorter = timeout > 0 && collective > 0 ? std::min(timeout, collective) : timeout + collective;
+  b->tick_s = std::min(0.5, shorter / 4);
+  b->gap_s = std::min(shorter / 2, std::max(4 * b->tick_s, 1.0));
   DC_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &b->comm));
   MPI_Comm_rank(b->comm, &b->rank);
   b->size = size;

@@ -11,17 +11,21 @@
 // rank's main thread is doing (a long GEMM, a blocking collective, a slow
 // write), so slow work never counts as silence; only a process that is not
 // scheduled at all does. A job stopped and resumed as a whole (`scontrol
-// suspend`/`resume`) goes on (comm/liveness.h).
+// suspend`/`resume`) goes on (comm/liveness.h). The same thread watches the
+// collective calls of the rank's main thread and ends the job when one waits
+// longer than DISTCLUST_COLLECTIVE_TIMEOUT (comm/collective_watch.h): a rank
+// that beats but never arrives is alive and stuck.
 //
 // Needs MPI_THREAD_MULTIPLE (the thread calls MPI beside the main thread);
-// without it, or on one rank, or with the timeout 0, no thread is started.
+// without it, or on one rank, or with both timeouts 0, no thread is started.
 #pragma once
 
 namespace distclust {
 
 /// Collective, on every rank right after MPI_Init: starts the heartbeat
 /// (its own duplicate of MPI_COMM_WORLD, so no stage's message can match a
-/// beat). A bad DISTCLUST_HEARTBEAT_TIMEOUT is an Error naming it.
+/// beat). A bad or per-rank DISTCLUST_HEARTBEAT_TIMEOUT or
+/// DISTCLUST_COLLECTIVE_TIMEOUT is an Error naming it, on every rank.
 void start_heartbeat();
 
 /// Collective, before MPI_Finalize on a normal end (every rank must get

@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstdio>
 
+#include "comm/collective_watch.h"
 #include "distclust/error.h"
 
 namespace distclust {
@@ -43,6 +44,7 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 void MpiCommunicator::allreduce(void* buf, size_t count, DType t, MPI_Op op) {
+  CollectiveScope scope(op == MPI_SUM ? "MPI allreduce (sum)" : "MPI allreduce (max)");
   auto* p = static_cast<uint8_t*>(buf);
   const size_t es = dtype_size(t);
   for (size_t off = 0; off < count; off += kChunk) {
@@ -54,6 +56,7 @@ void MpiCommunicator::allreduce_sum(void* buf, size_t count, DType t) { allreduc
 void MpiCommunicator::allreduce_max(void* buf, size_t count, DType t) { allreduce(buf, count, t, MPI_MAX); }
 
 void MpiCommunicator::broadcast(void* buf, size_t bytes, int root) {
+  CollectiveScope scope("MPI broadcast");
   auto* p = static_cast<uint8_t*>(buf);
   for (size_t off = 0; off < bytes; off += kChunk) {
     int n = static_cast<int>(std::min(kChunk, bytes - off));
@@ -82,6 +85,7 @@ void int_blocks(const std::vector<size_t>& counts, int size, std::vector<int>& i
 void MpiCommunicator::reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) {
   std::vector<int> icounts, displs;
   int_blocks(counts, size_, icounts, displs, "reduce_scatter_sum");
+  CollectiveScope scope("MPI reduce_scatter");
   // Not in place: in place MPI leaves the block at the start of the buffer,
   // and moving it to its offset cost ~5 s an epoch at C = 1000 (20 MB a step).
   DC_MPI(MPI_Reduce_scatter(send, recv, icounts.data(), mpi_type(t), MPI_SUM, comm_));
@@ -90,12 +94,14 @@ void MpiCommunicator::reduce_scatter_sum(const void* send, void* recv, const std
 void MpiCommunicator::allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) {
   std::vector<int> icounts, displs;
   int_blocks(counts, size_, icounts, displs, "allgather_blocks");
+  CollectiveScope scope("MPI allgather");
   DC_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, icounts.data(), displs.data(), mpi_type(t),
                         comm_));
 }
 
 void MpiCommunicator::allgatherv(const void* send, size_t send_bytes, std::vector<uint8_t>& recv,
                                  std::vector<size_t>& counts) {
+  CollectiveScope scope("MPI allgatherv");
   int64_t mine = static_cast<int64_t>(send_bytes);
   std::vector<int64_t> all(size_);
   DC_MPI(MPI_Allgather(&mine, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, comm_));
@@ -118,12 +124,16 @@ void MpiCommunicator::sendrecv(const void* send, size_t send_bytes, int dest, vo
                                size_t recv_bytes, int src) {
   require(send_bytes <= size_t(INT_MAX) && recv_bytes <= size_t(INT_MAX),
           "sendrecv: message of ", std::max(send_bytes, recv_bytes), " bytes exceeds MPI's int limit");
+  CollectiveScope scope("MPI sendrecv (a ring step)");
   DC_MPI(MPI_Sendrecv(send, static_cast<int>(send_bytes), MPI_BYTE, send_bytes ? dest : MPI_PROC_NULL, 7,
                       recv, static_cast<int>(recv_bytes), MPI_BYTE, recv_bytes ? src : MPI_PROC_NULL, 7,
                       comm_, MPI_STATUS_IGNORE));
 }
 
-void MpiCommunicator::barrier() { DC_MPI(MPI_Barrier(comm_)); }
+void MpiCommunicator::barrier() {
+  CollectiveScope scope("MPI barrier");
+  DC_MPI(MPI_Barrier(comm_));
+}
 
 void MpiCommunicator::abort(const std::string& msg, int code) {
   std::fprintf(stderr, "distclust: fatal on %s: %s\n", where().c_str(), msg.c_str());

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "comm/collective_watch.h"
 #include "comm/watched_wait.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
@@ -131,7 +132,7 @@ NcclCommunicator::~NcclCommunicator() {
 int NcclCommunicator::device() const { return impl_->device; }
 
 // The stream's NCCL work, watched (comm/watched_wait.h): a peer that died
-// without MPI_Abort ends this rank too, within DISTCLUST_NCCL_TIMEOUT,
+// without MPI_Abort ends this rank too, within DISTCLUST_COLLECTIVE_TIMEOUT,
 // instead of leaving it in a stream synchronize until the job's time limit.
 void NcclCommunicator::wait(const char* what) {
   WatchedWork w;

@@ -26,7 +26,7 @@ class NcclCommunicator final : public MpiCommunicator {
  private:
   void reduce(void* buf, size_t count, DType t, bool max);
   // Waits for the stream's work, giving up on an NCCL error or a peer that
-  // never joins (DISTCLUST_NCCL_TIMEOUT): comm/watched_wait.h.
+  // never joins (DISTCLUST_COLLECTIVE_TIMEOUT): comm/watched_wait.h.
   void wait(const char* what);
   // Copies a staged result [bytes] back to the caller's host buffer (after wait).
   void copy_back(void* host, const void* device, size_t bytes);

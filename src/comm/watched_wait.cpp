@@ -1,10 +1,12 @@
 #include "comm/watched_wait.h"
 
+#include "comm/collective_watch.h"
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <thread>
 
+#include "comm/collective_watch.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
 
@@ -30,12 +32,12 @@ void watched_wait(const std::string& what, const WatchedWork& work, double timeo
     if (timeout_s > 0 && waited > timeout_s) {
       work.give_up();
       throw Error(fmt(what, " did not finish in ", timeout_s, " s (", where(),
-                      "): a rank stopped taking part (it died without MPI_Abort, or is stuck elsewhere); "
-                      "DISTCLUST_NCCL_TIMEOUT sets the limit in seconds (0 = none)"));
+                      "): a rank stopped taking part (it died without MPI_Abort, or is stuck elsewhere); ",
+                      collective_timeout_variable(), " sets the limit in seconds (0 = none)"));
     }
     if (!warned && warn_s > 0 && waited > warn_s) {
       log::warn(what, ": waiting ", int(waited), " s for the other ranks (gives up after ",
-                timeout_s > 0 ? fmt(timeout_s, " s") : std::string("no limit: DISTCLUST_NCCL_TIMEOUT=0"), ")");
+                timeout_s > 0 ? fmt(timeout_s, " s") : fmt("no limit: ", collective_timeout_variable(), "=0"), ")");
       warned = true;
     }
     if (polls > 4000) std::this_thread::sleep_for(std::chrono::microseconds(polls > 40000 ? 1000 : 50));
@@ -51,7 +53,5 @@ double seconds_from_env(const char* name, double dflt, double min_nonzero, const
           "' is not a number of seconds >= ", min_nonzero, " (0 = ", zero_means, ")");
   return s;
 }
-
-double collective_timeout_seconds() { return seconds_from_env("DISTCLUST_NCCL_TIMEOUT", 1800, 0, "no limit"); }
 
 }  // namespace distclust

@@ -41,10 +41,4 @@ void watched_wait(const std::string& what, const WatchedWork& work, double timeo
 /// Error naming the variable, its value and what 0 means (`zero_means`).
 double seconds_from_env(const char* name, double dflt, double min_nonzero, const char* zero_means);
 
-/// Seconds a device collective may take: DISTCLUST_NCCL_TIMEOUT, default
-/// 1800 (a rank may wait in a collective while another writes a checkpoint
-/// or finishes a larger shard); 0 = wait forever. A value that is not a
-/// number >= 0 is an error naming it.
-double collective_timeout_seconds();
-
 }  // namespace distclust

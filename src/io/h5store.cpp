@@ -10,6 +10,7 @@
 #include <cstring>
 #include <exception>
 
+#include "comm/collective_watch.h"
 #include "comm/root.h"
 #include "core/stop_note.h"
 #include "io/commit.h"
@@ -150,7 +151,10 @@ H5Reader::H5Reader(const std::string& path, Communicator& comm) : path_(path) {
   if (comm.size() > 1) run_on_root(comm, "opening " + path, [&] { require_not_being_written(path); });
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
-  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  {
+    CollectiveScope scope("HDF5 file open");  // collective with several ranks
+    file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  }
   if (file_ < 0) throw_open_error(path);
   collective_ = comm.size() > 1;
 }
@@ -163,6 +167,7 @@ H5Reader::~H5Reader() {
   // one bad /indices entry. The handle is left to the OS; the error ends
   // the job (cli/main.cpp), as for an unfinished H5Writer.
   if (collective_ && std::uncaught_exceptions() > 0) return;
+  CollectiveScope scope("HDF5 file close");
   H5Fclose(file_);
 }
 
@@ -324,7 +329,10 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
   require_shared_output(tmp_, comm);
   hid_t fapl = h5::file_access(comm);
   h5::Closer c{fapl, H5Pclose};
-  file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  {
+    CollectiveScope scope("HDF5 file create");
+    file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  }
   if (file_ < 0) {
     // A full disk can fail the create after the file appeared (no
     // destructor runs for a throwing constructor): OUT.ckpt.tmp stayed.
@@ -350,11 +358,13 @@ std::string H5Writer::close() {
   const hid_t f = file_;
   file_ = -1;
   if (comm_.size() == 1) return flush_and_close_hdf5(f, tmp_);
+  CollectiveScope scope("HDF5 file close");
   FullDiskWatch watch(tmp_, comm_);  // the collective close can deadlock on a full disk
   return flush_and_close_hdf5(f, tmp_);
 }
 
 void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>& shape, DType t, bool half) {
+  CollectiveScope scope("HDF5 dataset create");
   std::string p = ds_path(dataset);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   hid_t sp = DC_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
@@ -380,6 +390,7 @@ void H5Writer::create_raw(const std::string& dataset, const std::vector<int64_t>
 }
 
 void H5Writer::write_raw(const std::string& dataset, RowRange rows, DType t, const void* data, bool all) {
+  CollectiveScope scope("HDF5 collective write");
   std::string p = ds_path(dataset);
   h5::WrittenDataset ds{DC_H5(H5Dopen2(file_, p.c_str(), H5P_DEFAULT))};
   write_open(ds.id, p, rows, t, data, all);
@@ -450,6 +461,7 @@ void H5Writer::write_all(const std::string& dataset, std::vector<int64_t> shape,
 
 void H5Writer::write_strings(const std::string& dataset, int64_t n_total, RowRange rows,
                              const std::vector<std::string>& mine) {
+  CollectiveScope scope("HDF5 collective write");
   require(int64_t(mine.size()) == rows.size(), tmp_, ": ", mine.size(), " strings for rows [", rows.begin, ", ",
           rows.end, ")");
   int64_t len = 1;

@@ -25,3 +25,28 @@ hold_at_output() {
   for _ in $(seq 600); do [[ -e $out.lock ]] && break; sleep 0.05; done
   [[ -e $out.lock ]] || { cat "$log"; fail "$* did not start"; }
 }
+# start_long_kmeans NP OUT: kmeans of f.h5 with far more iterations than a
+# test waits for, in the background (JOB); returns once rank 0 has started
+# the stage (the heartbeat and the collective watch run from then on).
+start_long_kmeans() {
+  local np=$1 out=$2
+  rm -f "$out" "$out".ckpt "$out".tmp
+  timeout 120 $DC_MPIEXEC -n "$np" "$DC" kmeans --features f.h5 --k 50 --set kmeans.iters=100000 \
+    --set kmeans.tol=0 --out "$out" >"$out.log" 2>&1 &
+  JOB=$!
+  for _ in $(seq 600); do grep -q "kmeans: f.h5:" "$out.log" && break; sleep 0.05; done
+  grep -q "kmeans: f.h5:" "$out.log" || { cat "$out.log"; fail "$np ranks: the job did not start"; }
+}
+# rank_pids RANK...: this test's `distclust kmeans` processes with those
+# ranks (found by command line, working directory and environment: the
+# process is named "exe", distclust re-executes itself).
+rank_pids() {
+  local p want here
+  here=$(pwd -P)
+  for p in $(pgrep -f -- "$DC kmeans"); do
+    [[ $(readlink "/proc/$p/cwd" 2>/dev/null) == "$here" ]] || continue
+    for want in "$@"; do
+      if grep -qxz "OMPI_COMM_WORLD_RANK=$want" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
+    done
+  done
+}

@@ -7,34 +7,9 @@
 source "$(dirname "$0")/lib.sh"
 dcrun 1 synth features --n 60000 --d 32 --k 20 --out f.h5 >/dev/null
 export DISTCLUST_HEARTBEAT_TIMEOUT=3
-here=$(pwd -P)
-
-# start_job NP OUT: kmeans with far more iterations than the test waits for,
-# in the background (JOB); returns once rank 0 has started the stage (the
-# heartbeat runs from then on).
-start_job() {
-  local np=$1 out=$2
-  rm -f "$out" "$out".ckpt "$out".tmp
-  timeout 120 $DC_MPIEXEC -n "$np" "$DC" kmeans --features f.h5 --k 50 --set kmeans.iters=100000 \
-    --set kmeans.tol=0 --out "$out" >"$out.log" 2>&1 &
-  JOB=$!
-  for _ in $(seq 600); do grep -q "kmeans: f.h5:" "$out.log" && break; sleep 0.05; done
-  grep -q "kmeans: f.h5:" "$out.log" || { cat "$out.log"; fail "$np ranks: the job did not start"; }
-}
-# rank_pids RANK...: this test's distclust processes with those ranks.
-rank_pids() {
-  local p want
-  for p in $(pgrep -f -- "$DC kmeans"); do  # (named "exe": distclust re-executes itself)
-    [[ $(readlink "/proc/$p/cwd" 2>/dev/null) == "$here" ]] || continue
-    for want in "$@"; do
-      if grep -qxz "OMPI_COMM_WORLD_RANK=$want" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
-    done
-  done
-}
-
 for case in "2 1" "2 0" "3 1"; do
   read -r np stop <<<"$case"
-  start_job "$np" km$np.h5
+  start_long_kmeans "$np" km$np.h5
   pids=$(rank_pids "$stop")
   [[ -n $pids ]] || fail "$np ranks: rank $stop's process not found"
   t0=$(date +%s.%N)

@@ -1,0 +1,54 @@
+// A rank alive but stuck. The heartbeat (comm/heartbeat.h) catches a rank
+// that is not scheduled at all; one whose main thread never returns from a
+// read (a hung file system: the process in D state) or is caught in a
+// deadlock keeps beating, and every other rank would wait for it in its next
+// collective until the job's time limit. So each rank marks the collective
+// calls its main thread waits in (MPI's, and HDF5's collective file and
+// dataset operations) and the heartbeat thread ends the job when one call
+// lasts longer than DISTCLUST_COLLECTIVE_TIMEOUT seconds (default 1800),
+// naming the call. The blocking calls themselves stay as they are: MPI's
+// non-blocking collectives run other algorithms, and Open MPI's
+// MPI_Iallreduce of 40 MB took 2.8x MPI_Allreduce's time on 2 ranks here.
+// The job ends with MPI_Abort from the watching thread (as a silent rank
+// does), so no buffer of the abandoned call is freed under MPI.
+#pragma once
+
+#include <cstdint>
+
+namespace distclust {
+
+/// For its lifetime, the calling thread waits in the collective call named
+/// `what` (a string literal: the watcher may read it at any time). Scopes
+/// nest: the outermost names the wait. Collectives are called from one
+/// thread per rank (the main one).
+class CollectiveScope {
+ public:
+  explicit CollectiveScope(const char* what) noexcept;
+  ~CollectiveScope();
+  CollectiveScope(const CollectiveScope&) = delete;
+  CollectiveScope& operator=(const CollectiveScope&) = delete;
+};
+
+/// What the main thread waits in, as the watcher reads it.
+struct CollectiveState {
+  /// Changes at every outermost entry and exit: odd = inside a collective.
+  uint64_t seq = 0;
+  /// The call's name while inside (else nullptr).
+  const char* what = nullptr;
+  bool inside() const { return (seq & 1) != 0; }
+};
+
+/// The main thread's state now (any thread may call it).
+CollectiveState collective_state() noexcept;
+
+/// Seconds one collective call may wait: DISTCLUST_COLLECTIVE_TIMEOUT
+/// (DISTCLUST_NCCL_TIMEOUT, its older name, when it is unset), default 1800
+/// (a rank may wait while another writes a checkpoint or finishes a larger
+/// shard); 0 = no limit. Any other value that is not a number of seconds
+/// >= 1 is an Error naming the variable and its value.
+double collective_timeout_seconds();
+
+/// The environment variable collective_timeout_seconds() read.
+const char* collective_timeout_variable();
+
+}  // namespace distclust
