@@ -25,17 +25,20 @@ hold_at_output() {
   for _ in $(seq 600); do [[ -e $out.lock ]] && break; sleep 0.05; done
   [[ -e $out.lock ]] || { cat "$log"; fail "$* did not start"; }
 }
-# start_long_kmeans NP OUT: kmeans of f.h5 with far more iterations than a
-# test waits for, in the background (JOB); returns once rank 0 has started
-# the stage (the heartbeat and the collective watch run from then on).
+# start_long_kmeans NP OUT [FEATURES K WAIT]: kmeans of FEATURES (f.h5) into
+# K (50) clusters with far more iterations than a test waits for, in the
+# background (JOB); returns once rank 0 has started the stage (the heartbeat
+# and the collective watch run from then on), or with WAIT once its verbose
+# log has a line matching WAIT.
 start_long_kmeans() {
-  local np=$1 out=$2
+  local np=$1 out=$2 features=${3:-f.h5} k=${4:-50} wait=${5:-} v=""
+  [[ -z $wait ]] && wait="kmeans: $features:" || v=-v
   rm -f "$out" "$out".ckpt "$out".tmp
-  timeout 120 $DC_MPIEXEC -n "$np" "$DC" kmeans --features f.h5 --k 50 --set kmeans.iters=100000 \
+  timeout 120 $DC_MPIEXEC -n "$np" "$DC" kmeans $v --features "$features" --k "$k" --set kmeans.iters=100000 \
     --set kmeans.tol=0 --out "$out" >"$out.log" 2>&1 &
   JOB=$!
-  for _ in $(seq 600); do grep -q "kmeans: f.h5:" "$out.log" && break; sleep 0.05; done
-  grep -q "kmeans: f.h5:" "$out.log" || { cat "$out.log"; fail "$np ranks: the job did not start"; }
+  for _ in $(seq 1200); do grep -q "$wait" "$out.log" && break; sleep 0.05; done
+  grep -q "$wait" "$out.log" || { cat "$out.log"; fail "$np ranks: the job did not start"; }
 }
 # rank_pids RANK...: this test's `distclust kmeans` processes with those
 # ranks (found by command line, working directory and environment: the
