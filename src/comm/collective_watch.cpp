@@ -9,12 +9,14 @@ namespace distclust {
 namespace {
 std::atomic<uint64_t> g_seq{0};
 std::atomic<const char*> g_what{nullptr};
+std::atomic<bool> g_self_timed{false};
 thread_local int t_depth = 0;
 }  // namespace
 
-CollectiveScope::CollectiveScope(const char* what) noexcept {
+CollectiveScope::CollectiveScope(const char* what, bool self_timed) noexcept {
   if (t_depth++ > 0) return;
   g_what.store(what, std::memory_order_relaxed);
+  g_self_timed.store(self_timed, std::memory_order_relaxed);
   g_seq.fetch_add(1, std::memory_order_release);  // odd: inside
 }
 
@@ -28,6 +30,7 @@ CollectiveState collective_state() noexcept {
   CollectiveState s;
   s.seq = g_seq.load(std::memory_order_acquire);
   s.what = g_what.load(std::memory_order_relaxed);
+  s.self_timed = s.inside() && g_self_timed.load(std::memory_order_relaxed);
   if (s.inside() && !s.what) s.what = "a collective call";  // read between the two stores
   if (!s.inside()) s.what = nullptr;
   return s;

@@ -20,10 +20,13 @@ namespace distclust {
 /// For its lifetime, the calling thread waits in the collective call named
 /// `what` (a string literal: the watcher may read it at any time). Scopes
 /// nest: the outermost names the wait. Collectives are called from one
-/// thread per rank (the main one).
+/// thread per rank (the main one). `self_timed`: the call gives up by
+/// itself at the same limit (NCCL's waits: comm/watched_wait.h, which also
+/// abort the NCCL communicator); the watcher then only counts it as a
+/// collective, for naming a stuck rank.
 class CollectiveScope {
  public:
-  explicit CollectiveScope(const char* what) noexcept;
+  explicit CollectiveScope(const char* what, bool self_timed = false) noexcept;
   ~CollectiveScope();
   CollectiveScope(const CollectiveScope&) = delete;
   CollectiveScope& operator=(const CollectiveScope&) = delete;
@@ -35,6 +38,8 @@ struct CollectiveState {
   uint64_t seq = 0;
   /// The call's name while inside (else nullptr).
   const char* what = nullptr;
+  /// The call gives up by itself (CollectiveScope's self_timed).
+  bool self_timed = false;
   bool inside() const { return (seq & 1) != 0; }
 };
 

@@ -145,7 +145,7 @@ struct Heartbeat {
       seen_seq = cs.seq;
       const Standing pick = pass_on(outside_for(outside_since), rank, from_left, size);
       if (pick.rank != held.rank) held = pick, held_since = now();
-      if (waiting.gone(now()) && collective_timeout_s > 0 && cs.inside()) {
+      if (waiting.gone(now()) && collective_timeout_s > 0 && cs.inside() && !cs.self_timed) {
         const bool trusted = beats && now() - held_since >= (size + 2) * tick_s && live.silent_for(now()) <= 4 * tick_s;
         declare_stuck(cs, waiting.silent_for(now()), trusted ? pick : Standing{});
       }

@@ -135,6 +135,9 @@ int NcclCommunicator::device() const { return impl_->device; }
 // without MPI_Abort ends this rank too, within DISTCLUST_COLLECTIVE_TIMEOUT,
 // instead of leaving it in a stream synchronize until the job's time limit.
 void NcclCommunicator::wait(const char* what) {
+  // A collective for the heartbeat's watch (a rank waiting here is not in
+  // its own work), which leaves the giving up to watched_wait.
+  CollectiveScope scope(what, /*self_timed=*/true);
   WatchedWork w;
   w.done = [&] {
     const cudaError_t e = cudaStreamQuery(impl_->stream);

@@ -40,6 +40,19 @@ TEST(CollectiveWatch, AScopeMarksItsCallAndNestedScopesKeepTheOutermost) {
   EXPECT_GT(collective_state().seq, outer_seq);
 }
 
+TEST(CollectiveWatch, ACallThatGivesUpByItselfIsMarkedSo) {
+  {
+    CollectiveScope nccl("allreduce (sum)", /*self_timed=*/true);
+    EXPECT_TRUE(collective_state().inside());
+    EXPECT_TRUE(collective_state().self_timed);
+    CollectiveScope inner("MPI barrier");  // nested: still the outer call's
+    EXPECT_TRUE(collective_state().self_timed);
+  }
+  EXPECT_FALSE(collective_state().self_timed);
+  CollectiveScope mpi("MPI barrier");
+  EXPECT_FALSE(collective_state().self_timed);
+}
+
 TEST(CollectiveWatch, OtherThreadsReadTheMainThreadsState) {
   CollectiveScope scope("HDF5 file close");
   CollectiveState seen;
