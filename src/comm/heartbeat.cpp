@@ -15,7 +15,7 @@
 
 #include "comm/collective_watch.h"
 #include "comm/liveness.h"
-#include "comm/standing.h"
+#include "comm/wait_watch.h"
 #include "comm/watched_wait.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
@@ -64,10 +64,10 @@ struct Heartbeat {
   /// This rank's main thread has waited `waited` seconds in one collective
   /// call: a rank it waits for is alive (its beats come) but never gets
   /// there. Ends the job from this thread, so no buffer of the call is freed
-  /// while MPI may still write into it.
-  /// `behind`: the ring's pick of the rank that has called no collective
-  /// for longest (rank -1: none trusted). Named when that is at least half
-  /// the time this rank waited: it is the one all wait for, or far behind.
+  /// while MPI may still write into it. `behind`: the ring's pick of the
+  /// rank that has called no collective for longest (rank -1: none
+  /// trusted), named when that is at least half the time this rank waited:
+  /// it is the one all wait for, or far behind.
   [[noreturn]] void declare_stuck(const CollectiveState& cs, double waited, const Standing& behind) {
     std::string who = "the other ranks: one of them is stuck (a read or write that never returns, a deadlock) or "
                       "far behind";
@@ -87,10 +87,6 @@ struct Heartbeat {
     std::_Exit(1);
   }
 
-  /// Seconds the main thread has been outside any collective call (0 while
-  /// inside one), given when its state last changed as this thread saw it.
-  double outside_for(double since) const { return collective_state().inside() ? 0.0 : now() - since; }
-
   /// The thread: beats to the right, listens to the left and watches the
   /// main thread's collective calls, until every rank has asked to stop (a
   /// non-blocking barrier it posts once asked).
@@ -103,25 +99,15 @@ struct Heartbeat {
     MPI_Request recv = MPI_REQUEST_NULL, send = MPI_REQUEST_NULL, all_stopping = MPI_REQUEST_NULL;
     if (beats) MPI_Irecv(&in, int(sizeof in), MPI_BYTE, left, kTag, comm, &recv);
     Liveness live(timeout_s, gap_s, now());
-    // The same rule for the main thread's wait: "heard" whenever it is not
-    // in a collective or is in a new one, so a job suspended as a whole
-    // restarts this count too.
-    Liveness waiting(collective_timeout_s, gap_s, now());
-    uint64_t seen_seq = 0;
+    WaitWatch watch(collective_timeout_s, gap_s, tick_s, rank, size, now());
     double last_beat = -1e300;
-    // The pick is trusted only once the same rank has held it for a round
-    // of the ring and beats still arrive: copies of an old time take up to
-    // size - 1 ticks to die out, and a thread that cannot receive (its main
-    // thread stopped inside MPI) holds an old pick.
-    Standing held;
-    double held_since = now(), outside_since = now();
     for (;;) {
       int flag = 0;
       if (send != MPI_REQUEST_NULL) MPI_Test(&send, &flag, MPI_STATUS_IGNORE);
       // One beat a tick (also while polling the stop barrier more often),
       // one in flight at most: a silent right neighbour is not flooded.
       if (beats && send == MPI_REQUEST_NULL && now() - last_beat >= tick_s) {
-        out = pass_on(outside_for(outside_since), rank, from_left, size);
+        out = watch.pick(collective_state(), from_left, now());
         MPI_Isend(&out, int(sizeof out), MPI_BYTE, right, kTag, comm, &send);
         last_beat = now();
       }
@@ -140,15 +126,9 @@ struct Heartbeat {
       }
       if (beats && live.gone(now())) declare_gone(left, live.silent_for(now()));
       const CollectiveState cs = collective_state();
-      if (!cs.inside() || cs.seq != seen_seq) waiting.heard(now());
-      if (cs.seq != seen_seq) outside_since = now();
-      seen_seq = cs.seq;
-      const Standing pick = pass_on(outside_for(outside_since), rank, from_left, size);
-      if (pick.rank != held.rank) held = pick, held_since = now();
-      if (waiting.gone(now()) && collective_timeout_s > 0 && cs.inside() && !cs.self_timed) {
-        const bool trusted = beats && now() - held_since >= (size + 2) * tick_s && live.silent_for(now()) <= 4 * tick_s;
-        declare_stuck(cs, waiting.silent_for(now()), trusted ? pick : Standing{});
-      }
+      Standing behind;
+      if (watch.stuck(cs, from_left, live.silent_for(now()), beats, now(), behind))
+        declare_stuck(cs, watch.waited(now()), behind);
       std::unique_lock<std::mutex> lock(mu);
       if (all_stopping != MPI_REQUEST_NULL) {  // the process is about to end: poll the barrier closely
         lock.unlock();
