@@ -116,6 +116,7 @@ struct KnnCkpt {
     if (s.rows != n || s.cap != top.cap() || s.scores.size() != cells || s.indices.size() != cells) return 0;
     top.raw_scores() = std::move(s.scores);
     top.raw_indices() = std::move(s.indices);
+    top.normalize();  // a checkpoint of an older version holds heaps
     return static_cast<int>(s.steps_done);
   }
 };
