@@ -48,17 +48,23 @@ struct Heartbeat {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   }
 
+  /// Ends the job from this thread, as a failure on one rank does: this
+  /// rank's registered output files removed, then MPI_Abort.
+  [[noreturn]] static void end_job() {
+    remove_registered_files();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    std::_Exit(1);
+  }
+
   [[noreturn]] void declare_gone(int left, double silent) {
     const Peer& p = peers[size_t(left)];
     log::error("rank ", left, " (pid ", p.pid, " on ", p.host, ") has sent no heartbeat for ", int(silent),
                " s: it is stopped (SIGSTOP, a debugger) or its node does not schedule it (hung file system, "
                "swapping), and every rank would wait for it until the job's time limit; ending the job "
                "(DISTCLUST_HEARTBEAT_TIMEOUT=", timeout_s, " s; 0 = no heartbeat)");
-    remove_registered_files();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    std::_Exit(1);
+    end_job();
   }
 
   /// This rank's main thread has waited `waited` seconds in one collective
@@ -80,11 +86,7 @@ struct Heartbeat {
     log::error("waited ", int(waited), " s in ", cs.what, " for ", who,
                "; every rank would wait until the job's time limit: ending the job (", collective_timeout_variable(),
                "=", collective_timeout_s, " s; 0 = no limit)");
-    remove_registered_files();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    std::_Exit(1);
+    end_job();
   }
 
   /// The thread: beats to the right, listens to the left and watches the
