@@ -8,7 +8,8 @@
 // lasts longer than DISTCLUST_COLLECTIVE_TIMEOUT seconds (default 1800),
 // naming the call. The blocking calls themselves stay as they are: MPI's
 // non-blocking collectives run other algorithms, and Open MPI's
-// MPI_Iallreduce of 40 MB took 2.8x MPI_Allreduce's time on 2 ranks here.
+// MPI_Iallreduce of 40 MB took 2.8x MPI_Allreduce's time on 2 ranks here
+// (bench/mpi_iallreduce.c, bench/RESULTS.md).
 // The job ends with MPI_Abort from the watching thread (as a silent rank
 // does), so no buffer of the abandoned call is freed under MPI.
 #pragma once
