@@ -45,9 +45,11 @@ void require_memory(double bytes, const std::string& what);
 /// Sets OpenMP threads to `threads` (0 = auto: DISTCLUST_THREADS if set,
 /// else the first count in OMP_NUM_THREADS, else available cores / local
 /// ranks, at least 1) and OpenBLAS to one thread per call (the kernels split
-/// work over their own threads: kernels/gemm.h). Returns the count chosen;
-/// a set but malformed DISTCLUST_THREADS/OMP_NUM_THREADS throws naming it.
-int configure_threads(int threads, int local_size);
+/// work over their own threads: kernels/gemm.h). Returns the count chosen.
+/// A set but malformed DISTCLUST_THREADS/OMP_NUM_THREADS throws naming it,
+/// unless `report_bad_env` (`distclust env`, where a user looks first): then
+/// it is ignored as if unset and its error kept for compute_threads_problem().
+int configure_threads(int threads, int local_size, bool report_bad_env = false);
 
 /// Threads chosen by configure_threads.
 int compute_threads();
@@ -55,5 +57,9 @@ int compute_threads();
 /// Where that count came from: "runtime.threads", "DISTCLUST_THREADS",
 /// "OMP_NUM_THREADS" or "cores".
 const char* compute_threads_from();
+
+/// The error of a malformed thread variable that configure_threads ignored
+/// (report_bad_env); empty when there was none.
+const std::string& compute_threads_problem();
 
 }  // namespace distclust

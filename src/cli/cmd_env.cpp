@@ -14,6 +14,23 @@
 #include "distclust/error.h"
 
 namespace distclust::cli {
+namespace {
+
+/// One line for a time limit read from the environment: `said(seconds)`, or
+/// the error of a bad value, reported rather than fatal: `env` is where a
+/// user looks first.
+template <class Said>
+void print_limit(const char* label, double (*seconds)(), Said said) {
+  std::string text;
+  try {
+    text = said(seconds());
+  } catch (const Error& e) {
+    text = fmt(e.what(), ": a job with several ranks is refused");
+  }
+  std::printf("%-13s%s\n", label, text.c_str());
+}
+
+}  // namespace
 
 void add_env_command(CLI::App& app) {
   static CommandLine cl;
@@ -21,6 +38,7 @@ void add_env_command(CLI::App& app) {
                                         "changed or checked in it, threads per rank, compute device, LibTorch and GPUs");
   add_common(cmd, cl);
   cmd->callback([] {
+    cl.report_bad_env = true;
     Context ctx = make_context(cl, "runtime");
     if (ctx.comm->rank() != 0) return;
     std::printf("given:       %s\n", compute_env::given().c_str());
@@ -30,31 +48,23 @@ void add_env_command(CLI::App& app) {
                 __builtin_cpu_supports("avx2") ? "yes" : "no");
     std::printf("threads:     %d OpenMP threads per rank (from %s) x %d ranks; OpenBLAS: one thread per call\n",
                 compute_threads(), compute_threads_from(), ctx.comm->size());
+    if (!compute_threads_problem().empty())
+      std::printf("             not counted: %s: every other command refuses to start\n",
+                  compute_threads_problem().c_str());
     int all = 0;
     const int flushing = compute_env::threads_flushing_denormals(&all);
     std::printf("denormals:   flushed to zero (FTZ/DAZ) on %d of %d OpenMP threads\n", flushing, all);
     std::printf("comm:        %s, %d rank(s)\n", ctx.comm->name().c_str(), ctx.comm->size());
-    // A bad value is reported, not fatal: `env` is where a user looks first.
-    try {
-      const double beat = heartbeat_timeout_seconds();
-      if (beat > 0)
-        std::printf("heartbeat:   with several ranks, a rank silent for %g s (stopped) ends the job "
-                    "(DISTCLUST_HEARTBEAT_TIMEOUT)\n", beat);
-      else
-        std::printf("heartbeat:   off (DISTCLUST_HEARTBEAT_TIMEOUT=0): a stopped rank holds the others\n");
-    } catch (const Error& e) {
-      std::printf("heartbeat:   %s: a job with several ranks is refused\n", e.what());
-    }
-    try {
-      const double wait = collective_timeout_seconds();
-      if (wait > 0)
-        std::printf("collectives: with several ranks, a call waiting %g s for the others (a stuck rank) ends the "
-                    "job (%s)\n", wait, collective_timeout_variable());
-      else
-        std::printf("collectives: no time limit (%s=0): a stuck rank holds the others\n", collective_timeout_variable());
-    } catch (const Error& e) {
-      std::printf("collectives: %s: a job with several ranks is refused\n", e.what());
-    }
+    print_limit("heartbeat:", heartbeat_timeout_seconds, [](double s) {
+      return s > 0 ? fmt("with several ranks, a rank silent for ", s, " s (stopped) ends the job "
+                         "(DISTCLUST_HEARTBEAT_TIMEOUT)")
+                   : std::string("off (DISTCLUST_HEARTBEAT_TIMEOUT=0): a stopped rank holds the others");
+    });
+    print_limit("collectives:", collective_timeout_seconds, [](double s) {
+      return s > 0 ? fmt("with several ranks, a call waiting ", s, " s for the others (a stuck rank) ends the job (",
+                         collective_timeout_variable(), ")")
+                   : fmt("no time limit (", collective_timeout_variable(), "=0): a stuck rank holds the others");
+    });
     std::printf("compute:     %s (runtime.device=%s, kernels=%s)\n", compute_target().describe().c_str(),
                 ctx.runtime.device.c_str(), ctx.runtime.kernels.c_str());
     // Loading the plugin costs ~0.4 s, which `env` may spend: what LibTorch

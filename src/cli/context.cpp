@@ -87,7 +87,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   // Test hook: make one rank fail, to check that the whole job ends.
   if (const char* r = std::getenv("DISTCLUST_TEST_FAIL_RANK"); r && std::atoi(r) == ctx.comm->rank())
     throw Error(fmt("injected failure (DISTCLUST_TEST_FAIL_RANK) on ", where()));
-  int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size());
+  int threads = configure_threads(ctx.runtime.threads, ctx.comm->local_size(), cl.report_bad_env);
   set_compute_target(ctx.runtime, ctx.comm->local_rank());
   const std::vector<std::string> keys = gather_gpu_keys(*ctx.comm, compute_target().device_index());
   share_gpu_memory(keys, ctx.comm->rank());

@@ -21,6 +21,9 @@ struct CommandLine {
   std::vector<std::string> sets;
   RuntimeParams runtime;
   ParamFlags flags;
+  /// `distclust env`: a malformed thread variable is reported, not refused
+  /// (configure_threads' report_bad_env). false: every other command.
+  bool report_bad_env = false;
 };
 
 /// Adds --config, --set and the runtime flags (--comm, --threads, --log-dir).

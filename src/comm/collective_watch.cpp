@@ -31,8 +31,10 @@ CollectiveState collective_state() noexcept {
   s.seq = g_seq.load(std::memory_order_acquire);
   s.what = g_what.load(std::memory_order_relaxed);
   s.self_timed = s.inside() && g_self_timed.load(std::memory_order_relaxed);
-  if (s.inside() && !s.what) s.what = "a collective call";  // read between the two stores
-  if (!s.inside()) s.what = nullptr;
+  if (!s.inside())
+    s.what = nullptr;
+  else if (!s.what)
+    s.what = "a collective call";  // read between the two stores
   return s;
 }
 

@@ -18,6 +18,7 @@ namespace distclust {
 namespace {
 int g_threads = 1;
 const char* g_threads_from = "auto";
+std::string g_threads_problem;
 
 /// A thread count from the environment: 0 when unset or empty. OMP_NUM_THREADS
 /// may list one count per nesting level ("8,2"): the first is ours. A value
@@ -72,16 +73,23 @@ int available_cores() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-int configure_threads(int threads, int local_size) {
+int configure_threads(int threads, int local_size, bool report_bad_env) {
   // Automatic: the launcher's count (launch/distclust-rank), else the
   // user's OMP_NUM_THREADS (as any OpenMP program honours it), else cores.
   // (Read only when asked for: a set runtime.threads makes them irrelevant.)
   g_threads_from = "runtime.threads";
-  if (threads <= 0)
-    if (const int launcher = env_threads("DISTCLUST_THREADS"); launcher > 0)
-      threads = launcher, g_threads_from = "DISTCLUST_THREADS";
-  if (threads <= 0)
-    if (const int omp = env_threads("OMP_NUM_THREADS"); omp > 0) threads = omp, g_threads_from = "OMP_NUM_THREADS";
+  g_threads_problem.clear();
+  auto from_env = [&](const char* name) {
+    if (threads > 0) return;
+    try {
+      if (const int n = env_threads(name); n > 0) threads = n, g_threads_from = name;
+    } catch (const Error& e) {
+      if (!report_bad_env) throw;
+      if (g_threads_problem.empty()) g_threads_problem = e.what();
+    }
+  };
+  from_env("DISTCLUST_THREADS");
+  from_env("OMP_NUM_THREADS");
   if (threads <= 0) {
     g_threads_from = "cores";
     int cores = available_cores();
@@ -101,5 +109,7 @@ int configure_threads(int threads, int local_size) {
 int compute_threads() { return g_threads; }
 
 const char* compute_threads_from() { return g_threads_from; }
+
+const std::string& compute_threads_problem() { return g_threads_problem; }
 
 }  // namespace distclust

@@ -76,8 +76,18 @@ OMP_NUM_THREADS=1 $DC_MPIEXEC -n 2 -x OMP_NUM_THREADS "$DC_SOURCE/launch/distclu
   { cat th3.txt; fail "env under distclust-rank"; }
 grep -q "^threads:     1 OpenMP threads per rank (from DISTCLUST_THREADS) x 2 ranks" th3.txt ||
   { cat th3.txt; fail "distclust-rank overrode OMP_NUM_THREADS"; }
-set +e; OMP_NUM_THREADS=lots "$DC" env >th4.txt 2>&1; rc=$?; set -e
-[[ $rc == 1 ]] && grep -q "OMP_NUM_THREADS='lots' is not a thread count" th4.txt || { cat th4.txt; fail "bad OMP_NUM_THREADS"; }
+set +e; OMP_NUM_THREADS=lots "$DC" kmeans --features none.h5 --out k.h5 >th4.txt 2>&1; rc=$?; set -e
+[[ $rc == 1 ]] && grep -q "ERROR: OMP_NUM_THREADS='lots' is not a thread count" th4.txt && [[ ! -e k.h5 ]] ||
+  { cat th4.txt; fail "bad OMP_NUM_THREADS not refused"; }
+# ... but `env`, where a user looks first, reports it and shows the rest.
+cores=$(nproc)
+OMP_NUM_THREADS=lots "$DC" env >th4e.txt 2>&1 || { cat th4e.txt; fail "env stopped on a bad OMP_NUM_THREADS"; }
+grep -q "^threads:     $cores OpenMP threads per rank (from cores)" th4e.txt &&
+  grep -q "^             not counted: OMP_NUM_THREADS='lots' is not a thread count .*: every other command refuses" th4e.txt &&
+  grep -q "^LibTorch:" th4e.txt || { cat th4e.txt; fail "env: bad OMP_NUM_THREADS not reported"; }
+DISTCLUST_THREADS=0 OMP_NUM_THREADS=1 "$DC" env >th4d.txt 2>&1 || { cat th4d.txt; fail "env: bad DISTCLUST_THREADS"; }
+grep -q "^threads:     1 OpenMP threads per rank (from OMP_NUM_THREADS)" th4d.txt &&
+  grep -q "not counted: DISTCLUST_THREADS='0' is not a thread count" th4d.txt || { cat th4d.txt; fail "env: bad DISTCLUST_THREADS"; }
 # An explicit --threads does not read them; OpenMP's blanks are allowed.
 OMP_NUM_THREADS=lots "$DC" env --threads 2 >th5.txt 2>&1 || { cat th5.txt; fail "--threads 2 with a bad OMP_NUM_THREADS"; }
 OMP_NUM_THREADS=" 1 " "$DC" env >th6.txt 2>&1 && grep -q "^threads:     1 OpenMP threads per rank (from OMP_NUM_THREADS)" th6.txt ||
