@@ -424,10 +424,27 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   nlist = int64_t(cent.size() / d);
   log::info("knn ivf: ", nlist, " coarse lists ready (", since(t0), " s)");
 
-  std::vector<int32_t> home = ivf::nearest_lists(b.x.data(), n, d, b.rows.begin, cent, nlist, 1, l2);
+  // One product of the rows with the centroids gives each row its home list
+  // and its `kept` nearest lists: the rounds take their probes from these
+  // when the chosen nprobe is at most `kept`, instead of a second product
+  // as large (N=1M, D=128: 45.0 -> 41.7 s). 64 bytes per row. The lists
+  // come in one total order (TopK), so the first np are the np nearest
+  // (KnnIvf.FewerProbesAreAPrefixOfMore) and the first is the home.
+  const int kept = int(std::min<int64_t>(nlist, 16));
+  std::vector<int32_t> nearest = ivf::nearest_lists(b.x.data(), n, d, b.rows.begin, cent, nlist, kept, l2);
+  std::vector<int32_t> home(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) home[size_t(i)] = nearest[size_t(i * kept)];
   OwnedLists lists = distribute_lists(b, home, nlist, l2, comm);
   const int np = choose_nprobe(b, cent, nlist, home, p, comm);
-  home.clear();
+  home = {};
+  if (np > kept) nearest = {};
+  auto probes = [&](int64_t r0, int64_t rn) {
+    if (np > kept) return ivf::nearest_lists(b.x.data() + r0 * d, rn, d, b.rows.begin + r0, cent, nlist, np, l2);
+    std::vector<int32_t> pr(static_cast<size_t>(rn * np));
+    for (int64_t i = 0; i < rn; ++i)
+      std::copy_n(&nearest[size_t((r0 + i) * kept)], np, &pr[size_t(i * np)]);
+    return pr;
+  };
 
   // Rounds of at most `chunk` local queries: memory stays bounded by the
   // round, not by N * nprobe.
@@ -441,7 +458,7 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   for (int64_t r = 0; r < rounds; ++r) {
     const int64_t r0 = std::min(n, r * chunk), rn = std::min(chunk, n - r0);
     auto tp = Clock::now();
-    auto pr = ivf::nearest_lists(b.x.data() + r0 * d, rn, d, b.rows.begin + r0, cent, nlist, np, l2);
+    auto pr = probes(r0, rn);
     lap(0, tp);
     Queries q = exchange_queries(b, r0, rn, pr, np, comm);
     lap(1, tp);

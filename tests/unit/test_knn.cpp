@@ -9,6 +9,7 @@
 #include "distclust/topk.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
+#include "knn/ivf_parts.h"
 #include "knn/knn.h"
 #include "synth/synth_features.h"
 
@@ -199,10 +200,12 @@ TEST(KnnIvf, HighRecallOnClusteredData) {
 
 TEST(KnnIvf, ProbingEveryListIsExactSearch) {
   // nprobe = nlist: every row is a candidate, so the graph is the exact one.
-  // nprobe 40: one round, insertion top-lists; nprobe 520: rounds of 4096
-  // queries (2 here) and the partial-sort top-lists (nprobe > 64).
+  // nprobe 12: the probes kept from the home lists' product (nprobe <= 16);
+  // nprobe 40: one round, insertion top-lists, probes computed per round;
+  // nprobe 520: rounds of 4096 queries (2 here) and the partial-sort
+  // top-lists (nprobe > 64).
   LocalCommunicator c;
-  const std::pair<int, const char*> cases[] = {{40, "cosine"}, {40, "l2"}, {520, "cosine"}};
+  const std::pair<int, const char*> cases[] = {{12, "cosine"}, {12, "l2"}, {40, "cosine"}, {40, "l2"}, {520, "cosine"}};
   for (auto [np, metric] : cases) {
     {
       FeatureBlock b = mixture(5000, 12, 15, 1.0, 3);
@@ -230,6 +233,31 @@ TEST(KnnIvf, ProbingEveryListIsExactSearch) {
       EXPECT_LE(differ, b.local_rows() * p.k / 1000) << metric << " nprobe " << np;
       for (int64_t q = 0; q < b.local_rows(); q += 13) EXPECT_EQ(g.indices[q * p.k], -1) << "invalid row " << q;
     }
+  }
+}
+
+TEST(KnnIvf, FewerProbesAreAPrefixOfMore) {
+  // knn_ivf takes a round's nprobe lists from the first columns of the 16
+  // nearest it computed for the home lists: that must be what asking for
+  // nprobe lists gives, exact score ties included (duplicate centroids
+  // tie to the lower list).
+  FeatureBlock b = mixture(3000, 10, 12, 1.0, 4);
+  std::vector<float> cent(b.x.begin(), b.x.begin() + 30 * b.d);
+  for (int j = 0; j < 10; ++j)  // lists 30..39 repeat lists 5..14
+    cent.insert(cent.end(), b.x.begin() + (5 + j) * b.d, b.x.begin() + (6 + j) * b.d);
+  const int64_t nl = 40, n = b.local_rows();
+  for (bool l2 : {false, true}) {
+    const auto all = ivf::nearest_lists(b.x.data(), n, b.d, 0, cent, nl, 16, l2);
+    int64_t tied = 0;
+    for (int np : {1, 5, 16}) {
+      const auto few = ivf::nearest_lists(b.x.data() + 100 * b.d, n - 100, b.d, 100, cent, nl, np, l2);
+      for (int64_t i = 0; i < n - 100; ++i)
+        for (int j = 0; j < np; ++j)
+          ASSERT_EQ(few[size_t(i * np + j)], all[size_t((i + 100) * 16 + j)]) << "l2 " << l2 << " np " << np << " row " << i;
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j + 1 < 16; ++j) tied += all[size_t(i * 16 + j + 1)] == all[size_t(i * 16 + j)] + 25;
+    EXPECT_GT(tied, 0) << "no row saw a duplicate pair: the ties were not exercised";
   }
 }
 
