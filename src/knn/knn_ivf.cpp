@@ -9,6 +9,8 @@
 #include <limits>
 #include <numeric>
 
+#include <omp.h>
+
 #include "kernels/compute_target.h"
 #include "io/finite.h"
 #include "comm/alltoall.h"
@@ -227,20 +229,35 @@ std::vector<int64_t> search_order(const Queries& q) {
 /// a kernel with a cost per call (a GPU's: SearchKernel::min_call_rows) gets
 /// batches of that many from one thread, so that each list is searched by
 /// few, large calls.
+/// Queries per batch of the scan: each list is one product with the batch's
+/// queries that probe it, so the batch must hold enough of them for a GEMM
+/// of some height: ~40 queries a list (N=1M, 4000 lists, nprobe 5: 4096
+/// queries gave 5 a list and a scan of 11.0 s; 32768, 41 a list, 6.6-7.0 s;
+/// 65536, 6.7 s). Between 4096 and 65536 queries (the batch's lists of
+/// candidates, [batch x k], stay small), and at least two batches a thread
+/// where the round has that many.
+int64_t scan_batch(const Queries& q, const OwnedLists& L) {
+  const int64_t nq = q.size(), pairs = q.lbegin.back();
+  int64_t lists = 0;
+  for (size_t l = 0; l + 1 < L.begin.size(); ++l) lists += L.begin[l + 1] > L.begin[l];
+  if (nq == 0 || pairs == 0) return 4096;
+  const int64_t want = 40 * std::max<int64_t>(lists, 1) * nq / pairs;  // 40 x lists / (lists a query)
+  const int64_t spread = nq / (2 * std::max(1, omp_get_max_threads()));
+  return std::clamp<int64_t>(std::min(want, spread), 4096, 65536);
+}
+
 TopK search_lists(const Queries& q, const std::vector<int64_t>& order, const OwnedLists& L, int64_t d, int k,
                   bool l2) {
   const int64_t nq = q.size();
   // The heaps in that order too (row o: query order[o]): a batch's heaps
-  // are one block of memory that stays in cache while its lists are
-  // scanned, not scattered over the round's [nq x k] (5% of the scan at
-  // N=200,000; the selection's heap pushes are ~60% of it, the GEMMs the rest).
+  // are one block of memory, not scattered over the round's [nq x k].
   TopK top(nq, k);
   auto kernel = make_search();
   // The lists stay where the kernel computes (a GPU) for the whole scan:
   // each list meets many query batches, and is uploaded once, not per call.
   const HeldRows held(*kernel, L.x.data(), int64_t(L.row.size()), d);
   const Metric metric = l2 ? Metric::l2 : Metric::inner_product;
-  const int64_t per_call = kernel->min_call_rows(), batch = std::max<int64_t>(4096, per_call);
+  const int64_t per_call = kernel->min_call_rows(), batch = std::max<int64_t>(scan_batch(q, L), per_call);
 #pragma omp parallel if (per_call == 0)
   {
     std::vector<float> bx;
