@@ -221,14 +221,6 @@ std::vector<int64_t> search_order(const Queries& q) {
   return order;
 }
 
-/// Top-k of every received query over its probe lists (self excluded), in
-/// arrival order. Queries are taken in `order` (search_order), in batches,
-/// so the queries of a batch share lists and each (batch, list) is one
-/// search kernel call (its rows: the list's rows, held by the kernel for the
-/// scan). The calls come from several threads, in batches of 4096 queries;
-/// a kernel with a cost per call (a GPU's: SearchKernel::min_call_rows) gets
-/// batches of that many from one thread, so that each list is searched by
-/// few, large calls.
 /// Queries per batch of the scan: each list is one product with the batch's
 /// queries that probe it, so the batch must hold enough of them for a GEMM
 /// of some height: ~40 queries a list (N=1M, 4000 lists, nprobe 5: 4096
@@ -237,7 +229,7 @@ std::vector<int64_t> search_order(const Queries& q) {
 /// candidates, [batch x k], stay small), and at least two batches a thread
 /// where the round has that many.
 int64_t scan_batch(const Queries& q, const OwnedLists& L) {
-  const int64_t nq = q.size(), pairs = q.lbegin.back();
+  const int64_t nq = q.size(), pairs = q.lbegin.empty() ? 0 : q.lbegin.back();
   int64_t lists = 0;
   for (size_t l = 0; l + 1 < L.begin.size(); ++l) lists += L.begin[l + 1] > L.begin[l];
   if (nq == 0 || pairs == 0) return 4096;
@@ -246,6 +238,14 @@ int64_t scan_batch(const Queries& q, const OwnedLists& L) {
   return std::clamp<int64_t>(std::min(want, spread), 4096, 65536);
 }
 
+/// Top-k of every received query over its probe lists (self excluded), in
+/// arrival order. Queries are taken in `order` (search_order), in batches,
+/// so the queries of a batch share lists and each (batch, list) is one
+/// search kernel call (its rows: the list's rows, held by the kernel for the
+/// scan). The calls come from several threads, in batches of scan_batch()
+/// queries; a kernel with a cost per call (a GPU's:
+/// SearchKernel::min_call_rows) gets batches of that many from one thread,
+/// so that each list is searched by few, large calls.
 TopK search_lists(const Queries& q, const std::vector<int64_t>& order, const OwnedLists& L, int64_t d, int k,
                   bool l2) {
   const int64_t nq = q.size();
