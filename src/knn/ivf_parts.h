@@ -38,15 +38,17 @@ std::vector<int64_t> exact_sample_topk(const FeatureBlock& b, const std::vector<
                                        const std::vector<float>& qx, const KnnParams& p, Communicator& comm);
 
 /// The smallest nprobe at which a keyed sample of p.tune_sample rows would
-/// find a fraction >= p.target_recall of its exact k neighbours, given each
-/// local row's list `home` [local rows] (collective). Exact for IVF: a true
-/// neighbour is found iff its list is probed. Also returns that predicted recall.
+/// find a fraction >= p.target_recall of its exact k neighbours (collective).
+/// Exact for IVF: a true neighbour is found iff its list (its nearest
+/// centroid, computed here for the neighbours only, so that the home pass
+/// can keep as many lists as the chosen nprobe) is probed. Also returns that
+/// predicted recall.
 struct Tuned {
   int nprobe = 1;
   double predicted_recall = 0;
   int64_t sample_rows = 0;  ///< rows of the tuning sample (valid rows only)
 };
-Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nl, const std::vector<int32_t>& home,
-                  const KnnParams& p, Communicator& comm);
+Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nl, const KnnParams& p,
+                  Communicator& comm);
 
 }  // namespace distclust::ivf

@@ -121,8 +121,8 @@ std::vector<int64_t> exact_sample_topk(const FeatureBlock& b, const std::vector<
   return out;
 }
 
-Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nl, const std::vector<int32_t>& home,
-                  const KnnParams& p, Communicator& comm) {
+Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nl, const KnnParams& p,
+                  Communicator& comm) {
   const int64_t d = b.d, k = p.k;
   const bool l2 = p.metric == "l2";
   auto rows = keyed_sample(b, p.tune_sample, uint64_t(p.seed), 0x7e57, comm);
@@ -130,14 +130,25 @@ Tuned tune_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
   auto qx = gather_rows(b, rows, comm);
   auto truth = exact_sample_topk(b, rows, qx, p, comm);
   auto ranks = list_ranks(qx.data(), m, d, cent, nl, l2);
+  // The lists of the true neighbours this rank owns (their vectors are here).
+  std::vector<int64_t> mine;
+  for (const int64_t t : truth)
+    if (t >= b.rows.begin && t < b.rows.end) mine.push_back(t);
+  std::sort(mine.begin(), mine.end());
+  mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  std::vector<float> mx(mine.size() * size_t(d));
+  for (size_t i = 0; i < mine.size(); ++i)
+    std::copy_n(b.x.data() + (mine[i] - b.rows.begin) * d, d, mx.data() + i * size_t(d));
+  const auto home = nearest_lists(mx.data(), int64_t(mine.size()), d, 0, cent, nl, 1, l2);
   // hist[r]: true neighbours whose list is the query's (r+1)-th nearest list.
-  // Each rank counts the neighbours it owns (it knows their lists).
+  // Each rank counts the neighbours it owns.
   std::vector<double> hist(nl + 1, 0.0);
   for (int64_t q = 0; q < m; ++q)
     for (int64_t j = 0; j < k; ++j) {
       const int64_t t = truth[q * k + j];
       if (t < b.rows.begin || t >= b.rows.end) continue;
-      hist[ranks[q * nl + home[t - b.rows.begin]]] += 1;
+      const size_t at = size_t(std::lower_bound(mine.begin(), mine.end(), t) - mine.begin());
+      hist[ranks[q * nl + home[at]]] += 1;
     }
   comm.allreduce_sum(hist.data(), hist.size());
   const double total = std::accumulate(hist.begin(), hist.end(), 0.0);

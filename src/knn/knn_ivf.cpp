@@ -391,8 +391,8 @@ void warn_short_lists(const FeatureBlock& b, const KnnGraph& g, Communicator& co
 }
 
 /// nprobe: given, or the smallest reaching the target recall on a sample.
-int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nlist,
-                  const std::vector<int32_t>& home, const KnnParams& p, Communicator& comm) {
+int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t nlist, const KnnParams& p,
+                  Communicator& comm) {
   if (p.nprobe > 0) {
     const int np = int(std::min<int64_t>(nlist, p.nprobe));
     log::info("knn ivf: ", nlist, " lists, nprobe ", np,
@@ -406,7 +406,7 @@ int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
     return np;
   }
   auto t0 = Clock::now();
-  ivf::Tuned t = ivf::tune_nprobe(b, cent, nlist, home, p, comm);
+  ivf::Tuned t = ivf::tune_nprobe(b, cent, nlist, p, comm);
   log::info("knn ivf: ", nlist, " lists, nprobe ", t.nprobe, ": the smallest whose predicted recall@", p.k, " (",
             t.predicted_recall, " on ", t.sample_rows, " sampled rows) reaches ",
             p.target_recall, " (", since(t0), " s)");
@@ -441,18 +441,19 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   nlist = int64_t(cent.size() / d);
   log::info("knn ivf: ", nlist, " coarse lists ready (", since(t0), " s)");
 
-  // One product of the rows with the centroids gives each row its home list
-  // and its `kept` nearest lists: the rounds take their probes from these
-  // when the chosen nprobe is at most `kept`, instead of a second product
-  // as large (N=1M, D=128: 45.0 -> 41.7 s). 64 bytes per row. The lists
-  // come in one total order (TopK), so the first np are the np nearest
-  // (KnnIvf.FewerProbesAreAPrefixOfMore) and the first is the home.
-  const int kept = int(std::min<int64_t>(nlist, 16));
+  // nprobe first (the tuning finds the lists of the rows it needs itself):
+  // then one product of the rows with the centroids gives each row its home
+  // list and, when nprobe <= 16, its nprobe nearest lists, which the rounds
+  // take instead of a second product as large (N=1M, D=128: 45.7 -> 42.5
+  // s). The lists come in one total order (TopK), so the first is the home
+  // (KnnIvf.FewerProbesAreAPrefixOfMore). A larger nprobe keeps the k = 1
+  // product (its argmax path) and computes the probes round by round.
+  const int np = choose_nprobe(b, cent, nlist, p, comm);
+  const int kept = np <= 16 ? np : 1;
   std::vector<int32_t> nearest = ivf::nearest_lists(b.x.data(), n, d, b.rows.begin, cent, nlist, kept, l2);
   std::vector<int32_t> home(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) home[size_t(i)] = nearest[size_t(i * kept)];
   OwnedLists lists = distribute_lists(b, home, nlist, l2, comm);
-  const int np = choose_nprobe(b, cent, nlist, home, p, comm);
   home = {};
   if (np > kept) nearest = {};
   auto probes = [&](int64_t r0, int64_t rn) {

@@ -49,6 +49,13 @@ TEST(DistKnn, IvfRecallOnAnyRankCount) {
   p.k = 10, p.mode = "ivf", p.recall_sample = 600;
   KnnGraph g = knn_ivf(mine, p, *comm);
   EXPECT_GE(g.recall, 0.95);
+  // The tuning (each rank finds the lists of the sample's true neighbours it
+  // owns) chooses the nprobe one process chooses.
+  LocalCommunicator self;
+  FeatureBlock all = synth_features(sp, 0, 1);
+  KnnGraph ref = knn_ivf(all, p, self);
+  EXPECT_EQ(g.nprobe, ref.nprobe);
+  EXPECT_GT(ref.nprobe, 1) << "a tuning that stops at 1 checks little";
 }
 
 TEST(DistKnn, IvfProbingEveryListIsExactOnAnyRankCount) {
