@@ -456,12 +456,9 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   OwnedLists lists = distribute_lists(b, home, nlist, l2, comm);
   home = {};
   if (np > kept) nearest = {};
-  auto probes = [&](int64_t r0, int64_t rn) {
+  auto probes = [&](int64_t r0, int64_t rn) {  // [rn x np]
     if (np > kept) return ivf::nearest_lists(b.x.data() + r0 * d, rn, d, b.rows.begin + r0, cent, nlist, np, l2);
-    std::vector<int32_t> pr(static_cast<size_t>(rn * np));
-    for (int64_t i = 0; i < rn; ++i)
-      std::copy_n(&nearest[size_t((r0 + i) * kept)], np, &pr[size_t(i * np)]);
-    return pr;
+    return std::vector<int32_t>(nearest.begin() + r0 * np, nearest.begin() + (r0 + rn) * np);  // kept == np
   };
 
   // Rounds of at most `chunk` local queries: memory stays bounded by the
