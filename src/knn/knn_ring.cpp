@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <exception>
 #include <thread>
 
 #include "distclust/error.h"
@@ -164,7 +165,16 @@ void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
     const RingBlock blk = ring.block(s);
     const bool more = s + 1 < end;
     if (more && overlap) {
-      std::thread t([&] { ring.pass_on(blk, s); });
+      // An exception may not leave a thread (std::terminate: no error
+      // message, no MPI_Abort): the pass's is rethrown here, after the join.
+      std::exception_ptr passed;
+      std::thread t([&] {
+        try {
+          ring.pass_on(blk, s);
+        } catch (...) {
+          passed = std::current_exception();
+        }
+      });
       try {
         visit(blk, s);
       } catch (...) {
@@ -172,6 +182,7 @@ void ring_pass(const FeatureBlock& mine, Communicator& comm, int first_step,
         throw;
       }
       t.join();
+      if (passed) std::rethrow_exception(passed);
     } else {
       visit(blk, s);
       if (more) ring.pass_on(blk, s);

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 
 #include "comm/local_comm.h"
+#include "comm/mpi_comm.h"
 #include "common/test_common.h"
 #include "distclust/error.h"
 #include "kernels/compute_target.h"
@@ -166,6 +168,41 @@ TEST(DistKnn, RingOfTorchDeviceBlocksCarriesEveryBlock) {
     }, -1, tk.get());
     EXPECT_EQ(visited, P - first);
   }
+}
+
+namespace {
+/// MPI whose sendrecv fails on every rank when called from any thread but
+/// the one that made it: the ring's pass to the next rank (its own thread).
+class PassFails final : public MpiCommunicator {
+ public:
+  void sendrecv(const void* send, size_t send_bytes, int dest, void* recv, size_t recv_bytes, int src) override {
+    if (std::this_thread::get_id() != maker_) throw Error("injected: the ring's pass failed");
+    MpiCommunicator::sendrecv(send, send_bytes, dest, recv, recv_bytes, src);
+  }
+
+ private:
+  std::thread::id maker_ = std::this_thread::get_id();
+};
+}  // namespace
+
+TEST(DistKnn, RingPassFailingOnItsThreadIsAnError) {
+  // The pass to the next rank overlaps the search on a thread of its own:
+  // its exception must reach the caller (the job's error path, MPI_Abort on
+  // one rank's failure), not end the process in std::terminate.
+  auto world = make_communicator(CommParams{"auto"});
+  if (world->size() == 1) GTEST_SKIP() << "one rank: the ring passes nothing";
+  PassFails comm;
+  SynthFeaturesParams sp;
+  sp.n = 301, sp.d = 5, sp.k = 3, sp.seed = 4;
+  FeatureBlock mine = synth_features(sp, comm.rank(), comm.size());
+  int visited = 0;
+  try {
+    ring_pass(mine, comm, 0, [&](const RingBlock&, int) { ++visited; });
+    ADD_FAILURE() << "ring_pass returned although its pass failed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("injected: the ring's pass failed"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(visited, 1) << "the first step's search runs beside the failing pass";
 }
 
 TEST(DistKnn, TorchKernelRingGivesTheOpenBlasGraph) {
