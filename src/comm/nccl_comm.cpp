@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <numeric>
 
 #include "comm/collective_watch.h"
 #include "comm/watched_wait.h"
@@ -51,14 +53,17 @@ ncclDataType_t nccl_type(DType t) {
   return ncclUint8;
 }
 
-bool is_device_ptr(const void* p) {
-  cudaPointerAttributes a{};
-  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
-    cudaGetLastError();  // host pointers unknown to CUDA set a sticky-free error
-    return false;
+/// Closes an NCCL group however the calls inside it end: a group left open
+/// by a throw would queue every later NCCL call of this thread.
+struct GroupScope {
+  GroupScope() { DC_NCCL(ncclGroupStart()); }
+  ~GroupScope() noexcept(false) {
+    const ncclResult_t r = ncclGroupEnd();
+    if (std::uncaught_exceptions() == 0) nccl_check(r, "ncclGroupEnd()");
   }
-  return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
-}
+  GroupScope(const GroupScope&) = delete;
+  GroupScope& operator=(const GroupScope&) = delete;
+};
 
 }  // namespace
 
@@ -70,9 +75,17 @@ struct NcclCommunicator::Impl {
   int device = 0;
   double timeout_s = 1800;  ///< collective_timeout_seconds()
 
+  /// Set once any call failed or gave up: the destructor then aborts, as
+  /// ncclCommDestroy would wait for queued work a dead peer never finishes.
+  bool failed = false;
+
   void* stage(size_t bytes) {
     if (bytes > scratch_bytes) {
-      if (scratch) DC_CUDA(cudaFree(scratch));
+      if (scratch) {
+        void* old = scratch;
+        scratch = nullptr, scratch_bytes = 0;  // never left pointing at freed memory
+        DC_CUDA(cudaFree(old));
+      }
       DC_CUDA(cudaMalloc(&scratch, bytes));
       scratch_bytes = bytes;
     }
@@ -124,12 +137,38 @@ NcclCommunicator::NcclCommunicator(int device) : impl_(new Impl) {
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (impl_->comm) ncclCommDestroy(impl_->comm);  // null after wait() aborted it
+  // Unwinding from an error (this rank's or a call's): ncclCommDestroy
+  // finalizes, waiting for queued work that peers may never join, and the
+  // rank would never reach main's MPI_Abort. ncclCommAbort waits for nobody.
+  if (impl_->comm) {  // null after wait() aborted it
+    if (impl_->failed || std::uncaught_exceptions() > 0) ncclCommAbort(impl_->comm);
+    else ncclCommDestroy(impl_->comm);
+  }
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
   if (impl_->scratch) cudaFree(impl_->scratch);
 }
 
 int NcclCommunicator::device() const { return impl_->device; }
+
+bool NcclCommunicator::on_device(const void* p) const {
+  // The calling thread's device first: a thread's first CUDA call opens a
+  // context on its current device, which for a fresh thread (the kNN ring's)
+  // is GPU 0, a context per rank there (and refused in exclusive-process mode).
+  DC_CUDA(cudaSetDevice(impl_->device));
+  cudaPointerAttributes a{};
+  const cudaError_t e = cudaPointerGetAttributes(&a, p);
+  if (e == cudaErrorInvalidValue) {  // older CUDA: a host pointer it does not know
+    cudaGetLastError();
+    return false;
+  }
+  cuda_check(e, "cudaPointerGetAttributes");
+  const bool dev = a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+  // NCCL does not check (NCCL_CHECK_POINTERS is off): another GPU's buffer
+  // would be an illegal address inside a kernel.
+  require(!dev || a.device == impl_->device, "comm=nccl: a buffer on GPU ", a.device, " given to the communicator of GPU ",
+          impl_->device, " (", where(), ")");
+  return dev;
+}
 
 // The stream's NCCL work, watched (comm/watched_wait.h): a peer that died
 // without MPI_Abort ends this rank too, within DISTCLUST_COLLECTIVE_TIMEOUT,
@@ -157,13 +196,18 @@ void NcclCommunicator::wait(const char* what) {
     ncclCommAbort(impl_->comm);  // ends the work's kernels; the stream can be left
     impl_->comm = nullptr;
   };
-  watched_wait(fmt("comm=nccl: ", what), w, impl_->timeout_s);
+  try {
+    watched_wait(fmt("comm=nccl: ", what), w, impl_->timeout_s);
+  } catch (...) {
+    impl_->failed = true;  // e.g. a CUDA error from the stream: the destructor aborts
+    throw;
+  }
 }
 
 void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
   const size_t bytes = count * dtype_size(t);
   if (bytes == 0) return;
-  const bool dev = is_device_ptr(buf);
+  const bool dev = on_device(buf);
   void* d = dev ? buf : impl_->stage(bytes);
   if (!dev) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
   DC_NCCL(ncclAllReduce(d, d, count, nccl_type(t), max ? ncclMax : ncclSum, impl_->comm, impl_->stream));
@@ -184,7 +228,7 @@ void NcclCommunicator::allreduce_max(void* buf, size_t count, DType t) { reduce(
 
 void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
   if (bytes == 0) return;
-  const bool dev = is_device_ptr(buf);
+  const bool dev = on_device(buf);
   void* d = dev ? buf : impl_->stage(bytes);
   if (!dev && rank() == root) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
   DC_NCCL(ncclBroadcast(d, d, bytes, ncclUint8, root, impl_->comm, impl_->stream));
@@ -197,16 +241,22 @@ void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
 // it. Host buffers go over MPI, as for sendrecv.
 template <class F>
 void NcclCommunicator::per_block(const std::vector<size_t>& counts, const char* what, F call) {
-  require(int(counts.size()) == size(), what, ": ", counts.size(), " block counts for ", size(), " ranks");
-  DC_NCCL(ncclGroupStart());
-  for (size_t r = 0, off = 0; r < counts.size(); off += counts[r], ++r)
-    if (counts[r]) call(off, counts[r], int(r));
-  DC_NCCL(ncclGroupEnd());
+  {
+    GroupScope group;
+    for (size_t r = 0, off = 0; r < counts.size(); off += counts[r], ++r)
+      if (counts[r]) call(off, counts[r], int(r));
+  }
   wait(what);
 }
 
+// Every rank must take the same transport: an empty buffer (maybe a null
+// pointer) has no say, so a rank whose own block is empty follows its send
+// buffer, and nothing at all is sent when every block is.
 void NcclCommunicator::reduce_scatter_sum(const void* send, void* recv, const std::vector<size_t>& counts, DType t) {
-  if (!is_device_ptr(send) || !is_device_ptr(recv)) return MpiCommunicator::reduce_scatter_sum(send, recv, counts, t);
+  require(int(counts.size()) == size(), "reduce_scatter_sum: ", counts.size(), " block counts for ", size(), " ranks");
+  if (std::accumulate(counts.begin(), counts.end(), size_t(0)) == 0) return;
+  if (!on_device(send) || (counts[size_t(rank())] > 0 && !on_device(recv)))
+    return MpiCommunicator::reduce_scatter_sum(send, recv, counts, t);
   const auto* s = static_cast<const uint8_t*>(send);
   const size_t es = dtype_size(t);
   // Block r's sum lands in recv on rank r (the root); other ranks' recv is not written.
@@ -216,7 +266,9 @@ void NcclCommunicator::reduce_scatter_sum(const void* send, void* recv, const st
 }
 
 void NcclCommunicator::allgather_blocks(void* buf, const std::vector<size_t>& counts, DType t) {
-  if (!is_device_ptr(buf)) return MpiCommunicator::allgather_blocks(buf, counts, t);
+  require(int(counts.size()) == size(), "allgather_blocks: ", counts.size(), " block counts for ", size(), " ranks");
+  if (std::accumulate(counts.begin(), counts.end(), size_t(0)) == 0) return;
+  if (!on_device(buf)) return MpiCommunicator::allgather_blocks(buf, counts, t);
   auto* p = static_cast<uint8_t*>(buf);
   const size_t es = dtype_size(t);
   per_block(counts, "allgather_blocks", [&](size_t off, size_t n, int root) {
@@ -226,18 +278,22 @@ void NcclCommunicator::allgather_blocks(void* buf, const std::vector<size_t>& co
 
 void NcclCommunicator::sendrecv(const void* send, size_t send_bytes, int dest, void* recv,
                                 size_t recv_bytes, int src) {
-  const bool dev = (send_bytes == 0 || is_device_ptr(send)) && (recv_bytes == 0 || is_device_ptr(recv));
+  // Nothing to move (a rank without rows): no call at all. MPI skips empty
+  // directions too (MPI_PROC_NULL), so the peers agree whichever they use,
+  // and this thread never touches a communicator another thread is using.
+  if (send_bytes == 0 && recv_bytes == 0) return;
+  // The kNN ring calls this from its own thread: on_device() sets the
+  // thread's device before its first CUDA call.
+  const bool dev = (send_bytes == 0 || on_device(send)) && (recv_bytes == 0 || on_device(recv));
   if (!dev) {  // host buffers: MPI is the better transport
     MpiCommunicator::sendrecv(send, send_bytes, dest, recv, recv_bytes, src);
     return;
   }
-  // The kNN ring calls this from its own thread, whose current device is
-  // not set yet (it would open a context on GPU 0).
-  DC_CUDA(cudaSetDevice(impl_->device));
-  DC_NCCL(ncclGroupStart());
-  if (send_bytes) DC_NCCL(ncclSend(send, send_bytes, ncclUint8, dest, impl_->comm, impl_->stream));
-  if (recv_bytes) DC_NCCL(ncclRecv(recv, recv_bytes, ncclUint8, src, impl_->comm, impl_->stream));
-  DC_NCCL(ncclGroupEnd());
+  {
+    GroupScope group;
+    if (send_bytes) DC_NCCL(ncclSend(send, send_bytes, ncclUint8, dest, impl_->comm, impl_->stream));
+    if (recv_bytes) DC_NCCL(ncclRecv(recv, recv_bytes, ncclUint8, src, impl_->comm, impl_->stream));
+  }
   wait("sendrecv");
 }
 

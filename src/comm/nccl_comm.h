@@ -25,6 +25,9 @@ class NcclCommunicator final : public MpiCommunicator {
 
  private:
   void reduce(void* buf, size_t count, DType t, bool max);
+  // Whether p is device memory (of this rank's GPU: another GPU's is an
+  // error); sets the calling thread's device first.
+  bool on_device(const void* p) const;
   // Waits for the stream's work, giving up on an NCCL error or a peer that
   // never joins (DISTCLUST_COLLECTIVE_TIMEOUT): comm/watched_wait.h.
   void wait(const char* what);

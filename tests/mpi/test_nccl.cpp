@@ -11,7 +11,9 @@
 #ifdef DISTCLUST_HAVE_NCCL
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <numeric>
+#include <string>
 #include <vector>
 
 using namespace distclust;
@@ -36,6 +38,9 @@ struct DeviceVec {
     if (n == 0) return;
     EXPECT_EQ(cudaMalloc(&p, n * sizeof(T)), cudaSuccess);
     EXPECT_EQ(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+    // A copy from pageable memory may return before its DMA ends, and the
+    // communicator's stream does not wait for the default stream.
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
   ~DeviceVec() {
     if (p) cudaFree(p);
@@ -48,6 +53,18 @@ struct DeviceVec {
     return h;
   }
 };
+
+/// Fails (once, naming the first wrong element) unless got[j] == want(j)
+/// for every j. Not ASSERT: a rank that left a test early would fall out of
+/// step with the others' collectives and hang the run instead of failing it.
+template <class T, class F>
+void expect_each(const std::vector<T>& got, F want, const std::string& what) {
+  size_t bad = 0, first = 0;
+  for (size_t j = 0; j < got.size(); ++j)
+    if (!(got[j] == want(j)) && bad++ == 0) first = j;
+  if (bad) ADD_FAILURE() << what << ": " << bad << " of " << got.size() << " elements wrong, first " << first
+                         << ": " << got[first] << " instead of " << want(first);
+}
 
 class Nccl : public ::testing::Test {
  protected:
@@ -76,10 +93,8 @@ void check_allreduce(Communicator& c, bool on_device) {
       c.allreduce_sum(v.data(), n, dtype_of<T>());
       c.allreduce_max(m.data(), n, dtype_of<T>());
     }
-    for (size_t j = 0; j < n; ++j) {
-      ASSERT_EQ(v[j], T(P * (P + 1) / 2 * (j % 17 + 1))) << "sum, count " << n << " element " << j;
-      ASSERT_EQ(m[j], T((P - 1) * (j % 5))) << "max, count " << n << " element " << j;
-    }
+    expect_each(v, [&](size_t j) { return T(P * (P + 1) / 2 * (j % 17 + 1)); }, "sum, count " + std::to_string(n));
+    expect_each(m, [&](size_t j) { return T((P - 1) * (j % 5)); }, "max, count " + std::to_string(n));
   }
 }
 
@@ -108,7 +123,8 @@ TEST_F(Nccl, BroadcastFromEveryRoot) {
         } else {
           comm_->broadcast(v.data(), n * sizeof(int64_t), root);
         }
-        for (size_t j = 0; j < n; ++j) ASSERT_EQ(v[j], int64_t(root * 1000003 + j)) << "root " << root << " n " << n;
+        expect_each(v, [&](size_t j) { return int64_t(root * 1000003 + j); },
+                    "root " + std::to_string(root) + " n " + std::to_string(n));
       }
 }
 
@@ -133,15 +149,14 @@ TEST_F(Nccl, ReduceScatterThenAllgatherBlocksIsAnAllreduce) {
         comm_->reduce_scatter_sum(v.data(), mine.data(), counts, DType::f32);
         comm_->allgather_blocks(all.data(), counts, DType::f32);
       }
+      const std::string how = std::string(dev ? "device" : "host") + ", base " + std::to_string(base);
       size_t off = 0;
       for (int q = 0; q < r; ++q) off += counts[q];
-      for (size_t j = 0; j < counts[r]; ++j)
-        ASSERT_EQ(mine[j], float(P * (P + 1) / 2 * ((off + j) % 13))) << (dev ? "device" : "host") << " j " << j;
+      expect_each(mine, [&](size_t j) { return float(P * (P + 1) / 2 * ((off + j) % 13)); }, "reduce_scatter, " + how);
       // allgather_blocks: every block is its owner's values.
-      off = 0;
-      for (int q = 0; q < P; off += counts[q], ++q)
-        for (size_t j = 0; j < counts[q]; ++j)
-          ASSERT_EQ(all[off + j], float((q + 1) * ((off + j) % 13))) << "block " << q << " j " << j;
+      std::vector<int> owner(total);
+      for (size_t q = 0, o = 0; q < size_t(P); o += counts[q], ++q) std::fill_n(owner.begin() + o, counts[q], int(q));
+      expect_each(all, [&](size_t j) { return float((owner[j] + 1) * (j % 13)); }, "allgather_blocks, " + how);
     }
   }
 }
@@ -160,7 +175,8 @@ TEST_F(Nccl, SendrecvRingDeviceAndHost) {
       } else {
         comm_->sendrecv(out.data(), n * 4, dest, in.data(), n * 4, src);
       }
-      for (size_t j = 0; j < n; ++j) ASSERT_EQ(in[j], int32_t(src * 100000 + j % 99991)) << "n " << n;
+      expect_each(in, [&](size_t j) { return int32_t(src * 100000 + j % 99991); },
+                  std::string(dev ? "device" : "host") + ", n " + std::to_string(n));
     }
 }
 
