@@ -15,6 +15,7 @@
 #include "distclust/log.h"
 #include "io/input_watch.h"
 #include "io/output_identity.h"
+#include "io/replace_rule.h"
 
 namespace fs = std::filesystem;
 
@@ -95,6 +96,7 @@ StagedDir::StagedDir(const std::string& out, bool force) : out_(strip_slashes(ou
   stop_note_clear();  // a stop now leaves this output uncommitted
   std::error_code ec;
   auto st = fs::symlink_status(out_, ec);
+  require_not_special("output folder", out_);  // --force would replace /dev/null with a folder
   require(!fs::exists(st) || force, out_, " already exists: pass --force to replace it, or choose another --out");
   // A stale OUT.tmp is deleted only when distclust made it (its marker, or
   // a whole output's config hash): a folder or file of the user's that

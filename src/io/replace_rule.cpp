@@ -34,11 +34,30 @@ void require_output_name(const std::string& key, const std::string& out) {
   }
 }
 
+std::string special_file_kind(const std::string& path) {
+  std::error_code ec;
+  switch (fs::symlink_status(path, ec).type()) {
+    case fs::file_type::character: return "a character device";
+    case fs::file_type::block: return "a block device";
+    case fs::file_type::fifo: return "a named pipe (FIFO)";
+    case fs::file_type::socket: return "a socket";
+    default: return "";
+  }
+}
+
+void require_not_special(const std::string& stage, const std::string& out) {
+  const std::string kind = special_file_kind(out);
+  require(kind.empty(), stage, ": ", out, " is ", kind,
+          ", which an output would replace (outputs are renamed into place), --force or not: choose another name");
+}
+
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm) {
-  if (out.empty() || out == "-" || force) return;
+  if (out.empty() || out == "-") return;
   run_on_root(comm, stage + " output check", [&] {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(out, ec))) return;
+    require_not_special(stage, out);
+    if (force) return;
     require(written_by_distclust(out), stage, ": ", out,
             " exists and is not a distclust output: pass --force to replace it, or choose another --out");
   });
@@ -55,10 +74,12 @@ bool file_starts_with(const std::string& path, const std::string& prefix) {
 
 void require_replaceable_text(const std::string& stage, const std::string& out, const std::string& first_line,
                               bool force, Communicator& comm) {
-  if (out.empty() || out == "-" || force) return;
+  if (out.empty() || out == "-") return;
   run_on_root(comm, stage + " output check", [&] {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(out, ec))) return;
+    require_not_special(stage, out);
+    if (force) return;
     require(file_starts_with(out, first_line + "\n"), stage, ": ", out, " exists and is not a file distclust ", stage,
             " wrote (its first line is not that header): pass --force to replace it, or choose another name");
   });

@@ -15,8 +15,17 @@ namespace distclust {
 /// field of scores.json). A symbolic link is never taken as one.
 bool written_by_distclust(const std::string& path);
 
+/// "a character device", "a block device", "a named pipe (FIFO)", "a
+/// socket" when `path` (not followed if a link) is one, else "".
+std::string special_file_kind(const std::string& path);
+
+/// Throws, naming `stage` and `out`, when `out` is a device, FIFO or socket:
+/// an output renamed over it would replace it (as root, /dev/null).
+void require_not_special(const std::string& stage, const std::string& out);
+
 /// Throws, naming `stage`, `out` and --force, when `out` exists, is not a
-/// distclust output and !force. Checked on rank 0 (collective).
+/// distclust output and !force; and, --force or not, when it is a device,
+/// FIFO or socket (require_not_special). Checked on rank 0 (collective).
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm);
 
 /// Throws when `out` is a directory: a file output there was first refused

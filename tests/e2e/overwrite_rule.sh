@@ -69,6 +69,21 @@ dcrun 1 bench knn --n 300 --d 4 --json old-bench.json >/dev/null 2>&1 || fail "b
 dcrun 1 kmeans --features f.h5 --k 3 --out notes.txt --force >/dev/null || fail "--force did not replace"
 $PY -c "import h5py; h5py.File('notes.txt')['centroids']"
 pass "overwrite rule: own outputs replaced, others refused without --force"
+# A device, FIFO or socket is never replaced, --force or not: an output
+# renamed over it replaced it with a plain file (as root: /dev/null).
+mkfifo fifo
+specials=(fifo:"a named pipe (FIFO)")
+mknod -m 666 devnull c 1 3 2>/dev/null && specials+=(devnull:"a character device")  # root only
+for sp in "${specials[@]}"; do
+  out=${sp%%:*}
+  for cmd in "kmeans --features f.h5 --k 3 --out $out" "export --features f.h5 --pred km.h5 --out $out" \
+             "assign --features f.h5 --reference f.h5 --kmeans km.h5 --out as2.h5 --csv $out"; do
+    if dcrun 1 $cmd --force >special.txt 2>&1; then fail "$cmd --force: accepted"; fi
+    grep -qF "$out is ${sp#*:}, which an output would replace" special.txt || { cat special.txt; fail "$cmd: unclear"; }
+  done
+  [[ ! -f $out && -e $out ]] || fail "$out was replaced"
+done
+pass "devices and FIFOs refused as outputs, --force too (${#specials[@]} kinds)"
 # A folder where a stage writes a file: said as such (the rule advised
 # --force, which then failed on the folder).
 mkdir -p adir
