@@ -94,6 +94,16 @@ void check_finite(const FeatureBlock& b, const std::string& path, Communicator& 
           " such rows in all); fix the input or mark those rows invalid in /valid");
   require(huge == 0, path, ": /features row ", first_huge, " has a norm above 1.6e18 (", huge,
           " such rows in all): float32 distances would overflow; rescale the features");
+  // Features scaled into float32's denormal range (1e-39) passed the check
+  // below as all-zero data, and every stage then ran on zeros: one k-means
+  // cluster, random neighbours, with no error; at 1e-37 the entries under
+  // 1.2e-38 were flushed and the cosine neighbours of half the rows changed.
+  const int64_t denormal = comm.sum(s.denormal);
+  const int64_t first_denormal = -comm.max(-(s.denormal ? b.rows.begin + s.first_denormal : INT64_MAX));
+  require(denormal == 0, path, ": /features row ", first_denormal,
+          " holds denormal values (below float32's smallest normal number 1.2e-38) that are not negligible beside "
+          "its norm (below 2e-31; ", denormal, " such rows in all): distclust's kernels read them as 0 (flush to "
+          "zero), which changes the row; multiply the features by a constant, or mark those rows invalid in /valid");
   if (l2_user.empty()) return;
   // The other end: all-zero data has no scale to lose (every distance is 0).
   const double top = comm.max(s.max_norm2);

@@ -19,12 +19,24 @@ constexpr double kMaxRowNorm2 = 1e37 / 4;
 /// 2^-100 (7.9e-31) leaves seven orders of magnitude above that.
 constexpr double kMinL2Norm2 = 7.888609052210118e-31;
 
-/// Rows of x [n x d] (row-major) that hold NaN or Inf, and finite rows whose
-/// squared norm passes kMaxRowNorm2: counts and the first of each (-1: none),
+/// The squared row norm under which a denormal value in the row (below
+/// float32's smallest normal number 2^-126 = 1.2e-38) is not negligible: a
+/// norm under 2^-102 (2e-31) puts such a value above float32's rounding of
+/// the row (2^-24 of its norm), so flushing it to 0 changes the row. Above
+/// it a flushed denormal is lost in that rounding anyway.
+constexpr double kDenormalsMatter2 = 0x1p-204;
+
+/// Rows of x [n x d] (row-major) that hold NaN or Inf, finite rows whose
+/// squared norm passes kMaxRowNorm2, and rows of denormal values only:
+/// counts and the first of each (-1: none),
 /// counting only rows with valid[i] != 0 (valid may be null: all).
 struct RowScan {
   int64_t bad = 0, first_bad = -1, huge = 0, first_huge = -1;
-  double max_norm2 = 0;  ///< largest squared norm among the finite rows counted
+  /// Rows whose denormal values count (their squared norm below
+  /// kDenormalsMatter2): the kernels flush denormals to 0 (FTZ/DAZ), which
+  /// changes such a row (one of denormals only reads as a zero row).
+  int64_t denormal = 0, first_denormal = -1;
+  double max_norm2 = 0;  ///< largest squared norm among the finite rows counted (denormals by their value)
 };
 RowScan scan_rows(const float* x, int64_t n, int64_t d, const uint8_t* valid = nullptr);
 RowScan scan_rows(const double* x, int64_t n, int64_t d, const uint8_t* valid = nullptr);
