@@ -57,7 +57,7 @@ RunGraph read_run_graph(const Inputs& in, const ScanParams& sp, LocalCommunicato
 /// without /ids.
 std::vector<std::string> id_keys(const std::string& file, const std::vector<int64_t>* rows, int64_t n) {
   H5Strings s(file);
-  if (s.is_strings("/ids")) return rows ? s.read("/ids", *rows) : s.read_range("/ids", RowRange{0, n});
+  if (s.row_strings("/ids", n)) return rows ? s.read("/ids", *rows) : s.read_range("/ids", RowRange{0, n});
   LocalCommunicator self;
   H5Reader r(file, self);
   if (!r.has("/ids") || r.info("/ids").shape != std::vector<int64_t>{n}) return {};

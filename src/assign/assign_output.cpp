@@ -30,7 +30,7 @@ std::string csv_text(const Inputs& in, int64_t n, const std::vector<int64_t>& as
                const std::vector<int64_t>& gm_assign, const std::vector<float>& gm_conf,
                const std::vector<int64_t>& labels) {
   H5Strings ids(in.new_features);
-  const bool paths = ids.is_strings("/ids");
+  const bool paths = ids.row_strings("/ids", n);
   std::string text = std::string(kCsvHeader) + "\n";
   const int64_t block = 65536;
   for (int64_t b0 = 0; b0 < n; b0 += block) {

@@ -20,7 +20,7 @@ void write_embedding(const std::string& path, const std::string& features_path, 
   bool strings = false;
   {
     H5Strings s(features_path);
-    strings = s.is_strings("/ids");
+    strings = s.row_strings("/ids", in.n_total);
     if (strings) id_strings = s.read_range("/ids", in.rows);
     classes = s.name_list("/", "class_names");
   }

@@ -84,6 +84,21 @@ bool H5Strings::is_strings(const std::string& dataset) const {
   return H5Tget_class(ty) == H5T_STRING;
 }
 
+bool H5Strings::row_strings(const std::string& dataset, int64_t n) const {
+  if (!is_strings(dataset)) return false;
+  hid_t ds = h5::open_dataset(file_, path_, dataset);
+  h5::Closer cd{ds, H5Dclose};
+  hid_t fs = DC_H5_IN(dataset, H5Dget_space(ds));
+  h5::Closer cs{fs, H5Sclose};
+  hsize_t dims[2] = {0, 1};
+  const int nd = H5Sget_simple_extent_ndims(fs);
+  if (nd == 1 || nd == 2) H5Sget_simple_extent_dims(fs, dims, nullptr);
+  require((nd == 1 || (nd == 2 && dims[1] == 1)) && int64_t(dims[0]) == n, path_, ": ", dataset, " holds ",
+          nd == 2 ? fmt(dims[0], " x ", dims[1]) : fmt(dims[0]), " strings for the ", n,
+          " rows of /features: expected one per row (a list of another file's?)");
+  return true;
+}
+
 std::vector<std::string> H5Strings::read(const std::string& dataset, const std::vector<int64_t>& rows) const {
   // HDF5 returns a point selection in file order whatever the order asked,
   // so read the sorted distinct rows and map back.

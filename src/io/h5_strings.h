@@ -23,6 +23,11 @@ class H5Strings {
 
   /// True when `dataset` exists and holds strings.
   bool is_strings(const std::string& dataset) const;
+  /// is_strings() for a dataset of one string per row of an n-row file
+  /// (features.h5 /ids: image paths): throws, naming the file, the dataset
+  /// and both lengths, when it holds strings but not n of them (another
+  /// file's list: each row would get another image's path).
+  bool row_strings(const std::string& dataset, int64_t n) const;
 
   /// The given rows (any order, repeats allowed) of a 1-D string dataset,
   /// in the order asked. Reads only those rows. Throws Error naming the

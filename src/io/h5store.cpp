@@ -237,6 +237,18 @@ void H5Reader::read_raw(const std::string& dataset, RowRange rows, DType t, void
     for (size_t i = 0; i < raw.size(); ++i) f[i] = h5::half_to_float(raw[i]);
     return;
   }
+  if (di.dtype == "uint64" && t == DType::i64) {
+    // HDF5 converts a uint64 past INT64_MAX to INT64_MAX without a word, so
+    // labels 2^63 + c became one class: read the bits and refuse those.
+    if (H5Dread(ds, H5T_NATIVE_UINT64, ms, fs, H5P_DEFAULT, out) < 0)
+      throw_hdf5_error(("H5Dread(" + path_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
+    const auto* u = static_cast<const uint64_t*>(out);
+    const size_t n = size_t(count[0] * count[1]);
+    for (size_t i = 0; i < n; ++i)
+      require(u[i] <= uint64_t(INT64_MAX), path_, ": ", p, " row ", rows.begin + int64_t(i / count[1]), " holds ", u[i],
+              ", beyond the int64 range distclust reads (at most 9223372036854775807)");
+    return;
+  }
   if (H5Dread(ds, h5::mem_type(t), ms, fs, H5P_DEFAULT, out) < 0)
     throw_hdf5_error(("H5Dread(" + path_ + ":" + p + ")").c_str(), __FILE__, __LINE__);
 }

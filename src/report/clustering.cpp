@@ -182,7 +182,7 @@ void read_on_root(Clustering& cl) {
     if (std::none_of(cl.labels.begin(), cl.labels.end(), [](int64_t v) { return v >= 0; })) cl.labels.clear();
   }
   H5Strings fs5(cl.features);
-  cl.has_paths = fs5.is_strings("/ids");
+  cl.has_paths = fs5.row_strings("/ids", cl.n);
   cl.class_names = fs5.name_list("/", "class_names");
   if (cl.class_names.empty()) cl.class_names = fs5.name_list("/labels", "class_names");
 }

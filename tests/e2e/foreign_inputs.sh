@@ -34,6 +34,10 @@ write("ids_dangling.h5", labels=y, ids=h5py.SoftLink("/nowhere"))  # report/expo
 write("ids_group.h5", labels=y)
 with h5py.File("ids_group.h5", "a") as f:
     f.create_group("ids")
+# Another file's image paths (one more than rows): export and report linked
+# each row to another image; shorter lists were refused.
+write("ids_long.h5", labels=y, ids=np.array([b"img/%04d.png" % i for i in range(601)]))
+write("labels_u64.h5", labels=y.astype(np.uint64) + np.uint64(2**63))  # became one class (INT64_MAX)
 with h5py.File("wide.h5", "w") as f:                           # 60 rows x 20000 dims
     f["features"] = rng.normal(size=(60, 20000)).astype(np.float32)
 PY
@@ -62,6 +66,15 @@ for np in 1 2; do
   check $np "ids_group.h5: /ids cannot be opened as a dataset" export --features ids_group.h5 --pred km.h5 --out outdir
   check $np "big64.h5: /features row 0 holds 1e+300, beyond float32's range" kmeans --features big64.h5 --k 4 --out out.h5
 done
+dcrun 1 kmeans --features ids_long.h5 --k 4 --out km_long.h5 >/dev/null || fail "kmeans on ids_long.h5"
+for cmd in "export --features ids_long.h5 --pred km_long.h5 --out outdir" \
+           "report --features ids_long.h5 --pred km_long.h5 --map none --out outdir"; do
+  check 2 "ids_long.h5: /ids holds 601 strings for the 600 rows of /features: expected one per row" $cmd
+done
+check 2 "labels_u64.h5: /labels row 0 holds 9223372036854775808, beyond the int64 range" \
+  kmeans --features labels_u64.h5 --k 4 --out out.h5
+check 1 "labels_u64.h5: /labels row 0 holds 9223372036854775808, beyond the int64 range" \
+  eval --labels labels_u64.h5 --pred km.h5 --out out.h5
 # A truncated file is said as HDF5 says it, not as one being written (the
 # message's "sblock" matched a search for "lock").
 $PY -c "import shutil, os; shutil.copy('col_labels.h5', 'trunc.h5'); os.truncate('trunc.h5', os.path.getsize('trunc.h5') // 2)"
