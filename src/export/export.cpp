@@ -15,6 +15,7 @@
 #include "distclust/config.h"
 #include "distclust/error.h"
 #include "export/duplicates_csv.h"
+#include "export/export_inputs.h"
 #include "extract/features_file.h"
 #include "io/h5store.h"
 #include "io/output_identity.h"
@@ -218,6 +219,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const Ne
   std::vector<std::string> inputs{p.features, p.pred, p.knn};
   inputs.insert(inputs.end(), source_dirs.begin(), source_dirs.end());
   require_apart(dir.out(), inputs);
+  write_export_inputs(dir.path(), p.features, p.pred);  // a report linking it checks them
   dir.commit(hash);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log::info("export: wrote ", dir.out(), " in ", secs, " s");

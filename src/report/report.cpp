@@ -17,6 +17,7 @@
 #include "io/h5store.h"
 #include "distclust/log.h"
 #include "eval/metrics.h"
+#include "export/export_inputs.h"
 #include "report/clustering.h"
 #include "report/html.h"
 #include "io/out_dir.h"
@@ -317,6 +318,11 @@ ExportLinks export_links(const ReportParams& p, const std::string& report_out) {
     e.missing = fmt("Not exported yet: ", p.export_dir, "/assignments.csv does not exist. `", how,
                     "` writes it and one folder of links per cluster (in `distclust run`: list export before report "
                     "in run.stages); then run this report again to link them.");
+  } else if (const std::string differ = export_inputs_differ(p.export_dir, p.features, p.pred); !differ.empty()) {
+    // Another clustering's folders under this one's cluster numbers would
+    // mislead on every link: not linked, and said on the page and the log.
+    e.missing = fmt("Not linked: ", differ, ". `", how, "` exports this clustering; then run this report again.");
+    log::warn("report: --export-dir not linked: ", differ);
   } else {
     const std::string base = href_from(report_out, p.export_dir);
     e.csv = base + "/assignments.csv";

@@ -115,3 +115,19 @@ assert m and "distclust export --features f.h5 --pred gap.h5 --out not-exported"
 assert "assignments.csv\"" not in dom and "/clusters/" not in dom
 PY
 pass "report opens cleanly in Chromium; screenshot $DC_TMP/report.png"
+# An export of another clustering is not linked: its cluster folders hold
+# that clustering's images (a k=4 report linked the k=5 export's folders).
+dcrun 1 kmeans --features f.h5 --k 4 --seed 2 --out km4.h5 >/dev/null
+dcrun 1 report --features f.h5 --pred km4.h5 --out report4 --export-dir ex >r4.log 2>&1 || { cat r4.log; fail "report km4"; }
+grep -q "export-dir not linked: ex was exported from pred km.h5" r4.log || { cat r4.log; fail "no warning for another export"; }
+$PY - <<'PY'
+import re
+page = open("report4/index.html", encoding="utf-8").read()
+m = re.search(r'id="export-missing">([^<]*)<', page)
+assert m and "Not linked: ex was exported from pred km.h5" in m.group(1) and "not from km4.h5" in m.group(1), m
+assert "assignments.csv\"" not in page and "/clusters/" not in page
+PY
+dcrun 1 export --features f.h5 --pred km4.h5 --out ex --force >/dev/null 2>&1
+dcrun 1 report --features f.h5 --pred km4.h5 --out report4 --export-dir ex >r4.log 2>&1
+grep -q 'href="../ex/assignments.csv"' report4/index.html || fail "the matching export is not linked"
+pass "an export of another clustering is not linked; the matching one is"
