@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -88,7 +89,6 @@ class FolderSource : public ImageSource {
     bool classes = p.folder_labels == "yes" ||
                    (p.folder_labels == "auto" && top_files == 0 && !top_dirs.empty());
     std::vector<std::pair<std::string, int32_t>> files;
-    Visited seen;
     Skipped skipped;
     if (classes) {
       if (top_files > 0)
@@ -96,10 +96,27 @@ class FolderSource : public ImageSource {
                   " image files directly in the root are ignored (folder_labels: yes; images belong in class folders)");
       classes_ = top_dirs;
       struct stat st {};
-      if (::stat(p.path.c_str(), &st) == 0) seen.insert({st.st_dev, st.st_ino});
+      const bool root_known = ::stat(p.path.c_str(), &st) == 0;
+      const std::pair<dev_t, ino_t> root_id{st.st_dev, st.st_ino};
+      std::map<std::pair<dev_t, ino_t>, size_t> class_of;  // a class folder's directory -> its first class
       for (size_t c = 0; c < top_dirs.size(); ++c) {
+        // Each class lists its own folder, as torchvision's ImageFolder
+        // does: a class folder that links to another's gets its images too
+        // (one set of visited folders for all classes gave them all to the
+        // first and said the other "holds no images"). Within a class each
+        // folder is listed once, which also ends link loops.
+        Visited seen;
+        if (root_known) seen.insert(root_id);
+        const fs::path dir = fs::path(p.path) / top_dirs[c];
+        if (::stat(dir.c_str(), &st) == 0) {
+          const auto [at, fresh] = class_of.insert({{st.st_dev, st.st_ino}, c});
+          if (!fresh)
+            log::warn_once("folder source ", p.path, ": class folder '", top_dirs[c], "' is the folder of class '",
+                           top_dirs[at->second], "' (a link): its images are listed under both classes, as "
+                           "torchvision's ImageFolder lists them");
+        }
         std::vector<std::string> found;
-        walk(fs::path(p.path) / top_dirs[c], top_dirs[c] + "/", seen, found, skipped);
+        walk(dir, top_dirs[c] + "/", seen, found, skipped);
         if (found.empty())
           log::warn_once("folder source ", p.path, ": class folder '", top_dirs[c],
                     "' holds no images (its label ", c, " is kept so labels match torchvision's ImageFolder)");
@@ -112,6 +129,7 @@ class FolderSource : public ImageSource {
         log::warn_once("folder source ", p.path, ": no labels: ", top_files, " image files lie directly in it beside ",
                   top_dirs.size(), " subfolders, so the subfolders are not taken as classes (folder_labels: yes "
                   "takes them and ignores the loose files)");
+      Visited seen;
       std::vector<std::string> found;
       walk(p.path, "", seen, found, skipped);
       for (auto& f : found) files.emplace_back(std::move(f), -1);

@@ -102,6 +102,26 @@ TEST(ExtractSources, FolderWithClassesSortsPathsAndNumbersClasses) {
   EXPECT_NE(src->describe().find("5 images"), std::string::npos);
 }
 
+TEST(ExtractSources, ClassFolderLinkedToAnotherListsItsImagesAsImageFolderDoes) {
+  // A class folder that is a link to another class's folder: torchvision's
+  // ImageFolder lists the images under both classes. One set of visited
+  // folders for the whole walk gave them all to the first class ('a') and
+  // said the real folder 'b' held no images. Links looping back into a
+  // class still end.
+  TempDir t;
+  write_bytes(t / "b/1.png", png_of(10));
+  write_bytes(t / "b/2.png", png_of(20));
+  fs::create_directory_symlink("b", t / "a");
+  fs::create_directory_symlink("..", t / "b/up");  // a loop: b/up/b/up/...
+  auto src = open_source(params(t.path.string()));
+  ASSERT_EQ(src->size(), 4);
+  EXPECT_EQ(src->class_names(), (std::vector<std::string>{"a", "b"}));
+  std::vector<std::pair<std::string, int64_t>> rows;
+  for (int64_t i = 0; i < src->size(); ++i) rows.emplace_back(src->id(i), src->label(i));
+  EXPECT_EQ(rows, (std::vector<std::pair<std::string, int64_t>>{
+                      {t / "a/1.png", 0}, {t / "a/2.png", 0}, {t / "b/1.png", 1}, {t / "b/2.png", 1}}));
+}
+
 TEST(ExtractSources, FlatFolderHasNoLabels) {
   TempDir t;
   write_bytes(t / "x.png", png_of(1));
