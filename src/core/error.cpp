@@ -101,6 +101,9 @@ std::string disk_space_note(const std::string& path) {
   if (!stat_folder(path, dir, fs)) return "";
   // Any write error there (EROFS included) would otherwise read as a full disk.
   if (fs.f_flag & ST_RDONLY) return fmt("; ", dir, " is on a read-only file system");
+  // No blocks at all (/proc, sysfs): its "0 KiB free" says nothing, and
+  // "No space left on device" beside ENOENT misled.
+  if (fs.f_blocks == 0) return "";
   const double free_bytes = double(fs.f_bavail) * double(fs.f_frsize);
   if (free_bytes >= 16.0 * (1 << 20)) return "";
   return fmt("; ", dir, " has ", static_cast<int64_t>(free_bytes / 1024), " KiB free: No space left on device");

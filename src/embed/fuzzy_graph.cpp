@@ -135,8 +135,9 @@ FuzzyGraph read_fuzzy_graph(const std::string& knn_path, int64_t n, RowRange row
   require(kr.has("/indices") && kr.has("/similarities"), "embed: ", knn_path,
           " has no /indices or /similarities: --knn takes the knn.h5 written by `distclust knn`");
   DatasetInfo ki = kr.info("/indices"), si = kr.info("/similarities");
-  require(ki.shape.size() == 2 && ki.shape[1] >= 1 && si.shape == ki.shape, "embed: ", knn_path, ": /indices is ",
-          ki.describe(), " and /similarities ", si.describe(), ", expected both [N x k]");
+  require(ki.shape.size() == 2 && ki.shape[1] >= 1 && si.shape == ki.shape && ki.integer(), "embed: ", knn_path,
+          ": /indices is ", ki.describe(), " and /similarities ", si.describe(),
+          ", expected both [N x k], /indices integers");
   require(ki.shape[0] == n, "embed: ", knn_path, " has ", ki.shape[0], " rows but the features have ", n,
           ": the kNN graph was not built from these features");
   const std::string metric = kr.has_attr("metric") ? kr.attr_string("metric") : "cosine";

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -91,6 +92,13 @@ int take(const std::string& path, const std::string& what, std::string& why) {
     if (fd < 0 && open_errno == EACCES && ::lstat(path.c_str(), &there) == 0) {  // (else: the folder is not writable)
       const int stale = take_over_foreign(path, what, why);
       if (stale == 0) continue;  // removed: create ours
+      return -1;
+    }
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    if (dir.empty()) dir = ".";
+    std::error_code ec;
+    if (fd < 0 && open_errno == ENOENT && !std::filesystem::is_directory(dir, ec)) {  // said as the output's, not the lock's
+      why = fmt("cannot write ", what, ": its folder ", dir, " does not exist (create it first)");
       return -1;
     }
     if (fd < 0) {

@@ -21,8 +21,8 @@ void check_inputs(const ScanParams& p, Communicator& comm, ScanData& s) {
     H5Reader kr(p.knn, comm);
     require(kr.has("/indices"), "scan: ", p.knn, " has no /indices dataset: --knn takes the knn.h5 written by `distclust knn`");
     DatasetInfo ki = kr.info("/indices");
-    require(ki.shape.size() == 2 && ki.shape[1] >= 1, p.knn, ": /indices is ", ki.describe(),
-            ", expected [N x k] (a knn.h5 from `distclust knn`)");
+    require(ki.shape.size() == 2 && ki.shape[1] >= 1 && ki.integer(), p.knn, ": /indices is ", ki.describe(),
+            ", expected [N x k] integers (a knn.h5 from `distclust knn`)");
     n_knn = ki.shape[0];
     s.k_file = ki.shape[1];
     if (kr.has_attr("config_hash")) s.inputs.knn_hash = kr.attr_string("config_hash");

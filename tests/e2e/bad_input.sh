@@ -111,4 +111,17 @@ grep -q "synth_features.out is 'x.h5.tmp'" sx.txt || { cat sx.txt; fail "synth f
 n=$((n + 1))
 if timeout 60 "$DC" run --workdir 'a,b' --set run.stages=extract,kmeans >cw.txt 2>&1; then fail "a workdir with a comma accepted"; fi
 grep -q "run.workdir = 'a,b': a comma in the workdir is not supported" cw.txt || { cat cw.txt; fail "the comma workdir message"; }
+# A missing output folder: said as the output's folder (it named the lock
+# file), and no "No space left" for a file system without blocks (/proc).
+for np in 1 2; do
+  n=$((n + 1))
+  if timeout 60 $DC_MPIEXEC -n $np "$DC" kmeans --features ok.h5 --k 2 --out nodir/out.h5 >nd.txt 2>&1; then
+    fail "--out nodir/out.h5 accepted"
+  fi
+  grep -q "cannot write output nodir/out.h5: its folder nodir does not exist (create it first)" nd.txt ||
+    { cat nd.txt; fail "missing output folder: unclear"; }
+done
+n=$((n + 1))
+if timeout 60 "$DC" kmeans --features ok.h5 --k 2 --out /proc/out.h5 >pr.txt 2>&1; then fail "--out /proc/out.h5 accepted"; fi
+! grep -q "No space left" pr.txt || { cat pr.txt; fail "/proc said to be full"; }
 pass "$n bad-input cases"

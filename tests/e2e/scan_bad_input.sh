@@ -45,6 +45,13 @@ check 2 "clusters=301 exceeds the number of valid rows (300 of 300" --features a
 check 2 "clusters=5 exceeds the number of valid rows (4 of 300" --features few.h5 --knn knn-a.h5 --clusters 5
 check 3 "all 300 rows are invalid" --features inv.h5 --knn knn-a.h5 --clusters 3
 check 1 "has no /indices dataset" --features a.h5 --knn a.h5 --clusters 3
+# Float neighbour ids were truncated to rows (3.7 -> 3); embed refused them, scan did not.
+$PY -c "
+import h5py, shutil
+shutil.copy('knn-a.h5', 'fknn.h5')
+with h5py.File('fknn.h5', 'a') as f:
+    i = f['indices'][:]; del f['indices']; f['indices'] = i.astype('float32') + 0.7"
+check 2 "fknn.h5: /indices is 300 x 10 float32, expected [N x k] integers" --features a.h5 --knn fknn.h5 --clusters 3
 check 1 "no neighbour graph given" --features a.h5 --clusters 3
 check 1 "scan.head: 'conv' is not one of linear|mlp" --features a.h5 --knn knn-a.h5 --clusters 3 --head conv
 check 1 "knn file missing.h5 does not exist" --features a.h5 --knn missing.h5 --clusters 3
