@@ -131,6 +131,11 @@ DecodeResult decode_image(const uint8_t* data, size_t size, const DecodeParams& 
     if (img.empty() && h.format == "png" && std::max(h.width, h.height) > kLibpngMaxSide)
       return failed(fmt("PNG of ", h.width, " x ", h.height, " pixels: a side over libpng's limit of ",
                         kLibpngMaxSide, " (not decoded)"));
+    // TIFF has kinds OpenCV does not read (float samples, some
+    // compressions): a valid file of such a kind is not "corrupt".
+    if (img.empty() && h.format == "tiff")
+      return failed("TIFF OpenCV could not decode: corrupt, or a kind it does not read (e.g. float samples); "
+                    "convert it, e.g. to 8- or 16-bit PNG");
     if (img.empty()) return failed(fmt("corrupt ", name, " (OpenCV could not decode it)"));
     if (int64_t(img.rows) * img.cols > p.max_pixels)
       return failed(fmt(name, " decoded to ", img.cols, " x ", img.rows, " pixels, over extract.max_pixels = ",

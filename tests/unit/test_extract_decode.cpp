@@ -245,6 +245,18 @@ TEST(ExtractDecode, BadInputGivesReasonsNotExceptions) {
   expect_bad(anim, "animated WebP: OpenCV decodes none of its frames", "animated WebP");
 }
 
+TEST(ExtractDecode, FloatTiffIsSaidAsAKindOpenCvDoesNotReadNotCorrupt) {
+  // A valid one-channel float32 TIFF (PIL's mode 'F'): OpenCV 4.6 decodes
+  // none; the reason said "corrupt TIFF".
+  cv::Mat f(8, 8, CV_32FC1, cv::Scalar(0.25));
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(cv::imencode(".tiff", f, bytes));
+  DecodeResult d = decode_image(bytes);
+  if (d.ok) GTEST_SKIP() << "this OpenCV decodes float TIFF";
+  EXPECT_EQ(d.reason.find("corrupt TIFF"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("a kind it does not read (e.g. float samples)"), std::string::npos) << d.reason;
+}
+
 TEST(ExtractDecode, BytesAfterIendAreAllowed) {
   // A whole PNG followed by 5 KB (an appended thumbnail, a download's
   // padding): IEND was searched for in the last 4 KiB only, and the image
