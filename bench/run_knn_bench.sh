@@ -3,9 +3,14 @@
 # + top-k) against FAISS IndexFlatIP with 2 threads in its best configuration
 # (OMP_WAIT_POLICY=PASSIVE; OPENBLAS_CORETYPE unset and =SkylakeX both
 # tried), and the machine's sgemm rate measured in the same run at the
-# kernel's shape. Then IVF mode at N=1,000,000, D=128: time and recall@k.
+# kernel's shape. Then IVF mode at N=1,000,000, D=128: time and recall@k,
+# against FAISS IndexIVFFlat on the same data and recipe (bench/ivf_peers.py).
 # Usage: bench/run_knn_bench.sh [--no-ivf] [N D K]   (defaults 100000 256 20;
-# --no-ivf, anywhere among the arguments, skips the IVF part). Env: DC (binary).
+# --no-ivf, anywhere among the arguments, skips the IVF part). Env: DC (binary),
+# FAISS_PYTHON (python3 for the IVF peer; default /usr/bin/python3, whose
+# Debian FAISS is a GENERIC build without SIMD: FAISS's best configuration is
+# PyPI's faiss-cpu, e.g. `python3 -m venv fv && fv/bin/pip install faiss-cpu
+# h5py numpy`, then FAISS_PYTHON=fv/bin/python).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 DC=${DC:-$root/build/src/cli/distclust}
@@ -55,4 +60,9 @@ if (( ivf )); then
   "$DC" synth features --n 1000000 --d 128 --k 1000 --noise 1.0 --seed 2 --out "$T/big.h5" >/dev/null
   /usr/bin/time -f "wall %e s, max RSS %M KiB" "$DC" knn --features "$T/big.h5" --k "$K" --mode ivf --recall-sample 2000 \
     --out "$T/ivf.h5" 2>&1 | grep -E "lists|search|purity|wall"
+  # The peer: the same recipe (nlist, 64 training rows a list, 10 iterations,
+  # nprobe tuned to 0.97 on 1,000 rows), OpenBLAS on this CPU's kernels.
+  core=""; grep -q avx512f /proc/cpuinfo && core=SkylakeX
+  env OMP_WAIT_POLICY=PASSIVE ${core:+OPENBLAS_CORETYPE=$core} "${FAISS_PYTHON:-/usr/bin/python3}" \
+    "$root/bench/ivf_peers.py" "$T/big.h5" "$K" --check "$T/ivf.h5" | sed 's/^PEER /faiss ivf: /'
 fi
