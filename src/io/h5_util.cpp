@@ -107,7 +107,18 @@ std::string type_name(hid_t type) {
     return std::string(sign ? "int" : "uint") + std::to_string(size * 8);
   }
   if (cls == H5T_STRING) return "string";
-  return "other";
+  // Named by class, so an error says what the file holds ("other" did not).
+  switch (cls) {
+    case H5T_ENUM: return "enum (numpy bool, as h5py stores it?)";
+    case H5T_COMPOUND: return "compound (numpy complex or a record?)";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_REFERENCE: return "reference";
+    case H5T_ARRAY: return "array";
+    case H5T_VLEN: return "variable-length sequence";
+    case H5T_TIME: return "time";
+    default: return "unknown HDF5 type";
+  }
 }
 
 hid_t file_access(Communicator& comm) {

@@ -13,6 +13,10 @@ with h5py.File("nan.h5", "w") as f:
     f["features"] = x
 with h5py.File("intfeat.h5", "w") as f:
     f["features"] = np.ones((10, 4), dtype=np.int32)
+with h5py.File("boolfeat.h5", "w") as f:
+    f["features"] = np.ones((10, 4), dtype=bool)
+with h5py.File("cplxfeat.h5", "w") as f:
+    f["features"] = np.ones((10, 4), dtype=np.complex64)
 with h5py.File("nofeat.h5", "w") as f:
     f["stuff"] = np.ones(3)
 with h5py.File("vec.h5", "w") as f:
@@ -51,6 +55,8 @@ check 1 "empty.h5 is empty (0 bytes)" kmeans --features empty.h5 --k 2
 check 1 "text.h5 is not an HDF5 file" kmeans --features text.h5 --k 2
 check 2 "nan.h5: /features row 17 holds NaN or Inf (2 such rows in all)" kmeans --features nan.h5 --k 2
 check 1 "/features has type int32, expected float32, float16 or float64" kmeans --features intfeat.h5 --k 2
+check 1 "/features has type enum (numpy bool, as h5py stores it?), expected float32" kmeans --features boolfeat.h5 --k 2
+check 1 "/features has type compound (numpy complex or a record?), expected float32" kmeans --features cplxfeat.h5 --k 2
 check 1 "no dataset /features (file holds /stuff)" kmeans --features nofeat.h5 --k 2
 check 1 "/features is 10 float32, expected 2-D [N x D]" kmeans --features vec.h5 --k 2
 check 1 "/features is 0 x 4 float32, which is empty" kmeans --features zero.h5 --k 2
