@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace distclust;
@@ -63,7 +64,7 @@ void expect_each(const std::vector<T>& got, F want, const std::string& what) {
   for (size_t j = 0; j < got.size(); ++j)
     if (!(got[j] == want(j)) && bad++ == 0) first = j;
   if (bad) ADD_FAILURE() << what << ": " << bad << " of " << got.size() << " elements wrong, first " << first
-                         << ": " << got[first] << " instead of " << want(first);
+                         << ": " << +got[first] << " instead of " << +want(first);
 }
 
 class Nccl : public ::testing::Test {
@@ -178,6 +179,40 @@ TEST_F(Nccl, SendrecvRingDeviceAndHost) {
       expect_each(in, [&](size_t j) { return int32_t(src * 100000 + j % 99991); },
                   std::string(dev ? "device" : "host") + ", n " + std::to_string(n));
     }
+}
+
+TEST_F(Nccl, SendrecvOfDifferentSizesPerRankFromTheRingsOwnThread) {
+  // As the kNN ring passes its blocks: each rank sends its own count (rank
+  // r: (r + 1) * 1000 + 3 values; a rank of no rows: 0), from a thread of its
+  // own whose CUDA device is not set yet (the communicator sets it).
+  const int P = comm_->size(), r = comm_->rank();
+  const int dest = (r + 1) % P, src = (r - 1 + P) % P;
+  auto count = [&](int q) { return size_t(q == P - 1 && P > 1 ? 0 : (q + 1) * 1000 + 3); };
+  for (bool dev : {true, false}) {
+    std::vector<int64_t> out(count(r)), in(count(src), -1);
+    for (size_t j = 0; j < out.size(); ++j) out[j] = int64_t(r) * 1000003 + int64_t(j);
+    DeviceVec<int64_t> d_out(out), d_in(in);
+    std::thread t([&] {
+      if (dev) comm_->sendrecv(d_out.p, out.size() * 8, dest, d_in.p, in.size() * 8, src);
+      else comm_->sendrecv(out.data(), out.size() * 8, dest, in.data(), in.size() * 8, src);
+    });
+    t.join();
+    if (dev) in = d_in.host();
+    expect_each(in, [&](size_t j) { return int64_t(src) * 1000003 + int64_t(j); },
+                std::string(dev ? "device" : "host") + " from rank " + std::to_string(src));
+  }
+}
+
+TEST_F(Nccl, AllreduceOfBytes) {
+  // u8 (valid masks): sums that stay below 256 for up to 50 ranks.
+  const int P = comm_->size(), r = comm_->rank();
+  std::vector<uint8_t> v(4099);
+  for (size_t j = 0; j < v.size(); ++j) v[j] = uint8_t((r + 1) * (j % 3));
+  DeviceVec<uint8_t> d(v);
+  comm_->allreduce_sum(d.p, v.size(), DType::u8);
+  comm_->allreduce_max(v.data(), v.size(), DType::u8);
+  expect_each(d.host(), [&](size_t j) { return uint8_t(P * (P + 1) / 2 * (j % 3)); }, "u8 sum, device");
+  expect_each(v, [&](size_t j) { return uint8_t(P * (j % 3)); }, "u8 max, host");
 }
 
 #else
