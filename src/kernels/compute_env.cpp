@@ -124,6 +124,12 @@ void verify(char** argv) {
   const blas::Check c = guarded_check();
   g_decision = true;
   if (c.ok) {
+    // A name OpenBLAS does not know is ignored by it, silently: say which
+    // kernels run instead ("forced Bogus" then "the Cooperlake kernels").
+    const std::string asked = env_or("OPENBLAS_CORETYPE", "");
+    if (!asked.empty() && strcasecmp(asked.c_str(), core.c_str()) != 0)
+      g_summary += fmt("; this OpenBLAS does not take OPENBLAS_CORETYPE=", asked, " and runs its ", core,
+                       " kernels");
     g_summary += fmt("; the ", core, " kernels agree with a double-precision sgemm (max relative error ",
                      c.max_error, ")");
     setenv(kApplied, g_summary.c_str(), 1);

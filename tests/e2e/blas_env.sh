@@ -92,4 +92,10 @@ grep -q "^threads:     1 OpenMP threads per rank (from OMP_NUM_THREADS)" th4d.tx
 OMP_NUM_THREADS=lots "$DC" env --threads 2 >th5.txt 2>&1 || { cat th5.txt; fail "--threads 2 with a bad OMP_NUM_THREADS"; }
 OMP_NUM_THREADS=" 1 " "$DC" env >th6.txt 2>&1 && grep -q "^threads:     1 OpenMP threads per rank (from OMP_NUM_THREADS)" th6.txt ||
   { cat th6.txt; fail "OMP_NUM_THREADS=' 1 '"; }
+# A core type OpenBLAS does not know is ignored by it: said, with the kernels it runs.
+DISTCLUST_OPENBLAS_CORETYPE=Bogus "$DC" env >bogus.txt 2>&1 || { cat bogus.txt; fail "env with a bogus core type"; }
+grep -q "this OpenBLAS does not take OPENBLAS_CORETYPE=Bogus and runs its [A-Za-z0-9]* kernels" bogus.txt ||
+  { cat bogus.txt; fail "an unknown forced core type not said"; }
+DISTCLUST_OPENBLAS_CORETYPE=Sandybridge "$DC" env >sb.txt 2>&1 && ! grep -q "does not take" sb.txt ||
+  { cat sb.txt; fail "a known core type said to be unknown"; }
 pass "blas env"
