@@ -1,6 +1,8 @@
 // assign's inputs: the run's files, the new rows, and the checks that the new
 // rows are features of the same kind as the run's.
 #include <filesystem>
+#include <set>
+#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
@@ -44,6 +46,24 @@ std::string pick(const std::string& given, const std::string& run, const char* n
   if (exists(at)) return at;
   require(!required, "assign: the run folder ", run, " has no ", name, " (--run names a finished run's workdir)");
   return "";
+}
+
+/// The stages of the run in folder `run` (its config.resolved.yaml's
+/// run.stages), or none known (false) when that cannot be read.
+bool run_stages(const std::string& run, std::set<std::string>& stages) {
+  try {
+    const YAML::Node y = YAML::LoadFile(run + "/config.resolved.yaml");
+    if (!y["run"] || !y["run"]["stages"]) return false;
+    std::stringstream list(y["run"]["stages"].as<std::string>());
+    for (std::string s; std::getline(list, s, ',');) {
+      s.erase(0, s.find_first_not_of(" \t"));
+      s.erase(s.find_last_not_of(" \t") + 1);
+      if (!s.empty()) stages.insert(s);
+    }
+    return !stages.empty();
+  } catch (const YAML::Exception&) {
+    return false;
+  }
 }
 
 std::string string_attr(const std::string& file, const char* name) {
@@ -136,11 +156,25 @@ Inputs resolve_inputs(const AssignParams& p) {
   in.reference = pick(p.reference, p.run, "features.h5", true);
   require(!in.reference.empty(), "assign: no run given: --run WORKDIR, or --reference features.h5 with --kmeans ",
           "and/or --scan");
-  in.kmeans = pick(p.kmeans, p.run, "kmeans.h5", false);
-  in.scan = pick(p.scan, p.run, "scan.h5", false);
-  in.gmm = pick(p.gmm, p.run, "gmm.h5", false);
+  // The clustering the run's eval, export and report use (Layout::
+  // predictions): a model its last run did not make is a leftover of an
+  // earlier one (a scan.h5 from before run.stages dropped scan), not used.
+  std::set<std::string> stages;
+  const bool known = !p.run.empty() && run_stages(p.run, stages);
+  auto model = [&](const std::string& given, const char* stage, const char* name) {
+    if (given.empty() && known && !stages.count(stage)) {
+      if (exists(p.run + "/" + name))
+        in.ignored += fmt(in.ignored.empty() ? "" : ", ", p.run, "/", name);
+      return std::string();
+    }
+    return pick(given, p.run, name, false);
+  };
+  in.kmeans = model(p.kmeans, "kmeans", "kmeans.h5");
+  in.scan = model(p.scan, "scan", "scan.h5");
+  in.gmm = model(p.gmm, "gmm", "gmm.h5");
   require(!in.kmeans.empty() || !in.scan.empty() || !in.gmm.empty(), "assign: nothing to assign with: the run ",
-          p.run.empty() ? in.reference : p.run, " has no kmeans.h5, gmm.h5 or scan.h5 (or they were set to none)");
+          p.run.empty() ? in.reference : p.run, " has no kmeans.h5, gmm.h5 or scan.h5 (or they were set to none)",
+          in.ignored.empty() ? std::string() : fmt("; not used: ", in.ignored, ", which its last run.stages do not make"));
   if (!in.scan.empty()) {
     in.knn = p.knn.empty() ? string_attr(in.scan, "knn") : p.knn;
     // The stored path may be relative to where the run was started.

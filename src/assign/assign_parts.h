@@ -24,6 +24,9 @@ struct Inputs {
   std::string knn;           ///< "" = no gate (or not needed)
   std::string new_features;  ///< the new rows (given, or to be extracted from source)
   std::string csv;           ///< CSV output
+  /// Models in the run folder that its last run did not make (its
+  /// run.stages lack their stage): not used, and said ("" = none).
+  std::string ignored;
 };
 
 /// Paths from p and the run folder; checks that the files exist and that

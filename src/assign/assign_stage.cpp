@@ -28,6 +28,9 @@ void AssignParams::validate() const {
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
   p.validate();
   const assign::Inputs in = assign::resolve_inputs(p);
+  if (!in.ignored.empty() && comm.rank() == 0)
+    log::info("assign: not used: ", in.ignored, " (left from an earlier run: ", p.run,
+              "/config.resolved.yaml's run.stages does not make it; name it, e.g. --scan, to use it)");
   // The run's models and the new features must not change until the commit
   // (io/input_watch.h): a kmeans.h5 replaced mid-assign gave assignments to
   // the old centroids under the new file's name. Features this command
