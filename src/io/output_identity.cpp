@@ -2,8 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "comm/local_comm.h"
 #include "core/json.h"
@@ -17,6 +20,7 @@ namespace distclust {
 
 namespace {
 constexpr const char* kFolderHash = "/.config_hash";
+constexpr const char* kManifest = "/.manifest";
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path);
@@ -24,7 +28,41 @@ std::string read_text(const std::string& path) {
   ss << f.rdbuf();
   return ss.str();
 }
+/// name with its backslashes and newlines escaped: one entry a line.
+std::string escaped(const std::string& name) {
+  std::string out;
+  for (char c : name) out += c == '\\' ? std::string("\\\\") : c == '\n' ? std::string("\\n") : std::string(1, c);
+  return out;
+}
 }  // namespace
+
+std::string folder_manifest(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> lines;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // The identity files themselves, and the staging marker removed at the commit.
+    if (name == ".config_hash" || name == ".manifest" || name.rfind(".config_hash.", 0) == 0 ||
+        name.rfind(".manifest.", 0) == 0 || name == ".distclust-staging")
+      continue;
+    std::error_code e2;
+    const fs::file_status st = it->symlink_status(e2);
+    if (fs::is_symlink(st)) {
+      lines.push_back("l - " + escaped(name));
+    } else if (fs::is_directory(st)) {
+      int64_t n = 0;
+      for (fs::directory_iterator sub(it->path(), e2), stop; !e2 && sub != stop; sub.increment(e2)) ++n;
+      lines.push_back(fmt("d ", n, " ", escaped(name)));
+    } else {
+      lines.push_back(fmt("f ", int64_t(it->file_size(e2)), " ", escaped(name)));
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string text;
+  for (const std::string& l : lines) text += l + "\n";
+  return text;
+}
 
 std::string file_identity(const std::string& path) {
   std::string h = output_config_hash(path);
@@ -41,6 +79,11 @@ std::string output_config_hash(const std::string& path) {
     if (S_ISDIR(st.st_mode)) {
       std::string h = read_text(path + kFolderHash);
       while (!h.empty() && (h.back() == '\n' || h.back() == ' ')) h.pop_back();
+      // A folder whose files were deleted or added since its commit is not
+      // that output any more (report/ without index.html was "up to date").
+      struct stat ms{};
+      if (!h.empty() && stat((path + kManifest).c_str(), &ms) == 0 && read_text(path + kManifest) != folder_manifest(path))
+        return "";
       return h;
     }
     if (!S_ISREG(st.st_mode) || st.st_size == 0) return "";
@@ -62,7 +105,9 @@ std::string output_config_hash(const std::string& path) {
 
 void write_folder_hash(const std::string& dir, const std::string& hash) {
   // Through PATH.tmp, every write checked: an unchecked stream said only
-  // "cannot write", and left an empty hash in place on a full disk.
+  // "cannot write", and left an empty hash in place on a full disk. The
+  // manifest first: a hash never stands without it.
+  write_text_file(dir + kManifest, folder_manifest(dir));
   write_text_file(dir + kFolderHash, hash + "\n");
 }
 

@@ -27,7 +27,15 @@ std::string output_config_hash(const std::string& path);
 /// not written by distclust (rewritten, it changes), or "missing".
 std::string file_identity(const std::string& path);
 
-/// Writes DIR/.config_hash (an output folder's identity).
+/// Writes DIR/.manifest (folder_manifest) and DIR/.config_hash (an output
+/// folder's identity). output_config_hash of the folder is "" once its
+/// entries no longer match the manifest.
 void write_folder_hash(const std::string& dir, const std::string& hash);
+
+/// DIR's top-level entries, sorted, one line each: "f SIZE NAME" (a file),
+/// "d ENTRIES NAME" (a folder and how many entries it holds), "l - NAME" (a
+/// link). Catches a deleted index.html, assignments.csv or cluster folder;
+/// not a changed file of the same size, nor anything two levels down.
+std::string folder_manifest(const std::string& dir);
 
 }  // namespace distclust

@@ -42,6 +42,17 @@ r1=$(row_of w/features.h5 class_00/000001.png); r40=$(row_of w/features.h5 class
 same_row w/features.h5 "$r1" w/features.h5 "$r40" || fail "run's features.h5 holds the old image"
 pass "run after replacing an image: extract and kmeans ran again"
 
+# 2b. run: an output folder with files deleted is not up to date (report/
+#     without index.html and export/ without assignments.csv were skipped).
+dcrun 1 run --config job.yaml --set run.stages=extract,kmeans,export,report >run4.txt 2>&1 || { cat run4.txt; fail "run 4"; }
+rm w/report/index.html w/export/assignments.csv
+dcrun 1 run --config job.yaml --set run.stages=extract,kmeans,export,report >run5.txt 2>&1 || { cat run5.txt; fail "run 5"; }
+grep -q "export: skipped" run5.txt && { cat run5.txt; fail "export/ without assignments.csv skipped as up to date"; }
+grep -q "report: skipped" run5.txt && { cat run5.txt; fail "report/ without index.html skipped as up to date"; }
+grep -q "kmeans: skipped (up to date)" run5.txt || { cat run5.txt; fail "kmeans ran again"; }
+[[ -f w/report/index.html && -f w/export/assignments.csv ]] || fail "the deleted files were not written again"
+pass "run: output folders with deleted files are written again"
+
 # 3. scan refuses a knn.h5 built from the features of the old images.
 dcrun 1 "${ex[@]}" --out old.h5 >/dev/null
 dcrun 1 knn --features old.h5 --k 5 --out knn-old.h5 >/dev/null

@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "report/html.h"
 #include "io/out_dir.h"
+#include "io/output_identity.h"
 #include "report/svg_plot.h"
 #include "report/thumbnails.h"
 
@@ -42,6 +43,32 @@ class report_files : public ::testing::Test {
   }
   fs::path dir_;
 };
+
+TEST_F(report_files, out_dir_IsNoLongerTheOutputOnceItsFilesChange) {
+  // `run` skips a stage whose output holds the stage's config hash: a
+  // report/ whose index.html was deleted, or an export/ without
+  // assignments.csv or a cluster folder, was "up to date" and stayed so.
+  std::string out = at("ex");
+  {
+    StagedDir d(out, false);
+    touch(d.path() + "/assignments.csv", "row,path\n");
+    fs::create_directories(d.path() + "/clusters/cluster_0000");
+    fs::create_directories(d.path() + "/clusters/cluster_0001");
+    d.commit("h1");
+  }
+  EXPECT_EQ(output_config_hash(out), "h1");
+  fs::remove(out + "/assignments.csv");
+  EXPECT_EQ(output_config_hash(out), "") << "a deleted file";
+  touch(out + "/assignments.csv", "row,path\n");
+  EXPECT_EQ(output_config_hash(out), "h1") << "the same file again";
+  fs::remove(out + "/clusters/cluster_0001");
+  EXPECT_EQ(output_config_hash(out), "") << "a deleted cluster folder";
+  fs::create_directories(out + "/clusters/cluster_0001");
+  touch(out + "/notes.txt", "mine");
+  EXPECT_EQ(output_config_hash(out), "") << "a file added";
+  fs::remove(out + "/notes.txt");
+  EXPECT_EQ(output_config_hash(out), "h1");
+}
 
 TEST_F(report_files, out_dir_AppearsOnlyOnCommit) {
   std::string out = at("out");
