@@ -8,14 +8,14 @@
 
 namespace distclust {
 
-/// Writes DIR/.inputs: one line per input, "features<TAB>IDENTITY" and
-/// "pred<TAB>IDENTITY" (io/output_identity.h file_identity; pred "" when
-/// none was exported).
+/// Writes DIR/.inputs: one line per input, "features<TAB>IDENTITY<TAB>path<TAB>PATH"
+/// and the same for "pred" (io/output_identity.h file_identity; IDENTITY
+/// and PATH empty when no pred was exported).
 void write_export_inputs(const std::string& dir, const std::string& features, const std::string& pred);
 
 /// "" when the export folder DIR was made from these features and pred (or
 /// predates DIR/.inputs: nothing to check); else what differs, e.g.
-/// "export/ was made from k3.h5 (a1b2...), not from k12.h5 (c3d4...)".
+/// "ex was exported from pred k3.h5 (a1b2...), not from k12.h5 (c3d4...)".
 std::string export_inputs_differ(const std::string& dir, const std::string& features, const std::string& pred);
 
 }  // namespace distclust

@@ -79,11 +79,6 @@ std::string output_config_hash(const std::string& path) {
     if (S_ISDIR(st.st_mode)) {
       std::string h = read_text(path + kFolderHash);
       while (!h.empty() && (h.back() == '\n' || h.back() == ' ')) h.pop_back();
-      // A folder whose files were deleted or added since its commit is not
-      // that output any more (report/ without index.html was "up to date").
-      struct stat ms{};
-      if (!h.empty() && stat((path + kManifest).c_str(), &ms) == 0 && read_text(path + kManifest) != folder_manifest(path))
-        return "";
       return h;
     }
     if (!S_ISREG(st.st_mode) || st.st_size == 0) return "";
@@ -101,6 +96,17 @@ std::string output_config_hash(const std::string& path) {
   } catch (const Error&) {
     return "";  // unreadable: as if absent, so the stage runs again
   }
+}
+
+std::string whole_output_hash(const std::string& path) {
+  std::string h = output_config_hash(path);
+  struct stat st{}, ms{};
+  // A folder whose entries were deleted or added since its commit is not that
+  // output any more (report/ without index.html was "up to date").
+  if (!h.empty() && stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && stat((path + kManifest).c_str(), &ms) == 0 &&
+      read_text(path + kManifest) != folder_manifest(path))
+    return "";
+  return h;
 }
 
 void write_folder_hash(const std::string& dir, const std::string& hash) {

@@ -27,9 +27,14 @@ std::string output_config_hash(const std::string& path);
 /// not written by distclust (rewritten, it changes), or "missing".
 std::string file_identity(const std::string& path);
 
+/// output_config_hash, but "" for a folder whose entries no longer match
+/// the manifest its commit wrote: what `run` asks before it skips a stage
+/// as up to date. (A folder distclust wrote stays its output, to replace
+/// without --force, with a file added or removed.)
+std::string whole_output_hash(const std::string& path);
+
 /// Writes DIR/.manifest (folder_manifest) and DIR/.config_hash (an output
-/// folder's identity). output_config_hash of the folder is "" once its
-/// entries no longer match the manifest.
+/// folder's identity).
 void write_folder_hash(const std::string& dir, const std::string& hash);
 
 /// DIR's top-level entries, sorted, one line each: "f SIZE NAME" (a file),

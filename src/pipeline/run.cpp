@@ -199,9 +199,10 @@ std::unique_ptr<RunStage> make_run_stage(const std::string& name) {
   return out;
 }
 
-/// The output's config hash as rank 0 reads it, on every rank.
+/// The output's config hash as rank 0 reads it, on every rank ("" for a
+/// folder missing files since its commit: io/output_identity.h).
 std::string shared_output_hash(const std::string& path, Communicator& comm) {
-  std::string h = comm.rank() == 0 ? output_config_hash(path) : std::string();
+  std::string h = comm.rank() == 0 ? whole_output_hash(path) : std::string();
   comm.broadcast(h, 0);
   return h;
 }

@@ -56,18 +56,19 @@ TEST_F(report_files, out_dir_IsNoLongerTheOutputOnceItsFilesChange) {
     fs::create_directories(d.path() + "/clusters/cluster_0001");
     d.commit("h1");
   }
-  EXPECT_EQ(output_config_hash(out), "h1");
+  EXPECT_EQ(whole_output_hash(out), "h1");
   fs::remove(out + "/assignments.csv");
-  EXPECT_EQ(output_config_hash(out), "") << "a deleted file";
+  EXPECT_EQ(whole_output_hash(out), "") << "a deleted file";
+  EXPECT_EQ(output_config_hash(out), "h1") << "still distclust's output (replaced without --force)";
   touch(out + "/assignments.csv", "row,path\n");
-  EXPECT_EQ(output_config_hash(out), "h1") << "the same file again";
+  EXPECT_EQ(whole_output_hash(out), "h1") << "the same file again";
   fs::remove(out + "/clusters/cluster_0001");
-  EXPECT_EQ(output_config_hash(out), "") << "a deleted cluster folder";
+  EXPECT_EQ(whole_output_hash(out), "") << "a deleted cluster folder";
   fs::create_directories(out + "/clusters/cluster_0001");
   touch(out + "/notes.txt", "mine");
-  EXPECT_EQ(output_config_hash(out), "") << "a file added";
+  EXPECT_EQ(whole_output_hash(out), "") << "a file added";
   fs::remove(out + "/notes.txt");
-  EXPECT_EQ(output_config_hash(out), "h1");
+  EXPECT_EQ(whole_output_hash(out), "h1");
 }
 
 TEST_F(report_files, out_dir_AppearsOnlyOnCommit) {
