@@ -44,6 +44,10 @@ enum class TextSource { config, flag };
 void parse_value(const std::string& where, const std::string& text, std::string& out, TextSource source);
 void parse_value(const std::string& where, const std::string& text, std::vector<float>& out);
 
+/// The items of a comma-separated list ("kmeans, knn,,scan"), each trimmed
+/// of spaces, empty ones dropped: run.stages and lists of numbers.
+std::vector<std::string> split_list(const std::string& text);
+
 std::string to_text(bool v);
 std::string to_text(int v);
 std::string to_text(int64_t v);

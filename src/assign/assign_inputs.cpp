@@ -2,7 +2,6 @@
 // rows are features of the same kind as the run's.
 #include <filesystem>
 #include <set>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
@@ -54,12 +53,7 @@ bool run_stages(const std::string& run, std::set<std::string>& stages) {
   try {
     const YAML::Node y = YAML::LoadFile(run + "/config.resolved.yaml");
     if (!y["run"] || !y["run"]["stages"]) return false;
-    std::stringstream list(y["run"]["stages"].as<std::string>());
-    for (std::string s; std::getline(list, s, ',');) {
-      s.erase(0, s.find_first_not_of(" \t"));
-      s.erase(s.find_last_not_of(" \t") + 1);
-      if (!s.empty()) stages.insert(s);
-    }
+    for (const std::string& s : split_list(y["run"]["stages"].as<std::string>())) stages.insert(s);
     return !stages.empty();
   } catch (const YAML::Exception&) {
     return false;

@@ -145,14 +145,19 @@ void parse_value(const std::string& where, const std::string& text, std::vector<
   std::string t = trim(text);
   if (!t.empty() && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
   out.clear();
-  std::stringstream ss(t);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (trim(item).empty()) continue;
+  for (const std::string& item : split_list(t)) {
     float f = 0;
     parse_value(where, item, f);
     out.push_back(f);
   }
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (std::string t = trim(item); !t.empty()) out.push_back(std::move(t));
+  return out;
 }
 
 std::string to_text(bool v) { return v ? "true" : "false"; }

@@ -75,6 +75,19 @@ H5Strings::~H5Strings() {
   if (file_ >= 0) H5Fclose(file_);
 }
 
+namespace {
+/// The length of a string list's dataspace fs ([n] or [n x 1]; nd: its
+/// rank), or an Error naming path and dataset.
+int64_t list_length(hid_t fs, const std::string& path, const std::string& dataset, int& nd) {
+  nd = H5Sget_simple_extent_ndims(fs);
+  hsize_t dims[2] = {0, 1};
+  require(nd == 1 || nd == 2, path, ": ", dataset, " has ", nd, " dimensions (expected 1)");
+  H5Sget_simple_extent_dims(fs, dims, nullptr);
+  require(nd == 1 || dims[1] == 1, path, ": ", dataset, " is ", dims[0], " x ", dims[1], " (expected a list)");
+  return static_cast<int64_t>(dims[0]);
+}
+}  // namespace
+
 bool H5Strings::is_strings(const std::string& dataset) const {
   if (!h5::link_exists(file_, path_, dataset)) return false;
   hid_t ds = h5::open_dataset(file_, path_, dataset);
@@ -90,11 +103,9 @@ bool H5Strings::row_strings(const std::string& dataset, int64_t n) const {
   h5::Closer cd{ds, H5Dclose};
   hid_t fs = DC_H5_IN(dataset, H5Dget_space(ds));
   h5::Closer cs{fs, H5Sclose};
-  hsize_t dims[2] = {0, 1};
-  const int nd = H5Sget_simple_extent_ndims(fs);
-  if (nd == 1 || nd == 2) H5Sget_simple_extent_dims(fs, dims, nullptr);
-  require((nd == 1 || (nd == 2 && dims[1] == 1)) && int64_t(dims[0]) == n, path_, ": ", dataset, " holds ",
-          nd == 2 ? fmt(dims[0], " x ", dims[1]) : fmt(dims[0]), " strings for the ", n,
+  int nd = 0;
+  const int64_t got = list_length(fs, path_, dataset, nd);
+  require(got == n, path_, ": ", dataset, " holds ", got, " strings for the ", n,
           " rows of /features: expected one per row (a list of another file's?)");
   return true;
 }
@@ -123,12 +134,8 @@ std::vector<std::string> H5Strings::read_selected(const std::string& dataset, co
   h5::Closer cd{ds, H5Dclose};
   hid_t fs = DC_H5_IN(dataset, H5Dget_space(ds));
   h5::Closer cs{fs, H5Sclose};
-  int nd = H5Sget_simple_extent_ndims(fs);
-  hsize_t dims[2] = {0, 1};
-  require(nd == 1 || nd == 2, path_, ": ", dataset, " has ", nd, " dimensions (expected 1)");
-  H5Sget_simple_extent_dims(fs, dims, nullptr);
-  require(nd == 1 || dims[1] == 1, path_, ": ", dataset, " is ", dims[0], " x ", dims[1], " (expected a list)");
-  const int64_t n = static_cast<int64_t>(dims[0]);
+  int nd = 0;
+  const int64_t n = list_length(fs, path_, dataset, nd);
   size_t count = 0;
   if (rows) {
     for (int64_t r : *rows) require(r >= 0 && r < n, path_, ": row ", r, " is outside ", dataset, " (", n, " rows)");

@@ -49,12 +49,8 @@ std::vector<std::string> RunParams::stage_list() const {
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
   std::vector<std::string> out;
-  std::stringstream ss(stages);
-  for (std::string s; std::getline(ss, s, ',');) {
-    // "kmeans, knn" (a space after the comma) named a stage 'knn '.
-    const size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
-    if (a == std::string::npos) continue;
-    s = s.substr(a, b - a + 1);
+  // "kmeans, knn" (a space after the comma) named a stage 'knn ': trimmed.
+  for (const std::string& s : split_list(stages)) {
     require(std::find(known.begin(), known.end(), s) != known.end(), "run.stages: unknown stage '", s,
             "' (known: ", list, ")");
     // A stage twice ran it twice, the second time as up to date.
