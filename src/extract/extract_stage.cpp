@@ -118,7 +118,13 @@ const StageDef<ExtractParams>& extract_stage() {
       "features.h5",
       {"out", "pca_from", "decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds", "force"},
       [](ExtractParams& p, const RunLayout& w) {
-        if (w.has("synth_images")) p.source = w.output_of("synth_images");
+        if (w.has("synth_images")) {
+          // Wired only when synth_images comes first; after extract it was
+          // "no images given (--source ...)", naming a key the run sets.
+          require(!w.output_of("synth_images").empty(),
+                  "run.stages lists synth_images after extract, which reads the images it makes: put synth_images first");
+          p.source = w.output_of("synth_images");
+        }
         p.out = w.file("features.h5");
       },
       [](const ExtractParams& p) { return p.out; },

@@ -297,6 +297,15 @@ void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runti
   RunLayout layout;
   layout.workdir = rp.workdir;
   layout.stages = rp.stage_list();
+  // Every stage resolved and validated up front: a typo fails before hours of extraction,
+  // and before the workdir is made: a refused config leaves no empty folder.
+  std::vector<std::unique_ptr<RunStage>> stages;
+  ResolvedConfig all;
+  for (const auto& name : layout.stages) {
+    stages.push_back(make_run_stage(name));
+    stages.back()->resolve(config, layout);
+    stages.back()->record(all);
+  }
   run_on_root(comm, "run", [&] {
     std::error_code ec;
     std::filesystem::create_directories(rp.workdir + "/logs", ec);
@@ -306,14 +315,6 @@ void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runti
   OutputLock workdir_lock(rp.workdir + "/.distclust.lock", "run workdir " + rp.workdir, comm);
   if (runtime.log_dir.empty()) log::open_rank_file(rp.workdir + "/logs");
 
-  // Every stage resolved and validated up front: a typo fails before hours of extraction.
-  std::vector<std::unique_ptr<RunStage>> stages;
-  ResolvedConfig all;
-  for (const auto& name : layout.stages) {
-    stages.push_back(make_run_stage(name));
-    stages.back()->resolve(config, layout);
-    stages.back()->record(all);
-  }
   require_inputs_ready(stages, rp.stages, comm);
   all.add("runtime", runtime);
   RunParams rp_copy = rp;

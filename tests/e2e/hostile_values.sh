@@ -136,6 +136,11 @@ check "dup.yaml: line 4: key 'kmeans.k' appears twice (first at line 2)" kmeans 
 check "run.stages: 'kmeans' is listed twice in 'kmeans,knn,kmeans' (each stage runs once)" \
   run --set run.workdir=outdir --set run.stages=kmeans,knn,kmeans
 check "run.stages is empty" run --set run.workdir=outdir --set run.stages=" , "
+# synth_images after extract: its output is not wired yet, and the error
+# named extract.source, which the run sets.
+check "run.stages lists synth_images after extract, which reads the images it makes: put synth_images first" \
+  run --set run.workdir=sixe --set run.stages=extract,synth_images --set extract.backbone=pixels
+[[ ! -e sixe ]] || fail "run.stages=extract,synth_images made its workdir"
 mkdir -p sp && cp ok.h5 sp/features.h5
 dcrun 1 run --set run.workdir=sp --set run.stages=" kmeans , knn,," >sp.txt 2>&1 || { cat sp.txt; fail "run.stages with spaces"; }
 [[ -e sp/kmeans.h5 && -e sp/knn.h5 ]] || { cat sp.txt; fail "run.stages with spaces: no outputs"; }
@@ -159,7 +164,7 @@ dcrun 1 synth images --classes 2 --per-class 20 --size 16 --out imgs >/dev/null
 check "run: kmeans.out = 'mine.h5' is set by the run itself ('wr/kmeans.h5'" run --set run.workdir=wr \
   --set run.stages=extract,kmeans --set extract.source=imgs --set extract.backbone=pixels --set kmeans.k=2 \
   --set kmeans.out=mine.h5
-[[ ! -e wr/kmeans.h5 ]] || fail "run with a refused kmeans.out ran"
+[[ ! -e wr ]] || fail "run with a refused kmeans.out ran or made its workdir"
 dcrun 1 extract --source imgs --backbone pixels --pixels-size 8 --out feat.h5 >/dev/null
 dcrun 1 kmeans --features feat.h5 --k 2 --out kmi.h5 >/dev/null
 before=$(find imgs | sort | md5sum)
