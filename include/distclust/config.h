@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -163,17 +164,26 @@ class Config {
 /// Resolved-config writer: collects sections, emits YAML, hashes.
 class ResolvedConfig {
  public:
+  /// `set_by_run`: keys a run sets itself (paths in its workdir), written as
+  /// comments: the file given back as --config with another run.workdir
+  /// would otherwise set them by hand, which a run refuses.
   template <class P>
-  void add(const std::string& section, P& params) {
+  void add(const std::string& section, P& params, const std::set<std::string>& set_by_run = {}) {
     auto& out = sections_[section];
-    auto v = [&](const char* name, auto& field, const char*) { out.emplace_back(name, yaml_text(field)); };
+    auto v = [&](const char* name, auto& field, const char*) {
+      out.push_back({name, yaml_text(field), set_by_run.count(name) > 0});
+    };
     params.visit(v);
   }
   /// YAML text of all sections, keys in declaration order.
   std::string yaml() const;
 
  private:
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections_;
+  struct Field {
+    std::string key, value;
+    bool set_by_run;
+  };
+  std::map<std::string, std::vector<Field>> sections_;
 };
 
 /// FNV-1a 64-bit hash, hex string.

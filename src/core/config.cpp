@@ -355,7 +355,9 @@ std::string ResolvedConfig::yaml() const {
   std::string out;
   for (const auto& [section, fields] : sections_) {
     out += section + ":\n";
-    for (const auto& [k, v] : fields) out += "  " + k + ": " + v + "\n";
+    for (const auto& f : fields)
+      out += f.set_by_run ? "  # " + f.key + ": " + f.value + "  (set by the run from run.workdir)\n"
+                          : "  " + f.key + ": " + f.value + "\n";
   }
   return out;
 }

@@ -100,11 +100,17 @@ class TypedRunStage final : public RunStage {
     config.apply(def_.name, p_);
     const P given = p_;
     def_.wire(p_, layout);
+    // The keys wiring writes: those it changes in a default P.
+    P wired_default{};
+    def_.wire(wired_default, layout);
+    const auto defaults = field_texts(P{}), wired = field_texts(wired_default);
+    for (size_t i = 0; i < defaults.size(); ++i)
+      if (defaults[i].second != wired[i].second) set_by_run_.insert(defaults[i].first);
     refuse_rewired(given);
     p_.validate();
     layout.outputs[def_.name] = def_.out(p_);
   }
-  void record(ResolvedConfig& all) override { all.add(def_.name, p_); }
+  void record(ResolvedConfig& all) override { all.add(def_.name, p_, set_by_run_); }
   std::string output() const override { return def_.out(p_); }
   std::vector<std::string> required_inputs() const override {
     std::vector<std::string> in = def_.inputs ? def_.inputs(p_) : std::vector<std::string>{};
@@ -131,6 +137,7 @@ class TypedRunStage final : public RunStage {
 
   const StageDef<P>& def_;
   P p_;
+  std::set<std::string> set_by_run_;  ///< keys wire() sets (config.resolved.yaml comments them)
 };
 
 }  // namespace

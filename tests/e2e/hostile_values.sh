@@ -144,6 +144,13 @@ check "run.stages lists synth_images after extract, which reads the images it ma
 mkdir -p sp && cp ok.h5 sp/features.h5
 dcrun 1 run --set run.workdir=sp --set run.stages=" kmeans , knn,," >sp.txt 2>&1 || { cat sp.txt; fail "run.stages with spaces"; }
 [[ -e sp/kmeans.h5 && -e sp/knn.h5 ]] || { cat sp.txt; fail "run.stages with spaces: no outputs"; }
+# The saved config repeats the job in another workdir: the paths the run
+# set are comments in it (they were refused as set by hand).
+mkdir -p sp2 && cp ok.h5 sp2/features.h5
+dcrun 1 run --config sp/config.resolved.yaml --set run.workdir=sp2 >sp2.txt 2>&1 ||
+  { cat sp2.txt; fail "config.resolved.yaml reused for another workdir"; }
+$PY -c 'import h5py, numpy as np, sys; a, b = (h5py.File(f"{d}/kmeans.h5", "r")["assign"][:] for d in ("sp", "sp2")); sys.exit(not np.array_equal(a, b))' ||
+  fail "config.resolved.yaml reused: other clusters"
 # A stage whose input no stage before it makes (scan without knn) failed
 # only after k-means had run; now before any stage, naming the file.
 mkdir -p noknn && cp ok.h5 noknn/features.h5
