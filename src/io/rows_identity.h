@@ -37,6 +37,8 @@ void write_rows_identity(H5Writer& w, const RowsIdentity& id);
 /// or an edit). A file with neither (labels only) is not judged. One process.
 /// `why`: what the mismatch means to the caller, ending the message.
 void require_same_rows(const std::string& pred, const std::string& features, const std::string& who,
-                       const std::string& why = "their rows are other images");
+                       const std::string& why = "its rows need not be these rows: other images, the same images in another "
+                                                "order, or other features of them; run it again on these features, "
+                                                "or pass the features it was made from");
 
 }  // namespace distclust
