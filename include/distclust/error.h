@@ -17,6 +17,14 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+/// A rank's failure that only echoes another's ("run failed on rank 0",
+/// run_on_root): when every rank fails, rank 0 prints the cause, and this
+/// line (which sorted before it) not at all.
+class EchoError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// "rank R on HOST" for messages; works before and without MPI_Init.
 std::string where();
 

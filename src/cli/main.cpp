@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
                   "): a buffer did not fit in this rank's memory; lower the batch or block sizes, use more "
                   "ranks or nodes, or give each rank more memory"
             : std::string(e.what());
-    if (size <= 1 || !distclust::all_ranks_failed(what, 1.0)) {
+    const bool echo = dynamic_cast<const distclust::EchoError*>(&e) != nullptr;
+    if (size <= 1 || !distclust::all_ranks_failed(what, 1.0, echo)) {
       distclust::log::error(what);
       if (size > 1) {
         std::fflush(stdout);

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -18,7 +19,7 @@ void init_error_agreement() {
   if (g_control == MPI_COMM_NULL) MPI_Comm_dup(MPI_COMM_WORLD, &g_control);
 }
 
-bool all_ranks_failed(const std::string& msg, double seconds) {
+bool all_ranks_failed(const std::string& text, double seconds, bool echo) {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (g_control == MPI_COMM_NULL || finalized) return false;
@@ -35,6 +36,7 @@ bool all_ranks_failed(const std::string& msg, double seconds) {
   int rank = 0, size = 1;
   MPI_Comm_rank(g_control, &rank);
   MPI_Comm_size(g_control, &size);
+  const std::string msg = (echo ? "e" : "c") + text;  // first byte: echo or cause
   const int len = int(msg.size());
   std::vector<int> lens(static_cast<size_t>(size)), offs(static_cast<size_t>(size));
   MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, g_control);
@@ -45,9 +47,17 @@ bool all_ranks_failed(const std::string& msg, double seconds) {
   if (rank == 0) {
     std::map<std::string, std::vector<int>> by_msg;  // message -> ranks
     for (int r = 0; r < size; ++r) by_msg[std::string(&all[size_t(offs[size_t(r)])], size_t(lens[size_t(r)]))].push_back(r);
-    for (const auto& [m, ranks] : by_msg) {
+    // Echoes go when a rank said the cause; the rest in rank order (the
+    // map's order put "run failed on rank 0" before rank 0's cause).
+    bool any_cause = false;
+    for (const auto& entry : by_msg) any_cause |= entry.first[0] == 'c';
+    std::vector<std::pair<std::string, std::vector<int>>> said;
+    for (auto& [m, ranks] : by_msg)
+      if (!any_cause || m[0] == 'c') said.emplace_back(m.substr(1), ranks);
+    std::sort(said.begin(), said.end(), [](const auto& a, const auto& b) { return a.second[0] < b.second[0]; });
+    for (const auto& [m, ranks] : said) {
       std::string who;
-      if (by_msg.size() > 1) {  // say which ranks gave which message
+      if (said.size() > 1) {  // say which ranks gave which message
         who = ranks.size() == 1 ? "rank " : "ranks ";
         for (size_t i = 0; i < ranks.size() && i < 8; ++i) who += fmt(i ? "," : "", ranks[i]);
         who += ranks.size() > 8 ? fmt(",... (", ranks.size(), "): ") : std::string(": ");

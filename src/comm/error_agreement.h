@@ -20,6 +20,8 @@ void init_error_agreement();
 /// printed each distinct one once (with the ranks that gave it when they
 /// differ); the caller exits without MPI_Abort. false (some rank is still
 /// working, or MPI is not running): the caller prints `msg` and aborts.
-bool all_ranks_failed(const std::string& msg, double seconds);
+/// `echo`: msg only repeats another rank's failure (EchoError); printed
+/// only when no rank gave a cause. Messages print in order of their first rank.
+bool all_ranks_failed(const std::string& msg, double seconds, bool echo = false);
 
 }  // namespace distclust

@@ -18,7 +18,7 @@ void run_on_root(Communicator& comm, const std::string& what, const std::functio
   comm.broadcast(&ok, sizeof(ok), 0);
   if (ok) return;
   if (comm.rank() == 0) throw Error(err);
-  throw Error(what + " failed on rank 0");
+  throw EchoError(what + " failed on rank 0");
 }
 
 }  // namespace distclust

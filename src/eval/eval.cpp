@@ -128,7 +128,7 @@ std::string run_eval(const EvalParams& p, Communicator& comm, const std::string&
   comm.broadcast(&ok, sizeof(ok), 0);
   if (!ok) {
     if (comm.rank() == 0) throw Error(err);
-    throw Error("eval failed on rank 0");
+    throw EchoError("eval failed on rank 0");
   }
   return json;
 }

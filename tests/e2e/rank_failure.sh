@@ -27,6 +27,14 @@ for np in 2 3; do
   ! grep -Eq "MPI_ABORT|mpirun detected|Primary job" cfg2.txt || { cat cfg2.txt; fail "$np ranks via distclust-mpirun: an mpirun banner"; }
 done
 pass "config errors: one line from rank 0, no abort banner"
+# A failure on rank 0 alone (run_on_root: creating the workdir) fails the
+# others with "run failed on rank 0", which printed before the cause.
+for np in 2 3; do
+  if dcrun $np run --set run.workdir=/proc/nowhere/w --set run.stages=kmeans >root.txt 2>&1; then fail "workdir in /proc accepted"; fi
+  [[ $(grep -c "ERROR" root.txt) == 1 ]] && grep -q "ERROR: run: cannot create workdir /proc/nowhere/w/logs" root.txt ||
+    { cat root.txt; fail "$np ranks: rank 0's failure is not its one error line"; }
+done
+pass "a failure on rank 0 alone: its cause, once, and not the others' echo"
 # A bad value in one rank's rows of an input, found while that rank still has
 # the file open: the collective close must not wait for the others (scan,
 # embed and export --duplicates once hung here on one bad /indices entry).
