@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <vector>
 
 #include "comm/root.h"
@@ -78,8 +79,13 @@ std::string extract_identity(const ExtractParams& p, Communicator& comm) {
   std::string id;
   run_on_root(comm, "reading the image source", [&] {
     std::unique_ptr<ImageSource> src = open_source(source_params(p));
-    id = fmt("source ", src->describe(), " rows ", src->size(), " files ", files_stamp(*src), "; model ",
-             model_fingerprint(p));
+    // The source as an absolute, normal path and the model by its bytes
+    // (source and backbone are not hashed as typed): `imgs`, `./imgs/` and
+    // `/abs/imgs` are one input, and differed in every output's hash.
+    std::filesystem::path where = (std::filesystem::current_path() / p.source).lexically_normal();
+    if (!where.has_filename() && where != where.root_path()) where = where.parent_path();  // "imgs/"
+    id = fmt("source ", src->kind(), " ", where.string(), ": ", src->class_names().size(), " classes, rows ", src->size(),
+             " files ", files_stamp(*src), "; model ", model_fingerprint(p));
     // The projection applied is an input: its file's identity (its config
     // hash, or size and mtime) stands for it, as a model's bytes do.
     if (!p.pca_from.empty()) id += "; pca_from " + file_identity(p.pca_from);
@@ -116,7 +122,8 @@ const StageDef<ExtractParams>& extract_stage() {
       {"extract"},
       "Images -> features.h5: a TorchScript backbone (+ JSON sidecar) or 'pixels', optional PCA, sharded by rank",
       "features.h5",
-      {"out", "pca_from", "decode_threads", "torch_threads", "queue_batches", "resume", "progress_seconds", "force"},
+      {"out", "source", "backbone", "pca_from", "decode_threads", "torch_threads", "queue_batches", "resume",
+       "progress_seconds", "force"},
       [](ExtractParams& p, const RunLayout& w) {
         if (w.has("synth_images")) {
           // Wired only when synth_images comes first; after extract it was

@@ -125,3 +125,29 @@ if command -v strace >/dev/null; then
 else
   echo "SKIP (case 6): no strace to hold assign between reading its models and writing"
 fi
+
+# The same images and model, spelled otherwise (relative, ./x/, absolute,
+# a trailing slash), are one input: each spelling had its own config_hash,
+# so eval refused identical rows and `run` extracted everything again.
+hashes=()
+for src in imgs ./imgs/ "$PWD/imgs" "../$(basename "$PWD")/imgs/"; do
+  dcrun 1 extract --source "$src" --backbone pixels --pixels-size 8 --progress-seconds 0 --out sp.h5 --force >sp.txt 2>&1 ||
+    { cat sp.txt; fail "extract --source $src"; }
+  hashes+=("$($PY -c "import h5py; print(h5py.File('sp.h5','r').attrs['config_hash'])")")
+  [[ $src == imgs ]] && { cp sp.h5 sp_first.h5; dcrun 1 kmeans --features sp.h5 --k 3 --out spk.h5 >/dev/null; }
+done
+[[ $(printf '%s\n' "${hashes[@]}" | sort -u | wc -l) == 1 ]] || fail "one source spelled 4 ways: hashes ${hashes[*]}"
+dcrun 1 eval --pred spk.h5 --labels sp.h5 >spe.txt 2>&1 || { cat spe.txt; fail "eval refused the same rows, spelled otherwise"; }
+pass "one image folder spelled 4 ways: one config_hash, eval pairs the files"
+MODEL="$DC_SOURCE/../shared/models/cifar10-resnet20.pt"
+if [[ -f $MODEL ]]; then  # the model by its bytes, not by how its path is typed
+  mkdir -p spell && cp "$MODEL" spell/m.pt && cp "${MODEL%.pt}.json" spell/m.json
+  for m in spell/m.pt "$PWD/spell/./m.pt"; do
+    dcrun 1 extract --source imgs --backbone "$m" --progress-seconds 0 --out bb.h5 --force >bb.txt 2>&1 ||
+      { cat bb.txt; fail "extract --backbone $m"; }
+    $PY -c "import h5py; print(h5py.File('bb.h5','r').attrs['config_hash'])" >>bb_hashes.txt
+  done
+  [[ $(sort -u bb_hashes.txt | wc -l) == 1 ]] || { cat bb_hashes.txt; fail "one model spelled 2 ways: 2 hashes"; }
+  pass "one model spelled 2 ways: one config_hash"
+fi
+
