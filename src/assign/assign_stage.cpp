@@ -41,8 +41,13 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
   // from every file and folder read.
   const std::string extracted = p.source.empty() ? "" : in.new_features;
   for (const std::string& out : {p.out, in.csv, extracted}) {
+    // The option to change, as the user gave it (the CSV defaults to OUT with .csv).
+    const std::string flag = out == p.out               ? "--out"
+                             : out != in.csv            ? "--features-out"
+                             : p.csv.empty()            ? "--csv (default: --out with .csv)"
+                                                        : "--csv";
     require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn,
-                        out == extracted ? std::string() : in.new_features});
+                        out == extracted ? std::string() : in.new_features}, flag);
     require_not_over(out, p.source);  // a file inside the images folder replaces nothing
   }
   for (const std::string& out : {in.csv, extracted})

@@ -54,7 +54,7 @@ bool within(const fs::path& a, const fs::path& b) {
 
 }  // namespace
 
-void require_apart(const std::string& out, const std::vector<std::string>& inputs) {
+void require_apart(const std::string& out, const std::vector<std::string>& inputs, const std::string& flag) {
   if (out.empty()) return;  // no output file (eval printing its scores only)
   std::error_code ec;
   const fs::path o = fs::weakly_canonical(fs::absolute(out), ec);
@@ -73,9 +73,9 @@ void require_apart(const std::string& out, const std::vector<std::string>& input
     if (ec) continue;
     const char* how = o == i ? "is" : within(o, i) ? "contains" : within(i, o) && fs::is_directory(i, ec) ? "lies inside" : nullptr;
     require(how == nullptr, "output ", out, " ", how, " the input ", in,
-            ": writing it would replace or delete that input; choose another --out");
+            ": writing it would replace or delete that input; choose another ", flag);
     require(t.empty() || !within(t, i), "output ", out, " is staged in ", t.string(),
-            ", which would replace the input ", in, ": choose another --out");
+            ", which would replace the input ", in, ": choose another ", flag);
   }
 }
 

@@ -11,7 +11,8 @@ namespace distclust {
 /// `inputs` (files or folders; "" ignored): committing with --force deletes
 /// what it replaces, and that must never be an input. Paths are compared as
 /// the file system resolves them (symlinks, "..").
-void require_apart(const std::string& out, const std::vector<std::string>& inputs);
+/// `flag`: the option that named `out`, which the message tells to change.
+void require_apart(const std::string& out, const std::vector<std::string>& inputs, const std::string& flag = "--out");
 
 /// Throws when the output `out` is or contains the folder `folder` ("" ignored):
 /// writing it would replace that folder. An output inside it replaces nothing

@@ -51,7 +51,8 @@ void require_not_special(const std::string& stage, const std::string& out) {
           ", which an output would replace (outputs are renamed into place), --force or not: choose another name");
 }
 
-void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm) {
+void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm,
+                         const std::string& flag) {
   if (out.empty() || out == "-") return;
   run_on_root(comm, stage + " output check", [&] {
     std::error_code ec;
@@ -59,7 +60,7 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
     require_not_special(stage, out);
     if (force) return;
     require(written_by_distclust(out), stage, ": ", out,
-            " exists and is not a distclust output: pass --force to replace it, or choose another --out");
+            " exists and is not a distclust output: pass --force to replace it, or choose another ", flag);
   });
 }
 

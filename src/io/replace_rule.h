@@ -26,7 +26,9 @@ void require_not_special(const std::string& stage, const std::string& out);
 /// Throws, naming `stage`, `out` and --force, when `out` exists, is not a
 /// distclust output and !force; and, --force or not, when it is a device,
 /// FIFO or socket (require_not_special). Checked on rank 0 (collective).
-void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm);
+/// `flag`: the option that named `out` (assign's --features-out).
+void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm,
+                         const std::string& flag = "--out");
 
 /// Throws when `out` is a directory: a file output there was first refused
 /// by the rule above ("pass --force"), then, with --force, as a directory.

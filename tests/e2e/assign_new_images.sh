@@ -147,8 +147,13 @@ cmp <($PY -c "import h5py; print(list(h5py.File('elsewhere/e.h5')['assign'][:]))
 (cd new && dcrun 1 assign --run ../w --source . --backbone ../m.pt --out here.h5 >here.txt 2>&1) || { cat new/here.txt; fail "assign --source ."; }
 [[ -s new/here.csv && -s new/here.features.h5 ]] || fail "assign --source . wrote no CSV or features"
 md5=$(md5sum <w/kmeans.h5)
-expect_refusal "--features-out over the run's model" "output w/kmeans.h5 is the input w/kmeans.h5" \
+expect_refusal "--features-out over the run's model" \
+  "output w/kmeans.h5 is the input w/kmeans.h5: writing it would replace or delete that input; choose another --features-out" \
   --source new --features-out w/kmeans.h5
+# The message names the option to change (it said --out for each).
+expect_refusal "--csv over the run's features" \
+  "output w/features.h5 is the input w/features.h5: writing it would replace or delete that input; choose another --csv" \
+  --features new.features.h5 --csv w/features.h5
 [[ $(md5sum <w/kmeans.h5) == "$md5" ]] || fail "--features-out replaced w/kmeans.h5"
 # The same model bytes with an edited sidecar (another mean): other features,
 # refused before the images are extracted (it was after, by the features check).
