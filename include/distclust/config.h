@@ -80,6 +80,15 @@ bool set_field(P& params, const std::string& section, const std::string& key, co
   return found;
 }
 
+/// A list given to a key that takes one number, where the section has a key
+/// for the list: kmeans.k 5,10,20 (or 5:50:5) sets kmeans.sweep, as a flag,
+/// a --set or the YAML (only --k took it, and `k: 5,10` was "not an integer").
+inline std::string list_key(const std::string& section, const std::string& key, const std::string& value) {
+  const bool list = value.find_first_of(",:") != std::string::npos;
+  if (list && section == "kmeans" && key == "k") return "sweep";
+  return key;
+}
+
 /// Field names of params, in declaration order.
 template <class P>
 std::vector<std::string> field_names(P& params) {
@@ -121,7 +130,7 @@ class Config {
       bool known = true;
       try {
         std::string text = scalar_text(kv.second, section + "." + key);
-        known = set_field(params, section, key, text);
+        known = set_field(params, section, list_key(section, key, text), text);
       } catch (const Error& e) {
         // Name where the value came from: a bad value in a stored config
         // (an input's `params`) read as a key the user never set.
@@ -137,7 +146,8 @@ class Config {
   void apply_overrides(const std::string& section, P& params) const {
     for (const auto& o : overrides_) {
       if (o.section != section) continue;
-      if (!set_field(params, section, o.key, o.value)) unknown_key(section, o.key, field_names(params));
+      if (!set_field(params, section, list_key(section, o.key, o.value), o.value))
+        unknown_key(section, o.key, field_names(params));
     }
   }
 

@@ -80,13 +80,6 @@ class ParamFlags {
     return s;
   }
   static std::string section_title(const std::string& s) { return "Options (" + s + ":)"; }
-  /// A list given to a flag that takes one number, where the section has a
-  /// key for the list: `kmeans --k 5,10,20` (or 5:50:5) sets kmeans.sweep.
-  static std::string list_key(const std::string& section, const std::string& key, const std::string& value) {
-    const bool list = value.find_first_of(",:") != std::string::npos;
-    if (list && section == "kmeans" && key == "k") return "sweep";
-    return key;
-  }
   /// --help's type of a field: INT, FLOAT, PATH (files and folders), TEXT,
   /// FLOATS (a list: 1,2,3); FLOAT too for an optional number kept as text.
   template <class T>

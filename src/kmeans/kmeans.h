@@ -46,7 +46,7 @@ struct KMeansParams {
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5");
     v("out", out, "output kmeans.h5");
-    v("k", k, "number of clusters");
+    v("k", k, "number of clusters (a list 5,10,20 or range 5:50:5 is kmeans.sweep)");
     v("iters", iters, "maximum Lloyd iterations per restart");
     v("init", init, "initialisation: kmeans++|random|kmeans-parallel");
     v("spherical", spherical, "cosine k-means (normalised rows and centroids)");

@@ -32,6 +32,14 @@ for np_ in (2, 3):
         assert np.array_equal(f[name][:], g[name][:]), f"/{name} differs between 1 and {np_} ranks"
 print(f"silhouette at K=5: {ours:.6f} (sklearn {ref:.6f}); identical for 1, 2, 3 ranks")
 PY
+# A list as kmeans.k in --set and in the YAML is a sweep, as --k takes it
+# (both were "'3:5' is not an integer").
+printf 'kmeans:\n  k: 3,4,5\n' >ks.yaml
+dcrun 1 kmeans --features f.h5 --set kmeans.k=3:5 --out kset.h5 >kset.txt 2>&1 || { cat kset.txt; fail "--set kmeans.k=3:5"; }
+dcrun 1 kmeans --features f.h5 --config ks.yaml --out kyaml.h5 >kyaml.txt 2>&1 || { cat kyaml.txt; fail "k: 3,4,5 in the YAML"; }
+for f in kset.h5 kyaml.h5; do
+  [[ $($PY -c "import h5py; print(list(h5py.File('$f','r')['sweep_k'][:]))") == "[3, 4, 5]" ]] || fail "$f: not a sweep of 3,4,5"
+done
 # A K given beside a sweep was dropped without a word.
 dcrun 1 kmeans --features f.h5 --k 4 --sweep 3:5 --out both.h5 >both.txt 2>&1 || { cat both.txt; fail "--k beside --sweep"; }
 grep -q "kmeans.k=4 is ignored: kmeans.sweep 3:5 chooses K" both.txt || { cat both.txt; fail "--k beside --sweep not said"; }
