@@ -201,7 +201,11 @@ void write_assignments(const ExportParams& p, const Clustering& cl, const Staged
               " (missing or unreadable files); they are in the CSV only");
   log::info("export: ", s.rows, " rows in assignments.csv (", s.invalid, " invalid), ",
             folders ? fmt(s.linked, " images ", p.copy ? "copied" : "linked", " into ", s.clusters, " cluster folders")
-                    : std::string(cl.has_paths ? "no folders (--no-folders)" : "no folders (/ids holds no paths)"));
+                    : std::string(cl.has_paths ? "no folders (--no-folders)" : "no folders (/ids holds no paths)"),
+            folders && s.no_path ? fmt("; ", s.no_path,
+                                       " rows are records in an HDF5 array or CIFAR batch (ids FILE:INDEX) or have no "
+                                       "path, not image files: in the CSV only")
+                                 : std::string());
 }
 
 ExportSummary write_export(const ExportParams& p, const Clustering& cl, const NearDuplicates* dups,

@@ -263,7 +263,9 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
   // Files to read: none for a row without a path or with an array-row id.
   std::vector<std::string> files(ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
-    if (!ids[i].empty() && !is_array_row_id(ids[i])) {
+    if (is_array_row_id(ids[i])) {
+      ++m.thumbs_records;
+    } else if (!ids[i].empty()) {
       files[i] = resolve_image_path(ids[i], p.image_root);
       image_dirs.insert(fs::path(files[i]).parent_path().string());
     }
@@ -452,7 +454,11 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::string out_index = (fs::path(dir.out()) / "index.html").string();
   log::info("report: wrote ", out_index, ": ", m.clusters.size(), " clusters, ", m.thumbs_written, " thumbnails, ",
-            m.thumbs_failed, " unreadable, ", secs, " s");
+            m.thumbs_failed, " unreadable, ", secs, " s",
+            m.thumbs_records ? fmt("; ", m.thumbs_records,
+                                   " rows shown are records in an HDF5 array or CIFAR batch (ids FILE:INDEX), not "
+                                   "image files: no thumbnails for them")
+                             : std::string());
   return out_index;
 }
 

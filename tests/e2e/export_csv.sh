@@ -123,3 +123,22 @@ grep -q "not committed" late.log && { cat late.log; fail "said not committed aft
 $DC export --features f.h5 --pred km.h5 --out ex >/dev/null 2>&1 || fail "the rerun after a late stop"
 [[ ! -e ex.tmp ]] || fail "the old copy was not removed by the rerun"
 pass "export CSV, links, copies, ranks, --force, a stop after the commit"
+
+# Rows that are records in an HDF5 array (ids FILE:INDEX) have no file to
+# link or show: export said "0 images linked into 0 cluster folders" and the
+# report "0 thumbnails" without a word on why.
+$PY -c "
+import h5py, numpy as np
+r = np.random.default_rng(0)
+with h5py.File('arr.h5', 'w') as f:
+    f['images'] = r.integers(0, 255, (30, 12, 12, 3), dtype=np.uint8); f['labels'] = np.repeat(np.arange(3), 10)"
+dcrun 1 extract --source arr.h5 --backbone pixels --pixels-size 8 --out arrf.h5 >/dev/null
+dcrun 1 kmeans --features arrf.h5 --k 3 --out arrk.h5 >/dev/null
+dcrun 1 export --features arrf.h5 --pred arrk.h5 --out arrex >arrex.txt 2>&1 || { cat arrex.txt; fail "export of HDF5 records"; }
+grep -q "30 rows are records in an HDF5 array or CIFAR batch (ids FILE:INDEX) or have no path, not image files: in the CSV only" arrex.txt ||
+  { cat arrex.txt; fail "export of HDF5 records: why no folders is not said"; }
+grep -q ",$PWD/arr.h5:7," arrex/assignments.csv || fail "export of HDF5 records: FILE:INDEX not in the CSV"
+dcrun 1 report --features arrf.h5 --pred arrk.h5 --out arrrep >arrrep.txt 2>&1 || { cat arrrep.txt; fail "report of HDF5 records"; }
+grep -q "rows shown are records in an HDF5 array or CIFAR batch (ids FILE:INDEX), not image files: no thumbnails" arrrep.txt ||
+  { cat arrrep.txt; fail "report of HDF5 records: why no thumbnails is not said"; }
+pass "HDF5 records: export and report say why there are no folders or thumbnails"
