@@ -177,7 +177,7 @@ class CifarSource : public ImageSource {
     n_ += size / record;
     const int64_t official = named10 ? 10000 : name == "train.bin" ? 50000 : name == "test.bin" ? 10000 : 0;
     if (official && size / record != official)
-      log::warn("cifar source: ", file, " holds ", size / record, " records; the official file holds ", official,
+      log::warn_once("cifar source: ", file, " holds ", size / record, " records; the official file holds ", official,
                 " (a subset, or truncated?)");
 
     // Labels: one pass over the file in large blocks.

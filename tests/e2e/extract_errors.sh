@@ -171,3 +171,19 @@ assert a.attrs["pca_sample_rows"] == 2, a.attrs["pca_sample_rows"]
 assert np.array_equal(a["features"][:], b["features"][:]), "1 and 3 ranks differ"
 PY
 pass "pca_sample 2: 2 rows drawn, the same on 1 and 3 ranks"
+
+# A CIFAR batch smaller than the official file: said once, on 1 and 2 ranks
+# (the source is opened for the config hash and again for the work, and on
+# every rank: the line came 2 and 4 times).
+mkdir -p cifarbin
+$PY -c "
+import numpy as np
+r = np.random.default_rng(0); rec = np.zeros((20, 3073), np.uint8)
+rec[:, 0] = np.arange(20) % 10; rec[:, 1:] = r.integers(0, 255, (20, 3072))
+rec.tofile('cifarbin/test_batch.bin')"
+for np in 1 2; do
+  dcrun $np extract --source cifarbin --backbone pixels --pixels-size 8 --out cb$np.h5 >cb.txt 2>&1 || { cat cb.txt; fail "CIFAR subset, $np ranks"; }
+  [[ $(grep -c "test_batch.bin holds 20 records; the official file holds 10000" cb.txt) == 1 ]] ||
+    { cat cb.txt; fail "CIFAR subset, $np ranks: not said exactly once"; }
+done
+pass "a CIFAR batch subset: said once on 1 and 2 ranks"
