@@ -289,6 +289,7 @@ std::unordered_map<int64_t, Tile> make_tiles(ReportModel& m, const ReportParams&
     } else if (!files[i].empty()) {
       t.problem = thumbs[i].reason;
       ++m.thumbs_failed;
+      if (fs::path(ids[i]).is_relative() && !fs::exists(files[i], ec)) ++m.thumbs_relative_missing;
       if (m.failures.size() < 20) m.failures.push_back(fmt("row ", row, ": ", ids[i], ": ", t.problem));
     }
     tiles.emplace(row, std::move(t));
@@ -450,7 +451,13 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   dir.commit(hash);
   if (m.thumbs_failed)
     log::warn("report: ", m.thumbs_failed, " of ", m.thumbs_written + m.thumbs_failed,
-              " images could not be read (placeholders shown), e.g. ", m.failures.front());
+              " images could not be read (placeholders shown), e.g. ", m.failures.front(),
+              // export refuses these with this advice; the report is still worth having
+              m.thumbs_relative_missing
+                  ? fmt("; ", m.thumbs_relative_missing, " are relative paths not found under ",
+                        p.image_root.empty() ? std::string("the current folder") : p.image_root,
+                        ": pass --image-root, the folder extract ran in")
+                  : std::string());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::string out_index = (fs::path(dir.out()) / "index.html").string();
   log::info("report: wrote ", out_index, ": ", m.clusters.size(), " clusters, ", m.thumbs_written, " thumbnails, ",

@@ -114,6 +114,7 @@ struct ReportModel {
   ExportLinks exported;
   bool lazy = false;  ///< many thumbnails: let the browser load them on scroll
   int64_t thumbs_written = 0, thumbs_failed = 0;
+  int64_t thumbs_relative_missing = 0;  ///< of thumbs_failed: a relative id with no file under --image-root
   int64_t thumbs_records = 0;  ///< shown rows that are records in an HDF5 array / CIFAR batch (FILE:INDEX): no file
   std::vector<std::string> failures;  ///< a few "row R: PATH: reason" lines
   std::string gallery_note;           ///< e.g. that the thumbnail budget reduced galleries

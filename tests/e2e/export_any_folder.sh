@@ -30,6 +30,10 @@ grep -q "/b/imgs/.*: No such file or directory): relative" b/out2.txt || { cat b
 [[ ! -e b/exp2 ]] || fail "an empty export was written"
 (cd b && dcrun 1 export --features ../a/f.h5 --pred ../a/km.h5 --image-root ../a --out exp3 >/dev/null) || fail "--image-root did not resolve them"
 [[ $(find b/exp3/clusters -type l | wc -l) == 12 ]] || fail "--image-root: not every image linked"
+# The report still writes (placeholders), but says why and what to pass.
+(cd b && dcrun 1 report --features ../a/f.h5 --pred ../a/km.h5 --out rep >rep.txt 2>&1) || { cat b/rep.txt; fail "report of relative ids"; }
+grep -q "12 are relative paths not found under the current folder: pass --image-root" b/rep.txt ||
+  { cat b/rep.txt; fail "report of unresolved relative ids: --image-root not advised"; }
 # A path the system cannot take (over PATH_MAX) says the system's reason:
 # it read as "not a readable file" and --image-root could not help.
 $PY -c "
