@@ -57,7 +57,7 @@ struct AssignParams {
   std::string csv = "";           ///< CSV output ('' = OUT with .csv)
   std::string features_out = "";  ///< with --source: the new features ('' = OUT with .features.h5)
   std::string backbone = "";      ///< with --source: the run's model file where it is now ('' = the path the run recorded)
-  bool force = false;             ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;             ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
 
   template <class V>
   void visit(V& v) {
@@ -73,7 +73,7 @@ struct AssignParams {
     v("csv", csv, "output CSV ('' = OUT with .csv)");
     v("features_out", features_out, "with --source: where the new features go ('' = OUT with .features.h5)");
     v("backbone", backbone, "with --source: the run's model file where it is now ('' = the path the run recorded)");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   /// Throws Error naming the bad value.
   void validate() const;

@@ -212,7 +212,7 @@ void extract_new_rows(const AssignParams& p, const Inputs& in, Communicator& com
     return;
   }
   OutputLock lock(OutputLock::path_for(ep.out), "output " + ep.out, comm);
-  require_replaceable("assign", ep.out, p.force, comm, "--features-out");
+  require_replaceable("assign", ep.out, p.force, comm, "--features-out", "features");
   if (comm.rank() == 0)
     log::info("assign: extracting ", p.source, " as the run extracted ", in.reference, " (backbone ", ep.backbone, ")");
   run_extract(ep, comm, load_torchscript_backbone, cfg);

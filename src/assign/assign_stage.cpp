@@ -25,6 +25,28 @@ void AssignParams::validate() const {
           " is given without --source (it names the model that extracts new images)");
 }
 
+namespace {
+
+/// Every file written (the features extracted from --source too) apart from
+/// every file and folder read. The stage's precheck: before the overwrite
+/// rule, which would otherwise advise --force for what --force cannot lift.
+void refuse_outputs_over_inputs(const AssignParams& p) {
+  const assign::Inputs in = assign::resolve_inputs(p);
+  const std::string extracted = p.source.empty() ? "" : in.new_features;
+  for (const std::string& out : {p.out, in.csv, extracted}) {
+    // The option to change, as the user gave it (the CSV defaults to OUT with .csv).
+    const std::string flag = out == p.out               ? "--out"
+                             : out != in.csv            ? "--features-out"
+                             : p.csv.empty()            ? "--csv (default: --out with .csv)"
+                                                        : "--csv";
+    require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn,
+                        out == extracted ? std::string() : in.new_features}, flag);
+    require_not_over(out, p.source);  // a file inside the images folder replaces nothing
+  }
+}
+
+}  // namespace
+
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
   p.validate();
   const assign::Inputs in = assign::resolve_inputs(p);
@@ -37,19 +59,7 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
   // extracts from --source are its own output, not watched.
   const InputWatch watch({in.reference, in.kmeans, in.scan, in.gmm, in.knn, p.source.empty() ? in.new_features : ""},
                          comm);
-  // Every file written (the features extracted from --source too) apart
-  // from every file and folder read.
   const std::string extracted = p.source.empty() ? "" : in.new_features;
-  for (const std::string& out : {p.out, in.csv, extracted}) {
-    // The option to change, as the user gave it (the CSV defaults to OUT with .csv).
-    const std::string flag = out == p.out               ? "--out"
-                             : out != in.csv            ? "--features-out"
-                             : p.csv.empty()            ? "--csv (default: --out with .csv)"
-                                                        : "--csv";
-    require_apart(out, {in.reference, in.kmeans, in.scan, in.gmm, in.knn,
-                        out == extracted ? std::string() : in.new_features}, flag);
-    require_not_over(out, p.source);  // a file inside the images folder replaces nothing
-  }
   for (const std::string& out : {in.csv, extracted})
     if (!out.empty()) OutputLock::require_no_run_in(out, comm);
   // As the file system resolves them: --csv ./t/n.h5 beside --out t/n.h5
@@ -144,7 +154,7 @@ const StageDef<AssignParams>& assign_stage() {
                                  s.gate_proposed ? fmt(", gate kept ", s.gate_kept, " of ", s.gate_proposed, " moves")
                                                  : std::string())}};
       },
-      /*precheck=*/nullptr,
+      /*precheck=*/[](const AssignParams& p, Communicator&) { refuse_outputs_over_inputs(p); },
       /*compute_hashed=*/true};
   return def;
 }

@@ -40,7 +40,7 @@ struct EmbedParams {
   int negative_sample_rate = 5;   ///< negative samples per sampled edge
   int64_t seed = 1;               ///< seed of the negative samples and the init noise
   int checkpoint_every = 10;      ///< epochs between checkpoints (0 = no checkpoint)
-  bool force = false;             ///< replace an existing --out that distclust did not write
+  bool force = false;             ///< replace an existing --out that distclust did not write, or that another command wrote
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5 (PCA initialisation; /labels, /valid, /ids carried over)");
     v("knn", knn, "input knn.h5 built from those features (cosine or l2)");
@@ -53,7 +53,7 @@ struct EmbedParams {
     v("negative_sample_rate", negative_sample_rate, "negative samples per sampled edge");
     v("seed", seed, "seed of negative samples and init noise (draws keyed by seed, epoch, row)");
     v("checkpoint_every", checkpoint_every, "epochs between checkpoints to OUT.ckpt (0 = none)");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
 };

@@ -23,7 +23,7 @@ struct EvalParams {
   /// /assign [N]); scores.json gets "methods": {"NAME": {acc, nmi, ari, ...}}.
   /// A run lists every clustering it makes (RunLayout::clusterings()).
   std::string compare = "";
-  bool force = false;       ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;       ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
   template <class V> void visit(V& v) {
     v("pred", pred, "predictions file with /assign (kmeans.h5, scan.h5)");
     v("labels", labels, "features file with /labels");
@@ -31,7 +31,7 @@ struct EvalParams {
     v("out", out, "write the JSON scores to this file too");
     v("compare", compare,
       "clusterings scored side by side, NAME=FILE,... (scores.json: methods; a run: each clustering it makes)");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
 };

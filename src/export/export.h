@@ -77,7 +77,7 @@ struct ExportParams {
     v("copy", copy, "copy images instead of symlinking them");
     v("folders", folders, "write the per-cluster folders (off: CSV only)");
     v("image_root", image_root, "folder relative image paths are relative to (default: current folder)");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   /// Throws Error naming the bad value.
   void validate() const;

@@ -92,7 +92,7 @@ struct ExtractParams {
   int64_t max_file_bytes = int64_t(256) << 20;  ///< larger files are not read (invalid rows)
   int64_t seed = 1;                   ///< keys the PCA sample: (seed, global row)
   bool resume = true;                 ///< continue from OUT.tmp when it was made with the same settings
-  bool force = false;                 ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;                 ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
   double progress_seconds = -1;       ///< rank 0 progress line interval (0 = none; -1 = DISTCLUST_PROGRESS_SECONDS, else 10)
 
   template <class V>
@@ -129,7 +129,7 @@ struct ExtractParams {
     v("max_file_bytes", max_file_bytes, "refuse files larger than this");
     v("seed", seed, "seed of the PCA sample");
     v("resume", resume, "resume from OUT.tmp when made with the same settings");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
     v("progress_seconds", progress_seconds, "seconds between progress lines (0 = none; -1 = $DISTCLUST_PROGRESS_SECONDS or 10)");
   }
   /// Throws Error naming the bad field and value.

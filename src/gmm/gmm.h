@@ -37,7 +37,7 @@ struct GMMParams {
   int init_iters = 10;            ///< Lloyd iterations of the k-means initialisation (0: nearest init centroid only)
   std::string init_centroids = "";  ///< initialise from these centroids (a kmeans.h5 /centroids [k x D]) instead of k-means++
   bool checkpoint = true;         ///< save state to OUT.ckpt after each iteration and resume from it
-  bool force = false;             ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;             ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
 
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5 (low-dimensional, e.g. an embedding)");
@@ -52,7 +52,7 @@ struct GMMParams {
     v("init_iters", init_iters, "Lloyd iterations of the k-means initialisation (0 = nearest initial centroid)");
     v("init_centroids", init_centroids, "initialise from a kmeans.h5's /centroids (k x D) instead of k-means++");
     v("checkpoint", checkpoint, "checkpoint each iteration to OUT.ckpt and resume from it");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
 };

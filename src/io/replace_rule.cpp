@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "comm/local_comm.h"
 #include "comm/root.h"
 #include "distclust/error.h"
+#include "io/h5store.h"
 #include "io/output_identity.h"
 
 namespace distclust {
@@ -51,8 +53,29 @@ void require_not_special(const std::string& stage, const std::string& out) {
           ", which an output would replace (outputs are renamed into place), --force or not: choose another name");
 }
 
+std::string output_kind(const std::string& path) {
+  if (!file_starts_with(path, std::string("\x89HDF\r\n\x1a\n", 8))) return "";
+  try {
+    LocalCommunicator self;
+    H5Reader r(path, self);
+    if (r.has_attr("stage")) return r.attr_string("stage");
+    return r.has("/features") ? "features" : "";
+  } catch (const Error&) {
+    return "";  // unreadable: the rule's other checks decide
+  }
+}
+
+namespace {
+/// The kind of output a command writes (output_kind's names).
+std::string kind_written_by(const std::string& stage) {
+  for (const char* f : {"extract", "bench extract", "synth features", "synth_features"})
+    if (stage == f) return "features";
+  return stage;
+}
+}  // namespace
+
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm,
-                         const std::string& flag) {
+                         const std::string& flag, const std::string& kind) {
   if (out.empty() || out == "-") return;
   run_on_root(comm, stage + " output check", [&] {
     std::error_code ec;
@@ -61,6 +84,12 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
     if (force) return;
     require(written_by_distclust(out), stage, ": ", out,
             " exists and is not a distclust output: pass --force to replace it, or choose another ", flag);
+    // Ours, but another command's: `kmeans --out features.h5` replaced an
+    // extraction of hours without a word.
+    const std::string have = output_kind(out), want = kind.empty() ? kind_written_by(stage) : kind;
+    require(have.empty() || have == want, stage, ": ", out, " is a distclust ", have,
+            have == "features" ? " file" : " output", ", which ", stage,
+            " does not write: pass --force to replace it, or choose another ", flag);
   });
 }
 

@@ -23,12 +23,20 @@ std::string special_file_kind(const std::string& path);
 /// an output renamed over it would replace it (as root, /dev/null).
 void require_not_special(const std::string& stage, const std::string& out);
 
+/// What kind of distclust output the HDF5 file `path` is: its `stage`
+/// attribute (kmeans, knn, gmm, scan, embed, assign), "features" for a
+/// features file (extract, synth features), "" otherwise (not HDF5, a
+/// folder, a file of another program).
+std::string output_kind(const std::string& path);
+
 /// Throws, naming `stage`, `out` and --force, when `out` exists, is not a
-/// distclust output and !force; and, --force or not, when it is a device,
+/// distclust output and !force; when it is a distclust output of another
+/// kind than `stage` writes (kmeans --out features.h5) and !force; and, --force or not, when it is a device,
 /// FIFO or socket (require_not_special). Checked on rank 0 (collective).
-/// `flag`: the option that named `out` (assign's --features-out).
+/// `flag`: the option that named `out` (assign's --features-out); `kind`:
+/// what the output is (output_kind), "" = from `stage`.
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm,
-                         const std::string& flag = "--out");
+                         const std::string& flag = "--out", const std::string& kind = "");
 
 /// Throws when `out` is a directory: a file output there was first refused
 /// by the rule above ("pass --force"), then, with --force, as a directory.

@@ -41,7 +41,7 @@ struct KMeansParams {
   /// `--k 5,10,20` on the command line sets it.
   std::string sweep = "";
   int64_t sweep_sample = 2000;   ///< rows sampled for each silhouette (cost sample^2 x D)
-  bool force = false;            ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;            ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
 
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5");
@@ -62,7 +62,7 @@ struct KMeansParams {
     v("tile_k", tile_k, "assignment kernel centroids per tile (OpenBLAS; LibTorch kernels size blocks by memory)");
     v("sweep", sweep, "choose K: 5,10,20,50 or A:B[:STEP] (--k takes it too); inertia and sampled silhouette per K");
     v("sweep_sample", sweep_sample, "rows sampled for each silhouette of a sweep");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
 };

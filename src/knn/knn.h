@@ -35,7 +35,7 @@ struct KnnParams {
   int tile_rows = 512;           ///< kernel: queries per thread-local GEMM tile
   int tile_cols = 1024;          ///< kernel: block rows per GEMM tile
   bool checkpoint = true;        ///< exact: save progress after each ring step to OUT.ckpt/ and resume
-  bool force = false;            ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;            ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5");
     v("out", out, "output knn.h5");
@@ -52,7 +52,7 @@ struct KnnParams {
     v("tile_rows", tile_rows, "kernel: queries per GEMM tile (OpenBLAS; LibTorch kernels size blocks by memory)");
     v("tile_cols", tile_cols, "kernel: block rows per GEMM tile (OpenBLAS; LibTorch kernels size blocks by memory)");
     v("checkpoint", checkpoint, "exact: checkpoint each ring step and resume");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
 };

@@ -102,7 +102,7 @@ struct ReportParams {
     v("map", map, "2-D map: an embed.h5 with [N x 2] /features ('' = auto: a run's 2-D embed, else computed on a sample; none = no map)");
     v("embed", embed, "an embed.h5 of these rows, the map when it is 2-D (a run: its embed)");
     v("map_sample", map_sample, "rows the map shows (a keyed sample of the valid rows when there are more)");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   /// Throws Error naming the bad value.
   void validate() const;

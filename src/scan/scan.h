@@ -81,7 +81,7 @@ struct ScanParams {
   std::string neighbour_features = "auto"; ///< auto | replicate | exchange (how neighbour rows reach a rank)
   double memory_budget = 2.0;       ///< GiB per rank for replicated features (auto: replicate when N*D*4 fits)
   bool checkpoint = true;           ///< checkpoint each epoch to OUT.ckpt and resume from it
-  bool force = false;               ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;               ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
 
   template <class V> void visit(V& v) {
     v("features", features, "input features.h5");
@@ -110,7 +110,7 @@ struct ScanParams {
     v("neighbour_features", neighbour_features, "auto|replicate|exchange: how neighbour rows reach each rank");
     v("memory_budget", memory_budget, "GiB per rank allowed for replicating all features (auto mode)");
     v("checkpoint", checkpoint, "checkpoint each epoch to OUT.ckpt and resume from it");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
 };

@@ -17,7 +17,7 @@ struct SynthFeaturesParams {
   int64_t seed = 1;            ///< random seed
   std::string out = "features.h5";  ///< output file
   bool half = false;           ///< store /features as float16
-  bool force = false;          ///< replace an existing --out that distclust did not write (io/replace_rule.h)
+  bool force = false;          ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
   template <class V> void visit(V& v) {
     v("n", n, "number of rows");
     v("d", d, "feature dimension");
@@ -26,7 +26,7 @@ struct SynthFeaturesParams {
     v("seed", seed, "random seed");
     v("out", out, "output features.h5");
     v("half", half, "store features as float16");
-    v("force", force, "replace an existing --out that distclust did not write");
+    v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
 };

@@ -68,6 +68,21 @@ echo '{"n": 300, "d": 4, "k": 20, "ranks": 1}' >old-bench.json
 dcrun 1 bench knn --n 300 --d 4 --json old-bench.json >/dev/null 2>&1 || fail "bench refused its older result file"
 dcrun 1 kmeans --features f.h5 --k 3 --out notes.txt --force >/dev/null || fail "--force did not replace"
 $PY -c "import h5py; h5py.File('notes.txt')['centroids']"
+# Another command's output is ours, but not this command's to replace:
+# kmeans --out over an extraction replaced the features without a word.
+dcrun 1 synth features --n 300 --d 8 --k 3 --out feat2.h5 >/dev/null
+for c in "kmeans|features|kmeans --features f.h5 --k 3" "knn|features|knn --features f.h5 --k 5" \
+         "synth features|kmeans|synth features --n 50 --d 4 --k 2"; do
+  IFS='|' read -r cmd have args <<<"$c"
+  out=$([[ $have == features ]] && echo feat2.h5 || echo km.h5)
+  before=$(md5sum <"$out")
+  if dcrun 1 $args --out "$out" >kind.txt 2>&1; then fail "$cmd replaced $out ($have) without --force"; fi
+  grep -q "$cmd: $out is a distclust $have.*which $cmd does not write: pass --force to replace it" kind.txt ||
+    { cat kind.txt; fail "$cmd over a $have output: unclear refusal"; }
+  [[ $(md5sum <"$out") == "$before" ]] || fail "$cmd changed $out"
+done
+dcrun 1 kmeans --features f.h5 --k 3 --out feat2.h5 --force >/dev/null || fail "kmeans --force over another kind"
+[[ $($PY -c "import h5py; print(h5py.File('feat2.h5','r').attrs['stage'].decode())") == kmeans ]] || fail "--force did not replace"
 pass "overwrite rule: own outputs replaced, others refused without --force"
 # A device, FIFO or socket is never replaced, --force or not: an output
 # renamed over it replaced it with a plain file (as root: /dev/null).
