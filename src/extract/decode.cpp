@@ -117,6 +117,11 @@ DecodeResult decode_image(const uint8_t* data, size_t size, const DecodeParams& 
                         " pixels is over extract.max_pixels = ", p.max_pixels, " (not decoded)"));
     if (h.format == "jpeg" && !jpeg_has_eoi(data, size)) return failed("truncated JPEG (no end-of-image marker)");
     if (h.format == "png" && !png_has_iend(data, size)) return failed("truncated PNG (no IEND chunk)");
+    // Refused before OpenCV, which prints its own "imdecode_(''): can't read
+    // data" line for these and decodes nothing.
+    if (h.float_samples)
+      return failed("TIFF with floating-point samples: OpenCV does not read them as colour images, and they "
+                    "have no fixed range; convert it, e.g. to an 8- or 16-bit PNG");
 
     // IMREAD_COLOR applies EXIF orientation and converts gray/CMYK/alpha to
     // 3 channels; IMREAD_ANYDEPTH keeps 16-bit samples so that we scale them

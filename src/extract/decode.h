@@ -68,6 +68,9 @@ struct ImageHeader {
   std::string format;
   /// Stored width and height in pixels (before EXIF rotation).
   int64_t width = 0, height = 0;
+  /// TIFF: samples are IEEE floats (SampleFormat 3), which OpenCV's colour
+  /// decode refuses, printing its own line on stderr.
+  bool float_samples = false;
 };
 
 /// Reads format and dimensions from the first bytes of an encoded image.

@@ -84,6 +84,14 @@ bool tiff(const uint8_t* d, size_t n, ImageHeader& h, std::string& reason) {
     uint64_t e = ifd + count_bytes + k * entry;
     if (e + entry > n) return fail(reason, "truncated TIFF (directory cut short)");
     uint32_t tag = u16(e), type = u16(e + 2);
+    // SampleFormat (SHORT per sample; all samples alike in practice): the
+    // first value, stored in the entry when it fits there, else at its offset.
+    if (tag == 339 && type == 3) {
+      const uint64_t n_values = big ? u64(e + 4) : u32(e + 4);
+      const uint64_t at = n_values * 2 <= (big ? 8u : 4u) ? e + value_at : (big ? u64(e + value_at) : u32(e + value_at));
+      if (n_values >= 1 && n >= 2 && at <= n - 2) h.float_samples = u16(at) == 3;  // no wrap: at is the file's
+      continue;
+    }
     if (tag != 256 && tag != 257) continue;
     int64_t v;
     if (type == 3) v = u16(e + value_at);       // SHORT
