@@ -82,9 +82,8 @@ std::string extract_identity(const ExtractParams& p, Communicator& comm) {
     // The source as an absolute, normal path and the model by its bytes
     // (source and backbone are not hashed as typed): `imgs`, `./imgs/` and
     // `/abs/imgs` are one input, and differed in every output's hash.
-    std::filesystem::path where = (std::filesystem::current_path() / p.source).lexically_normal();
-    if (!where.has_filename() && where != where.root_path()) where = where.parent_path();  // "imgs/"
-    id = fmt("source ", src->kind(), " ", where.string(), ": ", src->class_names().size(), " classes, rows ", src->size(),
+    const std::string where = absolute_normal_path(p.source, std::filesystem::current_path().string());
+    id = fmt("source ", src->kind(), " ", where, ": ", src->class_names().size(), " classes, rows ", src->size(),
              " files ", files_stamp(*src), "; model ", model_fingerprint(p));
     // The projection applied is an input: its file's identity (its config
     // hash, or size and mtime) stands for it, as a model's bytes do.

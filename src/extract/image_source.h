@@ -75,6 +75,12 @@ struct RawImage {
   cv::Mat pixels;
 };
 
+/// `path` as an absolute path from the current folder, normalised; a ".."
+/// is resolved by the file system (weakly_canonical), since after a
+/// symbolic link it leads to the link target's parent: as text, "a/../imgs"
+/// with a -> x/y named ./imgs, other images than the x/imgs read.
+std::string absolute_normal_path(const std::string& path, const std::string& cwd);
+
 /// An indexed read-only collection of images; see the file comment.
 class ImageSource {
  public:

@@ -74,6 +74,20 @@ std::mutex& hdf5_mutex() {
   return m;
 }
 
+std::string absolute_normal_path(const std::string& path, const std::string& cwd) {
+  const fs::path joined = fs::path(cwd) / path;
+  fs::path n = joined.lexically_normal();
+  for (const auto& part : joined)
+    if (part == "..") {
+      std::error_code ec;
+      const fs::path real = fs::weakly_canonical(joined, ec);
+      if (!ec) n = real;
+      break;
+    }
+  if (!n.has_filename() && n != n.root_path()) n = n.parent_path();  // "imgs/"
+  return n.string();
+}
+
 namespace {
 
 /// A source whose row ids are absolute paths ("FILE:INDEX" with FILE
@@ -82,7 +96,7 @@ namespace {
 class AbsoluteIds final : public ImageSource {
  public:
   explicit AbsoluteIds(std::unique_ptr<ImageSource> in, const std::string& given)
-      : in_(std::move(in)), cwd_(fs::current_path()) {
+      : in_(std::move(in)), cwd_(fs::current_path().string()) {
     path_ = given;
   }
   int64_t size() const override { return in_->size(); }
@@ -101,9 +115,9 @@ class AbsoluteIds final : public ImageSource {
   std::string kind() const override { return in_->kind(); }
 
  private:
-  std::string absolute(const std::string& rel) const { return (cwd_ / rel).lexically_normal().string(); }
+  std::string absolute(const std::string& rel) const { return absolute_normal_path(rel, cwd_); }
   std::unique_ptr<ImageSource> in_;
-  fs::path cwd_;
+  std::string cwd_;
 };
 
 std::unique_ptr<ImageSource> open_source_as_given(const SourceParams& p);

@@ -33,7 +33,7 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
   if (comm.rank() == 0) std::remove(tmp.c_str());
   if (!close_error.empty()) throw Error(fmt(close_error, "; ", out, " was not written"));
   if (!rename_error.empty()) throw Error(rename_error);
-  throw Error(fmt("writing ", tmp, " failed on another rank; ", out, " was not written"));
+  throw EchoError(fmt("writing ", tmp, " failed on another rank; ", out, " was not written"));
 }
 
 }  // namespace distclust

@@ -100,12 +100,12 @@ class TypedRunStage final : public RunStage {
     config.apply(def_.name, p_);
     const P given = p_;
     def_.wire(p_, layout);
-    // The keys wiring writes: those it changes in a default P.
-    P wired_default{};
-    def_.wire(wired_default, layout);
-    const auto defaults = field_texts(P{}), wired = field_texts(wired_default);
-    for (size_t i = 0; i < defaults.size(); ++i)
-      if (defaults[i].second != wired[i].second) set_by_run_.insert(defaults[i].first);
+    // The keys wiring wrote: those it changed in these params. (Not those it
+    // changes in a default P: export.knn is wired only with duplicates set,
+    // synth_images.out only when the config left it empty.)
+    const auto set = field_texts(given), wired = field_texts(p_);
+    for (size_t i = 0; i < set.size(); ++i)
+      if (set[i].second != wired[i].second) set_by_run_.insert(set[i].first);
     refuse_rewired(given);
     p_.validate();
     layout.outputs[def_.name] = def_.out(p_);

@@ -46,9 +46,10 @@ const StageDef<SynthImagesParams>& synth_images_stage() {
         } catch (const std::exception& e) {
           why = e.what();
         }
-        if (comm.max(int64_t(!why.empty())))
-          throw Error(fmt(why.empty() ? "synth images: writing failed on another rank" : why, "; ", p.out,
-                          " was not written"));
+        if (comm.max(int64_t(!why.empty()))) {
+          if (why.empty()) throw EchoError(fmt("synth images: writing failed on another rank; ", p.out, " was not written"));
+          throw Error(fmt(why, "; ", p.out, " was not written"));
+        }
         const int64_t written = comm.sum(mine_written);
         // Every rank's images are on disk: the folder is whole.
         run_on_root(comm, "synth images: committing " + p.out, [&] { dir->commit(cfg.hash); });

@@ -139,6 +139,20 @@ done
 [[ $(printf '%s\n' "${hashes[@]}" | sort -u | wc -l) == 1 ]] || fail "one source spelled 4 ways: hashes ${hashes[*]}"
 dcrun 1 eval --pred spk.h5 --labels sp.h5 >spe.txt 2>&1 || { cat spe.txt; fail "eval refused the same rows, spelled otherwise"; }
 pass "one image folder spelled 4 ways: one config_hash, eval pairs the files"
+# ".." after a symbolic link is the link target's parent: a/../imgs with
+# a -> deep/x names deep/imgs, other images with the same names. As text it
+# read as ./imgs: the same hash, and ids naming the wrong files.
+mkdir -p deep/x && dcrun 1 synth images --classes 3 --per-class 40 --size 16 --seed 7 --out deep/imgs >/dev/null
+ln -sfn deep/x a
+dcrun 1 extract --source a/../imgs --backbone pixels --pixels-size 8 --progress-seconds 0 --out sym.h5 >sym.txt 2>&1 ||
+  { cat sym.txt; fail "extract --source a/../imgs"; }
+[[ $($PY -c "import h5py; print(h5py.File('sym.h5','r').attrs['config_hash'])") != "${hashes[0]}" ]] ||
+  fail "a/../imgs through a link (deep/imgs) has the hash of ./imgs"
+$PY -c "
+import h5py, os
+ids = [i.decode() for i in h5py.File('sym.h5', 'r')['ids'][:]]
+assert all(i.startswith(os.path.realpath('deep/imgs') + '/') for i in ids), ids[:2]" || fail "a/../imgs: ids do not name deep/imgs"
+pass "a/../imgs through a symbolic link: its own hash, ids naming the files read"
 MODEL="$DC_SOURCE/../shared/models/cifar10-resnet20.pt"
 if [[ -f $MODEL ]]; then  # the model by its bytes, not by how its path is typed
   mkdir -p spell && cp "$MODEL" spell/m.pt && cp "${MODEL%.pt}.json" spell/m.json

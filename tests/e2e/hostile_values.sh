@@ -151,6 +151,18 @@ dcrun 1 run --config sp/config.resolved.yaml --set run.workdir=sp2 >sp2.txt 2>&1
   { cat sp2.txt; fail "config.resolved.yaml reused for another workdir"; }
 $PY -c 'import h5py, numpy as np, sys; a, b = (h5py.File(f"{d}/kmeans.h5", "r")["assign"][:] for d in ("sp", "sp2")); sys.exit(not np.array_equal(a, b))' ||
   fail "config.resolved.yaml reused: other clusters"
+# What the run wired is decided on the params given: export.knn is wired
+# only with duplicates set (it stayed in the file, and the reuse was
+# refused), and a synth_images.out the user set is theirs (it was a comment).
+mkdir -p dq && cp ok.h5 dq/features.h5
+dcrun 1 run --set run.workdir=dq --set run.stages=kmeans,knn,export --set kmeans.k=3 --set export.duplicates=0.99 >dq.txt 2>&1 ||
+  { cat dq.txt; fail "run with export.duplicates"; }
+mkdir -p dq2 && cp ok.h5 dq2/features.h5
+dcrun 1 run --config dq/config.resolved.yaml --set run.workdir=dq2 >dq2.txt 2>&1 ||
+  { cat dq2.txt; fail "config.resolved.yaml with export.duplicates reused for another workdir"; }
+dcrun 1 run --set run.workdir=si --set run.stages=synth_images --set synth_images.out=si/mine \
+  --set synth_images.per_class=3 >si.txt 2>&1 || { cat si.txt; fail "run with synth_images.out set"; }
+grep -q '^  out: "si/mine"' si/config.resolved.yaml || { cat si/config.resolved.yaml; fail "a user's synth_images.out saved as set by the run"; }
 # A stage whose input no stage before it makes (scan without knn) failed
 # only after k-means had run; now before any stage, naming the file.
 mkdir -p noknn && cp ok.h5 noknn/features.h5

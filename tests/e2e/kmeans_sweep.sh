@@ -37,7 +37,14 @@ PY
 printf 'kmeans:\n  k: 3,4,5\n' >ks.yaml
 dcrun 1 kmeans --features f.h5 --set kmeans.k=3:5 --out kset.h5 >kset.txt 2>&1 || { cat kset.txt; fail "--set kmeans.k=3:5"; }
 dcrun 1 kmeans --features f.h5 --config ks.yaml --out kyaml.h5 >kyaml.txt 2>&1 || { cat kyaml.txt; fail "k: 3,4,5 in the YAML"; }
-for f in kset.h5 kyaml.h5; do
+# The template writes `sweep: ""` after k: the list still sweeps; another sweep beside it is refused.
+printf 'kmeans:\n  k: 3,4,5\n  sweep: ""\n' >ks2.yaml
+dcrun 1 kmeans --features f.h5 --config ks2.yaml --out kyaml2.h5 >kyaml2.txt 2>&1 || { cat kyaml2.txt; fail "k list then sweep ''"; }
+printf 'kmeans:\n  k: 3,4,5\n  sweep: 6:7\n' >ks3.yaml
+if dcrun 1 kmeans --features f.h5 --config ks3.yaml --out kbad.h5 >kbad.txt 2>&1; then fail "k list beside another sweep accepted"; fi
+grep -q "kmeans.k = '3,4,5' is a list, which sets kmeans.sweep, but kmeans.sweep = '6:7' is given too" kbad.txt ||
+  { cat kbad.txt; fail "k list beside another sweep: unclear"; }
+for f in kset.h5 kyaml.h5 kyaml2.h5; do
   [[ $($PY -c "import h5py; print(list(h5py.File('$f','r')['sweep_k'][:]))") == "[3, 4, 5]" ]] || fail "$f: not a sweep of 3,4,5"
 done
 # A K given beside a sweep was dropped without a word.

@@ -3,11 +3,14 @@
 
 #include <mpi.h>
 
+#include <cstdio>
+#include <fstream>
 #include <numeric>
 
 #include "common/test_common.h"
 #include "distclust/comm.h"
 #include "distclust/error.h"
+#include "io/commit.h"
 
 using namespace distclust;
 using test::world;
@@ -138,4 +141,28 @@ TEST(Comm, ReduceScatterThenAllgatherBlocks) {
       ASSERT_EQ(f[i], float(tri * double(i % 97))) << "n " << n << " element " << i;
     }
   }
+}
+
+// A failed close on the last rank only: that rank throws its cause, the
+// others the echo "failed on another rank" as EchoError, which main leaves
+// out when every rank failed (it printed before the cause, by rank order).
+TEST(Comm, CommitFailedOnOneRankEchoesOnTheOthers) {
+  auto c = world();
+  if (c->size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  const std::string out = test::shared_tmp(*c, "commit-echo"), tmp = out + ".tmp";
+  if (c->rank() == 0) std::fclose(std::fopen(tmp.c_str(), "w"));
+  c->barrier();
+  const bool last = c->rank() == c->size() - 1;
+  bool echo = false, cause = false;
+  try {
+    commit_output(tmp, out, last ? "close failed: injected" : "", *c, false);
+  } catch (const EchoError&) {
+    echo = true;
+  } catch (const Error& e) {
+    cause = std::string(e.what()).find("close failed: injected") != std::string::npos;
+  }
+  EXPECT_EQ(echo, !last);
+  EXPECT_EQ(cause, last);
+  c->barrier();
+  EXPECT_FALSE(std::ifstream(out).good()) << "committed";
 }
