@@ -36,9 +36,11 @@ pass "a bad -np, a missing value: said"
 cores=$(lscpu -p=core,socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
 if ((cores >= 2)); then
   echo "localhost slots=1" >hf
-  if OMPI_MCA_orte_default_hostfile=$PWD/hf timeout 60 "$M" -np 2 "$DC" env >slots.txt 2>&1; then
-    cat slots.txt; fail "2 ranks on 1 slot started"
-  fi
+  # Through a pipe: the launcher execs mpirun, whose stderr filter may still
+  # be writing when it exits; `| cat` ends only when the filter has (with
+  # `>slots.txt` the grep below once ran before the message was written).
+  set +e; OMPI_MCA_orte_default_hostfile=$PWD/hf timeout 60 "$M" -np 2 "$DC" env 2>&1 | cat >slots.txt; rc=${PIPESTATUS[0]}; set -e
+  [[ $rc -ne 0 ]] || { cat slots.txt; fail "2 ranks on 1 slot started"; }
   grep -q "not enough slots available" slots.txt || { cat slots.txt; fail "too few slots: not said"; }
   pass "too few slots: mpirun's message is shown"
 else
@@ -56,6 +58,9 @@ victim=$(pgrep -f "^$DC kmeans --features f.h5" | tail -1)
 [[ -n $victim ]] || { cat kill.txt; fail "no rank to kill"; }
 kill -9 "$victim"
 if wait $job; then cat kill.txt; fail "the job survived a killed rank"; fi
+# mpirun's stderr filter may write its last block just after mpirun exits
+# (the launcher execs mpirun, so nothing waits for the filter): up to 5 s.
+for _ in $(seq 50); do grep -q "exited on signal 9 (Killed)" kill.txt && break; sleep 0.1; done
 grep -q "exited on signal 9 (Killed)" kill.txt || { cat kill.txt; fail "the killed rank is not named"; }
 ! pgrep -f "^$DC kmeans --features f.h5" >/dev/null || fail "ranks left running"
 pass "a rank killed by SIGKILL: mpirun's line names it"

@@ -21,7 +21,10 @@ for np in 2 3; do
   [[ $(grep -c "ERROR: kmeans.k: 0 must be >= 1" cfg.txt) == 1 ]] || { cat cfg.txt; fail "$np ranks: the config error is not printed exactly once"; }
   ! grep -q "MPI_ABORT" cfg.txt || { cat cfg.txt; fail "$np ranks: MPI_Abort banner for a config error"; }
   # Through the launcher, not even mpirun's note on the exit code.
-  if "$DC_SOURCE/launch/distclust-mpirun" -np $np "$DC" kmeans --features f.h5 --k 0 --out km.h5 >cfg2.txt 2>&1; then fail "k=0 accepted"; fi
+  # | cat: waits for the launcher's stderr filter too (it may write after mpirun exits).
+  set +e; "$DC_SOURCE/launch/distclust-mpirun" -np $np "$DC" kmeans --features f.h5 --k 0 --out km.h5 2>&1 | cat >cfg2.txt
+  rc=${PIPESTATUS[0]}; set -e
+  [[ $rc -ne 0 ]] || fail "k=0 accepted"
   # (distclust's own "compute env:" line may come first where it changed the environment)
   [[ $(grep -c "ERROR" cfg2.txt) == 1 ]] || { cat cfg2.txt; fail "$np ranks via distclust-mpirun: not one error line"; }
   ! grep -Eq "MPI_ABORT|mpirun detected|Primary job" cfg2.txt || { cat cfg2.txt; fail "$np ranks via distclust-mpirun: an mpirun banner"; }
