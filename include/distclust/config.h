@@ -128,26 +128,27 @@ class Config {
     require(node.IsMap(), path_, ": section '", section, "' must be a mapping of key: value");
     // A list given as another key (k: 3,4,5 is sweep) is applied after the
     // keys given as themselves: the template's `sweep: ""` after `k` undid it.
-    std::map<std::string, std::string> given;  // key -> text, as written
-    std::vector<std::pair<std::string, std::string>> as_other;  // (key, text)
-    for (const auto& kv : node) {
-      std::string key = kv.first.as<std::string>();
-      bool known = true;
+    // Name where a bad value came from: one in a stored config (an input's
+    // `params`) read as a key the user never set.
+    auto named = [&](const auto& f) {
       try {
-        std::string text = scalar_text(kv.second, section + "." + key);
-        if (list_key(section, key, text) != key) {
-          as_other.emplace_back(key, text);
-          continue;
-        }
-        given[key] = text;
-        known = set_field(params, section, key, text);
+        return f();
       } catch (const Error& e) {
-        // Name where the value came from: a bad value in a stored config
-        // (an input's `params`) read as a key the user never set.
         if (path_.empty()) throw;
         throw Error(fmt(path_, ": ", e.what()));
       }
-      if (!known) unknown_key(section, key, field_names(params));
+    };
+    std::map<std::string, std::string> given;  // key -> text, as written
+    std::vector<std::pair<std::string, std::string>> as_other;  // (key, text)
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string text = named([&] { return scalar_text(kv.second, section + "." + key); });
+      if (list_key(section, key, text) != key) {
+        as_other.emplace_back(key, text);
+        continue;
+      }
+      given[key] = text;
+      if (!named([&] { return set_field(params, section, key, text); })) unknown_key(section, key, field_names(params));
     }
     for (const auto& [key, text] : as_other) {
       const std::string target = list_key(section, key, text);
@@ -155,12 +156,7 @@ class Config {
       require(other == given.end() || other->second.empty() || other->second == text, path_, ": ", section, ".",
               key, " = '", text, "' is a list, which sets ", section, ".", target, ", but ", section, ".", target,
               " = '", other == given.end() ? "" : other->second, "' is given too: keep one");
-      try {
-        set_field(params, section, target, text);
-      } catch (const Error& e) {
-        if (path_.empty()) throw;
-        throw Error(fmt(path_, ": ", e.what()));
-      }
+      named([&] { return set_field(params, section, target, text); });
     }
   }
 

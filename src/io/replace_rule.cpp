@@ -68,7 +68,7 @@ std::string output_kind(const std::string& path) {
 namespace {
 /// The kind of output a command writes (output_kind's names).
 std::string kind_written_by(const std::string& stage) {
-  for (const char* f : {"extract", "bench extract", "synth features", "synth_features"})
+  for (const char* f : {"extract", "bench extract", "synth features"})
     if (stage == f) return "features";
   return stage;
 }

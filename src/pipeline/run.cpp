@@ -100,13 +100,7 @@ class TypedRunStage final : public RunStage {
     config.apply(def_.name, p_);
     const P given = p_;
     def_.wire(p_, layout);
-    // The keys wiring wrote: those it changed in these params. (Not those it
-    // changes in a default P: export.knn is wired only with duplicates set,
-    // synth_images.out only when the config left it empty.)
-    const auto set = field_texts(given), wired = field_texts(p_);
-    for (size_t i = 0; i < set.size(); ++i)
-      if (set[i].second != wired[i].second) set_by_run_.insert(set[i].first);
-    refuse_rewired(given);
+    take_wired_keys(given);
     p_.validate();
     layout.outputs[def_.name] = def_.out(p_);
   }
@@ -123,16 +117,22 @@ class TypedRunStage final : public RunStage {
   StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return run_stage(def_, p_, comm, cfg); }
 
  private:
-  /// A key the config set that the run's wiring then replaced (kmeans.out,
-  /// extract.out, ...) was silently dropped: the outputs went to the
-  /// workdir and the file the user named never appeared. Now an error.
-  void refuse_rewired(P given) const {
+  /// Records the keys wiring changed in the params given (set_by_run_; not
+  /// those it changes in a default P: export.knn is wired only with
+  /// duplicates set, synth_images.out only when the config left it empty).
+  /// A key the config set that wiring then replaced (kmeans.out, extract.out,
+  /// ...) was silently dropped: the outputs went to the workdir and the file
+  /// the user named never appeared. Now an error.
+  void take_wired_keys(P given) {
     const auto defaults = field_texts(P{}), set = field_texts(given), wired = field_texts(p_);
-    for (size_t i = 0; i < set.size(); ++i)
-      require(set[i].second == defaults[i].second || wired[i].second == set[i].second, "run: ", def_.name, ".",
+    for (size_t i = 0; i < set.size(); ++i) {
+      if (set[i].second == wired[i].second) continue;
+      set_by_run_.insert(set[i].first);
+      require(set[i].second == defaults[i].second, "run: ", def_.name, ".",
               set[i].first, " = '", set[i].second, "' is set by the run itself ('", wired[i].second,
               "', from run.workdir and the stages before): remove it from the config, or run `distclust ", def_.name,
               "` on its own to choose it");
+    }
   }
 
   const StageDef<P>& def_;
