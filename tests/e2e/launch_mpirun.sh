@@ -48,13 +48,16 @@ else
 fi
 
 # A rank killed by SIGKILL (as the OOM killer does): mpirun names it.
-dcrun 1 synth features --n 4000 --d 32 --k 20 --out f.h5 >/dev/null || fail "synth"
-timeout 120 "$M" -np 2 "$DC" kmeans --features f.h5 --k 50 --iters 100000 --tol 0 --restarts 20 \
+# (A features name of its own: the ranks are found by command line, and
+# "kmeans --features f.h5" also matched, and killed, torch_kernels' job
+# running beside it under ctest -j2.)
+dcrun 1 synth features --n 4000 --d 32 --k 20 --out launch-f.h5 >/dev/null || fail "synth"
+timeout 120 "$M" -np 2 "$DC" kmeans --features launch-f.h5 --k 50 --iters 100000 --tol 0 --restarts 20 \
   --out km.h5 >kill.txt 2>&1 &
 job=$!
-for _ in $(seq 100); do grep -q "kmeans: f.h5" kill.txt && break; sleep 0.2; done
+for _ in $(seq 100); do grep -q "kmeans: launch-f.h5" kill.txt && break; sleep 0.2; done
 sleep 1
-victim=$(pgrep -f "^$DC kmeans --features f.h5" | tail -1)
+victim=$(pgrep -f "^$DC kmeans --features launch-f.h5" | tail -1)
 [[ -n $victim ]] || { cat kill.txt; fail "no rank to kill"; }
 kill -9 "$victim"
 if wait $job; then cat kill.txt; fail "the job survived a killed rank"; fi
@@ -62,7 +65,7 @@ if wait $job; then cat kill.txt; fail "the job survived a killed rank"; fi
 # (the launcher execs mpirun, so nothing waits for the filter): up to 5 s.
 for _ in $(seq 50); do grep -q "exited on signal 9 (Killed)" kill.txt && break; sleep 0.1; done
 grep -q "exited on signal 9 (Killed)" kill.txt || { cat kill.txt; fail "the killed rank is not named"; }
-! pgrep -f "^$DC kmeans --features f.h5" >/dev/null || fail "ranks left running"
+! pgrep -f "^$DC kmeans --features launch-f.h5" >/dev/null || fail "ranks left running"
 pass "a rank killed by SIGKILL: mpirun's line names it"
 
 # Signals sent to a launcher started in the background reach mpirun (it is
@@ -70,10 +73,10 @@ pass "a rank killed by SIGKILL: mpirun's line names it"
 # its ranks running when the launcher was a script waiting on it.
 for sig in INT KILL; do
   # (No `timeout` in front: the signal must go to the launcher itself.)
-  "$M" -np 2 "$DC" kmeans --features f.h5 --k 50 --iters 100000 --tol 0 --restarts 20 \
+  "$M" -np 2 "$DC" kmeans --features launch-f.h5 --k 50 --iters 100000 --tol 0 --restarts 20 \
     --out sig$sig.h5 >sig$sig.txt 2>&1 &
   job=$!
-  for _ in $(seq 100); do grep -q "kmeans: f.h5" sig$sig.txt && break; sleep 0.2; done
+  for _ in $(seq 100); do grep -q "kmeans: launch-f.h5" sig$sig.txt && break; sleep 0.2; done
   sleep 1
   kill -$sig $job
   for _ in $(seq 100); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
