@@ -12,7 +12,9 @@
 
 #include "comm/collective_watch.h"
 #include "comm/root.h"
+#include "core/fault.h"
 #include "core/stop_note.h"
+#include "io/abort_cleanup.h"
 #include "io/commit.h"
 #include "io/full_disk_watch.h"
 #include "io/h5_util.h"
@@ -352,9 +354,15 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
     if (comm.rank() == 0) std::remove(tmp_.c_str());
     throw_hdf5_write_error(desc.c_str(), tmp_, __FILE__, __LINE__);
   }
+  // A stop signal, a heartbeat's end or a full disk's abort ends the rank
+  // without this destructor: NAME.tmp (a whole kNN graph's size, on the
+  // scratch disk a rerun needs) stayed until the next run. Every rank
+  // registers it: the one that survives longest removes it.
+  remove_at_abnormal_end(tmp_, true);
 }
 
 H5Writer::~H5Writer() {
+  remove_at_abnormal_end(tmp_, false);
   if (file_ < 0) return;
   // Not committed: an error is unwinding this rank. With other ranks, closing
   // is collective and would wait for ranks that are elsewhere (in another
@@ -550,7 +558,9 @@ void H5Writer::attr(const std::string& name, int64_t value) {
 }
 
 void H5Writer::commit() {
+  fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", checkpoint_ ? "checkpoint-written" : "output-written");
   commit_output(tmp_, path_, close(), comm_, !checkpoint_);
+  remove_at_abnormal_end(tmp_, false);  // renamed: the name may be the next writer's
   committed_ = true;
 }
 

@@ -37,6 +37,20 @@ import h5py, numpy as np
 a, b = h5py.File('ref.h5', 'r'), h5py.File('km.h5', 'r')
 assert all(np.array_equal(a[n][:], b[n][:]) for n in ['centroids', 'assign', 'inertia'])" || fail "resume after rank 1's kill differs"
 pass "rank 1 killed alone: rank 0 stopped, no lock left, resumed identical"
+# Stopped while an HDF5 output or a checkpoint is written but not yet
+# renamed (scancel's SIGTERM to every rank): the handler skips the
+# destructors, and OUT.tmp / OUT.ckpt.tmp stayed on the disk until the next
+# run. Every rank now registers the file for removal at an abnormal end.
+for np in 1 2; do
+  for at in checkpoint-written output-written; do
+    rm -f st.h5*
+    if DISTCLUST_FAULT_SIGNAL_AT=$at dcrun $np "${args[@]}" --out st.h5 >st.txt 2>&1; then fail "$np ranks, $at: not stopped"; fi
+    grep -q "stopped by SIGTERM" st.txt || { cat st.txt; fail "$np ranks, $at: no stop message"; }
+    [[ ! -e st.h5 && ! -e st.h5.tmp && ! -e st.h5.ckpt.tmp && ! -e st.h5.lock ]] ||
+      { ls -la st.h5*; fail "$np ranks, stopped at $at: a .tmp (or the output) was left"; }
+  done
+done
+pass "stopped while writing a checkpoint or the output (1, 2 ranks): no .tmp left"
 # A checkpoint from other parameters is ignored, not used.
 DISTCLUST_FAULT_AFTER_ITER=2 dcrun 1 "${args[@]}" --out km2.h5 >/dev/null 2>&1 || true
 dcrun 1 kmeans --features f.h5 --k 25 --iters 12 --tol 0 --restarts 2 --seed 10 --out km2.h5 >other.txt 2>&1
