@@ -83,7 +83,7 @@ struct ExtractParams {
   /// /pca_whiten_scales) is applied instead of fitting one: new images
   /// projected exactly as that file's were ('' = fit here when pca_dim > 0).
   std::string pca_from = "";
-  int resize = -1;                    ///< shorter side before the crop; -1 = from the sidecar (TorchScript)
+  int resize = -1;                    ///< shorter side before the crop; -1 = from the sidecar (TorchScript), 0 = keep
   int crop = -1;                      ///< centre crop; -1 = the sidecar's input size
   std::vector<float> mean{};          ///< per-channel mean R,G,B; [] = sidecar (pixels: 0)
   std::vector<float> std{};           ///< per-channel std R,G,B; [] = sidecar (pixels: 1)
@@ -120,8 +120,8 @@ struct ExtractParams {
     v("pca_sample", pca_sample, "rows sampled to fit the PCA");
     v("pca_whiten", pca_whiten, "whiten the PCA: component k / sqrt(variance_k + 1e-6 variance_0)");
     v("pca_from", pca_from, "apply the PCA stored in this features.h5 instead of fitting one ('' = none)");
-    v("resize", resize, "shorter side before cropping (-1 = from the model sidecar)");
-    v("crop", crop, "centre crop side (-1 = the model's input size)");
+    v("resize", resize, "shorter side before cropping (-1 = from the model sidecar, 0 = keep the image's size)");
+    v("crop", crop, "centre crop side (-1 = the model's input size, 0 = no crop)");
     v("mean", mean, "per-channel mean R,G,B ([] = sidecar; pixels: 0)");
     v("std", std, "per-channel std R,G,B ([] = sidecar; pixels: 1)");
     v("interpolation", interpolation, "bilinear|bicubic|area|lanczos ('' = sidecar or bilinear)");

@@ -504,7 +504,9 @@ const StageDef<ReportParams>& report_stage() {
       {"report"},
       "Static HTML report (galleries, sizes, metrics, confusion matrix, curves) that opens offline",
       "report",
-      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "compare", "map", "force"},
+      // Not "map": besides a file (whose identity is an input) it takes the
+      // words '' (computed) and none, which change the page.
+      {"features", "pred", "out", "kmeans", "scan", "export_dir", "duplicates_csv", "compare", "force"},
       [](ReportParams& p, const RunLayout& w) {
         p.features = w.features();
         p.pred = w.predictions();

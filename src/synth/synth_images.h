@@ -36,7 +36,7 @@ struct SynthImagesParams {
   int classes = 10;          ///< number of visually distinct classes (1..64)
   int per_class = 100;       ///< images per class
   int size = 32;             ///< image side in pixels (16..1024)
-  int64_t seed = 1;          ///< RNG seed; image i depends only on (seed, i)
+  int64_t seed = 1;          ///< RNG seed; image i depends only on (seed, i) and its class i / per_class
   double noise = 0.05;       ///< std-dev of additive pixel noise, in [0,1] of full scale
   std::string out = "";      ///< output folder; class folders out/class_XX/NNNNNN.png
 
@@ -44,7 +44,7 @@ struct SynthImagesParams {
     v("classes", classes, "number of visually distinct classes (1..64)");
     v("per_class", per_class, "images per class");
     v("size", size, "image side in pixels (16..1024)");
-    v("seed", seed, "RNG seed; image i depends only on (seed, i)");
+    v("seed", seed, "RNG seed; image i depends only on (seed, i) and its class (i / per_class)");
     v("noise", noise, "std-dev of additive pixel noise, in [0,1] of full scale");
     v("out", out, "output folder; class folders out/class_XX/NNNNNN.png");
   }

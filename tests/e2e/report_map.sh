@@ -84,4 +84,11 @@ kmeans: {k: 10}
 YAML
 dcrun 1 run --config run.yaml >run.txt 2>&1 || { cat run.txt; fail "run with embed"; }
 grep -q 'rows placed by w/embed.h5' w/report/index.html || fail "the run's 2-D embedding is not its map"
-pass "report map: sampled points, legend per cluster, hover shows image and path; computed when none is given; a run's 2-D embed; none; bad shape refused"
+# report.map changed between runs: the report is made again. (The key was
+# left out of the config hash as a path, so "none" kept the old map and the
+# run said "report: up to date".)
+dcrun 1 run --config run.yaml --set report.map=none >run2.txt 2>&1 || { cat run2.txt; fail "run with report.map=none"; }
+grep -q 'no map (report.map = none)' w/report/index.html || { grep report run2.txt; fail "report.map=none: the old report was kept"; }
+dcrun 1 run --config run.yaml --set report.map=none >run3.txt 2>&1 || { cat run3.txt; fail "run again"; }
+grep -q 'report: up to date' run3.txt || { cat run3.txt; fail "the same report.map: the report was made again"; }
+pass "report map: sampled points, legend per cluster, hover shows image and path; computed when none is given; a run's 2-D embed; none; a changed report.map reruns the report; bad shape refused"
