@@ -8,7 +8,6 @@
 #include "cli/bench_runs.h"
 #include "core/json.h"
 #include "distclust/log.h"
-#include "io/text_file.h"
 #include "kernels/compute_env.h"
 #include "kernels/compute_target.h"
 #include "kernels/sgemm_rate.h"
@@ -101,9 +100,7 @@ void run_bench_knn(const BenchKnnParams& p, Communicator& comm) {
   if (comm.rank() != 0) return;
   const std::string json = json_of(f);
   print(f);
-  std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), json.c_str());
-  std::fflush(stdout);
-  if (!p.json.empty()) write_text_file(p.json, json + "\n");
+  print_bench_result(json, p.json);
 }
 
 }  // namespace distclust::cli

@@ -1,10 +1,13 @@
 #include "cli/bench_output.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "comm/root.h"
 #include "distclust/error.h"
 #include "io/replace_rule.h"
+#include "io/text_file.h"
+#include "kernels/compute_env.h"
 
 namespace fs = std::filesystem;
 
@@ -40,6 +43,12 @@ void require_bench_json_path(const std::string& bench, const std::string& path,
     require(file_starts_with(path, bench_json_head(bench)) || file_starts_with(path, old_head), what, " exists and is not a bench ",
             bench, " result distclust wrote: remove it or choose another name");
   });
+}
+
+void print_bench_result(const std::string& json, const std::string& path) {
+  std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), json.c_str());
+  std::fflush(stdout);
+  if (!path.empty()) write_text_file(path, json + "\n");
 }
 
 }  // namespace distclust::cli

@@ -4,7 +4,6 @@
 
 #include "cli/bench_output.h"
 #include "cli/commands.h"
-#include "io/text_file.h"
 #include "cli/context.h"
 #include "kernels/compute_env.h"
 #include "extract/extract_bench.h"
@@ -46,9 +45,7 @@ void add_bench_extract_command(CLI::App& app) {
                 r.extract, r.extract_wall);
     std::printf("  extract / min(a, b) = %.1f / %.1f = %.3f   peak RSS %.0f MiB\n", r.extract, limit, r.ratio,
                 r.peak_rss_bytes / 1048576.0);
-    std::printf("  %s\nRESULT %s\n", compute_env::summary().c_str(), r.json().c_str());
-    std::fflush(stdout);
-    if (!b.json.empty()) write_text_file(b.json, r.json() + "\n");
+    print_bench_result(r.json(), b.json);
   });
 }
 
