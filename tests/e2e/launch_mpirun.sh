@@ -68,6 +68,19 @@ grep -q "exited on signal 9 (Killed)" kill.txt || { cat kill.txt; fail "the kill
 ! pgrep -f "^$DC kmeans --features launch-f.h5" >/dev/null || fail "ranks left running"
 pass "a rank killed by SIGKILL: mpirun's line names it"
 
+# A SIGTERM to the launcher's whole process group (`timeout`, a supervisor,
+# a batch system): rank 0's stop line reaches the user. The stderr filter is
+# in the group too; it died at once and took the line with it, where plain
+# mpirun printed it.
+set +e
+timeout -s TERM 4 "$M" -np 2 "$DC" kmeans --features launch-f.h5 --k 50 --iters 100000 --tol 0 --restarts 20 \
+  --out grp.h5 2>&1 | cat >grp.txt
+rc=${PIPESTATUS[0]}
+set -e
+[[ $rc -eq 124 ]] || { cat grp.txt; fail "timeout -s TERM: rc $rc, not 124"; }
+grep -q "distclust: stopped by SIGTERM" grp.txt || { cat grp.txt; fail "SIGTERM to the launcher's group: the stop line was lost"; }
+pass "SIGTERM to the launcher's process group: rank 0's stop line is shown"
+
 # Signals sent to a launcher started in the background reach mpirun (it is
 # mpirun, exec'd): SIGINT once did nothing there, and SIGKILL left mpirun and
 # its ranks running when the launcher was a script waiting on it.
