@@ -71,7 +71,7 @@ run() {  # run C BATCH NP [extra args...]
   mode=$(grep -q "exchanged each epoch" log.txt && echo exchange || echo replicate)
   threads=$(grep -o "ranks x [0-9]* threads" log.txt | head -1 | awk '{print $3}')
   line=$(find_line "scan: epoch $EPOCHS/$EPOCHS:")
-  phases=$(find_line "scan: epoch $EPOCHS time on rank 0")
+  phases=$(find_line "scan: epoch $EPOCHS time on this rank")
   local secs rps g f b a m
   secs=$(sed -E 's/.* steps, ([0-9.e+-]+) s, .*/\1/' <<<"$line")
   rps=$(sed -E 's/.* s, ([0-9.e+-]+) rows\/s.*/\1/' <<<"$line")

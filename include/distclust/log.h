@@ -22,6 +22,12 @@ void set_level(Level level);
 Level level();
 /// Opens DIR/rank-R.log for this rank; every message of the rank goes there.
 void open_rank_file(const std::string& dir);
+/// The rank file as a descriptor opened for appending, for a signal
+/// handler's write(2); -1 when there is none. Async-signal-safe.
+int rank_file_fd();
+/// "[  signal rR HOST] ": the prefix of a line a signal handler writes
+/// (it cannot format a time). Set with the identity; a fixed buffer.
+const char* signal_line_prefix();
 
 void write(Level level, bool all_ranks, const std::string& msg);
 

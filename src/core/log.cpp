@@ -1,7 +1,9 @@
 #include "distclust/log.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -41,6 +43,9 @@ State& state() {
   static State s;
   return s;
 }
+/// For signal handlers, which may read these at any moment.
+std::atomic<int> g_rank_fd{-1};
+char g_signal_prefix[128] = "[  signal] ";
 const char* tag(Level l) {
   switch (l) {
     case Level::debug: return "debug";
@@ -56,7 +61,11 @@ const char* tag(Level l) {
 void set_identity(int rank, int size) {
   state().rank = rank;
   state().size = size;
+  std::snprintf(g_signal_prefix, sizeof(g_signal_prefix), "[  signal r%d %s] ", rank,
+                state().host.substr(0, 64).c_str());
 }
+int rank_file_fd() { return g_rank_fd.load(); }
+const char* signal_line_prefix() { return g_signal_prefix; }
 void set_level(Level level) { state().level = level; }
 Level level() { return state().level; }
 
@@ -73,6 +82,12 @@ void open_rank_file(const std::string& dir) {
     throw Error(fmt("cannot open log file ", path, " for writing", e ? std::string(": ") + std::strerror(e) : "",
                     ec ? " (creating " + dir + ": " + ec.message() + ")" : ""));
   s.path = path;
+  // A second descriptor on the same file, for a stop signal's last line: a
+  // handler may not use the stream. O_APPEND: its line lands after the
+  // stream's (flushed after every line).
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  const int old = g_rank_fd.exchange(fd);
+  if (old >= 0) ::close(old);
 }
 
 bool first_time(const std::string& msg) {

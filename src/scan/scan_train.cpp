@@ -163,7 +163,7 @@ void end_epoch(ScanRun& r, int e, int64_t steps, std::vector<double>& cons_acc, 
             st.consistency[size_t(e) * H + best], ", entropy ", st.entropy[size_t(e) * H + best], "; heads ", *mn,
             "..", *mx, "), ", steps, " steps, ", secs, " s, ", double(r.data.n_valid) / secs, " rows/s",
             r.data.replicate ? std::string() : fmt(", ", r.comm.sum(d.fetched), " rows fetched"));
-  log::detail("scan: epoch ", e + 1, " time on rank 0: draws+gather ", t.gather, " s, forward ", t.fwd,
+  log::detail("scan: epoch ", e + 1, " time on this rank: draws+gather ", t.gather, " s, forward ", t.fwd,
             " s, backward ", t.bwd, " s, allreduce ", t.comm, " s, adam ", t.adam, " s");
 }
 

@@ -44,13 +44,20 @@ pass "rank 1 killed alone: rank 0 stopped, no lock left, resumed identical"
 for np in 1 2; do
   for at in checkpoint-written output-written; do
     rm -f st.h5*
-    if DISTCLUST_FAULT_SIGNAL_AT=$at dcrun $np "${args[@]}" --out st.h5 >st.txt 2>&1; then fail "$np ranks, $at: not stopped"; fi
+    rm -rf lg
+    if DISTCLUST_FAULT_SIGNAL_AT=$at dcrun $np "${args[@]}" --out st.h5 --log-dir lg >st.txt 2>&1; then fail "$np ranks, $at: not stopped"; fi
     grep -q "stopped by SIGTERM" st.txt || { cat st.txt; fail "$np ranks, $at: no stop message"; }
     [[ ! -e st.h5 && ! -e st.h5.tmp && ! -e st.h5.ckpt.tmp && ! -e st.h5.lock ]] ||
       { ls -la st.h5*; fail "$np ranks, stopped at $at: a .tmp (or the output) was left"; }
+    # Every rank's log ends with the stop line (the post-mortem; under
+    # mpirun in a batch job the terminal's copy can be lost).
+    for ((r = 0; r < np; ++r)); do
+      tail -1 lg/rank-$r.log | grep -q "^\[  signal r$r .*\] distclust: stopped by SIGTERM: the running stage's output was not committed" ||
+        { tail -3 lg/rank-$r.log; fail "$np ranks, $at: rank $r's log does not end with the stop line"; }
+    done
   done
 done
-pass "stopped while writing a checkpoint or the output (1, 2 ranks): no .tmp left"
+pass "stopped while writing a checkpoint or the output (1, 2 ranks): no .tmp left, each rank log ends with the stop line"
 # A checkpoint from other parameters is ignored, not used.
 DISTCLUST_FAULT_AFTER_ITER=2 dcrun 1 "${args[@]}" --out km2.h5 >/dev/null 2>&1 || true
 dcrun 1 kmeans --features f.h5 --k 25 --iters 12 --tol 0 --restarts 2 --seed 10 --out km2.h5 >other.txt 2>&1
