@@ -45,20 +45,10 @@ void refuse_outputs_over_inputs(const AssignParams& p) {
   }
 }
 
-}  // namespace
-
-AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
-  p.validate();
-  const assign::Inputs in = assign::resolve_inputs(p);
-  if (!in.ignored.empty() && comm.rank() == 0)
-    log::info("assign: not used: ", in.ignored, " (left from an earlier run: ", p.run,
-              "/config.resolved.yaml's run.stages does not make it; name it, e.g. --scan, to use it)");
-  // The run's models and the new features must not change until the commit
-  // (io/input_watch.h): a kmeans.h5 replaced mid-assign gave assignments to
-  // the old centroids under the new file's name. Features this command
-  // extracts from --source are its own output, not watched.
-  const InputWatch watch({in.reference, in.kmeans, in.scan, in.gmm, in.knn, p.source.empty() ? in.new_features : ""},
-                         comm);
+/// The CSV's and --features-out's names: not in a running workdir, none
+/// the other or --out (as the file system resolves them), the CSV
+/// replaceable. Collective.
+void check_side_outputs(const AssignParams& p, const assign::Inputs& in, Communicator& comm) {
   const std::string extracted = p.source.empty() ? "" : in.new_features;
   for (const std::string& out : {in.csv, extracted})
     if (!out.empty()) OutputLock::require_no_run_in(out, comm);
@@ -74,29 +64,18 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
   require(extracted.empty() || (!same(extracted, p.out) && !same(extracted, in.csv)), "assign: --features-out ",
           extracted, " is also an output of this command");
   require_replaceable_text("assign", in.csv, assign::kCsvHeader, p.force, comm);
-  assign::refuse_embedding_clusters(in);
-  assign::refuse_foreign_models(in, comm);
-  assign::extract_new_rows(p, in, comm);
-  assign::check_same_features(in, comm);
-  FeatureBlock b = read_features(in.new_features, comm);
-  // L2 models (gmm, euclidean k-means) measure distances the scale can lose.
-  const bool l2 = !in.gmm.empty() || (!in.kmeans.empty() && !read_kmeans_model(in.kmeans).spherical);
-  check_finite(b, in.new_features, comm, l2 ? "assign" : "");
-  AssignSummary s;
-  assign::KMeansOut km;
-  assign::ScanOut sc;
-  assign::GMMOut gm;
-  s.kmeans = !in.kmeans.empty();
-  s.scan = !in.scan.empty();
-  s.gmm = !in.gmm.empty();
-  if (s.kmeans) km = assign::apply_kmeans(in.kmeans, b);
-  if (s.gmm) gm = assign::apply_gmm(in.gmm, b);
-  if (s.scan) sc = assign::apply_scan(in, b, comm);
-  // The cluster: SCAN's when the run has it, else gmm's, else k-means' (as
-  // eval, report and export choose among a run's outputs).
+}
+
+/// Each local row's cluster and confidence [n]: SCAN's when the run has it,
+/// else gmm's, else k-means' (as eval, report and export choose among a
+/// run's outputs); -1 for an invalid row (k-means' own column too).
+/// Returns the invalid rows of this rank.
+int64_t choose_clusters(const FeatureBlock& b, const AssignSummary& s, assign::KMeansOut& km,
+                        const assign::ScanOut& sc, const assign::GMMOut& gm, std::vector<int64_t>& assign,
+                        std::vector<float>& conf) {
   const int64_t n = b.local_rows();
-  std::vector<int64_t> assign(size_t(n), -1);
-  std::vector<float> conf(size_t(n), 0.f);
+  assign.assign(size_t(n), -1);
+  conf.assign(size_t(n), 0.f);
   int64_t invalid = 0;
   for (int64_t i = 0; i < n; ++i) {
     if (!b.valid[i]) {
@@ -116,6 +95,45 @@ AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageC
       conf[i] = km.confidence[i];
     }
   }
+  return invalid;
+}
+
+}  // namespace
+
+AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
+  p.validate();
+  const assign::Inputs in = assign::resolve_inputs(p);
+  if (!in.ignored.empty() && comm.rank() == 0)
+    log::info("assign: not used: ", in.ignored, " (left from an earlier run: ", p.run,
+              "/config.resolved.yaml's run.stages does not make it; name it, e.g. --scan, to use it)");
+  // The run's models and the new features must not change until the commit
+  // (io/input_watch.h): a kmeans.h5 replaced mid-assign gave assignments to
+  // the old centroids under the new file's name. Features this command
+  // extracts from --source are its own output, not watched.
+  const InputWatch watch({in.reference, in.kmeans, in.scan, in.gmm, in.knn, p.source.empty() ? in.new_features : ""},
+                         comm);
+  check_side_outputs(p, in, comm);
+  assign::refuse_embedding_clusters(in);
+  assign::refuse_foreign_models(in, comm);
+  assign::extract_new_rows(p, in, comm);
+  assign::check_same_features(in, comm);
+  FeatureBlock b = read_features(in.new_features, comm);
+  // L2 models (gmm, euclidean k-means) measure distances the scale can lose.
+  const bool l2 = !in.gmm.empty() || (!in.kmeans.empty() && !read_kmeans_model(in.kmeans).spherical);
+  check_finite(b, in.new_features, comm, l2 ? "assign" : "");
+  AssignSummary s;
+  assign::KMeansOut km;
+  assign::ScanOut sc;
+  assign::GMMOut gm;
+  s.kmeans = !in.kmeans.empty();
+  s.scan = !in.scan.empty();
+  s.gmm = !in.gmm.empty();
+  if (s.kmeans) km = assign::apply_kmeans(in.kmeans, b);
+  if (s.gmm) gm = assign::apply_gmm(in.gmm, b);
+  if (s.scan) sc = assign::apply_scan(in, b, comm);
+  std::vector<int64_t> assign;
+  std::vector<float> conf;
+  const int64_t invalid = choose_clusters(b, s, km, sc, gm, assign, conf);
   assign::write_outputs(p, in, b, s.kmeans ? &km : nullptr, s.scan ? &sc : nullptr, s.gmm ? &gm : nullptr, assign,
                         conf, cfg, comm);
   s.rows = b.n_total;
