@@ -63,6 +63,84 @@ void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vecto
   }
 }
 
+using Files = std::vector<std::pair<std::string, int32_t>>;  ///< (path relative to the root, label)
+
+/// The root's first level: its (non-hidden) subfolders, sorted, and how
+/// many image files lie directly in it.
+struct TopLevel {
+  std::vector<std::string> dirs;
+  int64_t files = 0;
+};
+
+TopLevel list_top(const std::string& root) {
+  TopLevel top;
+  std::error_code ec;
+  fs::directory_iterator it(root, ec);
+  require(!ec, "folder source: cannot list directory ", root, ": ", ec.message());
+  for (fs::directory_iterator end; it != end; it.increment(ec)) {
+    require(!ec, "folder source: error while listing ", root, ": ", ec.message());
+    if (hidden(it->path())) continue;
+    std::error_code e2;
+    if (it->is_directory(e2)) top.dirs.push_back(it->path().filename().string());
+    else if (has_image_extension(it->path().string()) && it->is_regular_file(e2)) ++top.files;
+  }
+  std::sort(top.dirs.begin(), top.dirs.end());
+  return top;
+}
+
+/// Every class folder's images, labelled by the folder's index in top.dirs.
+Files list_classes(const std::string& root, const TopLevel& top, Skipped& skipped) {
+  if (top.files > 0)
+    log::warn_once("folder source ", root, ": ", top.files,
+                   " image files directly in the root are ignored (folder_labels: yes; images belong in class folders)");
+  Files files;
+  struct stat st {};
+  const bool root_known = ::stat(root.c_str(), &st) == 0;
+  const std::pair<dev_t, ino_t> root_id{st.st_dev, st.st_ino};
+  std::map<std::pair<dev_t, ino_t>, size_t> class_of;  // a class folder's directory -> its first class
+  for (size_t c = 0; c < top.dirs.size(); ++c) {
+    // Each class lists its own folder, as torchvision's ImageFolder
+    // does: a class folder that links to another's gets its images too
+    // (one set of visited folders for all classes gave them all to the
+    // first and said the other "holds no images"). Within a class each
+    // folder is listed once, which also ends link loops.
+    Visited seen;
+    if (root_known) seen.insert(root_id);
+    const fs::path dir = fs::path(root) / top.dirs[c];
+    if (::stat(dir.c_str(), &st) == 0) {
+      const auto [at, fresh] = class_of.insert({{st.st_dev, st.st_ino}, c});
+      if (!fresh)
+        log::warn_once("folder source ", root, ": class folder '", top.dirs[c], "' is the folder of class '",
+                       top.dirs[at->second], "' (a link): its images are listed under both classes, as "
+                       "torchvision's ImageFolder lists them");
+    }
+    std::vector<std::string> found;
+    walk(dir, top.dirs[c] + "/", seen, found, skipped);
+    if (found.empty())
+      log::warn_once("folder source ", root, ": class folder '", top.dirs[c],
+                     "' holds no images (its label ", c, " is kept so labels match torchvision's ImageFolder)");
+    for (auto& f : found) files.emplace_back(std::move(f), static_cast<int32_t>(c));
+  }
+  return files;
+}
+
+/// Every image under the root, unlabelled (-1).
+Files list_unlabelled(const std::string& root, const TopLevel& top, const std::string& folder_labels,
+                      Skipped& skipped) {
+  // Images beside subfolders: no classes (which would a loose image
+  // be?), but say so: the subfolders' labels were dropped silently.
+  if (folder_labels == "auto" && top.files > 0 && !top.dirs.empty())
+    log::warn_once("folder source ", root, ": no labels: ", top.files, " image files lie directly in it beside ",
+                   top.dirs.size(), " subfolders, so the subfolders are not taken as classes (folder_labels: yes "
+                   "takes them and ignores the loose files)");
+  Visited seen;
+  std::vector<std::string> found;
+  walk(root, "", seen, found, skipped);
+  Files files;
+  for (auto& f : found) files.emplace_back(std::move(f), -1);
+  return files;
+}
+
 class FolderSource : public ImageSource {
  public:
   explicit FolderSource(const SourceParams& p) : max_bytes_(p.max_file_bytes) {
@@ -71,69 +149,11 @@ class FolderSource : public ImageSource {
     require(fs::is_directory(p.path, ec), "folder source ", p.path, ": not a directory (or does not exist)");
     root_ = p.path;
     if (root_.back() != '/') root_ += '/';
-
-    // First level: image files and (non-hidden) subfolders, sorted.
-    std::vector<std::string> top_dirs;
-    int64_t top_files = 0;
-    fs::directory_iterator it(p.path, ec);
-    require(!ec, "folder source: cannot list directory ", p.path, ": ", ec.message());
-    for (fs::directory_iterator end; it != end; it.increment(ec)) {
-      require(!ec, "folder source: error while listing ", p.path, ": ", ec.message());
-      if (hidden(it->path())) continue;
-      std::error_code e2;
-      if (it->is_directory(e2)) top_dirs.push_back(it->path().filename().string());
-      else if (has_image_extension(it->path().string()) && it->is_regular_file(e2)) ++top_files;
-    }
-    std::sort(top_dirs.begin(), top_dirs.end());
-
-    bool classes = p.folder_labels == "yes" ||
-                   (p.folder_labels == "auto" && top_files == 0 && !top_dirs.empty());
-    std::vector<std::pair<std::string, int32_t>> files;
+    const TopLevel top = list_top(p.path);
+    const bool classes = p.folder_labels == "yes" || (p.folder_labels == "auto" && top.files == 0 && !top.dirs.empty());
     Skipped skipped;
-    if (classes) {
-      if (top_files > 0)
-        log::warn_once("folder source ", p.path, ": ", top_files,
-                  " image files directly in the root are ignored (folder_labels: yes; images belong in class folders)");
-      classes_ = top_dirs;
-      struct stat st {};
-      const bool root_known = ::stat(p.path.c_str(), &st) == 0;
-      const std::pair<dev_t, ino_t> root_id{st.st_dev, st.st_ino};
-      std::map<std::pair<dev_t, ino_t>, size_t> class_of;  // a class folder's directory -> its first class
-      for (size_t c = 0; c < top_dirs.size(); ++c) {
-        // Each class lists its own folder, as torchvision's ImageFolder
-        // does: a class folder that links to another's gets its images too
-        // (one set of visited folders for all classes gave them all to the
-        // first and said the other "holds no images"). Within a class each
-        // folder is listed once, which also ends link loops.
-        Visited seen;
-        if (root_known) seen.insert(root_id);
-        const fs::path dir = fs::path(p.path) / top_dirs[c];
-        if (::stat(dir.c_str(), &st) == 0) {
-          const auto [at, fresh] = class_of.insert({{st.st_dev, st.st_ino}, c});
-          if (!fresh)
-            log::warn_once("folder source ", p.path, ": class folder '", top_dirs[c], "' is the folder of class '",
-                           top_dirs[at->second], "' (a link): its images are listed under both classes, as "
-                           "torchvision's ImageFolder lists them");
-        }
-        std::vector<std::string> found;
-        walk(dir, top_dirs[c] + "/", seen, found, skipped);
-        if (found.empty())
-          log::warn_once("folder source ", p.path, ": class folder '", top_dirs[c],
-                    "' holds no images (its label ", c, " is kept so labels match torchvision's ImageFolder)");
-        for (auto& f : found) files.emplace_back(std::move(f), static_cast<int32_t>(c));
-      }
-    } else {
-      // Images beside subfolders: no classes (which would a loose image
-      // be?), but say so: the subfolders' labels were dropped silently.
-      if (p.folder_labels == "auto" && top_files > 0 && !top_dirs.empty())
-        log::warn_once("folder source ", p.path, ": no labels: ", top_files, " image files lie directly in it beside ",
-                  top_dirs.size(), " subfolders, so the subfolders are not taken as classes (folder_labels: yes "
-                  "takes them and ignores the loose files)");
-      Visited seen;
-      std::vector<std::string> found;
-      walk(p.path, "", seen, found, skipped);
-      for (auto& f : found) files.emplace_back(std::move(f), -1);
-    }
+    Files files = classes ? list_classes(p.path, top, skipped) : list_unlabelled(p.path, top, p.folder_labels, skipped);
+    if (classes) classes_ = top.dirs;
     if (skipped.count)
       log::warn_once("folder source ", p.path, ": ", skipped.count,
                 " entries with an image name skipped: not regular files (dangling links, pipes, sockets), e.g. ",
