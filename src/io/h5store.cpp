@@ -339,30 +339,45 @@ H5Writer::H5Writer(const std::string& path, Communicator& comm, bool checkpoint)
   struct stat st{};
   require(!(stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)), "output ", path,
           " is a directory, expected a file name");
-  // A stale NAME.tmp is removed first, and every rank must see the one file.
-  require_shared_output(tmp_, comm);
-  hid_t fapl = h5::file_access(comm);
-  h5::Closer c{fapl, H5Pclose};
-  {
-    CollectiveScope scope("HDF5 file create");
-    file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  }
-  if (file_ < 0) {
-    // A full disk can fail the create after the file appeared (no
-    // destructor runs for a throwing constructor): OUT.ckpt.tmp stayed.
-    const std::string desc = fmt("H5Fcreate(", tmp_, ")");
-    if (comm.rank() == 0) std::remove(tmp_.c_str());
-    throw_hdf5_write_error(desc.c_str(), tmp_, __FILE__, __LINE__);
-  }
   // A stop signal, a heartbeat's end or a full disk's abort ends the rank
   // without this destructor: NAME.tmp (a whole kNN graph's size, on the
   // scratch disk a rerun needs) stayed until the next run. Every rank
-  // registers it: the one that survives longest removes it.
-  remove_at_abnormal_end(tmp_, true);
+  // registers it (the one that survives longest removes it), before the
+  // file exists: a stop inside the create left a 0-byte NAME.ckpt.tmp.
+  set_cleanup(true);
+  try {
+    // A stale NAME.tmp is removed first, and every rank must see the one file.
+    require_shared_output(tmp_, comm);
+    fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", checkpoint_ ? "checkpoint-creating" : "output-creating");
+    hid_t fapl = h5::file_access(comm);
+    h5::Closer c{fapl, H5Pclose};
+    {
+      CollectiveScope scope("HDF5 file create");
+      file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    }
+    if (file_ < 0) {
+      // A full disk can fail the create after the file appeared (no
+      // destructor runs for a throwing constructor): OUT.ckpt.tmp stayed.
+      const std::string desc = fmt("H5Fcreate(", tmp_, ")");
+      if (comm.rank() == 0) std::remove(tmp_.c_str());
+      throw_hdf5_write_error(desc.c_str(), tmp_, __FILE__, __LINE__);
+    }
+  } catch (...) {
+    set_cleanup(false);  // no destructor runs for a throwing constructor
+    throw;
+  }
+}
+
+void H5Writer::set_cleanup(bool on) {
+  // Once each way: the registry holds a path as many times as it was
+  // registered, and a second removal would take another holder's.
+  if (on == cleanup_registered_) return;
+  remove_at_abnormal_end(tmp_, on);
+  cleanup_registered_ = on;
 }
 
 H5Writer::~H5Writer() {
-  remove_at_abnormal_end(tmp_, false);
+  set_cleanup(false);
   if (file_ < 0) return;
   // Not committed: an error is unwinding this rank. With other ranks, closing
   // is collective and would wait for ranks that are elsewhere (in another
@@ -560,7 +575,7 @@ void H5Writer::attr(const std::string& name, int64_t value) {
 void H5Writer::commit() {
   fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", checkpoint_ ? "checkpoint-written" : "output-written");
   commit_output(tmp_, path_, close(), comm_, !checkpoint_);
-  remove_at_abnormal_end(tmp_, false);  // renamed: the name may be the next writer's
+  set_cleanup(false);  // renamed: the name may be the next writer's
   committed_ = true;
 }
 

@@ -104,6 +104,9 @@ class H5Writer {
   Communicator& comm_;
   int64_t file_ = -1;
   bool committed_ = false;
+  bool cleanup_registered_ = false;  ///< tmp_ is in io/abort_cleanup.h's registry
+  /// Registers (on) or unregisters tmp_ for removal at an abnormal end.
+  void set_cleanup(bool on);
   bool checkpoint_ = false;
 };
 

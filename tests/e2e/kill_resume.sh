@@ -42,7 +42,8 @@ pass "rank 1 killed alone: rank 0 stopped, no lock left, resumed identical"
 # destructors, and OUT.tmp / OUT.ckpt.tmp stayed on the disk until the next
 # run. Every rank now registers the file for removal at an abnormal end.
 for np in 1 2; do
-  for at in checkpoint-written output-written; do
+  # (*-creating: the file exists, with 2 ranks, before HDF5 creates it.)
+  for at in checkpoint-creating checkpoint-written output-creating output-written; do
     rm -f st.h5*
     rm -rf lg
     if DISTCLUST_FAULT_SIGNAL_AT=$at dcrun $np "${args[@]}" --out st.h5 --log-dir lg >st.txt 2>&1; then fail "$np ranks, $at: not stopped"; fi
