@@ -419,15 +419,10 @@ int choose_nprobe(const FeatureBlock& b, const std::vector<float>& cent, int64_t
   return t.nprobe;
 }
 
-}  // namespace
-
-KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
-  p.validate();
-  const int64_t n = b.local_rows(), d = b.d, k = p.k;
-  const int64_t n_valid = count_valid(b, comm);
-  require(k < n_valid, "knn: k=", k, " must be below the number of valid rows (", n_valid, " of ", b.n_total, ")");
-  const bool l2 = p.metric == "l2";
-  if (!l2) normalize_rows(b);
+/// The coarse centroids [nlist x d]: knn.nlist (or 4 sqrt(valid rows)), at
+/// least 8 valid rows a list, or the lists of knn.centroids.
+std::vector<float> coarse_lists(FeatureBlock& b, const KnnParams& p, int64_t n_valid, bool l2, Communicator& comm) {
+  const int64_t d = b.d;
   auto t0 = Clock::now();
   int64_t nlist = p.nlist > 0 ? p.nlist : std::max<int64_t>(1, std::llround(4.0 * std::sqrt(double(n_valid))));
   nlist = std::min(nlist, std::max<int64_t>(1, n_valid / 8));
@@ -438,17 +433,22 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   if (!p.centroids.empty() && p.nlist > 0 && p.nlist != int64_t(cent.size() / d) && comm.rank() == 0)
     log::warn("knn ivf: knn.nlist=", p.nlist, " ignored: the lists are the ", cent.size() / d, " centroids of ",
               p.centroids);
-  nlist = int64_t(cent.size() / d);
-  log::info("knn ivf: ", nlist, " coarse lists ready (", since(t0), " s)");
+  log::info("knn ivf: ", cent.size() / d, " coarse lists ready (", since(t0), " s)");
+  return cent;
+}
 
-  // nprobe first (the tuning finds the lists of the rows it needs itself):
-  // then one product of the rows with the centroids gives each row its home
-  // list and, when nprobe <= 16, its nprobe nearest lists, which the rounds
-  // take instead of a second product as large (N=1M, D=128: 45.7 -> 42.5
-  // s). The lists come in one total order (TopK), so the first is the home
+/// Every local row's k best (rescored) neighbours from its np probed lists,
+/// searched in rounds by the lists' owners (collective).
+TopK search_rounds(FeatureBlock& b, const std::vector<float>& cent, int np, const KnnParams& p, int64_t n_valid,
+                   Communicator& comm) {
+  const int64_t n = b.local_rows(), d = b.d, k = p.k, nlist = int64_t(cent.size() / d);
+  const bool l2 = p.metric == "l2";
+  // One product of the rows with the centroids gives each row its home list
+  // and, when nprobe <= 16, its nprobe nearest lists, which the rounds take
+  // instead of a second product as large (N=1M, D=128: 45.7 -> 42.5 s). The
+  // lists come in one total order (TopK), so the first is the home
   // (KnnIvf.FewerProbesAreAPrefixOfMore). A larger nprobe keeps the k = 1
   // product (its argmax path) and computes the probes round by round.
-  const int np = choose_nprobe(b, cent, nlist, p, comm);
   const int kept = np <= 16 ? np : 1;
   std::vector<int32_t> nearest = ivf::nearest_lists(b.x.data(), n, d, b.rows.begin, cent, nlist, kept, l2);
   std::vector<int32_t> home(static_cast<size_t>(n));
@@ -467,7 +467,6 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   const int64_t rounds = comm.max((n + chunk - 1) / chunk);
   TopK mine(n, static_cast<int>(k));
   Progress progress("knn ivf", "rows", n * comm.size(), comm.rank() == 0);
-  auto ts = Clock::now();
   double phase[5] = {0, 0, 0, 0, 0};  // probe lists, send queries, scan, rescore, return: this rank's seconds
   auto lap = [&](int i, Clock::time_point& t) { phase[i] += since(t), t = Clock::now(); };
   for (int64_t r = 0; r < rounds; ++r) {
@@ -494,12 +493,30 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   progress.finish();
   log::debug("knn ivf: this rank's rounds: probe lists ", phase[0], " s, send queries ", phase[1], " s, scan lists ",
              phase[2], " s, rescore ", phase[3], " s, results home ", phase[4], " s");
-  KnnGraph gr = finish_graph(b, mine, k, l2);
+  return mine;
+}
+
+}  // namespace
+
+KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
+  p.validate();
+  const int64_t n_valid = count_valid(b, comm);
+  require(p.k < n_valid, "knn: k=", p.k, " must be below the number of valid rows (", n_valid, " of ", b.n_total, ")");
+  const bool l2 = p.metric == "l2";
+  if (!l2) normalize_rows(b);
+  auto t0 = Clock::now();
+  const std::vector<float> cent = coarse_lists(b, p, n_valid, l2, comm);
+  const int64_t nlist = int64_t(cent.size() / b.d);
+  // nprobe first: the tuning finds the lists of the rows it needs itself.
+  const int np = choose_nprobe(b, cent, nlist, p, comm);
+  auto ts = Clock::now();
+  const TopK mine = search_rounds(b, cent, np, p, n_valid, comm);
+  log::debug("knn ivf: search rounds ", since(ts), " s");
+  KnnGraph gr = finish_graph(b, mine, p.k, l2);
   warn_short_lists(b, gr, comm);
   gr.nprobe = np;
   gr.nlist = nlist;
   gr.seconds_search = since(t0);
-  log::debug("knn ivf: search rounds ", since(ts), " s");
   if (p.recall_sample > 0) {
     auto sample = ivf::keyed_sample(b, p.recall_sample, uint64_t(p.seed), 0x5ec, comm);
     gr.recall = knn_recall(b, gr, sample, p, comm);
