@@ -100,13 +100,14 @@ class H5Writer {
   void write_open(int64_t ds, const std::string& p, RowRange rows, DType t, const void* data, bool all);
   /// Flushes and closes; "" or why it failed (a full disk shows here).
   std::string close();
+  /// Registers (on) or unregisters tmp_ for removal at an abnormal end.
+  void set_cleanup(bool on);
+
   std::string path_, tmp_;
   Communicator& comm_;
   int64_t file_ = -1;
   bool committed_ = false;
   bool cleanup_registered_ = false;  ///< tmp_ is in io/abort_cleanup.h's registry
-  /// Registers (on) or unregisters tmp_ for removal at an abnormal end.
-  void set_cleanup(bool on);
   bool checkpoint_ = false;
 };
 
