@@ -99,7 +99,7 @@ void TorchSearch::check_half_range(const Operand& q, const Operand& b, float alp
 }
 
 Candidates TorchSearch::candidates(const Operand& q, const Operand& b, const torch::Tensor& selfcol, float alpha,
-                                   int64_t keep) const {
+                                   int64_t keep, int64_t real0, int64_t real_n) const {
   torch::Tensor s = scores(q, b, alpha);
   clock_.mark(Phase::gemm);
   if (selfcol.defined()) {
@@ -120,11 +120,23 @@ Candidates TorchSearch::candidates(const Operand& q, const Operand& b, const tor
     // score is also the last picked, more equal scores may lie beyond the
     // pick, so that row's picks are made again by exact keys over the whole
     // row (ties to the lower column). Rare: it takes keep + margin equal scores.
+    // Padding rows of an aligned block are left out: a zero row scores
+    // every column alike (inner products), so each would be picked again.
     const torch::Tensor kth = v.select(1, keep - 1);
-    const torch::Tensor redo = kth.eq(v.select(1, c - 1)).logical_and_(kth.gt(kNever)).nonzero().squeeze(1);
-    if (redo.numel()) {
-      const torch::Tensor pos = torch::arange(cn, at.options()).unsqueeze(0).expand({redo.numel(), cn});
-      at.index_copy_(0, redo, best_by_key(s.index_select(0, redo), pos, c).ids);
+    torch::Tensor tied = kth.eq(v.select(1, c - 1)).logical_and_(kth.gt(kNever));
+    if (real_n >= 0 && real_n < m) {
+      tied.narrow(0, 0, real0).zero_();
+      tied.narrow(0, real0 + real_n, m - real0 - real_n).zero_();
+    }
+    const torch::Tensor redo = tied.nonzero().squeeze(1);
+    repicked_rows_ += redo.numel();
+    // In pieces of m/8 rows: the int64 keys of a whole block of rows (data
+    // with many duplicates) would be ~8x the scores' memory.
+    const int64_t piece = std::max<int64_t>(1, m / 8);
+    for (int64_t i = 0; i < redo.numel(); i += piece) {
+      const torch::Tensor r = redo.narrow(0, i, std::min(piece, redo.numel() - i));
+      const torch::Tensor pos = torch::arange(cn, at.options()).unsqueeze(0).expand({r.numel(), cn});
+      at.index_copy_(0, r, best_by_key(s.index_select(0, r), pos, c).ids);
     }
   }
   // Columns in increasing order: positions then follow ids (best_by_key).

@@ -98,9 +98,14 @@ TorchSearch::TorchSearch(const TorchComputeSpec& s) : spec_(s), dev_(s.device), 
 std::string TorchSearch::time_report() const {
   std::lock_guard<std::mutex> lock(mu_);
   // Where a call's rows came from is half of where its time went on a GPU.
-  char traffic[96];
-  std::snprintf(traffic, sizeof(traffic), "%lld calls, %.4g MB of rows not held", static_cast<long long>(calls_),
-                double(streamed_bytes_) / 1e6);
+  char traffic[160];
+  int at = std::snprintf(traffic, sizeof(traffic), "%lld calls, %.4g MB of rows not held",
+                         static_cast<long long>(calls_), double(streamed_bytes_) / 1e6);
+  // Rows with keep + margin equal scores are each picked again over their
+  // whole row: said when any were (duplicate rows do it).
+  if (repicked_rows_ > 0)
+    std::snprintf(traffic + at, sizeof(traffic) - size_t(at), ", %lld query rows picked again by exact keys (ties)",
+                  static_cast<long long>(repicked_rows_));
   return clock_.report(traffic);
 }
 
@@ -336,7 +341,7 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
       if (!once) bo = base_operand(bx, bo.bias, alpha);
       bo.x = bx;
       clock_.mark(Phase::operands);
-      const Candidates c = candidates(qo, bo, selfcol, alpha, cap);  // marks gemm, select, rescore
+      const Candidates c = candidates(qo, bo, selfcol, alpha, cap, off, hi - lo);  // marks gemm, select, rescore
       const torch::Tensor cid = c.cols.defined() ? id.index_select(0, c.cols.reshape({-1})).view_as(c.cols)
                                                  : id.unsqueeze(0).expand_as(c.e);
       best = merge(best, best_by_key(c.e, cid, cap), cap);

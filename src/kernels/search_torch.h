@@ -131,9 +131,10 @@ class TorchSearch final : public SearchKernel {
   /// whose keep-th score ties past the pick is picked again by exact keys; a
   /// block of at most that many columns: all of them), or by low-precision
   /// products re-scored in fp32. selfcol [m]: a query's own column (-1:
-  /// none), masked.
+  /// none), masked. Rows [real0, real0 + real_n) of q are queries (-1: all);
+  /// the rest pad an aligned block and are never picked again.
   Candidates candidates(const Operand& q, const Operand& b, const torch::Tensor& selfcol, float alpha,
-                        int64_t keep) const;
+                        int64_t keep, int64_t real0 = 0, int64_t real_n = -1) const;
   /// A k-means step's centroids in blocks of cb: operands (x set; low
   /// operands made here when `once`), each block's first centroid.
   struct CentroidBlocks {
@@ -172,6 +173,9 @@ class TorchSearch final : public SearchKernel {
   /// time report's traffic line.
   int64_t calls_ = 0;
   mutable int64_t streamed_bytes_ = 0;
+  /// Query rows whose picks were made again by exact keys (time_report):
+  /// rows with keep + margin equal scores, each a pass over its whole row.
+  mutable int64_t repicked_rows_ = 0;
   torch::ScalarType mm_type_;  ///< type of the matrix products
   torch::ScalarType store_type_;  ///< type of held rows (runtime.storage)
   bool low_;                   ///< products below fp32: candidates re-scored in fp32

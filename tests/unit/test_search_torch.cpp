@@ -202,6 +202,36 @@ TEST(SearchTorch, TiesPastTheTopkPickKeepTheLowestIds) {
       }
 }
 
+TEST(SearchTorch, OnlyTiedQueryRowsArePickedAgain) {
+  // A query block aligned to global rows pads its rows past the queries
+  // with zeros. With inner products a zero row scores every column alike,
+  // so each padding row was picked again by exact keys over its whole row
+  // (on a GPU: a block's worth of int64 keys for rows nobody asked for).
+  // Only the query rows whose own scores tie past the pick may be.
+  const int64_t d = 8, m = 48;
+  std::vector<float> b(size_t(m * d), 0.0f);
+  for (int64_t j = 7; j < 47; ++j) b[size_t(j * d)] = 1.0f;  // 40 equal rows
+  for (int64_t j = 0; j < 7; ++j) b[size_t(j * d + 1)] = 1.0f;
+  b[size_t(47 * d)] = 0.5f;
+  const std::vector<float> q = {1, 0, 0, 0, 0, 0, 0, 0};
+  for (Metric metric : {Metric::inner_product, Metric::l2}) {
+    auto tk = torch_kernel("cpu", "fp32");
+    TopK top(1, 3);
+    tk->search({q.data(), 1, d, 0}, {b.data(), m}, metric, top);  // one query in an aligned block of many rows
+    EXPECT_NE(tk->time_report().find(", 1 query rows picked again by exact keys (ties)"), std::string::npos)
+        << tk->time_report();
+  }
+  // Distinct scores: no row at all, padding or not (500 of an aligned block).
+  const int64_t n = 500, nb = 6000, dd = 32;
+  const auto base = test::randn(nb, dd, 5), qs = near_rows(base, n, dd, 6);
+  for (Metric metric : {Metric::inner_product, Metric::l2}) {
+    auto tk = torch_kernel("cpu", "fp32");
+    TopK top(n, 10);
+    tk->search({qs.data(), n, dd, 0}, {base.data(), nb}, metric, top);
+    EXPECT_EQ(tk->time_report().find("picked again"), std::string::npos) << tk->time_report();
+  }
+}
+
 TEST(SearchTorch, LowPrecisionIsRescoredToTheFp32Result) {
   const int64_t n = 500, m = 800, d = 64;
   const auto b = test::randn(m, d, 8), q = near_rows(b, n, d, 7);
