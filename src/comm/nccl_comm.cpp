@@ -79,6 +79,13 @@ struct NcclCommunicator::Impl {
   /// ncclCommDestroy would wait for queued work a dead peer never finishes.
   bool failed = false;
 
+  /// Host buffers cross in pieces of at most this: the staging buffer is
+  /// cudaMalloc'ed outside LibTorch's cache and kept for the communicator's
+  /// life, so a whole message (SCAN's replicated rows: N x D x 4 / P bytes,
+  /// 1.3 GB for ImageNet on 2 ranks) would hold that much of the GPU, or
+  /// fail where LibTorch's cache already took it.
+  static constexpr size_t kStageBytes = size_t(64) << 20;
+
   void* stage(size_t bytes) {
     if (bytes > scratch_bytes) {
       if (scratch) {
@@ -205,14 +212,26 @@ void NcclCommunicator::wait(const char* what) {
 }
 
 void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
-  const size_t bytes = count * dtype_size(t);
-  if (bytes == 0) return;
-  const bool dev = on_device(buf);
-  void* d = dev ? buf : impl_->stage(bytes);
-  if (!dev) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
-  DC_NCCL(ncclAllReduce(d, d, count, nccl_type(t), max ? ncclMax : ncclSum, impl_->comm, impl_->stream));
-  wait(max ? "allreduce (max)" : "allreduce (sum)");
-  if (!dev) copy_back(buf, d, bytes);
+  if (count == 0) return;
+  const char* what = max ? "allreduce (max)" : "allreduce (sum)";
+  const ncclRedOp_t op = max ? ncclMax : ncclSum;
+  if (on_device(buf)) {
+    DC_NCCL(ncclAllReduce(buf, buf, count, nccl_type(t), op, impl_->comm, impl_->stream));
+    wait(what);
+    return;
+  }
+  // A host buffer, staged piece by piece (Impl::kStageBytes): every rank
+  // has the same count, so all cut it alike; sums and maxima are element-wise.
+  const size_t es = dtype_size(t), step = std::max<size_t>(1, Impl::kStageBytes / es);
+  auto* h = static_cast<uint8_t*>(buf);
+  for (size_t off = 0; off < count; off += step) {
+    const size_t n = std::min(step, count - off), bytes = n * es;
+    void* d = impl_->stage(bytes);
+    DC_CUDA(cudaMemcpyAsync(d, h + off * es, bytes, cudaMemcpyHostToDevice, impl_->stream));
+    DC_NCCL(ncclAllReduce(d, d, n, nccl_type(t), op, impl_->comm, impl_->stream));
+    wait(what);
+    copy_back(h + off * es, d, bytes);
+  }
 }
 
 // After the watched wait, never before: a copy into pageable host memory
@@ -228,12 +247,21 @@ void NcclCommunicator::allreduce_max(void* buf, size_t count, DType t) { reduce(
 
 void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
   if (bytes == 0) return;
-  const bool dev = on_device(buf);
-  void* d = dev ? buf : impl_->stage(bytes);
-  if (!dev && rank() == root) DC_CUDA(cudaMemcpyAsync(d, buf, bytes, cudaMemcpyHostToDevice, impl_->stream));
-  DC_NCCL(ncclBroadcast(d, d, bytes, ncclUint8, root, impl_->comm, impl_->stream));
-  wait("broadcast");
-  if (!dev) copy_back(buf, d, bytes);
+  if (on_device(buf)) {
+    DC_NCCL(ncclBroadcast(buf, buf, bytes, ncclUint8, root, impl_->comm, impl_->stream));
+    wait("broadcast");
+    return;
+  }
+  // A host buffer, staged piece by piece as in reduce().
+  auto* h = static_cast<uint8_t*>(buf);
+  for (size_t off = 0; off < bytes; off += Impl::kStageBytes) {
+    const size_t n = std::min(Impl::kStageBytes, bytes - off);
+    void* d = impl_->stage(n);
+    if (rank() == root) DC_CUDA(cudaMemcpyAsync(d, h + off, n, cudaMemcpyHostToDevice, impl_->stream));
+    DC_NCCL(ncclBroadcast(d, d, n, ncclUint8, root, impl_->comm, impl_->stream));
+    wait("broadcast");
+    copy_back(h + off, d, n);
+  }
 }
 
 // Blocks of different sizes: NCCL's reduce-scatter and all-gather take equal

@@ -1,5 +1,7 @@
 // NCCL communicator (built only with CUDA + NCCL). Collectives accept device
-// or host pointers; allgatherv and barrier go over the MPI base.
+// or host pointers (allreduce and broadcast stage host buffers through the
+// GPU in 64 MiB pieces; the block collectives and sendrecv send them over
+// MPI); allgatherv and barrier go over the MPI base.
 #pragma once
 #include <memory>
 

@@ -215,6 +215,26 @@ TEST_F(Nccl, AllreduceOfBytes) {
   expect_each(v, [&](size_t j) { return uint8_t(P * (j % 3)); }, "u8 max, host");
 }
 
+TEST_F(Nccl, HostBuffersLargerThanTheStagingPiece) {
+  // Host buffers cross the GPU in 64 MiB pieces (the staging buffer stays
+  // that small): 3 pieces and an odd tail, for a sum (int64: 8-byte
+  // elements; a piece ends on an element) and a broadcast from every root.
+  const int P = comm_->size(), r = comm_->rank();
+  const size_t n = (size_t(3) << 23) + 5;  // 3 x 64 MiB of int64 + 5
+  std::vector<int64_t> v(n);
+  for (size_t j = 0; j < n; ++j) v[j] = int64_t(r + 1) * int64_t(j % 1009) + int64_t(j >> 20);
+  comm_->allreduce_sum(v.data(), n, DType::i64);
+  expect_each(v, [&](size_t j) { return int64_t(P * (P + 1) / 2) * int64_t(j % 1009) + P * int64_t(j >> 20); },
+              "host sum of " + std::to_string(n) + " int64");
+  std::vector<uint8_t> bytes((size_t(64) << 20) * 2 + 77);
+  for (int root = 0; root < P; ++root) {
+    for (size_t j = 0; j < bytes.size(); ++j) bytes[j] = r == root ? uint8_t((j * 7 + size_t(root)) % 251) : 0;
+    comm_->broadcast(bytes.data(), bytes.size(), root);
+    expect_each(bytes, [&](size_t j) { return uint8_t((j * 7 + size_t(root)) % 251); },
+                "host broadcast of " + std::to_string(bytes.size()) + " bytes from rank " + std::to_string(root));
+  }
+}
+
 #else
 
 TEST(Nccl, NotBuilt) { GTEST_SKIP() << "built without CUDA/NCCL: the NCCL communicator is not compiled"; }
