@@ -11,6 +11,9 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/version.h>
+#if DISTCLUST_TORCH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 #include <sys/stat.h>
 #include <xmmintrin.h>
@@ -95,6 +98,12 @@ class TorchScriptBackbone : public Backbone {
     // get. The GPU keeps it (it fuses elementwise kernels there).
     if (!device_.is_cuda()) torch::jit::getProfilingMode() = false;
     if (!device_.is_cuda() && spec.flush_denormal) flush_denormals(std::max(1, spec.threads));
+#if DISTCLUST_TORCH_CUDA
+    // This thread's device, as the kernels set theirs: without it, a rank
+    // whose GPU is not device 0 (ranks sharing CUDA_VISIBLE_DEVICES) also
+    // opens a context on device 0, refused in exclusive-process mode.
+    if (device_.is_cuda()) c10::cuda::set_device(device_.index());
+#endif
     try {
       module_ = torch::jit::load(spec.path, device_);
     } catch (const std::exception& e) {
