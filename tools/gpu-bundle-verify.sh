@@ -2,8 +2,9 @@
 # Proves on the Debian machine that made .gpu-bundle that the bundle is
 # complete: runs tools/gpu-check.sh --no-gpu in a private mount namespace
 # (unshare, as root) in which every file of the bundled Debian packages and
-# of Debian's OpenCV is covered by an empty file. A configure, link or run
-# step that still reached the machine's own copy (not the bundle's) fails.
+# of Debian's OpenCV is covered by an empty file, as are ssh and xz. A
+# configure, link or run step that still reached the machine's own copy
+# (not the bundle's) fails.
 # Other processes on the machine see nothing of it.
 #
 #   PYTHON=.venv-cuda/bin/python3 tools/gpu-bundle-verify.sh
@@ -20,6 +21,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=$("$root/tools/gpu-bundle.sh" --print-packages)
 pkgs+=" libopencv-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev"
 pkgs+=" libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406"
+# Tools a bare GPU image may lack and gpu-check works without: ssh/rsh (Open
+# MPI's local launch; gpu-check sets plm_rsh_agent) and xz (Python unpacks).
+pkgs+=" openssh-client rsh-client xz-utils"
 hide="$(mktemp)"
 for p in $pkgs; do
   dpkg-query -W "$p" > /dev/null 2>&1 || continue

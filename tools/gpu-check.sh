@@ -21,22 +21,30 @@
 # each step runs under `timeout` with the smaller of its own limit and what
 # is left, so a hung or slow step costs its limit only, and results.md is
 # rewritten after every step (a step that fails or times out is recorded
-# as such; the steps after it still run where they can). Order and limits:
-#   check       15 s  nvidia-smi, torch.cuda, g++/cmake/glibc, the bundle
+# as such; the steps after it still run where they can). The set-up steps
+# have room for a cold node (a first `import torch` reads GBs of libraries;
+# no ccache): a check, configure or build cut short would leave no figures,
+# while a late step squeezed loses one. Their expected times are far below
+# the limits (build: ~470 CPU-s of 220 files, measured on this project's
+# 2-core machine: ~60 s on 16 cores). Order and limits:
+#   check       45 s  nvidia-smi (if any), torch.cuda, g++/cmake/glibc, the bundle
 #   limits      30 s  bench/gpu_limits.py: GEMM fp32/tf32/bf16 8192^3, copy 4 GiB
-#   unpack      20 s  .gpu-bundle -> $DCB
-#   configure   30 s  cmake (Release, -march=native: built where it runs)
-#   build      100 s  distclust, the torch plugin and the tests, -j nproc
+#   unpack      20 s  .gpu-bundle -> $DCB (tar, or Python's tarfile without xz)
+#   configure   45 s  cmake (Release, -march=native: built where it runs)
+#   build      150 s  distclust and the torch plugin, -j nproc (the tests: in `tests`)
 #   libs        10 s  ldd: nothing "not found", libraries by folder
 #   kmeans      35 s  bench kmeans N=1,000,000 D=256 K=20,000, 25 iterations, fp32 products
 #   kmeans-bf16 25 s  the same, bf16 products (each row's best 9 re-scored in fp32)
 #   knn-bf16    35 s  bench knn N=1,281,167 D=512 k=20 (exact: bf16 products pick candidates, re-scored in fp32)
 #   scan        55 s  synth N=1,281,167 x 512 + random knn, 1 SCAN epoch C=1000, 10 MLP heads
 #   extract     45 s  bench extract, ResNet-50 224x224 random weights, 1024 generated JPEGs
-#   tests       45 s  ctest -L gpu
+#   tests       90 s  build the test binaries, ctest -L gpu (one at a time where the
+#                     GPU's compute mode is exclusive-process)
 #   knn         50 s  bench knn N=640,000 D=512 k=20, fp32 products (a quarter of knn-bf16's work)
 #   unit        rest  ctest -L unit less the GPU tests (what is left of BUDGET - 10 s,
 #                     at most 60 s; none when every step before ran to its limit)
+# In the worst case (every step to its limit) the steps from extract on get
+# what is left, or nothing (--dry-run shows that case).
 # When `distclust env --set runtime.device=cuda` fails, results.md gets its
 # error and the figure steps are skipped (tests and unit still run).
 # The GPU figures pass --set runtime.device=cuda (runtime.kernels=auto).
@@ -101,6 +109,7 @@ write_results() {
 step() {
   local name=$1 limit=$(($2 * LIMIT_SCALE)) figure=$3; shift 3
   local left=$((BUDGET - 10 - $(elapsed)))
+  ((left < 0)) && left=0
   ((limit > left)) && limit=$left
   if [[ $mode == dry ]]; then
     echo "step $name: limit ${limit} s: $*"
@@ -150,6 +159,8 @@ rate = lim.get(prec + "_tflops") or lim["fp32_tflops"]
 print("%s: %.4f s/iter, %d iterations %.2f s (target <= 2 s on an H200), %.1f TFLOP/s = %.2f of the %s GEMM rate (%.4g)" % (
     prec, r["sec_per_iter_median"], iters, r["sec_per_iter_median"] * iters, tf, tf / rate, prec, rate))
 ' "$work/limits.json" "${KM[7]}" "${2:-fp32}"
+  # The last inertia: fp32's and bf16's (same seed) side by side in results.md.
+  grep -o 'iter [0-9]* inertia [^,]*' "$1" | tail -1 | sed 's/^/; last /'
   fig_phases "$1"
 }
 fig_kmeans_fp32() { fig_kmeans "$1" fp32; }
@@ -176,24 +187,43 @@ fig_configure() { grep -E '^-- distclust:' "$1"; }
 fig_ctest() { grep -E 'tests passed|tests failed|No tests were found' "$1" | tail -1; }
 
 # --- steps.
+# An executable file on PATH (bash's `command -v` also names a file it
+# could not run, when it finds no other).
+have() { local p; p=$(command -v "$1") && [[ -f $p && -x $p ]]; }
 check() {
   local ok=0
-  if [[ $mode == gpu ]]; then
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$work/gpu.txt" || ok=1
-  else
+  if [[ $mode != gpu ]]; then
     echo "no GPU (--no-gpu)" > "$work/gpu.txt"
+  elif command -v nvidia-smi > /dev/null; then
+    # Not fatal: torch's view of the device below decides.
+    nvidia-smi --query-gpu=name,memory.total,driver_version,compute_mode --format=csv,noheader | tee "$work/gpu.txt"
+  else
+    echo "nvidia-smi not found (torch's view below)" | tee "$work/gpu.txt"
   fi
-  "$PY" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' \
-    | tee "$work/torch.txt" || { echo "gpu-check: $PY has no torch"; ok=1; }
+  # One interpreter (a cold `import torch` can take many seconds): torch and
+  # its device, then what the scan and extract steps import (not fatal:
+  # those steps fail alone).
+  "$PY" - > "$work/torch.all" 2> "$work/torch.err" <<'PY'
+import importlib
+import torch
+ok = torch.cuda.is_available()
+print(torch.__version__, "CUDA", torch.version.cuda, "available", ok, torch.cuda.get_device_name(0) if ok else "")
+for mod in ("numpy", "h5py", "PIL", "torchvision"):
+    try:
+        importlib.import_module(mod)
+    except Exception as e:
+        print("lacks", mod, e)
+PY
+  (($? == 0)) || { echo "gpu-check: $PY has no torch: $(tail -1 "$work/torch.err")"; ok=1; }
+  grep -v '^lacks ' "$work/torch.all" | tee "$work/torch.txt"
+  local mod
+  for mod in $(sed -n 's/^lacks \([A-Za-z]*\) .*/\1/p' "$work/torch.all"); do
+    echo "gpu-check: $PY lacks the module $mod: the scan/extract steps will fail"
+  done
   if [[ $mode == gpu ]] && ! grep -q "available True" "$work/torch.txt"; then
     echo "gpu-check: torch sees no CUDA device"; ok=1
   fi
-  for t in g++ cmake tar xz; do command -v $t > /dev/null || { echo "gpu-check: $t not found"; ok=1; }; done
-  # What the scan and extract steps import (not fatal: those steps fail alone).
-  local mod
-  for mod in numpy h5py PIL torchvision; do
-    "$PY" -c "import $mod" 2>/dev/null || echo "gpu-check: $PY lacks the module $mod: the scan/extract steps will fail"
-  done
+  for t in g++ cmake tar; do command -v $t > /dev/null || { echo "gpu-check: $t not found"; ok=1; }; done
   # The bundle's libraries are Debian 12's: glibc >= 2.36.
   local glibc; glibc=$(ldd --version | head -1 | grep -o '[0-9]*\.[0-9]*$')
   echo "glibc $glibc, $(g++ --version | head -1), $(cmake --version | head -1)"
@@ -204,7 +234,14 @@ check() {
 }
 
 unpack() {
-  rm -rf "$DCB" && mkdir -p "$DCB" && tar xJf "$root/.gpu-bundle/deps.tar.xz" -C "$DCB" || return 1
+  rm -rf "$DCB" && mkdir -p "$DCB" || return 1
+  if have xz; then
+    tar xJf "$root/.gpu-bundle/deps.tar.xz" -C "$DCB" || return 1
+  else  # an image without xz-utils: Python's lzma reads it (slower)
+    echo "xz not found: unpacking with Python's tarfile"
+    "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' \
+      "$root/.gpu-bundle/deps.tar.xz" "$DCB" || return 1
+  fi
   # base/: libraries the machine may have itself: keep only those it lacks.
   local kept=() dropped=()
   for f in "$DCB"/base/*.so*; do
@@ -223,6 +260,12 @@ bundle_env() {
   export PMIX_MCA_pcompress_base_silence_warning=1  # PMIx looks for its help files at the packaged path
   export HDF5_USE_SHLIB=yes  # h5pcc links the static libhdf5.a by default; the bundle has the shared one only
   export NCCL_DEBUG=${NCCL_DEBUG:-WARN}  # an NCCL failure says why in the step's log (one run, no second look)
+  # Open MPI 4.1 refuses even `mpiexec -n 1` on one node when neither ssh
+  # nor rsh exists (its rsh launcher looks for them first; ompi#7330), as
+  # on a bare container image: a local launch never runs the agent.
+  if [[ -z ${OMPI_MCA_plm_rsh_agent:-} ]] && ! have ssh && ! have rsh; then
+    export OMPI_MCA_plm_rsh_agent=sh
+  fi
 }
 
 configure() {
@@ -297,6 +340,14 @@ PY
     --out "$work/f.h5" --progress-seconds 0 "${DEVSET[@]}"
 }
 
+# The test binaries, then the GPU tests: one at a time when the GPU's
+# compute mode is exclusive-process (a second process gets no context).
+gpu_tests() {
+  cmake --build "$build" -j "$jobs" > "$work/build-tests.log" 2>&1 || { tail -30 "$work/build-tests.log"; return 1; }
+  local j=$jobs
+  grep -qi exclusive "$work/gpu.txt" 2>/dev/null && j=1
+  (cd "$build" && ctest -L gpu --output-on-failure -j "$j" --timeout 120)
+}
 ctest_label() { (cd "$build" && ctest -L "$1" -E 'Cuda|Gpu|Nccl' --output-on-failure -j "$jobs" --timeout 120); }
 
 if [[ -n $sub ]]; then
@@ -305,7 +356,7 @@ if [[ -n $sub ]]; then
 fi
 
 # --- run, most important figures first.
-step check 15 - check || { [[ $mode == dry ]] || { echo "gpu-check: the machine lacks what it needs (see $log)"; exit 1; }; }
+step check 45 - check || { [[ $mode == dry ]] || { echo "gpu-check: the machine lacks what it needs (see $log)"; exit 1; }; }
 step limits 30 fig_limits "$PY" "$root/bench/gpu_limits.py" "${LIM[@]}" --json "$work/limits.json"
 step unpack 20 - unpack
 # Python after this point runs without the bundle's libraries (Debian 12's
@@ -319,9 +370,10 @@ if [[ $mode != dry ]]; then
   PY=$PYTHON
 fi
 bundle_env
-step configure 30 fig_configure configure || { [[ $mode == dry ]] || exit 1; }
-# Everything, tests included (the tests step then only runs them).
-step build 100 - cmake --build "$build" -j "$jobs" || { [[ $mode == dry ]] || exit 1; }
+step configure 45 fig_configure configure || { [[ $mode == dry ]] || exit 1; }
+# The binary and its torch plugin only (a dependency of distclust): the
+# figures need no more; the test binaries are built in `tests`.
+step build 150 - cmake --build "$build" --target distclust -j "$jobs" || { [[ $mode == dry ]] || exit 1; }
 step libs 10 - libs
 # Can distclust compute on the device at all (plugin, CUDA, driver)? If not,
 # the GPU-size steps would run on the CPU until each times out: say why in
@@ -342,7 +394,7 @@ bench kmeans-bf16 25 fig_kmeans_bf16 "$build/src/cli/distclust" bench kmeans -v 
 bench knn-bf16 35 fig_knn_bf16 "$build/src/cli/distclust" bench knn "${KNN[@]}" "${DEVSET[@]}" "${BF16[@]}"
 bench scan 55 fig_scan scan_epoch
 bench extract 45 fig_extract extract_bench
-step tests 45 fig_ctest bash -c "cd '$build' && ctest -L gpu --output-on-failure -j $jobs --timeout 120"
+step tests 90 fig_ctest gpu_tests
 # fp32 kNN: 2N^2D at N = 1.28M is 1.7 PFLOP, some 30 s at an H200's fp32
 # rate: half the rows (a quarter of the work) keep it inside its limit.
 bench knn 50 fig_knn "$build/src/cli/distclust" bench knn "${KNN_FP32[@]}" "${DEVSET[@]}"

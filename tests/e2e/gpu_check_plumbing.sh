@@ -11,6 +11,14 @@ steps=$(sed -n 's/^step \([a-z0-9-]*\): limit \([0-9]*\) s:.*/\1/p' dry.txt | tr
   fail "steps: $steps"
 total=$(sed -n 's/^step [a-z0-9-]*: limit \([0-9]*\) s:.*/\1/p' dry.txt | paste -sd+ | bc)
 ((total <= 480)) || fail "step limits add up to $total s > 480"
+# The dry run's clock advances by each whole limit (every step slow): the
+# set-up steps' room (a cold node, no ccache) must still leave the first
+# four figure steps their whole limits; later steps may get what is left.
+for want in "kmeans: limit 35" "kmeans-bf16: limit 25" "knn-bf16: limit 35" "scan: limit 55" "build: limit 150" \
+  "check: limit 45" "configure: limit 45"; do
+  grep -q "^step $want s:" dry.txt || fail "worst case: no '$want s' in the dry run: $(tr '\n' '|' < dry.txt)"
+done
+grep -q '^step build: .*--target distclust ' dry.txt || fail "the build step builds more than the binary and plugin"
 grep -q 'step kmeans: .*bench kmeans -v --n 1000000 --d 256 --k 20000 --iters 25 .*--set runtime.device=cuda' dry.txt || fail "kmeans sizes"
 grep -q 'bench knn --n 1281167 --d 512 --k 20 --set runtime.device=cuda' dry.txt || fail "knn sizes"
 grep -q 'step kmeans-bf16: .*--iters 25 .*--set runtime.precision=bf16' dry.txt || fail "kmeans bf16"
