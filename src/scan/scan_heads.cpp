@@ -222,7 +222,12 @@ inline float exp_nonpos(float x) {
   const float e = (q * r) * r + r + 1.0f;
   int32_t bits;
   std::memcpy(&bits, &e, 4);
-  bits += int32_t(n) << 23;
+  // n <= 0: shifted as unsigned (a left shift of a negative value is
+  // undefined before C++20). A NaN x (a diverged head) keeps e NaN, and
+  // must not reach int32_t(n), undefined for NaN: the divergence check
+  // reads the NaN off the loss.
+  const int32_t ni = n == n ? int32_t(n) : 0;
+  bits += int32_t(uint32_t(ni) << 23);
   float out;
   std::memcpy(&out, &bits, 4);
   return out;
