@@ -32,7 +32,7 @@ struct KMeansParams {
   int init_sample = 64;          ///< k-means++/random draw from a keyed sample of init_sample*k rows
   int parallel_rounds = 5;       ///< k-means||: oversampling rounds
   double parallel_factor = 2.0;  ///< k-means||: expected candidates per round = factor * k
-  bool checkpoint = true;        ///< save state to OUT.ckpt after each iteration and resume from it
+  bool checkpoint = true;        ///< save state to OUT.ckpt after iterations (at most ~10% of the time) and resume from it
   int tile_rows = 512;           ///< assignment kernel: rows per thread-local GEMM tile
   int tile_k = 1024;             ///< assignment kernel: centroids per GEMM tile
   /// Choosing K: "5,10,20,50" or "A:B[:STEP]" runs k-means at each K (k is
@@ -57,7 +57,7 @@ struct KMeansParams {
     v("init_sample", init_sample, "init draws from a keyed sample of init_sample*k rows");
     v("parallel_rounds", parallel_rounds, "k-means|| oversampling rounds");
     v("parallel_factor", parallel_factor, "k-means|| candidates per round, times k");
-    v("checkpoint", checkpoint, "checkpoint each iteration to OUT.ckpt and resume from it");
+    v("checkpoint", checkpoint, "checkpoint to OUT.ckpt after each iteration (fast ones: as often as keeps saving under ~10% of the time) and resume from it");
     v("tile_rows", tile_rows, "assignment kernel rows per tile (OpenBLAS; LibTorch kernels size blocks by memory)");
     v("tile_k", tile_k, "assignment kernel centroids per tile (OpenBLAS; LibTorch kernels size blocks by memory)");
     v("sweep", sweep, "choose K: 5,10,20,50 or A:B[:STEP] (--k takes it too); inertia and sampled silhouette per K");
