@@ -194,7 +194,7 @@ check() {
   local ok=0
   if [[ $mode != gpu ]]; then
     echo "no GPU (--no-gpu)" > "$work/gpu.txt"
-  elif command -v nvidia-smi > /dev/null; then
+  elif have nvidia-smi; then
     # Not fatal: torch's view of the device below decides.
     nvidia-smi --query-gpu=name,memory.total,driver_version,compute_mode --format=csv,noheader | tee "$work/gpu.txt"
   else
@@ -223,7 +223,7 @@ PY
   if [[ $mode == gpu ]] && ! grep -q "available True" "$work/torch.txt"; then
     echo "gpu-check: torch sees no CUDA device"; ok=1
   fi
-  for t in g++ cmake tar; do command -v $t > /dev/null || { echo "gpu-check: $t not found"; ok=1; }; done
+  for t in g++ cmake tar; do have $t || { echo "gpu-check: $t not found"; ok=1; }; done
   # The bundle's libraries are Debian 12's: glibc >= 2.36.
   local glibc; glibc=$(ldd --version | head -1 | grep -o '[0-9]*\.[0-9]*$')
   echo "glibc $glibc, $(g++ --version | head -1), $(cmake --version | head -1)"
