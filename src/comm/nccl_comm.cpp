@@ -211,6 +211,20 @@ void NcclCommunicator::wait(const char* what) {
   }
 }
 
+// Pieces of at most Impl::kStageBytes, cut at whole elements.
+template <class F>
+void NcclCommunicator::staged(uint8_t* h, size_t bytes, size_t es, bool upload, const char* what, F call) {
+  const size_t step = std::max<size_t>(1, Impl::kStageBytes / es) * es;
+  for (size_t off = 0; off < bytes; off += step) {
+    const size_t n = std::min(step, bytes - off);
+    void* d = impl_->stage(n);
+    if (upload) DC_CUDA(cudaMemcpyAsync(d, h + off, n, cudaMemcpyHostToDevice, impl_->stream));
+    call(d, n);
+    wait(what);
+    copy_back(h + off, d, n);
+  }
+}
+
 void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
   if (count == 0) return;
   const char* what = max ? "allreduce (max)" : "allreduce (sum)";
@@ -220,18 +234,11 @@ void NcclCommunicator::reduce(void* buf, size_t count, DType t, bool max) {
     wait(what);
     return;
   }
-  // A host buffer, staged piece by piece (Impl::kStageBytes): every rank
-  // has the same count, so all cut it alike; sums and maxima are element-wise.
-  const size_t es = dtype_size(t), step = std::max<size_t>(1, Impl::kStageBytes / es);
-  auto* h = static_cast<uint8_t*>(buf);
-  for (size_t off = 0; off < count; off += step) {
-    const size_t n = std::min(step, count - off), bytes = n * es;
-    void* d = impl_->stage(bytes);
-    DC_CUDA(cudaMemcpyAsync(d, h + off * es, bytes, cudaMemcpyHostToDevice, impl_->stream));
-    DC_NCCL(ncclAllReduce(d, d, n, nccl_type(t), op, impl_->comm, impl_->stream));
-    wait(what);
-    copy_back(h + off * es, d, bytes);
-  }
+  // Every rank has the same count, so all cut it alike; sums and maxima are element-wise.
+  const size_t es = dtype_size(t);
+  staged(static_cast<uint8_t*>(buf), count * es, es, true, what, [&](void* d, size_t n) {
+    DC_NCCL(ncclAllReduce(d, d, n / es, nccl_type(t), op, impl_->comm, impl_->stream));
+  });
 }
 
 // After the watched wait, never before: a copy into pageable host memory
@@ -252,16 +259,10 @@ void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
     wait("broadcast");
     return;
   }
-  // A host buffer, staged piece by piece as in reduce().
-  auto* h = static_cast<uint8_t*>(buf);
-  for (size_t off = 0; off < bytes; off += Impl::kStageBytes) {
-    const size_t n = std::min(Impl::kStageBytes, bytes - off);
-    void* d = impl_->stage(n);
-    if (rank() == root) DC_CUDA(cudaMemcpyAsync(d, h + off, n, cudaMemcpyHostToDevice, impl_->stream));
+  // Only the root's piece goes up; every rank's comes back.
+  staged(static_cast<uint8_t*>(buf), bytes, 1, rank() == root, "broadcast", [&](void* d, size_t n) {
     DC_NCCL(ncclBroadcast(d, d, n, ncclUint8, root, impl_->comm, impl_->stream));
-    wait("broadcast");
-    copy_back(h + off, d, n);
-  }
+  });
 }
 
 // Blocks of different sizes: NCCL's reduce-scatter and all-gather take equal

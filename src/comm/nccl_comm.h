@@ -35,6 +35,10 @@ class NcclCommunicator final : public MpiCommunicator {
   void wait(const char* what);
   // Copies a staged result [bytes] back to the caller's host buffer (after wait).
   void copy_back(void* host, const void* device, size_t bytes);
+  // A host buffer h [bytes] through the staging buffer in pieces of whole
+  // elements (es bytes each): uploads a piece when upload, queues call(d, n)
+  // on its n bytes at d, waits, copies it back.
+  template <class F> void staged(uint8_t* h, size_t bytes, size_t es, bool upload, const char* what, F call);
   // One grouped rooted call per non-empty block r: call(offset, count, r).
   template <class F> void per_block(const std::vector<size_t>& counts, const char* what, F call);
   struct Impl;
