@@ -133,10 +133,10 @@ Candidates TorchSearch::candidates(const Operand& q, const Operand& b, const tor
     // In pieces of m/8 rows: the int64 keys of a whole block of rows (data
     // with many duplicates) would be ~8x the scores' memory.
     const int64_t piece = std::max<int64_t>(1, m / 8);
+    const torch::Tensor pos = redo.numel() ? torch::arange(cn, at.options()).unsqueeze(0) : torch::Tensor();
     for (int64_t i = 0; i < redo.numel(); i += piece) {
       const torch::Tensor r = redo.narrow(0, i, std::min(piece, redo.numel() - i));
-      const torch::Tensor pos = torch::arange(cn, at.options()).unsqueeze(0).expand({r.numel(), cn});
-      at.index_copy_(0, r, best_by_key(s.index_select(0, r), pos, c).ids);
+      at.index_copy_(0, r, best_by_key(s.index_select(0, r), pos.expand({r.numel(), cn}), c).ids);
     }
   }
   // Columns in increasing order: positions then follow ids (best_by_key).
