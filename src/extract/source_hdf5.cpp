@@ -12,13 +12,17 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <filesystem>
 
 #include <opencv2/imgproc.hpp>
 
 #include "distclust/error.h"
 #include "extract/sources.h"
+#include "io/h5_strings.h"
+#include "io/h5_util.h"
 
 namespace distclust::extract {
 namespace {
@@ -57,16 +61,6 @@ struct Hid {
   }
 };
 
-std::string type_text(hid_t t) {
-  H5T_class_t cls = H5Tget_class(t);
-  size_t bytes = H5Tget_size(t);
-  if (cls == H5T_INTEGER)
-    return fmt(H5Tget_sign(t) == H5T_SGN_NONE ? "uint" : "int", 8 * bytes);
-  if (cls == H5T_FLOAT) return fmt("float", 8 * bytes);
-  if (cls == H5T_STRING) return "string";
-  return fmt("HDF5 type class ", int(cls));
-}
-
 std::string shape_text(const std::vector<hsize_t>& dims) {
   std::string s;
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? " x " : "") + std::to_string(dims[i]);
@@ -91,38 +85,6 @@ std::string root_members(hid_t file) {
   };
   quiet([&] { return H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, cb, &names); });
   return names.empty() ? "nothing" : names;
-}
-
-std::vector<std::string> read_string_attr(hid_t obj, const char* name, const std::string& where) {
-  Hid attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
-  require(attr.id >= 0, where, ": cannot open attribute ", name, ": ", h5_error_text());
-  Hid ftype(H5Aget_type(attr.id), H5Tclose);
-  require(H5Tget_class(ftype.id) == H5T_STRING, where, ": attribute ", name, " is ", type_text(ftype.id),
-          " (expected strings)");
-  Hid space(H5Aget_space(attr.id), H5Sclose);
-  hssize_t n = H5Sget_simple_extent_npoints(space.id);
-  std::vector<std::string> out;
-  if (n <= 0) return out;
-  if (H5Tis_variable_str(ftype.id) > 0) {
-    Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mtype.id, H5T_VARIABLE);
-    H5Tset_cset(mtype.id, H5Tget_cset(ftype.id));
-    std::vector<char*> ptrs(n, nullptr);
-    require(H5Aread(attr.id, mtype.id, ptrs.data()) >= 0, where, ": cannot read attribute ", name, ": ",
-            h5_error_text());
-    for (char* p : ptrs) out.emplace_back(p ? p : "");
-    H5Dvlen_reclaim(mtype.id, space.id, H5P_DEFAULT, ptrs.data());
-  } else {
-    size_t len = H5Tget_size(ftype.id);
-    std::vector<char> buf(n * len + 1, '\0');
-    require(H5Aread(attr.id, ftype.id, buf.data()) >= 0, where, ": cannot read attribute ", name, ": ",
-            h5_error_text());
-    for (hssize_t i = 0; i < n; ++i) {
-      std::string s(buf.data() + i * len, len);
-      out.push_back(s.substr(0, s.find('\0')));
-    }
-  }
-  return out;
 }
 
 class Hdf5Source : public ImageSource {
@@ -201,7 +163,7 @@ class Hdf5Source : public ImageSource {
             "; set extract.hdf5_images)");
     Hid type(H5Dget_type(dset_), H5Tclose);
     require(H5Tget_class(type.id) == H5T_INTEGER && H5Tget_size(type.id) == 1 && H5Tget_sign(type.id) == H5T_SGN_NONE,
-            path_, ": ", images_, " is ", type_text(type.id), " (expected uint8 pixels)");
+            path_, ": ", images_, " is ", h5::type_name(type.id), " (expected uint8 pixels)");
     auto dims = dims_of(dset_);
     bool ok = (dims.size() == 4 && (dims[3] == 1 || dims[3] == 3)) || dims.size() == 3;
     require(ok, path_, ": ", images_, " is ", shape_text(dims),
@@ -217,6 +179,9 @@ class Hdf5Source : public ImageSource {
     const double row_bytes = double(h_) * double(w_) * double(c_);
     require(row_bytes <= double(max_row_bytes_), path_, ": ", images_, " is ", shape_text(dims), ": one image is ",
             static_cast<int64_t>(row_bytes), " bytes, over extract.max_file_bytes = ", max_row_bytes_);
+    // Never written (a writer that stopped early): HDF5 reads the gap as
+    // black images, each valid; a filter this HDF5 lacks: refused by name.
+    h5::require_readable(dset_, fmt(path_, ": ", images_));
     setup_direct_reads();
   }
 
@@ -226,13 +191,12 @@ class Hdf5Source : public ImageSource {
     if (H5Pget_layout(dcpl.id) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl.id) != 0) return;
     haddr_t off = quiet([&] { return H5Dget_offset(dset_); });
     if (off == HADDR_UNDEF) return;
-    Hid fcpl(H5Fget_create_plist(file_), H5Pclose);
-    hsize_t userblock = 0;
-    H5Pget_userblock(fcpl.id, &userblock);
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;  // H5Dread still works
     fd_ = fd;
-    offset_ = static_cast<uint64_t>(off) + userblock;
+    // H5Dget_offset counts from the file's first byte, a userblock included
+    // (adding it again read every image 512 bytes late, valid and wrong).
+    offset_ = static_cast<uint64_t>(off);
   }
 
   void open_labels(const std::string& name, bool must_exist) {
@@ -246,19 +210,40 @@ class Hdf5Source : public ImageSource {
     Hid d(quiet([&] { return H5Dopen2(file_, name.c_str(), H5P_DEFAULT); }), H5Dclose);
     require(d.id >= 0, path_, ": ", name, " is not a dataset (", h5_error_text(), ")");
     Hid type(H5Dget_type(d.id), H5Tclose);
-    require(H5Tget_class(type.id) == H5T_INTEGER, path_, ": ", name, " is ", type_text(type.id),
+    require(H5Tget_class(type.id) == H5T_INTEGER, path_, ": ", name, " is ", h5::type_name(type.id),
             " (expected integer labels)");
     auto dims = dims_of(d.id);
     bool ok = (dims.size() == 1 || (dims.size() == 2 && dims[1] == 1)) && static_cast<int64_t>(dims[0]) == n_;
     require(ok, path_, ": ", name, " is ", shape_text(dims), " but ", images_, " has ", n_,
             " images (expected ", n_, " labels)");
+    h5::require_readable(d.id, fmt(path_, ": ", name));
+    read_labels(d.id, type.id, name);
+    // One list, as distclust writes it (a JSON list in one string) or one
+    // string per class (h5_strings.h reads both); every label needs its name.
+    classes_ = H5Strings(path_).name_list(name, "class_names");
+    const int64_t top = n_ ? *std::max_element(labels_.begin(), labels_.end()) : -1;
+    require(classes_.empty() || top < int64_t(classes_.size()), path_, ": ", name, ":class_names holds ",
+            classes_.size(), " names, but ", name, " holds label ", top, " (expected one name per label 0..", top,
+            ", or no class_names)");
+  }
+
+  /// The labels as int64; uint64 values beyond its range are refused
+  /// (HDF5's conversion clamps them to one label, all rows one class).
+  void read_labels(hid_t d, hid_t type, const std::string& name) {
     labels_.resize(n_);
-    herr_t rc = quiet([&] { return H5Dread(d.id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()); });
+    const bool wide_unsigned = H5Tget_sign(type) == H5T_SGN_NONE && H5Tget_size(type) >= 8;
+    std::vector<uint64_t> u(wide_unsigned ? n_ : 0);
+    herr_t rc = quiet([&] {
+      return wide_unsigned ? H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, u.data())
+                           : H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data());
+    });
     require(rc >= 0, path_, ": cannot read ", name, ": ", h5_error_text());
+    for (int64_t i = 0; i < int64_t(u.size()); ++i) {
+      require(u[i] <= uint64_t(INT64_MAX), path_, ": ", name, "[", i, "] = ", u[i], " is beyond the int64 range");
+      labels_[i] = int64_t(u[i]);
+    }
     for (int64_t i = 0; i < n_; ++i)
       require(labels_[i] >= -1, path_, ": ", name, "[", i, "] = ", labels_[i], " (expected >= 0, or -1 for unknown)");
-    if (quiet([&] { return H5Aexists(d.id, "class_names"); }) > 0)
-      classes_ = read_string_attr(d.id, "class_names", fmt(path_, ": ", name));
   }
 
   void close_all() {

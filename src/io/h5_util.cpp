@@ -1,10 +1,81 @@
 #include "io/h5_util.h"
 
 #include <cstring>
+#include <vector>
 
 #include "comm/mpi_comm.h"
 
 namespace distclust::h5 {
+
+namespace {
+
+/// Throws when part of dataset ds [dims] was never written: HDF5 reads
+/// storage that was never allocated as the fill value, so a writer that
+/// died half way (h5py: 3 of 6 chunks) had its missing rows clustered as
+/// zeros with exit 0. A chunked dataset must hold every chunk, a contiguous
+/// one its storage. A fill value its writer chose (h5py fillvalue=-1 for
+/// unknown labels) is content, not a gap: such a dataset passes. (Files
+/// written through MPI-IO allocate every chunk at creation: there an
+/// unwritten part cannot be told from zeros.)
+void require_stored(hid_t ds, hid_t dcpl, hid_t space, const std::vector<hsize_t>& dims, const std::string& what) {
+  hsize_t elements = 1;
+  for (hsize_t d : dims) elements *= d;
+  if (elements == 0) return;
+  H5D_fill_value_t fill{};
+  if (H5Pfill_value_defined(dcpl, &fill) >= 0 && fill == H5D_FILL_VALUE_USER_DEFINED) return;
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (layout == H5D_CONTIGUOUS) {
+    H5D_space_status_t status{};
+    DC_H5(H5Dget_space_status(ds, &status));
+    require(status != H5D_SPACE_STATUS_NOT_ALLOCATED, what,
+            " was never written (no storage is allocated: it would read as zeros, its default fill value)");
+  }
+#if H5_VERSION_GE(1, 10, 5)
+  if (layout == H5D_CHUNKED) {
+    std::vector<hsize_t> chunk(dims.size());
+    require(H5Pget_chunk(dcpl, int(chunk.size()), chunk.data()) == int(chunk.size()), what, ": unreadable chunk shape");
+    hsize_t expected = 1;
+    for (size_t i = 0; i < dims.size(); ++i) expected *= chunk[i] > 0 ? (dims[i] + chunk[i] - 1) / chunk[i] : 1;
+    hsize_t stored = 0;
+    DC_H5(H5Dget_num_chunks(ds, space, &stored));  // (1.10 refuses H5S_ALL)
+    require(stored >= expected, what, " holds ", stored, " of its ", expected, " chunks: part of it was never written "
+            "(a writer that stopped early?), and would read as zeros (its default fill value); write the whole dataset "
+            "again, or give it a fill value of its own");
+  }
+#endif
+}
+
+/// Throws when ds is compressed by a filter this HDF5 build cannot decode
+/// (h5py's lzf, a bitshuffle or Blosc plugin): H5Dread's own error named
+/// only the plugin folder it searched.
+void require_filters(hid_t dcpl, const std::string& what) {
+  const int n = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, conf = 0;
+    size_t nv = 0;
+    char name[128] = {0};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, unsigned(i), &flags, &nv, nullptr, sizeof(name), name, &conf);
+    if (id < 0 || H5Zfilter_avail(id) > 0) continue;
+    const std::string known = id == 32000 ? "lzf, from h5py" : id == 32008 ? "bitshuffle" : id == 32001 ? "blosc" : id == 32015 ? "zstd" : "";
+    throw Error(fmt(what, " is compressed with HDF5 filter ", id, " (", known.empty() ? std::string(name) : known,
+                    "), which this HDF5 cannot decode: rewrite it with gzip or no compression (h5py: compression='gzip'), "
+                    "or install the filter plugin and set HDF5_PLUGIN_PATH"));
+  }
+}
+
+}  // namespace
+
+void require_readable(hid_t ds, const std::string& what) {
+  hid_t dcpl = DC_H5(H5Dget_create_plist(ds));
+  Closer cp{dcpl, H5Pclose};
+  require_filters(dcpl, what);
+  hid_t sp = DC_H5(H5Dget_space(ds));
+  Closer cs{sp, H5Sclose};
+  const int nd = H5Sget_simple_extent_ndims(sp);
+  std::vector<hsize_t> dims(nd > 0 ? nd : 0);
+  if (nd > 0) H5Sget_simple_extent_dims(sp, dims.data(), nullptr);
+  require_stored(ds, dcpl, sp, dims, what);
+}
 
 void quiet() {
   static const bool done = [] {

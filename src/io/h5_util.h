@@ -52,6 +52,11 @@ bool attr_exists(hid_t file, const std::string& path, const std::string& object,
 /// and a bare failed call named neither). Caller closes.
 hid_t open_dataset(hid_t file, const std::string& path, const std::string& dataset);
 
+/// Throws, naming `what`, when dataset ds cannot be read as what it holds:
+/// compressed by a filter this HDF5 cannot decode, or partly never written
+/// (chunks or storage missing, which HDF5 reads as zeros).
+void require_readable(hid_t ds, const std::string& what);
+
 /// Closes an hid on scope exit.
 struct Closer {
   hid_t id;

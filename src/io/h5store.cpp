@@ -42,42 +42,6 @@ std::string members(hid_t file) {
 
 std::string ds_path(const std::string& name) { return name.empty() || name[0] != '/' ? "/" + name : name; }
 
-/// Throws when part of dataset ds [dims] was never written: HDF5 reads
-/// storage that was never allocated as the fill value, so a writer that
-/// died half way (h5py: 3 of 6 chunks) had its missing rows clustered as
-/// zeros with exit 0. A chunked dataset must hold every chunk, a contiguous
-/// one its storage. A fill value its writer chose (h5py fillvalue=-1 for
-/// unknown labels) is content, not a gap: such a dataset passes. (Files
-/// written through MPI-IO allocate every chunk at creation: there an
-/// unwritten part cannot be told from zeros.)
-void require_stored(hid_t ds, hid_t dcpl, hid_t space, const std::vector<hsize_t>& dims, const std::string& what) {
-  hsize_t elements = 1;
-  for (hsize_t d : dims) elements *= d;
-  if (elements == 0) return;
-  H5D_fill_value_t fill{};
-  if (H5Pfill_value_defined(dcpl, &fill) >= 0 && fill == H5D_FILL_VALUE_USER_DEFINED) return;
-  const H5D_layout_t layout = H5Pget_layout(dcpl);
-  if (layout == H5D_CONTIGUOUS) {
-    H5D_space_status_t status{};
-    DC_H5(H5Dget_space_status(ds, &status));
-    require(status != H5D_SPACE_STATUS_NOT_ALLOCATED, what,
-            " was never written (no storage is allocated: it would read as zeros, its default fill value)");
-  }
-#if H5_VERSION_GE(1, 10, 5)
-  if (layout == H5D_CHUNKED) {
-    std::vector<hsize_t> chunk(dims.size());
-    require(H5Pget_chunk(dcpl, int(chunk.size()), chunk.data()) == int(chunk.size()), what, ": unreadable chunk shape");
-    hsize_t expected = 1;
-    for (size_t i = 0; i < dims.size(); ++i) expected *= chunk[i] > 0 ? (dims[i] + chunk[i] - 1) / chunk[i] : 1;
-    hsize_t stored = 0;
-    DC_H5(H5Dget_num_chunks(ds, space, &stored));  // (1.10 refuses H5S_ALL)
-    require(stored >= expected, what, " holds ", stored, " of its ", expected, " chunks: part of it was never written "
-            "(a writer that stopped early?), and would read as zeros (its default fill value); write the whole dataset "
-            "again, or give it a fill value of its own");
-  }
-#endif
-}
-
 }  // namespace
 
 std::string DatasetInfo::describe() const { return shape_text(shape) + " " + dtype; }
@@ -198,7 +162,7 @@ DatasetInfo H5Reader::info(const std::string& dataset) const {
   int nd = H5Sget_simple_extent_ndims(sp);
   std::vector<hsize_t> dims(nd > 0 ? nd : 0);
   if (nd > 0) H5Sget_simple_extent_dims(sp, dims.data(), nullptr);
-  if (stored_checked_.insert(p).second) require_stored(ds, dcpl, sp, dims, path_ + ": " + p);
+  if (stored_checked_.insert(p).second) h5::require_readable(ds, path_ + ": " + p);
   DatasetInfo info;
   for (auto d : dims) info.shape.push_back(static_cast<int64_t>(d));
   info.dtype = h5::type_name(ty);

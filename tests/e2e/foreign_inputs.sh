@@ -139,6 +139,8 @@ with h5py.File("half_written.h5", "w") as f:   # a writer that died after 3 of 6
     f.create_dataset("features", (600, 8), dtype="f4", chunks=(100, 8))[:300] = X[:300]
 with h5py.File("never_written.h5", "w") as f:  # contiguous, created and never written
     f.create_dataset("features", (600, 8), dtype="f4")
+with h5py.File("lzf.h5", "w") as f:            # h5py's own filter, which libhdf5 lacks
+    f.create_dataset("features", data=X, chunks=(100, 8), compression="lzf")
 with h5py.File("valid_ok.h5", "w") as f:
     f["features"] = X
     v = np.ones(600, np.uint8); v[:10] = 0
@@ -158,7 +160,8 @@ PY
 for np_ in 1 3; do
   for c in "half_written.h5|holds 3 of its 6 chunks: part of it was never written" \
            "never_written.h5|/features was never written (no storage is allocated: it would read as zeros" \
-           "valid_damaged.h5|in valid_damaged.h5 failed: unable to get link info"; do
+           "valid_damaged.h5|in valid_damaged.h5 failed: unable to get link info" \
+           "lzf.h5|/features is compressed with HDF5 filter 32000 (lzf, from h5py), which this HDF5 cannot decode"; do
     set +e; timeout 60 $DC_MPIEXEC -n $np_ "$DC" kmeans --features "${c%%|*}" --k 3 --out km_bad.h5 >bad.txt 2>&1; rc=$?; set -e
     [[ $rc -ne 0 ]] || fail "${c%%|*} on $np_ ranks: accepted"
     grep -q "${c#*|}" bad.txt || { cat bad.txt; fail "${c%%|*} on $np_ ranks: message"; }
@@ -178,7 +181,7 @@ with h5py.File("filled.h5", "w") as f:
 PY
 "$DC" kmeans --features filled.h5 --k 3 --out km_filled.h5 >filled.txt 2>&1 || { cat filled.txt; fail "user fill values refused"; }
 $PY -c "import h5py; a = h5py.File('km_filled.h5', 'r')['assign'][:]; assert (a >= 0).all(), 'a row left out'"
-pass "unwritten chunks, unallocated storage and a damaged link are refused by name (1 and 3 ranks)"
+pass "unwritten chunks, unallocated storage, a damaged link and an unknown filter are refused by name (1 and 3 ranks)"
 # Class folders whose names are not UTF-8 (Latin-1 "caf\xe9", "caf\xe8"):
 # both became "caf\ufffd", one name for two classes in the report and CSV.
 "$DC" synth images --classes 2 --per-class 4 --size 16 --out lat1 >/dev/null

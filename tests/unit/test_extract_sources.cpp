@@ -288,8 +288,11 @@ TEST(ExtractSources, ListErrorsNameFileAndLine) {
 
 // Writes /images (N x H x W x C uint8, value = 10*row + channel + x) and
 // optionally /labels with a class_names attribute; chunked+gzip when asked.
-void write_h5(const std::string& path, int n, int h, int w, int c, bool chunked, bool labels) {
-  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+void write_h5(const std::string& path, int n, int h, int w, int c, bool chunked, bool labels, hsize_t userblock = 0) {
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  if (userblock) H5Pset_userblock(fcpl, userblock);
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  H5Pclose(fcpl);
   ASSERT_GE(f, 0);
   hsize_t dims[4] = {hsize_t(n), hsize_t(h), hsize_t(w), hsize_t(c)};
   int rank = c == 0 ? 3 : 4;
@@ -334,11 +337,16 @@ void write_h5(const std::string& path, int n, int h, int w, int c, bool chunked,
   H5Fclose(f);
 }
 
-// Writes one dataset of the given type and shape (contents zero).
-void write_h5_dataset(const std::string& path, const char* name, hid_t type, std::vector<hsize_t> dims) {
+// Writes one dataset of the given type and shape, zeros written when
+// `write` (else created only: never written, no storage allocated).
+void write_h5_dataset(const std::string& path, const char* name, hid_t type, std::vector<hsize_t> dims,
+                      bool write = true) {
   hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hid_t s = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
   hid_t d = H5Dcreate2(f, name, type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  size_t n = H5Tget_size(type);
+  for (hsize_t x : dims) n *= size_t(x);
+  if (write) H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, std::vector<uint8_t>(n, 0).data());
   H5Dclose(d);
   H5Sclose(s);
   H5Fclose(f);
@@ -434,7 +442,7 @@ TEST(ExtractSources, Hdf5ErrorsNameFileDatasetAndShape) {
 
   // A small file declaring 1 x 20000 x 20000 x 3 (1.2 GB an image) is
   // refused when opened, before a row is read.
-  write_h5_dataset(t / "bomb.h5", "/images", H5T_STD_U8LE, {1, 20000, 20000, 3});
+  write_h5_dataset(t / "bomb.h5", "/images", H5T_STD_U8LE, {1, 20000, 20000, 3}, /*write=*/false);
   msg = error_of([&] { open_source(params(t / "bomb.h5")); });
   EXPECT_NE(msg.find("one image is 1200000000 bytes, over extract.max_file_bytes = 268435456"), std::string::npos)
       << msg;
@@ -454,6 +462,80 @@ TEST(ExtractSources, Hdf5ErrorsNameFileDatasetAndShape) {
   msg = error_of([&] { open_source(params(t / "l.h5")); });
   EXPECT_NE(msg.find("/labels is 3"), std::string::npos) << msg;
   EXPECT_NE(msg.find("expected 4 labels"), std::string::npos) << msg;
+}
+
+// A userblock (h5py userblock_size=512) before the HDF5 data: H5Dget_offset
+// counts it already; adding it again read every row 512 bytes late (valid
+// rows of wrong pixels, the last "file ends early").
+TEST(ExtractSources, Hdf5WithAUserblockReadsEachRowsOwnBytes) {
+  TempDir t;
+  write_h5(t / "u.h5", 6, 3, 4, 3, false, true, 512);
+  check_h5_rows(*open_source(params(t / "u.h5")), 6, 3, 4, 3);
+}
+
+// Images never written (a writer that stopped early) read as black images,
+// each a valid row: refused by name, chunked or contiguous.
+TEST(ExtractSources, Hdf5ImagesNeverWrittenAreRefused) {
+  TempDir t;
+  write_h5_dataset(t / "none.h5", "/images", H5T_STD_U8LE, {4, 3, 3, 3}, /*write=*/false);
+  std::string msg = error_of([&] { open_source(params(t / "none.h5")); });
+  EXPECT_NE(msg.find("/images was never written"), std::string::npos) << msg;
+
+  hid_t f = H5Fcreate((t / "half.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t dims[4] = {6, 3, 3, 3}, chunk[4] = {1, 3, 3, 3}, one[4] = {3, 3, 3, 3}, at[4] = {0, 0, 0, 0};
+  hid_t s = H5Screate_simple(4, dims, nullptr), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 4, chunk);
+  hid_t d = H5Dcreate2(f, "/images", H5T_STD_U8LE, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  hid_t ms = H5Screate_simple(4, one, nullptr);
+  H5Sselect_hyperslab(s, H5S_SELECT_SET, at, nullptr, one, nullptr);  // rows 0-2 of 6
+  H5Dwrite(d, H5T_NATIVE_UINT8, ms, s, H5P_DEFAULT, std::vector<uint8_t>(81, 7).data());
+  for (hid_t x : {ms, s}) H5Sclose(x);
+  H5Pclose(dcpl), H5Dclose(d), H5Fclose(f);
+  msg = error_of([&] { open_source(params(t / "half.h5")); });
+  EXPECT_NE(msg.find("/images holds 3 of its 6 chunks"), std::string::npos) << msg;
+}
+
+// Writes /labels as `type` holding `values` into an images file.
+void add_labels(const std::string& path, hid_t type, const std::vector<uint64_t>& values) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hsize_t n[1] = {values.size()};
+  hid_t s = H5Screate_simple(1, n, nullptr);
+  hid_t d = H5Dcreate2(f, "/labels", type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+  H5Dclose(d), H5Sclose(s), H5Fclose(f);
+}
+
+// Sets /labels:class_names to one fixed-length string.
+void add_class_names_text(const std::string& path, const std::string& text) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, "/labels", H5P_DEFAULT);
+  hid_t st = H5Tcopy(H5T_C_S1), sc = H5Screate(H5S_SCALAR);
+  H5Tset_size(st, text.size());
+  hid_t a = H5Acreate2(d, "class_names", st, sc, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, st, text.data());
+  H5Aclose(a), H5Sclose(sc), H5Tclose(st), H5Dclose(d), H5Fclose(f);
+}
+
+TEST(ExtractSources, Hdf5LabelsBeyondInt64AndClassNamesOfEveryLabel) {
+  TempDir t;
+  // uint64 labels >= 2^63: HDF5's conversion clamped them all to one label.
+  write_h5(t / "big.h5", 4, 2, 2, 3, false, false);
+  add_labels(t / "big.h5", H5T_STD_U64LE, {0, 1, (uint64_t(1) << 63) + 1, 2});
+  std::string msg = error_of([&] { open_source(params(t / "big.h5")); });
+  EXPECT_NE(msg.find("/labels[2] = 9223372036854775809 is beyond the int64 range"), std::string::npos) << msg;
+  write_h5(t / "u64.h5", 4, 2, 2, 3, false, false);  // uint64 within range reads as it is
+  add_labels(t / "u64.h5", H5T_STD_U64LE, {0, 1, 3, 2});
+  EXPECT_EQ(open_source(params(t / "u64.h5"))->label(2), 3);
+
+  // class_names as one JSON string (as distclust writes it): a list.
+  add_class_names_text(t / "u64.h5", "[\"a\", \"b\", \"c\", \"d\"]");
+  EXPECT_EQ(open_source(params(t / "u64.h5"))->class_names(), (std::vector<std::string>{"a", "b", "c", "d"}));
+  // Fewer names than labels: classes without a name in every report.
+  write_h5(t / "few.h5", 4, 2, 2, 3, false, false);
+  add_labels(t / "few.h5", H5T_STD_I64LE, {0, 1, 3, 2});
+  add_class_names_text(t / "few.h5", "[\"a\", \"b\"]");
+  msg = error_of([&] { open_source(params(t / "few.h5")); });
+  EXPECT_NE(msg.find("class_names holds 2 names, but /labels holds label 3"), std::string::npos) << msg;
 }
 
 // ---------------------------------------------------------------- CIFAR
