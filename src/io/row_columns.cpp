@@ -1,5 +1,7 @@
 #include "io/row_columns.h"
 
+#include <algorithm>
+
 #include "distclust/error.h"
 
 namespace distclust {
@@ -36,6 +38,16 @@ std::vector<uint8_t> read_valid(const H5Reader& r, RowRange rows, int64_t n) {
   std::vector<uint8_t> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = v[i] != 0;
   return out;
+}
+
+int64_t declared_clusters(const H5Reader& r) {
+  int64_t declared = 0;
+  if (r.has("/centroids")) declared = std::max(declared, r.info("/centroids").shape[0]);
+  if (r.has("/probabilities")) {
+    const DatasetInfo di = r.info("/probabilities");
+    if (di.shape.size() == 2) declared = std::max(declared, di.shape[1]);
+  }
+  return declared;
 }
 
 }  // namespace distclust

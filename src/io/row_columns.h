@@ -28,4 +28,9 @@ std::vector<int64_t> read_all_labels(const H5Reader& r);
 /// /valid rows [n] as 0/1 (nonzero = valid); all 1 when the file has none.
 std::vector<uint8_t> read_valid(const H5Reader& r, RowRange rows, int64_t n);
 
+/// The clusters a predictions file declares: the rows of /centroids or the
+/// columns of /probabilities, whichever is more; 0 when it has neither (a
+/// file another tool wrote: /assign alone).
+int64_t declared_clusters(const H5Reader& r);
+
 }  // namespace distclust

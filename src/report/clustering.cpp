@@ -140,12 +140,7 @@ void read_on_root(Clustering& cl) {
     }
     max_assign = std::max(max_assign, cl.assign[i]);
   }
-  int64_t declared = 0;  // clusters the file declares (centroids, probability columns)
-  if (pr.has("/centroids")) declared = std::max(declared, pr.info("/centroids").shape[0]);
-  if (pr.has("/probabilities")) {
-    DatasetInfo di = pr.info("/probabilities");
-    if (di.shape.size() == 2) declared = std::max(declared, di.shape[1]);
-  }
+  const int64_t declared = declared_clusters(pr);
   // Per-cluster tables are sized by the largest id: one id far above the row
   // count (5e8 in 1,000 rows) would allocate gigabytes for empty clusters.
   require(max_assign < std::max(cl.n, declared), cl.pred, ": /assign holds cluster ", max_assign, " but there are ",

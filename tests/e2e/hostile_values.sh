@@ -28,6 +28,7 @@ def spoil(src, dst, name, how):               # a copy of a model file with one 
         v = f[name][...]; how(v); f[name][...] = v
 spoil("km.h5", "km_nan.h5", "centroids", lambda v: v.__setitem__((1, 2), np.nan))
 spoil("km.h5", "km_huge.h5", "centroids", lambda v: v.__setitem__((1, 2), 1e38))
+spoil("km.h5", "km_badid.h5", "assign", lambda v: v.__setitem__(3, 2**40))  # no such centroid
 spoil("gm.h5", "gm_negw.h5", "weights", lambda v: v.__setitem__(0, -0.5))
 spoil("sc.h5", "sc_nan.h5", "head", lambda v: v.__setitem__(-1, np.nan))
 with h5py.File("infmap.h5", "w") as f:         # a 2-D map with one Inf coordinate
@@ -76,6 +77,9 @@ dcrun 1 bench kmeans --features tiny.h5 --k 3 --iters 2 --spherical --no-sgemm >
 check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" report --features ok.h5 --pred p0.h5 --out outdir
 check "p0.h5: /probabilities is 300 x 0 float32: expected rows x clusters" export --features ok.h5 --pred p0.h5 --out outdir
 check "bigid.h5: /assign holds cluster 500000000 but there are 300 rows" report --features ok.h5 --pred bigid.h5 --out outdir
+# A kmeans.h5 assigning a row to a centroid it lacks: report and export
+# refused it, eval scored it (a cluster that is not).
+check "km_badid.h5: /assign[3] = 1099511627776 but the file declares 3 clusters" eval --labels ok.h5 --pred km_badid.h5
 check "fassign.h5: /assign is 300 float32: expected one integer cluster number per row" \
   eval --labels ok.h5 --pred fassign.h5 --out out.h5
 # Non-finite settings (each used to run to the end and exit 0: all-NaN
