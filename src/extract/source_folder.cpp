@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -32,13 +33,25 @@ bool hidden(const fs::path& p) {
   return !n.empty() && n[0] == '.';
 }
 
+/// name cut to its first 100 and last 60 bytes: a path near PATH_MAX
+/// (4096 bytes) in a warning hides the line it is on.
+std::string shortened(const std::string& name) {
+  return name.size() <= 200 ? name : name.substr(0, 100) + "..." + name.substr(name.size() - 60);
+}
+
 // Entries with an image name that are not files: dangling links, pipes,
-// sockets, devices. Skipped, counted and named in one warning.
+// sockets, devices. Skipped, counted and named in one warning. And
+// entries that cannot be looked at (a folder whose path is over PATH_MAX,
+// a link loop): skipped, counted and named with the reason in another;
+// their images were left out with no word.
 struct Skipped {
-  int64_t count = 0;
-  std::string example;
+  int64_t count = 0, unreadable = 0;
+  std::string example, unreadable_example;
   void add(const std::string& name) {
     if (count++ == 0) example = name;
+  }
+  void add_unreadable(const std::string& name, const std::error_code& ec) {
+    if (unreadable++ == 0) unreadable_example = shortened(name) + " (" + ec.message() + ")";
   }
 };
 
@@ -46,7 +59,8 @@ struct Skipped {
 void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vector<std::string>& out,
           Skipped& skipped) {
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) return;
+  if (::stat(dir.c_str(), &st) != 0) return skipped.add_unreadable(rel, std::error_code(errno, std::generic_category()));
+  if (!seen.insert({st.st_dev, st.st_ino}).second) return;
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   require(!ec, "folder source: cannot list directory ", dir.string(), ": ", ec.message());
@@ -56,7 +70,9 @@ void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vecto
     if (hidden(p)) continue;
     std::string name = rel + p.filename().string();
     std::error_code e2;
-    if (it->is_directory(e2)) walk(p, name + "/", seen, out, skipped);
+    const bool dir_entry = it->is_directory(e2);
+    if (e2) skipped.add_unreadable(name, e2);
+    else if (dir_entry) walk(p, name + "/", seen, out, skipped);
     else if (!has_image_extension(name)) continue;
     else if (it->is_regular_file(e2)) out.push_back(name);
     else skipped.add(name);
@@ -158,6 +174,10 @@ class FolderSource : public ImageSource {
       log::warn_once("folder source ", p.path, ": ", skipped.count,
                 " entries with an image name skipped: not regular files (dangling links, pipes, sockets), e.g. ",
                 skipped.example);
+    if (skipped.unreadable)
+      log::warn_once("folder source ", p.path, ": ", skipped.unreadable,
+                     " entries skipped that could not be looked at (their images, if any, are left out), e.g. ",
+                     skipped.unreadable_example);
     require(!files.empty(), "folder source ", p.path,
             ": no image files (.jpg .jpeg .png .bmp .tif .tiff .webp, any case) found in it or below it");
 

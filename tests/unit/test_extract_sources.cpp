@@ -2,7 +2,10 @@
 // writes into its own temporary folder, plus the real CIFAR-10 images in
 // ../shared/data for the folder source.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -155,6 +158,32 @@ TEST(ExtractSources, FolderErrorsNameThePath) {
   std::string msg = error_of([&] { open_source(params(t / "only")); });
   EXPECT_NE(msg.find(t / "only"), std::string::npos) << msg;
   EXPECT_NE(msg.find("no image files"), std::string::npos) << msg;
+}
+
+// A folder whose path is over PATH_MAX cannot be stat'ed or listed: its
+// images were left out with no word. Now counted and named with the reason.
+TEST(ExtractSources, FolderTooDeepToListIsSkippedAndSaid) {
+  TempDir t;
+  write_bytes(t / "top.png", png_of(1));
+  // 18 levels of 240-byte names (> 4096 bytes), made relative to fds.
+  const std::string part(240, 'd');
+  std::vector<int> fds{::open(t.path.c_str(), O_RDONLY | O_DIRECTORY)};
+  for (int i = 0; i < 18; ++i) {
+    ASSERT_EQ(::mkdirat(fds.back(), part.c_str(), 0755), 0);
+    fds.push_back(::openat(fds.back(), part.c_str(), O_RDONLY | O_DIRECTORY));
+    ASSERT_GE(fds.back(), 0);
+  }
+  testing::internal::CaptureStderr();
+  const int64_t n = open_source(params(t.path.string()))->size();
+  const std::string err = testing::internal::GetCapturedStderr();
+  for (size_t i = fds.size() - 1; i > 0; --i) {  // TempDir's remove_all cannot reach below PATH_MAX
+    ::close(fds[i]);
+    ::unlinkat(fds[i - 1], part.c_str(), AT_REMOVEDIR);
+  }
+  ::close(fds[0]);
+  EXPECT_EQ(n, 1);
+  EXPECT_NE(err.find("1 entries skipped that could not be looked at"), std::string::npos) << err;
+  EXPECT_NE(err.find("(File name too long)"), std::string::npos) << err;
 }
 
 TEST(ExtractSources, FolderUnreadableRowBecomesInvalidRow) {
