@@ -7,7 +7,11 @@
 // the file name). Conversions, all to H x W CV_8UC3 in RGB order:
 //   - grayscale -> R = G = B;
 //   - alpha is dropped: the colour under it is kept, as PIL's
-//     Image.convert("RGB") does (no compositing on black or white);
+//     Image.convert("RGB") does (no compositing on black or white); except
+//     an 8-bit TIFF with unassociated alpha (ExtraSamples = 2): OpenCV reads
+//     it through libtiff's RGBA interface, which multiplies the colour by
+//     alpha (composited on black; under alpha 0 the colour is gone, so it
+//     cannot be undone here): a known difference;
 //   - 16-bit -> 8-bit by v/257, rounded (65535 -> 255); float TIFF in [0,1]
 //     -> v*255 (PIL would clip 16-bit samples instead: a known difference);
 //   - CMYK (and YCCK) JPEG -> RGB by OpenCV's libjpeg path;
