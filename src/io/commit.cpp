@@ -6,13 +6,20 @@
 
 #include "core/stop_note.h"
 #include "distclust/error.h"
+#include "io/durable.h"
 #include "io/input_watch.h"
 
 namespace distclust {
 
 void commit_output(const std::string& tmp, const std::string& out, const std::string& close_error,
                    Communicator& comm, bool note) {
-  int64_t failed = close_error.empty() ? 0 : 1;
+  // Each rank syncs the file (its node's cached part of it) before the
+  // ranks agree: a file server that takes the data only now (NFS) says a
+  // full disk here, and the name below must not come before the data.
+  std::string why = close_error;
+  if (why.empty())
+    if (const int e = sync_file(tmp)) why = fmt("syncing ", tmp, " failed: ", std::strerror(e));
+  int64_t failed = why.empty() ? 0 : 1;
   failed = comm.max(failed);
   // A stage's output records its inputs' identities: an input replaced
   // meanwhile would be recorded as the source of results it is not.
@@ -27,11 +34,12 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
   int64_t renamed = rename_error.empty() ? 1 : 0;
   comm.broadcast(&renamed, sizeof(renamed), 0);
   if (!failed && renamed) {
+    if (comm.rank() == 0) sync_parent_folder(out);
     if (note) stop_note_committed(out);
     return;
   }
   if (comm.rank() == 0) std::remove(tmp.c_str());
-  if (!close_error.empty()) throw Error(fmt(close_error, "; ", out, " was not written"));
+  if (!why.empty()) throw Error(fmt(why, "; ", out, " was not written"));
   if (!rename_error.empty()) throw Error(rename_error);
   throw EchoError(fmt("writing ", tmp, " failed on another rank; ", out, " was not written"));
 }

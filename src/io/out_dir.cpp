@@ -13,6 +13,7 @@
 #include "core/stop_note.h"
 #include "distclust/error.h"
 #include "distclust/log.h"
+#include "io/durable.h"
 #include "io/input_watch.h"
 #include "io/output_identity.h"
 #include "io/replace_rule.h"
@@ -132,6 +133,7 @@ void StagedDir::commit(const std::string& hash) {
     require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",
             std::strerror(errno));
     committed_ = true;
+    sync_parent_folder(out_);
     stop_note_committed(out_);
     return;
   }
@@ -149,6 +151,7 @@ void StagedDir::commit(const std::string& hash) {
             std::strerror(errno));
   }
   committed_ = true;
+  sync_parent_folder(out_);
   stop_note_replacing(out_, old);  // a stop signal now comes after the commit
   fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "replacing-old");
   fs::remove_all(old, ec);

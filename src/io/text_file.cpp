@@ -10,6 +10,7 @@
 
 #include "distclust/error.h"
 #include "io/abort_cleanup.h"
+#include "io/durable.h"
 #include "io/regular_file.h"
 
 namespace distclust {
@@ -74,6 +75,7 @@ void StagedText::commit() {
     ::unlink(tmp_.c_str());
     throw Error(fmt("cannot rename ", tmp_, " to ", path_, ": ", std::strerror(e)));
   }
+  sync_parent_folder(path_);  // the data was synced before (write_text's fsync)
 }
 
 void close_checked(std::ofstream& f, const std::string& path, const std::string& who) {
