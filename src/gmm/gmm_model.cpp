@@ -7,34 +7,54 @@
 
 namespace distclust {
 
+// Both factorisations below are written so that each step's inner loop
+// runs along a row (an axpy the compiler vectorises) with the operations on
+// every element in the same order as the textbook loops (the same bits
+// with -ffp-contract=off; otherwise the compiler fuses other multiply-adds).
+// The textbook forms ran down columns or summed in scalar dot products,
+// and took 90% of a full-covariance GMM's time at D=1024 (1.6 s/iteration).
+
 bool cholesky_lower(double* a, int64_t d) {
+  // Right-looking on the upper triangle, U = L^T row by row: step j scales
+  // row j and subtracts it from each later row, the products in increasing
+  // j for every element, as L_ij = (a_ij - sum_{l<j} L_il L_jl) / L_jj.
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = 0; j < i; ++j) a[j * d + i] = a[i * d + j];
   for (int64_t j = 0; j < d; ++j) {
-    double s = a[j * d + j];
-    for (int64_t l = 0; l < j; ++l) s -= a[j * d + l] * a[j * d + l];
+    double* uj = a + j * d;
+    const double s = uj[j];
     if (!(s > 0) || !std::isfinite(s)) return false;
     const double c = std::sqrt(s);
-    a[j * d + j] = c;
+    uj[j] = c;
+    for (int64_t l = j + 1; l < d; ++l) uj[l] /= c;
     for (int64_t i = j + 1; i < d; ++i) {
-      double v = a[i * d + j];
-      for (int64_t l = 0; l < j; ++l) v -= a[i * d + l] * a[j * d + l];
-      a[i * d + j] = v / c;
+      const double f = uj[i];
+      double* ui = a + i * d;
+      for (int64_t l = i; l < d; ++l) ui[l] -= f * uj[l];
     }
   }
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = 0; j < i; ++j) a[i * d + j] = a[j * d + i];
   return true;
 }
 
 namespace {
 
-/// P = C^-1 for lower-triangular C [d x d] (forward substitution, column by column).
+/// P = C^-1 for lower-triangular C [d x d], row by row: row i accumulates
+/// C_il times row l of P for l < i (l increasing, as the sum over l of
+/// P_ij = -sum_{l=j}^{i-1} C_il P_lj / C_ii).
 void invert_lower(const double* c, int64_t d, double* p) {
-  for (int64_t i = 0; i < d * d; ++i) p[i] = 0;
-  for (int64_t col = 0; col < d; ++col) {
-    p[col * d + col] = 1.0 / c[col * d + col];
-    for (int64_t i = col + 1; i < d; ++i) {
-      double s = 0;
-      for (int64_t l = col; l < i; ++l) s += c[i * d + l] * p[l * d + col];
-      p[i * d + col] = -s / c[i * d + i];
+  for (int64_t i = 0; i < d; ++i) {
+    double* pi = p + i * d;
+    const double* ci = c + i * d;
+    std::fill(pi, pi + d, 0.0);
+    for (int64_t l = 0; l < i; ++l) {
+      const double f = ci[l];
+      const double* pl = p + l * d;
+      for (int64_t j = 0; j <= l; ++j) pi[j] += f * pl[j];
     }
+    for (int64_t j = 0; j < i; ++j) pi[j] = -pi[j] / ci[i];
+    pi[i] = 1.0 / ci[i];
   }
 }
 

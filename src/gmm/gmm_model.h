@@ -22,8 +22,9 @@ struct GMMDensity {
   std::vector<double> log_norm;  ///< [k] log w_k - d/2 log(2 pi) + log det P
 };
 
-/// In-place lower Cholesky factor of the symmetric a [d x d] (upper part
-/// left as it is). False when a is not positive definite.
+/// In-place lower Cholesky factor of the symmetric a [d x d], read from its
+/// lower triangle; the upper triangle is overwritten (scratch). False when a
+/// is not positive definite.
 bool cholesky_lower(double* a, int64_t d);
 
 /// The densities of m. Throws naming the component when a covariance is not
