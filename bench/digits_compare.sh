@@ -29,7 +29,8 @@ for deskew in true false; do
     --set run.stages=extract,knn,embed,kmeans,gmm,eval >"$w.log" 2>&1 || { cat "$w.log"; exit 1; }
   end=$(date +%s.%N)
   echo "== extract.pixels_deskew: $deskew (mpirun -np $np; the whole run $(echo "$end - $start" | bc) s)"
-  sed -n '/^ *extract:\|^ *knn:\|^ *embed:\|^ *kmeans:\|^ *gmm:/p' "$w.log" | grep ' s$' || true
+  # Each stage's last line (its time), from rank 0's log: -q keeps them off the terminal.
+  grep -h "wrote" "$w/logs/rank-0.log" | sed 's/^\[[^]]*\] /  /' || true
   for m in kmeans gmm; do echo "distclust embed 10-D + $m: $("$dc" eval --pred "$w/$m.h5" --labels "$w/features.h5" | tail -1)"; done
   "$py" "$root/bench/digits_umap_ref.py" "$w/features.h5" 10 1 "$w/knn.h5" "$w/embed.h5"
 done

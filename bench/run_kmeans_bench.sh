@@ -22,8 +22,10 @@
 # Writes bench/results/kmeans-memory-<date>.md; exits 1 when the check FAILs.
 # Reports are written to NAME.tmp, then renamed (never left half-written).
 #
-# Env: DISTCLUST (binary), PYTHON (default /usr/bin/python3, which has numpy,
-# h5py, sklearn, faiss), THREADS (default 2), SPHERICAL=0 to skip the
+# Env: DISTCLUST (binary), PYTHON (numpy, h5py, sklearn, faiss; default
+# bench/.venv-peers/bin/python, made by bench/peers-venv.sh: PyPI's faiss-cpu
+# and scikit-learn, the peers' best configuration; without it
+# /usr/bin/python3, Debian's GENERIC FAISS 1.7.3, and the report says so), THREADS (default 2), SPHERICAL=0 to skip the
 # spherical variant, ROUNDS (default 2: every speed run repeated; the
 # fastest run with the least interference from other processes is kept),
 # WAIT_QUIET (default 120: seconds to wait at most for the load average to
@@ -32,7 +34,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DISTCLUST:-$ROOT/build/src/cli/distclust}
-PY=${PYTHON:-/usr/bin/python3}
+PY=${PYTHON:-}
+if [[ -z $PY ]]; then
+  PY=/usr/bin/python3
+  [[ -x $ROOT/bench/.venv-peers/bin/python ]] && PY=$ROOT/bench/.venv-peers/bin/python
+fi
+[[ $PY == /usr/bin/python3 ]] && echo "NOTE: peers from Debian's python (FAISS 1.7.3 GENERIC, no SIMD): not FAISS's best configuration; run bench/peers-venv.sh" >&2
 THREADS=${THREADS:-2}
 SPHERICAL=${SPHERICAL:-1}
 ROUNDS=${ROUNDS:-2}

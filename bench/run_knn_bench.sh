@@ -7,10 +7,10 @@
 # against FAISS IndexIVFFlat on the same data and recipe (bench/ivf_peers.py).
 # Usage: bench/run_knn_bench.sh [--no-ivf] [N D K]   (defaults 100000 256 20;
 # --no-ivf, anywhere among the arguments, skips the IVF part). Env: DC (binary),
-# FAISS_PYTHON (python3 for the IVF peer; default /usr/bin/python3, whose
-# Debian FAISS is a GENERIC build without SIMD: FAISS's best configuration is
-# PyPI's faiss-cpu, e.g. `python3 -m venv fv && fv/bin/pip install faiss-cpu
-# h5py numpy`, then FAISS_PYTHON=fv/bin/python).
+# FAISS_PYTHON (python3 with faiss, h5py, numpy for the peers; default
+# bench/.venv-peers/bin/python, made by bench/peers-venv.sh: PyPI's faiss-cpu,
+# FAISS's best configuration; without it /usr/bin/python3, whose Debian FAISS
+# is a GENERIC build without SIMD, and the report says so).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 DC=${DC:-$root/build/src/cli/distclust}
@@ -24,6 +24,13 @@ for a in "$@"; do
 done
 (( ${#pos[@]} <= 3 )) || { echo "usage: $0 [--no-ivf] [N D K]   (more than 3 numbers: ${pos[*]})" >&2; exit 2; }
 N=${pos[0]:-100000}; D=${pos[1]:-256}; K=${pos[2]:-20}
+FPY=${FAISS_PYTHON:-}
+if [[ -z $FPY ]]; then
+  FPY=/usr/bin/python3
+  [[ -x $root/bench/.venv-peers/bin/python ]] && FPY=$root/bench/.venv-peers/bin/python
+fi
+faiss_version=$("$FPY" -c "import faiss; print(faiss.__version__)")
+[[ $FPY == /usr/bin/python3 ]] && echo "NOTE: FAISS $faiss_version from Debian (GENERIC, no SIMD): not FAISS's best configuration; run bench/peers-venv.sh" >&2
 T=$(mktemp -d /tmp/dc-knn-bench.XXXX)
 trap 'rm -rf "$T"' EXIT
 "$DC" synth features --n "$N" --d "$D" --k 100 --noise 1.0 --seed 1 --out "$T/f.h5" >/dev/null
@@ -39,19 +46,19 @@ for cfg in "${cfgs[@]}"; do
   envs=(env -u OPENBLAS_CORETYPE)
   [[ -n "$core" ]] && envs=(env OPENBLAS_CORETYPE="$core")
   [[ "$wait" == PASSIVE ]] && envs+=(OMP_WAIT_POLICY=PASSIVE)
-  line=$("${envs[@]}" /usr/bin/python3 "$root/bench/knn_peers.py" "$T/f.h5" "$K" --threads 2 --check "$T/knn.h5" | grep '^PEER')
+  line=$("${envs[@]}" "$FPY" "$root/bench/knn_peers.py" "$T/f.h5" "$K" --threads 2 --check "$T/knn.h5" | grep '^PEER')
   echo "faiss [$cfg] ${line#PEER }"
   s=$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1][5:])['seconds'])" "$line")
   if /usr/bin/python3 -c "import sys; sys.exit(0 if $s < $bests else 1)"; then bests=$s; best="$cfg"; fi
 done
-/usr/bin/python3 - "$T/dc.json" "$bests" "$best" <<'PY'
+/usr/bin/python3 - "$T/dc.json" "$bests" "$best" "$faiss_version" <<'PY'
 import json, sys
 dc = json.load(open(sys.argv[1])); fs = float(sys.argv[2])
 print(f"| implementation | s | GFLOP/s | ratio to sgemm limit |\n|---|---:|---:|---:|")
 print(f"| distclust knn exact | {dc['seconds']:.1f} | {dc['gflops']:.0f} | {dc['ratio_to_sgemm']:.2f} |")
 print(f"| distclust, products executed (self-join: pairs once) | {dc['seconds']:.1f} | {dc['executed_gflops']:.0f} | {dc['executed_ratio_to_sgemm']:.2f} |")
 flops = 2.0 * dc['n'] * dc['n'] * dc['d']
-print(f"| FAISS IndexFlatIP, 2 threads, best config ({sys.argv[3]}) | {fs:.1f} | {flops/fs/1e9:.0f} | {flops/fs/1e9/dc['sgemm_gflops']:.2f} |")
+print(f"| FAISS {sys.argv[4]} IndexFlatIP, 2 threads, best config ({sys.argv[3]}) | {fs:.1f} | {flops/fs/1e9:.0f} | {flops/fs/1e9/dc['sgemm_gflops']:.2f} |")
 print(f"| sgemm limit (measured, same run) | {dc['sgemm_limit_seconds']:.1f} | {dc['sgemm_gflops']:.0f} | 1.00 |")
 print(f"distclust / FAISS time: {dc['seconds']/fs:.2f}")
 PY
@@ -63,6 +70,6 @@ if (( ivf )); then
   # The peer: the same recipe (nlist, 64 training rows a list, 10 iterations,
   # nprobe tuned to 0.97 on 1,000 rows), OpenBLAS on this CPU's kernels.
   core=""; grep -q avx512f /proc/cpuinfo && core=SkylakeX
-  env OMP_WAIT_POLICY=PASSIVE ${core:+OPENBLAS_CORETYPE=$core} "${FAISS_PYTHON:-/usr/bin/python3}" \
+  env OMP_WAIT_POLICY=PASSIVE ${core:+OPENBLAS_CORETYPE=$core} "$FPY" \
     "$root/bench/ivf_peers.py" "$T/big.h5" "$K" --check "$T/ivf.h5" | sed 's/^PEER /faiss ivf: /'
 fi

@@ -8,14 +8,16 @@
 # Data: `distclust synth features` (N x D, 100 classes) and a synthetic
 # knn.h5 of k=20 random neighbours per row (never the row itself): timing
 # only, the neighbours carry no meaning, so the heads learn nothing; the
-# work per step is the same as on real data. Every run: default heads
-# (10 linear heads), batch 256 (or BATCHES), replicated neighbour features (N*D*4 fits the
+# work per step is the same as on real data. Every run: 10 linear heads
+# (--head linear, given: the default head became mlp after these figures were
+# taken, and this script then measured MLP heads without saying so), batch 256 (or BATCHES), replicated neighbour features (N*D*4 fits the
 # 2 GiB default budget), checkpoints off, --min-steps 0 (EPOCHS epochs run
 # exactly: scan's default min_steps would add epochs on a small N); plus one
 # exchange-mode run at P=2. The per-phase times come from the epoch log line
 # of rank 0; a run whose log lacks them stops the script with the log.
 #
-# Env: DISTCLUST (binary), PYTHON (default /usr/bin/python3: numpy, h5py),
+# Env: DISTCLUST (binary), HEAD (default linear: scan.head of every run),
+# PYTHON (default /usr/bin/python3: numpy, h5py),
 # MPIEXEC (default "mpiexec --oversubscribe --bind-to none", plus
 # --allow-run-as-root as root), KEEP_TMP=1 keeps the data folder,
 # WAIT_QUIET (default 300): seconds to wait at most for the 1-minute load
@@ -66,7 +68,7 @@ run() {  # run C BATCH NP [extra args...]
   wait_quiet "$WAIT_QUIET" 0.5
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   $MPI -n "$np" "$BIN" scan -v --features f.h5 --knn knn.h5 --clusters "$c" --batch "$batch" --epochs "$EPOCHS" --no-checkpoint \
-    --min-steps 0 --out s.h5 "$@" >log.txt 2>&1 || { cat log.txt >&2; exit 1; }
+    --head "${HEAD:-linear}" --min-steps 0 --out s.h5 "$@" >log.txt 2>&1 || { cat log.txt >&2; exit 1; }
   local mode threads line phases
   mode=$(grep -q "exchanged each epoch" log.txt && echo exchange || echo replicate)
   threads=$(grep -o "ranks x [0-9]* threads" log.txt | head -1 | awk '{print $3}')
