@@ -6,7 +6,9 @@
 # threads and 2 ranks x 1 thread, sklearn with 2 BLAS threads. Also prints
 # both final mean log-likelihoods (they agree to rounding).
 # Usage: bench/gmm_vs_sklearn.sh [N] [D] [K] [ITERS]   (build first; results: bench/RESULTS.md)
-# ITERS >= 1 (at 1 sklearn's marginal s/iter is n/a). Env: DC (binary).
+# ITERS >= 1 (at 1 sklearn's marginal s/iter is n/a). Env: DC (binary),
+# PYTHON (scikit-learn, h5py; default bench/.venv-peers/bin/python from
+# bench/peers-venv.sh, else Debian's /usr/bin/python3).
 # A command that fails stops the script with its output.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +16,8 @@ source "$root/bench/lib.sh"
 dc=${DC:-$root/build/src/cli/distclust}
 n=${1:-100000} d=${2:-10} k=${3:-10} iters=${4:-20}
 [[ $iters =~ ^[0-9]+$ ]] && (( iters >= 1 )) || { echo "gmm_vs_sklearn: ITERS must be an integer >= 1, not '$iters'" >&2; exit 2; }
+py=${PYTHON:-/usr/bin/python3}
+[[ -z ${PYTHON:-} && -x $root/bench/.venv-peers/bin/python ]] && py=$root/bench/.venv-peers/bin/python
 work=$(mktemp -d /tmp/gmm-bench.XXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -33,7 +37,7 @@ for cov in full diag; do
     line=$(grep "gmm: wrote" gmm.log) || { cat gmm.log >&2; echo "gmm_vs_sklearn: no 'gmm: wrote' line in the log (above)" >&2; exit 1; }
     echo "distclust $cov, $np rank(s) x $th thread(s): $(sed 's/.*after/after/' <<<"$line")"
   done
-  logged sklearn.log env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$root/bench/gmm_sklearn.py" \
+  logged sklearn.log env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 "$py" "$root/bench/gmm_sklearn.py" \
     f.h5 km.h5 g-$cov.h5 "$iters"
   cat sklearn.log
 done
