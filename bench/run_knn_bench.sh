@@ -10,7 +10,8 @@
 # FAISS_PYTHON (python3 with faiss, h5py, numpy for the peers; default
 # bench/.venv-peers/bin/python, made by bench/peers-venv.sh: PyPI's faiss-cpu,
 # FAISS's best configuration; without it /usr/bin/python3, whose Debian FAISS
-# is a GENERIC build without SIMD, and the report says so).
+# is a GENERIC build without SIMD, and the report says so), WAIT_QUIET (default
+# 120: seconds to wait at most for the load average to drop below 1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 DC=${DC:-$root/build/src/cli/distclust}
@@ -31,10 +32,15 @@ if [[ -z $FPY ]]; then
 fi
 faiss_version=$("$FPY" -c "import faiss; print(faiss.__version__)")
 [[ $FPY == /usr/bin/python3 ]] && echo "NOTE: FAISS $faiss_version from Debian (GENERIC, no SIMD): not FAISS's best configuration; run bench/peers-venv.sh" >&2
+source "$root/bench/lib.sh"
 T=$(mktemp -d /tmp/dc-knn-bench.XXXX)
 trap 'rm -rf "$T"' EXIT
 "$DC" synth features --n "$N" --d "$D" --k 100 --noise 1.0 --seed 1 --out "$T/f.h5" >/dev/null
 echo "## exact kNN graph, N=$N D=$D k=$K, $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+# Other work on a small machine distorts every figure, the sgemm probe most
+# (a short probe: 263 -> 135 GFLOP/s seen under load): wait for quiet, and say the load.
+wait_quiet "${WAIT_QUIET:-120}" 1.0
+echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$DC" bench knn --features "$T/f.h5" --k "$K" --json "$T/dc.json" | tee "$T/dc.txt"
 "$DC" knn --features "$T/f.h5" --k "$K" --no-checkpoint --out "$T/knn.h5" >/dev/null
 best=""; bests=1e9
