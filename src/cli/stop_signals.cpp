@@ -62,7 +62,7 @@ void install_stop_message(int rank) {
   for (Note& n : g_notes) {
     const int w = std::snprintf(n.text, sizeof(n.text),
                                 "distclust: stopped by %s: the running stage's output was not committed; "
-                                "where the stage checkpoints (extract: its NAME.tmp), the same command "
+                                "where the stage checkpoints (NAME.ckpt; extract: NAME.tmp), the same command "
                                 "resumes it\n",
                                 n.name);
     n.len = w > 0 ? std::min(size_t(w), sizeof(n.text) - 1) : 0;
