@@ -57,8 +57,9 @@ std::vector<int64_t> read_assign(const std::string& path, size_t rows, const std
   require(pred.size() == rows, path, ": /assign has ", pred.size(), " rows but ", labels, ": /labels has ", rows);
   require_codes(pred, path + ": /assign", kClusterRule);
   // A file that declares its clusters (kmeans.h5's centroids, scan.h5's
-  // probabilities) and assigns a row to none of them is damaged: report
-  // and export refuse it, and its scores would count a cluster that is not.
+  // and gmm.h5's probabilities) and assigns a row to none of them is
+  // damaged: report and export refuse it too (report/clustering.cpp), and
+  // its scores would count a cluster that is not.
   if (const int64_t k = declared_clusters(pr); k > 0)
     for (size_t i = 0; i < pred.size(); ++i)
       require(pred[i] < k, path, ": /assign[", i, "] = ", pred[i], " but the file declares ", k, " clusters");

@@ -53,7 +53,23 @@ struct Skipped {
   void add_unreadable(const std::string& name, const std::error_code& ec) {
     if (unreadable++ == 0) unreadable_example = shortened(name) + " (" + ec.message() + ")";
   }
+  void add_unreadable_of(const Skipped& o) {
+    if (o.unreadable && !unreadable) unreadable_example = o.unreadable_example;
+    unreadable += o.unreadable;
+  }
 };
+
+/// Whether entry e (named `name` in messages) is a folder, links followed.
+/// One that cannot be looked at is counted as such and is no folder; but a
+/// dangling link with an image name is left to the caller, which counts it
+/// with the images that are not files.
+bool is_folder(const fs::directory_entry& e, const std::string& name, Skipped& skipped) {
+  std::error_code ec;
+  const bool dir = e.is_directory(ec);
+  if (ec && !(ec == std::errc::no_such_file_or_directory && has_image_extension(name)))
+    skipped.add_unreadable(name, ec);
+  return !ec && dir;
+}
 
 // Appends image files under dir (relative to the root as rel/...) to out.
 void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vector<std::string>& out,
@@ -70,9 +86,7 @@ void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vecto
     if (hidden(p)) continue;
     std::string name = rel + p.filename().string();
     std::error_code e2;
-    const bool dir_entry = it->is_directory(e2);
-    if (e2) skipped.add_unreadable(name, e2);
-    else if (dir_entry) walk(p, name + "/", seen, out, skipped);
+    if (is_folder(*it, name, skipped)) walk(p, name + "/", seen, out, skipped);
     else if (!has_image_extension(name)) continue;
     else if (it->is_regular_file(e2)) out.push_back(name);
     else skipped.add(name);
@@ -88,7 +102,9 @@ struct TopLevel {
   int64_t files = 0;
 };
 
-TopLevel list_top(const std::string& root) {
+/// Entries that cannot be looked at go to `skipped` (a class folder linked
+/// to a file system that is not mounted).
+TopLevel list_top(const std::string& root, Skipped& skipped) {
   TopLevel top;
   std::error_code ec;
   fs::directory_iterator it(root, ec);
@@ -97,7 +113,8 @@ TopLevel list_top(const std::string& root) {
     require(!ec, "folder source: error while listing ", root, ": ", ec.message());
     if (hidden(it->path())) continue;
     std::error_code e2;
-    if (it->is_directory(e2)) top.dirs.push_back(it->path().filename().string());
+    const std::string name = it->path().filename().string();
+    if (is_folder(*it, name, skipped)) top.dirs.push_back(name);
     else if (has_image_extension(it->path().string()) && it->is_regular_file(e2)) ++top.files;
   }
   std::sort(top.dirs.begin(), top.dirs.end());
@@ -165,11 +182,12 @@ class FolderSource : public ImageSource {
     require(fs::is_directory(p.path, ec), "folder source ", p.path, ": not a directory (or does not exist)");
     root_ = p.path;
     if (root_.back() != '/') root_ += '/';
-    const TopLevel top = list_top(p.path);
+    Skipped top_skipped;  // the root's entries: walked again when there are no classes
+    const TopLevel top = list_top(p.path, top_skipped);
     const bool classes = p.folder_labels == "yes" || (p.folder_labels == "auto" && top.files == 0 && !top.dirs.empty());
     Skipped skipped;
     Files files = classes ? list_classes(p.path, top, skipped) : list_unlabelled(p.path, top, p.folder_labels, skipped);
-    if (classes) classes_ = top.dirs;
+    if (classes) classes_ = top.dirs, skipped.add_unreadable_of(top_skipped);
     if (skipped.count)
       log::warn_once("folder source ", p.path, ": ", skipped.count,
                 " entries with an image name skipped: not regular files (dangling links, pipes, sockets), e.g. ",

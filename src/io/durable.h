@@ -10,10 +10,16 @@
 
 namespace distclust {
 
-/// fsync of the file at path: 0, or the errno of the open or the sync. A
-/// file system that cannot sync (EINVAL, EROFS: pipes, read-only or special
-/// file systems) counts as synced.
+/// fsync of the regular file at path (opened for writing where allowed):
+/// 0, or the errno of the open or the sync. Anything else at path (a FIFO)
+/// and a file system or handle that cannot sync (EINVAL, EROFS, EBADF)
+/// count as synced.
 int sync_file(const std::string& path);
+
+/// syncfs of the file system holding path: every file written there (an
+/// output folder's CSV, links and thumbnails, however they were written)
+/// on the disk. 0, or the errno (a writeback error the kernel kept).
+int sync_file_system(const std::string& path);
 
 /// fsync of the folder holding path (after a rename into it), so that the
 /// new name survives a crash. Best effort: a folder that cannot be opened

@@ -129,6 +129,10 @@ void StagedDir::commit(const std::string& hash) {
   if (!hash.empty()) write_folder_hash(tmp_, hash);
   std::error_code ec;
   fs::remove(tmp_ + kStagingMarker, ec);  // not part of the output
+  // Its files on the disk before its name (io/durable.h): one syncfs for
+  // all of them, as they are written by streams, links and encoders alike.
+  if (const int e = sync_file_system(tmp_))
+    throw Error(fmt("syncing ", tmp_, " failed: ", std::strerror(e), "; ", out_, " was not written"));
   if (!fs::exists(fs::symlink_status(out_, ec))) {
     require(std::rename(tmp_.c_str(), out_.c_str()) == 0, "cannot rename ", tmp_, " to ", out_, ": ",
             std::strerror(errno));

@@ -42,7 +42,10 @@ std::vector<uint8_t> read_valid(const H5Reader& r, RowRange rows, int64_t n) {
 
 int64_t declared_clusters(const H5Reader& r) {
   int64_t declared = 0;
-  if (r.has("/centroids")) declared = std::max(declared, r.info("/centroids").shape[0]);
+  if (r.has("/centroids")) {  // a scalar or 1-D one declares nothing (the stages that read it refuse it)
+    const DatasetInfo ci = r.info("/centroids");
+    if (ci.shape.size() == 2) declared = std::max(declared, ci.shape[0]);
+  }
   if (r.has("/probabilities")) {
     const DatasetInfo di = r.info("/probabilities");
     if (di.shape.size() == 2) declared = std::max(declared, di.shape[1]);

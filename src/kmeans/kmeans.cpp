@@ -22,6 +22,7 @@
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
 #include "knn/graph_value.h"  // exact_score: the restarts' inertia
+#include "io/checkpoint_pace.h"
 #include "io/state_file.h"
 #include "kmeans/kmeans_state.h"
 
@@ -236,11 +237,8 @@ class Lloyd {
 
   void save(KMeansState& s) {
     if (ckpt_.empty() || !p_.checkpoint) return;
-    const auto t0 = std::chrono::steady_clock::now();
-    save_state(ckpt_, s, comm_);
-    saved_at_ = std::chrono::steady_clock::now();
-    last_save_seconds_ = std::chrono::duration<double>(saved_at_ - t0).count();
-    log::debug("kmeans: checkpoint at restart ", s.restart, ", iteration ", s.next_iter, " (", last_save_seconds_,
+    pace_.save([&] { save_state(ckpt_, s, comm_); });
+    log::debug("kmeans: checkpoint at restart ", s.restart, ", iteration ", s.next_iter, " (", pace_.last_seconds(),
                " s)");
   }
 
@@ -299,19 +297,9 @@ class Lloyd {
     save(next);
   }
 
-  /// Whether this iteration's state is saved. A checkpoint writes the
-  /// centroids (K=20000, D=256: 20 MB, 60-80 ms on this project's machine's
-  /// disk), as long as a whole iteration takes on a GPU: it is saved once
-  /// the time since the last one is 10x that save's (at most ~10% of the
-  /// time spent saving; every iteration where iterations are long, as on
-  /// CPUs), always at a restart's end and the first time. Saving is
-  /// collective: the ranks agree (one max of a flag).
-  bool checkpoint_due() {
-    if (ckpt_.empty() || !p_.checkpoint) return false;
-    if (st_.finished || last_save_seconds_ < 0) return true;  // the same on every rank
-    const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - saved_at_).count();
-    return comm_.max(int64_t(since >= 10 * last_save_seconds_)) > 0;
-  }
+  /// Whether this iteration's state is saved (io/checkpoint_pace.h; always
+  /// at a restart's end). Collective.
+  bool checkpoint_due() { return !ckpt_.empty() && p_.checkpoint && pace_.due(st_.finished, comm_); }
 
   /// The same buffer computed where the kernel's data lives (a GPU), when
   /// the kernel offers it (SearchKernel::lloyd_step): false otherwise.
@@ -357,8 +345,7 @@ class Lloyd {
   std::vector<std::unique_ptr<HeldRows>> held_;
   KMeansState st_;
   KMeansResult res_;
-  double last_save_seconds_ = -1;  ///< how long the last checkpoint took (-1: none yet)
-  std::chrono::steady_clock::time_point saved_at_;
+  CheckpointPace pace_;
 };
 
 }  // namespace

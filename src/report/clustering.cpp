@@ -141,6 +141,9 @@ void read_on_root(Clustering& cl) {
     max_assign = std::max(max_assign, cl.assign[i]);
   }
   const int64_t declared = declared_clusters(pr);
+  // A file that declares its clusters assigns rows to those only (as eval).
+  require(declared == 0 || max_assign < declared, cl.pred, ": /assign holds cluster ", max_assign,
+          " but the file declares ", declared, " clusters");
   // Per-cluster tables are sized by the largest id: one id far above the row
   // count (5e8 in 1,000 rows) would allocate gigabytes for empty clusters.
   require(max_assign < std::max(cl.n, declared), cl.pred, ": /assign holds cluster ", max_assign, " but there are ",

@@ -29,6 +29,9 @@ def spoil(src, dst, name, how):               # a copy of a model file with one 
 spoil("km.h5", "km_nan.h5", "centroids", lambda v: v.__setitem__((1, 2), np.nan))
 spoil("km.h5", "km_huge.h5", "centroids", lambda v: v.__setitem__((1, 2), 1e38))
 spoil("km.h5", "km_badid.h5", "assign", lambda v: v.__setitem__(3, 2**40))  # no such centroid
+spoil("gm.h5", "gm_badid.h5", "assign", lambda v: v.__setitem__(3, 5))      # no such component (3)
+with h5py.File("scalar_c.h5", "w") as f:      # /assign and a scalar /centroids (eval: a segfault)
+    f["assign"] = np.zeros(300, np.int64); f["centroids"] = np.float32(3)
 spoil("gm.h5", "gm_negw.h5", "weights", lambda v: v.__setitem__(0, -0.5))
 spoil("sc.h5", "sc_nan.h5", "head", lambda v: v.__setitem__(-1, np.nan))
 with h5py.File("infmap.h5", "w") as f:         # a 2-D map with one Inf coordinate
@@ -80,6 +83,10 @@ check "bigid.h5: /assign holds cluster 500000000 but there are 300 rows" report 
 # A kmeans.h5 assigning a row to a centroid it lacks: report and export
 # refused it, eval scored it (a cluster that is not).
 check "km_badid.h5: /assign[3] = 1099511627776 but the file declares 3 clusters" eval --labels ok.h5 --pred km_badid.h5
+for c in "report --out outdir" "export --out outdir"; do  # wrote 4 clusters where gm.h5 has 3
+  check "gm_badid.h5: /assign holds cluster 5 but the file declares 3 clusters" $c --features ok.h5 --pred gm_badid.h5
+done
+dcrun 1 eval --labels ok.h5 --pred scalar_c.h5 >/dev/null || fail "eval of a file with a scalar /centroids"
 check "fassign.h5: /assign is 300 float32: expected one integer cluster number per row" \
   eval --labels ok.h5 --pred fassign.h5 --out out.h5
 # Non-finite settings (each used to run to the end and exit 0: all-NaN

@@ -186,6 +186,24 @@ TEST(ExtractSources, FolderTooDeepToListIsSkippedAndSaid) {
   EXPECT_NE(err.find("(File name too long)"), std::string::npos) << err;
 }
 
+// A class folder linked to a file system that is not mounted was dropped
+// with no word; a dangling link with an image name stays with the images
+// that are not files (its own warning), not with the entries unlooked at.
+TEST(ExtractSources, FolderDanglingLinksAreSaidOnce) {
+  TempDir t;
+  write_bytes(t / "a/x.png", png_of(1));
+  fs::create_symlink("/nonexistent-distclust/b", t / "b");
+  fs::create_symlink("/nonexistent-distclust/d.png", t / "a/d.png");
+  testing::internal::CaptureStderr();
+  auto src = open_source(params(t.path.string()));
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(src->size(), 1);
+  EXPECT_EQ(src->class_names(), (std::vector<std::string>{"a"}));
+  EXPECT_NE(err.find("1 entries skipped that could not be looked at"), std::string::npos) << err;
+  EXPECT_NE(err.find("e.g. b (No such file or directory)"), std::string::npos) << err;
+  EXPECT_NE(err.find("1 entries with an image name skipped: not regular files"), std::string::npos) << err;
+}
+
 TEST(ExtractSources, FolderUnreadableRowBecomesInvalidRow) {
   TempDir t;
   write_bytes(t / "a.png", png_of(1));
