@@ -30,7 +30,7 @@ struct EvalParams {
     v("json", json, "print scores as JSON");
     v("out", out, "write the JSON scores to this file too");
     v("compare", compare,
-      "clusterings scored side by side, NAME=FILE,... (scores.json: methods; a run: each clustering it makes)");
+      "clusterings scored side by side with --pred (still needed: its scores come first), NAME=FILE,... (scores.json: methods; a run: each clustering it makes)");
     v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;
