@@ -15,9 +15,9 @@
 // attributes backbone, model (model_fingerprint), preprocessing, source, created_by, config_hash,
 // class_names (JSON list), params (resolved YAML), invalid_rows.
 //
-// Resume: OUT.tmp also holds /done [N] uint8, set after each batch's rows are
-// written (HDF5 caches are off for the file, so a kill leaves done rows on
-// disk). A run that finds OUT.tmp with the same config hash (output-affecting
+// Resume: OUT.tmp also holds /done [N] uint8, set for a batch's rows once a
+// sync after them has put them on the disk (extract_output.h: paced, every
+// 2 s). A run that finds OUT.tmp with the same config hash (output-affecting
 // settings, N, D, model file contents) computes only the rows not done, and
 // ends with the same file an uninterrupted run writes; other OUT.tmp files
 // are replaced. Test hook: DISTCLUST_FAULT_AFTER_BATCHES=K kills a rank

@@ -4,10 +4,15 @@
 // Why not H5Writer: it always truncates, and resuming must reopen OUT.tmp.
 // Every dataset is allocated when created (no fill written except /done's
 // zeros) and the HDF5 chunk cache is off for this file, so each write goes to
-// the file in program order: /done is written after a batch's other datasets,
-// and a job killed at any point leaves no row marked done whose data is not on
-// disk. The metadata is flushed once, after the layout is created, and not
-// changed until commit().
+// the file in program order. A killed process loses nothing written, but the
+// page cache reaches the disk in its own order: after a power loss or a node
+// crash, /done's page could be there without the rows it marks (zeros,
+// resumed as valid rows). So a batch's rows are marked done only after the
+// file is synced, and syncs are paced (every 2 s, or less often where a sync
+// is slow: at most ~5% of the time): the marks trail the rows by up to a
+// few seconds' batches, which a resume computes again. The
+// metadata is flushed once, after the layout is created, and not changed
+// until commit().
 #pragma once
 
 #include <cstdint>
@@ -47,10 +52,20 @@ class FeatureOutput {
   /// /valid of rows. Collective.
   std::vector<uint8_t> valid(RowRange rows);
 
-  /// Writes one batch of this rank's rows, then marks them done. Independent
-  /// I/O: ranks call it at their own pace, any number of times.
+  /// Writes one batch of this rank's rows; they, and the batches before
+  /// them, are marked done when the file has been synced since they were
+  /// written (paced: see above). Independent I/O: ranks call it at their own
+  /// pace, any number of times. A failed sync is an Error naming the file.
   /// x: [rows x d] float32; valid, labels: [rows]; ids: [rows x id_len] bytes.
   void write_batch(RowRange rows, const float* x, const uint8_t* valid, const int64_t* labels, const char* ids);
+
+  /// Syncs OUT.tmp now and marks every row written so far done.
+  void sync_done();
+
+  /// What syncs OUT.tmp: fsync by path (io/durable.h's sync_file) unless a
+  /// test replaces it; returns 0 or an errno.
+  using SyncFn = int (*)(const std::string& path, void* ctx);
+  void set_sync_for_test(SyncFn fn, void* ctx) { sync_fn_ = fn, sync_ctx_ = ctx; }
 
   /// Creates and writes a small float64 dataset from rank 0's data. Collective.
   void write_small(const std::string& name, const std::vector<int64_t>& shape, const double* data);
@@ -72,6 +87,13 @@ class FeatureOutput {
   std::string close();  // "" or why the file did not reach the disk
   void write(int64_t ds, RowRange rows, int64_t mem_type, const void* data, int64_t width);
   std::vector<uint8_t> read_u8(int64_t ds, RowRange rows);
+  void sync_and_mark_done();  // caller holds the HDF5 lock
+
+  std::vector<RowRange> unsynced_;  ///< written, not yet synced nor marked done
+  double last_sync_seconds_ = -1;   ///< how long the last sync took (-1: none yet)
+  double synced_at_ = 0;            ///< steady-clock seconds when the last sync ended
+  SyncFn sync_fn_ = nullptr;
+  void* sync_ctx_ = nullptr;
 
   std::string out_, tmp_;
   Communicator& comm_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 #include "comm/local_comm.h"
@@ -63,6 +64,7 @@ TEST(ExtractOutput, KilledFileResumesWithItsDoneRowsAndCommitsWhole) {
     EXPECT_TRUE(note.empty());
     write_rows(out, {0, 3}, 3);
     write_rows(out, {6, 8}, 3);
+    out.sync_done();  // (write_rows marks rows done at paced syncs)
   }  // "killed": no commit
   ASSERT_TRUE(exists(path + ".tmp"));
   ASSERT_FALSE(exists(path));
@@ -87,6 +89,57 @@ TEST(ExtractOutput, KilledFileResumesWithItsDoneRowsAndCommitsWhole) {
   EXPECT_EQ(r.attr_string("config_hash"), "h1");
   EXPECT_EQ(r.attr_string("backbone"), "test");
   EXPECT_EQ(r.info("/ids").dtype, "string");
+}
+
+// A power loss keeps what was synced: a row marked done before the file was
+// synced after its data could resume as zeros. Each batch's done flags are
+// set only by a sync that came after the batch was written; the first batch
+// is synced at once, and a failed sync is an error that marks nothing.
+TEST(ExtractOutput, RowsAreMarkedDoneOnlyBySyncsAfterTheirData) {
+  const std::string path = tmp("sync.h5");
+  std::remove((path + ".tmp").c_str());
+  LocalCommunicator comm;
+  std::string note;
+  struct Syncs {
+    int64_t written = 0;  ///< rows handed to write_batch so far (0..written)
+    int64_t synced = 0;   ///< rows written before the last sync
+    int calls = 0, fail_with = 0;
+  } syncs;
+  FeatureOutput out(path, comm, layout(), false, note);
+  out.set_sync_for_test(
+      [](const std::string& p, void* ctx) {
+        auto& s = *static_cast<Syncs*>(ctx);
+        EXPECT_EQ(p.substr(p.size() - 4), ".tmp");
+        s.calls++;
+        if (!s.fail_with) s.synced = s.written;
+        return s.fail_with;
+      },
+      &syncs);
+  for (int64_t b = 0; b < 4; ++b) {
+    syncs.written = 2 * (b + 1);
+    write_rows(out, {2 * b, 2 * b + 2}, 3);
+    const auto done = out.done({0, 10});
+    for (int64_t i = 0; i < 10; ++i) {
+      if (done[i]) { EXPECT_LT(i, syncs.synced) << "row " << i << " marked done before a sync after it, batch " << b; }
+    }
+    if (b == 0) {
+      EXPECT_EQ(syncs.calls, 1) << "the first batch is synced at once";
+      EXPECT_EQ(done, (std::vector<uint8_t>{1, 1, 0, 0, 0, 0, 0, 0, 0, 0}));
+    }
+  }
+  syncs.written = 10;
+  syncs.fail_with = EIO;
+  try {
+    write_rows(out, {8, 10}, 3);
+    out.sync_done();
+    FAIL() << "a failed sync was not an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("syncing " + path + ".tmp failed: "), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(out.done({8, 10}), (std::vector<uint8_t>{0, 0})) << "rows marked done by a failed sync";
+  syncs.fail_with = 0;
+  out.sync_done();
+  EXPECT_EQ(out.done({0, 10}), std::vector<uint8_t>(10, 1));
 }
 
 TEST(ExtractOutput, OtherSettingsStartAfreshAndOtherDimensionIsAnError) {
