@@ -169,6 +169,19 @@ DatasetInfo H5Reader::info(const std::string& dataset) const {
   return info;
 }
 
+std::vector<int64_t> H5Reader::shape(const std::string& dataset) const {
+  const std::string p = ds_path(dataset);
+  require(has(p), path_, ": no dataset ", p, " (file holds ", members(file_), ")");
+  hid_t ds = h5::open_dataset(file_, path_, p);
+  h5::Closer cd{ds, H5Dclose};
+  hid_t sp = DC_H5(H5Dget_space(ds));
+  h5::Closer cs{sp, H5Sclose};
+  const int nd = H5Sget_simple_extent_ndims(sp);
+  std::vector<hsize_t> dims(nd > 0 ? nd : 0);
+  if (nd > 0) H5Sget_simple_extent_dims(sp, dims.data(), nullptr);
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
 void H5Reader::read_raw(const std::string& dataset, RowRange rows, DType t, void* out) const {
   DatasetInfo di = info(dataset);
   std::string p = ds_path(dataset);

@@ -34,8 +34,12 @@ class H5Reader {
 
   const std::string& path() const { return path_; }
   bool has(const std::string& dataset) const;
-  /// Throws naming file and dataset when absent.
+  /// Throws naming file and dataset when absent, and when its data cannot
+  /// be read (never written, a filter this HDF5 lacks: h5::require_readable).
   DatasetInfo info(const std::string& dataset) const;
+  /// The dataset's shape alone, for what a file declares without reading
+  /// the data (absent: throws as info does; unreadable data is not checked).
+  std::vector<int64_t> shape(const std::string& dataset) const;
 
   /// Rows [rows.begin, rows.end) of a 1-D [n] or 2-D [n x d] dataset,
   /// converted to T (float16 -> float32 included). Row-major.

@@ -42,13 +42,15 @@ std::vector<uint8_t> read_valid(const H5Reader& r, RowRange rows, int64_t n) {
 
 int64_t declared_clusters(const H5Reader& r) {
   int64_t declared = 0;
+  // Shapes only: eval reads /assign alone, and a /probabilities it never
+  // reads (compressed with a filter this HDF5 lacks) must not stop it.
   if (r.has("/centroids")) {  // a scalar or 1-D one declares nothing (the stages that read it refuse it)
-    const DatasetInfo ci = r.info("/centroids");
-    if (ci.shape.size() == 2) declared = std::max(declared, ci.shape[0]);
+    const std::vector<int64_t> c = r.shape("/centroids");
+    if (c.size() == 2) declared = std::max(declared, c[0]);
   }
   if (r.has("/probabilities")) {
-    const DatasetInfo di = r.info("/probabilities");
-    if (di.shape.size() == 2) declared = std::max(declared, di.shape[1]);
+    const std::vector<int64_t> p = r.shape("/probabilities");
+    if (p.size() == 2) declared = std::max(declared, p[1]);
   }
   return declared;
 }

@@ -19,6 +19,7 @@
 #include "io/h5store.h"
 #include "io/input_watch.h"
 #include "io/out_dir.h"
+#include "io/row_columns.h"
 #include "kernels/compute_env.h"
 
 using namespace distclust;
@@ -288,4 +289,31 @@ TEST(H5Store, StaleTmpSymlinkIsReplacedNotWrittenThrough) {
   EXPECT_TRUE(S_ISREG(st.st_mode)) << p << " is not a regular file";
   std::remove(p.c_str());
   std::remove(precious.c_str());
+}
+
+// What a predictions file declares is read from shapes: eval, which reads
+// only /assign, refused a file whose /probabilities it never reads could not
+// be read (never written here; compressed with h5py's lzf, a filter Debian's
+// HDF5 lacks, alike).
+TEST(H5Store, DeclaredClustersReadsShapesNotUnreadableData) {
+  const std::string path = tmp("declared.h5");
+  {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t pdims[2] = {4, 3}, cdims[2] = {2, 5};
+    for (auto [name, dims] : {std::make_pair("/probabilities", pdims), std::make_pair("/centroids", cdims)}) {
+      hid_t s = H5Screate_simple(2, dims, nullptr);
+      H5Dclose(H5Dcreate2(f, name, H5T_NATIVE_FLOAT, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));  // never written
+      H5Sclose(s);
+    }
+    H5Fclose(f);
+  }
+  LocalCommunicator self;
+  H5Reader r(path, self);
+  int64_t k = -1;
+  EXPECT_NO_THROW(k = declared_clusters(r));
+  EXPECT_EQ(k, 3);
+  EXPECT_EQ(r.shape("/centroids"), (std::vector<int64_t>{2, 5}));
+  EXPECT_NE(error_of([&] { r.info("/probabilities"); }).find("never written"), std::string::npos)
+      << "a reader of the data still hears it cannot be read";
+  EXPECT_NE(error_of([&] { r.shape("/nope"); }).find("no dataset /nope"), std::string::npos);
 }
