@@ -256,8 +256,9 @@ class EM {
     st_.converged = p_.tol > 0 && h >= 2 && std::fabs(change) < p_.tol;
     st_.finished = st_.converged || st_.next_iter + 1 == p_.iters;
     // Paced (io/checkpoint_pace.h): a small GMM's iteration is shorter than
-    // its save (two fsyncs), which every iteration doubled the time of.
-    if (ckpt_.empty() || !p_.checkpoint || !pace_.due(st_.finished, comm_)) return;
+    // its save (two fsyncs), which every iteration doubled the time of. A
+    // finished restart is saved by finish_restart, after its final pass.
+    if (st_.finished || ckpt_.empty() || !p_.checkpoint || !pace_.due(comm_)) return;
     GMMState next = st_;
     next.next_iter = st_.next_iter + 1;
     save(next);

@@ -291,15 +291,16 @@ class Lloyd {
         log::detail("kmeans: kernel time after iteration ", st_.next_iter, ": ", t);
     st_.finished = (p_.tol > 0 && h >= 2 && rel >= 0 && rel < p_.tol && splits == 0) || inertia == 0;
     if (st_.finished || st_.next_iter + 1 == p_.iters) st_.finished = true;
-    if (!checkpoint_due()) return;
+    // A finished restart is saved by finish_restart, after its final pass
+    // (saved here too, it was written twice in a row).
+    if (st_.finished || !checkpoint_due()) return;
     KMeansState next = st_;  // a copy of the centroids: only when saved
     next.next_iter = st_.next_iter + 1;
     save(next);
   }
 
-  /// Whether this iteration's state is saved (io/checkpoint_pace.h; always
-  /// at a restart's end). Collective.
-  bool checkpoint_due() { return !ckpt_.empty() && p_.checkpoint && pace_.due(st_.finished, comm_); }
+  /// Whether this iteration's state is saved (io/checkpoint_pace.h). Collective.
+  bool checkpoint_due() { return !ckpt_.empty() && p_.checkpoint && pace_.due(comm_); }
 
   /// The same buffer computed where the kernel's data lives (a GPU), when
   /// the kernel offers it (SearchKernel::lloyd_step): false otherwise.

@@ -77,6 +77,9 @@ DISTCLUST_LOG=debug dcrun 2 "${tiny[@]}" --out tinyk.h5 >tiny.txt 2>&1 || { cat 
 saves=$(grep -c "kmeans: checkpoint at restart" tiny.txt)
 ((saves >= 3 && saves < 400)) || fail "$saves checkpoints for 800 fast iterations (want the first, the restarts' ends, and a few)"
 grep -q "kmeans: checkpoint at restart 2, iteration 0" tiny.txt || fail "no checkpoint at the last restart's end"
+# A finished restart is saved once, as the next restart's start (its last
+# iteration's state was saved too, just before: twice in a row).
+! grep "kmeans: checkpoint at restart ., iteration 400" tiny.txt || fail "a finished restart saved twice"
 $PY - <<'PY' || fail "checkpoints changed the answer"
 import h5py, numpy as np
 a, b = h5py.File("tiny-ref.h5", "r"), h5py.File("tinyk.h5", "r")
