@@ -20,6 +20,7 @@
 #include "distclust/runtime.h"
 #include "kernels/rows.h"
 #include "extract/extract_output.h"
+#include "extract/source_agreement.h"
 #include "extract/pca_file.h"
 #include "io/out_dir.h"
 #include "distclust/progress.h"
@@ -219,6 +220,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   const int64_t n = src->size();
   require(n >= 1, "extract: ", src->describe(), " holds no images");
   log::info("extract: ", src->describe());
+  require_same_listing(*src, p.source, comm);
   ExtractModel m = make_extract_model(p, *src, comm, loader, compute_threads() > 0 ? compute_threads() : 1);
   const int64_t d = m.net->dim();
   const RowRange mine = row_block(n, comm.rank(), comm.size());

@@ -165,3 +165,22 @@ if [[ -f $MODEL ]]; then  # the model by its bytes, not by how its path is typed
   pass "one model spelled 2 ways: one config_hash"
 fi
 
+
+# 4. Ranks that list the source differently (images copied in while the job
+#    started, a node's stale NFS view): each rank here works in its own
+#    folder (MPMD -wdir) and lists its own imgs/, one image more on rank 1.
+#    They sized OUT.tmp differently in parallel HDF5's collective create and
+#    hung there until the time limit; now every rank says so within seconds.
+mkdir -p wa/imgs/c wb/imgs/c
+cp imgs/class_00/00000{2,3,4}.png wa/imgs/c/ && cp imgs/class_00/00000{2,3,4,5}.png wb/imgs/c/
+set +e
+# shellcheck disable=SC2086
+timeout 60 $DC_MPIEXEC -np 1 -wdir "$PWD/wa" "$DC" extract --source imgs --backbone pixels --out "$PWD/lists.h5" : \
+  -np 1 -wdir "$PWD/wb" "$DC" extract --source imgs --backbone pixels --out "$PWD/lists.h5" >lists.txt 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || { cat lists.txt; fail "ranks with other listings: rc $rc (124: the job hung)"; }
+grep -q "the ranks do not list the same images in imgs: rank 0 lists 3, rank 1: 4" lists.txt ||
+  { cat lists.txt; fail "ranks with other listings: not said"; }
+[[ ! -e lists.h5 ]] || fail "ranks with other listings: lists.h5 was written"
+pass "ranks that list the source differently: said at once, nothing written"
