@@ -7,28 +7,40 @@
 
 namespace distclust {
 namespace {
-std::atomic<uint64_t> g_seq{0};
+// Entries and exits of outermost scopes, and the threads inside one, in one
+// word so the watcher reads both at once: bits 16.. count the changes, bits
+// 0..15 the threads inside. Two threads may be inside at once (the kNN
+// ring's pass-on thread beside the main one's visit): with one odd/even
+// counter their two entries read as "outside", and a rank stuck there was
+// never timed out.
+constexpr uint64_t kChange = uint64_t(1) << 16, kThreads = kChange - 1;
+std::atomic<uint64_t> g_state{0};
 std::atomic<const char*> g_what{nullptr};
 std::atomic<bool> g_self_timed{false};
 thread_local int t_depth = 0;
+
 }  // namespace
 
 CollectiveScope::CollectiveScope(const char* what, bool self_timed) noexcept {
   if (t_depth++ > 0) return;
   g_what.store(what, std::memory_order_relaxed);
   g_self_timed.store(self_timed, std::memory_order_relaxed);
-  g_seq.fetch_add(1, std::memory_order_release);  // odd: inside
+  g_state.fetch_add(kChange + 1, std::memory_order_release);  // one more inside
 }
 
 CollectiveScope::~CollectiveScope() {
   if (--t_depth > 0) return;
-  g_seq.fetch_add(1, std::memory_order_release);  // even: outside
-  g_what.store(nullptr, std::memory_order_relaxed);
+  const uint64_t was = g_state.fetch_add(kChange - 1, std::memory_order_release);  // one fewer inside
+  // The last one out clears the name; with another still inside, the name
+  // may be this call's (the watcher names "a collective call" at worst).
+  if ((was & kThreads) == 1) g_what.store(nullptr, std::memory_order_relaxed);
 }
 
 CollectiveState collective_state() noexcept {
   CollectiveState s;
-  s.seq = g_seq.load(std::memory_order_acquire);
+  const uint64_t st = g_state.load(std::memory_order_acquire);
+  s.seq = st;
+  s.threads = int(st & kThreads);
   s.what = g_what.load(std::memory_order_relaxed);
   s.self_timed = s.inside() && g_self_timed.load(std::memory_order_relaxed);
   if (!s.inside())

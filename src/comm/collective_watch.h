@@ -20,8 +20,9 @@ namespace distclust {
 
 /// For its lifetime, the calling thread waits in the collective call named
 /// `what` (a string literal: the watcher may read it at any time). Scopes
-/// nest: the outermost names the wait. Collectives are called from one
-/// thread per rank (the main one). `self_timed`: the call gives up by
+/// nest: the outermost names the wait. Collectives are called from the
+/// main thread, and from the kNN ring's pass-on thread beside it: the rank
+/// waits while any thread is inside one. `self_timed`: the call gives up by
 /// itself at the same limit (NCCL's waits: comm/watched_wait.h, which also
 /// abort the NCCL communicator); the watcher then only counts it as a
 /// collective, for naming a stuck rank.
@@ -35,13 +36,15 @@ class CollectiveScope {
 
 /// What the main thread waits in, as the watcher reads it.
 struct CollectiveState {
-  /// Changes at every outermost entry and exit: odd = inside a collective.
+  /// Changes at every outermost entry and exit, of any thread.
   uint64_t seq = 0;
+  /// Threads inside a collective call now.
+  int threads = 0;
   /// The call's name while inside (else nullptr).
   const char* what = nullptr;
   /// The call gives up by itself (CollectiveScope's self_timed).
   bool self_timed = false;
-  bool inside() const { return (seq & 1) != 0; }
+  bool inside() const { return threads > 0; }
 };
 
 /// The main thread's state now (any thread may call it).

@@ -16,7 +16,7 @@ export DISTCLUST_COLLECTIVE_TIMEOUT=3
 # stall PID [outside]: stops the main thread of PID (its tid is its pid) in
 # the background (STALLER), with "outside" only where it waits in no
 # collective call; exits the test as skipped where ptrace is refused.
-SEQ_OFFSET=$(nm -C "$DC" 2>/dev/null | awk '/distclust::\(anonymous namespace\)::g_seq$/ {print "0x" $1}')
+SEQ_OFFSET=$(nm -C "$DC" 2>/dev/null | awk '/distclust::\(anonymous namespace\)::g_state$/ {print "0x" $1}')
 stall() {
   local at=""
   [[ ${2:-} == outside && -n $SEQ_OFFSET ]] && at=$SEQ_OFFSET

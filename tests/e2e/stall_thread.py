@@ -2,10 +2,11 @@
 """stall_thread.py TID [SEQ_OFFSET]: stops one thread of a process (ptrace
 PTRACE_SEIZE + PTRACE_INTERRUPT) while its other threads run on, as a read
 that never returns stops a rank's main thread while its heartbeat thread
-beats. With SEQ_OFFSET (the address of distclust's collective sequence
-counter, comm/collective_watch.cpp's g_seq, relative to the executable's
-load address: `nm`), the thread is only kept where it waits in no
-collective call (the counter is even); else it is let go and tried again a
+beats. With SEQ_OFFSET (the address of distclust's collective state word,
+comm/collective_watch.cpp's g_state, relative to the executable's load
+address: `nm`), the thread is only kept where it waits in no collective
+call (the word's low 16 bits, the threads inside one, are 0); else it is
+let go and tried again a
 few ms later. Prints 'stalled TID' and holds the thread until this process
 ends (SIGTERM or SIGKILL: the kernel then lets it go on). Needs permission
 to ptrace TID (root, or CAP_SYS_PTRACE); exits 3 when refused."""
@@ -55,7 +56,7 @@ for attempt in range(200):
     if addr is None:
         break
     s = seq(tid, addr)
-    if s % 2 == 0:
+    if s & 0xFFFF == 0:
         break
     ptrace(PTRACE_DETACH, "PTRACE_DETACH", tid)  # inside a call: let it go on
     time.sleep(random.uniform(0.01, 0.08))

@@ -3,6 +3,7 @@
 // job with a stuck rank is shown end to end (tests/e2e/rank_stuck.sh).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -59,6 +60,33 @@ TEST(CollectiveWatch, OtherThreadsReadTheMainThreadsState) {
   std::thread([&] { seen = collective_state(); }).join();
   EXPECT_TRUE(seen.inside());
   EXPECT_STREQ(seen.what, "HDF5 file close");
+}
+
+// The kNN ring's pass-on thread sends while the main thread's visit may
+// be in a collective too. With one odd/even counter, two threads inside
+// read as "outside": a rank stuck there was never timed out.
+TEST(CollectiveWatch, TwoThreadsInsideAtOnceReadAsInside) {
+  ASSERT_FALSE(collective_state().inside());
+  {
+    CollectiveScope main_call("MPI sendrecv");
+    std::atomic<int> step{0};
+    std::thread pass_on([&] {
+      CollectiveScope other("MPI sendrecv");
+      step = 1;
+      while (step != 2) std::this_thread::yield();
+    });
+    while (step != 1) std::this_thread::yield();
+    const CollectiveState both = collective_state();
+    EXPECT_TRUE(both.inside()) << "two threads inside read as outside";
+    EXPECT_EQ(both.threads, 2);
+    step = 2;
+    pass_on.join();
+    const CollectiveState one = collective_state();
+    EXPECT_TRUE(one.inside()) << "the main thread is still inside";
+    EXPECT_NE(one.seq, both.seq) << "an exit is a change the watcher sees";
+  }
+  EXPECT_FALSE(collective_state().inside());
+  EXPECT_EQ(collective_state().what, nullptr);
 }
 
 TEST(CollectiveWatch, TimeoutFromTheEnvironment) {

@@ -11,8 +11,10 @@ using distclust::WaitWatch;
 
 namespace {
 constexpr double kTick = 0.5;
-CollectiveState outside(uint64_t calls) { return {2 * calls, nullptr, false}; }
-CollectiveState inside(uint64_t call, bool self_timed = false) { return {2 * call - 1, "MPI allreduce (sum)", self_timed}; }
+CollectiveState outside(uint64_t calls) { return {2 * calls, 0, nullptr, false}; }
+CollectiveState inside(uint64_t call, bool self_timed = false) {
+  return {2 * call - 1, 1, "MPI allreduce (sum)", self_timed};
+}
 /// Ticks from t0 (exclusive) to t1 with the main thread in state cs; the
 /// time of the first tick that finds it stuck, or -1.
 double first_stuck(WaitWatch& w, const CollectiveState& cs, double t0, double t1, Standing left = {},
