@@ -207,7 +207,12 @@ void extract_new_rows(const AssignParams& p, const Inputs& in, Communicator& com
   ExtractParams q = ep;
   rc.add(def.name, q);
   const StageConfig cfg{rc.yaml(), config_hash(q, def.not_hashed, def.identity(ep, comm))};
-  if (output_config_hash(ep.out) == cfg.hash) {
+  // Read on rank 0 and shared: ranks that read it differently (NFS lag, a
+  // writer meanwhile) would part here, some reusing it, the others entering
+  // the lock's and extract's collectives alone.
+  std::string have = comm.rank() == 0 ? output_config_hash(ep.out) : std::string();
+  comm.broadcast(have, 0);
+  if (have == cfg.hash) {
     if (comm.rank() == 0) log::info("assign: ", ep.out, " is up to date (same images, model and settings): reused");
     return;
   }

@@ -184,3 +184,22 @@ grep -q "the ranks do not list the same images in imgs: rank 0 lists 3, rank 1: 
   { cat lists.txt; fail "ranks with other listings: not said"; }
 [[ ! -e lists.h5 ]] || fail "ranks with other listings: lists.h5 was written"
 pass "ranks that list the source differently: said at once, nothing written"
+
+# 5. assign's "--features-out is up to date" read on each rank: where the
+#    ranks saw it differently (here each rank works in its own folder and
+#    names it relatively; NFS lag alike), rank 0 reused it and rank 1 went
+#    on into the output lock's collectives alone: a hang until the time
+#    limit. Now rank 0's view is shared and the ranks part nowhere.
+mkdir -p aa ab
+(cd aa && dcrun 2 assign --run ../w --source ../imgs/class_01 --features-out nf.h5 --out o.h5 >/dev/null 2>&1) ||
+  fail "assign in aa/"
+set +e
+# shellcheck disable=SC2086
+timeout 60 $DC_MPIEXEC -np 1 -wdir "$PWD/aa" "$DC" assign --run ../w --source ../imgs/class_01 --features-out nf.h5 \
+  --out "$PWD/a2.h5" : -np 1 -wdir "$PWD/ab" "$DC" assign --run ../w --source ../imgs/class_01 --features-out nf.h5 \
+  --out "$PWD/a2.h5" >views.txt 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || { cat views.txt; fail "ranks that see --features-out differently: rc $rc (124: hung)"; }
+grep -q "the ranks see different files at input nf.h5" views.txt || { cat views.txt; fail "ranks' views: not said"; }
+pass "assign: ranks that see --features-out differently: said, no hang"
