@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 
+#include "comm/collective_watch.h"
 #include "distclust/error.h"
 #include "extract/image_source.h"
 #include "io/commit.h"
@@ -177,8 +178,13 @@ std::string FeatureOutput::close() {
   if (file_ < 0) return "";
   const hid_t f = file_;
   file_ = -1;
-  // Every rank flushes and closes alike (collective on a parallel file).
+  // Every rank flushes and closes alike (collective on a parallel file;
+  // watched: a rank stuck there, or a full disk that deadlocks it, ends the
+  // job rather than holding it to the time limit).
   const std::string dataset_error = dataset_failed ? hdf5_error_text() : std::string();
+  CollectiveScope scope("HDF5 file close");
+  std::optional<FullDiskWatch> watch;
+  if (comm_.size() > 1) watch.emplace(tmp_, comm_);
   const std::string why = flush_and_close_hdf5(f, tmp_);
   if (!why.empty() || !dataset_failed) return why;
   note_hdf5_close_failed();
@@ -187,6 +193,7 @@ std::string FeatureOutput::close() {
 
 void FeatureOutput::create(const OutputLayout& l) {
   require_shared_output(tmp_, comm_);  // removes a stale one; every rank sees the one file
+  CollectiveScope scope("HDF5 file create");
   hid_t fapl = access_list(comm_);
   Closer cf{fapl, H5Pclose};
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -221,6 +228,7 @@ void FeatureOutput::create(const OutputLayout& l) {
 bool FeatureOutput::reopen(const OutputLayout& l, std::string& why) {
   int ok = 1;
   {
+    CollectiveScope scope("HDF5 file open");
     QuietHdf5 quiet;
     hid_t fapl = access_list(comm_);
     Closer cf{fapl, H5Pclose};
@@ -303,6 +311,7 @@ std::vector<uint8_t> FeatureOutput::read_u8(int64_t ds, RowRange rows) {
   }
   hid_t dxpl = h5::transfer(comm_);
   Closer cx{dxpl, H5Pclose};
+  CollectiveScope scope("HDF5 collective read");
   uint8_t dummy = 0;
   if (H5Dread(ds, H5T_NATIVE_UINT8, ms, fs, dxpl, out.empty() ? &dummy : out.data()) < 0)
     throw_hdf5_error(fmt("H5Dread(", tmp_, ")").c_str(), __FILE__, __LINE__);
@@ -373,6 +382,7 @@ void FeatureOutput::sync_and_mark_done() {
 
 void FeatureOutput::write_small(const std::string& name, const std::vector<int64_t>& shape, const double* data) {
   auto lock = h5lock();
+  CollectiveScope scope("HDF5 dataset create");
   const std::string path = name[0] == '/' ? name : "/" + name;
   if (H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0) DC_H5(H5Ldelete(file_, path.c_str(), H5P_DEFAULT));
   std::vector<hsize_t> dims(shape.begin(), shape.end());
@@ -405,6 +415,7 @@ void FeatureOutput::attr(const std::string& name, const std::string& value) {
 }
 
 void FeatureOutput::set_attr(const std::string& name, const std::string& value) {
+  CollectiveScope scope("HDF5 attribute write");
   hid_t ty = string_type(std::max<int64_t>(1, int64_t(value.size())));
   Closer ct{ty, H5Tclose};
   hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
@@ -418,6 +429,7 @@ void FeatureOutput::set_attr(const std::string& name, const std::string& value) 
 
 void FeatureOutput::attr(const std::string& name, int64_t value) {
   auto lock = h5lock();
+  CollectiveScope scope("HDF5 attribute write");
   hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
   Closer cs{sp, H5Sclose};
   if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
@@ -428,6 +440,7 @@ void FeatureOutput::attr(const std::string& name, int64_t value) {
 
 void FeatureOutput::attr(const std::string& name, double value) {
   auto lock = h5lock();
+  CollectiveScope scope("HDF5 attribute write");
   hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
   Closer cs{sp, H5Sclose};
   if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
