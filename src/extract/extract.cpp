@@ -264,8 +264,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   for (std::string& name : names) name = json::escape_invalid_utf8(name);
   out->attr("class_names", json::string_list(names));
   out->attr("params", cfg.yaml);
-  out->attr("invalid_rows", s.invalid);
-  out->commit();
+  out->commit(s.invalid);
   s.seconds = since(t_start);
   log::info("extract: wrote ", p.out, ": ", n, " x ", d, p.half ? " float16" : " float32", ", ", s.invalid,
             " invalid rows (", bad_here, " found by this run), ", s.computed, " rows computed",

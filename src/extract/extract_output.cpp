@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "comm/collective_watch.h"
+#include "core/fault.h"
 #include "distclust/error.h"
 #include "extract/image_source.h"
 #include "io/commit.h"
@@ -245,6 +246,11 @@ bool FeatureOutput::reopen(const OutputLayout& l, std::string& why) {
       auto fshape = shape_of(file_, "/features", &fdtype);
       auto ishape = shape_of(file_, "/ids", nullptr, &id_size);
       auto dshape = shape_of(file_, "/done");
+      // No /done, and invalid_rows written: a job stopped in its commit,
+      // after every row was synced (see commit()); every row is done.
+      complete_ = dshape.empty() && H5Lexists(file_, "/done", H5P_DEFAULT) == 0 &&
+                  H5Aexists(file_, "invalid_rows") > 0;
+      if (complete_) dshape = {l.n};
       if (hash != l.hash) {
         ok = 0, why = fmt("made with other settings: config hash ", hash.empty() ? "none" : hash, ", now ", l.hash);
       } else if (fshape.size() != 2 || fshape[0] != l.n || dshape != std::vector<int64_t>{l.n} ||
@@ -278,7 +284,7 @@ void FeatureOutput::open_datasets() {
   labels_ = DC_H5(H5Dopen2(file_, "/labels", dapl));
   valid_ = DC_H5(H5Dopen2(file_, "/valid", dapl));
   ids_ = DC_H5(H5Dopen2(file_, "/ids", dapl));
-  done_ = DC_H5(H5Dopen2(file_, "/done", dapl));
+  done_ = complete_ ? -1 : DC_H5(H5Dopen2(file_, "/done", dapl));
   id_type_ = string_type(layout_.id_len);
 }
 
@@ -319,6 +325,7 @@ std::vector<uint8_t> FeatureOutput::read_u8(int64_t ds, RowRange rows) {
 }
 
 std::vector<uint8_t> FeatureOutput::done(RowRange rows) {
+  if (complete_) return std::vector<uint8_t>(size_t(rows.size()), 1);
   auto lock = h5lock();
   return read_u8(done_, rows);
 }
@@ -371,7 +378,7 @@ void FeatureOutput::sync_and_mark_done() {
   if (e != 0)
     throw Error(fmt("syncing ", tmp_, " failed: ", std::strerror(e), e == ENOSPC ? disk_space_note(tmp_) : ""));
   // Last: a row is done only once everything it holds is on the disk.
-  for (const RowRange& r : unsynced_) {
+  for (const RowRange& r : done_ < 0 ? std::vector<RowRange>() : unsynced_) {
     const std::vector<uint8_t> ones(static_cast<size_t>(r.size()), 1);
     write(done_, r, H5T_NATIVE_UINT8, ones.data(), 0);
   }
@@ -429,6 +436,10 @@ void FeatureOutput::set_attr(const std::string& name, const std::string& value) 
 
 void FeatureOutput::attr(const std::string& name, int64_t value) {
   auto lock = h5lock();
+  set_attr_int(name, value);
+}
+
+void FeatureOutput::set_attr_int(const std::string& name, int64_t value) {
   CollectiveScope scope("HDF5 attribute write");
   hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
   Closer cs{sp, H5Sclose};
@@ -449,15 +460,25 @@ void FeatureOutput::attr(const std::string& name, double value) {
   DC_H5(H5Awrite(a, H5T_NATIVE_DOUBLE, &value));
 }
 
-void FeatureOutput::commit() {
+void FeatureOutput::commit(int64_t invalid_rows) {
+  // Every rank's rows on the disk before the file says it is complete: a
+  // stop between here and the rename (a signal, a full disk at the close)
+  // then leaves a NAME.tmp that resumes with nothing to compute, where
+  // without /done it was taken for a damaged file and extracted again.
+  sync_done();
+  comm_.barrier();
   std::string why;
   {
     auto lock = h5lock();
-    DC_H5(H5Dclose(done_));
-    done_ = -1;
-    DC_H5(H5Ldelete(file_, "/done", H5P_DEFAULT));
+    set_attr_int("invalid_rows", invalid_rows);  // with no /done: "complete" (reopen)
+    if (done_ >= 0) {
+      DC_H5(H5Dclose(done_));
+      done_ = -1;
+      DC_H5(H5Ldelete(file_, "/done", H5P_DEFAULT));
+    }
     why = close();
   }
+  fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "extract-closed");  // the tests' stop before the rename
   commit_output(tmp_, out_, why, comm_);
 }
 

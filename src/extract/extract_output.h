@@ -74,14 +74,17 @@ class FeatureOutput {
   void attr(const std::string& name, int64_t value);
   void attr(const std::string& name, double value);
 
-  /// Removes /done, closes, renames OUT.tmp -> OUT. Collective.
-  void commit();
+  /// Syncs every rank's rows, writes the invalid_rows attribute, removes
+  /// /done, closes, renames OUT.tmp -> OUT. Collective. A stop after the
+  /// sync leaves an OUT.tmp whose rows reopen as all done.
+  void commit(int64_t invalid_rows);
 
   const std::string& tmp_path() const { return tmp_; }
 
  private:
   void create(const OutputLayout& l);
   void set_attr(const std::string& name, const std::string& value);  // caller holds the HDF5 lock
+  void set_attr_int(const std::string& name, int64_t value);          // caller holds the HDF5 lock
   bool reopen(const OutputLayout& l, std::string& why);
   void open_datasets();
   std::string close();  // "" or why the file did not reach the disk
@@ -99,6 +102,7 @@ class FeatureOutput {
   Communicator& comm_;
   OutputLayout layout_;
   bool resumed_ = false;
+  bool complete_ = false;  ///< reopened after its commit began: no /done, every row done
   int64_t file_ = -1;
   int64_t features_ = -1, labels_ = -1, valid_ = -1, ids_ = -1, done_ = -1;
   int64_t id_type_ = -1;

@@ -51,6 +51,19 @@ run_case() {  # run_case NAME KILL_AFTER NP_FIRST NP_SECOND REF ARGS...
 run_case tv_np2 3 2 2 ref_tv "${tv[@]}"
 run_case tv_np2_to_np3 7 2 3 ref_tv "${tv[@]}"
 run_case px_np1_to_np2 4 1 2 ref_px "${px[@]}"
+# Stopped in its commit, after the file was closed without /done, before
+# the rename (a SIGTERM there; a full disk at the close alike): the file
+# holds every row. It was taken for a damaged one and every image extracted
+# again; now it resumes with nothing left to compute.
+mkdir commit_window && cd commit_window
+set +e; DISTCLUST_FAULT_SIGNAL_AT=extract-closed dcrun 2 "${tv[@]}" --out f.h5 >stop.txt 2>&1; rc=$?; set -e
+[[ $rc -ne 0 && -e f.h5.tmp && ! -e f.h5 ]] || { cat stop.txt; fail "commit window: rc $rc, or no f.h5.tmp, or an f.h5"; }
+dcrun 2 "${tv[@]}" --out f.h5 >resume.txt 2>&1 || { cat resume.txt; fail "commit window: the rerun failed"; }
+grep -q "resuming from f.h5.tmp: 400 of 400 rows already done" resume.txt ||
+  { cat resume.txt; fail "commit window: the complete f.h5.tmp was not resumed whole"; }
+same ../ref_tv/f.h5 f.h5 || fail "commit window: the resumed file differs from the uninterrupted run"
+cd ..
+pass "stopped in its commit (closed, not renamed): the rerun computes nothing, identical output"
 # A temporary file from other settings is not resumed into.
 rm -f other.h5 other.h5.tmp
 DISTCLUST_FAULT_AFTER_BATCHES=2 dcrun 1 "${tv[@]}" --out other.h5 >/dev/null 2>&1 || true

@@ -10,6 +10,8 @@
 
 #include "comm/local_comm.h"
 #include "distclust/error.h"
+#include <hdf5.h>
+
 #include "io/h5store.h"
 #include "extract/extract_output.h"
 
@@ -76,8 +78,7 @@ TEST(ExtractOutput, KilledFileResumesWithItsDoneRowsAndCommitsWhole) {
     write_rows(out, {8, 10}, 3);
     EXPECT_EQ(out.valid({0, 10}), (std::vector<uint8_t>{1, 1, 1, 1, 0, 1, 1, 1, 1, 1}));
     out.attr("backbone", std::string("test"));
-    out.attr("invalid_rows", int64_t(1));
-    out.commit();
+    out.commit(1);
   }
   EXPECT_FALSE(exists(path + ".tmp"));
   H5Reader r(path, comm);
@@ -186,6 +187,56 @@ TEST(ExtractOutput, DamagedTemporaryFileIsReplaced) {
   EXPECT_FALSE(out.resumed());
   EXPECT_NE(note.find("not a readable HDF5 file"), std::string::npos) << note;
   write_rows(out, {0, 10}, 3);
-  out.commit();
+  out.commit(1);
   EXPECT_TRUE(exists(path));
+}
+
+// A job stopped in its commit, after /done was removed and the file closed,
+// before the rename: the file holds every row. It was taken for a damaged
+// one ("its datasets do not have the expected layout") and every image
+// extracted again. Without invalid_rows (what commit writes once every
+// rank's rows are synced) a file lacking /done is still not trusted.
+TEST(ExtractOutput, FileStoppedInItsCommitResumesWithEveryRowDone) {
+  const std::string path = tmp("commit-window.h5");
+  std::remove(path.c_str());
+  LocalCommunicator comm;
+  std::string note;
+  auto stopped_in_commit = [&](bool with_invalid_rows) {
+    {
+      FeatureOutput out(path, comm, layout(), false, note);
+      write_rows(out, {0, 10}, 3);
+    }
+    hid_t f = H5Fopen((path + ".tmp").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    H5Ldelete(f, "/done", H5P_DEFAULT);
+    if (with_invalid_rows) {
+      hid_t sp = H5Screate(H5S_SCALAR);
+      hid_t a = H5Acreate2(f, "invalid_rows", H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT);
+      const int64_t one = 1;
+      H5Awrite(a, H5T_NATIVE_INT64, &one);
+      H5Aclose(a);
+      H5Sclose(sp);
+    }
+    H5Fclose(f);
+  };
+  stopped_in_commit(true);
+  {
+    FeatureOutput out(path, comm, layout(), true, note);
+    ASSERT_TRUE(out.resumed()) << note;
+    EXPECT_EQ(out.done({0, 10}), std::vector<uint8_t>(10, 1));
+    EXPECT_EQ(out.valid({0, 10}), (std::vector<uint8_t>{1, 1, 1, 1, 0, 1, 1, 1, 1, 1}));
+    out.commit(1);
+  }
+  ASSERT_TRUE(exists(path));
+  {
+    H5Reader r(path, comm);
+    EXPECT_FALSE(r.has("/done"));
+    auto x = r.read_all<float>("/features");
+    for (int64_t i = 0; i < 10; ++i) EXPECT_EQ(x[i * 3 + 1], float(10 * i + 1));
+  }
+  std::remove(path.c_str());
+  stopped_in_commit(false);
+  FeatureOutput out(path, comm, layout(), true, note);
+  EXPECT_FALSE(out.resumed());
+  EXPECT_NE(note.find("do not have the expected layout"), std::string::npos) << note;
 }
