@@ -53,6 +53,23 @@ grep -q "kmeans: skipped (up to date)" run5.txt || { cat run5.txt; fail "kmeans 
 [[ -f w/report/index.html && -f w/export/assignments.csv ]] || fail "the deleted files were not written again"
 pass "run: output folders with deleted files are written again"
 
+# 2c. Checkpoints left by a stop between an output's rename and their
+#     removal (kmeans.h5.ckpt, a sweep's kmeans.h5.ckpt.kK, knn's folder):
+#     run skipped the stage from then on and kept them for good. An
+#     up-to-date stage's leftovers are removed; another output's are not.
+dcrun 1 run --config job.yaml --set run.stages=extract,kmeans,knn >run6.txt 2>&1 || { cat run6.txt; fail "run 6"; }
+cp w/kmeans.h5 w/kmeans.h5.ckpt && cp w/kmeans.h5 w/kmeans.h5.ckpt.k7
+mkdir -p w/knn.h5.ckpt && cp w/knn.h5 w/knn.h5.ckpt/rank-0-of-2.h5 && touch w/kmeans.h5.ckpt.keep
+mkdir -p w/embed.h5.ckpt && touch w/embed.h5.ckpt/rank-0-of-2.h5
+dcrun 1 run --config job.yaml --set run.stages=extract,kmeans,knn >run7.txt 2>&1 || { cat run7.txt; fail "run 7"; }
+grep -q "knn: up to date" run7.txt || { cat run7.txt; fail "run 7 did not skip knn"; }
+[[ ! -e w/kmeans.h5.ckpt && ! -e w/kmeans.h5.ckpt.k7 && ! -e w/knn.h5.ckpt ]] ||
+  { ls w; fail "an up-to-date stage's checkpoints were kept"; }
+[[ -e w/embed.h5.ckpt/rank-0-of-2.h5 && -e w/kmeans.h5.ckpt.keep ]] ||
+  { ls w; fail "files that are no leftover of a skipped stage were removed"; }
+rm -r w/embed.h5.ckpt w/kmeans.h5.ckpt.keep
+pass "run: an up-to-date stage's leftover checkpoints are removed"
+
 # 3. scan refuses a knn.h5 built from the features of the old images.
 dcrun 1 "${ex[@]}" --out old.h5 >/dev/null
 dcrun 1 knn --features old.h5 --k 5 --out knn-old.h5 >/dev/null
