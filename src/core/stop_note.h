@@ -18,6 +18,9 @@ void stop_note_committed(const std::string& out);
 /// Until the next call: `out` is committed and whole, and `old` holds the
 /// copy it replaced, being deleted.
 void stop_note_replacing(const std::string& out, const std::string& old);
+/// Until the next call: `tmp` is being renamed to `out`. The note then is
+/// stop_note_committed's once `tmp` is gone (the handler checks), else none.
+void stop_note_committing(const std::string& out, const std::string& tmp);
 /// A stage started or an output is being written: the default message.
 void stop_note_clear();
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/fault.h"
 #include "core/stop_note.h"
 #include "distclust/error.h"
 #include "io/durable.h"
@@ -28,9 +29,17 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
     if (comm.rank() == 0) std::remove(tmp.c_str());
     throw Error(fmt(changed, "; ", out, " was not written (run the stage again)"));
   }
+  // From here a stop's message depends on whether the rename happened
+  // (the signal handler looks for tmp): "not committed" was said of an
+  // output renamed a moment before the signal.
+  if (!failed && note) stop_note_committing(out, tmp);
   std::string rename_error;
-  if (!failed && comm.rank() == 0 && std::rename(tmp.c_str(), out.c_str()) != 0)
-    rename_error = fmt("cannot rename ", tmp, " to ", out, ": ", std::strerror(errno));
+  if (!failed && comm.rank() == 0) {
+    if (std::rename(tmp.c_str(), out.c_str()) != 0)
+      rename_error = fmt("cannot rename ", tmp, " to ", out, ": ", std::strerror(errno));
+    else
+      if (note) fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "renamed");  // the tests' stop in this window
+  }
   int64_t renamed = rename_error.empty() ? 1 : 0;
   comm.broadcast(&renamed, sizeof(renamed), 0);
   if (!failed && renamed) {
@@ -38,6 +47,7 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
     if (note) stop_note_committed(out);
     return;
   }
+  if (note) stop_note_clear();
   if (comm.rank() == 0) std::remove(tmp.c_str());
   if (!why.empty()) throw Error(fmt(why, "; ", out, " was not written"));
   if (!rename_error.empty()) throw Error(rename_error);

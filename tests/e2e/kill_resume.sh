@@ -120,6 +120,19 @@ set -e
 [[ $rc -eq 143 ]] && grep -q "stopped by SIGTERM after late.json was committed: it is whole" late2.txt ||
   { cat late2.txt; fail "eval: the message after the commit (rc $rc)"; }
 pass "a SIGTERM after the commit says the output is whole"
+# Just after the rename, before the ranks heard of it: "not committed" was
+# said of a whole output (its note came only after the ranks agreed).
+for np in 1 2; do
+  rm -f ren.h5 ren.h5.ckpt
+  set +e
+  DISTCLUST_FAULT_SIGNAL_AT=renamed dcrun $np kmeans --features big.h5 --k 5 --iters 3 --out ren.h5 >ren.txt 2>&1
+  set -e
+  grep -q "distclust: stopped by SIGTERM after ren.h5 was committed: it is whole and in place" ren.txt ||
+    { cat ren.txt; fail "$np rank(s): a SIGTERM just after the rename: not said whole"; }
+  grep -q "not committed" ren.txt && { cat ren.txt; fail "$np rank(s): said not committed just after the rename"; }
+  $PY -c "import h5py; assert h5py.File('ren.h5', 'r')['centroids'].shape == (5, 32)" || fail "ren.h5 not whole"
+done
+pass "a SIGTERM just after the rename says the output is whole"
 # A signal inherited as ignored stays ignored: nohup's SIGHUP (the handler
 # once undid it and the job died with rc 129).
 rm -f sig.h5 sig.h5.ckpt
