@@ -90,6 +90,10 @@ class ImageSource {
   virtual int64_t size() const = 0;
   /// Row i's id: the file path (folder, list) or "FILE:INDEX" (HDF5, CIFAR).
   virtual std::string id(int64_t i) const = 0;
+  /// Row i's id as listed, relative to the source as given (id() may make
+  /// it absolute): cheap, and alike on ranks whose working folders or
+  /// mount paths differ. What the ranks compare (source_agreement.h).
+  virtual std::string listed_id(int64_t i) const { return id(i); }
   /// Row i's label in [0, C) or -1 when unknown.
   virtual int64_t label(int64_t i) const = 0;
   /// Class names by label, or empty when the source has none.

@@ -26,7 +26,7 @@ uint64_t listing_fingerprint(const ImageSource& src) {
   const int64_t n = src.size();
   fnv(h, &n, sizeof(n));
   for (int64_t i = 0; i < n; ++i) {
-    const std::string id = src.id(i);
+    const std::string id = src.listed_id(i);  // not id(): absolute paths cost a stat each under ".."
     const int64_t label = src.label(i);
     fnv(h, id.c_str(), id.size() + 1);  // with its NUL: "ab","c" is not "a","bc"
     fnv(h, &label, sizeof(label));

@@ -14,8 +14,8 @@
 
 namespace distclust {
 
-/// A 64-bit fingerprint of the listing: its size, then each row's id and
-/// label in row order (FNV-1a).
+/// A 64-bit fingerprint of the listing: its size, then each row's listed
+/// id (as given, not made absolute) and label in row order (FNV-1a).
 uint64_t listing_fingerprint(const ImageSource& src);
 
 /// Collective: returns when every rank lists the same ids and labels in the

@@ -109,6 +109,7 @@ class AbsoluteIds final : public ImageSource {
     }
     return absolute(s);
   }
+  std::string listed_id(int64_t i) const override { return in_->id(i); }
   int64_t label(int64_t i) const override { return in_->label(i); }
   std::vector<std::string> class_names() const override { return in_->class_names(); }
   RawImage read(int64_t i) const override { return in_->read(i); }
