@@ -169,6 +169,7 @@ FeatureOutput::~FeatureOutput() {
 std::string FeatureOutput::close() {
   // A dataset's close is where its cached chunks are written: a failure
   // there (a full disk) is the file's failure, as a failed flush is.
+  CollectiveScope scope("HDF5 file close");  // the datasets' closes too: collective
   bool dataset_failed = false;
   for (int64_t* id : {&features_, &labels_, &valid_, &ids_, &done_}) {
     if (*id >= 0 && H5Dclose(*id) < 0) dataset_failed = true;
@@ -183,9 +184,8 @@ std::string FeatureOutput::close() {
   // watched: a rank stuck there, or a full disk that deadlocks it, ends the
   // job rather than holding it to the time limit).
   const std::string dataset_error = dataset_failed ? hdf5_error_text() : std::string();
-  CollectiveScope scope("HDF5 file close");
   std::optional<FullDiskWatch> watch;
-  if (comm_.size() > 1) watch.emplace(tmp_, comm_);
+  if (comm_.size() > 1) watch.emplace(tmp_, comm_, 1 << 20, 10, /*keep_file=*/true);  // the checkpoint
   const std::string why = flush_and_close_hdf5(f, tmp_);
   if (!why.empty() || !dataset_failed) return why;
   note_hdf5_close_failed();
@@ -277,6 +277,7 @@ bool FeatureOutput::reopen(const OutputLayout& l, std::string& why) {
 }
 
 void FeatureOutput::open_datasets() {
+  CollectiveScope scope("HDF5 dataset open");
   hid_t dapl = DC_H5(H5Pcreate(H5P_DATASET_ACCESS));
   Closer ca{dapl, H5Pclose};
   DC_H5(H5Pset_chunk_cache(dapl, 0, 0, 1.0));
@@ -470,6 +471,7 @@ void FeatureOutput::commit(int64_t invalid_rows) {
   std::string why;
   {
     auto lock = h5lock();
+    CollectiveScope scope("HDF5 file close");  // the attribute, the delete and the close: collective
     set_attr_int("invalid_rows", invalid_rows);  // with no /done: "complete" (reopen)
     if (done_ >= 0) {
       DC_H5(H5Dclose(done_));
@@ -479,7 +481,7 @@ void FeatureOutput::commit(int64_t invalid_rows) {
     why = close();
   }
   fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "extract-closed");  // the tests' stop before the rename
-  commit_output(tmp_, out_, why, comm_);
+  commit_output(tmp_, out_, why, comm_, /*note=*/true, /*keep_tmp=*/true);
 }
 
 }  // namespace distclust::extract

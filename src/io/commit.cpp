@@ -13,7 +13,7 @@
 namespace distclust {
 
 void commit_output(const std::string& tmp, const std::string& out, const std::string& close_error,
-                   Communicator& comm, bool note) {
+                   Communicator& comm, bool note, bool keep_tmp) {
   // Each rank syncs the file (its node's cached part of it) before the
   // ranks agree: a file server that takes the data only now (NFS) says a
   // full disk here, and the name below must not come before the data.
@@ -48,10 +48,11 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
     return;
   }
   if (note) stop_note_clear();
-  if (comm.rank() == 0) std::remove(tmp.c_str());
-  if (!why.empty()) throw Error(fmt(why, "; ", out, " was not written"));
+  if (comm.rank() == 0 && !keep_tmp) std::remove(tmp.c_str());
+  const std::string kept = keep_tmp ? fmt(" (", tmp, " is kept: the same command resumes from it)") : "";
+  if (!why.empty()) throw Error(fmt(why, "; ", out, " was not written", kept));
   if (!rename_error.empty()) throw Error(rename_error);
-  throw EchoError(fmt("writing ", tmp, " failed on another rank; ", out, " was not written"));
+  throw EchoError(fmt("writing ", tmp, " failed on another rank; ", out, " was not written", kept));
 }
 
 }  // namespace distclust

@@ -14,9 +14,11 @@ namespace distclust {
 
 /// Collective. close_error: "" when this rank closed its part cleanly, else
 /// why not. Throws Error on every rank when any rank failed or the rename
-/// failed; NAME.tmp is then removed. note: a stage's output (not a
-/// checkpoint), which a stop message then says is whole (core/stop_note.h).
+/// failed; NAME.tmp is then removed, unless keep_tmp (extract's NAME.tmp,
+/// its checkpoint: a full disk at its close must not cost the rows it
+/// holds; a resume checks it). note: a stage's output (not a checkpoint),
+/// which a stop message then says is whole (core/stop_note.h).
 void commit_output(const std::string& tmp, const std::string& out, const std::string& close_error,
-                   Communicator& comm, bool note = true);
+                   Communicator& comm, bool note = true, bool keep_tmp = false);
 
 }  // namespace distclust

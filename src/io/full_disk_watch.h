@@ -20,7 +20,10 @@ class FullDiskWatch {
  public:
   /// Watches the file system of `path` (the file being closed). full_below:
   /// free bytes taken as full; grace_s: how long it must stay full.
-  FullDiskWatch(const std::string& path, Communicator& comm, double full_below = 1 << 20, double grace_s = 10);
+  /// keep_file: the file is a checkpoint (extract's NAME.tmp), left in
+  /// place for the resume; else it is removed when the watch ends the job.
+  FullDiskWatch(const std::string& path, Communicator& comm, double full_below = 1 << 20, double grace_s = 10,
+                bool keep_file = false);
   ~FullDiskWatch();
   FullDiskWatch(const FullDiskWatch&) = delete;
   FullDiskWatch& operator=(const FullDiskWatch&) = delete;
@@ -29,6 +32,7 @@ class FullDiskWatch {
   void watch(double full_below, double grace_s);
   std::string path_;
   Communicator& comm_;
+  bool keep_file_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
