@@ -7,16 +7,18 @@
 
 namespace distclust {
 namespace {
-// Entries and exits of outermost scopes, and the threads inside one, in one
-// word so the watcher reads both at once: bits 16.. count the changes, bits
-// 0..15 the threads inside. Two threads may be inside at once (the kNN
-// ring's pass-on thread beside the main one's visit): with one odd/even
-// counter their two entries read as "outside", and a rank stuck there was
-// never timed out.
-constexpr uint64_t kChange = uint64_t(1) << 16, kThreads = kChange - 1;
+// Entries and exits of outermost scopes, the threads inside one and those
+// of them in a call that gives up by itself, in one word so the watcher
+// reads them together: bits 32.. count the changes, bits 16..31 the
+// self-timed threads, bits 0..15 the threads inside. Two threads may be
+// inside at once (the kNN ring's pass-on thread beside the main one's
+// visit): with one odd/even counter their two entries read as "outside",
+// and a rank stuck there was never timed out; and one flag for "self-timed"
+// kept the last entrant's value after it left.
+constexpr uint64_t kChange = uint64_t(1) << 32, kSelfTimed = uint64_t(1) << 16, kThreads = kSelfTimed - 1;
 std::atomic<uint64_t> g_state{0};
 std::atomic<const char*> g_what{nullptr};
-std::atomic<bool> g_self_timed{false};
+thread_local bool t_self_timed = false;
 thread_local int t_depth = 0;
 
 }  // namespace
@@ -24,13 +26,14 @@ thread_local int t_depth = 0;
 CollectiveScope::CollectiveScope(const char* what, bool self_timed) noexcept {
   if (t_depth++ > 0) return;
   g_what.store(what, std::memory_order_relaxed);
-  g_self_timed.store(self_timed, std::memory_order_relaxed);
-  g_state.fetch_add(kChange + 1, std::memory_order_release);  // one more inside
+  t_self_timed = self_timed;
+  g_state.fetch_add(kChange + 1 + (self_timed ? kSelfTimed : 0), std::memory_order_release);  // one more inside
 }
 
 CollectiveScope::~CollectiveScope() {
   if (--t_depth > 0) return;
-  const uint64_t was = g_state.fetch_add(kChange - 1, std::memory_order_release);  // one fewer inside
+  const uint64_t was =
+      g_state.fetch_add(kChange - 1 - (t_self_timed ? kSelfTimed : 0), std::memory_order_release);  // one fewer
   // The last one out clears the name; with another still inside, the name
   // may be this call's (the watcher names "a collective call" at worst).
   if ((was & kThreads) == 1) g_what.store(nullptr, std::memory_order_relaxed);
@@ -42,7 +45,9 @@ CollectiveState collective_state() noexcept {
   s.seq = st;
   s.threads = int(st & kThreads);
   s.what = g_what.load(std::memory_order_relaxed);
-  s.self_timed = s.inside() && g_self_timed.load(std::memory_order_relaxed);
+  // Self-timed only when every thread inside is: a plain MPI wait beside
+  // an NCCL one is the watcher's to time.
+  s.self_timed = s.inside() && int((st / kSelfTimed) & kThreads) == s.threads;
   if (!s.inside())
     s.what = nullptr;
   else if (!s.what)

@@ -34,7 +34,7 @@ class CollectiveScope {
   CollectiveScope& operator=(const CollectiveScope&) = delete;
 };
 
-/// What the main thread waits in, as the watcher reads it.
+/// What the rank's threads wait in, as the watcher reads it.
 struct CollectiveState {
   /// Changes at every outermost entry and exit, of any thread.
   uint64_t seq = 0;
@@ -42,12 +42,12 @@ struct CollectiveState {
   int threads = 0;
   /// The call's name while inside (else nullptr).
   const char* what = nullptr;
-  /// The call gives up by itself (CollectiveScope's self_timed).
+  /// Every call waited in gives up by itself (CollectiveScope's self_timed).
   bool self_timed = false;
   bool inside() const { return threads > 0; }
 };
 
-/// The main thread's state now (any thread may call it).
+/// The state now (any thread may call it).
 CollectiveState collective_state() noexcept;
 
 /// Seconds one collective call may wait: DISTCLUST_COLLECTIVE_TIMEOUT

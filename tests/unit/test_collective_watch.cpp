@@ -89,6 +89,26 @@ TEST(CollectiveWatch, TwoThreadsInsideAtOnceReadAsInside) {
   EXPECT_EQ(collective_state().what, nullptr);
 }
 
+// NCCL's waits give up by themselves; MPI's do not. With an NCCL send on
+// one thread beside an MPI wait on another, the rank is the watcher's to
+// time; and when the NCCL call has left, its "self-timed" must go with it
+// (one flag kept the last entrant's value: the MPI wait was never timed).
+TEST(CollectiveWatch, SelfTimedOnlyWhileEveryThreadInsideIs) {
+  CollectiveScope mpi("MPI sendrecv");
+  std::atomic<int> step{0};
+  std::thread nccl([&] {
+    CollectiveScope send("NCCL send", /*self_timed=*/true);
+    step = 1;
+    while (step != 2) std::this_thread::yield();
+  });
+  while (step != 1) std::this_thread::yield();
+  EXPECT_FALSE(collective_state().self_timed) << "an MPI wait beside an NCCL one taken for self-timed";
+  step = 2;
+  nccl.join();
+  EXPECT_TRUE(collective_state().inside());
+  EXPECT_FALSE(collective_state().self_timed) << "the NCCL call left, its flag stayed";
+}
+
 TEST(CollectiveWatch, TimeoutFromTheEnvironment) {
   unsetenv("DISTCLUST_COLLECTIVE_TIMEOUT");
   unsetenv("DISTCLUST_NCCL_TIMEOUT");
