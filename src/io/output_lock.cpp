@@ -188,4 +188,12 @@ OutputLock::~OutputLock() {
   ::close(fd_);
 }
 
+bool OutputLock::held(const std::string& lock_path) {
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases it when it was ours
+  return busy;
+}
+
 }  // namespace distclust

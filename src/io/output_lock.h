@@ -27,6 +27,9 @@ class OutputLock {
   /// the run then scored and reported them as its own. The run's own
   /// stages pass (this process holds the lock).
   static void require_no_run_in(const std::string& out, Communicator& comm);
+  /// Whether a process holds the lock at lock_path now (a file left by a
+  /// killed job is not held). Not collective.
+  static bool held(const std::string& lock_path);
   ~OutputLock();
   OutputLock(const OutputLock&) = delete;
   OutputLock& operator=(const OutputLock&) = delete;

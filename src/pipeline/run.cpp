@@ -213,27 +213,50 @@ std::string shared_output_hash(const std::string& path, Communicator& comm) {
 /// A finished output's checkpoints, left by a stop between the output's
 /// rename and their removal: OUT.ckpt (a file, or knn's folder of per-rank
 /// files) and a sweep's OUT.ckpt.kK. run skips the stage from then on, so
-/// nothing else would remove them (knn's: ~14 MB a rank at N=120k). Rank 0;
-/// none while OUT.lock says a job is writing OUT.
+/// nothing else would remove them (knn's: ~14 MB a rank at N=120k). Only
+/// those written before OUT (a checkpoint saved since belongs to another
+/// job's settings: `run --set kmeans.k=100` stopped by its time limit,
+/// beside a kmeans.h5 of k=50, is hours of work), and none while a process
+/// holds OUT.lock. Rank 0; best effort (a file-system error leaves them).
 void remove_leftover_checkpoints(const std::string& out) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (fs::exists(out + ".lock", ec)) return;
-  const fs::path ckpt(out + ".ckpt");
-  if (fs::is_directory(ckpt, ec)) {
-    for (const auto& e : fs::directory_iterator(ckpt, ec)) {
-      int r = 0, np = 0;
-      if (std::sscanf(e.path().filename().c_str(), "rank-%d-of-%d.h5", &r, &np) == 2) fs::remove(e.path(), ec);
+  if (OutputLock::held(OutputLock::path_for(out))) return;
+  const fs::file_time_type made = fs::last_write_time(out, ec);
+  if (ec) return;
+  auto older = [&](const fs::path& p) {
+    std::error_code e;
+    const fs::file_time_type t = fs::last_write_time(p, e);
+    return !e && t <= made;
+  };
+  try {
+    const fs::path ckpt(out + ".ckpt");
+    if (fs::is_directory(ckpt, ec)) {
+      bool all_older = true;
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(ckpt)) {
+        int r = 0, np = 0, used = 0;
+        const std::string name = e.path().filename().string();
+        if (std::sscanf(name.c_str(), "rank-%d-of-%d.h5%n", &r, &np, &used) != 2) continue;
+        if (name.size() != size_t(used) && name.substr(size_t(used)) != ".prev") continue;
+        all_older = all_older && older(e.path());
+        files.push_back(e.path());
+      }
+      if (all_older)
+        for (const fs::path& f : files) fs::remove(f, ec);
+      fs::remove(ckpt, ec);  // once empty
+    } else if (older(ckpt)) {
+      fs::remove(ckpt, ec);
     }
-  }
-  fs::remove(ckpt, ec);  // a file, or the folder once empty
-  const fs::path dir = fs::path(out).parent_path().empty() ? fs::path(".") : fs::path(out).parent_path();
-  const std::string sweep = ckpt.filename().string() + ".k";
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.size() > sweep.size() && name.compare(0, sweep.size(), sweep) == 0 &&
-        name.find_first_not_of("0123456789", sweep.size()) == std::string::npos)
-      fs::remove(e.path(), ec);
+    const fs::path dir = fs::path(out).parent_path().empty() ? fs::path(".") : fs::path(out).parent_path();
+    const std::string sweep = ckpt.filename().string() + ".k";
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string name = e.path().filename().string();
+      if (name.size() > sweep.size() && name.compare(0, sweep.size(), sweep) == 0 &&
+          name.find_first_not_of("0123456789", sweep.size()) == std::string::npos && older(e.path()))
+        fs::remove(e.path(), ec);
+    }
+  } catch (const fs::filesystem_error&) {
   }
 }
 

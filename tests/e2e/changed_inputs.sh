@@ -61,13 +61,23 @@ dcrun 1 run --config job.yaml --set run.stages=extract,kmeans,knn >run6.txt 2>&1
 cp w/kmeans.h5 w/kmeans.h5.ckpt && cp w/kmeans.h5 w/kmeans.h5.ckpt.k7
 mkdir -p w/knn.h5.ckpt && cp w/knn.h5 w/knn.h5.ckpt/rank-0-of-2.h5 && touch w/kmeans.h5.ckpt.keep
 mkdir -p w/embed.h5.ckpt && touch w/embed.h5.ckpt/rank-0-of-2.h5
+# (saved before their outputs, as a leftover is; and a SIGKILL leaves the
+# lock file, held by no one)
+touch -d '-1 hour' w/kmeans.h5.ckpt w/kmeans.h5.ckpt.k7 w/knn.h5.ckpt/rank-0-of-2.h5
+echo "host gone, pid 1" >w/knn.h5.lock
 dcrun 1 run --config job.yaml --set run.stages=extract,kmeans,knn >run7.txt 2>&1 || { cat run7.txt; fail "run 7"; }
 grep -q "knn: up to date" run7.txt || { cat run7.txt; fail "run 7 did not skip knn"; }
 [[ ! -e w/kmeans.h5.ckpt && ! -e w/kmeans.h5.ckpt.k7 && ! -e w/knn.h5.ckpt ]] ||
   { ls w; fail "an up-to-date stage's checkpoints were kept"; }
 [[ -e w/embed.h5.ckpt/rank-0-of-2.h5 && -e w/kmeans.h5.ckpt.keep ]] ||
   { ls w; fail "files that are no leftover of a skipped stage were removed"; }
-rm -r w/embed.h5.ckpt w/kmeans.h5.ckpt.keep
+rm -r w/embed.h5.ckpt w/kmeans.h5.ckpt.keep w/knn.h5.lock
+# A checkpoint saved after the output is another job's (run --set
+# kmeans.k=100 stopped by its time limit beside a kmeans.h5 of k=3): kept.
+cp w/kmeans.h5 w/kmeans.h5.ckpt && touch -d '+1 min' w/kmeans.h5.ckpt
+dcrun 1 run --config job.yaml --set run.stages=extract,kmeans >run8.txt 2>&1 || { cat run8.txt; fail "run 8"; }
+[[ -e w/kmeans.h5.ckpt ]] || fail "a checkpoint newer than the output (another job's) was removed"
+rm w/kmeans.h5.ckpt
 pass "run: an up-to-date stage's leftover checkpoints are removed"
 
 # 3. scan refuses a knn.h5 built from the features of the old images.
