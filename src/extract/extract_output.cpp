@@ -365,17 +365,19 @@ void FeatureOutput::write_batch(RowRange rows, const float* x, const uint8_t* va
   constexpr double kSyncShare = 20, kSyncSeconds = 2;
   if (last_sync_seconds_ < 0 ||
       seconds_now() - synced_at_ >= std::max(kSyncSeconds, kSyncShare * last_sync_seconds_))
-    sync_and_mark_done();
+    sync_and_mark_done(lock);
 }
 
 void FeatureOutput::sync_done() {
   auto lock = h5lock();
-  sync_and_mark_done();
+  sync_and_mark_done(lock);
 }
 
-void FeatureOutput::sync_and_mark_done() {
+void FeatureOutput::sync_and_mark_done(std::unique_lock<std::mutex>& lock) {
   const double t0 = seconds_now();
+  lock.unlock();  // only this thread writes OUT.tmp; the lock guards HDF5 calls, not the file
   const int e = sync_fn_ ? sync_fn_(tmp_, sync_ctx_) : sync_file(tmp_);
+  lock.lock();
   if (e != 0)
     throw Error(fmt("syncing ", tmp_, " failed: ", std::strerror(e), e == ENOSPC ? disk_space_note(tmp_) : ""));
   // Last: a row is done only once everything it holds is on the disk.

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -90,7 +91,9 @@ class FeatureOutput {
   std::string close();  // "" or why the file did not reach the disk
   void write(int64_t ds, RowRange rows, int64_t mem_type, const void* data, int64_t width);
   std::vector<uint8_t> read_u8(int64_t ds, RowRange rows);
-  void sync_and_mark_done();  // caller holds the HDF5 lock
+  /// Caller holds the HDF5 lock, which the fsync is made without (decode
+  /// threads reading an HDF5 source would wait for it).
+  void sync_and_mark_done(std::unique_lock<std::mutex>& lock);
 
   std::vector<RowRange> unsynced_;  ///< written, not yet synced nor marked done
   double last_sync_seconds_ = -1;   ///< how long the last sync took (-1: none yet)
