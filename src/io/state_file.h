@@ -24,31 +24,47 @@
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "io/h5store.h"
+#include "io/state_checksum.h"
 
 namespace distclust {
 
 namespace state_detail {
 
+/// The file attribute holding the fields' checksum (not a field name).
+inline const char* checksum_attr() { return "state_checksum"; }
+
 struct Writer {
   H5Writer& w;
-  void operator()(const char* name, const std::string& v) { w.attr(name, v); }
-  void operator()(const char* name, const bool& v) { w.attr(name, int64_t(v ? 1 : 0)); }
-  void operator()(const char* name, const int& v) { w.attr(name, int64_t(v)); }
-  void operator()(const char* name, const int64_t& v) { w.attr(name, v); }
-  void operator()(const char* name, const double& v) { w.attr(name, v); }
+  StateChecksum sum;
+  void put(const char* name, const std::string& v) { w.attr(name, v); }
+  void put(const char* name, const bool& v) { w.attr(name, int64_t(v ? 1 : 0)); }
+  void put(const char* name, const int& v) { w.attr(name, int64_t(v)); }
+  void put(const char* name, const int64_t& v) { w.attr(name, v); }
+  void put(const char* name, const double& v) { w.attr(name, v); }
   template <class T>
-  void operator()(const char* name, const std::vector<T>& v) { w.write_vector("/" + std::string(name), v); }
+  void put(const char* name, const std::vector<T>& v) { w.write_vector("/" + std::string(name), v); }
+  template <class T>
+  void operator()(const char* name, const T& v) {
+    put(name, v);
+    sum.add(name, v);
+  }
 };
 
 struct Reader {
   const H5Reader& r;
-  void operator()(const char* name, std::string& v) { v = r.attr_string(name); }
-  void operator()(const char* name, bool& v) { v = r.attr_double(name) != 0; }
-  void operator()(const char* name, int& v) { v = static_cast<int>(r.attr_double(name)); }
-  void operator()(const char* name, int64_t& v) { v = static_cast<int64_t>(r.attr_double(name)); }
-  void operator()(const char* name, double& v) { v = r.attr_double(name); }
+  StateChecksum sum;
+  void get(const char* name, std::string& v) { v = r.attr_string(name); }
+  void get(const char* name, bool& v) { v = r.attr_double(name) != 0; }
+  void get(const char* name, int& v) { v = static_cast<int>(r.attr_double(name)); }
+  void get(const char* name, int64_t& v) { v = static_cast<int64_t>(r.attr_double(name)); }
+  void get(const char* name, double& v) { v = r.attr_double(name); }
   template <class T>
-  void operator()(const char* name, std::vector<T>& v) { v = r.read_all<T>("/" + std::string(name)); }
+  void get(const char* name, std::vector<T>& v) { v = r.read_all<T>("/" + std::string(name)); }
+  template <class T>
+  void operator()(const char* name, T& v) {
+    get(name, v);
+    sum.add(name, v);  // the value as read back: what a resume would use
+  }
 };
 
 struct Broadcast {
@@ -69,19 +85,26 @@ template <class S>
 void write_state_file(const std::string& path, S& s) {
   LocalCommunicator self;
   H5Writer w(path, self, /*checkpoint=*/true);
-  state_detail::Writer v{w};
+  state_detail::Writer v{w, {}};
   s.visit(v);
+  w.attr(state_detail::checksum_attr(), v.sum.hex());
   w.commit();
 }
 
 /// Reads `path` into s on this process alone. Throws Error when the file is
-/// not a whole state of this kind.
+/// not a whole state of this kind or its checksum does not match (a state
+/// written before checksums were kept has none and is read as it is).
 template <class S>
 void read_state_file(const std::string& path, S& s) {
   LocalCommunicator self;
   H5Reader r(path, self);
-  state_detail::Reader v{r};
+  state_detail::Reader v{r, {}};
   s.visit(v);
+  if (!r.has_attr(state_detail::checksum_attr())) return;
+  const std::string want = r.attr_string(state_detail::checksum_attr());
+  if (want != v.sum.hex())
+    throw Error(fmt("checksum mismatch (the file says ", want, ", its contents hash to ", v.sum.hex(),
+                    "): its bytes changed after it was written"));
 }
 
 /// Collective: rank 0 writes the state; every rank returns once it is on disk.

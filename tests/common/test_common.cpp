@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "distclust/rng.h"
 #include "synth/synth_features.h"
@@ -33,6 +34,17 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
   ASSERT_TRUE(static_cast<bool>(f)) << "cannot write " << path;
+}
+
+bool zero_bytes_of(const std::string& path, const void* data, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = file.find(std::string(static_cast<const char*>(data), n));
+  if (at == std::string::npos) return false;
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(std::streamoff(at));
+  f.write(std::string(n, '\0').data(), std::streamsize(n));
+  return static_cast<bool>(f);
 }
 
 std::vector<float> randn(int64_t n, int64_t d, uint64_t seed, uint64_t stream) {

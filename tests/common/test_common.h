@@ -38,6 +38,11 @@ std::string shared_tmp(Communicator& comm, const std::string& name);
 void write_text(const std::string& path, const std::string& text);
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 
+/// Overwrites with zeros, in place, the first place in the file `path` that
+/// holds the `n` bytes at `data` (a stray write over a dataset's middle).
+/// Returns false when those bytes are not in the file.
+bool zero_bytes_of(const std::string& path, const void* data, size_t n);
+
 /// n x d standard normal values (keyed: the same for a seed everywhere).
 std::vector<float> randn(int64_t n, int64_t d, uint64_t seed, uint64_t stream = 1);
 

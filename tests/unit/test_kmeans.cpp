@@ -179,6 +179,26 @@ TEST(KMeans, ResumeFromCheckpointGivesSameResult) {
   std::remove(ckpt.c_str());
 }
 
+TEST(KMeans, CheckpointWithChangedBytesIsNotResumed) {
+  // Zeros over the middle of the saved centroids: HDF5 reads them without
+  // error, and the finished state once resumed with them as the answer.
+  LocalCommunicator c;
+  auto a = make_cpu_search();
+  KMeansParams p;
+  p.k = 10, p.iters = 8, p.tol = 0, p.restarts = 1, p.init = "random";
+  std::string ckpt = testing::TempDir() + "/dc-kmeans-zeroed.ckpt";
+  std::remove(ckpt.c_str());
+  FeatureBlock b1 = data(4000, 8, 10, 1.0);
+  KMeansResult first = kmeans(b1, p, c, *a, ckpt, "h1");
+  ASSERT_TRUE(test::zero_bytes_of(ckpt, first.centroids.data() + 24, 32));
+  FeatureBlock b2 = data(4000, 8, 10, 1.0);
+  KMeansResult again = kmeans(b2, p, c, *a, ckpt, "h1");
+  EXPECT_FALSE(again.resumed);
+  EXPECT_EQ(again.centroids, first.centroids);
+  EXPECT_EQ(again.assign, first.assign);
+  std::remove(ckpt.c_str());
+}
+
 TEST(KMeansPlusPlus, SeedingIsScaleEquivariant) {
   // Scaling the rows by a power of two is exact in float: the centres must
   // be the same rows, scaled. The first draw once weighed every point by a
