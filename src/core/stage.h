@@ -139,6 +139,13 @@ struct StageDef {
   /// Optional: inputs it reads only when they exist (report: an export
   /// folder, linked when there is one), which `run` does not require up front.
   std::function<std::vector<std::string>(const P&)> optional_inputs = nullptr;
+  /// Optional: the checkpoint files a stopped run writing `out` may have
+  /// left, whatever its settings (a folder after its files; run takes those
+  /// that exist).
+  /// A stop between the output's rename and their removal leaves them, and
+  /// `run` then skips the stage for good: it removes them
+  /// (pipeline/run.cpp remove_leftover_checkpoints). Rank 0.
+  std::function<std::vector<std::string>(const std::string& out)> checkpoints = nullptr;
 };
 
 }  // namespace distclust

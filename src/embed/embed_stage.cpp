@@ -72,7 +72,12 @@ const StageDef<EmbedParams>& embed_stage() {
       [](const EmbedParams& p) { return std::vector<std::string>{p.features, p.knn}; },
       nullptr,
       nullptr,
-      run_embed_stage};
+      run_embed_stage,
+      /*precheck=*/nullptr,
+      /*compute_hashed=*/false,
+      /*out_optional=*/false,
+      /*optional_inputs=*/nullptr,
+      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{out + ".ckpt"}; }};
   return def;
 }
 

@@ -59,7 +59,10 @@ const StageDef<GMMParams>& gmm_stage() {
       nullptr,
       run_gmm_stage,
       /*precheck=*/nullptr,
-      /*compute_hashed=*/true};
+      /*compute_hashed=*/true,
+      /*out_optional=*/false,
+      /*optional_inputs=*/nullptr,
+      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{out + ".ckpt"}; }};
   return def;
 }
 

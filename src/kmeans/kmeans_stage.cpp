@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/fault.h"
 #include "distclust/error.h"
@@ -17,6 +18,22 @@ namespace {
 
 /// The checkpoint of one K of a sweep: beside the stage's, one per K.
 std::string sweep_checkpoint(const std::string& ckpt, int k) { return ckpt.empty() ? ckpt : fmt(ckpt, ".k", k); }
+
+/// Every K's checkpoint beside `ckpt` (any sweep's K list): CKPT.kK files.
+std::vector<std::string> sweep_checkpoints(const std::string& ckpt) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  const fs::path dir = fs::path(ckpt).parent_path().empty() ? fs::path(".") : fs::path(ckpt).parent_path();
+  const std::string prefix = fs::path(ckpt).filename().string() + ".k";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+      out.push_back(e.path().string());
+  }
+  return out;
+}
 
 /// k-means at each K of p.sweep; returns the fit at the K of best sampled
 /// silhouette. Each K checkpoints as a single fit does (ckpt.kK, kept until
@@ -116,7 +133,14 @@ const StageDef<KMeansParams>& kmeans_stage() {
         return StageOutcome{};
       },
       /*precheck=*/nullptr,
-      /*compute_hashed=*/true};
+      /*compute_hashed=*/true,
+      /*out_optional=*/false,
+      /*optional_inputs=*/nullptr,
+      /*checkpoints=*/[](const std::string& out) {
+        std::vector<std::string> files = sweep_checkpoints(out + ".ckpt");
+        files.push_back(out + ".ckpt");
+        return files;
+      }};
   return def;
 }
 

@@ -132,7 +132,14 @@ const StageDef<KnnParams>& knn_stage() {
         return StageOutcome{};
       },
       /*precheck=*/nullptr,
-      /*compute_hashed=*/true};
+      /*compute_hashed=*/true,
+      /*out_optional=*/false,
+      /*optional_inputs=*/nullptr,
+      /*checkpoints=*/[](const std::string& out) {
+        std::vector<std::string> files = checkpoint_files(out + ".ckpt");
+        files.push_back(out + ".ckpt");  // the folder, once empty
+        return files;
+      }};
   return def;
 }
 

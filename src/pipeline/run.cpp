@@ -88,6 +88,8 @@ class RunStage {
   virtual std::vector<std::string> required_inputs() const = 0;
   virtual StageConfig config(Communicator& comm) = 0;
   virtual std::string skip(Communicator& comm) = 0;
+  /// The checkpoint files a stopped run of it may have left (StageDef::checkpoints).
+  virtual std::vector<std::string> checkpoints() const = 0;
   virtual StageOutcome run(Communicator& comm, const StageConfig& cfg) = 0;
 };
 
@@ -114,6 +116,9 @@ class TypedRunStage final : public RunStage {
   }
   StageConfig config(Communicator& comm) override { return stage_config(def_, p_, comm); }
   std::string skip(Communicator& comm) override { return def_.skip ? def_.skip(p_, comm) : std::string(); }
+  std::vector<std::string> checkpoints() const override {
+    return def_.checkpoints ? def_.checkpoints(output()) : std::vector<std::string>{};
+  }
   StageOutcome run(Communicator& comm, const StageConfig& cfg) override { return run_stage(def_, p_, comm, cfg); }
 
  private:
@@ -211,53 +216,32 @@ std::string shared_output_hash(const std::string& path, Communicator& comm) {
 }
 
 /// A finished output's checkpoints, left by a stop between the output's
-/// rename and their removal: OUT.ckpt (a file, or knn's folder of per-rank
-/// files) and a sweep's OUT.ckpt.kK. run skips the stage from then on, so
-/// nothing else would remove them (knn's: ~14 MB a rank at N=120k). Only
-/// those written before OUT (a checkpoint saved since belongs to another
-/// job's settings: `run --set kmeans.k=100` stopped by its time limit,
-/// beside a kmeans.h5 of k=50, is hours of work), and none while a process
-/// holds OUT.lock. Rank 0; best effort (a file-system error leaves them).
-void remove_leftover_checkpoints(const std::string& out) {
+/// rename and their removal (the stage lists them: StageDef::checkpoints).
+/// run skips the stage from then on, so nothing else would remove them
+/// (knn's: ~14 MB a rank at N=120k). Only when every one was written before
+/// OUT (a checkpoint saved since belongs to another job's settings: `run
+/// --set kmeans.k=100` stopped by its time limit, beside a kmeans.h5 of
+/// k=50, is hours of work: all are kept), and none while a process holds
+/// OUT.lock. Rank 0; best effort (a file-system error leaves them).
+void remove_leftover_checkpoints(const std::string& out, const std::vector<std::string>& listed) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (OutputLock::held(OutputLock::path_for(out))) return;
+  if (listed.empty() || OutputLock::held(OutputLock::path_for(out))) return;
   const fs::file_time_type made = fs::last_write_time(out, ec);
   if (ec) return;
-  auto older = [&](const fs::path& p) {
-    std::error_code e;
-    const fs::file_time_type t = fs::last_write_time(p, e);
-    return !e && t <= made;
-  };
-  try {
-    const fs::path ckpt(out + ".ckpt");
-    if (fs::is_directory(ckpt, ec)) {
-      bool all_older = true;
-      std::vector<fs::path> files;
-      for (const auto& e : fs::directory_iterator(ckpt)) {
-        int r = 0, np = 0, used = 0;
-        const std::string name = e.path().filename().string();
-        if (std::sscanf(name.c_str(), "rank-%d-of-%d.h5%n", &r, &np, &used) != 2) continue;
-        if (name.size() != size_t(used) && name.substr(size_t(used)) != ".prev") continue;
-        all_older = all_older && older(e.path());
-        files.push_back(e.path());
-      }
-      if (all_older)
-        for (const fs::path& f : files) fs::remove(f, ec);
-      fs::remove(ckpt, ec);  // once empty
-    } else if (older(ckpt)) {
-      fs::remove(ckpt, ec);
-    }
-    const fs::path dir = fs::path(out).parent_path().empty() ? fs::path(".") : fs::path(out).parent_path();
-    const std::string sweep = ckpt.filename().string() + ".k";
-    for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (name.size() > sweep.size() && name.compare(0, sweep.size(), sweep) == 0 &&
-          name.find_first_not_of("0123456789", sweep.size()) == std::string::npos && older(e.path()))
-        fs::remove(e.path(), ec);
-    }
-  } catch (const fs::filesystem_error&) {
+  std::vector<fs::path> files, folders;
+  for (const std::string& f : listed) {
+    if (fs::is_directory(f, ec))
+      folders.emplace_back(f);
+    else if (fs::exists(f, ec))
+      files.emplace_back(f);
   }
+  for (const fs::path& f : files) {
+    const fs::file_time_type t = fs::last_write_time(f, ec);
+    if (ec || t > made) return;
+  }
+  for (const fs::path& f : files) fs::remove(f, ec);
+  for (const fs::path& d : folders) fs::remove(d, ec);  // only once empty
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -390,7 +374,7 @@ void run_pipeline(const RunParams& rp, const Config& config, RuntimeParams runti
     const std::string out = st->output();
     if (!rp.force && shared_output_hash(out, comm) == cfg.hash) {
       log::info("run: ", st->name(), ": up to date (", out, "), skipped");
-      if (comm.rank() == 0) remove_leftover_checkpoints(out);
+      if (comm.rank() == 0) remove_leftover_checkpoints(out, st->checkpoints());
       times.emplace_back(st->name(), -1.0);
       continue;
     }

@@ -54,7 +54,10 @@ const StageDef<ScanParams>& scan_stage() {
         return run_scan_stage(p, comm, cfg);
       },
       /*precheck=*/nullptr,
-      /*compute_hashed=*/true};
+      /*compute_hashed=*/true,
+      /*out_optional=*/false,
+      /*optional_inputs=*/nullptr,
+      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{out + ".ckpt"}; }};
   return def;
 }
 
