@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -31,10 +30,6 @@ using h5::Closer;
 // HDF5 calls hold the library lock: decode threads may read an HDF5 source
 // meanwhile (Debian's HDF5 is not thread-safe).
 std::unique_lock<std::mutex> h5lock() { return std::unique_lock<std::mutex>(hdf5_mutex()); }
-
-double seconds_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // File access without HDF5's raw-data chunk cache: writes reach the file in
 // program order (see the header), and each rank writes disjoint rows anyway.
@@ -357,15 +352,7 @@ void FeatureOutput::write_batch(RowRange rows, const float* x, const uint8_t* va
   write(labels_, rows, H5T_NATIVE_INT64, labels, 0);
   write(ids_, rows, id_type_, ids, 0);
   unsynced_.push_back(rows);
-  // Paced: a sync is due 2 s after the last one, or 20x its duration when
-  // longer (a shared file system's tens of ms and more), so a crash costs at
-  // most a few seconds of work again. (A sync whenever 20x its duration had
-  // passed, every batch on a local SSD, made extract 9% slower here: the
-  // journal's work is more than the fsync's own time.)
-  constexpr double kSyncShare = 20, kSyncSeconds = 2;
-  if (last_sync_seconds_ < 0 ||
-      seconds_now() - synced_at_ >= std::max(kSyncSeconds, kSyncShare * last_sync_seconds_))
-    sync_and_mark_done(lock);
+  if (sync_pace_.due_here()) sync_and_mark_done(lock);
 }
 
 void FeatureOutput::sync_done() {
@@ -374,20 +361,19 @@ void FeatureOutput::sync_done() {
 }
 
 void FeatureOutput::sync_and_mark_done(std::unique_lock<std::mutex>& lock) {
-  const double t0 = seconds_now();
-  lock.unlock();  // only this thread writes OUT.tmp; the lock guards HDF5 calls, not the file
-  const int e = sync_fn_ ? sync_fn_(tmp_, sync_ctx_) : sync_file(tmp_);
-  lock.lock();
-  if (e != 0)
-    throw Error(fmt("syncing ", tmp_, " failed: ", std::strerror(e), e == ENOSPC ? disk_space_note(tmp_) : ""));
-  // Last: a row is done only once everything it holds is on the disk.
-  for (const RowRange& r : done_ < 0 ? std::vector<RowRange>() : unsynced_) {
-    const std::vector<uint8_t> ones(static_cast<size_t>(r.size()), 1);
-    write(done_, r, H5T_NATIVE_UINT8, ones.data(), 0);
-  }
-  unsynced_.clear();
-  synced_at_ = seconds_now();
-  last_sync_seconds_ = synced_at_ - t0;
+  sync_pace_.save([&] {
+    lock.unlock();  // only this thread writes OUT.tmp; the lock guards HDF5 calls, not the file
+    const int e = sync_fn_ ? sync_fn_(tmp_, sync_ctx_) : sync_file(tmp_);
+    lock.lock();
+    if (e != 0)
+      throw Error(fmt("syncing ", tmp_, " failed: ", std::strerror(e), e == ENOSPC ? disk_space_note(tmp_) : ""));
+    // Last: a row is done only once everything it holds is on the disk.
+    for (const RowRange& r : done_ < 0 ? std::vector<RowRange>() : unsynced_) {
+      const std::vector<uint8_t> ones(static_cast<size_t>(r.size()), 1);
+      write(done_, r, H5T_NATIVE_UINT8, ones.data(), 0);
+    }
+    unsynced_.clear();
+  });
 }
 
 void FeatureOutput::write_small(const std::string& name, const std::vector<int64_t>& shape, const double* data) {

@@ -1,12 +1,15 @@
 // Checkpoint state files (io/state_file.h): round trip and the checksum that
-// refuses a state whose bytes changed on disk.
+// refuses a state whose bytes changed on disk; the pace of saves.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
+#include "io/checkpoint_pace.h"
 #include "io/state_file.h"
 
 using namespace distclust;
@@ -109,4 +112,28 @@ TEST(StateFile, StateWrittenWithoutChecksumIsStillRead) {
   read_state_file(path, back);
   expect_same(s, back);
   std::remove(path.c_str());
+}
+
+TEST(CheckpointPace, FirstSaveIsDueThenTheFloorAndTheRatioHoldTheNext) {
+  CheckpointPace first;
+  EXPECT_TRUE(first.due_here());
+  EXPECT_LT(first.last_seconds(), 0);
+
+  // A floor of an hour: not due again after a save, whatever its duration.
+  CheckpointPace floor(/*ratio=*/0, /*min_seconds=*/3600);
+  floor.save([] {});
+  EXPECT_GE(floor.last_seconds(), 0);
+  EXPECT_FALSE(floor.due_here());
+
+  // No floor, ratio 0: due again at once.
+  CheckpointPace at_once(/*ratio=*/0, /*min_seconds=*/0);
+  at_once.save([] {});
+  EXPECT_TRUE(at_once.due_here());
+
+  // A save that took 20 ms with ratio 1e6: due only after ~5.5 hours.
+  CheckpointPace ratio(/*ratio=*/1e6, /*min_seconds=*/0);
+  ratio.save([] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
+  EXPECT_FALSE(ratio.due_here());
+  LocalCommunicator c;
+  EXPECT_FALSE(ratio.due(c));
 }
