@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstring>
 
 #include "core/fault.h"
 
@@ -31,20 +30,18 @@ void set_note(int w) {
 }  // namespace
 
 void stop_note_committed(const std::string& out) {
-  char text[sizeof g_text];
-  const int w = std::snprintf(text, sizeof text, " after %s was committed: it is whole and in place\n", out.c_str());
-  if (g_pending.load(std::memory_order_acquire) && g_len.load(std::memory_order_acquire) == w &&
-      std::strcmp(text, g_text) == 0) {
-    // stop_note_committing's text, for this output: it holds as it is (a
-    // rewrite would leave a moment with no note, "not committed").
-    g_pending.store(false, std::memory_order_release);
-  } else {
-    g_len.store(0, std::memory_order_release);  // the handler stops reading g_text before it changes
-    g_pending.store(false, std::memory_order_release);
-    std::memcpy(g_text, text, sizeof g_text);
-    set_note(w);
-  }
+  g_len.store(0, std::memory_order_release);  // the handler stops reading g_text before it changes
+  g_pending.store(false, std::memory_order_release);
+  set_note(std::snprintf(g_text, sizeof g_text, " after %s was committed: it is whole and in place\n", out.c_str()));
   fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "committed");  // the tests' stop at this exact point
+}
+
+void stop_note_renamed(const std::string& out) {
+  if (!g_pending.load(std::memory_order_acquire)) return stop_note_committed(out);  // committing set no note
+  // stop_note_committing's text holds as it is (a rewrite would leave a
+  // moment with no note, "not committed"); only the check of NAME.tmp ends.
+  g_pending.store(false, std::memory_order_release);
+  fault_signal_point("DISTCLUST_FAULT_SIGNAL_AT", "committed");
 }
 
 void stop_note_committing(const std::string& out, const std::string& tmp) {

@@ -21,6 +21,9 @@ void stop_note_replacing(const std::string& out, const std::string& old);
 /// Until the next call: `tmp` is being renamed to `out`. The note then is
 /// stop_note_committed's once `tmp` is gone (the handler checks), else none.
 void stop_note_committing(const std::string& out, const std::string& tmp);
+/// After stop_note_committing(out, tmp): the rename is done; from now on
+/// stop_note_committed(out)'s note, without a moment of none between.
+void stop_note_renamed(const std::string& out);
 /// A stage started or an output is being written: the default message.
 void stop_note_clear();
 

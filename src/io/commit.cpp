@@ -44,7 +44,7 @@ void commit_output(const std::string& tmp, const std::string& out, const std::st
   comm.broadcast(&renamed, sizeof(renamed), 0);
   if (!failed && renamed) {
     if (comm.rank() == 0) sync_parent_folder(out);
-    if (note) stop_note_committed(out);
+    if (note) stop_note_renamed(out);
     return;
   }
   if (note) stop_note_clear();
