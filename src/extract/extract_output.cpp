@@ -410,43 +410,31 @@ void FeatureOutput::attr(const std::string& name, const std::string& value) {
   set_attr(name, value);
 }
 
-void FeatureOutput::set_attr(const std::string& name, const std::string& value) {
-  CollectiveScope scope("HDF5 attribute write");
-  hid_t ty = string_type(std::max<int64_t>(1, int64_t(value.size())));
-  Closer ct{ty, H5Tclose};
-  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
-  Closer cs{sp, H5Sclose};
-  if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
-  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), ty, sp, H5P_DEFAULT, H5P_DEFAULT));
-  Closer ca{a, H5Aclose};
-  std::string v = value.empty() ? std::string(1, '\0') : value;
-  DC_H5(H5Awrite(a, ty, v.data()));
-}
-
 void FeatureOutput::attr(const std::string& name, int64_t value) {
   auto lock = h5lock();
-  set_attr_int(name, value);
-}
-
-void FeatureOutput::set_attr_int(const std::string& name, int64_t value) {
-  CollectiveScope scope("HDF5 attribute write");
-  hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
-  Closer cs{sp, H5Sclose};
-  if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
-  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT));
-  Closer ca{a, H5Aclose};
-  DC_H5(H5Awrite(a, H5T_NATIVE_INT64, &value));
+  set_attr(name, H5T_NATIVE_INT64, &value);
 }
 
 void FeatureOutput::attr(const std::string& name, double value) {
   auto lock = h5lock();
+  set_attr(name, H5T_NATIVE_DOUBLE, &value);
+}
+
+void FeatureOutput::set_attr(const std::string& name, const std::string& value) {
+  hid_t ty = string_type(std::max<int64_t>(1, int64_t(value.size())));
+  Closer ct{ty, H5Tclose};
+  const std::string v = value.empty() ? std::string(1, '\0') : value;
+  set_attr(name, ty, v.data());
+}
+
+void FeatureOutput::set_attr(const std::string& name, int64_t type, const void* value) {
   CollectiveScope scope("HDF5 attribute write");
   hid_t sp = DC_H5(H5Screate(H5S_SCALAR));
   Closer cs{sp, H5Sclose};
   if (H5Aexists(file_, name.c_str()) > 0) DC_H5(H5Adelete(file_, name.c_str()));
-  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT));
+  hid_t a = DC_H5(H5Acreate2(file_, name.c_str(), type, sp, H5P_DEFAULT, H5P_DEFAULT));
   Closer ca{a, H5Aclose};
-  DC_H5(H5Awrite(a, H5T_NATIVE_DOUBLE, &value));
+  DC_H5(H5Awrite(a, type, value));
 }
 
 void FeatureOutput::commit(int64_t invalid_rows) {
@@ -460,7 +448,7 @@ void FeatureOutput::commit(int64_t invalid_rows) {
   {
     auto lock = h5lock();
     CollectiveScope scope("HDF5 file close");  // the attribute, the delete and the close: collective
-    set_attr_int("invalid_rows", invalid_rows);  // with no /done: "complete" (reopen)
+    set_attr("invalid_rows", H5T_NATIVE_INT64, &invalid_rows);  // with no /done: "complete" (reopen)
     if (done_ >= 0) {
       DC_H5(H5Dclose(done_));
       done_ = -1;

@@ -85,8 +85,9 @@ class FeatureOutput {
 
  private:
   void create(const OutputLayout& l);
-  void set_attr(const std::string& name, const std::string& value);  // caller holds the HDF5 lock
-  void set_attr_int(const std::string& name, int64_t value);          // caller holds the HDF5 lock
+  // Scalar file attributes; the caller holds the HDF5 lock.
+  void set_attr(const std::string& name, const std::string& value);
+  void set_attr(const std::string& name, int64_t type, const void* value);  ///< type: an hid_t
   bool reopen(const OutputLayout& l, std::string& why);
   void open_datasets();
   std::string close();  // "" or why the file did not reach the disk
