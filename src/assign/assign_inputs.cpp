@@ -144,7 +144,10 @@ std::string sibling(const std::string& out, const std::string& ext) {
   return o.string() + ext;
 }
 
-Inputs resolve_inputs(const AssignParams& p) {
+namespace {
+
+/// resolve_inputs on this rank alone.
+Inputs resolve_here(const AssignParams& p) {
   Inputs in;
   if (!p.run.empty()) require(fs::is_directory(p.run), "assign: --run ", p.run, " is not a folder (a run's workdir)");
   in.reference = pick(p.reference, p.run, "features.h5", true);
@@ -178,6 +181,40 @@ Inputs resolve_inputs(const AssignParams& p) {
                                                                              : p.features_out);
   if (p.source.empty()) require(exists(p.features), "assign: --features ", p.features, " does not exist");
   in.csv = p.csv.empty() ? sibling(p.out, ".csv") : p.csv;
+  return in;
+}
+
+/// The files this rank resolved, as one line ("-": none).
+std::string view_text(const Inputs& in) {
+  auto one = [](const char* what, const std::string& f) { return fmt(what, " ", f.empty() ? "-" : f); };
+  return fmt(one("features", in.reference), ", ", one("kmeans", in.kmeans), ", ", one("gmm", in.gmm), ", ",
+             one("scan", in.scan), ", ", one("knn", in.knn));
+}
+
+}  // namespace
+
+Inputs resolve_inputs(const AssignParams& p, Communicator& comm) {
+  const Inputs in = resolve_here(p);
+  if (comm.size() == 1) return in;
+  // Each rank looks in the run folder itself: ranks that found other models
+  // there (a node's lagging view of a network file system, a model written
+  // while the job started) applied other models and parted at the first
+  // collective of one of them: a hang until the time limit.
+  const std::string mine = view_text(in);
+  std::vector<uint8_t> all;
+  std::vector<size_t> counts;
+  comm.allgatherv(mine.data(), mine.size(), all, counts);
+  std::vector<std::string> views;
+  for (size_t r = 0, at = 0; r < counts.size(); at += counts[r], ++r)
+    views.emplace_back(reinterpret_cast<const char*>(all.data()) + at, counts[r]);
+  std::string others;
+  int differ = 0;
+  for (size_t r = 1; r < views.size(); ++r)
+    if (views[r] != views[0] && ++differ <= 3) others += fmt("; rank ", r, ": ", views[r]);
+  require(differ == 0, "assign: the ranks see different files in ", p.run.empty() ? std::string("the inputs") : p.run,
+          ": rank 0: ", views[0], others, differ > 3 ? fmt(" (and ", differ - 3, " more ranks)") : std::string(),
+          ". A node's view of a network file system lags behind, or the folder changed as the job started; run "
+          "again once it has settled");
   return in;
 }
 
@@ -264,7 +301,7 @@ void check_same_features(const Inputs& in, Communicator& comm) {
 }
 
 std::string inputs_identity(const AssignParams& p, Communicator& comm) {
-  const Inputs in = resolve_inputs(p);
+  const Inputs in = resolve_inputs(p, comm);
   std::string id;
   for (const std::string& f : {in.reference, in.kmeans, in.scan, in.knn, in.gmm})
     id += (f.empty() ? std::string("-") : file_identity(f)) + ";";

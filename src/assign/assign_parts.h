@@ -30,8 +30,9 @@ struct Inputs {
 };
 
 /// Paths from p and the run folder; checks that the files exist and that
-/// there is something to apply. Same on every rank (file system only).
-Inputs resolve_inputs(const AssignParams& p);
+/// there is something to apply. Collective: every rank looks, and ranks
+/// that found other files stop with an error naming each one's view.
+Inputs resolve_inputs(const AssignParams& p, Communicator& comm);
 
 /// Refuses a kmeans.h5, gmm.h5 or scan.h5 fitted on other features than the
 /// reference (io/rows_identity.h): another run's model of the same

@@ -30,8 +30,8 @@ namespace {
 /// Every file written (the features extracted from --source too) apart from
 /// every file and folder read. The stage's precheck: before the overwrite
 /// rule, which would otherwise advise --force for what --force cannot lift.
-void refuse_outputs_over_inputs(const AssignParams& p) {
-  const assign::Inputs in = assign::resolve_inputs(p);
+void refuse_outputs_over_inputs(const AssignParams& p, Communicator& comm) {
+  const assign::Inputs in = assign::resolve_inputs(p, comm);
   const std::string extracted = p.source.empty() ? "" : in.new_features;
   for (const std::string& out : {p.out, in.csv, extracted}) {
     // The option to change, as the user gave it (the CSV defaults to OUT with .csv).
@@ -102,7 +102,7 @@ int64_t choose_clusters(const FeatureBlock& b, const AssignSummary& s, assign::K
 
 AssignSummary run_assign(const AssignParams& p, Communicator& comm, const StageConfig& cfg) {
   p.validate();
-  const assign::Inputs in = assign::resolve_inputs(p);
+  const assign::Inputs in = assign::resolve_inputs(p, comm);
   if (!in.ignored.empty() && comm.rank() == 0)
     log::info("assign: not used: ", in.ignored, " (left from an earlier run: ", p.run,
               "/config.resolved.yaml's run.stages does not make it; name it, e.g. --scan, to use it)");
@@ -172,7 +172,7 @@ const StageDef<AssignParams>& assign_stage() {
                                  s.gate_proposed ? fmt(", gate kept ", s.gate_kept, " of ", s.gate_proposed, " moves")
                                                  : std::string())}};
       },
-      /*precheck=*/[](const AssignParams& p, Communicator&) { refuse_outputs_over_inputs(p); },
+      /*precheck=*/[](const AssignParams& p, Communicator& comm) { refuse_outputs_over_inputs(p, comm); },
       /*compute_hashed=*/true};
   return def;
 }

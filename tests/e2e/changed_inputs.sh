@@ -230,3 +230,25 @@ set -e
 [[ $rc -ne 0 && $rc -ne 124 ]] || { cat views.txt; fail "ranks that see --features-out differently: rc $rc (124: hung)"; }
 grep -q "the ranks see different files at input nf.h5" views.txt || { cat views.txt; fail "ranks' views: not said"; }
 pass "assign: ranks that see --features-out differently: said, no hang"
+
+# 7. assign looks for the run's models on each rank: a gmm.h5 that only
+#    rank 1 sees (here each rank has its own copy of the run folder; a
+#    node's lagging NFS view alike) made rank 1 apply a mixture rank 0 did
+#    not and the two parted at its first collective: a hang until the time
+#    limit. Now the ranks compare what they found and stop, naming both.
+mkdir -p va vb
+cp -r w va/w && cp -r w vb/w
+dcrun 1 gmm --features vb/w/features.h5 --k 3 --covariance diag --out vb/w/gmm.h5 >/dev/null 2>&1 || fail "gmm in vb/"
+sed -i 's/^\(  stages: \)"\(.*\)"$/\1"\2,gmm"/' vb/w/config.resolved.yaml
+grep -q 'stages: ".*,gmm"' vb/w/config.resolved.yaml || fail "vb/w/config.resolved.yaml: stages not edited"
+set +e
+# shellcheck disable=SC2086
+timeout 60 $DC_MPIEXEC -np 1 -wdir "$PWD/va" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" : \
+  -np 1 -wdir "$PWD/vb" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" >vv.txt 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || { cat vv.txt; fail "ranks that see other models: rc $rc (124: hung)"; }
+grep -q "assign: the ranks see different files in w: rank 0: .*gmm -.*; rank 1: .*gmm w/gmm.h5" vv.txt ||
+  { cat vv.txt; fail "ranks that see other models: not said"; }
+[[ ! -e v.h5 ]] || fail "ranks that see other models: v.h5 was written"
+pass "assign: ranks that find other models in the run folder: said, no hang"
