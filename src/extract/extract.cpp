@@ -66,9 +66,11 @@ void warm_up(Backbone& net, int64_t rows, int64_t row_floats) {
 }
 
 /// OUT.tmp opened for this job (resumed when it holds rows of these
-/// settings), with the PCA written.
+/// settings), with the PCA written and on disk: a resume takes it from
+/// there (pca_reused: m's PCA was read from the OUT.tmp being resumed).
 std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Communicator& comm, const ImageSource& src,
-                                                   const ExtractModel& m, const StageConfig& cfg, int64_t& id_len) {
+                                                   const ExtractModel& m, const StageConfig& cfg, bool pca_reused,
+                                                   int64_t& id_len) {
   const int64_t n = src.size();
   const RowRange mine = row_block(n, comm.rank(), comm.size());
   extract::OutputLayout layout;
@@ -83,7 +85,10 @@ std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Comm
   std::string note;
   auto out = std::make_unique<extract::FeatureOutput>(p.out, comm, layout, p.resume, note);
   if (!note.empty()) log::info("extract: ", note);
-  if (m.pca) write_projection(*out, *m.pca);
+  if (m.pca && !(pca_reused && out->resumed())) {
+    write_projection(*out, *m.pca);
+    out->flush_metadata();
+  }
   return out;
 }
 
@@ -221,11 +226,15 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   require(n >= 1, "extract: ", src->describe(), " holds no images");
   log::info("extract: ", src->describe());
   require_same_listing(*src, p.source, comm);
-  ExtractModel m = make_extract_model(p, *src, comm, loader, compute_threads() > 0 ? compute_threads() : 1);
+  Projection resumed;
+  const bool reuse_pca = p.resume && p.pca_from.empty() && p.pca_dim > 0 &&
+                         read_resumable_projection(p.out, cfg.hash, comm, resumed);
+  ExtractModel m = make_extract_model(p, *src, comm, loader, compute_threads() > 0 ? compute_threads() : 1,
+                                      reuse_pca ? &resumed : nullptr);
   const int64_t d = m.net->dim();
   const RowRange mine = row_block(n, comm.rank(), comm.size());
   int64_t id_len = 0;
-  std::unique_ptr<extract::FeatureOutput> out = open_output(p, comm, *src, m, cfg, id_len);
+  std::unique_ptr<extract::FeatureOutput> out = open_output(p, comm, *src, m, cfg, reuse_pca, id_len);
 
   const std::vector<RowRange> batches = plan_batches(pending_ranges(mine, out->done(mine)), p.batch);
   int64_t mine_pending = 0;

@@ -189,11 +189,13 @@ struct ExtractModel {
 };
 
 /// Loads the backbone (loader for TorchScript) on a rank with `cores` cores,
-/// with its PCA: read from p.pca_from, or fitted on src (collectively) when
-/// p.pca_dim > 0. Throws Error naming pca_from when it holds no projection
-/// or one that does not fit the backbone or p.
+/// with its PCA: read from p.pca_from, or `resumed` (the PCA of the OUT.tmp
+/// being resumed: pca_file.h read_resumable_projection) when given, or
+/// fitted on src (collectively) when p.pca_dim > 0. Throws Error naming
+/// pca_from when it holds no projection or one that does not fit the
+/// backbone or p.
 ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
-                                const BackboneLoader& loader, int cores);
+                                const BackboneLoader& loader, int cores, const Projection* resumed = nullptr);
 
 /// What one run did (every rank gets the job totals).
 struct ExtractSummary {

@@ -157,7 +157,7 @@ Projection projection_from(const ExtractParams& p, const Backbone& net, Communic
 }  // namespace
 
 ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, Communicator& comm,
-                                const BackboneLoader& loader, int cores) {
+                                const BackboneLoader& loader, int cores, const Projection* resumed) {
   ExtractModel m;
   if (p.is_pixels())
     make_pixels(p, cores, m);
@@ -167,6 +167,9 @@ ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, 
   const auto t0 = Clock::now();
   if (!p.pca_from.empty()) {
     m.pca = std::make_shared<Projection>(projection_from(p, *m.net, comm));
+  } else if (resumed) {
+    require_projection_input(*resumed, m.net->dim(), m.net->describe());
+    m.pca = std::make_shared<Projection>(*resumed);
   } else if (p.is_pixels()) {
     PixelPcaOptions o;
     o.size = p.pixels_size;
@@ -194,7 +197,10 @@ ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, 
   m.preprocessing += fmt(m.pca->normalize_input ? ", L2-normalised" : "", ", PCA to ", m.pca->out_dim, " dimensions",
                          m.pca->scales.empty() ? "" : ", whitened",
                          p.pca_from.empty() ? std::string() : " (from " + p.pca_from + ")");
-  if (p.pca_from.empty())
+  if (resumed)
+    log::info("extract: PCA ", d_in, " -> ", m.pca->out_dim, " of the resumed rows, read from ", p.out,
+              ".tmp (not fitted again)");
+  else if (p.pca_from.empty())
     log::info("extract: PCA ", d_in, " -> ", m.pca->out_dim, " fitted on ", m.pca->sample_rows, " rows in ",
               since(t0), " s");
   m.net = make_projected_backbone(std::move(m.net), m.pca, m.model_threads);

@@ -209,16 +209,25 @@ void FeatureOutput::create(const OutputLayout& l) {
   set_attr("config_hash", l.hash);
   // The layout is final: put it on disk now, so a job killed later leaves a
   // file that opens (raw-data writes do not touch the metadata).
+  flush_metadata_locked();
+  open_datasets();
+}
+
+void FeatureOutput::flush_metadata() {
+  auto lock = h5lock();
+  flush_metadata_locked();
+}
+
+void FeatureOutput::flush_metadata_locked() {
   // Collective, and on a full disk it can deadlock as the close can
   // (io/full_disk_watch.h): a job with 12-20 KiB free hung here.
+  CollectiveScope scope("HDF5 file flush");
   std::optional<FullDiskWatch> watch;
   if (comm_.size() > 1) watch.emplace(tmp_, comm_);
   if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) {
     note_hdf5_close_failed();  // left open: HDF5's clean-up at exit would close it collectively
     throw_hdf5_write_error(fmt("H5Fflush(", tmp_, ")").c_str(), tmp_, __FILE__, __LINE__);
   }
-  watch.reset();
-  open_datasets();
 }
 
 bool FeatureOutput::reopen(const OutputLayout& l, std::string& why) {

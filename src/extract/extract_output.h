@@ -11,8 +11,9 @@
 // file is synced, and syncs are paced (every 2 s, or less often where a sync
 // is slow: at most ~5% of the time): the marks trail the rows by up to a
 // few seconds' batches, which a resume computes again. The
-// metadata is flushed once, after the layout is created, and not changed
-// until commit().
+// metadata is flushed after the layout is created and again after the PCA
+// is written (flush_metadata: a resume reads the PCA back rather than fit
+// it again), and not changed until commit().
 #pragma once
 
 #include <cstdint>
@@ -71,6 +72,9 @@ class FeatureOutput {
 
   /// Creates and writes a small float64 dataset from rank 0's data. Collective.
   void write_small(const std::string& name, const std::vector<int64_t>& shape, const double* data);
+  /// Puts the file's metadata on disk (datasets made by write_small since
+  /// the layout): a job killed later leaves them readable. Collective.
+  void flush_metadata();
   /// Root-group attributes (values from rank 0's call; every rank calls). Collective.
   void attr(const std::string& name, const std::string& value);
   void attr(const std::string& name, int64_t value);
@@ -95,6 +99,7 @@ class FeatureOutput {
   std::vector<uint8_t> read_u8(int64_t ds, RowRange rows);
   /// Caller holds the HDF5 lock, which the fsync is made without (decode
   /// threads reading an HDF5 source would wait for it).
+  void flush_metadata_locked();  // caller holds the HDF5 lock
   void sync_and_mark_done(std::unique_lock<std::mutex>& lock);
 
   std::vector<RowRange> unsynced_;  ///< written, not yet synced nor marked done

@@ -1,7 +1,13 @@
 // The PCA datasets of features.h5 (pca_file.h).
 #include "extract/pca_file.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "comm/local_comm.h"
 #include "distclust/error.h"
+#include "distclust/log.h"
 #include "io/h5store.h"
 
 namespace distclust {
@@ -38,6 +44,53 @@ Projection read_projection(const std::string& path, Communicator& comm) {
   if (r.has_attr("pca_total_variance")) p.total_variance = r.attr_double("pca_total_variance");
   p.from = path;
   return p;
+}
+
+namespace {
+
+/// Rank 0's look at OUT.tmp (read_resumable_projection).
+bool read_resumable_here(const std::string& tmp, const std::string& hash, Projection& proj) {
+  struct stat st {};
+  if (stat(tmp.c_str(), &st) != 0) return false;
+  try {
+    LocalCommunicator self;
+    {
+      H5Reader r(tmp, self);
+      if (!r.has_attr("config_hash") || r.attr_string("config_hash") != hash || !r.has("/pca_components")) return false;
+      // No /done but invalid_rows: stopped in its commit, every row done (extract_output.h).
+      const bool complete = !r.has("/done") && r.has_attr("invalid_rows");
+      if (!complete) {
+        if (!r.has("/done")) return false;
+        const std::vector<uint8_t> done = r.read_all<uint8_t>("/done");
+        if (std::find(done.begin(), done.end(), uint8_t(1)) == done.end()) return false;
+      }
+    }
+    Projection p = read_projection(tmp, self);
+    H5Reader r(tmp, self);
+    if (r.has_attr("pca_sample_rows")) p.sample_rows = int64_t(r.attr_double("pca_sample_rows"));
+    p.from.clear();  // fitted by this job's settings, as the resumed rows' was
+    proj = std::move(p);
+    return true;
+  } catch (const Error& e) {
+    log::warn("extract: cannot read the PCA of ", tmp, " (", e.what(), "): fitting it again");
+    return false;
+  }
+}
+
+}  // namespace
+
+bool read_resumable_projection(const std::string& out, const std::string& hash, Communicator& comm, Projection& proj) {
+  Projection p;
+  int64_t ok = comm.rank() == 0 && read_resumable_here(out + ".tmp", hash, p) ? 1 : 0;
+  comm.broadcast(&ok, sizeof(ok), 0);
+  if (!ok) return false;
+  int64_t ints[4] = {p.in_dim, p.out_dim, p.sample_rows, p.normalize_input ? 1 : 0};
+  comm.broadcast(ints, sizeof(ints), 0);
+  p.in_dim = ints[0], p.out_dim = ints[1], p.sample_rows = ints[2], p.normalize_input = ints[3] != 0;
+  comm.broadcast(&p.total_variance, sizeof(p.total_variance), 0);
+  for (std::vector<double>* v : {&p.mean, &p.components, &p.variances, &p.scales}) comm.broadcast(*v, 0);
+  proj = std::move(p);
+  return true;
 }
 
 }  // namespace distclust

@@ -23,6 +23,14 @@ namespace distclust {
 /// Writes p into the features file being written (collective).
 void write_projection(extract::FeatureOutput& out, const Projection& p);
 
+/// The projection of `out`.tmp when extract will resume it: made with these
+/// settings (config hash `hash`) and holding rows done under that
+/// projection (a done flag set, or complete). The resumed rows were
+/// projected with it, and a refit runs the backbone over the whole sample
+/// again. Rank 0 reads, every rank gets the answer; false (proj untouched)
+/// when there is none to take or it cannot be read. Collective.
+bool read_resumable_projection(const std::string& out, const std::string& hash, Communicator& comm, Projection& proj);
+
 /// The projection stored in the features file `path` (collective). Throws
 /// Error naming the file when it cannot be read or holds no projection.
 Projection read_projection(const std::string& path, Communicator& comm);

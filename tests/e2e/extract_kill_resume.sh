@@ -2,8 +2,9 @@
 # An extract job killed mid-way (SIGKILL after K batch rounds) and started
 # again resumes from OUT.tmp's per-row done flags and ends with the same
 # features.h5 as a job that never stopped, also when restarted on another
-# number of ranks, and for the pixels backbone whose PCA is refitted. An
-# OUT.tmp made with other settings is ignored.
+# number of ranks, and with a PCA (pixels, and after the backbone), which
+# the resume reads from OUT.tmp rather than fitting it again. An OUT.tmp
+# made with other settings is ignored.
 source "$(dirname "$0")/lib.sh"
 shared="$DC_SOURCE/../shared"
 # 400 CIFAR images (40 a class) in a list file: 8 batches of 25 per rank on 2 ranks.
@@ -18,11 +19,13 @@ PY
 list="$PWD/cifar400.txt"
 tv=(extract --source "$list" --backbone "$shared/models/cifar10-resnet20.pt" --batch 25 --progress-seconds 0)
 px=(extract --source "$list" --backbone pixels --pixels-size 16 --pca-dim 16 --batch 25 --progress-seconds 0)
+tp=("${tv[@]}" --pca-dim 8 --pca-sample 200)
 # Each run works in its own folder with --out f.h5: the files' attributes
 # (the resolved config included) can then be compared whole.
 mkdir ref_tv ref_px
 (cd ref_tv && dcrun 2 "${tv[@]}" --out f.h5 >/dev/null)
 (cd ref_px && dcrun 2 "${px[@]}" --out f.h5 >/dev/null)
+mkdir ref_tp && (cd ref_tp && dcrun 2 "${tp[@]}" --out f.h5 >/dev/null)
 same() {
   $PY - "$1" "$2" <<'PY'
 import sys, h5py, numpy as np
@@ -43,6 +46,13 @@ run_case() {  # run_case NAME KILL_AFTER NP_FIRST NP_SECOND REF ARGS...
   dcrun "$np2" "$@" --out f.h5 >resume.txt 2>&1 || { cat resume.txt; fail "$name: resume failed"; }
   grep -q "resuming from f.h5.tmp" resume.txt || { cat resume.txt; fail "$name: did not resume"; }
   grep -E "resuming" resume.txt
+  # The resumed rows' PCA, read back: a refit ran the backbone over the
+  # whole sample again (and on other threads or another GPU could round
+  # otherwise than the rows already written).
+  if [[ " $* " == *" --pca-dim "* ]]; then
+    grep -q "of the resumed rows, read from f.h5.tmp (not fitted again)" resume.txt ||
+      { cat resume.txt; fail "$name: the PCA was fitted again on resume"; }
+  fi
   [[ ! -e f.h5.tmp ]] || fail "$name: f.h5.tmp left behind"
   same "../$ref/f.h5" f.h5 || fail "$name: resumed file differs from the uninterrupted run"
   cd ..
@@ -51,6 +61,7 @@ run_case() {  # run_case NAME KILL_AFTER NP_FIRST NP_SECOND REF ARGS...
 run_case tv_np2 3 2 2 ref_tv "${tv[@]}"
 run_case tv_np2_to_np3 7 2 3 ref_tv "${tv[@]}"
 run_case px_np1_to_np2 4 1 2 ref_px "${px[@]}"
+run_case tp_np2_to_np3 3 2 3 ref_tp "${tp[@]}"
 # Stopped in its commit, after the file was closed without /done, before
 # the rename (a SIGTERM there; a full disk at the close alike): the file
 # holds every row. It was taken for a damaged one and every image extracted
