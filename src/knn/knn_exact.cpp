@@ -154,7 +154,8 @@ namespace {
 /// The ring step to start from (0 = afresh), with the checkpointed heaps in
 /// top. Resumes at the latest step every rank has saved: a job killed
 /// between the ranks' saves leaves some one step ahead, and those go back to
-/// their previous generation (KnnCkpt::prev). A heap from another step
+/// their previous generation (KnnCkpt::prev), as does a rank whose latest is
+/// unreadable. A heap from another step
 /// cannot be rolled back (searched again from an earlier step it held
 /// duplicate neighbours: seen in the Slurm requeue test), so a rank without
 /// that step makes all start afresh.
@@ -162,6 +163,10 @@ int resume_step(const KnnCkpt& ck, const std::string& ckpt_dir, const std::strin
                 Communicator& comm) {
   TopK loaded(n, top.cap());
   int mine = ck.load(ck.path, input_key, loaded, n);
+  // A latest generation that is there but unusable (its checksum refused
+  // it: bytes changed on disk) costs one step, not the whole search: this
+  // rank goes back to its previous generation, and the others follow it.
+  if (mine == 0 && file_exists(ck.path)) mine = ck.load(ck.prev(), input_key, loaded, n);
   const int lo = -comm.max(-mine), hi = comm.max(mine);
   if (mine != lo && lo > 0) {
     TopK prev(n, top.cap());
