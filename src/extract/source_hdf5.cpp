@@ -27,6 +27,8 @@
 namespace distclust::extract {
 namespace {
 
+using h5::Closer;
+
 // The innermost message of HDF5's error stack, then the stack cleared.
 std::string h5_error_text() {
   std::string desc;
@@ -49,18 +51,6 @@ auto quiet(F f) {
   return r;
 }
 
-struct Hid {
-  hid_t id = -1;
-  herr_t (*close)(hid_t) = nullptr;
-  Hid() = default;
-  Hid(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
-  Hid(const Hid&) = delete;
-  Hid& operator=(const Hid&) = delete;
-  ~Hid() {
-    if (id >= 0 && close) close(id);
-  }
-};
-
 std::string shape_text(const std::vector<hsize_t>& dims) {
   std::string s;
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? " x " : "") + std::to_string(dims[i]);
@@ -68,7 +58,7 @@ std::string shape_text(const std::vector<hsize_t>& dims) {
 }
 
 std::vector<hsize_t> dims_of(hid_t dset) {
-  Hid space(H5Dget_space(dset), H5Sclose);
+  Closer space{H5Dget_space(dset), H5Sclose};
   int rank = H5Sget_simple_extent_ndims(space.id);
   std::vector<hsize_t> dims(rank > 0 ? rank : 0);
   if (rank > 0) H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
@@ -140,9 +130,9 @@ class Hdf5Source : public ImageSource {
       std::lock_guard<std::mutex> lock(hdf5_mutex());
       hsize_t start[4] = {static_cast<hsize_t>(i), 0, 0, 0};
       hsize_t count[4] = {1, static_cast<hsize_t>(h_), static_cast<hsize_t>(w_), static_cast<hsize_t>(c_)};
-      Hid fspace(H5Dget_space(dset_), H5Sclose);
+      Closer fspace{H5Dget_space(dset_), H5Sclose};
       hsize_t mdims[1] = {row_bytes};
-      Hid mspace(H5Screate_simple(1, mdims, nullptr), H5Sclose);
+      Closer mspace{H5Screate_simple(1, mdims, nullptr), H5Sclose};
       herr_t rc = quiet([&] {
         herr_t s = H5Sselect_hyperslab(fspace.id, H5S_SELECT_SET, start, nullptr, count, nullptr);
         return s < 0 ? s : H5Dread(dset_, H5T_NATIVE_UINT8, mspace.id, fspace.id, H5P_DEFAULT, m.data);
@@ -161,7 +151,7 @@ class Hdf5Source : public ImageSource {
     dset_ = quiet([&] { return H5Dopen2(file_, images_.c_str(), H5P_DEFAULT); });
     require(dset_ >= 0, path_, ": no dataset '", images_, "' (the file's root holds ", root_members(file_),
             "; set extract.hdf5_images)");
-    Hid type(H5Dget_type(dset_), H5Tclose);
+    Closer type{H5Dget_type(dset_), H5Tclose};
     require(H5Tget_class(type.id) == H5T_INTEGER && H5Tget_size(type.id) == 1 && H5Tget_sign(type.id) == H5T_SGN_NONE,
             path_, ": ", images_, " is ", h5::type_name(type.id), " (expected uint8 pixels)");
     auto dims = dims_of(dset_);
@@ -187,7 +177,7 @@ class Hdf5Source : public ImageSource {
 
   // Contiguous, unfiltered, allocated storage: rows lie at a fixed file offset.
   void setup_direct_reads() {
-    Hid dcpl(H5Dget_create_plist(dset_), H5Pclose);
+    Closer dcpl{H5Dget_create_plist(dset_), H5Pclose};
     if (H5Pget_layout(dcpl.id) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl.id) != 0) return;
     haddr_t off = quiet([&] { return H5Dget_offset(dset_); });
     if (off == HADDR_UNDEF) return;
@@ -207,9 +197,9 @@ class Hdf5Source : public ImageSource {
               "; set extract.hdf5_labels, or '' for none)");
       return;
     }
-    Hid d(quiet([&] { return H5Dopen2(file_, name.c_str(), H5P_DEFAULT); }), H5Dclose);
+    Closer d{quiet([&] { return H5Dopen2(file_, name.c_str(), H5P_DEFAULT); }), H5Dclose};
     require(d.id >= 0, path_, ": ", name, " is not a dataset (", h5_error_text(), ")");
-    Hid type(H5Dget_type(d.id), H5Tclose);
+    Closer type{H5Dget_type(d.id), H5Tclose};
     require(H5Tget_class(type.id) == H5T_INTEGER, path_, ": ", name, " is ", h5::type_name(type.id),
             " (expected integer labels)");
     auto dims = dims_of(d.id);
