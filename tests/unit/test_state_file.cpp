@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "common/test_common.h"
@@ -96,6 +97,41 @@ TEST(StateFile, ChangedScalarAttributeIsRefused) {
   ASSERT_TRUE(test::zero_bytes_of(path, "0123456789", 10));
   EXPECT_NE(error_of([&] { read_state_file(path, back); }).find("checksum mismatch"), std::string::npos);
   std::remove(path.c_str());
+}
+
+TEST(StateChecksum, PairedSignFlipsAndSwapsChangeTheHash) {
+  // Flipping bit 63 of two words (two floats at odd indices, two doubles,
+  // two int64) cancelled out in an FNV-style (h ^ w) * P: a k-means state
+  // with two centroid values negated was resumed.
+  auto hash = [](const auto& v) {
+    StateChecksum s;
+    s.add("v", v);
+    return s.hex();
+  };
+  std::vector<float> f = test::randn(64, 1, 3);
+  std::vector<float> g = f;
+  g[1] = -g[1], g[3] = -g[3];
+  EXPECT_NE(hash(f), hash(g));
+  std::vector<double> d(f.begin(), f.end()), e = d;
+  e[5] = -e[5], e[40] = -e[40];
+  EXPECT_NE(hash(d), hash(e));
+  std::vector<int64_t> a(32, 7), b = a;
+  const int64_t sign = static_cast<int64_t>(uint64_t(1) << 63);
+  b[0] ^= sign, b[9] ^= sign;
+  EXPECT_NE(hash(a), hash(b));
+  std::vector<float> s = f;
+  std::swap(s[0], s[1]);
+  EXPECT_NE(hash(f), hash(s));
+  // Every single bit of a 24-byte vector, and the empty vector, hash apart.
+  std::vector<int64_t> base(3, 0);
+  std::set<std::string> seen{hash(base), hash(std::vector<int64_t>{})};
+  for (int w = 0; w < 3; ++w)
+    for (int bit = 0; bit < 64; ++bit) {
+      std::vector<int64_t> x = base;
+      x[size_t(w)] ^= int64_t(uint64_t(1) << bit);
+      seen.insert(hash(x));
+    }
+  EXPECT_EQ(seen.size(), 2u + 3 * 64);
 }
 
 TEST(StateFile, StateWrittenWithoutChecksumIsStillRead) {
