@@ -197,10 +197,7 @@ ExtractModel make_extract_model(const ExtractParams& p, const ImageSource& src, 
   m.preprocessing += fmt(m.pca->normalize_input ? ", L2-normalised" : "", ", PCA to ", m.pca->out_dim, " dimensions",
                          m.pca->scales.empty() ? "" : ", whitened",
                          p.pca_from.empty() ? std::string() : " (from " + p.pca_from + ")");
-  if (resumed)
-    log::info("extract: PCA ", d_in, " -> ", m.pca->out_dim, " of the resumed rows, read from ", p.out,
-              ".tmp (not fitted again)");
-  else if (p.pca_from.empty())
+  if (p.pca_from.empty() && !resumed)  // (a resumed one is said once the resume is decided: extract.cpp)
     log::info("extract: PCA ", d_in, " -> ", m.pca->out_dim, " fitted on ", m.pca->sample_rows, " rows in ",
               since(t0), " s");
   m.net = make_projected_backbone(std::move(m.net), m.pca, m.model_threads);

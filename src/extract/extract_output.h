@@ -13,7 +13,8 @@
 // few seconds' batches, which a resume computes again. The
 // metadata is flushed after the layout is created and again after the PCA
 // is written (flush_metadata: a resume reads the PCA back rather than fit
-// it again), and not changed until commit().
+// it again; a resumed file without a usable one gets the refit's, flushed
+// alike), and not changed until commit().
 #pragma once
 
 #include <cstdint>

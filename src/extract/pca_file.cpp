@@ -9,8 +9,27 @@
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "io/h5store.h"
+#include "io/state_checksum.h"
 
 namespace distclust {
+
+namespace {
+
+/// The checksum of what a projection applies (io/state_checksum.h): HDF5
+/// checks no dataset bytes, and a resume or extract.pca_from would project
+/// every row with changed components without a word.
+std::string projection_checksum(const Projection& p) {
+  StateChecksum s;
+  s.add("pca_mean", p.mean);
+  s.add("pca_components", p.components);
+  s.add("pca_variances", p.variances);
+  s.add("pca_whiten_scales", p.scales);
+  s.add("pca_normalize_input", int64_t(p.normalize_input ? 1 : 0));
+  s.add("pca_total_variance", p.total_variance);
+  return s.hex();
+}
+
+}  // namespace
 
 void write_projection(extract::FeatureOutput& out, const Projection& p) {
   out.write_small("/pca_mean", {p.in_dim}, p.mean.data());
@@ -20,15 +39,16 @@ void write_projection(extract::FeatureOutput& out, const Projection& p) {
   out.attr("pca_normalize_input", int64_t(p.normalize_input ? 1 : 0));
   out.attr("pca_sample_rows", p.sample_rows);
   out.attr("pca_total_variance", p.total_variance);
+  out.attr("pca_checksum", projection_checksum(p));
 }
 
-Projection read_projection(const std::string& path, Communicator& comm) {
-  check_input_file(path, "extract.pca_from");
+Projection read_projection(const std::string& path, Communicator& comm, const std::string& what) {
+  check_input_file(path, what);
   H5Reader r(path, comm);
-  require(r.has("/pca_components") && r.has("/pca_mean"), "extract.pca_from: ", path,
+  require(r.has("/pca_components") && r.has("/pca_mean"), what, ": ", path,
           " holds no PCA projection (/pca_components, /pca_mean): it was extracted without extract.pca_dim");
   const DatasetInfo c = r.info("/pca_components"), m = r.info("/pca_mean");
-  require(c.shape.size() == 2 && m.shape.size() == 1 && m.shape[0] == c.shape[1] && c.shape[0] >= 1, "extract.pca_from: ",
+  require(c.shape.size() == 2 && m.shape.size() == 1 && m.shape[0] == c.shape[1] && c.shape[0] >= 1, what, ": ",
           path, ": /pca_components is ", c.describe(), " and /pca_mean ", m.describe(),
           " (expected d x D_in and D_in)");
   Projection p;
@@ -38,10 +58,16 @@ Projection read_projection(const std::string& path, Communicator& comm) {
   p.mean = r.read_all<double>("/pca_mean");
   if (r.has("/pca_variances")) p.variances = r.read_all<double>("/pca_variances");
   if (r.has("/pca_whiten_scales")) p.scales = r.read_all<double>("/pca_whiten_scales");
-  require(p.scales.empty() || int64_t(p.scales.size()) == p.out_dim, "extract.pca_from: ", path,
+  require(p.scales.empty() || int64_t(p.scales.size()) == p.out_dim, what, ": ", path,
           ": /pca_whiten_scales has ", p.scales.size(), " values for ", p.out_dim, " components");
   p.normalize_input = r.has_attr("pca_normalize_input") && r.attr_double("pca_normalize_input") != 0;
   if (r.has_attr("pca_total_variance")) p.total_variance = r.attr_double("pca_total_variance");
+  // Files written before the checksum have none: read as they are.
+  if (r.has_attr("pca_checksum")) {
+    const std::string want = r.attr_string("pca_checksum"), got = projection_checksum(p);
+    require(want == got, what, ": ", path, ": the PCA's checksum does not match (the file says ", want,
+            ", its /pca_* data hash to ", got, "): its bytes changed after it was written");
+  }
   p.from = path;
   return p;
 }
@@ -65,14 +91,14 @@ bool read_resumable_here(const std::string& tmp, const std::string& hash, Projec
         if (std::find(done.begin(), done.end(), uint8_t(1)) == done.end()) return false;
       }
     }
-    Projection p = read_projection(tmp, self);
+    Projection p = read_projection(tmp, self, "resuming");
     H5Reader r(tmp, self);
     if (r.has_attr("pca_sample_rows")) p.sample_rows = int64_t(r.attr_double("pca_sample_rows"));
     p.from.clear();  // fitted by this job's settings, as the resumed rows' was
     proj = std::move(p);
     return true;
   } catch (const Error& e) {
-    log::warn("extract: cannot read the PCA of ", tmp, " (", e.what(), "): fitting it again");
+    log::warn("extract: ", e.what(), "; fitting the PCA again");
     return false;
   }
 }

@@ -6,7 +6,8 @@
 //   /pca_variances     [d]         float64  variance along each component
 //   /pca_whiten_scales [d]         float64  only when whitened: 1 / sqrt(var + eps)
 //   attributes pca_normalize_input (0/1: rows L2-normalised before the PCA),
-//   pca_sample_rows, pca_total_variance
+//   pca_sample_rows, pca_total_variance, pca_checksum (of the datasets, the
+//   L2 flag and the total variance: io/state_checksum.h; checked on read)
 //
 // float64 as computed: a projection read back is the one that was applied,
 // bit for bit, so re-extracting an image with pca_from gives its row again.
@@ -32,7 +33,9 @@ void write_projection(extract::FeatureOutput& out, const Projection& p);
 bool read_resumable_projection(const std::string& out, const std::string& hash, Communicator& comm, Projection& proj);
 
 /// The projection stored in the features file `path` (collective). Throws
-/// Error naming the file when it cannot be read or holds no projection.
-Projection read_projection(const std::string& path, Communicator& comm);
+/// Error naming `what` and the file when it cannot be read, holds no
+/// projection, or its pca_checksum does not match the data.
+Projection read_projection(const std::string& path, Communicator& comm,
+                           const std::string& what = "extract.pca_from");
 
 }  // namespace distclust

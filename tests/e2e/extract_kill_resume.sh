@@ -50,7 +50,7 @@ run_case() {  # run_case NAME KILL_AFTER NP_FIRST NP_SECOND REF ARGS...
   # whole sample again (and on other threads or another GPU could round
   # otherwise than the rows already written).
   if [[ " $* " == *" --pca-dim "* ]]; then
-    grep -q "of the resumed rows, read from f.h5.tmp (not fitted again)" resume.txt ||
+    grep -q "of the resumed rows, read from f.h5.tmp: not fitted again" resume.txt ||
       { cat resume.txt; fail "$name: the PCA was fitted again on resume"; }
   fi
   [[ ! -e f.h5.tmp ]] || fail "$name: f.h5.tmp left behind"
@@ -62,6 +62,30 @@ run_case tv_np2 3 2 2 ref_tv "${tv[@]}"
 run_case tv_np2_to_np3 7 2 3 ref_tv "${tv[@]}"
 run_case px_np1_to_np2 4 1 2 ref_px "${px[@]}"
 run_case tp_np2_to_np3 3 2 3 ref_tp "${tp[@]}"
+# The PCA in OUT.tmp changed on disk (zeros over part of its components):
+# its checksum refuses it, the resume fits it again and ends identical (the
+# changed components were applied to every remaining row, without a word).
+mkdir pca_damaged && cd pca_damaged
+if DISTCLUST_FAULT_AFTER_BATCHES=3 dcrun 2 "${tp[@]}" --out f.h5 >kill.txt 2>&1; then fail "pca damaged: not killed"; fi
+$PY -c "
+import h5py
+with h5py.File('f.h5.tmp', 'r+') as f:
+    f['pca_components'][2, 10:50] = 0"
+dcrun 2 "${tp[@]}" --out f.h5 >resume.txt 2>&1 || { cat resume.txt; fail "pca damaged: resume failed"; }
+grep -q "WARN: extract: resuming: f.h5.tmp: the PCA's checksum does not match .*; fitting the PCA again" resume.txt &&
+  grep -q "resuming from f.h5.tmp" resume.txt ||
+  { cat resume.txt; fail "pca damaged: the changed PCA was not refused, or the rows not resumed"; }
+same ../ref_tp/f.h5 f.h5 || fail "pca damaged: the resumed file differs from the uninterrupted run"
+# extract.pca_from with such a file: refused by name.
+cp ../ref_tp/f.h5 from.h5
+$PY -c "
+import h5py
+with h5py.File('from.h5', 'r+') as f:
+    f['pca_mean'][3] = 0.5"
+if dcrun 1 "${tv[@]}" --pca-from from.h5 --out g.h5 >from.txt 2>&1; then fail "pca_from with a changed PCA accepted"; fi
+grep -q "extract.pca_from: from.h5: the PCA's checksum does not match" from.txt || { cat from.txt; fail "pca_from: not said"; }
+cd ..
+pass "a PCA changed on disk: refused on resume (fitted again, identical output) and as pca_from"
 # Stopped in its commit, after the file was closed without /done, before
 # the rename (a SIGTERM there; a full disk at the close alike): the file
 # holds every row. It was taken for a damaged one and every image extracted
