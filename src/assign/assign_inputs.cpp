@@ -1,5 +1,6 @@
 // assign's inputs: the run's files, the new rows, and the checks that the new
 // rows are features of the same kind as the run's.
+#include <exception>
 #include <filesystem>
 #include <set>
 
@@ -194,13 +195,23 @@ std::string view_text(const Inputs& in) {
 }  // namespace
 
 Inputs resolve_inputs(const AssignParams& p, Communicator& comm) {
-  const Inputs in = resolve_here(p);
-  if (comm.size() == 1) return in;
+  if (comm.size() == 1) return resolve_here(p);
   // Each rank looks in the run folder itself: ranks that found other models
   // there (a node's lagging view of a network file system, a model written
   // while the job started) applied other models and parted at the first
-  // collective of one of them: a hang until the time limit.
-  const std::string mine = view_text(in);
+  // collective of one of them: a hang until the time limit. A rank that
+  // found nothing usable compares its error as its view, so that the
+  // message says the ranks differ rather than one rank's view alone.
+  Inputs in;
+  std::string mine;
+  std::exception_ptr failed;
+  try {
+    in = resolve_here(p);
+    mine = view_text(in);
+  } catch (const Error& e) {
+    failed = std::current_exception();
+    mine = fmt("error: ", e.what());
+  }
   std::vector<uint8_t> all;
   std::vector<size_t> counts;
   comm.allgatherv(mine.data(), mine.size(), all, counts);
@@ -215,6 +226,7 @@ Inputs resolve_inputs(const AssignParams& p, Communicator& comm) {
           ": rank 0: ", views[0], others, differ > 3 ? fmt(" (and ", differ - 3, " more ranks)") : std::string(),
           ". A node's view of a network file system lags behind, or the folder changed as the job started; run "
           "again once it has settled");
+  if (failed) std::rethrow_exception(failed);  // every rank's, alike
   return in;
 }
 

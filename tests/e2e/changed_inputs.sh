@@ -251,4 +251,16 @@ set -e
 grep -q "assign: the ranks see different files in w: rank 0: .*gmm -.*; rank 1: .*gmm w/gmm.h5" vv.txt ||
   { cat vv.txt; fail "ranks that see other models: not said"; }
 [[ ! -e v.h5 ]] || fail "ranks that see other models: v.h5 was written"
+# Rank 1 finds no model at all: its error is its view, compared as well
+# (only rank 1's 'nothing to assign with' was said, as if the run had none).
+mkdir -p vc && cp -r w vc/w && rm vc/w/kmeans.h5
+set +e
+# shellcheck disable=SC2086
+timeout 60 $DC_MPIEXEC -np 1 -wdir "$PWD/va" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" : \
+  -np 1 -wdir "$PWD/vc" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" >vc.txt 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || { cat vc.txt; fail "a rank that sees no model: rc $rc (124: hung)"; }
+grep -q "assign: the ranks see different files in w: rank 0: .*kmeans w/kmeans.h5.*; rank 1: error: assign: nothing to assign with" vc.txt ||
+  { cat vc.txt; fail "a rank that sees no model: the ranks' views not said"; }
 pass "assign: ranks that find other models in the run folder: said, no hang"
