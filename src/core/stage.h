@@ -7,6 +7,7 @@
 // (cli/stage_command.h) and `distclust run` (pipeline/run.h) are driven by it.
 #pragma once
 
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <string>
@@ -147,5 +148,14 @@ struct StageDef {
   /// (pipeline/run.cpp remove_leftover_checkpoints). Rank 0.
   std::function<std::vector<std::string>(const std::string& out)> checkpoints = nullptr;
 };
+
+/// Removes the checkpoint files `def` lists for `out` (a folder once empty:
+/// remove(3) takes empty folders too). The stage's own clean-up once its
+/// output is committed; rank 0; best effort.
+template <class P>
+void remove_checkpoints(const StageDef<P>& def, const std::string& out) {
+  if (def.checkpoints)
+    for (const std::string& f : def.checkpoints(out)) std::remove(f.c_str());
+}
 
 }  // namespace distclust

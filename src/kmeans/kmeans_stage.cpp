@@ -90,10 +90,7 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash)
                                     : run_sweep(b, p, comm, *kernel, sweep, ckpt, cfg.hash);
   write_kmeans(p.out, comm, b, rows_identity(p.features, comm), r, cfg.yaml, cfg.hash, p.sweep.empty() ? nullptr : &sweep);
-  if (!ckpt.empty() && comm.rank() == 0) {
-    std::remove(ckpt.c_str());
-    for (int64_t k : sweep.k) std::remove(sweep_checkpoint(ckpt, int(k)).c_str());
-  }
+  if (!ckpt.empty() && comm.rank() == 0) remove_checkpoints(kmeans_stage(), p.out);  // and every K's of a sweep
   std::vector<int64_t> sizes(size_t(r.k), 0);
   for (auto a : r.assign)
     if (a >= 0) ++sizes[a];

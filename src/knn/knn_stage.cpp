@@ -102,11 +102,8 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   double purity = knn_label_purity(b, g, comm);
   if (purity >= 0) log::info("knn: neighbour label purity ", purity, " (fraction of neighbours sharing the row's label)");
   write_knn(p.out, comm, b, g, p, cfg.yaml, cfg.hash);
-  if (!ckpt.empty() && comm.rank() == 0) {
-    // Every rank count's files (a run on another count left its own: GBs at scale).
-    for (const std::string& f : checkpoint_files(ckpt)) std::remove(f.c_str());
-    ::rmdir(ckpt.c_str());
-  }
+  // Every rank count's files (a run on another count left its own: GBs at scale).
+  if (!ckpt.empty() && comm.rank() == 0) remove_checkpoints(knn_stage(), p.out);
   log::info("knn: wrote ", p.out);
 }
 
