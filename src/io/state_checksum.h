@@ -16,8 +16,8 @@ namespace distclust {
 /// A streaming 64-bit hash over 8-byte words (MurmurHash3's x64 word step:
 /// each word is mixed, rotated and multiplied into the state), so hashing
 /// keeps pace with the disk for the largest checkpoints (the kNN heaps,
-/// [n x k] scores and indices: 3.5 GB/s here). The rotations carry high
-/// bits down: with a bare (h ^ w) * P, flipping bit 63 (a sign) of two
+/// [n x k] scores and indices): 2.4 GB/s on one Sapphire Rapids core. The
+/// rotations carry high bits down: with a bare (h ^ w) * P, flipping bit 63 (a sign) of two
 /// words cancelled out and a state with two negated values passed.
 class StateChecksum {
  public:
