@@ -224,7 +224,7 @@ ExportSummary write_export(const ExportParams& p, const Clustering& cl, const Ne
   inputs.insert(inputs.end(), source_dirs.begin(), source_dirs.end());
   require_apart(dir.out(), inputs);
   write_export_inputs(dir.path(), p.features, p.pred);  // a report linking it checks them
-  dir.commit(hash);
+  dir.commit(hash, "export");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log::info("export: wrote ", dir.out(), " in ", secs, " s");
   return s;

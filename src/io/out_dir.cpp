@@ -122,11 +122,11 @@ StagedDir::~StagedDir() {
   fs::remove_all(tmp_, ec);
 }
 
-void StagedDir::commit(const std::string& hash) {
+void StagedDir::commit(const std::string& hash, const std::string& kind) {
   // An input replaced while the folder was made (io/input_watch.h).
   if (const std::string changed = changed_inputs_here(); !changed.empty())
     throw Error(fmt(changed, "; ", out_, " was not written (run the stage again)"));
-  if (!hash.empty()) write_folder_hash(tmp_, hash);
+  if (!hash.empty()) write_folder_hash(tmp_, hash, kind);
   std::error_code ec;
   fs::remove(tmp_ + kStagingMarker, ec);  // not part of the output
   // Its files on the disk before its name (io/durable.h): one syncfs for

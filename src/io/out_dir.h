@@ -35,13 +35,14 @@ class StagedDir {
   const std::string& out() const { return out_; }
 
   /// Moves OUT.tmp to OUT, first writing `hash` (when given) as the folder's
-  /// config hash (io/output_identity.h). When OUT exists (force), the two are
+  /// config hash and `kind` (the stage that wrote it: report, export,
+  /// synth_images) as its output kind (io/output_identity.h). When OUT exists (force), the two are
   /// swapped in one atomic renameat2(RENAME_EXCHANGE), so readers see either
   /// the old or the new folder, and the old one is then deleted; on file
   /// systems without RENAME_EXCHANGE the old folder is renamed aside first
   /// (to OUT.old, or OUT.old.N when that name is taken: never onto a path
   /// that exists).
-  void commit(const std::string& hash = "");
+  void commit(const std::string& hash = "", const std::string& kind = "");
 
  private:
   std::string out_, tmp_;

@@ -21,6 +21,7 @@ namespace distclust {
 namespace {
 constexpr const char* kFolderHash = "/.config_hash";
 constexpr const char* kManifest = "/.manifest";
+constexpr const char* kKind = "/.output_kind";
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path);
@@ -43,8 +44,9 @@ std::string folder_manifest(const std::string& dir) {
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     // The identity files themselves, and the staging marker removed at the commit.
-    if (name == ".config_hash" || name == ".manifest" || name.rfind(".config_hash.", 0) == 0 ||
-        name.rfind(".manifest.", 0) == 0 || name == ".distclust-staging")
+    if (name == ".config_hash" || name == ".manifest" || name == ".output_kind" ||
+        name.rfind(".config_hash.", 0) == 0 || name.rfind(".manifest.", 0) == 0 ||
+        name.rfind(".output_kind.", 0) == 0 || name == ".distclust-staging")
       continue;
     std::error_code e2;
     const fs::file_status st = it->symlink_status(e2);
@@ -109,12 +111,21 @@ std::string whole_output_hash(const std::string& path) {
   return h;
 }
 
-void write_folder_hash(const std::string& dir, const std::string& hash) {
+void write_folder_hash(const std::string& dir, const std::string& hash, const std::string& kind) {
   // Through PATH.tmp, every write checked: an unchecked stream said only
   // "cannot write", and left an empty hash in place on a full disk. The
-  // manifest first: a hash never stands without it.
+  // manifest and kind first: a hash never stands without them.
   write_text_file(dir + kManifest, folder_manifest(dir));
+  if (!kind.empty()) write_text_file(dir + kKind, kind + "\n");
   write_text_file(dir + kFolderHash, hash + "\n");
+}
+
+std::string folder_output_kind(const std::string& dir) {
+  struct stat st{};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
+  std::string k = read_text(dir + kKind);
+  while (!k.empty() && (k.back() == '\n' || k.back() == ' ')) k.pop_back();
+  return k;
 }
 
 Config stored_params(const H5Reader& r) {

@@ -33,9 +33,13 @@ std::string file_identity(const std::string& path);
 /// without --force, with a file added or removed.)
 std::string whole_output_hash(const std::string& path);
 
-/// Writes DIR/.manifest (folder_manifest) and DIR/.config_hash (an output
-/// folder's identity).
-void write_folder_hash(const std::string& dir, const std::string& hash);
+/// Writes DIR/.manifest (folder_manifest), DIR/.output_kind (the stage that
+/// wrote it, when given) and DIR/.config_hash (an output folder's identity).
+void write_folder_hash(const std::string& dir, const std::string& hash, const std::string& kind = "");
+
+/// The stage that wrote the output folder `dir` (its .output_kind), "" when
+/// it records none (not a folder, or one written before kinds were kept).
+std::string folder_output_kind(const std::string& dir);
 
 /// DIR's top-level entries, sorted, one line each: "f SIZE NAME" (a file),
 /// "d ENTRIES NAME" (a folder and how many entries it holds), "l - NAME" (a

@@ -1,5 +1,6 @@
 #include "io/replace_rule.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -54,6 +55,8 @@ void require_not_special(const std::string& stage, const std::string& out) {
 }
 
 std::string output_kind(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(path, ec))) return folder_output_kind(path);
   if (!file_starts_with(path, std::string("\x89HDF\r\n\x1a\n", 8))) return "";
   try {
     LocalCommunicator self;
@@ -72,6 +75,11 @@ std::string kind_written_by(const std::string& stage) {
     if (stage == f) return "features";
   return stage;
 }
+/// A stage or kind as the user types its command: synth_images -> "synth images".
+std::string as_command(std::string s) {
+  std::replace(s.begin(), s.end(), '_', ' ');
+  return s;
+}
 }  // namespace
 
 void require_replaceable(const std::string& stage, const std::string& out, bool force, Communicator& comm,
@@ -87,8 +95,8 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
     // Ours, but another command's: `kmeans --out features.h5` replaced an
     // extraction of hours without a word.
     const std::string have = output_kind(out), want = kind.empty() ? kind_written_by(stage) : kind;
-    require(have.empty() || have == want, stage, ": ", out, " is a distclust ", have,
-            have == "features" ? " file" : " output", ", which ", stage,
+    require(have.empty() || have == want, as_command(stage), ": ", out, " is a distclust ", as_command(have),
+            have == "features" ? " file" : fs::is_directory(out, ec) ? " folder" : " output", ", which ", as_command(stage),
             " does not write: pass --force to replace it, or choose another ", flag);
   });
 }

@@ -23,10 +23,11 @@ std::string special_file_kind(const std::string& path);
 /// an output renamed over it would replace it (as root, /dev/null).
 void require_not_special(const std::string& stage, const std::string& out);
 
-/// What kind of distclust output the HDF5 file `path` is: its `stage`
+/// What kind of distclust output `path` is: an HDF5 file's `stage`
 /// attribute (kmeans, knn, gmm, scan, embed, assign), "features" for a
-/// features file (extract, synth features), "" otherwise (not HDF5, a
-/// folder, a file of another program).
+/// features file (extract, synth features), an output folder's stage
+/// (report, export, synth_images: io/output_identity.h), "" otherwise (a
+/// file of another program, a folder written before kinds were kept).
 std::string output_kind(const std::string& path);
 
 /// Throws, naming `stage`, `out` and --force, when `out` exists, is not a

@@ -448,7 +448,7 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   std::vector<std::string> inputs{p.features, p.pred, p.kmeans, p.scan, p.export_dir, p.duplicates_csv};
   inputs.insert(inputs.end(), image_dirs.begin(), image_dirs.end());
   require_apart(dir.out(), inputs);
-  dir.commit(hash);
+  dir.commit(hash, "report");
   if (m.thumbs_failed)
     log::warn("report: ", m.thumbs_failed, " of ", m.thumbs_written + m.thumbs_failed,
               " images could not be read (placeholders shown), e.g. ", m.failures.front(),

@@ -52,7 +52,7 @@ const StageDef<SynthImagesParams>& synth_images_stage() {
         }
         const int64_t written = comm.sum(mine_written);
         // Every rank's images are on disk: the folder is whole.
-        run_on_root(comm, "synth images: committing " + p.out, [&] { dir->commit(cfg.hash); });
+        run_on_root(comm, "synth images: committing " + p.out, [&] { dir->commit(cfg.hash, "synth_images"); });
         log::info("synth images: wrote ", written, " PNGs (", p.classes, " classes x ", p.per_class, ", ", p.size, "x",
                   p.size, ") to ", p.out);
         return StageOutcome{};

@@ -84,6 +84,30 @@ done
 dcrun 1 kmeans --features f.h5 --k 3 --out feat2.h5 --force >/dev/null || fail "kmeans --force over another kind"
 [[ $($PY -c "import h5py; print(h5py.File('feat2.h5','r').attrs['stage'].decode())") == kmeans ]] || fail "--force did not replace"
 pass "overwrite rule: own outputs replaced, others refused without --force"
+
+# The same for output folders: report over an export, export over a report,
+# either over synthetic images (all three replaced the other's folder
+# without a word: a folder with a .config_hash counted as the command's own).
+dcrun 1 synth images --classes 2 --per-class 3 --size 16 --out simgs >/dev/null
+dcrun 1 extract --source simgs --backbone pixels --pixels-size 8 --out sx.h5 >/dev/null
+dcrun 1 kmeans --features sx.h5 --k 2 --out skm.h5 >/dev/null
+dcrun 1 report --features sx.h5 --pred skm.h5 --out rep >/dev/null || fail "report"
+dcrun 1 report --features sx.h5 --pred skm.h5 --out rep >/dev/null || fail "report refused to replace its own folder"
+dcrun 1 export --features sx.h5 --pred skm.h5 --out exp >/dev/null || fail "export"
+cp -r simgs simgs2
+for c in "report|export|exp" "export|report|rep" "report|synth images|simgs2" "export|synth images|simgs2" \
+         "synth images|report|rep"; do
+  IFS='|' read -r cmd have out <<<"$c"
+  args="--features sx.h5 --pred skm.h5"; [[ $cmd == "synth images" ]] && args="--classes 2 --per-class 2 --size 16"
+  before=$(find "$out" -type f | sort | xargs md5sum | md5sum)
+  if dcrun 1 $cmd $args --out "$out" >fkind.txt 2>&1; then fail "$cmd replaced the $have folder $out without --force"; fi
+  grep -q "$cmd: $out is a distclust $have folder, which $cmd does not write: pass --force to replace it" fkind.txt ||
+    { cat fkind.txt; fail "$cmd over a $have folder: unclear refusal"; }
+  [[ $(find "$out" -type f | sort | xargs md5sum | md5sum) == "$before" ]] || fail "$cmd changed $out"
+done
+dcrun 1 report --features sx.h5 --pred skm.h5 --out exp --force >/dev/null || fail "report --force over an export"
+[[ -f exp/index.html && $(cat exp/.output_kind) == report ]] || fail "report --force did not replace the export"
+pass "overwrite rule: an output folder of another command refused without --force"
 # A device, FIFO or socket is never replaced, --force or not: an output
 # renamed over it replaced it with a plain file (as root: /dev/null).
 mkfifo fifo
