@@ -112,8 +112,17 @@ StagedDir::StagedDir(const std::string& out, bool force) : out_(strip_slashes(ou
   }
   fs::create_directories(tmp_, ec);
   require(!ec, "cannot create the output folder ", tmp_, ": ", ec.message());
-  std::ofstream(tmp_ + kStagingMarker).put('\n');
-  require(fs::exists(tmp_ + kStagingMarker, ec), "cannot write in the output folder ", tmp_);
+  // The marker that makes OUT.tmp ours. Without it (a quota, a name too
+  // long for the file system) the folder just made is removed again: left
+  // unmarked, the next run refused it as "not made by distclust".
+  const std::string marker = tmp_ + kStagingMarker;
+  errno = 0;
+  std::ofstream(marker).put('\n');
+  const int e = errno;
+  if (!fs::exists(marker, ec)) {
+    fs::remove(tmp_, ec);  // empty: only what this constructor made
+    throw Error(fmt("cannot write in the output folder ", tmp_, ": ", std::strerror(e ? e : EIO)));
+  }
 }
 
 StagedDir::~StagedDir() {

@@ -317,3 +317,27 @@ TEST(H5Store, DeclaredClustersReadsShapesNotUnreadableData) {
       << "a reader of the data still hears it cannot be read";
   EXPECT_NE(error_of([&] { r.shape("/nope"); }).find("no dataset /nope"), std::string::npos);
 }
+
+TEST(H5Store, StagedDirWhoseMarkerCannotBeWrittenLeavesNoFolder) {
+  // OUT.tmp fits in PATH_MAX but OUT.tmp/.distclust-staging does not: the
+  // folder was left unmarked, and the next run refused it as "not made by
+  // distclust". Now it is removed and the cause named.
+  namespace fs = std::filesystem;
+  const std::string root = tmp("staged-long");
+  fs::remove_all(root);
+  std::string parent = root;
+  while (parent.size() < 4096 - 220) parent += "/" + std::string(200, 'd');
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  // OUT.tmp ends 10 bytes short of PATH_MAX (4096 with its NUL).
+  const std::string out = parent + "/" + std::string(4095 - 10 - parent.size() - 1 - 4, 'o');
+  ASSERT_EQ((out + ".tmp").size(), 4085u);
+  for (int run = 0; run < 2; ++run) {
+    const std::string e = error_of([&] { StagedDir d(out, false); });
+    EXPECT_NE(e.find("cannot write in the output folder"), std::string::npos) << e;
+    EXPECT_NE(e.find("File name too long"), std::string::npos) << e;
+    EXPECT_FALSE(fs::exists(out + ".tmp")) << "run " << run;
+  }
+  fs::remove_all(root);
+}
