@@ -200,9 +200,22 @@ std::string to_text(const std::vector<float>& v) {
 namespace {
 // YAML parsers keep one of two equal keys (yaml-cpp the first, PyYAML the
 // last): a key written twice is a mistake either way, so it is refused.
-void refuse_duplicate_keys(const YAML::Node& n, const std::string& path, const std::string& where) {
+//
+// The walk visits each node as often as aliases repeat it: nine levels of
+// nine-fold aliases ("billion laughs", 400 bytes) are 9^9 nodes, and the
+// walk ran for minutes. A config is a few hundred nodes; past kMaxNodes or
+// kMaxDepth the file is refused, saying why.
+constexpr int64_t kMaxNodes = 2000000;
+constexpr int kMaxDepth = 64;
+
+void refuse_duplicate_keys(const YAML::Node& n, const std::string& path, const std::string& where,
+                           int64_t& visited, int depth = 0) {
+  require(++visited <= kMaxNodes, path, ": more than ", kMaxNodes, " YAML values once its aliases (*name) are ",
+          "expanded: not a distclust config (a config is a few hundred values)");
+  require(depth <= kMaxDepth, path, ": values nested more than ", kMaxDepth, " levels deep under '",
+          where.empty() ? "(top)" : where, "': not a distclust config");
   if (n.IsSequence()) {
-    for (const auto& e : n) refuse_duplicate_keys(e, path, where);
+    for (const auto& e : n) refuse_duplicate_keys(e, path, where, visited, depth + 1);
     return;
   }
   if (!n.IsMap()) return;
@@ -216,7 +229,7 @@ void refuse_duplicate_keys(const YAML::Node& n, const std::string& path, const s
     auto [it, fresh] = seen.emplace(key, line);
     require(fresh, path, ": line ", line, ": key '", where, key, "' appears twice (first at line ", it->second,
             "); remove one");
-    refuse_duplicate_keys(kv.second, path, where + key + ".");
+    refuse_duplicate_keys(kv.second, path, where + key + ".", visited, depth + 1);
   }
 }
 }  // namespace
@@ -249,7 +262,8 @@ Config Config::load(const std::string& path) {
   if (!docs.empty()) c.yaml_ = docs[0];
   if (c.yaml_.IsNull()) c.yaml_ = YAML::Node(YAML::NodeType::Map);
   require(c.yaml_.IsMap(), path, ": top level must be a mapping of sections");
-  refuse_duplicate_keys(c.yaml_, path, "");
+  int64_t visited = 0;
+  refuse_duplicate_keys(c.yaml_, path, "", visited);
   return c;
 }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -54,6 +56,27 @@ TEST(Config, SecondDocumentAndComplexKeysAreRefused) {
   EXPECT_NO_THROW(Config::load(write_yaml("kmeans:\n  k: 7\n---\n")));   // a trailing --- holds nothing
   const std::string k = error_of([] { Config::load(write_yaml("? [a]\n: 1\n")); });
   EXPECT_NE(k.find(": line 1: a key under '(top)' is a list or mapping, not a name"), std::string::npos) << k;
+}
+
+TEST(Config, AliasBombsAndDeepNestingAreRefusedAtOnce) {
+  // Nine levels of nine-fold aliases: 400 bytes, 9^9 values once expanded.
+  // The duplicate-key walk expanded them all (minutes; a job held at start).
+  std::string bomb = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int l = 1; l <= 9; ++l) {
+    bomb += "l" + std::to_string(l) + ": &l" + std::to_string(l) + " [";
+    for (int j = 0; j < 9; ++j) bomb += std::string(j ? ", " : "") + "*l" + std::to_string(l - 1);
+    bomb += "]\n";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string e = error_of([&] { Config::load(write_yaml(bomb)); });
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+  EXPECT_NE(e.find("YAML values once its aliases (*name) are expanded"), std::string::npos) << e;
+  // 100 nested lists under kmeans.k: named as nesting, not a type error.
+  const std::string deep = "kmeans:\n  k: " + std::string(100, '[') + "1" + std::string(100, ']') + "\n";
+  const std::string d = error_of([&] { Config::load(write_yaml(deep)); });
+  EXPECT_NE(d.find("nested more than 64 levels deep under 'kmeans.k.'"), std::string::npos) << d;
+  // Aliases a config may use are fine.
+  EXPECT_NO_THROW(Config::load(write_yaml("kmeans: &km\n  k: 7\ngmm: {k: 7}\n")));
 }
 
 TEST(Config, UnknownSectionIsNamed) {
