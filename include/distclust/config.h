@@ -166,7 +166,7 @@ class Config {
     for (const auto& o : overrides_) {
       if (o.section != section) continue;
       if (!set_field(params, section, list_key(section, o.key, o.value), o.value))
-        unknown_key(section, o.key, field_names(params));
+        unknown_key(section, o.key, field_names(params), /*from_set=*/true);
     }
   }
 
@@ -183,8 +183,9 @@ class Config {
  private:
   struct Override { std::string section, key, value; };
   static std::string scalar_text(const YAML::Node& n, const std::string& where);
+  /// from_set: the key came from --set (named as such), else from the file.
   [[noreturn]] void unknown_key(const std::string& section, const std::string& key,
-                                const std::vector<std::string>& valid) const;
+                                const std::vector<std::string>& valid, bool from_set = false) const;
   YAML::Node yaml_;
   std::string path_;
   std::vector<Override> overrides_;

@@ -321,7 +321,7 @@ void Config::check_keys(const std::string& section, const std::vector<std::strin
       if (!known(key)) unknown_key(section, key, keys);
     }
   for (const auto& o : overrides_)
-    if (o.section == section && !known(o.key)) unknown_key(section, o.key, keys);
+    if (o.section == section && !known(o.key)) unknown_key(section, o.key, keys, /*from_set=*/true);
 }
 
 std::string Config::scalar_text(const YAML::Node& n, const std::string& where) {
@@ -339,11 +339,12 @@ std::string Config::scalar_text(const YAML::Node& n, const std::string& where) {
 }
 
 void Config::unknown_key(const std::string& section, const std::string& key,
-                         const std::vector<std::string>& valid) const {
+                         const std::vector<std::string>& valid, bool from_set) const {
   std::string list;
   for (const auto& k : valid) list += (list.empty() ? "" : ", ") + k;
-  throw Error(fmt(path_.empty() ? "" : path_ + ": ", "unknown key '", key, "' in section '", section,
-                  "' (valid keys: ", list, ")"));
+  // A --set key was blamed on the config file, which does not hold it.
+  const std::string where = from_set ? fmt("--set ", section, ".", key, ": ") : path_.empty() ? "" : path_ + ": ";
+  throw Error(fmt(where, "unknown key '", key, "' in section '", section, "' (valid keys: ", list, ")"));
 }
 
 std::string yaml_text(const std::string& v) {

@@ -283,5 +283,13 @@ TEST(Config, KeysOfEverySectionAreChecked) {
       << e;
   c.add_override("scan.hedas=2", "kmeans");
   e = error_of([&] { c.check_keys("scan", {"clusters", "heads", "clustrs"}); });
-  EXPECT_NE(e.find("unknown key 'hedas' in section 'scan'"), std::string::npos) << e;
+  // Named as --set's, not the file's (typo.yaml does not hold it).
+  EXPECT_NE(e.find("--set scan.hedas: unknown key 'hedas' in section 'scan'"), std::string::npos) << e;
+  EXPECT_EQ(e.find("typo.yaml"), std::string::npos) << e;
+  // The same through apply (the section a command reads).
+  Config k = Config::parse("kmeans:\n  k: 3\n", "ok.yaml");
+  k.add_override("kmeans.bogus=1", "kmeans");
+  e = error_of([&] { k.apply("kmeans", km); });
+  EXPECT_NE(e.find("--set kmeans.bogus: unknown key 'bogus' in section 'kmeans'"), std::string::npos) << e;
+  EXPECT_EQ(e.find("ok.yaml"), std::string::npos) << e;
 }
