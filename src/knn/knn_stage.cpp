@@ -63,9 +63,9 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
     // copy, a resumed copy and the output (12 bytes a slot each): a k near N
     // failed as a bare std::bad_alloc. The largest rank's rows, so that every
     // rank decides alike.
-    const double rows = std::ceil(double(b.n_total) / comm.size());
-    require_memory(rows * double(p.k + 4) * 12.0 * 4.0,
-                   fmt("knn.k=", p.k, ": the neighbour lists of ", int64_t(rows), " rows per rank (", comm.size(),
+    const int64_t rows = b.n_total / comm.size() + (b.n_total % comm.size() != 0);
+    require_memory(double(rows) * double(p.k + 4) * 12.0 * 4.0,
+                   fmt("knn.k=", p.k, ": the neighbour lists of ", rows, " rows per rank (", comm.size(),
                        " ranks)"));
   }
   log::info("knn: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.metric, ", ", p.mode, ", ",

@@ -116,6 +116,11 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
   res.rows = r.data.own;
   res.n_valid = r.data.n_valid;
   res.rows_no_neighbour = r.data.lonely;
+  // /prototypes is [C x prototypes], -1 padded: more per cluster than there
+  // are rows is padding only, and 1e9 allocated C x 8 GB after all the
+  // training (a bare std::bad_alloc, the checkpoint left).
+  require(p.prototypes <= r.data.n, "scan.prototypes: ", p.prototypes, " exceeds the ", r.data.n,
+          " rows of ", p.features, " (it is rows per cluster, best first): give at most ", r.data.n);
 
   plan_epochs(r);
   ScanHeads heads(HeadShape{p.head, r.data.d, p.clusters, p.hidden, p.heads});

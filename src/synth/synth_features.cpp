@@ -24,9 +24,11 @@ FeatureBlock synth_features(const SynthFeaturesParams& p, int rank, int size, co
   const int64_t d = p.d;
   // This rank's block, its labels and a copy on the way to the file: a size
   // past the machine failed as a bare std::bad_alloc naming nothing.
-  const double rows = std::ceil(double(p.n) / double(std::max(1, size)));
-  require_memory(rows * (double(d) * 8.0 + 16.0) + double(p.k) * double(d) * 4.0,
-                 fmt(section, ".n x d = ", p.n, " x ", d, " (", int64_t(rows), " rows per rank)"));
+  // Rounded up in integers: ceil of a double near 2^63 cast back to int64
+  // overflowed (n = 2^63 - 1 said "-9223372036854775808 rows per rank").
+  const int64_t ranks = std::max(1, size), rows = p.n / ranks + (p.n % ranks != 0);
+  require_memory(double(rows) * (double(d) * 8.0 + 16.0) + double(p.k) * double(d) * 4.0,
+                 fmt(section, ".n x d = ", p.n, " x ", d, " (", rows, " rows per rank)"));
   // Centres: keyed normal vectors, normalised (uniform on the sphere).
   std::vector<float> centres(static_cast<size_t>(p.k * d));
   for (int c = 0; c < p.k; ++c) {

@@ -124,6 +124,15 @@ check "lab2d.h5: /labels is 150 x 2 int64: expected one value per row, [150] or 
 check "labf.h5: /labels is 300 float64: expected integers (one class per row, -1 = unknown)" eval --labels labf.h5 --pred km.h5 --out out.h5
 check "synth_features.n x d = 1000000000000 x 64 (1000000000000 rows per rank) would need" \
   synth features --n 1e12 --d 64 --out out.h5
+# Prototypes past the rows: 1e9 trained to the end, then failed as a bare
+# std::bad_alloc (C x 8 GB), leaving the checkpoint.
+check "scan.prototypes: 1000000000 exceeds the" scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 \
+  --prototypes 1e9 --out out.h5
+[[ ! -e out.h5.ckpt ]] || fail "scan --prototypes 1e9 left out.h5.ckpt"
+# The largest n: its rows per rank were rounded up through a double and
+# cast back, which overflowed ("-9223372036854775808 rows per rank").
+check "synth_features.n x d = 9223372036854775807 x 4 (9223372036854775807 rows per rank) would need" \
+  synth features --n 9223372036854775807 --d 4 --out out.h5
 # bench makes its data with synth's code and searches with knn's: the
 # messages named synth_features.n and knn.metric, keys bench has not.
 check "bench_knn.n x d = 2000000000 x 8 (2000000000 rows per rank) would need" bench knn --n 2e9 --d 8 --k 5
