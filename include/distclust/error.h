@@ -57,6 +57,25 @@ double free_bytes_at(const std::string& path);
 /// HDF5's error stack as one line (what failed: why, e.g. the errno of a
 /// write), and the stack cleared.
 std::string hdf5_error_text();
+
+/// The line of an error text that says memory ran out ("" when none): a
+/// LibTorch allocation failure ("DefaultCPUAllocator: can't allocate
+/// memory", "CUDA out of memory") comes at the end of a long TorchScript
+/// traceback, which otherwise reads as a broken model. Inline: the LibTorch
+/// plugin links no distclust library.
+inline std::string out_of_memory_line(const std::string& text) {
+  for (const char* phrase : {"can't allocate memory", "out of memory", "Cannot allocate memory"}) {
+    const size_t at = text.find(phrase);
+    if (at == std::string::npos) continue;
+    const size_t nl = text.rfind('\n', at);
+    const size_t begin = nl == std::string::npos ? 0 : nl + 1;
+    std::string line = text.substr(begin, text.find('\n', at) - begin);  // npos - begin: to the end
+    line.erase(0, line.find_first_not_of(' '));
+    return line;
+  }
+  return "";
+}
+
 /// Set when an HDF5 file failed to close (a full disk): HDF5 keeps that file
 /// half-open and its own clean-up at MPI_Finalize then crashes (SIGSEGV in
 /// HDF5 1.10), so the process exits without it (cli/main.cpp).

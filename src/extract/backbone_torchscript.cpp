@@ -50,6 +50,7 @@ std::string reason(const std::exception& e) {
   return e.what();
 }
 
+
 // Denormal floats take a microcode assist per operation on x86: on this
 // machine ResNet-20 on real images ran 1.5x faster (3x on random inputs)
 // with them flushed to zero, as torch.set_flush_denormal(True) does. MXCSR is
@@ -152,7 +153,12 @@ class TorchScriptBackbone : public Backbone {
       result = module_.forward({in});
     } catch (const std::exception& e) {
       if (cast) cuda_autocast(false);
-      throw Error(fmt("model ", spec_.path, " failed on input [", batch, ", 3, ", s, ", ", s, "]: ", reason(e)));
+      const std::string why = reason(e), oom = out_of_memory_line(why);
+      if (!oom.empty())
+        throw Error(fmt("out of memory running model ", spec_.path, " on a batch of ", batch, " images (", s, " x ", s,
+                        ", on ", device_.str(), "): ", oom, ". Lower extract.batch, or run fewer ranks or threads ",
+                        "per node"));
+      throw Error(fmt("model ", spec_.path, " failed on input [", batch, ", 3, ", s, ", ", s, "]: ", why));
     }
     if (cast) {
       cuda_autocast(false);

@@ -344,3 +344,21 @@ TEST(BenchExtract, JsonEscapesTheBackbone) {
 
 }  // namespace
 }  // namespace distclust
+
+TEST(ExtractRun, OutOfMemoryIsFoundInALibTorchTraceback) {
+  // What LibTorch 1.13 threw under `ulimit -v` (shortened): the cause on
+  // the last line of a TorchScript traceback, which read as a broken model.
+  const std::string cpu =
+      "The following operation failed in the TorchScript interpreter.\n"
+      "Traceback of TorchScript, serialized code (most recent call last):\n"
+      "  File \"code/__torch__/resnet.py\", line 31, in forward\n"
+      "    input = torch._convolution(x, weight, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, False, False, True, True)\n"
+      "RuntimeError: [enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+      "tried to allocate 4194304 bytes. Error code 12 (Cannot allocate memory)";
+  EXPECT_EQ(out_of_memory_line(cpu),
+            "RuntimeError: [enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+            "tried to allocate 4194304 bytes. Error code 12 (Cannot allocate memory)");
+  EXPECT_EQ(out_of_memory_line("  CUDA out of memory. Tried to allocate 2.00 GiB\nmore"),
+            "CUDA out of memory. Tried to allocate 2.00 GiB");
+  EXPECT_EQ(out_of_memory_line("Expected 4-dimensional input for 4-dimensional weight [16, 3, 3, 3]"), "");
+}
