@@ -38,9 +38,14 @@ int available_cores();
 /// Physical memory of this machine in bytes.
 double physical_memory_bytes();
 /// Throws, naming `what`, the bytes it needs and the machine's memory, when
-/// `bytes` exceeds half of the physical memory: checked before allocating,
-/// so a hostile parameter is an error, not an out-of-memory kill.
+/// `bytes` exceeds half of the physical memory, or the address space left
+/// under an address-space limit (ulimit -v): checked before allocating, so
+/// a hostile parameter is an error, not an out-of-memory kill or a stall.
 void require_memory(double bytes, const std::string& what);
+
+/// The address-space limit of this process (RLIMIT_AS, `ulimit -v`) in
+/// bytes; <= 0 when there is none.
+double address_space_limit_bytes();
 
 /// Sets OpenMP threads to `threads` (0 = auto: DISTCLUST_THREADS if set,
 /// else the first count in OMP_NUM_THREADS, else available cores / local

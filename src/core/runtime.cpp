@@ -2,10 +2,13 @@
 
 #include <omp.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -56,13 +59,43 @@ double physical_memory_bytes() {
   return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
 }
 
+double address_space_limit_bytes() {
+  struct rlimit r {};
+  if (getrlimit(RLIMIT_AS, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return -1;
+  return double(r.rlim_cur);
+}
+
+namespace {
+/// This process's mapped address space now (/proc/self/statm), 0 when unknown.
+double mapped_bytes() {
+  std::ifstream f("/proc/self/statm");
+  double pages = 0;
+  f >> pages;
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return f && page > 0 ? pages * double(page) : 0.0;
+}
+}  // namespace
+
 void require_memory(double bytes, const std::string& what) {
+  const double gib = double(1 << 30);
+  char b[320];
   const double mem = physical_memory_bytes();
-  if (mem <= 0 || bytes <= mem / 2) return;
-  char b[160];
-  std::snprintf(b, sizeof(b), " would need %.3g GiB, more than half of this machine's %.3g GiB", bytes / (1 << 30),
-                mem / (1 << 30));
-  throw Error(what + b);
+  if (mem > 0 && bytes > mem / 2) {
+    std::snprintf(b, sizeof(b), " would need %.3g GiB, more than half of this machine's %.3g GiB", bytes / gib,
+                  mem / gib);
+    throw Error(what + b);
+  }
+  // Under ulimit -v an allocation past the limit fails, and OpenBLAS, whose
+  // per-thread buffers then do not fit, retries for ever: a job that stalls
+  // rather than fails (kmeans N=200,000 under 1 GB).
+  const double limit = address_space_limit_bytes();
+  if (limit > 0 && bytes > limit - mapped_bytes()) {
+    std::snprintf(b, sizeof(b),
+                  " would need %.3g GiB, more than the %.3g GiB of address space left under this process's limit "
+                  "(ulimit -v: %.3g GiB)",
+                  bytes / gib, std::max(0.0, limit - mapped_bytes()) / gib, limit / gib);
+    throw Error(what + b + ": raise or lift it (the batch system's memory limit, Slurm --mem, holds the job anyway)");
+  }
 }
 
 int available_cores() {

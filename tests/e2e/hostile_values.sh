@@ -129,6 +129,18 @@ check "synth_features.n x d = 1000000000000 x 64 (1000000000000 rows per rank) w
 check "scan.prototypes: 1000000000 exceeds the" scan --features ok.h5 --knn knn.h5 --clusters 3 --epochs 2 \
   --prototypes 1e9 --out out.h5
 [[ ! -e out.h5.ckpt ]] || fail "scan --prototypes 1e9 left out.h5.ckpt"
+# Under an address-space limit (ulimit -v): the check before allocating
+# knew only the machine's memory, and such a job failed as a bare
+# std::bad_alloc, or stalled in OpenBLAS's buffer retries. Now said, and a
+# warning at the start names the limit.
+set +e
+(ulimit -v 1000000; timeout 60 "$DC" synth features --n 20000000 --d 4 --out out.h5 >as.txt 2>&1); rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 && $rc -lt 128 ]] || { cat as.txt; fail "ulimit -v: rc $rc"; }
+grep -q "would need 0.894 GiB, more than the .* GiB of address space left under this process's limit (ulimit -v: 0.954 GiB)" as.txt &&
+  grep -q "WARN: this process's address space is limited to 0.953674 GiB (ulimit -v)" as.txt ||
+  { cat as.txt; fail "ulimit -v: the limit not said"; }
+[[ ! -e out.h5 ]] || fail "ulimit -v: out.h5 written"
 # The largest n: its rows per rank were rounded up through a double and
 # cast back, which overflowed ("-9223372036854775808 rows per rank").
 check "synth_features.n x d = 9223372036854775807 x 4 (9223372036854775807 rows per rank) would need" \
