@@ -47,6 +47,13 @@ void require_memory(double bytes, const std::string& what);
 /// bytes; <= 0 when there is none.
 double address_space_limit_bytes();
 
+/// Raises this process's soft limit on open files (ulimit -n) towards its
+/// hard limit, up to 4096, and throws, naming the limit, when fewer than
+/// 64 can be open: MPI, parallel HDF5 and the decoders need some each, and
+/// a rank that ran out inside parallel HDF5's collective create left the
+/// others waiting there (until the collective watch's 30 minutes).
+void ensure_open_files();
+
 /// Sets OpenMP threads to `threads` (0 = auto: DISTCLUST_THREADS if set,
 /// else the first count in OMP_NUM_THREADS, else available cores / local
 /// ranks, at least 1) and OpenBLAS to one thread per call (the kernels split

@@ -83,6 +83,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   // are on (runtime.device cuda:N); MPI until then.
   ctx.comm = make_communicator(CommParams{ctx.runtime.comm == "nccl" ? "mpi" : ctx.runtime.comm});
   log::set_identity(ctx.comm->rank(), ctx.comm->size());
+  ensure_open_files();
   if (!ctx.runtime.log_dir.empty()) log::open_rank_file(ctx.runtime.log_dir);
   // Test hook: make one rank fail, to check that the whole job ends.
   if (const char* r = std::getenv("DISTCLUST_TEST_FAIL_RANK"); r && std::atoi(r) == ctx.comm->rank())

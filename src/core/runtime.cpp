@@ -76,6 +76,22 @@ double mapped_bytes() {
 }
 }  // namespace
 
+void ensure_open_files() {
+  struct rlimit r {};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  constexpr rlim_t kWant = 4096, kNeed = 64;
+  if (r.rlim_cur < kWant && r.rlim_cur != RLIM_INFINITY) {
+    struct rlimit raised = r;
+    raised.rlim_cur = r.rlim_max == RLIM_INFINITY ? kWant : std::min(r.rlim_max, kWant);
+    if (raised.rlim_cur > r.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) r = raised;
+  }
+  require(r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= kNeed, "this process may open only ", int64_t(r.rlim_cur),
+          " files (ulimit -n; its hard limit is ", r.rlim_max == RLIM_INFINITY ? std::string("unlimited")
+                                                                              : std::to_string(r.rlim_max),
+          "): distclust needs at least ", int64_t(kNeed), " (MPI, parallel HDF5 and the image decoders open files ",
+          "on every rank); raise it (ulimit -n 1024)");
+}
+
 void require_memory(double bytes, const std::string& what) {
   const double gib = double(1 << 30);
   char b[320];

@@ -141,6 +141,22 @@ grep -q "would need 0.894 GiB, more than the .* GiB of address space left under 
   grep -q "WARN: this process's address space is limited to 0.953674 GiB (ulimit -v)" as.txt ||
   { cat as.txt; fail "ulimit -v: the limit not said"; }
 [[ ! -e out.h5 ]] || fail "ulimit -v: out.h5 written"
+# Few open files allowed (ulimit -n): one rank out of them inside parallel
+# HDF5's collective create left the other waiting there for the collective
+# watch's 30 minutes. A soft limit is raised towards the hard one; a hard
+# limit below 64 is refused at the start, on the rank that has it.
+set +e
+(ulimit -S -n 30; timeout 60 "$DC" synth features --n 100 --d 4 --out out.h5 >nf.txt 2>&1) ||
+  { cat nf.txt; fail "ulimit -S -n 30: not raised"; }
+rm -f out.h5
+# shellcheck disable=SC2016,SC2086
+timeout 60 $DC_MPIEXEC -n 2 bash -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -n 18; exec "$0" "$@"' "$DC" \
+  synth features --n 100 --d 4 --out out.h5 >nf.txt 2>&1; rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || { cat nf.txt; fail "ulimit -n 18 on rank 1: rc $rc (124: hung)"; }
+grep -q "r1 .*ERROR: this process may open only 18 files (ulimit -n; its hard limit is 18)" nf.txt ||
+  { cat nf.txt; fail "ulimit -n 18 on rank 1: not said"; }
+[[ ! -e out.h5 ]] || fail "ulimit -n 18: out.h5 written"
 # The largest n: its rows per rank were rounded up through a double and
 # cast back, which overflowed ("-9223372036854775808 rows per rank").
 check "synth_features.n x d = 9223372036854775807 x 4 (9223372036854775807 rows per rank) would need" \
