@@ -208,7 +208,7 @@ Inputs resolve_inputs(const AssignParams& p, Communicator& comm) {
   try {
     in = resolve_here(p);
     mine = view_text(in);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // a filesystem_error (EACCES on one node) too
     failed = std::current_exception();
     mine = fmt("error: ", e.what());
   }

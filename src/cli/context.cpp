@@ -107,10 +107,14 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   // ulimit -v (a login shell's, which Slurm propagates): past it OpenBLAS
   // retries its per-thread buffers for ever and the job stalls, where the
   // batch system's memory limit (a cgroup) would end it with a reason.
-  if (const double as = address_space_limit_bytes(); as > 0 && ctx.comm->rank() == 0)
-    log::warn("this process's address space is limited to ", as / double(1 << 30), " GiB (ulimit -v): OpenBLAS and ",
-              "LibTorch reserve address space per thread, and OpenBLAS stalls rather than fails when its buffers do ",
-              "not fit; lift it (ulimit -v unlimited) and let the batch system's memory limit (Slurm --mem) hold the job");
+  // Every rank's (a limit may be set on some nodes only): the smallest, said once.
+  const double as = address_space_limit_bytes();
+  const double smallest = -ctx.comm->max(-(as > 0 ? as : 1e300));
+  if (smallest < 1e300 && ctx.comm->rank() == 0)
+    log::warn(as > 0 && as == smallest ? "this process's" : "a rank's", " address space is limited to ",
+              smallest / double(1 << 30), " GiB (ulimit -v): OpenBLAS and LibTorch reserve address space per thread, ",
+              "and OpenBLAS stalls rather than fails when its buffers do not fit; lift it (ulimit -v unlimited) and let ",
+              "the batch system's memory limit (Slurm --mem) hold the job");
   return ctx;
 }
 

@@ -210,8 +210,8 @@ constexpr int kMaxDepth = 64;
 
 void refuse_duplicate_keys(const YAML::Node& n, const std::string& path, const std::string& where,
                            int64_t& visited, int depth = 0) {
-  require(++visited <= kMaxNodes, path, ": more than ", kMaxNodes, " YAML values once its aliases (*name) are ",
-          "expanded: not a distclust config (a config is a few hundred values)");
+  require(++visited <= kMaxNodes, path, ": more than ", kMaxNodes, " YAML values (counting each use of an alias, ",
+          "*name, in full): not a distclust config (a config is a few hundred values)");
   require(depth <= kMaxDepth, path, ": values nested more than ", kMaxDepth, " levels deep under '",
           where.empty() ? "(top)" : where, "': not a distclust config");
   if (n.IsSequence()) {

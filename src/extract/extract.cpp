@@ -87,7 +87,7 @@ std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Comm
   if (!note.empty()) log::info("extract: ", note);
   if (pca_reused)
     log::info("extract: PCA ", m.pca->in_dim, " -> ", m.pca->out_dim, out->resumed() ? " of the resumed rows" : "",
-              ", read from ", p.out, ".tmp", out->resumed() ? "" : " (fitted with these settings; the file is set aside)",
+              ", read from ", p.out, ".tmp", out->resumed() ? "" : " (fitted with these settings; its rows are not resumed)",
               ": not fitted again");
   if (m.pca && !(pca_reused && out->resumed())) {
     write_projection(*out, *m.pca);

@@ -88,9 +88,9 @@ void require_replaceable(const std::string& stage, const std::string& out, bool 
   run_on_root(comm, stage + " output check", [&] {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(out, ec))) return;
-    require_not_special(stage, out);
+    require_not_special(as_command(stage), out);
     if (force) return;
-    require(written_by_distclust(out), stage, ": ", out,
+    require(written_by_distclust(out), as_command(stage), ": ", out,
             " exists and is not a distclust output: pass --force to replace it, or choose another ", flag);
     // Ours, but another command's: `kmeans --out features.h5` replaced an
     // extraction of hours without a word.

@@ -89,8 +89,9 @@ struct KnnCkpt {
     top.raw_scores() = std::move(s.scores);
     top.raw_indices() = std::move(s.indices);
   }
-  /// Steps done (0 = nothing usable) in the generation `file` (path or
-  /// prev()). `key` identifies input and parameters.
+  /// Steps done (0 = nothing usable; -1 = there but unreadable, its
+  /// checksum included) in the generation `file` (path or prev()). `key`
+  /// identifies input and parameters.
   int load(const std::string& file, const std::string& key, TopK& top, int64_t n) const {
     if (!file_exists(file)) return 0;
     KnnState s;
@@ -98,7 +99,7 @@ struct KnnCkpt {
       read_state_file(file, s);
     } catch (const Error& e) {
       log::warn("knn: ignoring checkpoint ", file, ": unreadable (", e.what(), ")");
-      return 0;
+      return -1;
     }
     // key = "params=<hash>|features=<signature>": other parameters -> start
     // afresh; same parameters but a changed features file -> stop and say so.
@@ -163,10 +164,16 @@ int resume_step(const KnnCkpt& ck, const std::string& ckpt_dir, const std::strin
                 Communicator& comm) {
   TopK loaded(n, top.cap());
   int mine = ck.load(ck.path, input_key, loaded, n);
-  // A latest generation that is there but unusable (its checksum refused
+  // A latest generation that is there but unreadable (its checksum refused
   // it: bytes changed on disk) costs one step, not the whole search: this
   // rank goes back to its previous generation, and the others follow it.
-  if (mine == 0 && file_exists(ck.path)) mine = ck.load(ck.prev(), input_key, loaded, n);
+  // The previous one then takes the damaged one's name, so that the next
+  // save keeps a readable generation behind it.
+  if (mine < 0) {
+    mine = std::max(0, ck.load(ck.prev(), input_key, loaded, n));
+    if (mine > 0 && std::rename(ck.prev().c_str(), ck.path.c_str()) == 0)
+      log::warn("knn: ", ck.path, ": going back to its previous generation (ring step ", mine, ")");
+  }
   const int lo = -comm.max(-mine), hi = comm.max(mine);
   if (mine != lo && lo > 0) {
     TopK prev(n, top.cap());

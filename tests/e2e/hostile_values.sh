@@ -141,6 +141,12 @@ grep -q "would need 0.894 GiB, more than the .* GiB of address space left under 
   grep -q "WARN: this process's address space is limited to 0.953674 GiB (ulimit -v)" as.txt ||
   { cat as.txt; fail "ulimit -v: the limit not said"; }
 [[ ! -e out.h5 ]] || fail "ulimit -v: out.h5 written"
+# A limit on rank 1 only is warned of too (rank 0 warned of its own alone).
+# shellcheck disable=SC2016,SC2086
+timeout 60 $DC_MPIEXEC -n 2 bash -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -v 2000000; exec "$0" "$@"' "$DC" \
+  synth features --n 100 --d 4 --out out.h5 >as2.txt 2>&1 || { cat as2.txt; fail "ulimit -v on rank 1: failed"; }
+grep -q "WARN: a rank's address space is limited to 1.90735 GiB (ulimit -v)" as2.txt || { cat as2.txt; fail "ulimit -v on rank 1: not warned"; }
+rm -f out.h5
 # Few open files allowed (ulimit -n): one rank out of them inside parallel
 # HDF5's collective create left the other waiting there for the collective
 # watch's 30 minutes. A soft limit is raised towards the hard one; a hard

@@ -64,7 +64,8 @@ with h5py.File('k5.h5.ckpt/rank-1-of-5.h5', 'r+') as f:
     f['scores'][100:400] = 0"
 dcrun 5 knn --features f.h5 --k 10 --out k5.h5 > damaged.txt 2>&1
 grep -q "ignoring checkpoint k5.h5.ckpt/rank-1-of-5.h5: unreadable (checksum mismatch" damaged.txt &&
-  grep -q "resuming from k5.h5.ckpt after 1 of 3 ring steps (ranks were at steps 1..2" damaged.txt ||
+  grep -q "resuming from k5.h5.ckpt after 1 of 3 ring steps (ranks were at steps 1..2" damaged.txt &&
+  grep -q "k5.h5.ckpt/rank-1-of-5.h5: going back to its previous generation (ring step 1)" damaged.txt ||
   { cat damaged.txt; fail "a damaged latest generation: not refused, or not resumed from the previous one"; }
 same_graph ref.h5 k5.h5 "resumed past a damaged checkpoint"
 # Changed input between kill and resume.
