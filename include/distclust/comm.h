@@ -89,6 +89,16 @@ class Communicator {
     if (!raw.empty()) std::copy(raw.data(), raw.data() + raw.size(), reinterpret_cast<uint8_t*>(out.data()));
     return out;
   }
+  /// Every rank's string (any length), in rank order.
+  std::vector<std::string> allgather_strings(const std::string& mine) {
+    std::vector<uint8_t> raw;
+    std::vector<size_t> counts;
+    allgatherv(mine.data(), mine.size(), raw, counts);
+    std::vector<std::string> out;
+    for (size_t r = 0, at = 0; r < counts.size(); at += counts[r], ++r)
+      out.emplace_back(reinterpret_cast<const char*>(raw.data()) + at, counts[r]);
+    return out;
+  }
 };
 
 /// Runtime choice of transport (`comm:` in the config).

@@ -212,12 +212,7 @@ Inputs resolve_inputs(const AssignParams& p, Communicator& comm) {
     failed = std::current_exception();
     mine = fmt("error: ", e.what());
   }
-  std::vector<uint8_t> all;
-  std::vector<size_t> counts;
-  comm.allgatherv(mine.data(), mine.size(), all, counts);
-  std::vector<std::string> views;
-  for (size_t r = 0, at = 0; r < counts.size(); at += counts[r], ++r)
-    views.emplace_back(reinterpret_cast<const char*>(all.data()) + at, counts[r]);
+  const std::vector<std::string> views = comm.allgather_strings(mine);
   std::string others;
   int differ = 0;
   for (size_t r = 1; r < views.size(); ++r)

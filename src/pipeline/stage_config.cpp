@@ -17,12 +17,7 @@ void require_same_settings(const std::string& stage, const std::string& yaml, Co
   for (size_t i = 0; i < all.size(); ++i) same = same && all[i] == h[i % h.size()];
   if (same) return;
   // Rare: gather the texts to name what differs (every rank throws alike).
-  std::vector<uint8_t> texts;
-  std::vector<size_t> counts;
-  comm.allgatherv(yaml.data(), yaml.size(), texts, counts);
-  std::vector<std::string> per_rank;
-  for (size_t r = 0, at = 0; r < counts.size(); at += counts[r], ++r)
-    per_rank.emplace_back(reinterpret_cast<const char*>(texts.data()) + at, counts[r]);
+  const std::vector<std::string> per_rank = comm.allgather_strings(yaml);
   auto lines = [](const std::string& t) {
     std::vector<std::string> out;
     std::istringstream in(t);

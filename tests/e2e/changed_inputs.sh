@@ -241,26 +241,25 @@ cp -r w va/w && cp -r w vb/w
 dcrun 1 gmm --features vb/w/features.h5 --k 3 --covariance diag --out vb/w/gmm.h5 >/dev/null 2>&1 || fail "gmm in vb/"
 sed -i 's/^\(  stages: \)"\(.*\)"$/\1"\2,gmm"/' vb/w/config.resolved.yaml
 grep -q 'stages: ".*,gmm"' vb/w/config.resolved.yaml || fail "vb/w/config.resolved.yaml: stages not edited"
-set +e
-# shellcheck disable=SC2086
-timeout 60 $DC_MPIEXEC -np 1 -wdir "$PWD/va" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" : \
-  -np 1 -wdir "$PWD/vb" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" >vv.txt 2>&1
-rc=$?
-set -e
-[[ $rc -ne 0 && $rc -ne 124 ]] || { cat vv.txt; fail "ranks that see other models: rc $rc (124: hung)"; }
-grep -q "assign: the ranks see different files in w: rank 0: .*gmm -.*; rank 1: .*gmm w/gmm.h5" vv.txt ||
-  { cat vv.txt; fail "ranks that see other models: not said"; }
-[[ ! -e v.h5 ]] || fail "ranks that see other models: v.h5 was written"
+# two_views DIR1 OUT WHAT PATTERN: assign with rank 0 in va/, rank 1 in DIR1/;
+# it must stop (no hang), say PATTERN, and write nothing.
+two_views() {
+  local dir1=$1 out=$2 what=$3 pattern=$4 rc
+  set +e
+  # shellcheck disable=SC2086
+  timeout 60 $DC_MPIEXEC -np 1 -wdir "$PWD/va" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" : \
+    -np 1 -wdir "$PWD/$dir1" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" >"$out" 2>&1
+  rc=$?
+  set -e
+  [[ $rc -ne 0 && $rc -ne 124 ]] || { cat "$out"; fail "$what: rc $rc (124: hung)"; }
+  grep -q "$pattern" "$out" || { cat "$out"; fail "$what: not said"; }
+  [[ ! -e v.h5 ]] || fail "$what: v.h5 was written"
+}
+two_views vb vv.txt "ranks that see other models" \
+  "assign: the ranks see different files in w: rank 0: .*gmm -.*; rank 1: .*gmm w/gmm.h5"
 # Rank 1 finds no model at all: its error is its view, compared as well
 # (only rank 1's 'nothing to assign with' was said, as if the run had none).
 mkdir -p vc && cp -r w vc/w && rm vc/w/kmeans.h5
-set +e
-# shellcheck disable=SC2086
-timeout 60 $DC_MPIEXEC -np 1 -wdir "$PWD/va" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" : \
-  -np 1 -wdir "$PWD/vc" "$DC" assign --run w --features "$PWD/w/features.h5" --out "$PWD/v.h5" >vc.txt 2>&1
-rc=$?
-set -e
-[[ $rc -ne 0 && $rc -ne 124 ]] || { cat vc.txt; fail "a rank that sees no model: rc $rc (124: hung)"; }
-grep -q "assign: the ranks see different files in w: rank 0: .*kmeans w/kmeans.h5.*; rank 1: error: assign: nothing to assign with" vc.txt ||
-  { cat vc.txt; fail "a rank that sees no model: the ranks' views not said"; }
+two_views vc vc.txt "a rank that sees no model" \
+  "assign: the ranks see different files in w: rank 0: .*kmeans w/kmeans.h5.*; rank 1: error: assign: nothing to assign with"
 pass "assign: ranks that find other models in the run folder: said, no hang"
