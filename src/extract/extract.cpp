@@ -67,10 +67,12 @@ void warm_up(Backbone& net, int64_t rows, int64_t row_floats) {
 
 /// OUT.tmp opened for this job (resumed when it holds rows of these
 /// settings), with the PCA written and on disk: a resume takes it from
-/// there (pca_reused: m's PCA was read from the OUT.tmp being resumed).
+/// there (pca: what read_resumable_projection found; taken, m's PCA is the
+/// one read from the OUT.tmp being resumed).
 std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Communicator& comm, const ImageSource& src,
-                                                   const ExtractModel& m, const StageConfig& cfg, bool pca_reused,
+                                                   const ExtractModel& m, const StageConfig& cfg, ResumablePca pca,
                                                    int64_t& id_len) {
+  const bool pca_reused = pca == ResumablePca::taken;
   const int64_t n = src.size();
   const RowRange mine = row_block(n, comm.rank(), comm.size());
   extract::OutputLayout layout;
@@ -83,7 +85,10 @@ std::unique_ptr<extract::FeatureOutput> open_output(const ExtractParams& p, Comm
   layout.hash = cfg.hash;  // also the resume key of OUT.tmp
   id_len = layout.id_len;
   std::string note;
-  auto out = std::make_unique<extract::FeatureOutput>(p.out, comm, layout, p.resume, note);
+  // Rows whose PCA was refused are not resumed: they would sit beside rows
+  // projected with the refit one.
+  const bool try_resume = p.resume && pca != ResumablePca::refused;
+  auto out = std::make_unique<extract::FeatureOutput>(p.out, comm, layout, try_resume, note);
   if (!note.empty()) log::info("extract: ", note);
   if (pca_reused)
     log::info("extract: PCA ", m.pca->in_dim, " -> ", m.pca->out_dim, out->resumed() ? " of the resumed rows" : "",
@@ -231,14 +236,16 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   log::info("extract: ", src->describe());
   require_same_listing(*src, p.source, comm);
   Projection resumed;
-  const bool reuse_pca = p.resume && p.pca_from.empty() && p.pca_dim > 0 &&
-                         read_resumable_projection(p.out, cfg.hash, comm, resumed);
+  const ResumablePca found = p.resume && p.pca_from.empty() && p.pca_dim > 0
+                                 ? read_resumable_projection(p.out, cfg.hash, comm, resumed)
+                                 : ResumablePca::none;
+  const bool reuse_pca = found == ResumablePca::taken;
   ExtractModel m = make_extract_model(p, *src, comm, loader, compute_threads() > 0 ? compute_threads() : 1,
                                       reuse_pca ? &resumed : nullptr);
   const int64_t d = m.net->dim();
   const RowRange mine = row_block(n, comm.rank(), comm.size());
   int64_t id_len = 0;
-  std::unique_ptr<extract::FeatureOutput> out = open_output(p, comm, *src, m, cfg, reuse_pca, id_len);
+  std::unique_ptr<extract::FeatureOutput> out = open_output(p, comm, *src, m, cfg, found, id_len);
 
   const std::vector<RowRange> batches = plan_batches(pending_ranges(mine, out->done(mine)), p.batch);
   int64_t mine_pending = 0;

@@ -75,48 +75,50 @@ Projection read_projection(const std::string& path, Communicator& comm, const st
 namespace {
 
 /// Rank 0's look at OUT.tmp (read_resumable_projection).
-bool read_resumable_here(const std::string& tmp, const std::string& hash, Projection& proj) {
+ResumablePca read_resumable_here(const std::string& tmp, const std::string& hash, Projection& proj) {
   struct stat st {};
-  if (stat(tmp.c_str(), &st) != 0) return false;
+  if (stat(tmp.c_str(), &st) != 0) return ResumablePca::none;
   try {
     LocalCommunicator self;
     {
       H5Reader r(tmp, self);
-      if (!r.has_attr("config_hash") || r.attr_string("config_hash") != hash || !r.has("/pca_components")) return false;
+      if (!r.has_attr("config_hash") || r.attr_string("config_hash") != hash) return ResumablePca::none;
       // No /done but invalid_rows: stopped in its commit, every row done (extract_output.h).
       const bool complete = !r.has("/done") && r.has_attr("invalid_rows");
       if (!complete) {
-        if (!r.has("/done")) return false;
+        if (!r.has("/done")) return ResumablePca::none;
         const std::vector<uint8_t> done = r.read_all<uint8_t>("/done");
-        if (std::find(done.begin(), done.end(), uint8_t(1)) == done.end()) return false;
+        if (std::find(done.begin(), done.end(), uint8_t(1)) == done.end()) return ResumablePca::none;
       }
+      // Rows of these settings without their PCA: lost (read_projection names it).
     }
     Projection p = read_projection(tmp, self, "resuming");
     H5Reader r(tmp, self);
     if (r.has_attr("pca_sample_rows")) p.sample_rows = int64_t(r.attr_double("pca_sample_rows"));
     p.from.clear();  // fitted by this job's settings, as the resumed rows' was
     proj = std::move(p);
-    return true;
+    return ResumablePca::taken;
   } catch (const Error& e) {
-    log::warn("extract: ", e.what(), "; fitting the PCA again");
-    return false;
+    log::warn("extract: ", e.what(), "; fitting the PCA again, and extracting its rows again with it");
+    return ResumablePca::refused;
   }
 }
 
 }  // namespace
 
-bool read_resumable_projection(const std::string& out, const std::string& hash, Communicator& comm, Projection& proj) {
+ResumablePca read_resumable_projection(const std::string& out, const std::string& hash, Communicator& comm,
+                                       Projection& proj) {
   Projection p;
-  int64_t ok = comm.rank() == 0 && read_resumable_here(out + ".tmp", hash, p) ? 1 : 0;
-  comm.broadcast(&ok, sizeof(ok), 0);
-  if (!ok) return false;
+  int64_t found = comm.rank() == 0 ? int64_t(read_resumable_here(out + ".tmp", hash, p)) : 0;
+  comm.broadcast(&found, sizeof(found), 0);
+  if (ResumablePca(found) != ResumablePca::taken) return ResumablePca(found);
   int64_t ints[4] = {p.in_dim, p.out_dim, p.sample_rows, p.normalize_input ? 1 : 0};
   comm.broadcast(ints, sizeof(ints), 0);
   p.in_dim = ints[0], p.out_dim = ints[1], p.sample_rows = ints[2], p.normalize_input = ints[3] != 0;
   comm.broadcast(&p.total_variance, sizeof(p.total_variance), 0);
   for (std::vector<double>* v : {&p.mean, &p.components, &p.variances, &p.scales}) comm.broadcast(*v, 0);
   proj = std::move(p);
-  return true;
+  return ResumablePca::taken;
 }
 
 }  // namespace distclust

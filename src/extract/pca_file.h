@@ -24,13 +24,25 @@ namespace distclust {
 /// Writes p into the features file being written (collective).
 void write_projection(extract::FeatureOutput& out, const Projection& p);
 
+/// What extract's resume found of the PCA in `out`.tmp.
+enum class ResumablePca {
+  none,     ///< nothing to take: no OUT.tmp, other settings, or no row done yet
+  taken,    ///< read into proj: the PCA the resumed rows were projected with
+  refused,  ///< OUT.tmp holds rows of these settings but its PCA cannot be read
+            ///< or fails its checksum: those rows must not be resumed either
+};
+
 /// The projection of `out`.tmp when extract will resume it: made with these
 /// settings (config hash `hash`) and holding rows done under that
 /// projection (a done flag set, or complete). The resumed rows were
 /// projected with it, and a refit runs the backbone over the whole sample
-/// again. Rank 0 reads, every rank gets the answer; false (proj untouched)
-/// when there is none to take or it cannot be read. Collective.
-bool read_resumable_projection(const std::string& out, const std::string& hash, Communicator& comm, Projection& proj);
+/// again. Rank 0 reads, every rank gets the answer (proj is set only when
+/// taken). Refused: a refit need not give the same components bit for bit
+/// (other threads, another GPU), and rows projected with the old one
+/// beside rows projected with the new one would be silently inconsistent;
+/// extract then starts afresh. Collective.
+ResumablePca read_resumable_projection(const std::string& out, const std::string& hash, Communicator& comm,
+                                       Projection& proj);
 
 /// The projection stored in the features file `path` (collective). Throws
 /// Error naming `what` and the file when it cannot be read, holds no
