@@ -149,6 +149,11 @@ struct StageDef {
   std::function<std::vector<std::string>(const std::string& out)> checkpoints = nullptr;
 };
 
+/// Where a stage writing `out` checkpoints (a file; kNN: a folder): OUT.ckpt.
+/// Spelled once, so the stage's body and its StageDef::checkpoints list, and
+/// `run`'s clean-up through it, cannot name two places.
+inline std::string checkpoint_path(const std::string& out) { return out + ".ckpt"; }
+
 /// Removes the checkpoint files `def` lists for `out` (a folder once empty:
 /// remove(3) takes empty folders too). The stage's own clean-up once its
 /// output is committed; rank 0; best effort.

@@ -44,7 +44,7 @@ StageOutcome run_embed_stage(const EmbedParams& p, Communicator& comm, const Sta
   std::vector<float> y = pca_init(b, p.dim, g.metric == "cosine", uint64_t(p.seed), comm);
   std::vector<float>().swap(b.x);  // only labels, valid and rows are written back: memory N x D + the graph
   const double t_prep = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string ckpt = p.checkpoint_every > 0 ? p.out + ".ckpt" : "";
+  const std::string ckpt = p.checkpoint_every > 0 ? checkpoint_path(p.out) : "";
   const double per_epoch = embed_layout(g, p, valid_all, y, comm, ckpt, cfg.hash);
   write_embedding(p.out, p.features, b, y, p.dim, cfg.yaml, cfg.hash, comm);
   if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
@@ -77,7 +77,7 @@ const StageDef<EmbedParams>& embed_stage() {
       /*compute_hashed=*/false,
       /*out_optional=*/false,
       /*optional_inputs=*/nullptr,
-      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{out + ".ckpt"}; }};
+      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{checkpoint_path(out)}; }};
   return def;
 }
 

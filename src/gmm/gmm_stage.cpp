@@ -19,7 +19,7 @@ StageOutcome run_gmm_stage(const GMMParams& p, Communicator& comm, const StageCo
   check_finite(b, p.features, comm, "gmm");
   log::info("gmm: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.covariance, " covariances, ",
             comm.size(), " ranks x ", compute_threads(), " threads");
-  const std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
+  const std::string ckpt = p.checkpoint ? checkpoint_path(p.out) : "";
   GMMResult r = gmm(b, p, comm, ckpt, cfg.hash);
   write_gmm(p.out, comm, b, rows_identity(p.features, comm), r, p, cfg.yaml, cfg.hash);
   if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
@@ -62,7 +62,7 @@ const StageDef<GMMParams>& gmm_stage() {
       /*compute_hashed=*/true,
       /*out_optional=*/false,
       /*optional_inputs=*/nullptr,
-      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{out + ".ckpt"}; }};
+      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{checkpoint_path(out)}; }};
   return def;
 }
 

@@ -85,7 +85,7 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   log::info("kmeans: ", p.features, ": ", b.n_total, " x ", b.d, ", ", p.sweep.empty() ? fmt("k=", p.k) : "K sweep " + p.sweep, ", ", comm.size(), " ranks x ",
             compute_threads(), " threads");
   auto kernel = make_search({p.tile_rows, p.tile_k});
-  std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
+  std::string ckpt = p.checkpoint ? checkpoint_path(p.out) : "";
   KMeansSweep sweep;
   KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash)
                                     : run_sweep(b, p, comm, *kernel, sweep, ckpt, cfg.hash);
@@ -134,8 +134,8 @@ const StageDef<KMeansParams>& kmeans_stage() {
       /*out_optional=*/false,
       /*optional_inputs=*/nullptr,
       /*checkpoints=*/[](const std::string& out) {
-        std::vector<std::string> files = sweep_checkpoints(out + ".ckpt");
-        files.push_back(out + ".ckpt");
+        std::vector<std::string> files = sweep_checkpoints(checkpoint_path(out));
+        files.push_back(checkpoint_path(out));
         return files;
       }};
   return def;

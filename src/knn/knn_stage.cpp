@@ -72,7 +72,7 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
             comm.size(), " ranks x ", compute_threads(), " threads");
   if (p.metric == "cosine") warn_zero_rows(b, p.features, comm);
   KnnGraph g;
-  std::string ckpt = p.checkpoint && p.mode == "exact" ? p.out + ".ckpt" : "";
+  std::string ckpt = p.checkpoint && p.mode == "exact" ? checkpoint_path(p.out) : "";
   if (p.mode == "exact") {
     // The checkpoint key tells other settings (start afresh) from a changed
     // features file (refused by name): the settings' hash alone, then the file.
@@ -133,8 +133,8 @@ const StageDef<KnnParams>& knn_stage() {
       /*out_optional=*/false,
       /*optional_inputs=*/nullptr,
       /*checkpoints=*/[](const std::string& out) {
-        std::vector<std::string> files = checkpoint_files(out + ".ckpt");
-        files.push_back(out + ".ckpt");  // the folder, once empty
+        std::vector<std::string> files = checkpoint_files(checkpoint_path(out));
+        files.push_back(checkpoint_path(out));  // the folder, once empty
         return files;
       }};
   return def;

@@ -13,7 +13,7 @@ StageOutcome run_scan_stage(const ScanParams& p, Communicator& comm, const Stage
   require(!p.features.empty(), "scan: no input given (--features features.h5)");
   require(!p.knn.empty(), "scan: no neighbour graph given (--knn knn.h5, from `distclust knn`)");
   auto t0 = std::chrono::steady_clock::now();
-  std::string ckpt = p.checkpoint ? p.out + ".ckpt" : "";
+  std::string ckpt = p.checkpoint ? checkpoint_path(p.out) : "";
   ScanInputs inputs;
   ScanResult r = scan(p, comm, ckpt, cfg.hash, &inputs);
   write_scan(p.out, comm, r, p, inputs, cfg.yaml, cfg.hash);
@@ -57,7 +57,7 @@ const StageDef<ScanParams>& scan_stage() {
       /*compute_hashed=*/true,
       /*out_optional=*/false,
       /*optional_inputs=*/nullptr,
-      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{out + ".ckpt"}; }};
+      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{checkpoint_path(out)}; }};
   return def;
 }
 
