@@ -275,6 +275,8 @@ ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::s
   // refusal came after every link was made), then an output not ours.
   require_export_apart(p, comm);
   require_replaceable("export", p.out, p.force, comm);  // io/replace_rule.h
+  if (p.duplicates.empty() && !p.knn.empty())
+    log::warn_once("export.knn ", p.knn, " is read only for --duplicates T: ignored (no duplicates.csv is written)");
   report::Clustering cl;
   if (!p.pred.empty()) cl = report::load_clustering(p.features, p.pred, comm, "export");
   NearDuplicates dups;

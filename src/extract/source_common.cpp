@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "distclust/error.h"
+#include "distclust/log.h"
 #include "extract/sources.h"
 #include "io/regular_file.h"
 
@@ -131,6 +132,22 @@ std::unique_ptr<ImageSource> open_source(const SourceParams& p) {
 
 namespace {
 
+/// A field set for another kind of source than `type` does nothing: said,
+/// since a user who set --hdf5-images on a folder expects it to count.
+void warn_fields_of_other_kinds(const SourceParams& p, const std::string& type) {
+  const SourceParams def;
+  std::string unused;
+  auto note = [&](bool set, const char* name) {
+    if (set) unused += (unused.empty() ? "" : ", ") + std::string(name);
+  };
+  note(type != "hdf5" && p.hdf5_images != def.hdf5_images, "extract.hdf5_images");
+  note(type != "hdf5" && p.hdf5_labels != def.hdf5_labels, "extract.hdf5_labels");
+  note(type != "folder" && p.folder_labels != def.folder_labels, "extract.folder_labels");
+  note(type != "cifar" && p.cifar_split != def.cifar_split, "extract.cifar_split");
+  if (!unused.empty())
+    log::warn_once(unused, " set for another kind of source: ignored with ", p.path, " (a ", type, " source)");
+}
+
 std::unique_ptr<ImageSource> open_source_as_given(const SourceParams& p) {
   p.validate();
   std::string type = p.type;
@@ -150,6 +167,7 @@ std::unique_ptr<ImageSource> open_source_as_given(const SourceParams& p) {
                         "' (expected a folder, .h5/.hdf5, .txt/.csv/.lst or .bin): set extract.source_type"));
     }
   }
+  warn_fields_of_other_kinds(p, type);
   if (type == "folder") return extract::open_folder_source(p);
   if (type == "list") return extract::open_list_source(p);
   if (type == "hdf5") return extract::open_hdf5_source(p);

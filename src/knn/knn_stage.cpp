@@ -54,8 +54,27 @@ void warn_zero_rows(const FeatureBlock& b, const std::string& features, Communic
               "compares them)");
 }
 
+/// The IVF fields do nothing in exact mode: said, since a user who set
+/// --nprobe or --centroids expects them to count.
+void warn_ivf_fields_in_exact(const KnnParams& p) {
+  if (p.mode != "exact") return;
+  const KnnParams def;
+  std::string set;
+  auto note = [&](bool differs, const char* name) {
+    if (differs) set += (set.empty() ? "knn." : ", knn.") + std::string(name);
+  };
+  note(p.nlist != def.nlist, "nlist");
+  note(p.nprobe != def.nprobe, "nprobe");
+  note(p.target_recall != def.target_recall, "target_recall");
+  note(p.tune_sample != def.tune_sample, "tune_sample");
+  note(p.centroids != def.centroids, "centroids");
+  note(p.recall_sample != def.recall_sample, "recall_sample");
+  if (!set.empty()) log::warn_once(set, " set: these are for --mode ivf, ignored in exact mode (every pair is compared)");
+}
+
 void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cfg) {
   require(!p.features.empty(), "knn: no input given (--features features.h5)");
+  warn_ivf_fields_in_exact(p);
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm, p.metric == "l2" ? "knn --metric l2" : "");
   {

@@ -184,4 +184,13 @@ grep -q "knn: 5 valid rows of zero.h5 are all zero: by cosine" zk.txt || { cat z
 [[ $(grep -c "are all zero" zk.txt) -eq 1 ]] || { cat zk.txt; fail "said more than once"; }
 dcrun 1 knn --features zero.h5 --k 3 --metric l2 --out zl.h5 >zl.txt 2>&1 || fail "knn l2"
 ! grep -q "are all zero" zl.txt || fail "warned under l2"
-pass "near-duplicates: planted groups by cosine and l2, 1-3 ranks agree, ties, bad thresholds, report, zero rows said"
+# Settings that do nothing here were ignored without a word: --knn without
+# --duplicates; IVF settings in exact mode.
+dcrun 1 export --features f.h5 --pred km.h5 --knn knn.h5 --no-folders --out exnodup >nd.txt 2>&1 || { cat nd.txt; fail "export --knn alone"; }
+grep -q "export.knn knn.h5 is read only for --duplicates T: ignored" nd.txt && [[ ! -e exnodup/duplicates.csv ]] ||
+  { cat nd.txt; fail "--knn without --duplicates not said"; }
+dcrun 2 knn --features zero.h5 --k 3 --nprobe 4 --centroids km.h5 --out zi.h5 >zi.txt 2>&1 || { cat zi.txt; fail "knn exact with ivf settings"; }
+grep -q "knn.nprobe, knn.centroids set: these are for --mode ivf, ignored in exact mode" zi.txt ||
+  { cat zi.txt; fail "ivf settings in exact mode not said"; }
+[[ $(grep -c "for --mode ivf" zi.txt) -eq 1 ]] || { cat zi.txt; fail "said more than once"; }
+pass "near-duplicates: planted groups by cosine and l2, 1-3 ranks agree, ties, bad thresholds, report, zero rows said, settings that do nothing said"

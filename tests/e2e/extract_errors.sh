@@ -157,7 +157,11 @@ grep -q "extract.crop and extract.resize are for a TorchScript model: ignored wi
 dcrun 1 extract --source mixed "${m[@]}" --pixels-size 8 --out ign2.h5 >ign2.txt 2>&1 || { cat ign2.txt; fail "model with --pixels-size"; }
 grep -q "extract.pixels_size and extract.pixels_deskew are for --backbone pixels: ignored with the model" ign2.txt ||
   { cat ign2.txt; fail "--pixels-size with a model not said"; }
-pass "settings of the other backbone: said to be ignored"
+dcrun 1 extract --source mixed --backbone pixels --pixels-size 8 --hdf5-images /x --cifar-split test --out ign3.h5 >ign3.txt 2>&1 ||
+  { cat ign3.txt; fail "folder with --hdf5-images"; }
+grep -q "extract.hdf5_images, extract.cifar_split set for another kind of source: ignored with .*mixed (a folder source)" ign3.txt ||
+  { cat ign3.txt; fail "--hdf5-images with a folder not said"; }
+pass "settings of the other backbone or another kind of source: said to be ignored"
 
 # A small pca_sample: the keyed draw picked 0 of 30 rows for pca_sample 2
 # and the fit said "only 0 readable images were sampled". Now at least
