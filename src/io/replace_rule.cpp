@@ -35,6 +35,14 @@ void require_output_name(const std::string& key, const std::string& out) {
             out, "': names ending in ", s,
             " are distclust's own (OUT.tmp while writing, OUT.lock, OUT.ckpt); choose another name");
   }
+  // A file name has at most 255 bytes (NAME_MAX on Linux file systems), and
+  // distclust adds up to 21 (".ckpt.kK.tmp", a sweep's checkpoint being
+  // written): a longer name ran and then failed naming its lock or checkpoint.
+  const size_t slash = name.find_last_of('/');
+  const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+  require(base.size() <= 230, key, ": the file name ", base.substr(0, 40), "... is ", base.size(),
+          " bytes: at most 230 (file names have at most 255 bytes, and distclust adds .lock, .tmp or "
+          ".ckpt.kK.tmp to it)");
 }
 
 std::string special_file_kind(const std::string& path) {

@@ -47,7 +47,8 @@ void require_not_directory(const std::string& out);
 /// is no stdout output) or ends in .tmp, .lock or .ckpt: distclust's names
 /// for an output's staging copy, lock and checkpoint, so `--out x.h5.tmp`
 /// collided with a job writing x.h5, and `assign --csv OUT.lock` was
-/// renamed onto OUT's lock and deleted with it.
+/// renamed onto OUT's lock and deleted with it; or when its file name has
+/// over 230 bytes (OUT.ckpt.kK.tmp would pass the 255-byte limit).
 void require_output_name(const std::string& key, const std::string& out);
 
 /// True when `path` is a regular file (not a link) whose first bytes are

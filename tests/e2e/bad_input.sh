@@ -103,6 +103,17 @@ for out in - x.h5.tmp x.h5.lock x.h5.ckpt rep.tmp/; do
   grep -q "kmeans.out is '$out'" out.txt || { cat out.txt; fail "--out '$out': message"; }
   [[ -z "$(ls -A)" || "$(ls -A)" == out.txt ]] || { ls -A; fail "--out '$out' left files"; }
 done
+# A file name of 247-255 bytes ran, wrote, and failed naming OUT.lock or
+# OUT.ckpt.tmp ("File name too long"); now refused up front. 230 bytes,
+# with checkpoints, still runs.
+long=$(printf 'k%.0s' $(seq 227)).h5
+n=$((n + 1))
+timeout 60 $DC kmeans --features ../ok.h5 --k 3 --out "$long" >out.txt 2>&1 && [[ -e "$long" ]] ||
+  { cat out.txt; fail "--out of 230 bytes"; }
+rm -f "$long" out.txt
+if timeout 60 $DC kmeans --features ../ok.h5 --k 3 --out "k$long" >out.txt 2>&1; then fail "--out of 231 bytes accepted"; fi
+grep -q "kmeans.out: the file name kkkk.*\.\.\. is 231 bytes: at most 230" out.txt || { cat out.txt; fail "231 bytes: message"; }
+[[ -z "$(ls -A)" || "$(ls -A)" == out.txt ]] || { ls -A; fail "--out of 231 bytes left files"; }
 cd ..
 # Flag values are taken as given (the shell expanded them already): 'km$x.h5'
 # was expanded a second time and written to kmzzz.h5.
