@@ -70,7 +70,8 @@ struct SearchBase {
 /// as search() with cap 1 finds it (ties to the lower index), its distance
 /// dist (L2: max(|x|^2 - score, 0), spherical: max(2 - 2 score, 0), in
 /// float), and in exact grid units (kernels/exact_sum.h: round(v * 2^shift),
-/// ties to even, summed as int64): out [k*d sums | k counts | total dist].
+/// ties to even, summed as int64; the distances in SplitGrid's two limbs):
+/// out [k*d sums | k counts | total dist coarse | total dist fine].
 struct LloydStep {
   const float* x = nullptr;
   int64_t n = 0, d = 0, first_row = 0;
@@ -79,7 +80,8 @@ struct LloydStep {
   const float* c = nullptr;
   int64_t k = 0;
   bool spherical = false;
-  int sum_shift = 0, dist_shift = 0;  ///< FixedGrid::shift() of the sums and distance grids
+  int sum_shift = 0, dist_shift = 0;  ///< FixedGrid::shift() of the sums, SplitGrid::shift() of the distances
+  int dist_fine_shift = 0;            ///< SplitGrid::fine_shift() of the distances
 };
 
 /// Tile sizes of the CPU kernel (defaults suit a 1-2 MiB L2 per core).

@@ -31,6 +31,14 @@ class FixedGrid {
     inv_ = std::ldexp(1.0, -shift_);
   }
   int shift() const { return shift_; }
+  /// The grid of step 2^-shift (SplitGrid's fine limb).
+  static FixedGrid with_shift(int shift) {
+    FixedGrid g;
+    g.shift_ = shift;
+    g.scale_ = std::ldexp(1.0, shift);
+    g.inv_ = std::ldexp(1.0, -shift);
+    return g;
+  }
 
   /// v in grid steps, rounded to nearest (|v| * 2^shift < 2^51).
   int64_t to_fixed(double v) const {
@@ -53,6 +61,38 @@ class FixedGrid {
   static constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
   int shift_ = 0;
   double scale_ = 1, inv_ = 1;
+};
+
+/// A FixedGrid sum with a second limb: each term is its nearest coarse grid
+/// point (hi, in FixedGrid steps) plus the rest on a grid 2^fine_bits finer
+/// (lo), both summed as int64, so the sum is as order-independent and keeps
+/// fine_bits more bits. Why: the coarse step is sized by the largest term
+/// bound times the term count; one far-out row (a squared norm of 1e16
+/// among rows whose distances are ~1) made it larger than every other term,
+/// and k-means' inertia summed to 0 (it then stopped as a perfect fit).
+/// rest = v - hi * step is exact (Sterbenz: hi * step is within a factor 2
+/// of v, or 0), and |rest| <= step / 2, so a fine term has under fine_bits
+/// bits and `terms` of them stay below 2^62.
+class SplitGrid {
+ public:
+  SplitGrid() = default;
+  /// term_bound, sum_bound: as FixedGrid's; terms: the most terms summed.
+  SplitGrid(double term_bound, double sum_bound, double terms) : coarse_(term_bound, sum_bound) {
+    int e_terms = 0;
+    std::frexp(std::max(terms, 1.0), &e_terms);
+    fine_ = FixedGrid::with_shift(coarse_.shift() + std::clamp(61 - e_terms, 0, 30));
+  }
+  int shift() const { return coarse_.shift(); }
+  int fine_shift() const { return fine_.shift(); }
+  void add(int64_t& hi, int64_t& lo, double v) const {
+    const int64_t q = coarse_.to_fixed(v);
+    hi += q;
+    lo += fine_.to_fixed(v - coarse_.to_double(q));
+  }
+  double to_double(int64_t hi, int64_t lo) const { return coarse_.to_double(hi) + fine_.to_double(lo); }
+
+ private:
+  FixedGrid coarse_, fine_;
 };
 
 }  // namespace distclust

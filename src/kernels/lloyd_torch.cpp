@@ -30,7 +30,7 @@ void best_of(const Candidates& c, torch::Tensor& v, torch::Tensor& col) {
 }  // namespace
 
 bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) {
-  const int64_t k = s.k, d = s.d, width = k * (d + 1) + 1;
+  const int64_t k = s.k, d = s.d, width = k * (d + 1) + 2;
   require(k >= 1 && d >= 1 && s.n >= 0 && s.c && (s.n == 0 || (s.x && s.valid && (s.spherical || s.norms))),
           "lloyd_step: bad input (k=", k, " d=", d, " n=", s.n, ")");
   std::lock_guard<std::mutex> lock(mu_);
@@ -121,8 +121,9 @@ void TorchSearch::add_sums(const LloydStep& s, int64_t lo, int64_t m, const torc
                            const torch::Tensor& lab, torch::Tensor& acc) const {
   const int64_t k = s.k, d = s.d;
   torch::Tensor sums = acc.narrow(0, 0, k * d).view({k, d}), counts = acc.narrow(0, k * d, k);
-  torch::Tensor total = acc.narrow(0, k * (d + 1), 1);
+  torch::Tensor total = acc.narrow(0, k * (d + 1), 1), total_fine = acc.narrow(0, k * (d + 1) + 1, 1);
   const double sum_scale = std::ldexp(1.0, s.sum_shift), dist_scale = std::ldexp(1.0, s.dist_shift);
+  const double dist_step = std::ldexp(1.0, -s.dist_shift), fine_scale = std::ldexp(1.0, s.dist_fine_shift);
   // The distance in float as assign_nearest computes it.
   const torch::Tensor dist = !s.spherical ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f)
                                           : (2.f - 2.f * best).clamp_min(0.f);
@@ -130,7 +131,11 @@ void TorchSearch::add_sums(const LloydStep& s, int64_t lo, int64_t m, const torc
   const torch::Tensor lv = lab.index_select(0, at);
   sums.index_add_(0, lv, x.index_select(0, at).to(torch::kDouble).mul_(sum_scale).round_().to(torch::kLong));
   counts.index_add_(0, lv, torch::ones_like(lv));
-  total.add_(dist.index_select(0, at).to(torch::kDouble).mul_(dist_scale).round_().to(torch::kLong).sum());
+  // SplitGrid::add: the nearest coarse step, then the exact rest on the fine grid.
+  const torch::Tensor dv = dist.index_select(0, at).to(torch::kDouble);
+  const torch::Tensor hi = (dv * dist_scale).round_();
+  total.add_(hi.to(torch::kLong).sum());
+  total_fine.add_((dv - hi * dist_step).mul_(fine_scale).round_().to(torch::kLong).sum());
 }
 
 torch::Tensor TorchSearch::reduce_sums(torch::Tensor acc, Communicator& comm) {

@@ -53,10 +53,12 @@ void KMeansParams::validate() const {
 namespace {
 
 /// The exact-sum grids of one k-means run (kernels/exact_sum.h): centroid
-/// sums (terms: feature values) and inertia (terms: squared distances). The
-/// bounds come from the data, so they are the same on every rank.
+/// sums (terms: feature values) and inertia (terms: squared distances, two
+/// limbs: one far-out row sizes the coarse step). The bounds come from the
+/// data, so they are the same on every rank.
 struct Grids {
-  FixedGrid sums, dist;
+  FixedGrid sums;
+  SplitGrid dist;
 };
 
 Grids make_grids(const FeatureBlock& b, const std::vector<float>& norms, int64_t n_valid, bool spherical,
@@ -73,15 +75,16 @@ Grids make_grids(const FeatureBlock& b, const std::vector<float>& norms, int64_t
   // (spherical: 2 - 2 cos <= 4).
   const double dmax = spherical ? 4.1 : 4.1 * bounds[1];
   const double n = double(std::max<int64_t>(n_valid, 1));
-  return {FixedGrid(bounds[0], n * bounds[0]), FixedGrid(dmax, n * dmax)};
+  return {FixedGrid(bounds[0], n * bounds[0]), SplitGrid(dmax, n * dmax, n)};
 }
 
 /// Adds each valid row to its centroid's sum and count, and its distance to
-/// the inertia, all in exact grid units: out [k*d sums | k counts | inertia].
+/// the inertia, all in exact grid units: out [k*d sums | k counts | inertia
+/// coarse | inertia fine] (SplitGrid's two limbs).
 /// Per-thread partials merged by integer adds: the same for any split.
 void accumulate(const FeatureBlock& b, const std::vector<int64_t>& lab, const std::vector<float>& dist, int64_t k,
                 const Grids& g, std::vector<int64_t>& out) {
-  const int64_t d = b.d, n = b.local_rows(), width = k * (d + 1) + 1;
+  const int64_t d = b.d, n = b.local_rows(), width = k * (d + 1) + 2;
   std::fill(out.begin(), out.end(), 0);
 #pragma omp parallel
   {
@@ -91,19 +94,21 @@ void accumulate(const FeatureBlock& b, const std::vector<int64_t>& lab, const st
       if (lab[i] < 0) continue;
       g.sums.add(acc.data() + lab[i] * d, b.x.data() + i * d, d);
       acc[k * d + lab[i]] += 1;
-      acc[k * (d + 1)] += g.dist.to_fixed(dist[i]);
+      g.dist.add(acc[k * (d + 1)], acc[k * (d + 1) + 1], dist[i]);
     }
 #pragma omp critical
     for (int64_t j = 0; j < width; ++j) out[j] += acc[j];
   }
 }
 
-/// Sum of dist over valid rows in exact grid units.
-int64_t exact_total(const std::vector<float>& dist, const std::vector<int64_t>& lab, const FixedGrid& g) {
-  int64_t s = 0;
+/// Sum of dist over valid rows (collective): exact grid units, then their value.
+double exact_total(const std::vector<float>& dist, const std::vector<int64_t>& lab, const SplitGrid& g,
+                   Communicator& comm) {
+  int64_t s[2] = {0, 0};
   for (size_t i = 0; i < dist.size(); ++i)
-    if (lab[i] >= 0) s += g.to_fixed(dist[i]);
-  return s;
+    if (lab[i] >= 0) g.add(s[0], s[1], dist[i]);
+  comm.allreduce_sum(s, 2);
+  return g.to_double(s[0], s[1]);
 }
 
 /// Each valid row's squared distance to its own centroid, scored exactly in
@@ -177,7 +182,7 @@ class Lloyd {
     grids_ = make_grids(b, norms_, n_valid_, p.spherical, comm);
     lab_.resize(b.local_rows());
     dist_.resize(b.local_rows());
-    buf_.resize(static_cast<size_t>(k_ * (d_ + 1) + 1));
+    buf_.resize(static_cast<size_t>(k_ * (d_ + 1) + 2));
     st_.params_hash = hash;
     // The rows and norms stay as they are from here on: a kernel on a GPU
     // keeps them there for every iteration instead of uploading them each time.
@@ -259,7 +264,7 @@ class Lloyd {
       accumulate(b_, lab_, dist_, k_, grids_, buf_);
       comm_.allreduce_sum(buf_.data(), buf_.size());  // sums, counts, inertia: one message, exact
     }
-    const double inertia = grids_.dist.to_double(buf_[k_ * (d_ + 1)]);
+    const double inertia = grids_.dist.to_double(buf_[k_ * (d_ + 1)], buf_[k_ * (d_ + 1) + 1]);
     res_.iter_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st_.history.push_back(inertia);
     if (inertia == 0) return finish_iteration(0, 1.0);  // every row on its centroid: these are the answer
@@ -309,6 +314,7 @@ class Lloyd {
     s.x = b_.x.data(), s.n = b_.local_rows(), s.d = d_, s.first_row = b_.rows.begin;
     s.valid = b_.valid.data(), s.norms = norms_.data(), s.c = st_.centroids.data(), s.k = k_;
     s.spherical = p_.spherical, s.sum_shift = grids_.sums.shift(), s.dist_shift = grids_.dist.shift();
+    s.dist_fine_shift = grids_.dist.fine_shift();
     return kernel_.lloyd_step(s, comm_, buf_.data());
   }
 
@@ -316,7 +322,7 @@ class Lloyd {
   void finish_restart() {
     assign(st_.centroids, lab_, dist_);
     own_centroid_distances(b_, st_.centroids, lab_, p_.spherical, dist_);
-    const double fin = grids_.dist.to_double(comm_.sum(exact_total(dist_, lab_, grids_.dist)));
+    const double fin = exact_total(dist_, lab_, grids_.dist, comm_);
     log::detail("kmeans: restart ", st_.restart, " finished after ", st_.history.size(), " iterations, inertia ", fin);
     if (st_.best_restart < 0 || fin < st_.best_inertia) {
       st_.best_restart = st_.restart;

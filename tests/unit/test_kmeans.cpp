@@ -52,6 +52,41 @@ TEST(KMeans, RecoversMixtureWithSeedingInits) {
   EXPECT_GE(score(b.labels, r.assign).ari, 0.6);
 }
 
+namespace {
+/// The inertia of an answer in double from its own assignment and centroids.
+double inertia_of(const FeatureBlock& b, const KMeansResult& r) {
+  double s = 0;
+  for (int64_t i = 0; i < b.local_rows(); ++i)
+    for (int64_t j = 0; j < b.d; ++j) {
+      const double e = double(b.x[size_t(i * b.d + j)]) - r.centroids[size_t(r.assign[size_t(i)] * b.d + j)];
+      s += e * e;
+    }
+  return s;
+}
+}  // namespace
+
+TEST(KMeans, OneFarRowLeavesTheInertiaRight) {
+  // One coordinate of 1e8 sized the inertia's grid step (N x 4.1 |x|^2_max
+  // x 2^-62 = 10 here) above every other row's distance (~1): the inertia
+  // summed to 0, the first iteration stopped as a perfect fit, and the
+  // answer was the seeds.
+  LocalCommunicator c;
+  auto a = make_cpu_search();
+  FeatureBlock b = data(5000, 8, 5, 0.1, 3);
+  b.x[123 * 8 + 3] = 1e8f;
+  KMeansParams p;
+  p.k = 6, p.restarts = 3;
+  KMeansResult r = kmeans(b, p, c, *a);
+  const double want = inertia_of(b, r);
+  EXPECT_GT(want, 0);
+  EXPECT_NEAR(r.final_inertia, want, 1e-5 * want);
+  EXPECT_NEAR(r.inertia.back(), want, 1e-3 * want);
+  EXPECT_GT(r.iterations, 1);
+  std::vector<int64_t> rest(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
+  rest.erase(rest.begin() + 123), got.erase(got.begin() + 123);
+  EXPECT_GE(score(rest, got).ari, 0.99);
+}
+
 TEST(KMeans, EmptyClustersAreSplit) {
   LocalCommunicator c;
   auto a = make_cpu_search();
