@@ -16,6 +16,7 @@
 #include "gmm/gmm_state.h"
 #include "gmm/gmm_stats.h"
 #include "io/checkpoint_pace.h"
+#include "io/row_centre.h"
 #include "io/state_file.h"
 #include "kernels/exact_sum.h"
 #include "kernels/rows.h"
@@ -92,6 +93,7 @@ class EM {
     if (full_ && d_ > 128 && comm.rank() == 0)  // the same on every rank: said once
       log::warn("gmm: D=", d_, " with full covariances costs D^2/2 per row and component; gmm is meant for an ",
                 "embedding or a PCA of a few dimensions (or use gmm.covariance=diag)");
+    centre_ = l2_centre(b, comm);
     col_max_ = column_abs_max(b, comm);
     var_ = column_variance(b, col_max_, n_valid_, comm);
     double mean_var = 0;
@@ -203,19 +205,26 @@ class EM {
     kp.checkpoint = false;
     std::vector<float> cent;
     std::vector<int64_t> labels;
+    // Rows far from the origin for their spread: the k-means start measures
+    // L2 distances on a centred copy (io/row_centre.h; the EM's own sums
+    // subtract the means in double and need none).
+    FeatureBlock centred;
+    if (!centre_.empty()) centred = b_, centre_rows(centred, centre_);
+    FeatureBlock& rows = centre_.empty() ? b_ : centred;
     if (p_.init_iters == 0) {  // the initial centroids as they are: their nearest rows
       auto kernel = make_search();
-      std::vector<float> norms(size_t(b_.local_rows())), dist(size_t(b_.local_rows()));
-      row_norms(b_.x.data(), b_.local_rows(), d_, norms.data());
-      cent = kmeans_init(b_, norms, kp, key_hash(uint64_t(kp.seed), 0, 0xC0FFEE), comm_, *kernel);
-      labels.resize(size_t(b_.local_rows()));
-      assign_nearest(*kernel, b_, norms.data(), cent.data(), k_, false, labels.data(), dist.data());
+      std::vector<float> norms(size_t(rows.local_rows())), dist(size_t(rows.local_rows()));
+      row_norms(rows.x.data(), rows.local_rows(), d_, norms.data());
+      cent = kmeans_init(rows, norms, kp, key_hash(uint64_t(kp.seed), 0, 0xC0FFEE), comm_, *kernel);
+      labels.resize(size_t(rows.local_rows()));
+      assign_nearest(*kernel, rows, norms.data(), cent.data(), k_, false, labels.data(), dist.data());
     } else {
       auto kernel = make_search();
-      KMeansResult km = kmeans(b_, kp, comm_, *kernel);
+      KMeansResult km = kmeans(rows, kp, comm_, *kernel);
       cent = std::move(km.centroids);
       labels = std::move(km.assign);
     }
+    add_centre(cent.data(), k_, d_, centre_);  // back in b_'s coordinates
     GMMParamsFit prev;
     prev.k = k_, prev.d = d_, prev.full = full_;
     prev.weights.assign(size_t(k_), 1.0 / double(k_));
@@ -296,6 +305,7 @@ class EM {
   int64_t n_valid_ = 0, done_iters_ = 0;
   Progress* progress_ = nullptr;  // run()'s, for the lines from inside an iteration
   std::vector<double> col_max_, var_;
+  std::vector<float> centre_;  // of the k-means start's rows (io/row_centre.h); empty: none
   double reg_covar_ = 0;
   bool resumed_ = false;
   std::vector<double> iter_seconds_;

@@ -1,5 +1,6 @@
 // Distributed Lloyd iterations, restarts and checkpoints.
 #include "kmeans/kmeans.h"
+#include "io/row_centre.h"
 #include "kmeans/kmeans_sweep.h"
 
 #include <omp.h>
@@ -224,6 +225,15 @@ class Lloyd {
     res_.d = d_;
     res_.spherical = p_.spherical;
     res_.centroids = st_.best_centroids;
+    if (!b_.centre.empty()) {
+      // kmeans.h5 holds the centroids in the file's coordinates and assign
+      // subtracts /centre from them again: the final assignment uses them
+      // as read back, so that assign on these rows gives /assign bit for bit.
+      res_.file_centroids = res_.centroids;
+      add_centre(res_.file_centroids.data(), k_, d_, b_.centre);
+      res_.centroids = res_.file_centroids;
+      subtract_centre(res_.centroids.data(), k_, d_, b_.centre);
+    }
     res_.inertia = st_.best_history;
     res_.best_restart = st_.best_restart;
     res_.final_inertia = st_.best_inertia;
@@ -232,6 +242,13 @@ class Lloyd {
     res_.assign.resize(b_.local_rows());
     res_.distance.resize(b_.local_rows());
     assign(res_.centroids, res_.assign, res_.distance);
+    if (res_.centroids != st_.best_centroids) {
+      // The file's float32 centroids rounded them (rows very far from the
+      // origin): the inertia of what is written, as the restarts' was taken.
+      std::vector<float> own(res_.distance.size());
+      own_centroid_distances(b_, res_.centroids, res_.assign, p_.spherical, own);
+      res_.final_inertia = exact_total(own, res_.assign, grids_.dist, comm_);
+    }
     return std::move(res_);
   }
 

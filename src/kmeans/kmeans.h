@@ -70,7 +70,11 @@ struct KMeansParams {
 /// What k-means returns on every rank.
 struct KMeansResult {
   int64_t k = 0, d = 0;
-  std::vector<float> centroids;      ///< [k x d]
+  std::vector<float> centroids;      ///< [k x d] in the rows' coordinates (centred: data.centre subtracted)
+  /// [k x d] centred rows (data.centre, io/row_centre.h): the centroids in
+  /// the file's coordinates, as kmeans.h5 holds them; `centroids` are these
+  /// minus the centre again, which the final assignment used (empty otherwise).
+  std::vector<float> file_centroids;
   std::vector<int64_t> assign;       ///< [local rows], -1 for invalid rows
   std::vector<float> distance;       ///< [local rows], squared L2 to the centroid
   std::vector<double> inertia;       ///< per iteration of the kept restart

@@ -11,6 +11,7 @@
 #include "comm/root.h"
 #include "distclust/search.h"
 #include "kernels/rows.h"
+#include "io/row_centre.h"
 #include "kmeans/kmeans_file.h"
 
 namespace distclust {
@@ -67,6 +68,7 @@ std::vector<float> kmeans_margin_confidence(const std::string& features, const s
           ": /assign is ", ai.describe());
   std::vector<float>& c = km.centroids;
   if (km.spherical) normalize_rows(c.data(), k, d);
+  subtract_centre(c.data(), k, d, km.centre);  // as the run did (io/row_centre.h)
   std::vector<float> cn(static_cast<size_t>(k));
   row_norms(c.data(), k, d, cn.data());
   RowRange mine = row_block(n, comm.rank(), comm.size());
@@ -80,6 +82,7 @@ std::vector<float> kmeans_margin_confidence(const std::string& features, const s
     for (int64_t i = 0; i < r.size(); ++i)
       require(a[i] < k, kmeans, ": /assign[", r.begin + i, "] = ", a[i], " but /centroids has ", k, " rows");
     if (km.spherical) normalize_rows(x.data(), r.size(), d);
+    subtract_centre(x.data(), r.size(), d, km.centre);
     kmeans_margins(x.data(), a.data(), r.size(), d, r.begin, c.data(), cn.data(), k, out.data() + (b - mine.begin));
   }
   return gather_rows_to_root(comm, out, n);

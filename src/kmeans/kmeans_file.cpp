@@ -4,6 +4,7 @@
 #include "io/finite.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
+#include "io/row_centre.h"
 
 namespace distclust {
 
@@ -11,7 +12,8 @@ void write_kmeans(const std::string& path, Communicator& comm, const FeatureBloc
                   const KMeansResult& r,
                   const std::string& params_yaml, const std::string& params_hash, const KMeansSweep* sweep) {
   H5Writer w(path, comm);
-  w.write_all<float>("/centroids", {r.k, r.d}, r.centroids.data());
+  w.write_all<float>("/centroids", {r.k, r.d}, (r.file_centroids.empty() ? r.centroids : r.file_centroids).data());
+  if (!b.centre.empty()) w.write_all<float>("/centre", {r.d}, b.centre.data());
   w.create<int64_t>("/assign", {b.n_total});
   w.write_rows("/assign", b.rows, r.assign.data());
   w.create<float>("/distance", {b.n_total});
@@ -67,6 +69,12 @@ KMeansModel read_kmeans_model(const std::string& path) {
   m.spherical = r.has_attr("spherical") && r.attr_double("spherical") != 0;
   m.centroids = r.read_all<float>("/centroids");
   require_finite_rows(m.centroids.data(), m.k, m.d, path + ": /centroids");
+  if (r.has("/centre")) {
+    const DatasetInfo ce = r.info("/centre");
+    require(ce.shape == std::vector<int64_t>{m.d}, path, ": /centre is ", ce.describe(), ", expected [", m.d, "]");
+    m.centre = r.read_all<float>("/centre");
+    require_finite_rows(m.centre.data(), 1, m.d, path + ": /centre");
+  }
   return m;
 }
 

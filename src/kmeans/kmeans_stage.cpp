@@ -11,6 +11,7 @@
 #include "kmeans/kmeans_sweep.h"
 #include "distclust/runtime.h"
 #include "kmeans/kmeans_stage.h"
+#include "io/row_centre.h"
 #include "distclust/search.h"
 
 namespace distclust {
@@ -79,6 +80,13 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   auto t0 = std::chrono::steady_clock::now();
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm, p.spherical ? "" : "kmeans");
+  // L2 distances of rows far from the origin (io/row_centre.h); the
+  // checkpoints of uncentred rows are not resumed (their own key).
+  if (!p.spherical) centre_rows(b, l2_centre(b, comm));
+  if (!b.centre.empty())
+    log::info("kmeans: rows centred on their sample median (far from the origin for their spread: L2 distances "
+              "in float would round away)");
+  const std::string key = b.centre.empty() ? cfg.hash : cfg.hash + ";centred";
   // `--k 20 --sweep 5:50` (or a config's k beside a sweep): the sweep picks K.
   if (!p.sweep.empty() && p.k != KMeansParams{}.k)
     log::warn_once("kmeans.k=", p.k, " is ignored: kmeans.sweep ", p.sweep, " chooses K (its best silhouette)");
@@ -87,8 +95,8 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   auto kernel = make_search({p.tile_rows, p.tile_k});
   std::string ckpt = p.checkpoint ? checkpoint_path(p.out) : "";
   KMeansSweep sweep;
-  KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, cfg.hash)
-                                    : run_sweep(b, p, comm, *kernel, sweep, ckpt, cfg.hash);
+  KMeansResult r = p.sweep.empty() ? kmeans(b, p, comm, *kernel, ckpt, key)
+                                    : run_sweep(b, p, comm, *kernel, sweep, ckpt, key);
   write_kmeans(p.out, comm, b, rows_identity(p.features, comm), r, cfg.yaml, cfg.hash, p.sweep.empty() ? nullptr : &sweep);
   if (!ckpt.empty() && comm.rank() == 0) remove_checkpoints(kmeans_stage(), p.out);  // and every K's of a sweep
   std::vector<int64_t> sizes(size_t(r.k), 0);

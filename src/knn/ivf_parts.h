@@ -7,6 +7,7 @@
 
 #include "distclust/comm.h"
 #include "extract/features_file.h"
+#include "io/row_sample.h"  // keyed_sample, gather_rows
 #include "knn/knn.h"
 
 namespace distclust::ivf {
@@ -22,15 +23,6 @@ std::vector<int32_t> nearest_lists(const float* x, int64_t n, int64_t d, int64_t
 /// in nearest_lists' order.
 std::vector<int32_t> list_ranks(const float* x, int64_t n, int64_t d, const std::vector<float>& c, int64_t nl,
                                 bool l2);
-
-/// A keyed sample of up to m valid rows (global rows, sorted, replicated):
-/// the rows with the smallest key_hash(seed, row, salt). The same rows for
-/// any rank count (collective).
-std::vector<int64_t> keyed_sample(const FeatureBlock& b, int64_t m, uint64_t seed, uint64_t salt,
-                                  Communicator& comm);
-
-/// The vectors [m x d] of global rows `rows` (replicated), from their owners (collective).
-std::vector<float> gather_rows(const FeatureBlock& b, const std::vector<int64_t>& rows, Communicator& comm);
 
 /// Exact k nearest valid rows of each sample row (self excluded), as global
 /// rows [m x k], best first (collective; replicated). qx: [m x d] the sample's vectors.

@@ -15,6 +15,7 @@
 #include "io/finite.h"
 #include "comm/alltoall.h"
 #include "knn/graph_value.h"
+#include "io/row_centre.h"
 #include "knn/ivf_parts.h"
 #include "distclust/topk.h"
 #include "distclust/search.h"
@@ -48,6 +49,7 @@ std::vector<float> coarse_centroids(const FeatureBlock& b, const KnnParams& p, i
     auto c = r.read_all<float>("/centroids");
     require_finite_rows(c.data(), ci.shape[0], b.d, p.centroids + ": /centroids");
     if (cosine) normalize_rows(c.data(), ci.shape[0], b.d);
+    subtract_centre(c.data(), ci.shape[0], b.d, b.centre);  // l2: into the centred rows' coordinates
     return c;
   }
   const double frac = std::min(1.0, 64.0 * double(nlist) / double(n_valid));
@@ -518,7 +520,7 @@ KnnGraph knn_ivf(FeatureBlock& b, const KnnParams& p, Communicator& comm) {
   gr.nlist = nlist;
   gr.seconds_search = since(t0);
   if (p.recall_sample > 0) {
-    auto sample = ivf::keyed_sample(b, p.recall_sample, uint64_t(p.seed), 0x5ec, comm);
+    auto sample = keyed_sample(b, p.recall_sample, uint64_t(p.seed), 0x5ec, comm);
     gr.recall = knn_recall(b, gr, sample, p, comm);
     gr.recall_rows = int64_t(sample.size());
   }
@@ -529,7 +531,7 @@ double knn_recall(const FeatureBlock& b, const KnnGraph& g, const std::vector<in
                   Communicator& comm) {
   const int64_t k = g.k, m = int64_t(sample.size());
   if (m == 0) return -1;
-  auto qx = ivf::gather_rows(b, sample, comm);
+  auto qx = gather_rows(b, sample, comm);
   auto truth = ivf::exact_sample_topk(b, sample, qx, p, comm);
   double hits = 0, total = 0;
   for (int64_t q = 0; q < m; ++q) {

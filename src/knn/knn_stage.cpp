@@ -12,6 +12,7 @@
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 #include "knn/knn_stage.h"
+#include "io/row_centre.h"
 #include "kernels/compute_target.h"
 
 namespace distclust {
@@ -77,6 +78,11 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   warn_ivf_fields_in_exact(p);
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm, p.metric == "l2" ? "knn --metric l2" : "");
+  // L2 distances of rows far from the origin (io/row_centre.h).
+  if (p.metric == "l2") centre_rows(b, l2_centre(b, comm));
+  if (!b.centre.empty())
+    log::info("knn: rows centred on their sample median (far from the origin for their spread: L2 distances "
+              "in float would round away)");
   {
     // Each rank keeps k + 4 (score, id) per row in its heaps, a checkpoint's
     // copy, a resumed copy and the output (12 bytes a slot each): a k near N
@@ -97,7 +103,9 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
     // features file (refused by name): the settings' hash alone, then the file.
     // ";ring=half": heaps saved by the full ring of earlier versions hold
     // other rows at a given step, so they are not resumed.
+    // ";centred": heaps of uncentred l2 rows chose other neighbours.
     std::string key = "params=" + config_hash(p, knn_stage().not_hashed, compute_identity()) + ";ring=half" +
+                      (b.centre.empty() ? "" : ";centred") +
                       "|features=" + features_signature(p.features, b.n_total, b.d);
     if (!ckpt.empty() && comm.rank() == 0) {
       std::set<int> counts;
