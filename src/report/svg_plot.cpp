@@ -80,8 +80,16 @@ std::vector<double> nice_ticks(double lo, double hi, int want) {
       step = m * mag;
       break;
     }
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+  // Ticks by index: a range below the values' precision (a log-likelihood
+  // curve flat at -1.2149...) gave a step under their rounding, v += step
+  // never moved, and the loop filled memory until bad_alloc.
+  const double first = std::ceil(lo / step) * step;
+  const double count = std::floor((hi - first) / step + 1e-9) + 1;
+  if (!(count >= 1) || count > 1000 || first + step == first) return {lo};
+  for (int i = 0; i < int(count); ++i) {
+    const double v = first + double(i) * step;
     out.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
+  }
   return out;
 }
 

@@ -362,6 +362,12 @@ TEST(report_html, EscapesEverythingSpecial) {
 TEST(report_svg, NiceTicksAndWellFormedPlots) {
   EXPECT_EQ(nice_ticks(0, 10, 5), (std::vector<double>{0, 2, 4, 6, 8, 10}));
   EXPECT_EQ(nice_ticks(0.1, 0.95, 4), (std::vector<double>{0.25, 0.5, 0.75}));
+  // A range below the values' rounding (a flat curve): the step added
+  // nothing and the loop ran until bad_alloc (the report of a GMM that
+  // converged at once).
+  const double y = -1.2149744623;
+  EXPECT_EQ(nice_ticks(y, std::nextafter(y, 0.0)), std::vector<double>{y});
+  EXPECT_LE(nice_ticks(y, y + 1e-15).size(), 6u);
   std::string s = svg_lines("loss <1>", "epoch", "loss", {{"a", {3, 2, NAN, 1}, true}, {"b", {1}, false}});
   EXPECT_EQ(s.rfind("<svg", 0), 0u);
   EXPECT_NE(s.find("loss &lt;1&gt;"), std::string::npos);
