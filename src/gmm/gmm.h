@@ -25,10 +25,11 @@ struct GMMParams {
   std::string out = "gmm.h5";     ///< output file (written as OUT.tmp, renamed when whole)
   int k = 10;                     ///< mixture components
   std::string covariance = "full";  ///< full | diag
-  /// Added to every covariance's diagonal, relative to the data's mean
-  /// per-dimension variance (scikit-learn's reg_covar = reg x that
+  /// Added to every covariance's diagonal, relative to the lower median of
+  /// the columns' variances (scikit-learn's reg_covar = reg x that
   /// variance; the absolute value is stored as the attribute reg_covar).
-  /// Relative, so that a fit does not change when the features are scaled.
+  /// Relative, so that a fit does not change when the features are scaled;
+  /// a median, so that one far-out value or wide column does not decide it.
   double reg = 1e-6;
   int iters = 100;                ///< maximum EM iterations per restart
   double tol = 1e-3;              ///< stop when the mean log-likelihood per row changes by less (absolute; 0 = never)
@@ -44,7 +45,7 @@ struct GMMParams {
     v("out", out, "output gmm.h5");
     v("k", k, "number of mixture components");
     v("covariance", covariance, "covariance type: full|diag");
-    v("reg", reg, "added to covariance diagonals, times the data's mean variance (sklearn reg_covar = reg x variance)");
+    v("reg", reg, "added to covariance diagonals, times the median column variance (sklearn reg_covar = reg x variance)");
     v("iters", iters, "maximum EM iterations per restart");
     v("tol", tol, "stop when the mean log-likelihood per row changes by less (0 = run all iterations)");
     v("restarts", restarts, "independent fits; highest final log-likelihood kept");

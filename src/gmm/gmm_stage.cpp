@@ -20,7 +20,8 @@ StageOutcome run_gmm_stage(const GMMParams& p, Communicator& comm, const StageCo
   log::info("gmm: ", p.features, ": ", b.n_total, " x ", b.d, ", k=", p.k, ", ", p.covariance, " covariances, ",
             comm.size(), " ranks x ", compute_threads(), " threads");
   const std::string ckpt = p.checkpoint ? checkpoint_path(p.out) : "";
-  GMMResult r = gmm(b, p, comm, ckpt, cfg.hash);
+  // ";reg=median": checkpoints of the earlier reg scale are not resumed.
+  GMMResult r = gmm(b, p, comm, ckpt, cfg.hash + ";reg=median");
   write_gmm(p.out, comm, b, rows_identity(p.features, comm), r, p, cfg.yaml, cfg.hash);
   if (!ckpt.empty() && comm.rank() == 0) std::remove(ckpt.c_str());
   std::vector<int64_t> sizes(size_t(r.model.k), 0);
@@ -28,6 +29,11 @@ StageOutcome run_gmm_stage(const GMMParams& p, Communicator& comm, const StageCo
     if (a >= 0) ++sizes[a];
   comm.allreduce_sum(sizes.data(), sizes.size());
   auto [mn, mx] = std::minmax_element(sizes.begin(), sizes.end());
+  // A component no row chose: the data may not have K groups, or reg (the
+  // reg_covar written) is large for some cluster's spread. Said once, by rank 0.
+  if (const auto empty = std::count(sizes.begin(), sizes.end(), int64_t(0)); empty > 0 && comm.rank() == 0)
+    log::warn("gmm: ", empty, " of ", r.model.k, " components are the most probable for no row (reg_covar ",
+              r.reg_covar, " is added to every variance: lower gmm.reg if clusters are tighter than that)");
   double per_iter = 0;
   for (double s : r.iter_seconds) per_iter += s / double(r.iter_seconds.size());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -67,3 +67,12 @@ dcrun 1 synth features --n 300 --d 130 --k 2 --seed 4 --out d130.h5 >/dev/null
 dcrun 2 gmm --features d130.h5 --k 2 --iters 3 --out g130.h5 >g130.txt 2>&1 || { cat g130.txt; fail "gmm at D=130"; }
 [[ $(grep -c "gmm: D=130 with full covariances costs" g130.txt) -eq 1 ]] || { cat g130.txt; fail "the D=130 warning not said once"; }
 pass "2 ranks: the full-covariance cost warning said once"
+# Components no row chose (a reg larger than the clusters' spread) were
+# listed only as "cluster sizes 0..N": now a warning naming reg_covar, once.
+dcrun 1 synth features --n 600 --d 4 --k 5 --noise 0.2 --seed 4 --out tight.h5 >/dev/null
+dcrun 2 gmm --features tight.h5 --k 5 --reg 10 --out gtight.h5 >gtight.txt 2>&1 || { cat gtight.txt; fail "gmm --reg 10"; }
+[[ $(grep -c "components are the most probable for no row (reg_covar" gtight.txt) -eq 1 ]] ||
+  { cat gtight.txt; fail "empty components not said once"; }
+dcrun 2 gmm --features tight.h5 --k 5 --out gfine.h5 >gfine.txt 2>&1 || { cat gfine.txt; fail "gmm"; }
+! grep -q "most probable for no row" gfine.txt || { cat gfine.txt; fail "warned without empty components"; }
+pass "components no row chose: said once, with reg_covar"

@@ -197,6 +197,22 @@ TEST(GMM, DegenerateClusterIsHeldByReg) {
   }
 }
 
+TEST(GMM, OneFarValueDoesNotSetTheRegularisation) {
+  // 5-D clusters of variance ~1 and one value of 1e6 in column 1: reg
+  // relative to the columns' mean variance was 1e-6 x 1.25e8 / 5 = 25, every
+  // component flattened, and the fit put nearly every row in one.
+  LocalCommunicator comm;
+  FeatureBlock b = draw(truth_5d(), 8000, 11);
+  b.x[123 * 5 + 1] = 1e6f;
+  GMMParams p;
+  p.k = int(truth_5d().w.size()) + 1, p.restarts = 3;  // one component for the far row
+  GMMResult r = gmm(b, p, comm);
+  EXPECT_LT(r.reg_covar, 1e-3);
+  std::vector<int64_t> truth(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
+  truth.erase(truth.begin() + 123), got.erase(got.begin() + 123);
+  EXPECT_GE(score(truth, got).ari, 0.95);
+}
+
 TEST(GMM, LogLikelihoodNeverFalls) {
   LocalCommunicator comm;
   FeatureBlock b = draw(truth_5d(), 4000, 3);
