@@ -96,8 +96,11 @@ struct Heartbeat {
     const int right = (rank + 1) % size, left = (rank + size - 1) % size;
     const bool beats = timeout_s > 0;
     // A beat carries the sender's pick of the rank outside the collectives
-    // longest (comm/standing.h).
-    Standing in, out, from_left;
+    // longest (comm/standing.h). `out` outlives this thread: the last beat
+    // is freed unfinished below, and MPI may read its buffer later (a
+    // rendezvous transport); one heartbeat per process.
+    static Standing out;
+    Standing in, from_left;
     MPI_Request recv = MPI_REQUEST_NULL, send = MPI_REQUEST_NULL, all_stopping = MPI_REQUEST_NULL;
     if (beats) MPI_Irecv(&in, int(sizeof in), MPI_BYTE, left, kTag, comm, &recv);
     Liveness live(timeout_s, gap_s, now());

@@ -17,9 +17,11 @@
 namespace distclust::log {
 namespace {
 struct State {
-  int rank = 0, size = 1;
+  // Atomic: set again (the same values, or -v/-q) after the heartbeat
+  // thread, which logs, has started.
+  std::atomic<int> rank{0}, size{1};
   std::string host;
-  Level level = Level::info;
+  std::atomic<Level> level{Level::info};
   std::ofstream file;
   std::string path;  ///< of file (--log-dir)
   std::mutex mu;
@@ -61,8 +63,11 @@ const char* tag(Level l) {
 void set_identity(int rank, int size) {
   state().rank = rank;
   state().size = size;
-  std::snprintf(g_signal_prefix, sizeof(g_signal_prefix), "[  signal r%d %s] ", rank,
-                state().host.substr(0, 64).c_str());
+  // A stop-signal handler may read the prefix at any moment: rewritten only
+  // when it changes (set again with the same rank once the job runs).
+  char prefix[sizeof(g_signal_prefix)];
+  std::snprintf(prefix, sizeof(prefix), "[  signal r%d %s] ", rank, state().host.substr(0, 64).c_str());
+  if (std::strcmp(prefix, g_signal_prefix) != 0) std::memcpy(g_signal_prefix, prefix, sizeof(prefix));
 }
 int rank_file_fd() { return g_rank_fd.load(); }
 const char* signal_line_prefix() { return g_signal_prefix; }
@@ -74,7 +79,7 @@ void open_rank_file(const std::string& dir) {
   std::lock_guard<std::mutex> lock(s.mu);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);  // --log-dir logs: made if missing (errors: the open below names it)
-  std::string path = dir + "/rank-" + std::to_string(s.rank) + ".log";
+  std::string path = dir + "/rank-" + std::to_string(s.rank.load()) + ".log";
   errno = 0;
   s.file.open(path, std::ios::app);
   const int e = errno;  // the open(2)'s reason: a read-only or missing folder said nothing more
@@ -101,7 +106,7 @@ void write(Level level, bool all_ranks, const std::string& msg) {
   auto& s = state();
   double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.t0).count();
   char prefix[64];
-  std::snprintf(prefix, sizeof(prefix), "[%8.2fs r%d ", t, s.rank);
+  std::snprintf(prefix, sizeof(prefix), "[%8.2fs r%d ", t, s.rank.load());
   std::string line = std::string(prefix) + s.host + "] " +
                      (level >= Level::warn ? std::string(tag(level)) + ": " : "") + msg + "\n";
   std::lock_guard<std::mutex> lock(s.mu);
@@ -114,7 +119,7 @@ void write(Level level, bool all_ranks, const std::string& msg) {
       // a log that silently stops is).
       const int e = errno;
       s.file.close();
-      std::fprintf(stderr, "[rank %d] WARN: log file %s: writing failed (%s); this rank's log stops here\n", s.rank,
+      std::fprintf(stderr, "[rank %d] WARN: log file %s: writing failed (%s); this rank's log stops here\n", s.rank.load(),
                    s.path.c_str(), e ? std::strerror(e) : "stream error");
       std::fflush(stderr);
     }

@@ -353,9 +353,11 @@ void FeatureOutput::write_batch(RowRange rows, const float* x, const uint8_t* va
     half.resize(n * layout_.d);
     for (size_t i = 0; i < half.size(); ++i) half[i] = h5::float_to_half(x[i]);
     fx = half.data();
-    fxt = h5::half_type();
   }
   auto lock = h5lock();
+  // Under the lock: its first call builds the type with HDF5 calls, and
+  // decode threads may be reading an HDF5 source (this HDF5 is not thread-safe).
+  if (layout_.half) fxt = h5::half_type();
   write(features_, rows, fxt, fx, layout_.d);
   write(valid_, rows, H5T_NATIVE_UINT8, valid, 0);
   write(labels_, rows, H5T_NATIVE_INT64, labels, 0);
