@@ -28,7 +28,11 @@ std::mutex mu;
 /// Runs `change` on s between two increments of s.gen (the writer side).
 template <class F>
 void change_slot(Slot& s, F change) {
-  s.gen.fetch_add(1, std::memory_order_acq_rel);
+  s.gen.fetch_add(1, std::memory_order_relaxed);
+  // The odd count before any byte of the change (a release increment alone
+  // orders what comes before it, not after: the new path could be seen
+  // with the old, even count on ARM).
+  std::atomic_thread_fence(std::memory_order_release);
   change();
   s.gen.fetch_add(1, std::memory_order_release);
 }
