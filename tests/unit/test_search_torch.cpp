@@ -21,6 +21,8 @@
 #include "common/test_common.h"
 #include "distclust/error.h"
 #include "kernels/compute_target.h"
+#include "distclust/rng.h"
+#include "kernels/exact_sum.h"
 #include "kernels/torch_plugin.h"
 #include "kmeans/kmeans.h"
 #include "knn/knn.h"
@@ -644,6 +646,38 @@ TEST(SearchTorch, LloydStepBufferEqualsCpuAccumulation) {
     EXPECT_NEAR(got_total, want_total, 1e-5 * want_total);
     for (int64_t l = 5; twins && l < 8; ++l) EXPECT_EQ(got[size_t(k * d + l)], 0) << "centroid " << l << " took tied rows";
   }
+}
+
+TEST(SearchTorch, LloydStepFineLimbEqualsSplitGrid) {
+  // One row 2^20 from the others sizes the inertia's coarse step (2^-8
+  // here) above the other rows' distances: their sum lives in the fine limb.
+  // Rows and centroids on a 1/64 grid, and the far row on its own centroid,
+  // so fp32 distances are exact in both kernels and every limb must agree.
+  LocalCommunicator comm;
+  const int64_t n = 900, d = 12, k = 8;
+  std::vector<float> x(static_cast<size_t>(n * d)), c(static_cast<size_t>(k * d), 0.0f), norms(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n * d; ++i) x[size_t(i)] = float(int64_t(key_hash(3, uint64_t(i), 7) % 257) - 128) / 64.0f;
+  for (int64_t j = 0; j < d; ++j) x[size_t(17 * d + j)] = j == 0 ? 1048576.0f : 0.0f;
+  for (int64_t l = 0; l < k - 1; ++l) std::copy_n(x.data() + (l + 100) * d, d, c.data() + l * d);
+  std::copy_n(x.data() + 17 * d, d, c.data() + (k - 1) * d);
+  for (int64_t i = 0; i < n; ++i)
+    norms[size_t(i)] = float(std::inner_product(x.begin() + i * d, x.begin() + (i + 1) * d, x.begin() + i * d, 0.0));
+  std::vector<uint8_t> valid(size_t(n), 1);
+  const double dmax = 4.1 * double(norms[17]);
+  const SplitGrid grid(dmax, double(n) * dmax, double(n));
+  LloydStep s;
+  s.x = x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = valid.data(), s.norms = norms.data();
+  s.c = c.data(), s.k = k, s.sum_shift = 20, s.dist_shift = grid.shift(), s.dist_fine_shift = grid.fine_shift();
+  std::vector<int64_t> got(size_t(k * (d + 1) + 2), -7);
+  ASSERT_TRUE(torch_kernel("cpu", "fp32", 64 << 10)->lloyd_step(s, comm, got.data()));
+  TopK top(n, 1);
+  make_cpu_search()->search({x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
+  int64_t hi = 0, lo = 0;
+  for (int64_t i = 0; i < n; ++i) grid.add(hi, lo, std::max(norms[size_t(i)] - top.scores(i)[0], 0.f));
+  EXPECT_EQ(got[size_t(k * (d + 1))], hi);
+  EXPECT_EQ(got[size_t(k * (d + 1) + 1)], lo);
+  EXPECT_NE(lo, 0) << "the rows' distances did not reach the fine limb: the test tests nothing";
+  EXPECT_EQ(got[size_t(k * d + k - 1)], 1) << "the far row has its own centroid";
 }
 
 TEST(SearchTorch, ExactKnnAndIvfThroughTheComputeTarget) {
