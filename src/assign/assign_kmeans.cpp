@@ -15,7 +15,7 @@
 #include "kmeans/kmeans.h"
 #include "kmeans/kmeans_confidence.h"
 #include "kmeans/kmeans_file.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 
 namespace distclust::assign {
 
@@ -33,7 +33,7 @@ KMeansOut apply_kmeans(const std::string& kmeans_h5, const FeatureBlock& b) {
   const int64_t n = b.local_rows(), d = b.d, k = km.k;
   FeatureBlock x = b;  // as k-means saw its rows
   if (km.spherical) normalize_rows(x);
-  centre_rows(x, km.centre);  // as the run centred them (io/row_centre.h)
+  centre_rows(x, km.centre);  // as the run centred them (extract/row_centre.h)
   subtract_centre(km.centroids.data(), k, d, km.centre);
   std::vector<float> norms(static_cast<size_t>(n));
   row_norms(x.x.data(), n, d, norms.data());

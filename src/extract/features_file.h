@@ -23,7 +23,7 @@ struct FeatureBlock {
   std::vector<float> x;         ///< [rows.size() x D] row-major
   std::vector<int64_t> labels;  ///< [rows.size()], -1 = unknown
   std::vector<uint8_t> valid;   ///< [rows.size()], 0 = invalid row (ignored by clustering)
-  /// [D] subtracted from every row by centre_rows (io/row_centre.h): the
+  /// [D] subtracted from every row by centre_rows (extract/row_centre.h): the
   /// file's row is x + centre. Empty: the rows are the file's.
   std::vector<float> centre;
 

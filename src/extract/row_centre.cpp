@@ -1,10 +1,10 @@
 // The L2 centre (row_centre.h).
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 
 #include <algorithm>
 
 #include "distclust/error.h"
-#include "io/row_sample.h"
+#include "extract/row_sample.h"
 
 namespace distclust {
 
@@ -40,7 +40,8 @@ std::vector<float> l2_centre(const FeatureBlock& b, Communicator& comm) {
   std::nth_element(spread.begin(), spread.begin() + m / 2, spread.end());
   double offset = 0;
   for (float v : centre) offset += double(v) * v;
-  if (offset <= 100.0 * spread[size_t(m / 2)]) return {};
+  // A spread of 0 (most sampled rows identical) says nothing about rounding.
+  if (spread[size_t(m / 2)] <= 0 || offset <= 100.0 * spread[size_t(m / 2)]) return {};
   return centre;
 }
 

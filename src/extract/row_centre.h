@@ -21,7 +21,7 @@ namespace distclust {
 
 /// The centre [D] L2 work on b needs: the coordinate-wise median of a keyed
 /// sample of up to 1025 valid rows (the same on any rank count:
-/// io/row_sample.h; one far-out row does not move it, as it would a mean)
+/// extract/row_sample.h; one far-out row does not move it, as it would a mean)
 /// when the rows sit far from the origin compared with their spread
 /// (|median|^2 over 100 times the sample's median |x - median|^2: the
 /// GEMM form's rounding is then over ~1e-5 of the distances). Else empty:

@@ -1,5 +1,5 @@
 // Keyed row samples (row_sample.h).
-#include "io/row_sample.h"
+#include "extract/row_sample.h"
 
 #include <algorithm>
 

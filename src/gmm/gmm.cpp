@@ -16,7 +16,7 @@
 #include "gmm/gmm_state.h"
 #include "gmm/gmm_stats.h"
 #include "io/checkpoint_pace.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 #include "io/state_file.h"
 #include "kernels/exact_sum.h"
 #include "kernels/rows.h"
@@ -109,6 +109,13 @@ class EM {
       log::warn("gmm: D=", d_, " with full covariances costs D^2/2 per row and component; gmm is meant for an ",
                 "embedding or a PCA of a few dimensions (or use gmm.covariance=diag)");
     centre_ = l2_centre(b, comm);
+    if (!centre_.empty()) {
+      // Each restart's k-means start works on a centred copy of the rows.
+      require_memory(double(b.x.size()) * 4.0,
+                     fmt("gmm: a centred copy of the rows for the k-means start (", b.local_rows(), " x ", d_, ")"));
+      log::info("gmm: its k-means start works on rows centred on their sample median (far from the origin for "
+                "their spread: L2 distances in float would round away)");
+    }
     col_max_ = column_abs_max(b, comm);
     var_ = column_variance(b, col_max_, n_valid_, comm);
     reg_covar_ = p.reg * reg_scale(var_);
@@ -219,7 +226,7 @@ class EM {
     std::vector<float> cent;
     std::vector<int64_t> labels;
     // Rows far from the origin for their spread: the k-means start measures
-    // L2 distances on a centred copy (io/row_centre.h; the EM's own sums
+    // L2 distances on a centred copy (extract/row_centre.h; the EM's own sums
     // subtract the means in double and need none).
     FeatureBlock centred;
     if (!centre_.empty()) centred = b_, centre_rows(centred, centre_);
@@ -236,8 +243,10 @@ class EM {
       KMeansResult km = kmeans(rows, kp, comm_, *kernel);
       cent = std::move(km.centroids);
       labels = std::move(km.assign);
+      // Centred: the centroids in b_'s coordinates, rounded once.
+      if (!km.file_centroids.empty()) cent = std::move(km.file_centroids);
     }
-    add_centre(cent.data(), k_, d_, centre_);  // back in b_'s coordinates
+    if (p_.init_iters == 0) add_centre(cent.data(), k_, d_, centre_);  // back in b_'s coordinates
     GMMParamsFit prev;
     prev.k = k_, prev.d = d_, prev.full = full_;
     prev.weights.assign(size_t(k_), 1.0 / double(k_));
@@ -318,7 +327,7 @@ class EM {
   int64_t n_valid_ = 0, done_iters_ = 0;
   Progress* progress_ = nullptr;  // run()'s, for the lines from inside an iteration
   std::vector<double> col_max_, var_;
-  std::vector<float> centre_;  // of the k-means start's rows (io/row_centre.h); empty: none
+  std::vector<float> centre_;  // of the k-means start's rows (extract/row_centre.h); empty: none
   double reg_covar_ = 0;
   bool resumed_ = false;
   std::vector<double> iter_seconds_;

@@ -45,7 +45,7 @@ struct GMMParams {
     v("out", out, "output gmm.h5");
     v("k", k, "number of mixture components");
     v("covariance", covariance, "covariance type: full|diag");
-    v("reg", reg, "added to covariance diagonals, times the median column variance (sklearn reg_covar = reg x variance)");
+    v("reg", reg, "added to covariance diagonals, times the lower median column variance (sklearn reg_covar = reg x variance)");
     v("iters", iters, "maximum EM iterations per restart");
     v("tol", tol, "stop when the mean log-likelihood per row changes by less (0 = run all iterations)");
     v("restarts", restarts, "independent fits; highest final log-likelihood kept");

@@ -1,6 +1,6 @@
 // Distributed Lloyd iterations, restarts and checkpoints.
 #include "kmeans/kmeans.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 #include "kmeans/kmeans_sweep.h"
 
 #include <omp.h>

@@ -71,7 +71,7 @@ struct KMeansParams {
 struct KMeansResult {
   int64_t k = 0, d = 0;
   std::vector<float> centroids;      ///< [k x d] in the rows' coordinates (centred: data.centre subtracted)
-  /// [k x d] centred rows (data.centre, io/row_centre.h): the centroids in
+  /// [k x d] centred rows (data.centre, extract/row_centre.h): the centroids in
   /// the file's coordinates, as kmeans.h5 holds them; `centroids` are these
   /// minus the centre again, which the final assignment used (empty otherwise).
   std::vector<float> file_centroids;

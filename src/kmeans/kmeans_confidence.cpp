@@ -11,7 +11,7 @@
 #include "comm/root.h"
 #include "distclust/search.h"
 #include "kernels/rows.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 #include "kmeans/kmeans_file.h"
 
 namespace distclust {
@@ -68,7 +68,7 @@ std::vector<float> kmeans_margin_confidence(const std::string& features, const s
           ": /assign is ", ai.describe());
   std::vector<float>& c = km.centroids;
   if (km.spherical) normalize_rows(c.data(), k, d);
-  subtract_centre(c.data(), k, d, km.centre);  // as the run did (io/row_centre.h)
+  subtract_centre(c.data(), k, d, km.centre);  // as the run did (extract/row_centre.h)
   std::vector<float> cn(static_cast<size_t>(k));
   row_norms(c.data(), k, d, cn.data());
   RowRange mine = row_block(n, comm.rank(), comm.size());

@@ -4,7 +4,7 @@
 #include "io/finite.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 
 namespace distclust {
 

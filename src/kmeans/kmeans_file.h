@@ -3,7 +3,7 @@
 //   /assign    [N] int64         cluster of each row, -1 for invalid rows
 //   /distance  [N] float32       squared L2 distance to its centroid (spherical: 2 - 2 cos)
 //   /inertia   [iterations] float64  sum of distances per Lloyd iteration of the kept restart
-//   /centre    [D] float32       only when the rows were centred (io/row_centre.h): the
+//   /centre    [D] float32       only when the rows were centred (extract/row_centre.h): the
 //                                centre subtracted from rows and centroids before distances
 //   /sweep_k, /sweep_inertia, /sweep_silhouette [K values]  a K sweep (kmeans_sweep.h),
 //     with attributes suggested_k and sweep_sample; the datasets above are the fit at suggested_k

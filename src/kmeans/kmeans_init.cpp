@@ -14,7 +14,7 @@
 #include "distclust/log.h"
 #include "distclust/rng.h"
 #include "io/h5store.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
 #include "kmeans/kmeans.h"
@@ -166,7 +166,7 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
             ci.describe(), " (expected ", k, " x ", d, ")");
     std::vector<float> c = r.read_all<float>("/centroids");
     require_finite_rows(c.data(), k, d, p.init_centroids + ": /centroids");
-    subtract_centre(c.data(), k, d, b.centre);  // into the rows' coordinates (io/row_centre.h)
+    subtract_centre(c.data(), k, d, b.centre);  // into the rows' coordinates (extract/row_centre.h)
     return c;
   }
   const int64_t n_valid = count_valid(b, comm);

@@ -11,7 +11,7 @@
 #include "kmeans/kmeans_sweep.h"
 #include "distclust/runtime.h"
 #include "kmeans/kmeans_stage.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 #include "distclust/search.h"
 
 namespace distclust {
@@ -80,7 +80,7 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   auto t0 = std::chrono::steady_clock::now();
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm, p.spherical ? "" : "kmeans");
-  // L2 distances of rows far from the origin (io/row_centre.h); the
+  // L2 distances of rows far from the origin (extract/row_centre.h); the
   // checkpoints of uncentred rows are not resumed (their own key).
   if (!p.spherical) centre_rows(b, l2_centre(b, comm));
   if (!b.centre.empty())

@@ -7,7 +7,7 @@
 
 #include "distclust/comm.h"
 #include "extract/features_file.h"
-#include "io/row_sample.h"  // keyed_sample, gather_rows
+#include "extract/row_sample.h"  // keyed_sample, gather_rows
 #include "knn/knn.h"
 
 namespace distclust::ivf {

@@ -15,7 +15,7 @@
 #include "io/finite.h"
 #include "comm/alltoall.h"
 #include "knn/graph_value.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 #include "knn/ivf_parts.h"
 #include "distclust/topk.h"
 #include "distclust/search.h"

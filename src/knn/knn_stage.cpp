@@ -12,7 +12,7 @@
 #include "distclust/log.h"
 #include "distclust/runtime.h"
 #include "knn/knn_stage.h"
-#include "io/row_centre.h"
+#include "extract/row_centre.h"
 #include "kernels/compute_target.h"
 
 namespace distclust {
@@ -78,7 +78,7 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   warn_ivf_fields_in_exact(p);
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm, p.metric == "l2" ? "knn --metric l2" : "");
-  // L2 distances of rows far from the origin (io/row_centre.h).
+  // L2 distances of rows far from the origin (extract/row_centre.h).
   if (p.metric == "l2") centre_rows(b, l2_centre(b, comm));
   if (!b.centre.empty())
     log::info("knn: rows centred on their sample median (far from the origin for their spread: L2 distances "
