@@ -50,7 +50,6 @@ std::string reason(const std::exception& e) {
   return e.what();
 }
 
-
 // Denormal floats take a microcode assist per operation on x86: on this
 // machine ResNet-20 on real images ran 1.5x faster (3x on random inputs)
 // with them flushed to zero, as torch.set_flush_denormal(True) does. MXCSR is

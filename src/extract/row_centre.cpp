@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "distclust/error.h"
+#include "distclust/log.h"
 #include "extract/row_sample.h"
 
 namespace distclust {
@@ -43,6 +44,13 @@ std::vector<float> l2_centre(const FeatureBlock& b, Communicator& comm) {
   // A spread of 0 (most sampled rows identical) says nothing about rounding.
   if (spread[size_t(m / 2)] <= 0 || offset <= 100.0 * spread[size_t(m / 2)]) return {};
   return centre;
+}
+
+void centre_far_rows(FeatureBlock& b, Communicator& comm, const std::string& stage) {
+  centre_rows(b, l2_centre(b, comm));
+  if (!b.centre.empty())
+    log::info(stage, ": rows centred on their sample median (far from the origin for their spread: L2 distances ",
+              "in float would round away)");
 }
 
 void centre_rows(FeatureBlock& b, const std::vector<float>& centre) {

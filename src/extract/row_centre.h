@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "distclust/comm.h"
@@ -27,6 +28,10 @@ namespace distclust {
 /// GEMM form's rounding is then over ~1e-5 of the distances). Else empty:
 /// rows nearer the origin are left exactly as they are. Collective.
 std::vector<float> l2_centre(const FeatureBlock& b, Communicator& comm);
+
+/// centre_rows(b, l2_centre(b, comm)), said in the log under `stage` when
+/// it happens: what kmeans and knn --metric l2 do first. Collective.
+void centre_far_rows(FeatureBlock& b, Communicator& comm, const std::string& stage);
 
 /// Subtracts `centre` from every row of b (invalid rows too: never read as
 /// values) and records it in b.centre. Nothing for an empty centre.

@@ -82,10 +82,7 @@ double run_kmeans_stage(const KMeansParams& p, Communicator& comm, const StageCo
   check_finite(b, p.features, comm, p.spherical ? "" : "kmeans");
   // L2 distances of rows far from the origin (extract/row_centre.h); the
   // checkpoints of uncentred rows are not resumed (their own key).
-  if (!p.spherical) centre_rows(b, l2_centre(b, comm));
-  if (!b.centre.empty())
-    log::info("kmeans: rows centred on their sample median (far from the origin for their spread: L2 distances "
-              "in float would round away)");
+  if (!p.spherical) centre_far_rows(b, comm, "kmeans");
   const std::string key = b.centre.empty() ? cfg.hash : cfg.hash + ";centred";
   // `--k 20 --sweep 5:50` (or a config's k beside a sweep): the sweep picks K.
   if (!p.sweep.empty() && p.k != KMeansParams{}.k)

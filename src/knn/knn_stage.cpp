@@ -79,10 +79,7 @@ void run_knn_stage(const KnnParams& p, Communicator& comm, const StageConfig& cf
   FeatureBlock b = read_features(p.features, comm);
   check_finite(b, p.features, comm, p.metric == "l2" ? "knn --metric l2" : "");
   // L2 distances of rows far from the origin (extract/row_centre.h).
-  if (p.metric == "l2") centre_rows(b, l2_centre(b, comm));
-  if (!b.centre.empty())
-    log::info("knn: rows centred on their sample median (far from the origin for their spread: L2 distances "
-              "in float would round away)");
+  if (p.metric == "l2") centre_far_rows(b, comm, "knn");
   {
     // Each rank keeps k + 4 (score, id) per row in its heaps, a checkpoint's
     // copy, a resumed copy and the output (12 bytes a slot each): a k near N
