@@ -70,7 +70,9 @@ struct SearchBase {
 /// as search() with cap 1 finds it (ties to the lower index), its distance
 /// dist (L2: max(|x|^2 - score, 0), spherical: max(2 - 2 score, 0), in
 /// float), and in exact grid units (kernels/exact_sum.h: round(v * 2^shift),
-/// ties to even, summed as int64; the distances in SplitGrid's two limbs):
+/// ties to even, summed as int64; the distances in SplitGrid's two limbs) of
+/// the step's grids (kernels/lloyd_grids.h: from the maxima of the rows as
+/// assigned, maxed over ranks before any sum is taken):
 /// out [k*d sums | k counts | total dist coarse | total dist fine].
 struct LloydStep {
   const float* x = nullptr;
@@ -80,8 +82,8 @@ struct LloydStep {
   const float* c = nullptr;
   int64_t k = 0;
   bool spherical = false;
-  int sum_shift = 0, dist_shift = 0;  ///< FixedGrid::shift() of the sums, SplitGrid::shift() of the distances
-  int dist_fine_shift = 0;            ///< SplitGrid::fine_shift() of the distances
+  int64_t n_valid = 0;       ///< valid rows on all ranks (LloydGrids' term count)
+  float* maxima = nullptr;   ///< out [k x d + 1]: LloydGrids' maxima as allreduced (the grids of out's units)
 };
 
 /// Tile sizes of the CPU kernel (defaults suit a 1-2 MiB L2 per core).
@@ -173,8 +175,9 @@ class SearchKernel {
 
   /// Optional device-side k-means step (LloydStep above): assignment, exact
   /// sums, counts and distance computed by the kernel, summed over ranks
-  /// through comm (one allreduce_sum of k*(d+1)+1 int64, from device memory
-  /// when comm is NCCL), written to out [k*(d+1)+1] on the host. Returns
+  /// through comm (one allreduce_max of the k x d + 1 grid maxima, then one
+  /// allreduce_sum of k*(d+1)+2 int64, from device memory when comm is
+  /// NCCL), written to out [k*(d+1)+2] on the host. Returns
   /// false, touching nothing, when the kernel has no such step (the caller
   /// then assigns with search() and sums on the CPU); every rank's kernel
   /// must answer alike (all ranks take the same path). Integer sums do not

@@ -21,14 +21,17 @@ class FixedGrid {
   /// partial sum). Terms above term_bound are a caller bug (not checked per
   /// term: the hot loops stay vectorised).
   FixedGrid(double term_bound, double sum_bound) {
-    // Terms must stay below 2^51 grid steps (the rounding trick below),
-    // sums below 2^62 (int64 headroom).
+    shift_ = shift_for(term_bound, sum_bound);
+    scale_ = std::ldexp(1.0, shift_);
+    inv_ = std::ldexp(1.0, -shift_);
+  }
+  /// The grid's shift for these bounds: terms must stay below 2^51 grid
+  /// steps (the rounding trick below), sums below 2^62 (int64 headroom).
+  static int shift_for(double term_bound, double sum_bound) {
     int e_term = 0, e_sum = 0;
     std::frexp(term_bound > 0 ? term_bound : 1.0, &e_term);
     std::frexp(sum_bound > 0 ? sum_bound : 1.0, &e_sum);
-    shift_ = std::min(51 - e_term, 62 - e_sum);
-    scale_ = std::ldexp(1.0, shift_);
-    inv_ = std::ldexp(1.0, -shift_);
+    return std::min(51 - e_term, 62 - e_sum);
   }
   int shift() const { return shift_; }
   /// The grid of step 2^-shift (SplitGrid's fine limb).
@@ -41,12 +44,14 @@ class FixedGrid {
   }
 
   /// v in grid steps, rounded to nearest (|v| * 2^shift < 2^51).
-  int64_t to_fixed(double v) const {
+  int64_t to_fixed(double v) const { return round_scaled(v * scale_); }
+  /// t (|t| < 2^51) rounded to the nearest integer, ties to even.
+  static int64_t round_scaled(double t) {
     // Adding 1.5 * 2^52 leaves the rounded integer in the low mantissa bits
     // (round to nearest even, as the FPU rounds); vectorises, unlike llrint.
-    const double t = v * scale_ + kMagic;
+    const double u = t + kMagic;
     int64_t bits, magic;
-    std::memcpy(&bits, &t, 8);
+    std::memcpy(&bits, &u, 8);
     std::memcpy(&magic, &kMagic, 8);
     return bits - magic;
   }

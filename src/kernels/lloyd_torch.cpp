@@ -1,13 +1,17 @@
 // The k-means step on the LibTorch kernel's device (SearchKernel::lloyd_step,
-// include/distclust/search.h): assignment, exact grid sums by index_add_ on
-// int64 (order-independent, so bit-identical to the CPU's accumulation for
-// the same assignments), one allreduce of the int64 buffer (from device
-// memory when the communicator is NCCL), then the buffer to the host.
+// include/distclust/search.h): assignment and the grids' maxima
+// (kernels/lloyd_grids.h, one small allreduce_max), then exact grid sums by
+// index_add_ on int64 (order-independent, so bit-identical to the CPU's
+// accumulation for the same assignments), one allreduce of the int64 buffer
+// (from device memory when the communicator is NCCL), then the buffer to the
+// host. Two passes over the blocks because the grids depend on every rank's
+// assignment: the second reads held rows where they are.
 #include <cmath>
 #include <vector>
 
 #include "distclust/comm.h"
 #include "distclust/error.h"
+#include "kernels/lloyd_grids.h"
 #include "kernels/search_torch.h"
 
 #if DISTCLUST_TORCH_CUDA
@@ -31,7 +35,7 @@ void best_of(const Candidates& c, torch::Tensor& v, torch::Tensor& col) {
 
 bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) {
   const int64_t k = s.k, d = s.d, width = k * (d + 1) + 2;
-  require(k >= 1 && d >= 1 && s.n >= 0 && s.c && (s.n == 0 || (s.x && s.valid && (s.spherical || s.norms))),
+  require(k >= 1 && d >= 1 && s.n >= 0 && s.c && s.maxima && (s.n == 0 || (s.x && s.valid && (s.spherical || s.norms))),
           "lloyd_step: bad input (k=", k, " d=", d, " n=", s.n, ")");
   std::lock_guard<std::mutex> lock(mu_);
   torch::Tensor acc;
@@ -44,6 +48,9 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     block_sizes(s.n, k, d, 1, qb, cb);
     const CentroidBlocks cents = centroid_blocks(s, cb);
     clock_.mark(Phase::operands);
+    // Pass 1: every row's centroid, and the grids' maxima (kernels/lloyd_grids.h).
+    std::vector<Assigned> blocks;
+    torch::Tensor maxima = torch::zeros({k * d + 1}, torch::TensorOptions().dtype(torch::kFloat).device(dev_));
     const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
     for (int64_t t = t_first; t <= t_last; ++t) {
       // Query blocks aligned to global rows as in search().
@@ -56,8 +63,16 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       clock_.mark(Phase::operands);
       torch::Tensor best, lab;
       nearest(qo, cents, best, lab);
-      add_sums(s, lo, hi - lo, qo.x.narrow(0, off, hi - lo), best.narrow(0, off, hi - lo),
-               lab.narrow(0, off, hi - lo), acc);
+      blocks.push_back(assigned(s, lo, hi - lo, qo.x.narrow(0, off, hi - lo), best.narrow(0, off, hi - lo),
+                                lab.narrow(0, off, hi - lo), maxima));
+      clock_.mark(Phase::sums);
+    }
+    const LloydGrids grids = reduce_maxima(maxima, s, comm);
+    const torch::Tensor scale = upload(grids.scale.data(), k * d, torch::kDouble).view({k, d});
+    clock_.mark(Phase::upload);
+    // Pass 2: the sums on those grids (rows held on the device are not read again from the host).
+    for (const Assigned& a : blocks) {
+      add_sums(s, a, grids, scale, acc);
       clock_.mark(Phase::sums);
     }
     acc = reduce_sums(acc, comm);
@@ -67,6 +82,35 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
   }
   std::copy(acc.data_ptr<int64_t>(), acc.data_ptr<int64_t>() + width, out);
   return true;
+}
+
+TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x,
+                                            const torch::Tensor& best, const torch::Tensor& lab,
+                                            torch::Tensor& maxima) const {
+  Assigned a;
+  a.lo = lo, a.m = m;
+  // The distance in float as assign_nearest computes it.
+  const torch::Tensor dist = !s.spherical ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f)
+                                          : (2.f - 2.f * best).clamp_min(0.f);
+  a.at = upload(s.valid + lo, m, torch::kByte).ne(0).nonzero().squeeze(1);
+  a.lab = lab.index_select(0, a.at);
+  a.dist = dist.index_select(0, a.at);
+  if (a.at.numel() == 0) return a;
+  const int64_t k = s.k, d = s.d;
+  const torch::Tensor xa = x.index_select(0, a.at).abs();
+  maxima.narrow(0, 0, k * d).view({k, d}).scatter_reduce_(0, a.lab.unsqueeze(1).expand({-1, d}), xa, "amax");
+  maxima.narrow(0, k * d, 1).copy_(torch::maximum(maxima.narrow(0, k * d, 1), a.dist.max().view({1})));
+  return a;
+}
+
+LloydGrids TorchSearch::reduce_maxima(const torch::Tensor& maxima, const LloydStep& s, Communicator& comm) {
+  const int64_t size = s.k * s.d + 1;
+  const torch::Tensor host = maxima.to(torch::kCPU).contiguous();
+  clock_.mark(Phase::download);
+  std::copy_n(host.data_ptr<float>(), size, s.maxima);
+  comm.allreduce_max(s.maxima, size_t(size));
+  clock_.mark(Phase::reduce);
+  return LloydGrids(s.maxima, s.k, s.d, s.n_valid);
 }
 
 TorchSearch::CentroidBlocks TorchSearch::centroid_blocks(const LloydStep& s, int64_t cb) const {
@@ -117,22 +161,21 @@ void TorchSearch::nearest(const Operand& qo, const CentroidBlocks& cents, torch:
   }
 }
 
-void TorchSearch::add_sums(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
-                           const torch::Tensor& lab, torch::Tensor& acc) const {
+void TorchSearch::add_sums(const LloydStep& s, const Assigned& a, const LloydGrids& g, const torch::Tensor& scale,
+                           torch::Tensor& acc) const {
   const int64_t k = s.k, d = s.d;
+  if (a.at.numel() == 0) return;
   torch::Tensor sums = acc.narrow(0, 0, k * d).view({k, d}), counts = acc.narrow(0, k * d, k);
   torch::Tensor total = acc.narrow(0, k * (d + 1), 1), total_fine = acc.narrow(0, k * (d + 1) + 1, 1);
-  const double sum_scale = std::ldexp(1.0, s.sum_shift), dist_scale = std::ldexp(1.0, s.dist_shift);
-  const double dist_step = std::ldexp(1.0, -s.dist_shift), fine_scale = std::ldexp(1.0, s.dist_fine_shift);
-  // The distance in float as assign_nearest computes it.
-  const torch::Tensor dist = !s.spherical ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f)
-                                          : (2.f - 2.f * best).clamp_min(0.f);
-  const torch::Tensor at = upload(s.valid + lo, m, torch::kByte).ne(0).nonzero().squeeze(1);
-  const torch::Tensor lv = lab.index_select(0, at);
-  sums.index_add_(0, lv, x.index_select(0, at).to(torch::kDouble).mul_(sum_scale).round_().to(torch::kLong));
-  counts.index_add_(0, lv, torch::ones_like(lv));
+  // Each sum's grid scale 2^shift, per row by its label: x * scale is exact
+  // (a power of two), round_ ties to even as FixedGrid::round_scaled.
+  const torch::Tensor x = rows(s.x + a.lo * d, a.m, d).index_select(0, a.at);
+  sums.index_add_(0, a.lab, x.to(torch::kDouble).mul_(scale.index_select(0, a.lab)).round_().to(torch::kLong));
+  counts.index_add_(0, a.lab, torch::ones_like(a.lab));
   // SplitGrid::add: the nearest coarse step, then the exact rest on the fine grid.
-  const torch::Tensor dv = dist.index_select(0, at).to(torch::kDouble);
+  const double dist_scale = std::ldexp(1.0, g.dist.shift()), dist_step = std::ldexp(1.0, -g.dist.shift());
+  const double fine_scale = std::ldexp(1.0, g.dist.fine_shift());
+  const torch::Tensor dv = a.dist.to(torch::kDouble);
   const torch::Tensor hi = (dv * dist_scale).round_();
   total.add_(hi.to(torch::kLong).sum());
   total_fine.add_((dv - hi * dist_step).mul_(fine_scale).round_().to(torch::kLong).sum());

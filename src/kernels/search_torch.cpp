@@ -1,5 +1,5 @@
 // The LibTorch search kernel (search_torch.h): held rows, device blocks, the
-// blocks of a search and the plugin's entry point distclust_torch_search_v4
+// blocks of a search and the plugin's entry point distclust_torch_search_v5
 // (the products and picks: scores_torch.cpp).
 #include "kernels/search_torch.h"
 
@@ -357,7 +357,7 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
 }  // namespace torch_search
 }  // namespace distclust
 
-extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v4(
+extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v5(
     const distclust::TorchComputeSpec* spec, std::string* error) noexcept {
   try {
     return new distclust::torch_search::TorchSearch(*spec);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "distclust/search.h"
+#include "kernels/lloyd_grids.h"
 #include "kernels/phase_clock_torch.h"
 #include "kernels/torch_abi.h"
 
@@ -147,10 +148,25 @@ class TorchSearch final : public SearchKernel {
   /// Each query row's nearest centroid: score best [qb] and index lab [qb]
   /// (ties to the lower index, as search() with cap 1).
   void nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best, torch::Tensor& lab) const;
-  /// Rows lo..lo+m of the step (x [m x d] on the device, their best scores
-  /// and labels [m]): valid rows' grid sums, counts and distance into acc.
-  void add_sums(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
-                const torch::Tensor& lab, torch::Tensor& acc) const;
+  /// A block of a k-means step's rows once assigned: rows lo..lo+m of the
+  /// step, the valid ones' positions at [v], labels lab [v] and distances
+  /// dist [v] (float, as assign_nearest computes them).
+  struct Assigned {
+    int64_t lo = 0, m = 0;
+    torch::Tensor at, lab, dist;
+  };
+  /// Rows lo..lo+m (x [m x d] on the device, their best scores and labels
+  /// [m]) as Assigned; their grid maxima maxed into maxima [k x d + 1]
+  /// (kernels/lloyd_grids.h, on the device).
+  Assigned assigned(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
+                    const torch::Tensor& lab, torch::Tensor& maxima) const;
+  /// The maxima over ranks (to the host, allreduce_max; written to
+  /// s.maxima) and the grids they make.
+  LloydGrids reduce_maxima(const torch::Tensor& maxima, const LloydStep& s, Communicator& comm);
+  /// A block's valid rows' grid sums (scale [k x d]: g.scale on the
+  /// device), counts and distance into acc.
+  void add_sums(const LloydStep& s, const Assigned& a, const LloydGrids& g, const torch::Tensor& scale,
+                torch::Tensor& acc) const;
   /// acc summed over ranks (from device memory with NCCL), on the host.
   torch::Tensor reduce_sums(torch::Tensor acc, Communicator& comm);
   /// Rows of query and base blocks for a search of n queries against nb

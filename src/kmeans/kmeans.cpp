@@ -20,6 +20,7 @@
 #include "distclust/progress.h"
 #include "distclust/rng.h"
 #include "kernels/exact_sum.h"
+#include "kernels/lloyd_grids.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
 #include "knn/graph_value.h"  // exact_score: the restarts' inertia
@@ -53,38 +54,13 @@ void KMeansParams::validate() const {
 
 namespace {
 
-/// The exact-sum grids of one k-means run (kernels/exact_sum.h): centroid
-/// sums (terms: feature values) and inertia (terms: squared distances, two
-/// limbs: one far-out row sizes the coarse step). The bounds come from the
-/// data, so they are the same on every rank.
-struct Grids {
-  FixedGrid sums;
-  SplitGrid dist;
-};
-
-Grids make_grids(const FeatureBlock& b, const std::vector<float>& norms, int64_t n_valid, bool spherical,
-                 Communicator& comm) {
-  double bounds[2] = {0, 0};  // max |x_ij|, max |x_i|^2 over valid rows
-  for (int64_t i = 0; i < b.local_rows(); ++i) {
-    if (!b.valid[i]) continue;
-    for (int64_t j = 0; j < b.d; ++j) bounds[0] = std::max(bounds[0], double(std::fabs(b.x[i * b.d + j])));
-    bounds[1] = std::max(bounds[1], double(norms[i]));
-  }
-  comm.allreduce_max(bounds, 2);
-  // A centroid is a mean of rows (|c| <= max |x|, x (1 + 2^-10) after an
-  // empty-cluster split), so a squared distance is below 4.1 max |x|^2
-  // (spherical: 2 - 2 cos <= 4).
-  const double dmax = spherical ? 4.1 : 4.1 * bounds[1];
-  const double n = double(std::max<int64_t>(n_valid, 1));
-  return {FixedGrid(bounds[0], n * bounds[0]), SplitGrid(dmax, n * dmax, n)};
-}
-
 /// Adds each valid row to its centroid's sum and count, and its distance to
-/// the inertia, all in exact grid units: out [k*d sums | k counts | inertia
-/// coarse | inertia fine] (SplitGrid's two limbs).
+/// the inertia, all in exact grid units (kernels/lloyd_grids.h: a grid per
+/// centroid): out [k*d sums | k counts | inertia coarse | inertia fine]
+/// (SplitGrid's two limbs).
 /// Per-thread partials merged by integer adds: the same for any split.
 void accumulate(const FeatureBlock& b, const std::vector<int64_t>& lab, const std::vector<float>& dist, int64_t k,
-                const Grids& g, std::vector<int64_t>& out) {
+                const LloydGrids& g, std::vector<int64_t>& out) {
   const int64_t d = b.d, n = b.local_rows(), width = k * (d + 1) + 2;
   std::fill(out.begin(), out.end(), 0);
 #pragma omp parallel
@@ -93,7 +69,7 @@ void accumulate(const FeatureBlock& b, const std::vector<int64_t>& lab, const st
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       if (lab[i] < 0) continue;
-      g.sums.add(acc.data() + lab[i] * d, b.x.data() + i * d, d);
+      g.add(acc.data() + lab[i] * d, lab[i], b.x.data() + i * d);
       acc[k * d + lab[i]] += 1;
       g.dist.add(acc[k * (d + 1)], acc[k * (d + 1) + 1], dist[i]);
     }
@@ -102,9 +78,16 @@ void accumulate(const FeatureBlock& b, const std::vector<int64_t>& lab, const st
   }
 }
 
-/// Sum of dist over valid rows (collective): exact grid units, then their value.
-double exact_total(const std::vector<float>& dist, const std::vector<int64_t>& lab, const SplitGrid& g,
+/// Sum of dist over valid rows (collective): exact grid units on a grid
+/// sized by the largest of them, then their value.
+double exact_total(const std::vector<float>& dist, const std::vector<int64_t>& lab, int64_t n_valid,
                    Communicator& comm) {
+  double top = 0;
+  for (size_t i = 0; i < dist.size(); ++i)
+    if (lab[i] >= 0) top = std::max(top, double(dist[i]));
+  top = comm.max(top);
+  const double n = double(std::max<int64_t>(n_valid, 1));
+  const SplitGrid g(top, n * top, n);
   int64_t s[2] = {0, 0};
   for (size_t i = 0; i < dist.size(); ++i)
     if (lab[i] >= 0) g.add(s[0], s[1], dist[i]);
@@ -180,7 +163,7 @@ class Lloyd {
     if (p.spherical) normalize_rows(b);
     norms_.resize(b.local_rows());
     row_norms(b.x.data(), b.local_rows(), d_, norms_.data());
-    grids_ = make_grids(b, norms_, n_valid_, p.spherical, comm);
+    maxima_.resize(size_t(k_ * d_ + 1));
     lab_.resize(b.local_rows());
     dist_.resize(b.local_rows());
     buf_.resize(static_cast<size_t>(k_ * (d_ + 1) + 2));
@@ -247,7 +230,7 @@ class Lloyd {
       // origin): the inertia of what is written, as the restarts' was taken.
       std::vector<float> own(res_.distance.size());
       own_centroid_distances(b_, res_.centroids, res_.assign, p_.spherical, own);
-      res_.final_inertia = exact_total(own, res_.assign, grids_.dist, comm_);
+      res_.final_inertia = exact_total(own, res_.assign, n_valid_, comm_);
     }
     return std::move(res_);
   }
@@ -278,6 +261,9 @@ class Lloyd {
     const auto t0 = std::chrono::steady_clock::now();
     if (!device_step()) {
       assign(st_.centroids, lab_, dist_);
+      lloyd_maxima(b_.x.data(), b_.local_rows(), d_, lab_.data(), dist_.data(), k_, maxima_.data());
+      comm_.allreduce_max(maxima_.data(), maxima_.size());  // the grids: the same on every rank
+      grids_ = LloydGrids(maxima_.data(), k_, d_, n_valid_);
       accumulate(b_, lab_, dist_, k_, grids_, buf_);
       comm_.allreduce_sum(buf_.data(), buf_.size());  // sums, counts, inertia: one message, exact
     }
@@ -289,7 +275,7 @@ class Lloyd {
     for (int64_t c = 0; c < k_; ++c)
       if (counts[c] > 0)
         for (int64_t j = 0; j < d_; ++j)
-          st_.centroids[c * d_ + j] = float(grids_.sums.to_double(buf_[c * d_ + j]) / counts[c]);
+          st_.centroids[c * d_ + j] = float(grids_.to_double(buf_[c * d_ + j], c * d_ + j) / counts[c]);
     const int64_t splits = split_empty(st_.centroids, counts, d_, n_valid_, seed, st_.next_iter);
     st_.empty_splits += splits;
     if (p_.spherical) normalize(st_.centroids, d_);
@@ -330,16 +316,17 @@ class Lloyd {
     LloydStep s;
     s.x = b_.x.data(), s.n = b_.local_rows(), s.d = d_, s.first_row = b_.rows.begin;
     s.valid = b_.valid.data(), s.norms = norms_.data(), s.c = st_.centroids.data(), s.k = k_;
-    s.spherical = p_.spherical, s.sum_shift = grids_.sums.shift(), s.dist_shift = grids_.dist.shift();
-    s.dist_fine_shift = grids_.dist.fine_shift();
-    return kernel_.lloyd_step(s, comm_, buf_.data());
+    s.spherical = p_.spherical, s.n_valid = n_valid_, s.maxima = maxima_.data();
+    if (!kernel_.lloyd_step(s, comm_, buf_.data())) return false;
+    grids_ = LloydGrids(maxima_.data(), k_, d_, n_valid_);
+    return true;
   }
 
   /// Final pass: the inertia of the finished centroids decides between restarts.
   void finish_restart() {
     assign(st_.centroids, lab_, dist_);
     own_centroid_distances(b_, st_.centroids, lab_, p_.spherical, dist_);
-    const double fin = exact_total(dist_, lab_, grids_.dist, comm_);
+    const double fin = exact_total(dist_, lab_, n_valid_, comm_);
     log::detail("kmeans: restart ", st_.restart, " finished after ", st_.history.size(), " iterations, inertia ", fin);
     if (st_.best_restart < 0 || fin < st_.best_inertia) {
       st_.best_restart = st_.restart;
@@ -364,8 +351,9 @@ class Lloyd {
   const int64_t k_, d_;
   int64_t n_valid_ = 0, done_iters_ = 0;
   std::vector<float> norms_, dist_;
+  std::vector<float> maxima_;   ///< the last step's grid maxima [k x d + 1] (kernels/lloyd_grids.h)
   std::vector<int64_t> lab_, buf_;
-  Grids grids_;
+  LloydGrids grids_;            ///< the last step's grids: buf_'s units
   std::vector<std::unique_ptr<HeldRows>> held_;
   KMeansState st_;
   KMeansResult res_;

@@ -87,6 +87,38 @@ TEST(KMeans, OneFarRowLeavesTheInertiaRight) {
   EXPECT_GE(score(rest, got).ari, 0.99);
 }
 
+TEST(KMeans, OneFarValueLeavesTheCentroidsRight) {
+  // The centroid sums' grid step is N x max|x| x 2^-62 (kernels/exact_sum.h):
+  // one value of 1e17 made it ~100, every other row's values rounded to 0,
+  // and the centroids of the clusters without it collapsed onto the origin
+  // (rows then went to whichever zero centroid came first).
+  LocalCommunicator c;
+  auto a = make_cpu_search();
+  FeatureBlock b = data(5000, 8, 5, 0.1, 3);
+  b.x[123 * 8 + 3] = 1e17f;
+  KMeansParams p;
+  p.k = 6, p.restarts = 2;
+  KMeansResult r = kmeans(b, p, c, *a);
+  const double want = inertia_of(b, r);
+  EXPECT_NEAR(r.final_inertia, want, 1e-5 * want);
+  EXPECT_GT(r.iterations, 1);
+  std::vector<int64_t> rest(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
+  rest.erase(rest.begin() + 123), got.erase(got.begin() + 123);
+  EXPECT_GE(score(rest, got).ari, 0.99);
+  // Each centroid is its rows' mean, to float precision (the far row's
+  // cluster: its own value dominates, the others' columns still resolve).
+  std::vector<double> mean(6 * 8, 0), count(6, 0);
+  for (int64_t i = 0; i < 5000; ++i) {
+    count[r.assign[i]] += 1;
+    for (int j = 0; j < 8; ++j) mean[r.assign[i] * 8 + j] += double(b.x[i * 8 + j]);
+  }
+  for (int64_t ci = 0; ci < 6; ++ci)
+    for (int j = 0; j < 8; ++j) {
+      const double m = mean[ci * 8 + j] / count[ci];
+      EXPECT_NEAR(r.centroids[ci * 8 + j], m, 1e-5 * std::max(1.0, std::fabs(m))) << "centroid " << ci << " col " << j;
+    }
+}
+
 TEST(KMeans, EmptyClustersAreSplit) {
   LocalCommunicator c;
   auto a = make_cpu_search();

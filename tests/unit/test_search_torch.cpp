@@ -23,6 +23,7 @@
 #include "kernels/compute_target.h"
 #include "distclust/rng.h"
 #include "kernels/exact_sum.h"
+#include "kernels/lloyd_grids.h"
 #include "kernels/torch_plugin.h"
 #include "kmeans/kmeans.h"
 #include "knn/knn.h"
@@ -37,7 +38,7 @@ std::unique_ptr<SearchKernel> torch_kernel(const std::string& device = "cpu", co
   TorchComputeSpec s;
   s.device = device, s.precision = precision, s.threads = 2, s.memory_bytes = memory, s.storage = storage;
   std::string error;
-  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV4)(&s, &error);
+  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV5)(&s, &error);
   if (!k) throw Error(error);
   return std::unique_ptr<SearchKernel>(k);
 }
@@ -286,7 +287,8 @@ TEST(SearchTorch, LowOperandsOncePerCallOrPerBlockPairAgree) {
     norms[size_t(i)] = float(std::inner_product(x.begin() + i * d, x.begin() + (i + 1) * d, x.begin() + i * d, 0.0));
   LloydStep s;
   s.x = x.data(), s.n = rows, s.d = d, s.valid = all.data(), s.norms = norms.data();
-  s.c = b.data(), s.k = k, s.sum_shift = 30, s.dist_shift = 30, s.dist_fine_shift = 50;
+  std::vector<float> maxima(size_t(k * d + 1));
+  s.c = b.data(), s.k = k, s.n_valid = rows, s.maxima = maxima.data();
   for (const char* prec : {"bf16", "fp16"}) {
     std::vector<int64_t> a(size_t(k * (d + 1) + 2)), z(a.size());
     ASSERT_TRUE(torch_kernel("cpu", prec)->lloyd_step(s, comm, a.data()));
@@ -340,7 +342,8 @@ TEST(SearchTorch, TimeReportSaysWhereTheCallsWent) {
       norms[size_t(i)] = float(std::inner_product(q.begin() + i * d, q.begin() + (i + 1) * d, q.begin() + i * d, 0.0));
     LloydStep s;
     s.x = q.data(), s.n = n, s.d = d, s.valid = valid.data(), s.norms = norms.data();
-    s.c = b.data(), s.k = 50, s.sum_shift = 30, s.dist_shift = 30, s.dist_fine_shift = 50;
+    std::vector<float> maxima(size_t(50 * d + 1));
+    s.c = b.data(), s.k = 50, s.n_valid = n, s.maxima = maxima.data();
     std::vector<int64_t> buf(size_t(s.k * (d + 1) + 2));
     ASSERT_TRUE(tk->lloyd_step(s, comm, buf.data()));
     const auto p2 = phase_seconds(tk->time_report());
@@ -619,65 +622,94 @@ TEST(SearchTorch, LloydStepBufferEqualsCpuAccumulation) {
   for (bool twins : {false, true}) {
     // twins: centroids 5..7 equal to 0..2, so their rows tie: the lower centroid takes them.
     if (twins) std::copy_n(c.data(), 3 * d, c.data() + 5 * d);
+    std::vector<float> maxima(size_t(k * d + 1), -7);
     LloydStep s;
     s.x = b.x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = b.valid.data(), s.norms = norms.data();
-    s.c = c.data(), s.k = k, s.sum_shift = 40, s.dist_shift = 30, s.dist_fine_shift = 50;
+    s.c = c.data(), s.k = k, s.n_valid = count_valid(b, comm), s.maxima = maxima.data();
     std::vector<int64_t> got(size_t(k * (d + 1) + 2), -7), want(got.size(), 0);
     auto tk = torch_kernel("cpu", "fp32", 64 << 10);  // small blocks
     ASSERT_TRUE(tk->lloyd_step(s, comm, got.data()));
     EXPECT_FALSE(make_cpu_search()->lloyd_step(s, comm, want.data()));
     TopK top(n, 1);
     make_cpu_search()->search({b.x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
+    // The grids' maxima of the CPU's assignment: each centroid's largest
+    // |x_ij| per column exactly, the largest distance up to the kernels'
+    // float rounding.
+    std::vector<float> want_max(size_t(k * d + 1), 0.0f);
     for (int64_t i = 0; i < n; ++i) {
       if (!b.valid[size_t(i)]) continue;
       const int64_t l = top.indices(i)[0];
       for (int64_t j = 0; j < d; ++j)
-        want[size_t(l * d + j)] += int64_t(std::nearbyint(std::ldexp(double(b.x[size_t(i * d + j)]), 40)));
+        want_max[size_t(l * d + j)] = std::max(want_max[size_t(l * d + j)], std::fabs(b.x[size_t(i * d + j)]));
+      want_max[size_t(k * d)] = std::max(want_max[size_t(k * d)], std::max(norms[size_t(i)] - top.scores(i)[0], 0.f));
+    }
+    EXPECT_EQ(std::vector<float>(maxima.begin(), maxima.end() - 1), std::vector<float>(want_max.begin(), want_max.end() - 1));
+    EXPECT_NEAR(maxima[size_t(k * d)], want_max[size_t(k * d)], 1e-5 * want_max[size_t(k * d)]);
+    const LloydGrids g(want_max.data(), k, d, s.n_valid);
+    for (int64_t i = 0; i < n; ++i) {
+      if (!b.valid[size_t(i)]) continue;
+      const int64_t l = top.indices(i)[0];
+      g.add(want.data() + l * d, l, b.x.data() + i * d);
       want[size_t(k * d + l)] += 1;
-      const float di = std::max(norms[size_t(i)] - top.scores(i)[0], 0.f);
-      const int64_t hi = int64_t(std::nearbyint(std::ldexp(double(di), 30)));
-      want[size_t(k * (d + 1))] += hi;
-      want[size_t(k * (d + 1) + 1)] += int64_t(std::nearbyint(std::ldexp(double(di) - std::ldexp(double(hi), -30), 50)));
+      g.dist.add(want[size_t(k * (d + 1))], want[size_t(k * (d + 1) + 1)], std::max(norms[size_t(i)] - top.scores(i)[0], 0.f));
     }
     EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end() - 2), std::vector<int64_t>(want.begin(), want.end() - 2));
     // The distances' float rounding differs between the kernels: their sum, not each limb.
-    const double got_total = std::ldexp(double(got[size_t(k * (d + 1))]), -30) + std::ldexp(double(got.back()), -50);
-    const double want_total = std::ldexp(double(want[size_t(k * (d + 1))]), -30) + std::ldexp(double(want.back()), -50);
+    const double got_total = LloydGrids(maxima.data(), k, d, s.n_valid).dist.to_double(got[size_t(k * (d + 1))], got.back());
+    const double want_total = g.dist.to_double(want[size_t(k * (d + 1))], want.back());
     EXPECT_NEAR(got_total, want_total, 1e-5 * want_total);
     for (int64_t l = 5; twins && l < 8; ++l) EXPECT_EQ(got[size_t(k * d + l)], 0) << "centroid " << l << " took tied rows";
   }
 }
 
-TEST(SearchTorch, LloydStepFineLimbEqualsSplitGrid) {
-  // One row 2^20 from the others sizes the inertia's coarse step (2^-8
-  // here) above the other rows' distances: their sum lives in the fine limb.
-  // Rows and centroids on a 1/64 grid, and the far row on its own centroid,
-  // so fp32 distances are exact in both kernels and every limb must agree.
+TEST(SearchTorch, LloydStepGridsFollowTheRowsAsAssigned) {
+  // One row 2^21 from the others, 2^20 from its centroid: its distance
+  // (2^40) sizes the inertia's coarse step (2^-10 here) above the other
+  // rows' resolution (1/4096): their sum lives in the fine limb. Its value
+  // sizes only its own centroid's sums grid: the others keep theirs. Rows
+  // and centroids on a 1/64 grid, so fp32 distances are exact in both
+  // kernels and every limb must agree with SplitGrid's and FixedGrid's.
   LocalCommunicator comm;
   const int64_t n = 900, d = 12, k = 8;
   std::vector<float> x(static_cast<size_t>(n * d)), c(static_cast<size_t>(k * d), 0.0f), norms(static_cast<size_t>(n));
   for (int64_t i = 0; i < n * d; ++i) x[size_t(i)] = float(int64_t(key_hash(3, uint64_t(i), 7) % 257) - 128) / 64.0f;
-  for (int64_t j = 0; j < d; ++j) x[size_t(17 * d + j)] = j == 0 ? 1048576.0f : 0.0f;
+  for (int64_t j = 0; j < d; ++j) x[size_t(17 * d + j)] = j == 0 ? 2097152.0f : 0.0f;
   for (int64_t l = 0; l < k - 1; ++l) std::copy_n(x.data() + (l + 100) * d, d, c.data() + l * d);
-  std::copy_n(x.data() + 17 * d, d, c.data() + (k - 1) * d);
+  c[size_t((k - 1) * d)] = 1048576.0f;
   for (int64_t i = 0; i < n; ++i)
     norms[size_t(i)] = float(std::inner_product(x.begin() + i * d, x.begin() + (i + 1) * d, x.begin() + i * d, 0.0));
   std::vector<uint8_t> valid(size_t(n), 1);
-  const double dmax = 4.1 * double(norms[17]);
-  const SplitGrid grid(dmax, double(n) * dmax, double(n));
+  std::vector<float> maxima(size_t(k * d + 1));
   LloydStep s;
   s.x = x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = valid.data(), s.norms = norms.data();
-  s.c = c.data(), s.k = k, s.sum_shift = 20, s.dist_shift = grid.shift(), s.dist_fine_shift = grid.fine_shift();
+  s.c = c.data(), s.k = k, s.n_valid = n, s.maxima = maxima.data();
   std::vector<int64_t> got(size_t(k * (d + 1) + 2), -7);
   ASSERT_TRUE(torch_kernel("cpu", "fp32", 64 << 10)->lloyd_step(s, comm, got.data()));
+  EXPECT_EQ(maxima[size_t(k * d)], 1099511627776.0f) << "the far row's distance, 2^40";
+  EXPECT_EQ(maxima[size_t((k - 1) * d)], 2097152.0f) << "the far value";
+  EXPECT_EQ(maxima[size_t((k - 1) * d + 1)], 0.0f) << "the far row's other columns";
+  for (int64_t l = 0; l < k - 1; ++l) EXPECT_LE(maxima[size_t(l * d)], 2.0f) << "centroid " << l;
   TopK top(n, 1);
   make_cpu_search()->search({x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
-  int64_t hi = 0, lo = 0;
-  for (int64_t i = 0; i < n; ++i) grid.add(hi, lo, std::max(norms[size_t(i)] - top.scores(i)[0], 0.f));
-  EXPECT_EQ(got[size_t(k * (d + 1))], hi);
-  EXPECT_EQ(got[size_t(k * (d + 1) + 1)], lo);
-  EXPECT_NE(lo, 0) << "the rows' distances did not reach the fine limb: the test tests nothing";
+  const LloydGrids g(maxima.data(), k, d, n);
+  EXPECT_EQ(g.dist.shift(), 10);
+  std::vector<int64_t> want(got.size(), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t l = top.indices(i)[0];
+    g.add(want.data() + l * d, l, x.data() + i * d);
+    want[size_t(k * d + l)] += 1;
+    g.dist.add(want[size_t(k * (d + 1))], want[size_t(k * (d + 1) + 1)], std::max(norms[size_t(i)] - top.scores(i)[0], 0.f));
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_NE(got.back(), 0) << "the rows' distances did not reach the fine limb: the test tests nothing";
   EXPECT_EQ(got[size_t(k * d + k - 1)], 1) << "the far row has its own centroid";
+  // The other centroids' sums are exact: every value is on their grids.
+  for (int64_t l = 0; l < k - 1; ++l) {
+    double s0 = 0;
+    for (int64_t i = 0; i < n; ++i)
+      if (top.indices(i)[0] == l) s0 += double(x[size_t(i * d)]);
+    EXPECT_EQ(g.to_double(got[size_t(l * d)], l * d), s0) << "centroid " << l;
+  }
 }
 
 TEST(SearchTorch, ExactKnnAndIvfThroughTheComputeTarget) {
