@@ -18,6 +18,7 @@
 #include "io/checkpoint_pace.h"
 #include "extract/row_centre.h"
 #include "io/state_file.h"
+#include "extract/row_sample.h"
 #include "kernels/exact_sum.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
@@ -51,27 +52,68 @@ namespace {
 
 /// Per-dimension variance of the valid rows, exact (two passes with
 /// fixed-point sums): the same on every rank count. Scales gmm.reg.
-std::vector<double> column_variance(const FeatureBlock& b, const std::vector<double>& col_max, int64_t n_valid,
+/// A grid per column: one far-out value in one column (1e12; one grid
+/// sized by the largest column) zeroed every other column's variance.
+std::vector<double> column_variance(const FeatureBlock& b, const ColumnRange& cols, int64_t n_valid,
                                     Communicator& comm) {
   const int64_t d = b.d;
-  const double m = std::max(*std::max_element(col_max.begin(), col_max.end()), 1e-30);
   const double n = double(std::max<int64_t>(n_valid, 1));
-  FixedGrid gs(m, n * m), gq(4 * m * m, 4 * n * m * m);
+  std::vector<FixedGrid> gs, gq;
+  for (int64_t j = 0; j < d; ++j) {
+    const double m = std::max(cols.abs_max(j), 1e-30), w = std::max(cols.hi[j] - cols.lo[j], 1e-30) * (1 + 1e-9);
+    gs.emplace_back(m, n * m);
+    gq.emplace_back(w * w, n * w * w);  // (x - mean)^2 <= (hi - lo)^2
+  }
   std::vector<int64_t> s(size_t(d), 0), q(size_t(d), 0);
   for (int64_t i = 0; i < b.local_rows(); ++i)
-    if (b.valid[i]) gs.add(s.data(), b.x.data() + i * d, d);
+    if (b.valid[i])
+      for (int64_t j = 0; j < d; ++j) s[j] += gs[j].to_fixed(double(b.x[i * d + j]));
   comm.allreduce_sum(s.data(), s.size());
   std::vector<double> mean(static_cast<size_t>(d)), var(static_cast<size_t>(d));
-  for (int64_t j = 0; j < d; ++j) mean[j] = gs.to_double(s[j]) / n;
+  for (int64_t j = 0; j < d; ++j) mean[j] = gs[j].to_double(s[j]) / n;
   for (int64_t i = 0; i < b.local_rows(); ++i)
     if (b.valid[i])
       for (int64_t j = 0; j < d; ++j) {
         const double v = double(b.x[i * d + j]) - mean[j];
-        q[j] += gq.to_fixed(v * v);
+        q[j] += gq[j].to_fixed(v * v);
       }
   comm.allreduce_sum(q.data(), q.size());
-  for (int64_t j = 0; j < d; ++j) var[j] = gq.to_double(q[j]) / n;
+  for (int64_t j = 0; j < d; ++j) var[j] = gq[j].to_double(q[j]) / n;
   return var;
+}
+
+/// Refuses a column whose range the statistics' grids cannot resolve beside
+/// its rows' typical spread. The grids are a-priori (gmm/gmm_stats.h: per
+/// column, from its range), so one value 1e8 from the rest of its column
+/// (spread 1, 8000 rows) makes Q's step 32 there: every component's variance
+/// in that column rounds to 0 and the fit goes wrong (ARI 0.34) without a
+/// word. Per-component grids would need the responsibilities before any sum
+/// (a second pass of the E-step). The typical spread: 1.48 x the median
+/// absolute deviation of a keyed sample of 1025 rows, so a wide column (other
+/// units) is not mistaken for a far value.
+void require_resolvable_columns(const FeatureBlock& b, const ColumnRange& cols, int64_t n_valid,
+                                Communicator& comm) {
+  const int64_t d = b.d;
+  const std::vector<float> x = gather_rows(b, keyed_sample(b, 1025, 0x6A11, 0x5CA1E, comm), comm);
+  const int64_t m = int64_t(x.size()) / std::max<int64_t>(d, 1);
+  if (m < 16) return;  // too few rows to say what is typical
+  const double n = double(std::max<int64_t>(n_valid, 1));
+  std::vector<double> col(static_cast<size_t>(m));
+  auto median = [&] {
+    std::nth_element(col.begin(), col.begin() + m / 2, col.end());
+    return col[size_t(m / 2)];
+  };
+  for (int64_t j = 0; j < d; ++j) {
+    for (int64_t i = 0; i < m; ++i) col[size_t(i)] = x[size_t(i * d + j)];
+    const double med = median();
+    for (int64_t i = 0; i < m; ++i) col[size_t(i)] = std::fabs(x[size_t(i * d + j)] - med);
+    const double spread = 1.4826 * median();
+    const double w = cols.hi[j] - cols.lo[j], step = std::ldexp(1.0, -FixedGrid::shift_for(w * w, n * w * w));
+    require(!(spread > 0) || step <= 1e-2 * spread * spread, "gmm: column ", j, " holds values from ", cols.lo[j],
+            " to ", cols.hi[j], ", ", w / spread, " times its rows' typical spread (", spread,
+            "): the mixture's exact sums over ", n_valid, " rows cannot resolve its variances beside that range (a ",
+            "grid step of ", step, "); mark the far rows invalid in /valid, or clip that column");
+  }
 }
 
 /// The variance gmm.reg is relative to: the lower median of the columns'
@@ -116,8 +158,9 @@ class EM {
       log::info("gmm: its k-means start works on rows centred on their sample median (far from the origin for "
                 "their spread: L2 distances in float would round away)");
     }
-    col_max_ = column_abs_max(b, comm);
-    var_ = column_variance(b, col_max_, n_valid_, comm);
+    cols_ = column_range(b, comm);
+    require_resolvable_columns(b, cols_, n_valid_, comm);
+    var_ = column_variance(b, cols_, n_valid_, comm);
     reg_covar_ = p.reg * reg_scale(var_);
     st_.params_hash = hash;
   }
@@ -202,7 +245,7 @@ class EM {
   /// An E-step pass of m over the data: the mean log-likelihood (collective).
   double pass(const GMMParamsFit& m, const GMMRowOutput* out, std::vector<int64_t>* stats_out = nullptr,
               GMMGrids* grids_out = nullptr, const std::function<void(double)>& on_progress = {}) {
-    const GMMGrids grids(double(n_valid_), deviation_bound(col_max_, m.means));
+    const GMMGrids grids(double(n_valid_), deviation_bound(cols_, m.means), full_);
     std::vector<int64_t> stats;
     gmm_e_step(b_, make_density(m), &grids, &stats, out, on_progress);
     comm_.allreduce_sum(stats.data(), stats.size());  // N, S, Q, log-likelihood: one message, exact
@@ -256,7 +299,7 @@ class EM {
     for (int64_t c = 0; c < k_; ++c)
       for (int64_t j = 0; j < d_; ++j)
         prev.covariances[full_ ? c * d_ * d_ + j * d_ + j : c * d_ + j] = var_[j] + reg_covar_;
-    const GMMGrids grids(double(n_valid_), deviation_bound(col_max_, prev.means));
+    const GMMGrids grids(double(n_valid_), deviation_bound(cols_, prev.means), full_);
     std::vector<int64_t> stats;
     gmm_hard_stats(b_, labels, prev.means, k_, full_, grids, stats);
     comm_.allreduce_sum(stats.data(), stats.size());
@@ -271,7 +314,7 @@ class EM {
   void iterate() {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<int64_t> stats;
-    GMMGrids grids(1, 1);
+    GMMGrids grids;
     const GMMParamsFit m = current();
     // Rank 0's share of the pass as part of the iteration (ranks hold equal shares).
     const double ll = pass(m, nullptr, &stats, &grids, [&](double f) {
@@ -326,7 +369,8 @@ class EM {
   const bool full_;
   int64_t n_valid_ = 0, done_iters_ = 0;
   Progress* progress_ = nullptr;  // run()'s, for the lines from inside an iteration
-  std::vector<double> col_max_, var_;
+  ColumnRange cols_;
+  std::vector<double> var_;
   std::vector<float> centre_;  // of the k-means start's rows (extract/row_centre.h); empty: none
   double reg_covar_ = 0;
   bool resumed_ = false;

@@ -1,5 +1,7 @@
 #include "gmm/gmm_stats.h"
 
+#include <limits>
+
 #include <omp.h>
 
 #include <algorithm>
@@ -35,19 +37,20 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
     int64_t sj = 0;
     for (int64_t u = 0; u < m; ++u) {
       rdj[u] = r[u] * dj[u];
-      sj += G.s.to_fixed(rdj[u]);
+      sj += G.s[j].to_fixed(rdj[u]);
     }
     s[j] += sj;
     if (full) {
       for (int64_t l = 0; l <= j; ++l) {
         const double* dl = dev + l * stride;
+        const FixedGrid& g = G.q[j * (j + 1) / 2 + l];
         int64_t t = 0;
-        for (int64_t u = 0; u < m; ++u) t += G.q.to_fixed(rdj[u] * dl[u]);
+        for (int64_t u = 0; u < m; ++u) t += g.to_fixed(rdj[u] * dl[u]);
         q[j * (j + 1) / 2 + l] += t;
       }
     } else {
       int64_t t = 0;
-      for (int64_t u = 0; u < m; ++u) t += G.q.to_fixed(rdj[u] * dj[u]);
+      for (int64_t u = 0; u < m; ++u) t += G.q[j].to_fixed(rdj[u] * dj[u]);
       q[j] += t;
     }
   }
@@ -64,32 +67,58 @@ void add_loglik(const GMMStatsLayout& L, const GMMGrids& G, double v, int64_t* a
 
 }  // namespace
 
-GMMGrids::GMMGrids(double n, double dev) {
+GMMGrids::GMMGrids(double n, std::vector<double> dev, bool full) {
   n = std::max(n, 1.0);
-  dev = dev > 0 && std::isfinite(dev) ? dev : 1.0;
+  const int64_t d = int64_t(dev.size());
+  for (double& v : dev) v = v > 0 && std::isfinite(v) ? v : 1.0;
   r = FixedGrid(1.0, n);
-  s = FixedGrid(dev, n * dev);
-  q = FixedGrid(dev * dev, n * dev * dev);
   ll = FixedGrid(0.5, 0.5 * n);
   // A term below a quarter step rounds to 0 (with margin for the rounding of
   // r x_j x_l itself): responsibilities below r_skip add nothing anywhere.
-  r_skip = 0.25 * std::min({grid_step(r), grid_step(s) / dev, grid_step(q) / (dev * dev)});
+  r_skip = 0.25 * grid_step(r);
+  for (int64_t j = 0; j < d; ++j) {
+    s.emplace_back(dev[j], n * dev[j]);
+    r_skip = std::min(r_skip, 0.25 * grid_step(s.back()) / dev[j]);
+    for (int64_t l = full ? 0 : j; l <= j; ++l) {
+      const double t = dev[j] * dev[l];
+      q.emplace_back(t, n * t);
+      r_skip = std::min(r_skip, 0.25 * grid_step(q.back()) / t);
+    }
+  }
 }
 
-std::vector<double> column_abs_max(const FeatureBlock& b, Communicator& comm) {
-  std::vector<double> m(size_t(b.d), 0.0);
+ColumnRange column_range(const FeatureBlock& b, Communicator& comm) {
+  const int64_t d = b.d;
+  // hi and -lo in one max: [hi (d) | -lo (d)].
+  std::vector<double> m(static_cast<size_t>(2 * d), -std::numeric_limits<double>::infinity());
   for (int64_t i = 0; i < b.local_rows(); ++i)
     if (b.valid[i])
-      for (int64_t j = 0; j < b.d; ++j) m[j] = std::max(m[j], double(std::fabs(b.x[i * b.d + j])));
+      for (int64_t j = 0; j < d; ++j) {
+        const double v = b.x[i * d + j];
+        m[j] = std::max(m[j], v), m[d + j] = std::max(m[d + j], -v);
+      }
   comm.allreduce_max(m.data(), m.size());
-  return m;
+  ColumnRange out;
+  for (int64_t j = 0; j < d; ++j) {
+    const bool any = m[j] > -std::numeric_limits<double>::infinity();
+    out.hi.push_back(any ? m[j] : 0.0);
+    out.lo.push_back(any ? -m[d + j] : 0.0);
+  }
+  return out;
 }
 
-double deviation_bound(const std::vector<double>& col_max, const std::vector<double>& means) {
-  const int64_t d = int64_t(col_max.size());
-  double dev = 0;
-  for (size_t i = 0; i < means.size(); ++i) dev = std::max(dev, col_max[i % d] + std::fabs(means[i]));
-  return dev * (1 + 1e-9);  // x - mu rounded in double stays below
+double ColumnRange::abs_max(int64_t j) const { return std::max(std::fabs(lo[j]), std::fabs(hi[j])); }
+
+std::vector<double> deviation_bound(const ColumnRange& cols, const std::vector<double>& means) {
+  // Means of rows lie in [lo, hi], but a given start may not: the farther end.
+  const int64_t d = int64_t(cols.lo.size());
+  std::vector<double> dev(static_cast<size_t>(d), 0.0);
+  for (size_t i = 0; i < means.size(); ++i) {
+    const int64_t j = int64_t(i) % d;
+    dev[j] = std::max({dev[j], std::fabs(cols.hi[j] - means[i]), std::fabs(means[i] - cols.lo[j])});
+  }
+  for (double& v : dev) v *= 1 + 1e-9;  // x - mu rounded in double stays below
+  return dev;
 }
 
 void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
@@ -234,7 +263,7 @@ GMMParamsFit gmm_m_step(const std::vector<int64_t>& stats, const GMMParamsFit& p
       continue;
     }
     for (int64_t j = 0; j < d; ++j) {
-      delta[j] = G.s.to_double(stats[L.s() + c * d + j]) / nk[c];
+      delta[j] = G.s[j].to_double(stats[L.s() + c * d + j]) / nk[c];
       next.means[c * d + j] = prev.means[c * d + j] + delta[j];
     }
     const int64_t* q = stats.data() + L.q() + c * L.dq;
@@ -242,7 +271,7 @@ GMMParamsFit gmm_m_step(const std::vector<int64_t>& stats, const GMMParamsFit& p
       double* cov = next.covariances.data() + c * d * d;
       for (int64_t j = 0; j < d; ++j)
         for (int64_t l = 0; l <= j; ++l) {
-          const double v = G.q.to_double(q[j * (j + 1) / 2 + l]) / nk[c] - delta[j] * delta[l];
+          const double v = G.q[j * (j + 1) / 2 + l].to_double(q[j * (j + 1) / 2 + l]) / nk[c] - delta[j] * delta[l];
           cov[j * d + l] = cov[l * d + j] = v;
         }
       for (int64_t j = 0; j < d; ++j) cov[j * d + j] += reg_covar;
@@ -250,7 +279,7 @@ GMMParamsFit gmm_m_step(const std::vector<int64_t>& stats, const GMMParamsFit& p
       if (rep != 0) log::detail("gmm: component ", c, "'s covariance needed ", rep, " jitter steps to be positive definite");
     } else {
       for (int64_t j = 0; j < d; ++j) {
-        double v = G.q.to_double(q[j]) / nk[c] - delta[j] * delta[j] + reg_covar;
+        double v = G.q[j].to_double(q[j]) / nk[c] - delta[j] * delta[j] + reg_covar;
         if (!(v > 0)) v = std::max(reg_covar, 1e-300);  // one distinct row and reg 0
         next.covariances[c * d + j] = v;
       }

@@ -37,19 +37,31 @@ struct GMMStatsLayout {
   int64_t size() const { return ll() + 2; }
 };
 
-/// The grids of one iteration, from bounds every rank shares: n_valid and
-/// the largest |x_ij - mu_cj| (dev).
+/// The grids of one iteration, from bounds every rank shares: n_valid and,
+/// per column, the largest |x_ij - mu_cj| (dev [d]). A grid per column (S)
+/// and per column pair (Q): one far-out value coarsens only the sums it is
+/// a term of. With one grid sized by the largest deviation of all, a value
+/// of 1e12 in one column set Q's step to 2^31 and zeroed every covariance
+/// (ARI 0).
 struct GMMGrids {
-  FixedGrid r, s, q, ll;
-  double r_skip = 0;  ///< responsibilities below this add 0 to every sum
-  GMMGrids(double n_valid, double dev);
+  FixedGrid r, ll;
+  std::vector<FixedGrid> s;  ///< [d]: column j's (term bound dev_j)
+  std::vector<FixedGrid> q;  ///< [dq]: pair (j, l)'s, packed lower triangle (full), or column j's (diag)
+  double r_skip = 0;         ///< responsibilities below this add 0 to every sum
+  GMMGrids() = default;
+  GMMGrids(double n_valid, std::vector<double> dev, bool full);
 };
 
-/// The largest |x_ij| over valid rows, per dimension [d] (collective).
-std::vector<double> column_abs_max(const FeatureBlock& b, Communicator& comm);
+/// Each column's smallest and largest value over valid rows [d] (0, 0: no
+/// valid row).
+struct ColumnRange {
+  std::vector<double> lo, hi;
+  double abs_max(int64_t j) const;  ///< max(|lo_j|, |hi_j|)
+};
+ColumnRange column_range(const FeatureBlock& b, Communicator& comm);  ///< collective
 
-/// A bound on |x_ij - mu_cj| for the rows and means given.
-double deviation_bound(const std::vector<double>& col_max, const std::vector<double>& means);
+/// A bound on |x_ij - mu_cj| per column [d] for rows in `cols` and the means given.
+std::vector<double> deviation_bound(const ColumnRange& cols, const std::vector<double>& means);
 
 /// What the E-step writes per row (the final pass): may be null.
 struct GMMRowOutput {

@@ -9,6 +9,7 @@
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
+#include "distclust/error.h"
 #include "distclust/rng.h"
 #include "eval/metrics.h"
 #include "gmm/gmm.h"
@@ -211,6 +212,68 @@ TEST(GMM, OneFarValueDoesNotSetTheRegularisation) {
   std::vector<int64_t> truth(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
   truth.erase(truth.begin() + 123), got.erase(got.begin() + 123);
   EXPECT_GE(score(truth, got).ari, 0.95);
+}
+
+TEST(GMM, FarValuesTheSumsCannotResolveAreRefusedByColumn) {
+  // The same with 1e8 and 1e12: the statistics' grids are sized by each
+  // column's range, so Q's step in column 1 passed its variances (ARI 0.34
+  // and 0 with no word). Now a clear error names the column.
+  for (const float far : {1e8f, 1e12f}) {
+    LocalCommunicator comm;
+    FeatureBlock b = draw(truth_5d(), 8000, 11);
+    b.x[123 * 5 + 1] = far;
+    GMMParams p;
+    p.k = int(truth_5d().w.size()) + 1;
+    try {
+      gmm(b, p, comm);
+      ADD_FAILURE() << far << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("gmm: column 1 holds values from"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("mark the far rows invalid"), std::string::npos) << e.what();
+    }
+    // Marked invalid, the rest fits.
+    b.valid[123] = 0;
+    p.k = int(truth_5d().w.size());
+    const GMMResult r = gmm(b, p, comm);
+    std::vector<int64_t> truth(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
+    truth.erase(truth.begin() + 123), got.erase(got.begin() + 123);
+    EXPECT_GE(score(truth, got).ari, 0.95) << far;
+  }
+}
+
+TEST(GMM, AWideColumnIsNotAFarValue) {
+  // A column in other units (x 1e9) is accepted, and each column's sums
+  // have their own grids: every variance is resolved, none is reg alone
+  // (one grid sized by the wide column had a step of ~1.7e3 and left every
+  // other column at reg).
+  LocalCommunicator comm;
+  FeatureBlock b = draw(truth_5d(), 8000, 11);
+  for (int64_t i = 0; i < b.local_rows(); ++i) b.x[i * 5 + 2] *= 1e9f;
+  GMMParams p;
+  p.k = int(truth_5d().w.size());
+  const GMMResult r = gmm(b, p, comm);
+  const auto& cov = r.model.covariances;
+  ASSERT_EQ(cov.size(), size_t(p.k * 25));
+  for (int64_t c = 0; c < p.k; ++c)
+    for (int64_t j = 0; j < 5; ++j)
+      EXPECT_GT(cov[size_t(c * 25 + j * 5 + j)], 10 * r.reg_covar) << "component " << c << " column " << j;
+}
+
+TEST(GMM, RowsFarFromTheOriginFitAsNearIt) {
+  // The statistics' grids were sized by max|x_j| + |mu_j| (2e4 here) rather
+  // than by how far rows lie from the means: Q's step was 2^-12 x N,
+  // coarser than the covariances' detail.
+  LocalCommunicator comm;
+  FeatureBlock near = draw(truth_5d(), 8000, 11), far = near;
+  for (float& v : far.x) v += 1e4f;
+  GMMParams p;
+  p.k = int(truth_5d().w.size());
+  const GMMResult a = gmm(near, p, comm), c = gmm(far, p, comm);
+  EXPECT_EQ(a.assign, c.assign);
+  const auto& ca = a.model.covariances;
+  const auto& cc = c.model.covariances;
+  ASSERT_EQ(ca.size(), cc.size());
+  for (size_t i = 0; i < ca.size(); ++i) EXPECT_NEAR(ca[i], cc[i], 2e-3 * (1 + std::fabs(ca[i]))) << i;
 }
 
 TEST(GMM, LogLikelihoodNeverFalls) {
