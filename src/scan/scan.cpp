@@ -2,10 +2,12 @@
 #include "scan/scan.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "distclust/rng.h"
+#include "distclust/runtime.h"
 #include "io/state_file.h"
 #include "scan/scan_keys.h"
 #include "scan/scan_run.h"
@@ -104,6 +106,17 @@ void plan_epochs(ScanRun& r) {
 
 }  // namespace
 
+double scan_memory_bytes(const ScanParams& p, int64_t d, int64_t local_rows, int ranks) {
+  const double H = p.heads, C = p.clusters, D = double(d), Hd = p.hidden;
+  const bool mlp = p.head == "mlp";
+  const double params = mlp ? H * (Hd * (D + 1) + C * (Hd + 1)) : H * C * (D + 1);
+  const double copies = 4 + (p.checkpoint ? 3 : 0) + (ranks > 1 ? 2 : 0);
+  const double width = mlp ? Hd : C;  // a row's activations per head
+  const double step_rows = 2.0 * std::ceil(double(p.batch) / std::max(ranks, 1));
+  const double predict_rows = double(std::min<int64_t>(4096, std::max<int64_t>(local_rows, 1)));
+  return 4.0 * (params * copies + 2 * step_rows * H * width + predict_rows * width + 4 * params / H);
+}
+
 ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt, const std::string& params_hash,
                 ScanInputs* inputs_out) {
   p.validate();
@@ -123,6 +136,11 @@ ScanResult scan(const ScanParams& p, Communicator& comm, const std::string& ckpt
           " rows of ", p.features, " (it is rows per cluster, best first): give at most ", r.data.n);
 
   plan_epochs(r);
+  require_memory(scan_memory_bytes(p, r.data.d, r.data.local_rows(), comm.size()),
+                 fmt("scan training (scan.heads=", p.heads, ", scan.head=", p.head,
+                     p.head == "mlp" ? fmt(", scan.hidden=", p.hidden) : std::string(), ", D=", r.data.d,
+                     ", C=", p.clusters, ", scan.batch=", p.batch, p.checkpoint ? ", checkpointed" : "",
+                     "): the heads' weights, gradients, Adam moments, checkpoint copy and activations"));
   ScanHeads heads(HeadShape{p.head, r.data.d, p.clusters, p.hidden, p.heads});
   heads.init(key_hash(uint64_t(p.seed), kInitKey));
   // The epochs run follow from hashed settings (epochs, min_steps, batch)

@@ -17,6 +17,7 @@
 #include "knn/knn.h"
 #include "eval/metrics.h"
 #include "scan/scan.h"
+#include "scan/scan_run.h"
 #include "scan/scan_file.h"
 #include "synth/synth_features.h"
 
@@ -166,6 +167,22 @@ TEST(Scan, CollapseGuardFires) {
   EXPECT_NE(r.collapse_note.find("clusters are empty"), std::string::npos) << r.collapse_note;
   std::remove(f.features.c_str());
   std::remove(f.knn.c_str());
+}
+
+TEST(Scan, MemoryCheckCountsWhatTrainingHolds) {
+  // Measured peak (/usr/bin/time -v) of scan --hidden 65536 --batch 16 on
+  // 2000 x 64 features, one rank: 2.18 GiB (0.06 of it the process before
+  // any data). ScanHeads' own check (weights, gradients, Adam: 0.73 GiB)
+  // passed a job at hidden=1e6 that was then OOM-killed at 23.5 GiB.
+  ScanParams p;
+  p.head = "mlp", p.hidden = 65536, p.heads = 10, p.clusters = 10, p.batch = 16;
+  const double gib = 1024.0 * 1024.0 * 1024.0, measured = 2.18 * gib - 0.06 * gib;
+  const double one = scan_memory_bytes(p, 64, 2000, 1);
+  EXPECT_GE(one, 0.9 * measured);
+  EXPECT_LE(one, 1.3 * measured);
+  EXPECT_GT(scan_memory_bytes(p, 64, 2000, 2), one) << "the allreduce's buffers";
+  p.checkpoint = false;
+  EXPECT_LT(scan_memory_bytes(p, 64, 2000, 1), one) << "no checkpoint copy";
 }
 
 TEST(Scan, BadInputsAreNamed) {
