@@ -61,7 +61,7 @@ inline void lloyd_maxima(const float* x, int64_t n, int64_t d, const int64_t* la
   std::vector<int64_t> next(start.begin(), start.end() - 1);
   for (int64_t i = 0; i < n; ++i)
     if (lab[i] >= 0) order[size_t(next[size_t(lab[i])]++)] = i;
-#pragma omp parallel for schedule(dynamic, 16) if (n > 4096)
+#pragma omp parallel for schedule(dynamic, 1) if (n > 4096)
   for (int64_t c = 0; c < k; ++c) {
     float* m = maxima + c * d;
     std::fill(m, m + d, 0.0f);
