@@ -19,6 +19,13 @@ namespace distclust::ivf {
 std::vector<int32_t> nearest_lists(const float* x, int64_t n, int64_t d, int64_t first_row, const std::vector<float>& c,
                                    int64_t nl, int np, bool l2);
 
+/// Local queries per search round: a query travels to each rank owning one
+/// of its lists (up to min(nprobe, ranks)) and every rank receives from
+/// all, so the round is divided by both: its buffers per rank are about one
+/// rank's whatever the rank count (2^21 / nprobe alone made them grow with
+/// it: 268, 273, 327 MiB per rank on 1, 2, 4 ranks at N=80k, nprobe 80).
+int64_t round_queries(int np, int ranks);
+
 /// The rank [n x nl] of every list for each row of x (0 = its nearest list),
 /// in nearest_lists' order.
 std::vector<int32_t> list_ranks(const float* x, int64_t n, int64_t d, const std::vector<float>& c, int64_t nl,

@@ -464,8 +464,8 @@ TopK search_rounds(FeatureBlock& b, const std::vector<float>& cent, int np, cons
   };
 
   // Rounds of at most `chunk` local queries: memory stays bounded by the
-  // round, not by N * nprobe.
-  const int64_t chunk = std::clamp<int64_t>((int64_t(1) << 21) / np, 4096, 262144);
+  // round, not by N * nprobe, nor by the rank count (ivf_parts.h).
+  const int64_t chunk = ivf::round_queries(np, comm.size());
   const int64_t rounds = comm.max((n + chunk - 1) / chunk);
   TopK mine(n, static_cast<int>(k));
   Progress progress("knn ivf", "rows", n * comm.size(), comm.rank() == 0);
@@ -545,5 +545,12 @@ double knn_recall(const FeatureBlock& b, const KnnGraph& g, const std::vector<in
   total = comm.sum(total);
   return total > 0 ? hits / total : -1;
 }
+
+namespace ivf {
+int64_t round_queries(int np, int ranks) {
+  const int64_t owners = std::max<int64_t>(1, std::min<int64_t>(np, ranks));
+  return std::clamp<int64_t>((int64_t(1) << 21) / (int64_t(std::max(np, 1)) * owners), 4096, 262144);
+}
+}  // namespace ivf
 
 }  // namespace distclust

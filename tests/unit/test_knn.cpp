@@ -276,3 +276,17 @@ TEST(KnnIvf, TunedNprobeReachesTheTargetAndPredictsTheRecall) {
     }
   }
 }
+
+TEST(KnnIvf, RoundBuffersDoNotGrowWithTheRankCount) {
+  // Queries a rank sends (and, ranks alike, receives) per round: local
+  // queries x the ranks owning their lists. 2^21 / nprobe queries per round
+  // alone made that grow with the ranks up to nprobe of them.
+  for (int np : {1, 8, 80, 500}) {
+    const int64_t one = ivf::round_queries(np, 1);
+    for (int ranks : {2, 4, 64, 1024}) {
+      const int64_t moved = ivf::round_queries(np, ranks) * std::min(np, ranks);
+      EXPECT_LE(moved, std::max<int64_t>(one, 4096 * int64_t(std::min(np, ranks)))) << np << " " << ranks;
+      if (ivf::round_queries(np, ranks) > 4096) EXPECT_LE(moved, one) << np << " " << ranks;
+    }
+  }
+}
