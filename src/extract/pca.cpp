@@ -11,6 +11,7 @@
 
 #include "distclust/error.h"
 #include "distclust/rng.h"
+#include "distclust/runtime.h"
 
 namespace distclust {
 namespace {
@@ -78,7 +79,24 @@ std::vector<int64_t> pca_sample_rows(int64_t n, RowRange mine, int64_t max_sampl
   return rows;
 }
 
-PcaMoments::PcaMoments(int64_t d) : dim(d), cross(size_t(d * d), 0.0), sum(size_t(d), 0.0) {}
+double pca_memory_bytes(int64_t d) {
+  // D x D doubles: the moments on every rank; on rank 0 also the centred
+  // covariance, its scaled and row-major copies, and the eigensolver's
+  // matrix and vectors up to exact_max_dim (beyond: subspace iteration,
+  // D x (2 dim + 16)). Measured (/usr/bin/time -v, embed of 2000 x 6144
+  // rows, one rank): 1.05 GiB peak, this estimate 1.13 GiB, the D x D
+  // moments alone 0.28 GiB; unchecked, D = 65536 (256 x 256 pixels) wanted
+  // 34 GiB a copy.
+  const double dd = double(d) * double(d) * 8.0;
+  return dd * (d <= PcaOptions{}.exact_max_dim ? 6.0 : 4.0);
+}
+
+PcaMoments::PcaMoments(int64_t d) : dim(d) {
+  require_memory(pca_memory_bytes(d), fmt("a PCA of D=", d, " columns (D x D moments, covariance and eigensolver in "
+                                           "double on rank 0; reduce D first, e.g. a smaller image side)"));
+  cross.assign(size_t(d * d), 0.0);
+  sum.assign(size_t(d), 0.0);
+}
 
 void PcaMoments::add(const double* v, int64_t m) {
   if (m <= 0) return;

@@ -67,6 +67,10 @@ constexpr int64_t kPcaMaxInputDim = 8192;
 /// never on the rank count.
 std::vector<int64_t> pca_sample_rows(int64_t n, RowRange mine, int64_t max_sample, uint64_t seed);
 
+/// Bytes a PCA of d columns holds at its peak (rank 0): checked when its
+/// moments are made (require_memory).
+double pca_memory_bytes(int64_t d);
+
 /// Sums over integer-valued rows v [m x D] (see the file comment).
 struct PcaMoments {
   explicit PcaMoments(int64_t dim);

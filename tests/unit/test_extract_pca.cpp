@@ -221,3 +221,16 @@ TEST(ExtractPca, SampleHoldsAtLeastMaxSampleRowsOnAnyRankCount) {
         }
       }
 }
+
+TEST(ExtractPca, MomentsTooLargeForTheMachineAreRefusedByName) {
+  // D x D doubles on rank 0, several times over: D = 2^20 (1024 x 1024
+  // grey pixels) is 8 TiB a copy. Unchecked it ended in a bare bad_alloc
+  // (or the OOM killer), after the extraction before it.
+  try {
+    PcaMoments mo(int64_t(1) << 20);
+    ADD_FAILURE() << "allocated " << mo.cross.size() << " doubles";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a PCA of D=1048576 columns"), std::string::npos) << e.what();
+  }
+  EXPECT_GE(pca_memory_bytes(6144), 4.0 * 6144.0 * 6144.0 * 8.0);
+}
