@@ -36,11 +36,11 @@ class Seeder {
       w_total += weight(i);
     }
     comm.allreduce_max(mx, 2);
-    w_total = comm.sum(w_total);  // only sizes the grid: its rounding does not matter
-    // A squared distance is below 4.1 max|x|^2 (unit rows: 4), a weighted
-    // term below max weight times that; sums below the total weight times it.
+    w_total_ = std::max(comm.sum(w_total), 1.0);  // only sizes the grid: its rounding does not matter
+    // A squared distance is below 4.1 max|x|^2 (unit rows: 4): the first
+    // draw's value below. Each centre's grid is sized by the distances there
+    // are then (size_grid).
     const double dmax = ip ? 4.1 : 4.1 * std::max(mx[0], 1e-30);
-    grid_ = FixedGrid(mx[1] * dmax, std::max(w_total, 1.0) * dmax);
     slack_ = 64.0 * double(d_ + 8) * kFloatUnit * (ip ? 1.0 : mx[0]);
     // The first draw: every point by its weight alone, times one value
     // that scales with the grid: half of dmax's power of two. A fixed 1.0
@@ -60,6 +60,7 @@ class Seeder {
 
   std::vector<float> run() {
     // First centre: a point drawn by weight.
+    size_grid();
     std::vector<float> first = candidates({draw(1)[0]});
     add_centre(0, first.data());
     std::vector<int64_t> all(size_t(p_.m));
@@ -72,6 +73,21 @@ class Seeder {
 
  private:
   double weight(int64_t i) const { return p_.weight ? p_.weight[i] : 1.0; }
+
+  /// The exact-sum grid of this centre's draws and potentials, from the
+  /// largest weighted distance and distance now (collective; the same on
+  /// every rank): terms are at most that, sums the total weight times the
+  /// largest distance. Sized up front by 4.1 max|x|^2, one far row (1e17,
+  /// picked first) left every other term 0 and the rest drawn uniformly.
+  void size_grid() {
+    double mx[2] = {0, 0};  // max weight x closest, max closest (serial: a parallel region per centre cost more)
+    for (int64_t i = 0; i < p_.m; ++i) {
+      mx[0] = std::max(mx[0], weight(i) * double(closest_[i]));
+      mx[1] = std::max(mx[1], double(closest_[i]));
+    }
+    comm_.allreduce_max(mx, 2);
+    grid_ = FixedGrid(mx[0], w_total_ * mx[1]);
+  }
   int64_t term(int64_t i, float v) const { return grid_.to_fixed(weight(i) * double(v)); }
 
   /// `n` draws, each a point with probability proportional to weight x
@@ -187,6 +203,7 @@ class Seeder {
   /// Centre c: draw the candidates, measure the points within their reach,
   /// keep the candidate with the lowest potential (ties: the first drawn).
   void step(int64_t c) {
+    size_grid();
     const std::vector<float> cand = candidates(draw(trials_));
     const std::vector<int64_t> rows = in_reach(cand, c);
     measured += int64_t(rows.size());
@@ -225,7 +242,7 @@ class Seeder {
   std::vector<uint8_t> keep_;  // in_reach's marks, [m]
   std::vector<int64_t> counts_, prefix_;
   FixedGrid grid_;
-  double slack_ = 0;
+  double w_total_ = 1, slack_ = 0;
 
  public:
   int64_t measured = 0;  ///< points measured against candidates, all centres

@@ -290,6 +290,36 @@ TEST(KMeansPlusPlus, SeedingIsScaleEquivariant) {
   }
 }
 
+TEST(KMeansPlusPlus, OneFarRowLeavesTheOtherDrawsByDistance) {
+  // The draws' exact-sum grid was sized by 4.1 max|x|^2 up front: with one
+  // row at 1e17 (picked first: its weight is 1e34), every other point's
+  // distance rounded to 0 and the rest were drawn uniformly, several from
+  // one blob. Drawn by D^2 the 8 seeds cover the 7 blobs and the far row.
+  LocalCommunicator c;
+  FeatureBlock b = test::mixture(7000, 16, 7, 0.05, 4);
+  b.x[77 * 16 + 5] = 1e17f;
+  int covered_all = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    const auto cent = kmeanspp({b.x.data(), nullptr, b.local_rows(), b.d, 0}, 8, seed, false, c, true);
+    std::vector<int> blob_hits(7, 0);
+    int far = 0;
+    for (int64_t j = 0; j < 8; ++j) {
+      const float* cj = cent.data() + j * 16;
+      if (cj[5] > 1e16f) {
+        ++far;
+        continue;
+      }
+      for (int64_t i = 0; i < 7000; ++i)
+        if (std::equal(cj, cj + 16, b.x.data() + i * 16)) {
+          ++blob_hits[size_t(b.labels[size_t(i)])];
+          break;
+        }
+    }
+    covered_all += far == 1 && std::count(blob_hits.begin(), blob_hits.end(), 0) == 0;
+  }
+  EXPECT_GE(covered_all, 5) << "of 6 seeds (uniform draws cover 7 blobs in 7 picks with p = 7!/7^7 = 0.6%)";
+}
+
 TEST(KMeansPlusPlus, PruningChangesNothingAndSpreadsCentres) {
   // The triangle-inequality pruning skips points a candidate cannot come
   // closer to: the centres must be exactly those of measuring every point.
