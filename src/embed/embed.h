@@ -94,9 +94,11 @@ struct FuzzyGraph {
 
 /// Directed edges (local row i -> global j, weight w) joined with the
 /// reverse edges from their owners by fuzzy union (collective, alltoallv).
-/// src, dst, w: [edges], src local-row indices relative to rows.begin.
-FuzzyGraph fuzzy_union(int64_t n, RowRange rows, const std::vector<int64_t>& src, const std::vector<int64_t>& dst,
-                       const std::vector<float>& w, Communicator& comm);
+/// src, dst, w: [edges], src local-row indices relative to rows.begin
+/// (taken by value: freed once the edges are sent and grouped; pass them
+/// with std::move where they are not needed after).
+FuzzyGraph fuzzy_union(int64_t n, RowRange rows, std::vector<int64_t> src, std::vector<int64_t> dst,
+                       std::vector<float> w, Communicator& comm);
 
 /// Reads this rank's rows of knn.h5 and builds the symmetric fuzzy graph
 /// (collective). valid: this rank's /valid rows; edges to or from invalid rows
