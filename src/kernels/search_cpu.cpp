@@ -17,6 +17,7 @@
 #include "kernels/blas.h"
 #include "kernels/rows.h"
 #include "distclust/search.h"
+#include "distclust/runtime.h"
 #include "kernels/search_offer.h"
 
 namespace distclust {
@@ -125,6 +126,11 @@ void sorted_results(const TopK& top, int64_t q, int64_t* ids, float* scores) {
   const int64_t* ix = top.indices(q);
   std::sort(order.begin(), order.end(), [&](int a, int c) { return TopK::better(s[a], ix[a], s[c], ix[c]); });
   for (int j = 0; j < cap; ++j) ids[j] = ix[order[j]], scores[j] = s[order[j]];
+}
+
+double cpu_search_bytes(const SearchTiling& t, int64_t d, int64_t base_rows) {
+  const double T = std::max(1, t.tile_rows), C = double(std::min<int64_t>(base_rows, std::max(16, t.tile_cols)));
+  return double(compute_threads()) * 4.0 * T * (C + double(d));
 }
 
 }  // namespace distclust

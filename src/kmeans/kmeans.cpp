@@ -19,6 +19,7 @@
 #include "distclust/log.h"
 #include "distclust/progress.h"
 #include "distclust/rng.h"
+#include "kernels/compute_target.h"
 #include "kernels/exact_sum.h"
 #include "kernels/lloyd_grids.h"
 #include "kernels/rows.h"
@@ -48,8 +49,7 @@ void KMeansParams::validate() const {
           " must be in (0, 100] (candidates per round = factor x k)");
   require(tile_rows >= 1 && tile_k >= 16 && tile_rows <= (1 << 20) && tile_k <= (1 << 20), "kmeans.tile_rows/tile_k: ",
           tile_rows, "/", tile_k, " must be in [1, 1048576]/[16, 1048576]");
-  require_memory(double(tile_rows) * double(tile_k) * 4.0 * available_cores(),
-                 fmt("kmeans.tile_rows x tile_k = ", tile_rows, " x ", tile_k, " (a float tile per thread)"));
+  // Their memory depends on D and k: checked where those are known (kmeans()).
 }
 
 namespace {
@@ -157,6 +157,10 @@ class Lloyd {
   Lloyd(FeatureBlock& b, const KMeansParams& p, Communicator& comm, SearchKernel& kernel, const std::string& ckpt,
         const std::string& hash)
       : b_(b), p_(p), comm_(comm), kernel_(kernel), ckpt_(ckpt), hash_(hash), k_(p.k), d_(b.d) {
+    if (!compute_target().torch)  // (LibTorch kernels size their blocks by memory)
+      require_memory(cpu_search_bytes({p.tile_rows, p.tile_k}, d_, k_),
+                     fmt("kmeans.tile_rows x tile_k = ", p.tile_rows, " x ", p.tile_k, " at D=", d_, ", k=", k_,
+                         " (a score tile and a padded row tile per thread)"));
     n_valid_ = count_valid(b, comm);
     require(n_valid_ >= 1, "kmeans: no valid rows (all ", b.n_total, " rows are marked invalid)");
     require(k_ <= n_valid_, "kmeans: k=", k_, " exceeds the number of valid rows (", n_valid_, " of ", b.n_total, ")");

@@ -43,8 +43,7 @@ void KnnParams::validate() const {
   require(target_recall > 0 && target_recall <= 1, "knn.target_recall: ", target_recall, " must be in (0, 1]");
   require(tile_rows >= 1 && tile_cols >= 16 && tile_rows <= (1 << 20) && tile_cols <= (1 << 20),
           "knn.tile_rows/tile_cols: ", tile_rows, "/", tile_cols, " must be in [1, 1048576]/[16, 1048576]");
-  require_memory(double(tile_rows) * double(tile_cols) * 4.0 * available_cores(),
-                 fmt("knn.tile_rows x tile_cols = ", tile_rows, " x ", tile_cols, " (a float tile per thread)"));
+  // Their memory depends on D and N: checked where those are known (knn_exact).
 }
 
 namespace {
@@ -281,6 +280,10 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
                    const std::string& input_key) {
   p.validate();
   const int64_t n = b.local_rows();
+  if (!compute_target().torch)  // (LibTorch kernels size their blocks by memory)
+    require_memory(cpu_search_bytes({p.tile_rows, p.tile_cols}, b.d, b.n_total),
+                   fmt("knn.tile_rows x tile_cols = ", p.tile_rows, " x ", p.tile_cols, " at D=", b.d,
+                       " (a score tile and a padded row tile per thread)"));
   const int64_t n_valid = count_valid(b, comm);
   require(p.k < n_valid, "knn: k=", p.k, " must be below the number of valid rows (", n_valid, " of ", b.n_total,
           "): each row needs k neighbours other than itself");

@@ -119,6 +119,26 @@ TEST(KMeans, OneFarValueLeavesTheCentroidsRight) {
     }
 }
 
+TEST(KMeans, TileMemoryIsCheckedWithTheShapesItDependsOn) {
+  // The check multiplied tile_rows x tile_k whatever k and D: tiles wider
+  // than k (clipped to k by the kernel) were refused at 4 TiB, while the
+  // padded row tile [tile_rows x D] the kernel does allocate was left out.
+  LocalCommunicator c;
+  auto a = make_cpu_search();
+  FeatureBlock b = data(200, 8, 3, 0.1, 3);
+  KMeansParams p;
+  p.k = 3, p.iters = 2, p.tile_rows = 1 << 20, p.tile_k = 1 << 20;
+  EXPECT_NO_THROW(kmeans(b, p, c, *a)) << "1M x 3 scores and 1M x 8 rows per thread fit";
+  FeatureBlock wide = data(50, 4096, 3, 0.1, 3);
+  try {
+    kmeans(wide, p, c, *a);
+    ADD_FAILURE() << "a 1M x 4096 padded tile per thread (16 GiB each) was not refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kmeans.tile_rows x tile_k = 1048576 x 1048576 at D=4096"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(KMeans, EmptyClustersAreSplit) {
   LocalCommunicator c;
   auto a = make_cpu_search();
