@@ -18,7 +18,6 @@
 #include "io/checkpoint_pace.h"
 #include "extract/row_centre.h"
 #include "io/state_file.h"
-#include "extract/row_sample.h"
 #include "kernels/exact_sum.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
@@ -82,42 +81,6 @@ std::vector<double> column_variance(const FeatureBlock& b, const ColumnRange& co
   return var;
 }
 
-/// Refuses a column whose range the statistics' grids cannot resolve beside
-/// its rows' typical spread. The grids are a-priori (gmm/gmm_stats.h: per
-/// column, from its range), so one value 1e8 from the rest of its column
-/// (spread 1, 8000 rows) makes Q's step 32 there: every component's variance
-/// in that column rounds to 0 and the fit goes wrong (ARI 0.34) without a
-/// word. Per-component grids would need the responsibilities before any sum
-/// (a second pass of the E-step). The typical spread: 1.48 x the median
-/// absolute deviation of a keyed sample of 1025 rows, so a wide column (other
-/// units) is not mistaken for a far value. A step up to a tenth of the
-/// spread's square rounds the terms without bias; coarser, most of them
-/// round to 0 (about 7e6 spreads at 8,000 rows pass, 7e5 at 800,000).
-void require_resolvable_columns(const FeatureBlock& b, const ColumnRange& cols, int64_t n_valid,
-                                Communicator& comm) {
-  const int64_t d = b.d;
-  const std::vector<float> x = gather_rows(b, keyed_sample(b, 1025, 0x6A11, 0x5CA1E, comm), comm);
-  const int64_t m = int64_t(x.size()) / std::max<int64_t>(d, 1);
-  if (m < 16) return;  // too few rows to say what is typical
-  const double n = double(std::max<int64_t>(n_valid, 1));
-  std::vector<double> col(static_cast<size_t>(m));
-  auto median = [&] {
-    std::nth_element(col.begin(), col.begin() + m / 2, col.end());
-    return col[size_t(m / 2)];
-  };
-  for (int64_t j = 0; j < d; ++j) {
-    for (int64_t i = 0; i < m; ++i) col[size_t(i)] = x[size_t(i * d + j)];
-    const double med = median();
-    for (int64_t i = 0; i < m; ++i) col[size_t(i)] = std::fabs(x[size_t(i * d + j)] - med);
-    const double spread = 1.4826 * median();
-    const double w = cols.hi[j] - cols.lo[j], step = std::ldexp(1.0, -FixedGrid::shift_for(w * w, n * w * w));
-    require(!(spread > 0) || step <= 0.1 * spread * spread, "gmm: column ", j, " holds values from ", cols.lo[j],
-            " to ", cols.hi[j], ", ", w / spread, " times its rows' typical spread (", spread,
-            "): the mixture's exact sums over ", n_valid, " rows cannot resolve its variances beside that range (a ",
-            "grid step of ", step, "); mark the far rows invalid in /valid, or clip that column");
-  }
-}
-
 /// The variance gmm.reg is relative to: the lower median of the columns'
 /// variances. Their mean let one far-out value (or one wide column of
 /// noise) set it: a row with 1e6 in one column of three made reg_covar 67
@@ -161,7 +124,6 @@ class EM {
                 "their spread: L2 distances in float would round away)");
     }
     cols_ = column_range(b, comm);
-    require_resolvable_columns(b, cols_, n_valid_, comm);
     var_ = column_variance(b, cols_, n_valid_, comm);
     reg_covar_ = p.reg * reg_scale(var_);
     st_.params_hash = hash;
@@ -306,9 +268,40 @@ class EM {
     gmm_hard_stats(b_, labels, prev.means, k_, full_, grids, stats);
     comm_.allreduce_sum(stats.data(), stats.size());
     set_current(gmm_m_step(stats, prev, grids, reg_covar_, nullptr));
+    require_resolved(current(), grids);
     st_.next_iter = 0;
     st_.history.clear();
     st_.finished = st_.converged = false;
+  }
+
+  /// Refuses a fit whose variances its exact sums could not resolve. The
+  /// grids are a-priori (gmm/gmm_stats.h: per column, from its range), so
+  /// one value far from the rest of its column makes that column's step
+  /// coarse: a component's terms there round to 0 and its variance with
+  /// them, and the fit goes wrong without a word (a value of 1e8 among 8,000
+  /// rows of spread 1: ARI 0.34; 1e7 beside four tight clusters: ARI 0).
+  /// Per-component grids would need the responsibilities before any sum (a
+  /// second pass of the E-step). So: a component of two rows or more whose
+  /// variance in a column, less reg_covar, is below half that column's step,
+  /// where the step is above reg_covar (below it, reg hides the rounding).
+  /// Terms spread like a variance's (exponential-like) rounded on a step of
+  /// twice their mean come out ~15% low, of their mean ~4%: a step of 0.002
+  /// beside variances of 0.0014-0.0019 (one value 1e6 among 8,000 rows of
+  /// spread 0.04) fits right (ARI 1.0) and passes. The same on every rank
+  /// (the model and grids are).
+  void require_resolved(const GMMParamsFit& m, const GMMGrids& g) const {
+    for (int64_t c = 0; c < k_; ++c) {
+      if (m.weights[size_t(c)] * double(n_valid_) < 2) continue;
+      for (int64_t j = 0; j < d_; ++j) {
+        const double step = std::ldexp(1.0, -g.q[size_t(full_ ? j * (j + 1) / 2 + j : j)].shift());
+        const double var = m.covariances[size_t(full_ ? c * d_ * d_ + j * d_ + j : c * d_ + j)] - reg_covar_;
+        require(!(step > reg_covar_ && var < 0.5 * step), "gmm: column ", j, " holds values from ", cols_.lo[size_t(j)],
+                " to ", cols_.hi[size_t(j)], ": its exact sums' grid step (", step, ", from that range over ",
+                n_valid_, " rows) is above component ", c, "'s variance there (", var,
+                "), which they cannot resolve (a value far from the rest of the column?); mark the far rows invalid "
+                "in /valid, or clip that column");
+      }
+    }
   }
 
   /// One EM iteration: E-step on every rank's rows, one exact allreduce of
@@ -323,6 +316,7 @@ class EM {
       if (progress_) progress_->update_partial(double(done_iters_) + f);
     });
     set_current(gmm_m_step(stats, m, grids, reg_covar_, &st_.empty_components));
+    require_resolved(current(), grids);
     iter_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st_.history.push_back(ll);
     const size_t h = st_.history.size();

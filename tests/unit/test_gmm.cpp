@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
@@ -229,6 +230,7 @@ TEST(GMM, FarValuesTheSumsCannotResolveAreRefusedByColumn) {
       ADD_FAILURE() << far << ": no error";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("gmm: column 1 holds values from"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("which they cannot resolve"), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("mark the far rows invalid"), std::string::npos) << e.what();
     }
     // Marked invalid, the rest fits.
@@ -239,6 +241,50 @@ TEST(GMM, FarValuesTheSumsCannotResolveAreRefusedByColumn) {
     truth.erase(truth.begin() + 123), got.erase(got.begin() + 123);
     EXPECT_GE(score(truth, got).ari, 0.95) << far;
   }
+}
+
+TEST(GMM, AFarValueBesideTightClustersIsRefusedAndTightClustersAloneAreNot) {
+  // A guard on the column's spread (its MAD) took four tight clusters at
+  // 0/100/200/300 for a spread of ~150: with a value of 1e7 the grid step (8)
+  // passed it, the clusters' variances rounded to 0, and the fit was wrong
+  // (ARI ~0; sklearn 1.0). And it refused a column where 90% of the rows
+  // sit within 1e-3 (a real cluster), which the grids resolve.
+  std::mt19937_64 gen(7);
+  std::normal_distribution<double> z(0.0, 1.0);
+  auto make = [&](int64_t n, int64_t d) {
+    FeatureBlock b;
+    b.n_total = n, b.d = d, b.rows = {0, n};
+    b.x.assign(size_t(n * d), 0.f), b.labels.assign(size_t(n), 0), b.valid.assign(size_t(n), 1);
+    return b;
+  };
+  LocalCommunicator comm;
+  FeatureBlock four = make(20000, 3);
+  for (int64_t i = 0; i < 20000; ++i) {
+    four.labels[size_t(i)] = i % 4;
+    four.x[size_t(i * 3)] = float(100.0 * double(i % 4) + 0.05 * z(gen));
+    for (int j = 1; j < 3; ++j) four.x[size_t(i * 3 + j)] = float(0.05 * z(gen));
+  }
+  GMMParams p;
+  p.k = 4, p.covariance = "diag";
+  const GMMResult clean = gmm(four, p, comm);
+  EXPECT_GE(score(std::vector<int64_t>(four.labels.begin(), four.labels.end()), clean.assign).ari, 0.99);
+  four.x[123 * 3] = 1e7f;
+  p.k = 5;
+  try {
+    gmm(four, p, comm);
+    ADD_FAILURE() << "a fit of rounded-away variances was returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gmm: column 0 holds values from"), std::string::npos) << e.what();
+  }
+  FeatureBlock tight = make(20000, 4);
+  for (int64_t i = 0; i < 20000; ++i) {
+    const bool big = i % 10 == 0;
+    tight.labels[size_t(i)] = big;
+    for (int j = 0; j < 4; ++j)
+      tight.x[size_t(i * 4 + j)] = float(j == 3 ? (big ? 1.0 + 0.1 * z(gen) : 1e-6 * z(gen)) : z(gen));
+  }
+  p.k = 2, p.covariance = "full";
+  EXPECT_NO_THROW(gmm(tight, p, comm));
 }
 
 TEST(GMM, AWideColumnIsNotAFarValue) {
