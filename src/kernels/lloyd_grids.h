@@ -16,7 +16,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <omp.h>
+
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/exact_sum.h"
@@ -35,8 +38,30 @@ struct LloydGrids {
   LloydGrids() = default;
   LloydGrids(const float* maxima, int64_t k, int64_t d_, int64_t n_valid) : d(d_), scale(static_cast<size_t>(k * d_)) {
     const double n = double(std::max<int64_t>(n_valid, 1));
-    for (int64_t i = 0; i < k * d; ++i) scale[size_t(i)] = std::ldexp(1.0, FixedGrid::shift_for(maxima[i], n * maxima[i]));
+    // FixedGrid::shift_for and ldexp through the exponent bits: frexp and
+    // ldexp calls took 0.26 s a step at k x d = 1.7e7 (a device step's
+    // budget is milliseconds). Float maxima and their products with n are
+    // normal doubles, and the shifts stay well inside double's exponents.
+#pragma omp parallel for schedule(static) if (k * d_ > 65536)
+    for (int64_t i = 0; i < k * d; ++i) {
+      const double t = maxima[i];
+      const int shift = t > 0 ? std::min(51 - frexp_exponent(t), 62 - frexp_exponent(n * t)) : 50;
+      scale[size_t(i)] = pow2(shift);
+    }
     dist = SplitGrid(maxima[k * d], n * double(maxima[k * d]), n);
+  }
+  /// frexp's exponent of a positive normal double (v = m 2^e, m in [0.5, 1)).
+  static int frexp_exponent(double v) {
+    uint64_t b;
+    std::memcpy(&b, &v, 8);
+    return int((b >> 52) & 0x7ff) - 1022;
+  }
+  /// 2^e for e in [-1022, 1023].
+  static double pow2(int e) {
+    const uint64_t b = uint64_t(e + 1023) << 52;
+    double v;
+    std::memcpy(&v, &b, 8);
+    return v;
   }
   /// acc [d] += row x [d] on centroid c's grids.
   void add(int64_t* acc, int64_t c, const float* x) const {
@@ -48,11 +73,30 @@ struct LloydGrids {
 };
 
 /// This rank's maxima [k x d + 1] (LloydGrids) before the allreduce_max:
-/// rows x [n x d], labels lab [n] (-1: left out), distances dist [n]. Rows
-/// go to their centroid by a counting sort and each centroid's rows to one
-/// thread: no per-thread [k x d] copies.
+/// rows x [n x d], labels lab [n] (-1: left out), distances dist [n]. Small
+/// k x d: per-thread maxima over rows in order (a streaming pass). Large:
+/// rows go to their centroid by a counting sort and each centroid's rows to
+/// one thread, not a [k x d] copy per thread.
 inline void lloyd_maxima(const float* x, int64_t n, int64_t d, const int64_t* lab, const float* dist, int64_t k,
                          float* maxima) {
+  if (k * d * int64_t(omp_get_max_threads()) <= (int64_t(1) << 22)) {
+    std::fill(maxima, maxima + k * d + 1, 0.0f);
+#pragma omp parallel if (n > 4096)
+    {
+      std::vector<float> m(static_cast<size_t>(k * d + 1), 0.0f);
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        if (lab[i] < 0) continue;
+        float* mc = m.data() + lab[i] * d;
+        const float* xi = x + i * d;
+        for (int64_t j = 0; j < d; ++j) mc[j] = std::max(mc[j], std::fabs(xi[j]));
+        m[size_t(k * d)] = std::max(m[size_t(k * d)], dist[i]);
+      }
+#pragma omp critical
+      for (int64_t j = 0; j <= k * d; ++j) maxima[j] = std::max(maxima[j], m[size_t(j)]);
+    }
+    return;
+  }
   std::vector<int64_t> start(static_cast<size_t>(k + 1), 0), order(static_cast<size_t>(n));
   float top = 0;
   for (int64_t i = 0; i < n; ++i)

@@ -6,6 +6,9 @@
 // (from device memory when the communicator is NCCL), then the buffer to the
 // host. Two passes over the blocks because the grids depend on every rank's
 // assignment: the second reads held rows where they are.
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+
 #include <cmath>
 #include <vector>
 
@@ -21,6 +24,20 @@
 namespace distclust {
 namespace torch_search {
 namespace {
+
+/// Drops LibTorch's warnings for its scope. scatter_reduce_ (1.12 on) warns
+/// once per process that it is in beta: on every rank's stderr, under -q
+/// too, and it is the only warning the maxima can raise.
+class QuietWarnings : public c10::WarningHandler {
+ public:
+#if TORCH_VERSION_MAJOR >= 2
+  void process(const c10::Warning&) override {}
+  using Guard = c10::WarningUtils::WarningHandlerGuard;
+#else
+  void process(const c10::SourceLocation&, const std::string&, const bool) override {}
+  using Guard = c10::Warning::WarningHandlerGuard;
+#endif
+};
 
 /// Each row's best candidate: score v [m] and column [m]. max() returns the
 /// first of equal maxima and candidate columns increase along a row, so ties
@@ -70,7 +87,9 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     const LloydGrids grids = reduce_maxima(maxima, s, comm);
     const torch::Tensor scale = upload(grids.scale.data(), k * d, torch::kDouble).view({k, d});
     clock_.mark(Phase::upload);
-    // Pass 2: the sums on those grids (rows held on the device are not read again from the host).
+    // Pass 2: the sums on those grids. Held rows are read where they are;
+    // rows not held (a shard larger than the device) are uploaded again:
+    // such a step moves its rows twice.
     for (const Assigned& a : blocks) {
       add_sums(s, a, grids, scale, acc);
       clock_.mark(Phase::sums);
@@ -98,7 +117,11 @@ TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int6
   if (a.at.numel() == 0) return a;
   const int64_t k = s.k, d = s.d;
   const torch::Tensor xa = x.index_select(0, a.at).abs();
-  maxima.narrow(0, 0, k * d).view({k, d}).scatter_reduce_(0, a.lab.unsqueeze(1).expand({-1, d}), xa, "amax");
+  {
+    QuietWarnings quiet;
+    QuietWarnings::Guard guard(&quiet);
+    maxima.narrow(0, 0, k * d).view({k, d}).scatter_reduce_(0, a.lab.unsqueeze(1).expand({-1, d}), xa, "amax");
+  }
   maxima.narrow(0, k * d, 1).copy_(torch::maximum(maxima.narrow(0, k * d, 1), a.dist.max().view({1})));
   return a;
 }
