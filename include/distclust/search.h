@@ -82,8 +82,9 @@ struct LloydStep {
   const float* c = nullptr;
   int64_t k = 0;
   bool spherical = false;
-  int64_t n_valid = 0;       ///< valid rows on all ranks (LloydGrids' term count)
-  float* maxima = nullptr;   ///< out [k x d + 1]: LloydGrids' maxima as allreduced (the grids of out's units)
+  int64_t n_valid = 0;             ///< valid rows on all ranks (LloydGrids' term count)
+  const float* col_max = nullptr;  ///< [d] each column's largest |x_ij| over all ranks' valid rows
+  float* maxima = nullptr;         ///< out [k + 1]: LloydGrids' step maxima as allreduced (out's units)
 };
 
 /// Tile sizes of the CPU kernel (defaults suit a 1-2 MiB L2 per core).
@@ -175,7 +176,7 @@ class SearchKernel {
 
   /// Optional device-side k-means step (LloydStep above): assignment, exact
   /// sums, counts and distance computed by the kernel, summed over ranks
-  /// through comm (one allreduce_max of the k x d + 1 grid maxima, then one
+  /// through comm (one allreduce_max of the k + 1 grid maxima, then one
   /// allreduce_sum of k*(d+1)+2 int64, from device memory when comm is
   /// NCCL), written to out [k*(d+1)+2] on the host. Returns
   /// false, touching nothing, when the kernel has no such step (the caller

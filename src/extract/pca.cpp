@@ -85,8 +85,9 @@ double pca_memory_bytes(int64_t d) {
   // matrix and vectors up to exact_max_dim (beyond: subspace iteration,
   // D x (2 dim + 16)). Measured (/usr/bin/time -v, embed of 2000 x 6144
   // rows, one rank): 1.05 GiB peak, this estimate 1.13 GiB, the D x D
-  // moments alone 0.28 GiB; unchecked, D = 65536 (256 x 256 pixels) wanted
-  // 34 GiB a copy.
+  // moments alone 0.28 GiB. The callers refuse D above kPcaMaxInputDim
+  // (8192: 2 GiB of estimate) by name first; this check is what says
+  // whether a D below it fits the machine (and covers any caller without it).
   const double dd = double(d) * double(d) * 8.0;
   return dd * (d <= PcaOptions{}.exact_max_dim ? 6.0 : 4.0);
 }

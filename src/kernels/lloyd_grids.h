@@ -1,23 +1,28 @@
-// The exact-sum grids of one k-means step (kernels/exact_sum.h), sized by
-// what that step's rows hold rather than by bounds over all rows: each
-// centroid sum (c, j) by the largest |x_ij| among the rows assigned to c,
-// the inertia by the largest distance of the step. Why: with one grid for
-// all sums, one far-out value (1e17 among rows of spread 1) set the step to
-// N x 1e17 x 2^-62 ~ 100, every other value rounded to 0 and the centroids
-// collapsed onto the origin; the inertia's a-priori bound (4.1 max|x|^2 =
-// 4e34) did the same to it, SplitGrid's second limb notwithstanding. Now a
-// far value coarsens only the one sum it is a term of (where float64 sums
-// lose the small terms too), and the inertia's grid follows the distances
-// there are. The maxima are maxed over ranks before the grids are made, so
-// the grids, and the sums, are the same for any rank and thread count. Used
-// by the CPU step (kmeans.cpp) and the device step (lloyd_torch.cpp):
-// header-only, as the plugin does not link distclust_core.
+// The exact-sum grids of one k-means step (kernels/exact_sum.h). Sum (c, j)
+// (centroid c, column j) takes terms x_ij of the rows assigned to c, so
+// |x_ij| <= min(M_j, m_c): M_j the column's largest |value| over all rows
+// (a-priori, once per run), m_c the largest |value| of c's rows (each
+// step's, from every row's largest |value|, kept). Its grid comes from that
+// bound: shift(min(M_j, m_c)) = max(col_shift_j, cluster_shift_c), so a
+// step needs k + 1 maxima (and the inertia's grid the step's largest
+// distance), and the hot loop one scale per column, in L1, and one per row.
+// Why: with one grid for all sums, one far-out value (1e17 among rows of
+// spread 1) set the step to N x 1e17 x 2^-62 ~ 100, every other value
+// rounded to 0 and the centroids collapsed onto the origin; the inertia's
+// a-priori bound (4.1 max|x|^2 = 4e34) did the same to it, SplitGrid's
+// second limb notwithstanding. Now a far value coarsens only the sums of
+// its own column in its own cluster (as float64 sums lose the small terms
+// there too); a column in other units only its own. A grid per (c, j) from
+// per-(c, j) maxima was tried first: its [k x d] scales doubled the
+// accumulation's memory traffic (+25-30% a step at 3072-D, k = 10..100).
+// The maxima are maxed over ranks before the grids are made, so the grids,
+// and the sums, are the same for any rank and thread count. Used by the CPU
+// step (kmeans.cpp) and the device step (lloyd_torch.cpp): header-only, as
+// the plugin does not link distclust_core.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
-#include <omp.h>
-
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -26,29 +31,44 @@
 
 namespace distclust {
 
-/// The grids of one step from its maxima [k x d + 1], the same on every
-/// rank: the largest |x_ij| over the valid rows of centroid c at c * d + j
-/// (0: none), then the largest distance. n_valid: valid rows on all ranks
-/// (the most terms a sum can have, so a sum's bound: n_valid x its term
-/// bound).
+/// The grids of one step, the same on every rank: col_max [d] (each
+/// column's largest |x_ij| over all valid rows), maxima [k + 1] (each
+/// centroid's largest |x_ij| over its valid rows this step, 0: none; then
+/// the step's largest distance), n_valid (valid rows on all ranks: the most
+/// terms a sum can have, so a sum's bound is n_valid x its term bound).
 struct LloydGrids {
-  int64_t d = 0;
-  std::vector<double> scale;  ///< [k x d]: sum (c, j)'s grid scale, 2^FixedGrid::shift_for
-  SplitGrid dist;             ///< the inertia (two limbs)
+  int64_t k = 0, d = 0;
+  std::vector<double> col_scale;      ///< [d]: 2^shift of column j's bound
+  std::vector<double> cluster_scale;  ///< [k]: 2^shift of centroid c's bound
+  SplitGrid dist;                     ///< the inertia (two limbs)
   LloydGrids() = default;
-  LloydGrids(const float* maxima, int64_t k, int64_t d_, int64_t n_valid) : d(d_), scale(static_cast<size_t>(k * d_)) {
+  LloydGrids(const float* col_max, const float* maxima, int64_t k_, int64_t d_, int64_t n_valid)
+      : k(k_), d(d_), col_scale(static_cast<size_t>(d_)), cluster_scale(static_cast<size_t>(k_)) {
     const double n = double(std::max<int64_t>(n_valid, 1));
-    // FixedGrid::shift_for and ldexp through the exponent bits: frexp and
-    // ldexp calls took 0.26 s a step at k x d = 1.7e7 (a device step's
-    // budget is milliseconds). Float maxima and their products with n are
-    // normal doubles, and the shifts stay well inside double's exponents.
-#pragma omp parallel for schedule(static) if (k * d_ > 65536)
-    for (int64_t i = 0; i < k * d; ++i) {
-      const double t = maxima[i];
-      const int shift = t > 0 ? std::min(51 - frexp_exponent(t), 62 - frexp_exponent(n * t)) : 50;
-      scale[size_t(i)] = pow2(shift);
-    }
-    dist = SplitGrid(maxima[k * d], n * double(maxima[k * d]), n);
+    for (int64_t j = 0; j < d; ++j) col_scale[size_t(j)] = scale_for(col_max[j], n);
+    for (int64_t c = 0; c < k; ++c) cluster_scale[size_t(c)] = scale_for(maxima[c], n);
+    dist = SplitGrid(maxima[k], n * double(maxima[k]), n);
+  }
+  /// Sum (c, j)'s scale: the finer of the two bounds' grids.
+  double scale(int64_t c, int64_t j) const { return std::max(col_scale[size_t(j)], cluster_scale[size_t(c)]); }
+  /// acc [d] += row x [d] on centroid c's grids.
+  void add(int64_t* acc, int64_t c, const float* x) const {
+    const double sc = cluster_scale[size_t(c)];
+    const double* s = col_scale.data();
+    for (int64_t j = 0; j < d; ++j) acc[j] += FixedGrid::round_scaled(double(x[j]) * std::max(s[j], sc));
+  }
+  /// Sum (c, j) in grid units -> its value (a power-of-two scale: exact).
+  double to_double(int64_t q, int64_t c, int64_t j) const { return double(q) / scale(c, j); }
+  /// 2^FixedGrid::shift_for(t, n t) through the exponent bits (frexp and
+  /// ldexp calls per sum were slow at large k): float bounds and their
+  /// products with n are normal doubles, the shifts well inside double's.
+  static double scale_for(float bound, double n) {
+    const double t = bound;
+    const int shift = t > 0 ? std::min(51 - frexp_exponent(t), 62 - frexp_exponent(n * t)) : 50;
+    const uint64_t b = uint64_t(shift + 1023) << 52;
+    double v;
+    std::memcpy(&v, &b, 8);
+    return v;
   }
   /// frexp's exponent of a positive normal double (v = m 2^e, m in [0.5, 1)).
   static int frexp_exponent(double v) {
@@ -56,65 +76,29 @@ struct LloydGrids {
     std::memcpy(&b, &v, 8);
     return int((b >> 52) & 0x7ff) - 1022;
   }
-  /// 2^e for e in [-1022, 1023].
-  static double pow2(int e) {
-    const uint64_t b = uint64_t(e + 1023) << 52;
-    double v;
-    std::memcpy(&v, &b, 8);
-    return v;
-  }
-  /// acc [d] += row x [d] on centroid c's grids.
-  void add(int64_t* acc, int64_t c, const float* x) const {
-    const double* s = scale.data() + c * d;
-    for (int64_t j = 0; j < d; ++j) acc[j] += FixedGrid::round_scaled(double(x[j]) * s[j]);
-  }
-  /// Sum at [c * d + j] in grid units -> its value (a power-of-two scale: exact).
-  double to_double(int64_t q, int64_t at) const { return double(q) / scale[size_t(at)]; }
 };
 
-/// This rank's maxima [k x d + 1] (LloydGrids) before the allreduce_max:
-/// rows x [n x d], labels lab [n] (-1: left out), distances dist [n]. Small
-/// k x d: per-thread maxima over rows in order (a streaming pass). Large:
-/// rows go to their centroid by a counting sort and each centroid's rows to
-/// one thread, not a [k x d] copy per thread.
-inline void lloyd_maxima(const float* x, int64_t n, int64_t d, const int64_t* lab, const float* dist, int64_t k,
+/// Each row's largest |x_ij|: x [n x d] -> out [n].
+inline void row_abs_max(const float* x, int64_t n, int64_t d, float* out) {
+#pragma omp parallel for schedule(static) if (n > 4096)
+  for (int64_t i = 0; i < n; ++i) {
+    float m = 0;
+    for (int64_t j = 0; j < d; ++j) m = std::max(m, std::fabs(x[i * d + j]));
+    out[i] = m;
+  }
+}
+
+/// This rank's step maxima [k + 1] (LloydGrids) before the allreduce_max:
+/// row_max [n] (row_abs_max), labels lab [n] (-1: left out), distances
+/// dist [n]. O(n): the rows themselves are not read again.
+inline void lloyd_maxima(const float* row_max, const int64_t* lab, const float* dist, int64_t n, int64_t k,
                          float* maxima) {
-  if (k * d * int64_t(omp_get_max_threads()) <= (int64_t(1) << 22)) {
-    std::fill(maxima, maxima + k * d + 1, 0.0f);
-#pragma omp parallel if (n > 4096)
-    {
-      std::vector<float> m(static_cast<size_t>(k * d + 1), 0.0f);
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        if (lab[i] < 0) continue;
-        float* mc = m.data() + lab[i] * d;
-        const float* xi = x + i * d;
-        for (int64_t j = 0; j < d; ++j) mc[j] = std::max(mc[j], std::fabs(xi[j]));
-        m[size_t(k * d)] = std::max(m[size_t(k * d)], dist[i]);
-      }
-#pragma omp critical
-      for (int64_t j = 0; j <= k * d; ++j) maxima[j] = std::max(maxima[j], m[size_t(j)]);
-    }
-    return;
+  std::fill(maxima, maxima + k + 1, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    if (lab[i] < 0) continue;
+    maxima[lab[i]] = std::max(maxima[lab[i]], row_max[i]);
+    maxima[k] = std::max(maxima[k], dist[i]);
   }
-  std::vector<int64_t> start(static_cast<size_t>(k + 1), 0), order(static_cast<size_t>(n));
-  float top = 0;
-  for (int64_t i = 0; i < n; ++i)
-    if (lab[i] >= 0) ++start[size_t(lab[i] + 1)], top = std::max(top, dist[i]);
-  for (int64_t c = 0; c < k; ++c) start[size_t(c + 1)] += start[size_t(c)];
-  std::vector<int64_t> next(start.begin(), start.end() - 1);
-  for (int64_t i = 0; i < n; ++i)
-    if (lab[i] >= 0) order[size_t(next[size_t(lab[i])]++)] = i;
-#pragma omp parallel for schedule(dynamic, 1) if (n > 4096)
-  for (int64_t c = 0; c < k; ++c) {
-    float* m = maxima + c * d;
-    std::fill(m, m + d, 0.0f);
-    for (int64_t r = start[size_t(c)]; r < start[size_t(c + 1)]; ++r) {
-      const float* xi = x + order[size_t(r)] * d;
-      for (int64_t j = 0; j < d; ++j) m[j] = std::max(m[j], std::fabs(xi[j]));
-    }
-  }
-  maxima[k * d] = top;
 }
 
 }  // namespace distclust

@@ -52,7 +52,8 @@ void best_of(const Candidates& c, torch::Tensor& v, torch::Tensor& col) {
 
 bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) {
   const int64_t k = s.k, d = s.d, width = k * (d + 1) + 2;
-  require(k >= 1 && d >= 1 && s.n >= 0 && s.c && s.maxima && (s.n == 0 || (s.x && s.valid && (s.spherical || s.norms))),
+  require(k >= 1 && d >= 1 && s.n >= 0 && s.c && s.maxima && s.col_max &&
+              (s.n == 0 || (s.x && s.valid && (s.spherical || s.norms))),
           "lloyd_step: bad input (k=", k, " d=", d, " n=", s.n, ")");
   std::lock_guard<std::mutex> lock(mu_);
   torch::Tensor acc;
@@ -67,7 +68,7 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     clock_.mark(Phase::operands);
     // Pass 1: every row's centroid, and the grids' maxima (kernels/lloyd_grids.h).
     std::vector<Assigned> blocks;
-    torch::Tensor maxima = torch::zeros({k * d + 1}, torch::TensorOptions().dtype(torch::kFloat).device(dev_));
+    torch::Tensor maxima = torch::zeros({k + 1}, torch::TensorOptions().dtype(torch::kFloat).device(dev_));
     const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
     for (int64_t t = t_first; t <= t_last; ++t) {
       // Query blocks aligned to global rows as in search().
@@ -85,13 +86,14 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       clock_.mark(Phase::sums);
     }
     const LloydGrids grids = reduce_maxima(maxima, s, comm);
-    const torch::Tensor scale = upload(grids.scale.data(), k * d, torch::kDouble).view({k, d});
+    const torch::Tensor col_scale = upload(grids.col_scale.data(), d, torch::kDouble).view({1, d});
+    const torch::Tensor cluster_scale = upload(grids.cluster_scale.data(), k, torch::kDouble);
     clock_.mark(Phase::upload);
     // Pass 2: the sums on those grids. Held rows are read where they are;
     // rows not held (a shard larger than the device) are uploaded again:
     // such a step moves its rows twice.
     for (const Assigned& a : blocks) {
-      add_sums(s, a, grids, scale, acc);
+      add_sums(s, a, grids, col_scale, cluster_scale, acc);
       clock_.mark(Phase::sums);
     }
     acc = reduce_sums(acc, comm);
@@ -115,25 +117,25 @@ TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int6
   a.lab = lab.index_select(0, a.at);
   a.dist = dist.index_select(0, a.at);
   if (a.at.numel() == 0) return a;
-  const int64_t k = s.k, d = s.d;
-  const torch::Tensor xa = x.index_select(0, a.at).abs();
+  const int64_t k = s.k;
+  const torch::Tensor row_max = x.index_select(0, a.at).abs().amax(1);
   {
     QuietWarnings quiet;
     QuietWarnings::Guard guard(&quiet);
-    maxima.narrow(0, 0, k * d).view({k, d}).scatter_reduce_(0, a.lab.unsqueeze(1).expand({-1, d}), xa, "amax");
+    maxima.narrow(0, 0, k).scatter_reduce_(0, a.lab, row_max, "amax");
   }
-  maxima.narrow(0, k * d, 1).copy_(torch::maximum(maxima.narrow(0, k * d, 1), a.dist.max().view({1})));
+  maxima.narrow(0, k, 1).copy_(torch::maximum(maxima.narrow(0, k, 1), a.dist.max().view({1})));
   return a;
 }
 
 LloydGrids TorchSearch::reduce_maxima(const torch::Tensor& maxima, const LloydStep& s, Communicator& comm) {
-  const int64_t size = s.k * s.d + 1;
+  const int64_t size = s.k + 1;
   const torch::Tensor host = maxima.to(torch::kCPU).contiguous();
   clock_.mark(Phase::download);
   std::copy_n(host.data_ptr<float>(), size, s.maxima);
   comm.allreduce_max(s.maxima, size_t(size));
   clock_.mark(Phase::reduce);
-  return LloydGrids(s.maxima, s.k, s.d, s.n_valid);
+  return LloydGrids(s.col_max, s.maxima, s.k, s.d, s.n_valid);
 }
 
 TorchSearch::CentroidBlocks TorchSearch::centroid_blocks(const LloydStep& s, int64_t cb) const {
@@ -184,16 +186,18 @@ void TorchSearch::nearest(const Operand& qo, const CentroidBlocks& cents, torch:
   }
 }
 
-void TorchSearch::add_sums(const LloydStep& s, const Assigned& a, const LloydGrids& g, const torch::Tensor& scale,
-                           torch::Tensor& acc) const {
+void TorchSearch::add_sums(const LloydStep& s, const Assigned& a, const LloydGrids& g, const torch::Tensor& col_scale,
+                           const torch::Tensor& cluster_scale, torch::Tensor& acc) const {
   const int64_t k = s.k, d = s.d;
   if (a.at.numel() == 0) return;
   torch::Tensor sums = acc.narrow(0, 0, k * d).view({k, d}), counts = acc.narrow(0, k * d, k);
   torch::Tensor total = acc.narrow(0, k * (d + 1), 1), total_fine = acc.narrow(0, k * (d + 1) + 1, 1);
-  // Each sum's grid scale 2^shift, per row by its label: x * scale is exact
-  // (a power of two), round_ ties to even as FixedGrid::round_scaled.
+  // Each sum's grid scale (LloydGrids::scale: the finer of its column's and
+  // its centroid's), per row by its label: x * scale is exact (a power of
+  // two), round_ ties to even as FixedGrid::round_scaled.
   const torch::Tensor x = rows(s.x + a.lo * d, a.m, d).index_select(0, a.at);
-  sums.index_add_(0, a.lab, x.to(torch::kDouble).mul_(scale.index_select(0, a.lab)).round_().to(torch::kLong));
+  const torch::Tensor scale = torch::maximum(col_scale, cluster_scale.index_select(0, a.lab).unsqueeze(1));
+  sums.index_add_(0, a.lab, x.to(torch::kDouble).mul_(scale).round_().to(torch::kLong));
   counts.index_add_(0, a.lab, torch::ones_like(a.lab));
   // SplitGrid::add: the nearest coarse step, then the exact rest on the fine grid.
   const double dist_scale = std::ldexp(1.0, g.dist.shift()), dist_step = std::ldexp(1.0, -g.dist.shift());

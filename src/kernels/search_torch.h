@@ -156,17 +156,17 @@ class TorchSearch final : public SearchKernel {
     torch::Tensor at, lab, dist;
   };
   /// Rows lo..lo+m (x [m x d] on the device, their best scores and labels
-  /// [m]) as Assigned; their grid maxima maxed into maxima [k x d + 1]
+  /// [m]) as Assigned; their grid maxima maxed into maxima [k + 1]
   /// (kernels/lloyd_grids.h, on the device).
   Assigned assigned(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
                     const torch::Tensor& lab, torch::Tensor& maxima) const;
   /// The maxima over ranks (to the host, allreduce_max; written to
   /// s.maxima) and the grids they make.
   LloydGrids reduce_maxima(const torch::Tensor& maxima, const LloydStep& s, Communicator& comm);
-  /// A block's valid rows' grid sums (scale [k x d]: g.scale on the
-  /// device), counts and distance into acc.
-  void add_sums(const LloydStep& s, const Assigned& a, const LloydGrids& g, const torch::Tensor& scale,
-                torch::Tensor& acc) const;
+  /// A block's valid rows' grid sums (col_scale [1 x d], cluster_scale
+  /// [k]: g's on the device), counts and distance into acc.
+  void add_sums(const LloydStep& s, const Assigned& a, const LloydGrids& g, const torch::Tensor& col_scale,
+                const torch::Tensor& cluster_scale, torch::Tensor& acc) const;
   /// acc summed over ranks (from device memory with NCCL), on the host.
   torch::Tensor reduce_sums(torch::Tensor acc, Communicator& comm);
   /// Rows of query and base blocks for a search of n queries against nb

@@ -167,7 +167,16 @@ class Lloyd {
     if (p.spherical) normalize_rows(b);
     norms_.resize(b.local_rows());
     row_norms(b.x.data(), b.local_rows(), d_, norms_.data());
-    maxima_.resize(size_t(k_ * d_ + 1));
+    // The grids' fixed parts (kernels/lloyd_grids.h): each row's and each
+    // column's largest |value|, the columns' over all ranks.
+    row_max_.resize(b.local_rows());
+    row_abs_max(b.x.data(), b.local_rows(), d_, row_max_.data());
+    col_max_.assign(size_t(d_), 0.0f);
+    for (int64_t i = 0; i < b.local_rows(); ++i)
+      if (b.valid[i])
+        for (int64_t j = 0; j < d_; ++j) col_max_[size_t(j)] = std::max(col_max_[size_t(j)], std::fabs(b.x[i * d_ + j]));
+    comm.allreduce_max(col_max_.data(), col_max_.size());
+    maxima_.resize(size_t(k_ + 1));
     lab_.resize(b.local_rows());
     dist_.resize(b.local_rows());
     buf_.resize(static_cast<size_t>(k_ * (d_ + 1) + 2));
@@ -265,9 +274,9 @@ class Lloyd {
     const auto t0 = std::chrono::steady_clock::now();
     if (!device_step()) {
       assign(st_.centroids, lab_, dist_);
-      lloyd_maxima(b_.x.data(), b_.local_rows(), d_, lab_.data(), dist_.data(), k_, maxima_.data());
+      lloyd_maxima(row_max_.data(), lab_.data(), dist_.data(), b_.local_rows(), k_, maxima_.data());
       comm_.allreduce_max(maxima_.data(), maxima_.size());  // the grids: the same on every rank
-      grids_ = LloydGrids(maxima_.data(), k_, d_, n_valid_);
+      grids_ = LloydGrids(col_max_.data(), maxima_.data(), k_, d_, n_valid_);
       accumulate(b_, lab_, dist_, k_, grids_, buf_);
       comm_.allreduce_sum(buf_.data(), buf_.size());  // sums, counts, inertia: one message, exact
     }
@@ -279,7 +288,7 @@ class Lloyd {
     for (int64_t c = 0; c < k_; ++c)
       if (counts[c] > 0)
         for (int64_t j = 0; j < d_; ++j)
-          st_.centroids[c * d_ + j] = float(grids_.to_double(buf_[c * d_ + j], c * d_ + j) / counts[c]);
+          st_.centroids[c * d_ + j] = float(grids_.to_double(buf_[c * d_ + j], c, j) / counts[c]);
     const int64_t splits = split_empty(st_.centroids, counts, d_, n_valid_, seed, st_.next_iter);
     st_.empty_splits += splits;
     if (p_.spherical) normalize(st_.centroids, d_);
@@ -320,9 +329,9 @@ class Lloyd {
     LloydStep s;
     s.x = b_.x.data(), s.n = b_.local_rows(), s.d = d_, s.first_row = b_.rows.begin;
     s.valid = b_.valid.data(), s.norms = norms_.data(), s.c = st_.centroids.data(), s.k = k_;
-    s.spherical = p_.spherical, s.n_valid = n_valid_, s.maxima = maxima_.data();
+    s.spherical = p_.spherical, s.n_valid = n_valid_, s.col_max = col_max_.data(), s.maxima = maxima_.data();
     if (!kernel_.lloyd_step(s, comm_, buf_.data())) return false;
-    grids_ = LloydGrids(maxima_.data(), k_, d_, n_valid_);
+    grids_ = LloydGrids(col_max_.data(), maxima_.data(), k_, d_, n_valid_);
     return true;
   }
 
@@ -355,7 +364,8 @@ class Lloyd {
   const int64_t k_, d_;
   int64_t n_valid_ = 0, done_iters_ = 0;
   std::vector<float> norms_, dist_;
-  std::vector<float> maxima_;   ///< the last step's grid maxima [k x d + 1] (kernels/lloyd_grids.h)
+  std::vector<float> row_max_, col_max_;  ///< [n], [d]: the grids' fixed bounds (kernels/lloyd_grids.h)
+  std::vector<float> maxima_;   ///< the last step's grid maxima [k + 1]
   std::vector<int64_t> lab_, buf_;
   LloydGrids grids_;            ///< the last step's grids: buf_'s units
   std::vector<std::unique_ptr<HeldRows>> held_;

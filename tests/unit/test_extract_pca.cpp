@@ -223,9 +223,9 @@ TEST(ExtractPca, SampleHoldsAtLeastMaxSampleRowsOnAnyRankCount) {
 }
 
 TEST(ExtractPca, MomentsTooLargeForTheMachineAreRefusedByName) {
-  // D x D doubles on rank 0, several times over: D = 2^20 (1024 x 1024
-  // grey pixels) is 8 TiB a copy. Unchecked it ended in a bare bad_alloc
-  // (or the OOM killer), after the extraction before it.
+  // D x D doubles on rank 0, several times over: D = 2^20 is 8 TiB a copy.
+  // The stages refuse D above kPcaMaxInputDim first; PcaMoments itself
+  // checks what the machine holds (unchecked: a bare bad_alloc).
   try {
     PcaMoments mo(int64_t(1) << 20);
     ADD_FAILURE() << "allocated " << mo.cross.size() << " doubles";

@@ -426,33 +426,23 @@ TEST(KMeans, RestartsReachingOnePartitionKeepTheFirstWhateverTheKernelRounding) 
   }
 }
 
-TEST(LloydGrids, BitShiftsEqualFixedGridsAndMaximaEqualBruteForce) {
-  // The grids' scales come from exponent bits (frexp/ldexp took 0.26 s a
-  // step at k x d = 1.7e7): each must be FixedGrid's, for every float.
+TEST(LloydGrids, ScalesAreFixedGridsOfTheTighterBound) {
+  // Sum (c, j)'s grid is FixedGrid's for min(column max, centroid max),
+  // from exponent bits (frexp/ldexp per sum were slow at large k): for
+  // every float, 0 included.
   std::vector<float> t = {0.0f, 1e-45f, 1e-40f, 1.17549435e-38f, 0.5f, 1.0f, 1.0000001f, 3.0f, 1e17f, 3.4e38f};
   for (int e = -140; e <= 127; e += 7) t.push_back(std::ldexp(1.5f, e));
-  t.push_back(0.0f);  // the distance slot
-  const int64_t k = int64_t(t.size()) - 1;
+  const int64_t m = int64_t(t.size());
+  std::vector<float> maxima(t);
+  maxima.push_back(0.0f);  // the distance slot
   for (int64_t n : {int64_t(1), int64_t(5000), int64_t(1) << 31}) {
-    const LloydGrids g(t.data(), k, 1, n);
-    for (int64_t i = 0; i < k; ++i)
-      EXPECT_EQ(g.scale[size_t(i)], std::ldexp(1.0, FixedGrid::shift_for(t[size_t(i)], double(n) * t[size_t(i)])))
-          << t[size_t(i)] << " n=" << n;
-  }
-  // Maxima: the per-thread path (small k x d) and the counting sort (large).
-  const FeatureBlock b = test::mixture(3000, 40, 5, 0.3, 2);
-  for (int64_t kk : {int64_t(7), int64_t(40000)}) {
-    std::vector<int64_t> lab(3000);
-    std::vector<float> dist(3000);
-    for (int64_t i = 0; i < 3000; ++i) lab[size_t(i)] = i % 13 == 0 ? -1 : (i * 7919) % kk, dist[size_t(i)] = float(i % 101);
-    std::vector<float> got(size_t(kk * 40 + 1), -1.0f), want(got.size(), 0.0f);
-    lloyd_maxima(b.x.data(), 3000, 40, lab.data(), dist.data(), kk, got.data());
-    for (int64_t i = 0; i < 3000; ++i) {
-      if (lab[size_t(i)] < 0) continue;
-      for (int64_t j = 0; j < 40; ++j)
-        want[size_t(lab[size_t(i)] * 40 + j)] = std::max(want[size_t(lab[size_t(i)] * 40 + j)], std::fabs(b.x[size_t(i * 40 + j)]));
-      want[size_t(kk * 40)] = std::max(want[size_t(kk * 40)], dist[size_t(i)]);
-    }
-    EXPECT_EQ(got, want) << "k=" << kk;
+    const LloydGrids g(t.data(), maxima.data(), m, m, n);
+    for (int64_t c = 0; c < m; ++c)
+      for (int64_t j = 0; j < m; ++j) {
+        const float b = std::min(t[size_t(c)], t[size_t(j)]);
+        // A zero bound: no term but 0, any grid will do; FixedGrid takes 1.0.
+        if (b == 0) continue;
+        ASSERT_EQ(g.scale(c, j), std::ldexp(1.0, FixedGrid::shift_for(b, double(n) * b))) << t[size_t(c)] << " " << t[size_t(j)] << " n=" << n;
+      }
   }
 }

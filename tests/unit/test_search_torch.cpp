@@ -287,8 +287,8 @@ TEST(SearchTorch, LowOperandsOncePerCallOrPerBlockPairAgree) {
     norms[size_t(i)] = float(std::inner_product(x.begin() + i * d, x.begin() + (i + 1) * d, x.begin() + i * d, 0.0));
   LloydStep s;
   s.x = x.data(), s.n = rows, s.d = d, s.valid = all.data(), s.norms = norms.data();
-  std::vector<float> maxima(size_t(k * d + 1));
-  s.c = b.data(), s.k = k, s.n_valid = rows, s.maxima = maxima.data();
+  std::vector<float> maxima(size_t(k + 1)), col_max(size_t(d), 8.0f);
+  s.c = b.data(), s.k = k, s.n_valid = rows, s.col_max = col_max.data(), s.maxima = maxima.data();
   for (const char* prec : {"bf16", "fp16"}) {
     std::vector<int64_t> a(size_t(k * (d + 1) + 2)), z(a.size());
     ASSERT_TRUE(torch_kernel("cpu", prec)->lloyd_step(s, comm, a.data()));
@@ -342,8 +342,8 @@ TEST(SearchTorch, TimeReportSaysWhereTheCallsWent) {
       norms[size_t(i)] = float(std::inner_product(q.begin() + i * d, q.begin() + (i + 1) * d, q.begin() + i * d, 0.0));
     LloydStep s;
     s.x = q.data(), s.n = n, s.d = d, s.valid = valid.data(), s.norms = norms.data();
-    std::vector<float> maxima(size_t(50 * d + 1));
-    s.c = b.data(), s.k = 50, s.n_valid = n, s.maxima = maxima.data();
+    std::vector<float> maxima(51), col_max(size_t(d), 8.0f);
+    s.c = b.data(), s.k = 50, s.n_valid = n, s.col_max = col_max.data(), s.maxima = maxima.data();
     std::vector<int64_t> buf(size_t(s.k * (d + 1) + 2));
     ASSERT_TRUE(tk->lloyd_step(s, comm, buf.data()));
     const auto p2 = phase_seconds(tk->time_report());
@@ -622,10 +622,13 @@ TEST(SearchTorch, LloydStepBufferEqualsCpuAccumulation) {
   for (bool twins : {false, true}) {
     // twins: centroids 5..7 equal to 0..2, so their rows tie: the lower centroid takes them.
     if (twins) std::copy_n(c.data(), 3 * d, c.data() + 5 * d);
-    std::vector<float> maxima(size_t(k * d + 1), -7);
+    std::vector<float> maxima(size_t(k + 1), -7), col_max(size_t(d), 0.0f);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < d; ++j)
+        if (b.valid[size_t(i)]) col_max[size_t(j)] = std::max(col_max[size_t(j)], std::fabs(b.x[size_t(i * d + j)]));
     LloydStep s;
     s.x = b.x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = b.valid.data(), s.norms = norms.data();
-    s.c = c.data(), s.k = k, s.n_valid = count_valid(b, comm), s.maxima = maxima.data();
+    s.c = c.data(), s.k = k, s.n_valid = count_valid(b, comm), s.col_max = col_max.data(), s.maxima = maxima.data();
     std::vector<int64_t> got(size_t(k * (d + 1) + 2), -7), want(got.size(), 0);
     auto tk = torch_kernel("cpu", "fp32", 64 << 10);  // small blocks
     ASSERT_TRUE(tk->lloyd_step(s, comm, got.data()));
@@ -633,19 +636,17 @@ TEST(SearchTorch, LloydStepBufferEqualsCpuAccumulation) {
     TopK top(n, 1);
     make_cpu_search()->search({b.x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
     // The grids' maxima of the CPU's assignment: each centroid's largest
-    // |x_ij| per column exactly, the largest distance up to the kernels'
-    // float rounding.
-    std::vector<float> want_max(size_t(k * d + 1), 0.0f);
+    // |x_ij| exactly, the largest distance up to the kernels' float rounding.
+    std::vector<float> want_max(size_t(k + 1), 0.0f);
     for (int64_t i = 0; i < n; ++i) {
       if (!b.valid[size_t(i)]) continue;
       const int64_t l = top.indices(i)[0];
-      for (int64_t j = 0; j < d; ++j)
-        want_max[size_t(l * d + j)] = std::max(want_max[size_t(l * d + j)], std::fabs(b.x[size_t(i * d + j)]));
-      want_max[size_t(k * d)] = std::max(want_max[size_t(k * d)], std::max(norms[size_t(i)] - top.scores(i)[0], 0.f));
+      for (int64_t j = 0; j < d; ++j) want_max[size_t(l)] = std::max(want_max[size_t(l)], std::fabs(b.x[size_t(i * d + j)]));
+      want_max[size_t(k)] = std::max(want_max[size_t(k)], std::max(norms[size_t(i)] - top.scores(i)[0], 0.f));
     }
     EXPECT_EQ(std::vector<float>(maxima.begin(), maxima.end() - 1), std::vector<float>(want_max.begin(), want_max.end() - 1));
-    EXPECT_NEAR(maxima[size_t(k * d)], want_max[size_t(k * d)], 1e-5 * want_max[size_t(k * d)]);
-    const LloydGrids g(want_max.data(), k, d, s.n_valid);
+    EXPECT_NEAR(maxima[size_t(k)], want_max[size_t(k)], 1e-5 * want_max[size_t(k)]);
+    const LloydGrids g(col_max.data(), want_max.data(), k, d, s.n_valid);
     for (int64_t i = 0; i < n; ++i) {
       if (!b.valid[size_t(i)]) continue;
       const int64_t l = top.indices(i)[0];
@@ -655,7 +656,8 @@ TEST(SearchTorch, LloydStepBufferEqualsCpuAccumulation) {
     }
     EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end() - 2), std::vector<int64_t>(want.begin(), want.end() - 2));
     // The distances' float rounding differs between the kernels: their sum, not each limb.
-    const double got_total = LloydGrids(maxima.data(), k, d, s.n_valid).dist.to_double(got[size_t(k * (d + 1))], got.back());
+    const double got_total =
+        LloydGrids(col_max.data(), maxima.data(), k, d, s.n_valid).dist.to_double(got[size_t(k * (d + 1))], got.back());
     const double want_total = g.dist.to_double(want[size_t(k * (d + 1))], want.back());
     EXPECT_NEAR(got_total, want_total, 1e-5 * want_total);
     for (int64_t l = 5; twins && l < 8; ++l) EXPECT_EQ(got[size_t(k * d + l)], 0) << "centroid " << l << " took tied rows";
@@ -679,19 +681,20 @@ TEST(SearchTorch, LloydStepGridsFollowTheRowsAsAssigned) {
   for (int64_t i = 0; i < n; ++i)
     norms[size_t(i)] = float(std::inner_product(x.begin() + i * d, x.begin() + (i + 1) * d, x.begin() + i * d, 0.0));
   std::vector<uint8_t> valid(size_t(n), 1);
-  std::vector<float> maxima(size_t(k * d + 1));
+  std::vector<float> maxima(size_t(k + 1)), col_max(size_t(d), 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) col_max[size_t(j)] = std::max(col_max[size_t(j)], std::fabs(x[size_t(i * d + j)]));
   LloydStep s;
   s.x = x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = valid.data(), s.norms = norms.data();
-  s.c = c.data(), s.k = k, s.n_valid = n, s.maxima = maxima.data();
+  s.c = c.data(), s.k = k, s.n_valid = n, s.col_max = col_max.data(), s.maxima = maxima.data();
   std::vector<int64_t> got(size_t(k * (d + 1) + 2), -7);
   ASSERT_TRUE(torch_kernel("cpu", "fp32", 64 << 10)->lloyd_step(s, comm, got.data()));
-  EXPECT_EQ(maxima[size_t(k * d)], 1099511627776.0f) << "the far row's distance, 2^40";
-  EXPECT_EQ(maxima[size_t((k - 1) * d)], 2097152.0f) << "the far value";
-  EXPECT_EQ(maxima[size_t((k - 1) * d + 1)], 0.0f) << "the far row's other columns";
-  for (int64_t l = 0; l < k - 1; ++l) EXPECT_LE(maxima[size_t(l * d)], 2.0f) << "centroid " << l;
+  EXPECT_EQ(maxima[size_t(k)], 1099511627776.0f) << "the far row's distance, 2^40";
+  EXPECT_EQ(maxima[size_t(k - 1)], 2097152.0f) << "the far value";
+  for (int64_t l = 0; l < k - 1; ++l) EXPECT_LE(maxima[size_t(l)], 2.0f) << "centroid " << l;
   TopK top(n, 1);
   make_cpu_search()->search({x.data(), n, d, 0}, {c.data(), k}, Metric::l2, top);
-  const LloydGrids g(maxima.data(), k, d, n);
+  const LloydGrids g(col_max.data(), maxima.data(), k, d, n);
   EXPECT_EQ(g.dist.shift(), 10);
   std::vector<int64_t> want(got.size(), 0);
   for (int64_t i = 0; i < n; ++i) {
@@ -708,7 +711,7 @@ TEST(SearchTorch, LloydStepGridsFollowTheRowsAsAssigned) {
     double s0 = 0;
     for (int64_t i = 0; i < n; ++i)
       if (top.indices(i)[0] == l) s0 += double(x[size_t(i * d)]);
-    EXPECT_EQ(g.to_double(got[size_t(l * d)], l * d), s0) << "centroid " << l;
+    EXPECT_EQ(g.to_double(got[size_t(l * d)], l, 0), s0) << "centroid " << l;
   }
 }
 
