@@ -268,7 +268,7 @@ class EM {
     gmm_hard_stats(b_, labels, prev.means, k_, full_, grids, stats);
     comm_.allreduce_sum(stats.data(), stats.size());
     set_current(gmm_m_step(stats, prev, grids, reg_covar_, nullptr));
-    require_resolved(current(), grids);
+    require_resolved(current(), grids, stats);
     st_.next_iter = 0;
     st_.history.clear();
     st_.finished = st_.converged = false;
@@ -281,25 +281,35 @@ class EM {
   /// them, and the fit goes wrong without a word (a value of 1e8 among 8,000
   /// rows of spread 1: ARI 0.34; 1e7 beside four tight clusters: ARI 0).
   /// Per-component grids would need the responsibilities before any sum (a
-  /// second pass of the E-step). So: a component of two rows or more whose
-  /// variance in a column, less reg_covar, is below half that column's step,
-  /// where the step is above reg_covar (below it, reg hides the rounding).
-  /// Terms spread like a variance's (exponential-like) rounded on a step of
-  /// twice their mean come out ~15% low, of their mean ~4%: a step of 0.002
-  /// beside variances of 0.0014-0.0019 (one value 1e6 among 8,000 rows of
-  /// spread 0.04) fits right (ARI 1.0) and passes. The same on every rank
-  /// (the model and grids are).
-  void require_resolved(const GMMParamsFit& m, const GMMGrids& g) const {
+  /// second pass of the E-step). So the E-step counts, per component and
+  /// column, the nonzero diagonal terms that rounded to 0 (exact, like the
+  /// sums): each lost less than half a step, so the variance they could
+  /// have carried is below lost x step / 2 / N_c. Above a quarter of the
+  /// fitted variance (or reg_covar, or float32's resolution at the mean:
+  /// the largest), the fit stops. A component
+  /// constant in a column loses nothing (its terms are 0), so its exact 0
+  /// passes (a first guard on variance < step / 2 refused it, and any
+  /// constant column with reg = 0). The same on every rank.
+  void require_resolved(const GMMParamsFit& m, const GMMGrids& g, const std::vector<int64_t>& stats) const {
+    const GMMStatsLayout L(k_, d_, full_);
     for (int64_t c = 0; c < k_; ++c) {
-      if (m.weights[size_t(c)] * double(n_valid_) < 2) continue;
+      const double n_c = g.r.to_double(stats[size_t(c)]);
       for (int64_t j = 0; j < d_; ++j) {
+        const int64_t lost = stats[size_t(L.lost() + c * d_ + j)];
+        if (lost == 0 || n_c <= 0) continue;
         const double step = std::ldexp(1.0, -g.q[size_t(full_ ? j * (j + 1) / 2 + j : j)].shift());
         const double var = m.covariances[size_t(full_ ? c * d_ * d_ + j * d_ + j : c * d_ + j)] - reg_covar_;
-        require(!(step > reg_covar_ && var < 0.5 * step), "gmm: column ", j, " holds values from ", cols_.lo[size_t(j)],
-                " to ", cols_.hi[size_t(j)], ": its exact sums' grid step (", step, ", from that range over ",
-                n_valid_, " rows) is above component ", c, "'s variance there (", var,
-                "), which they cannot resolve (a value far from the rest of the column?); mark the far rows invalid "
-                "in /valid, or clip that column");
+        const double missing = double(lost) * step / 2 / n_c;
+        // Below float32's resolution at the component's mean (2 ulps,
+        // squared) a variance means nothing: identical rows whose mean
+        // rounds 1e-16 off leave terms of 1e-32 to lose.
+        const double floor = std::pow(std::ldexp(std::fabs(m.means[size_t(c * d_ + j)]), -22), 2);
+        require(missing <= 0.25 * std::max({var, reg_covar_, floor}), "gmm: column ", j, " holds values from ",
+                cols_.lo[size_t(j)], " to ", cols_.hi[size_t(j)], ": its exact sums' grid step (", step,
+                ", from that range over ", n_valid_, " rows) rounded ", lost, " of component ", c,
+                "'s terms there to 0, up to ", missing, " of a variance fitted as ", var,
+                " (a value far from the rest of the column?); mark the far rows invalid in /valid, or clip that "
+                "column");
       }
     }
   }
@@ -316,7 +326,7 @@ class EM {
       if (progress_) progress_->update_partial(double(done_iters_) + f);
     });
     set_current(gmm_m_step(stats, m, grids, reg_covar_, &st_.empty_components));
-    require_resolved(current(), grids);
+    require_resolved(current(), grids, stats);
     iter_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st_.history.push_back(ll);
     const size_t h = st_.history.size();

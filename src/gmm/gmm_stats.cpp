@@ -1,6 +1,7 @@
 #include "gmm/gmm_stats.h"
 
 #include <limits>
+#include <utility>
 
 #include <omp.h>
 
@@ -28,6 +29,19 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
   const int64_t d = L.d;
   int64_t* s = acc + L.s() + c * d;
   int64_t* q = acc + L.q() + c * L.dq;
+  int64_t* lost = acc + L.lost() + c * d;
+  // A diagonal term: its grid units, counting a nonzero term that rounds
+  // to 0 (what a coarse grid loses; the terms of a constant column are 0).
+  auto diagonal = [&](const FixedGrid& g, const double* a, const double* b) {
+    int64_t t = 0, gone = 0;
+    for (int64_t u = 0; u < m; ++u) {
+      const double v = a[u] * b[u];
+      const int64_t f = g.to_fixed(v);
+      t += f;
+      gone += (f == 0) & (v != 0.0);
+    }
+    return std::make_pair(t, gone);
+  };
   int64_t n = 0;
   for (int64_t u = 0; u < m; ++u) n += G.r.to_fixed(r[u]);
   acc[c] += n;
@@ -41,17 +55,20 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
     }
     s[j] += sj;
     if (full) {
-      for (int64_t l = 0; l <= j; ++l) {
+      for (int64_t l = 0; l < j; ++l) {
         const double* dl = dev + l * stride;
         const FixedGrid& g = G.q[j * (j + 1) / 2 + l];
         int64_t t = 0;
         for (int64_t u = 0; u < m; ++u) t += g.to_fixed(rdj[u] * dl[u]);
         q[j * (j + 1) / 2 + l] += t;
       }
+      const auto [t, gone] = diagonal(G.q[j * (j + 1) / 2 + j], rdj, dj);
+      q[j * (j + 1) / 2 + j] += t;
+      lost[j] += gone;
     } else {
-      int64_t t = 0;
-      for (int64_t u = 0; u < m; ++u) t += G.q[j].to_fixed(rdj[u] * dj[u]);
+      const auto [t, gone] = diagonal(G.q[j], rdj, dj);
       q[j] += t;
+      lost[j] += gone;
     }
   }
 }

@@ -27,14 +27,17 @@
 namespace distclust {
 
 /// Where each statistic sits in the one int64 message:
-/// [N (k) | S (k x d) | Q (k x dq) | loglik integer part | loglik remainder].
+/// [N (k) | S (k x d) | Q (k x dq) | loglik integer part | loglik remainder |
+///  lost (k x d)]. lost: per component and column, the nonzero diagonal Q
+/// terms that rounded to 0 on their grid (gmm.cpp's require_resolved).
 struct GMMStatsLayout {
   int64_t k = 0, d = 0, dq = 0;  ///< dq: d (d + 1) / 2 (full, packed lower triangle) or d (diag)
   GMMStatsLayout(int64_t k_, int64_t d_, bool full) : k(k_), d(d_), dq(full ? d_ * (d_ + 1) / 2 : d_) {}
   int64_t s() const { return k; }
   int64_t q() const { return k + k * d; }
   int64_t ll() const { return k + k * d + k * dq; }
-  int64_t size() const { return ll() + 2; }
+  int64_t lost() const { return ll() + 2; }
+  int64_t size() const { return lost() + k * d; }
 };
 
 /// The grids of one iteration, from bounds every rank shares: n_valid and,
