@@ -182,8 +182,9 @@ class SearchKernel {
   /// false, touching nothing, when the kernel has no such step (the caller
   /// then assigns with search() and sums on the CPU); every rank's kernel
   /// must answer alike (all ranks take the same path). Integer sums do not
-  /// depend on order, so the sums and counts are bit-identical to the CPU's
-  /// for the same assignments.
+  /// depend on order, so with fp32 storage the sums and counts are
+  /// bit-identical to the CPU's for the same assignments (fp16/bf16 storage:
+  /// of the rows as held; the distances' float rounding may differ).
   virtual bool lloyd_step(const LloydStep& s, Communicator& comm, int64_t* out) {
     (void)s, (void)comm, (void)out;
     return false;

@@ -95,7 +95,7 @@ void set_compute_target_for_tests(const ComputeTarget& t) { g_target = t; }
 
 std::unique_ptr<SearchKernel> make_search(const SearchTiling& t) {
   if (!g_target.torch) return make_cpu_search(t);
-  auto make = torch_plugin_function<TorchSearchFn>(kTorchSearchV5);
+  auto make = torch_plugin_function<TorchSearchFn>(kTorchSearchV6);
   const TorchComputeSpec spec = g_target.spec(t);
   std::string error;
   SearchKernel* k = make(&spec, &error);

@@ -1,11 +1,14 @@
 // The k-means step on the LibTorch kernel's device (SearchKernel::lloyd_step,
 // include/distclust/search.h): assignment and the grids' maxima
-// (kernels/lloyd_grids.h, one small allreduce_max), then exact grid sums by
-// index_add_ on int64 (order-independent, so bit-identical to the CPU's
-// accumulation for the same assignments), one allreduce of the int64 buffer
-// (from device memory when the communicator is NCCL), then the buffer to the
-// host. Two passes over the blocks because the grids depend on every rank's
-// assignment: the second reads held rows where they are.
+// (kernels/lloyd_grids.h: k + 1 floats, allreduce_max through the host),
+// then exact grid sums by index_add_ on int64 (order-independent, so with
+// fp32 storage bit-identical to the CPU's accumulation for the same
+// assignments), one allreduce of the int64 buffer (from device memory when
+// the communicator is NCCL), then the buffer to the host. Two passes over
+// the blocks because the grids depend on every rank's assignment: the
+// second reads held rows where they are and uploads the others again. Pass
+// 1 keeps each valid row's position, label and distance (20 bytes a row)
+// outside the memory budget.
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 

@@ -1,5 +1,5 @@
 // The LibTorch search kernel (search_torch.h): held rows, device blocks, the
-// blocks of a search and the plugin's entry point distclust_torch_search_v5
+// blocks of a search and the plugin's entry point distclust_torch_search_v6
 // (the products and picks: scores_torch.cpp).
 #include "kernels/search_torch.h"
 
@@ -166,6 +166,12 @@ void TorchSearch::hold_locked(const float* x, int64_t n, int64_t d) {
       // Rounded on the host, so the device never holds an fp32 copy of the shard.
       const torch::Tensor host = torch::from_blob(const_cast<float*>(x), {n, d}, torch::kFloat);
       h.t = host.to(type).to(dev_);
+      // fp16 tops out at 65504: a larger value became inf, and every sum,
+      // score and distance of its row after it (k-means' grids: garbage sums).
+      if (type == torch::kHalf)
+        require(!h.t.isinf().any().item<bool>(), "runtime.storage=fp16: a row value is beyond fp16's range (",
+                "|x| > 65504; largest |x| ", host.abs().max().item<float>(),
+                "): use runtime.storage=bf16 or fp32, or rescale the features");
     }
     held_bytes_ += bytes;
   }
@@ -357,7 +363,7 @@ void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Met
 }  // namespace torch_search
 }  // namespace distclust
 
-extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v5(
+extern "C" __attribute__((visibility("default"))) distclust::SearchKernel* distclust_torch_search_v6(
     const distclust::TorchComputeSpec* spec, std::string* error) noexcept {
   try {
     return new distclust::torch_search::TorchSearch(*spec);

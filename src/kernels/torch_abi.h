@@ -53,7 +53,7 @@ using TorchScanHeadsFn = HeadsCompute* (*)(const HeadShape* shape, const TorchCo
 }
 
 constexpr const char* kTorchInfoV1 = "distclust_torch_info_v1";
-constexpr const char* kTorchSearchV5 = "distclust_torch_search_v5";
+constexpr const char* kTorchSearchV6 = "distclust_torch_search_v6";
 constexpr const char* kTorchScanHeadsV3 = "distclust_torch_scan_heads_v3";
 
 }  // namespace distclust

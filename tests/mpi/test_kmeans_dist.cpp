@@ -33,7 +33,7 @@ std::unique_ptr<SearchKernel> torch_cpu_kernel() {
   TorchComputeSpec spec;
   spec.threads = 1;
   std::string error;
-  std::unique_ptr<SearchKernel> k(torch_plugin_function<TorchSearchFn>(kTorchSearchV5)(&spec, &error));
+  std::unique_ptr<SearchKernel> k(torch_plugin_function<TorchSearchFn>(kTorchSearchV6)(&spec, &error));
   if (!k) throw Error("LibTorch search kernel: " + error);
   return k;
 }

@@ -92,7 +92,7 @@ std::unique_ptr<SearchKernel> torch_search(const std::string& device) {
   TorchComputeSpec spec;
   spec.device = device, spec.threads = 1;
   std::string error;
-  std::unique_ptr<SearchKernel> k(torch_plugin_function<TorchSearchFn>(kTorchSearchV5)(&spec, &error));
+  std::unique_ptr<SearchKernel> k(torch_plugin_function<TorchSearchFn>(kTorchSearchV6)(&spec, &error));
   if (!k) throw Error(error);
   return k;
 }

@@ -38,7 +38,7 @@ std::unique_ptr<SearchKernel> torch_kernel(const std::string& device = "cpu", co
   TorchComputeSpec s;
   s.device = device, s.precision = precision, s.threads = 2, s.memory_bytes = memory, s.storage = storage;
   std::string error;
-  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV5)(&s, &error);
+  SearchKernel* k = torch_plugin_function<TorchSearchFn>(kTorchSearchV6)(&s, &error);
   if (!k) throw Error(error);
   return std::unique_ptr<SearchKernel>(k);
 }
@@ -287,7 +287,8 @@ TEST(SearchTorch, LowOperandsOncePerCallOrPerBlockPairAgree) {
     norms[size_t(i)] = float(std::inner_product(x.begin() + i * d, x.begin() + (i + 1) * d, x.begin() + i * d, 0.0));
   LloydStep s;
   s.x = x.data(), s.n = rows, s.d = d, s.valid = all.data(), s.norms = norms.data();
-  std::vector<float> maxima(size_t(k + 1)), col_max(size_t(d), 8.0f);
+  std::vector<float> maxima(size_t(k + 1)), col_max(size_t(d), 0.0f);
+  for (int64_t i = 0; i < rows * d; ++i) col_max[size_t(i % d)] = std::max(col_max[size_t(i % d)], std::fabs(x[size_t(i)]));
   s.c = b.data(), s.k = k, s.n_valid = rows, s.col_max = col_max.data(), s.maxima = maxima.data();
   for (const char* prec : {"bf16", "fp16"}) {
     std::vector<int64_t> a(size_t(k * (d + 1) + 2)), z(a.size());
@@ -342,7 +343,8 @@ TEST(SearchTorch, TimeReportSaysWhereTheCallsWent) {
       norms[size_t(i)] = float(std::inner_product(q.begin() + i * d, q.begin() + (i + 1) * d, q.begin() + i * d, 0.0));
     LloydStep s;
     s.x = q.data(), s.n = n, s.d = d, s.valid = valid.data(), s.norms = norms.data();
-    std::vector<float> maxima(51), col_max(size_t(d), 8.0f);
+    std::vector<float> maxima(51), col_max(size_t(d), 0.0f);
+    for (int64_t i = 0; i < n * d; ++i) col_max[size_t(i % d)] = std::max(col_max[size_t(i % d)], std::fabs(q[size_t(i)]));
     s.c = b.data(), s.k = 50, s.n_valid = n, s.col_max = col_max.data(), s.maxima = maxima.data();
     std::vector<int64_t> buf(size_t(s.k * (d + 1) + 2));
     ASSERT_TRUE(tk->lloyd_step(s, comm, buf.data()));
@@ -864,4 +866,21 @@ TEST(SearchTorch, PerRowScalarsAreHeldInFp32WhateverTheStorage) {
     EXPECT_EQ(top.indices(0)[0], n - 1) << storage;  // rounded: ties, and the lowest id of the top group
     EXPECT_EQ(top.scores(0)[0], b[size_t(n - 1)]) << storage;
   }
+}
+
+TEST(SearchTorch, Fp16StorageRefusesValuesBeyondItsRange) {
+  // 1e5 held in fp16 became inf: its row's scores, and k-means' grid sums
+  // of it (inf x scale cast to int64), were garbage without a word.
+  std::vector<float> x(64 * 4, 0.5f);
+  x[17 * 4 + 2] = 1e5f;
+  auto fp16 = torch_kernel("cpu", "fp32", 0, "fp16");
+  try {
+    HeldRows held(*fp16, x.data(), 64, 4);
+    ADD_FAILURE() << "held an inf";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("runtime.storage=fp16: a row value is beyond fp16's range"), std::string::npos)
+        << e.what();
+  }
+  auto bf16 = torch_kernel("cpu", "fp32", 0, "bf16");
+  EXPECT_NO_THROW(HeldRows(*bf16, x.data(), 64, 4));
 }
