@@ -211,8 +211,10 @@ std::unique_ptr<SearchKernel> make_cpu_search(const SearchTiling& t = {});
 /// Bytes the CPU kernel's threads hold for a search of d-column rows
 /// against base_rows base rows: per thread a score tile [tile_rows x
 /// min(tile_cols, base_rows)] and a padded query tile [tile_rows x d]
-/// (aligned tiles keep their full height however few rows a rank has).
-double cpu_search_bytes(const SearchTiling& t, int64_t d, int64_t base_rows);
+/// (aligned tiles keep their full height however few rows a rank has);
+/// joins (search_self/search_pair): or a square [tile_rows x tile_rows]
+/// tile, the larger.
+double cpu_search_bytes(const SearchTiling& t, int64_t d, int64_t base_rows, bool joins = false);
 
 /// The query's results best first (score descending, ids ascending on ties),
 /// empty slots last: writes cap ids and scores.

@@ -128,9 +128,11 @@ void sorted_results(const TopK& top, int64_t q, int64_t* ids, float* scores) {
   for (int j = 0; j < cap; ++j) ids[j] = ix[order[j]], scores[j] = s[order[j]];
 }
 
-double cpu_search_bytes(const SearchTiling& t, int64_t d, int64_t base_rows) {
+double cpu_search_bytes(const SearchTiling& t, int64_t d, int64_t base_rows, bool joins) {
   const double T = std::max(1, t.tile_rows), C = double(std::min<int64_t>(base_rows, std::max(16, t.tile_cols)));
-  return double(compute_threads()) * 4.0 * T * (C + double(d));
+  // search_join_cpu.cpp: square tiles of tile_rows (at least 16) per thread.
+  const double J = std::max(16, t.tile_rows);
+  return double(compute_threads()) * 4.0 * std::max(T * (C + double(d)), joins ? J * (J + 1) : 0.0);
 }
 
 }  // namespace distclust

@@ -281,9 +281,9 @@ KnnGraph knn_exact(FeatureBlock& b, const KnnParams& p, Communicator& comm, cons
   p.validate();
   const int64_t n = b.local_rows();
   if (!compute_target().torch)  // (LibTorch kernels size their blocks by memory)
-    require_memory(cpu_search_bytes({p.tile_rows, p.tile_cols}, b.d, b.n_total),
+    require_memory(cpu_search_bytes({p.tile_rows, p.tile_cols}, b.d, b.n_total, true),
                    fmt("knn.tile_rows x tile_cols = ", p.tile_rows, " x ", p.tile_cols, " at D=", b.d,
-                       " (a score tile and a padded row tile per thread)"));
+                       " (per thread: a square join tile of tile_rows, or a score tile and a padded row tile)"));
   const int64_t n_valid = count_valid(b, comm);
   require(p.k < n_valid, "knn: k=", p.k, " must be below the number of valid rows (", n_valid, " of ", b.n_total,
           "): each row needs k neighbours other than itself");

@@ -61,12 +61,12 @@ check() {  # check "expected message" args...: fails in time, says it, leaves no
   echo "ok $n: $(grep -F -- "$msg" out.txt | head -1 | sed 's/^.*ERROR: //')"
 }
 check "runtime.threads: 1000000 must be in [0, 1024]" kmeans --features ok.h5 --k 3 --threads 1000000 --out out.h5
-check "knn.tile_rows x tile_cols = 100000 x 100000 (a float tile per thread) would need" \
+check "knn.tile_rows x tile_cols = 100000 x 100000 at D=8 (per thread: a square join tile" \
   knn --features ok.h5 --k 5 --tile-rows 100000 --tile-cols 100000 --out out.h5
 check "kmeans.tile_rows/tile_k: 2000000000/2000000000 must be in" \
   kmeans --features ok.h5 --k 3 --tile-rows 2e9 --tile-k 2e9 --out out.h5
 check "scan.heads: 1000000 must be in [1, 1000]" scan --features ok.h5 --knn knn.h5 --heads 1000000 --out out.h5
-check "heads, mlp, D=8, C=3, hidden=1000000000) would need" \
+check "scan training (scan.heads=10, scan.head=mlp, scan.hidden=1000000000, D=8, C=3" \
   scan --features ok.h5 --knn knn.h5 --clusters 3 --head mlp --hidden 1e9 --out out.h5
 check "kmeans.parallel_rounds: 1000000000 must be in [1, 100]" \
   kmeans --features ok.h5 --k 3 --init kmeans-parallel --parallel-rounds 1e9 --out out.h5
