@@ -24,7 +24,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "kernels/exact_sum.h"
@@ -59,22 +58,9 @@ struct LloydGrids {
   }
   /// Sum (c, j) in grid units -> its value (a power-of-two scale: exact).
   double to_double(int64_t q, int64_t c, int64_t j) const { return double(q) / scale(c, j); }
-  /// 2^FixedGrid::shift_for(t, n t) through the exponent bits (frexp and
-  /// ldexp calls per sum were slow at large k): float bounds and their
-  /// products with n are normal doubles, the shifts well inside double's.
+  /// 2^FixedGrid::shift_for(t, n t): k + d of them a step.
   static double scale_for(float bound, double n) {
-    const double t = bound;
-    const int shift = t > 0 ? std::min(51 - frexp_exponent(t), 62 - frexp_exponent(n * t)) : 50;
-    const uint64_t b = uint64_t(shift + 1023) << 52;
-    double v;
-    std::memcpy(&v, &b, 8);
-    return v;
-  }
-  /// frexp's exponent of a positive normal double (v = m 2^e, m in [0.5, 1)).
-  static int frexp_exponent(double v) {
-    uint64_t b;
-    std::memcpy(&b, &v, 8);
-    return int((b >> 52) & 0x7ff) - 1022;
+    return std::ldexp(1.0, FixedGrid::shift_for(double(bound), n * double(bound)));
   }
 };
 

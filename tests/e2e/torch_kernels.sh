@@ -7,7 +7,10 @@
 source "$(dirname "$0")/lib.sh"
 dcrun 1 synth features --n 6000 --d 32 --k 8 --noise 0.3 --seed 5 --out f.h5
 dcrun 1 kmeans --features f.h5 --k 8 --restarts 2 --seed 3 --out cpu.h5
-dcrun 2 kmeans --features f.h5 --k 8 --restarts 2 --seed 3 --device cpu --kernels torch --out torch.h5 --log-dir logs
+dcrun 2 kmeans --features f.h5 --k 8 --restarts 2 --seed 3 --device cpu --kernels torch --out torch.h5 --log-dir logs \
+  2>stderr.txt
+# The device step's scatter_reduce_ made LibTorch print "in beta" on every rank's stderr, under -q too.
+! grep -q "in beta" stderr.txt || fail "LibTorch's beta warning reached stderr: $(grep 'in beta' stderr.txt | head -c 300)"
 grep -q "compute: cpu (LibTorch)" logs/rank-1.log || fail "rank 1 did not compute with LibTorch: $(head -c 600 logs/rank-1.log)"
 dcrun 1 knn --features f.h5 --k 10 --out knn_cpu.h5
 dcrun 2 knn --features f.h5 --k 10 --kernels torch --out knn_torch.h5 --log-dir knn_logs

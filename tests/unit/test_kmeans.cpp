@@ -66,26 +66,36 @@ double inertia_of(const FeatureBlock& b, const KMeansResult& r) {
 }
 }  // namespace
 
+namespace {
+/// k-means (k = 6) of b, 5 clusters, with row 123's column 3 set to `far`:
+/// checks what both far-value tests need (a positive inertia as reported,
+/// more than one iteration, the other rows' clusters) and returns the fit.
+KMeansResult fit_with_far_value(FeatureBlock& b, float far, int restarts) {
+  LocalCommunicator c;
+  auto a = make_cpu_search();
+  b.x[123 * 8 + 3] = far;
+  KMeansParams p;
+  p.k = 6, p.restarts = restarts;
+  KMeansResult r = kmeans(b, p, c, *a);
+  const double want = inertia_of(b, r);
+  EXPECT_GT(want, 0) << far;
+  EXPECT_NEAR(r.final_inertia, want, 1e-5 * want) << far;
+  EXPECT_GT(r.iterations, 1) << far;
+  std::vector<int64_t> rest(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
+  rest.erase(rest.begin() + 123), got.erase(got.begin() + 123);
+  EXPECT_GE(score(rest, got).ari, 0.99) << far;
+  return r;
+}
+}  // namespace
+
 TEST(KMeans, OneFarRowLeavesTheInertiaRight) {
   // One coordinate of 1e8 sized the inertia's grid step (N x 4.1 |x|^2_max
   // x 2^-62 = 10 here) above every other row's distance (~1): the inertia
   // summed to 0, the first iteration stopped as a perfect fit, and the
   // answer was the seeds.
-  LocalCommunicator c;
-  auto a = make_cpu_search();
   FeatureBlock b = data(5000, 8, 5, 0.1, 3);
-  b.x[123 * 8 + 3] = 1e8f;
-  KMeansParams p;
-  p.k = 6, p.restarts = 3;
-  KMeansResult r = kmeans(b, p, c, *a);
-  const double want = inertia_of(b, r);
-  EXPECT_GT(want, 0);
-  EXPECT_NEAR(r.final_inertia, want, 1e-5 * want);
-  EXPECT_NEAR(r.inertia.back(), want, 1e-3 * want);
-  EXPECT_GT(r.iterations, 1);
-  std::vector<int64_t> rest(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
-  rest.erase(rest.begin() + 123), got.erase(got.begin() + 123);
-  EXPECT_GE(score(rest, got).ari, 0.99);
+  const KMeansResult r = fit_with_far_value(b, 1e8f, 3);
+  EXPECT_NEAR(r.inertia.back(), inertia_of(b, r), 1e-3 * inertia_of(b, r));
 }
 
 TEST(KMeans, OneFarValueLeavesTheCentroidsRight) {
@@ -93,19 +103,8 @@ TEST(KMeans, OneFarValueLeavesTheCentroidsRight) {
   // one value of 1e17 made it ~100, every other row's values rounded to 0,
   // and the centroids of the clusters without it collapsed onto the origin
   // (rows then went to whichever zero centroid came first).
-  LocalCommunicator c;
-  auto a = make_cpu_search();
   FeatureBlock b = data(5000, 8, 5, 0.1, 3);
-  b.x[123 * 8 + 3] = 1e17f;
-  KMeansParams p;
-  p.k = 6, p.restarts = 2;
-  KMeansResult r = kmeans(b, p, c, *a);
-  const double want = inertia_of(b, r);
-  EXPECT_NEAR(r.final_inertia, want, 1e-5 * want);
-  EXPECT_GT(r.iterations, 1);
-  std::vector<int64_t> rest(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
-  rest.erase(rest.begin() + 123), got.erase(got.begin() + 123);
-  EXPECT_GE(score(rest, got).ari, 0.99);
+  const KMeansResult r = fit_with_far_value(b, 1e17f, 2);
   // Each centroid is its rows' mean, to float precision (the far row's
   // cluster: its own value dominates, the others' columns still resolve).
   std::vector<double> mean(6 * 8, 0), count(6, 0);
@@ -427,9 +426,8 @@ TEST(KMeans, RestartsReachingOnePartitionKeepTheFirstWhateverTheKernelRounding) 
 }
 
 TEST(LloydGrids, ScalesAreFixedGridsOfTheTighterBound) {
-  // Sum (c, j)'s grid is FixedGrid's for min(column max, centroid max),
-  // from exponent bits (frexp/ldexp per sum were slow at large k): for
-  // every float, 0 included.
+  // Sum (c, j)'s grid is FixedGrid's for min(column max, centroid max)
+  // (the finer of the two scales), for every float exponent, 0 included.
   std::vector<float> t = {0.0f, 1e-45f, 1e-40f, 1.17549435e-38f, 0.5f, 1.0f, 1.0000001f, 3.0f, 1e17f, 3.4e38f};
   for (int e = -140; e <= 127; e += 7) t.push_back(std::ldexp(1.5f, e));
   const int64_t m = int64_t(t.size());
