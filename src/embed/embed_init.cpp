@@ -43,7 +43,7 @@ Projection fit_rows_pca(const FeatureBlock& b, int dim, bool cosine, uint64_t se
   require(count >= 2, "embed: fewer than 2 valid rows to initialise the layout from");
   // Columns rounded to integers: exact moments (feature_pca.h).
   std::vector<double> scale, zero(static_cast<size_t>(d), 0.0);
-  PcaMoments mo = quantized_moments(held, d, count, scale, comm);
+  PcaMoments mo = quantized_moments(held, d, count, o.exact_max_dim, scale, comm);
   Projection p = solve_pca(mo, scale, zero, o, comm);
   p.normalize_input = cosine;
   return p;

@@ -35,12 +35,10 @@ class SubsetSource : public ImageSource {
   const std::vector<int64_t>& rows_;
 };
 
-/// The backbone's rows of this rank's sample (valid rows only), L2-normalised
-/// when asked, as the projection will normalise them (in double).
-std::vector<float> sample_rows(const ImageSource& src, Backbone& net, const FeaturePcaOptions& o,
-                               Communicator& comm) {
-  const std::vector<int64_t> rows =
-      pca_sample_rows(src.size(), row_block(src.size(), comm.rank(), comm.size()), o.pca.max_sample, o.pca.seed);
+/// The backbone's rows of this rank's sample `rows` (valid rows only),
+/// L2-normalised when asked, as the projection will normalise them (in double).
+std::vector<float> sample_rows(const ImageSource& src, const std::vector<int64_t>& rows, Backbone& net,
+                               const FeaturePcaOptions& o, Communicator& comm) {
   const int64_t d = net.dim();
   std::vector<float> held;
   if (rows.empty()) return held;
@@ -77,8 +75,8 @@ std::vector<float> sample_rows(const ImageSource& src, Backbone& net, const Feat
 
 }  // namespace
 
-PcaMoments quantized_moments(const std::vector<float>& held, int64_t d, int64_t count, std::vector<double>& scale,
-                             Communicator& comm) {
+PcaMoments quantized_moments(const std::vector<float>& held, int64_t d, int64_t count, int64_t exact_max_dim,
+                             std::vector<double>& scale, Communicator& comm) {
   const int64_t m = int64_t(held.size()) / d;
   // Per-column scale from the rows' range, the same on every rank.
   std::vector<double> range(size_t(d), 0.0);
@@ -88,7 +86,7 @@ PcaMoments quantized_moments(const std::vector<float>& held, int64_t d, int64_t 
   const int bits = pca_quantization_bits(count);
   scale.assign(size_t(d), 1.0);
   for (int64_t j = 0; j < d; ++j) scale[j] = range[j] > 0 ? std::ldexp(range[j], -bits) : 1.0;
-  PcaMoments mo(d);
+  PcaMoments mo(d, exact_max_dim);
   constexpr int64_t kChunk = 512;
   std::vector<double> v(size_t(kChunk * d));
   for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
@@ -115,12 +113,19 @@ Projection fit_feature_pca(const ImageSource& src, Backbone& net, const FeatureP
           kPcaMaxInputDim, " needs a ", d, " x ", d, " covariance on every rank (", d * d * 8 >> 20,
           " MiB); export a smaller layer (tools/export_backbone.py --layer) or pool its output");
   require(o.pca.max_sample >= 2, "extract.pca_sample is ", o.pca.max_sample, " (expected >= 2)");
-  const std::vector<float> held = sample_rows(src, net, o, comm);
+  const std::vector<int64_t> rows =
+      pca_sample_rows(src.size(), row_block(src.size(), comm.rank(), comm.size()), o.pca.max_sample, o.pca.seed);
+  // Checked before the pass: the sample costs up to max_sample images through
+  // the network (minutes on CPUs), and a PCA that cannot fit used to fail
+  // only after it. Held beside the moments: the sampled rows (float), the
+  // pass's output batch and quantized_moments' chunk (double).
+  require_pca_memory(d, o.pca.exact_max_dim, 4.0 * double(d) * double(int64_t(rows.size()) + o.batch + 2 * 512));
+  const std::vector<float> held = sample_rows(src, rows, net, o, comm);
   const int64_t m = int64_t(held.size()) / d, count = comm.sum(m);
   require(count >= 2, "PCA of the backbone's features: only ", count, " readable images were sampled from ",
           src.size(), " (need at least 2)");
   std::vector<double> scale, zero(static_cast<size_t>(d), 0.0);
-  PcaMoments mo = quantized_moments(held, d, count, scale, comm);
+  PcaMoments mo = quantized_moments(held, d, count, o.pca.exact_max_dim, scale, comm);
   Projection p = solve_pca(mo, scale, zero, o.pca, comm);
   p.normalize_input = o.normalize_input;
   log::debug("extract: PCA sample of ", count, " rows rounded to ", pca_quantization_bits(count), " bits per column");

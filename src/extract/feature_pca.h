@@ -38,7 +38,9 @@ struct FeaturePcaOptions {
 /// Fits the PCA of net's output rows over a keyed sample of src's rows [0, N),
 /// sharded as row_block says. Collective. Rows that fail to decode are left
 /// out. Throws Error naming the setting when pca.dim > D, D > kPcaMaxInputDim
-/// or fewer than 2 rows were readable.
+/// or fewer than 2 rows were readable, and naming D when the PCA and its
+/// sample do not fit this rank's memory (require_pca_memory, before the
+/// sample pass).
 Projection fit_feature_pca(const ImageSource& src, Backbone& net, const FeaturePcaOptions& o, Communicator& comm);
 
 /// Integer bits per value that keep every moment of `count` rows exact in
@@ -49,8 +51,9 @@ int pca_quantization_bits(int64_t count);
 /// each column rounded to integers on a grid of 2^-bits of its largest
 /// magnitude over all ranks (pca_quantization_bits), so the sums, and the
 /// PCA solved from them, do not depend on the rank split. scale: [d] the
-/// grid step of each column (input to solve_pca). Collective.
-PcaMoments quantized_moments(const std::vector<float>& held, int64_t d, int64_t count, std::vector<double>& scale,
-                             Communicator& comm);
+/// grid step of each column (input to solve_pca). exact_max_dim: the
+/// solve's, as in PcaOptions (sizes the memory check). Collective.
+PcaMoments quantized_moments(const std::vector<float>& held, int64_t d, int64_t count, int64_t exact_max_dim,
+                             std::vector<double>& scale, Communicator& comm);
 
 }  // namespace distclust

@@ -79,7 +79,7 @@ std::vector<int64_t> pca_sample_rows(int64_t n, RowRange mine, int64_t max_sampl
   return rows;
 }
 
-double pca_memory_bytes(int64_t d) {
+double pca_memory_bytes(int64_t d, int64_t exact_max_dim) {
   // D x D doubles: the moments on every rank; on rank 0 also the centred
   // covariance, its scaled and row-major copies, and the eigensolver's
   // matrix and vectors up to exact_max_dim (beyond: subspace iteration,
@@ -89,12 +89,18 @@ double pca_memory_bytes(int64_t d) {
   // (8192: 2 GiB of estimate) by name first; this check is what says
   // whether a D below it fits the machine (and covers any caller without it).
   const double dd = double(d) * double(d) * 8.0;
-  return dd * (d <= PcaOptions{}.exact_max_dim ? 6.0 : 4.0);
+  return dd * (d <= exact_max_dim ? 6.0 : 4.0);
 }
 
-PcaMoments::PcaMoments(int64_t d) : dim(d) {
-  require_memory(pca_memory_bytes(d), fmt("a PCA of D=", d, " columns (D x D moments, covariance and eigensolver in "
-                                           "double on rank 0; reduce D first, e.g. a smaller image side)"));
+void require_pca_memory(int64_t d, int64_t exact_max_dim, double held_bytes) {
+  require_memory(pca_memory_bytes(d, exact_max_dim) + held_bytes,
+                 fmt("a PCA of D=", d, " columns (D x D moments, covariance and eigensolver in double on rank 0",
+                     held_bytes > 0 ? ", and this rank's sampled rows" : "",
+                     "; reduce D first, e.g. a smaller image side or layer)"));
+}
+
+PcaMoments::PcaMoments(int64_t d, int64_t exact_max_dim) : dim(d) {
+  require_pca_memory(d, exact_max_dim, 0);
   cross.assign(size_t(d * d), 0.0);
   sum.assign(size_t(d), 0.0);
 }

@@ -67,13 +67,20 @@ constexpr int64_t kPcaMaxInputDim = 8192;
 /// never on the rank count.
 std::vector<int64_t> pca_sample_rows(int64_t n, RowRange mine, int64_t max_sample, uint64_t seed);
 
-/// Bytes a PCA of d columns holds at its peak (rank 0): checked when its
-/// moments are made (require_memory).
-double pca_memory_bytes(int64_t d);
+/// Bytes a PCA of d columns holds at its peak (rank 0), solved with
+/// exact_max_dim as in PcaOptions: checked when its moments are made.
+double pca_memory_bytes(int64_t d, int64_t exact_max_dim = PcaOptions{}.exact_max_dim);
+
+/// require_memory for a PCA of d columns plus `held_bytes` this rank holds
+/// beside it (the sampled rows): throws Error naming D. Callers whose sample
+/// costs a backbone pass call it before that pass, so a PCA that cannot fit
+/// fails in seconds, not after minutes of sampling.
+void require_pca_memory(int64_t d, int64_t exact_max_dim, double held_bytes);
 
 /// Sums over integer-valued rows v [m x D] (see the file comment).
 struct PcaMoments {
-  explicit PcaMoments(int64_t dim);
+  /// Checks the machine holds the PCA (require_pca_memory) before allocating.
+  explicit PcaMoments(int64_t dim, int64_t exact_max_dim = PcaOptions{}.exact_max_dim);
   /// v: [m x dim] row-major doubles holding integers.
   void add(const double* v, int64_t m);
   /// Sums over ranks (collective).

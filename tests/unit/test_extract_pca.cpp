@@ -3,8 +3,12 @@
 // it, whitening, the rounding that keeps the moments exact, and the refusals.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "comm/local_comm.h"
 #include "common/test_common.h"
@@ -233,4 +237,60 @@ TEST(ExtractPca, MomentsTooLargeForTheMachineAreRefusedByName) {
     EXPECT_NE(std::string(e.what()).find("a PCA of D=1048576 columns"), std::string::npos) << e.what();
   }
   EXPECT_GE(pca_memory_bytes(6144), 4.0 * 6144.0 * 6144.0 * 8.0);
+}
+
+namespace {
+
+// FakeNet's rows repeated to `d` columns, counting the images it was given.
+class WideNet : public Backbone {
+ public:
+  explicit WideNet(int64_t d) : d_(d) {}
+  int64_t dim() const override { return d_; }
+  void forward(const float* x, int64_t batch, float* out) override {
+    images += batch;
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t k = 0; k < d_; ++k) out[b * d_ + k] = x[b * 48 + k % 48];
+  }
+  std::string describe() const override { return "wide"; }
+  int64_t images = 0;
+
+ private:
+  int64_t d_;
+};
+
+// Bytes of address space this process has mapped now (/proc/self/statm).
+double mapped_now() {
+  long pages = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f && std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+  if (f) std::fclose(f);
+  return double(pages) * double(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+TEST(ExtractPca, APcaThatCannotFitFailsBeforeTheSamplePass) {
+  // D = 8192 (kPcaMaxInputDim): 2 GiB of D x D doubles. Under an address-
+  // space limit 1 GiB above what is mapped, the PCA cannot fit; the check
+  // used to run only when the moments were made, after every sampled image
+  // had gone through the network (minutes on a CPU node). In a child
+  // process: the limit must not reach the other tests.
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(
+      {
+        rlimit lim{};
+        lim.rlim_cur = lim.rlim_max = rlim_t(mapped_now() + double(1 << 30));
+        if (setrlimit(RLIMIT_AS, &lim) != 0) std::_Exit(3);
+        NoiseSource src(40, -1);
+        WideNet net(kPcaMaxInputDim);
+        LocalCommunicator comm;
+        try {
+          fit_feature_pca(src, net, options(2, false, false), comm);
+        } catch (const Error& e) {
+          std::fprintf(stderr, "%s; images through the network: %lld\n", e.what(), (long long)net.images);
+          std::_Exit(net.images == 0 ? 0 : 1);
+        }
+        std::_Exit(2);
+      },
+      ::testing::ExitedWithCode(0), "a PCA of D=8192 columns .* images through the network: 0");
 }
