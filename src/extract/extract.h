@@ -122,8 +122,8 @@ struct ExtractParams {
     v("pca_from", pca_from, "apply the PCA stored in this features.h5 instead of fitting one ('' = none)");
     v("resize", resize, "shorter side before cropping (-1 = from the model sidecar, 0 = keep the image's size)");
     v("crop", crop, "centre crop side (-1 = the model's input size, 0 = no crop)");
-    v("mean", mean, "per-channel mean R,G,B ([] = sidecar; pixels: 0)");
-    v("std", std, "per-channel std R,G,B ([] = sidecar; pixels: 1)");
+    v("mean", mean, "per-channel mean R,G,B of pixels scaled to [0, 1] ([] = sidecar; pixels: 0)");
+    v("std", std, "per-channel std R,G,B of pixels scaled to [0, 1] ([] = sidecar; pixels: 1)");
     v("interpolation", interpolation, "bilinear|bicubic|area|lanczos ('' = sidecar or bilinear)");
     v("max_pixels", max_pixels, "refuse images with more pixels (decompression-bomb guard)");
     v("max_file_bytes", max_file_bytes, "refuse files larger than this");

@@ -32,6 +32,10 @@
 namespace distclust {
 
 /// How images become backbone input (YAML section `preprocess`).
+/// The smallest extract.std accepted (with scale_to_unit): a grey step of
+/// 1/255 then moves a feature by at most ~40.
+constexpr float kMinStd = 1e-4f;
+
 struct PreprocessParams {
   /// Shorter side after resizing, in pixels; 0 = keep the size.
   int resize = 32;
@@ -107,6 +111,11 @@ struct ModelSidecar {
   /// Feature dimension the model outputs; -1 when the file has none.
   int64_t output_dim = -1;
 };
+
+/// Throws Error starting with `what` when v, a mean (is_std false) or std
+/// value for pixels divided by 255, is off that [0, 1] scale: |mean| > 1, or
+/// std outside [kMinStd, 1].
+void require_unit_scale(float v, bool is_std, const std::string& what);
 
 /// Parses the sidecar. Errors name the file and the key (missing, wrong
 /// type, wrong length) or the line and column of a JSON syntax error.
