@@ -7,8 +7,8 @@
 // the communicator is NCCL), then the buffer to the host. Two passes over
 // the blocks because the grids depend on every rank's assignment: the
 // second reads held rows where they are and uploads the others again. Pass
-// 1 keeps each valid row's position, label and distance (20 bytes a row)
-// outside the memory budget.
+// 1 keeps each valid row's label (int32) and distance (8 bytes a row: 1/32
+// of the row itself at D = 64 in fp32) outside the memory budget.
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
@@ -116,19 +116,24 @@ TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int6
   // The distance in float as assign_nearest computes it.
   const torch::Tensor dist = !s.spherical ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f)
                                           : (2.f - 2.f * best).clamp_min(0.f);
-  a.at = upload(s.valid + lo, m, torch::kByte).ne(0).nonzero().squeeze(1);
-  a.lab = lab.index_select(0, a.at);
-  a.dist = dist.index_select(0, a.at);
-  if (a.at.numel() == 0) return a;
+  const torch::Tensor at = valid_positions(s, lo, m);
+  const torch::Tensor valid_lab = lab.index_select(0, at);
+  a.lab = valid_lab.to(torch::kInt);
+  a.dist = dist.index_select(0, at);
+  if (at.numel() == 0) return a;
   const int64_t k = s.k;
-  const torch::Tensor row_max = x.index_select(0, a.at).abs().amax(1);
+  const torch::Tensor row_max = x.index_select(0, at).abs().amax(1);
   {
     QuietWarnings quiet;
     QuietWarnings::Guard guard(&quiet);
-    maxima.narrow(0, 0, k).scatter_reduce_(0, a.lab, row_max, "amax");
+    maxima.narrow(0, 0, k).scatter_reduce_(0, valid_lab, row_max, "amax");
   }
   maxima.narrow(0, k, 1).copy_(torch::maximum(maxima.narrow(0, k, 1), a.dist.max().view({1})));
   return a;
+}
+
+torch::Tensor TorchSearch::valid_positions(const LloydStep& s, int64_t lo, int64_t m) const {
+  return upload(s.valid + lo, m, torch::kByte).ne(0).nonzero().squeeze(1);
 }
 
 LloydGrids TorchSearch::reduce_maxima(const torch::Tensor& maxima, const LloydStep& s, Communicator& comm) {
@@ -192,16 +197,17 @@ void TorchSearch::nearest(const Operand& qo, const CentroidBlocks& cents, torch:
 void TorchSearch::add_sums(const LloydStep& s, const Assigned& a, const LloydGrids& g, const torch::Tensor& col_scale,
                            const torch::Tensor& cluster_scale, torch::Tensor& acc) const {
   const int64_t k = s.k, d = s.d;
-  if (a.at.numel() == 0) return;
+  if (a.lab.numel() == 0) return;
+  const torch::Tensor at = valid_positions(s, a.lo, a.m), lab = a.lab.to(torch::kLong);
   torch::Tensor sums = acc.narrow(0, 0, k * d).view({k, d}), counts = acc.narrow(0, k * d, k);
   torch::Tensor total = acc.narrow(0, k * (d + 1), 1), total_fine = acc.narrow(0, k * (d + 1) + 1, 1);
   // Each sum's grid scale (LloydGrids::scale: the finer of its column's and
   // its centroid's), per row by its label: x * scale is exact (a power of
   // two), round_ ties to even as FixedGrid::round_scaled.
-  const torch::Tensor x = rows(s.x + a.lo * d, a.m, d).index_select(0, a.at);
-  const torch::Tensor scale = torch::maximum(col_scale, cluster_scale.index_select(0, a.lab).unsqueeze(1));
-  sums.index_add_(0, a.lab, x.to(torch::kDouble).mul_(scale).round_().to(torch::kLong));
-  counts.index_add_(0, a.lab, torch::ones_like(a.lab));
+  const torch::Tensor x = rows(s.x + a.lo * d, a.m, d).index_select(0, at);
+  const torch::Tensor scale = torch::maximum(col_scale, cluster_scale.index_select(0, lab).unsqueeze(1));
+  sums.index_add_(0, lab, x.to(torch::kDouble).mul_(scale).round_().to(torch::kLong));
+  counts.index_add_(0, lab, torch::ones_like(lab));
   // SplitGrid::add: the nearest coarse step, then the exact rest on the fine grid.
   const double dist_scale = std::ldexp(1.0, g.dist.shift()), dist_step = std::ldexp(1.0, -g.dist.shift());
   const double fine_scale = std::ldexp(1.0, g.dist.fine_shift());

@@ -149,12 +149,16 @@ class TorchSearch final : public SearchKernel {
   /// (ties to the lower index, as search() with cap 1).
   void nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best, torch::Tensor& lab) const;
   /// A block of a k-means step's rows once assigned: rows lo..lo+m of the
-  /// step, the valid ones' positions at [v], labels lab [v] and distances
-  /// dist [v] (float, as assign_nearest computes them).
+  /// step, the valid ones' labels lab [v] (int32) and distances dist [v]
+  /// (float, as assign_nearest computes them): 8 bytes a valid row kept
+  /// between the passes. Their positions are rebuilt from s.valid
+  /// (valid_positions) when used.
   struct Assigned {
     int64_t lo = 0, m = 0;
-    torch::Tensor at, lab, dist;
+    torch::Tensor lab, dist;
   };
+  /// Positions [v] (int64, on the device) of the valid rows lo..lo+m of s.
+  torch::Tensor valid_positions(const LloydStep& s, int64_t lo, int64_t m) const;
   /// Rows lo..lo+m (x [m x d] on the device, their best scores and labels
   /// [m]) as Assigned; their grid maxima maxed into maxima [k + 1]
   /// (kernels/lloyd_grids.h, on the device).
