@@ -10,7 +10,8 @@
 // From that single list come the YAML section (config.h: unknown keys are an
 // error naming the key), the CLI flags (--k; '_' becomes '-'), --set overrides,
 // the resolved config written beside outputs, and the config hash.
-// Field types: bool, int, int64_t, double, float, std::string.
+// Field types: bool, int, int64_t, double, float, std::string,
+// std::vector<float>.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,8 @@
 // Every nearest-something in distclust goes through it: k-means assignment
 // (k = 1), the report's margin confidence (k = 2), exact kNN (k = K, over a
 // ring of blocks), IVF coarse assignment (k = nprobe) and list scans, and the
-// k-means++ / k-means|| distance updates. The OpenBLAS implementation
+// k-means|| distance updates (k-means++ measures its few candidates with
+// kernels/rows.h dot_rows instead). The OpenBLAS implementation
 // (search_cpu.cpp) is the CPU kernel; a GPU implementation goes behind the
 // same interface.
 //

@@ -103,7 +103,8 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
                    const ScanOut* sc, const GMMOut* gm, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
                    const StageConfig& cfg, Communicator& comm);
 
-/// p with '' defaults filled: OUT's .csv and .features.h5 siblings.
+/// OUT with its .h5 extension (if any) replaced by ext: the default paths of
+/// the CSV (".csv") and the features of new images (".features.h5").
 std::string sibling(const std::string& out, const std::string& ext);
 
 }  // namespace distclust::assign

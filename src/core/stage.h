@@ -85,8 +85,8 @@ struct RunLayout {
 /// that change the output plus the identity of its inputs). The same hash
 /// keys the stage's checkpoint and tells `run` that an output is up to date.
 struct StageConfig {
-  std::string yaml;
-  std::string hash;
+  std::string yaml = "";  ///< the section's resolved YAML (stored as `params`)
+  std::string hash = "";  ///< the output's identity (stored as `config_hash`; keys the checkpoint)
   /// The identities of the input files that went into the hash
   /// (pipeline/stage_config.h inputs_identity), "" when the stage identifies
   /// its inputs otherwise: run_stage's input watch must start from these.

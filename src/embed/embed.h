@@ -100,21 +100,22 @@ struct FuzzyGraph {
 FuzzyGraph fuzzy_union(int64_t n, RowRange rows, std::vector<int64_t> src, std::vector<int64_t> dst,
                        std::vector<float> w, Communicator& comm);
 
-/// Reads this rank's rows of knn.h5 and builds the symmetric fuzzy graph
-/// (collective). valid: this rank's /valid rows; edges to or from invalid rows
-/// are dropped. cosine similarity s is taken as distance 1 - s (umap-learn's
-/// cosine distance), squared L2 as its square root (euclidean distance).
-/// The same from this rank's kNN lists in memory: idx, val [rows x k] as
-/// knn.h5 stores them (cosine similarity, or l2 squared distance; -1 = no
-/// edge). knn_path names the graph in errors. Collective.
+/// The symmetric fuzzy graph from this rank's kNN lists in memory: idx, val
+/// [rows x k] as knn.h5 stores them (cosine similarity, or l2 squared
+/// distance; -1 = no edge). valid: this rank's /valid rows; edges to or from
+/// invalid rows are dropped. cosine similarity s is taken as distance 1 - s
+/// (umap-learn's cosine distance), squared L2 as its square root (euclidean
+/// distance). knn_path names the graph in errors. Collective.
 FuzzyGraph fuzzy_graph_from_knn(const std::vector<int64_t>& idx, std::vector<float> val, int64_t k,
                                 const std::string& metric, int64_t n, RowRange rows, const std::vector<uint8_t>& valid,
                                 Communicator& comm, const std::string& knn_path = "the kNN lists");
+/// The same, reading this rank's rows of knn.h5 at knn_path (collective).
 FuzzyGraph read_fuzzy_graph(const std::string& knn_path, int64_t n, RowRange rows, const std::vector<uint8_t>& valid,
                             Communicator& comm);
 
 /// Initial layout of this rank's rows [rows x dim]: the features' PCA to dim
-/// (rows L2-normalised first when cosine), scaled to [0, 10] per axis over
+/// (rows L2-normalised first when cosine; above kPcaMaxInputDim columns, a
+/// keyed Gaussian random projection instead), scaled to [0, 10] per axis over
 /// valid rows, plus keyed noise of 1e-4 (umap-learn's init). Invalid rows: 0.
 std::vector<float> pca_init(const FeatureBlock& b, int dim, bool cosine, uint64_t seed, Communicator& comm);
 
@@ -123,7 +124,7 @@ int embed_epochs(const EmbedParams& p, int64_t n);
 
 /// Runs the SGD epochs on this rank's rows of `y` [rows x dim] (collective).
 /// Checkpoints to ckpt every p.checkpoint_every epochs ("" = none), keyed by
-/// key; resumes from it. valid: [N] every row's /valid (negative samples skip
+/// key; resumes from it. valid_all: [N] every row's /valid (negative samples skip
 /// invalid rows). Returns the seconds per epoch measured.
 double embed_layout(const FuzzyGraph& g, const EmbedParams& p, const std::vector<uint8_t>& valid_all,
                     std::vector<float>& y, Communicator& comm, const std::string& ckpt, const std::string& key);

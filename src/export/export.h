@@ -98,11 +98,12 @@ struct ExportSummary {
   int64_t duplicate_rows = 0;    ///< rows in those groups
 };
 
-/// Writes the export (collective: every rank calls it).
 /// Throws when --out is, holds or lies in one of export's inputs or the
 /// images folder (before the overwrite rule: --force cannot lift it). Collective.
 void require_export_apart(const ExportParams& p, Communicator& comm);
 
+/// Writes the export (collective: every rank calls it). hash: the run's
+/// config hash.
 ExportSummary run_export(const ExportParams& p, Communicator& comm, const std::string& hash = "");
 
 /// The export stage (core/stage.h).

@@ -41,7 +41,8 @@
 
 namespace distclust {
 
-/// Limits for decoding (YAML section `decode`).
+/// Limits for decoding (derived from the `extract` section; not a YAML
+/// section of its own).
 struct DecodeParams {
   /// Images with more pixels (width * height, from the header) are refused undecoded.
   int64_t max_pixels = 100'000'000;

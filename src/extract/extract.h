@@ -7,7 +7,7 @@
 // independent I/O: ranks do not wait for each other per batch), and OUT.tmp
 // is renamed to OUT when all rows are in.
 //
-// Output (design.md): /features [N x D] float32 (float16 with half), /labels
+// Output (features_file.h): /features [N x D] float32 (float16 with half), /labels
 // [N] int64 (-1 unknown), /valid [N] uint8 (0 = unreadable image, zero
 // features), /ids [N] fixed-length strings (paths, or FILE:INDEX), and with a
 // PCA (any backbone; pca_file.h) /pca_mean [D_in], /pca_components

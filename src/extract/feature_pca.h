@@ -29,9 +29,9 @@ struct FeaturePcaOptions {
   DecodeParams decode;             ///< limits for decoding
   RowPreprocessor prep;            ///< decoded image -> the backbone's input row
   int64_t row_floats = 0;          ///< floats per input row
-  int decode_threads = 1;
+  int decode_threads = 1;         ///< threads decoding the sampled images
   int batch = 64;                  ///< images per backbone call
-  int queue_batches = 3;
+  int queue_batches = 3;           ///< decoded batches queued ahead of the backbone
   double progress_seconds = -1;    ///< the sample pass's progress interval (extract.progress_seconds; < 0: default)
 };
 

@@ -1,5 +1,5 @@
 // features.h5: the output of `extract` (and `synth features`), input of
-// kmeans/knn/scan. Layout (design.md):
+// kmeans/knn/scan. Layout:
 //   /features [N x D] float32 (or float16), chunked by rows
 //   /labels   [N] int64, -1 where unknown      (optional on read)
 //   /valid    [N] uint8, 0 = unreadable image  (optional on read; all valid)

@@ -31,8 +31,8 @@
 
 namespace distclust {
 
-/// Where and how to read the images of the extract stage (YAML section
-/// `source`).
+/// Where and how to read the images of the extract stage (derived from the
+/// `extract` section: source_params(); not a YAML section of its own).
 struct SourceParams {
   /// Folder, list file (.txt/.csv/.lst), HDF5 file (.h5/.hdf5), CIFAR .bin file or folder of batches.
   std::string path = "";

@@ -43,7 +43,7 @@ void pixels_preprocess(const cv::Mat& rgb, int size, const std::string& interpol
 /// What fit_pixel_pca needs.
 struct PixelPcaOptions {
   int size = 32;                        ///< S
-  std::string interpolation = "bilinear";
+  std::string interpolation = "bilinear";  ///< resampling filter: bilinear|bicubic|area|lanczos
   bool deskew = false;                  ///< deskew each resized image (deskew.h)
   PreprocessParams norm;                ///< mean/std/scale_to_unit of the input
   DecodeParams decode;                  ///< limits for decoding

@@ -31,7 +31,8 @@
 
 namespace distclust {
 
-/// How images become backbone input (YAML section `preprocess`).
+/// How images become backbone input (derived from the `extract` section:
+/// extract_params.cpp; not a YAML section of its own).
 /// The smallest extract.std accepted (with scale_to_unit): a grey step of
 /// 1/255 then moves a feature by at most ~40.
 constexpr float kMinStd = 1e-4f;

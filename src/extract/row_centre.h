@@ -33,8 +33,8 @@ std::vector<float> l2_centre(const FeatureBlock& b, Communicator& comm);
 /// it happens: what kmeans and knn --metric l2 do first. Collective.
 void centre_far_rows(FeatureBlock& b, Communicator& comm, const std::string& stage);
 
-/// Subtracts `centre` from every row of b (invalid rows too: never read as
-/// values) and records it in b.centre. Nothing for an empty centre.
+/// Subtracts `centre` [D] from every row of b (invalid rows too: never read
+/// as values) and records it in b.centre. Nothing for an empty centre.
 void centre_rows(FeatureBlock& b, const std::vector<float>& centre);
 
 /// rows [n x d] -= centre [d], in float as centre_rows subtracts it: a

@@ -37,7 +37,7 @@ struct GMMParams {
   int64_t seed = 1;               ///< random seed (restart r's k-means init is keyed by (seed, r))
   int init_iters = 10;            ///< Lloyd iterations of the k-means initialisation (0: nearest init centroid only)
   std::string init_centroids = "";  ///< initialise from these centroids (a kmeans.h5 /centroids [k x D]) instead of k-means++
-  bool checkpoint = true;         ///< save state to OUT.ckpt after each iteration and resume from it
+  bool checkpoint = true;         ///< save state to OUT.ckpt after iterations (at most ~10% of the time) and resume from it
   bool force = false;             ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
 
   template <class V> void visit(V& v) {
@@ -52,7 +52,7 @@ struct GMMParams {
     v("seed", seed, "random seed (k-means init keyed by seed and restart: the same result for any rank count)");
     v("init_iters", init_iters, "Lloyd iterations of the k-means initialisation (0 = nearest initial centroid)");
     v("init_centroids", init_centroids, "initialise from a kmeans.h5's /centroids (k x D) instead of k-means++");
-    v("checkpoint", checkpoint, "checkpoint each iteration to OUT.ckpt and resume from it");
+    v("checkpoint", checkpoint, "checkpoint to OUT.ckpt after each iteration (fast ones: as often as keeps saving under ~10% of the time) and resume from it");
     v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;

@@ -21,8 +21,11 @@ struct GMMState {
   std::vector<double> history;         ///< mean log-likelihood per iteration of this restart
   int best_restart = -1;               ///< best finished restart so far
   double best_loglik = 0;              ///< its final mean log-likelihood
-  bool best_converged = false;
-  std::vector<double> best_weights, best_means, best_covariances, best_history;
+  bool best_converged = false;         ///< it stopped by tol
+  std::vector<double> best_weights;    ///< [k] of the best restart (as weights above)
+  std::vector<double> best_means;      ///< [k x d]
+  std::vector<double> best_covariances;  ///< [k x d x d] or [k x d]
+  std::vector<double> best_history;    ///< its mean log-likelihood per iteration
   std::vector<double> restart_loglik;  ///< final mean log-likelihood of each finished restart
   int64_t empty_components = 0;        ///< component updates skipped so far
 

@@ -63,7 +63,8 @@ struct ColumnRange {
 };
 ColumnRange column_range(const FeatureBlock& b, Communicator& comm);  ///< collective
 
-/// A bound on |x_ij - mu_cj| per column [d] for rows in `cols` and the means given.
+/// A bound on |x_ij - mu_cj| per column [d] for rows in `cols` and the means
+/// [k x d] given.
 std::vector<double> deviation_bound(const ColumnRange& cols, const std::vector<double>& means);
 
 /// What the E-step writes per row (the final pass): may be null.

@@ -1,7 +1,7 @@
 // CPU search kernel: per thread, a tile of queries times a tile of base rows
 // by one single-threaded sgemm (kernels/blas.h), then, while the scores are
 // in cache, the selection: a vectorised arg-max for k = 1, otherwise a
-// 16-lane threshold test so that most candidates cost one compare before the
+// 64-lane threshold mask (score_mask.h) so that most candidates cost one compare before the
 // per-query heap (topk.h). Threads take whole query tiles and never
 // synchronise inside a call.
 #include <omp.h>

@@ -1,5 +1,6 @@
-// Distributed k-means (Lloyd). Each rank holds its row block; one allreduce
-// per iteration carries centroid sums, counts and inertia. Bit-identical for
+// Distributed k-means (Lloyd). Each rank holds its row block; per iteration
+// one allreduce_max of the sums' grid maxima (k + 1 floats), then one
+// allreduce carries centroid sums, counts and inertia. Bit-identical for
 // any rank and thread count by construction: random draws are keyed by
 // (seed, global row); distances come from the search kernel in tiles aligned
 // to global rows (include/distclust/search.h); sums are exact (fixed-point
@@ -92,7 +93,8 @@ struct KMeansResult {
 KMeansResult kmeans(FeatureBlock& data, const KMeansParams& p, Communicator& comm, SearchKernel& kernel,
                     const std::string& ckpt_path = "", const std::string& params_hash = "");
 
-/// Initial centroids [k x d] (collective; identical on every rank).
+/// Initial centroids [k x d] (collective; identical on every rank). norms:
+/// [local rows] each row's |x|^2.
 std::vector<float> kmeans_init(const FeatureBlock& data, const std::vector<float>& norms,
                                const KMeansParams& p, uint64_t seed, Communicator& comm,
                                SearchKernel& kernel);

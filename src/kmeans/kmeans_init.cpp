@@ -87,7 +87,8 @@ std::vector<float> random_init(const Points& p, int64_t d, int64_t k, uint64_t s
 
 /// k-means||: rounds of oversampling rows with probability l * d^2 / phi
 /// (keyed by (seed, round, row)), candidates weighted by the rows nearest to
-/// them, reduced to k by weighted greedy k-means++ on rank 0.
+/// them, reduced to k by weighted greedy k-means++ spread over the ranks
+/// (share, then kmeanspp).
 Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float>& norms,
                                   const KMeansParams& prm, uint64_t seed, Communicator& comm,
                                   SearchKernel& kernel, const Points& sample) {

@@ -1,8 +1,8 @@
 // Greedy k-means++ seeding (2 + ln k candidate draws per centre, the one that
 // lowers the potential most is kept, as scikit-learn does), spread over
 // ranks and threads: each rank seeds from its own share of the points; per
-// centre, the draws, the candidates and the candidates' potentials cross
-// ranks in four small collectives.
+// centre, the grid's maxima, the draws, the candidates (two) and the
+// candidates' potentials cross ranks in five small collectives.
 //
 // The same centres for any rank and thread count, by construction: the
 // random stream is one keyed sequence every rank draws alike; potentials and

@@ -1,5 +1,5 @@
-// Internal to src/cluster: the pieces of IVF kNN search that the search
-// itself (knn_ivf.cpp) and the choice of nprobe (knn_ivf_tune.cpp) share.
+// Internal to src/knn: the pieces of IVF kNN search that the search
+// itself (knn_ivf.cpp) and the choice of nprobe (ivf_tune.cpp) share.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +41,7 @@ std::vector<int64_t> exact_sample_topk(const FeatureBlock& b, const std::vector<
 /// Exact for IVF: a true neighbour is found iff its list (its nearest
 /// centroid, computed here for the neighbours only, so that the home pass
 /// can keep as many lists as the chosen nprobe) is probed. Also returns that
-/// predicted recall.
+/// predicted recall. cent: the nl coarse centroids [nl x d].
 struct Tuned {
   int nprobe = 1;
   double predicted_recall = 0;

@@ -1,7 +1,8 @@
 // Global k-nearest-neighbour graph across ranks (`distclust knn`).
 //
 // Exact mode: every rank keeps its rows as queries; row blocks travel round a
-// ring of ranks in P steps (the next transfer overlapping this step's GEMM);
+// ring of ranks in P/2 + 1 steps, each pair of ranks meeting once and searched
+// both ways (the next transfer overlapping this step's GEMM);
 // per step a tiled GEMM of queries against the block feeds a running top-k.
 // Candidates are then rescored exactly (double, fixed order) in a second,
 // compute-light ring pass, so the graph is identical for any rank count.
@@ -88,7 +89,8 @@ double knn_exact_flops(int64_t N, int64_t d, int P, int r, int64_t tile, bool pa
 /// Approximate graph by IVF (collective).
 KnnGraph knn_ivf(FeatureBlock& data, const KnnParams& p, Communicator& comm);
 
-/// recall@k of graph rows `sample` (global rows, replicated) against exact search.
+/// recall@k of graph rows `sample` [m] (global rows, the same on every rank)
+/// against exact search.
 double knn_recall(const FeatureBlock& data, const KnnGraph& g, const std::vector<int64_t>& sample,
                   const KnnParams& p, Communicator& comm);
 

@@ -2,7 +2,7 @@
 // queries, in rounds of bounded size, sent once to each owner of their probe
 // lists, searched there with one GEMM per (query batch, list), partial top-k
 // sent home and merged. nprobe is chosen from a target recall on a keyed
-// sample unless given (knn_ivf_tune.cpp).
+// sample unless given (ivf_tune.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -30,7 +30,7 @@ void for_each_stage(F&& f) {
   f(kmeans_stage());
   f(gmm_stage());
   f(knn_stage());
-  f(embed_stage());  // after knn: its graph; before the clustering stages that may read its output
+  f(embed_stage());  // after knn: its graph. Before scan; stages that read its layout in a run follow run.stages' order
   f(scan_stage());
   f(eval_stage());
   f(export_stage());  // before report: the report links the export's CSV and folders

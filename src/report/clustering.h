@@ -14,7 +14,7 @@ namespace distclust::report {
 /// Which kind of predictions file it is (decides where confidence comes from).
 enum class PredKind : int64_t {
   scan = 0,    ///< has /confidence (scan.h5)
-  kmeans = 1,  ///< has /centroids and no /confidence: margin confidence (confidence.h)
+  kmeans = 1,  ///< has /centroids and no /confidence: margin confidence (kmeans/kmeans_confidence.h)
   probs = 2,   ///< has /probabilities only: confidence = the row's largest probability
   plain = 3,   ///< /assign only: no confidence
 };
@@ -38,10 +38,6 @@ struct Clustering {
   std::string class_name(int64_t cls) const;
 };
 
-/// Collective (every rank calls). Checks the files (present, HDF5, same row
-/// count: an Error names both files and counts), computes the k-means margin
-/// confidence on all ranks when needed, and reads everything else on rank 0.
-/// Rank 0 gets the full Clustering; other ranks get n, k and kind only.
 /// The image folder extract read `features` from (extract.source in its
 /// params: as is when absolute, else the ancestor of the first image's path
 /// that ends in it), else "" (a list file, ".", not found): an output must
@@ -49,6 +45,10 @@ struct Clustering {
 /// row's path (the full check at the end still makes one).
 std::string image_folder_of(const std::string& features);
 
+/// Collective (every rank calls). Checks the files (present, HDF5, same row
+/// count: an Error names both files and counts), computes the k-means margin
+/// confidence on all ranks when needed, and reads everything else on rank 0.
+/// Rank 0 gets the full Clustering; other ranks get n, k and kind only.
 Clustering load_clustering(const std::string& features, const std::string& pred, Communicator& comm,
                            const std::string& who);
 

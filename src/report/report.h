@@ -30,7 +30,7 @@
 //
 // Confidence (also used by export): scan.h5's /confidence; for kmeans.h5
 // the margin 1 - sqrt(d1 / d2), where d1 is the squared distance of the row
-// to its assigned centroid and d2 to the nearest other centroid (confidence.h).
+// to its assigned centroid and d2 to the nearest other centroid (kmeans/kmeans_confidence.h).
 //
 // Under mpirun the k-means margin is computed by all ranks on their row
 // blocks; everything else runs on rank 0 while the other ranks wait.
@@ -108,12 +108,12 @@ struct ReportParams {
   void validate() const;
 };
 
-/// Writes the report (collective: every rank calls it). Returns the path of
-/// index.html on rank 0, "" elsewhere.
 /// Throws when --out is, holds or lies in one of report's inputs or the
 /// images folder (before the overwrite rule: --force cannot lift it). Collective.
 void require_report_apart(const ReportParams& p, Communicator& comm);
 
+/// Writes the report (collective: every rank calls it). Returns the path of
+/// index.html on rank 0, "" elsewhere. hash: the run's config hash.
 std::string run_report(const ReportParams& p, Communicator& comm, const std::string& hash = "");
 
 /// The report stage (core/stage.h).

@@ -80,7 +80,7 @@ struct ScanParams {
   int64_t seed = 1;                 ///< seed of initialisation, batches and neighbour draws
   std::string neighbour_features = "auto"; ///< auto | replicate | exchange (how neighbour rows reach a rank)
   double memory_budget = 2.0;       ///< GiB per rank for replicated features (auto: replicate when N*D*4 fits)
-  bool checkpoint = true;           ///< checkpoint each epoch to OUT.ckpt and resume from it
+  bool checkpoint = true;           ///< checkpoint each epoch (every few when min_steps extends them) to OUT.ckpt and resume from it
   bool force = false;               ///< replace an existing --out that distclust did not write, or that another command wrote (io/replace_rule.h)
 
   template <class V> void visit(V& v) {
@@ -109,7 +109,7 @@ struct ScanParams {
     v("seed", seed, "random seed (init, batches, neighbour draws)");
     v("neighbour_features", neighbour_features, "auto|replicate|exchange: how neighbour rows reach each rank");
     v("memory_budget", memory_budget, "GiB per rank allowed for replicating all features (auto mode)");
-    v("checkpoint", checkpoint, "checkpoint each epoch to OUT.ckpt and resume from it");
+    v("checkpoint", checkpoint, "checkpoint each epoch (every few when min_steps extends them) to OUT.ckpt and resume from it");
     v("force", force, "replace an existing --out that distclust did not write, or that another command wrote");
   }
   void validate() const;

@@ -32,9 +32,11 @@ struct HeadShape {
 
 /// Adam settings (torch.optim.Adam semantics: weight decay added to the gradient).
 struct AdamConfig {
-  double lr = 1e-3;
-  double weight_decay = 0;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double lr = 1e-3;          ///< step size
+  double weight_decay = 0;   ///< L2 penalty, added to the gradient (not decoupled as in AdamW)
+  double beta1 = 0.9;        ///< decay of the first-moment (mean) estimate
+  double beta2 = 0.999;      ///< decay of the second-moment (uncentred variance) estimate
+  double eps = 1e-8;         ///< added to sqrt of the second moment before dividing
 };
 
 class ScanHeads {

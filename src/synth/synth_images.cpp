@@ -1,4 +1,4 @@
-// Procedural synthetic images in class folders; see distclust/synth_images.h.
+// Procedural synthetic images in class folders; see synth/synth_images.h.
 //
 // Rendering is analytic: every pixel is mapped into the shape's local frame
 // (inverse of the per-image translation, rotation and scale) and tested

@@ -286,7 +286,9 @@ TEST(KnnIvf, RoundBuffersDoNotGrowWithTheRankCount) {
     for (int ranks : {2, 4, 64, 1024}) {
       const int64_t moved = ivf::round_queries(np, ranks) * std::min(np, ranks);
       EXPECT_LE(moved, std::max<int64_t>(one, 4096 * int64_t(std::min(np, ranks)))) << np << " " << ranks;
-      if (ivf::round_queries(np, ranks) > 4096) EXPECT_LE(moved, one) << np << " " << ranks;
+      if (ivf::round_queries(np, ranks) > 4096) {
+        EXPECT_LE(moved, one) << np << " " << ranks;
+      }
     }
   }
 }
