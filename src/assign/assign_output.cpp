@@ -49,14 +49,11 @@ std::string csv_text(const Inputs& in, int64_t n, const std::vector<int64_t>& as
   return text;
 }
 
-}  // namespace
-
-void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& b, const KMeansOut* km,
-                   const ScanOut* sc, const GMMOut* gm, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
-                   const StageConfig& cfg, Communicator& comm) {
+/// This rank's rows of every per-row dataset of OUT (collective, as w).
+void write_row_datasets(H5Writer& w, const FeatureBlock& b, const KMeansOut* km, const ScanOut* sc, const GMMOut* gm,
+                        const std::vector<int64_t>& assign, const std::vector<float>& confidence) {
   const int64_t N = b.n_total;
   const RowRange r = b.rows;
-  H5Writer w(p.out, comm);
   w.create<int64_t>("/assign", {N});
   w.write_rows("/assign", r, assign.data());
   w.create<float>("/confidence", {N});
@@ -87,6 +84,16 @@ void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& 
     w.create<float>("/kmeans_confidence", {N});
     w.write_rows("/kmeans_confidence", r, km->confidence.data());
   }
+}
+
+}  // namespace
+
+void write_outputs(const AssignParams& p, const Inputs& in, const FeatureBlock& b, const KMeansOut* km,
+                   const ScanOut* sc, const GMMOut* gm, const std::vector<int64_t>& assign, const std::vector<float>& confidence,
+                   const StageConfig& cfg, Communicator& comm) {
+  const int64_t N = b.n_total;
+  H5Writer w(p.out, comm);
+  write_row_datasets(w, b, km, sc, gm, assign, confidence);
   w.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
   w.attr("stage", std::string("assign"));
   w.attr("features", in.new_features);

@@ -221,6 +221,22 @@ class BatchLoop {
   int64_t invalid_logged_ = 0;
 };
 
+/// What made out's rows: attributes written before the commit.
+void write_provenance(extract::FeatureOutput& out, const ExtractParams& p, const ExtractModel& m,
+                      const ImageSource& src, const StageConfig& cfg) {
+  out.attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
+  out.attr("backbone", m.net->describe());
+  out.attr("model", model_fingerprint(p));
+  out.attr("preprocessing", m.preprocessing);
+  out.attr("source", src.describe());
+  // Folder names need not be UTF-8: kept apart (quote() alone made two
+  // Latin-1 names one), and readable.
+  std::vector<std::string> names = src.class_names();
+  for (std::string& name : names) name = json::escape_invalid_utf8(name);
+  out.attr("class_names", json::string_list(names));
+  out.attr("params", cfg.yaml);
+}
+
 }  // namespace
 
 ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
@@ -273,17 +289,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   const int64_t bad_here = comm.sum(loop.bad_here);
   s.backbone = m.net->describe();
   s.images_per_second = loop_secs > 0 ? s.computed / loop_secs : 0;
-  out->attr("created_by", std::string("distclust ") + DISTCLUST_VERSION);
-  out->attr("backbone", s.backbone);
-  out->attr("model", model_fingerprint(p));
-  out->attr("preprocessing", m.preprocessing);
-  out->attr("source", src->describe());
-  // Folder names need not be UTF-8: kept apart (quote() alone made two
-  // Latin-1 names one), and readable.
-  std::vector<std::string> names = src->class_names();
-  for (std::string& name : names) name = json::escape_invalid_utf8(name);
-  out->attr("class_names", json::string_list(names));
-  out->attr("params", cfg.yaml);
+  write_provenance(*out, p, m, *src, cfg);
   out->commit(s.invalid);
   s.seconds = since(t_start);
   log::info("extract: wrote ", p.out, ": ", n, " x ", d, p.half ? " float16" : " float32", ", ", s.invalid,

@@ -138,6 +138,10 @@ std::vector<double> deviation_bound(const ColumnRange& cols, const std::vector<d
   return dev;
 }
 
+// Longer than a screen on purpose: the tile's buffers are per thread, made
+// once inside the OpenMP region, and the three phases (gather, responsibilities,
+// per-component sums) share them; split into functions they would be passed
+// eight buffers each or reallocated per tile.
 void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
                 const GMMRowOutput* out, const std::function<void(double)>& on_progress) {
   require(!stats == !grids, "gmm_e_step: statistics need their grids");

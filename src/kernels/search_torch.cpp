@@ -295,6 +295,9 @@ void TorchSearch::search(const SearchQueries& q, const SearchBase& b, Metric m, 
   release_temp();
 }
 
+// Longer than a screen on purpose: base_parts is built once per call or once
+// per block pair depending on `shared`/`once`, and the phase clock's marks
+// follow each step; apart, the two loops would share ten locals.
 void TorchSearch::search_blocks(const SearchQueries& q, const SearchBase& b, Metric m, TopK& top,
                                 const std::function<void(int64_t)>& on_rows) {
   const int64_t d = q.d, cap = top.cap();
