@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "cli/sections.h"
+#include "kernels/blas.h"
 #include "kernels/compute_env.h"
 #include "kernels/compute_target.h"
 #include "distclust/log.h"
@@ -112,9 +113,19 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   const double smallest = -ctx.comm->max(-(as > 0 ? as : 1e300));
   if (smallest < 1e300 && ctx.comm->rank() == 0)
     log::warn(as > 0 && as == smallest ? "this process's" : "a rank's", " address space is limited to ",
-              smallest / double(1 << 30), " GiB (ulimit -v): OpenBLAS and LibTorch reserve address space per thread, ",
-              "and OpenBLAS stalls rather than fails when its buffers do not fit; lift it (ulimit -v unlimited) and let ",
-              "the batch system's memory limit (Slurm --mem) hold the job");
+              smallest / double(1 << 30), " GiB (ulimit -v): OpenBLAS and LibTorch reserve address space per thread; ",
+              "lift it (ulimit -v unlimited) and let the batch system's memory limit (Slurm --mem) hold the job");
+  // Under the limit, OpenBLAS's buffers are mapped now, while the process is
+  // small: mapped later, one that did not fit was retried for ever (kmeans
+  // of 200,000 x 64 under 0.76 GiB stalled in blas_memory_alloc). Refused by
+  // name here when they cannot fit at all; a rank alone ends the job.
+  if (as > 0) {
+    require_memory(blas::buffers_need(threads),
+                   fmt("OpenBLAS's work buffers and the threads that use them (", threads, " compute threads x ",
+                       blas::kBufferBytes / (1 << 20), " MiB, and ", blas::kThreadBytes / (1 << 20),
+                       " MiB for each thread's stack and heap; runtime.threads sets the threads)"));
+    log::debug("OpenBLAS buffers mapped under ulimit -v: ", blas::map_buffers(threads) / (1 << 20), " MiB");
+  }
   return ctx;
 }
 

@@ -120,7 +120,11 @@ void command_failed(const std::exception& e, int size) {
   // close a file a failed writer left open collectively, which on a full
   // disk deadlocks (assign failing on its CSV with its .h5 still open hung
   // at exit with 2 ranks): such files are left to the OS.
-  if (distclust::hdf5_close_failed() || H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) > 0) {
+  // Under an address-space limit (ulimit -v) OpenBLAS's own pool thread may
+  // be retrying, for ever, a buffer that does not fit, and its exit handler
+  // joins that thread: the process hung after saying its error.
+  if (distclust::hdf5_close_failed() || H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) > 0 ||
+      distclust::address_space_limit_bytes() > 0) {
     std::fflush(stdout);
     std::fflush(stderr);
     std::_Exit(1);

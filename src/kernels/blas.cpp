@@ -3,7 +3,12 @@
 #include <cblas.h>
 #include <dlfcn.h>
 
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <vector>
 
 #include "distclust/error.h"
@@ -46,6 +51,28 @@ std::string describe() {
   if (dladdr(reinterpret_cast<void*>(&cblas_sgemm), &info) && info.dli_fname) lib = info.dli_fname;
   const char* cfg = openblas_get_config();
   return fmt(cfg ? cfg : "OpenBLAS", ", core ", core_name(), ", library ", lib);
+}
+
+double map_buffers(int threads) {
+  const auto mapped = [] {
+    std::ifstream f("/proc/self/statm");
+    double pages = 0;
+    f >> pages;
+    return f ? pages * double(sysconf(_SC_PAGE_SIZE)) : 0.0;
+  };
+  const double before = mapped();
+  // 256^3: past OpenBLAS's small-matrix path (which takes no buffer) and
+  // long enough (~1 ms) that the threads, released by one barrier, hold
+  // their slots at the same time.
+  constexpr int kSide = 256;
+#pragma omp parallel num_threads(std::max(1, threads))
+  {
+    single_thread();
+    std::vector<float> a(size_t(kSide) * kSide, 1.0f), c(size_t(kSide) * kSide);
+#pragma omp barrier
+    sgemm(false, true, kSide, kSide, kSide, 1.0f, a.data(), kSide, a.data(), kSide, 0.0f, c.data(), kSide);
+  }
+  return mapped() - before;
 }
 
 Check check_sgemm(bool perturb) {

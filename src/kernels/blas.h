@@ -39,4 +39,26 @@ struct Check {
 /// `perturb` (tests only) adds 1 to one element of the result first.
 Check check_sgemm(bool perturb = false);
 
+/// OpenBLAS's work buffer per concurrent call: BUFFER_SIZE on x86_64
+/// (common_x86_64.h: 32 << 22 bytes), mapped when a call first takes a free
+/// memory slot and kept for the life of the process (seen in gdb: mmap of
+/// 134217728 bytes inside blas_memory_alloc).
+constexpr double kBufferBytes = double(32 << 22);
+
+/// Address space a compute thread besides the main one takes when it first
+/// runs: glibc's malloc arena (a 64 MiB heap, mapped as 128 MiB to align it)
+/// and its stack (8 MiB). Measured: map_buffers(2) mapped 328 MiB, and it
+/// stalled with 311 MiB left but not with 407 MiB.
+constexpr double kThreadBytes = double(136 << 20);
+
+/// The address space map_buffers(threads) needs left.
+inline double buffers_need(int threads) { return threads * kBufferBytes + (threads - 1) * kThreadBytes; }
+
+/// Makes OpenBLAS map the buffers of `threads` concurrent calls now: one
+/// sgemm on each of `threads` OpenMP threads at once. Under an address-space
+/// limit (ulimit -v) OpenBLAS retries a buffer that does not fit for ever,
+/// a job that stalls; mapped at the start, before the data, they fit or the
+/// caller's check has said they do not. Returns the bytes this mapped.
+double map_buffers(int threads);
+
 }  // namespace distclust::blas
