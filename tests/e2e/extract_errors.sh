@@ -117,7 +117,7 @@ check 1 "model file crc.pt: entry cifar10-resnet20/data/84 fails its CRC-32 chec
 # (fillvalue=1: its own fill value, so its rows count as written; unwritten
 # images without one are refused before any allocation.)
 $PY -c "import h5py; h5py.File('huge.h5', 'w').create_dataset('images', (10**9, 8, 8), 'u1', chunks=(1024, 8, 8), fillvalue=1)"
-(ulimit -v 3000000; check 1 "out of memory (std::bad_alloc): a buffer did not fit in this rank's memory; lower" \
+(ulimit -v 3000000; export DISTCLUST_THREADS=2; check 1 "out of memory (std::bad_alloc): a buffer did not fit in this rank's memory; lower" \
   --source huge.h5 --backbone pixels) || fail "huge HDF5 source"
 n=$((n + 1))
 pass "$n bad-input cases give clear errors"

@@ -124,7 +124,7 @@ pass "a file open for writing elsewhere: refused on 1 and 2 ranks; read once clo
 # 60 rows x 20000 dims: gmm diag held an unused D x D matrix (3.2 GB), embed
 # and report's map a D x D PCA (9.5 GB): both now fit in 2 GB.
 dcrun 1 knn --features wide.h5 --k 5 --out wk.h5 >/dev/null 2>&1 || fail "knn wide"
-(ulimit -v 2000000
+(ulimit -v 2000000; export DISTCLUST_THREADS=2  # the buffers per thread fit whatever the cores
  "$DC" gmm --features wide.h5 --k 2 --covariance diag --iters 3 --out wg.h5 >wg.txt 2>&1 || { cat wg.txt; exit 1; }
  "$DC" embed --features wide.h5 --knn wk.h5 --dim 2 --epochs 20 --out we.h5 >we.txt 2>&1 || { cat we.txt; exit 1; }
 ) || fail "gmm diag / embed at D=20000 within 2 GB"

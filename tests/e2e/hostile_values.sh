@@ -134,7 +134,7 @@ check "scan.prototypes: 1000000000 exceeds the" scan --features ok.h5 --knn knn.
 # std::bad_alloc, or stalled in OpenBLAS's buffer retries. Now said, and a
 # warning at the start names the limit.
 set +e
-(ulimit -v 1500000; timeout 60 "$DC" synth features --n 30000000 --d 4 --out out.h5 >as.txt 2>&1); rc=$?
+(ulimit -v 1500000; export DISTCLUST_THREADS=2; timeout 60 "$DC" synth features --n 30000000 --d 4 --out out.h5 >as.txt 2>&1); rc=$?
 set -e
 [[ $rc -ne 0 && $rc -ne 124 && $rc -lt 128 ]] || { cat as.txt; fail "ulimit -v: rc $rc"; }
 grep -q "would need 1.34 GiB, more than the .* GiB of address space left under this process's limit (ulimit -v: 1.43 GiB)" as.txt &&
@@ -147,14 +147,14 @@ grep -q "would need 1.34 GiB, more than the .* GiB of address space left under t
 # thread. Now refused by name within seconds.
 dcrun 1 synth features --n 200000 --d 64 --k 100 --out mid.h5 >/dev/null
 set +e
-(ulimit -v 850000; timeout 30 "$DC" kmeans --features mid.h5 --k 100 --out out.h5 >blas.txt 2>&1); rc=$?
+(ulimit -v 850000; export DISTCLUST_THREADS=2; timeout 30 "$DC" kmeans --features mid.h5 --k 100 --out out.h5 >blas.txt 2>&1); rc=$?
 set -e
 [[ $rc -eq 1 ]] || { cat blas.txt; fail "ulimit -v 0.81 GiB: kmeans rc $rc (124: stalled)"; }
 grep -q "ERROR: OpenBLAS's work buffers and the threads that use them (.*) would need .* GiB, more than the .* GiB of address space left" blas.txt ||
   { cat blas.txt; fail "ulimit -v 0.81 GiB: OpenBLAS's need not said"; }
 # A limit on rank 1 only is warned of too (rank 0 warned of its own alone).
 # shellcheck disable=SC2016,SC2086
-timeout 60 $DC_MPIEXEC -n 2 bash -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -v 2000000; exec "$0" "$@"' "$DC" \
+DISTCLUST_THREADS=1 timeout 60 $DC_MPIEXEC -n 2 bash -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -v 2000000; exec "$0" "$@"' "$DC" \
   synth features --n 100 --d 4 --out out.h5 >as2.txt 2>&1 || { cat as2.txt; fail "ulimit -v on rank 1: failed"; }
 grep -q "WARN: a rank's address space is limited to 1.90735 GiB (ulimit -v)" as2.txt || { cat as2.txt; fail "ulimit -v on rank 1: not warned"; }
 rm -f out.h5
@@ -167,7 +167,7 @@ set +e
   { cat nf.txt; fail "ulimit -S -n 30: not raised"; }
 rm -f out.h5
 # shellcheck disable=SC2016,SC2086
-timeout 60 $DC_MPIEXEC -n 2 bash -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -n 18; exec "$0" "$@"' "$DC" \
+DISTCLUST_THREADS=1 timeout 60 $DC_MPIEXEC -n 2 bash -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && ulimit -n 18; exec "$0" "$@"' "$DC" \
   synth features --n 100 --d 4 --out out.h5 >nf.txt 2>&1; rc=$?
 set -e
 [[ $rc -ne 0 && $rc -ne 124 ]] || { cat nf.txt; fail "ulimit -n 18 on rank 1: rc $rc (124: hung)"; }
@@ -191,7 +191,7 @@ check "kmeans: sweep K=301 exceeds the number of valid rows (300 of 300)" kmeans
 check "unknown key 'clustrs' in section 'scan'" kmeans --features ok.h5 --k 3 --set scan.clustrs=5 --out out.h5
 # The sgemm limit was measured on 65536 rows x K: 5.2 GB at K=20000, a
 # bad_alloc after the benchmark had run (k-means itself needs 60 MiB).
-(ulimit -v 1500000; "$DC" bench kmeans --n 20000 --d 2 --k 20000 --iters 1 --no-init-seconds >bigk.txt 2>&1) ||
+(ulimit -v 1500000; export DISTCLUST_THREADS=2; "$DC" bench kmeans --n 20000 --d 2 --k 20000 --iters 1 --no-init-seconds >bigk.txt 2>&1) ||
   { cat bigk.txt; fail "bench kmeans at K=20000 within 1.5 GB of address space"; }
 grep -q "ratio to sgemm limit" bigk.txt || { cat bigk.txt; fail "bench kmeans at K=20000: no sgemm limit"; }
 check "bench kmeans: --json nodir/x.json: the folder nodir does not exist" bench kmeans --n 2000 --d 8 --k 4 --iters 2 --no-sgemm --json nodir/x.json
