@@ -398,9 +398,8 @@ void add_map(ReportModel& m, const ReportParams& p, const Clustering& cl) {
   log::info("report: map of ", rows.size(), " rows computed in ", secs, " s");
 }
 
-std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
-  auto t0 = std::chrono::steady_clock::now();
-  StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
+/// The report's header fields from p and cl.
+ReportModel base_model(const ReportParams& p, const Clustering& cl) {
   ReportModel m;
   m.title = p.title;
   m.features = p.features;
@@ -415,18 +414,12 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
   m.thumb = p.thumb;
   m.open_clusters = p.open_clusters;
   m.seed = p.seed;
+  return m;
+}
 
-  Sizes sz = cluster_sizes(cl);
-  const bool has_conf = !cl.confidence.empty();
-  if (has_conf && cl.n > cl.invalid) m.mean_confidence = sz.all_conf / double(cl.n - cl.invalid);
-  std::vector<Majority> majority = add_label_views(m, p, cl);
-  m.has_confidence = !cl.confidence.empty();
-  Shown sh = choose_gallery_rows(m, p, cl, sz.size, majority);
-  std::set<std::string> image_dirs;
-  std::unordered_map<int64_t, Tile> tiles = make_tiles(m, p, cl, sh, dir.path(), image_dirs);
-  m.exported = export_links(p, dir.out());
-  m.clusters = cluster_views(m, p, cl, sz, majority, sh, tiles);
-
+/// The training curves the inputs hold: GMM's likelihood, SCAN's loss (and
+/// its warnings), k-means' inertia.
+void add_curves(ReportModel& m, const ReportParams& p, const Clustering& cl) {
   const bool gmm = cl.kind == PredKind::scan && is_gmm_file(p.pred);  // gmm.h5 has /confidence too
   // assign.h5 holds SCAN's /confidence but no training, so no loss curve.
   const bool trained_here = !gmm && pred_stage(p.pred) != "assign";
@@ -439,6 +432,23 @@ std::string write_report(const ReportParams& p, const Clustering& cl, const std:
     m.warnings_source = scan;
   }
   if (!kmeans.empty()) add_inertia_curve(m, kmeans);
+}
+
+std::string write_report(const ReportParams& p, const Clustering& cl, const std::string& hash) {
+  auto t0 = std::chrono::steady_clock::now();
+  StagedDir dir(p.out, /*force=*/true);  // replace_rule.h decided already
+  ReportModel m = base_model(p, cl);
+  Sizes sz = cluster_sizes(cl);
+  const bool has_conf = !cl.confidence.empty();
+  if (has_conf && cl.n > cl.invalid) m.mean_confidence = sz.all_conf / double(cl.n - cl.invalid);
+  std::vector<Majority> majority = add_label_views(m, p, cl);
+  m.has_confidence = !cl.confidence.empty();
+  Shown sh = choose_gallery_rows(m, p, cl, sz.size, majority);
+  std::set<std::string> image_dirs;
+  std::unordered_map<int64_t, Tile> tiles = make_tiles(m, p, cl, sh, dir.path(), image_dirs);
+  m.exported = export_links(p, dir.out());
+  m.clusters = cluster_views(m, p, cl, sz, majority, sh, tiles);
+  add_curves(m, p, cl);
   add_duplicates(m, duplicates_csv_file(p.duplicates_csv, p.duplicates_csv_optional), cl, p.image_root, dir.path(),
                  image_dirs);
   add_map(m, p, cl);
