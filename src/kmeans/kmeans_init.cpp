@@ -18,6 +18,7 @@
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
 #include "kmeans/kmeans.h"
+#include "kernels/exact_sum.h"
 #include "kmeans/kmeans_pp.h"
 
 namespace distclust {
@@ -116,9 +117,10 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
   size_t done = 1;  // candidates whose distances are in `closest`
   const double l = prm.parallel_factor * prm.k;
   for (int round = 1; round <= prm.parallel_rounds; ++round) {
-    double phi = 0;
-    for (int64_t i = 0; i < n; ++i) phi += b.valid[i] ? closest[i] : 0.0;
-    phi = comm.sum(phi);
+    // Exact: each row's draw compares with l * closest / phi, and a phi
+    // summed in double over ranks differed in its last bits with the rank
+    // count (so could a draw).
+    const double phi = exact_potential(closest, b.valid, comm);
     if (phi <= 0) break;
     std::vector<int64_t> rows;
     std::vector<float> x;
@@ -155,6 +157,19 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
 }
 
 }  // namespace
+
+double exact_potential(const std::vector<float>& closest, const std::vector<uint8_t>& valid, Communicator& comm) {
+  double mx = 0;
+  int64_t m = 0;
+  for (size_t i = 0; i < closest.size(); ++i)
+    if (valid[i]) mx = std::max(mx, double(closest[i])), ++m;
+  mx = comm.max(mx);
+  const FixedGrid grid(mx, mx * double(std::max<int64_t>(1, comm.sum(m))));
+  int64_t acc = 0;
+  for (size_t i = 0; i < closest.size(); ++i)
+    if (valid[i]) acc += grid.to_fixed(closest[i]);
+  return grid.to_double(comm.sum(acc));
+}
 
 std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& norms, const KMeansParams& p,
                                uint64_t seed, Communicator& comm, SearchKernel& kernel) {

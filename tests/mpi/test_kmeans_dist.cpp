@@ -66,6 +66,29 @@ TEST(DistKMeans, BitIdenticalToOneProcess) {
   }
 }
 
+TEST(DistKMeans, KMeansParallelPotentialIsTheSameForAnyRankCount) {
+  // k-means||'s draws compare with l * closest / phi. phi was a double sum
+  // over ranks: 1 then fifteen 2^-53 sums to 1 in one process (each small
+  // term rounds away, ties to even), but a rank holding only small terms
+  // sums them first, and the total came out above 1 on 2 and 3 ranks.
+  auto comm = world();
+  const int64_t n = 16;
+  std::vector<float> all(size_t(n), std::ldexp(1.0f, -53));
+  all[0] = 1.0f;
+  const std::vector<uint8_t> valid_all(size_t(n), 1);
+  const RowRange r = row_block(n, comm->rank(), comm->size());
+  const std::vector<float> mine(all.begin() + r.begin, all.begin() + r.end);
+  const std::vector<uint8_t> valid(size_t(r.size()), 1);
+  LocalCommunicator self;
+  EXPECT_EQ(exact_potential(mine, valid, *comm), exact_potential(all, valid_all, self));
+  double naive = 0, one = 0;  // the case tells a double sum over ranks apart
+  for (float v : mine) naive += v;
+  for (float v : all) one += v;
+  if (comm->size() > 1) {
+    EXPECT_NE(comm->sum(naive), one);
+  }
+}
+
 TEST(DistKMeans, SmallNormsGiveTheSameResultForAnyRankCount) {
   // Rows of norm ~0.01: k-means++'s first draw overflowed its exact-sum grid
   // and the seeds (and so the clusters) depended on the rank count.
