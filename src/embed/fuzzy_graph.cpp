@@ -9,6 +9,7 @@
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "embed/embed.h"
+#include "kernels/exact_total.h"
 #include "io/h5store.h"
 
 namespace distclust {
@@ -186,7 +187,6 @@ FuzzyGraph fuzzy_graph_from_knn(const std::vector<int64_t>& idx, std::vector<flo
   // Distances: cosine 1 - s (umap-learn's cosine distance, so the weights are
   // the ones umap-learn computes from the same graph); l2: sqrt of the squared
   // distance. -1 marks no edge (missing, self, out of range, invalid row).
-  double dsum = 0;
   int64_t dcount = 0;
   for (int64_t i = 0; i < nloc; ++i)
     for (int64_t j = 0; j < k; ++j) {
@@ -203,10 +203,12 @@ FuzzyGraph fuzzy_graph_from_knn(const std::vector<int64_t>& idx, std::vector<flo
       require(std::isfinite(d), "embed: ", knn_path, ": /similarities row ", rows.begin + i, " column ", j, " holds ",
               d, ": a kNN graph's values are finite");
       d = metric == "cosine" ? std::max(0.0f, 1.0f - d) : std::sqrt(std::max(0.0f, d));
-      dsum += d;
       ++dcount;
     }
-  dsum = comm.sum(dsum);
+  // Exact: the mean floors sigma of rows whose nearest neighbour is a
+  // duplicate (rho 0), and summed in double over ranks it followed the rank
+  // split (embed.h: the same layout for any rank count).
+  const double dsum = exact_nonnegative_total(nloc * k, [&](int64_t e) { return double(val[size_t(e)]); }, comm);
   dcount = comm.sum(dcount);
   const double mean_all = dcount ? dsum / double(dcount) : 0.0;
   std::vector<int64_t> src, dst;

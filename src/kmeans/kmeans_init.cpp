@@ -18,7 +18,7 @@
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
 #include "kmeans/kmeans.h"
-#include "kernels/exact_sum.h"
+#include "kernels/exact_total.h"
 #include "kmeans/kmeans_pp.h"
 
 namespace distclust {
@@ -159,16 +159,8 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
 }  // namespace
 
 double exact_potential(const std::vector<float>& closest, const std::vector<uint8_t>& valid, Communicator& comm) {
-  double mx = 0;
-  int64_t m = 0;
-  for (size_t i = 0; i < closest.size(); ++i)
-    if (valid[i]) mx = std::max(mx, double(closest[i])), ++m;
-  mx = comm.max(mx);
-  const FixedGrid grid(mx, mx * double(std::max<int64_t>(1, comm.sum(m))));
-  int64_t acc = 0;
-  for (size_t i = 0; i < closest.size(); ++i)
-    if (valid[i]) acc += grid.to_fixed(closest[i]);
-  return grid.to_double(comm.sum(acc));
+  return exact_nonnegative_total(
+      int64_t(closest.size()), [&](int64_t i) { return valid[size_t(i)] ? double(closest[size_t(i)]) : -1.0; }, comm);
 }
 
 std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& norms, const KMeansParams& p,
