@@ -1,6 +1,7 @@
 #include "cli/context.h"
 
 #include <algorithm>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
 
@@ -119,11 +120,19 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   // small: mapped later, one that did not fit was retried for ever (kmeans
   // of 200,000 x 64 under 0.76 GiB stalled in blas_memory_alloc). Refused by
   // name here when they cannot fit at all; a rank alone ends the job.
-  if (as > 0) {
+  // Commands that never call OpenBLAS (env, the one a user runs to see
+  // why; extract, whose PCA is Eigen's) are not held to its buffers.
+  const std::set<std::string> no_blas{"runtime", "synth_features", "synth_images", "extract",
+                                      "bench_extract",  "eval",           "export",       "embed"};
+  const bool blas_user = !no_blas.count(default_section);
+  if (as > 0 && blas_user) {
     require_memory(blas::buffers_need(threads),
                    fmt("OpenBLAS's work buffers and the threads that use them (", threads, " compute threads x ",
-                       blas::kBufferBytes / (1 << 20), " MiB, and ", blas::kThreadBytes / (1 << 20),
-                       " MiB for each thread's stack and heap; runtime.threads sets the threads)"));
+                       blas::kBufferBytes / (1 << 20), " MiB",
+                       threads > 1 ? fmt(", and ", blas::kThreadBytes / (1 << 20), " MiB of heap for each thread "
+                                         "beyond the first")
+                                   : std::string(),
+                       "; runtime.threads sets the threads)"));
     log::debug("OpenBLAS buffers mapped under ulimit -v: ", blas::map_buffers(threads) / (1 << 20), " MiB");
   }
   return ctx;

@@ -104,6 +104,12 @@ PreprocessParams model_preprocess(const ExtractParams& p, int64_t* sidecar_outpu
   if (!p.std.empty()) pp.std = p.std;
   if (!p.interpolation.empty()) pp.interpolation = p.interpolation;
   require(pp.crop > 0, "model ", p.backbone, ": extract.crop is 0, but a network needs a fixed input size");
+  // Checked as used: a sidecar's 0-255 values are named with the file, and
+  // flags that override them (the values the message suggests) are taken.
+  if (have && p.mean.empty())
+    for (float m : pp.mean) require_unit_scale(m, false, fmt(sidecar, ": key 'mean' holds ", float_digits(m)));
+  if (have && p.std.empty())
+    for (float v : pp.std) require_unit_scale(v, true, fmt(sidecar, ": key 'std' holds ", float_digits(v)));
   pp.validate();
   // The decode queue holds queue_batches batches, plus one being filled and
   // one in the model: refused here, by name, rather than as a bad_alloc.

@@ -75,8 +75,6 @@ ModelSidecar load_model_sidecar(const std::string& path) {
   for (const Value& x : find(root, "std")->arr)
     require(static_cast<float>(x.num) > 0, path, ": key 'std' holds ", fmt(x.num),
             x.num > 0 ? " (rounds to 0 as float32; expected >= 1e-38)" : " (expected > 0)");
-  for (float m : s.mean) require_unit_scale(m, false, fmt(path, ": key 'mean' holds ", m));
-  for (float v : s.std) require_unit_scale(v, true, fmt(path, ": key 'std' holds ", v));
   if (const Value* r = find(root, "resize")) s.resize = static_cast<int>(integer(path, "resize", *r, 1, kMaxSide));
   if (const Value* r = find(root, "interpolation")) {
     require(r->type == Value::Type::string, path, ": key 'interpolation' is ", r->type_name(), " (expected a string)");
@@ -102,7 +100,8 @@ void apply_sidecar(const ModelSidecar& s, PreprocessParams& p) {
   p.std = s.std;
   p.scale_to_unit = true;
   if (!s.interpolation.empty()) p.interpolation = s.interpolation;
-  p.validate();
+  // Not validated here: flags may still override these (model_preprocess
+  // checks the merged values, naming the sidecar for those it gave).
 }
 
 }  // namespace distclust

@@ -3,6 +3,7 @@
 #include "extract/preprocess.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include <opencv2/core.hpp>
 
@@ -23,14 +24,22 @@ bool known_interpolation(const std::string& name) {
   return name == "bilinear" || name == "bicubic" || name == "area" || name == "lanczos";
 }
 
+std::string float_digits(float v) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.9g", double(v));
+  return b;
+}
+
 void require_unit_scale(float v, bool is_std, const std::string& what) {
   // The 0-255 values some model cards give (Caffe's 123.68, 58.4) were taken
   // as they stood: every image normalised to nearly one constant, silently.
   // A std far below one grey step (1/255) blew features up towards inf.
   const bool ok = is_std ? v >= kMinStd && v <= 1 : std::fabs(v) <= 1;
+  // Only what looks like a 0-255 value gets the value divided down: 1.5 or
+  // 2 are no pixel statistic on either scale.
   require(ok, what, " but pixels are scaled to [0, 1] before it (expected ", is_std ? fmt(kMinStd, "..1") : "-1..1",
-          std::fabs(v) > 1 && std::fabs(v) <= 255 ? fmt("; a value on the 0-255 scale is ", v / 255, " here")
-                                                  : std::string(),
+          std::fabs(v) >= 10 && std::fabs(v) <= 255 ? fmt("; a value on the 0-255 scale is ", v / 255, " here")
+                                                    : std::string(),
           ")");
 }
 
@@ -45,8 +54,8 @@ void PreprocessParams::validate() const {
   for (float s : std) require(std::isfinite(s) && s > 0, "extract.std holds ", s, " (expected > 0)");
   for (float m : mean) require(std::isfinite(m), "extract.mean holds ", m, " (expected a finite number)");
   if (scale_to_unit) {
-    for (float m : mean) require_unit_scale(m, false, fmt("extract.mean holds ", m));
-    for (float v : std) require_unit_scale(v, true, fmt("extract.std holds ", v));
+    for (float m : mean) require_unit_scale(m, false, fmt("extract.mean holds ", float_digits(m)));
+    for (float v : std) require_unit_scale(v, true, fmt("extract.std holds ", float_digits(v)));
   }
   require(known_interpolation(interpolation),
           "extract.interpolation is '", interpolation, "' (expected bilinear|bicubic|area|lanczos)");

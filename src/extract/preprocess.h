@@ -118,6 +118,9 @@ struct ModelSidecar {
 /// std outside [kMinStd, 1].
 void require_unit_scale(float v, bool is_std, const std::string& what);
 
+/// v with every digit a float holds (%.9g): 1.0000001 is not "1".
+std::string float_digits(float v);
+
 /// Parses the sidecar. Errors name the file and the key (missing, wrong
 /// type, wrong length) or the line and column of a JSON syntax error.
 ModelSidecar load_model_sidecar(const std::string& json_path);
@@ -127,7 +130,8 @@ std::string sidecar_path_for(const std::string& model_path);
 
 /// Sets p from the sidecar: crop = input size (square inputs only, else
 /// Error), resize = the sidecar's resize or else the input size, mean, std,
-/// interpolation when given, scale_to_unit = true.
+/// interpolation when given, scale_to_unit = true. Not validated: the
+/// caller applies its overrides, then validates.
 void apply_sidecar(const ModelSidecar& s, PreprocessParams& p);
 
 }  // namespace distclust

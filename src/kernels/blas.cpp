@@ -61,16 +61,24 @@ double map_buffers(int threads) {
     return f ? pages * double(sysconf(_SC_PAGE_SIZE)) : 0.0;
   };
   const double before = mapped();
-  // 256^3: past OpenBLAS's small-matrix path (which takes no buffer) and
-  // long enough (~1 ms) that the threads, released by one barrier, hold
-  // their slots at the same time.
-  constexpr int kSide = 256;
-#pragma omp parallel num_threads(std::max(1, threads))
-  {
-    single_thread();
-    std::vector<float> a(size_t(kSide) * kSide, 1.0f), c(size_t(kSide) * kSide);
+  threads = std::max(1, threads);
+  // 1024^3 (~30 ms a thread): past OpenBLAS's small-matrix path (which takes
+  // no buffer) and long enough that the threads, released by one barrier,
+  // hold their slots at the same time. 256^3 (0.3 ms) did not overlap
+  // reliably: 1 run in 6 mapped one buffer of two, and a job that passed
+  // the check stalled later. Again (up to 3 times) while short of a buffer
+  // a thread and the other threads' heaps (64 MiB each; their stacks may
+  // predate this): a second call maps only the slots still missing.
+  constexpr int kSide = 1024;
+  const double want = threads * kBufferBytes + (threads - 1) * double(64 << 20);
+  for (int attempt = 0; attempt < 3 && mapped() - before < want; ++attempt) {
+#pragma omp parallel num_threads(threads)
+    {
+      single_thread();
+      std::vector<float> a(size_t(kSide) * kSide, 1.0f), c(size_t(kSide) * kSide);
 #pragma omp barrier
-    sgemm(false, true, kSide, kSide, kSide, 1.0f, a.data(), kSide, a.data(), kSide, 0.0f, c.data(), kSide);
+      sgemm(false, true, kSide, kSide, kSide, 1.0f, a.data(), kSide, a.data(), kSide, 0.0f, c.data(), kSide);
+    }
   }
   return mapped() - before;
 }

@@ -45,10 +45,12 @@ Check check_sgemm(bool perturb = false);
 /// 134217728 bytes inside blas_memory_alloc).
 constexpr double kBufferBytes = double(32 << 22);
 
-/// Address space a compute thread besides the main one takes when it first
-/// runs: glibc's malloc arena (a 64 MiB heap, mapped as 128 MiB to align it)
-/// and its stack (8 MiB). Measured: map_buffers(2) mapped 328 MiB, and it
-/// stalled with 311 MiB left but not with 407 MiB.
+/// Address space a compute thread besides the main one needs when it first
+/// allocates: glibc's malloc arena, a 64 MiB heap that is mapped as 128 MiB
+/// to align it before half is returned (its stack, 8 MiB, is mapped when
+/// OpenMP starts the thread, which may be before the check). Measured:
+/// map_buffers(2) mapped 328 MiB (2 x 128 + 72), and it stalled with 311
+/// MiB left but not with 407 MiB.
 constexpr double kThreadBytes = double(136 << 20);
 
 /// The address space map_buffers(threads) needs left.

@@ -14,6 +14,8 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "common/test_common.h"
+
 #include "common/tolerances.h"
 #include "comm/local_comm.h"
 #include "distclust/error.h"
@@ -250,6 +252,25 @@ TEST(ExtractRun, ModelPreprocessingComesFromTheSidecarWithOverrides) {
   pp = model_preprocess(p);
   EXPECT_EQ(pp.crop, 64);
   EXPECT_EQ(pp.resize, 64);
+
+  // Caffe's 0-255 values in a sidecar were used as they stood on pixels
+  // scaled to [0, 1]: every image normalised to nearly one constant, rc 0.
+  // Now named with the file; flags that override them are taken.
+  write_text(t / "caffe.pt", "x");
+  write_text(t / "caffe.json", R"({"input_size": 32, "mean": [123.68, 116.78, 103.94], "std": [58.4, 57.1, 57.4]})");
+  p = ExtractParams{};
+  p.backbone = t / "caffe.pt";
+  std::string msg = test::error_of([&] { model_preprocess(p); });
+  EXPECT_NE(msg.find(t / "caffe.json" + ": key 'mean' holds 123.68 but pixels are scaled to [0, 1]"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("on the 0-255 scale is 0.485"), std::string::npos) << msg;
+  p.mean = {0.485f, 0.458f, 0.408f};
+  msg = test::error_of([&] { model_preprocess(p); });
+  EXPECT_NE(msg.find(t / "caffe.json" + ": key 'std' holds 58.4000015 but"), std::string::npos) << msg;
+  p.std = {0.229f, 0.224f, 0.225f};
+  pp = model_preprocess(p);
+  EXPECT_EQ(pp.mean, p.mean);
+  EXPECT_EQ(pp.std, p.std);
 }
 
 TEST(ExtractRun, ThreadSplitDefaults) {
