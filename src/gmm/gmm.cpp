@@ -103,10 +103,14 @@ class EM {
       : b_(b), p_(p), comm_(comm), ckpt_(ckpt), hash_(hash), k_(p.k), d_(b.d), full_(p.covariance == "full") {
     // The model is replicated: every thread holds its own statistics, one
     // K x D x D block each, and the state keeps a few copies.
+    // And the per-component grids (S and Q, k x (D + D(D+1)/2) of them)
+    // that an iteration beside a far value sums on (gmm_stats.h GMMGrids).
     const double cov_bytes = double(k_) * double(d_) * (full_ ? double(d_) : 1.0) * 8.0;
-    require_memory(cov_bytes * (compute_threads() + 8),
+    const double grid_bytes =
+        double(k_) * double(d_) * (1.0 + (full_ ? double(d_ + 1) / 2 : 1.0)) * double(sizeof(FixedGrid));
+    require_memory(cov_bytes * (compute_threads() + 8) + grid_bytes,
                    fmt("gmm: k x D x D = ", k_, " x ", d_, " x ", full_ ? d_ : 1, " (", p.covariance,
-                       " covariances, and their statistics per thread)"));
+                       " covariances, their statistics per thread, and per-component grids)"));
     require_memory(double(b.local_rows()) * double(k_) * 4.0,
                    fmt("gmm: the responsibilities, rows x k = ", b.local_rows(), " x ", k_, " floats"));
     n_valid_ = count_valid(b, comm);
@@ -207,11 +211,25 @@ class EM {
   }
 
   /// An E-step pass of m over the data: the mean log-likelihood (collective).
+  /// per_component: with grids per component (GMMGrids), from a first pass
+  /// that measures each component's deviations on the column grids: two
+  /// passes, for an iteration whose column grids proved too coarse.
   double pass(const GMMParamsFit& m, const GMMRowOutput* out, std::vector<int64_t>* stats_out = nullptr,
-              GMMGrids* grids_out = nullptr, const std::function<void(double)>& on_progress = {}) {
-    const GMMGrids grids(double(n_valid_), deviation_bound(cols_, m.means), full_);
+              GMMGrids* grids_out = nullptr, const std::function<void(double)>& on_progress = {},
+              bool per_component = false) {
+    GMMGrids grids(double(n_valid_), deviation_bound(cols_, m.means), full_);
     std::vector<int64_t> stats;
-    gmm_e_step(b_, make_density(m), &grids, &stats, out, on_progress);
+    std::vector<double> dev;
+    auto part = [&](double a) {  // progress: each of two passes is half
+      return on_progress && per_component ? std::function<void(double)>([&, a](double f) { on_progress(a + f / 2); })
+                                          : on_progress;
+    };
+    gmm_e_step(b_, make_density(m), &grids, &stats, out, part(0), per_component ? &dev : nullptr);
+    if (per_component) {
+      comm_.allreduce_max(dev.data(), dev.size());
+      grids = GMMGrids(double(n_valid_), std::move(dev), k_, full_, grids.r_skip);
+      gmm_e_step(b_, make_density(m), &grids, &stats, nullptr, part(0.5));
+    }
     comm_.allreduce_sum(stats.data(), stats.size());  // N, S, Q, log-likelihood: one message, exact
     const double ll = gmm_mean_loglik(stats, GMMStatsLayout(k_, d_, full_), grids, n_valid_);
     if (stats_out) *stats_out = std::move(stats);
@@ -263,11 +281,21 @@ class EM {
     for (int64_t c = 0; c < k_; ++c)
       for (int64_t j = 0; j < d_; ++j)
         prev.covariances[full_ ? c * d_ * d_ + j * d_ + j : c * d_ + j] = var_[j] + reg_covar_;
-    const GMMGrids grids(double(n_valid_), deviation_bound(cols_, prev.means), full_);
+    GMMGrids grids(double(n_valid_), deviation_bound(cols_, prev.means), full_);
     std::vector<int64_t> stats;
     gmm_hard_stats(b_, labels, prev.means, k_, full_, grids, stats);
     comm_.allreduce_sum(stats.data(), stats.size());
-    set_current(gmm_m_step(stats, prev, grids, reg_covar_, nullptr));
+    GMMParamsFit fit = gmm_m_step(stats, prev, grids, reg_covar_, nullptr);
+    if (!unresolved(fit, grids, stats, kRetryShare).empty()) {  // per-component grids (see iterate)
+      std::vector<double> dev = gmm_hard_deviations(b_, labels, prev.means, k_);
+      comm_.allreduce_max(dev.data(), dev.size());
+      grids = GMMGrids(double(n_valid_), std::move(dev), k_, full_, grids.r_skip);
+      gmm_hard_stats(b_, labels, prev.means, k_, full_, grids, stats);
+      comm_.allreduce_sum(stats.data(), stats.size());
+      fit = gmm_m_step(stats, prev, grids, reg_covar_, nullptr);
+      say_per_component();
+    }
+    set_current(std::move(fit));
     require_resolved(current(), grids, stats);
     st_.next_iter = 0;
     st_.history.clear();
@@ -275,43 +303,64 @@ class EM {
   }
 
   /// Refuses a fit whose variances its exact sums could not resolve. The
-  /// grids are a-priori (gmm/gmm_stats.h: per column, from its range), so
-  /// one value far from the rest of its column makes that column's step
-  /// coarse: a component's terms there round to 0 and its variance with
-  /// them, and the fit goes wrong without a word (a value of 1e8 among 8,000
-  /// rows of spread 1: ARI 0.34; 1e7 beside four tight clusters: ARI 0).
-  /// Per-component grids would need the responsibilities before any sum (a
-  /// second pass of the E-step). So the E-step counts, per component and
-  /// column, the nonzero diagonal terms that rounded to 0 (exact, like the
-  /// sums): each lost less than half a step, so the variance they could
-  /// have carried is below lost x step / 2 / N_c. Above a quarter of the
-  /// fitted variance (or reg_covar, or float32's resolution at the mean:
-  /// the largest), the fit stops. A component
-  /// constant in a column loses nothing (its terms are 0), so its exact 0
-  /// passes (a first guard on variance < step / 2 refused it, and any
-  /// constant column with reg = 0). The same on every rank.
+  /// column grids are a-priori (gmm/gmm_stats.h: per column, from its
+  /// range), so one value far from the rest of its column makes that
+  /// column's step coarse: a component's terms there round to 0 and its
+  /// variance with them, and the fit went wrong without a word (a value of
+  /// 1e8 among 8,000 rows of spread 1: ARI 0.34; 1e7 beside four tight
+  /// clusters: ARI 0). So the E-step counts, per component and column, the
+  /// nonzero diagonal terms that rounded to 0 (exact, like the sums): each
+  /// lost less than half a step, so the variance they could have carried is
+  /// below lost x step / 2 / N_c. Past kRetryShare of the fitted variance
+  /// (or reg_covar, or float32's resolution at the mean: the largest), the
+  /// iteration is summed again on per-component grids (iterate); past
+  /// kRefuseShare on those, the fit stops. A component constant in a
+  /// column loses nothing (its terms are 0), so its exact 0 passes (a first
+  /// guard on variance < step / 2 refused it, and any constant column with
+  /// reg = 0). The same on every rank.
+  static constexpr double kRetryShare = 1e-6, kRefuseShare = 0.25;
   void require_resolved(const GMMParamsFit& m, const GMMGrids& g, const std::vector<int64_t>& stats) const {
+    const std::string why = unresolved(m, g, stats, kRefuseShare);
+    require(why.empty(), why);
+  }
+
+  /// Why the fit m from stats on grids g is not resolved to `share` of its
+  /// variances ("" when it is).
+  std::string unresolved(const GMMParamsFit& m, const GMMGrids& g, const std::vector<int64_t>& stats,
+                         double share) const {
     const GMMStatsLayout L(k_, d_, full_);
     for (int64_t c = 0; c < k_; ++c) {
       const double n_c = g.r.to_double(stats[size_t(c)]);
       for (int64_t j = 0; j < d_; ++j) {
         const int64_t lost = stats[size_t(L.lost() + c * d_ + j)];
         if (lost == 0 || n_c <= 0) continue;
-        const double step = std::ldexp(1.0, -g.q[size_t(full_ ? j * (j + 1) / 2 + j : j)].shift());
+        const double step = std::ldexp(1.0, -g.q_of(c)[size_t(full_ ? j * (j + 1) / 2 + j : j)].shift());
         const double var = m.covariances[size_t(full_ ? c * d_ * d_ + j * d_ + j : c * d_ + j)] - reg_covar_;
         const double missing = double(lost) * step / 2 / n_c;
         // Below float32's resolution at the component's mean (2 ulps,
         // squared) a variance means nothing: identical rows whose mean
         // rounds 1e-16 off leave terms of 1e-32 to lose.
         const double floor = std::pow(std::ldexp(std::fabs(m.means[size_t(c * d_ + j)]), -22), 2);
-        require(missing <= 0.25 * std::max({var, reg_covar_, floor}), "gmm: column ", j, " holds values from ",
-                cols_.lo[size_t(j)], " to ", cols_.hi[size_t(j)], ": its exact sums' grid step (", step,
-                ", from that range over ", n_valid_, " rows) rounded ", lost, " of component ", c,
-                "'s terms there to 0, up to ", missing, " of a variance fitted as ", var,
-                " (a value far from the rest of the column?); mark the far rows invalid in /valid, or clip that "
-                "column");
+        if (missing <= share * std::max({var, reg_covar_, floor})) continue;
+        return fmt("gmm: column ", j, " holds values from ", cols_.lo[size_t(j)], " to ", cols_.hi[size_t(j)],
+                   ": its exact sums' grid step (", step, ", from ",
+                   g.per_component ? "the component's own rows' range" : "that range", " over ", n_valid_,
+                   " rows) rounded ", lost, " of component ", c, "'s terms there to 0, up to ", missing,
+                   " of a variance fitted as ", var,
+                   " (a value far from the rest of the column?); mark the far rows invalid in /valid, or clip that "
+                   "column");
       }
     }
+    return "";
+  }
+
+  /// Said once per process (rank 0): the iterations that need them cost two
+  /// E-step passes (three with the one that found the column grids short).
+  void say_per_component() {
+    if (said_per_component_ || comm_.rank() != 0) return;
+    said_per_component_ = true;
+    log::info("gmm: a value far from the rest of its column leaves the column's exact-sum grid too coarse for a "
+              "component there: such iterations sum on per-component grids (two more E-step passes each)");
   }
 
   /// One EM iteration: E-step on every rank's rows, one exact allreduce of
@@ -322,10 +371,23 @@ class EM {
     GMMGrids grids;
     const GMMParamsFit m = current();
     // Rank 0's share of the pass as part of the iteration (ranks hold equal shares).
-    const double ll = pass(m, nullptr, &stats, &grids, [&](double f) {
+    const auto on_progress = [&](double f) {
       if (progress_) progress_->update_partial(double(done_iters_) + f);
-    });
-    set_current(gmm_m_step(stats, m, grids, reg_covar_, &st_.empty_components));
+    };
+    double ll = pass(m, nullptr, &stats, &grids, on_progress);
+    int64_t empty = 0;
+    GMMParamsFit fit = gmm_m_step(stats, m, grids, reg_covar_, &empty);
+    // A column's grid too coarse for a component (a value far from the rest
+    // of the column): the iteration again on per-component grids. Decided
+    // per iteration from its state alone, so a resumed run takes the same path.
+    if (!unresolved(fit, grids, stats, kRetryShare).empty()) {
+      ll = pass(m, nullptr, &stats, &grids, on_progress, /*per_component=*/true);
+      empty = 0;
+      fit = gmm_m_step(stats, m, grids, reg_covar_, &empty);
+      say_per_component();
+    }
+    st_.empty_components += empty;
+    set_current(std::move(fit));
     require_resolved(current(), grids, stats);
     iter_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st_.history.push_back(ll);
@@ -375,6 +437,7 @@ class EM {
   const bool full_;
   int64_t n_valid_ = 0, done_iters_ = 0;
   Progress* progress_ = nullptr;  // run()'s, for the lines from inside an iteration
+  bool said_per_component_ = false;
   ColumnRange cols_;
   std::vector<double> var_;
   std::vector<float> centre_;  // of the k-means start's rows (extract/row_centre.h); empty: none

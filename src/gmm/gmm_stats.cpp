@@ -45,28 +45,29 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
   int64_t n = 0;
   for (int64_t u = 0; u < m; ++u) n += G.r.to_fixed(r[u]);
   acc[c] += n;
+  const FixedGrid *gs = G.s_of(c), *gq = G.q_of(c);
   for (int64_t j = 0; j < d; ++j) {
     const double* dj = dev + j * stride;
     double* rdj = rd + j * stride;
     int64_t sj = 0;
     for (int64_t u = 0; u < m; ++u) {
       rdj[u] = r[u] * dj[u];
-      sj += G.s[j].to_fixed(rdj[u]);
+      sj += gs[j].to_fixed(rdj[u]);
     }
     s[j] += sj;
     if (full) {
       for (int64_t l = 0; l < j; ++l) {
         const double* dl = dev + l * stride;
-        const FixedGrid& g = G.q[j * (j + 1) / 2 + l];
+        const FixedGrid& g = gq[j * (j + 1) / 2 + l];
         int64_t t = 0;
         for (int64_t u = 0; u < m; ++u) t += g.to_fixed(rdj[u] * dl[u]);
         q[j * (j + 1) / 2 + l] += t;
       }
-      const auto [t, gone] = diagonal(G.q[j * (j + 1) / 2 + j], rdj, dj);
+      const auto [t, gone] = diagonal(gq[j * (j + 1) / 2 + j], rdj, dj);
       q[j * (j + 1) / 2 + j] += t;
       lost[j] += gone;
     } else {
-      const auto [t, gone] = diagonal(G.q[j], rdj, dj);
+      const auto [t, gone] = diagonal(gq[j], rdj, dj);
       q[j] += t;
       lost[j] += gone;
     }
@@ -84,9 +85,29 @@ void add_loglik(const GMMStatsLayout& L, const GMMGrids& G, double v, int64_t* a
 
 }  // namespace
 
+GMMGrids::GMMGrids(double n, std::vector<double> dev, int64_t k, bool full, double skip) {
+  n = std::max(n, 1.0);
+  d = int64_t(dev.size()) / std::max<int64_t>(k, 1);
+  dq = full ? d * (d + 1) / 2 : d;
+  per_component = true;
+  // 0: no row of the component in reach (or all at its mean): any grid.
+  for (double& v : dev) v = v > 0 && std::isfinite(v) ? v : 1.0;
+  r = FixedGrid(1.0, n);
+  ll = FixedGrid(0.5, 0.5 * n);
+  r_skip = skip;
+  for (int64_t c = 0; c < k; ++c) {
+    const double* dc = dev.data() + c * d;
+    for (int64_t j = 0; j < d; ++j) {
+      s.emplace_back(dc[j], n * dc[j]);
+      for (int64_t l = full ? 0 : j; l <= j; ++l) q.emplace_back(dc[j] * dc[l], n * dc[j] * dc[l]);
+    }
+  }
+}
+
 GMMGrids::GMMGrids(double n, std::vector<double> dev, bool full) {
   n = std::max(n, 1.0);
-  const int64_t d = int64_t(dev.size());
+  d = int64_t(dev.size());
+  dq = full ? d * (d + 1) / 2 : d;
   for (double& v : dev) v = v > 0 && std::isfinite(v) ? v : 1.0;
   r = FixedGrid(1.0, n);
   ll = FixedGrid(0.5, 0.5 * n);
@@ -143,17 +164,20 @@ std::vector<double> deviation_bound(const ColumnRange& cols, const std::vector<d
 // per-component sums) share them; split into functions they would be passed
 // eight buffers each or reallocated per tile.
 void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
-                const GMMRowOutput* out, const std::function<void(double)>& on_progress) {
-  require(!stats == !grids, "gmm_e_step: statistics need their grids");
+                const GMMRowOutput* out, const std::function<void(double)>& on_progress,
+                std::vector<double>* deviations) {
+  require(!stats == !grids && (!deviations || stats), "gmm_e_step: statistics need their grids");
   const int64_t k = g.k, d = g.d, n = b.local_rows();
   const GMMStatsLayout L(k, d, g.full);
   const bool sums = stats != nullptr;
   if (sums) stats->assign(size_t(L.size()), 0);
+  if (deviations) deviations->assign(size_t(k * d), 0.0);
   const int64_t tiles = (n + kTile - 1) / kTile;
   std::atomic<int64_t> started{0};
 #pragma omp parallel
   {
     std::vector<int64_t> acc(sums ? size_t(L.size()) : 0, 0);
+    std::vector<double> dmax(deviations ? size_t(k * d) : 0, 0.0);
     std::vector<double> xt(static_cast<size_t>(d * kTile)), work(static_cast<size_t>(d * kTile + kTile)), lp(static_cast<size_t>(kTile * k));
     std::vector<double> dev(static_cast<size_t>(kTile * d)), rd(static_cast<size_t>(kTile * d)), rr(kTile);
     int64_t rows[kTile];
@@ -207,10 +231,15 @@ void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grid
           ++m;
         }
         if (m > 0) add_component(L, G, c, dev.data(), rr.data(), m, kTile, g.full, rd.data(), acc.data());
+        for (int64_t j = 0; deviations && j < d; ++j)
+          for (int64_t u = 0; u < m; ++u) dmax[c * d + j] = std::max(dmax[c * d + j], std::fabs(dev[j * kTile + u]));
       }
     }
 #pragma omp critical
-    for (size_t j = 0; j < acc.size(); ++j) (*stats)[j] += acc[j];
+    {
+      for (size_t j = 0; j < acc.size(); ++j) (*stats)[j] += acc[j];
+      for (size_t j = 0; j < dmax.size(); ++j) (*deviations)[j] = std::max((*deviations)[j], dmax[j]);
+    }
   }
 }
 
@@ -234,6 +263,19 @@ void gmm_hard_stats(const FeatureBlock& b, const std::vector<int64_t>& labels, c
 #pragma omp critical
     for (size_t j = 0; j < acc.size(); ++j) stats[j] += acc[j];
   }
+}
+
+std::vector<double> gmm_hard_deviations(const FeatureBlock& b, const std::vector<int64_t>& labels,
+                                        const std::vector<double>& centres, int64_t k) {
+  const int64_t d = b.d;
+  std::vector<double> dev(size_t(k * d), 0.0);
+  for (int64_t i = 0; i < b.local_rows(); ++i) {
+    const int64_t c = labels[i];
+    if (c < 0 || !b.valid[i]) continue;
+    for (int64_t j = 0; j < d; ++j)  // as gmm_hard_stats computes it
+      dev[c * d + j] = std::max(dev[c * d + j], std::fabs(double(b.x[i * d + j]) - centres[c * d + j]));
+  }
+  return dev;
 }
 
 double gmm_mean_loglik(const std::vector<int64_t>& stats, const GMMStatsLayout& L, const GMMGrids& G,
@@ -283,8 +325,9 @@ GMMParamsFit gmm_m_step(const std::vector<int64_t>& stats, const GMMParamsFit& p
       if (empty) ++*empty;
       continue;
     }
+    const FixedGrid *gs = G.s_of(c), *gq = G.q_of(c);
     for (int64_t j = 0; j < d; ++j) {
-      delta[j] = G.s[j].to_double(stats[L.s() + c * d + j]) / nk[c];
+      delta[j] = gs[j].to_double(stats[L.s() + c * d + j]) / nk[c];
       next.means[c * d + j] = prev.means[c * d + j] + delta[j];
     }
     const int64_t* q = stats.data() + L.q() + c * L.dq;
@@ -292,7 +335,7 @@ GMMParamsFit gmm_m_step(const std::vector<int64_t>& stats, const GMMParamsFit& p
       double* cov = next.covariances.data() + c * d * d;
       for (int64_t j = 0; j < d; ++j)
         for (int64_t l = 0; l <= j; ++l) {
-          const double v = G.q[j * (j + 1) / 2 + l].to_double(q[j * (j + 1) / 2 + l]) / nk[c] - delta[j] * delta[l];
+          const double v = gq[j * (j + 1) / 2 + l].to_double(q[j * (j + 1) / 2 + l]) / nk[c] - delta[j] * delta[l];
           cov[j * d + l] = cov[l * d + j] = v;
         }
       for (int64_t j = 0; j < d; ++j) cov[j * d + j] += reg_covar;
@@ -300,7 +343,7 @@ GMMParamsFit gmm_m_step(const std::vector<int64_t>& stats, const GMMParamsFit& p
       if (rep != 0) log::detail("gmm: component ", c, "'s covariance needed ", rep, " jitter steps to be positive definite");
     } else {
       for (int64_t j = 0; j < d; ++j) {
-        double v = G.q[j].to_double(q[j]) / nk[c] - delta[j] * delta[j] + reg_covar;
+        double v = gq[j].to_double(q[j]) / nk[c] - delta[j] * delta[j] + reg_covar;
         if (!(v > 0)) v = std::max(reg_covar, 1e-300);  // one distinct row and reg 0
         next.covariances[c * d + j] = v;
       }

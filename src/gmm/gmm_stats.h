@@ -12,7 +12,9 @@
 // a-priori bound: it is split into an integer part and a remainder on a fine
 // grid (two int64 slots, exact for |log p(x)| < 2^50, clamped beyond).
 // Terms that would round to 0 on every grid (a responsibility below
-// GMMGrids::r_skip) are skipped: the same sums, faster.
+// GMMGrids::r_skip) are skipped: the same sums, faster. The grids are per
+// column, or, for an iteration those cannot resolve (a far value), per
+// component as well (GMMGrids).
 #pragma once
 
 #include <cstdint>
@@ -45,14 +47,26 @@ struct GMMStatsLayout {
 /// and per column pair (Q): one far-out value coarsens only the sums it is
 /// a term of. With one grid sized by the largest deviation of all, a value
 /// of 1e12 in one column set Q's step to 2^31 and zeroed every covariance
-/// (ARI 0).
+/// (ARI 0). Per component as well (per_component): from each component's
+/// own largest deviations, measured by a first E-step pass, so a far value
+/// coarsens only the component that takes it (gmm.cpp uses them once a
+/// column's grid has proved too coarse).
 struct GMMGrids {
   FixedGrid r, ll;
-  std::vector<FixedGrid> s;  ///< [d]: column j's (term bound dev_j)
-  std::vector<FixedGrid> q;  ///< [dq]: pair (j, l)'s, packed lower triangle (full), or column j's (diag)
-  double r_skip = 0;         ///< responsibilities below this add 0 to every sum
+  std::vector<FixedGrid> s;  ///< [d] column j's (term bound dev_j); per_component: [k x d]
+  std::vector<FixedGrid> q;  ///< [dq] pair (j, l)'s, packed lower triangle (full), or column j's (diag); per_component: [k x dq]
+  double r_skip = 0;         ///< responsibilities below this are skipped (per column: they add 0 to every sum)
+  int64_t d = 0, dq = 0;     ///< columns, and Q's entries per component
+  bool per_component = false;
   GMMGrids() = default;
   GMMGrids(double n_valid, std::vector<double> dev, bool full);
+  /// Per component: dev [k x d] each component's largest |x_ij - mu_cj| over
+  /// the rows it took with r >= r_skip (gmm_e_step's deviations), and that
+  /// r_skip, kept, so that no row beyond those measured adds a term.
+  GMMGrids(double n_valid, std::vector<double> dev, int64_t k, bool full, double r_skip);
+  /// Component c's S grids [d] and Q grids [dq].
+  const FixedGrid* s_of(int64_t c) const { return s.data() + (per_component ? c * d : 0); }
+  const FixedGrid* q_of(int64_t c) const { return q.data() + (per_component ? c * dq : 0); }
 };
 
 /// Each column's smallest and largest value over valid rows [d] (0, 0: no
@@ -78,16 +92,24 @@ struct GMMRowOutput {
 /// g.means) summed into *stats on `grids` (resized to layout.size(), local
 /// sums; the caller allreduces). Writes rows' outputs when `out` is given.
 /// stats and grids null: the outputs only (applying a fitted mixture).
+/// deviations (with stats): [k x d] this rank's largest |x_ij - mu_cj| over
+/// the rows each component took (r >= r_skip), for per-component grids.
 /// on_progress: called now and then from one thread with the fraction of
 /// this rank's rows taken so far (a full-covariance pass at large D takes
 /// a minute: progress lines come from inside it).
 void gmm_e_step(const FeatureBlock& b, const GMMDensity& g, const GMMGrids* grids, std::vector<int64_t>* stats,
-                const GMMRowOutput* out = nullptr, const std::function<void(double)>& on_progress = {});
+                const GMMRowOutput* out = nullptr, const std::function<void(double)>& on_progress = {},
+                std::vector<double>* deviations = nullptr);
 
 /// The statistics of a hard assignment (labels [local rows], -1 = none)
 /// centred on `centres` [k x d]: the k-means initialisation.
 void gmm_hard_stats(const FeatureBlock& b, const std::vector<int64_t>& labels, const std::vector<double>& centres,
                     int64_t k, bool full, const GMMGrids& grids, std::vector<int64_t>& stats);
+
+/// [k x d] this rank's largest |x_ij - centre_cj| over the valid rows
+/// labelled c: gmm_hard_stats' per-component grids.
+std::vector<double> gmm_hard_deviations(const FeatureBlock& b, const std::vector<int64_t>& labels,
+                                        const std::vector<double>& centres, int64_t k);
 
 /// The mean log-likelihood per row from allreduced stats.
 double gmm_mean_loglik(const std::vector<int64_t>& stats, const GMMStatsLayout& layout, const GMMGrids& grids,

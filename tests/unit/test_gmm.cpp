@@ -215,23 +215,24 @@ TEST(GMM, OneFarValueDoesNotSetTheRegularisation) {
   EXPECT_GE(score(truth, got).ari, 0.95);
 }
 
-TEST(GMM, FarValuesTheSumsCannotResolveAreRefusedByColumn) {
+TEST(GMM, FarValuesTheColumnGridsCannotResolveFitOnPerComponentGrids) {
   // The same with 1e8 and 1e12: the statistics' grids are sized by each
   // column's range, so Q's step in column 1 passed its variances (ARI 0.34
-  // and 0 with no word). Now a clear error names the column.
+  // and 0 with no word); then the fit was refused by name. Now such an
+  // iteration sums again on per-component grids, and the far row's
+  // component alone has the coarse step.
   for (const float far : {1e8f, 1e12f}) {
     LocalCommunicator comm;
     FeatureBlock b = draw(truth_5d(), 8000, 11);
     b.x[123 * 5 + 1] = far;
     GMMParams p;
-    p.k = int(truth_5d().w.size()) + 1;
-    try {
-      gmm(b, p, comm);
-      ADD_FAILURE() << far << ": no error";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("gmm: column 1 holds values from"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("s terms there to 0"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("mark the far rows invalid"), std::string::npos) << e.what();
+    p.k = int(truth_5d().w.size()) + 1, p.restarts = 3;  // one component for the far row, as at 1e6 above
+    {
+      const GMMResult r = gmm(b, p, comm);
+      std::vector<int64_t> truth(b.labels.begin(), b.labels.end()), got(r.assign.begin(), r.assign.end());
+      truth.erase(truth.begin() + 123), got.erase(got.begin() + 123);
+      EXPECT_GE(score(truth, got).ari, 0.95) << far;
+      EXPECT_EQ(std::count(r.assign.begin(), r.assign.end(), r.assign[123]), 1) << far << ": the far row alone";
     }
     // Marked invalid, the rest fits.
     b.valid[123] = 0;
@@ -243,7 +244,7 @@ TEST(GMM, FarValuesTheSumsCannotResolveAreRefusedByColumn) {
   }
 }
 
-TEST(GMM, AFarValueBesideTightClustersIsRefusedAndTightClustersAloneAreNot) {
+TEST(GMM, AFarValueBesideTightClustersFitsAndTightClustersAloneAreNotRefused) {
   // A guard on the column's spread (its MAD) took four tight clusters at
   // 0/100/200/300 for a spread of ~150: with a value of 1e7 the grid step (8)
   // passed it, the clusters' variances rounded to 0, and the fit was wrong
@@ -269,12 +270,12 @@ TEST(GMM, AFarValueBesideTightClustersIsRefusedAndTightClustersAloneAreNot) {
   const GMMResult clean = gmm(four, p, comm);
   EXPECT_GE(score(std::vector<int64_t>(four.labels.begin(), four.labels.end()), clean.assign).ari, 0.99);
   four.x[123 * 3] = 1e7f;
-  p.k = 5;
-  try {
-    gmm(four, p, comm);
-    ADD_FAILURE() << "a fit of rounded-away variances was returned";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("gmm: column 0 holds values from"), std::string::npos) << e.what();
+  p.k = 5, p.restarts = 3;  // k-means++ often seeds the far row and 3 of the 4 clusters: a local optimum
+  {  // refused by name before per-component grids; now the clusters fit
+    const GMMResult r = gmm(four, p, comm);
+    std::vector<int64_t> truth(four.labels.begin(), four.labels.end()), got(r.assign.begin(), r.assign.end());
+    truth.erase(truth.begin() + 123), got.erase(got.begin() + 123);
+    EXPECT_GE(score(truth, got).ari, 0.99);
   }
   FeatureBlock tight = make(20000, 4);
   for (int64_t i = 0; i < 20000; ++i) {
