@@ -56,7 +56,7 @@ namespace {
 
 /// Adds each valid row to its centroid's sum and count, and its distance to
 /// the inertia, all in exact grid units (kernels/lloyd_grids.h: a grid per
-/// centroid): out [k*d sums | k counts | inertia coarse | inertia fine]
+/// centroid and column): out [k*d sums | k counts | inertia coarse | inertia fine]
 /// (SplitGrid's two limbs).
 /// Per-thread partials merged by integer adds: the same for any split.
 void accumulate(const FeatureBlock& b, const std::vector<int64_t>& lab, const std::vector<float>& dist, int64_t k,
