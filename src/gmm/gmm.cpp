@@ -233,7 +233,7 @@ class EM {
     comm_.allreduce_sum(stats.data(), stats.size());  // N, S, Q, log-likelihood: one message, exact
     const double ll = gmm_mean_loglik(stats, GMMStatsLayout(k_, d_, full_), grids, n_valid_);
     if (stats_out) *stats_out = std::move(stats);
-    if (grids_out) *grids_out = grids;
+    if (grids_out) *grids_out = std::move(grids);  // moved: the memory check counts one copy
     return ll;
   }
 
@@ -309,9 +309,10 @@ class EM {
   /// variance with them, and the fit went wrong without a word (a value of
   /// 1e8 among 8,000 rows of spread 1: ARI 0.34; 1e7 beside four tight
   /// clusters: ARI 0). So the E-step counts, per component and column, the
-  /// nonzero diagonal terms that rounded to 0 (exact, like the sums): each
-  /// lost less than half a step, so the variance they could have carried is
-  /// below lost x step / 2 / N_c. Past kRetryShare of the fitted variance
+  /// nonzero diagonal terms held by fewer than 2^19 steps (exact, like the
+  /// sums): each rounded by at most half a step, so they moved the variance
+  /// by at most lost x step / 2 / N_c (the finer terms by at most 2^-20 of
+  /// theirs). Past kRetryShare of the fitted variance
   /// (or reg_covar, or float32's resolution at the mean: the largest), the
   /// iteration is summed again on per-component grids (iterate); past
   /// kRefuseShare on those, the fit stops. A component constant in a
@@ -345,8 +346,8 @@ class EM {
         return fmt("gmm: column ", j, " holds values from ", cols_.lo[size_t(j)], " to ", cols_.hi[size_t(j)],
                    ": its exact sums' grid step (", step, ", from ",
                    g.per_component ? "the component's own rows' range" : "that range", " over ", n_valid_,
-                   " rows) rounded ", lost, " of component ", c, "'s terms there to 0, up to ", missing,
-                   " of a variance fitted as ", var,
+                   " rows) held ", lost, " of component ", c, "'s terms there in a few steps each: up to ",
+                   missing, " of a variance fitted as ", var,
                    " (a value far from the rest of the column?); mark the far rows invalid in /valid, or clip that "
                    "column");
       }
@@ -359,8 +360,9 @@ class EM {
   void say_per_component() {
     if (said_per_component_ || comm_.rank() != 0) return;
     said_per_component_ = true;
-    log::info("gmm: a value far from the rest of its column leaves the column's exact-sum grid too coarse for a "
-              "component there: such iterations sum on per-component grids (two more E-step passes each)");
+    log::info("gmm: a column's range is too wide for the spread of a component in it (a value far from the rest, "
+              "or tight clusters far apart) to sum it exactly on the column's grid: such iterations sum on "
+              "per-component grids (two more E-step passes each)");
   }
 
   /// One EM iteration: E-step on every rank's rows, one exact allreduce of
@@ -381,7 +383,7 @@ class EM {
     // of the column): the iteration again on per-component grids. Decided
     // per iteration from its state alone, so a resumed run takes the same path.
     if (!unresolved(fit, grids, stats, kRetryShare).empty()) {
-      ll = pass(m, nullptr, &stats, &grids, on_progress, /*per_component=*/true);
+      ll = pass(m, nullptr, &stats, &grids, {}, /*per_component=*/true);  // progress already at the iteration's end
       empty = 0;
       fit = gmm_m_step(stats, m, grids, reg_covar_, &empty);
       say_per_component();

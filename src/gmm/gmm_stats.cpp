@@ -30,17 +30,21 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
   int64_t* s = acc + L.s() + c * d;
   int64_t* q = acc + L.q() + c * L.dq;
   int64_t* lost = acc + L.lost() + c * d;
-  // A diagonal term: its grid units, counting a nonzero term that rounds
-  // to 0 (what a coarse grid loses; the terms of a constant column are 0).
+  // A diagonal term: its grid units, counting a nonzero term held by fewer
+  // than kFineSteps steps (coarse: rounded by more than 2^-20 of itself, up
+  // to half a step; the terms of a constant column are exact 0s). Counting
+  // only terms that rounded to 0 missed a grid of step 512 under terms of
+  // ~400: each rounded to one step, and a variance of 399.5 came out 512.
+  constexpr int64_t kFineSteps = int64_t(1) << 19;
   auto diagonal = [&](const FixedGrid& g, const double* a, const double* b) {
-    int64_t t = 0, gone = 0;
+    int64_t t = 0, coarse = 0;
     for (int64_t u = 0; u < m; ++u) {
       const double v = a[u] * b[u];
       const int64_t f = g.to_fixed(v);
       t += f;
-      gone += (f == 0) & (v != 0.0);
+      coarse += (f < kFineSteps) & (v != 0.0);  // diagonal terms are >= 0
     }
-    return std::make_pair(t, gone);
+    return std::make_pair(t, coarse);
   };
   int64_t n = 0;
   for (int64_t u = 0; u < m; ++u) n += G.r.to_fixed(r[u]);

@@ -31,7 +31,8 @@ namespace distclust {
 /// Where each statistic sits in the one int64 message:
 /// [N (k) | S (k x d) | Q (k x dq) | loglik integer part | loglik remainder |
 ///  lost (k x d)]. lost: per component and column, the nonzero diagonal Q
-/// terms that rounded to 0 on their grid (gmm.cpp's require_resolved).
+/// terms held by fewer than 2^19 steps of their grid, each rounded by up to
+/// half a step (gmm.cpp's require_resolved).
 struct GMMStatsLayout {
   int64_t k = 0, d = 0, dq = 0;  ///< dq: d (d + 1) / 2 (full, packed lower triangle) or d (diag)
   GMMStatsLayout(int64_t k_, int64_t d_, bool full) : k(k_), d(d_), dq(full ? d_ * (d_ + 1) / 2 : d_) {}

@@ -308,6 +308,38 @@ TEST(GMM, AFarValueBesideTightClustersFitsAndTightClustersAloneAreNotRefused) {
   EXPECT_NO_THROW(gmm(same, p, comm)) << "100 identical rows, reg = 0";
 }
 
+TEST(GMM, TermsHeldInAFewStepsCountAsUnresolved) {
+  // Rows at -20 and +20 (noise 1e-3) and one of 1e9 in column 0, k = 2:
+  // the far row alone, the rest one component of variance ~400 there. The
+  // column's grid step was 512 (from 1e9), each term (~400) rounded to one
+  // step and none to 0, so no term counted as lost: the variance came out
+  // 512.000001 (sklearn: 399.523) with no retry and no word.
+  std::mt19937_64 gen(5);
+  std::normal_distribution<double> z(0.0, 1.0);
+  const int64_t n = 2000;
+  FeatureBlock b;
+  b.n_total = n, b.d = 3, b.rows = {0, n};
+  b.x.assign(size_t(n * 3), 0.f), b.labels.assign(size_t(n), 0), b.valid.assign(size_t(n), 1);
+  for (int64_t i = 0; i < n; ++i) {
+    b.x[size_t(i * 3)] = float((i % 2 ? 20.0 : -20.0) + 1e-3 * z(gen));
+    for (int j = 1; j < 3; ++j) b.x[size_t(i * 3 + j)] = float(z(gen));
+  }
+  b.x[0] = 1e9f;
+  double mean = 0, var = 0;  // column 0 of rows 1.. in double
+  for (int64_t i = 1; i < n; ++i) mean += double(b.x[size_t(i * 3)]) / double(n - 1);
+  for (int64_t i = 1; i < n; ++i) var += std::pow(double(b.x[size_t(i * 3)]) - mean, 2) / double(n - 1);
+  for (const char* cov : {"full", "diag"}) {
+    LocalCommunicator comm;
+    GMMParams p;
+    p.k = 2, p.covariance = cov;
+    const GMMResult r = gmm(b, p, comm);
+    const int64_t big = r.assign[1];
+    ASSERT_NE(big, r.assign[0]) << cov << ": the far row alone";
+    const double got = r.model.covariances[size_t(p.covariance == "full" ? big * 9 : big * 3)] - r.reg_covar;
+    EXPECT_NEAR(got, var, 1e-6 * var) << cov;
+  }
+}
+
 TEST(GMM, AWideColumnIsNotAFarValue) {
   // A column in other units (x 1e9) is accepted, and each column's sums
   // have their own grids: every variance is resolved, none is reg alone
