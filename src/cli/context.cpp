@@ -1,9 +1,9 @@
 #include "cli/context.h"
 
 #include <algorithm>
-#include <set>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 #include "cli/sections.h"
 #include "kernels/blas.h"
@@ -123,7 +123,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   // Commands that never call OpenBLAS (env, the one a user runs to see
   // why; extract, whose PCA is Eigen's) are not held to its buffers.
   const std::set<std::string> no_blas{"runtime", "synth_features", "synth_images", "extract",
-                                      "bench_extract",  "eval",           "export",       "embed"};
+                                      "bench_extract", "eval", "export", "embed"};
   const bool blas_user = !no_blas.count(default_section);
   if (as > 0 && blas_user) {
     require_memory(blas::buffers_need(threads),
