@@ -47,6 +47,10 @@ void require_memory(double bytes, const std::string& what);
 /// bytes; <= 0 when there is none.
 double address_space_limit_bytes();
 
+/// This process's mapped address space now (/proc/self/statm), 0 when
+/// unknown: what counts against that limit.
+double mapped_bytes();
+
 /// Raises this process's soft limit on open files (ulimit -n) towards its
 /// hard limit, up to 4096, and throws, naming the limit, when fewer than
 /// 64 can be open: MPI, parallel HDF5 and the decoders need some each, and

@@ -65,8 +65,6 @@ double address_space_limit_bytes() {
   return double(r.rlim_cur);
 }
 
-namespace {
-/// This process's mapped address space now (/proc/self/statm), 0 when unknown.
 double mapped_bytes() {
   std::ifstream f("/proc/self/statm");
   double pages = 0;
@@ -74,7 +72,6 @@ double mapped_bytes() {
   const long page = sysconf(_SC_PAGE_SIZE);
   return f && page > 0 ? pages * double(page) : 0.0;
 }
-}  // namespace
 
 void ensure_open_files() {
   struct rlimit r {};

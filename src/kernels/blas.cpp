@@ -4,14 +4,13 @@
 #include <dlfcn.h>
 
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <vector>
 
 #include "distclust/error.h"
+#include "distclust/runtime.h"
 
 extern "C" {
 void openblas_set_num_threads(int);
@@ -54,13 +53,7 @@ std::string describe() {
 }
 
 double map_buffers(int threads) {
-  const auto mapped = [] {
-    std::ifstream f("/proc/self/statm");
-    double pages = 0;
-    f >> pages;
-    return f ? pages * double(sysconf(_SC_PAGE_SIZE)) : 0.0;
-  };
-  const double before = mapped();
+  const double before = mapped_bytes();
   threads = std::max(1, threads);
   // 1024^3 (~30 ms a thread): past OpenBLAS's small-matrix path (which takes
   // no buffer) and long enough that the threads, released by one barrier,
@@ -71,7 +64,7 @@ double map_buffers(int threads) {
   // predate this): a second call maps only the slots still missing.
   constexpr int kSide = 1024;
   const double want = threads * kBufferBytes + (threads - 1) * double(64 << 20);
-  for (int attempt = 0; attempt < 3 && mapped() - before < want; ++attempt) {
+  for (int attempt = 0; attempt < 3 && mapped_bytes() - before < want; ++attempt) {
 #pragma omp parallel num_threads(threads)
     {
       single_thread();
@@ -80,7 +73,7 @@ double map_buffers(int threads) {
       sgemm(false, true, kSide, kSide, kSide, 1.0f, a.data(), kSide, a.data(), kSide, 0.0f, c.data(), kSide);
     }
   }
-  return mapped() - before;
+  return mapped_bytes() - before;
 }
 
 Check check_sgemm(bool perturb) {

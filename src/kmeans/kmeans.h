@@ -93,11 +93,6 @@ struct KMeansResult {
 KMeansResult kmeans(FeatureBlock& data, const KMeansParams& p, Communicator& comm, SearchKernel& kernel,
                     const std::string& ckpt_path = "", const std::string& params_hash = "");
 
-/// The sum of closest [local rows] over this rank's valid rows [local rows]
-/// and every other rank's, exact (kernels/exact_sum.h: the same bits for
-/// any rank count, where a double sum over ranks is not). Collective.
-double exact_potential(const std::vector<float>& closest, const std::vector<uint8_t>& valid, Communicator& comm);
-
 /// Initial centroids [k x d] (collective; identical on every rank). norms:
 /// [local rows] each row's |x|^2.
 std::vector<float> kmeans_init(const FeatureBlock& data, const std::vector<float>& norms,

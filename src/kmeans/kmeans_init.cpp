@@ -120,7 +120,8 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
     // Exact: each row's draw compares with l * closest / phi, and a phi
     // summed in double over ranks differed in its last bits with the rank
     // count (so could a draw).
-    const double phi = exact_potential(closest, b.valid, comm);
+    const double phi = exact_nonnegative_total(
+        n, [&](int64_t i) { return b.valid[size_t(i)] ? double(closest[size_t(i)]) : -1.0; }, comm);
     if (phi <= 0) break;
     std::vector<int64_t> rows;
     std::vector<float> x;
@@ -157,11 +158,6 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
 }
 
 }  // namespace
-
-double exact_potential(const std::vector<float>& closest, const std::vector<uint8_t>& valid, Communicator& comm) {
-  return exact_nonnegative_total(
-      int64_t(closest.size()), [&](int64_t i) { return valid[size_t(i)] ? double(closest[size_t(i)]) : -1.0; }, comm);
-}
 
 std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& norms, const KMeansParams& p,
                                uint64_t seed, Communicator& comm, SearchKernel& kernel) {

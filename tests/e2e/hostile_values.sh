@@ -152,6 +152,12 @@ set -e
 [[ $rc -eq 1 ]] || { cat blas.txt; fail "ulimit -v 0.81 GiB: kmeans rc $rc (124: stalled)"; }
 grep -q "ERROR: OpenBLAS's work buffers and the threads that use them (.*) would need .* GiB, more than the .* GiB of address space left" blas.txt ||
   { cat blas.txt; fail "ulimit -v 0.81 GiB: OpenBLAS's need not said"; }
+# Commands that never call OpenBLAS are not held to its buffers: env (the
+# one a user runs to see why) and synth were refused under this limit.
+set +e
+(ulimit -v 850000; export DISTCLUST_THREADS=2; timeout 30 "$DC" env >env.txt 2>&1); rc=$?
+set -e
+[[ $rc -eq 0 ]] && grep -q "address space is limited" env.txt || { cat env.txt; fail "ulimit -v 0.81 GiB: env rc $rc"; }
 # Room for the buffers at the start, not for the data after: they must all
 # be mapped by then. Mapped by 256^3 sgemms that did not always overlap, one
 # of two was left for later, and kmeans of 1,000,000 x 64 rows under 1.05 GiB

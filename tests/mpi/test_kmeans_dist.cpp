@@ -11,6 +11,7 @@
 #include "comm/local_comm.h"
 #include "distclust/error.h"
 #include "io/h5store.h"
+#include "kernels/exact_total.h"
 #include "kernels/torch_abi.h"
 #include "kernels/torch_plugin.h"
 #include "kmeans/kmeans.h"
@@ -80,7 +81,11 @@ TEST(DistKMeans, KMeansParallelPotentialIsTheSameForAnyRankCount) {
   const std::vector<float> mine(all.begin() + r.begin, all.begin() + r.end);
   const std::vector<uint8_t> valid(size_t(r.size()), 1);
   LocalCommunicator self;
-  EXPECT_EQ(exact_potential(mine, valid, *comm), exact_potential(all, valid_all, self));
+  const auto potential = [](const std::vector<float>& closest, const std::vector<uint8_t>& valid, Communicator& c) {
+    return exact_nonnegative_total(  // as k-means|| sums phi
+        int64_t(closest.size()), [&](int64_t i) { return valid[size_t(i)] ? double(closest[size_t(i)]) : -1.0; }, c);
+  };
+  EXPECT_EQ(potential(mine, valid, *comm), potential(all, valid_all, self));
   double naive = 0, one = 0;  // the case tells a double sum over ranks apart
   for (float v : mine) naive += v;
   for (float v : all) one += v;

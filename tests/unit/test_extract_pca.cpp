@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "common/tolerances.h"
 #include "distclust/error.h"
 #include "distclust/rng.h"
+#include "distclust/runtime.h"
 #include "extract/feature_pca.h"
 #include "extract/pca.h"
 #include "extract/pixels.h"
@@ -258,15 +258,6 @@ class WideNet : public Backbone {
   int64_t d_;
 };
 
-// Bytes of address space this process has mapped now (/proc/self/statm).
-double mapped_now() {
-  long pages = 0;
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f && std::fscanf(f, "%ld", &pages) != 1) pages = 0;
-  if (f) std::fclose(f);
-  return double(pages) * double(sysconf(_SC_PAGESIZE));
-}
-
 }  // namespace
 
 TEST(ExtractPca, APcaThatCannotFitFailsBeforeTheSamplePass) {
@@ -279,7 +270,7 @@ TEST(ExtractPca, APcaThatCannotFitFailsBeforeTheSamplePass) {
   EXPECT_EXIT(
       {
         rlimit lim{};
-        lim.rlim_cur = lim.rlim_max = rlim_t(mapped_now() + double(1 << 30));
+        lim.rlim_cur = lim.rlim_max = rlim_t(mapped_bytes() + double(1 << 30));
         if (setrlimit(RLIMIT_AS, &lim) != 0) std::_Exit(3);
         NoiseSource src(40, -1);
         WideNet net(kPcaMaxInputDim);
