@@ -1,9 +1,9 @@
 // k-means initialisation: k-means++ (greedy, as scikit-learn) on a keyed
-// sample of the rows, spread over ranks (kmeans_pp.h); random (k sampled
-// rows); or k-means|| (Bahmani et al.) over all rows, its weighted
-// candidates reduced to k by the same greedy k-means++. Samples are chosen
-// by hashing (seed, global row), so every rank starts from bit-identical
-// centroids for any number of ranks.
+// sample of the rows plus the k rows farthest from a sampled row, spread
+// over ranks (kmeans_pp.h); random (k sampled rows); or k-means|| (Bahmani
+// et al.) over all rows, its weighted candidates reduced to k by the same
+// greedy k-means++. Samples are chosen by hashing (seed, global row), so
+// every rank starts from bit-identical centroids for any number of ranks.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -39,19 +39,84 @@ struct Points {
 };
 
 /// This rank's valid rows whose keyed hash is below frac (collective: the
-/// counts of all ranks give each its first index).
-Points local_sample(const FeatureBlock& b, double frac, uint64_t seed, Communicator& comm) {
+/// counts of all ranks give each its first index). With `always` ([local
+/// rows], may be null), the rows it flags are taken too, whatever their
+/// hash, each weighted frac: it stands for itself where a hashed row stands
+/// for 1/frac rows, so the sample still weighs the data as it is.
+Points local_sample(const FeatureBlock& b, double frac, uint64_t seed, Communicator& comm,
+                    const std::vector<char>* always = nullptr) {
   Points p;
   for (int64_t i = 0; i < b.local_rows(); ++i) {
     int64_t g = b.rows.begin + i;
-    if (!b.valid[i] || unit_double(key_hash(seed, g, kSampleKey)) >= frac) continue;
+    const bool forced = always && (*always)[size_t(i)];
+    if (!b.valid[i] || (!forced && unit_double(key_hash(seed, g, kSampleKey)) >= frac)) continue;
     p.rows.push_back(g);
     p.x.insert(p.x.end(), b.x.begin() + i * b.d, b.x.begin() + (i + 1) * b.d);
+    if (always) p.weight.push_back(forced ? frac : 1.0);
   }
   const std::vector<int64_t> counts = comm.allgather(std::vector<int64_t>{p.m()});
   for (int r = 0; r < comm.size(); ++r) (r < comm.rank() ? p.first : p.total) += counts[r];
   p.total += p.first;
   return p;
+}
+
+/// The point of the sample at global index `key`'s draw below the sample's
+/// total, on every rank (its owner sends it; collective).
+std::vector<float> keyed_point(const Points& sample, int64_t d, uint64_t seed, uint64_t key, Communicator& comm,
+                               int64_t* row = nullptr) {
+  const int64_t at = static_cast<int64_t>(KeyedRng(seed, key).below(uint64_t(sample.total))) - sample.first;
+  const bool mine = at >= 0 && at < sample.m();
+  const std::vector<int64_t> rows = comm.allgather(mine ? std::vector<int64_t>{sample.rows[size_t(at)]}
+                                                        : std::vector<int64_t>{});
+  if (row) *row = rows.at(0);
+  return comm.allgather(mine ? std::vector<float>(sample.x.begin() + at * d, sample.x.begin() + (at + 1) * d)
+                             : std::vector<float>{});
+}
+
+/// Flags [local rows] of the t valid rows farthest from `ref` [d] over all
+/// ranks. The sample misses a lone far row with probability 1 - frac, and
+/// k-means++ on all rows would draw it (its d^2 outweighs the rest):
+/// seeded without it, its cluster took a centre from a real cluster
+/// (inertia x2 beside one value of 1e8 at k = 8). Distances are summed in
+/// double in column order and ties go to the lower global row, so the same
+/// rows are flagged for any rank count.
+std::vector<char> farthest_rows(const FeatureBlock& b, const float* ref, int64_t t, Communicator& comm) {
+  const int64_t n = b.local_rows(), d = b.d;
+  std::vector<double> dist(size_t(n), -1.0);
+#pragma omp parallel for schedule(static) if (n * d > (1 << 20))
+  for (int64_t i = 0; i < n; ++i) {
+    if (!b.valid[size_t(i)]) continue;
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double e = double(b.x[size_t(i * d + j)]) - double(ref[j]);
+      s += e * e;
+    }
+    dist[size_t(i)] = s;
+  }
+  // Farther first, then the lower global row.
+  using Key = std::pair<double, int64_t>;
+  auto before = [](const Key& a, const Key& c) { return a.first > c.first || (a.first == c.first && a.second < c.second); };
+  std::vector<Key> mine;
+  for (int64_t i = 0; i < n; ++i)
+    if (dist[size_t(i)] >= 0) mine.emplace_back(dist[size_t(i)], b.rows.begin + i);
+  const size_t keep = size_t(std::min<int64_t>(t, int64_t(mine.size())));
+  std::partial_sort(mine.begin(), mine.begin() + keep, mine.end(), before);
+  mine.resize(keep);
+  std::vector<double> md;
+  std::vector<int64_t> mr;
+  for (const Key& e : mine) md.push_back(e.first), mr.push_back(e.second);
+  const std::vector<double> all_d = comm.allgather(md);
+  const std::vector<int64_t> all_r = comm.allgather(mr);
+  std::vector<Key> all;
+  for (size_t i = 0; i < all_d.size(); ++i) all.emplace_back(all_d[i], all_r[i]);
+  std::vector<char> flag(size_t(n), 0);
+  if (all.empty() || t <= 0) return flag;
+  const size_t last = size_t(std::min<int64_t>(t, int64_t(all.size()))) - 1;
+  std::nth_element(all.begin(), all.begin() + last, all.end(), before);
+  const Key edge = all[last];  // the t-th farthest: it and those before it are flagged
+  for (int64_t i = 0; i < n; ++i)
+    if (dist[size_t(i)] >= 0 && !before(edge, Key{dist[size_t(i)], b.rows.begin + i})) flag[size_t(i)] = 1;
+  return flag;
 }
 
 /// Every rank's points on every rank, in global order.
@@ -96,13 +161,8 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
   const int64_t d = b.d, n = b.local_rows();
   const bool ip = prm.spherical;
   Points cand;
-  const int64_t first = static_cast<int64_t>(KeyedRng(seed, 0x9a11).below(uint64_t(sample.total)));
-  // Its owner sends the first candidate; the others send nothing.
-  const bool mine = first >= sample.first && first < sample.first + sample.m();
-  cand.rows = comm.allgather(mine ? std::vector<int64_t>{sample.rows[first - sample.first]} : std::vector<int64_t>{});
-  cand.x = comm.allgather(mine ? std::vector<float>(sample.x.begin() + (first - sample.first) * d,
-                                                    sample.x.begin() + (first - sample.first + 1) * d)
-                               : std::vector<float>{});
+  cand.rows.resize(1);
+  cand.x = keyed_point(sample, d, seed, 0x9a11, comm, &cand.rows[0]);
   std::vector<float> closest(n), dist(n);
   std::vector<int64_t> lab(n);
   assign_nearest(kernel, b, norms.data(), cand.x.data(), 1, ip, lab.data(), closest.data());
@@ -177,7 +237,7 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
   // Sample fraction: init_sample*k rows expected; at least enough for k.
   double frac = std::min(1.0, double(std::max<int64_t>(int64_t(p.init_sample) * k, 4 * k)) / double(n_valid));
   Points sample = local_sample(b, frac, seed, comm);
-  if (sample.total < k) sample = local_sample(b, 1.0, seed, comm);
+  if (sample.total < k) frac = 1.0, sample = local_sample(b, 1.0, seed, comm);
   require(sample.total >= k, "kmeans: k=", k, " exceeds the ", sample.total, " valid rows");
   if (p.init == "random") {
     // Every rank gathers the sample and takes the same k rows.
@@ -188,6 +248,14 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
     log::debug("kmeans||: ", cand.m(), " candidates for k=", k);
     // Too few candidates (tiny data): seed from the sample instead.
     if (cand.m() >= k) return kmeanspp(share(cand, d, comm).seed_points(d), k, seed, p.spherical, comm);
+  }
+  if (frac < 1) {
+    // The k rows farthest from a sampled row join the sample as themselves
+    // (farthest_rows says why): one exact pass over the data, k pairs per rank gathered.
+    const std::vector<float> ref = keyed_point(sample, d, seed, 0xfa5, comm);
+    const std::vector<char> far = farthest_rows(b, ref.data(), k, comm);
+    sample = local_sample(b, frac, seed, comm, &far);
+    log::debug("kmeans++: seeding from ", sample.total, " rows, the ", k, " farthest from a sampled row among them");
   }
   return kmeanspp(sample.seed_points(d), k, seed, p.spherical, comm);
 }

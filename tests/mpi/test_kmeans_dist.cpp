@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -49,9 +50,18 @@ TEST(DistKMeans, BitIdenticalToOneProcess) {
       KMeansParams kp;
       kp.k = 9, kp.iters = 15, kp.init = init, kp.spherical = spherical, kp.restarts = 2, kp.seed = 5;
       FeatureBlock mine = synth_features(mixture(), comm->rank(), comm->size());
+      FeatureBlock all = synth_features(mixture(), 0, 1);
+      // One far row and 30 copies of another, across the 3-rank split at
+      // row 4004: kmeans++ adds the k = 9 rows farthest from a sampled row
+      // to its sample, so 8 of the copies: 4000..4007 on any split.
+      for (FeatureBlock* f : {&mine, &all})
+        for (int64_t g = f->rows.begin; g < f->rows.end; ++g) {
+          float* x = f->x.data() + (g - f->rows.begin) * 24;
+          if (g == 1234) x[2] = 90.f;
+          if (g >= 4000 && g < 4030) std::fill(x, x + 24, 0.f), x[2] = -60.f;
+        }
       KMeansResult dist = kmeans(mine, kp, *comm, *kernel);
       LocalCommunicator self;
-      FeatureBlock all = synth_features(mixture(), 0, 1);
       KMeansResult ref = kmeans(all, kp, self, *kernel);
       SCOPED_TRACE(std::string(init) + (spherical ? " spherical" : " l2"));
       // Bit-identical by construction (kmeans.h): exact sums, aligned tiles.
