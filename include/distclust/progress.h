@@ -23,8 +23,11 @@ class Progress {
   void update_partial(double done);
   /// Ends a terminal line (newline) if one is open.
   void finish();
-  /// Seconds since construction.
+  /// Seconds since construction (or restart_clock).
   double elapsed() const;
+  /// The counted work starts now: set-up done since construction (an
+  /// initialisation before the first iteration) stays out of the rate.
+  void restart_clock();
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -35,6 +38,10 @@ class Progress {
   bool on_ = false, tty_ = false, open_line_ = false;
   Clock::time_point t0_, last_;
 };
+
+/// The line Progress prints: "WHAT: 1200/10000 UNIT (12%), 310 UNIT/s, ETA 0:28"
+/// (rate to three significant digits; ETA "?" before 1% of total is done).
+std::string progress_line(const std::string& what, const std::string& unit, double done, int64_t total, double secs);
 
 /// "1:02:03" or "2:03" for seconds; "?" when unknown.
 std::string clock_text(double seconds);

@@ -69,14 +69,29 @@ void Progress::update_partial(double done) {
 
 void Progress::update(int64_t done) { update_partial(double(done)); }  // exact below 2^53
 
-void Progress::print(double done, double secs) {
+std::string progress_line(const std::string& what, const std::string& unit, double done, int64_t total, double secs) {
   const double rate = secs > 0 ? done / secs : 0;
-  const double pct = total_ > 0 ? 100.0 * done / total_ : 100.0;
+  const double pct = total > 0 ? 100.0 * done / double(total) : 100.0;
   // Whole counts as integers (as before); a partial count with one decimal.
   const std::string count = done == std::floor(done) ? fmt(int64_t(done)) : fmt(std::lround(done * 10) / 10.0);
-  std::string line = fmt(what_, ": ", count, "/", total_, " ", unit_, " (", std::lround(pct * 10) / 10.0, "%), ",
-                         std::lround(rate * 10) / 10.0, " ", unit_, "/s, ETA ",
-                         rate > 0 ? clock_text((total_ - done) / rate) : std::string("?"));
+  // Three significant digits: one decimal printed a slow stage's 0.03
+  // iterations/s as "0".
+  char r[32];
+  if (rate >= 100)
+    std::snprintf(r, sizeof(r), "%lld", (long long)std::llround(rate));
+  else
+    std::snprintf(r, sizeof(r), "%.3g", rate);
+  // Extrapolated from under 1% of the work, an ETA is mostly the set-up
+  // before it: "ETA 182:39:46" 18 s into a 2-minute GMM (its k-means init).
+  const bool enough = total > 0 && done >= 0.01 * double(total);
+  return fmt(what, ": ", count, "/", total, " ", unit, " (", std::lround(pct * 10) / 10.0, "%), ", r, " ", unit,
+             "/s, ETA ", rate > 0 && enough ? clock_text((double(total) - done) / rate) : std::string("?"));
+}
+
+void Progress::restart_clock() { t0_ = Clock::now(); }
+
+void Progress::print(double done, double secs) {
+  const std::string line = progress_line(what_, unit_, done, total_, secs);
   if (tty_ && log::level() <= log::Level::info) {  // -q: nothing on the terminal
     std::printf("\r%s\033[K", line.c_str());
     std::fflush(stdout);

@@ -207,6 +207,7 @@ class Lloyd {
     for (; st_.restart < p_.restarts; ++st_.restart) {
       const uint64_t seed = key_hash(static_cast<uint64_t>(p_.seed), static_cast<uint64_t>(st_.restart), 0xC0FFEE);
       if (st_.centroids.empty()) start_restart(seed);
+      if (done_iters_ == 0) progress.restart_clock();  // the rate counts Lloyd iterations, not the first init
       for (; !st_.finished && st_.next_iter < p_.iters; ++st_.next_iter) {
         iterate(seed);
         progress.update(++done_iters_);
