@@ -151,6 +151,27 @@ std::vector<float> random_init(const Points& p, int64_t d, int64_t k, uint64_t s
   return cent;
 }
 
+/// One k-means|| round's draw: every rank's valid rows whose keyed hash for
+/// the round is below l * closest / phi, appended to cand in global order
+/// (collective); returns how many.
+int64_t oversample(const FeatureBlock& b, const std::vector<float>& closest, double l, double phi, uint64_t seed,
+                   int round, Communicator& comm, Points& cand) {
+  const int64_t d = b.d;
+  std::vector<int64_t> rows;
+  std::vector<float> x;
+  for (int64_t i = 0; i < b.local_rows(); ++i) {
+    const int64_t g = b.rows.begin + i;
+    if (!b.valid[size_t(i)] || unit_double(key_hash(seed, g, 0x7777, round)) >= l * closest[size_t(i)] / phi) continue;
+    rows.push_back(g);
+    x.insert(x.end(), b.x.begin() + i * d, b.x.begin() + (i + 1) * d);
+  }
+  const std::vector<int64_t> new_rows = comm.allgather(rows);
+  const std::vector<float> new_x = comm.allgather(x);
+  cand.rows.insert(cand.rows.end(), new_rows.begin(), new_rows.end());
+  cand.x.insert(cand.x.end(), new_x.begin(), new_x.end());
+  return static_cast<int64_t>(new_rows.size());
+}
+
 /// k-means||: rounds of oversampling rows with probability l * d^2 / phi
 /// (keyed by (seed, round, row)), candidates weighted by the rows nearest to
 /// them, reduced to k by weighted greedy k-means++ spread over the ranks
@@ -183,19 +204,7 @@ Points kmeans_parallel_candidates(const FeatureBlock& b, const std::vector<float
     const double phi = exact_nonnegative_total(
         n, [&](int64_t i) { return b.valid[size_t(i)] ? double(closest[size_t(i)]) : -1.0; }, comm);
     if (phi <= 0) break;
-    std::vector<int64_t> rows;
-    std::vector<float> x;
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t g = b.rows.begin + i;
-      if (!b.valid[i] || unit_double(key_hash(seed, g, 0x7777, round)) >= l * closest[i] / phi) continue;
-      rows.push_back(g);
-      x.insert(x.end(), b.x.begin() + i * d, b.x.begin() + (i + 1) * d);
-    }
-    auto new_rows = comm.allgather(rows);
-    auto new_x = comm.allgather(x);
-    cand.rows.insert(cand.rows.end(), new_rows.begin(), new_rows.end());
-    cand.x.insert(cand.x.end(), new_x.begin(), new_x.end());
-    int64_t added = static_cast<int64_t>(new_rows.size());
+    const int64_t added = oversample(b, closest, l, phi, seed, round, comm, cand);
     if (added == 0) continue;
     assign_nearest(kernel, b, norms.data(), cand.x.data() + done * d, added, ip, lab.data(), dist.data());
     for (int64_t i = 0; i < n; ++i)

@@ -67,6 +67,45 @@ void padded_range(double& lo, double& hi) {
   }
 }
 
+/// One series as a path (a gap at each non-finite value; a dot when it is
+/// one value), its name as the hover title.
+std::string curve(const Frame& f, const Series& s, const char* col, double x0, bool alone) {
+  std::ostringstream o, path;
+  bool pen = false;
+  for (size_t j = 0; j < s.y.size(); ++j) {
+    if (!std::isfinite(s.y[j])) {
+      pen = false;
+      continue;
+    }
+    path << (pen ? " L" : " M") << f.px(x0 + double(j)) << ' ' << f.py(s.y[j]);
+    pen = true;
+  }
+  o << "<path d=\"" << path.str() << "\" fill=\"none\" stroke=\"" << col << "\" stroke-width=\""
+    << (s.highlight ? 2.8 : 1.4) << "\"" << (s.highlight || alone ? "" : " stroke-opacity=\"0.7\"") << "><title>"
+    << html_escape(s.name) << "</title></path>";
+  if (s.y.size() == 1 && std::isfinite(s.y[0]))
+    o << "<circle cx=\"" << f.px(x0) << "\" cy=\"" << f.py(s.y[0]) << "\" r=\"3\" fill=\"" << col << "\"/>";
+  return o.str();
+}
+
+/// The legend column at x: as many names as fit the plot's height, then "+N more".
+std::string legend(const Frame& f, const std::vector<Series>& series, double x) {
+  std::ostringstream o;
+  const size_t rows = std::max<size_t>(2, size_t((f.h - f.t) / 14));
+  const size_t shown = series.size() <= rows ? series.size() : rows - 1;
+  o << "<g class=\"legend\" font-size=\"11\">";
+  double y = f.t + 4;
+  for (size_t i = 0; i < shown; ++i, y += 14) {
+    o << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"10\" height=\"10\" fill=\"" << kColours[i % 10]
+      << "\"/><text x=\"" << x + 14 << "\" y=\"" << y + 9 << "\""
+      << (series[i].highlight ? " font-weight=\"bold\"" : "") << ">" << html_escape(series[i].name) << "</text>";
+  }
+  if (shown < series.size())
+    o << "<text x=\"" << x << "\" y=\"" << y + 9 << "\">+" << series.size() - shown << " more</text>";
+  o << "</g>";
+  return o.str();
+}
+
 }  // namespace
 
 std::vector<double> nice_ticks(double lo, double hi, int want) {
@@ -119,40 +158,8 @@ std::string svg_lines(const std::string& title, const std::string& xlabel, const
   f.x_hi = x0 + std::max<double>(1, double(len) - 1);
   std::ostringstream o;
   o << open_svg(f, title) << axes(f, xlabel, ylabel, true);
-  for (size_t i = 0; i < series.size(); ++i) {
-    const auto& s = series[i];
-    const char* col = kColours[i % 10];
-    std::ostringstream path;
-    bool pen = false;
-    for (size_t j = 0; j < s.y.size(); ++j) {
-      if (!std::isfinite(s.y[j])) {
-        pen = false;
-        continue;
-      }
-      path << (pen ? " L" : " M") << f.px(x0 + double(j)) << ' ' << f.py(s.y[j]);
-      pen = true;
-    }
-    o << "<path d=\"" << path.str() << "\" fill=\"none\" stroke=\"" << col << "\" stroke-width=\""
-      << (s.highlight ? 2.8 : 1.4) << "\"" << (s.highlight || series.size() == 1 ? "" : " stroke-opacity=\"0.7\"")
-      << "><title>" << html_escape(s.name) << "</title></path>";
-    if (s.y.size() == 1 && std::isfinite(s.y[0]))
-      o << "<circle cx=\"" << f.px(x0) << "\" cy=\"" << f.py(s.y[0]) << "\" r=\"3\" fill=\"" << col << "\"/>";
-  }
-  if (series.size() > 1) {
-    const double x = f.w - legend_w + 4;  // right of the plot area (which ends at f.w - f.r)
-    const size_t rows = std::max<size_t>(2, size_t((f.h - f.t) / 14));
-    const size_t shown = series.size() <= rows ? series.size() : rows - 1;
-    o << "<g class=\"legend\" font-size=\"11\">";
-    double y = f.t + 4;
-    for (size_t i = 0; i < shown; ++i, y += 14) {
-      o << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"10\" height=\"10\" fill=\"" << kColours[i % 10]
-        << "\"/><text x=\"" << x + 14 << "\" y=\"" << y + 9 << "\""
-        << (series[i].highlight ? " font-weight=\"bold\"" : "") << ">" << html_escape(series[i].name) << "</text>";
-    }
-    if (shown < series.size())
-      o << "<text x=\"" << x << "\" y=\"" << y + 9 << "\">+" << series.size() - shown << " more</text>";
-    o << "</g>";
-  }
+  for (size_t i = 0; i < series.size(); ++i) o << curve(f, series[i], kColours[i % 10], x0, series.size() == 1);
+  if (series.size() > 1) o << legend(f, series, f.w - legend_w + 4);  // right of the plot area (ends at f.w - f.r)
   o << "</svg>";
   return o.str();
 }
