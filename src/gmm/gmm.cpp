@@ -314,7 +314,7 @@ class EM {
   /// clusters: ARI 0). So the E-step counts, per component and column, the
   /// nonzero diagonal terms held by fewer than 2^19 steps (exact, like the
   /// sums): each rounded by at most half a step, so they moved the variance
-  /// by at most lost x step / 2 / N_c (the finer terms by at most 2^-20 of
+  /// by at most coarse x step / 2 / N_c (the finer terms by at most 2^-20 of
   /// theirs). Past kRetryShare of the fitted variance
   /// (or reg_covar, or float32's resolution at the mean: the largest), the
   /// iteration is summed again on per-component grids (iterate); past
@@ -336,11 +336,11 @@ class EM {
     for (int64_t c = 0; c < k_; ++c) {
       const double n_c = g.r.to_double(stats[size_t(c)]);
       for (int64_t j = 0; j < d_; ++j) {
-        const int64_t lost = stats[size_t(L.lost() + c * d_ + j)];
-        if (lost == 0 || n_c <= 0) continue;
+        const int64_t coarse = stats[size_t(L.coarse() + c * d_ + j)];
+        if (coarse == 0 || n_c <= 0) continue;
         const double step = std::ldexp(1.0, -g.q_of(c)[size_t(full_ ? j * (j + 1) / 2 + j : j)].shift());
         const double var = m.covariances[size_t(full_ ? c * d_ * d_ + j * d_ + j : c * d_ + j)] - reg_covar_;
-        const double missing = double(lost) * step / 2 / n_c;
+        const double missing = double(coarse) * step / 2 / n_c;
         // Below float32's resolution at the component's mean (2 ulps,
         // squared) a variance means nothing: identical rows whose mean
         // rounds 1e-16 off leave terms of 1e-32 to lose.
@@ -349,7 +349,7 @@ class EM {
         return fmt("gmm: column ", j, " holds values from ", cols_.lo[size_t(j)], " to ", cols_.hi[size_t(j)],
                    ": its exact sums' grid step (", step, ", from ",
                    g.per_component ? "the component's own rows' range" : "that range", " over ", n_valid_,
-                   " rows) held ", lost, " of component ", c, "'s terms there in a few steps each: up to ",
+                   " rows) held ", coarse, " of component ", c, "'s terms there in a few steps each: up to ",
                    missing, " of a variance fitted as ", var,
                    " (a value far from the rest of the column?); mark the far rows invalid in /valid, or clip that "
                    "column");

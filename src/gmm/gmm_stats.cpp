@@ -29,7 +29,7 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
   const int64_t d = L.d;
   int64_t* s = acc + L.s() + c * d;
   int64_t* q = acc + L.q() + c * L.dq;
-  int64_t* lost = acc + L.lost() + c * d;
+  int64_t* coarse = acc + L.coarse() + c * d;
   // A diagonal term: its grid units, counting a nonzero term held by fewer
   // than kFineSteps steps (coarse: rounded by more than 2^-20 of itself, up
   // to half a step; the terms of a constant column are exact 0s). Counting
@@ -37,14 +37,14 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
   // ~400: each rounded to one step, and a variance of 399.5 came out 512.
   constexpr int64_t kFineSteps = int64_t(1) << 19;
   auto diagonal = [&](const FixedGrid& g, const double* a, const double* b) {
-    int64_t t = 0, coarse = 0;
+    int64_t t = 0, few = 0;
     for (int64_t u = 0; u < m; ++u) {
       const double v = a[u] * b[u];
       const int64_t f = g.to_fixed(v);
       t += f;
-      coarse += (f < kFineSteps) & (v != 0.0);  // diagonal terms are >= 0
+      few += (f < kFineSteps) & (v != 0.0);  // diagonal terms are >= 0
     }
-    return std::make_pair(t, coarse);
+    return std::make_pair(t, few);
   };
   int64_t n = 0;
   for (int64_t u = 0; u < m; ++u) n += G.r.to_fixed(r[u]);
@@ -67,13 +67,13 @@ void add_component(const GMMStatsLayout& L, const GMMGrids& G, int64_t c, const 
         for (int64_t u = 0; u < m; ++u) t += g.to_fixed(rdj[u] * dl[u]);
         q[j * (j + 1) / 2 + l] += t;
       }
-      const auto [t, gone] = diagonal(gq[j * (j + 1) / 2 + j], rdj, dj);
+      const auto [t, few] = diagonal(gq[j * (j + 1) / 2 + j], rdj, dj);
       q[j * (j + 1) / 2 + j] += t;
-      lost[j] += gone;
+      coarse[j] += few;
     } else {
-      const auto [t, gone] = diagonal(gq[j], rdj, dj);
+      const auto [t, few] = diagonal(gq[j], rdj, dj);
       q[j] += t;
-      lost[j] += gone;
+      coarse[j] += few;
     }
   }
 }

@@ -30,7 +30,7 @@ namespace distclust {
 
 /// Where each statistic sits in the one int64 message:
 /// [N (k) | S (k x d) | Q (k x dq) | loglik integer part | loglik remainder |
-///  lost (k x d)]. lost: per component and column, the nonzero diagonal Q
+///  coarse (k x d)]. coarse: per component and column, the nonzero diagonal Q
 /// terms held by fewer than 2^19 steps of their grid, each rounded by up to
 /// half a step (gmm.cpp's require_resolved).
 struct GMMStatsLayout {
@@ -39,8 +39,8 @@ struct GMMStatsLayout {
   int64_t s() const { return k; }
   int64_t q() const { return k + k * d; }
   int64_t ll() const { return k + k * d + k * dq; }
-  int64_t lost() const { return ll() + 2; }
-  int64_t size() const { return lost() + k * d; }
+  int64_t coarse() const { return ll() + 2; }
+  int64_t size() const { return coarse() + k * d; }
 };
 
 /// The grids of one iteration, from bounds every rank shares: n_valid and,
