@@ -18,7 +18,7 @@ void add_bench_commands(CLI::App& app) {
   add_common(km, cl);
   cl.flags.add(km, "bench_kmeans", defaults);
   km->callback([] {
-    Context ctx = make_context(cl, "bench_kmeans");
+    Context ctx = make_context(cl, "bench_kmeans", /*uses_blas=*/true);
     BenchKMeansParams p;
     resolve(ctx, cl, "bench_kmeans", p);
     run_bench_kmeans(p, *ctx.comm);
@@ -30,7 +30,7 @@ void add_bench_commands(CLI::App& app) {
   add_common(kn, kcl);
   kcl.flags.add(kn, "bench_knn", kdefaults);
   kn->callback([] {
-    Context ctx = make_context(kcl, "bench_knn");
+    Context ctx = make_context(kcl, "bench_knn", /*uses_blas=*/true);
     BenchKnnParams p;
     resolve(ctx, kcl, "bench_knn", p);
     run_bench_knn(p, *ctx.comm);

@@ -25,7 +25,7 @@ void add_bench_extract_command(CLI::App& app) {
   cl.flags.add(cmd, "extract", edefaults);
   cl.flags.add(cmd, "bench_extract", bdefaults);
   cmd->callback([] {
-    Context ctx = make_context(cl, "bench_extract");
+    Context ctx = make_context(cl, "bench_extract", /*uses_blas=*/false);
     ExtractParams p;
     resolve(ctx, cl, "extract", p);
     BenchExtractParams b;

@@ -39,7 +39,7 @@ void add_env_command(CLI::App& app) {
   add_common(cmd, cl);
   cmd->callback([] {
     cl.report_bad_env = true;
-    Context ctx = make_context(cl, "runtime");
+    Context ctx = make_context(cl, "runtime", /*uses_blas=*/false);
     if (ctx.comm->rank() != 0) return;
     std::printf("given:       %s\n", compute_env::given().c_str());
     std::printf("%s\n", compute_env::summary().c_str());

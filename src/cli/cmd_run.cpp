@@ -48,7 +48,7 @@ void add_run_command(CLI::App& app) {
   cl.flags.add(cmd, "run", defaults);
   cmd->footer(run_footer());
   cmd->callback([] {
-    Context ctx = make_context(cl, "run");
+    Context ctx = make_context(cl, "run", /*uses_blas=*/true);
     RunParams rp;
     resolve(ctx, cl, "run", rp);
     run_pipeline(rp, ctx.config, ctx.runtime, *ctx.comm);

@@ -19,7 +19,7 @@ void add_synth_commands(CLI::App& app) {
   add_common(feat, cl);
   cl.flags.add(feat, "synth_features", defaults);
   feat->callback([] {
-    Context ctx = make_context(cl, "synth_features");
+    Context ctx = make_context(cl, "synth_features", /*uses_blas=*/false);
     SynthFeaturesParams p;
     resolve(ctx, cl, "synth_features", p);
     // The rules every stage's output follows (pipeline/stage_config.h's run_stage).

@@ -65,7 +65,7 @@ void upgrade_to_nccl(Context& ctx, const std::vector<std::string>& keys) {
   log::info("comm: nccl (runtime.comm auto: every rank computes on its own GPU)");
 }
 
-Context make_context(CommandLine& cl, const std::string& default_section) {
+Context make_context(CommandLine& cl, const std::string& default_section, bool uses_blas) {
   Context ctx;
   ctx.config = Config::load(cl.config_path);
   for (const auto& s : cl.sets) ctx.config.add_override(s, default_section);
@@ -122,10 +122,7 @@ Context make_context(CommandLine& cl, const std::string& default_section) {
   // name here when they cannot fit at all; a rank alone ends the job.
   // Commands that never call OpenBLAS (env, the one a user runs to see
   // why; extract, whose PCA is Eigen's) are not held to its buffers.
-  const std::set<std::string> no_blas{"runtime", "synth_features", "synth_images", "extract",
-                                      "bench_extract", "eval", "export", "embed"};
-  const bool blas_user = !no_blas.count(default_section);
-  if (as > 0 && blas_user) {
+  if (as > 0 && uses_blas) {
     require_memory(blas::buffers_need(threads),
                    fmt("OpenBLAS's work buffers and the threads that use them (", threads, " compute threads x ",
                        blas::kBufferBytes / (1 << 20), " MiB",

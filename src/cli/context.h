@@ -40,8 +40,9 @@ struct Context {
 /// Loads the config (any known section may be in it: one config file
 /// serves every command), applies runtime settings, builds the
 /// communicator, sets threads, logs the environment. default_section: where
-/// bare --set keys go.
-Context make_context(CommandLine& cl, const std::string& default_section);
+/// bare --set keys go. uses_blas: the command calls OpenBLAS (under ulimit -v
+/// its buffers are mapped now, or refused by name; StageDef::uses_blas).
+Context make_context(CommandLine& cl, const std::string& default_section, bool uses_blas);
 
 /// YAML + flags + --set applied to params, validated, recorded in resolved.
 template <class P>

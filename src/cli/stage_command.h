@@ -24,7 +24,7 @@ void add_stage_command(CLI::App& app, const StageDef<P>& def) {
   add_common(cmd, cl);
   cl.flags.add(cmd, def.name, defaults);
   cmd->callback([&def] {
-    Context ctx = make_context(cl, def.name);
+    Context ctx = make_context(cl, def.name, def.uses_blas);
     P p;
     resolve(ctx, cl, def.name, p);
     run_stage(def, p, *ctx.comm, stage_config(def, p, *ctx.comm));

@@ -147,6 +147,11 @@ struct StageDef {
   /// `run` then skips the stage for good: it removes them
   /// (pipeline/run.cpp remove_leftover_checkpoints). Rank 0.
   std::function<std::vector<std::string>(const std::string& out)> checkpoints = nullptr;
+  /// Whether it calls OpenBLAS (k-means, kNN, SCAN, GMM, ...): under ulimit
+  /// -v its per-thread buffers are mapped, or refused by name, before it
+  /// starts (cli/context.cpp make_context). false: extract (Eigen's PCA),
+  /// embed, eval, export, synth images.
+  bool uses_blas = true;
 };
 
 /// Where a stage writing `out` checkpoints (a file; kNN: a folder): OUT.ckpt.

@@ -77,7 +77,8 @@ const StageDef<EmbedParams>& embed_stage() {
       /*compute_hashed=*/false,
       /*out_optional=*/false,
       /*optional_inputs=*/nullptr,
-      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{checkpoint_path(out)}; }};
+      /*checkpoints=*/[](const std::string& out) { return std::vector<std::string>{checkpoint_path(out)}; },
+      /*uses_blas=*/false};
   return def;
 }
 

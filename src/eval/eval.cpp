@@ -179,7 +179,10 @@ const StageDef<EvalParams>& eval_stage() {
       },
       nullptr,  // precheck
       false,    // compute_hashed
-      true};    // out_optional: without --out eval prints its scores only
+      true,     // out_optional: without --out eval prints its scores only
+      nullptr,  // optional_inputs
+      nullptr,  // checkpoints
+      false};   // uses_blas
   return def;
 }
 

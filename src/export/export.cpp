@@ -314,7 +314,12 @@ const StageDef<ExportParams>& export_stage() {
         run_export(p, comm, cfg.hash);
         return StageOutcome{};
       },
-      require_export_apart};
+      require_export_apart,
+      /*compute_hashed=*/false,
+      /*out_optional=*/false,
+      /*optional_inputs=*/nullptr,
+      /*checkpoints=*/nullptr,
+      /*uses_blas=*/false};
   return def;
 }
 

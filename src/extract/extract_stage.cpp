@@ -147,7 +147,9 @@ const StageDef<ExtractParams>& extract_stage() {
       // A model given its preprocessing in the settings needs no sidecar.
       [](const ExtractParams& p) {
         return p.is_pixels() ? std::vector<std::string>{} : std::vector<std::string>{sidecar_path_for(p.backbone)};
-      }};
+      },
+      /*checkpoints=*/nullptr,
+      /*uses_blas=*/false};  // its PCA is Eigen's
   return def;
 }
 

@@ -56,7 +56,13 @@ const StageDef<SynthImagesParams>& synth_images_stage() {
         log::info("synth images: wrote ", written, " PNGs (", p.classes, " classes x ", p.per_class, ", ", p.size, "x",
                   p.size, ") to ", p.out);
         return StageOutcome{};
-      }};
+      },
+      /*precheck=*/nullptr,
+      /*compute_hashed=*/false,
+      /*out_optional=*/false,
+      /*optional_inputs=*/nullptr,
+      /*checkpoints=*/nullptr,
+      /*uses_blas=*/false};
   return def;
 }
 
