@@ -52,8 +52,9 @@ TEST(DistKMeans, BitIdenticalToOneProcess) {
       FeatureBlock mine = synth_features(mixture(), comm->rank(), comm->size());
       FeatureBlock all = synth_features(mixture(), 0, 1);
       // One far row and 30 copies of another, across the 3-rank split at
-      // row 4004: kmeans++ adds the k = 9 rows farthest from a sampled row
-      // to its sample, so 8 of the copies: 4000..4007 on any split.
+      // row 4004: where the sample misses the far row, it holds most of
+      // the potential and joins the k-means++ sample (kmeans_init.cpp
+      // heavy_rows; 2 of the 4 k-means++ fits here), on any split alike.
       for (FeatureBlock* f : {&mine, &all})
         for (int64_t g = f->rows.begin; g < f->rows.end; ++g) {
           float* x = f->x.data() + (g - f->rows.begin) * 24;
