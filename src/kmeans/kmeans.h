@@ -30,7 +30,7 @@ struct KMeansParams {
   int64_t seed = 1;              ///< random seed
   double tol = 1e-4;             ///< stop when inertia falls by less than tol (relative); 0 = never
   std::string init_centroids = "";  ///< start from these centroids (a kmeans.h5 /centroids [k x D]) instead of init
-  int init_sample = 64;          ///< k-means++/random draw from a keyed sample of init_sample*k rows (k-means++: rows holding 1/(init_sample*k) of the potential join it)
+  int init_sample = 64;          ///< k-means++/random draw from a keyed sample of init_sample*k rows (k-means++: far rows it missed, each 1/(10 k) or more of the potential, join it)
   int parallel_rounds = 5;       ///< k-means||: oversampling rounds
   double parallel_factor = 2.0;  ///< k-means||: expected candidates per round = factor * k
   bool checkpoint = true;        ///< save state to OUT.ckpt after iterations (at most ~10% of the time) and resume from it
@@ -55,7 +55,7 @@ struct KMeansParams {
     v("seed", seed, "random seed (draws keyed by seed and global row: the same result for any rank count)");
     v("tol", tol, "stop when relative inertia decrease < tol (0 = run all iterations)");
     v("init_centroids", init_centroids, "warm start from a kmeans.h5's /centroids (k x D) instead of init");
-    v("init_sample", init_sample, "init draws from a keyed sample of init_sample*k rows (kmeans++: rows that hold 1/(init_sample*k) of the potential or more join it as themselves)");
+    v("init_sample", init_sample, "init draws from a keyed sample of init_sample*k rows (kmeans++: far rows it missed, each holding 1/(10 k) or more of the potential the nearer rows leave, join it)");
     v("parallel_rounds", parallel_rounds, "k-means|| oversampling rounds");
     v("parallel_factor", parallel_factor, "k-means|| candidates per round, times k");
     v("checkpoint", checkpoint, "checkpoint to OUT.ckpt after each iteration (fast ones: as often as keeps saving under ~10% of the time) and resume from it");

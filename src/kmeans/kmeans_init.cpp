@@ -26,12 +26,12 @@ namespace distclust {
 namespace {
 
 constexpr uint64_t kSampleKey = 0x5a3b1e;
-/// Rounds of heavy rows joining the k-means++ sample at most (each a pass
-/// over the rows and a seeding), and their share of the potential: 1/(10 k)
-/// or more, rows full k-means++ would draw with a chance of ~1/10 or more.
-/// A share of 1/(sample size) (certainty in sampling by size) also took in
-/// clusters the seeds had missed, on clean data: 2,066 rows of 200k x 256
-/// at k = 1000, then 2,843, then 2,411, three seedings for nothing.
+/// Rounds of heavy rows (heavy_rows) joining the k-means++ sample at most
+/// (each a pass over the rows and a seeding), and m of their 1/m share: 10 k,
+/// rows full k-means++ would draw with a chance of ~1/10 or more. 1/(sample
+/// size) also took in clusters the seeds had missed, on clean data: 2,066
+/// rows of 200k x 256 at k = 1000, then 2,843, then 2,411, three seedings
+/// for nothing.
 constexpr int kHeavyRounds = 3;
 constexpr int64_t kHeavyDraws = 10;
 /// Points to seed from: this rank's share, in global order.
@@ -82,31 +82,86 @@ std::vector<float> keyed_point(const Points& sample, int64_t d, uint64_t seed, u
                              : std::vector<float>{});
 }
 
-/// Flags [local rows] of the valid rows whose share of the potential (d^2
-/// to the nearest of cent [k x d], summed exactly over all ranks) is at
-/// least 1/m, and returns how many there are on all ranks. The sample
-/// holds such a row only by chance (probability frac), while k-means++ on
-/// all rows, drawing k times by share, would draw it with a chance of about
-/// k/m or more: a lone row at 1e8 the sample missed took a centre from a
-/// real cluster (inertia x2 at k = 8). At most m of them (their shares sum
-/// to at most 1); the distances are the Lloyd step's, the same for any
-/// rank count.
-int64_t heavy_rows(const FeatureBlock& b, const std::vector<float>& norms, const std::vector<float>& cent, int64_t k,
-                   double m, bool ip, SearchKernel& kernel, Communicator& comm, std::vector<char>& flag) {
-  const int64_t n = b.local_rows();
+/// Each valid row's d^2 to the seed it is nearest to [local rows] (-1:
+/// invalid), from the rows themselves in double: the Lloyd step's GEMM form
+/// |x|^2 - 2 x.c + |c|^2 in float erred by ~100 at |x| ~ 4e4, and rows of
+/// a far group that had its seed still looked far from it.
+std::vector<double> seed_distances(const FeatureBlock& b, const std::vector<float>& norms,
+                                   const std::vector<float>& cent, int64_t k, bool ip, SearchKernel& kernel) {
+  const int64_t n = b.local_rows(), d = b.d;
   std::vector<int64_t> lab(static_cast<size_t>(n));
-  std::vector<float> dist(static_cast<size_t>(n));
-  assign_nearest(kernel, b, norms.data(), cent.data(), k, ip, lab.data(), dist.data());
-  auto d2 = [&](int64_t i) {
-    return b.valid[size_t(i)] && lab[size_t(i)] >= 0 ? double(std::max(dist[size_t(i)], 0.f)) : -1.0;
-  };
-  const double phi = exact_nonnegative_total(n, d2, comm);
+  std::vector<float> approx(static_cast<size_t>(n));
+  assign_nearest(kernel, b, norms.data(), cent.data(), k, ip, lab.data(), approx.data());
+  std::vector<double> d2(static_cast<size_t>(n), -1.0);
+#pragma omp parallel for schedule(static) if (n * d > (1 << 20))
+  for (int64_t i = 0; i < n; ++i) {
+    if (!b.valid[size_t(i)] || lab[size_t(i)] < 0) continue;
+    const float* x = b.x.data() + i * d;
+    const float* c = cent.data() + lab[size_t(i)] * d;
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += (double(x[j]) - double(c[j])) * (double(x[j]) - double(c[j]));
+    d2[size_t(i)] = s;
+  }
+  return d2;
+}
+
+/// Flags [local rows] of the heavy rows and returns how many there are on
+/// all ranks. The sample holds a row only by chance (probability frac),
+/// while k-means++ on all rows, drawing k times by share of the potential,
+/// draws a row holding 1/m of it with a chance of about k/m: a lone row at
+/// 1e8 the sample missed took a centre from a real cluster (inertia x2 at
+/// k = 8). Heavy: the rows, farthest first (d2 [local rows], ties to the
+/// lower global row), each holding 1/m or more of the potential that it and
+/// the rows after it leave, up to the first that does not (so lone rows at
+/// 1e2, 3e3, ..., 8e7 are heavy at once: each outweighs the nearer rows),
+/// at most k. The potential is an exact total and the order global, so the
+/// same rows for any rank count; each rank's farthest rows are gathered 64
+/// at a time, then 4x as many, until where the run ends is known.
+int64_t heavy_rows(const FeatureBlock& b, const std::vector<double>& d2, int64_t k, double m, Communicator& comm,
+                   std::vector<char>& flag) {
+  const int64_t n = b.local_rows();
+  const double phi = exact_nonnegative_total(n, [&](int64_t i) { return d2[size_t(i)]; }, comm);
   flag.assign(size_t(n), 0);
-  int64_t heavy = 0;
-  if (phi <= 0) return comm.sum(heavy);
+  if (phi <= 0) return 0;
+  using Key = std::pair<double, int64_t>;  // (d^2, global row)
+  auto before = [](const Key& a, const Key& c) {
+    return a.first > c.first || (a.first == c.first && a.second < c.second);
+  };
+  std::vector<Key> mine;
   for (int64_t i = 0; i < n; ++i)
-    if (d2(i) * m >= phi) flag[size_t(i)] = 1, ++heavy;
-  return comm.sum(heavy);
+    if (d2[size_t(i)] >= 0) mine.emplace_back(d2[size_t(i)], b.rows.begin + i);
+  std::sort(mine.begin(), mine.end(), before);
+  std::vector<int64_t> heavy;
+  for (size_t t = 64;; t *= 4) {
+    const size_t sent = std::min(t, mine.size());
+    std::vector<double> md;
+    std::vector<int64_t> mr;
+    for (size_t i = 0; i < sent; ++i) md.push_back(mine[i].first), mr.push_back(mine[i].second);
+    // A rank's rows not sent are at most its last one sent: past the
+    // largest such value over ranks, the global order is not known here.
+    const double unknown = comm.max(sent < mine.size() ? mine[sent - 1].first : -1.0);
+    const std::vector<double> all_d = comm.allgather(md);
+    const std::vector<int64_t> all_r = comm.allgather(mr);
+    std::vector<Key> all;
+    for (size_t i = 0; i < all_d.size(); ++i) all.emplace_back(all_d[i], all_r[i]);
+    std::sort(all.begin(), all.end(), before);
+    heavy.clear();
+    double rest = phi;  // the potential of the rows not taken
+    bool known = true;
+    for (const Key& e : all) {
+      if (e.first <= unknown) {
+        known = false;
+        break;
+      }
+      if (e.first * m < rest || int64_t(heavy.size()) >= k) break;
+      heavy.push_back(e.second);
+      rest -= e.first;
+    }
+    if (known) break;
+  }
+  for (int64_t g : heavy)
+    if (g >= b.rows.begin && g < b.rows.end) flag[size_t(g - b.rows.begin)] = 1;
+  return int64_t(heavy.size());
 }
 
 /// Every rank's points on every rank, in global order.
@@ -251,19 +306,21 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
   std::vector<float> cent = kmeanspp(sample.seed_points(d), k, seed, p.spherical, comm);
   // The rows the sample misrepresents (heavy_rows) join it as themselves
   // and it is seeded again, while new ones appear (a far cluster seeded in
-  // one round leaves a lone row heavy in the next): on most data one pass
-  // over the rows finds none and the seeds stand.
+  // one round can leave a lone row heavy in the next): on clean data one
+  // pass over the rows finds none and the seeds stand.
   std::vector<char> certain(size_t(b.local_rows()), 0), heavy;
   for (int round = 1; frac < 1 && round <= kHeavyRounds; ++round) {
-    const int64_t found = heavy_rows(b, norms, cent, k, kHeavyDraws * double(k), p.spherical, kernel, comm, heavy);
+    const std::vector<double> d2 = seed_distances(b, norms, cent, k, p.spherical, kernel);
+    const int64_t found = heavy_rows(b, d2, k, kHeavyDraws * double(k), comm, heavy);
     int64_t added = 0;
     for (size_t i = 0; i < heavy.size(); ++i)
       if (heavy[i] && !certain[i]) certain[i] = 1, ++added;
     added = comm.sum(added);
     if (added == 0) break;
     sample = local_sample(b, frac, seed, comm, &certain);
-    log::info("kmeans++: ", found, " rows hold 1/", kHeavyDraws * k, " of the potential or more; ", added,
-              " new join the sample (", sample.total, " rows), seeded again (round ", round, ")");
+    log::info("kmeans++: ", found, " rows far from the seeds each hold 1/", kHeavyDraws * k,
+              " or more of the potential the nearer rows leave; ", added, " new join the sample (", sample.total,
+              " rows), seeded again (round ", round, "/", kHeavyRounds, ")");
     cent = kmeanspp(sample.seed_points(d), k, seed, p.spherical, comm);
   }
   return cent;

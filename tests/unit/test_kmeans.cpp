@@ -181,6 +181,22 @@ TEST(KMeans, AFarClusterAndALoneRowNearerInGetACentreEach) {
   }
 }
 
+TEST(KMeans, LoneRowsAtEveryScaleGetACentreEach) {
+  // Lone rows at 1e2, 3e3, ..., 8.1e7: each round found only the farthest
+  // one heavy (the others' shares hid behind it), 3 rounds took 3, and the
+  // nearer two shared centres (inertia 12857 where scikit-learn reaches
+  // 1571). Each one outweighs the rows nearer in, so all join at once.
+  FeatureBlock b = data(20000, 16, 7, 0.3, 5);
+  std::vector<int64_t> lone;
+  for (int j = 0; j < 5; ++j) {
+    lone.push_back(700 + j * 3001);
+    b.x[size_t(lone.back() * 16 + j)] = float(100 * std::pow(30.0, j));
+  }
+  const std::vector<KMeansResult> r = fits(b, 12, 5);
+  for (size_t s = 0; s < r.size(); ++s)
+    for (int64_t i : lone) EXPECT_TRUE(own_cluster(r[s], {i})) << "seed " << s + 1 << ": row " << i << " shares its centre";
+}
+
 TEST(KMeans, ManyFarRowsAreStillDrawnBySeed) {
   // 30 far rows at k = 8: forcing the k farthest from one sampled row into
   // the sample (this fix's first form) put the seeds on the same far rows
