@@ -130,10 +130,10 @@ int64_t heavy_rows(const FeatureBlock& b, const std::vector<double>& d2, int64_t
   std::vector<Key> mine;
   for (int64_t i = 0; i < n; ++i)
     if (d2[size_t(i)] >= 0) mine.emplace_back(d2[size_t(i)], b.rows.begin + i);
-  std::sort(mine.begin(), mine.end(), before);
   std::vector<int64_t> heavy;
   for (size_t t = 64;; t *= 4) {
     const size_t sent = std::min(t, mine.size());
+    std::partial_sort(mine.begin(), mine.begin() + sent, mine.end(), before);
     std::vector<double> md;
     std::vector<int64_t> mr;
     for (size_t i = 0; i < sent; ++i) md.push_back(mine[i].first), mr.push_back(mine[i].second);
