@@ -26,19 +26,19 @@ namespace distclust {
 namespace {
 
 constexpr uint64_t kSampleKey = 0x5a3b1e;
-/// Rounds of heavy rows (heavy_rows) joining the k-means++ sample at most
-/// (each a pass over the rows and a seeding), and m of their 1/m share: 10 k,
-/// rows full k-means++ would draw with a chance of ~1/10 or more. 1/(sample
-/// size) also took in clusters the seeds had missed, on clean data: 2,066
-/// rows of 200k x 256 at k = 1000, then 2,843, then 2,411, three seedings
-/// for nothing.
+/// Heavy rows (heavy_rows) join the k-means++ sample in at most
+/// kHeavyRounds rounds, each a pass over the rows and a seeding. A heavy row
+/// holds 1/(kHeavyDraws k) of the potential left: full k-means++ would draw
+/// it with a chance of ~1/10 or more. 1/(sample size) also took in clusters
+/// the seeds had missed, on clean data: 2,066 rows of 200k x 256 at
+/// k = 1000, then 2,843, then 2,411, three seedings for nothing.
 constexpr int kHeavyRounds = 3;
 constexpr int64_t kHeavyDraws = 10;
 /// Points to seed from: this rank's share, in global order.
 struct Points {
   std::vector<float> x;        // [m x d]
   std::vector<int64_t> rows;   // global row of each point
-  std::vector<double> weight;  // [m] (k-means|| candidates); empty = 1
+  std::vector<double> weight;  // [m] (k-means|| candidates; a sample with heavy rows); empty = 1
   int64_t first = 0;           // index of this rank's first point among all ranks' points
   int64_t total = 0;           // points on all ranks
   int64_t m() const { return static_cast<int64_t>(rows.size()); }
