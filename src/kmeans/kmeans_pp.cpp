@@ -42,6 +42,10 @@ class Seeder {
     // are then (size_grid).
     const double dmax = ip ? 4.1 : 4.1 * std::max(mx[0], 1e-30);
     slack_ = 64.0 * double(d_ + 8) * kFloatUnit * (ip ? 1.0 : mx[0]);
+    // Distances below 64 times the GEMM form's error bound are summed
+    // again exactly (exact_distance): above it the form's relative error
+    // is under 1/64, which the draws' probabilities tolerate.
+    near_ = 64.0 * 2.0 * double(d_ + 4) * kFloatUnit;
     // The first draw: every point by its weight alone, times one value
     // that scales with the grid: half of dmax's power of two. A fixed 1.0
     // exceeded the grid's term bound once 4.1 max|x|^2 < 1 (the sums
@@ -153,8 +157,22 @@ class Seeder {
       for (int64_t j = 0; j < t; ++j) {
         const float v = (ip_ ? 2.0f : pn_[rows[r]] + cn[j]) + -2.0f * dot[r * t + j];
         dot[r * t + j] = std::max(v, 0.0f);
+        if (!ip_ && double(v) < near_ * (double(pn_[rows[r]]) + double(cn[j])))
+          dot[r * t + j] = exact_distance(p_.x + rows[r] * d_, c + j * d_);
       }
     return dot;
+  }
+
+  /// |x - c|^2 summed in double from the rows, rounded once. The GEMM form
+  /// above is off by up to ~2(d + 4) u (|x|^2 + |c|^2): for rows far from
+  /// the origin (1e4 in 16 columns) that is ~100, where the rows of a
+  /// tight group lie ~0.1 apart; their potentials were noise and drew the
+  /// group more seeds. A row and a vector give the same value wherever they
+  /// are measured, so the seeds still do not depend on ranks or threads.
+  float exact_distance(const float* x, const float* c) const {
+    double s = 0;
+    for (int64_t j = 0; j < d_; ++j) s += (double(x[j]) - double(c[j])) * (double(x[j]) - double(c[j]));
+    return float(s);
   }
 
   void add_centre(int64_t c, const float* x) {
@@ -242,7 +260,7 @@ class Seeder {
   std::vector<uint8_t> keep_;  // in_reach's marks, [m]
   std::vector<int64_t> counts_, prefix_;
   FixedGrid grid_;
-  double w_total_ = 1, slack_ = 0;
+  double w_total_ = 1, slack_ = 0, near_ = 0;
 
  public:
   int64_t measured = 0;  ///< points measured against candidates, all centres

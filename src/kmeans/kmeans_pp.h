@@ -8,7 +8,10 @@
 // random stream is one keyed sequence every rank draws alike; potentials and
 // draw positions are exact sums (kernels/exact_sum.h), in the points' global
 // order; a point's distances are fixed-order dot products (kernels/rows.h
-// dot_rows) that do not depend on which other points are measured.
+// dot_rows) that do not depend on which other points are measured, and
+// those within 64 times the float form's rounding bound of zero are summed
+// again from the rows in double (rows far from the origin in every column,
+// 0.1 apart, otherwise drew seeds by their rounding noise).
 //
 // Most points need not be measured against a candidate at all: with a the
 // point's nearest centre so far, |x - cand| >= |cand - a| - |x - a| (the

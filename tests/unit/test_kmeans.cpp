@@ -197,6 +197,25 @@ TEST(KMeans, LoneRowsAtEveryScaleGetACentreEach) {
     for (int64_t i : lone) EXPECT_TRUE(own_cluster(r[s], {i})) << "seed " << s + 1 << ": row " << i << " shares its centre";
 }
 
+TEST(KMeans, AGroupFarInEveryColumnGetsOneCentre) {
+  // 1000 rows near 1e4 in all 16 columns, 0.05 apart: the seeding's float
+  // distances within the group were ~100 off (true values ~0.1), so it drew
+  // the group more seeds, and Lloyd left a blob without a centre of its own.
+  FeatureBlock b = data(20000, 16, 7, 0.3, 5);
+  std::mt19937 gen(2);
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  for (int64_t i = 0; i < 20000; i += 20) {
+    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + normal(gen);
+    b.labels[size_t(i)] = 7;
+  }
+  const std::vector<KMeansResult> r = fits(b, 8, 6);
+  for (size_t s = 0; s < r.size(); ++s) {
+    int far = 0;
+    for (int64_t j = 0; j < 8; ++j) far += r[s].centroids[size_t(j * 16)] > 5e3f;
+    EXPECT_GE(score(b.labels, r[s].assign).ari, 0.99) << "seed " << s + 1 << ": " << far << " far centres";
+  }
+}
+
 TEST(KMeans, ManyFarRowsAreStillDrawnBySeed) {
   // 30 far rows at k = 8: forcing the k farthest from one sampled row into
   // the sample (this fix's first form) put the seeds on the same far rows
@@ -438,6 +457,43 @@ TEST(KMeansPlusPlus, OneFarRowLeavesTheOtherDrawsByDistance) {
     covered_all += far == 1 && std::count(blob_hits.begin(), blob_hits.end(), 0) == 0;
   }
   EXPECT_GE(covered_all, 5) << "of 6 seeds (uniform draws cover 7 blobs in 7 picks with p = 7!/7^7 = 0.6%)";
+}
+
+TEST(KMeansPlusPlus, AFarTightGroupGetsOneSeed) {
+  // 500 rows near 1e4 in every coordinate (|x|^2 ~ 1.6e9): their float
+  // distances |x|^2 - 2x.c + |c|^2 to a seed among them carried errors of
+  // ~100 against true values of ~0.1, so once the group had a seed its rows
+  // still outweighed the 7 blobs near the origin, and it drew more seeds
+  // (2 to 3 of 8) while blobs went without. Small distances are now summed
+  // exactly from the rows.
+  LocalCommunicator c;
+  FeatureBlock b = test::mixture(7000, 16, 7, 0.05, 4);
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  for (int64_t i = 0; i < 7000; i += 14)
+    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + normal(gen);
+  int one_far = 0, covered_all = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    const auto cent = kmeanspp({b.x.data(), nullptr, b.local_rows(), b.d, 0}, 8, seed, false, c, true);
+    std::vector<int> blob_hits(7, 0);
+    int far = 0;
+    for (int64_t j = 0; j < 8; ++j) {
+      const float* cj = cent.data() + j * 16;
+      if (cj[0] > 5e3f) {
+        ++far;
+        continue;
+      }
+      for (int64_t i = 0; i < 7000; ++i)
+        if (std::equal(cj, cj + 16, b.x.data() + i * 16)) {
+          ++blob_hits[size_t(b.labels[size_t(i)])];
+          break;
+        }
+    }
+    one_far += far == 1;
+    covered_all += far == 1 && std::count(blob_hits.begin(), blob_hits.end(), 0) == 0;
+  }
+  EXPECT_EQ(one_far, 6) << "of 6 seeds put exactly one seed in the far group";
+  EXPECT_GE(covered_all, 5) << "of 6 seeds covered the 7 blobs and the far group";
 }
 
 TEST(KMeansPlusPlus, PruningChangesNothingAndSpreadsCentres) {
