@@ -322,6 +322,11 @@ std::vector<float> kmeans_init(const FeatureBlock& b, const std::vector<float>& 
               " or more of the potential the nearer rows leave; ", added, " new join the sample (", sample.total,
               " rows), seeded again (round ", round, "/", kHeavyRounds, ")");
     cent = kmeanspp(sample.seed_points(d), k, seed, p.spherical, comm);
+    // Each round costs a pass and a seeding; nested far structures could
+    // ask for more, and a silent stop would hide that they were not looked for.
+    if (round == kHeavyRounds)
+      log::info("kmeans++: no more rounds: rows far from these seeds, if any, are not looked for again ",
+                "(Lloyd starts from them)");
   }
   return cent;
 }
