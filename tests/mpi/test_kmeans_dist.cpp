@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <random>
 
 #include "common/test_common.h"
 #include "comm/local_comm.h"
@@ -76,6 +77,39 @@ TEST(DistKMeans, BitIdenticalToOneProcess) {
       }
     }
   }
+}
+
+TEST(DistKMeans, AFarTightGroupIsSeededAlikeOnAnyRankCount) {
+  // 200 rows near 1e4 in every column, 0.05 apart, across the 3-rank split
+  // at row 2003: k-means++ sums their small distances exactly from the
+  // rows (kmeans_pp.cpp exact_distance), on whichever rank holds them; the
+  // group gets one centre of its own (the build before gave it two), and
+  // the fit is the one-process fit.
+  auto comm = world();
+  auto kernel = make_cpu_search();
+  KMeansParams kp;
+  kp.k = 8, kp.iters = 15, kp.restarts = 1, kp.seed = 3;
+  SynthFeaturesParams sp = mixture();
+  sp.noise = 0.1;  // the blobs' potential below the far rows' float rounding (before: 2-3 far seeds)
+  FeatureBlock mine = synth_features(sp, comm->rank(), comm->size());
+  FeatureBlock all = synth_features(sp, 0, 1);
+  for (FeatureBlock* f : {&mine, &all})
+    for (int64_t g = std::max<int64_t>(f->rows.begin, 1903); g < std::min<int64_t>(f->rows.end, 2103); ++g)
+    {
+      std::mt19937 gen{static_cast<uint32_t>(g)};  // by global row: the same values on any split
+      std::normal_distribution<float> z(0.f, 0.05f);
+      for (int j = 0; j < 24; ++j) f->x[size_t((g - f->rows.begin) * 24 + j)] = 1e4f + z(gen);
+    }
+  const KMeansResult dist = kmeans(mine, kp, *comm, *kernel);
+  LocalCommunicator self;
+  const KMeansResult ref = kmeans(all, kp, self, *kernel);
+  EXPECT_TRUE(dist.centroids == ref.centroids) << "centroids differ from the one-process run";
+  EXPECT_EQ(dist.final_inertia, ref.final_inertia);
+  for (int64_t i = 0; i < mine.local_rows(); ++i)
+    ASSERT_EQ(dist.assign[size_t(i)], ref.assign[size_t(mine.rows.begin + i)]) << "row " << mine.rows.begin + i;
+  const int64_t far = ref.assign[1903];
+  for (int64_t g = 0; g < all.local_rows(); ++g)
+    ASSERT_EQ(ref.assign[size_t(g)] == far, g >= 1903 && g < 2103) << "row " << g << ": the far group shares its centre";
 }
 
 TEST(DistKMeans, KMeansParallelPotentialIsTheSameForAnyRankCount) {
