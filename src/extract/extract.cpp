@@ -237,6 +237,27 @@ void write_provenance(extract::FeatureOutput& out, const ExtractParams& p, const
   out.attr("params", cfg.yaml);
 }
 
+/// A file whose every row is invalid holds nothing to cluster. It was
+/// committed with rc 0 ("5 rows computed"), and `run` failed one stage later
+/// with "no valid rows", far from the cause (a list file's relative paths
+/// read from another folder, a folder of files that are not images). Not
+/// committed: OUT.tmp stays, and a rerun resumes it and says so again. Most
+/// rows invalid: warned.
+void require_usable_rows(const ExtractSummary& s, const ImageSource& src, const ExtractParams& p,
+                         const std::string& tmp) {
+  const std::string hint =
+      src.kind() == "list" ? " (a list file's relative paths are read from the list file's folder)" : "";
+  const std::string why =
+      s.resumed == 0 ? "the warnings above give the reasons"
+                     : fmt("the warnings give the reasons; ", s.resumed, " were resumed from ", tmp,
+                           ", whose run logged theirs (remove it to see them again)");
+  require(s.invalid < s.rows, "extract: none of the ", s.rows, " images could be used (", src.describe(),
+          "): each is marked invalid, and ", why, hint, "; nothing to cluster, so ", p.out, " is not written");
+  if (2 * s.invalid > s.rows)
+    log::warn("extract: ", s.invalid, " of ", s.rows, " images are invalid (the warnings above give the reasons",
+              hint, "); the later stages use the other ", s.rows - s.invalid);
+}
+
 }  // namespace
 
 ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const BackboneLoader& loader,
@@ -289,6 +310,7 @@ ExtractSummary run_extract(const ExtractParams& p, Communicator& comm, const Bac
   const int64_t bad_here = comm.sum(loop.bad_here);
   s.backbone = m.net->describe();
   s.images_per_second = loop_secs > 0 ? s.computed / loop_secs : 0;
+  require_usable_rows(s, *src, p, out->tmp_path());
   write_provenance(*out, p, m, *src, cfg);
   out->commit(s.invalid);
   s.seconds = since(t_start);

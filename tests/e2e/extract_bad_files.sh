@@ -62,4 +62,22 @@ for i, n in enumerate(mi):
     assert np.abs(mf[i]).sum() > 0
 print("rows:", len(mi), "invalid:", int((valid == 0).sum()))
 PY
-pass "4 bad files marked invalid and counted; 16-bit PNG and CMYK JPEG valid; good rows match a clean run"
+# Every file bad: nothing to cluster. That was committed with rc 0 ("rows
+# computed"), and `run` failed a stage later with "no valid rows". Now an
+# error naming the cause, on every rank, and no file.
+mkdir allbad
+cp mixed/bad_* allbad/
+if dcrun 2 extract --source allbad --backbone "$model" --out allbad.h5 >ab.txt 2>&1; then
+  cat ab.txt; fail "extract of a folder of bad files succeeded"
+fi
+grep -q "none of the 4 images could be used" ab.txt || { cat ab.txt; fail "no error naming the all-invalid source"; }
+[ ! -e allbad.h5 ] || fail "allbad.h5 was committed"
+# A list file whose relative paths do not resolve from its own folder (the
+# usual mistake: written relative to the current folder).
+mkdir lists
+for f in mixed/good*.png; do echo "$f"; done >lists/rel.txt
+if dcrun 1 extract --source lists/rel.txt --backbone "$model" --out rel.h5 >rel.txt 2>&1; then
+  cat rel.txt; fail "extract of unresolvable list paths succeeded"
+fi
+grep -q "relative paths are read from the list file's folder" rel.txt || { cat rel.txt; fail "no hint on list paths"; }
+pass "4 bad files marked invalid and counted; 16-bit PNG and CMYK JPEG valid; good rows match a clean run; an all-invalid source is an error"
