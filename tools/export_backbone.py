@@ -53,12 +53,18 @@ def interp_name(mode):
              "(bilinear|bicubic|area|lanczos)")
 
 
-def strip_last_linear(model):
-    """Replaces the last nn.Linear (in definition order) with nn.Identity."""
+def last_linear(model):
+    """The name of the last nn.Linear in definition order (the classifier), or None."""
     last = None
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear):
             last = name
+    return last
+
+
+def strip_last_linear(model):
+    """Replaces the last nn.Linear (in definition order) with nn.Identity."""
+    last = last_linear(model)
     if last is None:
         return None
     parent = model
@@ -89,18 +95,80 @@ def layer_names(model):
     return get_graph_node_names(model)[1]
 
 
+def print_layers(model):
+    """--list-layers: the graph's nodes, then the modules that are not nodes
+    themselves (layer4: a Sequential traced through), which stand for their last node."""
+    names = layer_names(model.eval())
+    print("\n".join(names))
+    nodes = set(names)
+    for n, _ in model.named_modules():
+        if n and n not in nodes:
+            print(f"{n}  (module: its last node)")
+
+
 def truncate_at(model, layer, model_name):
     """The model ending at `layer`; an unknown name is refused with the close ones."""
     from torchvision.models.feature_extraction import create_feature_extractor
     model.eval()
     names = layer_names(model)
-    if layer not in names:
-        close = difflib.get_close_matches(layer, names, n=6, cutoff=0.5)
-        top = [n for n in names if "." not in n]
+    # A module's name (layer4, a Sequential traced through) stands for its
+    # last node, as create_feature_extractor takes it.
+    modules = [n for n, _ in model.named_modules() if n]
+    if layer not in names and layer not in modules:
+        close = difflib.get_close_matches(layer, names + modules, n=6, cutoff=0.5)
+        top = list(dict.fromkeys([n for n in names if "." not in n] + [n for n in modules if "." not in n]))
         sys.exit(f"export_backbone: {model_name} has no layer {layer!r}"
                  + (f"; close: {', '.join(close)}" if close else "")
                  + f"\n  top-level layers: {', '.join(top)}\n  all {len(names)} names: --list-layers")
     return LayerOutput(create_feature_extractor(model, return_nodes={layer: "out"}).eval())
+
+
+def load_weights_file(model, path, args, weights_enum):
+    """Loads a state_dict file you trained into model. Training scripts save
+    {"state_dict": ...} or {"model": ...} wrappers and DDP's "module."
+    prefixes: both are unwrapped. The classifier is removed on export, so its
+    keys may be missing or of another shape (a model fine-tuned to 7
+    classes: fc is [7, 512]); any other mismatch is an error naming keys."""
+    if not os.path.isfile(path):
+        names = ", ".join(dict.fromkeys(["DEFAULT"] + list(weights_enum.__members__ if weights_enum else [])))
+        sys.exit(f"export_backbone: --weights {path}: no such file (and not a weights name of {args.model}: "
+                 f"{names}; or none for random weights)")
+    try:
+        sd = torch.load(path, map_location="cpu")
+    except Exception as e:  # pickle, zip and torch errors alike
+        sys.exit(f"export_backbone: --weights {path}: not a file torch.load reads ({type(e).__name__}: {e})")
+    for key in ("state_dict", "model", "model_state_dict", "net"):
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+            break
+    if isinstance(sd, torch.nn.Module):
+        sd = sd.state_dict()
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        sys.exit(f"export_backbone: --weights {path}: holds {type(sd).__name__}, not a state_dict (a dict of "
+                 "tensors, as model.state_dict() gives)")
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    own = model.state_dict()
+    head = last_linear(model)
+    if head is not None and args.layer and (args.layer == head or args.layer.startswith(head + ".")):
+        head = None  # the exported layer is the classifier's: its weights are needed
+    in_head = lambda k: head is not None and k.startswith(head + ".")
+    dropped = [k for k in sd if in_head(k) and (k not in own or own[k].shape != sd[k].shape)]
+    sd = {k: v for k, v in sd.items() if k not in dropped}
+    wrong = [f"{k} {list(sd[k].shape)} (the model's: {list(own[k].shape)})"
+             for k in sd if k in own and own[k].shape != sd[k].shape]
+    missing = [k for k in own if k not in sd and not in_head(k)]
+    unexpected = [k for k in sd if k not in own]
+    if wrong or missing or unexpected:
+        parts = [f"{len(v)} {what} ({', '.join(v[:4])}{', ...' if len(v) > 4 else ''})"
+                 for what, v in (("of another shape", wrong), ("missing", missing), ("not in the model", unexpected))
+                 if v]
+        sys.exit(f"export_backbone: --weights {path} does not fit torchvision's {args.model}: keys "
+                 + "; ".join(parts) + ". Is it another model's (or another version's) state_dict?")
+    model.load_state_dict(sd, strict=False)
+    if dropped or any(in_head(k) and k not in sd for k in own):
+        print(f"export_backbone: {path}: the classifier ({head}) is removed on export, so its weights there "
+              "were not needed", file=sys.stderr)
 
 
 def torchvision_model(args):
@@ -112,13 +180,22 @@ def torchvision_model(args):
     except (ValueError, AttributeError, KeyError):
         pass
     w = "none" if args.list_layers else args.weights  # the names need no weights
-    if w.lower() == "none" or os.path.isfile(w):
+    named = w == "DEFAULT" or (weights_enum is not None and w in weights_enum.__members__)
+    if w.lower() == "none" or not named:
         model = models.get_model(args.model, weights=None)
-        if os.path.isfile(w):
-            model.load_state_dict(torch.load(w, map_location="cpu"))
+        if w.lower() != "none":
+            load_weights_file(model, w, args, weights_enum)
         ref = weights_enum.DEFAULT if weights_enum is not None else None
     else:
-        model = models.get_model(args.model, weights=w)  # downloads
+        if weights_enum is None:
+            sys.exit(f"export_backbone: torchvision publishes no weights for {args.model}: give a state_dict "
+                     "file (--weights FILE) or --weights none")
+        try:
+            model = models.get_model(args.model, weights=w)  # downloads
+        except OSError as e:  # urllib's URLError is an OSError: no network, a proxy, a refused host
+            sys.exit(f"export_backbone: could not download the {w} weights of {args.model} ({e}); on a machine "
+                     "without internet copy the weights file here and give its path (--weights FILE), or use "
+                     "--weights none (random weights) to try the path")
         ref = weights_enum[w] if w != "DEFAULT" else weights_enum.DEFAULT
     # Preprocessing: from the weights' own eval transform when the model has
     # published weights (no download needed to read it), else ImageNet defaults.
@@ -129,7 +206,7 @@ def torchvision_model(args):
         resize = int(t.resize_size[0])
         mean, std, interp = list(t.mean), list(t.std), interp_name(t.interpolation)
     if args.list_layers:
-        print("\n".join(layer_names(model.eval())))
+        print_layers(model)
         sys.exit(0)
     prov = {"source": f"torchvision {torchvision.__version__} models.{args.model}", "weights": w}
     if args.layer:
@@ -153,7 +230,7 @@ def timm_model(args):
     size = int(cfg["input_size"][-1])
     resize = int(math.floor(size / cfg.get("crop_pct", 0.875)))
     if args.list_layers:
-        print("\n".join(layer_names(model.eval())))
+        print_layers(model)
         sys.exit(0)
     prov = {"source": f"timm {timm.__version__} {args.model}", "weights": "pretrained" if args.pretrained else "random"}
     if args.layer:
@@ -175,7 +252,8 @@ def main():
     ap.add_argument("--list-layers", action="store_true", help="print the names --layer takes, and exit")
     ap.add_argument("--source", choices=["torchvision", "timm"], default="torchvision")
     ap.add_argument("--weights", default="DEFAULT",
-                    help="torchvision: DEFAULT, a weights name (IMAGENET1K_V2), a state_dict file, or none (random)")
+                    help="torchvision: DEFAULT, a weights name (IMAGENET1K_V2), a state_dict file you trained (its "
+                         "classifier may have any number of classes: it is removed), or none (random)")
     ap.add_argument("--pretrained", action="store_true", help="timm: load pretrained weights (downloads)")
     ap.add_argument("--input-size", type=int, help="override the input side (square)")
     ap.add_argument("--resize", type=int, help="override the shorter side before the centre crop")

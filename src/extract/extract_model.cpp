@@ -115,7 +115,8 @@ void make_torchscript(const ExtractParams& p, Communicator& comm, const Backbone
   // The sidecar's output_dim was parsed and never compared: a sidecar of
   // another model passed without a word.
   require(said_dim < 0 || said_dim == m.net->dim(), sidecar_path_for(p.backbone), ": output_dim is ", said_dim,
-          " but ", p.backbone, " gives ", m.net->dim(), " values per image: the sidecar belongs to another model");
+          " but ", p.backbone, " gives ", m.net->dim(), " values per image (", m.net->describe(),
+          "): the sidecar belongs to another model");
   if (p.autocast != "none" && !m.net->on_gpu() && comm.rank() == 0) log::warn("extract.autocast=", p.autocast, " is ignored on the CPU");
   refuse_shared_gpu(m.net->on_gpu() ? m.net->device() : "", comm);
   m.decode_threads = resolve_threads(p, cores, false, m.net->on_gpu()).first;
