@@ -77,12 +77,56 @@ inline float dot1(const float* x, const float* c, int64_t d) {
   return s;
 }
 
-}  // namespace
+// The same shapes for squared distances: each term is a difference
+// squared, so the sums lose nothing to cancellation (diff_rows).
+inline void diff1x4(const float* x, const float* c, int64_t d, float* out) {
+  const float *c0 = c, *c1 = c0 + d, *c2 = c1 + d, *c3 = c2 + d;
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+  for (int64_t q = 0; q < d; ++q) {
+    const float v = x[q];
+    const float e0 = v - c0[q], e1 = v - c1[q], e2 = v - c2[q], e3 = v - c3[q];
+    s0 += e0 * e0;
+    s1 += e1 * e1;
+    s2 += e2 * e2;
+    s3 += e3 * e3;
+  }
+  out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
+}
 
-void dot_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const float* c, int64_t t, float* out) {
-  // Rows in pairs; the summation order of a product depends on d and on
-  // whether its column falls in a group of four (fixed by j and t), nothing
-  // else.
+inline void diff2x4(const float* x, const float* y, const float* c, int64_t d, float* ox, float* oy) {
+  const float *c0 = c, *c1 = c0 + d, *c2 = c1 + d, *c3 = c2 + d;
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, u0 = 0, u1 = 0, u2 = 0, u3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, u0, u1, u2, u3)
+  for (int64_t q = 0; q < d; ++q) {
+    const float v = x[q], w = y[q];
+    const float e0 = v - c0[q], e1 = v - c1[q], e2 = v - c2[q], e3 = v - c3[q];
+    const float f0 = w - c0[q], f1 = w - c1[q], f2 = w - c2[q], f3 = w - c3[q];
+    s0 += e0 * e0;
+    s1 += e1 * e1;
+    s2 += e2 * e2;
+    s3 += e3 * e3;
+    u0 += f0 * f0;
+    u1 += f1 * f1;
+    u2 += f2 * f2;
+    u3 += f3 * f3;
+  }
+  ox[0] = s0, ox[1] = s1, ox[2] = s2, ox[3] = s3;
+  oy[0] = u0, oy[1] = u1, oy[2] = u2, oy[3] = u3;
+}
+
+inline float diff1(const float* x, const float* c, int64_t d) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t q = 0; q < d; ++q) s += (x[q] - c[q]) * (x[q] - c[q]);
+  return s;
+}
+
+/// Rows in pairs, each against the t columns four at a time (dot_rows and
+/// diff_rows): the form of a value depends on d and its column alone.
+template <class One, class OneX4, class TwoX4>
+void pair_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const float* c, int64_t t, float* out,
+               One one, OneX4 one_x4, TwoX4 two_x4) {
   const int64_t pairs = nr / 2;
 #pragma omp parallel for schedule(static) if (nr * t * d > 65536)
   for (int64_t p = 0; p <= pairs; ++p) {
@@ -100,14 +144,24 @@ void dot_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const 
     int64_t j = 0;
     for (; j + 4 <= t; j += 4)
       if (two)
-        dot2x4(xr, yr, c + j * d, d, ox + j, oy + j);
+        two_x4(xr, yr, c + j * d, d, ox + j, oy + j);
       else
-        dot1x4(xr, c + j * d, d, ox + j);
+        one_x4(xr, c + j * d, d, ox + j);
     for (; j < t; ++j) {
-      ox[j] = dot1(xr, c + j * d, d);
-      if (two) oy[j] = dot1(yr, c + j * d, d);
+      ox[j] = one(xr, c + j * d, d);
+      if (two) oy[j] = one(yr, c + j * d, d);
     }
   }
+}
+
+}  // namespace
+
+void diff_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const float* c, int64_t t, float* out) {
+  pair_rows(x, d, rows, nr, c, t, out, diff1, diff1x4, diff2x4);
+}
+
+void dot_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const float* c, int64_t t, float* out) {
+  pair_rows(x, d, rows, nr, c, t, out, dot1, dot1x4, dot2x4);
 }
 
 }  // namespace distclust

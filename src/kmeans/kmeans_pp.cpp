@@ -42,10 +42,6 @@ class Seeder {
     // are then (size_grid).
     const double dmax = ip ? 4.1 : 4.1 * std::max(mx[0], 1e-30);
     slack_ = 64.0 * double(d_ + 8) * kFloatUnit * (ip ? 1.0 : mx[0]);
-    // Distances below 64 times the GEMM form's error bound are summed
-    // again exactly (exact_distance): above it the form's relative error
-    // is under 1/64, which the draws' probabilities tolerate.
-    near_ = 64.0 * 2.0 * double(d_ + 4) * kFloatUnit;
     // The first draw: every point by its weight alone, times one value
     // that scales with the grid: half of dmax's power of two. A fixed 1.0
     // exceeded the grid's term bound once 4.1 max|x|^2 < 1 (the sums
@@ -148,31 +144,23 @@ class Seeder {
   }
 
   /// Squared distances [rows x t] of the listed points to t vectors c.
+  /// L2: summed from the differences (kernels/rows.h diff_rows). The float
+  /// form |x|^2 - 2x.c + |c|^2 is off by up to ~2(d + 4) u (|x|^2 + |c|^2):
+  /// for rows near 1e4 in every column that is ~100, where the rows of a
+  /// tight group lie ~0.1 apart, so their potentials were rounding noise
+  /// and drew the group more seeds. Spherical: 2 - 2 cos of unit rows,
+  /// whose error is ~d u whatever the rows.
   std::vector<float> distances(const std::vector<int64_t>& rows, const float* c, int64_t t) {
-    std::vector<float> cn(static_cast<size_t>(t)), dot(rows.size() * static_cast<size_t>(t));
-    row_norms(c, t, d_, cn.data());
-    dot_rows(p_.x, d_, rows.data(), int64_t(rows.size()), c, t, dot.data());
+    std::vector<float> out(rows.size() * static_cast<size_t>(t));
+    if (!ip_) {
+      diff_rows(p_.x, d_, rows.data(), int64_t(rows.size()), c, t, out.data());
+      return out;
+    }
+    dot_rows(p_.x, d_, rows.data(), int64_t(rows.size()), c, t, out.data());
 #pragma omp parallel for schedule(static) if (rows.size() > 4096)
     for (size_t r = 0; r < rows.size(); ++r)
-      for (int64_t j = 0; j < t; ++j) {
-        const float v = (ip_ ? 2.0f : pn_[rows[r]] + cn[j]) + -2.0f * dot[r * t + j];
-        dot[r * t + j] = std::max(v, 0.0f);
-        if (!ip_ && double(v) < near_ * (double(pn_[rows[r]]) + double(cn[j])))
-          dot[r * t + j] = exact_distance(p_.x + rows[r] * d_, c + j * d_);
-      }
-    return dot;
-  }
-
-  /// |x - c|^2 summed in double from the rows, rounded once. The GEMM form
-  /// above is off by up to ~2(d + 4) u (|x|^2 + |c|^2): for rows far from
-  /// the origin (1e4 in 16 columns) that is ~100, where the rows of a
-  /// tight group lie ~0.1 apart; their potentials were noise and drew the
-  /// group more seeds. A row and a vector give the same value wherever they
-  /// are measured, so the seeds still do not depend on ranks or threads.
-  float exact_distance(const float* x, const float* c) const {
-    double s = 0;
-    for (int64_t j = 0; j < d_; ++j) s += (double(x[j]) - double(c[j])) * (double(x[j]) - double(c[j]));
-    return float(s);
+      for (int64_t j = 0; j < t; ++j) out[r * t + j] = std::max(2.0f + -2.0f * out[r * t + j], 0.0f);
+    return out;
   }
 
   void add_centre(int64_t c, const float* x) {
@@ -260,7 +248,7 @@ class Seeder {
   std::vector<uint8_t> keep_;  // in_reach's marks, [m]
   std::vector<int64_t> counts_, prefix_;
   FixedGrid grid_;
-  double w_total_ = 1, slack_ = 0, near_ = 0;
+  double w_total_ = 1, slack_ = 0;
 
  public:
   int64_t measured = 0;  ///< points measured against candidates, all centres

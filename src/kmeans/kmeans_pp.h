@@ -7,11 +7,12 @@
 // The same centres for any rank and thread count, by construction: the
 // random stream is one keyed sequence every rank draws alike; potentials and
 // draw positions are exact sums (kernels/exact_sum.h), in the points' global
-// order; a point's distances are fixed-order dot products (kernels/rows.h
-// dot_rows) that do not depend on which other points are measured, and
-// those within 64 times the float form's rounding bound of zero are summed
-// again from the rows in double (rows far from the origin in every column,
-// 0.1 apart, otherwise drew seeds by their rounding noise).
+// order; a point's distances are fixed-order sums of squared differences
+// (kernels/rows.h diff_rows; spherical: dot products, dot_rows) that do not
+// depend on which other points are measured. Summed from the differences,
+// rows far from the origin in every column that lie 0.1 apart keep their
+// distances (|x|^2 - 2x.c + |c|^2 in float left them rounding noise, and
+// such a group drew more seeds).
 //
 // Most points need not be measured against a candidate at all: with a the
 // point's nearest centre so far, |x - cand| >= |cand - a| - |x - a| (the

@@ -326,42 +326,50 @@ TEST(DotRows, RowValuesDoNotDependOnPairingOrThreadsAndMatchDouble) {
   // bits whether it is paired, alone at the odd end, or selected with other
   // rows, for any thread count (the k-means++ seeding relies on it), and
   // within float rounding of the double products. Odd d and t reach every
-  // remainder loop.
-  for (int64_t d : {1, 7, 16, 33, 256}) {
-    for (int64_t t : {1, 3, 4, 9}) {
-      const int64_t n = 23;
-      KeyedRng r(uint64_t(d * 100 + t), 4);
-      std::vector<float> x(size_t(n * d)), c(size_t(t * d));
-      for (float& v : x) v = float(r.normal());
-      for (float& v : c) v = float(r.normal());
-      std::vector<int64_t> all(static_cast<size_t>(n));
-      std::iota(all.begin(), all.end(), int64_t(0));
-      std::reverse(all.begin(), all.end());
-      std::vector<float> ref(size_t(n * t));
-      omp_set_num_threads(1);
-      dot_rows(x.data(), d, all.data(), n, c.data(), t, ref.data());
-      for (int threads : {1, 2, 3}) {
-        omp_set_num_threads(threads);
-        for (int64_t i = 0; i < n; ++i) {
-          // Row i alone, then as the second of a pair.
-          const int64_t one[1] = {i}, two[2] = {(i + 5) % n, i};
-          std::vector<float> a(static_cast<size_t>(t)), b(static_cast<size_t>(2 * t));
-          dot_rows(x.data(), d, one, 1, c.data(), t, a.data());
-          dot_rows(x.data(), d, two, 2, c.data(), t, b.data());
-          const int64_t at = n - 1 - i;  // row i's place in the reversed list
-          for (int64_t j = 0; j < t; ++j) {
-            ASSERT_EQ(a[j], ref[at * t + j]) << "d=" << d << " t=" << t << " row " << i << " col " << j;
-            ASSERT_EQ(b[t + j], ref[at * t + j]) << "d=" << d << " t=" << t << " row " << i << " col " << j;
-            double exact = 0, scale = 0;
-            for (int64_t q = 0; q < d; ++q) {
-              exact += double(x[i * d + q]) * c[j * d + q];
-              scale += std::abs(double(x[i * d + q]) * c[j * d + q]);
+  // remainder loop. diff_rows (squared distances, the same shapes) too, on
+  // rows near 1e4 in every column 0.05 apart: within ~d u of the distance
+  // itself, where |x|^2 - 2x.c + |c|^2 in float is ~100 off.
+  for (const bool diff : {false, true}) {
+    for (int64_t d : {1, 7, 16, 33, 256}) {
+      for (int64_t t : {1, 3, 4, 9}) {
+        const int64_t n = 23;
+        KeyedRng r(uint64_t(d * 100 + t), 4);
+        std::vector<float> x(size_t(n * d)), c(size_t(t * d));
+        for (float& v : x) v = diff ? float(1e4 + 0.05 * r.normal()) : float(r.normal());
+        for (float& v : c) v = diff ? float(1e4 + 0.05 * r.normal()) : float(r.normal());
+        const auto rows = diff ? diff_rows : dot_rows;
+        std::vector<int64_t> all(static_cast<size_t>(n));
+        std::iota(all.begin(), all.end(), int64_t(0));
+        std::reverse(all.begin(), all.end());
+        std::vector<float> ref(size_t(n * t));
+        omp_set_num_threads(1);
+        rows(x.data(), d, all.data(), n, c.data(), t, ref.data());
+        for (int threads : {1, 2, 3}) {
+          omp_set_num_threads(threads);
+          for (int64_t i = 0; i < n; ++i) {
+            // Row i alone, then as the second of a pair.
+            const int64_t one[1] = {i}, two[2] = {(i + 5) % n, i};
+            std::vector<float> a(static_cast<size_t>(t)), b(static_cast<size_t>(2 * t));
+            rows(x.data(), d, one, 1, c.data(), t, a.data());
+            rows(x.data(), d, two, 2, c.data(), t, b.data());
+            const int64_t at = n - 1 - i;  // row i's place in the reversed list
+            for (int64_t j = 0; j < t; ++j) {
+              SCOPED_TRACE(testing::Message() << (diff ? "diff" : "dot") << " d=" << d << " t=" << t << " row " << i
+                                              << " col " << j);
+              ASSERT_EQ(a[j], ref[at * t + j]);
+              ASSERT_EQ(b[t + j], ref[at * t + j]);
+              double exact = 0, scale = 0;
+              for (int64_t q = 0; q < d; ++q) {
+                const double xv = x[i * d + q], cv = c[j * d + q];
+                exact += diff ? (xv - cv) * (xv - cv) : xv * cv;
+                scale += std::abs(diff ? (xv - cv) * (xv - cv) : xv * cv);
+              }
+              ASSERT_NEAR(a[j], exact, tol::float_dot(d, scale));
             }
-            ASSERT_NEAR(a[j], exact, tol::float_dot(d, scale));
           }
         }
+        omp_set_num_threads(1);
       }
-      omp_set_num_threads(1);
     }
   }
 }
