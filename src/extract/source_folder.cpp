@@ -57,6 +57,27 @@ struct Skipped {
     if (o.unreadable && !unreadable) unreadable_example = o.unreadable_example;
     unreadable += o.unreadable;
   }
+  // Files whose names are not an image type's (.gif, .txt, .json): left
+  // out, which was right, but without a word ("12 images" of 13 files).
+  // Counted by extension for one info line.
+  std::map<std::string, int64_t> others;
+  std::string other_example;
+  void add_other(const std::string& name) {
+    const size_t dot = name.rfind('.'), slash = name.rfind('/');
+    const bool ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+    if (others.empty()) other_example = shortened(name);
+    ++others[ext ? name.substr(dot) : "no extension"];
+  }
+  void add_others_of(const Skipped& o) {
+    if (others.empty()) other_example = o.other_example;
+    for (const auto& [e, n] : o.others) others[e] += n;
+  }
+  std::string others_line() const {
+    int64_t total = 0;
+    std::string by;
+    for (const auto& [e, n] : others) total += n, by += (by.empty() ? "" : ", ") + e + " " + std::to_string(n);
+    return fmt(total, " files that are not images by their names skipped (", by, "), e.g. ", other_example);
+  }
 };
 
 /// Whether entry e (named `name` in messages) is a folder, links followed.
@@ -87,7 +108,7 @@ void walk(const fs::path& dir, const std::string& rel, Visited& seen, std::vecto
     std::string name = rel + p.filename().string();
     std::error_code e2;
     if (is_folder(*it, name, skipped)) walk(p, name + "/", seen, out, skipped);
-    else if (!has_image_extension(name)) continue;
+    else if (!has_image_extension(name)) skipped.add_other(name);
     else if (it->is_regular_file(e2)) out.push_back(name);
     else skipped.add(name);
   }
@@ -116,6 +137,7 @@ TopLevel list_top(const std::string& root, Skipped& skipped) {
     const std::string name = it->path().filename().string();
     if (is_folder(*it, name, skipped)) top.dirs.push_back(name);
     else if (has_image_extension(it->path().string()) && it->is_regular_file(e2)) ++top.files;
+    else if (!has_image_extension(name)) skipped.add_other(name);
   }
   std::sort(top.dirs.begin(), top.dirs.end());
   return top;
@@ -187,7 +209,11 @@ class FolderSource : public ImageSource {
     const bool classes = p.folder_labels == "yes" || (p.folder_labels == "auto" && top.files == 0 && !top.dirs.empty());
     Skipped skipped;
     Files files = classes ? list_classes(p.path, top, skipped) : list_unlabelled(p.path, top, p.folder_labels, skipped);
-    if (classes) classes_ = top.dirs, skipped.add_unreadable_of(top_skipped);
+    if (classes) classes_ = top.dirs, skipped.add_unreadable_of(top_skipped), skipped.add_others_of(top_skipped);
+    if (!skipped.others.empty()) {  // listed twice (the config hash, the work): said once
+      const std::string line = fmt("folder source ", p.path, ": ", skipped.others_line());
+      if (log::first_time(line)) log::info(line);
+    }
     if (skipped.count)
       log::warn_once("folder source ", p.path, ": ", skipped.count,
                 " entries with an image name skipped: not regular files (dangling links, pipes, sockets), e.g. ",

@@ -149,6 +149,28 @@ TEST(ExtractSources, FolderLabelsNoIgnoresClassFolders) {
   EXPECT_TRUE(src->class_names().empty());
 }
 
+TEST(ExtractSources, FilesThatAreNotImagesAreCountedByExtension) {
+  // Skipped, as before, but no longer without a word: a folder of 13
+  // files said "12 images" and nothing about the .gif it left out.
+  for (const char* labels : {"auto", "no"}) {
+    TempDir t;
+    write_bytes(t / "a/x.png", png_of(1));
+    write_bytes(t / "b/y.png", png_of(2));
+    write_text(t / "a/notes.txt", "n");
+    write_text(t / "b/anim.gif", "g");
+    write_text(t / "b/more.txt", "m");
+    write_text(t / "README", "r");
+    SourceParams p = params(t.path.string());
+    p.folder_labels = labels;
+    testing::internal::CaptureStdout();
+    auto src = open_source(p);
+    const std::string out = testing::internal::GetCapturedStdout();
+    EXPECT_EQ(src->size(), 2) << labels;
+    EXPECT_NE(out.find("4 files that are not images by their names skipped (.gif 1, .txt 2, no extension 1)"),
+              std::string::npos) << labels << ": " << out;
+  }
+}
+
 TEST(ExtractSources, FolderErrorsNameThePath) {
   TempDir t;
   std::string missing = t / "nope";
