@@ -162,6 +162,9 @@ std::unique_ptr<ImageSource> open_source_as_given(const SourceParams& p) {
       if (one_of(e, {".h5", ".hdf5", ".he5"})) type = "hdf5";
       else if (one_of(e, {".txt", ".csv", ".lst", ".list"})) type = "list";
       else if (e == ".bin") type = "cifar";
+      else if (has_image_extension(p.path))
+        throw Error(fmt("image source ", p.path, " is one image: a source is a folder of images (or a list file ",
+                        "of their paths, an HDF5 file, CIFAR batches); put it in a folder and give the folder"));
       else
         throw Error(fmt("cannot tell the kind of image source ", p.path, " from its extension '", e,
                         "' (expected a folder, .h5/.hdf5, .txt/.csv/.lst or .bin): set extract.source_type"));

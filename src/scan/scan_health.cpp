@@ -11,6 +11,12 @@
 #include "scan/scan_run.h"
 
 namespace distclust {
+
+/// The advice in the warnings: by key, which both `scan` (--min-steps) and
+/// `run` (--set scan.min_steps=N, where --min-steps is unknown) take.
+constexpr const char* kTrainLonger =
+    "train longer (scan.min_steps or scan.epochs: --min-steps N to scan, --set scan.min_steps=N to run)";
+
 namespace {
 
 std::string num(double v, int digits) {
@@ -43,20 +49,20 @@ ScanHealth scan_health(const std::vector<double>& loss, double mean_confidence, 
       h.warnings.push_back(fmt("loss still falling: the last ", w, " of ", E,
                                " epochs lowered the kept head's loss by ", num(100 * h.late_fall, 1),
                                "% of its whole fall (limit ", num(100 * lim.late_fall, 0),
-                               "%): train longer (--min-steps, --epochs)"));
+                               "%): ", kTrainLonger));
   }
   if (mean_confidence < lim.min_confidence)
     h.warnings.push_back(fmt("low confidence: mean top probability ", num(mean_confidence, 3), " < ",
                              num(lim.min_confidence, 2), " (", sizes.size(), " clusters: uniform would be ",
                              num(1.0 / double(std::max<size_t>(1, sizes.size())), 3),
-                             "): most rows lie between clusters; train longer (--min-steps), or ask for fewer --clusters"));
+                             "): most rows lie between clusters; ", kTrainLonger, ", or ask for fewer clusters (scan.clusters)"));
   if (!sizes.empty()) {
     h.smallest = *std::min_element(sizes.begin(), sizes.end());
     h.largest = *std::max_element(sizes.begin(), sizes.end());
     if (double(h.largest) > lim.size_ratio * double(h.smallest))
       h.warnings.push_back(fmt("unbalanced clusters: sizes ", h.smallest, "..", h.largest,
                                ", the largest more than ", num(lim.size_ratio, 0),
-                               " times the smallest: train longer (--min-steps), raise --entropy-weight, or "
+                               " times the smallest: ", kTrainLonger, ", raise scan.entropy_weight, or "
                                "the data is that unbalanced"));
   }
   return h;

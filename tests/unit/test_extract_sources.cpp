@@ -706,6 +706,10 @@ TEST(ExtractSources, OpenSourceChoosesAndValidates) {
   std::string msg = error_of([&] { open_source(params(t / "x.foo")); });
   EXPECT_NE(msg.find("extract.source_type"), std::string::npos) << msg;
   EXPECT_NE(error_of([&] { open_source(params(t / "x.foo", "pictures")); }).find("'pictures'"), std::string::npos);
+  // One image as the source: "set extract.source_type" named no type that fits.
+  write_bytes(t / "one.png", png_of(1));
+  msg = error_of([&] { open_source(params(t / "one.png")); });
+  EXPECT_NE(msg.find("is one image: a source is a folder of images"), std::string::npos) << msg;
   EXPECT_NE(error_of([&] { open_source(params("")); }).find("extract.source"), std::string::npos);
   SourceParams p = params(t / "x.foo");
   p.max_file_bytes = 0;
