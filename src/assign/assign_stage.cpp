@@ -20,6 +20,12 @@ void AssignParams::validate() const {
   require(source.empty() || features.empty(), "assign: --source ", source, " and --features ", features,
           " both given: pass one (images are extracted into --features-out)");
   require(!out.empty(), "assign.out: no output file given (--out assign.h5)");
+  // --out new.csv (the file a user wants) met the CSV of an earlier assign
+  // with "exists and is not a distclust output".
+  const std::string ext = fs::path(out).extension().string();
+  require(ext != ".csv" && ext != ".CSV", "assign.out: ", out, " is the HDF5 predictions file (e.g. --out ",
+          fs::path(out).replace_extension(".h5").string(), "); the CSV is written beside it, as ",
+          fs::path(out).replace_extension(".csv").string(), " (or where --csv says)");
   require(csv.empty() || csv != out, "assign.csv: ", csv, " is also --out");
   require(backbone.empty() || !source.empty(), "assign.backbone: ", backbone,
           " is given without --source (it names the model that extracts new images)");

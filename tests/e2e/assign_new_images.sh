@@ -124,6 +124,11 @@ expect_refusal "pixels features" "dimension mismatch: pix.h5" --features pix.h5
 expect_refusal "another model" "backbone mismatch: other.h5 has model" --features other.h5
 # The same file by another spelling: the CSV's rename failed after OUT's commit.
 expect_refusal "--csv naming --out" "assign.csv: ./bad.h5 is also --out bad.h5" --features new.features.h5 --csv ./bad.h5
+# --out naming a CSV (what a user wants to read): beside an earlier
+# assign's CSV it said "exists and is not a distclust output".
+if dcrun 1 assign --run w --out bad.csv --features new.features.h5 >bad.txt 2>&1; then fail "--out bad.csv: accepted"; fi
+grep -q "assign.out: bad.csv is the HDF5 predictions file (e.g. --out bad.h5)" bad.txt || { cat bad.txt; fail "--out bad.csv: no advice"; }
+[[ ! -e bad.h5 && ! -e bad.csv ]] || fail "--out bad.csv: an output was written"
 # OUT's own lock as the CSV: renamed onto it and deleted with it, rc 0.
 expect_refusal "--csv OUT's lock" "assign.csv is 'bad.h5.lock'" --features new.features.h5 --csv bad.h5.lock
 # A stop right after OUT's commit leaves OUT with its CSV (the CSV came
