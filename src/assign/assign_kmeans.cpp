@@ -42,6 +42,7 @@ KMeansOut apply_kmeans(const std::string& kmeans_h5, const FeatureBlock& b) {
   o.distance.resize(size_t(n));
   auto kernel = make_search({kp.tile_rows, kp.tile_k});
   assign_nearest(*kernel, x, norms.data(), km.centroids.data(), k, km.spherical, o.assign.data(), o.distance.data());
+  own_centroid_distances(x, km.centroids, o.assign, km.spherical, o.distance);  // as kmeans.h5's /distance
   std::vector<float>& c = km.centroids;
   if (km.spherical) normalize_rows(c.data(), k, d);
   std::vector<float> cn(static_cast<size_t>(k));

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "distclust/error.h"
+#include "knn/graph_value.h"  // exact_score
 
 namespace distclust {
 
@@ -38,6 +39,20 @@ void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* no
   }
   require(unassigned == INT64_MAX, "assign: row ", unassigned,
           " has no nearest centroid: its scores are NaN (NaN or Inf in the row or the centroids)");
+}
+
+void own_centroid_distances(const FeatureBlock& b, const std::vector<float>& c, const std::vector<int64_t>& lab,
+                            bool spherical, std::vector<float>& dist) {
+  const int64_t d = b.d, n = b.local_rows();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    if (lab[i] < 0) {
+      dist[i] = 0;
+      continue;
+    }
+    const double s = exact_score(b.x.data() + i * d, c.data() + lab[i] * d, d, !spherical);
+    dist[i] = float(spherical ? std::max(0.0, 2.0 - 2.0 * s) : -s);
+  }
 }
 
 }  // namespace distclust

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "distclust/search.h"
 #include "extract/features_file.h"
@@ -18,5 +19,20 @@ namespace distclust {
 /// [local rows]: |x_i|^2 (L2 only; may be null when spherical).
 void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* norms, const float* c, int64_t k,
                     bool spherical, int64_t* labels, float* dist);
+
+/// Each valid row's squared distance to its own centroid, scored exactly in
+/// double (knn/graph_value.h's exact_score; spherical: 2 - 2 x.c) instead of
+/// through the kernel's |x|^2 - 2 x.c + |c|^2. Restarts that reach one
+/// partition hold the same centroids (exact sums) in another order; the
+/// kernel's rounding can depend on a centroid's position (OpenBLAS' Prescott
+/// kernels do), so their inertias differed in the last bits and the noise
+/// chose the restart: the same data gave other cluster numbers per BLAS core
+/// type and kernel. Here a row's distance depends on its values only, the
+/// restarts tie, and the first is kept. Costs n x d per restart.
+/// c [k x d]; lab, dist [local rows] (dist 0 where lab < 0). Also
+/// kmeans.h5's /distance and assign's /kmeans_distance: the float form is
+/// ~100 off for rows near 1e4 in every column.
+void own_centroid_distances(const FeatureBlock& b, const std::vector<float>& c, const std::vector<int64_t>& lab,
+                            bool spherical, std::vector<float>& dist);
 
 }  // namespace distclust

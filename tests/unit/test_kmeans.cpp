@@ -214,6 +214,16 @@ TEST(KMeans, AGroupFarInEveryColumnGetsOneCentre) {
     for (int64_t j = 0; j < 8; ++j) far += r[s].centroids[size_t(j * 16)] > 5e3f;
     EXPECT_GE(score(b.labels, r[s].assign).ari, 0.99) << "seed " << s + 1 << ": " << far << " far centres";
   }
+  // /distance: each row's to its own centroid (the search's float form
+  // wrote ~100 for the far rows, 0.1 from their centroid).
+  for (int64_t i = 0; i < 20000; i += 7) {
+    double exact = 0;
+    for (int j = 0; j < 16; ++j) {
+      const double e = double(b.x[size_t(i * 16 + j)]) - r[0].centroids[size_t(r[0].assign[size_t(i)] * 16 + j)];
+      exact += e * e;
+    }
+    ASSERT_NEAR(r[0].distance[size_t(i)], exact, 1e-6 * exact + 1e-30) << "row " << i;
+  }
 }
 
 TEST(KMeans, ManyFarRowsAreStillDrawnBySeed) {
