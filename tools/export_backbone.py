@@ -101,9 +101,21 @@ def print_layers(model):
     names = layer_names(model.eval())
     print("\n".join(names))
     nodes = set(names)
-    for n, _ in model.named_modules():
-        if n and n not in nodes:
+    for n in graph_modules(model, names):
+        if n not in nodes:
             print(f"{n}  (module: its last node)")
+
+
+def graph_modules(model, names):
+    """Modules that run in eval mode (some graph node lies inside them):
+    the others (GoogLeNet's aux1) are not in the traced graph at all."""
+    inside = set()
+    for node in names:
+        parts = node.split(".")
+        for i in range(1, len(parts)):
+            inside.add(".".join(parts[:i]))
+    nodes = set(names)
+    return [n for n, _ in model.named_modules() if n and (n in inside or n in nodes)]
 
 
 def truncate_at(model, layer, model_name):
@@ -113,9 +125,9 @@ def truncate_at(model, layer, model_name):
     names = layer_names(model)
     # A module's name (layer4, a Sequential traced through) stands for its
     # last node, as create_feature_extractor takes it.
-    modules = [n for n, _ in model.named_modules() if n]
+    modules = graph_modules(model, names)
     if layer not in names and layer not in modules:
-        close = difflib.get_close_matches(layer, names + modules, n=6, cutoff=0.5)
+        close = difflib.get_close_matches(layer, list(dict.fromkeys(names + modules)), n=6, cutoff=0.5)
         top = list(dict.fromkeys([n for n in names if "." not in n] + [n for n in modules if "." not in n]))
         sys.exit(f"export_backbone: {model_name} has no layer {layer!r}"
                  + (f"; close: {', '.join(close)}" if close else "")
@@ -138,7 +150,7 @@ def load_weights_file(model, path, args, weights_enum):
     except Exception as e:  # pickle, zip and torch errors alike
         sys.exit(f"export_backbone: --weights {path}: not a file torch.load reads ({type(e).__name__}: {e})")
     for key in ("state_dict", "model", "model_state_dict", "net"):
-        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+        if isinstance(sd, dict) and isinstance(sd.get(key), (dict, torch.nn.Module)):
             sd = sd[key]
             break
     if isinstance(sd, torch.nn.Module):
@@ -146,12 +158,26 @@ def load_weights_file(model, path, args, weights_enum):
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         sys.exit(f"export_backbone: --weights {path}: holds {type(sd).__name__}, not a state_dict (a dict of "
                  "tensors, as model.state_dict() gives)")
-    if sd and all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
+    # Prefixes of wrappers: DDP's module., Lightning's model., torch.compile's _orig_mod.
+    stripped = True
+    while sd and stripped:
+        stripped = False
+        for prefix in ("module.", "model.", "_orig_mod."):
+            if all(k.startswith(prefix) for k in sd):
+                sd = {k[len(prefix):]: v for k, v in sd.items()}
+                stripped = True
     own = model.state_dict()
     head = last_linear(model)
-    if head is not None and args.layer and (args.layer == head or args.layer.startswith(head + ".")):
-        head = None  # the exported layer is the classifier's: its weights are needed
+    if head is not None and args.layer and (args.layer == head or args.layer.startswith(head + ".")
+                                            or head.startswith(args.layer + ".")):
+        # The exported layer is (or holds) the classifier: its weights are needed.
+        w_key = head + ".weight"
+        if w_key in sd and w_key in model.state_dict() and sd[w_key].shape != model.state_dict()[w_key].shape:
+            sys.exit(f"export_backbone: --layer {args.layer} holds the classifier ({head}), which {path} has for "
+                     f"{sd[w_key].shape[0]} classes where torchvision's {args.model} has "
+                     f"{model.state_dict()[w_key].shape[0]}: export a layer before it (--list-layers), or the "
+                     "model without its classifier (no --layer)")
+        head = None
     in_head = lambda k: head is not None and k.startswith(head + ".")
     dropped = [k for k in sd if in_head(k) and (k not in own or own[k].shape != sd[k].shape)]
     sd = {k: v for k, v in sd.items() if k not in dropped}
@@ -193,9 +219,12 @@ def torchvision_model(args):
         try:
             model = models.get_model(args.model, weights=w)  # downloads
         except OSError as e:  # urllib's URLError is an OSError: no network, a proxy, a refused host
-            sys.exit(f"export_backbone: could not download the {w} weights of {args.model} ({e}); on a machine "
-                     "without internet copy the weights file here and give its path (--weights FILE), or use "
-                     "--weights none (random weights) to try the path")
+            ref = weights_enum[w] if w != "DEFAULT" else weights_enum.DEFAULT
+            cache = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(ref.url))
+            sys.exit(f"export_backbone: could not download the {w} weights of {args.model} ({e}). Without "
+                     f"internet: fetch {ref.url} elsewhere and put it at {cache} (torch's cache, where this "
+                     "looks first), or give a state_dict file (--weights FILE), or --weights none (random "
+                     "weights) to try the path")
         ref = weights_enum[w] if w != "DEFAULT" else weights_enum.DEFAULT
     # Preprocessing: from the weights' own eval transform when the model has
     # published weights (no download needed to read it), else ImageNet defaults.
@@ -218,6 +247,10 @@ def torchvision_model(args):
 
 
 def timm_model(args):
+    if args.weights != "DEFAULT":
+        sys.exit(f"export_backbone: --weights {args.weights} is for torchvision models; with --source timm use "
+                 "--pretrained (timm's own weights), or load your checkpoint into a timm model and save it as "
+                 "TorchScript yourself")
     import timm
     import timm.data
     # With --layer the head stays: the named layer may be in it.
@@ -252,8 +285,8 @@ def main():
     ap.add_argument("--list-layers", action="store_true", help="print the names --layer takes, and exit")
     ap.add_argument("--source", choices=["torchvision", "timm"], default="torchvision")
     ap.add_argument("--weights", default="DEFAULT",
-                    help="torchvision: DEFAULT, a weights name (IMAGENET1K_V2), a state_dict file you trained (its "
-                         "classifier may have any number of classes: it is removed), or none (random)")
+                    help="torchvision: DEFAULT, a weights name (IMAGENET1K_V2), a state_dict file you trained (a "
+                         "final nn.Linear classifier may have any number of classes: it is removed), or none (random)")
     ap.add_argument("--pretrained", action="store_true", help="timm: load pretrained weights (downloads)")
     ap.add_argument("--input-size", type=int, help="override the input side (square)")
     ap.add_argument("--resize", type=int, help="override the shorter side before the centre crop")

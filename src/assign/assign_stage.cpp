@@ -1,6 +1,7 @@
 // `distclust assign` as a stage (core/stage.h) and its run.
 #include "assign/assign_parts.h"
 
+#include <cctype>
 #include <filesystem>
 
 #include "distclust/error.h"
@@ -22,8 +23,9 @@ void AssignParams::validate() const {
   require(!out.empty(), "assign.out: no output file given (--out assign.h5)");
   // --out new.csv (the file a user wants) met the CSV of an earlier assign
   // with "exists and is not a distclust output".
-  const std::string ext = fs::path(out).extension().string();
-  require(ext != ".csv" && ext != ".CSV", "assign.out: ", out, " is the HDF5 predictions file (e.g. --out ",
+  std::string ext = fs::path(out).extension().string();
+  for (char& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  require(ext != ".csv", "assign.out: ", out, " is the HDF5 predictions file (e.g. --out ",
           fs::path(out).replace_extension(".h5").string(), "); the CSV is written beside it, as ",
           fs::path(out).replace_extension(".csv").string(), " (or where --csv says)");
   require(csv.empty() || csv != out, "assign.csv: ", csv, " is also --out");

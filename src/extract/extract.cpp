@@ -248,14 +248,14 @@ void require_usable_rows(const ExtractSummary& s, const ImageSource& src, const 
   const std::string hint =
       src.kind() == "list" ? " (a list file's relative paths are read from the list file's folder)" : "";
   const std::string why =
-      s.resumed == 0 ? "the warnings above give the reasons"
-                     : fmt("the warnings give the reasons; ", s.resumed, " were resumed from ", tmp,
+      s.resumed == 0 ? fmt("the warnings above give the reasons", hint)
+                     : fmt("the warnings give the reasons", hint, "; ", s.resumed, " were resumed from ", tmp,
                            ", whose run logged theirs (remove it to see them again)");
   require(s.invalid < s.rows, "extract: none of the ", s.rows, " images could be used (", src.describe(),
-          "): each is marked invalid, and ", why, hint, "; nothing to cluster, so ", p.out, " is not written");
-  if (2 * s.invalid > s.rows)
-    log::warn("extract: ", s.invalid, " of ", s.rows, " images are invalid (the warnings above give the reasons",
-              hint, "); the later stages use the other ", s.rows - s.invalid);
+          "): each is marked invalid, and ", why, "; nothing to cluster, so ", p.out, " is not written");
+  if (2 * s.invalid > s.rows)  // the totals are every rank's: said by rank 0
+    log::warn_once("extract: ", s.invalid, " of ", s.rows, " images are invalid (the warnings above give the reasons",
+                   hint, "); the later stages use the other ", s.rows - s.invalid);
 }
 
 }  // namespace

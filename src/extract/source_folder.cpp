@@ -76,7 +76,8 @@ struct Skipped {
     int64_t total = 0;
     std::string by;
     for (const auto& [e, n] : others) total += n, by += (by.empty() ? "" : ", ") + e + " " + std::to_string(n);
-    return fmt(total, " files that are not images by their names skipped (", by, "), e.g. ", other_example);
+    return fmt(total, total == 1 ? " file that is not an image by its name skipped (" :
+                                   " files that are not images by their names skipped (", by, "), e.g. ", other_example);
   }
 };
 

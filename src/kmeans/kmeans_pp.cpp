@@ -25,13 +25,13 @@ class Seeder {
   Seeder(const SeedPoints& pts, int64_t k, uint64_t seed, bool ip, Communicator& comm, bool prune)
       : p_(pts), k_(k), d_(pts.d), ip_(ip), prune_(prune), comm_(comm), rng_(seed, 0x1417),
         trials_(2 + static_cast<int>(std::log(double(k)))) {
-    pn_.resize(size_t(p_.m));
-    row_norms(p_.x, p_.m, d_, pn_.data());
+    std::vector<float> pn(size_t(p_.m));  // |x|^2: the grid's and the slack's scale
+    row_norms(p_.x, p_.m, d_, pn.data());
     // Global facts: points per rank, largest |x|^2 and weight, total weight.
     counts_ = comm.allgather(std::vector<int64_t>{p_.m});
     double mx[2] = {0, 0}, w_total = 0;
     for (int64_t i = 0; i < p_.m; ++i) {
-      mx[0] = std::max(mx[0], double(pn_[i]));
+      mx[0] = std::max(mx[0], double(pn[i]));
       mx[1] = std::max(mx[1], weight(i));
       w_total += weight(i);
     }
@@ -243,7 +243,7 @@ class Seeder {
   Communicator& comm_;
   KeyedRng rng_;
   const int trials_;
-  std::vector<float> pn_, closest_, cent_, cn_;
+  std::vector<float> closest_, cent_, cn_;
   std::vector<int32_t> owner_;
   std::vector<uint8_t> keep_;  // in_reach's marks, [m]
   std::vector<int64_t> counts_, prefix_;
