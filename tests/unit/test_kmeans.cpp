@@ -439,6 +439,36 @@ TEST(KMeansPlusPlus, SeedingIsScaleEquivariant) {
   }
 }
 
+namespace {
+/// Of k seeds [k x d] drawn from b (7 blobs, labels 0..6): how many are
+/// far (is_far), and whether the others cover every blob (each seed is a
+/// row of b, matched bit for bit).
+struct SeedCover {
+  int far = 0;
+  bool all_blobs = false;
+};
+SeedCover seed_cover(const FeatureBlock& b, const std::vector<float>& cent, int64_t k,
+                     const std::function<bool(const float*)>& is_far) {
+  const int64_t d = b.d, n = b.local_rows();
+  std::vector<int> blob_hits(7, 0);
+  SeedCover s;
+  for (int64_t j = 0; j < k; ++j) {
+    const float* cj = cent.data() + j * d;
+    if (is_far(cj)) {
+      ++s.far;
+      continue;
+    }
+    for (int64_t i = 0; i < n; ++i)
+      if (std::equal(cj, cj + d, b.x.data() + i * d)) {
+        ++blob_hits[size_t(b.labels[size_t(i)])];
+        break;
+      }
+  }
+  s.all_blobs = std::count(blob_hits.begin(), blob_hits.end(), 0) == 0;
+  return s;
+}
+}  // namespace
+
 TEST(KMeansPlusPlus, OneFarRowLeavesTheOtherDrawsByDistance) {
   // The draws' exact-sum grid was sized by 4.1 max|x|^2 up front: with one
   // row at 1e17 (picked first: its weight is 1e34), every other point's
@@ -450,21 +480,8 @@ TEST(KMeansPlusPlus, OneFarRowLeavesTheOtherDrawsByDistance) {
   int covered_all = 0;
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     const auto cent = kmeanspp({b.x.data(), nullptr, b.local_rows(), b.d, 0}, 8, seed, false, c, true);
-    std::vector<int> blob_hits(7, 0);
-    int far = 0;
-    for (int64_t j = 0; j < 8; ++j) {
-      const float* cj = cent.data() + j * 16;
-      if (cj[5] > 1e16f) {
-        ++far;
-        continue;
-      }
-      for (int64_t i = 0; i < 7000; ++i)
-        if (std::equal(cj, cj + 16, b.x.data() + i * 16)) {
-          ++blob_hits[size_t(b.labels[size_t(i)])];
-          break;
-        }
-    }
-    covered_all += far == 1 && std::count(blob_hits.begin(), blob_hits.end(), 0) == 0;
+    const SeedCover s = seed_cover(b, cent, 8, [](const float* cj) { return cj[5] > 1e16f; });
+    covered_all += s.far == 1 && s.all_blobs;
   }
   EXPECT_GE(covered_all, 5) << "of 6 seeds (uniform draws cover 7 blobs in 7 picks with p = 7!/7^7 = 0.6%)";
 }
@@ -474,8 +491,8 @@ TEST(KMeansPlusPlus, AFarTightGroupGetsOneSeed) {
   // distances |x|^2 - 2x.c + |c|^2 to a seed among them carried errors of
   // ~100 against true values of ~0.1, so once the group had a seed its rows
   // still outweighed the 7 blobs near the origin, and it drew more seeds
-  // (2 to 3 of 8) while blobs went without. Small distances are now summed
-  // exactly from the rows.
+  // (2 to 3 of 8) while blobs went without. Distances are now summed from
+  // the differences (kernels/rows.h diff_rows).
   LocalCommunicator c;
   FeatureBlock b = test::mixture(7000, 16, 7, 0.05, 4);
   std::mt19937 gen(3);
@@ -485,22 +502,9 @@ TEST(KMeansPlusPlus, AFarTightGroupGetsOneSeed) {
   int one_far = 0, covered_all = 0;
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     const auto cent = kmeanspp({b.x.data(), nullptr, b.local_rows(), b.d, 0}, 8, seed, false, c, true);
-    std::vector<int> blob_hits(7, 0);
-    int far = 0;
-    for (int64_t j = 0; j < 8; ++j) {
-      const float* cj = cent.data() + j * 16;
-      if (cj[0] > 5e3f) {
-        ++far;
-        continue;
-      }
-      for (int64_t i = 0; i < 7000; ++i)
-        if (std::equal(cj, cj + 16, b.x.data() + i * 16)) {
-          ++blob_hits[size_t(b.labels[size_t(i)])];
-          break;
-        }
-    }
-    one_far += far == 1;
-    covered_all += far == 1 && std::count(blob_hits.begin(), blob_hits.end(), 0) == 0;
+    const SeedCover s = seed_cover(b, cent, 8, [](const float* cj) { return cj[0] > 5e3f; });
+    one_far += s.far == 1;
+    covered_all += s.far == 1 && s.all_blobs;
   }
   EXPECT_EQ(one_far, 6) << "of 6 seeds put exactly one seed in the far group";
   EXPECT_GE(covered_all, 5) << "of 6 seeds covered the 7 blobs and the far group";
