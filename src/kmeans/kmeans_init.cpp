@@ -20,6 +20,7 @@
 #include "kmeans/assign.h"
 #include "kmeans/kmeans.h"
 #include "kernels/exact_total.h"
+#include "knn/graph_value.h"  // exact_score: the exact d^2 the kNN rescoring uses
 #include "kmeans/kmeans_pp.h"
 
 namespace distclust {
@@ -96,11 +97,7 @@ std::vector<double> seed_distances(const FeatureBlock& b, const std::vector<floa
 #pragma omp parallel for schedule(static) if (n * d > (1 << 20))
   for (int64_t i = 0; i < n; ++i) {
     if (!b.valid[size_t(i)] || lab[size_t(i)] < 0) continue;
-    const float* x = b.x.data() + i * d;
-    const float* c = cent.data() + lab[size_t(i)] * d;
-    double s = 0;
-    for (int64_t j = 0; j < d; ++j) s += (double(x[j]) - double(c[j])) * (double(x[j]) - double(c[j]));
-    d2[size_t(i)] = s;
+    d2[size_t(i)] = -exact_score(b.x.data() + i * d, cent.data() + lab[size_t(i)] * d, d, /*l2=*/true);
   }
   return d2;
 }
