@@ -46,6 +46,7 @@ class CpuSearch final : public SearchKernel {
     const int64_t tiles = t_last - t_first + 1;
     const int64_t tile_m = q.aligned ? T : std::min(T, q.n);
     const bool fast1 = top.cap() == 1 && !(b.exclude_self && b.ids);
+    const bool fast2 = top.cap() == 2 && !(b.exclude_self && b.ids);  // k-means' near-tie check (kmeans/assign.h)
     std::atomic<int64_t> done{0};
 #pragma omp parallel if (tiles > 1 && !omp_in_parallel())
     {
@@ -70,7 +71,7 @@ class CpuSearch final : public SearchKernel {
             float* gi = g.data() + (off + i - lo) * cn;
             const int64_t self = !b.exclude_self ? -1 : q.ids ? q.ids[i] : q.first_row + i;
             const int64_t row = q.top_rows ? q.top_rows[i] : i;
-            if (fast1) {
+            if (fast1 || fast2) {
               offer_best(gi, bias.data() + c0, cn, b, c0, self, row, top);
             } else if (b.ids) {
               offer_row(gi, bias.data() + c0, cn, [&](int64_t j) { return b.ids[c0 + j]; }, self, row, top);
@@ -87,18 +88,21 @@ class CpuSearch final : public SearchKernel {
   }
 
  private:
-  /// k = 1: the best column of the tile row, then one compare with the kept one.
+  /// k = 1 or 2: the best one or two columns of the tile row (vectorised),
+  /// then one or two compares with the kept ones.
   static void offer_best(float* g, const float* bias, int64_t cn, const SearchBase& b, int64_t c0, int64_t self,
                          int64_t q, TopK& top) {
     const int64_t self_col = self - b.first_id - c0;
     float saved = 0;
     if (self >= 0 && self_col >= 0 && self_col < cn) saved = g[self_col], g[self_col] = kNever;
-    float best;
-    const int64_t j = argmax_row(g, bias, cn, best);
+    float v[2] = {kNever, kNever};
+    int64_t j[2] = {-1, -1};
+    if (top.cap() == 1)
+      j[0] = argmax_row(g, bias, cn, v[0]);
+    else
+      argmax2_row(g, bias, cn, j[0], v[0], j[1], v[1]);
     if (self >= 0 && self_col >= 0 && self_col < cn) g[self_col] = saved;
-    if (j < 0) return;
-    const int64_t id = b.ids ? b.ids[c0 + j] : b.first_id + c0 + j;
-    top.push(q, best, id);
+    for (int r = 0; r < 2 && j[r] >= 0; ++r) top.push(q, v[r], b.ids ? b.ids[c0 + j[r]] : b.first_id + c0 + j[r]);
   }
 
   bool joins_pairs_once() const override { return true; }

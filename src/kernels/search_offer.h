@@ -48,6 +48,49 @@ inline int64_t argmax_row(const float* g, const float* bias, int64_t n, float& b
   return -1;
 }
 
+/// The best two columns of g[j] + bias[j], j < n: j1 and j2 with values v1
+/// >= v2 (ties to the lower j; -1 and -inf where there are fewer than two
+/// finite ones). argmax_row's two passes: the maximum of each block of 64,
+/// keeping the best block and the best of the others, then the best block
+/// read again for its first maximum and the best of its other columns.
+inline void argmax2_row(const float* g, const float* bias, int64_t n, int64_t& j1, float& v1, int64_t& j2, float& v2) {
+  constexpr int64_t kBlock = 64;
+  float m1 = kNever, m2 = kNever;
+  int64_t b1 = -1, b2 = -1;
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t len = std::min(kBlock, n - j0);
+    float bm = kNever;
+#pragma omp simd reduction(max : bm)
+    for (int64_t l = 0; l < len; ++l) bm = std::max(bm, g[j0 + l] + bias[j0 + l]);
+    if (bm > m1) {
+      m2 = m1, b2 = b1, m1 = bm, b1 = j0;
+    } else if (bm > m2) {
+      m2 = bm, b2 = j0;
+    }
+  }
+  j1 = j2 = -1, v1 = v2 = kNever;
+  if (b1 < 0) return;
+  const int64_t e1 = std::min(b1 + kBlock, n);
+  for (int64_t j = b1; j < e1; ++j) {
+    const float v = g[j] + bias[j];
+    if (j1 < 0 && v == m1) {
+      j1 = j, v1 = v;
+    } else if (v > v2) {
+      j2 = j, v2 = v;
+    }
+  }
+  // The best of the other blocks, where it beats the best block's second
+  // (equal: the lower column).
+  if (b2 >= 0 && (m2 > v2 || (m2 == v2 && b2 < j2))) {
+    for (int64_t j = b2; j < std::min(b2 + kBlock, n); ++j)
+      if (g[j] + bias[j] == m2) {
+        j2 = j, v2 = m2;
+        break;
+      }
+  }
+  if (v2 == kNever) j2 = -1;
+}
+
 /// Offers scores g[j] + bias[j] of base ids id(j) to query q of top. Each
 /// block of 64 (and the partial last one) is one vectorised compare with the query's current threshold
 /// (score_mask.h); only the candidates whose bit is set are offered, each

@@ -84,7 +84,7 @@ TEST(Search, TiesInvalidRowsSelfAndIds) {
   valid[3] = 0;  // the best match of query 0
   std::vector<float> q = {3, 0, 0, 0, 1, 0, 0, 0};
   for (SearchTiling t : {SearchTiling{}, SearchTiling{1, 16}}) {
-    for (int k : {1, 3}) {
+    for (int k : {1, 2, 3}) {
       TopK top(2, k);
       SearchBase base{b.data(), m};
       base.valid = valid.data();
@@ -92,9 +92,9 @@ TEST(Search, TiesInvalidRowsSelfAndIds) {
       auto [sc, id] = results(top, 2);
       EXPECT_EQ(id[0], 8) << "tie to the lowest valid row";
       EXPECT_EQ(id[k], 1);
-      if (k == 3) {
-        EXPECT_EQ((std::vector<int64_t>(id.begin() + 3, id.end())), (std::vector<int64_t>{1, 6, 11}));
-      }
+      const std::vector<int64_t> want0 = {8, 13, 18}, want1 = {1, 6, 11};
+      EXPECT_EQ(std::vector<int64_t>(id.begin(), id.begin() + k), std::vector<int64_t>(want0.begin(), want0.begin() + k));
+      EXPECT_EQ(std::vector<int64_t>(id.begin() + k, id.end()), std::vector<int64_t>(want1.begin(), want1.begin() + k));
     }
     // exclude_self: query 1 is base row 1 (ids given and not).
     for (int k : {1, 2}) {
@@ -112,6 +112,35 @@ TEST(Search, TiesInvalidRowsSelfAndIds) {
       EXPECT_EQ(results(top2, 1).second[0], 106);
     }
   }
+}
+
+TEST(Search, BestTwoOfEachTileAreTheHeapsBestTwo) {
+  // k = 2 takes a vectorised pass per tile row (search_offer.h's
+  // argmax2_row) instead of the heap: the same two, ties to the lower id,
+  // on scores that tie within and across its blocks of 64 and its tiles.
+  const int64_t n = 60, m = 333, d = 3;
+  std::vector<float> q(size_t(n * d)), b(size_t(m * d));
+  for (size_t i = 0; i < q.size(); ++i) q[i] = float(key_hash(1, i) % 5);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = float(key_hash(2, i) % 5);
+  std::vector<uint8_t> valid(size_t(m), 1);
+  for (int64_t j = 0; j < m; j += 7) valid[size_t(j)] = 0;
+  for (bool l2 : {false, true})
+    for (bool self : {false, true})
+      for (SearchTiling t : {SearchTiling{}, SearchTiling{7, 16}, SearchTiling{64, 100}, SearchTiling{5, 64}}) {
+        SearchBase base{b.data(), m};
+        base.valid = valid.data(), base.exclude_self = self;
+        TopK two(n, 2), three(n, 3);
+        const Metric metric = l2 ? Metric::l2 : Metric::inner_product;
+        make_cpu_search(t)->search({q.data(), n, d, 10}, base, metric, two);
+        make_cpu_search(t)->search({q.data(), n, d, 10}, base, metric, three);
+        auto [s2, id2] = results(two, n);
+        auto [s3, id3] = results(three, n);
+        for (int64_t i = 0; i < n; ++i)
+          for (int j = 0; j < 2; ++j) {
+            EXPECT_EQ(id2[size_t(i * 2 + j)], id3[size_t(i * 3 + j)]) << "query " << i << " l2 " << l2 << " self " << self;
+            EXPECT_EQ(s2[size_t(i * 2 + j)], s3[size_t(i * 3 + j)]) << "query " << i;
+          }
+      }
 }
 
 TEST(Search, BitIdenticalForAnyThreadCountAndQuerySplit) {
