@@ -160,6 +160,8 @@ void diff_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const
   pair_rows(x, d, rows, nr, c, t, out, diff1, diff1x4, diff2x4);
 }
 
+float diff_row(const float* x, const float* c, int64_t d) { return diff1(x, c, d); }
+
 void dot_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const float* c, int64_t t, float* out) {
   pair_rows(x, d, rows, nr, c, t, out, dot1, dot1x4, dot2x4);
 }

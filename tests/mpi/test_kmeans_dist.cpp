@@ -112,6 +112,40 @@ TEST(DistKMeans, AFarTightGroupIsSeededAlikeOnAnyRankCount) {
     ASSERT_EQ(ref.assign[size_t(g)] == far, g >= 1903 && g < 2103) << "row " << g << ": the far group shares its centre";
 }
 
+TEST(DistKMeans, TwoCloseFarGroupsAreSplitAlikeOnAnyRankCount) {
+  // Two groups of 100 rows near 1e4 in every column, 0.05 wide and 3 apart
+  // in column 0, the boundary between them at the 3-rank split (row 2003):
+  // their best two float scores lie within the scores' rounding, and the
+  // rows are decided again from their differences (kmeans/assign.h), on
+  // whichever rank holds them. Before, Lloyd split the groups at random.
+  auto comm = world();
+  auto kernel = make_cpu_search();
+  KMeansParams kp;
+  kp.k = 9, kp.iters = 15, kp.restarts = 1, kp.seed = 3;
+  SynthFeaturesParams sp = mixture();
+  sp.noise = 0.1;
+  FeatureBlock mine = synth_features(sp, comm->rank(), comm->size());
+  FeatureBlock all = synth_features(sp, 0, 1);
+  for (FeatureBlock* f : {&mine, &all})
+    for (int64_t g = std::max<int64_t>(f->rows.begin, 1903); g < std::min<int64_t>(f->rows.end, 2103); ++g) {
+      std::mt19937 gen{static_cast<uint32_t>(g)};  // by global row: the same values on any split
+      std::normal_distribution<float> z(0.f, 0.05f);
+      for (int j = 0; j < 24; ++j) f->x[size_t((g - f->rows.begin) * 24 + j)] = 1e4f + (g >= 2003 && j == 0 ? 3.f : 0.f) + z(gen);
+    }
+  const KMeansResult dist = kmeans(mine, kp, *comm, *kernel);
+  LocalCommunicator self;
+  const KMeansResult ref = kmeans(all, kp, self, *kernel);
+  EXPECT_TRUE(dist.centroids == ref.centroids) << "centroids differ from the one-process run";
+  EXPECT_EQ(dist.final_inertia, ref.final_inertia);
+  for (int64_t i = 0; i < mine.local_rows(); ++i)
+    ASSERT_EQ(dist.assign[size_t(i)], ref.assign[size_t(mine.rows.begin + i)]) << "row " << mine.rows.begin + i;
+  for (int64_t first : {1903, 2003}) {
+    const int64_t c = ref.assign[size_t(first)];
+    for (int64_t g = 0; g < all.local_rows(); ++g)
+      ASSERT_EQ(ref.assign[size_t(g)] == c, g >= first && g < first + 100) << "row " << g << " (group from " << first << ")";
+  }
+}
+
 TEST(DistKMeans, KMeansParallelPotentialIsTheSameForAnyRankCount) {
   // k-means||'s draws compare with l * closest / phi. phi was a double sum
   // over ranks: 1 then fifteen 2^-53 sums to 1 in one process (each small

@@ -226,6 +226,29 @@ TEST(KMeans, AGroupFarInEveryColumnGetsOneCentre) {
   }
 }
 
+TEST(KMeans, TwoCloseGroupsFarFromTheOriginKeepTheirOwnCentres) {
+  // Two groups near 1e4 in all 16 columns, 0.05 wide and 3 apart in one
+  // column, beside 7 blobs near the origin (so no centre is subtracted):
+  // the search's float scores are ~100 off there, and Lloyd split the two
+  // groups' rows between their centres at random, from any start; its
+  // logged inertia carried the noise (rising and falling).
+  FeatureBlock b = data(20000, 16, 7, 0.3, 5);
+  std::mt19937 gen(2);
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  for (int64_t i = 0; i < 20000; i += 10) {
+    const int g = int(i / 10 % 2);
+    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + (g && j == 0 ? 3.f : 0.f) + normal(gen);
+    b.labels[size_t(i)] = 7 + g;
+  }
+  const std::vector<KMeansResult> r = fits(b, 9, 4);
+  for (size_t s = 0; s < r.size(); ++s) {
+    EXPECT_GE(score(b.labels, r[s].assign).ari, 0.99) << "seed " << s + 1;
+    // Exact distances: Lloyd's inertia never rises (no empty clusters here).
+    for (size_t t = 1; t < r[s].inertia.size(); ++t)
+      EXPECT_LE(r[s].inertia[t], r[s].inertia[t - 1] * (1 + 1e-6)) << "seed " << s + 1 << " iteration " << t;
+  }
+}
+
 TEST(KMeans, ManyFarRowsAreStillDrawnBySeed) {
   // 30 far rows at k = 8: forcing the k farthest from one sampled row into
   // the sample (this fix's first form) put the seeds on the same far rows
