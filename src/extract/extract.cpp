@@ -245,8 +245,7 @@ void write_provenance(extract::FeatureOutput& out, const ExtractParams& p, const
 /// rows invalid: warned.
 void require_usable_rows(const ExtractSummary& s, const ImageSource& src, const ExtractParams& p,
                          const std::string& tmp) {
-  const std::string hint =
-      src.kind() == "list" ? " (a list file's relative paths are read from the list file's folder)" : "";
+  const std::string hint = src.unreadable_hint();
   const std::string why =
       s.resumed == 0 ? fmt("the warnings above give the reasons", hint)
                      : fmt("the warnings give the reasons", hint, "; ", s.resumed, " were resumed from ", tmp,

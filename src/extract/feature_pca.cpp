@@ -38,7 +38,7 @@ class SubsetSource : public ImageSource {
 /// The backbone's rows of this rank's sample `rows` (valid rows only),
 /// L2-normalised when asked, as the projection will normalise them (in double).
 std::vector<float> sample_rows(const ImageSource& src, const std::vector<int64_t>& rows, Backbone& net,
-                               const FeaturePcaOptions& o, Communicator& comm) {
+                               const FeaturePcaOptions& o, Communicator& comm, std::string& first_bad) {
   const int64_t d = net.dim();
   std::vector<float> held;
   if (rows.empty()) return held;
@@ -57,7 +57,10 @@ std::vector<float> sample_rows(const ImageSource& src, const std::vector<int64_t
     net.forward(r.x, r.rows.size(), out.data());
     progress.update((done += r.rows.size()) * comm.size());
     for (int64_t i = 0; i < r.rows.size(); ++i) {
-      if (!r.valid[i]) continue;
+      if (!r.valid[i]) {
+        if (first_bad.empty()) first_bad = fmt(src.id(rows[size_t(r.rows.begin + i)]), ": ", (*r.reasons)[size_t(i)]);
+        continue;
+      }
       const float* x = out.data() + i * d;
       double inv = 1.0;
       if (o.normalize_input) {
@@ -120,10 +123,15 @@ Projection fit_feature_pca(const ImageSource& src, Backbone& net, const FeatureP
   // only after it. Held beside the moments: the sampled rows (float), the
   // pass's output batch and quantized_moments' chunk (double).
   require_pca_memory(d, o.pca.exact_max_dim, 4.0 * double(d) * double(int64_t(rows.size()) + o.batch + 2 * 512));
-  const std::vector<float> held = sample_rows(src, rows, net, o, comm);
+  std::string first_bad;
+  const std::vector<float> held = sample_rows(src, rows, net, o, comm, first_bad);
   const int64_t m = int64_t(held.size()) / d, count = comm.sum(m);
-  require(count >= 2, "PCA of the backbone's features: only ", count, " readable images were sampled from ",
-          src.size(), " (need at least 2)");
+  // A source of unreadable images (every row invalid) ends here, before
+  // extract's own check (the extraction pass logs each row, not this one).
+  require(count >= 2, "extract: only ", count, " of the ", comm.sum(int64_t(rows.size())),
+          " images sampled for the PCA of the backbone's features could be read (", src.describe(), ")",
+          first_bad.empty() ? std::string() : fmt("; the first on rank ", comm.rank(), ": ", first_bad),
+          src.unreadable_hint(), "; a PCA needs 2, so nothing is written");
   std::vector<double> scale, zero(static_cast<size_t>(d), 0.0);
   PcaMoments mo = quantized_moments(held, d, count, o.pca.exact_max_dim, scale, comm);
   Projection p = solve_pca(mo, scale, zero, o.pca, comm);

@@ -106,6 +106,9 @@ class ImageSource {
   virtual std::string kind() const = 0;
   /// One line for logs and file attributes: kind, path, rows, classes.
   std::string describe() const;
+  /// Said after "the warnings above give the reasons" when images could not
+  /// be read: for a list file, where its relative paths are read from.
+  std::string unreadable_hint() const;
 
  protected:
   /// Throws Error naming the source when i is not in [0, size()).

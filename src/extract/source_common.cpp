@@ -61,6 +61,10 @@ std::string ImageSource::describe() const {
              classes.empty() ? std::string() : fmt(", ", classes.size(), " classes"));
 }
 
+std::string ImageSource::unreadable_hint() const {
+  return kind() == "list" ? " (a list file's relative paths are read from the list file's folder)" : "";
+}
+
 void ImageSource::check_row(int64_t i) const {
   require(i >= 0 && i < size(), kind(), " source ", path_, ": row ", i, " is out of range [0, ", size(), ")");
 }

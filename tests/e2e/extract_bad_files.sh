@@ -72,6 +72,17 @@ if dcrun 2 extract --source allbad --backbone "$model" --out allbad.h5 >ab.txt 2
 fi
 grep -q "none of the 4 images could be used" ab.txt || { cat ab.txt; fail "no error naming the all-invalid source"; }
 [ ! -e allbad.h5 ] || fail "allbad.h5 was committed"
+# The same with a PCA: its sample pass met no readable image and said only
+# "only 0 readable images were sampled", no file named (each row is logged
+# by the extraction pass, which never came).
+for bb in "$model" pixels; do
+  if dcrun 2 extract --source allbad --backbone "$bb" --pca-dim 4 --out allbad_pca.h5 >abp.txt 2>&1; then
+    cat abp.txt; fail "extract --pca-dim of a folder of bad files succeeded ($bb)"
+  fi
+  grep "ERROR" abp.txt | grep "sampled for the PCA" | grep -q "the first on rank 0: .*allbad/bad_" \
+    || { cat abp.txt; fail "the PCA's error does not name a bad file ($bb)"; }
+  [ ! -e allbad_pca.h5 ] || fail "allbad_pca.h5 was committed ($bb)"
+done
 # A list file whose relative paths do not resolve from its own folder (the
 # usual mistake: written relative to the current folder).
 mkdir lists
