@@ -27,8 +27,10 @@ void dot_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const 
 /// columns: errors of ~100) may lie 0.1 apart.
 void diff_rows(const float* x, int64_t d, const int64_t* rows, int64_t nr, const float* c, int64_t t, float* out);
 
-/// |x - c|^2 of one row x [d] and one vector c [d]: the bits diff_rows gives
-/// that pair, without its call and threading set-up per row.
+/// |x - c|^2 of one row x [d] and one vector c [d], summed from the
+/// differences as diff_rows sums them (within ~d u of the distance; its
+/// four-column form may differ in the last bits), without diff_rows' call
+/// and threading set-up per row.
 float diff_row(const float* x, const float* c, int64_t d);
 
 }  // namespace distclust

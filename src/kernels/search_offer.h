@@ -50,9 +50,11 @@ inline int64_t argmax_row(const float* g, const float* bias, int64_t n, float& b
 
 /// The best two columns of g[j] + bias[j], j < n: j1 and j2 with values v1
 /// >= v2 (ties to the lower j; -1 and -inf where there are fewer than two
-/// finite ones). argmax_row's two passes: the maximum of each block of 64,
-/// keeping the best block and the best of the others, then the best block
-/// read again for its first maximum and the best of its other columns.
+/// finite ones). argmax_row's passes: the maximum of each block of 64,
+/// keeping the best block and the best of the others; the best block's
+/// first maximum, and the best of its other columns by a masked max; then
+/// the column of the second, from whichever block holds it (1.6x argmax_row's
+/// time at n = 200 here, where a scalar pass over the best block took 2.6x).
 inline void argmax2_row(const float* g, const float* bias, int64_t n, int64_t& j1, float& v1, int64_t& j2, float& v2) {
   constexpr int64_t kBlock = 64;
   float m1 = kNever, m2 = kNever;
@@ -71,24 +73,31 @@ inline void argmax2_row(const float* g, const float* bias, int64_t n, int64_t& j
   j1 = j2 = -1, v1 = v2 = kNever;
   if (b1 < 0) return;
   const int64_t e1 = std::min(b1 + kBlock, n);
-  for (int64_t j = b1; j < e1; ++j) {
-    const float v = g[j] + bias[j];
-    if (j1 < 0 && v == m1) {
-      j1 = j, v1 = v;
-    } else if (v > v2) {
-      j2 = j, v2 = v;
+  for (j1 = b1; g[j1] + bias[j1] != m1;) ++j1;  // the block holds m1
+  v1 = m1;
+  float sb = kNever;  // the best of the block's other columns: below m1, or m1 again
+  int ties = 0;
+#pragma omp simd reduction(max : sb) reduction(+ : ties)
+  for (int64_t l = b1; l < e1; ++l) {
+    const float v = g[l] + bias[l];
+    sb = std::max(sb, v < m1 ? v : kNever);
+    ties += v == m1;
+  }
+  if (ties > 1) sb = m1;
+  // Equal values: the lower column (b1 is the first block to reach m1).
+  int64_t from = -1;
+  float want = kNever;
+  if (m2 > sb || (m2 == sb && m2 != kNever && b2 < b1)) {
+    from = b2, want = m2;
+  } else if (sb != kNever) {
+    from = b1, want = sb;
+  }
+  if (from < 0) return;
+  for (int64_t l = from; l < std::min(from + kBlock, n); ++l)
+    if (l != j1 && g[l] + bias[l] == want) {
+      j2 = l, v2 = want;
+      return;
     }
-  }
-  // The best of the other blocks, where it beats the best block's second
-  // (equal: the lower column).
-  if (b2 >= 0 && (m2 > v2 || (m2 == v2 && b2 < j2))) {
-    for (int64_t j = b2; j < std::min(b2 + kBlock, n); ++j)
-      if (g[j] + bias[j] == m2) {
-        j2 = j, v2 = m2;
-        break;
-      }
-  }
-  if (v2 == kNever) j2 = -1;
 }
 
 /// Offers scores g[j] + bias[j] of base ids id(j) to query q of top. Each

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "distclust/error.h"
 #include "distclust/log.h"
@@ -11,100 +10,75 @@
 
 namespace distclust {
 
-double l2_score_margin(double row_norm2, double centroid_norm2_max, int64_t d) {
-  // Each score 2<x,c> - |c|^2 is two sums of d float products and one add:
-  // within gamma_{d+2} (2|x||c| + |c|^2), gamma_n = n u / (1 - n u), for
-  // any summation order (BLAS blocking, FMA, LibTorch). Two scores: twice.
-  const double nu = double(d + 2) * 0x1p-24, gamma = nu / (1.0 - nu);
-  const double cmax = std::sqrt(std::max(centroid_norm2_max, 0.0));
-  return 2.0 * gamma * (2.0 * std::sqrt(std::max(row_norm2, 0.0)) * cmax + centroid_norm2_max);
+namespace {
+/// gamma_{d+2} = n u / (1 - n u): the relative bound of a float sum of d + 2
+/// terms in any order (BLAS blocking, FMA, LibTorch's fp32 products).
+double gamma_sum(int64_t d) {
+  const double nu = double(d + 2) * 0x1p-24;
+  return nu / (1.0 - nu);
+}
+}  // namespace
+
+double l2_score_error(double row_norm, double centroid_norm, int64_t d) {
+  // 2<x,c> - |c|^2: two sums of d float products and one add.
+  return gamma_sum(d) * (2.0 * row_norm * centroid_norm + centroid_norm * centroid_norm);
 }
 
 namespace {
 
-/// fn(r, dd) for each r < rows.size(), dd [k] = diff_rows of x's row
-/// rows[r] and every row of c [k x d]: 256 rows at a time (k floats each).
-template <class Fn>
-void each_row_differences(const float* x, int64_t d, const std::vector<int64_t>& rows, const float* c, int64_t k,
-                          Fn fn) {
-  constexpr int64_t kChunk = 256;
-  const int64_t nr = int64_t(rows.size());
-#pragma omp parallel if (nr > 1)
-  {
-    std::vector<float> dd;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t r0 = 0; r0 < nr; r0 += kChunk) {
-      const int64_t m = std::min(kChunk, nr - r0);
-      dd.resize(size_t(m * k));
-      diff_rows(x, d, rows.data() + r0, m, c, k, dd.data());
-      for (int64_t r = 0; r < m; ++r) fn(r0 + r, dd.data() + r * k);
-    }
+/// What assign_nearest knows of the centroids to bound their scores' rounding.
+struct CentroidNorms {
+  std::vector<double> norm;  ///< |c_j| [k], from exact sums
+  double max = 0;            ///< the largest
+  CentroidNorms(const float* c, int64_t k, int64_t d) : norm(static_cast<size_t>(k)) {
+    for (int64_t j = 0; j < k; ++j) max = std::max(max, norm[size_t(j)] = std::sqrt(exact_score(c + j * d, c + j * d, d, false)));
   }
+};
+
+/// A row of |x| = r at diff_row distance d1 from its chosen centroid: a
+/// centroid nearer than that has |c| within w of r (|x - c| >= ||c| - r|).
+/// Widened for the rounding of d1 (diff_row, ~d u) and of r (a float sum).
+double norm_window(double r, double d1, int64_t d) {
+  const double rel = double(d + 2) * 0x1p-24;
+  return std::sqrt(std::max(d1, 0.0) * (1 + 2 * rel)) + 2 * rel * r;
 }
 
-/// The rows `near` (their best two float scores within l2_score_margin of
-/// each other) decided again from the differences: the kernel's best
-/// kCandidates for them, every one whose score is within the margin of
-/// the best measured by diff_row (all k by diff_rows when the candidates
-/// run out inside the margin), the nearest taken, ties to the lower index.
-/// A centroid nearer than the kernel's best is within the margin of it,
-/// so it is among those measured. dist: diff_row's |x - c|^2.
-void redecide_near_ties(SearchKernel& kernel, const FeatureBlock& b, const float* norms, const float* c, int64_t k,
-                        double cmax2, const std::vector<int64_t>& near, int64_t* labels, float* dist) {
-  constexpr int64_t kCandidates = 16;
-  const int64_t d = b.d, m = int64_t(near.size()), cap = std::min(k, kCandidates);
-  std::vector<float> xs(size_t(m * d));
-  for (int64_t r = 0; r < m; ++r) std::copy_n(b.x.data() + near[size_t(r)] * d, d, xs.data() + r * d);
-  TopK top(m, int(cap));
-  SearchQueries q{xs.data(), m, d, 0, nullptr};
-  q.aligned = false;  // gathered rows: the decision below does not rest on these scores' last bits
-  kernel.search(q, SearchBase{c, k, 0, nullptr, nullptr, nullptr, false}, Metric::l2, top);
-  std::vector<int64_t> all;  // rows whose candidates all lie within the margin
-  std::vector<int64_t> ids(static_cast<size_t>(cap));
-  std::vector<float> sc(static_cast<size_t>(cap));
-  for (int64_t r = 0; r < m; ++r) {
-    const int64_t i = near[size_t(r)];
-    sorted_results(top, r, ids.data(), sc.data());
-    const double floor = double(sc[0]) - l2_score_margin(norms[i], cmax2, d);
-    if (cap < k && double(sc[size_t(cap - 1)]) >= floor) {
-      all.push_back(i);
-      continue;
-    }
-    for (int64_t j = 0; j < cap && ids[size_t(j)] >= 0 && double(sc[size_t(j)]) >= floor; ++j) {
-      const float e = diff_row(b.x.data() + i * d, c + ids[size_t(j)] * d, d);
-      if (e < dist[i] || (e == dist[i] && ids[size_t(j)] < labels[i])) dist[i] = e, labels[i] = ids[size_t(j)];
-    }
+/// Row i, whose best two float scores could not tell its nearest centroid,
+/// measured by diff_row against every centroid whose norm lies within its
+/// window (norm_window): the nearest taken, ties to the lower index.
+void redecide(const FeatureBlock& b, const float* norms, const float* c, int64_t k, const CentroidNorms& cn, int64_t i,
+              int64_t* labels, float* dist) {
+  const int64_t d = b.d;
+  const float* x = b.x.data() + i * d;
+  dist[i] = diff_row(x, c + labels[i] * d, d);  // (already, where the float form's rounding mattered)
+  const double r = std::sqrt(std::max(double(norms[i]), 0.0)), w = norm_window(r, dist[i], d);
+  for (int64_t j = 0; j < k; ++j) {
+    if (j == labels[i] || std::fabs(cn.norm[size_t(j)] - r) > w) continue;
+    const float e = diff_row(x, c + j * d, d);
+    if (e < dist[i] || (e == dist[i] && j < labels[i])) dist[i] = e, labels[i] = j;
   }
-  each_row_differences(b.x.data(), d, all, c, k, [&](int64_t r, const float* dd) {
-    const int64_t at = std::min_element(dd, dd + k) - dd;  // the first of equal minima
-    labels[all[size_t(r)]] = at, dist[all[size_t(r)]] = dd[at];
-  });
-  log::debug("assign: ", m, " rows' best two scores lay within their rounding: decided again by differences (", all.size(),
-             " against all ", k, " centroids)");
 }
 
 }  // namespace
 
-void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* norms, const float* c, int64_t k,
-                    bool spherical, int64_t* labels, float* dist) {
+int64_t assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* norms, const float* c, int64_t k,
+                       bool spherical, int64_t* labels, float* dist) {
   const int64_t n = b.local_rows(), d = b.d;
   require(k >= 1 && d >= 1, "assign: k=", k, " d=", d);
-  if (n == 0) return;  // a rank without rows (fewer rows than ranks): its norms are an empty vector's null data()
+  if (n == 0) return 0;  // a rank without rows (fewer rows than ranks): its norms are an empty vector's null data()
   require(spherical || norms != nullptr, "assign: L2 mode needs row norms");
   // L2: the best two, to see which rows' float scores cannot tell their
-  // nearest centroid (the CPU kernel's k = 2 costs what k = 1 does).
+  // nearest centroid (the CPU kernel's k = 2 is a vectorised pass, as k = 1).
   const bool two = !spherical && k >= 2;
   TopK top(n, two ? 2 : 1);
   SearchQueries q{b.x.data(), n, d, b.rows.begin, nullptr};
   SearchBase base{c, k, 0, nullptr, nullptr, nullptr, false};
   kernel.search(q, base, spherical ? Metric::inner_product : Metric::l2, top);
-  double cmax2 = 0;
-  for (int64_t j = 0; two && j < k; ++j) cmax2 = std::max(cmax2, exact_score(c + j * d, c + j * d, d, false));
+  const CentroidNorms cn(c, spherical ? 0 : k, d);
   // A valid row with no nearest centroid (its scores NaN: NaN or Inf in the
   // row or the centroids) would index the sums with an empty slot's id.
-  int64_t unassigned = INT64_MAX;
-  std::vector<uint8_t> is_near(two ? size_t(n) : 0, 0);
-#pragma omp parallel for schedule(static) reduction(min : unassigned) if (n > 65536)
+  int64_t unassigned = INT64_MAX, redecided = 0;
+#pragma omp parallel for schedule(dynamic, 1024) reduction(min : unassigned) reduction(+ : redecided) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     labels[i] = -1, dist[i] = 0.f;
     if (!b.valid[i]) continue;
@@ -120,31 +94,39 @@ void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* no
       dist[i] = std::max(2.0f - 2.0f * s[first], 0.0f);  // unit rows; rounding can dip below zero for x == c
       continue;
     }
-    // The distance from the differences (within ~d u of itself): |x|^2 -
-    // score was ~100 off for rows near 1e4 in every column, and so was the
-    // inertia that --tol compares.
-    dist[i] = diff_row(b.x.data() + i * d, c + labels[i] * d, d);
-    // The scores' rounding grows with |x| |c|, the distances need not:
-    // two groups near 1e4 in every column, 0.05 wide and 3 apart, had
-    // their rows split between the groups' centroids at random. Decided
-    // again: rows whose best two lie within the rounding, where that is
-    // over kMarginShare (1/16) of the row's distance (below it, the other centroid would
-    // be nearer by under 1/8 of the distance at the very worst, ~sqrt(d)
-    // times less in practice: the float ties any float32 k-means makes;
-    // re-deciding those too cost 1.8x on tight clusters split by k = 10x
-    // their number, where most rows are such ties).
-    if (two && ix[1 - first] >= 0) {
-      const double margin = l2_score_margin(norms[i], cmax2, d);
-      if (double(s[first]) - double(s[1 - first]) <= margin && margin > kMarginShare * double(dist[i]))
-        is_near[size_t(i)] = 1;
+    // |x|^2 - score, unless its rounding (the score's and |x|^2's) may be
+    // over 2^-12 of it: then from the differences (within ~d u of itself).
+    // The float form was ~100 off for rows near 1e4 in every column whose
+    // distances are ~0.1, and so was the inertia that --tol compares.
+    const double r = std::sqrt(std::max(double(norms[i]), 0.0));
+    const float approx = std::max(norms[i] - s[first], 0.0f);
+    const double off = l2_score_error(r, cn.norm[size_t(labels[i])], d) + gamma_sum(d) * r * r;
+    dist[i] = off > 0x1p-12 * double(approx) ? diff_row(b.x.data() + i * d, c + labels[i] * d, d) : approx;
+    if (!two || ix[1 - first] < 0) continue;
+    // The scores' rounding grows with |x| |c|, the distances need not: two
+    // groups near 1e4 in every column, 0.05 wide and 3 apart, had their
+    // rows split between the groups' centroids at random. A centroid
+    // nearer than the chosen one scores within the sum of their two
+    // roundings of it, and has a norm within the row's window; the largest
+    // such norm bounds the other's rounding. Rows where that sum exceeds the
+    // gap to the second score, and kMarginShare (1/16) of the row's
+    // distance, are decided again. Below 1/16 the float choice stands (the
+    // other centroid would be nearer by under 1/8 of the distance at the
+    // very worst, ~sqrt(d) times less in practice: the ties any float32
+    // k-means makes; re-deciding those too cost 1.8x on tight clusters
+    // split by k = 10x their number, where most rows are such ties).
+    const double reach = std::min(cn.max, r + norm_window(r, dist[i], d));
+    const double margin = l2_score_error(r, cn.norm[size_t(labels[i])], d) + l2_score_error(r, reach, d);
+    if (double(s[first]) - double(s[1 - first]) <= margin && margin > kMarginShare * double(dist[i])) {
+      redecide(b, norms, c, k, cn, i, labels, dist);
+      ++redecided;
     }
   }
   require(unassigned == INT64_MAX, "assign: row ", unassigned,
           " has no nearest centroid: its scores are NaN (NaN or Inf in the row or the centroids)");
-  std::vector<int64_t> near;
-  for (int64_t i = 0; two && i < n; ++i)
-    if (is_near[size_t(i)]) near.push_back(i);
-  if (!near.empty()) redecide_near_ties(kernel, b, norms, c, k, cmax2, near, labels, dist);
+  if (redecided)
+    log::debug("assign: ", redecided, " rows' best two float scores lay within their rounding: decided again by differences");
+  return redecided;
 }
 
 void own_centroid_distances(const FeatureBlock& b, const std::vector<float>& c, const std::vector<int64_t>& lab,

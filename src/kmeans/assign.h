@@ -12,30 +12,32 @@
 
 namespace distclust {
 
-/// How far apart two L2 search scores 2<x,c> - |c|^2 of one row may lie
-/// from rounding alone (float sums of d terms in any order): row_norm2 =
-/// |x|^2, centroid_norm2_max = the largest |c|^2. Rows far from the origin
-/// compared with their distances (a group near 1e4 in every column, 0.05
-/// wide) have margins far above those distances.
-double l2_score_margin(double row_norm2, double centroid_norm2_max, int64_t d);
+/// How far an L2 search score 2<x,c> - |c|^2 may be from its exact value
+/// (float sums of d terms in any order): row_norm = |x|, centroid_norm =
+/// |c|. Rows far from the origin compared with their distances (a group
+/// near 1e4 in every column, 0.05 wide) have errors far above those distances.
+double l2_score_error(double row_norm, double centroid_norm, int64_t d);
 
-/// The share of a row's distance that its score margin may reach before
-/// its nearest centroid is decided again from differences (assign_nearest;
-/// the device step, kmeans.cpp, by the farthest row and the mean distance).
+/// The share of a row's distance that the rounding of its best two scores
+/// may reach before its nearest centroid is decided again from differences
+/// (assign_nearest; the device step, kmeans.cpp, by the farthest row and
+/// the mean distance).
 constexpr double kMarginShare = 1.0 / 16;
 
 /// For each local row i of b: the nearest of the centroids c [k x d] in
 /// squared L2 (spherical: the largest inner product of unit rows, distance
 /// 2 - 2 cos), ties to the lower index. L2: the kernel's best two scores;
-/// rows whose two lie within l2_score_margin, where that margin is over
-/// kMarginShare of the row's distance, are decided again from differences
-/// (kernels/rows.h's diff_row), and dist is diff_row's |x - c|^2 (within
-/// ~d u of itself): rows far from the origin compared with their distances
-/// are assigned as rows near it are. labels [local rows]: -1 for invalid rows; dist [local
-/// rows]: the squared distance, 0 for invalid rows. norms [local rows]:
-/// |x_i|^2 (L2 only; may be null when spherical).
-void assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* norms, const float* c, int64_t k,
-                    bool spherical, int64_t* labels, float* dist);
+/// a row whose two lie within their rounding (l2_score_error of the chosen
+/// centroid and of the largest norm a nearer one could have), where that
+/// is over kMarginShare of its distance, is decided again by diff_row
+/// (kernels/rows.h) against each centroid whose norm could make it nearer;
+/// dist is diff_row's |x - c|^2 (within ~d u of itself): rows far from the
+/// origin compared with their distances are assigned as rows near it are.
+/// labels [local rows]: -1 for invalid rows; dist [local rows]: the squared
+/// distance, 0 for invalid rows. norms [local rows]: |x_i|^2 (L2 only; may
+/// be null when spherical). Returns how many rows were decided again.
+int64_t assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float* norms, const float* c, int64_t k,
+                       bool spherical, int64_t* labels, float* dist);
 
 /// Each valid row's squared distance to its own centroid, scored exactly in
 /// double (knn/graph_value.h's exact_score; spherical: 2 - 2 x.c) instead of

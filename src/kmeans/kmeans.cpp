@@ -306,7 +306,7 @@ class Lloyd {
 
   /// Whether the device step (float scores, no near-tie check) can be
   /// trusted with these rows: at a restart's first iteration, and while the
-  /// score margin of the farthest row (l2_score_margin) stays below
+  /// rounding of the farthest row's two scores (l2_score_error) stays below
   /// kMarginShare of the mean distance the last iteration measured. Else (groups far from
   /// the origin compared with their distances) the host step, whose
   /// assign_nearest re-decides near-ties. Global values: the same on every rank.
@@ -317,7 +317,8 @@ class Lloyd {
       const float* cc = st_.centroids.data() + c * d_;
       cmax2 = std::max(cmax2, exact_score(cc, cc, d_, false));
     }
-    const double margin = l2_score_margin(max_norm2_, cmax2, d_), mean = st_.history.back() / double(n_valid_);
+    const double margin = 2 * l2_score_error(std::sqrt(max_norm2_), std::sqrt(cmax2), d_);
+    const double mean = st_.history.back() / double(n_valid_);
     if (margin <= kMarginShare * mean) return true;
     if (!host_said_)
       log::info("kmeans: float scores are off by up to ", margin, " for the farthest rows, the mean distance is ", mean,

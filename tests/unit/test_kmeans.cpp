@@ -249,6 +249,37 @@ TEST(KMeans, TwoCloseGroupsFarFromTheOriginKeepTheirOwnCentres) {
   }
 }
 
+TEST(KMeans, AssignDecidesAgainOnlyTheRowsWhoseFloatScoresCannotTellTheirCentroid) {
+  // The data of TwoCloseGroupsFarFromTheOrigin, its groups' own means as
+  // centroids: every row takes its group's, and only the far groups' rows
+  // (2000 of 20000) are decided again. Each score's rounding is bounded
+  // with its own centroid's norm: one bound from the largest norm (a far
+  // centroid's) re-decided every row near the origin too, against all k.
+  FeatureBlock b = data(20000, 16, 7, 0.3, 5);
+  std::mt19937 gen(2);
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  for (int64_t i = 0; i < 20000; i += 10) {
+    const int g = int(i / 10 % 2);
+    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + (g && j == 0 ? 3.f : 0.f) + normal(gen);
+    b.labels[size_t(i)] = 7 + g;
+  }
+  std::vector<double> sum(9 * 16, 0.0), count(9, 0.0);
+  for (int64_t i = 0; i < 20000; ++i) {
+    count[size_t(b.labels[size_t(i)])] += 1;
+    for (int j = 0; j < 16; ++j) sum[size_t(b.labels[size_t(i)] * 16 + j)] += b.x[size_t(i * 16 + j)];
+  }
+  std::vector<float> c(9 * 16), norms(20000), dist(20000);
+  for (size_t t = 0; t < c.size(); ++t) c[t] = float(sum[t] / count[t / 16]);
+  row_norms(b.x.data(), 20000, 16, norms.data());
+  std::vector<int64_t> lab(20000);
+  const int64_t again = assign_nearest(*make_cpu_search(), b, norms.data(), c.data(), 9, false, lab.data(), dist.data());
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < 20000; ++i) wrong += lab[size_t(i)] != b.labels[size_t(i)];
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GT(again, 0);
+  EXPECT_LE(again, 2000) << "rows near the origin decided again";
+}
+
 TEST(KMeans, ManyFarRowsAreStillDrawnBySeed) {
   // 30 far rows at k = 8: forcing the k farthest from one sampled row into
   // the sample (this fix's first form) put the seeds on the same far rows
