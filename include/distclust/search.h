@@ -86,6 +86,11 @@ struct LloydStep {
   int64_t n_valid = 0;             ///< valid rows on all ranks (LloydGrids' term count)
   const float* col_max = nullptr;  ///< [d] each column's largest |x_ij| over all ranks' valid rows
   float* maxima = nullptr;         ///< out [k + 1]: LloydGrids' step maxima as allreduced (out's units)
+  /// L2, where not null: out, the rows on all ranks whose float choice may
+  /// not be their nearest centroid (kernels/score_rounding.h's
+  /// l2_choice_unsure; kmeans/assign.h decides those again). When any, the
+  /// step declines: it returns false before its sums, and out is not written.
+  int64_t* unsure_rows = nullptr;
 };
 
 /// Tile sizes of the CPU kernel (defaults suit a 1-2 MiB L2 per core).

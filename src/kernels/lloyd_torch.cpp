@@ -13,11 +13,13 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "distclust/comm.h"
 #include "distclust/error.h"
 #include "kernels/lloyd_grids.h"
+#include "kernels/score_rounding.h"
 #include "kernels/search_torch.h"
 
 #if DISTCLUST_TORCH_CUDA
@@ -72,6 +74,11 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     // Pass 1: every row's centroid, and the grids' maxima (kernels/lloyd_grids.h).
     std::vector<Assigned> blocks;
     torch::Tensor maxima = torch::zeros({k + 1}, torch::TensorOptions().dtype(torch::kFloat).device(dev_));
+    // L2: rows whose float scores may not tell their centroid, counted; the
+    // host step decides those again (the step declines, below).
+    const bool check = !s.spherical && s.unsure_rows && k >= 2;
+    torch::Tensor unsure_count = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(dev_)), cn;
+    if (check) cn = cents.all.to(torch::kDouble).pow(2).sum(1).sqrt();
     const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
     for (int64_t t = t_first; t <= t_last; ++t) {
       // Query blocks aligned to global rows as in search().
@@ -82,11 +89,22 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       clock_.mark(Phase::upload);
       const Operand qo = query_operand(qb_x);
       clock_.mark(Phase::operands);
-      torch::Tensor best, lab;
-      nearest(qo, cents, best, lab);
+      torch::Tensor best, lab, second;
+      nearest(qo, cents, best, lab, check, second);
       blocks.push_back(assigned(s, lo, hi - lo, qo.x.narrow(0, off, hi - lo), best.narrow(0, off, hi - lo),
                                 lab.narrow(0, off, hi - lo), maxima));
+      if (check)
+        unsure_count += unsure(s, lo, hi - lo, best.narrow(0, off, hi - lo), second.narrow(0, off, hi - lo),
+                               lab.narrow(0, off, hi - lo), cn);
       clock_.mark(Phase::sums);
+    }
+    if (s.unsure_rows) {  // collective: every rank's step declines together
+      *s.unsure_rows = comm.sum(check ? unsure_count.item<int64_t>() : int64_t(0));
+      clock_.mark(Phase::reduce);
+      if (*s.unsure_rows > 0) {
+        clock_.settle();
+        return false;
+      }
     }
     const LloydGrids grids = reduce_maxima(maxima, s, comm);
     const torch::Tensor col_scale = upload(grids.col_scale.data(), d, torch::kDouble).view({1, d});
@@ -132,6 +150,23 @@ TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int6
   return a;
 }
 
+torch::Tensor TorchSearch::unsure(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& best,
+                                  const torch::Tensor& second, const torch::Tensor& lab, const torch::Tensor& cn) const {
+  // l2_choice_unsure on tensors (double), distances in float as assign_nearest's first guess.
+  const int64_t d = s.d;
+  const torch::Tensor norms = rows(s.norms + lo, m, 1).view({m});
+  const torch::Tensor d1 = (norms - best).clamp_min(0.f).to(torch::kDouble);
+  const torch::Tensor r = norms.to(torch::kDouble).clamp_min(0.0).sqrt();
+  const double rel = double(d + 2) * 0x1p-24, gamma = gamma_sum(d);
+  const torch::Tensor window = (d1 * (1 + 2 * rel)).sqrt() + 2 * rel * r;
+  const torch::Tensor reach = torch::minimum(r + window, cn.max());
+  const torch::Tensor own = cn.index_select(0, lab);
+  const torch::Tensor margin = gamma * (2 * r * own + own * own) + gamma * (2 * r * reach + reach * reach);
+  const torch::Tensor gap = best.to(torch::kDouble) - second.to(torch::kDouble);
+  const torch::Tensor valid = upload(s.valid + lo, m, torch::kByte).ne(0);
+  return ((gap <= margin) & (margin > kMarginShare * d1) & valid).sum();
+}
+
 torch::Tensor TorchSearch::valid_positions(const LloydStep& s, int64_t lo, int64_t m) const {
   return upload(s.valid + lo, m, torch::kByte).ne(0).nonzero().squeeze(1);
 }
@@ -154,6 +189,7 @@ TorchSearch::CentroidBlocks TorchSearch::centroid_blocks(const LloydStep& s, int
   // Centroid blocks' operands, once per step where they fit the reserve.
   out.once = operands_fit(k, d);
   const torch::Tensor cx = rows(s.c, k, d);
+  out.all = cx;
   const torch::Tensor bias = base_bias(k, cx, nullptr, nullptr, l2);
   for (int64_t c0 = 0; c0 < k; c0 += cb) {
     const int64_t cn = std::min(cb, k - c0);
@@ -165,8 +201,8 @@ TorchSearch::CentroidBlocks TorchSearch::centroid_blocks(const LloydStep& s, int
   return out;
 }
 
-void TorchSearch::nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best,
-                          torch::Tensor& lab) const {
+void TorchSearch::nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best, torch::Tensor& lab,
+                          bool want_second, torch::Tensor& second) const {
   for (size_t blk = 0; blk < cents.blocks.size(); ++blk) {  // a later block wins only when strictly better
     const Operand& pre = cents.blocks[blk];
     Operand co = cents.once ? pre : base_operand(pre.x, pre.bias, cents.alpha);
@@ -184,6 +220,11 @@ void TorchSearch::nearest(const Operand& qo, const CentroidBlocks& cents, torch:
     }
     torch::Tensor v, col;
     best_of(c, v, col);
+    if (want_second) {  // the block's second best, then the second of all blocks so far
+      const torch::Tensor v2 = c.e.size(1) >= 2 ? std::get<0>(c.e.topk(2, 1)).select(1, 1)
+                                                : torch::full_like(v, -std::numeric_limits<float>::infinity());
+      second = !best.defined() ? v2 : torch::maximum(torch::maximum(second, v2), torch::minimum(best, v));
+    }
     if (!best.defined()) {
       best = v, lab = col;
     } else {

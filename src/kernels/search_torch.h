@@ -143,11 +143,14 @@ class TorchSearch final : public SearchKernel {
     std::vector<int64_t> first;
     bool once = false;
     float alpha = 2.f;  ///< l2: 2, spherical: 1
+    torch::Tensor all;  ///< the centroids [k x d] on the device (uploaded once a step)
   };
   CentroidBlocks centroid_blocks(const LloydStep& s, int64_t cb) const;
   /// Each query row's nearest centroid: score best [qb] and index lab [qb]
-  /// (ties to the lower index, as search() with cap 1).
-  void nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best, torch::Tensor& lab) const;
+  /// (ties to the lower index, as search() with cap 1); with want_second,
+  /// second [qb]: the second best score (-inf where k = 1).
+  void nearest(const Operand& qo, const CentroidBlocks& cents, torch::Tensor& best, torch::Tensor& lab,
+               bool want_second, torch::Tensor& second) const;
   /// A block of a k-means step's rows once assigned: rows lo..lo+m of the
   /// step, the valid ones' labels lab [v] (int32) and distances dist [v]
   /// (float, as assign_nearest computes them): 8 bytes a valid row kept
@@ -164,6 +167,11 @@ class TorchSearch final : public SearchKernel {
   /// (kernels/lloyd_grids.h, on the device).
   Assigned assigned(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
                     const torch::Tensor& lab, torch::Tensor& maxima) const;
+  /// How many valid rows lo..lo+m of s (best and second scores [m], labels
+  /// [m], float distances dist [m]) are unsure (kernels/score_rounding.h's
+  /// l2_choice_unsure; cn [k]: the centroids' norms, double): a device scalar.
+  torch::Tensor unsure(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& best, const torch::Tensor& second,
+                       const torch::Tensor& lab, const torch::Tensor& cn) const;
   /// The maxima over ranks (to the host, allreduce_max; written to
   /// s.maxima) and the grids they make.
   LloydGrids reduce_maxima(const torch::Tensor& maxima, const LloydStep& s, Communicator& comm);

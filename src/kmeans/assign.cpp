@@ -6,23 +6,10 @@
 #include "distclust/error.h"
 #include "distclust/log.h"
 #include "kernels/rows.h"
+#include "kernels/score_rounding.h"
 #include "knn/graph_value.h"  // exact_score
 
 namespace distclust {
-
-namespace {
-/// gamma_{d+2} = n u / (1 - n u): the relative bound of a float sum of d + 2
-/// terms in any order (BLAS blocking, FMA, LibTorch's fp32 products).
-double gamma_sum(int64_t d) {
-  const double nu = double(d + 2) * 0x1p-24;
-  return nu / (1.0 - nu);
-}
-}  // namespace
-
-double l2_score_error(double row_norm, double centroid_norm, int64_t d) {
-  // 2<x,c> - |c|^2: two sums of d float products and one add.
-  return gamma_sum(d) * (2.0 * row_norm * centroid_norm + centroid_norm * centroid_norm);
-}
 
 namespace {
 
@@ -35,14 +22,6 @@ struct CentroidNorms {
   }
 };
 
-/// A row of |x| = r at diff_row distance d1 from its chosen centroid: a
-/// centroid nearer than that has |c| within w of r (|x - c| >= ||c| - r|).
-/// Widened for the rounding of d1 (diff_row, ~d u) and of r (a float sum).
-double norm_window(double r, double d1, int64_t d) {
-  const double rel = double(d + 2) * 0x1p-24;
-  return std::sqrt(std::max(d1, 0.0) * (1 + 2 * rel)) + 2 * rel * r;
-}
-
 /// Row i, whose best two float scores could not tell its nearest centroid,
 /// measured by diff_row against every centroid whose norm lies within its
 /// window (norm_window): the nearest taken, ties to the lower index.
@@ -51,7 +30,7 @@ void redecide(const FeatureBlock& b, const float* norms, const float* c, int64_t
   const int64_t d = b.d;
   const float* x = b.x.data() + i * d;
   dist[i] = diff_row(x, c + labels[i] * d, d);  // (already, where the float form's rounding mattered)
-  const double r = std::sqrt(std::max(double(norms[i]), 0.0)), w = norm_window(r, dist[i], d);
+  const double r = std::sqrt(std::max(double(norms[i]), 0.0)), w = l2_norm_window(r, dist[i], d);
   for (int64_t j = 0; j < k; ++j) {
     if (j == labels[i] || std::fabs(cn.norm[size_t(j)] - r) > w) continue;
     const float e = diff_row(x, c + j * d, d);
@@ -105,19 +84,8 @@ int64_t assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float*
     if (!two || ix[1 - first] < 0) continue;
     // The scores' rounding grows with |x| |c|, the distances need not: two
     // groups near 1e4 in every column, 0.05 wide and 3 apart, had their
-    // rows split between the groups' centroids at random. A centroid
-    // nearer than the chosen one scores within the sum of their two
-    // roundings of it, and has a norm within the row's window; the largest
-    // such norm bounds the other's rounding. Rows where that sum exceeds the
-    // gap to the second score, and kMarginShare (1/16) of the row's
-    // distance, are decided again. Below 1/16 the float choice stands (the
-    // other centroid would be nearer by under 1/8 of the distance at the
-    // very worst, ~sqrt(d) times less in practice: the ties any float32
-    // k-means makes; re-deciding those too cost 1.8x on tight clusters
-    // split by k = 10x their number, where most rows are such ties).
-    const double reach = std::min(cn.max, r + norm_window(r, dist[i], d));
-    const double margin = l2_score_error(r, cn.norm[size_t(labels[i])], d) + l2_score_error(r, reach, d);
-    if (double(s[first]) - double(s[1 - first]) <= margin && margin > kMarginShare * double(dist[i])) {
+    // rows split between the groups' centroids at random.
+    if (l2_choice_unsure(s[first], s[1 - first], cn.norm[size_t(labels[i])], cn.max, r, dist[i], d)) {
       redecide(b, norms, c, k, cn, i, labels, dist);
       ++redecided;
     }

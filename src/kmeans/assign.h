@@ -1,5 +1,6 @@
 // k-means assignment: the nearest centroid of every row, through the one
-// search kernel (include/distclust/search.h) with k = 1. Query tiles align to
+// search kernel (include/distclust/search.h) with k = 2 (L2; spherical
+// k = 1). Query tiles align to
 // global rows, so a row's distances, and with them the assignment, are the
 // same for any rank and thread count.
 #pragma once
@@ -12,26 +13,14 @@
 
 namespace distclust {
 
-/// How far an L2 search score 2<x,c> - |c|^2 may be from its exact value
-/// (float sums of d terms in any order): row_norm = |x|, centroid_norm =
-/// |c|. Rows far from the origin compared with their distances (a group
-/// near 1e4 in every column, 0.05 wide) have errors far above those distances.
-double l2_score_error(double row_norm, double centroid_norm, int64_t d);
-
-/// The share of a row's distance that the rounding of its best two scores
-/// may reach before its nearest centroid is decided again from differences
-/// (assign_nearest; the device step, kmeans.cpp, by the farthest row and
-/// the mean distance).
-constexpr double kMarginShare = 1.0 / 16;
-
 /// For each local row i of b: the nearest of the centroids c [k x d] in
 /// squared L2 (spherical: the largest inner product of unit rows, distance
 /// 2 - 2 cos), ties to the lower index. L2: the kernel's best two scores;
-/// a row whose two lie within their rounding (l2_score_error of the chosen
-/// centroid and of the largest norm a nearer one could have), where that
-/// is over kMarginShare of its distance, is decided again by diff_row
-/// (kernels/rows.h) against each centroid whose norm could make it nearer;
-/// dist is diff_row's |x - c|^2 (within ~d u of itself): rows far from the
+/// a row whose two lie within their rounding (kernels/score_rounding.h's
+/// l2_choice_unsure) is decided again by diff_row
+/// (kernels/rows.h) against each centroid whose norm could make it nearer.
+/// dist is |x|^2 - score, or diff_row's |x - c|^2 (within ~d u of itself)
+/// where the former's rounding may exceed 2^-12 of it: rows far from the
 /// origin compared with their distances are assigned as rows near it are.
 /// labels [local rows]: -1 for invalid rows; dist [local rows]: the squared
 /// distance, 0 for invalid rows. norms [local rows]: |x_i|^2 (L2 only; may

@@ -24,7 +24,6 @@
 #include "kernels/lloyd_grids.h"
 #include "kernels/rows.h"
 #include "kmeans/assign.h"
-#include "knn/graph_value.h"  // exact_score
 #include "io/checkpoint_pace.h"
 #include "io/state_file.h"
 #include "kmeans/kmeans_state.h"
@@ -153,9 +152,6 @@ class Lloyd {
       if (b.valid[i])
         for (int64_t j = 0; j < d_; ++j) col_max_[size_t(j)] = std::max(col_max_[size_t(j)], std::fabs(b.x[i * d_ + j]));
     comm.allreduce_max(col_max_.data(), col_max_.size());
-    for (int64_t i = 0; i < b.local_rows(); ++i)
-      if (b.valid[i]) max_norm2_ = std::max(max_norm2_, double(norms_[size_t(i)]));
-    max_norm2_ = comm.max(max_norm2_);
     maxima_.resize(size_t(k_ + 1));
     lab_.resize(b.local_rows());
     dist_.resize(b.local_rows());
@@ -253,7 +249,7 @@ class Lloyd {
   /// inertia, new centroids (empty clusters split), the stopping rule.
   void iterate(uint64_t seed) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (!device_ || !device_resolves() || !device_step()) {
+    if (!device_ || !device_step()) {
       assign(st_.centroids, lab_, dist_);
       lloyd_maxima(row_max_.data(), lab_.data(), dist_.data(), b_.local_rows(), k_, maxima_.data());
       comm_.allreduce_max(maxima_.data(), maxima_.size());  // the grids: the same on every rank
@@ -304,41 +300,29 @@ class Lloyd {
   /// Whether this iteration's state is saved (io/checkpoint_pace.h). Collective.
   bool checkpoint_due() { return !ckpt_.empty() && p_.checkpoint && pace_.due(comm_); }
 
-  /// Whether the device step (float scores, no near-tie check) can be
-  /// trusted with these rows: at a restart's first iteration, and while the
-  /// rounding of the farthest row's two scores (l2_score_error) stays below
-  /// kMarginShare of the mean distance the last iteration measured. Else (groups far from
-  /// the origin compared with their distances) the host step, whose
-  /// assign_nearest re-decides near-ties. Global values: the same on every rank.
-  bool device_resolves() {
-    if (p_.spherical || st_.history.empty()) return true;
-    double cmax2 = 0;
-    for (int64_t c = 0; c < k_; ++c) {
-      const float* cc = st_.centroids.data() + c * d_;
-      cmax2 = std::max(cmax2, exact_score(cc, cc, d_, false));
-    }
-    const double margin = 2 * l2_score_error(std::sqrt(max_norm2_), std::sqrt(cmax2), d_);
-    const double mean = st_.history.back() / double(n_valid_);
-    if (margin <= kMarginShare * mean) return true;
-    if (!host_said_)
-      log::info("kmeans: float scores are off by up to ", margin, " for the farthest rows, the mean distance is ", mean,
-                  ": iterations on the host step, which re-decides near-ties");
-    host_said_ = true;
-    return false;
-  }
-
   /// The same buffer computed where the kernel's data lives (a GPU), when
-  /// the kernel offers it (SearchKernel::lloyd_step): false otherwise.
+  /// the kernel offers it (SearchKernel::lloyd_step): false where it has
+  /// none, or declines (rows its float scores cannot tell), and from then on.
   bool device_step() {
     LloydStep s;
     s.x = b_.x.data(), s.n = b_.local_rows(), s.d = d_, s.first_row = b_.rows.begin;
     s.valid = b_.valid.data(), s.norms = norms_.data(), s.c = st_.centroids.data(), s.k = k_;
     s.spherical = p_.spherical, s.n_valid = n_valid_, s.col_max = col_max_.data(), s.maxima = maxima_.data();
-    if (!kernel_.lloyd_step(s, comm_, buf_.data())) return device_ = false;
-    grids_ = LloydGrids(col_max_.data(), maxima_.data(), k_, d_, n_valid_);
-    return true;
+    int64_t unsure = 0;
+    s.unsure_rows = &unsure;
+    if (kernel_.lloyd_step(s, comm_, buf_.data())) {
+      grids_ = LloydGrids(col_max_.data(), maxima_.data(), k_, d_, n_valid_);
+      return true;
+    }
+    // No device step, or one whose float scores could not tell some rows'
+    // centroids: the host step from here on (its assign_nearest decides
+    // those again), said once.
+    if (unsure > 0)
+      log::info("kmeans: ", unsure, " rows' float scores on ", kernel_.name(),
+                " may not tell their nearest centroid (rows far from the origin for their distances): "
+                "iterations on the host step, which decides them again");
+    return device_ = false;
   }
-
   /// Final pass: the inertia of the finished centroids decides between restarts.
   void finish_restart() {
     assign(st_.centroids, lab_, dist_);
@@ -367,9 +351,7 @@ class Lloyd {
   const std::string ckpt_, hash_;
   const int64_t k_, d_;
   int64_t n_valid_ = 0, done_iters_ = 0;
-  double max_norm2_ = 0;        ///< the largest |x|^2 of a valid row, all ranks
-  bool host_said_ = false;      ///< device_resolves() has logged the switch
-  bool device_ = true;          ///< the kernel has a device step (until it says it has none)
+  bool device_ = true;          ///< the device step is used (until the kernel has none or declines)
   std::vector<float> norms_, dist_;
   std::vector<float> row_max_, col_max_;  ///< [n], [d]: the grids' fixed bounds (kernels/lloyd_grids.h)
   std::vector<float> maxima_;   ///< the last step's grid maxima [k + 1]

@@ -26,6 +26,7 @@
 #include "distclust/rng.h"
 #include "kernels/exact_sum.h"
 #include "kernels/lloyd_grids.h"
+#include "kernels/rows.h"
 #include "kernels/torch_plugin.h"
 #include "kmeans/kmeans.h"
 #include "knn/knn.h"
@@ -593,9 +594,9 @@ TEST(SearchTorch, KMeansWithHalfStorageKeepsTheAssignments) {
 TEST(SearchTorch, KMeansLeavesTheDeviceStepWhereFloatScoresCannotResolveTheRows) {
   // Two groups near 1e4 in all 16 columns, 0.05 wide and 3 apart, beside
   // blobs near the origin (test_kmeans.cpp's TwoCloseGroupsFarFromTheOrigin):
-  // the device step's float scores split the groups at random (no near-tie
-  // check there); after its first iteration Lloyd measures that and goes on
-  // with the host step, as the CPU kernel does from the start.
+  // the device step's float scores split the groups at random; it counts
+  // the rows whose scores cannot tell their centroid and declines, and
+  // Lloyd goes on with the host step, as the CPU kernel does from the start.
   LocalCommunicator comm;
   FeatureBlock b = test::mixture(20000, 16, 7, 0.3, 5);
   std::mt19937 gen(2);
@@ -617,10 +618,59 @@ TEST(SearchTorch, KMeansLeavesTheDeviceStepWhereFloatScoresCannotResolveTheRows)
     EXPECT_NE(c.assign[0], c.assign[10]) << "seed " << seed;
     // The final pass alone (host, near-ties re-decided) may still split the
     // groups right: the logged inertia shows whether the iterations did.
-    // Iteration 0 ran on the device, with its float noise; from there it falls.
-    for (size_t t = 2; t < c.inertia.size(); ++t)
+    for (size_t t = 1; t < c.inertia.size(); ++t)
       EXPECT_LE(c.inertia[t], c.inertia[t - 1] * (1 + 1e-6)) << "seed " << seed << " iteration " << t;
     EXPECT_NEAR(c.final_inertia, a.final_inertia, 1e-6 * a.final_inertia) << "seed " << seed;
+  }
+}
+
+TEST(SearchTorch, LloydStepDeclinesWhereFloatScoresCannotTellTheRows) {
+  // A wide bulk (spread 150 in 16 columns) and two groups near 1e4, 0.05
+  // wide and 3 apart, their own means as centroids: the mean distance is
+  // the bulk's, so a gate on it (the farthest row's rounding against the
+  // mean distance) kept the device step, whose far centroids then moved to
+  // the groups' midpoint. The step counts the unsure rows (only far ones)
+  // and declines; on ordinary data it counts none and runs.
+  LocalCommunicator comm;
+  const int64_t n = 20000, d = 16;
+  for (bool far : {true, false}) {
+    FeatureBlock b = test::mixture(n, d, 3, 0.3, 9);
+    std::mt19937 gen(7);
+    std::normal_distribution<float> bulk(0.f, 150.f), tight(0.f, 0.05f);
+    std::vector<int64_t> label(size_t(n), 0);
+    for (int64_t i = 0; far && i < n; ++i)
+      for (int64_t j = 0; j < d; ++j) b.x[size_t(i * d + j)] = bulk(gen);
+    for (int64_t i = 0; far && i < n; i += 10) {
+      label[size_t(i)] = 1 + (i / 10) % 2;
+      for (int64_t j = 0; j < d; ++j) b.x[size_t(i * d + j)] = 1e4f + (label[size_t(i)] == 2 && j == 0 ? 3.f : 0.f) + tight(gen);
+    }
+    if (!far) label = b.labels;
+    std::vector<double> sum(size_t(3 * d), 0.0), count(3, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      count[size_t(label[size_t(i)])] += 1;
+      for (int64_t j = 0; j < d; ++j) sum[size_t(label[size_t(i)] * d + j)] += b.x[size_t(i * d + j)];
+    }
+    std::vector<float> c(static_cast<size_t>(3 * d)), norms(static_cast<size_t>(n)), col_max(static_cast<size_t>(d), 0.f),
+        maxima(4, 0.f);
+    for (size_t t = 0; t < c.size(); ++t) c[t] = float(sum[t] / count[t / size_t(d)]);
+    row_norms(b.x.data(), n, d, norms.data());
+    for (int64_t i = 0; i < n * d; ++i) col_max[size_t(i % d)] = std::max(col_max[size_t(i % d)], std::fabs(b.x[size_t(i)]));
+    LloydStep s;
+    s.x = b.x.data(), s.n = n, s.d = d, s.first_row = 0, s.valid = b.valid.data(), s.norms = norms.data();
+    s.c = c.data(), s.k = 3, s.n_valid = n, s.col_max = col_max.data(), s.maxima = maxima.data();
+    int64_t unsure = -1;
+    s.unsure_rows = &unsure;
+    std::vector<int64_t> out(size_t(3 * (d + 1) + 2), -7);
+    const bool ran = torch_kernel("cpu", "fp32", 64 << 10)->lloyd_step(s, comm, out.data());
+    if (far) {
+      EXPECT_FALSE(ran);
+      EXPECT_GT(unsure, 0);
+      EXPECT_LE(unsure, 2000) << "rows of the bulk counted";
+      EXPECT_EQ(out[0], -7) << "a declined step wrote its sums";
+    } else {
+      EXPECT_TRUE(ran);
+      EXPECT_EQ(unsure, 0);
+    }
   }
 }
 
