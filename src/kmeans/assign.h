@@ -20,7 +20,7 @@ namespace distclust {
 /// l2_choice_unsure) is decided again by diff_row
 /// (kernels/rows.h) against each centroid whose norm could make it nearer.
 /// dist is |x|^2 - score, or diff_row's |x - c|^2 (within ~d u of itself)
-/// where the former's rounding may exceed 2^-12 of it: rows far from the
+/// where the former's rounding may exceed 2^-8 of it: rows far from the
 /// origin compared with their distances are assigned as rows near it are.
 /// labels [local rows]: -1 for invalid rows; dist [local rows]: the squared
 /// distance, 0 for invalid rows. norms [local rows]: |x_i|^2 (L2 only; may
