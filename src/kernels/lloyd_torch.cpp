@@ -76,9 +76,10 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
     torch::Tensor maxima = torch::zeros({k + 1}, torch::TensorOptions().dtype(torch::kFloat).device(dev_));
     // L2: rows whose float scores may not tell their centroid, counted; the
     // host step decides those again (the step declines, below).
-    const bool check = !s.spherical && s.unsure_rows && k >= 2;
-    torch::Tensor unsure_count = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(dev_)), cn;
-    if (check) cn = cents.all.to(torch::kDouble).pow(2).sum(1).sqrt();
+    RoundingCheck rc;
+    if (!s.spherical) rc.cx = cents.all, rc.cn = cents.all.to(torch::kDouble).pow(2).sum(1).sqrt();
+    const bool count = !s.spherical && s.unsure_rows && k >= 2;
+    if (count) rc.count = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(dev_));
     const int64_t t_first = s.n ? s.first_row / qb : 0, t_last = s.n ? (s.first_row + s.n - 1) / qb : -1;
     for (int64_t t = t_first; t <= t_last; ++t) {
       // Query blocks aligned to global rows as in search().
@@ -90,16 +91,15 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
       const Operand qo = query_operand(qb_x);
       clock_.mark(Phase::operands);
       torch::Tensor best, lab, second;
-      nearest(qo, cents, best, lab, check, second);
-      blocks.push_back(assigned(s, lo, hi - lo, qo.x.narrow(0, off, hi - lo), best.narrow(0, off, hi - lo),
-                                lab.narrow(0, off, hi - lo), maxima));
-      if (check)
-        unsure_count += unsure(s, lo, hi - lo, best.narrow(0, off, hi - lo), second.narrow(0, off, hi - lo),
-                               lab.narrow(0, off, hi - lo), cn);
+      nearest(qo, cents, best, lab, count, second);
+      const int64_t m = hi - lo;
+      blocks.push_back(assigned(s, lo, m, qo.x.narrow(0, off, m), best.narrow(0, off, m),
+                                count ? second.narrow(0, off, m) : second, lab.narrow(0, off, m), maxima,
+                                s.spherical ? nullptr : &rc));
       clock_.mark(Phase::sums);
     }
     if (s.unsure_rows) {  // collective: every rank's step declines together
-      *s.unsure_rows = comm.sum(check ? unsure_count.item<int64_t>() : int64_t(0));
+      *s.unsure_rows = comm.sum(count ? rc.count.item<int64_t>() : int64_t(0));
       clock_.mark(Phase::reduce);
       if (*s.unsure_rows > 0) {
         clock_.settle();
@@ -127,13 +127,18 @@ bool TorchSearch::lloyd_step(const LloydStep& s, Communicator& comm, int64_t* ou
 }
 
 TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x,
-                                            const torch::Tensor& best, const torch::Tensor& lab,
-                                            torch::Tensor& maxima) const {
+                                            const torch::Tensor& best, const torch::Tensor& second,
+                                            const torch::Tensor& lab, torch::Tensor& maxima,
+                                            RoundingCheck* check) const {
   Assigned a;
   a.lo = lo, a.m = m;
-  // The distance in float as assign_nearest computes it.
-  const torch::Tensor dist = !s.spherical ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f)
-                                          : (2.f - 2.f * best).clamp_min(0.f);
+  // The distance as assign_nearest takes it.
+  torch::Tensor dist = !s.spherical ? (rows(s.norms + lo, m, 1).view({m}) - best).clamp_min(0.f)
+                                    : (2.f - 2.f * best).clamp_min(0.f);
+  if (check) {
+    dist = l2_distances(s, lo, m, x, lab, dist, *check);
+    if (check->count.defined()) check->count += unsure(s, lo, m, best, second, lab, dist, check->cn);
+  }
   const torch::Tensor at = valid_positions(s, lo, m);
   const torch::Tensor valid_lab = lab.index_select(0, at);
   a.lab = valid_lab.to(torch::kInt);
@@ -150,13 +155,30 @@ TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int6
   return a;
 }
 
+torch::Tensor TorchSearch::l2_distances(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x,
+                                        const torch::Tensor& lab, const torch::Tensor& dist,
+                                        const RoundingCheck& check) const {
+  // The float form's rounding (the score's and |x|^2's) against 2^-8 of it;
+  // rows far from the origin for their distances were ~100 off, and so was
+  // the step's inertia (what --tol compares).
+  const double gamma = gamma_sum(s.d);
+  const torch::Tensor r2 = rows(s.norms + lo, m, 1).view({m}).to(torch::kDouble).clamp_min(0.0), r = r2.sqrt();
+  const torch::Tensor own = check.cn.index_select(0, lab);
+  const torch::Tensor off = gamma * (2 * r * own + own * own) + gamma * r2;
+  const torch::Tensor redo = (off > 0x1p-8 * dist.to(torch::kDouble)).nonzero().squeeze(1);
+  if (redo.numel() == 0) return dist;
+  const torch::Tensor xr = x.index_select(0, redo).to(torch::kFloat);
+  const torch::Tensor cr = check.cx.index_select(0, lab.index_select(0, redo)).to(torch::kFloat);
+  return dist.index_put({redo}, (xr - cr).pow(2).sum(1));
+}
+
 torch::Tensor TorchSearch::unsure(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& best,
-                                  const torch::Tensor& second, const torch::Tensor& lab, const torch::Tensor& cn) const {
-  // l2_choice_unsure on tensors (double), distances in float as assign_nearest's first guess.
+                                  const torch::Tensor& second, const torch::Tensor& lab, const torch::Tensor& dist,
+                                  const torch::Tensor& cn) const {
+  // l2_choice_unsure on tensors (double).
   const int64_t d = s.d;
-  const torch::Tensor norms = rows(s.norms + lo, m, 1).view({m});
-  const torch::Tensor d1 = (norms - best).clamp_min(0.f).to(torch::kDouble);
-  const torch::Tensor r = norms.to(torch::kDouble).clamp_min(0.0).sqrt();
+  const torch::Tensor r = rows(s.norms + lo, m, 1).view({m}).to(torch::kDouble).clamp_min(0.0).sqrt();
+  const torch::Tensor d1 = dist.to(torch::kDouble);
   const double rel = double(d + 2) * 0x1p-24, gamma = gamma_sum(d);
   const torch::Tensor window = (d1 * (1 + 2 * rel)).sqrt() + 2 * rel * r;
   const torch::Tensor reach = torch::minimum(r + window, cn.max());

@@ -162,16 +162,30 @@ class TorchSearch final : public SearchKernel {
   };
   /// Positions [v] (int64, on the device) of the valid rows lo..lo+m of s.
   torch::Tensor valid_positions(const LloydStep& s, int64_t lo, int64_t m) const;
-  /// Rows lo..lo+m (x [m x d] on the device, their best scores and labels
-  /// [m]) as Assigned; their grid maxima maxed into maxima [k + 1]
-  /// (kernels/lloyd_grids.h, on the device).
+  /// A k-means step's L2 rounding checks (kernels/score_rounding.h): the
+  /// centroids cx [k x d] and their norms cn [k] (double) on the device;
+  /// where count is defined (k >= 2, asked for by LloydStep::unsure_rows),
+  /// the unsure rows are counted into it (a device scalar).
+  struct RoundingCheck {
+    torch::Tensor cx, cn, count;
+  };
+  /// Rows lo..lo+m (x [m x d] on the device, their best scores, second
+  /// scores (where check->count is defined) and labels [m]) as Assigned;
+  /// their grid maxima maxed into maxima [k + 1] (kernels/lloyd_grids.h, on
+  /// the device). check (L2; null when spherical): distances as
+  /// assign_nearest takes them, and the unsure rows counted.
   Assigned assigned(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& best,
-                    const torch::Tensor& lab, torch::Tensor& maxima) const;
-  /// How many valid rows lo..lo+m of s (best and second scores [m], labels
-  /// [m], float distances dist [m]) are unsure (kernels/score_rounding.h's
-  /// l2_choice_unsure; cn [k]: the centroids' norms, double): a device scalar.
+                    const torch::Tensor& second, const torch::Tensor& lab, torch::Tensor& maxima,
+                    RoundingCheck* check) const;
+  /// dist [m] (float, |x|^2 - best) of rows lo..lo+m where its rounding may
+  /// be over 2^-8 of it taken from the differences instead, as
+  /// assign_nearest does (x [m x d], lab [m]).
+  torch::Tensor l2_distances(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x, const torch::Tensor& lab,
+                             const torch::Tensor& dist, const RoundingCheck& check) const;
+  /// How many valid rows lo..lo+m of s (best and second scores, labels and
+  /// distances [m]) are unsure (l2_choice_unsure on tensors): a device scalar.
   torch::Tensor unsure(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& best, const torch::Tensor& second,
-                       const torch::Tensor& lab, const torch::Tensor& cn) const;
+                       const torch::Tensor& lab, const torch::Tensor& dist, const torch::Tensor& cn) const;
   /// The maxima over ranks (to the host, allreduce_max; written to
   /// s.maxima) and the grids they make.
   LloydGrids reduce_maxima(const torch::Tensor& maxima, const LloydStep& s, Communicator& comm);

@@ -624,6 +624,27 @@ TEST(SearchTorch, KMeansLeavesTheDeviceStepWhereFloatScoresCannotResolveTheRows)
   }
 }
 
+TEST(SearchTorch, KMeansInertiaOfRowsFarFromTheOriginIsTheCpuKernels) {
+  // Two groups near 1e4, 0.05 wide and 300 apart (their scores tell them
+  // apart: the device step runs), beside blobs near the origin: the step
+  // took each far row's distance as |x|^2 - score, ~70 off where it is
+  // ~0.04, and its per-iteration inertia (what --tol compares) was several
+  // times the CPU kernel's. Both now take those from the differences.
+  LocalCommunicator comm;
+  FeatureBlock b = test::mixture(20000, 16, 7, 0.3, 5);
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  for (int64_t i = 0; i < 20000; i += 10)
+    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + ((i / 10) % 2 && j == 0 ? 300.f : 0.f) + normal(gen);
+  FeatureBlock b1 = b, b2 = b;
+  KMeansParams p;
+  p.k = 9, p.seed = 2, p.restarts = 1, p.iters = 6, p.tol = 0;
+  const KMeansResult a = kmeans(b1, p, comm, *make_cpu_search()), c = kmeans(b2, p, comm, *torch_kernel("cpu"));
+  EXPECT_EQ(a.assign, c.assign);
+  ASSERT_EQ(a.inertia.size(), c.inertia.size());
+  for (size_t t = 0; t < a.inertia.size(); ++t) EXPECT_NEAR(c.inertia[t], a.inertia[t], 1e-5 * a.inertia[t]) << "iteration " << t;
+}
+
 TEST(SearchTorch, LloydStepDeclinesWhereFloatScoresCannotTellTheRows) {
   // A wide bulk (spread 150 in 16 columns) and two groups near 1e4, 0.05
   // wide and 3 apart, their own means as centroids: the mean distance is
