@@ -158,14 +158,15 @@ TorchSearch::Assigned TorchSearch::assigned(const LloydStep& s, int64_t lo, int6
 torch::Tensor TorchSearch::l2_distances(const LloydStep& s, int64_t lo, int64_t m, const torch::Tensor& x,
                                         const torch::Tensor& lab, const torch::Tensor& dist,
                                         const RoundingCheck& check) const {
-  // The float form's rounding (the score's and |x|^2's) against 2^-8 of it;
+  // l2_float_distance_unsure on tensors: the float form's rounding (the
+  // score's and |x|^2's) against kFloatDistanceShare of it;
   // rows far from the origin for their distances were ~100 off, and so was
   // the step's inertia (what --tol compares).
   const double gamma = gamma_sum(s.d);
   const torch::Tensor r2 = rows(s.norms + lo, m, 1).view({m}).to(torch::kDouble).clamp_min(0.0), r = r2.sqrt();
   const torch::Tensor own = check.cn.index_select(0, lab);
   const torch::Tensor off = gamma * (2 * r * own + own * own) + gamma * r2;
-  const torch::Tensor redo = (off > 0x1p-8 * dist.to(torch::kDouble)).nonzero().squeeze(1);
+  const torch::Tensor redo = (off > kFloatDistanceShare * dist.to(torch::kDouble)).nonzero().squeeze(1);
   if (redo.numel() == 0) return dist;
   const torch::Tensor xr = x.index_select(0, redo).to(torch::kFloat);
   const torch::Tensor cr = check.cx.index_select(0, lab.index_select(0, redo)).to(torch::kFloat);

@@ -34,6 +34,17 @@ inline double l2_norm_window(double r, double d1, int64_t d) {
   return std::sqrt(std::max(d1, 0.0) * (1 + 2 * rel)) + 2 * rel * r;
 }
 
+/// Where a distance taken as |x|^2 - score (float) may be off by more than
+/// this share of itself, it is taken from the differences instead.
+constexpr double kFloatDistanceShare = 0x1p-8;
+
+/// Whether |x|^2 - score (approx, float) may be off by over
+/// kFloatDistanceShare of itself: the score's rounding and |x|^2's (r = |x|,
+/// chosen_norm = the centroid's |c|).
+inline bool l2_float_distance_unsure(double r, double chosen_norm, double approx, int64_t d) {
+  return l2_score_error(r, chosen_norm, d) + gamma_sum(d) * r * r > kFloatDistanceShare * approx;
+}
+
 /// The share of a row's distance that the rounding of its best two scores
 /// may reach before its nearest centroid is decided again from differences.
 /// Below it the float choice stands: another centroid would be nearer by

@@ -24,7 +24,7 @@ struct CentroidNorms {
 
 /// Row i, whose best two float scores could not tell its nearest centroid,
 /// measured by diff_row against every centroid whose norm lies within its
-/// window (norm_window): the nearest taken, ties to the lower index.
+/// window (l2_norm_window): the nearest taken, ties to the lower index.
 void redecide(const FeatureBlock& b, const float* norms, const float* c, int64_t k, const CentroidNorms& cn, int64_t i,
               int64_t* labels, float* dist) {
   const int64_t d = b.d;
@@ -74,15 +74,16 @@ int64_t assign_nearest(SearchKernel& kernel, const FeatureBlock& b, const float*
       continue;
     }
     // |x|^2 - score, unless its rounding (the score's and |x|^2's) may be
-    // over 2^-8 of it (worst case; ~sqrt(d) times less in practice): then
+    // over kFloatDistanceShare = 2^-8 of it (worst case; ~sqrt(d) times less in practice): then
     // from the differences (within ~d u of itself). Unit rows 0.3 from their
     // centroids at d = 128 are within 2^-11 (the per-row diff_row cost 4%).
     // The float form was ~100 off for rows near 1e4 in every column whose
     // distances are ~0.1, and so was the inertia that --tol compares.
     const double r = std::sqrt(std::max(double(norms[i]), 0.0));
     const float approx = std::max(norms[i] - s[first], 0.0f);
-    const double off = l2_score_error(r, cn.norm[size_t(labels[i])], d) + gamma_sum(d) * r * r;
-    dist[i] = off > 0x1p-8 * double(approx) ? diff_row(b.x.data() + i * d, c + labels[i] * d, d) : approx;
+    dist[i] = l2_float_distance_unsure(r, cn.norm[size_t(labels[i])], approx, d)
+                  ? diff_row(b.x.data() + i * d, c + labels[i] * d, d)
+                  : approx;
     if (!two || ix[1 - first] < 0) continue;
     // The scores' rounding grows with |x| |c|, the distances need not: two
     // groups near 1e4 in every column, 0.05 wide and 3 apart, had their
