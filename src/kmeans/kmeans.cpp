@@ -323,6 +323,7 @@ class Lloyd {
                 "iterations on the host step, which decides them again");
     return device_ = false;
   }
+
   /// Final pass: the inertia of the finished centroids decides between restarts.
   void finish_restart() {
     assign(st_.centroids, lab_, dist_);
