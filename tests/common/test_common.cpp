@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include "distclust/rng.h"
 #include "synth/synth_features.h"
@@ -58,6 +59,18 @@ FeatureBlock mixture(int64_t n, int d, int k, double noise, int64_t seed, int ra
   SynthFeaturesParams p;
   p.n = n, p.d = d, p.k = k, p.noise = noise, p.seed = seed;
   return synth_features(p, rank, ranks);
+}
+
+FeatureBlock far_groups_beside_blobs(float gap, uint32_t seed) {
+  FeatureBlock b = mixture(20000, 16, 7, 0.3, 5);
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  for (int64_t i = 0; i < 20000; i += 10) {
+    const int g = int(i / 10 % 2);
+    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + (g && j == 0 ? gap : 0.f) + normal(gen);
+    b.labels[size_t(i)] = 7 + g;
+  }
+  return b;
 }
 
 std::unique_ptr<Communicator> world() { return make_communicator(CommParams{"auto"}); }

@@ -50,6 +50,12 @@ std::vector<float> randn(int64_t n, int64_t d, uint64_t seed, uint64_t stream = 
 /// dimensions (synth_features), all valid, labels = component.
 FeatureBlock mixture(int64_t n, int d, int k, double noise, int64_t seed = 1, int rank = 0, int ranks = 1);
 
+/// mixture(20000, 16, 7, 0.3, 5) with every 10th row moved to one of two
+/// groups near 1e4 in all 16 columns, 0.05 wide (normal noise from seed),
+/// `gap` apart in column 0; labels 7 and 8 (rows 0, 20, ... and 10, 30, ...).
+/// Their float scores are ~100 off; the median stays near the origin.
+FeatureBlock far_groups_beside_blobs(float gap, uint32_t seed);
+
 /// The job's communicator (MPI under mpiexec, local otherwise).
 std::unique_ptr<Communicator> world();
 

@@ -232,14 +232,7 @@ TEST(KMeans, TwoCloseGroupsFarFromTheOriginKeepTheirOwnCentres) {
   // the search's float scores are ~100 off there, and Lloyd split the two
   // groups' rows between their centres at random, from any start; its
   // logged inertia carried the noise (rising and falling).
-  FeatureBlock b = data(20000, 16, 7, 0.3, 5);
-  std::mt19937 gen(2);
-  std::normal_distribution<float> normal(0.f, 0.05f);
-  for (int64_t i = 0; i < 20000; i += 10) {
-    const int g = int(i / 10 % 2);
-    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + (g && j == 0 ? 3.f : 0.f) + normal(gen);
-    b.labels[size_t(i)] = 7 + g;
-  }
+  FeatureBlock b = test::far_groups_beside_blobs(3.f, 2);
   const std::vector<KMeansResult> r = fits(b, 9, 4);
   for (size_t s = 0; s < r.size(); ++s) {
     EXPECT_GE(score(b.labels, r[s].assign).ari, 0.99) << "seed " << s + 1;
@@ -255,14 +248,7 @@ TEST(KMeans, AssignDecidesAgainOnlyTheRowsWhoseFloatScoresCannotTellTheirCentroi
   // (2000 of 20000) are decided again. Each score's rounding is bounded
   // with its own centroid's norm: one bound from the largest norm (a far
   // centroid's) re-decided every row near the origin too, against all k.
-  FeatureBlock b = data(20000, 16, 7, 0.3, 5);
-  std::mt19937 gen(2);
-  std::normal_distribution<float> normal(0.f, 0.05f);
-  for (int64_t i = 0; i < 20000; i += 10) {
-    const int g = int(i / 10 % 2);
-    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + (g && j == 0 ? 3.f : 0.f) + normal(gen);
-    b.labels[size_t(i)] = 7 + g;
-  }
+  FeatureBlock b = test::far_groups_beside_blobs(3.f, 2);
   std::vector<double> sum(9 * 16, 0.0), count(9, 0.0);
   for (int64_t i = 0; i < 20000; ++i) {
     count[size_t(b.labels[size_t(i)])] += 1;

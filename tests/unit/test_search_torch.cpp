@@ -598,11 +598,7 @@ TEST(SearchTorch, KMeansLeavesTheDeviceStepWhereFloatScoresCannotResolveTheRows)
   // the rows whose scores cannot tell their centroid and declines, and
   // Lloyd goes on with the host step, as the CPU kernel does from the start.
   LocalCommunicator comm;
-  FeatureBlock b = test::mixture(20000, 16, 7, 0.3, 5);
-  std::mt19937 gen(2);
-  std::normal_distribution<float> normal(0.f, 0.05f);
-  for (int64_t i = 0; i < 20000; i += 10)
-    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + ((i / 10) % 2 && j == 0 ? 3.f : 0.f) + normal(gen);
+  FeatureBlock b = test::far_groups_beside_blobs(3.f, 2);
   for (uint64_t seed : {1, 2, 3}) {
     FeatureBlock b1 = b, b2 = b;
     KMeansParams p;
@@ -631,11 +627,7 @@ TEST(SearchTorch, KMeansInertiaOfRowsFarFromTheOriginIsTheCpuKernels) {
   // ~0.04, and its per-iteration inertia (what --tol compares) was several
   // times the CPU kernel's. Both now take those from the differences.
   LocalCommunicator comm;
-  FeatureBlock b = test::mixture(20000, 16, 7, 0.3, 5);
-  std::mt19937 gen(3);
-  std::normal_distribution<float> normal(0.f, 0.05f);
-  for (int64_t i = 0; i < 20000; i += 10)
-    for (int j = 0; j < 16; ++j) b.x[size_t(i * 16 + j)] = 1e4f + ((i / 10) % 2 && j == 0 ? 300.f : 0.f) + normal(gen);
+  FeatureBlock b = test::far_groups_beside_blobs(300.f, 3);
   FeatureBlock b1 = b, b2 = b;
   KMeansParams p;
   p.k = 9, p.seed = 2, p.restarts = 1, p.iters = 6, p.tol = 0;
